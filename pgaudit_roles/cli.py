@@ -1,0 +1,84 @@
+"""The ``pgaudit-roles`` command line.
+
+Sub-commands live in ``pgaudit_roles.commands.<module>`` and are imported only when
+used (or when help lists them), and those modules import heavy libraries (psycopg,
+duckdb, sqlglot, pglast) inside their functions, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import AuditError
+
+# command name -> "module:attribute" under pgaudit_roles.commands
+COMMANDS: dict[str, str] = {
+}
+
+EPILOG = """\b
+Exit codes:
+  0  nothing at or above --fail-on
+  1  findings at or above --fail-on (after baseline and waivers)
+  2  usage, configuration or rule error
+  3  target unreachable or collection failed
+"""
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use (click's documented pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        cmd = getattr(importlib.import_module(f"pgaudit_roles.commands.{module}"), attr)
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pgaudit-roles")
+def cli() -> None:
+    """Read-only compliance audit of PostgreSQL roles, privileges and pg_hba rules.
+
+    Collects a snapshot as a pg_monitor member (never superuser, never writes), evaluates
+    data-driven rules in an in-process DuckDB, and writes JSON, HTML, JUnit, SARIF, SQL and
+    text reports with the SQL that fixes each finding.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: turn AuditError into one line on stderr and its exit code."""
+    try:
+        return cli.main(args=argv, prog_name="pgaudit-roles", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("pgaudit-roles: aborted", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except AuditError as exc:
+        click.echo(f"pgaudit-roles: error: {_one_line(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("pgaudit-roles: interrupted", err=True)
+        sys.exit(130)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

