@@ -136,6 +136,9 @@ class ScanResult:
     fail_on: str = "high"
     resolved: list[dict[str, Any]] = field(default_factory=list)  # baseline entries now gone
     config_sources: dict[str, str] = field(default_factory=dict)
+    inventory: dict[str, Any] = field(default_factory=dict)
+    """Facts for the human reports beyond findings: roles (attributes), memberships, and
+    per login role a summary of effective privileges (filled by the engine from DuckDB)."""
 
     @property
     def findings(self) -> list[Finding]:
