@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 
 @contextlib.contextmanager
@@ -28,7 +28,8 @@ def atomic_writer(path: str | os.PathLike[str], *, binary: bool = False,
     try:
         with os.fdopen(fd, "wb") as raw:
             if compress:
-                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gz:
+                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gzf:
+                    gz = cast(IO[bytes], gzf)
                     if binary:
                         yield gz
                     else:

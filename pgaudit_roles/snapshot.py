@@ -257,13 +257,14 @@ def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
 
 def _iter_json(s: Snapshot) -> Iterable[str]:
     dump = json.dumps
-    yield '{"format": %s, "version": %d,\n "meta": %s,\n "cluster": {' % (
-        dump(FORMAT), FORMAT_VERSION, dump(s.meta, sort_keys=True, default=str))
+    meta = dump(s.meta, sort_keys=True, default=str)
+    yield f'{{"format": {dump(FORMAT)}, "version": {FORMAT_VERSION},\n "meta": {meta},\n "cluster": {{'
     yield from _iter_tables(s.cluster)
-    yield "},\n \"databases\": ["
+    yield '},\n "databases": ['
     for i, d in enumerate(s.databases):
-        yield ("," if i else "") + "\n  {\"oid\": %d, \"name\": %s, \"status\": %s, \"reason\": %s, \"tables\": {" % (
-            d.oid, dump(d.name), dump(d.status), dump(d.reason))
+        head = (f'{{"oid": {d.oid}, "name": {dump(d.name)}, "status": {dump(d.status)}, '
+                f'"reason": {dump(d.reason)}, "tables": {{')
+        yield ("," if i else "") + "\n  " + head
         yield from _iter_tables(d.tables)
         yield "}}"
     yield "\n ]}\n"
@@ -272,7 +273,7 @@ def _iter_json(s: Snapshot) -> Iterable[str]:
 def _iter_tables(tables: dict[str, Table]) -> Iterable[str]:
     dump = json.dumps
     for i, (name, t) in enumerate(tables.items()):
-        yield ("," if i else "") + "\n  %s: {\"columns\": %s, \"rows\": [" % (dump(name), dump(t.columns))
+        yield ("," if i else "") + f'\n  {dump(name)}: {{"columns": {dump(t.columns)}, "rows": ['
         for j, row in enumerate(t.rows):
             yield ("," if j else "") + "\n   " + dump(row, default=str, ensure_ascii=False)
         yield "]}"
