@@ -1,0 +1,282 @@
+"""The HTML report: one self-contained file a manager can read in a go-live meeting.
+
+Safety: rendered only through Jinja2 with autoescape on for every template and
+StrictUndefined; data never passes ``|safe``. The two exceptions are our own static assets
+(CSS and JS, read from the templates directory, not from data) and the membership graph,
+which graph_svg serialises with ElementTree (escaping every text and attribute). Data for
+client-side filtering goes into ``<script type="application/json">`` through ``tojson``.
+Links are allowlisted to http(s). A Content-Security-Policy meta allows only the inline
+script and style whose hashes we compute here: no network, no other script.
+
+Scale: the first ``html_rows_per_rule`` findings of each rule are rendered as rows; up to
+``html_max_embedded`` more are embedded as JSON and paginated client-side ("Show more");
+anything beyond is summarised (counts by database and role) and left to the JSON report.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import Counter
+from pathlib import Path
+from typing import IO, Any
+
+from .. import __version__
+from ..model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
+from ..resources import templates_dir
+from .common import (
+    TOOL_NAME,
+    not_collected,
+    object_label,
+    printable,
+    references,
+    rule_counts,
+    summarize,
+    target_label,
+)
+
+DEFAULTS: dict[str, int] = {
+    "html_rows_per_rule": 50,
+    "html_max_embedded": 20000,
+    "html_max_listed": 500,
+    "graph_max_nodes": 250,
+}
+_ATTRS = ("superuser", "createrole", "createdb", "replication", "bypassrls", "inherit", "login")
+_STATE_ORDER = {"active": 0, "baselined": 1, "waived": 2}
+
+
+def _state(f: Finding) -> str:
+    if f.suppressed is not None:
+        return "waived"
+    if f.baseline == "unchanged":
+        return "baselined"
+    return "active"
+
+
+class _Facets:
+    """Index numbers for databases and roles: filters compare numbers, not raw names."""
+
+    def __init__(self) -> None:
+        self.dbs: dict[str, int] = {}
+        self.roles: dict[str, int] = {}
+
+    def db(self, name: str | None) -> int:
+        return self.dbs.setdefault(name if name is not None else "", len(self.dbs))
+
+    def role(self, name: str | None) -> int:
+        if name is None:
+            return -1
+        return self.roles.setdefault(name, len(self.roles))
+
+
+def _finding_view(f: Finding, facets: _Facets) -> dict[str, Any]:
+    obj = object_label(f)
+    state = _state(f)
+    search = " ".join(x for x in (f.rule_id, f.severity, f.database, f.object_type, obj, f.role,
+                                  f.message, state) if x).lower()
+    return {
+        "fp": f.fingerprint, "severity": f.severity, "rank": SEVERITY_RANK[f.severity],
+        "database": f.database, "db_i": facets.db(f.database), "role": f.role,
+        "role_i": facets.role(f.role), "object_type": f.object_type or "object", "object": obj,
+        "message": f.message, "remediation": f.remediation, "manual": f.manual,
+        "destructive": f.destructive, "state": state, "baseline": f.baseline,
+        "waiver": f.suppressed, "expired_waiver": f.details.get("expired_waiver"),
+        "search": search,
+    }
+
+
+def _compact(v: dict[str, Any]) -> list[Any]:
+    """A finding for the embedded JSON (client-side pages): positional to keep it small.
+    Display fields are already ``printable`` (as the templates' ``pr`` filter makes them);
+    report.js puts them in the page with textContent only."""
+    def pr(x: Any) -> Any:
+        return None if x is None else printable(x)
+    return [v["fp"], v["severity"], v["rank"], pr(v["database"]), v["db_i"], pr(v["role"]),
+            v["role_i"], pr(v["object_type"]), pr(v["object"]), pr(v["message"]), v["remediation"],
+            v["manual"], v["destructive"], v["state"], v["search"]]
+
+
+def _top(counter: Counter[str], n: int = 8) -> list[tuple[str, int]]:
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def _rule_view(r: RuleResult, fail_on: str, facets: _Facets, opts: dict[str, int],
+               budget: list[int], extra: dict[str, list[list[Any]]]) -> dict[str, Any]:
+    ordered = sorted(r.findings, key=lambda f: (_STATE_ORDER[_state(f)], -SEVERITY_RANK[f.severity],
+                                                f.database or "", object_label(f), f.role or ""))
+    n_rows = opts["html_rows_per_rule"]
+    rows = [_finding_view(f, facets) for f in ordered[:n_rows]]
+    rest = ordered[n_rows:]
+    take = min(len(rest), max(0, budget[0]))
+    budget[0] -= take
+    if take:
+        extra[r.rule.id] = [_compact(_finding_view(f, facets)) for f in rest[:take]]
+    left = rest[take:]
+    for f in left:  # still index them so every database and role can be filtered on
+        facets.db(f.database)
+        facets.role(f.role)
+    return {
+        "id": r.rule.id, "anchor": "rule-" + r.rule.help_anchor, "title": r.rule.title,
+        "severity": r.effective_severity, "rank": SEVERITY_RANK[r.effective_severity],
+        "category": r.rule.category, "rationale": r.rule.rationale, "status": r.status,
+        "reason": r.reason, "fix_safety": r.rule.fix_safety, "references": references(r),
+        "counts": rule_counts(r, fail_on), "rows": rows, "embedded": take,
+        "not_embedded": len(left),
+        "left_by_db": _top(Counter(f.database or "(cluster)" for f in left)),
+        "left_by_role": _top(Counter(f.role for f in left if f.role)),
+    }
+
+
+def _login_roles(result: ScanResult, limit: int, facets: _Facets) -> tuple[list[dict[str, Any]], int]:
+    inv = result.inventory or {}
+    roles = [r for r in inv.get("roles") or [] if isinstance(r, dict) and isinstance(r.get("name"), str)]
+    by_oid = {r.get("oid"): r["name"] for r in roles if r.get("oid") is not None}
+    member_of: dict[str, list[dict[str, Any]]] = {}
+    for m in inv.get("memberships") or []:
+        if not isinstance(m, dict):
+            continue
+        group = m.get("role") if "role" in m else by_oid.get(m.get("role_oid"))
+        member = m.get("member") if "member" in m else by_oid.get(m.get("member_oid"))
+        if isinstance(group, str) and isinstance(member, str):
+            opts = [o.upper() for o in ("admin", "inherit", "set")
+                    if m.get(f"{o}_option", o != "admin")]
+            member_of.setdefault(member, []).append({"group": group, "options": opts})
+    privs = inv.get("role_privileges") or {}
+    per_role = Counter(f.role for f in result.findings if f.role and f.gating)
+    login = sorted((r for r in roles if r.get("login")), key=lambda r: (not r.get("superuser"), r["name"]))
+    out = []
+    for r in login[:limit]:
+        attrs = [a.upper() for a in _ATTRS if r.get(a) and a not in ("login", "inherit")]
+        if r.get("inherit") is False:
+            attrs.append("NOINHERIT")
+        extra = []
+        if r.get("connection_limit") not in (None, -1):
+            extra.append(("connection limit", str(r["connection_limit"])))
+        if r.get("valid_until"):
+            extra.append(("valid until", str(r["valid_until"])))
+        if r.get("password_type"):
+            extra.append(("password", str(r["password_type"])))
+        if r.get("config"):
+            extra.append(("settings", ", ".join(map(str, r["config"]))))
+        out.append({"name": r["name"], "role_i": facets.role(r["name"]), "attrs": attrs, "extra": extra,
+                    "member_of": sorted(member_of.get(r["name"], []), key=lambda x: x["group"]),
+                    "privileges": _plain(privs.get(r["name"])), "findings": per_role.get(r["name"], 0)})
+    return out, max(0, len(login) - limit)
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """Inventory privilege summaries as nested dict/list/str for the template (bounded)."""
+    if value is None:
+        return None
+    if depth > 3:
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        items = list(value)
+        return [_plain(v, depth + 1) for v in items]
+    return str(value) if not isinstance(value, bool | int | float) else value
+
+
+def context(result: ScanResult, **options: Any) -> dict[str, Any]:
+    """Everything the templates show, as plain data (names still raw: templates escape)."""
+    from . import graph_svg
+
+    opts = {k: int(options.get(k, v)) for k, v in DEFAULTS.items()}
+    s = summarize(result)
+    meta = result.meta
+    facets = _Facets()
+    extra: dict[str, list[list[Any]]] = {}
+    budget = [opts["html_max_embedded"]]
+    failing = sorted((r for r in result.results if r.findings),
+                     key=lambda r: (all(_state(f) != "active" for f in r.findings),
+                                    -SEVERITY_RANK[r.effective_severity], r.rule.id))
+    rules = [_rule_view(r, result.fail_on, facets, opts, budget, extra) for r in failing]
+    listed = opts["html_max_listed"]
+    waived = [f for f in result.findings if f.suppressed is not None]
+    baselined = [f for f in result.findings if f.suppressed is None and f.baseline == "unchanged"]
+    expired = [f for f in result.findings if f.suppressed is None and f.details.get("expired_waiver")]
+    frameworks: dict[str, list[Any]] = {}
+    for req in result.requirements:
+        frameworks.setdefault(req.framework, []).append(req)
+    logins, logins_left = _login_roles(result, listed, facets)
+    graph = graph_svg.render_svg(result.inventory or {}, max_nodes=opts["graph_max_nodes"])
+    dbs = sorted(facets.dbs.items(), key=lambda kv: kv[0])
+    roles = sorted(facets.roles.items(), key=lambda kv: kv[0])
+    return {
+        "tool": TOOL_NAME, "version": __version__,
+        "target": target_label(meta), "server_version": meta.get("server_version"),
+        "collected_at": meta.get("collected_at"), "connected_user": meta.get("connected_user"),
+        "is_superuser": meta.get("is_superuser"), "not_collected": not_collected(meta),
+        "summary": s, "severities": SEVERITIES, "fail_on": result.fail_on,
+        "frameworks": frameworks, "rules": rules,
+        "all_rules": sorted(({"id": r.rule.id, "anchor": "rule-" + r.rule.help_anchor, "title": r.rule.title,
+                              "severity": r.effective_severity, "status": r.status,
+                              "counts": rule_counts(r, result.fail_on), "has_findings": bool(r.findings),
+                              "category": r.rule.category}
+                             for r in result.results), key=lambda x: x["id"]),
+        "problems": [r for r in result.results if r.status in ("skipped", "error")],
+        "waived": [_finding_view(f, facets) for f in waived[:listed]], "waived_total": len(waived),
+        "baselined": [_finding_view(f, facets) for f in baselined[:listed]],
+        "baselined_total": len(baselined),
+        "expired": [_finding_view(f, facets) for f in expired[:listed]], "expired_total": len(expired),
+        "resolved": result.resolved[:listed], "resolved_total": len(result.resolved),
+        "logins": logins, "logins_left": logins_left, "graph": graph,
+        "db_options": [("(cluster)" if name == "" else name, i) for name, i in dbs],
+        "role_options": roles,
+        "data": {"format": "pgaudit-roles/html-data", "version": 1, "page": 100,
+                 "extra": extra, "total_findings": s.total,
+                 "rows_rendered": sum(len(r["rows"]) for r in rules)},
+        "opts": opts,
+    }
+
+
+def _asset(name: str) -> str:
+    return (templates_dir() / name).read_text(encoding="utf-8")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def environment() -> Any:
+    """The Jinja2 environment: autoescape for every template, StrictUndefined."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pr"] = printable
+    env.filters["num"] = lambda n: f"{n:,}"
+    return env
+
+
+def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
+    """Render the report into ``fh`` (Jinja streams the template in chunks)."""
+    from markupsafe import Markup
+
+    env = environment()
+    css, js = _asset("report.css"), _asset("report.js")
+    csp = ("default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "
+           f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}")
+    ctx = context(result, **options)
+    ctx.update(csp=csp, css=Markup(css), js=Markup(js),  # our own static files, not data
+               graph=Markup(ctx["graph"]) if ctx["graph"] else None)  # ElementTree-escaped SVG
+    for chunk in env.get_template("report.html.j2").generate(**ctx):
+        fh.write(chunk)
+
+
+def render(result: ScanResult, **options: Any) -> str:
+    import io
+
+    buf = io.StringIO()
+    write(result, buf, **options)
+    return buf.getvalue()
+
+
+def template_names() -> list[str]:
+    return sorted(p.name for p in Path(templates_dir()).iterdir() if p.is_file())

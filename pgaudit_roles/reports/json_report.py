@@ -1,0 +1,136 @@
+"""The JSON report: the versioned, machine-readable contract (schemas/report.schema.json).
+
+It is written as a stream of chunks, one finding at a time, so a scan with 100,000
+findings never becomes one giant string in memory; ``render`` joins the same chunks for
+the rare caller that wants a string. ``findings`` comes last so a consumer reading the
+head of the file sees the summary first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+from .. import __version__
+from ..model import Finding, RequirementResult, RuleResult, ScanResult
+from .common import (
+    TOOL_NAME,
+    not_collected,
+    references,
+    rule_counts,
+    scrub,
+    summarize,
+    target_of,
+)
+
+SCHEMA_VERSION = "1.0"
+"""Bumped in its major part when a field changes meaning or disappears."""
+
+
+def _dumps(value: Any) -> str:
+    # default=str: details may carry dates or Decimals straight from the catalog.
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=False)
+
+
+def scan_json(result: ScanResult) -> dict[str, Any]:
+    meta = result.meta
+    return {
+        "collected_at": _opt_str(meta.get("collected_at")),
+        "snapshot_tool_version": _opt_str(meta.get("tool_version")),
+        "server_version": _opt_str(meta.get("server_version")),
+        "target": target_of(meta),
+        "connected_user": _opt_str(meta.get("connected_user")),
+        "is_superuser": meta.get("is_superuser") if isinstance(meta.get("is_superuser"), bool) else None,
+        "not_collected": not_collected(meta),
+        "fail_on": result.fail_on,
+        "config_sources": {str(k): str(v) for k, v in result.config_sources.items()},
+        "meta": scrub(json.loads(_dumps(meta))),
+    }
+
+
+def rule_json(r: RuleResult, fail_on: str) -> dict[str, Any]:
+    rule = r.rule
+    return {
+        "id": rule.id,
+        "title": rule.title,
+        "severity": r.effective_severity,
+        "default_severity": rule.severity,
+        "category": rule.category,
+        "rationale": rule.rationale,
+        "status": r.status,
+        "reason": r.reason,
+        "counts": rule_counts(r, fail_on),
+        "references": references(r),
+        "fix_safety": rule.fix_safety,
+        "destructive": rule.destructive,
+        "aliases": list(rule.aliases),
+        "tags": list(rule.tags),
+        "requires": list(rule.requires),
+        "min_server_version": rule.min_server_version,
+        "object_type": rule.object_type,
+        "origin": rule.origin,
+    }
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "fingerprint": f.fingerprint,
+        "rule_id": f.rule_id,
+        "severity": f.severity,
+        "message": f.message,
+        "database": f.database,
+        "object_type": f.object_type,
+        "schema": f.schema,
+        "object_name": f.object_name,
+        "object_identity": f.object_identity,
+        "role": f.role,
+        "remediation": f.remediation,
+        "manual": f.manual,
+        "destructive": f.destructive,
+        "details": f.details,
+        "suppressed": f.suppressed,
+        "baseline": f.baseline,
+        "gating": f.gating,
+    }
+
+
+def requirement_json(req: RequirementResult) -> dict[str, Any]:
+    return {"framework": req.framework, "id": req.id, "title": req.title,
+            "status": req.status, "rules": list(req.rules), "note": req.note}
+
+
+def iter_json(result: ScanResult, *, indent: bool = False) -> Iterator[str]:
+    """Yield the report as chunks of text; concatenated they are one JSON document."""
+    nl = "\n" if indent else ""
+    head = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "scan": scan_json(result),
+        "summary": summarize(result).to_json(),
+        "rules": [rule_json(r, result.fail_on) for r in result.results],
+        "requirements": [requirement_json(q) for q in result.requirements],
+        "resolved": [scrub(json.loads(_dumps(e))) for e in result.resolved],
+    }
+    body = _dumps(head)
+    yield body[:-1] + f',{nl}"findings": [{nl}'
+    first = True
+    for r in result.results:
+        for f in r.findings:
+            yield ("" if first else f",{nl}") + _dumps(finding_json(f))
+            first = False
+    yield f"{nl}]}}\n"
+
+
+def write(result: ScanResult, fh: IO[str]) -> None:
+    """Stream the report into an open text file (one line per finding)."""
+    for chunk in iter_json(result, indent=True):
+        fh.write(chunk)
+
+
+def render(result: ScanResult) -> str:
+    return "".join(iter_json(result, indent=True))
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else str(v)

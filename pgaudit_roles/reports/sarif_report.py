@@ -1,0 +1,210 @@
+"""SARIF 2.1.0 for GitHub code scanning (and any other SARIF consumer).
+
+GitHub rejects results without a physical location, and database objects have none, so
+every result points at an anchor file that lives in the repository (the tool config by
+default, ``sarif_anchor``), line 1, and carries the real object as a logical location.
+Because every result shares that one line, GitHub's own line-hash would merge them all:
+we supply ``partialFingerprints`` from our fingerprint (rule + database + object + role).
+
+Waived findings are omitted by default (GitHub ignores SARIF ``suppressions`` and would
+open an alert for each); ``sarif_include_suppressed=True`` keeps them with a
+``suppressions`` entry for consumers that honour it. Findings accepted by a baseline stay
+in, marked ``baselineState: unchanged``: dropping them would close their alerts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from .. import __version__
+from ..model import Finding, RuleResult, ScanResult
+from .common import TOOL_NAME, help_uri, object_label, references, target_of
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0", "info": "0.0"}
+LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+KIND = {"database": "module", "schema": "namespace", "function": "function",
+        "procedure": "function", "role": "resource", "table": "type", "view": "type",
+        "materialized_view": "type", "sequence": "type", "foreign_table": "type",
+        "type": "type", "column": "member"}
+DEFAULT_ANCHOR = "pgaudit-roles.toml"
+
+
+def automation_id(result: ScanResult) -> str:
+    """One category per target cluster, so runs for two clusters do not close each other's alerts."""
+    t = target_of(result.meta)
+    host = (t["host"] or "localhost").replace("/", "%2F")
+    port = t["port"] or 5432
+    return f"{TOOL_NAME}/{host}:{port}/"
+
+
+def rule_descriptor(r: RuleResult) -> dict[str, Any]:
+    rule = r.rule
+    sev = r.effective_severity
+    refs = references(r)
+    md_refs = "\n".join(f"- [{_md(ref['text'])}](<{ref['url']}>)" if ref["url"] else f"- {_md(ref['text'])}"
+                        for ref in refs)
+    example = _example_remediation(r)
+    text = f"{rule.rationale}\n\nSeverity: {sev}. Fix safety: {rule.fix_safety}."
+    md = f"**{_md(rule.title)}**\n\n{_md(rule.rationale)}\n\nSeverity: **{sev}**. Fix safety: {rule.fix_safety}."
+    if example:
+        text += f"\n\nRemediation (example):\n{example}"
+        md += f"\n\n#### Remediation (example)\n\n{_fence(example, 'sql')}"
+    elif rule.manual:
+        text += f"\n\nRemediation (manual):\n{rule.manual}"
+        md += f"\n\n#### Remediation (manual)\n\n{_md(rule.manual)}"
+    if md_refs:
+        text += "\n\nReferences:\n" + "\n".join(
+            f"- {ref['text']}" + (f" <{ref['url']}>" if ref["url"] else "") for ref in refs)
+        md += f"\n\n#### References\n\n{md_refs}"
+    d: dict[str, Any] = {
+        "id": rule.id,
+        "name": _pascal(rule.title) or rule.id,
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": rule.rationale or rule.title},
+        "help": {"text": text, "markdown": md},
+        "defaultConfiguration": {"level": LEVEL[sev]},
+        "properties": {
+            "tags": ["security", rule.category, *rule.tags],
+            "security-severity": SECURITY_SEVERITY[sev],
+            "precision": "high",
+            "problem.severity": "error" if LEVEL[sev] == "error" else ("warning" if LEVEL[sev] == "warning" else "recommendation"),
+        },
+    }
+    uri = help_uri(r)
+    if uri:
+        d["helpUri"] = uri
+    if rule.aliases:
+        d["deprecatedIds"] = list(rule.aliases)
+    return d
+
+
+def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
+    fq = f"{f.database}/{object_label(f)}" if f.database else f"{f.object_type or 'cluster'}/{object_label(f)}"
+    logical: dict[str, Any] = {"fullyQualifiedName": fq, "name": object_label(f),
+                               "kind": KIND.get(f.object_type or "", "object")}
+    text = f.message.strip() or f.rule_id
+    out: dict[str, Any] = {
+        "ruleId": f.rule_id,
+        "ruleIndex": rule_index,
+        "level": LEVEL[f.severity],
+        "message": {"text": text},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": anchor},
+                "region": {"startLine": 1},
+            },
+            "logicalLocations": [logical],
+        }],
+        "partialFingerprints": {"primaryLocationLineHash": f.fingerprint,
+                                "pgauditRolesFingerprint/v1": f.fingerprint},
+        "properties": {
+            "severity": f.severity,
+            "security-severity": SECURITY_SEVERITY[f.severity],
+            "database": f.database,
+            "objectType": f.object_type,
+            "object": object_label(f),
+            "role": f.role,
+            "destructive": f.destructive,
+        },
+    }
+    if f.remediation:
+        out["properties"]["remediation"] = f.remediation
+    if f.manual:
+        out["properties"]["manual"] = f.manual
+    if f.baseline in ("new", "unchanged"):
+        out["baselineState"] = f.baseline
+    if f.suppressed is not None:
+        s = f.suppressed
+        just = str(s.get("reason") or "waived")
+        if s.get("expires"):
+            just += f" (expires {s['expires']})"
+        out["suppressions"] = [{"kind": "external", "status": "accepted", "justification": just}]
+    return out
+
+
+def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
+          sarif_include_suppressed: bool = False) -> dict[str, Any]:
+    """The SARIF log as a dict (one run for the one target)."""
+    rules = [rule_descriptor(r) for r in result.results]
+    index = {r.rule.id: i for i, r in enumerate(result.results)}
+    results = []
+    for r in result.results:
+        for f in r.findings:
+            if f.suppressed is not None and not sarif_include_suppressed:
+                continue
+            results.append(result_entry(f, index.get(f.rule_id, index[r.rule.id]), sarif_anchor))
+    notifications = [
+        {"descriptor": {"id": r.rule.id, "index": index[r.rule.id]},
+         "level": "error" if r.status == "error" else "note",
+         "message": {"text": f"{r.rule.id} {r.status}: {r.reason or 'no reason given'}"}}
+        for r in result.results if r.status in ("skipped", "error")
+    ]
+    t = target_of(result.meta)
+    run: dict[str, Any] = {
+        "tool": {"driver": {
+            "name": TOOL_NAME,
+            "version": __version__,
+            "semanticVersion": __version__,
+            "informationUri": "https://pypi.org/project/pgaudit-roles/",
+            "rules": rules,
+        }},
+        "automationDetails": {"id": automation_id(result)},
+        "originalUriBaseIds": {"SRCROOT": {"description": {"text": "The repository root"}}},
+        "results": results,
+        "invocations": [{
+            "executionSuccessful": not any(r.status == "error" for r in result.results),
+            "toolConfigurationNotifications": notifications,
+        }],
+        "properties": {
+            "target": {"host": t["host"], "port": t["port"], "dbname": t["dbname"]},
+            "serverVersion": result.meta.get("server_version"),
+            "collectedAt": result.meta.get("collected_at"),
+            "failOn": result.fail_on,
+        },
+        "columnKind": "unicodeCodePoints",
+    }
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
+    """json.dump encodes incrementally, so the file is streamed, not built as one string."""
+    json.dump(build(result, **options), fh, ensure_ascii=False, indent=1, default=str)
+    fh.write("\n")
+
+
+def render(result: ScanResult, **options: Any) -> str:
+    return json.dumps(build(result, **options), ensure_ascii=False, indent=1, default=str) + "\n"
+
+
+def _example_remediation(r: RuleResult) -> str | None:
+    for f in r.findings:
+        if f.remediation:
+            return f.remediation
+    return None
+
+
+def _pascal(title: str) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in "".join(c if c.isalnum() else " " for c in title).split())
+
+
+def _md(text: str) -> str:
+    """Escape Markdown/HTML-significant characters so names render as text on GitHub."""
+    out = []
+    for ch in text:
+        if ch in "\\`*_{}[]()#!|<>&~":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _fence(code: str, lang: str) -> str:
+    """A fenced block longer than any backtick run inside the code, so it cannot be closed early."""
+    longest = run = 0
+    for ch in code:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{code}\n{ticks}"

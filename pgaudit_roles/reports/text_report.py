@@ -1,0 +1,123 @@
+"""The terminal summary: what a person (or a CI log) needs in twenty lines.
+
+Every name goes through ``printable`` so a role called ``"x\\nPASS: ..."`` cannot forge a
+line of output and an escape sequence in a name cannot recolour the terminal. Colour
+comes from ``click.style``; ``echo_summary`` lets ``click.echo`` strip it when the stream
+is not a terminal (and honours ``NO_COLOR``), so piped output is plain.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from .. import __version__
+from ..model import SEVERITIES, SEVERITY_RANK, Finding, ScanResult
+from .common import TOOL_NAME, not_collected, object_label, printable, summarize, target_label
+
+_SEV_COLOR = {"critical": "magenta", "high": "red", "medium": "yellow", "low": "cyan", "info": "white"}
+
+
+def _style(text: str, color: bool, **kw: Any) -> str:
+    if not color:
+        return text
+    import click
+
+    return click.style(text, **kw)
+
+
+def _top(result: ScanResult, n: int) -> list[Finding]:
+    active = [f for f in result.findings if f.gating]
+    active.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.rule_id, f.database or "",
+                               object_label(f), f.role or ""))
+    return active[:n]
+
+
+def render_text(result: ScanResult, *, color: bool = False,
+                report_paths: Mapping[str, str | os.PathLike[str]] | None = None,
+                top: int = 10) -> str:
+    """The summary as text; ANSI styles only when ``color`` is true."""
+    s = summarize(result)
+    meta = result.meta
+    lines: list[str] = []
+    server = meta.get("server_version")
+    head = f"{TOOL_NAME} {__version__}  target {printable(target_label(meta))}"
+    if server:
+        head += f"  PostgreSQL {printable(server)}"
+    if meta.get("collected_at"):
+        head += f"  collected {printable(meta['collected_at'])}"
+    lines.append(head)
+
+    verdict = s.verdict_line()
+    lines.append(_style(verdict, color, fg="red" if s.verdict == "fail" else "green", bold=True))
+
+    counts = "  ".join(_style(f"{sev} {s.by_severity[sev]}", color and s.by_severity[sev] > 0,
+                              fg=_SEV_COLOR[sev]) for sev in SEVERITIES)
+    extra = []
+    if s.waived:
+        extra.append(f"waived {s.waived}")
+    if s.baseline_used:
+        extra.append(f"baseline: new {s.new}, unchanged {s.unchanged}, resolved {s.resolved}")
+    if s.expired_waivers:
+        extra.append(f"expired waivers {s.expired_waivers}")
+    lines.append("Findings: " + counts + (f"  ({'; '.join(extra)})" if extra else ""))
+    st = s.by_status
+    lines.append(f"Rules: {st.get('pass', 0)} pass, {st.get('fail', 0)} fail, "
+                 f"{st.get('skipped', 0)} skipped, {st.get('error', 0)} error")
+    if s.requirements:
+        lines.append("Checklist: " + ", ".join(f"{n} {k}" for k, n in sorted(s.requirements.items())))
+
+    missing = not_collected(meta)
+    if missing:
+        lines.append("Not collected (rules needing it were skipped):")
+        for m in missing:
+            lines.append(f"  - {printable(m['source'])}: {printable(m['reason'] or 'no reason given')}")
+
+    best = _top(result, top)
+    if best:
+        lines.append("Top findings:")
+        for f in best:
+            sev = _style(f"{f.severity.upper():8}", color, fg=_SEV_COLOR[f.severity], bold=True)
+            where = f"{printable(f.database)}/" if f.database else ""
+            same = f.object_type == "role" and object_label(f) == f.role
+            who = f" role {printable(f.role)}" if f.role and not same else ""
+            lines.append(f"  {sev} {f.rule_id}  {where}{printable(object_label(f))}{who}: "
+                         f"{printable(f.message)}")
+        rest = sum(1 for f in result.findings if f.gating) - len(best)
+        if rest > 0:
+            lines.append(f"  ... and {rest} more (see the reports)")
+
+    problems = [r for r in result.results if r.status in ("skipped", "error")]
+    if problems:
+        lines.append("Not evaluated:")
+        for r in problems:
+            label = _style(r.status.upper(), color, fg="red" if r.status == "error" else "yellow")
+            lines.append(f"  {label} {r.rule.id}: {printable(r.reason or 'no reason given')}")
+
+    if report_paths:
+        lines.append("Reports:")
+        for fmt, path in report_paths.items():
+            lines.append(f"  {fmt}: {printable(os.fspath(path))}")
+    return "\n".join(lines) + "\n"
+
+
+def echo_summary(result: ScanResult, report_paths: Mapping[str, str | os.PathLike[str]] | None = None,
+                 *, file: IO[str] | None = None, top: int = 10) -> None:
+    """Print the summary to ``file`` (stdout by default; pass stderr when a machine format
+    goes to stdout); colour only on a terminal and without NO_COLOR."""
+    import click
+
+    color: bool | None = False if os.environ.get("NO_COLOR") else None
+    text = render_text(result, color=color is None, report_paths=report_paths, top=top)
+    click.echo(text, file=file, nl=False, color=color)
+
+
+def write(result: ScanResult, fh: IO[str], *, report_paths: Mapping[str, Path] | None = None,
+          **_: Any) -> None:
+    fh.write(render_text(result, color=False, report_paths=report_paths))
+
+
+def render(result: ScanResult, **options: Any) -> str:
+    return render_text(result, color=False, report_paths=options.get("report_paths"))

@@ -1,0 +1,106 @@
+"""JSON report: schema-valid for every shape, secrets never written, streamed, exact names."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import jsonschema
+import pytest
+from report_fixtures import HOSTILE, IMG, SECRET, empty_result, full_result, many_result
+
+from pgaudit_roles.reports import json_report, render
+from pgaudit_roles.resources import schemas_dir
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads((schemas_dir() / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+@pytest.mark.parametrize("make", [full_result, empty_result, lambda: many_result(500),
+                                  lambda: full_result(baseline=False, fail_on="none")],
+                         ids=["full", "empty", "many", "no-baseline"])
+def test_report_validates_against_shipped_schema(validator, make):
+    doc = json.loads(render(make(), "json"))
+    errors = sorted(validator.iter_errors(doc), key=str)
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+
+
+def test_schema_rejects_a_broken_report(validator):
+    doc = json.loads(render(full_result(), "json"))
+    doc["findings"][0]["severity"] = "catastrophic"
+    del doc["summary"]["gating"]
+    assert len(list(validator.iter_errors(doc))) == 2
+
+
+def test_summary_counts_and_markers():
+    doc = json.loads(render(full_result(), "json"))
+    s = doc["summary"]
+    assert s["verdict"] == "fail"
+    assert s["gating"] == 7 and s["gating_by_severity"]["critical"] == 3
+    assert s["waived"] == 1 and s["expired_waivers"] == 1
+    assert s["baseline"] == {"new": 12, "unchanged": 3, "resolved": 1}
+    assert s["by_rule_status"] == {"pass": 1, "fail": 4, "skipped": 1, "error": 1}
+    assert s["requirements"]["manual"] == 1
+    waived = [f for f in doc["findings"] if f["suppressed"]]
+    assert len(waived) == 1 and waived[0]["suppressed"]["expires"] == "2099-12-31"
+    assert waived[0]["gating"] is False
+    assert sum(f["baseline"] == "unchanged" for f in doc["findings"]) == 3
+    rules = {r["id"]: r for r in doc["rules"]}
+    assert rules["PGR-HBA-004"]["status"] == "skipped" and "pg_hba" in rules["PGR-HBA-004"]["reason"]
+    assert rules["PGR-LOGIN-007"]["severity"] == "medium"
+    assert rules["PGR-LOGIN-007"]["default_severity"] == "low"
+    assert [x["source"] for x in doc["scan"]["not_collected"]] == ["hba_rules", "password_types"]
+
+
+def test_empty_result_passes():
+    doc = json.loads(render(empty_result(), "json"))
+    assert doc["findings"] == [] and doc["summary"]["verdict"] == "pass"
+    assert doc["summary"]["baseline"] is None
+
+
+def test_no_password_anywhere():
+    text = render(full_result(), "json")
+    assert SECRET not in text
+    doc = json.loads(text)
+    assert "password" not in doc["scan"]["target"]
+    assert "password" not in doc["scan"]["meta"]["target"]
+
+
+def test_hostile_names_round_trip_exactly():
+    doc = json.loads(render(full_result(), "json"))
+    roles = {f["role"] for f in doc["findings"]}
+    assert {IMG, "new\nline FAIL: forged", "esc\x1b[31mred", "bidi\u202eevil"} <= roles
+    assert all(isinstance(h, str) for h in HOSTILE)
+
+
+def test_unsafe_reference_links_are_dropped():
+    doc = json.loads(render(full_result(), "json"))
+    urls = [ref["url"] for r in doc["rules"] for ref in r["references"]]
+    assert "javascript:alert(1)" not in urls
+    assert "https://www.postgresql.org/docs/current/ddl-priv.html" in urls
+
+
+class CountingWriter(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.largest = 0
+
+    def write(self, s: str) -> int:
+        self.calls += 1
+        self.largest = max(self.largest, len(s))
+        return super().write(s)
+
+
+def test_large_report_is_streamed_not_built_in_one_string():
+    result = many_result(20_000)
+    fh = CountingWriter()
+    json_report.write(result, fh)
+    assert fh.calls > 20_000
+    assert fh.largest < 100_000  # the head (rules, summary) and single findings only
+    doc = json.loads(fh.getvalue())
+    assert len(doc["findings"]) == 20_000

@@ -1,0 +1,118 @@
+"""SARIF 2.1.0: valid against the OASIS schema and shaped for GitHub code scanning."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from report_fixtures import IMG, SECRET, empty_result, full_result, many_result
+
+from pgaudit_roles.reports import render, sarif_report
+
+
+@pytest.fixture(scope="module")
+def validator(shared_schemas):
+    schema = json.loads((shared_schemas / "sarif-schema-2.1.0.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+@pytest.mark.parametrize("make", [full_result, empty_result, lambda: many_result(300)],
+                         ids=["full", "empty", "many"])
+@pytest.mark.parametrize("include", [False, True], ids=["default", "with-suppressed"])
+def test_valid_against_official_schema(validator, make, include):
+    doc = json.loads(render(make(), "sarif", sarif_include_suppressed=include))
+    errors = list(validator.iter_errors(doc))
+    assert not errors, errors[0].message
+
+
+def test_validator_catches_a_broken_log(validator):
+    doc = json.loads(render(full_result(), "sarif"))
+    doc["runs"][0]["results"][0]["level"] = "fatal"
+    assert list(validator.iter_errors(doc))
+
+
+def test_github_requirements():
+    doc = json.loads(render(full_result(), "sarif", sarif_anchor="config/pgaudit.toml"))
+    assert doc["version"] == "2.1.0"
+    run = doc["runs"][0]
+    assert run["automationDetails"]["id"] == "pgaudit-roles/db.example.internal:5432/"
+    rules = run["tool"]["driver"]["rules"]
+    for r in rules:
+        assert r["shortDescription"]["text"] and r["fullDescription"]["text"]
+        assert r["help"]["text"] and r["help"]["markdown"]
+        assert isinstance(r["properties"]["security-severity"], str)
+        assert "security" in r["properties"]["tags"]
+        assert r["helpUri"].startswith("https://")
+    by_id = {r["id"]: r for r in rules}
+    assert by_id["PGR-ROLE-001"]["properties"]["security-severity"] == "9.5"
+    assert by_id["PGR-PRIV-002"]["properties"]["security-severity"] == "8.0"
+    assert by_id["PGR-LOGIN-007"]["properties"]["security-severity"] == "5.5"  # overridden to medium
+    assert "ALTER ROLE" in by_id["PGR-ROLE-001"]["help"]["markdown"]
+    assert "```sql" in by_id["PGR-ROLE-001"]["help"]["markdown"]
+    levels = {res["ruleId"]: res["level"] for res in run["results"]}
+    assert levels["PGR-ROLE-001"] == "error" and levels["PGR-PRIV-002"] == "error"
+    assert levels["PGR-LOGIN-007"] == "warning"
+    for res in run["results"]:
+        assert rules[res["ruleIndex"]]["id"] == res["ruleId"]
+        loc = res["locations"][0]
+        assert loc["physicalLocation"]["artifactLocation"]["uri"] == "config/pgaudit.toml"
+        assert loc["physicalLocation"]["region"]["startLine"] == 1
+        assert loc["logicalLocations"][0]["fullyQualifiedName"]
+        assert len(res["partialFingerprints"]["primaryLocationLineHash"]) == 32
+    fps = [res["partialFingerprints"]["primaryLocationLineHash"] for res in run["results"]]
+    assert len(fps) == len(set(fps))
+
+
+def test_waived_omitted_by_default_and_kept_with_suppression_on_request():
+    result = full_result()
+    waived = next(f for f in result.findings if f.suppressed)
+    default = json.loads(render(result, "sarif"))["runs"][0]["results"]
+    assert waived.fingerprint not in {r["partialFingerprints"]["primaryLocationLineHash"] for r in default}
+    kept = json.loads(render(result, "sarif", sarif_include_suppressed=True))["runs"][0]["results"]
+    (entry,) = [r for r in kept if r["partialFingerprints"]["primaryLocationLineHash"] == waived.fingerprint]
+    assert entry["suppressions"][0]["kind"] == "external"
+    assert "2099-12-31" in entry["suppressions"][0]["justification"]
+    assert len(kept) == len(default) + 1
+
+
+def test_baseline_state_marked():
+    results = json.loads(render(full_result(), "sarif"))["runs"][0]["results"]
+    states = {r["baselineState"] for r in results}
+    assert states == {"new", "unchanged"}
+
+
+def test_logical_location_names_object():
+    results = json.loads(render(full_result(), "sarif"))["runs"][0]["results"]
+    names = {r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] for r in results}
+    assert "app/public" in names
+    assert f"role/{IMG}" in names
+
+
+def test_skipped_and_error_rules_are_notified():
+    run = json.loads(render(full_result(), "sarif"))["runs"][0]
+    inv = run["invocations"][0]
+    assert inv["executionSuccessful"] is False
+    ids = {n["descriptor"]["id"] for n in inv["toolConfigurationNotifications"]}
+    assert ids == {"PGR-HBA-004", "PGR-OWN-005"}
+
+
+def test_no_secret_and_markdown_escaped():
+    assert SECRET not in render(full_result(), "sarif")
+    result = full_result()
+    rr = result.results[0]
+    rr.rule.title = "Title <img src=x onerror=alert(1)> [link](javascript:alert(1))"
+    rr.rule.rationale = "Because *this* <b>matters</b>"
+    doc = json.loads(render(result, "sarif"))
+    md = doc["runs"][0]["tool"]["driver"]["rules"][0]["help"]["markdown"]
+    prose = md.split("```")[0]  # the text before the fenced SQL example
+    assert "<img" not in prose.replace("\\<img", "") and "\\<img" in prose
+    assert "](javascript" not in prose
+    assert "\\*this\\*" in prose
+
+
+def test_fence_cannot_be_closed_by_content():
+    code = "SELECT '```';\n```\n"
+    fenced = sarif_report._fence(code, "sql")
+    assert fenced.startswith("````sql\n") and fenced.endswith("\n````")
