@@ -414,17 +414,27 @@ def _flags(stmt: Any, login_roles: Collection[str]) -> set[str]:
         flags |= {"drop", "drop_role", "destructive", "cluster"}
     elif isinstance(stmt, ast.DropStmt):
         flags |= {"drop", "destructive"}
-    elif isinstance(stmt, ast.CreateRoleStmt):
-        flags |= {"create_role", "cluster"}
-    elif isinstance(stmt, ast.AlterRoleStmt):
-        flags |= {"role_attributes", "cluster"}
+    elif isinstance(stmt, ast.CreateRoleStmt | ast.AlterRoleStmt):
+        if isinstance(stmt, ast.CreateRoleStmt):
+            flags |= {"create_role", "cluster"}
+            if getattr(stmt.stmt_type, "name", None) == "ROLESTMT_USER":  # implies LOGIN
+                flags.add("login_role")
+        else:
+            flags |= {"role_attributes", "cluster"}
+        adds = getattr(stmt, "action", 1) == 1  # CREATE ROLE ... ROLE u only adds members
         for opt in stmt.options or ():
-            if opt.defname == "canlogin" and getattr(opt.arg, "boolval", True) is False:
-                flags.add("destructive")
+            if opt.defname == "canlogin":
+                login = getattr(opt.arg, "boolval", True)
+                if login:
+                    flags.add("login_role")
+                elif isinstance(stmt, ast.AlterRoleStmt):  # locks its users out
+                    flags.add("destructive")
+            if opt.defname == "password" and opt.arg is None:
+                flags.add("password_removed")
             if opt.defname == "rolemembers":  # ALTER GROUP g ADD/DROP USER u
-                flags |= {"membership", "grant" if stmt.action == 1 else "revoke"}
+                flags |= {"membership", "grant" if adds else "revoke"}
                 names, _ = _role_names(opt.arg)
-                if stmt.action != 1 and login_roles and any(
+                if not adds and login_roles and any(
                         n in login_roles or n == "" for n in names):
                     flags.add("destructive")
     elif isinstance(stmt, ast.AlterRoleSetStmt):
@@ -447,6 +457,8 @@ def classify(sql: str, *, login_roles: Collection[str] = ()) -> set[str]:
     ``ownership``, ``reassign``, ``drop`` (``drop_owned``, ``drop_role``),
     ``create_role``, ``role_attributes``, ``role_settings``, ``default_privileges``,
     ``settings`` + ``no_transaction`` (ALTER SYSTEM cannot run in a transaction block),
+    ``login_role`` (creates a role or gives it LOGIN: it will need a credential from the
+    secrets manager), ``password_removed`` (PASSWORD NULL),
     ``alter``, ``cluster`` (acts on shared catalogs: any database will do), and
     ``destructive`` (see the module docstring). ``login_roles`` are the names of roles
     that can log in; without them a REVOKE is never called destructive by itself.

@@ -1,0 +1,424 @@
+"""The remediation script: one psql file that fixes what the scan found, safely ordered.
+
+Why it is shaped like this (each point is tested by running the script with psql on
+PostgreSQL 13-18):
+
+* ``\\set ON_ERROR_STOP on`` and one ``BEGIN``/``COMMIT`` per database: the first error
+  stops the run and rolls back that database's changes.
+* Grouped by database (``\\connect`` to each, cluster-wide role changes from the
+  maintenance database), then by phase in a safe order: grants, then ownership changes
+  (``ALTER ... OWNER TO``, ``REASSIGN OWNED``), then other changes, then revokes, then
+  drops (``DROP OWNED`` before ``DROP``, ``DROP ROLE`` last, after every database). So a
+  new owner is granted before the old one is revoked, and ownership moves before anything
+  is dropped. Within a phase, by rule, then finding.
+* Every statement is re-checked with pglast (:func:`pgaudit_roles.remediation.check_sql`)
+  and classified from its parse tree; none is written unchecked. CASCADE never appears.
+* Each block is preceded by a comment naming its finding (rule, severity, object,
+  fingerprint). Comment text comes from the audited database, so every control character
+  is written as a visible escape: a newline in a name cannot end the comment and start a
+  statement or a psql meta-command.
+* Destructive statements are marked ``-- DESTRUCTIVE: review`` and, at level ``safe``,
+  listed as comments only; level ``all`` emits them.
+* Waived findings are listed, never fixed; findings without safe SQL are listed as manual
+  steps; no password or secret is ever written (a comment points to the secrets manager).
+* ``ALTER SYSTEM`` cannot run inside a transaction block: those statements come last, on
+  their own, followed by ``pg_reload_conf()``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .. import __version__
+from ..errors import UsageError
+from ..model import Finding, ScanResult
+
+LEVELS = ("safe", "all")
+
+# Phases, in the order they run inside one database's transaction.
+_PHASES: tuple[tuple[int, str], ...] = (
+    (0, "create roles"),
+    (1, "grants (new owners and members first)"),
+    (2, "ownership changes (ALTER ... OWNER TO, REASSIGN OWNED)"),
+    (3, "other changes (role attributes, settings, default privileges)"),
+    (4, "revokes"),
+    (5, "DROP OWNED"),
+    (6, "drops"),
+    (7, "drop roles"),
+)
+_PHASE_NAMES = dict(_PHASES)
+
+_HEAD_RULE = "-- " + "=" * 76
+
+
+def comment_text(text: object) -> str:
+    """``text`` on one line with every control/line-breaking character as a visible escape.
+
+    psql ends a ``--`` comment at ``\\n`` or ``\\r``; we escape those and every other C0/C1
+    control, DEL, Unicode line/paragraph separators and bidi overrides (which an editor
+    would render as a line break or reorder), and double a backslash so escapes stay
+    unambiguous.
+    """
+    out: list[str] = []
+    for ch in str(text):
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif code < 0x20 or 0x7F <= code <= 0x9F:
+            out.append(f"\\x{code:02x}")
+        elif unicodedata.category(ch) in ("Zl", "Zp", "Cf", "Cs", "Co", "Cn"):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _comment(*parts: object) -> str:
+    return "-- " + comment_text(" ".join(str(p) for p in parts if p not in (None, "")))
+
+
+def _comment_lines(text: str, indent: str = "") -> list[str]:
+    """A multi-line text (a manual procedure) as comment lines, each sanitised."""
+    lines = [ln.rstrip() for ln in str(text).strip().splitlines()] or [""]
+    return [("-- " + indent + comment_text(ln)).rstrip() for ln in lines]
+
+
+_CONNINFO_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+_URI_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
+
+
+def redact(label: str) -> str:
+    """A connection label without any password (``password=...`` or ``user:pw@`` in a URI)."""
+    label = _CONNINFO_PASSWORD.sub(r"\1********", label)
+    return _URI_PASSWORD.sub(r"\1********@", label)
+
+
+def psql_connect(dbname: str) -> str:
+    """A psql ``\\connect`` line for ``dbname`` that psql cannot misread.
+
+    Usually the SQL-identifier form, ``\\connect "name"``, where psql strips the double
+    quotes and un-doubles ``""`` without downcasing, and expands neither ``:variables``
+    nor backquotes. psql reads a meta-command up to the end of the line, and treats a
+    dbname containing ``=`` or a URI prefix as a connection string, so a name with a
+    control character, ``=`` or such a prefix uses the connection-string form instead:
+    ``\\connect -reuse-previous=on 'dbname=...'``, quoted for libpq (backslash escapes) and
+    then for psql (``''``, and octal escapes for the UTF-8 bytes of every character that
+    is not printable, so the line stays one visible line in any editor).
+    """
+    if not isinstance(dbname, str) or not dbname or "\x00" in dbname:
+        raise ValueError(f"not a database name: {dbname!r}")
+    simple = (dbname.isprintable() and "=" not in dbname
+              and not dbname.lower().startswith(("postgresql:", "postgres:")))
+    if simple:
+        return '\\connect "' + dbname.replace('"', '""') + '"'
+    libpq = "dbname='" + dbname.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    out: list[str] = []
+    for ch in libpq:
+        if ch == "'":
+            out.append("''")
+        elif ch == "\\":
+            out.append("\\\\")
+        elif not ch.isprintable():  # controls, line separators, bidi: octal UTF-8 bytes
+            out.extend(f"\\{byte:03o}" for byte in ch.encode("utf-8"))
+        else:
+            out.append(ch)
+    return "\\connect -reuse-previous=on '" + "".join(out) + "'"
+
+
+@dataclass
+class _Stmt:
+    finding: Finding
+    sql: str
+    flags: set[str]
+    phase: int
+    destructive: bool
+    section: str  # "cluster" | "db" | "cluster_drop" | "system"
+    database: str | None
+
+
+@dataclass
+class _Section:
+    key: tuple[int, str]
+    title: str
+    database: str
+    transaction: bool
+    stmts: list[_Stmt] = field(default_factory=list)
+
+
+def _phase(flags: set[str]) -> int:
+    if "drop_role" in flags:
+        return 7
+    if "drop_owned" in flags:
+        return 5
+    if "drop" in flags:
+        return 6
+    if "create_role" in flags:
+        return 0
+    if "ownership" in flags:
+        return 2
+    if "revoke" in flags:
+        return 4
+    if "grant" in flags:
+        return 1
+    return 3
+
+
+def _login_roles(result: ScanResult) -> set[str]:
+    roles = (result.inventory or {}).get("roles") or []
+    return {str(r["name"]) for r in roles
+            if isinstance(r, dict) and r.get("login") and r.get("name") is not None}
+
+
+def _label(result: ScanResult, cluster_label: str | None) -> str:
+    if cluster_label:
+        return redact(cluster_label)
+    t = result.meta.get("target") if isinstance(result.meta.get("target"), dict) else {}
+    host = (t or {}).get("host") or "localhost"
+    port = (t or {}).get("port")
+    where = f"{host}:{port}" if port else str(host)
+    db = (t or {}).get("dbname")
+    return redact(f"{where}/{db}" if db else where)
+
+
+def _maintenance_db(result: ScanResult) -> str:
+    t = result.meta.get("target")
+    if isinstance(t, dict) and isinstance(t.get("dbname"), str) and t["dbname"]:
+        return str(t["dbname"])
+    return "postgres"
+
+
+def _object(f: Finding) -> str:
+    what = f.object_identity or (f"{f.schema}.{f.object_name}" if f.schema and f.object_name
+                                  else f.object_name)
+    return " ".join(p for p in (f.object_type or "", what or "") if p) or "-"
+
+
+def _finding_header(f: Finding, part: str = "") -> list[str]:
+    where = f"database: {f.database}" if f.database else "cluster-wide"
+    lines = [_comment(f"[{f.rule_id}]", f.severity, "|", where, "| object:", _object(f),
+                      *(("| role:", f.role) if f.role else ()), "| fingerprint:",
+                      f.fingerprint, part)]
+    if f.message:
+        lines.append(_comment("  ", " ".join(str(f.message).split())))
+    if f.baseline == "unchanged":
+        lines.append(_comment("   (accepted in the baseline; fix it when you can)"))
+    return lines
+
+
+def _sorted_findings(result: ScanResult) -> list[Finding]:
+    return sorted(result.findings, key=lambda f: (
+        f.rule_id, f.database or "", f.object_identity or f.object_name or "", f.role or "",
+        f.fingerprint))
+
+
+def _statements(result: ScanResult, login_roles: set[str],
+                errors: list[tuple[Finding, str]]) -> list[_Stmt]:
+    from ..remediation import RemediationError, check_sql, classify
+
+    out: list[_Stmt] = []
+    for f in _sorted_findings(result):
+        if f.suppressed is not None or not f.remediation:
+            continue
+        try:
+            stmts = check_sql(f.remediation, origin=f.rule_id)
+        except RemediationError as exc:
+            errors.append((f, str(exc)))
+            continue
+        for sql in stmts:
+            flags = classify(sql, login_roles=login_roles)
+            phase = _phase(flags)
+            if "no_transaction" in flags:
+                section = "system"
+            elif phase == 7:
+                section = "cluster_drop"
+            elif f.database:
+                section = "db"
+            else:
+                section = "cluster"
+            out.append(_Stmt(f, sql, flags, phase, f.destructive or "destructive" in flags,
+                             section, f.database))
+    return out
+
+
+def _sections(stmts: Iterable[_Stmt], maintenance: str) -> list[_Section]:
+    sections: dict[tuple[int, str], _Section] = {}
+    for s in stmts:
+        if s.section == "cluster":
+            key, title, db, txn = (0, ""), "cluster-wide changes (roles, memberships, " \
+                "database-level grants), run from the maintenance database", maintenance, True
+        elif s.section == "db":
+            assert s.database is not None
+            key, title, db, txn = (1, s.database), f"database {s.database}", s.database, True
+        elif s.section == "cluster_drop":
+            key, title, db, txn = (2, ""), "roles to drop (after every database)", \
+                maintenance, True
+        else:
+            key, title, db, txn = (3, ""), ("server settings (ALTER SYSTEM cannot run in a "
+                                            "transaction block)"), maintenance, False
+        sec = sections.setdefault(key, _Section(key, title, db, txn))
+        sec.stmts.append(s)
+    return [sections[k] for k in sorted(sections)]
+
+
+def _password_note(s: _Stmt) -> list[str]:
+    if "login_role" in s.flags or "password_removed" in s.flags:
+        return [_comment("PASSWORD: set this role's credential from your secrets manager "
+                         "(Vault, AWS Secrets Manager, ...), e.g. with psql's \\password; it is "
+                         "never written into this script")]
+    return []
+
+
+def render_sql_script(result: ScanResult, level: str = "safe", *,
+                      cluster_label: str | None = None,
+                      generated_at: datetime | None = None) -> str:
+    """The remediation script for ``result`` (see the module docstring for its shape).
+
+    ``level`` is ``safe`` (destructive statements only listed, as comments) or ``all``.
+    ``cluster_label`` names the target in the header (any password in it is redacted);
+    by default it comes from the snapshot's target (host:port/dbname).
+    """
+    if level not in LEVELS:
+        raise UsageError(f"remediation level must be one of {', '.join(LEVELS)}, not {level!r}")
+    login_roles = _login_roles(result)
+    errors: list[tuple[Finding, str]] = []
+    stmts = _statements(result, login_roles, errors)
+    maintenance = _maintenance_db(result)
+    when = (generated_at or datetime.now(UTC)).isoformat(timespec="seconds")
+    server = result.meta.get("server_version")
+    collected = result.meta.get("collected_at")
+    n_destructive = sum(1 for s in stmts if s.destructive)
+
+    lines: list[str] = [
+        _HEAD_RULE,
+        "-- pgaudit-roles remediation script",
+        _comment("cluster:  ", _label(result, cluster_label)),
+        *([_comment("server:    PostgreSQL", server)] if server else []),
+        _comment("generated:", when, "by pgaudit-roles", __version__,
+                 *(("(snapshot collected", f"{collected})") if collected else ())),
+        _comment("level:    ", level, "- destructive statements are",
+                 "emitted (marked DESTRUCTIVE)" if level == "all" else
+                 "listed as comments only; rerun with --remediation-level all to emit them"),
+        "--",
+        "-- REVIEW BEFORE RUNNING. This script changes privileges, ownership and roles.",
+        "-- Run it as a superuser (or as the owners of the objects) with:",
+        "--     psql -X -v ON_ERROR_STOP=1 -f remediation.sql",
+        "-- Each database's changes run in one transaction: the first error stops the script",
+        "-- and rolls that database back (databases already committed stay changed).",
+        "-- Order: grants, ownership changes, other changes, revokes, drops; DROP ROLE last.",
+        "-- Destructive means DROP, DROP OWNED, ALTER ROLE ... NOLOGIN, REVOKE from a role",
+        "-- that can log in, or a fix its rule declares destructive. CASCADE is never used.",
+        "-- No password or secret is ever written here: use your secrets manager.",
+        _HEAD_RULE,
+        "",
+        "\\set ON_ERROR_STOP on",
+        "",
+    ]
+
+    manual = [f for f in _sorted_findings(result)
+              if f.suppressed is None and f.manual and not f.remediation]
+    manual += [f for f in _sorted_findings(result)
+               if f.suppressed is None and f.manual and f.remediation]
+    if manual:
+        lines += [_HEAD_RULE, "-- MANUAL STEPS: findings without a safe automatic fix", _HEAD_RULE]
+        for f in manual:
+            lines += _finding_header(f)
+            lines += _comment_lines(f.manual or "", indent="    ")
+            lines.append("--")
+        lines.append("")
+
+    waived = [f for f in _sorted_findings(result) if f.suppressed is not None]
+    if waived:
+        lines += [_HEAD_RULE, "-- WAIVED findings (not fixed by this script)", _HEAD_RULE]
+        for f in waived:
+            why = f.suppressed or {}
+            lines += _finding_header(f)
+            lines.append(_comment("    waived:", why.get("reason"), "| owner:", why.get("owner"),
+                                  *(("| expires:", why.get("expires")) if why.get("expires")
+                                    else ())))
+        lines.append("")
+
+    if errors:
+        lines += [_HEAD_RULE, "-- NOT EMITTED: remediation that failed the safety checks", _HEAD_RULE]
+        for f, msg in errors:
+            lines += _finding_header(f)
+            lines.append(_comment("    ERROR:", msg))
+        lines.append("")
+
+    if not stmts:
+        lines += ["-- Nothing to run: no finding has SQL remediation.", ""]
+        return "\n".join(lines)
+
+    # How many (section, phase) chunks each finding spans, to label "part i/n".
+    chunks: dict[str, list[tuple[tuple[int, str], int]]] = {}
+    for sec in _sections(stmts, maintenance):
+        for s in sec.stmts:
+            key = (sec.key, s.phase)
+            lst = chunks.setdefault(s.finding.fingerprint, [])
+            if key not in lst:
+                lst.append(key)
+
+    for sec in _sections(stmts, maintenance):
+        lines += [_HEAD_RULE, _comment(sec.title.upper() if sec.key[0] != 1 else sec.title),
+                  _HEAD_RULE, psql_connect(sec.database), "SET client_encoding = 'UTF8';"]
+        if sec.transaction:
+            lines.append("BEGIN;")
+        lines.append("")
+        seen: dict[str, Finding] = {}
+        order = sorted(sec.stmts, key=lambda s: s.phase)  # stable: keeps rule/finding order
+        current_phase: int | None = None
+        current_rule: str | None = None
+        current_finding: str | None = None
+        for s in order:
+            if s.phase != current_phase:
+                if current_phase is not None:
+                    lines.append("")
+                current_phase, current_rule, current_finding = s.phase, None, None
+                lines.append(_comment(f"---- {_PHASE_NAMES[s.phase]} ----"))
+            if s.finding.rule_id != current_rule:
+                current_rule = s.finding.rule_id
+                lines += ["", _comment(f"rule {s.finding.rule_id}")]
+            if s.finding.fingerprint != current_finding:
+                current_finding = s.finding.fingerprint
+                parts = chunks[s.finding.fingerprint]
+                label = (f"(part {parts.index((sec.key, s.phase)) + 1} of {len(parts)})"
+                         if len(parts) > 1 else "")
+                lines += _finding_header(s.finding, label)
+            statement = s.sql + ";"
+            if statement in seen:
+                lines.append(_comment("    (same statement already above, for finding",
+                                      seen[statement].fingerprint + ")"))
+                continue
+            seen[statement] = s.finding
+            lines += _password_note(s)
+            if s.destructive:
+                if level == "all":
+                    lines.append("-- DESTRUCTIVE: review")
+                    lines.append(statement)
+                else:
+                    lines.append("-- DESTRUCTIVE: review - omitted at level safe "
+                                 "(--remediation-level all emits it):")
+                    lines.append(_comment("    ", statement))
+            else:
+                lines.append(statement)
+        lines.append("")
+        if sec.transaction:
+            lines.append("COMMIT;")
+        else:
+            lines.append("SELECT pg_catalog.pg_reload_conf();")
+        lines.append("")
+    if level == "safe" and n_destructive:
+        lines.append(_comment(f"{n_destructive} destructive statement(s) were listed as comments "
+                              "only (level safe)."))
+    lines.append("-- end of remediation script")
+    return "\n".join(lines) + "\n"
+
