@@ -111,7 +111,13 @@ def inventory(extra_roles: list[str] | None = None) -> dict[str, Any]:
         memberships.append({"role": "app_ro", "member": n, "admin_option": False,
                             "inherit_option": True, "set_option": True})
     privileges = {
-        "app_rw": {"app": {"tables": {"SELECT": 12, "INSERT": 12, "UPDATE": 12, "DELETE": 12}}},
+        # the engine's shape (login_privileges): counts per database/privilege + top objects
+        "app_rw": {"counts": [{"database": "app", "privilege": "SELECT", "objects": 12},
+                              {"database": IMG, "privilege": "INSERT", "objects": 3}],
+                   "top_objects": [{"database": "app", "object_class": "table",
+                                    "identity": 'app."Orders"', "privileges": ["INSERT", "SELECT"],
+                                    "via": ["app_rw", SCRIPT]}]},
+        # any other nested shape is shown generically
         IMG: {"app": {"tables": {"SELECT": 3}}, SCRIPT: ["<b>not bold</b>"]},
         "deploy": {"app": {"schemas": {"CREATE": 1}}, "via": ["app_owner"]},
     }

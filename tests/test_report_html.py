@@ -99,7 +99,8 @@ def test_content_for_the_meeting(page):
                  "Accepted by the baseline", "Resolved since the baseline", "old_admin",
                  "Rules not evaluated", "permission denied for view pg_hba_file_rules",
                  "Login roles", "Role membership graph", "<svg", "All rules evaluated",
-                 "NOSUPERUSER", "Copy", "waiver expired", "Production role guide"):
+                 "NOSUPERUSER", "Copy", "waiver expired", "Production role guide",
+                 "top objects", "app.&#34;Orders&#34;", "not bold"):
         assert text in page, text
     assert SECRET not in page
 
@@ -126,8 +127,9 @@ def test_environment_is_strict():
 
 
 def test_svg_escapes_names():
-    from pgaudit_roles.reports.graph_svg import render_svg
     from report_fixtures import inventory
+
+    from pgaudit_roles.reports.graph_svg import render_svg
 
     svg = render_svg(inventory())
     assert svg is not None and IMG not in svg and "&lt;img" in svg

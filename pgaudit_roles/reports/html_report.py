@@ -141,7 +141,9 @@ def _login_roles(result: ScanResult, limit: int, facets: _Facets) -> tuple[list[
             opts = [o.upper() for o in ("admin", "inherit", "set")
                     if m.get(f"{o}_option", o != "admin")]
             member_of.setdefault(member, []).append({"group": group, "options": opts})
-    privs = inv.get("role_privileges") or {}
+    # the engine fills "login_privileges" ({role: {counts: [...], top_objects: [...]}});
+    # "role_privileges" (any nested dict/list) is accepted too
+    privs = inv.get("login_privileges") or inv.get("role_privileges") or {}
     per_role = Counter(f.role for f in result.findings if f.role and f.gating)
     login = sorted((r for r in roles if r.get("login")), key=lambda r: (not r.get("superuser"), r["name"]))
     out = []
@@ -159,9 +161,29 @@ def _login_roles(result: ScanResult, limit: int, facets: _Facets) -> tuple[list[
         if r.get("config"):
             extra.append(("settings", ", ".join(map(str, r["config"]))))
         out.append({"name": r["name"], "role_i": facets.role(r["name"]), "attrs": attrs, "extra": extra,
+                    "priv_table": _privilege_table(privs.get(r["name"])),
                     "member_of": sorted(member_of.get(r["name"], []), key=lambda x: x["group"]),
                     "privileges": _plain(privs.get(r["name"])), "findings": per_role.get(r["name"], 0)})
     return out, max(0, len(login) - limit)
+
+
+def _privilege_table(value: Any) -> dict[str, Any] | None:
+    """The engine's summary shape as rows for a compact table, else None (generic view)."""
+    if not isinstance(value, dict) or not isinstance(value.get("counts"), list):
+        return None
+    counts = [c for c in value["counts"] if isinstance(c, dict)]
+    top = [t for t in value.get("top_objects") or [] if isinstance(t, dict)]
+
+    def join(v: Any) -> str:
+        return ", ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v))
+
+    return {
+        "counts": [(c.get("database") or "(cluster)", str(c.get("privilege", "")), c.get("objects", ""))
+                   for c in counts],
+        "top": [(t.get("database") or "(cluster)", str(t.get("object_class") or ""),
+                 str(t.get("identity") or ""), join(t.get("privileges")), join(t.get("via")))
+                for t in top],
+    }
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -222,6 +244,8 @@ def context(result: ScanResult, **options: Any) -> dict[str, Any]:
         "expired": [_finding_view(f, facets) for f in expired[:listed]], "expired_total": len(expired),
         "resolved": result.resolved[:listed], "resolved_total": len(result.resolved),
         "logins": logins, "logins_left": logins_left, "graph": graph,
+        "inventory_notes": [str(e) for e in (result.inventory or {}).get("errors") or []][:10],
+        "inventory_truncated": int((result.inventory or {}).get("truncated") or 0),
         "db_options": [("(cluster)" if name == "" else name, i) for name, i in dbs],
         "role_options": roles,
         "data": {"format": "pgaudit-roles/html-data", "version": 1, "page": 100,

@@ -37,7 +37,7 @@
     d.appendChild(el("span", "obj", obj));
     td2.appendChild(d);
     if (db !== null) { d = el("div"); d.appendChild(el("span", "muted", "db")); d.appendChild(document.createTextNode(" " + db)); td2.appendChild(d); }
-    if (role !== null) { d = el("div"); d.appendChild(el("span", "muted", "role")); d.appendChild(document.createTextNode(" ")); d.appendChild(el("span", "role", role)); td2.appendChild(d); }
+    if (role !== null && !(otype === "role" && obj === role)) { d = el("div"); d.appendChild(el("span", "muted", "role")); d.appendChild(document.createTextNode(" ")); d.appendChild(el("span", "role", role)); td2.appendChild(d); }
     tr.appendChild(td2);
     tr.appendChild(el("td", "msg", msg));
     var td4 = el("td", "fix");
