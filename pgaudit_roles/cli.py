@@ -18,6 +18,7 @@ from .errors import AuditError
 
 # command name -> "module:attribute" under pgaudit_roles.commands
 COMMANDS: dict[str, str] = {
+    "demo": "demo:demo",
 }
 
 EPILOG = """\b
