@@ -1,0 +1,238 @@
+"""Membership closure and effective privileges, computed the way PostgreSQL decides them.
+
+Why its own module: this is the part that must agree with ``has_*_privilege()`` on every
+version (the oracle test proves it), so its rules are written down here once:
+
+- ``aclmask()``: a role holds a privilege when an ACL entry grants it to PUBLIC, to the
+  role, or to a role whose privileges it has (``has_privs_of_role``: the inheriting
+  closure). The owner has no implicit privileges beyond its own ACL entry (owners can
+  revoke their own), but always holds the grant options.
+- superusers pass every check; superuser status itself is not inherited.
+- inheritance: 13-15 every member on the chain has rolinherit (the collector stores that
+  as each membership's inherit_option); 16+ every grant on the chain has INHERIT TRUE,
+  several grant rows of one pair OR together. SET ROLE: 13-15 any chain, 16+ SET TRUE.
+- ``pg_database_owner`` (14+): an implicit member edge from the current database's owner,
+  always inheriting on 16+ and following the owner's rolinherit on 14-15.
+- ``pg_read_all_data``/``pg_write_all_data`` (14+) and ``pg_maintain`` (17+) confer their
+  privileges without ACL entries (``acl_defaults.VIRTUAL_GRANTS``).
+- nobody but a superuser may INSERT/UPDATE/DELETE/TRUNCATE a system catalog table.
+
+Everything is set-based SQL in DuckDB: the closure is a breadth-first search with one
+statement per level (the membership graph's depth, a handful), never a loop per object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .acl_defaults import SYSTEM_CATALOG_DENIED, SYSTEM_CATALOG_OID_LIMIT
+
+PDO = "pg_database_owner"
+
+
+def build_role_closure(con: Any, server_version_num: int | None) -> None:
+    """Fill ``role_closure`` from ``memberships`` and ``internal.roles_raw``/``databases_raw``.
+
+    Expects the table ``role_closure`` to exist (created from the spec). Three searches:
+    any membership chain, inheriting chains, SET-able chains; then one row per pair, plus
+    per-database rows for what pg_database_owner adds.
+    """
+    v16 = server_version_num is None or server_version_num >= 160000
+    # One edge per (member, role): options OR'ed over the pair's grant rows (16+). On 13-15
+    # inheritance is the member's rolinherit, taken from roles (the source of truth).
+    inh = "bool_or(m.inherit_option)" if v16 else "bool_or(r.inherit)"
+    setopt = "bool_or(m.set_option)" if v16 else "true"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _edges AS
+        SELECT m.member_oid, m.role_oid, g.name AS role_name,
+               coalesce({inh}, false) AS inh, coalesce({setopt}, false) AS setopt
+        FROM memberships m
+        JOIN internal.roles_raw r ON r.oid = m.member_oid
+        JOIN internal.roles_raw g ON g.oid = m.role_oid
+        GROUP BY m.member_oid, m.role_oid, g.name""")  # noqa: S608 - fixed fragments only
+    n_roles = con.execute("SELECT count(*) FROM internal.roles_raw").fetchone()[0]
+    for name, flt in (("_c_any", "true"), ("_c_inh", "e.inh"), ("_c_set", "e.setopt")):
+        _bfs(con, name, flt, n_roles)
+
+    con.execute("""
+        INSERT INTO role_closure BY NAME
+        SELECT NULL AS database, NULL AS database_oid, rm.name AS member, rr.name AS role,
+               a.member_oid, a.role_oid, a.depth, a.path,
+               i.depth IS NOT NULL AS inherits, i.depth AS inherit_depth, i.path AS inherit_path,
+               s.depth IS NOT NULL AS can_set, s.path AS set_path
+        FROM _c_any a
+        LEFT JOIN _c_inh i ON i.member_oid = a.member_oid AND i.role_oid = a.role_oid
+        LEFT JOIN _c_set s ON s.member_oid = a.member_oid AND s.role_oid = a.role_oid
+        JOIN internal.roles_raw rm ON rm.oid = a.member_oid
+        JOIN internal.roles_raw rr ON rr.oid = a.role_oid""")
+    _database_owner_rows(con, server_version_num)
+    for t in ("_edges", "_c_any", "_c_inh", "_c_set", "_frontier", "_next"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _bfs(con: Any, out: str, edge_filter: str, n_roles: int) -> None:
+    """Shortest chains from every role, one SQL statement per depth level."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {out} AS
+        SELECT oid AS member_oid, oid AS role_oid, 0 AS depth, [name] AS path
+        FROM internal.roles_raw""")  # noqa: S608 - fixed fragments only
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _frontier AS SELECT * FROM {out}")  # noqa: S608
+    for depth in range(1, n_roles + 1):
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _next AS
+            SELECT f.member_oid, e.role_oid, {depth} AS depth,
+                   min(list_append(f.path, e.role_name)) AS path
+            FROM _frontier f JOIN _edges e ON e.member_oid = f.role_oid
+            WHERE {edge_filter}
+              AND NOT EXISTS (SELECT 1 FROM {out} c
+                              WHERE c.member_oid = f.member_oid AND c.role_oid = e.role_oid)
+            GROUP BY f.member_oid, e.role_oid""")  # noqa: S608 - fixed fragments only
+        if con.execute("SELECT count(*) FROM _next").fetchone()[0] == 0:
+            break
+        con.execute(f"INSERT INTO {out} SELECT * FROM _next")  # noqa: S608
+        con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT * FROM _next")
+
+
+def _database_owner_rows(con: Any, server_version_num: int | None) -> None:
+    """Per-database rows for pairs that need the implicit owner -> pg_database_owner edge."""
+    v16 = server_version_num is None or server_version_num >= 160000
+    inh = "true" if v16 else "o.inherit"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _pdo_edges AS
+        SELECT d.name AS database, d.oid AS database_oid, d.owner_oid, p.oid AS pdo_oid,
+               {inh} AS inh
+        FROM internal.databases_raw d
+        JOIN internal.roles_raw o ON o.oid = d.owner_oid
+        JOIN internal.roles_raw p ON p.name = '{PDO}' AND p.predefined""")  # noqa: S608
+    for name, src, flt in (("_p_any", "_c_any", "true"), ("_p_inh", "_c_inh", "e.inh"),
+                           ("_p_set", "_c_set", "true")):
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT database, database_oid, member_oid, role_oid, depth, path FROM (
+                SELECT e.database, e.database_oid, a.member_oid, b.role_oid,
+                       a.depth + 1 + b.depth AS depth, list_concat(a.path, b.path) AS path,
+                       row_number() OVER (PARTITION BY e.database_oid, a.member_oid, b.role_oid
+                                          ORDER BY a.depth + 1 + b.depth,
+                                                   list_concat(a.path, b.path)) AS rn
+                FROM _pdo_edges e
+                JOIN {src} a ON a.role_oid = e.owner_oid
+                JOIN {src} b ON b.member_oid = e.pdo_oid
+                WHERE {flt}
+            ) WHERE rn = 1""")  # noqa: S608 - fixed fragments only
+    con.execute("""
+        INSERT INTO role_closure BY NAME
+        WITH keys AS (
+            SELECT database, database_oid, member_oid, role_oid FROM _p_any
+            UNION SELECT database, database_oid, member_oid, role_oid FROM _p_inh
+            UNION SELECT database, database_oid, member_oid, role_oid FROM _p_set
+        ), best AS (
+            SELECT k.database, k.database_oid, k.member_oid, k.role_oid,
+                   CASE WHEN ca.depth IS NULL OR pa.depth < ca.depth THEN pa.depth ELSE ca.depth END AS depth,
+                   CASE WHEN ca.depth IS NULL OR pa.depth < ca.depth THEN pa.path ELSE ca.path END AS path,
+                   CASE WHEN ci.depth IS NULL OR pi.depth < ci.depth THEN pi.depth ELSE ci.depth END AS inherit_depth,
+                   CASE WHEN ci.depth IS NULL OR pi.depth < ci.depth THEN pi.path ELSE ci.path END AS inherit_path,
+                   CASE WHEN cs.depth IS NULL OR ps.depth < cs.depth THEN ps.path ELSE cs.path END AS set_path,
+                   (ca.depth IS NULL AND pa.depth IS NOT NULL)
+                   OR (ci.depth IS NULL AND pi.depth IS NOT NULL)
+                   OR (cs.depth IS NULL AND ps.depth IS NOT NULL) AS adds
+            FROM keys k
+            LEFT JOIN _p_any pa USING (database_oid, member_oid, role_oid)
+            LEFT JOIN _p_inh pi USING (database_oid, member_oid, role_oid)
+            LEFT JOIN _p_set ps USING (database_oid, member_oid, role_oid)
+            LEFT JOIN _c_any ca ON ca.member_oid = k.member_oid AND ca.role_oid = k.role_oid
+            LEFT JOIN _c_inh ci ON ci.member_oid = k.member_oid AND ci.role_oid = k.role_oid
+            LEFT JOIN _c_set cs ON cs.member_oid = k.member_oid AND cs.role_oid = k.role_oid
+        )
+        SELECT b.database, b.database_oid, rm.name AS member, rr.name AS role,
+               b.member_oid, b.role_oid, b.depth, b.path,
+               b.inherit_depth IS NOT NULL AS inherits, b.inherit_depth, b.inherit_path,
+               b.set_path IS NOT NULL AS can_set, b.set_path
+        FROM best b
+        JOIN internal.roles_raw rm ON rm.oid = b.member_oid
+        JOIN internal.roles_raw rr ON rr.oid = b.role_oid
+        WHERE b.adds""")
+    for t in ("_pdo_edges", "_p_any", "_p_inh", "_p_set"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+# A closure row usable for an object in database ``X.database_oid``: the row for that
+# database when there is one, else the cluster-wide row (role_closure's documented rule).
+def _closure_join(alias: str, obj: str, role_col: str) -> str:
+    return f"""JOIN role_closure {alias}
+        ON {alias}.role_oid = {role_col} AND {alias}.inherits
+       AND ({alias}.database_oid IS NULL OR {alias}.database_oid = {obj}.database_oid)"""
+
+
+def _not_shadowed(alias: str, obj: str) -> str:
+    return f"""NOT ({alias}.database_oid IS NULL AND {obj}.database_oid IS NOT NULL AND EXISTS (
+        SELECT 1 FROM role_closure o
+        WHERE o.database_oid = {obj}.database_oid AND o.member_oid = {alias}.member_oid
+          AND o.role_oid = {alias}.role_oid))"""  # noqa: S608 - fixed fragments
+
+
+_DENIED = ", ".join(f"'{p}'" for p in SYSTEM_CATALOG_DENIED)
+_SYSCAT = (f"(x.object_class = 'relation' AND x.object_oid < {SYSTEM_CATALOG_OID_LIMIT} "
+           f"AND x.kind <> 'view' AND x.privilege IN ({_DENIED}))")
+
+EFFECTIVE_PRIVILEGES_SQL = f"""
+CREATE OR REPLACE VIEW effective_privileges AS
+WITH subjects AS (
+    SELECT oid, name, superuser FROM roles
+    WHERE NOT (predefined AND starts_with(name, 'pg_'))
+),
+granted AS (
+    SELECT p.database, p.database_oid, s.name AS role, s.oid AS role_oid, p.object_class,
+           p.object_oid, p.subid, p.kind, p.schema, p.object_name, p.identity, p.column_name,
+           p.privilege,
+           CASE WHEN p.grantee_oid = p.owner_oid THEN 'owner'
+                WHEN c.inherit_depth = 0 THEN 'direct' ELSE 'role' END AS via,
+           p.grantee AS via_role, c.inherit_path AS path,
+           p.grantable OR p.grantee_oid = p.owner_oid AS grantable, p.is_system
+    FROM privileges p
+    {_closure_join("c", "p", "p.grantee_oid")}
+    JOIN subjects s ON s.oid = c.member_oid AND NOT s.superuser
+    WHERE p.grantee_oid <> 0 AND {_not_shadowed("c", "p")}
+),
+public_granted AS (
+    SELECT p.database, p.database_oid, s.name AS role, s.oid AS role_oid, p.object_class,
+           p.object_oid, p.subid, p.kind, p.schema, p.object_name, p.identity, p.column_name,
+           p.privilege, 'public' AS via, 'PUBLIC' AS via_role, [s.name, 'PUBLIC'] AS path,
+           p.grantable, p.is_system
+    FROM privileges p JOIN subjects s ON NOT s.superuser
+    WHERE p.grantee_oid = 0
+),
+predefined AS (
+    SELECT o.database, o.database_oid, s.name AS role, s.oid AS role_oid, o.object_class,
+           o.object_oid, 0 AS subid, o.kind, o.schema, o.object_name, o.identity,
+           NULL::VARCHAR AS column_name, v.privilege, 'predefined' AS via, v.role AS via_role,
+           c.inherit_path AS path, false AS grantable, o.is_system
+    FROM acl_objects o
+    JOIN predefined_privileges v
+      ON v.object_class = o.object_class AND (v.kind IS NULL OR v.kind = o.kind)
+    JOIN roles pr ON pr.name = v.role AND pr.predefined
+    {_closure_join("c", "o", "pr.oid")}
+    JOIN subjects s ON s.oid = c.member_oid AND NOT s.superuser
+    WHERE {_not_shadowed("c", "o")}
+),
+superusers AS (
+    SELECT o.database, o.database_oid, s.name AS role, s.oid AS role_oid, o.object_class,
+           o.object_oid, 0 AS subid, o.kind, o.schema, o.object_name, o.identity,
+           NULL::VARCHAR AS column_name, t.privilege, 'superuser' AS via, s.name AS via_role,
+           [s.name] AS path, true AS grantable, o.is_system
+    FROM acl_objects o
+    JOIN privilege_types t
+      ON t.object_class = o.object_class AND (t.kind IS NULL OR t.kind = o.kind)
+    JOIN subjects s ON s.superuser
+)
+SELECT database, database_oid, role, role_oid, object_class, object_oid, subid, kind,
+       schema, object_name, identity, column_name, privilege, via, via_role, path,
+       grantable, is_system
+FROM (SELECT * FROM granted UNION ALL SELECT * FROM public_granted
+      UNION ALL SELECT * FROM predefined) x
+WHERE NOT {_SYSCAT}
+UNION ALL
+SELECT database, database_oid, role, role_oid, object_class, object_oid, subid, kind,
+       schema, object_name, identity, column_name, privilege, via, via_role, path,
+       grantable, is_system
+FROM superusers
+"""  # noqa: S608 - composed from constants of this module
