@@ -1,0 +1,412 @@
+"""Turn a live cluster into a Snapshot, reading only, in a bounded number of queries.
+
+Order of work (research/catalog.md §7):
+
+1. probe: server version, who we are, what we may read;
+2. cluster-wide, once, in one REPEATABLE READ READ ONLY transaction: roles, memberships,
+   role settings, databases, tablespaces, shared ACLs, settings, activity; then the
+   optional sources, each in its own short transaction so that one refusal cannot abort
+   the others: pg_hba rules (view, else ``--hba-file``, else "not collected" and why) and
+   password hash types (superuser, else the bootstrap helper function, else unknown);
+3. per database, each in ONE REPEATABLE READ READ ONLY transaction: schemas, objects,
+   columns with ACLs, exploded ACLs, default ACLs, functions, extensions. A database we
+   may not or cannot enter is recorded as ``not_collected`` with the reason, and the
+   others are still read.
+
+Rows are streamed from the server (``cursor.stream``), never fetched per object. What the
+auditor cannot see is reported in ``meta.sources`` so rules that need it are skipped, not
+passed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from . import catalog_queries as q
+from .connect import (
+    ConnectSettings,
+    connect,
+    connect_database,
+    error_message,
+    read_only_transaction,
+    target_info,
+)
+from .errors import CollectionError, UsageError
+from .snapshot import (
+    CLUSTER_TABLES,
+    DATABASE_TABLES,
+    SOURCES,
+    DatabaseSnapshot,
+    Snapshot,
+    Table,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import psycopg
+
+Progress = Callable[[str], None]
+
+STREAM_CHUNK = 2000
+"""Rows per network chunk when streaming (libpq 17+ chunked mode; 1 row otherwise)."""
+
+SECRET_HBA_OPTIONS = ("ldapbindpasswd", "radiussecrets")
+
+
+@dataclass
+class Probe:
+    """What the first connection learned about the server and about us."""
+
+    server_version_num: int
+    server_version: str
+    connected_user: str
+    current_database: str
+    is_superuser: bool
+    has_pg_monitor: bool
+    has_read_all_settings: bool
+    has_read_all_stats: bool
+    can_read_pg_authid: bool
+    can_select_hba_view: bool
+    can_execute_hba_function: bool
+
+    @property
+    def major(self) -> int:
+        return self.server_version_num // 10000
+
+    @property
+    def can_read_hba_view(self) -> bool:
+        return self.is_superuser or (self.can_select_hba_view and self.can_execute_hba_function)
+
+
+def collect(conninfo: str, *, databases: list[str] | None = None, all_databases: bool = True,
+            hba_file: str | None = None, settings: ConnectSettings | None = None,
+            progress: Progress | None = None) -> Snapshot:
+    """Read one cluster. Raises CollectionError (exit 3) when the cluster cannot be read
+    at all and UsageError (exit 2) for bad input (unknown options, malformed hba file)."""
+    import psycopg
+
+    say: Progress = progress or (lambda _msg: None)
+    settings = settings or ConnectSettings()
+    wanted = _requested(databases, all_databases)
+    if hba_file is not None and not os.path.isfile(hba_file):
+        raise UsageError(f"--hba-file {hba_file}: no such file")
+    started = time.monotonic()
+    collected_at = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+
+    say("connecting")
+    conn = connect(conninfo, settings)
+    try:
+        try:
+            probe = _probe(conn)
+            say(f"PostgreSQL {probe.server_version} as {probe.connected_user}"
+                f"{' (superuser)' if probe.is_superuser else ''}")
+            cluster, sources = _collect_cluster(conn, probe, hba_file, say)
+        except psycopg.Error as exc:
+            raise CollectionError(f"collection failed on {conn.info.dbname}: "
+                                  f"{error_message(exc)}") from None
+        targets = _choose_databases(cluster["databases"], wanted)
+        dbsnaps: list[DatabaseSnapshot] = []
+        for i, db in enumerate(targets, 1):
+            say(f"database {db['name']} ({i}/{len(targets)})")
+            dbsnaps.append(_collect_one_database(conn, conninfo, settings, probe, db))
+        target = target_info(conn)
+    finally:
+        conn.close()
+
+    sources["objects"] = _objects_source(dbsnaps)
+    meta: dict[str, Any] = {
+        "tool": "pgaudit-roles",
+        "tool_version": __version__,
+        "collected_at": collected_at,
+        "duration_seconds": round(time.monotonic() - started, 3),
+        "server_version_num": probe.server_version_num,
+        "server_version": probe.server_version,
+        "connected_user": probe.connected_user,
+        "is_superuser": probe.is_superuser,
+        "capabilities": {
+            "pg_monitor": probe.has_pg_monitor,
+            "pg_read_all_settings": probe.has_read_all_settings,
+            "pg_read_all_stats": probe.has_read_all_stats,
+            "hba_view": probe.can_read_hba_view,
+        },
+        "target": target,
+        "sources": {name: sources.get(name, _not("not collected by this version"))
+                    for name in SOURCES},
+        "databases_requested": None if wanted is None else list(wanted),
+    }
+    return Snapshot(meta=meta, cluster=cluster, databases=dbsnaps)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+def _requested(databases: list[str] | None, all_databases: bool) -> list[str] | None:
+    """None = every database; else the explicit, de-duplicated list."""
+    if databases:
+        seen: dict[str, None] = {}
+        for name in databases:
+            if not name:
+                raise UsageError("--database needs a non-empty name")
+            seen[name] = None
+        return list(seen)
+    if not all_databases:
+        raise UsageError("nothing to collect: give --all-databases or --database NAME")
+    return None
+
+
+def _ok(reason: str | None = None) -> dict[str, Any]:
+    return {"collected": True, "reason": reason}
+
+
+def _not(reason: str) -> dict[str, Any]:
+    return {"collected": False, "reason": reason}
+
+
+def _stream(conn: psycopg.Connection[Any], query: str, columns: list[str],
+            params: dict[str, Any] | None = None) -> Iterable[list[Any]]:
+    """Rows of ``query`` as lists, streamed; the result columns must equal ``columns``."""
+    cur = conn.cursor()
+    checked = False
+    for row in cur.stream(query, params, size=STREAM_CHUNK):
+        if not checked:
+            _check_columns(cur, columns)
+            checked = True
+        yield list(row)
+    if not checked and cur.description is not None:
+        _check_columns(cur, columns)
+
+
+def _check_columns(cur: psycopg.Cursor[Any], columns: list[str]) -> None:
+    got = [d.name for d in cur.description or []]
+    if got != columns:  # a bug in catalog_queries, not a user error
+        raise RuntimeError(f"catalog query returned columns {got}, expected {columns}")
+
+
+def _table(conn: psycopg.Connection[Any], spec: list[tuple[str, str, str]], query: str,
+           params: dict[str, Any] | None = None) -> Table:
+    columns = [c[0] for c in spec]
+    return Table(columns=columns, rows=list(_stream(conn, query, columns, params)))
+
+
+def _probe(conn: psycopg.Connection[Any]) -> Probe:
+    cur = conn.execute(q.PROBE)
+    row = cur.fetchone()
+    assert row is not None and cur.description is not None
+    values = dict(zip([d.name for d in cur.description], row, strict=True))
+    for key in ("is_superuser", "has_pg_monitor", "has_read_all_settings", "has_read_all_stats",
+                "can_read_pg_authid", "can_select_hba_view", "can_execute_hba_function"):
+        values[key] = bool(values[key])
+    return Probe(**values)
+
+
+# --- cluster -----------------------------------------------------------------------------
+
+def _collect_cluster(conn: psycopg.Connection[Any], probe: Probe, hba_file: str | None,
+                     say: Progress) -> tuple[dict[str, Table], dict[str, dict[str, Any]]]:
+    queries = q.cluster_queries(probe.server_version_num)
+    cluster: dict[str, Table] = {}
+    sources: dict[str, dict[str, Any]] = {}
+    say("cluster: roles, memberships, databases, settings, activity")
+    with read_only_transaction(conn):
+        for name, query in queries.items():
+            params = {"names": list(q.SETTING_NAMES)} if name == "settings" else None
+            cluster[name] = _table(conn, CLUSTER_TABLES[name], query, params)
+            sources[name] = _ok()
+    if not (probe.is_superuser or probe.has_read_all_settings):
+        sources["settings"] = _not("needs pg_read_all_settings (in pg_monitor): some settings "
+                                   "are hidden from this role; the visible ones are kept")
+    if not (probe.is_superuser or probe.has_read_all_stats):
+        cluster["activity"] = Table(columns=cluster["activity"].columns)
+        sources["activity"] = _not("needs pg_read_all_stats (in pg_monitor) to see other "
+                                   "sessions")
+
+    say("cluster: pg_hba rules")
+    cluster["hba_rules"], sources["hba_rules"] = _collect_hba(conn, probe, hba_file, say)
+    say("cluster: password types")
+    sources["password_types"] = _collect_password_types(conn, probe, cluster["roles"])
+    return cluster, sources
+
+
+def _collect_hba(conn: psycopg.Connection[Any], probe: Probe, hba_file: str | None,
+                 say: Progress) -> tuple[Table, dict[str, Any]]:
+    import psycopg
+
+    spec = CLUSTER_TABLES["hba_rules"]
+    columns = [c[0] for c in spec]
+    view_reason: str
+    if probe.can_read_hba_view:
+        try:
+            with read_only_transaction(conn):
+                table = _table(conn, spec, q.hba_query(probe.server_version_num))
+        except psycopg.Error as exc:
+            view_reason = f"reading pg_hba_file_rules failed: {error_message(exc)}"
+        else:
+            opt = columns.index("options")
+            for row in table.rows:
+                row[opt] = redact_hba_options(row[opt])
+            if hba_file is not None:
+                say(f"pg_hba_file_rules is readable: using it, not --hba-file {hba_file}")
+            return table, _ok(None) | {"origin": "pg_hba_file_rules"}
+    else:
+        missing = []
+        if not probe.can_select_hba_view:
+            missing.append("SELECT on pg_catalog.pg_hba_file_rules")
+        if not probe.can_execute_hba_function:
+            missing.append("EXECUTE on function pg_catalog.pg_hba_file_rules()")
+        view_reason = (f"pg_hba_file_rules is not readable by {probe.connected_user} (needs "
+                       f"{' and '.join(missing)}; see `pgaudit-roles bootstrap-sql`)")
+    if hba_file is None:
+        return Table(columns=columns), _not(view_reason + "; no --hba-file given")
+    rows = _parse_hba_file(hba_file, probe.major)
+    table = Table(columns=columns,
+                  rows=[[r.get(c) for c in columns] for r in rows])
+    opt = columns.index("options")
+    for row in table.rows:
+        row[opt] = redact_hba_options(row[opt])
+    return table, _ok(None) | {"origin": f"file:{hba_file}"}
+
+
+def _parse_hba_file(path: str, server_major: int) -> list[dict[str, Any]]:
+    """The offline parser lives in pgaudit_roles.hba (its own module and tests)."""
+    try:
+        from .hba import parse_hba_file
+    except ImportError:
+        raise UsageError("--hba-file needs the pg_hba parser (pgaudit_roles.hba), which is "
+                         "not available in this installation") from None
+    try:
+        return list(parse_hba_file(path, server_major))
+    except OSError as exc:
+        raise UsageError(f"--hba-file {path}: {exc.strerror or exc}") from None
+
+
+def redact_hba_options(options: list[str] | None) -> list[str] | None:
+    """Remove secrets (ldapbindpasswd, radiussecrets) from pg_hba options before storing.
+
+    Uses ``pgaudit_roles.hba.redact_options`` when that module provides it; the local
+    fallback below keeps the collector safe on its own.
+    """
+    if options is None:
+        return None
+    try:
+        from .hba import redact_options
+    except ImportError:
+        return [_redact_one(o) for o in options]
+    redacted = redact_options(list(options))
+    return None if redacted is None else list(redacted)
+
+
+def _redact_one(option: str) -> str:
+    name, sep, _value = option.partition("=")
+    if sep and name.strip().lower() in SECRET_HBA_OPTIONS:
+        return f"{name}=<redacted>"
+    return option
+
+
+def _collect_password_types(conn: psycopg.Connection[Any], probe: Probe,
+                            roles: Table) -> dict[str, Any]:
+    """Fill roles.password_type: as superuser from pg_authid (classified server-side), else
+    through the bootstrap helper function when it is installed and trustworthy."""
+    import psycopg
+
+    query: str | None = None
+    origin = ""
+    if probe.can_read_pg_authid:
+        query, origin = q.PASSWORD_TYPES_AUTHID, "pg_authid"
+    else:
+        try:
+            with read_only_transaction(conn):
+                helper = conn.execute(q.PASSWORD_HELPER_PROBE).fetchone()
+        except psycopg.Error as exc:
+            return _not(f"probing for the password-check helper failed: {error_message(exc)}")
+        fname = f"{q.PASSWORD_CHECK_SCHEMA}.{q.PASSWORD_CHECK_FUNCTION}()"
+        if helper is None:
+            return _not("password hash types need superuser or the helper function "
+                        f"{fname} in database {probe.current_database} "
+                        "(`pgaudit-roles bootstrap-sql --with-password-check`)")
+        _oid, secdef, owner_super, usage, can_exec = helper
+        if not (secdef and owner_super):
+            return _not(f"{fname} exists but is not a SECURITY DEFINER function owned by a "
+                        "superuser: not called")
+        if not (usage and can_exec):
+            return _not(f"{fname} exists but {probe.connected_user} lacks USAGE on its schema "
+                        "or EXECUTE on it")
+        query, origin = q.PASSWORD_TYPES_HELPER, fname
+    try:
+        with read_only_transaction(conn):
+            types = {int(r[0]): r[1] for r in conn.execute(query).fetchall()}
+    except psycopg.Error as exc:
+        return _not(f"reading password types via {origin} failed: {error_message(exc)}")
+    idx_oid = roles.columns.index("oid")
+    idx_type = roles.columns.index("password_type")
+    for row in roles.rows:
+        row[idx_type] = types.get(int(row[idx_oid]))
+    return _ok(None) | {"origin": origin}
+
+
+# --- databases ---------------------------------------------------------------------------
+
+def _choose_databases(table: Table, wanted: list[str] | None) -> list[dict[str, Any]]:
+    rows = list(table.dicts())
+    if wanted is None:
+        return rows
+    by_name = {r["name"]: r for r in rows}
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise CollectionError("database not found on the server: "
+                              + ", ".join(repr(n) for n in unknown))
+    return [by_name[n] for n in wanted]
+
+
+def _skip_reason(db: dict[str, Any]) -> str | None:
+    if db["connection_limit"] == -2:
+        return "database is invalid (an interrupted DROP DATABASE); it cannot be entered"
+    if not db["allow_connections"]:
+        return "connections are not allowed (datallowconn is false)"
+    if not db["auditor_can_connect"]:
+        return "the auditing role lacks CONNECT privilege on this database"
+    return None
+
+
+def _collect_one_database(conn: psycopg.Connection[Any], conninfo: str,
+                          settings: ConnectSettings, probe: Probe,
+                          db: dict[str, Any]) -> DatabaseSnapshot:
+    import psycopg
+
+    snap = DatabaseSnapshot(oid=int(db["oid"]), name=db["name"], status="not_collected")
+    reason = _skip_reason(db)
+    if reason:
+        snap.reason = reason
+        return snap
+    own = db["name"] == probe.current_database
+    try:
+        dbconn = conn if own else connect_database(conninfo, db["name"], settings)
+    except CollectionError as exc:
+        snap.reason = str(exc)
+        return snap
+    try:
+        with read_only_transaction(dbconn):
+            for name, query in q.database_queries(probe.server_version_num).items():
+                snap.tables[name] = _table(dbconn, DATABASE_TABLES[name], query)
+        snap.status = "collected"
+    except psycopg.Error as exc:
+        snap.tables = {}
+        snap.reason = f"reading the catalogs failed: {error_message(exc)}"
+    finally:
+        if not own:
+            dbconn.close()
+    return snap
+
+
+def _objects_source(dbsnaps: list[DatabaseSnapshot]) -> dict[str, Any]:
+    done = [d for d in dbsnaps if d.status == "collected"]
+    skipped = [d for d in dbsnaps if d.status != "collected"]
+    if not done:
+        return _not("no database could be read" + (
+            ": " + "; ".join(f"{d.name}: {d.reason}" for d in skipped) if skipped else ""))
+    if skipped:
+        return _ok(f"{len(skipped)} of {len(dbsnaps)} databases not collected (see databases[].reason)")
+    return _ok()

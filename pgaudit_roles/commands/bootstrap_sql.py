@@ -1,0 +1,27 @@
+"""``pgaudit-roles bootstrap-sql``: print the auditing role's least-privilege setup."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("bootstrap-sql")
+@click.option("--role", default="pgaudit_auditor", show_default=True, metavar="NAME",
+              help="Name of the auditing login role (quoted as PostgreSQL's quote_ident).")
+@click.option("--with-password-check", is_flag=True,
+              help="Also create a SECURITY DEFINER helper that reports each role's password "
+                   "hash type (md5, scram-sha-256, none), never the hash.")
+@click.option("--with-ident", is_flag=True,
+              help="Also grant read access to pg_ident_file_mappings (PostgreSQL 15+).")
+@click.option("--no-create-role", is_flag=True,
+              help="Leave out CREATE ROLE (the role exists already).")
+def bootstrap_sql(role: str, with_password_check: bool, with_ident: bool,
+                  no_create_role: bool) -> None:
+    """Print SQL that sets up a login role able to run `collect` without superuser:
+    LOGIN, member of pg_monitor, SELECT on pg_hba_file_rules and EXECUTE on
+    pg_hba_file_rules(). No password is printed: set it from your secrets manager.
+    """
+    from ..bootstrap import bootstrap_sql as render
+
+    click.echo(render(role, with_password_check=with_password_check, with_ident=with_ident,
+                      create_role=not no_create_role), nl=False)

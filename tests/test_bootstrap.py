@@ -1,0 +1,157 @@
+"""``bootstrap-sql``: exactly the grants the collector needs, no password, names quoted.
+
+Pure tests check the text; server tests (13-18) run it and check the resulting role and
+the optional password-type helper against the catalogs.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from layouts import FX, ensure_cluster_layout
+
+from pgaudit_roles.bootstrap import DEFAULT_ROLE, bootstrap_sql, check_role_name
+from pgaudit_roles.errors import UsageError
+
+HOSTILE = "aud \"q'uote\n<script>alert(1)</script> \u00fc"
+
+
+def statements(sql: str) -> list[str]:
+    import pglast
+
+    return [s.stmt.__class__.__name__ for s in pglast.parse_sql(sql)]
+
+
+def test_default_script_is_the_minimum():
+    sql = bootstrap_sql()
+    assert statements(sql) == ["TransactionStmt", "CreateRoleStmt", "GrantRoleStmt",
+                               "GrantStmt", "GrantStmt", "TransactionStmt"]
+    assert f"CREATE ROLE {DEFAULT_ROLE} LOGIN NOSUPERUSER" in sql
+    assert f"GRANT pg_monitor TO {DEFAULT_ROLE};" in sql
+    assert f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {DEFAULT_ROLE};" in sql
+    assert f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {DEFAULT_ROLE};" in sql
+    assert re.search(r"PASSWORD\s*'", sql, re.I) is None
+    assert "secrets manager" in sql
+    assert "pg_ident" not in sql and "SECURITY DEFINER" not in sql
+
+
+def test_options_add_exactly_their_part():
+    assert statements(bootstrap_sql(create_role=False)) == [
+        "TransactionStmt", "GrantRoleStmt", "GrantStmt", "GrantStmt", "TransactionStmt"]
+    ident = bootstrap_sql(with_ident=True)
+    assert "GRANT SELECT ON pg_catalog.pg_ident_file_mappings" in ident
+    assert "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ident_file_mappings()" in ident
+    pw = bootstrap_sql(with_password_check=True)
+    assert "SECURITY DEFINER" in pw and "SET search_path = pg_catalog, pg_temp" in pw
+    assert "REVOKE ALL ON FUNCTION pgaudit_roles.password_types() FROM PUBLIC;" in pw
+    assert "rolpassword," not in pw  # only classified, never selected as such
+    statements(pw)  # parses
+
+
+def test_hostile_role_name_is_quoted_everywhere_even_in_comments():
+    sql = bootstrap_sql(HOSTILE, with_password_check=True)
+    quoted = '"aud ""q\'uote\n<script>alert(1)</script> \u00fc"'
+    assert f"CREATE ROLE {quoted} LOGIN" in sql
+    assert f"GRANT pg_monitor TO {quoted};" in sql
+    # A newline in a name must not end a comment and smuggle SQL out of it.
+    lines = sql.splitlines()
+    for prev, line in zip(lines, lines[1:], strict=False):
+        if line.startswith("<script>"):  # the part of the name after its newline
+            assert not prev.startswith("--"), (prev, line)
+    assert "-- e.g. in psql: \\password " + quoted.replace("\n", "\\n") in sql
+    kinds = statements(sql)
+    assert kinds.count("CreateRoleStmt") == 1
+    assert "DropStmt" not in kinds
+
+
+@pytest.mark.parametrize("bad", ["", "pg_auditor", "x" * 64, "a\x00b", "public", "none"])
+def test_bad_role_names_are_usage_errors(bad):
+    with pytest.raises(UsageError):
+        check_role_name(bad)
+
+
+def test_cli_prints_script_and_exit_codes():
+    ok = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql", "--role",
+                         "Auditor X"], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stderr == ""
+    assert ok.stdout == bootstrap_sql("Auditor X")
+    bad = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql", "--role",
+                          "pg_nope"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "reserved" in bad.stderr
+
+
+# --- on real servers ---------------------------------------------------------------------
+
+@pytest.mark.pg
+def test_script_runs_and_grants_exactly_what_collect_needs(pg):
+    name = pg.unique("boot")
+    pg.execute(bootstrap_sql(name))
+    row = pg.query(
+        "SELECT r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolinherit,"
+        " pg_has_role(r.oid, 'pg_monitor', 'MEMBER'),"
+        " has_table_privilege(r.oid, 'pg_catalog.pg_hba_file_rules', 'SELECT'),"
+        " has_function_privilege(r.oid, 'pg_catalog.pg_hba_file_rules()', 'EXECUTE'),"
+        " (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid)"
+        " FROM pg_roles r WHERE r.rolname = %s", (name,))
+    assert row == [(True, False, False, False, True, True, True, True, 1)]
+    # The auditor can read the view now (both grants are needed).
+    assert pg.query("SELECT count(*) > 0 FROM pg_catalog.pg_hba_file_rules", user=name) == [(True,)]
+
+
+@pytest.mark.pg
+def test_hostile_role_name_round_trips_on_the_server(pg):
+    name = HOSTILE + pg.unique("")[-6:]
+    pg.execute(bootstrap_sql(name))
+    assert pg.query("SELECT count(*) FROM pg_roles WHERE rolname = %s", (name,)) == [(1,)]
+
+
+@pytest.mark.pg
+def test_ident_grants_on_15_and_later(pg):
+    name = pg.unique("boot_ident")
+    sql = bootstrap_sql(name, with_ident=True)
+    if pg.major < 15:
+        import psycopg
+
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            pg.execute(sql)
+        return
+    pg.execute(sql)
+    assert pg.query("SELECT has_table_privilege(%s, 'pg_catalog.pg_ident_file_mappings', 'SELECT')",
+                    (name,)) == [(True,)]
+
+
+@pytest.mark.pg
+def test_password_check_helper(pg):
+    db = pg.unique("boot_pw")
+    pg.create_database(db)
+    ensure_cluster_layout(pg)  # the fx_md5 / fx_scram roles
+    name = pg.unique("boot_pw_auditor")
+    pg.execute(bootstrap_sql(name, with_password_check=True), dbname=db)
+    fn = pg.query(
+        "SELECT p.prosecdef, o.rolsuper, p.proconfig, p.proacl::text[]"
+        " FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner"
+        " WHERE p.oid = 'pgaudit_roles.password_types()'::regprocedure", dbname=db)
+    secdef, owner_super, config, acl = fn[0]
+    assert secdef is True and owner_super is True
+    assert config == ["search_path=pg_catalog, pg_temp"]
+    assert not any(a.startswith("=") for a in acl)  # nothing for PUBLIC
+    assert any(a.startswith(f"{name}=X/") for a in acl)
+    types = dict(pg.query("SELECT role_name::text, password_type FROM pgaudit_roles.password_types()",
+                          dbname=db, user=name))
+    assert types[FX.md5] == "md5" and types[FX.scram] == "scram-sha-256"
+    assert types[FX.owner] == "none"
+    # Never the hash: no column of the result holds one.
+    everything = pg.query("SELECT p::text FROM pgaudit_roles.password_types() p", dbname=db,
+                          user=name)
+    assert not any("SCRAM-SHA-256$" in r[0] or "md5114ab" in r[0] for r in everything)
+    # Others cannot call it.
+    import psycopg
+
+    other = pg.unique("boot_pw_other")
+    pg.execute(f'CREATE ROLE "{other}" LOGIN')
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        pg.query("SELECT * FROM pgaudit_roles.password_types()", dbname=db, user=other)
