@@ -89,21 +89,29 @@ def build_from_pg_config(configure: str, ssl_setting: str | None = None,
     """An :class:`HbaBuild` from ``pg_config``'s CONFIGURE text and the live settings.
 
     ``configure`` is the ``CONFIGURE`` row of the ``pg_config`` view (or ``pg_config
-    --configure``); the settings are the values of ``ssl`` and
-    ``oauth_validator_libraries`` as text, or None when unknown.
+    --configure``): autoconf flags (``--with-openssl``...) or meson options
+    (``-Dssl=openssl``...); an empty text means unknown and keeps the defaults. The
+    settings are the values of ``ssl`` and ``oauth_validator_libraries`` as text, or None
+    when unknown.
     """
-    flags = set(re.findall(r"--with(?:out)?-[a-z0-9-]+(?:=[a-z]+)?", configure))
+    text = configure.lower()
     libs = None
     if oauth_validator_libraries is not None:
         libs = tuple(p.strip() for p in oauth_validator_libraries.split(",") if p.strip())
+    ssl_enabled = None if ssl_setting is None else ssl_setting.strip().lower() in ("on", "true", "1")
+    if not text.strip():
+        return HbaBuild(ssl_enabled=ssl_enabled, oauth_validator_libraries=libs)
+
+    def has(*flags: str) -> bool:
+        return any(re.search(re.escape(f) + r"(?![a-z0-9_-])", text) for f in flags)
+
     return HbaBuild(
-        ssl=bool({"--with-openssl", "--with-ssl=openssl"} & flags),
-        ssl_enabled=None if ssl_setting is None else ssl_setting.strip().lower() in ("on", "true", "1"),
-        gssapi="--with-gssapi" in flags,
-        ldap="--with-ldap" in flags,
-        pam="--with-pam" in flags,
-        bsd="--with-bsd-auth" in flags,
-        sspi=False,
+        ssl=has("--with-openssl", "--with-ssl=openssl", "-dssl=openssl"),
+        ssl_enabled=ssl_enabled,
+        gssapi=has("--with-gssapi", "-dgssapi=enabled"),
+        ldap=has("--with-ldap", "-dldap=enabled"),
+        pam=has("--with-pam", "-dpam=enabled"),
+        bsd=has("--with-bsd-auth", "-dbsd_auth=enabled"),
         oauth_validator_libraries=libs,
     )
 

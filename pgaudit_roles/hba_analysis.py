@@ -239,7 +239,7 @@ def analyze(rows: Sequence[Mapping[str, Any]], roles: Sequence[Mapping[str, Any]
                 if _covers(earlier, row, e_addr, addr, cov):
                     facts["shadowed_by"] = number
                     break
-            number = row.get("rule_number")
-            effective.append((row, addr, int(number) if number is not None else len(effective) + 1))
+            own = row.get("rule_number")
+            effective.append((row, addr, int(own) if own is not None else len(effective) + 1))
         out.append({**row, **facts})
     return out

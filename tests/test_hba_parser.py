@@ -404,8 +404,11 @@ def test_build_from_pg_config() -> None:
     b = build_from_pg_config("'--with-openssl' '--with-gssapi' '--without-ldap' '--with-pam'", "off", "")
     assert (b.ssl, b.ssl_enabled, b.gssapi, b.ldap, b.pam, b.oauth_validator_libraries) == \
         (True, False, True, False, True, ())
-    b = build_from_pg_config("'--prefix=/x' '--without-icu'")
+    b = build_from_pg_config("'--prefix=/x' '--without-icu' '--without-gssapi'")
     assert (b.ssl, b.ssl_enabled, b.gssapi, b.oauth_validator_libraries) == (False, None, False, None)
+    b = build_from_pg_config("-Dssl=openssl -Dgssapi=disabled -Dldap=enabled -Dpam=enabled", "on")
+    assert (b.ssl, b.ssl_enabled, b.gssapi, b.ldap, b.pam) == (True, True, False, True, True)
+    assert build_from_pg_config("") == HbaBuild()  # unknown build: typical defaults
 
 
 def test_build_dependent_errors(tmp_path: Path) -> None:
