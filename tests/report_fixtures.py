@@ -149,7 +149,8 @@ def full_result(*, baseline: bool = True, fail_on: str = "high") -> ScanResult:
                     object_type="default_acl", manual="Run ALTER DEFAULT PRIVILEGES as the owner role.")
     r_hba = rule("PGR-HBA-004", "high", "pg_hba has no trust lines for TCP", category="hba",
                  requires=("hba_rules",))
-    r_own = rule("PGR-OWN-005", "low", "Runtime roles own no objects", category="ownership")
+    r_own = rule("PGR-OWN-005", "low", "Runtime roles own no objects", category="ownership",
+                 tags=("ownership", "ddl"))  # a tag equal to the category (SARIF tags must be unique)
     r_clean = rule("PGR-PASS-006", "info", "Login roles have a connection limit", category="roles")
     r_login = rule("PGR-LOGIN-007", "low", "Login roles have a password expiry", category="roles")
 

@@ -177,9 +177,12 @@ def _privilege_table(value: Any) -> dict[str, Any] | None:
     def join(v: Any) -> str:
         return ", ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v))
 
+    per_db: dict[str, list[str]] = {}
+    for c in counts:  # one line per database: "SELECT 188, INSERT 12, ..."
+        per_db.setdefault(str(c.get("database") or "(cluster)"), []).append(
+            f"{c.get('privilege', '')} {c.get('objects', '')}".strip())
     return {
-        "counts": [(c.get("database") or "(cluster)", str(c.get("privilege", "")), c.get("objects", ""))
-                   for c in counts],
+        "counts": sorted(per_db.items()),
         "top": [(t.get("database") or "(cluster)", str(t.get("object_class") or ""),
                  str(t.get("identity") or ""), join(t.get("privileges")), join(t.get("via")))
                 for t in top],

@@ -66,7 +66,7 @@ def rule_descriptor(r: RuleResult) -> dict[str, Any]:
         "help": {"text": text, "markdown": md},
         "defaultConfiguration": {"level": LEVEL[sev]},
         "properties": {
-            "tags": ["security", rule.category, *rule.tags],
+            "tags": list(dict.fromkeys(["security", rule.category, *rule.tags])),  # unique
             "security-severity": SECURITY_SEVERITY[sev],
             "precision": "high",
             "problem.severity": "error" if LEVEL[sev] == "error" else ("warning" if LEVEL[sev] == "warning" else "recommendation"),
