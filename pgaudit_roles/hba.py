@@ -1119,3 +1119,14 @@ def parse_hba_file(path: str, server_major: int, *, build: HbaBuild | None = Non
             rule_number += 1
         rows.append(_row(rule_number if err is None else None, tl, hba, err))
     return rows
+
+
+def analyze(rows: Sequence[dict[str, Any]], roles: Sequence[dict[str, Any]] | None = None,
+            memberships: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Derived facts and shadowing per rule: see :func:`pgaudit_roles.hba_analysis.analyze`.
+
+    Re-exported here so callers that know only this module (the audit schema) find it.
+    """
+    from .hba_analysis import analyze as _analyze
+
+    return _analyze(rows, roles, memberships)

@@ -178,3 +178,10 @@ def test_analysis_of_parsed_file(tmp_path: Path) -> None:
     assert [r["shadowed_by"] for r in out] == [None, None, 2, None, None, 2]
     assert out[1]["is_all_addresses"] and out[3]["is_all_addresses"] and out[3]["address_family"] == "ipv6"
     assert out[4]["is_replication"] and out[4]["address_count"] == 1.0
+
+
+def test_hba_module_reexports_analyze() -> None:
+    from pgaudit_roles import hba
+
+    rows = [rule(1, "host all all all reject"), rule(2, "hostssl app app 10.0.0.0 255.0.0.0 md5")]
+    assert [r["shadowed_by"] for r in hba.analyze(rows)] == [None, 1]
