@@ -1,0 +1,137 @@
+"""Smoke tests of the scale benchmark (bench/): the generator builds a valid layout on every
+version, and bench/run.py measures the baselines and reports missing stages without
+crashing. Sizes are tiny; the real numbers come from ``bench/run.py --scale ...``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, VERSIONS, install_for
+
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+import make_cluster as mc  # noqa: E402
+
+TINY = mc.Sizes(databases=2, roles=80, tables=60, schemas_per_db=3, hba_lines=120)
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A --data-dir the server's OS user can enter (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="pgaudit-bench-test-"))
+    os.chmod(path, 0o755)
+    try:
+        yield path / "cluster"
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_presets_and_role_layout_add_up() -> None:
+    assert mc.PRESETS["large"].roles == 20_000
+    assert mc.PRESETS["large"].tables == 1_000_000
+    assert mc.PRESETS["large"].databases == 50
+    for s in (*mc.PRESETS.values(), TINY):
+        layout = mc.role_layout(s)
+        assert layout.total == s.roles
+        assert layout.chains >= 1 and layout.logins > 0
+    with pytest.raises(mc.BenchError, match="too few"):
+        mc.validate(mc.Sizes(databases=10, roles=30, tables=10, schemas_per_db=1))
+
+
+def test_hba_text_keeps_local_trust_first_and_reaches_the_size() -> None:
+    text = mc.hba_text(mc.PRESETS["medium"], mc.role_layout(mc.PRESETS["medium"]))
+    rules = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    assert rules[0].split() == ["local", "all", "all", "trust"]
+    assert len(rules) >= mc.PRESETS["medium"].hba_lines - 1
+    assert rules[-1].split()[-1] == "reject"
+
+
+@pytest.mark.parametrize("major", VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
+def test_generator_builds_a_valid_layout(major: int, server_dir: Path) -> None:
+    inst = install_for(major)
+    cluster, report = mc.open_cluster(TINY, pg_bin=str(inst.bin_dir), data_dir=server_dir,
+                                      jobs=2, say=lambda _m: None)
+    try:
+        import psycopg
+
+        c = report.counts
+        assert report.hba_errors == 0
+        assert c["roles"] == TINY.roles
+        assert c["tables"] == TINY.tables + len(mc.HOSTILE_NAMES)
+        assert c["views"] >= TINY.tables // 10 and c["sequences"] == TINY.tables // 5
+        assert c["default_acls"] > 0 and c["column_acls"] > 0
+        assert c["hba_lines"] >= TINY.hba_lines
+        with psycopg.connect(cluster.conninfo(dbname="saas_000")) as conn:
+            # hostile names exist exactly as written, and some ACL has many grantees
+            names = {r[0] for r in conn.execute("SELECT relname FROM pg_class")}
+            assert set(mc.HOSTILE_NAMES) <= names
+            widest = conn.execute("SELECT max(cardinality(relacl)) FROM pg_class").fetchone()
+            assert widest is not None and widest[0] >= 6
+            # the deepest chain: its bottom group reaches an app role through depth grants
+            k = max(range(mc.role_layout(TINY).chains), key=mc.chain_depth)
+            depth = conn.execute("""
+                WITH RECURSIVE up(role, d) AS (
+                  SELECT oid, 0 FROM pg_roles WHERE rolname = %s
+                  UNION ALL SELECT m.roleid, up.d + 1 FROM up
+                  JOIN pg_auth_members m ON m.member = up.role WHERE up.d < 20)
+                SELECT max(d) FROM up""", (f"grp_{k}_l1",)).fetchone()
+            assert depth is not None and depth[0] >= mc.chain_depth(k) >= 5
+        # the marker lets bench/run.py reuse the build; a different size is refused
+        assert mc.read_marker(server_dir) is not None
+    finally:
+        cluster.stop(keep_dir=False)
+    with pytest.raises(mc.BenchError, match="other sizes"):
+        mc.open_cluster(mc.PRESETS["small"], pg_bin=str(inst.bin_dir), data_dir=server_dir,
+                        jobs=1, say=lambda _m: None)
+
+
+def test_run_measures_baselines_and_prints_the_table(tmp_path: Path) -> None:
+    install_for(18)
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--databases", "1", "--roles", "60",
+         "--tables", "80", "--schemas-per-db", "2", "--hba-lines", "60", "--output", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "floor: psql COPY" in proc.stdout and "ratio ours/pg_dump" in proc.stdout
+    doc = json.loads(out.read_text())
+    stages = doc["stages"]
+    for name in ("floor", "pg_dump"):
+        assert stages[name]["status"] == "ok", stages[name]
+        assert stages[name]["wall_s"] > 0 and stages[name]["peak_rss_mib"] > 1
+        assert stages[name]["server_cpu_s"] >= 0
+    assert stages["floor"]["detail"]["rows"] > 80
+    for name in ("collect", "check", "report", "scan", "scan_cli"):
+        # our stages either ran, or their modules are not written yet; never a crash
+        assert stages[name]["status"] in ("ok", "not available"), stages[name]
+    assert set(doc["targets"]["checks"]) == {
+        "scan <= 1.5 x floor + 10 s", "scan <= 0.5 x pg_dump", "peak RSS <= 1 GiB"}
+
+
+def test_stage_child_reports_a_missing_module_as_not_available(tmp_path: Path) -> None:
+    import run
+
+    with pytest.raises(run.NotAvailable, match="does not exist yet"):
+        run._need("pgaudit_roles.no_such_module_yet", "x")
+    with pytest.raises(run.NotAvailable, match="no_such_function"):
+        run._need("pgaudit_roles.snapshot", "no_such_function")
+
+
+def test_run_rejects_bad_arguments_with_one_line() -> None:
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--stages", "nope"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "unknown stage 'nope'" in proc.stderr
+    proc = subprocess.run([sys.executable, str(BENCH / "make_cluster.py"), "--roles", "5"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "too few" in proc.stderr
