@@ -1058,8 +1058,27 @@ def render_audit_schema_doc() -> str:
         "",
     ]
     for t in AUDIT_TABLES.values():
-        lines.append(f"- [`{t.name}`](#{t.name.replace('_', '_')}) ({t.kind})")
-    lines.append("")
+        lines.append(f"- [`{t.name}`](#{t.name}) ({t.kind})")
+    lines += [
+        "",
+        "## Example queries",
+        "",
+        "```sql",
+        "-- Who can write to app_data.orders, and through which membership chain?",
+        "SELECT role, privilege, via, via_role, path FROM effective_privileges",
+        "WHERE identity = 'app_data.orders' AND privilege IN ('INSERT', 'UPDATE', 'DELETE');",
+        "",
+        "-- Login roles that can SET ROLE to an owner-kind role",
+        "SELECT c.member, c.role, c.set_path FROM role_closure c",
+        "JOIN roles m ON m.oid = c.member_oid JOIN roles o ON o.oid = c.role_oid",
+        "WHERE m.login AND o.kind = 'owner' AND c.can_set AND c.depth > 0;",
+        "",
+        "-- What a new table created by the owner role in each app schema will grant",
+        "SELECT schema, grantee, privilege, source FROM default_privileges_effective",
+        "WHERE objtype = 'r' AND creator = schema_owner ORDER BY schema, grantee;",
+        "```",
+        "",
+    ]
     for t in AUDIT_TABLES.values():
         lines += [f"## {t.name}", "", f"*{t.kind}*. {t.description}", "",
                   "| column | type | description |", "|---|---|---|"]

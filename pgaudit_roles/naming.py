@@ -95,7 +95,7 @@ class NamingPolicy:
             if isinstance(pats, str):
                 pats = (pats,)
                 setattr(self, kind, pats)
-            self._compiled[kind] = [_compile(p, kind, kind in APP_KINDS, "naming")
+            self._compiled[kind] = [_compile(p, kind, kind in APP_KINDS, f"naming.{kind}")
                                     for p in pats]
         for name, kind in self.kinds.items():
             if kind not in KINDS:
