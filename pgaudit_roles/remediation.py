@@ -92,9 +92,9 @@ QUOTING_FILTERS: dict[str, Callable[..., str]] = {
 QUOTING_FUNCTIONS: dict[str, Callable[..., str]] = {
     "qualified": sqlquote.qualified,  # {{ qualified(schema, object_name) }}
     "func": sqlquote.func_signature,  # {{ func(schema, object_name, identity_args) }}
-    "role": _role,  # {{ role(grantee, grantee_oid == 0) }}
 }
-"""The same helpers callable as functions, for the multi-argument forms."""
+"""The multi-argument helpers, also callable as functions. (``role`` is a filter only: rule
+queries commonly return a column named ``role``, and a column would hide a function.)"""
 
 _FORBIDDEN_NODES: dict[str, str] = {
     "Macro": "macro", "CallBlock": "call", "FilterBlock": "filter", "Include": "include",
@@ -239,6 +239,11 @@ def render(template: str, row: dict[str, Any], origin: str = "remediation") -> s
 
     validate_template(template, origin)
     compiled, _ = _analyse(template)
+    hidden = sorted(k for k in row if k in QUOTING_FUNCTIONS)
+    if hidden:
+        raise RemediationError(f"{origin}: the rule query returns a column named "
+                               f"{', '.join(hidden)}, which would hide the quoting function of "
+                               "that name; rename the column")
     try:
         text = compiled.render(**row)
     except UndefinedError as exc:

@@ -75,7 +75,8 @@ def test_validate_rejects_raw_values(template: str, fragment: str) -> None:
     ("{% import 'm' as m %}", "{% import %}"),
     ("{% extends 'base' %}", "{% extends %}"),
     ("{% set qualified = lipsum %}{{ qualified(1, 2) }}", "re-binds"),
-    ("{% for role in roles %}{{ role(role) }}{% endfor %}", "re-binds"),
+    ("{% for func in funcs %}{{ func(a, b, c) }}{% endfor %}", "re-binds"),
+    ("{{ role(grantee, true) }}", "{{ role(...) }}"),  # role is a filter, not a function
     ("{% autoescape true %}{{ x|ident }}{% endautoescape %}", "autoescape"),
     ("{{ x|ident ", "syntax error"),
     ("line1\n{{ x }}", "line 2"),
@@ -136,6 +137,15 @@ def test_render_refuses(template: str, row: dict, fragment: str) -> None:
         render(template, row, ORIGIN)
     assert str(err.value).startswith(ORIGIN + ": ")
     assert fragment in str(err.value)
+
+
+def test_column_named_like_a_function_is_refused() -> None:
+    """A row value would hide the function of that name; say so instead of failing oddly."""
+    with pytest.raises(RemediationError, match="column named func"):
+        render("ALTER FUNCTION {{ func(s, f, a) }} OWNER TO o;",
+               {"func": "f", "s": "s", "f": "f", "a": ""}, ORIGIN)
+    # A column called role is fine: role is only a filter.
+    assert render("ALTER ROLE {{ role|role }} NOLOGIN;", {"role": "r"}) == "ALTER ROLE r NOLOGIN;"
 
 
 def test_password_null_is_allowed() -> None:
