@@ -22,7 +22,13 @@ from pgaudit_roles.errors import UsageError
 from pgaudit_roles.localpg import find_installs
 from pgaudit_roles.model import Finding, Rule, RuleResult, ScanResult
 from pgaudit_roles.remediation import render
-from pgaudit_roles.reports.sql_script import comment_text, psql_connect, redact, render_sql_script
+from pgaudit_roles.reports.sql_script import (
+    comment_text,
+    one_line,
+    psql_connect,
+    redact,
+    render_sql_script,
+)
 from pgaudit_roles.sqlquote import quote_ident
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -141,12 +147,12 @@ def test_hostile_text_cannot_leave_a_comment() -> None:
         script = render_sql_script(_result([f, w]), level, generated_at=WHEN,
                                    cluster_label=HOSTILE)
         parse_sql(_without_meta(script))
-        # Outside the statement's quoted identifiers (where psql and the server read it
-        # as part of the name; the psql test proves that), the hostile text never starts
-        # a line and never carries a raw line break.
-        stripped = script.replace(quote_ident(HOSTILE), '"X"')
-        assert "\r" not in stripped and "\u2028" not in stripped
-        lines = stripped.split("\n")
+        # Names in statements are written in U&"..." form when they hold control
+        # characters, and escaped in comments: the hostile text never starts a line and
+        # never carries a raw line break, anywhere in the script.
+        assert "\r" not in script and "\u2028" not in script
+        assert quote_ident(HOSTILE) not in script
+        lines = script.split("\n")
         for ln in lines:
             assert not ln.startswith("\\!"), ln
             assert not ln.startswith("DROP TABLE x"), ln
@@ -457,3 +463,17 @@ def test_psql_connect_reaches_every_tricky_database(pg, tmp_path: Path) -> None:
     finally:
         for n in names:
             pg.drop_database(n)
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ('ALTER TABLE s."t\nCOMMIT;\n-- ok" OWNER TO "a\\b"',
+     'ALTER TABLE s.U&"t\\000ACOMMIT;\\000A-- ok" OWNER TO "a\\b"'),
+    ("COMMENT ON ROLE a IS E'x\\\\y\nz'", "COMMENT ON ROLE a IS U&'x\\\\y\\000Az'"),
+    ("COMMENT ON ROLE \"q\"\"\r\" IS 'it''s\u2028'", "COMMENT ON ROLE U&\"q\"\"\\000D\" IS U&'it''s\\2028'"),
+    ("COMMENT ON ROLE \"\U0001F600\x01\" IS 'ok'", "COMMENT ON ROLE U&\"\U0001F600\\0001\" IS 'ok'"),
+    ("GRANT SELECT\n  ON t TO a", "GRANT SELECT\n  ON t TO a"),  # layout newlines stay
+])
+def test_one_line_statements(sql: str, expected: str) -> None:
+    out = one_line(sql)
+    assert out == expected
+    assert [s.stmt for s in parse_sql(out)] == [s.stmt for s in parse_sql(sql)]

@@ -13,6 +13,9 @@ PostgreSQL 13-18):
   is dropped. Within a phase, by rule, then finding.
 * Every statement is re-checked with pglast (:func:`pgaudit_roles.remediation.check_sql`)
   and classified from its parse tree; none is written unchecked. CASCADE never appears.
+* Statements stay one line per name: a quoted name or string holding a line break or
+  other control character is written in Unicode-escape form (``U&"..."``, proved
+  equivalent by pglast), so a hostile name cannot show a fake line to the reviewer.
 * Each block is preceded by a comment naming its finding (rule, severity, object,
   fingerprint). Comment text comes from the audited database, so every control character
   is written as a visible escape: a newline in a name cannot end the comment and start a
@@ -135,6 +138,68 @@ def psql_connect(dbname: str) -> str:
     return "\\connect -reuse-previous=on '" + "".join(out) + "'"
 
 
+def _unicode_escaped(value: str, quote: str) -> str:
+    """``value`` as the body of a ``U&"..."`` identifier or ``U&'...'`` string."""
+    out: list[str] = []
+    for ch in value:
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == quote:
+            out.append(quote * 2)
+        elif not ch.isprintable():
+            out.append(f"\\{code:04X}" if code <= 0xFFFF else f"\\+{code:06X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def one_line(sql: str) -> str:
+    """``sql`` with every quoted name or string that holds a control character rewritten
+    in PostgreSQL's Unicode-escape form (``U&"a\\000Ab"``), so the statement shows no raw
+    line break inside a name.
+
+    Why: reviewers read this script before running it. A table called
+    ``"t<newline>COMMIT;<newline>-- ok"`` is harmless to psql (it is inside quotes) but would
+    show a fake ``COMMIT;`` line to a human. The rewrite is proved equivalent: the new text
+    must parse (pglast) to the same tree as the original, or the original is kept.
+    """
+    if sql.isprintable():
+        return sql
+    from pglast import parse_sql
+    from pglast.parser import ParseError, scan
+
+    try:
+        tokens = scan(sql)
+    except ParseError:
+        return sql
+    out: list[str] = []
+    pos = 0
+    for tok in tokens:
+        text = sql[tok.start:tok.end + 1]
+        if text.isprintable():
+            continue
+        if tok.name == "IDENT" and text.startswith('"') and text.endswith('"'):
+            new = 'U&"' + _unicode_escaped(text[1:-1].replace('""', '"'), '"') + '"'
+        elif tok.name == "SCONST" and text.startswith("'"):
+            new = "U&'" + _unicode_escaped(text[1:-1].replace("''", "'"), "'") + "'"
+        elif tok.name == "SCONST" and text[:2] in ("E'", "e'"):  # quote_literal's form
+            value = text[2:-1].replace("''", "'").replace("\\\\", "\\")
+            new = "U&'" + _unicode_escaped(value, "'") + "'"
+        else:
+            continue
+        out += [sql[pos:tok.start], new]
+        pos = tok.end + 1
+    if not out:
+        return sql
+    rewritten = "".join(out) + sql[pos:]
+    try:
+        same = [s.stmt for s in parse_sql(rewritten)] == [s.stmt for s in parse_sql(sql)]
+    except ParseError:
+        same = False
+    return rewritten if same else sql
+
+
 @dataclass
 class _Stmt:
     finding: Finding
@@ -245,8 +310,8 @@ def _statements(result: ScanResult, login_roles: set[str],
                 section = "db"
             else:
                 section = "cluster"
-            out.append(_Stmt(f, sql, flags, phase, f.destructive or "destructive" in flags,
-                             section, f.database))
+            out.append(_Stmt(f, one_line(sql), flags, phase,
+                             f.destructive or "destructive" in flags, section, f.database))
     return out
 
 
@@ -369,7 +434,8 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
 
     for sec in _sections(stmts, maintenance):
         lines += [_HEAD_RULE, _comment(sec.title.upper() if sec.key[0] != 1 else sec.title),
-                  _HEAD_RULE, psql_connect(sec.database), "SET client_encoding = 'UTF8';"]
+                  _HEAD_RULE, psql_connect(sec.database), "SET client_encoding = 'UTF8';",
+                  "SET standard_conforming_strings = on;"]
         if sec.transaction:
             lines.append("BEGIN;")
         lines.append("")
