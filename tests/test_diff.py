@@ -1,0 +1,102 @@
+"""diff between two real scans: exactly the changes made, and the findings they bring or end.
+
+Also the guide's go-live item "restores preserve ownership and privileges": a database
+dumped and restored into a new one compares equal to its source (drift per database).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from pgaudit_roles import drift
+from pgaudit_roles.collect import collect
+from pgaudit_roles.localpg import DEFAULT_HBA
+from pgaudit_roles.snapshot import save
+
+HBA_WIDE = DEFAULT_HBA + "host all all 0.0.0.0/0 trust\n"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
+    p = pg.unique("dr")
+    reader, newbie = f"db_reader_{p}", f"app_{p}"
+    pg.execute(f'CREATE ROLE "{reader}" NOLOGIN')
+    table = 's."Orders ""x"""'
+    pg.execute(f"CREATE SCHEMA s; CREATE TABLE {table} (i int); "
+               "GRANT CREATE ON SCHEMA public TO PUBLIC;", dbname=fresh_db)
+    try:
+        old = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
+        pg.execute(f'GRANT SELECT ON {table} TO "{reader}"; '
+                   "REVOKE CREATE ON SCHEMA public FROM PUBLIC;", dbname=fresh_db)
+        pg.execute(f'CREATE ROLE "{newbie}" LOGIN SUPERUSER')
+        pg.cluster.write_hba(HBA_WIDE)
+        new = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
+
+        d = drift.compare(old, new)
+        assert d["roles"] == {"added": [newbie], "removed": [], "changed": []}
+        assert d["privileges"]["granted"] == [{
+            "database": fresh_db, "object_class": "relation", "schema": "s",
+            "object": 'Orders "x"', "args": None, "column": None, "grantee": reader,
+            "privilege": "SELECT", "grantable": False}]
+        revoked = d["privileges"]["revoked"]
+        assert [(r["object_class"], r["object"], r["grantee"], r["privilege"]) for r in revoked] == [
+            ("schema", "public", "PUBLIC", "CREATE")]
+        assert d["hba"]["added"] == ["host all all 0.0.0.0/0 trust"]
+        assert d["hba"]["removed"] == []
+        # nothing else moved
+        for section in ("memberships", "default_privileges", "objects", "ownership", "databases"):
+            assert all(not v for v in d[section].values()), (section, d[section])
+
+        old_path, new_path = tmp_path / "old.json", tmp_path / "new.json.gz"
+        save(old, old_path)
+        save(new, new_path)
+        res = _cli("diff", str(old_path), str(new_path), "--format", "json")
+        assert res.returncode == 1, res.stderr  # a new critical finding appeared
+        doc = json.loads(res.stdout)
+        new_rules = {(f["rule_id"], f["role"]) for f in doc["findings"]["new"]}
+        assert ("PGR-ROLE-002", newbie) in new_rules
+        resolved = {(f["rule_id"], f["database"]) for f in doc["findings"]["resolved"]}
+        assert ("PGR-PRIV-001", fresh_db) in resolved
+        assert not any(f["role"] == newbie for f in doc["findings"]["resolved"])
+
+        text = _cli("diff", str(old_path), str(new_path), "--fail-on", "none")
+        assert text.returncode == 0
+        assert f"role added: {newbie}" in text.stdout
+        assert "pg_hba line added: host all all 0.0.0.0/0 trust" in text.stdout
+
+        html = tmp_path / "diff.html"
+        res = _cli("diff", str(old_path), str(new_path), "--format", "html", "-o", str(html),
+                   "--fail-on", "none")
+        assert res.returncode == 0 and html.exists()
+        assert 'Orders "x"'.replace('"', "&#34;") in html.read_text()
+    finally:
+        pg.cluster.write_hba(DEFAULT_HBA)
+        pg.execute(f'DROP ROLE IF EXISTS "{newbie}"')
+        pg.execute(f'DROP OWNED BY "{reader}"', dbname=fresh_db)
+        pg.execute(f'DROP ROLE IF EXISTS "{reader}"')
+
+
+def test_identical_scans_have_no_drift(pg, fresh_db):
+    pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT SELECT ON s.t TO PUBLIC;",
+               dbname=fresh_db)
+    a = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
+    b = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
+    assert drift.is_empty(drift.compare(a, b))
+
+
+def test_diff_rejects_mixed_inputs(tmp_path):
+    snap = tmp_path / "s.json"
+    snap.write_text('{"format": "pgaudit-roles/snapshot", "version": 1, "meta": {}, "cluster": {}, "databases": []}')
+    report = tmp_path / "r.json"
+    report.write_text('{"schema_version": "1.0", "findings": []}')
+    res = _cli("diff", str(snap), str(report))
+    assert res.returncode == 2
+    assert "cannot diff a snapshot" in res.stderr and "Traceback" not in res.stderr
+    res = _cli("diff", str(tmp_path / "missing.json"), str(report))
+    assert res.returncode == 2 and "file not found" in res.stderr
