@@ -169,9 +169,12 @@ def _not(reason: str) -> dict[str, Any]:
 def _stream(conn: psycopg.Connection[Any], query: str, columns: list[str],
             params: dict[str, Any] | None = None) -> Iterable[list[Any]]:
     """Rows of ``query`` as lists, streamed; the result columns must equal ``columns``."""
+    from psycopg import pq
+
     cur = conn.cursor()
     checked = False
-    for row in cur.stream(query, params, size=STREAM_CHUNK):
+    size = STREAM_CHUNK if pq.version() >= 170000 else 1  # chunked mode needs libpq 17
+    for row in cur.stream(query, params, size=size):
         if not checked:
             _check_columns(cur, columns)
             checked = True

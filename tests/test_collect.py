@@ -608,3 +608,45 @@ def test_progress_reports_each_database(pg, layout_db):
     collect(pg.conninfo(), databases=[layout_db], progress=seen.append)
     assert any(layout_db in m for m in seen)
     assert any("pg_hba" in m for m in seen)
+
+
+# --- databases that cannot be read: recorded, and the rest continue ---------------------
+
+def test_rejected_connection_is_recorded_and_others_continue(pg, layout_db, auditor):
+    """A pg_hba line that rejects the auditor for one database."""
+    blocked = pg.create_database(pg.unique("blocked"))
+    user = auditor.split("user=")[1].split()[0]
+    original = pg.cluster.hba_file.read_text()
+    pg.cluster.write_hba(f"local {blocked} {user} reject\n" + original)
+    try:
+        snap = collect(auditor, databases=[blocked, layout_db])
+    finally:
+        pg.cluster.write_hba(original)
+    b = db_of(snap, blocked)
+    assert b.status == "not_collected" and b.tables == {}
+    assert "pg_hba.conf rejects connection" in (b.reason or ""), b.reason
+    assert db_of(snap, layout_db).status == "collected"
+
+
+def test_lock_timeout_never_queues_behind_ddl(pg, layout_db):
+    """A catalog held by an exclusive lock: that database is not collected (lock_timeout),
+    the others are, and nothing waits longer than the timeout."""
+    import time
+
+    import psycopg
+
+    from pgaudit_roles.connect import ConnectSettings
+
+    locked = pg.create_database(pg.unique("locked"))
+    with psycopg.connect(pg.conninfo(dbname=locked)) as holder:
+        holder.execute("LOCK TABLE pg_catalog.pg_default_acl IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        snap = collect(pg.conninfo(), databases=[locked, layout_db],
+                       settings=ConnectSettings(lock_timeout="300ms"))
+        elapsed = time.monotonic() - started
+        holder.rollback()
+    lk = db_of(snap, locked)
+    assert lk.status == "not_collected" and "lock timeout" in (lk.reason or ""), lk.reason
+    assert db_of(snap, layout_db).status == "collected"
+    assert elapsed < 10
+    assert snap.meta["sources"]["objects"]["collected"] is True
