@@ -21,6 +21,9 @@ COMMANDS: dict[str, str] = {
     "bootstrap-sql": "bootstrap_sql:bootstrap_sql",
     "collect": "collect:collect",
     "demo": "demo:demo",
+    "query": "query:query",
+    "explain": "explain:explain",
+    "who-can": "who_can:who_can",
 }
 
 EPILOG = """\b

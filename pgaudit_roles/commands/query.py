@@ -1,0 +1,245 @@
+"""``pgaudit-roles query SNAPSHOT_OR_DSN "SQL"``: ad-hoc read-only SQL over the audit schema.
+
+Why a command and not "open the snapshot in DuckDB yourself": the audit schema (effective
+privileges, closure, NULL-ACL expansion) only exists after loading, and the same sandbox
+as for rules applies: the SQL must be exactly one SELECT over the documented tables (the
+rule validator, sqlglot), and the DuckDB connection is locked down (no file, network or
+extension access; configuration frozen) before it runs.
+
+Also home of the helpers the explain and who-can commands share: opening a target (a
+snapshot file, or a DSN that is collected first) and showing names safely.
+
+Display decisions (documented in --help): JSON and CSV carry values exactly. The table
+format is for terminals: control and bidi characters are written as escapes (``\\n``,
+``\\x1b``, ``\\u202e``) so one value stays on one line and cannot move the cursor, and NULL
+is shown as an empty cell as psql does. Role and object names in explain and who-can are
+printed as SQL identifiers (quoted like quote_ident); a name with control characters is
+printed as a PostgreSQL Unicode-escape identifier ``U&"..."``, which psql accepts as is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ..config import Config
+
+FORMATS = ("table", "json", "csv")
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+def looks_like_dsn(target: str) -> bool:
+    """A libpq URI or key=value conninfo (a file path never contains ``=`` by accident here)."""
+    t = target.strip()
+    return t.startswith(("postgres://", "postgresql://")) or "=" in t
+
+
+def load_target(target: str, cfg: Config) -> Any:
+    """A Snapshot from a snapshot file, or collected from a DSN (read-only, as `collect`)."""
+    from ..errors import UsageError
+    from ..snapshot import load
+
+    if os.path.exists(target):
+        return load(target)
+    if looks_like_dsn(target):
+        from ..scan import collect_snapshot
+
+        return collect_snapshot(target, cfg)
+    raise UsageError(f"{target}: no such snapshot file, and not a connection string "
+                     "(use 'host=... dbname=...' or a postgresql:// URI)")
+
+
+def open_audit(target: str, config_path: Path | None) -> tuple[duckdb.DuckDBPyConnection, Any]:
+    """Load the target into the audit schema and lock the connection down. Returns (con, snap)."""
+    from .. import audit_schema
+    from ..config import load_config
+
+    cfg = load_config(config_path)
+    snap = load_target(target, cfg)
+    con = audit_schema.load(snap, cfg.naming)
+    audit_schema.lock_down(con)
+    return con, snap
+
+
+def sql_name(name: str | None) -> str:
+    """A name as an SQL identifier, safe to print on one terminal line.
+
+    quote_ident's form when every character is printable; otherwise a PostgreSQL
+    Unicode-escape identifier (``U&"a\\000Ab"``), which reads back as the same name.
+    """
+    from ..sqlquote import quote_ident
+
+    if name is None:
+        return "NULL"
+    if _printable(name):
+        return quote_ident(name)
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if ch == '"':
+            out.append('""')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif not _printable(ch):
+            out.append(f"\\{code:04X}" if code <= 0xFFFF else f"\\+{code:06X}")
+        else:
+            out.append(ch)
+    return 'U&"' + "".join(out) + '"'
+
+
+def _printable(text: str) -> bool:
+    # str.isprintable() is False for control, format (bidi overrides), separator (line and
+    # paragraph separators, exotic spaces) and unassigned characters; the ASCII space is fine.
+    return text.isprintable()
+
+
+def printable(value: Any) -> str:
+    """Any value as one visible line (control and bidi characters escaped)."""
+    from ..reports.common import printable as _p
+
+    return str(_p(value))
+
+
+def qualified_name(schema: str | None, name: str | None) -> str:
+    if schema is None:
+        return sql_name(name)
+    return f"{sql_name(schema)}.{sql_name(name)}"
+
+
+def display_identity(row: dict[str, Any]) -> str:
+    """An object's name for the terminal from its parts (never the raw stored identity)."""
+    cls = row.get("object_class")
+    if cls == "large_object":
+        return str(row.get("object_name"))
+    base = qualified_name(row.get("schema"), row.get("object_name"))
+    if cls == "function":
+        args = row.get("identity_args")
+        if args is None:
+            ident = str(row.get("identity") or "")
+            args = ident[ident.rfind("(") + 1:-1] if ident.endswith(")") else ""
+        return f"{base}({printable(args)})"
+    return base
+
+
+def records(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+# --- output formats ---------------------------------------------------------------------------
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, list | tuple):
+        return "{" + ",".join(_cell(v) if v is not None else "NULL" for v in value) + "}"
+    return printable(value)
+
+
+def render_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    header = [printable(c) for c in columns]
+    body = [[_cell(v) for v in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
+             "-+-".join("-" * w for w in widths)]
+    for r in body:
+        lines.append(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    lines.append(f"({len(body)} row{'' if len(body) == 1 else 's'})")
+    return "\n".join(lines)
+
+
+def plain_value(value: Any) -> Any:
+    import datetime as dt
+    import decimal
+    import uuid
+
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain_value(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def render_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    import json
+
+    return json.dumps([{c: plain_value(v) for c, v in zip(columns, r, strict=True)} for r in rows],
+                      indent=2, ensure_ascii=False)
+
+
+def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    import csv
+    import io
+    import json
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow(["" if v is None else json.dumps(plain_value(v), ensure_ascii=False)
+                    if isinstance(v, list | tuple | dict) else
+                    ("true" if v is True else "false" if v is False else plain_value(v))
+                    for v in r])
+    return buf.getvalue().rstrip("\n")
+
+
+# --- the command ------------------------------------------------------------------------------
+
+@click.command("query")
+@click.argument("target", metavar="SNAPSHOT_OR_DSN")
+@click.argument("sql", metavar="SQL")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="table for terminals (control characters escaped, NULL empty); json and "
+                   "csv carry values exactly.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Configuration file (naming policy for roles.kind/app; collection "
+                   "settings when SNAPSHOT_OR_DSN is a DSN).")
+def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
+    """Run one read-only SELECT over the audit schema of a snapshot or a live cluster.
+
+    SNAPSHOT_OR_DSN is a file written by `pgaudit-roles collect`, or a libpq connection
+    string / postgresql:// URI, which is collected first (read-only). The tables and
+    columns are documented in docs/audit-schema.md (roles, memberships, role_closure,
+    privileges, effective_privileges, default_privileges_effective, hba_rules, ...).
+    Only one SELECT over those tables is accepted (exit 2 otherwise), and it runs with
+    file, network and extension access switched off.
+
+    \b
+    Example:
+      pgaudit-roles query snap.json "SELECT role, privilege, via, path
+        FROM effective_privileges WHERE identity = 'app_data.orders'"
+    """
+    from ..errors import UsageError
+    from ..rules import validate_query
+
+    validate_query(sql, "SQL")
+    con, _snap = open_audit(target, config_path)
+    try:
+        import duckdb
+
+        try:
+            cur = con.execute(sql)
+            columns = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        except duckdb.Error as exc:
+            raise UsageError(f"SQL: {exc}") from None
+    finally:
+        con.close()
+    out = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](columns, rows)
+    click.echo(out)
