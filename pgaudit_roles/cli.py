@@ -18,6 +18,8 @@ from .errors import AuditError
 
 # command name -> "module:attribute" under pgaudit_roles.commands
 COMMANDS: dict[str, str] = {
+    "check": "check:check",
+    "rules": "rules_cmd:rules",
     "bootstrap-sql": "bootstrap_sql:bootstrap_sql",
     "collect": "collect:collect",
     "demo": "demo:demo",

@@ -1,0 +1,278 @@
+"""Evaluate rules over a snapshot: audit schema in DuckDB, sandbox, rows -> findings.
+
+The order matters and is the point of this module:
+1. the snapshot is loaded into the audit schema (``audit_schema.load``);
+2. the DuckDB connection is locked down BEFORE any rule runs (``open_sandbox``): no file
+   system or network access, no extension auto-loading, no Python replacement scans, then
+   the configuration is locked so no rule can switch it back. Query validation in ``rules`` is the first
+   line of defence; this is the second, for a rule that slipped past it;
+3. each rule is *skipped* (disabled, server too old, a source it needs not collected:
+   never passed when it could not look), *error* (query or remediation failed), *fail*
+   (one finding per row) or *pass*.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import functools
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .model import Finding, Rule, RuleResult, ScanResult
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .snapshot import Snapshot
+
+FINDING_FIELDS: tuple[str, ...] = ("database", "object_type", "schema", "object_name",
+                                   "object_identity", "role")
+"""Query columns with these names fill the Finding fields; every column is in details."""
+
+INVENTORY_TOP_OBJECTS = 25
+INVENTORY_MAX_LOGIN_ROLES = 2000
+
+
+# --- templates -------------------------------------------------------------------------------
+
+@functools.cache
+def template_env() -> Any:
+    """Sandboxed Jinja2 environment for message templates (plain text, strict names)."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                         keep_trailing_newline=False)
+
+
+@functools.cache
+def _compiled(template: str) -> Any:
+    return template_env().from_string(template)
+
+
+def render_message(template: str, row: Mapping[str, Any]) -> str:
+    return str(_compiled(template).render(**row)).strip()
+
+
+def remediation_api() -> Any:
+    """The remediation module (validate_template, render): quoting filters + pglast checks."""
+    from . import remediation
+
+    return remediation
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Config | None = None) -> ScanResult:
+    """Run ``rules`` over ``snapshot`` with ``config`` applied; offline, no server needed."""
+    from . import frameworks
+    from .audit_schema import server_version_num
+    from .config import Config
+
+    cfg = config or Config()
+    fw = None
+    selected = list(rules)
+    if cfg.framework:
+        fw = frameworks.load_framework(cfg.framework, rules)
+        wanted = fw.rule_ids()
+        selected = [r for r in selected if r.id in wanted]
+
+    con = open_sandbox(snapshot, cfg)
+    try:
+        server_num = server_version_num(snapshot.meta)
+        results = [_evaluate_rule(con, snapshot, r, cfg, server_num)
+                   for r in sorted(selected, key=lambda r: r.id)]
+        inventory = build_inventory(con)
+    finally:
+        con.close()
+
+    if fw is None:
+        fw = frameworks.default_checklist(rules)
+    requirements = frameworks.evaluate(fw, results, server_num) if fw is not None else []
+    meta = dict(snapshot.meta)
+    meta["framework"] = cfg.framework
+    return ScanResult(meta=meta, results=results, requirements=requirements,
+                      fail_on=cfg.fail_on, config_sources=dict(cfg.sources), inventory=inventory)
+
+
+def open_sandbox(snapshot: Snapshot, config: Config | None = None) -> Any:
+    """The audit schema for ``snapshot`` in a DuckDB connection that can no longer reach out.
+
+    ``audit_schema.lock_down`` disables file system and network access, extension
+    (auto)loading and Python replacement scans, then locks the configuration so that no
+    statement can switch them back; it runs before the first rule.
+    """
+    from . import audit_schema
+
+    con = audit_schema.load(snapshot, getattr(config, "naming", None))
+    try:
+        audit_schema.lock_down(con)
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
+                   server_num: int | None) -> RuleResult:
+    severity = cfg.severity.get(rule.id)
+    effective = severity or rule.severity
+
+    def result(status: str, reason: str | None = None,
+               findings: list[Finding] | None = None) -> RuleResult:
+        return RuleResult(rule=rule, status=status, reason=reason, findings=findings or [],
+                          severity=severity)
+
+    if rule.id in cfg.disabled:
+        return result("skipped", f"disabled by config ({cfg.sources.get('rules.disable', 'config')})")
+    if server_num is not None and server_num < rule.min_server_version:
+        return result("skipped", f"needs PostgreSQL {format_version(rule.min_server_version)} or "
+                                 f"later (server is {format_version(server_num)})")
+    if server_num is None and rule.min_server_version > 130000:
+        return result("skipped", "server version unknown in the snapshot; rule needs "
+                                 f"PostgreSQL {format_version(rule.min_server_version)} or later")
+    missing = [s for s in rule.requires if not snapshot.source_collected(s)]
+    if missing:
+        reasons = []
+        for s in missing:
+            info = snapshot.meta.get("sources", {}).get(s) or {}
+            why = info.get("reason") if isinstance(info, Mapping) else None
+            reasons.append(f"{s} ({why or 'not in the snapshot'})")
+        return result("skipped", "required source not collected: " + "; ".join(reasons))
+
+    try:
+        cur = con.execute(rule.query)
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    except Exception as exc:  # noqa: BLE001 - any DuckDB failure is this rule's error
+        return result("error", f"query failed: {_one_line(str(exc))}")
+
+    findings: list[Finding] = []
+    problems: list[str] = []
+    api = remediation_api()
+    for raw in rows:
+        row = {c: _plain(v) for c, v in zip(columns, raw, strict=True)}
+        try:
+            message = render_message(rule.message, row)
+        except Exception as exc:  # noqa: BLE001
+            return result("error", f"message template failed: {_one_line(str(exc))}")
+        fix: str | None = None
+        if rule.remediation:
+            try:
+                fix = api.render(rule.remediation, row, rule.path).strip() or None
+            except Exception as exc:  # noqa: BLE001 - RemediationError or a template bug
+                problems.append(_one_line(str(exc)))
+                fix = None
+        fields = {k: _text_or_none(row.get(k)) for k in FINDING_FIELDS}
+        findings.append(Finding(
+            rule_id=rule.id, severity=effective, message=message,
+            database=fields["database"], object_type=fields["object_type"] or rule.object_type,
+            schema=fields["schema"], object_name=fields["object_name"],
+            object_identity=fields["object_identity"], role=fields["role"],
+            remediation=fix, manual=rule.manual if fix is None else None,
+            destructive=rule.destructive, details=row,
+        ))
+    findings.sort(key=lambda f: (f.database or "", f.object_type or "", f.object_identity or
+                                 f.object_name or "", f.role or "", f.message))
+    if problems:
+        return result("error", f"remediation did not render for {len(problems)} finding(s): "
+                               f"{problems[0]}", findings)
+    return result("fail" if findings else "pass", None, findings)
+
+
+def format_version(num: int) -> str:
+    """130000 -> '13', 150004 -> '15.4'."""
+    major, minor = divmod(num, 10000)
+    return f"{major}" if minor == 0 else f"{major}.{minor}"
+
+
+def _plain(value: Any) -> Any:
+    """DuckDB values -> JSON-friendly Python values (details go into every report)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    return str(value)
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
+
+
+# --- inventory for the human reports ----------------------------------------------------------
+
+def build_inventory(con: Any) -> dict[str, Any]:
+    """Roles, memberships and per login role a bounded privilege summary.
+
+    System objects (pg_catalog, information_schema) are left out of the summary: every
+    role has the same built-in privileges there. Bounded on purpose: a cluster may hold 20,000 roles and millions of grants. Each login
+    role gets counts per (database, privilege) and its top objects; at most
+    INVENTORY_MAX_LOGIN_ROLES roles get a summary (``truncated`` says how many did not).
+    """
+    inv: dict[str, Any] = {"roles": [], "memberships": [], "login_privileges": {},
+                           "truncated": 0, "errors": []}
+    inv["roles"] = _records(con, "SELECT * FROM roles ORDER BY name", inv)
+    inv["memberships"] = _records(con, "SELECT * FROM memberships", inv)
+
+    logins = [r["name"] for r in inv["roles"] if r.get("login")]
+    inv["truncated"] = max(0, len(logins) - INVENTORY_MAX_LOGIN_ROLES)
+    chosen = logins[:INVENTORY_MAX_LOGIN_ROLES]
+    summary: dict[str, dict[str, Any]] = {n: {"counts": [], "top_objects": []} for n in chosen}
+    if not chosen:
+        return inv
+    counts = _records(con, """
+        SELECT e.role, e.database, e.privilege, count(*) AS objects
+        FROM effective_privileges e JOIN roles r ON r.name = e.role
+        WHERE r.login AND NOT coalesce(e.is_system, false)
+        GROUP BY ALL ORDER BY e.role, e.database, e.privilege""", inv)
+    for c in counts:
+        if c["role"] in summary:
+            summary[c["role"]]["counts"].append(
+                {"database": c["database"], "privilege": c["privilege"], "objects": c["objects"]})
+    top = _records(con, """
+        SELECT e.role, e.database, e.object_class, e.identity,
+               list(DISTINCT e.privilege ORDER BY e.privilege) AS privileges,
+               list(DISTINCT e.via ORDER BY e.via) AS via
+        FROM effective_privileges e JOIN roles r ON r.name = e.role
+        WHERE r.login AND NOT coalesce(e.is_system, false)
+        GROUP BY e.role, e.database, e.object_class, e.identity
+        QUALIFY row_number() OVER (PARTITION BY e.role
+                                   ORDER BY count(DISTINCT e.privilege) DESC, e.database,
+                                            e.identity) <= ?
+        ORDER BY e.role, e.database, e.identity""", inv, [INVENTORY_TOP_OBJECTS])
+    for t in top:
+        if t["role"] in summary:
+            summary[t["role"]]["top_objects"].append({k: v for k, v in t.items() if k != "role"})
+    inv["login_privileges"] = summary
+    return inv
+
+
+def _records(con: Any, sql: str, inv: dict[str, Any],
+             params: list[Any] | None = None) -> list[dict[str, Any]]:
+    try:
+        cur = con.execute(sql, params) if params else con.execute(sql)
+        cols = [d[0] for d in cur.description]
+        return [{c: _plain(v) for c, v in zip(cols, row, strict=True)} for row in cur.fetchall()]
+    except Exception as exc:  # noqa: BLE001 - inventory is best effort; say what failed
+        inv["errors"].append(_one_line(str(exc)))
+        return []
+

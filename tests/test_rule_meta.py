@@ -1,0 +1,131 @@
+"""Meta-tests over the shipped rule catalogue, its test cases and framework mappings."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from pgaudit_roles import frameworks, resources
+from pgaudit_roles.rule_docs import (
+    README_END,
+    README_START,
+    render_readme_section,
+    render_rules_markdown,
+    replace_readme_section,
+)
+from pgaudit_roles.rules import RULE_ID_RE, load_rules
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "rules"))
+from caseload import CASES_DIR, load_case_file  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RULE_FILES = sorted(resources.rules_dir().glob("*.toml"))
+
+
+def test_catalogue_is_not_empty() -> None:
+    assert len(RULE_FILES) >= 4
+
+
+def test_ids_unique_and_file_name_is_id() -> None:
+    rules = load_rules()
+    assert len({r.id for r in rules}) == len(rules) == len(RULE_FILES)
+    for r in rules:
+        assert Path(r.path).stem == r.id
+        assert RULE_ID_RE.match(r.id)
+    names = [n for r in rules for n in (r.id, *r.aliases)]
+    assert len(names) == len(set(names)), "an id or alias is used twice"
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=[p.stem for p in RULE_FILES])
+def test_every_rule_has_pass_and_fail_cases(path: Path) -> None:
+    cases_file = CASES_DIR / f"{path.stem}.toml"
+    assert cases_file.is_file(), f"{path.stem}: no test cases at {cases_file}"
+    cases = load_case_file(cases_file)
+    expects = {c.expect for c in cases}
+    assert expects == {"pass", "fail"}, f"{cases_file}: needs at least one pass and one fail case"
+    # a fail case that runs on every version, so no version is left without a failing test
+    assert any(c.expect == "fail" and c.min_version is None and c.max_version is None
+               for c in cases) or _versions_covered(cases), f"{cases_file}: fail cases miss a version"
+
+
+def _versions_covered(cases: list) -> bool:
+    return all(any(c.expect == "fail" and c.applies_to(v) for c in cases) for v in range(13, 19))
+
+
+def test_every_case_file_names_a_rule() -> None:
+    ids = {r.id for r in load_rules()}
+    for path in sorted(CASES_DIR.glob("*.toml")):
+        assert path.stem in ids, f"{path}: no rule {path.stem}"
+        load_case_file(path)  # parses and validates
+
+
+def test_guide_references_name_a_guide_section() -> None:
+    guide = (ROOT.parent / "shared" / "seeds" / "000_665d17aafe9851be.txt")
+    text = guide.read_text(encoding="utf-8") if guide.is_file() else None
+    for r in load_rules():
+        for ref in r.references:
+            if ref.kind != "guide":
+                continue
+            section = ref.text.split(":")[0].strip()
+            assert section, f"{r.id}: guide reference without a section"
+            if text is not None:
+                assert section in text, f"{r.id}: guide section {section!r} not in the guide"
+
+
+@pytest.mark.parametrize("name", frameworks.available())
+def test_framework_mappings_name_known_rules(name: str) -> None:
+    fw = frameworks.load_framework(name, load_rules())  # strict: unknown rule -> RuleError
+    assert fw.requirements
+    for req in fw.requirements:
+        assert req.rules or req.manual, f"{name} {req.id}: neither rules nor manual"
+
+
+def test_shipped_frameworks() -> None:
+    assert {"golive", "cis"} <= set(frameworks.available())
+    cis = frameworks.load_framework("cis", load_rules())
+    ids = [r.id for r in cis.requirements]
+    assert ids == ["4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9",
+                   "5.1", "5.2", "5.3", "5.4", "5.5", "5.6"]
+    golive = frameworks.load_framework("golive", load_rules())
+    guide_items = 6
+    assert len([r for r in golive.requirements if r.id.startswith("GL-")]) >= guide_items
+
+
+def test_docs_rules_md_is_current() -> None:
+    rules = [r for r in load_rules() if r.origin == "builtin"]
+    current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert current == render_rules_markdown(rules), \
+        "docs/rules.md is stale: run `python -m pgaudit_roles.rule_docs`"
+
+
+def test_readme_section_between_markers() -> None:
+    rules = load_rules()
+    text = f"intro\n{README_START}\nold\n{README_END}\nrest\n"
+    new = replace_readme_section(text, rules)
+    assert new.startswith("intro\n" + README_START + "\n| Rule |")
+    assert new.endswith(README_END + "\nrest\n")
+    assert "PGR-ROLE-002" in new and "old" not in new
+    assert replace_readme_section("no markers", rules) == "no markers"
+    assert replace_readme_section(new, rules) == new
+    readme = ROOT / "README.md"
+    body = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    if README_START in body:
+        assert replace_readme_section(body, rules) == body, \
+            "README rule list is stale: run `python -m pgaudit_roles.rule_docs`"
+
+
+def test_markdown_escapes_pipes() -> None:
+    rules = load_rules()
+    r = rules[0]
+    from dataclasses import replace
+
+    odd = replace(r, title="a | b")
+    assert "a \\| b" in render_readme_section([odd])
+
+
+def test_framework_files_parse_as_toml() -> None:
+    for p in sorted(resources.frameworks_dir().glob("*.toml")):
+        tomllib.loads(p.read_text(encoding="utf-8"))
