@@ -15,9 +15,12 @@ Token convention: like the view, tokens are stored without their double quotes, 
 when the quotes change the meaning. A quoted keyword (``"all"`` is a database or role
 literally named *all*; ``"replication"``, ``"sameuser"``, ``"samerole"``, ``"samegroup"`` in
 the database field; ``"samehost"``/``"samenet"`` in the address field) or a quoted user name
-starting with ``+`` (a role named ``+x``, not a group check) keeps its quotes, with inner
-quotes doubled: ``"all"``. Use :func:`token_is_literal` / :func:`unquote_token` to read them.
-The view itself cannot make this distinction.
+starting with ``+`` (a role named ``+x``, not a group check) is stored in quoted form: in
+double quotes, inner quotes doubled (``"all"``). So that the form stays unambiguous, a name
+that itself begins with a double quote is stored in quoted form too (as ``quote_token(name)``
+returns it). A stored token starting with ``"`` is therefore always a literal
+name; use :func:`token_is_literal` / :func:`unquote_token` to read it. The view itself
+cannot make this distinction (it shows ``all`` for both).
 
 Deliberate differences from the view, documented here because the view is the reference:
 
@@ -123,13 +126,13 @@ def quote_token(text: str) -> str:
 
 
 def token_is_literal(token: str) -> bool:
-    """True for a token stored with quotes (a quoted keyword or ``"+name"``)."""
-    return len(token) >= 2 and token.startswith('"') and token.endswith('"')
+    """True for a token stored in quoted form: a literal name, never a keyword or +group."""
+    return token.startswith('"')
 
 
 def unquote_token(token: str) -> str:
     """The name as PostgreSQL compares it (and as the view shows it)."""
-    if token_is_literal(token):
+    if token_is_literal(token) and len(token) >= 2 and token.endswith('"'):
         return token[1:-1].replace('""', '"')
     return token
 
@@ -1015,7 +1018,9 @@ def _gai_noname_text() -> str:
 
 # --- rendering like the view --------------------------------------------------------------------
 def _render_token(tok: _Token, keywords: frozenset[str], plus_literal: bool = False) -> str:
-    if tok.quoted and (tok.string in keywords or (plus_literal and tok.string.startswith("+"))):
+    """The stored form of a token (see the module docstring for the quoting convention)."""
+    special = tok.string in keywords or (plus_literal and tok.string.startswith("+"))
+    if (tok.quoted and special) or tok.string.startswith('"'):
         return quote_token(tok.string)
     return tok.string
 
@@ -1073,9 +1078,8 @@ def _row(rule_number: int | None, tl: _TokLine, hba: _Hba | None, err: str | Non
             row["address"], row["netmask"] = hba.addr, hba.mask
     elif hba.ip_cmp:
         row["address"] = hba.ip_cmp
-    if hba.ip_cmp == "mask" and hba.address_token is not None and hba.address_token.quoted \
-            and hba.hostname in ADDRESS_KEYWORDS:
-        row["address"] = quote_token(hba.hostname)
+    if hba.hostname is not None and hba.address_token is not None:
+        row["address"] = _render_token(_Token(hba.hostname, hba.address_token.quoted), ADDRESS_KEYWORDS)
     row["auth_method"] = hba.method
     row["options"] = _options(hba)
     return row

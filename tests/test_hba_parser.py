@@ -102,6 +102,14 @@ def test_quote_token_doubles_inner_quotes() -> None:
     assert unquote_token(quote_token('a"b')) == 'a"b'
 
 
+def test_names_made_of_quotes_stay_unambiguous(tmp_path: Path) -> None:
+    # """""" is the name "" (two quote characters); """all""" is the name "all" with quotes
+    r = one(tmp_path, 'local """""","""all""" """+g""" trust')
+    assert [unquote_token(t) for t in r["databases"]] == ['""', '"all"']
+    assert [unquote_token(t) for t in r["users"]] == ['"+g"']
+    assert all(token_is_literal(t) for t in r["databases"] + r["users"])
+
+
 def test_partly_quoted_keyword_is_still_a_keyword(tmp_path: Path) -> None:
     # PostgreSQL only treats a token as quoted when the quote comes first
     assert one(tmp_path, 'local al"l" all trust')["databases"] == ["all"]

@@ -14,6 +14,7 @@ HbaBuild, so the comparison also proves the build-dependent messages.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,76 @@ def test_secrets_never_leave_the_parser(pg: Any, hba_file: Path) -> None:
     for secret in ("LdapS3cretValue", "RadiusS3cretValue", "RadS3cretA", "RadS3cretB", "NotLdapS3cret"):
         assert secret not in text
     assert "radiussecrets=<redacted>" in text
+
+
+# --- property-based: random files, same rows as the server --------------------------------
+def _hypothesis_lines() -> Any:
+    from hypothesis import strategies as st
+
+    name_chars = st.sampled_from(list("abcXYZ019_-.é<>'$") + ["ü", "名"])
+    plain = st.text(name_chars, min_size=1, max_size=8)
+    quoted_chars = st.sampled_from(list("ab ,#\\'é<>") + ['"', "\t"])
+    quoted = st.text(quoted_chars, max_size=8).map(lambda s: '"' + s.replace('"', '""') + '"')
+    keywords = st.sampled_from(["all", "sameuser", "samerole", "samegroup", "replication",
+                                '"all"', '"replication"', "+grp", '"+grp"', "@missing_list",
+                                '@"missing list"', "/^ok$", "/(", "/a|b", "/[x", "/*"])
+    token = st.one_of(plain, quoted, keywords)
+    field = st.lists(token, min_size=1, max_size=3).map(",".join)
+    octet = st.integers(0, 255).map(str)
+    ipv4 = st.tuples(octet, octet, octet, octet).map(".".join)
+    address = st.one_of(
+        st.tuples(ipv4, st.integers(0, 34)).map(lambda t: f"{t[0]}/{t[1]}"),
+        st.tuples(ipv4, st.sampled_from(["255.255.0.0", "255.0.255.0", "0.0.0.0", "ffff::", "bad"]))
+        .map(" ".join),
+        st.sampled_from(["all", "samehost", "samenet", '"all"', "::1/128", "fe80::/10", "::/0",
+                         "db.example.com", ".example.com", "host/8", "1.2.3.4/", "10.0.0.0",
+                         "10.0.0.0,10.0.0.1", "300.1.1.1", "127.1"]))
+    method = st.sampled_from(["trust", "reject", "md5", "password", "scram-sha-256", "peer", "ident",
+                              "gss", "sspi", "pam", "bsd", "ldap", "cert", "radius", "oauth", "bogus",
+                              "trust,reject", '"trust"'])
+    option = st.sampled_from(["map=m", "clientcert=verify-full", "clientcert=verify-ca", "clientcert=1",
+                              "clientcert=x", "clientname=CN", "include_realm=0", "krb_realm=R",
+                              "pamservice=p", "pam_use_hostname=1", "ldapserver=h", "ldapbasedn=dc=x",
+                              "ldapprefix=cn=", "ldapport=0", "ldapurl=ldap://h/dc=x?uid?sub",
+                              "radiusservers=127.0.0.1", "radiussecrets=s", "radiusports=0",
+                              'radiussecrets="a,b"', "issuer=i", "scope=s", "foo", "x=1", "=v"])
+    ctype = st.sampled_from(["local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc",
+                             "include", "include_if_exists", "include_dir", "bogus", '"host"',
+                             "host,local"])
+    blank = st.sampled_from([" ", "  ", "\t", " \t ", " \r "])
+
+    @st.composite
+    def line(draw: Any) -> str:
+        t = draw(ctype)
+        if t.startswith("include"):
+            parts = [t, draw(st.sampled_from(["missing.conf", "hba_case", '""', "a b"]))]
+        else:
+            parts = [t, draw(field), draw(field)]
+            if t != "local" or draw(st.booleans()):
+                parts.append(draw(address))
+            parts.append(draw(method))
+            parts += draw(st.lists(option, max_size=3))
+            parts = parts[:draw(st.integers(1, len(parts)))] if draw(st.integers(0, 9)) == 0 else parts
+        text = draw(blank).join(parts)
+        tail = draw(st.sampled_from(["", "", " # comment", "# c \\", " \\", "\\"]))
+        return draw(st.sampled_from(["", " ", "\t"])) + text + tail
+
+    return st.lists(st.one_of(line(), st.sampled_from(["", "# just a comment", "   "])),
+                    min_size=1, max_size=8).map(lambda lines: "\n".join(lines) + "\n")
+
+
+@pytest.mark.pg
+def test_random_files_match_the_view(pg: Any, hba_file: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    build = server_build(pg)
+    (pg.cluster.data_dir / "hba_case").mkdir(exist_ok=True)
+
+    @settings(max_examples=int(os.environ.get("HBA_EXAMPLES", "60")), deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(_hypothesis_lines())
+    def check(text: str) -> None:
+        hba_file.write_text(TRUST_FIRST + text, encoding="utf-8")
+        compare(pg, hba_file, parse_hba_file(str(hba_file), pg.major, build=build), view_rows(pg))
+
+    check()
