@@ -128,19 +128,43 @@ def _world_traversable(path: Path) -> bool:
 
 
 def _accessible_bin_dir(bin_dir: Path, runas: pwd.struct_passwd | None) -> Path:
-    """Copy the install tree somewhere the server's OS user can read, when it cannot."""
+    """Copy the install somewhere the server's OS user can read, when it cannot.
+
+    Wheels keep their shared libraries beside the package (``<pkg>.libs``, found through
+    an ``$ORIGIN``-relative rpath), so for an install inside site-packages the whole
+    top-level package and its ``.libs`` sibling are copied, keeping their relative layout.
+    """
     if runas is None or _world_traversable(bin_dir):
         return bin_dir
-    prefix = bin_dir.resolve().parent
-    key = hashlib.sha256(str(prefix).encode()).hexdigest()[:12]
+    bin_dir = bin_dir.resolve()
+    parts = bin_dir.parts
+    if "site-packages" in parts:
+        i = parts.index("site-packages")
+        base = Path(*parts[: i + 1])
+        roots = [base / parts[i + 1]]
+        libs = base / f"{parts[i + 1]}.libs"
+        if libs.is_dir():
+            roots.append(libs)
+        rel = bin_dir.relative_to(base)
+    else:
+        base = bin_dir.parent.parent
+        roots = [bin_dir.parent]
+        rel = bin_dir.relative_to(base)
+    key = hashlib.sha256(str(bin_dir).encode()).hexdigest()[:12]
     dest = Path(tempfile.gettempdir()) / "pgaudit-pginstall" / key
-    if not (dest / "bin" / "postgres").exists():
+    if not (dest / rel / "postgres").exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(dest.parent, 0o755)
         tmp = dest.with_name(dest.name + f".{os.getpid()}")
-        shutil.copytree(prefix, tmp, symlinks=True)
-        os.chmod(tmp.parent, 0o755)
-        with contextlib.suppress(OSError):
+        shutil.rmtree(tmp, ignore_errors=True)
+        for root in roots:
+            shutil.copytree(root, tmp / root.relative_to(base), symlinks=True)
+        os.chmod(tmp, 0o755)
+        try:
             tmp.rename(dest)
-    return dest / "bin"
+        except OSError:  # another process won the race: use its copy
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest / rel
 
 
 DEFAULT_HBA = (
