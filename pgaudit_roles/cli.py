@@ -26,6 +26,10 @@ COMMANDS: dict[str, str] = {
     "query": "query:query",
     "explain": "explain:explain",
     "who-can": "who_can:who_can",
+    "scan": "scan:scan",
+    "baseline": "baseline_cmd:baseline",
+    "waivers": "waivers_cmd:waivers",
+    "diff": "diff:diff",
 }
 
 EPILOG = """\b
