@@ -695,8 +695,8 @@ class _LineParser:
             raise _Reject("multiple values specified for authentication type")
         self._method(hba, fields[idx][0].string)
 
+        prev_secret = False  # a secret split by a comma or blank must not surface in the error
         for fld in fields[idx + 1:]:
-            prev_secret = False
             for tok in fld:
                 name, sep, val = tok.string.partition("=")
                 if not sep:

@@ -449,13 +449,15 @@ def test_secrets_never_appear_in_parser_output(tmp_path: Path) -> None:
             "host all all all radius radiusservers=10.0.0.1 radiussecrets=Sec2Value\n"
             'host all all all radius radiusservers=10.0.0.1 radiussecrets="Sec3 Value"\n'
             "local all all ldap ldapserver=h ldapbasedn=dc=x ldapbindpasswd=Sec4,Value\n"
-            "host all all all trust ldapbindpasswd=Sec5Value\n")
+            "host all all all trust ldapbindpasswd=Sec5Value\n"
+            "local all all ldap ldapserver=h ldapbasedn=dc=x ldapbindpasswd=Sec6 Value\n")
     rows = parse(tmp_path, text)
     out = json.dumps(rows)
-    for secret in ("Sec1", "Sec2", "Sec3", "Value"):
+    for secret in ("Sec1", "Sec2", "Sec3", "Sec4", "Sec5", "Sec6", "Value"):
         assert secret not in out
     assert rows[1]["options"] == ["ldapserver=h", "ldapbasedn=dc=x", "ldapbindpasswd=<redacted>", "ldapscope=2"]
     assert rows[4]["error"] == "authentication option not in name=value format: <redacted>"
+    assert rows[6]["error"] == "authentication option not in name=value format: <redacted>"
 
 
 # --- bad input -----------------------------------------------------------------------------------
