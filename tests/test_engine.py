@@ -257,25 +257,32 @@ def test_check_command_exit_codes(layout: dict[str, Any], tmp_path: Path) -> Non
     proc = run_check(str(snap_file), cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout
-    assert "FAIL  PGR-ROLE-001 [high]" in out and "FAIL: " in out
-    assert "\\n" in out and "bad\"\nname" not in out, "a newline in a name must not forge a line"
+    assert out.count("\n") > 3 and "FAIL: " in out and "PGR-ROLE-001" in out
+    assert 'bad"\nname' not in out, "a newline in a name must not forge a line"
     # critical only: the catalogue's critical rule (PGR-ROLE-002) has nothing here
     proc = run_check(str(snap_file), "--fail-on", "critical", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout
-    assert "OK: no finding at or above critical" in proc.stdout
     assert run_check(str(snap_file), "--fail-on", "none", cwd=tmp_path).returncode == 0
-    # config file: downgrade everything that fires here below the gate
+    # JSON report says what fired; a config file that disables exactly those gates nothing
+    proc = run_check(str(snap_file), "--format", "json", "--output-dir", "first", cwd=tmp_path)
+    assert proc.returncode == 1
+    report = json.loads((tmp_path / "first" / "pgaudit-report.json").read_text())
+    firing = sorted(r["id"] for r in report["rules"] if r["status"] == "fail")
+    assert "PGR-ROLE-001" in firing and "PGR-OWN-001" in firing
     (tmp_path / ".pgaudit-roles.toml").write_text(
-        '[rules]\ndisable = ["PGR-ROLE-001", "PGR-PRIV-001"]\n'
-        'severity = { "PGR-OWN-001" = "low" }\n')
+        f'formats = ["json"]\noutput_dir = "out"\n[rules]\ndisable = {json.dumps(firing)}\n')
     proc = run_check(str(snap_file), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout
-    assert "SKIP  PGR-ROLE-001" in proc.stdout and "disabled by config" in proc.stdout
-    # user rule that fires on the hostile role
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "out" / "pgaudit-report.json").read_text())
+    statuses = {r["id"]: r["status"] for r in report["rules"]}
+    assert statuses["PGR-ROLE-001"] == "skipped"
+    proc = run_check(str(snap_file), "--show-config", cwd=tmp_path)
+    assert proc.returncode == 0 and 'formats = ["json"]' in proc.stdout
+    # a user rule that fires on the superusers created here
     rules_dir = tmp_path / "user-rules"
     rules_dir.mkdir()
     (rules_dir / "PGR-USER-001.toml").write_text(USER_RULE, encoding="utf-8")
-    proc = run_check(str(snap_file), "--rules-dir", str(rules_dir), "--fail-on", "high", cwd=tmp_path)
+    proc = run_check(str(snap_file), "--rules-dir", str(rules_dir), cwd=tmp_path)
     assert proc.returncode == 1 and "PGR-USER-001" in proc.stdout
 
 

@@ -110,11 +110,7 @@ def test_readme_section_between_markers() -> None:
     assert "PGR-ROLE-002" in new and "old" not in new
     assert replace_readme_section("no markers", rules) == "no markers"
     assert replace_readme_section(new, rules) == new
-    readme = ROOT / "README.md"
-    body = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    if README_START in body:
-        assert replace_readme_section(body, rules) == body, \
-            "README rule list is stale: run `python -m pgaudit_roles.rule_docs`"
+    # (the README's own test checks that README.md itself is current)
 
 
 def test_markdown_escapes_pipes() -> None:
