@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .check import FAIL_ON
+from ._shared import FAIL_ON
 
 
 @click.command("diff")

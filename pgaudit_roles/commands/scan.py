@@ -7,51 +7,13 @@ when it is a terminal and ``--quiet`` is not given.
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .check import FAIL_ON
-
-FORMAT_HELP = "Comma-separated: json, html, junit, sarif, sql, text (default from config, else text)."
-
-
-def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by ``scan`` and ``check`` that shape evaluation and reports."""
-    options = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Configuration file (default: .pgaudit-roles.toml or "
-                          "[tool.pgaudit-roles] in pyproject.toml, searched upwards)."),
-        click.option("--rules-dir", "rules_dirs", multiple=True,
-                     type=click.Path(file_okay=False, path_type=Path),
-                     help="Also load user rules from this directory (repeatable)."),
-        click.option("--framework", help="Scope report and gate to a framework (golive, cis)."),
-        click.option("--format", "formats", help=FORMAT_HELP),
-        click.option("--output-dir", help="Directory for report files (created if missing); "
-                                          "'-' writes the one machine format to stdout."),
-        click.option("--fail-on", type=click.Choice(FAIL_ON),
-                     help="Lowest severity that exits 1 (default high; none never gates)."),
-        click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Baseline of accepted findings: only new ones gate."),
-        click.option("--waivers", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Waiver file: reviewed, expiring exceptions."),
-        click.option("--remediation-level", type=click.Choice(["safe", "all"]), default="safe",
-                     show_default=True,
-                     help="Whether the SQL script includes destructive statements."),
-        click.option("--sarif-anchor", default="pgaudit-roles.toml", show_default=True,
-                     help="Repository file SARIF results point at (GitHub needs a file)."),
-        click.option("--show-config", is_flag=True,
-                     help="Print every effective setting and where it came from, then exit."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress and no summary."),
-        click.option("--verbose", "-v", is_flag=True, help="Debug logs on stderr."),
-    ]
-    for opt in reversed(options):
-        f = opt(f)
-    return f
+from ._shared import report_options, run
 
 
 @click.command("scan")
@@ -104,61 +66,3 @@ def _collect(dsn: str, cfg: Any, progress: Callable[[str], None], snapshot_out: 
     if snapshot_out is not None:
         save(snap, snapshot_out)
     return snap
-
-
-def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
-        get_snapshot: Callable[[Any, Callable[[str], None]], Any], *, label: str) -> None:
-    """Shared body of ``scan`` and ``check``: config, rules, evaluate, report, exit code."""
-    from ..config import load_config
-    from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
-    from ..frameworks import load_framework
-    from ..reports import parse_formats, write_format
-    from ..reports.text_report import echo_summary
-    from ..scan import evaluate_snapshot, load_rules_for, write_files
-
-    if opts["verbose"]:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                            format="pgaudit-roles: %(name)s: %(message)s")
-    formats = parse_formats(opts["formats"]) if opts["formats"] else None
-    cfg = load_config(opts["config_path"], overrides={
-        "fail_on": opts["fail_on"], "framework": opts["framework"],
-        "rules_dirs": [str(d) for d in opts["rules_dirs"]] or None,
-        "waivers": str(opts["waivers"]) if opts["waivers"] else None,
-        "baseline": str(opts["baseline"]) if opts["baseline"] else None,
-        "formats": formats,
-        "output_dir": opts["output_dir"] if opts["output_dir"] not in (None, "-") else None,
-        **extra_overrides,
-    })
-    rules = load_rules_for(cfg)
-    if cfg.framework:
-        load_framework(cfg.framework, rules)
-    if opts["show_config"]:
-        click.echo(cfg.show())
-        return
-
-    to_stdout = opts["output_dir"] == "-"
-    machine = [f for f in cfg.formats if f != "text"]
-    if to_stdout and len(machine) != 1:
-        raise UsageError("--output-dir - writes one machine format to stdout: give exactly one "
-                         "of json, html, junit, sarif, sql in --format")
-    quiet = opts["quiet"]
-    show_progress = not quiet and sys.stderr.isatty()
-
-    def progress(msg: str) -> None:
-        if show_progress:
-            click.echo(f"pgaudit-roles: {msg}", err=True)
-
-    snap = get_snapshot(cfg, progress)
-    progress(f"evaluating {len(rules)} rules")
-    result = evaluate_snapshot(snap, rules, cfg)
-    result.meta["target_label"] = label
-    options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"]}
-    if to_stdout:
-        write_format(result, machine[0], sys.stdout, **options)
-        paths: dict[str, Path] = {}
-    else:
-        paths = write_files(result, cfg.formats, cfg.output_dir, options)
-    if not quiet:
-        echo_summary(result, paths, file=sys.stderr if to_stdout else sys.stdout)
-    sys.exit(EXIT_FINDINGS if result.gating_findings() else EXIT_OK)
-
