@@ -13,6 +13,7 @@ module stays cheap for ``--help``.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -260,6 +261,53 @@ def validate_query(sql: str, where: str, *, line_offset: int = 0,
             if _DENIED_FUNCTION_RE.match(name):
                 raise fail(f"function {name}() is not allowed (no file, network, settings or"
                            " code access in rules)", _line(func))
+
+    if tables is None:
+        _bind_check(sql, fail)
+
+
+def _bind_check(sql: str, fail: Any) -> None:
+    """Parse and bind with DuckDB itself against an empty audit schema.
+
+    sqlglot and DuckDB do not accept exactly the same language, and a misspelt column is
+    only found by binding; both are load errors naming the file and line, rather than a
+    rule that errors at every scan. DESCRIBE binds without running anything, on a locked
+    down connection, after the checks above refused anything that reaches outside.
+    """
+    import duckdb
+
+    text = sql.rstrip().rstrip(";")
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error as exc:
+        line, msg = _duckdb_error(exc)
+        raise fail(f"does not parse in DuckDB: {msg}", line) from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise fail("must be exactly one SELECT (DuckDB's parser disagrees with sqlglot)")
+    try:
+        _binding_connection().execute("DESCRIBE " + text)
+    except duckdb.Error as exc:
+        line, msg = _duckdb_error(exc)
+        raise fail(f"does not bind against the audit schema: {msg}", line) from None
+
+
+@functools.cache
+def _binding_connection() -> Any:
+    """The audit schema of an empty snapshot (tables, views and helper macros), locked down."""
+    from . import audit_schema
+    from .snapshot import Snapshot
+
+    con = audit_schema.load(Snapshot(meta={}, cluster={}, databases=[]))
+    audit_schema.lock_down(con)
+    return con
+
+
+def _duckdb_error(exc: Exception) -> tuple[int | None, str]:
+    """(line in the query, first line of the message) from a DuckDB error."""
+    text = str(exc)
+    m = re.search(r"^LINE (\d+):", text, re.MULTILINE)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return (int(m.group(1)) if m else None), first
 
 
 _FORBIDDEN_NODES = ("Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Command",

@@ -156,7 +156,7 @@ def test_alias_resolves_to_current_id(tmp_path: Path) -> None:
     "SELECT r.name FROM roles r JOIN role_closure c ON c.member = r.name",
     "SELECT name FROM roles UNION ALL SELECT name FROM databases",
     "SELECT r.name, u.x FROM roles r, unnest(r.config) AS u(x)",
-    "SELECT list_filter([1, 2], x -> x > 1) FROM roles",
+    "SELECT list_filter([1, 2], lambda x: x > 1) FROM roles",
     "SELECT name FROM roles WHERE regexp_matches(name, '^app_')",
     "SELECT * FROM (VALUES (1)) t(x)",
     "SELECT 1;",
@@ -192,6 +192,9 @@ def test_allowed_queries(sql: str) -> None:
     ("INSTALL httpfs", "must be a SELECT"),
     ("SELECT name INTO new_table FROM roles", "INTO is not allowed"),
     ("SELEC name FROM roles", "does not parse"),
+    ("SELECT no_such_column AS role FROM roles", "does not bind against the audit schema"),
+    ("SELECT name AS role FROM roles WHERE superuser + 'x'", "does not bind"),
+    ("SELECT at FROM roles", "does not parse in DuckDB"),
     ("", "is empty"),
 ])
 def test_refused_queries(sql: str, needle: str) -> None:
@@ -211,14 +214,30 @@ def test_error_line_points_into_the_file(tmp_path: Path) -> None:
     assert f"{path}:{lineno}: query: unknown table 'secrets'" in str(exc.value)
 
 
-def test_provisional_sources_match_snapshot() -> None:
+def test_bind_error_line_points_into_the_file(tmp_path: Path) -> None:
+    path = write_rule(tmp_path, **{"SELECT name AS role FROM roles WHERE superuser":
+                                   "SELECT name AS role\nFROM roles\nWHERE supreuser"})
+    lineno = next(i for i, line in enumerate(path.read_text().splitlines(), 1)
+                  if "WHERE supreuser" in line)
+    with pytest.raises(RuleError) as exc:
+        load_rule_file(path)
+    assert f"{path}:{lineno}: query: does not bind" in str(exc.value)
+    assert "supreuser" in str(exc.value)
+
+
+def test_audit_macros_are_available_to_rules() -> None:
+    validate_query("SELECT pg_quote_ident(name) AS role FROM roles", "r.toml")
+
+
+def test_source_names_match_snapshot() -> None:
     from pgaudit_roles.snapshot import SOURCES
 
     assert set(rules_mod.SOURCE_NAMES) == set(SOURCES)
 
 
 def test_audit_tables_come_from_the_audit_schema() -> None:
-    audit_schema = pytest.importorskip("pgaudit_roles.audit_schema")
+    from pgaudit_roles import audit_schema
+
     assert rules_mod.audit_tables() == frozenset(audit_schema.AUDIT_TABLES)
 
 
