@@ -580,7 +580,9 @@ class _Loader:
             self.files += 1
             path = os.path.join(self.tmpdir, f"t{self.files}.json")
             with open(path, "w", encoding="utf-8") as fh:
-                json.dump(rows, fh, default=str)
+                # dumps, not dump: the C encoder in one call is ~5x faster than dump's
+                # chunked iterencode for millions of rows
+                fh.write(json.dumps(rows, default=str))
             files.append(path)
             mapping.append("(" + ", ".join([_sql_str(path)] + [_literal(v) for v in pvals]) + ")")
         pcols = [f"m.p{i}::{ty}" for i, (_n, ty) in enumerate(prefix)]

@@ -66,6 +66,19 @@ def build_role_closure(con: Any, server_version_num: int | None) -> None:
         JOIN internal.roles_raw rm ON rm.oid = a.member_oid
         JOIN internal.roles_raw rr ON rr.oid = a.role_oid""")
     _database_owner_rows(con, server_version_num)
+    # What effective_privileges joins: the inheriting pairs, each valid in exactly one
+    # scope per database, so no anti-join is needed at query time. A per-database row is
+    # kept only where the cluster-wide pair does not already inherit.
+    con.execute("""
+        CREATE OR REPLACE TABLE internal.inherit_closure AS
+        SELECT database_oid, member_oid, role_oid, inherit_depth, inherit_path
+        FROM role_closure WHERE database_oid IS NULL AND inherits
+        UNION ALL
+        SELECT o.database_oid, o.member_oid, o.role_oid, o.inherit_depth, o.inherit_path
+        FROM role_closure o
+        LEFT JOIN role_closure c ON c.database_oid IS NULL AND c.member_oid = o.member_oid
+             AND c.role_oid = o.role_oid
+        WHERE o.database_oid IS NOT NULL AND o.inherits AND NOT coalesce(c.inherits, false)""")
     for t in ("_edges", "_c_any", "_c_inh", "_c_set", "_frontier", "_next"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
@@ -155,19 +168,13 @@ def _database_owner_rows(con: Any, server_version_num: int | None) -> None:
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
-# A closure row usable for an object in database ``X.database_oid``: the row for that
-# database when there is one, else the cluster-wide row (role_closure's documented rule).
+# An inheriting closure row usable for an object in database ``obj.database_oid``: the
+# cluster-wide row, or the row that pg_database_owner adds in that database (at most one of
+# the two exists per pair, see internal.inherit_closure).
 def _closure_join(alias: str, obj: str, role_col: str) -> str:
-    return f"""JOIN role_closure {alias}
-        ON {alias}.role_oid = {role_col} AND {alias}.inherits
+    return f"""JOIN internal.inherit_closure {alias}
+        ON {alias}.role_oid = {role_col}
        AND ({alias}.database_oid IS NULL OR {alias}.database_oid = {obj}.database_oid)"""
-
-
-def _not_shadowed(alias: str, obj: str) -> str:
-    return f"""NOT ({alias}.database_oid IS NULL AND {obj}.database_oid IS NOT NULL AND EXISTS (
-        SELECT 1 FROM role_closure o
-        WHERE o.database_oid = {obj}.database_oid AND o.member_oid = {alias}.member_oid
-          AND o.role_oid = {alias}.role_oid))"""  # noqa: S608 - fixed fragments
 
 
 _DENIED = ", ".join(f"'{p}'" for p in SYSTEM_CATALOG_DENIED)
@@ -191,7 +198,7 @@ granted AS (
     FROM privileges p
     {_closure_join("c", "p", "p.grantee_oid")}
     JOIN subjects s ON s.oid = c.member_oid AND NOT s.superuser
-    WHERE p.grantee_oid <> 0 AND {_not_shadowed("c", "p")}
+    WHERE p.grantee_oid <> 0
 ),
 public_granted AS (
     SELECT p.database, p.database_oid, s.name AS role, s.oid AS role_oid, p.object_class,
@@ -212,7 +219,6 @@ predefined AS (
     JOIN roles pr ON pr.name = v.role AND pr.predefined
     {_closure_join("c", "o", "pr.oid")}
     JOIN subjects s ON s.oid = c.member_oid AND NOT s.superuser
-    WHERE {_not_shadowed("c", "o")}
 ),
 superusers AS (
     SELECT o.database, o.database_oid, s.name AS role, s.oid AS role_oid, o.object_class,
