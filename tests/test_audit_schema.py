@@ -530,3 +530,50 @@ def test_lock_down_blocks_file_access() -> None:
         con.execute("SELECT * FROM read_csv('/etc/passwd')").fetchall()
     with pytest.raises(duckdb.Error):
         con.execute("SET enable_external_access = true")
+
+
+def test_databases_not_collected_keep_their_shared_facts() -> None:
+    s = make(roles=[role(100, "owner")],
+             databases=[{"oid": 5, "name": "appdb", "owner_oid": 100},
+                        {"oid": 7, "name": "locked", "owner_oid": 100, "acl_state": "explicit",
+                         "auditor_can_connect": False}],
+             shared_acl=[{"object_class": "database", "object_oid": 7, "object_name": "locked",
+                          "grantor_oid": 100, "grantee_oid": 100, "privilege": "CONNECT",
+                          "grantable": False}])
+    s.databases.append(DatabaseSnapshot(oid=7, name="locked", status="not_collected",
+                                        reason="no CONNECT privilege"))
+    con = audit_schema.load(s)
+    assert rows(con, "SELECT name, collected, not_collected_reason FROM databases "
+                     "ORDER BY name") == [("appdb", True, None),
+                                          ("locked", False, "no CONNECT privilege")]
+    assert rows(con, "SELECT grantee, privilege, source FROM privileges "
+                     "WHERE object_class = 'database' AND object_name = 'locked'") == [
+        ("owner", "CONNECT", "explicit")]
+    assert rows(con, "SELECT count(*) FROM schemas WHERE database = 'locked'") == [(0,)]
+
+
+def test_hba_rules_get_the_derived_columns_from_hba_analyze(monkeypatch: Any) -> None:
+    from pgaudit_roles import hba
+
+    seen: list[list[dict]] = []
+
+    def analyze(rows_: list[dict]) -> list[dict]:
+        seen.append(rows_)
+        return [{"is_remote": r["type"] != "local", "address_count": 2.0 ** 32,
+                 "prefix_len": 0, "shadowed_by": None if i == 0 else 1}
+                for i, r in enumerate(rows_)]
+
+    monkeypatch.setattr(hba, "analyze", analyze, raising=False)
+    hba_rows = [{"rule_number": 1, "line_number": 1, "type": "local", "databases": ["all"],
+                 "users": ["all"], "auth_method": "peer"},
+                {"rule_number": 2, "line_number": 2, "type": "host", "databases": ["all"],
+                 "users": ["all"], "address": "0.0.0.0", "netmask": "0.0.0.0",
+                 "auth_method": "trust"}]
+    con = audit_schema.load(make(extra={"hba_rules": hba_rows}))
+    assert seen and [r["type"] for r in seen[0]] == ["local", "host"]
+    assert rows(con, "SELECT type, is_remote, address_count, prefix_len, shadowed_by, "
+                     "is_all_addresses FROM hba_rules ORDER BY rule_number") == [
+        ("local", False, 2.0 ** 32, 0, None, None), ("host", True, 2.0 ** 32, 0, 1, None)]
+    monkeypatch.setattr(hba, "analyze", lambda r: [], raising=False)  # wrong length: ignored
+    con = audit_schema.load(make(extra={"hba_rules": hba_rows}))
+    assert rows(con, "SELECT count(*), count(is_remote) FROM hba_rules") == [(2, 0)]
