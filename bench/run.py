@@ -667,13 +667,20 @@ def _detail(name: str, r: dict[str, Any]) -> str:
     if name == "scan":
         return (f"collect {d.get('collect_s', 0):.2f} + evaluate {d.get('evaluate_s', 0):.2f}"
                 f" + write {d.get('write_s', 0):.2f} s")
+    if name == "scan_cli":
+        size = sum(d.get("files", {}).values())
+        return f"exit {d.get('exit')}, {len(d.get('files', {}))} files, {size / 2**20:.1f} MiB"
     return ""
 
 
 def format_table(result: dict[str, Any]) -> str:
     stages = result["stages"]
     head = f"{'stage':<24} {'status':<13} {'wall s':>8} {'peak RSS MiB':>13} {'server CPU s':>13}  detail"
-    lines = [head, "-" * len(head)]
+    m = result.get("machine", {})
+    lines = [f"{result['cluster'].get('scale')}: PostgreSQL {result['server']['version']}, "
+             f"{m.get('cpus')} CPUs ({m.get('cpu_model', '?')}), load average "
+             f"{m.get('load_average_1m', '?')} before / {m.get('load_average_1m_after', '?')} after",
+             head, "-" * len(head)]
     for name, r in stages.items():
         ok = r.get("status") == "ok"
         wall = f"{r['wall_s']:.2f}" if ok else "-"
@@ -727,6 +734,8 @@ def machine_info() -> dict[str, Any]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
     info["packages"] = versions
+    with contextlib.suppress(OSError):
+        info["load_average_1m"] = round(os.getloadavg()[0], 2)  # noise on a shared machine
     return info
 
 
@@ -753,12 +762,15 @@ def measure_cluster(args: argparse.Namespace, sizes: mc.Sizes | None, data_dir: 
                             cluster.bin_dir, cluster.postmaster_pid())
         say(f"measuring on PostgreSQL {target.server_version}: "
             f"{len(target.databases)} databases the auditor can enter")
+        machine = machine_info()
         stage_results = run_stages(target, stages, work, repeat=args.repeat, jobs=args.jobs,
                                    say=say)
+        with contextlib.suppress(OSError):
+            machine["load_average_1m_after"] = round(os.getloadavg()[0], 2)
         result: dict[str, Any] = {
             "format": "pgaudit-roles/bench", "version": 1,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "machine": machine_info(),
+            "machine": machine,
             "server": {"version": target.server_version,
                        "version_num": target.server_version_num,
                        "own_server": cluster is not None},
@@ -815,7 +827,7 @@ def points_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
             if a is None or b is None or ra is None or rb is None or rb == ra:
                 marg.append(None)
             else:
-                marg.append((b - a) / (rb - ra) * 1000)
+                marg.append((b - a) / (rb - ra) * 1e6)  # s/row -> ms per 1,000 rows
         verdict = None
         last, prev = (marg[-1], marg[-2]) if len(marg) >= 2 else (None, None)
         if last is not None and prev is not None and last > 0 and prev > 0:
