@@ -194,7 +194,7 @@ granted AS (
            CASE WHEN p.grantee_oid = p.owner_oid THEN 'owner'
                 WHEN c.inherit_depth = 0 THEN 'direct' ELSE 'role' END AS via,
            p.grantee AS via_role, c.inherit_path AS path,
-           p.grantable OR p.grantee_oid = p.owner_oid AS grantable, p.is_system
+           p.grantable OR p.grantee_oid = p.owner_oid AS grantable, p.is_system, p.owner_oid
     FROM privileges p
     {_closure_join("c", "p", "p.grantee_oid")}
     JOIN subjects s ON s.oid = c.member_oid AND NOT s.superuser
@@ -204,7 +204,7 @@ public_granted AS (
     SELECT p.database, p.database_oid, s.name AS role, s.oid AS role_oid, p.object_class,
            p.object_oid, p.subid, p.kind, p.schema, p.object_name, p.identity, p.column_name,
            p.privilege, 'public' AS via, 'PUBLIC' AS via_role, [s.name, 'PUBLIC'] AS path,
-           p.grantable, p.is_system
+           p.grantable, p.is_system, p.owner_oid
     FROM privileges p JOIN subjects s ON NOT s.superuser
     WHERE p.grantee_oid = 0
 ),
@@ -212,7 +212,7 @@ predefined AS (
     SELECT o.database, o.database_oid, s.name AS role, s.oid AS role_oid, o.object_class,
            o.object_oid, 0 AS subid, o.kind, o.schema, o.object_name, o.identity,
            NULL::VARCHAR AS column_name, v.privilege, 'predefined' AS via, v.role AS via_role,
-           c.inherit_path AS path, false AS grantable, o.is_system
+           c.inherit_path AS path, false AS grantable, o.is_system, o.owner_oid
     FROM acl_objects o
     JOIN predefined_privileges v
       ON v.object_class = o.object_class AND (v.kind IS NULL OR v.kind = o.kind)
@@ -230,11 +230,16 @@ superusers AS (
       ON t.object_class = o.object_class AND (t.kind IS NULL OR t.kind = o.kind)
     JOIN subjects s ON s.superuser
 )
-SELECT database, database_oid, role, role_oid, object_class, object_oid, subid, kind,
-       schema, object_name, identity, column_name, privilege, via, via_role, path,
-       grantable, is_system
+SELECT x.database, x.database_oid, x.role, x.role_oid, x.object_class, x.object_oid, x.subid,
+       x.kind, x.schema, x.object_name, x.identity, x.column_name, x.privilege, x.via,
+       x.via_role, x.path,
+       -- whoever has the owner's privileges holds every grant option (aclmask)
+       x.grantable OR oc.member_oid IS NOT NULL AS grantable, x.is_system
 FROM (SELECT * FROM granted UNION ALL SELECT * FROM public_granted
       UNION ALL SELECT * FROM predefined) x
+LEFT JOIN internal.inherit_closure oc
+       ON oc.member_oid = x.role_oid AND oc.role_oid = x.owner_oid
+      AND (oc.database_oid IS NULL OR oc.database_oid = x.database_oid)
 WHERE NOT {_SYSCAT}
 UNION ALL
 SELECT database, database_oid, role, role_oid, object_class, object_oid, subid, kind,

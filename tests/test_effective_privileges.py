@@ -29,7 +29,7 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
     r = {k: f"{p}_{k}" for k in (
         "dbo", "login_dbo", "grp_base", "grp_mid", "login_a", "mid_noinh", "login_b",
         "login_ni", "flip_on", "flip_off", "login_c", "multi", "adm", "grp_owner", "login_d",
-        "su_a", "login_e", "reader_all", "writer_all", "rad_grp", "login_f", "login_g",
+        "login_d2", "su_a", "login_e", "reader_all", "writer_all", "rad_grp", "login_f", "login_g",
         "maint", "maint_noinh")}
     r["odd"] = f'{p} "we\'ird"\n role'
     Q = {k: q(v) for k, v in r.items()}
@@ -53,6 +53,7 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
         f"CREATE ROLE {Q['adm']} NOLOGIN",
         f"CREATE ROLE {Q['grp_owner']} NOLOGIN",
         f"CREATE ROLE {Q['login_d']} LOGIN IN ROLE {Q['grp_owner']}",
+        f"CREATE ROLE {Q['login_d2']} LOGIN IN ROLE {Q['grp_owner']}",
         f"CREATE ROLE {Q['su_a']} SUPERUSER NOLOGIN",
         f"CREATE ROLE {Q['login_e']} LOGIN IN ROLE {Q['su_a']}",
         f"CREATE ROLE {Q['reader_all']} LOGIN",
@@ -145,7 +146,7 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
         f'GRANT REFERENCES ("Odd Col") ON app.t_cols TO {Q["login_b"]} WITH GRANT OPTION',
         f"GRANT SELECT (b) ON app.t_cols TO {Q['odd']}",
         f"REVOKE UPDATE ON app.t_own FROM {own}",
-        f"GRANT UPDATE ON app.t_own TO {Q['login_a']}",
+        f"GRANT UPDATE ON app.t_own TO {Q['login_a']}, {Q['login_d2']}",
         f"REVOKE ALL ON app.t_empty FROM {own}",
         f"GRANT SELECT ON app.v1 TO {Q['login_a']}",
         f"GRANT SELECT ON app.pt TO {Q['grp_mid']}",
@@ -368,6 +369,11 @@ def test_effective_privileges_match_server(pg: Any) -> None:
         assert has(f"{p}_flip_off", "relation", "t1", "SELECT") == (major >= 16)
         assert not has(f"{p}_login_d", "relation", "t_own", "UPDATE")  # owner revoked own
         assert has(f"{p}_login_d", "relation", "t_own", "SELECT")
+        # holds UPDATE by a plain grant, and the grant option as a member of the owner
+        assert (f"{p}_login_d2", "UPDATE", True) in {
+            (r, pr, g) for r, pr, g in con.execute(
+                "SELECT role, privilege, grantable FROM effective_privileges "
+                "WHERE object_name = 't_own' AND via = 'direct'").fetchall()}
         assert not has(f"{p}_login_d", "relation", "t_empty", "SELECT")  # empty ACL
         assert has(f"{p}_su_a", "relation", "t_empty", "SELECT")  # superuser
         assert not has(f"{p}_login_e", "relation", "t_empty", "SELECT")  # not inherited
