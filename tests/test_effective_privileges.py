@@ -30,7 +30,7 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
         "dbo", "login_dbo", "grp_base", "grp_mid", "login_a", "mid_noinh", "login_b",
         "login_ni", "flip_on", "flip_off", "login_c", "multi", "adm", "grp_owner", "login_d",
         "login_d2", "su_a", "login_e", "reader_all", "writer_all", "rad_grp", "login_f", "login_g",
-        "maint", "maint_noinh")}
+        "maint", "maint_noinh", "auditor")}
     r["odd"] = f'{p} "we\'ird"\n role'
     Q = {k: q(v) for k, v in r.items()}
     cluster = [
@@ -65,6 +65,7 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
         f"CREATE ROLE {Q['maint_noinh']} LOGIN NOINHERIT",
         f"CREATE ROLE {Q['odd']} LOGIN IN ROLE {Q['grp_mid']}",
         f"ALTER DATABASE {q(db)} OWNER TO {Q['dbo']}",
+        f"CREATE ROLE {Q['auditor']} LOGIN IN ROLE pg_monitor",
     ]
     if major >= 16:
         cluster += [
@@ -100,7 +101,7 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
     own = Q["grp_owner"]
     dbsql = [
         f"REVOKE CONNECT, TEMPORARY ON DATABASE {q(db)} FROM PUBLIC",
-        f"GRANT CONNECT ON DATABASE {q(db)} TO {Q['grp_base']}",
+        f"GRANT CONNECT ON DATABASE {q(db)} TO {Q['grp_base']}, {Q['auditor']}",
         f"GRANT CREATE ON DATABASE {q(db)} TO {Q['grp_mid']} WITH GRANT OPTION",
         f"CREATE SCHEMA app AUTHORIZATION {own}",
         f"CREATE SCHEMA app2 AUTHORIZATION {own}",
@@ -392,6 +393,15 @@ def test_effective_privileges_match_server(pg: Any) -> None:
             assert not has(f"{p}_login_c", "schema", "app", "CREATE")
         if major >= 17:
             assert has(f"{p}_maint", "relation", "t1", "MAINTAIN")
+
+        # The real deployment: collected by a pg_monitor login, not a superuser. The model
+        # must come out identical (every catalog it needs is readable by PUBLIC).
+        snap2 = collect(pg.conninfo(user=f"{p}_auditor", dbname=db), databases=[db])
+        assert snap2.meta["is_superuser"] is False
+        con2 = audit_schema.load(snap2)
+        everything = "SELECT * FROM effective_privileges ORDER BY ALL"
+        assert con2.execute(everything).fetchall() == con.execute(everything).fetchall()
+        con2.close()
         con.close()
     finally:
         pg.drop_database(db)
