@@ -43,6 +43,9 @@ def snap_file(tmp_path: Path) -> Path:
                                                           login=True),
                role(106, "analyst", login=True)],
         memberships=[member(101, 102), member(100, 104), member(101, 103)],
+        shared_acl=[{"object_class": "parameter", "object_oid": 9000,
+                     "object_name": "pgaudit.log", "grantor_oid": 10, "grantee_oid": 102,
+                     "privilege": "SET", "grantable": False}],
         db={"schemas": [dict(SCHEMA, name="App Data"), dict(SCHEMA, oid=2201, name="other")],
             "objects": [obj(20000, "relation", "table", "Orders", acl_state="explicit"),
                         obj(20001, "relation", "table", "Orders", schema_oid=2201),
@@ -245,6 +248,11 @@ def test_who_can_functions_all_and_errors(snap_file: Path, capsys: Any) -> None:
     code, out, err = run(["who-can", "CONNECT", "ON", "DATABASE", "appdb", str(snap_file)],
                          capsys)
     assert code == 0 and "granted to PUBLIC" in out, err
+    code, out, err = run(["who-can", "SET", "ON", "PARAMETER", "pgaudit.log", str(snap_file)],
+                         capsys)
+    assert code == 0, err
+    assert out.splitlines()[0] == "SET on PARAMETER pgaudit.log:"
+    assert "app_shop" in out and "granted directly" in out and "analyst" not in out
 
 
 def test_help_is_fast_and_lists_the_commands() -> None:

@@ -118,6 +118,8 @@ def display_identity(row: dict[str, Any]) -> str:
     cls = row.get("object_class")
     if cls == "large_object":
         return str(row.get("object_name"))
+    if cls == "parameter":  # custom parameters are dotted: pgaudit.log
+        return ".".join(sql_name(part) for part in str(row.get("object_name")).split(".", 1))
     base = qualified_name(row.get("schema"), row.get("object_name"))
     if cls == "function":
         args = row.get("identity_args")

@@ -313,8 +313,8 @@ def render(results: list[dict[str, Any]]) -> str:
                                    if o.get("column_name") else "")
         where = f" in database {sql_name(o['database'])}" if o.get("database") and \
             o["object_class"] != "database" else ""
-        lines.append(f"{', '.join(res['privileges'])} on {label}{where}"
-                     f" (owner {sql_name(o.get('owner'))}):")
+        owner = f" (owner {sql_name(o['owner'])})" if o.get("owner") is not None else ""
+        lines.append(f"{', '.join(res['privileges'])} on {label}{where}{owner}:")
         if not res["holders"]:
             lines.append("  nobody (not even the owner: its own privileges were revoked)")
         width = max([len(sql_name(h["role"])) for h in res["holders"]] + [4])
