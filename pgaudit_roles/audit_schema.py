@@ -90,14 +90,14 @@ _TABLES: list[AuditTable] = [
         ("app", "VARCHAR", "Application the name belongs to (environment suffix stripped), or NULL"),
         ("environment", "VARCHAR", "Environment suffix found in the name (prod, staging, ...), or NULL"),
         ("is_bootstrap_superuser", "BOOLEAN", "The role created by initdb (OID 10)"),
-        ("is_breakglass", "BOOLEAN", "On the naming policy's break-glass allowlist"),
-        ("is_auditor", "BOOLEAN", "Listed as the auditing role in the naming policy"),
-        ("superuser_equivalent", "BOOLEAN", """SUPERUSER, or can SET ROLE (16+: along set_option
-         grants) to a managed-service admin role: rds_superuser, cloudsqlsuperuser,
-         azure_pg_admin"""),
-        ("superuser_via", "VARCHAR", """Why superuser_equivalent: 'SUPERUSER' or the name of
-         the managed-service admin role; NULL when not"""),
-        ("member_of", "VARCHAR[]", "Roles this role is a direct member of (sorted)"),
+        ("is_breakglass", "BOOLEAN", "On the naming policy's break-glass allowlist (or given that kind explicitly)"),
+        ("is_auditor", "BOOLEAN", "Listed as the auditing role in the naming policy (or given that kind explicitly)"),
+        ("superuser_equivalent", "BOOLEAN", """SUPERUSER, or can SET ROLE (16+: along SET
+         TRUE grants) to a managed-service admin role: rds_superuser, cloudsqlsuperuser,
+         azure_pg_admin. Not included: SET ROLE to a role that itself has SUPERUSER (which
+         also makes a superuser); find those with role_closure.can_set and roles.superuser"""),
+        ("superuser_via", "VARCHAR", """Why superuser_equivalent: 'SUPERUSER' for the attribute
+         itself, else the name of the managed-service admin role; NULL when not"""),        ("member_of", "VARCHAR[]", "Roles this role is a direct member of (sorted)"),
         ("members", "VARCHAR[]", "Direct members of this role (sorted)"),
     ]),
     _t("memberships", "table", """One row per membership grant (pg_auth_members). 16+ may
@@ -685,8 +685,9 @@ class _Loader:
             c = pol.classify_full(name, login=bool(login), superuser=bool(superuser),
                                   predefined=bool(predefined),
                                   monitor_member=bool(monitor_member))
-            kinds.append([oid, c.kind, c.app, c.environment, name in pol.breakglass,
-                          name in pol.auditor])
+            kinds.append([oid, c.kind, c.app, c.environment,
+                          name in pol.breakglass or c.kind == "breakglass",
+                          name in pol.auditor or c.kind == "auditor"])
         cols = [("oid", "BIGINT"), ("kind", "VARCHAR"), ("app", "VARCHAR"),
                 ("environment", "VARCHAR"), ("is_breakglass", "BOOLEAN"),
                 ("is_auditor", "BOOLEAN")]

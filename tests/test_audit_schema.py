@@ -297,15 +297,25 @@ def test_set_option_chain_and_managed_superusers() -> None:
     con = audit_schema.load(make(
         160000,
         roles=[role(300, "rds_superuser"), role(301, "ops", login=True),
-               role(302, "viewer", login=True), role(303, "grp")],
+               role(302, "viewer", login=True), role(303, "grp"),
+               role(304, "su", superuser=True), role(305, "app_x", login=True),
+               role(306, "app_y", login=True)],
         memberships=[member(300, 303), member(303, 301),
-                     member(300, 302, set_option=False)]))
+                     member(300, 302, set_option=False),
+                     member(304, 305, inherit_option=False),
+                     member(304, 306, set_option=False)]))
     got = {n: (e, v) for n, e, v in rows(
         con, "SELECT name, superuser_equivalent, superuser_via FROM roles")}
     assert got["ops"] == (True, "rds_superuser")
     assert got["viewer"] == (False, None)
     assert got["postgres"] == (True, "SUPERUSER")
     assert got["rds_superuser"] == (False, None)
+    # SET ROLE to a SUPERUSER role is left to role_closure (the documented contract)
+    assert got["app_x"] == (False, None)
+    assert got["app_y"] == (False, None)
+    assert rows(con, "SELECT member FROM role_closure c JOIN roles t ON t.oid = c.role_oid "
+                     "WHERE t.superuser AND c.can_set AND c.depth > 0") == [("app_x",)]
+    assert got["su"] == (True, "SUPERUSER")
 
 
 def test_database_owner_membership_is_per_database() -> None:
