@@ -779,6 +779,10 @@ class BenchCluster(LocalCluster):
         from pgaudit_roles import localpg
 
         self._runas = localpg._os_user_for_server()
+        pid = self.postmaster_pid()
+        if pid is not None and Path(f"/proc/{pid}").exists():
+            raise BenchError(f"the server in {self.base_dir} is already running (pid {pid}); "
+                             f"stop it first: {self.bin_dir / 'pg_ctl'} -D {self.data_dir} stop")
         last = ""
         for _ in range(5):
             self.port = free_port()

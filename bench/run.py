@@ -691,7 +691,8 @@ def format_table(result: dict[str, Any]) -> str:
     tg = result["targets"]
     lines.append("")
     if tg["ours_s"] is None:
-        lines.append("ours (full scan): not available yet; ratios and targets cannot be computed")
+        lines.append("ours (full scan): not measured (the scan stage, or collect + check + "
+                     "report, did not run or is not available); no ratios or targets")
     else:
         lines.append(f"ours (full scan = collect + check + {'/'.join(FULL_SCAN_FORMATS)}): "
                      f"{tg['ours_s']:.2f} s, peak RSS {tg['ours_peak_rss_mib']:.0f} MiB "
@@ -774,7 +775,8 @@ def measure_cluster(args: argparse.Namespace, sizes: mc.Sizes | None, data_dir: 
             "server": {"version": target.server_version,
                        "version_num": target.server_version_num,
                        "own_server": cluster is not None},
-            "cluster": {"scale": getattr(args, "point_scale", None) or args.scale,
+            "cluster": {"scale": (getattr(args, "point_scale", None) or args.scale)
+                        if sizes is not None else "given cluster",
                         "sizes": asdict(sizes) if sizes else None, "build": build},
             "repeat": args.repeat,
             "stages": stage_results,
