@@ -62,6 +62,9 @@ TARGETS = {
 peak RSS <= 1 GiB, time growing linearly with objects."""
 
 STAGES = ("floor", "pg_dump", "collect", "check", "report", "report_html", "scan", "scan_cli")
+DEFAULT_STAGES = ("floor", "pg_dump", "collect", "check", "report", "scan")
+"""Without --stages: everything the targets need, each evaluation once per stage; the
+HTML report and the ``pgaudit-roles scan`` command run with ``--stages all``."""
 OURS = ("collect", "check", "report", "report_html", "scan", "scan_cli")
 NOT_AVAILABLE = "not available"
 
@@ -877,8 +880,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="with --dsn: build the synthetic layout there first")
     p.add_argument("--data-dir", type=Path, help="keep our server here and reuse it when it "
                    "already holds a build of the same sizes (building large takes long)")
-    p.add_argument("--stages", default=",".join(STAGES),
-                   help=f"comma-separated subset of {','.join(STAGES)}")
+    p.add_argument("--stages", default=",".join(DEFAULT_STAGES),
+                   help=f"comma-separated subset of {','.join(STAGES)}, or 'all' "
+                   f"(default: {','.join(DEFAULT_STAGES)})")
     p.add_argument("--repeat", type=int, default=1, help="runs per stage; the best wall "
                    "time and the highest peak RSS are kept (default 1)")
     p.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 2),
@@ -893,7 +897,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep-work", action="store_true",
                    help="keep the snapshot and reports each stage wrote")
     args = p.parse_args(argv)
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    stages = list(STAGES) if args.stages.strip() == "all" else [
+        s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         p.error(f"unknown stage {unknown[0]!r}; choose from {', '.join(STAGES)}")

@@ -140,3 +140,13 @@ def test_run_rejects_bad_arguments_with_one_line() -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "too few" in proc.stderr
+
+
+def test_stage_selection() -> None:
+    import run
+
+    assert run.parse_args([]).stage_list == list(run.DEFAULT_STAGES)
+    assert run.parse_args(["--stages", "all"]).stage_list == list(run.STAGES)
+    assert run.parse_args(["--stages", "floor, scan"]).stage_list == ["floor", "scan"]
+    with pytest.raises(SystemExit):
+        run.parse_args(["--points", "--tables", "10"])  # points measure the presets only
