@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from . import acl_defaults
 from .errors import UsageError
 from .naming import NamingPolicy
+from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
 from .snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot
 
 if TYPE_CHECKING:
@@ -357,8 +358,9 @@ _TABLES: list[AuditTable] = [
         ("value", "VARCHAR", "Value as stored"),
     ]),
     _t("hba_rules", "table", """pg_hba.conf lines as the server reads them
-       (pg_hba_file_rules or a supplied file), with derived columns from
-       pgaudit_roles.hba.analyze (NULL when that analysis is unavailable).""", [
+       (pg_hba_file_rules or a supplied file), then derived columns from
+       pgaudit_roles.hba_analysis (reach and shadowing; +group lines are resolved with the
+       snapshot's roles and memberships).""", [
         ("rule_number", "INTEGER", "Order of evaluation (NULL for lines with errors)"),
         ("file_name", "VARCHAR", "File the line is in"),
         ("line_number", "INTEGER", "Line number in that file"),
@@ -370,14 +372,7 @@ _TABLES: list[AuditTable] = [
         ("auth_method", "VARCHAR", "Authentication method"),
         ("options", "VARCHAR[]", "name=value options, secrets redacted"),
         ("error", "VARCHAR", "Error text: the line is not in effect"),
-        ("is_remote", "BOOLEAN", "Accepts TCP connections from other hosts"),
-        ("address_count", "DOUBLE", "Number of addresses the address/mask covers (NULL for names/keywords)"),
-        ("is_all_addresses", "BOOLEAN", "Covers every address (all, 0.0.0.0/0, ::/0)"),
-        ("prefix_len", "INTEGER", "CIDR prefix length"),
-        ("is_replication", "BOOLEAN", "Matches replication connections"),
-        ("matches_all_databases", "BOOLEAN", "Database field is all (or equivalent)"),
-        ("matches_all_users", "BOOLEAN", "User field is all (or equivalent)"),
-        ("shadowed_by", "INTEGER", "rule_number of an earlier line that matches everything this one does"),
+        *HBA_ANALYSIS_COLUMNS,
     ]),
     _t("activity", "table", "Sessions seen in pg_stat_activity at collection time.", [
         ("pid", "INTEGER", "Backend PID"),
@@ -943,15 +938,15 @@ class _Loader:
             LEFT JOIN internal.databases_raw d ON d.oid = i.database_oid""")
 
     def _hba(self) -> None:
-        table = self.snap.table("hba_rules")
-        rows = list(table.dicts())
-        derived = _hba_analysis(rows)
+        rows = list(self.snap.table("hba_rules").dicts())
+        derived = _hba_analysis(rows, list(self.snap.table("roles").dicts()),
+                                list(self.snap.table("memberships").dicts())) if rows else None
         spec = AUDIT_TABLES["hba_rules"]
         cols = [(c.name, c.type) for c in spec.columns]
         out = []
         for i, r in enumerate(rows):
             d = derived[i] if derived is not None else {}
-            out.append([r.get(n, d.get(n)) if n in r else d.get(n) for n, _t in cols])
+            out.append([r[n] if n in r else d.get(n) for n, _t in cols])
         self.insert("hba_rules", cols, [((), out)])
 
     def _meta(self) -> None:
@@ -1001,29 +996,16 @@ def _check_columns(actual: Sequence[str], expected: Sequence[tuple[str, str]], n
         raise UsageError(f"snapshot table {name!r} has columns {list(actual)!r}, expected {want!r}")
 
 
-_HBA_DERIVED = ("is_remote", "address_count", "is_all_addresses", "prefix_len", "is_replication",
-                "matches_all_databases", "matches_all_users", "shadowed_by")
+def _hba_analysis(rows: list[dict[str, Any]], roles: list[dict[str, Any]],
+                  memberships: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """Rows with the derived columns of ``pgaudit_roles.hba.analyze`` (None if unavailable)."""
+    from . import hba
 
-
-def _hba_analysis(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """Derived pg_hba columns from ``pgaudit_roles.hba.analyze`` when that module exists."""
-    try:
-        from . import hba
-    except ImportError:
-        return None
     analyze = getattr(hba, "analyze", None)
     if analyze is None:
         return None
-    result = analyze(rows)
-    out: list[dict[str, Any]] = []
-    for item in result:
-        if isinstance(item, Mapping):
-            out.append({k: item.get(k) for k in _HBA_DERIVED})
-        else:
-            out.append({k: getattr(item, k, None) for k in _HBA_DERIVED})
-    if len(out) != len(rows):
-        return None
-    return out
+    out = [dict(item) for item in analyze(rows, roles, memberships)]
+    return out if len(out) == len(rows) else None
 
 
 # --- documentation ----------------------------------------------------------------------

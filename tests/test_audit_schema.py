@@ -562,28 +562,27 @@ def test_databases_not_collected_keep_their_shared_facts() -> None:
     assert rows(con, "SELECT count(*) FROM schemas WHERE database = 'locked'") == [(0,)]
 
 
-def test_hba_rules_get_the_derived_columns_from_hba_analyze(monkeypatch: Any) -> None:
+def test_hba_rules_get_the_derived_columns_from_hba_analysis(monkeypatch: Any) -> None:
     from pgaudit_roles import hba
+    from pgaudit_roles.hba_analysis import ANALYSIS_COLUMNS
 
-    seen: list[list[dict]] = []
-
-    def analyze(rows_: list[dict]) -> list[dict]:
-        seen.append(rows_)
-        return [{"is_remote": r["type"] != "local", "address_count": 2.0 ** 32,
-                 "prefix_len": 0, "shadowed_by": None if i == 0 else 1}
-                for i, r in enumerate(rows_)]
-
-    monkeypatch.setattr(hba, "analyze", analyze, raising=False)
-    hba_rows = [{"rule_number": 1, "line_number": 1, "type": "local", "databases": ["all"],
-                 "users": ["all"], "auth_method": "peer"},
+    spec = [c.name for c in audit_schema.AUDIT_TABLES["hba_rules"].columns]
+    assert spec == [c[0] for c in CLUSTER_TABLES["hba_rules"]] + [c[0] for c in ANALYSIS_COLUMNS]
+    hba_rows = [{"rule_number": 1, "line_number": 1, "type": "host", "databases": ["all"],
+                 "users": ["+grp"], "address": "10.0.0.0", "netmask": "255.0.0.0",
+                 "auth_method": "scram-sha-256"},
                 {"rule_number": 2, "line_number": 2, "type": "host", "databases": ["all"],
-                 "users": ["all"], "address": "0.0.0.0", "netmask": "0.0.0.0",
-                 "auth_method": "trust"}]
+                 "users": ["alice"], "address": "10.1.0.0", "netmask": "255.255.0.0",
+                 "auth_method": "trust"},
+                {"rule_number": None, "line_number": 3, "type": "hostssl", "error": "bad"}]
+    con = audit_schema.load(make(roles=[role(200, "grp"), role(201, "alice", login=True)],
+                                 memberships=[member(200, 201)],
+                                 extra={"hba_rules": hba_rows}))
+    got = rows(con, "SELECT line_number, is_remote, prefix_len, address_count, in_effect, "
+                    "shadowed_by FROM hba_rules ORDER BY line_number")
+    # alice is a member of grp, so line 1 (+grp from 10/8) shadows line 2 (alice, 10.1/16)
+    assert got == [(1, True, 8, 2.0 ** 24, True, None), (2, True, 16, 2.0 ** 16, True, 1),
+                   (3, True, None, None, False, None)]
+    monkeypatch.setattr(hba, "analyze", lambda *a: [], raising=False)  # wrong length: ignored
     con = audit_schema.load(make(extra={"hba_rules": hba_rows}))
-    assert seen and [r["type"] for r in seen[0]] == ["local", "host"]
-    assert rows(con, "SELECT type, is_remote, address_count, prefix_len, shadowed_by, "
-                     "is_all_addresses FROM hba_rules ORDER BY rule_number") == [
-        ("local", False, 2.0 ** 32, 0, None, None), ("host", True, 2.0 ** 32, 0, 1, None)]
-    monkeypatch.setattr(hba, "analyze", lambda r: [], raising=False)  # wrong length: ignored
-    con = audit_schema.load(make(extra={"hba_rules": hba_rows}))
-    assert rows(con, "SELECT count(*), count(is_remote) FROM hba_rules") == [(2, 0)]
+    assert rows(con, "SELECT count(*), count(is_remote) FROM hba_rules") == [(3, 0)]
