@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import acl_defaults
 from .errors import UsageError
-from .naming import NamingPolicy
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
+from .naming import NamingPolicy
 from .snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot
 
 if TYPE_CHECKING:
