@@ -16,6 +16,7 @@ Case file format::
     hba = "host all all 0.0.0.0/0 trust"       # optional pg_hba text, given as --hba-file
     collect_as = "superuser"                   # or "auditor" (pg_monitor member)
     config = { naming = { breakglass = ["dba_{p}"] } }   # optional inline config
+    isolated = true                            # optional: never run side by side (see below)
     settings = { ssl = "on" }                  # optional server settings for this case only
     [case.match]                               # fail cases: a finding with these fields
     role = "app_{p}"
@@ -33,6 +34,15 @@ value; a case whose setting the server build cannot take (``ssl`` on a build wit
 is skipped with the server's message. Without it the test server runs with
 ``log_statement = 'all'``, ``ssl = off``, ``log_connections``/``log_disconnections`` off and
 ``password_encryption = 'scram-sha-256'`` (see tests/conftest.py and localpg.py).
+
+Cases run side by side (each in its own database, with its own prefix, collected together
+as the superuser) unless they have ``hba``, ``config`` or ``settings``, are collected as the
+auditor, say ``isolated = true``, or are fail cases whose match names neither ``{p}`` nor
+``{db}``. A case only ever sees findings that concern it: in its database, with its prefix
+in the role, object or schema name, or cluster-level pg_hba and setting findings. Mark a
+case ``isolated`` when it changes something cluster-wide that is not named with ``{p}``
+(grants to PUBLIC on shared objects, ALTER SYSTEM outside ``settings``) or when its rule
+counts across the whole cluster; ``PGAUDIT_CASES_ISOLATED=1`` runs every case alone.
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ from typing import Any
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 CASE_KEYS = {"name", "expect", "min_version", "max_version", "setup", "cluster_setup", "hba",
-             "config", "settings", "collect_as", "match"}
+             "config", "settings", "collect_as", "match", "isolated"}
 SETTING_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 FINDING_MATCH_KEYS = {"rule_id", "severity", "database", "object_type", "schema", "object_name",
                       "object_identity", "role", "details", "message_contains"}
@@ -69,6 +79,7 @@ class Case:
     match: dict[str, Any] = field(default_factory=dict)
     min_version: int | None = None
     max_version: int | None = None
+    isolated: bool = False
     path: str = ""
 
     @property
@@ -129,6 +140,9 @@ def load_case_file(path: Path) -> list[Case]:
         for key in ("min_version", "max_version"):
             if key in c and (not isinstance(c[key], int) or not 13 <= c[key] <= 99):
                 raise CaseFileError(f"{at} ({name}): {key!r} must be a major version like 15")
+        isolated = c.get("isolated", False)
+        if not isinstance(isolated, bool):
+            raise CaseFileError(f"{at} ({name}): 'isolated' must be true or false")
         config = c.get("config", {})
         if not isinstance(config, dict):
             raise CaseFileError(f"{at} ({name}): 'config' must be an inline table")
@@ -143,7 +157,7 @@ def load_case_file(path: Path) -> list[Case]:
                           config=config, settings=settings,
                           collect_as="auditor" if c.get("hba") is not None else collect_as,
                           match=match, min_version=c.get("min_version"),
-                          max_version=c.get("max_version"), path=where))
+                          max_version=c.get("max_version"), isolated=isolated, path=where))
     return cases
 
 

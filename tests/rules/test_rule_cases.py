@@ -1,10 +1,17 @@
 """The data-driven rule test runner: every case of every rule, on every server version.
 
-For each (rule, case) x PostgreSQL 13..18: create a fresh database, run the case's SQL,
-collect that database with the real collector, evaluate ONLY that rule, and check that a
-fail case produced a finding matching ``[case.match]`` and that a pass case produced no
-finding that concerns it (in its database, or naming one of its roles). Then drop the
-database and every role whose name contains the case's prefix.
+For each (rule, case) x PostgreSQL 13..18: a fresh database and a unique name prefix, the
+case's SQL, a collection with the real collector, an evaluation of the rule, and the check:
+a fail case needs a finding that concerns the case and matches ``[case.match]``; a pass case
+may have no finding that concerns it (in its database, or naming one of its roles). Then the
+databases and every role whose name contains the prefix are dropped.
+
+Speed without giving up isolation: the cases of one server version that need nothing of
+their own (no ``hba`` file, ``config`` or ``settings``, collected as the superuser, not
+``isolated``, and a fail match that names ``{p}`` or ``{db}``) are prepared side by side, each in its own database with its own
+prefix, then collected once and evaluated once per collecting role. Each case still only
+looks at findings that concern it, so other cases cannot make it pass or fail. Every other
+case (and every case with ``PGAUDIT_CASES_ISOLATED=1``, handy when debugging) runs alone.
 
 Case files: tests/rules/cases/<RULE_ID>.toml (format in caseload.py).
 """
@@ -12,9 +19,13 @@ Case files: tests/rules/cases/<RULE_ID>.toml (format in caseload.py).
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
+import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,33 +35,69 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caseload import Case, all_cases, substitute  # noqa: E402
 
 CASES = all_cases()
+ISOLATE_ALL = os.environ.get("PGAUDIT_CASES_ISOLATED") == "1"
 
 
-@pytest.fixture
-def case_env(pg: Any, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """(prefix, database); teardown drops the database and the prefix's roles."""
-    prefix = pg.unique("rc")
-    db = pg.create_database(f"{prefix}_db")
+@functools.cache
+def rules_by_id() -> dict[str, Any]:
+    from pgaudit_roles.rules import load_rules, resolve_ids
+
+    rules = load_rules()
+    ids = resolve_ids(rules)
+    by_id = {r.id: r for r in rules}
+    return {name: by_id[rid] for name, rid in ids.items()}
+
+
+def batchable(case: Case) -> bool:
+    if (ISOLATE_ALL or case.isolated or case.hba is not None or case.config or case.settings
+            or case.collect_as != "superuser"):
+        return False
+    if case.expect == "fail":
+        text = json.dumps(case.match)
+        return "{p}" in text or "{db}" in text
+    return True
+
+
+@dataclass
+class Prepared:
+    """A case's database and prefix, and what happened to it."""
+
+    case: Case
+    prefix: str
+    db: str
+    error: str | None = None
+    result: Any = None  # RuleResult of the case's rule
+    hba_path: Path | None = None
+    batched: bool = False
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def prepare(pg: Any, case: Case, prefix: str) -> Prepared:
+    """Create the case's database and run its SQL; a failure is recorded, not raised."""
+    db = f"{prefix}_db"
+    prep = Prepared(case=case, prefix=prefix, db=db)
     try:
-        yield prefix, db
-    finally:
-        pg.drop_database(db)
-        drop_prefixed_roles(pg, prefix)
+        pg.create_database(db)
+        if case.cluster_setup:
+            pg.execute(substitute(case.cluster_setup, prefix, db))
+        if case.setup:
+            pg.execute(substitute(case.setup, prefix, db), dbname=db)
+    except Exception as exc:  # reported by the case's own test
+        prep.error = f"setup failed: {type(exc).__name__}: {exc}"
+    return prep
 
 
-def drop_prefixed_roles(pg: Any, prefix: str) -> None:
-    from psycopg import sql
-
-    names = [r[0] for r in pg.query("SELECT rolname FROM pg_roles WHERE strpos(rolname, %s) > 0",
-                                    (prefix,))]
-    if not names:
-        return
-    idents = sql.SQL(", ").join(sql.Identifier(n) for n in names)
-    import psycopg
-
-    with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(idents))
-        conn.execute(sql.SQL("DROP ROLE {}").format(idents))
+def ensure_auditor(pg: Any, name: str, dbs: list[str]) -> None:
+    """A pg_monitor login without the pg_hba grants, able to connect to ``dbs``."""
+    if not pg.query("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)):
+        pg.execute(f"CREATE ROLE {quote(name)} LOGIN; GRANT pg_monitor TO {quote(name)};")
+    for db in dbs:
+        (ok,) = pg.query("SELECT has_database_privilege(%s, %s, 'CONNECT')", (name, db))[0]
+        if not ok:
+            pg.execute(f"GRANT CONNECT ON DATABASE {quote(db)} TO {quote(name)}")
 
 
 @contextlib.contextmanager
@@ -111,22 +158,104 @@ def _wait_for_auto_conf(pg: Any, names: list[str], *, present: bool) -> None:
         time.sleep(0.05)
 
 
-def collect_case(pg: Any, case: Case, prefix: str, db: str, tmp_path: Path) -> Any:
+def collect_for(pg: Any, user: str, dbs: list[str], hba_file: Path | None = None) -> Any:
     from pgaudit_roles.collect import collect
 
-    hba_file = None
-    if case.hba is not None:
-        hba_file = tmp_path / "pg_hba.conf"
-        hba_file.write_text(substitute(case.hba, prefix, db), encoding="utf-8")
-    user = "postgres"
-    if case.collect_as == "auditor":
-        user = f"{prefix}_auditor"
-        pg.execute(f'CREATE ROLE "{user}" LOGIN; GRANT pg_monitor TO "{user}";')
-        (ok,) = pg.query("SELECT has_database_privilege(%s, %s, 'CONNECT')", (user, db))[0]
-        if not ok:
-            pg.execute(f'GRANT CONNECT ON DATABASE "{db}" TO "{user}"')
-    return collect(pg.conninfo(user=user, dbname=db), databases=[db],
+    return collect(pg.conninfo(user=user, dbname=dbs[0]), databases=dbs,
                    hba_file=str(hba_file) if hba_file else None)
+
+
+def cleanup(pg: Any, dbs: list[str], token: str) -> None:
+    """Drop the databases, then every role whose name contains ``token``."""
+    import psycopg
+    from psycopg import sql
+
+    for db in dbs:
+        pg.drop_database(db)
+    names = [r[0] for r in pg.query("SELECT rolname FROM pg_roles WHERE strpos(rolname, %s) > 0",
+                                    (token,))]
+    if not names:
+        return
+    idents = sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(idents))
+        conn.execute(sql.SQL("DROP ROLE {}").format(idents))
+
+
+def evaluate_rules(snapshot: Any, rule_ids: set[str], config: dict[str, Any],
+                   origin: str) -> dict[str, Any]:
+    from pgaudit_roles.config import config_from_mapping
+    from pgaudit_roles.engine import evaluate
+
+    rules = [rules_by_id()[r] for r in sorted(rule_ids)]
+    result = evaluate(snapshot, rules, config_from_mapping(config, origin=origin))
+    return {rr.rule.id: rr for rr in result.results}
+
+
+@pytest.fixture(scope="session")
+def batch(pg: Any) -> Iterator[dict[str, Prepared]]:
+    """Every batchable case of this server version, prepared, collected, evaluated and
+    cleaned up again; the outcomes stay in memory for the tests."""
+    token = f"rcb{os.getpid()}v{pg.major}n"
+    chosen = [c for c in CASES if batchable(c) and c.applies_to(pg.major)
+              and c.rule_id in rules_by_id()]
+    preps = {c.id: prepare(pg, c, f"{token}{i:04d}z") for i, c in enumerate(chosen)}
+    try:
+        group = [p for p in preps.values() if p.error is None]
+        if group:
+            try:
+                snapshot = collect_for(pg, "postgres", [p.db for p in group])
+                results = evaluate_rules(snapshot, {rules_by_id()[p.case.rule_id].id for p in group},
+                                         {}, "rule cases")
+            except Exception as exc:  # every case of the batch reports it
+                for p in group:
+                    p.error = f"batch collection/evaluation failed: {type(exc).__name__}: {exc}"
+            else:
+                for p in group:
+                    p.result = results[rules_by_id()[p.case.rule_id].id]
+                    p.batched = True
+    finally:
+        # results are in memory: drop everything now, so cases that run alone later see a
+        # cluster without the batch's roles
+        cleanup(pg, [p.db for p in preps.values()], token)
+    yield preps
+
+
+@pytest.fixture
+def alone(pg: Any, tmp_path: Path) -> Iterator[Any]:
+    """Runs one case by itself (hba file, own config, isolated); cleans up after it."""
+    made: list[Prepared] = []
+
+    def run(case: Case) -> Prepared:
+        prefix = pg.unique("rc") + "z"
+        prep = prepare(pg, case, prefix)
+        made.append(prep)
+        if prep.error:
+            return prep
+        try:
+            user = "postgres"
+            if case.hba is not None:
+                prep.hba_path = tmp_path / "pg_hba.conf"
+                prep.hba_path.write_text(substitute(case.hba, prefix, prep.db), encoding="utf-8")
+            if case.collect_as == "auditor":
+                user = f"{prefix}_auditor"
+                ensure_auditor(pg, user, [prep.db])
+            with server_settings(pg, substitute(case.settings, prefix, prep.db)):
+                snapshot = collect_for(pg, user, [prep.db], prep.hba_path)
+            rid = rules_by_id()[case.rule_id].id
+            prep.result = evaluate_rules(snapshot, {rid}, substitute(case.config, prefix, prep.db),
+                                         f"{case.path} config")[rid]
+        except pytest.skip.Exception:
+            raise
+        except Exception as exc:
+            prep.error = f"collection/evaluation failed: {type(exc).__name__}: {exc}"
+        return prep
+
+    try:
+        yield run
+    finally:
+        for prep in made:
+            cleanup(pg, [prep.db], prep.prefix)
 
 
 def finding_matches(f: Any, match: dict[str, Any]) -> bool:
@@ -142,56 +271,45 @@ def finding_matches(f: Any, match: dict[str, Any]) -> bool:
     return True
 
 
-def concerns(f: Any, prefix: str, db: str) -> bool:
-    if f.database == db:
+def concerns(f: Any, prep: Prepared) -> bool:
+    """The finding is about this case: its database, one of its roles or objects, or a
+    cluster-level pg_hba line or server setting that names no role (they come from the
+    case's own pg_hba text or from the test server's known settings, so they are the
+    case's; one that names a role is the case's when the role is)."""
+    if f.database == prep.db:
         return True
-    if f.database is None and f.object_type in ("hba_rule", "setting"):
-        # Cluster-level findings of the rule under test: they come from the case's own
-        # pg_hba text or from the test server's known settings, so they are the case's.
+    if f.database is None and f.object_type in ("hba_rule", "setting") and f.role is None:
         return True
-    return any(prefix in (v or "") for v in (f.role, f.object_name, f.object_identity, f.schema))
+    return any(prep.prefix in (v or "") for v in (f.role, f.object_name, f.object_identity, f.schema))
 
 
 def describe(findings: list[Any]) -> str:
     return "\n".join(f"  - role={f.role!r} db={f.database!r} type={f.object_type!r} "
-                     f"schema={f.schema!r} name={f.object_name!r}: {f.message}"
-                     for f in findings) or "  (none)"
+                     f"schema={f.schema!r} name={f.object_name!r} identity={f.object_identity!r}"
+                     f": {f.message}" for f in findings) or "  (none)"
 
 
 @pytest.mark.pg
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_rule_case(pg: Any, case: Case, case_env: tuple[str, str], tmp_path: Path) -> None:
-    from pgaudit_roles.config import config_from_mapping
-    from pgaudit_roles.engine import evaluate
-    from pgaudit_roles.rules import find_rule, load_rules
-
+def test_rule_case(pg: Any, case: Case, batch: dict[str, Prepared], alone: Any) -> None:
     if not case.applies_to(pg.major):
         pytest.skip(f"case applies to PostgreSQL {case.min_version or 13}-{case.max_version or ''}")
-    prefix, db = case_env
-    rule = find_rule(load_rules(), case.rule_id)
-    assert rule is not None, f"{case.path}: no rule {case.rule_id}"
-
-    if case.cluster_setup:
-        pg.execute(substitute(case.cluster_setup, prefix, db))
-    if case.setup:
-        pg.execute(substitute(case.setup, prefix, db), dbname=db)
-    with server_settings(pg, substitute(case.settings, prefix, db)):
-        snapshot = collect_case(pg, case, prefix, db, tmp_path)
-    cfg = config_from_mapping(substitute(case.config, prefix, db), origin=f"{case.path} config")
-    result = evaluate(snapshot, [rule], cfg)
-    (rr,) = result.results
-    assert rr.status != "error", f"{case.id}: rule error: {rr.reason}"
-    mine = [f for f in rr.findings if concerns(f, prefix, db)]
+    assert case.rule_id in rules_by_id(), f"{case.path}: no rule {case.rule_id}"
+    prep = batch.get(case.id) or alone(case)
+    where = f"{case.id} [{'batched' if prep.batched else 'alone'}, prefix {prep.prefix}, db {prep.db}]"
+    assert prep.error is None, f"{where}: {prep.error}"
+    rr = prep.result
+    assert rr.status != "error", f"{where}: rule error: {rr.reason}"
+    mine = [f for f in rr.findings if concerns(f, prep)]
 
     if case.expect == "fail":
-        assert rr.status == "fail", (f"{case.id}: expected a finding, rule status {rr.status} "
-                                     f"({rr.reason})")
-        match = substitute(case.match, prefix, db)
-        hits = [f for f in rr.findings if finding_matches(f, match)]
-        assert hits, (f"{case.id}: no finding matches {match}; findings of this case:\n"
-                      + describe(mine))
+        assert rr.status == "fail", f"{where}: expected a finding, rule {rr.status} ({rr.reason})"
+        match = substitute(case.match, prep.prefix, prep.db)
+        pool = mine if prep.batched else rr.findings
+        hits = [f for f in pool if finding_matches(f, match)]
+        assert hits, f"{where}: no finding matches {match}; findings of this case:\n" + describe(mine)
         for f in hits:
-            assert f.remediation or f.manual, f"{case.id}: finding without remediation or manual"
+            assert f.remediation or f.manual, f"{where}: finding without remediation or manual"
     else:
-        assert rr.status in ("pass", "fail"), f"{case.id}: rule {rr.status}: {rr.reason}"
-        assert not mine, f"{case.id}: expected no finding for this case, got:\n" + describe(mine)
+        assert rr.status in ("pass", "fail"), f"{where}: rule {rr.status}: {rr.reason}"
+        assert not mine, f"{where}: expected no finding for this case, got:\n" + describe(mine)
