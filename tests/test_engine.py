@@ -221,13 +221,41 @@ def test_inventory(layout: dict[str, Any]) -> None:
     inv = res.inventory
     assert not inv["errors"]
     roles = {r["name"]: r for r in inv["roles"]}
-    p = layout["p"]
+    p, db = layout["p"], layout["db"]
     assert roles[f"app_{p}"]["kind"] == "app" and roles[f"db_owner_{p}"]["kind"] == "owner"
     assert any(m["member"] == f"app_{p}" and m["role"] == f"db_writer_{p}" for m in inv["memberships"])
     summary = inv["login_privileges"][f"app_{p}"]
-    assert any(o["identity"] == "app_data.orders" and "owner" in o["via"]
+    assert summary["superuser"] is False
+    assert any(o["identity"] == "app_data.orders" and o["via"] == ["owner"]
                for o in summary["top_objects"])
-    assert any(c["database"] == layout["db"] for c in summary["counts"])
+    assert {"database": db, "privilege": "SELECT", "objects": 1, "via": f"app_{p}"} in summary["counts"]
+    assert inv["login_privileges"][f"ops_{p}"]["superuser"] is True
+    assert {"database": db, "privilege": "CONNECT", "objects": 1} in inv["public_privileges"]
+    logins = [r["name"] for r in inv["roles"] if r.get("login")]
+    assert set(inv["login_privileges"]) == set(logins[:500]) or inv["truncated"]
+
+
+def test_inventory_follows_group_grants(pg: Any, fresh_db: str) -> None:
+    """A login role's summary names the group role its privileges come through."""
+    from pgaudit_roles.collect import collect
+
+    p = pg.unique("inv")
+    pg.execute(f"CREATE ROLE db_writer_{p} NOLOGIN; CREATE ROLE app_{p} LOGIN; "
+               f"GRANT db_writer_{p} TO app_{p};")
+    try:
+        pg.execute(f"CREATE TABLE a(i int); CREATE TABLE b(i int); "
+                   f"GRANT SELECT, INSERT ON a, b TO db_writer_{p}; "
+                   f"GRANT SELECT (i) ON TABLE a TO app_{p};", dbname=fresh_db)
+        snap = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
+        inv = evaluate(snap, [], config_from_mapping({})).inventory
+        counts = inv["login_privileges"][f"app_{p}"]["counts"]
+        assert {"database": fresh_db, "privilege": "INSERT", "objects": 2,
+                "via": f"db_writer_{p}"} in counts
+        assert {"database": fresh_db, "privilege": "SELECT (columns)", "objects": 1,
+                "via": f"app_{p}"} in counts
+    finally:
+        pg.drop_database(fresh_db)
+        pg.execute(f"DROP ROLE app_{p}; DROP ROLE db_writer_{p};")
 
 
 USER_RULE = '''
