@@ -103,11 +103,11 @@ def test_docs_rules_md_is_current() -> None:
 
 def test_readme_section_between_markers() -> None:
     rules = load_rules()
-    text = f"intro\n{README_START}\nold\n{README_END}\nrest\n"
+    text = f"intro\n{README_START}\nSTALE-SECTION-TEXT\n{README_END}\nrest\n"
     new = replace_readme_section(text, rules)
     assert new.startswith("intro\n" + README_START + "\n| Rule |")
     assert new.endswith(README_END + "\nrest\n")
-    assert "PGR-ROLE-002" in new and "old" not in new
+    assert "PGR-ROLE-002" in new and "STALE-SECTION-TEXT" not in new
     assert replace_readme_section("no markers", rules) == "no markers"
     assert replace_readme_section(new, rules) == new
     # (the README's own test checks that README.md itself is current)
