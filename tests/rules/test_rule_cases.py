@@ -192,13 +192,25 @@ def evaluate_rules(snapshot: Any, rule_ids: set[str], config: dict[str, Any],
     return {rr.rule.id: rr for rr in result.results}
 
 
+def selected_case_ids(session: pytest.Session, major: int) -> set[str]:
+    """Ids of the cases this run will execute on ``major`` (after -k and other selection)."""
+    out: set[str] = set()
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        case = params.get("case")
+        if isinstance(case, Case) and params.get("pg", major) == major:
+            out.add(case.id)
+    return out
+
+
 @pytest.fixture(scope="session")
-def batch(pg: Any) -> Iterator[dict[str, Prepared]]:
+def batch(pg: Any, request: pytest.FixtureRequest) -> Iterator[dict[str, Prepared]]:
     """Every batchable case of this server version, prepared, collected, evaluated and
     cleaned up again; the outcomes stay in memory for the tests."""
     token = f"rcb{os.getpid()}v{pg.major}n"
+    wanted = selected_case_ids(request.session, pg.major)
     chosen = [c for c in CASES if batchable(c) and c.applies_to(pg.major)
-              and c.rule_id in rules_by_id()]
+              and c.rule_id in rules_by_id() and c.id in wanted]
     preps = {c.id: prepare(pg, c, f"{token}{i:04d}z") for i, c in enumerate(chosen)}
     try:
         group = [p for p in preps.values() if p.error is None]
