@@ -25,12 +25,17 @@ TOOL_NAME = "pgaudit-roles"
 _BIDI = {0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 
 
-def printable(text: object) -> str:
+_STRICT_CATEGORIES = ("Zl", "Zp", "Cf", "Cs", "Co", "Cn")
+
+
+def printable(text: object, *, strict: bool = False) -> str:
     """``text`` with every control or bidi character written as a visible escape.
 
     A newline becomes ``\\n`` and ESC becomes ``\\x1b``, so one name always stays on one
     line and cannot colour or move the cursor. The mapping is injective apart from the
-    backslash, which is doubled only when it precedes an escape we produce.
+    backslash, which is doubled only when it precedes an escape we produce. ``strict``
+    also escapes every format, private-use and unassigned character, for text an editor
+    may render (SQL comments in the remediation script).
     """
     s = str(text)
     if s.isprintable() and "\\" not in s:
@@ -49,7 +54,8 @@ def printable(text: object) -> str:
         elif code < 0x20 or 0x7F <= code <= 0x9F:
             out.append(f"\\x{code:02x}")
         elif (code in _BIDI or unicodedata.category(ch) in ("Zl", "Zp", "Cs")
-              or 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE):
+              or 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+              or (strict and unicodedata.category(ch) in _STRICT_CATEGORIES)):
             out.append(f"\\u{code:04x}")
         else:
             out.append(ch)

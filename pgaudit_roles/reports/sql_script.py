@@ -31,7 +31,6 @@ PostgreSQL 13-18):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from datetime import UTC, datetime
 from .. import __version__
 from ..errors import UsageError
 from ..model import Finding, ScanResult
+from .common import printable
 
 LEVELS = ("safe", "all")
 
@@ -66,24 +66,7 @@ def comment_text(text: object) -> str:
     would render as a line break or reorder), and double a backslash so escapes stay
     unambiguous.
     """
-    out: list[str] = []
-    for ch in str(text):
-        code = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif code < 0x20 or 0x7F <= code <= 0x9F:
-            out.append(f"\\x{code:02x}")
-        elif unicodedata.category(ch) in ("Zl", "Zp", "Cf", "Cs", "Co", "Cn"):
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return printable(text, strict=True)
 
 
 def _comment(*parts: object) -> str:
