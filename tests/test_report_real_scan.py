@@ -70,6 +70,10 @@ def test_all_formats_on_a_real_scan(pg, fresh_db, tmp_path, shared_schemas):
     assert "&lt;img src=x onerror=alert(1)&gt; " + tag in html
 
     text = paths["text"].read_text(encoding="utf-8")
-    assert f"nl\\n{tag}" in text or newline not in {f["role"] for f in doc["findings"]}
+    # the summary lists only the top findings, which depend on what else the shared server
+    # holds; wherever the newline role is shown, it is shown escaped on one line
+    assert newline not in text
+    shown = [ln for ln in text.splitlines() if f"nl\\n{tag}" in ln or f"nl{tag}" in ln]
+    assert all(f"nl\\n{tag}" in ln for ln in shown)
     assert not [ln for ln in text.splitlines() if ln.startswith(tag)]
     assert paths["sql"].read_text(encoding="utf-8").strip()
