@@ -111,7 +111,9 @@ def replace_readme_section(readme: str, rules: Sequence[Rule]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Regenerate docs/rules.md and the README section in a source checkout."""
+    """Regenerate docs/rules.md, and the README's generated sections (through docgen, the one
+    writer of README.md), in a source checkout."""
+    from . import docgen
     from .resources import _REPO
     from .rules import load_rules
 
@@ -119,12 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rules = [r for r in load_rules() if r.origin == "builtin"]
     (root / "docs").mkdir(exist_ok=True)
     (root / "docs" / "rules.md").write_text(render_rules_markdown(rules), encoding="utf-8")
-    readme = root / "README.md"
-    if readme.is_file():
-        text = readme.read_text(encoding="utf-8")
-        new = replace_readme_section(text, rules)
-        if new != text:
-            readme.write_text(new, encoding="utf-8")
+    if root == _REPO:
+        docgen.main([])
     return 0
 
 
