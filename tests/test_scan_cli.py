@@ -79,7 +79,7 @@ def clean(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[dict]:
             conn.execute(f"ALTER ROLE postgres PASSWORD '{PASSWORD}'; "
                          f"ALTER ROLE pgaudit_auditor PASSWORD '{PASSWORD}'")
         # from here on every connection authenticates: a clean cluster has no trust line
-        cluster.write_hba("local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
+        cluster.write_hba("local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n")
         work = tmp_path_factory.mktemp(f"scan{request.param}")
         (work / "pgaudit-roles.toml").write_text(CONFIG)
         yield {"cluster": cluster,
