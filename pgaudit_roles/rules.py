@@ -25,6 +25,9 @@ from .errors import RuleError
 from .model import FIX_SAFETY, SEVERITIES, Reference, Rule
 
 RULE_ID_RE = re.compile(r"^PGR-[A-Z]+-\d{3}$")
+USER_RULE_ID_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}-[A-Z]+-\d{3}$")
+"""Built-in rules use PGR-; user rules may use their own prefix (ACME-ROLE-001), so their
+ids can never collide with a rule we add later."""
 CATEGORIES: tuple[str, ...] = ("roles", "ownership", "privileges", "default-privileges", "hba",
                                "settings")
 OBJECT_TYPES: tuple[str, ...] = (
@@ -113,8 +116,11 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     check_keys(doc, REQUIRED_KEYS, OPTIONAL_KEYS, where)
 
     rid = _str(doc, "id", where)
-    if not RULE_ID_RE.match(rid):
-        raise RuleError(f"{where}: id {rid!r} does not match PGR-<CATEGORY>-<3 digits>, e.g. PGR-ROLE-001")
+    id_re = RULE_ID_RE if origin == "builtin" else USER_RULE_ID_RE
+    if not id_re.match(rid):
+        hint = "" if origin == "builtin" else " or <PREFIX>-<CATEGORY>-<3 digits> (e.g. ACME-ROLE-001)"
+        raise RuleError(f"{where}: id {rid!r} does not match PGR-<CATEGORY>-<3 digits>{hint}, "
+                        "e.g. PGR-ROLE-001")
     if path.stem != rid:
         raise RuleError(f"{where}: file name must be the rule id ({rid}.toml), not {path.name}")
 
@@ -149,7 +155,7 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
 
     aliases = _str_list(doc, "aliases", where)
     for a in aliases:
-        if not RULE_ID_RE.match(a):
+        if not USER_RULE_ID_RE.match(a):
             raise RuleError(f"{where}: alias {a!r} does not look like a rule id")
         if a == rid:
             raise RuleError(f"{where}: alias {a!r} is the rule's own id")

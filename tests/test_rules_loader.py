@@ -293,3 +293,29 @@ def test_rules_module_import_is_light() -> None:
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_user_rules_may_use_their_own_prefix(tmp_path: Path) -> None:
+    path = tmp_path / "ACME-ROLE-001.toml"
+    path.write_text(GOOD.format(id="ACME-ROLE-001"), encoding="utf-8")
+    assert load_rule_file(path, origin="user").id == "ACME-ROLE-001"
+    with pytest.raises(RuleError, match="does not match PGR-"):
+        load_rule_file(path, origin="builtin")
+
+
+def test_readme_custom_rule_example_loads() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Writing a custom rule", 1)[1]
+    body = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert body, "README has no custom rule example"
+    rid = re.search(r'^id = "([^"]+)"', body.group(1), re.M)
+    assert rid
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / f"{rid.group(1)}.toml"
+        p.write_text(body.group(1), encoding="utf-8")
+        rule = load_rule_file(p, origin="user")
+    assert rule.id == rid.group(1)
