@@ -20,8 +20,9 @@ WIDTH = 100
 
 
 def _help(cmd: click.Command, path: list[str], parent: click.Context | None) -> list[tuple[str, str]]:
-    ctx = click.Context(cmd, info_name=path[-1], parent=parent, terminal_width=WIDTH,
-                        max_content_width=WIDTH)
+    # the command's own context_settings (e.g. -h for help), as click's make_context applies
+    settings = {"terminal_width": WIDTH, "max_content_width": WIDTH, **cmd.context_settings}
+    ctx = click.Context(cmd, info_name=path[-1], parent=parent, **settings)
     out = [(" ".join(path), cmd.get_help(ctx))]
     if isinstance(cmd, click.Group):
         for name in cmd.list_commands(ctx):
