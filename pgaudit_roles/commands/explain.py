@@ -233,13 +233,9 @@ def explain(role: str, target: str, include_system: bool, fmt: str,
         data = gather(con, role, include_system)
     finally:
         con.close()
-    if fmt == "json":
-        import json
+    from .query import echo_json_or_text
 
-        from .query import plain_value
-        click.echo(json.dumps(plain_value(data), indent=2, ensure_ascii=False))
-    else:
-        click.echo(render(data))
+    echo_json_or_text(data, fmt, render)
 
 
 __all__ = ["explain", "gather", "qualified_name", "render"]

@@ -20,6 +20,7 @@ printed as a PostgreSQL Unicode-escape identifier ``U&"..."``, which psql accept
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +159,16 @@ def render_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
         lines.append(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     lines.append(f"({len(body)} row{'' if len(body) == 1 else 's'})")
     return "\n".join(lines)
+
+
+def echo_json_or_text(data: Any, fmt: str, render: Callable[[Any], str]) -> None:
+    """``explain`` and ``who-can`` print either exact JSON or their rendered text."""
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(plain_value(data), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render(data))
 
 
 def plain_value(value: Any) -> Any:

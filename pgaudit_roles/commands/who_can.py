@@ -367,10 +367,6 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
         results = answer(con, q, objects)
     finally:
         con.close()
-    if fmt == "json":
-        import json
+    from .query import echo_json_or_text
 
-        from .query import plain_value
-        click.echo(json.dumps(plain_value(results), indent=2, ensure_ascii=False))
-    else:
-        click.echo(render(results))
+    echo_json_or_text(results, fmt, render)
