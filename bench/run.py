@@ -105,10 +105,10 @@ def _snapshot_rows(snap: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
     with contextlib.suppress(Exception):
         for name, t in snap.cluster.items():
-            counts[name] = counts.get(name, 0) + len(t.rows)
+            counts[name] = counts.get(name, 0) + len(t)
         for d in snap.databases:
             for name, t in d.tables.items():
-                counts[name] = counts.get(name, 0) + len(t.rows)
+                counts[name] = counts.get(name, 0) + len(t)
     return counts
 
 
@@ -518,7 +518,7 @@ def stage_ours(name: str, t: Target, work: Path, jobs: int | None) -> dict[str, 
     out_dir = work / f"reports-{name}"
     spec: dict[str, Any] = {
         "stage": name, "conninfo": t.auditor, "jobs": jobs, "result": str(result_file),
-        "snapshot": str(work / "snapshot.json.gz"),
+        "snapshot": str(work / "snapshot.tar"),
         "result_pickle": str(work / "scan-result.pickle"),
         "formats": formats, "out_dir": str(out_dir),
     }

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,7 +34,7 @@ from . import acl_defaults
 from .errors import UsageError
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
 from .naming import NamingPolicy
-from .snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot
+from .snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
 
 if TYPE_CHECKING:
     import duckdb
@@ -450,12 +452,38 @@ def server_version_num(meta: Mapping[str, Any]) -> int | None:
 def load(snapshot: Snapshot, policy: NamingPolicy | None = None,
          con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
     """Build the audit schema for ``snapshot`` in ``con`` (a new in-memory DB by default)."""
-    import duckdb
 
     policy = policy or NamingPolicy()
-    con = con if con is not None else duckdb.connect(":memory:")
+    con = con if con is not None else new_connection()
     version = server_version_num(snapshot.meta)
     _Loader(con, snapshot, policy, version).run()
+    return con
+
+
+MEMORY_LIMIT = "512MB"
+"""DuckDB's memory cap for the audit schema (``PGAUDIT_ROLES_MEMORY_LIMIT`` overrides).
+
+DuckDB's own default is 80% of the machine, which a million-table cluster happily takes
+(8 GiB measured) from a cron job sharing the host. Above the cap DuckDB spills to a private
+temporary directory instead; at the large benchmark preset that costs seconds, not
+minutes, and keeps the whole scan under 1 GiB."""
+
+
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a memory cap and its own spill directory (removed with
+    the connection, never the caller's working directory)."""
+    import duckdb
+
+    spill = tempfile.mkdtemp(prefix="pgaudit-duckdb-")
+    limit = os.environ.get("PGAUDIT_ROLES_MEMORY_LIMIT") or MEMORY_LIMIT
+    try:
+        con = duckdb.connect(":memory:", config={"memory_limit": limit, "temp_directory": spill})
+    except duckdb.Error as exc:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise UsageError(f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
+                         f"such as 512MB or 2GB ({' '.join(str(exc).split())})") from None
+    weakref.finalize(con, shutil.rmtree, spill, True)
+    con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
     return con
 
 
@@ -583,14 +611,36 @@ class _Loader:
         pcols = [f"m.p{i}::{ty}" for i, (_n, ty) in enumerate(prefix)]
         mcols = ", ".join(["fn"] + [f"p{i}" for i in range(len(prefix))])
         file_list = "[" + ", ".join(_sql_str(f) for f in files) + "]"
+        # The reader allocates this much per thread up front: bound it by the data, not
+        # by a constant that alone would exceed the memory cap.
+        biggest = max(os.path.getsize(f) for f in files)
+        max_object = max(16 << 20, min(1 << 30, biggest + 1))
         self.x(f"""INSERT INTO {target}
             SELECT {', '.join(pcols + exprs)}
             FROM read_json({file_list}, format='array', records=false,
                            columns={{'json': 'JSON[]'}}, filename=true,
-                           maximum_object_size=1073741824) r
+                           maximum_object_size={max_object}) r
             JOIN (VALUES {', '.join(mapping)}) m({mcols}) ON m.fn = r.filename""")  # noqa: S608
         for f in files:
             os.unlink(f)
+
+    def _insert_files(self, target: str, columns: Sequence[tuple[str, str]], file_format: str,
+                      tables: Sequence[tuple[int, Table]]) -> None:
+        """Column files of one table kind, every database's at once, read by DuckDB itself:
+        the rows never pass through Python (see ``spool``)."""
+        from .spool import reader_sql
+
+        names = [n for n, _ in columns]
+        types = [t for _, t in columns]
+        paths = [t.file for _oid, t in tables if t.file is not None]
+        mapping = ", ".join(f"({_sql_str(t.file or '')}, {int(oid)})" for oid, t in tables)
+        select = reader_sql(paths, names, types, file_format, filename=True)
+        cols = ", ".join(f'r."{n}"' for n in names)
+        quoted = ", ".join(f'"{n}"' for n in ["database_oid", *names])
+        self.x(f"""INSERT INTO {target} ({quoted})
+            SELECT m.database_oid, {cols}
+            FROM ({select}) r JOIN (VALUES {mapping}) m(fn, database_oid)
+              ON m.fn = r.filename""")  # noqa: S608 - quoted file names and OIDs
 
     def _insert_unnest(self, target: str, columns: Sequence[tuple[str, str]],
                        batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
@@ -622,13 +672,19 @@ class _Loader:
             cols = [(c[0], c[1]) for c in spec]
             self.x(f"CREATE TABLE internal.db_{name}_raw ({_coldefs(dbcols + cols)})")
             batches = []
+            files: dict[str, list[tuple[int, Table]]] = {}
             for d in snap.databases:
                 if d.status != "collected":
                     continue
                 t = d.table(name)
                 _check_columns(t.columns, cols, f"{d.name}.{name}")
-                batches.append(((d.oid,), t.rows))
+                if t.file is not None and self.tmpdir is not None:
+                    files.setdefault(t.file_format, []).append((d.oid, t))
+                else:
+                    batches.append(((d.oid,), t.rows))
             self.insert(f"internal.db_{name}_raw", cols, batches, dbcols)
+            for fmt, tables in files.items():
+                self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
         status_cols = [("oid", "BIGINT"), ("name", "VARCHAR"), ("status", "VARCHAR"),
                        ("reason", "VARCHAR")]
         self.x(f"CREATE TABLE internal.db_status ({_coldefs(status_cols)})")

@@ -11,15 +11,21 @@ Order of work (research/catalog.md §7):
 3. per database, each in ONE REPEATABLE READ READ ONLY transaction: schemas, objects,
    columns with ACLs, exploded ACLs, default ACLs, functions, extensions. A database we
    may not or cannot enter is recorded as ``not_collected`` with the reason, and the
-   others are still read.
+   others are still read. Databases are read by a bounded pool of ``jobs`` sessions (one
+   connection each, so the server never sees more than ``jobs`` of ours at once).
 
-Rows are streamed from the server (``cursor.stream``), never fetched per object. What the
-auditor cannot see is reported in ``meta.sources`` so rules that need it are skipped, not
-passed.
+Cluster-wide rows are streamed (``cursor.stream``) into Python lists: they are few
+(roles, settings, hba lines). Per-database rows, which grow with the number of objects,
+never become Python objects: each table is one ``COPY ... TO STDOUT`` whose bytes go
+straight into a column file of the snapshot's Spool, for DuckDB to read (``spool``).
+What the auditor cannot see is reported in ``meta.sources`` so rules that need it are
+skipped, not passed.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import datetime as _dt
 import os
 import time
@@ -40,12 +46,12 @@ from .connect import (
 from .errors import CollectionError, UsageError
 from .snapshot import (
     CLUSTER_TABLES,
-    DATABASE_TABLES,
     SOURCES,
     DatabaseSnapshot,
     Snapshot,
     Table,
 )
+from .spool import Spool, copy_to_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import psycopg
@@ -56,6 +62,12 @@ STREAM_CHUNK = 2000
 """Rows per network chunk when streaming (libpq 17+ chunked mode; 1 row otherwise)."""
 
 SECRET_HBA_OPTIONS = ("ldapbindpasswd", "radiussecrets")
+
+DEFAULT_JOBS = 2
+"""Databases read at once. Two keeps a nightly audit light on a busy primary and already
+overlaps our client-side work with the server's; raise it with ``--jobs`` on a replica."""
+
+MAX_JOBS = 32
 
 
 @dataclass
@@ -85,7 +97,7 @@ class Probe:
 
 def collect(conninfo: str, *, databases: list[str] | None = None, all_databases: bool = True,
             hba_file: str | None = None, settings: ConnectSettings | None = None,
-            progress: Progress | None = None) -> Snapshot:
+            progress: Progress | None = None, jobs: int = DEFAULT_JOBS) -> Snapshot:
     """Read one cluster. Raises CollectionError (exit 3) when the cluster cannot be read
     at all and UsageError (exit 2) for bad input (unknown options, malformed hba file)."""
     import psycopg
@@ -93,6 +105,8 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
     say: Progress = progress or (lambda _msg: None)
     settings = settings or ConnectSettings()
     wanted = _requested(databases, all_databases)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or not 1 <= jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs must be a whole number from 1 to {MAX_JOBS}, not {jobs!r}")
     if hba_file is not None and not os.path.isfile(hba_file):
         raise UsageError(f"--hba-file {hba_file}: no such file")
     started = time.monotonic()
@@ -110,13 +124,18 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
             raise CollectionError(f"collection failed on {conn.info.dbname}: "
                                   f"{error_message(exc)}") from None
         targets = _choose_databases(cluster["databases"], wanted)
-        dbsnaps: list[DatabaseSnapshot] = []
-        for i, db in enumerate(targets, 1):
-            say(f"database {db['name']} ({i}/{len(targets)})")
-            dbsnaps.append(_collect_one_database(conn, conninfo, settings, probe, db))
         target = target_info(conn)
+        spool = Spool()
+        sequential = jobs == 1 or len(targets) <= 1
+        dbsnaps: list[DatabaseSnapshot] = []
+        if sequential:
+            for i, db in enumerate(targets, 1):
+                say(f"database {db['name']} ({i}/{len(targets)})")
+                dbsnaps.append(_collect_one_database(conn, conninfo, settings, probe, db, spool))
     finally:
         conn.close()
+    if not sequential:
+        dbsnaps = _collect_parallel(conninfo, settings, probe, targets, spool, jobs, say)
 
     sources["objects"] = _objects_source(dbsnaps)
     meta: dict[str, Any] = {
@@ -139,7 +158,7 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
                     for name in SOURCES},
         "databases_requested": None if wanted is None else list(wanted),
     }
-    return Snapshot(meta=meta, cluster=cluster, databases=dbsnaps)
+    return Snapshot(meta=meta, cluster=cluster, databases=dbsnaps, spool=spool)
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -374,9 +393,38 @@ def _skip_reason(db: dict[str, Any]) -> str | None:
     return None
 
 
-def _collect_one_database(conn: psycopg.Connection[Any], conninfo: str,
+def _collect_parallel(conninfo: str, settings: ConnectSettings, probe: Probe,
+                      targets: list[dict[str, Any]], spool: Spool, jobs: int,
+                      say: Progress) -> list[DatabaseSnapshot]:
+    """Read the databases on at most ``jobs`` sessions; results keep the catalog order.
+
+    Threads, not processes: a worker spends its time waiting on the server or writing
+    bytes to a file, both of which release the GIL.
+    """
+    done = 0
+    results: list[DatabaseSnapshot | None] = [None] * len(targets)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs,
+                                               thread_name_prefix="collect") as pool:
+        futures = {pool.submit(_collect_one_database, None, conninfo, settings, probe, db,
+                               spool): i for i, db in enumerate(targets)}
+        try:
+            for fut in concurrent.futures.as_completed(futures):
+                i = futures[fut]
+                results[i] = fut.result()
+                done += 1
+                say(f"database {targets[i]['name']} ({done}/{len(targets)})")
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return [r for r in results if r is not None]
+
+
+def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
                           settings: ConnectSettings, probe: Probe,
-                          db: dict[str, Any]) -> DatabaseSnapshot:
+                          db: dict[str, Any], spool: Spool) -> DatabaseSnapshot:
+    """One database in one read-only transaction; ``conn`` is reused when it is already
+    connected to that database (the sequential path), else a session is opened."""
     import psycopg
 
     snap = DatabaseSnapshot(oid=int(db["oid"]), name=db["name"], status="not_collected")
@@ -384,18 +432,24 @@ def _collect_one_database(conn: psycopg.Connection[Any], conninfo: str,
     if reason:
         snap.reason = reason
         return snap
-    own = db["name"] == probe.current_database
+    own = conn is not None and db["name"] == probe.current_database
     try:
-        dbconn = conn if own else connect_database(conninfo, db["name"], settings)
+        dbconn = conn if own and conn is not None else connect_database(conninfo, db["name"],
+                                                                         settings)
     except CollectionError as exc:
         snap.reason = str(exc)
         return snap
     try:
         with read_only_transaction(dbconn):
             for name, query in q.database_queries(probe.server_version_num).items():
-                snap.tables[name] = _table(dbconn, DATABASE_TABLES[name], query)
+                path = spool.new_file(f"{snap.oid}-{name}")
+                snap.tables[name] = copy_to_file(dbconn, name, query, path)
         snap.status = "collected"
     except psycopg.Error as exc:
+        for t in snap.tables.values():
+            if t.file:
+                with contextlib.suppress(OSError):
+                    os.unlink(t.file)
         snap.tables = {}
         snap.reason = f"reading the catalogs failed: {error_message(exc)}"
     finally:

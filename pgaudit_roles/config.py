@@ -38,6 +38,7 @@ COLLECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "lock_timeout": (str, int),
     "idle_in_transaction_session_timeout": (str, int),
     "connect_timeout": int,
+    "jobs": int,
     "databases": list,
     "all_databases": bool,
     "hba_file": str,
@@ -277,6 +278,8 @@ def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> No
                 raise err("collect.databases", "must be a list of database names")
             if key == "connect_timeout" and item < 0:
                 raise err("collect.connect_timeout", "must be >= 0 seconds")
+            if key == "jobs" and not 1 <= item <= 32:
+                raise err("collect.jobs", "must be from 1 to 32")
             if key == "hba_file":
                 item = _path(item, base)
             cfg.collect[key] = item

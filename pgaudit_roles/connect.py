@@ -60,6 +60,9 @@ class ConnectSettings:
             "idle_in_transaction_session_timeout": self.idle_in_transaction_session_timeout,
             "search_path": SEARCH_PATH,
             "jit": "off",
+            # Catalog reads are small per query; parallel workers would only add processes
+            # (and CPU) on the audited server for no gain.
+            "max_parallel_workers_per_gather": "0",
         }
 
 

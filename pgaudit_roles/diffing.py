@@ -50,8 +50,10 @@ def _finding_entry(f: Any) -> dict[str, Any]:
 def _read_input(path: str) -> tuple[str, Any]:
     """("snapshot", Snapshot) or ("report", report dict)."""
     from .atomic import open_maybe_gzip
-    from .snapshot import FORMAT, from_json
+    from .snapshot import FORMAT, from_json, is_archive_file, load_archive
 
+    if is_archive_file(path):
+        return "snapshot", load_archive(path)
     try:
         with open_maybe_gzip(path) as fh:
             doc = json.load(fh)

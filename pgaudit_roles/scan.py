@@ -33,7 +33,9 @@ def collect_snapshot(conninfo: str, cfg: Config, progress: Progress | None = Non
     from .collect import collect
 
     databases = cfg.collect.get("databases") or None
-    return collect(conninfo, databases=databases,
+    from .collect import DEFAULT_JOBS
+
+    return collect(conninfo, databases=databases, jobs=int(cfg.collect.get("jobs", DEFAULT_JOBS)),
                    all_databases=cfg.collect.get("all_databases", databases is None),
                    hba_file=_str_or_none(cfg.collect.get("hba_file")), settings=connect_settings(cfg),
                    progress=progress)

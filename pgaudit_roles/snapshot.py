@@ -188,12 +188,64 @@ SOURCES = ("roles", "memberships", "db_role_settings", "databases", "tablespaces
 """Names that ``meta.sources`` reports on (collected or not, and why)."""
 
 
-@dataclass
 class Table:
-    """One table: a column list and rows (lists in column order)."""
+    """One table: a column list and its rows.
 
-    columns: list[str]
-    rows: list[list[Any]] = field(default_factory=list)
+    Rows are either lists in column order held in memory (the small cluster-wide tables),
+    or a *column file* written by the server (``COPY ... CSV``) or by a snapshot archive
+    (Parquet): at scale the per-database tables hold tens of millions of rows, which as
+    Python lists would take gigabytes, so they stay on disk and DuckDB reads them
+    directly (``spool.reader_sql``). ``rows`` still works for both: a file is read into
+    lists on first use, which only small snapshots and tests should need.
+    """
+
+    __slots__ = ("_count", "_rows", "columns", "file", "file_format", "types")
+
+    def __init__(self, columns: list[str], rows: list[list[Any]] | None = None, *,
+                 file: str | None = None, file_format: str = "csv",
+                 types: Sequence[str] | None = None, count: int | None = None) -> None:
+        if file is not None and rows is not None:
+            raise ValueError("a Table holds rows or a file, not both")
+        if file is not None and (types is None or len(types) != len(columns)):
+            raise ValueError("a file-backed Table needs one DuckDB type per column")
+        self.columns = columns
+        self.file = file
+        self.file_format = file_format
+        self.types = list(types) if types is not None else None
+        self._rows = rows if rows is not None or file is not None else []
+        self._count = count
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        if self._rows is None:
+            from .spool import read_rows
+
+            self._rows = read_rows(self)
+        return self._rows
+
+    @rows.setter
+    def rows(self, value: list[list[Any]]) -> None:
+        self._rows = value
+        self.file = None
+        self._count = None
+
+    @property
+    def in_memory(self) -> bool:
+        """True when the rows are Python lists (no column file behind them)."""
+        return self.file is None
+
+    def __len__(self) -> int:
+        if self._rows is not None:
+            return len(self._rows)
+        if self._count is None:
+            from .spool import count_rows
+
+            self._count = count_rows(self)
+        return self._count
+
+    def __repr__(self) -> str:
+        where = f"file={self.file!r}" if self.file else f"rows={len(self)}"
+        return f"Table(columns={self.columns!r}, {where})"
 
     def dicts(self) -> Iterator[dict[str, Any]]:
         for r in self.rows:
@@ -226,6 +278,8 @@ class Snapshot:
     meta: dict[str, Any]
     cluster: dict[str, Table]
     databases: list[DatabaseSnapshot]
+    spool: Any = field(default=None, repr=False, compare=False)
+    """The Spool (temporary directory) the file-backed tables live in, kept alive here."""
 
     def table(self, name: str) -> Table:
         return self.cluster.get(name) or empty_table(CLUSTER_TABLES[name])
@@ -249,10 +303,140 @@ class Snapshot:
 
 
 def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
-    """Write atomically; gzip when the name ends in .gz. Rows are streamed one per line."""
+    """Write atomically. ``.tar``: a columnar archive (see :func:`save_archive`); else JSON,
+    gzip when the name ends in .gz, rows streamed one per line."""
+    if is_archive_name(path):
+        save_archive(snapshot, path)
+        return
     with atomic_writer(path) as fh:
         for chunk in _iter_json(snapshot):
             fh.write(chunk)
+
+
+ARCHIVE_HEADER = "snapshot.json"
+"""First member of a snapshot archive: the JSON document, per-database tables by reference."""
+
+
+def is_archive_name(path: str | os.PathLike[str]) -> bool:
+    return str(path).endswith(".tar")
+
+
+def save_archive(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
+    """A tar of ``snapshot.json`` plus one zstd Parquet file per per-database table.
+
+    Why: at a million tables the JSON form is gigabytes and must be parsed whole, while
+    Parquet is compressed, columnar, and read by DuckDB without Python touching a row. The
+    tar container streams (``tar -tvf`` lists it; ``check`` reads it front to back), and
+    the header comes first so a reader knows every member before it arrives. Cluster-wide
+    tables stay inline in the header: they are small and often read from Python.
+    """
+    import tarfile
+
+    from .spool import Spool, reader_sql
+
+    work = Spool(prefix="pgaudit-archive-")
+    con = _duck()
+    try:
+        members: list[tuple[str, str]] = []
+        dbdocs = []
+        for d in snapshot.databases:
+            tables: dict[str, Any] = {}
+            for name, t in d.tables.items():
+                spec = DATABASE_TABLES[name]
+                arcname = f"databases/{d.oid}/{name}.parquet"
+                local = work.new_file(f"{d.oid}-{name}", ".parquet")
+                types = [c[1] for c in spec]
+                if t.file is not None and t.types is not None:
+                    select = reader_sql([t.file], t.columns, t.types, t.file_format)
+                    con.execute(f"COPY ({select}) TO '{_q(local)}' "  # noqa: S608 - our paths
+                                "(FORMAT parquet, COMPRESSION zstd)")
+                else:
+                    _rows_to_parquet(con, t, types, local)
+                members.append((arcname, local))
+                tables[name] = {"columns": t.columns, "file": arcname, "row_count": len(t)}
+            dbdocs.append({"oid": d.oid, "name": d.name, "status": d.status,
+                           "reason": d.reason, "tables": tables})
+        header = {"format": FORMAT, "version": FORMAT_VERSION, "storage": "archive",
+                  "meta": snapshot.meta,
+                  "cluster": {k: v.to_json() for k, v in snapshot.cluster.items()},
+                  "databases": dbdocs}
+        head_file = work.new_file("header", ".json")
+        with open(head_file, "w", encoding="utf-8") as fh:
+            json.dump(header, fh, default=str, ensure_ascii=False, sort_keys=False)
+        with atomic_writer(path, binary=True, compress=False) as raw, \
+                tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for arcname, local in [(ARCHIVE_HEADER, head_file), *members]:
+                info = tar.gettarinfo(local, arcname)
+                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                info.mode = 0o644
+                with open(local, "rb") as src:
+                    tar.addfile(info, src)
+    finally:
+        con.close()
+        work.cleanup()
+
+
+def _q(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _duck() -> Any:
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def _rows_to_parquet(con: Any, t: Table, types: list[str], local: str) -> None:
+    """In-memory rows (a JSON snapshot, a test) to Parquet with the table's DuckDB types."""
+    cols = ", ".join(f'"{c}" {ty}' for c, ty in zip(t.columns, types, strict=True))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _t ({cols})")
+    if t.rows:
+        sel = ", ".join(f"unnest(${i + 1}::{ty}[])" for i, ty in enumerate(types))
+        data = [[r[i] for r in t.rows] for i in range(len(types))]
+        con.execute(f"INSERT INTO _t SELECT {sel}", data)  # noqa: S608 - typed constants
+    con.execute(f"COPY _t TO '{_q(local)}' (FORMAT parquet, COMPRESSION zstd)")
+
+
+def load_archive(path: str | os.PathLike[str]) -> Snapshot:
+    """Read a snapshot archive: its Parquet members go into a Spool, never into Python."""
+    import tarfile
+
+    from .spool import Spool
+
+    spool = Spool()
+    header: Any = None
+    files: dict[str, str] = {}
+    try:
+        with tarfile.open(path, mode="r|") as tar:
+            for member in tar:
+                if not member.isfile():
+                    raise UsageError(f"{path}: snapshot archive member {member.name!r} is not "
+                                     "a regular file")
+                src = tar.extractfile(member)
+                if src is None:  # pragma: no cover - isfile() above
+                    continue
+                if member.name == ARCHIVE_HEADER and header is None:
+                    header = json.load(src)
+                    continue
+                if header is None:
+                    raise UsageError(f"{path}: snapshot archive does not start with "
+                                     f"{ARCHIVE_HEADER}")
+                local = spool.new_file(member.name.replace("/", "-"), ".parquet")
+                with open(local, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                files[member.name] = local
+    except FileNotFoundError:
+        raise UsageError(f"snapshot file not found: {path}") from None
+    except (OSError, tarfile.TarError, ValueError, EOFError) as exc:
+        raise UsageError(f"{path}: not a readable snapshot archive ({exc})") from None
+    if header is None:
+        raise UsageError(f"{path}: snapshot archive has no {ARCHIVE_HEADER}")
+    snap = from_json(header, str(path), files=files)
+    snap.spool = spool
+    return snap
 
 
 def _iter_json(s: Snapshot) -> Iterable[str]:
@@ -280,7 +464,10 @@ def _iter_tables(tables: dict[str, Table]) -> Iterable[str]:
 
 
 def load(path: str | os.PathLike[str]) -> Snapshot:
-    """Read and validate a snapshot file (plain or gzip). Bad input is a UsageError."""
+    """Read and validate a snapshot file (JSON, gzip JSON or archive). Bad input is a
+    UsageError."""
+    if is_archive_name(path) or is_archive_file(path):
+        return load_archive(path)
     try:
         with open_maybe_gzip(path) as fh:
             doc = json.load(fh)
@@ -291,7 +478,19 @@ def load(path: str | os.PathLike[str]) -> Snapshot:
     return from_json(doc, str(path))
 
 
-def from_json(doc: Any, origin: str = "snapshot") -> Snapshot:
+def is_archive_file(path: str | os.PathLike[str]) -> bool:
+    """By content, not name: a POSIX tar has ``ustar`` at offset 257."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(257)
+            return fh.read(5) == b"ustar"
+    except OSError:
+        return False
+
+
+def from_json(doc: Any, origin: str = "snapshot", files: dict[str, str] | None = None) -> Snapshot:
+    """The Snapshot of a parsed document; ``files`` maps archive member names to local
+    Parquet files (only an archive's header may refer to files)."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise UsageError(f"{origin}: not a pgaudit-roles snapshot (format field missing or wrong)")
     if doc.get("version") != FORMAT_VERSION:
@@ -302,23 +501,33 @@ def from_json(doc: Any, origin: str = "snapshot") -> Snapshot:
         dbs = [
             DatabaseSnapshot(oid=int(d["oid"]), name=str(d["name"]), status=str(d["status"]),
                              reason=d.get("reason"),
-                             tables={k: _table(v, DATABASE_TABLES, k, origin)
+                             tables={k: _table(v, DATABASE_TABLES, k, origin, files)
                                      for k, v in d.get("tables", {}).items()})
             for d in doc["databases"]
         ]
         meta = dict(doc["meta"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"{origin}: malformed snapshot ({exc})") from None
     return Snapshot(meta=meta, cluster=cluster, databases=dbs)
 
 
-def _table(obj: Any, spec: dict[str, list[Column]], name: str, origin: str) -> Table:
+def _table(obj: Any, spec: dict[str, list[Column]], name: str, origin: str,
+           files: dict[str, str] | None = None) -> Table:
     if name not in spec:
         raise UsageError(f"{origin}: unknown table {name!r} in snapshot")
     cols = [c[0] for c in spec[name]]
     if obj.get("columns") != cols:
         raise UsageError(f"{origin}: table {name!r} has columns {obj.get('columns')!r}, "
                          f"expected {cols!r}")
+    if "file" in obj:
+        member = obj["file"]
+        if files is None or member not in files:
+            raise UsageError(f"{origin}: table {name!r} refers to {member!r}, which is not in "
+                             "the archive")
+        count = obj.get("row_count")
+        return Table(cols, file=files[member], file_format="parquet",
+                     types=[c[1] for c in spec[name]],
+                     count=count if isinstance(count, int) else None)
     rows = obj.get("rows")
     if not isinstance(rows, list):
         raise UsageError(f"{origin}: table {name!r} has no row list")

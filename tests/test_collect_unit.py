@@ -18,6 +18,7 @@ from pgaudit_roles.connect import (
 )
 from pgaudit_roles.errors import UsageError
 from pgaudit_roles.snapshot import CLUSTER_TABLES, DATABASE_TABLES
+from pgaudit_roles.spool import WIRE_FORMATS
 
 VERSIONS = (130000, 140000, 150000, 160000, 170000, 180000)
 
@@ -26,7 +27,8 @@ def _all_queries(v: int) -> dict[str, tuple[str, list[str]]]:
     out = {name: (sql, [c[0] for c in CLUSTER_TABLES[name]])
            for name, sql in q.cluster_queries(v).items()}
     out["hba_rules"] = (q.hba_query(v), [c[0] for c in CLUSTER_TABLES["hba_rules"]])
-    out.update({name: (sql, [c[0] for c in DATABASE_TABLES[name]])
+    # A table sent in another shape (the grouped acl) is checked against its wire columns.
+    out.update({name: (sql, [c[0] for c in WIRE_FORMATS.get(name, ("", DATABASE_TABLES[name]))[1]])
                 for name, sql in q.database_queries(v).items()})
     return out
 

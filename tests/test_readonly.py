@@ -27,16 +27,20 @@ lines LOG:  execute <unnamed>: SELECT 1
 2025-01-01 00:00:00.002 UTC [11] app=pgaudit-roles user=a db=x LOG:  statement: DECLARE c CURSOR FOR SELECT 1
 2025-01-01 00:00:00.003 UTC [12] app=psql user=a db=x LOG:  statement: DROP TABLE t
 2025-01-01 00:00:00.004 UTC [11] app=pgaudit-roles user=a db=x ERROR:  permission denied for table t
+2025-01-01 00:00:00.005 UTC [11] app=pgaudit-roles user=a db=x LOG:  statement: COPY (SELECT q."oid" FROM (SELECT 1 AS oid) AS q) TO STDOUT (FORMAT csv, ENCODING 'UTF8')
+2025-01-01 00:00:00.006 UTC [11] app=pgaudit-roles user=a db=x LOG:  statement: COPY t FROM STDIN
+2025-01-01 00:00:00.007 UTC [11] app=pgaudit-roles user=a db=x LOG:  statement: COPY (SELECT 1) TO '/tmp/x'
 """
 
 
 def test_log_parser_finds_non_read_statements():
     """The checker itself must be able to fail: it flags DECLARE, keeps other apps apart."""
     items = entries(SAMPLE_LOG)
-    assert [e.statement for e in items if e.app == APP and e.statement] == [
+    assert [e.statement for e in items if e.app == APP and e.statement][:3] == [
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SELECT 1\n\tFROM t",
         "DECLARE c CURSOR FOR SELECT 1"]
-    assert non_read_statements(items, APP) == ["DECLARE c CURSOR FOR SELECT 1"]
+    assert non_read_statements(items, APP) == ["DECLARE c CURSOR FOR SELECT 1",
+                                               "COPY t FROM STDIN", "COPY (SELECT 1) TO '/tmp/x'"]
     assert non_read_statements(items, "psql") == ["DROP TABLE t"]
     assert [e.severity for e in items if e.app == APP].count("ERROR") == 1
     assert first_keyword("  select 1") == "SELECT"
@@ -70,8 +74,10 @@ def test_full_collection_logs_only_reads(pg):
     collected = [d for d in snap.databases if d.status == "collected"]
     assert {db, empty, FX.hostile_db} <= {d.name for d in collected}
     others = [n for pid, n in per_pid.items()]
-    assert len(per_pid) == len(collected)  # the first connection serves its own database
-    assert len(set(sorted(others)[:-1])) == 1, per_pid  # all but the first are equal
+    # One session for the cluster-wide reads, then one per database (a pool of 2 jobs).
+    assert len(per_pid) == len(collected) + 1
+    assert len(set(sorted(others)[:-1])) == 1, per_pid  # all but the cluster session are equal
+    assert kinds["COPY"] == len(collected) * len(collected[0].tables)
 
 
 @pytest.mark.pg
@@ -86,11 +92,13 @@ def test_session_settings_and_writes_refused(pg):
     with connect(dsn, ConnectSettings(statement_timeout="45s")) as conn:
         show = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in (  # type: ignore[index]
             "default_transaction_read_only", "statement_timeout", "lock_timeout",
-            "idle_in_transaction_session_timeout", "search_path", "jit", "application_name")}
+            "idle_in_transaction_session_timeout", "search_path", "jit", "application_name",
+            "max_parallel_workers_per_gather")}
         assert show == {"default_transaction_read_only": "on", "statement_timeout": "45s",
                         "lock_timeout": "2s", "idle_in_transaction_session_timeout": "5min",
                         "search_path": "pg_catalog, pg_temp", "jit": "off",
-                        "application_name": "pgaudit-roles"}
+                        "application_name": "pgaudit-roles",
+                        "max_parallel_workers_per_gather": "0"}
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("CREATE TABLE ro_should_fail (i int)")
 

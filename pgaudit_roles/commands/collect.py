@@ -29,13 +29,16 @@ import click
               help="idle_in_transaction_session_timeout for the tool's sessions.")
 @click.option("--connect-timeout", default=10, show_default=True, type=click.IntRange(min=0),
               metavar="SECONDS", help="Give up connecting after this long.")
+@click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(1, 32),
+              metavar="N", help="Databases read at once, one connection each.")
 @click.option("--output", "-o", required=True, metavar="FILE",
-              help="Snapshot file to write (gzip when the name ends in .gz). Written "
-                   "atomically: on failure no file is left behind.")
+              help="Snapshot file to write: .json, .json.gz (gzip), or .tar (columnar "
+                   "archive of Parquet files, for large clusters). Written atomically: on "
+                   "failure no file is left behind.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary on stderr.")
 def collect(dsn: str, all_databases: bool, databases: tuple[str, ...], hba_file: str | None,
             statement_timeout: str, lock_timeout: str, idle_timeout: str,
-            connect_timeout: int, output: str, quiet: bool) -> None:
+            connect_timeout: int, jobs: int, output: str, quiet: bool) -> None:
     """Collect a snapshot of roles, privileges, default privileges and pg_hba rules.
 
     DSN is a libpq connection string or URI; anything it leaves out comes from the PG*
@@ -62,7 +65,8 @@ def collect(dsn: str, all_databases: bool, databases: tuple[str, ...], hba_file:
             click.echo(f"pgaudit-roles: {msg}", err=True)
 
     snap = run_collect(dsn, databases=list(databases) or None, all_databases=True,
-                       hba_file=hba_file, settings=settings, progress=progress)
+                       hba_file=hba_file, settings=settings, progress=progress,
+                       jobs=jobs)
     try:
         save(snap, output)
     except OSError as exc:
@@ -79,8 +83,8 @@ def summary_line(snap: object, output: str) -> str:
     meta = snap.meta
     dbs = snap.databases
     done = sum(1 for d in dbs if d.status == "collected")
-    objects = sum(len(d.table("objects").rows) for d in dbs)
-    acl = sum(len(d.table("acl").rows) for d in dbs)
+    objects = sum(len(d.table("objects")) for d in dbs)
+    acl = sum(len(d.table("acl")) for d in dbs)
     missing = [name for name, src in meta.get("sources", {}).items() if not src.get("collected")]
     target = meta.get("target", {})
     parts = [

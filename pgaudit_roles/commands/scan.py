@@ -26,12 +26,14 @@ from ._shared import report_options, run
 @click.option("--lock-timeout", metavar="DURATION", help="Lock wait limit (default 2s).")
 @click.option("--connect-timeout", type=click.IntRange(min=0), metavar="SECONDS",
               help="Give up connecting after this long (default 10).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 32), metavar="N",
+              help="Databases read at once, one connection each (default 2).")
 @click.option("--snapshot-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save the collected snapshot (for check, diff and audit evidence).")
 @report_options
 def scan(dsn: str, databases: tuple[str, ...], hba_file: str | None,
          statement_timeout: str | None, lock_timeout: str | None, connect_timeout: int | None,
-         snapshot_out: Path | None, **opts: Any) -> None:
+         jobs: int | None, snapshot_out: Path | None, **opts: Any) -> None:
     """Collect a snapshot of DSN, evaluate every rule, write reports, gate on severity.
 
     DSN follows libpq (connection string or URI; PG* variables, service file and passfile
@@ -44,6 +46,7 @@ def scan(dsn: str, databases: tuple[str, ...], hba_file: str | None,
         "collect.statement_timeout": statement_timeout,
         "collect.lock_timeout": lock_timeout,
         "collect.connect_timeout": connect_timeout,
+        "collect.jobs": jobs,
     }
     run(opts, overrides, lambda cfg, progress: _collect(dsn, cfg, progress, snapshot_out),
         label=_label(dsn))

@@ -251,7 +251,7 @@ def _snapshot_lines(snap: Snapshot) -> list[str]:
     logins = sum(1 for r in user_roles if r.get("login"))
     supers = sum(1 for r in user_roles if r.get("superuser"))
     collected = [d for d in snap.databases if d.status == "collected"]
-    objects = sum(len(d.table("objects").rows) for d in collected)
+    objects = sum(len(d.table("objects")) for d in collected)
     hba = (f"{len(snap.table('hba_rules').rows)} pg_hba lines"
            if snap.source_collected("hba_rules") else "pg_hba not readable")
     return [f"Snapshot: {len(collected)} of {len(snap.databases)} databases collected, "

@@ -57,8 +57,19 @@ def first_keyword(statement: str) -> str:
     return m.group(1).upper() if m else ""
 
 
+_COPY_QUERY_TO_STDOUT = re.compile(
+    r"\s*COPY\s*\(\s*SELECT\b.*\)\s*TO\s+STDOUT\s*(\([^()]*\))?\s*;?\s*", re.S | re.I)
+
+
+def is_read_statement(statement: str) -> bool:
+    """A statement a read-only tool may send: SELECT/SHOW/SET/transaction control, or
+    ``COPY (SELECT ...) TO STDOUT`` (never COPY FROM, never COPY to a server file)."""
+    if first_keyword(statement) in READ_ONLY_COMMANDS:
+        return True
+    return first_keyword(statement) == "COPY" and bool(_COPY_QUERY_TO_STDOUT.fullmatch(statement))
+
+
 def non_read_statements(items: list[Entry], app: str) -> list[str]:
-    """Statements by ``app`` whose first keyword is not one a read-only tool may send."""
+    """Statements by ``app`` that are not ones a read-only tool may send."""
     return [e.statement for e in items
-            if e.app == app and e.statement is not None
-            and first_keyword(e.statement) not in READ_ONLY_COMMANDS]
+            if e.app == app and e.statement is not None and not is_read_statement(e.statement)]

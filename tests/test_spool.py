@@ -1,0 +1,248 @@
+"""Column files and snapshot archives, without a server.
+
+The collector's COPY files are PostgreSQL CSV; these tests write that dialect by hand
+(NULL = unquoted empty, "" = empty string, arrays as JSON) and check DuckDB reads back
+exactly the values, hostile strings included, and that an archive round-trips a snapshot
+and refuses what is not one.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pgaudit_roles.errors import UsageError
+from pgaudit_roles.snapshot import (
+    CLUSTER_TABLES,
+    DATABASE_TABLES,
+    DatabaseSnapshot,
+    Snapshot,
+    Table,
+    is_archive_file,
+    load,
+    save,
+)
+from pgaudit_roles.spool import Spool, copy_statement, reader_sql
+
+FUNCTIONS = DATABASE_TABLES["functions"]
+FUNCTION_TYPES = [c[1] for c in FUNCTIONS]
+FUNCTION_COLUMNS = [c[0] for c in FUNCTIONS]
+
+HOSTILE = ['Weird "quoted" name', "new\nline", "comma, here", "ünïcødé_名前",
+           "<script>alert(1)</script>", "'; DROP TABLE x; --", "", "back\\slash"]
+
+
+def _csv_field(value: object) -> str:
+    """PostgreSQL's CSV output for one value (what COPY ... (FORMAT csv) sends)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, list):
+        value = json.dumps(value, ensure_ascii=False)
+    text = str(value)
+    if text == "" or any(ch in text for ch in ',"\n\r\\') or text != text.strip():
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _write_csv(path: Path, rows: list[list[object]]) -> None:
+    path.write_text("".join(",".join(_csv_field(v) for v in r) + "\n" for r in rows),
+                    encoding="utf-8")
+
+
+def _function_rows() -> list[list[object]]:
+    rows: list[list[object]] = []
+    for i, name in enumerate(HOSTILE):
+        rows.append([16384 + i, i % 2 == 0, [f"search_path={name}", "work_mem=1MB"],
+                     name, None])
+    rows.append([20000, False, None, "plpgsql", True])
+    rows.append([20001, True, [], "sql", False])
+    return rows
+
+
+def test_copy_statement_selects_spec_columns_in_order_and_sends_arrays_as_json():
+    sql = copy_statement("SELECT 1 AS oid", FUNCTIONS)
+    assert sql.startswith('COPY (SELECT q."oid", q."security_definer", '
+                          'pg_catalog.to_json(q."config"), q."language", q."leakproof" FROM (')
+    assert sql.endswith(") AS q) TO STDOUT (FORMAT csv, ENCODING 'UTF8')")
+
+
+def test_csv_column_file_reads_back_every_value_exactly(tmp_path):
+    rows = _function_rows()
+    path = tmp_path / "f.csv"
+    _write_csv(path, rows)
+    table = Table(FUNCTION_COLUMNS, file=str(path), types=FUNCTION_TYPES, count=len(rows))
+    assert not table.in_memory
+    assert len(table) == len(rows)
+    assert table.rows == rows  # NULL vs "" vs [] kept apart, newlines and quotes intact
+
+
+def test_len_counts_the_file_when_the_count_is_unknown(tmp_path):
+    rows = _function_rows()
+    path = tmp_path / "f.csv"
+    _write_csv(path, rows)
+    table = Table(FUNCTION_COLUMNS, file=str(path), types=FUNCTION_TYPES)
+    assert len(table) == len(rows)
+
+
+def test_reader_sql_tags_rows_with_their_file(tmp_path):
+    import duckdb
+
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    _write_csv(a, _function_rows()[:2])
+    _write_csv(b, _function_rows()[2:5])
+    sql = reader_sql([str(a), str(b)], FUNCTION_COLUMNS, FUNCTION_TYPES, "csv", filename=True)
+    got = duckdb.connect().execute(f"SELECT filename, count(*) FROM ({sql}) GROUP BY 1 ORDER BY 1").fetchall()
+    assert got == [(str(a), 2), (str(b), 3)]
+
+
+def test_file_backed_table_refuses_rows_and_file_together(tmp_path):
+    with pytest.raises(ValueError):
+        Table(["oid"], rows=[[1]], file=str(tmp_path / "x.csv"), types=["BIGINT"])
+    with pytest.raises(ValueError):
+        Table(["oid"], file=str(tmp_path / "x.csv"))  # no types
+
+
+def test_spool_is_removed_when_unreferenced():
+    spool = Spool()
+    path = spool.path
+    Path(spool.new_file("x")).write_text("1\n")
+    assert os.path.isdir(path)
+    del spool
+    gc.collect()
+    assert not os.path.exists(path)
+
+
+def test_spool_file_names_are_unique_and_tame():
+    spool = Spool()
+    names = {spool.new_file("../../etc/passwd") for _ in range(50)}
+    assert len(names) == 50
+    assert all(os.path.dirname(n) == spool.path for n in names)
+    spool.cleanup()
+
+
+# --- archives ---------------------------------------------------------------------------
+
+def _snapshot(tmp_path: Path) -> Snapshot:
+    """A small snapshot mixing in-memory tables and a CSV column file."""
+    rows = _function_rows()
+    csv = tmp_path / "functions.csv"
+    _write_csv(csv, rows)
+    roles_cols = [c[0] for c in CLUSTER_TABLES["roles"]]
+    role = dict.fromkeys(roles_cols)
+    role.update(oid=10, name="postgres", superuser=True, config=["a=1"], predefined=False)
+    db = DatabaseSnapshot(oid=5, name=HOSTILE[1], status="collected", tables={
+        "functions": Table(FUNCTION_COLUMNS, file=str(csv), types=FUNCTION_TYPES),
+        "schemas": Table([c[0] for c in DATABASE_TABLES["schemas"]],
+                         rows=[[2200, name, 10, "explicit", False] for name in HOSTILE]),
+    })
+    skipped = DatabaseSnapshot(oid=6, name="template0", status="not_collected",
+                               reason="connections are not allowed")
+    return Snapshot(meta={"server_version_num": 180001, "sources": {}},
+                    cluster={"roles": Table(roles_cols, rows=[[role[c] for c in roles_cols]])},
+                    databases=[db, skipped])
+
+
+def test_archive_round_trips_a_snapshot(tmp_path):
+    snap = _snapshot(tmp_path)
+    path = tmp_path / "snap.tar"
+    save(snap, path)
+    assert is_archive_file(path) and not is_archive_file(tmp_path / "functions.csv")
+    with tarfile.open(path) as tar:
+        names = tar.getnames()
+    assert names[0] == "snapshot.json"
+    assert sorted(names[1:]) == ["databases/5/functions.parquet", "databases/5/schemas.parquet"]
+    back = load(path)
+    assert back.meta == snap.meta
+    assert back.cluster["roles"].rows == snap.cluster["roles"].rows
+    assert [(d.oid, d.name, d.status, d.reason) for d in back.databases] == \
+        [(d.oid, d.name, d.status, d.reason) for d in snap.databases]
+    for name in ("functions", "schemas"):
+        got = back.databases[0].tables[name]
+        assert got.file_format == "parquet" and not got.in_memory
+        assert len(got) == len(snap.databases[0].tables[name])
+        assert got.rows == snap.databases[0].tables[name].rows
+
+
+def test_archive_and_json_give_the_same_audit_schema(tmp_path):
+    """The loader reads Parquet members, CSV files and in-memory rows the same way."""
+    from pgaudit_roles import audit_schema
+
+    snap = _snapshot(tmp_path)
+    save(snap, tmp_path / "snap.tar")
+    save(snap, tmp_path / "snap.json")
+
+    def dump(s: Snapshot) -> list[tuple]:
+        con = audit_schema.load(s)
+        return con.execute("SELECT * FROM internal.db_functions_raw ORDER BY oid").fetchall() + \
+            con.execute("SELECT * FROM internal.db_schemas_raw ORDER BY name").fetchall()
+
+    expected = dump(snap)
+    assert len(expected) == len(_function_rows()) + len(HOSTILE)
+    assert dump(load(tmp_path / "snap.tar")) == expected
+    assert dump(load(tmp_path / "snap.json")) == expected
+
+
+def test_archive_write_is_atomic(tmp_path, monkeypatch):
+    import pgaudit_roles.snapshot as snapshot_mod
+
+    snap = _snapshot(tmp_path)
+    target = tmp_path / "out" / "snap.tar"
+
+    def boom(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(snapshot_mod, "_rows_to_parquet", boom)
+    with pytest.raises(OSError):
+        save(snap, target)
+    assert not target.exists()
+    assert [p.name for p in target.parent.iterdir()] == [] if target.parent.exists() else True
+
+
+def _tar(path: Path, members: list[tuple[str, bytes]], symlink: str | None = None) -> None:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        if symlink:
+            info = tarfile.TarInfo(symlink)
+            info.type = tarfile.SYMTYPE
+            info.linkname = "/etc/passwd"
+            tar.addfile(info)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no_header", "does not start with snapshot.json"),
+    ("empty", "has no snapshot.json"),
+    ("symlink", "is not a regular file"),
+    ("missing_member", "not in the archive"),
+    ("bad_json", "not a readable snapshot archive"),
+])
+def test_bad_archives_are_one_line_usage_errors(tmp_path, case, message):
+    good = tmp_path / "good.tar"
+    save(_snapshot(tmp_path), good)
+    with tarfile.open(good) as tar:
+        header = tar.extractfile("snapshot.json").read()  # type: ignore[union-attr]
+    path = tmp_path / "bad.tar"
+    if case == "no_header":
+        _tar(path, [("databases/5/functions.parquet", b"x"), ("snapshot.json", header)])
+    elif case == "empty":
+        _tar(path, [])
+    elif case == "symlink":
+        _tar(path, [("snapshot.json", header)], symlink="databases/5/functions.parquet")
+    elif case == "missing_member":
+        _tar(path, [("snapshot.json", header)])
+    else:
+        _tar(path, [("snapshot.json", b"{not json")])
+    with pytest.raises(UsageError) as info:
+        load(path)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
