@@ -484,6 +484,9 @@ def new_connection() -> duckdb.DuckDBPyConnection:
                          f"such as 512MB or 2GB ({' '.join(str(exc).split())})") from None
     weakref.finalize(con, shutil.rmtree, spill, True)
     con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
+    # Row order is never relied on (rules and reports sort); not keeping it lets DuckDB
+    # stream large inserts and joins in less memory.
+    con.execute("SET preserve_insertion_order = false")
     return con
 
 

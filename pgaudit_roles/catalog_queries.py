@@ -329,14 +329,6 @@ FROM pg_catalog.pg_foreign_server AS s
 LEFT JOIN {_EXT_MEMBERS} AS x
   ON x.classid = 'pg_catalog.pg_foreign_server'::pg_catalog.regclass AND x.objid = s.oid"""  # noqa: S608 - composed from constants of this module only
 
-COLUMNS = f"""\
-SELECT a.attrelid AS table_oid, a.attnum::int AS attnum, a.attname::text AS name
-FROM pg_catalog.pg_attribute AS a
-JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
-JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
-  AND c.relkind IN {_RELKINDS} AND n.nspname !~ {_SKIPPED_SCHEMA}"""  # noqa: S608 - composed from constants of this module only
-
 def _acl_items(acl: str) -> str:
     """One row per object: its ACL as ``grantor:grantee:SELECT,*UPDATE;...`` (OIDs; ``*`` =
     WITH GRANT OPTION). A fifth of aclexplode's rows for a quarter of its server time: at a
@@ -351,18 +343,22 @@ def _acl_items(acl: str) -> str:
 
 # The acl table as sent: one row per object with its whole ACL packed in ``items``; see
 # spool.ACL_ITEMS for the expansion into the snapshot's acl table (one row per privilege).
+# Column rows also carry the column's name: the snapshot's ``columns`` table (columns with
+# an ACL) is read from the same transfer, saving a second scan of pg_attribute, the
+# biggest catalog, per database.
 ACL = f"""\
-SELECT 'schema' AS object_class, n.oid AS object_oid, 0 AS subid, a.items AS items
+SELECT 'schema' AS object_class, n.oid AS object_oid, 0 AS subid, NULL::text AS name,
+       a.items AS items
 FROM pg_catalog.pg_namespace AS n {_acl_items("n.nspacl")}
 WHERE n.nspacl IS NOT NULL AND n.nspname !~ {_SKIPPED_SCHEMA}
 UNION ALL
-SELECT 'relation', c.oid, 0, a.items
+SELECT 'relation', c.oid, 0, NULL, a.items
 FROM pg_catalog.pg_class AS c
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 {_acl_items("c.relacl")}
 WHERE c.relacl IS NOT NULL AND c.relkind IN {_RELKINDS} AND n.nspname !~ {_SKIPPED_SCHEMA}
 UNION ALL
-SELECT 'column', c.oid, at.attnum::int, a.items
+SELECT 'column', c.oid, at.attnum::int, at.attname::text, a.items
 FROM pg_catalog.pg_attribute AS at
 JOIN pg_catalog.pg_class AS c ON c.oid = at.attrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
@@ -370,29 +366,29 @@ JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 WHERE at.attacl IS NOT NULL AND at.attnum > 0 AND NOT at.attisdropped
   AND c.relkind IN {_RELKINDS} AND n.nspname !~ {_SKIPPED_SCHEMA}
 UNION ALL
-SELECT 'function', p.oid, 0, a.items
+SELECT 'function', p.oid, 0, NULL, a.items
 FROM pg_catalog.pg_proc AS p
 JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
 {_acl_items("p.proacl")}
 WHERE p.proacl IS NOT NULL AND n.nspname !~ {_SKIPPED_SCHEMA}
 UNION ALL
-SELECT 'type', t.oid, 0, a.items
+SELECT 'type', t.oid, 0, NULL, a.items
 FROM pg_catalog.pg_type AS t
 JOIN pg_catalog.pg_namespace AS n ON n.oid = t.typnamespace
 LEFT JOIN pg_catalog.pg_class AS tr ON tr.oid = t.typrelid
 {_acl_items("t.typacl")}
 WHERE t.typacl IS NOT NULL AND {_NOT_ARRAY_OR_ROWTYPE} AND n.nspname !~ {_SKIPPED_SCHEMA}
 UNION ALL
-SELECT 'language', l.oid, 0, a.items
+SELECT 'language', l.oid, 0, NULL, a.items
 FROM pg_catalog.pg_language AS l {_acl_items("l.lanacl")}
 UNION ALL
-SELECT 'large_object', m.oid, 0, a.items
+SELECT 'large_object', m.oid, 0, NULL, a.items
 FROM pg_catalog.pg_largeobject_metadata AS m {_acl_items("m.lomacl")}
 UNION ALL
-SELECT 'fdw', w.oid, 0, a.items
+SELECT 'fdw', w.oid, 0, NULL, a.items
 FROM pg_catalog.pg_foreign_data_wrapper AS w {_acl_items("w.fdwacl")}
 UNION ALL
-SELECT 'server', s.oid, 0, a.items
+SELECT 'server', s.oid, 0, NULL, a.items
 FROM pg_catalog.pg_foreign_server AS s {_acl_items("s.srvacl")}"""  # noqa: S608 - composed from constants of this module only
 
 # An empty stored ACL keeps one marker row (grantee NULL): it differs from "no entry".
@@ -424,8 +420,7 @@ def database_queries(server_version_num: int) -> dict[str, str]:
     return {
         "schemas": SCHEMAS,
         "objects": OBJECTS,
-        "columns": COLUMNS,
-        "acl": ACL,
+        "acl": ACL,  # also the source of "columns" (spool.DERIVED_TABLES)
         "default_acls": DEFAULT_ACLS,
         "functions": FUNCTIONS,
         "extensions": EXTENSIONS,

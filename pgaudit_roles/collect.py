@@ -46,12 +46,13 @@ from .connect import (
 from .errors import CollectionError, UsageError
 from .snapshot import (
     CLUSTER_TABLES,
+    DATABASE_TABLES,
     SOURCES,
     DatabaseSnapshot,
     Snapshot,
     Table,
 )
-from .spool import Spool, copy_to_file
+from .spool import DERIVED_TABLES, Spool, copy_to_file, derived_table
 
 if TYPE_CHECKING:  # pragma: no cover
     import psycopg
@@ -444,6 +445,9 @@ def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
             for name, query in q.database_queries(probe.server_version_num).items():
                 path = spool.new_file(f"{snap.oid}-{name}")
                 snap.tables[name] = copy_to_file(dbconn, name, query, path)
+        for name, (source, _fmt) in DERIVED_TABLES.items():
+            snap.tables[name] = derived_table(name, snap.tables[source])
+        snap.tables = {n: snap.tables[n] for n in DATABASE_TABLES if n in snap.tables}
         snap.status = "collected"
     except psycopg.Error as exc:
         for t in snap.tables.values():

@@ -63,11 +63,17 @@ the collection's cost at scale; DuckDB expands it into the snapshot's ``acl`` co
 
 ACL_WIRE: list[tuple[str, str, str]] = [
     ("object_class", "VARCHAR", ""), ("object_oid", "BIGINT", ""), ("subid", "INTEGER", ""),
-    ("items", "VARCHAR", ""),
+    ("name", "VARCHAR", ""), ("items", "VARCHAR", ""),
 ]
+
+ACL_COLUMNS = "csv-acl-columns"
+"""The ``columns`` table read from the acl transfer: its column rows carry the name."""
 
 WIRE_FORMATS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {"acl": (ACL_ITEMS, ACL_WIRE)}
 """Snapshot tables sent in another shape than they are stored: name -> (format, columns)."""
+
+DERIVED_TABLES: dict[str, tuple[str, str]] = {"columns": ("acl", ACL_COLUMNS)}
+"""Snapshot tables with no query of their own: name -> (table whose file holds them, format)."""
 
 
 def copy_statement(query: str, spec: Sequence[Column]) -> str:
@@ -82,6 +88,15 @@ def copy_statement(query: str, spec: Sequence[Column]) -> str:
         cols.append(f"pg_catalog.to_json({ref})" if ty.endswith("[]") else ref)
     return (f"COPY (SELECT {', '.join(cols)} FROM ({query}) AS q) "  # noqa: S608 - our constants
             "TO STDOUT (FORMAT csv, ENCODING 'UTF8')")
+
+
+def derived_table(name: str, source: Table) -> Table:
+    """The file-backed table ``name`` of :data:`DERIVED_TABLES`, read from ``source``'s file."""
+    from .snapshot import DATABASE_TABLES, Table
+
+    spec = DATABASE_TABLES[name]
+    return Table([c[0] for c in spec], file=source.file, file_format=DERIVED_TABLES[name][1],
+                 types=[c[1] for c in spec])
 
 
 def copy_to_file(conn: psycopg.Connection[Any], name: str, query: str, path: str) -> Table:
@@ -121,19 +136,24 @@ def reader_sql(files: Sequence[str], columns: Sequence[str], types: Sequence[str
                   f"filename={'true' if filename else 'false'}, columns={{{col_map}}})")
         exprs = [f"CAST(CAST({n} AS JSON) AS {t}) AS {n}" if t.endswith("[]") else n
                  for n, t in zip(names, types, strict=True)]
-    elif file_format == ACL_ITEMS:
-        wire_cols = [c[0] for c in ACL_WIRE if c[0] != "items"]
+    elif file_format in (ACL_ITEMS, ACL_COLUMNS):
         col_map = ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t, _d in ACL_WIRE)
-        keep = ", ".join(wire_cols + (["filename"] if filename else []))
         csv = (f"read_csv({file_list}, header=false, auto_detect=false, delim=',', "
                f"quote='\"', escape='\"', allow_quoted_nulls=false, "
                f"filename={'true' if filename else 'false'}, columns={{{col_map}}})")
-        source = (f"(SELECT {keep}, item, "  # noqa: S608 - quoted file names
-                  "unnest(string_split(split_part(item, ':', 3), ',')) AS p "
-                  f"FROM (SELECT {keep}, unnest(string_split(items, ';')) AS item FROM {csv}))")
-        derived = {"grantor_oid": "CAST(split_part(item, ':', 1) AS BIGINT)",
-                   "grantee_oid": "CAST(split_part(item, ':', 2) AS BIGINT)",
-                   "privilege": "ltrim(p, '*')", "grantable": "starts_with(p, '*')"}
+        if file_format == ACL_COLUMNS:
+            source = f"(SELECT * FROM {csv} WHERE object_class = 'column')"  # noqa: S608
+            derived = {"table_oid": "object_oid", "attnum": "subid"}
+        else:
+            keep = ", ".join(["object_class", "object_oid", "subid"]
+                             + (["filename"] if filename else []))
+            source = (f"(SELECT {keep}, item, "  # noqa: S608 - quoted file names
+                      "unnest(string_split(split_part(item, ':', 3), ',')) AS p "
+                      f"FROM (SELECT {keep}, unnest(string_split(items, ';')) AS item "
+                      f"FROM {csv}))")
+            derived = {"grantor_oid": "CAST(split_part(item, ':', 1) AS BIGINT)",
+                       "grantee_oid": "CAST(split_part(item, ':', 2) AS BIGINT)",
+                       "privilege": "ltrim(p, '*')", "grantable": "starts_with(p, '*')"}
         exprs = [f"{derived[c]} AS {n}" if c in derived else n
                  for c, n in zip(columns, names, strict=True)]
     else:
