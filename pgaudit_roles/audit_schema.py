@@ -452,11 +452,18 @@ def server_version_num(meta: Mapping[str, Any]) -> int | None:
 def load(snapshot: Snapshot, policy: NamingPolicy | None = None,
          con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
     """Build the audit schema for ``snapshot`` in ``con`` (a new in-memory DB by default)."""
+    import duckdb
 
     policy = policy or NamingPolicy()
     con = con if con is not None else new_connection()
     version = server_version_num(snapshot.meta)
-    _Loader(con, snapshot, policy, version).run()
+    try:
+        _Loader(con, snapshot, policy, version).run()
+    except duckdb.OutOfMemoryException as exc:
+        limit = os.environ.get("PGAUDIT_ROLES_MEMORY_LIMIT") or MEMORY_LIMIT
+        raise UsageError(f"building the audit schema needs more memory than {limit} "
+                         "(raise PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB): "
+                         f"{' '.join(str(exc).split())[:200]}") from None
     return con
 
 

@@ -146,7 +146,7 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
         columns = [d[0] for d in cur.description]
         rows = cur.fetchall()
     except Exception as exc:  # noqa: BLE001 - any DuckDB failure is this rule's error
-        return result("error", f"query failed: {_one_line(str(exc))}")
+        return result("error", f"query failed: {_one_line(str(exc))}{_memory_hint(exc)}")
 
     findings: list[Finding] = []
     problems: list[str] = []
@@ -179,6 +179,19 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
         return result("error", f"remediation did not render for {len(problems)} finding(s): "
                                f"{problems[0]}", findings)
     return result("fail" if findings else "pass", None, findings)
+
+
+def _memory_hint(exc: Exception) -> str:
+    """What to do when a rule hit DuckDB's memory cap (a one-line error otherwise)."""
+    if "out of memory" not in str(exc).lower():
+        return ""
+    import os
+
+    from .audit_schema import MEMORY_LIMIT
+
+    now = os.environ.get("PGAUDIT_ROLES_MEMORY_LIMIT") or MEMORY_LIMIT
+    return (f" (the audit schema is capped at {now}: raise it with "
+            "PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB)")
 
 
 def format_version(num: int) -> str:

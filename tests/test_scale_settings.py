@@ -77,3 +77,17 @@ def test_check_sql_splits_statements_with_unicode_names_by_byte_offsets():
     assert check_sql(sql) == ['GRANT SELECT ON "sch ü"."tab 名前" TO "rôle;x"',
                               'ALTER TABLE "ü"."t" OWNER TO "ö"',
                               "ALTER ROLE r PASSWORD NULL"]
+
+
+def test_out_of_memory_names_the_setting(monkeypatch):
+    from pgaudit_roles.engine import _memory_hint
+    from pgaudit_roles.snapshot import Snapshot
+
+    monkeypatch.setenv("PGAUDIT_ROLES_MEMORY_LIMIT", "3MB")
+    assert "PGAUDIT_ROLES_MEMORY_LIMIT" in _memory_hint(RuntimeError("Out of Memory Error: x"))
+    assert "capped at 3MB" in _memory_hint(RuntimeError("Out of Memory Error: x"))
+    assert _memory_hint(RuntimeError("Binder Error: no column")) == ""
+    with pytest.raises(UsageError) as info:
+        audit_schema.load(Snapshot(meta={}, cluster={}, databases=[]))
+    assert "PGAUDIT_ROLES_MEMORY_LIMIT" in str(info.value) and "3MB" in str(info.value)
+    assert "\n" not in str(info.value)
