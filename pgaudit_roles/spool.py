@@ -119,6 +119,14 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _read_csv(file_list: str, columns: Sequence[tuple[str, str]], filename: bool) -> str:
+    """DuckDB's reader for PostgreSQL's CSV: no sniffing, and ``""`` is an empty string."""
+    col_map = ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t in columns)
+    return (f"read_csv({file_list}, header=false, auto_detect=false, delim=',', "
+            f"quote='\"', escape='\"', allow_quoted_nulls=false, "
+            f"filename={'true' if filename else 'false'}, columns={{{col_map}}})")
+
+
 def reader_sql(files: Sequence[str], columns: Sequence[str], types: Sequence[str],
                file_format: str, *, filename: bool = False) -> str:
     """A DuckDB ``SELECT`` of typed columns (plus ``filename`` if asked) from the files."""
@@ -129,18 +137,11 @@ def reader_sql(files: Sequence[str], columns: Sequence[str], types: Sequence[str
         exprs = names
     elif file_format == "csv":
         read_types = ["VARCHAR" if t.endswith("[]") else t for t in types]
-        col_map = ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t in zip(columns, read_types,
-                                                                             strict=True))
-        source = (f"read_csv({file_list}, header=false, auto_detect=false, delim=',', "
-                  f"quote='\"', escape='\"', allow_quoted_nulls=false, "
-                  f"filename={'true' if filename else 'false'}, columns={{{col_map}}})")
+        source = _read_csv(file_list, list(zip(columns, read_types, strict=True)), filename)
         exprs = [f"CAST(CAST({n} AS JSON) AS {t}) AS {n}" if t.endswith("[]") else n
                  for n, t in zip(names, types, strict=True)]
     elif file_format in (ACL_ITEMS, ACL_COLUMNS):
-        col_map = ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t, _d in ACL_WIRE)
-        csv = (f"read_csv({file_list}, header=false, auto_detect=false, delim=',', "
-               f"quote='\"', escape='\"', allow_quoted_nulls=false, "
-               f"filename={'true' if filename else 'false'}, columns={{{col_map}}})")
+        csv = _read_csv(file_list, [(c, t) for c, t, _d in ACL_WIRE], filename)
         if file_format == ACL_COLUMNS:
             source = f"(SELECT * FROM {csv} WHERE object_class = 'column')"  # noqa: S608
             derived = {"table_oid": "object_oid", "attnum": "subid"}
