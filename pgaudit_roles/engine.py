@@ -283,11 +283,16 @@ def build_inventory(con: Any) -> dict[str, Any]:
         return inv
     counts = _records(con, """
         WITH chosen AS (SELECT unnest(?::VARCHAR[]) AS role),
+        paths AS (  -- the roles whose grants the chosen login roles inherit
+            SELECT DISTINCT c.role_oid FROM role_closure c
+            JOIN chosen ch ON c.member = ch.role AND c.inherits
+        ),
         per_object AS (
             SELECT DISTINCT database_oid, grantee_oid, privilege, subid > 0 AS columns,
                    object_class, object_oid, subid
             FROM privileges
-            WHERE grantee_oid <> 0 AND NOT coalesce(is_system, false)
+            WHERE grantee_oid IN (SELECT role_oid FROM paths)
+              AND NOT coalesce(is_system, false)
         ),
         g AS (  -- each grantee's objects per (database, privilege), computed once
             SELECT d.name AS database, r.name AS grantee,

@@ -229,6 +229,11 @@ class Table:
         self.file = None
         self._count = None
 
+    def remember_count(self, count: int) -> None:
+        """Record the row count of a file-backed table when a reader learned it anyway."""
+        if self._rows is None:
+            self._count = count
+
     @property
     def in_memory(self) -> bool:
         """True when the rows are Python lists (no column file behind them)."""
@@ -348,8 +353,10 @@ def save_archive(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
                 types = [c[1] for c in spec]
                 if t.file is not None and t.types is not None:
                     select = reader_sql([t.file], t.columns, t.types, t.file_format)
-                    con.execute(f"COPY ({select}) TO '{_q(local)}' "  # noqa: S608 - our paths
-                                "(FORMAT parquet, COMPRESSION zstd)")
+                    written = con.execute(f"COPY ({select}) TO '{_q(local)}' "  # noqa: S608
+                                          "(FORMAT parquet, COMPRESSION zstd)").fetchone()
+                    if written is not None:  # the count comes free with the copy
+                        t.remember_count(int(written[0]))
                 else:
                     _rows_to_parquet(con, t, types, local)
                 members.append((arcname, local))
