@@ -456,6 +456,10 @@ def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
                     os.unlink(t.file)
         snap.tables = {}
         snap.reason = f"reading the catalogs failed: {error_message(exc)}"
+    except OSError as exc:  # the spool's disk, not the server: every database would fail
+        raise CollectionError(f"cannot write temporary column files in {spool.path} "
+                              f"({exc.strerror or exc}); set TMPDIR to a roomier "
+                              "directory") from None
     finally:
         if not own:
             dbconn.close()

@@ -119,3 +119,19 @@ def test_archive_of_a_live_snapshot_round_trips(cluster, tmp_path):
     save(snap, tmp_path / "s.json.gz")
     from_tar, from_json = load(tmp_path / "s.tar"), load(tmp_path / "s.json.gz")
     assert _tables(from_tar) == _tables(snap) == _tables(from_json)
+
+
+def test_full_spool_disk_is_one_line_collection_error(cluster, monkeypatch):
+    import errno
+
+    from pgaudit_roles.errors import CollectionError
+
+    def full(*_a: Any, **_k: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(collect_mod, "copy_to_file", full)
+    with pytest.raises(CollectionError) as info:
+        collect(cluster[0], jobs=2)
+    message = str(info.value)
+    assert "No space left on device" in message and "TMPDIR" in message
+    assert "\n" not in message
