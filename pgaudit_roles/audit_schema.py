@@ -460,8 +460,7 @@ def load(snapshot: Snapshot, policy: NamingPolicy | None = None,
     try:
         _Loader(con, snapshot, policy, version).run()
     except duckdb.OutOfMemoryException as exc:
-        limit = os.environ.get("PGAUDIT_ROLES_MEMORY_LIMIT") or MEMORY_LIMIT
-        raise UsageError(f"building the audit schema needs more memory than {limit} "
+        raise UsageError(f"building the audit schema needs more memory than {memory_limit()} "
                          "(raise PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB): "
                          f"{' '.join(str(exc).split())[:200]}") from None
     return con
@@ -472,8 +471,13 @@ MEMORY_LIMIT = "512MB"
 
 DuckDB's own default is 80% of the machine, which a million-table cluster happily takes
 (8 GiB measured) from a cron job sharing the host. Above the cap DuckDB spills to a private
-temporary directory instead; at the large benchmark preset that costs seconds, not
-minutes, and keeps the whole scan under 1 GiB."""
+temporary directory instead; at the large benchmark preset that costs about 15 s and keeps
+the whole scan under 1 GiB (bench/RESULTS.md)."""
+
+
+def memory_limit() -> str:
+    """The cap in force: ``PGAUDIT_ROLES_MEMORY_LIMIT`` if set, else :data:`MEMORY_LIMIT`."""
+    return os.environ.get("PGAUDIT_ROLES_MEMORY_LIMIT") or MEMORY_LIMIT
 
 
 def new_connection() -> duckdb.DuckDBPyConnection:
@@ -482,7 +486,7 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     import duckdb
 
     spill = tempfile.mkdtemp(prefix="pgaudit-duckdb-")
-    limit = os.environ.get("PGAUDIT_ROLES_MEMORY_LIMIT") or MEMORY_LIMIT
+    limit = memory_limit()
     try:
         con = duckdb.connect(":memory:", config={"memory_limit": limit, "temp_directory": spill})
     except duckdb.Error as exc:

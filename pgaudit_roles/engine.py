@@ -185,12 +185,9 @@ def _memory_hint(exc: Exception) -> str:
     """What to do when a rule hit DuckDB's memory cap (a one-line error otherwise)."""
     if "out of memory" not in str(exc).lower():
         return ""
-    import os
+    from .audit_schema import memory_limit
 
-    from .audit_schema import MEMORY_LIMIT
-
-    now = os.environ.get("PGAUDIT_ROLES_MEMORY_LIMIT") or MEMORY_LIMIT
-    return (f" (the audit schema is capped at {now}: raise it with "
+    return (f" (the audit schema is capped at {memory_limit()}: raise it with "
             "PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB)")
 
 

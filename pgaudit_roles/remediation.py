@@ -277,19 +277,6 @@ _SECRET_OPTIONS = frozenset({"password", "encrypted_password", "unencrypted_pass
                              "passwd", "ldapbindpasswd", "radiussecrets", "secret"})
 
 
-def _walk(node: Any) -> Iterator[Any]:
-    """Every pglast AST node below (and including) ``node``."""
-    from pglast import ast
-
-    if isinstance(node, ast.Node):
-        yield node
-        for attr in node:
-            yield from _walk(getattr(node, attr))
-    elif isinstance(node, list | tuple):
-        for item in node:
-            yield from _walk(item)
-
-
 def _parse(sql: str, origin: str) -> list[tuple[str, Any]]:
     """(statement text without ';', parse tree) for each statement in ``sql``."""
     from pglast import parse_sql
