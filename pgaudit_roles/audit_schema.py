@@ -35,6 +35,7 @@ from .errors import UsageError
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
 from .naming import NamingPolicy
 from .snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
+from .spool import duckdb_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -526,16 +527,12 @@ def create_ddl(table: AuditTable) -> str:
     return f'CREATE OR REPLACE TABLE "{table.name}" ({cols})'
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _keywords_sql() -> str:
     from pglast import keywords
 
     words = sorted(keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS
                    | keywords.TYPE_FUNC_NAME_KEYWORDS)
-    return "[" + ", ".join(_sql_str(w) for w in words) + "]"
+    return "[" + ", ".join(duckdb_literal(w) for w in words) + "]"
 
 
 class _Loader:
@@ -621,10 +618,10 @@ class _Loader:
                 # chunked iterencode for millions of rows
                 fh.write(json.dumps(rows, default=str))
             files.append(path)
-            mapping.append("(" + ", ".join([_sql_str(path)] + [_literal(v) for v in pvals]) + ")")
+            mapping.append("(" + ", ".join([duckdb_literal(path)] + [_literal(v) for v in pvals]) + ")")
         pcols = [f"m.p{i}::{ty}" for i, (_n, ty) in enumerate(prefix)]
         mcols = ", ".join(["fn"] + [f"p{i}" for i in range(len(prefix))])
-        file_list = "[" + ", ".join(_sql_str(f) for f in files) + "]"
+        file_list = "[" + ", ".join(duckdb_literal(f) for f in files) + "]"
         # The reader allocates this much per thread up front: bound it by the data, not
         # by a constant that alone would exceed the memory cap.
         biggest = max(os.path.getsize(f) for f in files)
@@ -647,7 +644,7 @@ class _Loader:
         names = [n for n, _ in columns]
         types = [t for _, t in columns]
         paths = [t.file for _oid, t in tables if t.file is not None]
-        mapping = ", ".join(f"({_sql_str(t.file or '')}, {int(oid)})" for oid, t in tables)
+        mapping = ", ".join(f"({duckdb_literal(t.file or '')}, {int(oid)})" for oid, t in tables)
         select = reader_sql(paths, names, types, file_format, filename=True)
         cols = ", ".join(f'r."{n}"' for n in names)
         quoted = ", ".join(f'"{n}"' for n in ["database_oid", *names])
@@ -758,7 +755,7 @@ class _Loader:
                 ("is_auditor", "BOOLEAN")]
         self.x(f"CREATE TABLE internal.role_kinds ({_coldefs(cols)})")
         self.insert("internal.role_kinds", cols, [((), kinds)])
-        managed = ", ".join(_sql_str(n) for n in acl_defaults.MANAGED_SUPERUSER_ROLES)
+        managed = ", ".join(duckdb_literal(n) for n in acl_defaults.MANAGED_SUPERUSER_ROLES)
         self.x(f"""INSERT INTO roles BY NAME
             SELECT r.oid, r.name, r.superuser, r.inherit, r.createrole, r.createdb, r.login,
                    r.replication, r.bypassrls, r.connection_limit,
@@ -1057,7 +1054,7 @@ def _literal(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(int(value))
-    return _sql_str(str(value))
+    return duckdb_literal(str(value))
 
 
 def _check_columns(actual: Sequence[str], expected: Sequence[tuple[str, str]], name: str) -> None:

@@ -337,10 +337,10 @@ def save_archive(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
     """
     import tarfile
 
-    from .spool import Spool, reader_sql
+    from .spool import Spool, duckdb_literal, reader_sql, scratch_connection
 
     work = Spool(prefix="pgaudit-archive-")
-    con = _duck()
+    con = scratch_connection(threads=None)  # Parquet encoding uses every core
     try:
         members: list[tuple[str, str]] = []
         dbdocs = []
@@ -353,7 +353,7 @@ def save_archive(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
                 types = [c[1] for c in spec]
                 if t.file is not None and t.types is not None:
                     select = reader_sql([t.file], t.columns, t.types, t.file_format)
-                    written = con.execute(f"COPY ({select}) TO '{_q(local)}' "  # noqa: S608
+                    written = con.execute(f"COPY ({select}) TO {duckdb_literal(local)} "  # noqa: S608
                                           "(FORMAT parquet, COMPRESSION zstd)").fetchone()
                     if written is not None:  # the count comes free with the copy
                         t.remember_count(int(written[0]))
@@ -383,27 +383,17 @@ def save_archive(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
         work.cleanup()
 
 
-def _q(value: str) -> str:
-    return value.replace("'", "''")
-
-
-def _duck() -> Any:
-    import duckdb
-
-    con = duckdb.connect(":memory:")
-    con.execute("SET preserve_insertion_order = true")
-    return con
-
-
 def _rows_to_parquet(con: Any, t: Table, types: list[str], local: str) -> None:
     """In-memory rows (a JSON snapshot, a test) to Parquet with the table's DuckDB types."""
+    from .spool import duckdb_literal
+
     cols = ", ".join(f'"{c}" {ty}' for c, ty in zip(t.columns, types, strict=True))
     con.execute(f"CREATE OR REPLACE TEMP TABLE _t ({cols})")
     if t.rows:
         sel = ", ".join(f"unnest(${i + 1}::{ty}[])" for i, ty in enumerate(types))
         data = [[r[i] for r in t.rows] for i in range(len(types))]
         con.execute(f"INSERT INTO _t SELECT {sel}", data)  # noqa: S608 - typed constants
-    con.execute(f"COPY _t TO '{_q(local)}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY _t TO {duckdb_literal(local)} (FORMAT parquet, COMPRESSION zstd)")
 
 
 def load_archive(path: str | os.PathLike[str]) -> Snapshot:

@@ -115,13 +115,14 @@ def copy_to_file(conn: psycopg.Connection[Any], name: str, query: str, path: str
                  types=[c[1] for c in spec], count=count)
 
 
-def _sql_str(value: str) -> str:
+def duckdb_literal(value: str) -> str:
+    """A DuckDB string literal (quotes doubled); DuckDB has no backslash escapes."""
     return "'" + value.replace("'", "''") + "'"
 
 
 def _read_csv(file_list: str, columns: Sequence[tuple[str, str]], filename: bool) -> str:
     """DuckDB's reader for PostgreSQL's CSV: no sniffing, and ``""`` is an empty string."""
-    col_map = ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t in columns)
+    col_map = ", ".join(f"{duckdb_literal(c)}: {duckdb_literal(t)}" for c, t in columns)
     return (f"read_csv({file_list}, header=false, auto_detect=false, delim=',', "
             f"quote='\"', escape='\"', allow_quoted_nulls=false, "
             f"filename={'true' if filename else 'false'}, columns={{{col_map}}})")
@@ -130,7 +131,7 @@ def _read_csv(file_list: str, columns: Sequence[tuple[str, str]], filename: bool
 def reader_sql(files: Sequence[str], columns: Sequence[str], types: Sequence[str],
                file_format: str, *, filename: bool = False) -> str:
     """A DuckDB ``SELECT`` of typed columns (plus ``filename`` if asked) from the files."""
-    file_list = "[" + ", ".join(_sql_str(f) for f in files) + "]"
+    file_list = "[" + ", ".join(duckdb_literal(f) for f in files) + "]"
     names = [f'"{c}"' for c in columns]
     if file_format == "parquet":
         source = f"read_parquet({file_list}, filename={'true' if filename else 'false'})"
@@ -164,33 +165,34 @@ def reader_sql(files: Sequence[str], columns: Sequence[str], types: Sequence[str
     return f"SELECT {', '.join(exprs)} FROM {source}"  # noqa: S608 - quoted file names
 
 
-def _duck() -> Any:
+def scratch_connection(threads: int | None = 1) -> Any:
+    """A throwaway in-memory DuckDB for reading or converting column files (one thread
+    unless told otherwise: these reads are small next to the audit schema's)."""
     import duckdb
 
     con = duckdb.connect(":memory:")
-    con.execute("SET threads = 1")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+def _query_file(table: Table, wrap: str = "{}") -> list[tuple[Any, ...]]:
+    """Run ``wrap`` (a SELECT with ``{}`` for the table's reader) over a file-backed table."""
+    if table.file is None or table.types is None:
+        return []
+    con = scratch_connection()
+    try:
+        sql = reader_sql([table.file], table.columns, table.types, table.file_format)
+        return list(con.execute(wrap.format(sql)).fetchall())
+    finally:
+        con.close()
 
 
 def read_rows(table: Table) -> list[list[Any]]:
     """All rows of a file-backed table as lists (for small snapshots, drift and tests)."""
-    if table.file is None or table.types is None:
-        return []
-    con = _duck()
-    try:
-        sql = reader_sql([table.file], table.columns, table.types, table.file_format)
-        return [list(r) for r in con.execute(sql).fetchall()]
-    finally:
-        con.close()
+    return [list(r) for r in _query_file(table)]
 
 
 def count_rows(table: Table) -> int:
-    if table.file is None or table.types is None:
-        return 0
-    con = _duck()
-    try:
-        sql = reader_sql([table.file], table.columns, table.types, table.file_format)
-        row = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()  # noqa: S608
-        return int(row[0]) if row else 0
-    finally:
-        con.close()
+    rows = _query_file(table, "SELECT count(*) FROM ({})")
+    return int(rows[0][0]) if rows else 0
