@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import AuditError
+from .errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, AuditError
 
 # command name -> "module:attribute" under pgaudit_roles.commands
 COMMANDS: dict[str, str] = {
@@ -32,13 +32,22 @@ COMMANDS: dict[str, str] = {
     "diff": "diff:diff",
 }
 
-EPILOG = """\b
-Exit codes:
-  0  nothing at or above --fail-on
-  1  findings at or above --fail-on (after baseline and waivers)
-  2  usage, configuration or rule error
-  3  target unreachable or collection failed
-"""
+
+
+def _epilog() -> str:
+    """The exit-code table of ``errors.EXIT_CODES``, wrapped by hand (``\b``: click keeps
+    these lines as they are)."""
+    import textwrap
+
+    lines = ["\b", "Exit codes:"]
+    for code, text in EXIT_CODES.items():
+        wrapped = textwrap.wrap(text.replace("`", ""), 70)
+        lines.append(f"  {code:<4}{wrapped[0]}")
+        lines += [f"      {w}" for w in wrapped[1:]]
+    return "\n".join(lines) + "\n"
+
+
+EPILOG = _epilog()
 
 
 class LazyGroup(click.Group):
@@ -59,7 +68,9 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pgaudit-roles")
-def cli() -> None:
+@click.option("--verbose", "-v", "_verbose_flag", is_flag=True,
+              help="On an unexpected error, print its traceback (also -v after scan/check).")
+def cli(_verbose_flag: bool) -> None:
     """Read-only compliance audit of PostgreSQL roles, privileges and pg_hba rules.
 
     Collects a snapshot as a pg_monitor member (never superuser, never writes), evaluates
@@ -69,27 +80,67 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: turn AuditError into one line on stderr and its exit code."""
+    """Entry point: every way a command can end becomes one line on stderr and a code
+    from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        return cli.main(args=argv, prog_name="pgaudit-roles", standalone_mode=False)
+        return cli.main(args=args, prog_name="pgaudit-roles", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
         click.echo("pgaudit-roles: aborted", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     except AuditError as exc:
         click.echo(f"pgaudit-roles: error: {_one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("pgaudit-roles: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:  # `... | head`: the reader left, nothing to report
+        _silence_stdout()
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # a bug: its own code, one line, traceback only with -v
+        if _verbose(args):
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        what = _one_line(f"{type(exc).__name__}: {exc}")[:500]
+        click.echo(f"pgaudit-roles: internal error: {what} (exit {EXIT_INTERNAL}; "
+                   "run `pgaudit-roles -v ...` for the traceback)", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+def _verbose(args: list[str]) -> bool:
+    """``-v``/``--verbose`` anywhere on the command line (an option of scan and check; any
+    command accepts it here for the traceback), or PGAUDIT_ROLES_DEBUG=1."""
+    import os
+
+    if os.environ.get("PGAUDIT_ROLES_DEBUG") == "1":
+        return True
+    return any(a == "--verbose" or (a.startswith("-") and not a.startswith("--")
+                                    and "v" in a[1:] and a[1:].isalpha()) for a in args)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One line for the terminal: whitespace runs joined, control and bidi characters
+    escaped (a server's error text can carry U+202E or an ESC sequence)."""
+    from .reports.common import printable
+
+    return printable(" ".join(text.split()))
 
 
 if __name__ == "__main__":  # pragma: no cover

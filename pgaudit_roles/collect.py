@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from . import catalog_queries as q
+from . import server_text
 from .connect import (
     ConnectSettings,
     connect,
@@ -126,6 +127,7 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
                                   f"{error_message(exc)}") from None
         targets = _choose_databases(cluster["databases"], wanted)
         target = target_info(conn)
+        encoding = server_text.server_encoding(conn)
         spool = Spool()
         sequential = jobs == 1 or len(targets) <= 1
         dbsnaps: list[DatabaseSnapshot] = []
@@ -155,6 +157,7 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
             "hba_view": probe.can_read_hba_view,
         },
         "target": target,
+        "server_encoding": encoding,
         "sources": {name: sources.get(name, _not("not collected by this version"))
                     for name in SOURCES},
         "databases_requested": None if wanted is None else list(wanted),

@@ -155,7 +155,10 @@ def connect(conninfo: str, settings: ConnectSettings | None = None, *,
         except psycopg.Error as exc2:
             raise CollectionError(f"cannot connect to {target}: "
                                   f"{_clean_message(str(exc2), secrets)}") from None
+    from . import server_text
+
     try:
+        server_text.install(conn)
         _ensure_settings(conn, settings)
     except psycopg.Error as exc:
         conn.close()

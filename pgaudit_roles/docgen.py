@@ -48,8 +48,16 @@ def render_rule_list() -> str:
     return render_readme_section(load_rules()).rstrip() + "\n"
 
 
+def render_exit_codes() -> str:
+    from .errors import EXIT_CODES
+
+    rows = [f"| {code} | {text} |" for code, text in EXIT_CODES.items()]
+    return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "cli": render_cli_reference,
+    "exit-codes": render_exit_codes,
     "rules": render_rule_list,
 }
 

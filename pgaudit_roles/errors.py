@@ -1,7 +1,8 @@
 """Errors that end a command, each carrying the exit code the CLI contract promises.
 
-The CLI catches only these and prints their message as one line; anything else is a bug
-and keeps its traceback (with ``-v``) so it can be reported.
+The CLI prints their message as one line. Anything else is a bug: it exits with its own
+code (EXIT_INTERNAL), so a crash in cron or CI never reads as "findings" (1), and shows
+its traceback only with ``-v`` so it can be reported.
 """
 
 from __future__ import annotations
@@ -10,6 +11,20 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_COLLECTION = 3
+EXIT_INTERNAL = 4
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "nothing at or above --fail-on; `waivers lint`: the file is clean",
+    EXIT_FINDINGS: "findings at or above --fail-on, after baseline and waivers; `diff`: new "
+                   "findings at or above --fail-on; `waivers lint`: the file has problems",
+    EXIT_USAGE: "usage, configuration, rule, waiver or baseline error; an input file that "
+                "cannot be read or is malformed; an output file that cannot be written",
+    EXIT_COLLECTION: "target unreachable or collection failed",
+    EXIT_INTERNAL: "internal error (a bug: `pgaudit-roles -v ...` shows the traceback; please report it)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+"""Every code any command returns, for ``--help`` and the README table (one source)."""
 
 
 class AuditError(Exception):

@@ -187,6 +187,8 @@ class LocalCluster:
     hba: str = DEFAULT_HBA
     base_dir: Path | None = None
     port: int = 0
+    encoding: str = "UTF8"
+    """Server encoding for initdb (``SQL_ASCII`` and ``LATIN1`` clusters test the decoding)."""
     _runas: pwd.struct_passwd | None = None
     _owns_base: bool = False
     _running: bool = False
@@ -251,7 +253,7 @@ class LocalCluster:
         os.chmod(self.base_dir, 0o755)
         bin_dir = self.bin_dir
         res = self._run([str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-                         "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"])
+                         "--auth=trust", f"--encoding={self.encoding}", "--no-locale", "--no-sync"])
         if res.returncode != 0:
             raise RuntimeError(f"initdb ({self.install.label}) failed: {res.stderr.strip()}")
         conf = {

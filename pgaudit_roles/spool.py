@@ -76,8 +76,9 @@ DERIVED_TABLES: dict[str, tuple[str, str]] = {"columns": ("acl", ACL_COLUMNS)}
 """Snapshot tables with no query of their own: name -> (table whose file holds them, format)."""
 
 
-def copy_statement(query: str, spec: Sequence[Column]) -> str:
-    """``COPY`` of ``query``'s columns, in ``spec`` order, as UTF-8 CSV.
+def copy_statement(query: str, spec: Sequence[Column], encoding: str = "UTF8") -> str:
+    """``COPY`` of ``query``'s columns, in ``spec`` order, as UTF-8 CSV (``SQL_ASCII``:
+    the stored bytes, for :class:`server_text.Transcoder` to make UTF-8).
 
     Selecting the columns by name from the query is also the column check: a query that
     lost a column fails on the server instead of shifting every later column.
@@ -87,7 +88,7 @@ def copy_statement(query: str, spec: Sequence[Column]) -> str:
         ref = f'q."{name}"'
         cols.append(f"pg_catalog.to_json({ref})" if ty.endswith("[]") else ref)
     return (f"COPY (SELECT {', '.join(cols)} FROM ({query}) AS q) "  # noqa: S608 - our constants
-            "TO STDOUT (FORMAT csv, ENCODING 'UTF8')")
+            f"TO STDOUT (FORMAT csv, ENCODING '{encoding}')")
 
 
 def derived_table(name: str, source: Table) -> Table:
@@ -106,10 +107,16 @@ def copy_to_file(conn: psycopg.Connection[Any], name: str, query: str, path: str
 
     spec = DATABASE_TABLES[name]
     file_format, wire = WIRE_FORMATS.get(name, ("csv", spec))
+    from . import server_text
+
     cur = conn.cursor()
-    with open(path, "wb") as fh, cur.copy(copy_statement(query, wire)) as copy:
+    transcoder = server_text.Transcoder() if server_text.is_raw(conn) else None
+    with open(path, "wb") as fh, cur.copy(copy_statement(
+            query, wire, server_text.copy_encoding(conn))) as copy:
         for data in copy:
-            fh.write(data)
+            fh.write(data if transcoder is None else transcoder.feed(data))
+        if transcoder is not None:
+            fh.write(transcoder.finish())
     count = max(cur.rowcount, 0) if file_format == "csv" else None
     return Table([c[0] for c in spec], file=path, file_format=file_format,
                  types=[c[1] for c in spec], count=count)
