@@ -13,41 +13,68 @@ from typing import IO, cast
 
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike[str], *, binary: bool = False,
-                  compress: bool | None = None) -> Iterator[IO]:
+                  compress: bool | None = None, mode: int = 0o666) -> Iterator[IO]:
     """Yield a file object that becomes ``path`` only when the block ends without error.
 
     The temporary file lives in the target directory so the final ``os.replace`` is a
     rename on one filesystem (atomic on POSIX). ``compress=None`` gzips when the name ends
-    in ``.gz``.
+    in ``.gz``. The file gets ``mode`` less the umask, as ``open()`` would give it
+    (mkstemp's own 0600 would ignore a umask of 022; a fixed 0644 would ignore 077):
+    reports and snapshots describe a database's weak points, so the user's umask rules,
+    and snapshots ask for 0600 (``SNAPSHOT_MODE``).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if compress is None:
         compress = target.name.endswith(".gz")
+    if target.exists() and not target.is_file() and not target.is_dir():
+        # /dev/null, /dev/stdout, a FIFO: write through it. Renaming over it would
+        # replace a device node with a regular file.
+        with open(target, "wb") as raw, _layers(raw, binary, compress) as fh:
+            yield fh
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as raw:
-            if compress:
-                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gzf:
-                    gz = cast(IO[bytes], gzf)
-                    if binary:
-                        yield gz
-                    else:
-                        with _text(gz) as fh:
-                            yield fh
-            elif binary:
-                yield raw
-            else:
-                with _text(raw) as fh:
-                    yield fh
+            with _layers(raw, binary, compress) as fh:
+                yield fh
             raw.flush()
             os.fsync(raw.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode & ~current_umask())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _layers(raw: IO[bytes], binary: bool, compress: bool) -> Iterator[IO]:
+    """``raw`` as the caller wants it: gzip or not, bytes or UTF-8 text."""
+    if compress:
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gzf:
+            gz = cast(IO[bytes], gzf)
+            if binary:
+                yield gz
+            else:
+                with _text(gz) as fh:
+                    yield fh
+    elif binary:
+        yield raw
+    else:
+        with _text(raw) as fh:
+            yield fh
+
+
+SNAPSHOT_MODE = 0o600
+"""Snapshots are readable by their owner only (then the umask may remove more)."""
+
+
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back at once)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager

@@ -49,12 +49,16 @@ def load(path: str | Path) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"baseline file not found: {p}") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{p}: not a valid baseline JSON file ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: not a valid baseline JSON file (nested too deeply)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ConfigError(f"{p}: not a pgaudit-roles baseline (format field missing or wrong)")
     if doc.get("version") != VERSION:
         raise ConfigError(f"{p}: baseline version {doc.get('version')!r} is not supported")
     items = doc.get("findings")
-    if not isinstance(items, list) or not all(isinstance(e, dict) and "fingerprint" in e for e in items):
+    if not isinstance(items, list) or not all(isinstance(e, dict)
+                                              and isinstance(e.get("fingerprint"), str)
+                                              for e in items):
         raise ConfigError(f"{p}: 'findings' must be a list of entries with a fingerprint")
     return {e["fingerprint"]: e for e in items}
 

@@ -102,6 +102,12 @@ def main(argv: list[str] | None = None) -> Any:
     except BrokenPipeError:  # `... | head`: the reader left, nothing to report
         _silence_stdout()
         sys.exit(EXIT_USAGE)
+    except OSError as exc:  # a file or stream the environment refused (full, read-only)
+        _silence_stdout()
+        where = f"{exc.filename}" if exc.filename else "output"
+        click.echo(f"pgaudit-roles: error: I/O error on {_one_line(where)}: "
+                   f"{_one_line(exc.strerror or str(exc))}", err=True)
+        sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug: its own code, one line, traceback only with -v
         if _verbose(args):
             import traceback

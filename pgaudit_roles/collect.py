@@ -33,9 +33,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, server_text
 from . import catalog_queries as q
-from . import server_text
 from .connect import (
     ConnectSettings,
     connect,

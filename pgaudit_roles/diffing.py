@@ -49,6 +49,8 @@ def _finding_entry(f: Any) -> dict[str, Any]:
 
 def _read_input(path: str) -> tuple[str, Any]:
     """("snapshot", Snapshot) or ("report", report dict)."""
+    import zlib
+
     from .atomic import open_maybe_gzip
     from .snapshot import FORMAT, from_json, is_archive_file, load_archive
 
@@ -59,13 +61,42 @@ def _read_input(path: str) -> tuple[str, Any]:
             doc = json.load(fh)
     except FileNotFoundError:
         raise UsageError(f"{path}: file not found") from None
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error) as exc:
         raise UsageError(f"{path}: not a JSON snapshot or report ({exc})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not a JSON snapshot or report (nested too deeply)") from None
     if isinstance(doc, dict) and doc.get("format") == FORMAT:
         return "snapshot", from_json(doc, path)
     if isinstance(doc, dict) and "findings" in doc and "schema_version" in doc:
+        _check_report(doc, path)
         return "report", doc
     raise UsageError(f"{path}: neither a pgaudit-roles snapshot nor a JSON report")
+
+
+_REPORT_TEXT_KEYS = ("database", "object_type", "object_identity", "role", "message",
+                     "remediation")
+
+
+def _check_report(doc: dict[str, Any], path: str) -> None:
+    """A report's findings have the fields the comparison reads, with their types: a
+    damaged report is one UsageError naming the finding, not a TypeError later."""
+    items = doc["findings"]
+    if not isinstance(items, list):
+        raise UsageError(f"{path}: report 'findings' must be a list")
+    for i, f in enumerate(items):
+        where = f"{path}: report findings[{i}]"
+        if not isinstance(f, dict):
+            raise UsageError(f"{where}: must be an object")
+        for key in ("fingerprint", "rule_id"):
+            if not isinstance(f.get(key), str):
+                raise UsageError(f"{where}.{key}: must be text")
+        if f.get("severity") not in SEVERITIES:
+            raise UsageError(f"{where}.severity: must be one of {', '.join(SEVERITIES)}")
+        for key in _REPORT_TEXT_KEYS:
+            if f.get(key) is not None and not isinstance(f[key], str):
+                raise UsageError(f"{where}.{key}: must be text or null")
+        if f.get("suppressed") is not None and not isinstance(f["suppressed"], dict):
+            raise UsageError(f"{where}.suppressed: must be an object or null")
 
 
 def compare_files(old_path: str, new_path: str, cfg: Config) -> DiffResult:

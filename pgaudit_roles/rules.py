@@ -106,6 +106,8 @@ def load_rule_file(path: Path, origin: str = "user") -> Rule:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise RuleError(f"{path}: invalid TOML: nested too deeply") from None
     return rule_from_mapping(doc, path=path, origin=origin, text=text)
 
 

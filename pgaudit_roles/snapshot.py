@@ -20,8 +20,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .atomic import atomic_writer, open_maybe_gzip
+from .atomic import SNAPSHOT_MODE, atomic_writer, open_maybe_gzip
 from .errors import UsageError
+from .snapshot_check import (
+    check_database,
+    check_meta,
+    check_parquet,
+    check_rows,
+    check_unique,
+)
+from .snapshot_check import fail as snapshot_fail
 
 FORMAT = "pgaudit-roles/snapshot"
 FORMAT_VERSION = 1
@@ -313,7 +321,7 @@ def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
     if is_archive_name(path):
         save_archive(snapshot, path)
         return
-    with atomic_writer(path) as fh:
+    with atomic_writer(path, mode=SNAPSHOT_MODE) as fh:
         for chunk in _iter_json(snapshot):
             fh.write(chunk)
 
@@ -370,7 +378,7 @@ def save_archive(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
         head_file = work.new_file("header", ".json")
         with open(head_file, "w", encoding="utf-8") as fh:
             json.dump(header, fh, default=str, ensure_ascii=False, sort_keys=False)
-        with atomic_writer(path, binary=True, compress=False) as raw, \
+        with atomic_writer(path, binary=True, compress=False, mode=SNAPSHOT_MODE) as raw, \
                 tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             for arcname, local in [(ARCHIVE_HEADER, head_file), *members]:
                 info = tar.gettarinfo(local, arcname)
@@ -399,6 +407,7 @@ def _rows_to_parquet(con: Any, t: Table, types: list[str], local: str) -> None:
 def load_archive(path: str | os.PathLike[str]) -> Snapshot:
     """Read a snapshot archive: its Parquet members go into a Spool, never into Python."""
     import tarfile
+    import zlib
 
     from .spool import Spool
 
@@ -415,7 +424,10 @@ def load_archive(path: str | os.PathLike[str]) -> Snapshot:
                 if src is None:  # pragma: no cover - isfile() above
                     continue
                 if member.name == ARCHIVE_HEADER and header is None:
-                    header = json.load(src)
+                    try:
+                        header = json.load(src)
+                    except RecursionError:
+                        raise UsageError(f"{path}: {ARCHIVE_HEADER} is nested too deeply") from None
                     continue
                 if header is None:
                     raise UsageError(f"{path}: snapshot archive does not start with "
@@ -427,11 +439,25 @@ def load_archive(path: str | os.PathLike[str]) -> Snapshot:
                 files[member.name] = local
     except FileNotFoundError:
         raise UsageError(f"snapshot file not found: {path}") from None
-    except (OSError, tarfile.TarError, ValueError, EOFError) as exc:
+    except (OSError, tarfile.TarError, ValueError, EOFError, zlib.error) as exc:
+        spool.cleanup()
         raise UsageError(f"{path}: not a readable snapshot archive ({exc})") from None
+    except BaseException:
+        spool.cleanup()
+        raise
     if header is None:
+        spool.cleanup()
         raise UsageError(f"{path}: snapshot archive has no {ARCHIVE_HEADER}")
-    snap = from_json(header, str(path), files=files)
+    try:
+        snap = from_json(header, str(path), files=files)
+        for d in snap.databases:
+            for name, t in d.tables.items():
+                if t.file is not None:
+                    arcname = next(m for m, f in files.items() if f == t.file)
+                    check_parquet(str(path), arcname, t.file, DATABASE_TABLES[name])
+    except BaseException:
+        spool.cleanup()
+        raise
     snap.spool = spool
     return snap
 
@@ -465,12 +491,16 @@ def load(path: str | os.PathLike[str]) -> Snapshot:
     UsageError."""
     if is_archive_name(path) or is_archive_file(path):
         return load_archive(path)
+    import zlib
+
     try:
         with open_maybe_gzip(path) as fh:
             doc = json.load(fh)
     except FileNotFoundError:
         raise UsageError(f"snapshot file not found: {path}") from None
-    except (OSError, ValueError, EOFError) as exc:
+    except RecursionError:
+        raise UsageError(f"{path}: not a readable snapshot JSON file (nested too deeply)") from None
+    except (OSError, ValueError, EOFError, zlib.error) as exc:
         raise UsageError(f"{path}: not a readable snapshot JSON file ({exc})") from None
     return from_json(doc, str(path))
 
@@ -487,45 +517,59 @@ def is_archive_file(path: str | os.PathLike[str]) -> bool:
 
 def from_json(doc: Any, origin: str = "snapshot", files: dict[str, str] | None = None) -> Snapshot:
     """The Snapshot of a parsed document; ``files`` maps archive member names to local
-    Parquet files (only an archive's header may refer to files)."""
+    Parquet files (only an archive's header may refer to files). Every shape and value is
+    checked first (``snapshot_check``): a damaged file is a UsageError, never a partial
+    load."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise UsageError(f"{origin}: not a pgaudit-roles snapshot (format field missing or wrong)")
-    if doc.get("version") != FORMAT_VERSION:
+    if type(doc.get("version")) is not int or doc.get("version") != FORMAT_VERSION:
         raise UsageError(f"{origin}: snapshot version {doc.get('version')!r} is not supported "
                          f"(this pgaudit-roles reads version {FORMAT_VERSION})")
-    try:
-        cluster = {k: _table(v, CLUSTER_TABLES, k, origin) for k, v in doc["cluster"].items()}
-        dbs = [
-            DatabaseSnapshot(oid=int(d["oid"]), name=str(d["name"]), status=str(d["status"]),
-                             reason=d.get("reason"),
-                             tables={k: _table(v, DATABASE_TABLES, k, origin, files)
-                                     for k, v in d.get("tables", {}).items()})
-            for d in doc["databases"]
-        ]
-        meta = dict(doc["meta"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UsageError(f"{origin}: malformed snapshot ({exc})") from None
+    meta = check_meta(origin, doc.get("meta"))
+    if not isinstance(doc.get("cluster"), dict):
+        raise snapshot_fail(origin, "cluster", "expected an object of tables")
+    if not isinstance(doc.get("databases"), list):
+        raise snapshot_fail(origin, "databases", "expected a list of databases")
+    cluster = {k: _table(v, CLUSTER_TABLES, k, origin, where=f"cluster.{k}")
+               for k, v in doc["cluster"].items()}
+    dbs = []
+    for n, d in enumerate(doc["databases"]):
+        check_database(origin, n, d)
+        dbs.append(DatabaseSnapshot(
+            oid=d["oid"], name=d["name"], status=d["status"], reason=d.get("reason"),
+            tables={k: _table(v, DATABASE_TABLES, k, origin, files,
+                              where=f"databases[{n}].tables.{k}")
+                    for k, v in d.get("tables", {}).items()}))
+    check_unique(origin, "databases[].oid", [d.oid for d in dbs])
+    for name in ("roles", "databases"):
+        t = cluster.get(name)
+        if t is not None and t.in_memory:
+            check_unique(origin, f"cluster.{name}.rows[].oid", [r[0] for r in t.rows])
     return Snapshot(meta=meta, cluster=cluster, databases=dbs)
 
 
 def _table(obj: Any, spec: dict[str, list[Column]], name: str, origin: str,
-           files: dict[str, str] | None = None) -> Table:
+           files: dict[str, str] | None = None, *, where: str = "") -> Table:
+    where = where or name
     if name not in spec:
         raise UsageError(f"{origin}: unknown table {name!r} in snapshot")
+    if not isinstance(obj, dict):
+        raise snapshot_fail(origin, where, "expected an object with columns and rows")
     cols = [c[0] for c in spec[name]]
     if obj.get("columns") != cols:
         raise UsageError(f"{origin}: table {name!r} has columns {obj.get('columns')!r}, "
                          f"expected {cols!r}")
     if "file" in obj:
         member = obj["file"]
-        if files is None or member not in files:
+        if files is None or not isinstance(member, str) or member not in files:
             raise UsageError(f"{origin}: table {name!r} refers to {member!r}, which is not in "
                              "the archive")
         count = obj.get("row_count")
         return Table(cols, file=files[member], file_format="parquet",
                      types=[c[1] for c in spec[name]],
-                     count=count if isinstance(count, int) else None)
+                     count=count if type(count) is int and count >= 0 else None)
     rows = obj.get("rows")
     if not isinstance(rows, list):
         raise UsageError(f"{origin}: table {name!r} has no row list")
+    check_rows(origin, where, name, spec[name], rows)
     return Table(columns=cols, rows=rows)

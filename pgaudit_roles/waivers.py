@@ -114,6 +114,8 @@ def load(path: str | Path) -> list[Waiver]:
         raise ConfigError(f"waiver file not found: {p}") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{p}: not a valid TOML waiver file ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: not a valid TOML waiver file (nested too deeply)") from None
     extra = set(doc) - {"waiver"}
     if extra:
         raise ConfigError(f"{p}: unknown top-level key(s) {sorted(extra)}; expected [[waiver]] tables")

@@ -42,7 +42,12 @@ def create(source: str, output: Path, config_path: Path | None, rules_dirs: tupl
     cfg.baseline = None
     rules = load_rules_for(cfg)
     result = evaluate_snapshot(load_snapshot(source, cfg), rules, cfg)
-    n = baseline_mod.create(result.findings, output)
+    try:
+        n = baseline_mod.create(result.findings, output)
+    except OSError as exc:
+        from ..errors import UsageError
+
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     waived = sum(1 for f in result.findings if f.suppressed)
     click.echo(f"baseline {output}: {n} finding(s) accepted"
                + (f", {waived} waived finding(s) left out" if waived else ""), err=True)

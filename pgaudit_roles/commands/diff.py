@@ -43,7 +43,12 @@ def diff(old: str, new: str, fmt: str, output: Path | None, fail_on: str | None,
         "waivers": str(waivers) if waivers else None})
     cfg.baseline = None
     result = compare_files(old, new, cfg)
-    text = write(result, fmt, output)
+    try:
+        text = write(result, fmt, output)
+    except OSError as exc:
+        from ..errors import UsageError
+
+        raise UsageError(f"cannot write {output or 'stdout'}: {exc.strerror or exc}") from None
     if text is not None:
         click.echo(text, nl=False)
     sys.exit(1 if result.gating_new(cfg.fail_on) else 0)

@@ -67,5 +67,11 @@ def _collect(dsn: str, cfg: Any, progress: Callable[[str], None], snapshot_out: 
 
     snap = collect_snapshot(dsn, cfg, progress)
     if snapshot_out is not None:
-        save(snap, snapshot_out)
+        from ..errors import UsageError
+
+        try:
+            save(snap, snapshot_out)
+        except OSError as exc:
+            raise UsageError(f"cannot write --snapshot-out {snapshot_out}: "
+                             f"{exc.strerror or exc}") from None
     return snap
