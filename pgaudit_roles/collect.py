@@ -270,9 +270,10 @@ def _collect_hba(conn: psycopg.Connection[Any], probe: Probe, hba_file: str | No
         except psycopg.Error as exc:
             view_reason = f"reading pg_hba_file_rules failed: {error_message(exc)}"
         else:
-            opt = columns.index("options")
+            opt, err = columns.index("options"), columns.index("error")
             for row in table.rows:
                 row[opt] = redact_hba_options(row[opt])
+                row[err] = redact_hba_error(row[err])
             if hba_file is not None:
                 say(f"pg_hba_file_rules is readable: using it, not --hba-file {hba_file}")
             return table, _ok(None) | {"origin": "pg_hba_file_rules"}
@@ -322,6 +323,14 @@ def redact_hba_options(options: list[str] | None) -> list[str] | None:
         return [_redact_one(o) for o in options]
     redacted = redact_options(list(options))
     return None if redacted is None else list(redacted)
+
+
+def redact_hba_error(text: str | None) -> str | None:
+    """The view's error text without credentials: PostgreSQL quotes a rejected option
+    whole (``could not parse LDAP URL "ldap://admin:PASSWORD@..."``)."""
+    from .hba import redact_text
+
+    return redact_text(text)
 
 
 def _redact_one(option: str) -> str:

@@ -138,7 +138,21 @@ def unquote_token(token: str) -> str:
 
 
 # --- secrets -----------------------------------------------------------------------------
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/@:\s]*):[^/@\s]*@")
+# scheme://user:password@host: the password runs to the last "@" before the host part, so
+# a password holding "@" or "/" is cut whole (a path holding "@" is cut too: safe side)
+_URL_USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://[^/@:\s"]*):[^\s"]*@(?=[^@\s"/]*(?:[/\s"?]|$))')
+_SECRET_ASSIGNMENT = re.compile(r'(?i)\b([a-z_]*(?:secret|passw)[a-z_]*)(\s*=\s*)("[^"]*"|[^\s,"]+)')
+
+
+def redact_text(text: str | None) -> str | None:
+    """A free text (an hba error message, a server error) with credentials cut out: the
+    password of every ``scheme://user:password@`` URL and the value of every
+    ``...secret...=`` / ``...passw...=`` assignment. PostgreSQL quotes a rejected
+    ``ldapurl`` whole in pg_hba_file_rules.error, password included."""
+    if text is None:
+        return None
+    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
+    return _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
 
 
 def is_secret_option(name: str) -> bool:
@@ -280,10 +294,22 @@ class _Reader:
 class _Tokenizer:
     """tokenize_auth_file() and friends: lines of fields of tokens, errors per line."""
 
-    def __init__(self, major: int) -> None:
+    def __init__(self, major: int, root: str | None = None) -> None:
         self.major = major
         self.reader = _Reader(major)
         self.recognized_lines = 0  # lines starting with a connection type or directive
+        self.root = root  # include/@file outside this directory is not read (None: anywhere)
+
+    def outside(self, full: str) -> str | None:
+        """The error for a file outside ``root``: --hba-file never reads other files into
+        a report (``include /etc/shadow``, ``@/etc/shadow``, ``include_dir /etc``)."""
+        if self.root is None:
+            return None
+        real = os.path.realpath(full)
+        if real == self.root or real.startswith(self.root.rstrip("/") + "/"):
+            return None
+        return (f'could not open file "{full}": outside the directory of the pg_hba file '
+                "(not read by pgaudit-roles)")
 
     # one token ----------------------------------------------------------------------------
     @staticmethod
@@ -348,6 +374,9 @@ class _Tokenizer:
                 return self.open_error(full, depth, None)
             return (f'could not open secondary authentication file "@{inc}" as "{full}": '
                     "maximum nesting depth exceeded")
+        refused = self.outside(full)
+        if refused:
+            return refused
         data = self.reader.read_bytes(full)
         if isinstance(data, OSError):
             if self.major >= 16:
@@ -359,7 +388,7 @@ class _Tokenizer:
             self.tokenize(full, data, inc_lines, depth)
         for tl in inc_lines:
             if tl.err:
-                return tl.err
+                return content_free(tl.err)
             for fld in tl.fields:
                 tokens.extend(fld)
         return None
@@ -369,6 +398,9 @@ class _Tokenizer:
         full = _absolute_location(inc, outer, self.major)
         if depth > _MAX_DEPTH:
             return self.open_error(full, depth, None)
+        refused = self.outside(full)
+        if refused:
+            return refused
         data = self.reader.read_bytes(full)
         if isinstance(data, OSError):
             if missing_ok and data.errno == errno_mod.ENOENT:
@@ -383,6 +415,9 @@ class _Tokenizer:
         if includedir.strip(" \t\r\n") == "":
             return None, "empty configuration directory name"
         directory = _absolute_location(includedir, calling, self.major)
+        refused = self.outside(directory)
+        if refused:
+            return None, refused
         try:
             names = os.listdir(directory)
         except OSError:
@@ -1105,7 +1140,7 @@ def parse_hba_file(path: str, server_major: int, *, build: HbaBuild | None = Non
             data = fh.read()
     except OSError as exc:
         raise UsageError(f"cannot read pg_hba file {path}: {exc.strerror or exc}") from None
-    tokenizer = _Tokenizer(server_major)
+    tokenizer = _Tokenizer(server_major, root=os.path.dirname(os.path.realpath(top)))
     lines: list[_TokLine] = []
     tokenizer.tokenize(top, data, lines, 0)
     if not lines:
@@ -1121,8 +1156,28 @@ def parse_hba_file(path: str, server_major: int, *, build: HbaBuild | None = Non
         hba, err = (None, tl.err) if tl.err is not None else parser.parse(tl)
         if err is None:
             rule_number += 1
-        rows.append(_row(rule_number if err is None else None, tl, hba, err))
+        elif tl.file_name != top:  # a line of an included file: its error, not its content
+            err = content_free(err)
+        rows.append(_row(rule_number if err is None else None, tl, hba, redact_text(err)))
     return rows
+
+
+_CONTENT_AFTER_COLON = ("authentication option not in name=value format:",
+                        "unsupported LDAP URL scheme:")
+
+
+def content_free(error: str) -> str:
+    """An error text with the line's own words removed (quoted fragments and the token
+    after a few known prefixes), for lines of files reached by include or @: a file that
+    is not pg_hba (``include /etc/shadow``) must not have its lines copied into reports.
+    Paths in "could not open file" errors are kept: they are ours, not the file's."""
+    if error.startswith(("could not open file", "could not open directory",
+                         "could not open secondary authentication file")):
+        return error
+    for prefix in _CONTENT_AFTER_COLON:
+        if error.startswith(prefix):
+            return f"{prefix} (content not shown)"
+    return re.sub(r'"[^"]*"', '"(not shown)"', error)
 
 
 def analyze(rows: Sequence[dict[str, Any]], roles: Sequence[dict[str, Any]] | None = None,

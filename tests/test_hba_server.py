@@ -25,8 +25,10 @@ import pytest
 from pgaudit_roles.hba import (
     HbaBuild,
     build_from_pg_config,
+    content_free,
     parse_hba_file,
     redact_options,
+    redact_text,
     unquote_token,
 )
 
@@ -113,6 +115,12 @@ def compare(pg: Any, hba: Path, ours: list[dict[str, Any]], theirs: list[dict[st
             assert mine["file_name"] == view["file_name"], where
         else:
             assert mine["file_name"] == str(hba), where
+        if view["error"] is not None:
+            # the parser never copies a line's words from an included file (issue 12), and
+            # cuts credentials out of every error text
+            included = view["file_name"] is not None and view["file_name"] != str(hba)
+            view = dict(view, error=redact_text(content_free(view["error"]) if included
+                                                else view["error"]))
         for key in ("type", "databases", "users", "address", "netmask", "auth_method", "error"):
             assert mine[key] == view[key], f"{where}: {key}: ours {mine[key]!r} != view {view[key]!r}"
         assert mine["options"] == redact_options(view["options"]), f"{where}: options"
