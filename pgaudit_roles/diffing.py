@@ -204,10 +204,14 @@ def drift_lines(dr: dict[str, Any]) -> list[str]:
 def render_html(d: DiffResult) -> str:
     import jinja2
 
+    from .reports.common import printable
     from .resources import templates_dir
 
+    # finalize: every {{ value }} of text is shown with control and bidi characters escaped
+    # (a role name with a newline or U+202E must not rearrange the page)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             finalize=lambda v: printable(v) if isinstance(v, str) else v)
     tpl = env.get_template("diff.html.j2")
     return tpl.render(d=d, drift=drift_lines(d.drift) if d.drift is not None else None)
 
@@ -217,7 +221,10 @@ def write(d: DiffResult, fmt: str, path: Path | None) -> str | None:
     from .atomic import write_text
 
     if fmt == "json":
-        text = json.dumps(d.to_json(), indent=1, ensure_ascii=False, default=str) + "\n"
+        from .reports.common import json_text
+
+        text = json_text(json.dumps(d.to_json(), indent=1, ensure_ascii=False,
+                                    default=str)) + "\n"
     elif fmt == "html":
         text = render_html(d)
     elif fmt == "text":

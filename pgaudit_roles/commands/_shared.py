@@ -94,7 +94,9 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
 
     def progress(msg: str) -> None:
         if show_progress:
-            click.echo(f"pgaudit-roles: {msg}", err=True)
+            from ..reports.common import printable
+
+            click.echo(f"pgaudit-roles: {printable(msg)}", err=True)
 
     snap = get_snapshot(cfg, progress)
     progress(f"evaluating {len(rules)} rules")

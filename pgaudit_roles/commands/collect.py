@@ -62,7 +62,9 @@ def collect(dsn: str, all_databases: bool, databases: tuple[str, ...], hba_file:
 
     def progress(msg: str) -> None:
         if show_progress:
-            click.echo(f"pgaudit-roles: {msg}", err=True)
+            from ..reports.common import printable
+
+            click.echo(f"pgaudit-roles: {printable(msg)}", err=True)
 
     snap = run_collect(dsn, databases=list(databases) or None, all_databases=True,
                        hba_file=hba_file, settings=settings, progress=progress,

@@ -9,7 +9,10 @@ extension access; configuration frozen) before it runs.
 Also home of the helpers the explain and who-can commands share: opening a target (a
 snapshot file, or a DSN that is collected first) and showing names safely.
 
-Display decisions (documented in --help): JSON and CSV carry values exactly. The table
+Display decisions (documented in --help): JSON carries values exactly (non-printable
+characters as ``\\u`` escapes, reports.common.json_text); CSV is for spreadsheets, so
+control characters are escaped and a text starting with ``= + - @`` is prefixed with ``'``
+(formula injection, reports.common.csv_cell). The table
 format is for terminals: control and bidi characters are written as escapes (``\\n``,
 ``\\x1b``, ``\\u202e``) so one value stays on one line and cannot move the cursor, and NULL
 is shown as an empty cell as psql does. Role and object names in explain and who-can are
@@ -166,7 +169,9 @@ def echo_json_or_text(data: Any, fmt: str, render: Callable[[Any], str]) -> None
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(plain_value(data), indent=2, ensure_ascii=False))
+        from ..reports.common import json_text
+
+        click.echo(json_text(json.dumps(plain_value(data), indent=2, ensure_ascii=False)))
     else:
         click.echo(render(data))
 
@@ -192,8 +197,10 @@ def plain_value(value: Any) -> Any:
 def render_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     import json
 
-    return json.dumps([{c: plain_value(v) for c, v in zip(columns, r, strict=True)} for r in rows],
-                      indent=2, ensure_ascii=False)
+    from ..reports.common import json_text
+
+    return json_text(json.dumps([{c: plain_value(v) for c, v in zip(columns, r, strict=True)}
+                                 for r in rows], indent=2, ensure_ascii=False))
 
 
 def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
@@ -201,14 +208,23 @@ def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     import io
     import json
 
+    from ..reports.common import csv_cell, json_text
+
+    def cell(v: Any) -> Any:
+        if v is None:
+            return ""
+        if isinstance(v, list | tuple | dict):
+            return csv_cell(json_text(json.dumps(plain_value(v), ensure_ascii=False)))
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        value = plain_value(v)
+        return csv_cell(value) if isinstance(value, str) else value
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
+    w.writerow([csv_cell(c) for c in columns])
     for r in rows:
-        w.writerow(["" if v is None else json.dumps(plain_value(v), ensure_ascii=False)
-                    if isinstance(v, list | tuple | dict) else
-                    ("true" if v is True else "false" if v is False else plain_value(v))
-                    for v in r])
+        w.writerow([cell(v) for v in r])
     return buf.getvalue().rstrip("\n")
 
 
@@ -218,8 +234,10 @@ def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 @click.argument("target", metavar="SNAPSHOT_OR_DSN")
 @click.argument("sql", metavar="SQL")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="table for terminals (control characters escaped, NULL empty); json and "
-                   "csv carry values exactly.")
+              help="table for terminals (control characters escaped, NULL empty); json "
+                   "carries values exactly (non-printable characters as \\u escapes); csv "
+                   "for spreadsheets (control characters escaped, a text starting with = + - "
+                   "@ prefixed with ').")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Configuration file (naming policy for roles.kind/app; collection "
                    "settings when SNAPSHOT_OR_DSN is a DSN).")

@@ -26,7 +26,10 @@ def list_rules(fmt: str, rules_dirs: tuple[Path, ...]) -> None:
 
     loaded = load_rules(rules_dirs)
     if fmt == "json":
-        click.echo(json.dumps([rule_json(r) for r in loaded], indent=2, ensure_ascii=False))
+        from ..reports.common import json_text
+
+        click.echo(json_text(json.dumps([rule_json(r) for r in loaded], indent=2,
+                                        ensure_ascii=False)))
         return
     from ..reports.common import printable
 

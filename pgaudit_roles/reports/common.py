@@ -62,6 +62,41 @@ def printable(text: object, *, strict: bool = False) -> str:
     return "".join(out)
 
 
+_JSON_UNSAFE = re.compile(r"[^\x00-\x7e]")
+
+
+def json_text(dumped: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with every non-printable
+    non-ASCII character (DEL, C1 controls, bidi overrides, U+2028/2029, format and
+    unassigned characters) written as a ``\\uXXXX`` escape.
+
+    The document means exactly the same, non-ASCII letters stay readable, and nothing in
+    it can reorder or break a terminal line (json.dumps already escapes C0 controls, and a
+    raw newline in its output is always structural).
+    """
+    def esc(m: re.Match[str]) -> str:
+        ch = m.group(0)
+        if ch.isprintable():
+            return ch
+        code = ord(ch)
+        if code <= 0xFFFF:
+            return f"\\u{code:04x}"
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return _JSON_UNSAFE.sub(esc, dumped)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A text cell for CSV that a spreadsheet shows and never evaluates: control and bidi
+    characters escaped (``printable``), and a leading ``=``, ``+``, ``-``, ``@`` (or tab,
+    CR) prefixed with ``'``, OWASP's advice against formula injection."""
+    text = printable(text)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def safe_url(url: object) -> str | None:
     """The URL if it is an absolute http(s) link with a host, else None (no javascript:)."""
     if not isinstance(url, str):

@@ -72,17 +72,30 @@ class _Facets:
 def _finding_view(f: Finding, facets: _Facets) -> dict[str, Any]:
     obj = object_label(f)
     state = _state(f)
-    search = " ".join(x for x in (f.rule_id, f.severity, f.database, f.object_type, obj, f.role,
-                                  f.message, state) if x).lower()
+    search = printable(" ".join(x for x in (f.rule_id, f.severity, f.database, f.object_type,
+                                            obj, f.role, f.message, state) if x)).lower()
     return {
         "fp": f.fingerprint, "severity": f.severity, "rank": SEVERITY_RANK[f.severity],
         "database": f.database, "db_i": facets.db(f.database), "role": f.role,
         "role_i": facets.role(f.role), "object_type": f.object_type or "object", "object": obj,
-        "message": f.message, "remediation": f.remediation, "manual": f.manual,
+        "message": f.message, "remediation": _sql_one_line(f.remediation),
+        "manual": None if f.manual is None else "\n".join(printable(ln) for ln in
+                                                          f.manual.split("\n")),
         "destructive": f.destructive, "state": state, "baseline": f.baseline,
         "waiver": f.suppressed, "expired_waiver": f.details.get("expired_waiver"),
         "search": search,
     }
+
+
+def _sql_one_line(sql: str | None) -> str | None:
+    """The copyable SQL with each name or string holding a control or bidi character in
+    its ``U&"..."`` form (proved equivalent by pglast): one statement never shows on two
+    lines, and no U+202E reorders what a reviewer reads."""
+    if sql is None:
+        return None
+    from .sql_script import one_line
+
+    return one_line(sql)
 
 
 def _compact(v: dict[str, Any]) -> list[Any]:

@@ -16,6 +16,7 @@ from .. import __version__
 from ..model import Finding, RequirementResult, RuleResult, ScanResult
 from .common import (
     TOOL_NAME,
+    json_text,
     not_collected,
     references,
     rule_counts,
@@ -30,7 +31,7 @@ SCHEMA_VERSION = "1.0"
 
 def _dumps(value: Any) -> str:
     # default=str: details may carry dates or Decimals straight from the catalog.
-    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=False)
+    return json_text(json.dumps(value, ensure_ascii=False, default=str, sort_keys=False))
 
 
 def scan_json(result: ScanResult) -> dict[str, Any]:

@@ -170,12 +170,18 @@ def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
 
 def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
     """json.dump encodes incrementally, so the file is streamed, not built as one string."""
-    json.dump(build(result, **options), fh, ensure_ascii=False, indent=1, default=str)
+    from .common import json_text
+
+    fh.write(json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1,
+                                  default=str)))
     fh.write("\n")
 
 
 def render(result: ScanResult, **options: Any) -> str:
-    return json.dumps(build(result, **options), ensure_ascii=False, indent=1, default=str) + "\n"
+    from .common import json_text
+
+    return json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1,
+                                default=str)) + "\n"
 
 
 def _example_remediation(r: RuleResult) -> str | None:
