@@ -70,6 +70,20 @@ def _t(name: str, kind: str, description: str,
 _DB = ("database", "VARCHAR", "Database name")
 _DBOID = ("database_oid", "BIGINT", "Database OID")
 
+_FIX_PARTS = [  # the fix of an escalation hop, as parts a remediation template quotes itself
+    ("fix_kind", "VARCHAR", """revoke_membership | revoke_admin | nocreaterole | nosuperuser |
+     function_search_path | revoke_schema_create | revoke_execute | function_owner |
+     revoke_parameter | revoke_server_usage; NULL = no fix (the hop is the target's nature)"""),
+    ("fix_role", "VARCHAR", "Group role (memberships) or new owner (function_owner)"),
+    ("fix_member", "VARCHAR", "Member, attribute holder or grantee to revoke from"),
+    ("fix_public", "BOOLEAN", "The grantee to revoke from is PUBLIC"),
+    ("fix_schema", "VARCHAR", "Schema of the function, or the schema to revoke CREATE on"),
+    ("fix_name", "VARCHAR", "Function, parameter or server name"),
+    ("fix_args", "VARCHAR", "Function identity arguments"),
+    ("fix_object_kind", "VARCHAR", "function | procedure | server"),
+    ("fix_privilege", "VARCHAR", "Privilege to revoke (EXECUTE, SET, ALTER SYSTEM, USAGE)"),
+]
+
 _TABLES: list[AuditTable] = [
     _t("roles", "table", """One row per role (cluster-wide), with the naming policy's
        classification and derived risk attributes.""", [
@@ -460,6 +474,7 @@ _TABLES: list[AuditTable] = [
         ("action", "VARCHAR", "SQL (or outline) that takes the hop"),
         ("fix", "VARCHAR", "SQL that removes the hop; NULL when the hop is the target's nature"),
         ("fix_rank", "INTEGER", "Lower = cheaper and more targeted fix (picks a route's weakest hop)"),
+        *_FIX_PARTS,
     ]),
     _t("escalation_paths", "table", """Shortest escalation routes from every login role that
        is not already superuser-equivalent, and from PUBLIC, to: superuser-equivalent, OS
@@ -485,6 +500,8 @@ _TABLES: list[AuditTable] = [
         ("weakest_hop", "INTEGER", "1-based hop to fix first"),
         ("weakest_fix", "VARCHAR", "Its fix (quoted SQL)"),
         ("route", "VARCHAR", "The route as one line: role -[kind]-> role ..."),
+        ("weakest_database", "VARCHAR", "Database the weakest fix runs in (NULL = any)"),
+        *[("weakest_" + n, t, d) for n, t, d in _FIX_PARTS],
     ]),
     _t("settings", "table", "Server settings the collector read (pg_settings).", [
         ("name", "VARCHAR", "Setting name"),

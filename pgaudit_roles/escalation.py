@@ -187,7 +187,12 @@ PATH_COLUMNS: list[tuple[str, str]] = [
     ("hop_kinds", "VARCHAR[]"), ("hop_databases", "VARCHAR[]"), ("hop_objects", "VARCHAR[]"),
     ("hop_evidence", "VARCHAR[]"), ("hop_actions", "VARCHAR[]"), ("hop_fixes", "VARCHAR[]"),
     ("weakest_hop", "INTEGER"), ("weakest_fix", "VARCHAR"), ("route", "VARCHAR"),
+    ("weakest_database", "VARCHAR"),
 ]
+FIX_PARTS: tuple[str, ...] = ("fix_kind", "fix_role", "fix_member", "fix_public", "fix_schema",
+                              "fix_name", "fix_args", "fix_object_kind", "fix_privilege")
+PATH_COLUMNS += [(f"weakest_{n}", "BOOLEAN" if n == "fix_public" else "VARCHAR")
+                 for n in FIX_PARTS]
 
 
 # --- the graph ----------------------------------------------------------------------------
@@ -209,6 +214,7 @@ class Edge:
     fix: str | None
     fix_rank: int
     to_label: str
+    fix_parts: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -256,7 +262,13 @@ class Route:
                 [e.kind for e in self.edges], [e.database for e in self.edges],
                 [e.object_identity for e in self.edges], [e.evidence for e in self.edges],
                 [e.action for e in self.edges], [e.fix for e in self.edges], hop, fix,
-                self.text()]
+                self.text(), *self._weakest_parts(hop)]
+
+    def _weakest_parts(self, hop: int | None) -> list[Any]:
+        if hop is None:
+            return [None] * (1 + len(FIX_PARTS))
+        e = self.edges[hop - 1]
+        return [e.database, *(e.fix_parts or (None,) * len(FIX_PARTS))]
 
 
 def _node_kind(s: State) -> str:
@@ -266,7 +278,11 @@ def _node_kind(s: State) -> str:
 
 
 class Graph:
-    """The full-control edges, indexed for reverse search, plus the role table."""
+    """The full-control edges, indexed for reverse search, plus the role table.
+
+    Parallel edges are kept in a fixed order (SET ROLE, then INHERIT, then the rest): a
+    route uses the first, so a member that also holds ADMIN OPTION is shown with the
+    membership, whose fix (REVOKE role FROM member) removes the ADMIN OPTION as well."""
 
     def __init__(self, edges: list[Edge], roles: dict[int, dict[str, Any]]) -> None:
         self.edges = edges
@@ -283,11 +299,13 @@ class Graph:
                                          superuser_equivalent, superuser FROM roles""").fetchall()}
         edges: list[Edge] = []
         for (db, db_oid, from_kind, from_oid, from_mode, to_kind, to_node, to_oid, to_mode, kind,
-             obj, evidence, action, fix, rank) in con.execute("""
+             obj, evidence, action, fix, rank, *parts) in con.execute(f"""
                 SELECT database, database_oid, from_kind, from_oid, from_mode, to_kind, to_node,
-                       to_oid, to_mode, kind, object_identity, evidence, action, fix, fix_rank
+                       to_oid, to_mode, kind, object_identity, evidence, action, fix, fix_rank,
+                       {', '.join(FIX_PARTS)}
                 FROM escalation_edges WHERE full_control
-                ORDER BY kind, from_oid, to_node, database, object_identity""").fetchall():
+                ORDER BY CASE kind WHEN 'set_role' THEN 0 WHEN 'inherit' THEN 1 ELSE 2 END, kind,
+                         from_oid, to_node, database, object_identity""").fetchall():  # noqa: S608
             dst: State
             if to_kind == "role":
                 dst = ("r", int(to_oid), to_mode)
@@ -307,7 +325,8 @@ class Graph:
             for src in srcs:
                 if src != dst:
                     edges.append(Edge(src, dst, kind, db, obj, evidence, action, fix,
-                                      int(rank if rank is not None else 10), label))
+                                      int(rank if rank is not None else 10), label,
+                                      tuple(parts)))
         return cls(edges, roles)
 
     def reverse_search(self, targets: Iterable[State], avoid_public: bool) -> dict[State, Edge | None]:

@@ -72,7 +72,7 @@ direct_holders AS (  -- roles (or PUBLIC) that hold EXECUTE or CREATE themselves
 ),
 hijack AS (  -- callable AND able to plant an object the function resolves by name
     SELECT f.database, f.database_oid, f.oid, f.identity, f.kind, f.owner, f.owner_oid,
-           f.search_path, c.actor_oid,
+           f.search_path, f.schema, f.name, f.identity_args, c.actor_oid,
            min(s.name) AS via_schema
     FROM sd_callable c
     JOIN direct_holders h ON h.database_oid = c.database_oid AND h.actor_oid = c.actor_oid
@@ -88,20 +88,22 @@ hijack AS (  -- callable AND able to plant an object the function resolves by na
     GROUP BY ALL
 ),
 trg AS (  -- enabled triggers whose function runs as the writer (not SECURITY DEFINER)
-    SELECT t.*
+    SELECT t.*, fn.schema AS fn_schema, fn.name AS fn_name, fn.identity_args AS fn_args,
+           fn.kind AS fn_kind
     FROM triggers t
+    LEFT JOIN functions fn ON fn.database_oid = t.database_oid AND fn.oid = t.function_oid
     WHERE t.enabled <> 'D' AND NOT coalesce(t.function_security_definer, false)
 ),
 trg_victims AS (  -- whoever writes the table: its owner, and direct grantees of the events
     SELECT t.database, t.database_oid, t.oid, t.name, t.table_identity, t.function_identity,
-           t.function_owner, t.function_owner_oid, t.events,
-           t.table_owner, t.table_owner AS victim, t.table_owner_oid AS victim_oid,
+           t.function_owner, t.function_owner_oid, t.events, t.fn_schema, t.fn_name, t.fn_args,
+           t.fn_kind, t.table_owner, t.table_owner AS victim, t.table_owner_oid AS victim_oid,
            'as' AS victim_mode, 'owns the table' AS how
     FROM trg t
     UNION
     SELECT t.database, t.database_oid, t.oid, t.name, t.table_identity, t.function_identity,
-           t.function_owner, t.function_owner_oid, t.events,
-           t.table_owner, p.grantee, p.grantee_oid, 'privs',
+           t.function_owner, t.function_owner_oid, t.events, t.fn_schema, t.fn_name, t.fn_args,
+           t.fn_kind, t.table_owner, p.grantee, p.grantee_oid, 'privs',
            'holds ' || p.privilege || ' on it'
     FROM trg t
     JOIN privileges p ON p.object_class = 'relation' AND p.database_oid = t.database_oid
@@ -119,7 +121,10 @@ SELECT NULL AS database, NULL AS database_oid, 'role' AS from_kind, p.member AS 
            || ': SET ROLE makes it that role, attributes included' AS evidence,
        'SET ROLE ' || pg_quote_ident(p.role) || ';' AS action,
        'REVOKE ' || pg_quote_ident(p.role) || ' FROM ' || pg_quote_ident(p.member) || ';' AS fix,
-       5 AS fix_rank
+       5 AS fix_rank,
+       'revoke_membership' AS fix_kind, p.role AS fix_role, p.member AS fix_member,
+       false AS fix_public, NULL AS fix_schema, NULL AS fix_name, NULL AS fix_args,
+       NULL AS fix_object_kind, NULL AS fix_privilege
 FROM pairs p, ver WHERE p.st
 UNION ALL
 -- membership: INHERIT (privileges, not attributes)
@@ -129,7 +134,8 @@ SELECT NULL, NULL, 'role', p.member, p.member_oid, 'any', 'role', p.role, p.role
            || CASE WHEN ver.v >= 160000 THEN ' with INHERIT TRUE' ELSE ' and inherits' END
            || ': it holds that role''s privileges (and owner rights) without SET ROLE',
        NULL,
-       'REVOKE ' || pg_quote_ident(p.role) || ' FROM ' || pg_quote_ident(p.member) || ';', 5
+       'REVOKE ' || pg_quote_ident(p.role) || ' FROM ' || pg_quote_ident(p.member) || ';', 5,
+       'revoke_membership', p.role, p.member, false, NULL, NULL, NULL, NULL, NULL
 FROM pairs p, ver WHERE p.inh
 UNION ALL
 -- membership: ADMIN OPTION (grant the role to itself, then SET ROLE)
@@ -141,8 +147,11 @@ SELECT NULL, NULL, 'role', p.member, p.member_oid, 'any', 'role', p.role, p.role
            || CASE WHEN ver.v >= 160000 THEN ' WITH SET TRUE' ELSE '' END
            || '; SET ROLE ' || pg_quote_ident(p.role) || ';',
        'REVOKE ADMIN OPTION FOR ' || pg_quote_ident(p.role) || ' FROM ' || pg_quote_ident(p.member) || ';',
-       4
-FROM pairs p, ver WHERE p.adm
+       4,
+       'revoke_admin', p.role, p.member, false, NULL, NULL, NULL, NULL, NULL
+FROM pairs p, ver
+WHERE p.adm  -- granting a superuser role needs a superuser, ADMIN OPTION or not
+  AND NOT coalesce((SELECT r.superuser FROM roles r WHERE r.oid = p.role_oid), false)
 UNION ALL
 -- CREATEROLE before 16: any non-superuser role, predefined ones included
 SELECT NULL, NULL, 'role', c.name, c.oid, 'as', 'role', r.name, r.oid, 'as', 'createrole', true,
@@ -150,7 +159,8 @@ SELECT NULL, NULL, 'role', c.name, c.oid, 'as', 'role', r.name, r.oid, 'as', 'cr
        pg_quote_ident(c.name) || ' has CREATEROLE on PostgreSQL ' || (ver.v // 10000)::VARCHAR
            || ' (before 16): it can GRANT any role that is not a superuser, predefined roles included, to itself',
        'GRANT ' || pg_quote_ident(r.name) || ' TO CURRENT_USER; SET ROLE ' || pg_quote_ident(r.name) || ';',
-       'ALTER ROLE ' || pg_quote_ident(c.name) || ' NOCREATEROLE;', 6
+       'ALTER ROLE ' || pg_quote_ident(c.name) || ' NOCREATEROLE;', 6,
+       'nocreaterole', NULL, c.name, false, NULL, NULL, NULL, NULL, NULL
 FROM roles c, roles r, ver
 WHERE ver.v < 160000 AND c.createrole AND NOT c.superuser AND NOT r.superuser
   AND r.oid <> c.oid AND r.name <> 'pg_database_owner'
@@ -159,11 +169,13 @@ UNION ALL
 SELECT NULL, NULL, 'role', r.name, r.oid, 'as', 'superuser', 'superuser', NULL, NULL,
        'superuser_attribute', true, NULL,
        pg_quote_ident(r.name) || ' has SUPERUSER', NULL,
-       'ALTER ROLE ' || pg_quote_ident(r.name) || ' NOSUPERUSER;', 9
+       'ALTER ROLE ' || pg_quote_ident(r.name) || ' NOSUPERUSER;', 9,
+       'nosuperuser', NULL, r.name, false, NULL, NULL, NULL, NULL, NULL
 FROM roles r WHERE r.superuser
 UNION ALL
 SELECT NULL, NULL, 'role', r.name, r.oid, 'any', x.target, x.target, NULL, NULL, x.edge_kind,
-       true, NULL, pg_quote_ident(r.name) || ': ' || x.reason, NULL, NULL, 10
+       true, NULL, pg_quote_ident(r.name) || ': ' || x.reason, NULL, NULL, 10,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM roles r
 JOIN internal.esc_reference x ON x.name = r.name AND x.edge_kind IS NOT NULL
 WHERE x.category = 'role' AND (r.predefined OR x.edge_kind = 'managed_admin')
@@ -171,7 +183,7 @@ UNION ALL
 SELECT NULL, NULL, 'superuser', 'superuser', NULL, 'any', 'os', 'os', NULL, NULL,
        'superuser_os', true, NULL,
        'a superuser runs shell commands as the server''s operating-system user (COPY ... TO PROGRAM)',
-       NULL, NULL, 10
+       NULL, NULL, 10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 UNION ALL
 -- SECURITY DEFINER: arbitrary code as the owner
 SELECT h.database, h.database_oid, 'role',
@@ -196,7 +208,10 @@ SELECT h.database, h.database_oid, 'role',
             ELSE 'REVOKE CREATE ON SCHEMA ' || pg_quote_ident(h.via_schema) || ' FROM '
                  || CASE WHEN h.actor_oid = 0 THEN 'PUBLIC' ELSE pg_quote_ident(a.name) END || ';'
        END,
-       1
+       1,
+       CASE WHEN h.search_path IS NULL THEN 'function_search_path' ELSE 'revoke_schema_create' END,
+       NULL, CASE WHEN h.actor_oid = 0 THEN NULL ELSE a.name END, h.actor_oid = 0,
+       CASE WHEN h.search_path IS NULL THEN h.schema ELSE h.via_schema END, h.name, h.identity_args, h.kind, NULL
 FROM hijack h LEFT JOIN roles a ON a.oid = h.actor_oid
 WHERE h.actor_oid = 0 OR NOT coalesce(a.superuser, false)
 UNION ALL
@@ -211,7 +226,8 @@ SELECT f.database, f.database_oid, 'role',
        'REVOKE EXECUTE ON ' || upper(CASE WHEN f.kind = 'procedure' THEN 'procedure' ELSE 'function' END)
            || ' ' || f.identity || ' FROM '
            || CASE WHEN p.grantee_oid = 0 THEN 'PUBLIC' ELSE pg_quote_ident(p.grantee) END || ';',
-       2
+       2,
+       'revoke_execute', NULL, p.grantee, p.grantee_oid = 0, f.schema, f.name, f.identity_args, f.kind, 'EXECUTE'
 FROM sd f
 JOIN privileges p ON p.object_class = 'function' AND p.database_oid = f.database_oid
                  AND p.object_oid = f.oid AND p.privilege = 'EXECUTE'
@@ -229,7 +245,8 @@ SELECT v.database, v.database_oid, 'role', v.function_owner, v.function_owner_oi
            || pg_quote_ident(v.victim) || ' to write ' || v.table_identity,
        'ALTER FUNCTION ' || v.function_identity || ' OWNER TO '
            || pg_quote_ident(v.table_owner) || ';',
-       3
+       3,
+       CASE WHEN v.fn_name IS NOT NULL THEN 'function_owner' END, v.table_owner, NULL, false, v.fn_schema, v.fn_name, v.fn_args, v.fn_kind, NULL
 FROM trg_victims v
 JOIN roles fo ON fo.oid = v.function_owner_oid
 WHERE v.victim_oid <> v.function_owner_oid AND NOT fo.superuser
@@ -241,8 +258,10 @@ SELECT e.database, e.database_oid, 'role', e.function_owner, e.function_owner_oi
            || ', the function of event trigger ' || pg_quote_ident(e.name) || ' (' || e.event
            || '): the next DDL statement of any role, superusers included, runs its code as that role',
        'CREATE OR REPLACE FUNCTION ' || e.function_identity || ' ... (the new body); -- then wait for a superuser''s DDL',
-       'ALTER FUNCTION ' || e.function_identity || ' OWNER TO ' || pg_quote_ident(e.owner) || ';', 3
+       'ALTER FUNCTION ' || e.function_identity || ' OWNER TO ' || pg_quote_ident(e.owner) || ';', 3,
+       CASE WHEN fn.name IS NOT NULL THEN 'function_owner' END, e.owner, NULL, false, fn.schema, fn.name, fn.identity_args, fn.kind, NULL
 FROM event_triggers e
+LEFT JOIN functions fn ON fn.database_oid = e.database_oid AND fn.oid = e.function_oid
 JOIN roles fo ON fo.oid = e.function_owner_oid
 WHERE e.enabled <> 'D' AND NOT coalesce(e.function_security_definer, false) AND NOT fo.superuser
 UNION ALL
@@ -255,7 +274,8 @@ SELECT NULL, NULL, 'role', p.grantee, p.grantee_oid, 'any', 'superuser', 'superu
            || p.identity || ' = ''...'';',
        'REVOKE ' || p.privilege || ' ON PARAMETER ' || p.identity || ' FROM '
            || CASE WHEN p.grantee_oid = 0 THEN 'PUBLIC' ELSE pg_quote_ident(p.grantee) END || ';',
-       1
+       1,
+       'revoke_parameter', NULL, p.grantee, p.grantee_oid = 0, NULL, p.object_name, NULL, NULL, p.privilege
 FROM privileges p
 JOIN internal.esc_reference x ON x.category = 'parameter' AND x.name = p.object_name
                              AND list_contains(x.privileges, p.privilege)
@@ -274,7 +294,8 @@ SELECT u.database, u.database_oid, 'role',
            || ': it reaches the remote side with the stored credentials (and, with USAGE, reads them in pg_user_mappings)',
        'SELECT umoptions FROM pg_user_mappings WHERE srvname = '
            || '''' || replace(u.server, '''', '''''') || ''';',
-       'DROP USER MAPPING FOR PUBLIC SERVER ' || pg_quote_ident(u.server) || ';', 2
+       'DROP USER MAPPING FOR PUBLIC SERVER ' || pg_quote_ident(u.server) || ';', 2,
+       'revoke_server_usage', NULL, p.grantee, p.grantee_oid = 0, NULL, u.server, NULL, 'server', 'USAGE'
 FROM user_mappings u
 JOIN privileges p ON p.object_class = 'server' AND p.database_oid = u.database_oid
                  AND p.object_oid = u.server_oid AND p.privilege = 'USAGE'
