@@ -201,7 +201,7 @@ SELECT h.database, h.database_oid, 'role',
            || CASE WHEN h.search_path IS NULL
                    THEN 'SET search_path = ' || pg_quote_ident(h.via_schema) || ', pg_catalog; '
                    ELSE '' END
-           || 'SELECT ' || h.identity || ';',
+           || 'SELECT ' || pg_qualified(h.schema, h.name) || '(...);',
        CASE WHEN h.search_path IS NULL
             THEN 'ALTER ' || upper(CASE WHEN h.kind = 'procedure' THEN 'procedure' ELSE 'function' END)
                  || ' ' || h.identity || ' SET search_path = pg_catalog, pg_temp;'
