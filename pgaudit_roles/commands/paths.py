@@ -21,7 +21,7 @@ _TARGET_ORDER = {"superuser": 0, "os": 1, "owner": 2, "predefined": 3, "remote":
 def gather(con: Any, from_role: str | None, to: str | None) -> list[dict[str, Any]]:
     """Routes as plain data, worst first (also the --format json output)."""
     from ..errors import UsageError
-    from ..escalation import Graph
+    from ..escalation import FIX_PARTS, Graph
     from .query import sql_name
 
     graph = Graph.load(con)
@@ -41,7 +41,8 @@ def gather(con: Any, from_role: str | None, to: str | None) -> list[dict[str, An
         for i, e in enumerate(r.edges):
             steps.append({"from": r.nodes[i], "to": r.nodes[i + 1], "kind": e.kind,
                           "database": e.database, "object": e.object_identity,
-                          "evidence": e.evidence, "action": e.action, "fix": e.fix})
+                          "evidence": e.evidence, "action": e.action, "fix": e.fix,
+                          "fix_parts": dict(zip(FIX_PARTS, e.fix_parts, strict=False))})
         out.append({"from": r.start_label, "from_kind": r.from_kind,
                     "target_kind": r.target_kind, "target": r.target,
                     "target_app": r.target_app, "hops": len(r.edges), "route": r.text(),
