@@ -25,26 +25,24 @@ INT64 = (-(2**63), 2**63 - 1)
 INT32 = (-(2**31), 2**31 - 1)
 
 NOT_NULL: dict[str, frozenset[str]] = {
-    "roles": frozenset({"oid", "name", "superuser", "inherit", "createrole", "createdb",
-                        "login", "replication", "bypassrls", "connection_limit",
-                        "predefined"}),
+    "roles": frozenset({"oid", "name"}),
     "memberships": frozenset({"role_oid", "member_oid"}),
     "db_role_settings": frozenset({"database_oid", "role_oid"}),
-    "databases": frozenset({"oid", "name", "owner_oid"}),
-    "tablespaces": frozenset({"oid", "name", "owner_oid"}),
+    "databases": frozenset({"oid", "name"}),
+    "tablespaces": frozenset({"oid", "name"}),
     "shared_acl": frozenset({"object_class", "object_oid", "grantee_oid", "privilege"}),
     "settings": frozenset({"name"}),
     "hba_rules": frozenset(),
-    "schemas": frozenset({"oid", "name", "owner_oid"}),
-    "objects": frozenset({"object_class", "oid", "kind", "name", "owner_oid"}),
+    "schemas": frozenset({"oid", "name"}),
+    "objects": frozenset({"object_class", "oid", "name"}),
     "columns": frozenset({"table_oid", "attnum", "name"}),
-    "acl": frozenset({"object_class", "object_oid", "grantor_oid", "grantee_oid",
-                      "privilege"}),
+    "acl": frozenset({"object_class", "object_oid", "grantee_oid", "privilege"}),
     "default_acls": frozenset({"oid", "creator_oid", "objtype"}),
     "functions": frozenset({"oid"}),
     "extensions": frozenset({"oid", "name"}),
 }
-"""Columns that must hold a value: a NULL there is a damaged file, not a fact."""
+"""Columns that must hold a value (identities, names, the privilege of a grant): a NULL
+there is a damaged file, not a fact. Attributes may be NULL (unknown)."""
 
 DB_STATUSES = ("collected", "not_collected")
 

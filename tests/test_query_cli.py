@@ -78,7 +78,8 @@ def test_query_formats_carry_hostile_names(snap_file: Path, capsys: Any) -> None
     assert code == 0, err
     rows = list(csv.reader(io.StringIO(out)))
     assert rows[0] == ["name", "login", "member_of"]
-    assert rows[2] == [HOSTILE, "true", '["db_writer_shop"]']
+    # CSV is for spreadsheets: control characters escaped (issue 12), JSON stays exact
+    assert rows[2] == [HOSTILE.replace("\n", "\\n"), "true", '["db_writer_shop"]']
     code, out, err = run(["query", str(snap_file), sql], capsys)
     assert code == 0, err
     lines = out.rstrip("\n").split("\n")
