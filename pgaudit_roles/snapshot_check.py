@@ -97,6 +97,27 @@ CHECKS: dict[str, Check] = {
 }
 
 
+def _array_of(inner: Check, what: str) -> Check:
+    def check(v: Any) -> str | None:
+        if type(v) is not list:
+            return f"expected a list of {what}, got {_kind(v)}"
+        for item in v:
+            if item is not None and inner(item):
+                return f"expected a list of {what}, holds {_kind(item)}"
+        return None
+    return check
+
+
+def check_for(duck_type: str) -> Check:
+    """The value check of a DuckDB column type (any ``T[]`` is a list of ``T``)."""
+    if duck_type in CHECKS:
+        return CHECKS[duck_type]
+    if duck_type.endswith("[]") and duck_type[:-2] in CHECKS:
+        CHECKS[duck_type] = _array_of(CHECKS[duck_type[:-2]], duck_type[:-2].lower())
+        return CHECKS[duck_type]
+    raise ValueError(f"no snapshot check for column type {duck_type}")
+
+
 def _kind(v: Any) -> str:
     if v is None:
         return "null"
@@ -115,7 +136,7 @@ def check_rows(origin: str, where: str, table: str, spec: Sequence[tuple[str, st
         raise fail(origin, f"{where}.rows", f"expected a list of rows, got {_kind(rows)}")
     width = len(spec)
     required = NOT_NULL.get(table, frozenset())
-    cols = [(i, name, CHECKS[ty], name in required) for i, (name, ty, _d) in enumerate(spec)]
+    cols = [(i, name, check_for(ty), name in required) for i, (name, ty, _d) in enumerate(spec)]
     for n, row in enumerate(rows):
         if type(row) is not list:
             raise fail(origin, f"{where}.rows[{n}]", f"expected a list, got {_kind(row)}")

@@ -596,3 +596,42 @@ def test_internal_error_is_exit_4_with_one_line(good: Path, monkeypatch: pytest.
     assert "\u202e" not in err and "\x1b" not in err and "ZeroDivisionError" in err
     code, _out, err = run_cli(["-v", "check", str(good), "-q"], capsys)
     assert code == EXIT_INTERNAL and "Traceback" in err
+
+
+@pytest.mark.parametrize("name", sorted(BAD_TEXT))
+@pytest.mark.parametrize("major", [13, 16, 18])
+def test_bad_bytes_in_an_hba_file(name: str, major: int, tmp_path: Path) -> None:
+    """--hba-file: a UsageError naming the file, or rows; never another exception."""
+    from pgaudit_roles.hba import parse_hba_file
+
+    p = tmp_path / "pg_hba.conf"
+    p.write_bytes(BAD_TEXT[name])
+    try:
+        rows = parse_hba_file(str(p), major)
+    except UsageError as exc:
+        assert str(p) in str(exc)
+    else:
+        assert all(r["error"] or r["type"] for r in rows)
+
+
+def test_huge_inputs(good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Several megabytes of one string or of nesting-free junk: one line, exit 2."""
+    big = b'x = "' + b"a" * (8 * 1024 * 1024) + b'"\n'
+    for kind in ("config", "waivers", "baseline"):
+        p = tmp_path / f"huge-{kind}"
+        p.write_bytes(big)
+        code, _out, err = run_cli(_args_for(kind, p, good, tmp_path), capsys)
+        assert_clean_usage_error(code, err, p)
+    p = tmp_path / "huge.json"
+    p.write_bytes(b"[" + b"1," * (4 * 1024 * 1024) + b"1]")
+    code, _out, err = run_cli(["check", str(p), "-q"], capsys)
+    assert_clean_usage_error(code, err, p)
+
+
+def test_every_column_type_has_a_check() -> None:
+    """A new snapshot column of a new type must get a value check, not a KeyError."""
+    from pgaudit_roles.snapshot_check import check_for
+
+    for spec in (*CLUSTER_TABLES.values(), *DATABASE_TABLES.values()):
+        for _name, ty, _doc in spec:
+            assert check_for(ty)(object()) is not None, ty
