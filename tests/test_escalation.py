@@ -58,6 +58,7 @@ CREATE ROLE {P}_evt LOGIN;
 CREATE ROLE {P}_mgr LOGIN;
 CREATE ROLE {MANAGED} NOLOGIN;
 CREATE ROLE {P}_nobody LOGIN;
+CREATE ROLE {P}_rep LOGIN;
 CREATE ROLE db_owner_{P}g NOLOGIN;
 CREATE ROLE db_writer_{P}g NOLOGIN;
 CREATE ROLE deploy_{P}g LOGIN;
@@ -79,6 +80,14 @@ CREATE FUNCTION public.{P}_sd(t text) RETURNS text SECURITY DEFINER LANGUAGE sql
 ALTER FUNCTION public.{P}_sd(text) OWNER TO {P}_su;
 REVOKE EXECUTE ON FUNCTION public.{P}_sd(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.{P}_sd(text) TO {P}_team;
+CREATE FUNCTION public.{P}_report(t text) RETURNS text SECURITY DEFINER LANGUAGE sql
+    SET search_path = {P}_shared, pg_catalog, pg_temp AS 'SELECT lower(t)';
+CREATE SCHEMA {P}_shared;
+GRANT USAGE ON SCHEMA {P}_shared TO PUBLIC;
+GRANT CREATE ON SCHEMA {P}_shared TO {P}_rep;
+ALTER FUNCTION public.{P}_report(text) OWNER TO db_owner_{P}x;
+REVOKE EXECUTE ON FUNCTION public.{P}_report(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.{P}_report(text) TO {P}_rep;
 CREATE SCHEMA {P}_appx AUTHORIZATION db_owner_{P}x;
 CREATE TABLE {P}_appx.orders (id integer DEFAULT 1);
 ALTER TABLE {P}_appx.orders OWNER TO db_owner_{P}x;
@@ -124,6 +133,7 @@ def expected_routes(major: int) -> dict[tuple[str, str], tuple[list[str], list[s
                             ["set_role", "security_definer", "superuser_attribute",
                              "superuser_os"]),
         (f"{P}_dev", f"db_owner_{P}x"): ([f"{P}_dev", f"db_owner_{P}x"], ["trigger_function"]),
+        (f"{P}_rep", f"db_owner_{P}x"): ([f"{P}_rep", f"db_owner_{P}x"], ["security_definer"]),
         (f"{P}_helper", f"db_owner_{P}x"): ([f"{P}_helper", f"db_owner_{P}x"],
                                            ["admin_option" if major >= 16 else "set_role"]),
         (f"{P}_ops", su): ([f"{P}_ops", "pg_execute_server_program", su],
@@ -257,7 +267,7 @@ def test_rules_report_the_routes_and_rls(layout: dict[str, Any], pg: Any) -> Non
     assert app.remediation == f"ALTER FUNCTION public.{P}_sd(t text) SET search_path = pg_catalog, pg_temp;"
     assert app.database == layout["db"]
     p2 = {f.role for f in res["PGR-PATH-002"].findings if P in (f.role or "")}
-    assert p2 == {f"{P}_dev", f"{P}_helper"} | ({f"{P}_cr"} if pg.major < 16 else set())
+    assert p2 == {f"{P}_dev", f"{P}_helper", f"{P}_rep"} | ({f"{P}_cr"} if pg.major < 16 else set())
     p3 = [f for f in res["PGR-PATH-003"].findings if f.database == layout["db"]]
     assert [f.details["hop_kinds"] for f in p3] == [["public_user_mapping"]]
     assert p3[0].remediation == f"REVOKE USAGE ON FOREIGN SERVER {P}_srv FROM PUBLIC;"
@@ -421,7 +431,7 @@ def _hijack(pg: Any, db: str, actor: Actor, step: dict[str, Any], parts: dict[st
                 "RETURN $1; END$$")
     before = _proof(pg, db)
     actor.x("SET search_path = " + ", ".join(q(s) for s in schemas) + ", pg_catalog")
-    actor.x(f"SELECT {q(parts['fix_schema'])}.{q(parts['fix_name'])}('X')")
+    actor.x(f"SELECT {step['object'].split('(')[0]}('X')")  # identity: quoted schema.name(args)
     assert _proof(pg, db)[len(before):] == [step["to"]], where
     actor.x("RESET search_path")
     if owner_super:

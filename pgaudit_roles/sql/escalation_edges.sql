@@ -81,6 +81,13 @@ hijack AS (  -- callable AND able to plant an object the function resolves by na
                        AND (w.actor_oid = c.actor_oid OR w.actor_oid = 0)
     JOIN schemas s ON s.database_oid = w.database_oid AND s.oid = w.schema_oid AND NOT s.is_system
     WHERE c.actor_oid <> f.owner_oid
+      -- the function's search path is resolved with the owner's privileges: a schema the
+      -- owner may not use is skipped, so the planted object must be in one it can use
+      AND (coalesce((SELECT r.superuser FROM roles r WHERE r.oid = f.owner_oid), false)
+           OR EXISTS (SELECT 1 FROM schema_privs ou
+                      WHERE ou.database_oid = f.database_oid AND ou.schema_oid = s.oid
+                        AND ou.privilege = 'USAGE'
+                        AND (ou.actor_oid = f.owner_oid OR ou.actor_oid = 0)))
       AND (f.search_path IS NULL
            OR EXISTS (SELECT 1 FROM sd_entries en
                       WHERE en.database_oid = f.database_oid AND en.oid = f.oid
