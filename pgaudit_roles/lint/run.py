@@ -101,6 +101,7 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
                 f = _statement_finding(TWIN_RULE, sev, msg, fail.statement,
                                        {"sqlstate": fail.sqlstate}, counter, opts)
                 f.manual = twin_rule.manual
+                f.details["layer"] = "twin"
                 by_rule[TWIN_RULE].append(f)
         per_rule: dict[str, list[Finding]] = {}
         for a in outcome.attributed:
