@@ -260,6 +260,10 @@ def test_json_sarif_junit_reports(tmp_path: Path, shared_schemas: Path) -> None:
              r["locations"][0]["physicalLocation"]["region"]["startLine"], r["ruleId"])
             for r in sarif["runs"][0]["results"]}
     assert locs == markers("expect")
+    import xmlschema
+
+    xsd = xmlschema.XMLSchema(str(shared_schemas / "junit.xsd"))
+    assert list(xsd.iter_errors(paths["junit"].read_text(encoding="utf-8"))) == []
     suites = [s.get("name") for s in ET.parse(paths["junit"]).getroot()]
     assert suites[0] == "cluster"
     assert suites[1:] == [f"file {f}" for f in doc["scan"]["meta"]["lint"]["order"]]
@@ -281,3 +285,25 @@ def test_bad_paths_and_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_data_dir_exists() -> None:
     assert (DATA / "included" / "extra.sql").is_file()
+
+
+@pytest.mark.parametrize(("sql", "applied"), [
+    ("COPY t FROM PROGRAM 'id';", False),
+    ("COPY t TO '/tmp/x';", False),
+    ("LOAD 'plpgsql';", False),
+    ("ALTER SYSTEM SET work_mem = '1GB';", False),
+    ("CREATE FUNCTION f() RETURNS int LANGUAGE plpython3u AS 'return 1';", False),
+    ("DO LANGUAGE plperlu $$ system('id') $$;", False),
+    ("COPY t FROM STDIN;", True),
+    ("DO $$ BEGIN NULL; END $$;", True),
+    ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';", True),
+])
+def test_statements_that_reach_outside_the_server_are_not_applied(sql: str, applied: bool,
+                                                                   tmp_path: Path) -> None:
+    from pgaudit_roles.lint.effect import outside_reason
+    from pgaudit_roles.lint.source import read_sources
+
+    f = tmp_path / "x.sql"
+    f.write_text(sql + "\n", encoding="utf-8")
+    (st,) = read_sources([f], tmp_path).statements
+    assert (outside_reason(st) is None) == applied

@@ -40,6 +40,34 @@ INERT = frozenset({
 """Statements that cannot change a rule's result: no evaluation after a file of these only."""
 
 
+UNTRUSTED_LANGUAGES = frozenset({"c", "internal", "plpythonu", "plpython2u", "plpython3u",
+                                "plperlu", "pltclu", "plsh", "plv8u"})
+
+
+def outside_reason(st: Statement) -> str | None:
+    """Why a statement is not applied to the twin: it would reach outside the server (run a
+    program, read or write the twin host's files, load code) rather than change roles or
+    privileges. The twin runs migrations as a superuser on this machine, so these are not
+    run there; everything else is, as CI runs migrations on a throwaway database anyway."""
+    from pglast import ast
+
+    node = st.node
+    if isinstance(node, ast.CopyStmt) and (node.is_program or node.filename):
+        return "COPY to or from a server program or file"
+    if isinstance(node, ast.LoadStmt):
+        return "LOAD of a shared library"
+    if isinstance(node, ast.AlterSystemStmt):
+        return "ALTER SYSTEM changes the twin's server configuration"
+    if isinstance(node, ast.CreateFunctionStmt | ast.DoStmt):
+        opts = node.options if isinstance(node, ast.CreateFunctionStmt) else node.args
+        for o in opts or ():
+            if o.defname == "language" and getattr(o.arg, "sval", "").lower() in UNTRUSTED_LANGUAGES:
+                return f"code in the untrusted language {o.arg.sval}"
+    if isinstance(node, ast.CreatePLangStmt):
+        return "CREATE LANGUAGE"
+    return None
+
+
 @dataclass
 class Failure:
     statement: Statement
@@ -62,6 +90,7 @@ class TwinOutcome:
     meta: dict[str, Any] = field(default_factory=dict)
     applied: int = 0
     evaluations: int = 0
+    not_applied: list[str] = field(default_factory=list)  # "file:line: why" (outside_reason)
 
 
 class Twin:
@@ -161,6 +190,10 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
             changed = False
             for st in group:
                 stop_here = st.on_error_stop if st.on_error_stop is not None else on_error_stop
+                why = outside_reason(st)
+                if why is not None:
+                    out.not_applied.append(f"{st.file}:{st.line}: not applied on the twin: {why}")
+                    continue
                 key = (st.database or default_db, st.user or "postgres")
                 try:
                     conn = conns.get(key)

@@ -90,6 +90,7 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
                                progress=say)
         finally:
             twin.stop()
+        src.notes += outcome.not_applied
         twin_meta = {"run": True, "twin": twin.label, "applied": outcome.applied,
                      "evaluations": outcome.evaluations,
                      "seconds": round(time.perf_counter() - t1, 3), **outcome.meta}
