@@ -339,3 +339,12 @@ def test_snapshot_twin_not_available_is_exit_2(tmp_path: Path,
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "not available yet" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_lint_bench_statement_layer_smoke() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import lint_bench
+
+    out = lint_bench.bench_statements(files=30, per_file=6, repeat=1)
+    assert out["files"] == 30 and out["statements"] >= 30 * 6
+    assert out["findings"] > 0 and out["per_1000_statements_s"] > 0
