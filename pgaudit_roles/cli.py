@@ -38,6 +38,8 @@ Exit codes:
   1  findings at or above --fail-on (after baseline and waivers)
   2  usage, configuration or rule error
   3  target unreachable or collection failed
+  130  interrupted (SIGINT, Ctrl-C)
+  143  terminated (SIGTERM)
 """
 
 
@@ -70,11 +72,17 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: turn AuditError into one line on stderr and its exit code."""
+    from .signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, install
+
+    install()
     try:
         return cli.main(args=argv, prog_name="pgaudit-roles", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("pgaudit-roles: interrupted", err=True)
+            sys.exit(EXIT_SIGINT)
         click.echo("pgaudit-roles: aborted", err=True)
         sys.exit(2)
     except click.ClickException as exc:
@@ -85,7 +93,10 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("pgaudit-roles: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_SIGINT)
+    except Terminated:
+        click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
+        sys.exit(EXIT_SIGTERM)
 
 
 def _one_line(text: str) -> str:
