@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort as exc:
-        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        if isinstance(exc.__context__, Terminated):  # click turns Ctrl-C (and so SIGTERM) into Abort
+            click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
+            sys.exit(EXIT_SIGTERM)
+        if isinstance(exc.__context__, KeyboardInterrupt):
             click.echo("pgaudit-roles: interrupted", err=True)
             sys.exit(EXIT_SIGINT)
         click.echo("pgaudit-roles: aborted", err=True)
@@ -91,12 +94,12 @@ def main(argv: list[str] | None = None) -> Any:
     except AuditError as exc:
         click.echo(f"pgaudit-roles: error: {_one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("pgaudit-roles: interrupted", err=True)
-        sys.exit(EXIT_SIGINT)
     except Terminated:
         click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
         sys.exit(EXIT_SIGTERM)
+    except KeyboardInterrupt:
+        click.echo("pgaudit-roles: interrupted", err=True)
+        sys.exit(EXIT_SIGINT)
 
 
 def _one_line(text: str) -> str:
