@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "query": "query:query",
     "explain": "explain:explain",
     "who-can": "who_can:who_can",
+    "paths": "paths:paths",
     "scan": "scan:scan",
     "baseline": "baseline_cmd:baseline",
     "waivers": "waivers_cmd:waivers",

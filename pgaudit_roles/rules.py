@@ -47,7 +47,8 @@ OPTIONAL_KEYS: tuple[str, ...] = ("aliases", "min_server_version", "requires", "
 # depend on the collector's internals; a test checks they agree).
 SOURCE_NAMES: tuple[str, ...] = ("roles", "memberships", "db_role_settings", "databases",
                                  "tablespaces", "shared_acl", "settings", "activity",
-                                 "hba_rules", "password_types", "objects")
+                                 "hba_rules", "password_types", "objects", "policies",
+                                 "triggers", "user_mappings")
 
 # Functions a rule may never call, by lower-case name: anything that reads or writes files,
 # reaches the network, loads code, runs SQL text, or inspects the DuckDB process.
