@@ -124,7 +124,7 @@ def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.P
     # failure (or SIGINT/SIGTERM) removes every temporary file and keeps the old reports.
     import contextlib
 
-    current = None
+    current: object = None
     try:
         with contextlib.ExitStack() as stack:
             for fmt, path in paths.items():
