@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, AuditError
+from .errors import EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE, AuditError
 
 # command name -> "module:attribute" under pgaudit_roles.commands
 COMMANDS: dict[str, str] = {
@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "baseline_cmd:baseline",
     "waivers": "waivers_cmd:waivers",
     "diff": "diff:diff",
+    "lint": "lint:lint",
 }
 
 
@@ -43,8 +44,8 @@ def _epilog() -> str:
     lines = ["\b", "Exit codes:"]
     for code, text in EXIT_CODES.items():
         wrapped = textwrap.wrap(text.replace("`", ""), 70)
-        lines.append(f"  {code:<4}{wrapped[0]}")
-        lines += [f"      {w}" for w in wrapped[1:]]
+        lines.append(f"  {code:<5}{wrapped[0]}")
+        lines += [f"       {w}" for w in wrapped[1:]]
     return "\n".join(lines) + "\n"
 
 
@@ -83,12 +84,21 @@ def cli(_verbose_flag: bool) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: every way a command can end becomes one line on stderr and a code
     from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``."""
+    from .signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, install
+
     args = sys.argv[1:] if argv is None else argv
+    install()
     try:
         return cli.main(args=args, prog_name="pgaudit-roles", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__context__, Terminated):  # click turns Ctrl-C (and so SIGTERM) into Abort
+            click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
+            sys.exit(EXIT_SIGTERM)
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            click.echo("pgaudit-roles: interrupted", err=True)
+            sys.exit(EXIT_SIGINT)
         click.echo("pgaudit-roles: aborted", err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
@@ -97,9 +107,12 @@ def main(argv: list[str] | None = None) -> Any:
     except AuditError as exc:
         click.echo(f"pgaudit-roles: error: {_one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
+    except Terminated:
+        click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
+        sys.exit(EXIT_SIGTERM)
     except KeyboardInterrupt:
         click.echo("pgaudit-roles: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_SIGINT)
     except BrokenPipeError:  # `... | head`: the reader left, nothing to report
         _silence_stdout()
         sys.exit(EXIT_USAGE)

@@ -156,7 +156,9 @@ def connect(conninfo: str, settings: ConnectSettings | None = None, *,
             raise CollectionError(f"cannot connect to {target}: "
                                   f"{_clean_message(str(exc2), secrets)}") from None
     from . import server_text
+    from .signals import track
 
+    track(conn)  # so that SIGINT/SIGTERM can cancel what it runs from another thread
     try:
         server_text.install(conn)
         _ensure_settings(conn, settings)

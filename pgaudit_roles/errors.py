@@ -12,7 +12,8 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_COLLECTION = 3
 EXIT_INTERNAL = 4
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT (pgaudit_roles.signals)
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "nothing at or above --fail-on; `waivers lint`: the file is clean",
@@ -22,7 +23,9 @@ EXIT_CODES: dict[int, str] = {
                 "cannot be read or is malformed; an output file that cannot be written",
     EXIT_COLLECTION: "target unreachable or collection failed",
     EXIT_INTERNAL: "internal error (a bug: `pgaudit-roles -v ...` shows the traceback; please report it)",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_INTERRUPTED: "interrupted (SIGINT, Ctrl-C); a rule or `query` running in DuckDB "
+                      "stops at once",
+    EXIT_TERMINATED: "terminated (SIGTERM): e.g. `timeout` in cron",
 }
 """Every code any command returns, for ``--help`` and the README table (one source)."""
 

@@ -29,19 +29,22 @@ USER_RULE_ID_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}-[A-Z]+-\d{3}$")
 """Built-in rules use PGR-; user rules may use their own prefix (ACME-ROLE-001), so their
 ids can never collide with a rule we add later."""
 CATEGORIES: tuple[str, ...] = ("roles", "ownership", "privileges", "default-privileges", "hba",
-                               "settings")
+                               "settings", "migrations")
 OBJECT_TYPES: tuple[str, ...] = (
     "role", "membership", "database", "schema", "relation", "table", "view", "sequence",
     "column", "function", "type", "language", "large_object", "fdw", "server", "tablespace",
     "parameter", "default_privilege", "hba_rule", "setting", "session", "object", "cluster",
+    "statement",
 )
 REFERENCE_KINDS: tuple[str, ...] = ("guide", "cis", "docs", "other")
 MAX_TITLE = 150
 
 REQUIRED_KEYS: tuple[str, ...] = ("id", "title", "severity", "category", "object_type",
-                                  "rationale", "references", "query", "message", "fix_safety")
+                                  "rationale", "references", "message", "fix_safety")
 OPTIONAL_KEYS: tuple[str, ...] = ("aliases", "min_server_version", "requires", "remediation",
-                                  "manual", "destructive", "tags")
+                                  "manual", "destructive", "tags", "query", "check", "covers")
+"""Exactly one of ``query`` (a SELECT over the audit schema) and ``check`` (a statement
+predicate of ``lint``, by name) is required."""
 
 # Snapshot sources a rule may require (snapshot.SOURCES, kept literal so this module does not
 # depend on the collector's internals; a test checks they agree).
@@ -139,7 +142,12 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     fix_safety = _choice(doc, "fix_safety", FIX_SAFETY, where)
     rationale = _str(doc, "rationale", where)
     message = _str(doc, "message", where)
-    query = _str(doc, "query", where)
+    if ("query" in doc) == ("check" in doc):
+        raise RuleError(f"{where}: a rule needs exactly one of 'query' (SQL over the audit "
+                        "schema) or 'check' (a lint statement predicate)")
+    check = _opt_str(doc, "check", where)
+    query = _str(doc, "query", where) if check is None else ""
+    covers = _str_list(doc, "covers", where)
 
     remediation = _opt_str(doc, "remediation", where)
     manual = _opt_str(doc, "manual", where)
@@ -169,8 +177,11 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     tags = _str_list(doc, "tags", where)
     references = _references(doc.get("references"), where)
 
-    offset = _query_line_offset(text) if text is not None else 0
-    validate_query(query, where, line_offset=offset)
+    if check is not None:
+        validate_check(check, where)
+    else:
+        offset = _query_line_offset(text) if text is not None else 0
+        validate_query(query, where, line_offset=offset)
     validate_message(message, where)
     if remediation is not None:
         validate_remediation(remediation, where)
@@ -181,6 +192,7 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
         fix_safety=fix_safety, destructive=destructive, aliases=tuple(aliases),
         references=tuple(references), requires=tuple(requires), min_server_version=msv,
         object_type=object_type, tags=tuple(tags), path=where, origin=origin,
+        check=check, covers=tuple(covers),
     )
 
 
@@ -216,6 +228,15 @@ def find_rule(rules: Iterable[Rule], name: str) -> Rule | None:
 
 
 # --- query validation -----------------------------------------------------------------------
+
+def validate_check(name: str, where: str) -> None:
+    """A statement rule names one of the predicates ``lint.checks`` defines (no code in data)."""
+    from .lint.checks import CHECKS
+
+    if name not in CHECKS:
+        raise RuleError(f"{where}: check {name!r} is not a known statement check "
+                        f"(known: {', '.join(sorted(CHECKS))})")
+
 
 def validate_query(sql: str, where: str, *, line_offset: int = 0,
                    tables: frozenset[str] | None = None) -> None:
@@ -293,9 +314,13 @@ def _bind_check(sql: str, fail: Any) -> None:
         raise fail(f"does not parse in DuckDB: {msg}", line) from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise fail("must be exactly one SELECT (DuckDB's parser disagrees with sqlglot)")
-    try:
-        _binding_connection().execute("DESCRIBE " + text)
-    except duckdb.Error as exc:
+    from .limits import QueryTimeout, run_limited
+
+    try:  # binding folds constants (range(3e9) is built here): under the same limits as a run
+        run_limited(_binding_connection(), "DESCRIBE " + text)
+    except QueryTimeout as exc:
+        raise fail(f"binding {exc}") from None
+    except (duckdb.Error, MemoryError) as exc:
         line, msg = _duckdb_error(exc)
         raise fail(f"does not bind against the audit schema: {msg}", line) from None
 
