@@ -44,6 +44,9 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Whether the SQL script includes destructive statements."),
         click.option("--sarif-anchor", default="pgaudit-roles.toml", show_default=True,
                      help="Repository file SARIF results point at (GitHub needs a file)."),
+        click.option("--sarif-omit-waived", is_flag=True,
+                     help="Leave waived findings out of SARIF (default: kept, with a "
+                          "suppression carrying the waiver's reason, level note)."),
         click.option("--show-config", is_flag=True,
                      help="Print every effective setting and where it came from, then exit."),
         click.option("--quiet", "-q", is_flag=True, help="No progress and no summary."),
@@ -54,9 +57,35 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> None:
+    """One line naming the missing file and the exact command that creates it."""
+    import shlex
+
+    from ..baseline import create_command
+    from ..errors import ConfigError
+    from ..reports.common import scrub
+
+    src = shlex.quote(scrub(source)) if source is not None else "SNAPSHOT_OR_DSN"
+    given = opts.get("baseline") or cfg.baseline  # as the user wrote it, when on the command line
+    cmd = create_command(given, src)
+    for flag, key in (("--config", "config_path"), ("--waivers", "waivers")):
+        if opts.get(key):
+            cmd += f" {flag} {shlex.quote(str(opts[key]))}"
+    for d in opts.get("rules_dirs") or ():
+        cmd += f" --rules-dir {shlex.quote(str(d))}"
+    raise ConfigError(f"baseline file not found: {given}; to accept today's findings "
+                      f"first, run: {cmd}")
+
+
 def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
-        get_snapshot: Callable[[Any, Callable[[str], None]], Any], *, label: str) -> None:
-    """Shared body of ``scan`` and ``check``: config, rules, evaluate, report, exit code."""
+        get_snapshot: Callable[[Any, Callable[[str], None]], Any], *, label: str,
+        source: str | None = None) -> None:
+    """Shared body of ``scan`` and ``check``: config, rules, evaluate, report, exit code.
+
+    ``source`` is what ``baseline create`` would read to make the same findings (the DSN
+    without its password, or the snapshot path): a missing baseline file names the exact
+    command that creates it, before anything is collected.
+    """
     from ..config import load_config
     from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
     from ..frameworks import load_framework
@@ -83,6 +112,8 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     if opts["show_config"]:
         click.echo(cfg.show())
         return
+    if cfg.baseline is not None and not Path(cfg.baseline).exists():
+        _missing_baseline(cfg, opts, source)
 
     to_stdout = opts["output_dir"] == "-"
     machine = [f for f in cfg.formats if f != "text"]
@@ -100,7 +131,8 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     progress(f"evaluating {len(rules)} rules")
     result = evaluate_snapshot(snap, rules, cfg)
     result.meta["target_label"] = label
-    options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"]}
+    options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"],
+               "sarif_include_suppressed": not opts["sarif_omit_waived"]}
     if to_stdout:
         write_format(result, machine[0], sys.stdout, **options)
         paths: dict[str, Path] = {}

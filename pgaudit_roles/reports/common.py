@@ -177,6 +177,7 @@ class Summary:
     baseline_used: bool = False
     new: int = 0
     unchanged: int = 0
+    updated: int = 0  # baselined, but the grant widened since: gates again
     resolved: int = 0
     requirements: dict[str, int] = field(default_factory=dict)
 
@@ -216,7 +217,8 @@ class Summary:
             "gating_by_severity": self.gating_by_severity,
             "waived": self.waived,
             "expired_waivers": self.expired_waivers,
-            "baseline": ({"new": self.new, "unchanged": self.unchanged, "resolved": self.resolved}
+            "baseline": ({"new": self.new, "unchanged": self.unchanged, "updated": self.updated,
+                          "resolved": self.resolved}
                          if self.baseline_used else None),
             "requirements": self.requirements,
         }
@@ -244,6 +246,8 @@ def summarize(result: ScanResult) -> Summary:
                     s.new += 1
                 elif f.baseline == "unchanged":
                     s.unchanged += 1
+                elif f.baseline == "updated":
+                    s.updated += 1
             if f.gating:
                 s.by_severity[f.severity] += 1
                 if at_or_above(f.severity, result.fail_on):

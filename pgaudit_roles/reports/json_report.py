@@ -91,6 +91,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "details": f.details,
         "suppressed": f.suppressed,
         "baseline": f.baseline,
+        "baseline_previous": f.previous,
         "gating": f.gating,
     }
 

@@ -6,10 +6,13 @@ default, ``sarif_anchor``), line 1, and carries the real object as a logical loc
 Because every result shares that one line, GitHub's own line-hash would merge them all:
 we supply ``partialFingerprints`` from our fingerprint (rule + database + object + role).
 
-Waived findings are omitted by default (GitHub ignores SARIF ``suppressions`` and would
-open an alert for each); ``sarif_include_suppressed=True`` keeps them with a
-``suppressions`` entry for consumers that honour it. Findings accepted by a baseline stay
-in, marked ``baselineState: unchanged``: dropping them would close their alerts.
+Waived findings are kept by default with a ``suppressions`` entry (kind external, the
+waiver's reason as justification) and level ``note``: the audit trail shows what was
+accepted and why; ``sarif_include_suppressed=False`` (``--sarif-omit-waived``) drops them.
+With a baseline every result carries ``baselineState``: ``unchanged`` (accepted, level
+``note``: it does not gate and must not read as a new error), ``new``, or ``updated`` (a
+baselined finding whose grant widened: it gates again, and its properties hold the
+baseline's privilege lists). Dropping baselined results instead would close their alerts.
 """
 
 from __future__ import annotations
@@ -85,10 +88,11 @@ def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
     logical: dict[str, Any] = {"fullyQualifiedName": fq, "name": object_label(f),
                                "kind": KIND.get(f.object_type or "", "object")}
     text = f.message.strip() or f.rule_id
+    accepted = f.suppressed is not None or f.baseline == "unchanged"
     out: dict[str, Any] = {
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
-        "level": LEVEL[f.severity],
+        "level": "note" if accepted else LEVEL[f.severity],
         "message": {"text": text},
         "locations": [{
             "physicalLocation": {
@@ -113,8 +117,10 @@ def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
         out["properties"]["remediation"] = f.remediation
     if f.manual:
         out["properties"]["manual"] = f.manual
-    if f.baseline in ("new", "unchanged"):
+    if f.baseline in ("new", "unchanged", "updated"):
         out["baselineState"] = f.baseline
+    if f.previous:
+        out["properties"]["baselineEvidence"] = f.previous
     if f.suppressed is not None:
         s = f.suppressed
         just = str(s.get("reason") or "waived")
@@ -125,7 +131,7 @@ def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
 
 
 def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
-          sarif_include_suppressed: bool = False) -> dict[str, Any]:
+          sarif_include_suppressed: bool = True) -> dict[str, Any]:
     """The SARIF log as a dict (one run for the one target)."""
     rules = [rule_descriptor(r) for r in result.results]
     index = {r.rule.id: i for i, r in enumerate(result.results)}
