@@ -188,6 +188,9 @@ class ScanResult:
     fail_on: str = "high"
     resolved: list[dict[str, Any]] = field(default_factory=list)  # baseline entries now gone
     config_sources: dict[str, str] = field(default_factory=dict)
+    outside_framework: dict[str, Any] | None = None
+    """With ``--framework``: findings of the rules outside it, which do not gate but are
+    never silent: ``{"framework", "by_severity", "total", "critical": [Finding...]}``."""
     inventory: dict[str, Any] = field(default_factory=dict)
     """Facts for the human reports beyond findings: roles (attributes), memberships, and
     per login role a summary of effective privileges (filled by the engine from DuckDB)."""

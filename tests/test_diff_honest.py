@@ -244,3 +244,35 @@ def test_sarif_keeps_waived_and_marks_baseline_states(snaps, tmp_path, shared_sc
                  "--sarif-omit-waived", cwd=tmp_path)
     results = json.loads((out / "pgaudit-report.sarif").read_text())["runs"][0]["results"]
     assert not [r for r in results if r["ruleId"] == "PGR-HBA-002"]
+
+
+def test_framework_scopes_the_gate_but_shows_what_lies_outside(snaps, tmp_path):
+    snap = load(snaps["full"])
+    t = snap.table("hba_rules")
+    row = dict.fromkeys(t.columns)
+    row.update(rule_number=len(t.rows) + 1, file_name="pg_hba.conf", line_number=99, type="host",
+               databases=["all"], users=["all"], address="0.0.0.0", netmask="0.0.0.0",
+               auth_method="trust", options=[])
+    snap.cluster["hba_rules"] = Table(columns=list(t.columns),
+                                      rows=[*t.rows, [row[c] for c in t.columns]])
+    path = tmp_path / "trust.json.gz"
+    save(snap, path)
+    out = tmp_path / "out"
+    res = _check(str(path), "--framework", "golive", "--fail-on", "critical",
+                 "--format", "json,html,sarif,text", "--output-dir", str(out), cwd=tmp_path)
+    assert res.returncode in (0, 1), res.stderr
+    report = json.loads((out / "pgaudit-report.json").read_text())
+    assert not [f for f in report["findings"] if f["rule_id"] == "PGR-HBA-001"]  # scoped
+    outside = report["summary"]["outside_framework"]
+    assert outside["framework"] == "golive" and outside["by_severity"]["critical"] >= 1
+    assert outside["total"] == sum(outside["by_severity"].values())
+    assert any(c["rule_id"] == "PGR-HBA-001" for c in outside["critical"])
+    lines = res.stdout.splitlines()
+    (head,) = [x for x in lines if x.startswith("Outside framework golive (not gated): ")]
+    assert f"{outside['by_severity']['critical']} critical" in head
+    assert any(x.strip().startswith("CRITICAL PGR-HBA-001") for x in lines)
+    html = (out / "pgaudit-report.html").read_text()
+    assert 'id="outside-framework"' in html and "PGR-HBA-001" in html
+    sarif = json.loads((out / "pgaudit-report.sarif").read_text())
+    crit = sarif["runs"][0]["properties"]["outsideFramework"]["critical"]
+    assert any(c["rule_id"] == "PGR-HBA-001" for c in crit)

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..model import Finding, RuleResult, ScanResult
-from .common import TOOL_NAME, help_uri, object_label, references, target_of
+from .common import TOOL_NAME, help_uri, object_label, outside_json, references, target_of
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0", "info": "0.0"}
@@ -168,6 +168,7 @@ def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
             "serverVersion": result.meta.get("server_version"),
             "collectedAt": result.meta.get("collected_at"),
             "failOn": result.fail_on,
+            "outsideFramework": outside_json(result.outside_framework),
         },
         "columnKind": "unicodeCodePoints",
     }

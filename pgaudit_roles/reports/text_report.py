@@ -15,7 +15,15 @@ from typing import IO, Any
 
 from .. import __version__
 from ..model import SEVERITIES, SEVERITY_RANK, Finding, ScanResult
-from .common import TOOL_NAME, not_collected, object_label, printable, summarize, target_label
+from .common import (
+    TOOL_NAME,
+    not_collected,
+    object_label,
+    outside_lines,
+    printable,
+    summarize,
+    target_label,
+)
 
 _SEV_COLOR = {"critical": "magenta", "high": "red", "medium": "yellow", "low": "cyan", "info": "white"}
 
@@ -75,6 +83,8 @@ def render_text(result: ScanResult, *, color: bool = False,
     st = s.by_status
     lines.append(f"Rules: {st.get('pass', 0)} pass, {st.get('fail', 0)} fail, "
                  f"{st.get('skipped', 0)} skipped, {st.get('error', 0)} error")
+    for i, line in enumerate(outside_lines(s.outside)):
+        lines.append(("  " if i else "") + printable(line))
     if s.requirements:
         lines.append("Checklist: " + ", ".join(f"{n} {k}" for k, n in sorted(s.requirements.items())))
 
