@@ -259,7 +259,7 @@ def test_framework_scopes_the_gate_but_shows_what_lies_outside(snaps, tmp_path):
     save(snap, path)
     out = tmp_path / "out"
     res = _check(str(path), "--framework", "golive", "--fail-on", "critical",
-                 "--format", "json,html,sarif,text", "--output-dir", str(out), cwd=tmp_path)
+                 "--format", "json,html,junit,sarif,sql,text", "--output-dir", str(out), cwd=tmp_path)
     assert res.returncode in (0, 1), res.stderr
     report = json.loads((out / "pgaudit-report.json").read_text())
     assert not [f for f in report["findings"] if f["rule_id"] == "PGR-HBA-001"]  # scoped
@@ -276,3 +276,6 @@ def test_framework_scopes_the_gate_but_shows_what_lies_outside(snaps, tmp_path):
     sarif = json.loads((out / "pgaudit-report.sarif").read_text())
     crit = sarif["runs"][0]["properties"]["outsideFramework"]["critical"]
     assert any(c["rule_id"] == "PGR-HBA-001" for c in crit)
+    for name in ("pgaudit-report.junit.xml", "pgaudit-report.sql"):
+        body = (out / name).read_text()
+        assert "Outside framework golive (not gated)" in body and "CRITICAL PGR-HBA-001" in body, name

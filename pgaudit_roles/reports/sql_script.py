@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from .. import __version__
 from ..errors import UsageError
 from ..model import Finding, ScanResult
-from .common import printable
+from .common import outside_lines, printable
 
 LEVELS = ("safe", "all")
 
@@ -356,6 +356,7 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         _comment("level:    ", level, "- destructive statements are",
                  "emitted (marked DESTRUCTIVE)" if level == "all" else
                  "listed as comments only; rerun with --remediation-level all to emit them"),
+        *[_comment(line) for line in outside_lines(result.outside_framework)],
         "--",
         "-- REVIEW BEFORE RUNNING. This script changes privileges, ownership and roles.",
         "-- Run it as a superuser (or as the owners of the objects) with:",
