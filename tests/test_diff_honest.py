@@ -118,7 +118,15 @@ def test_widened_grant_is_changed_shown_old_and_new_and_gates(snaps):
     assert "WIDENED" in res.stdout and "was: " in res.stdout and "now: " in res.stdout
     assert "table privileges: INSERT widened to DELETE, INSERT, TRUNCATE, UPDATE" in res.stdout
     assert f"PUBLIC: INSERT widened to DELETE, INSERT, TRUNCATE, UPDATE on table s.t in {db}" in res.stdout
-    assert "privilege" not in [w for w in res.stdout.split() if w == "True" or w == "False"]
+    assert "True" not in res.stdout.split() and "False" not in res.stdout.split()
+    html = snaps["work"] / f"widened-{pg_id(snaps)}.html"
+    res = _cli("diff", snaps["full"], snaps["widened"], "-d", db, "--format", "html", "-o", str(html))
+    page = html.read_text()
+    assert res.returncode == 1 and "(widened)" in page and "Changed findings" in page
+
+
+def pg_id(snaps: dict) -> str:
+    return Path(snaps["work"]).name
 
 
 def test_fail_on_drift_and_scope(snaps):
@@ -279,3 +287,23 @@ def test_framework_scopes_the_gate_but_shows_what_lies_outside(snaps, tmp_path):
     for name in ("pgaudit-report.junit.xml", "pgaudit-report.sql"):
         body = (out / name).read_text()
         assert "Outside framework golive (not gated)" in body and "CRITICAL PGR-HBA-001" in body, name
+
+
+def test_diff_of_two_json_reports_knows_unknown_and_changed(snaps, tmp_path):
+    reports = {}
+    for name in ("full", "nohba", "widened"):
+        out = tmp_path / name
+        res = _check(snaps[name], "--format", "json", "--output-dir", str(out), "--fail-on", "none",
+                     cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        reports[name] = str(out / "pgaudit-report.json")
+    code, doc = _diff_json(reports["full"], reports["nohba"], "--fail-on", "critical")
+    assert doc["drift"] is None
+    assert not [x for x in doc["findings"]["resolved"] if x["rule_id"].startswith("PGR-HBA-")]
+    assert [x for x in doc["findings"]["unknown"] if x["rule_id"].startswith("PGR-HBA-")]
+    code, doc = _diff_json(reports["full"], reports["widened"], "--fail-on", "high", "-d", snaps["db"])
+    (ch,) = [c for c in doc["findings"]["changed"] if c["rule_id"] == "PGR-PRIV-005"]
+    assert ch["widened"]["table_privileges"][1] == ["DELETE", "INSERT", "TRUNCATE", "UPDATE"]
+    assert code == 1
+    res = _cli("diff", reports["full"], reports["widened"], "--fail-on-drift")
+    assert res.returncode == 2 and "needs two snapshots" in res.stderr
