@@ -56,6 +56,12 @@ class Rule:
     tags: tuple[str, ...] = ()
     path: str = ""
     origin: str = "builtin"  # builtin | user
+    check: str | None = None
+    """Statement rules (``lint``): the name of a predicate over one parsed migration
+    statement (pgaudit_roles/lint/checks.py) instead of a ``query``; they never run on a
+    snapshot."""
+    covers: tuple[str, ...] = ()
+    """Catalogue rules whose twin finding on the same statement this rule already reports."""
 
     @property
     def help_anchor(self) -> str:
@@ -138,6 +144,10 @@ class Finding:
     previous: dict[str, Any] | None = None
     """The baseline's evidence when it widened since (``baseline == "updated"``): the
     reports show it beside the current evidence."""
+    file: str | None = None  # lint: the migration file, line and column (1-based) it is about
+    line: int | None = None
+    column: int | None = None
+    pre_existing: bool = False  # lint: already on the twin before the migrations ran
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -148,7 +158,8 @@ class Finding:
     def gating(self) -> bool:
         """Counts towards --fail-on: not waived and not accepted by a baseline (a baselined
         finding whose grant widened is "updated": the baseline no longer covers it)."""
-        return self.suppressed is None and self.baseline != "unchanged"
+        return (self.suppressed is None and self.baseline != "unchanged"
+                and not self.pre_existing)
 
     @property
     def evidence_digest(self) -> str:
