@@ -159,10 +159,10 @@ def carry_over(source: Snapshot, snap: Snapshot, twin: Twin) -> Snapshot:
     dbt = _ctab(snap, "databases")
     dbrows = _dicts(dbt)
     twin_user = snap.meta.get("connected_user")
-    for d in dbrows:
-        s = src_dbrows.get(d["name"])
+    for row in dbrows:
+        s = src_dbrows.get(row["name"])
         if s is not None and twin_user != source.meta.get("connected_user"):
-            d["auditor_can_connect"] = s["auditor_can_connect"]
+            row["auditor_can_connect"] = s["auditor_can_connect"]
     _set(dbt, dbrows)
     major_src = int(source.meta.get("server_version_num") or 0) // 10000
     major_twin = twin.server_version_num // 10000

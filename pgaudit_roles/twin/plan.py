@@ -565,10 +565,10 @@ def _database(db: DatabaseSnapshot, names: Names, twin: int,
         keyword = DEFAULT_ACL_OBJTYPES[objtype][0].upper()
         head = f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(creator)}" + (
             f" IN SCHEMA {quote_ident(schema)}" if schema else "")
-        key = ("default_acl", dbn, creator, schema, objtype)
+        dkey: tuple[Any, ...] = ("default_acl", dbn, creator, schema, objtype)
         if not schema_oid:
             defaults.append(Step(dbn, f"{head} REVOKE ALL ON {keyword} FROM PUBLIC, "
-                                      f"{quote_ident(creator)}", key))
+                                      f"{quote_ident(creator)}", dkey))
         for (_g, grantee_oid, grantable), privs in _privs_by_grant(rows).items():
             try:
                 to = names.grantee(grantee_oid)
@@ -576,7 +576,7 @@ def _database(db: DatabaseSnapshot, names: Names, twin: int,
                 continue
             defaults.append(Step(dbn, f"{head} GRANT {privilege_list(sorted(set(privs)))} ON "
                                       f"{keyword} TO {to}"
-                                      + (" WITH GRANT OPTION" if grantable else ""), key))
+                                      + (" WITH GRANT OPTION" if grantable else ""), dkey))
     return [("schemas", create), ("types", types), ("relations", rels), ("functions", funcs),
             ("owners", owners), ("acls", acls), ("column acls", acls_late),
             ("default privileges", defaults)]
