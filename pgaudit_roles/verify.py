@@ -47,6 +47,7 @@ class Verification:
     problems: list[str] = field(default_factory=list)
     followups: list[Finding] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # fingerprint -> server error
+    withheld: dict[str, str] = field(default_factory=dict)  # fingerprint -> why (level safe)
     fixed: int = 0
     left_manual: int = 0
     left_destructive: int = 0
@@ -59,8 +60,9 @@ class Verification:
         """Findings the script is written from (the scan's plus the follow-ups), and the
         ones left out because a statement failed on the twin, with the error."""
         every = [*result.findings, *self.followups]
-        keep = [f for f in every if f.fingerprint not in self.failed]
-        failed = [(f, self.failed[f.fingerprint]) for f in every if f.fingerprint in self.failed]
+        out = {**self.failed, **self.withheld}
+        keep = [f for f in every if f.fingerprint not in out]
+        failed = [(f, out[f.fingerprint]) for f in every if f.fingerprint in out]
         return keep, failed
 
     def header_lines(self) -> list[str]:
@@ -76,7 +78,8 @@ class Verification:
                f"twin carries the source's settings), {len(self.left_other)} other); "
                f"new findings: {len(self.new)}",
                f"           follow-up fixes folded in: {len(self.followups)} "
-               f"(rounds: {self.rounds}); fixes that failed on the twin: {len(self.failed)}"]
+               f"(rounds: {self.rounds}); fixes that failed on the twin: {len(self.failed)}; "
+               f"withheld at this level: {len(self.withheld)}"]
         if self.converged:
             out.append("           converged: yes (applying this script leaves no new finding)")
         else:
@@ -146,40 +149,38 @@ def verify_remediation(snap: Snapshot, rules: Sequence[Rule], cfg: Config,
                        result: ScanResult, level: str, *, install: PgInstall | None = None,
                        max_rounds: int = MAX_ROUNDS,
                        progress: Callable[[str], None] | None = None) -> Verification:
-    """Verify (and complete) the remediation script of ``result`` on twins of ``snap``."""
-    from .scan import evaluate_snapshot
+    """Verify (and complete) the remediation script of ``result`` on twins of ``snap``.
+
+    At level ``safe`` a fix whose effect only a destructive fix can clean up (revoking a
+    group role's last grant leaves it unused, and DROP ROLE is destructive) is withheld:
+    the safe script must not leave a new finding behind. It is listed with the reason,
+    and emitted at level ``all``, where the follow-up DROP is emitted too.
+    """
     from .twin import TwinError, build_twin
 
     say = progress or (lambda _m: None)
     started = time.monotonic()
     v = Verification(level=level)
-    base = {f.fingerprint for f in result.findings}
-    try:
-        twin = build_twin(snap, install=install)
-    except TwinError as exc:
-        return unverified(level, f"no twin: {exc}")
     folded: dict[str, Finding] = {}
     after: ScanResult | None = None
-    with twin:
-        v.twin_version = twin.server_version
-        batch = [f for f in _active(result.findings) if f.remediation]
-        for rnd in range(1, max_rounds + 1):
-            v.rounds = rnd
-            say(f"verifying the remediation on a twin (round {rnd})")
-            _apply(twin, result, batch, level, v.failed)
-            after = evaluate_snapshot(twin.collect(), rules, cfg)
-            new = [f for f in _active(after.findings)
-                   if f.fingerprint not in base and f.fingerprint not in folded]
-            fixable = [f for f in new if f.remediation and f.fingerprint not in v.failed]
-            if not fixable:
-                break
-            for f in fixable:
-                folded[f.fingerprint] = f
-            batch = fixable
-        else:
-            v.problems.append(f"still finding follow-ups after {max_rounds} rounds")
+    fresh_needed = False
+    for _attempt in range(3):
+        try:
+            twin = build_twin(snap, install=install)
+        except TwinError as exc:
+            return unverified(level, f"no twin: {exc}")
+        with twin:
+            v.twin_version = twin.server_version
+            after, folded = _rounds(twin, snap, rules, cfg, result, level, v, max_rounds, say)
+        causes = _causes_to_withhold(result, folded, after, level, v) if level != "all" else {}
+        if not causes:
+            break
+        v.withheld.update(causes)
+        fresh_needed = False
+    else:
+        fresh_needed = True
     v.followups = list(folded.values())
-    if folded:  # the completed script, whole and in script order, on a fresh twin
+    if folded or fresh_needed:  # the completed script, whole and in script order, on a fresh twin
         say("verifying the completed script on a fresh twin")
         try:
             fresh = build_twin(snap, install=install)
@@ -189,12 +190,69 @@ def verify_remediation(snap: Snapshot, rules: Sequence[Rule], cfg: Config,
             findings, _failed = v.script_findings(result)
             _apply(fresh, result, [f for f in _active(findings) if f.remediation], level,
                    v.failed)
-            after = evaluate_snapshot(fresh.collect(), rules, cfg)
+            after = _evaluate(fresh, rules, cfg)
     assert after is not None
     _judge(v, result, after, level)
     v.verified = True
     v.seconds = time.monotonic() - started
     return v
+
+
+def _evaluate(twin: Twin, rules: Sequence[Rule], cfg: Config) -> ScanResult:
+    from .scan import evaluate_snapshot
+
+    return evaluate_snapshot(twin.collect(), rules, cfg)
+
+
+def _rounds(twin: Twin, snap: Snapshot, rules: Sequence[Rule], cfg: Config,
+            result: ScanResult, level: str, v: Verification, max_rounds: int,
+            say: Callable[[str], None]) -> tuple[ScanResult, dict[str, Finding]]:
+    base = {f.fingerprint for f in result.findings}
+    folded: dict[str, Finding] = {}
+    batch = [f for f in _active(result.findings)
+             if f.remediation and f.fingerprint not in v.withheld]
+    after: ScanResult | None = None
+    for rnd in range(1, max_rounds + 1):
+        v.rounds = rnd
+        say(f"verifying the remediation on a twin (round {rnd})")
+        _apply(twin, result, batch, level, v.failed)
+        after = _evaluate(twin, rules, cfg)
+        new = [f for f in _active(after.findings)
+               if f.fingerprint not in base and f.fingerprint not in folded]
+        fixable = [f for f in new if f.remediation and f.fingerprint not in v.failed]
+        if not fixable:
+            break
+        for f in fixable:
+            folded[f.fingerprint] = f
+        batch = fixable
+    else:
+        v.problems.append(f"still finding follow-ups after {max_rounds} rounds")
+    assert after is not None
+    return after, folded
+
+
+def _causes_to_withhold(result: ScanResult, folded: dict[str, Finding], after: ScanResult,
+                        level: str, v: Verification) -> dict[str, str]:
+    """Fixes to withhold at a non-destructive level: those naming the role of a follow-up
+    finding that only a destructive fix clears (found on the twin after the fixes)."""
+    from .sqlquote import quote_ident
+
+    now = {f.fingerprint for f in _active(after.findings)}
+    stuck = [f for fp, f in folded.items() if fp in now and _left_out(f, result, level)]
+    applied = [f for f in _active(result.findings)
+               if f.remediation and f.fingerprint not in v.withheld]
+    out: dict[str, str] = {}
+    for f in stuck:
+        if not f.role:
+            continue
+        ident = quote_ident(f.role)
+        for g in applied:
+            if g.fingerprint not in out and ident in (g.remediation or "") and \
+                    not _left_out(g, result, level):
+                out[g.fingerprint] = (f"withheld at level {level}: applying it leaves "
+                                      f"[{f.rule_id}] for role {f.role}, which only a "
+                                      "destructive fix clears (--remediation-level all)")
+    return out
 
 
 def _judge(v: Verification, result: ScanResult, after: ScanResult, level: str) -> None:
@@ -205,7 +263,7 @@ def _judge(v: Verification, result: ScanResult, after: ScanResult, level: str) -
             if f.remediation:
                 v.fixed += 1
             continue
-        if f.fingerprint in v.failed:
+        if f.fingerprint in v.failed or f.fingerprint in v.withheld:
             continue
         if not f.remediation:
             v.left_manual += 1

@@ -438,8 +438,8 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         lines.append("")
 
     if failed:
-        lines += [_HEAD_RULE, "-- FAILED ON THE TWIN: not emitted (the server refused a statement)",
-                  _HEAD_RULE]
+        lines += [_HEAD_RULE, "-- LEFT OUT after verification on the twin (a statement failed "
+                  "there, or", "-- the fix is withheld at this level)", _HEAD_RULE]
         for f, msg in failed:
             lines += _finding_header(f)
             lines.append(_comment("    ERROR:", msg))
