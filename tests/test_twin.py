@@ -206,3 +206,49 @@ def test_demo_twin_same_findings_and_no_drift(demo_pair: tuple[Snapshot, Snapsho
          for f in evaluate_snapshot(twin, rules, cfg).findings}
     assert len(a) >= 20
     assert set(a) == set(b), _describe_difference(a, b)
+
+
+def test_scope_options_and_serve(fixture_pair: Pair) -> None:
+    """The README's recipes: ``twin -d/--schema`` fills in only that scope; ``--serve``
+    prints a DSN that connects, and Ctrl-C stops and removes the twin."""
+    if fixture_pair.major != 18:
+        pytest.skip("scope and --serve are exercised once, on 18")
+    import signal
+
+    import psycopg
+
+    inst = install_for(18)
+    out = fixture_pair.work / "scoped.json"
+    proc = _cli("twin", str(fixture_pair.source_path), "-o", str(out), "-d", "twin_app",
+                "--schema", "app_data", "--pg-bin", str(inst.bin_dir), cwd=fixture_pair.work)
+    assert proc.returncode == 0, proc.stderr
+    snap = load(out)
+    by_name = {d.name: d for d in snap.databases}
+    assert by_name["postgres"].status == "not_collected"
+    assert "scope" in (by_name["postgres"].reason or "")
+    db = by_name["twin_app"]
+    schemas = {int(s["oid"]): s["name"] for s in db.table("schemas").dicts()}
+    in_schemas = {schemas.get(int(o["schema_oid"])) for o in db.table("objects").dicts()
+                  if o["schema_oid"] is not None}
+    assert "app_data" in in_schemas and "fx_misc" not in in_schemas
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    serve = subprocess.Popen([sys.executable, "-m", "pgaudit_roles.cli", "twin",
+                              str(fixture_pair.source_path), "--serve", "--quiet",
+                              "--pg-bin", str(inst.bin_dir)], stdout=subprocess.PIPE,
+                             text=True, env=env, cwd=fixture_pair.work)
+    try:
+        assert serve.stdout is not None
+        line = serve.stdout.readline()
+        assert line.startswith("twin running: psql "), line
+        import shlex
+
+        dsn = shlex.split(line.split("psql ", 1)[1])[0]
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = %s",
+                               (FX.hostile_role,)).fetchone()
+        assert row == (1,)
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=60)
+    assert serve.returncode == 0

@@ -13,7 +13,13 @@ import pytest
 
 from pgaudit_roles.model import Finding, Rule, RuleResult, ScanResult
 from pgaudit_roles.reports.sql_script import render_sql_script
-from pgaudit_roles.snapshot import CLUSTER_TABLES, DATABASE_TABLES, DatabaseSnapshot, Snapshot, Table
+from pgaudit_roles.snapshot import (
+    CLUSTER_TABLES,
+    DATABASE_TABLES,
+    DatabaseSnapshot,
+    Snapshot,
+    Table,
+)
 from pgaudit_roles.twin.plan import guc_value_sql, plan
 from pgaudit_roles.verify import Verification, unverified
 
