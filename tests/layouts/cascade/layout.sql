@@ -32,9 +32,6 @@ GRANT CONNECT ON DATABASE shop_prod TO db_owner_shop, db_writer_shop, db_reader_
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 CREATE SCHEMA shop AUTHORIZATION app_shop;                       -- MISTAKE: the runtime role owns the schema
 GRANT USAGE ON SCHEMA shop TO db_writer_shop, db_reader_shop;
-SET ROLE db_owner_shop;
-CREATE TABLE public.shop_orders_archive (id bigint);
-RESET ROLE;
 CREATE TABLE shop.orders (id bigint, total numeric);
 ALTER TABLE shop.orders OWNER TO db_owner_shop;
 CREATE TABLE shop.customers (id bigint, name text);
