@@ -1278,12 +1278,9 @@ def _check_columns(actual: Sequence[str], expected: Sequence[tuple[str, str]], n
 def _hba_analysis(rows: list[dict[str, Any]], roles: list[dict[str, Any]],
                   memberships: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     """Rows with the derived columns of ``pgaudit_roles.hba.analyze`` (None if unavailable)."""
-    from . import hba
+    from .hba_analysis import analyze_facts
 
-    analyze = getattr(hba, "analyze", None)
-    if analyze is None:
-        return None
-    out = [dict(item) for item in analyze(rows, roles, memberships)]
+    out = list(analyze_facts(rows, roles, memberships))  # the facts only: no copy of each row
     return out if len(out) == len(rows) else None
 
 

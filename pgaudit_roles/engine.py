@@ -141,10 +141,12 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
             reasons.append(f"{s} ({why or 'not in the snapshot'})")
         return result("skipped", "required source not collected: " + "; ".join(reasons))
 
+    from .limits import QueryTimeout, run_limited
+
     try:
-        cur = con.execute(rule.query)
-        columns = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+        columns, rows = run_limited(con, rule.query)
+    except QueryTimeout as exc:
+        return result("error", f"query {exc}")
     except Exception as exc:  # noqa: BLE001 - any DuckDB failure is this rule's error
         return result("error", f"query failed: {_one_line(str(exc))}{_memory_hint(exc)}")
 
