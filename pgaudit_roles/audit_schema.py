@@ -450,9 +450,10 @@ _TABLES: list[AuditTable] = [
        predefined_superuser (server-file and server-program roles), superuser_os,
        security_definer (executable SECURITY DEFINER function whose search_path the role can
        plant objects on: arbitrary code as the owner), security_definer_call (bounded: only
-       what the body does; full_control false), trigger_function (the function owner
-       replaces code that runs as whoever writes the table: its owner and direct grantees of
-       the trigger's events), event_trigger (code run by every role's DDL), parameter_acl
+       what the body does; full_control false), trigger_function (the function owner, when it
+       may create in the function's schema, or use it and create in another one to move the
+       function to, replaces code that runs as
+       whoever writes the table: its owner and direct grantees of the trigger's events), event_trigger (code run by every role's DDL), parameter_acl
        (15+ SET / ALTER SYSTEM on a setting that runs code or loads libraries),
        public_user_mapping (USAGE on a server with a user mapping for PUBLIC). Not modelled:
        superusers writing a table with a trigger, non-SECURITY DEFINER functions other roles

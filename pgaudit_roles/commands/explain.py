@@ -91,6 +91,9 @@ def gather(con: Any, role: str, include_system: bool) -> dict[str, Any]:
         ORDER BY e.database NULLS FIRST,
                  CASE WHEN e.object_class = 'column' THEN 'relation' ELSE e.object_class END,
                  e.identity, e.object_oid, e.subid, e.privilege, e.via""", [role])  # noqa: S608
+    from .paths import gather as routes_from
+
+    data["routes"] = [] if r["superuser_equivalent"] else routes_from(con, role, None)
     return data
 
 
@@ -159,6 +162,16 @@ def render(data: dict[str, Any]) -> str:
         how = "has the owner's privileges" if a["inherits"] else "can SET ROLE to the owner"
         lines.append(f"  {how} of {a['objects']} object(s) owned by {sql_name(a['owner'])}"
                      f" (chain: {chain(a['path'])})")
+
+    lines += ["", "Escalation routes out of this role (pgaudit-roles paths --from for every hop):"]
+    if r["superuser_equivalent"]:
+        lines.append("  (already superuser-equivalent)")
+    elif not data["routes"]:
+        lines.append("  (none found)")
+    for rt in data["routes"]:
+        lines.append(f"  to {printable(rt['target'])}: {printable(rt['route'])}")
+        if rt["weakest_fix"]:
+            lines.append(f"      weakest hop {rt['weakest_hop']}: {printable(rt['weakest_fix'])}")
 
     lines += ["", "Effective privileges:"]
     if r["superuser"]:
