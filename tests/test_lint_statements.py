@@ -348,3 +348,28 @@ def test_lint_bench_statement_layer_smoke() -> None:
     out = lint_bench.bench_statements(files=30, per_file=6, repeat=1)
     assert out["files"] == 30 and out["statements"] >= 30 * 6
     assert out["findings"] > 0 and out["per_1000_statements_s"] > 0
+
+
+def test_hostile_file_names_are_escaped_in_every_output(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from pgaudit_roles.cli import main
+
+    (tmp_path / ".git").mkdir()
+    name = "we\u202eird,name:☃ <x>.sql"
+    (tmp_path / name).write_text("SELECT 1; GRANT ALL ON t TO PUBLIC;\n", encoding="utf-8")
+    out_dir = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        main(["lint", "--no-twin", "--format", "text,github,sarif", "--output-dir",
+              str(out_dir), str(tmp_path / name)])
+    assert exc.value.code == 1
+    out = capsys.readouterr().out
+    assert "\u202e" not in out
+    text_lines = [ln for ln in out.splitlines() if "PGR-LINT-004" in ln and not ln.startswith("::")]
+    assert text_lines and text_lines[0].endswith(":1:11: high PGR-LINT-004 ALL on table t is "
+                                                 "granted TO PUBLIC.")
+    gh = [ln for ln in out.splitlines() if ln.startswith("::error") and "PGR-LINT-004" in ln]
+    assert gh and "%2Cname%3A" in gh[0] and ",line=1,col=11," in gh[0]
+    sarif = json.loads((out_dir / "pgaudit-lint.sarif").read_text(encoding="utf-8"))
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"]}
+    assert uris == {"we%E2%80%AEird%2Cname%3A%E2%98%83%20%3Cx%3E.sql"}

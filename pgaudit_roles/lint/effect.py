@@ -160,7 +160,7 @@ def empty_twin(install: Any = None, cluster: Any = None) -> Twin:
 def snapshot_twin(snapshot_path: Any) -> Twin:
     """The twin of a production snapshot (pgaudit_roles.twin, when this build has it)."""
     try:
-        from .. import twin as twin_mod  # type: ignore[attr-defined]
+        from .. import twin as twin_mod
     except ImportError:
         raise UsageError("--snapshot: the privilege twin is not available yet in this build; "
                          "lint without --snapshot uses an empty twin") from None
