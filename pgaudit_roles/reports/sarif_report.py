@@ -6,7 +6,8 @@ default, ``sarif_anchor``), line 1, and carries the real object as a logical loc
 Because every result shares that one line, GitHub's own line-hash would merge them all:
 we supply ``partialFingerprints`` from our fingerprint (rule + database + object + role).
 
-Waived findings are kept by default with a ``suppressions`` entry (kind external, the
+Findings ``lint`` found pre-existing on its twin are omitted (they are not the
+migrations' and have no line to point at). Waived findings are kept by default with a ``suppressions`` entry (kind external, the
 waiver's reason as justification) and level ``note``: the audit trail shows what was
 accepted and why; ``sarif_include_suppressed=False`` (``--sarif-omit-waived``) drops them.
 With a baseline every result carries ``baselineState``: ``unchanged`` (accepted, level
@@ -157,6 +158,8 @@ def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
     for r in result.results:
         for f in r.findings:
             if f.suppressed is not None and not sarif_include_suppressed:
+                continue
+            if f.pre_existing:  # lint: already on the twin, not the migrations' doing
                 continue
             results.append(result_entry(f, index.get(f.rule_id, index[r.rule.id]), sarif_anchor))
     notifications = [
