@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "baseline_cmd:baseline",
     "waivers": "waivers_cmd:waivers",
     "diff": "diff:diff",
+    "twin": "twin:twin",
     "lint": "lint:lint",
 }
 
@@ -84,7 +85,7 @@ def cli(_verbose_flag: bool) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: every way a command can end becomes one line on stderr and a code
     from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``."""
-    from .signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, install
+    from .signals import install
 
     args = sys.argv[1:] if argv is None else argv
     install()
@@ -92,27 +93,20 @@ def main(argv: list[str] | None = None) -> Any:
         return cli.main(args=args, prog_name="pgaudit-roles", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort as exc:
-        if isinstance(exc.__context__, Terminated):  # click turns Ctrl-C (and so SIGTERM) into Abort
-            click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
-            sys.exit(EXIT_SIGTERM)
-        if isinstance(exc.__context__, KeyboardInterrupt):
-            click.echo("pgaudit-roles: interrupted", err=True)
-            sys.exit(EXIT_SIGINT)
+    except click.Abort as exc:  # click turns Ctrl-C (and so SIGTERM) into Abort
+        _exit_if_signalled(exc.__context__)
         click.echo("pgaudit-roles: aborted", err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
     except AuditError as exc:
+        _exit_if_signalled()
         click.echo(f"pgaudit-roles: error: {_one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
-    except Terminated:
-        click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
-        sys.exit(EXIT_SIGTERM)
-    except KeyboardInterrupt:
-        click.echo("pgaudit-roles: interrupted", err=True)
-        sys.exit(EXIT_SIGINT)
+    except KeyboardInterrupt as exc:  # and signals.Terminated
+        _exit_if_signalled(exc)
+        raise
     except BrokenPipeError:  # `... | head`: the reader left, nothing to report
         _silence_stdout()
         sys.exit(EXIT_USAGE)
@@ -123,6 +117,7 @@ def main(argv: list[str] | None = None) -> Any:
                    f"{_one_line(exc.strerror or str(exc))}", err=True)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug: its own code, one line, traceback only with -v
+        _exit_if_signalled()  # e.g. DuckDB's "Query interrupted" after a signal
         if _verbose(args):
             import traceback
 
@@ -153,6 +148,18 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def _exit_if_signalled(exc: BaseException | None = None) -> None:
+    """One line and 130/143 when the run ends because of SIGINT/SIGTERM."""
+    from .signals import EXIT_SIGTERM, exit_code
+
+    code = exit_code(exc)
+    if code is None:
+        return
+    click.echo("pgaudit-roles: terminated (SIGTERM)" if code == EXIT_SIGTERM
+               else "pgaudit-roles: interrupted", err=True)
+    sys.exit(code)
 
 
 def _one_line(text: str) -> str:

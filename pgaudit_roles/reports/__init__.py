@@ -26,6 +26,7 @@ _MODULES: dict[str, str] = {"json": "json_report", "html": "html_report", "junit
                             "sarif": "sarif_report", "text": "text_report"}
 OPTION_NAMES: frozenset[str] = frozenset({
     "sarif_anchor", "sarif_include_suppressed", "junit_granularity", "sql_level",
+    "sql_verification",
     "html_rows_per_rule", "html_max_embedded", "html_max_listed", "graph_max_nodes", "report_paths",
 })
 """Options ``write_reports``/``render`` accept; each applies to the formats it names."""
@@ -69,7 +70,8 @@ def _sql_script(result: ScanResult, options: dict[str, Any]) -> str:
             raise
         raise UsageError("the sql report format is not available in this build") from None
     # "safe" (destructive statements only listed as comments) unless asked for more
-    text: str = mod.render_sql_script(result, options.get("sql_level") or "safe")
+    text: str = mod.render_sql_script(result, options.get("sql_level") or "safe",
+                                      verification=options.get("sql_verification"))
     return text
 
 

@@ -34,6 +34,7 @@ from .common import (
     summarize,
     target_label,
 )
+from .text_report import widened_lines
 
 DEFAULTS: dict[str, int] = {
     "html_rows_per_rule": 50,
@@ -83,7 +84,7 @@ def _finding_view(f: Finding, facets: _Facets) -> dict[str, Any]:
                                                           f.manual.split("\n")),
         "destructive": f.destructive, "state": state, "baseline": f.baseline,
         "waiver": f.suppressed, "expired_waiver": f.details.get("expired_waiver"),
-        "search": search,
+        "widened": widened_lines(f), "search": search,
     }
 
 
