@@ -228,14 +228,16 @@ def explain(role: str, target: str, include_system: bool, fmt: str,
     control characters as U&"..." identifiers. Privileges on built-in objects are left
     out unless --all is given.
     """
-    con, _snap = open_audit(target, config_path)
+    con, snap = open_audit(target, config_path)
     try:
         data = gather(con, role, include_system)
     finally:
         con.close()
-    from .query import echo_json_or_text
+    from ..coverage import PRIVILEGE_SOURCES
+    from .query import echo_json_or_text, echo_partial_note
 
     echo_json_or_text(data, fmt, render)
+    echo_partial_note(snap, fmt, sources=PRIVILEGE_SOURCES)
 
 
 __all__ = ["explain", "gather", "qualified_name", "render"]

@@ -360,13 +360,36 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
     LANGUAGE, FOREIGN SERVER, TABLESPACE, PARAMETER, COLUMN, ...). Names are printed as
     SQL identifiers; names with control characters as U&"..." identifiers.
     """
+    from ..errors import UsageError
+
     q, target = parse_question(words)
-    con, _snap = open_audit(target, config_path)
+    con, snap = open_audit(target, config_path)
     try:
-        objects = resolve(con, q, database)
+        try:
+            objects = resolve(con, q, database)
+        except UsageError as exc:
+            _unknown_when_not_collected(snap, q, database, exc)
+            raise
         results = answer(con, q, objects)
     finally:
         con.close()
-    from .query import echo_json_or_text
+    from ..coverage import PRIVILEGE_SOURCES
+    from .query import echo_json_or_text, echo_partial_note
 
     echo_json_or_text(results, fmt, render)
+    echo_partial_note(snap, fmt, database=database, sources=PRIVILEGE_SOURCES)
+
+
+def _unknown_when_not_collected(snap: Any, q: Question, database: str | None,
+                                exc: Exception) -> None:
+    """"No object named X" is only true of the databases that were read: when one was not
+    collected, the answer is unknown (exit 3, collection incomplete), never "nobody"."""
+    from ..coverage import unknown_note
+    from ..errors import CollectionError
+
+    cluster_wide = {"database", "tablespace", "parameter"}
+    if q.type_word and set(TYPE_WORDS.get(q.type_word, ())) <= cluster_wide:
+        return
+    note = unknown_note(snap, database)
+    if note and str(exc).startswith("no "):
+        raise CollectionError(f"{exc}; {note}") from None

@@ -50,7 +50,7 @@ def rules_by_id() -> dict[str, Any]:
 
 def batchable(case: Case) -> bool:
     if (ISOLATE_ALL or case.isolated or case.hba is not None or case.config or case.settings
-            or case.collect_as != "superuser"):
+            or case.collect_as != "superuser" or case.connect_to):
         return False
     if case.expect == "fail":
         text = json.dumps(case.match)
@@ -251,9 +251,10 @@ def alone(pg: Any, tmp_path: Path) -> Iterator[Any]:
                 prep.hba_path.write_text(substitute(case.hba, prefix, prep.db), encoding="utf-8")
             if case.collect_as == "auditor":
                 user = f"{prefix}_auditor"
-                ensure_auditor(pg, user, [prep.db])
+                ensure_auditor(pg, user, [case.connect_to or prep.db])
+            dbs = [case.connect_to, prep.db] if case.connect_to else [prep.db]
             with server_settings(pg, substitute(case.settings, prefix, prep.db)):
-                snapshot = collect_for(pg, user, [prep.db], prep.hba_path)
+                snapshot = collect_for(pg, user, dbs, prep.hba_path)
             rid = rules_by_id()[case.rule_id].id
             prep.result = evaluate_rules(snapshot, {rid}, substitute(case.config, prefix, prep.db),
                                          f"{case.path} config")[rid]
@@ -287,10 +288,11 @@ def concerns(f: Any, prep: Prepared) -> bool:
     """The finding is about this case: its database, one of its roles or objects, or a
     cluster-level pg_hba line or server setting that names no role (they come from the
     case's own pg_hba text or from the test server's known settings, so they are the
-    case's; one that names a role is the case's when the role is)."""
+    case's; so are coverage findings about a cluster-wide source, which come from the
+    case's collecting role; one that names a role is the case's when the role is)."""
     if f.database == prep.db:
         return True
-    if f.database is None and f.object_type in ("hba_rule", "setting") and f.role is None:
+    if f.database is None and f.object_type in ("hba_rule", "setting", "source") and f.role is None:
         return True
     return any(prep.prefix in (v or "") for v in (f.role, f.object_name, f.object_identity, f.schema))
 
