@@ -180,6 +180,27 @@ def test_check_show_config_cli(tmp_path: Path) -> None:
     assert f'fail_on = "low"  ({tmp_path / ".pgaudit-roles.toml"})' in proc.stdout
     assert 'framework = "cis"  (command line)' in proc.stdout
     assert 'rules.disable = ["PGR-ROLE-001"]' in proc.stdout
+    # the naming policy in force, not "null": the guide's names, break-glass included
+    naming = next(line for line in proc.stdout.splitlines() if line.startswith("naming = "))
+    assert "null" not in naming and '"breakglass": ["breakglass_admin"]' in naming
+    assert '"auditor": ["pgaudit_auditor"]' in naming and "db_owner_" in naming
+    assert naming.endswith("(default)"), naming
+
+
+def test_naming_defaults_are_the_readme_names() -> None:
+    """README: "the guide's names are the defaults": a NOLOGIN breakglass_admin superuser
+    is the allowed break-glass role without any configuration; a configured list replaces
+    the default one."""
+    from pgaudit_roles.naming import NamingPolicy
+
+    policy = NamingPolicy.default()
+    assert policy.classify("breakglass_admin", login=False, superuser=True,
+                           predefined=False) == ("breakglass", None)
+    assert policy.classify("pgaudit_auditor", login=True, superuser=False,
+                           predefined=False) == ("auditor", None)
+    custom = NamingPolicy.from_mapping({"breakglass": ["dba_vault"]})
+    assert custom.classify("breakglass_admin", login=False, superuser=True,
+                           predefined=False) == ("admin", None)
 
 
 @pytest.mark.parametrize(("text", "args", "needle"), [

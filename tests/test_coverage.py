@@ -85,21 +85,23 @@ def clean(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[dic
                          "GRANT db_writer_shop TO app_shop")
             for db in dbs[1:]:
                 conn.execute(f"CREATE DATABASE {qi(db)}".encode())
-            bootstrap = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql",
-                                        "--role", AUDITOR], capture_output=True, text=True,
-                                       check=True).stdout
-            conn.execute(bootstrap.encode())
-            conn.execute(f"ALTER ROLE {AUDITOR} VALID UNTIL '2999-01-01'; "
-                         f"ALTER ROLE postgres PASSWORD '{PASSWORD}'; "
-                         f"ALTER ROLE {AUDITOR} PASSWORD '{PASSWORD}'")
         for db in ["template1", *dbs]:
             with psycopg.connect(cluster.conninfo(dbname=db), autocommit=True) as conn:
                 conn.execute(LAYOUT.encode() if db != "template1" else
                              b"REVOKE ALL ON SCHEMA public FROM PUBLIC")
-                if db != "template1":
-                    # the guide's step 1: the auditor keeps CONNECT only by name
+                if db != "template1":  # the guide's step 1
                     conn.execute(f"REVOKE ALL ON DATABASE {qi(db)} FROM PUBLIC; "
-                                 f"GRANT CONNECT ON DATABASE {qi(db)} TO PUBLIC".encode())
+                                 f"GRANT CONNECT ON DATABASE {qi(db)} TO db_writer_shop".encode())
+        # README quick start, step 1, after the guide's revokes: its DO block must give the
+        # auditor CONNECT on every database by name (the first scan reads them all)
+        bootstrap = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql",
+                                    "--role", AUDITOR], capture_output=True, text=True,
+                                   check=True).stdout
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(bootstrap.encode())
+            conn.execute(f"ALTER ROLE {AUDITOR} VALID UNTIL '2999-01-01'; "
+                         f"ALTER ROLE postgres PASSWORD '{PASSWORD}'; "
+                         f"ALTER ROLE {AUDITOR} PASSWORD '{PASSWORD}'")
         cluster.write_hba("local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n")
         work = tmp_path_factory.mktemp(f"cov{request.param}")
         (work / "pgaudit-roles.toml").write_text(CONFIG)
@@ -178,7 +180,7 @@ def test_revoked_connect_is_a_high_gap_until_granted(clean: dict[str, Any]) -> N
     assert not cov_findings(before)
     assert before["summary"]["verdict"] == "pass"
 
-    su(clean, f"REVOKE CONNECT ON DATABASE {qi(VICTIM)} FROM PUBLIC")
+    su(clean, f"REVOKE CONNECT ON DATABASE {qi(VICTIM)} FROM PUBLIC, {AUDITOR}")
     try:
         res = scan(clean, "revoked", "--fail-on", "high")
         rep = reports(clean, "revoked")
@@ -234,8 +236,7 @@ def test_revoked_connect_is_a_high_gap_until_granted(clean: dict[str, Any]) -> N
         assert fixed.returncode == 0, gating(reports(clean, "fixed")["json"])
         assert not cov_findings(reports(clean, "fixed")["json"])
     finally:
-        su(clean, f"GRANT CONNECT ON DATABASE {qi(VICTIM)} TO PUBLIC; "
-                  f"REVOKE CONNECT ON DATABASE {qi(VICTIM)} FROM {AUDITOR}")
+        su(clean, f"GRANT CONNECT ON DATABASE {qi(VICTIM)} TO {AUDITOR}")
 
 
 def test_pg_hba_not_readable_is_a_high_gap(clean: dict[str, Any]) -> None:
@@ -268,13 +269,13 @@ def test_pg_hba_not_readable_is_a_high_gap(clean: dict[str, Any]) -> None:
 def test_coverage_table_in_query(clean: dict[str, Any]) -> None:
     """The coverage table is part of the audit schema: `query` reads it (and says when its
     answer covers only part of the cluster)."""
-    su(clean, f"REVOKE CONNECT ON DATABASE {qi(VICTIM)} FROM PUBLIC")
+    su(clean, f"REVOKE CONNECT ON DATABASE {qi(VICTIM)} FROM PUBLIC, {AUDITOR}")
     try:
         snap = clean["work"] / "partial.json.gz"
         res = cli(clean, "collect", clean["dsn"], "-o", str(snap))
         assert res.returncode == 0, res.stderr
     finally:
-        su(clean, f"GRANT CONNECT ON DATABASE {qi(VICTIM)} TO PUBLIC")
+        su(clean, f"GRANT CONNECT ON DATABASE {qi(VICTIM)} TO {AUDITOR}")
     q = cli(clean, "query", str(snap), "--format", "json",
             "SELECT source, database, status, cause, fix_sql FROM coverage "
             "WHERE status <> 'collected' ORDER BY source, database")
@@ -373,12 +374,12 @@ def test_timeout_drops_one_database(clean: dict[str, Any], kind: str) -> None:
 
 def test_scan_that_reads_no_database_exits_3(clean: dict[str, Any]) -> None:
     fault_version(clean)
-    su(clean, f"REVOKE CONNECT ON DATABASE {qi(VICTIM)} FROM PUBLIC")
+    su(clean, f"REVOKE CONNECT ON DATABASE {qi(VICTIM)} FROM PUBLIC, {AUDITOR}")
     try:
         res = scan(clean, "nothing", "-d", VICTIM)
         coll = cli(clean, "collect", clean["dsn"], "-d", VICTIM, "-o", "nothing.json")
     finally:
-        su(clean, f"GRANT CONNECT ON DATABASE {qi(VICTIM)} TO PUBLIC")
+        su(clean, f"GRANT CONNECT ON DATABASE {qi(VICTIM)} TO {AUDITOR}")
     for r in (res, coll):
         assert r.returncode == 3, r.stdout + r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
