@@ -491,12 +491,16 @@ CONNECTION_SLOTS_MESSAGES = ("too many connections", "too many clients",
 RETRY_SECONDS = 3.0
 
 
-def _connect_db(conninfo: str, dbname: str, settings: ConnectSettings,
+def _connect_db(conninfo: str, dbname: str | None, settings: ConnectSettings,
                 retry: bool) -> psycopg.Connection[Any]:
+    """A session on ``dbname`` (None: the conninfo's own); with ``retry``, a refusal for
+    lack of connection slots is tried again for up to RETRY_SECONDS."""
     deadline = time.monotonic() + RETRY_SECONDS
     pause = 0.05
     while True:
         try:
+            if dbname is None:
+                return connect(conninfo, settings)
             return connect_database(conninfo, dbname, settings)
         except CollectionError as exc:
             slots = any(m in str(exc) for m in CONNECTION_SLOTS_MESSAGES)
@@ -518,10 +522,12 @@ def _check_read_something(conninfo: str, settings: ConnectSettings,
         problem = f"no database could be read (0 of {len(targets)})"
     elif any(d.connect_failed for d in failed):
         try:
-            connect(conninfo, settings).close()
+            _connect_db(conninfo, None, settings, True).close()
         except CollectionError as exc:
-            problem = (f"the server went away during collection ({done} of {len(targets)} "
-                       f"databases read; now: {exc})")
+            # "too many connections" is the server answering: it is there, only busy
+            if not any(m in str(exc) for m in CONNECTION_SLOTS_MESSAGES):
+                problem = (f"the server went away during collection ({done} of "
+                           f"{len(targets)} databases read; now: {exc})")
     if problem is None:
         return
     spool.cleanup()
