@@ -4,6 +4,13 @@ Tests that take the ``pg`` fixture run once per version 13-18 (ids ``pg13`` ... 
 pytest groups tests by this session-scoped parameter, so each server starts once and is
 stopped before the next version starts. Server logs are copied to ``test-artifacts/``.
 
+Two tiers (see CONTRIBUTING.md): ``-m "not pg"`` starts no server and runs in seconds;
+``-m pg`` is every test that needs one. The collection hook below marks every test that is
+parametrized by a server version (the ``pg`` fixture, or its own ``pgNN`` id) as ``pg`` and
+puts it in the xdist group of its version, so under ``-n 2 --dist loadgroup`` (tests/run.sh)
+each worker owns whole versions and starts each server once. A test without the ``pg``
+marker that starts a server fails (the unit tier must stay server-free).
+
 With ``PGAUDIT_REQUIRE_ALL_VERSIONS=1`` (set by tests/run.sh in CI) a missing version is a
 failure, not a skip: CI must prove every version.
 """
@@ -12,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +35,105 @@ SHARED = ROOT.parent / "shared"
 
 _installs: dict[int, PgInstall] | None = None
 _counter = itertools.count()
+_VERSION_ID = re.compile(r"^pg(\d+)$")
+_running_pg_test = False  # set around each test: may it start a server?
+
+
+def worker_id() -> str:
+    """The xdist worker's id (``gw0``...), or ``main`` without xdist: keeps names and
+    artifact files of parallel workers apart."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def version_in_nodeid(nodeid: str) -> int | None:
+    """The PostgreSQL major named by a test id's first ``pgNN`` parameter part.
+
+    Under xdist the controller only sees node ids, so it and the workers both derive a
+    test's version from the id (the ``pg`` fixture's id ``pgNN`` comes first).
+    """
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return None
+    for part in nodeid[nodeid.index("[") + 1:-1].split("-"):
+        m = _VERSION_ID.match(part)
+        if m and int(m.group(1)) in VERSIONS:
+            return int(m.group(1))
+    return None
+
+
+def server_version(item: pytest.Item) -> int | None:
+    """The PostgreSQL major a test runs on: the ``pg`` fixture's parameter, or a ``pgNN``
+    part of its parametrize id (tests that start their own server per version)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    major = callspec.params.get("pg")
+    if isinstance(major, int):
+        return major
+    return version_in_nodeid(item.nodeid)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each version's tests ``pg`` and group them per version (before ``-m`` selects
+    and before xdist reads the groups)."""
+    for item in items:
+        major = server_version(item)
+        if major is None:
+            continue
+        if version_in_nodeid(item.nodeid) != major:
+            raise pytest.UsageError(f"{item.nodeid}: runs on PostgreSQL {major} but its id does "
+                                    f"not start with pg{major} (the xdist grouping needs it)")
+        if item.get_closest_marker("pg") is None:
+            item.add_marker(pytest.mark.pg)
+        item.add_marker(pytest.mark.xdist_group(f"pg{major}"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadgroup`` with the groups taken from the node ids.
+
+    xdist 3.8 groups by appending ``@group`` to ``item._nodeid``, which pytest 9.2 no
+    longer reads, so its own grouping silently does nothing; this scheduler derives the
+    same per-version groups from the ids instead. Whole versions go to one worker, the
+    biggest units first (xdist's ``loadscopereorder``).
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class VersionGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            major = version_in_nodeid(nodeid)
+            return f"pg{major}" if major is not None else super()._split_scope(nodeid)
+
+    return VersionGroupScheduling(config, log)  # type: ignore[arg-type]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    global _running_pg_test
+    _running_pg_test = item.get_closest_marker("pg") is not None
+    try:
+        yield
+    finally:
+        _running_pg_test = False
+
+
+_real_start = LocalCluster.start
+
+
+def _guarded_start(self: LocalCluster) -> LocalCluster:
+    if not _running_pg_test:
+        raise RuntimeError("a test without the 'pg' marker started a PostgreSQL server: mark it "
+                           "@pytest.mark.pg (the -m 'not pg' tier must start none)")
+    return _real_start(self)
+
+
+LocalCluster.start = _guarded_start  # type: ignore[method-assign]
 
 
 def installs() -> dict[int, PgInstall]:
@@ -75,7 +182,8 @@ class Server:
             return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     def unique(self, prefix: str = "t") -> str:
-        """A name unique within this test session (for roles and databases)."""
+        """A name unique within this test session (for roles and databases), across xdist
+        workers too: the process id differs per worker."""
         return f"{prefix}_{os.getpid()}_{next(_counter)}"
 
     def create_database(self, name: str | None = None) -> str:
@@ -108,7 +216,8 @@ def pg(request: pytest.FixtureRequest) -> Iterator[Server]:
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
         if cluster.log_file.exists():
-            shutil.copy(cluster.log_file, ARTIFACTS / f"{inst.label}.log")
+            suffix = "" if worker_id() == "main" else f"-{worker_id()}"
+            shutil.copy(cluster.log_file, ARTIFACTS / f"{inst.label}{suffix}.log")
         cluster.stop()
 
 

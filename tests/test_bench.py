@@ -94,6 +94,7 @@ def test_generator_builds_a_valid_layout(major: int, server_dir: Path) -> None:
                         jobs=1, say=lambda _m: None)
 
 
+@pytest.mark.pg  # bench/run.py starts a server
 def test_run_measures_baselines_and_prints_the_table(tmp_path: Path) -> None:
     install_for(18)
     out = tmp_path / "bench.json"

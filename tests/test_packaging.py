@@ -39,6 +39,7 @@ def test_wheel_contains_data_files(wheel):
 
 
 @pytest.mark.slow
+@pytest.mark.pg  # the demo starts a server
 def test_fresh_venv_runs_rules_list_and_demo(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
