@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "baseline_cmd:baseline",
     "waivers": "waivers_cmd:waivers",
     "diff": "diff:diff",
+    "twin": "twin:twin",
     "lint": "lint:lint",
 }
 
@@ -40,6 +41,8 @@ Exit codes:
   1  findings at or above --fail-on (after baseline and waivers)
   2  usage, configuration or rule error
   3  target unreachable or collection failed
+  130  interrupted (SIGINT, Ctrl-C)
+  143  terminated (SIGTERM)
 """
 
 
@@ -72,22 +75,42 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: turn AuditError into one line on stderr and its exit code."""
+    from .signals import install
+
+    install()
     try:
         return cli.main(args=argv, prog_name="pgaudit-roles", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:  # click turns Ctrl-C (and so SIGTERM) into Abort
+        _exit_if_signalled(exc.__context__)
         click.echo("pgaudit-roles: aborted", err=True)
         sys.exit(2)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
     except AuditError as exc:
+        _exit_if_signalled()
         click.echo(f"pgaudit-roles: error: {_one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("pgaudit-roles: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:  # and signals.Terminated
+        _exit_if_signalled(exc)
+        raise
+    except Exception:
+        _exit_if_signalled()  # e.g. DuckDB's "Query interrupted" after a signal
+        raise
+
+
+def _exit_if_signalled(exc: BaseException | None = None) -> None:
+    """One line and 130/143 when the run ends because of SIGINT/SIGTERM."""
+    from .signals import EXIT_SIGTERM, exit_code
+
+    code = exit_code(exc)
+    if code is None:
+        return
+    click.echo("pgaudit-roles: terminated (SIGTERM)" if code == EXIT_SIGTERM
+               else "pgaudit-roles: interrupted", err=True)
+    sys.exit(code)
 
 
 def _one_line(text: str) -> str:

@@ -1,0 +1,97 @@
+"""SIGTERM and SIGINT end a run the same clean way: as an exception in the main thread.
+
+Why: Python's default SIGTERM kills the process on the spot, so nothing in ``finally`` or
+``atexit`` runs; a ``timeout`` in cron then left the spool and DuckDB spill directories in
+``$TMPDIR`` (23-35 MB each) and sessions on the server until their TCP timeout. As an
+exception, SIGTERM unwinds like Ctrl-C: temporary files written through ``atomic`` are
+removed, sessions are closed (a statement running on the server is cancelled first),
+temporary directories go with their finalisers, and the CLI prints one line and exits
+with :data:`EXIT_SIGTERM` (SIGINT: :data:`EXIT_SIGINT`), the shell's 128 + signal number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import weakref
+from types import FrameType
+from typing import Any
+
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM was received. A KeyboardInterrupt, so that it unwinds exactly like Ctrl-C:
+    ``except Exception`` blocks (a rule's error, a database's failure) do not swallow it,
+    and psycopg cancels the statement the main thread is waiting for before re-raising."""
+
+
+_received: list[int] = []
+
+
+def received() -> int | None:
+    """The first SIGINT/SIGTERM this process got, if any.
+
+    Why: DuckDB, running in the main thread, turns a signal into its own
+    ``RuntimeError("Query interrupted")`` (and a cancelled server statement is a psycopg
+    error), so the exception that reaches the CLI is not always the one the handler raised.
+    Any error after a signal is its consequence and ends the run the same way.
+    """
+    return _received[0] if _received else None
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    # a second SIGTERM (a supervisor repeating itself) must not cut the clean-up short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    raise KeyboardInterrupt()
+
+
+def install() -> None:
+    """Turn SIGTERM into :class:`Terminated` and record SIGINT (main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _on_sigint)
+
+
+def exit_code(exc: BaseException | None = None) -> int | None:
+    """The exit code when the run ends because of a signal (``exc`` the exception seen)."""
+    first = received()
+    if first == signal.SIGTERM or isinstance(exc, Terminated):
+        return EXIT_SIGTERM
+    if first == signal.SIGINT or isinstance(exc, KeyboardInterrupt):
+        return EXIT_SIGINT
+    return None
+
+
+_sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+_lock = threading.Lock()
+
+
+def track(conn: Any) -> None:
+    """Remember an open psycopg connection (weakly) for :func:`cancel_running`."""
+    with _lock:
+        _sessions.add(conn)
+
+
+def cancel_running() -> None:
+    """Cancel the statement of every tracked, still open session (from any thread).
+
+    Why: a collection worker thread waiting on the server (a lock, a slow catalog read)
+    does not see the main thread's KeyboardInterrupt; without a cancel it would hold the
+    run, and its session, until lock_timeout or statement_timeout.
+    """
+    with _lock:
+        conns = list(_sessions)
+    for conn in conns:
+        if not conn.closed:
+            with contextlib.suppress(Exception):
+                conn.cancel_safe(timeout=2.0)
