@@ -107,12 +107,9 @@ def lo_compat_on(settings: dict[tuple[str | None, str | None], bool], database: 
 
 
 def not_collected(con: Any) -> list[dict[str, Any]]:
-    """Databases whose catalogs were not read: answers about them are unknown. The gaps
-    of the coverage table: not template0 and the like (nobody can connect, nothing to
-    know) nor databases outside a --database selection."""
-    return _records(con, """SELECT database, reason FROM coverage
-                            WHERE source = 'database' AND status = 'not_collected'
-                            ORDER BY database""")
+    """Databases whose catalogs were not read: answers about them are unknown."""
+    return _records(con, """SELECT name AS database, not_collected_reason AS reason
+                            FROM databases WHERE NOT collected ORDER BY name""")
 
 
 # --- who-can ------------------------------------------------------------------------------
