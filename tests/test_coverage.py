@@ -300,7 +300,7 @@ def test_coverage_table_in_query(clean: dict[str, Any]) -> None:
     ex = cli(clean, "explain", "db_owner_shop", str(snap))
     assert ex.returncode == 0, ex.stderr
     assert "shop.orders" in ex.stdout
-    assert "Unknown (database not collected)" in ex.stdout and VICTIM in ex.stdout
+    assert "Unknown (database not collected)" in ex.stdout and qi(VICTIM) in ex.stdout
     exj = cli(clean, "explain", "db_owner_shop", str(snap), "--format", "json")
     assert exj.returncode == 0
     assert VICTIM in [d["database"] for d in json.loads(exj.stdout)["not_collected"]]
@@ -309,10 +309,10 @@ def test_coverage_table_in_query(clean: dict[str, Any]) -> None:
     un = cli(clean, "who-can", "SELECT", "ON", "TABLE", "shop.orders", str(snap),
              "--database", VICTIM)
     assert un.returncode == 3, un.stdout + un.stderr
-    assert "unknown" in un.stderr and VICTIM in un.stderr and "Traceback" not in un.stderr
+    assert "unknown" in un.stderr and qi(VICTIM) in un.stderr and "Traceback" not in un.stderr
     assert len(un.stderr.strip().splitlines()) == 1
     un = cli(clean, "who-can", "SELECT", "ON", "TABLE", "shop.no_such_table", str(snap))
-    assert un.returncode == 3 and "unknown" in un.stderr and VICTIM in un.stderr
+    assert un.returncode == 3 and "unknown" in un.stderr and qi(VICTIM) in un.stderr
     # found in the collected databases: answered, with the note that it is partial
     wc = cli(clean, "who-can", "SELECT", "ON", "TABLE", "shop.orders", str(snap))
     assert wc.returncode == 0, wc.stderr

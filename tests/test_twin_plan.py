@@ -207,3 +207,25 @@ def test_carry_over_keeps_what_the_twin_cannot_build() -> None:
     assert out.meta["sources"]["hba_rules"]["carried_over"] is True
     assert any("fast ssd" in c for c in out.meta["twin"]["carried_over"])
     assert out.meta["twin"]["server_version"] == "18.1"
+
+
+def test_large_snapshots_are_verified_only_on_request() -> None:
+    from pgaudit_roles.commands._shared import AUTO_VERIFY_MAX_OBJECTS, _verification
+
+    snap = _snapshot()
+    row = {"object_class": "relation", "kind": "table", "schema_oid": 40000, "owner_oid": 20001,
+           "acl_state": "default"}
+    snap.databases[0].tables["objects"] = _table(
+        DATABASE_TABLES["objects"],
+        [{**row, "oid": 50000 + i, "name": f"t{i}"} for i in range(AUTO_VERIFY_MAX_OBJECTS + 1)])
+    f = Finding("PGR-X-001", "high", "m", database="app", object_identity="a",
+                remediation="REVOKE ALL ON TABLE a FROM PUBLIC;")
+    v = _verification(snap, [], None, _result([f]), {"remediation_level": "safe", "verify": None},
+                      lambda _m: None)
+    assert not v.verified and "pass --verify" in (v.unverified_reason or "")
+    v = _verification(snap, [], None, _result([f]), {"remediation_level": "safe", "verify": False},
+                      lambda _m: None)
+    assert v.unverified_reason == "--no-verify was given"
+    v = _verification(snap, [], None, _result([]), {"remediation_level": "safe", "verify": True},
+                      lambda _m: None)
+    assert v.unverified_reason == "no finding has an SQL fix"
