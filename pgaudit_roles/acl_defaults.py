@@ -177,8 +177,11 @@ def virtual_grants(server_version_num: int | None) -> list[VirtualGrant]:
     return [g for g in VIRTUAL_GRANTS if g.min_version <= v]
 
 
-MANAGED_SUPERUSER_ROLES: tuple[str, ...] = ("rds_superuser", "cloudsqlsuperuser", "azure_pg_admin")
-"""Provider admin roles treated like SUPERUSER by the superuser rules (design.md)."""
+MANAGED_SUPERUSER_ROLES: tuple[str, ...] = ("rds_superuser", "cloudsqlsuperuser", "azure_pg_admin",
+                                            "alloydbsuperuser", "neon_superuser",
+                                            "mdb_superuser")
+"""Provider admin roles treated like SUPERUSER by the superuser rules (design.md); the
+provider of each is in ``escalation.MANAGED_PROVIDERS``."""
 
 PRIVILEGE_LETTERS: dict[str, str] = {
     "r": "SELECT", "w": "UPDATE", "a": "INSERT", "d": "DELETE", "D": "TRUNCATE",

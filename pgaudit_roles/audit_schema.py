@@ -70,6 +70,20 @@ def _t(name: str, kind: str, description: str,
 _DB = ("database", "VARCHAR", "Database name")
 _DBOID = ("database_oid", "BIGINT", "Database OID")
 
+_FIX_PARTS = [  # the fix of an escalation hop, as parts a remediation template quotes itself
+    ("fix_kind", "VARCHAR", """revoke_membership | revoke_admin | nocreaterole | nosuperuser |
+     function_search_path | revoke_schema_create | revoke_execute | function_owner |
+     revoke_parameter | revoke_server_usage; NULL = no fix (the hop is the target's nature)"""),
+    ("fix_role", "VARCHAR", "Group role (memberships) or new owner (function_owner)"),
+    ("fix_member", "VARCHAR", "Member, attribute holder or grantee to revoke from"),
+    ("fix_public", "BOOLEAN", "The grantee to revoke from is PUBLIC"),
+    ("fix_schema", "VARCHAR", "Schema of the function, or the schema to revoke CREATE on"),
+    ("fix_name", "VARCHAR", "Function, parameter or server name"),
+    ("fix_args", "VARCHAR", "Function identity arguments"),
+    ("fix_object_kind", "VARCHAR", "function | procedure | server"),
+    ("fix_privilege", "VARCHAR", "Privilege to revoke (EXECUTE, SET, ALTER SYSTEM, USAGE)"),
+]
+
 _TABLES: list[AuditTable] = [
     _t("roles", "table", """One row per role (cluster-wide), with the naming policy's
        classification and derived risk attributes.""", [
@@ -98,7 +112,7 @@ _TABLES: list[AuditTable] = [
         ("is_auditor", "BOOLEAN", "Listed as the auditing role in the naming policy (or given that kind explicitly)"),
         ("superuser_equivalent", "BOOLEAN", """SUPERUSER, or can SET ROLE (16+: along SET
          TRUE grants) to a managed-service admin role: rds_superuser, cloudsqlsuperuser,
-         azure_pg_admin. Not included: SET ROLE to a role that itself has SUPERUSER (which
+         azure_pg_admin, alloydbsuperuser, neon_superuser, mdb_superuser. Not included: SET ROLE to a role that itself has SUPERUSER (which
          also makes a superuser); find those with role_closure.can_set and roles.superuser"""),
         ("superuser_via", "VARCHAR", """Why superuser_equivalent: 'SUPERUSER' for the attribute
          itself, else the name of the managed-service admin role; NULL when not"""),        ("member_of", "VARCHAR[]", "Roles this role is a direct member of (sorted)"),
@@ -345,6 +359,150 @@ _TABLES: list[AuditTable] = [
         ("schema_oid", "BIGINT", "Schema OID"),
         ("version", "VARCHAR", "Installed version"),
     ]),
+    _t("rls_tables", "table", """Tables and partitioned tables of each collected database
+       with row-level security enabled or forced, or with at least one policy.""", [
+        _DB, _DBOID,
+        ("table_oid", "BIGINT", "Table OID"),
+        ("schema", "VARCHAR", "Schema name"),
+        ("name", "VARCHAR", "Table name"),
+        ("identity", "VARCHAR", "Quoted schema.table"),
+        ("owner", "VARCHAR", "Table owner (bypasses the policies unless RLS is forced)"),
+        ("owner_oid", "BIGINT", "Owner OID"),
+        ("owner_kind", "VARCHAR", "Naming-policy kind of the owner"),
+        ("row_security", "BOOLEAN", "ENABLE ROW LEVEL SECURITY (relrowsecurity)"),
+        ("force_row_security", "BOOLEAN", "FORCE ROW LEVEL SECURITY (relforcerowsecurity)"),
+        ("policies", "INTEGER", "Number of policies on the table"),
+    ]),
+    _t("policies", "table", """Row-level security policies (pg_policy), one row per policy.
+       A permissive policy without USING hides every row for its command, one without WITH
+       CHECK (INSERT) admits no row; UPDATE and ALL policies without WITH CHECK check new rows
+       with USING.""", [
+        _DB, _DBOID,
+        ("oid", "BIGINT", "pg_policy OID"),
+        ("table_oid", "BIGINT", "Table OID"),
+        ("schema", "VARCHAR", "Schema of the table"),
+        ("table_name", "VARCHAR", "Table name"),
+        ("identity", "VARCHAR", "Quoted schema.table"),
+        ("name", "VARCHAR", "Policy name"),
+        ("command", "VARCHAR", "ALL | SELECT | INSERT | UPDATE | DELETE"),
+        ("permissive", "BOOLEAN", "PERMISSIVE (OR-ed) rather than RESTRICTIVE (AND-ed)"),
+        ("roles", "VARCHAR[]", "Role names it applies to; 'PUBLIC' for every role"),
+        ("role_oids", "BIGINT[]", "Their OIDs, 0 = PUBLIC"),
+        ("using_expr", "VARCHAR", "USING expression as the server prints it; NULL if none"),
+        ("check_expr", "VARCHAR", "WITH CHECK expression; NULL if none"),
+    ]),
+    _t("triggers", "table", """User triggers (not the internal ones behind foreign keys),
+       with the function they run: code that runs as whoever writes the table, unless the
+       function is SECURITY DEFINER.""", [
+        _DB, _DBOID,
+        ("oid", "BIGINT", "pg_trigger OID"),
+        ("table_oid", "BIGINT", "Table OID"),
+        ("table_identity", "VARCHAR", "Quoted schema.table"),
+        ("table_owner", "VARCHAR", "Table owner"),
+        ("table_owner_oid", "BIGINT", "Its OID"),
+        ("name", "VARCHAR", "Trigger name"),
+        ("function_oid", "BIGINT", "Function OID"),
+        ("function_identity", "VARCHAR", "Function as regprocedure text (quoted, qualified)"),
+        ("function_owner", "VARCHAR", "Function owner: may replace its body"),
+        ("function_owner_oid", "BIGINT", "Its OID"),
+        ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
+        ("events", "VARCHAR[]", "INSERT, DELETE, UPDATE, TRUNCATE"),
+        ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
+    ]),
+    _t("event_triggers", "table", """Event triggers per database: their function runs as the
+       role whose DDL fired it, superusers included.""", [
+        _DB, _DBOID,
+        ("oid", "BIGINT", "pg_event_trigger OID"),
+        ("name", "VARCHAR", "Event trigger name"),
+        ("event", "VARCHAR", "Event"),
+        ("owner", "VARCHAR", "Event trigger owner"),
+        ("owner_oid", "BIGINT", "Its OID"),
+        ("function_oid", "BIGINT", "Function OID"),
+        ("function_identity", "VARCHAR", "Function as regprocedure text"),
+        ("function_owner", "VARCHAR", "Function owner: may replace its body"),
+        ("function_owner_oid", "BIGINT", "Its OID"),
+        ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
+        ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
+    ]),
+    _t("user_mappings", "table", """User mappings of foreign servers per database. Only the
+       option names are collected, never their values (they hold remote passwords).""", [
+        _DB, _DBOID,
+        ("oid", "BIGINT", "User mapping OID"),
+        ("server", "VARCHAR", "Foreign server name"),
+        ("server_oid", "BIGINT", "Its OID"),
+        ("user", "VARCHAR", "Mapped role, or 'PUBLIC'"),
+        ("user_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
+        ("option_names", "VARCHAR[]", "Option names (user, password, ...); NULL when the auditor may not see them"),
+    ]),
+    _t("dangerous_roles", "table", """Predefined and managed-service roles that are dangerous
+       to hold, on the audited server's version, and why (pgaudit_roles.escalation).""", [
+        ("role", "VARCHAR", "Role name"),
+        ("danger", "VARCHAR", "superuser | os | all_data | sessions | settings | other"),
+        ("managed", "BOOLEAN", "A managed-service administrator role (treated as superuser-equivalent)"),
+        ("reason", "VARCHAR", "What holding it allows"),
+    ]),
+    _t("escalation_edges", "table", """One row per hop a role (or PUBLIC) can take towards
+       another role or a virtual target, with the evidence, the SQL that takes it and the SQL
+       that removes it. A role node is entered either 'as' the role (SET ROLE: attributes
+       apply) or with its 'privs' only (INHERIT, or code running in its privilege context).
+       Kinds: set_role, inherit, admin_option (grant the role to itself), createrole (13-15:
+       any non-superuser role), superuser_attribute, managed_admin, predefined_os and
+       predefined_superuser (server-file and server-program roles), superuser_os,
+       security_definer (executable SECURITY DEFINER function whose search_path the role can
+       plant objects on: arbitrary code as the owner), security_definer_call (bounded: only
+       what the body does; full_control false), trigger_function (the function owner
+       replaces code that runs as whoever writes the table: its owner and direct grantees of
+       the trigger's events), event_trigger (code run by every role's DDL), parameter_acl
+       (15+ SET / ALTER SYSTEM on a setting that runs code or loads libraries),
+       public_user_mapping (USAGE on a server with a user mapping for PUBLIC). Not modelled:
+       superusers writing a table with a trigger, non-SECURITY DEFINER functions other roles
+       call, pg_temp shadowing (see PGR-PRIV-013).""", [
+        ("database", "VARCHAR", "Database of the object the hop uses; NULL = cluster-wide"),
+        _DBOID,
+        ("from_kind", "VARCHAR", "role (a role, or PUBLIC with OID 0) | superuser"),
+        ("from_role", "VARCHAR", "Role name or 'PUBLIC' (for from_kind superuser: 'superuser')"),
+        ("from_oid", "BIGINT", "Role OID, 0 = PUBLIC"),
+        ("from_mode", "VARCHAR", "as: only a session that is the role; any: also one that has its privileges"),
+        ("to_kind", "VARCHAR", "role | superuser | os | remote"),
+        ("to_node", "VARCHAR", "Role name, 'superuser', 'os', or the foreign server name"),
+        ("to_oid", "BIGINT", "Role OID for role targets"),
+        ("to_mode", "VARCHAR", "as | privs for role targets"),
+        ("kind", "VARCHAR", "Edge kind (see above)"),
+        ("full_control", "BOOLEAN", "The hop gives arbitrary actions as the target (followed by route searches)"),
+        ("object_identity", "VARCHAR", "Function, table, parameter or server the hop uses"),
+        ("evidence", "VARCHAR", "Why the hop exists, in words, names quoted"),
+        ("action", "VARCHAR", "SQL (or outline) that takes the hop"),
+        ("fix", "VARCHAR", "SQL that removes the hop; NULL when the hop is the target's nature"),
+        ("fix_rank", "INTEGER", "Lower = cheaper and more targeted fix (picks a route's weakest hop)"),
+        *_FIX_PARTS,
+    ]),
+    _t("escalation_paths", "table", """Shortest escalation routes from every login role that
+       is not already superuser-equivalent, and from PUBLIC, to: superuser-equivalent, OS
+       access, each owner-kind role, each dangerous predefined role and each remote login of
+       a PUBLIC user mapping. Routes from login roles never pass through PUBLIC (PUBLIC's
+       own routes cover that). Every hop is listed with its evidence and fix; the weakest hop
+       is the one with the lowest fix_rank.""", [
+        ("from_role", "VARCHAR", "Login role, or 'PUBLIC'"),
+        ("from_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
+        ("from_kind", "VARCHAR", "Naming-policy kind of from_role, or 'PUBLIC'"),
+        ("target_kind", "VARCHAR", "superuser | os | owner | predefined | remote"),
+        ("target", "VARCHAR", "Target label: superuser-equivalent, OS access, a role name, a remote login"),
+        ("target_app", "VARCHAR", "Application of an owner target"),
+        ("hops", "INTEGER", "Number of hops"),
+        ("nodes", "VARCHAR[]", "Node labels, hops + 1 of them"),
+        ("node_kinds", "VARCHAR[]", "role | public | superuser | os | remote per node"),
+        ("hop_kinds", "VARCHAR[]", "Edge kind of each hop"),
+        ("hop_databases", "VARCHAR[]", "Database of each hop (NULL = cluster-wide)"),
+        ("hop_objects", "VARCHAR[]", "Object each hop uses"),
+        ("hop_evidence", "VARCHAR[]", "Evidence of each hop"),
+        ("hop_actions", "VARCHAR[]", "SQL that takes each hop"),
+        ("hop_fixes", "VARCHAR[]", "SQL that removes each hop"),
+        ("weakest_hop", "INTEGER", "1-based hop to fix first"),
+        ("weakest_fix", "VARCHAR", "Its fix (quoted SQL)"),
+        ("route", "VARCHAR", "The route as one line: role -[kind]-> role ..."),
+        ("weakest_database", "VARCHAR", "Database the weakest fix runs in (NULL = any)"),
+        *[("weakest_" + n, t, d) for n, t, d in _FIX_PARTS],
+    ]),
     _t("settings", "table", "Server settings the collector read (pg_settings).", [
         ("name", "VARCHAR", "Setting name"),
         ("setting", "VARCHAR", "Current value"),
@@ -572,10 +730,13 @@ class _Loader:
             self._privileges()
             self._default_privileges()
             self._functions_extensions()
+            self._rls_code()
             self._settings()
             self._hba()
             self._meta()
             self._views()
+            from . import escalation
+            escalation.build(self.con, self.version)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -983,6 +1144,57 @@ class _Loader:
             LEFT JOIN internal.roles_raw o ON o.oid = e.owner_oid
             LEFT JOIN internal.db_schemas_raw s
                    ON s.database_oid = e.database_oid AND s.oid = e.schema_oid""")
+
+    def _rls_code(self) -> None:
+        """Row-level security, triggers, event triggers and user mappings, with names."""
+        self.x("""INSERT INTO rls_tables BY NAME
+            SELECT o.database, o.database_oid, r.table_oid, o.schema, o.name, o.identity,
+                   o.owner, o.owner_oid, ok.kind AS owner_kind, r.row_security,
+                   r.force_row_security,
+                   (SELECT count(*) FROM internal.db_policies_raw p
+                    WHERE p.database_oid = r.database_oid AND p.table_oid = r.table_oid)::INTEGER
+                   AS policies
+            FROM internal.db_rls_tables_raw r
+            JOIN objects o ON o.database_oid = r.database_oid AND o.oid = r.table_oid
+                          AND o.object_class = 'relation'
+            LEFT JOIN roles ok ON ok.oid = o.owner_oid""")
+        self.x("""INSERT INTO policies BY NAME
+            SELECT o.database, o.database_oid, p.oid, p.table_oid, o.schema,
+                   o.name AS table_name, o.identity, p.name, p.command, p.permissive,
+                   (SELECT list(CASE WHEN x.oid = 0 THEN 'PUBLIC'
+                                     ELSE coalesce(r.name, x.oid::VARCHAR) END ORDER BY x.pos)
+                    FROM (SELECT unnest(p.role_oids) AS oid,
+                                 generate_subscripts(p.role_oids, 1) AS pos) x
+                    LEFT JOIN internal.roles_raw r ON r.oid = x.oid) AS roles,
+                   p.role_oids, p.using_expr, p.check_expr
+            FROM internal.db_policies_raw p
+            JOIN objects o ON o.database_oid = p.database_oid AND o.oid = p.table_oid
+                          AND o.object_class = 'relation'""")
+        self.x("""INSERT INTO triggers BY NAME
+            SELECT o.database, o.database_oid, t.oid, t.table_oid, o.identity AS table_identity,
+                   o.owner AS table_owner, o.owner_oid AS table_owner_oid, t.name,
+                   t.function_oid, t.function_identity, fo.name AS function_owner,
+                   t.function_owner_oid, t.function_security_definer, t.events, t.enabled
+            FROM internal.db_triggers_raw t
+            JOIN objects o ON o.database_oid = t.database_oid AND o.oid = t.table_oid
+                          AND o.object_class = 'relation'
+            LEFT JOIN internal.roles_raw fo ON fo.oid = t.function_owner_oid""")
+        self.x("""INSERT INTO event_triggers BY NAME
+            SELECT st.name AS database, e.database_oid, e.oid, e.name, e.event,
+                   ow.name AS owner, e.owner_oid, e.function_oid, e.function_identity,
+                   fo.name AS function_owner, e.function_owner_oid,
+                   e.function_security_definer, e.enabled
+            FROM internal.db_event_triggers_raw e
+            JOIN internal.db_status st ON st.oid = e.database_oid
+            LEFT JOIN internal.roles_raw ow ON ow.oid = e.owner_oid
+            LEFT JOIN internal.roles_raw fo ON fo.oid = e.function_owner_oid""")
+        self.x("""INSERT INTO user_mappings BY NAME
+            SELECT st.name AS database, u.database_oid, u.oid, u.server_name AS server,
+                   u.server_oid, CASE WHEN u.user_oid = 0 THEN 'PUBLIC' ELSE r.name END AS "user",
+                   u.user_oid, u.option_names
+            FROM internal.db_user_mappings_raw u
+            JOIN internal.db_status st ON st.oid = u.database_oid
+            LEFT JOIN internal.roles_raw r ON r.oid = u.user_oid""")
 
     def _settings(self) -> None:
         self.x("INSERT INTO settings BY NAME SELECT * FROM internal.settings_raw")

@@ -33,6 +33,11 @@ Scope decisions (documented in the snapshot reference):
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
 PASSWORD_CHECK_SCHEMA = "pgaudit_roles"
 PASSWORD_CHECK_FUNCTION = "password_types"
 
@@ -413,6 +418,23 @@ SELECT e.oid AS oid, e.extname::text AS name, e.extowner AS owner_oid,
 FROM pg_catalog.pg_extension AS e"""
 
 
+@functools.cache
+def sql_file(name: str) -> str:
+    """The query in ``pgaudit_roles/sql/<name>.sql`` without its leading comment lines (so
+    the statement the server logs starts with SELECT)."""
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    lines = text.strip().splitlines()
+    while lines and lines[0].lstrip().startswith("--"):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+ESCALATION_TABLES: tuple[str, ...] = ("rls_tables", "policies", "triggers", "event_triggers",
+                                      "user_mappings")
+"""Per-database tables for row-level security and escalation routes, each read by the
+query in ``sql/<name>.sql`` (the same text on 13-18)."""
+
+
 def database_queries(server_version_num: int) -> dict[str, str]:
     """Snapshot per-database table -> query (the same text on 13-18 today; the version is
     an argument so a future difference lands here, not in the collector)."""
@@ -424,4 +446,5 @@ def database_queries(server_version_num: int) -> dict[str, str]:
         "default_acls": DEFAULT_ACLS,
         "functions": FUNCTIONS,
         "extensions": EXTENSIONS,
+        **{name: sql_file(name) for name in ESCALATION_TABLES},
     }

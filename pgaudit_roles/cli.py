@@ -26,10 +26,12 @@ COMMANDS: dict[str, str] = {
     "query": "query:query",
     "explain": "explain:explain",
     "who-can": "who_can:who_can",
+    "paths": "paths:paths",
     "scan": "scan:scan",
     "baseline": "baseline_cmd:baseline",
     "waivers": "waivers_cmd:waivers",
     "diff": "diff:diff",
+    "lint": "lint:lint",
 }
 
 EPILOG = """\b

@@ -139,6 +139,10 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
         dbsnaps = _collect_parallel(conninfo, settings, probe, targets, spool, jobs, say)
 
     sources["objects"] = _objects_source(dbsnaps)
+    # Read in the same per-database transaction as the objects (sql/*.sql); a snapshot
+    # from an older collector lacks these entries, so rules needing them are skipped.
+    for name in ("policies", "triggers", "user_mappings"):
+        sources[name] = _objects_source(dbsnaps)
     meta: dict[str, Any] = {
         "tool": "pgaudit-roles",
         "tool_version": __version__,

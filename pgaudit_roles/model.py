@@ -56,6 +56,12 @@ class Rule:
     tags: tuple[str, ...] = ()
     path: str = ""
     origin: str = "builtin"  # builtin | user
+    check: str | None = None
+    """Statement rules (``lint``): the name of a predicate over one parsed migration
+    statement (pgaudit_roles/lint/checks.py) instead of a ``query``; they never run on a
+    snapshot."""
+    covers: tuple[str, ...] = ()
+    """Catalogue rules whose twin finding on the same statement this rule already reports."""
 
     @property
     def help_anchor(self) -> str:
@@ -91,6 +97,10 @@ class Finding:
     fingerprint: str = ""
     suppressed: dict[str, Any] | None = None  # {"kind": "waiver", "reason", "owner", "expires"}
     baseline: str | None = None  # "new" | "unchanged" | None when no baseline given
+    file: str | None = None  # lint: the migration file, line and column (1-based) it is about
+    line: int | None = None
+    column: int | None = None
+    pre_existing: bool = False  # lint: already on the twin before the migrations ran
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -100,7 +110,8 @@ class Finding:
     @property
     def gating(self) -> bool:
         """Counts towards --fail-on: not waived and not accepted by a baseline."""
-        return self.suppressed is None and self.baseline != "unchanged"
+        return (self.suppressed is None and self.baseline != "unchanged"
+                and not self.pre_existing)
 
 
 @dataclass

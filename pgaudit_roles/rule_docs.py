@@ -51,7 +51,9 @@ def render_rules_markdown(rules: Sequence[Rule]) -> str:
         "",
         f"{len(ordered)} rules. Each is a file `rules/<ID>.toml`: a SQL query over the audit "
         "schema that returns one row per violation, with its metadata. A rule whose required "
-        "source was not collected is *skipped*, never passed.",
+        "source was not collected is *skipped*, never passed. The `migrations` rules "
+        "(PGR-LINT) are statement checks of `pgaudit-roles lint`: they name a predicate over "
+        "one parsed SQL statement instead of a query.",
         "",
         "| Rule | Severity | Category | Secure condition |",
         "|---|---|---|---|",
@@ -96,6 +98,11 @@ def _section(r: Rule) -> list[str]:
                   "```sql+jinja", r.remediation.strip(), "```", ""]
     if r.manual:
         lines += ["**Manual procedure.** " + " ".join(r.manual.split()), ""]
+    if r.check is not None:
+        covers = f" Reported once with {', '.join(r.covers)} (twin layer)." if r.covers else ""
+        lines += [f"**Statement check** (`pgaudit-roles lint`): `{r.check}` in "
+                  f"pgaudit_roles/lint/checks.py.{covers}", ""]
+        return lines
     lines += ["<details><summary>Query</summary>", "", "```sql", r.query.strip(), "```", "",
               "</details>", ""]
     return lines

@@ -29,25 +29,29 @@ USER_RULE_ID_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}-[A-Z]+-\d{3}$")
 """Built-in rules use PGR-; user rules may use their own prefix (ACME-ROLE-001), so their
 ids can never collide with a rule we add later."""
 CATEGORIES: tuple[str, ...] = ("roles", "ownership", "privileges", "default-privileges", "hba",
-                               "settings")
+                               "settings", "migrations")
 OBJECT_TYPES: tuple[str, ...] = (
     "role", "membership", "database", "schema", "relation", "table", "view", "sequence",
     "column", "function", "type", "language", "large_object", "fdw", "server", "tablespace",
     "parameter", "default_privilege", "hba_rule", "setting", "session", "object", "cluster",
+    "statement",
 )
 REFERENCE_KINDS: tuple[str, ...] = ("guide", "cis", "docs", "other")
 MAX_TITLE = 150
 
 REQUIRED_KEYS: tuple[str, ...] = ("id", "title", "severity", "category", "object_type",
-                                  "rationale", "references", "query", "message", "fix_safety")
+                                  "rationale", "references", "message", "fix_safety")
 OPTIONAL_KEYS: tuple[str, ...] = ("aliases", "min_server_version", "requires", "remediation",
-                                  "manual", "destructive", "tags")
+                                  "manual", "destructive", "tags", "query", "check", "covers")
+"""Exactly one of ``query`` (a SELECT over the audit schema) and ``check`` (a statement
+predicate of ``lint``, by name) is required."""
 
 # Snapshot sources a rule may require (snapshot.SOURCES, kept literal so this module does not
 # depend on the collector's internals; a test checks they agree).
 SOURCE_NAMES: tuple[str, ...] = ("roles", "memberships", "db_role_settings", "databases",
                                  "tablespaces", "shared_acl", "settings", "activity",
-                                 "hba_rules", "password_types", "objects")
+                                 "hba_rules", "password_types", "objects", "policies",
+                                 "triggers", "user_mappings")
 
 # Functions a rule may never call, by lower-case name: anything that reads or writes files,
 # reaches the network, loads code, runs SQL text, or inspects the DuckDB process.
@@ -136,7 +140,12 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     fix_safety = _choice(doc, "fix_safety", FIX_SAFETY, where)
     rationale = _str(doc, "rationale", where)
     message = _str(doc, "message", where)
-    query = _str(doc, "query", where)
+    if ("query" in doc) == ("check" in doc):
+        raise RuleError(f"{where}: a rule needs exactly one of 'query' (SQL over the audit "
+                        "schema) or 'check' (a lint statement predicate)")
+    check = _opt_str(doc, "check", where)
+    query = _str(doc, "query", where) if check is None else ""
+    covers = _str_list(doc, "covers", where)
 
     remediation = _opt_str(doc, "remediation", where)
     manual = _opt_str(doc, "manual", where)
@@ -166,8 +175,11 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     tags = _str_list(doc, "tags", where)
     references = _references(doc.get("references"), where)
 
-    offset = _query_line_offset(text) if text is not None else 0
-    validate_query(query, where, line_offset=offset)
+    if check is not None:
+        validate_check(check, where)
+    else:
+        offset = _query_line_offset(text) if text is not None else 0
+        validate_query(query, where, line_offset=offset)
     validate_message(message, where)
     if remediation is not None:
         validate_remediation(remediation, where)
@@ -178,6 +190,7 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
         fix_safety=fix_safety, destructive=destructive, aliases=tuple(aliases),
         references=tuple(references), requires=tuple(requires), min_server_version=msv,
         object_type=object_type, tags=tuple(tags), path=where, origin=origin,
+        check=check, covers=tuple(covers),
     )
 
 
@@ -213,6 +226,15 @@ def find_rule(rules: Iterable[Rule], name: str) -> Rule | None:
 
 
 # --- query validation -----------------------------------------------------------------------
+
+def validate_check(name: str, where: str) -> None:
+    """A statement rule names one of the predicates ``lint.checks`` defines (no code in data)."""
+    from .lint.checks import CHECKS
+
+    if name not in CHECKS:
+        raise RuleError(f"{where}: check {name!r} is not a known statement check "
+                        f"(known: {', '.join(sorted(CHECKS))})")
+
 
 def validate_query(sql: str, where: str, *, line_offset: int = 0,
                    tables: frozenset[str] | None = None) -> None:

@@ -181,10 +181,55 @@ DATABASE_TABLES: dict[str, list[Column]] = {
         ("schema_oid", "BIGINT", "extnamespace"),
         ("version", "VARCHAR", "extversion"),
     ],
+    "rls_tables": [
+        ("table_oid", "BIGINT", "Table OID (tables and partitioned tables with RLS on, forced, or a policy)"),
+        ("row_security", "BOOLEAN", "relrowsecurity (ENABLE ROW LEVEL SECURITY)"),
+        ("force_row_security", "BOOLEAN", "relforcerowsecurity (FORCE: the owner is filtered too)"),
+    ],
+    "policies": [
+        ("oid", "BIGINT", "pg_policy OID"),
+        ("table_oid", "BIGINT", "Table the policy is on"),
+        ("name", "VARCHAR", "Policy name"),
+        ("command", "VARCHAR", "ALL | SELECT | INSERT | UPDATE | DELETE"),
+        ("permissive", "BOOLEAN", "PERMISSIVE (true) or RESTRICTIVE"),
+        ("role_oids", "BIGINT[]", "Roles it applies to, 0 = PUBLIC"),
+        ("using_expr", "VARCHAR", "USING expression (pg_get_expr), NULL if none"),
+        ("check_expr", "VARCHAR", "WITH CHECK expression, NULL if none"),
+    ],
+    "triggers": [
+        ("oid", "BIGINT", "pg_trigger OID (internal triggers left out)"),
+        ("table_oid", "BIGINT", "Table the trigger is on"),
+        ("name", "VARCHAR", "Trigger name"),
+        ("function_oid", "BIGINT", "Function it runs"),
+        ("function_owner_oid", "BIGINT", "That function's owner"),
+        ("function_identity", "VARCHAR", "The function as regprocedure text"),
+        ("function_security_definer", "BOOLEAN", "The function is SECURITY DEFINER"),
+        ("events", "VARCHAR[]", "INSERT, DELETE, UPDATE, TRUNCATE"),
+        ("enabled", "VARCHAR", "tgenabled: O origin, D disabled, R replica, A always"),
+    ],
+    "event_triggers": [
+        ("oid", "BIGINT", "pg_event_trigger OID"),
+        ("name", "VARCHAR", "Event trigger name"),
+        ("event", "VARCHAR", "ddl_command_start, ddl_command_end, sql_drop, table_rewrite, login"),
+        ("owner_oid", "BIGINT", "Event trigger owner"),
+        ("function_oid", "BIGINT", "Function it runs"),
+        ("function_owner_oid", "BIGINT", "That function's owner"),
+        ("function_identity", "VARCHAR", "The function as regprocedure text"),
+        ("function_security_definer", "BOOLEAN", "The function is SECURITY DEFINER"),
+        ("enabled", "VARCHAR", "evtenabled: O origin, D disabled, R replica, A always"),
+    ],
+    "user_mappings": [
+        ("oid", "BIGINT", "User mapping OID"),
+        ("server_oid", "BIGINT", "Foreign server OID"),
+        ("server_name", "VARCHAR", "Foreign server name"),
+        ("user_oid", "BIGINT", "Mapped local role, 0 = PUBLIC"),
+        ("option_names", "VARCHAR[]", "Names of the mapping's options (never their values); NULL = not visible"),
+    ],
 }
 
 SOURCES = ("roles", "memberships", "db_role_settings", "databases", "tablespaces",
-           "shared_acl", "settings", "activity", "hba_rules", "password_types", "objects")
+           "shared_acl", "settings", "activity", "hba_rules", "password_types", "objects",
+           "policies", "triggers", "user_mappings")
 """Names that ``meta.sources`` reports on (collected or not, and why)."""
 
 

@@ -86,7 +86,11 @@ def render_rule_text(r: object) -> str:
     lines += ["", "Rationale:", _indent(r.rationale), "", "References:"]
     for ref in r.references:
         lines.append(f"  - [{ref.kind}] {ref.text}" + (f" <{ref.url}>" if ref.url else ""))
-    lines += ["", "Query:", _indent(r.query.strip()), "", "Message:", _indent(r.message)]
+    if r.check is not None:
+        lines += ["", f"Statement check (lint): {r.check}"]
+    else:
+        lines += ["", "Query:", _indent(r.query.strip())]
+    lines += ["", "Message:", _indent(r.message)]
     if r.remediation:
         lines += ["", "Remediation template:", _indent(r.remediation.strip())]
     if r.manual:

@@ -74,6 +74,15 @@ def rule_json(r: RuleResult, fail_on: str) -> dict[str, Any]:
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
+    out = _finding_core(f)
+    if f.file is not None or f.pre_existing:  # lint: where the migration caused it
+        out["location"] = ({"file": f.file, "line": f.line, "column": f.column}
+                           if f.file is not None else None)
+        out["pre_existing"] = f.pre_existing
+    return out
+
+
+def _finding_core(f: Finding) -> dict[str, Any]:
     return {
         "fingerprint": f.fingerprint,
         "rule_id": f.rule_id,

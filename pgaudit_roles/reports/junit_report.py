@@ -49,12 +49,21 @@ def _component(name: str) -> str:
     return "".join(out) or "%00"
 
 
+FILE_KEY = "\x00file:"
+"""Suite keys of ``lint`` results: one suite per migration file (prefix cannot be a name)."""
+
+
 def classname(database: str | None, category: str) -> str:
-    where = "cluster" if database is None else f"db={_component(database)}"
+    if database is not None and database.startswith(FILE_KEY):
+        where = f"file={_component(database[len(FILE_KEY):])}"
+    else:
+        where = "cluster" if database is None else f"db={_component(database)}"
     return f"{TOOL_NAME}.{where}.{_component(category or 'general')}"
 
 
 def suite_name(database: str | None) -> str:
+    if database is not None and database.startswith(FILE_KEY):
+        return f"file {printable(database[len(FILE_KEY):])}"
     return "cluster" if database is None else f"database {printable(database)}"
 
 
@@ -127,10 +136,14 @@ def _add_outcome(case: Any, r: RuleResult, findings: list[Finding]) -> None:
     case.add_skipped_info(message=msg, output=_body(r, findings))
 
 
-def _group(findings: Iterable[Finding]) -> dict[str | None, list[Finding]]:
+def _group(findings: Iterable[Finding], by_file: bool = False) -> dict[str | None, list[Finding]]:
     out: dict[str | None, list[Finding]] = {}
     for f in findings:
-        out.setdefault(f.database, []).append(f)
+        if by_file:
+            key = None if f.file is None else FILE_KEY + f.file
+        else:
+            key = f.database
+        out.setdefault(key, []).append(f)
     return out
 
 
@@ -142,11 +155,13 @@ def build(result: ScanResult, *, junit_granularity: str = "rule",
     if junit_granularity not in GRANULARITIES:
         raise ValueError(f"junit granularity must be one of {', '.join(GRANULARITIES)}")
     cases: dict[str | None, list[Any]] = {CLUSTER: []}
-    for name in _databases(result.meta):
-        cases.setdefault(name, [])
+    lint_files = _lint_files(result.meta)
+    by_file = lint_files is not None
+    for name in (lint_files or []) if by_file else _databases(result.meta):
+        cases.setdefault(FILE_KEY + name if by_file else name, [])
     for r in result.results:
         cat = r.rule.category
-        by_db = _group(r.findings)
+        by_db = _group(r.findings, by_file)
         if not r.findings or r.status in ("skipped", "error"):
             case = TestCase(case_name(r, all_objects=True), classname=classname(None, cat), elapsed_sec=0)
             reason = printable(r.reason or "no reason given")
@@ -175,8 +190,13 @@ def build(result: ScanResult, *, junit_granularity: str = "rule",
              "target": printable(target_label(result.meta)),
              "server_version": printable(result.meta.get("server_version") or "unknown"),
              "fail_on": result.fail_on}
+    for key, bucket in cases.items():
+        if by_file and key is not None and not bucket:  # a clean migration file passes
+            bucket.append(TestCase("no findings", classname=classname(key, "migrations"),
+                                   elapsed_sec=0))
     root = ET.Element("testsuites")
-    keys = [CLUSTER] + sorted(k for k in cases if k is not None)
+    keys = [CLUSTER] + ([k for k in cases if k is not None] if by_file
+                        else sorted(k for k in cases if k is not None))
     for i, key in enumerate(keys):
         suite = TestSuite(suite_name(key), cases[key], hostname=host, id=str(i), package=TOOL_NAME,
                           timestamp=stamp, properties=props)
@@ -204,6 +224,14 @@ def _conform(el: ET.Element, index: int) -> ET.Element:
     ET.SubElement(el, "system-out")
     ET.SubElement(el, "system-err")
     return el
+
+
+def _lint_files(meta: dict[str, Any]) -> list[str] | None:
+    """The migration files of a ``lint`` result, in run order (None for a scan)."""
+    lint = meta.get("lint")
+    if not isinstance(lint, dict):
+        return None
+    return [str(f) for f in lint.get("order") or []]
 
 
 def _databases(meta: dict[str, Any]) -> list[str]:

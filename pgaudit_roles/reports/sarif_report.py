@@ -91,10 +91,7 @@ def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
         "level": LEVEL[f.severity],
         "message": {"text": text},
         "locations": [{
-            "physicalLocation": {
-                "artifactLocation": {"uri": anchor},
-                "region": {"startLine": 1},
-            },
+            "physicalLocation": _physical(f, anchor),
             "logicalLocations": [logical],
         }],
         "partialFingerprints": {"primaryLocationLineHash": f.fingerprint,
@@ -113,6 +110,8 @@ def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
         out["properties"]["remediation"] = f.remediation
     if f.manual:
         out["properties"]["manual"] = f.manual
+    if f.pre_existing:
+        out["properties"]["preExisting"] = True
     if f.baseline in ("new", "unchanged"):
         out["baselineState"] = f.baseline
     if f.suppressed is not None:
@@ -122,6 +121,25 @@ def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
             just += f" (expires {s['expires']})"
         out["suppressions"] = [{"kind": "external", "status": "accepted", "justification": just}]
     return out
+
+
+def _physical(f: Finding, anchor: str) -> dict[str, Any]:
+    """The migration file, line and column of a lint finding (relative to the repository
+    root, as GitHub needs); the anchor file's line 1 for everything else."""
+    if f.file is not None and f.line is not None:
+        region: dict[str, Any] = {"startLine": f.line}
+        if f.column is not None:
+            region["startColumn"] = f.column
+        return {"artifactLocation": {"uri": _uri(f.file), "uriBaseId": "SRCROOT"},
+                "region": region}
+    return {"artifactLocation": {"uri": anchor}, "region": {"startLine": 1}}
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference: path segments percent-encoded, ``/`` kept."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
 
 
 def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,

@@ -1,0 +1,375 @@
+"""The statement predicates that ``rules/PGR-LINT-*.toml`` rules name in ``check``.
+
+Why code and not a query: a rule's metadata, severity, message and documentation are data
+like every other rule's; only "does this parsed statement do X" is a small Python function
+over pglast's node (PostgreSQL's own parse tree, so ``WITH SUPERUSER``, ``SUPERUSER`` and
+``CREATE USER ... SUPERUSER`` are one shape). Each predicate returns one dict per problem
+with the values the rule's message template uses; it never returns a password literal.
+
+``State`` carries what earlier statements established (``SET ROLE``, SECURITY DEFINER
+functions created so far) in migration order; ``track`` updates it after the checks ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..naming import NamingPolicy
+
+RUNTIME_KINDS: tuple[str, ...] = ("app", "writer", "reader")
+"""The guide's runtime roles (the application login and the groups it uses), as PGR-OWN-001."""
+
+DANGEROUS_PREDEFINED: tuple[str, ...] = ("pg_read_server_files", "pg_write_server_files",
+                                         "pg_execute_server_program", "pg_read_all_data",
+                                         "pg_write_all_data")
+"""The predefined roles PGR-ROLE-013 reports (each as good as superuser, or all data)."""
+
+RUNTIME_ATTRIBUTES: tuple[str, ...] = ("createrole", "createdb", "bypassrls", "isreplication")
+AUDIT_SETTING_PREFIXES: tuple[str, ...] = ("log_", "pgaudit.")
+
+Hit = dict[str, Any]
+
+
+@dataclass
+class State:
+    """What the migrations established so far, in order."""
+
+    naming: NamingPolicy = field(default_factory=NamingPolicy.default)
+    current_role: str | None = None  # SET ROLE / SET SESSION AUTHORIZATION in this session
+    secdef: set[str] = field(default_factory=set)  # SECURITY DEFINER functions, by name
+
+    def kind(self, role: str) -> str:
+        return self.naming.classify_full(role).kind
+
+
+def _ast() -> Any:
+    from pglast import ast
+
+    return ast
+
+
+def _enums() -> Any:
+    from pglast import enums
+
+    return enums
+
+
+def role_name(spec: Any) -> str:
+    """A RoleSpec as text (``PUBLIC``, ``CURRENT_USER``, or the name)."""
+    e = _enums()
+    if spec is None:
+        return ""
+    rt = spec.roletype
+    if rt == e.RoleSpecType.ROLESPEC_PUBLIC:
+        return "PUBLIC"
+    if rt == e.RoleSpecType.ROLESPEC_CSTRING:
+        return str(spec.rolename)
+    return str(rt.name).removeprefix("ROLESPEC_")
+
+
+def _role_options(node: Any) -> tuple[str | None, tuple[Any, ...]]:
+    """(role, options) of CREATE ROLE / CREATE USER / ALTER ROLE (None otherwise)."""
+    ast = _ast()
+    if isinstance(node, ast.CreateRoleStmt):
+        return node.role, tuple(node.options or ())
+    if isinstance(node, ast.AlterRoleStmt):
+        return role_name(node.role), tuple(node.options or ())
+    return None, ()
+
+
+def _true(arg: Any) -> bool:
+    ast = _ast()
+    if arg is None:
+        return True
+    if isinstance(arg, ast.Boolean):
+        return bool(arg.boolval)
+    if isinstance(arg, ast.Integer):
+        return bool(arg.ival)
+    return True
+
+
+def _names(objects: Any) -> list[str]:
+    """Display names of a GRANT's objects."""
+    ast = _ast()
+    out = []
+    for o in objects or ():
+        if isinstance(o, ast.String):
+            out.append(o.sval)
+        elif isinstance(o, ast.RangeVar):
+            out.append(".".join(x for x in (o.schemaname, o.relname) if x))
+        elif isinstance(o, ast.ObjectWithArgs):
+            out.append(".".join(s.sval for s in o.objname or ()))
+        else:
+            out.append(type(o).__name__)
+    return out
+
+
+def _object_kind(objtype: Any) -> str:
+    return str(objtype.name).removeprefix("OBJECT_").lower().replace("_", " ")
+
+
+def _target(node: Any) -> str:
+    e = _enums()
+    if node.targtype == e.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
+        return f"all {_object_kind(node.objtype)}s in schema {', '.join(_names(node.objects))}"
+    return f"{_object_kind(node.objtype)} {', '.join(_names(node.objects))}"
+
+
+def _privileges(node: Any) -> list[str]:
+    return [p.priv_name.upper() for p in node.privileges or () if p.priv_name] or ["ALL"]
+
+
+# --- the predicates ---------------------------------------------------------------------
+
+def password_literal(node: Any, state: State) -> list[Hit]:
+    role, options = _role_options(node)
+    ast = _ast()
+    for opt in options:
+        if opt.defname == "password" and isinstance(opt.arg, ast.String):
+            return [{"role": role}]
+    return []
+
+
+def superuser_role(node: Any, state: State) -> list[Hit]:
+    role, options = _role_options(node)
+    for opt in options:
+        if opt.defname == "superuser" and _true(opt.arg):
+            return [{"role": role, "kind": state.kind(role or "")}]
+    return []
+
+
+def runtime_role_attributes(node: Any, state: State) -> list[Hit]:
+    role, options = _role_options(node)
+    if role is None or state.kind(role) not in RUNTIME_KINDS:
+        return []
+    given = [opt.defname for opt in options
+             if opt.defname in RUNTIME_ATTRIBUTES and _true(opt.arg)]
+    if not given:
+        return []
+    names = ", ".join("REPLICATION" if g == "isreplication" else g.upper() for g in given)
+    return [{"role": role, "kind": state.kind(role), "attributes": names}]
+
+
+def grant_to_public(node: Any, state: State) -> list[Hit]:
+    ast, e = _ast(), _enums()
+    if not isinstance(node, ast.GrantStmt) or not node.is_grant:
+        return []
+    if not any(role_name(g) == "PUBLIC" for g in node.grantees or ()):
+        return []
+    if node.objtype in (e.ObjectType.OBJECT_FUNCTION, e.ObjectType.OBJECT_PROCEDURE,
+                        e.ObjectType.OBJECT_ROUTINE):
+        return []  # EXECUTE to PUBLIC is PostgreSQL's default; SECURITY DEFINER: its own rule
+    return [{"role": "PUBLIC", "privileges": ", ".join(_privileges(node)),
+             "target": _target(node)}]
+
+
+def grant_all(node: Any, state: State) -> list[Hit]:
+    ast = _ast()
+    if not isinstance(node, ast.GrantStmt) or not node.is_grant or node.privileges:
+        return []
+    grantees = [role_name(g) for g in node.grantees or ()]
+    return [{"role": ", ".join(grantees), "target": _target(node)}]
+
+
+def create_on_public_schema(node: Any, state: State) -> list[Hit]:
+    ast, e = _ast(), _enums()
+    if (not isinstance(node, ast.GrantStmt) or not node.is_grant
+            or node.objtype != e.ObjectType.OBJECT_SCHEMA
+            or node.targtype != e.GrantTargetType.ACL_TARGET_OBJECT):
+        return []
+    if "public" not in _names(node.objects):
+        return []
+    privs = _privileges(node)
+    if "CREATE" not in privs and "ALL" not in privs:
+        return []
+    return [{"role": ", ".join(role_name(g) for g in node.grantees or ())}]
+
+
+def _function_options(node: Any) -> tuple[str | None, tuple[Any, ...]]:
+    ast = _ast()
+    if isinstance(node, ast.CreateFunctionStmt):
+        return ".".join(s.sval for s in node.funcname or ()), tuple(node.options or ())
+    if isinstance(node, ast.AlterFunctionStmt):
+        return ".".join(s.sval for s in node.func.objname or ()), tuple(node.actions or ())
+    return None, ()
+
+
+def _is_secdef(options: tuple[Any, ...]) -> bool:
+    return any(o.defname == "security" and _true(o.arg) for o in options)
+
+
+def secdef_without_search_path(node: Any, state: State) -> list[Hit]:
+    ast = _ast()
+    name, options = _function_options(node)
+    if name is None or not _is_secdef(options):
+        return []
+    for o in options:
+        if (o.defname == "set" and isinstance(o.arg, ast.VariableSetStmt)
+                and o.arg.name == "search_path"):
+            return []
+    return [{"object_name": name}]
+
+
+def secdef_execute_to_public(node: Any, state: State) -> list[Hit]:
+    ast, e = _ast(), _enums()
+    if not isinstance(node, ast.GrantStmt) or not node.is_grant:
+        return []
+    if node.objtype not in (e.ObjectType.OBJECT_FUNCTION, e.ObjectType.OBJECT_PROCEDURE,
+                            e.ObjectType.OBJECT_ROUTINE):
+        return []
+    if not any(role_name(g) == "PUBLIC" for g in node.grantees or ()):
+        return []
+    if node.targtype == e.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
+        schemas = set(_names(node.objects))
+        hit = sorted(f for f in state.secdef if "." in f and f.split(".")[0] in schemas)
+    else:
+        hit = [n for n in _names(node.objects)
+               if n in state.secdef or n.split(".")[-1] in state.secdef]
+    return [{"object_name": n} for n in hit]
+
+
+def default_privileges_without_for_role(node: Any, state: State) -> list[Hit]:
+    ast = _ast()
+    if not isinstance(node, ast.AlterDefaultPrivilegesStmt):
+        return []
+    if any(o.defname == "roles" for o in node.options or ()):
+        return []
+    schemas = [s.sval for o in node.options or () if o.defname == "schemas" for s in o.arg]
+    return [{"schema": ", ".join(schemas) or None, "current_role": state.current_role}]
+
+
+_CREATES = ("CreateStmt", "CreateTableAsStmt", "ViewStmt", "CreateSeqStmt", "CreateSchemaStmt",
+            "CreateFunctionStmt", "CompositeTypeStmt", "CreateEnumStmt", "CreateDomainStmt",
+            "CreateRangeStmt", "CreateForeignTableStmt", "CreatedbStmt", "DefineStmt",
+            "CreateExtensionStmt")
+
+
+def objects_created_as_runtime_role(node: Any, state: State) -> list[Hit]:
+    if state.current_role is None or type(node).__name__ not in _CREATES:
+        return []
+    kind = state.kind(state.current_role)
+    if kind not in RUNTIME_KINDS:
+        return []
+    what = _CREATE_SQL.get(type(node).__name__, "CREATE")
+    return [{"role": state.current_role, "kind": kind, "statement": what}]
+
+
+_CREATE_SQL = {"CreateStmt": "CREATE TABLE", "CreateTableAsStmt": "CREATE TABLE AS",
+               "ViewStmt": "CREATE VIEW", "CreateSeqStmt": "CREATE SEQUENCE",
+               "CreateSchemaStmt": "CREATE SCHEMA", "CreateFunctionStmt": "CREATE FUNCTION",
+               "CreatedbStmt": "CREATE DATABASE", "CreateForeignTableStmt": "CREATE FOREIGN TABLE",
+               "CreateExtensionStmt": "CREATE EXTENSION"}
+
+
+def audit_setting_override(node: Any, state: State) -> list[Hit]:
+    ast = _ast()
+    if isinstance(node, ast.AlterRoleSetStmt):
+        target = f"role {role_name(node.role) or 'ALL'}"
+        setstmt = node.setstmt
+    elif isinstance(node, ast.AlterDatabaseSetStmt):
+        target = f"database {node.dbname}"
+        setstmt = node.setstmt
+    else:
+        return []
+    name = (setstmt.name or "") if setstmt is not None else ""
+    if not name.lower().startswith(AUDIT_SETTING_PREFIXES):
+        return []
+    return [{"target": target, "setting": name,
+             "role": role_name(node.role) if isinstance(node, ast.AlterRoleSetStmt) else None}]
+
+
+def dangerous_predefined_granted(node: Any, state: State) -> list[Hit]:
+    ast = _ast()
+    if not isinstance(node, ast.GrantRoleStmt) or not node.is_grant:
+        return []
+    granted = [p.priv_name for p in node.granted_roles or ()
+               if p.priv_name in DANGEROUS_PREDEFINED]
+    members = [role_name(g) for g in node.grantee_roles or ()]
+    return [{"granted": g, "role": m} for g in granted for m in members]
+
+
+def _is_true_const(expr: Any) -> bool:
+    ast = _ast()
+    if isinstance(expr, ast.A_Const) and isinstance(expr.val, ast.Boolean):
+        return bool(expr.val.boolval)
+    if isinstance(expr, ast.TypeCast):
+        return _is_true_const(expr.arg)
+    return False
+
+
+def policy_using_true(node: Any, state: State) -> list[Hit]:
+    ast = _ast()
+    if not isinstance(node, ast.CreatePolicyStmt | ast.AlterPolicyStmt):
+        return []
+    clauses = [c for c, expr in (("USING", node.qual), ("WITH CHECK", node.with_check))
+               if expr is not None and _is_true_const(expr)]
+    if not clauses:
+        return []
+    table = ".".join(x for x in (node.table.schemaname, node.table.relname) if x)
+    return [{"object_name": node.policy_name, "table": table, "clause": " and ".join(clauses)}]
+
+
+def disable_row_level_security(node: Any, state: State) -> list[Hit]:
+    ast, e = _ast(), _enums()
+    if not isinstance(node, ast.AlterTableStmt):
+        return []
+    off = {e.AlterTableType.AT_DisableRowSecurity: "DISABLE ROW LEVEL SECURITY",
+           e.AlterTableType.AT_NoForceRowSecurity: "NO FORCE ROW LEVEL SECURITY"}
+    out = []
+    for cmd in node.cmds or ():
+        if isinstance(cmd, ast.AlterTableCmd) and cmd.subtype in off:
+            table = ".".join(x for x in (node.relation.schemaname, node.relation.relname) if x)
+            out.append({"object_name": table, "action": off[cmd.subtype]})
+    return out
+
+
+def twin_apply(node: Any, state: State) -> list[Hit]:
+    """Never fires in the statement layer: the effect layer reports failed statements."""
+    return []
+
+
+CHECKS: dict[str, Callable[[Any, State], list[Hit]]] = {
+    "password_literal": password_literal,
+    "superuser_role": superuser_role,
+    "runtime_role_attributes": runtime_role_attributes,
+    "grant_to_public": grant_to_public,
+    "grant_all": grant_all,
+    "create_on_public_schema": create_on_public_schema,
+    "secdef_without_search_path": secdef_without_search_path,
+    "secdef_execute_to_public": secdef_execute_to_public,
+    "default_privileges_without_for_role": default_privileges_without_for_role,
+    "objects_created_as_runtime_role": objects_created_as_runtime_role,
+    "audit_setting_override": audit_setting_override,
+    "dangerous_predefined_granted": dangerous_predefined_granted,
+    "policy_using_true": policy_using_true,
+    "disable_row_level_security": disable_row_level_security,
+    "twin_apply": twin_apply,
+}
+
+
+def track(node: Any, state: State) -> None:
+    """Update ``state`` with what ``node`` establishes for later statements."""
+    ast, e = _ast(), _enums()
+    if isinstance(node, ast.VariableSetStmt) and node.name in ("role", "session_authorization"):
+        if node.kind == e.VariableSetKind.VAR_SET_VALUE and node.args:
+            arg = node.args[0]
+            value = getattr(getattr(arg, "val", None), "sval", None)
+            state.current_role = None if value in (None, "none") else str(value)
+        else:  # RESET ROLE, SET ROLE DEFAULT / NONE
+            state.current_role = None
+        return
+    if isinstance(node, ast.CreateFunctionStmt | ast.AlterFunctionStmt):
+        name, options = _function_options(node)
+        if name and _is_secdef(options):
+            state.secdef.add(name)
+            state.secdef.add(name.split(".")[-1])
+
+
+def password_literals(node: Any) -> list[str]:
+    """The password strings of a CREATE/ALTER ROLE, so every output can be scrubbed of them."""
+    ast = _ast()
+    _role, options = _role_options(node)
+    return [o.arg.sval for o in options
+            if o.defname == "password" and isinstance(o.arg, ast.String) and o.arg.sval]

@@ -1,0 +1,355 @@
+"""Read migration files into located statements: psql meta-commands first, then pglast.
+
+Why line-based meta-commands before parsing: psql's backslash commands are not SQL, and
+pglast (PostgreSQL's own parser) refuses them. A small lexer finds the lines that start
+with a backslash outside strings, dollar quotes and comments, records them and blanks them
+with spaces, so every character keeps its offset and pglast's statement locations (in
+characters, not UTF-8 bytes) still map to the file's line and column.
+
+A file that does not parse is one ``LintSyntaxError`` naming ``file:line``; its message
+never quotes a string literal (it could be a password).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+
+
+class LintSyntaxError(UsageError):
+    """A migration file that does not parse (exit 2, one line ``file:line: ...``)."""
+
+
+@dataclass
+class Statement:
+    """One SQL statement of a migration, where it is, and the session it runs in."""
+
+    file: str  # as shown in reports: relative to the repository root when inside it
+    line: int
+    column: int
+    text: str
+    node: Any  # the pglast statement node
+    database: str | None = None  # from \connect; None: the --database default
+    user: str | None = None  # from \connect db user; None: the twin's superuser
+    on_error_stop: bool | None = None  # from \set ON_ERROR_STOP; None: the layout's default
+    index: int = 0  # position in the whole migration set
+
+    @property
+    def kind(self) -> str:
+        return type(self.node).__name__
+
+
+@dataclass
+class Source:
+    """Everything read from the ordered files."""
+
+    statements: list[Statement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Session:
+    database: str | None = None
+    user: str | None = None
+    on_error_stop: bool | None = None
+
+
+_META_KEEP = {"c", "connect", "set", "i", "include", "ir", "include_relative"}
+_TRUE = {"on", "true", "1", "yes"}
+_FALSE = {"off", "false", "0", "no"}
+_DOLLAR = re.compile(r"\$([A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
+
+
+def display_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` (the repository root) when inside it, with ``/``."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def repo_root(start: Path) -> Path:
+    """The nearest directory upwards holding ``.git`` (else the current directory): SARIF
+    locations are relative to it so GitHub shows them on the pull request."""
+    here = start.resolve()
+    for d in (here, *here.parents):
+        if (d / ".git").exists():
+            return d
+    return Path.cwd().resolve()
+
+
+def read_sources(files: list[Path], root: Path, *, database: str | None = None,
+                 dbmate: bool = False) -> Source:
+    """Parse ``files`` in order (``\\ir`` includes inlined where they occur)."""
+    src = Source()
+    session = _Session(database=database)
+    for path in files:
+        _read_file(path, root, session, src, stack=(), dbmate=dbmate)
+    for i, st in enumerate(src.statements):
+        st.index = i
+    return src
+
+
+def _read_file(path: Path, root: Path, session: _Session, src: Source, *,
+               stack: tuple[Path, ...], dbmate: bool) -> None:
+    shown = display_path(path, root)
+    if path.resolve() in stack:
+        raise LintSyntaxError(f"{shown}:1: include cycle ({' -> '.join(p.name for p in stack)})")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise LintSyntaxError(f"{shown}:{line}: not UTF-8 text") from None
+    except OSError as exc:
+        raise LintSyntaxError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+    src.files.append(shown)
+    if dbmate:
+        text = _dbmate_up(text)
+    blanked, metas = split_meta(text)
+    lines = LineMap(blanked)
+    parsed = parse(blanked, shown, lines)
+    events: list[tuple[int, int, Any]] = [(m[0], 0, m) for m in metas]
+    events += [(off, 1, st) for off, st in parsed]
+    events.sort(key=lambda e: (e[0], e[1]))
+    for _off, what, item in events:
+        if what == 1:
+            node, off, stext = item
+            line, col = lines.position(off)
+            src.statements.append(Statement(
+                file=shown, line=line, column=col, text=stext, node=node,
+                database=session.database, user=session.user,
+                on_error_stop=session.on_error_stop))
+            continue
+        off, command = item
+        line = lines.position(off)[0]
+        _meta(command, path, shown, line, root, session, src, stack=(*stack, path.resolve()),
+              dbmate=dbmate)
+
+
+def _meta(command: str, path: Path, shown: str, line: int, root: Path, session: _Session,
+          src: Source, *, stack: tuple[Path, ...], dbmate: bool) -> None:
+    words = _meta_words(command)
+    name = words[0] if words else ""
+    args = words[1:]
+    if name in ("c", "connect"):
+        if args and args[0] != "-reuse-previous=on":
+            if args[0] != "-":
+                session.database = args[0]
+            if len(args) > 1 and args[1] != "-":
+                session.user = args[1]
+        return
+    if name == "set" and args and args[0] == "ON_ERROR_STOP":
+        value = (args[1] if len(args) > 1 else "on").lower()
+        session.on_error_stop = value in _TRUE or value not in _FALSE
+        return
+    if name in ("i", "include", "ir", "include_relative") and args:
+        target = Path(args[0])
+        if not target.is_absolute():
+            base = path.parent if name in ("ir", "include_relative") else Path.cwd()
+            target = base / target
+            if not target.exists() and name in ("i", "include"):
+                target = path.parent / args[0]
+        if not target.is_file():
+            raise LintSyntaxError(f"{shown}:{line}: \\{name} {args[0]}: no such file")
+        _read_file(target, root, session, src, stack=stack, dbmate=dbmate)
+        return
+    src.notes.append(f"{shown}:{line}: psql meta-command \\{name or '?'} skipped")
+
+
+def _meta_words(command: str) -> list[str]:
+    """``\\c "my db" bob`` -> ['c', 'my db', 'bob'] (psql's quoting, simplified)."""
+    body = command.strip()[1:]
+    out: list[str] = []
+    for m in re.finditer(r'"((?:[^"]|"")*)"|\'((?:[^\']|\'\')*)\'|(\S+)', body):
+        if m.group(1) is not None:
+            out.append(m.group(1).replace('""', '"'))
+        elif m.group(2) is not None:
+            out.append(m.group(2).replace("''", "'"))
+        else:
+            out.append(m.group(3))
+    if out and not out[0].startswith(("'", '"')):
+        # "\set" and "\c" are words; a command glued to its argument stays one word
+        glued = re.match(r"([A-Za-z_?!]+)(.*)", out[0])
+        if glued and glued.group(2) and glued.group(1) in _META_KEEP:
+            out[0:1] = [glued.group(1), glued.group(2)]
+    return out
+
+
+def _dbmate_up(text: str) -> str:
+    """A dbmate file runs only its ``-- migrate:up`` part: blank the down part."""
+    m = re.search(r"^--\s*migrate:down\b.*$", text, re.MULTILINE)
+    if not m:
+        return text
+    tail = text[m.start():]
+    return text[: m.start()] + re.sub(r"[^\n]", " ", tail)
+
+
+def split_meta(text: str) -> tuple[str, list[tuple[int, str]]]:
+    """(text with meta-command lines blanked, [(offset, command line)]).
+
+    A meta-command is a line whose first non-blank character is a backslash, in plain SQL
+    (not inside a string, quoted identifier, dollar quote or comment).
+    """
+    metas: list[tuple[int, str]] = []
+    chars = list(text)
+    n = len(text)
+    i = 0
+    line_start = True
+    depth = 0  # block comment nesting
+    while i < n:
+        c = text[i]
+        if depth:
+            if text.startswith("*/", i):
+                depth -= 1
+                i += 2
+                continue
+            if text.startswith("/*", i):
+                depth += 1
+                i += 2
+                continue
+            i += 1
+            continue
+        if line_start and c in " \t":
+            i += 1
+            continue
+        if line_start and c == "\\":
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            metas.append((i, text[i:end]))
+            for k in range(i, end):
+                chars[k] = " "
+            i = end
+            continue
+        line_start = False
+        if c == "\n":
+            line_start = True
+            i += 1
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif text.startswith("/*", i):
+            depth = 1
+            i += 2
+        elif c == "'":
+            escape = i > 0 and text[i - 1] in "eE" and (i < 2 or not (text[i - 2].isalnum()
+                                                                      or text[i - 2] == "_"))
+            i = _skip_quoted(text, i + 1, "'", backslash=escape)
+        elif c == '"':
+            i = _skip_quoted(text, i + 1, '"', backslash=False)
+        elif c == "$" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+            m = _DOLLAR.match(text, i)
+            if m:
+                end = text.find(m.group(0), m.end())
+                i = n if end < 0 else end + len(m.group(0))
+            else:
+                i += 1
+        else:
+            i += 1
+    return "".join(chars), metas
+
+
+def _skip_quoted(text: str, i: int, quote: str, *, backslash: bool) -> int:
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if backslash and c == "\\":
+            i += 2
+            continue
+        if c == quote:
+            if text.startswith(quote * 2, i):
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return n
+
+
+class LineMap:
+    """Character offset -> (line, column), both 1-based, columns in code points."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def position(self, offset: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self.starts, offset) - 1
+        return i + 1, offset - self.starts[i] + 1
+
+
+def parse(text: str, shown: str, lines: LineMap) -> list[tuple[int, tuple[Any, int, str]]]:
+    """[(offset, (node, offset, statement text))] for every statement in ``text``."""
+    import pglast
+    from pglast.parser import ParseError
+
+    try:
+        raw = pglast.parse_sql(text)
+    except ParseError as exc:
+        msg = str(exc.args[0]) if exc.args else "syntax error"
+        where = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+        line = lines.position(where)[0] if where is not None else _last_line(text)
+        raise LintSyntaxError(f"{shown}:{line}: {redact_literal(msg)}") from None
+    out = []
+    for rs in raw:
+        start = skip_blank(text, rs.stmt_location or 0)
+        end = (rs.stmt_location or 0) + rs.stmt_len if rs.stmt_len else len(text)
+        out.append((start, (rs.stmt, start, text[start:end].strip())))
+    return out
+
+
+def _last_line(text: str) -> int:
+    return text.rstrip().count("\n") + 1
+
+
+def redact_literal(message: str) -> str:
+    """``syntax error at or near "'s3cret'"`` -> ``... at or near a string literal``."""
+    return re.sub(r'at or near "(?:[EeUuBbXxNn]?\'|\$).*"', "at or near a string literal",
+                  message)
+
+
+def skip_blank(text: str, i: int) -> int:
+    """The first offset at or after ``i`` that is not whitespace or a comment."""
+    n = len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif text.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if text.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif text.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+        else:
+            break
+    return i
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every pglast node under ``node`` (itself included), depth first."""
+    from pglast.ast import Node
+
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, tuple | list):
+            stack.extend(reversed(cur))
+            continue
+        if not isinstance(cur, Node):
+            continue
+        yield cur
+        for attr in cur.__slots__:  # type: ignore[attr-defined]
+            value = getattr(cur, attr, None)
+            if isinstance(value, Node | tuple | list):
+                stack.append(value)

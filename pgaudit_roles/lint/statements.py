@@ -1,0 +1,49 @@
+"""The statement layer: every PGR-LINT rule's check over every statement, in order.
+
+No server: this is what the pre-commit hook runs. One pass over the statements; each
+enabled statement rule's predicate sees the node and the ``State`` the earlier statements
+left (``SET ROLE``, SECURITY DEFINER functions), then ``track`` moves the state on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import Rule
+from .checks import CHECKS, State, track
+from .source import Statement
+
+
+@dataclass
+class Hit:
+    """One statement rule firing on one statement."""
+
+    rule: Rule
+    statement: Statement
+    values: dict[str, Any]
+
+
+def run_checks(statements: Sequence[Statement], rules: Sequence[Rule],
+               naming: Any = None) -> list[Hit]:
+    """Hits of ``rules`` (statement rules only) over ``statements``, in statement order."""
+    from ..naming import NamingPolicy
+
+    active = [(r, CHECKS[r.check]) for r in rules if r.check is not None]
+    state = State(naming=naming or NamingPolicy.default())
+    sessions: dict[tuple[str | None, str | None], str | None] = {}
+    hits: list[Hit] = []
+    last_key: tuple[str | None, str | None] | None = None
+    for st in statements:
+        key = (st.database, st.user)
+        if key != last_key:  # \connect starts a new session: SET ROLE does not carry over
+            if last_key is not None:
+                sessions[last_key] = state.current_role
+            state.current_role = sessions.get(key)
+            last_key = key
+        for rule, predicate in active:
+            for values in predicate(st.node, state):
+                hits.append(Hit(rule=rule, statement=st, values=values))
+        track(st.node, state)
+    return hits
