@@ -141,6 +141,9 @@ def bench_twin() -> dict[str, Any]:
         t2 = time.perf_counter()
         result = lint(LintOptions(paths=[d], root=d, install=inst), rules, Config())
         wall = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        one = lint(LintOptions(paths=[d], root=d, install=inst, checkpoints=1), rules, Config())
+        wall_one = time.perf_counter() - t3
     twin = result.meta["lint"]["twin"]
     located = [f for f in result.findings if f.file is not None]
     return {"postgres": inst.version, "files": files, "statements": len(src.statements),
@@ -148,6 +151,14 @@ def bench_twin() -> dict[str, Any]:
             "lint_wall_s": round(wall, 3), "twin_s": twin["seconds"],
             "server_only_start_s": round(t_start, 3), "server_only_apply_s": round(t_apply, 3),
             "findings_at_statements": len(located),
+            "checkpoints_1": {"lint_wall_s": round(wall_one, 3),
+                              "evaluations": one.meta["lint"]["twin"]["evaluations"],
+                              "same_findings": sorted(f.fingerprint for f in one.findings)
+                              == sorted(f.fingerprint for f in result.findings),
+                              "same_locations": sorted((f.fingerprint, f.file, f.line)
+                                                       for f in one.findings)
+                              == sorted((f.fingerprint, f.file, f.line)
+                                        for f in result.findings)},
             "pre_existing": sum(1 for f in result.findings if f.pre_existing)}
 
 

@@ -450,9 +450,10 @@ _TABLES: list[AuditTable] = [
        predefined_superuser (server-file and server-program roles), superuser_os,
        security_definer (executable SECURITY DEFINER function whose search_path the role can
        plant objects on: arbitrary code as the owner), security_definer_call (bounded: only
-       what the body does; full_control false), trigger_function (the function owner
-       replaces code that runs as whoever writes the table: its owner and direct grantees of
-       the trigger's events), event_trigger (code run by every role's DDL), parameter_acl
+       what the body does; full_control false), trigger_function (the function owner, when it
+       may create in the function's schema, or use it and create in another one to move the
+       function to, replaces code that runs as
+       whoever writes the table: its owner and direct grantees of the trigger's events), event_trigger (code run by every role's DDL), parameter_acl
        (15+ SET / ALTER SYSTEM on a setting that runs code or loads libraries),
        public_user_mapping (USAGE on a server with a user mapping for PUBLIC). Not modelled:
        superusers writing a table with a trigger, non-SECURITY DEFINER functions other roles
@@ -1278,12 +1279,9 @@ def _check_columns(actual: Sequence[str], expected: Sequence[tuple[str, str]], n
 def _hba_analysis(rows: list[dict[str, Any]], roles: list[dict[str, Any]],
                   memberships: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     """Rows with the derived columns of ``pgaudit_roles.hba.analyze`` (None if unavailable)."""
-    from . import hba
+    from .hba_analysis import analyze_facts
 
-    analyze = getattr(hba, "analyze", None)
-    if analyze is None:
-        return None
-    out = [dict(item) for item in analyze(rows, roles, memberships)]
+    out = list(analyze_facts(rows, roles, memberships))  # the facts only: no copy of each row
     return out if len(out) == len(rows) else None
 
 

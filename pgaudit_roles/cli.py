@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "baseline_cmd:baseline",
     "waivers": "waivers_cmd:waivers",
     "diff": "diff:diff",
+    "twin": "twin:twin",
     "lint": "lint:lint",
 }
 
@@ -40,6 +41,8 @@ Exit codes:
   1  findings at or above --fail-on (after baseline and waivers)
   2  usage, configuration or rule error
   3  target unreachable or collection failed
+  130  interrupted (SIGINT, Ctrl-C)
+  143  terminated (SIGTERM)
 """
 
 
@@ -72,11 +75,20 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: turn AuditError into one line on stderr and its exit code."""
+    from .signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, install
+
+    install()
     try:
         return cli.main(args=argv, prog_name="pgaudit-roles", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__context__, Terminated):  # click turns Ctrl-C (and so SIGTERM) into Abort
+            click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
+            sys.exit(EXIT_SIGTERM)
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            click.echo("pgaudit-roles: interrupted", err=True)
+            sys.exit(EXIT_SIGINT)
         click.echo("pgaudit-roles: aborted", err=True)
         sys.exit(2)
     except click.ClickException as exc:
@@ -85,9 +97,12 @@ def main(argv: list[str] | None = None) -> Any:
     except AuditError as exc:
         click.echo(f"pgaudit-roles: error: {_one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
+    except Terminated:
+        click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
+        sys.exit(EXIT_SIGTERM)
     except KeyboardInterrupt:
         click.echo("pgaudit-roles: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_SIGINT)
 
 
 def _one_line(text: str) -> str:

@@ -421,6 +421,9 @@ def _collect_parallel(conninfo: str, settings: ConnectSettings, probe: Probe,
         except BaseException:
             for f in futures:
                 f.cancel()
+            from .signals import cancel_running
+
+            cancel_running()  # workers waiting on the server return now, not at a timeout
             raise
     return [r for r in results if r is not None]
 

@@ -155,6 +155,9 @@ def connect(conninfo: str, settings: ConnectSettings | None = None, *,
         except psycopg.Error as exc2:
             raise CollectionError(f"cannot connect to {target}: "
                                   f"{_clean_message(str(exc2), secrets)}") from None
+    from .signals import track
+
+    track(conn)  # so that SIGINT/SIGTERM can cancel what it runs from another thread
     try:
         _ensure_settings(conn, settings)
     except psycopg.Error as exc:

@@ -32,6 +32,7 @@ FINDING_FIELDS: tuple[str, ...] = ("database", "object_type", "schema", "object_
 
 INVENTORY_TOP_OBJECTS = 25
 INVENTORY_MAX_LOGIN_ROLES = 500
+INVENTORY_MAX_ROUTES = 200
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -141,10 +142,12 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
             reasons.append(f"{s} ({why or 'not in the snapshot'})")
         return result("skipped", "required source not collected: " + "; ".join(reasons))
 
+    from .limits import QueryTimeout, run_limited
+
     try:
-        cur = con.execute(rule.query)
-        columns = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+        columns, rows = run_limited(con, rule.query)
+    except QueryTimeout as exc:
+        return result("error", f"query {exc}")
     except Exception as exc:  # noqa: BLE001 - any DuckDB failure is this rule's error
         return result("error", f"query failed: {_one_line(str(exc))}{_memory_hint(exc)}")
 
@@ -248,8 +251,17 @@ def build_inventory(con: Any) -> dict[str, Any]:
     HTML report lists them in) get a summary; ``truncated`` says how many did not.
     """
     inv: dict[str, Any] = {"roles": [], "memberships": [], "login_privileges": {},
-                           "public_privileges": [], "truncated": 0, "errors": []}
+                           "public_privileges": [], "truncated": 0, "errors": [],
+                           "escalation_paths": []}
     inv["roles"] = _records(con, "SELECT * FROM roles ORDER BY name", inv)
+    # "Who can become superuser": routes to superuser-equivalent or OS access, worst first
+    # (PUBLIC, then the shortest), one per start and target kind, bounded.
+    inv["escalation_paths"] = _records(con, f"""
+        SELECT from_role, from_kind, target_kind, target, hops, nodes, node_kinds, hop_kinds,
+               hop_evidence, weakest_hop, weakest_fix
+        FROM escalation_paths WHERE target_kind IN ('superuser', 'os')
+        ORDER BY from_oid <> 0, target_kind DESC, hops, from_role
+        LIMIT {INVENTORY_MAX_ROUTES}""", inv)  # noqa: S608 - an int constant
     inv["memberships"] = _records(con, "SELECT * FROM memberships ORDER BY member, role", inv)
 
     logins = sorted((r for r in inv["roles"] if r.get("login")),

@@ -312,9 +312,13 @@ def _bind_check(sql: str, fail: Any) -> None:
         raise fail(f"does not parse in DuckDB: {msg}", line) from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise fail("must be exactly one SELECT (DuckDB's parser disagrees with sqlglot)")
-    try:
-        _binding_connection().execute("DESCRIBE " + text)
-    except duckdb.Error as exc:
+    from .limits import QueryTimeout, run_limited
+
+    try:  # binding folds constants (range(3e9) is built here): under the same limits as a run
+        run_limited(_binding_connection(), "DESCRIBE " + text)
+    except QueryTimeout as exc:
+        raise fail(f"binding {exc}") from None
+    except (duckdb.Error, MemoryError) as exc:
         line, msg = _duckdb_error(exc)
         raise fail(f"does not bind against the audit schema: {msg}", line) from None
 

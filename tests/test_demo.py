@@ -125,7 +125,16 @@ def test_demo_end_to_end(pg: Any, tmp_path: Path, passwords: Passwords,
         assert re.search(r"^Findings: [1-9]\d* ", out, re.MULTILINE), out
         html = re.search(r"^HTML report: (\S+)$", out, re.MULTILINE)
         assert html and Path(html.group(1)).is_file()
-        assert "<script>alert(1)</script>" not in Path(html.group(1)).read_text()
+        page = Path(html.group(1)).read_text()
+        assert "<script>alert(1)</script>" not in page
+        # the demo's multi-hop escalation route, drawn as a chain
+        section = page[page.index('<section id="routes">'):]
+        section = section[:section.index("</section>")]
+        chain = re.findall(r'<span class="(node|hop)[^"]*"[^>]*>([^<]*)</span>',
+                           section[section.index(">analyst_jane<") - 40:])[:7]
+        assert [t for _k, t in chain] == ["analyst_jane", "set_role", "oncall_api",
+                                          "security_definer", "postgres",
+                                          "superuser_attribute", "superuser-equivalent"], chain
     else:
         snap = _load(out_dir / "snapshot.json")
         assert snap.meta["connected_user"] == demo.AUDITOR

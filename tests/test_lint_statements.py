@@ -307,3 +307,69 @@ def test_statements_that_reach_outside_the_server_are_not_applied(sql: str, appl
     f.write_text(sql + "\n", encoding="utf-8")
     (st,) = read_sources([f], tmp_path).statements
     assert (outside_reason(st) is None) == applied
+
+
+def test_checkpoint_groups_are_bounded_and_cut_at_file_boundaries(tmp_path: Path) -> None:
+    from pgaudit_roles.lint.effect import checkpoint_groups
+    from pgaudit_roles.lint.source import read_sources
+
+    for i in range(1, 8):
+        (tmp_path / f"{i}.sql").write_text("SELECT 1;\nSELECT 2;\n" * i, encoding="utf-8")
+    src = read_sources(sorted(tmp_path.glob("*.sql")), tmp_path)
+    per_file = checkpoint_groups(src.statements, 12)
+    assert [len(g) for g in per_file] == [2 * i for i in range(1, 8)]
+    three = checkpoint_groups(src.statements, 3)
+    assert len(three) == 3 and sum(len(g) for g in three) == len(src.statements)
+    assert all(g[-1].file != n[0].file for g, n in zip(three, three[1:], strict=False))
+    assert [st.index for g in three for st in g] == list(range(len(src.statements)))
+
+
+def test_snapshot_twin_not_available_is_exit_2(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("pgaudit_roles.twin") is not None:
+        pytest.skip("the privilege twin is in this build: tests/test_lint_twin.py covers --snapshot")
+    from pgaudit_roles.cli import main
+
+    snap = tmp_path / "snap.json"
+    snap.write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["lint", "--snapshot", str(snap), str(CASES / "05_rls.sql")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "not available yet" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_lint_bench_statement_layer_smoke() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import lint_bench
+
+    out = lint_bench.bench_statements(files=30, per_file=6, repeat=1)
+    assert out["files"] == 30 and out["statements"] >= 30 * 6
+    assert out["findings"] > 0 and out["per_1000_statements_s"] > 0
+
+
+def test_hostile_file_names_are_escaped_in_every_output(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from pgaudit_roles.cli import main
+
+    (tmp_path / ".git").mkdir()
+    name = "we\u202eird,name:☃ <x>.sql"
+    (tmp_path / name).write_text("SELECT 1; GRANT ALL ON t TO PUBLIC;\n", encoding="utf-8")
+    out_dir = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        main(["lint", "--no-twin", "--format", "text,github,sarif", "--output-dir",
+              str(out_dir), str(tmp_path / name)])
+    assert exc.value.code == 1
+    out = capsys.readouterr().out
+    assert "\u202e" not in out
+    text_lines = [ln for ln in out.splitlines() if "PGR-LINT-004" in ln and not ln.startswith("::")]
+    assert text_lines and text_lines[0].endswith(":1:11: high PGR-LINT-004 ALL on table t is "
+                                                 "granted TO PUBLIC.")
+    gh = [ln for ln in out.splitlines() if ln.startswith("::error") and "PGR-LINT-004" in ln]
+    assert gh and "%2Cname%3A" in gh[0] and ",line=1,col=11," in gh[0]
+    sarif = json.loads((out_dir / "pgaudit-lint.sarif").read_text(encoding="utf-8"))
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"]}
+    assert uris == {"we%E2%80%AEird%2Cname%3A%E2%98%83%20%3Cx%3E.sql"}

@@ -42,6 +42,9 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--remediation-level", type=click.Choice(["safe", "all"]), default="safe",
                      show_default=True,
                      help="Whether the SQL script includes destructive statements."),
+        click.option("--verify/--no-verify", "verify", default=True, show_default=True,
+                     help="Prove the SQL script on a throwaway twin of the snapshot (apply, "
+                          "re-scan, fold in follow-up fixes); --no-verify marks it unverified."),
         click.option("--sarif-anchor", default="pgaudit-roles.toml", show_default=True,
                      help="Repository file SARIF results point at (GitHub needs a file)."),
         click.option("--show-config", is_flag=True,
@@ -52,6 +55,19 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(options):
         f = opt(f)
     return f
+
+
+def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, Any],
+                  progress: Callable[[str], None]) -> Any:
+    """The twin's proof of the SQL script (pgaudit_roles.verify), or why there is none."""
+    from ..verify import unverified, verify_remediation
+
+    level = opts["remediation_level"]
+    if not opts.get("verify", True):
+        return unverified(level, "--no-verify was given")
+    if not any(f.remediation and f.suppressed is None for f in result.findings):
+        return unverified(level, "no finding has an SQL fix")
+    return verify_remediation(snap, rules, cfg, result, level, progress=progress)
 
 
 def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
@@ -101,6 +117,9 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     result = evaluate_snapshot(snap, rules, cfg)
     result.meta["target_label"] = label
     options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"]}
+    wants_sql = machine[:1] == ["sql"] if to_stdout else "sql" in cfg.formats
+    if wants_sql:
+        options["sql_verification"] = _verification(snap, rules, cfg, result, opts, progress)
     if to_stdout:
         write_format(result, machine[0], sys.stdout, **options)
         paths: dict[str, Path] = {}

@@ -91,6 +91,9 @@ def gather(con: Any, role: str, include_system: bool) -> dict[str, Any]:
         ORDER BY e.database NULLS FIRST,
                  CASE WHEN e.object_class = 'column' THEN 'relation' ELSE e.object_class END,
                  e.identity, e.object_oid, e.subid, e.privilege, e.via""", [role])  # noqa: S608
+    from .paths import gather as routes_from
+
+    data["routes"] = [] if r["superuser_equivalent"] else routes_from(con, role, None)
     return data
 
 
@@ -160,12 +163,25 @@ def render(data: dict[str, Any]) -> str:
         lines.append(f"  {how} of {a['objects']} object(s) owned by {sql_name(a['owner'])}"
                      f" (chain: {chain(a['path'])})")
 
+    lines += ["", "Escalation routes out of this role (pgaudit-roles paths --from for every hop):"]
+    if r["superuser_equivalent"]:
+        lines.append("  (already superuser-equivalent)")
+    elif not data["routes"]:
+        lines.append("  (none found)")
+    for rt in data["routes"]:
+        lines.append(f"  to {printable(rt['target'])}: {printable(rt['route'])}")
+        if rt["weakest_fix"]:
+            lines.append(f"      weakest hop {rt['weakest_hop']}: {printable(rt['weakest_fix'])}")
+
     lines += ["", "Effective privileges:"]
     if r["superuser"]:
         lines.append("  SUPERUSER: every privilege on every object, whatever the ACLs say.")
     elif not data["privileges"]:
         lines.append("  (none)")
     lines += _privilege_lines(data["privileges"])
+    from ..can import render_explain_extra
+
+    lines += render_explain_extra(data, sql_name, object_label)
     return "\n".join(lines)
 
 
@@ -199,7 +215,9 @@ def _privilege_lines(rows: list[dict[str, Any]]) -> list[str]:
         if key != current_obj:
             flush()
             current_obj = key
-            lines.append(f"    {object_label(dict(p, object_class=cls))}")
+            blocked = (f"  (holds only: no {'; no '.join(printable(b) for b in p['blocked_by'])})"
+                       if p.get("blocked_by") else "")
+            lines.append(f"    {object_label(dict(p, object_class=cls))}{blocked}")
         gkey = (p["via"], p["via_role"], tuple(p["path"] or ()), bool(p["grantable"]),
                 p["column_name"])
         groups.setdefault(gkey, [])
@@ -226,11 +244,17 @@ def explain(role: str, target: str, include_system: bool, fmt: str,
     given as 'My Role'). SNAPSHOT_OR_DSN is a snapshot file or a connection string
     (collected first, read-only). Names are printed as SQL identifiers; names with
     control characters as U&"..." identifiers. Privileges on built-in objects are left
-    out unless --all is given.
+    out unless --all is given. Privileges the role holds but cannot use yet (no CONNECT
+    on the database, no USAGE on the schema) are marked "holds only"; privileges it can
+    get by SET ROLE, grant options it keeps as owner, lo_compat_privileges and databases
+    not collected are listed after them.
     """
+    from ..can import annotate_explain
+
     con, _snap = open_audit(target, config_path)
     try:
         data = gather(con, role, include_system)
+        annotate_explain(con, data, include_system)
     finally:
         con.close()
     from .query import echo_json_or_text

@@ -46,6 +46,11 @@ FILE_FORMATS = ("json", "sarif", "junit")
               help="Waiver file: reviewed, expiring exceptions.")
 @click.option("--no-twin", is_flag=True,
               help="Statement checks only: no server, fast (the pre-commit hook's mode).")
+@click.option("--checkpoints", type=click.IntRange(1, 1000), default=12, show_default=True,
+              metavar="N",
+              help="Evaluate the twin at most N times after the migrations (files grouped "
+                   "evenly; one file per group when there are at most N): the cost of "
+                   "exact attribution.")
 @click.option("--pg-bin", type=click.Path(file_okay=False, path_type=Path),
               help="PostgreSQL bin directory for the empty twin (default: as the demo).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no report file names on stderr.")
@@ -54,7 +59,7 @@ FILE_FORMATS = ("json", "sarif", "junit")
 def lint(paths: tuple[Path, ...], snapshot: Path | None, database: str,
          config_path: Path | None, rules_dirs: tuple[Path, ...], formats: str,
          output_dir: str | None, fail_on: str | None, baseline: Path | None,
-         waivers: Path | None, no_twin: bool, pg_bin: Path | None, quiet: bool,
+         waivers: Path | None, no_twin: bool, checkpoints: int, pg_bin: Path | None, quiet: bool,
          verbose: bool) -> None:
     """Check SQL migration files (and directories of them) for role and privilege mistakes.
 
@@ -100,7 +105,8 @@ def lint(paths: tuple[Path, ...], snapshot: Path | None, database: str,
 
     try:
         result = run_lint(LintOptions(paths=list(paths), database=database, twin=not no_twin,
-                                      snapshot=snapshot, install=install, progress=progress),
+                                      snapshot=snapshot, install=install,
+                                      checkpoints=checkpoints, progress=progress),
                           rules, cfg)
     except LintSyntaxError as exc:
         click.echo(" ".join(str(exc).split()), err=True)

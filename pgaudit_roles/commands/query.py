@@ -231,7 +231,9 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
     columns are documented in docs/audit-schema.md (roles, memberships, role_closure,
     privileges, effective_privileges, default_privileges_effective, hba_rules, ...).
     Only one SELECT over those tables is accepted (exit 2 otherwise), and it runs with
-    file, network and extension access switched off.
+    file, network and extension access switched off, under the memory cap
+    (PGAUDIT_ROLES_MEMORY_LIMIT) and a time limit (PGAUDIT_ROLES_QUERY_TIMEOUT seconds,
+    default 300; exit 2 past it). Ctrl-C stops it at once.
 
     \b
     Example:
@@ -246,12 +248,15 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
     try:
         import duckdb
 
+        from ..engine import _memory_hint
+        from ..limits import QueryTimeout, run_limited
+
         try:
-            cur = con.execute(sql)
-            columns = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-        except duckdb.Error as exc:
-            raise UsageError(f"SQL: {exc}") from None
+            columns, rows = run_limited(con, sql)
+        except QueryTimeout as exc:
+            raise UsageError(f"SQL: query {exc}") from None
+        except (duckdb.Error, MemoryError) as exc:
+            raise UsageError(f"SQL: {exc}{_memory_hint(exc)}") from None
     finally:
         con.close()
     out = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](columns, rows)

@@ -327,14 +327,40 @@ def render(results: list[dict[str, Any]]) -> str:
             path = f"  [{chain(h['path'])}]" if h["path"] and len(h["path"]) > 1 \
                 and h["via"] != "public" else ""
             grant = " WITH GRANT OPTION" if h["grantable"] else ""
-            lines.append(f"  {sql_name(h['role']).ljust(width)}  {priv}{why}{grant}{path}")
+            blocked = (f"  (holds only: no {'; no '.join(printable(b) for b in h['blocked_by'])})"
+                       if h.get("blocked_by") else "")
+            lines.append(f"  {sql_name(h['role']).ljust(width)}  {priv}{why}{grant}{path}{blocked}")
         if res["column_only"]:
             lines.append("  on some columns only:")
             for c in res["column_only"]:
                 cols = ", ".join(sql_name(x) for x in c["columns"])
                 lines.append(f"  {sql_name(c['role']).ljust(width)}  {c['privilege']} ({cols})")
+        from ..can import render_who_can_extra
+
+        lines += render_who_can_extra(res, sql_name)
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def _resolve_or_unknown(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]:
+    """resolve(), but a name not found while some databases were not collected is an
+    unknown answer (exit 3, naming those databases), not "no object named"."""
+    from ..can import not_collected
+    from ..errors import CollectionError, UsageError
+
+    try:
+        return resolve(con, q, database)
+    except UsageError as exc:
+        if not str(exc).startswith(("no ", "no table")):
+            raise
+        missing = [d for d in not_collected(con) if database is None or d["database"] == database]
+        if not missing:
+            raise
+        dbs = ", ".join(f"{sql_name(d['database'])} ({printable(d['reason'] or 'not collected')})"
+                        for d in missing)
+        raise CollectionError(f"unknown: {exc} among the collected databases, and "
+                              f"{'it' if len(missing) == 1 else 'these'} could not be read: "
+                              f"{dbs}") from None
 
 
 @click.command("who-can", context_settings={"ignore_unknown_options": False})
@@ -355,16 +381,25 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
       pgaudit-roles who-can CONNECT ON DATABASE appdb "host=db1 user=auditor"
       pgaudit-roles who-can ALL ON SCHEMA app_data snap.json
 
+    Each holder is marked when it only holds the privilege (no CONNECT on the database
+    or no USAGE on the schema: it cannot use it yet). Also listed: roles that can get
+    it by SET ROLE (NOINHERIT, 16+ INHERIT FALSE), owners that can grant it without
+    holding it, and every role when lo_compat_privileges is on (large objects). An
+    object in a database that was not collected is "unknown" (exit 3).
+
     OBJECT is an SQL name (unquoted parts fold to lower case; "Quoted" parts keep
     case). TYPE is a GRANT keyword (TABLE, SEQUENCE, SCHEMA, DATABASE, FUNCTION, TYPE,
     LANGUAGE, FOREIGN SERVER, TABLESPACE, PARAMETER, COLUMN, ...). Names are printed as
     SQL identifiers; names with control characters as U&"..." identifiers.
     """
+    from ..can import annotate_who_can
+
     q, target = parse_question(words)
     con, _snap = open_audit(target, config_path)
     try:
-        objects = resolve(con, q, database)
+        objects = _resolve_or_unknown(con, q, database)
         results = answer(con, q, objects)
+        annotate_who_can(con, results)
     finally:
         con.close()
     from .query import echo_json_or_text

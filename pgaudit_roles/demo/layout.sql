@@ -38,6 +38,7 @@ GRANT pg_monitor TO monitoring_agent;
 CREATE ROLE "o'brien ""ops""" LOGIN CONNECTION LIMIT 2;      -- a legal but hostile name: every report must escape it
 CREATE ROLE breakglass_admin SUPERUSER NOLOGIN;              -- the guide's break-glass superuser, locked (allowlisted in the demo config)
 CREATE ROLE reporting_legacy NOLOGIN;                        -- MISTAKE: unused role (no login, no members, no privileges, owns nothing)
+CREATE ROLE oncall_api NOLOGIN;                              -- the on-call rota's group role (Jane is on call this week)
 
 -- Memberships, as the guide says ...
 -- @if-version >= 160000
@@ -56,6 +57,7 @@ GRANT db_writer_billing TO app_billing;
 GRANT db_reader_api TO analyst_jane;
 GRANT db_reader_billing TO analyst_jane;
 GRANT db_reader_billing TO "o'brien ""ops""";
+GRANT oncall_api TO analyst_jane;
 
 -- Passwords: random, generated when the demo runs, never printed.
 -- @password deploy_api
@@ -148,6 +150,22 @@ CREATE TABLE api.feature_flags (
   enabled boolean NOT NULL DEFAULT false
 );
 GRANT SELECT ON api.feature_flags TO db_writer_api;
+
+-- "On-call can end a runaway app's sessions": MISTAKE, a runbook helper created by hand as
+-- postgres, SECURITY DEFINER without a fixed search_path, callable by the on-call group,
+-- which also got a scratch schema for its exports. A lower(text) planted in ops_scratch
+-- runs as postgres: the multi-hop route analyst_jane -> oncall_api -> postgres -> superuser
+-- (pgaudit-roles paths, and the report's "Who can become superuser").
+CREATE SCHEMA ops;
+GRANT USAGE ON SCHEMA ops TO oncall_api;
+CREATE SCHEMA ops_scratch;
+GRANT USAGE, CREATE ON SCHEMA ops_scratch TO oncall_api;
+CREATE FUNCTION ops.end_sessions_of(p_app text) RETURNS integer
+  LANGUAGE sql SECURITY DEFINER
+  AS $fn$ SELECT count(pg_terminate_backend(pid))::integer FROM pg_stat_activity
+          WHERE lower(application_name) = lower(p_app) $fn$;
+REVOKE EXECUTE ON FUNCTION ops.end_sessions_of(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.end_sessions_of(text) TO oncall_api;
 
 -- "The app creates its own session table at startup": MISTAKE, CREATE on the app schema
 -- granted to the runtime login role, which then owns api.sessions.

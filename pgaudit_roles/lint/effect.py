@@ -6,9 +6,10 @@ statement able to change roles or privileges (a file of INSERTs or indexes costs
 evaluation). A finding that appears after file F was introduced by F. Within F it is
 attributed to the statement that names the finding's object and role (see ``attribute``:
 the first best on a tie; the file's first statement that changes privileges when none
-names them). That is exact per
-file and almost always exact per statement, at one collection per file instead of one per
-statement. Only findings still present after the last file are reported: a grant a later
+names them). That is exact per file and almost always exact per statement, at one
+collection per file instead of one per statement. Large sets are cut into at most
+``max_checkpoints`` groups of consecutive files (``--checkpoints``, default 12): the
+attribution is then exact per group and by names within it, and the cost stays bounded. Only findings still present after the last file are reported: a grant a later
 migration revokes is not a problem of the migration set.
 
 A statement the twin refuses is reported by the caller as a PGR-LINT-015 finding at its
@@ -66,6 +67,30 @@ def outside_reason(st: Statement) -> str | None:
     if isinstance(node, ast.CreatePLangStmt):
         return "CREATE LANGUAGE"
     return None
+
+
+DEFAULT_CHECKPOINTS = 12
+"""Evaluations after the migrations at most (plus one before): files are grouped evenly
+into this many consecutive groups, so a set of 500 files costs 13 evaluations, not 501."""
+
+
+def checkpoint_groups(statements: Sequence[Statement], max_checkpoints: int) -> list[list[Statement]]:
+    """Consecutive statements cut at file boundaries into at most ``max_checkpoints`` groups
+    of about as many files each (one file per group when there are few enough files)."""
+    files: list[list[Statement]] = []
+    for st in statements:
+        if files and files[-1][0].file == st.file:
+            files[-1].append(st)
+        else:
+            files.append([st])
+    n = max(1, max_checkpoints)
+    if len(files) <= n:
+        return files
+    groups: list[list[Statement]] = []
+    for k in range(n):
+        lo, hi = len(files) * k // n, len(files) * (k + 1) // n
+        groups.append([st for f in files[lo:hi] for st in f])
+    return [g for g in groups if g]
 
 
 @dataclass
@@ -135,7 +160,7 @@ def empty_twin(install: Any = None, cluster: Any = None) -> Twin:
 def snapshot_twin(snapshot_path: Any) -> Twin:
     """The twin of a production snapshot (pgaudit_roles.twin, when this build has it)."""
     try:
-        from .. import twin as twin_mod  # type: ignore[attr-defined]
+        from .. import twin as twin_mod
     except ImportError:
         raise UsageError("--snapshot: the privilege twin is not available yet in this build; "
                          "lint without --snapshot uses an empty twin") from None
@@ -149,6 +174,7 @@ def snapshot_twin(snapshot_path: Any) -> Twin:
 
 def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, twin: Twin, *,
              default_db: str = "postgres", on_error_stop: bool = True, create_db: bool = True,
+             max_checkpoints: int = DEFAULT_CHECKPOINTS,
              progress: Callable[[str], None] | None = None) -> TwinOutcome:
     """Apply ``statements`` in order on ``twin``; see the module docstring."""
     import psycopg
@@ -178,15 +204,10 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
     base = {f.fingerprint for f in before.findings}
     seen: dict[str, tuple[Finding, Rule, Statement | None]] = {}
     conns: dict[tuple[str, str], Any] = {}
-    by_file: list[list[Statement]] = []
-    for st in statements:
-        if by_file and by_file[-1][0].file == st.file:
-            by_file[-1].append(st)
-        else:
-            by_file.append([st])
+    groups = checkpoint_groups(statements, max_checkpoints)
     stopped = False
     try:
-        for group in by_file:
+        for group in groups:
             changed = False
             for st in group:
                 stop_here = st.on_error_stop if st.on_error_stop is not None else on_error_stop
@@ -213,7 +234,7 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
             for conn in conns.values():
                 _commit_open(conn)
             if changed:
-                say(f"twin: evaluating after {group[0].file}")
+                say(f"twin: evaluating after {group[-1].file}")
                 now = evaluate_now()
                 current = {f.fingerprint: (f, r.rule) for r in now.results for f in r.findings}
                 for fp, (f, rule) in current.items():

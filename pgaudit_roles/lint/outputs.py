@@ -63,6 +63,8 @@ def write_github(result: ScanResult, fh: IO[str]) -> None:
         if f.file is None or not f.gating:
             continue
         level = GITHUB_LEVEL[f.severity]
-        props = (f"file={_escape_property(f.file)},line={f.line},col={f.column},"
+        # a control or bidi character in a path is written as a visible escape: the
+        # annotation then does not attach to that file, but the log cannot be spoofed
+        props = (f"file={_escape_property(printable(f.file))},line={f.line},col={f.column},"
                  f"title={_escape_property(f'{f.rule_id} ({f.severity})')}")
         fh.write(f"::{level} {props}::{_escape_data(printable(f.message))}\n")

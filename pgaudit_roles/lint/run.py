@@ -34,6 +34,7 @@ class LintOptions:
     install: Any = None  # localpg.PgInstall for the empty twin (default: as the demo)
     cluster: Any = None  # a running LocalCluster to use as the empty twin (tests)
     root: Path | None = None
+    checkpoints: int = 12  # effect.DEFAULT_CHECKPOINTS (not imported: effect imports psycopg)
     progress: Callable[[str], None] | None = None
     extra_meta: dict[str, Any] = field(default_factory=dict)
 
@@ -87,7 +88,7 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
             stop_default = bool(layouts) and all(lay in TOOL_LAYOUTS for lay in layouts)
             outcome = run_twin(src.statements, rules, cfg, twin, default_db=opts.database,
                                on_error_stop=stop_default, create_db=opts.snapshot is None,
-                               progress=say)
+                               max_checkpoints=opts.checkpoints, progress=say)
         finally:
             twin.stop()
         src.notes += outcome.not_applied

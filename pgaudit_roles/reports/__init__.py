@@ -26,6 +26,7 @@ _MODULES: dict[str, str] = {"json": "json_report", "html": "html_report", "junit
                             "sarif": "sarif_report", "text": "text_report"}
 OPTION_NAMES: frozenset[str] = frozenset({
     "sarif_anchor", "sarif_include_suppressed", "junit_granularity", "sql_level",
+    "sql_verification",
     "html_rows_per_rule", "html_max_embedded", "html_max_listed", "graph_max_nodes", "report_paths",
 })
 """Options ``write_reports``/``render`` accept; each applies to the formats it names."""
@@ -69,7 +70,8 @@ def _sql_script(result: ScanResult, options: dict[str, Any]) -> str:
             raise
         raise UsageError("the sql report format is not available in this build") from None
     # "safe" (destructive statements only listed as comments) unless asked for more
-    text: str = mod.render_sql_script(result, options.get("sql_level") or "safe")
+    text: str = mod.render_sql_script(result, options.get("sql_level") or "safe",
+                                      verification=options.get("sql_verification"))
     return text
 
 
@@ -104,8 +106,9 @@ def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.P
                   basename: str = "pgaudit-report", **options: Any) -> dict[str, Path]:
     """Write each format to ``output_dir/basename.<ext>`` atomically; return format -> path.
 
-    The directory is created if missing. A format that fails raises after the files
-    already written stay complete; no file is ever left half-written.
+    The directory is created if missing. The set is all or nothing: if one format cannot
+    be written, none of this run's files replaces an existing one; no file is ever left
+    half-written.
     """
     formats = parse_formats(formats)
     _check_options(options)
@@ -118,10 +121,20 @@ def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.P
         raise UsageError(f"cannot create report directory {output_dir}: {exc.strerror or exc}") from None
     if "text" in paths and "report_paths" not in options:
         options = {**options, "report_paths": paths}
-    for fmt, path in paths.items():
-        try:
-            with atomic_writer(path) as fh:
+    # All or nothing: every format is written to its temporary file first (flushed, so a
+    # full disk shows here), and the renames happen only when all of them are complete. A
+    # failure (or SIGINT/SIGTERM) removes every temporary file and keeps the old reports.
+    import contextlib
+
+    current: object = None
+    try:
+        with contextlib.ExitStack() as stack:
+            for fmt, path in paths.items():
+                current = path
+                fh = stack.enter_context(atomic_writer(path))
                 write_format(result, fmt, fh, **options)
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+                fh.flush()
+            current = output_dir
+    except OSError as exc:
+        raise UsageError(f"cannot write {current}: {exc.strerror or exc}") from None
     return paths

@@ -167,6 +167,31 @@ def _login_roles(result: ScanResult, limit: int, facets: _Facets) -> tuple[list[
     return out, max(0, len(login) - limit)
 
 
+def _routes(result: ScanResult, limit: int) -> dict[str, Any] | None:
+    """Escalation routes to superuser-equivalent or OS access, worst first, each as a
+    chain of (node, node kind, hop kind, evidence) for the "Who can become superuser"
+    section; None when the result has no route inventory (an older engine)."""
+    inv = result.inventory or {}
+    if "escalation_paths" not in inv:
+        return None
+    rows = [r for r in inv.get("escalation_paths") or [] if isinstance(r, dict)]
+    out = []
+    for r in rows[:limit]:
+        nodes = list(r.get("nodes") or [])
+        kinds = list(r.get("node_kinds") or [])
+        hops = list(r.get("hop_kinds") or [])
+        why = list(r.get("hop_evidence") or [])
+        chain = [{"node": n, "kind": kinds[i] if i < len(kinds) else "role",
+                  "hop": hops[i - 1] if 0 < i <= len(hops) else None,
+                  "why": why[i - 1] if 0 < i <= len(why) else None,
+                  "weakest": i == r.get("weakest_hop")}
+                 for i, n in enumerate(nodes)]
+        out.append({"from": r.get("from_role"), "from_kind": r.get("from_kind"),
+                    "target_kind": r.get("target_kind"), "hops": r.get("hops"),
+                    "chain": chain, "fix": r.get("weakest_fix")})
+    return {"routes": out, "left": max(0, len(rows) - limit)}
+
+
 def _privilege_table(value: Any) -> dict[str, Any] | None:
     """The engine's summary shape as rows for a compact table, else None (generic view)."""
     if not isinstance(value, dict) or not isinstance(value.get("counts"), list):
@@ -247,6 +272,7 @@ def context(result: ScanResult, **options: Any) -> dict[str, Any]:
         "expired": [_finding_view(f, facets) for f in expired[:listed]], "expired_total": len(expired),
         "resolved": result.resolved[:listed], "resolved_total": len(result.resolved),
         "logins": logins, "logins_left": logins_left, "graph": graph,
+        "routes": _routes(result, listed),
         "inventory_notes": [str(e) for e in (result.inventory or {}).get("errors") or []][:10],
         "inventory_truncated": int((result.inventory or {}).get("truncated") or 0),
         "db_options": [("(cluster)" if name == "" else name, i) for name, i in dbs],

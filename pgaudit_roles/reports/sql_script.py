@@ -263,13 +263,14 @@ def _finding_header(f: Finding, part: str = "") -> list[str]:
     return lines
 
 
-def _sorted_findings(result: ScanResult) -> list[Finding]:
-    return sorted(result.findings, key=lambda f: (
+def _sorted_findings(result: ScanResult | list[Finding]) -> list[Finding]:
+    found = result if isinstance(result, list) else result.findings
+    return sorted(found, key=lambda f: (
         f.rule_id, f.database or "", f.object_identity or f.object_name or "", f.role or "",
         f.fingerprint))
 
 
-def _statements(result: ScanResult, login_roles: set[str],
+def _statements(result: ScanResult | list[Finding], login_roles: set[str],
                 errors: list[tuple[Finding, str]]) -> list[_Stmt]:
     from ..remediation import RemediationError, check_sql, classify
 
@@ -326,9 +327,44 @@ def _password_note(s: _Stmt) -> list[str]:
     return []
 
 
+@dataclass
+class PlannedSection:
+    """One transaction (or the no-transaction ALTER SYSTEM block) of the script, for the
+    twin that verifies it: the database and the statements in the order psql runs them."""
+
+    database: str
+    transaction: bool
+    statements: list[tuple[Finding, str, bool]]  # finding, statement (with ;), destructive
+
+
+def execution_plan(result: ScanResult, findings: list[Finding],
+                   level: str) -> list[PlannedSection]:
+    """The statements the script for ``findings`` runs at ``level``, section by section,
+    in the script's order (destructive ones left out at level safe; repeats once)."""
+    stmts = _statements(findings, _login_roles(result), [])
+    out: list[PlannedSection] = []
+    for sec in _sections(stmts, _maintenance_db(result)):
+        seen: set[str] = set()
+        items = []
+        for st in sorted(sec.stmts, key=lambda x: x.phase):
+            statement = st.sql + ";"
+            if statement in seen or (st.destructive and level != "all"):
+                continue
+            seen.add(statement)
+            items.append((st.finding, statement, st.destructive))
+        out.append(PlannedSection(sec.database, sec.transaction, items))
+    return out
+
+
+def _verification_lines(v: object) -> list[str]:
+    lines = getattr(v, "header_lines", None)
+    return [_comment(line) for line in lines()] if callable(lines) else []
+
+
 def render_sql_script(result: ScanResult, level: str = "safe", *,
                       cluster_label: str | None = None,
-                      generated_at: datetime | None = None) -> str:
+                      generated_at: datetime | None = None,
+                      verification: object | None = None) -> str:
     """The remediation script for ``result`` (see the module docstring for its shape).
 
     ``level`` is ``safe`` (destructive statements only listed, as comments) or ``all``.
@@ -339,7 +375,11 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         raise UsageError(f"remediation level must be one of {', '.join(LEVELS)}, not {level!r}")
     login_roles = _login_roles(result)
     errors: list[tuple[Finding, str]] = []
-    stmts = _statements(result, login_roles, errors)
+    findings = list(result.findings)
+    failed: list[tuple[Finding, str]] = []
+    if verification is not None:  # follow-up fixes folded in; what failed on the twin out
+        findings, failed = verification.script_findings(result)  # type: ignore[attr-defined]
+    stmts = _statements(findings, login_roles, errors)
     maintenance = _maintenance_db(result)
     when = (generated_at or datetime.now(UTC)).isoformat(timespec="seconds")
     server = result.meta.get("server_version")
@@ -356,6 +396,8 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         _comment("level:    ", level, "- destructive statements are",
                  "emitted (marked DESTRUCTIVE)" if level == "all" else
                  "listed as comments only; rerun with --remediation-level all to emit them"),
+        *(_verification_lines(verification) if verification is not None else
+          [_comment("verified:  no (unverified: generated without a twin; see --verify)")]),
         "--",
         "-- REVIEW BEFORE RUNNING. This script changes privileges, ownership and roles.",
         "-- Run it as a superuser (or as the owners of the objects) with:",
@@ -372,9 +414,9 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         "",
     ]
 
-    manual = [f for f in _sorted_findings(result)
+    manual = [f for f in _sorted_findings(findings)
               if f.suppressed is None and f.manual and not f.remediation]
-    manual += [f for f in _sorted_findings(result)
+    manual += [f for f in _sorted_findings(findings)
                if f.suppressed is None and f.manual and f.remediation]
     if manual:
         lines += [_HEAD_RULE, "-- MANUAL STEPS: findings without a safe automatic fix", _HEAD_RULE]
@@ -384,7 +426,7 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
             lines.append("--")
         lines.append("")
 
-    waived = [f for f in _sorted_findings(result) if f.suppressed is not None]
+    waived = [f for f in _sorted_findings(findings) if f.suppressed is not None]
     if waived:
         lines += [_HEAD_RULE, "-- WAIVED findings (not fixed by this script)", _HEAD_RULE]
         for f in waived:
@@ -393,6 +435,15 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
             lines.append(_comment("    waived:", why.get("reason"), "| owner:", why.get("owner"),
                                   *(("| expires:", why.get("expires")) if why.get("expires")
                                     else ())))
+        lines.append("")
+
+    if failed:
+        lines += [_HEAD_RULE, "-- LEFT OUT after verification on the twin (a statement failed "
+                  "there, or", "-- the fix is withheld at this level)", _HEAD_RULE]
+        for f, msg in failed:
+            lines += _finding_header(f)
+            lines.append(_comment("    ERROR:", msg))
+            lines += _comment_lines(f.remediation or "", indent="    ")
         lines.append("")
 
     if errors:

@@ -81,11 +81,38 @@ hijack AS (  -- callable AND able to plant an object the function resolves by na
                        AND (w.actor_oid = c.actor_oid OR w.actor_oid = 0)
     JOIN schemas s ON s.database_oid = w.database_oid AND s.oid = w.schema_oid AND NOT s.is_system
     WHERE c.actor_oid <> f.owner_oid
+      -- the function's search path is resolved with the owner's privileges: a schema the
+      -- owner may not use is skipped, so the planted object must be in one it can use
+      AND (coalesce((SELECT r.superuser FROM roles r WHERE r.oid = f.owner_oid), false)
+           OR EXISTS (SELECT 1 FROM schema_privs ou
+                      WHERE ou.database_oid = f.database_oid AND ou.schema_oid = s.oid
+                        AND ou.privilege = 'USAGE'
+                        AND (ou.actor_oid = f.owner_oid OR ou.actor_oid = 0)))
       AND (f.search_path IS NULL
            OR EXISTS (SELECT 1 FROM sd_entries en
                       WHERE en.database_oid = f.database_oid AND en.oid = f.oid
                         AND en.entry = s.name))
     GROUP BY ALL
+),
+code_privs AS (  -- what function owners may do in each schema: CREATE OR REPLACE needs CREATE
+                 -- on the function's schema; without it the owner moves the function (ALTER
+                 -- FUNCTION ... SET SCHEMA: USAGE on its schema to name it, CREATE on the new
+                 -- one) to a schema it can create in, then replaces it there
+    SELECT e.database_oid, e.role_oid, s.name AS schema, e.privilege
+    FROM effective_privileges e
+    JOIN schemas s ON s.database_oid = e.database_oid AND s.oid = e.object_oid AND NOT s.is_system
+    WHERE e.object_class = 'schema' AND e.privilege IN ('CREATE', 'USAGE')
+      AND e.role_oid IN (SELECT function_owner_oid FROM triggers
+                         UNION SELECT function_owner_oid FROM event_triggers)
+),
+code_replaceable AS (  -- (database, owner, function schema) where the owner can replace it
+    SELECT DISTINCT u.database_oid, u.role_oid, u.schema
+    FROM code_privs u
+    WHERE u.privilege = 'CREATE'
+       OR (u.privilege = 'USAGE'
+           AND EXISTS (SELECT 1 FROM code_privs c
+                       WHERE c.database_oid = u.database_oid AND c.role_oid = u.role_oid
+                         AND c.privilege = 'CREATE'))
 ),
 trg AS (  -- enabled triggers whose function runs as the writer (not SECURITY DEFINER)
     SELECT t.*, fn.schema AS fn_schema, fn.name AS fn_name, fn.identity_args AS fn_args,
@@ -93,6 +120,9 @@ trg AS (  -- enabled triggers whose function runs as the writer (not SECURITY DE
     FROM triggers t
     LEFT JOIN functions fn ON fn.database_oid = t.database_oid AND fn.oid = t.function_oid
     WHERE t.enabled <> 'D' AND NOT coalesce(t.function_security_definer, false)
+      AND EXISTS (SELECT 1 FROM code_replaceable c
+                  WHERE c.database_oid = t.database_oid AND c.role_oid = t.function_owner_oid
+                    AND c.schema = fn.schema)
 ),
 trg_victims AS (  -- whoever writes the table: its owner, and direct grantees of the events
     SELECT t.database, t.database_oid, t.oid, t.name, t.table_identity, t.function_identity,
@@ -239,8 +269,9 @@ SELECT v.database, v.database_oid, 'role', v.function_owner, v.function_owner_oi
        pg_quote_ident(v.function_owner) || ' owns ' || v.function_identity || ', run by trigger '
            || pg_quote_ident(v.name) || ' on ' || v.table_identity || ' ('
            || array_to_string(v.events, ', ') || '); ' || pg_quote_ident(v.victim) || ' '
-           || v.how || ', so when it writes the table the replaced code runs as '
-           || pg_quote_ident(v.victim),
+           || v.how || ', so when it writes the table code the function owner writes runs as '
+           || pg_quote_ident(v.victim)
+           || ' (CREATE OR REPLACE, after moving the function to a schema it can create in if need be)',
        'CREATE OR REPLACE FUNCTION ' || v.function_identity || ' ... (the new body); -- then wait for '
            || pg_quote_ident(v.victim) || ' to write ' || v.table_identity,
        'ALTER FUNCTION ' || v.function_identity || ' OWNER TO '
@@ -256,7 +287,8 @@ SELECT e.database, e.database_oid, 'role', e.function_owner, e.function_owner_oi
        'superuser', 'superuser', NULL, NULL, 'event_trigger', true, e.function_identity,
        pg_quote_ident(e.function_owner) || ' owns ' || e.function_identity
            || ', the function of event trigger ' || pg_quote_ident(e.name) || ' (' || e.event
-           || '): the next DDL statement of any role, superusers included, runs its code as that role',
+           || '): the next DDL statement of any role, superusers included, runs code the function owner '
+           || 'writes (CREATE OR REPLACE, after moving the function to a schema it can create in if need be) as that role',
        'CREATE OR REPLACE FUNCTION ' || e.function_identity || ' ... (the new body); -- then wait for a superuser''s DDL',
        'ALTER FUNCTION ' || e.function_identity || ' OWNER TO ' || pg_quote_ident(e.owner) || ';', 3,
        CASE WHEN fn.name IS NOT NULL THEN 'function_owner' END, e.owner, NULL, false, fn.schema, fn.name, fn.identity_args, fn.kind, NULL
@@ -264,6 +296,9 @@ FROM event_triggers e
 LEFT JOIN functions fn ON fn.database_oid = e.database_oid AND fn.oid = e.function_oid
 JOIN roles fo ON fo.oid = e.function_owner_oid
 WHERE e.enabled <> 'D' AND NOT coalesce(e.function_security_definer, false) AND NOT fo.superuser
+  AND EXISTS (SELECT 1 FROM code_replaceable c
+              WHERE c.database_oid = e.database_oid AND c.role_oid = e.function_owner_oid
+                AND c.schema = fn.schema)
 UNION ALL
 -- parameter ACLs (15+) on settings that run code or load libraries
 SELECT NULL, NULL, 'role', p.grantee, p.grantee_oid, 'any', 'superuser', 'superuser', NULL, NULL,
@@ -291,9 +326,8 @@ SELECT u.database, u.database_oid, 'role',
            || pg_quote_ident(u.database) || ', which has a user mapping for PUBLIC'
            || CASE WHEN u.option_names IS NOT NULL
                    THEN ' (options: ' || array_to_string(u.option_names, ', ') || ')' ELSE '' END
-           || ': it reaches the remote side with the stored credentials (and, with USAGE, reads them in pg_user_mappings)',
-       'SELECT umoptions FROM pg_user_mappings WHERE srvname = '
-           || '''' || replace(u.server, '''', '''''') || ''';',
+           || ': every query it sends through the server logs in to the remote side with the stored credentials',
+       'CREATE FOREIGN TABLE ... SERVER ' || pg_quote_ident(u.server) || ' ...; SELECT ... FROM it;',
        'DROP USER MAPPING FOR PUBLIC SERVER ' || pg_quote_ident(u.server) || ';', 2,
        'revoke_server_usage', NULL, p.grantee, p.grantee_oid = 0, NULL, u.server, NULL, 'server', 'USAGE'
 FROM user_mappings u

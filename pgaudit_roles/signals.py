@@ -1,0 +1,65 @@
+"""SIGTERM and SIGINT end a run the same clean way: as an exception in the main thread.
+
+Why: Python's default SIGTERM kills the process on the spot, so nothing in ``finally`` or
+``atexit`` runs; a ``timeout`` in cron then left the spool and DuckDB spill directories in
+``$TMPDIR`` (23-35 MB each) and sessions on the server until their TCP timeout. As an
+exception, SIGTERM unwinds like Ctrl-C: temporary files written through ``atomic`` are
+removed, sessions are closed (a statement running on the server is cancelled first),
+temporary directories go with their finalisers, and the CLI prints one line and exits
+with :data:`EXIT_SIGTERM` (SIGINT: :data:`EXIT_SIGINT`), the shell's 128 + signal number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import weakref
+from types import FrameType
+from typing import Any
+
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM was received. A KeyboardInterrupt, so that it unwinds exactly like Ctrl-C:
+    ``except Exception`` blocks (a rule's error, a database's failure) do not swallow it,
+    and psycopg cancels the statement the main thread is waiting for before re-raising."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # a second SIGTERM (a supervisor repeating itself) must not cut the clean-up short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+def install() -> None:
+    """Turn SIGTERM into :class:`Terminated` (main thread only; a no-op elsewhere)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+_sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+_lock = threading.Lock()
+
+
+def track(conn: Any) -> None:
+    """Remember an open psycopg connection (weakly) for :func:`cancel_running`."""
+    with _lock:
+        _sessions.add(conn)
+
+
+def cancel_running() -> None:
+    """Cancel the statement of every tracked, still open session (from any thread).
+
+    Why: a collection worker thread waiting on the server (a lock, a slow catalog read)
+    does not see the main thread's KeyboardInterrupt; without a cancel it would hold the
+    run, and its session, until lock_timeout or statement_timeout.
+    """
+    with _lock:
+        conns = list(_sessions)
+    for conn in conns:
+        if not conn.closed:
+            with contextlib.suppress(Exception):
+                conn.cancel_safe(timeout=2.0)

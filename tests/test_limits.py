@@ -1,0 +1,177 @@
+"""Limits and sandbox for SQL users write (``query`` and ``--rules-dir`` rules): time limit,
+memory ceiling, prompt Ctrl-C, and no way out of the DuckDB sandbox. Pure DuckDB over a
+small synthetic snapshot: no server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from test_audit_schema import make, role
+from test_query_cli import run
+
+from pgaudit_roles import limits
+from pgaudit_roles.engine import open_sandbox
+from pgaudit_roles.snapshot import save
+
+ROOT = Path(__file__).resolve().parent.parent
+ENDLESS = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"
+HUGE_LIST = "SELECT len(range(3000000000)) AS n"
+
+
+@pytest.fixture
+def snap_file(tmp_path: Path) -> Path:
+    path = tmp_path / "snap.json"
+    save(make(roles=[role(100, "alice", login=True), role(101, "bob")]), str(path))
+    return path
+
+
+def user_rule(tmp_path: Path, query: str, rule_id: str = "USR-TEST-001") -> Path:
+    d = tmp_path / "user-rules"
+    d.mkdir(exist_ok=True)
+    body = textwrap.indent(query, "")
+    (d / f"{rule_id}.toml").write_text(textwrap.dedent(f'''\
+        id = "{rule_id}"
+        title = "A user rule"
+        severity = "low"
+        category = "roles"
+        object_type = "role"
+        rationale = "test"
+        references = [{{ kind = "docs", text = "x" }}]
+        requires = ["roles"]
+        query = """
+        {body}
+        """
+        message = "x"
+        fix_safety = "manual"
+        manual = "x"
+        '''), encoding="utf-8")
+    return d
+
+
+def test_size_and_timeout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert limits.size_bytes("512MB") == 512 * 10 ** 6
+    assert limits.size_bytes("2 GiB") == 2 * 2 ** 30
+    assert limits.size_bytes("lots") is None
+    monkeypatch.setenv(limits.TIMEOUT_ENV, "2.5")
+    assert limits.query_timeout() == 2.5
+    monkeypatch.setenv(limits.TIMEOUT_ENV, "soon")
+    with pytest.raises(Exception, match="PGAUDIT_ROLES_QUERY_TIMEOUT='soon'"):
+        limits.query_timeout()
+    monkeypatch.delenv(limits.TIMEOUT_ENV)
+    assert limits.query_timeout() == limits.DEFAULT_TIMEOUT
+
+
+def test_query_past_the_time_limit_is_one_line_naming_the_setting(
+        snap_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(limits.TIMEOUT_ENV, "1")
+    start = time.monotonic()
+    code, out, err = run(["query", str(snap_file), ENDLESS], capsys)
+    assert time.monotonic() - start < 10
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "stopped after 1 s" in err and limits.TIMEOUT_ENV in err
+
+
+def test_query_that_would_exhaust_memory_fails_under_the_ceiling(
+        snap_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import resource
+
+    ceiling = resource.getrlimit(resource.RLIMIT_AS)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    code, out, err = run(["query", str(snap_file), HUGE_LIST], capsys)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Out of Memory" in err and "PGAUDIT_ROLES_MEMORY_LIMIT" in err
+    assert after - before < 2 * 2 ** 30  # 3e9 BIGINTs would be 24 GB
+    assert resource.getrlimit(resource.RLIMIT_AS) == ceiling  # lifted again afterwards
+
+
+def test_user_rule_time_limit_and_memory_are_rule_errors_naming_rule_and_setting(
+        snap_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    user_rule(tmp_path, ENDLESS.replace("count(*)", "count(*) AS role"), "USR-LOOP-001")
+    # not a constant (an aggregate), so it is built when the rule runs, not when it is bound
+    rules_dir = user_rule(tmp_path, "SELECT len(range(3000000000 + count(*))) AS role FROM roles",
+                          "USR-HUGE-001")
+    monkeypatch.setenv(limits.TIMEOUT_ENV, "1")
+    start = time.monotonic()
+    code, out, err = run(["check", str(snap_file), "--rules-dir", str(rules_dir),
+                          "--fail-on", "none", "--output-dir", str(tmp_path / "out")], capsys)
+    assert time.monotonic() - start < 30
+    assert code == 0, err
+    text = out + err
+    loop = [line for line in text.splitlines() if "USR-LOOP-001" in line and "ERROR" in line.upper()]
+    huge = [line for line in text.splitlines() if "USR-HUGE-001" in line and "ERROR" in line.upper()]
+    assert loop and "stopped after 1 s" in loop[0] and limits.TIMEOUT_ENV in loop[0]
+    assert huge and "Out of Memory" in huge[0] and "PGAUDIT_ROLES_MEMORY_LIMIT" in huge[0]
+
+
+def test_user_rule_whose_constant_would_exhaust_memory_is_a_rule_error(
+        snap_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DuckDB builds a constant list while planning: that is under the ceiling too."""
+    rules_dir = user_rule(tmp_path, HUGE_LIST.replace(" AS n", " AS role"), "USR-HUGE-002")
+    code, out, err = run(["check", str(snap_file), "--rules-dir", str(rules_dir), "--fail-on", "none",
+                          "--output-dir", str(tmp_path / "out")], capsys)
+    assert code == 0, err
+    huge = [line for line in (out + err).splitlines() if "USR-HUGE-002" in line and "ERROR" in line]
+    assert huge and "Out of Memory" in huge[0]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_parquet('{tmp}/x.parquet')",
+    "SELECT * FROM '/etc/passwd'",
+    "COPY (SELECT 1) TO '{tmp}/out.csv'",
+    "ATTACH '{tmp}/other.duckdb' AS o",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET enable_external_access = true",
+    "RESET enable_external_access",
+    "PRAGMA enable_external_access",
+    "SET memory_limit = '100GB'",
+    "SELECT 1; SELECT 2",
+    "SELECT name FROM roles; COPY roles TO '{tmp}/out.csv'",
+])
+def test_sandbox_escapes_fail_in_query_and_in_the_locked_connection(
+        sql: str, snap_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import duckdb
+
+    (tmp_path / "x.parquet").write_bytes(b"PAR1")
+    text = sql.format(tmp=tmp_path)
+    code, out, err = run(["query", str(snap_file), text], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    if sql == "SELECT 1; SELECT 2":
+        return  # harmless to DuckDB itself; the validator's "exactly one SELECT" is the point
+    # and below the validator: the locked connection itself refuses
+    con = open_sandbox(make(roles=[role(100, "alice")]))
+    try:
+        with pytest.raises(duckdb.Error):
+            con.execute(text).fetchall()
+        assert con.execute("SELECT current_setting('enable_external_access')").fetchone() == (False,)
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone() != ("100.0 GB",)
+    finally:
+        con.close()
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_ctrl_c_interrupts_a_running_query_promptly(snap_file: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, PGAUDIT_ROLES_QUERY_TIMEOUT="0", TMPDIR=str(tmp_path))
+    for sig, code, word in ((signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")):
+        proc = subprocess.Popen([sys.executable, "-c", "from pgaudit_roles.cli import main; main()", "query", str(snap_file), ENDLESS],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                cwd=ROOT)
+        time.sleep(2.5)  # imports, loading, then the query is running
+        assert proc.poll() is None
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+        assert time.monotonic() - sent < 3, f"{sig!r} took too long"
+        assert proc.returncode == code and out == ""
+        assert err.strip() == f"pgaudit-roles: {word}" + (" (SIGTERM)" if code == 143 else "")
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("pgaudit-")] == []
