@@ -3,6 +3,15 @@
 Entries are keyed by the finding fingerprint (rule + database + object + role), never by
 message text, line or time, and carry readable fields so a reviewer can read the diff of a
 baseline file. Entries are sorted so the file is stable under version control.
+
+The fingerprint says *which* finding; it does not say how bad it is. A baseline that
+accepted "PUBLIC holds INSERT on t" must not also accept "PUBLIC holds INSERT, UPDATE,
+DELETE, TRUNCATE on t", so since version 2 each entry also stores ``evidence`` (a digest
+of the finding's details without OIDs and scan dates) and ``widening`` (its privilege and
+column lists as they were). A finding whose lists gained an element is "updated": it
+gates like a new one and the reports show the old lists beside the new. A finding whose
+evidence changed otherwise (narrowed, another path) stays accepted. Version 1 files (no
+evidence) are still read: their entries accept the finding as it is now.
 """
 
 from __future__ import annotations
@@ -16,15 +25,17 @@ from typing import Any
 from . import __version__
 from .atomic import write_text
 from .errors import ConfigError
-from .model import Finding
+from .model import Finding, widened, widening_evidence
 
 FORMAT = "pgaudit-roles/baseline"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def entry(f: Finding) -> dict[str, Any]:
     return {"fingerprint": f.fingerprint, "rule_id": f.rule_id, "severity": f.severity,
-            "database": f.database, "object": f.object_identity or f.object_name, "role": f.role}
+            "database": f.database, "object": f.object_identity or f.object_name, "role": f.role,
+            "evidence": f.evidence_digest, "widening": widening_evidence(f.details)}
 
 
 def create(findings: Iterable[Finding], path: str | Path) -> int:
@@ -46,12 +57,13 @@ def load(path: str | Path) -> dict[str, dict[str, Any]]:
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"baseline file not found: {p}") from None
+        raise ConfigError(f"baseline file not found: {p} (create it from today's findings with: "
+                          f"{create_command(p)})") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{p}: not a valid baseline JSON file ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ConfigError(f"{p}: not a pgaudit-roles baseline (format field missing or wrong)")
-    if doc.get("version") != VERSION:
+    if doc.get("version") not in READABLE_VERSIONS:
         raise ConfigError(f"{p}: baseline version {doc.get('version')!r} is not supported")
     items = doc.get("findings")
     if not isinstance(items, list) or not all(isinstance(e, dict) and "fingerprint" in e for e in items):
@@ -59,13 +71,28 @@ def load(path: str | Path) -> dict[str, dict[str, Any]]:
     return {e["fingerprint"]: e for e in items}
 
 
+def create_command(path: str | Path, source: str = "SNAPSHOT_OR_DSN") -> str:
+    """The exact command that creates the missing baseline ``path`` (quoted for sh)."""
+    import shlex
+
+    return f"pgaudit-roles baseline create {source} -o {shlex.quote(str(path))}"
+
+
 def apply(findings: Iterable[Finding], accepted: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mark findings new/unchanged; return the baseline entries that are now resolved."""
+    """Mark findings new/unchanged/updated; return the baseline entries now resolved."""
     seen = set()
     for f in findings:
-        if f.fingerprint in accepted:
-            f.baseline = "unchanged"
-            seen.add(f.fingerprint)
-        else:
+        e = accepted.get(f.fingerprint)
+        if e is None:
             f.baseline = "new"
+            continue
+        seen.add(f.fingerprint)
+        f.baseline = "unchanged"
+        if e.get("evidence") and e["evidence"] != f.evidence_digest:
+            stored = e.get("widening")
+            old: dict[str, list[str]] = stored if isinstance(stored, dict) else {}
+            grew = widened(old, widening_evidence(f.details))
+            if grew:
+                f.baseline = "updated"
+                f.previous = {"widened": grew, "baseline_severity": e.get("severity")}
     return [e for fp, e in accepted.items() if fp not in seen]

@@ -81,20 +81,29 @@ def blocked_by(obj: dict[str, Any], role: str, connect: set[str], usage: set[str
     return missing
 
 
-def lo_compat_on(con: Any, database: str | None, role: str | None) -> bool:
+def lo_compat_settings(con: Any) -> dict[tuple[str | None, str | None], bool]:
+    """(database, role) -> on/off for every lo_compat_privileges setting; (None, None) is
+    the server's value."""
+    out: dict[tuple[str | None, str | None], bool] = {}
+    for r in _records(con, """SELECT database, role, value FROM role_settings
+                              WHERE name = 'lo_compat_privileges'"""):
+        out[(r["database"], r["role"])] = str(r["value"]).lower() in _TRUE
+    server = _records(con, "SELECT setting FROM settings WHERE name = 'lo_compat_privileges'")
+    out[(None, None)] = bool(server) and str(server[0]["setting"]).lower() in _TRUE
+    return out
+
+
+def lo_compat_on(settings: dict[tuple[str | None, str | None], bool], database: str | None,
+                 role: str | None) -> bool:
     """Is ``lo_compat_privileges`` on for ``role``'s sessions in ``database``?
 
     The most specific setting wins, as at session start: role in database, role, database,
     then the server's value.
     """
-    rows = _records(con, """
-        SELECT database, role, value FROM role_settings WHERE name = 'lo_compat_privileges'""")
-    for db, rl in ((database, role), (None, role), (database, None)):
-        for r in rows:
-            if r["database"] == db and r["role"] == rl and (db is not None or rl is not None):
-                return str(r["value"]).lower() in _TRUE
-    server = _records(con, "SELECT setting FROM settings WHERE name = 'lo_compat_privileges'")
-    return bool(server) and str(server[0]["setting"]).lower() in _TRUE
+    for key in ((database, role), (None, role), (database, None), (None, None)):
+        if key in settings:
+            return settings[key]
+    return False
 
 
 def not_collected(con: Any) -> list[dict[str, Any]]:
@@ -186,9 +195,10 @@ def _lo_compat_roles(con: Any, obj: dict[str, Any], privileges: list[str],
         return []
     roles = _records(con, """SELECT name FROM roles WHERE NOT superuser
                              AND NOT (predefined AND starts_with(name, 'pg_')) ORDER BY name""")
+    settings = lo_compat_settings(con)
     out = []
     for r in roles:
-        if not lo_compat_on(con, obj.get("database"), r["name"]):
+        if not lo_compat_on(settings, obj.get("database"), r["name"]):
             continue
         for priv in checked:
             if (r["name"], priv) not in held:
@@ -271,8 +281,9 @@ def annotate_explain(con: Any, data: dict[str, Any], include_system: bool) -> No
               {sys_filter.replace('e.', 'o.')}
             ORDER BY o.database NULLS FIRST, o.object_class, o.identity, t.privilege""",  # noqa: S608
                                            [role, role])
+    settings = lo_compat_settings(con)
     lo_dbs = [d["name"] for d in _records(con, "SELECT name FROM databases WHERE collected ORDER BY name")
-              if lo_compat_on(con, d["name"], role)]
+              if lo_compat_on(settings, d["name"], role)]
     counts = {d["database"]: d["n"] for d in _records(con, """
         SELECT database, count(*) AS n FROM acl_objects WHERE object_class = 'large_object'
         GROUP BY database""")}

@@ -75,34 +75,42 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: turn AuditError into one line on stderr and its exit code."""
-    from .signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, install
+    from .signals import install
 
     install()
     try:
         return cli.main(args=argv, prog_name="pgaudit-roles", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort as exc:
-        if isinstance(exc.__context__, Terminated):  # click turns Ctrl-C (and so SIGTERM) into Abort
-            click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
-            sys.exit(EXIT_SIGTERM)
-        if isinstance(exc.__context__, KeyboardInterrupt):
-            click.echo("pgaudit-roles: interrupted", err=True)
-            sys.exit(EXIT_SIGINT)
+    except click.Abort as exc:  # click turns Ctrl-C (and so SIGTERM) into Abort
+        _exit_if_signalled(exc.__context__)
         click.echo("pgaudit-roles: aborted", err=True)
         sys.exit(2)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
     except AuditError as exc:
+        _exit_if_signalled()
         click.echo(f"pgaudit-roles: error: {_one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
-    except Terminated:
-        click.echo("pgaudit-roles: terminated (SIGTERM)", err=True)
-        sys.exit(EXIT_SIGTERM)
-    except KeyboardInterrupt:
-        click.echo("pgaudit-roles: interrupted", err=True)
-        sys.exit(EXIT_SIGINT)
+    except KeyboardInterrupt as exc:  # and signals.Terminated
+        _exit_if_signalled(exc)
+        raise
+    except Exception:
+        _exit_if_signalled()  # e.g. DuckDB's "Query interrupted" after a signal
+        raise
+
+
+def _exit_if_signalled(exc: BaseException | None = None) -> None:
+    """One line and 130/143 when the run ends because of SIGINT/SIGTERM."""
+    from .signals import EXIT_SIGTERM, exit_code
+
+    code = exit_code(exc)
+    if code is None:
+        return
+    click.echo("pgaudit-roles: terminated (SIGTERM)" if code == EXIT_SIGTERM
+               else "pgaudit-roles: interrupted", err=True)
+    sys.exit(code)
 
 
 def _one_line(text: str) -> str:

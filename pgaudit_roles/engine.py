@@ -73,20 +73,26 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Config | None = 
 
     cfg = config or Config()
     fw = None
+    wanted: set[str] | None = None
     selected = [r for r in rules if r.check is None]  # statement rules are lint's, not a snapshot's
     if cfg.framework:
         fw = frameworks.load_framework(cfg.framework, rules)
         wanted = fw.rule_ids()
-        selected = [r for r in selected if r.id in wanted]
 
+    # Every rule runs, also with --framework: the framework scopes the checklist and the
+    # gate, but what lies outside it is counted and its critical findings listed.
     con = open_sandbox(snapshot, cfg)
     try:
         server_num = server_version_num(snapshot.meta)
-        results = [_evaluate_rule(con, snapshot, r, cfg, server_num)
-                   for r in sorted(selected, key=lambda r: r.id)]
+        every = [_evaluate_rule(con, snapshot, r, cfg, server_num)
+                 for r in sorted(selected, key=lambda r: r.id)]
         inventory = build_inventory(con)
     finally:
         con.close()
+    results = every if wanted is None else [r for r in every if r.rule.id in wanted]
+    outside = None
+    if wanted is not None and fw is not None:
+        outside = outside_summary(fw.name, [r for r in every if r.rule.id not in wanted])
 
     if fw is None:
         fw = frameworks.default_checklist(rules)
@@ -94,7 +100,20 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Config | None = 
     meta = dict(snapshot.meta)
     meta["framework"] = cfg.framework
     return ScanResult(meta=meta, results=results, requirements=requirements,
-                      fail_on=cfg.fail_on, config_sources=dict(cfg.sources), inventory=inventory)
+                      fail_on=cfg.fail_on, config_sources=dict(cfg.sources), inventory=inventory,
+                      outside_framework=outside)
+
+
+def outside_summary(framework: str, results: Sequence[RuleResult]) -> dict[str, Any]:
+    """Counts by severity of the findings outside ``framework`` and its critical ones."""
+    from .model import SEVERITIES
+
+    findings = [f for r in results for f in r.findings]
+    by_sev = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        by_sev[f.severity] += 1
+    return {"framework": framework, "by_severity": by_sev, "total": len(findings),
+            "critical": [f for f in findings if f.severity == "critical"]}
 
 
 def open_sandbox(snapshot: Snapshot, config: Config | None = None) -> Any:

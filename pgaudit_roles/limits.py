@@ -11,8 +11,9 @@ Ctrl-C waited for the query to finish. So every user query runs:
   calls ``con.interrupt()`` and re-raises;
 - under a time limit (:data:`TIMEOUT_ENV`, seconds, default :data:`DEFAULT_TIMEOUT`): past
   it the main thread interrupts the query and raises :class:`QueryTimeout`;
-- under an address-space limit (``RLIMIT_AS``) of the process's current size plus twice
-  the DuckDB memory cap (at least 1 GiB), set for the duration of the query only: an
+- under an address-space limit (``RLIMIT_AS``) of the process's current size plus four
+  times the DuckDB memory cap (at least 2 GiB: thread stacks and allocator arenas are
+  address space too), set for the duration of the query only: an
   allocation past it fails inside DuckDB ("Out of Memory Error") instead of taking the
   machine. The limit is only ever lowered from "unlimited" or a higher value, and put back
   afterwards.
@@ -87,7 +88,7 @@ def _vm_size() -> int | None:
 
 @contextmanager
 def memory_ceiling() -> Iterator[None]:
-    """Lower RLIMIT_AS to the current size + 2 x the DuckDB cap for the ``with`` body."""
+    """Lower RLIMIT_AS to the current size + 4 x the DuckDB cap for the ``with`` body."""
     from .audit_schema import MEMORY_LIMIT, memory_limit
 
     cap = size_bytes(memory_limit()) or size_bytes(MEMORY_LIMIT) or 2 ** 29
@@ -95,7 +96,7 @@ def memory_ceiling() -> Iterator[None]:
     if current is None:
         yield
         return
-    target = current + max(2 * cap, 2 ** 30)
+    target = current + max(4 * cap, 2 ** 31)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     lower = (soft == resource.RLIM_INFINITY or soft > target) and (
         hard == resource.RLIM_INFINITY or hard >= target)

@@ -79,6 +79,50 @@ def fingerprint(rule_id: str, database: str | None, object_type: str | None,
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
+_VOLATILE_PREFIXES = ("suggested_", "days_")
+_VOLATILE_KEYS = frozenset({"oid", "expired_waiver"})
+
+
+def evidence(details: dict[str, Any]) -> dict[str, Any]:
+    """What a finding says about the catalog, without what changes on every run.
+
+    OIDs differ in a restored copy and dates derived from the scan time move every night;
+    neither is a change of who can do what, so neither may mark a finding "changed".
+    """
+    return {k: v for k, v in details.items()
+            if k not in _VOLATILE_KEYS and not k.endswith("_oid")
+            and not k.startswith(_VOLATILE_PREFIXES)}
+
+
+def evidence_digest(details: dict[str, Any]) -> str:
+    """A digest of :func:`evidence`: equal digests mean the finding says the same thing."""
+    import json
+
+    text = json.dumps(evidence(details), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def widening_evidence(details: dict[str, Any]) -> dict[str, list[str]]:
+    """The list-valued evidence whose growth means more access: privilege lists and column
+    lists (``table_privileges``, ``privileges``, ``columns``...). A baseline stores these so
+    a later scan can tell "INSERT" from "INSERT, UPDATE, DELETE"."""
+    out: dict[str, list[str]] = {}
+    for k, v in evidence(details).items():
+        if ("privilege" in k or k == "columns") and isinstance(v, list | tuple):
+            out[k] = sorted(str(x) for x in v if x is not None)
+    return out
+
+
+def widened(old: dict[str, list[str]], new: dict[str, list[str]]) -> dict[str, list[list[str]]]:
+    """key -> [old, new] for each widening list that gained an element."""
+    out: dict[str, list[list[str]]] = {}
+    for k, now in new.items():
+        before = old.get(k) or []
+        if set(now) - set(before):
+            out[k] = [list(before), list(now)]
+    return out
+
+
 @dataclass
 class Finding:
     rule_id: str
@@ -96,7 +140,10 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
     suppressed: dict[str, Any] | None = None  # {"kind": "waiver", "reason", "owner", "expires"}
-    baseline: str | None = None  # "new" | "unchanged" | None when no baseline given
+    baseline: str | None = None  # "new" | "unchanged" | "updated" | None when no baseline given
+    previous: dict[str, Any] | None = None
+    """The baseline's evidence when it widened since (``baseline == "updated"``): the
+    reports show it beside the current evidence."""
     file: str | None = None  # lint: the migration file, line and column (1-based) it is about
     line: int | None = None
     column: int | None = None
@@ -109,9 +156,14 @@ class Finding:
 
     @property
     def gating(self) -> bool:
-        """Counts towards --fail-on: not waived and not accepted by a baseline."""
+        """Counts towards --fail-on: not waived and not accepted by a baseline (a baselined
+        finding whose grant widened is "updated": the baseline no longer covers it)."""
         return (self.suppressed is None and self.baseline != "unchanged"
                 and not self.pre_existing)
+
+    @property
+    def evidence_digest(self) -> str:
+        return evidence_digest(self.details)
 
 
 @dataclass
@@ -147,6 +199,9 @@ class ScanResult:
     fail_on: str = "high"
     resolved: list[dict[str, Any]] = field(default_factory=list)  # baseline entries now gone
     config_sources: dict[str, str] = field(default_factory=dict)
+    outside_framework: dict[str, Any] | None = None
+    """With ``--framework``: findings of the rules outside it, which do not gate but are
+    never silent: ``{"framework", "by_severity", "total", "critical": [Finding...]}``."""
     inventory: dict[str, Any] = field(default_factory=dict)
     """Facts for the human reports beyond findings: roles (attributes), memberships, and
     per login role a summary of effective privileges (filled by the engine from DuckDB)."""

@@ -28,16 +28,48 @@ class Terminated(KeyboardInterrupt):
     and psycopg cancels the statement the main thread is waiting for before re-raising."""
 
 
+_received: list[int] = []
+
+
+def received() -> int | None:
+    """The first SIGINT/SIGTERM this process got, if any.
+
+    Why: DuckDB, running in the main thread, turns a signal into its own
+    ``RuntimeError("Query interrupted")`` (and a cancelled server statement is a psycopg
+    error), so the exception that reaches the CLI is not always the one the handler raised.
+    Any error after a signal is its consequence and ends the run the same way.
+    """
+    return _received[0] if _received else None
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
     # a second SIGTERM (a supervisor repeating itself) must not cut the clean-up short
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
 
 
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    raise KeyboardInterrupt()
+
+
 def install() -> None:
-    """Turn SIGTERM into :class:`Terminated` (main thread only; a no-op elsewhere)."""
+    """Turn SIGTERM into :class:`Terminated` and record SIGINT (main thread only)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _on_sigint)
+
+
+def exit_code(exc: BaseException | None = None) -> int | None:
+    """The exit code when the run ends because of a signal (``exc`` the exception seen)."""
+    first = received()
+    if first == signal.SIGTERM or isinstance(exc, Terminated):
+        return EXIT_SIGTERM
+    if first == signal.SIGINT or isinstance(exc, KeyboardInterrupt):
+        return EXIT_SIGINT
+    return None
 
 
 _sessions: weakref.WeakSet[Any] = weakref.WeakSet()

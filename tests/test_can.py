@@ -177,3 +177,19 @@ def test_object_in_a_database_not_collected_is_unknown(
         assert err.count("\n") == 1 and "unknown" in err and db in err
     finally:
         pg.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+
+
+def test_lo_compat_precedence_and_prerequisites() -> None:
+    from pgaudit_roles.can import lo_compat_on, prerequisites
+
+    settings = {(None, None): False, ("db", None): True, (None, "alice"): False,
+                ("db", "bob"): False}
+    assert lo_compat_on(settings, "db", "carol") is True      # database setting
+    assert lo_compat_on(settings, "db", "alice") is False     # role beats database
+    assert lo_compat_on(settings, "db", "bob") is False       # role in database beats all
+    assert lo_compat_on(settings, "other", "carol") is False  # server value
+    assert lo_compat_on({(None, None): True}, "x", "y") is True
+    assert prerequisites("relation", "db", "s") == [("CONNECT", "database"), ("USAGE", "schema")]
+    assert prerequisites("large_object", "db", None) == [("CONNECT", "database")]
+    assert prerequisites("database", "db", None) == []
+    assert prerequisites("tablespace", None, None) == []

@@ -370,7 +370,7 @@ def test_jobs_8_never_holds_more_than_9_sessions_on_50_databases(pg: Server, tmp
     assert 2 <= peak <= 9, f"peak {peak} sessions"
     no_session_left(pg)
     assert leftovers(tmp_path) == []
-    assert elapsed < 60
+    assert elapsed < 90  # 34 s measured on a busy 2-core machine
     print(f"50 databases, 5,000 roles, --jobs 8: {elapsed:.1f} s, peak {peak} sessions")
 
 

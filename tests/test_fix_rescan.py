@@ -240,6 +240,9 @@ def test_full_script_applies_and_is_idempotent(full: FixRun) -> None:
         "remediation failed the safety checks (a rule bug):\n"
         + before.script[before.script.index("NOT EMITTED"):][:3000])
     assert "-- level:     all" in before.script
+    # verified on a twin by default (issue 14): the header says so, with no new finding
+    assert "-- verified:  yes, on a twin of the snapshot" in before.script
+    assert "new findings: 0" in before.script and "converged: yes" in before.script
     _require_applied(full)
     _assert_idempotent(full)
 
@@ -282,6 +285,8 @@ def test_readers_are_read_only_after_full_fix(full: FixRun) -> None:
 def test_safe_script_omits_exactly_the_destructive_statements(safe: FixRun) -> None:
     script = safe.before.script
     assert "-- level:     safe" in script
+    assert "-- verified:  yes, on a twin of the snapshot" in script
+    assert "new findings: 0" in script
     assert "NOT EMITTED" not in script
     full = check_script(safe.dc, safe.before.out_dir / "snapshot.json", "safe-as-all", "all")
     run_safe = executable_statements(script)

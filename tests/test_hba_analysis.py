@@ -265,3 +265,15 @@ def test_shadow_search_is_not_quadratic() -> None:
     out = analyze(rows)
     assert time.perf_counter() - start < 4.0
     assert out[-1]["shadowed_by"] == 5 and out[-2]["shadowed_by"] is None
+
+
+def test_hba_curve_bench_script_prints_a_point(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "bench" / "hba_curve.py"), "--sizes", "300",
+                           "--naive"], capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.splitlines()[1].split()
+    assert line[0] == "300" and int(line[5]) > 0  # lines, ..., shadowed lines

@@ -7,6 +7,7 @@ it once; the tests assert on those two results.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,10 @@ def test_password_never_reaches_twin_outputs(twin_runs, tmp_path: Path) -> None:
     write_text(result, buf, verbose=True)
     write_github(result, buf)
     text = buf.getvalue() + "".join(render(result, fmt) for fmt in ("json", "sarif", "junit"))
+    sarif = json.loads(render(result, "sarif"))
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"]]
+    assert uris and all(u.startswith("tests/data/lint/") for u in uris)  # no pre-existing
     assert "PGR-LINT-001" in text
     for pw in PASSWORDS:
         assert pw not in text

@@ -65,22 +65,26 @@ def test_github_requirements():
     assert len(fps) == len(set(fps))
 
 
-def test_waived_omitted_by_default_and_kept_with_suppression_on_request():
+def test_waived_kept_with_suppression_by_default_and_dropped_on_request():
     result = full_result()
     waived = next(f for f in result.findings if f.suppressed)
-    default = json.loads(render(result, "sarif"))["runs"][0]["results"]
-    assert waived.fingerprint not in {r["partialFingerprints"]["primaryLocationLineHash"] for r in default}
-    kept = json.loads(render(result, "sarif", sarif_include_suppressed=True))["runs"][0]["results"]
+    kept = json.loads(render(result, "sarif"))["runs"][0]["results"]
     (entry,) = [r for r in kept if r["partialFingerprints"]["primaryLocationLineHash"] == waived.fingerprint]
     assert entry["suppressions"][0]["kind"] == "external"
+    assert entry["suppressions"][0]["justification"].startswith(waived.suppressed["reason"])
     assert "2099-12-31" in entry["suppressions"][0]["justification"]
-    assert len(kept) == len(default) + 1
+    assert entry["level"] == "note"
+    dropped = json.loads(render(result, "sarif", sarif_include_suppressed=False))["runs"][0]["results"]
+    assert waived.fingerprint not in {r["partialFingerprints"]["primaryLocationLineHash"] for r in dropped}
+    assert len(kept) == len(dropped) + 1
 
 
 def test_baseline_state_marked():
     results = json.loads(render(full_result(), "sarif"))["runs"][0]["results"]
     states = {r["baselineState"] for r in results}
     assert states == {"new", "unchanged"}
+    # accepted by the baseline: reported, but never as an error that reads as a new alert
+    assert {r["level"] for r in results if r["baselineState"] == "unchanged"} == {"note"}
 
 
 def test_logical_location_names_object():

@@ -177,3 +177,55 @@ def test_unverified_header() -> None:
     assert "-- verified:  no (--no-verify was given)" in script
     plain = render_sql_script(_result([f]), "safe")
     assert "-- verified:  no (unverified: generated without a twin" in plain
+
+
+def test_carry_over_keeps_what_the_twin_cannot_build() -> None:
+    """A user tablespace (it needs a directory on the server) and the sources a throwaway
+    server cannot have are taken from the source and marked, never dropped."""
+    import copy
+    from types import SimpleNamespace
+
+    from pgaudit_roles.twin.carry import carry_over
+
+    source = _snapshot()
+    source.cluster["tablespaces"] = _table(CLUSTER_TABLES["tablespaces"], [
+        {"oid": 1663, "name": "pg_default", "owner_oid": 10, "acl_state": "default"},
+        {"oid": 50000, "name": "fast ssd\n<b>", "owner_oid": 20001, "acl_state": "default"}])
+    source.cluster["hba_rules"] = _table(CLUSTER_TABLES["hba_rules"], [
+        {"rule_number": 1, "type": "local", "databases": ["all"], "users": ["all"],
+         "auth_method": "trust"}])
+    source.meta["sources"] = {"hba_rules": {"collected": True, "reason": None}}
+    twin_snap = copy.deepcopy(source)
+    twin_snap.cluster["tablespaces"] = _table(CLUSTER_TABLES["tablespaces"], [
+        {"oid": 1663, "name": "pg_default", "owner_oid": 10, "acl_state": "default"}])
+    twin_snap.cluster["hba_rules"] = _table(CLUSTER_TABLES["hba_rules"], [])
+    fake = SimpleNamespace(failures=[], server_version="18.1", server_version_num=180001,
+                           build_seconds=1.0, databases=None, schemas=None, notes=[])
+    out = carry_over(source, twin_snap, fake)  # type: ignore[arg-type]
+    assert "fast ssd\n<b>" in {r["name"] for r in out.table("tablespaces").dicts()}
+    assert out.table("hba_rules").rows == source.table("hba_rules").rows
+    assert out.meta["sources"]["hba_rules"]["carried_over"] is True
+    assert any("fast ssd" in c for c in out.meta["twin"]["carried_over"])
+    assert out.meta["twin"]["server_version"] == "18.1"
+
+
+def test_large_snapshots_are_verified_only_on_request() -> None:
+    from pgaudit_roles.commands._shared import AUTO_VERIFY_MAX_OBJECTS, _verification
+
+    snap = _snapshot()
+    row = {"object_class": "relation", "kind": "table", "schema_oid": 40000, "owner_oid": 20001,
+           "acl_state": "default"}
+    snap.databases[0].tables["objects"] = _table(
+        DATABASE_TABLES["objects"],
+        [{**row, "oid": 50000 + i, "name": f"t{i}"} for i in range(AUTO_VERIFY_MAX_OBJECTS + 1)])
+    f = Finding("PGR-X-001", "high", "m", database="app", object_identity="a",
+                remediation="REVOKE ALL ON TABLE a FROM PUBLIC;")
+    v = _verification(snap, [], None, _result([f]), {"remediation_level": "safe", "verify": None},
+                      lambda _m: None)
+    assert not v.verified and "pass --verify" in (v.unverified_reason or "")
+    v = _verification(snap, [], None, _result([f]), {"remediation_level": "safe", "verify": False},
+                      lambda _m: None)
+    assert v.unverified_reason == "--no-verify was given"
+    v = _verification(snap, [], None, _result([]), {"remediation_level": "safe", "verify": True},
+                      lambda _m: None)
+    assert v.unverified_reason == "no finding has an SQL fix"

@@ -15,6 +15,10 @@ from typing import Any
 
 import click
 
+AUTO_VERIFY_MAX_OBJECTS = 5000
+"""Above this many objects the SQL script is verified only with --verify (bench/RESULTS.md:
+a twin of 2,000 tables builds in about 14 s, of 20,000 in nearly 4 minutes)."""
+
 FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
 
 FORMAT_HELP = "Comma-separated: json, html, junit, sarif, sql, text (default from config, else text)."
@@ -42,11 +46,15 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--remediation-level", type=click.Choice(["safe", "all"]), default="safe",
                      show_default=True,
                      help="Whether the SQL script includes destructive statements."),
-        click.option("--verify/--no-verify", "verify", default=True, show_default=True,
+        click.option("--verify/--no-verify", "verify", default=None,
                      help="Prove the SQL script on a throwaway twin of the snapshot (apply, "
-                          "re-scan, fold in follow-up fixes); --no-verify marks it unverified."),
+                          "re-scan, fold in follow-up fixes). Default: on for snapshots of up "
+                          "to 5,000 objects; --no-verify marks the script unverified."),
         click.option("--sarif-anchor", default="pgaudit-roles.toml", show_default=True,
                      help="Repository file SARIF results point at (GitHub needs a file)."),
+        click.option("--sarif-omit-waived", is_flag=True,
+                     help="Leave waived findings out of SARIF (default: kept, with a "
+                          "suppression carrying the waiver's reason, level note)."),
         click.option("--show-config", is_flag=True,
                      help="Print every effective setting and where it came from, then exit."),
         click.option("--quiet", "-q", is_flag=True, help="No progress and no summary."),
@@ -57,22 +65,54 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> None:
+    """One line naming the missing file and the exact command that creates it."""
+    import shlex
+
+    from ..baseline import create_command
+    from ..errors import ConfigError
+    from ..reports.common import scrub
+
+    src = shlex.quote(scrub(source)) if source is not None else "SNAPSHOT_OR_DSN"
+    given = opts.get("baseline") or cfg.baseline  # as the user wrote it, when on the command line
+    cmd = create_command(given, src)
+    for flag, key in (("--config", "config_path"), ("--waivers", "waivers")):
+        if opts.get(key):
+            cmd += f" {flag} {shlex.quote(str(opts[key]))}"
+    for d in opts.get("rules_dirs") or ():
+        cmd += f" --rules-dir {shlex.quote(str(d))}"
+    raise ConfigError(f"baseline file not found: {given}; to accept today's findings "
+                      f"first, run: {cmd}")
+
+
 def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, Any],
                   progress: Callable[[str], None]) -> Any:
     """The twin's proof of the SQL script (pgaudit_roles.verify), or why there is none."""
     from ..verify import unverified, verify_remediation
 
     level = opts["remediation_level"]
-    if not opts.get("verify", True):
+    if opts.get("verify") is False:
         return unverified(level, "--no-verify was given")
     if not any(f.remediation and f.suppressed is None for f in result.findings):
         return unverified(level, "no finding has an SQL fix")
+    if opts.get("verify") is None:
+        objects = sum(len(d.table("objects")) for d in snap.databases if d.status == "collected")
+        if objects > AUTO_VERIFY_MAX_OBJECTS:
+            return unverified(level, f"{objects:,} objects: above the {AUTO_VERIFY_MAX_OBJECTS:,} "
+                                     "that are verified by default (a twin build takes about "
+                                     "7 s per 1,000 objects); pass --verify to verify anyway")
     return verify_remediation(snap, rules, cfg, result, level, progress=progress)
 
 
 def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
-        get_snapshot: Callable[[Any, Callable[[str], None]], Any], *, label: str) -> None:
-    """Shared body of ``scan`` and ``check``: config, rules, evaluate, report, exit code."""
+        get_snapshot: Callable[[Any, Callable[[str], None]], Any], *, label: str,
+        source: str | None = None) -> None:
+    """Shared body of ``scan`` and ``check``: config, rules, evaluate, report, exit code.
+
+    ``source`` is what ``baseline create`` would read to make the same findings (the DSN
+    without its password, or the snapshot path): a missing baseline file names the exact
+    command that creates it, before anything is collected.
+    """
     from ..config import load_config
     from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
     from ..frameworks import load_framework
@@ -99,6 +139,8 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     if opts["show_config"]:
         click.echo(cfg.show())
         return
+    if cfg.baseline is not None and not Path(cfg.baseline).exists():
+        _missing_baseline(cfg, opts, source)
 
     to_stdout = opts["output_dir"] == "-"
     machine = [f for f in cfg.formats if f != "text"]
@@ -116,7 +158,8 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     progress(f"evaluating {len(rules)} rules")
     result = evaluate_snapshot(snap, rules, cfg)
     result.meta["target_label"] = label
-    options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"]}
+    options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"],
+               "sarif_include_suppressed": not opts["sarif_omit_waived"]}
     wants_sql = machine[:1] == ["sql"] if to_stdout else "sql" in cfg.formats
     if wants_sql:
         options["sql_verification"] = _verification(snap, rules, cfg, result, opts, progress)

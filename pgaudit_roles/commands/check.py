@@ -30,4 +30,5 @@ def check(snapshot: Path | None, **opts: Any) -> None:
         progress(f"reading {snapshot}")
         return load(snapshot)
 
-    run(opts, {}, get_snapshot, label=str(snapshot))
+    run(opts, {}, get_snapshot, label=str(snapshot),
+        source=str(snapshot) if snapshot is not None else None)

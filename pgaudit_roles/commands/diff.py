@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..drift import KINDS
 from ._shared import FAIL_ON
 
 
@@ -26,24 +27,41 @@ from ._shared import FAIL_ON
               type=click.Path(file_okay=False, path_type=Path), help="Also load user rules.")
 @click.option("--waivers", type=click.Path(dir_okay=False, path_type=Path),
               help="Waived new findings do not make the diff fail.")
+@click.option("--database", "-d", "databases", multiple=True, metavar="NAME",
+              help="Compare only this database (repeatable): its findings, privileges, "
+                   "ownership and default privileges, and the grants on it.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(list(KINDS)),
+              help="Compare only this kind of drift and the findings of that category "
+                   "(repeatable).")
+@click.option("--fail-on-drift", is_flag=True,
+              help="Also exit 1 when there is any raw drift in the chosen scope "
+                   "(snapshots only).")
 def diff(old: str, new: str, fmt: str, output: Path | None, fail_on: str | None,
-         config_path: Path | None, rules_dirs: tuple[Path, ...], waivers: Path | None) -> None:
+         config_path: Path | None, rules_dirs: tuple[Path, ...], waivers: Path | None,
+         databases: tuple[str, ...], kinds: tuple[str, ...], fail_on_drift: bool) -> None:
     """Compare two snapshots (findings and raw drift) or two JSON reports (findings).
 
-    Drift covers roles added/removed and attribute changes, memberships, privilege grants
-    and revokes, ownership, objects, default privileges, pg_hba lines and settings, all
-    compared by name so a restored copy compares equal to its source. Exit 1 when new
-    findings at or above --fail-on appeared, 0 otherwise, 2 on bad input.
+    Findings are new, resolved, changed (same finding, other evidence: a widened grant
+    gates like a new finding) or unknown (one side did not collect the database or source
+    they come from: never called resolved or new). Drift covers roles and their
+    attributes, memberships, privileges, ownership, objects, default privileges, pg_hba
+    lines and settings, compared by name so a restored copy compares equal to its source.
+    Exit 1 when a new or widened finding at or above --fail-on appeared (or, with
+    --fail-on-drift, any drift), 0 otherwise, 2 on bad input.
     """
     from ..config import load_config
     from ..diffing import compare_files, write
+    from ..errors import UsageError
 
     cfg = load_config(config_path, overrides={
         "fail_on": fail_on, "rules_dirs": [str(d) for d in rules_dirs] or None,
         "waivers": str(waivers) if waivers else None})
     cfg.baseline = None
-    result = compare_files(old, new, cfg)
+    result = compare_files(old, new, cfg, databases=databases, kinds=kinds)
+    if fail_on_drift and result.drift is None:
+        raise UsageError("--fail-on-drift needs two snapshots: JSON reports hold no raw drift")
     text = write(result, fmt, output)
     if text is not None:
         click.echo(text, nl=False)
-    sys.exit(1 if result.gating_new(cfg.fail_on) else 0)
+    drifted = fail_on_drift and result.drift_count() > 0
+    sys.exit(1 if result.gating_new(cfg.fail_on) or drifted else 0)

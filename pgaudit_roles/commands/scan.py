@@ -49,7 +49,7 @@ def scan(dsn: str, databases: tuple[str, ...], hba_file: str | None,
         "collect.jobs": jobs,
     }
     run(opts, overrides, lambda cfg, progress: _collect(dsn, cfg, progress, snapshot_out),
-        label=_label(dsn))
+        label=_label(dsn), source=dsn)
 
 
 def _label(dsn: str) -> str:

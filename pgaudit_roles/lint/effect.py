@@ -157,19 +157,23 @@ def empty_twin(install: Any = None, cluster: Any = None) -> Twin:
     return Twin(conninfo, do_collect, stop, f"empty PostgreSQL {cluster.install.major} twin")
 
 
-def snapshot_twin(snapshot_path: Any) -> Twin:
-    """The twin of a production snapshot (pgaudit_roles.twin, when this build has it)."""
+def snapshot_twin(snapshot_path: Any, install: Any = None,
+                  progress: Callable[[str], None] | None = None) -> Twin:
+    """The twin of a production snapshot (``pgaudit_roles.twin``, when this build has it):
+    the migrations then run against production's real roles, objects and grants."""
     try:
-        from .. import twin as twin_mod
+        from ..twin import build_twin  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         raise UsageError("--snapshot: the privilege twin is not available yet in this build; "
                          "lint without --snapshot uses an empty twin") from None
     from ..snapshot import load
 
-    snap = load(snapshot_path)
-    t = twin_mod.build_twin(snap)
-    return Twin(lambda dbname="postgres", user="postgres": t.conninfo(dbname=dbname, user=user),
-                t.collect, t.stop, f"twin of {snapshot_path}")
+    t = build_twin(load(snapshot_path), install=install, progress=progress)
+
+    def conninfo(dbname: str = "postgres", user: str | None = None) -> str:
+        return str(t.conninfo(dbname=dbname, user=user) if user else t.conninfo(dbname=dbname))
+
+    return Twin(conninfo, t.collect, t.stop, f"twin of {snapshot_path}")
 
 
 def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, twin: Twin, *,
@@ -215,12 +219,13 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
                 if why is not None:
                     out.not_applied.append(f"{st.file}:{st.line}: not applied on the twin: {why}")
                     continue
-                key = (st.database or default_db, st.user or "postgres")
+                key = (st.database or default_db, st.user or "")
                 try:
                     conn = conns.get(key)
                     if conn is None or conn.closed:
-                        conn = psycopg.connect(twin.conninfo(dbname=key[0], user=key[1]),
-                                               autocommit=True)
+                        info = (twin.conninfo(dbname=key[0], user=key[1]) if key[1]
+                                else twin.conninfo(dbname=key[0]))
+                        conn = psycopg.connect(info, autocommit=True)
                         conns[key] = conn
                     conn.execute(st.text.encode("utf-8"))
                     out.applied += 1

@@ -81,7 +81,7 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     if opts.twin and src.statements:
         from .effect import empty_twin, run_twin, snapshot_twin
 
-        twin = snapshot_twin(opts.snapshot) if opts.snapshot else \
+        twin = snapshot_twin(opts.snapshot, opts.install, say) if opts.snapshot else \
             empty_twin(opts.install, opts.cluster)
         t1 = time.perf_counter()
         try:

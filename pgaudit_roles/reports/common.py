@@ -177,8 +177,10 @@ class Summary:
     baseline_used: bool = False
     new: int = 0
     unchanged: int = 0
+    updated: int = 0  # baselined, but the grant widened since: gates again
     resolved: int = 0
     requirements: dict[str, int] = field(default_factory=dict)
+    outside: dict[str, Any] | None = None  # --framework: findings outside it (not gated)
 
     @property
     def verdict(self) -> str:
@@ -216,9 +218,11 @@ class Summary:
             "gating_by_severity": self.gating_by_severity,
             "waived": self.waived,
             "expired_waivers": self.expired_waivers,
-            "baseline": ({"new": self.new, "unchanged": self.unchanged, "resolved": self.resolved}
+            "baseline": ({"new": self.new, "unchanged": self.unchanged, "updated": self.updated,
+                          "resolved": self.resolved}
                          if self.baseline_used else None),
             "requirements": self.requirements,
+            "outside_framework": outside_json(self.outside),
         }
 
 
@@ -244,6 +248,8 @@ def summarize(result: ScanResult) -> Summary:
                     s.new += 1
                 elif f.baseline == "unchanged":
                     s.unchanged += 1
+                elif f.baseline == "updated":
+                    s.updated += 1
             if f.gating:
                 s.by_severity[f.severity] += 1
                 if at_or_above(f.severity, result.fail_on):
@@ -253,7 +259,30 @@ def summarize(result: ScanResult) -> Summary:
         s.baseline_used = True
         s.resolved = len(result.resolved)
     s.requirements = dict(Counter(req.status for req in result.requirements))
+    s.outside = result.outside_framework
     return s
+
+
+def outside_json(outside: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The findings outside ``--framework`` for machine formats (critical ones listed)."""
+    if not outside:
+        return None
+    return {"framework": outside["framework"], "total": outside["total"],
+            "by_severity": outside["by_severity"],
+            "critical": [{"fingerprint": f.fingerprint, "rule_id": f.rule_id,
+                          "database": f.database, "object": object_label(f), "role": f.role,
+                          "message": f.message, "waived": f.suppressed is not None}
+                         for f in outside["critical"]]}
+
+
+def outside_lines(outside: dict[str, Any] | None) -> list[str]:
+    """Plain lines (callers escape): the counts and each critical finding outside it."""
+    if not outside:
+        return []
+    counts = ", ".join(f"{n} {sev}" for sev, n in outside["by_severity"].items() if n) or "none"
+    out = [f"Outside framework {outside['framework']} (not gated): {counts}"]
+    out += [f"CRITICAL {f.rule_id}  {where_label(f)}: {f.message}" for f in outside["critical"]]
+    return out
 
 
 def rule_counts(r: RuleResult, fail_on: str) -> dict[str, int]:

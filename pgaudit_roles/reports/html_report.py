@@ -34,6 +34,7 @@ from .common import (
     summarize,
     target_label,
 )
+from .text_report import widened_lines
 
 DEFAULTS: dict[str, int] = {
     "html_rows_per_rule": 50,
@@ -81,7 +82,7 @@ def _finding_view(f: Finding, facets: _Facets) -> dict[str, Any]:
         "message": f.message, "remediation": f.remediation, "manual": f.manual,
         "destructive": f.destructive, "state": state, "baseline": f.baseline,
         "waiver": f.suppressed, "expired_waiver": f.details.get("expired_waiver"),
-        "search": search,
+        "widened": widened_lines(f), "search": search,
     }
 
 

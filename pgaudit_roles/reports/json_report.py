@@ -100,6 +100,7 @@ def _finding_core(f: Finding) -> dict[str, Any]:
         "details": f.details,
         "suppressed": f.suppressed,
         "baseline": f.baseline,
+        "baseline_previous": f.previous,
         "gating": f.gating,
     }
 

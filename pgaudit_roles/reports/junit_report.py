@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..model import Finding, RuleResult, ScanResult
-from .common import TOOL_NAME, object_label, printable, target_label
+from .common import TOOL_NAME, object_label, outside_lines, printable, target_label
 
 CLUSTER = None  # suite key for cluster-wide findings and rule-level cases
 GRANULARITIES = ("rule", "finding")
@@ -190,6 +190,8 @@ def build(result: ScanResult, *, junit_granularity: str = "rule",
              "target": printable(target_label(result.meta)),
              "server_version": printable(result.meta.get("server_version") or "unknown"),
              "fail_on": result.fail_on}
+    for i, line in enumerate(outside_lines(result.outside_framework)):
+        props[f"outside_framework.{i}" if i else "outside_framework"] = printable(line)
     for key, bucket in cases.items():
         if by_file and key is not None and not bucket:  # a clean migration file passes
             bucket.append(TestCase("no findings", classname=classname(key, "migrations"),

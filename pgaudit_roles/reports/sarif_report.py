@@ -6,10 +6,14 @@ default, ``sarif_anchor``), line 1, and carries the real object as a logical loc
 Because every result shares that one line, GitHub's own line-hash would merge them all:
 we supply ``partialFingerprints`` from our fingerprint (rule + database + object + role).
 
-Waived findings are omitted by default (GitHub ignores SARIF ``suppressions`` and would
-open an alert for each); ``sarif_include_suppressed=True`` keeps them with a
-``suppressions`` entry for consumers that honour it. Findings accepted by a baseline stay
-in, marked ``baselineState: unchanged``: dropping them would close their alerts.
+Findings ``lint`` found pre-existing on its twin are omitted (they are not the
+migrations' and have no line to point at). Waived findings are kept by default with a ``suppressions`` entry (kind external, the
+waiver's reason as justification) and level ``note``: the audit trail shows what was
+accepted and why; ``sarif_include_suppressed=False`` (``--sarif-omit-waived``) drops them.
+With a baseline every result carries ``baselineState``: ``unchanged`` (accepted, level
+``note``: it does not gate and must not read as a new error), ``new``, or ``updated`` (a
+baselined finding whose grant widened: it gates again, and its properties hold the
+baseline's privilege lists). Dropping baselined results instead would close their alerts.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..model import Finding, RuleResult, ScanResult
-from .common import TOOL_NAME, help_uri, object_label, references, target_of
+from .common import TOOL_NAME, help_uri, object_label, outside_json, references, target_of
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0", "info": "0.0"}
@@ -85,10 +89,11 @@ def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
     logical: dict[str, Any] = {"fullyQualifiedName": fq, "name": object_label(f),
                                "kind": KIND.get(f.object_type or "", "object")}
     text = f.message.strip() or f.rule_id
+    accepted = f.suppressed is not None or f.baseline == "unchanged"
     out: dict[str, Any] = {
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
-        "level": LEVEL[f.severity],
+        "level": "note" if accepted else LEVEL[f.severity],
         "message": {"text": text},
         "locations": [{
             "physicalLocation": _physical(f, anchor),
@@ -112,8 +117,10 @@ def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
         out["properties"]["manual"] = f.manual
     if f.pre_existing:
         out["properties"]["preExisting"] = True
-    if f.baseline in ("new", "unchanged"):
+    if f.baseline in ("new", "unchanged", "updated"):
         out["baselineState"] = f.baseline
+    if f.previous:
+        out["properties"]["baselineEvidence"] = f.previous
     if f.suppressed is not None:
         s = f.suppressed
         just = str(s.get("reason") or "waived")
@@ -143,7 +150,7 @@ def _uri(path: str) -> str:
 
 
 def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
-          sarif_include_suppressed: bool = False) -> dict[str, Any]:
+          sarif_include_suppressed: bool = True) -> dict[str, Any]:
     """The SARIF log as a dict (one run for the one target)."""
     rules = [rule_descriptor(r) for r in result.results]
     index = {r.rule.id: i for i, r in enumerate(result.results)}
@@ -151,6 +158,8 @@ def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
     for r in result.results:
         for f in r.findings:
             if f.suppressed is not None and not sarif_include_suppressed:
+                continue
+            if f.pre_existing:  # lint: already on the twin, not the migrations' doing
                 continue
             results.append(result_entry(f, index.get(f.rule_id, index[r.rule.id]), sarif_anchor))
     notifications = [
@@ -180,6 +189,7 @@ def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
             "serverVersion": result.meta.get("server_version"),
             "collectedAt": result.meta.get("collected_at"),
             "failOn": result.fail_on,
+            "outsideFramework": outside_json(result.outside_framework),
         },
         "columnKind": "unicodeCodePoints",
     }

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from .. import __version__
 from ..errors import UsageError
 from ..model import Finding, ScanResult
-from .common import printable
+from .common import outside_lines, printable
 
 LEVELS = ("safe", "all")
 
@@ -396,6 +396,7 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         _comment("level:    ", level, "- destructive statements are",
                  "emitted (marked DESTRUCTIVE)" if level == "all" else
                  "listed as comments only; rerun with --remediation-level all to emit them"),
+        *[_comment(line) for line in outside_lines(result.outside_framework)],
         *(_verification_lines(verification) if verification is not None else
           [_comment("verified:  no (unverified: generated without a twin; see --verify)")]),
         "--",

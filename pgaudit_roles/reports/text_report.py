@@ -15,7 +15,15 @@ from typing import IO, Any
 
 from .. import __version__
 from ..model import SEVERITIES, SEVERITY_RANK, Finding, ScanResult
-from .common import TOOL_NAME, not_collected, object_label, printable, summarize, target_label
+from .common import (
+    TOOL_NAME,
+    not_collected,
+    object_label,
+    outside_lines,
+    printable,
+    summarize,
+    target_label,
+)
 
 _SEV_COLOR = {"critical": "magenta", "high": "red", "medium": "yellow", "low": "cyan", "info": "white"}
 
@@ -26,6 +34,14 @@ def _style(text: str, color: bool, **kw: Any) -> str:
     import click
 
     return click.style(text, **kw)
+
+
+def widened_lines(f: Finding) -> list[str]:
+    """For a baselined finding whose grant widened: ``table privileges: INSERT -> INSERT,
+    UPDATE`` per list, the baseline's value beside today's."""
+    grew = (f.previous or {}).get("widened") or {}
+    return [f"{k.replace('_', ' ')}: {', '.join(v[0]) or 'none'} -> {', '.join(v[1])}"
+            for k, v in grew.items()]
 
 
 def _top(result: ScanResult, n: int) -> list[Finding]:
@@ -59,13 +75,16 @@ def render_text(result: ScanResult, *, color: bool = False,
     if s.waived:
         extra.append(f"waived {s.waived}")
     if s.baseline_used:
-        extra.append(f"baseline: new {s.new}, unchanged {s.unchanged}, resolved {s.resolved}")
+        extra.append(f"baseline: new {s.new}, unchanged {s.unchanged}, "
+                     + (f"widened {s.updated}, " if s.updated else "") + f"resolved {s.resolved}")
     if s.expired_waivers:
         extra.append(f"expired waivers {s.expired_waivers}")
     lines.append("Findings: " + counts + (f"  ({'; '.join(extra)})" if extra else ""))
     st = s.by_status
     lines.append(f"Rules: {st.get('pass', 0)} pass, {st.get('fail', 0)} fail, "
                  f"{st.get('skipped', 0)} skipped, {st.get('error', 0)} error")
+    for i, line in enumerate(outside_lines(s.outside)):
+        lines.append(("  " if i else "") + printable(line))
     if s.requirements:
         lines.append("Checklist: " + ", ".join(f"{n} {k}" for k, n in sorted(s.requirements.items())))
 
@@ -85,6 +104,8 @@ def render_text(result: ScanResult, *, color: bool = False,
             who = f" role {printable(f.role)}" if f.role and not same else ""
             lines.append(f"  {sev} {f.rule_id}  {where}{printable(object_label(f))}{who}: "
                          f"{printable(f.message)}")
+            lines += [f"  {'':8} widened since the baseline: {printable(line)}"
+                      for line in widened_lines(f)]
         rest = sum(1 for f in result.findings if f.gating) - len(best)
         if rest > 0:
             lines.append(f"  ... and {rest} more (see the reports)")

@@ -25,7 +25,7 @@ sd_entries AS (  -- the SET search_path entries as the server parses them; "$use
     FROM (SELECT database_oid, oid, owner, unnest(tokens) AS tok FROM sd) x
 ),
 sd_dbs AS (SELECT DISTINCT database_oid FROM sd),
-schema_privs AS (  -- who may use / create in each schema of those databases: PUBLIC grants,
+schema_privs AS MATERIALIZED (  -- who may use / create in each schema of those databases: PUBLIC grants,
                    -- and each role's effective privileges (ownership, grants, inheritance)
     SELECT p.database_oid, p.object_oid AS schema_oid, 0::BIGINT AS actor_oid, p.privilege
     FROM privileges p
@@ -48,7 +48,7 @@ sd_exec AS (  -- who may call each function: EXECUTE on it and USAGE on its sche
     JOIN effective_privileges e ON e.object_class = 'function' AND e.database_oid = f.database_oid
                                AND e.object_oid = f.oid AND e.privilege = 'EXECUTE'
 ),
-sd_callable AS (
+sd_callable AS MATERIALIZED (
     SELECT x.database_oid, x.oid, x.actor_oid
     FROM sd_exec x
     JOIN sd f ON f.database_oid = x.database_oid AND f.oid = x.oid
@@ -94,7 +94,7 @@ hijack AS (  -- callable AND able to plant an object the function resolves by na
                         AND en.entry = s.name))
     GROUP BY ALL
 ),
-code_privs AS (  -- what function owners may do in each schema: CREATE OR REPLACE needs CREATE
+code_privs AS MATERIALIZED (  -- what function owners may do in each schema: CREATE OR REPLACE needs CREATE
                  -- on the function's schema; without it the owner moves the function (ALTER
                  -- FUNCTION ... SET SCHEMA: USAGE on its schema to name it, CREATE on the new
                  -- one) to a schema it can create in, then replaces it there

@@ -144,7 +144,15 @@ def carry_over(source: Snapshot, snap: Snapshot, twin: Twin) -> Snapshot:
                 hit["config"] = [*(hit["config"] or []), entry]
             carried.append(f"setting {entry!r} ({role or 'every role'} in {db or 'every database'})")
         _set(t, rows)
+    # user tablespaces are not rebuilt (a tablespace needs a directory on the server)
+    ts = _ctab(snap, "tablespaces")
+    have_ts = {r["name"] for r in ts.dicts()}
+    extra_ts = [m.row(r) for r in source.table("tablespaces").dicts() if r["name"] not in have_ts]
+    if extra_ts:
+        _set(ts, _dicts(ts) + extra_ts)
+        carried += [f"tablespace {r['name']!r}" for r in extra_ts]
     failed_shared = {(k[1], k[2]) for k in failed if k[0] == "shared_acl"}
+    failed_shared |= {("tablespace", r["name"]) for r in extra_ts}
     if failed_shared:
         t = _ctab(snap, "shared_acl")
         keep = [r for r in _dicts(t) if (r["object_class"], r["object_name"]) not in failed_shared]

@@ -1,0 +1,205 @@
+"""The README's cron, CI and restore recipes, run as written against a real server.
+
+Each recipe is read from README.md (so an edit there is what runs here); only the
+connection (a service name or $DATABASE_URL), paths and the database name are replaced,
+and ``date`` is a shim so the cron script can live two nights in one test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+def block(after: str, lang: str) -> str:
+    """The first ```lang fenced block after the line containing ``after``."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(after)
+    m = re.compile(rf"^```{lang}\n(.*?)^```$", re.M | re.S).search(text, start)
+    assert m, f"no {lang} block after {after!r} in README.md"
+    return m.group(1)
+
+
+def sh(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "PATH": os.pathsep.join([*([env.pop("EXTRA_PATH")] if "EXTRA_PATH" in env else []),
+                                                    VENV_BIN, os.environ.get("PATH", "")]), **env}
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, cwd=cwd, env=full,
+                          timeout=600)
+
+
+def auditor(pg) -> str:
+    name = pg.unique("aud")
+    pg.execute(f"CREATE ROLE {name} LOGIN; GRANT pg_monitor TO {name}; "
+               f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {name}; "
+               f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {name}")
+    return name
+
+
+def dump_tools(major: int) -> Path:
+    """A bin directory with pg_dump and pg_restore for a server of ``major``: its own, else
+    the oldest newer install's (the embedded 13 and 14 builds ship only the server), else
+    the system's. pg_dump reads older servers; its archive restores into them for a
+    schema this plain."""
+    from conftest import installs
+
+    dirs = [Path(i.bin_dir) for v, i in sorted(installs().items()) if v >= major]
+    system = shutil.which("pg_dump")
+    if system:
+        dirs.append(Path(system).parent)
+    for d in dirs:
+        if (d / "pg_dump").is_file() and (d / "pg_restore").is_file():
+            return d
+    pytest.fail(f"no pg_dump/pg_restore usable for PostgreSQL {major}")
+
+
+def restore(bin_dir: Path, dump: Path, pg) -> None:
+    """``pg_restore --create``. A newer pg_restore writes CREATE DATABASE options an older
+    server does not know (LOCALE_PROVIDER, 15+): then the script goes through psql without
+    them, which is how a DBA restores a dump into an older server."""
+    sql = subprocess.run([str(bin_dir / "pg_restore"), "--create", "-f", "-", str(dump)],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    if pg.major < 15:
+        sql = re.sub(r" LOCALE_PROVIDER = \w+", "", sql)
+    psql = bin_dir / "psql" if (bin_dir / "psql").is_file() else Path(shutil.which("psql") or "psql")
+    done = subprocess.run([str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.conninfo()],
+                          input=sql, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def drop_role(pg, name: str) -> None:
+    pg.execute(f"DROP OWNED BY {name}; DROP ROLE IF EXISTS {name}")
+
+
+def test_cron_script_first_and_second_night(pg, fresh_db, tmp_path):
+    aud = auditor(pg)
+    try:
+        script = block("### Nightly cron with drift", "sh")
+        assert script.count("service=db1-audit") == 1 and script.count("/var/lib/pgaudit/db1") == 1
+        dsn = pg.conninfo(user=aud, dbname=fresh_db)
+        script = (script.replace("service=db1-audit", dsn)
+                  .replace("/var/lib/pgaudit/db1", str(tmp_path / "db1")))
+        (tmp_path / "cron.sh").write_text(script)
+        shim = tmp_path / "bin"
+        shim.mkdir()
+        (shim / "date").write_text('#!/bin/sh\necho "$FAKE_DATE"\n')
+        (shim / "date").chmod(0o755)
+        pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int);", dbname=fresh_db)
+
+        first = sh(f"sh {tmp_path / 'cron.sh'}", tmp_path, EXTRA_PATH=str(shim),
+                   FAKE_DATE="2026-01-01")
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "first snapshot" in first.stdout and "drift starts tomorrow" in first.stdout
+        assert (tmp_path / "db1" / "2026-01-01.snapshot.json.gz").is_file()
+        assert (tmp_path / "db1" / "2026-01-01" / "pgaudit-report.html").is_file()
+
+        pg.execute("GRANT INSERT ON s.t TO PUBLIC", dbname=fresh_db)
+        second = sh(f"sh {tmp_path / 'cron.sh'}", tmp_path, EXTRA_PATH=str(shim),
+                    FAKE_DATE="2026-01-02")
+        assert second.returncode == 1, second.stdout + second.stderr  # a new high finding
+        out = second.stdout
+        assert "2026-01-01.snapshot.json.gz -> " in out and "2026-01-02.snapshot.json.gz" in out
+        assert "NEW      high     PGR-PRIV-005" in out
+        assert f"PUBLIC was granted INSERT on table s.t in {fresh_db}" in out
+    finally:
+        drop_role(pg, aud)
+
+
+def test_ci_recipe_from_a_clean_directory(pg, fresh_db, tmp_path, shared_schemas):
+    aud = auditor(pg)
+    try:
+        yaml = block("### CI pipeline", "yaml")
+        run = yaml.split("run: |\n", 1)[1].split("- uses:", 1)[0]
+        run = "\n".join(line[4:] for line in run.splitlines())
+        create = block("The baseline is created once", "sh")
+        repo = tmp_path / "repo"
+        repo.mkdir()
+        (repo / ".pgaudit-roles.toml").write_text(f'[naming]\nauditor = ["{aud}"]\n')
+        env = {"DATABASE_URL": pg.conninfo(user=aud, dbname=fresh_db)}
+        pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT INSERT ON s.t TO PUBLIC;",
+                   dbname=fresh_db)
+
+        first = sh(run, repo, **env)  # no baseline yet: one line with the command that makes it
+        assert first.returncode == 2, first.stdout + first.stderr
+        line, = first.stderr.strip().splitlines()
+        assert ("pgaudit-roles baseline create " in line
+                and "--config .pgaudit-roles.toml" in line and "-o audit-baseline.json" in line)
+        assert not (repo / "audit").exists()
+
+        made = sh(create, repo, **env)
+        assert made.returncode == 0, made.stderr
+        assert (repo / "audit-baseline.json").is_file()
+
+        gate = sh(run, repo, **env)
+        assert gate.returncode == 0, gate.stdout + gate.stderr
+        sarif = json.loads((repo / "audit" / "pgaudit-report.sarif").read_text())
+        schema = json.loads((shared_schemas / "sarif-schema-2.1.0.json").read_text())
+        assert not list(jsonschema.validators.validator_for(schema)(schema).iter_errors(sarif))
+        results = sarif["runs"][0]["results"]
+        assert results and {r["baselineState"] for r in results} == {"unchanged"}
+        assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == ".pgaudit-roles.toml"
+
+        pg.execute("GRANT UPDATE, DELETE ON s.t TO PUBLIC", dbname=fresh_db)
+        widened = sh(run, repo, **env)
+        assert widened.returncode == 1, widened.stdout
+        assert "widened since the baseline: table privileges: INSERT -> DELETE, INSERT, UPDATE" in widened.stdout
+    finally:
+        drop_role(pg, aud)
+
+
+def test_restore_recipe_shows_no_drift(pg, tmp_path):
+    db = pg.unique("billing")
+    aud = auditor(pg)
+    owner, writer = pg.unique("db_owner_billing"), pg.unique("db_writer_billing")
+    try:
+        pg.create_database(db)
+        pg.execute(f"CREATE ROLE {owner} NOLOGIN; CREATE ROLE {writer} NOLOGIN; "
+                   f'GRANT CONNECT ON DATABASE "{db}" TO {writer}')
+        pg.execute(f"CREATE SCHEMA billing AUTHORIZATION {owner}; "
+                   f"GRANT USAGE ON SCHEMA billing TO {writer}; "
+                   f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA billing "
+                   f"GRANT SELECT, INSERT ON TABLES TO {writer}; "
+                   f"SET ROLE {owner}; CREATE TABLE billing.invoices (id int); RESET ROLE; "
+                   f"GRANT SELECT (id) ON billing.invoices TO PUBLIC", dbname=db)
+        recipe = block("The checklist's restore item", "sh")
+        lines = recipe.strip().splitlines()
+        assert len(lines) == 3 and "-d billing" in lines[0]
+        dsn = pg.conninfo(user=aud)
+        lines = [line.replace("service=prod", dsn).replace("service=restore-test", dsn)
+                 .replace("-d billing", f"-d {db}") for line in lines]
+
+        before = sh(lines[0], tmp_path)
+        assert before.returncode == 0, before.stderr
+        dump = tmp_path / "billing.dump"
+        bin_dir = dump_tools(pg.major)
+        subprocess.run([str(bin_dir / "pg_dump"), "-Fc", "-f", str(dump),
+                        pg.conninfo(dbname=db)], check=True, capture_output=True, timeout=300)
+        pg.drop_database(db)
+        restore(bin_dir, dump, pg)
+        after = sh(lines[1], tmp_path)
+        assert after.returncode == 0, after.stderr
+        res = sh(lines[2], tmp_path)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "drift: none" in res.stdout
+
+        # what a restore that lost a grant looks like: exit 1, the drift named
+        pg.execute(f"REVOKE INSERT ON billing.invoices FROM {writer}", dbname=db)
+        assert sh(lines[1], tmp_path).returncode == 0
+        res = sh(lines[2], tmp_path)
+        assert res.returncode == 1, res.stdout
+        assert f"{writer}: INSERT, SELECT narrowed to SELECT on table billing.invoices in {db}" in res.stdout
+    finally:
+        pg.drop_database(db)
+        for role in (writer, owner):
+            pg.execute(f"DROP ROLE IF EXISTS {role}")
+        drop_role(pg, aud)
