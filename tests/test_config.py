@@ -10,7 +10,6 @@ import pytest
 
 from pgaudit_roles.config import CLI_SOURCE, config_from_mapping, discover, load_config
 from pgaudit_roles.errors import ConfigError
-from pgaudit_roles.rules import load_rules
 
 FULL = """\
 fail_on = "medium"
@@ -154,8 +153,8 @@ def test_naming_policy_is_built(tmp_path: Path) -> None:
     assert isinstance(config_from_mapping({}).naming, naming.NamingPolicy)
 
 
-def test_rule_ids_in_overrides_are_checked() -> None:
-    rules = load_rules()
+def test_rule_ids_in_overrides_are_checked(builtin_rules: tuple) -> None:
+    rules = list(builtin_rules)
     cfg = config_from_mapping({"rules": {"disable": ["PGR-NOPE-001"]}}, origin="x.toml")
     with pytest.raises(ConfigError, match=r"x.toml: rules.disable: unknown rule id 'PGR-NOPE-001'"):
         cfg.resolve_rules(rules)

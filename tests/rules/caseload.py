@@ -35,17 +35,20 @@ so the collector reads the given file instead of the server's pg_hba_file_rules.
 the case and reset afterwards, so the collector reads them from pg_settings like any other
 value; a case whose setting the server build cannot take (``ssl`` on a build without SSL)
 is skipped with the server's message. Without it the test server runs with
-``log_statement = 'all'``, ``ssl = off``, ``log_connections``/``log_disconnections`` off and
+``log_statement = 'all'`` (the lines written only for tests that read the log),
+``ssl = off``, ``log_connections``/``log_disconnections`` off and
 ``password_encryption = 'scram-sha-256'`` (see tests/conftest.py and localpg.py).
 
-Cases run side by side (each in its own database, with its own prefix, collected together
-as the superuser) unless they have ``hba``, ``config`` or ``settings``, are collected as the
-auditor, say ``isolated = true``, or are fail cases whose match names neither ``{p}`` nor
-``{db}``. A case only ever sees findings that concern it: in its database, with its prefix
-in the role, object or schema name, or cluster-level pg_hba and setting findings. Mark a
-case ``isolated`` when it changes something cluster-wide that is not named with ``{p}``
-(grants to PUBLIC on shared objects, ALTER SYSTEM outside ``settings``) or when its rule
-counts across the whole cluster; ``PGAUDIT_CASES_ISOLATED=1`` runs every case alone.
+Cases run side by side (each in its own database, with its own prefix), collected once
+per group: superuser cases, auditor cases, cases with a ``config`` (evaluated one by one on
+their group's snapshot) and ``hba`` cases (the text parsed offline into one collected
+snapshot); a case with ``settings`` or ``isolated = true`` runs alone. A case only ever
+sees findings that concern it: in its database, with its prefix in the role, object or
+schema name, or cluster-level pg_hba and setting findings. Mark a case ``isolated`` when it
+changes something cluster-wide that is not named with ``{p}`` (grants to PUBLIC on shared
+objects, ALTER SYSTEM outside ``settings``, a helper that shows the auditor every role) or
+when its rule counts across the whole cluster; ``PGAUDIT_CASES_ISOLATED=1`` runs every case
+alone.
 """
 
 from __future__ import annotations
