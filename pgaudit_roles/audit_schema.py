@@ -67,6 +67,12 @@ def _t(name: str, kind: str, description: str,
                       tuple(AuditColumn(n, t, " ".join(d.split())) for n, t, d in columns))
 
 
+def _coverage_columns() -> list[tuple[str, str, str]]:
+    from .coverage import COLUMNS
+
+    return COLUMNS
+
+
 _DB = ("database", "VARCHAR", "Database name")
 _DBOID = ("database_oid", "BIGINT", "Database OID")
 
@@ -552,6 +558,11 @@ _TABLES: list[AuditTable] = [
         ("collected", "BOOLEAN", "Read successfully"),
         ("reason", "VARCHAR", "Why not"),
     ]),
+    _t("coverage", "table", """What the snapshot covers, one row per cluster-wide source and
+       per database, with why a part was not read and the grant that fixes it. Rows with
+       status 'not_collected' are gaps: the PGR-COV rules report each one, and rules over
+       per-database tables are not evaluated for a database that was not collected.""",
+       _coverage_columns()),
     _t("scan_meta", "table", "Snapshot metadata as key/value text (non-text values as JSON).", [
         ("key", "VARCHAR", "Meta key"),
         ("value", "VARCHAR", "Value"),
@@ -1241,6 +1252,12 @@ class _Loader:
                 rows.append([str(name), bool(info), None])
         self.insert("sources", [("source", "VARCHAR"), ("collected", "BOOLEAN"),
                                 ("reason", "VARCHAR")], [((), rows)])
+        from .coverage import COLUMNS as COVERAGE_COLUMNS
+        from .coverage import rows as coverage_rows
+
+        names = [c[0] for c in COVERAGE_COLUMNS]
+        self.insert("coverage", [(c[0], c[1]) for c in COVERAGE_COLUMNS],
+                    [((), [[r[n] for n in names] for r in coverage_rows(self.snap)])])
         kv = [[str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)]
               for k, v in sorted(meta.items())]
         self.insert("scan_meta", [("key", "VARCHAR"), ("value", "VARCHAR")], [((), kv)])

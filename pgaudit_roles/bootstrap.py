@@ -54,15 +54,18 @@ def check_role_name(name: str) -> str:
 
 
 def bootstrap_sql(role: str = DEFAULT_ROLE, *, with_password_check: bool = False,
-                  with_ident: bool = False, create_role: bool = True) -> str:
-    """The setup script. ``create_role=False`` leaves out CREATE ROLE (role exists already)."""
+                  with_ident: bool = False, create_role: bool = True,
+                  connect_grants: bool = True) -> str:
+    """The setup script. ``create_role=False`` leaves out CREATE ROLE (role exists already);
+    ``connect_grants=False`` leaves out the CONNECT grants on every current database."""
     check_role_name(role)
     r = _quote_role(role)
     rc = _for_comment(r)
     lines = [
         "-- pgaudit-roles: least-privilege setup for the auditing role " + rc,
         "-- Review, then run as a superuser (psql -v ON_ERROR_STOP=1 -f this.sql).",
-        "-- The collector only reads: it needs pg_monitor and read access to pg_hba rules.",
+        "-- The collector only reads: it needs pg_monitor, read access to pg_hba rules and",
+        "-- CONNECT on the databases it audits.",
         "BEGIN;",
     ]
     if create_role:
@@ -82,6 +85,8 @@ def bootstrap_sql(role: str = DEFAULT_ROLE, *, with_password_check: bool = False
         f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {r};",
         f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {r};",
     ]
+    if connect_grants:
+        lines += ["", *connect_grants_sql(role).splitlines()]
     if with_ident:
         lines += [
             "",
@@ -93,6 +98,42 @@ def bootstrap_sql(role: str = DEFAULT_ROLE, *, with_password_check: bool = False
         lines += ["", *password_check_sql(role).splitlines()]
     lines += ["", "COMMIT;"]
     return "\n".join(lines) + "\n"
+
+
+def connect_grants_sql(role: str) -> str:
+    """CONNECT on every database that accepts connections, granted to the auditor by name.
+
+    Why: the guide revokes CONNECT from PUBLIC on each database (REVOKE ALL ON DATABASE
+    ... FROM PUBLIC), which also locks the auditor out; a database it cannot enter is not
+    audited (the scan reports it as PGR-COV-001, never as clean). The script cannot know
+    the databases, so a DO block reads pg_database when it runs and quotes each name with
+    format('%I'); the role name goes in as a quoted literal of its quoted identifier.
+    """
+    from .sqlquote import quote_literal
+
+    check_role_name(role)
+    r = _quote_role(role)
+    literal = quote_literal(r)
+    tag = "$grant_connect$"
+    n = 0
+    while tag in literal:
+        n += 1
+        tag = f"$grant_connect{n}$"
+    return "\n".join([
+        "-- CONNECT on every current database that accepts connections, by name: the guide",
+        "-- revokes CONNECT from PUBLIC, which would lock the auditor out of those databases",
+        "-- (a database it cannot enter is not audited; scan reports it as PGR-COV-001).",
+        "-- A database created later needs its own grant:",
+        f"--   GRANT CONNECT ON DATABASE <name> TO {_for_comment(r)};",
+        f"DO {tag}",
+        "DECLARE d record;",
+        "BEGIN",
+        "  FOR d IN SELECT datname FROM pg_catalog.pg_database",
+        "           WHERE datallowconn AND datconnlimit <> -2 ORDER BY datname LOOP",
+        f"    EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %s', d.datname, {literal});",
+        "  END LOOP;",
+        f"END {tag};",
+    ])
 
 
 def password_check_sql(role: str) -> str:

@@ -129,15 +129,27 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
         encoding = server_text.server_encoding(conn)
         spool = Spool()
         sequential = jobs == 1 or len(targets) <= 1
-        dbsnaps: list[DatabaseSnapshot] = []
+        first: dict[int, DatabaseSnapshot] = {}
         if sequential:
-            for i, db in enumerate(targets, 1):
-                say(f"database {db['name']} ({i}/{len(targets)})")
-                dbsnaps.append(_collect_one_database(conn, conninfo, settings, probe, db, spool))
+            # The database we are connected to is read on this session; then it is closed
+            # before any other is opened, so -j 1 never holds two sessions (an auditor
+            # with CONNECTION LIMIT 1 still reads every database).
+            for i, db in enumerate(targets):
+                if db["name"] == probe.current_database:
+                    say(f"database {db['name']} ({i + 1}/{len(targets)})")
+                    first[i] = _collect_one_database(conn, conninfo, settings, probe, db, spool)
     finally:
         conn.close()
-    if not sequential:
+    if sequential:
+        dbsnaps = []
+        for i, db in enumerate(targets):
+            if i not in first:
+                say(f"database {db['name']} ({i + 1}/{len(targets)})")
+            dbsnaps.append(first.get(i) or _collect_one_database(None, conninfo, settings, probe,
+                                                                 db, spool, retry=True))
+    else:
         dbsnaps = _collect_parallel(conninfo, settings, probe, targets, spool, jobs, say)
+    _check_read_something(conninfo, settings, targets, dbsnaps, spool)
 
     sources["objects"] = _objects_source(dbsnaps)
     # Read in the same per-database transaction as the objects (sql/*.sql); a snapshot
@@ -441,9 +453,14 @@ def _collect_parallel(conninfo: str, settings: ConnectSettings, probe: Probe,
 
 def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
                           settings: ConnectSettings, probe: Probe,
-                          db: dict[str, Any], spool: Spool) -> DatabaseSnapshot:
+                          db: dict[str, Any], spool: Spool, *,
+                          retry: bool = False) -> DatabaseSnapshot:
     """One database in one read-only transaction; ``conn`` is reused when it is already
-    connected to that database (the sequential path), else a session is opened."""
+    connected to that database (the sequential path), else a session is opened.
+
+    ``retry`` (the sequential path): a connection refused for "too many connections" is
+    tried again for a moment, because the backend of the database read just before may
+    still be exiting and count against the auditor's CONNECTION LIMIT."""
     import psycopg
 
     snap = DatabaseSnapshot(oid=int(db["oid"]), name=db["name"], status="not_collected")
@@ -453,10 +470,11 @@ def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
         return snap
     own = conn is not None and db["name"] == probe.current_database
     try:
-        dbconn = conn if own and conn is not None else connect_database(conninfo, db["name"],
-                                                                         settings)
+        dbconn = conn if own and conn is not None else _connect_db(conninfo, db["name"],
+                                                                   settings, retry)
     except CollectionError as exc:
         snap.reason = str(exc)
+        snap.connect_failed = True
         return snap
     try:
         with read_only_transaction(dbconn):
@@ -474,6 +492,8 @@ def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
                     os.unlink(t.file)
         snap.tables = {}
         snap.reason = f"reading the catalogs failed: {error_message(exc)}"
+        state = getattr(exc, "sqlstate", None) or ""
+        snap.connect_failed = not state or state.startswith(("08", "57P"))  # session lost
     except OSError as exc:  # the spool's disk, not the server: every database would fail
         raise CollectionError(f"cannot write temporary column files in {spool.path} "
                               f"({exc.strerror or exc}); set TMPDIR to a roomier "
@@ -482,6 +502,56 @@ def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
         if not own:
             dbconn.close()
     return snap
+
+
+CONNECTION_SLOTS_MESSAGES = ("too many connections", "too many clients",
+                             "remaining connection slots")
+RETRY_SECONDS = 3.0
+
+
+def _connect_db(conninfo: str, dbname: str | None, settings: ConnectSettings,
+                retry: bool) -> psycopg.Connection[Any]:
+    """A session on ``dbname`` (None: the conninfo's own); with ``retry``, a refusal for
+    lack of connection slots is tried again for up to RETRY_SECONDS."""
+    deadline = time.monotonic() + RETRY_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            if dbname is None:
+                return connect(conninfo, settings)
+            return connect_database(conninfo, dbname, settings)
+        except CollectionError as exc:
+            slots = any(m in str(exc) for m in CONNECTION_SLOTS_MESSAGES)
+            if not (retry and slots) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+def _check_read_something(conninfo: str, settings: ConnectSettings,
+                          targets: list[dict[str, Any]], dbsnaps: list[DatabaseSnapshot],
+                          spool: Spool) -> None:
+    """A collection that read no database, or whose server went away, is a failure (exit
+    3), never a snapshot that would pass: its rules would have nothing to look at."""
+    done = sum(1 for d in dbsnaps if d.status == "collected")
+    failed = [d for d in dbsnaps if d.status != "collected"]
+    problem: str | None = None
+    if targets and not done:
+        problem = f"no database could be read (0 of {len(targets)})"
+    elif any(d.connect_failed for d in failed):
+        try:
+            _connect_db(conninfo, None, settings, True).close()
+        except CollectionError as exc:
+            # "too many connections" is the server answering: it is there, only busy
+            if not any(m in str(exc) for m in CONNECTION_SLOTS_MESSAGES):
+                problem = (f"the server went away during collection ({done} of "
+                           f"{len(targets)} databases read; now: {exc})")
+    if problem is None:
+        return
+    spool.cleanup()
+    first = failed[0] if failed else None
+    detail = f"; {first.name}: {first.reason}" if first is not None and first.reason else ""
+    raise CollectionError(f"collection failed: {problem}{detail}")
 
 
 def _objects_source(dbsnaps: list[DatabaseSnapshot]) -> dict[str, Any]:

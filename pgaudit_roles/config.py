@@ -97,8 +97,15 @@ class Config:
         }
         for k in COLLECT_KEYS:
             out[f"collect.{k}"] = self.collect.get(k)
-        out["naming"] = self.naming_raw or None
+        out["naming"] = self._effective_naming()
         return out
+
+    def _effective_naming(self) -> dict[str, Any]:
+        """The naming policy in force (the guide's defaults unless configured), never null."""
+        from .naming import NamingPolicy
+
+        policy = self.naming if isinstance(self.naming, NamingPolicy) else NamingPolicy.default()
+        return policy.to_mapping()
 
     def show(self) -> str:
         """``key = value  (source)`` lines; None means the command's own default applies."""

@@ -78,27 +78,33 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Config | None = 
     if cfg.framework:
         fw = frameworks.load_framework(cfg.framework, rules)
         wanted = fw.rule_ids()
-
     # Every rule runs, also with --framework: the framework scopes the checklist and the
     # gate, but what lies outside it is counted and its critical findings listed.
+    from . import coverage
+
+    gaps = coverage.database_gaps(snapshot)
     con = open_sandbox(snapshot, cfg)
     try:
         server_num = server_version_num(snapshot.meta)
-        every = [_evaluate_rule(con, snapshot, r, cfg, server_num)
+        every = [_partial(_evaluate_rule(con, snapshot, r, cfg, server_num), gaps)
                  for r in sorted(selected, key=lambda r: r.id)]
         inventory = build_inventory(con)
     finally:
         con.close()
-    results = every if wanted is None else [r for r in every if r.rule.id in wanted]
+    # coverage rules are about the scan itself: a framework never hides a blind spot
+    results = every if wanted is None else [r for r in every if r.rule.id in wanted
+                                            or r.rule.category == "coverage"]
     outside = None
     if wanted is not None and fw is not None:
-        outside = outside_summary(fw.name, [r for r in every if r.rule.id not in wanted])
+        outside = outside_summary(fw.name, [r for r in every if r.rule.id not in wanted
+                                            and r.rule.category != "coverage"])
 
     if fw is None:
         fw = frameworks.default_checklist(rules)
     requirements = frameworks.evaluate(fw, results, server_num) if fw is not None else []
     meta = dict(snapshot.meta)
     meta["framework"] = cfg.framework
+    meta["coverage"] = [r for r in coverage.rows(snapshot) if r["status"] != "collected"]
     return ScanResult(meta=meta, results=results, requirements=requirements,
                       fail_on=cfg.fail_on, config_sources=dict(cfg.sources), inventory=inventory,
                       outside_framework=outside)
@@ -114,6 +120,34 @@ def outside_summary(framework: str, results: Sequence[RuleResult]) -> dict[str, 
         by_sev[f.severity] += 1
     return {"framework": framework, "by_severity": by_sev, "total": len(findings),
             "critical": [f for f in findings if f.severity == "critical"]}
+
+
+PER_DATABASE_SOURCE = "objects"
+"""Rules that require this source read per-database catalogs: a database that was not
+collected is a scope they did not look at."""
+
+
+def _partial(res: RuleResult, gaps: Sequence[Mapping[str, Any]]) -> RuleResult:
+    """A rule over per-database catalogs is not evaluated for a database that was not
+    collected: it cannot pass (``incomplete``), and a failure says where it did not look."""
+    if res.status == "skipped" and res.reason and res.reason.startswith(MISSING_SOURCE):
+        return res
+    if PER_DATABASE_SOURCE not in res.rule.requires or res.status not in ("pass", "fail"):
+        return res
+    if not gaps:
+        return res
+    res.not_evaluated = [{"database": g["database"], "reason": g["reason"]} for g in gaps]
+    names = ", ".join(str(g["database"]) for g in gaps[:10])
+    more = f" and {len(gaps) - 10} more" if len(gaps) > 10 else ""
+    note = (f"not evaluated for {len(gaps)} database{'s' if len(gaps) != 1 else ''} that "
+            f"{'were' if len(gaps) != 1 else 'was'} not collected: {names}{more}")
+    res.reason = f"{res.reason}; {note}" if res.reason else note
+    if res.status == "pass":
+        res.status = "incomplete"
+    return res
+
+
+MISSING_SOURCE = "required source not collected: "
 
 
 def open_sandbox(snapshot: Snapshot, config: Config | None = None) -> Any:
@@ -155,11 +189,15 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
     missing = [s for s in rule.requires if not snapshot.source_collected(s)]
     if missing:
         reasons = []
+        scopes: list[dict[str, Any]] = []
         for s in missing:
             info = snapshot.meta.get("sources", {}).get(s) or {}
             why = info.get("reason") if isinstance(info, Mapping) else None
             reasons.append(f"{s} ({why or 'not in the snapshot'})")
-        return result("skipped", "required source not collected: " + "; ".join(reasons))
+            scopes.append({"source": s, "reason": why})
+        res = result("skipped", MISSING_SOURCE + "; ".join(reasons))
+        res.not_evaluated = scopes
+        return res
 
     from .limits import QueryTimeout, run_limited
 

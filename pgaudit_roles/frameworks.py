@@ -5,8 +5,10 @@ and a requirement that no catalog query can check must stay visible as MANUAL in
 silently disappearing from the report. A mapping that names an unknown rule is a load
 error: a typo would otherwise turn a checked requirement into an unchecked one.
 
-A requirement is *fail* when any mapped rule failed, *error* when one errored, *skipped*
-when a mapped rule could not look (source not collected, disabled, not evaluated), *pass*
+A requirement is *fail* when any mapped rule failed, *error* when one errored,
+*incomplete* when a mapped rule could not look at part of what it needs (a source or a
+database that was not collected: never PASS), *skipped* when a mapped rule was not run
+(disabled, not selected), *pass*
 only when every applicable mapped rule passed, and *manual* when no rule maps to it. Rules
 skipped only because the server is older than they apply to are not applicable and are
 left out of that verdict.
@@ -185,10 +187,14 @@ def _verdict(req: Requirement, by_id: dict[str, RuleResult],
     errored = [rid for rid, res in applicable if res is not None and res.status == "error"]
     missing = [rid for rid, res in applicable if res is None]
     skipped = [rid for rid, res in applicable if res is not None and res.status == "skipped"]
+    incomplete = [rid for rid, res in applicable if res is not None and res.not_evaluated]
     if failed:
         return "fail", _join([f"failed: {', '.join(failed)}", *notes])
     if errored:
         return "error", _join([f"rule error: {', '.join(errored)}", *notes])
+    if incomplete:  # a source or a database it needs was not collected: never PASS
+        return "incomplete", _join([f"incomplete: {by_id[rid].rule.id} ({by_id[rid].reason})"
+                                    for rid in incomplete] + notes)
     if missing or skipped:
         parts = []
         if skipped:

@@ -304,9 +304,11 @@ class LocalCluster:
             os.chown(self.hba_file, self._runas.pw_uid, self._runas.pw_gid)
         self.reload()
 
-    def stop(self, *, keep_dir: bool = False) -> None:
+    def stop(self, *, keep_dir: bool = False, mode: str = "fast") -> None:
+        """Stop the server (``mode`` as pg_ctl's -m: fast, or immediate for a crash-like
+        stop in fault tests), then remove its directory unless ``keep_dir``."""
         if self._running:
-            self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast",
+            self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode,
                        "-w", "stop"])
             self._running = False
         if self._owns_base and not keep_dir and self.base_dir is not None:

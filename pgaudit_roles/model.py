@@ -15,7 +15,9 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(reversed(SEVERITIES))}
 """info=0 ... critical=4: higher is worse."""
 
-STATUSES: tuple[str, ...] = ("pass", "fail", "skipped", "error")
+STATUSES: tuple[str, ...] = ("pass", "fail", "incomplete", "skipped", "error")
+"""``incomplete``: the rule found nothing where it looked, but a part of the cluster it
+needs was not collected (``RuleResult.not_evaluated``), so it cannot pass."""
 FIX_SAFETY: tuple[str, ...] = ("safe", "review", "manual")
 
 
@@ -173,6 +175,9 @@ class RuleResult:
     reason: str | None = None
     findings: list[Finding] = field(default_factory=list)
     severity: str | None = None  # effective severity after config overrides
+    not_evaluated: list[dict[str, Any]] = field(default_factory=list)
+    """Scopes the rule could not look at: {"database": name, "reason": why} for a database
+    that was not collected, {"source": name, "reason": why} for a missing source."""
 
     @property
     def effective_severity(self) -> str:
@@ -186,7 +191,7 @@ class RequirementResult:
     framework: str
     id: str
     title: str
-    status: str  # pass | fail | skipped | error | manual
+    status: str  # pass | fail | incomplete | skipped | error | manual
     rules: tuple[str, ...] = ()
     note: str | None = None
 

@@ -12,8 +12,8 @@ Classification order (first match wins), see ``NamingPolicy.classify``:
 
 1. ``kinds``: an explicit ``role = kind`` entry;
 2. ``predefined``: a built-in ``pg_*`` role (OID below 16384, name starting ``pg_``);
-3. ``auditor``: a role listed as the auditing login;
-4. ``breakglass``: a role on the break-glass allowlist;
+3. ``auditor``: a role listed as the auditing login (default: ``pgaudit_auditor``);
+4. ``breakglass``: a role on the break-glass allowlist (default: ``breakglass_admin``);
 5. the patterns, in the order owner, writer, reader, deploy, app, monitor;
 6. ``monitor``: otherwise a member of ``pg_monitor`` (``monitor_members = true``, default);
 7. ``admin``: otherwise a superuser (an app-named superuser stays ``app``: that is the
@@ -56,6 +56,11 @@ DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {
     "app": (r"app_(?P<app>.+)",),
     "monitor": (r"monitor(ing)?(_.+)?", r".+_monitor(ing)?"),
 }
+DEFAULT_BREAKGLASS: tuple[str, ...] = ("breakglass_admin",)
+"""The guide's break-glass superuser ("keep one minimally used break-glass superuser
+credential locked in a vault"), by the name the README's example layout gives it."""
+DEFAULT_AUDITOR: tuple[str, ...] = ("pgaudit_auditor",)
+"""The auditing login ``bootstrap-sql`` creates by default."""
 DEFAULT_ENVIRONMENTS: tuple[str, ...] = ("prod", "production", "staging", "stage", "preprod",
                                          "uat", "qa", "test", "dev", "development")
 
@@ -82,9 +87,9 @@ class NamingPolicy:
     monitor: tuple[str, ...] = DEFAULT_PATTERNS["monitor"]
     environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
     kinds: dict[str, str] = field(default_factory=dict)
-    breakglass: list[str] = field(default_factory=list)
+    breakglass: list[str] = field(default_factory=lambda: list(DEFAULT_BREAKGLASS))
     app_schemas: dict[str, list[str]] = field(default_factory=dict)
-    auditor: list[str] = field(default_factory=list)
+    auditor: list[str] = field(default_factory=lambda: list(DEFAULT_AUDITOR))
     monitor_members: bool = True
     """Classify members of pg_monitor that match nothing else as ``monitor``."""
 
@@ -104,7 +109,8 @@ class NamingPolicy:
 
     @classmethod
     def default(cls) -> NamingPolicy:
-        """The guide's conventions, no allowlists."""
+        """The guide's conventions: its names, the break-glass ``breakglass_admin`` and
+        the auditor ``pgaudit_auditor`` (a configured list replaces the default one)."""
         return cls()
 
     @classmethod

@@ -29,12 +29,12 @@ USER_RULE_ID_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}-[A-Z]+-\d{3}$")
 """Built-in rules use PGR-; user rules may use their own prefix (ACME-ROLE-001), so their
 ids can never collide with a rule we add later."""
 CATEGORIES: tuple[str, ...] = ("roles", "ownership", "privileges", "default-privileges", "hba",
-                               "settings", "migrations")
+                               "settings", "migrations", "coverage")
 OBJECT_TYPES: tuple[str, ...] = (
     "role", "membership", "database", "schema", "relation", "table", "view", "sequence",
     "column", "function", "type", "language", "large_object", "fdw", "server", "tablespace",
     "parameter", "default_privilege", "hba_rule", "setting", "session", "object", "cluster",
-    "statement",
+    "statement", "source",
 )
 REFERENCE_KINDS: tuple[str, ...] = ("guide", "cis", "docs", "other")
 MAX_TITLE = 150

@@ -326,6 +326,8 @@ class DatabaseSnapshot:
     status: str  # "collected" | "not_collected"
     reason: str | None = None
     tables: dict[str, Table] = field(default_factory=dict)
+    connect_failed: bool = field(default=False, compare=False)
+    """Collection only (not saved): the session could not be opened at all."""
 
     def table(self, name: str) -> Table:
         return self.tables.get(name) or empty_table(DATABASE_TABLES[name])

@@ -23,6 +23,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -205,20 +206,75 @@ class Server:
                                   "DROP DATABASE IF EXISTS {}").format(psql.Identifier(name)))
 
 
+QUIET_LOG = "fatal"
+"""The test servers' ``log_min_messages``: ``log_statement = 'all'`` stays the setting every
+collection sees (rules and tests read it), but the lines are only written while a test that
+reads the log holds the ``statement_log`` fixture. ``PGAUDIT_TEST_LOG_ALL=1`` logs always."""
+
+
+def _server_cpu_seconds(cluster: LocalCluster) -> float | None:
+    """CPU time of the postmaster and its finished backends (Linux), for the artifacts."""
+    try:
+        pid = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @pytest.fixture(scope="session", params=VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
 def pg(request: pytest.FixtureRequest) -> Iterator[Server]:
     """A running server of each major version (session scope: started once per version)."""
     inst = install_for(request.param)
-    cluster = LocalCluster(inst, settings={"log_statement": "'all'"})
+    settings = {"log_statement": "'all'"}
+    if os.environ.get("PGAUDIT_TEST_LOG_ALL") != "1":
+        settings["log_min_messages"] = f"'{QUIET_LOG}'"
+    cluster = LocalCluster(inst, settings=settings)
     cluster.start()
     try:
         yield Server(cluster)
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
+        suffix = "" if worker_id() == "main" else f"-{worker_id()}"
+        cpu = _server_cpu_seconds(cluster)
+        if cpu is not None:
+            with open(ARTIFACTS / "server-cpu.txt", "a", encoding="utf-8") as fh:
+                fh.write(f"{inst.label}{suffix} {cpu:.1f} s\n")
         if cluster.log_file.exists():
-            suffix = "" if worker_id() == "main" else f"-{worker_id()}"
             shutil.copy(cluster.log_file, ARTIFACTS / f"{inst.label}{suffix}.log")
         cluster.stop()
+
+
+def _set_log_level(pg: Server, level: str | None) -> None:
+    """ALTER SYSTEM log_min_messages (None: back to the file's value), reload, and wait
+    until new sessions see it: the postmaster handles the reload signal asynchronously."""
+    import time
+
+    if level is None:
+        pg.execute("ALTER SYSTEM RESET log_min_messages")
+    else:
+        pg.execute(f"ALTER SYSTEM SET log_min_messages = '{level}'")
+    pg.execute("SELECT pg_reload_conf()")
+    want = level or (QUIET_LOG if os.environ.get("PGAUDIT_TEST_LOG_ALL") != "1" else "warning")
+    deadline = time.monotonic() + 15
+    while pg.query("SELECT current_setting('log_min_messages')")[0][0] != want:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"server did not reload log_min_messages = {want}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def statement_log(pg: Server) -> Iterator[Path]:
+    """The server log with every statement in it, for the duration of one test.
+
+    Yields the log file; read it from an offset taken inside the test. The servers run
+    with ``log_statement = 'all'`` but write the lines only while this fixture is active.
+    """
+    _set_log_level(pg, "warning")
+    try:
+        yield pg.cluster.log_file
+    finally:
+        _set_log_level(pg, None)
 
 
 @pytest.fixture
@@ -229,6 +285,15 @@ def fresh_db(pg: Server) -> Iterator[str]:
         yield name
     finally:
         pg.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def builtin_rules() -> tuple[Any, ...]:
+    """The built-in rules, loaded and validated once per session (loading checks every
+    query with sqlglot: about half a second). A tuple: take ``list(...)`` to change it."""
+    from pgaudit_roles.rules import load_rules
+
+    return tuple(load_rules())
 
 
 @pytest.fixture(scope="session")

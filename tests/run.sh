@@ -61,7 +61,7 @@ if [ -f bench/run.py ]; then .venv/bin/python bench/run.py --scale small --outpu
 WORKERS=${PGAUDIT_TEST_WORKERS:-2}
 step "pytest (both tiers, PostgreSQL 13-18, $WORKERS workers)"
 rc=0
-.venv/bin/python -m pytest -n "$WORKERS" --dist loadgroup "$@" || rc=$?
+.venv/bin/python -m pytest -n "$WORKERS" --dist loadgroup --durations=15 "$@" || rc=$?
 if [ "$rc" = 5 ]; then
   # pytest's "no tests collected": the arguments selected nothing (e.g. a -k that only
   # matches a tier that is not there). Not an error of the suite; its line says so.

@@ -28,7 +28,10 @@ def statements(sql: str) -> list[str]:
 def test_default_script_is_the_minimum():
     sql = bootstrap_sql()
     assert statements(sql) == ["TransactionStmt", "CreateRoleStmt", "GrantRoleStmt",
-                               "GrantStmt", "GrantStmt", "TransactionStmt"]
+                               "GrantStmt", "GrantStmt", "DoStmt", "TransactionStmt"]
+    # the DO block: CONNECT on every database that accepts connections, explained
+    assert "GRANT CONNECT ON DATABASE %I TO %s" in sql and "WHERE datallowconn" in sql
+    assert "-- A database created later needs its own grant:" in sql
     assert f"CREATE ROLE {DEFAULT_ROLE} LOGIN NOSUPERUSER" in sql
     assert f"GRANT pg_monitor TO {DEFAULT_ROLE};" in sql
     assert f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {DEFAULT_ROLE};" in sql
@@ -40,7 +43,10 @@ def test_default_script_is_the_minimum():
 
 def test_options_add_exactly_their_part():
     assert statements(bootstrap_sql(create_role=False)) == [
-        "TransactionStmt", "GrantRoleStmt", "GrantStmt", "GrantStmt", "TransactionStmt"]
+        "TransactionStmt", "GrantRoleStmt", "GrantStmt", "GrantStmt", "DoStmt", "TransactionStmt"]
+    assert statements(bootstrap_sql(connect_grants=False)) == [
+        "TransactionStmt", "CreateRoleStmt", "GrantRoleStmt", "GrantStmt", "GrantStmt",
+        "TransactionStmt"]
     ident = bootstrap_sql(with_ident=True)
     assert "GRANT SELECT ON pg_catalog.pg_ident_file_mappings" in ident
     assert "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ident_file_mappings()" in ident
@@ -155,3 +161,25 @@ def test_password_check_helper(pg):
     pg.execute(f'CREATE ROLE "{other}" LOGIN')
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         pg.query("SELECT * FROM pgaudit_roles.password_types()", dbname=db, user=other)
+
+
+@pytest.mark.pg
+def test_connect_grants_reach_databases_public_cannot_enter(pg):
+    """The guide revokes CONNECT from PUBLIC: the DO block grants it to the auditor by name
+    on every database that accepts connections (template0 does not), hostile names too;
+    --no-connect-grants leaves it out."""
+    db = pg.create_database(pg.unique("boot_conn") + ' "x"')
+    try:
+        pg.execute(f'REVOKE CONNECT ON DATABASE "{db.replace(chr(34), chr(34) * 2)}" FROM PUBLIC')
+        name = HOSTILE + pg.unique("")[-6:]
+        pg.execute(bootstrap_sql(name))
+        assert pg.query("SELECT has_database_privilege(%s, %s, 'CONNECT')", (name, db)) == [(True,)]
+        assert pg.query("SELECT count(*) FROM pg_database d WHERE d.datallowconn AND NOT "
+                        "has_database_privilege(%s, d.oid, 'CONNECT')", (name,)) == [(0,)]
+        other = pg.unique("boot_noconn")
+        script = bootstrap_sql(other, connect_grants=False)
+        assert "GRANT CONNECT" not in script
+        pg.execute(script)
+        assert pg.query("SELECT has_database_privilege(%s, %s, 'CONNECT')", (other, db)) == [(False,)]
+    finally:
+        pg.drop_database(db)

@@ -91,7 +91,7 @@ def test_unreachable_port_exit_3(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_wrong_password_exit_3_and_no_password_anywhere(pg, tcp_auditor, tmp_path):
+def test_wrong_password_exit_3_and_no_password_anywhere(pg, tcp_auditor, statement_log, tmp_path):
     name, password = tcp_auditor
     wrong = "Wr0ng-" + password[::-1]
     out = tmp_path / "snap.json"
@@ -109,7 +109,8 @@ def test_wrong_password_exit_3_and_no_password_anywhere(pg, tcp_auditor, tmp_pat
     assert wrong not in log and password not in log
 
 
-def test_right_password_never_in_snapshot_output_or_log(pg, tcp_auditor, layout_db, tmp_path):
+def test_right_password_never_in_snapshot_output_or_log(pg, tcp_auditor, layout_db, statement_log,
+                                                        tmp_path):
     name, password = tcp_auditor
     out = tmp_path / "snap.json"
     offset = pg.cluster.log_file.stat().st_size

@@ -10,7 +10,6 @@ import pytest
 
 from pgaudit_roles.config import CLI_SOURCE, config_from_mapping, discover, load_config
 from pgaudit_roles.errors import ConfigError
-from pgaudit_roles.rules import load_rules
 
 FULL = """\
 fail_on = "medium"
@@ -154,8 +153,8 @@ def test_naming_policy_is_built(tmp_path: Path) -> None:
     assert isinstance(config_from_mapping({}).naming, naming.NamingPolicy)
 
 
-def test_rule_ids_in_overrides_are_checked() -> None:
-    rules = load_rules()
+def test_rule_ids_in_overrides_are_checked(builtin_rules: tuple) -> None:
+    rules = list(builtin_rules)
     cfg = config_from_mapping({"rules": {"disable": ["PGR-NOPE-001"]}}, origin="x.toml")
     with pytest.raises(ConfigError, match=r"x.toml: rules.disable: unknown rule id 'PGR-NOPE-001'"):
         cfg.resolve_rules(rules)
@@ -180,6 +179,27 @@ def test_check_show_config_cli(tmp_path: Path) -> None:
     assert f'fail_on = "low"  ({tmp_path / ".pgaudit-roles.toml"})' in proc.stdout
     assert 'framework = "cis"  (command line)' in proc.stdout
     assert 'rules.disable = ["PGR-ROLE-001"]' in proc.stdout
+    # the naming policy in force, not "null": the guide's names, break-glass included
+    naming = next(line for line in proc.stdout.splitlines() if line.startswith("naming = "))
+    assert "null" not in naming and '"breakglass": ["breakglass_admin"]' in naming
+    assert '"auditor": ["pgaudit_auditor"]' in naming and "db_owner_" in naming
+    assert naming.endswith("(default)"), naming
+
+
+def test_naming_defaults_are_the_readme_names() -> None:
+    """README: "the guide's names are the defaults": a NOLOGIN breakglass_admin superuser
+    is the allowed break-glass role without any configuration; a configured list replaces
+    the default one."""
+    from pgaudit_roles.naming import NamingPolicy
+
+    policy = NamingPolicy.default()
+    assert policy.classify("breakglass_admin", login=False, superuser=True,
+                           predefined=False) == ("breakglass", None)
+    assert policy.classify("pgaudit_auditor", login=True, superuser=False,
+                           predefined=False) == ("auditor", None)
+    custom = NamingPolicy.from_mapping({"breakglass": ["dba_vault"]})
+    assert custom.classify("breakglass_admin", login=False, superuser=True,
+                           predefined=False) == ("admin", None)
 
 
 @pytest.mark.parametrize(("text", "args", "needle"), [

@@ -135,6 +135,13 @@ def test_demo_end_to_end(pg: Any, tmp_path: Path, passwords: Passwords,
         assert [t for _k, t in chain] == ["analyst_jane", "set_role", "oncall_api",
                                           "security_definer", "postgres",
                                           "superuser_attribute", "superuser-equivalent"], chain
+        # the snapshot is next to the reports, and the follow-ups printed work on it
+        assert (out_dir / demo.SNAPSHOT_FILE).is_file()
+        ran = run_follow_ups(out, out_dir)
+        assert {"explain", "who-can", "query", "diff"} <= ran.keys(), out
+        assert "app_api" in ran["explain"].stdout and "CREATEROLE" in ran["explain"].stdout
+        assert "db_writer_api" in ran["who-can"].stdout
+        assert "template0" in ran["query"].stdout  # the coverage table: listed, not a gap
     else:
         snap = _load(out_dir / "snapshot.json")
         assert snap.meta["connected_user"] == demo.AUDITOR
@@ -147,6 +154,23 @@ def test_demo_end_to_end(pg: Any, tmp_path: Path, passwords: Passwords,
     passwords.assert_absent("stderr", err.encode())
     for path, data in all_file_bytes(out_dir):
         passwords.assert_absent(str(path), data)
+
+
+def run_follow_ups(out: str, cwd: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run every "  pgaudit-roles ..." line the demo printed; each must exit 0."""
+    import sys
+
+    ran: dict[str, subprocess.CompletedProcess[str]] = {}
+    for line in out.splitlines():
+        if not line.startswith("  pgaudit-roles "):
+            continue
+        argv = shlex.split(line)[1:]
+        res = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *argv],
+                             capture_output=True, text=True, cwd=cwd, timeout=300)
+        assert res.returncode == 0, f"{line}\n{res.stdout}{res.stderr}"
+        assert "Traceback" not in res.stderr
+        ran[argv[0]] = res
+    return ran
 
 
 def _load(path: Path) -> Snapshot:
@@ -189,6 +213,9 @@ def test_demo_keep_leaves_a_usable_server(kept_demo: dict[str, Any], passwords: 
         row = conn.execute("SELECT current_user, rolsuper FROM pg_roles "
                            "WHERE rolname = current_user").fetchone()
     assert row == (demo.AUDITOR, False)
+    # the follow-ups printed for a kept server work: collect a later snapshot and diff it
+    ran = run_follow_ups(kept_demo["out"], kept_demo["out_dir"])
+    assert {"explain", "who-can", "query", "collect", "diff"} <= ran.keys()
     # the random passwords were really set (SCRAM over TCP), for the hostile name too
     port = re.search(r"port=(\d+)", kept_demo["auditor"])
     assert port

@@ -9,7 +9,6 @@ import pytest
 from pgaudit_roles import frameworks
 from pgaudit_roles.errors import RuleError, UsageError
 from pgaudit_roles.model import Rule, RuleResult
-from pgaudit_roles.rules import load_rules
 
 
 def rule(rid: str, min_version: int = 130000) -> Rule:
@@ -118,8 +117,8 @@ def test_name_must_match_file(tmp_path: Path) -> None:
         frameworks.load_framework_file(p, [])
 
 
-def test_unknown_framework_name() -> None:
+def test_unknown_framework_name(builtin_rules: tuple) -> None:
     with pytest.raises(UsageError, match="unknown framework 'nope'.*golive"):
-        frameworks.load_framework("nope", load_rules())
+        frameworks.load_framework("nope", list(builtin_rules))
     with pytest.raises(UsageError, match="unknown framework"):
-        frameworks.load_framework("../../etc/passwd", load_rules())
+        frameworks.load_framework("../../etc/passwd", list(builtin_rules))

@@ -1,7 +1,8 @@
 """The tool never writes and never needs SUPERUSER, proven by the server's own log.
 
 The harness runs every server with ``log_statement=all`` and ``app=%a`` in the log line
-prefix. A full collection as a pg_monitor-only auditor must log nothing but
+prefix (the lines are written while a test holds the ``statement_log`` fixture). A full
+collection as a pg_monitor-only auditor must log nothing but
 SELECT/SHOW/SET/BEGIN/COMMIT/ROLLBACK for ``app=pgaudit-roles``, no error, and a fixed
 number of statements per database whatever the number of objects in it.
 """
@@ -47,18 +48,18 @@ def test_log_parser_finds_non_read_statements():
 
 
 @pytest.mark.pg
-def test_full_collection_logs_only_reads(pg):
+def test_full_collection_logs_only_reads(pg, statement_log):
     db = pg.unique("ro_layout")
     pg.create_database(db)
     apply_fixture_layout(pg, db)
     empty = pg.create_database(pg.unique("ro_empty"))
     auditor = make_auditor(pg, pg.unique("ro_auditor"), password_check=True)
-    offset = pg.cluster.log_file.stat().st_size
+    offset = statement_log.stat().st_size
     snap = collect(auditor)  # every database
     assert snap.meta["is_superuser"] is False
     assert pg.query("SELECT rolsuper FROM pg_roles WHERE rolname = %s",
                     (snap.meta["connected_user"],)) == [(False,)]
-    items = [e for e in entries(read_since(pg.cluster.log_file, offset)) if e.app == APP]
+    items = [e for e in entries(read_since(statement_log, offset)) if e.app == APP]
     statements = [e for e in items if e.statement is not None]
     assert len(statements) > 20, "no pgaudit-roles statement found in the server log"
     assert non_read_statements(items, APP) == []

@@ -43,7 +43,7 @@ def test_summary_counts_and_markers():
     assert s["gating"] == 7 and s["gating_by_severity"]["critical"] == 3
     assert s["waived"] == 1 and s["expired_waivers"] == 1
     assert s["baseline"] == {"new": 12, "unchanged": 3, "updated": 0, "resolved": 1}
-    assert s["by_rule_status"] == {"pass": 1, "fail": 4, "skipped": 1, "error": 1}
+    assert s["by_rule_status"] == {"pass": 1, "fail": 4, "incomplete": 0, "skipped": 1, "error": 1}
     assert s["requirements"]["manual"] == 1
     waived = [f for f in doc["findings"] if f["suppressed"]]
     assert len(waived) == 1 and waived[0]["suppressed"]["expires"] == "2099-12-31"

@@ -28,7 +28,7 @@ def _qi(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def test_all_formats_on_a_real_scan(pg, fresh_db, tmp_path, shared_schemas):
+def test_all_formats_on_a_real_scan(pg, fresh_db, tmp_path, shared_schemas, builtin_rules):
     tag = pg.unique("r")
     img = f"<img src=x onerror=alert(1)> {tag}"
     script = f'<script>alert("{tag}")</script>'
@@ -38,7 +38,7 @@ def test_all_formats_on_a_real_scan(pg, fresh_db, tmp_path, shared_schemas):
     try:
         pg.execute(f"CREATE TABLE public.t(i int); GRANT ALL ON public.t TO {_qi(script)}", dbname=fresh_db)
         snap = collect_mod.collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db], all_databases=False)
-        result = engine.evaluate(snap, rules_mod.load_rules())
+        result = engine.evaluate(snap, list(builtin_rules))
         paths = write_reports(result, list(FORMATS), tmp_path / "out")
     finally:
         pg.execute("DROP TABLE IF EXISTS public.t", dbname=fresh_db)

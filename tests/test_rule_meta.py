@@ -16,7 +16,7 @@ from pgaudit_roles.rule_docs import (
     render_rules_markdown,
     replace_readme_section,
 )
-from pgaudit_roles.rules import RULE_ID_RE, load_rules
+from pgaudit_roles.rules import RULE_ID_RE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "rules"))
 from caseload import CASES_DIR, load_case_file  # noqa: E402
@@ -32,9 +32,9 @@ def test_catalogue_is_not_empty() -> None:
     assert len(RULE_FILES) >= 4
 
 
-def test_ids_unique_and_file_name_is_id() -> None:
+def test_ids_unique_and_file_name_is_id(builtin_rules: tuple) -> None:
     files = sorted(resources.rules_dir().glob("*.toml"))
-    rules = load_rules()
+    rules = list(builtin_rules)
     assert len({r.id for r in rules}) == len(rules) == len(files)
     for r in rules:
         assert Path(r.path).stem == r.id
@@ -59,17 +59,17 @@ def _versions_covered(cases: list) -> bool:
     return all(any(c.expect == "fail" and c.applies_to(v) for c in cases) for v in range(13, 19))
 
 
-def test_every_case_file_names_a_rule() -> None:
-    ids = {r.id for r in load_rules()}
+def test_every_case_file_names_a_rule(builtin_rules: tuple) -> None:
+    ids = {r.id for r in builtin_rules}
     for path in sorted(CASES_DIR.glob("*.toml")):
         assert path.stem in ids, f"{path}: no rule {path.stem}"
         load_case_file(path)  # parses and validates
 
 
-def test_guide_references_name_a_guide_section() -> None:
+def test_guide_references_name_a_guide_section(builtin_rules: tuple) -> None:
     guide = (ROOT.parent / "shared" / "seeds" / "000_665d17aafe9851be.txt")
     text = guide.read_text(encoding="utf-8") if guide.is_file() else None
-    for r in load_rules():
+    for r in builtin_rules:
         for ref in r.references:
             if ref.kind != "guide":
                 continue
@@ -80,33 +80,33 @@ def test_guide_references_name_a_guide_section() -> None:
 
 
 @pytest.mark.parametrize("name", frameworks.available())
-def test_framework_mappings_name_known_rules(name: str) -> None:
-    fw = frameworks.load_framework(name, load_rules())  # strict: unknown rule -> RuleError
+def test_framework_mappings_name_known_rules(name: str, builtin_rules: tuple) -> None:
+    fw = frameworks.load_framework(name, list(builtin_rules))  # strict: unknown rule -> RuleError
     assert fw.requirements
     for req in fw.requirements:
         assert req.rules or req.manual, f"{name} {req.id}: neither rules nor manual"
 
 
-def test_shipped_frameworks() -> None:
+def test_shipped_frameworks(builtin_rules: tuple) -> None:
     assert {"golive", "cis"} <= set(frameworks.available())
-    cis = frameworks.load_framework("cis", load_rules())
+    cis = frameworks.load_framework("cis", list(builtin_rules))
     ids = [r.id for r in cis.requirements]
     assert ids == ["4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9",
                    "5.1", "5.2", "5.3", "5.4", "5.5", "5.6"]
-    golive = frameworks.load_framework("golive", load_rules())
+    golive = frameworks.load_framework("golive", list(builtin_rules))
     guide_items = 6
     assert len([r for r in golive.requirements if r.id.startswith("GL-")]) >= guide_items
 
 
-def test_docs_rules_md_is_current() -> None:
-    rules = [r for r in load_rules() if r.origin == "builtin"]
+def test_docs_rules_md_is_current(builtin_rules: tuple) -> None:
+    rules = [r for r in builtin_rules if r.origin == "builtin"]
     current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     assert current == render_rules_markdown(rules), \
         "docs/rules.md is stale: run `python -m pgaudit_roles.rule_docs`"
 
 
-def test_readme_section_between_markers() -> None:
-    rules = load_rules()
+def test_readme_section_between_markers(builtin_rules: tuple) -> None:
+    rules = list(builtin_rules)
     text = f"intro\n{README_START}\nSTALE-SECTION-TEXT\n{README_END}\nrest\n"
     new = replace_readme_section(text, rules)
     assert new.startswith("intro\n" + README_START + "\n| Rule |")
@@ -117,8 +117,8 @@ def test_readme_section_between_markers() -> None:
     # (the README's own test checks that README.md itself is current)
 
 
-def test_markdown_escapes_pipes() -> None:
-    rules = load_rules()
+def test_markdown_escapes_pipes(builtin_rules: tuple) -> None:
+    rules = list(builtin_rules)
     r = rules[0]
     from dataclasses import replace
 

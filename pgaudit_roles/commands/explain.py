@@ -259,7 +259,7 @@ def explain(role: str, target: str, include_system: bool, fmt: str,
         con.close()
     from .query import echo_json_or_text
 
-    echo_json_or_text(data, fmt, render)
+    echo_json_or_text(data, fmt, render)  # databases not collected: in its Unknown section
 
 
 __all__ = ["explain", "gather", "qualified_name", "render"]

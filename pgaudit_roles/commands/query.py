@@ -134,6 +134,18 @@ def display_identity(row: dict[str, Any]) -> str:
     return base
 
 
+def echo_partial_note(snap: Any, fmt: str, *, database: str | None = None,
+                      sources: tuple[str, ...] | None = None) -> None:
+    """Say when an answer covers only part of the cluster (a database or a source that was
+    not collected): after a text answer on stdout, on stderr when stdout is JSON or CSV."""
+    from ..coverage import partial_note
+
+    note = partial_note(snap, database=database, sources=sources)
+    if note:
+        click.echo(f"{'pgaudit-roles: ' if fmt != 'text' else ''}{note[0].upper()}{note[1:]}",
+                   err=fmt not in ("text", "table"))
+
+
 def records(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     cur = con.execute(sql, params or [])
     cols = [d[0] for d in cur.description]
@@ -262,7 +274,7 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
     from ..rules import validate_query
 
     validate_query(sql, "SQL")
-    con, _snap = open_audit(target, config_path)
+    con, snap = open_audit(target, config_path)
     try:
         import duckdb
 
@@ -279,3 +291,6 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
         con.close()
     out = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](columns, rows)
     click.echo(out)
+    from ..coverage import sources_read_by
+
+    echo_partial_note(snap, "json" if fmt != "table" else fmt, sources=sources_read_by(sql))

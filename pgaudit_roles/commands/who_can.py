@@ -395,13 +395,16 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
     from ..can import annotate_who_can
 
     q, target = parse_question(words)
-    con, _snap = open_audit(target, config_path)
+    con, snap = open_audit(target, config_path)
     try:
         objects = _resolve_or_unknown(con, q, database)
         results = answer(con, q, objects)
         annotate_who_can(con, results)
     finally:
         con.close()
-    from .query import echo_json_or_text
+    from ..coverage import PRIVILEGE_SOURCES
+    from .query import echo_json_or_text, echo_partial_note
 
     echo_json_or_text(results, fmt, render)
+    echo_partial_note(snap, fmt, database=database, sources=PRIVILEGE_SOURCES)
+

@@ -84,6 +84,31 @@ class DemoScan:
     snapshot: Snapshot | None = None
 
 
+COVERAGE_QUERY = ("SELECT source, database, status, reason FROM coverage "
+                  "WHERE status <> 'collected'")
+SNAPSHOT_FILE = "snapshot.json.gz"
+"""Written next to the reports, so explain, who-can, query and diff work after the demo."""
+
+
+def follow_up_commands(snapshot: Path, config: Path, kept_auditor: str | None = None) -> list[str]:
+    """Shell lines that work on the demo's snapshot (a test runs every one of them).
+
+    The names are the demo layout's own constants, never read back from the database."""
+    snap, cfg = shlex.quote(str(snapshot)), shlex.quote(str(config))
+    lines = [
+        f"pgaudit-roles explain app_api {snap} --config {cfg}",
+        f"pgaudit-roles who-can SELECT ON TABLE api.accounts {snap} --config {cfg}",
+        f"pgaudit-roles query {snap} {shlex.quote(COVERAGE_QUERY)}",
+    ]
+    if kept_auditor is not None:
+        later = shlex.quote(str(snapshot.with_name("later.json.gz")))
+        lines += [f"pgaudit-roles collect {shlex.quote(kept_auditor)} -o {later}",
+                  f"pgaudit-roles diff {snap} {later}"]
+    else:  # the server is gone: a later scan of your own goes in place of the second file
+        lines.append(f"pgaudit-roles diff {snap} {snap}")
+    return lines
+
+
 def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
           formats: tuple[str, ...] = REPORT_FORMATS) -> DemoScan:
     """Scan the demo server as the auditor and write everything into ``output_dir``.
@@ -98,9 +123,12 @@ def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
         from ..scan import run_scan  # type: ignore[import-not-found,unused-ignore]
 
         config = load_config(config_path, discover_file=False)
+        snapshot_path = output_dir / SNAPSHOT_FILE
         result, paths = run_scan(conninfo, output_dir=output_dir, formats=list(formats),
-                                 config=config)
-        return DemoScan(paths={str(k): Path(v) for k, v in paths.items()}, result=result)
+                                 config=config, snapshot_out=snapshot_path)
+        found = {str(k): Path(v) for k, v in paths.items()}
+        found["snapshot"] = snapshot_path
+        return DemoScan(paths=found, result=result)
 
     from ..collect import collect
     from ..snapshot import save
@@ -221,6 +249,13 @@ def summary_lines(run: DemoRun) -> list[str]:
     lines.append(f"  config: {run.output_dir / CONFIG_FILE.name}")
     html = run.scan.paths.get("html")
     lines.append(f"HTML report: {html}" if html else "HTML report: not produced by this build")
+    snap = run.scan.paths.get("snapshot")
+    if snap is not None and run.scan.result is not None:
+        lines.append("Try next, on the saved snapshot"
+                     + (" and the running server:" if run.kept else " (no server needed; "
+                        "diff compares it with a later snapshot of yours):"))
+        lines += [f"  {cmd}" for cmd in follow_up_commands(
+            snap, run.output_dir / CONFIG_FILE.name, run.auditor_conninfo if run.kept else None)]
     if run.kept:
         lines += [
             "The demo server is still running (--keep). Connect without a password:",

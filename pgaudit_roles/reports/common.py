@@ -160,15 +160,32 @@ def target_label(meta: dict[str, Any]) -> str:
 
 
 def not_collected(meta: dict[str, Any]) -> list[dict[str, str | None]]:
-    """Sources the collector could not read, with its reason (rules needing them skip)."""
+    """Sources the collector could not read, then every database it did not read, each
+    with its reason (rules needing them were not evaluated there, never passed).
+    Databases outside an explicit --database selection are not listed."""
     out: list[dict[str, str | None]] = []
     sources = meta.get("sources") or {}
     if isinstance(sources, dict):
         for name in sorted(sources):
             src = sources[name]
             if isinstance(src, dict) and not src.get("collected"):
-                out.append({"source": str(name), "reason": _str_or_none(src.get("reason"))})
+                out.append({"source": str(name), "database": None,
+                            "reason": _str_or_none(src.get("reason"))})
+    coverage = meta.get("coverage") or []
+    for row in coverage if isinstance(coverage, list) else []:
+        if (isinstance(row, dict) and row.get("source") == "database"
+                and row.get("status") in ("not_collected", "not_connectable")):
+            out.append({"source": "database", "database": _str_or_none(row.get("database")),
+                        "reason": _str_or_none(row.get("reason"))})
     return out
+
+
+def not_collected_label(m: dict[str, str | None]) -> str:
+    """``database "x"`` or the source name, for the "Not collected" lists."""
+    if m.get("database") is not None:
+        return f"database {m['database']}"
+    return str(m.get("source"))
+
 
 
 def _str_or_none(v: Any) -> str | None:
@@ -217,9 +234,15 @@ class Summary:
     requirements: dict[str, int] = field(default_factory=dict)
     outside: dict[str, Any] | None = None  # --framework: findings outside it (not gated)
 
+    coverage_gaps: int = 0  # active coverage findings (PGR-COV-*) of medium or above
+
     @property
     def verdict(self) -> str:
-        return "fail" if self.gating else "pass"
+        """fail (gating findings), incomplete (none gate, but part of the cluster was not
+        read: never PASS) or pass."""
+        if self.gating:
+            return "fail"
+        return "incomplete" if self.coverage_gaps else "pass"
 
     def verdict_detail(self) -> str:
         """The verdict's explanation, without the PASS/FAIL word."""
@@ -231,6 +254,9 @@ class Summary:
             head = f"{self.gating} {noun} at or above {self.fail_on} ({parts})"
         else:
             head = f"no findings at or above {self.fail_on}"
+        if self.coverage_gaps:
+            head += (f"; {self.coverage_gaps} coverage gap{'s' if self.coverage_gaps != 1 else ''}"
+                     " (part of the cluster was not read: see Not collected)")
         errors = self.by_status.get("error", 0)
         if errors:
             head += f"; {errors} rule{'s' if errors != 1 else ''} could not be evaluated"
@@ -270,6 +296,9 @@ def summarize(result: ScanResult) -> Summary:
     s.by_status = dict.fromkeys(STATUSES, 0)
     for r in result.results:
         s.by_status[r.status] = s.by_status.get(r.status, 0) + 1
+        if r.rule.category == "coverage":  # a low gap (password types) leaves PASS alone
+            s.coverage_gaps += sum(1 for f in r.findings
+                                   if f.gating and at_or_above(f.severity, "medium"))
         for f in r.findings:
             s.total += 1
             s.by_severity_all[f.severity] += 1

@@ -279,7 +279,7 @@ def context(result: ScanResult, **options: Any) -> dict[str, Any]:
                               "counts": rule_counts(r, result.fail_on), "has_findings": bool(r.findings),
                               "category": r.rule.category}
                              for r in result.results), key=lambda x: x["id"]),
-        "problems": [r for r in result.results if r.status in ("skipped", "error")],
+        "problems": [r for r in result.results if r.status in ("skipped", "error") or r.not_evaluated],
         "waived": [_finding_view(f, facets) for f in waived[:listed]], "waived_total": len(waived),
         "baselined": [_finding_view(f, facets) for f in baselined[:listed]],
         "baselined_total": len(baselined),

@@ -61,6 +61,8 @@ def rule_json(r: RuleResult, fail_on: str) -> dict[str, Any]:
         "rationale": rule.rationale,
         "status": r.status,
         "reason": r.reason,
+        "not_evaluated": [{k: v for k, v in scope.items() if v is not None or k == "reason"}
+                          for scope in r.not_evaluated],
         "counts": rule_counts(r, fail_on),
         "references": references(r),
         "fix_safety": rule.fix_safety,

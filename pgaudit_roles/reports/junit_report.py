@@ -165,8 +165,8 @@ def build(result: ScanResult, *, junit_granularity: str = "rule",
         if not r.findings or r.status in ("skipped", "error"):
             case = TestCase(case_name(r, all_objects=True), classname=classname(None, cat), elapsed_sec=0)
             reason = printable(r.reason or "no reason given")
-            if r.status == "skipped":
-                case.add_skipped_info(message=f"skipped: {reason}")
+            if r.status in ("skipped", "incomplete"):  # incomplete never reads as a pass
+                case.add_skipped_info(message=f"{r.status}: {reason}")
             elif r.status == "error":
                 case.add_error_info(message=f"rule could not be evaluated: {reason}",
                                     output=f"{r.rule.id}: {reason}", error_type="rule-error")

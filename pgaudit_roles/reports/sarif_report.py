@@ -164,9 +164,9 @@ def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
             results.append(result_entry(f, index.get(f.rule_id, index[r.rule.id]), sarif_anchor))
     notifications = [
         {"descriptor": {"id": r.rule.id, "index": index[r.rule.id]},
-         "level": "error" if r.status == "error" else "note",
+         "level": "error" if r.status == "error" else "warning" if r.not_evaluated else "note",
          "message": {"text": f"{r.rule.id} {r.status}: {r.reason or 'no reason given'}"}}
-        for r in result.results if r.status in ("skipped", "error")
+        for r in result.results if r.status in ("skipped", "error") or r.not_evaluated
     ]
     t = target_of(result.meta)
     run: dict[str, Any] = {

@@ -18,6 +18,7 @@ from ..model import SEVERITIES, SEVERITY_RANK, Finding, ScanResult
 from .common import (
     TOOL_NAME,
     not_collected,
+    not_collected_label,
     object_label,
     outside_lines,
     printable,
@@ -67,7 +68,8 @@ def render_text(result: ScanResult, *, color: bool = False,
     lines.append(head)
 
     verdict = s.verdict_line()
-    lines.append(_style(verdict, color, fg="red" if s.verdict == "fail" else "green", bold=True))
+    lines.append(_style(verdict, color, fg={"fail": "red", "incomplete": "yellow"}.get(s.verdict, "green"),
+                        bold=True))
 
     counts = "  ".join(_style(f"{sev} {s.by_severity[sev]}", color and s.by_severity[sev] > 0,
                               fg=_SEV_COLOR[sev]) for sev in SEVERITIES)
@@ -82,6 +84,7 @@ def render_text(result: ScanResult, *, color: bool = False,
     lines.append("Findings: " + counts + (f"  ({'; '.join(extra)})" if extra else ""))
     st = s.by_status
     lines.append(f"Rules: {st.get('pass', 0)} pass, {st.get('fail', 0)} fail, "
+                 f"{st.get('incomplete', 0)} incomplete, "
                  f"{st.get('skipped', 0)} skipped, {st.get('error', 0)} error")
     for i, line in enumerate(outside_lines(s.outside)):
         lines.append(("  " if i else "") + printable(line))
@@ -90,9 +93,10 @@ def render_text(result: ScanResult, *, color: bool = False,
 
     missing = not_collected(meta)
     if missing:
-        lines.append("Not collected (rules needing it were skipped):")
+        lines.append("Not collected (rules needing it were not evaluated there, never passed):")
         for m in missing:
-            lines.append(f"  - {printable(m['source'])}: {printable(m['reason'] or 'no reason given')}")
+            lines.append(f"  - {printable(not_collected_label(m))}: "
+                         f"{printable(m['reason'] or 'no reason given')}")
 
     best = _top(result, top)
     if best:
@@ -110,11 +114,12 @@ def render_text(result: ScanResult, *, color: bool = False,
         if rest > 0:
             lines.append(f"  ... and {rest} more (see the reports)")
 
-    problems = [r for r in result.results if r.status in ("skipped", "error")]
+    problems = [r for r in result.results if r.status in ("skipped", "error") or r.not_evaluated]
     if problems:
         lines.append("Not evaluated:")
         for r in problems:
-            label = _style(r.status.upper(), color, fg="red" if r.status == "error" else "yellow")
+            word = "INCOMPLETE" if r.not_evaluated and r.status != "skipped" else r.status.upper()
+            label = _style(word, color, fg="red" if r.status == "error" else "yellow")
             lines.append(f"  {label} {r.rule.id}: {printable(r.reason or 'no reason given')}")
 
     if report_paths:

@@ -128,7 +128,8 @@ def make_auditor(pg: Any, name: str, hba: bool = True, *, password_check: bool =
 
     if not _role_exists(pg, name):
         if hba:
-            sql = bootstrap_sql(name, with_password_check=password_check)
+            # CONNECT stays as each test sets it (some check a database without it)
+            sql = bootstrap_sql(name, with_password_check=password_check, connect_grants=False)
         else:
             q = quote_ident(name)
             sql = f"BEGIN;\nCREATE ROLE {q} LOGIN;\nGRANT pg_monitor TO {q};\n"

@@ -17,6 +17,9 @@ Case file format::
     collect_as = "superuser"                   # or "auditor" (pg_monitor member)
     config = { naming = { breakglass = ["dba_{p}"] } }   # optional inline config
     isolated = true                            # optional: never run side by side (see below)
+    connect_to = "postgres"                    # optional (auditor only): connect to this
+                                               # database and read it and the case's; the
+                                               # auditor gets CONNECT on this one only
     settings = { ssl = "on" }                  # optional server settings for this case only
     [case.match]                               # fail cases: a finding with these fields
     role = "app_{p}"
@@ -32,17 +35,20 @@ so the collector reads the given file instead of the server's pg_hba_file_rules.
 the case and reset afterwards, so the collector reads them from pg_settings like any other
 value; a case whose setting the server build cannot take (``ssl`` on a build without SSL)
 is skipped with the server's message. Without it the test server runs with
-``log_statement = 'all'``, ``ssl = off``, ``log_connections``/``log_disconnections`` off and
+``log_statement = 'all'`` (the lines written only for tests that read the log),
+``ssl = off``, ``log_connections``/``log_disconnections`` off and
 ``password_encryption = 'scram-sha-256'`` (see tests/conftest.py and localpg.py).
 
-Cases run side by side (each in its own database, with its own prefix, collected together
-as the superuser) unless they have ``hba``, ``config`` or ``settings``, are collected as the
-auditor, say ``isolated = true``, or are fail cases whose match names neither ``{p}`` nor
-``{db}``. A case only ever sees findings that concern it: in its database, with its prefix
-in the role, object or schema name, or cluster-level pg_hba and setting findings. Mark a
-case ``isolated`` when it changes something cluster-wide that is not named with ``{p}``
-(grants to PUBLIC on shared objects, ALTER SYSTEM outside ``settings``) or when its rule
-counts across the whole cluster; ``PGAUDIT_CASES_ISOLATED=1`` runs every case alone.
+Cases run side by side (each in its own database, with its own prefix), collected once
+per group: superuser cases, auditor cases, cases with a ``config`` (evaluated one by one on
+their group's snapshot) and ``hba`` cases (the text parsed offline into one collected
+snapshot); a case with ``settings`` or ``isolated = true`` runs alone. A case only ever
+sees findings that concern it: in its database, with its prefix in the role, object or
+schema name, or cluster-level pg_hba and setting findings. Mark a case ``isolated`` when it
+changes something cluster-wide that is not named with ``{p}`` (grants to PUBLIC on shared
+objects, ALTER SYSTEM outside ``settings``, a helper that shows the auditor every role) or
+when its rule counts across the whole cluster; ``PGAUDIT_CASES_ISOLATED=1`` runs every case
+alone.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ from typing import Any
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 CASE_KEYS = {"name", "expect", "min_version", "max_version", "setup", "cluster_setup", "hba",
-             "config", "settings", "collect_as", "match", "isolated"}
+             "config", "settings", "collect_as", "match", "isolated", "connect_to"}
 SETTING_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 FINDING_MATCH_KEYS = {"rule_id", "severity", "database", "object_type", "schema", "object_name",
                       "object_identity", "role", "details", "message_contains"}
@@ -80,6 +86,7 @@ class Case:
     min_version: int | None = None
     max_version: int | None = None
     isolated: bool = False
+    connect_to: str | None = None
     path: str = ""
 
     @property
@@ -143,6 +150,11 @@ def load_case_file(path: Path) -> list[Case]:
         isolated = c.get("isolated", False)
         if not isinstance(isolated, bool):
             raise CaseFileError(f"{at} ({name}): 'isolated' must be true or false")
+        connect_to = c.get("connect_to")
+        if connect_to is not None and (not isinstance(connect_to, str) or not connect_to
+                                       or collect_as != "auditor"):
+            raise CaseFileError(f"{at} ({name}): 'connect_to' must name a database, and the "
+                                "case must say collect_as = \"auditor\"")
         config = c.get("config", {})
         if not isinstance(config, dict):
             raise CaseFileError(f"{at} ({name}): 'config' must be an inline table")
@@ -157,7 +169,8 @@ def load_case_file(path: Path) -> list[Case]:
                           config=config, settings=settings,
                           collect_as="auditor" if c.get("hba") is not None else collect_as,
                           match=match, min_version=c.get("min_version"),
-                          max_version=c.get("max_version"), isolated=isolated, path=where))
+                          max_version=c.get("max_version"), isolated=isolated,
+                          connect_to=connect_to, path=where))
     return cases
 
 

@@ -1,17 +1,26 @@
 """The data-driven rule test runner: every case of every rule, on every server version.
 
-For each (rule, case) x PostgreSQL 13..18: a fresh database and a unique name prefix, the
-case's SQL, a collection with the real collector, an evaluation of the rule, and the check:
-a fail case needs a finding that concerns the case and matches ``[case.match]``; a pass case
-may have no finding that concerns it (in its database, or naming one of its roles). Then the
-databases and every role whose name contains the prefix are dropped.
+For each (rule, case) x PostgreSQL 13..18: a database and a unique name prefix of its own,
+the case's SQL, a collection with the real collector, an evaluation of the rule, and the
+check: a fail case needs a finding that concerns the case and matches ``[case.match]``; a
+pass case may have no finding that concerns it (in its database, or naming one of its
+roles). Then the databases and every role whose name contains the prefix are dropped.
 
-Speed without giving up isolation: the cases of one server version that need nothing of
-their own (no ``hba`` file, ``config`` or ``settings``, collected as the superuser, not
-``isolated``, and a fail match that names ``{p}`` or ``{db}``) are prepared side by side, each in its own database with its own
-prefix, then collected once and evaluated once per collecting role. Each case still only
-looks at findings that concern it, so other cases cannot make it pass or fail. Every other
-case (and every case with ``PGAUDIT_CASES_ISOLATED=1``, handy when debugging) runs alone.
+Speed without giving up isolation: per server version the cases are run in groups, each
+case in its own database with its own prefix, prepared side by side and collected once
+per group (``mode``):
+
+- ``batch``: collected as the superuser, evaluated once for all their rules;
+- ``auditor``: the same, collected as one pg_monitor auditor (no pg_hba grants);
+- ``config``: collected once as the superuser, evaluated per case with its own config;
+- ``hba``: collected once as the auditor, then each case's pg_hba text is parsed offline
+  (as the collector parses ``--hba-file``) into a copy of that snapshot and evaluated; a
+  self-check compares the injection with a real ``--hba-file`` collection;
+- ``alone``: cases with server ``settings`` or ``isolated = true`` (and every case with
+  ``PGAUDIT_CASES_ISOLATED=1``, handy when debugging) run by themselves.
+
+Each case only looks at findings that concern it, so other cases cannot make it pass or
+fail; a case that runs alone may match a fail case against every finding.
 
 Case files: tests/rules/cases/<RULE_ID>.toml (format in caseload.py).
 """
@@ -20,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import sys
 import time
@@ -48,14 +56,18 @@ def rules_by_id() -> dict[str, Any]:
     return {name: by_id[rid] for name, rid in ids.items()}
 
 
-def batchable(case: Case) -> bool:
-    if (ISOLATE_ALL or case.isolated or case.hba is not None or case.config or case.settings
-            or case.collect_as != "superuser"):
-        return False
-    if case.expect == "fail":
-        text = json.dumps(case.match)
-        return "{p}" in text or "{db}" in text
-    return True
+def mode(case: Case) -> str:
+    """How a case runs: batch, auditor, config, hba or alone (see the module docstring)."""
+    if ISOLATE_ALL or case.isolated or case.settings or case.connect_to:
+        return "alone"
+    if case.hba is not None:
+        return "hba"
+    if case.collect_as == "auditor":
+        return "alone" if case.config else "auditor"
+    return "config" if case.config else "batch"
+
+
+GROUPS = ("batch", "auditor", "config", "hba")
 
 
 @dataclass
@@ -69,6 +81,7 @@ class Prepared:
     result: Any = None  # RuleResult of the case's rule
     hba_path: Path | None = None
     batched: bool = False
+    snapshot: Any = None  # config and hba cases: their group's snapshot, evaluated in the test
 
 
 def quote(name: str) -> str:
@@ -203,39 +216,128 @@ def selected_case_ids(session: pytest.Session, major: int) -> set[str]:
     return out
 
 
-@pytest.fixture(scope="session")
-def batch(pg: Any, request: pytest.FixtureRequest) -> Iterator[dict[str, Prepared]]:
-    """Every batchable case of this server version, prepared, collected, evaluated and
-    cleaned up again; the outcomes stay in memory for the tests."""
-    token = f"rcb{os.getpid()}v{pg.major}n"
-    wanted = selected_case_ids(request.session, pg.major)
-    chosen = [c for c in CASES if batchable(c) and c.applies_to(pg.major)
-              and c.rule_id in rules_by_id() and c.id in wanted]
-    preps = {c.id: prepare(pg, c, f"{token}{i:04d}z") for i, c in enumerate(chosen)}
+REFERENCE_HBA = """\
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+hostssl "my db",sales +admins,"Bob" 10.0.0.0 255.0.0.0 ldap ldapserver=ldap.example.com ldapbindpasswd="s3cret x"
+host all all ::1/128 nonsense
+"""
+"""What the hba group's one real ``--hba-file`` collection reads: quoting, a group, a netmask,
+a secret to redact and a line with an error, so the injection's self-check has them."""
+
+
+def hba_snapshot(snapshot: Any, hba_path: Path, major: int) -> Any:
+    """A copy of ``snapshot`` whose pg_hba rules are ``hba_path`` parsed offline, exactly as
+    the collector reads ``--hba-file`` when pg_hba_file_rules is not readable (the group's
+    self-check compares the two)."""
+    import dataclasses
+
+    from pgaudit_roles.collect import redact_hba_options
+    from pgaudit_roles.hba import parse_hba_file
+    from pgaudit_roles.snapshot import CLUSTER_TABLES, Table
+
+    columns = [c[0] for c in CLUSTER_TABLES["hba_rules"]]
+    rows = [[r.get(c) for c in columns] for r in parse_hba_file(str(hba_path), major)]
+    opt = columns.index("options")
+    for row in rows:
+        row[opt] = redact_hba_options(row[opt])
+    meta = dict(snapshot.meta)
+    meta["sources"] = dict(meta["sources"])
+    meta["sources"]["hba_rules"] = {"collected": True, "reason": None,
+                                    "origin": f"file:{hba_path}"}
+    return dataclasses.replace(snapshot, meta=meta, cluster={**snapshot.cluster,
+                               "hba_rules": Table(columns=columns, rows=rows)})
+
+
+def _collect_group(pg: Any, kind: str, preps: list[Prepared], token: str,
+                   hba_dir: Path) -> None:
+    """Collect one group of prepared cases once; batch and auditor groups are evaluated
+    here, config and hba cases keep the snapshot for their own evaluation."""
+    group = [p for p in preps if p.error is None]
+    if not group:
+        return
     try:
-        group = [p for p in preps.values() if p.error is None]
-        if group:
-            try:
-                snapshot = collect_for(pg, "postgres", [p.db for p in group])
-                results = evaluate_rules(snapshot, {rules_by_id()[p.case.rule_id].id for p in group},
-                                         {}, "rule cases")
-            except Exception as exc:  # every case of the batch reports it
-                for p in group:
-                    p.error = f"batch collection/evaluation failed: {type(exc).__name__}: {exc}"
-            else:
-                for p in group:
-                    p.result = results[rules_by_id()[p.case.rule_id].id]
-                    p.batched = True
-    finally:
-        # results are in memory: drop everything now, so cases that run alone later see a
-        # cluster without the batch's roles
-        cleanup(pg, [p.db for p in preps.values()], token)
+        user = "postgres"
+        if kind in ("auditor", "hba"):
+            user = f"{token}_auditor"
+            ensure_auditor(pg, user, [p.db for p in group])
+        if kind == "hba":
+            for p in group:
+                p.hba_path = hba_dir / f"{p.prefix}.conf"
+                p.hba_path.write_text(substitute(p.case.hba, p.prefix, p.db), encoding="utf-8")
+            reference = hba_dir / "reference.conf"
+            reference.write_text(REFERENCE_HBA, encoding="utf-8")
+            # one database is enough: pg_hba rules read cluster-wide tables only
+            snapshot = collect_for(pg, user, [group[0].db], reference)
+            injected = hba_snapshot(snapshot, reference, pg.major)
+            assert snapshot.meta["sources"]["hba_rules"] == injected.meta["sources"]["hba_rules"]
+            assert (snapshot.table("hba_rules").columns == injected.table("hba_rules").columns
+                    and snapshot.table("hba_rules").rows == injected.table("hba_rules").rows), \
+                "the offline pg_hba injection differs from the collector's --hba-file reading"
+        else:
+            snapshot = collect_for(pg, user, [p.db for p in group])
+        if kind in ("config", "hba"):
+            for p in group:
+                p.snapshot = snapshot
+                p.batched = True
+            return
+        results = evaluate_rules(snapshot, {rules_by_id()[p.case.rule_id].id for p in group},
+                                 {}, "rule cases")
+    except Exception as exc:  # every case of the group reports it
+        for p in group:
+            p.error = f"{kind} group collection/evaluation failed: {type(exc).__name__}: {exc}"
+    else:
+        for p in group:
+            p.result = results[rules_by_id()[p.case.rule_id].id]
+            p.batched = True
+
+
+@pytest.fixture(scope="session")
+def groups(pg: Any, request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Prepared]]:
+    """Every case of this server version that runs in a group, prepared and collected one
+    group at a time, then cleaned up again: outcomes and snapshots stay in memory."""
+    wanted = selected_case_ids(request.session, pg.major)
+    hba_dir = tmp_path_factory.mktemp(f"hba-cases-pg{pg.major}")
+    preps: dict[str, Prepared] = {}
+    for g, kind in enumerate(GROUPS):
+        token = f"rc{g}{os.getpid()}v{pg.major}n"
+        chosen = [c for c in CASES if mode(c) == kind and c.applies_to(pg.major)
+                  and c.rule_id in rules_by_id() and c.id in wanted]
+        group = [prepare(pg, c, f"{token}{i:04d}z") for i, c in enumerate(chosen)]
+        try:
+            _collect_group(pg, kind, group, token, hba_dir)
+        finally:
+            # results are in memory: drop everything now, so the next group and the cases
+            # that run alone later see a cluster without this group's roles
+            cleanup(pg, [p.db for p in group], token)
+        preps.update((p.case.id, p) for p in group)
     yield preps
+
+
+def finish(prep: Prepared) -> Prepared:
+    """Evaluate a config or hba case on its group's snapshot (its own config, its own
+    pg_hba text); an error is recorded for the test to report."""
+    if prep.error is not None or prep.result is not None or prep.snapshot is None:
+        return prep
+    case = prep.case
+    try:
+        snapshot = prep.snapshot
+        if case.hba is not None:
+            assert prep.hba_path is not None
+            major = int(snapshot.meta["server_version_num"]) // 10000
+            snapshot = hba_snapshot(snapshot, prep.hba_path, major)
+        rid = rules_by_id()[case.rule_id].id
+        prep.result = evaluate_rules(snapshot, {rid}, substitute(case.config, prep.prefix, prep.db),
+                                     f"{case.path} config")[rid]
+    except Exception as exc:
+        prep.error = f"evaluation failed: {type(exc).__name__}: {exc}"
+    return prep
 
 
 @pytest.fixture
 def alone(pg: Any, tmp_path: Path) -> Iterator[Any]:
-    """Runs one case by itself (hba file, own config, isolated); cleans up after it."""
+    """Runs one case by itself (server settings, isolated); cleans up after it."""
     made: list[Prepared] = []
 
     def run(case: Case) -> Prepared:
@@ -251,9 +353,10 @@ def alone(pg: Any, tmp_path: Path) -> Iterator[Any]:
                 prep.hba_path.write_text(substitute(case.hba, prefix, prep.db), encoding="utf-8")
             if case.collect_as == "auditor":
                 user = f"{prefix}_auditor"
-                ensure_auditor(pg, user, [prep.db])
+                ensure_auditor(pg, user, [case.connect_to or prep.db])
+            dbs = [case.connect_to, prep.db] if case.connect_to else [prep.db]
             with server_settings(pg, substitute(case.settings, prefix, prep.db)):
-                snapshot = collect_for(pg, user, [prep.db], prep.hba_path)
+                snapshot = collect_for(pg, user, dbs, prep.hba_path)
             rid = rules_by_id()[case.rule_id].id
             prep.result = evaluate_rules(snapshot, {rid}, substitute(case.config, prefix, prep.db),
                                          f"{case.path} config")[rid]
@@ -287,10 +390,11 @@ def concerns(f: Any, prep: Prepared) -> bool:
     """The finding is about this case: its database, one of its roles or objects, or a
     cluster-level pg_hba line or server setting that names no role (they come from the
     case's own pg_hba text or from the test server's known settings, so they are the
-    case's; one that names a role is the case's when the role is)."""
+    case's; so are coverage findings about a cluster-wide source, which come from the
+    case's collecting role; one that names a role is the case's when the role is)."""
     if f.database == prep.db:
         return True
-    if f.database is None and f.object_type in ("hba_rule", "setting") and f.role is None:
+    if f.database is None and f.object_type in ("hba_rule", "setting", "source") and f.role is None:
         return True
     return any(prep.prefix in (v or "") for v in (f.role, f.object_name, f.object_identity, f.schema))
 
@@ -303,12 +407,13 @@ def describe(findings: list[Any]) -> str:
 
 @pytest.mark.pg
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_rule_case(pg: Any, case: Case, batch: dict[str, Prepared], alone: Any) -> None:
+def test_rule_case(pg: Any, case: Case, groups: dict[str, Prepared], alone: Any) -> None:
     if not case.applies_to(pg.major):
         pytest.skip(f"case applies to PostgreSQL {case.min_version or 13}-{case.max_version or ''}")
     assert case.rule_id in rules_by_id(), f"{case.path}: no rule {case.rule_id}"
-    prep = batch.get(case.id) or alone(case)
-    where = f"{case.id} [{'batched' if prep.batched else 'alone'}, prefix {prep.prefix}, db {prep.db}]"
+    grouped = groups.get(case.id)
+    prep = finish(grouped) if grouped is not None else alone(case)
+    where = f"{case.id} [{mode(case) if prep.batched else 'alone'}, prefix {prep.prefix}, db {prep.db}]"
     assert prep.error is None, f"{where}: {prep.error}"
     rr = prep.result
     assert rr.status != "error", f"{where}: rule error: {rr.reason}"
