@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pgaudit_roles import snapshot as snapmod
-from pgaudit_roles.cli import main
 from pgaudit_roles.config import load_config
 from pgaudit_roles.errors import EXIT_INTERNAL, EXIT_USAGE, AuditError, UsageError
 from pgaudit_roles.snapshot import CLUSTER_TABLES, DATABASE_TABLES, FORMAT, FORMAT_VERSION
@@ -82,14 +82,6 @@ def valid_doc() -> dict[str, Any]:
                            "tables": tables}]}
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_clean_usage_error(code: int, err: str, path: Path | str) -> None:

@@ -11,19 +11,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from cli_support import run_cli as run
 from conftest import Server
-
-from pgaudit_roles.cli import main
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def as_role(pg: Server, role: str, db: str, sql: str) -> Any:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import run_cli
 
 import pgaudit_roles.demo as demo
-from pgaudit_roles.cli import main
 from pgaudit_roles.snapshot import Snapshot
 
 pytestmark = pytest.mark.pg
@@ -51,14 +51,6 @@ def passwords(monkeypatch: pytest.MonkeyPatch) -> Passwords:
     return pw
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def postgres_processes_using(path: Path) -> list[int]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import run_cli as run
 from test_audit_schema import SCHEMA, acl, make, member, obj, role
 
 from pgaudit_roles.commands.query import open_audit, sql_name
@@ -22,16 +23,6 @@ from pgaudit_roles.snapshot import save
 HOSTILE = 'we"ird\nname <script>'
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from pgaudit_roles.cli import main
-
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
