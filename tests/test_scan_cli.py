@@ -119,8 +119,9 @@ def test_exit_code_matrix(clean: dict) -> None:
                           capture_output=True, text=True, cwd=work, timeout=300)
     assert base.returncode == 0, base.stderr
 
-    # a high-only violation: the app role may create roles
-    superuser(clean, "ALTER ROLE app_shop CREATEROLE")
+    # a high-only violation: the app role may create databases (not CREATEROLE: before
+    # PostgreSQL 16 that lets it grant itself pg_execute_server_program, a critical route)
+    superuser(clean, "ALTER ROLE app_shop CREATEDB")
     high = scan(clean, "--format", "json", "--output-dir", "high")
     sev = {f["severity"] for f in json.loads((work / "high" / "pgaudit-report.json").read_text())["findings"]
            if f["gating"]}
@@ -144,7 +145,7 @@ def test_exit_code_matrix(clean: dict) -> None:
         assert any(f["baseline"] == "new" and f["severity"] == "critical" for f in findings)
         assert any(f["baseline"] == "unchanged" for f in findings)
     finally:
-        superuser(clean, "ALTER ROLE app_shop NOSUPERUSER NOCREATEROLE")
+        superuser(clean, "ALTER ROLE app_shop NOSUPERUSER NOCREATEDB")
 
     # the password in the DSN never reaches a report
     for path in work.rglob("*"):
