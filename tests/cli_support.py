@@ -6,6 +6,8 @@ interpreter (signals, --help import checks, environment) still use subprocess.
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from pgaudit_roles.cli import main
@@ -20,3 +22,10 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` for a child that a test will interrupt: pytest-xdist workers ignore
+    SIGINT and children inherit that, while a user's shell starts the tool with the default
+    (which Python turns into KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

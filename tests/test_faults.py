@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import sigint_default
 from conftest import ROOT, Server
 
 APP = "pgaudit-roles"
@@ -46,7 +47,7 @@ def cli(args: list[str], tmp: Path, **kw: Any) -> subprocess.Popen[str]:
     env.pop("PGPASSWORD", None)
     return subprocess.Popen([sys.executable, "-c", "from pgaudit_roles.cli import main; main()", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=tmp, **kw)
+                            cwd=tmp, preexec_fn=sigint_default, **kw)
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_support import sigint_default
 from test_audit_schema import make, role
 from test_query_cli import run
 
@@ -165,7 +166,7 @@ def test_ctrl_c_interrupts_a_running_query_promptly(snap_file: Path, tmp_path: P
     for sig, code, word in ((signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")):
         proc = subprocess.Popen([sys.executable, "-c", "from pgaudit_roles.cli import main; main()", "query", str(snap_file), ENDLESS],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                cwd=ROOT)
+                                cwd=ROOT, preexec_fn=sigint_default)
         deadline = time.monotonic() + 30
         while not any(p.name.startswith("pgaudit-duckdb-") for p in tmp_path.iterdir()):
             assert time.monotonic() < deadline and proc.poll() is None
@@ -199,7 +200,7 @@ def test_signal_while_duckdb_runs_in_the_main_thread(tmp_path: Path, sig: int, c
     proc = subprocess.Popen([sys.executable, "-c", "from pgaudit_roles.cli import main; main()",
                              "check", str(snap), "--format", "json,html", "--output-dir",
                              str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=ROOT)
+                            text=True, env=env, cwd=ROOT, preexec_fn=sigint_default)
     deadline = time.monotonic() + 30
     while not any(p.name.startswith("pgaudit-duckdb-") for p in tmpdir.iterdir()):
         assert time.monotonic() < deadline and proc.poll() is None
