@@ -72,7 +72,24 @@ def load(path: str | Path) -> dict[str, dict[str, Any]]:
                                               and isinstance(e.get("fingerprint"), str)
                                               for e in items):
         raise ConfigError(f"{p}: 'findings' must be a list of entries with a fingerprint")
-    return {e["fingerprint"]: e for e in items}
+    accepted: dict[str, dict[str, Any]] = {}
+    for e in items:
+        prev = accepted.get(e["fingerprint"])
+        accepted[e["fingerprint"]] = e if prev is None else _merged(prev, e)
+    return accepted
+
+
+def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """One entry for two findings that share a fingerprint (a rule may report one object
+    and role once per grantor): the baseline accepted the union of their lists, so a
+    finding is "updated" only when it holds more than all of them together, whatever
+    order the rows came in."""
+    wa, wb = a.get("widening"), b.get("widening")
+    if not isinstance(wa, dict) or not isinstance(wb, dict):
+        return a
+    union = {k: sorted({str(x) for x in (wa.get(k) or []) + (wb.get(k) or [])})
+             for k in set(wa) | set(wb)}
+    return {**a, "widening": union}
 
 
 def create_command(path: str | Path, source: str = "SNAPSHOT_OR_DSN") -> str:

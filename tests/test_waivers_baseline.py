@@ -106,3 +106,32 @@ def test_bad_baseline_is_config_error(tmp_path):
         baseline.load(p)
     with pytest.raises(ConfigError, match="not found"):
         baseline.load(tmp_path / "missing.json")
+
+
+def test_baseline_entries_sharing_a_fingerprint_accept_the_union(tmp_path):
+    """A rule may report one object and role once per grantor: both rows share a
+    fingerprint. Whatever order the rows come in, a finding is "updated" only when it holds
+    more than the baselined rows together."""
+    import json as _json
+
+    from pgaudit_roles import baseline as bl
+    from pgaudit_roles.model import Finding
+
+    def finding(privs: list[str], grantor: str) -> Finding:
+        return Finding("PGR-PRIV-001", "high", "m", database="db", object_type="table",
+                       object_identity="s.t", role="PUBLIC",
+                       details={"privileges": privs, "grantor": grantor})
+
+    a, b = finding(["INSERT"], "alice"), finding(["SELECT"], "bob")
+    assert a.fingerprint == b.fingerprint
+    path = tmp_path / "baseline.json"
+    path.write_text(_json.dumps({"format": bl.FORMAT, "version": bl.VERSION, "findings": [
+        {"fingerprint": f.fingerprint, "rule_id": f.rule_id, "evidence": f.evidence_digest,
+         "widening": {"privileges": f.details["privileges"]}} for f in (a, b)]}))
+    accepted = bl.load(path)
+    same = [finding(["SELECT"], "bob"), finding(["INSERT"], "alice")]
+    bl.apply(same, accepted)
+    assert [f.baseline for f in same] == ["unchanged", "unchanged"]
+    grown = [finding(["INSERT", "TRUNCATE"], "alice")]
+    bl.apply(grown, accepted)
+    assert grown[0].baseline == "updated"
