@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import sigint_default
 from conftest import VERSIONS, Server, install_for
 from layouts import FX, apply_fixture_layout, make_auditor
 
@@ -236,7 +237,8 @@ def test_scope_options_and_serve(fixture_pair: Pair) -> None:
     serve = subprocess.Popen([sys.executable, "-m", "pgaudit_roles.cli", "twin",
                               str(fixture_pair.source_path), "--serve", "--quiet",
                               "--pg-bin", str(inst.bin_dir)], stdout=subprocess.PIPE,
-                             text=True, env=env, cwd=fixture_pair.work)
+                             text=True, env=env, cwd=fixture_pair.work,
+                             preexec_fn=sigint_default)
     try:
         assert serve.stdout is not None
         line = serve.stdout.readline()
