@@ -43,7 +43,7 @@ def create(findings: Iterable[Finding], path: str | Path) -> int:
     entries = sorted((entry(f) for f in findings if f.suppressed is None),
                      key=lambda e: (e["rule_id"], e["database"] or "", e["object"] or "",
                                     e["role"] or "", e["fingerprint"]))
-    unique = list({e["fingerprint"]: e for e in entries}.values())
+    unique = list(_by_fingerprint(entries).values())
     doc = {"format": FORMAT, "version": VERSION, "tool_version": __version__,
            "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
            "findings": unique}
@@ -72,11 +72,16 @@ def load(path: str | Path) -> dict[str, dict[str, Any]]:
                                               and isinstance(e.get("fingerprint"), str)
                                               for e in items):
         raise ConfigError(f"{p}: 'findings' must be a list of entries with a fingerprint")
-    accepted: dict[str, dict[str, Any]] = {}
-    for e in items:
-        prev = accepted.get(e["fingerprint"])
-        accepted[e["fingerprint"]] = e if prev is None else _merged(prev, e)
-    return accepted
+    return _by_fingerprint(items)
+
+
+def _by_fingerprint(entries: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One entry per fingerprint, merging the entries that share one (see :func:`_merged`)."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        prev = out.get(e["fingerprint"])
+        out[e["fingerprint"]] = e if prev is None else _merged(prev, e)
+    return out
 
 
 def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -135,3 +135,9 @@ def test_baseline_entries_sharing_a_fingerprint_accept_the_union(tmp_path):
     grown = [finding(["INSERT", "TRUNCATE"], "alice")]
     bl.apply(grown, accepted)
     assert grown[0].baseline == "updated"
+    # a baseline written by `baseline create` keeps both rows' lists too
+    made = tmp_path / "made.json"
+    bl.create([a, b], made)
+    again = [finding(["INSERT"], "alice"), finding(["SELECT"], "bob")]
+    bl.apply(again, bl.load(made))
+    assert [f.baseline for f in again] == ["unchanged", "unchanged"]
