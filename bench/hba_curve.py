@@ -52,27 +52,10 @@ def make_hba(path: Path, lines: int, seed: int = 7) -> None:
     path.write_text("\n".join(out[:lines]) + "\n", encoding="utf-8")
 
 
-def _naive(rows: list[dict]) -> list:  # type: ignore[type-arg]
-    """The pairwise search the index replaced (for the comparison column only)."""
-    from pgaudit_roles import hba_analysis as ha
-
-    cov = ha._Coverage({})
-    earlier: list = []  # type: ignore[type-arg]
-    out = []
-    for row in rows:
-        addr = ha._parse_address(row.get("address"), row.get("netmask"), row.get("type"))
-        if row.get("error") is not None or row.get("type") is None:
-            out.append(None)
-            continue
-        out.append(next((n for e, a, n in earlier if ha._covers(e, row, a, addr, cov)), None))
-        earlier.append((row, addr, row.get("rule_number") or len(earlier) + 1))
-    return out
-
-
 def child(path: str, naive: bool) -> None:
     """One measurement: parse the file, analyse it, print JSON on stdout."""
     from pgaudit_roles.hba import parse_hba_file
-    from pgaudit_roles.hba_analysis import analyze_facts
+    from pgaudit_roles.hba_analysis import analyze_facts, pairwise_shadowed_by
 
     start = time.perf_counter()
     rows = parse_hba_file(path, 16)
@@ -83,7 +66,7 @@ def child(path: str, naive: bool) -> None:
               "analyze_s": round(done - parsed, 3), "shadowed": shadowed}
     if naive:
         t = time.perf_counter()
-        _naive(rows)
+        pairwise_shadowed_by(rows)
         result["naive_analyze_s"] = round(time.perf_counter() - t, 3)
     print(json.dumps(result))
 

@@ -396,3 +396,22 @@ def _leading_ones(mask: int, width: int) -> int:
     with a contiguous netmask may have)."""
     inverted = ~mask & ((1 << width) - 1)
     return width - inverted.bit_length()
+
+
+def pairwise_shadowed_by(rows: list[dict[str, Any]], roles: Any = None,
+                         memberships: Any = None) -> list[int | None]:
+    """The definition the index must agree with: the first earlier line in effect that covers
+    this one, found by trying every earlier line (quadratic). Kept for the equivalence test
+    and the benchmark's comparison column, never used by a scan."""
+    cov = _Coverage(_group_closure(roles, memberships))
+    earlier: list[tuple[dict[str, Any], Any, int]] = []
+    out: list[int | None] = []
+    for row in rows:
+        addr = _parse_address(row.get("address"), row.get("netmask"), row.get("type"))
+        if row.get("error") is not None or row.get("type") is None:
+            out.append(None)
+            continue
+        out.append(next((n for e, e_addr, n in earlier if _covers(e, row, e_addr, addr, cov)), None))
+        own = row.get("rule_number")
+        earlier.append((row, addr, int(own) if own is not None else len(earlier) + 1))
+    return out

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from pgaudit_roles.hba import HBA_COLUMNS, parse_hba_file
-from pgaudit_roles.hba_analysis import ALL_ADDRESS_COUNT, ANALYSIS_COLUMNS, analyze
+from pgaudit_roles.hba_analysis import (
+    ALL_ADDRESS_COUNT,
+    ANALYSIS_COLUMNS,
+    analyze,
+    pairwise_shadowed_by,
+)
 
 
 def rule(n: int | None, line: str, error: str | None = None) -> dict[str, Any]:
@@ -189,23 +194,6 @@ def test_hba_module_reexports_analyze() -> None:
 
 # --- the indexed shadow search against the pairwise definition ------------------------------
 
-def _naive_shadowed_by(rows: list[dict[str, Any]], roles: Any, memberships: Any) -> list[int | None]:
-    """The definition: the first earlier line in effect that covers this one (quadratic)."""
-    from pgaudit_roles import hba_analysis as ha
-
-    cov = ha._Coverage(ha._group_closure(roles, memberships))
-    earlier: list[tuple[dict[str, Any], Any, int]] = []
-    out: list[int | None] = []
-    for row in rows:
-        addr = ha._parse_address(row.get("address"), row.get("netmask"), row.get("type"))
-        if row.get("error") is not None or row.get("type") is None:
-            out.append(None)
-            continue
-        out.append(next((n for e, e_addr, n in earlier if ha._covers(e, row, e_addr, addr, cov)), None))
-        own = row.get("rule_number")
-        earlier.append((row, addr, int(own) if own is not None else len(earlier) + 1))
-    return out
-
 
 _TYPES = ["local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"]
 _DBS = ["all", "replication", "app", "db1", '"all"', "sameuser", "/^a", "samerole"]
@@ -245,7 +233,7 @@ def test_indexed_shadowing_equals_the_pairwise_definition(seed: int) -> None:
     rows = _random_rows(rng, rng.choice([5, 30, 200]))
     got = [r["shadowed_by"] for r in analyze(rows, roles if with_groups else None,
                                              memberships if with_groups else None)]
-    want = _naive_shadowed_by(rows, roles if with_groups else None, memberships if with_groups else None)
+    want = pairwise_shadowed_by(rows, roles if with_groups else None, memberships if with_groups else None)
     assert got == want
     assert any(x is not None for x in want) or len(rows) < 200  # the sets do exercise shadowing
 
