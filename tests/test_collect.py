@@ -639,7 +639,7 @@ def test_lock_timeout_never_queues_behind_ddl(pg, layout_db):
 
     locked = pg.create_database(pg.unique("locked"))
     with psycopg.connect(pg.conninfo(dbname=locked)) as holder:
-        holder.execute("LOCK TABLE pg_catalog.pg_default_acl IN ACCESS EXCLUSIVE MODE")
+        holder.execute("LOCK TABLE pg_catalog.pg_largeobject_metadata IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
         snap = collect(pg.conninfo(), databases=[locked, layout_db],
                        settings=ConnectSettings(lock_timeout="300ms"))

@@ -359,7 +359,7 @@ def test_timeout_drops_one_database(clean: dict[str, Any], kind: str) -> None:
     args = (["--statement-timeout", "1s", "--lock-timeout", "60s"] if kind == "statement_timeout"
             else ["--lock-timeout", "500ms"])
     with psycopg.connect(clean["cluster"].conninfo(dbname=victim, password=PASSWORD)) as holder:
-        holder.execute("LOCK TABLE pg_catalog.pg_default_acl IN ACCESS EXCLUSIVE MODE")
+        holder.execute("LOCK TABLE pg_catalog.pg_largeobject_metadata IN ACCESS EXCLUSIVE MODE")
         res = scan(clean, kind, *args)
         holder.rollback()
     rep = reports(clean, kind)
@@ -394,7 +394,7 @@ def test_server_stopped_mid_collection_exits_3(clean: dict[str, Any]) -> None:
     fault_version(clean)
     cluster = clean["cluster"]
     holder = psycopg.connect(cluster.conninfo(dbname="small3", password=PASSWORD))
-    holder.execute("LOCK TABLE pg_catalog.pg_default_acl IN ACCESS EXCLUSIVE MODE")
+    holder.execute("LOCK TABLE pg_catalog.pg_largeobject_metadata IN ACCESS EXCLUSIVE MODE")
     monitor = psycopg.connect(cluster.conninfo(password=PASSWORD), autocommit=True)
     out = clean["work"] / "stopped"
     proc = subprocess.Popen([sys.executable, "-m", "pgaudit_roles.cli", "scan", clean["dsn"],

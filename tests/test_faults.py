@@ -7,9 +7,12 @@ exit code, no partial snapshot or report, no ``pgaudit-*`` directory left in ``$
 (spool, DuckDB spill) and no ``pgaudit-roles`` session left on the server.
 
 The CLI runs in a child process (signals, exit codes, temporary directories are per
-process). Cases that need a blocked collection hold ACCESS EXCLUSIVE on ``pg_default_acl``
-of one database, which the collector reads in every database: its session then waits on
-the server, which is the moment a cron ``timeout`` or a Ctrl-C arrives in real life.
+process). Cases that need a blocked collection hold ACCESS EXCLUSIVE on
+``pg_largeobject_metadata`` of one database, which the collector reads in every database:
+its session then waits on the server, which is the moment a cron ``timeout`` or a Ctrl-C
+arrives in real life. The catalog has no syscache, so a new backend never opens it while
+starting (a syscache catalog such as ``pg_default_acl`` is opened at startup whenever the
+database's relcache init file was invalidated, and the connection itself would hang).
 Signal and disk cases run on two versions (13 and 18), the others on all six.
 """
 
@@ -93,13 +96,13 @@ def report_files(path: Path) -> list[str]:
 
 @contextlib.contextmanager
 def blocked_database(pg: Server) -> Iterator[str]:
-    """A database whose pg_default_acl is held ACCESS EXCLUSIVE until the block ends."""
+    """A database whose pg_largeobject_metadata is held ACCESS EXCLUSIVE until the block ends."""
     import psycopg
 
     name = pg.create_database(pg.unique("faultdb"))
     conn = psycopg.connect(pg.conninfo(dbname=name))
     try:
-        conn.execute("LOCK TABLE pg_catalog.pg_default_acl IN ACCESS EXCLUSIVE MODE")
+        conn.execute("LOCK TABLE pg_catalog.pg_largeobject_metadata IN ACCESS EXCLUSIVE MODE")
         yield name
     finally:
         conn.rollback()
@@ -297,7 +300,7 @@ def test_database_dropped_and_created_during_collection(pg: Server, tmp_path: Pa
     newcomer = pg.unique("zz_new")
     conn = psycopg.connect(pg.conninfo(dbname=first))
     try:
-        conn.execute("LOCK TABLE pg_catalog.pg_default_acl IN ACCESS EXCLUSIVE MODE")
+        conn.execute("LOCK TABLE pg_catalog.pg_largeobject_metadata IN ACCESS EXCLUSIVE MODE")
         snap = tmp_path / "snap.json"
         proc = cli(["collect", pg.conninfo(), "--jobs", "1", "--lock-timeout", "60s",
                     "-o", str(snap), "-q"], tmp_path)
