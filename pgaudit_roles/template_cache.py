@@ -70,3 +70,32 @@ def cached(env: Any, kind: str, source: str,
         return hit
     tree = check() if check is not None else source
     return compile_and_store(env, kind, tree, source)
+
+
+def bytecode_cache(name: str, *config: str | bytes) -> Any:
+    """A Jinja2 bytecode cache for a loader-based environment (the HTML report's), in
+    ``<user cache>/jinja-<name>-<key>``: Jinja2 keys each entry by template name and
+    source, and ``config`` (what else shapes the compiled code: the environment's options,
+    given as the source of the module that builds it) plus our code pick the directory.
+    Reading or writing it never fails a render."""
+    import jinja2
+
+    from .usercache import cache_root, key
+
+    directory = cache_root() / f"jinja-{name}-{key(name, *config)[:16]}"
+
+    class QuietCache(jinja2.FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, ValueError, EOFError, TypeError):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                super().dump_bytecode(bucket)
+            except OSError:
+                return
+
+    return QuietCache(str(directory))

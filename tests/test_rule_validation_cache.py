@@ -339,3 +339,32 @@ def test_unsafe_remediation_template_is_refused_the_same_way_every_run(cache_hom
     assert outputs[0] == outputs[1] == 'ALTER ROLE "x""; DROP" NOSUPERUSER;'
     assert len(_template_entries(cache_home)) == 1
     remediation._analyse.cache_clear()
+
+
+def test_html_report_templates_are_cached_and_render_the_same(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from report_fixtures import full_result
+
+    from pgaudit_roles.reports import html_report
+
+    result = full_result()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cold = html_report.render(result)
+    entries = list((tmp_path / "cache" / "pgaudit-roles").glob("jinja-html-*/*"))
+    assert entries, "compiled templates were not stored"
+    warm = html_report.render(result)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    unwritable = html_report.render(result)
+
+    def stable(html: str) -> str:  # the report's own timestamp may differ between renders
+        import re
+
+        return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[^<\"]*", "T", html)
+
+    assert stable(cold) == stable(warm) == stable(unwritable)
+    for entry in entries:  # a damaged entry is recompiled, not an error
+        entry.write_bytes(b"junk")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert stable(html_report.render(result)) == stable(cold)
