@@ -185,17 +185,27 @@ def test_regression_check_reads_the_recorded_small_scan(tmp_path: Path) -> None:
 
     md = tmp_path / "RESULTS.md"
     md.write_text("text\n<!-- bench-baseline: small scan 2.00 s -->\nmore\n", encoding="utf-8")
-    assert run.recorded_baseline(md.read_text()) == 2.0
+    assert run.recorded_baseline(md.read_text()) == {"wall_s": 2.0}
 
-    def result(ours: float | None, scale: str = "small", preset: bool = True) -> dict:
-        return {"cluster": {"scale": scale, "preset": preset}, "targets": {"ours_s": ours}}
+    def result(ours: float | None, scale: str = "small", preset: bool = True,
+               cpu: float | None = None) -> dict:
+        return {"cluster": {"scale": scale, "preset": preset}, "targets": {"ours_s": ours},
+                "stages": {"scan": {"client_cpu_s": cpu}}}
 
     assert run.regression_check(result(2.9), md)["status"] == "pass"
     flagged = run.regression_check(result(3.1), md)
     assert flagged["status"] == "REGRESSION" and flagged["factor"] == pytest.approx(1.55)
+    assert flagged["basis"] == "wall"
     assert run.regression_check(result(9.0, "medium"), md) is None
     assert run.regression_check(result(9.0, preset=False), md) is None  # size overrides
     assert run.regression_check(result(None), md)["status"] == "not available"
+    # with a recorded CPU time, CPU decides: a loaded machine stretches wall time only
+    md.write_text("<!-- bench-baseline: small scan 2.00 s cpu 1.00 s -->\n", encoding="utf-8")
+    assert run.recorded_baseline(md.read_text()) == {"wall_s": 2.0, "cpu_s": 1.0}
+    slow_machine = run.regression_check(result(9.0, cpu=1.2), md)
+    assert slow_machine["status"] == "pass" and slow_machine["basis"] == "CPU"
+    assert run.regression_check(result(2.0, cpu=1.6), md)["status"] == "REGRESSION"
+    assert run.regression_check(result(2.9), md)["basis"] == "wall"  # no CPU measured
     md.write_text("no recorded number\n", encoding="utf-8")
     assert run.regression_check(result(1.0), md)["status"] == "not available"
     # the repository's own RESULTS.md carries the line the check reads
