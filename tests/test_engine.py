@@ -232,7 +232,8 @@ def test_inventory(layout: dict[str, Any], builtin_rules: tuple) -> None:
     assert summary["superuser"] is False
     assert any(o["identity"] == "app_data.orders" and o["via"] == ["owner"]
                for o in summary["top_objects"])
-    assert {"database": db, "privilege": "SELECT", "objects": 1, "via": f"app_{p}"} in summary["counts"]
+    assert {"database": db, "privilege": "SELECT", "object_class": "relation", "objects": 1,
+            "via": f"app_{p}"} in summary["counts"]
     assert inv["login_privileges"][f"ops_{p}"]["superuser"] is True
     assert {"database": db, "privilege": "CONNECT", "objects": 1} in inv["public_privileges"]
     logins = [r["name"] for r in inv["roles"] if r.get("login")]
