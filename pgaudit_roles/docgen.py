@@ -77,10 +77,17 @@ def render_exit_codes() -> str:
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
 
+def render_formats() -> str:
+    from .reports.registry import formats_markdown
+
+    return formats_markdown()
+
+
 def readme_sections(root: Path = _REPO) -> dict[str, Callable[[], str]]:
     return {
         "cli": render_cli_reference,
         "exit-codes": render_exit_codes,
+        "formats": render_formats,
         "rules": lambda: render_rule_list(root),
     }
 
