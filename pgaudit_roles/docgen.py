@@ -64,10 +64,10 @@ def builtin_rules(root: Path = _REPO) -> list[Rule]:
     return sorted(rules, key=lambda r: r.id)
 
 
-def render_rule_list(root: Path = _REPO) -> str:
+def render_rule_list(rules: list[Rule] | None = None) -> str:
     from .rule_docs import render_readme_section
 
-    return render_readme_section(builtin_rules(root)).rstrip() + "\n"
+    return render_readme_section(builtin_rules() if rules is None else rules).rstrip() + "\n"
 
 
 def render_exit_codes() -> str:
@@ -83,12 +83,13 @@ def render_formats() -> str:
     return formats_markdown()
 
 
-def readme_sections(root: Path = _REPO) -> dict[str, Callable[[], str]]:
+def readme_sections(rules: list[Rule] | None = None) -> dict[str, Callable[[], str]]:
+    """README section name -> renderer (the rule list of ``rules``, else this checkout's)."""
     return {
         "cli": render_cli_reference,
         "exit-codes": render_exit_codes,
         "formats": render_formats,
-        "rules": lambda: render_rule_list(root),
+        "rules": lambda: render_rule_list(rules),
     }
 
 
@@ -96,9 +97,9 @@ SECTIONS = readme_sections()
 """README section name -> renderer, for this checkout."""
 
 
-def update(text: str, root: Path = _REPO) -> str:
+def update(text: str, rules: list[Rule] | None = None) -> str:
     """``text`` (a README) with every generated section replaced by its current content."""
-    for name, render in readme_sections(root).items():
+    for name, render in readme_sections(rules).items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
             raise click.UsageError(f"README.md has no <!-- {name}:start --> ... "
@@ -108,12 +109,13 @@ def update(text: str, root: Path = _REPO) -> str:
     return text
 
 
-def render_rules_doc(root: Path = _REPO) -> str:
+def render_rules_doc(root: Path = _REPO, rules: list[Rule] | None = None) -> str:
     """docs/rules.md of the checkout ``root``."""
     from .rule_docs import render_rules_markdown
     from .rule_examples import load_examples
 
-    return render_rules_markdown(builtin_rules(root), load_examples(root))
+    return render_rules_markdown(builtin_rules(root) if rules is None else rules,
+                                 load_examples(root))
 
 
 def render_audit_schema_doc() -> str:
@@ -125,9 +127,10 @@ def render_audit_schema_doc() -> str:
 def generate(root: Path = _REPO) -> dict[Path, str]:
     """Every generated file of ``root``: path -> its current content."""
     readme = root / "README.md"
+    rules = builtin_rules(root)  # loaded once: validating every query is the slow part
     return {
-        readme: update(readme.read_text(encoding="utf-8"), root),
-        root / RULES_DOC: render_rules_doc(root),
+        readme: update(readme.read_text(encoding="utf-8"), rules),
+        root / RULES_DOC: render_rules_doc(root, rules),
         root / AUDIT_SCHEMA_DOC: render_audit_schema_doc(),
     }
 

@@ -89,6 +89,8 @@ def _section(r: Rule, examples: Mapping[str, Example]) -> list[str]:
         f"| Requires | {', '.join(r.requires) if r.requires else '(catalog only)'} |",
         f"| Fix | {r.fix_safety}{', destructive' if r.destructive else ''} |",
     ]
+    if r.draft:
+        lines.append("| Status | **draft** (`pgaudit-roles rules new`): never evaluated |")
     if r.aliases:
         lines.append(f"| Former ids | {', '.join(r.aliases)} |")
     if r.tags:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_roles import docgen, frameworks, resources, rule_examples
+from pgaudit_roles import docgen, frameworks, resources, rule_examples, rule_scaffold
 from pgaudit_roles.rule_docs import (
     README_END,
     README_START,
@@ -57,6 +57,17 @@ def test_every_rule_has_pass_and_fail_cases(path: Path) -> None:
 
 def _versions_covered(cases: list) -> bool:
     return all(any(c.expect == "fail" and c.applies_to(v) for c in cases) for v in range(13, 19))
+
+
+def test_no_draft_or_placeholder_ships(builtin_rules: tuple) -> None:
+    """`pgaudit-roles rules new` writes drafts full of TODO(rules new): none may land."""
+    drafts = [r.id for r in builtin_rules if r.draft]
+    assert not drafts, (f"{', '.join(drafts)}: still a draft: finish it (every "
+                        f"{rule_scaffold.TODO}) and delete `draft = true`")
+    for path in [*RULE_FILES, *sorted(resources.frameworks_dir().glob("*.toml")),
+                 *sorted(CASES_DIR.glob("*.toml"))]:
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert rule_scaffold.TODO not in line, f"{path}:{no}: placeholder left: {line.strip()}"
 
 
 def test_every_case_file_names_a_rule(builtin_rules: tuple) -> None:
