@@ -6,7 +6,9 @@
   markers): the CLI reference, the exit codes and the rule list;
 - docs/rules.md, the rule reference, with each rule's Anti-pattern and Best practice taken
   from its test cases (``rule_docs``, ``rule_examples``);
-- docs/audit-schema.md, the audit schema contract (``audit_schema.render_audit_schema_doc``).
+- docs/audit-schema.md, the audit schema contract (``audit_schema.render_audit_schema_doc``);
+- rules/validated.json, the manifest of built-in rule files validated in full
+  (``validated_rules``: loading them later skips the slow query checks).
 
 ``--check`` writes nothing and exits 1 naming the stale files; a test runs it, so a new
 option, rule, case or audit column that is not in the docs fails CI (in the manner of
@@ -126,12 +128,18 @@ def render_audit_schema_doc() -> str:
 
 def generate(root: Path = _REPO) -> dict[Path, str]:
     """Every generated file of ``root``: path -> its current content."""
+    from . import validated_rules
+
     readme = root / "README.md"
-    rules = builtin_rules(root)  # loaded once: validating every query is the slow part
+    rules_dir = root / "rules"
+    # the manifest first: it validates every rule in full (a broken one stops here)
+    manifest = validated_rules.render_manifest(rules_dir)
+    rules = builtin_rules(root)  # loaded once
     return {
         readme: update(readme.read_text(encoding="utf-8"), rules),
         root / RULES_DOC: render_rules_doc(root, rules),
         root / AUDIT_SCHEMA_DOC: render_audit_schema_doc(),
+        validated_rules.manifest_path(rules_dir): manifest,
     }
 
 

@@ -6,7 +6,8 @@ It writes, in a source checkout:
 - ``tests/rules/cases/<ID>.toml``: one fail and one pass case to fill in;
 - a commented stub in each ``rules/frameworks/*.toml``, where the rule is to be mapped;
 
-then regenerates the docs (``docgen``), so the draft shows up in docs/rules.md at once.
+then regenerates the docs and the rule manifest (``docgen``), so the draft shows up in
+docs/rules.md at once.
 
 Why a valid draft rather than a file that fails to load: the author iterates with the real
 loader (``rules show ID`` validates each edit of the query), the case runner and the docs,
@@ -82,7 +83,7 @@ def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity:
     """Write the draft rule, its case file and the framework stubs under ``root``, then
     regenerate the docs. Raises UsageError (one line) before writing anything when the id
     is malformed or used, a file exists, or ``root`` is not a checkout."""
-    from . import docgen
+    from . import docgen, validated_rules
     from .atomic import write_text
     from .rules import load_dir, rule_from_mapping
 
@@ -125,18 +126,20 @@ def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity:
         text = fw.read_text(encoding="utf-8")
         writes.append((fw, text.rstrip("\n") + "\n" + render_framework_stub(rid)))
 
-    done: list[tuple[Path, str | None]] = []  # (path, previous text) to undo a partial write
+    # (path, previous text) of everything this may write, to undo a partial run
+    generated = [root / "README.md", root / docgen.RULES_DOC, root / docgen.AUDIT_SCHEMA_DOC,
+                 validated_rules.manifest_path(rules_dir)]
+    saved = [(p, p.read_text(encoding="utf-8") if p.exists() else None)
+             for p in [*(w[0] for w in writes), *generated]]
     try:
         for path, text in writes:
-            before = path.read_text(encoding="utf-8") if path.exists() else None
             write_text(path, text)
-            done.append((path, before))
         docs = docgen.write(root)
     except BaseException:
-        for path, before in reversed(done):
+        for path, before in saved:
             if before is None:
                 path.unlink(missing_ok=True)
-            else:
+            elif not path.exists() or path.read_text(encoding="utf-8") != before:
                 write_text(path, before)
         raise
     return Scaffold(rule=rule_path, cases=cases_path, frameworks=tuple(frameworks),

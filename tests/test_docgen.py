@@ -46,15 +46,17 @@ def test_check_names_each_stale_file_and_a_run_fixes_them(tmp_path: Path) -> Non
     readme.write_text(readme.read_text(encoding="utf-8").replace("| [PGR-ROLE-003]", "| [X]"),
                       encoding="utf-8")
     (root / "docs" / "audit-schema.md").write_text("old\n", encoding="utf-8")
+    (root / "rules" / "validated.json").unlink()
     res = run_docgen("--check", "--root", str(root))
     assert res.returncode == 1
     assert res.stderr.strip() == ("generated docs are stale: README.md, docs/rules.md, "
-                                  "docs/audit-schema.md: run python -m pgaudit_roles.docgen")
+                                  "docs/audit-schema.md, rules/validated.json: run python -m "
+                                  "pgaudit_roles.docgen")
     res = run_docgen("--root", str(root))
     assert res.returncode == 0, res.stderr
     assert "LOGIN  CREATEROLE" in (root / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert (root / "docs" / "audit-schema.md").read_text(encoding="utf-8") == \
-        (ROOT / "docs" / "audit-schema.md").read_text(encoding="utf-8")
+    for same in ("docs/audit-schema.md", "rules/validated.json"):
+        assert (root / same).read_text(encoding="utf-8") == (ROOT / same).read_text(encoding="utf-8")
     assert run_docgen("--check", "--root", str(root)).returncode == 0
     assert not list(root.rglob(".*.tmp")), "a temporary file was left behind"
 

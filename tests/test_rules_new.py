@@ -102,14 +102,15 @@ def test_scaffold_fill_load_and_regenerate_docs(checkout: Path, capsys: Any) -> 
     code, out, err = run_cli(["rules", "new", RID, "--severity", "low", "--root", str(checkout)],
                              capsys)
     assert code == 0, err
-    assert out.splitlines()[:6] == [
+    assert out.splitlines()[:7] == [
         f"wrote rules/{RID}.toml", f"wrote tests/rules/cases/{RID}.toml",
         "wrote rules/frameworks/cis.toml", "wrote rules/frameworks/golive.toml",
-        "wrote README.md", "wrote docs/rules.md"]
-    changed = {k for k in tree(checkout) if before.get(k) != tree(checkout)[k]}
+        "wrote README.md", "wrote docs/rules.md", "wrote rules/validated.json"]
+    after = tree(checkout)
+    changed = {k for k in after if before.get(k) != after[k]}
     assert changed == {f"rules/{RID}.toml", f"tests/rules/cases/{RID}.toml", "README.md",
                        "docs/rules.md", "rules/frameworks/cis.toml",
-                       "rules/frameworks/golive.toml"}
+                       "rules/frameworks/golive.toml", "rules/validated.json"}
 
     # the draft loads (the author iterates with the real loader) and is never evaluated
     draft = load_rule_file(checkout / "rules" / f"{RID}.toml", origin="builtin")
@@ -130,7 +131,8 @@ def test_scaffold_fill_load_and_regenerate_docs(checkout: Path, capsys: Any) -> 
     fill(checkout)
     rule = load_rule_file(checkout / "rules" / f"{RID}.toml", origin="builtin")
     assert not rule.draft and rule.title == "Temporary login roles are not left behind"
-    assert docgen.stale(checkout) == [checkout / "README.md", checkout / "docs" / "rules.md"]
+    assert docgen.stale(checkout) == [checkout / "README.md", checkout / "docs" / "rules.md",
+                                      checkout / "rules" / "validated.json"]
     assert docgen.main(["--root", str(checkout)]) == 0
     assert docgen.main(["--check", "--root", str(checkout)]) == 0
     section = (checkout / "docs" / "rules.md").read_text(encoding="utf-8").split(
@@ -205,7 +207,10 @@ def test_a_failure_after_some_writes_leaves_the_checkout_as_it_was(
         checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = tree(checkout)
 
+    real = docgen.write
+
     def broken(root: Path) -> list[Path]:
+        real(root)  # the docs were written, then something failed
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(docgen, "write", broken)
