@@ -17,7 +17,7 @@ from ._shared import FAIL_ON
 
 @click.command("fleet")
 @click.argument("inventory", type=click.Path(path_type=Path))
-@click.option("--select", "select", multiple=True, metavar="KEY=VALUE",
+@click.option("--select", "selects", multiple=True, metavar="KEY=VALUE",
               help="Keep targets whose tag (tag=eu), name (name='orders-*'), environment, "
                    "application or team matches; repeat to narrow, commas for alternatives.")
 @click.option("--shard", metavar="I/N",
@@ -63,7 +63,7 @@ from ._shared import FAIL_ON
               help="Skip the comparison of each application's environments.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-target progress and no summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logs on stderr.")
-def fleet(inventory: Path, select: tuple[str, ...], shard: str | None, parallel: int,
+def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel: int,
           jobs: int | None, target_timeout: str | None, connect_timeout: int | None,
           statement_timeout: str | None, lock_timeout: str | None, config_path: Path | None,
           rules_dirs: tuple[Path, ...], framework: str | None, formats: str | None,
@@ -85,7 +85,7 @@ def fleet(inventory: Path, select: tuple[str, ...], shard: str | None, parallel:
 
     from ..config import load_config
     from ..errors import UsageError
-    from ..fleet.audit import FleetOptions, execute, parse_fleet_formats, write_reports
+    from ..fleet.audit import FleetOptions, execute, parse_fleet_formats, select, write_reports
     from ..fleet.inventory import parse_duration
     from ..frameworks import load_framework
     from ..scan import load_rules_for
@@ -106,20 +106,22 @@ def fleet(inventory: Path, select: tuple[str, ...], shard: str | None, parallel:
         raise UsageError("--output-dir - is not available for fleet: it writes a directory")
     out = output_dir or Path("pgaudit-fleet")
     timeout_s = parse_duration(target_timeout, "--target-timeout") if target_timeout else 1800.0
+    options: dict[str, Any] = {"sql_level": remediation_level, "sarif_anchor": sarif_anchor,
+                               "sarif_include_suppressed": not sarif_omit_waived}
+    opts = FleetOptions(inventory=inventory, output_dir=out, formats=fmts, select=list(selects),
+                        shard=shard, parallel=parallel, timeout_s=timeout_s,
+                        report_options=options, compare_environments=not no_env_compare)
+
+    loaded, chosen = select(opts)  # inventory errors first: they need no rules
     rules = load_rules_for(cfg)
     if cfg.framework:
         load_framework(cfg.framework, rules)
-    options: dict[str, Any] = {"sql_level": remediation_level, "sarif_anchor": sarif_anchor,
-                               "sarif_include_suppressed": not sarif_omit_waived}
-    opts = FleetOptions(inventory=inventory, output_dir=out, formats=fmts, select=list(select),
-                        shard=shard, parallel=parallel, timeout_s=timeout_s,
-                        report_options=options, compare_environments=not no_env_compare)
 
     def progress(line: str) -> None:
         if not quiet:
             click.echo(f"pgaudit-roles: {line}", err=True)
 
-    result = execute(opts, cfg, rules, progress)
+    result = execute(opts, loaded, chosen, cfg, rules, progress)
     paths = write_reports(result, fmts, out, options)
     if not quiet:
         from ..fleet.report_text import echo_summary

@@ -69,16 +69,25 @@ def parse_fleet_formats(spec: str | None, cfg_formats: Sequence[str]) -> list[st
     return out
 
 
-def prepare(opts: FleetOptions, base_cfg: Config, base_rules: list[Rule],
-            ) -> tuple[Any, list[Target], list[Any]]:
-    """Inventory, selection and one validated Job per chosen target (no network yet)."""
+def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
+    """The inventory and the chosen targets (no network, no rules: cheap errors first)."""
     from . import inventory as inv
-    from .worker import Job
 
     loaded = inv.load(opts.inventory)
     selection = inv.parse_select(opts.select)
     shard = inv.parse_shard(opts.shard) if opts.shard else None
     chosen = inv.choose(loaded.targets, selection, shard)
+    if not chosen:
+        raise UsageError(f"inventory {opts.inventory}: no target matches the selection"
+                         + (f" in shard {opts.shard}" if opts.shard else ""))
+    return loaded, chosen
+
+
+def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
+            base_rules: list[Rule], inventory_path: Path) -> list[Any]:
+    """One validated Job per chosen target (per-target settings checked here)."""
+    from .worker import Job
+
     per_target = [f for f in opts.formats if f in ("json", "html", "junit", "sarif", "sql")]
     if "json" not in per_target:
         per_target.insert(0, "json")
@@ -86,10 +95,10 @@ def prepare(opts: FleetOptions, base_cfg: Config, base_rules: list[Rule],
     jobs = []
     root = opts.output_dir.resolve()
     for t in chosen:
-        cfg, rules = _target_config(t, base_cfg, rules_cache, loaded.path)
+        cfg, rules = _target_config(t, base_cfg, rules_cache, inventory_path)
         jobs.append(Job(target=t, cfg=cfg, rules=rules, formats=per_target,
                         directory=root / TARGETS_DIR / t.slug, options=opts.report_options))
-    return loaded, chosen, jobs
+    return jobs
 
 
 def _dirs_key(cfg: Config) -> tuple[str, ...]:
@@ -118,17 +127,14 @@ def _target_config(t: Target, base: Config, cache: dict[tuple[str, ...], list[Ru
     return cfg, cache[key]
 
 
-def execute(opts: FleetOptions, base_cfg: Config, base_rules: list[Rule],
-            progress: Callable[[str], None]) -> FleetResult:
+def execute(opts: FleetOptions, loaded: Any, chosen: Sequence[Target], base_cfg: Config,
+            base_rules: list[Rule], progress: Callable[[str], None]) -> FleetResult:
     """Run the chosen targets and build the FleetResult (reports are written by
     :func:`write_reports`)."""
     from . import runner
     from .outcome import FleetResult
 
-    loaded, chosen, jobs = prepare(opts, base_cfg, base_rules)
-    if not jobs:
-        raise UsageError(f"inventory {opts.inventory}: no target matches the selection"
-                         + (f" in shard {opts.shard}" if opts.shard else ""))
+    jobs = prepare(opts, chosen, base_cfg, base_rules, loaded.path)
     _prepare_output(opts.output_dir)
     started = dt.datetime.now(dt.UTC)
     total = len(jobs)

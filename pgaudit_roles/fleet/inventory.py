@@ -65,6 +65,9 @@ class Target:
     timeout: float | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
     origin: str = "inventory"
+    service_file: str | None = None
+    """The pg_service.conf a ``service`` target is looked up in (set as PGSERVICEFILE in
+    the target's own process: libpq before 18 has no conninfo keyword for it)."""
 
     @property
     def slug(self) -> str:
@@ -171,9 +174,9 @@ def _from_service_file(text: str, path: Path) -> list[Target]:
     out = []
     for section in parser.sections():
         _check_name(section, f"inventory {path}: section [{section}]")
-        conninfo = make_conninfo(service=section, servicefile=str(path.resolve()))
-        out.append(Target(name=section, conninfo=conninfo, service=section,
-                          origin=f"{path} [{section}]"))
+        out.append(Target(name=section, conninfo=make_conninfo(service=section),
+                          service=section, origin=f"{path} [{section}]",
+                          service_file=str(path.resolve())))
     return out
 
 
@@ -197,7 +200,7 @@ def _from_toml(text: str, path: Path) -> list[Target]:
     if not isinstance(defaults, dict):
         raise InventoryError(f"{where}: [defaults] must be a table")
     _unknown(defaults, DEFAULT_KEYS, where, "defaults.")
-    targets = doc.get("targets")
+    targets = doc.get("targets", [])
     if not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets):
         raise InventoryError(f"{where}: 'targets' must be an array of tables ([[targets]])")
     out: list[Target] = []
@@ -239,10 +242,7 @@ def _target(entry: dict[str, Any], defaults: dict[str, Any], label: str,
     else:
         if not isinstance(service, str) or not service:
             raise InventoryError(f"{label}: 'service' must be a service name")
-        kw = {"service": service}
-        if service_file:
-            kw["servicefile"] = service_file
-        conninfo = make_conninfo(**kw)
+        conninfo = make_conninfo(service=service)
     merged = {**defaults, **{k: v for k, v in entry.items() if k in DEFAULT_KEYS}}
     for key in ("environment", "application", "team"):
         v = merged.get(key)
@@ -260,7 +260,8 @@ def _target(entry: dict[str, Any], defaults: dict[str, Any], label: str,
     return Target(name=entry["name"], conninfo=conninfo, service=service,
                   environment=merged.get("environment"), application=merged.get("application"),
                   team=merged.get("team"), tags=tuple(dict.fromkeys(tags)), timeout=seconds,
-                  config=config, origin=label)
+                  config=config, origin=label,
+                  service_file=service_file if service is not None else None)
 
 
 def _merge_config(base: Any, own: Any, label: str) -> dict[str, Any]:

@@ -63,6 +63,10 @@ def child_main(job: Job, conn: Connection) -> None:
     from ..signals import install
 
     install()
+    if job.target.service_file:
+        import os
+
+        os.environ["PGSERVICEFILE"] = job.target.service_file
     try:
         payload = audit(job)
     except KeyboardInterrupt:  # signals.Terminated: the supervisor stopped us
