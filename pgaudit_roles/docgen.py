@@ -55,9 +55,16 @@ def render_exit_codes() -> str:
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
 
+def render_formats() -> str:
+    from .reports.registry import formats_markdown
+
+    return formats_markdown()
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "cli": render_cli_reference,
     "exit-codes": render_exit_codes,
+    "formats": render_formats,
     "rules": render_rule_list,
 }
 
