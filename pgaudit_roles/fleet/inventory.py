@@ -27,6 +27,7 @@ import fnmatch
 import hashlib
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,7 +295,7 @@ def _check_config(config: dict[str, Any], label: str, path: Path) -> None:
 def _check_name(name: str, label: str) -> None:
     if len(name) > MAX_NAME:
         raise InventoryError(f"{label}: name longer than {MAX_NAME} characters")
-    if any(not ch.isprintable() for ch in name):
+    if any(unicodedata.category(ch) == "Cc" for ch in name):  # newline, NUL, ESC...
         raise InventoryError(f"{label}: name holds a control character")
 
 

@@ -134,10 +134,13 @@ class FleetResult:
 
     def verdict(self) -> str:
         """fail: a gating finding on some target; incomplete: none, but a target was not
-        audited or the run was stopped; pass: every target audited and nothing gates."""
+        audited, a target's own verdict is incomplete (a database it could not read), or
+        the run was stopped; pass: every target audited and passed."""
         if self.gating_total():
             return "fail"
-        return "incomplete" if self.incomplete else "pass"
+        if self.incomplete or any(o.verdict() != "pass" for o in self.outcomes):
+            return "incomplete"
+        return "pass"
 
     def exit_code(self) -> int:
         """The fleet gate (README "Fleet"): 130/143 when stopped; 3 when no target could
