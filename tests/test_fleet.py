@@ -309,9 +309,9 @@ def test_pg_service_conf_inventory_and_sharding(fleet_env: dict[str, Any]) -> No
         o = fleet_env["work"] / f"shard{i}"
         res = fleet(fleet_env, str(services), "--shard", f"{i}/2", "--output-dir", str(o),
                     "--format", "json", "-q")
-        if res.returncode == 2:  # this shard holds no target
-            assert "no target matches" in res.stderr
-            continue
+        doc = json.loads((o / "fleet-report.json").read_text())
+        if not doc["targets"]:  # an empty shard: an empty report, exit 0
+            assert res.returncode == 0 and doc["summary"]["verdict"] == "pass", res.stderr
         seen += [t["name"] for t in json.loads((o / "fleet-report.json").read_text())["targets"]]
     assert sorted(seen) == ["svc-15", "svc-down"]
 

@@ -149,3 +149,21 @@ def test_durations() -> None:
     assert inv.parse_duration(1.5, "t") == 1.5
     with pytest.raises(inv.InventoryError):
         inv.parse_duration(True, "t")
+
+
+def test_empty_shard_is_an_empty_report_exit_0(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """More batch tasks than targets: a task whose shard is empty succeeds with an empty
+    report (an Indexed Job must not fail for it); no cluster is contacted."""
+    import json
+
+    p = write(tmp_path, GOOD)
+    names = [t.name for t in inv.load(p).targets]
+    empty = next(i for i in range(50) if all(inv.shard_of(n, 50) != i for n in names))
+    out = tmp_path / "out"
+    code, _, err = run_cli(["fleet", str(p), "--shard", f"{empty}/50", "--output-dir", str(out),
+                            "-q"], capsys)
+    assert code == 0, err
+    doc = json.loads((out / "fleet-report.json").read_text())
+    assert doc["targets"] == [] and doc["run"]["shard"] == f"{empty}/50"
+    assert doc["run"]["targets_in_inventory"] == 2

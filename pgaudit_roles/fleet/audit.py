@@ -76,11 +76,11 @@ def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
     loaded = inv.load(opts.inventory)
     selection = inv.parse_select(opts.select)
     shard = inv.parse_shard(opts.shard) if opts.shard else None
-    chosen = inv.choose(loaded.targets, selection, shard)
-    if not chosen:
-        raise UsageError(f"inventory {opts.inventory}: no target matches the selection"
-                         + (f" in shard {opts.shard}" if opts.shard else ""))
-    return loaded, chosen
+    if not inv.choose(loaded.targets, selection, None):
+        raise UsageError(f"inventory {opts.inventory}: no target matches the selection "
+                         f"{' '.join(opts.select)}")
+    # a shard may be empty (more batch tasks than targets): an empty fleet report, exit 0
+    return loaded, inv.choose(loaded.targets, selection, shard)
 
 
 def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
