@@ -1,7 +1,7 @@
 """``pgaudit-roles rules new``: scaffold a rule into a temporary copy of the checkout, fill it
 in, load it, regenerate the docs; and every refusal (one line, exit 2, nothing written).
 
-Pure logic: no server.
+Pure logic, but for the last test: the filled rule's cases on a real server, 13-18.
 """
 
 from __future__ import annotations
@@ -217,3 +217,41 @@ def test_a_failure_after_some_writes_leaves_the_checkout_as_it_was(
     with pytest.raises(OSError, match="No space left"):
         rule_scaffold.new_rule(RID, checkout)
     assert tree(checkout) == before
+
+
+@pytest.fixture(scope="module")
+def filled(pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkout copy with the rule scaffolded and filled in (once for every version)."""
+    root = tmp_path_factory.mktemp("filled") / "repo"
+    shutil.copytree(pristine, root)
+    rule_scaffold.new_rule(RID, root, severity="low")
+    fill(root)
+    return root
+
+
+def test_filled_rule_cases_fail_and_pass_on_a_real_server(pg: Any, filled: Path) -> None:
+    """The scaffolded case file, once filled, is what the case runner needs: its fail case
+    gives the finding it names and its pass case none (the runner's own steps: a database,
+    the {p} prefix, the real collector, the rule)."""
+    from pgaudit_roles.collect import collect
+    from pgaudit_roles.config import Config
+
+    rule = load_rule_file(filled / "rules" / f"{RID}.toml", origin="builtin")
+    cases = load_case_file(filled / "tests" / "rules" / "cases" / f"{RID}.toml")
+    for case in cases:
+        prefix = pg.unique("rn") + "z"
+        db = pg.create_database(f"{prefix}_db")
+        try:
+            pg.execute(case.cluster_setup.replace("{p}", prefix))
+            snapshot = collect(pg.conninfo(dbname=db), databases=[db])
+            rr = evaluate(snapshot, [rule], Config()).results[0]
+            mine = [f for f in rr.findings if prefix in (f.role or "")]
+            if case.expect == "fail":
+                want = case.match["role"].replace("{p}", prefix)
+                assert [f.role for f in mine] == [want], case.name
+                assert f"Temporary login role {want}." == mine[0].message
+            else:
+                assert rr.status in ("pass", "fail") and mine == [], case.name
+        finally:
+            pg.drop_database(db)
+            pg.execute(f'DROP ROLE IF EXISTS "tmp_{prefix}"')
