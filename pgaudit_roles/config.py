@@ -22,10 +22,10 @@ from typing import Any
 
 from .errors import ConfigError
 from .model import SEVERITIES, Rule
+from .reports.registry import FORMATS
 
 CONFIG_FILE = ".pgaudit-roles.toml"
 PYPROJECT_TABLE = "pgaudit-roles"
-FORMATS: tuple[str, ...] = ("json", "html", "junit", "sarif", "sql", "text")
 FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, "none")
 DEFAULT_SOURCE = "default"
 CLI_SOURCE = "command line"
@@ -172,6 +172,17 @@ def load_config(path: Path | str | None = None, *, cwd: Path | None = None,
                base=cwd or Path.cwd())
     _build_naming(cfg)
     return cfg
+
+
+def with_overrides(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> Config:
+    """A copy of ``cfg`` with ``table`` (keys of pgaudit-roles.toml) applied on top: a
+    fleet target's own settings over the run's. Validated like a file; ``cfg`` is untouched."""
+    import copy
+
+    out = copy.deepcopy(cfg)
+    _apply(out, table, origin, base=base)
+    _build_naming(out)
+    return out
 
 
 def config_from_mapping(table: Mapping[str, Any], origin: str = "inline config",
