@@ -254,10 +254,10 @@ def test_inventory_follows_group_grants(pg: Any, fresh_db: str) -> None:
         snap = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
         inv = evaluate(snap, [], config_from_mapping({})).inventory
         counts = inv["login_privileges"][f"app_{p}"]["counts"]
-        assert {"database": fresh_db, "privilege": "INSERT", "objects": 2,
-                "via": f"db_writer_{p}"} in counts
-        assert {"database": fresh_db, "privilege": "SELECT (columns)", "objects": 1,
-                "via": f"app_{p}"} in counts
+        assert {"database": fresh_db, "privilege": "INSERT", "object_class": "relation",
+                "objects": 2, "via": f"db_writer_{p}"} in counts
+        assert {"database": fresh_db, "privilege": "SELECT (columns)", "object_class": "column",
+                "objects": 1, "via": f"app_{p}"} in counts
     finally:
         pg.drop_database(fresh_db)
         pg.execute(f"DROP ROLE app_{p}; DROP ROLE db_writer_{p};")
