@@ -25,7 +25,7 @@ from .model import SEVERITIES, Rule
 
 CONFIG_FILE = ".pgaudit-roles.toml"
 PYPROJECT_TABLE = "pgaudit-roles"
-FORMATS: tuple[str, ...] = ("json", "html", "junit", "sarif", "sql", "text")
+FORMATS: tuple[str, ...] = ("json", "html", "junit", "sarif", "sql", "text", "prometheus")
 FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, "none")
 DEFAULT_SOURCE = "default"
 CLI_SOURCE = "command line"

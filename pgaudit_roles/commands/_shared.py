@@ -21,7 +21,8 @@ a twin of 2,000 tables builds in about 14 s, of 20,000 in nearly 4 minutes)."""
 
 FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
 
-FORMAT_HELP = "Comma-separated: json, html, junit, sarif, sql, text (default from config, else text)."
+FORMAT_HELP = ("Comma-separated: json, html, junit, sarif, sql, text, prometheus (node_exporter "
+               "textfile; default from config, else text).")
 
 
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -63,7 +64,7 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
                           "('30 runs'); default: keep all (config: history.keep)."),
         click.option("--target-name", metavar="NAME",
                      help="Name of the target in the history and Prometheus metrics (default: "
-                          "the connection without its password)."),
+                          "the cluster's host:port; config: target_name)."),
         click.option("--show-config", is_flag=True,
                      help="Print every effective setting and where it came from, then exit."),
         click.option("--quiet", "-q", is_flag=True, help="No progress and no summary."),
@@ -115,10 +116,11 @@ def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, 
 
 def target_name(cfg: Any, meta: dict[str, Any], label: str) -> str:
     """The name a run is recorded and labelled under: ``--target-name``/``target_name``,
-    else where the snapshot was collected from (never with a password), else ``label``."""
+    else the cluster's ``host:port`` from the snapshot, else ``label``."""
     from ..reports.common import scrub
+    from ..reports.prometheus_report import default_target
 
-    return str(cfg.target_name or scrub(meta.get("target") or label))
+    return str(cfg.target_name or scrub(default_target(meta) or label))
 
 
 def _record_history(result: Any, cfg: Any, seconds: float) -> None:
@@ -178,7 +180,7 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     machine = [f for f in cfg.formats if f != "text"]
     if to_stdout and len(machine) != 1:
         raise UsageError("--output-dir - writes one machine format to stdout: give exactly one "
-                         "of json, html, junit, sarif, sql in --format")
+                         "of json, html, junit, sarif, sql, prometheus in --format")
     quiet = opts["quiet"]
     show_progress = not quiet and sys.stderr.isatty()
 
@@ -193,6 +195,7 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     result = evaluate_snapshot(snap, rules, cfg)
     result.meta["target_label"] = label
     result.meta["target_name"] = target_name(cfg, result.meta, label)
+    result.meta["run_seconds"] = round(time.monotonic() - started, 3)
     options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"],
                "sarif_include_suppressed": not opts["sarif_omit_waived"]}
     wants_sql = machine[:1] == ["sql"] if to_stdout else "sql" in cfg.formats

@@ -10,8 +10,8 @@ import click
 @click.command("history")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--target", "-t", metavar="NAME",
-              help="Only this target (as recorded: --target-name, or the connection "
-                   "without its password).")
+              help="Only this target (as recorded: --target-name, else the cluster's "
+                   "host:port).")
 @click.option("--since", metavar="DATE",
               help="Show runs from this date (ISO, UTC), e.g. 2026-01-31; earlier runs still "
                    "date when a finding first appeared.")

@@ -85,10 +85,12 @@ def _item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _side(at: dt.datetime, rules: Sequence[dict[str, Any]], coverage: Sequence[dict[str, Any]]) -> _Side:
+    """What a run looked at, as ``diff`` sees a snapshot (drift.Coverage): every database
+    the run did not read (not collected, not requested, not connectable) is a gap."""
     sources = {str(c["source"]): str(c.get("reason") or "not collected") for c in coverage
                if c["source"] != "database" and c["status"] == "not_collected"}
     gaps = {str(c["database"]): str(c.get("reason") or c["status"]) for c in coverage
-            if c["source"] == "database" and c["status"] in ("not_collected", "not_requested")}
+            if c["source"] == "database" and c["status"] != "collected"}
     status = {str(r["rule_id"]): (str(r["status"]), r.get("reason")) for r in rules}
     return _Side(label=f"the run of {at:%Y-%m-%d %H:%M}", sources=sources, gaps=gaps, status=status)
 

@@ -19,11 +19,13 @@ from ..atomic import atomic_writer
 from ..errors import UsageError
 from ..model import ScanResult
 
-FORMATS: tuple[str, ...] = ("json", "html", "junit", "sarif", "sql", "text")
+FORMATS: tuple[str, ...] = ("json", "html", "junit", "sarif", "sql", "text", "prometheus")
 EXTENSIONS: dict[str, str] = {"json": ".json", "html": ".html", "junit": ".junit.xml",
-                              "sarif": ".sarif", "sql": ".sql", "text": ".txt"}
+                              "sarif": ".sarif", "sql": ".sql", "text": ".txt",
+                              "prometheus": ".prom"}
 _MODULES: dict[str, str] = {"json": "json_report", "html": "html_report", "junit": "junit_report",
-                            "sarif": "sarif_report", "text": "text_report"}
+                            "sarif": "sarif_report", "text": "text_report",
+                            "prometheus": "prometheus_report"}
 OPTION_NAMES: frozenset[str] = frozenset({
     "sarif_anchor", "sarif_include_suppressed", "junit_granularity", "sql_level",
     "sql_verification",
