@@ -15,14 +15,15 @@ from typing import Any
 
 import click
 
+from ..reports.registry import format_help
+
 AUTO_VERIFY_MAX_OBJECTS = 5000
 """Above this many objects the SQL script is verified only with --verify (bench/RESULTS.md:
 a twin of 2,000 tables builds in about 14 s, of 20,000 in nearly 4 minutes)."""
 
 FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
 
-FORMAT_HELP = ("Comma-separated: json, html, junit, sarif, sql, text, prometheus (node_exporter "
-               "textfile; default from config, else text).")
+FORMAT_HELP = format_help()
 
 
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -179,8 +180,10 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     to_stdout = opts["output_dir"] == "-"
     machine = [f for f in cfg.formats if f != "text"]
     if to_stdout and len(machine) != 1:
+        from ..reports.registry import MACHINE_FORMATS
+
         raise UsageError("--output-dir - writes one machine format to stdout: give exactly one "
-                         "of json, html, junit, sarif, sql, prometheus in --format")
+                         f"of {', '.join(MACHINE_FORMATS)} in --format")
     quiet = opts["quiet"]
     show_progress = not quiet and sys.stderr.isatty()
 

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from ..model import SEVERITIES, STATUSES, ScanResult
 from .common import printable
+from .registry import ReportContext
 
 METRICS: dict[str, str] = {
     "pgaudit_findings": "Findings not waived, by target, rule and severity (0 for a rule that "
@@ -140,5 +141,10 @@ def target_of(result: ScanResult) -> str:
 
 
 def write(result: ScanResult, fh: IO[str]) -> None:
-    """The reporter entry point: one target, the one ``scan``/``check`` looked at."""
+    """One target's metrics, the one ``scan``/``check`` looked at."""
     fh.write(render_metrics([Entry(target=target_of(result), result=result)]))
+
+
+def write_report(ctx: ReportContext, fh: IO[str]) -> None:
+    """The registry's entry point (registry.REPORTERS)."""
+    write(ctx.result, fh)
