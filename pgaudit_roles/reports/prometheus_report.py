@@ -145,6 +145,11 @@ def write(result: ScanResult, fh: IO[str]) -> None:
     fh.write(render_metrics([Entry(target=target_of(result), result=result)]))
 
 
+def render(result: ScanResult) -> str:
+    """One target's metrics as a string."""
+    return render_metrics([Entry(target=target_of(result), result=result)])
+
+
 def write_report(ctx: ReportContext, fh: IO[str]) -> None:
     """The registry's entry point (registry.REPORTERS)."""
     write(ctx.result, fh)
