@@ -263,7 +263,13 @@ def test_history_command_formats_and_bad_input(tmp_path, capsys):
     assert "<script>alert" not in text and "<img src=x" not in text
     assert text.count("<svg") == 2
 
+    bad = tmp_path / "bad"
+    rec(bad, result([("A", "db1", "x")]), T0)
+    next((bad / "findings").glob("*.parquet")).write_bytes(b"PAR1 not really")
+    (tmp_path / "plain").mkdir()
     for args, msg in [(["history", str(tmp_path / "nope")], "not a pgaudit-roles history store"),
+                      (["history", str(tmp_path / "plain")], "has no runs/ directory"),
+                      (["history", str(bad)], "cannot read the history store"),
                       (["history", str(st), "--since", "yesterday"], "not a date"),
                       (["history", str(st), "--target", "nobody"], "no runs of target")]:
         code, out, err = run_cli(args, capsys)

@@ -285,7 +285,13 @@ class Store:
         if not ids:
             return []
         sql = f"SELECT * FROM {table} WHERE run_id IN (SELECT unnest($ids))"  # noqa: S608 - a COLUMNS name
-        cur = self.con.execute(sql, {"ids": ids})
+        import duckdb
+
+        try:
+            cur = self.con.execute(sql, {"ids": ids})
+        except duckdb.Error as exc:
+            raise UsageError(f"{self.root}: cannot read the history store's {table}: "
+                             f"{str(exc).splitlines()[0]}") from None
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -304,6 +310,19 @@ def load(directory: str | os.PathLike[str]) -> Store:
         what = "does not exist" if not root.exists() else "has no runs/ directory"
         raise UsageError(f"{root}: not a pgaudit-roles history store ({what}; record runs "
                          "with `scan --history DIR`)")
+    for attempt in range(3):
+        try:
+            return _open(root)
+        except duckdb.IOException:  # a file removed by a writer's retention meanwhile
+            if attempt == 2:
+                raise UsageError(f"{root}: the history store kept changing while read; "
+                                 "try again") from None
+    raise AssertionError("unreachable")
+
+
+def _open(root: Path) -> Store:
+    import duckdb
+
     committed = {p.stem for p in _files(root, "runs")}
     con = duckdb.connect()
     try:
@@ -319,6 +338,9 @@ def load(directory: str | os.PathLike[str]) -> Store:
         cur = con.execute("SELECT * FROM runs ORDER BY started_at, run_id")
         names = [d[0] for d in cur.description]
         runs = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    except duckdb.IOException:
+        con.close()
+        raise
     except duckdb.Error as exc:
         con.close()
         raise UsageError(f"{root}: cannot read the history store: "
@@ -328,26 +350,40 @@ def load(directory: str | os.PathLike[str]) -> Store:
 
 # --- retention --------------------------------------------------------------------------------
 
+_RUN_ID = re.compile(r"^(\d{8}T\d{12})Z-([0-9a-f]+)-[0-9a-f]+$")
+
+
+def _parse_run_id(run_id: str) -> tuple[dt.datetime, str] | None:
+    """(started_at, target hash) from a run id, or None for a name this store did not make."""
+    m = _RUN_ID.match(run_id)
+    if not m:
+        return None
+    try:
+        return dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S%f"), m.group(2)
+    except ValueError:
+        return None
+
+
 def apply_retention(root: Path, retention: Retention, *, now: dt.datetime | None = None) -> list[str]:
     """Remove the runs ``retention`` no longer keeps (the ``runs`` file first, so a reader
-    never sees half a run), and crashed writes' leftovers; return the removed run ids."""
+    never sees half a run), and crashed writes' leftovers; return the removed run ids.
+
+    Decided from the file names alone (a run id holds its time and its target's hash), so
+    parallel writers applying retention at once never read a file another one removes."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    store = load(root)
-    try:
-        runs = store.runs
-    finally:
-        store.close()
+    runs = [(p.stem, parsed) for p in _files(root, "runs")
+            if (parsed := _parse_run_id(p.stem)) is not None]
     drop: set[str] = set()
     if retention.days is not None:
         cutoff = now - dt.timedelta(days=retention.days)
-        drop |= {r["run_id"] for r in runs if r["started_at"] < cutoff}
+        drop |= {rid for rid, (at, _) in runs if at < cutoff}
     if retention.runs is not None:
-        by_target: dict[str, list[dict[str, Any]]] = {}
-        for r in runs:
-            by_target.setdefault(r["target"], []).append(r)
+        by_target: dict[str, list[tuple[dt.datetime, str]]] = {}
+        for rid, (at, target) in runs:
+            by_target.setdefault(target, []).append((at, rid))
         for items in by_target.values():
-            items.sort(key=lambda r: (r["started_at"], r["run_id"]))
-            drop |= {r["run_id"] for r in items[:-retention.runs]}
+            items.sort()
+            drop |= {rid for _, rid in items[:-retention.runs]}
     for run_id in sorted(drop):
         for table in reversed(TABLES):  # runs first
             with contextlib.suppress(FileNotFoundError):
