@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "history": "history_cmd:history",
     "twin": "twin:twin",
     "lint": "lint:lint",
+    "fleet": "fleet:fleet",
 }
 
 
