@@ -86,9 +86,8 @@ def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
 def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
             base_rules: list[Rule], inventory_path: Path) -> list[Any]:
     """One validated Job per chosen target (per-target settings checked here)."""
-    from .worker import Job
-
     from ..reports import FORMATS
+    from .worker import Job
 
     # each target's own reports: every requested format a single scan has (json always)
     per_target = [f for f in opts.formats if f in FORMATS and f != "text"]
