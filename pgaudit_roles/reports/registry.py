@@ -159,6 +159,9 @@ REPORTERS: tuple[Reporter, ...] = (
              ("sql_level", "sql_verification", "report_paths")),
     Reporter("text", ".txt", "The terminal summary: gate, counts, top findings, gaps.",
              _lazy("text_report"), ("report_paths", "text_width", "text_color"), machine=False),
+    Reporter("prometheus", ".prom", "node_exporter textfile-collector metrics: findings by "
+             "target, rule and severity; gate; coverage gaps; duration; last successful scan.",
+             _lazy("prometheus_report")),
 )
 
 BY_NAME: dict[str, Reporter] = {r.name: r for r in REPORTERS}
