@@ -31,8 +31,10 @@ COMMANDS: dict[str, str] = {
     "baseline": "baseline_cmd:baseline",
     "waivers": "waivers_cmd:waivers",
     "diff": "diff:diff",
+    "history": "history_cmd:history",
     "twin": "twin:twin",
     "lint": "lint:lint",
+    "fleet": "fleet:fleet",
 }
 
 
