@@ -42,14 +42,14 @@ def render_cli_reference() -> str:
 
 
 def render_rule_list() -> str:
+    from .evaluate.rules import load_rules
     from .rule_docs import render_readme_section
-    from .rules import load_rules
 
     return render_readme_section(load_rules()).rstrip() + "\n"
 
 
 def render_exit_codes() -> str:
-    from .errors import EXIT_CODES
+    from .core.errors import EXIT_CODES
 
     rows = [f"| {code} | {text} |" for code, text in EXIT_CODES.items()]
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"

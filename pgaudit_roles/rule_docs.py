@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .model import Rule
+from .core.model import Rule
 
 README_START = "<!-- rules:start -->"
 README_END = "<!-- rules:end -->"
@@ -121,8 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate docs/rules.md, and the README's generated sections (through docgen, the one
     writer of README.md), in a source checkout."""
     from . import docgen
-    from .resources import _REPO
-    from .rules import load_rules
+    from .core.resources import _REPO
+    from .evaluate.rules import load_rules
 
     root = Path(argv[0]) if argv else _REPO
     rules = [r for r in load_rules() if r.origin == "builtin"]

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_roles import frameworks, resources
+from pgaudit_roles.core import resources
+from pgaudit_roles.evaluate import frameworks
+from pgaudit_roles.evaluate.rules import RULE_ID_RE
 from pgaudit_roles.rule_docs import (
     README_END,
     README_START,
@@ -16,7 +18,6 @@ from pgaudit_roles.rule_docs import (
     render_rules_markdown,
     replace_readme_section,
 )
-from pgaudit_roles.rules import RULE_ID_RE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "rules"))
 from caseload import CASES_DIR, load_case_file  # noqa: E402
