@@ -55,9 +55,16 @@ def render_exit_codes() -> str:
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
 
+def render_formats() -> str:
+    from .reports.registry import formats_markdown
+
+    return formats_markdown()
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "cli": render_cli_reference,
     "exit-codes": render_exit_codes,
+    "formats": render_formats,
     "rules": render_rule_list,
 }
 
@@ -77,15 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     current = README.read_text(encoding="utf-8")
     fresh = update(current)
+    from .evaluate import validated_rules  # the built-in rules' validation manifest, kept with them
+
     if "--check" in args:
         if fresh != current:
             print("README.md generated sections are stale: run python -m pgaudit_roles.docgen",
                   file=sys.stderr)
             return 1
-        return 0
+        return validated_rules.main(["--check"])
     if fresh != current:
         README.write_text(fresh, encoding="utf-8")
-    return 0
+    return validated_rules.main([])
 
 
 if __name__ == "__main__":

@@ -15,13 +15,15 @@ from typing import Any
 
 import click
 
+from ..reports.registry import format_help
+
 AUTO_VERIFY_MAX_OBJECTS = 5000
 """Above this many objects the SQL script is verified only with --verify (bench/RESULTS.md:
 a twin of 2,000 tables builds in about 14 s, of 20,000 in nearly 4 minutes)."""
 
 FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
 
-FORMAT_HELP = "Comma-separated: json, html, junit, sarif, sql, text (default from config, else text)."
+FORMAT_HELP = format_help()
 
 
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -39,6 +39,7 @@ HBA_FILE = DEMO_DIR / "pg_hba.conf"
 CONFIG_FILE = DEMO_DIR / "pgaudit-roles.toml"
 DEFAULT_OUTPUT_DIR = Path("pgaudit-demo-report")
 REPORT_FORMATS: tuple[str, ...] = ("json", "html", "junit", "sarif", "sql", "text")
+"""The demo's reports (a fixed set: formats added later are not part of the demo's tour)."""
 MIN_MAJOR = 13
 INSTALL_HINT = "pip install 'pgaudit-roles[demo]'"
 

@@ -22,10 +22,10 @@ from typing import Any
 
 from ..core.errors import ConfigError
 from ..core.model import SEVERITIES, Rule
+from ..reports.registry import FORMATS
 
 CONFIG_FILE = ".pgaudit-roles.toml"
 PYPROJECT_TABLE = "pgaudit-roles"
-FORMATS: tuple[str, ...] = ("json", "html", "junit", "sarif", "sql", "text")
 FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, "none")
 DEFAULT_SOURCE = "default"
 CLI_SOURCE = "command line"

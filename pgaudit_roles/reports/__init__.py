@@ -1,5 +1,7 @@
 """Reporters: one ScanResult in, JSON / HTML / JUnit / SARIF / SQL / text out.
 
+The formats, their extensions and options are declared once, in ``registry.REPORTERS``.
+
 Every reporter reads only ``pgaudit_roles.core.model``; none touches a database. Files are
 written atomically (a temporary file renamed into place), so an error never leaves half a
 report where CI would pick it up. Reporter modules are imported on first use so the CLI
@@ -8,7 +10,6 @@ stays fast.
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 from collections.abc import Iterable
@@ -18,74 +19,29 @@ from typing import IO, Any
 from ..core.atomic import atomic_writer
 from ..core.errors import UsageError
 from ..core.model import ScanResult
+from .registry import (
+    EXTENSIONS,
+    FORMATS,
+    MACHINE_FORMATS,
+    OPTION_NAMES,
+    REPORTERS,
+    ReportContext,
+    Reporter,
+    ReportOptions,
+    parse_formats,
+    reporter,
+)
 
-FORMATS: tuple[str, ...] = ("json", "html", "junit", "sarif", "sql", "text")
-EXTENSIONS: dict[str, str] = {"json": ".json", "html": ".html", "junit": ".junit.xml",
-                              "sarif": ".sarif", "sql": ".sql", "text": ".txt"}
-_MODULES: dict[str, str] = {"json": "json_report", "html": "html_report", "junit": "junit_report",
-                            "sarif": "sarif_report", "text": "text_report"}
-OPTION_NAMES: frozenset[str] = frozenset({
-    "sarif_anchor", "sarif_include_suppressed", "junit_granularity", "sql_level",
-    "sql_verification",
-    "html_rows_per_rule", "html_max_embedded", "html_max_listed", "graph_max_nodes", "report_paths",
-})
-"""Options ``write_reports``/``render`` accept; each applies to the formats it names."""
-
-
-def parse_formats(spec: str | Iterable[str]) -> list[str]:
-    """``"json,html"`` or a list -> validated, de-duplicated format names (exit 2 otherwise)."""
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    out: list[str] = []
-    for item in items:
-        name = item.strip().lower()
-        if not name:
-            continue
-        if name not in FORMATS:
-            raise UsageError(f"unknown report format {name!r} (choose from {', '.join(FORMATS)})")
-        if name not in out:
-            out.append(name)
-    return out
-
-
-def _check_options(options: dict[str, Any]) -> None:
-    unknown = sorted(set(options) - OPTION_NAMES)
-    if unknown:
-        raise UsageError(f"unknown report option(s): {', '.join(unknown)}")
-    gran = options.get("junit_granularity")
-    if gran is not None and gran not in ("rule", "finding"):
-        raise UsageError(f"junit granularity must be 'rule' or 'finding', not {gran!r}")
-
-
-def _options_for(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
-    prefix = {"sarif": ("sarif_",), "junit": ("junit_",),
-              "html": ("html_", "graph_"), "text": ("report_paths",)}.get(fmt, ())
-    return {k: v for k, v in options.items() if k.startswith(prefix) and v is not None} if prefix else {}
-
-
-def _sql_script(result: ScanResult, options: dict[str, Any]) -> str:
-    try:
-        mod = importlib.import_module("pgaudit_roles.reports.sql_script")
-    except ModuleNotFoundError as exc:
-        if exc.name != "pgaudit_roles.reports.sql_script":
-            raise
-        raise UsageError("the sql report format is not available in this build") from None
-    # "safe" (destructive statements only listed as comments) unless asked for more
-    text: str = mod.render_sql_script(result, options.get("sql_level") or "safe",
-                                      verification=options.get("sql_verification"))
-    return text
+__all__ = ["EXTENSIONS", "FORMATS", "MACHINE_FORMATS", "OPTION_NAMES", "REPORTERS",
+           "ReportContext", "ReportOptions", "Reporter", "parse_formats", "render",
+           "report_paths", "reporter", "write_format", "write_reports"]
 
 
 def write_format(result: ScanResult, fmt: str, fh: IO[str], **options: Any) -> None:
     """Write one format to an open text stream (a file or stdout), streaming where the
     format allows it (json, html, sarif, junit write incrementally)."""
-    _check_options(options)
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
-    if fmt == "sql":
-        fh.write(_sql_script(result, options))
-        return
-    mod = importlib.import_module(f"pgaudit_roles.reports.{_MODULES[fmt]}")
-    mod.write(result, fh, **_options_for(fmt, options))
+    opts = ReportOptions.from_kwargs(**options)
+    reporter(fmt).render(ReportContext(result, opts), fh)
 
 
 def render(result: ScanResult, fmt: str, **options: Any) -> str:
@@ -99,7 +55,7 @@ def report_paths(formats: Iterable[str], output_dir: str | os.PathLike[str],
                  basename: str = "pgaudit-report") -> dict[str, Path]:
     """Where ``write_reports`` puts each format (e.g. for the terminal summary)."""
     base = Path(output_dir)
-    return {fmt: base / f"{basename}{EXTENSIONS[fmt]}" for fmt in formats}
+    return {fmt: base / f"{basename}{reporter(fmt).extension}" for fmt in formats}
 
 
 def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.PathLike[str], *,
@@ -111,7 +67,7 @@ def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.P
     half-written.
     """
     formats = parse_formats(formats)
-    _check_options(options)
+    ReportOptions.from_kwargs(**options)  # a bad option fails before any file is opened
     if not basename or "/" in basename or basename in (".", ".."):
         raise UsageError(f"invalid report base name {basename!r}")
     paths = report_paths(formats, output_dir, basename)
@@ -119,7 +75,7 @@ def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.P
         Path(output_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create report directory {output_dir}: {exc.strerror or exc}") from None
-    if "text" in paths and "report_paths" not in options:
+    if options.get("report_paths") is None:
         options = {**options, "report_paths": paths}
     # All or nothing: every format is written to its temporary file first (flushed, so a
     # full disk shows here), and the renames happen only when all of them are complete. A

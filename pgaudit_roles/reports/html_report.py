@@ -34,6 +34,7 @@ from .common import (
     summarize,
     target_label,
 )
+from .registry import ReportContext
 from .text_report import widened_lines
 
 DEFAULTS: dict[str, int] = {
@@ -347,3 +348,11 @@ def render(result: ScanResult, **options: Any) -> str:
 
 def template_names() -> list[str]:
     return sorted(p.name for p in Path(templates_dir()).iterdir() if p.is_file())
+
+
+def write_report(ctx: ReportContext, fh: IO[str]) -> None:
+    """The registry's entry point (registry.REPORTERS): the typed options it declares."""
+    o = ctx.options
+    write(ctx.result, fh, html_rows_per_rule=o.html_rows_per_rule,
+          html_max_embedded=o.html_max_embedded, html_max_listed=o.html_max_listed,
+          graph_max_nodes=o.graph_max_nodes)

@@ -24,6 +24,7 @@ from .common import (
     summarize,
     target_of,
 )
+from .registry import ReportContext
 
 SCHEMA_VERSION = "1.0"
 """Bumped in its major part when a field changes meaning or disappears."""
@@ -147,3 +148,8 @@ def render(result: ScanResult) -> str:
 
 def _opt_str(v: Any) -> str | None:
     return None if v is None else str(v)
+
+
+def write_report(ctx: ReportContext, fh: IO[str]) -> None:
+    """The registry's entry point (registry.REPORTERS)."""
+    write(ctx.result, fh)

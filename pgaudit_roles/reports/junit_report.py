@@ -32,6 +32,7 @@ from typing import IO, Any
 from .. import __version__
 from ..core.model import Finding, RuleResult, ScanResult
 from .common import TOOL_NAME, object_label, outside_lines, printable, target_label
+from .registry import ReportContext
 
 CLUSTER = None  # suite key for cluster-wide findings and rule-level cases
 GRANULARITIES = ("rule", "finding")
@@ -286,3 +287,8 @@ def render(result: ScanResult, **options: Any) -> str:
     buf = io.StringIO()
     write(result, buf, **options)
     return buf.getvalue()
+
+
+def write_report(ctx: ReportContext, fh: IO[str]) -> None:
+    """The registry's entry point (registry.REPORTERS)."""
+    write(ctx.result, fh, junit_granularity=ctx.options.junit_granularity)

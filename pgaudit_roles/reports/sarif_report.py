@@ -24,6 +24,7 @@ from typing import IO, Any
 from .. import __version__
 from ..core.model import Finding, RuleResult, ScanResult
 from .common import TOOL_NAME, help_uri, object_label, outside_json, references, target_of
+from .registry import ReportContext
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0", "info": "0.0"}
@@ -242,3 +243,9 @@ def _fence(code: str, lang: str) -> str:
         longest = max(longest, run)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}{lang}\n{code}\n{ticks}"
+
+
+def write_report(ctx: ReportContext, fh: IO[str]) -> None:
+    """The registry's entry point (registry.REPORTERS)."""
+    write(ctx.result, fh, sarif_anchor=ctx.options.sarif_anchor,
+          sarif_include_suppressed=ctx.options.sarif_include_suppressed)

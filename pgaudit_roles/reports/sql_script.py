@@ -34,13 +34,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import IO
 
 from .. import __version__
 from ..core.errors import UsageError
 from ..core.model import Finding, ScanResult
 from .common import outside_lines, printable
+from .registry import ReportContext
 
 LEVELS = ("safe", "all")
+DEFAULT_FILE_NAME = "pgaudit-report.sql"
 
 # Phases, in the order they run inside one database's transaction.
 _PHASES: tuple[tuple[int, str], ...] = (
@@ -319,11 +322,20 @@ def _sections(stmts: Iterable[_Stmt], maintenance: str) -> list[_Section]:
     return [sections[k] for k in sorted(sections)]
 
 
+def _shell_word(word: str) -> str:
+    """``word`` quoted for a POSIX shell when it needs it (a file name in a comment the
+    reader copies)."""
+    import shlex
+
+    return shlex.quote(word)
+
+
 def _password_note(s: _Stmt) -> list[str]:
     if "login_role" in s.flags or "password_removed" in s.flags:
-        return [_comment("PASSWORD: set this role's credential from your secrets manager "
-                         "(Vault, AWS Secrets Manager, ...), e.g. with psql's \\password; it is "
-                         "never written into this script")]
+        # our own text, not data: written as is, so psql's \\password keeps one backslash
+        return ["-- PASSWORD: set this role's credential from your secrets manager "
+                "(Vault, AWS Secrets Manager, ...), e.g. with psql's \\password; it is "
+                "never written into this script"]
     return []
 
 
@@ -364,12 +376,14 @@ def _verification_lines(v: object) -> list[str]:
 def render_sql_script(result: ScanResult, level: str = "safe", *,
                       cluster_label: str | None = None,
                       generated_at: datetime | None = None,
-                      verification: object | None = None) -> str:
+                      verification: object | None = None,
+                      file_name: str = DEFAULT_FILE_NAME) -> str:
     """The remediation script for ``result`` (see the module docstring for its shape).
 
     ``level`` is ``safe`` (destructive statements only listed, as comments) or ``all``.
     ``cluster_label`` names the target in the header (any password in it is redacted);
-    by default it comes from the snapshot's target (host:port/dbname).
+    by default it comes from the snapshot's target (host:port/dbname). ``file_name`` is
+    the file the header's psql command line runs (the one this script is written to).
     """
     if level not in LEVELS:
         raise UsageError(f"remediation level must be one of {', '.join(LEVELS)}, not {level!r}")
@@ -402,7 +416,7 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         "--",
         "-- REVIEW BEFORE RUNNING. This script changes privileges, ownership and roles.",
         "-- Run it as a superuser (or as the owners of the objects) with:",
-        "--     psql -X -v ON_ERROR_STOP=1 -f remediation.sql",
+        _comment("    psql -X -v ON_ERROR_STOP=1 -f", _shell_word(file_name)),
         "-- Each database's changes run in one transaction: the first error stops the script",
         "-- and rolls that database back (databases already committed stay changed).",
         "-- Order: grants, ownership changes, other changes, revokes, drops; DROP ROLE last.",
@@ -523,3 +537,10 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
     lines.append("-- end of remediation script")
     return "\n".join(lines) + "\n"
 
+
+def write_report(ctx: ReportContext, fh: IO[str]) -> None:
+    """The registry's entry point (registry.REPORTERS): the header names the file this run
+    writes (``pgaudit-report.sql`` when the script goes to stdout)."""
+    fh.write(render_sql_script(ctx.result, ctx.options.sql_level,
+                               verification=ctx.options.sql_verification,
+                               file_name=ctx.path_of("sql", DEFAULT_FILE_NAME)))

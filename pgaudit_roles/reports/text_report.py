@@ -25,6 +25,7 @@ from .common import (
     summarize,
     target_label,
 )
+from .registry import ReportContext
 
 _SEV_COLOR = {"critical": "magenta", "high": "red", "medium": "yellow", "low": "cyan", "info": "white"}
 
@@ -147,3 +148,9 @@ def write(result: ScanResult, fh: IO[str], *, report_paths: Mapping[str, Path] |
 
 def render(result: ScanResult, **options: Any) -> str:
     return render_text(result, color=False, report_paths=options.get("report_paths"))
+
+
+def write_report(ctx: ReportContext, fh: IO[str]) -> None:
+    """The registry's entry point (registry.REPORTERS)."""
+    fh.write(render_text(ctx.result, color=ctx.options.text_color,
+                         report_paths=ctx.options.report_paths))
