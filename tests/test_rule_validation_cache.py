@@ -82,7 +82,7 @@ def test_manifest_check_command_fails_when_stale(tmp_path: Path) -> None:
         from pathlib import Path
         import pgaudit_roles.core.resources as resources
         resources.rules_dir = lambda: Path({str(rules)!r})
-        from pgaudit_roles import validated_rules
+        from pgaudit_roles.evaluate import validated_rules
         sys.exit(validated_rules.main(sys.argv[1:]))
     """)
     proc = subprocess.run([sys.executable, "-c", code, "--check"], capture_output=True,
