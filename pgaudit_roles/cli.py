@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "diff": "diff:diff",
     "twin": "twin:twin",
     "lint": "lint:lint",
+    "fleet": "fleet:fleet",
 }
 
 

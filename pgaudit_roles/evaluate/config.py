@@ -174,6 +174,17 @@ def load_config(path: Path | str | None = None, *, cwd: Path | None = None,
     return cfg
 
 
+def with_overrides(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> Config:
+    """A copy of ``cfg`` with ``table`` (keys of pgaudit-roles.toml) applied on top: a
+    fleet target's own settings over the run's. Validated like a file; ``cfg`` is untouched."""
+    import copy
+
+    out = copy.deepcopy(cfg)
+    _apply(out, table, origin, base=base)
+    _build_naming(out)
+    return out
+
+
 def config_from_mapping(table: Mapping[str, Any], origin: str = "inline config",
                         base: Path | None = None) -> Config:
     """A Config from an in-memory table (tests, the rule-case runner)."""

@@ -42,7 +42,8 @@ MAX_TITLE = 150
 REQUIRED_KEYS: tuple[str, ...] = ("id", "title", "severity", "category", "object_type",
                                   "rationale", "references", "message", "fix_safety")
 OPTIONAL_KEYS: tuple[str, ...] = ("aliases", "min_server_version", "requires", "remediation",
-                                  "manual", "destructive", "tags", "query", "check", "covers")
+                                  "manual", "destructive", "tags", "query", "check", "covers",
+                                  "draft")
 """Exactly one of ``query`` (a SELECT over the audit schema) and ``check`` (a statement
 predicate of ``lint``, by name) is required."""
 
@@ -184,6 +185,9 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     destructive = doc.get("destructive", False)
     if not isinstance(destructive, bool):
         raise RuleError(f"{where}: 'destructive' must be true or false")
+    draft = doc.get("draft", False)
+    if not isinstance(draft, bool):
+        raise RuleError(f"{where}: 'draft' must be true or false")
 
     msv = doc.get("min_server_version", 130000)
     if not isinstance(msv, int) or isinstance(msv, bool) or not 90000 <= msv < 1000000:
@@ -218,7 +222,7 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
         fix_safety=fix_safety, destructive=destructive, aliases=tuple(aliases),
         references=tuple(references), requires=tuple(requires), min_server_version=msv,
         object_type=object_type, tags=tuple(tags), path=where, origin=origin,
-        check=check, covers=tuple(covers),
+        check=check, covers=tuple(covers), draft=draft,
     )
 
 
