@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "baseline:baseline",
     "waivers": "waivers:waivers",
     "diff": "diff:diff",
+    "history": "history_cmd:history",
     "twin": "twin:twin",
     "lint": "lint:lint",
     "fleet": "fleet:fleet",

@@ -86,9 +86,11 @@ def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
 def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
             base_rules: list[Rule], inventory_path: Path) -> list[Any]:
     """One validated Job per chosen target (per-target settings checked here)."""
+    from ..reports import FORMATS
     from .worker import Job
 
-    per_target = [f for f in opts.formats if f in ("json", "html", "junit", "sarif", "sql")]
+    # each target's own reports: every requested format a single scan has (json always)
+    per_target = [f for f in opts.formats if f in FORMATS and f != "text"]
     if "json" not in per_target:
         per_target.insert(0, "json")
     rules_cache: dict[tuple[str, ...], list[Rule]] = {_dirs_key(base_cfg): base_rules}
@@ -196,8 +198,7 @@ def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
         from ..pipeline import write_files
 
         try:
-            paths = write_files(o.result, job.formats, job.directory,
-                                {k: v for k, v in job.options.items() if k != "sql_level"})
+            paths = write_files(o.result, job.formats, job.directory, job.options)
         except UsageError:
             paths = {}
         o.reports = {fmt: _rel(str(p), root) for fmt, p in paths.items()}
