@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diffing import _Side
-from ..model import SEVERITIES
+from ..core.model import SEVERITIES
+from ..evaluate.diffing import _Side
 
 ITEM_KEYS = ("fingerprint", "rule_id", "severity", "status", "database", "object_type",
              "object_identity", "role", "message")
@@ -179,7 +179,7 @@ def _order(f: dict[str, Any]) -> tuple[Any, ...]:
 def build(store: Any, *, target: str | None = None, since: dt.datetime | None = None,
           longest: int = 20) -> Trend:
     """The trend of every target in ``store`` (a ``store.Store``), or only ``target``."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
     from ..reports.common import printable
 
     runs = store.runs
@@ -209,7 +209,7 @@ def _group(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def parse_since(text: str | None) -> dt.datetime | None:
     """``--since``: an ISO date or date-time (UTC unless it names a zone)."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     if not text:
         return None
