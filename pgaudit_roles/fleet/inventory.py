@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 TOP_KEYS = ("targets", "defaults", "service_file")
 TARGET_KEYS = ("name", "dsn", "service", "environment", "application", "team", "tags",
                "timeout", "config")
 DEFAULT_KEYS = ("environment", "application", "team", "tags", "timeout", "config")
-FLEET_ONLY_KEYS = ("formats", "output_dir")
+FLEET_ONLY_KEYS = ("formats", "output_dir", "target_name")
 """Configuration keys a target cannot override: the fleet writes every target's reports."""
 SELECT_KEYS = {"tag": "tags", "name": "name", "environment": "environment", "env": "environment",
                "application": "application", "app": "application", "team": "team"}
@@ -235,7 +235,7 @@ def _target(entry: dict[str, Any], defaults: dict[str, Any], label: str,
     if dsn is not None:
         if not isinstance(dsn, str):
             raise InventoryError(f"{label}: 'dsn' must be a string")
-        from ..connect import parse_conninfo
+        from ..collect.connect import parse_conninfo
 
         try:
             parse_conninfo(dsn)
@@ -285,13 +285,13 @@ def _merge_config(base: Any, own: Any, label: str) -> dict[str, Any]:
 def _check_config(config: dict[str, Any], label: str, path: Path) -> None:
     """Validate per-target settings now, with the config loader's own checks, so a typo
     stops the run before any cluster is contacted."""
-    from ..config import config_from_mapping
-    from ..errors import ConfigError
+    from ..core.errors import ConfigError
+    from ..evaluate.config import config_from_mapping
 
     for key in FLEET_ONLY_KEYS:
         if key in config:
-            raise InventoryError(f"{label}: config.{key} cannot be set per target (the "
-                                 f"fleet's --{key.replace('_', '-')} applies to every target)")
+            raise InventoryError(f"{label}: config.{key} cannot be set per target (the fleet "
+                                 "sets it: its --format and --output-dir, the target's name)")
     try:
         config_from_mapping(config, origin=f"{label}: config", base=path.parent)
     except ConfigError as exc:

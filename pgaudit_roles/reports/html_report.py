@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__
-from ..model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
-from ..resources import templates_dir
+from ..core.model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
+from ..core.resources import templates_dir
 from .common import (
     TOOL_NAME,
     not_collected,
@@ -414,7 +414,7 @@ def environment() -> Any:
     """The Jinja2 environment: autoescape for every template, StrictUndefined."""
     import jinja2
 
-    from ..template_cache import bytecode_cache
+    from ..evaluate.template_cache import bytecode_cache
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
