@@ -44,7 +44,7 @@ sys.path.insert(0, str(BENCH))
 
 import make_cluster as mc  # noqa: E402
 
-from pgaudit_roles.localpg import LocalCluster, find_installs  # noqa: E402
+from pgaudit_roles.core.localpg import LocalCluster, find_installs  # noqa: E402
 
 SIZES: tuple[mc.Sizes, ...] = (
     mc.Sizes(databases=1, roles=40, tables=60, schemas_per_db=2, apps_per_db=1, hba_lines=20),

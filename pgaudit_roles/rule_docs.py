@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from .model import Rule
+from .core.model import Rule
 from .rule_examples import HEADINGS, KINDS, Example, code
 
 README_START = "<!-- rules:start -->"

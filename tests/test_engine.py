@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from pgaudit_roles.config import config_from_mapping
-from pgaudit_roles.engine import evaluate, open_sandbox
-from pgaudit_roles.model import Rule
-from pgaudit_roles.rules import find_rule
-from pgaudit_roles.snapshot import Snapshot, save
+from pgaudit_roles.collect.snapshot import Snapshot, save
+from pgaudit_roles.core.model import Rule
+from pgaudit_roles.evaluate.config import config_from_mapping
+from pgaudit_roles.evaluate.engine import evaluate, open_sandbox
+from pgaudit_roles.evaluate.rules import find_rule
 
 pytestmark = pytest.mark.pg
 
@@ -38,7 +38,7 @@ def raw_rule(query: str, **kw: Any) -> Rule:
 @pytest.fixture
 def layout(pg: Any, fresh_db: str) -> Iterator[dict[str, Any]]:
     """A small guide-like layout with deliberate mistakes, collected as superuser."""
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
 
     p = pg.unique("en")
     hostile = f'{p} bad"\nname <script>'
@@ -110,7 +110,7 @@ def test_skips_never_pass(layout: dict[str, Any]) -> None:
 
 
 def test_hba_not_visible_to_auditor_skips(pg: Any, fresh_db: str) -> None:
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
 
     auditor = pg.unique("aud")
     pg.execute(f'CREATE ROLE "{auditor}" LOGIN; GRANT pg_monitor TO "{auditor}"')
@@ -207,7 +207,7 @@ def test_live_superuser_sessions_are_evidence(layout: dict[str, Any],
 def test_framework_scopes_rules(layout: dict[str, Any], builtin_rules: tuple) -> None:
     rules = list(builtin_rules)
     res = evaluate(layout["snapshot"], rules, config_from_mapping({"framework": "golive"}))
-    from pgaudit_roles.frameworks import load_framework
+    from pgaudit_roles.evaluate.frameworks import load_framework
 
     fw = load_framework("golive", rules)
     coverage = {r.id for r in rules if r.category == "coverage"}  # a scope never hides a gap
@@ -242,7 +242,7 @@ def test_inventory(layout: dict[str, Any], builtin_rules: tuple) -> None:
 
 def test_inventory_follows_group_grants(pg: Any, fresh_db: str) -> None:
     """A login role's summary names the group role its privileges come through."""
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
 
     p = pg.unique("inv")
     pg.execute(f"CREATE ROLE db_writer_{p} NOLOGIN; CREATE ROLE app_{p} LOGIN; "

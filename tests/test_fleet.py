@@ -29,8 +29,8 @@ import xmlschema
 from cli_support import sigint_default
 from conftest import VERSIONS, install_for
 
-from pgaudit_roles.localpg import LocalCluster, free_port
-from pgaudit_roles.resources import schemas_dir
+from pgaudit_roles.core.localpg import LocalCluster, free_port
+from pgaudit_roles.core.resources import schemas_dir
 
 pytestmark = pytest.mark.pg
 

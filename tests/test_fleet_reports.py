@@ -23,7 +23,8 @@ import pytest
 import xmlschema
 from report_fixtures import HOSTILE, SCRIPT, clone, full_result
 
-from pgaudit_roles.config import Config
+from pgaudit_roles.core.resources import schemas_dir
+from pgaudit_roles.evaluate.config import Config
 from pgaudit_roles.fleet import (
     report_html,
     report_json,
@@ -34,7 +35,6 @@ from pgaudit_roles.fleet import (
 from pgaudit_roles.fleet.audit import write_reports
 from pgaudit_roles.fleet.inventory import Target
 from pgaudit_roles.fleet.outcome import FleetResult, TargetOutcome, not_audited_result
-from pgaudit_roles.resources import schemas_dir
 
 T0 = dt.datetime(2026, 12, 5, 2, 30, tzinfo=dt.UTC)
 

@@ -17,11 +17,11 @@ import duckdb
 import pytest
 from cli_support import run_cli
 
-from pgaudit_roles.errors import UsageError
+from pgaudit_roles.core.errors import UsageError
+from pgaudit_roles.core.model import Finding, Rule, RuleResult, ScanResult
 from pgaudit_roles.history import Retention, parse_retention, record, run_from_result
 from pgaudit_roles.history import store as store_mod
 from pgaudit_roles.history.trend import build
-from pgaudit_roles.model import Finding, Rule, RuleResult, ScanResult
 
 T0 = dt.datetime(2026, 1, 1, 2, 0, 0)
 DAY = dt.timedelta(days=1)
@@ -255,6 +255,8 @@ def test_history_command_formats_and_bad_input(tmp_path, capsys):
     doc = json.loads(out)
     assert doc["targets"][0]["target"] == HOSTILE
     assert [len(r["resolved"]) for r in doc["targets"][0]["runs"]] == [0, 1]
+    first = doc["targets"][0]["runs"][0]
+    assert (first["server_version"], first["duration_seconds"]) == ("16.4", 1.5)
 
     html = tmp_path / "h.html"
     code, _, err = run_cli(["history", str(st), "--format", "html", "-o", str(html)], capsys)

@@ -165,7 +165,7 @@ def test_prometheus_recipe(pg, fresh_db, tmp_path):
 def test_configuration_example_loads():
     import tomllib
 
-    from pgaudit_roles.config import config_from_mapping
+    from pgaudit_roles.evaluate.config import config_from_mapping
     from pgaudit_roles.history import Retention
 
     text = README.read_text(encoding="utf-8")

@@ -80,8 +80,8 @@ def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> Non
     """One line naming the missing file and the exact command that creates it."""
     import shlex
 
-    from ..baseline import create_command
-    from ..errors import ConfigError
+    from ..core.errors import ConfigError
+    from ..evaluate.baseline import create_command
     from ..reports.common import scrub
 
     src = shlex.quote(scrub(source)) if source is not None else "SNAPSHOT_OR_DSN"
@@ -98,8 +98,8 @@ def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> Non
 
 def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, Any],
                   progress: Callable[[str], None]) -> Any:
-    """The twin's proof of the SQL script (pgaudit_roles.verify), or why there is none."""
-    from ..verify import unverified, verify_remediation
+    """The twin's proof of the SQL script (pgaudit_roles.twin.verify), or why there is none."""
+    from ..twin.verify import unverified, verify_remediation
 
     level = opts["remediation_level"]
     if opts.get("verify") is False:
@@ -145,12 +145,12 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     """
     import time
 
-    from ..config import load_config
-    from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
-    from ..frameworks import load_framework
+    from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+    from ..evaluate.config import load_config
+    from ..evaluate.frameworks import load_framework
+    from ..pipeline import evaluate_snapshot, load_rules_for, write_files
     from ..reports import parse_formats, write_format
     from ..reports.text_report import echo_summary
-    from ..scan import evaluate_snapshot, load_rules_for, write_files
 
     if opts["verbose"]:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,

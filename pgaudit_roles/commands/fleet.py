@@ -83,12 +83,12 @@ def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel
     """
     import logging
 
-    from ..config import load_config
-    from ..errors import UsageError
+    from ..core.errors import UsageError
+    from ..evaluate.config import load_config
+    from ..evaluate.frameworks import load_framework
     from ..fleet.audit import FleetOptions, execute, parse_fleet_formats, select, write_reports
     from ..fleet.inventory import parse_duration
-    from ..frameworks import load_framework
-    from ..scan import load_rules_for
+    from ..pipeline import load_rules_for
 
     if verbose:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,

@@ -31,8 +31,8 @@ def history(directory: Path, target: str | None, since: str | None, fmt: str,
     and the longest-open findings. Reads the Parquet files with DuckDB; no server. Exit 0,
     or 2 when DIRECTORY is not a history store or an option is wrong.
     """
-    from ..atomic import write_text
-    from ..errors import UsageError
+    from ..core.atomic import write_text
+    from ..core.errors import UsageError
     from ..history.render import write
     from ..history.store import load
     from ..history.trend import build, parse_since

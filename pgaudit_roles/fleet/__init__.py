@@ -2,7 +2,7 @@
 
 Why a subpackage: the fleet adds an inventory format, a process supervisor, combined
 reports and a cross-environment comparison, but no pipeline of its own. Every target goes
-through the same ``scan`` pipeline (``pgaudit_roles.scan``: collect, evaluate, waivers and
+through the same ``scan`` pipeline (``pgaudit_roles.pipeline``: collect, evaluate, waivers and
 baseline, per-target reports), so a target audited in a fleet gives the findings and
 files a single ``scan`` of it gives.
 

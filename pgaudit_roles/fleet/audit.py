@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 from .inventory import Target
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..model import Rule
+    from ..core.model import Rule
+    from ..evaluate.config import Config
     from .outcome import FleetResult, TargetOutcome
 
 FLEET_FORMATS = ("json", "html", "junit", "sarif", "markdown", "sql", "text")
@@ -109,9 +109,9 @@ def _dirs_key(cfg: Config) -> tuple[str, ...]:
 
 def _target_config(t: Target, base: Config, cache: dict[tuple[str, ...], list[Rule]],
                    inventory_path: Path) -> tuple[Config, list[Rule]]:
-    from ..config import with_overrides
-    from ..frameworks import load_framework
-    from ..scan import load_rules_for
+    from ..evaluate.config import with_overrides
+    from ..evaluate.frameworks import load_framework
+    from ..pipeline import load_rules_for
     from .inventory import InventoryError
 
     if not t.config:
@@ -175,7 +175,7 @@ def _prepare_output(out: Path) -> None:
 
 def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
     """A Finished job -> TargetOutcome; a target not audited gets its own result and reports."""
-    from ..connect import describe_target
+    from ..collect.connect import describe_target
     from .outcome import NOT_AUDITED, TargetOutcome, not_audited_result
 
     job = item.job
@@ -195,7 +195,7 @@ def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
     elif item.status in NOT_AUDITED:
         o.result = not_audited_result(job.target, item.status, item.reason or item.status,
                                       job.rules, job.cfg, label)
-        from ..scan import write_files
+        from ..pipeline import write_files
 
         try:
             paths = write_files(o.result, job.formats, job.directory, job.options)
@@ -229,7 +229,7 @@ def write_reports(result: FleetResult, formats: Sequence[str], out_dir: Path,
     """The combined reports, all or nothing (temporary files renamed at the end)."""
     import contextlib
 
-    from ..atomic import atomic_writer
+    from ..core.atomic import atomic_writer
 
     wanted = ["json"] + [f for f in formats if f in COMBINED_EXT and f != "json"]
     paths = {fmt: out_dir / f"{BASENAME}{COMBINED_EXT[fmt]}" for fmt in wanted}

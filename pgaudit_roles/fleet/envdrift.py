@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..naming import NamingPolicy
-    from ..snapshot import Snapshot
+    from ..audit.naming import NamingPolicy
+    from ..collect.snapshot import Snapshot
+    from ..evaluate.config import Config
     from .outcome import FleetResult, TargetOutcome
 
 PROD_NAMES = ("prod", "production", "prd", "live")
@@ -53,7 +53,7 @@ class ViewKey:
 
 def _app_roles(snap: Snapshot, policy: NamingPolicy) -> list[tuple[str, str, str | None]]:
     """(role name, application, environment or None) for every application role."""
-    from ..naming import APP_KINDS
+    from ..audit.naming import APP_KINDS
 
     out = []
     for r in snap.table("roles").dicts():
@@ -85,7 +85,7 @@ def normalized(snap: Snapshot, key: ViewKey, target_env: str | None,
     """The view: the application's roles of ``key.environment`` (and, on a target of that
     environment, those without a suffix) renamed without the suffix, databases likewise.
     Returns the renamed copy and the application's role names in it."""
-    from ..snapshot import Snapshot, Table
+    from ..collect.snapshot import Snapshot, Table
 
     env = key.environment
     suffix = "_" + env
@@ -132,7 +132,7 @@ def _involves(item: Any, names: set[str], fields: tuple[str, ...]) -> bool:
 def compare_views(base: Snapshot, base_names: set[str], other: Snapshot,
                   other_names: set[str]) -> dict[str, Any]:
     """The application's drift from ``base`` to ``other`` (JSON-ready)."""
-    from .. import drift
+    from ..evaluate import drift
 
     raw = drift.compare(base, other, kinds=KINDS)
     names = base_names | other_names
@@ -182,7 +182,7 @@ def compare_fleet(result: FleetResult, out_dir: Path,
                   cfg: Config) -> tuple[list[dict[str, Any]], list[str]]:
     """Every application with views in two or more environments, each other environment
     against the base one. Returns the comparisons and notes (what could not be compared)."""
-    from ..snapshot import load
+    from ..collect.snapshot import load
 
     policy = cfg.naming
     audited = [o for o in result.outcomes if o.status == "audited" and o.snapshot]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from .. import __version__
-from ..model import SEVERITIES
+from ..core.model import SEVERITIES
 from ..reports.common import TOOL_NAME, where_label
 from .outcome import FleetResult
 

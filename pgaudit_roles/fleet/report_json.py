@@ -13,7 +13,7 @@ import json
 from typing import IO, Any
 
 from .. import __version__
-from ..model import Finding
+from ..core.model import Finding
 from ..reports.common import TOOL_NAME, json_text, object_label, scrub, summarize
 from .outcome import FleetResult, TargetOutcome
 

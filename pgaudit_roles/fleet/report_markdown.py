@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from ..model import SEVERITIES
+from ..core.model import SEVERITIES
 from ..reports.common import printable, where_label
 from .outcome import FleetResult
 

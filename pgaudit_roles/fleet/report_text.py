@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from ..model import SEVERITIES, SEVERITY_RANK
+from ..core.model import SEVERITIES, SEVERITY_RANK
 from ..reports.common import printable
 from .outcome import FleetResult, TargetOutcome
 

@@ -52,8 +52,8 @@ class _Running:
 
 def _context() -> Any:
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["pgaudit_roles.fleet.worker", "pgaudit_roles.scan",
-                                "pgaudit_roles.collect", "pgaudit_roles.engine"])
+    ctx.set_forkserver_preload(["pgaudit_roles.fleet.worker", "pgaudit_roles.pipeline",
+                                "pgaudit_roles.collect.collector", "pgaudit_roles.evaluate.engine"])
     return ctx
 
 
@@ -61,7 +61,7 @@ def run(jobs: Sequence[Job], *, parallel: int, timeout_s: Callable[[Job], float 
         on_done: Callable[[Finished], None] | None = None) -> tuple[list[Finished], str | None]:
     """Run every job; return the finished list (in completion order) and the signal that
     stopped the run early ("SIGINT"/"SIGTERM"), if any. Never raises KeyboardInterrupt."""
-    from ..signals import Terminated
+    from ..core.signals import Terminated
     from .worker import child_main
 
     ctx = _context()

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-    from ..config import Config
-    from ..model import Rule, ScanResult
+    from ..core.model import Rule, ScanResult
+    from ..evaluate.config import Config
     from .inventory import Target
 
 SNAPSHOT_NAME = "snapshot.json.gz"
@@ -60,7 +60,7 @@ def child_main(job: Job, conn: Connection) -> None:
     terminal process group gets SIGINT): the child ignores it and stops on the SIGTERM
     the supervisor sends, which ``signals`` turns into a clean unwind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from ..signals import install
+    from ..core.signals import install
 
     install()
     if job.target.service_file:
@@ -84,9 +84,9 @@ def child_main(job: Job, conn: Connection) -> None:
 
 def audit(job: Job) -> Payload:
     """Collect, save the snapshot, evaluate, write the target's reports."""
-    from ..errors import AuditError, CollectionError
-    from ..scan import collect_snapshot, evaluate_snapshot, write_files
-    from ..snapshot import save
+    from ..collect.snapshot import save
+    from ..core.errors import AuditError, CollectionError
+    from ..pipeline import collect_snapshot, evaluate_snapshot, write_files
 
     t0 = time.monotonic()
     job.directory.mkdir(parents=True, exist_ok=True)
@@ -106,7 +106,7 @@ def audit(job: Job) -> Payload:
         result.meta["fleet_status"] = "audited"
         options = dict(job.options)
         if "sql" in job.formats:
-            from ..verify import unverified
+            from ..twin.verify import unverified
 
             options["sql_verification"] = unverified(
                 options.get("sql_level") or "safe",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..model import SEVERITIES
+from ..core.model import SEVERITIES
 from .trend import TargetTrend, Trend
 
 DAY = 86400.0
@@ -93,8 +93,8 @@ def render_html(trend: Trend) -> str:
     import jinja2
     from markupsafe import Markup
 
+    from ..core.resources import templates_dir
     from ..reports.common import printable
-    from ..resources import templates_dir
     from .svg import severity_chart, turnover_chart
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),

@@ -15,7 +15,7 @@ or a fleet's parallel targets can record at once), and each file is written with
 coverage files whose run has no ``runs`` file (a run cut short by a crash).
 
 ``rules`` and ``coverage`` exist so that a later comparison can tell "fixed" from "not
-looked at": the same semantics as ``diff`` (pgaudit_roles.diffing).
+looked at": the same semantics as ``diff`` (pgaudit_roles.evaluate.diffing).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 FORMAT_VERSION = 1
 TABLES: tuple[str, ...] = ("findings", "rules", "coverage", "runs")
@@ -138,7 +138,7 @@ def run_from_result(result: Any, *, target: str, duration_seconds: float | None 
                     started_at: dt.datetime | str | None = None) -> Run:
     """A :class:`Run` from a ScanResult (``scan``, ``check`` or a fleet target)."""
     from .. import __version__
-    from ..model import SEVERITIES, STATUSES
+    from ..core.model import SEVERITIES, STATUSES
 
     meta = result.meta
     findings = []
@@ -243,7 +243,7 @@ def _write_table(con: Any, table: str, rows: Sequence[dict[str, Any]], path: Pat
     the same directory, fsync, then rename (atomic on one filesystem)."""
     import tempfile
 
-    from ..atomic import current_umask
+    from ..core.atomic import current_umask
 
     cols = COLUMNS[table]
     params = {f"c{i}": [r.get(name) for r in rows] for i, (name, _) in enumerate(cols)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ..model import SEVERITIES
+from ..core.model import SEVERITIES
 from .trend import TargetTrend
 
 W, H = 760, 220

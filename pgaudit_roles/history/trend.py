@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diffing import _Side
-from ..model import SEVERITIES
+from ..core.model import SEVERITIES
+from ..evaluate.diffing import _Side
 
 ITEM_KEYS = ("fingerprint", "rule_id", "severity", "status", "database", "object_type",
              "object_identity", "role", "message")
@@ -37,6 +37,7 @@ class RunPoint:
     gaps: int
     gate: str
     first: bool  # the target's first recorded run: nothing to compare with
+    versions: dict[str, Any] = field(default_factory=dict)  # server, tool; scan duration
     new: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)
     unknown: list[dict[str, Any]] = field(default_factory=list)
@@ -49,6 +50,7 @@ class RunPoint:
         return {"run_id": self.run_id, "started_at": _iso(self.started_at),
                 "counts": self.counts, "total": self.total, "waived": self.waived,
                 "coverage_gaps": self.gaps, "gate": self.gate, "first": self.first,
+                **self.versions,
                 "new": self.new, "resolved": self.resolved, "unknown": self.unknown}
 
 
@@ -120,7 +122,9 @@ def target_trend(target: str, runs: Sequence[dict[str, Any]],
                          counts={s: int(run.get(f"open_{s}") or 0) for s in SEVERITIES},
                          waived=int(run.get("waived") or 0),
                          gaps=int(run.get("coverage_gaps") or 0),
-                         gate=str(run.get("gate") or ""), first=prev is None)
+                         gate=str(run.get("gate") or ""), first=prev is None,
+                         versions={k: run.get(k) for k in ("server_version", "tool_version",
+                                                           "duration_seconds")})
         shown = since is None or at >= since
         for fp, f in cur.items():
             if fp in state:
@@ -175,7 +179,7 @@ def _order(f: dict[str, Any]) -> tuple[Any, ...]:
 def build(store: Any, *, target: str | None = None, since: dt.datetime | None = None,
           longest: int = 20) -> Trend:
     """The trend of every target in ``store`` (a ``store.Store``), or only ``target``."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
     from ..reports.common import printable
 
     runs = store.runs
@@ -205,7 +209,7 @@ def _group(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def parse_since(text: str | None) -> dt.datetime | None:
     """``--since``: an ISO date or date-time (UTC unless it names a zone)."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     if not text:
         return None

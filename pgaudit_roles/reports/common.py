@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..model import SEVERITIES, STATUSES, Finding, RuleResult, ScanResult, at_or_above
+from ..core.model import SEVERITIES, STATUSES, Finding, RuleResult, ScanResult, at_or_above
 
 TOOL_NAME = "pgaudit-roles"
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__
-from ..model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
-from ..resources import templates_dir
+from ..core.model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
+from ..core.resources import templates_dir
 from .common import (
     TOOL_NAME,
     not_collected,

@@ -95,7 +95,7 @@ def framework_info(name: str, meta: dict[str, Any]) -> dict[str, Any]:
     file given to --framework. Falls back to the name when neither can be read."""
     from pathlib import Path
 
-    from ..resources import frameworks_dir
+    from ..core.resources import frameworks_dir
 
     candidates = [frameworks_dir() / f"{name}.toml"]
     chosen = meta.get("framework")

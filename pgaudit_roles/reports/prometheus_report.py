@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ..model import SEVERITIES, STATUSES, ScanResult
+from ..core.model import SEVERITIES, STATUSES, ScanResult
 from .common import printable
 from .registry import ReportContext
 

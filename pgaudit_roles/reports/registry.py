@@ -21,10 +21,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 if TYPE_CHECKING:
-    from ..model import ScanResult
+    from ..core.model import ScanResult
     from .common import Summary
 
 RenderFn = Callable[["ReportContext", IO[str]], None]
