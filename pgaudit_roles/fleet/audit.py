@@ -30,12 +30,6 @@ if TYPE_CHECKING:
     from ..evaluate.config import Config
     from .outcome import FleetResult, TargetOutcome
 
-FLEET_FORMATS = ("json", "html", "junit", "sarif", "markdown", "prometheus", "sql", "text")
-"""--format for fleet: the combined report in each (sql: per target only; text: the
-terminal summary). ``md`` is accepted for markdown."""
-COMBINED_EXT = {"json": ".json", "html": ".html", "junit": ".junit.xml", "sarif": ".sarif",
-                "markdown": ".md", "prometheus": ".prom"}
-BASENAME = "fleet-report"
 TARGETS_DIR = "targets"
 DEFAULT_TIMEOUT_S = 1800.0
 
@@ -54,19 +48,9 @@ class FleetOptions:
 
 
 def parse_fleet_formats(spec: str | None, cfg_formats: Sequence[str]) -> list[str]:
-    items = spec.split(",") if spec else list(cfg_formats)
-    out: list[str] = []
-    for item in items:
-        name = item.strip().lower()
-        name = "markdown" if name == "md" else name
-        if not name:
-            continue
-        if name not in FLEET_FORMATS:
-            raise UsageError(f"unknown report format {name!r} for fleet (choose from "
-                             f"{', '.join(FLEET_FORMATS)})")
-        if name not in out:
-            out.append(name)
-    return out
+    from .formats import parse
+
+    return parse(spec, cfg_formats)
 
 
 def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
@@ -246,31 +230,18 @@ def write_reports(result: FleetResult, formats: Sequence[str], out_dir: Path,
     import contextlib
 
     from ..core.atomic import atomic_writer
+    from .formats import BASENAME, combined
 
-    wanted = ["json"] + [f for f in formats if f in COMBINED_EXT and f != "json"]
-    paths = {fmt: out_dir / f"{BASENAME}{COMBINED_EXT[fmt]}" for fmt in wanted}
+    reporters = combined(formats)
+    paths = {r.name: out_dir / f"{BASENAME}{r.extension}" for r in reporters}
     current: object = out_dir
     try:
         with contextlib.ExitStack() as stack:
-            for fmt, path in paths.items():
-                current = path
-                fh = stack.enter_context(atomic_writer(path))
-                _writer(fmt)(result, fh, **_options_for(fmt, options))
+            for r in reporters:
+                current = paths[r.name]
+                fh = stack.enter_context(atomic_writer(paths[r.name]))
+                r.write(result, fh, options)
                 fh.flush()
     except OSError as exc:
         raise UsageError(f"cannot write {current}: {exc.strerror or exc}") from None
     return paths
-
-
-def _options_for(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
-    if fmt == "sarif":
-        return {k: v for k, v in options.items() if k.startswith("sarif_")}
-    return {}
-
-
-def _writer(fmt: str) -> Callable[..., None]:
-    import importlib
-
-    mod = importlib.import_module(f"pgaudit_roles.fleet.report_{fmt}")
-    fn: Callable[..., None] = mod.write
-    return fn
