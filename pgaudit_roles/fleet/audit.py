@@ -143,10 +143,15 @@ def execute(opts: FleetOptions, loaded: Any, chosen: Sequence[Target], base_cfg:
         jobs=base_cfg.collect.get("jobs"), interrupted=stopped,
         total_in_inventory=len(loaded.targets))
     if opts.compare_environments and stopped is None:
+        from ..core.signals import Terminated
         from .envdrift import compare_fleet
 
-        result.environments, result.environment_notes = compare_fleet(result, opts.output_dir,
-                                                                     base_cfg)
+        try:
+            result.environments, result.environment_notes = compare_fleet(
+                result, opts.output_dir, base_cfg)
+        except KeyboardInterrupt as exc:  # stopped while comparing: the audits are all done
+            result.interrupted = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+            result.environment_notes = ["the environment comparison was interrupted"]
     return result
 
 
