@@ -421,12 +421,16 @@ def environment() -> Any:
     """The Jinja2 environment: autoescape for every template, StrictUndefined."""
     import jinja2
 
+    from ..evaluate.template_cache import bytecode_cache
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # compiled templates kept between runs (about 0.1 s of CPU per report)
+        bytecode_cache=bytecode_cache("html", Path(__file__).read_bytes()),
     )
     from . import html_text
 
