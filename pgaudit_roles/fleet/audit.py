@@ -15,6 +15,7 @@ Output directory layout::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
@@ -82,6 +83,9 @@ def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
     root = opts.output_dir.resolve()
     for t in chosen:
         cfg, rules = _target_config(t, base_cfg, rules_cache, inventory_path)
+        # the formats the target's reports are written in, as scan's --format would set
+        # them: the engine computes what those reporters need (and only that)
+        cfg = dataclasses.replace(cfg, formats=tuple(per_target))
         jobs.append(Job(target=t, cfg=cfg, rules=rules, formats=per_target,
                         directory=root / TARGETS_DIR / t.slug, options=opts.report_options))
     return jobs
