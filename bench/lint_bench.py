@@ -66,7 +66,7 @@ def generate(directory: Path, files: int, per_file: int, seed: int = 15) -> int:
 
 
 def bench_statements(files: int, per_file: int, repeat: int) -> dict[str, Any]:
-    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.config import Config
     from pgaudit_roles.evaluate.rules import load_rules
     from pgaudit_roles.lint.run import LintOptions, lint
 
@@ -108,9 +108,9 @@ def demo_migrations(directory: Path, server_version_num: int) -> int:
 def bench_twin() -> dict[str, Any]:
     import psycopg
 
+    from pgaudit_roles.config import Config
     from pgaudit_roles.core.localpg import LocalCluster
     from pgaudit_roles.demo import choose_install
-    from pgaudit_roles.evaluate.config import Config
     from pgaudit_roles.evaluate.rules import load_rules
     from pgaudit_roles.lint.run import LintOptions, lint
     from pgaudit_roles.lint.source import read_sources

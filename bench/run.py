@@ -116,7 +116,7 @@ def _rules_and_config() -> tuple[Any, Any]:
     rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
     config = None
     with contextlib.suppress(NotAvailable):
-        load_config = _need("pgaudit_roles.evaluate.config", "load_config")
+        load_config = _need("pgaudit_roles.config", "load_config")
         config = load_config(None, discover_file=False)  # never pick up a file from cwd
     return rules, config
 

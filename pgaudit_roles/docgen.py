@@ -128,12 +128,12 @@ def render_audit_schema_doc() -> str:
 
 def generate(root: Path = _REPO) -> dict[Path, str]:
     """Every generated file of ``root``: path -> its current content."""
-    from .evaluate import validated_rules
+    from .evaluate import rule_manifest, validated_rules
 
     readme = root / "README.md"
     rules_dir = root / "rules"
     # the manifest first: it validates every rule in full (a broken one stops here)
-    manifest = validated_rules.render_manifest(rules_dir)
+    manifest = rule_manifest.render_manifest(rules_dir)
     rules = builtin_rules(root)  # loaded once
     return {
         readme: update(readme.read_text(encoding="utf-8"), rules),

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .collect.snapshot import Snapshot
+    from .config import Config
     from .core.model import Rule, ScanResult
-    from .evaluate.config import Config
 
 Progress = Callable[[str], None]
 
@@ -84,7 +84,7 @@ def run_scan(conninfo: str, *, output_dir: Path | None = None,
     a file here: the caller prints the summary where it belongs (stdout or stderr).
     """
     from .collect.snapshot import save
-    from .evaluate.config import Config
+    from .config import Config
 
     cfg = config or Config()
     rules = list(rules) if rules is not None else load_rules_for(cfg)

@@ -115,7 +115,7 @@ def _section(r: Rule, examples: Mapping[str, Example]) -> list[str]:
     if r.check is not None:
         covers = f" Reported once with {', '.join(r.covers)} (twin layer)." if r.covers else ""
         lines += [f"**Statement check** (`pgaudit-roles lint`): `{r.check}` in "
-                  f"pgaudit_roles/lint/checks.py.{covers}", ""]
+                  f"pgaudit_roles/evaluate/statement_checks.py.{covers}", ""]
         return lines
     lines += ["<details><summary>Query</summary>", "", "```sql", r.query.strip(), "```", "",
               "</details>", ""]

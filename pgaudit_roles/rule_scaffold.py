@@ -109,7 +109,7 @@ def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity:
     cat = category or _category_of(rid, existing)
     if cat == "migrations":
         raise UsageError(f"{rid}: statement rules (category migrations) need a check in "
-                         "pgaudit_roles/lint/checks.py and cases in tests/data/lint: "
+                         "pgaudit_roles/evaluate/statement_checks.py and cases in tests/data/lint: "
                          "`rules new` scaffolds snapshot rules only")
     if cat not in CATEGORIES:
         raise UsageError(f"category {cat!r} is not one of {', '.join(CATEGORIES)}")

@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 from pgaudit_roles.collect import snapshot as snapmod
 from pgaudit_roles.collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, FORMAT, FORMAT_VERSION
+from pgaudit_roles.config import load_config
 from pgaudit_roles.core.errors import EXIT_INTERNAL, EXIT_USAGE, AuditError, UsageError
-from pgaudit_roles.evaluate.config import load_config
 
 SOURCES_OK = {name: {"collected": True, "reason": None} for name in snapmod.SOURCES}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pgaudit_roles.config import CLI_SOURCE, config_from_mapping, discover, load_config
 from pgaudit_roles.core.errors import ConfigError
-from pgaudit_roles.evaluate.config import CLI_SOURCE, config_from_mapping, discover, load_config
 
 FULL = """\
 fail_on = "medium"

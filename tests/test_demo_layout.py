@@ -112,7 +112,7 @@ def test_parse_layout_nested_branches_and_line_numbers() -> None:
 
 
 def test_demo_config_loads_and_classifies_the_demo_roles() -> None:
-    from pgaudit_roles.evaluate.config import load_config
+    from pgaudit_roles.config import load_config
 
     cfg = load_config(demo.CONFIG_FILE, discover_file=False)
     assert cfg.fail_on == "high"

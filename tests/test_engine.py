@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from pgaudit_roles.collect.snapshot import Snapshot, save
+from pgaudit_roles.config import config_from_mapping
 from pgaudit_roles.core.model import Rule
-from pgaudit_roles.evaluate.config import config_from_mapping
 from pgaudit_roles.evaluate.engine import evaluate, open_sandbox
 from pgaudit_roles.evaluate.rules import find_rule
 

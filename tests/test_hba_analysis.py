@@ -185,13 +185,6 @@ def test_analysis_of_parsed_file(tmp_path: Path) -> None:
     assert out[4]["is_replication"] and out[4]["address_count"] == 1.0
 
 
-def test_hba_module_reexports_analyze() -> None:
-    from pgaudit_roles.collect import hba
-
-    rows = [rule(1, "host all all all reject"), rule(2, "hostssl app app 10.0.0.0 255.0.0.0 md5")]
-    assert [r["shadowed_by"] for r in hba.analyze(rows)] == [None, 1]
-
-
 # --- the indexed shadow search against the pairwise definition ------------------------------
 
 

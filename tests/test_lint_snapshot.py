@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_roles.evaluate.config import Config
+from pgaudit_roles.config import Config
 from pgaudit_roles.evaluate.rules import load_rules
 from pgaudit_roles.lint.run import LintOptions, lint
 

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lint_support import CASES, CLEAN, DATA, PASSWORDS, ROOT, located, markers  # noqa: E402
 
-from pgaudit_roles.evaluate.config import Config  # noqa: E402
+from pgaudit_roles.config import Config  # noqa: E402
 from pgaudit_roles.evaluate.rules import load_rules  # noqa: E402
 from pgaudit_roles.lint.order import natural_key, order_paths  # noqa: E402
 from pgaudit_roles.lint.run import LintOptions, lint  # noqa: E402
@@ -44,7 +44,7 @@ def test_statement_rules_are_in_the_catalogue_docs_and_config(tmp_path: Path) ->
     docs = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     for rid in LINT_IDS:
         assert rid in readme and f'id="{rid.lower()}"' in docs
-    from pgaudit_roles.evaluate.config import config_from_mapping
+    from pgaudit_roles.config import config_from_mapping
 
     cfg = config_from_mapping({"rules": {"disable": ["PGR-LINT-001"],
                                          "severity": {"PGR-LINT-005": "low"}}})

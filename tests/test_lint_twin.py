@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import VERSIONS, install_for  # noqa: E402
 from lint_support import CASES, CLEAN, PASSWORDS, ROOT, located, markers  # noqa: E402
 
+from pgaudit_roles.config import Config  # noqa: E402
 from pgaudit_roles.core.model import at_or_above  # noqa: E402
-from pgaudit_roles.evaluate.config import Config  # noqa: E402
 from pgaudit_roles.evaluate.rules import load_rules  # noqa: E402
 from pgaudit_roles.lint.run import LintOptions, lint  # noqa: E402
 

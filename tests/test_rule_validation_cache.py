@@ -22,8 +22,8 @@ from test_rules_loader import GOOD, write_rule
 
 from pgaudit_roles.core import resources
 from pgaudit_roles.core.errors import RuleError
+from pgaudit_roles.evaluate import rule_manifest, validated_rules
 from pgaudit_roles.evaluate import rules as rules_mod
-from pgaudit_roles.evaluate import validated_rules
 from pgaudit_roles.evaluate.rules import load_rule_file, load_rules
 
 
@@ -58,10 +58,10 @@ def _fresh_manifest_cache() -> None:
 def test_every_builtin_rule_validates_and_the_manifest_is_current() -> None:
     # render_manifest validates every built-in rule in full (sqlglot, DuckDB binding,
     # templates) before listing it; the checked-in file must be exactly that
-    fresh = validated_rules.render_manifest()
+    fresh = rule_manifest.render_manifest()
     current = validated_rules.manifest_path().read_text(encoding="utf-8")
     assert fresh == current, ("rules/validated.json is stale: run "
-                              "python -m pgaudit_roles.evaluate.validated_rules")
+                              "python -m pgaudit_roles.evaluate.rule_manifest")
     listed = set(__import__("json").loads(current)["rules"])
     assert listed == {p.name for p in resources.rules_dir().glob("*.toml")}
 
@@ -82,8 +82,8 @@ def test_manifest_check_command_fails_when_stale(tmp_path: Path) -> None:
         from pathlib import Path
         import pgaudit_roles.core.resources as resources
         resources.rules_dir = lambda: Path({str(rules)!r})
-        from pgaudit_roles.evaluate import validated_rules
-        sys.exit(validated_rules.main(sys.argv[1:]))
+        from pgaudit_roles.evaluate import rule_manifest
+        sys.exit(rule_manifest.main(sys.argv[1:]))
     """)
     proc = subprocess.run([sys.executable, "-c", code, "--check"], capture_output=True,
                           text=True, timeout=120)

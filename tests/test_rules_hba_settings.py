@@ -23,7 +23,7 @@ import pytest
 
 from pgaudit_roles.collect.hba import parse_hba_file
 from pgaudit_roles.collect.snapshot import CLUSTER_TABLES, DatabaseSnapshot, Snapshot, Table
-from pgaudit_roles.evaluate.config import Config
+from pgaudit_roles.config import Config
 from pgaudit_roles.evaluate.engine import evaluate
 from pgaudit_roles.evaluate.rules import find_rule, load_rules
 

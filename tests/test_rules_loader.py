@@ -285,7 +285,7 @@ def test_cli_rules_list_and_show(tmp_path: Path) -> None:
 def test_rules_module_import_is_light() -> None:
     code = textwrap.dedent("""
         import sys
-        import pgaudit_roles.evaluate.rules, pgaudit_roles.evaluate.engine, pgaudit_roles.evaluate.config
+        import pgaudit_roles.evaluate.rules, pgaudit_roles.evaluate.engine, pgaudit_roles.config
         import pgaudit_roles.evaluate.frameworks, pgaudit_roles.rule_docs
         import pgaudit_roles.commands.check, pgaudit_roles.commands.rules
         heavy = [m for m in ("sqlglot", "duckdb", "jinja2", "pglast", "psycopg") if m in sys.modules]

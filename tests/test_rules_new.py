@@ -235,7 +235,7 @@ def test_filled_rule_cases_fail_and_pass_on_a_real_server(pg: Any, filled: Path)
     gives the finding it names and its pass case none (the runner's own steps: a database,
     the {p} prefix, the real collector, the rule)."""
     from pgaudit_roles.collect.collector import collect
-    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.config import Config
 
     rule = load_rule_file(filled / "rules" / f"{RID}.toml", origin="builtin")
     cases = load_case_file(filled / "tests" / "rules" / "cases" / f"{RID}.toml")

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from pgaudit_roles.audit import audit_schema
+from pgaudit_roles.config import config_from_mapping
 from pgaudit_roles.core.errors import ConfigError, UsageError
-from pgaudit_roles.evaluate.config import config_from_mapping
 from pgaudit_roles.evaluate.remediation import RemediationError, check_sql
 
 

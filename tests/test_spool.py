@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from pgaudit_roles.collect.columnfile import reader_sql
 from pgaudit_roles.collect.snapshot import (
     CLUSTER_TABLES,
     DATABASE_TABLES,
@@ -27,7 +28,7 @@ from pgaudit_roles.collect.snapshot import (
     load,
     save,
 )
-from pgaudit_roles.collect.spool import Spool, copy_statement, reader_sql
+from pgaudit_roles.collect.spool import Spool, copy_statement
 from pgaudit_roles.core.errors import UsageError
 
 FUNCTIONS = DATABASE_TABLES["functions"]

@@ -150,7 +150,7 @@ def test_13_and_14_snapshots_twinned_on_18(fixture_pair: Pair) -> None:
         pytest.skip("only the 13 and 14 snapshots are twinned on 18")
     import psycopg
 
-    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.config import Config
     from pgaudit_roles.pipeline import evaluate_snapshot, load_rules_for
     from pgaudit_roles.twin import build_twin
 
@@ -193,7 +193,7 @@ def demo_pair(request: pytest.FixtureRequest,
 
 def test_demo_twin_same_findings_and_no_drift(demo_pair: tuple[Snapshot, Snapshot]) -> None:
     from pgaudit_roles import demo
-    from pgaudit_roles.evaluate.config import load_config
+    from pgaudit_roles.config import load_config
     from pgaudit_roles.pipeline import evaluate_snapshot, load_rules_for
 
     source, twin = demo_pair

@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..collect.columnfile import duckdb_literal
 from ..collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
-from ..collect.spool import duckdb_literal
 from ..core.errors import UsageError
 from . import acl_defaults
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
@@ -812,7 +812,7 @@ class _Loader:
                       tables: Sequence[tuple[int, Table]]) -> None:
         """Column files of one table kind, every database's at once, read by DuckDB itself:
         the rows never pass through Python (see ``spool``)."""
-        from ..collect.spool import reader_sql
+        from ..collect.columnfile import reader_sql
 
         names = [n for n, _ in columns]
         types = [t for _, t in columns]
@@ -1295,7 +1295,7 @@ def _check_columns(actual: Sequence[str], expected: Sequence[tuple[str, str]], n
 
 def _hba_analysis(rows: list[dict[str, Any]], roles: list[dict[str, Any]],
                   memberships: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """Rows with the derived columns of ``pgaudit_roles.collect.hba.analyze`` (None if unavailable)."""
+    """Rows with the derived columns of ``hba_analysis.analyze_facts`` (None if unavailable)."""
     from .hba_analysis import analyze_facts
 
     out = list(analyze_facts(rows, roles, memberships))  # the facts only: no copy of each row

@@ -246,7 +246,7 @@ class Route:
         return best[1] + 1, self.edges[best[1]].fix
 
     def text(self) -> str:
-        from ..commands.query import sql_name
+        from ..core.sqlquote import sql_name
 
         parts = [sql_name(self.start_label) if self.start_label != "PUBLIC" else "PUBLIC"]
         for e in self.edges:

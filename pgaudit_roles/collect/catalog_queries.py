@@ -338,7 +338,7 @@ def _acl_items(acl: str) -> str:
     """One row per object: its ACL as ``grantor:grantee:SELECT,*UPDATE;...`` (OIDs; ``*`` =
     WITH GRANT OPTION). A fifth of aclexplode's rows for a quarter of its server time: at a
     million tables the per-row cost of COPY, on both ends, is most of the collection.
-    ``spool`` expands it again in DuckDB (format ``spool.ACL_ITEMS``)."""
+    ``spool`` expands it again in DuckDB (format ``columnfile.ACL_ITEMS``)."""
     return ("CROSS JOIN LATERAL (SELECT pg_catalog.string_agg(g.grantor::text || ':' || "  # noqa: S608
             "g.grantee::text || ':' || g.privileges, ';') AS items FROM (SELECT e.grantor, "
             "e.grantee, pg_catalog.string_agg(CASE WHEN e.is_grantable THEN '*' ELSE '' END "
@@ -347,7 +347,7 @@ def _acl_items(acl: str) -> str:
 
 
 # The acl table as sent: one row per object with its whole ACL packed in ``items``; see
-# spool.ACL_ITEMS for the expansion into the snapshot's acl table (one row per privilege).
+# columnfile.ACL_ITEMS for the expansion into the snapshot's acl table (one row per privilege).
 # Column rows also carry the column's name: the snapshot's ``columns`` table (columns with
 # an ACL) is read from the same transfer, saving a second scan of pg_attribute, the
 # biggest catalog, per database.

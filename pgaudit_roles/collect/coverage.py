@@ -147,7 +147,7 @@ def partial_note(snapshot: Snapshot, *, database: str | None = None,
     answer covers only part of the cluster; None when nothing it could need is missing.
     With ``database``, only that database's gap (and the cluster-wide ones) count; with
     ``sources``, only those sources ('database' for the per-database catalogs)."""
-    from ..reports.common import printable
+    from ..core.text import printable
 
     missing = gaps(snapshot)
     if database is not None:
@@ -203,7 +203,7 @@ def sources_read_by(sql: str) -> tuple[str, ...]:
 def unknown_note(snapshot: Snapshot, database: str | None) -> str | None:
     """Why "no object named X" may be wrong: the databases that were not collected (only
     ``database`` when the question names one). None when every database was read."""
-    from ..reports.common import printable
+    from ..core.text import printable
 
     dbs = [g for g in database_gaps(snapshot) if database is None or g["database"] == database]
     if not dbs:

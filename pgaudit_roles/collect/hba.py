@@ -1178,14 +1178,3 @@ def content_free(error: str) -> str:
         if error.startswith(prefix):
             return f"{prefix} (content not shown)"
     return re.sub(r'"[^"]*"', '"(not shown)"', error)
-
-
-def analyze(rows: Sequence[dict[str, Any]], roles: Sequence[dict[str, Any]] | None = None,
-            memberships: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Derived facts and shadowing per rule: see :func:`pgaudit_roles.audit.hba_analysis.analyze`.
-
-    Re-exported here so callers that know only this module (the audit schema) find it.
-    """
-    from ..audit.hba_analysis import analyze as _analyze
-
-    return _analyze(rows, roles, memberships)

@@ -204,7 +204,7 @@ def check_database(origin: str, n: int, d: Any) -> None:
 def check_parquet(origin: str, member: str, local: str,
                   spec: Sequence[tuple[str, str, str]]) -> None:
     """A Parquet member's columns and types are the table's (footer only, no data read)."""
-    from .spool import duckdb_literal, scratch_connection
+    from .columnfile import duckdb_literal, scratch_connection
 
     con = scratch_connection()
     try:

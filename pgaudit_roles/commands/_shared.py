@@ -115,8 +115,8 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     without its password, or the snapshot path): a missing baseline file names the exact
     command that creates it, before anything is collected.
     """
+    from ..config import load_config
     from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-    from ..evaluate.config import load_config
     from ..evaluate.frameworks import load_framework
     from ..pipeline import evaluate_snapshot, load_rules_for, write_files
     from ..reports import parse_formats, write_format

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..collect.snapshot import Snapshot
-    from ..evaluate.config import Config
+    from ..config import Config
 
 
 def looks_like_file(arg: str) -> bool:
@@ -22,7 +22,7 @@ def looks_like_file(arg: str) -> bool:
 def load_snapshot(arg: str, cfg: Config | None = None, progress: Any = None) -> Snapshot:
     """Read the snapshot file ``arg``, or collect one from the DSN ``arg``."""
     from ..collect import snapshot
-    from ..evaluate.config import Config
+    from ..config import Config
     from ..pipeline import collect_snapshot
 
     if looks_like_file(arg):

@@ -30,8 +30,8 @@ def create(source: str, output: Path, config_path: Path | None, rules_dirs: tupl
     gate on new ones and list the ones that were resolved. Findings are matched by their
     fingerprint (rule + database + object + role), never by message text or time.
     """
+    from ..config import load_config
     from ..evaluate import baseline as baseline_mod
-    from ..evaluate.config import load_config
     from ..pipeline import evaluate_snapshot, load_rules_for
     from ._target import load_snapshot
 

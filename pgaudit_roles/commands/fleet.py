@@ -83,8 +83,8 @@ def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel
     """
     import logging
 
+    from ..config import load_config
     from ..core.errors import UsageError
-    from ..evaluate.config import load_config
     from ..evaluate.frameworks import load_framework
     from ..fleet.audit import FleetOptions, execute, parse_fleet_formats, select, write_reports
     from ..fleet.inventory import parse_duration

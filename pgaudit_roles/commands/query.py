@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..core.sqlquote import sql_name
+
 if TYPE_CHECKING:
     import duckdb
 
-    from ..evaluate.config import Config
+    from ..config import Config
 
 FORMATS = ("table", "json", "csv")
 
@@ -63,45 +65,13 @@ def load_target(target: str, cfg: Config) -> Any:
 def open_audit(target: str, config_path: Path | None) -> tuple[duckdb.DuckDBPyConnection, Any]:
     """Load the target into the audit schema and lock the connection down. Returns (con, snap)."""
     from ..audit import audit_schema
-    from ..evaluate.config import load_config
+    from ..config import load_config
 
     cfg = load_config(config_path)
     snap = load_target(target, cfg)
     con = audit_schema.load(snap, cfg.naming)
     audit_schema.lock_down(con)
     return con, snap
-
-
-def sql_name(name: str | None) -> str:
-    """A name as an SQL identifier, safe to print on one terminal line.
-
-    quote_ident's form when every character is printable; otherwise a PostgreSQL
-    Unicode-escape identifier (``U&"a\\000Ab"``), which reads back as the same name.
-    """
-    from ..core.sqlquote import quote_ident
-
-    if name is None:
-        return "NULL"
-    if _printable(name):
-        return quote_ident(name)
-    out = []
-    for ch in name:
-        code = ord(ch)
-        if ch == '"':
-            out.append('""')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif not _printable(ch):
-            out.append(f"\\{code:04X}" if code <= 0xFFFF else f"\\+{code:06X}")
-        else:
-            out.append(ch)
-    return 'U&"' + "".join(out) + '"'
-
-
-def _printable(text: str) -> bool:
-    # str.isprintable() is False for control, format (bidi overrides), separator (line and
-    # paragraph separators, exotic spaces) and unassigned characters; the ASCII space is fine.
-    return text.isprintable()
 
 
 def printable(value: Any) -> str:

@@ -26,8 +26,8 @@ def lint(file: Path, against: str | None, config_path: Path | None,
 
     Exit 0 when the file is clean, 1 when it has problems, 2 when it cannot be read.
     """
+    from ..config import load_config
     from ..evaluate import waivers as waivers_mod
-    from ..evaluate.config import load_config
     from ..evaluate.engine import evaluate
     from ..evaluate.rules import resolve_ids
     from ..pipeline import load_rules_for

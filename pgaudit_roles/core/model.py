@@ -60,7 +60,7 @@ class Rule:
     origin: str = "builtin"  # builtin | user
     check: str | None = None
     """Statement rules (``lint``): the name of a predicate over one parsed migration
-    statement (pgaudit_roles/lint/checks.py) instead of a ``query``; they never run on a
+    statement (pgaudit_roles/evaluate/statement_checks.py) instead of a ``query``; they never run on a
     snapshot."""
     covers: tuple[str, ...] = ()
     """Catalogue rules whose twin finding on the same statement this rule already reports."""

@@ -282,3 +282,33 @@ def grant_kind(kind: str) -> str:
 def alter_kind(kind: str) -> str:
     """The object-type keyword for ``ALTER <kind> ... OWNER TO`` (a view is ``VIEW``)."""
     return _kind_keyword(kind, _ALTER_KINDS, "ALTER")
+
+
+def sql_name(name: str | None) -> str:
+    """A name as an SQL identifier, safe to print on one terminal line.
+
+    quote_ident's form when every character is printable; otherwise a PostgreSQL
+    Unicode-escape identifier (``U&"a\\000Ab"``), which reads back as the same name.
+    """
+    if name is None:
+        return "NULL"
+    if _printable(name):
+        return quote_ident(name)
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if ch == '"':
+            out.append('""')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif not _printable(ch):
+            out.append(f"\\{code:04X}" if code <= 0xFFFF else f"\\+{code:06X}")
+        else:
+            out.append(ch)
+    return 'U&"' + "".join(out) + '"'
+
+
+def _printable(text: str) -> bool:
+    # str.isprintable() is False for control, format (bidi overrides), separator (line and
+    # paragraph separators, exotic spaces) and unassigned characters; the ASCII space is fine.
+    return text.isprintable()

@@ -120,7 +120,7 @@ def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
     still collects and saves the snapshot, so the user sees the facts the rules will read.
     """
     if importlib.util.find_spec("pgaudit_roles.pipeline") is not None:
-        from ..evaluate.config import load_config
+        from ..config import load_config
         from ..pipeline import run_scan  # type: ignore[import-not-found,unused-ignore]
 
         config = load_config(config_path, discover_file=False)

@@ -15,63 +15,68 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-import functools
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.model import Finding, Rule, RuleResult, ScanResult
+from . import remediation
+from .messages import render_message
 
 if TYPE_CHECKING:
     from ..collect.snapshot import Snapshot
-    from .config import Config
 
 FINDING_FIELDS: tuple[str, ...] = ("database", "object_type", "schema", "object_name",
                                    "object_identity", "role")
 """Query columns with these names fill the Finding fields; every column is in details."""
+
+
+
+class Settings(Protocol):
+    """What evaluation reads from the run's configuration (``pgaudit_roles.config.Config``
+    provides it). A protocol, so that this stage never imports the configuration module,
+    which sits above every stage (it validates report formats and rule ids)."""
+
+    @property
+    def naming(self) -> Any: ...
+    @property
+    def disabled(self) -> frozenset[str]: ...
+    @property
+    def severity(self) -> dict[str, str]: ...
+    @property
+    def fail_on(self) -> str: ...
+    @property
+    def framework(self) -> str | None: ...
+    @property
+    def sources(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class DefaultSettings:
+    """The settings when none are given: the same defaults as ``Config()`` (a test checks)."""
+
+    naming: Any = None
+    disabled: frozenset[str] = frozenset()
+    severity: dict[str, str] = field(default_factory=dict)
+    fail_on: str = "high"
+    framework: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
 
 INVENTORY_TOP_OBJECTS = 25
 INVENTORY_MAX_LOGIN_ROLES = 500
 INVENTORY_MAX_ROUTES = 200
 
 
-# --- templates -------------------------------------------------------------------------------
-
-@functools.cache
-def template_env() -> Any:
-    """Sandboxed Jinja2 environment for message templates (plain text, strict names)."""
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                         keep_trailing_newline=False)
-
-
-@functools.cache
-def _compiled(template: str) -> Any:
-    return template_env().from_string(template)
-
-
-def render_message(template: str, row: Mapping[str, Any]) -> str:
-    return str(_compiled(template).render(**row)).strip()
-
-
-def remediation_api() -> Any:
-    """The remediation module (validate_template, render): quoting filters + pglast checks."""
-    from . import remediation
-
-    return remediation
-
-
 # --- evaluation ------------------------------------------------------------------------------
 
-def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Config | None = None) -> ScanResult:
+def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None = None) -> ScanResult:
     """Run ``rules`` over ``snapshot`` with ``config`` applied; offline, no server needed."""
     from ..audit.audit_schema import server_version_num
     from . import frameworks
-    from .config import Config
 
-    cfg = config or Config()
+    cfg: Settings = config or DefaultSettings()
     fw = None
     wanted: set[str] | None = None
     selected = [r for r in rules if r.check is None]  # statement rules are lint's, not a snapshot's
@@ -150,7 +155,7 @@ def _partial(res: RuleResult, gaps: Sequence[Mapping[str, Any]]) -> RuleResult:
 MISSING_SOURCE = "required source not collected: "
 
 
-def open_sandbox(snapshot: Snapshot, config: Config | None = None) -> Any:
+def open_sandbox(snapshot: Snapshot, config: Settings | None = None) -> Any:
     """The audit schema for ``snapshot`` in a DuckDB connection that can no longer reach out.
 
     ``audit_schema.lock_down`` disables file system and network access, extension
@@ -168,7 +173,7 @@ def open_sandbox(snapshot: Snapshot, config: Config | None = None) -> Any:
     return con
 
 
-def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
+def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Settings,
                    server_num: int | None) -> RuleResult:
     severity = cfg.severity.get(rule.id)
     effective = severity or rule.severity
@@ -213,7 +218,7 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
 
     findings: list[Finding] = []
     problems: list[str] = []
-    api = remediation_api()
+    api = remediation
     for raw in rows:
         row = {c: _plain(v) for c, v in zip(columns, raw, strict=True)}
         try:

@@ -260,8 +260,8 @@ def find_rule(rules: Iterable[Rule], name: str) -> Rule | None:
 # --- query validation -----------------------------------------------------------------------
 
 def validate_check(name: str, where: str) -> None:
-    """A statement rule names one of the predicates ``lint.checks`` defines (no code in data)."""
-    from ..lint.checks import CHECKS
+    """A statement rule names one of the predicates ``statement_checks`` defines (no code in data)."""
+    from .statement_checks import CHECKS
 
     if name not in CHECKS:
         raise RuleError(f"{where}: check {name!r} is not a known statement check "
@@ -420,7 +420,7 @@ def validate_message(template: str, where: str) -> None:
     """The message is a Jinja2 text template; it must at least compile."""
     from jinja2 import TemplateSyntaxError
 
-    from .engine import template_env
+    from .messages import template_env
 
     try:
         template_env().parse(template)
@@ -430,9 +430,9 @@ def validate_message(template: str, where: str) -> None:
 
 def validate_remediation(template: str, where: str) -> None:
     """Remediation templates may interpolate values only through quoting filters."""
-    from .engine import remediation_api
+    from . import remediation
 
-    remediation_api().validate_template(template, where)
+    remediation.validate_template(template, where)
 
 
 # --- small typed getters ----------------------------------------------------------------------

@@ -26,8 +26,8 @@ from ..core.errors import UsageError
 from .inventory import Target
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..core.model import Rule
-    from ..evaluate.config import Config
     from .outcome import FleetResult, TargetOutcome
 
 FLEET_FORMATS = ("json", "html", "junit", "sarif", "markdown", "sql", "text")
@@ -107,7 +107,7 @@ def _dirs_key(cfg: Config) -> tuple[str, ...]:
 
 def _target_config(t: Target, base: Config, cache: dict[tuple[str, ...], list[Rule]],
                    inventory_path: Path) -> tuple[Config, list[Rule]]:
-    from ..evaluate.config import with_overrides
+    from ..config import with_overrides
     from ..evaluate.frameworks import load_framework
     from ..pipeline import load_rules_for
     from .inventory import InventoryError

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..audit.naming import NamingPolicy
     from ..collect.snapshot import Snapshot
-    from ..evaluate.config import Config
+    from ..config import Config
     from .outcome import FleetResult, TargetOutcome
 
 PROD_NAMES = ("prod", "production", "prd", "live")

@@ -283,8 +283,8 @@ def _merge_config(base: Any, own: Any, label: str) -> dict[str, Any]:
 def _check_config(config: dict[str, Any], label: str, path: Path) -> None:
     """Validate per-target settings now, with the config loader's own checks, so a typo
     stops the run before any cluster is contacted."""
+    from ..config import config_from_mapping
     from ..core.errors import ConfigError
-    from ..evaluate.config import config_from_mapping
 
     try:
         config_from_mapping(config, origin=f"{label}: config", base=path.parent)

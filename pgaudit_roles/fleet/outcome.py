@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult, at_or_above
 
 if TYPE_CHECKING:
-    from ..evaluate.config import Config
+    from ..config import Config
     from .inventory import Target
 
 FLEET_RULE_ID = "PGR-FLEET-001"

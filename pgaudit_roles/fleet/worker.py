@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
+    from ..config import Config
     from ..core.model import Rule, ScanResult
-    from ..evaluate.config import Config
     from .inventory import Target
 
 SNAPSHOT_NAME = "snapshot.json.gz"

@@ -235,7 +235,7 @@ def _apply_waivers_and_baseline(result: ScanResult, rules: Sequence[Rule], cfg: 
 
 
 def _secrets(src: Source) -> list[str]:
-    from .checks import password_literals
+    from ..evaluate.statement_checks import password_literals
 
     found = {p for st in src.statements for p in password_literals(st.node)}
     return sorted(found, key=len, reverse=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.model import Rule
-from .checks import CHECKS, State, track
+from ..evaluate.statement_checks import CHECKS, State, track
 from .source import Statement
 
 

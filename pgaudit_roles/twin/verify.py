@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from ..collect.snapshot import Snapshot
+    from ..config import Config
     from ..core.localpg import PgInstall
     from ..core.model import Finding, Rule, ScanResult
-    from ..evaluate.config import Config
     from . import Twin
 
 MAX_ROUNDS = 4

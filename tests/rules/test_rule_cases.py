@@ -197,7 +197,7 @@ def cleanup(pg: Any, dbs: list[str], token: str) -> None:
 
 def evaluate_rules(snapshot: Any, rule_ids: set[str], config: dict[str, Any],
                    origin: str) -> dict[str, Any]:
-    from pgaudit_roles.evaluate.config import config_from_mapping
+    from pgaudit_roles.config import config_from_mapping
     from pgaudit_roles.evaluate.engine import evaluate
 
     rules = [rules_by_id()[r] for r in sorted(rule_ids)]

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError
-from ..core.model import SEVERITIES, Rule
-from ..reports.registry import FORMATS
+from .core.errors import ConfigError
+from .core.model import SEVERITIES, Rule
+from .reports.registry import FORMATS
 
 CONFIG_FILE = ".pgaudit-roles.toml"
 PYPROJECT_TABLE = "pgaudit-roles"
@@ -70,7 +70,7 @@ class Config:
         Aliases are accepted and rewritten to the current id (a renamed rule keeps its
         overrides). An unknown id is a ConfigError naming the key and the file.
         """
-        from .rules import resolve_ids
+        from .evaluate.rules import resolve_ids
 
         ids = resolve_ids(rules)
 
@@ -102,7 +102,7 @@ class Config:
 
     def _effective_naming(self) -> dict[str, Any]:
         """The naming policy in force (the guide's defaults unless configured), never null."""
-        from ..audit.naming import NamingPolicy
+        from .audit.naming import NamingPolicy
 
         policy = self.naming if isinstance(self.naming, NamingPolicy) else NamingPolicy.default()
         return policy.to_mapping()
@@ -306,7 +306,7 @@ def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> No
 
 def _build_naming(cfg: Config) -> None:
     """Turn the ``naming`` table into a NamingPolicy (its own validation, its own errors)."""
-    from ..audit.naming import NamingPolicy
+    from .audit.naming import NamingPolicy
 
     if cfg.naming_raw:
         cfg.naming = NamingPolicy.from_mapping(cfg.naming_raw, cfg.sources.get("naming", "config"))
