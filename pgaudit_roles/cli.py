@@ -15,6 +15,8 @@ import click
 
 from . import __version__
 from .core.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE, AuditError
+from .core.signals import EXIT_SIGTERM, exit_code, install
+from .reports.common import printable
 
 # command name -> "module:attribute" under pgaudit_roles.commands
 COMMANDS: dict[str, str] = {
@@ -86,8 +88,6 @@ def cli(_verbose_flag: bool) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: every way a command can end becomes one line on stderr and a code
     from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``."""
-    from .core.signals import install
-
     args = sys.argv[1:] if argv is None else argv
     install()
     try:
@@ -153,8 +153,6 @@ def _silence_stdout() -> None:
 
 def _exit_if_signalled(exc: BaseException | None = None) -> None:
     """One line and 130/143 when the run ends because of SIGINT/SIGTERM."""
-    from .core.signals import EXIT_SIGTERM, exit_code
-
     code = exit_code(exc)
     if code is None:
         return
@@ -166,8 +164,6 @@ def _exit_if_signalled(exc: BaseException | None = None) -> None:
 def _one_line(text: str) -> str:
     """One line for the terminal: whitespace runs joined, control and bidi characters
     escaped (a server's error text can carry U+202E or an ESC sequence)."""
-    from .reports.common import printable
-
     return printable(" ".join(text.split()))
 
 

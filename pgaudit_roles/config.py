@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .audit.naming import NamingPolicy
 from .core.errors import ConfigError
 from .core.model import SEVERITIES, Rule
+from .evaluate.rules import resolve_ids
 from .reports.registry import FORMATS
 
 CONFIG_FILE = ".pgaudit-roles.toml"
@@ -70,8 +72,6 @@ class Config:
         Aliases are accepted and rewritten to the current id (a renamed rule keeps its
         overrides). An unknown id is a ConfigError naming the key and the file.
         """
-        from .evaluate.rules import resolve_ids
-
         ids = resolve_ids(rules)
 
         def resolve(name: str, key: str) -> str:
@@ -102,8 +102,6 @@ class Config:
 
     def _effective_naming(self) -> dict[str, Any]:
         """The naming policy in force (the guide's defaults unless configured), never null."""
-        from .audit.naming import NamingPolicy
-
         policy = self.naming if isinstance(self.naming, NamingPolicy) else NamingPolicy.default()
         return policy.to_mapping()
 
@@ -306,8 +304,6 @@ def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> No
 
 def _build_naming(cfg: Config) -> None:
     """Turn the ``naming`` table into a NamingPolicy (its own validation, its own errors)."""
-    from .audit.naming import NamingPolicy
-
     if cfg.naming_raw:
         cfg.naming = NamingPolicy.from_mapping(cfg.naming_raw, cfg.sources.get("naming", "config"))
     else:

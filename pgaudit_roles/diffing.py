@@ -26,8 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .collect.snapshot import FORMAT, from_json, is_archive_file, load_archive
+from .core.atomic import open_maybe_gzip, write_text
 from .core.errors import UsageError
 from .core.model import SEVERITIES, at_or_above, evidence, widened, widening_evidence
+from .core.resources import templates_dir
+from .evaluate import drift
+from .evaluate.drift import Coverage
+from .pipeline import evaluate_snapshot, load_rules_for
+from .reports.common import json_text, printable
 
 if TYPE_CHECKING:
     from .config import Config
@@ -65,8 +72,6 @@ class DiffResult:
                 + [u for u in self.unknown if u["present_in"] == "new" and gates(u)])
 
     def drift_count(self) -> int:
-        from .evaluate import drift
-
         return 0 if self.drift is None else drift.count(self.drift)
 
     def to_json(self) -> dict[str, Any]:
@@ -123,8 +128,6 @@ def _read_input(path: str) -> tuple[str, Any]:
     """("snapshot", Snapshot) or ("report", report dict)."""
     import zlib
 
-    from .collect.snapshot import FORMAT, from_json, is_archive_file, load_archive
-    from .core.atomic import open_maybe_gzip
 
     if is_archive_file(path):
         return "snapshot", load_archive(path)
@@ -172,8 +175,6 @@ def _check_report(doc: dict[str, Any], path: str) -> None:
 
 
 def _snapshot_side(snap: Any, result: Any, label: str) -> _Side:
-    from .evaluate.drift import Coverage
-
     cov = Coverage(snap, label)
     return _Side(label=label, sources=cov.sources, gaps=cov.gaps,
                  status={r.rule.id: (r.status, r.reason) for r in result.results})
@@ -206,8 +207,6 @@ def _report_rule_info(*docs: dict[str, Any]) -> dict[str, tuple[tuple[str, ...],
 
 def compare_files(old_path: str, new_path: str, cfg: Config, *,
                   databases: tuple[str, ...] = (), kinds: tuple[str, ...] = ()) -> DiffResult:
-    from .evaluate import drift
-    from .pipeline import evaluate_snapshot, load_rules_for
 
     old_kind, old = _read_input(old_path)
     new_kind, new = _read_input(new_path)
@@ -332,8 +331,6 @@ def _sorted(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def render_text(d: DiffResult) -> str:
-    from .reports.common import printable
-
     lines = [f"pgaudit-roles diff {printable(d.old_label)} -> {printable(d.new_label)}"]
     if d.scope.get("databases") or d.scope.get("kinds"):
         parts = []
@@ -479,8 +476,6 @@ def drift_lines(dr: dict[str, Any]) -> list[str]:
 def render_html(d: DiffResult) -> str:
     import jinja2
 
-    from .core.resources import templates_dir
-    from .reports.common import printable
 
     # finalize: every {{ value }} of text is shown with control and bidi characters escaped
     # (a role name with a newline or U+202E must not rearrange the page)
@@ -493,11 +488,7 @@ def render_html(d: DiffResult) -> str:
 
 def write(d: DiffResult, fmt: str, path: Path | None) -> str | None:
     """Render ``fmt``; write atomically to ``path`` or return the text for stdout."""
-    from .core.atomic import write_text
-
     if fmt == "json":
-        from .reports.common import json_text
-
         text = json_text(json.dumps(d.to_json(), indent=1, ensure_ascii=False,
                                     default=str)) + "\n"
     elif fmt == "html":

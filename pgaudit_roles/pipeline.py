@@ -11,9 +11,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .collect.collector import DEFAULT_JOBS, collect
+from .collect.connect import ConnectSettings
+from .collect.snapshot import save
+from .config import Config
+from .evaluate import baseline as baseline_mod
+from .evaluate import waivers as waivers_mod
+from .evaluate.engine import evaluate
+from .evaluate.rules import load_rules, resolve_ids
+from .reports import write_reports
+
 if TYPE_CHECKING:
     from .collect.snapshot import Snapshot
-    from .config import Config
     from .core.model import Rule, ScanResult
 
 Progress = Callable[[str], None]
@@ -21,8 +30,6 @@ Progress = Callable[[str], None]
 
 def connect_settings(cfg: Config) -> Any:
     """The collector's session settings from the ``[collect]`` configuration table."""
-    from .collect.connect import ConnectSettings
-
     known = {k: v for k, v in cfg.collect.items()
              if k in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
                       "connect_timeout")}
@@ -30,10 +37,7 @@ def connect_settings(cfg: Config) -> Any:
 
 
 def collect_snapshot(conninfo: str, cfg: Config, progress: Progress | None = None) -> Snapshot:
-    from .collect.collector import collect
-
     databases = cfg.collect.get("databases") or None
-    from .collect.collector import DEFAULT_JOBS
 
     return collect(conninfo, databases=databases, jobs=int(cfg.collect.get("jobs", DEFAULT_JOBS)),
                    all_databases=cfg.collect.get("all_databases", databases is None),
@@ -47,10 +51,6 @@ def _str_or_none(value: Any) -> str | None:
 
 def evaluate_snapshot(snap: Snapshot, rules: Sequence[Rule], cfg: Config) -> ScanResult:
     """Evaluate, then mark waived findings and compare with the baseline named by ``cfg``."""
-    from .evaluate import baseline as baseline_mod
-    from .evaluate import waivers as waivers_mod
-    from .evaluate.engine import evaluate
-    from .evaluate.rules import resolve_ids
 
     result = evaluate(snap, rules, cfg)
     if cfg.waivers is not None:
@@ -66,8 +66,6 @@ def evaluate_snapshot(snap: Snapshot, rules: Sequence[Rule], cfg: Config) -> Sca
 
 
 def load_rules_for(cfg: Config) -> list[Rule]:
-    from .evaluate.rules import load_rules
-
     rules = load_rules(cfg.rules_dirs)
     cfg.resolve_rules(rules)
     return rules
@@ -83,8 +81,6 @@ def run_scan(conninfo: str, *, output_dir: Path | None = None,
     ``formats``/``output_dir`` default to the configuration's. ``text`` is not written to
     a file here: the caller prints the summary where it belongs (stdout or stderr).
     """
-    from .collect.snapshot import save
-    from .config import Config
 
     cfg = config or Config()
     rules = list(rules) if rules is not None else load_rules_for(cfg)
@@ -101,8 +97,6 @@ def run_scan(conninfo: str, *, output_dir: Path | None = None,
 
 def write_files(result: ScanResult, formats: Sequence[str], output_dir: Path,
                 options: dict[str, Any]) -> dict[str, Path]:
-    from .reports import write_reports
-
     wanted = [f for f in formats if f != "text"]
     if not wanted:
         return {}

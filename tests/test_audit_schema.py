@@ -561,7 +561,6 @@ def test_databases_not_collected_keep_their_shared_facts() -> None:
 
 
 def test_hba_rules_get_the_derived_columns_from_hba_analysis(monkeypatch: Any) -> None:
-    from pgaudit_roles.audit import hba_analysis
     from pgaudit_roles.audit.hba_analysis import ANALYSIS_COLUMNS
 
     spec = [c.name for c in audit_schema.AUDIT_TABLES["hba_rules"].columns]
@@ -581,6 +580,6 @@ def test_hba_rules_get_the_derived_columns_from_hba_analysis(monkeypatch: Any) -
     # alice is a member of grp, so line 1 (+grp from 10/8) shadows line 2 (alice, 10.1/16)
     assert got == [(1, True, 8, 2.0 ** 24, True, None), (2, True, 16, 2.0 ** 16, True, 1),
                    (3, True, None, None, False, None)]
-    monkeypatch.setattr(hba_analysis, "analyze_facts", lambda *a: iter([]))  # wrong length: ignored
+    monkeypatch.setattr(audit_schema, "analyze_facts", lambda *a: iter([]))  # wrong length: ignored
     con = audit_schema.load(make(extra={"hba_rules": hba_rows}))
     assert rows(con, "SELECT count(*), count(is_remote) FROM hba_rules") == [(3, 0)]

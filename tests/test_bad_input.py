@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from pgaudit_roles.collect import snapshot as snapmod
 from pgaudit_roles.collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, FORMAT, FORMAT_VERSION
+from pgaudit_roles.commands import check as check_cmd
 from pgaudit_roles.config import load_config
 from pgaudit_roles.core.errors import EXIT_INTERNAL, EXIT_USAGE, AuditError, UsageError
 
@@ -581,7 +582,7 @@ def test_internal_error_is_exit_4_with_one_line(good: Path, monkeypatch: pytest.
     def boom(*_a: Any, **_k: Any) -> None:
         raise ZeroDivisionError("bug \u202e here\x1b[31m")
 
-    monkeypatch.setattr(snapmod, "load", boom)
+    monkeypatch.setattr(check_cmd, "load", boom)
     code, _out, err = run_cli(["check", str(good), "-q"], capsys)
     assert code == EXIT_INTERNAL
     assert err.count("\n") == 1 and "Traceback" not in err

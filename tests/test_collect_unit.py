@@ -7,7 +7,7 @@ import pytest
 from pglast import ast
 
 from pgaudit_roles.collect import catalog_queries as q
-from pgaudit_roles.collect.collector import _redact_one, _requested, redact_hba_options
+from pgaudit_roles.collect.collector import _requested, redact_hba_options
 from pgaudit_roles.collect.connect import (
     ConnectSettings,
     _clean_message,
@@ -143,7 +143,6 @@ def test_hba_secrets_redacted():
     assert out is not None and "Hunter2" not in " ".join(out) and "a,b" not in " ".join(out)
     assert "ldapserver=x" in out and "map=m" in out
     assert redact_hba_options(None) is None
-    # The collector's own fallback (used when pgaudit_roles.collect.hba is absent).
-    assert _redact_one("LDAPBindPasswd=Hunter2") == "LDAPBindPasswd=<redacted>"
-    assert _redact_one("radiussecrets=s1") == "radiussecrets=<redacted>"
-    assert _redact_one("ldapserver=x") == "ldapserver=x"
+    # option names in any case; the value only is replaced
+    assert redact_hba_options(["LDAPBindPasswd=Hunter2", "radiussecrets=s1", "ldapserver=x"]) == [
+        "LDAPBindPasswd=<redacted>", "radiussecrets=<redacted>", "ldapserver=x"]

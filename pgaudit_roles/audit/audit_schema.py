@@ -30,11 +30,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..collect.columnfile import duckdb_literal
+from ..collect.columnfile import duckdb_literal, reader_sql
+from ..collect.coverage import COLUMNS
+from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
+from ..collect.coverage import rows as coverage_rows
 from ..collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
 from ..core.errors import UsageError
-from . import acl_defaults
+from . import acl_defaults, escalation
+from .effective import EFFECTIVE_PRIVILEGES_SQL, build_role_closure
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
+from .hba_analysis import analyze_facts
 from .naming import NamingPolicy
 
 if TYPE_CHECKING:
@@ -68,8 +73,6 @@ def _t(name: str, kind: str, description: str,
 
 
 def _coverage_columns() -> list[tuple[str, str, str]]:
-    from ..collect.coverage import COLUMNS
-
     return COLUMNS
 
 
@@ -733,7 +736,6 @@ class _Loader:
             self._raw()
             self._reference_tables()
             self._memberships()
-            from .effective import build_role_closure
             build_role_closure(self.con, self.version)
             self._roles()
             self._databases()
@@ -747,7 +749,6 @@ class _Loader:
             self._hba()
             self._meta()
             self._views()
-            from . import escalation
             escalation.build(self.con, self.version)
 
     # -- helpers ------------------------------------------------------------------------
@@ -812,8 +813,6 @@ class _Loader:
                       tables: Sequence[tuple[int, Table]]) -> None:
         """Column files of one table kind, every database's at once, read by DuckDB itself:
         the rows never pass through Python (see ``spool``)."""
-        from ..collect.columnfile import reader_sql
-
         names = [n for n, _ in columns]
         types = [t for _, t in columns]
         paths = [t.file for _oid, t in tables if t.file is not None]
@@ -1252,8 +1251,6 @@ class _Loader:
                 rows.append([str(name), bool(info), None])
         self.insert("sources", [("source", "VARCHAR"), ("collected", "BOOLEAN"),
                                 ("reason", "VARCHAR")], [((), rows)])
-        from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
-        from ..collect.coverage import rows as coverage_rows
 
         names = [c[0] for c in COVERAGE_COLUMNS]
         self.insert("coverage", [(c[0], c[1]) for c in COVERAGE_COLUMNS],
@@ -1263,8 +1260,6 @@ class _Loader:
         self.insert("scan_meta", [("key", "VARCHAR"), ("value", "VARCHAR")], [((), kv)])
 
     def _views(self) -> None:
-        from .effective import EFFECTIVE_PRIVILEGES_SQL
-
         self.x("""CREATE OR REPLACE VIEW column_privileges AS
             SELECT database, database_oid, object_oid AS table_oid, subid AS attnum, schema,
                    object_name AS table_name, identity, column_name, kind, owner, grantee,
@@ -1296,8 +1291,6 @@ def _check_columns(actual: Sequence[str], expected: Sequence[tuple[str, str]], n
 def _hba_analysis(rows: list[dict[str, Any]], roles: list[dict[str, Any]],
                   memberships: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     """Rows with the derived columns of ``hba_analysis.analyze_facts`` (None if unavailable)."""
-    from .hba_analysis import analyze_facts
-
     out = list(analyze_facts(rows, roles, memberships))  # the facts only: no copy of each row
     return out if len(out) == len(rows) else None
 

@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..collect.catalog_queries import SQL_DIR
+from ..core.sqlquote import sql_name
 from .acl_defaults import MANAGED_SUPERUSER_ROLES
 
 MAX_HOPS = 12
@@ -159,8 +161,6 @@ def _reference_rows(server_version_num: int | None) -> list[list[Any]]:
 
 def build(con: Any, server_version_num: int | None) -> None:
     """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist)."""
-    from ..collect.catalog_queries import SQL_DIR
-
     v = server_version_num if server_version_num is not None else 999999
     con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
     con.execute("""CREATE OR REPLACE TABLE internal.esc_reference (category VARCHAR,
@@ -246,8 +246,6 @@ class Route:
         return best[1] + 1, self.edges[best[1]].fix
 
     def text(self) -> str:
-        from ..core.sqlquote import sql_name
-
         parts = [sql_name(self.start_label) if self.start_label != "PUBLIC" else "PUBLIC"]
         for e in self.edges:
             label = e.to_label if e.dst[0] != "r" else sql_name(e.to_label)

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..core.errors import ConfigError
+from .audit_schema import MEMORY_LIMIT, memory_limit
 
 TIMEOUT_ENV = "PGAUDIT_ROLES_QUERY_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0
@@ -89,8 +90,6 @@ def _vm_size() -> int | None:
 @contextmanager
 def memory_ceiling() -> Iterator[None]:
     """Lower RLIMIT_AS to the current size + 4 x the DuckDB cap for the ``with`` body."""
-    from .audit_schema import MEMORY_LIMIT, memory_limit
-
     cap = size_bytes(memory_limit()) or size_bytes(MEMORY_LIMIT) or 2 ** 29
     current = _vm_size()
     if current is None:

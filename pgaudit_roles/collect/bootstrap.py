@@ -17,6 +17,7 @@ a superuser.
 from __future__ import annotations
 
 from ..core.errors import UsageError
+from ..core.sqlquote import quote_literal, role_spec
 from .catalog_queries import PASSWORD_CHECK_FUNCTION, PASSWORD_CHECK_SCHEMA
 
 DEFAULT_ROLE = "pgaudit_auditor"
@@ -25,8 +26,6 @@ NAMEDATALEN = 64
 
 def _quote_role(name: str) -> str:
     """A role name as PostgreSQL's quote_ident() would write it (via sqlquote)."""
-    from ..core.sqlquote import role_spec
-
     return role_spec(name)
 
 
@@ -109,8 +108,6 @@ def connect_grants_sql(role: str) -> str:
     the databases, so a DO block reads pg_database when it runs and quotes each name with
     format('%I'); the role name goes in as a quoted literal of its quoted identifier.
     """
-    from ..core.sqlquote import quote_literal
-
     check_role_name(role)
     r = _quote_role(role)
     literal = quote_literal(r)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..core.errors import CollectionError, UsageError
+from ..core.signals import cancel_running
 from . import catalog_queries as q
 from . import server_text
 from .connect import (
@@ -45,6 +46,7 @@ from .connect import (
     read_only_transaction,
     target_info,
 )
+from .hba import parse_hba_file, redact_options, redact_text
 from .snapshot import (
     CLUSTER_TABLES,
     DATABASE_TABLES,
@@ -63,7 +65,6 @@ Progress = Callable[[str], None]
 STREAM_CHUNK = 2000
 """Rows per network chunk when streaming (libpq 17+ chunked mode; 1 row otherwise)."""
 
-SECRET_HBA_OPTIONS = ("ldapbindpasswd", "radiussecrets")
 
 DEFAULT_JOBS = 2
 """Databases read at once. Two keeps a nightly audit light on a busy primary and already
@@ -314,12 +315,7 @@ def _collect_hba(conn: psycopg.Connection[Any], probe: Probe, hba_file: str | No
 
 
 def _parse_hba_file(path: str, server_major: int) -> list[dict[str, Any]]:
-    """The offline parser lives in pgaudit_roles.collect.hba (its own module and tests)."""
-    try:
-        from .hba import parse_hba_file
-    except ImportError:
-        raise UsageError("--hba-file needs the pg_hba parser (pgaudit_roles.collect.hba), which is "
-                         "not available in this installation") from None
+    """The offline parser lives in ``hba`` (its own module and tests)."""
     try:
         return list(parse_hba_file(path, server_major))
     except OSError as exc:
@@ -329,15 +325,10 @@ def _parse_hba_file(path: str, server_major: int) -> list[dict[str, Any]]:
 def redact_hba_options(options: list[str] | None) -> list[str] | None:
     """Remove secrets (ldapbindpasswd, radiussecrets) from pg_hba options before storing.
 
-    Uses ``pgaudit_roles.collect.hba.redact_options`` when that module provides it; the local
-    fallback below keeps the collector safe on its own.
+    The rules are ``hba.redact_options``: the view's rows and a parsed file are redacted alike.
     """
     if options is None:
         return None
-    try:
-        from .hba import redact_options
-    except ImportError:
-        return [_redact_one(o) for o in options]
     redacted = redact_options(list(options))
     return None if redacted is None else list(redacted)
 
@@ -345,16 +336,7 @@ def redact_hba_options(options: list[str] | None) -> list[str] | None:
 def redact_hba_error(text: str | None) -> str | None:
     """The view's error text without credentials: PostgreSQL quotes a rejected option
     whole (``could not parse LDAP URL "ldap://admin:PASSWORD@..."``)."""
-    from .hba import redact_text
-
     return redact_text(text)
-
-
-def _redact_one(option: str) -> str:
-    name, sep, _value = option.partition("=")
-    if sep and name.strip().lower() in SECRET_HBA_OPTIONS:
-        return f"{name}=<redacted>"
-    return option
 
 
 def _collect_password_types(conn: psycopg.Connection[Any], probe: Probe,
@@ -445,7 +427,6 @@ def _collect_parallel(conninfo: str, settings: ConnectSettings, probe: Probe,
         except BaseException:
             for f in futures:
                 f.cancel()
-            from ..core.signals import cancel_running
 
             cancel_running()  # workers waiting on the server return now, not at a timeout
             raise

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import CollectionError, UsageError
+from ..core.signals import track
+from . import server_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import psycopg
@@ -155,8 +157,6 @@ def connect(conninfo: str, settings: ConnectSettings | None = None, *,
         except psycopg.Error as exc2:
             raise CollectionError(f"cannot connect to {target}: "
                                   f"{_clean_message(str(exc2), secrets)}") from None
-    from ..core.signals import track
-    from . import server_text
 
     track(conn)  # so that SIGINT/SIGTERM can cancel what it runs from another thread
     try:

@@ -22,6 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..core.sqlquote import quote_ident, role_spec
+from ..core.text import printable
+
 if TYPE_CHECKING:
     from .snapshot import Snapshot
 
@@ -53,8 +56,6 @@ _SOURCE_FIX: dict[str, str] = {
 
 
 def _role(name: str | None) -> str | None:
-    from ..core.sqlquote import role_spec
-
     if not name:
         return None
     try:
@@ -65,8 +66,6 @@ def _role(name: str | None) -> str | None:
 
 def rows(snapshot: Snapshot) -> list[dict[str, Any]]:
     """One row per source and per database of the cluster (see COLUMNS)."""
-    from ..core.sqlquote import quote_ident
-
     meta = snapshot.meta if isinstance(snapshot.meta, Mapping) else {}
     auditor = meta.get("connected_user")
     auditor = str(auditor) if auditor is not None else None
@@ -147,8 +146,6 @@ def partial_note(snapshot: Snapshot, *, database: str | None = None,
     answer covers only part of the cluster; None when nothing it could need is missing.
     With ``database``, only that database's gap (and the cluster-wide ones) count; with
     ``sources``, only those sources ('database' for the per-database catalogs)."""
-    from ..core.text import printable
-
     missing = gaps(snapshot)
     if database is not None:
         missing = [g for g in missing if g["database"] in (None, database)]
@@ -203,8 +200,6 @@ def sources_read_by(sql: str) -> tuple[str, ...]:
 def unknown_note(snapshot: Snapshot, database: str | None) -> str | None:
     """Why "no object named X" may be wrong: the databases that were not collected (only
     ``database`` when the question names one). None when every database was read."""
-    from ..core.text import printable
-
     dbs = [g for g in database_gaps(snapshot) if database is None or g["database"] == database]
     if not dbs:
         return None

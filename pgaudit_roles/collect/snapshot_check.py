@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.errors import UsageError
+from .columnfile import duckdb_literal, scratch_connection
 
 INT64 = (-(2**63), 2**63 - 1)
 INT32 = (-(2**31), 2**31 - 1)
@@ -204,8 +205,6 @@ def check_database(origin: str, n: int, d: Any) -> None:
 def check_parquet(origin: str, member: str, local: str,
                   spec: Sequence[tuple[str, str, str]]) -> None:
     """A Parquet member's columns and types are the table's (footer only, no data read)."""
-    from .columnfile import duckdb_literal, scratch_connection
-
     con = scratch_connection()
     try:
         described = con.execute("DESCRIBE SELECT * FROM read_parquet("  # noqa: S608 - quoted

@@ -15,7 +15,16 @@ from typing import Any
 
 import click
 
+from ..config import load_config
+from ..core.errors import EXIT_FINDINGS, EXIT_OK, ConfigError, UsageError
+from ..evaluate.baseline import create_command
+from ..evaluate.frameworks import load_framework
+from ..pipeline import evaluate_snapshot, load_rules_for, write_files
+from ..reports import parse_formats, write_format
+from ..reports.common import printable, scrub
 from ..reports.registry import format_help
+from ..reports.text_report import echo_summary
+from ..twin.verify import unverified, verify_remediation
 
 AUTO_VERIFY_MAX_OBJECTS = 5000
 """Above this many objects the SQL script is verified only with --verify (bench/RESULTS.md:
@@ -71,9 +80,6 @@ def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> Non
     """One line naming the missing file and the exact command that creates it."""
     import shlex
 
-    from ..core.errors import ConfigError
-    from ..evaluate.baseline import create_command
-    from ..reports.common import scrub
 
     src = shlex.quote(scrub(source)) if source is not None else "SNAPSHOT_OR_DSN"
     given = opts.get("baseline") or cfg.baseline  # as the user wrote it, when on the command line
@@ -90,8 +96,6 @@ def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> Non
 def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, Any],
                   progress: Callable[[str], None]) -> Any:
     """The twin's proof of the SQL script (pgaudit_roles.twin.verify), or why there is none."""
-    from ..twin.verify import unverified, verify_remediation
-
     level = opts["remediation_level"]
     if opts.get("verify") is False:
         return unverified(level, "--no-verify was given")
@@ -115,12 +119,6 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     without its password, or the snapshot path): a missing baseline file names the exact
     command that creates it, before anything is collected.
     """
-    from ..config import load_config
-    from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-    from ..evaluate.frameworks import load_framework
-    from ..pipeline import evaluate_snapshot, load_rules_for, write_files
-    from ..reports import parse_formats, write_format
-    from ..reports.text_report import echo_summary
 
     if opts["verbose"]:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
@@ -154,8 +152,6 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
 
     def progress(msg: str) -> None:
         if show_progress:
-            from ..reports.common import printable
-
             click.echo(f"pgaudit-roles: {printable(msg)}", err=True)
 
     snap = get_snapshot(cfg, progress)

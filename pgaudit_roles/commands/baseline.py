@@ -6,6 +6,12 @@ from pathlib import Path
 
 import click
 
+from ..config import load_config
+from ..core.errors import UsageError
+from ..evaluate import baseline as baseline_mod
+from ..pipeline import evaluate_snapshot, load_rules_for
+from ._target import load_snapshot
+
 
 @click.group("baseline")
 def baseline() -> None:
@@ -30,10 +36,6 @@ def create(source: str, output: Path, config_path: Path | None, rules_dirs: tupl
     gate on new ones and list the ones that were resolved. Findings are matched by their
     fingerprint (rule + database + object + role), never by message text or time.
     """
-    from ..config import load_config
-    from ..evaluate import baseline as baseline_mod
-    from ..pipeline import evaluate_snapshot, load_rules_for
-    from ._target import load_snapshot
 
     cfg = load_config(config_path, overrides={
         "rules_dirs": [str(d) for d in rules_dirs] or None,
@@ -45,8 +47,6 @@ def create(source: str, output: Path, config_path: Path | None, rules_dirs: tupl
     try:
         n = baseline_mod.create(result.findings, output)
     except OSError as exc:
-        from ..core.errors import UsageError
-
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     waived = sum(1 for f in result.findings if f.suppressed)
     click.echo(f"baseline {output}: {n} finding(s) accepted"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..collect.bootstrap import bootstrap_sql as render
+
 
 @click.command("bootstrap-sql")
 @click.option("--role", default="pgaudit_auditor", show_default=True, metavar="NAME",
@@ -25,8 +27,6 @@ def bootstrap_sql(role: str, with_password_check: bool, with_ident: bool,
     commented DO block: the guide revokes CONNECT from PUBLIC). No password is printed:
     set it from your secrets manager.
     """
-    from ..collect.bootstrap import bootstrap_sql as render
-
     click.echo(render(role, with_password_check=with_password_check, with_ident=with_ident,
                       create_role=not no_create_role,
                       connect_grants=not no_connect_grants), nl=False)

@@ -10,6 +10,12 @@ import sys
 
 import click
 
+from ..collect.collector import collect as run_collect
+from ..collect.connect import ConnectSettings
+from ..collect.snapshot import Snapshot, save
+from ..core.errors import UsageError
+from ..reports.common import printable
+
 
 @click.command("collect")
 @click.argument("dsn", required=False, default="")
@@ -48,10 +54,6 @@ def collect(dsn: str, all_databases: bool, databases: tuple[str, ...], hba_file:
     `pgaudit-roles bootstrap-sql`). Exit 3 when the server cannot be reached or read,
     2 on bad options.
     """
-    from ..collect.collector import collect as run_collect
-    from ..collect.connect import ConnectSettings
-    from ..collect.snapshot import save
-    from ..core.errors import UsageError
 
     if all_databases and databases:
         raise UsageError("use either --all-databases or --database, not both")
@@ -62,8 +64,6 @@ def collect(dsn: str, all_databases: bool, databases: tuple[str, ...], hba_file:
 
     def progress(msg: str) -> None:
         if show_progress:
-            from ..reports.common import printable
-
             click.echo(f"pgaudit-roles: {printable(msg)}", err=True)
 
     snap = run_collect(dsn, databases=list(databases) or None, all_databases=True,
@@ -79,8 +79,6 @@ def collect(dsn: str, all_databases: bool, databases: tuple[str, ...], hba_file:
 
 def summary_line(snap: object, output: str) -> str:
     """One line: what was read, what was not, where it went."""
-    from ..collect.snapshot import Snapshot
-
     assert isinstance(snap, Snapshot)
     meta = snap.meta
     dbs = snap.databases

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..demo import run_demo
+
 
 @click.command("demo")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -24,7 +26,5 @@ def demo(output_dir: Path, keep: bool, pg_bin: Path | None) -> None:
     Works as root too (the server then runs as an unprivileged OS user). No password is
     ever printed: the demo's roles get random ones that are not kept.
     """
-    from ..demo import run_demo
-
     run_demo(output_dir, keep=keep, pg_bin=pg_bin, out=click.echo,
              err=lambda line: click.echo(line, err=True))

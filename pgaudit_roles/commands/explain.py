@@ -15,7 +15,18 @@ from typing import Any
 
 import click
 
-from .query import display_identity, open_audit, printable, qualified_name, records, sql_name
+from ..audit.can import annotate_explain, render_explain_extra
+from ..core.errors import UsageError
+from .paths import gather as routes_from
+from .query import (
+    display_identity,
+    echo_json_or_text,
+    open_audit,
+    printable,
+    qualified_name,
+    records,
+    sql_name,
+)
 
 _KIND_WORDS = {"relation": "", "function": "FUNCTION", "type": "TYPE", "schema": "SCHEMA",
                "database": "DATABASE", "tablespace": "TABLESPACE", "parameter": "PARAMETER",
@@ -44,8 +55,6 @@ def chain(path: Any) -> str:
 
 def gather(con: Any, role: str, include_system: bool) -> dict[str, Any]:
     """Everything explain prints, as plain data (also the --format json output)."""
-    from ..core.errors import UsageError
-
     found = records(con, "SELECT * FROM roles WHERE name = ?", [role])
     if not found:
         close = [r["name"] for r in records(
@@ -91,7 +100,6 @@ def gather(con: Any, role: str, include_system: bool) -> dict[str, Any]:
         ORDER BY e.database NULLS FIRST,
                  CASE WHEN e.object_class = 'column' THEN 'relation' ELSE e.object_class END,
                  e.identity, e.object_oid, e.subid, e.privilege, e.via""", [role])  # noqa: S608
-    from .paths import gather as routes_from
 
     data["routes"] = [] if r["superuser_equivalent"] else routes_from(con, role, None)
     return data
@@ -179,7 +187,6 @@ def render(data: dict[str, Any]) -> str:
     elif not data["privileges"]:
         lines.append("  (none)")
     lines += _privilege_lines(data["privileges"])
-    from ..audit.can import render_explain_extra
 
     lines += render_explain_extra(data, sql_name, object_label)
     return "\n".join(lines)
@@ -249,15 +256,12 @@ def explain(role: str, target: str, include_system: bool, fmt: str,
     get by SET ROLE, grant options it keeps as owner, lo_compat_privileges and databases
     not collected are listed after them.
     """
-    from ..audit.can import annotate_explain
-
     con, _snap = open_audit(target, config_path)
     try:
         data = gather(con, role, include_system)
         annotate_explain(con, data, include_system)
     finally:
         con.close()
-    from .query import echo_json_or_text
 
     echo_json_or_text(data, fmt, render)  # databases not collected: in its Unknown section
 

@@ -12,6 +12,13 @@ from typing import Any
 
 import click
 
+from ..config import load_config
+from ..core.errors import UsageError
+from ..evaluate.frameworks import load_framework
+from ..fleet.audit import FleetOptions, execute, parse_fleet_formats, select, write_reports
+from ..fleet.inventory import parse_duration
+from ..fleet.report_text import echo_summary
+from ..pipeline import load_rules_for
 from ._shared import FAIL_ON
 
 
@@ -83,12 +90,6 @@ def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel
     """
     import logging
 
-    from ..config import load_config
-    from ..core.errors import UsageError
-    from ..evaluate.frameworks import load_framework
-    from ..fleet.audit import FleetOptions, execute, parse_fleet_formats, select, write_reports
-    from ..fleet.inventory import parse_duration
-    from ..pipeline import load_rules_for
 
     if verbose:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
@@ -124,8 +125,6 @@ def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel
     result = execute(opts, loaded, chosen, cfg, rules, progress)
     paths = write_reports(result, fmts, out, options)
     if not quiet:
-        from ..fleet.report_text import echo_summary
-
         echo_summary(result, paths)
     code = result.exit_code()
     if result.interrupted is not None:

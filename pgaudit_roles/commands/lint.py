@@ -14,6 +14,15 @@ from typing import Any
 
 import click
 
+from ..config import load_config
+from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ..demo import choose_install
+from ..lint.outputs import write_github, write_text
+from ..lint.run import LintOptions
+from ..lint.run import lint as run_lint
+from ..lint.source import LintSyntaxError
+from ..pipeline import load_rules_for
+from ..reports import write_format, write_reports
 from ._shared import FAIL_ON
 
 LINT_FORMATS = ("text", "json", "sarif", "junit", "github")
@@ -69,12 +78,6 @@ def lint(paths: tuple[Path, ...], snapshot: Path | None, database: str,
     caused it. Directories are ordered as Flyway, golang-migrate, dbmate, sqitch or
     Liquibase would run them, else in natural sort order.
     """
-    from ..config import load_config
-    from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-    from ..lint.run import LintOptions
-    from ..lint.run import lint as run_lint
-    from ..lint.source import LintSyntaxError
-    from ..pipeline import load_rules_for
 
     wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
     bad = [f for f in wanted if f not in LINT_FORMATS]
@@ -95,8 +98,6 @@ def lint(paths: tuple[Path, ...], snapshot: Path | None, database: str,
     rules = load_rules_for(cfg)
     install = None
     if pg_bin is not None and not no_twin:
-        from ..demo import choose_install
-
         install = choose_install(pg_bin)
 
     def progress(msg: str) -> None:
@@ -119,32 +120,23 @@ def lint(paths: tuple[Path, ...], snapshot: Path | None, database: str,
         _write_one(result, machine[0], sys.stdout)
     else:
         if "github" in machine:
-            from ..lint.outputs import write_github
-
             write_github(result, sys.stdout)
         files = [f for f in machine if f in FILE_FORMATS]
         if files:
-            from ..reports import write_reports
-
             paths_out = write_reports(result, files, cfg.output_dir, basename="pgaudit-lint",
                                       sarif_anchor="pgaudit-roles.toml")
             if not quiet:
                 for fmt, p in paths_out.items():
                     click.echo(f"pgaudit-roles: wrote {fmt} report {p}", err=True)
     if "text" in wanted:
-        from ..lint.outputs import write_text
-
         write_text(result, text_out, verbose=verbose)
     sys.exit(EXIT_FINDINGS if result.gating_findings() else EXIT_OK)
 
 
 def _write_one(result: Any, fmt: str, fh: Any) -> None:
     if fmt == "github":
-        from ..lint.outputs import write_github
-
         write_github(result, fh)
         return
-    from ..reports import write_format
 
     write_format(result, fmt, fh)
 

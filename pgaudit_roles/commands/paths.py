@@ -14,15 +14,16 @@ from typing import Any
 
 import click
 
+from ..audit.escalation import FIX_PARTS, Graph
+from ..core.errors import UsageError
+from .query import echo_json_or_text, open_audit, printable, sql_name
+
 STANDARD_TARGETS = ("superuser", "os", "owner", "predefined", "remote")
 _TARGET_ORDER = {"superuser": 0, "os": 1, "owner": 2, "predefined": 3, "remote": 4, "role": 5}
 
 
 def gather(con: Any, from_role: str | None, to: str | None) -> list[dict[str, Any]]:
     """Routes as plain data, worst first (also the --format json output)."""
-    from ..audit.escalation import FIX_PARTS, Graph
-    from ..core.errors import UsageError
-    from .query import sql_name
 
     graph = Graph.load(con)
     names = {r["name"] for r in graph.roles.values()}
@@ -53,8 +54,6 @@ def gather(con: Any, from_role: str | None, to: str | None) -> list[dict[str, An
 
 
 def render(routes: list[dict[str, Any]]) -> str:
-    from .query import printable, sql_name
-
     if not routes:
         return "No escalation route found."
     lines = [f"{len(routes)} route{'s' if len(routes) != 1 else ''}, worst first:", ""]
@@ -103,8 +102,6 @@ def paths(target: str, from_role: str | None, to: str | None, fmt: str,
 
     Routes from login roles never pass through PUBLIC; ask --from PUBLIC for those.
     """
-    from .query import echo_json_or_text, open_audit
-
     con, _snap = open_audit(target, config_path)
     try:
         routes = gather(con, from_role, to)

@@ -29,7 +29,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..audit import audit_schema
+from ..audit.limits import QueryTimeout, run_limited
+from ..collect.coverage import partial_note, sources_read_by
+from ..collect.snapshot import load
+from ..config import load_config
+from ..core.errors import UsageError
 from ..core.sqlquote import sql_name
+from ..evaluate.engine import _memory_hint
+from ..evaluate.rules import validate_query
+from ..pipeline import collect_snapshot
+from ..reports.common import csv_cell, json_text
+from ..reports.common import printable as _p
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,14 +60,10 @@ def looks_like_dsn(target: str) -> bool:
 
 def load_target(target: str, cfg: Config) -> Any:
     """A Snapshot from a snapshot file, or collected from a DSN (read-only, as `collect`)."""
-    from ..collect.snapshot import load
-    from ..core.errors import UsageError
 
     if os.path.exists(target):
         return load(target)
     if looks_like_dsn(target):
-        from ..pipeline import collect_snapshot
-
         return collect_snapshot(target, cfg)
     raise UsageError(f"{target}: no such snapshot file, and not a connection string "
                      "(use 'host=... dbname=...' or a postgresql:// URI)")
@@ -64,8 +71,6 @@ def load_target(target: str, cfg: Config) -> Any:
 
 def open_audit(target: str, config_path: Path | None) -> tuple[duckdb.DuckDBPyConnection, Any]:
     """Load the target into the audit schema and lock the connection down. Returns (con, snap)."""
-    from ..audit import audit_schema
-    from ..config import load_config
 
     cfg = load_config(config_path)
     snap = load_target(target, cfg)
@@ -76,8 +81,6 @@ def open_audit(target: str, config_path: Path | None) -> tuple[duckdb.DuckDBPyCo
 
 def printable(value: Any) -> str:
     """Any value as one visible line (control and bidi characters escaped)."""
-    from ..reports.common import printable as _p
-
     return str(_p(value))
 
 
@@ -108,8 +111,6 @@ def echo_partial_note(snap: Any, fmt: str, *, database: str | None = None,
                       sources: tuple[str, ...] | None = None) -> None:
     """Say when an answer covers only part of the cluster (a database or a source that was
     not collected): after a text answer on stdout, on stderr when stdout is JSON or CSV."""
-    from ..collect.coverage import partial_note
-
     note = partial_note(snap, database=database, sources=sources)
     if note:
         click.echo(f"{'pgaudit-roles: ' if fmt != 'text' else ''}{note[0].upper()}{note[1:]}",
@@ -151,8 +152,6 @@ def echo_json_or_text(data: Any, fmt: str, render: Callable[[Any], str]) -> None
     if fmt == "json":
         import json
 
-        from ..reports.common import json_text
-
         click.echo(json_text(json.dumps(plain_value(data), indent=2, ensure_ascii=False)))
     else:
         click.echo(render(data))
@@ -179,8 +178,6 @@ def plain_value(value: Any) -> Any:
 def render_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     import json
 
-    from ..reports.common import json_text
-
     return json_text(json.dumps([{c: plain_value(v) for c, v in zip(columns, r, strict=True)}
                                  for r in rows], indent=2, ensure_ascii=False))
 
@@ -189,8 +186,6 @@ def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     import csv
     import io
     import json
-
-    from ..reports.common import csv_cell, json_text
 
     def cell(v: Any) -> Any:
         if v is None:
@@ -240,16 +235,12 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
       pgaudit-roles query snap.json "SELECT role, privilege, via, path
         FROM effective_privileges WHERE identity = 'app_data.orders'"
     """
-    from ..core.errors import UsageError
-    from ..evaluate.rules import validate_query
 
     validate_query(sql, "SQL")
     con, snap = open_audit(target, config_path)
     try:
         import duckdb
 
-        from ..audit.limits import QueryTimeout, run_limited
-        from ..evaluate.engine import _memory_hint
 
         try:
             columns, rows = run_limited(con, sql)
@@ -261,6 +252,5 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
         con.close()
     out = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](columns, rows)
     click.echo(out)
-    from ..collect.coverage import sources_read_by
 
     echo_partial_note(snap, "json" if fmt != "table" else fmt, sources=sources_read_by(sql))

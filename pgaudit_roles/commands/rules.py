@@ -8,8 +8,12 @@ from pathlib import Path
 
 import click
 
-from ..core.model import SEVERITIES
-from ..evaluate.rules import CATEGORIES
+from ..core.errors import UsageError
+from ..core.model import SEVERITIES, Rule
+from ..core.resources import _REPO
+from ..evaluate.rules import CATEGORIES, find_rule, load_rules
+from ..reports.common import json_text, printable
+from ..rule_scaffold import new_rule as scaffold
 
 RULES_DIR_HELP = "Also load user rules from this directory (repeatable)."
 
@@ -26,16 +30,11 @@ def rules() -> None:
               type=click.Path(file_okay=False, path_type=Path), help=RULES_DIR_HELP)
 def list_rules(fmt: str, rules_dirs: tuple[Path, ...]) -> None:
     """Every rule: id, severity, category and the secure condition it checks."""
-    from ..evaluate.rules import load_rules
-
     loaded = load_rules(rules_dirs)
     if fmt == "json":
-        from ..reports.common import json_text
-
         click.echo(json_text(json.dumps([rule_json(r) for r in loaded], indent=2,
                                         ensure_ascii=False)))
         return
-    from ..reports.common import printable
 
     width = max([len(r.id) for r in loaded] + [4])
     click.echo(f"{'ID':<{width}}  {'SEVERITY':<8}  {'CATEGORY':<18}  TITLE")
@@ -50,8 +49,6 @@ def list_rules(fmt: str, rules_dirs: tuple[Path, ...]) -> None:
               type=click.Path(file_okay=False, path_type=Path), help=RULES_DIR_HELP)
 def show_rule(rule_id: str, rules_dirs: tuple[Path, ...]) -> None:
     """One rule in full (RULE_ID may be a former id, an alias)."""
-    from ..core.errors import UsageError
-    from ..evaluate.rules import find_rule, load_rules
 
     loaded = load_rules(rules_dirs)
     r = find_rule(loaded, rule_id.strip().upper())
@@ -80,8 +77,6 @@ def new_rule(rule_id: str, category: str | None, severity: str, title: str | Non
     TODO(rules new); the meta-tests refuse to ship one. An id that is malformed or used
     (also as a former id) is refused (exit 2) and nothing is written.
     """
-    from ..core.resources import _REPO
-    from ..rule_scaffold import new_rule as scaffold
 
     where = (root or _REPO).resolve()
     made = scaffold(rule_id, where, category=category, severity=severity, title=title)
@@ -103,8 +98,6 @@ def rule_json(r: object) -> dict[str, object]:
 
 
 def render_rule_text(r: object) -> str:
-    from ..core.model import Rule
-
     assert isinstance(r, Rule)
     lines = [
         f"{r.id}: {r.title}",

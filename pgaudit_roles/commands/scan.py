@@ -13,6 +13,10 @@ from typing import Any
 
 import click
 
+from ..collect.connect import describe_target
+from ..collect.snapshot import save
+from ..core.errors import UsageError
+from ..pipeline import collect_snapshot
 from ._shared import report_options, run
 
 
@@ -53,8 +57,6 @@ def scan(dsn: str, databases: tuple[str, ...], hba_file: str | None,
 
 
 def _label(dsn: str) -> str:
-    from ..collect.connect import describe_target
-
     try:
         return describe_target(dsn) or "(libpq defaults)"
     except Exception:  # a malformed DSN is reported by the collector with exit 3/2
@@ -62,13 +64,9 @@ def _label(dsn: str) -> str:
 
 
 def _collect(dsn: str, cfg: Any, progress: Callable[[str], None], snapshot_out: Path | None) -> Any:
-    from ..collect.snapshot import save
-    from ..pipeline import collect_snapshot
 
     snap = collect_snapshot(dsn, cfg, progress)
     if snapshot_out is not None:
-        from ..core.errors import UsageError
-
         try:
             save(snap, snapshot_out)
         except OSError as exc:

@@ -14,6 +14,11 @@ from pathlib import Path
 
 import click
 
+from ..collect.snapshot import load, save
+from ..core.errors import UsageError
+from ..demo import choose_install
+from ..twin import build_twin
+
 
 @click.command("twin")
 @click.argument("snapshot", type=click.Path(dir_okay=False, path_type=Path))
@@ -37,10 +42,6 @@ def twin(snapshot: Path, output: Path | None, databases: tuple[str, ...],
     No password is ever set on the twin; it listens only on a private unix socket and
     127.0.0.1, and is stopped and removed when the command ends.
     """
-    from ..collect.snapshot import load, save
-    from ..core.errors import UsageError
-    from ..demo import choose_install
-    from ..twin import build_twin
 
     if output is None and not serve:
         raise UsageError("give --output FILE (the twin's snapshot) or --serve")

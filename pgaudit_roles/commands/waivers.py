@@ -7,6 +7,14 @@ from pathlib import Path
 
 import click
 
+from ..config import load_config
+from ..evaluate import waivers as waivers_mod
+from ..evaluate.engine import evaluate
+from ..evaluate.rules import resolve_ids
+from ..pipeline import load_rules_for
+from ..reports.common import printable
+from ._target import load_snapshot
+
 
 @click.group("waivers")
 def waivers() -> None:
@@ -26,13 +34,6 @@ def lint(file: Path, against: str | None, config_path: Path | None,
 
     Exit 0 when the file is clean, 1 when it has problems, 2 when it cannot be read.
     """
-    from ..config import load_config
-    from ..evaluate import waivers as waivers_mod
-    from ..evaluate.engine import evaluate
-    from ..evaluate.rules import resolve_ids
-    from ..pipeline import load_rules_for
-    from ..reports.common import printable
-    from ._target import load_snapshot
 
     cfg = load_config(config_path, overrides={"rules_dirs": [str(d) for d in rules_dirs] or None})
     rules = load_rules_for(cfg)

@@ -23,7 +23,11 @@ from typing import Any
 
 import click
 
-from .query import open_audit, printable, records, sql_name
+from ..audit.can import annotate_who_can, not_collected, render_who_can_extra
+from ..collect.coverage import PRIVILEGE_SOURCES
+from ..core.errors import CollectionError, UsageError
+from .explain import chain, object_label
+from .query import echo_json_or_text, echo_partial_note, open_audit, printable, records, sql_name
 
 TYPE_WORDS: dict[str, tuple[str, ...]] = {
     "TABLE": ("relation",), "VIEW": ("relation",), "SEQUENCE": ("relation",),
@@ -51,8 +55,6 @@ class Question:
 
 def parse_name(text: str) -> tuple[list[str], str | None]:
     """``schema."Table"`` -> (['schema', 'Table'], None); ``f(int)`` -> (['f'], 'int')."""
-    from ..core.errors import UsageError
-
     parts: list[str] = []
     buf: list[str] = []
     quoted_part = False
@@ -99,8 +101,6 @@ def parse_name(text: str) -> tuple[list[str], str | None]:
 
 def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
     """``PRIVILEGE... ON [TYPE...] NAME TARGET`` -> (question, target)."""
-    from ..core.errors import UsageError
-
     words = list(tokens)
     upper = [w.upper() for w in words]
     if "ON" not in upper:
@@ -131,8 +131,6 @@ def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
 
 def resolve(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]:
     """Objects of acl_objects (plus column) the question names; errors when none or ambiguous."""
-    from ..core.errors import UsageError
-
     classes = TYPE_WORDS.get(q.type_word or "", ())
     parts = q.parts
     found: list[dict[str, Any]] = []
@@ -183,8 +181,6 @@ def resolve(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]
     idents = {(f["object_class"], f["identity"]) for f in found}
     if len({c for c, _k in classes_found}) > 1 or (len(idents) > 1 and q.args is None
                                                     and {c for c, _ in idents} == {"function"}):
-        from .explain import object_label
-
         listing = "; ".join(f"{object_label(f)}" + (f" [{sql_name(f['database'])}]"
                                                       if f["database"] else "") for f in found)
         raise UsageError(f"{'.'.join(sql_name(p) for p in parts)} is ambiguous: {listing} "
@@ -219,8 +215,6 @@ def _resolve_column(con: Any, parts: list[str], database: str | None) -> list[di
     The snapshot lists only columns that carry grants, so a column without any is not
     an error: table-level privileges cover it.
     """
-    from ..core.errors import UsageError
-
     if len(parts) not in (2, 3):
         raise UsageError("a column is named table.column or schema.table.column")
     col = parts[-1]
@@ -249,8 +243,6 @@ def _resolve_column(con: Any, parts: list[str], database: str | None) -> list[di
 
 def answer(con: Any, q: Question, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per object: the privileges asked, who holds each, and column-only holders."""
-    from ..core.errors import UsageError
-
     results = []
     for o in objects:
         is_column = "column_name" in o
@@ -304,8 +296,6 @@ def answer(con: Any, q: Question, objects: list[dict[str, Any]]) -> list[dict[st
 
 
 def render(results: list[dict[str, Any]]) -> str:
-    from .explain import chain, object_label
-
     lines: list[str] = []
     for res in results:
         o = res["object"]
@@ -335,7 +325,6 @@ def render(results: list[dict[str, Any]]) -> str:
             for c in res["column_only"]:
                 cols = ", ".join(sql_name(x) for x in c["columns"])
                 lines.append(f"  {sql_name(c['role']).ljust(width)}  {c['privilege']} ({cols})")
-        from ..audit.can import render_who_can_extra
 
         lines += render_who_can_extra(res, sql_name)
         lines.append("")
@@ -345,8 +334,6 @@ def render(results: list[dict[str, Any]]) -> str:
 def _resolve_or_unknown(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]:
     """resolve(), but a name not found while some databases were not collected is an
     unknown answer (exit 3, naming those databases), not "no object named"."""
-    from ..audit.can import not_collected
-    from ..core.errors import CollectionError, UsageError
 
     try:
         return resolve(con, q, database)
@@ -392,8 +379,6 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
     LANGUAGE, FOREIGN SERVER, TABLESPACE, PARAMETER, COLUMN, ...). Names are printed as
     SQL identifiers; names with control characters as U&"..." identifiers.
     """
-    from ..audit.can import annotate_who_can
-
     q, target = parse_question(words)
     con, snap = open_audit(target, config_path)
     try:
@@ -402,8 +387,6 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
         annotate_who_can(con, results)
     finally:
         con.close()
-    from ..collect.coverage import PRIVILEGE_SOURCES
-    from .query import echo_json_or_text, echo_partial_note
 
     echo_json_or_text(results, fmt, render)
     echo_partial_note(snap, fmt, database=database, sources=PRIVILEGE_SOURCES)

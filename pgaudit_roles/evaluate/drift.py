@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..audit.acl_defaults import default_acl
 from ..collect.snapshot import DatabaseSnapshot, Snapshot
 
 ROLE_ATTRS = ("superuser", "inherit", "createrole", "createdb", "login", "replication",
@@ -58,8 +59,6 @@ def _grants(s: Snapshot) -> set[tuple]:
     """Every (object, grantee, privilege) in force, with NULL ACLs expanded to the built-in
     defaults: the first GRANT on an object materialises the owner's implicit entries, which
     is not a change of who can do what and must not show as drift."""
-    from ..audit.acl_defaults import default_acl
-
     names = _role_names(s)
     version = s.meta.get("server_version_num")
     out: set[tuple] = set()

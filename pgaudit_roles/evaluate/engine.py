@@ -20,8 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..core.model import Finding, Rule, RuleResult, ScanResult
-from . import remediation
+from ..audit import audit_schema
+from ..audit.audit_schema import memory_limit, server_version_num
+from ..audit.limits import QueryTimeout, run_limited
+from ..collect import coverage
+from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult
+from . import frameworks, remediation
 from .messages import render_message
 
 if TYPE_CHECKING:
@@ -73,8 +77,6 @@ INVENTORY_MAX_ROUTES = 200
 
 def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None = None) -> ScanResult:
     """Run ``rules`` over ``snapshot`` with ``config`` applied; offline, no server needed."""
-    from ..audit.audit_schema import server_version_num
-    from . import frameworks
 
     cfg: Settings = config or DefaultSettings()
     fw = None
@@ -85,7 +87,6 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None 
         wanted = fw.rule_ids()
     # Every rule runs, also with --framework: the framework scopes the checklist and the
     # gate, but what lies outside it is counted and its critical findings listed.
-    from ..collect import coverage
 
     gaps = coverage.database_gaps(snapshot)
     con = open_sandbox(snapshot, cfg)
@@ -117,8 +118,6 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None 
 
 def outside_summary(framework: str, results: Sequence[RuleResult]) -> dict[str, Any]:
     """Counts by severity of the findings outside ``framework`` and its critical ones."""
-    from ..core.model import SEVERITIES
-
     findings = [f for r in results for f in r.findings]
     by_sev = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
@@ -162,8 +161,6 @@ def open_sandbox(snapshot: Snapshot, config: Settings | None = None) -> Any:
     (auto)loading and Python replacement scans, then locks the configuration so that no
     statement can switch them back; it runs before the first rule.
     """
-    from ..audit import audit_schema
-
     con = audit_schema.load(snapshot, getattr(config, "naming", None))
     try:
         audit_schema.lock_down(con)
@@ -206,8 +203,6 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Settings,
         res = result("skipped", MISSING_SOURCE + "; ".join(reasons))
         res.not_evaluated = scopes
         return res
-
-    from ..audit.limits import QueryTimeout, run_limited
 
     try:
         columns, rows = run_limited(con, rule.query)
@@ -253,7 +248,6 @@ def _memory_hint(exc: Exception) -> str:
     """What to do when a rule hit DuckDB's memory cap (a one-line error otherwise)."""
     if "out of memory" not in str(exc).lower():
         return ""
-    from ..audit.audit_schema import memory_limit
 
     return (f" (the audit schema is capped at {memory_limit()}: raise it with "
             "PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB)")

@@ -26,6 +26,7 @@ from typing import Any
 from ..core import resources
 from ..core.errors import RuleError, UsageError
 from ..core.model import RequirementResult, Rule, RuleResult
+from .rules import check_keys, resolve_ids
 
 DEFAULT_CHECKLIST = "golive"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -94,8 +95,6 @@ def default_checklist(rules: Sequence[Rule]) -> Framework | None:
 
 
 def load_framework_file(path: Path, rules: Sequence[Rule], *, strict: bool = True) -> Framework:
-    from .rules import check_keys, resolve_ids
-
     where = str(path)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))

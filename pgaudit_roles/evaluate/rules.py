@@ -20,9 +20,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..audit import audit_schema
+from ..audit.audit_schema import AUDIT_TABLES
+from ..audit.limits import QueryTimeout, run_limited
+from ..collect.snapshot import Snapshot
 from ..core import resources
 from ..core.errors import RuleError
 from ..core.model import FIX_SAFETY, SEVERITIES, Reference, Rule
+from . import remediation, validated_rules
+from .messages import template_env
+from .statement_checks import CHECKS
 
 RULE_ID_RE = re.compile(r"^PGR-[A-Z]+-\d{3}$")
 USER_RULE_ID_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}-[A-Z]+-\d{3}$")
@@ -69,8 +76,6 @@ _DENIED_FUNCTION_RE = re.compile(
 
 def audit_tables() -> frozenset[str]:
     """The table names a rule query may read: the audit schema's documented tables."""
-    from ..audit.audit_schema import AUDIT_TABLES
-
     return frozenset(AUDIT_TABLES)
 
 
@@ -112,8 +117,6 @@ def load_rule_file(path: Path, origin: str = "user", *, full_validation: bool = 
     manifest, a user file validated before by this code: see ``validated_rules``) are not
     validated again, unless ``full_validation``. Every other check always runs.
     """
-    from . import validated_rules
-
     try:
         data = path.read_bytes()
         # as read_text() would give it: universal newlines
@@ -261,8 +264,6 @@ def find_rule(rules: Iterable[Rule], name: str) -> Rule | None:
 
 def validate_check(name: str, where: str) -> None:
     """A statement rule names one of the predicates ``statement_checks`` defines (no code in data)."""
-    from .statement_checks import CHECKS
-
     if name not in CHECKS:
         raise RuleError(f"{where}: check {name!r} is not a known statement check "
                         f"(known: {', '.join(sorted(CHECKS))})")
@@ -344,7 +345,6 @@ def _bind_check(sql: str, fail: Any) -> None:
         raise fail(f"does not parse in DuckDB: {msg}", line) from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise fail("must be exactly one SELECT (DuckDB's parser disagrees with sqlglot)")
-    from ..audit.limits import QueryTimeout, run_limited
 
     try:  # binding folds constants (range(3e9) is built here): under the same limits as a run
         run_limited(_binding_connection(), "DESCRIBE " + text)
@@ -358,8 +358,6 @@ def _bind_check(sql: str, fail: Any) -> None:
 @functools.cache
 def _binding_connection() -> Any:
     """The audit schema of an empty snapshot (tables, views and helper macros), locked down."""
-    from ..audit import audit_schema
-    from ..collect.snapshot import Snapshot
 
     con = audit_schema.load(Snapshot(meta={}, cluster={}, databases=[]))
     audit_schema.lock_down(con)
@@ -420,8 +418,6 @@ def validate_message(template: str, where: str) -> None:
     """The message is a Jinja2 text template; it must at least compile."""
     from jinja2 import TemplateSyntaxError
 
-    from .messages import template_env
-
     try:
         template_env().parse(template)
     except TemplateSyntaxError as exc:
@@ -430,8 +426,6 @@ def validate_message(template: str, where: str) -> None:
 
 def validate_remediation(template: str, where: str) -> None:
     """Remediation templates may interpolate values only through quoting filters."""
-    from . import remediation
-
     remediation.validate_template(template, where)
 
 

@@ -22,13 +22,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..collect.connect import describe_target
+from ..config import with_overrides
+from ..core.atomic import atomic_writer
 from ..core.errors import UsageError
-from .inventory import Target
+from ..evaluate.frameworks import load_framework
+from ..pipeline import load_rules_for, write_files
+from ..reports.common import printable
+from . import inventory as inv
+from . import runner
+from .envdrift import compare_fleet
+from .inventory import InventoryError, Target
+from .outcome import NOT_AUDITED, FleetResult, TargetOutcome, not_audited_result
+from .worker import Job
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..core.model import Rule
-    from .outcome import FleetResult, TargetOutcome
 
 FLEET_FORMATS = ("json", "html", "junit", "sarif", "markdown", "sql", "text")
 """--format for fleet: the combined report in each (sql: per target only; text: the
@@ -71,8 +81,6 @@ def parse_fleet_formats(spec: str | None, cfg_formats: Sequence[str]) -> list[st
 
 def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
     """The inventory and the chosen targets (no network, no rules: cheap errors first)."""
-    from . import inventory as inv
-
     loaded = inv.load(opts.inventory)
     selection = inv.parse_select(opts.select)
     shard = inv.parse_shard(opts.shard) if opts.shard else None
@@ -86,8 +94,6 @@ def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
 def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
             base_rules: list[Rule], inventory_path: Path) -> list[Any]:
     """One validated Job per chosen target (per-target settings checked here)."""
-    from .worker import Job
-
     per_target = [f for f in opts.formats if f in ("json", "html", "junit", "sarif", "sql")]
     if "json" not in per_target:
         per_target.insert(0, "json")
@@ -107,10 +113,6 @@ def _dirs_key(cfg: Config) -> tuple[str, ...]:
 
 def _target_config(t: Target, base: Config, cache: dict[tuple[str, ...], list[Rule]],
                    inventory_path: Path) -> tuple[Config, list[Rule]]:
-    from ..config import with_overrides
-    from ..evaluate.frameworks import load_framework
-    from ..pipeline import load_rules_for
-    from .inventory import InventoryError
 
     if not t.config:
         return base, cache[_dirs_key(base)]
@@ -131,8 +133,6 @@ def execute(opts: FleetOptions, loaded: Any, chosen: Sequence[Target], base_cfg:
             base_rules: list[Rule], progress: Callable[[str], None]) -> FleetResult:
     """Run the chosen targets and build the FleetResult (reports are written by
     :func:`write_reports`)."""
-    from . import runner
-    from .outcome import FleetResult
 
     jobs = prepare(opts, chosen, base_cfg, base_rules, loaded.path)
     _prepare_output(opts.output_dir)
@@ -157,8 +157,6 @@ def execute(opts: FleetOptions, loaded: Any, chosen: Sequence[Target], base_cfg:
         jobs=base_cfg.collect.get("jobs"), interrupted=stopped,
         total_in_inventory=len(loaded.targets))
     if opts.compare_environments and stopped is None:
-        from .envdrift import compare_fleet
-
         result.environments, result.environment_notes = compare_fleet(result, opts.output_dir,
                                                                      base_cfg)
     return result
@@ -173,8 +171,6 @@ def _prepare_output(out: Path) -> None:
 
 def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
     """A Finished job -> TargetOutcome; a target not audited gets its own result and reports."""
-    from ..collect.connect import describe_target
-    from .outcome import NOT_AUDITED, TargetOutcome, not_audited_result
 
     job = item.job
     try:
@@ -193,7 +189,6 @@ def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
     elif item.status in NOT_AUDITED:
         o.result = not_audited_result(job.target, item.status, item.reason or item.status,
                                       job.rules, job.cfg, label)
-        from ..pipeline import write_files
 
         try:
             paths = write_files(o.result, job.formats, job.directory,
@@ -212,8 +207,6 @@ def _rel(path: str, root: Path) -> str:
 
 
 def _progress_line(item: Any, n: int, total: int) -> str:
-    from ..reports.common import printable
-
     name = printable(item.job.target.name)
     head = f"[{n}/{total}] {name}: {item.status}"
     if item.status == "audited" and item.payload is not None and item.payload.result is not None:
@@ -227,8 +220,6 @@ def write_reports(result: FleetResult, formats: Sequence[str], out_dir: Path,
                   options: dict[str, Any]) -> dict[str, Path]:
     """The combined reports, all or nothing (temporary files renamed at the end)."""
     import contextlib
-
-    from ..core.atomic import atomic_writer
 
     wanted = ["json"] + [f for f in formats if f in COMBINED_EXT and f != "json"]
     paths = {fmt: out_dir / f"{BASENAME}{COMBINED_EXT[fmt]}" for fmt in wanted}

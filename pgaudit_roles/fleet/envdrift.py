@@ -34,9 +34,12 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..audit.naming import APP_KINDS
+from ..collect.snapshot import Snapshot, Table, load
+from ..evaluate import drift
+
 if TYPE_CHECKING:
     from ..audit.naming import NamingPolicy
-    from ..collect.snapshot import Snapshot
     from ..config import Config
     from .outcome import FleetResult, TargetOutcome
 
@@ -53,8 +56,6 @@ class ViewKey:
 
 def _app_roles(snap: Snapshot, policy: NamingPolicy) -> list[tuple[str, str, str | None]]:
     """(role name, application, environment or None) for every application role."""
-    from ..audit.naming import APP_KINDS
-
     out = []
     for r in snap.table("roles").dicts():
         if r["predefined"]:
@@ -85,8 +86,6 @@ def normalized(snap: Snapshot, key: ViewKey, target_env: str | None,
     """The view: the application's roles of ``key.environment`` (and, on a target of that
     environment, those without a suffix) renamed without the suffix, databases likewise.
     Returns the renamed copy and the application's role names in it."""
-    from ..collect.snapshot import Snapshot, Table
-
     env = key.environment
     suffix = "_" + env
     app_roles = {name: e for name, app, e in _app_roles(snap, policy) if app == key.application}
@@ -132,8 +131,6 @@ def _involves(item: Any, names: set[str], fields: tuple[str, ...]) -> bool:
 def compare_views(base: Snapshot, base_names: set[str], other: Snapshot,
                   other_names: set[str]) -> dict[str, Any]:
     """The application's drift from ``base`` to ``other`` (JSON-ready)."""
-    from ..evaluate import drift
-
     raw = drift.compare(base, other, kinds=KINDS)
     names = base_names | other_names
 
@@ -182,8 +179,6 @@ def compare_fleet(result: FleetResult, out_dir: Path,
                   cfg: Config) -> tuple[list[dict[str, Any]], list[str]]:
     """Every application with views in two or more environments, each other environment
     against the base one. Returns the comparisons and notes (what could not be compared)."""
-    from ..collect.snapshot import load
-
     policy = cfg.naming
     audited = [o for o in result.outcomes if o.status == "audited" and o.snapshot]
     snaps: dict[str, Snapshot] = {}

@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import UsageError
+from ..collect.connect import parse_conninfo
+from ..config import config_from_mapping
+from ..core.errors import ConfigError, UsageError
 
 TOP_KEYS = ("targets", "defaults", "service_file")
 TARGET_KEYS = ("name", "dsn", "service", "environment", "application", "team", "tags",
@@ -233,7 +235,6 @@ def _target(entry: dict[str, Any], defaults: dict[str, Any], label: str,
     if dsn is not None:
         if not isinstance(dsn, str):
             raise InventoryError(f"{label}: 'dsn' must be a string")
-        from ..collect.connect import parse_conninfo
 
         try:
             parse_conninfo(dsn)
@@ -283,8 +284,6 @@ def _merge_config(base: Any, own: Any, label: str) -> dict[str, Any]:
 def _check_config(config: dict[str, Any], label: str, path: Path) -> None:
     """Validate per-target settings now, with the config loader's own checks, so a typo
     stops the run before any cluster is contacted."""
-    from ..config import config_from_mapping
-    from ..core.errors import ConfigError
 
     try:
         config_from_mapping(config, origin=f"{label}: config", base=path.parent)

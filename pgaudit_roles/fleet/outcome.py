@@ -15,7 +15,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult, at_or_above
+from ..collect.connect import parse_conninfo
+from ..core.errors import EXIT_COLLECTION, EXIT_FINDINGS, EXIT_OK
+from ..core.model import (
+    SEVERITIES,
+    SEVERITY_RANK,
+    Finding,
+    Rule,
+    RuleResult,
+    ScanResult,
+    at_or_above,
+)
+from ..core.signals import EXIT_SIGINT, EXIT_SIGTERM
+from ..evaluate import waivers as waivers_mod
+from ..evaluate.rules import resolve_ids
+from ..reports.common import summarize
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -91,7 +105,6 @@ class TargetOutcome:
     def verdict(self) -> str:
         if self.result is None:
             return "not_run"
-        from ..reports.common import summarize
 
         return summarize(self.result).verdict
 
@@ -147,8 +160,6 @@ class FleetResult:
         be audited at all; 1 when any target has a finding at or above its --fail-on
         (a target not audited is such a finding, high, unless waived or gated out);
         else 0."""
-        from ..core.errors import EXIT_COLLECTION, EXIT_FINDINGS, EXIT_OK
-        from ..core.signals import EXIT_SIGINT, EXIT_SIGTERM
 
         if self.interrupted == "SIGTERM":
             return EXIT_SIGTERM
@@ -161,8 +172,6 @@ class FleetResult:
     def worst(self, limit: int = 25) -> list[tuple[TargetOutcome, Finding]]:
         """The most severe active findings across the fleet (severity, then how many
         targets share the rule, then target and message for a stable order)."""
-        from ..core.model import SEVERITY_RANK
-
         spread = Counter(rule for rule, targets in self.rule_spread().items()
                          for _ in targets)
         rows = [(o, f) for o in self.outcomes if o.result is not None
@@ -198,7 +207,6 @@ class FleetResult:
                                                   "findings": 0})
                 row["targets"].append(o.target.name)
                 row["findings"] += len(active)
-        from ..core.model import SEVERITY_RANK
 
         return sorted(info.values(), key=lambda x: (-len(x["targets"]),
                                                     -SEVERITY_RANK[x["severity"]], x["rule_id"]))
@@ -206,8 +214,6 @@ class FleetResult:
 
 def conninfo_target(conninfo: str) -> dict[str, Any]:
     """host, port, dbname, user (and service) of a conninfo, never the password."""
-    from ..collect.connect import parse_conninfo
-
     try:
         params = parse_conninfo(conninfo)
     except Exception:
@@ -241,8 +247,6 @@ def not_audited_result(target: Target, status: str, reason: str, rules: Sequence
     result = ScanResult(meta=meta, results=results, fail_on=cfg.fail_on,
                         config_sources=dict(cfg.sources))
     if cfg.waivers is not None:
-        from ..evaluate import waivers as waivers_mod
-        from ..evaluate.rules import resolve_ids
 
         ids = {**resolve_ids(list(rules)), FLEET_RULE_ID: FLEET_RULE_ID}
         waivers_mod.apply([finding], waivers_mod.load(cfg.waivers), ids)

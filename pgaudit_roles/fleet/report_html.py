@@ -14,7 +14,10 @@ from typing import IO, Any
 from .. import __version__
 from ..core.model import SEVERITIES
 from ..reports.common import TOOL_NAME, where_label
+from ..reports.html_report import _asset, _csp_hash, environment
+from .envdrift import detail_lines
 from .outcome import FleetResult
+from .report_json import document
 
 WORST_SHOWN = 50
 
@@ -27,8 +30,6 @@ def _link(reports: dict[str, str]) -> tuple[str | None, str]:
 
 
 def context(r: FleetResult) -> dict[str, Any]:
-    from .envdrift import detail_lines
-    from .report_json import document
 
     doc = document(r)
     links = {}
@@ -65,8 +66,6 @@ def context(r: FleetResult) -> dict[str, Any]:
 
 def write(r: FleetResult, fh: IO[str], **_: Any) -> None:
     from markupsafe import Markup
-
-    from ..reports.html_report import _asset, _csp_hash, environment
 
     css = _asset("report.css") + "\n" + _asset("fleet.css")
     csp = ("default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "

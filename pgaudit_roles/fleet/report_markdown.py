@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from ..core.model import SEVERITIES
 from ..reports.common import printable, where_label
+from .envdrift import detail_lines
 from .outcome import FleetResult
 
 WORST_SHOWN = 20
@@ -28,8 +29,6 @@ def cell(text: object) -> str:
 
 
 def render(r: FleetResult) -> str:
-    from .envdrift import detail_lines
-
     verdict = r.verdict().upper()
     gating = r.gating_total()
     lines = [f"# pgaudit-roles fleet: {verdict}", ""]

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from ..core.model import SEVERITIES, SEVERITY_RANK
 from ..reports.common import printable
+from .envdrift import summary_lines
 from .outcome import FleetResult, TargetOutcome
 
 _ORDER = {"unreachable": 0, "timeout": 0, "error": 0, "interrupted": 1, "not_run": 2,
@@ -55,8 +56,6 @@ def render_text(r: FleetResult, report_paths: Mapping[str, Path] | None = None,
             lines.append(f"  {row['rule_id']} [{row['severity']}] on {len(row['targets'])} "
                          f"target(s): {printable(row['title'])}")
     if r.environments:
-        from .envdrift import summary_lines
-
         lines.append("drift between environments:")
         lines += [f"  {printable(x)}" for x in summary_lines(r.environments)]
     for note in r.environment_notes[:3]:

@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .worker import Job, Payload
+from ..core.signals import Terminated
+from .worker import Job, Payload, child_main
 
 GRACE_S = 10.0
 """How long a child may take to unwind after SIGTERM before it is killed."""
@@ -61,8 +62,6 @@ def run(jobs: Sequence[Job], *, parallel: int, timeout_s: Callable[[Job], float 
         on_done: Callable[[Finished], None] | None = None) -> tuple[list[Finished], str | None]:
     """Run every job; return the finished list (in completion order) and the signal that
     stopped the run early ("SIGINT"/"SIGTERM"), if any. Never raises KeyboardInterrupt."""
-    from ..core.signals import Terminated
-    from .worker import child_main
 
     ctx = _context()
     pending: deque[Job] = deque(jobs)

@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..collect.snapshot import save
+from ..core.errors import AuditError, CollectionError
+from ..core.signals import install
+from ..pipeline import collect_snapshot, evaluate_snapshot, write_files
+from ..twin.verify import unverified
+
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
@@ -60,7 +66,6 @@ def child_main(job: Job, conn: Connection) -> None:
     terminal process group gets SIGINT): the child ignores it and stops on the SIGTERM
     the supervisor sends, which ``signals`` turns into a clean unwind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from ..core.signals import install
 
     install()
     if job.target.service_file:
@@ -84,9 +89,6 @@ def child_main(job: Job, conn: Connection) -> None:
 
 def audit(job: Job) -> Payload:
     """Collect, save the snapshot, evaluate, write the target's reports."""
-    from ..collect.snapshot import save
-    from ..core.errors import AuditError, CollectionError
-    from ..pipeline import collect_snapshot, evaluate_snapshot, write_files
 
     t0 = time.monotonic()
     job.directory.mkdir(parents=True, exist_ok=True)
@@ -106,8 +108,6 @@ def audit(job: Job) -> Payload:
         result.meta["fleet_status"] = "audited"
         options = dict(job.options)
         if "sql" in job.formats:
-            from ..twin.verify import unverified
-
             options["sql_verification"] = unverified(
                 options.get("sql_level") or "safe",
                 "fleet runs do not build twins; verify one target with `scan --verify`")

@@ -25,8 +25,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.errors import CollectionError, UsageError
+from ..collect.collector import collect
+from ..collect.snapshot import load
+from ..core.errors import CollectionError
+from ..core.localpg import LocalCluster
 from ..core.model import Finding, Rule, RuleResult
+from ..core.sqlquote import quote_ident
+from ..demo import choose_install
+from ..evaluate.engine import evaluate
+from ..twin import build_twin
 from .source import Statement, walk
 
 log = logging.getLogger(__name__)
@@ -131,9 +138,6 @@ class Twin:
 
 def empty_twin(install: Any = None, cluster: Any = None) -> Twin:
     """An empty throwaway cluster (``cluster`` when the caller owns one, e.g. a test)."""
-    from ..collect.collector import collect
-    from ..core.localpg import LocalCluster
-    from ..demo import choose_install
 
     own = cluster is None
     if own:
@@ -159,15 +163,8 @@ def empty_twin(install: Any = None, cluster: Any = None) -> Twin:
 
 def snapshot_twin(snapshot_path: Any, install: Any = None,
                   progress: Callable[[str], None] | None = None) -> Twin:
-    """The twin of a production snapshot (``pgaudit_roles.twin``, when this build has it):
-    the migrations then run against production's real roles, objects and grants."""
-    try:
-        from ..twin import build_twin  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise UsageError("--snapshot: the privilege twin is not available yet in this build; "
-                         "lint without --snapshot uses an empty twin") from None
-    from ..collect.snapshot import load
-
+    """The twin of a production snapshot (``pgaudit_roles.twin``): the migrations then run
+    against production's real roles, objects and grants."""
     t = build_twin(load(snapshot_path), install=install, progress=progress)
 
     def conninfo(dbname: str = "postgres", user: str | None = None) -> str:
@@ -182,8 +179,6 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
              progress: Callable[[str], None] | None = None) -> TwinOutcome:
     """Apply ``statements`` in order on ``twin``; see the module docstring."""
     import psycopg
-
-    from ..evaluate.engine import evaluate
 
     say = progress or (lambda _m: None)
     catalogue = [r for r in rules if r.check is None]
@@ -201,8 +196,6 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
             exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                    (default_db,)).fetchone()
             if not exists:
-                from ..core.sqlquote import quote_ident
-
                 admin.execute(f"CREATE DATABASE {quote_ident(default_db)}".encode())
     before = evaluate_now()
     base = {f.fingerprint for f in before.findings}

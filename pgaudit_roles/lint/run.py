@@ -18,8 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..core.model import Finding, Rule, RuleResult, ScanResult, fingerprint
-from .source import Source, Statement
+from ..evaluate import baseline as baseline_mod
+from ..evaluate import waivers as waivers_mod
+from ..evaluate.engine import render_message
+from ..evaluate.rules import resolve_ids
+from ..evaluate.statement_checks import password_literals
+from .effect import empty_twin, run_twin, snapshot_twin, statement_names
+from .order import order_paths
+from .source import Source, Statement, read_sources, repo_root
+from .statements import run_checks
 
 TWIN_RULE = "PGR-LINT-015"
 TOOL_LAYOUTS = frozenset({"flyway", "golang-migrate", "dbmate", "sqitch", "liquibase"})
@@ -43,8 +52,6 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     """Lint ``opts.paths`` with ``rules`` under ``cfg`` (waivers and baseline applied)."""
     import time
 
-    from .order import order_paths
-    from .source import read_sources, repo_root
 
     say = opts.progress or (lambda _m: None)
     t0 = time.perf_counter()
@@ -55,7 +62,6 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     t_parse = time.perf_counter() - t0
     secrets = _secrets(src)
     statement_rules = [r for r in rules if r.check is not None and r.id not in cfg.disabled]
-    from .statements import run_checks
 
     hits = run_checks(src.statements, [r for r in statement_rules if r.id != TWIN_RULE],
                       getattr(cfg, "naming", None))
@@ -64,7 +70,6 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     by_rule: dict[str, list[Finding]] = {r.id: [] for r in rules if r.check is not None}
     counter: dict[tuple[str, str, str], int] = {}
     covered: list[tuple[Statement, frozenset[str]]] = []
-    from ..evaluate.engine import render_message
 
     for h in hits:
         sev = cfg.severity.get(h.rule.id) or h.rule.severity
@@ -79,8 +84,6 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     twin_meta: dict[str, Any] = {"run": False}
     catalogue_results: list[RuleResult] = []
     if opts.twin and src.statements:
-        from .effect import empty_twin, run_twin, snapshot_twin
-
         twin = snapshot_twin(opts.snapshot, opts.install, say) if opts.snapshot else \
             empty_twin(opts.install, opts.cluster)
         t1 = time.perf_counter()
@@ -162,8 +165,6 @@ def _reported(a: Any, covered: list[tuple[Statement, frozenset[str]]]) -> bool:
     """A twin finding the statement layer already reports: a statement finding whose rule
     ``covers`` this rule, at the same statement, or in the same file at a statement that
     names the finding's object or role (attribution within a file is by names)."""
-    from .effect import statement_names
-
     st, f = a.statement, a.finding
     for other, rule_ids in covered:
         if a.rule.id not in rule_ids or other.file != st.file:
@@ -178,8 +179,6 @@ def _reported(a: Any, covered: list[tuple[Statement, frozenset[str]]]) -> bool:
 
 def _read_dbmate(ordered: Any, root: Path) -> Source:
     """dbmate files run only their migrate:up part; other files are read whole."""
-    from .source import read_sources
-
     src = Source()
     for f in ordered.files:
         part = read_sources([f], root, dbmate=f.resolve() in ordered.dbmate)
@@ -221,9 +220,6 @@ def _statement_finding(rule_id: str, severity: str, message: str, st: Statement,
 
 
 def _apply_waivers_and_baseline(result: ScanResult, rules: Sequence[Rule], cfg: Any) -> None:
-    from ..evaluate import baseline as baseline_mod
-    from ..evaluate import waivers as waivers_mod
-    from ..evaluate.rules import resolve_ids
 
     if cfg.waivers is not None:
         loaded = waivers_mod.load(cfg.waivers)
@@ -235,8 +231,6 @@ def _apply_waivers_and_baseline(result: ScanResult, rules: Sequence[Rule], cfg: 
 
 
 def _secrets(src: Source) -> list[str]:
-    from ..evaluate.statement_checks import password_literals
-
     found = {p for st in src.statements for p in password_literals(st.node)}
     return sorted(found, key=len, reverse=True)
 
@@ -267,6 +261,4 @@ def scrub_secrets(result: ScanResult, secrets: Sequence[str]) -> None:
 
 
 def _version() -> str:
-    from .. import __version__
-
     return __version__

@@ -24,6 +24,7 @@ from typing import IO, Any
 from .. import __version__
 from ..core.model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
 from ..core.resources import templates_dir
+from . import graph_svg
 from .common import (
     TOOL_NAME,
     not_collected,
@@ -35,6 +36,7 @@ from .common import (
     target_label,
 )
 from .registry import ReportContext
+from .sql_script import one_line
 from .text_report import widened_lines
 
 DEFAULTS: dict[str, int] = {
@@ -95,7 +97,6 @@ def _sql_one_line(sql: str | None) -> str | None:
     lines, and no U+202E reorders what a reviewer reads."""
     if sql is None:
         return None
-    from .sql_script import one_line
 
     return one_line(sql)
 
@@ -245,8 +246,6 @@ def _plain(value: Any, depth: int = 0) -> Any:
 
 def context(result: ScanResult, **options: Any) -> dict[str, Any]:
     """Everything the templates show, as plain data (names still raw: templates escape)."""
-    from . import graph_svg
-
     opts = {k: int(options.get(k, v)) for k, v in DEFAULTS.items()}
     s = summarize(result)
     meta = result.meta

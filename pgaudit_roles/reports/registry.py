@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
+from .common import summarize
 
 if TYPE_CHECKING:
     from ..core.model import ScanResult
@@ -96,8 +97,6 @@ class ReportContext:
 
     @cached_property
     def summary(self) -> Summary:
-        from .common import summarize
-
         return summarize(self.result)
 
     def path_of(self, fmt: str, default: str) -> str:

@@ -23,7 +23,15 @@ from typing import IO, Any
 
 from .. import __version__
 from ..core.model import Finding, RuleResult, ScanResult
-from .common import TOOL_NAME, help_uri, object_label, outside_json, references, target_of
+from .common import (
+    TOOL_NAME,
+    help_uri,
+    json_text,
+    object_label,
+    outside_json,
+    references,
+    target_of,
+)
 from .registry import ReportContext
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -199,16 +207,12 @@ def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
 
 def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
     """json.dump encodes incrementally, so the file is streamed, not built as one string."""
-    from .common import json_text
-
     fh.write(json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1,
                                   default=str)))
     fh.write("\n")
 
 
 def render(result: ScanResult, **options: Any) -> str:
-    from .common import json_text
-
     return json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1,
                                 default=str)) + "\n"
 

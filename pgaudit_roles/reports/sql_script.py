@@ -39,6 +39,7 @@ from typing import IO
 from .. import __version__
 from ..core.errors import UsageError
 from ..core.model import Finding, ScanResult
+from ..evaluate.remediation import RemediationError, check_sql, classify
 from .common import outside_lines, printable
 from .registry import ReportContext
 
@@ -275,8 +276,6 @@ def _sorted_findings(result: ScanResult | list[Finding]) -> list[Finding]:
 
 def _statements(result: ScanResult | list[Finding], login_roles: set[str],
                 errors: list[tuple[Finding, str]]) -> list[_Stmt]:
-    from ..evaluate.remediation import RemediationError, check_sql, classify
-
     out: list[_Stmt] = []
     for f in _sorted_findings(result):
         if f.suppressed is not None or not f.remediation:

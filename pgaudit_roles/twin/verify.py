@@ -22,6 +22,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..core.sqlquote import quote_ident
+from ..pipeline import evaluate_snapshot
+from ..reports.sql_script import execution_plan
+from . import TwinError, build_twin
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -105,8 +110,6 @@ def _apply(twin: Twin, result: ScanResult, findings: list[Finding], level: str,
     (GRANT, REVOKE, OWNER TO and default privileges are idempotent)."""
     import psycopg
 
-    from ..reports.sql_script import execution_plan
-
     for _attempt in range(len(findings) + 1):
         live = [f for f in findings if f.fingerprint not in failed]
         failure = False
@@ -156,8 +159,6 @@ def verify_remediation(snap: Snapshot, rules: Sequence[Rule], cfg: Config,
     the safe script must not leave a new finding behind. It is listed with the reason,
     and emitted at level ``all``, where the follow-up DROP is emitted too.
     """
-    from . import TwinError, build_twin
-
     say = progress or (lambda _m: None)
     started = time.monotonic()
     v = Verification(level=level)
@@ -199,8 +200,6 @@ def verify_remediation(snap: Snapshot, rules: Sequence[Rule], cfg: Config,
 
 
 def _evaluate(twin: Twin, rules: Sequence[Rule], cfg: Config) -> ScanResult:
-    from ..pipeline import evaluate_snapshot
-
     return evaluate_snapshot(twin.collect(), rules, cfg)
 
 
@@ -235,8 +234,6 @@ def _causes_to_withhold(result: ScanResult, folded: dict[str, Finding], after: S
                         level: str, v: Verification) -> dict[str, str]:
     """Fixes to withhold at a non-destructive level: those naming the role of a follow-up
     finding that only a destructive fix clears (found on the twin after the fixes)."""
-    from ..core.sqlquote import quote_ident
-
     now = {f.fingerprint for f in _active(after.findings)}
     stuck = [f for fp, f in folded.items() if fp in now and _left_out(f, result, level)]
     applied = [f for f in _active(result.findings)
@@ -296,7 +293,6 @@ def _left_out(f: Finding, result: ScanResult, level: str) -> bool:
     """Whether the script leaves (part of) ``f``'s fix out at ``level`` (destructive)."""
     if level == "all" or not f.remediation:
         return False
-    from ..reports.sql_script import execution_plan
 
     every = {s for sec in execution_plan(result, [f], "all") for _f, s, _d in sec.statements}
     run = {s for sec in execution_plan(result, [f], level) for _f, s, _d in sec.statements}
@@ -305,7 +301,5 @@ def _left_out(f: Finding, result: ScanResult, level: str) -> bool:
 
 def _server_settings_only(f: Finding, result: ScanResult) -> bool:
     """A fix made only of ALTER SYSTEM: the twin's settings are the source's (carried)."""
-    from ..reports.sql_script import execution_plan
-
     secs = [sec for sec in execution_plan(result, [f], "all") if sec.statements]
     return bool(secs) and all(not sec.transaction for sec in secs)
