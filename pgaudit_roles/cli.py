@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "baseline:baseline",
     "waivers": "waivers:waivers",
     "diff": "diff:diff",
+    "history": "history:history",
     "twin": "twin:twin",
     "lint": "lint:lint",
     "fleet": "fleet:fleet",

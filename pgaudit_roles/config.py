@@ -24,6 +24,7 @@ from .audit.naming import NamingPolicy
 from .core.errors import ConfigError
 from .core.model import SEVERITIES, Rule
 from .evaluate.rules import resolve_ids
+from .history.store import parse_retention
 from .reports.registry import FORMATS
 
 CONFIG_FILE = ".pgaudit-roles.toml"
@@ -33,7 +34,8 @@ DEFAULT_SOURCE = "default"
 CLI_SOURCE = "command line"
 
 TOP_KEYS: tuple[str, ...] = ("naming", "rules", "fail_on", "formats", "output_dir", "waivers",
-                             "baseline", "framework", "collect", "rules_dirs")
+                             "baseline", "framework", "collect", "rules_dirs", "history",
+                             "target_name")
 RULES_KEYS: tuple[str, ...] = ("disable", "severity")
 COLLECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "statement_timeout": (str, int),
@@ -45,6 +47,8 @@ COLLECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "all_databases": bool,
     "hba_file": str,
 }
+HISTORY_KEYS: tuple[str, ...] = ("dir", "keep")
+"""``[history]``: the store each run is appended to, and its retention ("90d", "30 runs")."""
 
 
 @dataclass
@@ -63,6 +67,8 @@ class Config:
     framework: str | None = None
     collect: dict[str, Any] = field(default_factory=dict)
     rules_dirs: tuple[Path, ...] = ()
+    history: dict[str, Any] = field(default_factory=dict)
+    target_name: str | None = None
     path: Path | None = None  # the file the settings came from, if any
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -97,6 +103,10 @@ class Config:
         }
         for k in COLLECT_KEYS:
             out[f"collect.{k}"] = self.collect.get(k)
+        out["target_name"] = self.target_name
+        for k in HISTORY_KEYS:
+            v = self.history.get(k)
+            out[f"history.{k}"] = str(v) if v is not None else None
         out["naming"] = self._effective_naming()
         return out
 
@@ -300,6 +310,32 @@ def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> No
                 item = _path(item, base)
             cfg.collect[key] = item
             cfg.sources[f"collect.{key}"] = origin
+
+    _apply_history(cfg, table, origin, base)
+
+
+def _apply_history(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> None:
+    """``[history]`` and ``target_name``: where runs are recorded and under which name."""
+    if "target_name" in table:
+        value = table["target_name"]
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{origin}: target_name: must be a non-empty string")
+        cfg.target_name = value
+        cfg.sources["target_name"] = origin
+    if "history" not in table:
+        return
+    hist = table["history"]
+    if not isinstance(hist, Mapping):
+        raise ConfigError(f"{origin}: history: must be a table with 'dir' and/or 'keep'")
+    _unknown(hist, HISTORY_KEYS, "history.", origin)
+    if "dir" in hist:
+        if not isinstance(hist["dir"], str | Path) or not str(hist["dir"]):
+            raise ConfigError(f"{origin}: history.dir: must be a path string")
+        cfg.history["dir"] = _path(hist["dir"], base)
+        cfg.sources["history.dir"] = origin
+    if "keep" in hist:
+        cfg.history["keep"] = parse_retention(hist["keep"], f"{origin}: history.keep")
+        cfg.sources["history.keep"] = origin
 
 
 def _build_naming(cfg: Config) -> None:

@@ -213,3 +213,15 @@ def test_check_bad_config_exits_2(tmp_path: Path, text: str, args: list[str], ne
     assert proc.returncode == 2
     err = proc.stderr.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_engine_defaults_are_the_config_defaults() -> None:
+    # the engine reads its settings through a protocol (it never imports this module), with
+    # its own defaults for a call without a config: they must be Config()'s
+    from pgaudit_roles.config import Config
+    from pgaudit_roles.evaluate.engine import DefaultSettings, Settings
+
+    members = [n for n in vars(Settings) if not n.startswith("_")]
+    assert len(members) >= 6
+    for name in members:
+        assert getattr(DefaultSettings(), name) == getattr(Config(), name), name

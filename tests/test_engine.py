@@ -232,7 +232,8 @@ def test_inventory(layout: dict[str, Any], builtin_rules: tuple) -> None:
     assert summary["superuser"] is False
     assert any(o["identity"] == "app_data.orders" and o["via"] == ["owner"]
                for o in summary["top_objects"])
-    assert {"database": db, "privilege": "SELECT", "objects": 1, "via": f"app_{p}"} in summary["counts"]
+    assert {"database": db, "privilege": "SELECT", "object_class": "relation", "objects": 1,
+            "via": f"app_{p}"} in summary["counts"]
     assert inv["login_privileges"][f"ops_{p}"]["superuser"] is True
     assert {"database": db, "privilege": "CONNECT", "objects": 1} in inv["public_privileges"]
     logins = [r["name"] for r in inv["roles"] if r.get("login")]
@@ -253,10 +254,10 @@ def test_inventory_follows_group_grants(pg: Any, fresh_db: str) -> None:
         snap = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
         inv = evaluate(snap, [], config_from_mapping({})).inventory
         counts = inv["login_privileges"][f"app_{p}"]["counts"]
-        assert {"database": fresh_db, "privilege": "INSERT", "objects": 2,
-                "via": f"db_writer_{p}"} in counts
-        assert {"database": fresh_db, "privilege": "SELECT (columns)", "objects": 1,
-                "via": f"app_{p}"} in counts
+        assert {"database": fresh_db, "privilege": "INSERT", "object_class": "relation",
+                "objects": 2, "via": f"db_writer_{p}"} in counts
+        assert {"database": fresh_db, "privilege": "SELECT (columns)", "object_class": "column",
+                "objects": 1, "via": f"app_{p}"} in counts
     finally:
         pg.drop_database(fresh_db)
         pg.execute(f"DROP ROLE app_{p}; DROP ROLE db_writer_{p};")

@@ -85,6 +85,8 @@ def test_pg_service_conf_sections_are_targets(tmp_path: Path) -> None:
     ("[[targets]]\nname = 'a'\ndsn = 'host=x'\nconfig = { fail_on = 'sometimes' }",
      "fail_on: 'sometimes' is not one of"),
     ("[[targets]]\nname = 'a'\ndsn = 'host=x'\nconfig = { colect = {} }", "unknown key 'colect'"),
+    ("[defaults]\nconfig = { output_dir = 'x' }\n[[targets]]\nname = 'a'\ndsn = 'host=x'",
+     "config.output_dir cannot be set per target"),
     ("[[targets]]\nname = 'a'\ndsn = 'host=x'\nconfig = { rules = { disable = ['PGR-NOPE-1'] } }",
      "unknown rule id 'PGR-NOPE-1'"),
     ("[[targets]]\nname = 'a'\ndsn = 'hostaddr'", "invalid connection string"),

@@ -26,10 +26,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("evaluate", ("pgaudit_roles.evaluate",)),
     ("reports", ("pgaudit_roles.reports",)),
     # what runs the stages: the run's configuration, the pipeline, and the features built
-    # on it (twin, lint, demo, fleet, diff)
+    # on it (twin, lint, demo, fleet, history, diff)
     ("run", ("pgaudit_roles.config", "pgaudit_roles.pipeline", "pgaudit_roles.diffing",
              "pgaudit_roles.twin", "pgaudit_roles.lint", "pgaudit_roles.demo",
-             "pgaudit_roles.fleet")),
+             "pgaudit_roles.fleet", "pgaudit_roles.history")),
     # the command line, its commands, and the generators of the documents that describe
     # them (docgen renders the CLI reference; ``rules new`` regenerates the docs)
     ("interface", ("pgaudit_roles.commands", "pgaudit_roles.cli", "pgaudit_roles.docgen",

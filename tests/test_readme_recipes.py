@@ -113,8 +113,69 @@ def test_cron_script_first_and_second_night(pg, fresh_db, tmp_path):
         assert "2026-01-01.snapshot.json.gz -> " in out and "2026-01-02.snapshot.json.gz" in out
         assert "NEW      high     PGR-PRIV-005" in out
         assert f"PUBLIC was granted INSERT on table s.t in {fresh_db}" in out
+
+        # the recipe's history: two runs of target db1, the grant new in the second, and
+        # the page rewritten each night
+        hist = tmp_path / "db1" / "history"
+        assert "PGR-PRIV-005" in (tmp_path / "db1" / "history.html").read_text()
+        trend = sh(f"pgaudit-roles history {hist} --format json --target db1", tmp_path)
+        assert trend.returncode == 0, trend.stderr
+        runs = json.loads(trend.stdout)["targets"][0]["runs"]
+        assert len(runs) == 2 and runs[0]["first"]
+        assert [f["rule_id"] for f in runs[1]["new"]].count("PGR-PRIV-005") == 1
+        assert runs[1]["resolved"] == [] and runs[1]["unknown"] == []
+
+        # the README's query of the store, run by DuckDB as written
+        import duckdb
+
+        sql = block("queries its tables", "sql").replace("/var/lib/pgaudit/db1/history", str(hist))
+        rows = duckdb.connect().execute(sql).fetchall()
+        assert [r[2] for r in rows].count("PGR-PRIV-005") == 1
+        assert all(r[0] == "db1" and r[3] in ("critical", "high") for r in rows)
     finally:
         drop_role(pg, aud)
+
+
+def test_prometheus_recipe(pg, fresh_db, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    aud = auditor(pg)
+    try:
+        script = block("### Alerting with Prometheus", "sh")
+        textfile = tmp_path / "textfile"
+        script = (script.replace("service=db1-audit", pg.conninfo(user=aud, dbname=fresh_db))
+                  .replace("/var/lib/node_exporter/textfile", str(textfile)))
+        pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT INSERT ON s.t TO PUBLIC",
+                   dbname=fresh_db)
+        done = sh(script, tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout == "" and sorted(p.name for p in textfile.iterdir()) == ["pgaudit-report.prom"]
+        fams = {f.name: f.samples for f in text_string_to_metric_families(
+            (textfile / "pgaudit-report.prom").read_text())}
+        priv = [s for s in fams["pgaudit_findings"] if s.labels["rule"] == "PGR-PRIV-005"]
+        assert [(s.labels["target"], s.labels["severity"], s.value) for s in priv] == [("db1", "high", 1.0)]
+        ts, = fams["pgaudit_last_successful_scan_timestamp_seconds"]
+        import time
+
+        assert abs(time.time() - ts.value) < 300
+    finally:
+        drop_role(pg, aud)
+
+
+def test_configuration_example_loads():
+    import tomllib
+
+    from pgaudit_roles.config import config_from_mapping
+    from pgaudit_roles.history import Retention
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Configuration")
+    body = re.search(r"^```toml\n(.*?)^```$", text[start:], re.M | re.S)
+    assert body
+    cfg = config_from_mapping(tomllib.loads(body.group(1)))
+    assert cfg.history["keep"] == Retention(days=400)
+    assert str(cfg.history["dir"]) == "/var/lib/pgaudit/history"
+    assert cfg.target_name == "billing-prod"
 
 
 def test_ci_recipe_from_a_clean_directory(pg, fresh_db, tmp_path, shared_schemas):

@@ -68,7 +68,8 @@ def test_registry_path_renders_what_the_module_renders(fmt):
     import importlib
 
     module = {"json": "json_report", "html": "html_report", "junit": "junit_report",
-              "sarif": "sarif_report", "text": "text_report"}[fmt]
+              "sarif": "sarif_report", "text": "text_report",
+              "prometheus": "prometheus_report"}[fmt]
     mod = importlib.import_module(f"pgaudit_roles.reports.{module}")
     result = full_result()
     via_registry = reports.render(result, fmt)

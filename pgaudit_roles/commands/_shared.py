@@ -19,10 +19,12 @@ from ..config import load_config
 from ..core.errors import EXIT_FINDINGS, EXIT_OK, ConfigError, UsageError
 from ..evaluate.baseline import create_command
 from ..evaluate.frameworks import load_framework
+from ..history import record, run_from_result
 from ..pipeline import evaluate_snapshot, load_rules_for, write_files
 from ..reports import parse_formats, write_format
 from ..reports.common import printable, scrub
-from ..reports.registry import format_help
+from ..reports.prometheus_report import default_target
+from ..reports.registry import MACHINE_FORMATS, format_help
 from ..reports.text_report import echo_summary
 from ..twin.verify import unverified, verify_remediation
 
@@ -66,6 +68,15 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sarif-omit-waived", is_flag=True,
                      help="Leave waived findings out of SARIF (default: kept, with a "
                           "suppression carrying the waiver's reason, level note)."),
+        click.option("--history", "history_dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Append this run (summary and findings, as Parquet) to the history "
+                          "store DIR for `pgaudit-roles history` (config: history.dir)."),
+        click.option("--history-keep", metavar="RETENTION",
+                     help="Retention applied when recording: days ('90d') or runs per target "
+                          "('30 runs'); default: keep all (config: history.keep)."),
+        click.option("--target-name", metavar="NAME",
+                     help="Name of the target in the history and Prometheus metrics (default: "
+                          "the cluster's host:port; config: target_name)."),
         click.option("--show-config", is_flag=True,
                      help="Print every effective setting and where it came from, then exit."),
         click.option("--quiet", "-q", is_flag=True, help="No progress and no summary."),
@@ -110,6 +121,21 @@ def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, 
     return verify_remediation(snap, rules, cfg, result, level, progress=progress)
 
 
+def target_name(cfg: Any, meta: dict[str, Any], label: str) -> str:
+    """The name a run is recorded and labelled under: ``--target-name``/``target_name``,
+    else the cluster's ``host:port`` from the snapshot, else ``label``."""
+
+    return str(cfg.target_name or scrub(default_target(meta) or label))
+
+
+def _record_history(result: Any, cfg: Any, seconds: float) -> None:
+    """Append this run to the history store (after the reports: a report is never held
+    back by the store, and a store that cannot be written is exit 2, as a report is)."""
+    run_ = run_from_result(result, target=result.meta["target_name"],
+                           duration_seconds=round(seconds, 3))
+    record(run_, cfg.history["dir"], cfg.history.get("keep"))
+
+
 def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
         get_snapshot: Callable[[Any, Callable[[str], None]], Any], *, label: str,
         source: str | None = None) -> None:
@@ -119,10 +145,13 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     without its password, or the snapshot path): a missing baseline file names the exact
     command that creates it, before anything is collected.
     """
+    import time
+
 
     if opts["verbose"]:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="pgaudit-roles: %(name)s: %(message)s")
+    started = time.monotonic()
     formats = parse_formats(opts["formats"]) if opts["formats"] else None
     cfg = load_config(opts["config_path"], overrides={
         "fail_on": opts["fail_on"], "framework": opts["framework"],
@@ -131,6 +160,8 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
         "baseline": str(opts["baseline"]) if opts["baseline"] else None,
         "formats": formats,
         "output_dir": opts["output_dir"] if opts["output_dir"] not in (None, "-") else None,
+        "history.dir": str(opts["history_dir"]) if opts.get("history_dir") else None,
+        "history.keep": opts.get("history_keep"), "target_name": opts.get("target_name"),
         **extra_overrides,
     })
     rules = load_rules_for(cfg)
@@ -146,7 +177,7 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     machine = [f for f in cfg.formats if f != "text"]
     if to_stdout and len(machine) != 1:
         raise UsageError("--output-dir - writes one machine format to stdout: give exactly one "
-                         "of json, html, junit, sarif, sql in --format")
+                         f"of {', '.join(MACHINE_FORMATS)} in --format")
     quiet = opts["quiet"]
     show_progress = not quiet and sys.stderr.isatty()
 
@@ -158,6 +189,8 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     progress(f"evaluating {len(rules)} rules")
     result = evaluate_snapshot(snap, rules, cfg)
     result.meta["target_label"] = label
+    result.meta["target_name"] = target_name(cfg, result.meta, label)
+    result.meta["run_seconds"] = round(time.monotonic() - started, 3)
     options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"],
                "sarif_include_suppressed": not opts["sarif_omit_waived"]}
     wants_sql = machine[:1] == ["sql"] if to_stdout else "sql" in cfg.formats
@@ -170,4 +203,6 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
         paths = write_files(result, cfg.formats, cfg.output_dir, options)
     if not quiet:
         echo_summary(result, paths, file=sys.stderr if to_stdout else sys.stdout)
+    if cfg.history.get("dir") is not None:
+        _record_history(result, cfg, time.monotonic() - started)
     sys.exit(EXIT_FINDINGS if result.gating_findings() else EXIT_OK)

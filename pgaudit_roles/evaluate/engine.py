@@ -362,21 +362,23 @@ def build_inventory(con: Any) -> dict[str, Any]:
             WHERE grantee_oid IN (SELECT role_oid FROM paths)
               AND NOT coalesce(is_system, false)
         ),
-        g AS (  -- each grantee's objects per (database, privilege), computed once
+        g AS (  -- each grantee's objects per (database, privilege, class), computed once
             SELECT d.name AS database, r.name AS grantee,
                    c.privilege || CASE WHEN c.columns THEN ' (columns)' ELSE '' END AS privilege,
-                   c.objects
-            FROM (SELECT database_oid, grantee_oid, privilege, columns, count(*) AS objects
+                   c.object_class, c.objects
+            FROM (SELECT database_oid, grantee_oid, privilege, columns, object_class,
+                         count(*) AS objects
                   FROM per_object GROUP BY ALL) c
             JOIN roles r ON r.oid = c.grantee_oid
             LEFT JOIN databases d ON d.oid = c.database_oid
         )
-        SELECT c.member AS role, g.database, g.privilege, g.objects, g.grantee AS via
+        SELECT c.member AS role, g.database, g.privilege, g.object_class, g.objects,
+               g.grantee AS via
         FROM chosen ch
         JOIN role_closure c ON c.member = ch.role AND c.inherits
         JOIN g ON g.grantee = c.role AND (c.database IS NULL OR c.database = g.database)
         ORDER BY c.member, g.database NULLS FIRST, g.grantee <> c.member, g.grantee,
-                 g.privilege""", inv, [chosen])
+                 g.privilege, g.object_class""", inv, [chosen])
     for c in counts:
         entry = summary.get(c.pop("role"))
         if entry is not None:

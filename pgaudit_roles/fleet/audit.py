@@ -28,6 +28,7 @@ from ..core.atomic import atomic_writer
 from ..core.errors import UsageError
 from ..evaluate.frameworks import load_framework
 from ..pipeline import load_rules_for, write_files
+from ..reports import FORMATS
 from ..reports.common import printable
 from . import inventory as inv
 from . import runner
@@ -94,7 +95,9 @@ def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
 def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
             base_rules: list[Rule], inventory_path: Path) -> list[Any]:
     """One validated Job per chosen target (per-target settings checked here)."""
-    per_target = [f for f in opts.formats if f in ("json", "html", "junit", "sarif", "sql")]
+
+    # each target's own reports: every requested format a single scan has (json always)
+    per_target = [f for f in opts.formats if f in FORMATS and f != "text"]
     if "json" not in per_target:
         per_target.insert(0, "json")
     rules_cache: dict[tuple[str, ...], list[Rule]] = {_dirs_key(base_cfg): base_rules}
@@ -191,8 +194,7 @@ def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
                                       job.rules, job.cfg, label)
 
         try:
-            paths = write_files(o.result, job.formats, job.directory,
-                                {k: v for k, v in job.options.items() if k != "sql_level"})
+            paths = write_files(o.result, job.formats, job.directory, job.options)
         except UsageError:
             paths = {}
         o.reports = {fmt: _rel(str(p), root) for fmt, p in paths.items()}

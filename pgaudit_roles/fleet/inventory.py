@@ -41,6 +41,8 @@ TOP_KEYS = ("targets", "defaults", "service_file")
 TARGET_KEYS = ("name", "dsn", "service", "environment", "application", "team", "tags",
                "timeout", "config")
 DEFAULT_KEYS = ("environment", "application", "team", "tags", "timeout", "config")
+FLEET_ONLY_KEYS = ("formats", "output_dir")
+"""Configuration keys a target cannot override: the fleet writes every target's reports."""
 SELECT_KEYS = {"tag": "tags", "name": "name", "environment": "environment", "env": "environment",
                "application": "application", "app": "application", "team": "team"}
 MAX_NAME = 200
@@ -285,6 +287,10 @@ def _check_config(config: dict[str, Any], label: str, path: Path) -> None:
     """Validate per-target settings now, with the config loader's own checks, so a typo
     stops the run before any cluster is contacted."""
 
+    for key in FLEET_ONLY_KEYS:
+        if key in config:
+            raise InventoryError(f"{label}: config.{key} cannot be set per target (the "
+                                 f"fleet's --{key.replace('_', '-')} applies to every target)")
     try:
         config_from_mapping(config, origin=f"{label}: config", base=path.parent)
     except ConfigError as exc:
