@@ -36,6 +36,12 @@ def test_wheel_contains_data_files(wheel):
             assert f"pgaudit_roles/_data/templates/{tpl.name}" in names
     assert "pgaudit_roles/schemas/report.schema.json" in names
     assert "pgaudit_roles/demo/layout.sql" in names
+    # the SQL the code runs (catalog queries, audit-schema loader, twin) lives in .sql files
+    # next to it: every one of them ships
+    sql_files = sorted((ROOT / "pgaudit_roles").rglob("*.sql"))
+    assert len(sql_files) >= 25
+    for path in sql_files:
+        assert path.relative_to(ROOT).as_posix() in names, path
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ user-supplied SQL.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ import tempfile
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..collect.columnfile import duckdb_literal, reader_sql
@@ -72,6 +74,13 @@ def _t(name: str, kind: str, description: str,
                       tuple(AuditColumn(n, t, " ".join(d.split())) for n, t, d in columns))
 
 
+def _snapshot_columns(table: str, **override: tuple[str, str]) -> list[tuple[str, str, str]]:
+    """The columns of snapshot table ``table`` as the audit schema shows them: the snapshot's
+    contract (``collect.tables``, defined once), with the type and description of a column
+    the loader converts given by ``override`` (name -> (type, description))."""
+    return [(name, *override.get(name, (ty, doc))) for name, ty, doc in CLUSTER_TABLES[table]]
+
+
 def _coverage_columns() -> list[tuple[str, str, str]]:
     return COLUMNS
 
@@ -96,22 +105,8 @@ _FIX_PARTS = [  # the fix of an escalation hop, as parts a remediation template 
 _TABLES: list[AuditTable] = [
     _t("roles", "table", """One row per role (cluster-wide), with the naming policy's
        classification and derived risk attributes.""", [
-        ("oid", "BIGINT", "Role OID"),
-        ("name", "VARCHAR", "Role name, unquoted"),
-        ("superuser", "BOOLEAN", "rolsuper"),
-        ("inherit", "BOOLEAN", "rolinherit (16+: only the default for new grants' INHERIT option)"),
-        ("createrole", "BOOLEAN", "rolcreaterole"),
-        ("createdb", "BOOLEAN", "rolcreatedb"),
-        ("login", "BOOLEAN", "rolcanlogin"),
-        ("replication", "BOOLEAN", "rolreplication"),
-        ("bypassrls", "BOOLEAN", "rolbypassrls"),
-        ("connection_limit", "INTEGER", "rolconnlimit (-1 = no limit)"),
-        ("valid_until", "TIMESTAMPTZ", "Password expiry (rolvaliduntil); NULL = never expires"),
-        ("password_type", "VARCHAR",
-         "md5 | scram-sha-256 | none | other; NULL = unknown (not visible to the auditor)"),
-        ("config", "VARCHAR[]", "Role-wide settings (ALTER ROLE ... SET) as name=value"),
-        ("predefined", "BOOLEAN", "Built-in role (OID < 16384; includes the bootstrap superuser)"),
-        ("comment", "VARCHAR", "COMMENT ON ROLE text"),
+        *_snapshot_columns("roles", valid_until=(
+            "TIMESTAMPTZ", "Password expiry (rolvaliduntil); NULL = never expires")),
         ("kind", "VARCHAR", """Naming-policy kind: owner, writer, reader, deploy, app, monitor,
          breakglass, admin (superuser not allowlisted), predefined, auditor, other"""),
         ("app", "VARCHAR", "Application the name belongs to (environment suffix stripped), or NULL"),
@@ -708,6 +703,18 @@ def _keywords_sql() -> str:
     return "[" + ", ".join(duckdb_literal(w) for w in words) + "]"
 
 
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+@functools.cache
+def _sql(name: str) -> str:
+    """A loader statement from ``sql/<name>.sql`` (DuckDB), without its leading comment."""
+    lines = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").split("\n")
+    while lines and lines[0].startswith("--"):
+        lines.pop(0)
+    return "\n".join(lines).removesuffix("\n")
+
+
 class _Loader:
     """One load: raw snapshot tables into ``internal``, then the audit tables by SQL."""
 
@@ -759,9 +766,7 @@ class _Loader:
             CASE WHEN regexp_full_match(s, '[a-z_][a-z0-9_]*')
                       AND NOT list_contains({_keywords_sql()}, s) THEN s
                  ELSE '"' || replace(s, '"', '""') || '"' END""")
-        self.x("""CREATE OR REPLACE TEMP MACRO pg_qualified(sch, n) AS
-            CASE WHEN sch IS NULL THEN pg_quote_ident(n)
-                 ELSE pg_quote_ident(sch) || '.' || pg_quote_ident(n) END""")
+        self.x(_sql("macro_pg_qualified"))
 
     def insert(self, table: str, columns: Sequence[tuple[str, str]],
                batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
@@ -897,14 +902,7 @@ class _Loader:
     # -- roles --------------------------------------------------------------------------
 
     def _memberships(self) -> None:
-        self.x("""INSERT INTO memberships BY NAME
-            SELECT r.name AS role, m.role_oid, u.name AS member, m.member_oid,
-                   g.name AS grantor, m.grantor_oid, m.admin_option, m.inherit_option,
-                   m.set_option
-            FROM internal.memberships_raw m
-            LEFT JOIN internal.roles_raw r ON r.oid = m.role_oid
-            LEFT JOIN internal.roles_raw u ON u.oid = m.member_oid
-            LEFT JOIN internal.roles_raw g ON g.oid = m.grantor_oid""")
+        self.x(_sql("load_memberships"))
 
     def _roles(self) -> None:
         rows = self.x("""
@@ -953,20 +951,8 @@ class _Loader:
     # -- databases, schemas, objects ----------------------------------------------------
 
     def _databases(self) -> None:
-        self.x("""INSERT INTO databases BY NAME
-            SELECT d.oid, d.name, pg_quote_ident(d.name) AS identity, o.name AS owner,
-                   d.owner_oid, d.allow_connections, d.is_template, d.connection_limit,
-                   d.acl_state, d.auditor_can_connect,
-                   coalesce(s.status = 'collected', false) AS collected,
-                   CASE WHEN s.status IS NULL THEN 'not in the snapshot'
-                        WHEN s.status <> 'collected' THEN coalesce(s.reason, s.status) END
-                        AS not_collected_reason
-            FROM internal.databases_raw d
-            LEFT JOIN internal.roles_raw o ON o.oid = d.owner_oid
-            LEFT JOIN internal.db_status s ON s.oid = d.oid""")
-        self.x("""INSERT INTO tablespaces BY NAME
-            SELECT t.oid, t.name, o.name AS owner, t.owner_oid, t.acl_state
-            FROM internal.tablespaces_raw t LEFT JOIN internal.roles_raw o ON o.oid = t.owner_oid""")
+        self.x(_sql("load_databases"))
+        self.x(_sql("load_tablespaces"))
 
     def _schemas_objects(self) -> None:
         pol = self.policy
@@ -984,51 +970,10 @@ class _Loader:
             FROM internal.db_schemas_raw s
             JOIN internal.db_status st ON st.oid = s.database_oid
             LEFT JOIN roles o ON o.oid = s.owner_oid""")  # noqa: S608 - constants only
-        self.x("""INSERT INTO objects BY NAME
-            SELECT st.name AS database, x.database_oid, x.object_class, x.oid, x.kind,
-                   sc.name AS schema, x.schema_oid, x.name,
-                   CASE x.object_class
-                        WHEN 'function' THEN pg_qualified(sc.name, x.name)
-                                             || '(' || coalesce(x.identity_args, '') || ')'
-                        WHEN 'large_object' THEN x.name
-                        ELSE pg_qualified(sc.name, x.name) END AS identity,
-                   x.identity_args, o.name AS owner, x.owner_oid, x.acl_state, x.extension,
-                   coalesce(sc.is_system, x.schema_oid IS NULL AND x.oid < 16384) AS is_system,
-                   x.trusted
-            FROM internal.db_objects_raw x
-            JOIN internal.db_status st ON st.oid = x.database_oid
-            LEFT JOIN internal.db_schemas_raw sc
-                   ON sc.database_oid = x.database_oid AND sc.oid = x.schema_oid
-            LEFT JOIN internal.roles_raw o ON o.oid = x.owner_oid""")
+        self.x(_sql("load_objects"))
 
     def _acl_objects(self) -> None:
-        self.x("""INSERT INTO acl_objects BY NAME
-            SELECT d.name AS database, d.oid AS database_oid, 'database' AS object_class,
-                   d.oid AS object_oid, 'database' AS kind, NULL AS schema,
-                   d.name AS object_name, d.identity, d.owner, d.owner_oid, d.acl_state,
-                   false AS is_system
-            FROM databases d
-            UNION ALL
-            SELECT NULL, NULL, 'tablespace', t.oid, 'tablespace', NULL, t.name,
-                   pg_quote_ident(t.name), t.owner, t.owner_oid, t.acl_state, t.oid < 16384
-            FROM tablespaces t
-            UNION ALL
-            SELECT DISTINCT NULL, NULL, 'parameter', a.object_oid, 'parameter', NULL,
-                   a.object_name,
-                   CASE WHEN strpos(a.object_name, '.') > 0
-                        THEN pg_quote_ident(split_part(a.object_name, '.', 1)) || '.'
-                             || pg_quote_ident(substr(a.object_name, strpos(a.object_name, '.') + 1))
-                        ELSE pg_quote_ident(a.object_name) END,
-                   NULL, NULL, 'explicit', false
-            FROM internal.shared_acl_raw a WHERE a.object_class = 'parameter'
-            UNION ALL
-            SELECT s.database, s.database_oid, 'schema', s.oid, 'schema', NULL, s.name,
-                   s.identity, s.owner, s.owner_oid, s.acl_state, s.is_system
-            FROM schemas s
-            UNION ALL
-            SELECT o.database, o.database_oid, o.object_class, o.oid, o.kind, o.schema, o.name,
-                   o.identity, o.owner, o.owner_oid, o.acl_state, o.is_system
-            FROM objects o""")
+        self.x(_sql("load_acl_objects"))
 
     def _privileges(self) -> None:
         common = """o.database, o.database_oid, {cls} AS object_class, o.object_oid,
@@ -1072,22 +1017,7 @@ class _Loader:
             WHERE o.acl_state = 'default' AND o.owner_oid IS NOT NULL""")  # noqa: S608
 
     def _default_privileges(self) -> None:
-        self.x("""INSERT INTO default_privileges BY NAME
-            SELECT st.name AS database, a.database_oid, a.oid, c.name AS creator, a.creator_oid,
-                   s.name AS schema, nullif(a.schema_oid, 0) AS schema_oid,
-                   CASE WHEN a.schema_oid = 0 THEN 'global' ELSE 'schema' END AS scope,
-                   a.objtype, ot.object_type,
-                   CASE WHEN a.grantee_oid = 0 THEN 'PUBLIC' ELSE g.name END AS grantee,
-                   a.grantee_oid, gr.name AS grantor, a.grantor_oid, a.privilege, a.grantable,
-                   a.privilege IS NULL AND a.grantee_oid IS NULL AS is_empty_marker
-            FROM internal.db_default_acls_raw a
-            JOIN internal.db_status st ON st.oid = a.database_oid
-            LEFT JOIN internal.db_schemas_raw s
-                   ON s.database_oid = a.database_oid AND s.oid = a.schema_oid
-            LEFT JOIN internal.objtypes ot ON ot.objtype = a.objtype
-            LEFT JOIN internal.roles_raw c ON c.oid = a.creator_oid
-            LEFT JOIN internal.roles_raw g ON g.oid = a.grantee_oid
-            LEFT JOIN internal.roles_raw gr ON gr.oid = a.grantor_oid""")
+        self.x(_sql("load_default_privileges"))
         per_schema = ", ".join(f"('{t}')" for t in acl_defaults.PER_SCHEMA_OBJTYPES)
         self.x(f"""INSERT INTO default_privileges_effective BY NAME
             WITH creators AS (
@@ -1137,95 +1067,21 @@ class _Loader:
             GROUP BY ALL""")  # noqa: S608 - constants only
 
     def _functions_extensions(self) -> None:
-        self.x("""INSERT INTO functions BY NAME
-            SELECT o.database, o.database_oid, o.oid, o.schema, o.name, o.identity,
-                   o.identity_args, o.owner, o.owner_oid, o.kind, f.security_definer, f.config,
-                   (SELECT substr(u.item, 13) FROM unnest(f.config) u(item)
-                    WHERE starts_with(u.item, 'search_path=') LIMIT 1) AS search_path,
-                   f.language, f.leakproof, o.extension, o.acl_state, o.is_system
-            FROM objects o
-            JOIN internal.db_functions_raw f
-              ON f.database_oid = o.database_oid AND f.oid = o.oid
-            WHERE o.object_class = 'function'""")
-        self.x("""INSERT INTO extensions BY NAME
-            SELECT st.name AS database, e.database_oid, e.oid, e.name, o.name AS owner,
-                   e.owner_oid, s.name AS schema, e.schema_oid, e.version
-            FROM internal.db_extensions_raw e
-            JOIN internal.db_status st ON st.oid = e.database_oid
-            LEFT JOIN internal.roles_raw o ON o.oid = e.owner_oid
-            LEFT JOIN internal.db_schemas_raw s
-                   ON s.database_oid = e.database_oid AND s.oid = e.schema_oid""")
+        self.x(_sql("load_functions"))
+        self.x(_sql("load_extensions"))
 
     def _rls_code(self) -> None:
         """Row-level security, triggers, event triggers and user mappings, with names."""
-        self.x("""INSERT INTO rls_tables BY NAME
-            SELECT o.database, o.database_oid, r.table_oid, o.schema, o.name, o.identity,
-                   o.owner, o.owner_oid, ok.kind AS owner_kind, r.row_security,
-                   r.force_row_security,
-                   (SELECT count(*) FROM internal.db_policies_raw p
-                    WHERE p.database_oid = r.database_oid AND p.table_oid = r.table_oid)::INTEGER
-                   AS policies
-            FROM internal.db_rls_tables_raw r
-            JOIN objects o ON o.database_oid = r.database_oid AND o.oid = r.table_oid
-                          AND o.object_class = 'relation'
-            LEFT JOIN roles ok ON ok.oid = o.owner_oid""")
-        self.x("""INSERT INTO policies BY NAME
-            SELECT o.database, o.database_oid, p.oid, p.table_oid, o.schema,
-                   o.name AS table_name, o.identity, p.name, p.command, p.permissive,
-                   (SELECT list(CASE WHEN x.oid = 0 THEN 'PUBLIC'
-                                     ELSE coalesce(r.name, x.oid::VARCHAR) END ORDER BY x.pos)
-                    FROM (SELECT unnest(p.role_oids) AS oid,
-                                 generate_subscripts(p.role_oids, 1) AS pos) x
-                    LEFT JOIN internal.roles_raw r ON r.oid = x.oid) AS roles,
-                   p.role_oids, p.using_expr, p.check_expr
-            FROM internal.db_policies_raw p
-            JOIN objects o ON o.database_oid = p.database_oid AND o.oid = p.table_oid
-                          AND o.object_class = 'relation'""")
-        self.x("""INSERT INTO triggers BY NAME
-            SELECT o.database, o.database_oid, t.oid, t.table_oid, o.identity AS table_identity,
-                   o.owner AS table_owner, o.owner_oid AS table_owner_oid, t.name,
-                   t.function_oid, t.function_identity, fo.name AS function_owner,
-                   t.function_owner_oid, t.function_security_definer, t.events, t.enabled
-            FROM internal.db_triggers_raw t
-            JOIN objects o ON o.database_oid = t.database_oid AND o.oid = t.table_oid
-                          AND o.object_class = 'relation'
-            LEFT JOIN internal.roles_raw fo ON fo.oid = t.function_owner_oid""")
-        self.x("""INSERT INTO event_triggers BY NAME
-            SELECT st.name AS database, e.database_oid, e.oid, e.name, e.event,
-                   ow.name AS owner, e.owner_oid, e.function_oid, e.function_identity,
-                   fo.name AS function_owner, e.function_owner_oid,
-                   e.function_security_definer, e.enabled
-            FROM internal.db_event_triggers_raw e
-            JOIN internal.db_status st ON st.oid = e.database_oid
-            LEFT JOIN internal.roles_raw ow ON ow.oid = e.owner_oid
-            LEFT JOIN internal.roles_raw fo ON fo.oid = e.function_owner_oid""")
-        self.x("""INSERT INTO user_mappings BY NAME
-            SELECT st.name AS database, u.database_oid, u.oid, u.server_name AS server,
-                   u.server_oid, CASE WHEN u.user_oid = 0 THEN 'PUBLIC' ELSE r.name END AS "user",
-                   u.user_oid, u.option_names
-            FROM internal.db_user_mappings_raw u
-            JOIN internal.db_status st ON st.oid = u.database_oid
-            LEFT JOIN internal.roles_raw r ON r.oid = u.user_oid""")
+        self.x(_sql("load_rls_tables"))
+        self.x(_sql("load_policies"))
+        self.x(_sql("load_triggers"))
+        self.x(_sql("load_event_triggers"))
+        self.x(_sql("load_user_mappings"))
 
     def _settings(self) -> None:
         self.x("INSERT INTO settings BY NAME SELECT * FROM internal.settings_raw")
         self.x("INSERT INTO activity BY NAME SELECT * FROM internal.activity_raw")
-        self.x("""INSERT INTO role_settings BY NAME
-            WITH items AS (
-                SELECT nullif(s.role_oid, 0) AS role_oid, nullif(s.database_oid, 0) AS database_oid,
-                       unnest(s.config) AS item
-                FROM internal.db_role_settings_raw s
-                UNION
-                SELECT r.oid, NULL, unnest(r.config) FROM internal.roles_raw r
-            )
-            SELECT r.name AS role, i.role_oid, d.name AS database, i.database_oid,
-                   CASE WHEN strpos(i.item, '=') > 0 THEN substr(i.item, 1, strpos(i.item, '=') - 1)
-                        ELSE i.item END AS name,
-                   CASE WHEN strpos(i.item, '=') > 0 THEN substr(i.item, strpos(i.item, '=') + 1)
-                        END AS value
-            FROM items i
-            LEFT JOIN internal.roles_raw r ON r.oid = i.role_oid
-            LEFT JOIN internal.databases_raw d ON d.oid = i.database_oid""")
+        self.x(_sql("load_role_settings"))
 
     def _hba(self) -> None:
         rows = list(self.snap.table("hba_rules").dicts())
@@ -1260,11 +1116,7 @@ class _Loader:
         self.insert("scan_meta", [("key", "VARCHAR"), ("value", "VARCHAR")], [((), kv)])
 
     def _views(self) -> None:
-        self.x("""CREATE OR REPLACE VIEW column_privileges AS
-            SELECT database, database_oid, object_oid AS table_oid, subid AS attnum, schema,
-                   object_name AS table_name, identity, column_name, kind, owner, grantee,
-                   grantee_oid, grantor, privilege, grantable
-            FROM privileges WHERE object_class = 'column'""")
+        self.x(_sql("view_column_privileges"))
         self.x(EFFECTIVE_PRIVILEGES_SQL)
 
 

@@ -33,11 +33,14 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..collect.catalog_queries import SQL_DIR
 from ..core.sqlquote import sql_name
 from .acl_defaults import MANAGED_SUPERUSER_ROLES
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+"""DuckDB SQL over the audit schema, run by this module (``escalation_edges.sql``)."""
 
 MAX_HOPS = 12
 """Longest route searched. Real routes are a handful of hops; the bound keeps the search
