@@ -165,7 +165,8 @@ def full_run(fleet_env: dict[str, Any]) -> dict[str, Any]:
     out = fleet_env["work"] / "out"
     t0 = time.monotonic()
     res = fleet(fleet_env, str(fleet_env["inventory"]), "--output-dir", str(out), "--parallel", "3",
-                "--format", "json,html,junit,sarif,markdown,text")
+                "--format", "json,html,junit,sarif,markdown,prometheus,text",
+                "--history", str(fleet_env["work"] / "history"))
     assert (out / "fleet-report.json").is_file(), (res.returncode, res.stderr[-3000:])
     doc = json.loads((out / "fleet-report.json").read_text())
     return {"res": res, "out": out, "doc": doc, "seconds": time.monotonic() - t0}
@@ -252,6 +253,35 @@ def test_fleet_junit_sarif_html_markdown(full_run: dict[str, Any], shared_schema
     md = (out / "fleet-report.md").read_text()
     assert "| orders-prod | prod | orders |" in md and "<script>" not in md
     assert full_run["res"].stdout.strip().splitlines()[-1].startswith("FAIL: ")
+
+
+def test_fleet_history_and_prometheus(full_run: dict[str, Any], fleet_env: dict[str, Any]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pgaudit_roles.history import load
+
+    doc = full_run["doc"]
+    store = load(fleet_env["work"] / "history")
+    try:
+        runs = {r["target"]: r for r in store.runs}
+    finally:
+        store.close()
+    assert set(runs) == {t["name"] for t in doc["targets"]}
+    for t in doc["targets"]:
+        assert runs[t["name"]]["gating"] == t["gating"], t["name"]
+    text = (full_run["out"] / "fleet-report.prom").read_text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    last = {s.labels["target"]
+            for s in families["pgaudit_last_successful_scan_timestamp_seconds"].samples}
+    from pgaudit_roles.reports.common import printable
+
+    # label values show control and bidi characters as visible escapes
+    assert last == {printable(t["name"]) for t in doc["targets"] if t["status"] == "audited"}
+    failing = {s.labels["target"]: s.value for s in families["pgaudit_gate_failing"].samples}
+    assert failing["down"] == 1.0
+    # each target's own textfile, beside its other reports
+    assert all((full_run["out"] / t["directory"] / "pgaudit-report.prom").is_file()
+               for t in doc["targets"])
 
 
 def test_fleet_environment_drift(full_run: dict[str, Any]) -> None:

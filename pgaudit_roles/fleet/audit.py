@@ -41,11 +41,11 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..core.model import Rule
 
-FLEET_FORMATS = ("json", "html", "junit", "sarif", "markdown", "sql", "text")
+FLEET_FORMATS = ("json", "html", "junit", "sarif", "markdown", "prometheus", "sql", "text")
 """--format for fleet: the combined report in each (sql: per target only; text: the
 terminal summary). ``md`` is accepted for markdown."""
 COMBINED_EXT = {"json": ".json", "html": ".html", "junit": ".junit.xml", "sarif": ".sarif",
-                "markdown": ".md"}
+                "markdown": ".md", "prometheus": ".prom"}
 BASENAME = "fleet-report"
 TARGETS_DIR = "targets"
 DEFAULT_TIMEOUT_S = 1800.0
@@ -198,7 +198,23 @@ def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
         except UsageError:
             paths = {}
         o.reports = {fmt: _rel(str(p), root) for fmt, p in paths.items()}
+    if o.result is not None and job.cfg.history.get("dir") is not None:
+        _record_history(o, job.cfg)
     return o
+
+
+def _record_history(o: TargetOutcome, cfg: Config) -> None:
+    """Append the target's run to the history store under its inventory name. A target
+    not audited is recorded too: its rules are skipped, so the history keeps its earlier
+    findings open (unknown, never resolved) and shows the gap."""
+    from ..history import record, run_from_result
+
+    assert o.result is not None
+    run = run_from_result(o.result, target=o.target.name, duration_seconds=o.duration_s,
+                          labels={k: v for k, v in (("environment", o.target.environment),
+                                                    ("application", o.target.application),
+                                                    ("team", o.target.team)) if v})
+    record(run, cfg.history["dir"], cfg.history.get("keep"))
 
 
 def _rel(path: str, root: Path) -> str:
