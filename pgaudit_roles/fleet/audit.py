@@ -27,6 +27,7 @@ from ..config import with_overrides
 from ..core.atomic import atomic_writer
 from ..core.errors import UsageError
 from ..evaluate.frameworks import load_framework
+from ..history import record, run_from_result
 from ..pipeline import load_rules_for, write_files
 from ..reports import FORMATS
 from ..reports.common import printable
@@ -207,8 +208,6 @@ def _record_history(o: TargetOutcome, cfg: Config) -> None:
     """Append the target's run to the history store under its inventory name. A target
     not audited is recorded too: its rules are skipped, so the history keeps its earlier
     findings open (unknown, never resolved) and shows the gap."""
-    from ..history import record, run_from_result
-
     assert o.result is not None
     run = run_from_result(o.result, target=o.target.name, duration_seconds=o.duration_s,
                           labels={k: v for k, v in (("environment", o.target.environment),
