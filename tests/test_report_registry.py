@@ -10,10 +10,10 @@ from typing import IO
 import pytest
 from report_fixtures import full_result
 
+from pgaudit_roles import config as config_mod
 from pgaudit_roles import reports
 from pgaudit_roles.core.errors import ConfigError, UsageError
 from pgaudit_roles.core.model import Finding, Rule, RuleResult, ScanResult
-from pgaudit_roles.evaluate import config as config_mod
 from pgaudit_roles.reports import registry
 from pgaudit_roles.reports.registry import (
     REPORTERS,
