@@ -11,6 +11,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from . import template_cache
+
 
 @functools.cache
 def template_env() -> Any:
@@ -24,7 +26,8 @@ def template_env() -> Any:
 
 @functools.cache
 def _compiled(template: str) -> Any:
-    return template_env().from_string(template)
+    # compiled once per template text, kept between runs
+    return template_cache.cached(template_env(), "message", template)
 
 
 def render_message(template: str, row: Mapping[str, Any]) -> str:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import sqlquote
 from ..core.errors import RuleError
+from . import template_cache
 
 if TYPE_CHECKING:  # pragma: no cover
     import jinja2
@@ -191,6 +192,9 @@ def _analyse(template: str) -> tuple[Any, str | None]:
     from jinja2 import TemplateSyntaxError, nodes
 
     env = _environment()
+    hit = template_cache.load(env, "remediation", template)  # stored only once it passed
+    if hit is not None:
+        return hit, None
     try:
         tree = env.parse(template)
     except TemplateSyntaxError as exc:
@@ -211,7 +215,7 @@ def _analyse(template: str) -> tuple[Any, str | None]:
                 return None, (f"line {getattr(bad, 'lineno', out.lineno)}: remediation "
                               f"interpolates {{{{ {_describe(bad)} }}}} without a quoting "
                               f"filter ({_HINT})")
-    return env.from_string(tree), None
+    return template_cache.compile_and_store(env, "remediation", tree, template), None
 
 
 def validate_template(template: str, origin: str) -> None:
