@@ -282,9 +282,9 @@ def _template_entries(cache_home: Path) -> list[Path]:
 
 def test_message_template_is_compiled_once_and_renders_the_same(cache_home: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from pgaudit_roles.evaluate import engine, template_cache
+    from pgaudit_roles.evaluate import messages, template_cache
 
-    env = engine.template_env()
+    env = messages.template_env()
     source = "Role {{ role }}{% if n > 1 %} and {{ n - 1 }} more{% endif %}: <{{ x }}>"
     row = {"role": 'a"b', "n": 3, "x": None}
     expected = env.from_string(source).render(**row)
@@ -307,9 +307,9 @@ def test_message_template_is_compiled_once_and_renders_the_same(cache_home: Path
 
 
 def test_damaged_template_entry_is_a_miss(cache_home: Path) -> None:
-    from pgaudit_roles.evaluate import engine, template_cache
+    from pgaudit_roles.evaluate import messages, template_cache
 
-    env = engine.template_env()
+    env = messages.template_env()
     source = "Schema {{ schema }}"
     template_cache.cached(env, "message", source)
     (entry,) = _template_entries(cache_home)
