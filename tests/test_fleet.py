@@ -386,15 +386,19 @@ class Silent:
             c.close()
 
 
-def test_timeout_then_ctrl_c_writes_what_finished(fleet_env: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl_c", "sigterm"])
+def test_timeout_then_ctrl_c_writes_what_finished(fleet_env: dict[str, Any], signum: int,
+                                                  code: int) -> None:
     silent = Silent()
+    name = signal.Signals(signum).name
     try:
         inv = fleet_env["work"] / "hang.toml"
         hang = f"host=127.0.0.1 port={silent.port} user={AUDITOR} dbname=postgres connect_timeout=0"
         inv.write_text(f'[[targets]]\nname = "plain-17"\ndsn = {json.dumps(fleet_env["dsn"](17))}\n'
                        f'[[targets]]\nname = "hang-short"\ndsn = "{hang}"\ntimeout = "3s"\n'
                        f'[[targets]]\nname = "hang"\ndsn = "{hang}"\n', encoding="utf-8")
-        out = fleet_env["work"] / "hang"
+        out = fleet_env["work"] / f"hang-{name}"
         proc = subprocess.Popen([sys.executable, "-m", "pgaudit_roles.cli", "fleet", str(inv),
                                  "--output-dir", str(out), "--format", "json,html,junit"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -410,14 +414,14 @@ def test_timeout_then_ctrl_c_writes_what_finished(fleet_env: dict[str, Any]) -> 
         assert any("hang-short: timeout" in x for x in progress), progress
         assert any("plain-17: audited" in x for x in progress), progress
         assert proc.poll() is None, "the hanging target must still be running"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 130, stderr
-        assert "interrupted (SIGINT)" in stderr and "Traceback" not in stderr
+        assert proc.returncode == code, stderr
+        assert f"interrupted ({name})" in stderr and "Traceback" not in stderr
         doc = json.loads((out / "fleet-report.json").read_text())
         assert errors(validator("fleet-report.schema.json"), doc) == []
-        assert doc["run"]["interrupted"] == "SIGINT" and doc["run"]["incomplete"]
-        assert doc["summary"]["exit_code"] == 130
+        assert doc["run"]["interrupted"] == name and doc["run"]["incomplete"]
+        assert doc["summary"]["exit_code"] == code
         status = {t["name"]: t["status"] for t in doc["targets"]}
         assert status == {"plain-17": "audited", "hang-short": "timeout", "hang": "interrupted"}
         timed = [t for t in doc["targets"] if t["name"] == "hang-short"][0]

@@ -220,3 +220,20 @@ def test_history_records_every_target_under_its_name(fleet: FleetResult, tmp_pat
         assert [r["rule_id"] for r in rows] == ["PGR-FLEET-001"]
     finally:
         store.close()
+
+
+def test_formats_combined_and_per_target() -> None:
+    from pgaudit_roles.core.errors import UsageError
+    from pgaudit_roles.fleet import formats
+
+    got = formats.parse("md,sql,html,text", ())
+    assert got == ["markdown", "sql", "html", "text"]
+    assert [r.name for r in formats.combined(got)] == ["json", "markdown", "html"]
+    assert formats.per_target(got)[0] == "json" and "sql" in formats.per_target(got)
+    assert "text" not in formats.per_target(got)
+    # every single-scan format is accepted (each target gets it), so a new one needs no change
+    from pgaudit_roles.reports import FORMATS
+
+    assert set(FORMATS) <= set(formats.known())
+    with pytest.raises(UsageError, match="unknown report format 'pdf' for fleet"):
+        formats.parse("pdf", ())

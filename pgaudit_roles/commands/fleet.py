@@ -42,9 +42,10 @@ from ._shared import FAIL_ON
               help="Also load user rules from this directory (repeatable).")
 @click.option("--framework", help="Scope reports and gate to a framework (golive, cis).")
 @click.option("--format", "formats",
-              help="Comma-separated: json, html, junit, sarif, markdown, prometheus, sql, text "
-                   "(default: json,html,text). The combined JSON and each target's JSON are always "
-                   "written.")
+              help="Comma-separated. A combined report and each target's own: json, html, "
+                   "junit, sarif, markdown, prometheus; each target's only: any other format "
+                   "of scan (sql...); text: the summary (default: json,html,text). The "
+                   "combined JSON and each target's JSON are always written.")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the combined reports and targets/<name>/ (default "
                    "pgaudit-fleet).")
