@@ -26,7 +26,7 @@ from pathlib import Path
 
 import click
 
-from .audit import audit_schema
+from .audit.audit_schema import render_audit_schema_doc as render_audit_schema
 from .cli import cli
 from .core.atomic import write_text
 from .core.errors import EXIT_CODES, AuditError
@@ -112,13 +112,12 @@ def update(text: str, rules: list[Rule] | None = None) -> str:
 
 def render_rules_doc(root: Path = _REPO, rules: list[Rule] | None = None) -> str:
     """docs/rules.md of the checkout ``root``."""
-
     return render_rules_markdown(builtin_rules(root) if rules is None else rules,
                                  load_examples(root))
 
 
 def render_audit_schema_doc() -> str:
-    return audit_schema.render_audit_schema_doc()
+    return render_audit_schema()
 
 
 def generate(root: Path = _REPO) -> dict[Path, str]:
@@ -172,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"usage: python -m pgaudit_roles.docgen [--check] [--root DIR] (got {' '.join(args)!r})",
               file=sys.stderr)
         return 2
-
     try:
         if check:
             old = stale(root)

@@ -86,7 +86,6 @@ def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity:
     """Write the draft rule, its case file and the framework stubs under ``root``, then
     regenerate the docs. Raises UsageError (one line) before writing anything when the id
     is malformed or used, a file exists, or ``root`` is not a checkout."""
-
     rid = rule_id.strip().upper()  # as `rules show` reads an id
     if not RULE_ID_RE.match(rid):
         raise UsageError(f"rule id {rule_id!r} is malformed: built-in rule ids look like "
