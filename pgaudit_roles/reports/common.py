@@ -349,6 +349,17 @@ def outside_lines(outside: dict[str, Any] | None) -> list[str]:
     return out
 
 
+def top_findings(result: ScanResult, n: int) -> list[Finding]:
+    """The ``n`` worst active findings (not waived, not baselined): highest severity first,
+    then by rule, database, object and role, so the list is stable between runs."""
+    from ..model import SEVERITY_RANK
+
+    active = [f for f in result.findings if f.gating]
+    active.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.rule_id, f.database or "",
+                               object_label(f), f.role or ""))
+    return active[:n]
+
+
 def rule_counts(r: RuleResult, fail_on: str) -> dict[str, int]:
     """Per rule: findings, active (not waived or baselined), gating, waived, baselined."""
     out = {"findings": 0, "active": 0, "gating": 0, "waived": 0, "baselined": 0}

@@ -156,6 +156,9 @@ REPORTERS: tuple[Reporter, ...] = (
     Reporter("sql", ".sql", "The remediation script for psql, in phases, one transaction per "
              "database, verified on a twin when possible.", _lazy("sql_script"),
              ("sql_level", "sql_verification", "report_paths")),
+    Reporter("markdown", ".md", "A compact summary (gate, counts, top risks, checklist, "
+             "coverage gaps) for $GITHUB_STEP_SUMMARY or a merge-request comment.",
+             _lazy("markdown_report"), ("report_paths",)),
     Reporter("text", ".txt", "The terminal summary: gate, counts, top findings, gaps.",
              _lazy("text_report"), ("report_paths", "text_width", "text_color"), machine=False),
 )
