@@ -55,6 +55,16 @@ def render_exit_codes() -> str:
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
 
+def render_command_exit_codes() -> str:
+    from .errors import COMMAND_EXITS
+
+    rows = ["| command | 0 | 1 | 3 |", "|---|---|---|---|"]
+    for name, codes in sorted(COMMAND_EXITS.items()):
+        cells = [codes.get(c, "-").replace("|", "\\|") for c in (0, 1, 3)]
+        rows.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def render_formats() -> str:
     from .reports.registry import formats_markdown
 
@@ -64,6 +74,7 @@ def render_formats() -> str:
 SECTIONS: dict[str, Callable[[], str]] = {
     "cli": render_cli_reference,
     "exit-codes": render_exit_codes,
+    "command-exit-codes": render_command_exit_codes,
     "formats": render_formats,
     "rules": render_rule_list,
 }
