@@ -1,9 +1,20 @@
-"""Keep README.md true: the CLI reference and the rule list are generated, never hand-edited.
+"""The one docs entry point: every generated document, regenerated or checked by one command.
 
-``python -m pgaudit_roles.docgen`` rewrites the generated sections of README.md (between
-``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers); ``--check`` exits 1 when they
-are stale. A test runs the check, so a new option or rule that is not in the README fails
-CI, in the manner of sqlite-utils' and datasette's cog-generated docs.
+``python -m pgaudit_roles.docgen`` rewrites:
+
+- README.md's generated sections (between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``
+  markers): the CLI reference, the exit codes and the rule list;
+- docs/rules.md, the rule reference, with each rule's Anti-pattern and Best practice taken
+  from its test cases (``rule_docs``, ``rule_examples``);
+- docs/audit-schema.md, the audit schema contract (``audit_schema.render_audit_schema_doc``);
+- rules/validated.json, the manifest of built-in rule files validated in full
+  (``validated_rules``: loading them later skips the slow query checks).
+
+``--check`` writes nothing and exits 1 naming the stale files; a test runs it, so a new
+option, rule, case or audit column that is not in the docs fails CI (in the manner of
+sqlite-utils' and datasette's cog-generated docs). ``--root DIR`` works on another checkout
+(its rules/, tests/rules/cases/ and docs; the CLI reference is this code's), as
+``pgaudit-roles rules new`` does in its tests. Files are replaced atomically.
 """
 
 from __future__ import annotations
@@ -15,8 +26,13 @@ from pathlib import Path
 
 import click
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+from .model import Rule
+from .resources import _REPO
+
+README = _REPO / "README.md"
 WIDTH = 100
+RULES_DOC = Path("docs") / "rules.md"
+AUDIT_SCHEMA_DOC = Path("docs") / "audit-schema.md"
 
 
 def _help(cmd: click.Command, path: list[str], parent: click.Context | None) -> list[tuple[str, str]]:
@@ -41,11 +57,19 @@ def render_cli_reference() -> str:
     return "\n".join(parts)
 
 
-def render_rule_list() -> str:
-    from .rule_docs import render_readme_section
-    from .rules import load_rules
+def builtin_rules(root: Path = _REPO) -> list[Rule]:
+    """The built-in rules of the checkout ``root`` (its rules/ directory), by id."""
+    from .rules import check_unique, load_dir
 
-    return render_readme_section(load_rules()).rstrip() + "\n"
+    rules = load_dir(root / "rules", origin="builtin")
+    check_unique(rules)
+    return sorted(rules, key=lambda r: r.id)
+
+
+def render_rule_list(rules: list[Rule] | None = None) -> str:
+    from .rule_docs import render_readme_section
+
+    return render_readme_section(builtin_rules() if rules is None else rules).rstrip() + "\n"
 
 
 def render_exit_codes() -> str:
@@ -71,38 +95,119 @@ def render_formats() -> str:
     return formats_markdown()
 
 
-SECTIONS: dict[str, Callable[[], str]] = {
-    "cli": render_cli_reference,
-    "exit-codes": render_exit_codes,
-    "command-exit-codes": render_command_exit_codes,
-    "formats": render_formats,
-    "rules": render_rule_list,
-}
+def readme_sections(rules: list[Rule] | None = None) -> dict[str, Callable[[], str]]:
+    """README section name -> renderer (the rule list of ``rules``, else this checkout's)."""
+    return {
+        "cli": render_cli_reference,
+        "exit-codes": render_exit_codes,
+        "command-exit-codes": render_command_exit_codes,
+        "formats": render_formats,
+        "rules": lambda: render_rule_list(rules),
+    }
 
 
-def update(text: str) -> str:
-    """``text`` with every generated section replaced by its current content."""
-    for name, render in SECTIONS.items():
+SECTIONS = readme_sections()
+"""README section name -> renderer, for this checkout."""
+
+
+def update(text: str, rules: list[Rule] | None = None) -> str:
+    """``text`` (a README) with every generated section replaced by its current content."""
+    for name, render in readme_sections(rules).items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
-            raise SystemExit(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> section")
+            raise click.UsageError(f"README.md has no <!-- {name}:start --> ... "
+                                   f"<!-- {name}:end --> section")
         body = render()
         text = pattern.sub(lambda m, b=body: m.group(1) + b + m.group(2), text)  # type: ignore[misc]
     return text
 
 
+def render_rules_doc(root: Path = _REPO, rules: list[Rule] | None = None) -> str:
+    """docs/rules.md of the checkout ``root``."""
+    from .rule_docs import render_rules_markdown
+    from .rule_examples import load_examples
+
+    return render_rules_markdown(builtin_rules(root) if rules is None else rules,
+                                 load_examples(root))
+
+
+def render_audit_schema_doc() -> str:
+    from .audit_schema import render_audit_schema_doc as render
+
+    return render()
+
+
+def generate(root: Path = _REPO) -> dict[Path, str]:
+    """Every generated file of ``root``: path -> its current content."""
+    from . import validated_rules
+
+    readme = root / "README.md"
+    rules_dir = root / "rules"
+    # the manifest first: it validates every rule in full (a broken one stops here)
+    manifest = validated_rules.render_manifest(rules_dir)
+    rules = builtin_rules(root)  # loaded once
+    return {
+        readme: update(readme.read_text(encoding="utf-8"), rules),
+        root / RULES_DOC: render_rules_doc(root, rules),
+        root / AUDIT_SCHEMA_DOC: render_audit_schema_doc(),
+        validated_rules.manifest_path(rules_dir): manifest,
+    }
+
+
+def stale(root: Path = _REPO) -> list[Path]:
+    """The generated files whose committed text differs from what the code generates."""
+    out = []
+    for path, text in generate(root).items():
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            out.append(path)
+    return out
+
+
+def write(root: Path = _REPO) -> list[Path]:
+    """Regenerate every document of ``root``; the files that changed."""
+    from .atomic import write_text
+
+    changed = []
+    for path, text in generate(root).items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            write_text(path, text)
+            changed.append(path)
+    return changed
+
+
+def _shown(paths: list[Path], root: Path) -> str:
+    return ", ".join(p.relative_to(root).as_posix() for p in paths)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    current = README.read_text(encoding="utf-8")
-    fresh = update(current)
-    if "--check" in args:
-        if fresh != current:
-            print("README.md generated sections are stale: run python -m pgaudit_roles.docgen",
-                  file=sys.stderr)
-            return 1
-        return 0
-    if fresh != current:
-        README.write_text(fresh, encoding="utf-8")
+    """``[--check] [--root DIR]``: regenerate the docs, or exit 1 naming the stale ones."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    check = "--check" in args
+    args = [a for a in args if a != "--check"]
+    root = _REPO
+    if args[:1] == ["--root"] and len(args) == 2:
+        root = Path(args[1]).resolve()
+    elif args:
+        print(f"usage: python -m pgaudit_roles.docgen [--check] [--root DIR] (got {' '.join(args)!r})",
+              file=sys.stderr)
+        return 2
+    from .errors import AuditError
+
+    try:
+        if check:
+            old = stale(root)
+            if old:
+                print(f"generated docs are stale: {_shown(old, root)}: run python -m "
+                      "pgaudit_roles.docgen", file=sys.stderr)
+                return 1
+            return 0
+        changed = write(root)
+    except (AuditError, click.UsageError, OSError) as exc:
+        print(f"docgen: {exc}", file=sys.stderr)
+        return 2
+    if changed:
+        print(f"regenerated {_shown(changed, root)}", file=sys.stderr)
     return 0
 
 

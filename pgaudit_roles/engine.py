@@ -180,6 +180,9 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
 
     if rule.id in cfg.disabled:
         return result("skipped", f"disabled by config ({cfg.sources.get('rules.disable', 'config')})")
+    if rule.draft:
+        return result("skipped", f"draft ({rule.path} says draft = true): not evaluated until "
+                                 "it is finished")
     if server_num is not None and server_num < rule.min_server_version:
         return result("skipped", f"needs PostgreSQL {format_version(rule.min_server_version)} or "
                                  f"later (server is {format_version(server_num)})")

@@ -47,6 +47,7 @@ COMMAND_EXITS: dict[str, dict[int, str]] = {
     "paths": {0: "answered (also when there is no route)", 3: _TARGET},
     "query": {0: "answered", 3: _TARGET},
     "rules list": {0: "listed"},
+    "rules new": {0: "draft rule, its cases and framework stubs written, docs regenerated"},
     "rules show": {0: "shown"},
     "scan": {0: "nothing at or above --fail-on (after baseline and waivers)",
              1: "findings at or above --fail-on", 3: "target unreachable or collection failed"},

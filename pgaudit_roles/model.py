@@ -64,6 +64,8 @@ class Rule:
     snapshot."""
     covers: tuple[str, ...] = ()
     """Catalogue rules whose twin finding on the same statement this rule already reports."""
+    draft: bool = False
+    """Written by ``rules new`` and not finished: loaded and documented, never evaluated."""
 
     @property
     def help_anchor(self) -> str:

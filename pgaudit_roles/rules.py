@@ -42,7 +42,8 @@ MAX_TITLE = 150
 REQUIRED_KEYS: tuple[str, ...] = ("id", "title", "severity", "category", "object_type",
                                   "rationale", "references", "message", "fix_safety")
 OPTIONAL_KEYS: tuple[str, ...] = ("aliases", "min_server_version", "requires", "remediation",
-                                  "manual", "destructive", "tags", "query", "check", "covers")
+                                  "manual", "destructive", "tags", "query", "check", "covers",
+                                  "draft")
 """Exactly one of ``query`` (a SELECT over the audit schema) and ``check`` (a statement
 predicate of ``lint``, by name) is required."""
 
@@ -75,35 +76,48 @@ def audit_tables() -> frozenset[str]:
 
 # --- public API -----------------------------------------------------------------------------
 
-def load_rules(extra_dirs: Sequence[Path | str] = (), *, builtin: bool = True) -> list[Rule]:
+def load_rules(extra_dirs: Sequence[Path | str] = (), *, builtin: bool = True,
+               full_validation: bool = False) -> list[Rule]:
     """Load built-in rules plus every ``*.toml`` rule in ``extra_dirs`` (user rules).
 
     Raises RuleError ("<file>: <problem>") for the first invalid file, and for an id or
-    alias used twice anywhere (built-in or user): ids are never reused.
+    alias used twice anywhere (built-in or user): ids are never reused. Query and template
+    validation is skipped for files known to be valid (``validated_rules``: the built-in
+    manifest, the user cache) unless ``full_validation``.
     """
     rules: list[Rule] = []
     if builtin:
-        rules += load_dir(resources.rules_dir(), origin="builtin")
+        rules += load_dir(resources.rules_dir(), origin="builtin", full_validation=full_validation)
     for d in extra_dirs:
         path = Path(d)
         if not path.is_dir():
             raise RuleError(f"--rules-dir {path}: not a directory")
-        rules += load_dir(path, origin="user")
+        rules += load_dir(path, origin="user", full_validation=full_validation)
     check_unique(rules)
     return sorted(rules, key=lambda r: r.id)
 
 
-def load_dir(directory: Path, origin: str = "user") -> list[Rule]:
+def load_dir(directory: Path, origin: str = "user", *, full_validation: bool = False) -> list[Rule]:
     """Every ``*.toml`` directly in ``directory`` (sub-directories such as frameworks/ are not rules)."""
     if not directory.is_dir():
         return []
-    return [load_rule_file(p, origin=origin) for p in sorted(directory.glob("*.toml"))]
+    return [load_rule_file(p, origin=origin, full_validation=full_validation)
+            for p in sorted(directory.glob("*.toml"))]
 
 
-def load_rule_file(path: Path, origin: str = "user") -> Rule:
-    """Parse and validate one rule file."""
+def load_rule_file(path: Path, origin: str = "user", *, full_validation: bool = False) -> Rule:
+    """Parse and validate one rule file.
+
+    The query and templates of a file known to be valid (a built-in file listed in the
+    manifest, a user file validated before by this code: see ``validated_rules``) are not
+    validated again, unless ``full_validation``. Every other check always runs.
+    """
+    from . import validated_rules
+
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        # as read_text() would give it: universal newlines
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{path}: cannot read rule file ({exc})") from None
     try:
@@ -112,12 +126,24 @@ def load_rule_file(path: Path, origin: str = "user") -> Rule:
         raise RuleError(f"{path}: invalid TOML: {exc}") from None
     except RecursionError:
         raise RuleError(f"{path}: invalid TOML: nested too deeply") from None
-    return rule_from_mapping(doc, path=path, origin=origin, text=text)
+    file_digest = validated_rules.digest(data)
+    known = False
+    if not full_validation:
+        known = (validated_rules.builtin_is_validated(path, file_digest) if origin == "builtin"
+                 else validated_rules.user_is_validated(file_digest))
+    rule = rule_from_mapping(doc, path=path, origin=origin, text=text, validate=not known)
+    if origin != "builtin" and not known:
+        validated_rules.remember_user_validated(file_digest)
+    return rule
 
 
 def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user",
-                      text: str | None = None) -> Rule:
-    """Validate a parsed rule document and build the Rule (file name must equal the id)."""
+                      text: str | None = None, validate: bool = True) -> Rule:
+    """Validate a parsed rule document and build the Rule (file name must equal the id).
+
+    ``validate=False`` skips the query and template validation (sqlglot, DuckDB binding,
+    Jinja2, remediation filters) for a file known to be valid; the structural checks run.
+    """
     where = str(path)
     check_keys(doc, REQUIRED_KEYS, OPTIONAL_KEYS, where)
 
@@ -159,6 +185,9 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     destructive = doc.get("destructive", False)
     if not isinstance(destructive, bool):
         raise RuleError(f"{where}: 'destructive' must be true or false")
+    draft = doc.get("draft", False)
+    if not isinstance(draft, bool):
+        raise RuleError(f"{where}: 'draft' must be true or false")
 
     msv = doc.get("min_server_version", 130000)
     if not isinstance(msv, int) or isinstance(msv, bool) or not 90000 <= msv < 1000000:
@@ -177,14 +206,15 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     tags = _str_list(doc, "tags", where)
     references = _references(doc.get("references"), where)
 
-    if check is not None:
-        validate_check(check, where)
-    else:
-        offset = _query_line_offset(text) if text is not None else 0
-        validate_query(query, where, line_offset=offset)
-    validate_message(message, where)
-    if remediation is not None:
-        validate_remediation(remediation, where)
+    if validate:
+        if check is not None:
+            validate_check(check, where)
+        else:
+            offset = _query_line_offset(text) if text is not None else 0
+            validate_query(query, where, line_offset=offset)
+        validate_message(message, where)
+        if remediation is not None:
+            validate_remediation(remediation, where)
 
     return Rule(
         id=rid, title=title, severity=severity, category=category, rationale=rationale.strip(),
@@ -192,7 +222,7 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
         fix_safety=fix_safety, destructive=destructive, aliases=tuple(aliases),
         references=tuple(references), requires=tuple(requires), min_server_version=msv,
         object_type=object_type, tags=tuple(tags), path=where, origin=origin,
-        check=check, covers=tuple(covers),
+        check=check, covers=tuple(covers), draft=draft,
     )
 
 

@@ -130,9 +130,7 @@ def test_loaded_schema_matches_the_documented_contract() -> None:
 def test_reference_doc_is_current() -> None:
     doc = (ROOT / audit_schema.DOC_PATH).read_text(encoding="utf-8")
     assert doc == audit_schema.render_audit_schema_doc(), (
-        "docs/audit-schema.md is stale: regenerate it with "
-        "python -c 'from pgaudit_roles.audit_schema import render_audit_schema_doc as r; "
-        "open(\"docs/audit-schema.md\", \"w\").write(r())'")
+        "docs/audit-schema.md is stale: run python -m pgaudit_roles.docgen")
     for name in audit_schema.AUDIT_TABLES:
         assert f"## {name}\n" in doc
 

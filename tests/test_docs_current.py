@@ -1,4 +1,5 @@
-"""README's generated sections (CLI reference, rule list) match the code; --help stays light."""
+"""Every generated document (README sections, docs/rules.md, docs/audit-schema.md) matches the
+code, through the one entry point ``python -m pgaudit_roles.docgen --check``; --help stays light."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pgaudit_roles import docgen
 HEAVY = ("psycopg", "duckdb", "sqlglot", "pglast", "jinja2")
 
 
-def test_readme_generated_sections_are_current():
+def test_generated_docs_are_current():
     # in a fresh interpreter, as a developer runs it: click caches each command's help
     # option, so rendering inside a session that already ran commands could differ
     res = subprocess.run([sys.executable, "-m", "pgaudit_roles.docgen", "--check"],

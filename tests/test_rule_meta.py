@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from pgaudit_roles import frameworks, resources
+from pgaudit_roles import docgen, frameworks, resources, rule_examples, rule_scaffold
 from pgaudit_roles.rule_docs import (
     README_END,
     README_START,
     render_readme_section,
-    render_rules_markdown,
     replace_readme_section,
 )
 from pgaudit_roles.rules import RULE_ID_RE
@@ -59,6 +59,17 @@ def _versions_covered(cases: list) -> bool:
     return all(any(c.expect == "fail" and c.applies_to(v) for c in cases) for v in range(13, 19))
 
 
+def test_no_draft_or_placeholder_ships(builtin_rules: tuple) -> None:
+    """`pgaudit-roles rules new` writes drafts full of TODO(rules new): none may land."""
+    drafts = [r.id for r in builtin_rules if r.draft]
+    assert not drafts, (f"{', '.join(drafts)}: still a draft: finish it (every "
+                        f"{rule_scaffold.TODO}) and delete `draft = true`")
+    for path in [*RULE_FILES, *sorted(resources.frameworks_dir().glob("*.toml")),
+                 *sorted(CASES_DIR.glob("*.toml"))]:
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert rule_scaffold.TODO not in line, f"{path}:{no}: placeholder left: {line.strip()}"
+
+
 def test_every_case_file_names_a_rule(builtin_rules: tuple) -> None:
     ids = {r.id for r in builtin_rules}
     for path in sorted(CASES_DIR.glob("*.toml")):
@@ -98,11 +109,65 @@ def test_shipped_frameworks(builtin_rules: tuple) -> None:
     assert len([r for r in golive.requirements if r.id.startswith("GL-")]) >= guide_items
 
 
-def test_docs_rules_md_is_current(builtin_rules: tuple) -> None:
-    rules = [r for r in builtin_rules if r.origin == "builtin"]
+def test_docs_rules_md_is_current() -> None:
     current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert current == render_rules_markdown(rules), \
-        "docs/rules.md is stale: run `python -m pgaudit_roles.rule_docs`"
+    assert current == docgen.render_rules_doc(ROOT), \
+        "docs/rules.md is stale: run `python -m pgaudit_roles.docgen`"
+
+
+def _doc_sections(doc: str) -> dict[str, str]:
+    """docs/rules.md cut into one piece of text per rule (from its anchor to the next)."""
+    parts = re.split(r'^<a id="([a-z0-9-]+)"></a>$', doc, flags=re.M)
+    return {parts[i].upper(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def _examples(section: str, heading: str) -> str:
+    """The text under ``### heading`` up to the next heading or the query."""
+    m = re.search(rf"^### {heading}\n(.*?)(?=^### |^<details>|^\*\*References|\Z)", section,
+                  re.M | re.S)
+    return m.group(1) if m else ""
+
+
+def test_every_rule_doc_shows_an_anti_pattern_and_a_best_practice(builtin_rules: tuple) -> None:
+    """sqlfluff's rule-doc contract: each rule shows one failing and one passing example, and
+    each has a non-empty fenced block (SQL, pg_hba lines, settings, or a migration)."""
+    sections = _doc_sections((ROOT / "docs" / "rules.md").read_text(encoding="utf-8"))
+    assert set(sections) == {r.id for r in builtin_rules}
+    fence = re.compile(r"^(`{3,})[a-z+]*\n(.*?)^\1$", re.M | re.S)
+    for rid, section in sections.items():
+        for heading in ("Anti-pattern", "Best practice"):
+            text = _examples(section, heading)
+            assert text, f"{rid}: docs/rules.md has no '### {heading}' section"
+            blocks = [b for _f, b in fence.findall(text)]
+            assert any(b.strip() for b in blocks), f"{rid}: '{heading}' shows no SQL or setup"
+
+
+def test_rule_doc_examples_come_from_cases_of_that_kind() -> None:
+    """The Anti-pattern is a fail case of the rule and the Best practice a pass case (or a
+    lint statement marked expect/twin and pass), not text written for the docs."""
+    examples = rule_examples.load_examples(ROOT)
+    for path in SNAPSHOT_RULE_FILES:
+        cases = load_case_file(CASES_DIR / f"{path.stem}.toml")
+        for kind in ("fail", "pass"):
+            ex = examples[path.stem][kind]
+            case = next(c for c in cases if c.name == ex.case)
+            assert case.expect == kind, f"{path.stem}: {ex.case!r} is not a {kind} case"
+            shown = "\n".join(b.text for b in ex.blocks)
+            for part in (case.setup, case.cluster_setup, case.hba or ""):
+                if part.strip():
+                    assert rule_examples.shown(part).strip().splitlines()[0] in shown
+    lint_markers = {"fail": ("expect", "twin"), "pass": ("pass",)}
+    for path in RULE_FILES:
+        if not path.stem.startswith("PGR-LINT-"):
+            continue
+        for kind, marks in lint_markers.items():
+            ex = examples[path.stem][kind]
+            file, line = ex.case.rsplit(":", 1)
+            text = (ROOT / file).read_text(encoding="utf-8").splitlines()
+            # the marker sits on the statement's first or last line
+            window = "\n".join(text[int(line) - 1:int(line) + 5])
+            assert re.search(rf"--\s*({'|'.join(marks)}):[^\n]*{path.stem}", window), \
+                f"{path.stem}: {ex.case} carries no {marks} marker for the rule"
 
 
 def test_readme_section_between_markers(builtin_rules: tuple) -> None:

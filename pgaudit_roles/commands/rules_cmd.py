@@ -1,4 +1,5 @@
-"""``pgaudit-roles rules list|show``: what the scanner checks, from the rule files."""
+"""``pgaudit-roles rules list|show|new``: what the scanner checks, from the rule files; ``new``
+scaffolds a rule in a source checkout (``rule_scaffold``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 import click
 
+from ..model import SEVERITIES
+from ..rules import CATEGORIES
 from ._args import TextChoice
 
 RULES_DIR_HELP = "Also load user rules from this directory (repeatable)."
@@ -15,7 +18,7 @@ RULES_DIR_HELP = "Also load user rules from this directory (repeatable)."
 
 @click.group("rules")
 def rules() -> None:
-    """List the rules or show one rule's metadata, query and remediation."""
+    """List the rules, show one rule's metadata, query and remediation, or start a new one."""
 
 
 CONFIG_HELP = ("Configuration file: its rules_dirs are loaded, its severity overrides "
@@ -62,7 +65,7 @@ def list_rules(fmt: str, config_path: Path | None, rules_dirs: tuple[Path, ...])
     width = max([len(r.id) for r in loaded] + [4])
     click.echo(f"{'ID':<{width}}  {'SEVERITY':<8}  {'CATEGORY':<18}  TITLE")
     for r in loaded:
-        user = "  [user]" if r.origin == "user" else ""
+        user = ("  [user]" if r.origin == "user" else "") + ("  [draft]" if r.draft else "")
         off = "  [disabled]" if r.id in cfg.disabled else ""
         sev = cfg.severity.get(r.id, r.severity)
         click.echo(f"{r.id:<{width}}  {sev:<8}  {r.category:<18}  {printable(r.title)}{user}{off}")
@@ -96,6 +99,37 @@ def show_rule(rule_id: str, fmt: str, config_path: Path | None,
         click.echo(json_text(json.dumps(d, indent=2, ensure_ascii=False, default=str)))
         return
     click.echo(render_rule_text(r))
+
+
+@rules.command("new")
+@click.argument("rule_id")
+@click.option("--category", type=click.Choice([c for c in CATEGORIES if c != "migrations"]),
+              help="The rule's category  [default: the one the catalogue uses for the id's "
+                   "middle part, e.g. ROLE -> roles]")
+@click.option("--severity", type=click.Choice(list(SEVERITIES)), default="medium",
+              show_default=True, help="The rule's severity.")
+@click.option("--title", help="The secure condition it checks (else a TODO placeholder).")
+@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="The source checkout to write into  [default: the one this program runs "
+                   "from]")
+def new_rule(rule_id: str, category: str | None, severity: str, title: str | None,
+             root: Path | None) -> None:
+    """Start a built-in rule RULE_ID (PGR-<CATEGORY>-<NNN>) in a source checkout: a draft
+    rules/RULE_ID.toml (loaded and documented, never evaluated until `draft = true` is
+    removed), its fail and pass cases in tests/rules/cases/RULE_ID.toml, a stub in each
+    rules/frameworks/*.toml, then the regenerated docs. Every placeholder says
+    TODO(rules new); the meta-tests refuse to ship one. An id that is malformed or used
+    (also as a former id) is refused (exit 2) and nothing is written.
+    """
+    from ..resources import _REPO
+    from ..rule_scaffold import new_rule as scaffold
+
+    where = (root or _REPO).resolve()
+    made = scaffold(rule_id, where, category=category, severity=severity, title=title)
+    for path in (made.rule, made.cases, *made.frameworks, *made.docs):
+        click.echo(f"wrote {path.relative_to(where).as_posix()}")
+    click.echo(f"next: fill in every TODO(rules new), then `pgaudit-roles rules show "
+               f"{made.rule.stem}` and `python -m pytest tests/rules -k {made.rule.stem}`")
 
 
 def rule_json(r: object) -> dict[str, object]:

@@ -26,6 +26,10 @@ Case file format::
     database = "{db}"
     details = { evidence = "direct" }          # optional: columns of the rule's row
 
+The first fail and the first pass case that run on every version (and show some setup)
+are the rule's "Anti-pattern" and "Best practice" in docs/rules.md
+(pgaudit_roles/rule_examples.py): order the file to choose them.
+
 ``{p}`` becomes a unique lowercase prefix for cluster-wide names (roles); every role whose
 name contains it is dropped afterwards. ``{db}`` is the fresh database's name. SQL runs as
 the superuser. A case with ``hba`` is collected as the auditor without the pg_hba grants,
