@@ -54,8 +54,8 @@ def make_hba(path: Path, lines: int, seed: int = 7) -> None:
 
 def child(path: str, naive: bool) -> None:
     """One measurement: parse the file, analyse it, print JSON on stdout."""
-    from pgaudit_roles.hba import parse_hba_file
-    from pgaudit_roles.hba_analysis import analyze_facts, pairwise_shadowed_by
+    from pgaudit_roles.audit.hba_analysis import analyze_facts, pairwise_shadowed_by
+    from pgaudit_roles.collect.hba import parse_hba_file
 
     start = time.perf_counter()
     rows = parse_hba_file(path, 16)

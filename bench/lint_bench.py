@@ -66,9 +66,9 @@ def generate(directory: Path, files: int, per_file: int, seed: int = 15) -> int:
 
 
 def bench_statements(files: int, per_file: int, repeat: int) -> dict[str, Any]:
-    from pgaudit_roles.config import Config
+    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.evaluate.rules import load_rules
     from pgaudit_roles.lint.run import LintOptions, lint
-    from pgaudit_roles.rules import load_rules
 
     rules = load_rules()
     with tempfile.TemporaryDirectory(prefix="lint-bench-") as tmp:
@@ -108,12 +108,12 @@ def demo_migrations(directory: Path, server_version_num: int) -> int:
 def bench_twin() -> dict[str, Any]:
     import psycopg
 
-    from pgaudit_roles.config import Config
+    from pgaudit_roles.core.localpg import LocalCluster
     from pgaudit_roles.demo import choose_install
+    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.evaluate.rules import load_rules
     from pgaudit_roles.lint.run import LintOptions, lint
     from pgaudit_roles.lint.source import read_sources
-    from pgaudit_roles.localpg import LocalCluster
-    from pgaudit_roles.rules import load_rules
 
     inst = choose_install(None)
     rules = load_rules()

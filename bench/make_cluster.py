@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # running as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from pgaudit_roles.localpg import (  # noqa: E402
+from pgaudit_roles.core.localpg import (  # noqa: E402
     LocalCluster,
     PgInstall,
     find_installs,
@@ -776,7 +776,7 @@ class BenchCluster(LocalCluster):
     """A LocalCluster that can also start again from a data directory built earlier."""
 
     def start_existing(self) -> BenchCluster:
-        from pgaudit_roles import localpg
+        from pgaudit_roles.core import localpg
 
         self._runas = localpg._os_user_for_server()
         pid = self.postmaster_pid()

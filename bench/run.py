@@ -113,10 +113,10 @@ def _snapshot_rows(snap: Any) -> dict[str, int]:
 
 
 def _rules_and_config() -> tuple[Any, Any]:
-    rules = _need("pgaudit_roles.rules", "load_rules")()
+    rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
     config = None
     with contextlib.suppress(NotAvailable):
-        load_config = _need("pgaudit_roles.config", "load_config")
+        load_config = _need("pgaudit_roles.evaluate.config", "load_config")
         config = load_config(None, discover_file=False)  # never pick up a file from cwd
     return rules, config
 
@@ -124,7 +124,7 @@ def _rules_and_config() -> tuple[Any, Any]:
 def _collect(spec: dict[str, Any]) -> Any:
     import inspect
 
-    collect = _need("pgaudit_roles.collect", "collect")
+    collect = _need("pgaudit_roles.collect.collector", "collect")
     kw: dict[str, Any] = {"all_databases": True}
     params = inspect.signature(collect).parameters
     if "jobs" in params and spec.get("jobs"):
@@ -151,7 +151,7 @@ def _findings(result: Any) -> dict[str, Any]:
 
 
 def _stage_collect(spec: dict[str, Any]) -> dict[str, Any]:
-    save = _need("pgaudit_roles.snapshot", "save")
+    save = _need("pgaudit_roles.collect.snapshot", "save")
     t0 = time.perf_counter()
     snap = _collect(spec)
     t1 = time.perf_counter()
@@ -166,8 +166,8 @@ def _stage_collect(spec: dict[str, Any]) -> dict[str, Any]:
 def _stage_check(spec: dict[str, Any]) -> dict[str, Any]:
     import pickle
 
-    load = _need("pgaudit_roles.snapshot", "load")
-    evaluate = _need("pgaudit_roles.engine", "evaluate")
+    load = _need("pgaudit_roles.collect.snapshot", "load")
+    evaluate = _need("pgaudit_roles.evaluate.engine", "evaluate")
     if not os.path.exists(spec["snapshot"]):
         raise NotAvailable("needs the snapshot written by the collect stage")
     rules, config = _rules_and_config()
@@ -202,7 +202,7 @@ def _stage_report(spec: dict[str, Any]) -> dict[str, Any]:
 def _stage_scan(spec: dict[str, Any]) -> dict[str, Any]:
     """collect -> evaluate -> JSON/SARIF/JUnit in one process, no snapshot file: the
     issue's "full scan" through the Python API."""
-    evaluate = _need("pgaudit_roles.engine", "evaluate")
+    evaluate = _need("pgaudit_roles.evaluate.engine", "evaluate")
     _need("pgaudit_roles.reports", "write_reports")
     rules, config = _rules_and_config()
     t0 = time.perf_counter()
@@ -948,7 +948,7 @@ def main(argv: list[str] | None = None) -> int:
             _say("")
             _say(format_table(doc))
         if args.output:
-            from pgaudit_roles.atomic import write_text
+            from pgaudit_roles.core.atomic import write_text
 
             write_text(args.output, json.dumps(doc, indent=1, default=str) + "\n")
             _say(f"\nresults written to {args.output}")

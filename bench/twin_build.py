@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     from make_cluster import AUDITOR, PRESETS, open_cluster  # type: ignore[import-not-found]
 
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
     from pgaudit_roles.twin import build_twin
 
     started = time.monotonic()

@@ -14,12 +14,12 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE, AuditError
+from .core.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE, AuditError
 
 # command name -> "module:attribute" under pgaudit_roles.commands
 COMMANDS: dict[str, str] = {
     "check": "check:check",
-    "rules": "rules_cmd:rules",
+    "rules": "rules:rules",
     "bootstrap-sql": "bootstrap_sql:bootstrap_sql",
     "collect": "collect:collect",
     "demo": "demo:demo",
@@ -28,11 +28,13 @@ COMMANDS: dict[str, str] = {
     "who-can": "who_can:who_can",
     "paths": "paths:paths",
     "scan": "scan:scan",
-    "baseline": "baseline_cmd:baseline",
-    "waivers": "waivers_cmd:waivers",
+    "baseline": "baseline:baseline",
+    "waivers": "waivers:waivers",
     "diff": "diff:diff",
+    "history": "history_cmd:history",
     "twin": "twin:twin",
     "lint": "lint:lint",
+    "fleet": "fleet:fleet",
 }
 
 
@@ -85,7 +87,7 @@ def cli(_verbose_flag: bool) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: every way a command can end becomes one line on stderr and a code
     from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``."""
-    from .signals import install
+    from .core.signals import install
 
     args = sys.argv[1:] if argv is None else argv
     install()
@@ -152,7 +154,7 @@ def _silence_stdout() -> None:
 
 def _exit_if_signalled(exc: BaseException | None = None) -> None:
     """One line and 130/143 when the run ends because of SIGINT/SIGTERM."""
-    from .signals import EXIT_SIGTERM, exit_code
+    from .core.signals import EXIT_SIGTERM, exit_code
 
     code = exit_code(exc)
     if code is None:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import click
 
-from .model import Rule
-from .resources import _REPO
+from .core.model import Rule
+from .core.resources import _REPO
 
 README = _REPO / "README.md"
 WIDTH = 100
@@ -59,7 +59,7 @@ def render_cli_reference() -> str:
 
 def builtin_rules(root: Path = _REPO) -> list[Rule]:
     """The built-in rules of the checkout ``root`` (its rules/ directory), by id."""
-    from .rules import check_unique, load_dir
+    from .evaluate.rules import check_unique, load_dir
 
     rules = load_dir(root / "rules", origin="builtin")
     check_unique(rules)
@@ -73,14 +73,14 @@ def render_rule_list(rules: list[Rule] | None = None) -> str:
 
 
 def render_exit_codes() -> str:
-    from .errors import EXIT_CODES
+    from .core.errors import EXIT_CODES
 
     rows = [f"| {code} | {text} |" for code, text in EXIT_CODES.items()]
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
 
 def render_command_exit_codes() -> str:
-    from .errors import COMMAND_EXITS
+    from .core.errors import COMMAND_EXITS
 
     rows = ["| command | 0 | 1 | 3 |", "|---|---|---|---|"]
     for name, codes in sorted(COMMAND_EXITS.items()):
@@ -132,14 +132,14 @@ def render_rules_doc(root: Path = _REPO, rules: list[Rule] | None = None) -> str
 
 
 def render_audit_schema_doc() -> str:
-    from .audit_schema import render_audit_schema_doc as render
+    from .audit.audit_schema import render_audit_schema_doc as render
 
     return render()
 
 
 def generate(root: Path = _REPO) -> dict[Path, str]:
     """Every generated file of ``root``: path -> its current content."""
-    from . import validated_rules
+    from .evaluate import validated_rules
 
     readme = root / "README.md"
     rules_dir = root / "rules"
@@ -166,7 +166,7 @@ def stale(root: Path = _REPO) -> list[Path]:
 
 def write(root: Path = _REPO) -> list[Path]:
     """Regenerate every document of ``root``; the files that changed."""
-    from .atomic import write_text
+    from .core.atomic import write_text
 
     changed = []
     for path, text in generate(root).items():
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"usage: python -m pgaudit_roles.docgen [--check] [--root DIR] (got {' '.join(args)!r})",
               file=sys.stderr)
         return 2
-    from .errors import AuditError
+    from .core.errors import AuditError
 
     try:
         if check:

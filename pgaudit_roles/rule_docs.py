@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from .model import Rule
+from .core.model import Rule
 from .rule_examples import HEADINGS, KINDS, Example, code
 
 README_START = "<!-- rules:start -->"
@@ -60,8 +60,8 @@ def render_rules_markdown(rules: Sequence[Rule],
         "one parsed SQL statement instead of a query.",
         "",
         "Each rule shows an *Anti-pattern* and a *Best practice*: one of its failing and one "
-        "of its passing test cases (tests/rules/cases/<ID>.toml, run on PostgreSQL 13-18; "
-        "for the PGR-LINT rules, statements of the lint test migrations in tests/data/lint). "
+        "of its passing test cases (`tests/rules/cases/<ID>.toml`, run on PostgreSQL 13-18; "
+        "for the PGR-LINT rules, statements of the lint test migrations in `tests/data/lint`). "
         "`demo` stands for the unique name prefix the test runner gives each case.",
         "",
         "| Rule | Severity | Category | Secure condition |",
@@ -133,11 +133,12 @@ def replace_readme_section(readme: str, rules: Sequence[Rule]) -> str:
 
 def render_example(ex: Example) -> list[str]:
     """An example under its heading: where it comes from, its blocks, what it reports."""
-    where = f'test case "{_md(ex.case)}"' if not ex.blocks or ex.blocks[0].label != "Migration" \
-        else "statement"
+    if ex.blocks and ex.blocks[0].label == "Migration":
+        where = f"the lint test migration statement at {code(ex.case)}"
+    else:
+        where = f'test case "{_md(ex.case)}" in {code(ex.source)}'
     lines = [f"### {HEADINGS[ex.kind]}", "",
-             f"From {where} in {code(ex.source)}" + (f" ({ex.versions})" if ex.versions else "")
-             + ":", ""]
+             f"From {where}" + (f" ({ex.versions})" if ex.versions else "") + ":", ""]
     for b in ex.blocks:
         fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", b.text)), default=0) + 1)
         lines += [f"{b.label}:", "", f"{fence}{b.lang}", b.text, fence, ""]

@@ -166,6 +166,8 @@ def _describe_match(match: Mapping[str, Any]) -> str:
 def _plain(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
     return str(value)
 
 

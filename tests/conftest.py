@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from pgaudit_roles.localpg import LocalCluster, PgInstall, find_installs
+from pgaudit_roles.core.localpg import LocalCluster, PgInstall, find_installs
 
 VERSIONS = (13, 14, 15, 16, 17, 18)
 ROOT = Path(__file__).resolve().parent.parent
@@ -291,7 +291,7 @@ def fresh_db(pg: Server) -> Iterator[str]:
 def builtin_rules() -> tuple[Any, ...]:
     """The built-in rules, loaded and validated once per session (loading checks every
     query with sqlglot: about half a second). A tuple: take ``list(...)`` to change it."""
-    from pgaudit_roles.rules import load_rules
+    from pgaudit_roles.evaluate.rules import load_rules
 
     return tuple(load_rules())
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pgaudit_roles import demo
+from pgaudit_roles.core.localpg import LocalCluster, PgInstall, find_installs
 from pgaudit_roles.demo.build import (
     AUDITOR,
     apply_layout,
@@ -31,7 +32,6 @@ from pgaudit_roles.demo.build import (
     parse_layout,
     server_version_num,
 )
-from pgaudit_roles.localpg import LocalCluster, PgInstall, find_installs
 
 # The demo's applications, as its config names them: app -> (database, schemas).
 APPS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -152,7 +152,7 @@ class Scan:
 _LAUNCHER = """
 import sys
 from pathlib import Path
-import pgaudit_roles.resources as resources
+import pgaudit_roles.core.resources as resources
 frozen = Path(sys.argv[1])
 resources.rules_dir = lambda: frozen
 from pgaudit_roles.cli import main
@@ -162,7 +162,7 @@ main(sys.argv[2:])
 
 def freeze_rules(work: Path) -> Path:
     """A copy of the built-in rules (and their frameworks) taken once per server."""
-    from pgaudit_roles import resources
+    from pgaudit_roles.core import resources
 
     dest = work / "rules"
     shutil.copytree(resources.rules_dir(), dest)

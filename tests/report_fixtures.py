@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pgaudit_roles.model import (
+from pgaudit_roles.core.model import (
     Finding,
     Reference,
     RequirementResult,

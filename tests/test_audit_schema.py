@@ -16,16 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pgaudit_roles import acl_defaults, audit_schema
-from pgaudit_roles.errors import UsageError
-from pgaudit_roles.snapshot import (
+from pgaudit_roles.audit import acl_defaults, audit_schema
+from pgaudit_roles.collect.snapshot import (
     CLUSTER_TABLES,
     DATABASE_TABLES,
     DatabaseSnapshot,
     Snapshot,
     Table,
 )
-from pgaudit_roles.sqlquote import quote_ident
+from pgaudit_roles.core.errors import UsageError
+from pgaudit_roles.core.sqlquote import quote_ident
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -467,7 +467,7 @@ def test_functions_settings_and_meta() -> None:
 
 
 def test_roles_kinds_and_apps_from_the_naming_policy() -> None:
-    from pgaudit_roles.naming import NamingPolicy
+    from pgaudit_roles.audit.naming import NamingPolicy
 
     pol = NamingPolicy(breakglass=["postgres"], auditor=["auditor"])
     con = audit_schema.load(make(
@@ -561,8 +561,8 @@ def test_databases_not_collected_keep_their_shared_facts() -> None:
 
 
 def test_hba_rules_get_the_derived_columns_from_hba_analysis(monkeypatch: Any) -> None:
-    from pgaudit_roles import hba_analysis
-    from pgaudit_roles.hba_analysis import ANALYSIS_COLUMNS
+    from pgaudit_roles.audit import hba_analysis
+    from pgaudit_roles.audit.hba_analysis import ANALYSIS_COLUMNS
 
     spec = [c.name for c in audit_schema.AUDIT_TABLES["hba_rules"].columns]
     assert spec == [c[0] for c in CLUSTER_TABLES["hba_rules"]] + [c[0] for c in ANALYSIS_COLUMNS]

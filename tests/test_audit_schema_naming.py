@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pgaudit_roles.errors import ConfigError
-from pgaudit_roles.naming import KINDS, NamingPolicy
+from pgaudit_roles.audit.naming import KINDS, NamingPolicy
+from pgaudit_roles.core.errors import ConfigError
 
 
 def kind(pol: NamingPolicy, name: str, **kw: bool) -> tuple[str, str | None]:

@@ -26,10 +26,10 @@ from cli_support import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgaudit_roles import snapshot as snapmod
-from pgaudit_roles.config import load_config
-from pgaudit_roles.errors import EXIT_INTERNAL, EXIT_USAGE, AuditError, UsageError
-from pgaudit_roles.snapshot import CLUSTER_TABLES, DATABASE_TABLES, FORMAT, FORMAT_VERSION
+from pgaudit_roles.collect import snapshot as snapmod
+from pgaudit_roles.collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, FORMAT, FORMAT_VERSION
+from pgaudit_roles.core.errors import EXIT_INTERNAL, EXIT_USAGE, AuditError, UsageError
+from pgaudit_roles.evaluate.config import load_config
 
 SOURCES_OK = {name: {"collected": True, "reason": None} for name in snapmod.SOURCES}
 
@@ -594,7 +594,7 @@ def test_internal_error_is_exit_4_with_one_line(good: Path, monkeypatch: pytest.
 @pytest.mark.parametrize("major", [13, 16, 18])
 def test_bad_bytes_in_an_hba_file(name: str, major: int, tmp_path: Path) -> None:
     """--hba-file: a UsageError naming the file, or rows; never another exception."""
-    from pgaudit_roles.hba import parse_hba_file
+    from pgaudit_roles.collect.hba import parse_hba_file
 
     p = tmp_path / "pg_hba.conf"
     p.write_bytes(BAD_TEXT[name])
@@ -622,7 +622,7 @@ def test_huge_inputs(good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_every_column_type_has_a_check() -> None:
     """A new snapshot column of a new type must get a value check, not a KeyError."""
-    from pgaudit_roles.snapshot_check import check_for
+    from pgaudit_roles.collect.snapshot_check import check_for
 
     for spec in (*CLUSTER_TABLES.values(), *DATABASE_TABLES.values()):
         for _name, ty, _doc in spec:

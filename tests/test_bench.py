@@ -129,7 +129,7 @@ def test_stage_child_reports_a_missing_module_as_not_available(tmp_path: Path) -
     with pytest.raises(run.NotAvailable, match="does not exist yet"):
         run._need("pgaudit_roles.no_such_module_yet", "x")
     with pytest.raises(run.NotAvailable, match="no_such_function"):
-        run._need("pgaudit_roles.snapshot", "no_such_function")
+        run._need("pgaudit_roles.collect.snapshot", "no_such_function")
 
 
 def test_run_rejects_bad_arguments_with_one_line() -> None:

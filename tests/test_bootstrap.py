@@ -13,8 +13,8 @@ import sys
 import pytest
 from layouts import FX, ensure_cluster_layout
 
-from pgaudit_roles.bootstrap import DEFAULT_ROLE, bootstrap_sql, check_role_name
-from pgaudit_roles.errors import UsageError
+from pgaudit_roles.collect.bootstrap import DEFAULT_ROLE, bootstrap_sql, check_role_name
+from pgaudit_roles.core.errors import UsageError
 
 HOSTILE = "aud \"q'uote\n<script>alert(1)</script> \u00fc"
 

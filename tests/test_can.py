@@ -169,7 +169,7 @@ def test_object_in_a_database_not_collected_is_unknown(
 
 
 def test_lo_compat_precedence_and_prerequisites() -> None:
-    from pgaudit_roles.can import lo_compat_on, prerequisites
+    from pgaudit_roles.audit.can import lo_compat_on, prerequisites
 
     settings = {(None, None): False, ("db", None): True, (None, "alice"): False,
                 ("db", "bob"): False}

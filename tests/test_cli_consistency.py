@@ -11,7 +11,7 @@ import click
 import pytest
 from cli_support import run_cli
 
-from pgaudit_roles import errors
+from pgaudit_roles.core import errors
 from pgaudit_roles.cli import COMMANDS, cli
 
 COMMANDS_DIR = Path(__file__).resolve().parent.parent / "pgaudit_roles" / "commands"
@@ -197,8 +197,8 @@ def test_target_first_and_old_order_agree_and_diff_options(pg, fresh_db, tmp_pat
     code, out, err = run_cli(["diff", str(old), str(new), "--baseline", str(base)], capsys)
     assert code == 0, (out, err)
     # ... and --framework scopes what is compared to the framework's rules
-    from pgaudit_roles.frameworks import load_framework
-    from pgaudit_roles.rules import load_rules
+    from pgaudit_roles.evaluate.frameworks import load_framework
+    from pgaudit_roles.evaluate.rules import load_rules
 
     rules = load_rules()
     wanted = load_framework("cis", rules).rule_ids() | {r.id for r in rules

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from layouts import FX, apply_fixture_layout, make_auditor
 
-from pgaudit_roles.collect import collect
-from pgaudit_roles.snapshot import SOURCES, DatabaseSnapshot, Snapshot, load, save
+from pgaudit_roles.collect.collector import collect
+from pgaudit_roles.collect.snapshot import SOURCES, DatabaseSnapshot, Snapshot, load, save
 
 pytestmark = pytest.mark.pg
 
@@ -597,7 +597,7 @@ def test_explicit_database_list_and_unknown_database(pg, layout_db):
     assert [d.name for d in snap.databases] == [layout_db, "postgres"]
     assert {r["name"] for r in rows(snap.table("databases"))} >= {layout_db, "postgres",
                                                                   "template0"}
-    from pgaudit_roles.errors import CollectionError
+    from pgaudit_roles.core.errors import CollectionError
 
     with pytest.raises(CollectionError, match="no_such_db"):
         collect(pg.conninfo(), databases=["no_such_db"])
@@ -635,7 +635,7 @@ def test_lock_timeout_never_queues_behind_ddl(pg, layout_db):
 
     import psycopg
 
-    from pgaudit_roles.connect import ConnectSettings
+    from pgaudit_roles.collect.connect import ConnectSettings
 
     locked = pg.create_database(pg.unique("locked"))
     with psycopg.connect(pg.conninfo(dbname=locked)) as holder:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from layouts import FX, apply_fixture_layout, make_auditor
 
-from pgaudit_roles.localpg import free_port
-from pgaudit_roles.snapshot import load
+from pgaudit_roles.collect.snapshot import load
+from pgaudit_roles.core.localpg import free_port
 
 pytestmark = pytest.mark.pg
 

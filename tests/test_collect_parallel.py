@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from layouts import FX, apply_fixture_layout, make_auditor
 
-import pgaudit_roles.collect as collect_mod
-from pgaudit_roles.collect import collect
-from pgaudit_roles.connect import ConnectSettings
-from pgaudit_roles.errors import UsageError
-from pgaudit_roles.snapshot import Snapshot, load, save
+import pgaudit_roles.collect.collector as collect_mod
+from pgaudit_roles.collect.collector import collect
+from pgaudit_roles.collect.connect import ConnectSettings
+from pgaudit_roles.collect.snapshot import Snapshot, load, save
+from pgaudit_roles.core.errors import UsageError
 
 pytestmark = pytest.mark.pg
 
@@ -124,7 +124,7 @@ def test_archive_of_a_live_snapshot_round_trips(cluster, tmp_path):
 def test_full_spool_disk_is_one_line_collection_error(cluster, monkeypatch):
     import errno
 
-    from pgaudit_roles.errors import CollectionError
+    from pgaudit_roles.core.errors import CollectionError
 
     def full(*_a: Any, **_k: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device")

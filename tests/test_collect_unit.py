@@ -6,9 +6,9 @@ import pglast
 import pytest
 from pglast import ast
 
-from pgaudit_roles import catalog_queries as q
-from pgaudit_roles.collect import _redact_one, _requested, redact_hba_options
-from pgaudit_roles.connect import (
+from pgaudit_roles.collect import catalog_queries as q
+from pgaudit_roles.collect.collector import _redact_one, _requested, redact_hba_options
+from pgaudit_roles.collect.connect import (
     ConnectSettings,
     _clean_message,
     describe_target,
@@ -16,9 +16,9 @@ from pgaudit_roles.connect import (
     redact_conninfo,
     startup_options,
 )
-from pgaudit_roles.errors import UsageError
-from pgaudit_roles.snapshot import CLUSTER_TABLES, DATABASE_TABLES
-from pgaudit_roles.spool import WIRE_FORMATS
+from pgaudit_roles.collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES
+from pgaudit_roles.collect.spool import WIRE_FORMATS
+from pgaudit_roles.core.errors import UsageError
 
 VERSIONS = (130000, 140000, 150000, 160000, 170000, 180000)
 
@@ -143,7 +143,7 @@ def test_hba_secrets_redacted():
     assert out is not None and "Hunter2" not in " ".join(out) and "a,b" not in " ".join(out)
     assert "ldapserver=x" in out and "map=m" in out
     assert redact_hba_options(None) is None
-    # The collector's own fallback (used when pgaudit_roles.hba is absent).
+    # The collector's own fallback (used when pgaudit_roles.collect.hba is absent).
     assert _redact_one("LDAPBindPasswd=Hunter2") == "LDAPBindPasswd=<redacted>"
     assert _redact_one("radiussecrets=s1") == "radiussecrets=<redacted>"
     assert _redact_one("ldapserver=x") == "ldapserver=x"

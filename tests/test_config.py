@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_roles.config import CLI_SOURCE, config_from_mapping, discover, load_config
-from pgaudit_roles.errors import ConfigError
+from pgaudit_roles.core.errors import ConfigError
+from pgaudit_roles.evaluate.config import CLI_SOURCE, config_from_mapping, discover, load_config
 
 FULL = """\
 fail_on = "medium"
@@ -138,7 +138,7 @@ def test_bad_config_names_key_and_file(tmp_path: Path, text: str, needle: str) -
 
 
 def test_bad_naming_is_a_config_error(tmp_path: Path) -> None:
-    pytest.importorskip("pgaudit_roles.naming")
+    pytest.importorskip("pgaudit_roles.audit.naming")
     path = tmp_path / ".pgaudit-roles.toml"
     path.write_text('[naming]\nowner = "db_owner_.+"\n')  # no (?P<app>...) group
     with pytest.raises(ConfigError, match="naming"):
@@ -146,7 +146,7 @@ def test_bad_naming_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_naming_policy_is_built(tmp_path: Path) -> None:
-    naming = pytest.importorskip("pgaudit_roles.naming")
+    naming = pytest.importorskip("pgaudit_roles.audit.naming")
     cfg = config_from_mapping({"naming": {"breakglass": ["dba"]}})
     assert isinstance(cfg.naming, naming.NamingPolicy)
     assert cfg.naming.breakglass == ["dba"]
@@ -190,7 +190,7 @@ def test_naming_defaults_are_the_readme_names() -> None:
     """README: "the guide's names are the defaults": a NOLOGIN breakglass_admin superuser
     is the allowed break-glass role without any configuration; a configured list replaces
     the default one."""
-    from pgaudit_roles.naming import NamingPolicy
+    from pgaudit_roles.audit.naming import NamingPolicy
 
     policy = NamingPolicy.default()
     assert policy.classify("breakglass_admin", login=False, superuser=True,

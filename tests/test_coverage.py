@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from conftest import VERSIONS, install_for
 
-from pgaudit_roles.localpg import LocalCluster
+from pgaudit_roles.core.localpg import LocalCluster
 
 pytestmark = pytest.mark.pg
 

@@ -21,7 +21,7 @@ import pytest
 from cli_support import run_cli
 
 import pgaudit_roles.demo as demo
-from pgaudit_roles.snapshot import Snapshot
+from pgaudit_roles.collect.snapshot import Snapshot
 
 pytestmark = pytest.mark.pg
 
@@ -166,7 +166,7 @@ def run_follow_ups(out: str, cwd: Path) -> dict[str, subprocess.CompletedProcess
 
 
 def _load(path: Path) -> Snapshot:
-    from pgaudit_roles.snapshot import load
+    from pgaudit_roles.collect.snapshot import load
 
     return load(path)
 
@@ -230,7 +230,7 @@ def test_demo_keep_leaves_a_usable_server(kept_demo: dict[str, Any], passwords: 
 
 def test_demo_mistakes_are_visible_to_the_auditor(kept_demo: dict[str, Any], pg: Any) -> None:
     """Collect as the auditor (pg_monitor + hba grants) and find every deliberate mistake."""
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
 
     snap = collect(kept_demo["auditor"], all_databases=True)
     assert snap.meta["connected_user"] == demo.AUDITOR and snap.meta["is_superuser"] is False
@@ -323,7 +323,7 @@ def test_demo_mistakes_are_visible_to_the_auditor(kept_demo: dict[str, Any], pg:
     assert billing_db["acl_state"] == "default"  # PUBLIC keeps CONNECT and TEMP
 
     # the snapshot round-trips the hostile names unchanged
-    from pgaudit_roles.snapshot import from_json
+    from pgaudit_roles.collect.snapshot import from_json
 
     again = from_json(json.loads(json.dumps(snap.to_json(), default=str)))
     assert HOSTILE_ROLE in {r["name"] for r in again.table("roles").dicts()}

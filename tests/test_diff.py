@@ -10,10 +10,10 @@ import json
 import subprocess
 import sys
 
-from pgaudit_roles import drift
-from pgaudit_roles.collect import collect
-from pgaudit_roles.localpg import DEFAULT_HBA
-from pgaudit_roles.snapshot import save
+from pgaudit_roles.collect.collector import collect
+from pgaudit_roles.collect.snapshot import save
+from pgaudit_roles.core.localpg import DEFAULT_HBA
+from pgaudit_roles.evaluate import drift
 
 HBA_WIDE = DEFAULT_HBA + "host all all 0.0.0.0/0 trust\n"
 

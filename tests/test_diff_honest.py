@@ -20,9 +20,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from pgaudit_roles import drift
-from pgaudit_roles.collect import collect
-from pgaudit_roles.snapshot import Table, load, save
+from pgaudit_roles.collect.collector import collect
+from pgaudit_roles.collect.snapshot import Table, load, save
+from pgaudit_roles.evaluate import drift
 
 HBA_GRANTS = ("GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {a}; "
               "GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {a}")

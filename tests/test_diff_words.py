@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pgaudit_roles import baseline
-from pgaudit_roles.diffing import drift_lines, evidence_changes
-from pgaudit_roles.model import Finding, widened
+from pgaudit_roles.core.model import Finding, widened
+from pgaudit_roles.evaluate import baseline
+from pgaudit_roles.evaluate.diffing import drift_lines, evidence_changes
 
 
 def test_role_attributes_read_as_gained_and_lost():

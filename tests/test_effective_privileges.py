@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from pgaudit_roles import audit_schema
-from pgaudit_roles.sqlquote import quote_ident as q
+from pgaudit_roles.audit import audit_schema
+from pgaudit_roles.core.sqlquote import quote_ident as q
 
 TABLE_PRIVS = ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]
 COLUMN_PRIVS = ["SELECT", "INSERT", "UPDATE", "REFERENCES"]
@@ -238,7 +238,7 @@ def _model(con: Any, db: str, roles: Iterable[int]) -> tuple[set[tuple], set[tup
 
 @pytest.mark.pg
 def test_effective_privileges_match_server(pg: Any) -> None:
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
 
     major = pg.major
     p = pg.unique("ep")

@@ -4,7 +4,7 @@ database, on PostgreSQL 13-18.
 A SQL_ASCII cluster used to crash ``collect`` and ``scan`` ("bytes is not JSON
 serializable", exit 1) and made ``collect -d postgres`` say "database not found". Names
 must round-trip: valid UTF-8 bytes as the text they spell, bytes invalid in UTF-8 as
-``\\xNN`` (pgaudit_roles/server_text.py), LATIN1/WIN1252 names converted exactly.
+``\\xNN`` (pgaudit_roles/collect/server_text.py), LATIN1/WIN1252 names converted exactly.
 Each version's two clusters are built once for the module.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from conftest import VERSIONS, install_for
 
-from pgaudit_roles.localpg import LocalCluster
+from pgaudit_roles.core.localpg import LocalCluster
 
 BAD_ROLE = b'bad\xff\xfename'           # not UTF-8 at all
 BAD_ROLE_SHOWN = "bad\\xff\\xfename"

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from pgaudit_roles.config import config_from_mapping
-from pgaudit_roles.engine import evaluate, open_sandbox
-from pgaudit_roles.model import Rule
-from pgaudit_roles.rules import find_rule
-from pgaudit_roles.snapshot import Snapshot, save
+from pgaudit_roles.collect.snapshot import Snapshot, save
+from pgaudit_roles.core.model import Rule
+from pgaudit_roles.evaluate.config import config_from_mapping
+from pgaudit_roles.evaluate.engine import evaluate, open_sandbox
+from pgaudit_roles.evaluate.rules import find_rule
 
 pytestmark = pytest.mark.pg
 
@@ -38,7 +38,7 @@ def raw_rule(query: str, **kw: Any) -> Rule:
 @pytest.fixture
 def layout(pg: Any, fresh_db: str) -> Iterator[dict[str, Any]]:
     """A small guide-like layout with deliberate mistakes, collected as superuser."""
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
 
     p = pg.unique("en")
     hostile = f'{p} bad"\nname <script>'
@@ -110,7 +110,7 @@ def test_skips_never_pass(layout: dict[str, Any]) -> None:
 
 
 def test_hba_not_visible_to_auditor_skips(pg: Any, fresh_db: str) -> None:
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
 
     auditor = pg.unique("aud")
     pg.execute(f'CREATE ROLE "{auditor}" LOGIN; GRANT pg_monitor TO "{auditor}"')
@@ -207,7 +207,7 @@ def test_live_superuser_sessions_are_evidence(layout: dict[str, Any],
 def test_framework_scopes_rules(layout: dict[str, Any], builtin_rules: tuple) -> None:
     rules = list(builtin_rules)
     res = evaluate(layout["snapshot"], rules, config_from_mapping({"framework": "golive"}))
-    from pgaudit_roles.frameworks import load_framework
+    from pgaudit_roles.evaluate.frameworks import load_framework
 
     fw = load_framework("golive", rules)
     coverage = {r.id for r in rules if r.category == "coverage"}  # a scope never hides a gap
@@ -232,7 +232,8 @@ def test_inventory(layout: dict[str, Any], builtin_rules: tuple) -> None:
     assert summary["superuser"] is False
     assert any(o["identity"] == "app_data.orders" and o["via"] == ["owner"]
                for o in summary["top_objects"])
-    assert {"database": db, "privilege": "SELECT", "objects": 1, "via": f"app_{p}"} in summary["counts"]
+    assert {"database": db, "privilege": "SELECT", "object_class": "relation", "objects": 1,
+            "via": f"app_{p}"} in summary["counts"]
     assert inv["login_privileges"][f"ops_{p}"]["superuser"] is True
     assert {"database": db, "privilege": "CONNECT", "objects": 1} in inv["public_privileges"]
     logins = [r["name"] for r in inv["roles"] if r.get("login")]
@@ -241,7 +242,7 @@ def test_inventory(layout: dict[str, Any], builtin_rules: tuple) -> None:
 
 def test_inventory_follows_group_grants(pg: Any, fresh_db: str) -> None:
     """A login role's summary names the group role its privileges come through."""
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
 
     p = pg.unique("inv")
     pg.execute(f"CREATE ROLE db_writer_{p} NOLOGIN; CREATE ROLE app_{p} LOGIN; "
@@ -253,10 +254,10 @@ def test_inventory_follows_group_grants(pg: Any, fresh_db: str) -> None:
         snap = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
         inv = evaluate(snap, [], config_from_mapping({})).inventory
         counts = inv["login_privileges"][f"app_{p}"]["counts"]
-        assert {"database": fresh_db, "privilege": "INSERT", "objects": 2,
-                "via": f"db_writer_{p}"} in counts
-        assert {"database": fresh_db, "privilege": "SELECT (columns)", "objects": 1,
-                "via": f"app_{p}"} in counts
+        assert {"database": fresh_db, "privilege": "INSERT", "object_class": "relation",
+                "objects": 2, "via": f"db_writer_{p}"} in counts
+        assert {"database": fresh_db, "privilege": "SELECT (columns)", "object_class": "column",
+                "objects": 1, "via": f"app_{p}"} in counts
     finally:
         pg.drop_database(fresh_db)
         pg.execute(f"DROP ROLE app_{p}; DROP ROLE db_writer_{p};")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_roles import frameworks
-from pgaudit_roles.errors import RuleError, UsageError
-from pgaudit_roles.model import Rule, RuleResult
+from pgaudit_roles.core.errors import RuleError, UsageError
+from pgaudit_roles.core.model import Rule, RuleResult
+from pgaudit_roles.evaluate import frameworks
 
 
 def rule(rid: str, min_version: int = 130000) -> Rule:

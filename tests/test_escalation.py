@@ -160,8 +160,8 @@ def expected_routes(major: int) -> dict[tuple[str, str], tuple[list[str], list[s
 @pytest.fixture(scope="module")
 def layout(pg: Any) -> Iterator[dict[str, Any]]:
     """The layout in a fresh database, collected as a pg_monitor member; dropped after."""
-    from pgaudit_roles import audit_schema
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.audit import audit_schema
+    from pgaudit_roles.collect.collector import collect
 
     db = pg.create_database(f"{P}_db")
     cluster, per_db = layout_sql(pg.major)
@@ -254,8 +254,8 @@ def test_routes_hop_by_hop(layout: dict[str, Any], pg: Any) -> None:
 
 
 def test_rules_report_the_routes_and_rls(layout: dict[str, Any], pg: Any) -> None:
-    from pgaudit_roles.engine import evaluate
-    from pgaudit_roles.rules import load_rules
+    from pgaudit_roles.evaluate.engine import evaluate
+    from pgaudit_roles.evaluate.rules import load_rules
 
     rules = [r for r in load_rules() if r.id.startswith(("PGR-PATH", "PGR-RLS"))]
     res = {rr.rule.id: rr for rr in evaluate(layout["snap"], rules).results}
@@ -501,7 +501,7 @@ def test_paths_command(layout: dict[str, Any], pg: Any, tmp_path: Any) -> None:
     from click.testing import CliRunner
 
     from pgaudit_roles.cli import cli
-    from pgaudit_roles.snapshot import save
+    from pgaudit_roles.collect.snapshot import save
 
     path = tmp_path / "snap.json"
     save(layout["snap"], path)

@@ -183,7 +183,7 @@ def test_tls_required_but_server_has_none(pg: Server, tmp_path: Path) -> None:
 
 
 def test_closed_local_port_is_unreachable(tmp_path: Path) -> None:
-    from pgaudit_roles.localpg import free_port
+    from pgaudit_roles.core.localpg import free_port
 
     dsn = f"host=127.0.0.1 port={free_port()} user=postgres dbname=postgres connect_timeout=3"
     rc, _out, err = finish(cli(["scan", dsn, "--output-dir", str(tmp_path / "r")], tmp_path))

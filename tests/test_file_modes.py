@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_bad_input import run_cli, valid_doc
 
-from pgaudit_roles import snapshot as snapmod
+from pgaudit_roles.collect import snapshot as snapmod
 
 
 @pytest.fixture(params=[0o077, 0o022, 0o027], ids=["umask077", "umask022", "umask027"])

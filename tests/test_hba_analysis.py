@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from pgaudit_roles.hba import HBA_COLUMNS, parse_hba_file
-from pgaudit_roles.hba_analysis import (
+from pgaudit_roles.audit.hba_analysis import (
     ALL_ADDRESS_COUNT,
     ANALYSIS_COLUMNS,
     analyze,
     pairwise_shadowed_by,
 )
+from pgaudit_roles.collect.hba import HBA_COLUMNS, parse_hba_file
 
 
 def rule(n: int | None, line: str, error: str | None = None) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def test_analysis_of_parsed_file(tmp_path: Path) -> None:
 
 
 def test_hba_module_reexports_analyze() -> None:
-    from pgaudit_roles import hba
+    from pgaudit_roles.collect import hba
 
     rows = [rule(1, "host all all all reject"), rule(2, "hostssl app app 10.0.0.0 255.0.0.0 md5")]
     assert [r["shadowed_by"] for r in hba.analyze(rows)] == [None, 1]

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from pgaudit_roles.errors import EXIT_USAGE, UsageError
-from pgaudit_roles.hba import (
+from pgaudit_roles.collect.hba import (
     HBA_COLUMNS,
     HbaBuild,
     build_from_pg_config,
@@ -24,7 +23,8 @@ from pgaudit_roles.hba import (
     token_is_literal,
     unquote_token,
 )
-from pgaudit_roles.snapshot import CLUSTER_TABLES
+from pgaudit_roles.collect.snapshot import CLUSTER_TABLES
+from pgaudit_roles.core.errors import EXIT_USAGE, UsageError
 
 
 def parse(tmp_path: Path, text: str, major: int = 16, build: HbaBuild | None = None,

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pgaudit_roles.hba import (
+from pgaudit_roles.collect.hba import (
     HbaBuild,
     build_from_pg_config,
     content_free,

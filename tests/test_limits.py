@@ -17,9 +17,9 @@ from cli_support import sigint_default
 from test_audit_schema import make, role
 from test_query_cli import run
 
-from pgaudit_roles import limits
-from pgaudit_roles.engine import open_sandbox
-from pgaudit_roles.snapshot import save
+from pgaudit_roles.audit import limits
+from pgaudit_roles.collect.snapshot import save
+from pgaudit_roles.evaluate.engine import open_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDLESS = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_roles.config import Config
+from pgaudit_roles.evaluate.config import Config
+from pgaudit_roles.evaluate.rules import load_rules
 from pgaudit_roles.lint.run import LintOptions, lint
-from pgaudit_roles.rules import load_rules
 
 TWIN_AVAILABLE = importlib.util.find_spec("pgaudit_roles.twin") is not None
 
 
 @pytest.mark.skipif(not TWIN_AVAILABLE, reason="pgaudit_roles.twin is not in this build yet")
 def test_migrations_run_against_the_snapshot_roles(pg, fresh_db: str, tmp_path: Path) -> None:
-    from pgaudit_roles.collect import collect
-    from pgaudit_roles.localpg import find_installs
-    from pgaudit_roles.snapshot import save
+    from pgaudit_roles.collect.collector import collect
+    from pgaudit_roles.collect.snapshot import save
+    from pgaudit_roles.core.localpg import find_installs
 
     app, writer = pg.unique("app_snap"), pg.unique("db_writer_snap")
     pg.execute(f'CREATE ROLE "{app}" LOGIN CONNECTION LIMIT 5; CREATE ROLE "{writer}" NOLOGIN;')

@@ -11,11 +11,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lint_support import CASES, CLEAN, DATA, PASSWORDS, ROOT, located, markers  # noqa: E402
 
-from pgaudit_roles.config import Config  # noqa: E402
+from pgaudit_roles.evaluate.config import Config  # noqa: E402
+from pgaudit_roles.evaluate.rules import load_rules  # noqa: E402
 from pgaudit_roles.lint.order import natural_key, order_paths  # noqa: E402
 from pgaudit_roles.lint.run import LintOptions, lint  # noqa: E402
 from pgaudit_roles.lint.source import LineMap, LintSyntaxError, split_meta  # noqa: E402
-from pgaudit_roles.rules import load_rules  # noqa: E402
 
 RULES = load_rules()
 LINT_IDS = sorted(r.id for r in RULES if r.check is not None)
@@ -44,7 +44,7 @@ def test_statement_rules_are_in_the_catalogue_docs_and_config(tmp_path: Path) ->
     docs = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     for rid in LINT_IDS:
         assert rid in readme and f'id="{rid.lower()}"' in docs
-    from pgaudit_roles.config import config_from_mapping
+    from pgaudit_roles.evaluate.config import config_from_mapping
 
     cfg = config_from_mapping({"rules": {"disable": ["PGR-LINT-001"],
                                          "severity": {"PGR-LINT-005": "low"}}})
@@ -57,8 +57,8 @@ def test_statement_rules_are_in_the_catalogue_docs_and_config(tmp_path: Path) ->
 
 
 def test_statement_rules_never_run_on_a_snapshot() -> None:
-    from pgaudit_roles.engine import evaluate
-    from pgaudit_roles.snapshot import Snapshot
+    from pgaudit_roles.collect.snapshot import Snapshot
+    from pgaudit_roles.evaluate.engine import evaluate
 
     res = evaluate(Snapshot(meta={}, cluster={}, databases=[]), RULES)
     assert not [r for r in res.results if r.rule.check is not None]

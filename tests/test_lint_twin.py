@@ -18,17 +18,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import VERSIONS, install_for  # noqa: E402
 from lint_support import CASES, CLEAN, PASSWORDS, ROOT, located, markers  # noqa: E402
 
-from pgaudit_roles.config import Config  # noqa: E402
+from pgaudit_roles.core.model import at_or_above  # noqa: E402
+from pgaudit_roles.evaluate.config import Config  # noqa: E402
+from pgaudit_roles.evaluate.rules import load_rules  # noqa: E402
 from pgaudit_roles.lint.run import LintOptions, lint  # noqa: E402
-from pgaudit_roles.model import at_or_above  # noqa: E402
-from pgaudit_roles.rules import load_rules  # noqa: E402
 
 RULES = load_rules()
 
 
 @pytest.fixture(scope="module", params=VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
 def twin_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
-    from pgaudit_roles.localpg import LocalCluster
+    from pgaudit_roles.core.localpg import LocalCluster
 
     cluster = LocalCluster(install_for(request.param)).start()
     try:

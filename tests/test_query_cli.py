@@ -15,10 +15,10 @@ import pytest
 from cli_support import run_cli as run
 from test_audit_schema import SCHEMA, acl, make, member, obj, role
 
+from pgaudit_roles.collect.snapshot import save
 from pgaudit_roles.commands.query import open_audit, sql_name
 from pgaudit_roles.commands.who_can import parse_name, parse_question
-from pgaudit_roles.errors import UsageError
-from pgaudit_roles.snapshot import save
+from pgaudit_roles.core.errors import UsageError
 
 HOSTILE = 'we"ird\nname <script>'
 
@@ -269,7 +269,7 @@ def test_help_is_fast_and_lists_the_commands() -> None:
 @pytest.mark.pg
 def test_commands_on_a_live_dsn_agree_with_the_server(pg: Any, fresh_db: str,
                                                       capsys: Any) -> None:
-    from pgaudit_roles.sqlquote import quote_ident as q
+    from pgaudit_roles.core.sqlquote import quote_ident as q
 
     p = pg.unique("qc")
     names = {k: f"{p}_{k}" for k in ("own", "grp", "app", "ni")}
@@ -315,7 +315,7 @@ def test_commands_on_a_live_dsn_agree_with_the_server(pg: Any, fresh_db: str,
 
 
 def test_unreachable_dsn_exits_3(capsys: Any) -> None:
-    from pgaudit_roles.localpg import free_port
+    from pgaudit_roles.core.localpg import free_port
 
     dsn = f"host=127.0.0.1 port={free_port()} user=nobody dbname=x connect_timeout=2"
     code, _out, err = run(["query", dsn, "SELECT 1"], capsys)

@@ -15,8 +15,8 @@ import pytest
 from layouts import FX, apply_fixture_layout, make_auditor
 from layouts.logparse import entries, first_keyword, non_read_statements, read_since
 
-from pgaudit_roles.collect import collect
-from pgaudit_roles.connect import APPLICATION_NAME, ConnectSettings, connect
+from pgaudit_roles.collect.collector import collect
+from pgaudit_roles.collect.connect import APPLICATION_NAME, ConnectSettings, connect
 
 APP = APPLICATION_NAME
 
@@ -78,7 +78,7 @@ def test_full_collection_logs_only_reads(pg, statement_log):
     # One session for the cluster-wide reads, then one per database (a pool of 2 jobs).
     assert len(per_pid) == len(collected) + 1
     assert len(set(sorted(others)[:-1])) == 1, per_pid  # all but the cluster session are equal
-    from pgaudit_roles.catalog_queries import database_queries
+    from pgaudit_roles.collect.catalog_queries import database_queries
 
     assert kinds["COPY"] == len(collected) * len(database_queries(snap.meta["server_version_num"]))
 
@@ -109,7 +109,7 @@ def test_session_settings_and_writes_refused(pg):
 @pytest.mark.pg
 def test_settings_are_set_when_a_pooler_drops_startup_options(pg, monkeypatch):
     """Fallback path: if the options did not take effect, SET them after connecting."""
-    import pgaudit_roles.connect as c
+    import pgaudit_roles.collect.connect as c
 
     monkeypatch.setattr(c, "startup_options", lambda settings, user_options=None: "")
     with connect(pg.conninfo()) as conn:

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pglast import ast, parse_sql
 
-from pgaudit_roles.errors import EXIT_USAGE, RuleError
-from pgaudit_roles.remediation import (
+from pgaudit_roles.core.errors import EXIT_USAGE, RuleError
+from pgaudit_roles.evaluate.remediation import (
     RemediationError,
     check_sql,
     classify,
@@ -194,7 +194,7 @@ def test_classify(sql: str, login: tuple | set, expected: set, absent: set) -> N
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, pgaudit_roles.remediation; "
+    code = ("import sys, pgaudit_roles.evaluate.remediation; "
             "print(any(m in sys.modules for m in ('jinja2', 'pglast')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

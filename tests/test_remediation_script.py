@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from pglast import parse_sql
 
-from pgaudit_roles.errors import UsageError
-from pgaudit_roles.localpg import find_installs
-from pgaudit_roles.model import Finding, Rule, RuleResult, ScanResult
-from pgaudit_roles.remediation import render
+from pgaudit_roles.core.errors import UsageError
+from pgaudit_roles.core.localpg import find_installs
+from pgaudit_roles.core.model import Finding, Rule, RuleResult, ScanResult
+from pgaudit_roles.core.sqlquote import quote_ident
+from pgaudit_roles.evaluate.remediation import render
 from pgaudit_roles.reports.sql_script import (
     comment_text,
     one_line,
@@ -29,7 +30,6 @@ from pgaudit_roles.reports.sql_script import (
     redact,
     render_sql_script,
 )
-from pgaudit_roles.sqlquote import quote_ident
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pglast import parse_sql
 
-from pgaudit_roles.remediation import classify, render
+from pgaudit_roles.evaluate.remediation import classify, render
 
 pytestmark = pytest.mark.pg
 

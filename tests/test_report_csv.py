@@ -9,7 +9,7 @@ import io
 import pytest
 from report_fixtures import full_result
 
-from pgaudit_roles.errors import UsageError
+from pgaudit_roles.core.errors import UsageError
 from pgaudit_roles.reports import render, write_reports
 from pgaudit_roles.reports.csv_report import HEADER, SOURCE_COLUMNS, file_key
 
@@ -83,9 +83,9 @@ _CHECK = {
 
 @pytest.mark.pg
 def test_access_review_on_a_real_scan(pg, fresh_db, tmp_path, builtin_rules):
-    from pgaudit_roles.collect import collect
-    from pgaudit_roles.config import Config
-    from pgaudit_roles.engine import evaluate
+    from pgaudit_roles.collect.collector import collect
+    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.evaluate.engine import evaluate
 
     tag = pg.unique("ar")
     app, writer, owner = f"app_{tag}", f"db_writer_{tag}", f"db_owner_{tag}"

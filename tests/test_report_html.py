@@ -12,8 +12,8 @@ from html.parser import HTMLParser
 import pytest
 from report_fixtures import HOSTILE, IMG, SCRIPT, SECRET, empty_result, full_result, many_result
 
+from pgaudit_roles.core.resources import templates_dir
 from pgaudit_roles.reports import html_report, render
-from pgaudit_roles.resources import templates_dir
 
 
 class Collector(HTMLParser):

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 from report_fixtures import HOSTILE, IMG, SECRET, empty_result, full_result, many_result
 
+from pgaudit_roles.core.resources import schemas_dir
 from pgaudit_roles.reports import json_report, render
-from pgaudit_roles.resources import schemas_dir
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from markdown_it import MarkdownIt
 from report_fixtures import HOSTILE, full_result
 
-from pgaudit_roles.model import Finding, RequirementResult, Rule, RuleResult, ScanResult
+from pgaudit_roles.core.model import Finding, RequirementResult, Rule, RuleResult, ScanResult
 from pgaudit_roles.reports import render
 from pgaudit_roles.reports.common import printable
 from pgaudit_roles.reports.markdown_report import md_code, md_text

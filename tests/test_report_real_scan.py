@@ -14,14 +14,14 @@ import jsonschema
 import pytest
 import xmlschema
 
+from pgaudit_roles.core.resources import schemas_dir
 from pgaudit_roles.reports import FORMATS, write_reports
-from pgaudit_roles.resources import schemas_dir
 
 pytestmark = pytest.mark.pg
 
-engine = pytest.importorskip("pgaudit_roles.engine", reason="rule engine not in this tree")
-collect_mod = pytest.importorskip("pgaudit_roles.collect", reason="collector not in this tree")
-rules_mod = pytest.importorskip("pgaudit_roles.rules", reason="rule loader not in this tree")
+engine = pytest.importorskip("pgaudit_roles.evaluate.engine", reason="rule engine not in this tree")
+collect_mod = pytest.importorskip("pgaudit_roles.collect.collector", reason="collector not in this tree")
+rules_mod = pytest.importorskip("pgaudit_roles.evaluate.rules", reason="rule loader not in this tree")
 
 
 def _qi(name: str) -> str:

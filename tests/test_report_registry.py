@@ -10,10 +10,10 @@ from typing import IO
 import pytest
 from report_fixtures import full_result
 
-from pgaudit_roles import config as config_mod
 from pgaudit_roles import reports
-from pgaudit_roles.errors import ConfigError, UsageError
-from pgaudit_roles.model import Finding, Rule, RuleResult, ScanResult
+from pgaudit_roles.core.errors import ConfigError, UsageError
+from pgaudit_roles.core.model import Finding, Rule, RuleResult, ScanResult
+from pgaudit_roles.evaluate import config as config_mod
 from pgaudit_roles.reports import registry
 from pgaudit_roles.reports.registry import (
     REPORTERS,
@@ -68,7 +68,8 @@ def test_registry_path_renders_what_the_module_renders(fmt):
     import importlib
 
     module = {"json": "json_report", "html": "html_report", "junit": "junit_report",
-              "sarif": "sarif_report", "text": "text_report"}[fmt]
+              "sarif": "sarif_report", "text": "text_report",
+              "prometheus": "prometheus_report"}[fmt]
     mod = importlib.import_module(f"pgaudit_roles.reports.{module}")
     result = full_result()
     via_registry = reports.render(result, fmt)

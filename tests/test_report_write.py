@@ -9,7 +9,7 @@ import os
 import pytest
 from report_fixtures import SECRET, full_result
 
-from pgaudit_roles.errors import UsageError
+from pgaudit_roles.core.errors import UsageError
 from pgaudit_roles.reports import FORMATS, parse_formats, render, write_reports
 
 HAVE_SQL = importlib.util.find_spec("pgaudit_roles.reports.sql_script") is not None

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_roles import docgen, frameworks, resources, rule_examples, rule_scaffold
+from pgaudit_roles import docgen, rule_examples, rule_scaffold
+from pgaudit_roles.core import resources
+from pgaudit_roles.evaluate import frameworks
+from pgaudit_roles.evaluate.rules import RULE_ID_RE
 from pgaudit_roles.rule_docs import (
     README_END,
     README_START,
     render_readme_section,
     replace_readme_section,
 )
-from pgaudit_roles.rules import RULE_ID_RE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "rules"))
 from caseload import CASES_DIR, load_case_file  # noqa: E402

@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from test_rules_loader import GOOD, write_rule
 
-from pgaudit_roles import resources, validated_rules
-from pgaudit_roles import rules as rules_mod
-from pgaudit_roles.errors import RuleError
-from pgaudit_roles.rules import load_rule_file, load_rules
+from pgaudit_roles.core import resources
+from pgaudit_roles.core.errors import RuleError
+from pgaudit_roles.evaluate import rules as rules_mod
+from pgaudit_roles.evaluate import validated_rules
+from pgaudit_roles.evaluate.rules import load_rule_file, load_rules
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_every_builtin_rule_validates_and_the_manifest_is_current() -> None:
     fresh = validated_rules.render_manifest()
     current = validated_rules.manifest_path().read_text(encoding="utf-8")
     assert fresh == current, ("rules/validated.json is stale: run "
-                              "python -m pgaudit_roles.validated_rules")
+                              "python -m pgaudit_roles.evaluate.validated_rules")
     listed = set(__import__("json").loads(current)["rules"])
     assert listed == {p.name for p in resources.rules_dir().glob("*.toml")}
 
@@ -79,9 +80,9 @@ def test_manifest_check_command_fails_when_stale(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        import pgaudit_roles.resources as resources
+        import pgaudit_roles.core.resources as resources
         resources.rules_dir = lambda: Path({str(rules)!r})
-        from pgaudit_roles import validated_rules
+        from pgaudit_roles.evaluate import validated_rules
         sys.exit(validated_rules.main(sys.argv[1:]))
     """)
     proc = subprocess.run([sys.executable, "-c", code, "--check"], capture_output=True,
@@ -260,7 +261,7 @@ def test_loading_rules_imports_no_sqlglot_duckdb_or_jinja(tmp_path: Path) -> Non
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     code = textwrap.dedent(f"""
         import sys
-        from pgaudit_roles.rules import load_rules
+        from pgaudit_roles.evaluate.rules import load_rules
         load_rules([{str(rules_dir)!r}])
         print(",".join(m for m in ("sqlglot", "duckdb", "jinja2", "pglast") if m in sys.modules))
     """)

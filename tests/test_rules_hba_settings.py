@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from pgaudit_roles.config import Config
-from pgaudit_roles.engine import evaluate
-from pgaudit_roles.hba import parse_hba_file
-from pgaudit_roles.rules import find_rule, load_rules
-from pgaudit_roles.snapshot import CLUSTER_TABLES, DatabaseSnapshot, Snapshot, Table
+from pgaudit_roles.collect.hba import parse_hba_file
+from pgaudit_roles.collect.snapshot import CLUSTER_TABLES, DatabaseSnapshot, Snapshot, Table
+from pgaudit_roles.evaluate.config import Config
+from pgaudit_roles.evaluate.engine import evaluate
+from pgaudit_roles.evaluate.rules import find_rule, load_rules
 
 RULES = load_rules()
 

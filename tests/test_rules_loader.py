@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_roles import rules as rules_mod
-from pgaudit_roles.errors import RuleError
-from pgaudit_roles.rules import load_rule_file, load_rules, validate_query
+from pgaudit_roles.core.errors import RuleError
+from pgaudit_roles.evaluate import rules as rules_mod
+from pgaudit_roles.evaluate.rules import load_rule_file, load_rules, validate_query
 
 GOOD = """\
 id = "{id}"
@@ -230,13 +230,13 @@ def test_audit_macros_are_available_to_rules() -> None:
 
 
 def test_source_names_match_snapshot() -> None:
-    from pgaudit_roles.snapshot import SOURCES
+    from pgaudit_roles.collect.snapshot import SOURCES
 
     assert set(rules_mod.SOURCE_NAMES) == set(SOURCES)
 
 
 def test_audit_tables_come_from_the_audit_schema() -> None:
-    from pgaudit_roles import audit_schema
+    from pgaudit_roles.audit import audit_schema
 
     assert rules_mod.audit_tables() == frozenset(audit_schema.AUDIT_TABLES)
 
@@ -285,9 +285,9 @@ def test_cli_rules_list_and_show(tmp_path: Path) -> None:
 def test_rules_module_import_is_light() -> None:
     code = textwrap.dedent("""
         import sys
-        import pgaudit_roles.rules, pgaudit_roles.engine, pgaudit_roles.config
-        import pgaudit_roles.frameworks, pgaudit_roles.rule_docs
-        import pgaudit_roles.commands.check, pgaudit_roles.commands.rules_cmd
+        import pgaudit_roles.evaluate.rules, pgaudit_roles.evaluate.engine, pgaudit_roles.evaluate.config
+        import pgaudit_roles.evaluate.frameworks, pgaudit_roles.rule_docs
+        import pgaudit_roles.commands.check, pgaudit_roles.commands.rules
         heavy = [m for m in ("sqlglot", "duckdb", "jinja2", "pglast", "psycopg") if m in sys.modules]
         print(",".join(heavy))
     """)

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from cli_support import run_cli
 
-from pgaudit_roles import docgen, frameworks, rule_scaffold
-from pgaudit_roles.engine import evaluate
-from pgaudit_roles.errors import UsageError
-from pgaudit_roles.rules import load_dir, load_rule_file
-from pgaudit_roles.snapshot import Snapshot
+from pgaudit_roles import docgen, rule_scaffold
+from pgaudit_roles.collect.snapshot import Snapshot
+from pgaudit_roles.core.errors import UsageError
+from pgaudit_roles.evaluate import frameworks
+from pgaudit_roles.evaluate.engine import evaluate
+from pgaudit_roles.evaluate.rules import load_dir, load_rule_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "rules"))
 from caseload import load_case_file  # noqa: E402
@@ -233,8 +234,8 @@ def test_filled_rule_cases_fail_and_pass_on_a_real_server(pg: Any, filled: Path)
     """The scaffolded case file, once filled, is what the case runner needs: its fail case
     gives the finding it names and its pass case none (the runner's own steps: a database,
     the {p} prefix, the real collector, the rule)."""
-    from pgaudit_roles.collect import collect
-    from pgaudit_roles.config import Config
+    from pgaudit_roles.collect.collector import collect
+    from pgaudit_roles.evaluate.config import Config
 
     rule = load_rule_file(filled / "rules" / f"{RID}.toml", origin="builtin")
     cases = load_case_file(filled / "tests" / "rules" / "cases" / f"{RID}.toml")

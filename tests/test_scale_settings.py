@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from pgaudit_roles import audit_schema
-from pgaudit_roles.config import config_from_mapping
-from pgaudit_roles.errors import ConfigError, UsageError
-from pgaudit_roles.remediation import RemediationError, check_sql
+from pgaudit_roles.audit import audit_schema
+from pgaudit_roles.core.errors import ConfigError, UsageError
+from pgaudit_roles.evaluate.config import config_from_mapping
+from pgaudit_roles.evaluate.remediation import RemediationError, check_sql
 
 
 def _setting(con, name: str) -> str:
@@ -80,8 +80,8 @@ def test_check_sql_splits_statements_with_unicode_names_by_byte_offsets():
 
 
 def test_out_of_memory_names_the_setting(monkeypatch):
-    from pgaudit_roles.engine import _memory_hint
-    from pgaudit_roles.snapshot import Snapshot
+    from pgaudit_roles.collect.snapshot import Snapshot
+    from pgaudit_roles.evaluate.engine import _memory_hint
 
     monkeypatch.setenv("PGAUDIT_ROLES_MEMORY_LIMIT", "3MB")
     assert "PGAUDIT_ROLES_MEMORY_LIMIT" in _memory_hint(RuntimeError("Out of Memory Error: x"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import VERSIONS, install_for
 
-from pgaudit_roles.localpg import LocalCluster, free_port
+from pgaudit_roles.core.localpg import LocalCluster, free_port
 
 CLEAN_LAYOUT = """
 REVOKE ALL ON DATABASE {db} FROM PUBLIC;

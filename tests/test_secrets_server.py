@@ -185,7 +185,7 @@ def _hba_tree(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("major", [13, 14, 15, 16, 17, 18])
 def test_parser_reads_no_file_outside_and_shows_no_included_words(major: int,
                                                                    tmp_path: Path) -> None:
-    from pgaudit_roles.hba import parse_hba_file
+    from pgaudit_roles.collect.hba import parse_hba_file
 
     rows = parse_hba_file(str(_hba_tree(tmp_path)), major)
     blob = repr(rows)

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pgaudit_roles.errors import UsageError
-from pgaudit_roles.snapshot import (
+from pgaudit_roles.collect.snapshot import (
     CLUSTER_TABLES,
     DATABASE_TABLES,
     DatabaseSnapshot,
@@ -28,7 +27,8 @@ from pgaudit_roles.snapshot import (
     load,
     save,
 )
-from pgaudit_roles.spool import Spool, copy_statement, reader_sql
+from pgaudit_roles.collect.spool import Spool, copy_statement, reader_sql
+from pgaudit_roles.core.errors import UsageError
 
 FUNCTIONS = DATABASE_TABLES["functions"]
 FUNCTION_TYPES = [c[1] for c in FUNCTIONS]
@@ -173,7 +173,7 @@ def test_archive_round_trips_a_snapshot(tmp_path):
 
 def test_archive_and_json_give_the_same_audit_schema(tmp_path):
     """The loader reads Parquet members, CSV files and in-memory rows the same way."""
-    from pgaudit_roles import audit_schema
+    from pgaudit_roles.audit import audit_schema
 
     snap = _snapshot(tmp_path)
     save(snap, tmp_path / "snap.tar")
@@ -191,7 +191,7 @@ def test_archive_and_json_give_the_same_audit_schema(tmp_path):
 
 
 def test_archive_write_is_atomic(tmp_path, monkeypatch):
-    import pgaudit_roles.snapshot as snapshot_mod
+    import pgaudit_roles.collect.snapshot as snapshot_mod
 
     snap = _snapshot(tmp_path)
     target = tmp_path / "out" / "snap.tar"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pgaudit_roles import sqlquote as q
+from pgaudit_roles.core import sqlquote as q
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -184,6 +184,6 @@ def test_kind_keywords() -> None:
 
 def test_import_is_light() -> None:
     """Importing the module must not pull in pglast (the CLI imports it for --help paths)."""
-    code = "import sys, pgaudit_roles.sqlquote; print('pglast' in sys.modules)"
+    code = "import sys, pgaudit_roles.core.sqlquote; print('pglast' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgaudit_roles import sqlquote as q
+from pgaudit_roles.core import sqlquote as q
 
 pytestmark = pytest.mark.pg
 

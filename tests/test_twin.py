@@ -29,9 +29,9 @@ from cli_support import sigint_default
 from conftest import VERSIONS, Server, install_for
 from layouts import FX, apply_fixture_layout, make_auditor
 
-from pgaudit_roles import drift
-from pgaudit_roles.localpg import LocalCluster
-from pgaudit_roles.snapshot import Snapshot, load, save
+from pgaudit_roles.collect.snapshot import Snapshot, load, save
+from pgaudit_roles.core.localpg import LocalCluster
+from pgaudit_roles.evaluate import drift
 
 pytestmark = pytest.mark.pg
 
@@ -82,7 +82,7 @@ def fixture_pair(request: pytest.FixtureRequest,
         db = pg.create_database("twin_app")
         apply_fixture_layout(pg, db)
         conninfo = make_auditor(pg, AUDITOR)
-        from pgaudit_roles.collect import collect
+        from pgaudit_roles.collect.collector import collect
 
         src_path = work / "source.json"
         save(collect(conninfo, all_databases=True), src_path)
@@ -150,8 +150,8 @@ def test_13_and_14_snapshots_twinned_on_18(fixture_pair: Pair) -> None:
         pytest.skip("only the 13 and 14 snapshots are twinned on 18")
     import psycopg
 
-    from pgaudit_roles.config import Config
-    from pgaudit_roles.scan import evaluate_snapshot, load_rules_for
+    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.pipeline import evaluate_snapshot, load_rules_for
     from pgaudit_roles.twin import build_twin
 
     with build_twin(fixture_pair.source, install=install_for(18)) as twin:
@@ -176,7 +176,7 @@ def demo_pair(request: pytest.FixtureRequest,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Snapshot, Snapshot]]:
     from fixrescan_support import start_demo
 
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
     from pgaudit_roles.demo.build import AUDITOR as DEMO_AUDITOR
     from pgaudit_roles.twin import build_twin
 
@@ -193,8 +193,8 @@ def demo_pair(request: pytest.FixtureRequest,
 
 def test_demo_twin_same_findings_and_no_drift(demo_pair: tuple[Snapshot, Snapshot]) -> None:
     from pgaudit_roles import demo
-    from pgaudit_roles.config import load_config
-    from pgaudit_roles.scan import evaluate_snapshot, load_rules_for
+    from pgaudit_roles.evaluate.config import load_config
+    from pgaudit_roles.pipeline import evaluate_snapshot, load_rules_for
 
     source, twin = demo_pair
     d = drift.compare(source, twin)

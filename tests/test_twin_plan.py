@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from pgaudit_roles.model import Finding, Rule, RuleResult, ScanResult
-from pgaudit_roles.reports.sql_script import render_sql_script
-from pgaudit_roles.snapshot import (
+from pgaudit_roles.collect.snapshot import (
     CLUSTER_TABLES,
     DATABASE_TABLES,
     DatabaseSnapshot,
     Snapshot,
     Table,
 )
+from pgaudit_roles.core.model import Finding, Rule, RuleResult, ScanResult
+from pgaudit_roles.reports.sql_script import render_sql_script
 from pgaudit_roles.twin.plan import guc_value_sql, plan
-from pgaudit_roles.verify import Verification, unverified
+from pgaudit_roles.twin.verify import Verification, unverified
 
 ROLE = "r \"q'uote <script>alert(1)</script>\nnaïve \u2603"
 SCHEMA = "s ch\"ema'\n<b>"

@@ -37,8 +37,8 @@ from fixrescan_support import (
 )
 
 from pgaudit_roles import demo
+from pgaudit_roles.core.localpg import LocalCluster
 from pgaudit_roles.demo.build import apply_layout, create_auditor, parse_layout, server_version_num
-from pgaudit_roles.localpg import LocalCluster
 
 pytestmark = pytest.mark.pg
 

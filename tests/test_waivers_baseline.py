@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from pgaudit_roles import baseline, waivers
-from pgaudit_roles.errors import ConfigError
-from pgaudit_roles.model import Finding
+from pgaudit_roles.core.errors import ConfigError
+from pgaudit_roles.core.model import Finding
+from pgaudit_roles.evaluate import baseline, waivers
 
 RULES = {"PGR-OWN-001": "PGR-OWN-001", "PGR-OLD-001": "PGR-OWN-001", "PGR-ROLE-001": "PGR-ROLE-001"}
 TODAY = dt.date(2026, 11, 26)
@@ -114,8 +114,8 @@ def test_baseline_entries_sharing_a_fingerprint_accept_the_union(tmp_path):
     more than the baselined rows together."""
     import json as _json
 
-    from pgaudit_roles import baseline as bl
-    from pgaudit_roles.model import Finding
+    from pgaudit_roles.core.model import Finding
+    from pgaudit_roles.evaluate import baseline as bl
 
     def finding(privs: list[str], grantor: str) -> Finding:
         return Finding("PGR-PRIV-001", "high", "m", database="db", object_type="table",

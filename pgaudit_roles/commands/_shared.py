@@ -57,6 +57,15 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sarif-omit-waived", is_flag=True,
                      help="Leave waived findings out of SARIF (default: kept, with a "
                           "suppression carrying the waiver's reason, level note)."),
+        click.option("--history", "history_dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Append this run (summary and findings, as Parquet) to the history "
+                          "store DIR for `pgaudit-roles history` (config: history.dir)."),
+        click.option("--history-keep", metavar="RETENTION",
+                     help="Retention applied when recording: days ('90d') or runs per target "
+                          "('30 runs'); default: keep all (config: history.keep)."),
+        click.option("--target-name", metavar="NAME",
+                     help="Name of the target in the history and Prometheus metrics (default: "
+                          "the cluster's host:port; config: target_name)."),
         click.option("--show-config", is_flag=True,
                      help="Print every effective setting and where it came from, then exit."),
         click.option("--quiet", "-q", is_flag=True,
@@ -73,8 +82,8 @@ def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> Non
     """One line naming the missing file and the exact command that creates it."""
     import shlex
 
-    from ..baseline import create_command
-    from ..errors import ConfigError
+    from ..core.errors import ConfigError
+    from ..evaluate.baseline import create_command
     from ..reports.common import scrub
 
     src = shlex.quote(scrub(source)) if source is not None else "SNAPSHOT_OR_DSN"
@@ -91,8 +100,8 @@ def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> Non
 
 def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, Any],
                   progress: Callable[[str], None]) -> Any:
-    """The twin's proof of the SQL script (pgaudit_roles.verify), or why there is none."""
-    from ..verify import unverified, verify_remediation
+    """The twin's proof of the SQL script (pgaudit_roles.twin.verify), or why there is none."""
+    from ..twin.verify import unverified, verify_remediation
 
     level = opts["remediation_level"]
     if opts.get("verify") is False:
@@ -108,6 +117,25 @@ def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, 
     return verify_remediation(snap, rules, cfg, result, level, progress=progress)
 
 
+def target_name(cfg: Any, meta: dict[str, Any], label: str) -> str:
+    """The name a run is recorded and labelled under: ``--target-name``/``target_name``,
+    else the cluster's ``host:port`` from the snapshot, else ``label``."""
+    from ..reports.common import scrub
+    from ..reports.prometheus_report import default_target
+
+    return str(cfg.target_name or scrub(default_target(meta) or label))
+
+
+def _record_history(result: Any, cfg: Any, seconds: float) -> None:
+    """Append this run to the history store (after the reports: a report is never held
+    back by the store, and a store that cannot be written is exit 2, as a report is)."""
+    from ..history import record, run_from_result
+
+    run_ = run_from_result(result, target=result.meta["target_name"],
+                           duration_seconds=round(seconds, 3))
+    record(run_, cfg.history["dir"], cfg.history.get("keep"))
+
+
 def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
         get_snapshot: Callable[[Any, Callable[[str], None]], Any], *, label: str,
         source: str | None = None) -> None:
@@ -117,16 +145,19 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     without its password, or the snapshot path): a missing baseline file names the exact
     command that creates it, before anything is collected.
     """
-    from ..config import load_config
-    from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
-    from ..frameworks import load_framework
+    import time
+
+    from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+    from ..evaluate.config import load_config
+    from ..evaluate.frameworks import load_framework
+    from ..pipeline import evaluate_snapshot, load_rules_for, write_files
     from ..reports import parse_formats, write_format
     from ..reports.text_report import echo_summary
-    from ..scan import evaluate_snapshot, load_rules_for, write_files
 
     if opts["verbose"]:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="pgaudit-roles: %(name)s: %(message)s")
+    started = time.monotonic()
     formats = parse_formats(opts["formats"]) if opts["formats"] else None
     cfg = load_config(opts["config_path"], overrides={
         "fail_on": opts["fail_on"], "framework": opts["framework"],
@@ -135,6 +166,8 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
         "baseline": str(opts["baseline"]) if opts["baseline"] else None,
         "formats": formats,
         "output_dir": opts["output_dir"] if opts["output_dir"] not in (None, "-") else None,
+        "history.dir": str(opts["history_dir"]) if opts.get("history_dir") else None,
+        "history.keep": opts.get("history_keep"), "target_name": opts.get("target_name"),
         **extra_overrides,
     })
     rules = load_rules_for(cfg)
@@ -149,8 +182,10 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     to_stdout = opts["output_dir"] == "-"
     machine = [f for f in cfg.formats if f != "text"]
     if to_stdout and len(machine) != 1:
+        from ..reports.registry import MACHINE_FORMATS
+
         raise UsageError("--output-dir - writes one machine format to stdout: give exactly one "
-                         "of json, html, junit, sarif, sql in --format")
+                         f"of {', '.join(MACHINE_FORMATS)} in --format")
     quiet = opts["quiet"]
     show_progress = not quiet and sys.stderr.isatty()
 
@@ -164,6 +199,8 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     progress(f"evaluating {len(rules)} rules")
     result = evaluate_snapshot(snap, rules, cfg)
     result.meta["target_label"] = label
+    result.meta["target_name"] = target_name(cfg, result.meta, label)
+    result.meta["run_seconds"] = round(time.monotonic() - started, 3)
     options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"],
                "sarif_include_suppressed": not opts["sarif_omit_waived"]}
     wants_sql = machine[:1] == ["sql"] if to_stdout else "sql" in cfg.formats
@@ -180,4 +217,6 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
         echo_summary(result, paths, file=summary_to)
     elif "text" in cfg.formats:  # -q: the gate line only, so a quiet run still says why
         echo_summary(result, paths, file=summary_to, quiet=True)
+    if cfg.history.get("dir") is not None:
+        _record_history(result, cfg, time.monotonic() - started)
     sys.exit(EXIT_FINDINGS if result.gating_findings() else EXIT_OK)

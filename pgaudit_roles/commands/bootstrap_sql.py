@@ -25,7 +25,7 @@ def bootstrap_sql(role: str, with_password_check: bool, with_ident: bool,
     commented DO block: the guide revokes CONNECT from PUBLIC). No password is printed:
     set it from your secrets manager.
     """
-    from ..bootstrap import bootstrap_sql as render
+    from ..collect.bootstrap import bootstrap_sql as render
 
     click.echo(render(role, with_password_check=with_password_check, with_ident=with_ident,
                       create_role=not no_create_role,

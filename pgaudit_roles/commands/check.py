@@ -21,8 +21,8 @@ from ._shared import report_options, run
 def check(snapshot: Path | None, **opts: Any) -> None:
     """Evaluate the rules against SNAPSHOT (from `pgaudit-roles collect` or
     `scan --snapshot-out`), offline, and write the same reports as `scan`."""
-    from ..errors import UsageError
-    from ..snapshot import load
+    from ..collect.snapshot import load
+    from ..core.errors import UsageError
 
     def get_snapshot(cfg: Any, progress: Any) -> Any:
         if snapshot is None:

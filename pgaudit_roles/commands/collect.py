@@ -48,10 +48,10 @@ def collect(dsn: str, all_databases: bool, databases: tuple[str, ...], hba_file:
     `pgaudit-roles bootstrap-sql`). Exit 3 when the server cannot be reached or read,
     2 on bad options.
     """
-    from ..collect import collect as run_collect
-    from ..connect import ConnectSettings
-    from ..errors import UsageError
-    from ..snapshot import save
+    from ..collect.collector import collect as run_collect
+    from ..collect.connect import ConnectSettings
+    from ..collect.snapshot import save
+    from ..core.errors import UsageError
 
     if all_databases and databases:
         raise UsageError("use either --all-databases or --database, not both")
@@ -79,7 +79,7 @@ def collect(dsn: str, all_databases: bool, databases: tuple[str, ...], hba_file:
 
 def summary_line(snap: object, output: str) -> str:
     """One line: what was read, what was not, where it went."""
-    from ..snapshot import Snapshot
+    from ..collect.snapshot import Snapshot
 
     assert isinstance(snap, Snapshot)
     meta = snap.meta

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..drift import KINDS
+from ..evaluate.drift import KINDS
 from ._shared import FAIL_ON
 
 
@@ -55,9 +55,9 @@ def diff(old: str, new: str, fmt: str, output: Path | None, fail_on: str | None,
     Exit 1 when a new or widened finding at or above --fail-on appeared (or, with
     --fail-on-drift, any drift), 0 otherwise, 2 on bad input.
     """
-    from ..config import load_config
-    from ..diffing import compare_files, write
-    from ..errors import UsageError
+    from ..core.errors import UsageError
+    from ..evaluate.config import load_config
+    from ..evaluate.diffing import compare_files, write
 
     cfg = load_config(config_path, overrides={
         "fail_on": fail_on, "rules_dirs": [str(d) for d in rules_dirs] or None,

@@ -45,7 +45,7 @@ def chain(path: Any) -> str:
 
 def gather(con: Any, role: str, include_system: bool) -> dict[str, Any]:
     """Everything explain prints, as plain data (also the --format json output)."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     found = records(con, "SELECT * FROM roles WHERE name = ?", [role])
     if not found:
@@ -180,7 +180,7 @@ def render(data: dict[str, Any]) -> str:
     elif not data["privileges"]:
         lines.append("  (none)")
     lines += _privilege_lines(data["privileges"])
-    from ..can import render_explain_extra
+    from ..audit.can import render_explain_extra
 
     lines += render_explain_extra(data, sql_name, object_label)
     return "\n".join(lines)
@@ -253,7 +253,7 @@ def explain(first: str, second: str, include_system: bool, fmt: str,
     get by SET ROLE, grant options it keeps as owner, lo_compat_privileges and databases
     not collected are listed after them.
     """
-    from ..can import annotate_explain
+    from ..audit.can import annotate_explain
 
     target, role = first, second
     if not looks_like_target(first) and looks_like_target(second):

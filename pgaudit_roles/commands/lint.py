@@ -69,12 +69,12 @@ def lint(paths: tuple[Path, ...], snapshot: Path | None, database: str,
     caused it. Directories are ordered as Flyway, golang-migrate, dbmate, sqitch or
     Liquibase would run them, else in natural sort order.
     """
-    from ..config import load_config
-    from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
+    from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+    from ..evaluate.config import load_config
     from ..lint.run import LintOptions
     from ..lint.run import lint as run_lint
     from ..lint.source import LintSyntaxError
-    from ..scan import load_rules_for
+    from ..pipeline import load_rules_for
 
     wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
     bad = [f for f in wanted if f not in LINT_FORMATS]

@@ -2,7 +2,7 @@
 
 Why a command of its own: a finding says "app_api can become superuser in 3 hops"; the
 person fixing it needs every hop, the evidence for it, the SQL an attacker would run and
-the SQL that removes it. Routes come from ``pgaudit_roles.escalation`` over the audit
+the SQL that removes it. Routes come from ``pgaudit_roles.audit.escalation`` over the audit
 schema's ``escalation_edges`` (the same search that fills ``escalation_paths`` for the
 rules), so the command and the findings agree. Names are printed as SQL identifiers.
 """
@@ -20,8 +20,8 @@ _TARGET_ORDER = {"superuser": 0, "os": 1, "owner": 2, "predefined": 3, "remote":
 
 def gather(con: Any, from_role: str | None, to: str | None) -> list[dict[str, Any]]:
     """Routes as plain data, worst first (also the --format json output)."""
-    from ..errors import UsageError
-    from ..escalation import FIX_PARTS, Graph
+    from ..audit.escalation import FIX_PARTS, Graph
+    from ..core.errors import UsageError
     from .query import sql_name
 
     graph = Graph.load(con)

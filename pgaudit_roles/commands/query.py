@@ -34,7 +34,7 @@ from ._args import TextChoice
 if TYPE_CHECKING:
     import duckdb
 
-    from ..config import Config
+    from ..evaluate.config import Config
 
 FORMATS = ("text", "json", "csv")
 
@@ -49,13 +49,13 @@ def looks_like_dsn(target: str) -> bool:
 
 def load_target(target: str, cfg: Config) -> Any:
     """A Snapshot from a snapshot file, or collected from a DSN (read-only, as `collect`)."""
-    from ..errors import UsageError
-    from ..snapshot import load
+    from ..collect.snapshot import load
+    from ..core.errors import UsageError
 
     if os.path.exists(target):
         return load(target)
     if looks_like_dsn(target):
-        from ..scan import collect_snapshot
+        from ..pipeline import collect_snapshot
 
         return collect_snapshot(target, cfg)
     raise UsageError(f"{target}: no such snapshot file, and not a connection string "
@@ -64,8 +64,8 @@ def load_target(target: str, cfg: Config) -> Any:
 
 def open_audit(target: str, config_path: Path | None) -> tuple[duckdb.DuckDBPyConnection, Any]:
     """Load the target into the audit schema and lock the connection down. Returns (con, snap)."""
-    from .. import audit_schema
-    from ..config import load_config
+    from ..audit import audit_schema
+    from ..evaluate.config import load_config
 
     cfg = load_config(config_path)
     snap = load_target(target, cfg)
@@ -80,7 +80,7 @@ def sql_name(name: str | None) -> str:
     quote_ident's form when every character is printable; otherwise a PostgreSQL
     Unicode-escape identifier (``U&"a\\000Ab"``), which reads back as the same name.
     """
-    from ..sqlquote import quote_ident
+    from ..core.sqlquote import quote_ident
 
     if name is None:
         return "NULL"
@@ -140,7 +140,7 @@ def echo_partial_note(snap: Any, fmt: str, *, database: str | None = None,
                       sources: tuple[str, ...] | None = None) -> None:
     """Say when an answer covers only part of the cluster (a database or a source that was
     not collected): after a text answer on stdout, on stderr when stdout is JSON or CSV."""
-    from ..coverage import partial_note
+    from ..collect.coverage import partial_note
 
     note = partial_note(snap, database=database, sources=sources)
     if note:
@@ -273,16 +273,16 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
       pgaudit-roles query snap.json "SELECT role, privilege, via, path
         FROM effective_privileges WHERE identity = 'app_data.orders'"
     """
-    from ..errors import UsageError
-    from ..rules import validate_query
+    from ..core.errors import UsageError
+    from ..evaluate.rules import validate_query
 
     validate_query(sql, "SQL")
     con, snap = open_audit(target, config_path)
     try:
         import duckdb
 
-        from ..engine import _memory_hint
-        from ..limits import QueryTimeout, run_limited
+        from ..audit.limits import QueryTimeout, run_limited
+        from ..evaluate.engine import _memory_hint
 
         try:
             columns, rows = run_limited(con, sql)
@@ -294,6 +294,6 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
         con.close()
     out = {"text": render_table, "json": render_json, "csv": render_csv}[fmt](columns, rows)
     click.echo(out)
-    from ..coverage import sources_read_by
+    from ..collect.coverage import sources_read_by
 
     echo_partial_note(snap, "json" if fmt != "text" else "table", sources=sources_read_by(sql))

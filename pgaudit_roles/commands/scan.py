@@ -53,7 +53,7 @@ def scan(dsn: str, databases: tuple[str, ...], hba_file: str | None,
 
 
 def _label(dsn: str) -> str:
-    from ..connect import describe_target
+    from ..collect.connect import describe_target
 
     try:
         return describe_target(dsn) or "(libpq defaults)"
@@ -62,12 +62,12 @@ def _label(dsn: str) -> str:
 
 
 def _collect(dsn: str, cfg: Any, progress: Callable[[str], None], snapshot_out: Path | None) -> Any:
-    from ..scan import collect_snapshot
-    from ..snapshot import save
+    from ..collect.snapshot import save
+    from ..pipeline import collect_snapshot
 
     snap = collect_snapshot(dsn, cfg, progress)
     if snapshot_out is not None:
-        from ..errors import UsageError
+        from ..core.errors import UsageError
 
         try:
             save(snap, snapshot_out)

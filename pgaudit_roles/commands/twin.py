@@ -37,9 +37,9 @@ def twin(snapshot: Path, output: Path | None, databases: tuple[str, ...],
     No password is ever set on the twin; it listens only on a private unix socket and
     127.0.0.1, and is stopped and removed when the command ends.
     """
+    from ..collect.snapshot import load, save
+    from ..core.errors import UsageError
     from ..demo import choose_install
-    from ..errors import UsageError
-    from ..snapshot import load, save
     from ..twin import build_twin
 
     if output is None and not serve:

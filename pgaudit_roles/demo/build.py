@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import EXIT_COLLECTION, AuditError
+from ..core.errors import EXIT_COLLECTION, AuditError
 
 if TYPE_CHECKING:
     import psycopg
 
-    from ..localpg import LocalCluster
+    from ..core.localpg import LocalCluster
 
 AUDITOR = "pgaudit_auditor"
 _IF_VERSION = re.compile(r"^>=\s*(\d+)$")

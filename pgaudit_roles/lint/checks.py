@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..naming import NamingPolicy
+from ..audit.naming import NamingPolicy
 
 RUNTIME_KINDS: tuple[str, ...] = ("app", "writer", "reader")
 """The guide's runtime roles (the application login and the groups it uses), as PGR-OWN-001."""

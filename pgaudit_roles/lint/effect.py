@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CollectionError, UsageError
-from ..model import Finding, Rule, RuleResult
+from ..core.errors import CollectionError, UsageError
+from ..core.model import Finding, Rule, RuleResult
 from .source import Statement, walk
 
 log = logging.getLogger(__name__)
@@ -131,9 +131,9 @@ class Twin:
 
 def empty_twin(install: Any = None, cluster: Any = None) -> Twin:
     """An empty throwaway cluster (``cluster`` when the caller owns one, e.g. a test)."""
-    from ..collect import collect
+    from ..collect.collector import collect
+    from ..core.localpg import LocalCluster
     from ..demo import choose_install
-    from ..localpg import LocalCluster
 
     own = cluster is None
     if own:
@@ -166,7 +166,7 @@ def snapshot_twin(snapshot_path: Any, install: Any = None,
     except ImportError:
         raise UsageError("--snapshot: the privilege twin is not available yet in this build; "
                          "lint without --snapshot uses an empty twin") from None
-    from ..snapshot import load
+    from ..collect.snapshot import load
 
     t = build_twin(load(snapshot_path), install=install, progress=progress)
 
@@ -183,7 +183,7 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
     """Apply ``statements`` in order on ``twin``; see the module docstring."""
     import psycopg
 
-    from ..engine import evaluate
+    from ..evaluate.engine import evaluate
 
     say = progress or (lambda _m: None)
     catalogue = [r for r in rules if r.check is None]
@@ -201,7 +201,7 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
             exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                    (default_db,)).fetchone()
             if not exists:
-                from ..sqlquote import quote_ident
+                from ..core.sqlquote import quote_ident
 
                 admin.execute(f"CREATE DATABASE {quote_ident(default_db)}".encode())
     before = evaluate_now()

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 _FLYWAY = re.compile(r"^(?P<kind>[VRU])(?P<version>[0-9][0-9._]*)?__(?P<name>.+)\.sql$",
                      re.IGNORECASE)

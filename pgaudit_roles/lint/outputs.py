@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from ..model import Finding, ScanResult, at_or_above
+from ..core.model import Finding, ScanResult, at_or_above
 from ..reports.common import printable
 
 GITHUB_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "notice",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..model import Finding, Rule, RuleResult, ScanResult, fingerprint
+from ..core.model import Finding, Rule, RuleResult, ScanResult, fingerprint
 from .source import Source, Statement
 
 TWIN_RULE = "PGR-LINT-015"
@@ -64,7 +64,7 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     by_rule: dict[str, list[Finding]] = {r.id: [] for r in rules if r.check is not None}
     counter: dict[tuple[str, str, str], int] = {}
     covered: list[tuple[Statement, frozenset[str]]] = []
-    from ..engine import render_message
+    from ..evaluate.engine import render_message
 
     for h in hits:
         sev = cfg.severity.get(h.rule.id) or h.rule.severity
@@ -221,9 +221,9 @@ def _statement_finding(rule_id: str, severity: str, message: str, st: Statement,
 
 
 def _apply_waivers_and_baseline(result: ScanResult, rules: Sequence[Rule], cfg: Any) -> None:
-    from .. import baseline as baseline_mod
-    from .. import waivers as waivers_mod
-    from ..rules import resolve_ids
+    from ..evaluate import baseline as baseline_mod
+    from ..evaluate import waivers as waivers_mod
+    from ..evaluate.rules import resolve_ids
 
     if cfg.waivers is not None:
         loaded = waivers_mod.load(cfg.waivers)

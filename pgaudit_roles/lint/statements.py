@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import Rule
+from ..core.model import Rule
 from .checks import CHECKS, State, track
 from .source import Statement
 
@@ -28,7 +28,7 @@ class Hit:
 def run_checks(statements: Sequence[Statement], rules: Sequence[Rule],
                naming: Any = None) -> list[Hit]:
     """Hits of ``rules`` (statement rules only) over ``statements``, in statement order."""
-    from ..naming import NamingPolicy
+    from ..audit.naming import NamingPolicy
 
     active = [(r, CHECKS[r.check]) for r in rules if r.check is not None]
     state = State(naming=naming or NamingPolicy.default())

@@ -2,7 +2,7 @@
 
 The formats, their extensions and options are declared once, in ``registry.REPORTERS``.
 
-Every reporter reads only ``pgaudit_roles.model``; none touches a database. Files are
+Every reporter reads only ``pgaudit_roles.core.model``; none touches a database. Files are
 written atomically (a temporary file renamed into place), so an error never leaves half a
 report where CI would pick it up. Reporter modules are imported on first use so the CLI
 stays fast.
@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from ..atomic import atomic_writer
-from ..errors import UsageError
-from ..model import ScanResult
+from ..core.atomic import atomic_writer
+from ..core.errors import UsageError
+from ..core.model import ScanResult
 from .registry import (
     EXTENSIONS,
     FORMATS,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..model import SEVERITIES, STATUSES, Finding, RuleResult, ScanResult, at_or_above
+from ..core.model import SEVERITIES, STATUSES, Finding, RuleResult, ScanResult, at_or_above
 
 TOOL_NAME = "pgaudit-roles"
 
@@ -352,7 +352,7 @@ def outside_lines(outside: dict[str, Any] | None) -> list[str]:
 def top_findings(result: ScanResult, n: int) -> list[Finding]:
     """The ``n`` worst active findings (not waived, not baselined): highest severity first,
     then by rule, database, object and role, so the list is stable between runs."""
-    from ..model import SEVERITY_RANK
+    from ..core.model import SEVERITY_RANK
 
     active = [f for f in result.findings if f.gating]
     active.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.rule_id, f.database or "",

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 from .common import csv_cell
 from .registry import RenderFn, ReportContext
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__
-from ..model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
-from ..resources import templates_dir
+from ..core.model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
+from ..core.resources import templates_dir
 from .common import (
     TOOL_NAME,
     not_collected,
@@ -33,6 +33,7 @@ from .common import (
     rule_counts,
     summarize,
     target_label,
+    where_label,
 )
 from .registry import ReportContext
 from .text_report import widened_lines
@@ -41,7 +42,8 @@ DEFAULTS: dict[str, int] = {
     "html_rows_per_rule": 50,
     "html_max_embedded": 20000,
     "html_max_listed": 500,
-    "graph_max_nodes": 250,
+    "graph_max_nodes": 300,
+    "html_top_risks": 10,
 }
 _ATTRS = ("superuser", "createrole", "createdb", "replication", "bypassrls", "inherit", "login")
 _STATE_ORDER = {"active": 0, "baselined": 1, "waived": 2}
@@ -77,12 +79,11 @@ def _finding_view(f: Finding, facets: _Facets) -> dict[str, Any]:
     search = printable(" ".join(x for x in (f.rule_id, f.severity, f.database, f.object_type,
                                             obj, f.role, f.message, state) if x)).lower()
     return {
-        "fp": f.fingerprint, "severity": f.severity, "rank": SEVERITY_RANK[f.severity],
+        "fp": f.fingerprint, "rule_id": f.rule_id, "severity": f.severity, "rank": SEVERITY_RANK[f.severity],
         "database": f.database, "db_i": facets.db(f.database), "role": f.role,
         "role_i": facets.role(f.role), "object_type": f.object_type or "object", "object": obj,
         "message": f.message, "remediation": _sql_one_line(f.remediation),
-        "manual": None if f.manual is None else "\n".join(printable(ln) for ln in
-                                                          f.manual.split("\n")),
+        "manual": f.manual,
         "destructive": f.destructive, "state": state, "baseline": f.baseline,
         "waiver": f.suppressed, "expired_waiver": f.details.get("expired_waiver"),
         "widened": widened_lines(f), "search": search,
@@ -108,7 +109,8 @@ def _compact(v: dict[str, Any]) -> list[Any]:
         return None if x is None else printable(x)
     return [v["fp"], v["severity"], v["rank"], pr(v["database"]), v["db_i"], pr(v["role"]),
             v["role_i"], pr(v["object_type"]), pr(v["object"]), pr(v["message"]), v["remediation"],
-            v["manual"], v["destructive"], v["state"], v["search"]]
+            None if v["manual"] is None else printable(" ".join(v["manual"].split())),
+            v["destructive"], v["state"], v["search"]]
 
 
 def _top(counter: Counter[str], n: int = 8) -> list[tuple[str, int]]:
@@ -136,6 +138,7 @@ def _rule_view(r: RuleResult, fail_on: str, facets: _Facets, opts: dict[str, int
         "category": r.rule.category, "rationale": r.rule.rationale, "status": r.status,
         "reason": r.reason, "fix_safety": r.rule.fix_safety, "references": references(r),
         "counts": rule_counts(r, fail_on), "rows": rows, "embedded": take,
+        "has_sql": any(f.remediation for f in r.findings),
         "not_embedded": len(left),
         "left_by_db": _top(Counter(f.database or "(cluster)" for f in left)),
         "left_by_role": _top(Counter(f.role for f in left if f.role)),
@@ -207,6 +210,63 @@ def _routes(result: ScanResult, limit: int) -> dict[str, Any] | None:
     return {"routes": out, "left": max(0, len(rows) - limit)}
 
 
+def _first_fix(f: Finding) -> tuple[str | None, str | None, int]:
+    """A finding's one-line fix: its first SQL statement (and how many follow), else the
+    first sentence of its manual steps."""
+    sql = _sql_one_line(f.remediation)
+    if sql:
+        lines = [ln for ln in sql.split("\n") if ln.strip() and not ln.lstrip().startswith("--")]
+        if lines:
+            return lines[0], None, len(lines) - 1
+    if f.manual:
+        text = " ".join(f.manual.split())
+        cut = text.find(". ")
+        text = text if cut < 0 else text[:cut + 1]
+        return None, text if len(text) <= 220 else text[:219] + "\u2026", 0
+    return None, None, 0
+
+
+def _top_risks(result: ScanResult, limit: int, rendered: set[str]) -> list[dict[str, Any]]:
+    """The worst active findings across rules, for the block the page opens with: highest
+    severity first, escalation routes first within a severity, at most two per rule
+    unless fewer than ``limit`` rules have findings; info findings never."""
+    rules = {r.rule.id: r for r in result.results}
+    active = [f for f in result.findings if _state(f) == "active" and f.severity != "info"]
+    active.sort(key=lambda f: (-SEVERITY_RANK[f.severity], not f.rule_id.startswith("PGR-PATH"),
+                               f.rule_id, where_label(f), f.role or ""))
+    picked: list[Finding] = []
+    per_rule: Counter[str] = Counter()
+    for f in active:
+        if len(picked) >= limit:
+            break
+        if per_rule[f.rule_id] < 2:
+            picked.append(f)
+            per_rule[f.rule_id] += 1
+    for f in active:
+        if len(picked) >= limit:
+            break
+        if f not in picked:
+            picked.append(f)
+    out = []
+    for f in picked:
+        r = rules.get(f.rule_id)
+        route = f.details.get("route") if isinstance(f.details.get("route"), str) else None
+        sql, manual, more = _first_fix(f)
+        anchor = ("f-" + f.fingerprint) if f.fingerprint in rendered else (
+            "rule-" + r.rule.help_anchor if r is not None else "findings")
+        out.append({"severity": f.severity, "rule_id": f.rule_id,
+                    "title": r.rule.title if r is not None else f.rule_id, "anchor": anchor,
+                    "route": route, "where": where_label(f), "role": f.role,
+                    "message": f.message, "sql": sql, "sql_more": more, "manual": manual})
+    return out
+
+
+def _route_chains(result: ScanResult) -> list[list[str]]:
+    inv = result.inventory or {}
+    return [[str(n) for n in (r.get("nodes") or [])]
+            for r in inv.get("escalation_paths") or [] if isinstance(r, dict)]
+
+
 def _privilege_table(value: Any) -> dict[str, Any] | None:
     """The engine's summary shape as rows for a compact table, else None (generic view)."""
     if not isinstance(value, dict) or not isinstance(value.get("counts"), list):
@@ -217,16 +277,50 @@ def _privilege_table(value: Any) -> dict[str, Any] | None:
     def join(v: Any) -> str:
         return ", ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v))
 
-    per_db: dict[str, list[str]] = {}
-    for c in counts:  # one line per database: "SELECT 188, INSERT 12, ..."
-        per_db.setdefault(str(c.get("database") or "(cluster)"), []).append(
-            f"{c.get('privilege', '')} {c.get('objects', '')}".strip())
+    # one line per database: "SELECT on 188 tables, CREATE on 1 schema (via db_writer)";
+    # the same privilege on two kinds of object is two entries, each naming its kind
+    per_db: dict[str, dict[tuple[str, str], int]] = {}
+    via_of: dict[tuple[str, str, str], set[str]] = {}
+    for c in counts:
+        db = str(c.get("database") or "(cluster)")
+        key = (str(c.get("privilege") or ""), str(c.get("object_class") or ""))
+        try:
+            n = int(c.get("objects") or 0)
+        except (TypeError, ValueError):
+            n = 0
+        per_db.setdefault(db, {})[key] = per_db.get(db, {}).get(key, 0) + n
+        if c.get("via"):
+            via_of.setdefault((db, *key), set()).add(str(c["via"]))
+    lines: dict[str, list[str]] = {}
+    for db, entries in per_db.items():
+        for (priv, cls), n in entries.items():
+            via = sorted(via_of.get((db, priv, cls), ()))
+            lines.setdefault(db, []).append(
+                f"{priv} on {_objects(n, cls)}" + (f" (via {', '.join(via)})" if via else ""))
     return {
-        "counts": sorted(per_db.items()),
+        "counts": sorted(lines.items()),
         "top": [(t.get("database") or "(cluster)", str(t.get("object_class") or ""),
                  str(t.get("identity") or ""), join(t.get("privileges")), join(t.get("via")))
                 for t in top],
     }
+
+
+_CLASS_PLURAL = {"relation": "tables", "table": "tables", "schema": "schemas",
+                 "database": "databases", "function": "functions", "sequence": "sequences",
+                 "type": "types", "language": "languages", "large_object": "large objects",
+                 "fdw": "foreign-data wrappers", "server": "foreign servers",
+                 "tablespace": "tablespaces", "parameter": "parameters", "column": "columns"}
+
+
+def _objects(n: int, object_class: str) -> str:
+    """``1 schema``, ``12 tables`` (relations are tables, views and sequences alike)."""
+    plural = _CLASS_PLURAL.get(object_class, (object_class or "object") + "s")
+    if n == 1:
+        singular = {"tables": "table", "large objects": "large object",
+                    "foreign-data wrappers": "foreign-data wrapper",
+                    "foreign servers": "foreign server"}.get(plural, plural[:-1])
+        return f"1 {singular}"
+    return f"{n:,} {plural}"
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -245,7 +339,7 @@ def _plain(value: Any, depth: int = 0) -> Any:
 
 def context(result: ScanResult, **options: Any) -> dict[str, Any]:
     """Everything the templates show, as plain data (names still raw: templates escape)."""
-    from . import graph_svg
+    from . import graph_svg, html_text
 
     opts = {k: int(options.get(k, v)) for k, v in DEFAULTS.items()}
     s = summarize(result)
@@ -265,7 +359,11 @@ def context(result: ScanResult, **options: Any) -> dict[str, Any]:
     for req in result.requirements:
         frameworks.setdefault(req.framework, []).append(req)
     logins, logins_left = _login_roles(result, listed, facets)
-    graph = graph_svg.render_svg(result.inventory or {}, max_nodes=opts["graph_max_nodes"])
+    routes = _routes(result, listed)
+    graph = graph_svg.render(result.inventory or {}, max_nodes=opts["graph_max_nodes"],
+                             routes=_route_chains(result)[:listed])
+    rendered = {v["fp"] for rv in rules for v in rv["rows"]}
+    titles = {name: html_text.framework_info(name, meta) for name in frameworks}
     dbs = sorted(facets.dbs.items(), key=lambda kv: kv[0])
     roles = sorted(facets.roles.items(), key=lambda kv: kv[0])
     return {
@@ -274,7 +372,8 @@ def context(result: ScanResult, **options: Any) -> dict[str, Any]:
         "collected_at": meta.get("collected_at"), "connected_user": meta.get("connected_user"),
         "is_superuser": meta.get("is_superuser"), "not_collected": not_collected(meta),
         "summary": s, "severities": SEVERITIES, "fail_on": result.fail_on,
-        "frameworks": frameworks, "rules": rules,
+        "frameworks": frameworks, "framework_info": titles, "rules": rules,
+        "top_risks": _top_risks(result, opts["html_top_risks"], rendered),
         "all_rules": sorted(({"id": r.rule.id, "anchor": "rule-" + r.rule.help_anchor, "title": r.rule.title,
                               "severity": r.effective_severity, "status": r.status,
                               "counts": rule_counts(r, result.fail_on), "has_findings": bool(r.findings),
@@ -286,15 +385,19 @@ def context(result: ScanResult, **options: Any) -> dict[str, Any]:
         "baselined_total": len(baselined),
         "expired": [_finding_view(f, facets) for f in expired[:listed]], "expired_total": len(expired),
         "resolved": result.resolved[:listed], "resolved_total": len(result.resolved),
-        "logins": logins, "logins_left": logins_left, "graph": graph,
-        "routes": _routes(result, listed),
+        "logins": logins, "logins_left": logins_left,
+        "graph": graph.svg if graph is not None else None,
+        "graph_info": ({"boxes": len(graph.data["names"]), "bundled": graph.layout.bundled,
+                        "omitted": graph.layout.omitted} if graph is not None and graph.layout else None),
+        "routes": routes,
         "inventory_notes": [str(e) for e in (result.inventory or {}).get("errors") or []][:10],
         "inventory_truncated": int((result.inventory or {}).get("truncated") or 0),
         "db_options": [("(cluster)" if name == "" else name, i) for name, i in dbs],
         "role_options": roles,
         "data": {"format": "pgaudit-roles/html-data", "version": 1, "page": 100,
                  "extra": extra, "total_findings": s.total,
-                 "rows_rendered": sum(len(r["rows"]) for r in rules)},
+                 "rows_rendered": sum(len(r["rows"]) for r in rules),
+                 "graph": graph.data if graph is not None else None},
         "opts": opts,
     }
 
@@ -318,7 +421,13 @@ def environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from . import html_text
+
     env.filters["pr"] = printable
+    env.filters["ident"] = html_text.ident
+    env.filters["inline"] = html_text.inline
+    env.filters["paragraphs"] = html_text.paragraphs
+    env.globals["note_parts"] = html_text.note_parts
     env.filters["num"] = lambda n: f"{n:,}"
     return env
 

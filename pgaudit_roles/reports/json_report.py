@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from .. import __version__
-from ..model import Finding, RequirementResult, RuleResult, ScanResult
+from ..core.model import Finding, RequirementResult, RuleResult, ScanResult
 from .common import (
     TOOL_NAME,
     json_text,

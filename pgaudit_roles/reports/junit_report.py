@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from .. import __version__
-from ..model import Finding, RuleResult, ScanResult
+from ..core.model import Finding, RuleResult, ScanResult
 from .common import TOOL_NAME, object_label, outside_lines, printable, target_label
 from .registry import ReportContext
 

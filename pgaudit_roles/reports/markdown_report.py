@@ -18,7 +18,7 @@ import re
 from typing import IO
 
 from .. import __version__
-from ..model import SEVERITIES, Finding, RequirementResult
+from ..core.model import SEVERITIES, Finding, RequirementResult
 from .common import (
     TOOL_NAME,
     not_collected,

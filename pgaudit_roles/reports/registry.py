@@ -21,10 +21,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 if TYPE_CHECKING:
-    from ..model import ScanResult
+    from ..core.model import ScanResult
     from .common import Summary
 
 RenderFn = Callable[["ReportContext", IO[str]], None]
@@ -55,8 +55,8 @@ class ReportOptions:
     """HTML: further findings embedded as data for "Show more" (beyond: counts only)."""
     html_max_listed: int = 500
     """HTML: rows of the waived/baselined/resolved/login-role lists."""
-    graph_max_nodes: int = 250
-    """HTML: roles drawn in the membership graph."""
+    graph_max_nodes: int = 300
+    """HTML: roles drawn in the membership graph (beyond: identical members bundled)."""
     report_paths: Mapping[str, Path] | None = None
     """Where this run writes each format: the text summary lists them, the SQL script's
     header names its own file."""
@@ -165,8 +165,9 @@ _HTML_OPTIONS = ("html_rows_per_rule", "html_max_embedded", "html_max_listed", "
 REPORTERS: tuple[Reporter, ...] = (
     Reporter("json", ".json", "The versioned machine-readable report "
              "(schemas/report.schema.json): summary, rules, findings.", _lazy("json_report")),
-    Reporter("html", ".html", "One self-contained page for people: checklist, findings with "
-             "rationale and fix, roles, membership graph.", _lazy("html_report"), _HTML_OPTIONS),
+    Reporter("html", ".html", "One self-contained page for people: top risks, checklist, "
+             "findings with fix and rationale (filters kept in the URL), roles, a searchable "
+             "membership graph.", _lazy("html_report"), _HTML_OPTIONS),
     Reporter("junit", ".junit.xml", "JUnit XML for CI test views: one suite per database, "
              "one case per rule (or finding).", _lazy("junit_report"), ("junit_granularity",)),
     Reporter("sarif", ".sarif", "SARIF 2.1.0 for code scanning (GitHub, GitLab).",
@@ -184,6 +185,9 @@ REPORTERS: tuple[Reporter, ...] = (
              extra_files=_lazy_extra("csv_report", "per_application")),
     Reporter("text", ".txt", "The terminal summary: gate, counts, top findings, gaps.",
              _lazy("text_report"), ("report_paths", "text_width", "text_color"), machine=False),
+    Reporter("prometheus", ".prom", "node_exporter textfile-collector metrics: findings by "
+             "target, rule and severity; gate; coverage gaps; duration; last successful scan.",
+             _lazy("prometheus_report")),
 )
 
 BY_NAME: dict[str, Reporter] = {r.name: r for r in REPORTERS}

@@ -22,7 +22,7 @@ import json
 from typing import IO, Any
 
 from .. import __version__
-from ..model import Finding, RuleResult, ScanResult
+from ..core.model import Finding, RuleResult, ScanResult
 from .common import TOOL_NAME, help_uri, object_label, outside_json, references, target_of
 from .registry import ReportContext
 

@@ -11,7 +11,7 @@ PostgreSQL 13-18):
   drops (``DROP OWNED`` before ``DROP``, ``DROP ROLE`` last, after every database). So a
   new owner is granted before the old one is revoked, and ownership moves before anything
   is dropped. Within a phase, by rule, then finding.
-* Every statement is re-checked with pglast (:func:`pgaudit_roles.remediation.check_sql`)
+* Every statement is re-checked with pglast (:func:`pgaudit_roles.evaluate.remediation.check_sql`)
   and classified from its parse tree; none is written unchecked. CASCADE never appears.
 * Statements stay one line per name: a quoted name or string holding a line break or
   other control character is written in Unicode-escape form (``U&"..."``, proved
@@ -37,8 +37,8 @@ from datetime import UTC, datetime
 from typing import IO
 
 from .. import __version__
-from ..errors import UsageError
-from ..model import Finding, ScanResult
+from ..core.errors import UsageError
+from ..core.model import Finding, ScanResult
 from .common import outside_lines, printable
 from .registry import ReportContext
 
@@ -275,7 +275,7 @@ def _sorted_findings(result: ScanResult | list[Finding]) -> list[Finding]:
 
 def _statements(result: ScanResult | list[Finding], login_roles: set[str],
                 errors: list[tuple[Finding, str]]) -> list[_Stmt]:
-    from ..remediation import RemediationError, check_sql, classify
+    from ..evaluate.remediation import RemediationError, check_sql, classify
 
     out: list[_Stmt] = []
     for f in _sorted_findings(result):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__
-from ..model import SEVERITIES, Finding, ScanResult
+from ..core.model import SEVERITIES, Finding, ScanResult
 from .common import (
     TOOL_NAME,
     not_collected,

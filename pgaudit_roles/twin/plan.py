@@ -5,7 +5,7 @@ Why steps and not one script: a step that fails on the twin (an extension that i
 installed, a type from a missing library, a predefined role this version lacks) must be
 recorded as *not reproduced*, with the key of what it would have built, so the twin's
 snapshot carries the source's rows for it instead of silently dropping them. Every name
-goes through :mod:`pgaudit_roles.sqlquote`; the snapshot is a file anyone can edit.
+goes through :mod:`pgaudit_roles.core.sqlquote`; the snapshot is a file anyone can edit.
 
 Nothing here touches a server: :func:`plan` is pure, tested without PostgreSQL.
 """
@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..acl_defaults import DEFAULT_ACL_OBJTYPES
-from ..snapshot import DatabaseSnapshot, Snapshot
-from ..sqlquote import (
+from ..audit.acl_defaults import DEFAULT_ACL_OBJTYPES
+from ..collect.snapshot import DatabaseSnapshot, Snapshot
+from ..core.sqlquote import (
     alter_kind,
     func_signature,
     grant_kind,

@@ -124,7 +124,7 @@ def make_auditor(pg: Any, name: str, hba: bool = True, *, password_check: bool =
     set as a SCRAM verifier computed client-side, so it never reaches the server log.
     Idempotent for an existing role of that name (returns its conninfo).
     """
-    from pgaudit_roles.bootstrap import bootstrap_sql, password_check_sql
+    from pgaudit_roles.collect.bootstrap import bootstrap_sql, password_check_sql
 
     if not _role_exists(pg, name):
         if hba:

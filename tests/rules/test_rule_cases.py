@@ -48,7 +48,7 @@ ISOLATE_ALL = os.environ.get("PGAUDIT_CASES_ISOLATED") == "1"
 
 @functools.cache
 def rules_by_id() -> dict[str, Any]:
-    from pgaudit_roles.rules import load_rules, resolve_ids
+    from pgaudit_roles.evaluate.rules import load_rules, resolve_ids
 
     rules = load_rules()
     ids = resolve_ids(rules)
@@ -172,7 +172,7 @@ def _wait_for_auto_conf(pg: Any, names: list[str], *, present: bool) -> None:
 
 
 def collect_for(pg: Any, user: str, dbs: list[str], hba_file: Path | None = None) -> Any:
-    from pgaudit_roles.collect import collect
+    from pgaudit_roles.collect.collector import collect
 
     return collect(pg.conninfo(user=user, dbname=dbs[0]), databases=dbs,
                    hba_file=str(hba_file) if hba_file else None)
@@ -197,8 +197,8 @@ def cleanup(pg: Any, dbs: list[str], token: str) -> None:
 
 def evaluate_rules(snapshot: Any, rule_ids: set[str], config: dict[str, Any],
                    origin: str) -> dict[str, Any]:
-    from pgaudit_roles.config import config_from_mapping
-    from pgaudit_roles.engine import evaluate
+    from pgaudit_roles.evaluate.config import config_from_mapping
+    from pgaudit_roles.evaluate.engine import evaluate
 
     rules = [rules_by_id()[r] for r in sorted(rule_ids)]
     result = evaluate(snapshot, rules, config_from_mapping(config, origin=origin))
@@ -232,9 +232,9 @@ def hba_snapshot(snapshot: Any, hba_path: Path, major: int) -> Any:
     self-check compares the two)."""
     import dataclasses
 
-    from pgaudit_roles.collect import redact_hba_options
-    from pgaudit_roles.hba import parse_hba_file
-    from pgaudit_roles.snapshot import CLUSTER_TABLES, Table
+    from pgaudit_roles.collect.collector import redact_hba_options
+    from pgaudit_roles.collect.hba import parse_hba_file
+    from pgaudit_roles.collect.snapshot import CLUSTER_TABLES, Table
 
     columns = [c[0] for c in CLUSTER_TABLES["hba_rules"]]
     rows = [[r.get(c) for c in columns] for r in parse_hba_file(str(hba_path), major)]

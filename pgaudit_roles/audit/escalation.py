@@ -1,0 +1,421 @@
+"""Escalation routes: who can become superuser, reach the OS, an application's owner or any
+role, and by which chain of hops.
+
+Why a graph and not more one-hop rules: attackers chain hops (a membership, then ADMIN
+OPTION, then a SECURITY DEFINER function with a hijackable search_path...). Each hop is an
+edge of ``escalation_edges`` (built in DuckDB by ``sql/escalation_edges.sql``) with its
+evidence, the SQL that takes it and the SQL that removes it. Routes are shortest paths
+over those edges, found here by breadth-first search in Python (bounded by
+:data:`MAX_HOPS`; one reverse search per target, so the cost is edges x targets, never
+roles x edges).
+
+A node is a role in one of two states, because PostgreSQL separates them:
+
+- ``as``: the session *is* the role (login, SET ROLE): its attributes (SUPERUSER,
+  CREATEROLE) apply and its SET-able memberships can be followed;
+- ``privs``: the session only *has the privileges* of the role (INHERIT, or code that runs
+  inside the role's privilege context): ownership checks and grants apply, attributes and
+  SET ROLE do not (16+ SET ROLE follows SET TRUE grants from the session user only).
+
+plus virtual targets: ``superuser`` (superuser-equivalent), ``os`` (commands or files as
+the server's operating-system user) and ``remote`` (stored credentials of a foreign
+server). Edges say from which state they can be taken (``as``, or ``any``) and which
+state they lead to. Only edges with ``full_control`` (arbitrary actions as the target)
+are followed; a SECURITY DEFINER function whose search_path cannot be hijacked is kept in
+the table as a bounded edge (``security_definer_call``) but never extends a route.
+
+Routes from login roles do not pass through PUBLIC: what PUBLIC reaches is reported once,
+from PUBLIC, rather than once per login role.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .acl_defaults import MANAGED_SUPERUSER_ROLES
+
+MAX_HOPS = 12
+"""Longest route searched. Real routes are a handful of hops; the bound keeps the search
+finite whatever the catalog holds."""
+
+MANAGED_PROVIDERS: dict[str, str] = {
+    "rds_superuser": "Amazon RDS / Aurora PostgreSQL",
+    "cloudsqlsuperuser": "Google Cloud SQL for PostgreSQL",
+    "alloydbsuperuser": "Google AlloyDB for PostgreSQL",
+    "azure_pg_admin": "Azure Database for PostgreSQL",
+    "neon_superuser": "Neon",
+    "mdb_superuser": "Yandex Managed Service for PostgreSQL",
+}
+assert set(MANAGED_PROVIDERS) == set(MANAGED_SUPERUSER_ROLES)
+
+
+@dataclass(frozen=True)
+class DangerousRole:
+    """A predefined or managed-service role, why holding it is dangerous, and the virtual
+    target it leads to (None: a privileged role, but not superuser or OS access)."""
+
+    name: str
+    danger: str  # superuser | os | all_data | sessions | settings | other
+    reason: str
+    min_version: int = 130000
+    targets: tuple[tuple[str, str], ...] = ()  # (virtual target, edge kind)
+
+
+DANGEROUS_ROLES: tuple[DangerousRole, ...] = (
+    DangerousRole("pg_execute_server_program", "os",
+                  "COPY ... TO/FROM PROGRAM runs any shell command as the server's operating-system "
+                  "user, which owns the data directory: superuser-equivalent",
+                  targets=(("os", "predefined_os"), ("superuser", "predefined_superuser"))),
+    DangerousRole("pg_write_server_files", "os",
+                  "COPY ... TO a file writes any file the server's operating-system user may write, "
+                  "the data directory and postgresql.auto.conf included: superuser-equivalent",
+                  targets=(("os", "predefined_os"), ("superuser", "predefined_superuser"))),
+    DangerousRole("pg_read_server_files", "os",
+                  "COPY ... FROM a file and pg_read_file() read any file of the server's "
+                  "operating-system user: configuration, keys, other databases' files",
+                  targets=(("os", "predefined_os"),)),
+    DangerousRole("pg_read_all_data", "all_data",
+                  "SELECT on every table, view and sequence and USAGE on every schema, whatever "
+                  "the ACLs say (row-level security still applies)", 140000),
+    DangerousRole("pg_write_all_data", "all_data",
+                  "INSERT, UPDATE, DELETE on every table and USAGE on every schema, whatever the "
+                  "ACLs say (row-level security still applies)", 140000),
+    DangerousRole("pg_signal_backend", "sessions",
+                  "cancels queries and terminates the sessions of other non-superuser roles"),
+    DangerousRole("pg_read_all_stats", "sessions",
+                  "sees every session's query text, which can hold secrets"),
+    DangerousRole("pg_monitor", "sessions",
+                  "includes pg_read_all_stats and pg_read_all_settings: every session's query "
+                  "text and every setting"),
+    DangerousRole("pg_read_all_settings", "settings",
+                  "reads every setting, file locations and commands included"),
+    DangerousRole("pg_checkpoint", "other", "runs CHECKPOINT (I/O load on demand)", 150000),
+    DangerousRole("pg_create_subscription", "other",
+                  "creates subscriptions that connect out and apply changes as their owner",
+                  160000),
+    DangerousRole("pg_maintain", "other",
+                  "VACUUM, ANALYZE, CLUSTER, REINDEX, REFRESH MATERIALIZED VIEW and LOCK on "
+                  "every relation", 170000),
+    DangerousRole("pg_use_reserved_connections", "other",
+                  "uses the connection slots reserved for administrators", 160000),
+    DangerousRole("pg_signal_autovacuum_worker", "sessions",
+                  "cancels and terminates autovacuum workers", 180000),
+    *(DangerousRole(name, "superuser",
+                    f"the administrator role of {provider}: treated as superuser-equivalent",
+                    targets=(("superuser", "managed_admin"),))
+      for name, provider in MANAGED_PROVIDERS.items()),
+)
+
+
+@dataclass(frozen=True)
+class CodeParameter:
+    """A setting whose SET or ALTER SYSTEM privilege (15+ parameter ACLs) amounts to running
+    code or loading libraries as the server."""
+
+    name: str
+    privileges: tuple[str, ...]
+    reason: str
+
+
+_SHELL = "its value is a shell command the server runs as its operating-system user"
+_LIB = "it loads shared libraries into server processes: arbitrary C code as the server"
+CODE_PARAMETERS: tuple[CodeParameter, ...] = (
+    CodeParameter("archive_command", ("ALTER SYSTEM",), _SHELL),
+    CodeParameter("archive_library", ("ALTER SYSTEM",), _LIB),
+    CodeParameter("restore_command", ("ALTER SYSTEM",), _SHELL),
+    CodeParameter("archive_cleanup_command", ("ALTER SYSTEM",), _SHELL),
+    CodeParameter("recovery_end_command", ("ALTER SYSTEM",), _SHELL),
+    CodeParameter("ssl_passphrase_command", ("ALTER SYSTEM",), _SHELL),
+    CodeParameter("shared_preload_libraries", ("ALTER SYSTEM",), _LIB),
+    CodeParameter("session_preload_libraries", ("SET", "ALTER SYSTEM"), _LIB),
+    CodeParameter("local_preload_libraries", ("ALTER SYSTEM",), _LIB),
+    CodeParameter("jit_provider", ("ALTER SYSTEM",), _LIB),
+    CodeParameter("dynamic_library_path", ("SET", "ALTER SYSTEM"),
+                  "it decides where libraries are loaded from: a library of the caller's "
+                  "choosing runs as the server"),
+)
+
+
+def dangerous_roles(server_version_num: int | None) -> list[DangerousRole]:
+    v = server_version_num if server_version_num is not None else 10**9
+    return [d for d in DANGEROUS_ROLES if d.min_version <= v]
+
+
+def _reference_rows(server_version_num: int | None) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for d in dangerous_roles(server_version_num):
+        for target, kind in d.targets or ((None, None),):
+            rows.append(["role", d.name, target, kind, d.danger, None, d.reason])
+    for p in CODE_PARAMETERS:
+        rows.append(["parameter", p.name, "superuser", "parameter_acl", "superuser",
+                     list(p.privileges), p.reason])
+    return rows
+
+
+# --- building the tables -----------------------------------------------------------------
+
+def build(con: Any, server_version_num: int | None) -> None:
+    """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist)."""
+    from ..collect.catalog_queries import SQL_DIR
+
+    v = server_version_num if server_version_num is not None else 999999
+    con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
+    con.execute("""CREATE OR REPLACE TABLE internal.esc_reference (category VARCHAR,
+                   name VARCHAR, target VARCHAR, edge_kind VARCHAR, danger VARCHAR,
+                   privileges VARCHAR[], reason VARCHAR)""")
+    refs = _reference_rows(server_version_num)
+    con.executemany("INSERT INTO internal.esc_reference VALUES (?, ?, ?, ?, ?, ?, ?)", refs)
+    con.executemany("INSERT INTO dangerous_roles VALUES (?, ?, ?, ?)",
+                    [[d.name, d.danger, d.name in MANAGED_PROVIDERS, d.reason]
+                     for d in dangerous_roles(server_version_num)])
+    con.execute((SQL_DIR / "escalation_edges.sql").read_text(encoding="utf-8"))
+    graph = Graph.load(con)
+    rows = [p.row() for p in graph.standard_routes(con)]
+    if rows:
+        cols = [c for c, _t in PATH_COLUMNS]
+        con.executemany(f"INSERT INTO escalation_paths ({', '.join(cols)}) "  # noqa: S608
+                        f"VALUES ({', '.join('?' for _ in cols)})", rows)
+
+
+PATH_COLUMNS: list[tuple[str, str]] = [
+    ("from_role", "VARCHAR"), ("from_oid", "BIGINT"), ("from_kind", "VARCHAR"),
+    ("target_kind", "VARCHAR"), ("target", "VARCHAR"), ("target_app", "VARCHAR"),
+    ("hops", "INTEGER"), ("nodes", "VARCHAR[]"), ("node_kinds", "VARCHAR[]"),
+    ("hop_kinds", "VARCHAR[]"), ("hop_databases", "VARCHAR[]"), ("hop_objects", "VARCHAR[]"),
+    ("hop_evidence", "VARCHAR[]"), ("hop_actions", "VARCHAR[]"), ("hop_fixes", "VARCHAR[]"),
+    ("weakest_hop", "INTEGER"), ("weakest_fix", "VARCHAR"), ("route", "VARCHAR"),
+    ("weakest_database", "VARCHAR"),
+]
+FIX_PARTS: tuple[str, ...] = ("fix_kind", "fix_role", "fix_member", "fix_public", "fix_schema",
+                              "fix_name", "fix_args", "fix_object_kind", "fix_privilege")
+PATH_COLUMNS += [(f"weakest_{n}", "BOOLEAN" if n == "fix_public" else "VARCHAR")
+                 for n in FIX_PARTS]
+
+
+# --- the graph ----------------------------------------------------------------------------
+
+State = tuple[Any, ...]  # ("r", oid, "as"|"privs") | ("superuser",) | ("os",) | ("remote", db_oid, server)
+
+VIRTUAL_LABELS = {"superuser": "superuser-equivalent", "os": "OS access"}
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: State
+    dst: State
+    kind: str
+    database: str | None
+    object_identity: str | None
+    evidence: str
+    action: str | None
+    fix: str | None
+    fix_rank: int
+    to_label: str
+    fix_parts: tuple[Any, ...] = ()
+
+
+@dataclass
+class Route:
+    start: State
+    start_label: str
+    from_kind: str
+    target_kind: str
+    target: str
+    target_app: str | None
+    edges: list[Edge] = field(default_factory=list)
+
+    @property
+    def nodes(self) -> list[str]:
+        return [self.start_label] + [e.to_label for e in self.edges]
+
+    @property
+    def node_kinds(self) -> list[str]:
+        return [_node_kind(self.start)] + [_node_kind(e.dst) for e in self.edges]
+
+    def weakest(self) -> tuple[int | None, str | None]:
+        """The hop whose removal breaks the route most cheaply (lowest fix_rank, earliest)."""
+        best: tuple[int, int] | None = None
+        for i, e in enumerate(self.edges):
+            if e.fix and (best is None or e.fix_rank < best[0]):
+                best = (e.fix_rank, i)
+        if best is None:
+            return None, None
+        return best[1] + 1, self.edges[best[1]].fix
+
+    def text(self) -> str:
+        from ..commands.query import sql_name
+
+        parts = [sql_name(self.start_label) if self.start_label != "PUBLIC" else "PUBLIC"]
+        for e in self.edges:
+            label = e.to_label if e.dst[0] != "r" else sql_name(e.to_label)
+            parts.append(f"-[{e.kind}]-> {label}")
+        return " ".join(parts)
+
+    def row(self) -> list[Any]:
+        hop, fix = self.weakest()
+        return [self.start_label, self.start[1] if self.start[0] == "r" else None,
+                self.from_kind, self.target_kind, self.target, self.target_app,
+                len(self.edges), self.nodes, self.node_kinds,
+                [e.kind for e in self.edges], [e.database for e in self.edges],
+                [e.object_identity for e in self.edges], [e.evidence for e in self.edges],
+                [e.action for e in self.edges], [e.fix for e in self.edges], hop, fix,
+                self.text(), *self._weakest_parts(hop)]
+
+    def _weakest_parts(self, hop: int | None) -> list[Any]:
+        if hop is None:
+            return [None] * (1 + len(FIX_PARTS))
+        e = self.edges[hop - 1]
+        return [e.database, *(e.fix_parts or (None,) * len(FIX_PARTS))]
+
+
+def _node_kind(s: State) -> str:
+    if s[0] == "r":
+        return "public" if s[1] == 0 else "role"
+    return str(s[0])
+
+
+class Graph:
+    """The full-control edges, indexed for reverse search, plus the role table.
+
+    Parallel edges are kept in a fixed order (SET ROLE, then INHERIT, then the rest): a
+    route uses the first, so a member that also holds ADMIN OPTION is shown with the
+    membership, whose fix (REVOKE role FROM member) removes the ADMIN OPTION as well."""
+
+    def __init__(self, edges: list[Edge], roles: dict[int, dict[str, Any]]) -> None:
+        self.edges = edges
+        self.roles = roles
+        self.by_dst: dict[State, list[Edge]] = collections.defaultdict(list)
+        for e in edges:
+            self.by_dst[e.dst].append(e)
+
+    @classmethod
+    def load(cls, con: Any) -> Graph:
+        roles = {int(r[0]): {"name": r[1], "kind": r[2], "app": r[3], "login": r[4],
+                             "superuser_equivalent": r[5], "superuser": r[6]}
+                 for r in con.execute("""SELECT oid, name, kind, app, login,
+                                         superuser_equivalent, superuser FROM roles""").fetchall()}
+        edges: list[Edge] = []
+        for (db, db_oid, from_kind, from_oid, from_mode, to_kind, to_node, to_oid, to_mode, kind,
+             obj, evidence, action, fix, rank, *parts) in con.execute(f"""
+                SELECT database, database_oid, from_kind, from_oid, from_mode, to_kind, to_node,
+                       to_oid, to_mode, kind, object_identity, evidence, action, fix, fix_rank,
+                       {', '.join(FIX_PARTS)}
+                FROM escalation_edges WHERE full_control
+                ORDER BY CASE kind WHEN 'set_role' THEN 0 WHEN 'inherit' THEN 1 ELSE 2 END, kind,
+                         from_oid, to_node, database, object_identity""").fetchall():  # noqa: S608
+            dst: State
+            if to_kind == "role":
+                dst = ("r", int(to_oid), to_mode)
+                label = str(to_node)
+            elif to_kind == "remote":
+                dst = ("remote", db_oid, to_node)
+                label = f"remote login via server {to_node} (database {db})"
+            else:
+                dst = (to_kind,)
+                label = VIRTUAL_LABELS.get(to_kind, to_kind)
+            if from_kind == "role":
+                oid = int(from_oid)
+                modes = ("privs",) if oid == 0 else (("as",) if from_mode == "as" else ("as", "privs"))
+                srcs: list[State] = [("r", oid, m) for m in modes]
+            else:
+                srcs = [(from_kind,)]
+            for src in srcs:
+                if src != dst:
+                    edges.append(Edge(src, dst, kind, db, obj, evidence, action, fix,
+                                      int(rank if rank is not None else 10), label,
+                                      tuple(parts)))
+        return cls(edges, roles)
+
+    def reverse_search(self, targets: Iterable[State], avoid_public: bool) -> dict[State, Edge | None]:
+        """For every state that reaches one of ``targets``: the first edge of a shortest
+        route (None for the targets themselves)."""
+        nxt: dict[State, Edge | None] = {t: None for t in targets}
+        frontier = list(nxt)
+        for _depth in range(MAX_HOPS):
+            new: list[State] = []
+            for node in frontier:
+                for e in self.by_dst.get(node, ()):
+                    if e.src in nxt or (avoid_public and e.src == ("r", 0, "privs")):
+                        continue
+                    nxt[e.src] = e
+                    new.append(e.src)
+            if not new:
+                break
+            frontier = new
+        return nxt
+
+    def route(self, start: State, nxt: dict[State, Edge | None]) -> list[Edge] | None:
+        if start not in nxt or nxt[start] is None:
+            return None
+        out: list[Edge] = []
+        node = start
+        while (e := nxt.get(node)) is not None and len(out) <= MAX_HOPS:
+            out.append(e)
+            node = e.dst
+        return out
+
+    def starts(self, from_role: str | None = None) -> list[tuple[State, str, str]]:
+        """Login roles that are not already superuser-equivalent, and PUBLIC."""
+        out: list[tuple[State, str, str]] = []
+        for oid, r in sorted(self.roles.items(), key=lambda kv: kv[1]["name"]):
+            if from_role is not None and r["name"] != from_role:
+                continue
+            if from_role is None and (not r["login"] or r["superuser_equivalent"]):
+                continue
+            out.append((("r", oid, "as"), r["name"], r["kind"] or "other"))
+        if from_role in (None, "PUBLIC"):
+            out.append((("r", 0, "privs"), "PUBLIC", "PUBLIC"))
+        return out
+
+    def targets(self, to: str) -> list[tuple[str, str, str | None, list[State]]]:
+        """(target_kind, target label, app, states) for ``to``: superuser, os, owner,
+        predefined, remote, or a role name."""
+        if to in ("superuser", "os"):
+            return [(to, VIRTUAL_LABELS[to], None, [(to,)])]
+        if to == "owner":
+            return [("owner", r["name"], r["app"], [("r", oid, "as"), ("r", oid, "privs")])
+                    for oid, r in sorted(self.roles.items(), key=lambda kv: kv[1]["name"])
+                    if r["kind"] == "owner"]
+        if to == "predefined":
+            names = {d.name for d in DANGEROUS_ROLES if d.danger != "superuser"}
+            return [("predefined", r["name"], None, [("r", oid, "as"), ("r", oid, "privs")])
+                    for oid, r in sorted(self.roles.items(), key=lambda kv: kv[1]["name"])
+                    if r["name"] in names]
+        if to == "remote":
+            nodes = sorted({e.dst for e in self.edges if e.dst[0] == "remote"}, key=str)
+            return [("remote", next(e.to_label for e in self.edges if e.dst == n), None, [n])
+                    for n in nodes]
+        for oid, r in self.roles.items():
+            if r["name"] == to:
+                return [("role", to, r["app"], [("r", oid, "as"), ("r", oid, "privs")])]
+        return []
+
+    def routes(self, to: str, from_role: str | None = None) -> list[Route]:
+        out: list[Route] = []
+        starts = self.starts(from_role)
+        for tkind, label, app, states in self.targets(to):
+            searches = {}
+            for start, name, kind in starts:
+                if start in states:
+                    continue
+                if tkind == "owner" and start[1] in {s[1] for s in states}:
+                    continue
+                avoid = start[1] != 0
+                if avoid not in searches:
+                    searches[avoid] = self.reverse_search(states, avoid_public=avoid)
+                edges = self.route(start, searches[avoid])
+                if edges:
+                    out.append(Route(start, name, kind, tkind, label, app, edges))
+        return out
+
+    def standard_routes(self, con: Any) -> list[Route]:
+        """What escalation_paths stores: every login role and PUBLIC to superuser, OS,
+        each owner role, each dangerous predefined role and each remote login."""
+        del con
+        out: list[Route] = []
+        for to in ("superuser", "os", "owner", "predefined", "remote"):
+            out += self.routes(to)
+        return out

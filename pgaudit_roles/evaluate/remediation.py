@@ -1,0 +1,506 @@
+"""Remediation SQL from rule templates: quoted by construction, parsed before it is emitted.
+
+Why this module exists: the fix SQL is pasted into production, and the names it carries
+come from the audited database (anyone who can create a table can choose its name). Three
+guards, each enforced here and tested against real servers:
+
+1. **At rule load** (:func:`validate_template`): every ``{{ ... }}`` in a remediation
+   template must be a call of a quoting filter or function (``|ident``, ``|literal``,
+   ``qualified()``, ``|role``, ``func()``, ``|privs``, ``|grant_kind``, ``|alter_kind``,
+   ``|number``) or a constant. ``{% if %}``/``{% for %}``/``{% set %}`` are fine; macros,
+   ``{% filter %}`` blocks, includes and imports are refused, as is re-binding the name
+   of a quoting function. A raw ``{{ object_name }}`` is a rule error, not a warning.
+2. **At render** (:func:`render`): the template runs in Jinja2's immutable sandbox with
+   StrictUndefined (a missing column is an error, not an empty string); every statement
+   produced is parsed by pglast (PostgreSQL's own parser) and must be one of the
+   statement types in :data:`ALLOWED_STATEMENTS`, without CASCADE and without a
+   password or other secret. Anything else raises :class:`RemediationError`, a rule
+   error: it is never printed as a fix.
+3. **At report** (:func:`classify`): flags computed from the parse tree (not regexes)
+   say what a statement does, so the script can order it safely and mark what is
+   destructive.
+
+Destructive, by our definition (documented in the README and the script header):
+``DROP ...``, ``DROP OWNED``, ``ALTER ROLE ... NOLOGIN``, and ``REVOKE`` (of a privilege
+or of a membership) from a role that can log in (when the caller knows the login roles);
+a rule can also declare its fix destructive. REVOKE from PUBLIC or from a group role,
+GRANT, ownership changes, REASSIGN OWNED and ALTER ROLE NO<attribute> are reviewed but
+not destructive: they do not lose data and are undone by the inverse statement.
+
+jinja2 and pglast are imported inside functions: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..core import sqlquote
+from ..core.errors import RuleError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import jinja2
+
+__all__ = [
+    "ALLOWED_STATEMENTS",
+    "QUOTING_FILTERS",
+    "QUOTING_FUNCTIONS",
+    "RemediationError",
+    "check_sql",
+    "classify",
+    "render",
+    "split_statements",
+    "validate_template",
+]
+
+
+class RemediationError(RuleError):
+    """A remediation template or its output that must not be emitted (exit code 2)."""
+
+
+# --- the quoting vocabulary a template may use --------------------------------------
+
+def _number(value: object) -> str:
+    """An integer for SQL (connection limits, large-object OIDs); bools and text refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"number expects an integer, got {type(value).__name__}")
+    return str(value)
+
+
+def _role(name: str | None, is_public: bool = False) -> str:
+    return sqlquote.grantee(name, is_public)
+
+
+def _privs(privileges: Any, columns: Any = None) -> str:
+    return sqlquote.privilege_list(privileges, columns)
+
+
+QUOTING_FILTERS: dict[str, Callable[..., str]] = {
+    "ident": sqlquote.quote_ident,
+    "literal": sqlquote.quote_literal,
+    "qualified": sqlquote.qualified,  # {{ schema|qualified(name) }}
+    "role": _role,  # {{ grantee|role }}, {{ grantee|role(grantee_oid == 0) }}
+    "func": sqlquote.func_signature,  # {{ schema|func(name, identity_args) }}
+    "privs": _privs,  # {{ privileges|privs }}, {{ privileges|privs(columns) }}
+    "grant_kind": sqlquote.grant_kind,  # GRANT ... ON {{ kind|grant_kind }}
+    "alter_kind": sqlquote.alter_kind,  # ALTER {{ kind|alter_kind }} ... OWNER TO
+    "number": _number,
+}
+"""Filters whose output is safe to interpolate: quoted names/literals or allow-listed words."""
+
+QUOTING_FUNCTIONS: dict[str, Callable[..., str]] = {
+    "qualified": sqlquote.qualified,  # {{ qualified(schema, object_name) }}
+    "func": sqlquote.func_signature,  # {{ func(schema, object_name, identity_args) }}
+}
+"""The multi-argument helpers, also callable as functions. (``role`` is a filter only: rule
+queries commonly return a column named ``role``, and a column would hide a function.)"""
+
+_FORBIDDEN_NODES: dict[str, str] = {
+    "Macro": "macro", "CallBlock": "call", "FilterBlock": "filter", "Include": "include",
+    "Import": "import", "FromImport": "from ... import", "Extends": "extends",
+    "Block": "block", "EvalContextModifier": "autoescape",
+    "ScopedEvalContextModifier": "autoescape", "ExprStmt": "do",
+}
+"""Template constructs that could transform quoted output or pull in other templates."""
+_HINT = ("use |ident, |literal, qualified(schema, name), |role, func(schema, name, args), "
+         "|privs, |grant_kind, |alter_kind or |number")
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined,
+                                        keep_trailing_newline=True)
+    env.filters.update({k: _strict(f) for k, f in QUOTING_FILTERS.items()})
+    env.globals.update({k: _strict(f) for k, f in QUOTING_FUNCTIONS.items()})
+    return env
+
+
+def _strict(helper: Callable[..., str]) -> Callable[..., str]:
+    """Make a helper raise Jinja's undefined error when given a missing value.
+
+    StrictUndefined fails when printed or iterated, but a filter receives the Undefined
+    object itself; without this the error would read "must be a string" instead of
+    naming the missing column.
+    """
+    from jinja2 import Undefined
+
+    @functools.wraps(helper)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, Undefined):
+                value._fail_with_undefined_error()
+        return helper(*args, **kwargs)
+
+    return wrapper
+
+
+def _describe(node: Any) -> str:
+    """A short source-like rendering of an expression for error messages."""
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Const):
+        return repr(node.value)
+    if isinstance(node, nodes.Getattr):
+        return f"{_describe(node.node)}.{node.attr}"
+    if isinstance(node, nodes.Getitem):
+        return f"{_describe(node.node)}[{_describe(node.arg)}]"
+    if isinstance(node, nodes.Filter):
+        return f"{_describe(node.node)}|{node.name}"
+    if isinstance(node, nodes.Call):
+        return f"{_describe(node.node)}(...)"
+    if isinstance(node, nodes.Concat):
+        return " ~ ".join(_describe(n) for n in node.nodes)
+    if isinstance(node, nodes.CondExpr):
+        return f"{_describe(node.expr1)} if ... else ..."
+    return type(node).__name__.lower()
+
+
+def _unsafe_output(expr: Any) -> Any | None:
+    """The first sub-expression of an output that is not quoted, or None when all are."""
+    from jinja2 import nodes
+
+    if isinstance(expr, nodes.TemplateData | nodes.Const):
+        return None
+    if isinstance(expr, nodes.Filter):
+        return None if expr.name in QUOTING_FILTERS and expr.node is not None else expr
+    if isinstance(expr, nodes.Call):
+        ok = isinstance(expr.node, nodes.Name) and expr.node.name in QUOTING_FUNCTIONS
+        return None if ok else expr
+    if isinstance(expr, nodes.CondExpr):
+        for part in (expr.expr1, expr.expr2):
+            if part is not None and (bad := _unsafe_output(part)) is not None:
+                return bad
+        return None
+    if isinstance(expr, nodes.Concat):
+        for part in expr.nodes:
+            if (bad := _unsafe_output(part)) is not None:
+                return bad
+        return None
+    return expr
+
+
+@functools.cache
+def _analyse(template: str) -> tuple[Any, str | None]:
+    """Parse and check a template once: (compiled template, None) or (None, problem)."""
+    from jinja2 import TemplateSyntaxError, nodes
+
+    env = _environment()
+    try:
+        tree = env.parse(template)
+    except TemplateSyntaxError as exc:
+        return None, f"line {exc.lineno}: template syntax error: {exc.message}"
+    for node in tree.find_all(nodes.Node):
+        kind = type(node).__name__
+        if kind in _FORBIDDEN_NODES:
+            return None, (f"line {node.lineno}: {{% {_FORBIDDEN_NODES[kind]} %}} is not "
+                          "allowed in a remediation template")
+        if isinstance(node, nodes.Name) and node.ctx in ("store", "param") \
+                and node.name in QUOTING_FUNCTIONS:
+            return None, (f"line {node.lineno}: remediation re-binds the quoting function "
+                          f"{node.name!r}")
+    for out in tree.find_all(nodes.Output):
+        for expr in out.nodes:
+            bad = _unsafe_output(expr)
+            if bad is not None:
+                return None, (f"line {getattr(bad, 'lineno', out.lineno)}: remediation "
+                              f"interpolates {{{{ {_describe(bad)} }}}} without a quoting "
+                              f"filter ({_HINT})")
+    return env.from_string(tree), None
+
+
+def validate_template(template: str, origin: str) -> None:
+    """Refuse a template that could emit an unquoted value; ``origin`` names the rule file.
+
+    Raises :class:`RemediationError` (``"<origin>: line N: remediation interpolates
+    {{ x }} without a quoting filter (...)"``).
+    """
+    if not isinstance(template, str):
+        raise RemediationError(f"{origin}: remediation must be a string")
+    _, problem = _analyse(template)
+    if problem:
+        raise RemediationError(f"{origin}: {problem}")
+
+
+def render(template: str, row: dict[str, Any], origin: str = "remediation") -> str:
+    """Render ``template`` for one finding row and return checked SQL (or "" for none).
+
+    The result is the template's statements, each ending in ``;`` on its own line(s),
+    every one parsed by pglast and checked by :func:`check_sql`. A template that renders
+    only whitespace (e.g. an ``{% if %}`` that did not apply) yields "".
+    """
+    from jinja2 import TemplateError, UndefinedError
+    from jinja2.sandbox import SecurityError
+
+    validate_template(template, origin)
+    compiled, _ = _analyse(template)
+    hidden = sorted(k for k in row if k in QUOTING_FUNCTIONS)
+    if hidden:
+        raise RemediationError(f"{origin}: the rule query returns a column named "
+                               f"{', '.join(hidden)}, which would hide the quoting function of "
+                               "that name; rename the column")
+    try:
+        text = compiled.render(**row)
+    except UndefinedError as exc:
+        raise RemediationError(f"{origin}: remediation uses a value the rule query does not "
+                               f"return: {exc.message}") from exc
+    except SecurityError as exc:
+        raise RemediationError(f"{origin}: remediation blocked by the sandbox: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise RemediationError(f"{origin}: remediation cannot quote a value: {exc}") from exc
+    except TemplateError as exc:
+        raise RemediationError(f"{origin}: remediation failed to render: {exc}") from exc
+    if not text.strip():
+        return ""
+    return "\n".join(s + ";" for s in check_sql(text, origin))
+
+
+# --- parsing and checking the output -----------------------------------------------
+
+ALLOWED_STATEMENTS: frozenset[str] = frozenset({
+    "GrantStmt", "GrantRoleStmt", "AlterOwnerStmt", "AlterTableStmt", "ReassignOwnedStmt",
+    "DropOwnedStmt", "DropStmt", "DropRoleStmt", "CreateRoleStmt", "AlterRoleStmt",
+    "AlterRoleSetStmt", "AlterDefaultPrivilegesStmt", "AlterFunctionStmt",
+    "AlterDatabaseStmt", "AlterDatabaseSetStmt", "AlterSystemStmt", "CommentStmt",
+})
+"""Statement node types a remediation may contain: privileges, ownership, roles, settings.
+No DML, no SELECT, no DO blocks, no transaction control (the script adds BEGIN/COMMIT)."""
+
+_ALTER_TABLE_CMDS = frozenset({"AT_ChangeOwner", "AT_EnableRowSecurity",
+                               "AT_ForceRowSecurity"})
+_SECRET_OPTIONS = frozenset({"password", "encrypted_password", "unencrypted_password",
+                             "passwd", "ldapbindpasswd", "radiussecrets", "secret"})
+
+
+def _parse(sql: str, origin: str) -> list[tuple[str, Any]]:
+    """(statement text without ';', parse tree) for each statement in ``sql``."""
+    from pglast import parse_sql
+    from pglast.parser import ParseError, split
+
+    try:
+        pieces = split(sql, with_parser=True)
+    except ParseError as exc:
+        raise RemediationError(f"{origin}: generated SQL does not parse ({exc}): "
+                               f"{_excerpt(sql)}") from exc
+    out: list[tuple[str, Any]] = []
+    for piece in pieces:
+        text = piece.strip()
+        try:
+            stmts = parse_sql(text)
+        except ParseError as exc:  # pragma: no cover - split already parsed it
+            raise RemediationError(f"{origin}: generated SQL does not parse ({exc}): "
+                                   f"{_excerpt(text)}") from exc
+        if len(stmts) != 1:  # pragma: no cover - split yields one statement per piece
+            raise RemediationError(f"{origin}: could not split generated SQL: {_excerpt(text)}")
+        out.append((text, stmts[0].stmt))
+    return out
+
+
+def _excerpt(sql: str, limit: int = 160) -> str:
+    flat = sql.encode("unicode_escape").decode("ascii")
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def check_sql(sql: str, origin: str = "remediation") -> list[str]:
+    """Parse ``sql`` with pglast and check every statement; return them without ``;``.
+
+    Raises :class:`RemediationError` if it does not parse, holds a statement type outside
+    :data:`ALLOWED_STATEMENTS`, uses CASCADE, or sets a password/secret.
+
+    This runs once per finding (tens of thousands on a large cluster), so it reads
+    PostgreSQL's parse tree as the JSON libpg_query emits rather than as pglast's Python
+    node objects, which cost ten times more to build; :func:`classify`, which needs the
+    typed tree, keeps using them.
+    """
+    parsed = _parse_json(sql, origin)
+    if not parsed:
+        raise RemediationError(f"{origin}: remediation SQL holds no statement")
+    for text, stmt in parsed:
+        _check_json_statement(text, stmt, origin)
+    return [text for text, _ in parsed]
+
+
+def _parse_json(sql: str, origin: str) -> list[tuple[str, dict[str, Any]]]:
+    """(statement text without ';', {NodeType: fields}) for each statement in ``sql``."""
+    import json
+
+    from pglast.parser import ParseError, parse_sql_json
+
+    try:
+        doc = json.loads(parse_sql_json(sql))
+    except ParseError as exc:
+        raise RemediationError(f"{origin}: generated SQL does not parse ({exc}): "
+                               f"{_excerpt(sql)}") from exc
+    data = sql.encode("utf-8")  # libpg_query's locations are byte offsets
+    out: list[tuple[str, dict[str, Any]]] = []
+    for raw in doc.get("stmts", []):
+        start = int(raw.get("stmt_location", 0))
+        length = int(raw.get("stmt_len", 0))
+        piece = data[start:start + length] if length else data[start:]
+        text = piece.decode("utf-8").strip().rstrip(";").strip()
+        out.append((text, raw["stmt"]))
+    return out
+
+
+def _json_nodes(value: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
+    """(node type or None for an unwrapped field struct, fields) for every dict below."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, inner), = value.items()
+            if key[:1].isupper() and isinstance(inner, dict):
+                yield key, inner
+                for v in inner.values():
+                    yield from _json_nodes(v)
+                return
+        yield None, value
+        for v in value.values():
+            yield from _json_nodes(v)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_nodes(item)
+
+
+def _check_json_statement(text: str, stmt: dict[str, Any], origin: str) -> None:
+    (kind, fields), = stmt.items()
+    if kind not in ALLOWED_STATEMENTS:
+        raise RemediationError(f"{origin}: {kind} is not allowed in remediation SQL "
+                               f"(only privilege, ownership, role and setting statements): "
+                               f"{_excerpt(text)}")
+    if kind == "AlterTableStmt":
+        for cmd in fields.get("cmds") or ():
+            subtype = cmd.get("AlterTableCmd", {}).get("subtype")
+            if subtype not in _ALTER_TABLE_CMDS:
+                raise RemediationError(f"{origin}: ALTER TABLE ... {subtype} is not "
+                                       f"allowed in remediation SQL: {_excerpt(text)}")
+    for node_type, node in _json_nodes(stmt):
+        if node.get("behavior") == "DROP_CASCADE":
+            raise RemediationError(f"{origin}: CASCADE is not allowed in remediation SQL "
+                                   f"(name each dependent change): {_excerpt(text)}")
+        is_defelem = node_type == "DefElem" or (node_type is None and "defname" in node)
+        if is_defelem and str(node.get("defname") or "").lower() in _SECRET_OPTIONS \
+                and node.get("arg") is not None:
+            raise RemediationError(f"{origin}: remediation SQL must never carry a password or "
+                                   "secret (point to the secrets manager in a comment instead)")
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of checked remediation SQL, each without its trailing ``;``."""
+    return [text for text, _ in _parse(sql, "remediation")]
+
+
+# --- classification ------------------------------------------------------------------
+
+_CLUSTER_OBJTYPES = frozenset({"OBJECT_DATABASE", "OBJECT_TABLESPACE", "OBJECT_PARAMETER_ACL",
+                               "OBJECT_ROLE"})
+
+
+def _role_names(specs: Any) -> tuple[list[str], bool]:
+    """(named roles, includes PUBLIC) of a grantee list."""
+    from pglast import enums
+
+    names: list[str] = []
+    public = False
+    for spec in specs or ():
+        if spec.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC:
+            public = True
+        elif spec.roletype == enums.RoleSpecType.ROLESPEC_CSTRING:
+            names.append(spec.rolename)
+        else:  # CURRENT_USER / SESSION_USER / CURRENT_ROLE: unknown target
+            names.append("")
+    return names, public
+
+
+def _flags(stmt: Any, login_roles: Collection[str]) -> set[str]:
+    from pglast import ast
+
+    flags: set[str] = set()
+    if isinstance(stmt, ast.GrantStmt):
+        names, public = _role_names(stmt.grantees)
+        if stmt.is_grant:
+            flags.add("grant")
+        else:
+            flags.add("revoke")
+            if public and not names:
+                flags.add("revoke_public")
+            if any(n in login_roles or n == "" for n in names) and login_roles:
+                flags.add("destructive")
+        if getattr(stmt.objtype, "name", None) in _CLUSTER_OBJTYPES:
+            flags.add("cluster")
+    elif isinstance(stmt, ast.GrantRoleStmt):
+        names, _ = _role_names(stmt.grantee_roles)
+        flags |= {"membership", "cluster", "grant" if stmt.is_grant else "revoke"}
+        if not stmt.is_grant and login_roles and any(n in login_roles or n == "" for n in names):
+            flags.add("destructive")
+    elif isinstance(stmt, ast.AlterOwnerStmt):
+        flags.add("ownership")
+        if getattr(stmt.objectType, "name", None) in _CLUSTER_OBJTYPES:
+            flags.add("cluster")
+    elif isinstance(stmt, ast.AlterTableStmt):
+        subtypes = {cmd.subtype.name for cmd in stmt.cmds or ()}
+        flags.add("ownership" if "AT_ChangeOwner" in subtypes else "alter")
+    elif isinstance(stmt, ast.ReassignOwnedStmt):
+        flags |= {"reassign", "ownership"}
+    elif isinstance(stmt, ast.DropOwnedStmt):
+        flags |= {"drop", "drop_owned", "destructive"}
+    elif isinstance(stmt, ast.DropRoleStmt):
+        flags |= {"drop", "drop_role", "destructive", "cluster"}
+    elif isinstance(stmt, ast.DropStmt):
+        flags |= {"drop", "destructive"}
+    elif isinstance(stmt, ast.CreateRoleStmt | ast.AlterRoleStmt):
+        if isinstance(stmt, ast.CreateRoleStmt):
+            flags |= {"create_role", "cluster"}
+            if getattr(stmt.stmt_type, "name", None) == "ROLESTMT_USER":  # implies LOGIN
+                flags.add("login_role")
+        else:
+            flags |= {"role_attributes", "cluster"}
+        adds = getattr(stmt, "action", 1) == 1  # CREATE ROLE ... ROLE u only adds members
+        for opt in stmt.options or ():
+            if opt.defname == "canlogin":
+                login = getattr(opt.arg, "boolval", True)
+                if login:
+                    flags.add("login_role")
+                elif isinstance(stmt, ast.AlterRoleStmt):  # locks its users out
+                    flags.add("destructive")
+            if opt.defname == "password" and opt.arg is None:
+                flags.add("password_removed")
+            if opt.defname == "rolemembers":  # ALTER GROUP g ADD/DROP USER u
+                flags |= {"membership", "grant" if adds else "revoke"}
+                names, _ = _role_names(opt.arg)
+                if not adds and login_roles and any(
+                        n in login_roles or n == "" for n in names):
+                    flags.add("destructive")
+    elif isinstance(stmt, ast.AlterRoleSetStmt):
+        flags |= {"role_settings", "cluster"}
+    elif isinstance(stmt, ast.AlterDefaultPrivilegesStmt):
+        flags.add("default_privileges")
+    elif isinstance(stmt, ast.AlterSystemStmt):
+        flags |= {"settings", "no_transaction", "cluster"}
+    elif isinstance(stmt, ast.AlterDatabaseStmt | ast.AlterDatabaseSetStmt):
+        flags |= {"alter", "cluster"}
+    else:
+        flags.add("alter")
+    return flags
+
+
+def classify(sql: str, *, login_roles: Collection[str] = ()) -> set[str]:
+    """What ``sql`` does, as flags read from its parse tree (union over its statements).
+
+    Flags: ``grant``, ``revoke``, ``revoke_public`` (only PUBLIC), ``membership``,
+    ``ownership``, ``reassign``, ``drop`` (``drop_owned``, ``drop_role``),
+    ``create_role``, ``role_attributes``, ``role_settings``, ``default_privileges``,
+    ``settings`` + ``no_transaction`` (ALTER SYSTEM cannot run in a transaction block),
+    ``login_role`` (creates a role or gives it LOGIN: it will need a credential from the
+    secrets manager), ``password_removed`` (PASSWORD NULL),
+    ``alter``, ``cluster`` (acts on shared catalogs: any database will do), and
+    ``destructive`` (see the module docstring). ``login_roles`` are the names of roles
+    that can log in; without them a REVOKE is never called destructive by itself.
+    """
+    flags: set[str] = set()
+    for _, stmt in _parse(sql, "remediation"):
+        flags |= _flags(stmt, login_roles)
+    return flags

@@ -1,0 +1,165 @@
+"""Which rule files can skip query and template validation when they are loaded.
+
+Why: validating a rule (sqlglot parse, DuckDB binding against an empty audit schema,
+Jinja2 and remediation template checks) cost about 2-4 s per run for the 53 built-in rule
+queries, paid by every command that loads the rules, for files that cannot change between
+runs of one installed version. So:
+
+- **Built-in rules** are validated by the test suite and listed, with the SHA-256 of each
+  file and the tool version, in ``rules/validated.json`` (the *manifest*, shipped with the
+  rules). At load time a built-in file whose hash is in the manifest of this version skips
+  validation; any other built-in file (edited, tampered with, a manifest of another
+  version) is validated as before. ``python -m pgaudit_roles.evaluate.validated_rules`` rewrites
+  the manifest after validating every built-in rule in full (``docgen`` runs it too), and
+  ``--check`` exits 1 when it is stale (a test runs it, like the README check).
+- **User rules** (``--rules-dir``, ``rules_dirs`` in the config) are validated when loaded,
+  and a success is remembered in the user's cache directory (platformdirs, so
+  ``XDG_CACHE_HOME`` is honoured) under a key of the file's bytes, the tool version and a
+  fingerprint of the package's own code (a development checkout changes the validator or
+  the audit schema without changing the version). Only successes are cached: a broken
+  rule is validated at every load and fails with the same message. A cache that cannot be
+  read or written is ignored.
+
+The structural checks of ``rules.rule_from_mapping`` (keys, types, ids, severities) are
+cheap and always run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..core import resources
+
+MANIFEST_NAME = "validated.json"
+MANIFEST_FORMAT = "pgaudit-roles/validated-rules"
+CACHE_SUBDIR = "validated-rules"
+
+
+def digest(data: bytes) -> str:
+    """SHA-256 of a rule file's bytes, hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- built-in rules: the manifest ------------------------------------------------------------
+
+def manifest_path(rules_dir: Path | None = None) -> Path:
+    return (rules_dir or resources.rules_dir()) / MANIFEST_NAME
+
+
+@functools.cache
+def _manifest(path: Path) -> dict[str, str]:
+    """{file name: sha256} of a manifest written by this version; empty when missing,
+    unreadable or of another version (then every built-in rule is validated)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    if (not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT
+            or doc.get("version") != __version__ or not isinstance(doc.get("rules"), dict)):
+        return {}
+    return {str(k): str(v) for k, v in doc["rules"].items()}
+
+
+def builtin_is_validated(path: Path, file_digest: str) -> bool:
+    """Whether the built-in rule file at ``path`` is the one the manifest lists."""
+    return _manifest(manifest_path(path.parent)).get(path.name) == file_digest
+
+
+def render_manifest(rules_dir: Path | None = None) -> str:
+    """The manifest for the built-in rule files as they are now, after validating every
+    one of them in full (a rule that does not validate raises ``RuleError``: it is never
+    listed)."""
+    from .rules import load_dir
+
+    directory = rules_dir or resources.rules_dir()
+    load_dir(directory, origin="builtin", full_validation=True)
+    files = {p.name: digest(p.read_bytes()) for p in sorted(directory.glob("*.toml"))}
+    doc = {"format": MANIFEST_FORMAT, "version": __version__, "rules": files}
+    return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite ``rules/validated.json``; ``--check``: exit 1 when it is not current."""
+    args = sys.argv[1:] if argv is None else argv
+    path = manifest_path()
+    fresh = render_manifest()
+    try:
+        current = path.read_text(encoding="utf-8")
+    except OSError:
+        current = ""
+    if "--check" in args:
+        if fresh != current:
+            print(f"{path} is stale: run python -m pgaudit_roles.evaluate.validated_rules "
+                  "(or python -m pgaudit_roles.docgen)", file=sys.stderr)
+            return 1
+        return 0
+    if fresh != current:
+        from ..core.atomic import atomic_writer
+
+        with atomic_writer(path) as fh:
+            fh.write(fresh)
+    return 0
+
+
+# --- user rules: the cache -------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """``<user cache dir>/pgaudit-roles/validated-rules`` (XDG_CACHE_HOME on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("pgaudit-roles", appauthor=False)) / CACHE_SUBDIR
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 over the package's Python and SQL sources: what validation depends on (the
+    validator, the audit schema's tables and columns, the template filters). About 5 ms,
+    computed only when a user rule is loaded."""
+    h = hashlib.sha256(__version__.encode())
+    root = resources.PACKAGE_DIR
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".py", ".sql") and "__pycache__" not in p.parts:
+            try:
+                h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+            except OSError:
+                continue
+    return h.hexdigest()
+
+
+def _cache_key(file_digest: str) -> str:
+    return digest(f"{__version__}\0{code_fingerprint()}\0{file_digest}".encode())
+
+
+def user_is_validated(file_digest: str) -> bool:
+    """Whether a user rule file with these bytes passed validation before (same code)."""
+    try:
+        return (cache_dir() / _cache_key(file_digest)).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def remember_user_validated(file_digest: str) -> None:
+    """Record a successful validation; a cache that cannot be written is not an error."""
+    tmp: Path | None = None
+    try:
+        directory = cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / _cache_key(file_digest)
+        tmp = directory / f".{target.name}.{os.getpid()}.tmp"
+        tmp.write_text(f"{__version__}\n", encoding="utf-8")
+        os.replace(tmp, target)  # whole or absent, also with parallel runs
+    except (OSError, ValueError):
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

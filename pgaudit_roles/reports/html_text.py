@@ -1,0 +1,114 @@
+"""Text helpers for the HTML report: Markup built only from escaped pieces.
+
+Why they exist: rule text is written with hard line breaks and Markdown-style backticks
+(``pgaudit-roles bootstrap-sql``), and identifiers such as ``billing_prod.refund`` must wrap
+at their separators, not mid-word. Each helper escapes every piece of text itself and
+adds only fixed tags (``<p>``, ``<code>``, ``<wbr>``), so data never becomes markup; the
+browser test feeds them hostile names.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from .common import printable
+
+_SEPARATORS = re.compile(r"([_./:,(\-]+)")
+_LONG_RUN = 24  # a run this long with no separator gets break chances every 12 characters
+
+
+def _wbr_run(text: str) -> Markup:
+    if len(text) <= _LONG_RUN:
+        return escape(text)
+    return Markup("<wbr>").join(escape(text[i:i + 12]) for i in range(0, len(text), 12))
+
+
+def ident(text: Any) -> Markup:
+    """An identifier or message with break opportunities after ``_ . / : , ( -``: long
+    names wrap at sensible points ("billing_/prod"), never as "billin/g_prod"; paired
+    `backticks` become ``<code>``."""
+    s = printable("" if text is None else text)
+    parts = s.split("`")
+    if len(parts) > 1 and len(parts) % 2 == 1:
+        return Markup("").join(_breakable(p) if i % 2 == 0 else
+                               Markup("<code>") + _breakable(p) + Markup("</code>")
+                               for i, p in enumerate(parts))
+    return _breakable(s)
+
+
+def _breakable(s: str) -> Markup:
+    out: list[Markup] = []
+    for piece in _SEPARATORS.split(s):
+        if not piece:
+            continue
+        if _SEPARATORS.fullmatch(piece):
+            out.append(escape(piece) + Markup("<wbr>"))
+        else:
+            out.append(Markup(" ").join(_wbr_run(w) for w in piece.split(" ")))
+    return Markup("").join(out)
+
+
+def inline(text: Any) -> Markup:
+    """Text with `backticked` spans as ``<code>`` and hard line breaks reflowed."""
+    s = printable(re.sub(r"\s*\n\s*", " ", "" if text is None else str(text)))
+    parts = s.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: show it as it is
+        return escape(s)
+    return Markup("").join(escape(p) if i % 2 == 0 else Markup("<code>") + escape(p) + Markup("</code>")
+                           for i, p in enumerate(parts))
+
+
+def paragraphs(text: Any) -> Markup:
+    """Prose reflowed: blank lines separate paragraphs, single line breaks are spaces."""
+    blocks = [b for b in re.split(r"\n\s*\n", "" if text is None else str(text)) if b.strip()]
+    return Markup("").join(Markup("<p>") + inline(b.strip()) + Markup("</p>") for b in blocks)
+
+
+_NOTE_SPLIT = re.compile(r"\s+(?=Also check by hand: )")
+
+
+def note_parts(note: str | None, extra: str | None = None) -> list[str]:
+    """A requirement's note as separate sentences: the rule verdict ("failed: ..."), the
+    framework's own note, "Also check by hand: ..." (frameworks.evaluate joins them with
+    spaces, which read as one run-on sentence)."""
+    if not note:
+        return []
+    parts = _NOTE_SPLIT.split(note.strip())
+    if extra and extra.strip():
+        out: list[str] = []
+        for p in parts:
+            i = p.find(extra.strip())
+            if i > 0:
+                out += [p[:i].strip(), p[i:].strip()]
+            else:
+                out.append(p)
+        parts = out
+    return [p for p in parts if p]
+
+
+def framework_info(name: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """Title and per-requirement notes of a framework by its name: a shipped one, or the
+    file given to --framework. Falls back to the name when neither can be read."""
+    from pathlib import Path
+
+    from ..core.resources import frameworks_dir
+
+    candidates = [frameworks_dir() / f"{name}.toml"]
+    chosen = meta.get("framework")
+    if isinstance(chosen, str) and chosen.endswith(".toml"):
+        candidates.insert(0, Path(chosen))
+    for path in candidates:
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if doc.get("name") != name:
+            continue
+        notes = {str(r.get("id")): str(r["note"]) for r in doc.get("requirement") or []
+                 if isinstance(r, dict) and isinstance(r.get("note"), str)}
+        return {"title": str(doc.get("title") or name), "version": doc.get("version"), "notes": notes}
+    return {"title": name, "version": None, "notes": {}}
