@@ -11,8 +11,8 @@ import click
 import pytest
 from cli_support import run_cli
 
-from pgaudit_roles.core import errors
 from pgaudit_roles.cli import COMMANDS, cli
+from pgaudit_roles.core import errors
 
 COMMANDS_DIR = Path(__file__).resolve().parent.parent / "pgaudit_roles" / "commands"
 
