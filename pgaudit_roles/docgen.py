@@ -26,8 +26,17 @@ from pathlib import Path
 
 import click
 
+from .audit.audit_schema import render_audit_schema_doc as render_audit_schema
+from .cli import cli
+from .core.atomic import write_text
+from .core.errors import EXIT_CODES, AuditError
 from .core.model import Rule
 from .core.resources import _REPO
+from .evaluate import validated_rules
+from .evaluate.rules import check_unique, load_dir
+from .reports.registry import formats_markdown
+from .rule_docs import render_readme_section, render_rules_markdown
+from .rule_examples import load_examples
 
 README = _REPO / "README.md"
 WIDTH = 100
@@ -49,8 +58,6 @@ def _help(cmd: click.Command, path: list[str], parent: click.Context | None) -> 
 
 
 def render_cli_reference() -> str:
-    from .cli import cli
-
     parts = []
     for name, text in _help(cli, ["pgaudit-roles"], None):
         parts.append(f"### `{name}`\n\n```text\n{text.rstrip()}\n```\n")
@@ -59,22 +66,16 @@ def render_cli_reference() -> str:
 
 def builtin_rules(root: Path = _REPO) -> list[Rule]:
     """The built-in rules of the checkout ``root`` (its rules/ directory), by id."""
-    from .evaluate.rules import check_unique, load_dir
-
     rules = load_dir(root / "rules", origin="builtin")
     check_unique(rules)
     return sorted(rules, key=lambda r: r.id)
 
 
 def render_rule_list(rules: list[Rule] | None = None) -> str:
-    from .rule_docs import render_readme_section
-
     return render_readme_section(builtin_rules() if rules is None else rules).rstrip() + "\n"
 
 
 def render_exit_codes() -> str:
-    from .core.errors import EXIT_CODES
-
     rows = [f"| {code} | {text} |" for code, text in EXIT_CODES.items()]
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
@@ -90,8 +91,6 @@ def render_command_exit_codes() -> str:
 
 
 def render_formats() -> str:
-    from .reports.registry import formats_markdown
-
     return formats_markdown()
 
 
@@ -124,23 +123,16 @@ def update(text: str, rules: list[Rule] | None = None) -> str:
 
 def render_rules_doc(root: Path = _REPO, rules: list[Rule] | None = None) -> str:
     """docs/rules.md of the checkout ``root``."""
-    from .rule_docs import render_rules_markdown
-    from .rule_examples import load_examples
-
     return render_rules_markdown(builtin_rules(root) if rules is None else rules,
                                  load_examples(root))
 
 
 def render_audit_schema_doc() -> str:
-    from .audit.audit_schema import render_audit_schema_doc as render
-
-    return render()
+    return render_audit_schema()
 
 
 def generate(root: Path = _REPO) -> dict[Path, str]:
     """Every generated file of ``root``: path -> its current content."""
-    from .evaluate import validated_rules
-
     readme = root / "README.md"
     rules_dir = root / "rules"
     # the manifest first: it validates every rule in full (a broken one stops here)
@@ -166,8 +158,6 @@ def stale(root: Path = _REPO) -> list[Path]:
 
 def write(root: Path = _REPO) -> list[Path]:
     """Regenerate every document of ``root``; the files that changed."""
-    from .core.atomic import write_text
-
     changed = []
     for path, text in generate(root).items():
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
@@ -192,8 +182,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"usage: python -m pgaudit_roles.docgen [--check] [--root DIR] (got {' '.join(args)!r})",
               file=sys.stderr)
         return 2
-    from .core.errors import AuditError
-
     try:
         if check:
             old = stale(root)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .lint.source import LineMap, parse, split_meta
+
 KINDS = ("fail", "pass")
 HEADINGS = {"fail": "Anti-pattern", "pass": "Best practice"}
 SHOWN_PREFIX = "demo"
@@ -263,8 +265,6 @@ def lint_examples(lint_dir: Path, root: Path) -> dict[str, dict[str, Example]]:
 
 def _marked_statements(path: Path, root: Path) -> list[_Stmt]:
     """The file's statements with their line span and the markers on those lines."""
-    from .lint.source import LineMap, parse, split_meta
-
     text = path.read_text(encoding="utf-8")
     marks: dict[int, list[tuple[str, str]]] = {}
     for no, line in enumerate(text.splitlines(), 1):

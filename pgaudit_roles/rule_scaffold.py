@@ -27,9 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import docgen
+from .core.atomic import write_text
 from .core.errors import RuleError, UsageError
 from .core.model import SEVERITIES, Rule
-from .evaluate.rules import CATEGORIES, OBJECT_TYPES, RULE_ID_RE
+from .evaluate import validated_rules
+from .evaluate.rules import CATEGORIES, OBJECT_TYPES, RULE_ID_RE, load_dir, rule_from_mapping
 
 TODO = "TODO(rules new)"
 """The placeholder marker; a meta-test fails while one is left in rules/ or the cases."""
@@ -83,11 +86,6 @@ def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity:
     """Write the draft rule, its case file and the framework stubs under ``root``, then
     regenerate the docs. Raises UsageError (one line) before writing anything when the id
     is malformed or used, a file exists, or ``root`` is not a checkout."""
-    from . import docgen
-    from .core.atomic import write_text
-    from .evaluate import validated_rules
-    from .evaluate.rules import load_dir, rule_from_mapping
-
     rid = rule_id.strip().upper()  # as `rules show` reads an id
     if not RULE_ID_RE.match(rid):
         raise UsageError(f"rule id {rule_id!r} is malformed: built-in rule ids look like "

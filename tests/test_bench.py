@@ -151,3 +151,62 @@ def test_stage_selection() -> None:
     assert run.parse_args(["--stages", "floor, scan"]).stage_list == ["floor", "scan"]
     with pytest.raises(SystemExit):
         run.parse_args(["--points", "--tables", "10"])  # points measure the presets only
+
+
+def _stage(wall: float, rss: float = 100.0) -> dict[str, object]:
+    return {"status": "ok", "wall_s": wall, "peak_rss_mib": rss}
+
+
+def test_targets_per_preset() -> None:
+    import run
+
+    stages = {"floor": _stage(0.2), "pg_dump": _stage(0.5), "check": _stage(0.8),
+              "scan": _stage(1.2, 300)}
+    small = run.evaluate_targets(stages, "small")
+    assert small["checks"] == {"scan <= 2 x pg_dump": "FAIL", "check < 1 s": "pass"}
+    assert small["limits"]["scan <= 2 x pg_dump"] == pytest.approx(1.0)
+    assert small["ratio_ours_pg_dump"] == pytest.approx(2.4)
+    medium = run.evaluate_targets(stages, "medium")
+    assert medium["checks"] == {"scan <= 1.5 x floor + 5 s": "pass"}
+    assert medium["limits"]["scan <= 1.5 x floor + 5 s"] == pytest.approx(5.3)
+    for scale in ("large", None, "given cluster"):
+        large = run.evaluate_targets(stages, scale)
+        assert large["target_preset"] == "large"
+        assert set(large["checks"]) == {"scan <= 1.5 x floor + 10 s", "scan <= 0.5 x pg_dump",
+                                        "peak RSS <= 1 GiB"}
+        assert large["checks"]["scan <= 0.5 x pg_dump"] == "FAIL"
+    missing = run.evaluate_targets({"scan": _stage(1.0)}, "small")
+    assert missing["checks"] == {"scan <= 2 x pg_dump": "not available",
+                                 "check < 1 s": "not available"}
+
+
+def test_regression_check_reads_the_recorded_small_scan(tmp_path: Path) -> None:
+    import run
+
+    md = tmp_path / "RESULTS.md"
+    md.write_text("text\n<!-- bench-baseline: small scan 2.00 s -->\nmore\n", encoding="utf-8")
+    assert run.recorded_baseline(md.read_text()) == {"wall_s": 2.0}
+
+    def result(ours: float | None, scale: str = "small", preset: bool = True,
+               cpu: float | None = None) -> dict:
+        return {"cluster": {"scale": scale, "preset": preset}, "targets": {"ours_s": ours},
+                "stages": {"scan": {"client_cpu_s": cpu}}}
+
+    assert run.regression_check(result(2.9), md)["status"] == "pass"
+    flagged = run.regression_check(result(3.1), md)
+    assert flagged["status"] == "REGRESSION" and flagged["factor"] == pytest.approx(1.55)
+    assert flagged["basis"] == "wall"
+    assert run.regression_check(result(9.0, "medium"), md) is None
+    assert run.regression_check(result(9.0, preset=False), md) is None  # size overrides
+    assert run.regression_check(result(None), md)["status"] == "not available"
+    # with a recorded CPU time, CPU decides: a loaded machine stretches wall time only
+    md.write_text("<!-- bench-baseline: small scan 2.00 s cpu 1.00 s -->\n", encoding="utf-8")
+    assert run.recorded_baseline(md.read_text()) == {"wall_s": 2.0, "cpu_s": 1.0}
+    slow_machine = run.regression_check(result(9.0, cpu=1.2), md)
+    assert slow_machine["status"] == "pass" and slow_machine["basis"] == "CPU"
+    assert run.regression_check(result(2.0, cpu=1.6), md)["status"] == "REGRESSION"
+    assert run.regression_check(result(2.9), md)["basis"] == "wall"  # no CPU measured
+    md.write_text("no recorded number\n", encoding="utf-8")
+    assert run.regression_check(result(1.0), md)["status"] == "not available"
+    # the repository's own RESULTS.md carries the line the check reads
+    assert run.recorded_baseline(run.RESULTS_MD.read_text(encoding="utf-8")) is not None

@@ -165,7 +165,8 @@ def full_run(fleet_env: dict[str, Any]) -> dict[str, Any]:
     out = fleet_env["work"] / "out"
     t0 = time.monotonic()
     res = fleet(fleet_env, str(fleet_env["inventory"]), "--output-dir", str(out), "--parallel", "3",
-                "--format", "json,html,junit,sarif,markdown,text")
+                "--format", "json,html,junit,sarif,markdown,prometheus,text",
+                "--history", str(fleet_env["work"] / "history"))
     assert (out / "fleet-report.json").is_file(), (res.returncode, res.stderr[-3000:])
     doc = json.loads((out / "fleet-report.json").read_text())
     return {"res": res, "out": out, "doc": doc, "seconds": time.monotonic() - t0}
@@ -252,6 +253,35 @@ def test_fleet_junit_sarif_html_markdown(full_run: dict[str, Any], shared_schema
     md = (out / "fleet-report.md").read_text()
     assert "| orders-prod | prod | orders |" in md and "<script>" not in md
     assert full_run["res"].stdout.strip().splitlines()[-1].startswith("FAIL: ")
+
+
+def test_fleet_history_and_prometheus(full_run: dict[str, Any], fleet_env: dict[str, Any]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pgaudit_roles.history import load
+
+    doc = full_run["doc"]
+    store = load(fleet_env["work"] / "history")
+    try:
+        runs = {r["target"]: r for r in store.runs}
+    finally:
+        store.close()
+    assert set(runs) == {t["name"] for t in doc["targets"]}
+    for t in doc["targets"]:
+        assert runs[t["name"]]["gating"] == t["gating"], t["name"]
+    text = (full_run["out"] / "fleet-report.prom").read_text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    last = {s.labels["target"]
+            for s in families["pgaudit_last_successful_scan_timestamp_seconds"].samples}
+    from pgaudit_roles.reports.common import printable
+
+    # label values show control and bidi characters as visible escapes
+    assert last == {printable(t["name"]) for t in doc["targets"] if t["status"] == "audited"}
+    failing = {s.labels["target"]: s.value for s in families["pgaudit_gate_failing"].samples}
+    assert failing["down"] == 1.0
+    # each target's own textfile, beside its other reports
+    assert all((full_run["out"] / t["directory"] / "pgaudit-report.prom").is_file()
+               for t in doc["targets"])
 
 
 def test_fleet_environment_drift(full_run: dict[str, Any]) -> None:
@@ -356,15 +386,19 @@ class Silent:
             c.close()
 
 
-def test_timeout_then_ctrl_c_writes_what_finished(fleet_env: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl_c", "sigterm"])
+def test_timeout_then_ctrl_c_writes_what_finished(fleet_env: dict[str, Any], signum: int,
+                                                  code: int) -> None:
     silent = Silent()
+    name = signal.Signals(signum).name
     try:
         inv = fleet_env["work"] / "hang.toml"
         hang = f"host=127.0.0.1 port={silent.port} user={AUDITOR} dbname=postgres connect_timeout=0"
         inv.write_text(f'[[targets]]\nname = "plain-17"\ndsn = {json.dumps(fleet_env["dsn"](17))}\n'
                        f'[[targets]]\nname = "hang-short"\ndsn = "{hang}"\ntimeout = "3s"\n'
                        f'[[targets]]\nname = "hang"\ndsn = "{hang}"\n', encoding="utf-8")
-        out = fleet_env["work"] / "hang"
+        out = fleet_env["work"] / f"hang-{name}"
         proc = subprocess.Popen([sys.executable, "-m", "pgaudit_roles.cli", "fleet", str(inv),
                                  "--output-dir", str(out), "--format", "json,html,junit"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -380,14 +414,14 @@ def test_timeout_then_ctrl_c_writes_what_finished(fleet_env: dict[str, Any]) -> 
         assert any("hang-short: timeout" in x for x in progress), progress
         assert any("plain-17: audited" in x for x in progress), progress
         assert proc.poll() is None, "the hanging target must still be running"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 130, stderr
-        assert "interrupted (SIGINT)" in stderr and "Traceback" not in stderr
+        assert proc.returncode == code, stderr
+        assert f"interrupted ({name})" in stderr and "Traceback" not in stderr
         doc = json.loads((out / "fleet-report.json").read_text())
         assert errors(validator("fleet-report.schema.json"), doc) == []
-        assert doc["run"]["interrupted"] == "SIGINT" and doc["run"]["incomplete"]
-        assert doc["summary"]["exit_code"] == 130
+        assert doc["run"]["interrupted"] == name and doc["run"]["incomplete"]
+        assert doc["summary"]["exit_code"] == code
         status = {t["name"]: t["status"] for t in doc["targets"]}
         assert status == {"plain-17": "audited", "hang-short": "timeout", "hang": "interrupted"}
         timed = [t for t in doc["targets"] if t["name"] == "hang-short"][0]

@@ -80,6 +80,23 @@ def test_fleet_recipe_and_shards(pg, auditor: str, tmp_path: Path) -> None:
     assert sorted(r[0] for r in rows) == ["orders-prod", "orders-staging"]
     assert all(r[1] == "audited" for r in rows)
 
+    # the shards' shared history store, read where it lies: one run per target
+    history = shared / "history"
+    sql = block("The store is Parquet that DuckDB reads", "sql").replace("/mnt/audit/history",
+                                                                          str(history))
+    rows = duckdb.sql(sql).fetchall()
+    assert sorted(r[0] for r in rows) == ["orders-prod", "orders-staging"]
+    by_target = {r[0]: r[2] for r in rows}
+    report_high = {t["name"]: t["counts"]["critical"] + t["counts"]["high"]
+                   for d in night.iterdir()
+                   for t in json.loads((d / "fleet-report.json").read_text())["targets"]}
+    assert by_target == report_high
+    res = sh(block("draws the trends of the whole fleet", "sh").replace("/mnt/audit/history",
+                                                                         str(history)), work)
+    assert res.returncode == 0, res.stderr
+    page = (work / "fleet-history.html").read_text()
+    assert "orders-prod" in page and "orders-staging" in page
+
 
 def test_kubernetes_manifest_runs_the_shard_script() -> None:
     """The CronJob is an Indexed Job (Kubernetes sets JOB_COMPLETION_INDEX) that runs the

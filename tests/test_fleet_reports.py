@@ -176,3 +176,64 @@ def test_overview_in_chromium(fleet: FleetResult, tmp_path: Path) -> None:
     assert console == [], console
     assert bg not in ("rgba(0, 0, 0, 0)", "transparent"), bg
     assert any(SCRIPT in c for c in cells)  # shown as text
+
+
+def test_prometheus_one_family_per_metric_and_no_fresh_timestamp_for_a_missed_target(
+        fleet: FleetResult) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pgaudit_roles.fleet import report_prometheus
+
+    text = render(report_prometheus, fleet)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert len(families) == len([ln for ln in text.splitlines() if ln.startswith("# TYPE")])
+    last = {s.labels["target"]
+            for s in families["pgaudit_last_successful_scan_timestamp_seconds"].samples}
+    assert last == {"orders-prod", "new\\nline FAIL: forged"}  # not the unreachable target
+    fleet_gap = [s for s in families["pgaudit_findings"].samples
+                 if s.labels["rule"] == "PGR-FLEET-001"]
+    assert [(s.labels["target"], s.value) for s in fleet_gap] == [(SCRIPT + " down", 1.0)]
+    failing = {s.labels["target"]: s.value for s in families["pgaudit_gate_failing"].samples}
+    assert failing[SCRIPT + " down"] == 1.0 and "later" not in failing
+
+
+def test_history_records_every_target_under_its_name(fleet: FleetResult, tmp_path: Path) -> None:
+    """--history: audited and not-audited targets are recorded under their inventory name
+    (the one not audited with its rules skipped, so earlier findings stay open)."""
+    from pgaudit_roles.fleet.audit import _record_history
+    from pgaudit_roles.history import load
+
+    cfg = Config()
+    cfg.history = {"dir": tmp_path / "history"}
+    for o in fleet.outcomes:
+        if o.result is not None:
+            _record_history(o, cfg)
+    store = load(tmp_path / "history")
+    try:
+        runs = {r["target"]: r for r in store.runs}
+        assert set(runs) == {"orders-prod", HOSTILE[4], SCRIPT + " down"}
+        down = runs[SCRIPT + " down"]
+        assert down["rules_skipped"] >= 0 and down["gating"] == 1
+        assert json.loads(runs["orders-prod"]["labels"]) == {"application": "orders",
+                                                             "environment": "prod"}
+        rows = store.rows("findings", [down["run_id"]])
+        assert [r["rule_id"] for r in rows] == ["PGR-FLEET-001"]
+    finally:
+        store.close()
+
+
+def test_formats_combined_and_per_target() -> None:
+    from pgaudit_roles.core.errors import UsageError
+    from pgaudit_roles.fleet import formats
+
+    got = formats.parse("md,sql,html,text", ())
+    assert got == ["markdown", "sql", "html", "text"]
+    assert [r.name for r in formats.combined(got)] == ["json", "markdown", "html"]
+    assert formats.per_target(got)[0] == "json" and "sql" in formats.per_target(got)
+    assert "text" not in formats.per_target(got)
+    # every single-scan format is accepted (each target gets it), so a new one needs no change
+    from pgaudit_roles.reports import FORMATS
+
+    assert set(FORMATS) <= set(formats.known())
+    with pytest.raises(UsageError, match="unknown report format 'pdf' for fleet"):
+        formats.parse("pdf", ())

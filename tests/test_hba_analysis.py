@@ -239,8 +239,10 @@ def test_indexed_shadowing_equals_the_pairwise_definition(seed: int) -> None:
 
 
 def test_shadow_search_is_not_quadratic() -> None:
-    """8,000 distinct per-application lines behind a few broad ones: well under a second per
-    thousand lines (the pairwise search took 24 s for 5,000)."""
+    """8,000 distinct per-application lines behind a few broad ones. The pairwise search took
+    24 s of CPU for 5,000 (about 60 s for 8,000); the indexed one needs well under 1 s.
+    Measured in this process's CPU time, with a bound far between the two, so a loaded
+    machine (other tests on the same cores) cannot fail it; bench/hba_curve.py has the curve."""
     import time
 
     rows = [rule(1, "local all postgres peer")]
@@ -249,9 +251,9 @@ def test_shadow_search_is_not_quadratic() -> None:
                             "scram-sha-256"))
     rows.append(rule(8002, "host all all all reject"))
     rows.append(rule(8003, "hostssl db5 app5 10.0.5.0 255.255.255.0 md5"))
-    start = time.perf_counter()
+    start = time.process_time()
     out = analyze(rows)
-    assert time.perf_counter() - start < 4.0
+    assert time.process_time() - start < 12.0
     assert out[-1]["shadowed_by"] == 5 and out[-2]["shadowed_by"] is None
 
 

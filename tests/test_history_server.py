@@ -55,16 +55,16 @@ def test_history_of_four_scans(pg, fresh_db, auditor, tmp_path, capsys):
     pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int);", dbname=db)
     reports: list[dict] = []
 
-    def scan(n: int) -> None:
+    def scan(n: int, *extra: str) -> None:
         out = tmp_path / f"r{n}"
         code, _, err = run_cli(["scan", pg.conninfo(user=auditor), "--history", str(hist),
                                 "--target-name", TARGET, "--format", "json,prometheus",
                                 "--output-dir", str(out), "--fail-on", "none", "-q",
-                                "--no-verify"], capsys)
+                                "--no-verify", *extra], capsys)
         assert code == 0, err
         reports.append(json.loads((out / "pgaudit-report.json").read_text()))
 
-    scan(1)
+    scan(1, "--snapshot-out", str(tmp_path / "first.json.gz"))
     pg.execute("GRANT INSERT ON s.t TO PUBLIC", dbname=db)
     scan(2)
     pg.execute("REVOKE INSERT ON s.t FROM PUBLIC", dbname=db)
@@ -124,17 +124,37 @@ def test_history_of_four_scans(pg, fresh_db, auditor, tmp_path, capsys):
     gaps = fams["pgaudit_coverage_gaps"].samples[0]
     assert gaps.value == runs[3]["coverage_gaps"]
 
+    # a fifth run with retention "2 runs" leaves the last two
+    scan(5, "--history-keep", "2 runs")
+    code, out, err = run_cli(["history", str(hist), "--format", "json"], capsys)
+    assert code == 0, err
+    kept = json.loads(out)["targets"][0]["runs"]
+    assert [r["counts"] for r in kept] == [_open_counts(r) for r in reports[3:]]
+    assert len(list((hist / "findings").glob("*.parquet"))) == 2
+
+    # `check` of the first night's snapshot records the same numbers, under the cluster's
+    # host:port when no name is given
+    code, _, err = run_cli(["check", str(tmp_path / "first.json.gz"), "--history",
+                            str(tmp_path / "h2"), "-q", "--fail-on", "none", "--no-verify"], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["history", str(tmp_path / "h2"), "--format", "json"], capsys)
+    assert code == 0, err
+    t2, = json.loads(out)["targets"]
+    assert t2["runs"][0]["counts"] == _open_counts(reports[0])
+    assert t2["target"] == f"{pg.cluster.socket_dir}:{pg.cluster.port}"
+
 
 @pytest.mark.browser
 def test_history_html_in_chromium(pg, fresh_db, auditor, tmp_path, capsys):
     """Three runs, the HTML rendered by headless Chromium: no console errors, charts drawn."""
     hist = tmp_path / "hist"
     pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int);", dbname=fresh_db)
+    conf = tmp_path / "audit.toml"  # the store and the name from the configuration
+    conf.write_text('target_name = "<img src=x onerror=alert(1)>"\n[history]\ndir = "hist"\n')
     for step in ("", "GRANT INSERT ON s.t TO PUBLIC", "REVOKE INSERT ON s.t FROM PUBLIC"):
         if step:
             pg.execute(step, dbname=fresh_db)
-        code, _, err = run_cli(["scan", pg.conninfo(user=auditor), "--history", str(hist),
-                                "--target-name", "<img src=x onerror=alert(1)>", "-q",
+        code, _, err = run_cli(["scan", pg.conninfo(user=auditor), "--config", str(conf), "-q",
                                 "--fail-on", "none", "--no-verify", "--format", "json",
                                 "--output-dir", str(tmp_path / "r")], capsys)
         assert code == 0, err

@@ -255,6 +255,8 @@ def test_history_command_formats_and_bad_input(tmp_path, capsys):
     doc = json.loads(out)
     assert doc["targets"][0]["target"] == HOSTILE
     assert [len(r["resolved"]) for r in doc["targets"][0]["runs"]] == [0, 1]
+    first = doc["targets"][0]["runs"][0]
+    assert (first["server_version"], first["duration_seconds"]) == ("16.4", 1.5)
 
     html = tmp_path / "h.html"
     code, _, err = run_cli(["history", str(st), "--format", "html", "-o", str(html)], capsys)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from test_rules_loader import GOOD, write_rule
 
-from pgaudit_roles.core import resources
+from pgaudit_roles.core import resources, usercache
 from pgaudit_roles.core.errors import RuleError
 from pgaudit_roles.evaluate import rules as rules_mod
 from pgaudit_roles.evaluate import validated_rules
@@ -246,10 +246,10 @@ def test_cache_key_depends_on_version_and_code(monkeypatch: pytest.MonkeyPatch) 
     d = validated_rules.digest(b"rule")
     key = validated_rules._cache_key(d)
     assert key != validated_rules._cache_key(validated_rules.digest(b"rule2"))
-    monkeypatch.setattr(validated_rules, "__version__", "9.9.9")
+    monkeypatch.setattr(usercache, "__version__", "9.9.9")
     assert validated_rules._cache_key(d) != key
     monkeypatch.undo()
-    monkeypatch.setattr(validated_rules, "code_fingerprint", lambda: "other code")
+    monkeypatch.setattr(usercache, "code_fingerprint", lambda: "other code")
     assert validated_rules._cache_key(d) != key
 
 
@@ -271,3 +271,101 @@ def test_loading_rules_imports_no_sqlglot_duckdb_or_jinja(tmp_path: Path) -> Non
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, check=True, timeout=120)
     assert second.stdout.strip() == ""
+
+
+# --- compiled templates ------------------------------------------------------------------------
+
+def _template_entries(cache_home: Path) -> list[Path]:
+    d = cache_home / "pgaudit-roles" / "templates"
+    return sorted(d.iterdir()) if d.exists() else []
+
+
+def test_message_template_is_compiled_once_and_renders_the_same(cache_home: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from pgaudit_roles.evaluate import engine, template_cache
+
+    env = engine.template_env()
+    source = "Role {{ role }}{% if n > 1 %} and {{ n - 1 }} more{% endif %}: <{{ x }}>"
+    row = {"role": 'a"b', "n": 3, "x": None}
+    expected = env.from_string(source).render(**row)
+    compiled: list[object] = []
+    real = env.compile
+
+    def counting(src: object, *a: object, **kw: object) -> object:
+        compiled.append(src)
+        return real(src, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(env, "compile", counting)
+    first = template_cache.cached(env, "message", source)
+    assert len(compiled) == 1 and len(_template_entries(cache_home)) == 1
+    second = template_cache.cached(env, "message", source)  # as the next run would
+    assert len(compiled) == 1
+    assert first.render(**row) == second.render(**row) == expected
+    # the same text compiled by another environment is another entry
+    template_cache.cached(env, "remediation", source)
+    assert len(compiled) == 2 and len(_template_entries(cache_home)) == 2
+
+
+def test_damaged_template_entry_is_a_miss(cache_home: Path) -> None:
+    from pgaudit_roles.evaluate import engine, template_cache
+
+    env = engine.template_env()
+    source = "Schema {{ schema }}"
+    template_cache.cached(env, "message", source)
+    (entry,) = _template_entries(cache_home)
+    for junk in (b"", b"\x00garbage", __import__("marshal").dumps(42)):
+        entry.write_bytes(junk)
+        assert template_cache.load(env, "message", source) is None
+        assert template_cache.cached(env, "message", source).render(schema="s") == "Schema s"
+
+
+def test_unsafe_remediation_template_is_refused_the_same_way_every_run(cache_home: Path) -> None:
+    from pgaudit_roles.core.errors import RuleError
+    from pgaudit_roles.evaluate import remediation
+
+    unsafe = "ALTER ROLE {{ role }} NOSUPERUSER;"
+    messages = []
+    for _ in range(2):
+        remediation._analyse.cache_clear()  # each loop is a new run
+        with pytest.raises(RuleError) as exc:
+            remediation.validate_template(unsafe, "r.toml")
+        messages.append(str(exc.value))
+    assert messages[0] == messages[1] and "without a quoting filter" in messages[0]
+    assert _template_entries(cache_home) == []  # never stored
+    safe = "ALTER ROLE {{ role|role }} NOSUPERUSER;"
+    outputs = []
+    for _ in range(2):
+        remediation._analyse.cache_clear()
+        outputs.append(remediation.render(safe, {"role": 'x"; DROP'}, "r.toml"))
+    assert outputs[0] == outputs[1] == 'ALTER ROLE "x""; DROP" NOSUPERUSER;'
+    assert len(_template_entries(cache_home)) == 1
+    remediation._analyse.cache_clear()
+
+
+def test_html_report_templates_are_cached_and_render_the_same(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from report_fixtures import full_result
+
+    from pgaudit_roles.reports import html_report
+
+    result = full_result()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cold = html_report.render(result)
+    entries = list((tmp_path / "cache" / "pgaudit-roles").glob("jinja-html-*/*"))
+    assert entries, "compiled templates were not stored"
+    warm = html_report.render(result)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    unwritable = html_report.render(result)
+
+    def stable(html: str) -> str:  # the report's own timestamp may differ between renders
+        import re
+
+        return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[^<\"]*", "T", html)
+
+    assert stable(cold) == stable(warm) == stable(unwritable)
+    for entry in entries:  # a damaged entry is recompiled, not an error
+        entry.write_bytes(b"junk")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert stable(html_report.render(result)) == stable(cold)

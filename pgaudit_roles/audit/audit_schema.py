@@ -626,7 +626,9 @@ def load(snapshot: Snapshot, policy: NamingPolicy | None = None,
     import duckdb
 
     policy = policy or NamingPolicy()
-    con = con if con is not None else new_connection()
+    if con is None:
+        con = new_connection()
+        tune_for_size(con, snapshot)
     version = server_version_num(snapshot.meta)
     try:
         _Loader(con, snapshot, policy, version).run()
@@ -670,6 +672,30 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     # stream large inserts and joins in less memory.
     con.execute("SET preserve_insertion_order = false")
     return con
+
+
+SMALL_SNAPSHOT_ROWS = 100_000
+"""Up to this many per-database catalog rows (the bench's small preset has 47,000, medium
+434,000), the audit schema runs on one DuckDB thread and without the common-subexpression
+optimizer. Why: at that size every statement is a few milliseconds, and DuckDB's task
+scheduling across threads and its common-subexpression pass over the large views
+(``effective_privileges``, escalation edges) cost more than the work itself; on a shared
+machine extra threads also wait for a core. Results are the same either way (bench/RESULTS.md
+has the profile)."""
+
+
+def tune_for_size(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
+    """One thread and no common-subexpression pass for a small snapshot (see
+    :data:`SMALL_SNAPSHOT_ROWS`); DuckDB's defaults otherwise."""
+    rows = sum(t.size_hint() for d in snapshot.databases for t in d.tables.values())
+    if rows > SMALL_SNAPSHOT_ROWS:
+        return
+    con.execute("SET threads = 1")
+    try:
+        con.execute("SET disabled_optimizers = 'common_subexpressions'")
+    except Exception as exc:  # an optimizer name this DuckDB version does not know
+        if "optimizer" not in str(exc).lower():
+            raise
 
 
 def lock_down(con: duckdb.DuckDBPyConnection) -> None:

@@ -301,6 +301,18 @@ class Table:
             self._count = count_rows(self)
         return self._count
 
+    def size_hint(self) -> int:
+        """Rows when known without reading anything, else an estimate from the column
+        file's size (60 bytes a row): to choose how to evaluate, never for a result."""
+        if self._rows is not None:
+            return len(self._rows)
+        if self._count is not None:
+            return self._count
+        try:
+            return os.path.getsize(self.file or "") // 60
+        except OSError:
+            return 0
+
     def __repr__(self) -> str:
         where = f"file={self.file!r}" if self.file else f"rows={len(self)}"
         return f"Table(columns={self.columns!r}, {where})"
@@ -495,16 +507,23 @@ def load_archive(path: str | os.PathLike[str]) -> Snapshot:
     if header is None:
         spool.cleanup()
         raise UsageError(f"{path}: snapshot archive has no {ARCHIVE_HEADER}")
+    from .spool import scratch_connection
+
+    con = None
     try:
         snap = from_json(header, str(path), files=files)
         for d in snap.databases:
             for name, t in d.tables.items():
                 if t.file is not None:
                     arcname = next(m for m, f in files.items() if f == t.file)
-                    check_parquet(str(path), arcname, t.file, DATABASE_TABLES[name])
+                    con = con or scratch_connection()  # one for every member
+                    check_parquet(str(path), arcname, t.file, DATABASE_TABLES[name], con)
     except BaseException:
         spool.cleanup()
         raise
+    finally:
+        if con is not None:
+            con.close()
     snap.spool = spool
     return snap
 

@@ -42,9 +42,10 @@ from ._shared import FAIL_ON
               help="Also load user rules from this directory (repeatable).")
 @click.option("--framework", help="Scope reports and gate to a framework (golive, cis).")
 @click.option("--format", "formats",
-              help="Comma-separated: json, html, junit, sarif, markdown, sql, text (default: "
-                   "json,html,text). The combined JSON and each target's JSON are always "
-                   "written.")
+              help="Comma-separated. A combined report and each target's own: json, html, "
+                   "junit, sarif, markdown, prometheus; each target's only: any other format "
+                   "of scan (sql...); text: the summary (default: json,html,text). The "
+                   "combined JSON and each target's JSON are always written.")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the combined reports and targets/<name>/ (default "
                    "pgaudit-fleet).")
@@ -59,6 +60,12 @@ from ._shared import FAIL_ON
               help="Repository file SARIF results point at (GitHub needs a file).")
 @click.option("--sarif-omit-waived", is_flag=True,
               help="Leave waived findings out of SARIF.")
+@click.option("--history", "history_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Append every target's run (summary and findings, as Parquet) to the "
+                   "history store DIR, under the target's name (config: history.dir).")
+@click.option("--history-keep", metavar="RETENTION",
+              help="Retention applied when recording: days ('90d') or runs per target "
+                   "('30 runs'); default: keep all (config: history.keep).")
 @click.option("--no-env-compare", is_flag=True,
               help="Skip the comparison of each application's environments.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-target progress and no summary.")
@@ -69,7 +76,7 @@ def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel
           rules_dirs: tuple[Path, ...], framework: str | None, formats: str | None,
           output_dir: Path | None, fail_on: str | None, waivers: Path | None,
           remediation_level: str, sarif_anchor: str, sarif_omit_waived: bool,
-          no_env_compare: bool, quiet: bool, verbose: bool) -> None:
+          history_dir: Path | None, history_keep: str | None, no_env_compare: bool, quiet: bool, verbose: bool) -> None:
     """Audit every target of INVENTORY and write one combined report, gated across the fleet.
 
     INVENTORY is a TOML file of [[targets]] (name, dsn or service, environment,
@@ -99,6 +106,7 @@ def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel
         "waivers": str(waivers) if waivers else None,
         "collect.statement_timeout": statement_timeout, "collect.lock_timeout": lock_timeout,
         "collect.connect_timeout": connect_timeout, "collect.jobs": jobs,
+        "history.dir": str(history_dir) if history_dir else None, "history.keep": history_keep,
     })
     fmts = parse_fleet_formats(formats, cfg.formats if cfg.sources.get("formats") else
                                ("json", "html", "text"))

@@ -50,7 +50,9 @@ def template_env() -> Any:
 
 @functools.cache
 def _compiled(template: str) -> Any:
-    return template_env().from_string(template)
+    from . import template_cache  # compiled once per template text, kept between runs
+
+    return template_cache.cached(template_env(), "message", template)
 
 
 def render_message(template: str, row: Mapping[str, Any]) -> str:

@@ -190,7 +190,12 @@ def _analyse(template: str) -> tuple[Any, str | None]:
     """Parse and check a template once: (compiled template, None) or (None, problem)."""
     from jinja2 import TemplateSyntaxError, nodes
 
+    from . import template_cache
+
     env = _environment()
+    hit = template_cache.load(env, "remediation", template)  # stored only once it passed
+    if hit is not None:
+        return hit, None
     try:
         tree = env.parse(template)
     except TemplateSyntaxError as exc:
@@ -211,7 +216,7 @@ def _analyse(template: str) -> tuple[Any, str | None]:
                 return None, (f"line {getattr(bad, 'lineno', out.lineno)}: remediation "
                               f"interpolates {{{{ {_describe(bad)} }}}} without a quoting "
                               f"filter ({_HINT})")
-    return env.from_string(tree), None
+    return template_cache.compile_and_store(env, "remediation", tree, template), None
 
 
 def validate_template(template: str, origin: str) -> None:

@@ -26,11 +26,9 @@ cheap and always run.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -112,53 +110,29 @@ def main(argv: list[str] | None = None) -> int:
 
 def cache_dir() -> Path:
     """``<user cache dir>/pgaudit-roles/validated-rules`` (XDG_CACHE_HOME on Linux)."""
-    import platformdirs
+    from ..core.usercache import cache_root
 
-    return Path(platformdirs.user_cache_dir("pgaudit-roles", appauthor=False)) / CACHE_SUBDIR
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """SHA-256 over the package's Python and SQL sources: what validation depends on (the
-    validator, the audit schema's tables and columns, the template filters). About 5 ms,
-    computed only when a user rule is loaded."""
-    h = hashlib.sha256(__version__.encode())
-    root = resources.PACKAGE_DIR
-    for p in sorted(root.rglob("*")):
-        if p.suffix in (".py", ".sql") and "__pycache__" not in p.parts:
-            try:
-                h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
-            except OSError:
-                continue
-    return h.hexdigest()
+    return cache_root() / CACHE_SUBDIR
 
 
 def _cache_key(file_digest: str) -> str:
-    return digest(f"{__version__}\0{code_fingerprint()}\0{file_digest}".encode())
+    from ..core.usercache import key
+
+    return key("rule", file_digest)
 
 
 def user_is_validated(file_digest: str) -> bool:
     """Whether a user rule file with these bytes passed validation before (same code)."""
-    try:
-        return (cache_dir() / _cache_key(file_digest)).is_file()
-    except (OSError, ValueError):
-        return False
+    from ..core.usercache import exists
+
+    return exists(CACHE_SUBDIR, _cache_key(file_digest))
 
 
 def remember_user_validated(file_digest: str) -> None:
     """Record a successful validation; a cache that cannot be written is not an error."""
-    tmp: Path | None = None
-    try:
-        directory = cache_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        target = directory / _cache_key(file_digest)
-        tmp = directory / f".{target.name}.{os.getpid()}.tmp"
-        tmp.write_text(f"{__version__}\n", encoding="utf-8")
-        os.replace(tmp, target)  # whole or absent, also with parallel runs
-    except (OSError, ValueError):
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+    from ..core.usercache import write
+
+    write(CACHE_SUBDIR, _cache_key(file_digest), f"{__version__}\n".encode())
 
 
 if __name__ == "__main__":

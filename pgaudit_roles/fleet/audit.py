@@ -15,6 +15,7 @@ Output directory layout::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
@@ -30,12 +31,6 @@ if TYPE_CHECKING:
     from ..evaluate.config import Config
     from .outcome import FleetResult, TargetOutcome
 
-FLEET_FORMATS = ("json", "html", "junit", "sarif", "markdown", "sql", "text")
-"""--format for fleet: the combined report in each (sql: per target only; text: the
-terminal summary). ``md`` is accepted for markdown."""
-COMBINED_EXT = {"json": ".json", "html": ".html", "junit": ".junit.xml", "sarif": ".sarif",
-                "markdown": ".md"}
-BASENAME = "fleet-report"
 TARGETS_DIR = "targets"
 DEFAULT_TIMEOUT_S = 1800.0
 
@@ -54,19 +49,9 @@ class FleetOptions:
 
 
 def parse_fleet_formats(spec: str | None, cfg_formats: Sequence[str]) -> list[str]:
-    items = spec.split(",") if spec else list(cfg_formats)
-    out: list[str] = []
-    for item in items:
-        name = item.strip().lower()
-        name = "markdown" if name == "md" else name
-        if not name:
-            continue
-        if name not in FLEET_FORMATS:
-            raise UsageError(f"unknown report format {name!r} for fleet (choose from "
-                             f"{', '.join(FLEET_FORMATS)})")
-        if name not in out:
-            out.append(name)
-    return out
+    from .formats import parse
+
+    return parse(spec, cfg_formats)
 
 
 def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
@@ -98,6 +83,9 @@ def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
     root = opts.output_dir.resolve()
     for t in chosen:
         cfg, rules = _target_config(t, base_cfg, rules_cache, inventory_path)
+        # the formats the target's reports are written in, as scan's --format would set
+        # them: the engine computes what those reporters need (and only that)
+        cfg = dataclasses.replace(cfg, formats=tuple(per_target))
         jobs.append(Job(target=t, cfg=cfg, rules=rules, formats=per_target,
                         directory=root / TARGETS_DIR / t.slug, options=opts.report_options))
     return jobs
@@ -159,10 +147,15 @@ def execute(opts: FleetOptions, loaded: Any, chosen: Sequence[Target], base_cfg:
         jobs=base_cfg.collect.get("jobs"), interrupted=stopped,
         total_in_inventory=len(loaded.targets))
     if opts.compare_environments and stopped is None:
+        from ..core.signals import Terminated
         from .envdrift import compare_fleet
 
-        result.environments, result.environment_notes = compare_fleet(result, opts.output_dir,
-                                                                     base_cfg)
+        try:
+            result.environments, result.environment_notes = compare_fleet(
+                result, opts.output_dir, base_cfg)
+        except KeyboardInterrupt as exc:  # stopped while comparing: the audits are all done
+            result.interrupted = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+            result.environment_notes = ["the environment comparison was interrupted"]
     return result
 
 
@@ -202,7 +195,23 @@ def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
         except UsageError:
             paths = {}
         o.reports = {fmt: _rel(str(p), root) for fmt, p in paths.items()}
+    if o.result is not None and job.cfg.history.get("dir") is not None:
+        _record_history(o, job.cfg)
     return o
+
+
+def _record_history(o: TargetOutcome, cfg: Config) -> None:
+    """Append the target's run to the history store under its inventory name. A target
+    not audited is recorded too: its rules are skipped, so the history keeps its earlier
+    findings open (unknown, never resolved) and shows the gap."""
+    from ..history import record, run_from_result
+
+    assert o.result is not None
+    run = run_from_result(o.result, target=o.target.name, duration_seconds=o.duration_s,
+                          labels={k: v for k, v in (("environment", o.target.environment),
+                                                    ("application", o.target.application),
+                                                    ("team", o.target.team)) if v})
+    record(run, cfg.history["dir"], cfg.history.get("keep"))
 
 
 def _rel(path: str, root: Path) -> str:
@@ -230,31 +239,18 @@ def write_reports(result: FleetResult, formats: Sequence[str], out_dir: Path,
     import contextlib
 
     from ..core.atomic import atomic_writer
+    from .formats import BASENAME, combined
 
-    wanted = ["json"] + [f for f in formats if f in COMBINED_EXT and f != "json"]
-    paths = {fmt: out_dir / f"{BASENAME}{COMBINED_EXT[fmt]}" for fmt in wanted}
+    reporters = combined(formats)
+    paths = {r.name: out_dir / f"{BASENAME}{r.extension}" for r in reporters}
     current: object = out_dir
     try:
         with contextlib.ExitStack() as stack:
-            for fmt, path in paths.items():
-                current = path
-                fh = stack.enter_context(atomic_writer(path))
-                _writer(fmt)(result, fh, **_options_for(fmt, options))
+            for r in reporters:
+                current = paths[r.name]
+                fh = stack.enter_context(atomic_writer(paths[r.name]))
+                r.write(result, fh, options)
                 fh.flush()
     except OSError as exc:
         raise UsageError(f"cannot write {current}: {exc.strerror or exc}") from None
     return paths
-
-
-def _options_for(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
-    if fmt == "sarif":
-        return {k: v for k, v in options.items() if k.startswith("sarif_")}
-    return {}
-
-
-def _writer(fmt: str) -> Callable[..., None]:
-    import importlib
-
-    mod = importlib.import_module(f"pgaudit_roles.fleet.report_{fmt}")
-    fn: Callable[..., None] = mod.write
-    return fn

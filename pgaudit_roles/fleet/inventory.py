@@ -39,7 +39,7 @@ TOP_KEYS = ("targets", "defaults", "service_file")
 TARGET_KEYS = ("name", "dsn", "service", "environment", "application", "team", "tags",
                "timeout", "config")
 DEFAULT_KEYS = ("environment", "application", "team", "tags", "timeout", "config")
-FLEET_ONLY_KEYS = ("formats", "output_dir")
+FLEET_ONLY_KEYS = ("formats", "output_dir", "target_name")
 """Configuration keys a target cannot override: the fleet writes every target's reports."""
 SELECT_KEYS = {"tag": "tags", "name": "name", "environment": "environment", "env": "environment",
                "application": "application", "app": "application", "team": "team"}
@@ -290,8 +290,8 @@ def _check_config(config: dict[str, Any], label: str, path: Path) -> None:
 
     for key in FLEET_ONLY_KEYS:
         if key in config:
-            raise InventoryError(f"{label}: config.{key} cannot be set per target (the "
-                                 f"fleet's --{key.replace('_', '-')} applies to every target)")
+            raise InventoryError(f"{label}: config.{key} cannot be set per target (the fleet "
+                                 "sets it: its --format and --output-dir, the target's name)")
     try:
         config_from_mapping(config, origin=f"{label}: config", base=path.parent)
     except ConfigError as exc:

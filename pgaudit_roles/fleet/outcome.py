@@ -234,6 +234,7 @@ def not_audited_result(target: Target, status: str, reason: str, rules: Sequence
                            severity=cfg.severity.get(r.id)) for r in rules]
     meta: dict[str, Any] = {
         "target": conninfo_target(target.conninfo), "target_label": target.name,
+        "target_name": target.name,
         "fleet_target": target.attributes(), "fleet_status": status,
         "collected_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "sources": {}, "databases": [],

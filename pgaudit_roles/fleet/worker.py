@@ -102,6 +102,7 @@ def audit(job: Job) -> Payload:
         save(snap, snapshot_path)
         result = evaluate_snapshot(snap, job.rules, job.cfg)
         result.meta["target_label"] = job.target.name
+        result.meta["target_name"] = job.target.name  # the history's and metrics' name
         result.meta["fleet_target"] = job.target.attributes()
         result.meta["fleet_status"] = "audited"
         options = dict(job.options)

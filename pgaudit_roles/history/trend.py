@@ -37,6 +37,7 @@ class RunPoint:
     gaps: int
     gate: str
     first: bool  # the target's first recorded run: nothing to compare with
+    versions: dict[str, Any] = field(default_factory=dict)  # server, tool; scan duration
     new: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)
     unknown: list[dict[str, Any]] = field(default_factory=list)
@@ -49,6 +50,7 @@ class RunPoint:
         return {"run_id": self.run_id, "started_at": _iso(self.started_at),
                 "counts": self.counts, "total": self.total, "waived": self.waived,
                 "coverage_gaps": self.gaps, "gate": self.gate, "first": self.first,
+                **self.versions,
                 "new": self.new, "resolved": self.resolved, "unknown": self.unknown}
 
 
@@ -120,7 +122,9 @@ def target_trend(target: str, runs: Sequence[dict[str, Any]],
                          counts={s: int(run.get(f"open_{s}") or 0) for s in SEVERITIES},
                          waived=int(run.get("waived") or 0),
                          gaps=int(run.get("coverage_gaps") or 0),
-                         gate=str(run.get("gate") or ""), first=prev is None)
+                         gate=str(run.get("gate") or ""), first=prev is None,
+                         versions={k: run.get(k) for k in ("server_version", "tool_version",
+                                                           "duration_seconds")})
         shown = since is None or at >= since
         for fp, f in cur.items():
             if fp in state:

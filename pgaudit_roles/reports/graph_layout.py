@@ -29,6 +29,7 @@ listed for the search box.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,12 +211,19 @@ def _place_component(names: list[str], edges: list[Edge]) -> _Placed:
     sug = SugiyamaLayout(core)
     sug.xspace = ROW_GAP
     sug.yspace = LAYER_GAP
-    sug.init_all()
-    for layer in sug.layers:
-        for v in layer:
-            if sug.grx[v].dummy:
-                v.view.w = DUMMY_H
-    sug.draw(N=1.5)
+    # grandalf places blocks recursively, one frame per neighbour in a layer: a layer of
+    # a few thousand boxes and long-edge slots needs more than Python's default depth
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20 * (len(names) + len(edges)) + 1000))
+    try:
+        sug.init_all()
+        for layer in sug.layers:
+            for v in layer:
+                if sug.grx[v].dummy:
+                    v.view.w = DUMMY_H
+        sug.draw(N=1.5)
+    finally:
+        sys.setrecursionlimit(limit)
 
     # Brandes-Koepf coordinates, then one sweep per layer that restores the minimum
     # separation in the layer's final order (averaging four alignments can bring two

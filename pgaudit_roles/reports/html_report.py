@@ -293,10 +293,17 @@ def _privilege_table(value: Any) -> dict[str, Any] | None:
             via_of.setdefault((db, *key), set()).add(str(c["via"]))
     lines: dict[str, list[str]] = {}
     for db, entries in per_db.items():
+        # privileges held on the same objects the same way share a line:
+        # "DELETE, INSERT, UPDATE on 5 tables (via db_writer)"
+        grouped: dict[tuple[str, int, tuple[str, ...]], list[str]] = {}
         for (priv, cls), n in entries.items():
-            via = sorted(via_of.get((db, priv, cls), ()))
+            if cls == "relation" and priv == "USAGE":
+                cls = "sequence"  # USAGE on a relation exists only for sequences
+            via = tuple(sorted(via_of.get((db, priv, cls if cls != "sequence" else "relation"), ())))
+            grouped.setdefault((cls, n, via), []).append(priv)
+        for (cls, n, via), privs in grouped.items():
             lines.setdefault(db, []).append(
-                f"{priv} on {_objects(n, cls)}" + (f" (via {', '.join(via)})" if via else ""))
+                f"{', '.join(privs)} on {_objects(n, cls)}" + (f" (via {', '.join(via)})" if via else ""))
     return {
         "counts": sorted(lines.items()),
         "top": [(t.get("database") or "(cluster)", str(t.get("object_class") or ""),
@@ -414,12 +421,16 @@ def environment() -> Any:
     """The Jinja2 environment: autoescape for every template, StrictUndefined."""
     import jinja2
 
+    from ..evaluate.template_cache import bytecode_cache
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # compiled templates kept between runs (about 0.1 s of CPU per report)
+        bytecode_cache=bytecode_cache("html", Path(__file__).read_bytes()),
     )
     from . import html_text
 
