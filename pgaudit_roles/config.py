@@ -25,7 +25,7 @@ from .core.errors import ConfigError
 from .core.model import SEVERITIES, Rule
 from .evaluate.rules import resolve_ids
 from .history.store import parse_retention
-from .reports.registry import FORMATS
+from .reports.registry import FORMATS, inventory_needs
 
 CONFIG_FILE = ".pgaudit-roles.toml"
 PYPROJECT_TABLE = "pgaudit-roles"
@@ -71,6 +71,12 @@ class Config:
     target_name: str | None = None
     path: Path | None = None  # the file the settings came from, if any
     sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def inventory_needs(self) -> frozenset[str]:
+        """The optional inventory parts the chosen report formats read (``needs`` in the
+        reports registry): evaluation computes only those."""
+        return frozenset(inventory_needs(self.formats))
 
     def resolve_rules(self, rules: Iterable[Rule]) -> None:
         """Check rule ids in ``rules.disable``/``rules.severity`` against the loaded rules.

@@ -33,6 +33,7 @@ from .core.model import SEVERITIES, at_or_above, evidence, widened, widening_evi
 from .core.resources import templates_dir
 from .evaluate import drift
 from .evaluate.drift import Coverage
+from .frameworks import load_framework
 from .pipeline import evaluate_snapshot, load_rules_for
 from .reports.common import json_text, printable
 
@@ -65,7 +66,8 @@ class DiffResult:
         """What fails ``--fail-on``: new findings, changed findings whose grant widened, and
         unknown findings present in NEW (OLD could not see them: they may be new)."""
         def gates(f: dict[str, Any]) -> bool:
-            return not f.get("suppressed") and at_or_above(f["severity"], fail_on)
+            return (not f.get("suppressed") and not f.get("baselined")
+                    and at_or_above(f["severity"], fail_on))
 
         return ([f for f in self.new if gates(f)]
                 + [c for c in self.changed if c["widened"] and gates(c)]
@@ -89,6 +91,8 @@ def _finding_entry(f: Any) -> dict[str, Any]:
     get = (lambda k: f.get(k)) if isinstance(f, dict) else (lambda k: getattr(f, k))
     out = {k: get(k) for k in ("fingerprint", "rule_id", "severity", "database", "object_type",
                                "object_identity", "role", "message", "remediation", "suppressed")}
+    if not isinstance(f, dict) and get("baseline") == "unchanged":  # diff --baseline accepts it
+        out["baselined"] = True
     details = get("details") or {}
     out["_evidence"] = evidence(details) if isinstance(details, dict) else {}
     return out
@@ -215,6 +219,9 @@ def compare_files(old_path: str, new_path: str, cfg: Config, *,
                          f"({new_path}): give two snapshots or two JSON reports")
     result = DiffResult(old_label=old_path, new_label=new_path, kind=old_kind,
                         scope={"databases": list(databases), "kinds": list(kinds)})
+    if old_kind != "snapshot" and cfg.baseline is not None:
+        raise UsageError("--baseline needs two snapshots (JSON reports are compared as "
+                         "they were written)")
     if old_kind == "snapshot":
         rules = load_rules_for(cfg)
         old_r, new_r = evaluate_snapshot(old, rules, cfg), evaluate_snapshot(new, rules, cfg)
@@ -234,6 +241,13 @@ def compare_files(old_path: str, new_path: str, cfg: Config, *,
                                 for src, why in sorted(side.sources.items())]
             result.coverage += [f"database {db}: not collected in {side.label} ({why})"
                                 for db, why in sorted(side.gaps.items())]
+    if cfg.framework and old_kind != "snapshot":  # snapshots: evaluate() scoped them already
+
+        rules = load_rules_for(cfg)
+        wanted = load_framework(cfg.framework, rules).rule_ids()
+        coverage = {r.id for r in rules if r.category == "coverage"}
+        old_f = [f for f in old_f if f["rule_id"] in wanted or f["rule_id"] in coverage]
+        new_f = [f for f in new_f if f["rule_id"] in wanted or f["rule_id"] in coverage]
     in_scope = _scope_filter(databases, kinds, info)
     old_f = [f for f in old_f if in_scope(f)]
     new_f = [f for f in new_f if in_scope(f)]

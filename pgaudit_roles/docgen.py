@@ -29,7 +29,7 @@ import click
 from .audit.audit_schema import render_audit_schema_doc as render_audit_schema
 from .cli import cli
 from .core.atomic import write_text
-from .core.errors import EXIT_CODES, AuditError
+from .core.errors import COMMAND_EXITS, EXIT_CODES, AuditError
 from .core.model import Rule
 from .core.resources import _REPO
 from .evaluate import rule_manifest, validated_rules
@@ -80,6 +80,14 @@ def render_exit_codes() -> str:
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
 
+def render_command_exit_codes() -> str:
+    rows = ["| command | 0 | 1 | 3 |", "|---|---|---|---|"]
+    for name, codes in sorted(COMMAND_EXITS.items()):
+        cells = [codes.get(c, "-").replace("|", "\\|") for c in (0, 1, 3)]
+        rows.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def render_formats() -> str:
     return formats_markdown()
 
@@ -89,6 +97,7 @@ def readme_sections(rules: list[Rule] | None = None) -> dict[str, Callable[[], s
     return {
         "cli": render_cli_reference,
         "exit-codes": render_exit_codes,
+        "command-exit-codes": render_command_exit_codes,
         "formats": render_formats,
         "rules": lambda: render_rule_list(rules),
     }

@@ -78,8 +78,9 @@ def run_scan(conninfo: str, *, output_dir: Path | None = None,
              report_options: dict[str, Any] | None = None) -> tuple[ScanResult, dict[str, Path]]:
     """Collect ``conninfo``, evaluate, and write the report files; return both.
 
-    ``formats``/``output_dir`` default to the configuration's. ``text`` is not written to
-    a file here: the caller prints the summary where it belongs (stdout or stderr).
+    ``formats``/``output_dir`` default to the configuration's. ``text`` is written as a
+    file with the others (see ``write_files``); the caller prints the summary where it
+    belongs (stdout or stderr).
     """
 
     cfg = config or Config()
@@ -96,8 +97,13 @@ def run_scan(conninfo: str, *, output_dir: Path | None = None,
 
 
 def write_files(result: ScanResult, formats: Sequence[str], output_dir: Path,
-                options: dict[str, Any]) -> dict[str, Path]:
+                options: dict[str, Any], *, text_file: bool = False) -> dict[str, Path]:
+    """Write the report files. ``text`` (the terminal summary) becomes a file too when
+    other files are written or ``text_file`` (an output directory was asked for); a plain
+    ``scan`` with the default ``text`` only prints, and creates no directory."""
     wanted = [f for f in formats if f != "text"]
+    if "text" in formats and (wanted or text_file):
+        wanted.append("text")
     if not wanted:
         return {}
     return write_reports(result, wanted, output_dir, **options)

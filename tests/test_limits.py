@@ -101,6 +101,7 @@ def test_user_rule_time_limit_and_memory_are_rule_errors_naming_rule_and_setting
     rules_dir = user_rule(tmp_path, "SELECT len(range(3000000000 + count(*))) AS role FROM roles",
                           "USR-HUGE-001")
     monkeypatch.setenv(limits.TIMEOUT_ENV, "1")
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per rule: the summary wraps otherwise
     start = time.monotonic()
     code, out, err = run(["check", str(snap_file), "--rules-dir", str(rules_dir),
                           "--fail-on", "none", "--output-dir", str(tmp_path / "out")], capsys)

@@ -183,8 +183,9 @@ def test_parse_name_and_question() -> None:
                                                            ["work_mem"], "s.json")
     q, _t = parse_question(("temp", "ON", "FOREIGN", "DATA", "WRAPPER", "w", "s"))
     assert (q.privilege, q.type_word) == ("TEMPORARY", "FOREIGN DATA WRAPPER")
-    for bad in (("SELECT", "app.t", "s"), ("ON", "t", "s"), ("SELECT", "ON", "s"),
-                ("SELECT", "ON", "a", "b", "s")):
+    q, target = parse_question(("SELECT", "app.t", "s"))  # ON is optional (also target last)
+    assert (q.privilege, q.parts, target) == ("SELECT", ["app", "t"], "s")
+    for bad in (("ON", "t", "s"), ("SELECT", "ON", "s"), ("SELECT", "ON", "a", "b", "s")):
         with pytest.raises(UsageError):
             parse_question(bad)
 

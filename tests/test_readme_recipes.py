@@ -182,8 +182,11 @@ def test_ci_recipe_from_a_clean_directory(pg, fresh_db, tmp_path, shared_schemas
     aud = auditor(pg)
     try:
         yaml = block("### CI pipeline", "yaml")
-        run = yaml.split("run: |\n", 1)[1].split("- uses:", 1)[0]
+        run = yaml.split("run: |\n", 1)[1].split("\n- ", 1)[0]
         run = "\n".join(line[4:] for line in run.splitlines())
+        summary_step = re.search(r"^  run: (cat .*)$", yaml, re.M)
+        assert summary_step, "the GitHub recipe appends the Markdown summary"
+        summary = summary_step.group(1)
         create = block("The baseline is created once", "sh")
         repo = tmp_path / "repo"
         repo.mkdir()
@@ -205,6 +208,13 @@ def test_ci_recipe_from_a_clean_directory(pg, fresh_db, tmp_path, shared_schemas
 
         gate = sh(run, repo, **env)
         assert gate.returncode == 0, gate.stdout + gate.stderr
+        step_summary = tmp_path / "step_summary.md"
+        step_summary.write_text("earlier step\n")
+        appended = sh(summary, repo, GITHUB_STEP_SUMMARY=str(step_summary))
+        assert appended.returncode == 0, appended.stderr
+        md = step_summary.read_text(encoding="utf-8")
+        assert md.startswith("earlier step\n## ") and "pgaudit-roles: PASS" in md
+        assert_inert_markdown(md)
         sarif = json.loads((repo / "audit" / "pgaudit-report.sarif").read_text())
         schema = json.loads((shared_schemas / "sarif-schema-2.1.0.json").read_text())
         assert not list(jsonschema.validators.validator_for(schema)(schema).iter_errors(sarif))
@@ -215,8 +225,67 @@ def test_ci_recipe_from_a_clean_directory(pg, fresh_db, tmp_path, shared_schemas
         pg.execute("GRANT UPDATE, DELETE ON s.t TO PUBLIC", dbname=fresh_db)
         widened = sh(run, repo, **env)
         assert widened.returncode == 1, widened.stdout
-        assert "widened since the baseline: table privileges: INSERT -> DELETE, INSERT, UPDATE" in widened.stdout
+        shown = " ".join(widened.stdout.split())  # the summary wraps to 80 columns in a pipe
+        assert "widened since the baseline: table privileges: INSERT -> DELETE, INSERT, UPDATE" in shown
+        assert "pgaudit-roles: FAIL" in (repo / "audit" / "pgaudit-report.md").read_text()
     finally:
+        drop_role(pg, aud)
+
+
+def assert_inert_markdown(md: str) -> None:
+    """Rendered as GitHub and GitLab would (CommonMark + tables, raw HTML allowed): no HTML
+    and no link comes from the report."""
+    from markdown_it import MarkdownIt
+
+    toks = MarkdownIt("commonmark", {"html": True}).enable("table").parse(md)
+    kinds = {t.type for t in toks} | {c.type for t in toks for c in (t.children or [])}
+    assert not kinds & {"html_inline", "html_block", "link_open", "image"}, kinds
+    assert "table_open" in kinds
+
+
+def test_gitlab_recipe_posts_the_summary_to_the_merge_request(pg, fresh_db, tmp_path):
+    """The GitLab job as written: the scan, then after_script posting the Markdown summary
+    as a merge-request note (curl replaced by a shim that records the request: no network)."""
+    aud = auditor(pg)
+    hostile = f'<img src=x onerror=alert(1)> [x](javascript:alert(1)) {pg.unique("h")}'
+    quoted = '"' + hostile.replace('"', '""') + '"'
+    try:
+        yaml = block("GitLab CI, publishing JUnit", "yaml")
+        script = re.search(r"^  script:\n    - (.*)$", yaml, re.M).group(1)
+        after = yaml.split("after_script:\n    - |\n", 1)[1].split("\n  artifacts:", 1)[0]
+        after = "\n".join(line[6:] for line in after.splitlines())
+        shim = tmp_path / "bin"
+        shim.mkdir()
+        (shim / "curl").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$CURL_LOG"\n'
+                                   'for a in "$@"; do case "$a" in body@*) '
+                                   'cp "${a#body@}" "$CURL_LOG.body";; esac; done\n')
+        (shim / "curl").chmod(0o755)
+        repo = tmp_path / "repo"
+        repo.mkdir()
+        (repo / ".pgaudit-roles.toml").write_text(f'[naming]\nauditor = ["{aud}"]\n')
+        pg.execute(f"CREATE ROLE {quoted} LOGIN", dbname=fresh_db)
+        env = {"DATABASE_URL": pg.conninfo(user=aud, dbname=fresh_db)}
+        ran = sh(script, repo, **env)
+        assert ran.returncode in (0, 1), ran.stdout + ran.stderr
+        assert (repo / "audit" / "pgaudit-report.junit.xml").is_file()
+        log = tmp_path / "curl.log"
+        ci = {"CI_MERGE_REQUEST_IID": "7", "CI_API_V4_URL": "https://gitlab.example/api/v4",
+              "CI_PROJECT_ID": "42", "AUDIT_BOT_TOKEN": "tok", "CURL_LOG": str(log),
+              "EXTRA_PATH": str(shim)}
+        posted = sh(after, repo, **ci)
+        assert posted.returncode == 0, posted.stderr
+        args = log.read_text().splitlines()
+        assert "https://gitlab.example/api/v4/projects/42/merge_requests/7/notes" in args
+        assert "PRIVATE-TOKEN: tok" in args
+        body = (tmp_path / "curl.log.body").read_text(encoding="utf-8")
+        assert body == (repo / "audit" / "pgaudit-report.md").read_text(encoding="utf-8")
+        assert body.startswith("## ") and "### Top risks" in body
+        assert_inert_markdown(body)
+        log.unlink()
+        not_mr = sh(after, repo, **{**ci, "CI_MERGE_REQUEST_IID": ""})  # a branch pipeline
+        assert not_mr.returncode == 0 and not log.exists()
+    finally:
+        pg.execute(f"DROP ROLE IF EXISTS {quoted}", dbname=fresh_db)
         drop_role(pg, aud)
 
 

@@ -61,7 +61,7 @@ def test_options_are_validated_with_one_line_errors():
     assert ReportOptions.from_kwargs(sarif_anchor=None).sarif_anchor == "pgaudit-roles.toml"
 
 
-@pytest.mark.parametrize("fmt", [r.name for r in REPORTERS if r.name != "sql"])
+@pytest.mark.parametrize("fmt", ["json", "html", "junit", "sarif", "text"])
 def test_registry_path_renders_what_the_module_renders(fmt):
     """The move to the typed registry changed no byte: the module's own render (the code
     path before the registry) and the registry's agree for every format."""

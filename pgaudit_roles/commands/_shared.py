@@ -79,7 +79,9 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
                           "the cluster's host:port; config: target_name)."),
         click.option("--show-config", is_flag=True,
                      help="Print every effective setting and where it came from, then exit."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress and no summary."),
+        click.option("--quiet", "-q", is_flag=True,
+                     help="No progress; of the summary only the gate line (PASS/FAIL and why), "
+                          "and nothing when text is not among the formats."),
         click.option("--verbose", "-v", is_flag=True, help="Debug logs on stderr."),
     ]
     for opt in reversed(options):
@@ -200,9 +202,13 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
         write_format(result, machine[0], sys.stdout, **options)
         paths: dict[str, Path] = {}
     else:
-        paths = write_files(result, cfg.formats, cfg.output_dir, options)
+        paths = write_files(result, cfg.formats, cfg.output_dir, options,
+                            text_file="output_dir" in cfg.sources)
+    summary_to = sys.stderr if to_stdout else sys.stdout
     if not quiet:
-        echo_summary(result, paths, file=sys.stderr if to_stdout else sys.stdout)
+        echo_summary(result, paths, file=summary_to)
+    elif "text" in cfg.formats:  # -q: the gate line only, so a quiet run still says why
+        echo_summary(result, paths, file=summary_to, quiet=True)
     if cfg.history.get("dir") is not None:
         _record_history(result, cfg, time.monotonic() - started)
     sys.exit(EXIT_FINDINGS if result.gating_findings() else EXIT_OK)

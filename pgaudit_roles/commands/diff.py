@@ -28,6 +28,11 @@ from ._shared import FAIL_ON
               help="Configuration (naming policy, rules) used to evaluate snapshots.")
 @click.option("--rules-dir", "rules_dirs", multiple=True,
               type=click.Path(file_okay=False, path_type=Path), help="Also load user rules.")
+@click.option("--framework", help="Compare only the findings of a framework's rules (golive, "
+                                 "cis) and the coverage rules, as scan --framework reports them.")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
+              help="Baseline of accepted findings (snapshots only): a finding it accepts "
+                   "never gates, also when new to this diff.")
 @click.option("--waivers", type=click.Path(dir_okay=False, path_type=Path),
               help="Waived new findings do not make the diff fail.")
 @click.option("--database", "-d", "databases", multiple=True, metavar="NAME",
@@ -40,7 +45,8 @@ from ._shared import FAIL_ON
               help="Also exit 1 when there is any raw drift in the chosen scope "
                    "(snapshots only).")
 def diff(old: str, new: str, fmt: str, output: Path | None, fail_on: str | None,
-         config_path: Path | None, rules_dirs: tuple[Path, ...], waivers: Path | None,
+         config_path: Path | None, rules_dirs: tuple[Path, ...], framework: str | None,
+         baseline: Path | None, waivers: Path | None,
          databases: tuple[str, ...], kinds: tuple[str, ...], fail_on_drift: bool) -> None:
     """Compare two snapshots (findings and raw drift) or two JSON reports (findings).
 
@@ -55,8 +61,12 @@ def diff(old: str, new: str, fmt: str, output: Path | None, fail_on: str | None,
 
     cfg = load_config(config_path, overrides={
         "fail_on": fail_on, "rules_dirs": [str(d) for d in rules_dirs] or None,
-        "waivers": str(waivers) if waivers else None})
-    cfg.baseline = None
+        "waivers": str(waivers) if waivers else None, "framework": framework,
+        "baseline": str(baseline) if baseline else None})
+    if baseline is None:  # a baseline in the configuration is the scan's, not the diff's
+        cfg.baseline = None
+    elif not baseline.is_file():
+        raise UsageError(f"baseline file not found: {baseline}")
     result = compare_files(old, new, cfg, databases=databases, kinds=kinds)
     if fail_on_drift and result.drift is None:
         raise UsageError("--fail-on-drift needs two snapshots: JSON reports hold no raw drift")

@@ -17,6 +17,7 @@ import click
 
 from ..audit.can import annotate_explain, render_explain_extra
 from ..core.errors import UsageError
+from ._args import looks_like_target
 from .paths import gather as routes_from
 from .query import (
     display_identity,
@@ -235,17 +236,20 @@ def _privilege_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 @click.command("explain")
-@click.argument("role", metavar="ROLE")
-@click.argument("target", metavar="SNAPSHOT_OR_DSN")
+@click.argument("first", metavar="SNAPSHOT_OR_DSN")
+@click.argument("second", metavar="ROLE")
 @click.option("--all", "include_system", is_flag=True,
               help="Include built-in objects (pg_catalog, information_schema) in the lists.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
               show_default=True)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Configuration file (naming policy, collection settings).")
-def explain(role: str, target: str, include_system: bool, fmt: str,
+def explain(first: str, second: str, include_system: bool, fmt: str,
             config_path: Path | None) -> None:
     """Explain ROLE: attributes, memberships and chains, ownership, effective privileges.
+
+    The older order, `explain ROLE SNAPSHOT_OR_DSN`, is still accepted when the first
+    argument is neither an existing file nor a connection string and the second is.
 
     ROLE is the role name exactly as stored (no SQL quoting: app_api, "My Role" is
     given as 'My Role'). SNAPSHOT_OR_DSN is a snapshot file or a connection string
@@ -256,6 +260,9 @@ def explain(role: str, target: str, include_system: bool, fmt: str,
     get by SET ROLE, grant options it keeps as owner, lo_compat_privileges and databases
     not collected are listed after them.
     """
+    target, role = first, second
+    if not looks_like_target(first) and looks_like_target(second):
+        target, role = second, first  # the older order: ROLE SNAPSHOT_OR_DSN
     con, _snap = open_audit(target, config_path)
     try:
         data = gather(con, role, include_system)

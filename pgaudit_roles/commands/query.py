@@ -41,13 +41,14 @@ from ..evaluate.rules import validate_query
 from ..pipeline import collect_snapshot
 from ..reports.common import csv_cell, json_text
 from ..reports.common import printable as _p
+from ._args import TextChoice
 
 if TYPE_CHECKING:
     import duckdb
 
     from ..config import Config
 
-FORMATS = ("table", "json", "csv")
+FORMATS = ("text", "json", "csv")
 
 
 # --- shared helpers -------------------------------------------------------------------------
@@ -210,8 +211,9 @@ def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 @click.command("query")
 @click.argument("target", metavar="SNAPSHOT_OR_DSN")
 @click.argument("sql", metavar="SQL")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="table for terminals (control characters escaped, NULL empty); json "
+@click.option("--format", "fmt", type=TextChoice(FORMATS), default="text", show_default=True,
+              help="text for terminals (a table; control characters escaped, NULL empty; "
+                   "'table' is accepted too); json "
                    "carries values exactly (non-printable characters as \\u escapes); csv "
                    "for spreadsheets (control characters escaped, a text starting with = + - "
                    "@ prefixed with ').")
@@ -250,7 +252,7 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
             raise UsageError(f"SQL: {exc}{_memory_hint(exc)}") from None
     finally:
         con.close()
-    out = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](columns, rows)
+    out = {"text": render_table, "json": render_json, "csv": render_csv}[fmt](columns, rows)
     click.echo(out)
 
-    echo_partial_note(snap, "json" if fmt != "table" else fmt, sources=sources_read_by(sql))
+    echo_partial_note(snap, "json" if fmt != "text" else "table", sources=sources_read_by(sql))

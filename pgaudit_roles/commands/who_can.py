@@ -1,12 +1,13 @@
-"""``pgaudit-roles who-can PRIVILEGE ON [TYPE] OBJECT SNAPSHOT_OR_DSN``: who holds it, and why.
+"""``pgaudit-roles who-can SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT``: who holds it, and why.
 
-The grammar follows GRANT, so it reads like the question and pastes from SQL::
+The grammar follows GRANT, so it reads like the question and pastes from SQL (``ON`` may
+be left out; the older order with the target last is still accepted)::
 
-    pgaudit-roles who-can SELECT ON app_data.orders snap.json
-    pgaudit-roles who-can "ALTER SYSTEM" ON PARAMETER work_mem snap.json
-    pgaudit-roles who-can EXECUTE ON FUNCTION 'app.f(integer)' snap.json
-    pgaudit-roles who-can UPDATE ON COLUMN app_data.orders.status snap.json
-    pgaudit-roles who-can CONNECT ON DATABASE appdb snap.json
+    pgaudit-roles who-can snap.json SELECT ON app_data.orders
+    pgaudit-roles who-can snap.json "ALTER SYSTEM" ON PARAMETER work_mem
+    pgaudit-roles who-can snap.json EXECUTE ON FUNCTION 'app.f(integer)'
+    pgaudit-roles who-can snap.json UPDATE COLUMN app_data.orders.status
+    pgaudit-roles who-can snap.json CONNECT DATABASE appdb
 
 OBJECT is an SQL name: unquoted parts are folded to lower case as PostgreSQL does, double
 quotes keep case and special characters ('"App"."Orders"'). Without a TYPE keyword the
@@ -26,6 +27,7 @@ import click
 from ..audit.can import annotate_who_can, not_collected, render_who_can_extra
 from ..collect.coverage import PRIVILEGE_SOURCES
 from ..core.errors import CollectionError, UsageError
+from ._args import looks_like_target
 from .explain import chain, object_label
 from .query import echo_json_or_text, echo_partial_note, open_audit, printable, records, sql_name
 
@@ -99,20 +101,52 @@ def parse_name(text: str) -> tuple[list[str], str | None]:
     return parts, args
 
 
+PRIVILEGE_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
+                             "TRIGGER", "CREATE", "CONNECT", "TEMPORARY", "TEMP", "EXECUTE",
+                             "USAGE", "SET", "ALTER", "ALTER SYSTEM", "MAINTAIN", "ALL",
+                             "ALL PRIVILEGES"})
+USAGE = "expected: who-can SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT"
+
+
 def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
-    """``PRIVILEGE... ON [TYPE...] NAME TARGET`` -> (question, target)."""
+    """``TARGET PRIVILEGE... [ON] [TYPE...] NAME``, or the older ``PRIVILEGE... ON [TYPE...]
+    NAME TARGET`` -> (question, target).
+
+    The target comes first unless the first word is a privilege keyword (and no file of
+    that name exists): then it is the older order, target last. ``ON`` may be left out:
+    the privilege is then the leading privilege keywords (``ALTER SYSTEM``, ``ALL
+    PRIVILEGES`` as one or two words).
+    """
     words = list(tokens)
-    upper = [w.upper() for w in words]
-    if "ON" not in upper:
-        raise UsageError("expected: who-can PRIVILEGE ON [TYPE] OBJECT SNAPSHOT_OR_DSN")
-    on = upper.index("ON")
-    if on == 0:
-        raise UsageError("missing PRIVILEGE before ON")
-    rest = words[on + 1:]
-    if len(rest) < 2:
-        raise UsageError("expected an OBJECT and a SNAPSHOT_OR_DSN after ON")
-    target = rest[-1]
-    obj_words = rest[:-1]
+    if not words:
+        raise UsageError(USAGE)
+    first = " ".join(words[0].upper().split())
+    if first in PRIVILEGE_WORDS and not looks_like_target(words[0]):
+        if len(words) < 2:
+            raise UsageError(USAGE)
+        target, words = words[-1], words[:-1]
+    else:
+        target, words = words[0], words[1:]
+    upper = [" ".join(w.upper().split()) for w in words]
+    if "ON" in upper:
+        on = upper.index("ON")
+        if on == 0:
+            raise UsageError("missing PRIVILEGE before ON")
+        priv_words, obj_words = words[:on], words[on + 1:]
+    else:
+        n = 0
+        while n < len(words) and (upper[n] in PRIVILEGE_WORDS or (
+                n and f"{upper[n - 1]} {upper[n]}" in PRIVILEGE_WORDS)):
+            n += 1
+        if not words:
+            raise UsageError(f"{USAGE} (no PRIVILEGE given)")
+        if n == 0:
+            raise UsageError(f"{USAGE} (PRIVILEGE is a GRANT keyword such as SELECT, not "
+                             f"{printable(words[0])}; an OBJECT named like a keyword "
+                             "needs ON before it)")
+        priv_words, obj_words = words[:n], words[n:]
+    if not obj_words:
+        raise UsageError(f"{USAGE} (no OBJECT given)")
     type_word = None
     for size in (3, 2, 1):
         cand = " ".join(w.upper() for w in obj_words[:size])
@@ -123,7 +157,7 @@ def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
     if len(obj_words) != 1:
         raise UsageError("OBJECT must be one argument (quote it when it has spaces: "
                          "'\"My Schema\".orders')")
-    privilege = " ".join(" ".join(words[:on]).upper().split())
+    privilege = " ".join(" ".join(priv_words).upper().split())
     privilege = PRIVILEGE_ALIASES.get(privilege, privilege)
     parts, args = parse_name(obj_words[0])
     return Question(privilege, type_word, parts, args), target
@@ -351,7 +385,8 @@ def _resolve_or_unknown(con: Any, q: Question, database: str | None) -> list[dic
 
 
 @click.command("who-can", context_settings={"ignore_unknown_options": False})
-@click.argument("words", nargs=-1, required=True, metavar="PRIVILEGE ON [TYPE] OBJECT SNAPSHOT_OR_DSN")
+@click.argument("words", nargs=-1, required=True,
+                metavar="SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT")
 @click.option("--database", "-d", help="Only objects in this database.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
               show_default=True)
@@ -362,11 +397,14 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
     """List the roles that hold PRIVILEGE on OBJECT, and the chain that gives it to them.
 
     \b
-      pgaudit-roles who-can SELECT ON app_data.orders snap.json
-      pgaudit-roles who-can EXECUTE ON FUNCTION 'app.f(integer)' snap.json
-      pgaudit-roles who-can UPDATE ON COLUMN app_data.orders.status snap.json
-      pgaudit-roles who-can CONNECT ON DATABASE appdb "host=db1 user=auditor"
-      pgaudit-roles who-can ALL ON SCHEMA app_data snap.json
+      pgaudit-roles who-can snap.json SELECT app_data.orders
+      pgaudit-roles who-can snap.json EXECUTE ON FUNCTION 'app.f(integer)'
+      pgaudit-roles who-can snap.json UPDATE COLUMN app_data.orders.status
+      pgaudit-roles who-can "host=db1 user=auditor" CONNECT DATABASE appdb
+      pgaudit-roles who-can snap.json ALL ON SCHEMA app_data
+
+    ON is optional. The older order, target last (`who-can SELECT ON app_data.orders
+    snap.json`), is still accepted: it is recognised by a privilege keyword first.
 
     Each holder is marked when it only holds the privilege (no CONNECT on the database
     or no USAGE on the schema: it cannot use it yet). Also listed: roles that can get

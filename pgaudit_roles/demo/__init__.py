@@ -108,8 +108,8 @@ def follow_up_commands(snapshot: Path, config: Path, kept_auditor: str | None = 
     The names are the demo layout's own constants, never read back from the database."""
     snap, cfg = shlex.quote(str(snapshot)), shlex.quote(str(config))
     lines = [
-        f"pgaudit-roles explain app_api {snap} --config {cfg}",
-        f"pgaudit-roles who-can SELECT ON TABLE api.accounts {snap} --config {cfg}",
+        f"pgaudit-roles explain {snap} app_api --config {cfg}",
+        f"pgaudit-roles who-can {snap} SELECT ON TABLE api.accounts --config {cfg}",
         f"pgaudit-roles query {snap} {shlex.quote(COVERAGE_QUERY)}",
     ]
     if kept_auditor is not None:

@@ -18,6 +18,7 @@ import decimal
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..audit import audit_schema
@@ -54,6 +55,8 @@ class Settings(Protocol):
     def framework(self) -> str | None: ...
     @property
     def sources(self) -> dict[str, str]: ...
+    @property
+    def inventory_needs(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class DefaultSettings:
     fail_on: str = "high"
     framework: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    inventory_needs: frozenset[str] = frozenset()
 
 
 INVENTORY_TOP_OBJECTS = 25
@@ -95,6 +99,9 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None 
         every = [_partial(_evaluate_rule(con, snapshot, r, cfg, server_num), gaps)
                  for r in sorted(selected, key=lambda r: r.id)]
         inventory = build_inventory(con)
+
+        if "access_review" in cfg.inventory_needs:
+            inventory["access_review"] = access_review(con)
     finally:
         con.close()
     # coverage rules are about the scan itself: a framework never hides a blind spot
@@ -401,6 +408,16 @@ def build_inventory(con: Any) -> dict[str, Any]:
             entry["top_objects"].append(t)
     inv["login_privileges"] = summary
     return inv
+
+
+def access_review(con: Any) -> dict[str, Any]:
+    """Every privilege of every login role, one row per (login role, database, object,
+    privilege, how it is held): ``sql/access_review.sql``, for the csv report. Computed only
+    when that format is requested: it grows with login roles x objects."""
+    sql = (Path(__file__).resolve().parent / "sql" / "access_review.sql").read_text(encoding="utf-8")
+    cur = con.execute(sql)
+    return {"columns": [d[0] for d in cur.description],
+            "rows": [[_plain(v) for v in row] for row in cur.fetchall()]}
 
 
 def _records(con: Any, sql: str, inv: dict[str, Any],

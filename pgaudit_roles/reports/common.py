@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.model import SEVERITIES, STATUSES, Finding, RuleResult, ScanResult, at_or_above
+from ..core.model import (
+    SEVERITIES,
+    SEVERITY_RANK,
+    STATUSES,
+    Finding,
+    RuleResult,
+    ScanResult,
+    at_or_above,
+)
 from ..core.text import printable
 
 TOOL_NAME = "pgaudit-roles"
@@ -304,6 +312,15 @@ def outside_lines(outside: dict[str, Any] | None) -> list[str]:
     out = [f"Outside framework {outside['framework']} (not gated): {counts}"]
     out += [f"CRITICAL {f.rule_id}  {where_label(f)}: {f.message}" for f in outside["critical"]]
     return out
+
+
+def top_findings(result: ScanResult, n: int) -> list[Finding]:
+    """The ``n`` worst active findings (not waived, not baselined): highest severity first,
+    then by rule, database, object and role, so the list is stable between runs."""
+    active = [f for f in result.findings if f.gating]
+    active.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.rule_id, f.database or "",
+                               object_label(f), f.role or ""))
+    return active[:n]
 
 
 def rule_counts(r: RuleResult, fail_on: str) -> dict[str, int]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 RenderFn = Callable[["ReportContext", IO[str]], None]
 """Write one report for a context into an open text stream (a file or stdout)."""
+ExtraFn = Callable[["ReportContext"], list[tuple[str, RenderFn]]]
 
 DEFAULT_BASENAME = "pgaudit-report"
 
@@ -117,6 +118,12 @@ class Reporter:
     machine: bool = True
     """False for the terminal summary (``text``): it is never the one stdout format of
     ``--output-dir -``; the summary goes to stderr then."""
+    needs: tuple[str, ...] = ()
+    """Facts the engine computes only when a format asks (``ScanResult.inventory`` keys,
+    e.g. ``access_review``): too large to compute on every scan."""
+    extra_files: ExtraFn | None = None
+    """More files written beside the main one, ``(suffix, render)`` each (``csv``: one per
+    application); the file is ``<basename><suffix>``."""
 
     def __post_init__(self) -> None:
         bad = [o for o in self.options if o not in OPTION_NAMES]
@@ -141,6 +148,17 @@ def _lazy(module: str, function: str = "write_report") -> RenderFn:
     return render
 
 
+def _lazy_extra(module: str, function: str) -> ExtraFn:
+    """Like ``_lazy``, for a reporter's ``extra_files``."""
+
+    def extra(ctx: ReportContext) -> list[tuple[str, RenderFn]]:
+        mod = importlib.import_module(f"pgaudit_roles.reports.{module}")
+        files: list[tuple[str, RenderFn]] = getattr(mod, function)(ctx)
+        return files
+
+    return extra
+
+
 _HTML_OPTIONS = ("html_rows_per_rule", "html_max_embedded", "html_max_listed", "graph_max_nodes")
 
 REPORTERS: tuple[Reporter, ...] = (
@@ -156,6 +174,14 @@ REPORTERS: tuple[Reporter, ...] = (
     Reporter("sql", ".sql", "The remediation script for psql, in phases, one transaction per "
              "database, verified on a twin when possible.", _lazy("sql_script"),
              ("sql_level", "sql_verification", "report_paths")),
+    Reporter("markdown", ".md", "A compact summary (gate, counts, top risks, checklist, "
+             "coverage gaps) for $GITHUB_STEP_SUMMARY or a merge-request comment.",
+             _lazy("markdown_report"), ("report_paths",)),
+    Reporter("csv", ".access.csv", "Access review: one row per login role, database, object, "
+             "privilege and how it is held, with empty reviewer/decision/date columns "
+             "(SOC 2 CC6, ISO 27001 A.9); also one file per application.",
+             _lazy("csv_report"), needs=("access_review",),
+             extra_files=_lazy_extra("csv_report", "per_application")),
     Reporter("text", ".txt", "The terminal summary: gate, counts, top findings, gaps.",
              _lazy("text_report"), ("report_paths", "text_width", "text_color"), machine=False),
     Reporter("prometheus", ".prom", "node_exporter textfile-collector metrics: findings by "
@@ -167,6 +193,12 @@ BY_NAME: dict[str, Reporter] = {r.name: r for r in REPORTERS}
 FORMATS: tuple[str, ...] = tuple(BY_NAME)
 EXTENSIONS: dict[str, str] = {r.name: r.extension for r in REPORTERS}
 MACHINE_FORMATS: tuple[str, ...] = tuple(r.name for r in REPORTERS if r.machine)
+
+
+def inventory_needs(formats: Iterable[str]) -> set[str]:
+    """What the engine must compute for these formats (unknown names are ignored here:
+    they are refused where the formats are parsed)."""
+    return {need for f in formats if f in BY_NAME for need in BY_NAME[f].needs}
 
 
 def reporter(name: str) -> Reporter:
