@@ -33,7 +33,7 @@ from .core.model import SEVERITIES, at_or_above, evidence, widened, widening_evi
 from .core.resources import templates_dir
 from .evaluate import drift
 from .evaluate.drift import Coverage
-from .frameworks import load_framework
+from .evaluate.frameworks import load_framework
 from .pipeline import evaluate_snapshot, load_rules_for
 from .reports.common import json_text, printable
 

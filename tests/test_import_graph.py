@@ -239,3 +239,11 @@ def test_edges_are_classified(tmp_path: Path, code: str, expected: list[tuple]) 
            for e in edges_of("pgaudit_roles.a", path, {"pgaudit_roles.a", "pgaudit_roles.b"})]
     assert got == [tuple(x.replace("p.", "pgaudit_roles.") if isinstance(x, str) else x
                          for x in item) for item in expected]
+
+
+def test_every_project_import_names_a_module_that_exists() -> None:
+    # mypy runs with ignore_missing_imports (for untyped third-party packages), so a stale
+    # path after a move would only fail when that line runs
+    known = set(modules())
+    missing = sorted({f"  {e.source}:{e.line} -> {e.target}" for e in EDGES if e.target not in known})
+    assert not missing, "imports of modules that do not exist:\n" + "\n".join(missing)
