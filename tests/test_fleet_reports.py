@@ -237,3 +237,20 @@ def test_formats_combined_and_per_target() -> None:
     assert set(FORMATS) <= set(formats.known())
     with pytest.raises(UsageError, match="unknown report format 'pdf' for fleet"):
         formats.parse("pdf", ())
+
+
+def test_a_target_not_audited_gets_its_own_reports(tmp_path: Path) -> None:
+    """Its reports are written like an audited target's, except formats built from catalog
+    data it does not have (csv's access review), which would fail the whole set."""
+    from pgaudit_roles.fleet.audit import _outcome
+    from pgaudit_roles.fleet.runner import Finished
+    from pgaudit_roles.fleet.worker import Job
+
+    job = Job(target=target("down"), cfg=Config(), rules=[], formats=["json", "markdown", "csv"],
+              directory=tmp_path / "targets" / "down", options={})
+    o = _outcome(Finished(job, "unreachable", "connection refused", None, 0.1), tmp_path)
+    assert o.status == "unreachable" and o.result is not None
+    assert set(o.reports) == {"json", "markdown"}
+    assert all((tmp_path / p).is_file() for p in o.reports.values())
+    own = json.loads((tmp_path / o.reports["json"]).read_text())
+    assert [f["rule_id"] for f in own["findings"]] == ["PGR-FLEET-001"]

@@ -33,6 +33,7 @@ from ..history import record, run_from_result
 from ..pipeline import load_rules_for, write_files
 from ..reports import FORMATS
 from ..reports.common import printable
+from ..reports.registry import BY_NAME
 from . import inventory as inv
 from . import runner
 from .envdrift import compare_fleet
@@ -187,8 +188,10 @@ def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
         o.result = not_audited_result(job.target, item.status, item.reason or item.status,
                                       job.rules, job.cfg, label)
 
+        # no snapshot, so no format built from catalog data (csv's access review)
+        formats = [f for f in job.formats if not (f in BY_NAME and BY_NAME[f].needs)]
         try:
-            paths = write_files(o.result, job.formats, job.directory, job.options)
+            paths = write_files(o.result, formats, job.directory, job.options)
         except UsageError:
             paths = {}
         o.reports = {fmt: _rel(str(p), root) for fmt, p in paths.items()}
