@@ -33,9 +33,20 @@ FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, "none")
 DEFAULT_SOURCE = "default"
 CLI_SOURCE = "command line"
 
-TOP_KEYS: tuple[str, ...] = ("naming", "rules", "fail_on", "formats", "output_dir", "waivers",
-                             "baseline", "framework", "collect", "rules_dirs", "history",
-                             "target_name")
+TOP_KEYS: tuple[str, ...] = (
+    "naming",
+    "rules",
+    "fail_on",
+    "formats",
+    "output_dir",
+    "waivers",
+    "baseline",
+    "framework",
+    "collect",
+    "rules_dirs",
+    "history",
+    "target_name",
+)
 RULES_KEYS: tuple[str, ...] = ("disable", "severity")
 COLLECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "statement_timeout": (str, int),
@@ -88,7 +99,9 @@ class Config:
 
         def resolve(name: str, key: str) -> str:
             if name not in ids:
-                raise ConfigError(f"{self.sources.get(key, 'config')}: {key}: unknown rule id {name!r}")
+                raise ConfigError(
+                    f"{self.sources.get(key, 'config')}: {key}: unknown rule id {name!r}"
+                )
             return ids[name]
 
         self.disabled = frozenset(resolve(n, "rules.disable") for n in self.disabled)
@@ -134,6 +147,7 @@ class Config:
 
 # --- discovery --------------------------------------------------------------------------------
 
+
 def discover(cwd: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
     """Find the configuration file for ``cwd`` and return (path, table), or None."""
     start = (cwd or Path.cwd()).resolve()
@@ -153,8 +167,13 @@ def discover(cwd: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def load_config(path: Path | str | None = None, *, cwd: Path | None = None,
-                overrides: Mapping[str, Any] | None = None, discover_file: bool = True) -> Config:
+def load_config(
+    path: Path | str | None = None,
+    *,
+    cwd: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    discover_file: bool = True,
+) -> Config:
     """Build the effective configuration.
 
     ``path`` is ``--config`` (must exist). Without it the file is discovered from ``cwd``
@@ -182,8 +201,12 @@ def load_config(path: Path | str | None = None, *, cwd: Path | None = None,
         cfg.path = file_path
         _apply(cfg, table, str(file_path), base=file_path.parent)
     if overrides:
-        _apply(cfg, _nest({k: v for k, v in overrides.items() if v is not None}), CLI_SOURCE,
-               base=cwd or Path.cwd())
+        _apply(
+            cfg,
+            _nest({k: v for k, v in overrides.items() if v is not None}),
+            CLI_SOURCE,
+            base=cwd or Path.cwd(),
+        )
     _build_naming(cfg)
     return cfg
 
@@ -199,8 +222,9 @@ def with_overrides(cfg: Config, table: Mapping[str, Any], origin: str, base: Pat
     return out
 
 
-def config_from_mapping(table: Mapping[str, Any], origin: str = "inline config",
-                        base: Path | None = None) -> Config:
+def config_from_mapping(
+    table: Mapping[str, Any], origin: str = "inline config", base: Path | None = None
+) -> Config:
     """A Config from an in-memory table (tests, the rule-case runner)."""
     cfg = Config()
     _apply(cfg, table, origin, base=base or Path.cwd())
@@ -209,6 +233,7 @@ def config_from_mapping(table: Mapping[str, Any], origin: str = "inline config",
 
 
 # --- validation -------------------------------------------------------------------------------
+
 
 def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> None:
     if not isinstance(table, Mapping):
@@ -242,8 +267,9 @@ def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> No
                 raise err("rules.severity", "must be a table of rule id = severity")
             for rid, value in sev.items():
                 if value not in SEVERITIES:
-                    raise err(f"rules.severity.{rid}",
-                              f"{value!r} is not one of {', '.join(SEVERITIES)}")
+                    raise err(
+                        f"rules.severity.{rid}", f"{value!r} is not one of {', '.join(SEVERITIES)}"
+                    )
             cfg.severity = dict(sev)
             cfg.sources["rules.severity"] = origin
 
@@ -292,7 +318,9 @@ def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> No
         # rules configured for a project keep running when one more dir is given ad hoc.
         cfg.rules_dirs = tuple(dict.fromkeys((*cfg.rules_dirs, *dirs)))
         prev = cfg.sources.get("rules_dirs")
-        cfg.sources["rules_dirs"] = origin if prev is None or prev == origin else f"{prev} + {origin}"
+        cfg.sources["rules_dirs"] = (
+            origin if prev is None or prev == origin else f"{prev} + {origin}"
+        )
 
     if "collect" in table:
         col = table["collect"]
@@ -356,8 +384,10 @@ def _unknown(table: Mapping[str, Any], known: Iterable[str], prefix: str, origin
     known = tuple(known)
     for key in table:
         if key not in known:
-            raise ConfigError(f"{origin}: unknown key {prefix + str(key)!r} (known: "
-                              f"{', '.join(prefix + k for k in known)})")
+            raise ConfigError(
+                f"{origin}: unknown key {prefix + str(key)!r} (known: "
+                f"{', '.join(prefix + k for k in known)})"
+            )
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:

@@ -44,7 +44,9 @@ RULES_DOC = Path("docs") / "rules.md"
 AUDIT_SCHEMA_DOC = Path("docs") / "audit-schema.md"
 
 
-def _help(cmd: click.Command, path: list[str], parent: click.Context | None) -> list[tuple[str, str]]:
+def _help(
+    cmd: click.Command, path: list[str], parent: click.Context | None
+) -> list[tuple[str, str]]:
     # the command's own context_settings (e.g. -h for help), as click's make_context applies
     settings = {"terminal_width": WIDTH, "max_content_width": WIDTH, **cmd.context_settings}
     ctx = click.Context(cmd, info_name=path[-1], parent=parent, **settings)
@@ -112,8 +114,9 @@ def update(text: str, rules: list[Rule] | None = None) -> str:
     for name, render in readme_sections(rules).items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
-            raise click.UsageError(f"README.md has no <!-- {name}:start --> ... "
-                                   f"<!-- {name}:end --> section")
+            raise click.UsageError(
+                f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> section"
+            )
         body = render()
         text = pattern.sub(lambda m, b=body: m.group(1) + b + m.group(2), text)  # type: ignore[misc]
     return text
@@ -121,8 +124,9 @@ def update(text: str, rules: list[Rule] | None = None) -> str:
 
 def render_rules_doc(root: Path = _REPO, rules: list[Rule] | None = None) -> str:
     """docs/rules.md of the checkout ``root``."""
-    return render_rules_markdown(builtin_rules(root) if rules is None else rules,
-                                 load_examples(root))
+    return render_rules_markdown(
+        builtin_rules(root) if rules is None else rules, load_examples(root)
+    )
 
 
 def render_audit_schema_doc() -> str:
@@ -177,15 +181,20 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--root"] and len(args) == 2:
         root = Path(args[1]).resolve()
     elif args:
-        print(f"usage: python -m pgaudit_roles.docgen [--check] [--root DIR] (got {' '.join(args)!r})",
-              file=sys.stderr)
+        print(
+            f"usage: python -m pgaudit_roles.docgen [--check] [--root DIR] (got {' '.join(args)!r})",
+            file=sys.stderr,
+        )
         return 2
     try:
         if check:
             old = stale(root)
             if old:
-                print(f"generated docs are stale: {_shown(old, root)}: run python -m "
-                      "pgaudit_roles.docgen", file=sys.stderr)
+                print(
+                    f"generated docs are stale: {_shown(old, root)}: run python -m "
+                    "pgaudit_roles.docgen",
+                    file=sys.stderr,
+                )
                 return 1
             return 0
         changed = write(root)

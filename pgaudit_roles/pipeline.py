@@ -30,19 +30,32 @@ Progress = Callable[[str], None]
 
 def connect_settings(cfg: Config) -> Any:
     """The collector's session settings from the ``[collect]`` configuration table."""
-    known = {k: v for k, v in cfg.collect.items()
-             if k in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
-                      "connect_timeout")}
+    known = {
+        k: v
+        for k, v in cfg.collect.items()
+        if k
+        in (
+            "statement_timeout",
+            "lock_timeout",
+            "idle_in_transaction_session_timeout",
+            "connect_timeout",
+        )
+    }
     return ConnectSettings(**known)
 
 
 def collect_snapshot(conninfo: str, cfg: Config, progress: Progress | None = None) -> Snapshot:
     databases = cfg.collect.get("databases") or None
 
-    return collect(conninfo, databases=databases, jobs=int(cfg.collect.get("jobs", DEFAULT_JOBS)),
-                   all_databases=cfg.collect.get("all_databases", databases is None),
-                   hba_file=_str_or_none(cfg.collect.get("hba_file")), settings=connect_settings(cfg),
-                   progress=progress)
+    return collect(
+        conninfo,
+        databases=databases,
+        jobs=int(cfg.collect.get("jobs", DEFAULT_JOBS)),
+        all_databases=cfg.collect.get("all_databases", databases is None),
+        hba_file=_str_or_none(cfg.collect.get("hba_file")),
+        settings=connect_settings(cfg),
+        progress=progress,
+    )
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -57,8 +70,9 @@ def evaluate_snapshot(snap: Snapshot, rules: Sequence[Rule], cfg: Config) -> Sca
         loaded = waivers_mod.load(cfg.waivers)
         waivers_mod.apply(result.findings, loaded, resolve_ids(rules))
         result.meta["waivers_file"] = str(cfg.waivers)
-        result.meta["waiver_problems"] = waivers_mod.lint(loaded, resolve_ids(rules),
-                                                          checked_findings=True)
+        result.meta["waiver_problems"] = waivers_mod.lint(
+            loaded, resolve_ids(rules), checked_findings=True
+        )
     if cfg.baseline is not None:
         result.resolved = baseline_mod.apply(result.findings, baseline_mod.load(cfg.baseline))
         result.meta["baseline_file"] = str(cfg.baseline)
@@ -71,11 +85,17 @@ def load_rules_for(cfg: Config) -> list[Rule]:
     return rules
 
 
-def run_scan(conninfo: str, *, output_dir: Path | None = None,
-             formats: Sequence[str] | None = None, config: Config | None = None,
-             rules: Sequence[Rule] | None = None, snapshot_out: Path | None = None,
-             progress: Progress | None = None,
-             report_options: dict[str, Any] | None = None) -> tuple[ScanResult, dict[str, Path]]:
+def run_scan(
+    conninfo: str,
+    *,
+    output_dir: Path | None = None,
+    formats: Sequence[str] | None = None,
+    config: Config | None = None,
+    rules: Sequence[Rule] | None = None,
+    snapshot_out: Path | None = None,
+    progress: Progress | None = None,
+    report_options: dict[str, Any] | None = None,
+) -> tuple[ScanResult, dict[str, Path]]:
     """Collect ``conninfo``, evaluate, and write the report files; return both.
 
     ``formats``/``output_dir`` default to the configuration's. ``text`` is written as a
@@ -91,13 +111,23 @@ def run_scan(conninfo: str, *, output_dir: Path | None = None,
     if progress:
         progress(f"evaluating {len(rules)} rules")
     result = evaluate_snapshot(snap, rules, cfg)
-    paths = write_files(result, formats if formats is not None else cfg.formats,
-                        output_dir or cfg.output_dir, report_options or {})
+    paths = write_files(
+        result,
+        formats if formats is not None else cfg.formats,
+        output_dir or cfg.output_dir,
+        report_options or {},
+    )
     return result, paths
 
 
-def write_files(result: ScanResult, formats: Sequence[str], output_dir: Path,
-                options: dict[str, Any], *, text_file: bool = False) -> dict[str, Path]:
+def write_files(
+    result: ScanResult,
+    formats: Sequence[str],
+    output_dir: Path,
+    options: dict[str, Any],
+    *,
+    text_file: bool = False,
+) -> dict[str, Path]:
     """Write the report files. ``text`` (the terminal summary) becomes a file too when
     other files are written or ``text_file`` (an output directory was asked for); a plain
     ``scan`` with the default ``text`` only prints, and creates no directory."""

@@ -37,7 +37,8 @@ def test_every_command_has_a_row_in_the_exit_code_table():
     documented = set(errors.COMMAND_EXITS)
     assert commands - documented == set(), (
         "add the command to errors.COMMAND_EXITS (what 0, 1, 3 mean for it), then run "
-        "python -m pgaudit_roles.docgen")
+        "python -m pgaudit_roles.docgen"
+    )
     assert documented - commands == set()
     for name, codes in errors.COMMAND_EXITS.items():
         assert set(codes) <= set(errors.EXIT_CODES), name
@@ -60,8 +61,12 @@ def _exit_literals(module: Path) -> set[int]:
             value(node.orelse)
 
     for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "exit" and node.args):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "exit"
+            and node.args
+        ):
             value(node.args[0])
     return found
 
@@ -73,7 +78,11 @@ def test_exit_codes_in_the_code_are_in_the_table():
         if not module.exists():
             continue
         codes = _exit_literals(module) - {errors.EXIT_USAGE}
-        rows = [k for k in errors.COMMAND_EXITS if k == name or (name in groups and k.startswith(name + " "))]
+        rows = [
+            k
+            for k in errors.COMMAND_EXITS
+            if k == name or (name in groups and k.startswith(name + " "))
+        ]
         documented = set().union(*(errors.COMMAND_EXITS[k] for k in rows))
         assert codes <= documented, f"{name}: exits with {codes - documented} not in COMMAND_EXITS"
     shared = _exit_literals(COMMANDS_DIR / "_shared.py")  # scan and check
@@ -84,7 +93,9 @@ def test_readme_documents_the_per_command_table():
     from pgaudit_roles.docgen import README, render_command_exit_codes
 
     assert render_command_exit_codes() in README.read_text(encoding="utf-8")
-    assert "`waivers lint` | the file is clean | the file has problems" in render_command_exit_codes()
+    assert (
+        "`waivers lint` | the file is clean | the file has problems" in render_command_exit_codes()
+    )
 
 
 def test_text_is_the_one_name_of_text_output():
@@ -125,8 +136,9 @@ def test_rules_show_json_and_rules_list_config(capsys, tmp_path):
 
 def test_waivers_lint_exits_1_as_documented(capsys, tmp_path):
     f = tmp_path / "w.toml"
-    f.write_text('[[waiver]]\nrule = "PGR-ROLE-001"\nreason = "r"\nowner = "o"\n'
-                 "expires = 2020-01-01\n")
+    f.write_text(
+        '[[waiver]]\nrule = "PGR-ROLE-001"\nreason = "r"\nowner = "o"\nexpires = 2020-01-01\n'
+    )
     code, out, _ = run_cli(["waivers", "lint", str(f)], capsys)
     assert code == 1 and "expired" in out
     assert 1 in errors.COMMAND_EXITS["waivers lint"]
@@ -160,16 +172,20 @@ def test_target_first_and_old_order_agree_and_diff_options(pg, fresh_db, tmp_pat
     role = pg.unique("cc_app")
     pg.execute(f"CREATE ROLE {_qi(role)} LOGIN")
     try:
-        pg.execute(f"CREATE TABLE public.cc_t(i int); GRANT SELECT ON public.cc_t TO {_qi(role)}",
-                   dbname=fresh_db)
+        pg.execute(
+            f"CREATE TABLE public.cc_t(i int); GRANT SELECT ON public.cc_t TO {_qi(role)}",
+            dbname=fresh_db,
+        )
         old = tmp_path / "old.json"
         new = tmp_path / "new.json"
-        code, _o, err = run_cli(["collect", pg.conninfo(dbname=fresh_db), "-d", fresh_db,
-                                 "-o", str(old), "-q"], capsys)
+        code, _o, err = run_cli(
+            ["collect", pg.conninfo(dbname=fresh_db), "-d", fresh_db, "-o", str(old), "-q"], capsys
+        )
         assert code == 0, err
         pg.execute(f"ALTER ROLE {_qi(role)} SUPERUSER")
-        code, _o, err = run_cli(["collect", pg.conninfo(dbname=fresh_db), "-d", fresh_db,
-                                 "-o", str(new), "-q"], capsys)
+        code, _o, err = run_cli(
+            ["collect", pg.conninfo(dbname=fresh_db), "-d", fresh_db, "-o", str(new), "-q"], capsys
+        )
         assert code == 0, err
     finally:
         pg.execute("DROP TABLE IF EXISTS public.cc_t", dbname=fresh_db)
@@ -201,13 +217,17 @@ def test_target_first_and_old_order_agree_and_diff_options(pg, fresh_db, tmp_pat
     from pgaudit_roles.evaluate.rules import load_rules
 
     rules = load_rules()
-    wanted = load_framework("cis", rules).rule_ids() | {r.id for r in rules
-                                                         if r.category == "coverage"}
-    code, out, err = run_cli(["diff", str(old), str(new), "--framework", "cis", "--format",
-                              "json", "--fail-on", "none"], capsys)
+    wanted = load_framework("cis", rules).rule_ids() | {
+        r.id for r in rules if r.category == "coverage"
+    }
+    code, out, err = run_cli(
+        ["diff", str(old), str(new), "--framework", "cis", "--format", "json", "--fail-on", "none"],
+        capsys,
+    )
     assert code == 0, err
     scoped = json.loads(out)["findings"]
     assert {f["rule_id"] for key in ("new", "resolved") for f in scoped[key]} <= wanted
-    code, _o, err = run_cli(["diff", str(old), str(new), "--baseline", str(tmp_path / "nope.json")],
-                            capsys)
+    code, _o, err = run_cli(
+        ["diff", str(old), str(new), "--baseline", str(tmp_path / "nope.json")], capsys
+    )
     assert code == 2 and "baseline file not found" in err

@@ -27,14 +27,32 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reports", ("pgaudit_roles.reports",)),
     # what runs the stages: the run's configuration, the pipeline, and the features built
     # on it (twin, lint, demo, fleet, history, diff)
-    ("run", ("pgaudit_roles.config", "pgaudit_roles.pipeline", "pgaudit_roles.diffing",
-             "pgaudit_roles.twin", "pgaudit_roles.lint", "pgaudit_roles.demo",
-             "pgaudit_roles.fleet", "pgaudit_roles.history")),
+    (
+        "run",
+        (
+            "pgaudit_roles.config",
+            "pgaudit_roles.pipeline",
+            "pgaudit_roles.diffing",
+            "pgaudit_roles.twin",
+            "pgaudit_roles.lint",
+            "pgaudit_roles.demo",
+            "pgaudit_roles.fleet",
+            "pgaudit_roles.history",
+        ),
+    ),
     # the command line, its commands, and the generators of the documents that describe
     # them (docgen renders the CLI reference; ``rules new`` regenerates the docs)
-    ("interface", ("pgaudit_roles.commands", "pgaudit_roles.cli", "pgaudit_roles.docgen",
-                   "pgaudit_roles.rule_docs", "pgaudit_roles.rule_examples",
-                   "pgaudit_roles.rule_scaffold")),
+    (
+        "interface",
+        (
+            "pgaudit_roles.commands",
+            "pgaudit_roles.cli",
+            "pgaudit_roles.docgen",
+            "pgaudit_roles.rule_docs",
+            "pgaudit_roles.rule_examples",
+            "pgaudit_roles.rule_scaffold",
+        ),
+    ),
 )
 
 
@@ -60,8 +78,9 @@ def modules(root: Path = PACKAGE) -> dict[str, Path]:
 
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
-    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def edges_of(name: str, path: Path, known: set[str]) -> list[Edge]:
@@ -103,8 +122,12 @@ def edges_of(name: str, path: Path, known: set[str]) -> list[Edge]:
 def graph(root: Path = PACKAGE) -> list[Edge]:
     mods = modules(root)
     known = set(mods)
-    return [e for name, path in mods.items() for e in edges_of(name, path, known)
-            if e.target != e.source]
+    return [
+        e
+        for name, path in mods.items()
+        for e in edges_of(name, path, known)
+        if e.target != e.source
+    ]
 
 
 def cycles(nodes: set[str], adjacency: dict[str, set[str]]) -> list[list[str]]:
@@ -192,8 +215,11 @@ def test_no_import_cycle() -> None:
     detail = []
     for component in found:
         members = set(component)
-        detail += [f"  {e.source}:{e.line} -> {e.target}" for e in EDGES
-                   if e.source in members and e.target in members and not e.type_only]
+        detail += [
+            f"  {e.source}:{e.line} -> {e.target}"
+            for e in EDGES
+            if e.source in members and e.target in members and not e.type_only
+        ]
     assert not found, "import cycles:\n" + "\n".join(detail)
 
 
@@ -207,8 +233,10 @@ def test_no_stage_imports_a_later_stage() -> None:
     for e in EDGES:
         source, target = stage_of(e.source), stage_of(e.target)
         if source is not None and target is not None and target > source:
-            wrong.append(f"  {e.source}:{e.line} ({STAGES[source][0]}) imports {e.target} "
-                         f"({STAGES[target][0]})")
+            wrong.append(
+                f"  {e.source}:{e.line} ({STAGES[source][0]}) imports {e.target} "
+                f"({STAGES[target][0]})"
+            )
     assert not wrong, "a stage imports a later one:\n" + "\n".join(sorted(set(wrong)))
 
 
@@ -226,24 +254,35 @@ def test_project_imports_are_at_the_top() -> None:
     assert not deferred, "project imports inside functions:\n" + "\n".join(deferred)
 
 
-@pytest.mark.parametrize("code, expected", [
-    ("def f():\n    from .b import x\n", [("p.a", "p.b", True, False)]),
-    ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import b\n",
-     [("p.a", "p.b", False, True)]),
-    ("import p.b\nfrom os import path\n", [("p.a", "p.b", False, False)]),
-])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("def f():\n    from .b import x\n", [("p.a", "p.b", True, False)]),
+        (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import b\n",
+            [("p.a", "p.b", False, True)],
+        ),
+        ("import p.b\nfrom os import path\n", [("p.a", "p.b", False, False)]),
+    ],
+)
 def test_edges_are_classified(tmp_path: Path, code: str, expected: list[tuple]) -> None:
     path = tmp_path / "a.py"
     path.write_text(code.replace("p.", "pgaudit_roles."), encoding="utf-8")
-    got = [(e.source, e.target, e.deferred, e.type_only)
-           for e in edges_of("pgaudit_roles.a", path, {"pgaudit_roles.a", "pgaudit_roles.b"})]
-    assert got == [tuple(x.replace("p.", "pgaudit_roles.") if isinstance(x, str) else x
-                         for x in item) for item in expected]
+    got = [
+        (e.source, e.target, e.deferred, e.type_only)
+        for e in edges_of("pgaudit_roles.a", path, {"pgaudit_roles.a", "pgaudit_roles.b"})
+    ]
+    assert got == [
+        tuple(x.replace("p.", "pgaudit_roles.") if isinstance(x, str) else x for x in item)
+        for item in expected
+    ]
 
 
 def test_every_project_import_names_a_module_that_exists() -> None:
     # mypy runs with ignore_missing_imports (for untyped third-party packages), so a stale
     # path after a move would only fail when that line runs
     known = set(modules())
-    missing = sorted({f"  {e.source}:{e.line} -> {e.target}" for e in EDGES if e.target not in known})
+    missing = sorted(
+        {f"  {e.source}:{e.line} -> {e.target}" for e in EDGES if e.target not in known}
+    )
     assert not missing, "imports of modules that do not exist:\n" + "\n".join(missing)

@@ -16,19 +16,31 @@ from pgaudit_roles.reports.csv_report import HEADER, SOURCE_COLUMNS, file_key
 
 def _result_with(rows: list[list[object]]):
     r = full_result()
-    r.inventory = {**(r.inventory or {}), "access_review": {"columns": list(SOURCE_COLUMNS),
-                                                            "rows": rows}}
+    r.inventory = {
+        **(r.inventory or {}),
+        "access_review": {"columns": list(SOURCE_COLUMNS), "rows": rows},
+    }
     return r
 
 
 def test_cells_never_become_formulas_and_columns_are_fixed():
-    rows = [["=HYPERLINK(\"http://x\")", "billing", "db", "table", "+1", "SELECT", "-x", False],
-            ["@SUM(A1)", None, "d\nb", "schema", "s", "USAGE", "direct", True]]
+    rows = [
+        ['=HYPERLINK("http://x")', "billing", "db", "table", "+1", "SELECT", "-x", False],
+        ["@SUM(A1)", None, "d\nb", "schema", "s", "USAGE", "direct", True],
+    ]
     text = render(_result_with(rows), "csv")
     parsed = list(csv.reader(io.StringIO(text)))
     assert parsed[0] == list(HEADER)
-    assert parsed[1][:8] == ["'=HYPERLINK(\"http://x\")", "billing", "db", "table", "'+1",
-                             "SELECT", "'-x", "no"]
+    assert parsed[1][:8] == [
+        '\'=HYPERLINK("http://x")',
+        "billing",
+        "db",
+        "table",
+        "'+1",
+        "SELECT",
+        "'-x",
+        "no",
+    ]
     assert parsed[1][8:] == ["", "", ""]  # reviewer, decision, review_date to fill in
     assert parsed[2][0] == "'@SUM(A1)" and parsed[2][1] == "" and parsed[2][2] == "d\\nb"
     assert not [c for row in parsed[1:] for c in row if c[:1] in ("=", "+", "-", "@")]
@@ -48,10 +60,12 @@ def test_file_keys_stay_inside_the_directory():
 
 
 def test_one_file_per_application(tmp_path):
-    rows = [["app_billing", "billing", "d", "table", "t", "SELECT", "direct", False],
-            ["app_api", "api", "d", "table", "t", "INSERT", "via role db_writer_api", False],
-            ["alice", None, "d", "table", "t", "SELECT", "PUBLIC", False],
-            ["evil", "../../x", "d", "table", "t", "SELECT", "direct", False]]
+    rows = [
+        ["app_billing", "billing", "d", "table", "t", "SELECT", "direct", False],
+        ["app_api", "api", "d", "table", "t", "INSERT", "via role db_writer_api", False],
+        ["alice", None, "d", "table", "t", "SELECT", "PUBLIC", False],
+        ["evil", "../../x", "d", "table", "t", "SELECT", "direct", False],
+    ]
     paths = write_reports(_result_with(rows), ["csv", "text"], tmp_path)
     assert paths["csv"].name == "pgaudit-report.access.csv"
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -91,11 +105,14 @@ def test_access_review_on_a_real_scan(pg, fresh_db, tmp_path, builtin_rules):
     app, writer, owner = f"app_{tag}", f"db_writer_{tag}", f"db_owner_{tag}"
     hostile = f"=cmd|' /C calc'!A0 {tag}"
     roles = [app, writer, owner, hostile]
-    pg.execute(f"CREATE ROLE {_qi(app)} LOGIN; CREATE ROLE {_qi(writer)}; "
-               f"CREATE ROLE {_qi(owner)}; CREATE ROLE {_qi(hostile)} LOGIN; "
-               f"GRANT {_qi(writer)} TO {_qi(app)}")
+    pg.execute(
+        f"CREATE ROLE {_qi(app)} LOGIN; CREATE ROLE {_qi(writer)}; "
+        f"CREATE ROLE {_qi(owner)}; CREATE ROLE {_qi(hostile)} LOGIN; "
+        f"GRANT {_qi(writer)} TO {_qi(app)}"
+    )
     try:
-        pg.execute(f"""
+        pg.execute(
+            f"""
             CREATE SCHEMA s AUTHORIZATION {_qi(owner)};
             CREATE TABLE s.inv (id int, amount int, note text);
             ALTER TABLE s.inv OWNER TO {_qi(owner)};
@@ -107,33 +124,48 @@ def test_access_review_on_a_real_scan(pg, fresh_db, tmp_path, builtin_rules):
             GRANT UPDATE (note) ON s.inv TO {_qi(hostile)};
             GRANT SELECT ON s.inv TO {_qi(hostile)} WITH GRANT OPTION;
             GRANT CONNECT ON DATABASE {_qi(fresh_db)} TO {_qi(app)};
-        """, dbname=fresh_db)
+        """,
+            dbname=fresh_db,
+        )
         snap = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db], all_databases=False)
         result = evaluate(snap, list(builtin_rules), Config(formats=("csv",)))
         paths = write_reports(result, ["csv"], tmp_path)
 
         rows = list(csv.DictReader(paths["csv"].open(newline="", encoding="utf-8")))
         assert rows and list(rows[0]) == list(HEADER)
-        mine = [r for r in rows if r["login_role"] in (app, "'" + hostile)
-                and r["database"] == fresh_db]
-        got = {(r["login_role"], r["object_type"], r["object"], r["privilege"], r["held"])
-               for r in mine}
+        mine = [
+            r for r in rows if r["login_role"] in (app, "'" + hostile) and r["database"] == fresh_db
+        ]
+        got = {
+            (r["login_role"], r["object_type"], r["object"], r["privilege"], r["held"])
+            for r in mine
+        }
         expected = {
             (app, "table", "s.inv", "SELECT", f"via role {writer}"),
             (app, "table", "s.inv", "INSERT", f"via role {writer}"),
             (app, "sequence", "s.seq", "USAGE", f"via role {writer}"),
             (app, "schema", "s", "USAGE", f"via role {writer}"),
-            (app, "database", _qi(fresh_db) if not fresh_db.isidentifier() else fresh_db,
-             "CONNECT", "direct"),
+            (
+                app,
+                "database",
+                _qi(fresh_db) if not fresh_db.isidentifier() else fresh_db,
+                "CONNECT",
+                "direct",
+            ),
             (app, "function", "s.f()", "EXECUTE", "PUBLIC"),
             ("'" + hostile, "column", "s.inv.note", "UPDATE", "direct"),
             ("'" + hostile, "table", "s.inv", "SELECT", "direct"),
         }
         assert expected <= got, sorted(expected - got)
         assert all(r["reviewer"] == r["decision"] == r["review_date"] == "" for r in rows)
-        assert {r["grantable"] for r in mine if r["object"] == "s.inv"
-                and r["login_role"].endswith(tag) and r["privilege"] == "SELECT"
-                and r["held"] == "direct"} == {"yes"}
+        assert {
+            r["grantable"]
+            for r in mine
+            if r["object"] == "s.inv"
+            and r["login_role"].endswith(tag)
+            and r["privilege"] == "SELECT"
+            and r["held"] == "direct"
+        } == {"yes"}
         # every row of ours is a privilege the server itself says the role holds
         checked = 0
         for r in mine:
@@ -148,7 +180,7 @@ def test_access_review_on_a_real_scan(pg, fresh_db, tmp_path, builtin_rules):
                 params = {"role": role, "obj": obj, "priv": r["privilege"]}
             else:
                 continue
-            (ok,), = pg.query(sql, params, dbname=fresh_db)
+            ((ok,),) = pg.query(sql, params, dbname=fresh_db)
             assert ok, r
             checked += 1
         assert checked >= len(expected)

@@ -48,20 +48,45 @@ def _tokens(text: str) -> list:
 
 
 def _hostile_result() -> ScanResult:
-    rule = Rule(id="PGR-X-001", title="t", severity="critical", category="roles",
-                rationale="r", query="SELECT 1", message="m")
-    findings = [Finding("PGR-X-001", "critical", f"role {name} is bad", database=name,
-                        object_type="table", schema=name, object_name=name, role=name,
-                        remediation=f'ALTER ROLE "{name}" NOSUPERUSER;')
-                for name in MD_HOSTILE]
-    reqs = [RequirementResult("golive", "GL-1", f"check {MD_HOSTILE[0]}", "fail",
-                              ("PGR-X-001",), note=MD_HOSTILE[1])]
-    meta = {"target": {"host": "[h](javascript:x)", "dbname": "<b>db</b>"},
-            "server_version": "16.4", "collected_at": "2026-01-01T00:00:00+00:00",
-            "sources": {"hba_rules": {"collected": False, "reason": "<img src=x>"}}}
-    return ScanResult(meta=meta, results=[RuleResult(rule=rule, status="fail",
-                                                     findings=findings)],
-                      requirements=reqs)
+    rule = Rule(
+        id="PGR-X-001",
+        title="t",
+        severity="critical",
+        category="roles",
+        rationale="r",
+        query="SELECT 1",
+        message="m",
+    )
+    findings = [
+        Finding(
+            "PGR-X-001",
+            "critical",
+            f"role {name} is bad",
+            database=name,
+            object_type="table",
+            schema=name,
+            object_name=name,
+            role=name,
+            remediation=f'ALTER ROLE "{name}" NOSUPERUSER;',
+        )
+        for name in MD_HOSTILE
+    ]
+    reqs = [
+        RequirementResult(
+            "golive", "GL-1", f"check {MD_HOSTILE[0]}", "fail", ("PGR-X-001",), note=MD_HOSTILE[1]
+        )
+    ]
+    meta = {
+        "target": {"host": "[h](javascript:x)", "dbname": "<b>db</b>"},
+        "server_version": "16.4",
+        "collected_at": "2026-01-01T00:00:00+00:00",
+        "sources": {"hba_rules": {"collected": False, "reason": "<img src=x>"}},
+    }
+    return ScanResult(
+        meta=meta,
+        results=[RuleResult(rule=rule, status="fail", findings=findings)],
+        requirements=reqs,
+    )
 
 
 @pytest.mark.parametrize("make", [full_result, _hostile_result], ids=["fixture", "hostile"])
@@ -89,7 +114,9 @@ def test_table_rows_keep_their_cells_and_names_show_as_typed():
         elif t.type in ("td_open", "th_open"):
             cell = True
         elif t.type == "inline" and cell and row is not None:
-            row.append("".join(c.content for c in (t.children or []) if c.type in ("text", "code_inline")))
+            row.append(
+                "".join(c.content for c in (t.children or []) if c.type in ("text", "code_inline"))
+            )
         elif t.type in ("td_close", "th_close"):
             cell = False
         elif t.type == "tr_close" and row is not None:
@@ -100,7 +127,8 @@ def test_table_rows_keep_their_cells_and_names_show_as_typed():
     # the names come back verbatim from the code spans (where column: database, object, role)
     top = sorted(result.findings, key=lambda f: (f.database or "", f.object_name or ""))[:10]
     assert [r[2] for r in risk_rows] == [
-        f"{f.database} {f.schema}.{f.object_name} role {f.role}" for f in top]
+        f"{f.database} {f.schema}.{f.object_name} role {f.role}" for f in top
+    ]
 
 
 def test_escapes_round_trip_as_plain_text():

@@ -67,9 +67,14 @@ def test_registry_path_renders_what_the_module_renders(fmt):
     path before the registry) and the registry's agree for every format."""
     import importlib
 
-    module = {"json": "json_report", "html": "html_report", "junit": "junit_report",
-              "sarif": "sarif_report", "text": "text_report",
-              "prometheus": "prometheus_report"}[fmt]
+    module = {
+        "json": "json_report",
+        "html": "html_report",
+        "junit": "junit_report",
+        "sarif": "sarif_report",
+        "text": "text_report",
+        "prometheus": "prometheus_report",
+    }[fmt]
     mod = importlib.import_module(f"pgaudit_roles.reports.{module}")
     result = full_result()
     via_registry = reports.render(result, fmt)
@@ -93,10 +98,22 @@ def test_a_new_reporter_needs_only_a_registry_entry(monkeypatch, tmp_path):
 
 
 def _login_result() -> ScanResult:
-    rule = Rule(id="PGR-L-001", title="t", severity="medium", category="c", rationale="r",
-                query="SELECT 1", message="m")
-    f = Finding("PGR-L-001", "medium", "l", role="newapp",
-                remediation="CREATE ROLE newapp LOGIN NOSUPERUSER;")
+    rule = Rule(
+        id="PGR-L-001",
+        title="t",
+        severity="medium",
+        category="c",
+        rationale="r",
+        query="SELECT 1",
+        message="m",
+    )
+    f = Finding(
+        "PGR-L-001",
+        "medium",
+        "l",
+        role="newapp",
+        remediation="CREATE ROLE newapp LOGIN NOSUPERUSER;",
+    )
     return ScanResult(results=[RuleResult(rule=rule, status="fail", findings=[f])], meta={})
 
 

@@ -48,7 +48,9 @@ def test_previous_report_survives_a_failed_rewrite(tmp_path, monkeypatch):
 
     paths = write_reports(full_result(), ["json"], tmp_path)
     before = paths["json"].read_text()
-    monkeypatch.setattr(json_report, "write", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x")))
+    monkeypatch.setattr(
+        json_report, "write", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("x"))
+    )
     with pytest.raises(RuntimeError):
         write_reports(full_result(), ["json"], tmp_path)
     assert paths["json"].read_text() == before

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 # --- the contract -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class AuditColumn:
     name: str
@@ -68,10 +69,13 @@ class AuditTable:
         return [c.name for c in self.columns]
 
 
-def _t(name: str, kind: str, description: str,
-       columns: list[tuple[str, str, str]]) -> AuditTable:
-    return AuditTable(name, kind, " ".join(description.split()),
-                      tuple(AuditColumn(n, t, " ".join(d.split())) for n, t, d in columns))
+def _t(name: str, kind: str, description: str, columns: list[tuple[str, str, str]]) -> AuditTable:
+    return AuditTable(
+        name,
+        kind,
+        " ".join(description.split()),
+        tuple(AuditColumn(n, t, " ".join(d.split())) for n, t, d in columns),
+    )
 
 
 def _snapshot_columns(table: str, **override: tuple[str, str]) -> list[tuple[str, str, str]]:
@@ -89,9 +93,13 @@ _DB = ("database", "VARCHAR", "Database name")
 _DBOID = ("database_oid", "BIGINT", "Database OID")
 
 _FIX_PARTS = [  # the fix of an escalation hop, as parts a remediation template quotes itself
-    ("fix_kind", "VARCHAR", """revoke_membership | revoke_admin | nocreaterole | nosuperuser |
+    (
+        "fix_kind",
+        "VARCHAR",
+        """revoke_membership | revoke_admin | nocreaterole | nosuperuser |
      function_search_path | revoke_schema_create | revoke_execute | function_owner |
-     revoke_parameter | revoke_server_usage; NULL = no fix (the hop is the target's nature)"""),
+     revoke_parameter | revoke_server_usage; NULL = no fix (the hop is the target's nature)""",
+    ),
     ("fix_role", "VARCHAR", "Group role (memberships) or new owner (function_owner)"),
     ("fix_member", "VARCHAR", "Member, attribute holder or grantee to revoke from"),
     ("fix_public", "BOOLEAN", "The grantee to revoke from is PUBLIC"),
@@ -103,39 +111,94 @@ _FIX_PARTS = [  # the fix of an escalation hop, as parts a remediation template 
 ]
 
 _TABLES: list[AuditTable] = [
-    _t("roles", "table", """One row per role (cluster-wide), with the naming policy's
-       classification and derived risk attributes.""", [
-        *_snapshot_columns("roles", valid_until=(
-            "TIMESTAMPTZ", "Password expiry (rolvaliduntil); NULL = never expires")),
-        ("kind", "VARCHAR", """Naming-policy kind: owner, writer, reader, deploy, app, monitor,
-         breakglass, admin (superuser not allowlisted), predefined, auditor, other"""),
-        ("app", "VARCHAR", "Application the name belongs to (environment suffix stripped), or NULL"),
-        ("environment", "VARCHAR", "Environment suffix found in the name (prod, staging, ...), or NULL"),
-        ("is_bootstrap_superuser", "BOOLEAN", "The role created by initdb (OID 10)"),
-        ("is_breakglass", "BOOLEAN", "On the naming policy's break-glass allowlist (or given that kind explicitly)"),
-        ("is_auditor", "BOOLEAN", "Listed as the auditing role in the naming policy (or given that kind explicitly)"),
-        ("superuser_equivalent", "BOOLEAN", """SUPERUSER, or can SET ROLE (16+: along SET
+    _t(
+        "roles",
+        "table",
+        """One row per role (cluster-wide), with the naming policy's
+       classification and derived risk attributes.""",
+        [
+            *_snapshot_columns(
+                "roles",
+                valid_until=(
+                    "TIMESTAMPTZ",
+                    "Password expiry (rolvaliduntil); NULL = never expires",
+                ),
+            ),
+            (
+                "kind",
+                "VARCHAR",
+                """Naming-policy kind: owner, writer, reader, deploy, app, monitor,
+         breakglass, admin (superuser not allowlisted), predefined, auditor, other""",
+            ),
+            (
+                "app",
+                "VARCHAR",
+                "Application the name belongs to (environment suffix stripped), or NULL",
+            ),
+            (
+                "environment",
+                "VARCHAR",
+                "Environment suffix found in the name (prod, staging, ...), or NULL",
+            ),
+            ("is_bootstrap_superuser", "BOOLEAN", "The role created by initdb (OID 10)"),
+            (
+                "is_breakglass",
+                "BOOLEAN",
+                "On the naming policy's break-glass allowlist (or given that kind explicitly)",
+            ),
+            (
+                "is_auditor",
+                "BOOLEAN",
+                "Listed as the auditing role in the naming policy (or given that kind explicitly)",
+            ),
+            (
+                "superuser_equivalent",
+                "BOOLEAN",
+                """SUPERUSER, or can SET ROLE (16+: along SET
          TRUE grants) to a managed-service admin role: rds_superuser, cloudsqlsuperuser,
          azure_pg_admin, alloydbsuperuser, neon_superuser, mdb_superuser. Not included: SET ROLE to a role that itself has SUPERUSER (which
-         also makes a superuser); find those with role_closure.can_set and roles.superuser"""),
-        ("superuser_via", "VARCHAR", """Why superuser_equivalent: 'SUPERUSER' for the attribute
-         itself, else the name of the managed-service admin role; NULL when not"""),        ("member_of", "VARCHAR[]", "Roles this role is a direct member of (sorted)"),
-        ("members", "VARCHAR[]", "Direct members of this role (sorted)"),
-    ]),
-    _t("memberships", "table", """One row per membership grant (pg_auth_members). 16+ may
+         also makes a superuser); find those with role_closure.can_set and roles.superuser""",
+            ),
+            (
+                "superuser_via",
+                "VARCHAR",
+                """Why superuser_equivalent: 'SUPERUSER' for the attribute
+         itself, else the name of the managed-service admin role; NULL when not""",
+            ),
+            ("member_of", "VARCHAR[]", "Roles this role is a direct member of (sorted)"),
+            ("members", "VARCHAR[]", "Direct members of this role (sorted)"),
+        ],
+    ),
+    _t(
+        "memberships",
+        "table",
+        """One row per membership grant (pg_auth_members). 16+ may
        hold several rows per (role, member) pair, one per grantor; the options of a pair are
-       the OR over its rows.""", [
-        ("role", "VARCHAR", "The group role granted"),
-        ("role_oid", "BIGINT", "Its OID"),
-        ("member", "VARCHAR", "The role it is granted to"),
-        ("member_oid", "BIGINT", "Its OID"),
-        ("grantor", "VARCHAR", "Grantor (16+: a superuser's grant shows the bootstrap superuser)"),
-        ("grantor_oid", "BIGINT", "Grantor OID"),
-        ("admin_option", "BOOLEAN", "WITH ADMIN OPTION"),
-        ("inherit_option", "BOOLEAN", "16+: the grant's INHERIT option; 13-15: the member's rolinherit"),
-        ("set_option", "BOOLEAN", "16+: the grant's SET option; 13-15: always true"),
-    ]),
-    _t("role_closure", "table", """Transitive membership: one row per (member, role) pair
+       the OR over its rows.""",
+        [
+            ("role", "VARCHAR", "The group role granted"),
+            ("role_oid", "BIGINT", "Its OID"),
+            ("member", "VARCHAR", "The role it is granted to"),
+            ("member_oid", "BIGINT", "Its OID"),
+            (
+                "grantor",
+                "VARCHAR",
+                "Grantor (16+: a superuser's grant shows the bootstrap superuser)",
+            ),
+            ("grantor_oid", "BIGINT", "Grantor OID"),
+            ("admin_option", "BOOLEAN", "WITH ADMIN OPTION"),
+            (
+                "inherit_option",
+                "BOOLEAN",
+                "16+: the grant's INHERIT option; 13-15: the member's rolinherit",
+            ),
+            ("set_option", "BOOLEAN", "16+: the grant's SET option; 13-15: always true"),
+        ],
+    ),
+    _t(
+        "role_closure",
+        "table",
+        """Transitive membership: one row per (member, role) pair
        reachable through memberships, including the reflexive row (depth 0). Rows with
        database NULL hold cluster-wide; pg_database_owner (14+) is an implicit member edge
        from each database's owner that exists only inside that database, so pairs it adds
@@ -145,307 +208,488 @@ _TABLES: list[AuditTable] = [
        power is the superuser column of roles. Inheritance: 13-15 every member on the chain
        except the last role has rolinherit; 16+ every grant on the chain has INHERIT TRUE
        (any of a pair's grant rows). SET ROLE: 13-15 any chain; 16+ a chain of SET TRUE
-       grants.""", [
-        ("database", "VARCHAR", "NULL = cluster-wide; else the database whose owner's implicit pg_database_owner membership this row needs"),
-        _DBOID,
-        ("member", "VARCHAR", "The role whose memberships are followed"),
-        ("role", "VARCHAR", "A role it reaches"),
-        ("member_oid", "BIGINT", "Member OID"),
-        ("role_oid", "BIGINT", "Role OID"),
-        ("depth", "INTEGER", "Length of the shortest membership chain (0 = the role itself)"),
-        ("path", "VARCHAR[]", "A shortest chain of role names from member to role"),
-        ("inherits", "BOOLEAN", "member has the privileges of role (pg_has_role USAGE)"),
-        ("inherit_depth", "INTEGER", "Length of the shortest inheriting chain, NULL if none"),
-        ("inherit_path", "VARCHAR[]", "A shortest inheriting chain, NULL if none"),
-        ("can_set", "BOOLEAN", "member can SET ROLE to role (pg_has_role SET; MEMBER on 13-15)"),
-        ("set_path", "VARCHAR[]", "A shortest chain that allows SET ROLE, NULL if none"),
-    ]),
-    _t("databases", "table", "One row per database in the cluster, collected or not.", [
-        ("oid", "BIGINT", "Database OID"),
-        ("name", "VARCHAR", "Database name"),
-        ("identity", "VARCHAR", "Name quoted as an SQL identifier"),
-        ("owner", "VARCHAR", "Owner (datdba) name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("allow_connections", "BOOLEAN", "datallowconn"),
-        ("is_template", "BOOLEAN", "datistemplate"),
-        ("connection_limit", "INTEGER", "datconnlimit"),
-        ("acl_state", "VARCHAR", "default (NULL ACL: built-in defaults) | explicit"),
-        ("auditor_can_connect", "BOOLEAN", "The auditor had CONNECT on it"),
-        ("collected", "BOOLEAN", "Its per-database catalogs were read"),
-        ("not_collected_reason", "VARCHAR", "Why not, when not collected"),
-    ]),
-    _t("tablespaces", "table", "One row per tablespace.", [
-        ("oid", "BIGINT", "Tablespace OID"),
-        ("name", "VARCHAR", "Tablespace name"),
-        ("owner", "VARCHAR", "Owner name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-    ]),
-    _t("schemas", "table", "One row per schema in each collected database (no pg_toast/pg_temp).", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "Schema OID"),
-        ("name", "VARCHAR", "Schema name"),
-        ("identity", "VARCHAR", "Name quoted as an SQL identifier"),
-        ("owner", "VARCHAR", "Owner name (pg_database_owner on 15+ for public)"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("owner_kind", "VARCHAR", "Naming-policy kind of the owner"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-        ("is_system", "BOOLEAN", "pg_catalog or information_schema"),
-        ("app", "VARCHAR", """Application the schema belongs to: from naming.app_schemas when
+       grants.""",
+        [
+            (
+                "database",
+                "VARCHAR",
+                "NULL = cluster-wide; else the database whose owner's implicit pg_database_owner membership this row needs",
+            ),
+            _DBOID,
+            ("member", "VARCHAR", "The role whose memberships are followed"),
+            ("role", "VARCHAR", "A role it reaches"),
+            ("member_oid", "BIGINT", "Member OID"),
+            ("role_oid", "BIGINT", "Role OID"),
+            ("depth", "INTEGER", "Length of the shortest membership chain (0 = the role itself)"),
+            ("path", "VARCHAR[]", "A shortest chain of role names from member to role"),
+            ("inherits", "BOOLEAN", "member has the privileges of role (pg_has_role USAGE)"),
+            ("inherit_depth", "INTEGER", "Length of the shortest inheriting chain, NULL if none"),
+            ("inherit_path", "VARCHAR[]", "A shortest inheriting chain, NULL if none"),
+            (
+                "can_set",
+                "BOOLEAN",
+                "member can SET ROLE to role (pg_has_role SET; MEMBER on 13-15)",
+            ),
+            ("set_path", "VARCHAR[]", "A shortest chain that allows SET ROLE, NULL if none"),
+        ],
+    ),
+    _t(
+        "databases",
+        "table",
+        "One row per database in the cluster, collected or not.",
+        [
+            ("oid", "BIGINT", "Database OID"),
+            ("name", "VARCHAR", "Database name"),
+            ("identity", "VARCHAR", "Name quoted as an SQL identifier"),
+            ("owner", "VARCHAR", "Owner (datdba) name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("allow_connections", "BOOLEAN", "datallowconn"),
+            ("is_template", "BOOLEAN", "datistemplate"),
+            ("connection_limit", "INTEGER", "datconnlimit"),
+            ("acl_state", "VARCHAR", "default (NULL ACL: built-in defaults) | explicit"),
+            ("auditor_can_connect", "BOOLEAN", "The auditor had CONNECT on it"),
+            ("collected", "BOOLEAN", "Its per-database catalogs were read"),
+            ("not_collected_reason", "VARCHAR", "Why not, when not collected"),
+        ],
+    ),
+    _t(
+        "tablespaces",
+        "table",
+        "One row per tablespace.",
+        [
+            ("oid", "BIGINT", "Tablespace OID"),
+            ("name", "VARCHAR", "Tablespace name"),
+            ("owner", "VARCHAR", "Owner name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+        ],
+    ),
+    _t(
+        "schemas",
+        "table",
+        "One row per schema in each collected database (no pg_toast/pg_temp).",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "Schema OID"),
+            ("name", "VARCHAR", "Schema name"),
+            ("identity", "VARCHAR", "Name quoted as an SQL identifier"),
+            ("owner", "VARCHAR", "Owner name (pg_database_owner on 15+ for public)"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("owner_kind", "VARCHAR", "Naming-policy kind of the owner"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+            ("is_system", "BOOLEAN", "pg_catalog or information_schema"),
+            (
+                "app",
+                "VARCHAR",
+                """Application the schema belongs to: from naming.app_schemas when
          that is configured, else the app of its owner when the owner is an owner-kind role;
-         NULL for system schemas"""),
-    ]),
-    _t("objects", "table", """Relations, functions, types, languages, large objects,
+         NULL for system schemas""",
+            ),
+        ],
+    ),
+    _t(
+        "objects",
+        "table",
+        """Relations, functions, types, languages, large objects,
        foreign-data wrappers and servers of each collected database. In pg_catalog and
-       information_schema only objects whose ACL was changed are collected.""", [
-        _DB, _DBOID,
-        ("object_class", "VARCHAR", "relation | function | type | language | large_object | fdw | server"),
-        ("oid", "BIGINT", "OID in its catalog"),
-        ("kind", "VARCHAR", """table, partitioned table, view, materialized view, sequence,
+       information_schema only objects whose ACL was changed are collected.""",
+        [
+            _DB,
+            _DBOID,
+            (
+                "object_class",
+                "VARCHAR",
+                "relation | function | type | language | large_object | fdw | server",
+            ),
+            ("oid", "BIGINT", "OID in its catalog"),
+            (
+                "kind",
+                "VARCHAR",
+                """table, partitioned table, view, materialized view, sequence,
          foreign table, function, procedure, aggregate, window function, base type, domain,
          enum, range, composite, multirange, pseudo, language, large object,
-         foreign-data wrapper, server"""),
-        ("schema", "VARCHAR", "Schema name; NULL for languages, large objects, FDWs, servers"),
-        ("schema_oid", "BIGINT", "Schema OID"),
-        ("name", "VARCHAR", "Object name, unquoted (large objects: the OID as text)"),
-        ("identity", "VARCHAR", """Display/SQL name: schema-qualified and quoted like
-         quote_ident (functions: schema.name(identity arguments))"""),
-        ("identity_args", "VARCHAR", "Functions: pg_get_function_identity_arguments()"),
-        ("owner", "VARCHAR", "Owner name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-        ("extension", "VARCHAR", "Extension the object belongs to, if any"),
-        ("is_system", "BOOLEAN", "In a system schema, or a built-in object (OID < 16384) without schema"),
-        ("trusted", "BOOLEAN", "Languages: lanpltrusted"),
-    ]),
-    _t("acl_objects", "table", """Every object that carries privileges, of every class, in
+         foreign-data wrapper, server""",
+            ),
+            ("schema", "VARCHAR", "Schema name; NULL for languages, large objects, FDWs, servers"),
+            ("schema_oid", "BIGINT", "Schema OID"),
+            ("name", "VARCHAR", "Object name, unquoted (large objects: the OID as text)"),
+            (
+                "identity",
+                "VARCHAR",
+                """Display/SQL name: schema-qualified and quoted like
+         quote_ident (functions: schema.name(identity arguments))""",
+            ),
+            ("identity_args", "VARCHAR", "Functions: pg_get_function_identity_arguments()"),
+            ("owner", "VARCHAR", "Owner name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+            ("extension", "VARCHAR", "Extension the object belongs to, if any"),
+            (
+                "is_system",
+                "BOOLEAN",
+                "In a system schema, or a built-in object (OID < 16384) without schema",
+            ),
+            ("trusted", "BOOLEAN", "Languages: lanpltrusted"),
+        ],
+    ),
+    _t(
+        "acl_objects",
+        "table",
+        """Every object that carries privileges, of every class, in
        one shape: databases, tablespaces, parameters with an ACL (15+), schemas and the
-       objects table. The universe privileges and effective_privileges range over.""", [
-        ("database", "VARCHAR", "Database the object lives in (a database row: itself); NULL for tablespaces and parameters"),
-        _DBOID,
-        ("object_class", "VARCHAR", "database | tablespace | parameter | schema | relation | function | type | language | large_object | fdw | server"),
-        ("object_oid", "BIGINT", "OID in its catalog"),
-        ("kind", "VARCHAR", "objects.kind; or database, tablespace, parameter, schema"),
-        ("schema", "VARCHAR", "Containing schema"),
-        ("object_name", "VARCHAR", "Name, unquoted"),
-        ("identity", "VARCHAR", "Quoted display/SQL name"),
-        ("owner", "VARCHAR", "Owner name (NULL for parameters)"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-        ("is_system", "BOOLEAN", "Built-in or in a system schema"),
-    ]),
-    _t("privileges", "table", """Stored privileges: one row per object x grantee x privilege.
+       objects table. The universe privileges and effective_privileges range over.""",
+        [
+            (
+                "database",
+                "VARCHAR",
+                "Database the object lives in (a database row: itself); NULL for tablespaces and parameters",
+            ),
+            _DBOID,
+            (
+                "object_class",
+                "VARCHAR",
+                "database | tablespace | parameter | schema | relation | function | type | language | large_object | fdw | server",
+            ),
+            ("object_oid", "BIGINT", "OID in its catalog"),
+            ("kind", "VARCHAR", "objects.kind; or database, tablespace, parameter, schema"),
+            ("schema", "VARCHAR", "Containing schema"),
+            ("object_name", "VARCHAR", "Name, unquoted"),
+            ("identity", "VARCHAR", "Quoted display/SQL name"),
+            ("owner", "VARCHAR", "Owner name (NULL for parameters)"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+            ("is_system", "BOOLEAN", "Built-in or in a system schema"),
+        ],
+    ),
+    _t(
+        "privileges",
+        "table",
+        """Stored privileges: one row per object x grantee x privilege.
        A NULL ACL is expanded to the built-in default for its type and owner
        (source='default'); stored entries have source='explicit'. An explicit empty ACL has
        no rows: nobody, not even the owner, holds a privilege. Columns appear with
-       object_class='column' (their NULL ACL grants nothing).""", [
-        _DB, _DBOID,
-        ("object_class", "VARCHAR", "database | tablespace | parameter | schema | relation | column | function | type | language | large_object | fdw | server"),
-        ("object_oid", "BIGINT", "OID (columns: the table's OID)"),
-        ("subid", "INTEGER", "Column number for column privileges, else 0"),
-        ("schema", "VARCHAR", "Schema name, if any"),
-        ("object_name", "VARCHAR", "Object name (columns: the table's name)"),
-        ("identity", "VARCHAR", "Quoted display/SQL name of the object (columns: of the table)"),
-        ("column_name", "VARCHAR", "Column name for column privileges, else NULL"),
-        ("kind", "VARCHAR", "Object kind (columns: the table's kind)"),
-        ("owner", "VARCHAR", "Owner of the object"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("grantee", "VARCHAR", "Grantee role name, or 'PUBLIC'"),
-        ("grantee_oid", "BIGINT", "Grantee OID; 0 = PUBLIC"),
-        ("grantor", "VARCHAR", "Grantor name (the owner for defaults)"),
-        ("grantor_oid", "BIGINT", "Grantor OID"),
-        ("privilege", "VARCHAR", "SQL privilege word: SELECT, INSERT, ..., TEMPORARY, ALTER SYSTEM, MAINTAIN"),
-        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
-        ("source", "VARCHAR", "explicit | default"),
-        ("is_system", "BOOLEAN", "The object is built-in or in a system schema"),
-    ]),
-    _t("column_privileges", "view", "privileges restricted to column-level grants.", [
-        _DB, _DBOID,
-        ("table_oid", "BIGINT", "Table OID"),
-        ("attnum", "INTEGER", "Column number"),
-        ("schema", "VARCHAR", "Schema name"),
-        ("table_name", "VARCHAR", "Table name"),
-        ("identity", "VARCHAR", "Quoted table name"),
-        ("column_name", "VARCHAR", "Column name"),
-        ("kind", "VARCHAR", "Table kind"),
-        ("owner", "VARCHAR", "Table owner"),
-        ("grantee", "VARCHAR", "Grantee or 'PUBLIC'"),
-        ("grantee_oid", "BIGINT", "Grantee OID; 0 = PUBLIC"),
-        ("grantor", "VARCHAR", "Grantor"),
-        ("privilege", "VARCHAR", "SELECT | INSERT | UPDATE | REFERENCES"),
-        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
-    ]),
-    _t("privilege_types", "table", """Which privileges exist for which object class and kind
+       object_class='column' (their NULL ACL grants nothing).""",
+        [
+            _DB,
+            _DBOID,
+            (
+                "object_class",
+                "VARCHAR",
+                "database | tablespace | parameter | schema | relation | column | function | type | language | large_object | fdw | server",
+            ),
+            ("object_oid", "BIGINT", "OID (columns: the table's OID)"),
+            ("subid", "INTEGER", "Column number for column privileges, else 0"),
+            ("schema", "VARCHAR", "Schema name, if any"),
+            ("object_name", "VARCHAR", "Object name (columns: the table's name)"),
+            (
+                "identity",
+                "VARCHAR",
+                "Quoted display/SQL name of the object (columns: of the table)",
+            ),
+            ("column_name", "VARCHAR", "Column name for column privileges, else NULL"),
+            ("kind", "VARCHAR", "Object kind (columns: the table's kind)"),
+            ("owner", "VARCHAR", "Owner of the object"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("grantee", "VARCHAR", "Grantee role name, or 'PUBLIC'"),
+            ("grantee_oid", "BIGINT", "Grantee OID; 0 = PUBLIC"),
+            ("grantor", "VARCHAR", "Grantor name (the owner for defaults)"),
+            ("grantor_oid", "BIGINT", "Grantor OID"),
+            (
+                "privilege",
+                "VARCHAR",
+                "SQL privilege word: SELECT, INSERT, ..., TEMPORARY, ALTER SYSTEM, MAINTAIN",
+            ),
+            ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+            ("source", "VARCHAR", "explicit | default"),
+            ("is_system", "BOOLEAN", "The object is built-in or in a system schema"),
+        ],
+    ),
+    _t(
+        "column_privileges",
+        "view",
+        "privileges restricted to column-level grants.",
+        [
+            _DB,
+            _DBOID,
+            ("table_oid", "BIGINT", "Table OID"),
+            ("attnum", "INTEGER", "Column number"),
+            ("schema", "VARCHAR", "Schema name"),
+            ("table_name", "VARCHAR", "Table name"),
+            ("identity", "VARCHAR", "Quoted table name"),
+            ("column_name", "VARCHAR", "Column name"),
+            ("kind", "VARCHAR", "Table kind"),
+            ("owner", "VARCHAR", "Table owner"),
+            ("grantee", "VARCHAR", "Grantee or 'PUBLIC'"),
+            ("grantee_oid", "BIGINT", "Grantee OID; 0 = PUBLIC"),
+            ("grantor", "VARCHAR", "Grantor"),
+            ("privilege", "VARCHAR", "SELECT | INSERT | UPDATE | REFERENCES"),
+            ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+        ],
+    ),
+    _t(
+        "privilege_types",
+        "table",
+        """Which privileges exist for which object class and kind
        on the audited server's version (MAINTAIN from 17, parameters from 15), and which the
-       built-in default ACL gives the owner and PUBLIC.""", [
-        ("object_class", "VARCHAR", "Object class"),
-        ("kind", "VARCHAR", "Object kind; NULL = every kind of the class"),
-        ("privilege", "VARCHAR", "SQL privilege word"),
-        ("owner_default", "BOOLEAN", "Granted to the owner by a NULL ACL"),
-        ("public_default", "BOOLEAN", "Granted to PUBLIC by a NULL ACL"),
-    ]),
-    _t("predefined_privileges", "table", """Privileges predefined roles confer on every object
+       built-in default ACL gives the owner and PUBLIC.""",
+        [
+            ("object_class", "VARCHAR", "Object class"),
+            ("kind", "VARCHAR", "Object kind; NULL = every kind of the class"),
+            ("privilege", "VARCHAR", "SQL privilege word"),
+            ("owner_default", "BOOLEAN", "Granted to the owner by a NULL ACL"),
+            ("public_default", "BOOLEAN", "Granted to PUBLIC by a NULL ACL"),
+        ],
+    ),
+    _t(
+        "predefined_privileges",
+        "table",
+        """Privileges predefined roles confer on every object
        of a class without appearing in any ACL (pg_read_all_data, pg_write_all_data 14+,
-       pg_maintain 17+), as applied on the audited server's version.""", [
-        ("role", "VARCHAR", "Predefined role"),
-        ("object_class", "VARCHAR", "relation | schema"),
-        ("kind", "VARCHAR", "Object kind; NULL = every kind"),
-        ("privilege", "VARCHAR", "Privilege conferred"),
-    ]),
-    _t("default_privileges", "table", """ALTER DEFAULT PRIVILEGES entries (pg_default_acl), one
+       pg_maintain 17+), as applied on the audited server's version.""",
+        [
+            ("role", "VARCHAR", "Predefined role"),
+            ("object_class", "VARCHAR", "relation | schema"),
+            ("kind", "VARCHAR", "Object kind; NULL = every kind"),
+            ("privilege", "VARCHAR", "Privilege conferred"),
+        ],
+    ),
+    _t(
+        "default_privileges",
+        "table",
+        """ALTER DEFAULT PRIVILEGES entries (pg_default_acl), one
        row per entry item. A global entry (scope 'global') replaces the built-in default for
        that creator and object type; a schema entry only adds. An entry whose ACL is empty
        keeps one marker row (is_empty_marker, grantee and privilege NULL): new objects of
-       that creator get no privileges at all, not even for the owner.""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_default_acl row OID"),
-        ("creator", "VARCHAR", "defaclrole: the role whose new objects get these privileges"),
-        ("creator_oid", "BIGINT", "Its OID"),
-        ("schema", "VARCHAR", "Schema for a per-schema entry; NULL for a global one"),
-        ("schema_oid", "BIGINT", "Schema OID; NULL for global"),
-        ("scope", "VARCHAR", "global | schema"),
-        ("objtype", "VARCHAR", "r tables, S sequences, f functions, T types, n schemas, L large objects (18+)"),
-        ("object_type", "VARCHAR", "tables | sequences | functions | types | schemas | large objects"),
-        ("grantee", "VARCHAR", "Grantee or 'PUBLIC'; NULL on the empty marker"),
-        ("grantee_oid", "BIGINT", "Grantee OID, 0 = PUBLIC; NULL on the marker"),
-        ("grantor", "VARCHAR", "Grantor"),
-        ("grantor_oid", "BIGINT", "Grantor OID"),
-        ("privilege", "VARCHAR", "SQL privilege word; NULL on the marker"),
-        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
-        ("is_empty_marker", "BOOLEAN", "Row that only records an empty ACL"),
-    ]),
-    _t("default_privileges_effective", "table", """What a new table (r), sequence (S),
+       that creator get no privileges at all, not even for the owner.""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_default_acl row OID"),
+            ("creator", "VARCHAR", "defaclrole: the role whose new objects get these privileges"),
+            ("creator_oid", "BIGINT", "Its OID"),
+            ("schema", "VARCHAR", "Schema for a per-schema entry; NULL for a global one"),
+            ("schema_oid", "BIGINT", "Schema OID; NULL for global"),
+            ("scope", "VARCHAR", "global | schema"),
+            (
+                "objtype",
+                "VARCHAR",
+                "r tables, S sequences, f functions, T types, n schemas, L large objects (18+)",
+            ),
+            (
+                "object_type",
+                "VARCHAR",
+                "tables | sequences | functions | types | schemas | large objects",
+            ),
+            ("grantee", "VARCHAR", "Grantee or 'PUBLIC'; NULL on the empty marker"),
+            ("grantee_oid", "BIGINT", "Grantee OID, 0 = PUBLIC; NULL on the marker"),
+            ("grantor", "VARCHAR", "Grantor"),
+            ("grantor_oid", "BIGINT", "Grantor OID"),
+            ("privilege", "VARCHAR", "SQL privilege word; NULL on the marker"),
+            ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+            ("is_empty_marker", "BOOLEAN", "Row that only records an empty ACL"),
+        ],
+    ),
+    _t(
+        "default_privileges_effective",
+        "table",
+        """What a new table (r), sequence (S),
        function (f) or type (T) created by a role in a non-system schema would get:
        (the creator's global entry, or else the built-in default) plus the creator's entry
        for that schema. Creators are the roles with any default-privilege entry in the
        database plus the owners of its non-system schemas. One row per (database, creator,
-       schema, objtype, grantee, privilege).""", [
-        _DB, _DBOID,
-        ("creator", "VARCHAR", "The creating role (owner of the new object)"),
-        ("creator_oid", "BIGINT", "Its OID"),
-        ("schema", "VARCHAR", "Schema the object would be created in"),
-        ("schema_oid", "BIGINT", "Schema OID"),
-        ("schema_owner", "VARCHAR", "Owner of that schema"),
-        ("objtype", "VARCHAR", "r | S | f | T"),
-        ("object_type", "VARCHAR", "tables | sequences | functions | types"),
-        ("grantee", "VARCHAR", "Grantee or 'PUBLIC'"),
-        ("grantee_oid", "BIGINT", "Grantee OID, 0 = PUBLIC"),
-        ("privilege", "VARCHAR", "SQL privilege word"),
-        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
-        ("source", "VARCHAR", "builtin (no global entry) | global | schema (added by the schema entry only)"),
-    ]),
-    _t("functions", "table", "Functions, procedures and aggregates with their security attributes.", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_proc OID"),
-        ("schema", "VARCHAR", "Schema name"),
-        ("name", "VARCHAR", "Function name"),
-        ("identity", "VARCHAR", "schema.name(identity arguments), quoted"),
-        ("identity_args", "VARCHAR", "pg_get_function_identity_arguments()"),
-        ("owner", "VARCHAR", "Owner name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("kind", "VARCHAR", "function | procedure | aggregate | window function"),
-        ("security_definer", "BOOLEAN", "prosecdef"),
-        ("config", "VARCHAR[]", "proconfig (SET clauses) as name=value"),
-        ("search_path", "VARCHAR", "Value of a SET search_path clause, NULL if none"),
-        ("language", "VARCHAR", "Language name"),
-        ("leakproof", "BOOLEAN", "proleakproof"),
-        ("extension", "VARCHAR", "Extension the function belongs to"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-        ("is_system", "BOOLEAN", "In a system schema"),
-    ]),
-    _t("extensions", "table", "Installed extensions per database.", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "Extension OID"),
-        ("name", "VARCHAR", "Extension name"),
-        ("owner", "VARCHAR", "Owner name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("schema", "VARCHAR", "Schema it was installed in"),
-        ("schema_oid", "BIGINT", "Schema OID"),
-        ("version", "VARCHAR", "Installed version"),
-    ]),
-    _t("rls_tables", "table", """Tables and partitioned tables of each collected database
-       with row-level security enabled or forced, or with at least one policy.""", [
-        _DB, _DBOID,
-        ("table_oid", "BIGINT", "Table OID"),
-        ("schema", "VARCHAR", "Schema name"),
-        ("name", "VARCHAR", "Table name"),
-        ("identity", "VARCHAR", "Quoted schema.table"),
-        ("owner", "VARCHAR", "Table owner (bypasses the policies unless RLS is forced)"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("owner_kind", "VARCHAR", "Naming-policy kind of the owner"),
-        ("row_security", "BOOLEAN", "ENABLE ROW LEVEL SECURITY (relrowsecurity)"),
-        ("force_row_security", "BOOLEAN", "FORCE ROW LEVEL SECURITY (relforcerowsecurity)"),
-        ("policies", "INTEGER", "Number of policies on the table"),
-    ]),
-    _t("policies", "table", """Row-level security policies (pg_policy), one row per policy.
+       schema, objtype, grantee, privilege).""",
+        [
+            _DB,
+            _DBOID,
+            ("creator", "VARCHAR", "The creating role (owner of the new object)"),
+            ("creator_oid", "BIGINT", "Its OID"),
+            ("schema", "VARCHAR", "Schema the object would be created in"),
+            ("schema_oid", "BIGINT", "Schema OID"),
+            ("schema_owner", "VARCHAR", "Owner of that schema"),
+            ("objtype", "VARCHAR", "r | S | f | T"),
+            ("object_type", "VARCHAR", "tables | sequences | functions | types"),
+            ("grantee", "VARCHAR", "Grantee or 'PUBLIC'"),
+            ("grantee_oid", "BIGINT", "Grantee OID, 0 = PUBLIC"),
+            ("privilege", "VARCHAR", "SQL privilege word"),
+            ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+            (
+                "source",
+                "VARCHAR",
+                "builtin (no global entry) | global | schema (added by the schema entry only)",
+            ),
+        ],
+    ),
+    _t(
+        "functions",
+        "table",
+        "Functions, procedures and aggregates with their security attributes.",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_proc OID"),
+            ("schema", "VARCHAR", "Schema name"),
+            ("name", "VARCHAR", "Function name"),
+            ("identity", "VARCHAR", "schema.name(identity arguments), quoted"),
+            ("identity_args", "VARCHAR", "pg_get_function_identity_arguments()"),
+            ("owner", "VARCHAR", "Owner name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("kind", "VARCHAR", "function | procedure | aggregate | window function"),
+            ("security_definer", "BOOLEAN", "prosecdef"),
+            ("config", "VARCHAR[]", "proconfig (SET clauses) as name=value"),
+            ("search_path", "VARCHAR", "Value of a SET search_path clause, NULL if none"),
+            ("language", "VARCHAR", "Language name"),
+            ("leakproof", "BOOLEAN", "proleakproof"),
+            ("extension", "VARCHAR", "Extension the function belongs to"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+            ("is_system", "BOOLEAN", "In a system schema"),
+        ],
+    ),
+    _t(
+        "extensions",
+        "table",
+        "Installed extensions per database.",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "Extension OID"),
+            ("name", "VARCHAR", "Extension name"),
+            ("owner", "VARCHAR", "Owner name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("schema", "VARCHAR", "Schema it was installed in"),
+            ("schema_oid", "BIGINT", "Schema OID"),
+            ("version", "VARCHAR", "Installed version"),
+        ],
+    ),
+    _t(
+        "rls_tables",
+        "table",
+        """Tables and partitioned tables of each collected database
+       with row-level security enabled or forced, or with at least one policy.""",
+        [
+            _DB,
+            _DBOID,
+            ("table_oid", "BIGINT", "Table OID"),
+            ("schema", "VARCHAR", "Schema name"),
+            ("name", "VARCHAR", "Table name"),
+            ("identity", "VARCHAR", "Quoted schema.table"),
+            ("owner", "VARCHAR", "Table owner (bypasses the policies unless RLS is forced)"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("owner_kind", "VARCHAR", "Naming-policy kind of the owner"),
+            ("row_security", "BOOLEAN", "ENABLE ROW LEVEL SECURITY (relrowsecurity)"),
+            ("force_row_security", "BOOLEAN", "FORCE ROW LEVEL SECURITY (relforcerowsecurity)"),
+            ("policies", "INTEGER", "Number of policies on the table"),
+        ],
+    ),
+    _t(
+        "policies",
+        "table",
+        """Row-level security policies (pg_policy), one row per policy.
        A permissive policy without USING hides every row for its command, one without WITH
        CHECK (INSERT) admits no row; UPDATE and ALL policies without WITH CHECK check new rows
-       with USING.""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_policy OID"),
-        ("table_oid", "BIGINT", "Table OID"),
-        ("schema", "VARCHAR", "Schema of the table"),
-        ("table_name", "VARCHAR", "Table name"),
-        ("identity", "VARCHAR", "Quoted schema.table"),
-        ("name", "VARCHAR", "Policy name"),
-        ("command", "VARCHAR", "ALL | SELECT | INSERT | UPDATE | DELETE"),
-        ("permissive", "BOOLEAN", "PERMISSIVE (OR-ed) rather than RESTRICTIVE (AND-ed)"),
-        ("roles", "VARCHAR[]", "Role names it applies to; 'PUBLIC' for every role"),
-        ("role_oids", "BIGINT[]", "Their OIDs, 0 = PUBLIC"),
-        ("using_expr", "VARCHAR", "USING expression as the server prints it; NULL if none"),
-        ("check_expr", "VARCHAR", "WITH CHECK expression; NULL if none"),
-    ]),
-    _t("triggers", "table", """User triggers (not the internal ones behind foreign keys),
+       with USING.""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_policy OID"),
+            ("table_oid", "BIGINT", "Table OID"),
+            ("schema", "VARCHAR", "Schema of the table"),
+            ("table_name", "VARCHAR", "Table name"),
+            ("identity", "VARCHAR", "Quoted schema.table"),
+            ("name", "VARCHAR", "Policy name"),
+            ("command", "VARCHAR", "ALL | SELECT | INSERT | UPDATE | DELETE"),
+            ("permissive", "BOOLEAN", "PERMISSIVE (OR-ed) rather than RESTRICTIVE (AND-ed)"),
+            ("roles", "VARCHAR[]", "Role names it applies to; 'PUBLIC' for every role"),
+            ("role_oids", "BIGINT[]", "Their OIDs, 0 = PUBLIC"),
+            ("using_expr", "VARCHAR", "USING expression as the server prints it; NULL if none"),
+            ("check_expr", "VARCHAR", "WITH CHECK expression; NULL if none"),
+        ],
+    ),
+    _t(
+        "triggers",
+        "table",
+        """User triggers (not the internal ones behind foreign keys),
        with the function they run: code that runs as whoever writes the table, unless the
-       function is SECURITY DEFINER.""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_trigger OID"),
-        ("table_oid", "BIGINT", "Table OID"),
-        ("table_identity", "VARCHAR", "Quoted schema.table"),
-        ("table_owner", "VARCHAR", "Table owner"),
-        ("table_owner_oid", "BIGINT", "Its OID"),
-        ("name", "VARCHAR", "Trigger name"),
-        ("function_oid", "BIGINT", "Function OID"),
-        ("function_identity", "VARCHAR", "Function as regprocedure text (quoted, qualified)"),
-        ("function_owner", "VARCHAR", "Function owner: may replace its body"),
-        ("function_owner_oid", "BIGINT", "Its OID"),
-        ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
-        ("events", "VARCHAR[]", "INSERT, DELETE, UPDATE, TRUNCATE"),
-        ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
-    ]),
-    _t("event_triggers", "table", """Event triggers per database: their function runs as the
-       role whose DDL fired it, superusers included.""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_event_trigger OID"),
-        ("name", "VARCHAR", "Event trigger name"),
-        ("event", "VARCHAR", "Event"),
-        ("owner", "VARCHAR", "Event trigger owner"),
-        ("owner_oid", "BIGINT", "Its OID"),
-        ("function_oid", "BIGINT", "Function OID"),
-        ("function_identity", "VARCHAR", "Function as regprocedure text"),
-        ("function_owner", "VARCHAR", "Function owner: may replace its body"),
-        ("function_owner_oid", "BIGINT", "Its OID"),
-        ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
-        ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
-    ]),
-    _t("user_mappings", "table", """User mappings of foreign servers per database. Only the
-       option names are collected, never their values (they hold remote passwords).""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "User mapping OID"),
-        ("server", "VARCHAR", "Foreign server name"),
-        ("server_oid", "BIGINT", "Its OID"),
-        ("user", "VARCHAR", "Mapped role, or 'PUBLIC'"),
-        ("user_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
-        ("option_names", "VARCHAR[]", "Option names (user, password, ...); NULL when the auditor may not see them"),
-    ]),
-    _t("dangerous_roles", "table", """Predefined and managed-service roles that are dangerous
-       to hold, on the audited server's version, and why (pgaudit_roles.audit.escalation).""", [
-        ("role", "VARCHAR", "Role name"),
-        ("danger", "VARCHAR", "superuser | os | all_data | sessions | settings | other"),
-        ("managed", "BOOLEAN", "A managed-service administrator role (treated as superuser-equivalent)"),
-        ("reason", "VARCHAR", "What holding it allows"),
-    ]),
-    _t("escalation_edges", "table", """One row per hop a role (or PUBLIC) can take towards
+       function is SECURITY DEFINER.""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_trigger OID"),
+            ("table_oid", "BIGINT", "Table OID"),
+            ("table_identity", "VARCHAR", "Quoted schema.table"),
+            ("table_owner", "VARCHAR", "Table owner"),
+            ("table_owner_oid", "BIGINT", "Its OID"),
+            ("name", "VARCHAR", "Trigger name"),
+            ("function_oid", "BIGINT", "Function OID"),
+            ("function_identity", "VARCHAR", "Function as regprocedure text (quoted, qualified)"),
+            ("function_owner", "VARCHAR", "Function owner: may replace its body"),
+            ("function_owner_oid", "BIGINT", "Its OID"),
+            ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
+            ("events", "VARCHAR[]", "INSERT, DELETE, UPDATE, TRUNCATE"),
+            ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
+        ],
+    ),
+    _t(
+        "event_triggers",
+        "table",
+        """Event triggers per database: their function runs as the
+       role whose DDL fired it, superusers included.""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_event_trigger OID"),
+            ("name", "VARCHAR", "Event trigger name"),
+            ("event", "VARCHAR", "Event"),
+            ("owner", "VARCHAR", "Event trigger owner"),
+            ("owner_oid", "BIGINT", "Its OID"),
+            ("function_oid", "BIGINT", "Function OID"),
+            ("function_identity", "VARCHAR", "Function as regprocedure text"),
+            ("function_owner", "VARCHAR", "Function owner: may replace its body"),
+            ("function_owner_oid", "BIGINT", "Its OID"),
+            ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
+            ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
+        ],
+    ),
+    _t(
+        "user_mappings",
+        "table",
+        """User mappings of foreign servers per database. Only the
+       option names are collected, never their values (they hold remote passwords).""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "User mapping OID"),
+            ("server", "VARCHAR", "Foreign server name"),
+            ("server_oid", "BIGINT", "Its OID"),
+            ("user", "VARCHAR", "Mapped role, or 'PUBLIC'"),
+            ("user_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
+            (
+                "option_names",
+                "VARCHAR[]",
+                "Option names (user, password, ...); NULL when the auditor may not see them",
+            ),
+        ],
+    ),
+    _t(
+        "dangerous_roles",
+        "table",
+        """Predefined and managed-service roles that are dangerous
+       to hold, on the audited server's version, and why (pgaudit_roles.audit.escalation).""",
+        [
+            ("role", "VARCHAR", "Role name"),
+            ("danger", "VARCHAR", "superuser | os | all_data | sessions | settings | other"),
+            (
+                "managed",
+                "BOOLEAN",
+                "A managed-service administrator role (treated as superuser-equivalent)",
+            ),
+            ("reason", "VARCHAR", "What holding it allows"),
+        ],
+    ),
+    _t(
+        "escalation_edges",
+        "table",
+        """One row per hop a role (or PUBLIC) can take towards
        another role or a virtual target, with the evidence, the SQL that takes it and the SQL
        that removes it. A role node is entered either 'as' the role (SET ROLE: attributes
        apply) or with its 'privs' only (INHERIT, or code running in its privilege context).
@@ -461,111 +705,179 @@ _TABLES: list[AuditTable] = [
        (15+ SET / ALTER SYSTEM on a setting that runs code or loads libraries),
        public_user_mapping (USAGE on a server with a user mapping for PUBLIC). Not modelled:
        superusers writing a table with a trigger, non-SECURITY DEFINER functions other roles
-       call, pg_temp shadowing (see PGR-PRIV-013).""", [
-        ("database", "VARCHAR", "Database of the object the hop uses; NULL = cluster-wide"),
-        _DBOID,
-        ("from_kind", "VARCHAR", "role (a role, or PUBLIC with OID 0) | superuser"),
-        ("from_role", "VARCHAR", "Role name or 'PUBLIC' (for from_kind superuser: 'superuser')"),
-        ("from_oid", "BIGINT", "Role OID, 0 = PUBLIC"),
-        ("from_mode", "VARCHAR", "as: only a session that is the role; any: also one that has its privileges"),
-        ("to_kind", "VARCHAR", "role | superuser | os | remote"),
-        ("to_node", "VARCHAR", "Role name, 'superuser', 'os', or the foreign server name"),
-        ("to_oid", "BIGINT", "Role OID for role targets"),
-        ("to_mode", "VARCHAR", "as | privs for role targets"),
-        ("kind", "VARCHAR", "Edge kind (see above)"),
-        ("full_control", "BOOLEAN", "The hop gives arbitrary actions as the target (followed by route searches)"),
-        ("object_identity", "VARCHAR", "Function, table, parameter or server the hop uses"),
-        ("evidence", "VARCHAR", "Why the hop exists, in words, names quoted"),
-        ("action", "VARCHAR", "SQL (or outline) that takes the hop"),
-        ("fix", "VARCHAR", "SQL that removes the hop; NULL when the hop is the target's nature"),
-        ("fix_rank", "INTEGER", "Lower = cheaper and more targeted fix (picks a route's weakest hop)"),
-        *_FIX_PARTS,
-    ]),
-    _t("escalation_paths", "table", """Shortest escalation routes from every login role that
+       call, pg_temp shadowing (see PGR-PRIV-013).""",
+        [
+            ("database", "VARCHAR", "Database of the object the hop uses; NULL = cluster-wide"),
+            _DBOID,
+            ("from_kind", "VARCHAR", "role (a role, or PUBLIC with OID 0) | superuser"),
+            (
+                "from_role",
+                "VARCHAR",
+                "Role name or 'PUBLIC' (for from_kind superuser: 'superuser')",
+            ),
+            ("from_oid", "BIGINT", "Role OID, 0 = PUBLIC"),
+            (
+                "from_mode",
+                "VARCHAR",
+                "as: only a session that is the role; any: also one that has its privileges",
+            ),
+            ("to_kind", "VARCHAR", "role | superuser | os | remote"),
+            ("to_node", "VARCHAR", "Role name, 'superuser', 'os', or the foreign server name"),
+            ("to_oid", "BIGINT", "Role OID for role targets"),
+            ("to_mode", "VARCHAR", "as | privs for role targets"),
+            ("kind", "VARCHAR", "Edge kind (see above)"),
+            (
+                "full_control",
+                "BOOLEAN",
+                "The hop gives arbitrary actions as the target (followed by route searches)",
+            ),
+            ("object_identity", "VARCHAR", "Function, table, parameter or server the hop uses"),
+            ("evidence", "VARCHAR", "Why the hop exists, in words, names quoted"),
+            ("action", "VARCHAR", "SQL (or outline) that takes the hop"),
+            (
+                "fix",
+                "VARCHAR",
+                "SQL that removes the hop; NULL when the hop is the target's nature",
+            ),
+            (
+                "fix_rank",
+                "INTEGER",
+                "Lower = cheaper and more targeted fix (picks a route's weakest hop)",
+            ),
+            *_FIX_PARTS,
+        ],
+    ),
+    _t(
+        "escalation_paths",
+        "table",
+        """Shortest escalation routes from every login role that
        is not already superuser-equivalent, and from PUBLIC, to: superuser-equivalent, OS
        access, each owner-kind role, each dangerous predefined role and each remote login of
        a PUBLIC user mapping. Routes from login roles never pass through PUBLIC (PUBLIC's
        own routes cover that). Every hop is listed with its evidence and fix; the weakest hop
-       is the one with the lowest fix_rank.""", [
-        ("from_role", "VARCHAR", "Login role, or 'PUBLIC'"),
-        ("from_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
-        ("from_kind", "VARCHAR", "Naming-policy kind of from_role, or 'PUBLIC'"),
-        ("target_kind", "VARCHAR", "superuser | os | owner | predefined | remote"),
-        ("target", "VARCHAR", "Target label: superuser-equivalent, OS access, a role name, a remote login"),
-        ("target_app", "VARCHAR", "Application of an owner target"),
-        ("hops", "INTEGER", "Number of hops"),
-        ("nodes", "VARCHAR[]", "Node labels, hops + 1 of them"),
-        ("node_kinds", "VARCHAR[]", "role | public | superuser | os | remote per node"),
-        ("hop_kinds", "VARCHAR[]", "Edge kind of each hop"),
-        ("hop_databases", "VARCHAR[]", "Database of each hop (NULL = cluster-wide)"),
-        ("hop_objects", "VARCHAR[]", "Object each hop uses"),
-        ("hop_evidence", "VARCHAR[]", "Evidence of each hop"),
-        ("hop_actions", "VARCHAR[]", "SQL that takes each hop"),
-        ("hop_fixes", "VARCHAR[]", "SQL that removes each hop"),
-        ("weakest_hop", "INTEGER", "1-based hop to fix first"),
-        ("weakest_fix", "VARCHAR", "Its fix (quoted SQL)"),
-        ("route", "VARCHAR", "The route as one line: role -[kind]-> role ..."),
-        ("weakest_database", "VARCHAR", "Database the weakest fix runs in (NULL = any)"),
-        *[("weakest_" + n, t, d) for n, t, d in _FIX_PARTS],
-    ]),
-    _t("settings", "table", "Server settings the collector read (pg_settings).", [
-        ("name", "VARCHAR", "Setting name"),
-        ("setting", "VARCHAR", "Current value"),
-        ("unit", "VARCHAR", "Unit"),
-        ("source", "VARCHAR", "Where the value came from"),
-    ]),
-    _t("role_settings", "table", """Per-role and per-database settings (ALTER ROLE ... SET,
-       ALTER ROLE ... IN DATABASE ... SET, ALTER DATABASE ... SET), one row per setting.""", [
-        ("role", "VARCHAR", "Role; NULL = every role"),
-        ("role_oid", "BIGINT", "Role OID; NULL = every role"),
-        ("database", "VARCHAR", "Database; NULL = every database"),
-        ("database_oid", "BIGINT", "Database OID; NULL = every database"),
-        ("name", "VARCHAR", "Setting name"),
-        ("value", "VARCHAR", "Value as stored"),
-    ]),
-    _t("hba_rules", "table", """pg_hba.conf lines as the server reads them
+       is the one with the lowest fix_rank.""",
+        [
+            ("from_role", "VARCHAR", "Login role, or 'PUBLIC'"),
+            ("from_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
+            ("from_kind", "VARCHAR", "Naming-policy kind of from_role, or 'PUBLIC'"),
+            ("target_kind", "VARCHAR", "superuser | os | owner | predefined | remote"),
+            (
+                "target",
+                "VARCHAR",
+                "Target label: superuser-equivalent, OS access, a role name, a remote login",
+            ),
+            ("target_app", "VARCHAR", "Application of an owner target"),
+            ("hops", "INTEGER", "Number of hops"),
+            ("nodes", "VARCHAR[]", "Node labels, hops + 1 of them"),
+            ("node_kinds", "VARCHAR[]", "role | public | superuser | os | remote per node"),
+            ("hop_kinds", "VARCHAR[]", "Edge kind of each hop"),
+            ("hop_databases", "VARCHAR[]", "Database of each hop (NULL = cluster-wide)"),
+            ("hop_objects", "VARCHAR[]", "Object each hop uses"),
+            ("hop_evidence", "VARCHAR[]", "Evidence of each hop"),
+            ("hop_actions", "VARCHAR[]", "SQL that takes each hop"),
+            ("hop_fixes", "VARCHAR[]", "SQL that removes each hop"),
+            ("weakest_hop", "INTEGER", "1-based hop to fix first"),
+            ("weakest_fix", "VARCHAR", "Its fix (quoted SQL)"),
+            ("route", "VARCHAR", "The route as one line: role -[kind]-> role ..."),
+            ("weakest_database", "VARCHAR", "Database the weakest fix runs in (NULL = any)"),
+            *[("weakest_" + n, t, d) for n, t, d in _FIX_PARTS],
+        ],
+    ),
+    _t(
+        "settings",
+        "table",
+        "Server settings the collector read (pg_settings).",
+        [
+            ("name", "VARCHAR", "Setting name"),
+            ("setting", "VARCHAR", "Current value"),
+            ("unit", "VARCHAR", "Unit"),
+            ("source", "VARCHAR", "Where the value came from"),
+        ],
+    ),
+    _t(
+        "role_settings",
+        "table",
+        """Per-role and per-database settings (ALTER ROLE ... SET,
+       ALTER ROLE ... IN DATABASE ... SET, ALTER DATABASE ... SET), one row per setting.""",
+        [
+            ("role", "VARCHAR", "Role; NULL = every role"),
+            ("role_oid", "BIGINT", "Role OID; NULL = every role"),
+            ("database", "VARCHAR", "Database; NULL = every database"),
+            ("database_oid", "BIGINT", "Database OID; NULL = every database"),
+            ("name", "VARCHAR", "Setting name"),
+            ("value", "VARCHAR", "Value as stored"),
+        ],
+    ),
+    _t(
+        "hba_rules",
+        "table",
+        """pg_hba.conf lines as the server reads them
        (pg_hba_file_rules or a supplied file), then derived columns from
        pgaudit_roles.audit.hba_analysis (reach and shadowing; +group lines are resolved with the
-       snapshot's roles and memberships).""", [
-        ("rule_number", "INTEGER", "Order of evaluation (NULL for lines with errors)"),
-        ("file_name", "VARCHAR", "File the line is in"),
-        ("line_number", "INTEGER", "Line number in that file"),
-        ("type", "VARCHAR", "local | host | hostssl | hostnossl | hostgssenc | hostnogssenc"),
-        ("databases", "VARCHAR[]", "Database field tokens"),
-        ("users", "VARCHAR[]", "User field tokens"),
-        ("address", "VARCHAR", "Address, keyword or host name"),
-        ("netmask", "VARCHAR", "Netmask"),
-        ("auth_method", "VARCHAR", "Authentication method"),
-        ("options", "VARCHAR[]", "name=value options, secrets redacted"),
-        ("error", "VARCHAR", "Error text: the line is not in effect"),
-        *HBA_ANALYSIS_COLUMNS,
-    ]),
-    _t("activity", "table", "Sessions seen in pg_stat_activity at collection time.", [
-        ("pid", "INTEGER", "Backend PID"),
-        ("role_name", "VARCHAR", "usename"),
-        ("database", "VARCHAR", "datname"),
-        ("client_addr", "VARCHAR", "Client address, NULL for unix socket"),
-        ("application_name", "VARCHAR", "application_name"),
-        ("backend_type", "VARCHAR", "backend_type"),
-        ("state", "VARCHAR", "state"),
-        ("ssl", "BOOLEAN", "Connection uses SSL"),
-    ]),
-    _t("sources", "table", """What the collector could and could not read; rules that need
-       a source not collected are skipped.""", [
-        ("source", "VARCHAR", "Source name (roles, hba_rules, password_types, ...)"),
-        ("collected", "BOOLEAN", "Read successfully"),
-        ("reason", "VARCHAR", "Why not"),
-    ]),
-    _t("coverage", "table", """What the snapshot covers, one row per cluster-wide source and
+       snapshot's roles and memberships).""",
+        [
+            ("rule_number", "INTEGER", "Order of evaluation (NULL for lines with errors)"),
+            ("file_name", "VARCHAR", "File the line is in"),
+            ("line_number", "INTEGER", "Line number in that file"),
+            ("type", "VARCHAR", "local | host | hostssl | hostnossl | hostgssenc | hostnogssenc"),
+            ("databases", "VARCHAR[]", "Database field tokens"),
+            ("users", "VARCHAR[]", "User field tokens"),
+            ("address", "VARCHAR", "Address, keyword or host name"),
+            ("netmask", "VARCHAR", "Netmask"),
+            ("auth_method", "VARCHAR", "Authentication method"),
+            ("options", "VARCHAR[]", "name=value options, secrets redacted"),
+            ("error", "VARCHAR", "Error text: the line is not in effect"),
+            *HBA_ANALYSIS_COLUMNS,
+        ],
+    ),
+    _t(
+        "activity",
+        "table",
+        "Sessions seen in pg_stat_activity at collection time.",
+        [
+            ("pid", "INTEGER", "Backend PID"),
+            ("role_name", "VARCHAR", "usename"),
+            ("database", "VARCHAR", "datname"),
+            ("client_addr", "VARCHAR", "Client address, NULL for unix socket"),
+            ("application_name", "VARCHAR", "application_name"),
+            ("backend_type", "VARCHAR", "backend_type"),
+            ("state", "VARCHAR", "state"),
+            ("ssl", "BOOLEAN", "Connection uses SSL"),
+        ],
+    ),
+    _t(
+        "sources",
+        "table",
+        """What the collector could and could not read; rules that need
+       a source not collected are skipped.""",
+        [
+            ("source", "VARCHAR", "Source name (roles, hba_rules, password_types, ...)"),
+            ("collected", "BOOLEAN", "Read successfully"),
+            ("reason", "VARCHAR", "Why not"),
+        ],
+    ),
+    _t(
+        "coverage",
+        "table",
+        """What the snapshot covers, one row per cluster-wide source and
        per database, with why a part was not read and the grant that fixes it. Rows with
        status 'not_collected' are gaps: the PGR-COV rules report each one, and rules over
        per-database tables are not evaluated for a database that was not collected.""",
-       _coverage_columns()),
-    _t("scan_meta", "table", "Snapshot metadata as key/value text (non-text values as JSON).", [
-        ("key", "VARCHAR", "Meta key"),
-        ("value", "VARCHAR", "Value"),
-    ]),
-    _t("effective_privileges", "view", """What every role (except the built-in pg_* roles)
+        _coverage_columns(),
+    ),
+    _t(
+        "scan_meta",
+        "table",
+        "Snapshot metadata as key/value text (non-text values as JSON).",
+        [
+            ("key", "VARCHAR", "Meta key"),
+            ("value", "VARCHAR", "Value"),
+        ],
+    ),
+    _t(
+        "effective_privileges",
+        "view",
+        """What every role (except the built-in pg_* roles)
        can really do on every object in acl_objects, and why. One row per (role, object,
        privilege, reason): via 'superuser' (rolsuper: every privilege of the object type,
        always grantable), 'owner' (the grant is the owner's own entry and the role is the
@@ -579,25 +891,40 @@ _TABLES: list[AuditTable] = [
        privilege on every column (has_column_privilege = table row OR column row); only
        SELECT, INSERT, UPDATE, REFERENCES exist on columns. Database privileges are
        evaluated as when connected to that database (pg_database_owner = its owner). A
-       superuser gets only 'superuser' rows.""", [
-        _DB, _DBOID,
-        ("role", "VARCHAR", "Role that holds the privilege"),
-        ("role_oid", "BIGINT", "Its OID"),
-        ("object_class", "VARCHAR", "As in privileges"),
-        ("object_oid", "BIGINT", "Object OID (columns: the table's)"),
-        ("subid", "INTEGER", "Column number, 0 for the object"),
-        ("kind", "VARCHAR", "Object kind"),
-        ("schema", "VARCHAR", "Schema name"),
-        ("object_name", "VARCHAR", "Object name"),
-        ("identity", "VARCHAR", "Quoted display/SQL name"),
-        ("column_name", "VARCHAR", "Column name for column rows"),
-        ("privilege", "VARCHAR", "SQL privilege word"),
-        ("via", "VARCHAR", "superuser | owner | direct | role | public | predefined"),
-        ("via_role", "VARCHAR", "Role holding the grant (owner, grantee, predefined role), 'PUBLIC', or the superuser itself"),
-        ("path", "VARCHAR[]", "Membership chain from role to via_role (inheriting); [role, 'PUBLIC'] for public"),
-        ("grantable", "BOOLEAN", "The role may grant it on (WITH GRANT OPTION, owner, superuser)"),
-        ("is_system", "BOOLEAN", "The object is built-in or in a system schema"),
-    ]),
+       superuser gets only 'superuser' rows.""",
+        [
+            _DB,
+            _DBOID,
+            ("role", "VARCHAR", "Role that holds the privilege"),
+            ("role_oid", "BIGINT", "Its OID"),
+            ("object_class", "VARCHAR", "As in privileges"),
+            ("object_oid", "BIGINT", "Object OID (columns: the table's)"),
+            ("subid", "INTEGER", "Column number, 0 for the object"),
+            ("kind", "VARCHAR", "Object kind"),
+            ("schema", "VARCHAR", "Schema name"),
+            ("object_name", "VARCHAR", "Object name"),
+            ("identity", "VARCHAR", "Quoted display/SQL name"),
+            ("column_name", "VARCHAR", "Column name for column rows"),
+            ("privilege", "VARCHAR", "SQL privilege word"),
+            ("via", "VARCHAR", "superuser | owner | direct | role | public | predefined"),
+            (
+                "via_role",
+                "VARCHAR",
+                "Role holding the grant (owner, grantee, predefined role), 'PUBLIC', or the superuser itself",
+            ),
+            (
+                "path",
+                "VARCHAR[]",
+                "Membership chain from role to via_role (inheriting); [role, 'PUBLIC'] for public",
+            ),
+            (
+                "grantable",
+                "BOOLEAN",
+                "The role may grant it on (WITH GRANT OPTION, owner, superuser)",
+            ),
+            ("is_system", "BOOLEAN", "The object is built-in or in a system schema"),
+        ],
+    ),
 ]
 
 AUDIT_TABLES: dict[str, AuditTable] = {t.name: t for t in _TABLES}
@@ -605,6 +932,7 @@ AUDIT_TABLES: dict[str, AuditTable] = {t.name: t for t in _TABLES}
 
 
 # --- loading ----------------------------------------------------------------------------
+
 
 def server_version_num(meta: Mapping[str, Any]) -> int | None:
     """``server_version_num`` from snapshot meta (a few spellings tolerated), or None."""
@@ -618,8 +946,11 @@ def server_version_num(meta: Mapping[str, Any]) -> int | None:
     return None
 
 
-def load(snapshot: Snapshot, policy: NamingPolicy | None = None,
-         con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+def load(
+    snapshot: Snapshot,
+    policy: NamingPolicy | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> duckdb.DuckDBPyConnection:
     """Build the audit schema for ``snapshot`` in ``con`` (a new in-memory DB by default)."""
     import duckdb
 
@@ -631,9 +962,11 @@ def load(snapshot: Snapshot, policy: NamingPolicy | None = None,
     try:
         _Loader(con, snapshot, policy, version).run()
     except duckdb.OutOfMemoryException as exc:
-        raise UsageError(f"building the audit schema needs more memory than {memory_limit()} "
-                         "(raise PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB): "
-                         f"{' '.join(str(exc).split())[:200]}") from None
+        raise UsageError(
+            f"building the audit schema needs more memory than {memory_limit()} "
+            "(raise PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB): "
+            f"{' '.join(str(exc).split())[:200]}"
+        ) from None
     return con
 
 
@@ -662,8 +995,10 @@ def new_connection() -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(":memory:", config={"memory_limit": limit, "temp_directory": spill})
     except duckdb.Error as exc:
         shutil.rmtree(spill, ignore_errors=True)
-        raise UsageError(f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
-                         f"such as 512MB or 2GB ({' '.join(str(exc).split())})") from None
+        raise UsageError(
+            f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
+            f"such as 512MB or 2GB ({' '.join(str(exc).split())})"
+        ) from None
     weakref.finalize(con, shutil.rmtree, spill, True)
     con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
     # Row order is never relied on (rules and reports sort); not keeping it lets DuckDB
@@ -701,12 +1036,14 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
 
     The same settings as the rule engine's sandbox; run before any user-supplied SQL.
     """
-    for stmt in ("SET enable_external_access = false",
-                 "SET autoinstall_known_extensions = false",
-                 "SET autoload_known_extensions = false",
-                 "SET allow_community_extensions = false",
-                 "SET python_enable_replacements = false",
-                 "SET lock_configuration = true"):
+    for stmt in (
+        "SET enable_external_access = false",
+        "SET autoinstall_known_extensions = false",
+        "SET autoload_known_extensions = false",
+        "SET allow_community_extensions = false",
+        "SET python_enable_replacements = false",
+        "SET lock_configuration = true",
+    ):
         try:
             con.execute(stmt)
         except Exception as exc:  # a setting unknown to this DuckDB version
@@ -724,8 +1061,9 @@ def create_ddl(table: AuditTable) -> str:
 def _keywords_sql() -> str:
     from pglast import keywords
 
-    words = sorted(keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS
-                   | keywords.TYPE_FUNC_NAME_KEYWORDS)
+    words = sorted(
+        keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
+    )
     return "[" + ", ".join(duckdb_literal(w) for w in words) + "]"
 
 
@@ -744,8 +1082,9 @@ def _sql(name: str) -> str:
 class _Loader:
     """One load: raw snapshot tables into ``internal``, then the audit tables by SQL."""
 
-    def __init__(self, con: Any, snapshot: Snapshot, policy: NamingPolicy,
-                 version: int | None) -> None:
+    def __init__(
+        self, con: Any, snapshot: Snapshot, policy: NamingPolicy, version: int | None
+    ) -> None:
         self.con = con
         self.snap = snapshot
         self.policy = policy
@@ -794,9 +1133,13 @@ class _Loader:
                  ELSE '"' || replace(s, '"', '""') || '"' END""")
         self.x(_sql("macro_pg_qualified"))
 
-    def insert(self, table: str, columns: Sequence[tuple[str, str]],
-               batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
-               prefix: Sequence[tuple[str, str]] = ()) -> None:
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
+        prefix: Sequence[tuple[str, str]] = (),
+    ) -> None:
         """Insert rows (lists in ``columns`` order) into ``table``.
 
         ``batches`` is a list of (prefix values, rows); the prefix columns (e.g. the
@@ -823,7 +1166,9 @@ class _Loader:
                 # chunked iterencode for millions of rows
                 fh.write(json.dumps(rows, default=str))
             files.append(path)
-            mapping.append("(" + ", ".join([duckdb_literal(path)] + [_literal(v) for v in pvals]) + ")")
+            mapping.append(
+                "(" + ", ".join([duckdb_literal(path)] + [_literal(v) for v in pvals]) + ")"
+            )
         pcols = [f"m.p{i}::{ty}" for i, (_n, ty) in enumerate(prefix)]
         mcols = ", ".join(["fn"] + [f"p{i}" for i in range(len(prefix))])
         file_list = "[" + ", ".join(duckdb_literal(f) for f in files) + "]"
@@ -832,16 +1177,21 @@ class _Loader:
         biggest = max(os.path.getsize(f) for f in files)
         max_object = max(16 << 20, min(1 << 30, biggest + 1))
         self.x(f"""INSERT INTO {target}
-            SELECT {', '.join(pcols + exprs)}
+            SELECT {", ".join(pcols + exprs)}
             FROM read_json({file_list}, format='array', records=false,
                            columns={{'json': 'JSON[]'}}, filename=true,
                            maximum_object_size={max_object}) r
-            JOIN (VALUES {', '.join(mapping)}) m({mcols}) ON m.fn = r.filename""")  # noqa: S608
+            JOIN (VALUES {", ".join(mapping)}) m({mcols}) ON m.fn = r.filename""")  # noqa: S608
         for f in files:
             os.unlink(f)
 
-    def _insert_files(self, target: str, columns: Sequence[tuple[str, str]], file_format: str,
-                      tables: Sequence[tuple[int, Table]]) -> None:
+    def _insert_files(
+        self,
+        target: str,
+        columns: Sequence[tuple[str, str]],
+        file_format: str,
+        tables: Sequence[tuple[int, Table]],
+    ) -> None:
         """Column files of one table kind, every database's at once, read by DuckDB itself:
         the rows never pass through Python (see ``spool``)."""
         names = [n for n, _ in columns]
@@ -856,15 +1206,19 @@ class _Loader:
             FROM ({select}) r JOIN (VALUES {mapping}) m(fn, database_oid)
               ON m.fn = r.filename""")  # noqa: S608 - quoted file names and OIDs
 
-    def _insert_unnest(self, target: str, columns: Sequence[tuple[str, str]],
-                       batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
-                       prefix: Sequence[tuple[str, str]]) -> None:
+    def _insert_unnest(
+        self,
+        target: str,
+        columns: Sequence[tuple[str, str]],
+        batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
+        prefix: Sequence[tuple[str, str]],
+    ) -> None:
         pcount = len(prefix)
         types = [ty for _n, ty in prefix] + [ty for _n, ty in columns]
         sel = ", ".join(f"unnest(${i + 1}::{ty}[])" for i, ty in enumerate(types))
         for pvals, rows in batches:
             for start in range(0, len(rows), 200_000):
-                chunk = rows[start:start + 200_000]
+                chunk = rows[start : start + 200_000]
                 cols: list[list[Any]] = [[v] * len(chunk) for v in pvals]
                 width = len(columns)
                 cols += [[r[i] if i < len(r) else None for r in chunk] for i in range(width)]
@@ -899,31 +1253,72 @@ class _Loader:
             self.insert(f"internal.db_{name}_raw", cols, batches, dbcols)
             for fmt, tables in files.items():
                 self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
-        status_cols = [("oid", "BIGINT"), ("name", "VARCHAR"), ("status", "VARCHAR"),
-                       ("reason", "VARCHAR")]
+        status_cols = [
+            ("oid", "BIGINT"),
+            ("name", "VARCHAR"),
+            ("status", "VARCHAR"),
+            ("reason", "VARCHAR"),
+        ]
         self.x(f"CREATE TABLE internal.db_status ({_coldefs(status_cols)})")
-        self.insert("internal.db_status", status_cols,
-                    [((), [[d.oid, d.name, d.status, d.reason] for d in snap.databases])])
+        self.insert(
+            "internal.db_status",
+            status_cols,
+            [((), [[d.oid, d.name, d.status, d.reason] for d in snap.databases])],
+        )
 
     def _reference_tables(self) -> None:
         v = self.version
-        self.insert("privilege_types", [("object_class", "VARCHAR"), ("kind", "VARCHAR"),
-                                        ("privilege", "VARCHAR"), ("owner_default", "BOOLEAN"),
-                                        ("public_default", "BOOLEAN")],
-                    [((), [[t.object_class, t.kind, t.privilege, t.owner_default,
-                            t.public_default] for t in acl_defaults.privilege_types(v)])])
-        self.insert("predefined_privileges", [("role", "VARCHAR"), ("object_class", "VARCHAR"),
-                                              ("kind", "VARCHAR"), ("privilege", "VARCHAR")],
-                    [((), [[g.role, g.object_class, g.kind, g.privilege]
-                           for g in acl_defaults.virtual_grants(v)])])
+        self.insert(
+            "privilege_types",
+            [
+                ("object_class", "VARCHAR"),
+                ("kind", "VARCHAR"),
+                ("privilege", "VARCHAR"),
+                ("owner_default", "BOOLEAN"),
+                ("public_default", "BOOLEAN"),
+            ],
+            [
+                (
+                    (),
+                    [
+                        [t.object_class, t.kind, t.privilege, t.owner_default, t.public_default]
+                        for t in acl_defaults.privilege_types(v)
+                    ],
+                )
+            ],
+        )
+        self.insert(
+            "predefined_privileges",
+            [
+                ("role", "VARCHAR"),
+                ("object_class", "VARCHAR"),
+                ("kind", "VARCHAR"),
+                ("privilege", "VARCHAR"),
+            ],
+            [
+                (
+                    (),
+                    [
+                        [g.role, g.object_class, g.kind, g.privilege]
+                        for g in acl_defaults.virtual_grants(v)
+                    ],
+                )
+            ],
+        )
         cols = [("objtype", "VARCHAR"), ("grantee", "VARCHAR"), ("privilege", "VARCHAR")]
         self.x(f"CREATE TABLE internal.builtin_default_privs ({_coldefs(cols)})")
-        self.insert("internal.builtin_default_privs", cols,
-                    [((), [list(r) for r in acl_defaults.builtin_default_privileges(v)])])
+        self.insert(
+            "internal.builtin_default_privs",
+            cols,
+            [((), [list(r) for r in acl_defaults.builtin_default_privileges(v)])],
+        )
         cols = [("objtype", "VARCHAR"), ("object_type", "VARCHAR")]
         self.x(f"CREATE TABLE internal.objtypes ({_coldefs(cols)})")
-        self.insert("internal.objtypes", cols,
-                    [((), [[k, v[0]] for k, v in acl_defaults.DEFAULT_ACL_OBJTYPES.items()])])
+        self.insert(
+            "internal.objtypes",
+            cols,
+            [((), [[k, v[0]] for k, v in acl_defaults.DEFAULT_ACL_OBJTYPES.items()])],
+        )
 
     # -- roles --------------------------------------------------------------------------
 
@@ -940,15 +1335,31 @@ class _Loader:
         pol = self.policy
         kinds = []
         for oid, name, login, superuser, predefined, monitor_member in rows:
-            c = pol.classify_full(name, login=bool(login), superuser=bool(superuser),
-                                  predefined=bool(predefined),
-                                  monitor_member=bool(monitor_member))
-            kinds.append([oid, c.kind, c.app, c.environment,
-                          name in pol.breakglass or c.kind == "breakglass",
-                          name in pol.auditor or c.kind == "auditor"])
-        cols = [("oid", "BIGINT"), ("kind", "VARCHAR"), ("app", "VARCHAR"),
-                ("environment", "VARCHAR"), ("is_breakglass", "BOOLEAN"),
-                ("is_auditor", "BOOLEAN")]
+            c = pol.classify_full(
+                name,
+                login=bool(login),
+                superuser=bool(superuser),
+                predefined=bool(predefined),
+                monitor_member=bool(monitor_member),
+            )
+            kinds.append(
+                [
+                    oid,
+                    c.kind,
+                    c.app,
+                    c.environment,
+                    name in pol.breakglass or c.kind == "breakglass",
+                    name in pol.auditor or c.kind == "auditor",
+                ]
+            )
+        cols = [
+            ("oid", "BIGINT"),
+            ("kind", "VARCHAR"),
+            ("app", "VARCHAR"),
+            ("environment", "VARCHAR"),
+            ("is_breakglass", "BOOLEAN"),
+            ("is_auditor", "BOOLEAN"),
+        ]
         self.x(f"CREATE TABLE internal.role_kinds ({_coldefs(cols)})")
         self.insert("internal.role_kinds", cols, [((), kinds)])
         managed = ", ".join(duckdb_literal(n) for n in acl_defaults.MANAGED_SUPERUSER_ROLES)
@@ -984,10 +1395,16 @@ class _Loader:
         pol = self.policy
         cols = [("app", "VARCHAR"), ("schema", "VARCHAR")]
         self.x(f"CREATE TABLE internal.app_schemas ({_coldefs(cols)})")
-        self.insert("internal.app_schemas", cols,
-                    [((), [[a, s] for a, ss in pol.app_schemas.items() for s in ss])])
-        app_expr = ("(SELECT min(a.app) FROM internal.app_schemas a WHERE a.schema = s.name)"
-                    if pol.app_schemas else "CASE WHEN o.kind = 'owner' THEN o.app END")
+        self.insert(
+            "internal.app_schemas",
+            cols,
+            [((), [[a, s] for a, ss in pol.app_schemas.items() for s in ss])],
+        )
+        app_expr = (
+            "(SELECT min(a.app) FROM internal.app_schemas a WHERE a.schema = s.name)"
+            if pol.app_schemas
+            else "CASE WHEN o.kind = 'owner' THEN o.app END"
+        )
         self.x(f"""INSERT INTO schemas BY NAME
             SELECT st.name AS database, s.database_oid, s.oid, s.name,
                    pg_quote_ident(s.name) AS identity, o.name AS owner, s.owner_oid,
@@ -1111,8 +1528,15 @@ class _Loader:
 
     def _hba(self) -> None:
         rows = list(self.snap.table("hba_rules").dicts())
-        derived = _hba_analysis(rows, list(self.snap.table("roles").dicts()),
-                                list(self.snap.table("memberships").dicts())) if rows else None
+        derived = (
+            _hba_analysis(
+                rows,
+                list(self.snap.table("roles").dicts()),
+                list(self.snap.table("memberships").dicts()),
+            )
+            if rows
+            else None
+        )
         spec = AUDIT_TABLES["hba_rules"]
         cols = [(c.name, c.type) for c in spec.columns]
         out = []
@@ -1127,18 +1551,31 @@ class _Loader:
         rows = []
         for name, info in sorted((sources or {}).items()):
             if isinstance(info, Mapping):
-                rows.append([str(name), bool(info.get("collected")),
-                             None if info.get("reason") is None else str(info.get("reason"))])
+                rows.append(
+                    [
+                        str(name),
+                        bool(info.get("collected")),
+                        None if info.get("reason") is None else str(info.get("reason")),
+                    ]
+                )
             else:
                 rows.append([str(name), bool(info), None])
-        self.insert("sources", [("source", "VARCHAR"), ("collected", "BOOLEAN"),
-                                ("reason", "VARCHAR")], [((), rows)])
+        self.insert(
+            "sources",
+            [("source", "VARCHAR"), ("collected", "BOOLEAN"), ("reason", "VARCHAR")],
+            [((), rows)],
+        )
 
         names = [c[0] for c in COVERAGE_COLUMNS]
-        self.insert("coverage", [(c[0], c[1]) for c in COVERAGE_COLUMNS],
-                    [((), [[r[n] for n in names] for r in coverage_rows(self.snap)])])
-        kv = [[str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)]
-              for k, v in sorted(meta.items())]
+        self.insert(
+            "coverage",
+            [(c[0], c[1]) for c in COVERAGE_COLUMNS],
+            [((), [[r[n] for n in names] for r in coverage_rows(self.snap)])],
+        )
+        kv = [
+            [str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)]
+            for k, v in sorted(meta.items())
+        ]
         self.insert("scan_meta", [("key", "VARCHAR"), ("value", "VARCHAR")], [((), kv)])
 
     def _views(self) -> None:
@@ -1166,8 +1603,9 @@ def _check_columns(actual: Sequence[str], expected: Sequence[tuple[str, str]], n
         raise UsageError(f"snapshot table {name!r} has columns {list(actual)!r}, expected {want!r}")
 
 
-def _hba_analysis(rows: list[dict[str, Any]], roles: list[dict[str, Any]],
-                  memberships: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+def _hba_analysis(
+    rows: list[dict[str, Any]], roles: list[dict[str, Any]], memberships: list[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
     """Rows with the derived columns of ``hba_analysis.analyze_facts`` (None if unavailable)."""
     out = list(analyze_facts(rows, roles, memberships))  # the facts only: no copy of each row
     return out if len(out) == len(rows) else None
@@ -1230,8 +1668,14 @@ def render_audit_schema_doc() -> str:
         "",
     ]
     for t in AUDIT_TABLES.values():
-        lines += [f"## {t.name}", "", f"*{t.kind}*. {t.description}", "",
-                  "| column | type | description |", "|---|---|---|"]
+        lines += [
+            f"## {t.name}",
+            "",
+            f"*{t.kind}*. {t.description}",
+            "",
+            "| column | type | description |",
+            "|---|---|---|",
+        ]
         for c in t.columns:
             desc = c.description.replace("|", "\\|")
             lines.append(f"| `{c.name}` | {c.type} | {desc} |")

@@ -76,15 +76,40 @@ SHARED_ACL_13 = sql_file("shared_acl_13")
 SHARED_ACL_15 = sql_file("shared_acl_15")  # 15+: pg_parameter_acl
 
 SETTING_NAMES: tuple[str, ...] = (
-    "password_encryption", "ssl", "ssl_min_protocol_version", "ssl_max_protocol_version",
-    "ssl_ciphers", "listen_addresses", "port", "hba_file", "ident_file",
-    "log_connections", "log_disconnections", "log_statement", "log_line_prefix",
-    "krb_server_keyfile", "row_security", "lo_compat_privileges", "createrole_self_grant",
-    "md5_password_warnings", "oauth_validator_libraries", "shared_preload_libraries",
-    "session_preload_libraries", "local_preload_libraries", "reserved_connections",
-    "superuser_reserved_connections", "authentication_timeout", "db_user_namespace",
-    "allow_alter_system", "scram_iterations", "pgaudit.log", "pgaudit.log_catalog",
-    "pgaudit.log_level", "pgaudit.log_parameter", "pgaudit.role", "server_version",
+    "password_encryption",
+    "ssl",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "ssl_ciphers",
+    "listen_addresses",
+    "port",
+    "hba_file",
+    "ident_file",
+    "log_connections",
+    "log_disconnections",
+    "log_statement",
+    "log_line_prefix",
+    "krb_server_keyfile",
+    "row_security",
+    "lo_compat_privileges",
+    "createrole_self_grant",
+    "md5_password_warnings",
+    "oauth_validator_libraries",
+    "shared_preload_libraries",
+    "session_preload_libraries",
+    "local_preload_libraries",
+    "reserved_connections",
+    "superuser_reserved_connections",
+    "authentication_timeout",
+    "db_user_namespace",
+    "allow_alter_system",
+    "scram_iterations",
+    "pgaudit.log",
+    "pgaudit.log_catalog",
+    "pgaudit.log_level",
+    "pgaudit.log_parameter",
+    "pgaudit.role",
+    "server_version",
 )
 """The settings the ``settings`` query reads (its ``%(names)s`` parameter)."""
 
@@ -122,8 +147,13 @@ FUNCTIONS = sql_file("functions")
 EXTENSIONS = sql_file("extensions")
 
 
-ESCALATION_TABLES: tuple[str, ...] = ("rls_tables", "policies", "triggers", "event_triggers",
-                                      "user_mappings")
+ESCALATION_TABLES: tuple[str, ...] = (
+    "rls_tables",
+    "policies",
+    "triggers",
+    "event_triggers",
+    "user_mappings",
+)
 """Per-database tables for row-level security and escalation routes, each read by the
 query in ``sql/<name>.sql`` (the same text on 13-18)."""
 

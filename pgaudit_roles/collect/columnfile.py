@@ -23,8 +23,11 @@ the collection's cost at scale; DuckDB expands it into the snapshot's ``acl`` co
 (``reader_sql``)."""
 
 ACL_WIRE: list[tuple[str, str, str]] = [
-    ("object_class", "VARCHAR", ""), ("object_oid", "BIGINT", ""), ("subid", "INTEGER", ""),
-    ("name", "VARCHAR", ""), ("items", "VARCHAR", ""),
+    ("object_class", "VARCHAR", ""),
+    ("object_oid", "BIGINT", ""),
+    ("subid", "INTEGER", ""),
+    ("name", "VARCHAR", ""),
+    ("items", "VARCHAR", ""),
 ]
 
 ACL_COLUMNS = "csv-acl-columns"
@@ -39,13 +42,21 @@ def duckdb_literal(value: str) -> str:
 def _read_csv(file_list: str, columns: Sequence[tuple[str, str]], filename: bool) -> str:
     """DuckDB's reader for PostgreSQL's CSV: no sniffing, and ``""`` is an empty string."""
     col_map = ", ".join(f"{duckdb_literal(c)}: {duckdb_literal(t)}" for c, t in columns)
-    return (f"read_csv({file_list}, header=false, auto_detect=false, delim=',', "
-            f"quote='\"', escape='\"', allow_quoted_nulls=false, "
-            f"filename={'true' if filename else 'false'}, columns={{{col_map}}})")
+    return (
+        f"read_csv({file_list}, header=false, auto_detect=false, delim=',', "
+        f"quote='\"', escape='\"', allow_quoted_nulls=false, "
+        f"filename={'true' if filename else 'false'}, columns={{{col_map}}})"
+    )
 
 
-def reader_sql(files: Sequence[str], columns: Sequence[str], types: Sequence[str],
-               file_format: str, *, filename: bool = False) -> str:
+def reader_sql(
+    files: Sequence[str],
+    columns: Sequence[str],
+    types: Sequence[str],
+    file_format: str,
+    *,
+    filename: bool = False,
+) -> str:
     """A DuckDB ``SELECT`` of typed columns (plus ``filename`` if asked) from the files."""
     file_list = "[" + ", ".join(duckdb_literal(f) for f in files) + "]"
     names = [f'"{c}"' for c in columns]
@@ -55,25 +66,35 @@ def reader_sql(files: Sequence[str], columns: Sequence[str], types: Sequence[str
     elif file_format == "csv":
         read_types = ["VARCHAR" if t.endswith("[]") else t for t in types]
         source = _read_csv(file_list, list(zip(columns, read_types, strict=True)), filename)
-        exprs = [f"CAST(CAST({n} AS JSON) AS {t}) AS {n}" if t.endswith("[]") else n
-                 for n, t in zip(names, types, strict=True)]
+        exprs = [
+            f"CAST(CAST({n} AS JSON) AS {t}) AS {n}" if t.endswith("[]") else n
+            for n, t in zip(names, types, strict=True)
+        ]
     elif file_format in (ACL_ITEMS, ACL_COLUMNS):
         csv = _read_csv(file_list, [(c, t) for c, t, _d in ACL_WIRE], filename)
         if file_format == ACL_COLUMNS:
             source = f"(SELECT * FROM {csv} WHERE object_class = 'column')"  # noqa: S608
             derived = {"table_oid": "object_oid", "attnum": "subid"}
         else:
-            keep = ", ".join(["object_class", "object_oid", "subid"]
-                             + (["filename"] if filename else []))
-            source = (f"(SELECT {keep}, item, "  # noqa: S608 - quoted file names
-                      "unnest(string_split(split_part(item, ':', 3), ',')) AS p "
-                      f"FROM (SELECT {keep}, unnest(string_split(items, ';')) AS item "
-                      f"FROM {csv}))")
-            derived = {"grantor_oid": "CAST(split_part(item, ':', 1) AS BIGINT)",
-                       "grantee_oid": "CAST(split_part(item, ':', 2) AS BIGINT)",
-                       "privilege": "ltrim(p, '*')", "grantable": "starts_with(p, '*')"}
-        exprs = [f"{derived[c]} AS {n}" if c in derived else n
-                 for c, n in zip(columns, names, strict=True)]
+            keep = ", ".join(
+                ["object_class", "object_oid", "subid"] + (["filename"] if filename else [])
+            )
+            source = (
+                f"(SELECT {keep}, item, "  # noqa: S608 - quoted file names
+                "unnest(string_split(split_part(item, ':', 3), ',')) AS p "
+                f"FROM (SELECT {keep}, unnest(string_split(items, ';')) AS item "
+                f"FROM {csv}))"
+            )
+            derived = {
+                "grantor_oid": "CAST(split_part(item, ':', 1) AS BIGINT)",
+                "grantee_oid": "CAST(split_part(item, ':', 2) AS BIGINT)",
+                "privilege": "ltrim(p, '*')",
+                "grantable": "starts_with(p, '*')",
+            }
+        exprs = [
+            f"{derived[c]} AS {n}" if c in derived else n
+            for c, n in zip(columns, names, strict=True)
+        ]
     else:
         raise ValueError(f"unknown column file format {file_format!r}")
     if filename:

@@ -34,9 +34,22 @@ from .tables import CLUSTER_TABLES, DATABASE_TABLES, Column, Table, empty_table
 FORMAT = "pgaudit-roles/snapshot"
 FORMAT_VERSION = 1
 
-SOURCES = ("roles", "memberships", "db_role_settings", "databases", "tablespaces",
-           "shared_acl", "settings", "activity", "hba_rules", "password_types", "objects",
-           "policies", "triggers", "user_mappings")
+SOURCES = (
+    "roles",
+    "memberships",
+    "db_role_settings",
+    "databases",
+    "tablespaces",
+    "shared_acl",
+    "settings",
+    "activity",
+    "hba_rules",
+    "password_types",
+    "objects",
+    "policies",
+    "triggers",
+    "user_mappings",
+)
 """Names that ``meta.sources`` reports on (collected or not, and why)."""
 
 
@@ -78,8 +91,13 @@ class Snapshot:
             "meta": self.meta,
             "cluster": {k: v.to_json() for k, v in self.cluster.items()},
             "databases": [
-                {"oid": d.oid, "name": d.name, "status": d.status, "reason": d.reason,
-                 "tables": {k: v.to_json() for k, v in d.tables.items()}}
+                {
+                    "oid": d.oid,
+                    "name": d.name,
+                    "status": d.status,
+                    "reason": d.reason,
+                    "tables": {k: v.to_json() for k, v in d.tables.items()},
+                }
                 for d in self.databases
             ],
         }
@@ -115,7 +133,6 @@ def save_archive(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
     """
     import tarfile
 
-
     work = Spool(prefix="pgaudit-archive-")
     con = scratch_connection(threads=None)  # Parquet encoding uses every core
     try:
@@ -130,25 +147,40 @@ def save_archive(snapshot: Snapshot, path: str | os.PathLike[str]) -> None:
                 types = [c[1] for c in spec]
                 if t.file is not None and t.types is not None:
                     select = reader_sql([t.file], t.columns, t.types, t.file_format)
-                    written = con.execute(f"COPY ({select}) TO {duckdb_literal(local)} "  # noqa: S608
-                                          "(FORMAT parquet, COMPRESSION zstd)").fetchone()
+                    written = con.execute(
+                        f"COPY ({select}) TO {duckdb_literal(local)} "  # noqa: S608
+                        "(FORMAT parquet, COMPRESSION zstd)"
+                    ).fetchone()
                     if written is not None:  # the count comes free with the copy
                         t.remember_count(int(written[0]))
                 else:
                     _rows_to_parquet(con, t, types, local)
                 members.append((arcname, local))
                 tables[name] = {"columns": t.columns, "file": arcname, "row_count": len(t)}
-            dbdocs.append({"oid": d.oid, "name": d.name, "status": d.status,
-                           "reason": d.reason, "tables": tables})
-        header = {"format": FORMAT, "version": FORMAT_VERSION, "storage": "archive",
-                  "meta": snapshot.meta,
-                  "cluster": {k: v.to_json() for k, v in snapshot.cluster.items()},
-                  "databases": dbdocs}
+            dbdocs.append(
+                {
+                    "oid": d.oid,
+                    "name": d.name,
+                    "status": d.status,
+                    "reason": d.reason,
+                    "tables": tables,
+                }
+            )
+        header = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "storage": "archive",
+            "meta": snapshot.meta,
+            "cluster": {k: v.to_json() for k, v in snapshot.cluster.items()},
+            "databases": dbdocs,
+        }
         head_file = work.new_file("header", ".json")
         with open(head_file, "w", encoding="utf-8") as fh:
             json.dump(header, fh, default=str, ensure_ascii=False, sort_keys=False)
-        with atomic_writer(path, binary=True, compress=False, mode=SNAPSHOT_MODE) as raw, \
-                tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            atomic_writer(path, binary=True, compress=False, mode=SNAPSHOT_MODE) as raw,
+            tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+        ):
             for arcname, local in [(ARCHIVE_HEADER, head_file), *members]:
                 info = tar.gettarinfo(local, arcname)
                 info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
@@ -177,7 +209,6 @@ def load_archive(path: str | os.PathLike[str]) -> Snapshot:
     import tarfile
     import zlib
 
-
     spool = Spool()
     header: Any = None
     files: dict[str, str] = {}
@@ -185,8 +216,9 @@ def load_archive(path: str | os.PathLike[str]) -> Snapshot:
         with tarfile.open(path, mode="r|") as tar:
             for member in tar:
                 if not member.isfile():
-                    raise UsageError(f"{path}: snapshot archive member {member.name!r} is not "
-                                     "a regular file")
+                    raise UsageError(
+                        f"{path}: snapshot archive member {member.name!r} is not a regular file"
+                    )
                 src = tar.extractfile(member)
                 if src is None:  # pragma: no cover - isfile() above
                     continue
@@ -197,8 +229,9 @@ def load_archive(path: str | os.PathLike[str]) -> Snapshot:
                         raise UsageError(f"{path}: {ARCHIVE_HEADER} is nested too deeply") from None
                     continue
                 if header is None:
-                    raise UsageError(f"{path}: snapshot archive does not start with "
-                                     f"{ARCHIVE_HEADER}")
+                    raise UsageError(
+                        f"{path}: snapshot archive does not start with {ARCHIVE_HEADER}"
+                    )
                 local = spool.new_file(member.name.replace("/", "-"), ".parquet")
                 with open(local, "wb") as dst:
                     while chunk := src.read(1 << 20):
@@ -241,8 +274,10 @@ def _iter_json(s: Snapshot) -> Iterable[str]:
     yield from _iter_tables(s.cluster)
     yield '},\n "databases": ['
     for i, d in enumerate(s.databases):
-        head = (f'{{"oid": {d.oid}, "name": {dump(d.name)}, "status": {dump(d.status)}, '
-                f'"reason": {dump(d.reason)}, "tables": {{')
+        head = (
+            f'{{"oid": {d.oid}, "name": {dump(d.name)}, "status": {dump(d.status)}, '
+            f'"reason": {dump(d.reason)}, "tables": {{'
+        )
         yield ("," if i else "") + "\n  " + head
         yield from _iter_tables(d.tables)
         yield "}}"
@@ -295,23 +330,36 @@ def from_json(doc: Any, origin: str = "snapshot", files: dict[str, str] | None =
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise UsageError(f"{origin}: not a pgaudit-roles snapshot (format field missing or wrong)")
     if type(doc.get("version")) is not int or doc.get("version") != FORMAT_VERSION:
-        raise UsageError(f"{origin}: snapshot version {doc.get('version')!r} is not supported "
-                         f"(this pgaudit-roles reads version {FORMAT_VERSION})")
+        raise UsageError(
+            f"{origin}: snapshot version {doc.get('version')!r} is not supported "
+            f"(this pgaudit-roles reads version {FORMAT_VERSION})"
+        )
     meta = check_meta(origin, doc.get("meta"))
     if not isinstance(doc.get("cluster"), dict):
         raise snapshot_fail(origin, "cluster", "expected an object of tables")
     if not isinstance(doc.get("databases"), list):
         raise snapshot_fail(origin, "databases", "expected a list of databases")
-    cluster = {k: _table(v, CLUSTER_TABLES, k, origin, where=f"cluster.{k}")
-               for k, v in doc["cluster"].items()}
+    cluster = {
+        k: _table(v, CLUSTER_TABLES, k, origin, where=f"cluster.{k}")
+        for k, v in doc["cluster"].items()
+    }
     dbs = []
     for n, d in enumerate(doc["databases"]):
         check_database(origin, n, d)
-        dbs.append(DatabaseSnapshot(
-            oid=d["oid"], name=d["name"], status=d["status"], reason=d.get("reason"),
-            tables={k: _table(v, DATABASE_TABLES, k, origin, files,
-                              where=f"databases[{n}].tables.{k}")
-                    for k, v in d.get("tables", {}).items()}))
+        dbs.append(
+            DatabaseSnapshot(
+                oid=d["oid"],
+                name=d["name"],
+                status=d["status"],
+                reason=d.get("reason"),
+                tables={
+                    k: _table(
+                        v, DATABASE_TABLES, k, origin, files, where=f"databases[{n}].tables.{k}"
+                    )
+                    for k, v in d.get("tables", {}).items()
+                },
+            )
+        )
     check_unique(origin, "databases[].oid", [d.oid for d in dbs])
     for name in ("roles", "databases"):
         t = cluster.get(name)
@@ -320,8 +368,15 @@ def from_json(doc: Any, origin: str = "snapshot", files: dict[str, str] | None =
     return Snapshot(meta=meta, cluster=cluster, databases=dbs)
 
 
-def _table(obj: Any, spec: dict[str, list[Column]], name: str, origin: str,
-           files: dict[str, str] | None = None, *, where: str = "") -> Table:
+def _table(
+    obj: Any,
+    spec: dict[str, list[Column]],
+    name: str,
+    origin: str,
+    files: dict[str, str] | None = None,
+    *,
+    where: str = "",
+) -> Table:
     where = where or name
     if name not in spec:
         raise UsageError(f"{origin}: unknown table {name!r} in snapshot")
@@ -329,17 +384,23 @@ def _table(obj: Any, spec: dict[str, list[Column]], name: str, origin: str,
         raise snapshot_fail(origin, where, "expected an object with columns and rows")
     cols = [c[0] for c in spec[name]]
     if obj.get("columns") != cols:
-        raise UsageError(f"{origin}: table {name!r} has columns {obj.get('columns')!r}, "
-                         f"expected {cols!r}")
+        raise UsageError(
+            f"{origin}: table {name!r} has columns {obj.get('columns')!r}, expected {cols!r}"
+        )
     if "file" in obj:
         member = obj["file"]
         if files is None or not isinstance(member, str) or member not in files:
-            raise UsageError(f"{origin}: table {name!r} refers to {member!r}, which is not in "
-                             "the archive")
+            raise UsageError(
+                f"{origin}: table {name!r} refers to {member!r}, which is not in the archive"
+            )
         count = obj.get("row_count")
-        return Table(cols, file=files[member], file_format="parquet",
-                     types=[c[1] for c in spec[name]],
-                     count=count if type(count) is int and count >= 0 else None)
+        return Table(
+            cols,
+            file=files[member],
+            file_format="parquet",
+            types=[c[1] for c in spec[name]],
+            count=count if type(count) is int and count >= 0 else None,
+        )
     rows = obj.get("rows")
     if not isinstance(rows, list):
         raise UsageError(f"{origin}: table {name!r} has no row list")

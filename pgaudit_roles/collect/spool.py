@@ -74,15 +74,21 @@ def copy_statement(query: str, spec: Sequence[Column], encoding: str = "UTF8") -
     for name, ty, _doc in spec:
         ref = f'q."{name}"'
         cols.append(f"pg_catalog.to_json({ref})" if ty.endswith("[]") else ref)
-    return (f"COPY (SELECT {', '.join(cols)} FROM ({query}) AS q) "  # noqa: S608 - our constants
-            f"TO STDOUT (FORMAT csv, ENCODING '{encoding}')")
+    return (
+        f"COPY (SELECT {', '.join(cols)} FROM ({query}) AS q) "  # noqa: S608 - our constants
+        f"TO STDOUT (FORMAT csv, ENCODING '{encoding}')"
+    )
 
 
 def derived_table(name: str, source: Table) -> Table:
     """The file-backed table ``name`` of :data:`DERIVED_TABLES`, read from ``source``'s file."""
     spec = DATABASE_TABLES[name]
-    return Table([c[0] for c in spec], file=source.file, file_format=DERIVED_TABLES[name][1],
-                 types=[c[1] for c in spec])
+    return Table(
+        [c[0] for c in spec],
+        file=source.file,
+        file_format=DERIVED_TABLES[name][1],
+        types=[c[1] for c in spec],
+    )
 
 
 def copy_to_file(conn: psycopg.Connection[Any], name: str, query: str, path: str) -> Table:
@@ -92,12 +98,19 @@ def copy_to_file(conn: psycopg.Connection[Any], name: str, query: str, path: str
     file_format, wire = WIRE_FORMATS.get(name, ("csv", spec))
     cur = conn.cursor()
     transcoder = server_text.Transcoder() if server_text.is_raw(conn) else None
-    with open(path, "wb") as fh, cur.copy(copy_statement(
-            query, wire, server_text.copy_encoding(conn))) as copy:
+    with (
+        open(path, "wb") as fh,
+        cur.copy(copy_statement(query, wire, server_text.copy_encoding(conn))) as copy,
+    ):
         for data in copy:
             fh.write(data if transcoder is None else transcoder.feed(data))
         if transcoder is not None:
             fh.write(transcoder.finish())
     count = max(cur.rowcount, 0) if file_format == "csv" else None
-    return Table([c[0] for c in spec], file=path, file_format=file_format,
-                 types=[c[1] for c in spec], count=count)
+    return Table(
+        [c[0] for c in spec],
+        file=path,
+        file_format=file_format,
+        types=[c[1] for c in spec],
+        count=count,
+    )

@@ -34,8 +34,11 @@ CLUSTER_TABLES: dict[str, list[Column]] = {
         ("bypassrls", "BOOLEAN", "rolbypassrls"),
         ("connection_limit", "INTEGER", "rolconnlimit (-1 = no limit)"),
         ("valid_until", "VARCHAR", "rolvaliduntil as ISO-8601 text, NULL = never expires"),
-        ("password_type", "VARCHAR",
-         "md5 | scram-sha-256 | none | other; NULL = unknown (not visible to the auditor)"),
+        (
+            "password_type",
+            "VARCHAR",
+            "md5 | scram-sha-256 | none | other; NULL = unknown (not visible to the auditor)",
+        ),
         ("config", "VARCHAR[]", "Role-wide settings (ALTER ROLE ... SET) as name=value"),
         ("predefined", "BOOLEAN", "Built-in role (OID < 16384; includes the bootstrap superuser)"),
         ("comment", "VARCHAR", "COMMENT ON ROLE text"),
@@ -43,7 +46,11 @@ CLUSTER_TABLES: dict[str, list[Column]] = {
     "memberships": [
         ("role_oid", "BIGINT", "The group role granted"),
         ("member_oid", "BIGINT", "The role it is granted to"),
-        ("grantor_oid", "BIGINT", "Grantor (16+: a superuser's grant shows the bootstrap superuser)"),
+        (
+            "grantor_oid",
+            "BIGINT",
+            "Grantor (16+: a superuser's grant shows the bootstrap superuser)",
+        ),
         ("admin_option", "BOOLEAN", "WITH ADMIN OPTION"),
         ("inherit_option", "BOOLEAN", "16+: grant's INHERIT option; <16: the member's rolinherit"),
         ("set_option", "BOOLEAN", "16+: grant's SET option; <16: always true"),
@@ -99,7 +106,11 @@ CLUSTER_TABLES: dict[str, list[Column]] = {
         ("file_name", "VARCHAR", "File the line is in"),
         ("line_number", "INTEGER", "Line number in that file"),
         ("type", "VARCHAR", "local | host | hostssl | hostnossl | hostgssenc | hostnogssenc"),
-        ("databases", "VARCHAR[]", "Database field tokens (keywords unquoted, e.g. all, replication)"),
+        (
+            "databases",
+            "VARCHAR[]",
+            "Database field tokens (keywords unquoted, e.g. all, replication)",
+        ),
         ("users", "VARCHAR[]", "User field tokens (+group, /regex kept as written)"),
         ("address", "VARCHAR", "Address or keyword (all, samehost, samenet) or host name"),
         ("netmask", "VARCHAR", "Netmask"),
@@ -119,13 +130,19 @@ DATABASE_TABLES: dict[str, list[Column]] = {
         ("is_system", "BOOLEAN", "pg_catalog, information_schema, pg_toast..."),
     ],
     "objects": [
-        ("object_class", "VARCHAR",
-         "relation | function | type | language | large_object | fdw | server"),
+        (
+            "object_class",
+            "VARCHAR",
+            "relation | function | type | language | large_object | fdw | server",
+        ),
         ("oid", "BIGINT", "OID in its catalog"),
-        ("kind", "VARCHAR",
-         "table, partitioned table, view, materialized view, sequence, foreign table, function, "
-         "procedure, aggregate, window function, base type, domain, enum, range, composite, "
-         "multirange, pseudo, language, large object, foreign-data wrapper, server"),
+        (
+            "kind",
+            "VARCHAR",
+            "table, partitioned table, view, materialized view, sequence, foreign table, function, "
+            "procedure, aggregate, window function, base type, domain, enum, range, composite, "
+            "multirange, pseudo, language, large object, foreign-data wrapper, server",
+        ),
         ("schema_oid", "BIGINT", "Containing schema, NULL for languages, LOs, FDWs, servers"),
         ("name", "VARCHAR", "Object name, unquoted"),
         ("identity_args", "VARCHAR", "Functions: pg_get_function_identity_arguments()"),
@@ -140,8 +157,11 @@ DATABASE_TABLES: dict[str, list[Column]] = {
         ("name", "VARCHAR", "Column name"),
     ],
     "acl": [
-        ("object_class", "VARCHAR",
-         "schema | relation | column | function | type | language | large_object | fdw | server"),
+        (
+            "object_class",
+            "VARCHAR",
+            "schema | relation | column | function | type | language | large_object | fdw | server",
+        ),
         ("object_oid", "BIGINT", "OID (for columns: the table OID)"),
         ("subid", "INTEGER", "Column number for column ACLs, else 0"),
         ("grantor_oid", "BIGINT", "Grantor"),
@@ -152,8 +172,16 @@ DATABASE_TABLES: dict[str, list[Column]] = {
     "default_acls": [
         ("oid", "BIGINT", "pg_default_acl row OID"),
         ("creator_oid", "BIGINT", "defaclrole: the role whose new objects get these privileges"),
-        ("schema_oid", "BIGINT", "0 = global entry (replaces built-in default); else per schema (adds)"),
-        ("objtype", "VARCHAR", "r tables, S sequences, f functions, T types, n schemas, L large objects"),
+        (
+            "schema_oid",
+            "BIGINT",
+            "0 = global entry (replaces built-in default); else per schema (adds)",
+        ),
+        (
+            "objtype",
+            "VARCHAR",
+            "r tables, S sequences, f functions, T types, n schemas, L large objects",
+        ),
         ("grantor_oid", "BIGINT", "Grantor; NULL on the marker row of an empty ACL"),
         ("grantee_oid", "BIGINT", "Grantee, 0 = PUBLIC; NULL on the marker row of an empty ACL"),
         ("privilege", "VARCHAR", "SQL privilege word; NULL on the marker row"),
@@ -174,7 +202,11 @@ DATABASE_TABLES: dict[str, list[Column]] = {
         ("version", "VARCHAR", "extversion"),
     ],
     "rls_tables": [
-        ("table_oid", "BIGINT", "Table OID (tables and partitioned tables with RLS on, forced, or a policy)"),
+        (
+            "table_oid",
+            "BIGINT",
+            "Table OID (tables and partitioned tables with RLS on, forced, or a policy)",
+        ),
         ("row_security", "BOOLEAN", "relrowsecurity (ENABLE ROW LEVEL SECURITY)"),
         ("force_row_security", "BOOLEAN", "relforcerowsecurity (FORCE: the owner is filtered too)"),
     ],
@@ -215,9 +247,14 @@ DATABASE_TABLES: dict[str, list[Column]] = {
         ("server_oid", "BIGINT", "Foreign server OID"),
         ("server_name", "VARCHAR", "Foreign server name"),
         ("user_oid", "BIGINT", "Mapped local role, 0 = PUBLIC"),
-        ("option_names", "VARCHAR[]", "Names of the mapping's options (never their values); NULL = not visible"),
+        (
+            "option_names",
+            "VARCHAR[]",
+            "Names of the mapping's options (never their values); NULL = not visible",
+        ),
     ],
 }
+
 
 class Table:
     """One table: a column list and its rows.
@@ -232,9 +269,16 @@ class Table:
 
     __slots__ = ("_count", "_rows", "columns", "file", "file_format", "types")
 
-    def __init__(self, columns: list[str], rows: list[list[Any]] | None = None, *,
-                 file: str | None = None, file_format: str = "csv",
-                 types: Sequence[str] | None = None, count: int | None = None) -> None:
+    def __init__(
+        self,
+        columns: list[str],
+        rows: list[list[Any]] | None = None,
+        *,
+        file: str | None = None,
+        file_format: str = "csv",
+        types: Sequence[str] | None = None,
+        count: int | None = None,
+    ) -> None:
         if file is not None and rows is not None:
             raise ValueError("a Table holds rows or a file, not both")
         if file is not None and (types is None or len(types) != len(columns)):

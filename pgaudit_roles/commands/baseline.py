@@ -20,16 +20,38 @@ def baseline() -> None:
 
 @baseline.command("create")
 @click.argument("source")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Baseline file to write (JSON, sorted, stable under version control).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration file (naming policy, disabled rules...).")
-@click.option("--rules-dir", "rules_dirs", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Also load user rules.")
-@click.option("--waivers", type=click.Path(dir_okay=False, path_type=Path),
-              help="Waived findings are not written into the baseline.")
-def create(source: str, output: Path, config_path: Path | None, rules_dirs: tuple[Path, ...],
-           waivers: Path | None) -> None:
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Baseline file to write (JSON, sorted, stable under version control).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (naming policy, disabled rules...).",
+)
+@click.option(
+    "--rules-dir",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also load user rules.",
+)
+@click.option(
+    "--waivers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Waived findings are not written into the baseline.",
+)
+def create(
+    source: str,
+    output: Path,
+    config_path: Path | None,
+    rules_dirs: tuple[Path, ...],
+    waivers: Path | None,
+) -> None:
     """Evaluate SOURCE (a snapshot file or a DSN) and accept every finding it has now.
 
     Later runs with --baseline FILE mark these findings as unchanged (they do not gate),
@@ -37,10 +59,13 @@ def create(source: str, output: Path, config_path: Path | None, rules_dirs: tupl
     fingerprint (rule + database + object + role), never by message text or time.
     """
 
-    cfg = load_config(config_path, overrides={
-        "rules_dirs": [str(d) for d in rules_dirs] or None,
-        "waivers": str(waivers) if waivers else None,
-    })
+    cfg = load_config(
+        config_path,
+        overrides={
+            "rules_dirs": [str(d) for d in rules_dirs] or None,
+            "waivers": str(waivers) if waivers else None,
+        },
+    )
     cfg.baseline = None
     rules = load_rules_for(cfg)
     result = evaluate_snapshot(load_snapshot(source, cfg), rules, cfg)
@@ -49,5 +74,8 @@ def create(source: str, output: Path, config_path: Path | None, rules_dirs: tupl
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     waived = sum(1 for f in result.findings if f.suppressed)
-    click.echo(f"baseline {output}: {n} finding(s) accepted"
-               + (f", {waived} waived finding(s) left out" if waived else ""), err=True)
+    click.echo(
+        f"baseline {output}: {n} finding(s) accepted"
+        + (f", {waived} waived finding(s) left out" if waived else ""),
+        err=True,
+    )

@@ -26,9 +26,16 @@ def check(snapshot: Path | None, **opts: Any) -> None:
 
     def get_snapshot(cfg: Any, progress: Any) -> Any:
         if snapshot is None:
-            raise UsageError("missing argument SNAPSHOT (a file written by `pgaudit-roles collect`)")
+            raise UsageError(
+                "missing argument SNAPSHOT (a file written by `pgaudit-roles collect`)"
+            )
         progress(f"reading {snapshot}")
         return load(snapshot)
 
-    run(opts, {}, get_snapshot, label=str(snapshot),
-        source=str(snapshot) if snapshot is not None else None)
+    run(
+        opts,
+        {},
+        get_snapshot,
+        label=str(snapshot),
+        source=str(snapshot) if snapshot is not None else None,
+    )

@@ -15,20 +15,46 @@ from ..history.trend import build, parse_since
 
 @click.command("history")
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--target", "-t", metavar="NAME",
-              help="Only this target (as recorded: --target-name, else the cluster's "
-                   "host:port).")
-@click.option("--since", metavar="DATE",
-              help="Show runs from this date (ISO, UTC), e.g. 2026-01-31; earlier runs still "
-                   "date when a finding first appeared.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
-              show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (atomically) instead of stdout.")
-@click.option("--longest", type=click.IntRange(min=0), default=20, show_default=True,
-              help="How many longest-open findings to list per target.")
-def history(directory: Path, target: str | None, since: str | None, fmt: str,
-            output: Path | None, longest: int) -> None:
+@click.option(
+    "--target",
+    "-t",
+    metavar="NAME",
+    help="Only this target (as recorded: --target-name, else the cluster's host:port).",
+)
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Show runs from this date (ISO, UTC), e.g. 2026-01-31; earlier runs still "
+    "date when a finding first appeared.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (atomically) instead of stdout.",
+)
+@click.option(
+    "--longest",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="How many longest-open findings to list per target.",
+)
+def history(
+    directory: Path,
+    target: str | None,
+    since: str | None,
+    fmt: str,
+    output: Path | None,
+    longest: int,
+) -> None:
     """Trend of the runs recorded in DIRECTORY (`scan --history DIR`, `check --history DIR`).
 
     Per target: findings per severity over time, new and resolved per run (resolved only

@@ -53,6 +53,7 @@ FORMATS = ("text", "json", "csv")
 
 # --- shared helpers -------------------------------------------------------------------------
 
+
 def looks_like_dsn(target: str) -> bool:
     """A libpq URI or key=value conninfo (a file path never contains ``=`` by accident here)."""
     t = target.strip()
@@ -66,8 +67,10 @@ def load_target(target: str, cfg: Config) -> Any:
         return load(target)
     if looks_like_dsn(target):
         return collect_snapshot(target, cfg)
-    raise UsageError(f"{target}: no such snapshot file, and not a connection string "
-                     "(use 'host=... dbname=...' or a postgresql:// URI)")
+    raise UsageError(
+        f"{target}: no such snapshot file, and not a connection string "
+        "(use 'host=... dbname=...' or a postgresql:// URI)"
+    )
 
 
 def open_audit(target: str, config_path: Path | None) -> tuple[duckdb.DuckDBPyConnection, Any]:
@@ -103,19 +106,22 @@ def display_identity(row: dict[str, Any]) -> str:
         args = row.get("identity_args")
         if args is None:
             ident = str(row.get("identity") or "")
-            args = ident[ident.rfind("(") + 1:-1] if ident.endswith(")") else ""
+            args = ident[ident.rfind("(") + 1 : -1] if ident.endswith(")") else ""
         return f"{base}({printable(args)})"
     return base
 
 
-def echo_partial_note(snap: Any, fmt: str, *, database: str | None = None,
-                      sources: tuple[str, ...] | None = None) -> None:
+def echo_partial_note(
+    snap: Any, fmt: str, *, database: str | None = None, sources: tuple[str, ...] | None = None
+) -> None:
     """Say when an answer covers only part of the cluster (a database or a source that was
     not collected): after a text answer on stdout, on stderr when stdout is JSON or CSV."""
     note = partial_note(snap, database=database, sources=sources)
     if note:
-        click.echo(f"{'pgaudit-roles: ' if fmt != 'text' else ''}{note[0].upper()}{note[1:]}",
-                   err=fmt not in ("text", "table"))
+        click.echo(
+            f"{'pgaudit-roles: ' if fmt != 'text' else ''}{note[0].upper()}{note[1:]}",
+            err=fmt not in ("text", "table"),
+        )
 
 
 def records(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -125,6 +131,7 @@ def records(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[st
 
 
 # --- output formats ---------------------------------------------------------------------------
+
 
 def _cell(value: Any) -> str:
     if value is None:
@@ -140,8 +147,10 @@ def render_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     header = [printable(c) for c in columns]
     body = [[_cell(v) for v in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
-             "-+-".join("-" * w for w in widths)]
+    lines = [
+        " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
+        "-+-".join("-" * w for w in widths),
+    ]
     for r in body:
         lines.append(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     lines.append(f"({len(body)} row{'' if len(body) == 1 else 's'})")
@@ -179,8 +188,13 @@ def plain_value(value: Any) -> Any:
 def render_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     import json
 
-    return json_text(json.dumps([{c: plain_value(v) for c, v in zip(columns, r, strict=True)}
-                                 for r in rows], indent=2, ensure_ascii=False))
+    return json_text(
+        json.dumps(
+            [{c: plain_value(v) for c, v in zip(columns, r, strict=True)} for r in rows],
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
 
 
 def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
@@ -208,18 +222,29 @@ def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 
 # --- the command ------------------------------------------------------------------------------
 
+
 @click.command("query")
 @click.argument("target", metavar="SNAPSHOT_OR_DSN")
 @click.argument("sql", metavar="SQL")
-@click.option("--format", "fmt", type=TextChoice(FORMATS), default="text", show_default=True,
-              help="text for terminals (a table; control characters escaped, NULL empty; "
-                   "'table' is accepted too); json "
-                   "carries values exactly (non-printable characters as \\u escapes); csv "
-                   "for spreadsheets (control characters escaped, a text starting with = + - "
-                   "@ prefixed with ').")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration file (naming policy for roles.kind/app; collection "
-                   "settings when SNAPSHOT_OR_DSN is a DSN).")
+@click.option(
+    "--format",
+    "fmt",
+    type=TextChoice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for terminals (a table; control characters escaped, NULL empty; "
+    "'table' is accepted too); json "
+    "carries values exactly (non-printable characters as \\u escapes); csv "
+    "for spreadsheets (control characters escaped, a text starting with = + - "
+    "@ prefixed with ').",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (naming policy for roles.kind/app; collection "
+    "settings when SNAPSHOT_OR_DSN is a DSN).",
+)
 def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
     """Run one read-only SELECT over the audit schema of a snapshot or a live cluster.
 
@@ -242,7 +267,6 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
     con, snap = open_audit(target, config_path)
     try:
         import duckdb
-
 
         try:
             columns, rows = run_limited(con, sql)

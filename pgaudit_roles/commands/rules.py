@@ -27,9 +27,11 @@ def rules() -> None:
     """List the rules, show one rule's metadata, query and remediation, or start a new one."""
 
 
-CONFIG_HELP = ("Configuration file: its rules_dirs are loaded, its severity overrides "
-               "shown and its disabled rules marked (default: .pgaudit-roles.toml or "
-               "[tool.pgaudit-roles] in pyproject.toml, searched upwards).")
+CONFIG_HELP = (
+    "Configuration file: its rules_dirs are loaded, its severity overrides "
+    "shown and its disabled rules marked (default: .pgaudit-roles.toml or "
+    "[tool.pgaudit-roles] in pyproject.toml, searched upwards)."
+)
 
 
 def _load(rules_dirs: tuple[Path, ...], config_path: Path | None) -> tuple[list[Any], Any]:
@@ -40,12 +42,24 @@ def _load(rules_dirs: tuple[Path, ...], config_path: Path | None) -> tuple[list[
 
 
 @rules.command("list")
-@click.option("--format", "fmt", type=TextChoice(["text", "json"]), default="text",
-              show_default=True, help="Output format ('table' is accepted for text).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help=CONFIG_HELP)
-@click.option("--rules-dir", "rules_dirs", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path), help=RULES_DIR_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=TextChoice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format ('table' is accepted for text).",
+)
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP
+)
+@click.option(
+    "--rules-dir",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help=RULES_DIR_HELP,
+)
 def list_rules(fmt: str, config_path: Path | None, rules_dirs: tuple[Path, ...]) -> None:
     """Every rule: id, severity, category and the secure condition it checks.
 
@@ -74,15 +88,28 @@ def list_rules(fmt: str, config_path: Path | None, rules_dirs: tuple[Path, ...])
 
 @rules.command("show")
 @click.argument("rule_id")
-@click.option("--format", "fmt", type=TextChoice(["text", "json"]), default="text",
-              show_default=True, help="Output format (json: the rule's metadata, query and "
-                                      "templates, as `rules list --format json` gives them).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help=CONFIG_HELP)
-@click.option("--rules-dir", "rules_dirs", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path), help=RULES_DIR_HELP)
-def show_rule(rule_id: str, fmt: str, config_path: Path | None,
-              rules_dirs: tuple[Path, ...]) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=TextChoice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format (json: the rule's metadata, query and "
+    "templates, as `rules list --format json` gives them).",
+)
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP
+)
+@click.option(
+    "--rules-dir",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help=RULES_DIR_HELP,
+)
+def show_rule(
+    rule_id: str, fmt: str, config_path: Path | None, rules_dirs: tuple[Path, ...]
+) -> None:
     """One rule in full (RULE_ID may be a former id, an alias)."""
 
     loaded, cfg = _load(rules_dirs, config_path)
@@ -100,17 +127,28 @@ def show_rule(rule_id: str, fmt: str, config_path: Path | None,
 
 @rules.command("new")
 @click.argument("rule_id")
-@click.option("--category", type=click.Choice([c for c in CATEGORIES if c != "migrations"]),
-              help="The rule's category  [default: the one the catalogue uses for the id's "
-                   "middle part, e.g. ROLE -> roles]")
-@click.option("--severity", type=click.Choice(list(SEVERITIES)), default="medium",
-              show_default=True, help="The rule's severity.")
+@click.option(
+    "--category",
+    type=click.Choice([c for c in CATEGORIES if c != "migrations"]),
+    help="The rule's category  [default: the one the catalogue uses for the id's "
+    "middle part, e.g. ROLE -> roles]",
+)
+@click.option(
+    "--severity",
+    type=click.Choice(list(SEVERITIES)),
+    default="medium",
+    show_default=True,
+    help="The rule's severity.",
+)
 @click.option("--title", help="The secure condition it checks (else a TODO placeholder).")
-@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="The source checkout to write into  [default: the one this program runs "
-                   "from]")
-def new_rule(rule_id: str, category: str | None, severity: str, title: str | None,
-             root: Path | None) -> None:
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The source checkout to write into  [default: the one this program runs from]",
+)
+def new_rule(
+    rule_id: str, category: str | None, severity: str, title: str | None, root: Path | None
+) -> None:
     """Start a built-in rule RULE_ID (PGR-<CATEGORY>-<NNN>) in a source checkout: a draft
     rules/RULE_ID.toml (loaded and documented, never evaluated until `draft = true` is
     removed), its fail and pass cases in tests/rules/cases/RULE_ID.toml, a stub in each
@@ -123,8 +161,10 @@ def new_rule(rule_id: str, category: str | None, severity: str, title: str | Non
     made = scaffold(rule_id, where, category=category, severity=severity, title=title)
     for path in (made.rule, made.cases, *made.frameworks, *made.docs):
         click.echo(f"wrote {path.relative_to(where).as_posix()}")
-    click.echo(f"next: fill in every TODO(rules new), then `pgaudit-roles rules show "
-               f"{made.rule.stem}` and `python -m pytest tests/rules -k {made.rule.stem}`")
+    click.echo(
+        f"next: fill in every TODO(rules new), then `pgaudit-roles rules show "
+        f"{made.rule.stem}` and `python -m pytest tests/rules -k {made.rule.stem}`"
+    )
 
 
 def rule_json(r: object) -> dict[str, object]:

@@ -23,13 +23,22 @@ def waivers() -> None:
 
 @waivers.command("lint")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--against", metavar="SNAPSHOT_OR_DSN",
-              help="Also report waivers that match no current finding.")
+@click.option(
+    "--against",
+    metavar="SNAPSHOT_OR_DSN",
+    help="Also report waivers that match no current finding.",
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--rules-dir", "rules_dirs", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Also load user rules.")
-def lint(file: Path, against: str | None, config_path: Path | None,
-         rules_dirs: tuple[Path, ...]) -> None:
+@click.option(
+    "--rules-dir",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also load user rules.",
+)
+def lint(
+    file: Path, against: str | None, config_path: Path | None, rules_dirs: tuple[Path, ...]
+) -> None:
     """Report unknown rule ids, expired waivers and (with --against) unused ones.
 
     Exit 0 when the file is clean, 1 when it has problems, 2 when it cannot be read.

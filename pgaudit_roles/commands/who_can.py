@@ -32,18 +32,37 @@ from .explain import chain, object_label
 from .query import echo_json_or_text, echo_partial_note, open_audit, printable, records, sql_name
 
 TYPE_WORDS: dict[str, tuple[str, ...]] = {
-    "TABLE": ("relation",), "VIEW": ("relation",), "SEQUENCE": ("relation",),
-    "MATERIALIZED VIEW": ("relation",), "FOREIGN TABLE": ("relation",),
-    "COLUMN": ("column",), "SCHEMA": ("schema",), "DATABASE": ("database",),
-    "FUNCTION": ("function",), "PROCEDURE": ("function",), "ROUTINE": ("function",),
-    "AGGREGATE": ("function",), "TYPE": ("type",), "DOMAIN": ("type",),
-    "LANGUAGE": ("language",), "LARGE OBJECT": ("large_object",),
-    "FOREIGN DATA WRAPPER": ("fdw",), "FOREIGN SERVER": ("server",), "SERVER": ("server",),
-    "TABLESPACE": ("tablespace",), "PARAMETER": ("parameter",),
+    "TABLE": ("relation",),
+    "VIEW": ("relation",),
+    "SEQUENCE": ("relation",),
+    "MATERIALIZED VIEW": ("relation",),
+    "FOREIGN TABLE": ("relation",),
+    "COLUMN": ("column",),
+    "SCHEMA": ("schema",),
+    "DATABASE": ("database",),
+    "FUNCTION": ("function",),
+    "PROCEDURE": ("function",),
+    "ROUTINE": ("function",),
+    "AGGREGATE": ("function",),
+    "TYPE": ("type",),
+    "DOMAIN": ("type",),
+    "LANGUAGE": ("language",),
+    "LARGE OBJECT": ("large_object",),
+    "FOREIGN DATA WRAPPER": ("fdw",),
+    "FOREIGN SERVER": ("server",),
+    "SERVER": ("server",),
+    "TABLESPACE": ("tablespace",),
+    "PARAMETER": ("parameter",),
 }
-_KIND_FILTER = {"VIEW": "view", "SEQUENCE": "sequence", "MATERIALIZED VIEW": "materialized view",
-                "FOREIGN TABLE": "foreign table", "PROCEDURE": "procedure",
-                "AGGREGATE": "aggregate", "DOMAIN": "domain"}
+_KIND_FILTER = {
+    "VIEW": "view",
+    "SEQUENCE": "sequence",
+    "MATERIALIZED VIEW": "materialized view",
+    "FOREIGN TABLE": "foreign table",
+    "PROCEDURE": "procedure",
+    "AGGREGATE": "aggregate",
+    "DOMAIN": "domain",
+}
 PRIVILEGE_ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
 
 
@@ -87,7 +106,7 @@ def parse_name(text: str) -> tuple[list[str], str | None]:
         if ch == "(":
             if not text.rstrip().endswith(")"):
                 raise UsageError(f"unbalanced parentheses in {printable(text)}")
-            args = text[i + 1:text.rstrip().rfind(")")].strip()
+            args = text[i + 1 : text.rstrip().rfind(")")].strip()
             break
         if ch.isspace() and not buf:
             i += 1
@@ -101,10 +120,29 @@ def parse_name(text: str) -> tuple[list[str], str | None]:
     return parts, args
 
 
-PRIVILEGE_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
-                             "TRIGGER", "CREATE", "CONNECT", "TEMPORARY", "TEMP", "EXECUTE",
-                             "USAGE", "SET", "ALTER", "ALTER SYSTEM", "MAINTAIN", "ALL",
-                             "ALL PRIVILEGES"})
+PRIVILEGE_WORDS = frozenset(
+    {
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "TRUNCATE",
+        "REFERENCES",
+        "TRIGGER",
+        "CREATE",
+        "CONNECT",
+        "TEMPORARY",
+        "TEMP",
+        "EXECUTE",
+        "USAGE",
+        "SET",
+        "ALTER",
+        "ALTER SYSTEM",
+        "MAINTAIN",
+        "ALL",
+        "ALL PRIVILEGES",
+    }
+)
 USAGE = "expected: who-can SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT"
 
 
@@ -132,18 +170,21 @@ def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
         on = upper.index("ON")
         if on == 0:
             raise UsageError("missing PRIVILEGE before ON")
-        priv_words, obj_words = words[:on], words[on + 1:]
+        priv_words, obj_words = words[:on], words[on + 1 :]
     else:
         n = 0
-        while n < len(words) and (upper[n] in PRIVILEGE_WORDS or (
-                n and f"{upper[n - 1]} {upper[n]}" in PRIVILEGE_WORDS)):
+        while n < len(words) and (
+            upper[n] in PRIVILEGE_WORDS or (n and f"{upper[n - 1]} {upper[n]}" in PRIVILEGE_WORDS)
+        ):
             n += 1
         if not words:
             raise UsageError(f"{USAGE} (no PRIVILEGE given)")
         if n == 0:
-            raise UsageError(f"{USAGE} (PRIVILEGE is a GRANT keyword such as SELECT, not "
-                             f"{printable(words[0])}; an OBJECT named like a keyword "
-                             "needs ON before it)")
+            raise UsageError(
+                f"{USAGE} (PRIVILEGE is a GRANT keyword such as SELECT, not "
+                f"{printable(words[0])}; an OBJECT named like a keyword "
+                "needs ON before it)"
+            )
         priv_words, obj_words = words[:n], words[n:]
     if not obj_words:
         raise UsageError(f"{USAGE} (no OBJECT given)")
@@ -155,8 +196,9 @@ def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
             obj_words = obj_words[size:]
             break
     if len(obj_words) != 1:
-        raise UsageError("OBJECT must be one argument (quote it when it has spaces: "
-                         "'\"My Schema\".orders')")
+        raise UsageError(
+            "OBJECT must be one argument (quote it when it has spaces: '\"My Schema\".orders')"
+        )
     privilege = " ".join(" ".join(priv_words).upper().split())
     privilege = PRIVILEGE_ALIASES.get(privilege, privilege)
     parts, args = parse_name(obj_words[0])
@@ -168,8 +210,11 @@ def resolve(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]
     classes = TYPE_WORDS.get(q.type_word or "", ())
     parts = q.parts
     found: list[dict[str, Any]] = []
-    where_db = "AND (o.database = ? OR o.database IS NULL OR o.object_class = 'database')" \
-        if database else ""
+    where_db = (
+        "AND (o.database = ? OR o.database IS NULL OR o.object_class = 'database')"
+        if database
+        else ""
+    )
     dbp = [database] if database else []
     if "column" in classes or (not classes and len(parts) == 3):
         return _resolve_column(con, parts, database)
@@ -194,32 +239,49 @@ def resolve(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]
     args_cond = ""
     if q.args is not None:
         args_cond = "AND o.object_class = 'function'"
-    found = records(con, f"""
+    found = records(
+        con,
+        f"""
         SELECT o.*, f.identity_args FROM acl_objects o
         LEFT JOIN objects f ON f.database_oid = o.database_oid AND f.oid = o.object_oid
              AND f.object_class = o.object_class
         WHERE {conds} {cls_cond} {args_cond} {where_db}
         ORDER BY o.database NULLS FIRST, o.object_class, o.identity""",  # noqa: S608
-                    [*params, *dbp])
+        [*params, *dbp],
+    )
     if q.args is not None:
         want = _norm_args(q.args)
-        found = [f for f in found
-                 if _norm_args(f.get("identity_args") or "") == want
-                 or _norm_args(_strip_arg_names(f.get("identity_args") or "")) == want]
+        found = [
+            f
+            for f in found
+            if _norm_args(f.get("identity_args") or "") == want
+            or _norm_args(_strip_arg_names(f.get("identity_args") or "")) == want
+        ]
     if not found:
-        what = ".".join(sql_name(p) for p in parts) + (f"({printable(q.args)})" if q.args is not None else "")
-        raise UsageError(f"no {q.type_word.lower() + ' ' if q.type_word else 'object '}"
-                         f"named {what}{' in database ' + sql_name(database) if database else ''}")
-    classes_found = {(f["object_class"], f.get("kind") if f["object_class"] == "relation" else None)
-                     for f in found}
+        what = ".".join(sql_name(p) for p in parts) + (
+            f"({printable(q.args)})" if q.args is not None else ""
+        )
+        raise UsageError(
+            f"no {q.type_word.lower() + ' ' if q.type_word else 'object '}"
+            f"named {what}{' in database ' + sql_name(database) if database else ''}"
+        )
+    classes_found = {
+        (f["object_class"], f.get("kind") if f["object_class"] == "relation" else None)
+        for f in found
+    }
     idents = {(f["object_class"], f["identity"]) for f in found}
-    if len({c for c, _k in classes_found}) > 1 or (len(idents) > 1 and q.args is None
-                                                    and {c for c, _ in idents} == {"function"}):
-        listing = "; ".join(f"{object_label(f)}" + (f" [{sql_name(f['database'])}]"
-                                                      if f["database"] else "") for f in found)
-        raise UsageError(f"{'.'.join(sql_name(p) for p in parts)} is ambiguous: {listing} "
-                         "(name the type, e.g. ON TABLE / ON FUNCTION 'f(integer)', "
-                         "or use --database)")
+    if len({c for c, _k in classes_found}) > 1 or (
+        len(idents) > 1 and q.args is None and {c for c, _ in idents} == {"function"}
+    ):
+        listing = "; ".join(
+            f"{object_label(f)}" + (f" [{sql_name(f['database'])}]" if f["database"] else "")
+            for f in found
+        )
+        raise UsageError(
+            f"{'.'.join(sql_name(p) for p in parts)} is ambiguous: {listing} "
+            "(name the type, e.g. ON TABLE / ON FUNCTION 'f(integer)', "
+            "or use --database)"
+        )
     return found
 
 
@@ -260,16 +322,25 @@ def _resolve_column(con: Any, parts: list[str], database: str | None) -> list[di
     if database:
         conds += " AND o.database = ?"
         params.append(database)
-    tables = records(con, f"SELECT o.* FROM acl_objects o WHERE {conds} "  # noqa: S608
-                          "ORDER BY o.database, o.identity", params)
+    tables = records(
+        con,
+        f"SELECT o.* FROM acl_objects o WHERE {conds} "  # noqa: S608
+        "ORDER BY o.database, o.identity",
+        params,
+    )
     if not tables:
-        raise UsageError(f"no table named {'.'.join(sql_name(p) for p in parts[:-1])}"
-                         f"{' in database ' + sql_name(database) if database else ''}")
+        raise UsageError(
+            f"no table named {'.'.join(sql_name(p) for p in parts[:-1])}"
+            f"{' in database ' + sql_name(database) if database else ''}"
+        )
     for t in tables:
-        sub = records(con, """SELECT DISTINCT subid FROM privileges
+        sub = records(
+            con,
+            """SELECT DISTINCT subid FROM privileges
                               WHERE object_class = 'column' AND database_oid = ?
                                 AND object_oid = ? AND column_name = ?""",
-                      [t["database_oid"], t["object_oid"], col])
+            [t["database_oid"], t["object_oid"], col],
+        )
         t["column_name"] = col
         t["subid"] = sub[0]["subid"] if sub else None
     return tables
@@ -281,37 +352,58 @@ def answer(con: Any, q: Question, objects: list[dict[str, Any]]) -> list[dict[st
     for o in objects:
         is_column = "column_name" in o
         cls = "column" if is_column else o["object_class"]
-        valid = [r["privilege"] for r in records(con, """
+        valid = [
+            r["privilege"]
+            for r in records(
+                con,
+                """
             SELECT privilege FROM privilege_types
-            WHERE object_class = ? AND (kind IS NULL OR kind = ?)""", [cls, o.get("kind")])]
+            WHERE object_class = ? AND (kind IS NULL OR kind = ?)""",
+                [cls, o.get("kind")],
+            )
+        ]
         if is_column and o.get("kind") == "sequence":
             valid = []
         privs = valid if q.privilege == "ALL" else [q.privilege]
         if q.privilege != "ALL" and q.privilege not in valid:
-            raise UsageError(f"{q.privilege} is not a privilege of "
-                             f"{'columns' if is_column else (o.get('kind') or cls) + ' objects'}"
-                             f" (valid: {', '.join(valid) or 'none'})")
-        holders = records(con, """
+            raise UsageError(
+                f"{q.privilege} is not a privilege of "
+                f"{'columns' if is_column else (o.get('kind') or cls) + ' objects'}"
+                f" (valid: {', '.join(valid) or 'none'})"
+            )
+        holders = records(
+            con,
+            """
             SELECT role, privilege, via, via_role, path, grantable, column_name
             FROM effective_privileges
             WHERE object_class = ? AND object_oid = ? AND subid = 0
               AND privilege IN (SELECT unnest(?))
               AND database_oid IS NOT DISTINCT FROM ?
             ORDER BY privilege, role, via, via_role""",
-                          ["relation" if is_column else o["object_class"], o["object_oid"],
-                           privs, o["database_oid"]])
+            [
+                "relation" if is_column else o["object_class"],
+                o["object_oid"],
+                privs,
+                o["database_oid"],
+            ],
+        )
         if is_column and o.get("subid"):
-            holders += records(con, """
+            holders += records(
+                con,
+                """
                 SELECT role, privilege, via, via_role, path, grantable, column_name
                 FROM effective_privileges
                 WHERE object_class = 'column' AND object_oid = ? AND subid = ?
                   AND privilege IN (SELECT unnest(?)) AND database_oid = ?
                 ORDER BY privilege, role, via, via_role""",
-                               [o["object_oid"], o["subid"], privs, o["database_oid"]])
+                [o["object_oid"], o["subid"], privs, o["database_oid"]],
+            )
             holders.sort(key=lambda h: (h["privilege"], h["role"], h["via"]))
         column_only: list[dict[str, Any]] = []
         if o["object_class"] == "relation" and not is_column:
-            column_only = records(con, """
+            column_only = records(
+                con,
+                """
                 SELECT c.role, c.privilege, list(DISTINCT c.column_name ORDER BY c.column_name)
                        AS columns
                 FROM effective_privileges c
@@ -323,9 +415,11 @@ def answer(con: Any, q: Question, objects: list[dict[str, Any]]) -> list[dict[st
                                     AND t.database_oid = c.database_oid AND t.role = c.role
                                     AND t.privilege = c.privilege)
                 GROUP BY c.role, c.privilege ORDER BY c.privilege, c.role""",
-                                  [o["object_oid"], o["database_oid"], privs])
-        results.append({"object": o, "privileges": privs, "holders": holders,
-                        "column_only": column_only})
+                [o["object_oid"], o["database_oid"], privs],
+            )
+        results.append(
+            {"object": o, "privileges": privs, "holders": holders, "column_only": column_only}
+        )
     return results
 
 
@@ -333,26 +427,40 @@ def render(results: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     for res in results:
         o = res["object"]
-        label = object_label(o) + (f" COLUMN {sql_name(o['column_name'])}"
-                                   if o.get("column_name") else "")
-        where = f" in database {sql_name(o['database'])}" if o.get("database") and \
-            o["object_class"] != "database" else ""
+        label = object_label(o) + (
+            f" COLUMN {sql_name(o['column_name'])}" if o.get("column_name") else ""
+        )
+        where = (
+            f" in database {sql_name(o['database'])}"
+            if o.get("database") and o["object_class"] != "database"
+            else ""
+        )
         owner = f" (owner {sql_name(o['owner'])})" if o.get("owner") is not None else ""
         lines.append(f"{', '.join(res['privileges'])} on {label}{where}{owner}:")
         if not res["holders"]:
             lines.append("  nobody (not even the owner: its own privileges were revoked)")
         width = max([len(sql_name(h["role"])) for h in res["holders"]] + [4])
         for h in res["holders"]:
-            why = {"superuser": "superuser", "owner": f"owner ({sql_name(h['via_role'])})",
-                   "direct": "granted directly", "role": f"via {sql_name(h['via_role'])}",
-                   "public": "granted to PUBLIC",
-                   "predefined": f"predefined {sql_name(h['via_role'])}"}.get(h["via"], h["via"])
+            why = {
+                "superuser": "superuser",
+                "owner": f"owner ({sql_name(h['via_role'])})",
+                "direct": "granted directly",
+                "role": f"via {sql_name(h['via_role'])}",
+                "public": "granted to PUBLIC",
+                "predefined": f"predefined {sql_name(h['via_role'])}",
+            }.get(h["via"], h["via"])
             priv = f"{h['privilege']} " if len(res["privileges"]) > 1 else ""
-            path = f"  [{chain(h['path'])}]" if h["path"] and len(h["path"]) > 1 \
-                and h["via"] != "public" else ""
+            path = (
+                f"  [{chain(h['path'])}]"
+                if h["path"] and len(h["path"]) > 1 and h["via"] != "public"
+                else ""
+            )
             grant = " WITH GRANT OPTION" if h["grantable"] else ""
-            blocked = (f"  (holds only: no {'; no '.join(printable(b) for b in h['blocked_by'])})"
-                       if h.get("blocked_by") else "")
+            blocked = (
+                f"  (holds only: no {'; no '.join(printable(b) for b in h['blocked_by'])})"
+                if h.get("blocked_by")
+                else ""
+            )
             lines.append(f"  {sql_name(h['role']).ljust(width)}  {priv}{why}{grant}{path}{blocked}")
         if res["column_only"]:
             lines.append("  on some columns only:")
@@ -377,23 +485,34 @@ def _resolve_or_unknown(con: Any, q: Question, database: str | None) -> list[dic
         missing = [d for d in not_collected(con) if database is None or d["database"] == database]
         if not missing:
             raise
-        dbs = ", ".join(f"{sql_name(d['database'])} ({printable(d['reason'] or 'not collected')})"
-                        for d in missing)
-        raise CollectionError(f"unknown: {exc} among the collected databases, and "
-                              f"{'it' if len(missing) == 1 else 'these'} could not be read: "
-                              f"{dbs}") from None
+        dbs = ", ".join(
+            f"{sql_name(d['database'])} ({printable(d['reason'] or 'not collected')})"
+            for d in missing
+        )
+        raise CollectionError(
+            f"unknown: {exc} among the collected databases, and "
+            f"{'it' if len(missing) == 1 else 'these'} could not be read: "
+            f"{dbs}"
+        ) from None
 
 
 @click.command("who-can", context_settings={"ignore_unknown_options": False})
-@click.argument("words", nargs=-1, required=True,
-                metavar="SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT")
+@click.argument(
+    "words", nargs=-1, required=True, metavar="SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT"
+)
 @click.option("--database", "-d", help="Only objects in this database.")
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
-              show_default=True)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration file (naming policy, collection settings).")
-def who_can(words: tuple[str, ...], database: str | None, fmt: str,
-            config_path: Path | None) -> None:
+@click.option(
+    "--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (naming policy, collection settings).",
+)
+def who_can(
+    words: tuple[str, ...], database: str | None, fmt: str, config_path: Path | None
+) -> None:
     """List the roles that hold PRIVILEGE on OBJECT, and the chain that gives it to them.
 
     \b
@@ -428,4 +547,3 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
 
     echo_json_or_text(results, fmt, render)
     echo_partial_note(snap, fmt, database=database, sources=PRIVILEGE_SOURCES)
-

@@ -43,9 +43,13 @@ def printable(text: object, *, strict: bool = False) -> str:
             out.append("\\t")
         elif code < 0x20 or 0x7F <= code <= 0x9F:
             out.append(f"\\x{code:02x}")
-        elif (code in _BIDI or unicodedata.category(ch) in ("Zl", "Zp", "Cs")
-              or 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
-              or (strict and unicodedata.category(ch) in _STRICT_CATEGORIES)):
+        elif (
+            code in _BIDI
+            or unicodedata.category(ch) in ("Zl", "Zp", "Cs")
+            or 0xFDD0 <= code <= 0xFDEF
+            or (code & 0xFFFE) == 0xFFFE
+            or (strict and unicodedata.category(ch) in _STRICT_CATEGORIES)
+        ):
             out.append(f"\\u{code:04x}")
         else:
             out.append(ch)

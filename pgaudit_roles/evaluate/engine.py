@@ -32,10 +32,15 @@ from .messages import render_message
 if TYPE_CHECKING:
     from ..collect.snapshot import Snapshot
 
-FINDING_FIELDS: tuple[str, ...] = ("database", "object_type", "schema", "object_name",
-                                   "object_identity", "role")
+FINDING_FIELDS: tuple[str, ...] = (
+    "database",
+    "object_type",
+    "schema",
+    "object_name",
+    "object_identity",
+    "role",
+)
 """Query columns with these names fill the Finding fields; every column is in details."""
-
 
 
 class Settings(Protocol):
@@ -79,7 +84,10 @@ INVENTORY_MAX_ROUTES = 200
 
 # --- evaluation ------------------------------------------------------------------------------
 
-def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None = None) -> ScanResult:
+
+def evaluate(
+    snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None = None
+) -> ScanResult:
     """Run ``rules`` over ``snapshot`` with ``config`` applied; offline, no server needed."""
 
     cfg: Settings = config or DefaultSettings()
@@ -96,8 +104,10 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None 
     con = open_sandbox(snapshot, cfg)
     try:
         server_num = server_version_num(snapshot.meta)
-        every = [_partial(_evaluate_rule(con, snapshot, r, cfg, server_num), gaps)
-                 for r in sorted(selected, key=lambda r: r.id)]
+        every = [
+            _partial(_evaluate_rule(con, snapshot, r, cfg, server_num), gaps)
+            for r in sorted(selected, key=lambda r: r.id)
+        ]
         inventory = build_inventory(con)
 
         if "access_review" in cfg.inventory_needs:
@@ -105,12 +115,16 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None 
     finally:
         con.close()
     # coverage rules are about the scan itself: a framework never hides a blind spot
-    results = every if wanted is None else [r for r in every if r.rule.id in wanted
-                                            or r.rule.category == "coverage"]
+    results = (
+        every
+        if wanted is None
+        else [r for r in every if r.rule.id in wanted or r.rule.category == "coverage"]
+    )
     outside = None
     if wanted is not None and fw is not None:
-        outside = outside_summary(fw.name, [r for r in every if r.rule.id not in wanted
-                                            and r.rule.category != "coverage"])
+        outside = outside_summary(
+            fw.name, [r for r in every if r.rule.id not in wanted and r.rule.category != "coverage"]
+        )
 
     if fw is None:
         fw = frameworks.default_checklist(rules)
@@ -118,9 +132,15 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None 
     meta = dict(snapshot.meta)
     meta["framework"] = cfg.framework
     meta["coverage"] = [r for r in coverage.rows(snapshot) if r["status"] != "collected"]
-    return ScanResult(meta=meta, results=results, requirements=requirements,
-                      fail_on=cfg.fail_on, config_sources=dict(cfg.sources), inventory=inventory,
-                      outside_framework=outside)
+    return ScanResult(
+        meta=meta,
+        results=results,
+        requirements=requirements,
+        fail_on=cfg.fail_on,
+        config_sources=dict(cfg.sources),
+        inventory=inventory,
+        outside_framework=outside,
+    )
 
 
 def outside_summary(framework: str, results: Sequence[RuleResult]) -> dict[str, Any]:
@@ -129,8 +149,12 @@ def outside_summary(framework: str, results: Sequence[RuleResult]) -> dict[str, 
     by_sev = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
         by_sev[f.severity] += 1
-    return {"framework": framework, "by_severity": by_sev, "total": len(findings),
-            "critical": [f for f in findings if f.severity == "critical"]}
+    return {
+        "framework": framework,
+        "by_severity": by_sev,
+        "total": len(findings),
+        "critical": [f for f in findings if f.severity == "critical"],
+    }
 
 
 PER_DATABASE_SOURCE = "objects"
@@ -150,8 +174,10 @@ def _partial(res: RuleResult, gaps: Sequence[Mapping[str, Any]]) -> RuleResult:
     res.not_evaluated = [{"database": g["database"], "reason": g["reason"]} for g in gaps]
     names = ", ".join(str(g["database"]) for g in gaps[:10])
     more = f" and {len(gaps) - 10} more" if len(gaps) > 10 else ""
-    note = (f"not evaluated for {len(gaps)} database{'s' if len(gaps) != 1 else ''} that "
-            f"{'were' if len(gaps) != 1 else 'was'} not collected: {names}{more}")
+    note = (
+        f"not evaluated for {len(gaps)} database{'s' if len(gaps) != 1 else ''} that "
+        f"{'were' if len(gaps) != 1 else 'was'} not collected: {names}{more}"
+    )
     res.reason = f"{res.reason}; {note}" if res.reason else note
     if res.status == "pass":
         res.status = "incomplete"
@@ -177,27 +203,39 @@ def open_sandbox(snapshot: Snapshot, config: Settings | None = None) -> Any:
     return con
 
 
-def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Settings,
-                   server_num: int | None) -> RuleResult:
+def _evaluate_rule(
+    con: Any, snapshot: Snapshot, rule: Rule, cfg: Settings, server_num: int | None
+) -> RuleResult:
     severity = cfg.severity.get(rule.id)
     effective = severity or rule.severity
 
-    def result(status: str, reason: str | None = None,
-               findings: list[Finding] | None = None) -> RuleResult:
-        return RuleResult(rule=rule, status=status, reason=reason, findings=findings or [],
-                          severity=severity)
+    def result(
+        status: str, reason: str | None = None, findings: list[Finding] | None = None
+    ) -> RuleResult:
+        return RuleResult(
+            rule=rule, status=status, reason=reason, findings=findings or [], severity=severity
+        )
 
     if rule.id in cfg.disabled:
-        return result("skipped", f"disabled by config ({cfg.sources.get('rules.disable', 'config')})")
+        return result(
+            "skipped", f"disabled by config ({cfg.sources.get('rules.disable', 'config')})"
+        )
     if rule.draft:
-        return result("skipped", f"draft ({rule.path} says draft = true): not evaluated until "
-                                 "it is finished")
+        return result(
+            "skipped", f"draft ({rule.path} says draft = true): not evaluated until it is finished"
+        )
     if server_num is not None and server_num < rule.min_server_version:
-        return result("skipped", f"needs PostgreSQL {format_version(rule.min_server_version)} or "
-                                 f"later (server is {format_version(server_num)})")
+        return result(
+            "skipped",
+            f"needs PostgreSQL {format_version(rule.min_server_version)} or "
+            f"later (server is {format_version(server_num)})",
+        )
     if server_num is None and rule.min_server_version > 130000:
-        return result("skipped", "server version unknown in the snapshot; rule needs "
-                                 f"PostgreSQL {format_version(rule.min_server_version)} or later")
+        return result(
+            "skipped",
+            "server version unknown in the snapshot; rule needs "
+            f"PostgreSQL {format_version(rule.min_server_version)} or later",
+        )
     missing = [s for s in rule.requires if not snapshot.source_collected(s)]
     if missing:
         reasons = []
@@ -235,19 +273,38 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Settings,
                 problems.append(_one_line(str(exc)))
                 fix = None
         fields = {k: _text_or_none(row.get(k)) for k in FINDING_FIELDS}
-        findings.append(Finding(
-            rule_id=rule.id, severity=effective, message=message,
-            database=fields["database"], object_type=fields["object_type"] or rule.object_type,
-            schema=fields["schema"], object_name=fields["object_name"],
-            object_identity=fields["object_identity"], role=fields["role"],
-            remediation=fix, manual=rule.manual if fix is None else None,
-            destructive=rule.destructive, details=row,
-        ))
-    findings.sort(key=lambda f: (f.database or "", f.object_type or "", f.object_identity or
-                                 f.object_name or "", f.role or "", f.message))
+        findings.append(
+            Finding(
+                rule_id=rule.id,
+                severity=effective,
+                message=message,
+                database=fields["database"],
+                object_type=fields["object_type"] or rule.object_type,
+                schema=fields["schema"],
+                object_name=fields["object_name"],
+                object_identity=fields["object_identity"],
+                role=fields["role"],
+                remediation=fix,
+                manual=rule.manual if fix is None else None,
+                destructive=rule.destructive,
+                details=row,
+            )
+        )
+    findings.sort(
+        key=lambda f: (
+            f.database or "",
+            f.object_type or "",
+            f.object_identity or f.object_name or "",
+            f.role or "",
+            f.message,
+        )
+    )
     if problems:
-        return result("error", f"remediation did not render for {len(problems)} finding(s): "
-                               f"{problems[0]}", findings)
+        return result(
+            "error",
+            f"remediation did not render for {len(problems)} finding(s): {problems[0]}",
+            findings,
+        )
     return result("fail" if findings else "pass", None, findings)
 
 
@@ -256,8 +313,10 @@ def _memory_hint(exc: Exception) -> str:
     if "out of memory" not in str(exc).lower():
         return ""
 
-    return (f" (the audit schema is capped at {memory_limit()}: raise it with "
-            "PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB)")
+    return (
+        f" (the audit schema is capped at {memory_limit()}: raise it with "
+        "PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB)"
+    )
 
 
 def format_version(num: int) -> str:
@@ -299,6 +358,7 @@ def _one_line(text: str) -> str:
 
 # --- inventory for the human reports ----------------------------------------------------------
 
+
 def build_inventory(con: Any) -> dict[str, Any]:
     """Roles, memberships, and for the login roles a report shows a privilege summary.
 
@@ -316,30 +376,45 @@ def build_inventory(con: Any) -> dict[str, Any]:
     INVENTORY_MAX_LOGIN_ROLES login roles (superusers first, then by name: the order the
     HTML report lists them in) get a summary; ``truncated`` says how many did not.
     """
-    inv: dict[str, Any] = {"roles": [], "memberships": [], "login_privileges": {},
-                           "public_privileges": [], "truncated": 0, "errors": [],
-                           "escalation_paths": []}
+    inv: dict[str, Any] = {
+        "roles": [],
+        "memberships": [],
+        "login_privileges": {},
+        "public_privileges": [],
+        "truncated": 0,
+        "errors": [],
+        "escalation_paths": [],
+    }
     inv["roles"] = _records(con, "SELECT * FROM roles ORDER BY name", inv)
     # "Who can become superuser": routes to superuser-equivalent or OS access, worst first
     # (PUBLIC, then the shortest), one per start and target kind, bounded.
-    inv["escalation_paths"] = _records(con, f"""
+    inv["escalation_paths"] = _records(
+        con,
+        f"""
         SELECT from_role, from_kind, target_kind, target, hops, nodes, node_kinds, hop_kinds,
                hop_evidence, weakest_hop, weakest_fix
         FROM escalation_paths WHERE target_kind IN ('superuser', 'os')
         ORDER BY from_oid <> 0, target_kind DESC, hops, from_role
-        LIMIT {INVENTORY_MAX_ROUTES}""", inv)  # noqa: S608 - an int constant
+        LIMIT {INVENTORY_MAX_ROUTES}""",  # noqa: S608 - an int constant
+        inv,
+    )
     inv["memberships"] = _records(con, "SELECT * FROM memberships ORDER BY member, role", inv)
 
-    logins = sorted((r for r in inv["roles"] if r.get("login")),
-                    key=lambda r: (not r.get("superuser"), str(r.get("name"))))
+    logins = sorted(
+        (r for r in inv["roles"] if r.get("login")),
+        key=lambda r: (not r.get("superuser"), str(r.get("name"))),
+    )
     inv["truncated"] = max(0, len(logins) - INVENTORY_MAX_LOGIN_ROLES)
     chosen = [str(r["name"]) for r in logins[:INVENTORY_MAX_LOGIN_ROLES]]
     summary: dict[str, dict[str, Any]] = {
         r["name"]: {"superuser": bool(r.get("superuser")), "counts": [], "top_objects": []}
-        for r in logins[:INVENTORY_MAX_LOGIN_ROLES]}
+        for r in logins[:INVENTORY_MAX_LOGIN_ROLES]
+    }
     # Distinct objects are counted on OIDs, names joined afterwards: the same count over
     # the text columns takes twice as long on 18 million privileges (benchmark, large).
-    inv["public_privileges"] = _records(con, """
+    inv["public_privileges"] = _records(
+        con,
+        """
         WITH per_object AS (
             SELECT DISTINCT database_oid, privilege, subid > 0 AS columns, object_class,
                    object_oid, subid
@@ -353,10 +428,14 @@ def build_inventory(con: Any) -> dict[str, Any]:
                c.privilege || CASE WHEN c.columns THEN ' (columns)' ELSE '' END AS privilege,
                c.objects
         FROM counted c LEFT JOIN databases d ON d.oid = c.database_oid
-        ORDER BY database NULLS FIRST, privilege""", inv)
+        ORDER BY database NULLS FIRST, privilege""",
+        inv,
+    )
     if not chosen:
         return inv
-    counts = _records(con, """
+    counts = _records(
+        con,
+        """
         WITH chosen AS (SELECT unnest(?::VARCHAR[]) AS role),
         paths AS (  -- the roles whose grants the chosen login roles inherit
             SELECT DISTINCT c.role_oid FROM role_closure c
@@ -385,12 +464,17 @@ def build_inventory(con: Any) -> dict[str, Any]:
         JOIN role_closure c ON c.member = ch.role AND c.inherits
         JOIN g ON g.grantee = c.role AND (c.database IS NULL OR c.database = g.database)
         ORDER BY c.member, g.database NULLS FIRST, g.grantee <> c.member, g.grantee,
-                 g.privilege, g.object_class""", inv, [chosen])
+                 g.privilege, g.object_class""",
+        inv,
+        [chosen],
+    )
     for c in counts:
         entry = summary.get(c.pop("role"))
         if entry is not None:
             entry["counts"].append(c)
-    top = _records(con, """
+    top = _records(
+        con,
+        """
         WITH chosen AS (SELECT unnest(?::VARCHAR[]) AS role)
         SELECT p.grantee AS role, p.database, p.object_class, p.identity,
                list(DISTINCT p.privilege ORDER BY p.privilege) AS privileges,
@@ -401,7 +485,10 @@ def build_inventory(con: Any) -> dict[str, Any]:
         QUALIFY row_number() OVER (PARTITION BY p.grantee
                                    ORDER BY count(DISTINCT p.privilege) DESC, p.database,
                                             p.identity) <= ?
-        ORDER BY role, p.database, p.identity""", inv, [chosen, INVENTORY_TOP_OBJECTS])
+        ORDER BY role, p.database, p.identity""",
+        inv,
+        [chosen, INVENTORY_TOP_OBJECTS],
+    )
     for t in top:
         entry = summary.get(t.pop("role"))
         if entry is not None:
@@ -414,14 +501,19 @@ def access_review(con: Any) -> dict[str, Any]:
     """Every privilege of every login role, one row per (login role, database, object,
     privilege, how it is held): ``sql/access_review.sql``, for the csv report. Computed only
     when that format is requested: it grows with login roles x objects."""
-    sql = (Path(__file__).resolve().parent / "sql" / "access_review.sql").read_text(encoding="utf-8")
+    sql = (Path(__file__).resolve().parent / "sql" / "access_review.sql").read_text(
+        encoding="utf-8"
+    )
     cur = con.execute(sql)
-    return {"columns": [d[0] for d in cur.description],
-            "rows": [[_plain(v) for v in row] for row in cur.fetchall()]}
+    return {
+        "columns": [d[0] for d in cur.description],
+        "rows": [[_plain(v) for v in row] for row in cur.fetchall()],
+    }
 
 
-def _records(con: Any, sql: str, inv: dict[str, Any],
-             params: list[Any] | None = None) -> list[dict[str, Any]]:
+def _records(
+    con: Any, sql: str, inv: dict[str, Any], params: list[Any] | None = None
+) -> list[dict[str, Any]]:
     try:
         cur = con.execute(sql, params) if params else con.execute(sql)
         cols = [d[0] for d in cur.description]
@@ -429,4 +521,3 @@ def _records(con: Any, sql: str, inv: dict[str, Any],
     except Exception as exc:  # noqa: BLE001 - inventory is best effort; say what failed
         inv["errors"].append(_one_line(str(exc)))
         return []
-

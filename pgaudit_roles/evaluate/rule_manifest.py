@@ -25,7 +25,9 @@ def render_manifest(rules_dir: Path | None = None) -> str:
     listed)."""
     directory = rules_dir or resources.rules_dir()
     load_dir(directory, origin="builtin", full_validation=True)
-    files = {p.name: validated_rules.digest(p.read_bytes()) for p in sorted(directory.glob("*.toml"))}
+    files = {
+        p.name: validated_rules.digest(p.read_bytes()) for p in sorted(directory.glob("*.toml"))
+    }
     doc = {"format": validated_rules.MANIFEST_FORMAT, "version": __version__, "rules": files}
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
@@ -41,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         current = ""
     if "--check" in args:
         if fresh != current:
-            print(f"{path} is stale: run python -m pgaudit_roles.evaluate.rule_manifest "
-                  "(or python -m pgaudit_roles.docgen)", file=sys.stderr)
+            print(
+                f"{path} is stale: run python -m pgaudit_roles.evaluate.rule_manifest "
+                "(or python -m pgaudit_roles.docgen)",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if fresh != current:

@@ -57,8 +57,7 @@ def compile_and_store(env: Any, kind: str, source: Any, text: str) -> Any:
     return env.template_class.from_code(env, code, env.make_globals(None), None)
 
 
-def cached(env: Any, kind: str, source: str,
-           check: Callable[[], Any] | None = None) -> Any:
+def cached(env: Any, kind: str, source: str, check: Callable[[], Any] | None = None) -> Any:
     """The template for ``source``: from the cache, else compiled (after ``check()``
     returned a parsed tree, or raised) and stored."""
     hit = load(env, kind, source)

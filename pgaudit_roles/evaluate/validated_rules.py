@@ -47,6 +47,7 @@ def digest(data: bytes) -> str:
 
 # --- built-in rules: the manifest ------------------------------------------------------------
 
+
 def manifest_path(rules_dir: Path | None = None) -> Path:
     return (rules_dir or resources.rules_dir()) / MANIFEST_NAME
 
@@ -59,8 +60,12 @@ def _manifest(path: Path) -> dict[str, str]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return {}
-    if (not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT
-            or doc.get("version") != __version__ or not isinstance(doc.get("rules"), dict)):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != MANIFEST_FORMAT
+        or doc.get("version") != __version__
+        or not isinstance(doc.get("rules"), dict)
+    ):
         return {}
     return {str(k): str(v) for k, v in doc["rules"].items()}
 
@@ -71,6 +76,7 @@ def builtin_is_validated(path: Path, file_digest: str) -> bool:
 
 
 # --- user rules: the cache -------------------------------------------------------------------
+
 
 def cache_dir() -> Path:
     """``<user cache dir>/pgaudit-roles/validated-rules`` (XDG_CACHE_HOME on Linux)."""

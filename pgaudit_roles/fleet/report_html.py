@@ -42,25 +42,47 @@ def context(r: FleetResult) -> dict[str, Any]:
     worst = []
     for w in r.worst(WORST_SHOWN):
         o, f = w
-        worst.append({"severity": f.severity, "target": o.target.name, "rule_id": f.rule_id,
-                      "where": where_label(f), "message": f.message,
-                      "link": links.get(o.target.name)})
+        worst.append(
+            {
+                "severity": f.severity,
+                "target": o.target.name,
+                "rule_id": f.rule_id,
+                "where": where_label(f),
+                "message": f.message,
+                "link": links.get(o.target.name),
+            }
+        )
     active = sum(len(o.gating) for o in r.outcomes)
     envs = [{**e, "lines": detail_lines(e)} for e in doc["environments"]]
     verdict = doc["summary"]["verdict"]
     gating = doc["summary"]["gating"]
-    text = (f"{gating} finding(s) at or above {r.fail_on} on {doc['summary']['targets_failing']} "
-            f"target(s)" if gating else f"no finding at or above {r.fail_on}")
+    text = (
+        f"{gating} finding(s) at or above {r.fail_on} on {doc['summary']['targets_failing']} "
+        f"target(s)"
+        if gating
+        else f"no finding at or above {r.fail_on}"
+    )
     missing = len(r.outcomes) - doc["summary"]["by_status"]["audited"]
     if missing:
         text += f"; {missing} target(s) not audited"
     return {
-        "tool": TOOL_NAME, "version": __version__, "verdict": verdict, "verdict_text": text,
-        "interrupted": r.interrupted, "run": doc["run"], "fail_on": r.fail_on,
-        "exit_code": doc["summary"]["exit_code"], "severities": SEVERITIES,
-        "totals": doc["summary"]["by_severity"], "spread": spread, "targets": targets,
-        "worst": worst, "worst_more": max(0, active - len(worst)), "rules": doc["rules"],
-        "environments": envs, "environment_notes": doc["environment_notes"],
+        "tool": TOOL_NAME,
+        "version": __version__,
+        "verdict": verdict,
+        "verdict_text": text,
+        "interrupted": r.interrupted,
+        "run": doc["run"],
+        "fail_on": r.fail_on,
+        "exit_code": doc["summary"]["exit_code"],
+        "severities": SEVERITIES,
+        "totals": doc["summary"]["by_severity"],
+        "spread": spread,
+        "targets": targets,
+        "worst": worst,
+        "worst_more": max(0, active - len(worst)),
+        "rules": doc["rules"],
+        "environments": envs,
+        "environment_notes": doc["environment_notes"],
     }
 
 
@@ -68,8 +90,10 @@ def write(r: FleetResult, fh: IO[str], **_: Any) -> None:
     from markupsafe import Markup
 
     css = _asset("report.css") + "\n" + _asset("fleet.css")
-    csp = ("default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "
-           f"style-src {_csp_hash(css)}")
+    csp = (
+        "default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "
+        f"style-src {_csp_hash(css)}"
+    )
     ctx = context(r)
     ctx.update(csp=csp, css=Markup(css))  # our own static file, not data
     for chunk in environment().get_template("fleet.html.j2").generate(**ctx):

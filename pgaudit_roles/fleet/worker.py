@@ -95,8 +95,9 @@ def audit(job: Job) -> Payload:
     try:
         snap = collect_snapshot(job.target.conninfo, job.cfg)
     except CollectionError as exc:
-        return Payload(status="unreachable", reason=_line(str(exc)),
-                       duration_s=time.monotonic() - t0)
+        return Payload(
+            status="unreachable", reason=_line(str(exc)), duration_s=time.monotonic() - t0
+        )
     except AuditError as exc:
         return Payload(status="error", reason=_line(str(exc)), duration_s=time.monotonic() - t0)
     try:
@@ -111,7 +112,8 @@ def audit(job: Job) -> Payload:
         if "sql" in job.formats:
             options["sql_verification"] = unverified(
                 options.get("sql_level") or "safe",
-                "fleet runs do not build twins; verify one target with `scan --verify`")
+                "fleet runs do not build twins; verify one target with `scan --verify`",
+            )
         paths = write_files(result, job.formats, job.directory, options)
     except AuditError as exc:
         return Payload(status="error", reason=_line(str(exc)), duration_s=time.monotonic() - t0)
@@ -120,9 +122,13 @@ def audit(job: Job) -> Payload:
         if spool is not None and hasattr(spool, "cleanup"):
             spool.cleanup()
     result.inventory = {}  # the per-target HTML has it; the fleet reports do not need it
-    return Payload(status="audited", result=result,
-                   reports={fmt: str(p) for fmt, p in paths.items()},
-                   snapshot=str(snapshot_path), duration_s=time.monotonic() - t0)
+    return Payload(
+        status="audited",
+        result=result,
+        reports={fmt: str(p) for fmt, p in paths.items()},
+        snapshot=str(snapshot_path),
+        duration_s=time.monotonic() - t0,
+    )
 
 
 def _line(text: str) -> str:

@@ -26,8 +26,9 @@ class Hit:
     values: dict[str, Any]
 
 
-def run_checks(statements: Sequence[Statement], rules: Sequence[Rule],
-               naming: Any = None) -> list[Hit]:
+def run_checks(
+    statements: Sequence[Statement], rules: Sequence[Rule], naming: Any = None
+) -> list[Hit]:
     """Hits of ``rules`` (statement rules only) over ``statements``, in statement order."""
     active = [(r, CHECKS[r.check]) for r in rules if r.check is not None]
     state = State(naming=naming or NamingPolicy.default())

@@ -34,9 +34,23 @@ from .registry import (
     reporter,
 )
 
-__all__ = ["EXTENSIONS", "FORMATS", "MACHINE_FORMATS", "OPTION_NAMES", "REPORTERS",
-           "ReportContext", "ReportOptions", "Reporter", "inventory_needs", "parse_formats", "render",
-           "report_paths", "reporter", "write_format", "write_reports"]
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "MACHINE_FORMATS",
+    "OPTION_NAMES",
+    "REPORTERS",
+    "ReportContext",
+    "ReportOptions",
+    "Reporter",
+    "inventory_needs",
+    "parse_formats",
+    "render",
+    "report_paths",
+    "reporter",
+    "write_format",
+    "write_reports",
+]
 
 
 def write_format(result: ScanResult, fmt: str, fh: IO[str], **options: Any) -> None:
@@ -53,15 +67,22 @@ def render(result: ScanResult, fmt: str, **options: Any) -> str:
     return buf.getvalue()
 
 
-def report_paths(formats: Iterable[str], output_dir: str | os.PathLike[str],
-                 basename: str = "pgaudit-report") -> dict[str, Path]:
+def report_paths(
+    formats: Iterable[str], output_dir: str | os.PathLike[str], basename: str = "pgaudit-report"
+) -> dict[str, Path]:
     """Where ``write_reports`` puts each format (e.g. for the terminal summary)."""
     base = Path(output_dir)
     return {fmt: base / f"{basename}{reporter(fmt).extension}" for fmt in formats}
 
 
-def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.PathLike[str], *,
-                  basename: str = "pgaudit-report", **options: Any) -> dict[str, Path]:
+def write_reports(
+    result: ScanResult,
+    formats: list[str],
+    output_dir: str | os.PathLike[str],
+    *,
+    basename: str = "pgaudit-report",
+    **options: Any,
+) -> dict[str, Path]:
     """Write each format to ``output_dir/basename.<ext>`` atomically; return format -> path
     (a reporter's extra files as ``format:suffix`` -> path).
 
@@ -80,13 +101,17 @@ def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.P
         jobs.append((fmt, base / f"{basename}{rep.extension}", rep.render))
         if rep.extra_files is not None:
             probe = ReportContext(result, ReportOptions.from_kwargs(**options))
-            jobs += [(f"{fmt}:{suffix.strip('.')}", base / f"{basename}{suffix}", fn)
-                     for suffix, fn in rep.extra_files(probe)]
+            jobs += [
+                (f"{fmt}:{suffix.strip('.')}", base / f"{basename}{suffix}", fn)
+                for suffix, fn in rep.extra_files(probe)
+            ]
     paths = {key: path for key, path, _ in jobs}
     try:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create report directory {output_dir}: {exc.strerror or exc}") from None
+        raise UsageError(
+            f"cannot create report directory {output_dir}: {exc.strerror or exc}"
+        ) from None
     if options.get("report_paths") is None:
         options = {**options, "report_paths": paths}
     ctx = ReportContext(result, ReportOptions.from_kwargs(**options))

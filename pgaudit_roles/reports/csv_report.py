@@ -30,19 +30,39 @@ from .common import csv_cell
 from .registry import RenderFn, ReportContext
 
 INVENTORY_KEY = "access_review"
-SOURCE_COLUMNS: tuple[str, ...] = ("login_role", "app", "database", "object_type", "object",
-                                   "privilege", "held", "grantable")
-HEADER: tuple[str, ...] = ("login_role", "application", "database", "object_type", "object",
-                           "privilege", "held", "grantable", "reviewer", "decision",
-                           "review_date")
+SOURCE_COLUMNS: tuple[str, ...] = (
+    "login_role",
+    "app",
+    "database",
+    "object_type",
+    "object",
+    "privilege",
+    "held",
+    "grantable",
+)
+HEADER: tuple[str, ...] = (
+    "login_role",
+    "application",
+    "database",
+    "object_type",
+    "object",
+    "privilege",
+    "held",
+    "grantable",
+    "reviewer",
+    "decision",
+    "review_date",
+)
 EXTENSION = ".access.csv"
 
 
 def _rows(ctx: ReportContext) -> list[Sequence[Any]]:
     data = (ctx.result.inventory or {}).get(INVENTORY_KEY)
     if not isinstance(data, dict) or list(data.get("columns") or []) != list(SOURCE_COLUMNS):
-        raise UsageError("the csv access review needs a scan evaluated with the csv format "
-                         "requested (scan/check --format csv)")
+        raise UsageError(
+            "the csv access review needs a scan evaluated with the csv format "
+            "requested (scan/check --format csv)"
+        )
     rows: list[Sequence[Any]] = data.get("rows") or []
     return rows
 
@@ -86,5 +106,6 @@ def per_application(ctx: ReportContext) -> list[tuple[str, RenderFn]]:
     def render_for(rows: list[Sequence[Any]]) -> RenderFn:
         return lambda _ctx, fh: _write(rows, fh)
 
-    return [(f".access.{file_key(app)}.csv", render_for(rows))
-            for app, rows in sorted(by_app.items())]
+    return [
+        (f".access.{file_key(app)}.csv", render_for(rows)) for app, rows in sorted(by_app.items())
+    ]

@@ -39,8 +39,14 @@ MAX_LISTED = 20
 # What can start markup, HTML, an entity, math or an autolink (``http:``, ``a@b``,
 # ``www.``); other punctuation stays as typed, so "16.4" and "PGR-ROLE-001" read plainly.
 _ESCAPED = re.compile(r"([\\`*_{}\[\]()<>#!|~&:@$]|(?<=[wW]{3})\.)")
-_STATUS_MARK = {"pass": "✅", "fail": "❌", "incomplete": "⚠️", "error": "⚠️",
-                "skipped": "⏭️", "manual": "📝"}
+_STATUS_MARK = {
+    "pass": "✅",
+    "fail": "❌",
+    "incomplete": "⚠️",
+    "error": "⚠️",
+    "skipped": "⏭️",
+    "manual": "📝",
+}
 _VERDICT_MARK = {"pass": "✅", "fail": "❌", "incomplete": "⚠️"}
 
 
@@ -83,7 +89,7 @@ def _fix(f: Finding) -> str:
     if f.manual:
         text = " ".join(f.manual.split())
         cut = text.find(". ")
-        return md_text(text if cut < 0 else text[:cut + 1])
+        return md_text(text if cut < 0 else text[: cut + 1])
     return ""
 
 
@@ -104,16 +110,22 @@ def _requirements(reqs: list[RequirementResult]) -> list[str]:
         counts: dict[str, int] = {}
         for q in items:
             counts[q.status] = counts.get(q.status, 0) + 1
-        out += ["", f"### Checklist: {md_text(fw)}", "",
-                ", ".join(f"{_STATUS_MARK.get(k, '')} {n} {k}" for k, n in sorted(counts.items()))]
+        out += [
+            "",
+            f"### Checklist: {md_text(fw)}",
+            "",
+            ", ".join(f"{_STATUS_MARK.get(k, '')} {n} {k}" for k, n in sorted(counts.items())),
+        ]
         open_items = [q for q in items if q.status != "pass"]
         if open_items:
             out += ["", "| status | requirement | rules |", "|---|---|---|"]
             for q in open_items[:MAX_LISTED]:
                 note = f" ({md_text(q.note)})" if q.note else ""
-                out.append(f"| {_STATUS_MARK.get(q.status, '')} {md_text(q.status)} | "
-                           f"{md_text(q.id)} {md_text(q.title)}{note} | "
-                           f"{', '.join(md_text(r) for r in q.rules) or '-'} |")
+                out.append(
+                    f"| {_STATUS_MARK.get(q.status, '')} {md_text(q.status)} | "
+                    f"{md_text(q.id)} {md_text(q.title)}{note} | "
+                    f"{', '.join(md_text(r) for r in q.rules) or '-'} |"
+                )
             if len(open_items) > MAX_LISTED:
                 out.append(f"\n… and {len(open_items) - MAX_LISTED} more")
     return out
@@ -123,8 +135,12 @@ def render_markdown(ctx: ReportContext, *, top: int = TOP_RISKS) -> str:
     result, s = ctx.result, ctx.summary
     meta = result.meta
     mark = _VERDICT_MARK.get(s.verdict, "")
-    lines = [f"## {mark} {TOOL_NAME}: {s.verdict.upper()}", "",
-             f"**{s.verdict.upper()}**: {md_text(s.verdict_detail())}", ""]
+    lines = [
+        f"## {mark} {TOOL_NAME}: {s.verdict.upper()}",
+        "",
+        f"**{s.verdict.upper()}**: {md_text(s.verdict_detail())}",
+        "",
+    ]
     about = [f"target {md_code(target_label(meta), cell=False)}"]
     if meta.get("server_version"):
         about.append(f"PostgreSQL {md_text(meta['server_version'])}")
@@ -138,21 +154,34 @@ def render_markdown(ctx: ReportContext, *, top: int = TOP_RISKS) -> str:
     if s.baseline_used:
         head += ["new", "baselined", "widened", "resolved"]
         cells += [str(s.new), str(s.unchanged), str(s.updated), str(s.resolved)]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head),
-              "| " + " | ".join(cells) + " |"]
+    lines += [
+        "| " + " | ".join(head) + " |",
+        "|" + "---:|" * len(head),
+        "| " + " | ".join(cells) + " |",
+    ]
     st = s.by_status
-    lines += ["", f"Rules: {st.get('pass', 0)} pass, {st.get('fail', 0)} fail, "
-                  f"{st.get('incomplete', 0)} incomplete, {st.get('skipped', 0)} skipped, "
-                  f"{st.get('error', 0)} error"]
+    lines += [
+        "",
+        f"Rules: {st.get('pass', 0)} pass, {st.get('fail', 0)} fail, "
+        f"{st.get('incomplete', 0)} incomplete, {st.get('skipped', 0)} skipped, "
+        f"{st.get('error', 0)} error",
+    ]
     lines += [f"\n{md_text(line)}" for line in outside_lines(s.outside)[:1]]
 
     best = top_findings(result, top)
     if best:
-        lines += ["", "### Top risks", "", "| severity | rule | where | finding | fix |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "### Top risks",
+            "",
+            "| severity | rule | where | finding | fix |",
+            "|---|---|---|---|---|",
+        ]
         for f in best:
-            lines.append(f"| **{f.severity.upper()}** | {md_text(f.rule_id)} | {_where(f)} | "
-                         f"{md_text(f.message)} | {_fix(f)} |")
+            lines.append(
+                f"| **{f.severity.upper()}** | {md_text(f.rule_id)} | {_where(f)} | "
+                f"{md_text(f.message)} | {_fix(f)} |"
+            )
         rest = sum(1 for f in result.findings if f.gating) - len(best)
         if rest > 0:
             lines += ["", f"… and {rest} more active findings (see the full reports)"]
@@ -167,8 +196,10 @@ def render_markdown(ctx: ReportContext, *, top: int = TOP_RISKS) -> str:
             lines.append("Not collected (rules needing it were not evaluated there, never passed):")
             lines.append("")
             for m in missing[:MAX_LISTED]:
-                lines.append(f"- {md_code(not_collected_label(m), cell=False)}: "
-                             f"{md_text(m['reason'] or 'no reason given')}")
+                lines.append(
+                    f"- {md_code(not_collected_label(m), cell=False)}: "
+                    f"{md_text(m['reason'] or 'no reason given')}"
+                )
             if len(missing) > MAX_LISTED:
                 lines.append(f"- … and {len(missing) - MAX_LISTED} more")
             lines.append("")
@@ -177,14 +208,16 @@ def render_markdown(ctx: ReportContext, *, top: int = TOP_RISKS) -> str:
             lines.append("")
             for r in problems[:MAX_LISTED]:
                 word = "incomplete" if r.not_evaluated and r.status != "skipped" else r.status
-                lines.append(f"- **{word}** {md_text(r.rule.id)}: "
-                             f"{md_text(r.reason or 'no reason given')}")
+                lines.append(
+                    f"- **{word}** {md_text(r.rule.id)}: {md_text(r.reason or 'no reason given')}"
+                )
             if len(problems) > MAX_LISTED:
                 lines.append(f"- … and {len(problems) - MAX_LISTED} more")
 
     paths = ctx.options.report_paths or {}
-    others = [f"{md_text(fmt)}: {md_code(p, cell=False)}" for fmt, p in paths.items()
-              if fmt != "markdown"]
+    others = [
+        f"{md_text(fmt)}: {md_code(p, cell=False)}" for fmt, p in paths.items() if fmt != "markdown"
+    ]
     if others:
         lines += ["", "Reports: " + ", ".join(others)]
     return "\n".join(lines).rstrip("\n") + "\n"

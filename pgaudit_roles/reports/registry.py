@@ -76,13 +76,17 @@ class ReportOptions:
         given = {k: v for k, v in options.items() if v is not None}
         for name, choices in _CHOICES.items():
             if name in given and given[name] not in choices:
-                raise UsageError(f"{_CHOICE_LABEL[name]} must be "
-                                 f"{' or '.join(repr(c) for c in choices)}, not {given[name]!r}")
+                raise UsageError(
+                    f"{_CHOICE_LABEL[name]} must be "
+                    f"{' or '.join(repr(c) for c in choices)}, not {given[name]!r}"
+                )
         return cls(**given)
 
 
-_CHOICES: dict[str, tuple[str, ...]] = {"junit_granularity": ("rule", "finding"),
-                                        "sql_level": ("safe", "all")}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "junit_granularity": ("rule", "finding"),
+    "sql_level": ("safe", "all"),
+}
 _CHOICE_LABEL = {"junit_granularity": "junit granularity", "sql_level": "remediation level"}
 
 OPTION_NAMES: frozenset[str] = frozenset(f.name for f in dataclasses.fields(ReportOptions))
@@ -162,31 +166,77 @@ def _lazy_extra(module: str, function: str) -> ExtraFn:
 _HTML_OPTIONS = ("html_rows_per_rule", "html_max_embedded", "html_max_listed", "graph_max_nodes")
 
 REPORTERS: tuple[Reporter, ...] = (
-    Reporter("json", ".json", "The versioned machine-readable report "
-             "(schemas/report.schema.json): summary, rules, findings.", _lazy("json_report")),
-    Reporter("html", ".html", "One self-contained page for people: top risks, checklist, "
-             "findings with fix and rationale (filters kept in the URL), roles, a searchable "
-             "membership graph.", _lazy("html_report"), _HTML_OPTIONS),
-    Reporter("junit", ".junit.xml", "JUnit XML for CI test views: one suite per database, "
-             "one case per rule (or finding).", _lazy("junit_report"), ("junit_granularity",)),
-    Reporter("sarif", ".sarif", "SARIF 2.1.0 for code scanning (GitHub, GitLab).",
-             _lazy("sarif_report"), ("sarif_anchor", "sarif_include_suppressed")),
-    Reporter("sql", ".sql", "The remediation script for psql, in phases, one transaction per "
-             "database, verified on a twin when possible.", _lazy("sql_script"),
-             ("sql_level", "sql_verification", "report_paths")),
-    Reporter("markdown", ".md", "A compact summary (gate, counts, top risks, checklist, "
-             "coverage gaps) for $GITHUB_STEP_SUMMARY or a merge-request comment.",
-             _lazy("markdown_report"), ("report_paths",)),
-    Reporter("csv", ".access.csv", "Access review: one row per login role, database, object, "
-             "privilege and how it is held, with empty reviewer/decision/date columns "
-             "(SOC 2 CC6, ISO 27001 A.9); also one file per application.",
-             _lazy("csv_report"), needs=("access_review",),
-             extra_files=_lazy_extra("csv_report", "per_application")),
-    Reporter("text", ".txt", "The terminal summary: gate, counts, top findings, gaps.",
-             _lazy("text_report"), ("report_paths", "text_width", "text_color"), machine=False),
-    Reporter("prometheus", ".prom", "node_exporter textfile-collector metrics: findings by "
-             "target, rule and severity; gate; coverage gaps; duration; last successful scan.",
-             _lazy("prometheus_report")),
+    Reporter(
+        "json",
+        ".json",
+        "The versioned machine-readable report "
+        "(schemas/report.schema.json): summary, rules, findings.",
+        _lazy("json_report"),
+    ),
+    Reporter(
+        "html",
+        ".html",
+        "One self-contained page for people: top risks, checklist, "
+        "findings with fix and rationale (filters kept in the URL), roles, a searchable "
+        "membership graph.",
+        _lazy("html_report"),
+        _HTML_OPTIONS,
+    ),
+    Reporter(
+        "junit",
+        ".junit.xml",
+        "JUnit XML for CI test views: one suite per database, one case per rule (or finding).",
+        _lazy("junit_report"),
+        ("junit_granularity",),
+    ),
+    Reporter(
+        "sarif",
+        ".sarif",
+        "SARIF 2.1.0 for code scanning (GitHub, GitLab).",
+        _lazy("sarif_report"),
+        ("sarif_anchor", "sarif_include_suppressed"),
+    ),
+    Reporter(
+        "sql",
+        ".sql",
+        "The remediation script for psql, in phases, one transaction per "
+        "database, verified on a twin when possible.",
+        _lazy("sql_script"),
+        ("sql_level", "sql_verification", "report_paths"),
+    ),
+    Reporter(
+        "markdown",
+        ".md",
+        "A compact summary (gate, counts, top risks, checklist, "
+        "coverage gaps) for $GITHUB_STEP_SUMMARY or a merge-request comment.",
+        _lazy("markdown_report"),
+        ("report_paths",),
+    ),
+    Reporter(
+        "csv",
+        ".access.csv",
+        "Access review: one row per login role, database, object, "
+        "privilege and how it is held, with empty reviewer/decision/date columns "
+        "(SOC 2 CC6, ISO 27001 A.9); also one file per application.",
+        _lazy("csv_report"),
+        needs=("access_review",),
+        extra_files=_lazy_extra("csv_report", "per_application"),
+    ),
+    Reporter(
+        "text",
+        ".txt",
+        "The terminal summary: gate, counts, top findings, gaps.",
+        _lazy("text_report"),
+        ("report_paths", "text_width", "text_color"),
+        machine=False,
+    ),
+    Reporter(
+        "prometheus",
+        ".prom",
+        "node_exporter textfile-collector metrics: findings by "
+        "target, rule and severity; gate; coverage gaps; duration; last successful scan.",
+        _lazy("prometheus_report"),
+    ),
 )
 
 BY_NAME: dict[str, Reporter] = {r.name: r for r in REPORTERS}
@@ -206,7 +256,9 @@ def reporter(name: str) -> Reporter:
     try:
         return BY_NAME[name]
     except KeyError:
-        raise UsageError(f"unknown report format {name!r} (choose from {', '.join(FORMATS)})") from None
+        raise UsageError(
+            f"unknown report format {name!r} (choose from {', '.join(FORMATS)})"
+        ) from None
 
 
 def parse_formats(spec: str | Iterable[str]) -> list[str]:
@@ -232,7 +284,10 @@ def formats_markdown() -> str:
     """The README's table of formats (docgen section ``formats``)."""
     rows = ["| format | file | what it is | options |", "|---|---|---|---|"]
     for r in REPORTERS:
-        opts = ", ".join(f"`{o}`" for o in r.options if o not in ("report_paths", "sql_verification"))
-        rows.append(f"| `{r.name}` | `{DEFAULT_BASENAME}{r.extension}` | {r.description} | "
-                    f"{opts or '-'} |")
+        opts = ", ".join(
+            f"`{o}`" for o in r.options if o not in ("report_paths", "sql_verification")
+        )
+        rows.append(
+            f"| `{r.name}` | `{DEFAULT_BASENAME}{r.extension}` | {r.description} | {opts or '-'} |"
+        )
     return "\n".join(rows) + "\n"

@@ -101,8 +101,9 @@ class Twin:
         it, then the carry-over (see :mod:`pgaudit_roles.twin.carry`)."""
 
         user = self._collect_user()
-        snap = collect(self.conninfo(user=user), databases=self._collect_databases(),
-                       all_databases=True)
+        snap = collect(
+            self.conninfo(user=user), databases=self._collect_databases(), all_databases=True
+        )
         return carry_over(self.source, snap, self)
 
     def _collect_user(self) -> str:
@@ -111,8 +112,9 @@ class Twin:
         who = self.source.meta.get("connected_user")
         if isinstance(who, str) and who:
             with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-                row = conn.execute("SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = %s",
-                                   (who,)).fetchone()
+                row = conn.execute(
+                    "SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = %s", (who,)
+                ).fetchone()
             if row and row[0]:
                 return who
         return TWIN_SUPERUSER
@@ -138,9 +140,14 @@ class Twin:
         self.stop()
 
 
-def build_twin(snapshot: Snapshot, *, install: PgInstall | None = None,
-               databases: list[str] | None = None, schemas: list[str] | None = None,
-               progress: Any = None) -> Twin:
+def build_twin(
+    snapshot: Snapshot,
+    *,
+    install: PgInstall | None = None,
+    databases: list[str] | None = None,
+    schemas: list[str] | None = None,
+    progress: Any = None,
+) -> Twin:
     """Start a throwaway server of ``install`` (default: the embedded one) and rebuild
     ``snapshot`` in it. ``databases``/``schemas`` limit what is filled in (every database
     is still created, so cluster-wide facts stay whole)."""
@@ -153,9 +160,12 @@ def build_twin(snapshot: Snapshot, *, install: PgInstall | None = None,
     except (RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TwinError(f"the twin server did not start: {first}") from None
-    twin = Twin(source=snapshot, cluster=cluster,
-                databases=list(databases) if databases is not None else None,
-                schemas=list(schemas) if schemas is not None else None)
+    twin = Twin(
+        source=snapshot,
+        cluster=cluster,
+        databases=list(databases) if databases is not None else None,
+        schemas=list(schemas) if schemas is not None else None,
+    )
     try:
         twin.server_version_num = _version_num(twin)
         p = plan(snapshot, twin.server_version_num, databases=databases, schemas=schemas)
@@ -180,6 +190,7 @@ def _version_num(twin: Twin) -> int:
 
 # --- running the plan ----------------------------------------------------------------------
 
+
 class _Sessions:
     """One superuser session per database, opened on first use."""
 
@@ -203,7 +214,8 @@ class _Sessions:
         if dbname not in self.existing:
             found: dict[tuple[Any, ...], list[tuple[str, bool]]] = {}
             for cls, schema, name, args, grantee, is_public in self.get(dbname).execute(
-                    _EXISTING_SQL.read_text(encoding="utf-8")):
+                _EXISTING_SQL.read_text(encoding="utf-8")
+            ):
                 found.setdefault((cls, schema, name, args), []).append((grantee, is_public))
             self.existing[dbname] = found
         return self.existing[dbname].get(key, [])
@@ -218,8 +230,11 @@ def _statement(sessions: _Sessions, step: Step, dbname: str) -> str:
     if step.existing is None:
         return step.sql
 
-    extra = [quote_ident(g) for g, pub in sessions.existing_grantees(dbname, step.existing)
-             if not pub and g]
+    extra = [
+        quote_ident(g)
+        for g, pub in sessions.existing_grantees(dbname, step.existing)
+        if not pub and g
+    ]
     sql = step.sql
     for g in extra:
         if g not in sql.split(" FROM ", 1)[1].split(", "):
