@@ -54,8 +54,13 @@ SIZES: tuple[mc.Sizes, ...] = (
 VICTIM_SIZE = mc.Sizes(databases=4, roles=400, tables=4_000, schemas_per_db=8, hba_lines=150)
 """The first target: the largest, so its audit is still running when it is killed."""
 
-SETTINGS = {"log_connections": "on", "log_disconnections": "on", "max_connections": "40",
-            "shared_buffers": "'16MB'", "autovacuum": "off"}
+SETTINGS = {
+    "log_connections": "on",
+    "log_disconnections": "on",
+    "max_connections": "40",
+    "shared_buffers": "'16MB'",
+    "autovacuum": "off",
+}
 _CONN = re.compile(r"^(\S+ \S+ \S+) \[(\d+)\] .*connection authorized: user=(\S+)")
 _DISC = re.compile(r"^(\S+ \S+ \S+) \[(\d+)\] .*disconnection: session time: .* user=(\S+)")
 
@@ -119,6 +124,7 @@ def tree_rss_kb(root: int) -> int:
 
 def sessions(log: Path, user: str) -> list[tuple[float, float]]:
     """(start, end) of every session of ``user`` in a server log, epoch seconds."""
+
     def ts(text: str) -> float:
         return dt.datetime.strptime(text.rsplit(" ", 1)[0], "%Y-%m-%d %H:%M:%S.%f").timestamp()
 
@@ -137,8 +143,9 @@ def sessions(log: Path, user: str) -> list[tuple[float, float]]:
 
 
 def peak_overlap(intervals: list[tuple[float, float]]) -> int:
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
-                    key=lambda x: (x[0], x[1]))
+    events = sorted(
+        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1])
+    )
     cur = best = 0
     for _, d in events:
         cur += d
@@ -153,9 +160,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="pgaudit-fleet-bench-"))
     try:
         inv = work / "fleet.toml"
-        inv.write_text("".join(
-            f'[[targets]]\nname = "{b.name}"\ndsn = {json.dumps(b.cluster.conninfo(user=mc.AUDITOR))}\n'
-            f'tags = ["pg{b.major}"]\n' for b in fleet), encoding="utf-8")
+        inv.write_text(
+            "".join(
+                f'[[targets]]\nname = "{b.name}"\ndsn = {json.dumps(b.cluster.conninfo(user=mc.AUDITOR))}\n'
+                f'tags = ["pg{b.major}"]\n'
+                for b in fleet
+            ),
+            encoding="utf-8",
+        )
         victim = fleet[0]
         killed_at: list[float] = []
 
@@ -163,8 +175,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 if victim.cluster.log_file.exists() and any(
-                        _CONN.match(x) and mc.AUDITOR in x
-                        for x in victim.cluster.log_file.read_text(errors="replace").splitlines()):
+                    _CONN.match(x) and mc.AUDITOR in x
+                    for x in victim.cluster.log_file.read_text(errors="replace").splitlines()
+                ):
                     time.sleep(args.kill_after)
                     killed_at.append(time.monotonic())
                     victim.cluster.stop(keep_dir=True, mode="immediate")
@@ -172,9 +185,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(0.05)
 
         out = work / "out"
-        cmd = [sys.executable, "-m", "pgaudit_roles.cli", "fleet", str(inv), "--parallel",
-               str(args.parallel), "--jobs", str(args.jobs), "--format", "json",
-               "--output-dir", str(out), "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pgaudit_roles.cli",
+            "fleet",
+            str(inv),
+            "--parallel",
+            str(args.parallel),
+            "--jobs",
+            str(args.jobs),
+            "--format",
+            "json",
+            "--output-dir",
+            str(out),
+            "--quiet",
+        ]
         peak = [0]
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=work)
@@ -195,19 +221,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "clusters": len(fleet),
             "versions": sorted({b.major for b in fleet}),
             "sizes": sorted({b.sizes.label() for b in fleet}),
-            "parallel": args.parallel, "jobs": args.jobs,
+            "parallel": args.parallel,
+            "jobs": args.jobs,
             "build_seconds": round(build_s, 1),
             "wall_seconds": round(wall, 2),
             "targets_per_minute": round(len(targets) / wall * 60, 1),
             "exit_code": proc.returncode,
             "status": status,
-            "victim": {"name": victim.name, "status": status[victim.name],
-                       "reason": next(t["reason"] for t in targets if t["name"] == victim.name),
-                       "killed_after_s": round(killed_at[0] - t0, 2) if killed_at else None},
+            "victim": {
+                "name": victim.name,
+                "status": status[victim.name],
+                "reason": next(t["reason"] for t in targets if t["name"] == victim.name),
+                "killed_after_s": round(killed_at[0] - t0, 2) if killed_at else None,
+            },
             "audited": len(audited),
-            "target_seconds": {"min": min(t["duration_s"] for t in audited),
-                               "max": max(t["duration_s"] for t in audited),
-                               "sum": round(sum(t["duration_s"] for t in audited), 1)},
+            "target_seconds": {
+                "min": min(t["duration_s"] for t in audited),
+                "max": max(t["duration_s"] for t in audited),
+                "sum": round(sum(t["duration_s"] for t in audited), 1),
+            },
             "findings": sum(sum(t["counts"].values()) for t in targets),
             "peak_rss_tree_mib": round(peak[0] / 1024, 1),
             "peak_rss_target_mib": round(max(t["peak_rss_kb"] or 0 for t in targets) / 1024, 1),
@@ -233,8 +265,12 @@ def main() -> None:
     p.add_argument("--clusters", type=int, default=20)
     p.add_argument("--parallel", type=int, default=4)
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--kill-after", type=float, default=0.3,
-                   help="seconds after the victim's first audit session before it is killed")
+    p.add_argument(
+        "--kill-after",
+        type=float,
+        default=0.3,
+        help="seconds after the victim's first audit session before it is killed",
+    )
     p.add_argument("--output", type=Path, help="also write the numbers as JSON")
     p.add_argument("--keep", action="store_true", help="keep the fleet's output directory")
     args = p.parse_args()

@@ -33,11 +33,15 @@ def make_hba(path: Path, lines: int, seed: int = 7) -> None:
         i = len(out)
         kind = rng.random()
         if kind < 0.55:
-            out.append(f"hostssl db{i % 211} app{i} 10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}/32 "
-                       "scram-sha-256")
+            out.append(
+                f"hostssl db{i % 211} app{i} 10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}/32 "
+                "scram-sha-256"
+            )
         elif kind < 0.70:
-            out.append(f"hostssl db{i % 211},reporting +team{i % 53} 172.{16 + i % 16}.{i % 256}.0/24 "
-                       "scram-sha-256")
+            out.append(
+                f"hostssl db{i % 211},reporting +team{i % 53} 172.{16 + i % 16}.{i % 256}.0/24 "
+                "scram-sha-256"
+            )
         elif kind < 0.78:
             out.append(f"host db{i % 211} svc{i} host{i}.app.example.com scram-sha-256")
         elif kind < 0.86:
@@ -62,8 +66,12 @@ def child(path: str, naive: bool) -> None:
     parsed = time.perf_counter()
     shadowed = sum(1 for f in analyze_facts(rows) if f["shadowed_by"] is not None)
     done = time.perf_counter()
-    result = {"lines": len(rows), "parse_s": round(parsed - start, 3),
-              "analyze_s": round(done - parsed, 3), "shadowed": shadowed}
+    result = {
+        "lines": len(rows),
+        "parse_s": round(parsed - start, 3),
+        "analyze_s": round(done - parsed, 3),
+        "shadowed": shadowed,
+    }
     if naive:
         t = time.perf_counter()
         pairwise_shadowed_by(rows)
@@ -78,8 +86,11 @@ def measure(lines: int, naive: bool) -> dict:  # type: ignore[type-arg]
         path = Path(tmp) / "pg_hba.conf"
         make_hba(path, lines)
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, __file__, "--child", str(path)]
-                                + (["--naive"] if naive else []), stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", str(path)] + (["--naive"] if naive else []),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         text = proc.stdout.read()
         _pid, status, usage = os.wait4(proc.pid, 0)
@@ -100,13 +111,18 @@ def main() -> None:
     if args.child:
         child(args.child, args.naive)
         return
-    print(f"{'lines':>8} {'parse s':>8} {'analyze s':>10} {'wall s':>8} {'peak MiB':>9} "
-          f"{'shadowed':>9}" + (f" {'pairwise s':>11}" if args.naive else ""))
+    print(
+        f"{'lines':>8} {'parse s':>8} {'analyze s':>10} {'wall s':>8} {'peak MiB':>9} "
+        f"{'shadowed':>9}" + (f" {'pairwise s':>11}" if args.naive else "")
+    )
     for n in (int(x) for x in args.sizes.split(",")):
         r = measure(n, args.naive)
-        print(f"{r['lines']:>8} {r['parse_s']:>8} {r['analyze_s']:>10} {r['wall_s']:>8} "
-              f"{r['peak_rss_mib']:>9} {r['shadowed']:>9}"
-              + (f" {r['naive_analyze_s']:>11}" if args.naive else ""), flush=True)
+        print(
+            f"{r['lines']:>8} {r['parse_s']:>8} {r['analyze_s']:>10} {r['wall_s']:>8} "
+            f"{r['peak_rss_mib']:>9} {r['shadowed']:>9}"
+            + (f" {r['naive_analyze_s']:>11}" if args.naive else ""),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

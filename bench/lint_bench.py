@@ -53,9 +53,12 @@ def generate(directory: Path, files: int, per_file: int, seed: int = 15) -> int:
         n = k % 20
         lines = [f"-- migration {k}"]
         if k <= 20:
-            lines += [f"CREATE ROLE db_owner_{n} NOLOGIN;", f"CREATE ROLE db_writer_{n} NOLOGIN;",
-                      f"CREATE ROLE db_reader_{n} NOLOGIN;",
-                      f"CREATE SCHEMA app_{n} AUTHORIZATION db_owner_{n};"]
+            lines += [
+                f"CREATE ROLE db_owner_{n} NOLOGIN;",
+                f"CREATE ROLE db_writer_{n} NOLOGIN;",
+                f"CREATE ROLE db_reader_{n} NOLOGIN;",
+                f"CREATE SCHEMA app_{n} AUTHORIZATION db_owner_{n};",
+            ]
         while len(lines) - 1 < per_file:
             i = k * 100 + len(lines)
             weights = [10, 8, 8, 6, 6, 4, 3, 2, 2, 1]
@@ -66,7 +69,7 @@ def generate(directory: Path, files: int, per_file: int, seed: int = 15) -> int:
 
 
 def bench_statements(files: int, per_file: int, repeat: int) -> dict[str, Any]:
-    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.config import Config
     from pgaudit_roles.evaluate.rules import load_rules
     from pgaudit_roles.lint.run import LintOptions, lint
 
@@ -81,12 +84,20 @@ def bench_statements(files: int, per_file: int, repeat: int) -> dict[str, Any]:
             wall = time.perf_counter() - t0
             if best is None or wall < best["wall_s"]:
                 lint_meta = result.meta["lint"]
-                best = {"wall_s": round(wall, 3), "parse_s": lint_meta["seconds"]["parse"],
-                        "checks_s": lint_meta["seconds"]["checks"],
-                        "findings": len(result.findings)}
+                best = {
+                    "wall_s": round(wall, 3),
+                    "parse_s": lint_meta["seconds"]["parse"],
+                    "checks_s": lint_meta["seconds"]["checks"],
+                    "findings": len(result.findings),
+                }
         assert best is not None
-        return {"files": files, "statements": total, "repeat": repeat, **best,
-                "per_1000_statements_s": round(best["wall_s"] / total * 1000, 3)}
+        return {
+            "files": files,
+            "statements": total,
+            "repeat": repeat,
+            **best,
+            "per_1000_statements_s": round(best["wall_s"] / total * 1000, 3),
+        }
 
 
 def demo_migrations(directory: Path, server_version_num: int) -> int:
@@ -100,7 +111,8 @@ def demo_migrations(directory: Path, server_version_num: int) -> int:
         if not step.sql.strip():
             continue  # password steps: the demo sets them through libpq, not SQL
         (directory / f"{i:03d}_{step.database}.sql").write_text(
-            f"\\connect {step.database}\n{step.sql}\n", encoding="utf-8")
+            f"\\connect {step.database}\n{step.sql}\n", encoding="utf-8"
+        )
         count += 1
     return count
 
@@ -108,9 +120,9 @@ def demo_migrations(directory: Path, server_version_num: int) -> int:
 def bench_twin() -> dict[str, Any]:
     import psycopg
 
+    from pgaudit_roles.config import Config
     from pgaudit_roles.core.localpg import LocalCluster
     from pgaudit_roles.demo import choose_install
-    from pgaudit_roles.evaluate.config import Config
     from pgaudit_roles.evaluate.rules import load_rules
     from pgaudit_roles.lint.run import LintOptions, lint
     from pgaudit_roles.lint.source import read_sources
@@ -146,20 +158,27 @@ def bench_twin() -> dict[str, Any]:
         wall_one = time.perf_counter() - t3
     twin = result.meta["lint"]["twin"]
     located = [f for f in result.findings if f.file is not None]
-    return {"postgres": inst.version, "files": files, "statements": len(src.statements),
-            "applied": twin["applied"], "evaluations": twin["evaluations"],
-            "lint_wall_s": round(wall, 3), "twin_s": twin["seconds"],
-            "server_only_start_s": round(t_start, 3), "server_only_apply_s": round(t_apply, 3),
-            "findings_at_statements": len(located),
-            "checkpoints_1": {"lint_wall_s": round(wall_one, 3),
-                              "evaluations": one.meta["lint"]["twin"]["evaluations"],
-                              "same_findings": sorted(f.fingerprint for f in one.findings)
-                              == sorted(f.fingerprint for f in result.findings),
-                              "same_locations": sorted((f.fingerprint, f.file, f.line)
-                                                       for f in one.findings)
-                              == sorted((f.fingerprint, f.file, f.line)
-                                        for f in result.findings)},
-            "pre_existing": sum(1 for f in result.findings if f.pre_existing)}
+    return {
+        "postgres": inst.version,
+        "files": files,
+        "statements": len(src.statements),
+        "applied": twin["applied"],
+        "evaluations": twin["evaluations"],
+        "lint_wall_s": round(wall, 3),
+        "twin_s": twin["seconds"],
+        "server_only_start_s": round(t_start, 3),
+        "server_only_apply_s": round(t_apply, 3),
+        "findings_at_statements": len(located),
+        "checkpoints_1": {
+            "lint_wall_s": round(wall_one, 3),
+            "evaluations": one.meta["lint"]["twin"]["evaluations"],
+            "same_findings": sorted(f.fingerprint for f in one.findings)
+            == sorted(f.fingerprint for f in result.findings),
+            "same_locations": sorted((f.fingerprint, f.file, f.line) for f in one.findings)
+            == sorted((f.fingerprint, f.file, f.line) for f in result.findings),
+        },
+        "pre_existing": sum(1 for f in result.findings if f.pre_existing),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-twin", action="store_true")
     ap.add_argument("--output", type=Path)
     args = ap.parse_args(argv)
-    out: dict[str, Any] = {"statement_layer": bench_statements(args.files, args.per_file,
-                                                               args.repeat)}
+    out: dict[str, Any] = {
+        "statement_layer": bench_statements(args.files, args.per_file, args.repeat)
+    }
     print(json.dumps(out["statement_layer"]), flush=True)
     if not args.skip_twin:
         out["twin_layer"] = bench_twin()

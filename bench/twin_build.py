@@ -30,8 +30,9 @@ def main() -> None:
     from pgaudit_roles.twin import build_twin
 
     started = time.monotonic()
-    cluster, _report = open_cluster(PRESETS[args.scale], pg_bin=None, data_dir=None, jobs=2,
-                                    say=lambda _m: None)
+    cluster, _report = open_cluster(
+        PRESETS[args.scale], pg_bin=None, data_dir=None, jobs=2, say=lambda _m: None
+    )
     try:
         made = time.monotonic() - started
         t0 = time.monotonic()
@@ -46,10 +47,19 @@ def main() -> None:
             twin_collect = time.monotonic() - t1
     finally:
         cluster.stop()
-    print(json.dumps({"scale": args.scale, "server": cluster.install.version,
-                      "make_cluster_s": round(made, 1), "collect_s": round(collected, 1),
-                      "twin_build_s": round(built, 1), "twin_collect_s": round(twin_collect, 1),
-                      "statements_not_reproduced": failures}))
+    print(
+        json.dumps(
+            {
+                "scale": args.scale,
+                "server": cluster.install.version,
+                "make_cluster_s": round(made, 1),
+                "collect_s": round(collected, 1),
+                "twin_build_s": round(built, 1),
+                "twin_collect_s": round(twin_collect, 1),
+                "statements_not_reproduced": failures,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

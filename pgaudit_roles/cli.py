@@ -15,6 +15,8 @@ import click
 
 from . import __version__
 from .core.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE, AuditError
+from .core.signals import EXIT_SIGTERM, exit_code, install
+from .reports.common import printable
 
 # command name -> "module:attribute" under pgaudit_roles.commands
 COMMANDS: dict[str, str] = {
@@ -31,12 +33,11 @@ COMMANDS: dict[str, str] = {
     "baseline": "baseline:baseline",
     "waivers": "waivers:waivers",
     "diff": "diff:diff",
-    "history": "history_cmd:history",
+    "history": "history:history",
     "twin": "twin:twin",
     "lint": "lint:lint",
     "fleet": "fleet:fleet",
 }
-
 
 
 def _epilog() -> str:
@@ -73,8 +74,13 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pgaudit-roles")
-@click.option("--verbose", "-v", "_verbose_flag", is_flag=True,
-              help="On an unexpected error, print its traceback (also -v after scan/check).")
+@click.option(
+    "--verbose",
+    "-v",
+    "_verbose_flag",
+    is_flag=True,
+    help="On an unexpected error, print its traceback (also -v after scan/check).",
+)
 def cli(_verbose_flag: bool) -> None:
     """Read-only compliance audit of PostgreSQL roles, privileges and pg_hba rules.
 
@@ -87,8 +93,6 @@ def cli(_verbose_flag: bool) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: every way a command can end becomes one line on stderr and a code
     from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``."""
-    from .core.signals import install
-
     args = sys.argv[1:] if argv is None else argv
     install()
     try:
@@ -115,8 +119,11 @@ def main(argv: list[str] | None = None) -> Any:
     except OSError as exc:  # a file or stream the environment refused (full, read-only)
         _silence_stdout()
         where = f"{exc.filename}" if exc.filename else "output"
-        click.echo(f"pgaudit-roles: error: I/O error on {_one_line(where)}: "
-                   f"{_one_line(exc.strerror or str(exc))}", err=True)
+        click.echo(
+            f"pgaudit-roles: error: I/O error on {_one_line(where)}: "
+            f"{_one_line(exc.strerror or str(exc))}",
+            err=True,
+        )
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug: its own code, one line, traceback only with -v
         _exit_if_signalled()  # e.g. DuckDB's "Query interrupted" after a signal
@@ -125,8 +132,11 @@ def main(argv: list[str] | None = None) -> Any:
 
             traceback.print_exc(file=sys.stderr)
         what = _one_line(f"{type(exc).__name__}: {exc}")[:500]
-        click.echo(f"pgaudit-roles: internal error: {what} (exit {EXIT_INTERNAL}; "
-                   "run `pgaudit-roles -v ...` for the traceback)", err=True)
+        click.echo(
+            f"pgaudit-roles: internal error: {what} (exit {EXIT_INTERNAL}; "
+            "run `pgaudit-roles -v ...` for the traceback)",
+            err=True,
+        )
         sys.exit(EXIT_INTERNAL)
 
 
@@ -137,8 +147,11 @@ def _verbose(args: list[str]) -> bool:
 
     if os.environ.get("PGAUDIT_ROLES_DEBUG") == "1":
         return True
-    return any(a == "--verbose" or (a.startswith("-") and not a.startswith("--")
-                                    and "v" in a[1:] and a[1:].isalpha()) for a in args)
+    return any(
+        a == "--verbose"
+        or (a.startswith("-") and not a.startswith("--") and "v" in a[1:] and a[1:].isalpha())
+        for a in args
+    )
 
 
 def _silence_stdout() -> None:
@@ -154,21 +167,21 @@ def _silence_stdout() -> None:
 
 def _exit_if_signalled(exc: BaseException | None = None) -> None:
     """One line and 130/143 when the run ends because of SIGINT/SIGTERM."""
-    from .core.signals import EXIT_SIGTERM, exit_code
-
     code = exit_code(exc)
     if code is None:
         return
-    click.echo("pgaudit-roles: terminated (SIGTERM)" if code == EXIT_SIGTERM
-               else "pgaudit-roles: interrupted", err=True)
+    click.echo(
+        "pgaudit-roles: terminated (SIGTERM)"
+        if code == EXIT_SIGTERM
+        else "pgaudit-roles: interrupted",
+        err=True,
+    )
     sys.exit(code)
 
 
 def _one_line(text: str) -> str:
     """One line for the terminal: whitespace runs joined, control and bidi characters
     escaped (a server's error text can carry U+202E or an ESC sequence)."""
-    from .reports.common import printable
-
     return printable(" ".join(text.split()))
 
 

@@ -26,8 +26,17 @@ from pathlib import Path
 
 import click
 
+from .audit.audit_schema import render_audit_schema_doc as render_audit_schema
+from .cli import cli
+from .core.atomic import write_text
+from .core.errors import COMMAND_EXITS, EXIT_CODES, AuditError
 from .core.model import Rule
 from .core.resources import _REPO
+from .evaluate import rule_manifest, validated_rules
+from .evaluate.rules import check_unique, load_dir
+from .reports.registry import formats_markdown
+from .rule_docs import render_readme_section, render_rules_markdown
+from .rule_examples import load_examples
 
 README = _REPO / "README.md"
 WIDTH = 100
@@ -35,7 +44,9 @@ RULES_DOC = Path("docs") / "rules.md"
 AUDIT_SCHEMA_DOC = Path("docs") / "audit-schema.md"
 
 
-def _help(cmd: click.Command, path: list[str], parent: click.Context | None) -> list[tuple[str, str]]:
+def _help(
+    cmd: click.Command, path: list[str], parent: click.Context | None
+) -> list[tuple[str, str]]:
     # the command's own context_settings (e.g. -h for help), as click's make_context applies
     settings = {"terminal_width": WIDTH, "max_content_width": WIDTH, **cmd.context_settings}
     ctx = click.Context(cmd, info_name=path[-1], parent=parent, **settings)
@@ -49,8 +60,6 @@ def _help(cmd: click.Command, path: list[str], parent: click.Context | None) -> 
 
 
 def render_cli_reference() -> str:
-    from .cli import cli
-
     parts = []
     for name, text in _help(cli, ["pgaudit-roles"], None):
         parts.append(f"### `{name}`\n\n```text\n{text.rstrip()}\n```\n")
@@ -59,29 +68,29 @@ def render_cli_reference() -> str:
 
 def builtin_rules(root: Path = _REPO) -> list[Rule]:
     """The built-in rules of the checkout ``root`` (its rules/ directory), by id."""
-    from .evaluate.rules import check_unique, load_dir
-
     rules = load_dir(root / "rules", origin="builtin")
     check_unique(rules)
     return sorted(rules, key=lambda r: r.id)
 
 
 def render_rule_list(rules: list[Rule] | None = None) -> str:
-    from .rule_docs import render_readme_section
-
     return render_readme_section(builtin_rules() if rules is None else rules).rstrip() + "\n"
 
 
 def render_exit_codes() -> str:
-    from .core.errors import EXIT_CODES
-
     rows = [f"| {code} | {text} |" for code, text in EXIT_CODES.items()]
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
 
-def render_formats() -> str:
-    from .reports.registry import formats_markdown
+def render_command_exit_codes() -> str:
+    rows = ["| command | 0 | 1 | 3 |", "|---|---|---|---|"]
+    for name, codes in sorted(COMMAND_EXITS.items()):
+        cells = [codes.get(c, "-").replace("|", "\\|") for c in (0, 1, 3)]
+        rows.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
 
+
+def render_formats() -> str:
     return formats_markdown()
 
 
@@ -90,6 +99,7 @@ def readme_sections(rules: list[Rule] | None = None) -> dict[str, Callable[[], s
     return {
         "cli": render_cli_reference,
         "exit-codes": render_exit_codes,
+        "command-exit-codes": render_command_exit_codes,
         "formats": render_formats,
         "rules": lambda: render_rule_list(rules),
     }
@@ -104,8 +114,9 @@ def update(text: str, rules: list[Rule] | None = None) -> str:
     for name, render in readme_sections(rules).items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
-            raise click.UsageError(f"README.md has no <!-- {name}:start --> ... "
-                                   f"<!-- {name}:end --> section")
+            raise click.UsageError(
+                f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> section"
+            )
         body = render()
         text = pattern.sub(lambda m, b=body: m.group(1) + b + m.group(2), text)  # type: ignore[misc]
     return text
@@ -113,27 +124,21 @@ def update(text: str, rules: list[Rule] | None = None) -> str:
 
 def render_rules_doc(root: Path = _REPO, rules: list[Rule] | None = None) -> str:
     """docs/rules.md of the checkout ``root``."""
-    from .rule_docs import render_rules_markdown
-    from .rule_examples import load_examples
-
-    return render_rules_markdown(builtin_rules(root) if rules is None else rules,
-                                 load_examples(root))
+    return render_rules_markdown(
+        builtin_rules(root) if rules is None else rules, load_examples(root)
+    )
 
 
 def render_audit_schema_doc() -> str:
-    from .audit.audit_schema import render_audit_schema_doc as render
-
-    return render()
+    return render_audit_schema()
 
 
 def generate(root: Path = _REPO) -> dict[Path, str]:
     """Every generated file of ``root``: path -> its current content."""
-    from .evaluate import validated_rules
-
     readme = root / "README.md"
     rules_dir = root / "rules"
     # the manifest first: it validates every rule in full (a broken one stops here)
-    manifest = validated_rules.render_manifest(rules_dir)
+    manifest = rule_manifest.render_manifest(rules_dir)
     rules = builtin_rules(root)  # loaded once
     return {
         readme: update(readme.read_text(encoding="utf-8"), rules),
@@ -155,8 +160,6 @@ def stale(root: Path = _REPO) -> list[Path]:
 
 def write(root: Path = _REPO) -> list[Path]:
     """Regenerate every document of ``root``; the files that changed."""
-    from .core.atomic import write_text
-
     changed = []
     for path, text in generate(root).items():
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
@@ -178,17 +181,20 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--root"] and len(args) == 2:
         root = Path(args[1]).resolve()
     elif args:
-        print(f"usage: python -m pgaudit_roles.docgen [--check] [--root DIR] (got {' '.join(args)!r})",
-              file=sys.stderr)
+        print(
+            f"usage: python -m pgaudit_roles.docgen [--check] [--root DIR] (got {' '.join(args)!r})",
+            file=sys.stderr,
+        )
         return 2
-    from .core.errors import AuditError
-
     try:
         if check:
             old = stale(root)
             if old:
-                print(f"generated docs are stale: {_shown(old, root)}: run python -m "
-                      "pgaudit_roles.docgen", file=sys.stderr)
+                print(
+                    f"generated docs are stale: {_shown(old, root)}: run python -m "
+                    "pgaudit_roles.docgen",
+                    file=sys.stderr,
+                )
                 return 1
             return 0
         changed = write(root)

@@ -11,34 +11,51 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .collect.collector import DEFAULT_JOBS, collect
+from .collect.connect import ConnectSettings
+from .collect.snapshot import save
+from .config import Config
+from .evaluate import baseline as baseline_mod
+from .evaluate import waivers as waivers_mod
+from .evaluate.engine import evaluate
+from .evaluate.rules import load_rules, resolve_ids
+from .reports import write_reports
+
 if TYPE_CHECKING:
     from .collect.snapshot import Snapshot
     from .core.model import Rule, ScanResult
-    from .evaluate.config import Config
 
 Progress = Callable[[str], None]
 
 
 def connect_settings(cfg: Config) -> Any:
     """The collector's session settings from the ``[collect]`` configuration table."""
-    from .collect.connect import ConnectSettings
-
-    known = {k: v for k, v in cfg.collect.items()
-             if k in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
-                      "connect_timeout")}
+    known = {
+        k: v
+        for k, v in cfg.collect.items()
+        if k
+        in (
+            "statement_timeout",
+            "lock_timeout",
+            "idle_in_transaction_session_timeout",
+            "connect_timeout",
+        )
+    }
     return ConnectSettings(**known)
 
 
 def collect_snapshot(conninfo: str, cfg: Config, progress: Progress | None = None) -> Snapshot:
-    from .collect.collector import collect
-
     databases = cfg.collect.get("databases") or None
-    from .collect.collector import DEFAULT_JOBS
 
-    return collect(conninfo, databases=databases, jobs=int(cfg.collect.get("jobs", DEFAULT_JOBS)),
-                   all_databases=cfg.collect.get("all_databases", databases is None),
-                   hba_file=_str_or_none(cfg.collect.get("hba_file")), settings=connect_settings(cfg),
-                   progress=progress)
+    return collect(
+        conninfo,
+        databases=databases,
+        jobs=int(cfg.collect.get("jobs", DEFAULT_JOBS)),
+        all_databases=cfg.collect.get("all_databases", databases is None),
+        hba_file=_str_or_none(cfg.collect.get("hba_file")),
+        settings=connect_settings(cfg),
+        progress=progress,
+    )
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -47,18 +64,15 @@ def _str_or_none(value: Any) -> str | None:
 
 def evaluate_snapshot(snap: Snapshot, rules: Sequence[Rule], cfg: Config) -> ScanResult:
     """Evaluate, then mark waived findings and compare with the baseline named by ``cfg``."""
-    from .evaluate import baseline as baseline_mod
-    from .evaluate import waivers as waivers_mod
-    from .evaluate.engine import evaluate
-    from .evaluate.rules import resolve_ids
 
     result = evaluate(snap, rules, cfg)
     if cfg.waivers is not None:
         loaded = waivers_mod.load(cfg.waivers)
         waivers_mod.apply(result.findings, loaded, resolve_ids(rules))
         result.meta["waivers_file"] = str(cfg.waivers)
-        result.meta["waiver_problems"] = waivers_mod.lint(loaded, resolve_ids(rules),
-                                                          checked_findings=True)
+        result.meta["waiver_problems"] = waivers_mod.lint(
+            loaded, resolve_ids(rules), checked_findings=True
+        )
     if cfg.baseline is not None:
         result.resolved = baseline_mod.apply(result.findings, baseline_mod.load(cfg.baseline))
         result.meta["baseline_file"] = str(cfg.baseline)
@@ -66,25 +80,28 @@ def evaluate_snapshot(snap: Snapshot, rules: Sequence[Rule], cfg: Config) -> Sca
 
 
 def load_rules_for(cfg: Config) -> list[Rule]:
-    from .evaluate.rules import load_rules
-
     rules = load_rules(cfg.rules_dirs)
     cfg.resolve_rules(rules)
     return rules
 
 
-def run_scan(conninfo: str, *, output_dir: Path | None = None,
-             formats: Sequence[str] | None = None, config: Config | None = None,
-             rules: Sequence[Rule] | None = None, snapshot_out: Path | None = None,
-             progress: Progress | None = None,
-             report_options: dict[str, Any] | None = None) -> tuple[ScanResult, dict[str, Path]]:
+def run_scan(
+    conninfo: str,
+    *,
+    output_dir: Path | None = None,
+    formats: Sequence[str] | None = None,
+    config: Config | None = None,
+    rules: Sequence[Rule] | None = None,
+    snapshot_out: Path | None = None,
+    progress: Progress | None = None,
+    report_options: dict[str, Any] | None = None,
+) -> tuple[ScanResult, dict[str, Path]]:
     """Collect ``conninfo``, evaluate, and write the report files; return both.
 
-    ``formats``/``output_dir`` default to the configuration's. ``text`` is not written to
-    a file here: the caller prints the summary where it belongs (stdout or stderr).
+    ``formats``/``output_dir`` default to the configuration's. ``text`` is written as a
+    file with the others (see ``write_files``); the caller prints the summary where it
+    belongs (stdout or stderr).
     """
-    from .collect.snapshot import save
-    from .evaluate.config import Config
 
     cfg = config or Config()
     rules = list(rules) if rules is not None else load_rules_for(cfg)
@@ -94,16 +111,29 @@ def run_scan(conninfo: str, *, output_dir: Path | None = None,
     if progress:
         progress(f"evaluating {len(rules)} rules")
     result = evaluate_snapshot(snap, rules, cfg)
-    paths = write_files(result, formats if formats is not None else cfg.formats,
-                        output_dir or cfg.output_dir, report_options or {})
+    paths = write_files(
+        result,
+        formats if formats is not None else cfg.formats,
+        output_dir or cfg.output_dir,
+        report_options or {},
+    )
     return result, paths
 
 
-def write_files(result: ScanResult, formats: Sequence[str], output_dir: Path,
-                options: dict[str, Any]) -> dict[str, Path]:
-    from .reports import write_reports
-
+def write_files(
+    result: ScanResult,
+    formats: Sequence[str],
+    output_dir: Path,
+    options: dict[str, Any],
+    *,
+    text_file: bool = False,
+) -> dict[str, Path]:
+    """Write the report files. ``text`` (the terminal summary) becomes a file too when
+    other files are written or ``text_file`` (an output directory was asked for); a plain
+    ``scan`` with the default ``text`` only prints, and creates no directory."""
     wanted = [f for f in formats if f != "text"]
+    if "text" in formats and (wanted or text_file):
+        wanted.append("text")
     if not wanted:
         return {}
     return write_reports(result, wanted, output_dir, **options)

@@ -37,13 +37,16 @@ def render_readme_section(rules: Sequence[Rule]) -> str:
         "|---|---|---|---|",
     ]
     for r in sorted(rules, key=lambda r: r.id):
-        lines.append(f"| [{r.id}](docs/rules.md#{r.help_anchor}) | {r.severity} | {r.category} "
-                     f"| {_cell(r.title)} |")
+        lines.append(
+            f"| [{r.id}](docs/rules.md#{r.help_anchor}) | {r.severity} | {r.category} "
+            f"| {_cell(r.title)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def render_rules_markdown(rules: Sequence[Rule],
-                          examples: Mapping[str, Mapping[str, Example]] | None = None) -> str:
+def render_rules_markdown(
+    rules: Sequence[Rule], examples: Mapping[str, Mapping[str, Example]] | None = None
+) -> str:
     """The full reference page: an index, then one section per rule, with its failing and
     passing example (``examples``: rule id -> {"fail": ..., "pass": ...}) when known."""
     ordered = sorted(rules, key=lambda r: r.id)
@@ -68,7 +71,9 @@ def render_rules_markdown(rules: Sequence[Rule],
         "|---|---|---|---|",
     ]
     for r in ordered:
-        out.append(f"| [{r.id}](#{r.help_anchor}) | {r.severity} | {r.category} | {_cell(r.title)} |")
+        out.append(
+            f"| [{r.id}](#{r.help_anchor}) | {r.severity} | {r.category} | {_cell(r.title)} |"
+        )
     out.append("")
     for r in ordered:
         out += _section(r, (examples or {}).get(r.id, {}))
@@ -108,17 +113,34 @@ def _section(r: Rule, examples: Mapping[str, Example]) -> list[str]:
             lines.append(f"- {ref.kind}: {label}")
         lines.append("")
     if r.remediation:
-        lines += ["**Remediation template** (every value goes through a quoting filter):", "",
-                  "```sql+jinja", r.remediation.strip(), "```", ""]
+        lines += [
+            "**Remediation template** (every value goes through a quoting filter):",
+            "",
+            "```sql+jinja",
+            r.remediation.strip(),
+            "```",
+            "",
+        ]
     if r.manual:
         lines += ["**Manual procedure.** " + " ".join(r.manual.split()), ""]
     if r.check is not None:
         covers = f" Reported once with {', '.join(r.covers)} (twin layer)." if r.covers else ""
-        lines += [f"**Statement check** (`pgaudit-roles lint`): `{r.check}` in "
-                  f"pgaudit_roles/lint/checks.py.{covers}", ""]
+        lines += [
+            f"**Statement check** (`pgaudit-roles lint`): `{r.check}` in "
+            f"pgaudit_roles/evaluate/statement_checks.py.{covers}",
+            "",
+        ]
         return lines
-    lines += ["<details><summary>Query</summary>", "", "```sql", r.query.strip(), "```", "",
-              "</details>", ""]
+    lines += [
+        "<details><summary>Query</summary>",
+        "",
+        "```sql",
+        r.query.strip(),
+        "```",
+        "",
+        "</details>",
+        "",
+    ]
     return lines
 
 
@@ -137,8 +159,12 @@ def render_example(ex: Example) -> list[str]:
         where = f"the lint test migration statement at {code(ex.case)}"
     else:
         where = f'test case "{_md(ex.case)}" in {code(ex.source)}'
-    lines = [f"### {HEADINGS[ex.kind]}", "",
-             f"From {where}" + (f" ({ex.versions})" if ex.versions else "") + ":", ""]
+    lines = [
+        f"### {HEADINGS[ex.kind]}",
+        "",
+        f"From {where}" + (f" ({ex.versions})" if ex.versions else "") + ":",
+        "",
+    ]
     for b in ex.blocks:
         fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", b.text)), default=0) + 1)
         lines += [f"{b.label}:", "", f"{fence}{b.lang}", b.text, fence, ""]

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .lint.source import LineMap, parse, split_meta
+
 KINDS = ("fail", "pass")
 HEADINGS = {"fail": "Anti-pattern", "pass": "Best practice"}
 SHOWN_PREFIX = "demo"
@@ -86,6 +88,7 @@ def load_examples(root: Path) -> dict[str, dict[str, Example]]:
 
 # --- rule cases (tests/rules/cases/<ID>.toml) ---------------------------------------------
 
+
 def case_file_examples(path: Path, root: Path) -> dict[str, Example]:
     """The chosen fail and pass examples of one case file (format: tests/rules/caseload.py,
     which validates it; this only reads it)."""
@@ -111,8 +114,10 @@ def case_example(case: Mapping[str, Any], source: str) -> Example:
     if case.get("hba") is not None:
         notes.append("The pg_hba lines are read as `--hba-file`, by a `pg_monitor` member.")
     if case.get("connect_to"):
-        notes.append(f"The collector connects to database `{shown(case['connect_to'])}` and "
-                     "reads it and the case's database.")
+        notes.append(
+            f"The collector connects to database `{shown(case['connect_to'])}` and "
+            "reads it and the case's database."
+        )
     if case.get("expect") == "fail" and case.get("match"):
         notes.append("Reported: " + _describe_match(shown(case["match"])) + ".")
     lo, hi = case.get("min_version"), case.get("max_version")
@@ -123,31 +128,53 @@ def case_example(case: Mapping[str, Any], source: str) -> Example:
         versions = f"PostgreSQL {lo} and later"
     elif hi:
         versions = f"PostgreSQL {hi} and earlier"
-    return Example(kind=str(case.get("expect")), case=str(case.get("name", "")), source=source,
-                   blocks=tuple(_blocks(case)), notes=tuple(notes), versions=versions)
+    return Example(
+        kind=str(case.get("expect")),
+        case=str(case.get("name", "")),
+        source=source,
+        blocks=tuple(_blocks(case)),
+        notes=tuple(notes),
+        versions=versions,
+    )
 
 
 def _blocks(case: Mapping[str, Any]) -> list[Block]:
     out: list[Block] = []
-    if case.get("collect_as") == "auditor" and case.get("hba") is None \
-            and "{p}_auditor" not in str(case.get("cluster_setup", "")):
+    if (
+        case.get("collect_as") == "auditor"
+        and case.get("hba") is None
+        and "{p}_auditor" not in str(case.get("cluster_setup", ""))
+    ):
         # what the case runner sets up for collect_as = "auditor" (ensure_auditor)
-        out.append(Block("The collecting role: a `pg_monitor` member without the pg_hba "
-                         "grants of `bootstrap-sql`", "sql",
-                         "CREATE ROLE auditor LOGIN;\nGRANT pg_monitor TO auditor;"))
+        out.append(
+            Block(
+                "The collecting role: a `pg_monitor` member without the pg_hba "
+                "grants of `bootstrap-sql`",
+                "sql",
+                "CREATE ROLE auditor LOGIN;\nGRANT pg_monitor TO auditor;",
+            )
+        )
     if str(case.get("cluster_setup", "")).strip():
-        out.append(Block("Cluster-wide, as a superuser", "sql",
-                         _dedent(shown(case["cluster_setup"]))))
+        out.append(
+            Block("Cluster-wide, as a superuser", "sql", _dedent(shown(case["cluster_setup"])))
+        )
     if str(case.get("setup", "")).strip():
-        out.append(Block(f"In the audited database (`{SHOWN_PREFIX}_db`), as a superuser", "sql",
-                         _dedent(shown(case["setup"]))))
+        out.append(
+            Block(
+                f"In the audited database (`{SHOWN_PREFIX}_db`), as a superuser",
+                "sql",
+                _dedent(shown(case["setup"])),
+            )
+        )
     if case.get("settings"):
         lines = [f"{k} = {_conf_value(str(v))}" for k, v in shown(case["settings"]).items()]
         out.append(Block("Server settings (postgresql.conf)", "ini", "\n".join(lines)))
     if case.get("hba") is not None and str(case["hba"]).strip():
         out.append(Block("pg_hba.conf", "text", _dedent(shown(case["hba"]))))
     if case.get("config"):
-        out.append(Block("Configuration (pgaudit-roles.toml)", "toml", toml_text(shown(case["config"]))))
+        out.append(
+            Block("Configuration (pgaudit-roles.toml)", "toml", toml_text(shown(case["config"])))
+        )
     return out
 
 
@@ -221,11 +248,14 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return (
+            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        )
     return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
 # --- statement rules (tests/data/lint) ----------------------------------------------------
+
 
 @dataclass
 class _Stmt:
@@ -248,10 +278,13 @@ def lint_examples(lint_dir: Path, root: Path) -> dict[str, dict[str, Example]]:
                 start = i
                 while start > 0 and not stmts[start - 1].marks and i - start < MAX_LINT_CONTEXT:
                     start -= 1
-                text = ";\n".join(s.text for s in stmts[start:i + 1]) + ";"
-                ex = Example(kind=kind, case=f"{_relative(path, root)}:{st.first}",
-                             source=_relative(path, root),
-                             blocks=(Block("Migration", "sql", text),))
+                text = ";\n".join(s.text for s in stmts[start : i + 1]) + ";"
+                ex = Example(
+                    kind=kind,
+                    case=f"{_relative(path, root)}:{st.first}",
+                    source=_relative(path, root),
+                    blocks=(Block("Migration", "sql", text),),
+                )
                 if mark == "twin":
                     twin.setdefault(rid, ex)
                 else:
@@ -263,8 +296,6 @@ def lint_examples(lint_dir: Path, root: Path) -> dict[str, dict[str, Example]]:
 
 def _marked_statements(path: Path, root: Path) -> list[_Stmt]:
     """The file's statements with their line span and the markers on those lines."""
-    from .lint.source import LineMap, parse, split_meta
-
     text = path.read_text(encoding="utf-8")
     marks: dict[int, list[tuple[str, str]]] = {}
     for no, line in enumerate(text.splitlines(), 1):

@@ -27,9 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import docgen
+from .core.atomic import write_text
 from .core.errors import RuleError, UsageError
 from .core.model import SEVERITIES, Rule
-from .evaluate.rules import CATEGORIES, OBJECT_TYPES, RULE_ID_RE
+from .evaluate import validated_rules
+from .evaluate.rules import CATEGORIES, OBJECT_TYPES, RULE_ID_RE, load_dir, rule_from_mapping
 
 TODO = "TODO(rules new)"
 """The placeholder marker; a meta-test fails while one is left in rules/ or the cases."""
@@ -48,54 +51,79 @@ class Scaffold:
 
 # category -> (object_type, query skeleton, case skeleton kind)
 _SHAPES: dict[str, tuple[str, str, str]] = {
-    "hba": ("hba_rule", """SELECT 'hba_rule' AS object_type, h.file_name AS object_name,
+    "hba": (
+        "hba_rule",
+        """SELECT 'hba_rule' AS object_type, h.file_name AS object_name,
        concat_ws(' ', h.type, array_to_string(h.databases, ','),
                  array_to_string(h.users, ','), h.address, h.auth_method) AS object_identity,
        h.line_number, h.auth_method
 FROM hba_rules h
 WHERE h.error IS NULL
-  AND false  -- {todo}: the insecure condition""", "hba"),
-    "settings": ("setting", """SELECT 'setting' AS object_type, s.name AS object_name,
+  AND false  -- {todo}: the insecure condition""",
+        "hba",
+    ),
+    "settings": (
+        "setting",
+        """SELECT 'setting' AS object_type, s.name AS object_name,
        s.name AS object_identity, s.setting, s.source
 FROM settings s
 WHERE s.name = 'log_statement'  -- {todo}: the setting
-  AND false                     -- {todo}: the insecure value""", "settings"),
-    "coverage": ("source", """SELECT 'source' AS object_type, c.source AS object_name,
+  AND false                     -- {todo}: the insecure value""",
+        "settings",
+    ),
+    "coverage": (
+        "source",
+        """SELECT 'source' AS object_type, c.source AS object_name,
        c.source AS object_identity, c.reason
 FROM coverage c
 WHERE c.status = 'not_collected'
-  AND false  -- {todo}: the source""", "sql"),
-    "roles": ("role", """SELECT r.name AS role, 'role' AS object_type, r.name AS object_name,
+  AND false  -- {todo}: the source""",
+        "sql",
+    ),
+    "roles": (
+        "role",
+        """SELECT r.name AS role, 'role' AS object_type, r.name AS object_name,
        r.name AS object_identity, r.kind AS role_kind
 FROM roles r
 WHERE NOT r.predefined
-  AND false  -- {todo}: the insecure condition""", "sql"),
+  AND false  -- {todo}: the insecure condition""",
+        "sql",
+    ),
 }
-_OBJECTS = ("object", """SELECT o.database, o.schema, o.kind AS object_type, o.name AS object_name,
+_OBJECTS = (
+    "object",
+    """SELECT o.database, o.schema, o.kind AS object_type, o.name AS object_name,
        o.identity AS object_identity, o.owner AS role
 FROM objects o
 WHERE NOT o.is_system
-  AND false  -- {todo}: the insecure condition""", "sql")
+  AND false  -- {todo}: the insecure condition""",
+    "sql",
+)
 
 
-def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity: str = "medium",
-             title: str | None = None) -> Scaffold:
+def new_rule(
+    rule_id: str,
+    root: Path,
+    *,
+    category: str | None = None,
+    severity: str = "medium",
+    title: str | None = None,
+) -> Scaffold:
     """Write the draft rule, its case file and the framework stubs under ``root``, then
     regenerate the docs. Raises UsageError (one line) before writing anything when the id
     is malformed or used, a file exists, or ``root`` is not a checkout."""
-    from . import docgen
-    from .core.atomic import write_text
-    from .evaluate import validated_rules
-    from .evaluate.rules import load_dir, rule_from_mapping
-
     rid = rule_id.strip().upper()  # as `rules show` reads an id
     if not RULE_ID_RE.match(rid):
-        raise UsageError(f"rule id {rule_id!r} is malformed: built-in rule ids look like "
-                         "PGR-<CATEGORY>-<3 digits>, e.g. PGR-ROLE-017")
+        raise UsageError(
+            f"rule id {rule_id!r} is malformed: built-in rule ids look like "
+            "PGR-<CATEGORY>-<3 digits>, e.g. PGR-ROLE-017"
+        )
     rules_dir, cases_dir = root / "rules", root / CASES_SUBDIR
     if not (rules_dir.is_dir() and cases_dir.is_dir() and (root / "README.md").is_file()):
-        raise UsageError(f"{root}: not a pgaudit-roles source checkout (needs rules/, "
-                         f"{CASES_SUBDIR.as_posix()}/ and README.md): pass --root")
+        raise UsageError(
+            f"{root}: not a pgaudit-roles source checkout (needs rules/, "
+            f"{CASES_SUBDIR.as_posix()}/ and README.md): pass --root"
+        )
     rule_path, cases_path = rules_dir / f"{rid}.toml", cases_dir / f"{rid}.toml"
     if rule_path.exists():
         raise UsageError(f"rule {rid} already exists ({rule_path}); rule ids are never reused")
@@ -108,9 +136,11 @@ def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity:
     _refuse_used(rid, existing)
     cat = category or _category_of(rid, existing)
     if cat == "migrations":
-        raise UsageError(f"{rid}: statement rules (category migrations) need a check in "
-                         "pgaudit_roles/lint/checks.py and cases in tests/data/lint: "
-                         "`rules new` scaffolds snapshot rules only")
+        raise UsageError(
+            f"{rid}: statement rules (category migrations) need a check in "
+            "pgaudit_roles/evaluate/statement_checks.py and cases in tests/data/lint: "
+            "`rules new` scaffolds snapshot rules only"
+        )
     if cat not in CATEGORIES:
         raise UsageError(f"category {cat!r} is not one of {', '.join(CATEGORIES)}")
     if severity not in SEVERITIES:
@@ -119,8 +149,10 @@ def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity:
     rule_text = render_rule(rid, cat, severity, title)
     # the skeleton must load: a draft that the loader refuses would be no starting point
     rule_from_mapping(tomllib.loads(rule_text), path=rule_path, origin="builtin", text=rule_text)
-    writes: list[tuple[Path, str]] = [(rule_path, rule_text),
-                                      (cases_path, render_cases(rid, _SHAPES.get(cat, _OBJECTS)[2]))]
+    writes: list[tuple[Path, str]] = [
+        (rule_path, rule_text),
+        (cases_path, render_cases(rid, _SHAPES.get(cat, _OBJECTS)[2])),
+    ]
     fw_dir = rules_dir / "frameworks"
     frameworks = sorted(fw_dir.glob("*.toml")) if fw_dir.is_dir() else []
     for fw in frameworks:
@@ -128,10 +160,16 @@ def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity:
         writes.append((fw, text.rstrip("\n") + "\n" + render_framework_stub(rid)))
 
     # (path, previous text) of everything this may write, to undo a partial run
-    generated = [root / "README.md", root / docgen.RULES_DOC, root / docgen.AUDIT_SCHEMA_DOC,
-                 validated_rules.manifest_path(rules_dir)]
-    saved = [(p, p.read_text(encoding="utf-8") if p.exists() else None)
-             for p in [*(w[0] for w in writes), *generated]]
+    generated = [
+        root / "README.md",
+        root / docgen.RULES_DOC,
+        root / docgen.AUDIT_SCHEMA_DOC,
+        validated_rules.manifest_path(rules_dir),
+    ]
+    saved = [
+        (p, p.read_text(encoding="utf-8") if p.exists() else None)
+        for p in [*(w[0] for w in writes), *generated]
+    ]
     try:
         for path, text in writes:
             write_text(path, text)
@@ -143,8 +181,9 @@ def new_rule(rule_id: str, root: Path, *, category: str | None = None, severity:
             elif not path.exists() or path.read_text(encoding="utf-8") != before:
                 write_text(path, before)
         raise
-    return Scaffold(rule=rule_path, cases=cases_path, frameworks=tuple(frameworks),
-                    docs=tuple(docs))
+    return Scaffold(
+        rule=rule_path, cases=cases_path, frameworks=tuple(frameworks), docs=tuple(docs)
+    )
 
 
 def _refuse_used(rid: str, existing: Sequence[Rule]) -> None:
@@ -152,7 +191,9 @@ def _refuse_used(rid: str, existing: Sequence[Rule]) -> None:
         if rid == r.id:
             raise UsageError(f"rule {rid} already exists ({r.path}); rule ids are never reused")
         if rid in r.aliases:
-            raise UsageError(f"{rid} is a former id of {r.id} ({r.path}); rule ids are never reused")
+            raise UsageError(
+                f"{rid} is a former id of {r.id} ({r.path}); rule ids are never reused"
+            )
 
 
 def _category_of(rid: str, existing: Sequence[Rule]) -> str:
@@ -160,8 +201,10 @@ def _category_of(rid: str, existing: Sequence[Rule]) -> str:
     part = rid.split("-")[1]
     seen = Counter(r.category for r in existing if r.id.split("-")[1] == part)
     if not seen:
-        raise UsageError(f"{rid}: no rule uses {part!r} yet, so its category is unknown: give "
-                         f"--category ({', '.join(c for c in CATEGORIES if c != 'migrations')})")
+        raise UsageError(
+            f"{rid}: no rule uses {part!r} yet, so its category is unknown: give "
+            f"--category ({', '.join(c for c in CATEGORIES if c != 'migrations')})"
+        )
     return seen.most_common(1)[0][0]
 
 
@@ -209,10 +252,12 @@ destructive = false
 
 def render_cases(rid: str, kind: str) -> str:
     """The case file: a fail and a pass case in the form the category needs."""
-    head = (f"# Cases of {rid} (format: tests/rules/caseload.py), run on PostgreSQL 13-18 by\n"
-            "# tests/rules/test_rule_cases.py. The first fail and the first pass case that run on\n"
-            "# every version are the rule's Anti-pattern and Best practice in docs/rules.md.\n"
-            "# Name cluster-wide objects with the {p} prefix.\n")
+    head = (
+        f"# Cases of {rid} (format: tests/rules/caseload.py), run on PostgreSQL 13-18 by\n"
+        "# tests/rules/test_rule_cases.py. The first fail and the first pass case that run on\n"
+        "# every version are the rule's Anti-pattern and Best practice in docs/rules.md.\n"
+        "# Name cluster-wide objects with the {p} prefix.\n"
+    )
     if kind == "hba":
         fail_body = 'hba = """\nhost all all 0.0.0.0/0 trust\n"""'
         pass_body = 'hba = """\nlocal all all peer\nhostssl all all 10.0.0.0/24 scram-sha-256\n"""'
@@ -225,15 +270,19 @@ def render_cases(rid: str, kind: str) -> str:
         fail_body = 'cluster_setup = "CREATE ROLE app_{p} LOGIN;"'
         pass_body = 'cluster_setup = "CREATE ROLE app_{p} NOLOGIN;"'
         match = 'role = "app_{p}"'
-    return (f"{head}\n[[case]]\nname = \"{TODO}: a layout that breaks the rule\"\n"
-            f"expect = \"fail\"\n{fail_body}\n[case.match]\n{match}\n\n"
-            f"[[case]]\nname = \"{TODO}: the guide's layout, which keeps it\"\n"
-            f"expect = \"pass\"\n{pass_body}\n")
+    return (
+        f'{head}\n[[case]]\nname = "{TODO}: a layout that breaks the rule"\n'
+        f'expect = "fail"\n{fail_body}\n[case.match]\n{match}\n\n'
+        f'[[case]]\nname = "{TODO}: the guide\'s layout, which keeps it"\n'
+        f'expect = "pass"\n{pass_body}\n'
+    )
 
 
 def render_framework_stub(rid: str) -> str:
-    return (f"\n# {TODO} {rid}: add it to the `rules` of the requirement it checks, or\n"
-            "# delete this comment when it checks none of this framework's requirements.\n")
+    return (
+        f"\n# {TODO} {rid}: add it to the `rules` of the requirement it checks, or\n"
+        "# delete this comment when it checks none of this framework's requirements.\n"
+    )
 
 
 def _toml_str(text: str) -> str:

@@ -54,7 +54,7 @@ def version_in_nodeid(nodeid: str) -> int | None:
     """
     if not nodeid.endswith("]") or "[" not in nodeid:
         return None
-    for part in nodeid[nodeid.index("[") + 1:-1].split("-"):
+    for part in nodeid[nodeid.index("[") + 1 : -1].split("-"):
         m = _VERSION_ID.match(part)
         if m and int(m.group(1)) in VERSIONS:
             return int(m.group(1))
@@ -86,8 +86,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if major is None:
             continue
         if version_in_nodeid(item.nodeid) != major:
-            raise pytest.UsageError(f"{item.nodeid}: runs on PostgreSQL {major} but its id does "
-                                    f"not start with pg{major} (the xdist grouping needs it)")
+            raise pytest.UsageError(
+                f"{item.nodeid}: runs on PostgreSQL {major} but its id does "
+                f"not start with pg{major} (the xdist grouping needs it)"
+            )
         if item.get_closest_marker("pg") is None:
             item.add_marker(pytest.mark.pg)
         item.add_marker(pytest.mark.xdist_group(f"pg{major}"))
@@ -129,8 +131,10 @@ _real_start = LocalCluster.start
 
 def _guarded_start(self: LocalCluster) -> LocalCluster:
     if not _running_pg_test:
-        raise RuntimeError("a test without the 'pg' marker started a PostgreSQL server: mark it "
-                           "@pytest.mark.pg (the -m 'not pg' tier must start none)")
+        raise RuntimeError(
+            "a test without the 'pg' marker started a PostgreSQL server: mark it "
+            "@pytest.mark.pg (the -m 'not pg' tier must start none)"
+        )
     return _real_start(self)
 
 
@@ -175,8 +179,13 @@ class Server:
         with psycopg.connect(self.conninfo(user, dbname), autocommit=True) as conn:
             conn.execute(sql.encode("utf-8"))  # bytes: no client-side placeholder parsing
 
-    def query(self, sql: str, params: tuple | dict | None = None, dbname: str = "postgres",
-              user: str = "postgres") -> list[tuple]:
+    def query(
+        self,
+        sql: str,
+        params: tuple | dict | None = None,
+        dbname: str = "postgres",
+        user: str = "postgres",
+    ) -> list[tuple]:
         import psycopg
 
         with psycopg.connect(self.conninfo(user, dbname), autocommit=True) as conn:
@@ -194,7 +203,9 @@ class Server:
         import psycopg
 
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-            conn.execute(psql.SQL("CREATE DATABASE {} TEMPLATE template0").format(psql.Identifier(name)))
+            conn.execute(
+                psql.SQL("CREATE DATABASE {} TEMPLATE template0").format(psql.Identifier(name))
+            )
         return name
 
     def drop_database(self, name: str) -> None:
@@ -202,8 +213,13 @@ class Server:
         from psycopg import sql as psql
 
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-            conn.execute(psql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)" if self.major >= 13 else
-                                  "DROP DATABASE IF EXISTS {}").format(psql.Identifier(name)))
+            conn.execute(
+                psql.SQL(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)"
+                    if self.major >= 13
+                    else "DROP DATABASE IF EXISTS {}"
+                ).format(psql.Identifier(name))
+            )
 
 
 QUIET_LOG = "fatal"
@@ -301,5 +317,7 @@ def shared_schemas() -> Path:
     """../shared/schemas: a test that needs it fails loudly when it is missing."""
     path = SHARED / "schemas"
     if not (path / "sarif-schema-2.1.0.json").exists() or not (path / "junit.xsd").exists():
-        pytest.fail(f"report schemas not found at {path} (expected ../shared/schemas beside the repo)")
+        pytest.fail(
+            f"report schemas not found at {path} (expected ../shared/schemas beside the repo)"
+        )
     return path

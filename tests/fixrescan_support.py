@@ -41,13 +41,14 @@ APPS: dict[str, tuple[str, tuple[str, ...]]] = {
 # Login roles that read through db_reader_<app> (the guide's analyst), and the apps they read.
 READERS: dict[str, tuple[str, ...]] = {
     "analyst_jane": ("api", "billing"),
-    "o'brien \"ops\"": ("billing",),
+    'o\'brien "ops"': ("billing",),
 }
 DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 # --- the demo server --------------------------------------------------------------------
+
 
 @dataclass
 class DemoCluster:
@@ -75,8 +76,9 @@ class DemoCluster:
         line; the unix socket is trust, which would prove nothing)."""
         import psycopg
 
-        return psycopg.connect(self.cluster.tcp_conninfo(role, self.passwords[role], dbname),
-                               connect_timeout=10)
+        return psycopg.connect(
+            self.cluster.tcp_conninfo(role, self.passwords[role], dbname), connect_timeout=10
+        )
 
     def query(self, sql: str, params: tuple | None = None, dbname: str = "postgres") -> list[tuple]:
         import psycopg
@@ -102,12 +104,14 @@ def start_demo(install: PgInstall, work: Path) -> DemoCluster:
     cluster.start()
     dc = DemoCluster(cluster, work, rules)
     try:
+
         def password_for(role: str) -> str:
             dc.passwords[role] = f"fixrescan-{secrets.token_hex(10)}"
             return dc.passwords[role]
 
-        steps = parse_layout(demo.LAYOUT_FILE.read_text(encoding="utf-8"),
-                             server_version_num(cluster))
+        steps = parse_layout(
+            demo.LAYOUT_FILE.read_text(encoding="utf-8"), server_version_num(cluster)
+        )
         apply_layout(cluster, steps, password_for)
         create_auditor(cluster)
         dc.config.write_text(demo.CONFIG_FILE.read_text(encoding="utf-8"), encoding="utf-8")
@@ -119,6 +123,7 @@ def start_demo(install: PgInstall, work: Path) -> DemoCluster:
 
 
 # --- scans through the CLI ---------------------------------------------------------------
+
 
 @dataclass
 class Scan:
@@ -139,8 +144,11 @@ class Scan:
 
     def with_sql(self) -> dict[str, dict[str, Any]]:
         """Active findings whose fix is SQL (the ones the script is meant to fix)."""
-        return {f["fingerprint"]: f for f in self.findings
-                if f.get("remediation") and f.get("suppressed") is None}
+        return {
+            f["fingerprint"]: f
+            for f in self.findings
+            if f.get("remediation") and f.get("suppressed") is None
+        }
 
     def rule_status(self) -> dict[str, str]:
         return {r["id"]: r["status"] for r in self.report["rules"]}
@@ -171,13 +179,21 @@ def freeze_rules(work: Path) -> Path:
 
 def _cli(dc: DemoCluster, args: list[str]) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    return subprocess.run([sys.executable, "-c", _LAUNCHER, str(dc.rules), *args],
-                          capture_output=True, text=True, cwd=dc.work, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, str(dc.rules), *args],
+        capture_output=True,
+        text=True,
+        cwd=dc.work,
+        env=env,
+        timeout=600,
+    )
 
 
 def _read_outputs(out_dir: Path, proc: subprocess.CompletedProcess[str], want_json: bool) -> Scan:
     if proc.returncode not in (0, 1):  # 2: usage/config/rule error, 3: unreachable
-        raise AssertionError(f"pgaudit-roles exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"pgaudit-roles exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
     scripts = sorted(out_dir.glob("*.sql"))
     assert len(scripts) == 1, f"expected one .sql report in {out_dir}: {scripts}"
     report: dict[str, Any] = {}
@@ -186,8 +202,9 @@ def _read_outputs(out_dir: Path, proc: subprocess.CompletedProcess[str], want_js
         reports = [p for p in reports if p.name != "snapshot.json"]
         assert len(reports) == 1, f"expected one JSON report in {out_dir}: {reports}"
         report = json.loads(reports[0].read_text(encoding="utf-8"))
-    return Scan(proc.returncode, proc.stderr, report, scripts[0].read_text(encoding="utf-8"),
-                out_dir)
+    return Scan(
+        proc.returncode, proc.stderr, report, scripts[0].read_text(encoding="utf-8"), out_dir
+    )
 
 
 def scan(dc: DemoCluster, name: str, level: str) -> Scan:
@@ -195,10 +212,24 @@ def scan(dc: DemoCluster, name: str, level: str) -> Scan:
     JSON, the SQL script at ``level`` and the snapshot into ``work/name``."""
     out_dir = dc.work / name
     started = time.monotonic()
-    proc = _cli(dc, ["scan", dc.cluster.conninfo(user=AUDITOR), "--config", str(dc.config),
-                     "--format", "sql,json", "--output-dir", str(out_dir),
-                     "--remediation-level", level,
-                     "--snapshot-out", str(out_dir / "snapshot.json"), "--quiet"])
+    proc = _cli(
+        dc,
+        [
+            "scan",
+            dc.cluster.conninfo(user=AUDITOR),
+            "--config",
+            str(dc.config),
+            "--format",
+            "sql,json",
+            "--output-dir",
+            str(out_dir),
+            "--remediation-level",
+            level,
+            "--snapshot-out",
+            str(out_dir / "snapshot.json"),
+            "--quiet",
+        ],
+    )
     dc.timings[f"scan {name}"] = time.monotonic() - started
     return _read_outputs(out_dir, proc, want_json=True)
 
@@ -206,12 +237,27 @@ def scan(dc: DemoCluster, name: str, level: str) -> Scan:
 def check_script(dc: DemoCluster, snapshot: Path, name: str, level: str) -> Scan:
     """The script for the same snapshot at another level (``pgaudit-roles check``)."""
     out_dir = dc.work / name
-    proc = _cli(dc, ["check", str(snapshot), "--config", str(dc.config), "--format", "sql",
-                     "--output-dir", str(out_dir), "--remediation-level", level, "--quiet"])
+    proc = _cli(
+        dc,
+        [
+            "check",
+            str(snapshot),
+            "--config",
+            str(dc.config),
+            "--format",
+            "sql",
+            "--output-dir",
+            str(out_dir),
+            "--remediation-level",
+            level,
+            "--quiet",
+        ],
+    )
     return _read_outputs(out_dir, proc, want_json=False)
 
 
 # --- psql --------------------------------------------------------------------------------
+
 
 def psql_binary(install: PgInstall) -> str:
     """The server's own psql, else the newest one we can find (newer psql reads older servers)."""
@@ -233,9 +279,22 @@ def apply_script(dc: DemoCluster, script: str, name: str) -> subprocess.Complete
     path.write_text(script, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     started = time.monotonic()
-    proc = subprocess.run([psql_binary(dc.cluster.install), "-X", "-v", "ON_ERROR_STOP=1",
-                           "-f", str(path), "-d", dc.superuser_conninfo()],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [
+            psql_binary(dc.cluster.install),
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            str(path),
+            "-d",
+            dc.superuser_conninfo(),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     dc.timings[f"psql {name}"] = time.monotonic() - started
     return proc
 
@@ -244,8 +303,13 @@ def apply_script(dc: DemoCluster, script: str, name: str) -> subprocess.Complete
 
 OMITTED_MARK = "-- DESTRUCTIVE: review - omitted at level safe"
 EMITTED_MARK = "-- DESTRUCTIVE: review"
-_SESSION = ("BEGIN", "COMMIT", "SET client_encoding", "SET standard_conforming_strings",
-            "SELECT pg_catalog.pg_reload_conf()")
+_SESSION = (
+    "BEGIN",
+    "COMMIT",
+    "SET client_encoding",
+    "SET standard_conforming_strings",
+    "SELECT pg_catalog.pg_reload_conf()",
+)
 
 
 def executable_statements(script: str) -> list[str]:
@@ -253,8 +317,11 @@ def executable_statements(script: str) -> list[str]:
     session/transaction boilerplate left out), each as pglast splits them."""
     from pglast import split
 
-    body = "\n".join(ln for ln in script.splitlines()
-                     if not ln.lstrip().startswith("\\") and not ln.lstrip().startswith("--"))
+    body = "\n".join(
+        ln
+        for ln in script.splitlines()
+        if not ln.lstrip().startswith("\\") and not ln.lstrip().startswith("--")
+    )
     out = []
     for stmt in split(body):
         text = " ".join(stmt.split())
@@ -278,8 +345,11 @@ def omitted_statements(script: str) -> list[str]:
 def marked_destructive(script: str) -> list[str]:
     """Statements an all-level script emits right after ``-- DESTRUCTIVE: review``."""
     lines = script.splitlines()
-    return [" ".join(lines[i + 1].split()).rstrip(";") for i, ln in enumerate(lines)
-            if ln == EMITTED_MARK]
+    return [
+        " ".join(lines[i + 1].split()).rstrip(";")
+        for i, ln in enumerate(lines)
+        if ln == EMITTED_MARK
+    ]
 
 
 def destructive_by_parse_tree(stmt: str, login_roles: set[str]) -> str | None:
@@ -289,8 +359,9 @@ def destructive_by_parse_tree(stmt: str, login_roles: set[str]) -> str | None:
     from pglast import ast, enums, parse_sql
 
     def names(specs: Any) -> list[str]:
-        return [s.rolename for s in specs or ()
-                if s.roletype == enums.RoleSpecType.ROLESPEC_CSTRING]
+        return [
+            s.rolename for s in specs or () if s.roletype == enums.RoleSpecType.ROLESPEC_CSTRING
+        ]
 
     for raw in parse_sql(stmt):
         node = raw.stmt
@@ -363,6 +434,7 @@ def state_diff(a: dict[str, list[tuple]], b: dict[str, list[tuple]]) -> list[str
 
 # --- what the roles can do, tried by logging in ------------------------------------------
 
+
 @dataclass(frozen=True)
 class Relation:
     schema: str
@@ -388,7 +460,9 @@ def app_relations(dc: DemoCluster, app: str) -> list[Relation]:
         " ORDER BY a.attnum LIMIT 1) "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'S') ORDER BY 1, 2",
-        (list(schemas),), dbname=db)
+        (list(schemas),),
+        dbname=db,
+    )
     return [Relation(s, n, "r" if k == "p" else k, col) for s, n, k, col in rows]
 
 
@@ -400,7 +474,9 @@ def app_functions(dc: DemoCluster, app: str) -> list[Function]:
         "p.oid::regprocedure::text "
         "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
         "WHERE n.nspname = ANY(%s) AND p.prokind = 'f' ORDER BY 1, 2",
-        (list(schemas),), dbname=db)
+        (list(schemas),),
+        dbname=db,
+    )
     return [Function(s, n, tuple(args), sig) for s, n, args, sig in rows]
 
 
@@ -412,9 +488,12 @@ def _probe_sql(rel: Relation | Function, privilege: str) -> Any:
     from psycopg import sql
 
     if isinstance(rel, Function):
-        args = sql.SQL(", ").join(sql.SQL("NULL::" + t) for t in rel.arg_types)  # type names from format_type
-        return sql.SQL("SELECT {}.{}({})").format(sql.Identifier(rel.schema),
-                                                    sql.Identifier(rel.name), args)
+        args = sql.SQL(", ").join(
+            sql.SQL("NULL::" + t) for t in rel.arg_types
+        )  # type names from format_type
+        return sql.SQL("SELECT {}.{}({})").format(
+            sql.Identifier(rel.schema), sql.Identifier(rel.name), args
+        )
     target = sql.Identifier(rel.schema, rel.name)
     if privilege == "SELECT":
         return sql.SQL("SELECT * FROM {} LIMIT 0").format(target)
@@ -434,9 +513,10 @@ def _regclass(rel: Relation) -> Any:
     """A subquery for the relation's OID by name (no hand-made quoting of the name)."""
     from psycopg import sql
 
-    return sql.SQL("SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-                   "ON n.oid = c.relnamespace WHERE n.nspname = {} AND c.relname = {}").format(
-        sql.Literal(rel.schema), sql.Literal(rel.name))
+    return sql.SQL(
+        "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = {} AND c.relname = {}"
+    ).format(sql.Literal(rel.schema), sql.Literal(rel.name))
 
 
 def probe(conn: Any, obj: Relation | Function, privilege: str) -> str:
@@ -460,11 +540,14 @@ def probe(conn: Any, obj: Relation | Function, privilege: str) -> str:
     return outcome
 
 
-Capabilities = dict[tuple[str, str, str, str], str]  # (database, object, privilege, role) -> outcome
+Capabilities = dict[
+    tuple[str, str, str, str], str
+]  # (database, object, privilege, role) -> outcome
 
 
-def capabilities(dc: DemoCluster, role: str, app: str,
-                 privileges: tuple[str, ...] = DML) -> Capabilities:
+def capabilities(
+    dc: DemoCluster, role: str, app: str, privileges: tuple[str, ...] = DML
+) -> Capabilities:
     """What ``role`` can do to every object of ``app``, tried by logging in as it."""
     import psycopg
 
@@ -507,15 +590,20 @@ def group_privileges(dc: DemoCluster, group: str, app: str) -> set[tuple[str, st
         privs = {"r": DML, "v": ("SELECT",), "S": ("USAGE",)}[rel.kind]
         for p in privs:
             fn = "has_sequence_privilege" if rel.kind == "S" else "has_table_privilege"
-            (ok,), = dc.query(
+            ((ok,),) = dc.query(
                 f"SELECT {fn}(%s, c.oid, %s) FROM pg_class c JOIN pg_namespace n "
                 "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
-                (group, p, rel.schema, rel.name), dbname=db)
+                (group, p, rel.schema, rel.name),
+                dbname=db,
+            )
             if ok:
                 out.add((db, _label(rel), p))
     for f in app_functions(dc, app):
-        (ok,), = dc.query("SELECT has_function_privilege(%s, %s::regprocedure, 'EXECUTE')",
-                          (group, f.signature), dbname=db)
+        ((ok,),) = dc.query(
+            "SELECT has_function_privilege(%s, %s::regprocedure, 'EXECUTE')",
+            (group, f.signature),
+            dbname=db,
+        )
         if ok:
             out.add((db, f.signature, "EXECUTE"))
     return out
@@ -586,21 +674,33 @@ def deploy_ddl(dc: DemoCluster, app: str, table: str) -> list[str]:
     try:
         with dc.login(deploy, db) as conn:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(owner)))
-            conn.execute(sql.SQL("CREATE TABLE {} (id bigint GENERATED ALWAYS AS IDENTITY "
-                                 "PRIMARY KEY, note text)").format(target))
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE {} (id bigint GENERATED ALWAYS AS IDENTITY "
+                    "PRIMARY KEY, note text)"
+                ).format(target)
+            )
             conn.execute("RESET ROLE")
     except psycopg.Error as exc:
-        return [f"{deploy} could not run DDL in {schema} through SET ROLE {owner}: "
-                f"{str(exc).strip().splitlines()[-1]}"]
+        return [
+            f"{deploy} could not run DDL in {schema} through SET ROLE {owner}: "
+            f"{str(exc).strip().splitlines()[-1]}"
+        ]
     try:
         with dc.login(writer, db) as conn:
-            for stmt in ("INSERT INTO {} (note) VALUES ('x')", "UPDATE {} SET note = 'y'",
-                         "SELECT * FROM {}", "DELETE FROM {}"):
+            for stmt in (
+                "INSERT INTO {} (note) VALUES ('x')",
+                "UPDATE {} SET note = 'y'",
+                "SELECT * FROM {}",
+                "DELETE FROM {}",
+            ):
                 try:
                     conn.execute(sql.SQL(stmt).format(target))
                 except psycopg.Error as exc:
-                    failures.append(f"{writer} on the new table {schema}.{table}: {stmt} "
-                                    f"failed: {str(exc).splitlines()[0]}")
+                    failures.append(
+                        f"{writer} on the new table {schema}.{table}: {stmt} "
+                        f"failed: {str(exc).splitlines()[0]}"
+                    )
                     conn.rollback()
     except psycopg.Error as exc:
         failures.append(f"{writer} cannot log in to {db}: {str(exc).strip().splitlines()[-1]}")

@@ -25,8 +25,13 @@ def sample_path(d: str, per_segment: int = 24) -> list[tuple[float, float]]:
             i += 2
         elif cmd == "L":
             end = (float(tokens[i]), float(tokens[i + 1]))
-            pts += [(cur[0] + (end[0] - cur[0]) * t / per_segment, cur[1] + (end[1] - cur[1]) * t / per_segment)
-                    for t in range(1, per_segment + 1)]
+            pts += [
+                (
+                    cur[0] + (end[0] - cur[0]) * t / per_segment,
+                    cur[1] + (end[1] - cur[1]) * t / per_segment,
+                )
+                for t in range(1, per_segment + 1)
+            ]
             cur = end
             i += 2
         elif cmd == "C":
@@ -35,9 +40,13 @@ def sample_path(d: str, per_segment: int = 24) -> list[tuple[float, float]]:
             end = (float(tokens[i + 4]), float(tokens[i + 5]))
             for k in range(1, per_segment + 1):
                 t = k / per_segment
-                a, b, c, e = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t ** 2, t ** 3
-                pts.append((a * cur[0] + b * c1[0] + c * c2[0] + e * end[0],
-                            a * cur[1] + b * c1[1] + c * c2[1] + e * end[1]))
+                a, b, c, e = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3
+                pts.append(
+                    (
+                        a * cur[0] + b * c1[0] + c * c2[0] + e * end[0],
+                        a * cur[1] + b * c1[1] + c * c2[1] + e * end[1],
+                    )
+                )
             cur = end
             i += 6
         else:
@@ -45,7 +54,9 @@ def sample_path(d: str, per_segment: int = 24) -> list[tuple[float, float]]:
     return pts
 
 
-def crossings(boxes: list[Box], edges: list[tuple[int, int, str]], eps: float = 0.5) -> list[tuple[int, int, int]]:
+def crossings(
+    boxes: list[Box], edges: list[tuple[int, int, str]], eps: float = 0.5
+) -> list[tuple[int, int, int]]:
     """(member box, group box, crossed box) for every edge sample inside a foreign box."""
     bad = []
     for m, g, d in edges:

@@ -26,5 +26,8 @@ def markers(kind: str) -> set[tuple[str, int, str]]:
 
 
 def located(result, layer: str | None = None) -> set[tuple[str, int, str]]:
-    return {(f.file, f.line, f.rule_id) for f in result.findings
-            if f.file is not None and (layer is None or f.details.get("layer") == layer)}
+    return {
+        (f.file, f.line, f.rule_id)
+        for f in result.findings
+        if f.file is not None and (layer is None or f.details.get("layer") == layer)
+    }

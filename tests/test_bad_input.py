@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 
 from pgaudit_roles.collect import snapshot as snapmod
 from pgaudit_roles.collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, FORMAT, FORMAT_VERSION
+from pgaudit_roles.commands import check as check_cmd
+from pgaudit_roles.config import load_config
 from pgaudit_roles.core.errors import EXIT_INTERNAL, EXIT_USAGE, AuditError, UsageError
-from pgaudit_roles.evaluate.config import load_config
 
 SOURCES_OK = {name: {"collected": True, "reason": None} for name in snapmod.SOURCES}
 
@@ -45,43 +46,118 @@ def valid_doc() -> dict[str, Any]:
     roles = CLUSTER_TABLES["roles"]
     dbs = CLUSTER_TABLES["databases"]
     cluster = {
-        "roles": {"columns": [c[0] for c in roles], "rows": [
-            _row(roles, oid=10, name="postgres", superuser=True, login=True, connection_limit=-1,
-                 predefined=False, valid_until=None, password_type=None, comment=None),
-            _row(roles, oid=16384, name="app_owner", login=True, connection_limit=-1,
-                 valid_until=None, password_type=None, comment=None),
-        ]},
-        "databases": {"columns": [c[0] for c in dbs], "rows": [
-            _row(dbs, oid=5, name="postgres", owner_oid=10, allow_connections=True,
-                 connection_limit=-1, acl_state="default", auditor_can_connect=True),
-        ]},
+        "roles": {
+            "columns": [c[0] for c in roles],
+            "rows": [
+                _row(
+                    roles,
+                    oid=10,
+                    name="postgres",
+                    superuser=True,
+                    login=True,
+                    connection_limit=-1,
+                    predefined=False,
+                    valid_until=None,
+                    password_type=None,
+                    comment=None,
+                ),
+                _row(
+                    roles,
+                    oid=16384,
+                    name="app_owner",
+                    login=True,
+                    connection_limit=-1,
+                    valid_until=None,
+                    password_type=None,
+                    comment=None,
+                ),
+            ],
+        },
+        "databases": {
+            "columns": [c[0] for c in dbs],
+            "rows": [
+                _row(
+                    dbs,
+                    oid=5,
+                    name="postgres",
+                    owner_oid=10,
+                    allow_connections=True,
+                    connection_limit=-1,
+                    acl_state="default",
+                    auditor_can_connect=True,
+                ),
+            ],
+        },
     }
     sch = DATABASE_TABLES["schemas"]
     acl = DATABASE_TABLES["acl"]
     obj = DATABASE_TABLES["objects"]
     tables = {
-        "schemas": {"columns": [c[0] for c in sch], "rows": [
-            _row(sch, oid=2200, name="public", owner_oid=10, acl_state="explicit")]},
-        "objects": {"columns": [c[0] for c in obj], "rows": [
-            _row(obj, object_class="relation", oid=20000, kind="table", schema_oid=2200,
-                 name="t", identity_args=None, owner_oid=16384, acl_state="explicit",
-                 extension=None, trusted=None)]},
-        "acl": {"columns": [c[0] for c in acl], "rows": [
-            _row(acl, object_class="schema", object_oid=2200, subid=0, grantor_oid=10,
-                 grantee_oid=0, privilege="CREATE", grantable=False),
-            _row(acl, object_class="schema", object_oid=2200, subid=0, grantor_oid=10,
-                 grantee_oid=0, privilege="USAGE", grantable=False)]},
+        "schemas": {
+            "columns": [c[0] for c in sch],
+            "rows": [_row(sch, oid=2200, name="public", owner_oid=10, acl_state="explicit")],
+        },
+        "objects": {
+            "columns": [c[0] for c in obj],
+            "rows": [
+                _row(
+                    obj,
+                    object_class="relation",
+                    oid=20000,
+                    kind="table",
+                    schema_oid=2200,
+                    name="t",
+                    identity_args=None,
+                    owner_oid=16384,
+                    acl_state="explicit",
+                    extension=None,
+                    trusted=None,
+                )
+            ],
+        },
+        "acl": {
+            "columns": [c[0] for c in acl],
+            "rows": [
+                _row(
+                    acl,
+                    object_class="schema",
+                    object_oid=2200,
+                    subid=0,
+                    grantor_oid=10,
+                    grantee_oid=0,
+                    privilege="CREATE",
+                    grantable=False,
+                ),
+                _row(
+                    acl,
+                    object_class="schema",
+                    object_oid=2200,
+                    subid=0,
+                    grantor_oid=10,
+                    grantee_oid=0,
+                    privilege="USAGE",
+                    grantable=False,
+                ),
+            ],
+        },
     }
-    return {"format": FORMAT, "version": FORMAT_VERSION,
-            "meta": {"server_version_num": 160004, "server_version": "16.4",
-                     "collected_at": "2026-12-05T00:00:00+00:00", "connected_user": "postgres",
-                     "is_superuser": True, "target": {"host": "h", "port": 5432},
-                     "sources": copy.deepcopy(SOURCES_OK)},
-            "cluster": cluster,
-            "databases": [{"oid": 5, "name": "postgres", "status": "collected", "reason": None,
-                           "tables": tables}]}
-
-
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "meta": {
+            "server_version_num": 160004,
+            "server_version": "16.4",
+            "collected_at": "2026-12-05T00:00:00+00:00",
+            "connected_user": "postgres",
+            "is_superuser": True,
+            "target": {"host": "h", "port": 5432},
+            "sources": copy.deepcopy(SOURCES_OK),
+        },
+        "cluster": cluster,
+        "databases": [
+            {"oid": 5, "name": "postgres", "status": "collected", "reason": None, "tables": tables}
+        ],
+    }
 
 
 def assert_clean_usage_error(code: int, err: str, path: Path | str) -> None:
@@ -99,10 +175,12 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return p
 
 
-def test_the_valid_snapshot_has_findings(good: Path, capsys: pytest.CaptureFixture[str],
-                                         tmp_path: Path) -> None:
-    code, _out, err = run_cli(["check", str(good), "--format", "json", "--output-dir",
-                               str(tmp_path), "-q"], capsys)
+def test_the_valid_snapshot_has_findings(
+    good: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _out, err = run_cli(
+        ["check", str(good), "--format", "json", "--output-dir", str(tmp_path), "-q"], capsys
+    )
     assert code == 1, err  # PUBLIC CREATE on public gates: damage below must not hide it
     report = json.loads((tmp_path / "pgaudit-report.json").read_text())
     assert any(f["rule_id"] == "PGR-PRIV-001" for f in report["findings"])
@@ -119,6 +197,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
             node[int(last)] = value
         else:
             node[last] = value
+
     return apply
 
 
@@ -128,6 +207,7 @@ def _append_dup(path: str) -> Callable[[dict[str, Any]], None]:
         for k in path.split("."):
             node = node[int(k)] if k.isdigit() else node[k]
         node.append(copy.deepcopy(node[0]))
+
     return apply
 
 
@@ -171,20 +251,21 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     "acl grantee bool": _set(f"{DB0}.acl.rows.0.4", True),
     "object name null": _set(f"{DB0}.objects.rows.0.4", None),
     "unknown table": _set(f"{DB0}.nonsense", {"columns": [], "rows": []}),
-    "table refers to a file outside an archive": _set(f"{DB0}.acl", {
-        "columns": [c[0] for c in DATABASE_TABLES["acl"]], "file": "x.parquet"}),
+    "table refers to a file outside an archive": _set(
+        f"{DB0}.acl", {"columns": [c[0] for c in DATABASE_TABLES["acl"]], "file": "x.parquet"}
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
-def test_damaged_snapshot_is_rejected_with_one_line(name: str, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_damaged_snapshot_is_rejected_with_one_line(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     doc = valid_doc()
     MUTATIONS[name](doc)
     p = tmp_path / "snap.json"
     p.write_text(json.dumps(doc), encoding="utf-8")
-    code, _out, err = run_cli(["check", str(p), "-q", "--output-dir", str(tmp_path / "o")],
-                              capsys)
+    code, _out, err = run_cli(["check", str(p), "-q", "--output-dir", str(tmp_path / "o")], capsys)
     assert_clean_usage_error(code, err, p)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
@@ -192,8 +273,11 @@ def test_damaged_snapshot_is_rejected_with_one_line(name: str, tmp_path: Path,
 def test_rejection_names_the_place(tmp_path: Path) -> None:
     doc = valid_doc()
     MUTATIONS["acl rows truncated to [[1]]"](doc)
-    with pytest.raises(UsageError, match=r"databases\[0\]\.tables\.acl\.rows\[0\]: has 1 values, "
-                                         r"expected 7"):
+    with pytest.raises(
+        UsageError,
+        match=r"databases\[0\]\.tables\.acl\.rows\[0\]: has 1 values, "
+        r"expected 7",
+    ):
         snapmod.from_json(doc, "x.json")
 
 
@@ -214,12 +298,12 @@ def _raw_variants(good: bytes) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("name", sorted(_raw_variants(b"{}")))
-def test_unreadable_snapshot_bytes(name: str, good: Path, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_snapshot_bytes(
+    name: str, good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     p = tmp_path / name
     p.write_bytes(_raw_variants(good.read_bytes())[name])
-    code, _out, err = run_cli(["check", str(p), "-q", "--output-dir", str(tmp_path / "o")],
-                              capsys)
+    code, _out, err = run_cli(["check", str(p), "-q", "--output-dir", str(tmp_path / "o")], capsys)
     assert_clean_usage_error(code, err, p)
 
 
@@ -232,6 +316,7 @@ def test_truncated_json_names_the_line(good: Path, tmp_path: Path) -> None:
 
 
 # --- archives ----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def archive_members(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bytes]]:
@@ -263,19 +348,28 @@ def _archive_variants(members: list[tuple[str, bytes]]) -> dict[str, list[tuple[
 
     def swap(n: str, b: bytes) -> bytes:
         return d[objects] if n == acl else d[acl] if n == objects else b
+
     return {
         "garbage member": [(n, os.urandom(600) if n == acl else b) for n, b in members],
         "truncated member": [(n, b[: len(b) // 2] if n == acl else b) for n, b in members],
         "swapped members": [(n, swap(n, b)) for n, b in members],
         "missing member": [(n, b) for n, b in members if n != acl],
-        "nested header": [(n, b"[" * 200_000 if n == snapmod.ARCHIVE_HEADER else b)
-                          for n, b in members],
-        "binary header": [(n, b"\xff\xfe\x00" if n == snapmod.ARCHIVE_HEADER else b)
-                          for n, b in members],
+        "nested header": [
+            (n, b"[" * 200_000 if n == snapmod.ARCHIVE_HEADER else b) for n, b in members
+        ],
+        "binary header": [
+            (n, b"\xff\xfe\x00" if n == snapmod.ARCHIVE_HEADER else b) for n, b in members
+        ],
         "header not first": [members[1], *members],
         "header with [[1]] acl": [
-            (n, json.dumps(_header_acl_truncated(json.loads(b))).encode()
-             if n == snapmod.ARCHIVE_HEADER else b) for n, b in members],
+            (
+                n,
+                json.dumps(_header_acl_truncated(json.loads(b))).encode()
+                if n == snapmod.ARCHIVE_HEADER
+                else b,
+            )
+            for n, b in members
+        ],
     }
 
 
@@ -284,14 +378,26 @@ def _header_acl_truncated(header: dict[str, Any]) -> dict[str, Any]:
     return header
 
 
-ARCHIVE_DAMAGE = ["garbage member", "truncated member", "swapped members", "missing member",
-                  "nested header", "binary header", "header not first", "header with [[1]] acl"]
+ARCHIVE_DAMAGE = [
+    "garbage member",
+    "truncated member",
+    "swapped members",
+    "missing member",
+    "nested header",
+    "binary header",
+    "header not first",
+    "header with [[1]] acl",
+]
 
 
 @pytest.mark.parametrize("name", ARCHIVE_DAMAGE)
-def test_damaged_archive_is_rejected(name: str, archive_members: list[tuple[str, bytes]],
-                                     tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_damaged_archive_is_rejected(
+    name: str,
+    archive_members: list[tuple[str, bytes]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import tempfile
 
     variants = _archive_variants(archive_members)
@@ -300,15 +406,15 @@ def test_damaged_archive_is_rejected(name: str, archive_members: list[tuple[str,
     private = tmp_path / "tmp"
     private.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private))
-    code, _out, err = run_cli(["check", str(p), "-q", "--output-dir", str(tmp_path / "o")],
-                              capsys)
+    code, _out, err = run_cli(["check", str(p), "-q", "--output-dir", str(tmp_path / "o")], capsys)
     assert_clean_usage_error(code, err, p)
     left = list(private.iterdir())
     assert not left, f"temporary files left behind: {left}"
 
 
-def test_truncated_archive(archive_members: list[tuple[str, bytes]], tmp_path: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_truncated_archive(
+    archive_members: list[tuple[str, bytes]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     whole = _tar(tmp_path / "whole.tar", archive_members).read_bytes()
     p = tmp_path / "cut.tar"
     p.write_bytes(whole[: len(whole) // 2])
@@ -343,8 +449,9 @@ def _args_for(kind: str, path: Path, good: Path, tmp_path: Path) -> list[str]:
 
 @pytest.mark.parametrize("kind", ["config", "waivers", "baseline", "rules", "report", "lint"])
 @pytest.mark.parametrize("name", sorted(BAD_TEXT))
-def test_bad_bytes_in_every_input_file(kind: str, name: str, good: Path, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_bytes_in_every_input_file(
+    kind: str, name: str, good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if kind == "rules":
         (tmp_path / "rules").mkdir()
         p = tmp_path / "rules" / "ACME-ROLE-001.toml"
@@ -365,10 +472,10 @@ REPORT_DAMAGE: dict[str, Callable[[dict[str, Any]], None]] = {
 
 
 @pytest.mark.parametrize("name", sorted(REPORT_DAMAGE))
-def test_report_with_bad_findings(name: str, good: Path, tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
-    run_cli(["check", str(good), "--format", "json", "--output-dir", str(tmp_path), "-q"],
-            capsys)
+def test_report_with_bad_findings(
+    name: str, good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_cli(["check", str(good), "--format", "json", "--output-dir", str(tmp_path), "-q"], capsys)
     report = json.loads((tmp_path / "pgaudit-report.json").read_text())
     REPORT_DAMAGE[name](report)
     p = tmp_path / "bad-report.json"
@@ -377,11 +484,15 @@ def test_report_with_bad_findings(name: str, good: Path, tmp_path: Path,
     assert_clean_usage_error(code, err, p)
 
 
-def test_baseline_with_non_text_fingerprint(good: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_with_non_text_fingerprint(
+    good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     p = tmp_path / "b.json"
-    p.write_text(json.dumps({"format": "pgaudit-roles/baseline", "version": 1,
-                             "findings": [{"fingerprint": 5}]}))
+    p.write_text(
+        json.dumps(
+            {"format": "pgaudit-roles/baseline", "version": 1, "findings": [{"fingerprint": 5}]}
+        )
+    )
     code, _out, err = run_cli(_args_for("baseline", p, good, tmp_path), capsys)
     assert_clean_usage_error(code, err, p)
 
@@ -390,9 +501,11 @@ def test_baseline_with_non_text_fingerprint(good: Path, tmp_path: Path,
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=6), children, max_size=4),
-    max_leaves=20)
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -436,13 +549,23 @@ def test_fuzz_snapshot_loader_any_document(doc: Any) -> None:
     except UsageError:
         pass
     try:
-        snapmod.from_json({"format": FORMAT, "version": FORMAT_VERSION, "meta": {},
-                           "cluster": {"roles": doc}, "databases": []}, "fuzz.json")
+        snapmod.from_json(
+            {
+                "format": FORMAT,
+                "version": FORMAT_VERSION,
+                "meta": {},
+                "cluster": {"roles": doc},
+                "databases": [],
+            },
+            "fuzz.json",
+        )
     except UsageError:
         pass
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=300))
 def test_fuzz_snapshot_loader_bytes(data: bytes, tmp_path: Path) -> None:
     p = tmp_path / "fuzz.json"
@@ -454,22 +577,45 @@ def test_fuzz_snapshot_loader_bytes(data: bytes, tmp_path: Path) -> None:
         snapmod.load(p)
 
 
-toml_keys = st.sampled_from(["fail_on", "formats", "output_dir", "waivers", "baseline",
-                             "framework", "rules_dirs", "naming", "rules", "collect",
-                             "remediation", "x"])
-toml_scalars = st.one_of(st.booleans(), st.integers(-5, 5), st.text(max_size=10),
-                         st.lists(st.text(max_size=5), max_size=3))
+toml_keys = st.sampled_from(
+    [
+        "fail_on",
+        "formats",
+        "output_dir",
+        "waivers",
+        "baseline",
+        "framework",
+        "rules_dirs",
+        "naming",
+        "rules",
+        "collect",
+        "remediation",
+        "x",
+    ]
+)
+toml_scalars = st.one_of(
+    st.booleans(),
+    st.integers(-5, 5),
+    st.text(max_size=10),
+    st.lists(st.text(max_size=5), max_size=3),
+)
 
 
 def _toml_value(v: Any) -> str:
     return json.dumps(v) if not isinstance(v, bool) else ("true" if v else "false")
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pairs=st.lists(st.tuples(toml_keys, toml_scalars), max_size=4, unique_by=lambda p: p[0]),
-       table=st.one_of(st.none(), toml_keys), raw=st.binary(max_size=40))
-def test_fuzz_config_loader(pairs: list[tuple[str, Any]], table: str | None, raw: bytes,
-                            tmp_path: Path) -> None:
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pairs=st.lists(st.tuples(toml_keys, toml_scalars), max_size=4, unique_by=lambda p: p[0]),
+    table=st.one_of(st.none(), toml_keys),
+    raw=st.binary(max_size=40),
+)
+def test_fuzz_config_loader(
+    pairs: list[tuple[str, Any]], table: str | None, raw: bytes, tmp_path: Path
+) -> None:
     """Generated TOML (valid syntax, arbitrary keys and types) and raw bytes: a Config or an
     AuditError (exit 2), never another exception."""
     body = "".join(f"{k} = {_toml_value(v)}\n" for k, v in pairs)
@@ -486,10 +632,13 @@ def test_fuzz_config_loader(pairs: list[tuple[str, Any]], table: str | None, raw
 
 # --- writing where it cannot be written -------------------------------------------------
 
+
 def _mount_tmpfs(where: Path, *opts: str) -> bool:
     where.mkdir(parents=True, exist_ok=True)
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(["size=64k", *opts]), "tmpfs",
-                          str(where)], capture_output=True)
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join(["size=64k", *opts]), "tmpfs", str(where)],
+        capture_output=True,
+    )
     return res.returncode == 0
 
 
@@ -523,14 +672,24 @@ def ro_dir(tmp_path: Path) -> Any:
 
 
 @pytest.mark.parametrize("command", ["check-output-dir", "baseline", "diff"])
-def test_full_disk_leaves_no_file(command: str, full_dir: Path, good: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_full_disk_leaves_no_file(
+    command: str, full_dir: Path, good: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = good
     target = full_dir / "out.json"
-    args = {"check-output-dir": ["check", str(src), "--format", "json,html", "--output-dir",
-                                 str(full_dir / "reports"), "-q"],
-            "baseline": ["baseline", "create", str(src), "-o", str(target)],
-            "diff": ["diff", str(src), str(src), "--format", "json", "-o", str(target)]}[command]
+    args = {
+        "check-output-dir": [
+            "check",
+            str(src),
+            "--format",
+            "json,html",
+            "--output-dir",
+            str(full_dir / "reports"),
+            "-q",
+        ],
+        "baseline": ["baseline", "create", str(src), "-o", str(target)],
+        "diff": ["diff", str(src), str(src), "--format", "json", "-o", str(target)],
+    }[command]
     (full_dir / "filler").write_bytes(b"\0" * 62_000)  # what is left holds no report
     code, _out, err = run_cli(args, capsys)
     assert code == EXIT_USAGE, err
@@ -541,13 +700,23 @@ def test_full_disk_leaves_no_file(command: str, full_dir: Path, good: Path,
 
 
 @pytest.mark.parametrize("command", ["check-output-dir", "baseline", "diff"])
-def test_read_only_location(command: str, ro_dir: Path, good: Path,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_only_location(
+    command: str, ro_dir: Path, good: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = ro_dir / "out.json"
-    args = {"check-output-dir": ["check", str(good), "--format", "json", "--output-dir",
-                                 str(ro_dir / "reports"), "-q"],
-            "baseline": ["baseline", "create", str(good), "-o", str(target)],
-            "diff": ["diff", str(good), str(good), "-o", str(target)]}[command]
+    args = {
+        "check-output-dir": [
+            "check",
+            str(good),
+            "--format",
+            "json",
+            "--output-dir",
+            str(ro_dir / "reports"),
+            "-q",
+        ],
+        "baseline": ["baseline", "create", str(good), "-o", str(target)],
+        "diff": ["diff", str(good), str(good), "-o", str(target)],
+    }[command]
     code, _out, err = run_cli(args, capsys)
     assert code == EXIT_USAGE, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
@@ -555,10 +724,14 @@ def test_read_only_location(command: str, ro_dir: Path, good: Path,
     assert list(ro_dir.iterdir()) == []
 
 
-@pytest.mark.parametrize("args", [["check", "{good}", "--format", "json", "--output-dir", "-",
-                                   "-q"],
-                                  ["diff", "{good}", "{good}"],
-                                  ["baseline", "create", "{good}", "-o", "/dev/full"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "{good}", "--format", "json", "--output-dir", "-", "-q"],
+        ["diff", "{good}", "{good}"],
+        ["baseline", "create", "{good}", "-o", "/dev/full"],
+    ],
+)
 def test_dev_full(args: list[str], good: Path) -> None:
     """Through a real process: stdout is /dev/full, so even the final flush fails."""
     if not os.path.exists("/dev/full"):
@@ -567,8 +740,13 @@ def test_dev_full(args: list[str], good: Path) -> None:
 
     argv = [a.replace("{good}", str(good)) for a in args]
     with open("/dev/full", "w") as full:
-        res = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *argv], stdout=full,
-                             stderr=subprocess.PIPE, text=True, timeout=120)
+        res = subprocess.run(
+            [sys.executable, "-m", "pgaudit_roles.cli", *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert res.returncode == EXIT_USAGE, res.stderr
     assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
@@ -576,12 +754,13 @@ def test_dev_full(args: list[str], good: Path) -> None:
     assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")
 
 
-def test_internal_error_is_exit_4_with_one_line(good: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_internal_error_is_exit_4_with_one_line(
+    good: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def boom(*_a: Any, **_k: Any) -> None:
         raise ZeroDivisionError("bug \u202e here\x1b[31m")
 
-    monkeypatch.setattr(snapmod, "load", boom)
+    monkeypatch.setattr(check_cmd, "load", boom)
     code, _out, err = run_cli(["check", str(good), "-q"], capsys)
     assert code == EXIT_INTERNAL
     assert err.count("\n") == 1 and "Traceback" not in err

@@ -58,8 +58,9 @@ def test_hba_text_keeps_local_trust_first_and_reaches_the_size() -> None:
 @pytest.mark.parametrize("major", VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
 def test_generator_builds_a_valid_layout(major: int, server_dir: Path) -> None:
     inst = install_for(major)
-    cluster, report = mc.open_cluster(TINY, pg_bin=str(inst.bin_dir), data_dir=server_dir,
-                                      jobs=2, say=lambda _m: None)
+    cluster, report = mc.open_cluster(
+        TINY, pg_bin=str(inst.bin_dir), data_dir=server_dir, jobs=2, say=lambda _m: None
+    )
     try:
         import psycopg
 
@@ -78,20 +79,28 @@ def test_generator_builds_a_valid_layout(major: int, server_dir: Path) -> None:
             assert widest is not None and widest[0] >= 6
             # the deepest chain: its bottom group reaches an app role through depth grants
             k = max(range(mc.role_layout(TINY).chains), key=mc.chain_depth)
-            depth = conn.execute("""
+            depth = conn.execute(
+                """
                 WITH RECURSIVE up(role, d) AS (
                   SELECT oid, 0 FROM pg_roles WHERE rolname = %s
                   UNION ALL SELECT m.roleid, up.d + 1 FROM up
                   JOIN pg_auth_members m ON m.member = up.role WHERE up.d < 20)
-                SELECT max(d) FROM up""", (f"grp_{k}_l1",)).fetchone()
+                SELECT max(d) FROM up""",
+                (f"grp_{k}_l1",),
+            ).fetchone()
             assert depth is not None and depth[0] >= mc.chain_depth(k) >= 5
         # the marker lets bench/run.py reuse the build; a different size is refused
         assert mc.read_marker(server_dir) is not None
     finally:
         cluster.stop(keep_dir=False)
     with pytest.raises(mc.BenchError, match="other sizes"):
-        mc.open_cluster(mc.PRESETS["small"], pg_bin=str(inst.bin_dir), data_dir=server_dir,
-                        jobs=1, say=lambda _m: None)
+        mc.open_cluster(
+            mc.PRESETS["small"],
+            pg_bin=str(inst.bin_dir),
+            data_dir=server_dir,
+            jobs=1,
+            say=lambda _m: None,
+        )
 
 
 @pytest.mark.pg  # bench/run.py starts a server
@@ -99,10 +108,28 @@ def test_run_measures_baselines_and_prints_the_table(tmp_path: Path) -> None:
     install_for(18)
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--databases", "1", "--roles", "60",
-         "--tables", "80", "--schemas-per-db", "2", "--hba-lines", "60", "--output", str(out),
-         "--stages", "floor,pg_dump,collect,check,report,scan"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--databases",
+            "1",
+            "--roles",
+            "60",
+            "--tables",
+            "80",
+            "--schemas-per-db",
+            "2",
+            "--hba-lines",
+            "60",
+            "--output",
+            str(out),
+            "--stages",
+            "floor,pg_dump,collect,check,report,scan",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "floor: psql COPY" in proc.stdout and "ratio ours/pg_dump" in proc.stdout
     doc = json.loads(out.read_text())
@@ -120,7 +147,10 @@ def test_run_measures_baselines_and_prints_the_table(tmp_path: Path) -> None:
         assert doc["targets"]["ratio_ours_floor"] > 0
         assert stages["scan"]["peak_rss_mib"] > stages["floor"]["peak_rss_mib"] / 2
     assert set(doc["targets"]["checks"]) == {
-        "scan <= 1.5 x floor + 10 s", "scan <= 0.5 x pg_dump", "peak RSS <= 1 GiB"}
+        "scan <= 1.5 x floor + 10 s",
+        "scan <= 0.5 x pg_dump",
+        "peak RSS <= 1 GiB",
+    }
 
 
 def test_stage_child_reports_a_missing_module_as_not_available(tmp_path: Path) -> None:
@@ -133,11 +163,19 @@ def test_stage_child_reports_a_missing_module_as_not_available(tmp_path: Path) -
 
 
 def test_run_rejects_bad_arguments_with_one_line() -> None:
-    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--stages", "nope"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--stages", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "unknown stage 'nope'" in proc.stderr
-    proc = subprocess.run([sys.executable, str(BENCH / "make_cluster.py"), "--roles", "5"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "make_cluster.py"), "--roles", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "too few" in proc.stderr
@@ -160,8 +198,12 @@ def _stage(wall: float, rss: float = 100.0) -> dict[str, object]:
 def test_targets_per_preset() -> None:
     import run
 
-    stages = {"floor": _stage(0.2), "pg_dump": _stage(0.5), "check": _stage(0.8),
-              "scan": _stage(1.2, 300)}
+    stages = {
+        "floor": _stage(0.2),
+        "pg_dump": _stage(0.5),
+        "check": _stage(0.8),
+        "scan": _stage(1.2, 300),
+    }
     small = run.evaluate_targets(stages, "small")
     assert small["checks"] == {"scan <= 2 x pg_dump": "FAIL", "check < 1 s": "pass"}
     assert small["limits"]["scan <= 2 x pg_dump"] == pytest.approx(1.0)
@@ -172,12 +214,17 @@ def test_targets_per_preset() -> None:
     for scale in ("large", None, "given cluster"):
         large = run.evaluate_targets(stages, scale)
         assert large["target_preset"] == "large"
-        assert set(large["checks"]) == {"scan <= 1.5 x floor + 10 s", "scan <= 0.5 x pg_dump",
-                                        "peak RSS <= 1 GiB"}
+        assert set(large["checks"]) == {
+            "scan <= 1.5 x floor + 10 s",
+            "scan <= 0.5 x pg_dump",
+            "peak RSS <= 1 GiB",
+        }
         assert large["checks"]["scan <= 0.5 x pg_dump"] == "FAIL"
     missing = run.evaluate_targets({"scan": _stage(1.0)}, "small")
-    assert missing["checks"] == {"scan <= 2 x pg_dump": "not available",
-                                 "check < 1 s": "not available"}
+    assert missing["checks"] == {
+        "scan <= 2 x pg_dump": "not available",
+        "check < 1 s": "not available",
+    }
 
 
 def test_regression_check_reads_the_recorded_small_scan(tmp_path: Path) -> None:
@@ -187,10 +234,14 @@ def test_regression_check_reads_the_recorded_small_scan(tmp_path: Path) -> None:
     md.write_text("text\n<!-- bench-baseline: small scan 2.00 s -->\nmore\n", encoding="utf-8")
     assert run.recorded_baseline(md.read_text()) == {"wall_s": 2.0}
 
-    def result(ours: float | None, scale: str = "small", preset: bool = True,
-               cpu: float | None = None) -> dict:
-        return {"cluster": {"scale": scale, "preset": preset}, "targets": {"ours_s": ours},
-                "stages": {"scan": {"client_cpu_s": cpu}}}
+    def result(
+        ours: float | None, scale: str = "small", preset: bool = True, cpu: float | None = None
+    ) -> dict:
+        return {
+            "cluster": {"scale": scale, "preset": preset},
+            "targets": {"ours_s": ours},
+            "stages": {"scan": {"client_cpu_s": cpu}},
+        }
 
     assert run.regression_check(result(2.9), md)["status"] == "pass"
     flagged = run.regression_check(result(3.1), md)

@@ -27,8 +27,15 @@ def statements(sql: str) -> list[str]:
 
 def test_default_script_is_the_minimum():
     sql = bootstrap_sql()
-    assert statements(sql) == ["TransactionStmt", "CreateRoleStmt", "GrantRoleStmt",
-                               "GrantStmt", "GrantStmt", "DoStmt", "TransactionStmt"]
+    assert statements(sql) == [
+        "TransactionStmt",
+        "CreateRoleStmt",
+        "GrantRoleStmt",
+        "GrantStmt",
+        "GrantStmt",
+        "DoStmt",
+        "TransactionStmt",
+    ]
     # the DO block: CONNECT on every database that accepts connections, explained
     assert "GRANT CONNECT ON DATABASE %I TO %s" in sql and "WHERE datallowconn" in sql
     assert "-- A database created later needs its own grant:" in sql
@@ -43,10 +50,21 @@ def test_default_script_is_the_minimum():
 
 def test_options_add_exactly_their_part():
     assert statements(bootstrap_sql(create_role=False)) == [
-        "TransactionStmt", "GrantRoleStmt", "GrantStmt", "GrantStmt", "DoStmt", "TransactionStmt"]
+        "TransactionStmt",
+        "GrantRoleStmt",
+        "GrantStmt",
+        "GrantStmt",
+        "DoStmt",
+        "TransactionStmt",
+    ]
     assert statements(bootstrap_sql(connect_grants=False)) == [
-        "TransactionStmt", "CreateRoleStmt", "GrantRoleStmt", "GrantStmt", "GrantStmt",
-        "TransactionStmt"]
+        "TransactionStmt",
+        "CreateRoleStmt",
+        "GrantRoleStmt",
+        "GrantStmt",
+        "GrantStmt",
+        "TransactionStmt",
+    ]
     ident = bootstrap_sql(with_ident=True)
     assert "GRANT SELECT ON pg_catalog.pg_ident_file_mappings" in ident
     assert "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ident_file_mappings()" in ident
@@ -80,17 +98,26 @@ def test_bad_role_names_are_usage_errors(bad):
 
 
 def test_cli_prints_script_and_exit_codes():
-    ok = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql", "--role",
-                         "Auditor X"], capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql", "--role", "Auditor X"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0 and ok.stderr == ""
     assert ok.stdout == bootstrap_sql("Auditor X")
-    bad = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql", "--role",
-                          "pg_nope"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql", "--role", "pg_nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "reserved" in bad.stderr
 
 
 # --- on real servers ---------------------------------------------------------------------
+
 
 @pytest.mark.pg
 def test_script_runs_and_grants_exactly_what_collect_needs(pg):
@@ -102,7 +129,9 @@ def test_script_runs_and_grants_exactly_what_collect_needs(pg):
         " has_table_privilege(r.oid, 'pg_catalog.pg_hba_file_rules', 'SELECT'),"
         " has_function_privilege(r.oid, 'pg_catalog.pg_hba_file_rules()', 'EXECUTE'),"
         " (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid)"
-        " FROM pg_roles r WHERE r.rolname = %s", (name,))
+        " FROM pg_roles r WHERE r.rolname = %s",
+        (name,),
+    )
     assert row == [(True, False, False, False, True, True, True, True, 1)]
     # The auditor can read the view now (both grants are needed).
     assert pg.query("SELECT count(*) > 0 FROM pg_catalog.pg_hba_file_rules", user=name) == [(True,)]
@@ -126,8 +155,9 @@ def test_ident_grants_on_15_and_later(pg):
             pg.execute(sql)
         return
     pg.execute(sql)
-    assert pg.query("SELECT has_table_privilege(%s, 'pg_catalog.pg_ident_file_mappings', 'SELECT')",
-                    (name,)) == [(True,)]
+    assert pg.query(
+        "SELECT has_table_privilege(%s, 'pg_catalog.pg_ident_file_mappings', 'SELECT')", (name,)
+    ) == [(True,)]
 
 
 @pytest.mark.pg
@@ -140,19 +170,27 @@ def test_password_check_helper(pg):
     fn = pg.query(
         "SELECT p.prosecdef, o.rolsuper, p.proconfig, p.proacl::text[]"
         " FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner"
-        " WHERE p.oid = 'pgaudit_roles.password_types()'::regprocedure", dbname=db)
+        " WHERE p.oid = 'pgaudit_roles.password_types()'::regprocedure",
+        dbname=db,
+    )
     secdef, owner_super, config, acl = fn[0]
     assert secdef is True and owner_super is True
     assert config == ["search_path=pg_catalog, pg_temp"]
     assert not any(a.startswith("=") for a in acl)  # nothing for PUBLIC
     assert any(a.startswith(f"{name}=X/") for a in acl)
-    types = dict(pg.query("SELECT role_name::text, password_type FROM pgaudit_roles.password_types()",
-                          dbname=db, user=name))
+    types = dict(
+        pg.query(
+            "SELECT role_name::text, password_type FROM pgaudit_roles.password_types()",
+            dbname=db,
+            user=name,
+        )
+    )
     assert types[FX.md5] == "md5" and types[FX.scram] == "scram-sha-256"
     assert types[FX.owner] == "none"
     # Never the hash: no column of the result holds one.
-    everything = pg.query("SELECT p::text FROM pgaudit_roles.password_types() p", dbname=db,
-                          user=name)
+    everything = pg.query(
+        "SELECT p::text FROM pgaudit_roles.password_types() p", dbname=db, user=name
+    )
     assert not any("SCRAM-SHA-256$" in r[0] or "md5114ab" in r[0] for r in everything)
     # Others cannot call it.
     import psycopg
@@ -174,12 +212,17 @@ def test_connect_grants_reach_databases_public_cannot_enter(pg):
         name = HOSTILE + pg.unique("")[-6:]
         pg.execute(bootstrap_sql(name))
         assert pg.query("SELECT has_database_privilege(%s, %s, 'CONNECT')", (name, db)) == [(True,)]
-        assert pg.query("SELECT count(*) FROM pg_database d WHERE d.datallowconn AND NOT "
-                        "has_database_privilege(%s, d.oid, 'CONNECT')", (name,)) == [(0,)]
+        assert pg.query(
+            "SELECT count(*) FROM pg_database d WHERE d.datallowconn AND NOT "
+            "has_database_privilege(%s, d.oid, 'CONNECT')",
+            (name,),
+        ) == [(0,)]
         other = pg.unique("boot_noconn")
         script = bootstrap_sql(other, connect_grants=False)
         assert "GRANT CONNECT" not in script
         pg.execute(script)
-        assert pg.query("SELECT has_database_privilege(%s, %s, 'CONNECT')", (other, db)) == [(False,)]
+        assert pg.query("SELECT has_database_privilege(%s, %s, 'CONNECT')", (other, db)) == [
+            (False,)
+        ]
     finally:
         pg.drop_database(db)

@@ -32,53 +32,73 @@ def as_role(pg: Server, role: str, db: str, sql: str) -> Any:
 @pytest.fixture
 def layout(pg: Server, fresh_db: str) -> dict[str, str]:
     p = pg.unique("can")
-    r = {k: f"{p}_{k}" for k in ("nousage", "noconnect", "reader", "noinh", "inhfalse", "owner", "lo")}
+    r = {
+        k: f"{p}_{k}"
+        for k in ("nousage", "noconnect", "reader", "noinh", "inhfalse", "owner", "lo")
+    }
     db = fresh_db
     pg.execute(f"""
-        CREATE ROLE {r['nousage']} LOGIN; CREATE ROLE {r['noconnect']} LOGIN;
-        CREATE ROLE {r['reader']} NOLOGIN; CREATE ROLE {r['noinh']} LOGIN NOINHERIT;
-        CREATE ROLE {r['inhfalse']} LOGIN; CREATE ROLE {r['owner']} LOGIN; CREATE ROLE {r['lo']} LOGIN;
-        GRANT {r['reader']} TO {r['noinh']};
+        CREATE ROLE {r["nousage"]} LOGIN; CREATE ROLE {r["noconnect"]} LOGIN;
+        CREATE ROLE {r["reader"]} NOLOGIN; CREATE ROLE {r["noinh"]} LOGIN NOINHERIT;
+        CREATE ROLE {r["inhfalse"]} LOGIN; CREATE ROLE {r["owner"]} LOGIN; CREATE ROLE {r["lo"]} LOGIN;
+        GRANT {r["reader"]} TO {r["noinh"]};
         REVOKE CONNECT ON DATABASE "{db}" FROM PUBLIC;
-        GRANT CONNECT ON DATABASE "{db}" TO {r['nousage']}, {r['reader']}, {r['noinh']}, {r['inhfalse']},
-              {r['owner']}, {r['lo']};
+        GRANT CONNECT ON DATABASE "{db}" TO {r["nousage"]}, {r["reader"]}, {r["noinh"]}, {r["inhfalse"]},
+              {r["owner"]}, {r["lo"]};
         ALTER DATABASE "{db}" SET lo_compat_privileges = on""")
     if pg.major >= 16:
         pg.execute(f"GRANT {r['reader']} TO {r['inhfalse']} WITH INHERIT FALSE")
-    pg.execute(f"""
+    pg.execute(
+        f"""
         CREATE SCHEMA hidden; CREATE TABLE hidden.t (x int); INSERT INTO hidden.t VALUES (1);
-        GRANT SELECT ON hidden.t TO {r['nousage']};
-        CREATE SCHEMA open; GRANT USAGE ON SCHEMA open TO {r['reader']}, {r['noconnect']}, {r['owner']};
+        GRANT SELECT ON hidden.t TO {r["nousage"]};
+        CREATE SCHEMA open; GRANT USAGE ON SCHEMA open TO {r["reader"]}, {r["noconnect"]}, {r["owner"]};
         CREATE TABLE open.t2 (x int); INSERT INTO open.t2 VALUES (2);
-        GRANT SELECT ON open.t2 TO {r['reader']}, {r['noconnect']};
-        CREATE TABLE open.t3 (x int); ALTER TABLE open.t3 OWNER TO {r['owner']};
-        REVOKE ALL ON open.t3 FROM {r['owner']};
-        SELECT lo_from_bytea(424242, 'secret'::bytea)""", dbname=db)
+        GRANT SELECT ON open.t2 TO {r["reader"]}, {r["noconnect"]};
+        CREATE TABLE open.t3 (x int); ALTER TABLE open.t3 OWNER TO {r["owner"]};
+        REVOKE ALL ON open.t3 FROM {r["owner"]};
+        SELECT lo_from_bytea(424242, 'secret'::bytea)""",
+        dbname=db,
+    )
     yield r
-    pg.execute(f"DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")
+    pg.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     for name in r.values():
         pg.execute(f"DROP ROLE IF EXISTS {name}")
 
 
 @pytest.fixture
-def snap(pg: Server, layout: dict[str, str], fresh_db: str, tmp_path: Path,
-         capsys: pytest.CaptureFixture[str]) -> Path:
+def snap(
+    pg: Server,
+    layout: dict[str, str],
+    fresh_db: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> Path:
     path = tmp_path / "snap.json"
     code, _out, err = run(["collect", pg.conninfo(), "-d", fresh_db, "-o", str(path), "-q"], capsys)
     assert code == 0, err
     return path
 
 
-def who_can(args: list[str], snap: Path, db: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    code, out, err = run(["who-can", *args, str(snap), "--database", db, "--format", "json"], capsys)
+def who_can(
+    args: list[str], snap: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> dict[str, Any]:
+    code, out, err = run(
+        ["who-can", *args, str(snap), "--database", db, "--format", "json"], capsys
+    )
     assert code == 0, err
     data = json.loads(out)
     assert len(data) == 1
     return data[0]  # type: ignore[no-any-return]
 
 
-def test_holds_only_without_schema_usage_or_connect(pg: Server, layout: dict[str, str], fresh_db: str,
-                                                   snap: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_holds_only_without_schema_usage_or_connect(
+    pg: Server,
+    layout: dict[str, str],
+    fresh_db: str,
+    snap: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     r, db = layout, fresh_db
     res = who_can(["SELECT", "ON", "hidden.t"], snap, db, capsys)
     h = {x["role"]: x for x in res["holders"]}
@@ -86,7 +106,9 @@ def test_holds_only_without_schema_usage_or_connect(pg: Server, layout: dict[str
     assert h[r["nousage"]]["blocked_by"] == ["USAGE on SCHEMA hidden"]
     # the server agrees: the ACL check passes, the SELECT does not
     oid = pg.query("SELECT 'hidden.t'::regclass::oid", dbname=db)[0][0]
-    assert as_role(pg, r["nousage"], db, f"SELECT has_table_privilege({oid}, 'SELECT')") == [(True,)]
+    assert as_role(pg, r["nousage"], db, f"SELECT has_table_privilege({oid}, 'SELECT')") == [
+        (True,)
+    ]
     assert as_role(pg, r["nousage"], db, "SELECT * FROM hidden.t") == "InsufficientPrivilege"
 
     res = who_can(["SELECT", "ON", "open.t2"], snap, db, capsys)
@@ -101,8 +123,12 @@ def test_holds_only_without_schema_usage_or_connect(pg: Server, layout: dict[str
 
 
 def test_set_role_only_is_listed_and_works_only_after_set_role(
-        pg: Server, layout: dict[str, str], fresh_db: str, snap: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    pg: Server,
+    layout: dict[str, str],
+    fresh_db: str,
+    snap: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     r, db = layout, fresh_db
     res = who_can(["SELECT", "ON", "open.t2"], snap, db, capsys)
     holders = {x["role"] for x in res["holders"]}
@@ -119,8 +145,12 @@ def test_set_role_only_is_listed_and_works_only_after_set_role(
 
 
 def test_owner_keeps_grant_options_after_revoking_its_own_privilege(
-        pg: Server, layout: dict[str, str], fresh_db: str, snap: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    pg: Server,
+    layout: dict[str, str],
+    fresh_db: str,
+    snap: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     r, db = layout, fresh_db
     res = who_can(["SELECT", "ON", "open.t3"], snap, db, capsys)
     assert r["owner"] not in {x["role"] for x in res["holders"]}
@@ -129,30 +159,48 @@ def test_owner_keeps_grant_options_after_revoking_its_own_privilege(
     code, out, _err = run(["explain", r["owner"], str(snap), "--format", "json"], capsys)
     data = json.loads(out)
     assert {(p["identity"], p["privilege"]) for p in data["grant_option_only"]} >= {
-        ("open.t3", "SELECT"), ("open.t3", "UPDATE")}
+        ("open.t3", "SELECT"),
+        ("open.t3", "UPDATE"),
+    }
     # the server agrees: no SELECT, but GRANT works (and then the SELECT does)
     assert as_role(pg, r["owner"], db, "SELECT * FROM open.t3") == "InsufficientPrivilege"
-    assert as_role(pg, r["owner"], db, f"GRANT SELECT ON open.t3 TO {r['owner']}; "
-                                       "SELECT count(*) FROM open.t3") == [(0,)]
+    assert as_role(
+        pg, r["owner"], db, f"GRANT SELECT ON open.t3 TO {r['owner']}; SELECT count(*) FROM open.t3"
+    ) == [(0,)]
 
 
 def test_lo_compat_privileges_lets_every_role_use_every_large_object(
-        pg: Server, layout: dict[str, str], fresh_db: str, snap: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    pg: Server,
+    layout: dict[str, str],
+    fresh_db: str,
+    snap: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     r, db = layout, fresh_db
     res = who_can(["SELECT", "ON", "LARGE", "OBJECT", "424242"], snap, db, capsys)
     compat = {x["role"] for x in res["lo_compat"]}
     assert r["lo"] in compat and r["nousage"] in compat
-    assert as_role(pg, r["lo"], db, "SELECT has_largeobject_privilege(424242, 'SELECT')"
-                   if pg.major >= 16 else "SELECT 1") is not None
+    assert (
+        as_role(
+            pg,
+            r["lo"],
+            db,
+            "SELECT has_largeobject_privilege(424242, 'SELECT')" if pg.major >= 16 else "SELECT 1",
+        )
+        is not None
+    )
     assert as_role(pg, r["lo"], db, "SELECT lo_get(424242)") == [(b"secret",)]
     code, out, _err = run(["explain", r["lo"], str(snap)], capsys)
     assert code == 0 and "lo_compat_privileges = on in database" in out
 
 
 def test_object_in_a_database_not_collected_is_unknown(
-        pg: Server, layout: dict[str, str], fresh_db: str, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    pg: Server,
+    layout: dict[str, str],
+    fresh_db: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     db = fresh_db
     pg.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
     try:
@@ -171,11 +219,15 @@ def test_object_in_a_database_not_collected_is_unknown(
 def test_lo_compat_precedence_and_prerequisites() -> None:
     from pgaudit_roles.audit.can import lo_compat_on, prerequisites
 
-    settings = {(None, None): False, ("db", None): True, (None, "alice"): False,
-                ("db", "bob"): False}
-    assert lo_compat_on(settings, "db", "carol") is True      # database setting
-    assert lo_compat_on(settings, "db", "alice") is False     # role beats database
-    assert lo_compat_on(settings, "db", "bob") is False       # role in database beats all
+    settings = {
+        (None, None): False,
+        ("db", None): True,
+        (None, "alice"): False,
+        ("db", "bob"): False,
+    }
+    assert lo_compat_on(settings, "db", "carol") is True  # database setting
+    assert lo_compat_on(settings, "db", "alice") is False  # role beats database
+    assert lo_compat_on(settings, "db", "bob") is False  # role in database beats all
     assert lo_compat_on(settings, "other", "carol") is False  # server value
     assert lo_compat_on({(None, None): True}, "x", "y") is True
     assert prerequisites("relation", "db", "s") == [("CONNECT", "database"), ("USAGE", "schema")]

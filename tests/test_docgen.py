@@ -30,8 +30,12 @@ def checkout_copy(tmp_path: Path) -> Path:
 
 
 def run_docgen(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.docgen", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.docgen", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_check_names_each_stale_file_and_a_run_fixes_them(tmp_path: Path) -> None:
@@ -39,24 +43,32 @@ def test_check_names_each_stale_file_and_a_run_fixes_them(tmp_path: Path) -> Non
     assert docgen.stale(root) == []
     # one change per generated document: a case, the README's rule list, the schema doc
     cases = root / "tests" / "rules" / "cases" / "PGR-ROLE-003.toml"
-    cases.write_text(cases.read_text(encoding="utf-8").replace(
-        "CREATE ROLE app_{p} LOGIN CREATEROLE;", "CREATE ROLE app_{p} LOGIN  CREATEROLE;", 1),
-        encoding="utf-8")
+    cases.write_text(
+        cases.read_text(encoding="utf-8").replace(
+            "CREATE ROLE app_{p} LOGIN CREATEROLE;", "CREATE ROLE app_{p} LOGIN  CREATEROLE;", 1
+        ),
+        encoding="utf-8",
+    )
     readme = root / "README.md"
-    readme.write_text(readme.read_text(encoding="utf-8").replace("| [PGR-ROLE-003]", "| [X]"),
-                      encoding="utf-8")
+    readme.write_text(
+        readme.read_text(encoding="utf-8").replace("| [PGR-ROLE-003]", "| [X]"), encoding="utf-8"
+    )
     (root / "docs" / "audit-schema.md").write_text("old\n", encoding="utf-8")
     (root / "rules" / "validated.json").unlink()
     res = run_docgen("--check", "--root", str(root))
     assert res.returncode == 1
-    assert res.stderr.strip() == ("generated docs are stale: README.md, docs/rules.md, "
-                                  "docs/audit-schema.md, rules/validated.json: run python -m "
-                                  "pgaudit_roles.docgen")
+    assert res.stderr.strip() == (
+        "generated docs are stale: README.md, docs/rules.md, "
+        "docs/audit-schema.md, rules/validated.json: run python -m "
+        "pgaudit_roles.docgen"
+    )
     res = run_docgen("--root", str(root))
     assert res.returncode == 0, res.stderr
     assert "LOGIN  CREATEROLE" in (root / "docs" / "rules.md").read_text(encoding="utf-8")
     for same in ("docs/audit-schema.md", "rules/validated.json"):
-        assert (root / same).read_text(encoding="utf-8") == (ROOT / same).read_text(encoding="utf-8")
+        assert (root / same).read_text(encoding="utf-8") == (ROOT / same).read_text(
+            encoding="utf-8"
+        )
     assert run_docgen("--check", "--root", str(root)).returncode == 0
     assert not list(root.rglob(".*.tmp")), "a temporary file was left behind"
 
@@ -69,22 +81,31 @@ def test_bad_arguments_and_a_readme_without_markers_are_one_line(tmp_path: Path)
     res = run_docgen("--check", "--root", str(root))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines() == [
-        "docgen: README.md has no <!-- cli:start --> ... <!-- cli:end --> section"]
+        "docgen: README.md has no <!-- cli:start --> ... <!-- cli:end --> section"
+    ]
 
 
 def test_case_examples_substitute_and_show_each_part(tmp_path: Path) -> None:
-    case = {"name": "hostile <b>*x*</b>", "expect": "fail", "min_version": 16,
-            "cluster_setup": 'CREATE ROLE "app_{p} ```x```" LOGIN;',
-            "setup": "CREATE TABLE t(i int);", "hba": "host all app_{p} 0.0.0.0/0 trust\n",
-            "settings": {"ssl": "on", "log_line_prefix": "it's"},
-            "config": {"naming": {"breakglass": ["dba_{p}"], "app_schemas": {"{p}": ["a b"]}}},
-            "match": {"role": "app_{p}", "database": "{db}", "details": {"login": True}}}
+    case = {
+        "name": "hostile <b>*x*</b>",
+        "expect": "fail",
+        "min_version": 16,
+        "cluster_setup": 'CREATE ROLE "app_{p} ```x```" LOGIN;',
+        "setup": "CREATE TABLE t(i int);",
+        "hba": "host all app_{p} 0.0.0.0/0 trust\n",
+        "settings": {"ssl": "on", "log_line_prefix": "it's"},
+        "config": {"naming": {"breakglass": ["dba_{p}"], "app_schemas": {"{p}": ["a b"]}}},
+        "match": {"role": "app_{p}", "database": "{db}", "details": {"login": True}},
+    }
     ex = rule_examples.case_example(case, "tests/rules/cases/X.toml")
     labels = [b.label for b in ex.blocks]
-    assert labels == ["Cluster-wide, as a superuser",
-                      "In the audited database (`demo_db`), as a superuser",
-                      "Server settings (postgresql.conf)", "pg_hba.conf",
-                      "Configuration (pgaudit-roles.toml)"]
+    assert labels == [
+        "Cluster-wide, as a superuser",
+        "In the audited database (`demo_db`), as a superuser",
+        "Server settings (postgresql.conf)",
+        "pg_hba.conf",
+        "Configuration (pgaudit-roles.toml)",
+    ]
     text = "\n".join(render_example(ex))
     assert "{p}" not in text and "{db}" not in text
     assert "### Anti-pattern" in text and "(PostgreSQL 16 and later)" in text
@@ -97,11 +118,14 @@ def test_case_examples_substitute_and_show_each_part(tmp_path: Path) -> None:
     assert tomllib.loads(toml) == rule_examples.shown(case["config"])
 
 
-@pytest.mark.parametrize("value", [
-    {"naming": {"kinds": {"{p}_dba": "admin"}, "breakglass": ["{p}_bg"]}},
-    {"a": {"b": {"c": [1, True, "x\"y\\z\n"]}}, "top": "v"},
-    {"naming": {"app_schemas": {"Billing Data": ["é", "tab\there"]}}},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"naming": {"kinds": {"{p}_dba": "admin"}, "breakglass": ["{p}_bg"]}},
+        {"a": {"b": {"c": [1, True, 'x"y\\z\n']}}, "top": "v"},
+        {"naming": {"app_schemas": {"Billing Data": ["é", "tab\there"]}}},
+    ],
+)
 def test_toml_writer_reads_back(value: dict) -> None:
     assert tomllib.loads(rule_examples.toml_text(value)) == value
 
@@ -114,7 +138,8 @@ def test_code_span_survives_backticks() -> None:
 
 def test_example_choice_prefers_every_version_and_something_to_show(tmp_path: Path) -> None:
     path = tmp_path / "PGR-TEST-001.toml"
-    path.write_text('''
+    path.write_text(
+        """
 [[case]]
 name = "only on 16"
 expect = "fail"
@@ -138,7 +163,9 @@ expect = "pass"
 name = "settings"
 expect = "pass"
 settings = { ssl = "on" }
-''', encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     got = rule_examples.case_file_examples(path, tmp_path)
     assert got["fail"].case == "every version" and got["pass"].case == "settings"
 

@@ -14,8 +14,12 @@ HEAVY = ("psycopg", "duckdb", "sqlglot", "pglast", "jinja2")
 def test_generated_docs_are_current():
     # in a fresh interpreter, as a developer runs it: click caches each command's help
     # option, so rendering inside a session that already ran commands could differ
-    res = subprocess.run([sys.executable, "-m", "pgaudit_roles.docgen", "--check"],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.docgen", "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr or "run: python -m pgaudit_roles.docgen"
 
 
@@ -34,9 +38,11 @@ def test_readme_gives_the_two_commands():
 
 
 def test_help_imports_no_heavy_module():
-    code = ("import sys\n"
-            "from pgaudit_roles.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    code = (
+        "import sys\n"
+        "from pgaudit_roles.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

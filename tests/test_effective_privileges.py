@@ -26,11 +26,37 @@ COLUMN_PRIVS = ["SELECT", "INSERT", "UPDATE", "REFERENCES"]
 
 def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str]]:
     """(cluster SQL run in postgres, SQL run in the test db, role names) for the layout."""
-    r = {k: f"{p}_{k}" for k in (
-        "dbo", "login_dbo", "grp_base", "grp_mid", "login_a", "mid_noinh", "login_b",
-        "login_ni", "flip_on", "flip_off", "login_c", "multi", "adm", "grp_owner", "login_d",
-        "login_d2", "su_a", "login_e", "reader_all", "writer_all", "rad_grp", "login_f", "login_g",
-        "maint", "maint_noinh", "auditor")}
+    r = {
+        k: f"{p}_{k}"
+        for k in (
+            "dbo",
+            "login_dbo",
+            "grp_base",
+            "grp_mid",
+            "login_a",
+            "mid_noinh",
+            "login_b",
+            "login_ni",
+            "flip_on",
+            "flip_off",
+            "login_c",
+            "multi",
+            "adm",
+            "grp_owner",
+            "login_d",
+            "login_d2",
+            "su_a",
+            "login_e",
+            "reader_all",
+            "writer_all",
+            "rad_grp",
+            "login_f",
+            "login_g",
+            "maint",
+            "maint_noinh",
+            "auditor",
+        )
+    }
     r["odd"] = f'{p} "we\'ird"\n role'
     Q = {k: q(v) for k, v in r.items()}
     cluster = [
@@ -76,8 +102,10 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
             f"GRANT {Q['grp_mid']} TO {Q['multi']} WITH INHERIT TRUE GRANTED BY {Q['adm']}",
         ]
     else:
-        cluster += [f"GRANT {Q['grp_base']} TO {Q['login_c']}",
-                    f"GRANT {Q['grp_mid']} TO {Q['multi']}"]
+        cluster += [
+            f"GRANT {Q['grp_base']} TO {Q['login_c']}",
+            f"GRANT {Q['grp_mid']} TO {Q['multi']}",
+        ]
     if major >= 14:
         cluster += [
             f"GRANT pg_read_all_data TO {Q['reader_all']}",
@@ -90,8 +118,10 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
     elif major >= 14:
         cluster.append(f"GRANT pg_read_all_data TO {Q['login_g']}")
     if major >= 17:
-        cluster += [f"GRANT pg_maintain TO {Q['maint']}",
-                    f"GRANT pg_maintain TO {Q['maint_noinh']}"]
+        cluster += [
+            f"GRANT pg_maintain TO {Q['maint']}",
+            f"GRANT pg_maintain TO {Q['maint_noinh']}",
+        ]
     if major >= 15:
         cluster += [
             f"GRANT SET ON PARAMETER work_mem TO {Q['grp_base']}",
@@ -129,11 +159,25 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
         f"CREATE FOREIGN TABLE app.ft (a int) SERVER {q(p + '_srv')}",
         "CREATE TABLE public.pub_t (a int)",
     ]
-    for obj in ("TABLE app.t1", "TABLE app.t_cols", "TABLE app.t_own", "TABLE app.t_empty",
-                'TABLE app."Weird ""T"" name"', "VIEW app.v1", "MATERIALIZED VIEW app.mv",
-                "TABLE app.pt", "TABLE app.pt_1", "SEQUENCE app.s1", "SEQUENCE app.s2",
-                "FUNCTION app.f1(int)", "FUNCTION app.f2()", "PROCEDURE app.p1()",
-                "TYPE app.mood", "DOMAIN app.posint", "FOREIGN TABLE app.ft"):
+    for obj in (
+        "TABLE app.t1",
+        "TABLE app.t_cols",
+        "TABLE app.t_own",
+        "TABLE app.t_empty",
+        'TABLE app."Weird ""T"" name"',
+        "VIEW app.v1",
+        "MATERIALIZED VIEW app.mv",
+        "TABLE app.pt",
+        "TABLE app.pt_1",
+        "SEQUENCE app.s1",
+        "SEQUENCE app.s2",
+        "FUNCTION app.f1(int)",
+        "FUNCTION app.f2()",
+        "PROCEDURE app.p1()",
+        "TYPE app.mood",
+        "DOMAIN app.posint",
+        "FOREIGN TABLE app.ft",
+    ):
         dbsql.append(f"ALTER {obj} OWNER TO {own}")
     dbsql += [
         f"ALTER FOREIGN DATA WRAPPER {q(p + '_fdw')} OWNER TO {Q['su_a']}",
@@ -181,12 +225,16 @@ def _layout(major: int, p: str, db: str) -> tuple[list[str], list[str], list[str
 
 def _lo_setup(pg: Any, db: str, owner: str, grantee: str) -> None:
     (lo,) = pg.query("SELECT max(oid)::bigint FROM pg_largeobject_metadata", dbname=db)[0]
-    pg.execute(f"ALTER LARGE OBJECT {lo} OWNER TO {q(owner)}; "
-               f"GRANT SELECT ON LARGE OBJECT {lo} TO {q(grantee)}", dbname=db)
+    pg.execute(
+        f"ALTER LARGE OBJECT {lo} OWNER TO {q(owner)}; "
+        f"GRANT SELECT ON LARGE OBJECT {lo} TO {q(grantee)}",
+        dbname=db,
+    )
 
 
-def _server_truth(pg: Any, db: str, checks: list[tuple[str, str, list[Any], list[str]]],
-                  roles: list[int]) -> tuple[set[tuple], set[tuple]]:
+def _server_truth(
+    pg: Any, db: str, checks: list[tuple[str, str, list[Any], list[str]]], roles: list[int]
+) -> tuple[set[tuple], set[tuple]]:
     """Run has_*_privilege for roles x objects x privileges; (held, held with grant option)."""
     held: set[tuple] = set()
     grant: set[tuple] = set()
@@ -194,18 +242,23 @@ def _server_truth(pg: Any, db: str, checks: list[tuple[str, str, list[Any], list
         if not objs or not privs:
             continue
         if cls == "column":
-            sql = (f"SELECT r, o.t, o.a, p, {func}(r::oid, o.t::oid, o.a::smallint, p) "  # noqa: S608
-                   "FROM unnest(%s::bigint[]) r, unnest(%s::bigint[], %s::int[]) o(t, a), "
-                   "unnest(%s::text[]) p")
-            rows = pg.query(sql, ([*roles], [t for t, _ in objs], [a for _, a in objs], privs),
-                            dbname=db)
+            sql = (
+                f"SELECT r, o.t, o.a, p, {func}(r::oid, o.t::oid, o.a::smallint, p) "  # noqa: S608
+                "FROM unnest(%s::bigint[]) r, unnest(%s::bigint[], %s::int[]) o(t, a), "
+                "unnest(%s::text[]) p"
+            )
+            rows = pg.query(
+                sql, ([*roles], [t for t, _ in objs], [a for _, a in objs], privs), dbname=db
+            )
             held |= {("column", r, t, a, pr) for r, t, a, pr, ok in rows if ok}
             continue
         objtype = "text" if cls == "parameter" else "oid"
         arr = "text[]" if cls == "parameter" else "bigint[]"
-        sql = (f"SELECT r, o, p, {func}(r::oid, o::{objtype}, p), "  # noqa: S608
-               f"{func}(r::oid, o::{objtype}, p || ' WITH GRANT OPTION') "
-               f"FROM unnest(%s::bigint[]) r, unnest(%s::{arr}) o, unnest(%s::text[]) p")
+        sql = (
+            f"SELECT r, o, p, {func}(r::oid, o::{objtype}, p), "  # noqa: S608
+            f"{func}(r::oid, o::{objtype}, p || ' WITH GRANT OPTION') "
+            f"FROM unnest(%s::bigint[]) r, unnest(%s::{arr}) o, unnest(%s::text[]) p"
+        )
         rows = pg.query(sql, (roles, objs, privs), dbname=db)
         for r, o, pr, ok, gok in rows:
             if ok:
@@ -216,12 +269,15 @@ def _server_truth(pg: Any, db: str, checks: list[tuple[str, str, list[Any], list
 
 
 def _model(con: Any, db: str, roles: Iterable[int]) -> tuple[set[tuple], set[tuple], dict]:
-    rows = con.execute("""
+    rows = con.execute(
+        """
         SELECT object_class, role_oid, object_oid, subid, privilege, bool_or(grantable),
                object_name
         FROM effective_privileges
         WHERE (database = ? OR object_class IN ('database', 'tablespace', 'parameter'))
-        GROUP BY ALL""", [db]).fetchall()
+        GROUP BY ALL""",
+        [db],
+    ).fetchall()
     wanted = set(roles)
     held, grant, names = set(), set(), {}
     for cls, r, o, sub, pr, g, name in rows:
@@ -254,57 +310,108 @@ def test_effective_privileges_match_server(pg: Any) -> None:
         snap = collect(pg.conninfo(dbname=db), databases=[db])
         con = audit_schema.load(snap)
 
-        subjects = [r for (r,) in con.execute(
-            "SELECT oid FROM roles WHERE NOT (predefined AND starts_with(name, 'pg_'))"
-        ).fetchall()]
-        mine = {n for (n,) in con.execute(
-            "SELECT name FROM roles WHERE starts_with(name, ?)", [p]).fetchall()}
+        subjects = [
+            r
+            for (r,) in con.execute(
+                "SELECT oid FROM roles WHERE NOT (predefined AND starts_with(name, 'pg_'))"
+            ).fetchall()
+        ]
+        mine = {
+            n
+            for (n,) in con.execute(
+                "SELECT name FROM roles WHERE starts_with(name, ?)", [p]
+            ).fetchall()
+        }
         assert mine == set(role_names), "the collector must see every role of the layout"
 
         def objs(where: str, params: list[Any] | None = None) -> list[Any]:
-            return [o for (o,) in con.execute(
-                f"SELECT object_oid FROM acl_objects WHERE {where} ORDER BY 1",  # noqa: S608
-                params or []).fetchall()]
+            return [
+                o
+                for (o,) in con.execute(
+                    f"SELECT object_oid FROM acl_objects WHERE {where} ORDER BY 1",  # noqa: S608
+                    params or [],
+                ).fetchall()
+            ]
 
         table_privs = TABLE_PRIVS + (["MAINTAIN"] if major >= 17 else [])
         in_db = "database = ? AND "
         tables = objs(in_db + "object_class = 'relation' AND kind <> 'sequence'", [db])
         seqs = objs(in_db + "kind = 'sequence'", [db])
-        columns = [(t, a) for t, a in pg.query(
-            "SELECT a.attrelid::bigint, a.attnum::int FROM pg_attribute a "
-            "WHERE a.attrelid = ANY(%s::bigint[]) AND a.attnum > 0 AND NOT a.attisdropped",
-            (tables,), dbname=db)]
+        columns = [
+            (t, a)
+            for t, a in pg.query(
+                "SELECT a.attrelid::bigint, a.attnum::int FROM pg_attribute a "
+                "WHERE a.attrelid = ANY(%s::bigint[]) AND a.attnum > 0 AND NOT a.attisdropped",
+                (tables,),
+                dbname=db,
+            )
+        ]
         checks: list[tuple[str, str, list[Any], list[str]]] = [
             ("relation", "has_table_privilege", tables, table_privs),
             ("relation", "has_sequence_privilege", seqs, ["USAGE", "SELECT", "UPDATE"]),
             ("column", "has_column_privilege", columns, COLUMN_PRIVS),
-            ("schema", "has_schema_privilege", objs(in_db + "object_class = 'schema'", [db]),
-             ["USAGE", "CREATE"]),
-            ("database", "has_database_privilege", objs("object_class = 'database'"),
-             ["CREATE", "CONNECT", "TEMPORARY"]),
-            ("function", "has_function_privilege",
-             objs(in_db + "object_class = 'function'", [db]), ["EXECUTE"]),
-            ("type", "has_type_privilege", objs(in_db + "object_class = 'type'", [db]),
-             ["USAGE"]),
-            ("language", "has_language_privilege",
-             objs(in_db + "object_class = 'language'", [db]), ["USAGE"]),
-            ("fdw", "has_foreign_data_wrapper_privilege",
-             objs(in_db + "object_class = 'fdw'", [db]), ["USAGE"]),
-            ("server", "has_server_privilege", objs(in_db + "object_class = 'server'", [db]),
-             ["USAGE"]),
-            ("tablespace", "has_tablespace_privilege", objs("object_class = 'tablespace'"),
-             ["CREATE"]),
+            (
+                "schema",
+                "has_schema_privilege",
+                objs(in_db + "object_class = 'schema'", [db]),
+                ["USAGE", "CREATE"],
+            ),
+            (
+                "database",
+                "has_database_privilege",
+                objs("object_class = 'database'"),
+                ["CREATE", "CONNECT", "TEMPORARY"],
+            ),
+            (
+                "function",
+                "has_function_privilege",
+                objs(in_db + "object_class = 'function'", [db]),
+                ["EXECUTE"],
+            ),
+            ("type", "has_type_privilege", objs(in_db + "object_class = 'type'", [db]), ["USAGE"]),
+            (
+                "language",
+                "has_language_privilege",
+                objs(in_db + "object_class = 'language'", [db]),
+                ["USAGE"],
+            ),
+            (
+                "fdw",
+                "has_foreign_data_wrapper_privilege",
+                objs(in_db + "object_class = 'fdw'", [db]),
+                ["USAGE"],
+            ),
+            (
+                "server",
+                "has_server_privilege",
+                objs(in_db + "object_class = 'server'", [db]),
+                ["USAGE"],
+            ),
+            (
+                "tablespace",
+                "has_tablespace_privilege",
+                objs("object_class = 'tablespace'"),
+                ["CREATE"],
+            ),
         ]
         if major >= 15:
-            params = [n for (n,) in con.execute(
-                "SELECT object_name FROM acl_objects WHERE object_class = 'parameter'").fetchall()]
+            params = [
+                n
+                for (n,) in con.execute(
+                    "SELECT object_name FROM acl_objects WHERE object_class = 'parameter'"
+                ).fetchall()
+            ]
             assert "work_mem" in params
-            checks.append(("parameter", "has_parameter_privilege", params,
-                           ["SET", "ALTER SYSTEM"]))
+            checks.append(("parameter", "has_parameter_privilege", params, ["SET", "ALTER SYSTEM"]))
         if major >= 18:
-            checks.append(("large_object", "has_largeobject_privilege",
-                           objs(in_db + "object_class = 'large_object'", [db]),
-                           ["SELECT", "UPDATE"]))
+            checks.append(
+                (
+                    "large_object",
+                    "has_largeobject_privilege",
+                    objs(in_db + "object_class = 'large_object'", [db]),
+                    ["SELECT", "UPDATE"],
+                )
+            )
         # every class of the layout is really exercised
         for cls, _f, o, _p in checks:
             assert o, f"no {cls} objects to check"
@@ -329,9 +436,13 @@ def test_effective_privileges_match_server(pg: Any) -> None:
         m_scope = {k for k in m_held if in_scope(k) and k[0] != "column"}
         # has_column_privilege = table-level OR column-level: derive it from the model
         table_level = {(r, o, pr) for (c, r, o, sub, pr) in m_held if c == "relation" and sub == 0}
-        m_cols = {("column", r, t, a, pr) for (t, a) in columns for r in subjects
-                  for pr in COLUMN_PRIVS
-                  if (r, t, pr) in table_level or ("column", r, t, a, pr) in m_held}
+        m_cols = {
+            ("column", r, t, a, pr)
+            for (t, a) in columns
+            for r in subjects
+            for pr in COLUMN_PRIVS
+            if (r, t, pr) in table_level or ("column", r, t, a, pr) in m_held
+        }
         column_only = {k for k in m_held if k[0] == "column" and k[3] > 0}
         assert column_only, "the layout must produce column-level grants"
         assert column_only <= m_cols
@@ -339,9 +450,11 @@ def test_effective_privileges_match_server(pg: Any) -> None:
         rolename = dict(con.execute("SELECT oid, name FROM roles").fetchall())
 
         def show(keys: set[tuple]) -> list[str]:
-            return sorted(f"{rolename.get(k[1])!r} {k[4]} on {k[0]} "
-                          f"{names.get((k[0], k[2]), k[2])}{'.' + str(k[3]) if k[3] else ''}"
-                          for k in keys)[:40]
+            return sorted(
+                f"{rolename.get(k[1])!r} {k[4]} on {k[0]} "
+                f"{names.get((k[0], k[2]), k[2])}{'.' + str(k[3]) if k[3] else ''}"
+                for k in keys
+            )[:40]
 
         s_noncol = {k for k in s_held if k[0] != "column"}
         s_cols = {k for k in s_held if k[0] == "column"}
@@ -356,11 +469,14 @@ def test_effective_privileges_match_server(pg: Any) -> None:
 
         # The layout's distinctive cases really happened (the comparison is not vacuous).
         def has(role: str, cls: str, name: str, priv: str) -> bool:
-            return con.execute(
-                "SELECT count(*) FROM effective_privileges WHERE role = ? AND object_class = ? "
-                "AND object_name = ? AND privilege = ? AND database IS NOT DISTINCT FROM ?",
-                [role, cls, name, priv, None if cls in ("tablespace", "parameter") else db],
-            ).fetchone()[0] > 0
+            return (
+                con.execute(
+                    "SELECT count(*) FROM effective_privileges WHERE role = ? AND object_class = ? "
+                    "AND object_name = ? AND privilege = ? AND database IS NOT DISTINCT FROM ?",
+                    [role, cls, name, priv, None if cls in ("tablespace", "parameter") else db],
+                ).fetchone()[0]
+                > 0
+            )
 
         assert has(f"{p}_login_a", "relation", "t1", "SELECT")  # two-level inheritance
         assert not has(f"{p}_login_ni", "relation", "t1", "SELECT")  # NOINHERIT login
@@ -372,9 +488,12 @@ def test_effective_privileges_match_server(pg: Any) -> None:
         assert has(f"{p}_login_d", "relation", "t_own", "SELECT")
         # holds UPDATE by a plain grant, and the grant option as a member of the owner
         assert (f"{p}_login_d2", "UPDATE", True) in {
-            (r, pr, g) for r, pr, g in con.execute(
+            (r, pr, g)
+            for r, pr, g in con.execute(
                 "SELECT role, privilege, grantable FROM effective_privileges "
-                "WHERE object_name = 't_own' AND via = 'direct'").fetchall()}
+                "WHERE object_name = 't_own' AND via = 'direct'"
+            ).fetchall()
+        }
         assert not has(f"{p}_login_d", "relation", "t_empty", "SELECT")  # empty ACL
         assert has(f"{p}_su_a", "relation", "t_empty", "SELECT")  # superuser
         assert not has(f"{p}_login_e", "relation", "t_empty", "SELECT")  # not inherited

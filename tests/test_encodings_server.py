@@ -22,10 +22,10 @@ from conftest import VERSIONS, install_for
 
 from pgaudit_roles.core.localpg import LocalCluster
 
-BAD_ROLE = b'bad\xff\xfename'           # not UTF-8 at all
+BAD_ROLE = b"bad\xff\xfename"  # not UTF-8 at all
 BAD_ROLE_SHOWN = "bad\\xff\\xfename"
-UTF8_ROLE = "caf\u00e9_owner"          # valid UTF-8 bytes in a SQL_ASCII cluster
-RAW_SCHEMA = b"s\xe9"                   # a LATIN1 byte in a SQL_ASCII cluster
+UTF8_ROLE = "caf\u00e9_owner"  # valid UTF-8 bytes in a SQL_ASCII cluster
+RAW_SCHEMA = b"s\xe9"  # a LATIN1 byte in a SQL_ASCII cluster
 RAW_SCHEMA_SHOWN = "s\\xe9"
 RAW_DB = b"db\xe9"
 
@@ -54,20 +54,34 @@ def clusters(request: pytest.FixtureRequest) -> Iterator[Clusters]:
     latin = LocalCluster(inst, encoding="LATIN1")
     try:
         raw.start()
-        _exec(raw, b'CREATE ROLE "' + BAD_ROLE + b'" LOGIN; '
-                   b'CREATE ROLE "' + UTF8_ROLE.encode() + b'" LOGIN; '
-                   b'CREATE SCHEMA "' + RAW_SCHEMA + b'" AUTHORIZATION "' + UTF8_ROLE.encode()
-                   + b'"; GRANT CREATE ON SCHEMA "' + RAW_SCHEMA + b'" TO PUBLIC; '
-                   b'CREATE TABLE "' + RAW_SCHEMA + b'".t (c int); '
-                   b'GRANT SELECT ON "' + RAW_SCHEMA + b'".t TO "' + BAD_ROLE + b'"; '
-                   b"COMMENT ON ROLE \"" + BAD_ROLE + b"\" IS 'x\xfe'")
+        _exec(
+            raw,
+            b'CREATE ROLE "' + BAD_ROLE + b'" LOGIN; '
+            b'CREATE ROLE "' + UTF8_ROLE.encode() + b'" LOGIN; '
+            b'CREATE SCHEMA "'
+            + RAW_SCHEMA
+            + b'" AUTHORIZATION "'
+            + UTF8_ROLE.encode()
+            + b'"; GRANT CREATE ON SCHEMA "'
+            + RAW_SCHEMA
+            + b'" TO PUBLIC; '
+            b'CREATE TABLE "' + RAW_SCHEMA + b'".t (c int); '
+            b'GRANT SELECT ON "' + RAW_SCHEMA + b'".t TO "' + BAD_ROLE + b'"; '
+            b'COMMENT ON ROLE "' + BAD_ROLE + b"\" IS 'x\xfe'",
+        )
         _exec(raw, b'CREATE DATABASE "' + RAW_DB + b'"')
         latin.start()
-        _exec(latin, 'CREATE ROLE "café_app" LOGIN; '
-                     'CREATE SCHEMA "sé"; GRANT CREATE ON SCHEMA "sé" TO PUBLIC'.encode())
+        _exec(
+            latin,
+            'CREATE ROLE "café_app" LOGIN; '
+            'CREATE SCHEMA "sé"; GRANT CREATE ON SCHEMA "sé" TO PUBLIC'.encode(),
+        )
         _exec(latin, b"CREATE DATABASE w1252 ENCODING 'WIN1252' TEMPLATE template0")
-        _exec(latin, 'CREATE SCHEMA "€uro"; '
-                     'GRANT CREATE ON SCHEMA "€uro" TO PUBLIC'.encode(), dbname="w1252")
+        _exec(
+            latin,
+            'CREATE SCHEMA "€uro"; GRANT CREATE ON SCHEMA "€uro" TO PUBLIC'.encode(),
+            dbname="w1252",
+        )
         yield Clusters(raw, latin)
     finally:
         raw.stop()
@@ -75,8 +89,12 @@ def clusters(request: pytest.FixtureRequest) -> Iterator[Clusters]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _no_crash(res: subprocess.CompletedProcess[str], *ok: int) -> None:
@@ -115,40 +133,71 @@ def test_sql_ascii_collect_and_scan(clusters: Clusters, tmp_path: Path) -> None:
     assert dbs["db\\xe9"]["reason"]
 
     out = tmp_path / "reports"
-    res = cli("check", str(snap_path), "--format", "json,html,text,sql", "--output-dir",
-              str(out), "-q")
+    res = cli(
+        "check", str(snap_path), "--format", "json,html,text,sql", "--output-dir", str(out), "-q"
+    )
     _no_crash(res, 0, 1)
     report = (out / "pgaudit-report.json").read_text(encoding="utf-8")
     assert json.dumps(RAW_SCHEMA_SHOWN)[1:-1] in report
     html = (out / "pgaudit-report.html").read_text(encoding="utf-8")
     assert "s\\xe9" in html or "s\\\\xe9" in html
 
-    res = cli("scan", c.conninfo(), "--format", "json", "--output-dir", str(tmp_path / "s"),
-              "-q", "--snapshot-out", str(tmp_path / "scan.tar"))
+    res = cli(
+        "scan",
+        c.conninfo(),
+        "--format",
+        "json",
+        "--output-dir",
+        str(tmp_path / "s"),
+        "-q",
+        "--snapshot-out",
+        str(tmp_path / "scan.tar"),
+    )
     _no_crash(res, 0, 1)
-    res = cli("check", str(tmp_path / "scan.tar"), "--format", "json", "--output-dir",
-              str(tmp_path / "t"), "-q")
+    res = cli(
+        "check",
+        str(tmp_path / "scan.tar"),
+        "--format",
+        "json",
+        "--output-dir",
+        str(tmp_path / "t"),
+        "-q",
+    )
     _no_crash(res, 0, 1)
     again = json.loads((tmp_path / "t" / "pgaudit-report.json").read_text())
     first = json.loads((tmp_path / "s" / "pgaudit-report.json").read_text())
-    assert sorted(f["fingerprint"] for f in again["findings"]) == \
-        sorted(f["fingerprint"] for f in first["findings"])
+    assert sorted(f["fingerprint"] for f in again["findings"]) == sorted(
+        f["fingerprint"] for f in first["findings"]
+    )
 
 
 def test_sql_ascii_collect_one_database(clusters: Clusters, tmp_path: Path) -> None:
-    res = cli("collect", clusters.sql_ascii.conninfo(), "-d", "postgres", "-o",
-              str(tmp_path / "one.json"), "-q")
+    res = cli(
+        "collect",
+        clusters.sql_ascii.conninfo(),
+        "-d",
+        "postgres",
+        "-o",
+        str(tmp_path / "one.json"),
+        "-q",
+    )
     _no_crash(res, 0)
     snap = json.loads((tmp_path / "one.json").read_text())
     assert [d["name"] for d in snap["databases"]] == ["postgres"]
-    res = cli("collect", clusters.sql_ascii.conninfo(), "-d", "nope", "-o",
-              str(tmp_path / "none.json"), "-q")
+    res = cli(
+        "collect",
+        clusters.sql_ascii.conninfo(),
+        "-d",
+        "nope",
+        "-o",
+        str(tmp_path / "none.json"),
+        "-q",
+    )
     _no_crash(res, 3)
     assert "database not found" in res.stderr and "'nope'" in res.stderr
 
 
-def test_sql_ascii_names_are_escaped_on_the_terminal(clusters: Clusters,
-                                                     tmp_path: Path) -> None:
+def test_sql_ascii_names_are_escaped_on_the_terminal(clusters: Clusters, tmp_path: Path) -> None:
     snap_path = tmp_path / "snap.json"
     _no_crash(cli("collect", clusters.sql_ascii.conninfo(), "-o", str(snap_path), "-q"), 0)
     res = cli("check", str(snap_path), "--format", "text", "--fail-on", "none")
@@ -171,8 +220,9 @@ def test_latin1_and_win1252_round_trip(clusters: Clusters, tmp_path: Path) -> No
     assert "café_app" in _names(snap, "roles")
     assert "sé" in _db_names(snap, "postgres", "schemas")
     assert "€uro" in _db_names(snap, "w1252", "schemas")
-    res = cli("check", str(snap_path), "--format", "json,sql", "--output-dir",
-              str(tmp_path / "r"), "-q")
+    res = cli(
+        "check", str(snap_path), "--format", "json,sql", "--output-dir", str(tmp_path / "r"), "-q"
+    )
     _no_crash(res, 1)
     report = json.loads((tmp_path / "r" / "pgaudit-report.json").read_text(encoding="utf-8"))
     ids = " ".join(str(f.get("object_identity")) for f in report["findings"])

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from pgaudit_roles.collect.snapshot import Snapshot, save
+from pgaudit_roles.config import config_from_mapping
 from pgaudit_roles.core.model import Rule
-from pgaudit_roles.evaluate.config import config_from_mapping
 from pgaudit_roles.evaluate.engine import evaluate, open_sandbox
 from pgaudit_roles.evaluate.rules import find_rule
 
@@ -29,8 +29,16 @@ pytestmark = pytest.mark.pg
 
 def raw_rule(query: str, **kw: Any) -> Rule:
     """A rule built without the loader's validation: what a slipped-through rule looks like."""
-    base: dict[str, Any] = dict(id="PGR-TEST-001", title="t", severity="high", category="roles",
-                                rationale="r", query=query, message="{{ role }}", path="test")
+    base: dict[str, Any] = dict(
+        id="PGR-TEST-001",
+        title="t",
+        severity="high",
+        category="roles",
+        rationale="r",
+        query=query,
+        message="{{ role }}",
+        path="test",
+    )
     base.update(kw)
     return Rule(**base)
 
@@ -48,21 +56,29 @@ def layout(pg: Any, fresh_db: str) -> Iterator[dict[str, Any]]:
         CREATE ROLE ops_{p} LOGIN SUPERUSER;
         CREATE ROLE "{hostile.replace('"', '""')}" LOGIN SUPERUSER;
     """)
-    pg.execute(f"""
+    pg.execute(
+        f"""
         GRANT CREATE ON SCHEMA public TO PUBLIC;
         CREATE SCHEMA app_data AUTHORIZATION db_owner_{p};
         CREATE TABLE app_data.orders (id int);
         ALTER TABLE app_data.orders OWNER TO app_{p};
-    """, dbname=fresh_db)
+    """,
+        dbname=fresh_db,
+    )
     snap = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
     try:
         yield {"p": p, "db": fresh_db, "snapshot": snap, "hostile": hostile}
     finally:
         pg.drop_database(fresh_db)
-        names = [r[0] for r in pg.query("SELECT rolname FROM pg_roles WHERE strpos(rolname, %s) > 0", (p,))]
+        names = [
+            r[0]
+            for r in pg.query("SELECT rolname FROM pg_roles WHERE strpos(rolname, %s) > 0", (p,))
+        ]
         for n in names:
-            pg.execute(f'DROP OWNED BY "{n.replace(chr(34), chr(34) * 2)}"; '
-                       f'DROP ROLE "{n.replace(chr(34), chr(34) * 2)}"')
+            pg.execute(
+                f'DROP OWNED BY "{n.replace(chr(34), chr(34) * 2)}"; '
+                f'DROP ROLE "{n.replace(chr(34), chr(34) * 2)}"'
+            )
 
 
 def result_of(snapshot: Snapshot, rule: Rule, **cfg: Any) -> Any:
@@ -74,20 +90,28 @@ def mine(rr: Any, p: str) -> list[Any]:
     return [f for f in rr.findings if p in (f.role or "") or p in (f.database or "")]
 
 
-def test_sandbox_blocks_files_even_for_an_unvalidated_rule(layout: dict[str, Any], tmp_path: Path) -> None:
+def test_sandbox_blocks_files_even_for_an_unvalidated_rule(
+    layout: dict[str, Any], tmp_path: Path
+) -> None:
     secret = tmp_path / "secret.csv"
     secret.write_text("role\nleaked\n")
-    for query in (f"SELECT * FROM read_csv('{secret}')",  # noqa: S608
-                  f"SELECT content AS role FROM read_text('{secret}')",  # noqa: S608
-                  f"SELECT * FROM '{secret}'"):  # noqa: S608
+    for query in (
+        f"SELECT * FROM read_csv('{secret}')",  # noqa: S608
+        f"SELECT content AS role FROM read_text('{secret}')",  # noqa: S608
+        f"SELECT * FROM '{secret}'",
+    ):  # noqa: S608
         rr = result_of(layout["snapshot"], raw_rule(query))
         assert rr.status == "error", query
         assert "leaked" not in (rr.reason or "")
         assert not rr.findings
     con = open_sandbox(layout["snapshot"])
     try:
-        for stmt in ("SET enable_external_access = true", "SET lock_configuration = false",
-                     f"COPY roles TO '{tmp_path / 'out.csv'}'", f"ATTACH '{tmp_path / 'x.db'}'"):
+        for stmt in (
+            "SET enable_external_access = true",
+            "SET lock_configuration = false",
+            f"COPY roles TO '{tmp_path / 'out.csv'}'",
+            f"ATTACH '{tmp_path / 'x.db'}'",
+        ):
             with pytest.raises(Exception):  # noqa: B017 - any refusal will do
                 con.execute(stmt)
         assert not (tmp_path / "out.csv").exists() and not (tmp_path / "x.db").exists()
@@ -128,8 +152,10 @@ def test_errors_are_reported_not_passed(layout: dict[str, Any]) -> None:
     assert rr.status == "error" and rr.reason.startswith("query failed:")
     rr = result_of(snap, raw_rule("SELECT name AS role FROM roles", message="{{ nope }}"))
     assert rr.status == "error" and "message template" in rr.reason
-    bad_fix = raw_rule(f"SELECT name AS role FROM roles WHERE name = 'ops_{layout['p']}'",  # noqa: S608
-                       remediation="DROP TABLE {{ role|ident }} CASCADE;")
+    bad_fix = raw_rule(
+        f"SELECT name AS role FROM roles WHERE name = 'ops_{layout['p']}'",  # noqa: S608
+        remediation="DROP TABLE {{ role|ident }} CASCADE;",
+    )
     rr = result_of(snap, bad_fix)
     assert rr.status == "error" and "remediation did not render" in rr.reason
     assert len(rr.findings) == 1 and rr.findings[0].remediation is None, "findings are kept"
@@ -145,8 +171,9 @@ def test_config_disable_and_severity(layout: dict[str, Any], builtin_rules: tupl
     assert all(f.severity == "low" for f in rr.findings)
 
 
-def test_findings_carry_fields_details_and_stable_fingerprints(layout: dict[str, Any],
-                                                               builtin_rules: tuple) -> None:
+def test_findings_carry_fields_details_and_stable_fingerprints(
+    layout: dict[str, Any], builtin_rules: tuple
+) -> None:
     p, db = layout["p"], layout["db"]
     rule = find_rule(list(builtin_rules), "PGR-OWN-001")
     assert rule is not None
@@ -161,8 +188,9 @@ def test_findings_carry_fields_details_and_stable_fingerprints(layout: dict[str,
     json.dumps([x.details for x in first])  # details are JSON-ready
 
 
-def test_hostile_names_are_quoted_in_remediation(layout: dict[str, Any],
-                                                 builtin_rules: tuple) -> None:
+def test_hostile_names_are_quoted_in_remediation(
+    layout: dict[str, Any], builtin_rules: tuple
+) -> None:
     rule = find_rule(list(builtin_rules), "PGR-ROLE-001")
     assert rule is not None
     rr = result_of(layout["snapshot"], rule)
@@ -171,8 +199,7 @@ def test_hostile_names_are_quoted_in_remediation(layout: dict[str, Any],
     assert f.remediation == f"ALTER ROLE {quoted} NOSUPERUSER;"
 
 
-def test_live_superuser_sessions_are_evidence(layout: dict[str, Any],
-                                              builtin_rules: tuple) -> None:
+def test_live_superuser_sessions_are_evidence(layout: dict[str, Any], builtin_rules: tuple) -> None:
     """pg_stat_activity rows from a remote application (cannot be made from loopback here,
     so rows are added to a real snapshot: the rule logic is what is tested)."""
     snap = copy.deepcopy(layout["snapshot"])
@@ -181,17 +208,27 @@ def test_live_superuser_sessions_are_evidence(layout: dict[str, Any],
     cols = act.columns
 
     def row(**kw: Any) -> list[Any]:
-        base = {"pid": 4242, "role_name": f"ops_{p}", "database": layout["db"],
-                "client_addr": "10.1.2.3/32", "application_name": "billing-worker",
-                "backend_type": "client backend", "state": "idle", "ssl": True}
+        base = {
+            "pid": 4242,
+            "role_name": f"ops_{p}",
+            "database": layout["db"],
+            "client_addr": "10.1.2.3/32",
+            "application_name": "billing-worker",
+            "backend_type": "client backend",
+            "state": "idle",
+            "ssl": True,
+        }
         base.update(kw)
         return [base[c] for c in cols]
 
-    act.rows += [row(), row(pid=4243, client_addr="10.1.2.4"),
-                 row(pid=1, application_name="psql"),                 # a person
-                 row(pid=2, client_addr="127.0.0.1/32"),               # local
-                 row(pid=3, client_addr=None),                         # unix socket
-                 row(pid=4, role_name=f"app_{p}")]                     # not a superuser
+    act.rows += [
+        row(),
+        row(pid=4243, client_addr="10.1.2.4"),
+        row(pid=1, application_name="psql"),  # a person
+        row(pid=2, client_addr="127.0.0.1/32"),  # local
+        row(pid=3, client_addr=None),  # unix socket
+        row(pid=4, role_name=f"app_{p}"),
+    ]  # not a superuser
     snap.cluster["activity"] = act
     rule = find_rule(list(builtin_rules), "PGR-ROLE-002")
     assert rule is not None
@@ -227,13 +264,21 @@ def test_inventory(layout: dict[str, Any], builtin_rules: tuple) -> None:
     roles = {r["name"]: r for r in inv["roles"]}
     p, db = layout["p"], layout["db"]
     assert roles[f"app_{p}"]["kind"] == "app" and roles[f"db_owner_{p}"]["kind"] == "owner"
-    assert any(m["member"] == f"app_{p}" and m["role"] == f"db_writer_{p}" for m in inv["memberships"])
+    assert any(
+        m["member"] == f"app_{p}" and m["role"] == f"db_writer_{p}" for m in inv["memberships"]
+    )
     summary = inv["login_privileges"][f"app_{p}"]
     assert summary["superuser"] is False
-    assert any(o["identity"] == "app_data.orders" and o["via"] == ["owner"]
-               for o in summary["top_objects"])
-    assert {"database": db, "privilege": "SELECT", "object_class": "relation", "objects": 1,
-            "via": f"app_{p}"} in summary["counts"]
+    assert any(
+        o["identity"] == "app_data.orders" and o["via"] == ["owner"] for o in summary["top_objects"]
+    )
+    assert {
+        "database": db,
+        "privilege": "SELECT",
+        "object_class": "relation",
+        "objects": 1,
+        "via": f"app_{p}",
+    } in summary["counts"]
     assert inv["login_privileges"][f"ops_{p}"]["superuser"] is True
     assert {"database": db, "privilege": "CONNECT", "objects": 1} in inv["public_privileges"]
     logins = [r["name"] for r in inv["roles"] if r.get("login")]
@@ -245,25 +290,40 @@ def test_inventory_follows_group_grants(pg: Any, fresh_db: str) -> None:
     from pgaudit_roles.collect.collector import collect
 
     p = pg.unique("inv")
-    pg.execute(f"CREATE ROLE db_writer_{p} NOLOGIN; CREATE ROLE app_{p} LOGIN; "
-               f"GRANT db_writer_{p} TO app_{p};")
+    pg.execute(
+        f"CREATE ROLE db_writer_{p} NOLOGIN; CREATE ROLE app_{p} LOGIN; "
+        f"GRANT db_writer_{p} TO app_{p};"
+    )
     try:
-        pg.execute(f"CREATE TABLE a(i int); CREATE TABLE b(i int); "
-                   f"GRANT SELECT, INSERT ON a, b TO db_writer_{p}; "
-                   f"GRANT SELECT (i) ON TABLE a TO app_{p};", dbname=fresh_db)
+        pg.execute(
+            f"CREATE TABLE a(i int); CREATE TABLE b(i int); "
+            f"GRANT SELECT, INSERT ON a, b TO db_writer_{p}; "
+            f"GRANT SELECT (i) ON TABLE a TO app_{p};",
+            dbname=fresh_db,
+        )
         snap = collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db])
         inv = evaluate(snap, [], config_from_mapping({})).inventory
         counts = inv["login_privileges"][f"app_{p}"]["counts"]
-        assert {"database": fresh_db, "privilege": "INSERT", "object_class": "relation",
-                "objects": 2, "via": f"db_writer_{p}"} in counts
-        assert {"database": fresh_db, "privilege": "SELECT (columns)", "object_class": "column",
-                "objects": 1, "via": f"app_{p}"} in counts
+        assert {
+            "database": fresh_db,
+            "privilege": "INSERT",
+            "object_class": "relation",
+            "objects": 2,
+            "via": f"db_writer_{p}",
+        } in counts
+        assert {
+            "database": fresh_db,
+            "privilege": "SELECT (columns)",
+            "object_class": "column",
+            "objects": 1,
+            "via": f"app_{p}",
+        } in counts
     finally:
         pg.drop_database(fresh_db)
         pg.execute(f"DROP ROLE app_{p}; DROP ROLE db_writer_{p};")
 
 
-USER_RULE = '''
+USER_RULE = """
 id = "PGR-USER-001"
 title = "Login superusers are named in the site's list"
 severity = "high"
@@ -276,12 +336,17 @@ query = "SELECT name AS role FROM roles WHERE superuser AND login AND NOT is_boo
 message = "Login superuser {{ role }}."
 remediation = "ALTER ROLE {{ role|role }} NOLOGIN;"
 fix_safety = "review"
-'''
+"""
 
 
 def run_check(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "check", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", "check", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_check_command_exit_codes(layout: dict[str, Any], tmp_path: Path) -> None:
@@ -303,7 +368,8 @@ def test_check_command_exit_codes(layout: dict[str, Any], tmp_path: Path) -> Non
     firing = sorted(r["id"] for r in report["rules"] if r["status"] == "fail")
     assert "PGR-ROLE-001" in firing and "PGR-OWN-001" in firing
     (tmp_path / ".pgaudit-roles.toml").write_text(
-        f'formats = ["json"]\noutput_dir = "out"\n[rules]\ndisable = {json.dumps(firing)}\n')
+        f'formats = ["json"]\noutput_dir = "out"\n[rules]\ndisable = {json.dumps(firing)}\n'
+    )
     proc = run_check(str(snap_file), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((tmp_path / "out" / "pgaudit-report.json").read_text())

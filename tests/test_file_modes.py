@@ -43,20 +43,32 @@ def test_snapshot_mode(umask: int, suffix: str, tmp_path: Path) -> None:
     assert mode(p) == 0o600 & ~umask
 
 
-def test_reports_baseline_and_diff_modes(umask: int, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_reports_baseline_and_diff_modes(
+    umask: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "snap.json"
     src.write_text(json.dumps(valid_doc()))
     out = tmp_path / "reports"
-    code, _o, err = run_cli(["check", str(src), "--format", "json,html,junit,sarif,sql,text",
-                             "--output-dir", str(out), "-q"], capsys)
+    code, _o, err = run_cli(
+        [
+            "check",
+            str(src),
+            "--format",
+            "json,html,junit,sarif,sql,text",
+            "--output-dir",
+            str(out),
+            "-q",
+        ],
+        capsys,
+    )
     assert code in (0, 1), err
     files = [p for p in out.iterdir() if p.is_file()]
     assert len(files) >= 5
     for p in files:
         assert mode(p) == 0o666 & ~umask, p
-    code, _o, err = run_cli(["baseline", "create", str(src), "-o", str(tmp_path / "b.json")],
-                            capsys)
+    code, _o, err = run_cli(
+        ["baseline", "create", str(src), "-o", str(tmp_path / "b.json")], capsys
+    )
     assert code == 0, err
     assert mode(tmp_path / "b.json") == 0o666 & ~umask
     code, _o, err = run_cli(["diff", str(src), str(src), "-o", str(tmp_path / "d.txt")], capsys)

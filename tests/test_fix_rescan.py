@@ -86,7 +86,9 @@ def _reader_capabilities(dc: DemoCluster) -> Capabilities:
 
 def _fix_and_rescan(dc: DemoCluster, level: str) -> FixRun:
     run = FixRun(
-        dc=dc, level=level, logins=login_roles(dc),
+        dc=dc,
+        level=level,
+        logins=login_roles(dc),
         readers_before=_reader_capabilities(dc),
         writer_groups_before={app: group_privileges(dc, f"db_writer_{app}", app) for app in APPS},
         before=scan(dc, f"{level}-before", level),
@@ -109,10 +111,15 @@ def _write_record(run: FixRun) -> None:
     lines += [f"  {k}: {v:.1f} s" for k, v in run.dc.timings.items()]
     if run.after is not None:
         left = [f for f in run.after.findings if f["fingerprint"] in run.before.by_fingerprint()]
-        lines.append(f"  findings before: {len(run.before.findings)} "
-                     f"({len(run.before.with_sql())} with SQL); after: {len(run.after.findings)}")
-        lines += [f"  left: {f['rule_id']} {f.get('object_identity')} "
-                  f"({'manual' if not f.get('remediation') else 'HAS SQL'})" for f in left]
+        lines.append(
+            f"  findings before: {len(run.before.findings)} "
+            f"({len(run.before.with_sql())} with SQL); after: {len(run.after.findings)}"
+        )
+        lines += [
+            f"  left: {f['rule_id']} {f.get('object_identity')} "
+            f"({'manual' if not f.get('remediation') else 'HAS SQL'})"
+            for f in left
+        ]
     path = ARTIFACTS / f"fixrescan-pg{run.dc.major}-{run.level}.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -135,7 +142,8 @@ def _fixture(major: int, level: str, tmp_path_factory: pytest.TempPathFactory) -
         ARTIFACTS.mkdir(exist_ok=True)
         if dc.cluster.log_file.exists():
             (ARTIFACTS / f"fixrescan-pg{major}-{level}.log").write_bytes(
-                dc.cluster.log_file.read_bytes())
+                dc.cluster.log_file.read_bytes()
+            )
         dc.stop()
 
 
@@ -153,16 +161,20 @@ def safe(major: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixRu
 
 # --- shared judgements ---------------------------------------------------------------------
 
+
 def _describe(f: dict[str, Any]) -> str:
     where = f.get("database") or "cluster"
-    return (f"{f['rule_id']} [{where}] {f.get('object_type')} {f.get('object_identity')!r}"
-            f"{' role ' + repr(f['role']) if f.get('role') else ''}: {f.get('message')}")
+    return (
+        f"{f['rule_id']} [{where}] {f.get('object_type')} {f.get('object_identity')!r}"
+        f"{' role ' + repr(f['role']) if f.get('role') else ''}: {f.get('message')}"
+    )
 
 
 def _require_applied(run: FixRun) -> Scan:
     assert run.applied.returncode == 0, (
         f"the {run.level}-level script failed under psql (exit {run.applied.returncode}):\n"
-        f"{run.applied.stderr}\n--- script ---\n{run.before.script}")
+        f"{run.applied.stderr}\n--- script ---\n{run.before.script}"
+    )
     assert "ERROR" not in run.applied.stderr, run.applied.stderr
     assert run.after is not None
     return run.after
@@ -171,7 +183,8 @@ def _require_applied(run: FixRun) -> Scan:
 def _assert_idempotent(run: FixRun) -> None:
     assert run.reapplied is not None
     assert run.reapplied.returncode == 0, (
-        f"applying the {run.level}-level script a second time failed:\n{run.reapplied.stderr}")
+        f"applying the {run.level}-level script a second time failed:\n{run.reapplied.stderr}"
+    )
     assert "ERROR" not in run.reapplied.stderr, run.reapplied.stderr
     diff = state_diff(run.state1, run.state2)
     assert not diff, "the second application changed the catalog:\n" + "\n".join(diff)
@@ -183,17 +196,20 @@ def _assert_rules_healthy(run: FixRun, after: Scan) -> None:
         broken = {r: s for r, s in sc.rule_status().items() if s == "error"}
         assert not broken, f"rules errored in the {name} scan: {broken}\n{sc.stderr}"
     before, now = run.before.rule_status(), after.rule_status()
-    lost = {r: (before[r], now.get(r)) for r in before
-            if before[r] in ("fail", "pass") and now.get(r) not in ("fail", "pass")}
+    lost = {
+        r: (before[r], now.get(r))
+        for r in before
+        if before[r] in ("fail", "pass") and now.get(r) not in ("fail", "pass")
+    }
     assert not lost, f"rules evaluated before the fix but not after: {lost}"
 
 
 def _assert_no_new_findings(run: FixRun, after: Scan) -> None:
     old = run.before.by_fingerprint()
     new = [f for fp, f in after.by_fingerprint().items() if fp not in old]
-    assert not new, ("the fix introduced new findings:\n"
-                     + "\n".join(_describe(f) + f"\n    fix was: {f.get('remediation')}"
-                                 for f in new))
+    assert not new, "the fix introduced new findings:\n" + "\n".join(
+        _describe(f) + f"\n    fix was: {f.get('remediation')}" for f in new
+    )
 
 
 def _assert_app_works(run: FixRun) -> None:
@@ -206,8 +222,12 @@ def _assert_app_works(run: FixRun) -> None:
         writer = f"app_{app}"
         caps = capabilities(dc, writer, app, (*DML, "EXECUTE", "USAGE"))
         db = APPS[app][0]
-        expected = {(db, f"{r.schema}.{r.name}", p) for r in app_relations(dc, app)
-                    if r.kind == "r" for p in DML}
+        expected = {
+            (db, f"{r.schema}.{r.name}", p)
+            for r in app_relations(dc, app)
+            if r.kind == "r"
+            for p in DML
+        }
         expected |= run.writer_groups_before[app]
         for db, obj, p in sorted(expected):
             outcome = caps.get((db, obj, p, writer), "not probed (object gone?)")
@@ -225,20 +245,25 @@ def _assert_app_works(run: FixRun) -> None:
             problems.append(f"reader {role!r} lost SELECT on {obj} in {db}: {now}")
         if p in WRITES and outcome != "ok" and now == "ok":
             problems.append(f"reader {role!r} gained {p} on {obj} in {db}")
-    assert not problems, (f"after the {run.level}-level fix the app roles no longer do what "
-                          "the guide says:\n" + "\n".join(problems))
+    assert not problems, (
+        f"after the {run.level}-level fix the app roles no longer do what "
+        "the guide says:\n" + "\n".join(problems)
+    )
 
 
 # --- level all -----------------------------------------------------------------------------
+
 
 def test_full_script_applies_and_is_idempotent(full: FixRun) -> None:
     before = full.before
     assert len(before.with_sql()) >= 5, "the demo's mistakes produced almost no SQL fixes"
     assert any(f.get("destructive") for f in before.with_sql().values()), (
-        "no destructive fix in the demo: the safe/all distinction is not exercised")
+        "no destructive fix in the demo: the safe/all distinction is not exercised"
+    )
     assert "NOT EMITTED" not in before.script, (
         "remediation failed the safety checks (a rule bug):\n"
-        + before.script[before.script.index("NOT EMITTED"):][:3000])
+        + before.script[before.script.index("NOT EMITTED") :][:3000]
+    )
     assert "-- level:     all" in before.script
     # verified on a twin by default (issue 14): the header says so, with no new finding
     assert "-- verified:  yes, on a twin of the snapshot" in before.script
@@ -251,9 +276,9 @@ def test_full_fix_rescan_clears_every_sql_finding(full: FixRun) -> None:
     after = _require_applied(full)
     _assert_rules_healthy(full, after)
     still = [f for fp, f in after.by_fingerprint().items() if fp in full.before.with_sql()]
-    assert not still, ("findings whose SQL fix was applied are still reported:\n"
-                       + "\n".join(_describe(f) + f"\n    fix was: {f.get('remediation')}"
-                                   for f in still))
+    assert not still, "findings whose SQL fix was applied are still reported:\n" + "\n".join(
+        _describe(f) + f"\n    fix was: {f.get('remediation')}" for f in still
+    )
     _assert_no_new_findings(full, after)
     # what is left is manual work, and each such finding says what to do
     for f in after.findings:
@@ -272,15 +297,18 @@ def test_readers_are_read_only_after_full_fix(full: FixRun) -> None:
     report it and its fix must revoke it)."""
     _require_applied(full)
     caps = _reader_capabilities(full.dc)
-    writes = sorted(f"{role!r} can {p} {obj} in {db}"
-                    for (db, obj, p, role), outcome in caps.items()
-                    if p in WRITES and outcome == "ok")
+    writes = sorted(
+        f"{role!r} can {p} {obj} in {db}"
+        for (db, obj, p, role), outcome in caps.items()
+        if p in WRITES and outcome == "ok"
+    )
     selects = [k for k, o in caps.items() if k[2] == "SELECT" and o == "ok"]
     assert selects, f"the readers cannot SELECT anything: {caps}"
     assert not writes, "readers can still write after the full fix:\n" + "\n".join(writes)
 
 
 # --- level safe ----------------------------------------------------------------------------
+
 
 def test_safe_script_omits_exactly_the_destructive_statements(safe: FixRun) -> None:
     script = safe.before.script
@@ -313,12 +341,17 @@ def test_safe_script_applies_rescans_and_keeps_the_app(safe: FixRun) -> None:
     _assert_idempotent(safe)
     _assert_rules_healthy(safe, after)
     emitted = set(executable_statements(safe.before.script))
-    fully_fixed = {fp: f for fp, f in safe.before.with_sql().items()
-                   if set(executable_statements(f["remediation"])) <= emitted}
+    fully_fixed = {
+        fp: f
+        for fp, f in safe.before.with_sql().items()
+        if set(executable_statements(f["remediation"])) <= emitted
+    }
     assert fully_fixed, "the safe script fixed nothing completely"
     still = [f for fp, f in after.by_fingerprint().items() if fp in fully_fixed]
-    assert not still, ("findings whose whole fix ran at level safe are still reported:\n"
-                       + "\n".join(_describe(f) for f in still))
+    assert not still, (
+        "findings whose whole fix ran at level safe are still reported:\n"
+        + "\n".join(_describe(f) for f in still)
+    )
     _assert_no_new_findings(safe, after)
     _assert_app_works(safe)
 

@@ -36,32 +36,41 @@ pytestmark = pytest.mark.pg
 
 AUDITOR = "pgaudit_auditor"
 NASTY = 'billing "prod" <script>alert(1)</script> \u202e'
-AUDITOR_SQL = (f"CREATE ROLE {AUDITOR} LOGIN; GRANT pg_monitor TO {AUDITOR}; "
-               f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {AUDITOR}; "
-               f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {AUDITOR}")
+AUDITOR_SQL = (
+    f"CREATE ROLE {AUDITOR} LOGIN; GRANT pg_monitor TO {AUDITOR}; "
+    f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {AUDITOR}; "
+    f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {AUDITOR}"
+)
 
 
 def orders_layout(env: str) -> list[tuple[str, str]]:
     """(database, sql): the guide's layout for application orders in one environment."""
     return [
-        ("postgres", f"CREATE ROLE db_owner_orders_{env} NOLOGIN; "
-                     f"CREATE ROLE db_writer_orders_{env} NOLOGIN; "
-                     f"CREATE ROLE app_orders_{env} LOGIN CONNECTION LIMIT 20 "
-                     f"IN ROLE db_writer_orders_{env}; "
-                     f"CREATE DATABASE orders_{env} OWNER db_owner_orders_{env}"),
-        (f"orders_{env}", f"REVOKE ALL ON SCHEMA public FROM PUBLIC; "
-                          f"CREATE SCHEMA shop AUTHORIZATION db_owner_orders_{env}; "
-                          f"GRANT USAGE ON SCHEMA shop TO db_writer_orders_{env}; "
-                          f"SET ROLE db_owner_orders_{env}; "
-                          "CREATE TABLE shop.orders (id int PRIMARY KEY, total numeric); "
-                          f"GRANT SELECT, INSERT ON shop.orders TO db_writer_orders_{env}; "
-                          "RESET ROLE"),
+        (
+            "postgres",
+            f"CREATE ROLE db_owner_orders_{env} NOLOGIN; "
+            f"CREATE ROLE db_writer_orders_{env} NOLOGIN; "
+            f"CREATE ROLE app_orders_{env} LOGIN CONNECTION LIMIT 20 "
+            f"IN ROLE db_writer_orders_{env}; "
+            f"CREATE DATABASE orders_{env} OWNER db_owner_orders_{env}",
+        ),
+        (
+            f"orders_{env}",
+            f"REVOKE ALL ON SCHEMA public FROM PUBLIC; "
+            f"CREATE SCHEMA shop AUTHORIZATION db_owner_orders_{env}; "
+            f"GRANT USAGE ON SCHEMA shop TO db_writer_orders_{env}; "
+            f"SET ROLE db_owner_orders_{env}; "
+            "CREATE TABLE shop.orders (id int PRIMARY KEY, total numeric); "
+            f"GRANT SELECT, INSERT ON shop.orders TO db_writer_orders_{env}; "
+            "RESET ROLE",
+        ),
     ]
 
 
 LAYOUTS: dict[int, list[tuple[str, str]]] = {
     13: orders_layout("prod"),
-    16: orders_layout("staging") + [
+    16: orders_layout("staging")
+    + [
         ("orders_staging", "GRANT DELETE ON shop.orders TO db_writer_orders_staging"),
         ("postgres", "GRANT pg_read_all_data TO app_orders_staging"),
     ],
@@ -92,7 +101,8 @@ def fleet_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             return clusters[major].conninfo(user=AUDITOR)
 
         inventory = work / "fleet.toml"
-        inventory.write_text(f'''
+        inventory.write_text(
+            f"""
 [defaults]
 team = "dba"
 timeout = "5min"
@@ -136,17 +146,29 @@ tags = ["misc"]
 name = "down"
 dsn = "host=127.0.0.1 port={down_port} user={AUDITOR} dbname=postgres connect_timeout=3"
 tags = ["down"]
-''', encoding="utf-8")
-        yield {"clusters": clusters, "work": work, "inventory": inventory, "dsn": dsn,
-               "down_port": down_port}
+""",
+            encoding="utf-8",
+        )
+        yield {
+            "clusters": clusters,
+            "work": work,
+            "inventory": inventory,
+            "dsn": dsn,
+            "down_port": down_port,
+        }
     finally:
         for c in clusters.values():
             c.stop(mode="immediate")
 
 
 def fleet(env: dict[str, Any], *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "fleet", *args],
-                          capture_output=True, text=True, cwd=env["work"], timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", "fleet", *args],
+        capture_output=True,
+        text=True,
+        cwd=env["work"],
+        timeout=timeout,
+    )
 
 
 def validator(name: str) -> jsonschema.protocols.Validator:
@@ -164,27 +186,52 @@ def errors(v: jsonschema.protocols.Validator, doc: Any) -> list[str]:
 def full_run(fleet_env: dict[str, Any]) -> dict[str, Any]:
     out = fleet_env["work"] / "out"
     t0 = time.monotonic()
-    res = fleet(fleet_env, str(fleet_env["inventory"]), "--output-dir", str(out), "--parallel", "3",
-                "--format", "json,html,junit,sarif,markdown,prometheus,text",
-                "--history", str(fleet_env["work"] / "history"))
+    res = fleet(
+        fleet_env,
+        str(fleet_env["inventory"]),
+        "--output-dir",
+        str(out),
+        "--parallel",
+        "3",
+        "--format",
+        "json,html,junit,sarif,markdown,prometheus,text",
+        "--history",
+        str(fleet_env["work"] / "history"),
+    )
     assert (out / "fleet-report.json").is_file(), (res.returncode, res.stderr[-3000:])
     doc = json.loads((out / "fleet-report.json").read_text())
     return {"res": res, "out": out, "doc": doc, "seconds": time.monotonic() - t0}
 
 
-def test_fleet_of_six_versions_reports_validate_and_gate(full_run: dict[str, Any],
-                                                          shared_schemas: Path) -> None:
+def test_fleet_of_six_versions_reports_validate_and_gate(
+    full_run: dict[str, Any], shared_schemas: Path
+) -> None:
     res, out, doc = full_run["res"], full_run["out"], full_run["doc"]
     assert res.returncode == 1, res.stderr
     assert errors(validator("fleet-report.schema.json"), doc) == []
     assert doc["summary"]["exit_code"] == 1 and doc["summary"]["verdict"] == "fail"
     targets = {t["name"]: t for t in doc["targets"]}
-    assert list(targets) == ["orders-prod", "orders-staging", "locked-14", "plain-15", "plain-17",
-                             NASTY, "down"]
+    assert list(targets) == [
+        "orders-prod",
+        "orders-staging",
+        "locked-14",
+        "plain-15",
+        "plain-17",
+        NASTY,
+        "down",
+    ]
     # every version at once, each target audited on its own server
-    majors = {n: int(t["server_version"].split(".")[0]) for n, t in targets.items() if t["server_version"]}
-    assert majors == {"orders-prod": 13, "orders-staging": 16, "locked-14": 14, "plain-15": 15,
-                      "plain-17": 17, NASTY: 18}
+    majors = {
+        n: int(t["server_version"].split(".")[0]) for n, t in targets.items() if t["server_version"]
+    }
+    assert majors == {
+        "orders-prod": 13,
+        "orders-staging": 16,
+        "locked-14": 14,
+        "plain-15": 15,
+        "plain-17": 17,
+        NASTY: 18,
+    }
     assert doc["summary"]["by_status"]["audited"] == 6
 
     # the closed port: a high, gating coverage finding of that target; the rest continued
@@ -194,11 +241,16 @@ def test_fleet_of_six_versions_reports_validate_and_gate(full_run: dict[str, Any
     assert gap["severity"] == "high" and gap["gating"] and down["verdict"] == "fail"
 
     # the database the auditor cannot CONNECT to: PGR-COV-001 on that target, gating
-    locked = [f for f in targets["locked-14"]["findings"]
-              if f["rule_id"] == "PGR-COV-001" and f["database"] == "locked"]
+    locked = [
+        f
+        for f in targets["locked-14"]["findings"]
+        if f["rule_id"] == "PGR-COV-001" and f["database"] == "locked"
+    ]
     assert locked and locked[0]["gating"] and locked[0]["severity"] == "high"
-    assert not any(f["rule_id"] == "PGR-COV-001" and f["database"] == "locked"
-                   for f in targets["plain-15"]["findings"])
+    assert not any(
+        f["rule_id"] == "PGR-COV-001" and f["database"] == "locked"
+        for f in targets["plain-15"]["findings"]
+    )
 
     # the fleet-wide views are built from the targets' own findings
     spread = {r["rule_id"]: r["targets"] for r in doc["rules"]}
@@ -271,8 +323,10 @@ def test_fleet_history_and_prometheus(full_run: dict[str, Any], fleet_env: dict[
         assert runs[t["name"]]["gating"] == t["gating"], t["name"]
     text = (full_run["out"] / "fleet-report.prom").read_text()
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    last = {s.labels["target"]
-            for s in families["pgaudit_last_successful_scan_timestamp_seconds"].samples}
+    last = {
+        s.labels["target"]
+        for s in families["pgaudit_last_successful_scan_timestamp_seconds"].samples
+    }
     from pgaudit_roles.reports.common import printable
 
     # label values show control and bidi characters as visible escapes
@@ -280,8 +334,9 @@ def test_fleet_history_and_prometheus(full_run: dict[str, Any], fleet_env: dict[
     failing = {s.labels["target"]: s.value for s in families["pgaudit_gate_failing"].samples}
     assert failing["down"] == 1.0
     # each target's own textfile, beside its other reports
-    assert all((full_run["out"] / t["directory"] / "pgaudit-report.prom").is_file()
-               for t in doc["targets"])
+    assert all(
+        (full_run["out"] / t["directory"] / "pgaudit-report.prom").is_file() for t in doc["targets"]
+    )
 
 
 def test_fleet_environment_drift(full_run: dict[str, Any]) -> None:
@@ -293,28 +348,52 @@ def test_fleet_environment_drift(full_run: dict[str, Any]) -> None:
     # identical layouts compare equal by name across 13 and 16 ...
     assert e["roles"] == {"only_in_base": [], "only_in_other": [], "changed": []}
     # ... except what was granted in staging only
-    extra = [(p["privilege"], p["schema"], p["object"], p["grantee"], p["database"])
-             for p in e["privileges"]["only_in_other"]]
+    extra = [
+        (p["privilege"], p["schema"], p["object"], p["grantee"], p["database"])
+        for p in e["privileges"]["only_in_other"]
+    ]
     assert extra == [("DELETE", "shop", "orders", "db_writer_orders", "orders")]
     assert e["privileges"]["only_in_base"] == []
     assert [(m["role"], m["member"]) for m in e["memberships"]["only_in_other"]] == [
-        ("pg_read_all_data", "app_orders")]
+        ("pg_read_all_data", "app_orders")
+    ]
     assert e["count"] == 2
     html = (full_run["out"] / "fleet-report.html").read_text()
-    assert "DELETE on relation shop.orders in database orders to db_writer_orders: only in staging" in html
+    assert (
+        "DELETE on relation shop.orders in database orders to db_writer_orders: only in staging"
+        in html
+    )
 
 
 def test_only_unreachable_targets_exit_3_and_fail_on_none(fleet_env: dict[str, Any]) -> None:
     out = fleet_env["work"] / "down-only"
-    res = fleet(fleet_env, str(fleet_env["inventory"]), "--select", "tag=down", "--output-dir",
-                str(out), "-q")
+    res = fleet(
+        fleet_env,
+        str(fleet_env["inventory"]),
+        "--select",
+        "tag=down",
+        "--output-dir",
+        str(out),
+        "-q",
+    )
     assert res.returncode == 3, res.stderr
     doc = json.loads((out / "fleet-report.json").read_text())
-    assert doc["summary"]["exit_code"] == 3 and [t["status"] for t in doc["targets"]] == ["unreachable"]
+    assert doc["summary"]["exit_code"] == 3 and [t["status"] for t in doc["targets"]] == [
+        "unreachable"
+    ]
     # the gate off: exit 0, but a fleet with a target not audited is never a pass
     out2 = fleet_env["work"] / "gate-off"
-    res = fleet(fleet_env, str(fleet_env["inventory"]), "--select", "name=plain-17,down",
-                "--fail-on", "none", "--output-dir", str(out2), "-q")
+    res = fleet(
+        fleet_env,
+        str(fleet_env["inventory"]),
+        "--select",
+        "name=plain-17,down",
+        "--fail-on",
+        "none",
+        "--output-dir",
+        str(out2),
+        "-q",
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads((out2 / "fleet-report.json").read_text())
     assert doc["summary"]["verdict"] == "incomplete" and doc["run"]["incomplete"]
@@ -323,22 +402,35 @@ def test_only_unreachable_targets_exit_3_and_fail_on_none(fleet_env: dict[str, A
 def test_pg_service_conf_inventory_and_sharding(fleet_env: dict[str, Any]) -> None:
     c = fleet_env["clusters"][15]
     services = fleet_env["work"] / "pg_service.conf"
-    services.write_text(f"[svc-15]\nhost={c.socket_dir}\nport={c.port}\nuser={AUDITOR}\n"
-                        f"dbname=postgres\n\n[svc-down]\nhost=127.0.0.1\n"
-                        f"port={fleet_env['down_port']}\nuser={AUDITOR}\nconnect_timeout=3\n")
+    services.write_text(
+        f"[svc-15]\nhost={c.socket_dir}\nport={c.port}\nuser={AUDITOR}\n"
+        f"dbname=postgres\n\n[svc-down]\nhost=127.0.0.1\n"
+        f"port={fleet_env['down_port']}\nuser={AUDITOR}\nconnect_timeout=3\n"
+    )
     out = fleet_env["work"] / "services"
     res = fleet(fleet_env, str(services), "--output-dir", str(out), "--format", "json", "-q")
     assert res.returncode == 1, res.stderr
     doc = json.loads((out / "fleet-report.json").read_text())
     assert doc["run"]["inventory_kind"] == "pg_service"
-    assert {t["name"]: t["status"] for t in doc["targets"]} == {"svc-15": "audited",
-                                                                 "svc-down": "unreachable"}
+    assert {t["name"]: t["status"] for t in doc["targets"]} == {
+        "svc-15": "audited",
+        "svc-down": "unreachable",
+    }
     # two shards of the same inventory: disjoint, and together the whole fleet
     seen = []
     for i in range(2):
         o = fleet_env["work"] / f"shard{i}"
-        res = fleet(fleet_env, str(services), "--shard", f"{i}/2", "--output-dir", str(o),
-                    "--format", "json", "-q")
+        res = fleet(
+            fleet_env,
+            str(services),
+            "--shard",
+            f"{i}/2",
+            "--output-dir",
+            str(o),
+            "--format",
+            "json",
+            "-q",
+        )
         doc = json.loads((o / "fleet-report.json").read_text())
         if not doc["targets"]:  # an empty shard: an empty report, exit 0
             assert res.returncode == 0 and doc["summary"]["verdict"] == "pass", res.stderr
@@ -386,23 +478,42 @@ class Silent:
             c.close()
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
-                         ids=["ctrl_c", "sigterm"])
-def test_timeout_then_ctrl_c_writes_what_finished(fleet_env: dict[str, Any], signum: int,
-                                                  code: int) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl_c", "sigterm"]
+)
+def test_timeout_then_ctrl_c_writes_what_finished(
+    fleet_env: dict[str, Any], signum: int, code: int
+) -> None:
     silent = Silent()
     name = signal.Signals(signum).name
     try:
         inv = fleet_env["work"] / "hang.toml"
         hang = f"host=127.0.0.1 port={silent.port} user={AUDITOR} dbname=postgres connect_timeout=0"
-        inv.write_text(f'[[targets]]\nname = "plain-17"\ndsn = {json.dumps(fleet_env["dsn"](17))}\n'
-                       f'[[targets]]\nname = "hang-short"\ndsn = "{hang}"\ntimeout = "3s"\n'
-                       f'[[targets]]\nname = "hang"\ndsn = "{hang}"\n', encoding="utf-8")
+        inv.write_text(
+            f'[[targets]]\nname = "plain-17"\ndsn = {json.dumps(fleet_env["dsn"](17))}\n'
+            f'[[targets]]\nname = "hang-short"\ndsn = "{hang}"\ntimeout = "3s"\n'
+            f'[[targets]]\nname = "hang"\ndsn = "{hang}"\n',
+            encoding="utf-8",
+        )
         out = fleet_env["work"] / f"hang-{name}"
-        proc = subprocess.Popen([sys.executable, "-m", "pgaudit_roles.cli", "fleet", str(inv),
-                                 "--output-dir", str(out), "--format", "json,html,junit"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=fleet_env["work"], preexec_fn=sigint_default)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pgaudit_roles.cli",
+                "fleet",
+                str(inv),
+                "--output-dir",
+                str(out),
+                "--format",
+                "json,html,junit",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=fleet_env["work"],
+            preexec_fn=sigint_default,
+        )
         assert proc.stderr is not None
         progress = []
         deadline = time.monotonic() + 300

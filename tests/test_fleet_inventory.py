@@ -62,8 +62,12 @@ def test_toml_inventory_fields_defaults_and_merged_config(tmp_path: Path) -> Non
 
 
 def test_pg_service_conf_sections_are_targets(tmp_path: Path) -> None:
-    p = write(tmp_path, "# fleet\n[billing-prod]\nhost=127.0.0.1\nport=5432\n\n"
-                        "[billing-staging]\nhost=10.0.0.2\ndbname=postgres\n", "pg_service.conf")
+    p = write(
+        tmp_path,
+        "# fleet\n[billing-prod]\nhost=127.0.0.1\nport=5432\n\n"
+        "[billing-staging]\nhost=10.0.0.2\ndbname=postgres\n",
+        "pg_service.conf",
+    )
     loaded = inv.load(p)
     assert loaded.kind == "pg_service"
     assert [t.name for t in loaded.targets] == ["billing-prod", "billing-staging"]
@@ -71,30 +75,48 @@ def test_pg_service_conf_sections_are_targets(tmp_path: Path) -> None:
     assert {t.service_file for t in loaded.targets} == {str(p.resolve())}
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("[[targets]\nname = 'x'", "invalid TOML"),
-    ("[[targets]]\nname = 'a'\ndsn = 'host=x'\nport = 5", "unknown key 'port'"),
-    ("colour = 'blue'\n[[targets]]\nname = 'a'\ndsn = 'host=x'", "unknown key 'colour'"),
-    ("[[targets]]\nname = 'a'\ndsn = 'host=x'\n[[targets]]\nname = 'a'\ndsn = 'host=y'",
-     "duplicate target name 'a'"),
-    ("[[targets]]\nname = 'a'", "exactly one of 'dsn' or 'service'"),
-    ("[[targets]]\nname = 'a'\ndsn = 'host=x'\nservice = 's'", "exactly one of 'dsn' or 'service'"),
-    ("[[targets]]\ndsn = 'host=x'", "'name' is required"),
-    ("[[targets]]\nname = 'a'\ndsn = 'host=x'\ntimeout = 'soon'", "is not a duration"),
-    ("[[targets]]\nname = 'a'\ndsn = 'host=x'\ntags = 'eu'", "'tags' must be a list"),
-    ("[[targets]]\nname = 'a'\ndsn = 'host=x'\nconfig = { fail_on = 'sometimes' }",
-     "fail_on: 'sometimes' is not one of"),
-    ("[[targets]]\nname = 'a'\ndsn = 'host=x'\nconfig = { colect = {} }", "unknown key 'colect'"),
-    ("[defaults]\nconfig = { output_dir = 'x' }\n[[targets]]\nname = 'a'\ndsn = 'host=x'",
-     "config.output_dir cannot be set per target"),
-    ("[[targets]]\nname = 'a'\ndsn = 'host=x'\nconfig = { rules = { disable = ['PGR-NOPE-1'] } }",
-     "unknown rule id 'PGR-NOPE-1'"),
-    ("[[targets]]\nname = 'a'\ndsn = 'hostaddr'", "invalid connection string"),
-    ("[billing]\nhost=a\n[billing]\nhost=b\n", "duplicate target name 'billing'"),
-    ("", "no targets"),
-])
-def test_inventory_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              text: str, needle: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[[targets]\nname = 'x'", "invalid TOML"),
+        ("[[targets]]\nname = 'a'\ndsn = 'host=x'\nport = 5", "unknown key 'port'"),
+        ("colour = 'blue'\n[[targets]]\nname = 'a'\ndsn = 'host=x'", "unknown key 'colour'"),
+        (
+            "[[targets]]\nname = 'a'\ndsn = 'host=x'\n[[targets]]\nname = 'a'\ndsn = 'host=y'",
+            "duplicate target name 'a'",
+        ),
+        ("[[targets]]\nname = 'a'", "exactly one of 'dsn' or 'service'"),
+        (
+            "[[targets]]\nname = 'a'\ndsn = 'host=x'\nservice = 's'",
+            "exactly one of 'dsn' or 'service'",
+        ),
+        ("[[targets]]\ndsn = 'host=x'", "'name' is required"),
+        ("[[targets]]\nname = 'a'\ndsn = 'host=x'\ntimeout = 'soon'", "is not a duration"),
+        ("[[targets]]\nname = 'a'\ndsn = 'host=x'\ntags = 'eu'", "'tags' must be a list"),
+        (
+            "[[targets]]\nname = 'a'\ndsn = 'host=x'\nconfig = { fail_on = 'sometimes' }",
+            "fail_on: 'sometimes' is not one of",
+        ),
+        (
+            "[[targets]]\nname = 'a'\ndsn = 'host=x'\nconfig = { colect = {} }",
+            "unknown key 'colect'",
+        ),
+        (
+            "[defaults]\nconfig = { output_dir = 'x' }\n[[targets]]\nname = 'a'\ndsn = 'host=x'",
+            "config.output_dir cannot be set per target",
+        ),
+        (
+            "[[targets]]\nname = 'a'\ndsn = 'host=x'\nconfig = { rules = { disable = ['PGR-NOPE-1'] } }",
+            "unknown rule id 'PGR-NOPE-1'",
+        ),
+        ("[[targets]]\nname = 'a'\ndsn = 'hostaddr'", "invalid connection string"),
+        ("[billing]\nhost=a\n[billing]\nhost=b\n", "duplicate target name 'billing'"),
+        ("", "no targets"),
+    ],
+)
+def test_inventory_errors_are_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, needle: str
+) -> None:
     p = write(tmp_path, text)
     out_dir = tmp_path / "out"
     code, out, err = run_cli(["fleet", str(p), "--output-dir", str(out_dir), "-q"], capsys)
@@ -105,17 +127,23 @@ def test_inventory_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.Cap
     assert not out_dir.exists(), "nothing may be written for a bad inventory"
 
 
-def test_missing_inventory_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_inventory_and_bad_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_cli(["fleet", str(tmp_path / "nope.toml")], capsys)
     assert code == 2 and "file not found" in err
     p = write(tmp_path, GOOD)
-    for args, needle in ((["--shard", "4/4"], "INDEX must be from 0"),
-                         (["--shard", "x"], "use INDEX/COUNT"),
-                         (["--select", "colour=red"], "use KEY=VALUE"),
-                         (["--select", "tag=nowhere"], "no target matches"),
-                         (["--format", "pdf"], "unknown report format 'pdf'"),
-                         (["--target-timeout", "0"], "must be more than zero")):
-        code, _, err = run_cli(["fleet", str(p), "--output-dir", str(tmp_path / "o"), *args], capsys)
+    for args, needle in (
+        (["--shard", "4/4"], "INDEX must be from 0"),
+        (["--shard", "x"], "use INDEX/COUNT"),
+        (["--select", "colour=red"], "use KEY=VALUE"),
+        (["--select", "tag=nowhere"], "no target matches"),
+        (["--format", "pdf"], "unknown report format 'pdf'"),
+        (["--target-timeout", "0"], "must be more than zero"),
+    ):
+        code, _, err = run_cli(
+            ["fleet", str(p), "--output-dir", str(tmp_path / "o"), *args], capsys
+        )
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, (args, err)
 
 
@@ -137,8 +165,10 @@ def test_shards_partition_the_fleet_and_are_stable() -> None:
         assert sorted(sum(parts, [])) == sorted(names)  # every target in exactly one shard
         assert all(parts) and max(map(len, parts)) < 2.5 * len(names) / n
     # stable across processes and releases: a fixed value, not Python's salted hash()
-    assert inv.shard_of("orders-prod", 4) == int.from_bytes(
-        __import__("hashlib").sha256(b"orders-prod").digest()[:8], "big") % 4
+    assert (
+        inv.shard_of("orders-prod", 4)
+        == int.from_bytes(__import__("hashlib").sha256(b"orders-prod").digest()[:8], "big") % 4
+    )
     # adding a target moves no other target between shards
     before = {x: inv.shard_of(x, 5) for x in names}
     assert all(inv.shard_of(x, 5) == s for x, s in before.items())
@@ -153,8 +183,9 @@ def test_durations() -> None:
         inv.parse_duration(True, "t")
 
 
-def test_empty_shard_is_an_empty_report_exit_0(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_empty_shard_is_an_empty_report_exit_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """More batch tasks than targets: a task whose shard is empty succeeds with an empty
     report (an Indexed Job must not fail for it); no cluster is contacted."""
     import json
@@ -163,8 +194,9 @@ def test_empty_shard_is_an_empty_report_exit_0(tmp_path: Path,
     names = [t.name for t in inv.load(p).targets]
     empty = next(i for i in range(50) if all(inv.shard_of(n, 50) != i for n in names))
     out = tmp_path / "out"
-    code, _, err = run_cli(["fleet", str(p), "--shard", f"{empty}/50", "--output-dir", str(out),
-                            "-q"], capsys)
+    code, _, err = run_cli(
+        ["fleet", str(p), "--shard", f"{empty}/50", "--output-dir", str(out), "-q"], capsys
+    )
     assert code == 0, err
     doc = json.loads((out / "fleet-report.json").read_text())
     assert doc["targets"] == [] and doc["run"]["shard"] == f"{empty}/50"

@@ -24,16 +24,22 @@ AUDITOR = "pgaudit_auditor"
 def services(pg, path: Path) -> None:
     """pg_service.conf: both of the recipe's services on the test server, as the auditor."""
     c = pg.cluster
-    path.write_text("".join(f"[{name}]\nhost={c.socket_dir}\nport={c.port}\nuser={AUDITOR}\n"
-                            "dbname=postgres\n\n" for name in ("orders-prod", "orders-staging")))
+    path.write_text(
+        "".join(
+            f"[{name}]\nhost={c.socket_dir}\nport={c.port}\nuser={AUDITOR}\ndbname=postgres\n\n"
+            for name in ("orders-prod", "orders-staging")
+        )
+    )
 
 
 @pytest.fixture
 def auditor(pg) -> str:
     if not pg.query("SELECT 1 FROM pg_roles WHERE rolname = %s", (AUDITOR,)):
-        pg.execute(f"CREATE ROLE {AUDITOR} LOGIN; GRANT pg_monitor TO {AUDITOR}; "
-                   f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {AUDITOR}; "
-                   f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {AUDITOR}")
+        pg.execute(
+            f"CREATE ROLE {AUDITOR} LOGIN; GRANT pg_monitor TO {AUDITOR}; "
+            f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {AUDITOR}; "
+            f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {AUDITOR}"
+        )
     return AUDITOR
 
 
@@ -58,13 +64,19 @@ def test_fleet_recipe_and_shards(pg, auditor: str, tmp_path: Path) -> None:
     assert doc["targets"][1]["fail_on"] == "critical" and doc["targets"][0]["fail_on"] == "high"
 
     # Large fleets: the shard script, three shards, on shared storage
-    script = block("## Large fleets", "sh").replace("/etc/pgaudit/fleet.toml",
-                                                    str(work / "fleet.toml"))
+    script = block("## Large fleets", "sh").replace(
+        "/etc/pgaudit/fleet.toml", str(work / "fleet.toml")
+    )
     (work / "fleet-shard.sh").write_text(script)
     shared = work / "shared"
     for i in range(3):
-        res = sh(f"sh {work / 'fleet-shard.sh'}", work, JOB_COMPLETION_INDEX=str(i), SHARDS="3",
-                 AUDIT_ROOT=str(shared))
+        res = sh(
+            f"sh {work / 'fleet-shard.sh'}",
+            work,
+            JOB_COMPLETION_INDEX=str(i),
+            SHARDS="3",
+            AUDIT_ROOT=str(shared),
+        )
         assert res.returncode == 0, (i, res.stdout, res.stderr)
         assert f"shard {i}/3: exit" in res.stdout
     [night] = list((shared / "fleet").iterdir())
@@ -82,17 +94,24 @@ def test_fleet_recipe_and_shards(pg, auditor: str, tmp_path: Path) -> None:
 
     # the shards' shared history store, read where it lies: one run per target
     history = shared / "history"
-    sql = block("The store is Parquet that DuckDB reads", "sql").replace("/mnt/audit/history",
-                                                                          str(history))
+    sql = block("The store is Parquet that DuckDB reads", "sql").replace(
+        "/mnt/audit/history", str(history)
+    )
     rows = duckdb.sql(sql).fetchall()
     assert sorted(r[0] for r in rows) == ["orders-prod", "orders-staging"]
     by_target = {r[0]: r[2] for r in rows}
-    report_high = {t["name"]: t["counts"]["critical"] + t["counts"]["high"]
-                   for d in night.iterdir()
-                   for t in json.loads((d / "fleet-report.json").read_text())["targets"]}
+    report_high = {
+        t["name"]: t["counts"]["critical"] + t["counts"]["high"]
+        for d in night.iterdir()
+        for t in json.loads((d / "fleet-report.json").read_text())["targets"]
+    }
     assert by_target == report_high
-    res = sh(block("draws the trends of the whole fleet", "sh").replace("/mnt/audit/history",
-                                                                         str(history)), work)
+    res = sh(
+        block("draws the trends of the whole fleet", "sh").replace(
+            "/mnt/audit/history", str(history)
+        ),
+        work,
+    )
     assert res.returncode == 0, res.stderr
     page = (work / "fleet-history.html").read_text()
     assert "orders-prod" in page and "orders-staging" in page

@@ -23,8 +23,8 @@ import pytest
 import xmlschema
 from report_fixtures import HOSTILE, SCRIPT, clone, full_result
 
+from pgaudit_roles.config import Config
 from pgaudit_roles.core.resources import schemas_dir
-from pgaudit_roles.evaluate.config import Config
 from pgaudit_roles.fleet import (
     report_html,
     report_json,
@@ -40,8 +40,7 @@ T0 = dt.datetime(2026, 12, 5, 2, 30, tzinfo=dt.UTC)
 
 
 def target(name: str, **kw: object) -> Target:
-    return Target(name=name, conninfo="host=127.0.0.1 port=5999 user=aud password=s3cr3t-pw",
-                  **kw)  # type: ignore[arg-type]
+    return Target(name=name, conninfo="host=127.0.0.1 port=5999 user=aud password=s3cr3t-pw", **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -51,21 +50,54 @@ def fleet() -> FleetResult:
     b.meta["server_version"] = "13.23"
     down = target(SCRIPT + " down", environment="prod", tags=("eu",))
     outcomes = [
-        TargetOutcome(target("orders-prod", environment="prod", application="orders"),
-                      "audited", result=a, label="aud@127.0.0.1:5432/postgres", duration_s=2.5,
-                      reports={"json": "targets/orders-prod/pgaudit-report.json",
-                               "html": "targets/orders-prod/pgaudit-report.html"},
-                      snapshot="targets/orders-prod/snapshot.json.gz", peak_rss_kb=150_000),
-        TargetOutcome(target(HOSTILE[4], tags=("misc",)), "audited", result=b, duration_s=1.0,
-                      reports={"json": "targets/x/pgaudit-report.json"}),
-        TargetOutcome(down, "unreachable", reason="connection refused", duration_s=0.1,
-                      result=not_audited_result(down, "unreachable", "connection refused", [],
-                                                Config(), "aud@127.0.0.1:5999/postgres")),
+        TargetOutcome(
+            target("orders-prod", environment="prod", application="orders"),
+            "audited",
+            result=a,
+            label="aud@127.0.0.1:5432/postgres",
+            duration_s=2.5,
+            reports={
+                "json": "targets/orders-prod/pgaudit-report.json",
+                "html": "targets/orders-prod/pgaudit-report.html",
+            },
+            snapshot="targets/orders-prod/snapshot.json.gz",
+            peak_rss_kb=150_000,
+        ),
+        TargetOutcome(
+            target(HOSTILE[4], tags=("misc",)),
+            "audited",
+            result=b,
+            duration_s=1.0,
+            reports={"json": "targets/x/pgaudit-report.json"},
+        ),
+        TargetOutcome(
+            down,
+            "unreachable",
+            reason="connection refused",
+            duration_s=0.1,
+            result=not_audited_result(
+                down,
+                "unreachable",
+                "connection refused",
+                [],
+                Config(),
+                "aud@127.0.0.1:5999/postgres",
+            ),
+        ),
         TargetOutcome(target("later"), "not_run", reason="run stopped (SIGINT) before this target"),
     ]
-    return FleetResult(inventory="fleet.toml", inventory_kind="toml", outcomes=outcomes,
-                       fail_on="high", started_at=T0, finished_at=T0 + dt.timedelta(seconds=9),
-                       parallel=2, jobs=2, interrupted="SIGINT", total_in_inventory=5)
+    return FleetResult(
+        inventory="fleet.toml",
+        inventory_kind="toml",
+        outcomes=outcomes,
+        fail_on="high",
+        started_at=T0,
+        finished_at=T0 + dt.timedelta(seconds=9),
+        parallel=2,
+        jobs=2,
+        interrupted="SIGINT",
+        total_in_inventory=5,
+    )
 
 
 def render(mod: object, fleet: FleetResult, **kw: object) -> str:
@@ -81,8 +113,14 @@ def test_json_validates_and_adds_up(fleet: FleetResult) -> None:
     cls.check_schema(schema)
     assert [e.message for e in cls(schema).iter_errors(doc)][:3] == []
     assert doc["summary"]["exit_code"] == 130 and doc["run"]["incomplete"]
-    assert doc["summary"]["by_status"] == {"audited": 2, "unreachable": 1, "timeout": 0,
-                                           "error": 0, "interrupted": 0, "not_run": 1}
+    assert doc["summary"]["by_status"] == {
+        "audited": 2,
+        "unreachable": 1,
+        "timeout": 0,
+        "error": 0,
+        "interrupted": 0,
+        "not_run": 1,
+    }
     per_target = [sum(t["counts"].values()) for t in doc["targets"]]
     assert sum(doc["summary"]["by_severity"].values()) == sum(per_target)
     assert doc["summary"]["gating"] == sum(t["gating"] for t in doc["targets"])
@@ -141,17 +179,27 @@ def test_html_is_escaped_and_links_targets(fleet: FleetResult) -> None:
 
 
 def test_write_reports_all_formats(fleet: FleetResult, tmp_path: Path) -> None:
-    paths = write_reports(fleet, ["json", "html", "junit", "sarif", "markdown", "text"],
-                          tmp_path, {"sarif_anchor": "x.toml"})
+    paths = write_reports(
+        fleet,
+        ["json", "html", "junit", "sarif", "markdown", "text"],
+        tmp_path,
+        {"sarif_anchor": "x.toml"},
+    )
     assert sorted(p.name for p in paths.values()) == [
-        "fleet-report.html", "fleet-report.json", "fleet-report.junit.xml", "fleet-report.md",
-        "fleet-report.sarif"]
+        "fleet-report.html",
+        "fleet-report.json",
+        "fleet-report.junit.xml",
+        "fleet-report.md",
+        "fleet-report.sarif",
+    ]
     assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in paths.values())
 
 
 @pytest.mark.browser
 def test_overview_in_chromium(fleet: FleetResult, tmp_path: Path) -> None:
-    chromium = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
+    chromium = (
+        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
+    )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -170,8 +218,9 @@ def test_overview_in_chromium(fleet: FleetResult, tmp_path: Path) -> None:
         page.goto(path.as_uri())
         # the stylesheet applied: the CSP hash matches the <style> element's text
         bg = page.eval_on_selector("#verdict", "e => getComputedStyle(e).backgroundColor")
-        cells = page.eval_on_selector_all("#target-matrix tbody tr",
-                                          "rows => rows.map(r => r.cells[0].innerText)")
+        cells = page.eval_on_selector_all(
+            "#target-matrix tbody tr", "rows => rows.map(r => r.cells[0].innerText)"
+        )
         b.close()
     assert console == [], console
     assert bg not in ("rgba(0, 0, 0, 0)", "transparent"), bg
@@ -179,7 +228,8 @@ def test_overview_in_chromium(fleet: FleetResult, tmp_path: Path) -> None:
 
 
 def test_prometheus_one_family_per_metric_and_no_fresh_timestamp_for_a_missed_target(
-        fleet: FleetResult) -> None:
+    fleet: FleetResult,
+) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
     from pgaudit_roles.fleet import report_prometheus
@@ -187,11 +237,14 @@ def test_prometheus_one_family_per_metric_and_no_fresh_timestamp_for_a_missed_ta
     text = render(report_prometheus, fleet)
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert len(families) == len([ln for ln in text.splitlines() if ln.startswith("# TYPE")])
-    last = {s.labels["target"]
-            for s in families["pgaudit_last_successful_scan_timestamp_seconds"].samples}
+    last = {
+        s.labels["target"]
+        for s in families["pgaudit_last_successful_scan_timestamp_seconds"].samples
+    }
     assert last == {"orders-prod", "new\\nline FAIL: forged"}  # not the unreachable target
-    fleet_gap = [s for s in families["pgaudit_findings"].samples
-                 if s.labels["rule"] == "PGR-FLEET-001"]
+    fleet_gap = [
+        s for s in families["pgaudit_findings"].samples if s.labels["rule"] == "PGR-FLEET-001"
+    ]
     assert [(s.labels["target"], s.value) for s in fleet_gap] == [(SCRIPT + " down", 1.0)]
     failing = {s.labels["target"]: s.value for s in families["pgaudit_gate_failing"].samples}
     assert failing[SCRIPT + " down"] == 1.0 and "later" not in failing
@@ -214,8 +267,10 @@ def test_history_records_every_target_under_its_name(fleet: FleetResult, tmp_pat
         assert set(runs) == {"orders-prod", HOSTILE[4], SCRIPT + " down"}
         down = runs[SCRIPT + " down"]
         assert down["rules_skipped"] >= 0 and down["gating"] == 1
-        assert json.loads(runs["orders-prod"]["labels"]) == {"application": "orders",
-                                                             "environment": "prod"}
+        assert json.loads(runs["orders-prod"]["labels"]) == {
+            "application": "orders",
+            "environment": "prod",
+        }
         rows = store.rows("findings", [down["run_id"]])
         assert [r["rule_id"] for r in rows] == ["PGR-FLEET-001"]
     finally:
@@ -237,3 +292,26 @@ def test_formats_combined_and_per_target() -> None:
     assert set(FORMATS) <= set(formats.known())
     with pytest.raises(UsageError, match="unknown report format 'pdf' for fleet"):
         formats.parse("pdf", ())
+
+
+def test_a_target_not_audited_gets_its_own_reports(tmp_path: Path) -> None:
+    """Its reports are written like an audited target's, except formats built from catalog
+    data it does not have (csv's access review), which would fail the whole set."""
+    from pgaudit_roles.fleet.audit import _outcome
+    from pgaudit_roles.fleet.runner import Finished
+    from pgaudit_roles.fleet.worker import Job
+
+    job = Job(
+        target=target("down"),
+        cfg=Config(),
+        rules=[],
+        formats=["json", "markdown", "csv"],
+        directory=tmp_path / "targets" / "down",
+        options={},
+    )
+    o = _outcome(Finished(job, "unreachable", "connection refused", None, 0.1), tmp_path)
+    assert o.status == "unreachable" and o.result is not None
+    assert set(o.reports) == {"json", "markdown"}
+    assert all((tmp_path / p).is_file() for p in o.reports.values())
+    own = json.loads((tmp_path / o.reports["json"]).read_text())
+    assert [f["rule_id"] for f in own["findings"]] == ["PGR-FLEET-001"]

@@ -12,4 +12,6 @@ def test_fresh_database_is_isolated(pg, fresh_db):
     pg.execute("CREATE TABLE t(i int)", dbname=fresh_db)
     rows = pg.query("SELECT count(*) FROM pg_class WHERE relname = 't'", dbname=fresh_db)
     assert rows == [(1,)]
-    assert pg.query("SELECT count(*) FROM pg_class WHERE relname = 't' AND relnamespace = 'public'::regnamespace") == [(0,)]
+    assert pg.query(
+        "SELECT count(*) FROM pg_class WHERE relname = 't' AND relnamespace = 'public'::regnamespace"
+    ) == [(0,)]

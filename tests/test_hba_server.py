@@ -49,14 +49,27 @@ def server_build(pg: Any) -> HbaBuild:
 
 
 def view_rows(pg: Any) -> list[dict[str, Any]]:
-    tail = ("line_number, type, database, user_name, address, netmask, auth_method, options, "
-            "error FROM pg_hba_file_rules")
+    tail = (
+        "line_number, type, database, user_name, address, netmask, auth_method, options, "
+        "error FROM pg_hba_file_rules"
+    )
     if pg.major >= 16:
         sql = "SELECT rule_number, file_name, " + tail
     else:
         sql = "SELECT NULL::int, NULL::text, " + tail
-    cols = ("rule_number", "file_name", "line_number", "type", "databases", "users", "address",
-            "netmask", "auth_method", "options", "error")
+    cols = (
+        "rule_number",
+        "file_name",
+        "line_number",
+        "type",
+        "databases",
+        "users",
+        "address",
+        "netmask",
+        "auth_method",
+        "options",
+        "error",
+    )
     return [dict(zip(cols, r, strict=True)) for r in pg.query(sql)]
 
 
@@ -77,7 +90,9 @@ def install_case(pg: Any, hba: Path, name: str) -> None:
     helper_src = DATA / f"{name}.d"
     if helper_src.is_dir():
         shutil.copytree(helper_src, pg.cluster.data_dir / "hba_case")
-    hba.write_text(TRUST_FIRST + (DATA / f"{name}.conf").read_text(encoding="utf-8"), encoding="utf-8")
+    hba.write_text(
+        TRUST_FIRST + (DATA / f"{name}.conf").read_text(encoding="utf-8"), encoding="utf-8"
+    )
 
 
 def normalize(row: dict[str, Any]) -> dict[str, Any]:
@@ -92,8 +107,9 @@ def normalize(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def compare(pg: Any, hba: Path, ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> None:
-    assert [r["line_number"] for r in ours] == [r["line_number"] for r in theirs], \
+    assert [r["line_number"] for r in ours] == [r["line_number"] for r in theirs], (
         "rows differ in number or order"
+    )
     expected_rule = 0
     for mine, view in zip(ours, theirs, strict=True):
         where = f"line {view['line_number']} of {view['file_name'] or hba}"
@@ -119,10 +135,13 @@ def compare(pg: Any, hba: Path, ours: list[dict[str, Any]], theirs: list[dict[st
             # the parser never copies a line's words from an included file (issue 12), and
             # cuts credentials out of every error text
             included = view["file_name"] is not None and view["file_name"] != str(hba)
-            view = dict(view, error=redact_text(content_free(view["error"]) if included
-                                                else view["error"]))
+            view = dict(
+                view, error=redact_text(content_free(view["error"]) if included else view["error"])
+            )
         for key in ("type", "databases", "users", "address", "netmask", "auth_method", "error"):
-            assert mine[key] == view[key], f"{where}: {key}: ours {mine[key]!r} != view {view[key]!r}"
+            assert mine[key] == view[key], (
+                f"{where}: {key}: ours {mine[key]!r} != view {view[key]!r}"
+            )
         assert mine["options"] == redact_options(view["options"]), f"{where}: options"
 
 
@@ -145,10 +164,17 @@ def test_long_lines_and_tokens(pg: Any, hba_file: Path) -> None:
     hba_file.write_text(
         TRUST_FIRST
         + f"local {long_name} all trust\n"
-        + "local all all trust " + "#" * 8200 + "\n"
-        + "local " + ",".join(f"db{i}" for i in range(1500)) + " all reject\n"
-        + "local " + "x" * 8185 + " all trust\n",
-        encoding="utf-8")
+        + "local all all trust "
+        + "#" * 8200
+        + "\n"
+        + "local "
+        + ",".join(f"db{i}" for i in range(1500))
+        + " all reject\n"
+        + "local "
+        + "x" * 8185
+        + " all trust\n",
+        encoding="utf-8",
+    )
     ours = parse_hba_file(str(hba_file), pg.major, build=server_build(pg))
     theirs = view_rows(pg)
     compare(pg, hba_file, ours, theirs)
@@ -164,7 +190,13 @@ def test_secrets_never_leave_the_parser(pg: Any, hba_file: Path) -> None:
     ours = parse_hba_file(str(hba_file), pg.major, build=server_build(pg))
     assert "RadiusS3cretValue" in repr(theirs), "the view is expected to expose the secret"
     text = repr(ours)
-    for secret in ("LdapS3cretValue", "RadiusS3cretValue", "RadS3cretA", "RadS3cretB", "NotLdapS3cret"):
+    for secret in (
+        "LdapS3cretValue",
+        "RadiusS3cretValue",
+        "RadS3cretA",
+        "RadS3cretB",
+        "NotLdapS3cret",
+    ):
         assert secret not in text
     assert "radiussecrets=<redacted>" in text
 
@@ -177,32 +209,121 @@ def _hypothesis_lines() -> Any:
     plain = st.text(name_chars, min_size=1, max_size=8)
     quoted_chars = st.sampled_from(list("ab ,#\\'é<>") + ['"', "\t"])
     quoted = st.text(quoted_chars, max_size=8).map(lambda s: '"' + s.replace('"', '""') + '"')
-    keywords = st.sampled_from(["all", "sameuser", "samerole", "samegroup", "replication",
-                                '"all"', '"replication"', "+grp", '"+grp"', "@missing_list",
-                                '@"missing list"', "/^ok$", "/(", "/a|b", "/[x", "/*"])
+    keywords = st.sampled_from(
+        [
+            "all",
+            "sameuser",
+            "samerole",
+            "samegroup",
+            "replication",
+            '"all"',
+            '"replication"',
+            "+grp",
+            '"+grp"',
+            "@missing_list",
+            '@"missing list"',
+            "/^ok$",
+            "/(",
+            "/a|b",
+            "/[x",
+            "/*",
+        ]
+    )
     token = st.one_of(plain, quoted, keywords)
     field = st.lists(token, min_size=1, max_size=3).map(",".join)
     octet = st.integers(0, 255).map(str)
     ipv4 = st.tuples(octet, octet, octet, octet).map(".".join)
     address = st.one_of(
         st.tuples(ipv4, st.integers(0, 34)).map(lambda t: f"{t[0]}/{t[1]}"),
-        st.tuples(ipv4, st.sampled_from(["255.255.0.0", "255.0.255.0", "0.0.0.0", "ffff::", "bad"]))
-        .map(" ".join),
-        st.sampled_from(["all", "samehost", "samenet", '"all"', "::1/128", "fe80::/10", "::/0",
-                         "db.example.com", ".example.com", "host/8", "1.2.3.4/", "10.0.0.0",
-                         "10.0.0.0,10.0.0.1", "300.1.1.1", "127.1"]))
-    method = st.sampled_from(["trust", "reject", "md5", "password", "scram-sha-256", "peer", "ident",
-                              "gss", "sspi", "pam", "bsd", "ldap", "cert", "radius", "oauth", "bogus",
-                              "trust,reject", '"trust"'])
-    option = st.sampled_from(["map=m", "clientcert=verify-full", "clientcert=verify-ca", "clientcert=1",
-                              "clientcert=x", "clientname=CN", "include_realm=0", "krb_realm=R",
-                              "pamservice=p", "pam_use_hostname=1", "ldapserver=h", "ldapbasedn=dc=x",
-                              "ldapprefix=cn=", "ldapport=0", "ldapurl=ldap://h/dc=x?uid?sub",
-                              "radiusservers=127.0.0.1", "radiussecrets=s", "radiusports=0",
-                              'radiussecrets="a,b"', "issuer=i", "scope=s", "foo", "x=1", "=v"])
-    ctype = st.sampled_from(["local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc",
-                             "include", "include_if_exists", "include_dir", "bogus", '"host"',
-                             "host,local"])
+        st.tuples(
+            ipv4, st.sampled_from(["255.255.0.0", "255.0.255.0", "0.0.0.0", "ffff::", "bad"])
+        ).map(" ".join),
+        st.sampled_from(
+            [
+                "all",
+                "samehost",
+                "samenet",
+                '"all"',
+                "::1/128",
+                "fe80::/10",
+                "::/0",
+                "db.example.com",
+                ".example.com",
+                "host/8",
+                "1.2.3.4/",
+                "10.0.0.0",
+                "10.0.0.0,10.0.0.1",
+                "300.1.1.1",
+                "127.1",
+            ]
+        ),
+    )
+    method = st.sampled_from(
+        [
+            "trust",
+            "reject",
+            "md5",
+            "password",
+            "scram-sha-256",
+            "peer",
+            "ident",
+            "gss",
+            "sspi",
+            "pam",
+            "bsd",
+            "ldap",
+            "cert",
+            "radius",
+            "oauth",
+            "bogus",
+            "trust,reject",
+            '"trust"',
+        ]
+    )
+    option = st.sampled_from(
+        [
+            "map=m",
+            "clientcert=verify-full",
+            "clientcert=verify-ca",
+            "clientcert=1",
+            "clientcert=x",
+            "clientname=CN",
+            "include_realm=0",
+            "krb_realm=R",
+            "pamservice=p",
+            "pam_use_hostname=1",
+            "ldapserver=h",
+            "ldapbasedn=dc=x",
+            "ldapprefix=cn=",
+            "ldapport=0",
+            "ldapurl=ldap://h/dc=x?uid?sub",
+            "radiusservers=127.0.0.1",
+            "radiussecrets=s",
+            "radiusports=0",
+            'radiussecrets="a,b"',
+            "issuer=i",
+            "scope=s",
+            "foo",
+            "x=1",
+            "=v",
+        ]
+    )
+    ctype = st.sampled_from(
+        [
+            "local",
+            "host",
+            "hostssl",
+            "hostnossl",
+            "hostgssenc",
+            "hostnogssenc",
+            "include",
+            "include_if_exists",
+            "include_dir",
+            "bogus",
+            '"host"',
+            "host,local",
+        ]
+    )
     blank = st.sampled_from([" ", "  ", "\t", " \t ", " \r "])
 
     @st.composite
@@ -216,13 +337,16 @@ def _hypothesis_lines() -> Any:
                 parts.append(draw(address))
             parts.append(draw(method))
             parts += draw(st.lists(option, max_size=3))
-            parts = parts[:draw(st.integers(1, len(parts)))] if draw(st.integers(0, 9)) == 0 else parts
+            parts = (
+                parts[: draw(st.integers(1, len(parts)))] if draw(st.integers(0, 9)) == 0 else parts
+            )
         text = draw(blank).join(parts)
         tail = draw(st.sampled_from(["", "", " # comment", "# c \\", " \\", "\\"]))
         return draw(st.sampled_from(["", " ", "\t"])) + text + tail
 
-    return st.lists(st.one_of(line(), st.sampled_from(["", "# just a comment", "   "])),
-                    min_size=1, max_size=8).map(lambda lines: "\n".join(lines) + "\n")
+    return st.lists(
+        st.one_of(line(), st.sampled_from(["", "# just a comment", "   "])), min_size=1, max_size=8
+    ).map(lambda lines: "\n".join(lines) + "\n")
 
 
 @pytest.mark.pg
@@ -232,8 +356,12 @@ def test_random_files_match_the_view(pg: Any, hba_file: Path) -> None:
     build = server_build(pg)
     (pg.cluster.data_dir / "hba_case").mkdir(exist_ok=True)
 
-    @settings(max_examples=int(os.environ.get("HBA_EXAMPLES", "60")), deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=int(os.environ.get("HBA_EXAMPLES", "60")),
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(_hypothesis_lines())
     def check(text: str) -> None:
         hba_file.write_text(TRUST_FIRST + text, encoding="utf-8")

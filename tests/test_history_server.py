@@ -24,9 +24,11 @@ TARGET = 'nightly "db1"\n<b>x</b>'
 
 def _auditor(pg) -> str:
     name = pg.unique("aud")
-    pg.execute(f"CREATE ROLE {name} LOGIN; GRANT pg_monitor TO {name}; "
-               f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {name}; "
-               f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {name}")
+    pg.execute(
+        f"CREATE ROLE {name} LOGIN; GRANT pg_monitor TO {name}; "
+        f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {name}; "
+        f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {name}"
+    )
     return name
 
 
@@ -57,10 +59,26 @@ def test_history_of_four_scans(pg, fresh_db, auditor, tmp_path, capsys):
 
     def scan(n: int, *extra: str) -> None:
         out = tmp_path / f"r{n}"
-        code, _, err = run_cli(["scan", pg.conninfo(user=auditor), "--history", str(hist),
-                                "--target-name", TARGET, "--format", "json,prometheus",
-                                "--output-dir", str(out), "--fail-on", "none", "-q",
-                                "--no-verify", *extra], capsys)
+        code, _, err = run_cli(
+            [
+                "scan",
+                pg.conninfo(user=auditor),
+                "--history",
+                str(hist),
+                "--target-name",
+                TARGET,
+                "--format",
+                "json,prometheus",
+                "--output-dir",
+                str(out),
+                "--fail-on",
+                "none",
+                "-q",
+                "--no-verify",
+                *extra,
+            ],
+            capsys,
+        )
         assert code == 0, err
         reports.append(json.loads((out / "pgaudit-report.json").read_text()))
 
@@ -75,7 +93,7 @@ def test_history_of_four_scans(pg, fresh_db, auditor, tmp_path, capsys):
 
     code, out, err = run_cli(["history", str(hist), "--format", "json"], capsys)
     assert code == 0, err
-    t, = json.loads(out)["targets"]
+    (t,) = json.loads(out)["targets"]
     assert t["target"] == TARGET
     runs = t["runs"]
     assert len(runs) == 4
@@ -110,8 +128,12 @@ def test_history_of_four_scans(pg, fresh_db, auditor, tmp_path, capsys):
     # the Prometheus file of the last run parses and matches its report
     from prometheus_client.parser import text_string_to_metric_families
 
-    fams = {f.name: f for f in text_string_to_metric_families(
-        (tmp_path / "r4" / "pgaudit-report.prom").read_text())}
+    fams = {
+        f.name: f
+        for f in text_string_to_metric_families(
+            (tmp_path / "r4" / "pgaudit-report.prom").read_text()
+        )
+    }
     per = {}
     for s in fams["pgaudit_findings"].samples:
         assert s.labels["target"] == printable(TARGET)  # one line: \\n shown, not a newline
@@ -134,12 +156,23 @@ def test_history_of_four_scans(pg, fresh_db, auditor, tmp_path, capsys):
 
     # `check` of the first night's snapshot records the same numbers, under the cluster's
     # host:port when no name is given
-    code, _, err = run_cli(["check", str(tmp_path / "first.json.gz"), "--history",
-                            str(tmp_path / "h2"), "-q", "--fail-on", "none", "--no-verify"], capsys)
+    code, _, err = run_cli(
+        [
+            "check",
+            str(tmp_path / "first.json.gz"),
+            "--history",
+            str(tmp_path / "h2"),
+            "-q",
+            "--fail-on",
+            "none",
+            "--no-verify",
+        ],
+        capsys,
+    )
     assert code == 0, err
     code, out, err = run_cli(["history", str(tmp_path / "h2"), "--format", "json"], capsys)
     assert code == 0, err
-    t2, = json.loads(out)["targets"]
+    (t2,) = json.loads(out)["targets"]
     assert t2["runs"][0]["counts"] == _open_counts(reports[0])
     assert t2["target"] == f"{pg.cluster.socket_dir}:{pg.cluster.port}"
 
@@ -154,9 +187,23 @@ def test_history_html_in_chromium(pg, fresh_db, auditor, tmp_path, capsys):
     for step in ("", "GRANT INSERT ON s.t TO PUBLIC", "REVOKE INSERT ON s.t FROM PUBLIC"):
         if step:
             pg.execute(step, dbname=fresh_db)
-        code, _, err = run_cli(["scan", pg.conninfo(user=auditor), "--config", str(conf), "-q",
-                                "--fail-on", "none", "--no-verify", "--format", "json",
-                                "--output-dir", str(tmp_path / "r")], capsys)
+        code, _, err = run_cli(
+            [
+                "scan",
+                pg.conninfo(user=auditor),
+                "--config",
+                str(conf),
+                "-q",
+                "--fail-on",
+                "none",
+                "--no-verify",
+                "--format",
+                "json",
+                "--output-dir",
+                str(tmp_path / "r"),
+            ],
+            capsys,
+        )
         assert code == 0, err
     page_file = tmp_path / "history.html"
     code, _, err = run_cli(["history", str(hist), "--format", "html", "-o", str(page_file)], capsys)
@@ -168,8 +215,10 @@ def test_history_html_in_chromium(pg, fresh_db, auditor, tmp_path, capsys):
     except ImportError:
         _need("playwright (Python package) not installed")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM)
-                                    else shutil.which("chromium"), args=ARGS)
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+            args=ARGS,
+        )
         try:
             page = browser.new_page()
             events: list[str] = []

@@ -25,42 +25,81 @@ from pgaudit_roles.history.trend import build
 
 T0 = dt.datetime(2026, 1, 1, 2, 0, 0)
 DAY = dt.timedelta(days=1)
-HOSTILE = "prod \"db\"\n<script>alert(1)</script> \u202eevil\\"
+HOSTILE = 'prod "db"\n<script>alert(1)</script> \u202eevil\\'
 
 
 def _rule(rid: str, severity: str = "high", requires: tuple[str, ...] = ("objects",)) -> Rule:
-    return Rule(id=rid, title=rid, severity=severity, category="privileges", rationale="r",
-                query="SELECT 1", message="m", requires=requires)
+    return Rule(
+        id=rid,
+        title=rid,
+        severity=severity,
+        category="privileges",
+        rationale="r",
+        query="SELECT 1",
+        message="m",
+        requires=requires,
+    )
 
 
-RULES = {"A": _rule("PGR-T-A"), "B": _rule("PGR-T-B", "critical"),
-         "C": _rule("PGR-T-C", "low", requires=("hba_rules",))}
+RULES = {
+    "A": _rule("PGR-T-A"),
+    "B": _rule("PGR-T-B", "critical"),
+    "C": _rule("PGR-T-C", "low", requires=("hba_rules",)),
+}
 
 
-def result(findings: list[tuple[str, str, str]], *, gaps: dict[str, str] | None = None,
-           missing_sources: tuple[str, ...] = (), waived: tuple[str, ...] = (),
-           skipped: tuple[str, ...] = ()) -> ScanResult:
+def result(
+    findings: list[tuple[str, str, str]],
+    *,
+    gaps: dict[str, str] | None = None,
+    missing_sources: tuple[str, ...] = (),
+    waived: tuple[str, ...] = (),
+    skipped: tuple[str, ...] = (),
+) -> ScanResult:
     """findings: (rule key, database, object); gaps: database -> reason."""
     results = []
     for key, rule in RULES.items():
-        fs = [Finding(rule_id=rule.id, severity=rule.severity, message=f"{rule.id} on {obj}",
-                      database=db, object_type="table", object_identity=obj,
-                      suppressed={"kind": "waiver"} if obj in waived else None)
-              for k, db, obj in findings if k == key]
+        fs = [
+            Finding(
+                rule_id=rule.id,
+                severity=rule.severity,
+                message=f"{rule.id} on {obj}",
+                database=db,
+                object_type="table",
+                object_identity=obj,
+                suppressed={"kind": "waiver"} if obj in waived else None,
+            )
+            for k, db, obj in findings
+            if k == key
+        ]
         status = "skipped" if key in skipped else ("fail" if fs else "pass")
-        results.append(RuleResult(rule=rule, status=status, findings=fs if status != "skipped" else []))
-    coverage = [{"source": "database", "database": db, "status": "not_collected", "reason": why}
-                for db, why in (gaps or {}).items()]
-    coverage += [{"source": s, "database": None, "status": "not_collected", "reason": "no privilege"}
-                 for s in missing_sources]
-    return ScanResult(meta={"coverage": coverage, "server_version": "16.4",
-                            "server_version_num": 160004}, results=results)
+        results.append(
+            RuleResult(rule=rule, status=status, findings=fs if status != "skipped" else [])
+        )
+    coverage = [
+        {"source": "database", "database": db, "status": "not_collected", "reason": why}
+        for db, why in (gaps or {}).items()
+    ]
+    coverage += [
+        {"source": s, "database": None, "status": "not_collected", "reason": "no privilege"}
+        for s in missing_sources
+    ]
+    return ScanResult(
+        meta={"coverage": coverage, "server_version": "16.4", "server_version_num": 160004},
+        results=results,
+    )
 
 
-def rec(store: Path, res: ScanResult, when: dt.datetime, target: str = "t1",
-        retention: Retention | None = None) -> str:
-    return record(run_from_result(res, target=target, started_at=when, duration_seconds=1.5),
-                  store, retention)
+def rec(
+    store: Path,
+    res: ScanResult,
+    when: dt.datetime,
+    target: str = "t1",
+    retention: Retention | None = None,
+) -> str:
+    return record(
+        run_from_result(res, target=target, started_at=when, duration_seconds=1.5), store, retention
+    )
 
 
 def trend_of(store: Path, **kw):
@@ -76,27 +115,47 @@ def test_trend_numbers_exact_and_unknown_is_not_resolved(tmp_path):
     # run 1: A on x and y (high), B on z (critical)
     rec(st, result([("A", "db1", "x"), ("A", "db1", "y"), ("B", "db2", "z")]), T0)
     # run 2 (+1 day): x fixed (resolved), C new; db2 unreadable: z is unknown, not resolved
-    rec(st, result([("A", "db1", "y"), ("C", "db1", "h")], gaps={"db2": "permission denied"}),
-        T0 + DAY)
+    rec(
+        st,
+        result([("A", "db1", "y"), ("C", "db1", "h")], gaps={"db2": "permission denied"}),
+        T0 + DAY,
+    )
     # run 3 (+3 days): db2 readable again and z is gone: resolved now, after 3 days;
     # y still open; a waived finding w counts as waived, not open
-    rec(st, result([("A", "db1", "y"), ("C", "db1", "h"), ("A", "db1", "w")], waived=("w",)),
-        T0 + 3 * DAY)
+    rec(
+        st,
+        result([("A", "db1", "y"), ("C", "db1", "h"), ("A", "db1", "w")], waived=("w",)),
+        T0 + 3 * DAY,
+    )
     # run 4 (+4 days): pg_hba not collected: C unknown; new A on v
-    rec(st, result([("A", "db1", "y"), ("A", "db1", "v"), ("A", "db1", "w")],
-                   missing_sources=("hba_rules",), waived=("w",)), T0 + 4 * DAY)
+    rec(
+        st,
+        result(
+            [("A", "db1", "y"), ("A", "db1", "v"), ("A", "db1", "w")],
+            missing_sources=("hba_rules",),
+            waived=("w",),
+        ),
+        T0 + 4 * DAY,
+    )
 
-    t, = trend_of(st).targets
+    (t,) = trend_of(st).targets
     assert t.target == "t1"
     assert [r.counts for r in t.runs] == [
         {"critical": 1, "high": 2, "medium": 0, "low": 0, "info": 0},
         {"critical": 0, "high": 1, "medium": 0, "low": 1, "info": 0},
         {"critical": 0, "high": 1, "medium": 0, "low": 1, "info": 0},
-        {"critical": 0, "high": 2, "medium": 0, "low": 0, "info": 0}]
+        {"critical": 0, "high": 2, "medium": 0, "low": 0, "info": 0},
+    ]
     assert [r.waived for r in t.runs] == [0, 0, 1, 1]
     assert [r.first for r in t.runs] == [True, False, False, False]
-    summary = [([f["object_identity"] for f in r.new], [f["object_identity"] for f in r.resolved],
-                [(f["object_identity"], f["present_in"]) for f in r.unknown]) for r in t.runs]
+    summary = [
+        (
+            [f["object_identity"] for f in r.new],
+            [f["object_identity"] for f in r.resolved],
+            [(f["object_identity"], f["present_in"]) for f in r.unknown],
+        )
+        for r in t.runs
+    ]
     assert summary == [
         ([], [], []),
         (["h"], ["x"], [("z", "old")]),
@@ -121,7 +180,7 @@ def test_new_is_unknown_when_the_previous_run_did_not_look(tmp_path):
     rec(st, result([], gaps={"db2": "connection refused"}), T0)
     rec(st, result([("A", "db2", "q"), ("A", "db1", "n")]), T0 + DAY)
     rec(st, result([("A", "db2", "q")], skipped=("A",)), T0 + 2 * DAY)
-    t, = trend_of(st).targets
+    (t,) = trend_of(st).targets
     assert [f["object_identity"] for f in t.runs[1].new] == ["n"]
     assert [(f["object_identity"], f["present_in"]) for f in t.runs[1].unknown] == [("q", "new")]
     # rule A skipped in run 3: neither q nor n is resolved
@@ -135,7 +194,7 @@ def test_since_filters_runs_but_keeps_first_seen(tmp_path):
     rec(st, result([("A", "db1", "x")]), T0)
     rec(st, result([("A", "db1", "x"), ("A", "db1", "y")]), T0 + DAY)
     rec(st, result([("A", "db1", "y")]), T0 + 2 * DAY)
-    t, = trend_of(st, since=T0 + DAY + dt.timedelta(hours=1)).targets
+    (t,) = trend_of(st, since=T0 + DAY + dt.timedelta(hours=1)).targets
     assert [r.started_at for r in t.runs] == [T0 + 2 * DAY]
     assert [f["object_identity"] for f in t.runs[0].resolved] == ["x"]
     assert t.time_to_fix[0]["median_seconds"] == 2 * 86400
@@ -149,16 +208,19 @@ def test_targets_are_separate_and_hostile_names_stay_data(tmp_path):
     rec(st, result([("B", "db1", "x")]), T0, target="other")
     tr = trend_of(st)
     assert sorted(t.target for t in tr.targets) == sorted([HOSTILE, "other"])
-    mine, = (t for t in tr.targets if t.target == HOSTILE)
+    (mine,) = (t for t in tr.targets if t.target == HOSTILE)
     assert len(mine.runs[1].resolved) == 1
     # file names never carry the target
     assert all(HOSTILE not in p.name and "<" not in p.name for p in st.rglob("*"))
     # the store is plain Parquet: DuckDB reads it without this tool
     con = duckdb.connect()
-    got = con.execute(f"SELECT DISTINCT target FROM read_parquet('{st}/runs/*.parquet') "
-                      "ORDER BY 1").fetchall()
+    got = con.execute(
+        f"SELECT DISTINCT target FROM read_parquet('{st}/runs/*.parquet') ORDER BY 1"
+    ).fetchall()
     assert got == sorted([(HOSTILE,), ("other",)])
-    assert con.execute(f"SELECT count(*) FROM read_parquet('{st}/findings/*.parquet')").fetchone() == (2,)
+    assert con.execute(
+        f"SELECT count(*) FROM read_parquet('{st}/findings/*.parquet')"
+    ).fetchone() == (2,)
 
 
 def test_retention_by_runs_and_days(tmp_path):
@@ -190,14 +252,22 @@ def test_a_crashed_write_is_invisible_and_cleaned_later(tmp_path):
     st = tmp_path / "hist"
     rec(st, result([("A", "db1", "x")]), T0)
     # a run whose findings were written but whose runs file never was
-    crashed = store_mod.Run(target="t1", started_at=T0 + DAY, summary={},
-                            findings=[{"fingerprint": "f", "rule_id": "PGR-T-A"}])
+    crashed = store_mod.Run(
+        target="t1",
+        started_at=T0 + DAY,
+        summary={},
+        findings=[{"fingerprint": "f", "rule_id": "PGR-T-A"}],
+    )
     crashed.run_id = "crashed"
     con = duckdb.connect()
-    store_mod._write_table(con, "findings", [{"run_id": "crashed", "fingerprint": "f"}],
-                           st / "findings" / "crashed.parquet")
+    store_mod._write_table(
+        con,
+        "findings",
+        [{"run_id": "crashed", "fingerprint": "f"}],
+        st / "findings" / "crashed.parquet",
+    )
     con.close()
-    t, = trend_of(st).targets
+    (t,) = trend_of(st).targets
     assert len(t.runs) == 1
     old = (dt.datetime.now() - 2 * DAY).timestamp()
     os.utime(st / "findings" / "crashed.parquet", (old, old))
@@ -227,8 +297,15 @@ def test_write_failure_leaves_nothing(tmp_path, monkeypatch):
         rec(tmp_path / "file", result([]), T0)
 
 
-@pytest.mark.parametrize("spec,want", [("90d", Retention(days=90)), ("7 days", Retention(days=7)),
-                                       ("30 runs", Retention(runs=30)), ("1run", Retention(runs=1))])
+@pytest.mark.parametrize(
+    "spec,want",
+    [
+        ("90d", Retention(days=90)),
+        ("7 days", Retention(days=7)),
+        ("30 runs", Retention(runs=30)),
+        ("1run", Retention(runs=1)),
+    ],
+)
 def test_parse_retention(spec, want):
     assert parse_retention(spec) == want
 
@@ -241,8 +318,12 @@ def test_parse_retention_rejects(spec):
 
 def test_history_command_formats_and_bad_input(tmp_path, capsys):
     st = tmp_path / "hist"
-    rec(st, result([("A", "db1", "x"), ("B", "db1", "<img src=x onerror=alert(1)>")]), T0,
-        target=HOSTILE)
+    rec(
+        st,
+        result([("A", "db1", "x"), ("B", "db1", "<img src=x onerror=alert(1)>")]),
+        T0,
+        target=HOSTILE,
+    )
     rec(st, result([("B", "db1", "<img src=x onerror=alert(1)>")]), T0 + DAY, target=HOSTILE)
 
     code, out, err = run_cli(["history", str(st)], capsys)
@@ -269,10 +350,12 @@ def test_history_command_formats_and_bad_input(tmp_path, capsys):
     rec(bad, result([("A", "db1", "x")]), T0)
     next((bad / "findings").glob("*.parquet")).write_bytes(b"PAR1 not really")
     (tmp_path / "plain").mkdir()
-    for args, msg in [(["history", str(tmp_path / "nope")], "not a pgaudit-roles history store"),
-                      (["history", str(tmp_path / "plain")], "has no runs/ directory"),
-                      (["history", str(bad)], "cannot read the history store"),
-                      (["history", str(st), "--since", "yesterday"], "not a date"),
-                      (["history", str(st), "--target", "nobody"], "no runs of target")]:
+    for args, msg in [
+        (["history", str(tmp_path / "nope")], "not a pgaudit-roles history store"),
+        (["history", str(tmp_path / "plain")], "has no runs/ directory"),
+        (["history", str(bad)], "cannot read the history store"),
+        (["history", str(st), "--since", "yesterday"], "not a date"),
+        (["history", str(st), "--target", "nobody"], "no runs of target"),
+    ]:
         code, out, err = run_cli(args, capsys)
         assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, (args, err)

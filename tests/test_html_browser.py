@@ -19,8 +19,14 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 def _need(reason: str) -> None:
@@ -38,8 +44,10 @@ def browser():
     except ImportError:
         _need("playwright (Python package) not installed")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
-                              args=ARGS)
+        b = p.chromium.launch(
+            executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+            args=ARGS,
+        )
         yield b
         b.close()
 
@@ -68,9 +76,11 @@ def page(browser, report):
 
 def visible_rows(pg) -> list[dict]:
     return pg.eval_on_selector_all(
-        "tr.finding", "rows => rows.filter(r => r.offsetParent !== null).map(r => ({"
+        "tr.finding",
+        "rows => rows.filter(r => r.offsetParent !== null).map(r => ({"
         "rank: +r.dataset.rank, db: r.dataset.db, role: r.dataset.role, state: r.dataset.state,"
-        "text: r.innerText}))")
+        "text: r.innerText}))",
+    )
 
 
 def select(pg, sel: str, label: str) -> None:
@@ -118,7 +128,9 @@ def test_role_filter_with_hostile_name(page):
     select(page, "#f-role", IMG)
     rows = visible_rows(page)
     assert len(rows) == 1 and IMG in rows[0]["text"]
-    cards = page.eval_on_selector_all(".role-card", "els => els.filter(e => e.offsetParent !== null).length")
+    cards = page.eval_on_selector_all(
+        ".role-card", "els => els.filter(e => e.offsetParent !== null).length"
+    )
     assert cards == 1
     assert page.events["dialogs"] == []
 
@@ -146,6 +158,5 @@ def test_show_more_and_copy(page):
     assert page.evaluate("document.querySelectorAll('img').length") == 0
     btn = page.locator("#rule-pgr-priv-002 button.copy").first
     btn.click()
-    page.wait_for_function(
-        "b => b.textContent !== 'Copy'", arg=btn.element_handle(), timeout=3000)
+    page.wait_for_function("b => b.textContent !== 'Copy'", arg=btn.element_handle(), timeout=3000)
     assert page.events["errors"] == [] and page.events["dialogs"] == []

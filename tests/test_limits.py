@@ -37,7 +37,8 @@ def user_rule(tmp_path: Path, query: str, rule_id: str = "USR-TEST-001") -> Path
     d = tmp_path / "user-rules"
     d.mkdir(exist_ok=True)
     body = textwrap.indent(query, "")
-    (d / f"{rule_id}.toml").write_text(textwrap.dedent(f'''\
+    (d / f"{rule_id}.toml").write_text(
+        textwrap.dedent(f'''\
         id = "{rule_id}"
         title = "A user rule"
         severity = "low"
@@ -52,13 +53,15 @@ def user_rule(tmp_path: Path, query: str, rule_id: str = "USR-TEST-001") -> Path
         message = "x"
         fix_safety = "manual"
         manual = "x"
-        '''), encoding="utf-8")
+        '''),
+        encoding="utf-8",
+    )
     return d
 
 
 def test_size_and_timeout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert limits.size_bytes("512MB") == 512 * 10 ** 6
-    assert limits.size_bytes("2 GiB") == 2 * 2 ** 30
+    assert limits.size_bytes("512MB") == 512 * 10**6
+    assert limits.size_bytes("2 GiB") == 2 * 2**30
     assert limits.size_bytes("lots") is None
     monkeypatch.setenv(limits.TIMEOUT_ENV, "2.5")
     assert limits.query_timeout() == 2.5
@@ -70,7 +73,8 @@ def test_size_and_timeout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_query_past_the_time_limit_is_one_line_naming_the_setting(
-        snap_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    snap_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv(limits.TIMEOUT_ENV, "1")
     start = time.monotonic()
     code, out, err = run(["query", str(snap_file), ENDLESS], capsys)
@@ -80,7 +84,8 @@ def test_query_past_the_time_limit_is_one_line_naming_the_setting(
 
 
 def test_query_that_would_exhaust_memory_fails_under_the_ceiling(
-        snap_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    snap_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import resource
 
     ceiling = resource.getrlimit(resource.RLIMIT_AS)
@@ -89,58 +94,94 @@ def test_query_that_would_exhaust_memory_fails_under_the_ceiling(
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "Out of Memory" in err and "PGAUDIT_ROLES_MEMORY_LIMIT" in err
-    assert after - before < 3 * 2 ** 30  # 3e9 BIGINTs would be 24 GB
+    assert after - before < 3 * 2**30  # 3e9 BIGINTs would be 24 GB
     assert resource.getrlimit(resource.RLIMIT_AS) == ceiling  # lifted again afterwards
 
 
 def test_user_rule_time_limit_and_memory_are_rule_errors_naming_rule_and_setting(
-        snap_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    snap_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     user_rule(tmp_path, ENDLESS.replace("count(*)", "count(*) AS role"), "USR-LOOP-001")
     # not a constant (an aggregate), so it is built when the rule runs, not when it is bound
-    rules_dir = user_rule(tmp_path, "SELECT len(range(3000000000 + count(*))) AS role FROM roles",
-                          "USR-HUGE-001")
+    rules_dir = user_rule(
+        tmp_path, "SELECT len(range(3000000000 + count(*))) AS role FROM roles", "USR-HUGE-001"
+    )
     monkeypatch.setenv(limits.TIMEOUT_ENV, "1")
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per rule: the summary wraps otherwise
     start = time.monotonic()
-    code, out, err = run(["check", str(snap_file), "--rules-dir", str(rules_dir),
-                          "--fail-on", "none", "--output-dir", str(tmp_path / "out")], capsys)
+    code, out, err = run(
+        [
+            "check",
+            str(snap_file),
+            "--rules-dir",
+            str(rules_dir),
+            "--fail-on",
+            "none",
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        capsys,
+    )
     assert time.monotonic() - start < 30
     assert code == 0, err
     text = out + err
-    loop = [line for line in text.splitlines() if "USR-LOOP-001" in line and "ERROR" in line.upper()]
-    huge = [line for line in text.splitlines() if "USR-HUGE-001" in line and "ERROR" in line.upper()]
+    loop = [
+        line for line in text.splitlines() if "USR-LOOP-001" in line and "ERROR" in line.upper()
+    ]
+    huge = [
+        line for line in text.splitlines() if "USR-HUGE-001" in line and "ERROR" in line.upper()
+    ]
     assert loop and "stopped after 1 s" in loop[0] and limits.TIMEOUT_ENV in loop[0]
     assert huge and "Out of Memory" in huge[0] and "PGAUDIT_ROLES_MEMORY_LIMIT" in huge[0]
 
 
 def test_user_rule_whose_constant_would_exhaust_memory_is_a_rule_error(
-        snap_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    snap_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """DuckDB builds a constant list while planning: that is under the ceiling too."""
     rules_dir = user_rule(tmp_path, HUGE_LIST.replace(" AS n", " AS role"), "USR-HUGE-002")
-    code, out, err = run(["check", str(snap_file), "--rules-dir", str(rules_dir), "--fail-on", "none",
-                          "--output-dir", str(tmp_path / "out")], capsys)
+    code, out, err = run(
+        [
+            "check",
+            str(snap_file),
+            "--rules-dir",
+            str(rules_dir),
+            "--fail-on",
+            "none",
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     huge = [line for line in (out + err).splitlines() if "USR-HUGE-002" in line and "ERROR" in line]
     assert huge and "Out of Memory" in huge[0]
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT * FROM read_csv('/etc/passwd')",
-    "SELECT * FROM read_parquet('{tmp}/x.parquet')",
-    "SELECT * FROM '/etc/passwd'",
-    "COPY (SELECT 1) TO '{tmp}/out.csv'",
-    "ATTACH '{tmp}/other.duckdb' AS o",
-    "INSTALL httpfs",
-    "LOAD httpfs",
-    "SET enable_external_access = true",
-    "RESET enable_external_access",
-    "PRAGMA enable_external_access",
-    "SET memory_limit = '100GB'",
-    "SELECT 1; SELECT 2",
-    "SELECT name FROM roles; COPY roles TO '{tmp}/out.csv'",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_parquet('{tmp}/x.parquet')",
+        "SELECT * FROM '/etc/passwd'",
+        "COPY (SELECT 1) TO '{tmp}/out.csv'",
+        "ATTACH '{tmp}/other.duckdb' AS o",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "RESET enable_external_access",
+        "PRAGMA enable_external_access",
+        "SET memory_limit = '100GB'",
+        "SELECT 1; SELECT 2",
+        "SELECT name FROM roles; COPY roles TO '{tmp}/out.csv'",
+    ],
+)
 def test_sandbox_escapes_fail_in_query_and_in_the_locked_connection(
-        sql: str, snap_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql: str, snap_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import duckdb
 
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
@@ -154,7 +195,9 @@ def test_sandbox_escapes_fail_in_query_and_in_the_locked_connection(
     try:
         with pytest.raises(duckdb.Error):
             con.execute(text).fetchall()
-        assert con.execute("SELECT current_setting('enable_external_access')").fetchone() == (False,)
+        assert con.execute("SELECT current_setting('enable_external_access')").fetchone() == (
+            False,
+        )
         assert con.execute("SELECT current_setting('memory_limit')").fetchone() != ("100.0 GB",)
     finally:
         con.close()
@@ -163,10 +206,26 @@ def test_sandbox_escapes_fail_in_query_and_in_the_locked_connection(
 
 def test_ctrl_c_interrupts_a_running_query_promptly(snap_file: Path, tmp_path: Path) -> None:
     env = dict(os.environ, PGAUDIT_ROLES_QUERY_TIMEOUT="0", TMPDIR=str(tmp_path))
-    for sig, code, word in ((signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")):
-        proc = subprocess.Popen([sys.executable, "-c", "from pgaudit_roles.cli import main; main()", "query", str(snap_file), ENDLESS],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                cwd=ROOT, preexec_fn=sigint_default)
+    for sig, code, word in (
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "terminated"),
+    ):
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from pgaudit_roles.cli import main; main()",
+                "query",
+                str(snap_file),
+                ENDLESS,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            preexec_fn=sigint_default,
+        )
         deadline = time.monotonic() + 30
         while not any(p.name.startswith("pgaudit-duckdb-") for p in tmp_path.iterdir()):
             assert time.monotonic() < deadline and proc.poll() is None
@@ -182,25 +241,50 @@ def test_ctrl_c_interrupts_a_running_query_promptly(snap_file: Path, tmp_path: P
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith("pgaudit-")] == []
 
 
-@pytest.mark.parametrize(("sig", "code", "line"), [
-    (signal.SIGTERM, 143, "pgaudit-roles: terminated (SIGTERM)"),
-    (signal.SIGINT, 130, "pgaudit-roles: interrupted")])
-def test_signal_while_duckdb_runs_in_the_main_thread(tmp_path: Path, sig: int, code: int,
-                                                    line: str) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code", "line"),
+    [
+        (signal.SIGTERM, 143, "pgaudit-roles: terminated (SIGTERM)"),
+        (signal.SIGINT, 130, "pgaudit-roles: interrupted"),
+    ],
+)
+def test_signal_while_duckdb_runs_in_the_main_thread(
+    tmp_path: Path, sig: int, code: int, line: str
+) -> None:
     """Building the audit schema runs DuckDB in the main thread, which turns a signal into
     its own RuntimeError("Query interrupted"): still 130/143, one line, nothing left."""
     from test_audit_schema import member
 
     snap = tmp_path / "chain.json"  # a 60-role membership chain: seconds of closure search
-    save(make(roles=[role(100 + i, f"r{i}") for i in range(60)],
-              memberships=[member(101 + i, 100 + i) for i in range(59)]), str(snap))
+    save(
+        make(
+            roles=[role(100 + i, f"r{i}") for i in range(60)],
+            memberships=[member(101 + i, 100 + i) for i in range(59)],
+        ),
+        str(snap),
+    )
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
     env = dict(os.environ, TMPDIR=str(tmpdir))
-    proc = subprocess.Popen([sys.executable, "-c", "from pgaudit_roles.cli import main; main()",
-                             "check", str(snap), "--format", "json,html", "--output-dir",
-                             str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=ROOT, preexec_fn=sigint_default)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from pgaudit_roles.cli import main; main()",
+            "check",
+            str(snap),
+            "--format",
+            "json,html",
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        preexec_fn=sigint_default,
+    )
     deadline = time.monotonic() + 30
     while not any(p.name.startswith("pgaudit-duckdb-") for p in tmpdir.iterdir()):
         assert time.monotonic() < deadline and proc.poll() is None

@@ -21,14 +21,17 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def lint_section() -> str:
     start = README.index("### Lint migrations before they run")
-    return README[start:README.index("\n## ", start)]
+    return README[start : README.index("\n## ", start)]
 
 
 def recipe_commands() -> list[str]:
     """Every ``pgaudit-roles lint ...`` line of the section's yaml blocks."""
     blocks = re.findall(r"```yaml\n(.*?)```", lint_section(), re.S)
-    cmds = [m.group(1).strip() for b in blocks
-            for m in re.finditer(r"(?:run:|-)\s+(pgaudit-roles lint [^\n]+)", b)]
+    cmds = [
+        m.group(1).strip()
+        for b in blocks
+        for m in re.finditer(r"(?:run:|-)\s+(pgaudit-roles lint [^\n]+)", b)
+    ]
     assert len(cmds) == 2, cmds
     return cmds
 
@@ -62,8 +65,10 @@ def _check_artifacts(repo: Path) -> None:
     sarif = repo / paths[0]
     if sarif.exists():
         doc = json.loads(sarif.read_text(encoding="utf-8"))
-        uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-                for r in doc["runs"][0]["results"]}
+        uris = {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in doc["runs"][0]["results"]
+        }
         assert "db/migrations/01_roles.sql" in uris  # relative to the repository root
         assert all(not u.startswith("/") for u in uris)
 
@@ -81,8 +86,9 @@ def test_readme_recipes_statement_layer(repo: Path, capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.parametrize("major", [18], ids=["pg18"])
-def test_readme_github_recipe_with_the_twin(major: int, repo: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_github_recipe_with_the_twin(
+    major: int, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inst = install_for(major)
     argv = shlex.split(recipe_commands()[0])[1:] + ["--pg-bin", str(inst.bin_dir)]
     code, out, err = _run(argv, capsys)

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lint_support import CASES, CLEAN, DATA, PASSWORDS, ROOT, located, markers  # noqa: E402
 
-from pgaudit_roles.evaluate.config import Config  # noqa: E402
+from pgaudit_roles.config import Config  # noqa: E402
 from pgaudit_roles.evaluate.rules import load_rules  # noqa: E402
 from pgaudit_roles.lint.order import natural_key, order_paths  # noqa: E402
 from pgaudit_roles.lint.run import LintOptions, lint  # noqa: E402
@@ -44,10 +44,11 @@ def test_statement_rules_are_in_the_catalogue_docs_and_config(tmp_path: Path) ->
     docs = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     for rid in LINT_IDS:
         assert rid in readme and f'id="{rid.lower()}"' in docs
-    from pgaudit_roles.evaluate.config import config_from_mapping
+    from pgaudit_roles.config import config_from_mapping
 
-    cfg = config_from_mapping({"rules": {"disable": ["PGR-LINT-001"],
-                                         "severity": {"PGR-LINT-005": "low"}}})
+    cfg = config_from_mapping(
+        {"rules": {"disable": ["PGR-LINT-001"], "severity": {"PGR-LINT-005": "low"}}}
+    )
     cfg.resolve_rules(RULES)
     result = lint(LintOptions(paths=[CASES], twin=False, root=ROOT), RULES, cfg)
     assert not [f for f in result.findings if f.rule_id == "PGR-LINT-001"]
@@ -76,8 +77,10 @@ def test_multibyte_columns_and_lines() -> None:
 
 
 def test_meta_commands_inside_strings_are_sql(tmp_path: Path) -> None:
-    text = ("SELECT $$\n\\not a command\n$$;\n\\connect other\nSELECT '\n\\x';\n"
-            "/* \n\\c nope */ SELECT 1;\n  \\set ON_ERROR_STOP on\n")
+    text = (
+        "SELECT $$\n\\not a command\n$$;\n\\connect other\nSELECT '\n\\x';\n"
+        "/* \n\\c nope */ SELECT 1;\n  \\set ON_ERROR_STOP on\n"
+    )
     blanked, metas = split_meta(text)
     assert [m[1].strip() for m in metas] == ["\\connect other", "\\set ON_ERROR_STOP on"]
     assert len(blanked) == len(text) and "\\not a command" in blanked
@@ -85,24 +88,31 @@ def test_meta_commands_inside_strings_are_sql(tmp_path: Path) -> None:
 
 def test_connect_and_on_error_stop_reach_statements(tmp_path: Path) -> None:
     f = tmp_path / "a.sql"
-    f.write_text("SELECT 1;\n\\c shop bob\n\\set ON_ERROR_STOP off\nSELECT 2;\n\\echo hi\n",
-                 encoding="utf-8")
+    f.write_text(
+        "SELECT 1;\n\\c shop bob\n\\set ON_ERROR_STOP off\nSELECT 2;\n\\echo hi\n", encoding="utf-8"
+    )
     from pgaudit_roles.lint.source import read_sources
 
     src = read_sources([f], tmp_path)
-    assert [(s.database, s.user, s.on_error_stop) for s in src.statements] == \
-        [(None, None, None), ("shop", "bob", False)]
+    assert [(s.database, s.user, s.on_error_stop) for s in src.statements] == [
+        (None, None, None),
+        ("shop", "bob", False),
+    ]
     assert src.notes == ["a.sql:5: psql meta-command \\echo skipped"]
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ("SELECT 1;\n\nCREATE ROLE x WITH BLAH;\n", 3),
-    ("SELECT 1;\nSELEC 2;\n", 2),
-    ("-- ünï\nCREATE ROLE x PASSWORD 'Sup3r-Secret-Lint-Pw' 'junk';\n", 2),
-    ("SELECT 1;\nSELECT (1\n", 2),
-])
-def test_syntax_error_is_one_line_exit_2(tmp_path: Path, text: str, line: int,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("SELECT 1;\n\nCREATE ROLE x WITH BLAH;\n", 3),
+        ("SELECT 1;\nSELEC 2;\n", 2),
+        ("-- ünï\nCREATE ROLE x PASSWORD 'Sup3r-Secret-Lint-Pw' 'junk';\n", 2),
+        ("SELECT 1;\nSELECT (1\n", 2),
+    ],
+)
+def test_syntax_error_is_one_line_exit_2(
+    tmp_path: Path, text: str, line: int, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "bad.sql"
     f.write_text(text, encoding="utf-8")
     with pytest.raises(LintSyntaxError) as err:
@@ -131,50 +141,90 @@ def _names(paths: list[Path], base: Path) -> list[str]:
 
 
 def test_flyway_order(tmp_path: Path) -> None:
-    _touch(tmp_path, ["V1_10__ten.sql", "V1_9__nine.sql", "V2__two.sql", "R__views.sql",
-                      "V1__one.sql", "R__a_first.sql", "U2__undo.sql", "sub/V1_9_1__sub.sql"])
+    _touch(
+        tmp_path,
+        [
+            "V1_10__ten.sql",
+            "V1_9__nine.sql",
+            "V2__two.sql",
+            "R__views.sql",
+            "V1__one.sql",
+            "R__a_first.sql",
+            "U2__undo.sql",
+            "sub/V1_9_1__sub.sql",
+        ],
+    )
     o = order_paths([tmp_path])
     assert o.layouts == [(tmp_path.as_posix(), "flyway")]
-    assert _names(o.files, tmp_path) == ["V1__one.sql", "V1_9__nine.sql", "sub/V1_9_1__sub.sql",
-                                         "V1_10__ten.sql", "V2__two.sql", "R__a_first.sql",
-                                         "R__views.sql"]
+    assert _names(o.files, tmp_path) == [
+        "V1__one.sql",
+        "V1_9__nine.sql",
+        "sub/V1_9_1__sub.sql",
+        "V1_10__ten.sql",
+        "V2__two.sql",
+        "R__a_first.sql",
+        "R__views.sql",
+    ]
 
 
 def test_golang_migrate_order(tmp_path: Path) -> None:
-    _touch(tmp_path, ["10_c.up.sql", "10_c.down.sql", "2_b.up.sql", "2_b.down.sql",
-                      "1_a.up.sql", "1_a.down.sql"])
+    _touch(
+        tmp_path,
+        [
+            "10_c.up.sql",
+            "10_c.down.sql",
+            "2_b.up.sql",
+            "2_b.down.sql",
+            "1_a.up.sql",
+            "1_a.down.sql",
+        ],
+    )
     o = order_paths([tmp_path])
     assert o.layouts[0][1] == "golang-migrate"
     assert _names(o.files, tmp_path) == ["1_a.up.sql", "2_b.up.sql", "10_c.up.sql"]
 
 
 def test_dbmate_order_runs_only_the_up_part(tmp_path: Path) -> None:
-    body = ("-- migrate:up\nGRANT ALL ON t TO PUBLIC;\n-- migrate:down\n"
-            "GRANT ALL ON t2 TO PUBLIC;\n")
+    body = "-- migrate:up\nGRANT ALL ON t TO PUBLIC;\n-- migrate:down\nGRANT ALL ON t2 TO PUBLIC;\n"
     _touch(tmp_path, ["20240102000000_b.sql", "20240101000000_a.sql"], body)
     o = order_paths([tmp_path])
     assert o.layouts[0][1] == "dbmate"
     assert _names(o.files, tmp_path) == ["20240101000000_a.sql", "20240102000000_b.sql"]
     result = run([tmp_path], root=tmp_path)
-    assert located(result) == {("20240101000000_a.sql", 2, "PGR-LINT-004"),
-                               ("20240101000000_a.sql", 2, "PGR-LINT-005"),
-                               ("20240102000000_b.sql", 2, "PGR-LINT-004"),
-                               ("20240102000000_b.sql", 2, "PGR-LINT-005")}
+    assert located(result) == {
+        ("20240101000000_a.sql", 2, "PGR-LINT-004"),
+        ("20240101000000_a.sql", 2, "PGR-LINT-005"),
+        ("20240102000000_b.sql", 2, "PGR-LINT-004"),
+        ("20240102000000_b.sql", 2, "PGR-LINT-005"),
+    }
 
 
 def test_sqitch_order(tmp_path: Path) -> None:
-    _touch(tmp_path, ["deploy/users.sql", "deploy/appschema.sql", "deploy/flips.sql",
-                      "revert/users.sql", "verify/users.sql"])
+    _touch(
+        tmp_path,
+        [
+            "deploy/users.sql",
+            "deploy/appschema.sql",
+            "deploy/flips.sql",
+            "revert/users.sql",
+            "verify/users.sql",
+        ],
+    )
     (tmp_path / "sqitch.plan").write_text(
         "%syntax-version=1.0.0\n%project=flipr\n\n"
         "appschema 2024-01-01T00:00:00Z Ann <a@x> # schema\n"
         "users [appschema] 2024-01-02T00:00:00Z Ann <a@x> # users\n"
         "@v1.0 2024-01-03T00:00:00Z Ann <a@x> # tag\n"
-        "flips [users] 2024-01-04T00:00:00Z Ann <a@x>\n", encoding="utf-8")
+        "flips [users] 2024-01-04T00:00:00Z Ann <a@x>\n",
+        encoding="utf-8",
+    )
     o = order_paths([tmp_path])
     assert o.layouts[0][1] == "sqitch"
-    assert _names(o.files, tmp_path) == ["deploy/appschema.sql", "deploy/users.sql",
-                                         "deploy/flips.sql"]
+    assert _names(o.files, tmp_path) == [
+        "deploy/appschema.sql",
+        "deploy/users.sql",
+        "deploy/flips.sql",
+    ]
 
 
 def test_liquibase_order_follows_the_master_changelog(tmp_path: Path) -> None:
@@ -182,11 +232,16 @@ def test_liquibase_order_follows_the_master_changelog(tmp_path: Path) -> None:
     _touch(tmp_path, ["changes/b_second.sql", "changes/a_third.sql", "changes/c_first.sql"], body)
     (tmp_path / "db.changelog-master.yaml").write_text(
         "databaseChangeLog:\n  - include:\n      file: changes/c_first.sql\n"
-        "  - include:\n      file: changes/b_second.sql\n", encoding="utf-8")
+        "  - include:\n      file: changes/b_second.sql\n",
+        encoding="utf-8",
+    )
     o = order_paths([tmp_path])
     assert o.layouts[0][1] == "liquibase"
-    assert _names(o.files, tmp_path) == ["changes/c_first.sql", "changes/b_second.sql",
-                                         "changes/a_third.sql"]
+    assert _names(o.files, tmp_path) == [
+        "changes/c_first.sql",
+        "changes/b_second.sql",
+        "changes/a_third.sql",
+    ]
 
 
 def test_natural_order_and_explicit_files(tmp_path: Path) -> None:
@@ -204,8 +259,18 @@ def _all_outputs(tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[
 
     out_dir = tmp_path / "out"
     with pytest.raises(SystemExit) as exc:
-        main(["lint", *args, "-v", "--format", "text,json,sarif,junit,github",
-              "--output-dir", str(out_dir), str(CASES)])
+        main(
+            [
+                "lint",
+                *args,
+                "-v",
+                "--format",
+                "text,json,sarif,junit,github",
+                "--output-dir",
+                str(out_dir),
+                str(CASES),
+            ]
+        )
     assert exc.value.code == 1
     cap = capsys.readouterr()
     texts = [cap.out, cap.err] + [p.read_text(encoding="utf-8") for p in out_dir.iterdir()]
@@ -217,8 +282,9 @@ def _all_outputs(tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[
     return "\n".join(texts)
 
 
-def test_password_literal_never_in_any_output(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_password_literal_never_in_any_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     everything = _all_outputs(tmp_path, ["--no-twin"], capsys)
     assert "PGR-LINT-001" in everything
     for pw in PASSWORDS:
@@ -232,10 +298,14 @@ def test_text_and_github_formats(capsys: pytest.CaptureFixture[str]) -> None:
         main(["lint", "--no-twin", "--format", "text,github", str(CASES / "05_rls.sql")])
     out = capsys.readouterr().out.splitlines()
     rel = "tests/data/lint/cases/05_rls.sql"  # relative to the repository root
-    assert f"{rel}:2:1: medium PGR-LINT-013 Policy all_rows on lc.orders has USING (true): " \
-           "it filters nothing." in out
-    assert f"::warning file={rel},line=5,col=1,title=PGR-LINT-014 (medium)::DISABLE ROW " \
-           "LEVEL SECURITY on table lc.orders." in out
+    assert (
+        f"{rel}:2:1: medium PGR-LINT-013 Policy all_rows on lc.orders has USING (true): "
+        "it filters nothing." in out
+    )
+    assert (
+        f"::warning file={rel},line=5,col=1,title=PGR-LINT-014 (medium)::DISABLE ROW "
+        "LEVEL SECURITY on table lc.orders." in out
+    )
 
 
 def test_json_sarif_junit_reports(tmp_path: Path, shared_schemas: Path) -> None:
@@ -250,15 +320,22 @@ def test_json_sarif_junit_reports(tmp_path: Path, shared_schemas: Path) -> None:
     doc = json.loads(paths["json"].read_text(encoding="utf-8"))
     schema = json.loads((ROOT / "pgaudit_roles" / "schemas" / "report.schema.json").read_text())
     jsonschema.validate(doc, schema)
-    assert doc["scan"]["meta"]["lint"]["order"][:2] == ["tests/data/lint/cases/01_roles.sql",
-                                                        "tests/data/lint/cases/02_grants.sql"]
+    assert doc["scan"]["meta"]["lint"]["order"][:2] == [
+        "tests/data/lint/cases/01_roles.sql",
+        "tests/data/lint/cases/02_grants.sql",
+    ]
     assert all(f["location"]["file"] and f["location"]["line"] for f in doc["findings"])
     sarif = json.loads(paths["sarif"].read_text(encoding="utf-8"))
     sschema = json.loads((shared_schemas / "sarif-schema-2.1.0.json").read_text())
     jsonschema.validators.validator_for(sschema)(sschema).validate(sarif)
-    locs = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-             r["locations"][0]["physicalLocation"]["region"]["startLine"], r["ruleId"])
-            for r in sarif["runs"][0]["results"]}
+    locs = {
+        (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"],
+            r["ruleId"],
+        )
+        for r in sarif["runs"][0]["results"]
+    }
     assert locs == markers("expect")
     import xmlschema
 
@@ -287,19 +364,23 @@ def test_data_dir_exists() -> None:
     assert (DATA / "included" / "extra.sql").is_file()
 
 
-@pytest.mark.parametrize(("sql", "applied"), [
-    ("COPY t FROM PROGRAM 'id';", False),
-    ("COPY t TO '/tmp/x';", False),
-    ("LOAD 'plpgsql';", False),
-    ("ALTER SYSTEM SET work_mem = '1GB';", False),
-    ("CREATE FUNCTION f() RETURNS int LANGUAGE plpython3u AS 'return 1';", False),
-    ("DO LANGUAGE plperlu $$ system('id') $$;", False),
-    ("COPY t FROM STDIN;", True),
-    ("DO $$ BEGIN NULL; END $$;", True),
-    ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';", True),
-])
-def test_statements_that_reach_outside_the_server_are_not_applied(sql: str, applied: bool,
-                                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sql", "applied"),
+    [
+        ("COPY t FROM PROGRAM 'id';", False),
+        ("COPY t TO '/tmp/x';", False),
+        ("LOAD 'plpgsql';", False),
+        ("ALTER SYSTEM SET work_mem = '1GB';", False),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE plpython3u AS 'return 1';", False),
+        ("DO LANGUAGE plperlu $$ system('id') $$;", False),
+        ("COPY t FROM STDIN;", True),
+        ("DO $$ BEGIN NULL; END $$;", True),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';", True),
+    ],
+)
+def test_statements_that_reach_outside_the_server_are_not_applied(
+    sql: str, applied: bool, tmp_path: Path
+) -> None:
     from pgaudit_roles.lint.effect import outside_reason
     from pgaudit_roles.lint.source import read_sources
 
@@ -324,8 +405,9 @@ def test_checkpoint_groups_are_bounded_and_cut_at_file_boundaries(tmp_path: Path
     assert [st.index for g in three for st in g] == list(range(len(src.statements)))
 
 
-def test_snapshot_errors_are_one_line_exit_2(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_snapshot_errors_are_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A file that is not a snapshot (or, in a build without the twin, any --snapshot)
     is one line and exit 2, before any server starts (this tier may start none)."""
     import importlib.util
@@ -354,8 +436,9 @@ def test_lint_bench_statement_layer_smoke() -> None:
     assert out["findings"] > 0 and out["per_1000_statements_s"] > 0
 
 
-def test_hostile_file_names_are_escaped_in_every_output(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_file_names_are_escaped_in_every_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from pgaudit_roles.cli import main
 
     (tmp_path / ".git").mkdir()
@@ -363,17 +446,29 @@ def test_hostile_file_names_are_escaped_in_every_output(tmp_path: Path,
     (tmp_path / name).write_text("SELECT 1; GRANT ALL ON t TO PUBLIC;\n", encoding="utf-8")
     out_dir = tmp_path / "out"
     with pytest.raises(SystemExit) as exc:
-        main(["lint", "--no-twin", "--format", "text,github,sarif", "--output-dir",
-              str(out_dir), str(tmp_path / name)])
+        main(
+            [
+                "lint",
+                "--no-twin",
+                "--format",
+                "text,github,sarif",
+                "--output-dir",
+                str(out_dir),
+                str(tmp_path / name),
+            ]
+        )
     assert exc.value.code == 1
     out = capsys.readouterr().out
     assert "\u202e" not in out
     text_lines = [ln for ln in out.splitlines() if "PGR-LINT-004" in ln and not ln.startswith("::")]
-    assert text_lines and text_lines[0].endswith(":1:11: high PGR-LINT-004 ALL on table t is "
-                                                 "granted TO PUBLIC.")
+    assert text_lines and text_lines[0].endswith(
+        ":1:11: high PGR-LINT-004 ALL on table t is granted TO PUBLIC."
+    )
     gh = [ln for ln in out.splitlines() if ln.startswith("::error") and "PGR-LINT-004" in ln]
     assert gh and "%2Cname%3A" in gh[0] and ",line=1,col=11," in gh[0]
     sarif = json.loads((out_dir / "pgaudit-lint.sarif").read_text(encoding="utf-8"))
-    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            for r in sarif["runs"][0]["results"]}
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif["runs"][0]["results"]
+    }
     assert uris == {"we%E2%80%AEird%2Cname%3A%E2%98%83%20%3Cx%3E.sql"}

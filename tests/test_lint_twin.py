@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import VERSIONS, install_for  # noqa: E402
 from lint_support import CASES, CLEAN, PASSWORDS, ROOT, located, markers  # noqa: E402
 
+from pgaudit_roles.config import Config  # noqa: E402
 from pgaudit_roles.core.model import at_or_above  # noqa: E402
-from pgaudit_roles.evaluate.config import Config  # noqa: E402
 from pgaudit_roles.evaluate.rules import load_rules  # noqa: E402
 from pgaudit_roles.lint.run import LintOptions, lint  # noqa: E402
 
@@ -33,10 +33,12 @@ def twin_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
     cluster = LocalCluster(install_for(request.param)).start()
     try:
         runs = {
-            "clean": lint(LintOptions(paths=[CLEAN], database="shopdb", cluster=cluster,
-                                      root=ROOT), RULES, Config()),
-            "cases": lint(LintOptions(paths=[CASES], cluster=cluster, root=ROOT), RULES,
-                          Config()),
+            "clean": lint(
+                LintOptions(paths=[CLEAN], database="shopdb", cluster=cluster, root=ROOT),
+                RULES,
+                Config(),
+            ),
+            "cases": lint(LintOptions(paths=[CASES], cluster=cluster, root=ROOT), RULES, Config()),
         }
         yield runs
     finally:
@@ -59,18 +61,29 @@ def test_twin_findings_at_their_statements(twin_runs) -> None:
 def test_one_report_per_statement_across_layers(twin_runs) -> None:
     result = twin_runs["cases"]
     by_rule = {r.id: r for r in RULES}
-    stmt = {(f.file, f.line): f.rule_id for f in result.findings
-            if f.details.get("layer") == "statement"}
+    stmt = {
+        (f.file, f.line): f.rule_id
+        for f in result.findings
+        if f.details.get("layer") == "statement"
+    }
     covered_at: dict[tuple[str, int], set[str]] = {}
     for f in result.findings:
         if f.details.get("layer") == "statement":
             covered_at.setdefault((f.file, f.line), set()).update(by_rule[f.rule_id].covers)
-    dupes = [f for f in result.findings if f.details.get("layer") == "twin" and f.file
-             and f.rule_id in covered_at.get((f.file, f.line), set())]
+    dupes = [
+        f
+        for f in result.findings
+        if f.details.get("layer") == "twin"
+        and f.file
+        and f.rule_id in covered_at.get((f.file, f.line), set())
+    ]
     assert stmt and not dupes
     # the superuser and server-files grants are the statement layer's, not repeated by the twin
-    assert not [f for f in result.findings if f.rule_id in ("PGR-ROLE-001", "PGR-ROLE-013")
-                and f.role in ("lc_admin", "db_writer_lc")]
+    assert not [
+        f
+        for f in result.findings
+        if f.rule_id in ("PGR-ROLE-001", "PGR-ROLE-013") and f.role in ("lc_admin", "db_writer_lc")
+    ]
 
 
 def test_pre_existing_findings_do_not_gate(twin_runs) -> None:
@@ -83,8 +96,11 @@ def test_pre_existing_findings_do_not_gate(twin_runs) -> None:
 def test_clean_guide_layout_has_nothing_at_medium_or_above(twin_runs) -> None:
     result = twin_runs["clean"]
     assert result.meta["lint"]["twin"]["evaluations"] == 4
-    bad = [(f.rule_id, f.file, f.line, f.message) for f in result.findings
-           if f.gating and at_or_above(f.severity, "medium")]
+    bad = [
+        (f.rule_id, f.file, f.line, f.message)
+        for f in result.findings
+        if f.gating and at_or_above(f.severity, "medium")
+    ]
     assert bad == []
     assert not result.gating_findings()
 
@@ -101,8 +117,10 @@ def test_password_never_reaches_twin_outputs(twin_runs, tmp_path: Path) -> None:
     write_github(result, buf)
     text = buf.getvalue() + "".join(render(result, fmt) for fmt in ("json", "sarif", "junit"))
     sarif = json.loads(render(result, "sarif"))
-    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            for r in sarif["runs"][0]["results"]]
+    uris = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif["runs"][0]["results"]
+    ]
     assert uris and all(u.startswith("tests/data/lint/") for u in uris)  # no pre-existing
     assert "PGR-LINT-001" in text
     for pw in PASSWORDS:

@@ -23,34 +23,57 @@ from pgaudit_roles.core.errors import UsageError
 HOSTILE = 'we"ird\nname <script>'
 
 
-
-
 @pytest.fixture
 def snap_file(tmp_path: Path) -> Path:
     s = make(
-        roles=[role(100, "db_owner_shop"), role(101, "db_writer_shop"),
-               role(102, "app_shop", login=True), role(103, HOSTILE, login=True),
-               role(104, "deploy_shop", login=True), role(105, "root", superuser=True,
-                                                          login=True),
-               role(106, "analyst", login=True)],
+        roles=[
+            role(100, "db_owner_shop"),
+            role(101, "db_writer_shop"),
+            role(102, "app_shop", login=True),
+            role(103, HOSTILE, login=True),
+            role(104, "deploy_shop", login=True),
+            role(105, "root", superuser=True, login=True),
+            role(106, "analyst", login=True),
+        ],
         memberships=[member(101, 102), member(100, 104), member(101, 103)],
-        shared_acl=[{"object_class": "parameter", "object_oid": 9000,
-                     "object_name": "pgaudit.log", "grantor_oid": 10, "grantee_oid": 102,
-                     "privilege": "SET", "grantable": False}],
-        db={"schemas": [dict(SCHEMA, name="App Data"), dict(SCHEMA, oid=2201, name="other")],
-            "objects": [obj(20000, "relation", "table", "Orders", acl_state="explicit"),
-                        obj(20001, "relation", "table", "Orders", schema_oid=2201),
-                        obj(20002, "function", "function", "f", identity_args="x integer",
-                            acl_state="explicit"),
-                        obj(20003, "function", "function", "f", identity_args="",
-                            schema_oid=2201)],
+        shared_acl=[
+            {
+                "object_class": "parameter",
+                "object_oid": 9000,
+                "object_name": "pgaudit.log",
+                "grantor_oid": 10,
+                "grantee_oid": 102,
+                "privilege": "SET",
+                "grantable": False,
+            }
+        ],
+        db={
+            "schemas": [dict(SCHEMA, name="App Data"), dict(SCHEMA, oid=2201, name="other")],
+            "objects": [
+                obj(20000, "relation", "table", "Orders", acl_state="explicit"),
+                obj(20001, "relation", "table", "Orders", schema_oid=2201),
+                obj(
+                    20002,
+                    "function",
+                    "function",
+                    "f",
+                    identity_args="x integer",
+                    acl_state="explicit",
+                ),
+                obj(20003, "function", "function", "f", identity_args="", schema_oid=2201),
+            ],
             "columns": [{"table_oid": 20000, "attnum": 3, "name": "Status"}],
             "acl": [acl("relation", 20000, 100, p) for p in ("SELECT", "INSERT", "UPDATE")]
-            + [acl("relation", 20000, 101, "SELECT"), acl("relation", 20000, 101, "INSERT"),
-               acl("column", 20000, 0, "UPDATE", subid=3),
-               acl("column", 20000, 103, "SELECT", subid=3),
-               acl("column", 20000, 106, "SELECT", subid=3),
-               acl("function", 20002, 100, "EXECUTE")]})
+            + [
+                acl("relation", 20000, 101, "SELECT"),
+                acl("relation", 20000, 101, "INSERT"),
+                acl("column", 20000, 0, "UPDATE", subid=3),
+                acl("column", 20000, 103, "SELECT", subid=3),
+                acl("column", 20000, 106, "SELECT", subid=3),
+                acl("function", 20002, 100, "EXECUTE"),
+            ],
+        },
+    )
     path = tmp_path / "snap.json"
     save(s, path)
     return path
@@ -58,13 +81,16 @@ def snap_file(tmp_path: Path) -> Path:
 
 # --- query -----------------------------------------------------------------------------------
 
+
 def test_query_formats_carry_hostile_names(snap_file: Path, capsys: Any) -> None:
     sql = "SELECT name, login, member_of FROM roles WHERE name LIKE 'we%' OR name = 'app_shop' ORDER BY name"
     code, out, err = run(["query", str(snap_file), sql, "--format", "json"], capsys)
     assert code == 0, err
     data = json.loads(out)
-    assert data == [{"name": "app_shop", "login": True, "member_of": ["db_writer_shop"]},
-                    {"name": HOSTILE, "login": True, "member_of": ["db_writer_shop"]}]
+    assert data == [
+        {"name": "app_shop", "login": True, "member_of": ["db_writer_shop"]},
+        {"name": HOSTILE, "login": True, "member_of": ["db_writer_shop"]},
+    ]
     code, out, err = run(["query", str(snap_file), sql, "--format", "csv"], capsys)
     assert code == 0, err
     rows = list(csv.reader(io.StringIO(out)))
@@ -79,19 +105,23 @@ def test_query_formats_carry_hostile_names(snap_file: Path, capsys: Any) -> None
     assert lines[-1] == "(2 rows)"
 
 
-@pytest.mark.parametrize("sql,problem", [
-    ("DELETE FROM roles", "SELECT"),
-    ("SELECT 1; SELECT 2", "exactly one statement"),
-    ("SELECT * FROM read_csv('/etc/passwd')", "not allowed"),
-    ("SELECT * FROM internal.roles_raw", "qualified"),
-    ("SELECT * FROM duckdb_settings()", "not allowed"),
-    ("COPY roles TO '/tmp/x.csv'", ""),
-    ("ATTACH '/tmp/x.db'", ""),
-    ("SELECT * FROM no_such_table", "unknown table"),
-    ("SELEC 1", "parse"),
-])
-def test_query_refuses_anything_but_one_select(snap_file: Path, capsys: Any, sql: str,
-                                               problem: str) -> None:
+@pytest.mark.parametrize(
+    "sql,problem",
+    [
+        ("DELETE FROM roles", "SELECT"),
+        ("SELECT 1; SELECT 2", "exactly one statement"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "not allowed"),
+        ("SELECT * FROM internal.roles_raw", "qualified"),
+        ("SELECT * FROM duckdb_settings()", "not allowed"),
+        ("COPY roles TO '/tmp/x.csv'", ""),
+        ("ATTACH '/tmp/x.db'", ""),
+        ("SELECT * FROM no_such_table", "unknown table"),
+        ("SELEC 1", "parse"),
+    ],
+)
+def test_query_refuses_anything_but_one_select(
+    snap_file: Path, capsys: Any, sql: str, problem: str
+) -> None:
     code, out, err = run(["query", str(snap_file), sql], capsys)
     assert code == 2 and out == ""
     assert err.startswith("pgaudit-roles: error:") and err.count("\n") == 1, err
@@ -122,8 +152,21 @@ def test_the_connection_is_locked_down_before_user_sql(snap_file: Path) -> None:
 
 # --- display ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["plain", "Mixed Case", 'q"uote', HOSTILE, "tab\there",
-                                  "bidi\u202eevil", "back\\slash\n", "select", "\u2028x"])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "plain",
+        "Mixed Case",
+        'q"uote',
+        HOSTILE,
+        "tab\there",
+        "bidi\u202eevil",
+        "back\\slash\n",
+        "select",
+        "\u2028x",
+    ],
+)
 def test_sql_name_is_one_line_and_reads_back_as_the_same_name(name: str) -> None:
     from pglast import parse_sql
 
@@ -134,6 +177,7 @@ def test_sql_name_is_one_line_and_reads_back_as_the_same_name(name: str) -> None
 
 
 # --- explain ---------------------------------------------------------------------------------
+
 
 def test_explain_shows_chains_ownership_and_privileges(snap_file: Path, capsys: Any) -> None:
     code, out, err = run(["explain", "deploy_shop", str(snap_file)], capsys)
@@ -159,7 +203,10 @@ def test_explain_shows_chains_ownership_and_privileges(snap_file: Path, capsys: 
     data = json.loads(out)
     assert data["role"]["kind"] == "app"
     assert {p["privilege"] for p in data["privileges"] if p["object_name"] == "Orders"} == {
-        "SELECT", "INSERT", "UPDATE"}
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+    }
 
 
 def test_explain_unknown_role_suggests(snap_file: Path, capsys: Any) -> None:
@@ -168,6 +215,7 @@ def test_explain_unknown_role_suggests(snap_file: Path, capsys: Any) -> None:
 
 
 # --- who-can ---------------------------------------------------------------------------------
+
 
 def test_parse_name_and_question() -> None:
     assert parse_name('"App Data"."Orders"') == (["App Data", "Orders"], None)
@@ -179,24 +227,30 @@ def test_parse_name_and_question() -> None:
     with pytest.raises(UsageError):
         parse_name("a..b")
     q, target = parse_question(("alter", "system", "on", "parameter", "work_mem", "s.json"))
-    assert (q.privilege, q.type_word, q.parts, target) == ("ALTER SYSTEM", "PARAMETER",
-                                                           ["work_mem"], "s.json")
+    assert (q.privilege, q.type_word, q.parts, target) == (
+        "ALTER SYSTEM",
+        "PARAMETER",
+        ["work_mem"],
+        "s.json",
+    )
     q, _t = parse_question(("temp", "ON", "FOREIGN", "DATA", "WRAPPER", "w", "s"))
     assert (q.privilege, q.type_word) == ("TEMPORARY", "FOREIGN DATA WRAPPER")
-    for bad in (("SELECT", "app.t", "s"), ("ON", "t", "s"), ("SELECT", "ON", "s"),
-                ("SELECT", "ON", "a", "b", "s")):
+    q, target = parse_question(("SELECT", "app.t", "s"))  # ON is optional (also target last)
+    assert (q.privilege, q.parts, target) == ("SELECT", ["app", "t"], "s")
+    for bad in (("ON", "t", "s"), ("SELECT", "ON", "s"), ("SELECT", "ON", "a", "b", "s")):
         with pytest.raises(UsageError):
             parse_question(bad)
 
 
-def test_who_can_lists_roles_paths_and_column_only_holders(snap_file: Path,
-                                                             capsys: Any) -> None:
-    code, out, err = run(["who-can", "SELECT", "ON", "TABLE", '"App Data"."Orders"',
-                          str(snap_file)], capsys)
+def test_who_can_lists_roles_paths_and_column_only_holders(snap_file: Path, capsys: Any) -> None:
+    code, out, err = run(
+        ["who-can", "SELECT", "ON", "TABLE", '"App Data"."Orders"', str(snap_file)], capsys
+    )
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == ('SELECT on TABLE "App Data"."Orders" in database appdb '
-                        "(owner db_owner_shop):")
+    assert lines[0] == (
+        'SELECT on TABLE "App Data"."Orders" in database appdb (owner db_owner_shop):'
+    )
     body = "\n".join(lines[1:])
     assert "app_shop" in body and "via db_writer_shop  [app_shop -> db_writer_shop]" in body
     assert "deploy_shop" in body and "owner (db_owner_shop)" in body
@@ -205,8 +259,19 @@ def test_who_can_lists_roles_paths_and_column_only_holders(snap_file: Path,
     assert 'analyst                        SELECT ("Status")' in body
     assert f'{sql_name(HOSTILE)}  SELECT ("Status")' not in body  # has the whole table
 
-    code, out, err = run(["who-can", "UPDATE", "ON", "COLUMN", '"App Data"."Orders"."Status"',
-                          str(snap_file), "--format", "json"], capsys)
+    code, out, err = run(
+        [
+            "who-can",
+            "UPDATE",
+            "ON",
+            "COLUMN",
+            '"App Data"."Orders"."Status"',
+            str(snap_file),
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     res = json.loads(out)[0]
     via = {(h["role"], h["via"]) for h in res["holders"]}
@@ -216,40 +281,50 @@ def test_who_can_lists_roles_paths_and_column_only_holders(snap_file: Path,
 def test_who_can_functions_all_and_errors(snap_file: Path, capsys: Any) -> None:
     code, _out, err = run(["who-can", "EXECUTE", "ON", "f", str(snap_file)], capsys)
     assert code == 2 and "ambiguous" in err and "FUNCTION" in err
-    code, out, err = run(["who-can", "EXECUTE", "ON", "FUNCTION", '"App Data".f(integer)',
-                          str(snap_file)], capsys)
+    code, out, err = run(
+        ["who-can", "EXECUTE", "ON", "FUNCTION", '"App Data".f(integer)', str(snap_file)], capsys
+    )
     assert code == 0, err
     assert 'EXECUTE on FUNCTION "App Data".f(x integer)' in out
     assert "app_shop" not in out  # no PUBLIC EXECUTE on the explicit ACL
-    code, out, err = run(["who-can", "EXECUTE", "ON", "FUNCTION", "other.f()", str(snap_file)],
-                         capsys)
+    code, out, err = run(
+        ["who-can", "EXECUTE", "ON", "FUNCTION", "other.f()", str(snap_file)], capsys
+    )
     assert code == 0 and "granted to PUBLIC" in out, err
     code, out, err = run(["who-can", "ALL", "ON", "SCHEMA", "other", str(snap_file)], capsys)
     assert code == 0 and out.startswith("USAGE, CREATE on SCHEMA other"), err
-    code, _out, err = run(["who-can", "EXECUTE", "ON", "TABLE", "other.orders", str(snap_file)],
-                          capsys)
+    code, _out, err = run(
+        ["who-can", "EXECUTE", "ON", "TABLE", "other.orders", str(snap_file)], capsys
+    )
     assert code == 2 and "no table named other.orders" in err  # unquoted names fold
-    code, _out, err = run(["who-can", "EXECUTE", "ON", "TABLE", 'other."Orders"',
-                           str(snap_file)], capsys)
+    code, _out, err = run(
+        ["who-can", "EXECUTE", "ON", "TABLE", 'other."Orders"', str(snap_file)], capsys
+    )
     assert code == 2 and "not a privilege of table" in err
     code, _out, err = run(["who-can", "SELECT", "ON", "nosuch", str(snap_file)], capsys)
     assert code == 2 and "no object named nosuch" in err
-    code, _out, err = run(["who-can", "SELECT", "ON", 'other."Orders"', str(snap_file),
-                           "--database", "elsewhere"], capsys)
+    code, _out, err = run(
+        ["who-can", "SELECT", "ON", 'other."Orders"', str(snap_file), "--database", "elsewhere"],
+        capsys,
+    )
     assert code == 2 and "elsewhere" in err
-    code, out, err = run(["who-can", "CONNECT", "ON", "DATABASE", "appdb", str(snap_file)],
-                         capsys)
+    code, out, err = run(["who-can", "CONNECT", "ON", "DATABASE", "appdb", str(snap_file)], capsys)
     assert code == 0 and "granted to PUBLIC" in out, err
-    code, out, err = run(["who-can", "SET", "ON", "PARAMETER", "pgaudit.log", str(snap_file)],
-                         capsys)
+    code, out, err = run(
+        ["who-can", "SET", "ON", "PARAMETER", "pgaudit.log", str(snap_file)], capsys
+    )
     assert code == 0, err
     assert out.splitlines()[0] == "SET on PARAMETER pgaudit.log:"
     assert "app_shop" in out and "granted directly" in out and "analyst" not in out
 
 
 def test_help_is_fast_and_lists_the_commands() -> None:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pgaudit_roles.cli",
-                           "--help"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pgaudit_roles.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0
     for name in ("query", "explain", "who-can"):
         assert name in proc.stdout
@@ -257,48 +332,80 @@ def test_help_is_fast_and_lists_the_commands() -> None:
     assert "| click" in proc.stderr  # the import log is really there
     assert not heavy.findall(proc.stderr)
     for cmd in ("query", "explain", "who-can"):
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pgaudit_roles.cli",
-                               cmd, "--help"], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "pgaudit_roles.cli", cmd, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0 and "SNAPSHOT_OR_DSN" in proc.stdout
         assert not heavy.findall(proc.stderr), cmd
 
 
 # --- against real servers ----------------------------------------------------------------------
 
+
 @pytest.mark.pg
-def test_commands_on_a_live_dsn_agree_with_the_server(pg: Any, fresh_db: str,
-                                                      capsys: Any) -> None:
+def test_commands_on_a_live_dsn_agree_with_the_server(pg: Any, fresh_db: str, capsys: Any) -> None:
     from pgaudit_roles.core.sqlquote import quote_ident as q
 
     p = pg.unique("qc")
     names = {k: f"{p}_{k}" for k in ("own", "grp", "app", "ni")}
     hostile = f'{p} "x"\nname'
     Q = {k: q(v) for k, v in names.items()}
-    pg.execute(f"""CREATE ROLE {Q['own']}; CREATE ROLE {Q['grp']};
-                   CREATE ROLE {Q['app']} LOGIN IN ROLE {Q['grp']};
-                   CREATE ROLE {Q['ni']} LOGIN NOINHERIT IN ROLE {Q['grp']};
-                   CREATE ROLE {q(hostile)} LOGIN IN ROLE {Q['grp']}""")
+    pg.execute(f"""CREATE ROLE {Q["own"]}; CREATE ROLE {Q["grp"]};
+                   CREATE ROLE {Q["app"]} LOGIN IN ROLE {Q["grp"]};
+                   CREATE ROLE {Q["ni"]} LOGIN NOINHERIT IN ROLE {Q["grp"]};
+                   CREATE ROLE {q(hostile)} LOGIN IN ROLE {Q["grp"]}""")
     try:
-        pg.execute(f"""CREATE SCHEMA app AUTHORIZATION {Q['own']};
+        pg.execute(
+            f"""CREATE SCHEMA app AUTHORIZATION {Q["own"]};
                        CREATE TABLE app."Orders" (id int, status text);
-                       ALTER TABLE app."Orders" OWNER TO {Q['own']};
-                       GRANT USAGE ON SCHEMA app TO {Q['grp']};
-                       GRANT SELECT, INSERT ON app."Orders" TO {Q['grp']};
-                       GRANT UPDATE (status) ON app."Orders" TO {Q['ni']}""", dbname=fresh_db)
+                       ALTER TABLE app."Orders" OWNER TO {Q["own"]};
+                       GRANT USAGE ON SCHEMA app TO {Q["grp"]};
+                       GRANT SELECT, INSERT ON app."Orders" TO {Q["grp"]};
+                       GRANT UPDATE (status) ON app."Orders" TO {Q["ni"]}""",
+            dbname=fresh_db,
+        )
         dsn = pg.conninfo(dbname=fresh_db)
-        code, out, err = run(["query", dsn, "SELECT count(*) AS n FROM roles WHERE name = "
-                              f"'{names['app']}'", "--format", "json"], capsys)
+        code, out, err = run(
+            [
+                "query",
+                dsn,
+                f"SELECT count(*) AS n FROM roles WHERE name = '{names['app']}'",
+                "--format",
+                "json",
+            ],
+            capsys,
+        )
         assert code == 0, err
         assert json.loads(out) == [{"n": 1}]
 
-        code, out, err = run(["who-can", "SELECT", "ON", 'app."Orders"', dsn, "--format",
-                              "json", "--database", fresh_db], capsys)
+        code, out, err = run(
+            [
+                "who-can",
+                "SELECT",
+                "ON",
+                'app."Orders"',
+                dsn,
+                "--format",
+                "json",
+                "--database",
+                fresh_db,
+            ],
+            capsys,
+        )
         assert code == 0, err
         ours = {h["role"] for h in json.loads(out)[0]["holders"]}
-        theirs = {r for (r,) in pg.query(
-            """SELECT rolname FROM pg_roles
+        theirs = {
+            r
+            for (r,) in pg.query(
+                """SELECT rolname FROM pg_roles
                WHERE has_table_privilege(oid, 'app."Orders"', 'SELECT')
-                 AND NOT (oid < 16384 AND rolname LIKE 'pg\\_%')""", dbname=fresh_db)}
+                 AND NOT (oid < 16384 AND rolname LIKE 'pg\\_%')""",
+                dbname=fresh_db,
+            )
+        }
         assert ours == theirs
         assert {names["app"], hostile, names["own"], "postgres"} <= ours
         assert names["ni"] not in ours

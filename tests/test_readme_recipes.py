@@ -34,17 +34,29 @@ def block(after: str, lang: str) -> str:
 
 
 def sh(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "PATH": os.pathsep.join([*([env.pop("EXTRA_PATH")] if "EXTRA_PATH" in env else []),
-                                                    VENV_BIN, os.environ.get("PATH", "")]), **env}
-    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, cwd=cwd, env=full,
-                          timeout=600)
+    full = {
+        **os.environ,
+        "PATH": os.pathsep.join(
+            [
+                *([env.pop("EXTRA_PATH")] if "EXTRA_PATH" in env else []),
+                VENV_BIN,
+                os.environ.get("PATH", ""),
+            ]
+        ),
+        **env,
+    }
+    return subprocess.run(
+        ["sh", "-c", script], capture_output=True, text=True, cwd=cwd, env=full, timeout=600
+    )
 
 
 def auditor(pg) -> str:
     name = pg.unique("aud")
-    pg.execute(f"CREATE ROLE {name} LOGIN; GRANT pg_monitor TO {name}; "
-               f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {name}; "
-               f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {name}")
+    pg.execute(
+        f"CREATE ROLE {name} LOGIN; GRANT pg_monitor TO {name}; "
+        f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {name}; "
+        f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {name}"
+    )
     return name
 
 
@@ -69,13 +81,25 @@ def restore(bin_dir: Path, dump: Path, pg) -> None:
     """``pg_restore --create``. A newer pg_restore writes CREATE DATABASE options an older
     server does not know (LOCALE_PROVIDER, 15+): then the script goes through psql without
     them, which is how a DBA restores a dump into an older server."""
-    sql = subprocess.run([str(bin_dir / "pg_restore"), "--create", "-f", "-", str(dump)],
-                         capture_output=True, text=True, timeout=300, check=True).stdout
+    sql = subprocess.run(
+        [str(bin_dir / "pg_restore"), "--create", "-f", "-", str(dump)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     if pg.major < 15:
         sql = re.sub(r" LOCALE_PROVIDER = \w+", "", sql)
-    psql = bin_dir / "psql" if (bin_dir / "psql").is_file() else Path(shutil.which("psql") or "psql")
-    done = subprocess.run([str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.conninfo()],
-                          input=sql, capture_output=True, text=True, timeout=300)
+    psql = (
+        bin_dir / "psql" if (bin_dir / "psql").is_file() else Path(shutil.which("psql") or "psql")
+    )
+    done = subprocess.run(
+        [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.conninfo()],
+        input=sql,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -89,8 +113,9 @@ def test_cron_script_first_and_second_night(pg, fresh_db, tmp_path):
         script = block("### Nightly cron with drift", "sh")
         assert script.count("service=db1-audit") == 1 and script.count("/var/lib/pgaudit/db1") == 1
         dsn = pg.conninfo(user=aud, dbname=fresh_db)
-        script = (script.replace("service=db1-audit", dsn)
-                  .replace("/var/lib/pgaudit/db1", str(tmp_path / "db1")))
+        script = script.replace("service=db1-audit", dsn).replace(
+            "/var/lib/pgaudit/db1", str(tmp_path / "db1")
+        )
         (tmp_path / "cron.sh").write_text(script)
         shim = tmp_path / "bin"
         shim.mkdir()
@@ -98,16 +123,18 @@ def test_cron_script_first_and_second_night(pg, fresh_db, tmp_path):
         (shim / "date").chmod(0o755)
         pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int);", dbname=fresh_db)
 
-        first = sh(f"sh {tmp_path / 'cron.sh'}", tmp_path, EXTRA_PATH=str(shim),
-                   FAKE_DATE="2026-01-01")
+        first = sh(
+            f"sh {tmp_path / 'cron.sh'}", tmp_path, EXTRA_PATH=str(shim), FAKE_DATE="2026-01-01"
+        )
         assert first.returncode == 0, first.stdout + first.stderr
         assert "first snapshot" in first.stdout and "drift starts tomorrow" in first.stdout
         assert (tmp_path / "db1" / "2026-01-01.snapshot.json.gz").is_file()
         assert (tmp_path / "db1" / "2026-01-01" / "pgaudit-report.html").is_file()
 
         pg.execute("GRANT INSERT ON s.t TO PUBLIC", dbname=fresh_db)
-        second = sh(f"sh {tmp_path / 'cron.sh'}", tmp_path, EXTRA_PATH=str(shim),
-                    FAKE_DATE="2026-01-02")
+        second = sh(
+            f"sh {tmp_path / 'cron.sh'}", tmp_path, EXTRA_PATH=str(shim), FAKE_DATE="2026-01-02"
+        )
         assert second.returncode == 1, second.stdout + second.stderr  # a new high finding
         out = second.stdout
         assert "2026-01-01.snapshot.json.gz -> " in out and "2026-01-02.snapshot.json.gz" in out
@@ -143,18 +170,27 @@ def test_prometheus_recipe(pg, fresh_db, tmp_path):
     try:
         script = block("### Alerting with Prometheus", "sh")
         textfile = tmp_path / "textfile"
-        script = (script.replace("service=db1-audit", pg.conninfo(user=aud, dbname=fresh_db))
-                  .replace("/var/lib/node_exporter/textfile", str(textfile)))
-        pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT INSERT ON s.t TO PUBLIC",
-                   dbname=fresh_db)
+        script = script.replace(
+            "service=db1-audit", pg.conninfo(user=aud, dbname=fresh_db)
+        ).replace("/var/lib/node_exporter/textfile", str(textfile))
+        pg.execute(
+            "CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT INSERT ON s.t TO PUBLIC",
+            dbname=fresh_db,
+        )
         done = sh(script, tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stdout == "" and sorted(p.name for p in textfile.iterdir()) == ["pgaudit-report.prom"]
-        fams = {f.name: f.samples for f in text_string_to_metric_families(
-            (textfile / "pgaudit-report.prom").read_text())}
+        assert done.stdout == "" and sorted(p.name for p in textfile.iterdir()) == [
+            "pgaudit-report.prom"
+        ]
+        fams = {
+            f.name: f.samples
+            for f in text_string_to_metric_families((textfile / "pgaudit-report.prom").read_text())
+        }
         priv = [s for s in fams["pgaudit_findings"] if s.labels["rule"] == "PGR-PRIV-005"]
-        assert [(s.labels["target"], s.labels["severity"], s.value) for s in priv] == [("db1", "high", 1.0)]
-        ts, = fams["pgaudit_last_successful_scan_timestamp_seconds"]
+        assert [(s.labels["target"], s.labels["severity"], s.value) for s in priv] == [
+            ("db1", "high", 1.0)
+        ]
+        (ts,) = fams["pgaudit_last_successful_scan_timestamp_seconds"]
         import time
 
         assert abs(time.time() - ts.value) < 300
@@ -165,7 +201,7 @@ def test_prometheus_recipe(pg, fresh_db, tmp_path):
 def test_configuration_example_loads():
     import tomllib
 
-    from pgaudit_roles.evaluate.config import config_from_mapping
+    from pgaudit_roles.config import config_from_mapping
     from pgaudit_roles.history import Retention
 
     text = README.read_text(encoding="utf-8")
@@ -182,21 +218,29 @@ def test_ci_recipe_from_a_clean_directory(pg, fresh_db, tmp_path, shared_schemas
     aud = auditor(pg)
     try:
         yaml = block("### CI pipeline", "yaml")
-        run = yaml.split("run: |\n", 1)[1].split("- uses:", 1)[0]
+        run = yaml.split("run: |\n", 1)[1].split("\n- ", 1)[0]
         run = "\n".join(line[4:] for line in run.splitlines())
+        summary_step = re.search(r"^  run: (cat .*)$", yaml, re.M)
+        assert summary_step, "the GitHub recipe appends the Markdown summary"
+        summary = summary_step.group(1)
         create = block("The baseline is created once", "sh")
         repo = tmp_path / "repo"
         repo.mkdir()
         (repo / ".pgaudit-roles.toml").write_text(f'[naming]\nauditor = ["{aud}"]\n')
         env = {"DATABASE_URL": pg.conninfo(user=aud, dbname=fresh_db)}
-        pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT INSERT ON s.t TO PUBLIC;",
-                   dbname=fresh_db)
+        pg.execute(
+            "CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT INSERT ON s.t TO PUBLIC;",
+            dbname=fresh_db,
+        )
 
         first = sh(run, repo, **env)  # no baseline yet: one line with the command that makes it
         assert first.returncode == 2, first.stdout + first.stderr
-        line, = first.stderr.strip().splitlines()
-        assert ("pgaudit-roles baseline create " in line
-                and "--config .pgaudit-roles.toml" in line and "-o audit-baseline.json" in line)
+        (line,) = first.stderr.strip().splitlines()
+        assert (
+            "pgaudit-roles baseline create " in line
+            and "--config .pgaudit-roles.toml" in line
+            and "-o audit-baseline.json" in line
+        )
         assert not (repo / "audit").exists()
 
         made = sh(create, repo, **env)
@@ -205,18 +249,97 @@ def test_ci_recipe_from_a_clean_directory(pg, fresh_db, tmp_path, shared_schemas
 
         gate = sh(run, repo, **env)
         assert gate.returncode == 0, gate.stdout + gate.stderr
+        step_summary = tmp_path / "step_summary.md"
+        step_summary.write_text("earlier step\n")
+        appended = sh(summary, repo, GITHUB_STEP_SUMMARY=str(step_summary))
+        assert appended.returncode == 0, appended.stderr
+        md = step_summary.read_text(encoding="utf-8")
+        assert md.startswith("earlier step\n## ") and "pgaudit-roles: PASS" in md
+        assert_inert_markdown(md)
         sarif = json.loads((repo / "audit" / "pgaudit-report.sarif").read_text())
         schema = json.loads((shared_schemas / "sarif-schema-2.1.0.json").read_text())
         assert not list(jsonschema.validators.validator_for(schema)(schema).iter_errors(sarif))
         results = sarif["runs"][0]["results"]
         assert results and {r["baselineState"] for r in results} == {"unchanged"}
-        assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == ".pgaudit-roles.toml"
+        assert (
+            results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            == ".pgaudit-roles.toml"
+        )
 
         pg.execute("GRANT UPDATE, DELETE ON s.t TO PUBLIC", dbname=fresh_db)
         widened = sh(run, repo, **env)
         assert widened.returncode == 1, widened.stdout
-        assert "widened since the baseline: table privileges: INSERT -> DELETE, INSERT, UPDATE" in widened.stdout
+        shown = " ".join(widened.stdout.split())  # the summary wraps to 80 columns in a pipe
+        assert (
+            "widened since the baseline: table privileges: INSERT -> DELETE, INSERT, UPDATE"
+            in shown
+        )
+        assert "pgaudit-roles: FAIL" in (repo / "audit" / "pgaudit-report.md").read_text()
     finally:
+        drop_role(pg, aud)
+
+
+def assert_inert_markdown(md: str) -> None:
+    """Rendered as GitHub and GitLab would (CommonMark + tables, raw HTML allowed): no HTML
+    and no link comes from the report."""
+    from markdown_it import MarkdownIt
+
+    toks = MarkdownIt("commonmark", {"html": True}).enable("table").parse(md)
+    kinds = {t.type for t in toks} | {c.type for t in toks for c in (t.children or [])}
+    assert not kinds & {"html_inline", "html_block", "link_open", "image"}, kinds
+    assert "table_open" in kinds
+
+
+def test_gitlab_recipe_posts_the_summary_to_the_merge_request(pg, fresh_db, tmp_path):
+    """The GitLab job as written: the scan, then after_script posting the Markdown summary
+    as a merge-request note (curl replaced by a shim that records the request: no network)."""
+    aud = auditor(pg)
+    hostile = f"<img src=x onerror=alert(1)> [x](javascript:alert(1)) {pg.unique('h')}"
+    quoted = '"' + hostile.replace('"', '""') + '"'
+    try:
+        yaml = block("GitLab CI, publishing JUnit", "yaml")
+        script = re.search(r"^  script:\n    - (.*)$", yaml, re.M).group(1)
+        after = yaml.split("after_script:\n    - |\n", 1)[1].split("\n  artifacts:", 1)[0]
+        after = "\n".join(line[6:] for line in after.splitlines())
+        shim = tmp_path / "bin"
+        shim.mkdir()
+        (shim / "curl").write_text(
+            '#!/bin/sh\nprintf "%s\\n" "$@" > "$CURL_LOG"\n'
+            'for a in "$@"; do case "$a" in body@*) '
+            'cp "${a#body@}" "$CURL_LOG.body";; esac; done\n'
+        )
+        (shim / "curl").chmod(0o755)
+        repo = tmp_path / "repo"
+        repo.mkdir()
+        (repo / ".pgaudit-roles.toml").write_text(f'[naming]\nauditor = ["{aud}"]\n')
+        pg.execute(f"CREATE ROLE {quoted} LOGIN", dbname=fresh_db)
+        env = {"DATABASE_URL": pg.conninfo(user=aud, dbname=fresh_db)}
+        ran = sh(script, repo, **env)
+        assert ran.returncode in (0, 1), ran.stdout + ran.stderr
+        assert (repo / "audit" / "pgaudit-report.junit.xml").is_file()
+        log = tmp_path / "curl.log"
+        ci = {
+            "CI_MERGE_REQUEST_IID": "7",
+            "CI_API_V4_URL": "https://gitlab.example/api/v4",
+            "CI_PROJECT_ID": "42",
+            "AUDIT_BOT_TOKEN": "tok",
+            "CURL_LOG": str(log),
+            "EXTRA_PATH": str(shim),
+        }
+        posted = sh(after, repo, **ci)
+        assert posted.returncode == 0, posted.stderr
+        args = log.read_text().splitlines()
+        assert "https://gitlab.example/api/v4/projects/42/merge_requests/7/notes" in args
+        assert "PRIVATE-TOKEN: tok" in args
+        body = (tmp_path / "curl.log.body").read_text(encoding="utf-8")
+        assert body == (repo / "audit" / "pgaudit-report.md").read_text(encoding="utf-8")
+        assert body.startswith("## ") and "### Top risks" in body
+        assert_inert_markdown(body)
+        log.unlink()
+        not_mr = sh(after, repo, **{**ci, "CI_MERGE_REQUEST_IID": ""})  # a branch pipeline
+        assert not_mr.returncode == 0 and not log.exists()
+    finally:
+        pg.execute(f"DROP ROLE IF EXISTS {quoted}", dbname=fresh_db)
         drop_role(pg, aud)
 
 
@@ -226,27 +349,40 @@ def test_restore_recipe_shows_no_drift(pg, tmp_path):
     owner, writer = pg.unique("db_owner_billing"), pg.unique("db_writer_billing")
     try:
         pg.create_database(db)
-        pg.execute(f"CREATE ROLE {owner} NOLOGIN; CREATE ROLE {writer} NOLOGIN; "
-                   f'GRANT CONNECT ON DATABASE "{db}" TO {writer}')
-        pg.execute(f"CREATE SCHEMA billing AUTHORIZATION {owner}; "
-                   f"GRANT USAGE ON SCHEMA billing TO {writer}; "
-                   f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA billing "
-                   f"GRANT SELECT, INSERT ON TABLES TO {writer}; "
-                   f"SET ROLE {owner}; CREATE TABLE billing.invoices (id int); RESET ROLE; "
-                   f"GRANT SELECT (id) ON billing.invoices TO PUBLIC", dbname=db)
+        pg.execute(
+            f"CREATE ROLE {owner} NOLOGIN; CREATE ROLE {writer} NOLOGIN; "
+            f'GRANT CONNECT ON DATABASE "{db}" TO {writer}'
+        )
+        pg.execute(
+            f"CREATE SCHEMA billing AUTHORIZATION {owner}; "
+            f"GRANT USAGE ON SCHEMA billing TO {writer}; "
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA billing "
+            f"GRANT SELECT, INSERT ON TABLES TO {writer}; "
+            f"SET ROLE {owner}; CREATE TABLE billing.invoices (id int); RESET ROLE; "
+            f"GRANT SELECT (id) ON billing.invoices TO PUBLIC",
+            dbname=db,
+        )
         recipe = block("The checklist's restore item", "sh")
         lines = recipe.strip().splitlines()
         assert len(lines) == 3 and "-d billing" in lines[0]
         dsn = pg.conninfo(user=aud)
-        lines = [line.replace("service=prod", dsn).replace("service=restore-test", dsn)
-                 .replace("-d billing", f"-d {db}") for line in lines]
+        lines = [
+            line.replace("service=prod", dsn)
+            .replace("service=restore-test", dsn)
+            .replace("-d billing", f"-d {db}")
+            for line in lines
+        ]
 
         before = sh(lines[0], tmp_path)
         assert before.returncode == 0, before.stderr
         dump = tmp_path / "billing.dump"
         bin_dir = dump_tools(pg.major)
-        subprocess.run([str(bin_dir / "pg_dump"), "-Fc", "-f", str(dump),
-                        pg.conninfo(dbname=db)], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [str(bin_dir / "pg_dump"), "-Fc", "-f", str(dump), pg.conninfo(dbname=db)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         pg.drop_database(db)
         restore(bin_dir, dump, pg)
         after = sh(lines[1], tmp_path)
@@ -260,7 +396,10 @@ def test_restore_recipe_shows_no_drift(pg, tmp_path):
         assert sh(lines[1], tmp_path).returncode == 0
         res = sh(lines[2], tmp_path)
         assert res.returncode == 1, res.stdout
-        assert f"{writer}: INSERT, SELECT narrowed to SELECT on table billing.invoices in {db}" in res.stdout
+        assert (
+            f"{writer}: INSERT, SELECT narrowed to SELECT on table billing.invoices in {db}"
+            in res.stdout
+        )
     finally:
         pg.drop_database(db)
         for role in (writer, owner):
@@ -287,8 +426,11 @@ def psql_binary(pg) -> Path:
 
 def libpq_env(pg) -> dict[str, str]:
     """PGHOST/PGPORT/PGUSER for the superuser: how a DBA's shell reaches the cluster."""
-    return {"PGHOST": str(pg.cluster.socket_dir), "PGPORT": str(pg.cluster.port),
-            "PGUSER": "postgres"}
+    return {
+        "PGHOST": str(pg.cluster.socket_dir),
+        "PGPORT": str(pg.cluster.port),
+        "PGUSER": "postgres",
+    }
 
 
 def test_quick_start_bootstrap_then_scan(pg, fresh_db, tmp_path):
@@ -302,15 +444,19 @@ def test_quick_start_bootstrap_then_scan(pg, fresh_db, tmp_path):
     psql_dir = str(psql_binary(pg).parent)
     pg.execute(f'REVOKE CONNECT ON DATABASE "{fresh_db}" FROM PUBLIC')  # as the guide says
     try:
-        made = sh(bootstrap, tmp_path, EXTRA_PATH=f"{VENV_BIN}{os.pathsep}{psql_dir}",
-                  **libpq_env(pg))
+        made = sh(
+            bootstrap, tmp_path, EXTRA_PATH=f"{VENV_BIN}{os.pathsep}{psql_dir}", **libpq_env(pg)
+        )
         assert made.returncode == 0, made.stdout + made.stderr
         assert "ERROR" not in made.stderr, made.stderr
-        rows = pg.query("SELECT rolcanlogin, rolsuper, pg_has_role(oid, 'pg_monitor', 'MEMBER') "
-                        "FROM pg_roles WHERE rolname = 'pgaudit_auditor'")
+        rows = pg.query(
+            "SELECT rolcanlogin, rolsuper, pg_has_role(oid, 'pg_monitor', 'MEMBER') "
+            "FROM pg_roles WHERE rolname = 'pgaudit_auditor'"
+        )
         assert rows == [(True, False, True)]
-        assert pg.query("SELECT has_database_privilege('pgaudit_auditor', %s, 'CONNECT')",
-                        (fresh_db,)) == [(True,)]
+        assert pg.query(
+            "SELECT has_database_privilege('pgaudit_auditor', %s, 'CONNECT')", (fresh_db,)
+        ) == [(True,)]
 
         host = f"host={pg.cluster.socket_dir} port={pg.cluster.port}"
         res = sh(scan_cmd.replace("host=db1", host), tmp_path)
@@ -327,7 +473,7 @@ def test_quick_start_bootstrap_then_scan(pg, fresh_db, tmp_path):
         rule_ids = {f["rule_id"] for f in data["findings"]}
         assert not rule_ids & {"PGR-COV-001", "PGR-COV-002"}, rule_ids
     finally:
-        pg.execute('DROP OWNED BY pgaudit_auditor; DROP ROLE IF EXISTS pgaudit_auditor')
+        pg.execute("DROP OWNED BY pgaudit_auditor; DROP ROLE IF EXISTS pgaudit_auditor")
 
 
 def test_go_live_gate_recipe(pg, fresh_db, tmp_path):
@@ -339,8 +485,11 @@ def test_go_live_gate_recipe(pg, fresh_db, tmp_path):
     try:
         pg.execute(f'GRANT CONNECT ON DATABASE "{fresh_db}" TO {aud}')
         services = tmp_path / "pg_service.conf"
-        services.write_text(f"[billing-prod]\nhost={pg.cluster.socket_dir}\nport={pg.cluster.port}\n"
-                            f"user={aud}\ndbname={fresh_db}\n", encoding="utf-8")
+        services.write_text(
+            f"[billing-prod]\nhost={pg.cluster.socket_dir}\nport={pg.cluster.port}\n"
+            f"user={aud}\ndbname={fresh_db}\n",
+            encoding="utf-8",
+        )
         env = {"PGSERVICEFILE": str(services)}
         clean = sh(recipe, tmp_path, **env)
         assert "Traceback" not in clean.stderr
@@ -366,12 +515,16 @@ def test_gitlab_scan_recipe_writes_valid_junit(pg, fresh_db, tmp_path, shared_sc
     import xmlschema
 
     yaml = block("GitLab CI, publishing JUnit", "yaml")
-    line, = [ln.strip()[2:] for ln in yaml.splitlines() if ln.strip().startswith("- pgaudit-roles")]
+    (line,) = [
+        ln.strip()[2:] for ln in yaml.splitlines() if ln.strip().startswith("- pgaudit-roles")
+    ]
     aud = auditor(pg)
     try:
         pg.execute(f'GRANT CONNECT ON DATABASE "{fresh_db}" TO {aud}; ')
-        pg.execute("CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT INSERT ON s.t TO PUBLIC;",
-                   dbname=fresh_db)
+        pg.execute(
+            "CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT INSERT ON s.t TO PUBLIC;",
+            dbname=fresh_db,
+        )
         res = sh(line, tmp_path, DATABASE_URL=pg.conninfo(user=aud, dbname=fresh_db))
         assert res.returncode == 1, res.stdout + res.stderr
         junit = tmp_path / "audit" / "pgaudit-report.junit.xml"
@@ -414,10 +567,15 @@ def test_configuration_examples_load_as_written(pg, tmp_path):
         # the custom rule fires where the README says (outside the config's golive scope,
         # so it is run here without that configuration)
         (tmp_path / "empty.toml").write_text("", encoding="utf-8")
-        ruled = sh("pgaudit-roles check snap.json --config empty.toml --rules-dir audit-rules "
-                   "--fail-on none --format json --output-dir rule-out", tmp_path)
+        ruled = sh(
+            "pgaudit-roles check snap.json --config empty.toml --rules-dir audit-rules "
+            "--fail-on none --format json --output-dir rule-out",
+            tmp_path,
+        )
         assert ruled.returncode == 0, ruled.stdout + ruled.stderr
-        report = json.loads((tmp_path / "rule-out" / "pgaudit-report.json").read_text(encoding="utf-8"))
+        report = json.loads(
+            (tmp_path / "rule-out" / "pgaudit-report.json").read_text(encoding="utf-8")
+        )
         acme = [f for f in report["findings"] if f["rule_id"] == "ACME-ROLE-001"]
         assert [f["role"] for f in acme] == ["contractor_bob"], acme
         linted = sh("pgaudit-roles waivers lint pgaudit-waivers.toml", tmp_path)

@@ -38,10 +38,15 @@ def test_log_parser_finds_non_read_statements():
     """The checker itself must be able to fail: it flags DECLARE, keeps other apps apart."""
     items = entries(SAMPLE_LOG)
     assert [e.statement for e in items if e.app == APP and e.statement][:3] == [
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SELECT 1\n\tFROM t",
-        "DECLARE c CURSOR FOR SELECT 1"]
-    assert non_read_statements(items, APP) == ["DECLARE c CURSOR FOR SELECT 1",
-                                               "COPY t FROM STDIN", "COPY (SELECT 1) TO '/tmp/x'"]
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        "SELECT 1\n\tFROM t",
+        "DECLARE c CURSOR FOR SELECT 1",
+    ]
+    assert non_read_statements(items, APP) == [
+        "DECLARE c CURSOR FOR SELECT 1",
+        "COPY t FROM STDIN",
+        "COPY (SELECT 1) TO '/tmp/x'",
+    ]
     assert non_read_statements(items, "psql") == ["DROP TABLE t"]
     assert [e.severity for e in items if e.app == APP].count("ERROR") == 1
     assert first_keyword("  select 1") == "SELECT"
@@ -57,8 +62,9 @@ def test_full_collection_logs_only_reads(pg, statement_log):
     offset = statement_log.stat().st_size
     snap = collect(auditor)  # every database
     assert snap.meta["is_superuser"] is False
-    assert pg.query("SELECT rolsuper FROM pg_roles WHERE rolname = %s",
-                    (snap.meta["connected_user"],)) == [(False,)]
+    assert pg.query(
+        "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (snap.meta["connected_user"],)
+    ) == [(False,)]
     items = [e for e in entries(read_since(statement_log, offset)) if e.app == APP]
     statements = [e for e in items if e.statement is not None]
     assert len(statements) > 20, "no pgaudit-roles statement found in the server log"
@@ -66,8 +72,11 @@ def test_full_collection_logs_only_reads(pg, statement_log):
     assert [e.text for e in items if e.severity in ("ERROR", "FATAL")] == []
     kinds = Counter(first_keyword(e.statement or "") for e in statements)
     assert kinds["BEGIN"] == kinds["COMMIT"] > 0
-    assert all(e.statement == "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-               for e in statements if first_keyword(e.statement or "") == "BEGIN")
+    assert all(
+        e.statement == "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        for e in statements
+        if first_keyword(e.statement or "") == "BEGIN"
+    )
     assert kinds["SET"] == 0  # settings travel in the startup packet
     # Set-based: every per-database session sends the same number of statements, whether
     # its database is empty or holds the whole layout.
@@ -91,17 +100,33 @@ def test_session_settings_and_writes_refused(pg):
     # A user's own options cannot switch read-only off: ours come last and win.
     from psycopg.conninfo import make_conninfo
 
-    dsn = make_conninfo(auditor, options="-c default_transaction_read_only=off -c statement_timeout=0")
+    dsn = make_conninfo(
+        auditor, options="-c default_transaction_read_only=off -c statement_timeout=0"
+    )
     with connect(dsn, ConnectSettings(statement_timeout="45s")) as conn:
-        show = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in (  # type: ignore[index]
-            "default_transaction_read_only", "statement_timeout", "lock_timeout",
-            "idle_in_transaction_session_timeout", "search_path", "jit", "application_name",
-            "max_parallel_workers_per_gather")}
-        assert show == {"default_transaction_read_only": "on", "statement_timeout": "45s",
-                        "lock_timeout": "2s", "idle_in_transaction_session_timeout": "5min",
-                        "search_path": "pg_catalog, pg_temp", "jit": "off",
-                        "application_name": "pgaudit-roles",
-                        "max_parallel_workers_per_gather": "0"}
+        show = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in (  # type: ignore[index]
+                "default_transaction_read_only",
+                "statement_timeout",
+                "lock_timeout",
+                "idle_in_transaction_session_timeout",
+                "search_path",
+                "jit",
+                "application_name",
+                "max_parallel_workers_per_gather",
+            )
+        }
+        assert show == {
+            "default_transaction_read_only": "on",
+            "statement_timeout": "45s",
+            "lock_timeout": "2s",
+            "idle_in_transaction_session_timeout": "5min",
+            "search_path": "pg_catalog, pg_temp",
+            "jit": "off",
+            "application_name": "pgaudit-roles",
+            "max_parallel_workers_per_gather": "0",
+        }
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("CREATE TABLE ro_should_fail (i int)")
 

@@ -35,8 +35,15 @@ WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def _rule(rule_id: str, severity: str = "high") -> Rule:
-    return Rule(id=rule_id, title="t", severity=severity, category="c", rationale="r",
-                query="SELECT 1", message="m")
+    return Rule(
+        id=rule_id,
+        title="t",
+        severity=severity,
+        category="c",
+        rationale="r",
+        query="SELECT 1",
+        message="m",
+    )
 
 
 def _result(findings: list[Finding], logins: tuple[str, ...] = (), **meta: Any) -> ScanResult:
@@ -45,9 +52,15 @@ def _result(findings: list[Finding], logins: tuple[str, ...] = (), **meta: Any) 
         by_rule.setdefault(f.rule_id, []).append(f)
     results = [RuleResult(_rule(r), "fail", findings=fs) for r, fs in by_rule.items()]
     inventory = {"roles": [{"name": n, "login": True} for n in logins]}
-    return ScanResult(meta={"target": {"host": "db1", "port": 5432, "dbname": "postgres"},
-                            "server_version": "18.1", **meta},
-                      results=results, inventory=inventory)
+    return ScanResult(
+        meta={
+            "target": {"host": "db1", "port": 5432, "dbname": "postgres"},
+            "server_version": "18.1",
+            **meta,
+        },
+        results=results,
+        inventory=inventory,
+    )
 
 
 def _sql_lines(script: str) -> list[str]:
@@ -56,19 +69,32 @@ def _sql_lines(script: str) -> list[str]:
 
 def _without_meta(script: str) -> str:
     """The script minus psql meta-command lines: must be valid SQL for pglast."""
-    return "\n".join(ln for ln in script.split("\n")
-                     if not ln.startswith(("\\connect ", "\\set ON_ERROR_STOP")))
+    return "\n".join(
+        ln for ln in script.split("\n") if not ln.startswith(("\\connect ", "\\set ON_ERROR_STOP"))
+    )
 
 
 HOSTILE = "evil\n\\! touch /tmp/pgaudit-pwned\nDROP TABLE x; -- \r\u2028<script>"
 
 
 def test_header_levels_and_validity() -> None:
-    f1 = Finding("PGR-A-001", "high", "PUBLIC can create", database="app",
-                 object_type="schema", object_name="public",
-                 remediation="REVOKE CREATE ON SCHEMA public FROM PUBLIC;")
-    f2 = Finding("PGR-B-001", "critical", "unused", role="old",
-                 remediation="DROP ROLE IF EXISTS old;", destructive=True)
+    f1 = Finding(
+        "PGR-A-001",
+        "high",
+        "PUBLIC can create",
+        database="app",
+        object_type="schema",
+        object_name="public",
+        remediation="REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
+    )
+    f2 = Finding(
+        "PGR-B-001",
+        "critical",
+        "unused",
+        role="old",
+        remediation="DROP ROLE IF EXISTS old;",
+        destructive=True,
+    )
     res = _result([f1, f2])
     safe = render_sql_script(res, generated_at=WHEN, cluster_label="postgresql://u:hunter2@h/db")
     assert "hunter2" not in safe and "postgresql://u:********@h/db" in safe
@@ -93,20 +119,33 @@ def test_header_levels_and_validity() -> None:
 
 
 def test_transactions_and_connects() -> None:
-    fs = [Finding("PGR-A-001", "high", "m", database=db, object_name="s",
-                  remediation="REVOKE CREATE ON SCHEMA s FROM PUBLIC;")
-          for db in ("zeta", "alpha")]
+    fs = [
+        Finding(
+            "PGR-A-001",
+            "high",
+            "m",
+            database=db,
+            object_name="s",
+            remediation="REVOKE CREATE ON SCHEMA s FROM PUBLIC;",
+        )
+        for db in ("zeta", "alpha")
+    ]
     fs.append(Finding("PGR-R-001", "high", "m", role="r", remediation="ALTER ROLE r NOCREATEDB;"))
-    fs.append(Finding("PGR-S-001", "low", "m",
-                      remediation="ALTER SYSTEM SET log_connections = on;"))
+    fs.append(
+        Finding("PGR-S-001", "low", "m", remediation="ALTER SYSTEM SET log_connections = on;")
+    )
     script = render_sql_script(_result(fs), generated_at=WHEN)
     sql = _sql_lines(script)
     connects = [ln for ln in sql if ln.startswith("\\connect")]
     # cluster-wide first (maintenance db), then databases by name, then ALTER SYSTEM.
-    assert connects == ['\\connect "postgres"', '\\connect "alpha"', '\\connect "zeta"',
-                        '\\connect "postgres"']
+    assert connects == [
+        '\\connect "postgres"',
+        '\\connect "alpha"',
+        '\\connect "zeta"',
+        '\\connect "postgres"',
+    ]
     assert sql.count("BEGIN;") == 3 and sql.count("COMMIT;") == 3
-    tail = sql[sql.index("ALTER SYSTEM SET log_connections = on;") - 2:]
+    tail = sql[sql.index("ALTER SYSTEM SET log_connections = on;") - 2 :]
     assert "BEGIN;" not in tail and "SELECT pg_catalog.pg_reload_conf();" in tail
     assert sql.index("ALTER ROLE r NOCREATEDB;") < sql.index('\\connect "alpha"')
 
@@ -114,21 +153,57 @@ def test_transactions_and_connects() -> None:
 def test_safe_order_across_findings() -> None:
     """Grants before ownership changes before revokes before drops, DROP ROLE last."""
     fs = [
-        Finding("PGR-Z-001", "high", "m", database="d", object_name="t1",
-                remediation="REVOKE ALL ON TABLE s.t1 FROM old_owner;"),
-        Finding("PGR-Y-001", "high", "m", database="d", object_name="t2",
-                remediation="DROP TABLE IF EXISTS s.t2;\nREASSIGN OWNED BY old_owner TO new_owner;"),
-        Finding("PGR-X-001", "high", "m", database="d", object_name="t1",
-                remediation="ALTER TABLE s.t1 OWNER TO new_owner;"),
-        Finding("PGR-W-001", "high", "m", database="d", object_name="t1",
-                remediation="GRANT SELECT ON TABLE s.t1 TO new_owner;"),
-        Finding("PGR-V-001", "high", "m", database="d", role="old_owner",
-                remediation="DROP ROLE IF EXISTS old_owner;\nDROP OWNED BY old_owner;"),
+        Finding(
+            "PGR-Z-001",
+            "high",
+            "m",
+            database="d",
+            object_name="t1",
+            remediation="REVOKE ALL ON TABLE s.t1 FROM old_owner;",
+        ),
+        Finding(
+            "PGR-Y-001",
+            "high",
+            "m",
+            database="d",
+            object_name="t2",
+            remediation="DROP TABLE IF EXISTS s.t2;\nREASSIGN OWNED BY old_owner TO new_owner;",
+        ),
+        Finding(
+            "PGR-X-001",
+            "high",
+            "m",
+            database="d",
+            object_name="t1",
+            remediation="ALTER TABLE s.t1 OWNER TO new_owner;",
+        ),
+        Finding(
+            "PGR-W-001",
+            "high",
+            "m",
+            database="d",
+            object_name="t1",
+            remediation="GRANT SELECT ON TABLE s.t1 TO new_owner;",
+        ),
+        Finding(
+            "PGR-V-001",
+            "high",
+            "m",
+            database="d",
+            role="old_owner",
+            remediation="DROP ROLE IF EXISTS old_owner;\nDROP OWNED BY old_owner;",
+        ),
     ]
     sql = _sql_lines(render_sql_script(_result(fs), "all", generated_at=WHEN))
-    order = ["GRANT SELECT ON TABLE s.t1 TO new_owner;", "ALTER TABLE s.t1 OWNER TO new_owner;",
-             "REASSIGN OWNED BY old_owner TO new_owner;", "REVOKE ALL ON TABLE s.t1 FROM old_owner;",
-             "DROP OWNED BY old_owner;", "DROP TABLE IF EXISTS s.t2;", "DROP ROLE IF EXISTS old_owner;"]
+    order = [
+        "GRANT SELECT ON TABLE s.t1 TO new_owner;",
+        "ALTER TABLE s.t1 OWNER TO new_owner;",
+        "REASSIGN OWNED BY old_owner TO new_owner;",
+        "REVOKE ALL ON TABLE s.t1 FROM old_owner;",
+        "DROP OWNED BY old_owner;",
+        "DROP TABLE IF EXISTS s.t2;",
+        "DROP ROLE IF EXISTS old_owner;",
+    ]
     assert [sql.index(s) for s in order] == sorted(sql.index(s) for s in order)
     # DROP ROLE runs after the database's transaction, from the maintenance database.
     assert sql.index("COMMIT;") < sql.index("DROP ROLE IF EXISTS old_owner;")
@@ -136,16 +211,32 @@ def test_safe_order_across_findings() -> None:
 
 
 def test_hostile_text_cannot_leave_a_comment() -> None:
-    f = Finding("PGR-A-001", "high", HOSTILE, database=HOSTILE, object_type="table",
-                schema=HOSTILE, object_name=HOSTILE, role=HOSTILE,
-                remediation=render("REVOKE ALL ON TABLE {{ qualified(s, t) }} FROM {{ r|role }};",
-                                   {"s": HOSTILE, "t": HOSTILE, "r": HOSTILE}),
-                manual=HOSTILE + "\nsecond line", destructive=True)
-    w = Finding("PGR-B-001", "low", HOSTILE, role=HOSTILE, remediation="ALTER ROLE x NOLOGIN;",
-                suppressed={"reason": HOSTILE, "owner": HOSTILE})
+    f = Finding(
+        "PGR-A-001",
+        "high",
+        HOSTILE,
+        database=HOSTILE,
+        object_type="table",
+        schema=HOSTILE,
+        object_name=HOSTILE,
+        role=HOSTILE,
+        remediation=render(
+            "REVOKE ALL ON TABLE {{ qualified(s, t) }} FROM {{ r|role }};",
+            {"s": HOSTILE, "t": HOSTILE, "r": HOSTILE},
+        ),
+        manual=HOSTILE + "\nsecond line",
+        destructive=True,
+    )
+    w = Finding(
+        "PGR-B-001",
+        "low",
+        HOSTILE,
+        role=HOSTILE,
+        remediation="ALTER ROLE x NOLOGIN;",
+        suppressed={"reason": HOSTILE, "owner": HOSTILE},
+    )
     for level in ("safe", "all"):
-        script = render_sql_script(_result([f, w]), level, generated_at=WHEN,
-                                   cluster_label=HOSTILE)
+        script = render_sql_script(_result([f, w]), level, generated_at=WHEN, cluster_label=HOSTILE)
         parse_sql(_without_meta(script))
         # Names in statements are written in U&"..." form when they hold control
         # characters, and escaped in comments: the hostile text never starts a line and
@@ -174,19 +265,41 @@ def test_redact() -> None:
 
 
 def test_manual_waived_errors_and_passwords() -> None:
-    manual = Finding("PGR-M-001", "critical", "superuser used by app", role="app_api",
-                     manual="Move the app to app_api.\nThen remove SUPERUSER.")
-    waived = Finding("PGR-W-001", "high", "w", role="break_glass",
-                     remediation="ALTER ROLE break_glass NOSUPERUSER;",
-                     suppressed={"kind": "waiver", "reason": "break-glass", "owner": "dba",
-                                 "expires": "2027-01-01"})
+    manual = Finding(
+        "PGR-M-001",
+        "critical",
+        "superuser used by app",
+        role="app_api",
+        manual="Move the app to app_api.\nThen remove SUPERUSER.",
+    )
+    waived = Finding(
+        "PGR-W-001",
+        "high",
+        "w",
+        role="break_glass",
+        remediation="ALTER ROLE break_glass NOSUPERUSER;",
+        suppressed={
+            "kind": "waiver",
+            "reason": "break-glass",
+            "owner": "dba",
+            "expires": "2027-01-01",
+        },
+    )
     broken = Finding("PGR-E-001", "high", "e", role="r", remediation="SELECT 1; DROP TABLE x;")
-    login = Finding("PGR-L-001", "medium", "l", role="newapp",
-                    remediation="CREATE ROLE newapp LOGIN NOSUPERUSER;")
+    login = Finding(
+        "PGR-L-001",
+        "medium",
+        "l",
+        role="newapp",
+        remediation="CREATE ROLE newapp LOGIN NOSUPERUSER;",
+    )
     script = render_sql_script(_result([manual, waived, broken, login]), generated_at=WHEN)
     assert "MANUAL STEPS" in script
     assert "--     Move the app to app_api." in script and "--     Then remove SUPERUSER." in script
-    assert "WAIVED findings" in script and "waived: break-glass | owner: dba | expires: 2027-01-01" in script
+    assert (
+        "WAIVED findings" in script
+        and "waived: break-glass | owner: dba | expires: 2027-01-01" in script
+    )
     assert "ALTER ROLE break_glass NOSUPERUSER;" not in _sql_lines(script)
     assert "NOT EMITTED" in script and "SelectStmt is not allowed" in script
     assert "DROP TABLE x" not in "\n".join(_sql_lines(script))
@@ -201,8 +314,14 @@ def test_nothing_to_do() -> None:
 
 
 def test_revoke_from_login_role_is_destructive() -> None:
-    f = Finding("PGR-A-001", "high", "m", database="d", role="app_api",
-                remediation="REVOKE INSERT ON TABLE t FROM app_api;\nREVOKE INSERT ON TABLE t FROM db_reader;")
+    f = Finding(
+        "PGR-A-001",
+        "high",
+        "m",
+        database="d",
+        role="app_api",
+        remediation="REVOKE INSERT ON TABLE t FROM app_api;\nREVOKE INSERT ON TABLE t FROM db_reader;",
+    )
     sql = _sql_lines(render_sql_script(_result([f], logins=("app_api",)), generated_at=WHEN))
     assert "REVOKE INSERT ON TABLE t FROM db_reader;" in sql
     assert "REVOKE INSERT ON TABLE t FROM app_api;" not in sql
@@ -219,6 +338,7 @@ def test_psql_connect_forms() -> None:
 
 # --- on real servers, with psql ----------------------------------------------------------
 
+
 def _psql(pg) -> str:
     own = pg.cluster.install.bin_dir / "psql"
     if own.exists():
@@ -232,38 +352,50 @@ def _psql(pg) -> str:
     return found
 
 
-def _run_psql(pg, script: str, tmp_path: Path, name: str = "remediation.sql") -> subprocess.CompletedProcess:
+def _run_psql(
+    pg, script: str, tmp_path: Path, name: str = "remediation.sql"
+) -> subprocess.CompletedProcess:
     path = tmp_path / name
     path.write_text(script, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    return subprocess.run([_psql(pg), "-X", "-v", "ON_ERROR_STOP=1", "-f", str(path),
-                           "-d", pg.conninfo()], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [_psql(pg), "-X", "-v", "ON_ERROR_STOP=1", "-f", str(path), "-d", pg.conninfo()],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def _state(pg, dbs: list[str]) -> dict[tuple, Any]:
     """Owners, ACLs and role attributes: what a remediation could change."""
     out: dict[tuple, Any] = {}
     for name, *attrs in pg.query(
-            "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolconnlimit "
-            "FROM pg_roles"):
+        "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolconnlimit "
+        "FROM pg_roles"
+    ):
         out[("role", name)] = tuple(attrs)
-    for role, member in pg.query("SELECT roleid::regrole::text, member::regrole::text "
-                                 "FROM pg_auth_members"):
+    for role, member in pg.query(
+        "SELECT roleid::regrole::text, member::regrole::text FROM pg_auth_members"
+    ):
         out[("member", role, member)] = True
-    for name, owner, acl in pg.query("SELECT datname, datdba::regrole::text, datacl::text "
-                                     "FROM pg_database"):
+    for name, owner, acl in pg.query(
+        "SELECT datname, datdba::regrole::text, datacl::text FROM pg_database"
+    ):
         out[("database", name)] = (owner, acl)
     for db in dbs:
         for nsp, owner, acl in pg.query(
-                "SELECT nspname, nspowner::regrole::text, nspacl::text FROM pg_namespace "
-                "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'", dbname=db):
+            "SELECT nspname, nspowner::regrole::text, nspacl::text FROM pg_namespace "
+            "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'",
+            dbname=db,
+        ):
             out[(db, "schema", nsp)] = (owner, acl)
         for nsp, rel, owner, acl in pg.query(
-                "SELECT n.nspname, c.relname, c.relowner::regrole::text, c.relacl::text "
-                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'",
-                dbname=db):
+            "SELECT n.nspname, c.relname, c.relowner::regrole::text, c.relacl::text "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'",
+            dbname=db,
+        ):
             out[(db, "rel", nsp, rel)] = (owner, acl)
     return out
 
@@ -274,7 +406,10 @@ def _grants(pg, db: str, schema: str, rel: str) -> set[tuple[str, str]]:
         "SELECT coalesce(r.rolname, 'PUBLIC'), a.privilege_type "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
         "aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
-        "WHERE n.nspname = %s AND c.relname = %s", (schema, rel), dbname=db)
+        "WHERE n.nspname = %s AND c.relname = %s",
+        (schema, rel),
+        dbname=db,
+    )
     return {(g, p) for g, p in rows}
 
 
@@ -311,7 +446,8 @@ def test_script_runs_with_psql_and_changes_only_its_targets(pg, tmp_path: Path) 
             CREATE ROLE {_ident(other)} NOLOGIN;
         """)
         q_table = f"{_ident(schema)}.{_ident(table)}"
-        pg.execute(f"""
+        pg.execute(
+            f"""
             CREATE TABLE x (id int);
             CREATE SCHEMA {_ident(schema)};
             GRANT USAGE, CREATE ON SCHEMA {_ident(schema)} TO PUBLIC;
@@ -323,40 +459,105 @@ def test_script_runs_with_psql_and_changes_only_its_targets(pg, tmp_path: Path) 
             GRANT SELECT ON {_ident(schema)}.untouched TO {_ident(reader)}, {_ident(app)};
             CREATE TABLE {_ident(schema)}.bystander (id int);
             GRANT SELECT ON {_ident(schema)}.bystander TO {_ident(app)};
-        """, dbname=db_a)
+        """,
+            dbname=db_a,
+        )
         for db in (db_b, db_c):
-            pg.execute(f"CREATE TABLE x (id int); CREATE SCHEMA sch; "
-                       f"GRANT CREATE ON SCHEMA sch TO PUBLIC; "
-                       f"GRANT USAGE ON SCHEMA sch TO {_ident(other)};", dbname=db)
+            pg.execute(
+                f"CREATE TABLE x (id int); CREATE SCHEMA sch; "
+                f"GRANT CREATE ON SCHEMA sch TO PUBLIC; "
+                f"GRANT USAGE ON SCHEMA sch TO {_ident(other)};",
+                dbname=db,
+            )
 
         def fnd(rule: str, template: str, row: dict, **kw: Any) -> Finding:
-            return Finding(rule, kw.pop("severity", "high"), kw.pop("message", "m"),
-                           remediation=render(template, row, rule), **kw)
+            return Finding(
+                rule,
+                kw.pop("severity", "high"),
+                kw.pop("message", "m"),
+                remediation=render(template, row, rule),
+                **kw,
+            )
 
-        row = {"schema": schema, "object_name": table, "app": app, "owner": owner,
-               "reader": reader, "old": old, "waived": waived_su}
+        row = {
+            "schema": schema,
+            "object_name": table,
+            "app": app,
+            "owner": owner,
+            "reader": reader,
+            "old": old,
+            "waived": waived_su,
+        }
         findings = [
-            fnd("PGR-OWN-001", "GRANT USAGE ON SCHEMA {{ schema|ident }} TO {{ owner|role }};\n"
+            fnd(
+                "PGR-OWN-001",
+                "GRANT USAGE ON SCHEMA {{ schema|ident }} TO {{ owner|role }};\n"
                 "ALTER TABLE {{ qualified(schema, object_name) }} OWNER TO {{ owner|role }};",
-                row, database=db_a, object_type="table", schema=schema, object_name=table,
-                role=app, message=HOSTILE),
-            fnd("PGR-PRIV-005", "REVOKE ALL ON TABLE {{ qualified(schema, 'untouched') }} "
-                "FROM {{ app|role }};", row, database=db_a, object_type="table",
-                schema=schema, object_name="untouched", role=app),
-            fnd("PGR-PRIV-002", "REVOKE INSERT ON TABLE {{ qualified(schema, object_name) }} "
-                "FROM {{ reader|role }};", row, database=db_a, object_type="table",
-                schema=schema, object_name=table, role=reader),
-            fnd("PGR-PRIV-001", "REVOKE CREATE ON SCHEMA {{ s|ident }} FROM {{ g|role(true) }};",
-                {"s": schema, "g": None}, database=db_a, object_type="schema", object_name=schema),
-            *[fnd("PGR-PRIV-001", "REVOKE CREATE ON SCHEMA {{ s|ident }} FROM PUBLIC;",
-                  {"s": "sch"}, database=db, object_type="schema", object_name="sch")
-              for db in (db_b, db_c)],
-            fnd("PGR-ROLE-003", "ALTER ROLE {{ app|role }} NOCREATEDB NOCREATEROLE;", row,
-                role=app),
-            fnd("PGR-ROLE-009", "DROP ROLE IF EXISTS {{ old|role }};", row, role=old,
-                destructive=True),
-            fnd("PGR-ROLE-001", "ALTER ROLE {{ waived|role }} NOSUPERUSER;", row,
-                role=waived_su, suppressed={"kind": "waiver", "reason": HOSTILE, "owner": "dba"}),
+                row,
+                database=db_a,
+                object_type="table",
+                schema=schema,
+                object_name=table,
+                role=app,
+                message=HOSTILE,
+            ),
+            fnd(
+                "PGR-PRIV-005",
+                "REVOKE ALL ON TABLE {{ qualified(schema, 'untouched') }} FROM {{ app|role }};",
+                row,
+                database=db_a,
+                object_type="table",
+                schema=schema,
+                object_name="untouched",
+                role=app,
+            ),
+            fnd(
+                "PGR-PRIV-002",
+                "REVOKE INSERT ON TABLE {{ qualified(schema, object_name) }} "
+                "FROM {{ reader|role }};",
+                row,
+                database=db_a,
+                object_type="table",
+                schema=schema,
+                object_name=table,
+                role=reader,
+            ),
+            fnd(
+                "PGR-PRIV-001",
+                "REVOKE CREATE ON SCHEMA {{ s|ident }} FROM {{ g|role(true) }};",
+                {"s": schema, "g": None},
+                database=db_a,
+                object_type="schema",
+                object_name=schema,
+            ),
+            *[
+                fnd(
+                    "PGR-PRIV-001",
+                    "REVOKE CREATE ON SCHEMA {{ s|ident }} FROM PUBLIC;",
+                    {"s": "sch"},
+                    database=db,
+                    object_type="schema",
+                    object_name="sch",
+                )
+                for db in (db_b, db_c)
+            ],
+            fnd(
+                "PGR-ROLE-003", "ALTER ROLE {{ app|role }} NOCREATEDB NOCREATEROLE;", row, role=app
+            ),
+            fnd(
+                "PGR-ROLE-009",
+                "DROP ROLE IF EXISTS {{ old|role }};",
+                row,
+                role=old,
+                destructive=True,
+            ),
+            fnd(
+                "PGR-ROLE-001",
+                "ALTER ROLE {{ waived|role }} NOSUPERUSER;",
+                row,
+                role=waived_su,
+                suppressed={"kind": "waiver", "reason": HOSTILE, "owner": "dba"},
+            ),
             Finding("PGR-ROLE-002", "critical", HOSTILE, role=app, manual=HOSTILE),
         ]
         result = _result(findings, logins=(app,))
@@ -375,7 +576,8 @@ def test_script_runs_with_psql_and_changes_only_its_targets(pg, tmp_path: Path) 
             ("role", app),  # NOCREATEDB NOCREATEROLE
             (db_a, "rel", schema, table),  # new owner; reader lost INSERT
             (db_a, "schema", schema),  # owner got USAGE; PUBLIC lost CREATE
-            (db_b, "schema", "sch"), (db_c, "schema", "sch"),
+            (db_b, "schema", "sch"),
+            (db_c, "schema", "sch"),
         }
         assert _changed(before, after) == expected
         assert after[("role", app)][1:3] == (False, False)
@@ -390,8 +592,11 @@ def test_script_runs_with_psql_and_changes_only_its_targets(pg, tmp_path: Path) 
         assert ("role", old) in after  # destructive DROP ROLE omitted
         for db in dbs:
             assert pg.query("SELECT to_regclass('public.x') IS NOT NULL", dbname=db) == [(True,)]
-            assert pg.query("SELECT has_schema_privilege('public', %s, 'CREATE')",
-                            (schema if db == db_a else "sch",), dbname=db) == [(False,)]
+            assert pg.query(
+                "SELECT has_schema_privilege('public', %s, 'CREATE')",
+                (schema if db == db_a else "sch",),
+                dbname=db,
+            ) == [(False,)]
 
         # Idempotent: the same script again changes nothing and still succeeds.
         again = _run_psql(pg, safe, tmp_path, "again.sql")
@@ -424,18 +629,37 @@ def test_error_stops_and_rolls_back_the_database(pg, tmp_path: Path) -> None:
     try:
         pg.execute(f"CREATE ROLE {role} NOLOGIN")
         pg.execute(f"CREATE TABLE t (id int); GRANT SELECT ON t TO {role};", dbname=db)
-        fs = [Finding("PGR-A-001", "high", "m", database=db,
-                      remediation=f"REVOKE SELECT ON TABLE t FROM {role};"),  # noqa: S608 - test name
-              Finding("PGR-B-001", "high", "m", database=db,
-                      remediation="REVOKE SELECT ON TABLE t FROM no_such_role_xyz;"),
-              Finding("PGR-C-001", "high", "m", role=role,
-                      remediation=f"ALTER ROLE {role} CONNECTION LIMIT 3;")]
+        fs = [
+            Finding(
+                "PGR-A-001",
+                "high",
+                "m",
+                database=db,
+                remediation=f"REVOKE SELECT ON TABLE t FROM {role};",
+            ),  # noqa: S608 - test name
+            Finding(
+                "PGR-B-001",
+                "high",
+                "m",
+                database=db,
+                remediation="REVOKE SELECT ON TABLE t FROM no_such_role_xyz;",
+            ),
+            Finding(
+                "PGR-C-001",
+                "high",
+                "m",
+                role=role,
+                remediation=f"ALTER ROLE {role} CONNECTION LIMIT 3;",
+            ),
+        ]
         run = _run_psql(pg, render_sql_script(_result(fs), generated_at=WHEN), tmp_path)
         assert run.returncode == 3 and "no_such_role_xyz" in run.stderr
         # The cluster section (before the failing database) committed; the database's
         # transaction, including the REVOKE that ran before the error, rolled back.
         assert pg.query("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (role,)) == [(3,)]
-        assert pg.query(f"SELECT has_table_privilege('{role}', 't', 'SELECT')", dbname=db) == [(True,)]
+        assert pg.query(f"SELECT has_table_privilege('{role}', 't', 'SELECT')", dbname=db) == [
+            (True,)
+        ]
     finally:
         pg.drop_database(db)
         pg.execute(f"DROP ROLE IF EXISTS {role}")
@@ -445,9 +669,22 @@ def test_error_stops_and_rolls_back_the_database(pg, tmp_path: Path) -> None:
 def test_psql_connect_reaches_every_tricky_database(pg, tmp_path: Path) -> None:
     """Each \\connect line lands in exactly the database it names (psql's own reading)."""
     u = pg.unique("")
-    names = [f"a\\b{u}", f"end{u}\\", f'x\\" \\q{u}', f"sp {u} ", f" lead{u}",
-             f'app "db" `id` :v{u}', f"b={u} 'q' \\ d", f"c\nline\t'\\{u}", f"postgresql://x{u}",
-             f"-{u}", f"a:'b'{u}", f'é 日本 ""{u}', f"x\rcr{u}", f"u\u2028x\u202ey{u}"]
+    names = [
+        f"a\\b{u}",
+        f"end{u}\\",
+        f'x\\" \\q{u}',
+        f"sp {u} ",
+        f" lead{u}",
+        f'app "db" `id` :v{u}',
+        f"b={u} 'q' \\ d",
+        f"c\nline\t'\\{u}",
+        f"postgresql://x{u}",
+        f"-{u}",
+        f"a:'b'{u}",
+        f'é 日本 ""{u}',
+        f"x\rcr{u}",
+        f"u\u2028x\u202ey{u}",
+    ]
     for n in names:
         pg.create_database(n)
     try:
@@ -455,8 +692,12 @@ def test_psql_connect_reaches_every_tricky_database(pg, tmp_path: Path) -> None:
         path = tmp_path / "connect.sql"
         path.write_text("\\set ON_ERROR_STOP on\n" + script, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        run = subprocess.run([_psql(pg), "-X", "-q", "-A", "-t", "-z", "-0", "-f", str(path),
-                              "-d", pg.conninfo()], capture_output=True, env=env, timeout=60)
+        run = subprocess.run(
+            [_psql(pg), "-X", "-q", "-A", "-t", "-z", "-0", "-f", str(path), "-d", pg.conninfo()],
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
         assert run.returncode == 0, run.stderr
         got = [r.decode("utf-8") for r in run.stdout.split(b"\x00") if r]
         assert got == names
@@ -465,14 +706,25 @@ def test_psql_connect_reaches_every_tricky_database(pg, tmp_path: Path) -> None:
             pg.drop_database(n)
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ('ALTER TABLE s."t\nCOMMIT;\n-- ok" OWNER TO "a\\b"',
-     'ALTER TABLE s.U&"t\\000ACOMMIT;\\000A-- ok" OWNER TO "a\\b"'),
-    ("COMMENT ON ROLE a IS E'x\\\\y\nz'", "COMMENT ON ROLE a IS U&'x\\\\y\\000Az'"),
-    ("COMMENT ON ROLE \"q\"\"\r\" IS 'it''s\u2028'", "COMMENT ON ROLE U&\"q\"\"\\000D\" IS U&'it''s\\2028'"),
-    ("COMMENT ON ROLE \"\U0001F600\x01\" IS 'ok'", "COMMENT ON ROLE U&\"\U0001F600\\0001\" IS 'ok'"),
-    ("GRANT SELECT\n  ON t TO a", "GRANT SELECT\n  ON t TO a"),  # layout newlines stay
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            'ALTER TABLE s."t\nCOMMIT;\n-- ok" OWNER TO "a\\b"',
+            'ALTER TABLE s.U&"t\\000ACOMMIT;\\000A-- ok" OWNER TO "a\\b"',
+        ),
+        ("COMMENT ON ROLE a IS E'x\\\\y\nz'", "COMMENT ON ROLE a IS U&'x\\\\y\\000Az'"),
+        (
+            "COMMENT ON ROLE \"q\"\"\r\" IS 'it''s\u2028'",
+            "COMMENT ON ROLE U&\"q\"\"\\000D\" IS U&'it''s\\2028'",
+        ),
+        (
+            "COMMENT ON ROLE \"\U0001f600\x01\" IS 'ok'",
+            "COMMENT ON ROLE U&\"\U0001f600\\0001\" IS 'ok'",
+        ),
+        ("GRANT SELECT\n  ON t TO a", "GRANT SELECT\n  ON t TO a"),  # layout newlines stay
+    ],
+)
 def test_one_line_statements(sql: str, expected: str) -> None:
     out = one_line(sql)
     assert out == expected

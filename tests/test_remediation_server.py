@@ -23,10 +23,35 @@ _counter = itertools.count()
 _CHARS = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
 _HOSTILE = st.one_of(
     st.text(_CHARS, min_size=1, max_size=16),
-    st.sampled_from(["'; DROP TABLE x; --", 'a"b', '"', "'", "a\\b", "\\", "a b", " ", "a\nb",
-                     "\r\n", "é", "日本", "select", "user", "Table", "PUBLIC", "current_user",
-                     "<script>alert(1)</script>", "x; DROP TABLE x", "$$", "/*", "--", ":v",
-                     "\\! touch /tmp/pgaudit-pwned", "\u202e"]),
+    st.sampled_from(
+        [
+            "'; DROP TABLE x; --",
+            'a"b',
+            '"',
+            "'",
+            "a\\b",
+            "\\",
+            "a b",
+            " ",
+            "a\nb",
+            "\r\n",
+            "é",
+            "日本",
+            "select",
+            "user",
+            "Table",
+            "PUBLIC",
+            "current_user",
+            "<script>alert(1)</script>",
+            "x; DROP TABLE x",
+            "$$",
+            "/*",
+            "--",
+            ":v",
+            "\\! touch /tmp/pgaudit-pwned",
+            "\u202e",
+        ]
+    ),
 )
 
 
@@ -63,39 +88,77 @@ def _state(conn: Any) -> dict[tuple, Any]:
     for nsp, owner, acl in _q(conn, "SELECT nspname, nspowner, nspacl::text FROM pg_namespace"):
         out[("schema", nsp)] = (owner, acl)
     for nsp, rel, owner, acl in _q(
-            conn, "SELECT n.nspname, c.relname, c.relowner, c.relacl::text FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace"):
+        conn,
+        "SELECT n.nspname, c.relname, c.relowner, c.relacl::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace",
+    ):
         out[("rel", nsp, rel)] = (owner, acl)
     for nsp, fn, owner, acl in _q(
-            conn, "SELECT n.nspname, p.oid::regprocedure::text, p.proowner, p.proacl::text "
-            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"):
+        conn,
+        "SELECT n.nspname, p.oid::regprocedure::text, p.proowner, p.proacl::text "
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace",
+    ):
         out[("func", nsp, fn)] = (owner, acl)
     return out
 
 
 def _grants(conn: Any, catalog: str, where: str, params: tuple) -> set[tuple[str, str]]:
     """(grantee or PUBLIC, privilege) from one object's ACL, via aclexplode."""
-    acl = {"rel": ("pg_class", "relacl"), "nsp": ("pg_namespace", "nspacl"),
-           "proc": ("pg_proc", "proacl")}[catalog]
-    return set(_q(
-        conn,
-        f"SELECT coalesce(r.rolname, 'PUBLIC'), a.privilege_type FROM {acl[0]} o, "  # noqa: S608 - fixed catalog names
-        f"aclexplode(o.{acl[1]}) a LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE {where}",
-        params))
+    acl = {
+        "rel": ("pg_class", "relacl"),
+        "nsp": ("pg_namespace", "nspacl"),
+        "proc": ("pg_proc", "proacl"),
+    }[catalog]
+    return set(
+        _q(
+            conn,
+            f"SELECT coalesce(r.rolname, 'PUBLIC'), a.privilege_type FROM {acl[0]} o, "  # noqa: S608 - fixed catalog names
+            f"aclexplode(o.{acl[1]}) a LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE {where}",
+            params,
+        )
+    )
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(role=_HOSTILE, other=_HOSTILE, owner=_HOSTILE, group=_HOSTILE, schema=_HOSTILE,
-       table=_HOSTILE, func=_HOSTILE, arg=_HOSTILE)
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    role=_HOSTILE,
+    other=_HOSTILE,
+    owner=_HOSTILE,
+    group=_HOSTILE,
+    schema=_HOSTILE,
+    table=_HOSTILE,
+    func=_HOSTILE,
+    arg=_HOSTILE,
+)
 def test_hostile_names_fix_exactly_the_intended_objects(
-        pg, fresh_db: str, role: str, other: str, owner: str, group: str, schema: str,
-        table: str, func: str, arg: str) -> None:
+    pg,
+    fresh_db: str,
+    role: str,
+    other: str,
+    owner: str,
+    group: str,
+    schema: str,
+    table: str,
+    func: str,
+    arg: str,
+) -> None:
     db = fresh_db
-    role, other, owner, group = (_unique(role, "~r"), _unique(other, "~o"),
-                                 _unique(owner, "~w"), _unique(group, "~g"))
-    schema, table, func, arg = (_unique(schema, "~s"), _unique(table, "~t"),
-                                _unique(func, "~f"), _unique(arg, "~a"))
+    role, other, owner, group = (
+        _unique(role, "~r"),
+        _unique(other, "~o"),
+        _unique(owner, "~w"),
+        _unique(group, "~g"),
+    )
+    schema, table, func, arg = (
+        _unique(schema, "~s"),
+        _unique(table, "~t"),
+        _unique(func, "~f"),
+        _unique(arg, "~a"),
+    )
     neighbour = _unique(table, "~n")
     roles = (role, other, owner, group)
     import psycopg
@@ -113,20 +176,35 @@ def test_hostile_names_fix_exactly_the_intended_objects(
             _sql("GRANT SELECT, INSERT ON {}.{} TO {}, {}", schema, table, role, other),
             _sql("CREATE TABLE {}.{} (id int)", schema, neighbour),
             _sql("GRANT SELECT ON {}.{} TO {}", schema, neighbour, role),
-            _sql("CREATE FUNCTION {}.{}({} integer, text) RETURNS int LANGUAGE sql AS 'SELECT 1'",
-                 schema, func, arg),
-            _sql("CREATE FUNCTION {}.{}(text) RETURNS int LANGUAGE sql AS 'SELECT 2'",
-                 schema, func),
+            _sql(
+                "CREATE FUNCTION {}.{}({} integer, text) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+                schema,
+                func,
+                arg,
+            ),
+            _sql(
+                "CREATE FUNCTION {}.{}(text) RETURNS int LANGUAGE sql AS 'SELECT 2'", schema, func
+            ),
             _sql("GRANT {} TO {}, {}", group, role, other),
         ]
         for stmt in setup:
             conn.execute(stmt)
         identity_args, func_oid = _q(
-            conn, "SELECT pg_get_function_identity_arguments(p.oid), p.oid FROM pg_proc p "
+            conn,
+            "SELECT pg_get_function_identity_arguments(p.oid), p.oid FROM pg_proc p "
             "JOIN pg_namespace n ON n.oid = p.pronamespace "
-            "WHERE n.nspname = %s AND p.proname = %s AND p.pronargs = 2", (schema, func))[0]
-        row = {"schema": schema, "object_name": table, "role": role, "owner": owner,
-               "group": group, "fname": func, "identity_args": identity_args}
+            "WHERE n.nspname = %s AND p.proname = %s AND p.pronargs = 2",
+            (schema, func),
+        )[0]
+        row = {
+            "schema": schema,
+            "object_name": table,
+            "role": role,
+            "owner": owner,
+            "group": group,
+            "fname": func,
+            "identity_args": identity_args,
+        }
         templates = [
             "REVOKE ALL ON TABLE {{ qualified(schema, object_name) }} FROM {{ role|role }};",
             "ALTER TABLE {{ qualified(schema, object_name) }} OWNER TO {{ owner|role }};",
@@ -144,17 +222,24 @@ def test_hostile_names_fix_exactly_the_intended_objects(
         after = _state(conn)
 
         changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-        oids = dict(_q(conn, "SELECT rolname, oid FROM pg_roles WHERE rolname = ANY(%s)",
-                       (list(roles),)))
-        func_key = next(k for k in after if k[0] == "func" and k[1] == schema
-                        and after[k][0] != before[k][0])
+        oids = dict(
+            _q(conn, "SELECT rolname, oid FROM pg_roles WHERE rolname = ANY(%s)", (list(roles),))
+        )
+        func_key = next(
+            k for k in after if k[0] == "func" and k[1] == schema and after[k][0] != before[k][0]
+        )
         # Exactly: the table, the schema, the two-argument function, one membership.
-        assert changed == {("rel", schema, table), ("schema", schema), func_key,
-                           ("member", oids[group], oids[role])}
+        assert changed == {
+            ("rel", schema, table),
+            ("schema", schema),
+            func_key,
+            ("member", oids[group], oids[role]),
+        }
         # The table: new owner, the target role lost everything, the other role kept its grants.
         assert after[("rel", schema, table)][0] == oids[owner]
-        rel_where = ("o.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %s) "
-                     "AND o.relname = %s")
+        rel_where = (
+            "o.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %s) AND o.relname = %s"
+        )
         grants = _grants(conn, "rel", rel_where, (schema, table))
         assert not any(g == role for g, _ in grants)
         assert {(other, "SELECT"), (other, "INSERT")} <= grants
@@ -165,11 +250,16 @@ def test_hostile_names_fix_exactly_the_intended_objects(
         assert (other, "USAGE") in nsp
         # The two-argument function: PUBLIC lost EXECUTE, new owner; the overload untouched.
         assert not any(g == "PUBLIC" for g, _ in _grants(conn, "proc", "o.oid = %s", (func_oid,)))
-        assert _q(conn, "SELECT proowner FROM pg_proc WHERE oid = %s", (func_oid,)) == \
-            [(oids[owner],)]
-        assert _q(conn, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n "
-                  "ON n.oid = p.pronamespace WHERE n.nspname = %s AND p.proname = %s "
-                  "AND p.pronargs = 1 AND p.proacl IS NULL", (schema, func)) == [(1,)]
+        assert _q(conn, "SELECT proowner FROM pg_proc WHERE oid = %s", (func_oid,)) == [
+            (oids[owner],)
+        ]
+        assert _q(
+            conn,
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE n.nspname = %s AND p.proname = %s "
+            "AND p.pronargs = 1 AND p.proacl IS NULL",
+            (schema, func),
+        ) == [(1,)]
         # Membership: group -> other remains; the sentinel table survives.
         assert ("member", oids[group], oids[other]) in after
         assert _q(conn, "SELECT to_regclass('public.x') IS NOT NULL") == [(True,)]

@@ -62,7 +62,9 @@ def test_the_geometry_check_can_fail():
 def test_layout_is_deterministic():
     edges = _random_edges(60, 5)
     one, two = layout({}, edges), layout({}, list(reversed(edges)))
-    assert {n: (v.x, v.y) for n, v in one.nodes.items()} == {n: (v.x, v.y) for n, v in two.nodes.items()}
+    assert {n: (v.x, v.y) for n, v in one.nodes.items()} == {
+        n: (v.x, v.y) for n, v in two.nodes.items()
+    }
 
 
 def test_memberships_by_oid_and_name_and_duplicates_merge():
@@ -71,8 +73,15 @@ def test_memberships_by_oid_and_name_and_duplicates_merge():
     pairs = {(e.member, e.group) for e in edges}
     assert ("app_rw", "app_ro") in pairs  # given by OID
     assert (IMG, "app_rw") in pairs
-    inv["memberships"].append({"role": "app_owner", "member": "deploy", "admin_option": False,
-                               "inherit_option": True, "set_option": True})
+    inv["memberships"].append(
+        {
+            "role": "app_owner",
+            "member": "deploy",
+            "admin_option": False,
+            "inherit_option": True,
+            "set_option": True,
+        }
+    )
     _, edges2 = edges_from_inventory(inv)
     (e,) = [e for e in edges2 if (e.member, e.group) == ("deploy", "app_owner")]
     assert e.admin and e.inherit  # strongest options of both grants
@@ -91,12 +100,16 @@ def test_beyond_the_limit_identical_members_are_bundled_then_the_rest_counted():
     assert "top" in lay.nodes and "grp_0" in lay.nodes
     bad, overlap = _geometry(lay)
     assert bad == [] and overlap == []
-    view = render({"memberships": [{"role": e.group, "member": e.member} for e in edges]}, max_nodes=20)
+    view = render(
+        {"memberships": [{"role": e.group, "member": e.member} for e in edges]}, max_nodes=20
+    )
     assert view is not None and len(view.data["omitted"]) == lay.omitted
 
 
 def test_routes_map_to_boxes_including_bundled_roles():
-    edges = [{"role": "grp", "member": f"u{i}"} for i in range(6)] + [{"role": "top", "member": "grp"}]
+    edges = [{"role": "grp", "member": f"u{i}"} for i in range(6)] + [
+        {"role": "top", "member": "grp"}
+    ]
     view = render({"memberships": edges}, max_nodes=4, routes=[["u3", "grp", "top", "superuser"]])
     assert view is not None
     names = view.data["names"]

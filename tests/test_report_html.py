@@ -64,7 +64,11 @@ def test_hostile_names_never_become_markup(page, parsed):
 
 
 def test_only_our_script_runs_and_csp_pins_it(page, parsed):
-    (csp,) = [a["content"] for t, a in parsed.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    (csp,) = [
+        a["content"]
+        for t, a in parsed.tags
+        if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
+    ]
     assert "default-src 'none'" in csp and "unsafe-inline" not in csp
     js = (templates_dir() / "report.js").read_text(encoding="utf-8")
     css = (templates_dir() / "report.css").read_text(encoding="utf-8")
@@ -95,12 +99,30 @@ def test_embedded_data_is_json_and_escaped(parsed):
 
 def test_content_for_the_meeting(page):
     assert "FAIL" in page and "7 findings at or above high" in page
-    for text in ("Go-live checklist", "GL-2", "manual", "Waived", "2099-12-31", "legacy schema",
-                 "Accepted by the baseline", "Resolved since the baseline", "old_admin",
-                 "Rules not evaluated", "permission denied for view pg_hba_file_rules",
-                 "Login roles", "Role membership graph", "<svg", "All rules evaluated",
-                 "NOSUPERUSER", "Copy", "waiver expired", "Production role guide",
-                 "top objects", "app.&#34;Orders&#34;", "not bold"):
+    for text in (
+        "Go-live checklist",
+        "GL-2",
+        "manual",
+        "Waived",
+        "2099-12-31",
+        "legacy schema",
+        "Accepted by the baseline",
+        "Resolved since the baseline",
+        "old_admin",
+        "Rules not evaluated",
+        "permission denied for view pg_hba_file_rules",
+        "Login roles",
+        "Role membership graph",
+        "<svg",
+        "All rules evaluated",
+        "NOSUPERUSER",
+        "Copy",
+        "waiver expired",
+        "Production role guide",
+        "top objects",
+        "app.&#34;Orders&#34;",
+        "not bold",
+    ):
         assert text in page, text
     assert SECRET not in page
 

@@ -20,9 +20,16 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
-@pytest.mark.parametrize("make", [full_result, empty_result, lambda: many_result(500),
-                                  lambda: full_result(baseline=False, fail_on="none")],
-                         ids=["full", "empty", "many", "no-baseline"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        full_result,
+        empty_result,
+        lambda: many_result(500),
+        lambda: full_result(baseline=False, fail_on="none"),
+    ],
+    ids=["full", "empty", "many", "no-baseline"],
+)
 def test_report_validates_against_shipped_schema(validator, make):
     doc = json.loads(render(make(), "json"))
     errors = sorted(validator.iter_errors(doc), key=str)
@@ -50,7 +57,9 @@ def test_summary_counts_and_markers():
     assert waived[0]["gating"] is False
     assert sum(f["baseline"] == "unchanged" for f in doc["findings"]) == 3
     rules = {r["id"]: r for r in doc["rules"]}
-    assert rules["PGR-HBA-004"]["status"] == "skipped" and "pg_hba" in rules["PGR-HBA-004"]["reason"]
+    assert (
+        rules["PGR-HBA-004"]["status"] == "skipped" and "pg_hba" in rules["PGR-HBA-004"]["reason"]
+    )
     assert rules["PGR-LOGIN-007"]["severity"] == "medium"
     assert rules["PGR-LOGIN-007"]["default_severity"] == "low"
     assert [x["source"] for x in doc["scan"]["not_collected"]] == ["hba_rules", "password_types"]

@@ -21,8 +21,9 @@ def parse(text: str) -> ET.Element:
     return ET.fromstring(text.encode("utf-8"))
 
 
-@pytest.mark.parametrize("make", [full_result, empty_result, lambda: many_result(400)],
-                         ids=["full", "empty", "many"])
+@pytest.mark.parametrize(
+    "make", [full_result, empty_result, lambda: many_result(400)], ids=["full", "empty", "many"]
+)
 @pytest.mark.parametrize("granularity", ["rule", "finding"])
 def test_valid_against_xsd(xsd, make, granularity):
     text = render(make(), "junit", junit_granularity=granularity)

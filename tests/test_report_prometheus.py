@@ -47,16 +47,19 @@ def test_values_match_the_result(tmp_path):
     assert gating == {k: float(v) for k, v in res.counts_by_severity().items()}
     rules = {s.labels["status"]: s.value for s in fams["pgaudit_rules"]}
     assert rules == {k: float(v) for k, v in res.counts_by_status().items()}
-    gate, = fams["pgaudit_gate_failing"]
-    assert gate.value == (1.0 if res.gating_findings() else 0.0) and gate.labels["fail_on"] == "high"
+    (gate,) = fams["pgaudit_gate_failing"]
+    assert (
+        gate.value == (1.0 if res.gating_findings() else 0.0) and gate.labels["fail_on"] == "high"
+    )
     assert gate.value == 1.0
-    ts, = fams["pgaudit_last_successful_scan_timestamp_seconds"]
+    (ts,) = fams["pgaudit_last_successful_scan_timestamp_seconds"]
     assert ts.value == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC).timestamp()
-    dur, = fams["pgaudit_scan_duration_seconds"]
+    (dur,) = fams["pgaudit_scan_duration_seconds"]
     assert dur.value == 12.5
-    gaps, = fams["pgaudit_coverage_gaps"]
-    assert gaps.value == sum(1 for c in res.meta.get("coverage") or []
-                             if c.get("status") == "not_collected")
+    (gaps,) = fams["pgaudit_coverage_gaps"]
+    assert gaps.value == sum(
+        1 for c in res.meta.get("coverage") or [] if c.get("status") == "not_collected"
+    )
 
 
 def test_no_findings_gate_passes():

@@ -20,8 +20,12 @@ from pgaudit_roles.reports import FORMATS, write_reports
 pytestmark = pytest.mark.pg
 
 engine = pytest.importorskip("pgaudit_roles.evaluate.engine", reason="rule engine not in this tree")
-collect_mod = pytest.importorskip("pgaudit_roles.collect.collector", reason="collector not in this tree")
-rules_mod = pytest.importorskip("pgaudit_roles.evaluate.rules", reason="rule loader not in this tree")
+collect_mod = pytest.importorskip(
+    "pgaudit_roles.collect.collector", reason="collector not in this tree"
+)
+rules_mod = pytest.importorskip(
+    "pgaudit_roles.evaluate.rules", reason="rule loader not in this tree"
+)
 
 
 def _qi(name: str) -> str:
@@ -33,17 +37,25 @@ def test_all_formats_on_a_real_scan(pg, fresh_db, tmp_path, shared_schemas, buil
     img = f"<img src=x onerror=alert(1)> {tag}"
     script = f'<script>alert("{tag}")</script>'
     newline = f"nl\n{tag}"
-    pg.execute(f"CREATE ROLE {_qi(img)} LOGIN SUPERUSER; CREATE ROLE {_qi(script)} LOGIN; "
-               f"CREATE ROLE {_qi(newline)} LOGIN; GRANT {_qi(script)} TO {_qi(img)}")
+    pg.execute(
+        f"CREATE ROLE {_qi(img)} LOGIN SUPERUSER; CREATE ROLE {_qi(script)} LOGIN; "
+        f"CREATE ROLE {_qi(newline)} LOGIN; GRANT {_qi(script)} TO {_qi(img)}"
+    )
     try:
-        pg.execute(f"CREATE TABLE public.t(i int); GRANT ALL ON public.t TO {_qi(script)}", dbname=fresh_db)
-        snap = collect_mod.collect(pg.conninfo(dbname=fresh_db), databases=[fresh_db], all_databases=False)
+        pg.execute(
+            f"CREATE TABLE public.t(i int); GRANT ALL ON public.t TO {_qi(script)}", dbname=fresh_db
+        )
+        snap = collect_mod.collect(
+            pg.conninfo(dbname=fresh_db), databases=[fresh_db], all_databases=False
+        )
         result = engine.evaluate(snap, list(builtin_rules))
         paths = write_reports(result, list(FORMATS), tmp_path / "out")
     finally:
         pg.execute("DROP TABLE IF EXISTS public.t", dbname=fresh_db)
-        pg.execute(f"DROP ROLE IF EXISTS {_qi(img)}; DROP ROLE IF EXISTS {_qi(script)}; "
-                   f"DROP ROLE IF EXISTS {_qi(newline)}")
+        pg.execute(
+            f"DROP ROLE IF EXISTS {_qi(img)}; DROP ROLE IF EXISTS {_qi(script)}; "
+            f"DROP ROLE IF EXISTS {_qi(newline)}"
+        )
 
     doc = json.loads(paths["json"].read_text(encoding="utf-8"))
     schema = json.loads((schemas_dir() / "report.schema.json").read_text())
@@ -54,7 +66,9 @@ def test_all_formats_on_a_real_scan(pg, fresh_db, tmp_path, shared_schemas, buil
 
     sarif_schema = json.loads((shared_schemas / "sarif-schema-2.1.0.json").read_text())
     sarif = json.loads(paths["sarif"].read_text(encoding="utf-8"))
-    errors = list(jsonschema.validators.validator_for(sarif_schema)(sarif_schema).iter_errors(sarif))
+    errors = list(
+        jsonschema.validators.validator_for(sarif_schema)(sarif_schema).iter_errors(sarif)
+    )
     assert not errors, errors[0].message
     assert sarif["runs"][0]["results"]
 

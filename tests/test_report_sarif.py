@@ -18,8 +18,9 @@ def validator(shared_schemas):
     return cls(schema)
 
 
-@pytest.mark.parametrize("make", [full_result, empty_result, lambda: many_result(300)],
-                         ids=["full", "empty", "many"])
+@pytest.mark.parametrize(
+    "make", [full_result, empty_result, lambda: many_result(300)], ids=["full", "empty", "many"]
+)
 @pytest.mark.parametrize("include", [False, True], ids=["default", "with-suppressed"])
 def test_valid_against_official_schema(validator, make, include):
     doc = json.loads(render(make(), "sarif", sarif_include_suppressed=include))
@@ -48,7 +49,9 @@ def test_github_requirements():
     by_id = {r["id"]: r for r in rules}
     assert by_id["PGR-ROLE-001"]["properties"]["security-severity"] == "9.5"
     assert by_id["PGR-PRIV-002"]["properties"]["security-severity"] == "8.0"
-    assert by_id["PGR-LOGIN-007"]["properties"]["security-severity"] == "5.5"  # overridden to medium
+    assert (
+        by_id["PGR-LOGIN-007"]["properties"]["security-severity"] == "5.5"
+    )  # overridden to medium
     assert "ALTER ROLE" in by_id["PGR-ROLE-001"]["help"]["markdown"]
     assert "```sql" in by_id["PGR-ROLE-001"]["help"]["markdown"]
     levels = {res["ruleId"]: res["level"] for res in run["results"]}
@@ -69,13 +72,19 @@ def test_waived_kept_with_suppression_by_default_and_dropped_on_request():
     result = full_result()
     waived = next(f for f in result.findings if f.suppressed)
     kept = json.loads(render(result, "sarif"))["runs"][0]["results"]
-    (entry,) = [r for r in kept if r["partialFingerprints"]["primaryLocationLineHash"] == waived.fingerprint]
+    (entry,) = [
+        r for r in kept if r["partialFingerprints"]["primaryLocationLineHash"] == waived.fingerprint
+    ]
     assert entry["suppressions"][0]["kind"] == "external"
     assert entry["suppressions"][0]["justification"].startswith(waived.suppressed["reason"])
     assert "2099-12-31" in entry["suppressions"][0]["justification"]
     assert entry["level"] == "note"
-    dropped = json.loads(render(result, "sarif", sarif_include_suppressed=False))["runs"][0]["results"]
-    assert waived.fingerprint not in {r["partialFingerprints"]["primaryLocationLineHash"] for r in dropped}
+    dropped = json.loads(render(result, "sarif", sarif_include_suppressed=False))["runs"][0][
+        "results"
+    ]
+    assert waived.fingerprint not in {
+        r["partialFingerprints"]["primaryLocationLineHash"] for r in dropped
+    }
     assert len(kept) == len(dropped) + 1
 
 

@@ -53,8 +53,9 @@ def test_every_rule_has_pass_and_fail_cases(path: Path) -> None:
     expects = {c.expect for c in cases}
     assert expects == {"pass", "fail"}, f"{cases_file}: needs at least one pass and one fail case"
     # a fail case that runs on every version, so no version is left without a failing test
-    assert any(c.expect == "fail" and c.min_version is None and c.max_version is None
-               for c in cases) or _versions_covered(cases), f"{cases_file}: fail cases miss a version"
+    assert any(
+        c.expect == "fail" and c.min_version is None and c.max_version is None for c in cases
+    ) or _versions_covered(cases), f"{cases_file}: fail cases miss a version"
 
 
 def _versions_covered(cases: list) -> bool:
@@ -64,10 +65,15 @@ def _versions_covered(cases: list) -> bool:
 def test_no_draft_or_placeholder_ships(builtin_rules: tuple) -> None:
     """`pgaudit-roles rules new` writes drafts full of TODO(rules new): none may land."""
     drafts = [r.id for r in builtin_rules if r.draft]
-    assert not drafts, (f"{', '.join(drafts)}: still a draft: finish it (every "
-                        f"{rule_scaffold.TODO}) and delete `draft = true`")
-    for path in [*RULE_FILES, *sorted(resources.frameworks_dir().glob("*.toml")),
-                 *sorted(CASES_DIR.glob("*.toml"))]:
+    assert not drafts, (
+        f"{', '.join(drafts)}: still a draft: finish it (every "
+        f"{rule_scaffold.TODO}) and delete `draft = true`"
+    )
+    for path in [
+        *RULE_FILES,
+        *sorted(resources.frameworks_dir().glob("*.toml")),
+        *sorted(CASES_DIR.glob("*.toml")),
+    ]:
         for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             assert rule_scaffold.TODO not in line, f"{path}:{no}: placeholder left: {line.strip()}"
 
@@ -80,7 +86,7 @@ def test_every_case_file_names_a_rule(builtin_rules: tuple) -> None:
 
 
 def test_guide_references_name_a_guide_section(builtin_rules: tuple) -> None:
-    guide = (ROOT.parent / "shared" / "seeds" / "000_665d17aafe9851be.txt")
+    guide = ROOT.parent / "shared" / "seeds" / "000_665d17aafe9851be.txt"
     text = guide.read_text(encoding="utf-8") if guide.is_file() else None
     for r in builtin_rules:
         for ref in r.references:
@@ -104,8 +110,23 @@ def test_shipped_frameworks(builtin_rules: tuple) -> None:
     assert {"golive", "cis"} <= set(frameworks.available())
     cis = frameworks.load_framework("cis", list(builtin_rules))
     ids = [r.id for r in cis.requirements]
-    assert ids == ["4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9",
-                   "5.1", "5.2", "5.3", "5.4", "5.5", "5.6"]
+    assert ids == [
+        "4.1",
+        "4.2",
+        "4.3",
+        "4.4",
+        "4.5",
+        "4.6",
+        "4.7",
+        "4.8",
+        "4.9",
+        "5.1",
+        "5.2",
+        "5.3",
+        "5.4",
+        "5.5",
+        "5.6",
+    ]
     golive = frameworks.load_framework("golive", list(builtin_rules))
     guide_items = 6
     assert len([r for r in golive.requirements if r.id.startswith("GL-")]) >= guide_items
@@ -113,8 +134,9 @@ def test_shipped_frameworks(builtin_rules: tuple) -> None:
 
 def test_docs_rules_md_is_current() -> None:
     current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert current == docgen.render_rules_doc(ROOT), \
+    assert current == docgen.render_rules_doc(ROOT), (
         "docs/rules.md is stale: run `python -m pgaudit_roles.docgen`"
+    )
 
 
 def _doc_sections(doc: str) -> dict[str, str]:
@@ -125,8 +147,9 @@ def _doc_sections(doc: str) -> dict[str, str]:
 
 def _examples(section: str, heading: str) -> str:
     """The text under ``### heading`` up to the next heading or the query."""
-    m = re.search(rf"^### {heading}\n(.*?)(?=^### |^<details>|^\*\*References|\Z)", section,
-                  re.M | re.S)
+    m = re.search(
+        rf"^### {heading}\n(.*?)(?=^### |^<details>|^\*\*References|\Z)", section, re.M | re.S
+    )
     return m.group(1) if m else ""
 
 
@@ -167,9 +190,10 @@ def test_rule_doc_examples_come_from_cases_of_that_kind() -> None:
             file, line = ex.case.rsplit(":", 1)
             text = (ROOT / file).read_text(encoding="utf-8").splitlines()
             # the marker sits on the statement's first or last line
-            window = "\n".join(text[int(line) - 1:int(line) + 5])
-            assert re.search(rf"--\s*({'|'.join(marks)}):[^\n]*{path.stem}", window), \
+            window = "\n".join(text[int(line) - 1 : int(line) + 5])
+            assert re.search(rf"--\s*({'|'.join(marks)}):[^\n]*{path.stem}", window), (
                 f"{path.stem}: {ex.case} carries no {marks} marker for the rule"
+            )
 
 
 def test_readme_section_between_markers(builtin_rules: tuple) -> None:

@@ -22,8 +22,8 @@ from test_rules_loader import GOOD, write_rule
 
 from pgaudit_roles.core import resources, usercache
 from pgaudit_roles.core.errors import RuleError
+from pgaudit_roles.evaluate import rule_manifest, validated_rules
 from pgaudit_roles.evaluate import rules as rules_mod
-from pgaudit_roles.evaluate import validated_rules
 from pgaudit_roles.evaluate.rules import load_rule_file, load_rules
 
 
@@ -55,13 +55,15 @@ def _fresh_manifest_cache() -> None:
 
 # --- built-in rules --------------------------------------------------------------------------
 
+
 def test_every_builtin_rule_validates_and_the_manifest_is_current() -> None:
     # render_manifest validates every built-in rule in full (sqlglot, DuckDB binding,
     # templates) before listing it; the checked-in file must be exactly that
-    fresh = validated_rules.render_manifest()
+    fresh = rule_manifest.render_manifest()
     current = validated_rules.manifest_path().read_text(encoding="utf-8")
-    assert fresh == current, ("rules/validated.json is stale: run "
-                              "python -m pgaudit_roles.evaluate.validated_rules")
+    assert fresh == current, (
+        "rules/validated.json is stale: run python -m pgaudit_roles.evaluate.rule_manifest"
+    )
     listed = set(__import__("json").loads(current)["rules"])
     assert listed == {p.name for p in resources.rules_dir().glob("*.toml")}
 
@@ -82,17 +84,18 @@ def test_manifest_check_command_fails_when_stale(tmp_path: Path) -> None:
         from pathlib import Path
         import pgaudit_roles.core.resources as resources
         resources.rules_dir = lambda: Path({str(rules)!r})
-        from pgaudit_roles.evaluate import validated_rules
-        sys.exit(validated_rules.main(sys.argv[1:]))
+        from pgaudit_roles.evaluate import rule_manifest
+        sys.exit(rule_manifest.main(sys.argv[1:]))
     """)
-    proc = subprocess.run([sys.executable, "-c", code, "--check"], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--check"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1 and "validated.json is stale" in proc.stderr
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    proc = subprocess.run([sys.executable, "-c", code, "--check"], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--check"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -110,9 +113,9 @@ def _builtin_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return rules
 
 
-def test_a_tampered_builtin_rule_is_validated_at_load(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      validations: list[str]) -> None:
+def test_a_tampered_builtin_rule_is_validated_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validations: list[str]
+) -> None:
     rules = _builtin_copy(tmp_path, monkeypatch)
     target = rules / "PGR-ROLE-001.toml"
     text = target.read_text(encoding="utf-8")
@@ -125,14 +128,16 @@ def test_a_tampered_builtin_rule_is_validated_at_load(tmp_path: Path,
     broken = text.replace("FROM roles", "FROM pg_shadow", 1)
     assert broken != text
     target.write_text(broken, encoding="utf-8")
-    with pytest.raises(RuleError, match=r"PGR-ROLE-001\.toml:\d+: query: unknown table 'pg_shadow'"):
+    with pytest.raises(
+        RuleError, match=r"PGR-ROLE-001\.toml:\d+: query: unknown table 'pg_shadow'"
+    ):
         load_rules()
     _fresh_manifest_cache()
 
 
-def test_a_manifest_of_another_version_validates_everything(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            validations: list[str]) -> None:
+def test_a_manifest_of_another_version_validates_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validations: list[str]
+) -> None:
     _builtin_copy(tmp_path, monkeypatch)
     monkeypatch.setattr(validated_rules, "__version__", "0.0.0-other")
     _fresh_manifest_cache()
@@ -141,9 +146,9 @@ def test_a_manifest_of_another_version_validates_everything(tmp_path: Path,
     _fresh_manifest_cache()
 
 
-def test_a_missing_or_corrupt_manifest_validates_everything(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            validations: list[str]) -> None:
+def test_a_missing_or_corrupt_manifest_validates_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validations: list[str]
+) -> None:
     rules = _builtin_copy(tmp_path, monkeypatch)
     (rules / validated_rules.MANIFEST_NAME).write_text("{not json", encoding="utf-8")
     _fresh_manifest_cache()
@@ -152,12 +157,16 @@ def test_a_missing_or_corrupt_manifest_validates_everything(tmp_path: Path,
     _fresh_manifest_cache()
 
 
-def test_user_dir_manifest_is_not_trusted(tmp_path: Path, cache_home: Path,
-                                          validations: list[str]) -> None:
+def test_user_dir_manifest_is_not_trusted(
+    tmp_path: Path, cache_home: Path, validations: list[str]
+) -> None:
     # a user directory cannot vouch for its own rules by shipping a manifest
     path = write_rule(tmp_path, "ACME-ROLE-001", text=GOOD.format(id="ACME-ROLE-001"))
-    doc = {"format": validated_rules.MANIFEST_FORMAT, "version": validated_rules.__version__,
-           "rules": {path.name: validated_rules.digest(path.read_bytes())}}
+    doc = {
+        "format": validated_rules.MANIFEST_FORMAT,
+        "version": validated_rules.__version__,
+        "rules": {path.name: validated_rules.digest(path.read_bytes())},
+    }
     (tmp_path / validated_rules.MANIFEST_NAME).write_text(__import__("json").dumps(doc))
     load_rules([tmp_path], builtin=False)
     assert validations == [str(path)]
@@ -165,8 +174,10 @@ def test_user_dir_manifest_is_not_trusted(tmp_path: Path, cache_home: Path,
 
 # --- user rules ------------------------------------------------------------------------------
 
-def test_user_rule_validation_is_cached_and_redone_when_edited(tmp_path: Path, cache_home: Path,
-                                                              validations: list[str]) -> None:
+
+def test_user_rule_validation_is_cached_and_redone_when_edited(
+    tmp_path: Path, cache_home: Path, validations: list[str]
+) -> None:
     rules_dir = tmp_path / "mine"
     rules_dir.mkdir()
     path = write_rule(rules_dir, "ACME-ROLE-001", text=GOOD.format(id="ACME-ROLE-001"))
@@ -178,16 +189,18 @@ def test_user_rule_validation_is_cached_and_redone_when_edited(tmp_path: Path, c
     assert validations == [str(path)]  # not validated again
     assert first == second
     # edited: validated again, and the edit is what loads
-    path.write_text(path.read_text(encoding="utf-8").replace("WHERE superuser",
-                                                             "WHERE superuser AND login"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("WHERE superuser", "WHERE superuser AND login"),
+        encoding="utf-8",
+    )
     third = load_rules([rules_dir], builtin=False)
     assert validations == [str(path), str(path)]
     assert "AND login" in third[0].query
 
 
-def test_broken_user_rule_fails_the_same_way_cached_or_not(tmp_path: Path, cache_home: Path,
-                                                          validations: list[str]) -> None:
+def test_broken_user_rule_fails_the_same_way_cached_or_not(
+    tmp_path: Path, cache_home: Path, validations: list[str]
+) -> None:
     rules_dir = tmp_path / "mine"
     rules_dir.mkdir()
     good = GOOD.format(id="ACME-ROLE-001")
@@ -217,13 +230,30 @@ def test_cli_broken_user_rule_same_error_twice(tmp_path: Path) -> None:
     rules_dir = tmp_path / "mine"
     rules_dir.mkdir()
     (rules_dir / "ACME-ROLE-001.toml").write_text(
-        GOOD.format(id="ACME-ROLE-001").replace("FROM roles WHERE superuser",
-                                                "FROM roles WHERE no_such_column"),
-        encoding="utf-8")
+        GOOD.format(id="ACME-ROLE-001").replace(
+            "FROM roles WHERE superuser", "FROM roles WHERE no_such_column"
+        ),
+        encoding="utf-8",
+    )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    runs = [subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "rules", "list",
-                            "--rules-dir", str(rules_dir)], capture_output=True, text=True,
-                           env=env, timeout=120) for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pgaudit_roles.cli",
+                "rules",
+                "list",
+                "--rules-dir",
+                str(rules_dir),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        for _ in range(2)
+    ]
     assert [r.returncode for r in runs] == [2, 2]
     assert runs[0].stderr == runs[1].stderr
     assert runs[0].stderr.startswith("pgaudit-roles: error: ")
@@ -231,8 +261,9 @@ def test_cli_broken_user_rule_same_error_twice(tmp_path: Path) -> None:
     assert len(runs[0].stderr.strip().splitlines()) == 1
 
 
-def test_unwritable_cache_is_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          validations: list[str]) -> None:
+def test_unwritable_cache_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validations: list[str]
+) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache directory would be", encoding="utf-8")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
@@ -265,26 +296,40 @@ def test_loading_rules_imports_no_sqlglot_duckdb_or_jinja(tmp_path: Path) -> Non
         load_rules([{str(rules_dir)!r}])
         print(",".join(m for m in ("sqlglot", "duckdb", "jinja2", "pglast") if m in sys.modules))
     """)
-    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env=env, check=True, timeout=120)
+    first = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     assert "sqlglot" in first.stdout  # the user rule was validated once
-    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, check=True, timeout=120)
+    second = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     assert second.stdout.strip() == ""
 
 
 # --- compiled templates ------------------------------------------------------------------------
+
 
 def _template_entries(cache_home: Path) -> list[Path]:
     d = cache_home / "pgaudit-roles" / "templates"
     return sorted(d.iterdir()) if d.exists() else []
 
 
-def test_message_template_is_compiled_once_and_renders_the_same(cache_home: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from pgaudit_roles.evaluate import engine, template_cache
+def test_message_template_is_compiled_once_and_renders_the_same(
+    cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pgaudit_roles.evaluate import messages, template_cache
 
-    env = engine.template_env()
+    env = messages.template_env()
     source = "Role {{ role }}{% if n > 1 %} and {{ n - 1 }} more{% endif %}: <{{ x }}>"
     row = {"role": 'a"b', "n": 3, "x": None}
     expected = env.from_string(source).render(**row)
@@ -307,9 +352,9 @@ def test_message_template_is_compiled_once_and_renders_the_same(cache_home: Path
 
 
 def test_damaged_template_entry_is_a_miss(cache_home: Path) -> None:
-    from pgaudit_roles.evaluate import engine, template_cache
+    from pgaudit_roles.evaluate import messages, template_cache
 
-    env = engine.template_env()
+    env = messages.template_env()
     source = "Schema {{ schema }}"
     template_cache.cached(env, "message", source)
     (entry,) = _template_entries(cache_home)
@@ -342,8 +387,9 @@ def test_unsafe_remediation_template_is_refused_the_same_way_every_run(cache_hom
     remediation._analyse.cache_clear()
 
 
-def test_html_report_templates_are_cached_and_render_the_same(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_html_report_templates_are_cached_and_render_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from report_fixtures import full_result
 
     from pgaudit_roles.reports import html_report

@@ -31,8 +31,9 @@ fix_safety = "review"
 """
 
 
-def write_rule(directory: Path, rid: str = "PGR-TEST-001", text: str | None = None,
-               **replace: str) -> Path:
+def write_rule(
+    directory: Path, rid: str = "PGR-TEST-001", text: str | None = None, **replace: str
+) -> Path:
     body = text if text is not None else GOOD.format(id=rid)
     for old, new in replace.items():
         assert old in body, old
@@ -58,31 +59,59 @@ def test_builtin_rules_load() -> None:
     assert all(r.origin == "builtin" for r in loaded)
 
 
-@pytest.mark.parametrize(("replace", "needle"), [
-    ({'severity = "high"': 'severity = "urgent"'}, "severity 'urgent'"),
-    ({'category = "roles"': 'category = "misc"'}, "category 'misc'"),
-    ({'fix_safety = "review"': 'fix_safety = "yolo"'}, "fix_safety"),
-    ({'object_type = "role"\n': ''}, "missing required key 'object_type'"),
-    ({'fix_safety = "review"': 'fix_safety = "review"\nextra = 1'}, "unknown key 'extra'"),
-    ({'title = "Roles named in the test have no superuser attribute"':
-      'title = "Ensure roles are fine"'}, "not start with 'Ensure'"),
-    ({'title = "Roles named in the test have no superuser attribute"':
-      'title = "' + "x" * 151 + '"'}, "at most 150"),
-    ({'requires = ["roles"]': 'requires = ["nonsense"]'}, "unknown source 'nonsense'"),
-    ({'kind = "docs"': 'kind = "blog"'}, "kind 'blog'"),
-    ({'url = "https://www.postgresql.org/docs/current/role-attributes.html"':
-      'url = "javascript:alert(1)"'}, "http(s) URL"),
-    ({'remediation = "ALTER ROLE {{ role|role }} NOSUPERUSER;"':
-      'remediation = "ALTER ROLE {{ role }} NOSUPERUSER;"'}, "quoting filter"),
-    ({'message = "Role {{ role }} is a superuser."': 'message = "Role {{ role is a superuser."'},
-     "message template"),
-    ({'remediation = "ALTER ROLE {{ role|role }} NOSUPERUSER;"\n': ''}, "needs 'remediation'"),
-    ({'fix_safety = "review"': 'fix_safety = "manual"'}, "needs a 'manual'"),
-    ({'fix_safety = "review"': 'fix_safety = "review"\nmin_server_version = "15"'},
-     "min_server_version"),
-])
-def test_bad_rule_is_refused_with_file_name(tmp_path: Path, replace: dict[str, str],
-                                            needle: str) -> None:
+@pytest.mark.parametrize(
+    ("replace", "needle"),
+    [
+        ({'severity = "high"': 'severity = "urgent"'}, "severity 'urgent'"),
+        ({'category = "roles"': 'category = "misc"'}, "category 'misc'"),
+        ({'fix_safety = "review"': 'fix_safety = "yolo"'}, "fix_safety"),
+        ({'object_type = "role"\n': ""}, "missing required key 'object_type'"),
+        ({'fix_safety = "review"': 'fix_safety = "review"\nextra = 1'}, "unknown key 'extra'"),
+        (
+            {
+                'title = "Roles named in the test have no superuser attribute"': 'title = "Ensure roles are fine"'
+            },
+            "not start with 'Ensure'",
+        ),
+        (
+            {
+                'title = "Roles named in the test have no superuser attribute"': 'title = "'
+                + "x" * 151
+                + '"'
+            },
+            "at most 150",
+        ),
+        ({'requires = ["roles"]': 'requires = ["nonsense"]'}, "unknown source 'nonsense'"),
+        ({'kind = "docs"': 'kind = "blog"'}, "kind 'blog'"),
+        (
+            {
+                'url = "https://www.postgresql.org/docs/current/role-attributes.html"': 'url = "javascript:alert(1)"'
+            },
+            "http(s) URL",
+        ),
+        (
+            {
+                'remediation = "ALTER ROLE {{ role|role }} NOSUPERUSER;"': 'remediation = "ALTER ROLE {{ role }} NOSUPERUSER;"'
+            },
+            "quoting filter",
+        ),
+        (
+            {
+                'message = "Role {{ role }} is a superuser."': 'message = "Role {{ role is a superuser."'
+            },
+            "message template",
+        ),
+        ({'remediation = "ALTER ROLE {{ role|role }} NOSUPERUSER;"\n': ""}, "needs 'remediation'"),
+        ({'fix_safety = "review"': 'fix_safety = "manual"'}, "needs a 'manual'"),
+        (
+            {'fix_safety = "review"': 'fix_safety = "review"\nmin_server_version = "15"'},
+            "min_server_version",
+        ),
+    ],
+)
+def test_bad_rule_is_refused_with_file_name(
+    tmp_path: Path, replace: dict[str, str], needle: str
+) -> None:
     path = write_rule(tmp_path, **replace)
     with pytest.raises(RuleError) as exc:
         load_rule_file(path)
@@ -130,8 +159,11 @@ def test_user_rule_cannot_reuse_a_builtin_id(tmp_path: Path) -> None:
 
 
 def test_alias_clash_is_an_error(tmp_path: Path) -> None:
-    write_rule(tmp_path, "PGR-TEST-001",
-               **{'fix_safety = "review"': 'fix_safety = "review"\naliases = ["PGR-OLD-001"]'})
+    write_rule(
+        tmp_path,
+        "PGR-TEST-001",
+        **{'fix_safety = "review"': 'fix_safety = "review"\naliases = ["PGR-OLD-001"]'},
+    )
     other = tmp_path / "more"
     other.mkdir()
     write_rule(other, "PGR-OLD-001")
@@ -140,8 +172,11 @@ def test_alias_clash_is_an_error(tmp_path: Path) -> None:
 
 
 def test_alias_resolves_to_current_id(tmp_path: Path) -> None:
-    write_rule(tmp_path, "PGR-TEST-001",
-               **{'fix_safety = "review"': 'fix_safety = "review"\naliases = ["PGR-OLD-001"]'})
+    write_rule(
+        tmp_path,
+        "PGR-TEST-001",
+        **{'fix_safety = "review"': 'fix_safety = "review"\naliases = ["PGR-OLD-001"]'},
+    )
     loaded = load_rules([tmp_path])
     ids = rules_mod.resolve_ids(loaded)
     assert ids["PGR-OLD-001"] == "PGR-TEST-001"
@@ -150,53 +185,60 @@ def test_alias_resolves_to_current_id(tmp_path: Path) -> None:
 
 # --- query validation --------------------------------------------------------------------
 
-@pytest.mark.parametrize("sql", [
-    "SELECT name AS role FROM roles WHERE superuser",
-    "WITH su AS (SELECT name FROM roles WHERE superuser) SELECT * FROM su",
-    "SELECT r.name FROM roles r JOIN role_closure c ON c.member = r.name",
-    "SELECT name FROM roles UNION ALL SELECT name FROM databases",
-    "SELECT r.name, u.x FROM roles r, unnest(r.config) AS u(x)",
-    "SELECT list_filter([1, 2], lambda x: x > 1) FROM roles",
-    "SELECT name FROM roles WHERE regexp_matches(name, '^app_')",
-    "SELECT * FROM (VALUES (1)) t(x)",
-    "SELECT 1;",
-])
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT name AS role FROM roles WHERE superuser",
+        "WITH su AS (SELECT name FROM roles WHERE superuser) SELECT * FROM su",
+        "SELECT r.name FROM roles r JOIN role_closure c ON c.member = r.name",
+        "SELECT name FROM roles UNION ALL SELECT name FROM databases",
+        "SELECT r.name, u.x FROM roles r, unnest(r.config) AS u(x)",
+        "SELECT list_filter([1, 2], lambda x: x > 1) FROM roles",
+        "SELECT name FROM roles WHERE regexp_matches(name, '^app_')",
+        "SELECT * FROM (VALUES (1)) t(x)",
+        "SELECT 1;",
+    ],
+)
 def test_allowed_queries(sql: str) -> None:
     validate_query(sql, "r.toml")
 
 
-@pytest.mark.parametrize(("sql", "needle"), [
-    ("DELETE FROM roles", "must be a SELECT"),
-    ("INSERT INTO roles SELECT * FROM roles", "must be a SELECT"),
-    ("UPDATE roles SET name = 'x'", "must be a SELECT"),
-    ("DROP TABLE roles", "must be a SELECT"),
-    ("CREATE TABLE x AS SELECT 1", "must be a SELECT"),
-    ("SELECT 1; SELECT 2", "exactly one statement, found 2"),
-    ("SELECT * FROM nonexistent", "unknown table 'nonexistent'"),
-    ("SELECT * FROM main.roles", "qualified table name"),
-    ("SELECT * FROM pg_catalog.pg_authid", "qualified table name"),
-    ("SELECT * FROM read_csv('/etc/passwd')", "table functions are not allowed"),
-    ("SELECT * FROM read_parquet(['x.parquet'])", "table functions are not allowed"),
-    ("SELECT * FROM '/etc/passwd'", "unknown table '/etc/passwd'"),
-    ("SELECT * FROM glob('*')", "table functions"),
-    ("SELECT * FROM query('SELECT 1')", "table functions"),
-    ("SELECT read_text('/etc/passwd')", "function read_text()"),
-    ("SELECT getenv('HOME')", "function getenv()"),
-    ("SELECT current_setting('home_directory')", "function current_setting()"),
-    ("SELECT json_execute_serialized_sql('x')", "function json_execute_serialized_sql()"),
-    ("SELECT * FROM roles WHERE name IN (SELECT * FROM read_json('x'))", "table functions"),
-    ("WITH x AS (SELECT * FROM secrets) SELECT * FROM x", "unknown table 'secrets'"),
-    ("ATTACH 'x.db'", "must be a SELECT"),
-    ("COPY roles TO '/tmp/x'", "must be a SELECT"),
-    ("PRAGMA version", "must be a SELECT"),
-    ("INSTALL httpfs", "must be a SELECT"),
-    ("SELECT name INTO new_table FROM roles", "INTO is not allowed"),
-    ("SELEC name FROM roles", "does not parse"),
-    ("SELECT no_such_column AS role FROM roles", "does not bind against the audit schema"),
-    ("SELECT name AS role FROM roles WHERE superuser + 'x'", "does not bind"),
-    ("SELECT at FROM roles", "does not parse in DuckDB"),
-    ("", "is empty"),
-])
+@pytest.mark.parametrize(
+    ("sql", "needle"),
+    [
+        ("DELETE FROM roles", "must be a SELECT"),
+        ("INSERT INTO roles SELECT * FROM roles", "must be a SELECT"),
+        ("UPDATE roles SET name = 'x'", "must be a SELECT"),
+        ("DROP TABLE roles", "must be a SELECT"),
+        ("CREATE TABLE x AS SELECT 1", "must be a SELECT"),
+        ("SELECT 1; SELECT 2", "exactly one statement, found 2"),
+        ("SELECT * FROM nonexistent", "unknown table 'nonexistent'"),
+        ("SELECT * FROM main.roles", "qualified table name"),
+        ("SELECT * FROM pg_catalog.pg_authid", "qualified table name"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "table functions are not allowed"),
+        ("SELECT * FROM read_parquet(['x.parquet'])", "table functions are not allowed"),
+        ("SELECT * FROM '/etc/passwd'", "unknown table '/etc/passwd'"),
+        ("SELECT * FROM glob('*')", "table functions"),
+        ("SELECT * FROM query('SELECT 1')", "table functions"),
+        ("SELECT read_text('/etc/passwd')", "function read_text()"),
+        ("SELECT getenv('HOME')", "function getenv()"),
+        ("SELECT current_setting('home_directory')", "function current_setting()"),
+        ("SELECT json_execute_serialized_sql('x')", "function json_execute_serialized_sql()"),
+        ("SELECT * FROM roles WHERE name IN (SELECT * FROM read_json('x'))", "table functions"),
+        ("WITH x AS (SELECT * FROM secrets) SELECT * FROM x", "unknown table 'secrets'"),
+        ("ATTACH 'x.db'", "must be a SELECT"),
+        ("COPY roles TO '/tmp/x'", "must be a SELECT"),
+        ("PRAGMA version", "must be a SELECT"),
+        ("INSTALL httpfs", "must be a SELECT"),
+        ("SELECT name INTO new_table FROM roles", "INTO is not allowed"),
+        ("SELEC name FROM roles", "does not parse"),
+        ("SELECT no_such_column AS role FROM roles", "does not bind against the audit schema"),
+        ("SELECT name AS role FROM roles WHERE superuser + 'x'", "does not bind"),
+        ("SELECT at FROM roles", "does not parse in DuckDB"),
+        ("", "is empty"),
+    ],
+)
 def test_refused_queries(sql: str, needle: str) -> None:
     with pytest.raises(RuleError) as exc:
         validate_query(sql, "rules/PGR-X-001.toml")
@@ -205,8 +247,12 @@ def test_refused_queries(sql: str, needle: str) -> None:
 
 
 def test_error_line_points_into_the_file(tmp_path: Path) -> None:
-    path = write_rule(tmp_path, **{"SELECT name AS role FROM roles WHERE superuser":
-                                   "SELECT name AS role\nFROM roles\nJOIN secrets s ON true"})
+    path = write_rule(
+        tmp_path,
+        **{
+            "SELECT name AS role FROM roles WHERE superuser": "SELECT name AS role\nFROM roles\nJOIN secrets s ON true"
+        },
+    )
     text = path.read_text()
     lineno = next(i for i, line in enumerate(text.splitlines(), 1) if "JOIN secrets" in line)
     with pytest.raises(RuleError) as exc:
@@ -215,10 +261,15 @@ def test_error_line_points_into_the_file(tmp_path: Path) -> None:
 
 
 def test_bind_error_line_points_into_the_file(tmp_path: Path) -> None:
-    path = write_rule(tmp_path, **{"SELECT name AS role FROM roles WHERE superuser":
-                                   "SELECT name AS role\nFROM roles\nWHERE supreuser"})
-    lineno = next(i for i, line in enumerate(path.read_text().splitlines(), 1)
-                  if "WHERE supreuser" in line)
+    path = write_rule(
+        tmp_path,
+        **{
+            "SELECT name AS role FROM roles WHERE superuser": "SELECT name AS role\nFROM roles\nWHERE supreuser"
+        },
+    )
+    lineno = next(
+        i for i, line in enumerate(path.read_text().splitlines(), 1) if "WHERE supreuser" in line
+    )
     with pytest.raises(RuleError) as exc:
         load_rule_file(path)
     assert f"{path}:{lineno}: query: does not bind" in str(exc.value)
@@ -243,16 +294,25 @@ def test_audit_tables_come_from_the_audit_schema() -> None:
 
 # --- CLI: a bad user rule is one line and exit 2 -------------------------------------------
 
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize(("query", "needle"), [
-    ("DELETE FROM roles", "must be a SELECT"),
-    ("SELECT 1 AS role; SELECT 2 AS role", "exactly one statement"),
-    ("SELECT name AS role FROM no_such_table", "unknown table 'no_such_table'"),
-])
+@pytest.mark.parametrize(
+    ("query", "needle"),
+    [
+        ("DELETE FROM roles", "must be a SELECT"),
+        ("SELECT 1 AS role; SELECT 2 AS role", "exactly one statement"),
+        ("SELECT name AS role FROM no_such_table", "unknown table 'no_such_table'"),
+    ],
+)
 def test_cli_refuses_bad_user_rule(tmp_path: Path, query: str, needle: str) -> None:
     path = write_rule(tmp_path, **{"SELECT name AS role FROM roles WHERE superuser": query})
     proc = run_cli("rules", "list", "--rules-dir", str(tmp_path), cwd=tmp_path)
@@ -267,7 +327,9 @@ def test_cli_rules_list_and_show(tmp_path: Path) -> None:
     write_rule(tmp_path)
     proc = run_cli("rules", "list", "--rules-dir", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "PGR-PRIV-001" in proc.stdout and "PGR-TEST-001" in proc.stdout and "[user]" in proc.stdout
+    assert (
+        "PGR-PRIV-001" in proc.stdout and "PGR-TEST-001" in proc.stdout and "[user]" in proc.stdout
+    )
     proc = run_cli("rules", "list", "--format", "json", cwd=tmp_path)
     import json
 
@@ -285,7 +347,7 @@ def test_cli_rules_list_and_show(tmp_path: Path) -> None:
 def test_rules_module_import_is_light() -> None:
     code = textwrap.dedent("""
         import sys
-        import pgaudit_roles.evaluate.rules, pgaudit_roles.evaluate.engine, pgaudit_roles.evaluate.config
+        import pgaudit_roles.evaluate.rules, pgaudit_roles.evaluate.engine, pgaudit_roles.config
         import pgaudit_roles.evaluate.frameworks, pgaudit_roles.rule_docs
         import pgaudit_roles.commands.check, pgaudit_roles.commands.rules
         heavy = [m for m in ("sqlglot", "duckdb", "jinja2", "pglast", "psycopg") if m in sys.modules]

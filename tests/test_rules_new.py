@@ -53,8 +53,11 @@ def checkout(pristine: Path, tmp_path: Path) -> Path:
 
 def tree(root: Path) -> dict[str, str]:
     """Every file under ``root`` with a hash of its content."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 FILLED_QUERY = """
@@ -70,20 +73,30 @@ def fill(root: Path) -> None:
     rule = root / "rules" / f"{RID}.toml"
     text = rule.read_text(encoding="utf-8")
     text = re.sub(r"^# .*\n", "", text, flags=re.M)
-    text = text.replace("draft = true  # a draft is never evaluated (skipped) and the "
-                        "meta-tests refuse to ship one\n", "")
-    text = text.replace(f'title = "{TODO}: the secure condition this rule checks"',
-                        'title = "Temporary login roles are not left behind"')
-    text = re.sub(r'rationale = """.*?"""', 'rationale = "A tmp_ login outlives its task."',
-                  text, flags=re.S)
-    text = text.replace(f"{TODO}: guide section: the sentence this rule enforces",
-                        "Best practices: Principle of Least Privilege")
+    text = text.replace(
+        "draft = true  # a draft is never evaluated (skipped) and the "
+        "meta-tests refuse to ship one\n",
+        "",
+    )
+    text = text.replace(
+        f'title = "{TODO}: the secure condition this rule checks"',
+        'title = "Temporary login roles are not left behind"',
+    )
+    text = re.sub(
+        r'rationale = """.*?"""', 'rationale = "A tmp_ login outlives its task."', text, flags=re.S
+    )
+    text = text.replace(
+        f"{TODO}: guide section: the sentence this rule enforces",
+        "Best practices: Principle of Least Privilege",
+    )
     text = re.sub(r"requires = \[\].*", 'requires = ["roles"]', text)
     text = re.sub(r'query = """.*?"""', f'query = """{FILLED_QUERY}"""', text, flags=re.S)
-    text = re.sub(r'message = """.*?"""', 'message = "Temporary login role {{ role }}."',
-                  text, flags=re.S)
-    text = re.sub(r'manual = """.*?"""', 'manual = "Drop the role when its task is done."',
-                  text, flags=re.S)
+    text = re.sub(
+        r'message = """.*?"""', 'message = "Temporary login role {{ role }}."', text, flags=re.S
+    )
+    text = re.sub(
+        r'manual = """.*?"""', 'manual = "Drop the role when its task is done."', text, flags=re.S
+    )
     assert TODO not in text and "draft" not in text
     rule.write_text(text, encoding="utf-8")
     cases = root / "tests" / "rules" / "cases" / f"{RID}.toml"
@@ -100,18 +113,30 @@ def fill(root: Path) -> None:
 
 def test_scaffold_fill_load_and_regenerate_docs(checkout: Path, capsys: Any) -> None:
     before = tree(checkout)
-    code, out, err = run_cli(["rules", "new", RID, "--severity", "low", "--root", str(checkout)],
-                             capsys)
+    code, out, err = run_cli(
+        ["rules", "new", RID, "--severity", "low", "--root", str(checkout)], capsys
+    )
     assert code == 0, err
     assert out.splitlines()[:7] == [
-        f"wrote rules/{RID}.toml", f"wrote tests/rules/cases/{RID}.toml",
-        "wrote rules/frameworks/cis.toml", "wrote rules/frameworks/golive.toml",
-        "wrote README.md", "wrote docs/rules.md", "wrote rules/validated.json"]
+        f"wrote rules/{RID}.toml",
+        f"wrote tests/rules/cases/{RID}.toml",
+        "wrote rules/frameworks/cis.toml",
+        "wrote rules/frameworks/golive.toml",
+        "wrote README.md",
+        "wrote docs/rules.md",
+        "wrote rules/validated.json",
+    ]
     after = tree(checkout)
     changed = {k for k in after if before.get(k) != after[k]}
-    assert changed == {f"rules/{RID}.toml", f"tests/rules/cases/{RID}.toml", "README.md",
-                       "docs/rules.md", "rules/frameworks/cis.toml",
-                       "rules/frameworks/golive.toml", "rules/validated.json"}
+    assert changed == {
+        f"rules/{RID}.toml",
+        f"tests/rules/cases/{RID}.toml",
+        "README.md",
+        "docs/rules.md",
+        "rules/frameworks/cis.toml",
+        "rules/frameworks/golive.toml",
+        "rules/validated.json",
+    }
 
     # the draft loads (the author iterates with the real loader) and is never evaluated
     draft = load_rule_file(checkout / "rules" / f"{RID}.toml", origin="builtin")
@@ -124,7 +149,9 @@ def test_scaffold_fill_load_and_regenerate_docs(checkout: Path, capsys: Any) -> 
     for name in ("cis", "golive"):
         fw = frameworks.load_framework(name, rules, checkout / "rules" / "frameworks")
         assert RID not in fw.rule_ids()  # a stub is a comment until the author maps it
-        assert f"# {TODO} {RID}:" in (checkout / "rules" / "frameworks" / f"{name}.toml").read_text()
+        assert (
+            f"# {TODO} {RID}:" in (checkout / "rules" / "frameworks" / f"{name}.toml").read_text()
+        )
     doc = (checkout / "docs" / "rules.md").read_text(encoding="utf-8")
     assert f'<a id="{RID.lower()}"></a>' in doc and "**draft**" in doc
     assert docgen.stale(checkout) == []
@@ -132,12 +159,19 @@ def test_scaffold_fill_load_and_regenerate_docs(checkout: Path, capsys: Any) -> 
     fill(checkout)
     rule = load_rule_file(checkout / "rules" / f"{RID}.toml", origin="builtin")
     assert not rule.draft and rule.title == "Temporary login roles are not left behind"
-    assert docgen.stale(checkout) == [checkout / "README.md", checkout / "docs" / "rules.md",
-                                      checkout / "rules" / "validated.json"]
+    assert docgen.stale(checkout) == [
+        checkout / "README.md",
+        checkout / "docs" / "rules.md",
+        checkout / "rules" / "validated.json",
+    ]
     assert docgen.main(["--root", str(checkout)]) == 0
     assert docgen.main(["--check", "--root", str(checkout)]) == 0
-    section = (checkout / "docs" / "rules.md").read_text(encoding="utf-8").split(
-        f'<a id="{RID.lower()}"></a>')[1].split("<a id=")[0]
+    section = (
+        (checkout / "docs" / "rules.md")
+        .read_text(encoding="utf-8")
+        .split(f'<a id="{RID.lower()}"></a>')[1]
+        .split("<a id=")[0]
+    )
     assert "## PGR-ROLE-917: Temporary login roles are not left behind" in section
     assert "**draft**" not in section and TODO not in section
     anti = section.split("### Anti-pattern")[1].split("### Best practice")[0]
@@ -148,8 +182,9 @@ def test_scaffold_fill_load_and_regenerate_docs(checkout: Path, capsys: Any) -> 
     assert not list(checkout.rglob(".*.tmp"))
 
 
-@pytest.mark.parametrize("kind,category", [("hba", "hba"), ("settings", "settings"),
-                                           ("objects", "ownership")])
+@pytest.mark.parametrize(
+    "kind,category", [("hba", "hba"), ("settings", "settings"), ("objects", "ownership")]
+)
 def test_other_categories_get_their_case_shape(checkout: Path, kind: str, category: str) -> None:
     made = rule_scaffold.new_rule("PGR-XTRA-001", checkout, category=category)
     rule = load_rule_file(made.rule, origin="builtin")
@@ -164,19 +199,23 @@ def test_other_categories_get_their_case_shape(checkout: Path, kind: str, catego
         assert fail.cluster_setup and rule.object_type == "object"
 
 
-@pytest.mark.parametrize("args,message", [
-    (["PGR-ROLE-01"], "rule id 'PGR-ROLE-01' is malformed"),
-    (["PGR-ROLE-0001"], "is malformed"),
-    (["ROLE-001"], "is malformed"),
-    (["../PGR-ROLE-001"], "is malformed"),
-    (["PGR-ROLE-001\n"], None),  # stripped: then it exists
-    (["PGR-ROLE-001"], "rule PGR-ROLE-001 already exists"),
-    (["pgr-role-002"], "rule PGR-ROLE-002 already exists"),
-    (["PGR-ZZZ-001"], "no rule uses 'ZZZ' yet, so its category is unknown: give --category"),
-    (["PGR-LINT-099"], "statement rules (category migrations) need a check"),
-])
-def test_refusals_are_one_line_and_write_nothing(checkout: Path, capsys: Any, args: list[str],
-                                                 message: str | None) -> None:
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["PGR-ROLE-01"], "rule id 'PGR-ROLE-01' is malformed"),
+        (["PGR-ROLE-0001"], "is malformed"),
+        (["ROLE-001"], "is malformed"),
+        (["../PGR-ROLE-001"], "is malformed"),
+        (["PGR-ROLE-001\n"], None),  # stripped: then it exists
+        (["PGR-ROLE-001"], "rule PGR-ROLE-001 already exists"),
+        (["pgr-role-002"], "rule PGR-ROLE-002 already exists"),
+        (["PGR-ZZZ-001"], "no rule uses 'ZZZ' yet, so its category is unknown: give --category"),
+        (["PGR-LINT-099"], "statement rules (category migrations) need a check"),
+    ],
+)
+def test_refusals_are_one_line_and_write_nothing(
+    checkout: Path, capsys: Any, args: list[str], message: str | None
+) -> None:
     before = tree(checkout)
     code, out, err = run_cli(["rules", "new", *args, "--root", str(checkout)], capsys)
     assert code == 2 and out == ""
@@ -187,8 +226,12 @@ def test_refusals_are_one_line_and_write_nothing(checkout: Path, capsys: Any, ar
 
 def test_refuses_a_former_id_and_a_leftover_case_file(checkout: Path) -> None:
     rule = checkout / "rules" / "PGR-ROLE-001.toml"
-    rule.write_text(rule.read_text(encoding="utf-8").replace(
-        'id = "PGR-ROLE-001"', 'id = "PGR-ROLE-001"\naliases = ["PGR-ROLE-918"]'), encoding="utf-8")
+    rule.write_text(
+        rule.read_text(encoding="utf-8").replace(
+            'id = "PGR-ROLE-001"', 'id = "PGR-ROLE-001"\naliases = ["PGR-ROLE-918"]'
+        ),
+        encoding="utf-8",
+    )
     (checkout / "tests" / "rules" / "cases" / "PGR-ROLE-919.toml").write_text("x", encoding="utf-8")
     before = tree(checkout)
     with pytest.raises(UsageError, match="PGR-ROLE-918 is a former id of PGR-ROLE-001"):
@@ -205,7 +248,8 @@ def test_refuses_outside_a_checkout(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_a_failure_after_some_writes_leaves_the_checkout_as_it_was(
-        checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = tree(checkout)
 
     real = docgen.write
@@ -235,7 +279,7 @@ def test_filled_rule_cases_fail_and_pass_on_a_real_server(pg: Any, filled: Path)
     gives the finding it names and its pass case none (the runner's own steps: a database,
     the {p} prefix, the real collector, the rule)."""
     from pgaudit_roles.collect.collector import collect
-    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.config import Config
 
     rule = load_rule_file(filled / "rules" / f"{RID}.toml", origin="builtin")
     cases = load_case_file(filled / "tests" / "rules" / "cases" / f"{RID}.toml")

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from pgaudit_roles.audit import audit_schema
+from pgaudit_roles.config import config_from_mapping
 from pgaudit_roles.core.errors import ConfigError, UsageError
-from pgaudit_roles.evaluate.config import config_from_mapping
 from pgaudit_roles.evaluate.remediation import RemediationError, check_sql
 
 
@@ -27,8 +27,10 @@ def test_audit_connection_is_capped_and_spills_to_its_own_directory(monkeypatch)
     assert _setting(con, "enable_progress_bar").lower() == "false"
     assert _setting(con, "preserve_insertion_order").lower() == "false"
     # Past the cap DuckDB spills instead of failing (a sort of ~1 GB of rows in 512 MB).
-    count = con.execute("SELECT count(*) FROM (SELECT i, repeat('x', 20) || i AS s "
-                        "FROM range(30000000) r(i) ORDER BY s DESC)").fetchone()[0]
+    count = con.execute(
+        "SELECT count(*) FROM (SELECT i, repeat('x', 20) || i AS s "
+        "FROM range(30000000) r(i) ORDER BY s DESC)"
+    ).fetchone()[0]
     assert count == 30_000_000
     con.close()
     del con
@@ -56,27 +58,34 @@ def test_collect_jobs_in_config():
             config_from_mapping({"collect": {"jobs": bad}})
 
 
-@pytest.mark.parametrize("sql, fragment", [
-    ("DROP OWNED BY app CASCADE;", "CASCADE is not allowed"),
-    ("REVOKE ALL ON SCHEMA s FROM PUBLIC CASCADE;", "CASCADE is not allowed"),
-    ("ALTER ROLE app PASSWORD 'hunter2';", "never carry a password"),
-    ("CREATE ROLE app LOGIN ENCRYPTED PASSWORD 'x';", "never carry a password"),
-    ("ALTER TABLE t DROP COLUMN c;", "ALTER TABLE ... AT_DropColumn"),
-    ("DELETE FROM t;", "DeleteStmt is not allowed"),
-    ("GRANT SELECT ON t TO r; SELECT 1;", "SelectStmt is not allowed"),
-])
+@pytest.mark.parametrize(
+    "sql, fragment",
+    [
+        ("DROP OWNED BY app CASCADE;", "CASCADE is not allowed"),
+        ("REVOKE ALL ON SCHEMA s FROM PUBLIC CASCADE;", "CASCADE is not allowed"),
+        ("ALTER ROLE app PASSWORD 'hunter2';", "never carry a password"),
+        ("CREATE ROLE app LOGIN ENCRYPTED PASSWORD 'x';", "never carry a password"),
+        ("ALTER TABLE t DROP COLUMN c;", "ALTER TABLE ... AT_DropColumn"),
+        ("DELETE FROM t;", "DeleteStmt is not allowed"),
+        ("GRANT SELECT ON t TO r; SELECT 1;", "SelectStmt is not allowed"),
+    ],
+)
 def test_check_sql_refuses_from_the_json_parse_tree(sql, fragment):
     with pytest.raises(RemediationError, match=fragment.replace(".", r"\.")):
         check_sql(sql)
 
 
 def test_check_sql_splits_statements_with_unicode_names_by_byte_offsets():
-    sql = ('GRANT SELECT ON "sch ü"."tab 名前" TO "rôle;x";\n'
-           'ALTER TABLE "ü"."t" OWNER TO "ö";\n'
-           'ALTER ROLE r PASSWORD NULL')
-    assert check_sql(sql) == ['GRANT SELECT ON "sch ü"."tab 名前" TO "rôle;x"',
-                              'ALTER TABLE "ü"."t" OWNER TO "ö"',
-                              "ALTER ROLE r PASSWORD NULL"]
+    sql = (
+        'GRANT SELECT ON "sch ü"."tab 名前" TO "rôle;x";\n'
+        'ALTER TABLE "ü"."t" OWNER TO "ö";\n'
+        "ALTER ROLE r PASSWORD NULL"
+    )
+    assert check_sql(sql) == [
+        'GRANT SELECT ON "sch ü"."tab 名前" TO "rôle;x"',
+        'ALTER TABLE "ü"."t" OWNER TO "ö"',
+        "ALTER ROLE r PASSWORD NULL",
+    ]
 
 
 def test_out_of_memory_names_the_setting(monkeypatch):

@@ -54,8 +54,10 @@ auditor = ["pgaudit_auditor"]
 @pytest.fixture(scope="module", params=VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
 def clean(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[dict]:
     inst = install_for(request.param)
-    cluster = LocalCluster(inst, settings={"log_connections": "on", "log_disconnections": "on",
-                                           "log_statement": "'ddl'"})
+    cluster = LocalCluster(
+        inst,
+        settings={"log_connections": "on", "log_disconnections": "on", "log_statement": "'ddl'"},
+    )
     cluster.start()
     try:
         import psycopg
@@ -71,35 +73,56 @@ def clean(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[dict]:
                 with psycopg.connect(cluster.conninfo(dbname=db), autocommit=True) as conn:
                     conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-            conn.execute("CREATE ROLE pgaudit_auditor LOGIN CONNECTION LIMIT 3 VALID UNTIL '2999-01-01'; "
-                         "GRANT pg_monitor TO pgaudit_auditor; "
-                         "GRANT CONNECT ON DATABASE postgres, shop TO pgaudit_auditor; "
-                         "GRANT SELECT ON pg_catalog.pg_hba_file_rules TO pgaudit_auditor; "
-                         "GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO pgaudit_auditor")
-            conn.execute(f"ALTER ROLE postgres PASSWORD '{PASSWORD}'; "
-                         f"ALTER ROLE pgaudit_auditor PASSWORD '{PASSWORD}'")
+            conn.execute(
+                "CREATE ROLE pgaudit_auditor LOGIN CONNECTION LIMIT 3 VALID UNTIL '2999-01-01'; "
+                "GRANT pg_monitor TO pgaudit_auditor; "
+                "GRANT CONNECT ON DATABASE postgres, shop TO pgaudit_auditor; "
+                "GRANT SELECT ON pg_catalog.pg_hba_file_rules TO pgaudit_auditor; "
+                "GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO pgaudit_auditor"
+            )
+            conn.execute(
+                f"ALTER ROLE postgres PASSWORD '{PASSWORD}'; "
+                f"ALTER ROLE pgaudit_auditor PASSWORD '{PASSWORD}'"
+            )
         # from here on every connection authenticates: a clean cluster has no trust line
         cluster.write_hba("local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n")
         work = tmp_path_factory.mktemp(f"scan{request.param}")
         (work / "pgaudit-roles.toml").write_text(CONFIG)
-        yield {"cluster": cluster,
-               "dsn": cluster.conninfo(user="pgaudit_auditor", password=PASSWORD),
-               "work": work, "major": request.param}
+        yield {
+            "cluster": cluster,
+            "dsn": cluster.conninfo(user="pgaudit_auditor", password=PASSWORD),
+            "work": work,
+            "major": request.param,
+        }
     finally:
         cluster.stop()
 
 
 def scan(clean: dict, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "scan", clean["dsn"],
-                           "--config", str(clean["work"] / "pgaudit-roles.toml"), *args],
-                          capture_output=True, text=True, cwd=clean["work"], timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pgaudit_roles.cli",
+            "scan",
+            clean["dsn"],
+            "--config",
+            str(clean["work"] / "pgaudit-roles.toml"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=clean["work"],
+        timeout=300,
+    )
 
 
 def superuser(clean: dict, sql: str, db: str = "postgres") -> None:
     import psycopg
 
-    with psycopg.connect(clean["cluster"].conninfo(dbname=db, password=PASSWORD),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        clean["cluster"].conninfo(dbname=db, password=PASSWORD), autocommit=True
+    ) as conn:
         conn.execute(sql.encode())
 
 
@@ -107,39 +130,75 @@ def test_exit_code_matrix(clean: dict) -> None:
     work: Path = clean["work"]
     ok = scan(clean, "--format", "json", "--output-dir", "clean")
     report = json.loads((work / "clean" / "pgaudit-report.json").read_text())
-    gating = [f"{f['rule_id']} {f['message']}" for f in report["findings"] if f["gating"]
-              and f["severity"] in ("critical", "high")]
+    gating = [
+        f"{f['rule_id']} {f['message']}"
+        for f in report["findings"]
+        if f["gating"] and f["severity"] in ("critical", "high")
+    ]
     assert ok.returncode == 0, gating or ok.stdout + ok.stderr
     assert PASSWORD not in ok.stdout + ok.stderr
 
     # a baseline of the clean state, taken before the mistakes
-    base = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "baseline", "create",
-                           clean["dsn"], "-o", str(work / "baseline.json"), "--config",
-                           str(work / "pgaudit-roles.toml")],
-                          capture_output=True, text=True, cwd=work, timeout=300)
+    base = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pgaudit_roles.cli",
+            "baseline",
+            "create",
+            clean["dsn"],
+            "-o",
+            str(work / "baseline.json"),
+            "--config",
+            str(work / "pgaudit-roles.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        timeout=300,
+    )
     assert base.returncode == 0, base.stderr
 
     # a high-only violation: the app role may create databases (not CREATEROLE: before
     # PostgreSQL 16 that lets it grant itself pg_execute_server_program, a critical route)
     superuser(clean, "ALTER ROLE app_shop CREATEDB")
     high = scan(clean, "--format", "json", "--output-dir", "high")
-    sev = {f["severity"] for f in json.loads((work / "high" / "pgaudit-report.json").read_text())["findings"]
-           if f["gating"]}
+    sev = {
+        f["severity"]
+        for f in json.loads((work / "high" / "pgaudit-report.json").read_text())["findings"]
+        if f["gating"]
+    }
     assert "critical" not in sev and "high" in sev
     assert high.returncode == 1
     assert scan(clean, "--fail-on", "critical").returncode == 0
     assert scan(clean, "--fail-on", "none").returncode == 0
 
     # baseline covering everything -> 0; a new finding after it -> 1
-    covered = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "baseline", "create",
-                              clean["dsn"], "-o", str(work / "all.json"), "--config",
-                              str(work / "pgaudit-roles.toml")], capture_output=True, text=True,
-                             cwd=work, timeout=300)
+    covered = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pgaudit_roles.cli",
+            "baseline",
+            "create",
+            clean["dsn"],
+            "-o",
+            str(work / "all.json"),
+            "--config",
+            str(work / "pgaudit-roles.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        timeout=300,
+    )
     assert covered.returncode == 0
     assert scan(clean, "--baseline", str(work / "all.json")).returncode == 0
     superuser(clean, "ALTER ROLE app_shop SUPERUSER")
     try:
-        new = scan(clean, "--baseline", str(work / "all.json"), "--format", "json", "--output-dir", "new")
+        new = scan(
+            clean, "--baseline", str(work / "all.json"), "--format", "json", "--output-dir", "new"
+        )
         assert new.returncode == 1
         findings = json.loads((work / "new" / "pgaudit-report.json").read_text())["findings"]
         assert any(f["baseline"] == "new" and f["severity"] == "critical" for f in findings)
@@ -155,15 +214,28 @@ def test_exit_code_matrix(clean: dict) -> None:
     # bad configuration -> 2, one line, no traceback
     bad = work / "bad.toml"
     bad.write_text('fail_on = "sometimes"\n')
-    res = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "scan", clean["dsn"],
-                          "--config", str(bad)], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", "scan", clean["dsn"], "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "fail_on" in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
 
     # unreachable server -> 3
-    res = subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", "scan",
-                          f"host=127.0.0.1 port={free_port()} user=x dbname=x connect_timeout=3"],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pgaudit_roles.cli",
+            "scan",
+            f"host=127.0.0.1 port={free_port()} user=x dbname=x connect_timeout=3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 3 and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
 

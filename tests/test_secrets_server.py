@@ -35,8 +35,17 @@ LDAP_BIND_PW = "LdapBindPw-8Rc3"
 RADIUS_SECRET = "RadiusSecret-4Nb7"
 SHADOW = "root:ShadowHash-6Yd2:19000:0:99999:7:::"
 INSIDE = "daemon:InsideHash-1Wq9:19000:0:99999:7:::"
-SECRETS = (DSN_PW, ENV_PW, FILE_PW, WRONG_PW, LDAP_URL_PW, LDAP_BIND_PW, RADIUS_SECRET,
-           "ShadowHash-6Yd2", "InsideHash-1Wq9")
+SECRETS = (
+    DSN_PW,
+    ENV_PW,
+    FILE_PW,
+    WRONG_PW,
+    LDAP_URL_PW,
+    LDAP_BIND_PW,
+    RADIUS_SECRET,
+    "ShadowHash-6Yd2",
+    "InsideHash-1Wq9",
+)
 
 SECRET_HBA = (
     f'host all ldap_a 127.0.0.1/32 ldap ldapurl="ldap://admin:{LDAP_URL_PW}@127.0.0.1/dc=x?uid?nosuchscope"\n'
@@ -52,8 +61,13 @@ SECRET_HBA = (
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     base.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *args],
-                          capture_output=True, text=True, env=base, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", *args],
+        capture_output=True,
+        text=True,
+        env=base,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +113,9 @@ def _assert_no_secret(blob: str) -> None:
         assert secret not in blob, f"secret {secret} leaked"
 
 
-def test_no_secret_anywhere(pg: Any, auditor: tuple[str, str], secret_hba: Path,
-                            tmp_path: Path) -> None:
+def test_no_secret_anywhere(
+    pg: Any, auditor: tuple[str, str], secret_hba: Path, tmp_path: Path
+) -> None:
     name, password = auditor
     hba_copy = tmp_path / "conf" / "pg_hba.conf"
     hba_copy.parent.mkdir()
@@ -124,27 +139,77 @@ def test_no_secret_anywhere(pg: Any, auditor: tuple[str, str], secret_hba: Path,
     dsn = pg.cluster.tcp_conninfo(name, password)
     run("collect", dsn, "--hba-file", str(hba_copy), "-o", str(out / "a.json"), ok=(0,))
     run("collect", dsn, "--hba-file", str(hba_copy), "-o", str(out / "a.tar"), ok=(0,))
-    run("scan", dsn, "--hba-file", str(hba_copy), "--format", "json,html,junit,sarif,sql,text",
-        "--output-dir", str(out / "scan"), "--snapshot-out", str(out / "scan.json.gz"), "-v")
+    run(
+        "scan",
+        dsn,
+        "--hba-file",
+        str(hba_copy),
+        "--format",
+        "json,html,junit,sarif,sql,text",
+        "--output-dir",
+        str(out / "scan"),
+        "--snapshot-out",
+        str(out / "scan.json.gz"),
+        "-v",
+    )
     # PGPASSWORD and a passfile (its password differs from PGPASSWORD's: the file wins
     # only when no password is given otherwise, so set both ways separately)
-    run("collect", nopw, "--hba-file", str(hba_copy), "-o", str(out / "env.json"),
-        env={"PGPASSWORD": password}, ok=(0,))
-    run("collect", nopw, "--hba-file", str(hba_copy), "-o", str(out / "file.json"),
-        env={"PGPASSFILE": str(passfile)}, ok=(0,))
+    run(
+        "collect",
+        nopw,
+        "--hba-file",
+        str(hba_copy),
+        "-o",
+        str(out / "env.json"),
+        env={"PGPASSWORD": password},
+        ok=(0,),
+    )
+    run(
+        "collect",
+        nopw,
+        "--hba-file",
+        str(hba_copy),
+        "-o",
+        str(out / "file.json"),
+        env={"PGPASSFILE": str(passfile)},
+        ok=(0,),
+    )
     # the view, as the superuser
     run("collect", pg.conninfo(), "-o", str(out / "view.json"), ok=(0,))
-    run("scan", pg.conninfo(), "--format", "json,html,sql,text", "--output-dir",
-        str(out / "vscan"), "-v")
-    run("check", str(out / "view.json"), "--format", "json,html,junit,sarif,sql,text",
-        "--output-dir", str(out / "check"), "-v")
-    run("diff", str(out / "a.json"), str(out / "env.json"), "--format", "html",
-        "-o", str(out / "diff.html"))
+    run(
+        "scan",
+        pg.conninfo(),
+        "--format",
+        "json,html,sql,text",
+        "--output-dir",
+        str(out / "vscan"),
+        "-v",
+    )
+    run(
+        "check",
+        str(out / "view.json"),
+        "--format",
+        "json,html,junit,sarif,sql,text",
+        "--output-dir",
+        str(out / "check"),
+        "-v",
+    )
+    run(
+        "diff",
+        str(out / "a.json"),
+        str(out / "env.json"),
+        "--format",
+        "html",
+        "-o",
+        str(out / "diff.html"),
+    )
     run("diff", str(out / "a.json"), str(out / "file.json"), "--format", "json")
     run("query", str(out / "view.json"), "SELECT * FROM hba_rules")
     # wrong passwords, each way: one line, exit 3, no password in it
-    for env, conn in (({}, pg.cluster.tcp_conninfo(name, WRONG_PW)),
-                      ({"PGPASSWORD": WRONG_PW}, nopw)):
+    for env, conn in (
+        ({}, pg.cluster.tcp_conninfo(name, WRONG_PW)),
+        ({"PGPASSWORD": WRONG_PW}, nopw),
+    ):
         run("collect", conn, "-o", str(out / "bad.json"), env=env, ok=(3,))
         run("scan", conn, "-v", "--output-dir", str(out / "bad"), env=env, ok=(3,))
     for secret_env in ({"PGPASSWORD": ENV_PW}, {"PGPASSWORD": FILE_PW}):
@@ -183,8 +248,9 @@ def _hba_tree(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("major", [13, 14, 15, 16, 17, 18])
-def test_parser_reads_no_file_outside_and_shows_no_included_words(major: int,
-                                                                   tmp_path: Path) -> None:
+def test_parser_reads_no_file_outside_and_shows_no_included_words(
+    major: int, tmp_path: Path
+) -> None:
     from pgaudit_roles.collect.hba import parse_hba_file
 
     rows = parse_hba_file(str(_hba_tree(tmp_path)), major)
@@ -199,14 +265,23 @@ def test_parser_reads_no_file_outside_and_shows_no_included_words(major: int,
         assert len(outside) >= 3, rows
 
 
-def test_collect_with_hba_file_outside(pg: Any, auditor: tuple[str, str],
-                                       tmp_path: Path) -> None:
+def test_collect_with_hba_file_outside(pg: Any, auditor: tuple[str, str], tmp_path: Path) -> None:
     name, password = auditor
     hba = _hba_tree(tmp_path)
     out = tmp_path / "snap.json"
-    res = run_cli("scan", pg.cluster.tcp_conninfo(name, password), "--hba-file", str(hba),
-                  "--snapshot-out", str(out), "--format", "json,html,text", "--output-dir",
-                  str(tmp_path / "r"), "-v")
+    res = run_cli(
+        "scan",
+        pg.cluster.tcp_conninfo(name, password),
+        "--hba-file",
+        str(hba),
+        "--snapshot-out",
+        str(out),
+        "--format",
+        "json,html,text",
+        "--output-dir",
+        str(tmp_path / "r"),
+        "-v",
+    )
     assert "Traceback" not in res.stderr and res.returncode in (0, 1), res.stderr
     blob = _everything([out, tmp_path / "r"], res.stdout, res.stderr)
     assert "pg_hba.conf" in blob

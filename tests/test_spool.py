@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from pgaudit_roles.collect.columnfile import reader_sql
 from pgaudit_roles.collect.snapshot import (
     CLUSTER_TABLES,
     DATABASE_TABLES,
@@ -27,15 +28,23 @@ from pgaudit_roles.collect.snapshot import (
     load,
     save,
 )
-from pgaudit_roles.collect.spool import Spool, copy_statement, reader_sql
+from pgaudit_roles.collect.spool import Spool, copy_statement
 from pgaudit_roles.core.errors import UsageError
 
 FUNCTIONS = DATABASE_TABLES["functions"]
 FUNCTION_TYPES = [c[1] for c in FUNCTIONS]
 FUNCTION_COLUMNS = [c[0] for c in FUNCTIONS]
 
-HOSTILE = ['Weird "quoted" name', "new\nline", "comma, here", "ünïcødé_名前",
-           "<script>alert(1)</script>", "'; DROP TABLE x; --", "", "back\\slash"]
+HOSTILE = [
+    'Weird "quoted" name',
+    "new\nline",
+    "comma, here",
+    "ünïcødé_名前",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE x; --",
+    "",
+    "back\\slash",
+]
 
 
 def _csv_field(value: object) -> str:
@@ -53,15 +62,15 @@ def _csv_field(value: object) -> str:
 
 
 def _write_csv(path: Path, rows: list[list[object]]) -> None:
-    path.write_text("".join(",".join(_csv_field(v) for v in r) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(",".join(_csv_field(v) for v in r) + "\n" for r in rows), encoding="utf-8"
+    )
 
 
 def _function_rows() -> list[list[object]]:
     rows: list[list[object]] = []
     for i, name in enumerate(HOSTILE):
-        rows.append([16384 + i, i % 2 == 0, [f"search_path={name}", "work_mem=1MB"],
-                     name, None])
+        rows.append([16384 + i, i % 2 == 0, [f"search_path={name}", "work_mem=1MB"], name, None])
     rows.append([20000, False, None, "plpgsql", True])
     rows.append([20001, True, [], "sql", False])
     return rows
@@ -69,8 +78,10 @@ def _function_rows() -> list[list[object]]:
 
 def test_copy_statement_selects_spec_columns_in_order_and_sends_arrays_as_json():
     sql = copy_statement("SELECT 1 AS oid", FUNCTIONS)
-    assert sql.startswith('COPY (SELECT q."oid", q."security_definer", '
-                          'pg_catalog.to_json(q."config"), q."language", q."leakproof" FROM (')
+    assert sql.startswith(
+        'COPY (SELECT q."oid", q."security_definer", '
+        'pg_catalog.to_json(q."config"), q."language", q."leakproof" FROM ('
+    )
     assert sql.endswith(") AS q) TO STDOUT (FORMAT csv, ENCODING 'UTF8')")
 
 
@@ -99,7 +110,11 @@ def test_reader_sql_tags_rows_with_their_file(tmp_path):
     _write_csv(a, _function_rows()[:2])
     _write_csv(b, _function_rows()[2:5])
     sql = reader_sql([str(a), str(b)], FUNCTION_COLUMNS, FUNCTION_TYPES, "csv", filename=True)
-    got = duckdb.connect().execute(f"SELECT filename, count(*) FROM ({sql}) GROUP BY 1 ORDER BY 1").fetchall()
+    got = (
+        duckdb.connect()
+        .execute(f"SELECT filename, count(*) FROM ({sql}) GROUP BY 1 ORDER BY 1")
+        .fetchall()
+    )
     assert got == [(str(a), 2), (str(b), 3)]
 
 
@@ -130,6 +145,7 @@ def test_spool_file_names_are_unique_and_tame():
 
 # --- archives ---------------------------------------------------------------------------
 
+
 def _snapshot(tmp_path: Path) -> Snapshot:
     """A small snapshot mixing in-memory tables and a CSV column file."""
     rows = _function_rows()
@@ -138,16 +154,26 @@ def _snapshot(tmp_path: Path) -> Snapshot:
     roles_cols = [c[0] for c in CLUSTER_TABLES["roles"]]
     role = dict.fromkeys(roles_cols)
     role.update(oid=10, name="postgres", superuser=True, config=["a=1"], predefined=False)
-    db = DatabaseSnapshot(oid=5, name=HOSTILE[1], status="collected", tables={
-        "functions": Table(FUNCTION_COLUMNS, file=str(csv), types=FUNCTION_TYPES),
-        "schemas": Table([c[0] for c in DATABASE_TABLES["schemas"]],
-                         rows=[[2200, name, 10, "explicit", False] for name in HOSTILE]),
-    })
-    skipped = DatabaseSnapshot(oid=6, name="template0", status="not_collected",
-                               reason="connections are not allowed")
-    return Snapshot(meta={"server_version_num": 180001, "sources": {}},
-                    cluster={"roles": Table(roles_cols, rows=[[role[c] for c in roles_cols]])},
-                    databases=[db, skipped])
+    db = DatabaseSnapshot(
+        oid=5,
+        name=HOSTILE[1],
+        status="collected",
+        tables={
+            "functions": Table(FUNCTION_COLUMNS, file=str(csv), types=FUNCTION_TYPES),
+            "schemas": Table(
+                [c[0] for c in DATABASE_TABLES["schemas"]],
+                rows=[[2200, name, 10, "explicit", False] for name in HOSTILE],
+            ),
+        },
+    )
+    skipped = DatabaseSnapshot(
+        oid=6, name="template0", status="not_collected", reason="connections are not allowed"
+    )
+    return Snapshot(
+        meta={"server_version_num": 180001, "sources": {}},
+        cluster={"roles": Table(roles_cols, rows=[[role[c] for c in roles_cols]])},
+        databases=[db, skipped],
+    )
 
 
 def test_archive_round_trips_a_snapshot(tmp_path):
@@ -162,8 +188,9 @@ def test_archive_round_trips_a_snapshot(tmp_path):
     back = load(path)
     assert back.meta == snap.meta
     assert back.cluster["roles"].rows == snap.cluster["roles"].rows
-    assert [(d.oid, d.name, d.status, d.reason) for d in back.databases] == \
-        [(d.oid, d.name, d.status, d.reason) for d in snap.databases]
+    assert [(d.oid, d.name, d.status, d.reason) for d in back.databases] == [
+        (d.oid, d.name, d.status, d.reason) for d in snap.databases
+    ]
     for name in ("functions", "schemas"):
         got = back.databases[0].tables[name]
         assert got.file_format == "parquet" and not got.in_memory
@@ -181,8 +208,10 @@ def test_archive_and_json_give_the_same_audit_schema(tmp_path):
 
     def dump(s: Snapshot) -> list[tuple]:
         con = audit_schema.load(s)
-        return con.execute("SELECT * FROM internal.db_functions_raw ORDER BY oid").fetchall() + \
-            con.execute("SELECT * FROM internal.db_schemas_raw ORDER BY name").fetchall()
+        return (
+            con.execute("SELECT * FROM internal.db_functions_raw ORDER BY oid").fetchall()
+            + con.execute("SELECT * FROM internal.db_schemas_raw ORDER BY name").fetchall()
+        )
 
     expected = dump(snap)
     assert len(expected) == len(_function_rows()) + len(HOSTILE)
@@ -219,13 +248,16 @@ def _tar(path: Path, members: list[tuple[str, bytes]], symlink: str | None = Non
             tar.addfile(info)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("no_header", "does not start with snapshot.json"),
-    ("empty", "has no snapshot.json"),
-    ("symlink", "is not a regular file"),
-    ("missing_member", "not in the archive"),
-    ("bad_json", "not a readable snapshot archive"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no_header", "does not start with snapshot.json"),
+        ("empty", "has no snapshot.json"),
+        ("symlink", "is not a regular file"),
+        ("missing_member", "not in the archive"),
+        ("bad_json", "not a readable snapshot archive"),
+    ],
+)
 def test_bad_archives_are_one_line_usage_errors(tmp_path, case, message):
     good = tmp_path / "good.tar"
     save(_snapshot(tmp_path), good)

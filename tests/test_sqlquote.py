@@ -16,37 +16,43 @@ from hypothesis import strategies as st
 from pgaudit_roles.core import sqlquote as q
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("abc", "abc"),
-    ("_a1", "_a1"),
-    ("a$b", '"a$b"'),  # $ is legal unquoted in PostgreSQL, but quote_ident quotes it
-    ("Abc", '"Abc"'),
-    ("1abc", '"1abc"'),
-    ("", '""'),
-    ('a"b', '"a""b"'),
-    ("a b", '"a b"'),
-    ("a\nb", '"a\nb"'),
-    ("é", '"é"'),
-    ("select", '"select"'),  # reserved
-    ("integer", '"integer"'),  # col_name keyword
-    ("left", '"left"'),  # type_func_name keyword
-    ("json_table", '"json_table"'),  # col_name keyword since 17: quoted for every version
-    ("name", "name"),  # unreserved
-    ("public", "public"),
-    ("'; DROP TABLE x; --", "\"'; DROP TABLE x; --\""),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("abc", "abc"),
+        ("_a1", "_a1"),
+        ("a$b", '"a$b"'),  # $ is legal unquoted in PostgreSQL, but quote_ident quotes it
+        ("Abc", '"Abc"'),
+        ("1abc", '"1abc"'),
+        ("", '""'),
+        ('a"b', '"a""b"'),
+        ("a b", '"a b"'),
+        ("a\nb", '"a\nb"'),
+        ("é", '"é"'),
+        ("select", '"select"'),  # reserved
+        ("integer", '"integer"'),  # col_name keyword
+        ("left", '"left"'),  # type_func_name keyword
+        ("json_table", '"json_table"'),  # col_name keyword since 17: quoted for every version
+        ("name", "name"),  # unreserved
+        ("public", "public"),
+        ("'; DROP TABLE x; --", '"\'; DROP TABLE x; --"'),
+    ],
+)
 def test_quote_ident_examples(name: str, expected: str) -> None:
     assert q.quote_ident(name) == expected
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("abc", "'abc'"),
-    ("it's", "'it''s'"),
-    ("a\\b", "E'a\\\\b'"),
-    ("a\\'b", "E'a\\\\''b'"),
-    ("", "''"),
-    ("line\nbreak", "'line\nbreak'"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("abc", "'abc'"),
+        ("it's", "'it''s'"),
+        ("a\\b", "E'a\\\\b'"),
+        ("a\\'b", "E'a\\\\''b'"),
+        ("", "''"),
+        ("line\nbreak", "'line\nbreak'"),
+    ],
+)
 def test_quote_literal_examples(value: str, expected: str) -> None:
     assert q.quote_literal(value) == expected
 
@@ -119,23 +125,32 @@ def test_public_only_from_the_flag() -> None:
 def test_func_signature() -> None:
     assert q.func_signature("s", "f", "") == "s.f()"
     assert q.func_signature("s", "f", None) == "s.f()"
-    assert q.func_signature("S", "my f", 'a integer, "b;c" text') == '"S"."my f"(a integer, "b;c" text)'
-    assert q.func_signature("s", "agg", "text ORDER BY anyelement") == "s.agg(text ORDER BY anyelement)"
+    assert (
+        q.func_signature("S", "my f", 'a integer, "b;c" text')
+        == '"S"."my f"(a integer, "b;c" text)'
+    )
+    assert (
+        q.func_signature("s", "agg", "text ORDER BY anyelement")
+        == "s.agg(text ORDER BY anyelement)"
+    )
     assert q.func_signature("s", "f", "VARIADIC xs integer[]") == "s.f(VARIADIC xs integer[])"
 
 
-@pytest.mark.parametrize("bad", [
-    "int) OWNER TO x --",
-    "int); DROP TABLE x; --",
-    "int) OWNER TO y",
-    "int /* ",
-    "int -- comment",
-    "int /* c */",
-    "'",
-    ")(",
-    "(",
-    "int; SELECT 1",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "int) OWNER TO x --",
+        "int); DROP TABLE x; --",
+        "int) OWNER TO y",
+        "int /* ",
+        "int -- comment",
+        "int /* c */",
+        "'",
+        ")(",
+        "(",
+        "int; SELECT 1",
+    ],
+)
 def test_func_signature_rejects_injection(bad: str) -> None:
     with pytest.raises(ValueError, match="argument list"):
         q.func_signature("s", "f", bad)
@@ -147,20 +162,26 @@ def test_privilege_list() -> None:
     assert q.privilege_list("select, temp") == "SELECT, TEMPORARY"
     assert q.privilege_list(["alter   system", "set"]) == "ALTER SYSTEM, SET"
     assert q.privilege_list(["ALL PRIVILEGES"]) == "ALL"
-    assert q.privilege_list(["UPDATE", "SELECT"], columns=["a", "B c"]) == 'UPDATE (a, "B c"), SELECT (a, "B c")'
+    assert (
+        q.privilege_list(["UPDATE", "SELECT"], columns=["a", "B c"])
+        == 'UPDATE (a, "B c"), SELECT (a, "B c")'
+    )
     assert q.privilege_list("MAINTAIN") == "MAINTAIN"
 
 
-@pytest.mark.parametrize(("privs", "columns"), [
-    ("SELECT; DROP TABLE x", None),
-    (["SELECT", "superuser"], None),
-    ([], None),
-    ("", None),
-    (["ALL", "SELECT"], None),
-    (["TRUNCATE"], ["a"]),
-    (["SELECT"], []),
-    ([1], None),
-])
+@pytest.mark.parametrize(
+    ("privs", "columns"),
+    [
+        ("SELECT; DROP TABLE x", None),
+        (["SELECT", "superuser"], None),
+        ([], None),
+        ("", None),
+        (["ALL", "SELECT"], None),
+        (["TRUNCATE"], ["a"]),
+        (["SELECT"], []),
+        ([1], None),
+    ],
+)
 def test_privilege_list_rejects(privs: object, columns: object) -> None:
     with pytest.raises((ValueError, TypeError)):
         q.privilege_list(privs, columns)  # type: ignore[arg-type]

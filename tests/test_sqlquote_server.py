@@ -55,21 +55,50 @@ def test_newest_keywords_make_older_servers_differ_only_by_extra_quotes(pg) -> N
 _names = st.one_of(
     st.text(_CHARS, max_size=30),
     st.from_regex(r"[a-z_][a-z0-9_$]{0,20}", fullmatch=True),
-    st.sampled_from(["select", "user", "Table", "public", "PUBLIC", "'; DROP TABLE x; --",
-                     'a"b', "a\\b", "a b", "a\nb", "é", "ß", "日本", "<script>", "", "1a", "_"]),
+    st.sampled_from(
+        [
+            "select",
+            "user",
+            "Table",
+            "public",
+            "PUBLIC",
+            "'; DROP TABLE x; --",
+            'a"b',
+            "a\\b",
+            "a b",
+            "a\nb",
+            "é",
+            "ß",
+            "日本",
+            "<script>",
+            "",
+            "1a",
+            "_",
+        ]
+    ),
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(names=st.lists(_names, min_size=1, max_size=40))
 def test_quote_ident_matches_server(pg, names: list[str]) -> None:
     _assert_same_as_server(pg, names)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.lists(st.one_of(st.text(_CHARS, max_size=30),
-                                 st.sampled_from(["\\", "'", "\\'", "''\\\\", "a\nb"])),
-                       min_size=1, max_size=40))
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.text(_CHARS, max_size=30), st.sampled_from(["\\", "'", "\\'", "''\\\\", "a\nb"])
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_quote_literal_matches_server(pg, values: list[str]) -> None:
     rows = pg.query("SELECT v, quote_literal(v) FROM unnest(%s::text[]) AS v", (values,))
     for value, server in rows:
@@ -80,7 +109,9 @@ def test_quote_literal_matches_server(pg, values: list[str]) -> None:
     assert back == values
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(names=st.lists(_names.filter(lambda n: 0 < len(n.encode()) < 64), min_size=1, max_size=20))
 def test_server_reads_quoted_names_back(pg, names: list[str]) -> None:
     """Used as column aliases, our quoted forms come back as exactly the original names."""

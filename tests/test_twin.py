@@ -40,20 +40,38 @@ AUDITOR = "twin_auditor"
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    return subprocess.run([sys.executable, "-m", "pgaudit_roles.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
 
 
 def _check_fingerprints(snapshot: Path, out: Path, config: Path | None = None) -> dict[str, str]:
-    args = ["check", str(snapshot), "--format", "json", "--output-dir", str(out), "--quiet",
-            "--fail-on", "none"]
+    args = [
+        "check",
+        str(snapshot),
+        "--format",
+        "json",
+        "--output-dir",
+        str(out),
+        "--quiet",
+        "--fail-on",
+        "none",
+    ]
     if config is not None:
         args += ["--config", str(config)]
     proc = _cli(*args, cwd=out.parent)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "pgaudit-report.json").read_text(encoding="utf-8"))
-    return {f["fingerprint"]: f"{f['rule_id']} {f.get('database')} {f.get('object_identity')} "
-            f"{f.get('role')}" for f in report["findings"]}
+    return {
+        f["fingerprint"]: f"{f['rule_id']} {f.get('database')} {f.get('object_identity')} "
+        f"{f.get('role')}"
+        for f in report["findings"]
+    }
 
 
 @dataclass
@@ -70,8 +88,9 @@ class Pair:
 
 
 @pytest.fixture(scope="module", params=VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
-def fixture_pair(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+def fixture_pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pair]:
     major = int(request.param)
     inst = install_for(major)
     work = tmp_path_factory.mktemp(f"twin-pg{major}")
@@ -89,33 +108,50 @@ def fixture_pair(request: pytest.FixtureRequest,
     finally:
         cluster.stop()
     twin_path = work / "twin.json"
-    proc = _cli("twin", str(src_path), "-o", str(twin_path), "--pg-bin", str(inst.bin_dir),
-                cwd=work)
+    proc = _cli(
+        "twin", str(src_path), "-o", str(twin_path), "--pg-bin", str(inst.bin_dir), cwd=work
+    )
     assert proc.returncode == 0, proc.stderr
-    yield Pair(major, work, src_path, twin_path, load(src_path), load(twin_path),
-               _check_fingerprints(src_path, work / "check-source"),
-               _check_fingerprints(twin_path, work / "check-twin"), proc.stderr)
+    yield Pair(
+        major,
+        work,
+        src_path,
+        twin_path,
+        load(src_path),
+        load(twin_path),
+        _check_fingerprints(src_path, work / "check-source"),
+        _check_fingerprints(twin_path, work / "check-twin"),
+        proc.stderr,
+    )
 
 
 def _describe_difference(a: dict[str, str], b: dict[str, str]) -> str:
-    return ("only in the source: " + "; ".join(a[k] for k in sorted(set(a) - set(b)))
-            + "\nonly in the twin: " + "; ".join(b[k] for k in sorted(set(b) - set(a))))
+    return (
+        "only in the source: "
+        + "; ".join(a[k] for k in sorted(set(a) - set(b)))
+        + "\nonly in the twin: "
+        + "; ".join(b[k] for k in sorted(set(b) - set(a)))
+    )
 
 
 def test_twin_check_gives_the_same_findings(fixture_pair: Pair) -> None:
     p = fixture_pair
     assert len(p.source_findings) >= 20, "the fixture layout produced almost no findings"
     assert set(p.source_findings) == set(p.twin_findings), _describe_difference(
-        p.source_findings, p.twin_findings)
+        p.source_findings, p.twin_findings
+    )
 
 
 def test_twin_diff_shows_no_drift(fixture_pair: Pair) -> None:
     d = drift.compare(fixture_pair.source, fixture_pair.twin)
-    assert drift.is_empty(d), json.dumps({k: v for k, v in d.items()
-                                          if any(x for kk, x in v.items() if kk != "collected")},
-                                         default=str, indent=1)[:4000]
-    proc = _cli("diff", str(fixture_pair.source_path), str(fixture_pair.twin_path),
-                cwd=fixture_pair.work)
+    assert drift.is_empty(d), json.dumps(
+        {k: v for k, v in d.items() if any(x for kk, x in v.items() if kk != "collected")},
+        default=str,
+        indent=1,
+    )[:4000]
+    proc = _cli(
+        "diff", str(fixture_pair.source_path), str(fixture_pair.twin_path), cwd=fixture_pair.work
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -150,30 +186,36 @@ def test_13_and_14_snapshots_twinned_on_18(fixture_pair: Pair) -> None:
         pytest.skip("only the 13 and 14 snapshots are twinned on 18")
     import psycopg
 
-    from pgaudit_roles.evaluate.config import Config
+    from pgaudit_roles.config import Config
     from pgaudit_roles.pipeline import evaluate_snapshot, load_rules_for
     from pgaudit_roles.twin import build_twin
 
     with build_twin(fixture_pair.source, install=install_for(18)) as twin:
         assert twin.server_version_num >= 180000
         with psycopg.connect(twin.conninfo(), autocommit=True) as conn:
-            row = conn.execute("SELECT count(*) FROM pg_catalog.pg_authid "
-                               "WHERE rolpassword IS NOT NULL").fetchone()
+            row = conn.execute(
+                "SELECT count(*) FROM pg_catalog.pg_authid WHERE rolpassword IS NOT NULL"
+            ).fetchone()
         assert row is not None and row[0] == 0, "the twin stored a password"
         snap = twin.collect()
     assert drift.is_empty(drift.compare(fixture_pair.source, snap))
     cfg = Config()
     rules = load_rules_for(cfg)
-    a = {f.fingerprint: f.rule_id for f in evaluate_snapshot(fixture_pair.source, rules, cfg).findings}
+    a = {
+        f.fingerprint: f.rule_id
+        for f in evaluate_snapshot(fixture_pair.source, rules, cfg).findings
+    }
     b = {f.fingerprint: f.rule_id for f in evaluate_snapshot(snap, rules, cfg).findings}
     assert set(a) == set(b), (sorted(set(a) - set(b)), sorted(set(b) - set(a)))
 
 
 # --- the demo layout -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module", params=VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
-def demo_pair(request: pytest.FixtureRequest,
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Snapshot, Snapshot]]:
+def demo_pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Snapshot, Snapshot]]:
     from fixrescan_support import start_demo
 
     from pgaudit_roles.collect.collector import collect
@@ -193,7 +235,7 @@ def demo_pair(request: pytest.FixtureRequest,
 
 def test_demo_twin_same_findings_and_no_drift(demo_pair: tuple[Snapshot, Snapshot]) -> None:
     from pgaudit_roles import demo
-    from pgaudit_roles.evaluate.config import load_config
+    from pgaudit_roles.config import load_config
     from pgaudit_roles.pipeline import evaluate_snapshot, load_rules_for
 
     source, twin = demo_pair
@@ -201,10 +243,14 @@ def test_demo_twin_same_findings_and_no_drift(demo_pair: tuple[Snapshot, Snapsho
     assert drift.is_empty(d), json.dumps(d, default=str)[:3000]
     cfg = load_config(demo.CONFIG_FILE, discover_file=False)
     rules = load_rules_for(cfg)
-    a = {f.fingerprint: f"{f.rule_id} {f.object_identity} {f.role}"
-         for f in evaluate_snapshot(source, rules, cfg).findings}
-    b = {f.fingerprint: f"{f.rule_id} {f.object_identity} {f.role}"
-         for f in evaluate_snapshot(twin, rules, cfg).findings}
+    a = {
+        f.fingerprint: f"{f.rule_id} {f.object_identity} {f.role}"
+        for f in evaluate_snapshot(source, rules, cfg).findings
+    }
+    b = {
+        f.fingerprint: f"{f.rule_id} {f.object_identity} {f.role}"
+        for f in evaluate_snapshot(twin, rules, cfg).findings
+    }
     assert len(a) >= 20
     assert set(a) == set(b), _describe_difference(a, b)
 
@@ -220,8 +266,19 @@ def test_scope_options_and_serve(fixture_pair: Pair) -> None:
 
     inst = install_for(18)
     out = fixture_pair.work / "scoped.json"
-    proc = _cli("twin", str(fixture_pair.source_path), "-o", str(out), "-d", "twin_app",
-                "--schema", "app_data", "--pg-bin", str(inst.bin_dir), cwd=fixture_pair.work)
+    proc = _cli(
+        "twin",
+        str(fixture_pair.source_path),
+        "-o",
+        str(out),
+        "-d",
+        "twin_app",
+        "--schema",
+        "app_data",
+        "--pg-bin",
+        str(inst.bin_dir),
+        cwd=fixture_pair.work,
+    )
     assert proc.returncode == 0, proc.stderr
     snap = load(out)
     by_name = {d.name: d for d in snap.databases}
@@ -229,16 +286,32 @@ def test_scope_options_and_serve(fixture_pair: Pair) -> None:
     assert "scope" in (by_name["postgres"].reason or "")
     db = by_name["twin_app"]
     schemas = {int(s["oid"]): s["name"] for s in db.table("schemas").dicts()}
-    in_schemas = {schemas.get(int(o["schema_oid"])) for o in db.table("objects").dicts()
-                  if o["schema_oid"] is not None}
+    in_schemas = {
+        schemas.get(int(o["schema_oid"]))
+        for o in db.table("objects").dicts()
+        if o["schema_oid"] is not None
+    }
     assert "app_data" in in_schemas and "fx_misc" not in in_schemas
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    serve = subprocess.Popen([sys.executable, "-m", "pgaudit_roles.cli", "twin",
-                              str(fixture_pair.source_path), "--serve", "--quiet",
-                              "--pg-bin", str(inst.bin_dir)], stdout=subprocess.PIPE,
-                             text=True, env=env, cwd=fixture_pair.work,
-                             preexec_fn=sigint_default)
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pgaudit_roles.cli",
+            "twin",
+            str(fixture_pair.source_path),
+            "--serve",
+            "--quiet",
+            "--pg-bin",
+            str(inst.bin_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=fixture_pair.work,
+        preexec_fn=sigint_default,
+    )
     try:
         assert serve.stdout is not None
         line = serve.stdout.readline()
@@ -247,8 +320,9 @@ def test_scope_options_and_serve(fixture_pair: Pair) -> None:
 
         dsn = shlex.split(line.split("psql ", 1)[1])[0]
         with psycopg.connect(dsn, autocommit=True) as conn:
-            row = conn.execute("SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = %s",
-                               (FX.hostile_role,)).fetchone()
+            row = conn.execute(
+                "SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = %s", (FX.hostile_role,)
+            ).fetchone()
         assert row == (1,)
     finally:
         serve.send_signal(signal.SIGINT)

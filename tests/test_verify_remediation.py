@@ -52,8 +52,9 @@ def start_cascade(major: int, work: Path) -> DemoCluster:
     cluster.start()
     dc = DemoCluster(cluster, work, rules)
     try:
-        steps = parse_layout((CASCADE / "layout.sql").read_text(encoding="utf-8"),
-                             server_version_num(cluster))
+        steps = parse_layout(
+            (CASCADE / "layout.sql").read_text(encoding="utf-8"), server_version_num(cluster)
+        )
         apply_layout(cluster, steps, lambda _role: "unused-password-x1")
         create_auditor(cluster)
         shutil.copy(CASCADE / "pgaudit-roles.toml", dc.config)
@@ -131,8 +132,9 @@ def test_follow_ups_are_folded_in_at_level_all(full: Run) -> None:
     folded = int(head.split("follow-up fixes folded in: ")[1].split()[0])
     assert folded >= 1, head
     # a follow-up's statement is in the script though its finding was not in the scan
-    scanned = {s for f in full.before.with_sql().values()
-               for s in executable_statements(f["remediation"])}
+    scanned = {
+        s for f in full.before.with_sql().values() for s in executable_statements(f["remediation"])
+    }
     extra = [s for s in executable_statements(full.before.script) if s not in scanned]
     assert extra, "no statement beyond the scanned findings' fixes"
 
@@ -173,9 +175,23 @@ def test_no_verify_says_unverified(full: Run) -> None:
     from fixrescan_support import _cli, _read_outputs
 
     out = full.dc.work / "no-verify"
-    proc = _cli(full.dc, ["check", str(full.before.out_dir / "snapshot.json"), "--config",
-                          str(full.dc.config), "--format", "sql", "--output-dir", str(out),
-                          "--remediation-level", "all", "--no-verify", "--quiet"])
+    proc = _cli(
+        full.dc,
+        [
+            "check",
+            str(full.before.out_dir / "snapshot.json"),
+            "--config",
+            str(full.dc.config),
+            "--format",
+            "sql",
+            "--output-dir",
+            str(out),
+            "--remediation-level",
+            "all",
+            "--no-verify",
+            "--quiet",
+        ],
+    )
     script = _read_outputs(out, proc, want_json=False).script
     assert "-- verified:  no (--no-verify was given)" in script
     # the verified script has the scanned findings' statements plus the folded follow-ups
@@ -188,5 +204,6 @@ def test_records_verification_time(full: Run) -> None:
 
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"verify-pg{full.dc.major}.txt").write_text(
-        f"scan with verified script (level all): {full.seconds:.1f} s\n", encoding="utf-8")
+        f"scan with verified script (level all): {full.seconds:.1f} s\n", encoding="utf-8"
+    )
     assert full.seconds < 300

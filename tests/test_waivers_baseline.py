@@ -16,8 +16,16 @@ TODAY = dt.date(2026, 11, 26)
 
 
 def finding(rule="PGR-OWN-001", db="api_prod", schema="api", name="sessions", role="app_api"):
-    return Finding(rule_id=rule, severity="high", message="m", database=db, schema=schema,
-                   object_name=name, object_identity=f"{schema}.{name}" if schema else name, role=role)
+    return Finding(
+        rule_id=rule,
+        severity="high",
+        message="m",
+        database=db,
+        schema=schema,
+        object_name=name,
+        object_identity=f"{schema}.{name}" if schema else name,
+        role=role,
+    )
 
 
 def write(tmp_path, text):
@@ -36,28 +44,42 @@ def test_exact_match_does_not_waive_longer_names(tmp_path):
 
 
 def test_pattern_must_match_whole_name(tmp_path):
-    p = write(tmp_path, '[[waiver]]\nrule="PGR-OWN-001"\nrole="^ci_logs$"\nreason="r"\nticket="T-1"\n'
-                        '[[waiver]]\nrule="PGR-OWN-001"\nobject="^api\\\\.tmp_.*"\nreason="r"\nticket="T-2"\n')
+    p = write(
+        tmp_path,
+        '[[waiver]]\nrule="PGR-OWN-001"\nrole="^ci_logs$"\nreason="r"\nticket="T-1"\n'
+        '[[waiver]]\nrule="PGR-OWN-001"\nobject="^api\\\\.tmp_.*"\nreason="r"\nticket="T-2"\n',
+    )
     ws = waivers.load(p)
-    fs = [finding(role="ci_logs"), finding(role="ci_logs_replica"), finding(name="tmp_x", role="z"),
-          finding(schema="apix", name="tmp_x", role="z")]
+    fs = [
+        finding(role="ci_logs"),
+        finding(role="ci_logs_replica"),
+        finding(name="tmp_x", role="z"),
+        finding(schema="apix", name="tmp_x", role="z"),
+    ]
     waivers.apply(fs, ws, RULES, TODAY)
     assert [f.suppressed is not None for f in fs] == [True, False, True, False]
 
 
 def test_alias_and_expiry(tmp_path):
-    p = write(tmp_path, '[[waiver]]\nrule="PGR-OLD-001"\nreason="r"\nowner="o"\nexpires=2026-01-01\n')
+    p = write(
+        tmp_path, '[[waiver]]\nrule="PGR-OLD-001"\nreason="r"\nowner="o"\nexpires=2026-01-01\n'
+    )
     ws = waivers.load(p)
     f = finding()
     waivers.apply([f], ws, RULES, TODAY)
     assert f.suppressed is None and f.gating
     assert f.details["expired_waiver"]["expires"] == "2026-01-01"
-    assert "expired on 2026-01-01" in " ".join(waivers.lint(ws, RULES, checked_findings=True, today=TODAY))
+    assert "expired on 2026-01-01" in " ".join(
+        waivers.lint(ws, RULES, checked_findings=True, today=TODAY)
+    )
 
 
 def test_lint_reports_unknown_and_unused(tmp_path):
-    p = write(tmp_path, '[[waiver]]\nrule="PGR-NOPE-999"\nreason="r"\nowner="o"\n'
-                        '[[waiver]]\nrule="PGR-ROLE-001"\nreason="r"\nowner="o"\n')
+    p = write(
+        tmp_path,
+        '[[waiver]]\nrule="PGR-NOPE-999"\nreason="r"\nowner="o"\n'
+        '[[waiver]]\nrule="PGR-ROLE-001"\nreason="r"\nowner="o"\n',
+    )
     ws = waivers.load(p)
     waivers.apply([finding()], ws, RULES, TODAY)
     problems = waivers.lint(ws, RULES, checked_findings=True, today=TODAY)
@@ -65,13 +87,19 @@ def test_lint_reports_unknown_and_unused(tmp_path):
     assert any("#2" in x and "matched no finding" in x for x in problems)
 
 
-@pytest.mark.parametrize("body, message", [
-    ('[[waiver]]\nrule="PGR-OWN-001"\nowner="o"\n', "'reason' is required"),
-    ('[[waiver]]\nrule="PGR-OWN-001"\nreason="r"\n', "'owner' or 'ticket' is required"),
-    ('[[waiver]]\nrule="PGR-OWN-001"\nreason="r"\nowner="o"\nrole="^(unclosed"\n', "not a valid regular expression"),
-    ('[[waiver]]\nrule="PGR-OWN-001"\nreason="r"\nowner="o"\ncolour="red"\n', "unknown key"),
-    ('[[waiver]\n', "not a valid TOML"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('[[waiver]]\nrule="PGR-OWN-001"\nowner="o"\n', "'reason' is required"),
+        ('[[waiver]]\nrule="PGR-OWN-001"\nreason="r"\n', "'owner' or 'ticket' is required"),
+        (
+            '[[waiver]]\nrule="PGR-OWN-001"\nreason="r"\nowner="o"\nrole="^(unclosed"\n',
+            "not a valid regular expression",
+        ),
+        ('[[waiver]]\nrule="PGR-OWN-001"\nreason="r"\nowner="o"\ncolour="red"\n', "unknown key"),
+        ("[[waiver]\n", "not a valid TOML"),
+    ],
+)
 def test_bad_waiver_files_are_config_errors(tmp_path, body, message):
     with pytest.raises(ConfigError, match=message):
         waivers.load(write(tmp_path, body))
@@ -93,8 +121,16 @@ def test_baseline_roundtrip_new_unchanged_resolved(tmp_path):
 
 def test_fingerprint_ignores_message_and_severity():
     a = finding()
-    b = Finding(rule_id="PGR-OWN-001", severity="low", message="other text", database="api_prod",
-                schema="api", object_name="sessions", object_identity="api.sessions", role="app_api")
+    b = Finding(
+        rule_id="PGR-OWN-001",
+        severity="low",
+        message="other text",
+        database="api_prod",
+        schema="api",
+        object_name="sessions",
+        object_identity="api.sessions",
+        role="app_api",
+    )
     assert a.fingerprint == b.fingerprint
     assert finding(db="x").fingerprint != a.fingerprint
 
@@ -118,16 +154,37 @@ def test_baseline_entries_sharing_a_fingerprint_accept_the_union(tmp_path):
     from pgaudit_roles.evaluate import baseline as bl
 
     def finding(privs: list[str], grantor: str) -> Finding:
-        return Finding("PGR-PRIV-001", "high", "m", database="db", object_type="table",
-                       object_identity="s.t", role="PUBLIC",
-                       details={"privileges": privs, "grantor": grantor})
+        return Finding(
+            "PGR-PRIV-001",
+            "high",
+            "m",
+            database="db",
+            object_type="table",
+            object_identity="s.t",
+            role="PUBLIC",
+            details={"privileges": privs, "grantor": grantor},
+        )
 
     a, b = finding(["INSERT"], "alice"), finding(["SELECT"], "bob")
     assert a.fingerprint == b.fingerprint
     path = tmp_path / "baseline.json"
-    path.write_text(_json.dumps({"format": bl.FORMAT, "version": bl.VERSION, "findings": [
-        {"fingerprint": f.fingerprint, "rule_id": f.rule_id, "evidence": f.evidence_digest,
-         "widening": {"privileges": f.details["privileges"]}} for f in (a, b)]}))
+    path.write_text(
+        _json.dumps(
+            {
+                "format": bl.FORMAT,
+                "version": bl.VERSION,
+                "findings": [
+                    {
+                        "fingerprint": f.fingerprint,
+                        "rule_id": f.rule_id,
+                        "evidence": f.evidence_digest,
+                        "widening": {"privileges": f.details["privileges"]},
+                    }
+                    for f in (a, b)
+                ],
+            }
+        )
+    )
     accepted = bl.load(path)
     same = [finding(["SELECT"], "bob"), finding(["INSERT"], "alice")]
     bl.apply(same, accepted)

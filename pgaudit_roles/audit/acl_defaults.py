@@ -29,8 +29,13 @@ nobody but a superuser may INSERT/UPDATE/DELETE/TRUNCATE them, whatever the ACL 
 
 SYSTEM_CATALOG_DENIED: tuple[str, ...] = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "USAGE")
 
-TABLE_KINDS: tuple[str, ...] = ("table", "partitioned table", "view", "materialized view",
-                                "foreign table")
+TABLE_KINDS: tuple[str, ...] = (
+    "table",
+    "partitioned table",
+    "view",
+    "materialized view",
+    "foreign table",
+)
 """Relation kinds that carry table privileges (everything in pg_class except sequences)."""
 
 _TABLE_PRIVS = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
@@ -82,9 +87,20 @@ def _types() -> Iterator[PrivilegeType]:
 
 PRIVILEGE_TYPES: tuple[PrivilegeType, ...] = tuple(_types())
 
-OBJECT_CLASSES: tuple[str, ...] = ("database", "tablespace", "parameter", "schema", "relation",
-                                   "column", "function", "type", "language", "large_object",
-                                   "fdw", "server")
+OBJECT_CLASSES: tuple[str, ...] = (
+    "database",
+    "tablespace",
+    "parameter",
+    "schema",
+    "relation",
+    "column",
+    "function",
+    "type",
+    "language",
+    "large_object",
+    "fdw",
+    "server",
+)
 
 
 def privilege_types(server_version_num: int | None) -> list[PrivilegeType]:
@@ -93,15 +109,20 @@ def privilege_types(server_version_num: int | None) -> list[PrivilegeType]:
     return [t for t in PRIVILEGE_TYPES if t.min_version <= v]
 
 
-def privileges_for(object_class: str, kind: str | None,
-                   server_version_num: int | None) -> list[str]:
+def privileges_for(
+    object_class: str, kind: str | None, server_version_num: int | None
+) -> list[str]:
     """Every privilege an object of this class and kind can carry, in catalog order."""
-    return [t.privilege for t in privilege_types(server_version_num)
-            if t.object_class == object_class and (t.kind is None or t.kind == kind)]
+    return [
+        t.privilege
+        for t in privilege_types(server_version_num)
+        if t.object_class == object_class and (t.kind is None or t.kind == kind)
+    ]
 
 
-def default_acl(object_class: str, kind: str | None,
-                server_version_num: int | None) -> list[tuple[str, str]]:
+def default_acl(
+    object_class: str, kind: str | None, server_version_num: int | None
+) -> list[tuple[str, str]]:
     """``acldefault()`` for a NULL ACL: ``[(grantee, privilege)]``, grantee 'owner'|'PUBLIC'."""
     out: list[tuple[str, str]] = []
     for t in privilege_types(server_version_num):
@@ -177,15 +198,32 @@ def virtual_grants(server_version_num: int | None) -> list[VirtualGrant]:
     return [g for g in VIRTUAL_GRANTS if g.min_version <= v]
 
 
-MANAGED_SUPERUSER_ROLES: tuple[str, ...] = ("rds_superuser", "cloudsqlsuperuser", "azure_pg_admin",
-                                            "alloydbsuperuser", "neon_superuser",
-                                            "mdb_superuser")
+MANAGED_SUPERUSER_ROLES: tuple[str, ...] = (
+    "rds_superuser",
+    "cloudsqlsuperuser",
+    "azure_pg_admin",
+    "alloydbsuperuser",
+    "neon_superuser",
+    "mdb_superuser",
+)
 """Provider admin roles treated like SUPERUSER by the superuser rules (design.md); the
 provider of each is in ``escalation.MANAGED_PROVIDERS``."""
 
 PRIVILEGE_LETTERS: dict[str, str] = {
-    "r": "SELECT", "w": "UPDATE", "a": "INSERT", "d": "DELETE", "D": "TRUNCATE",
-    "x": "REFERENCES", "t": "TRIGGER", "X": "EXECUTE", "U": "USAGE", "C": "CREATE",
-    "c": "CONNECT", "T": "TEMPORARY", "s": "SET", "A": "ALTER SYSTEM", "m": "MAINTAIN",
+    "r": "SELECT",
+    "w": "UPDATE",
+    "a": "INSERT",
+    "d": "DELETE",
+    "D": "TRUNCATE",
+    "x": "REFERENCES",
+    "t": "TRIGGER",
+    "X": "EXECUTE",
+    "U": "USAGE",
+    "C": "CREATE",
+    "c": "CONNECT",
+    "T": "TEMPORARY",
+    "s": "SET",
+    "A": "ALTER SYSTEM",
+    "m": "MAINTAIN",
 }
 """aclitem letters -> SQL words (catalog.md 2.3), for reading ACL text in user input."""

@@ -21,6 +21,7 @@ user-supplied SQL.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -28,19 +29,26 @@ import tempfile
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..collect.columnfile import duckdb_literal, reader_sql
+from ..collect.coverage import COLUMNS
+from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
+from ..collect.coverage import rows as coverage_rows
 from ..collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
-from ..collect.spool import duckdb_literal
 from ..core.errors import UsageError
-from . import acl_defaults
+from . import acl_defaults, escalation
+from .effective import EFFECTIVE_PRIVILEGES_SQL, build_role_closure
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
+from .hba_analysis import analyze_facts
 from .naming import NamingPolicy
 
 if TYPE_CHECKING:
     import duckdb
 
 # --- the contract -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AuditColumn:
@@ -61,15 +69,23 @@ class AuditTable:
         return [c.name for c in self.columns]
 
 
-def _t(name: str, kind: str, description: str,
-       columns: list[tuple[str, str, str]]) -> AuditTable:
-    return AuditTable(name, kind, " ".join(description.split()),
-                      tuple(AuditColumn(n, t, " ".join(d.split())) for n, t, d in columns))
+def _t(name: str, kind: str, description: str, columns: list[tuple[str, str, str]]) -> AuditTable:
+    return AuditTable(
+        name,
+        kind,
+        " ".join(description.split()),
+        tuple(AuditColumn(n, t, " ".join(d.split())) for n, t, d in columns),
+    )
+
+
+def _snapshot_columns(table: str, **override: tuple[str, str]) -> list[tuple[str, str, str]]:
+    """The columns of snapshot table ``table`` as the audit schema shows them: the snapshot's
+    contract (``collect.tables``, defined once), with the type and description of a column
+    the loader converts given by ``override`` (name -> (type, description))."""
+    return [(name, *override.get(name, (ty, doc))) for name, ty, doc in CLUSTER_TABLES[table]]
 
 
 def _coverage_columns() -> list[tuple[str, str, str]]:
-    from ..collect.coverage import COLUMNS
-
     return COLUMNS
 
 
@@ -77,9 +93,13 @@ _DB = ("database", "VARCHAR", "Database name")
 _DBOID = ("database_oid", "BIGINT", "Database OID")
 
 _FIX_PARTS = [  # the fix of an escalation hop, as parts a remediation template quotes itself
-    ("fix_kind", "VARCHAR", """revoke_membership | revoke_admin | nocreaterole | nosuperuser |
+    (
+        "fix_kind",
+        "VARCHAR",
+        """revoke_membership | revoke_admin | nocreaterole | nosuperuser |
      function_search_path | revoke_schema_create | revoke_execute | function_owner |
-     revoke_parameter | revoke_server_usage; NULL = no fix (the hop is the target's nature)"""),
+     revoke_parameter | revoke_server_usage; NULL = no fix (the hop is the target's nature)""",
+    ),
     ("fix_role", "VARCHAR", "Group role (memberships) or new owner (function_owner)"),
     ("fix_member", "VARCHAR", "Member, attribute holder or grantee to revoke from"),
     ("fix_public", "BOOLEAN", "The grantee to revoke from is PUBLIC"),
@@ -91,53 +111,94 @@ _FIX_PARTS = [  # the fix of an escalation hop, as parts a remediation template 
 ]
 
 _TABLES: list[AuditTable] = [
-    _t("roles", "table", """One row per role (cluster-wide), with the naming policy's
-       classification and derived risk attributes.""", [
-        ("oid", "BIGINT", "Role OID"),
-        ("name", "VARCHAR", "Role name, unquoted"),
-        ("superuser", "BOOLEAN", "rolsuper"),
-        ("inherit", "BOOLEAN", "rolinherit (16+: only the default for new grants' INHERIT option)"),
-        ("createrole", "BOOLEAN", "rolcreaterole"),
-        ("createdb", "BOOLEAN", "rolcreatedb"),
-        ("login", "BOOLEAN", "rolcanlogin"),
-        ("replication", "BOOLEAN", "rolreplication"),
-        ("bypassrls", "BOOLEAN", "rolbypassrls"),
-        ("connection_limit", "INTEGER", "rolconnlimit (-1 = no limit)"),
-        ("valid_until", "TIMESTAMPTZ", "Password expiry (rolvaliduntil); NULL = never expires"),
-        ("password_type", "VARCHAR",
-         "md5 | scram-sha-256 | none | other; NULL = unknown (not visible to the auditor)"),
-        ("config", "VARCHAR[]", "Role-wide settings (ALTER ROLE ... SET) as name=value"),
-        ("predefined", "BOOLEAN", "Built-in role (OID < 16384; includes the bootstrap superuser)"),
-        ("comment", "VARCHAR", "COMMENT ON ROLE text"),
-        ("kind", "VARCHAR", """Naming-policy kind: owner, writer, reader, deploy, app, monitor,
-         breakglass, admin (superuser not allowlisted), predefined, auditor, other"""),
-        ("app", "VARCHAR", "Application the name belongs to (environment suffix stripped), or NULL"),
-        ("environment", "VARCHAR", "Environment suffix found in the name (prod, staging, ...), or NULL"),
-        ("is_bootstrap_superuser", "BOOLEAN", "The role created by initdb (OID 10)"),
-        ("is_breakglass", "BOOLEAN", "On the naming policy's break-glass allowlist (or given that kind explicitly)"),
-        ("is_auditor", "BOOLEAN", "Listed as the auditing role in the naming policy (or given that kind explicitly)"),
-        ("superuser_equivalent", "BOOLEAN", """SUPERUSER, or can SET ROLE (16+: along SET
+    _t(
+        "roles",
+        "table",
+        """One row per role (cluster-wide), with the naming policy's
+       classification and derived risk attributes.""",
+        [
+            *_snapshot_columns(
+                "roles",
+                valid_until=(
+                    "TIMESTAMPTZ",
+                    "Password expiry (rolvaliduntil); NULL = never expires",
+                ),
+            ),
+            (
+                "kind",
+                "VARCHAR",
+                """Naming-policy kind: owner, writer, reader, deploy, app, monitor,
+         breakglass, admin (superuser not allowlisted), predefined, auditor, other""",
+            ),
+            (
+                "app",
+                "VARCHAR",
+                "Application the name belongs to (environment suffix stripped), or NULL",
+            ),
+            (
+                "environment",
+                "VARCHAR",
+                "Environment suffix found in the name (prod, staging, ...), or NULL",
+            ),
+            ("is_bootstrap_superuser", "BOOLEAN", "The role created by initdb (OID 10)"),
+            (
+                "is_breakglass",
+                "BOOLEAN",
+                "On the naming policy's break-glass allowlist (or given that kind explicitly)",
+            ),
+            (
+                "is_auditor",
+                "BOOLEAN",
+                "Listed as the auditing role in the naming policy (or given that kind explicitly)",
+            ),
+            (
+                "superuser_equivalent",
+                "BOOLEAN",
+                """SUPERUSER, or can SET ROLE (16+: along SET
          TRUE grants) to a managed-service admin role: rds_superuser, cloudsqlsuperuser,
          azure_pg_admin, alloydbsuperuser, neon_superuser, mdb_superuser. Not included: SET ROLE to a role that itself has SUPERUSER (which
-         also makes a superuser); find those with role_closure.can_set and roles.superuser"""),
-        ("superuser_via", "VARCHAR", """Why superuser_equivalent: 'SUPERUSER' for the attribute
-         itself, else the name of the managed-service admin role; NULL when not"""),        ("member_of", "VARCHAR[]", "Roles this role is a direct member of (sorted)"),
-        ("members", "VARCHAR[]", "Direct members of this role (sorted)"),
-    ]),
-    _t("memberships", "table", """One row per membership grant (pg_auth_members). 16+ may
+         also makes a superuser); find those with role_closure.can_set and roles.superuser""",
+            ),
+            (
+                "superuser_via",
+                "VARCHAR",
+                """Why superuser_equivalent: 'SUPERUSER' for the attribute
+         itself, else the name of the managed-service admin role; NULL when not""",
+            ),
+            ("member_of", "VARCHAR[]", "Roles this role is a direct member of (sorted)"),
+            ("members", "VARCHAR[]", "Direct members of this role (sorted)"),
+        ],
+    ),
+    _t(
+        "memberships",
+        "table",
+        """One row per membership grant (pg_auth_members). 16+ may
        hold several rows per (role, member) pair, one per grantor; the options of a pair are
-       the OR over its rows.""", [
-        ("role", "VARCHAR", "The group role granted"),
-        ("role_oid", "BIGINT", "Its OID"),
-        ("member", "VARCHAR", "The role it is granted to"),
-        ("member_oid", "BIGINT", "Its OID"),
-        ("grantor", "VARCHAR", "Grantor (16+: a superuser's grant shows the bootstrap superuser)"),
-        ("grantor_oid", "BIGINT", "Grantor OID"),
-        ("admin_option", "BOOLEAN", "WITH ADMIN OPTION"),
-        ("inherit_option", "BOOLEAN", "16+: the grant's INHERIT option; 13-15: the member's rolinherit"),
-        ("set_option", "BOOLEAN", "16+: the grant's SET option; 13-15: always true"),
-    ]),
-    _t("role_closure", "table", """Transitive membership: one row per (member, role) pair
+       the OR over its rows.""",
+        [
+            ("role", "VARCHAR", "The group role granted"),
+            ("role_oid", "BIGINT", "Its OID"),
+            ("member", "VARCHAR", "The role it is granted to"),
+            ("member_oid", "BIGINT", "Its OID"),
+            (
+                "grantor",
+                "VARCHAR",
+                "Grantor (16+: a superuser's grant shows the bootstrap superuser)",
+            ),
+            ("grantor_oid", "BIGINT", "Grantor OID"),
+            ("admin_option", "BOOLEAN", "WITH ADMIN OPTION"),
+            (
+                "inherit_option",
+                "BOOLEAN",
+                "16+: the grant's INHERIT option; 13-15: the member's rolinherit",
+            ),
+            ("set_option", "BOOLEAN", "16+: the grant's SET option; 13-15: always true"),
+        ],
+    ),
+    _t(
+        "role_closure",
+        "table",
+        """Transitive membership: one row per (member, role) pair
        reachable through memberships, including the reflexive row (depth 0). Rows with
        database NULL hold cluster-wide; pg_database_owner (14+) is an implicit member edge
        from each database's owner that exists only inside that database, so pairs it adds
@@ -147,307 +208,488 @@ _TABLES: list[AuditTable] = [
        power is the superuser column of roles. Inheritance: 13-15 every member on the chain
        except the last role has rolinherit; 16+ every grant on the chain has INHERIT TRUE
        (any of a pair's grant rows). SET ROLE: 13-15 any chain; 16+ a chain of SET TRUE
-       grants.""", [
-        ("database", "VARCHAR", "NULL = cluster-wide; else the database whose owner's implicit pg_database_owner membership this row needs"),
-        _DBOID,
-        ("member", "VARCHAR", "The role whose memberships are followed"),
-        ("role", "VARCHAR", "A role it reaches"),
-        ("member_oid", "BIGINT", "Member OID"),
-        ("role_oid", "BIGINT", "Role OID"),
-        ("depth", "INTEGER", "Length of the shortest membership chain (0 = the role itself)"),
-        ("path", "VARCHAR[]", "A shortest chain of role names from member to role"),
-        ("inherits", "BOOLEAN", "member has the privileges of role (pg_has_role USAGE)"),
-        ("inherit_depth", "INTEGER", "Length of the shortest inheriting chain, NULL if none"),
-        ("inherit_path", "VARCHAR[]", "A shortest inheriting chain, NULL if none"),
-        ("can_set", "BOOLEAN", "member can SET ROLE to role (pg_has_role SET; MEMBER on 13-15)"),
-        ("set_path", "VARCHAR[]", "A shortest chain that allows SET ROLE, NULL if none"),
-    ]),
-    _t("databases", "table", "One row per database in the cluster, collected or not.", [
-        ("oid", "BIGINT", "Database OID"),
-        ("name", "VARCHAR", "Database name"),
-        ("identity", "VARCHAR", "Name quoted as an SQL identifier"),
-        ("owner", "VARCHAR", "Owner (datdba) name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("allow_connections", "BOOLEAN", "datallowconn"),
-        ("is_template", "BOOLEAN", "datistemplate"),
-        ("connection_limit", "INTEGER", "datconnlimit"),
-        ("acl_state", "VARCHAR", "default (NULL ACL: built-in defaults) | explicit"),
-        ("auditor_can_connect", "BOOLEAN", "The auditor had CONNECT on it"),
-        ("collected", "BOOLEAN", "Its per-database catalogs were read"),
-        ("not_collected_reason", "VARCHAR", "Why not, when not collected"),
-    ]),
-    _t("tablespaces", "table", "One row per tablespace.", [
-        ("oid", "BIGINT", "Tablespace OID"),
-        ("name", "VARCHAR", "Tablespace name"),
-        ("owner", "VARCHAR", "Owner name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-    ]),
-    _t("schemas", "table", "One row per schema in each collected database (no pg_toast/pg_temp).", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "Schema OID"),
-        ("name", "VARCHAR", "Schema name"),
-        ("identity", "VARCHAR", "Name quoted as an SQL identifier"),
-        ("owner", "VARCHAR", "Owner name (pg_database_owner on 15+ for public)"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("owner_kind", "VARCHAR", "Naming-policy kind of the owner"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-        ("is_system", "BOOLEAN", "pg_catalog or information_schema"),
-        ("app", "VARCHAR", """Application the schema belongs to: from naming.app_schemas when
+       grants.""",
+        [
+            (
+                "database",
+                "VARCHAR",
+                "NULL = cluster-wide; else the database whose owner's implicit pg_database_owner membership this row needs",
+            ),
+            _DBOID,
+            ("member", "VARCHAR", "The role whose memberships are followed"),
+            ("role", "VARCHAR", "A role it reaches"),
+            ("member_oid", "BIGINT", "Member OID"),
+            ("role_oid", "BIGINT", "Role OID"),
+            ("depth", "INTEGER", "Length of the shortest membership chain (0 = the role itself)"),
+            ("path", "VARCHAR[]", "A shortest chain of role names from member to role"),
+            ("inherits", "BOOLEAN", "member has the privileges of role (pg_has_role USAGE)"),
+            ("inherit_depth", "INTEGER", "Length of the shortest inheriting chain, NULL if none"),
+            ("inherit_path", "VARCHAR[]", "A shortest inheriting chain, NULL if none"),
+            (
+                "can_set",
+                "BOOLEAN",
+                "member can SET ROLE to role (pg_has_role SET; MEMBER on 13-15)",
+            ),
+            ("set_path", "VARCHAR[]", "A shortest chain that allows SET ROLE, NULL if none"),
+        ],
+    ),
+    _t(
+        "databases",
+        "table",
+        "One row per database in the cluster, collected or not.",
+        [
+            ("oid", "BIGINT", "Database OID"),
+            ("name", "VARCHAR", "Database name"),
+            ("identity", "VARCHAR", "Name quoted as an SQL identifier"),
+            ("owner", "VARCHAR", "Owner (datdba) name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("allow_connections", "BOOLEAN", "datallowconn"),
+            ("is_template", "BOOLEAN", "datistemplate"),
+            ("connection_limit", "INTEGER", "datconnlimit"),
+            ("acl_state", "VARCHAR", "default (NULL ACL: built-in defaults) | explicit"),
+            ("auditor_can_connect", "BOOLEAN", "The auditor had CONNECT on it"),
+            ("collected", "BOOLEAN", "Its per-database catalogs were read"),
+            ("not_collected_reason", "VARCHAR", "Why not, when not collected"),
+        ],
+    ),
+    _t(
+        "tablespaces",
+        "table",
+        "One row per tablespace.",
+        [
+            ("oid", "BIGINT", "Tablespace OID"),
+            ("name", "VARCHAR", "Tablespace name"),
+            ("owner", "VARCHAR", "Owner name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+        ],
+    ),
+    _t(
+        "schemas",
+        "table",
+        "One row per schema in each collected database (no pg_toast/pg_temp).",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "Schema OID"),
+            ("name", "VARCHAR", "Schema name"),
+            ("identity", "VARCHAR", "Name quoted as an SQL identifier"),
+            ("owner", "VARCHAR", "Owner name (pg_database_owner on 15+ for public)"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("owner_kind", "VARCHAR", "Naming-policy kind of the owner"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+            ("is_system", "BOOLEAN", "pg_catalog or information_schema"),
+            (
+                "app",
+                "VARCHAR",
+                """Application the schema belongs to: from naming.app_schemas when
          that is configured, else the app of its owner when the owner is an owner-kind role;
-         NULL for system schemas"""),
-    ]),
-    _t("objects", "table", """Relations, functions, types, languages, large objects,
+         NULL for system schemas""",
+            ),
+        ],
+    ),
+    _t(
+        "objects",
+        "table",
+        """Relations, functions, types, languages, large objects,
        foreign-data wrappers and servers of each collected database. In pg_catalog and
-       information_schema only objects whose ACL was changed are collected.""", [
-        _DB, _DBOID,
-        ("object_class", "VARCHAR", "relation | function | type | language | large_object | fdw | server"),
-        ("oid", "BIGINT", "OID in its catalog"),
-        ("kind", "VARCHAR", """table, partitioned table, view, materialized view, sequence,
+       information_schema only objects whose ACL was changed are collected.""",
+        [
+            _DB,
+            _DBOID,
+            (
+                "object_class",
+                "VARCHAR",
+                "relation | function | type | language | large_object | fdw | server",
+            ),
+            ("oid", "BIGINT", "OID in its catalog"),
+            (
+                "kind",
+                "VARCHAR",
+                """table, partitioned table, view, materialized view, sequence,
          foreign table, function, procedure, aggregate, window function, base type, domain,
          enum, range, composite, multirange, pseudo, language, large object,
-         foreign-data wrapper, server"""),
-        ("schema", "VARCHAR", "Schema name; NULL for languages, large objects, FDWs, servers"),
-        ("schema_oid", "BIGINT", "Schema OID"),
-        ("name", "VARCHAR", "Object name, unquoted (large objects: the OID as text)"),
-        ("identity", "VARCHAR", """Display/SQL name: schema-qualified and quoted like
-         quote_ident (functions: schema.name(identity arguments))"""),
-        ("identity_args", "VARCHAR", "Functions: pg_get_function_identity_arguments()"),
-        ("owner", "VARCHAR", "Owner name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-        ("extension", "VARCHAR", "Extension the object belongs to, if any"),
-        ("is_system", "BOOLEAN", "In a system schema, or a built-in object (OID < 16384) without schema"),
-        ("trusted", "BOOLEAN", "Languages: lanpltrusted"),
-    ]),
-    _t("acl_objects", "table", """Every object that carries privileges, of every class, in
+         foreign-data wrapper, server""",
+            ),
+            ("schema", "VARCHAR", "Schema name; NULL for languages, large objects, FDWs, servers"),
+            ("schema_oid", "BIGINT", "Schema OID"),
+            ("name", "VARCHAR", "Object name, unquoted (large objects: the OID as text)"),
+            (
+                "identity",
+                "VARCHAR",
+                """Display/SQL name: schema-qualified and quoted like
+         quote_ident (functions: schema.name(identity arguments))""",
+            ),
+            ("identity_args", "VARCHAR", "Functions: pg_get_function_identity_arguments()"),
+            ("owner", "VARCHAR", "Owner name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+            ("extension", "VARCHAR", "Extension the object belongs to, if any"),
+            (
+                "is_system",
+                "BOOLEAN",
+                "In a system schema, or a built-in object (OID < 16384) without schema",
+            ),
+            ("trusted", "BOOLEAN", "Languages: lanpltrusted"),
+        ],
+    ),
+    _t(
+        "acl_objects",
+        "table",
+        """Every object that carries privileges, of every class, in
        one shape: databases, tablespaces, parameters with an ACL (15+), schemas and the
-       objects table. The universe privileges and effective_privileges range over.""", [
-        ("database", "VARCHAR", "Database the object lives in (a database row: itself); NULL for tablespaces and parameters"),
-        _DBOID,
-        ("object_class", "VARCHAR", "database | tablespace | parameter | schema | relation | function | type | language | large_object | fdw | server"),
-        ("object_oid", "BIGINT", "OID in its catalog"),
-        ("kind", "VARCHAR", "objects.kind; or database, tablespace, parameter, schema"),
-        ("schema", "VARCHAR", "Containing schema"),
-        ("object_name", "VARCHAR", "Name, unquoted"),
-        ("identity", "VARCHAR", "Quoted display/SQL name"),
-        ("owner", "VARCHAR", "Owner name (NULL for parameters)"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-        ("is_system", "BOOLEAN", "Built-in or in a system schema"),
-    ]),
-    _t("privileges", "table", """Stored privileges: one row per object x grantee x privilege.
+       objects table. The universe privileges and effective_privileges range over.""",
+        [
+            (
+                "database",
+                "VARCHAR",
+                "Database the object lives in (a database row: itself); NULL for tablespaces and parameters",
+            ),
+            _DBOID,
+            (
+                "object_class",
+                "VARCHAR",
+                "database | tablespace | parameter | schema | relation | function | type | language | large_object | fdw | server",
+            ),
+            ("object_oid", "BIGINT", "OID in its catalog"),
+            ("kind", "VARCHAR", "objects.kind; or database, tablespace, parameter, schema"),
+            ("schema", "VARCHAR", "Containing schema"),
+            ("object_name", "VARCHAR", "Name, unquoted"),
+            ("identity", "VARCHAR", "Quoted display/SQL name"),
+            ("owner", "VARCHAR", "Owner name (NULL for parameters)"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+            ("is_system", "BOOLEAN", "Built-in or in a system schema"),
+        ],
+    ),
+    _t(
+        "privileges",
+        "table",
+        """Stored privileges: one row per object x grantee x privilege.
        A NULL ACL is expanded to the built-in default for its type and owner
        (source='default'); stored entries have source='explicit'. An explicit empty ACL has
        no rows: nobody, not even the owner, holds a privilege. Columns appear with
-       object_class='column' (their NULL ACL grants nothing).""", [
-        _DB, _DBOID,
-        ("object_class", "VARCHAR", "database | tablespace | parameter | schema | relation | column | function | type | language | large_object | fdw | server"),
-        ("object_oid", "BIGINT", "OID (columns: the table's OID)"),
-        ("subid", "INTEGER", "Column number for column privileges, else 0"),
-        ("schema", "VARCHAR", "Schema name, if any"),
-        ("object_name", "VARCHAR", "Object name (columns: the table's name)"),
-        ("identity", "VARCHAR", "Quoted display/SQL name of the object (columns: of the table)"),
-        ("column_name", "VARCHAR", "Column name for column privileges, else NULL"),
-        ("kind", "VARCHAR", "Object kind (columns: the table's kind)"),
-        ("owner", "VARCHAR", "Owner of the object"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("grantee", "VARCHAR", "Grantee role name, or 'PUBLIC'"),
-        ("grantee_oid", "BIGINT", "Grantee OID; 0 = PUBLIC"),
-        ("grantor", "VARCHAR", "Grantor name (the owner for defaults)"),
-        ("grantor_oid", "BIGINT", "Grantor OID"),
-        ("privilege", "VARCHAR", "SQL privilege word: SELECT, INSERT, ..., TEMPORARY, ALTER SYSTEM, MAINTAIN"),
-        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
-        ("source", "VARCHAR", "explicit | default"),
-        ("is_system", "BOOLEAN", "The object is built-in or in a system schema"),
-    ]),
-    _t("column_privileges", "view", "privileges restricted to column-level grants.", [
-        _DB, _DBOID,
-        ("table_oid", "BIGINT", "Table OID"),
-        ("attnum", "INTEGER", "Column number"),
-        ("schema", "VARCHAR", "Schema name"),
-        ("table_name", "VARCHAR", "Table name"),
-        ("identity", "VARCHAR", "Quoted table name"),
-        ("column_name", "VARCHAR", "Column name"),
-        ("kind", "VARCHAR", "Table kind"),
-        ("owner", "VARCHAR", "Table owner"),
-        ("grantee", "VARCHAR", "Grantee or 'PUBLIC'"),
-        ("grantee_oid", "BIGINT", "Grantee OID; 0 = PUBLIC"),
-        ("grantor", "VARCHAR", "Grantor"),
-        ("privilege", "VARCHAR", "SELECT | INSERT | UPDATE | REFERENCES"),
-        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
-    ]),
-    _t("privilege_types", "table", """Which privileges exist for which object class and kind
+       object_class='column' (their NULL ACL grants nothing).""",
+        [
+            _DB,
+            _DBOID,
+            (
+                "object_class",
+                "VARCHAR",
+                "database | tablespace | parameter | schema | relation | column | function | type | language | large_object | fdw | server",
+            ),
+            ("object_oid", "BIGINT", "OID (columns: the table's OID)"),
+            ("subid", "INTEGER", "Column number for column privileges, else 0"),
+            ("schema", "VARCHAR", "Schema name, if any"),
+            ("object_name", "VARCHAR", "Object name (columns: the table's name)"),
+            (
+                "identity",
+                "VARCHAR",
+                "Quoted display/SQL name of the object (columns: of the table)",
+            ),
+            ("column_name", "VARCHAR", "Column name for column privileges, else NULL"),
+            ("kind", "VARCHAR", "Object kind (columns: the table's kind)"),
+            ("owner", "VARCHAR", "Owner of the object"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("grantee", "VARCHAR", "Grantee role name, or 'PUBLIC'"),
+            ("grantee_oid", "BIGINT", "Grantee OID; 0 = PUBLIC"),
+            ("grantor", "VARCHAR", "Grantor name (the owner for defaults)"),
+            ("grantor_oid", "BIGINT", "Grantor OID"),
+            (
+                "privilege",
+                "VARCHAR",
+                "SQL privilege word: SELECT, INSERT, ..., TEMPORARY, ALTER SYSTEM, MAINTAIN",
+            ),
+            ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+            ("source", "VARCHAR", "explicit | default"),
+            ("is_system", "BOOLEAN", "The object is built-in or in a system schema"),
+        ],
+    ),
+    _t(
+        "column_privileges",
+        "view",
+        "privileges restricted to column-level grants.",
+        [
+            _DB,
+            _DBOID,
+            ("table_oid", "BIGINT", "Table OID"),
+            ("attnum", "INTEGER", "Column number"),
+            ("schema", "VARCHAR", "Schema name"),
+            ("table_name", "VARCHAR", "Table name"),
+            ("identity", "VARCHAR", "Quoted table name"),
+            ("column_name", "VARCHAR", "Column name"),
+            ("kind", "VARCHAR", "Table kind"),
+            ("owner", "VARCHAR", "Table owner"),
+            ("grantee", "VARCHAR", "Grantee or 'PUBLIC'"),
+            ("grantee_oid", "BIGINT", "Grantee OID; 0 = PUBLIC"),
+            ("grantor", "VARCHAR", "Grantor"),
+            ("privilege", "VARCHAR", "SELECT | INSERT | UPDATE | REFERENCES"),
+            ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+        ],
+    ),
+    _t(
+        "privilege_types",
+        "table",
+        """Which privileges exist for which object class and kind
        on the audited server's version (MAINTAIN from 17, parameters from 15), and which the
-       built-in default ACL gives the owner and PUBLIC.""", [
-        ("object_class", "VARCHAR", "Object class"),
-        ("kind", "VARCHAR", "Object kind; NULL = every kind of the class"),
-        ("privilege", "VARCHAR", "SQL privilege word"),
-        ("owner_default", "BOOLEAN", "Granted to the owner by a NULL ACL"),
-        ("public_default", "BOOLEAN", "Granted to PUBLIC by a NULL ACL"),
-    ]),
-    _t("predefined_privileges", "table", """Privileges predefined roles confer on every object
+       built-in default ACL gives the owner and PUBLIC.""",
+        [
+            ("object_class", "VARCHAR", "Object class"),
+            ("kind", "VARCHAR", "Object kind; NULL = every kind of the class"),
+            ("privilege", "VARCHAR", "SQL privilege word"),
+            ("owner_default", "BOOLEAN", "Granted to the owner by a NULL ACL"),
+            ("public_default", "BOOLEAN", "Granted to PUBLIC by a NULL ACL"),
+        ],
+    ),
+    _t(
+        "predefined_privileges",
+        "table",
+        """Privileges predefined roles confer on every object
        of a class without appearing in any ACL (pg_read_all_data, pg_write_all_data 14+,
-       pg_maintain 17+), as applied on the audited server's version.""", [
-        ("role", "VARCHAR", "Predefined role"),
-        ("object_class", "VARCHAR", "relation | schema"),
-        ("kind", "VARCHAR", "Object kind; NULL = every kind"),
-        ("privilege", "VARCHAR", "Privilege conferred"),
-    ]),
-    _t("default_privileges", "table", """ALTER DEFAULT PRIVILEGES entries (pg_default_acl), one
+       pg_maintain 17+), as applied on the audited server's version.""",
+        [
+            ("role", "VARCHAR", "Predefined role"),
+            ("object_class", "VARCHAR", "relation | schema"),
+            ("kind", "VARCHAR", "Object kind; NULL = every kind"),
+            ("privilege", "VARCHAR", "Privilege conferred"),
+        ],
+    ),
+    _t(
+        "default_privileges",
+        "table",
+        """ALTER DEFAULT PRIVILEGES entries (pg_default_acl), one
        row per entry item. A global entry (scope 'global') replaces the built-in default for
        that creator and object type; a schema entry only adds. An entry whose ACL is empty
        keeps one marker row (is_empty_marker, grantee and privilege NULL): new objects of
-       that creator get no privileges at all, not even for the owner.""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_default_acl row OID"),
-        ("creator", "VARCHAR", "defaclrole: the role whose new objects get these privileges"),
-        ("creator_oid", "BIGINT", "Its OID"),
-        ("schema", "VARCHAR", "Schema for a per-schema entry; NULL for a global one"),
-        ("schema_oid", "BIGINT", "Schema OID; NULL for global"),
-        ("scope", "VARCHAR", "global | schema"),
-        ("objtype", "VARCHAR", "r tables, S sequences, f functions, T types, n schemas, L large objects (18+)"),
-        ("object_type", "VARCHAR", "tables | sequences | functions | types | schemas | large objects"),
-        ("grantee", "VARCHAR", "Grantee or 'PUBLIC'; NULL on the empty marker"),
-        ("grantee_oid", "BIGINT", "Grantee OID, 0 = PUBLIC; NULL on the marker"),
-        ("grantor", "VARCHAR", "Grantor"),
-        ("grantor_oid", "BIGINT", "Grantor OID"),
-        ("privilege", "VARCHAR", "SQL privilege word; NULL on the marker"),
-        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
-        ("is_empty_marker", "BOOLEAN", "Row that only records an empty ACL"),
-    ]),
-    _t("default_privileges_effective", "table", """What a new table (r), sequence (S),
+       that creator get no privileges at all, not even for the owner.""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_default_acl row OID"),
+            ("creator", "VARCHAR", "defaclrole: the role whose new objects get these privileges"),
+            ("creator_oid", "BIGINT", "Its OID"),
+            ("schema", "VARCHAR", "Schema for a per-schema entry; NULL for a global one"),
+            ("schema_oid", "BIGINT", "Schema OID; NULL for global"),
+            ("scope", "VARCHAR", "global | schema"),
+            (
+                "objtype",
+                "VARCHAR",
+                "r tables, S sequences, f functions, T types, n schemas, L large objects (18+)",
+            ),
+            (
+                "object_type",
+                "VARCHAR",
+                "tables | sequences | functions | types | schemas | large objects",
+            ),
+            ("grantee", "VARCHAR", "Grantee or 'PUBLIC'; NULL on the empty marker"),
+            ("grantee_oid", "BIGINT", "Grantee OID, 0 = PUBLIC; NULL on the marker"),
+            ("grantor", "VARCHAR", "Grantor"),
+            ("grantor_oid", "BIGINT", "Grantor OID"),
+            ("privilege", "VARCHAR", "SQL privilege word; NULL on the marker"),
+            ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+            ("is_empty_marker", "BOOLEAN", "Row that only records an empty ACL"),
+        ],
+    ),
+    _t(
+        "default_privileges_effective",
+        "table",
+        """What a new table (r), sequence (S),
        function (f) or type (T) created by a role in a non-system schema would get:
        (the creator's global entry, or else the built-in default) plus the creator's entry
        for that schema. Creators are the roles with any default-privilege entry in the
        database plus the owners of its non-system schemas. One row per (database, creator,
-       schema, objtype, grantee, privilege).""", [
-        _DB, _DBOID,
-        ("creator", "VARCHAR", "The creating role (owner of the new object)"),
-        ("creator_oid", "BIGINT", "Its OID"),
-        ("schema", "VARCHAR", "Schema the object would be created in"),
-        ("schema_oid", "BIGINT", "Schema OID"),
-        ("schema_owner", "VARCHAR", "Owner of that schema"),
-        ("objtype", "VARCHAR", "r | S | f | T"),
-        ("object_type", "VARCHAR", "tables | sequences | functions | types"),
-        ("grantee", "VARCHAR", "Grantee or 'PUBLIC'"),
-        ("grantee_oid", "BIGINT", "Grantee OID, 0 = PUBLIC"),
-        ("privilege", "VARCHAR", "SQL privilege word"),
-        ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
-        ("source", "VARCHAR", "builtin (no global entry) | global | schema (added by the schema entry only)"),
-    ]),
-    _t("functions", "table", "Functions, procedures and aggregates with their security attributes.", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_proc OID"),
-        ("schema", "VARCHAR", "Schema name"),
-        ("name", "VARCHAR", "Function name"),
-        ("identity", "VARCHAR", "schema.name(identity arguments), quoted"),
-        ("identity_args", "VARCHAR", "pg_get_function_identity_arguments()"),
-        ("owner", "VARCHAR", "Owner name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("kind", "VARCHAR", "function | procedure | aggregate | window function"),
-        ("security_definer", "BOOLEAN", "prosecdef"),
-        ("config", "VARCHAR[]", "proconfig (SET clauses) as name=value"),
-        ("search_path", "VARCHAR", "Value of a SET search_path clause, NULL if none"),
-        ("language", "VARCHAR", "Language name"),
-        ("leakproof", "BOOLEAN", "proleakproof"),
-        ("extension", "VARCHAR", "Extension the function belongs to"),
-        ("acl_state", "VARCHAR", "default | explicit"),
-        ("is_system", "BOOLEAN", "In a system schema"),
-    ]),
-    _t("extensions", "table", "Installed extensions per database.", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "Extension OID"),
-        ("name", "VARCHAR", "Extension name"),
-        ("owner", "VARCHAR", "Owner name"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("schema", "VARCHAR", "Schema it was installed in"),
-        ("schema_oid", "BIGINT", "Schema OID"),
-        ("version", "VARCHAR", "Installed version"),
-    ]),
-    _t("rls_tables", "table", """Tables and partitioned tables of each collected database
-       with row-level security enabled or forced, or with at least one policy.""", [
-        _DB, _DBOID,
-        ("table_oid", "BIGINT", "Table OID"),
-        ("schema", "VARCHAR", "Schema name"),
-        ("name", "VARCHAR", "Table name"),
-        ("identity", "VARCHAR", "Quoted schema.table"),
-        ("owner", "VARCHAR", "Table owner (bypasses the policies unless RLS is forced)"),
-        ("owner_oid", "BIGINT", "Owner OID"),
-        ("owner_kind", "VARCHAR", "Naming-policy kind of the owner"),
-        ("row_security", "BOOLEAN", "ENABLE ROW LEVEL SECURITY (relrowsecurity)"),
-        ("force_row_security", "BOOLEAN", "FORCE ROW LEVEL SECURITY (relforcerowsecurity)"),
-        ("policies", "INTEGER", "Number of policies on the table"),
-    ]),
-    _t("policies", "table", """Row-level security policies (pg_policy), one row per policy.
+       schema, objtype, grantee, privilege).""",
+        [
+            _DB,
+            _DBOID,
+            ("creator", "VARCHAR", "The creating role (owner of the new object)"),
+            ("creator_oid", "BIGINT", "Its OID"),
+            ("schema", "VARCHAR", "Schema the object would be created in"),
+            ("schema_oid", "BIGINT", "Schema OID"),
+            ("schema_owner", "VARCHAR", "Owner of that schema"),
+            ("objtype", "VARCHAR", "r | S | f | T"),
+            ("object_type", "VARCHAR", "tables | sequences | functions | types"),
+            ("grantee", "VARCHAR", "Grantee or 'PUBLIC'"),
+            ("grantee_oid", "BIGINT", "Grantee OID, 0 = PUBLIC"),
+            ("privilege", "VARCHAR", "SQL privilege word"),
+            ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
+            (
+                "source",
+                "VARCHAR",
+                "builtin (no global entry) | global | schema (added by the schema entry only)",
+            ),
+        ],
+    ),
+    _t(
+        "functions",
+        "table",
+        "Functions, procedures and aggregates with their security attributes.",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_proc OID"),
+            ("schema", "VARCHAR", "Schema name"),
+            ("name", "VARCHAR", "Function name"),
+            ("identity", "VARCHAR", "schema.name(identity arguments), quoted"),
+            ("identity_args", "VARCHAR", "pg_get_function_identity_arguments()"),
+            ("owner", "VARCHAR", "Owner name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("kind", "VARCHAR", "function | procedure | aggregate | window function"),
+            ("security_definer", "BOOLEAN", "prosecdef"),
+            ("config", "VARCHAR[]", "proconfig (SET clauses) as name=value"),
+            ("search_path", "VARCHAR", "Value of a SET search_path clause, NULL if none"),
+            ("language", "VARCHAR", "Language name"),
+            ("leakproof", "BOOLEAN", "proleakproof"),
+            ("extension", "VARCHAR", "Extension the function belongs to"),
+            ("acl_state", "VARCHAR", "default | explicit"),
+            ("is_system", "BOOLEAN", "In a system schema"),
+        ],
+    ),
+    _t(
+        "extensions",
+        "table",
+        "Installed extensions per database.",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "Extension OID"),
+            ("name", "VARCHAR", "Extension name"),
+            ("owner", "VARCHAR", "Owner name"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("schema", "VARCHAR", "Schema it was installed in"),
+            ("schema_oid", "BIGINT", "Schema OID"),
+            ("version", "VARCHAR", "Installed version"),
+        ],
+    ),
+    _t(
+        "rls_tables",
+        "table",
+        """Tables and partitioned tables of each collected database
+       with row-level security enabled or forced, or with at least one policy.""",
+        [
+            _DB,
+            _DBOID,
+            ("table_oid", "BIGINT", "Table OID"),
+            ("schema", "VARCHAR", "Schema name"),
+            ("name", "VARCHAR", "Table name"),
+            ("identity", "VARCHAR", "Quoted schema.table"),
+            ("owner", "VARCHAR", "Table owner (bypasses the policies unless RLS is forced)"),
+            ("owner_oid", "BIGINT", "Owner OID"),
+            ("owner_kind", "VARCHAR", "Naming-policy kind of the owner"),
+            ("row_security", "BOOLEAN", "ENABLE ROW LEVEL SECURITY (relrowsecurity)"),
+            ("force_row_security", "BOOLEAN", "FORCE ROW LEVEL SECURITY (relforcerowsecurity)"),
+            ("policies", "INTEGER", "Number of policies on the table"),
+        ],
+    ),
+    _t(
+        "policies",
+        "table",
+        """Row-level security policies (pg_policy), one row per policy.
        A permissive policy without USING hides every row for its command, one without WITH
        CHECK (INSERT) admits no row; UPDATE and ALL policies without WITH CHECK check new rows
-       with USING.""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_policy OID"),
-        ("table_oid", "BIGINT", "Table OID"),
-        ("schema", "VARCHAR", "Schema of the table"),
-        ("table_name", "VARCHAR", "Table name"),
-        ("identity", "VARCHAR", "Quoted schema.table"),
-        ("name", "VARCHAR", "Policy name"),
-        ("command", "VARCHAR", "ALL | SELECT | INSERT | UPDATE | DELETE"),
-        ("permissive", "BOOLEAN", "PERMISSIVE (OR-ed) rather than RESTRICTIVE (AND-ed)"),
-        ("roles", "VARCHAR[]", "Role names it applies to; 'PUBLIC' for every role"),
-        ("role_oids", "BIGINT[]", "Their OIDs, 0 = PUBLIC"),
-        ("using_expr", "VARCHAR", "USING expression as the server prints it; NULL if none"),
-        ("check_expr", "VARCHAR", "WITH CHECK expression; NULL if none"),
-    ]),
-    _t("triggers", "table", """User triggers (not the internal ones behind foreign keys),
+       with USING.""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_policy OID"),
+            ("table_oid", "BIGINT", "Table OID"),
+            ("schema", "VARCHAR", "Schema of the table"),
+            ("table_name", "VARCHAR", "Table name"),
+            ("identity", "VARCHAR", "Quoted schema.table"),
+            ("name", "VARCHAR", "Policy name"),
+            ("command", "VARCHAR", "ALL | SELECT | INSERT | UPDATE | DELETE"),
+            ("permissive", "BOOLEAN", "PERMISSIVE (OR-ed) rather than RESTRICTIVE (AND-ed)"),
+            ("roles", "VARCHAR[]", "Role names it applies to; 'PUBLIC' for every role"),
+            ("role_oids", "BIGINT[]", "Their OIDs, 0 = PUBLIC"),
+            ("using_expr", "VARCHAR", "USING expression as the server prints it; NULL if none"),
+            ("check_expr", "VARCHAR", "WITH CHECK expression; NULL if none"),
+        ],
+    ),
+    _t(
+        "triggers",
+        "table",
+        """User triggers (not the internal ones behind foreign keys),
        with the function they run: code that runs as whoever writes the table, unless the
-       function is SECURITY DEFINER.""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_trigger OID"),
-        ("table_oid", "BIGINT", "Table OID"),
-        ("table_identity", "VARCHAR", "Quoted schema.table"),
-        ("table_owner", "VARCHAR", "Table owner"),
-        ("table_owner_oid", "BIGINT", "Its OID"),
-        ("name", "VARCHAR", "Trigger name"),
-        ("function_oid", "BIGINT", "Function OID"),
-        ("function_identity", "VARCHAR", "Function as regprocedure text (quoted, qualified)"),
-        ("function_owner", "VARCHAR", "Function owner: may replace its body"),
-        ("function_owner_oid", "BIGINT", "Its OID"),
-        ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
-        ("events", "VARCHAR[]", "INSERT, DELETE, UPDATE, TRUNCATE"),
-        ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
-    ]),
-    _t("event_triggers", "table", """Event triggers per database: their function runs as the
-       role whose DDL fired it, superusers included.""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "pg_event_trigger OID"),
-        ("name", "VARCHAR", "Event trigger name"),
-        ("event", "VARCHAR", "Event"),
-        ("owner", "VARCHAR", "Event trigger owner"),
-        ("owner_oid", "BIGINT", "Its OID"),
-        ("function_oid", "BIGINT", "Function OID"),
-        ("function_identity", "VARCHAR", "Function as regprocedure text"),
-        ("function_owner", "VARCHAR", "Function owner: may replace its body"),
-        ("function_owner_oid", "BIGINT", "Its OID"),
-        ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
-        ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
-    ]),
-    _t("user_mappings", "table", """User mappings of foreign servers per database. Only the
-       option names are collected, never their values (they hold remote passwords).""", [
-        _DB, _DBOID,
-        ("oid", "BIGINT", "User mapping OID"),
-        ("server", "VARCHAR", "Foreign server name"),
-        ("server_oid", "BIGINT", "Its OID"),
-        ("user", "VARCHAR", "Mapped role, or 'PUBLIC'"),
-        ("user_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
-        ("option_names", "VARCHAR[]", "Option names (user, password, ...); NULL when the auditor may not see them"),
-    ]),
-    _t("dangerous_roles", "table", """Predefined and managed-service roles that are dangerous
-       to hold, on the audited server's version, and why (pgaudit_roles.audit.escalation).""", [
-        ("role", "VARCHAR", "Role name"),
-        ("danger", "VARCHAR", "superuser | os | all_data | sessions | settings | other"),
-        ("managed", "BOOLEAN", "A managed-service administrator role (treated as superuser-equivalent)"),
-        ("reason", "VARCHAR", "What holding it allows"),
-    ]),
-    _t("escalation_edges", "table", """One row per hop a role (or PUBLIC) can take towards
+       function is SECURITY DEFINER.""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_trigger OID"),
+            ("table_oid", "BIGINT", "Table OID"),
+            ("table_identity", "VARCHAR", "Quoted schema.table"),
+            ("table_owner", "VARCHAR", "Table owner"),
+            ("table_owner_oid", "BIGINT", "Its OID"),
+            ("name", "VARCHAR", "Trigger name"),
+            ("function_oid", "BIGINT", "Function OID"),
+            ("function_identity", "VARCHAR", "Function as regprocedure text (quoted, qualified)"),
+            ("function_owner", "VARCHAR", "Function owner: may replace its body"),
+            ("function_owner_oid", "BIGINT", "Its OID"),
+            ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
+            ("events", "VARCHAR[]", "INSERT, DELETE, UPDATE, TRUNCATE"),
+            ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
+        ],
+    ),
+    _t(
+        "event_triggers",
+        "table",
+        """Event triggers per database: their function runs as the
+       role whose DDL fired it, superusers included.""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "pg_event_trigger OID"),
+            ("name", "VARCHAR", "Event trigger name"),
+            ("event", "VARCHAR", "Event"),
+            ("owner", "VARCHAR", "Event trigger owner"),
+            ("owner_oid", "BIGINT", "Its OID"),
+            ("function_oid", "BIGINT", "Function OID"),
+            ("function_identity", "VARCHAR", "Function as regprocedure text"),
+            ("function_owner", "VARCHAR", "Function owner: may replace its body"),
+            ("function_owner_oid", "BIGINT", "Its OID"),
+            ("function_security_definer", "BOOLEAN", "The function runs as its owner"),
+            ("enabled", "VARCHAR", "O origin, D disabled, R replica, A always"),
+        ],
+    ),
+    _t(
+        "user_mappings",
+        "table",
+        """User mappings of foreign servers per database. Only the
+       option names are collected, never their values (they hold remote passwords).""",
+        [
+            _DB,
+            _DBOID,
+            ("oid", "BIGINT", "User mapping OID"),
+            ("server", "VARCHAR", "Foreign server name"),
+            ("server_oid", "BIGINT", "Its OID"),
+            ("user", "VARCHAR", "Mapped role, or 'PUBLIC'"),
+            ("user_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
+            (
+                "option_names",
+                "VARCHAR[]",
+                "Option names (user, password, ...); NULL when the auditor may not see them",
+            ),
+        ],
+    ),
+    _t(
+        "dangerous_roles",
+        "table",
+        """Predefined and managed-service roles that are dangerous
+       to hold, on the audited server's version, and why (pgaudit_roles.audit.escalation).""",
+        [
+            ("role", "VARCHAR", "Role name"),
+            ("danger", "VARCHAR", "superuser | os | all_data | sessions | settings | other"),
+            (
+                "managed",
+                "BOOLEAN",
+                "A managed-service administrator role (treated as superuser-equivalent)",
+            ),
+            ("reason", "VARCHAR", "What holding it allows"),
+        ],
+    ),
+    _t(
+        "escalation_edges",
+        "table",
+        """One row per hop a role (or PUBLIC) can take towards
        another role or a virtual target, with the evidence, the SQL that takes it and the SQL
        that removes it. A role node is entered either 'as' the role (SET ROLE: attributes
        apply) or with its 'privs' only (INHERIT, or code running in its privilege context).
@@ -463,111 +705,179 @@ _TABLES: list[AuditTable] = [
        (15+ SET / ALTER SYSTEM on a setting that runs code or loads libraries),
        public_user_mapping (USAGE on a server with a user mapping for PUBLIC). Not modelled:
        superusers writing a table with a trigger, non-SECURITY DEFINER functions other roles
-       call, pg_temp shadowing (see PGR-PRIV-013).""", [
-        ("database", "VARCHAR", "Database of the object the hop uses; NULL = cluster-wide"),
-        _DBOID,
-        ("from_kind", "VARCHAR", "role (a role, or PUBLIC with OID 0) | superuser"),
-        ("from_role", "VARCHAR", "Role name or 'PUBLIC' (for from_kind superuser: 'superuser')"),
-        ("from_oid", "BIGINT", "Role OID, 0 = PUBLIC"),
-        ("from_mode", "VARCHAR", "as: only a session that is the role; any: also one that has its privileges"),
-        ("to_kind", "VARCHAR", "role | superuser | os | remote"),
-        ("to_node", "VARCHAR", "Role name, 'superuser', 'os', or the foreign server name"),
-        ("to_oid", "BIGINT", "Role OID for role targets"),
-        ("to_mode", "VARCHAR", "as | privs for role targets"),
-        ("kind", "VARCHAR", "Edge kind (see above)"),
-        ("full_control", "BOOLEAN", "The hop gives arbitrary actions as the target (followed by route searches)"),
-        ("object_identity", "VARCHAR", "Function, table, parameter or server the hop uses"),
-        ("evidence", "VARCHAR", "Why the hop exists, in words, names quoted"),
-        ("action", "VARCHAR", "SQL (or outline) that takes the hop"),
-        ("fix", "VARCHAR", "SQL that removes the hop; NULL when the hop is the target's nature"),
-        ("fix_rank", "INTEGER", "Lower = cheaper and more targeted fix (picks a route's weakest hop)"),
-        *_FIX_PARTS,
-    ]),
-    _t("escalation_paths", "table", """Shortest escalation routes from every login role that
+       call, pg_temp shadowing (see PGR-PRIV-013).""",
+        [
+            ("database", "VARCHAR", "Database of the object the hop uses; NULL = cluster-wide"),
+            _DBOID,
+            ("from_kind", "VARCHAR", "role (a role, or PUBLIC with OID 0) | superuser"),
+            (
+                "from_role",
+                "VARCHAR",
+                "Role name or 'PUBLIC' (for from_kind superuser: 'superuser')",
+            ),
+            ("from_oid", "BIGINT", "Role OID, 0 = PUBLIC"),
+            (
+                "from_mode",
+                "VARCHAR",
+                "as: only a session that is the role; any: also one that has its privileges",
+            ),
+            ("to_kind", "VARCHAR", "role | superuser | os | remote"),
+            ("to_node", "VARCHAR", "Role name, 'superuser', 'os', or the foreign server name"),
+            ("to_oid", "BIGINT", "Role OID for role targets"),
+            ("to_mode", "VARCHAR", "as | privs for role targets"),
+            ("kind", "VARCHAR", "Edge kind (see above)"),
+            (
+                "full_control",
+                "BOOLEAN",
+                "The hop gives arbitrary actions as the target (followed by route searches)",
+            ),
+            ("object_identity", "VARCHAR", "Function, table, parameter or server the hop uses"),
+            ("evidence", "VARCHAR", "Why the hop exists, in words, names quoted"),
+            ("action", "VARCHAR", "SQL (or outline) that takes the hop"),
+            (
+                "fix",
+                "VARCHAR",
+                "SQL that removes the hop; NULL when the hop is the target's nature",
+            ),
+            (
+                "fix_rank",
+                "INTEGER",
+                "Lower = cheaper and more targeted fix (picks a route's weakest hop)",
+            ),
+            *_FIX_PARTS,
+        ],
+    ),
+    _t(
+        "escalation_paths",
+        "table",
+        """Shortest escalation routes from every login role that
        is not already superuser-equivalent, and from PUBLIC, to: superuser-equivalent, OS
        access, each owner-kind role, each dangerous predefined role and each remote login of
        a PUBLIC user mapping. Routes from login roles never pass through PUBLIC (PUBLIC's
        own routes cover that). Every hop is listed with its evidence and fix; the weakest hop
-       is the one with the lowest fix_rank.""", [
-        ("from_role", "VARCHAR", "Login role, or 'PUBLIC'"),
-        ("from_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
-        ("from_kind", "VARCHAR", "Naming-policy kind of from_role, or 'PUBLIC'"),
-        ("target_kind", "VARCHAR", "superuser | os | owner | predefined | remote"),
-        ("target", "VARCHAR", "Target label: superuser-equivalent, OS access, a role name, a remote login"),
-        ("target_app", "VARCHAR", "Application of an owner target"),
-        ("hops", "INTEGER", "Number of hops"),
-        ("nodes", "VARCHAR[]", "Node labels, hops + 1 of them"),
-        ("node_kinds", "VARCHAR[]", "role | public | superuser | os | remote per node"),
-        ("hop_kinds", "VARCHAR[]", "Edge kind of each hop"),
-        ("hop_databases", "VARCHAR[]", "Database of each hop (NULL = cluster-wide)"),
-        ("hop_objects", "VARCHAR[]", "Object each hop uses"),
-        ("hop_evidence", "VARCHAR[]", "Evidence of each hop"),
-        ("hop_actions", "VARCHAR[]", "SQL that takes each hop"),
-        ("hop_fixes", "VARCHAR[]", "SQL that removes each hop"),
-        ("weakest_hop", "INTEGER", "1-based hop to fix first"),
-        ("weakest_fix", "VARCHAR", "Its fix (quoted SQL)"),
-        ("route", "VARCHAR", "The route as one line: role -[kind]-> role ..."),
-        ("weakest_database", "VARCHAR", "Database the weakest fix runs in (NULL = any)"),
-        *[("weakest_" + n, t, d) for n, t, d in _FIX_PARTS],
-    ]),
-    _t("settings", "table", "Server settings the collector read (pg_settings).", [
-        ("name", "VARCHAR", "Setting name"),
-        ("setting", "VARCHAR", "Current value"),
-        ("unit", "VARCHAR", "Unit"),
-        ("source", "VARCHAR", "Where the value came from"),
-    ]),
-    _t("role_settings", "table", """Per-role and per-database settings (ALTER ROLE ... SET,
-       ALTER ROLE ... IN DATABASE ... SET, ALTER DATABASE ... SET), one row per setting.""", [
-        ("role", "VARCHAR", "Role; NULL = every role"),
-        ("role_oid", "BIGINT", "Role OID; NULL = every role"),
-        ("database", "VARCHAR", "Database; NULL = every database"),
-        ("database_oid", "BIGINT", "Database OID; NULL = every database"),
-        ("name", "VARCHAR", "Setting name"),
-        ("value", "VARCHAR", "Value as stored"),
-    ]),
-    _t("hba_rules", "table", """pg_hba.conf lines as the server reads them
+       is the one with the lowest fix_rank.""",
+        [
+            ("from_role", "VARCHAR", "Login role, or 'PUBLIC'"),
+            ("from_oid", "BIGINT", "Its OID, 0 = PUBLIC"),
+            ("from_kind", "VARCHAR", "Naming-policy kind of from_role, or 'PUBLIC'"),
+            ("target_kind", "VARCHAR", "superuser | os | owner | predefined | remote"),
+            (
+                "target",
+                "VARCHAR",
+                "Target label: superuser-equivalent, OS access, a role name, a remote login",
+            ),
+            ("target_app", "VARCHAR", "Application of an owner target"),
+            ("hops", "INTEGER", "Number of hops"),
+            ("nodes", "VARCHAR[]", "Node labels, hops + 1 of them"),
+            ("node_kinds", "VARCHAR[]", "role | public | superuser | os | remote per node"),
+            ("hop_kinds", "VARCHAR[]", "Edge kind of each hop"),
+            ("hop_databases", "VARCHAR[]", "Database of each hop (NULL = cluster-wide)"),
+            ("hop_objects", "VARCHAR[]", "Object each hop uses"),
+            ("hop_evidence", "VARCHAR[]", "Evidence of each hop"),
+            ("hop_actions", "VARCHAR[]", "SQL that takes each hop"),
+            ("hop_fixes", "VARCHAR[]", "SQL that removes each hop"),
+            ("weakest_hop", "INTEGER", "1-based hop to fix first"),
+            ("weakest_fix", "VARCHAR", "Its fix (quoted SQL)"),
+            ("route", "VARCHAR", "The route as one line: role -[kind]-> role ..."),
+            ("weakest_database", "VARCHAR", "Database the weakest fix runs in (NULL = any)"),
+            *[("weakest_" + n, t, d) for n, t, d in _FIX_PARTS],
+        ],
+    ),
+    _t(
+        "settings",
+        "table",
+        "Server settings the collector read (pg_settings).",
+        [
+            ("name", "VARCHAR", "Setting name"),
+            ("setting", "VARCHAR", "Current value"),
+            ("unit", "VARCHAR", "Unit"),
+            ("source", "VARCHAR", "Where the value came from"),
+        ],
+    ),
+    _t(
+        "role_settings",
+        "table",
+        """Per-role and per-database settings (ALTER ROLE ... SET,
+       ALTER ROLE ... IN DATABASE ... SET, ALTER DATABASE ... SET), one row per setting.""",
+        [
+            ("role", "VARCHAR", "Role; NULL = every role"),
+            ("role_oid", "BIGINT", "Role OID; NULL = every role"),
+            ("database", "VARCHAR", "Database; NULL = every database"),
+            ("database_oid", "BIGINT", "Database OID; NULL = every database"),
+            ("name", "VARCHAR", "Setting name"),
+            ("value", "VARCHAR", "Value as stored"),
+        ],
+    ),
+    _t(
+        "hba_rules",
+        "table",
+        """pg_hba.conf lines as the server reads them
        (pg_hba_file_rules or a supplied file), then derived columns from
        pgaudit_roles.audit.hba_analysis (reach and shadowing; +group lines are resolved with the
-       snapshot's roles and memberships).""", [
-        ("rule_number", "INTEGER", "Order of evaluation (NULL for lines with errors)"),
-        ("file_name", "VARCHAR", "File the line is in"),
-        ("line_number", "INTEGER", "Line number in that file"),
-        ("type", "VARCHAR", "local | host | hostssl | hostnossl | hostgssenc | hostnogssenc"),
-        ("databases", "VARCHAR[]", "Database field tokens"),
-        ("users", "VARCHAR[]", "User field tokens"),
-        ("address", "VARCHAR", "Address, keyword or host name"),
-        ("netmask", "VARCHAR", "Netmask"),
-        ("auth_method", "VARCHAR", "Authentication method"),
-        ("options", "VARCHAR[]", "name=value options, secrets redacted"),
-        ("error", "VARCHAR", "Error text: the line is not in effect"),
-        *HBA_ANALYSIS_COLUMNS,
-    ]),
-    _t("activity", "table", "Sessions seen in pg_stat_activity at collection time.", [
-        ("pid", "INTEGER", "Backend PID"),
-        ("role_name", "VARCHAR", "usename"),
-        ("database", "VARCHAR", "datname"),
-        ("client_addr", "VARCHAR", "Client address, NULL for unix socket"),
-        ("application_name", "VARCHAR", "application_name"),
-        ("backend_type", "VARCHAR", "backend_type"),
-        ("state", "VARCHAR", "state"),
-        ("ssl", "BOOLEAN", "Connection uses SSL"),
-    ]),
-    _t("sources", "table", """What the collector could and could not read; rules that need
-       a source not collected are skipped.""", [
-        ("source", "VARCHAR", "Source name (roles, hba_rules, password_types, ...)"),
-        ("collected", "BOOLEAN", "Read successfully"),
-        ("reason", "VARCHAR", "Why not"),
-    ]),
-    _t("coverage", "table", """What the snapshot covers, one row per cluster-wide source and
+       snapshot's roles and memberships).""",
+        [
+            ("rule_number", "INTEGER", "Order of evaluation (NULL for lines with errors)"),
+            ("file_name", "VARCHAR", "File the line is in"),
+            ("line_number", "INTEGER", "Line number in that file"),
+            ("type", "VARCHAR", "local | host | hostssl | hostnossl | hostgssenc | hostnogssenc"),
+            ("databases", "VARCHAR[]", "Database field tokens"),
+            ("users", "VARCHAR[]", "User field tokens"),
+            ("address", "VARCHAR", "Address, keyword or host name"),
+            ("netmask", "VARCHAR", "Netmask"),
+            ("auth_method", "VARCHAR", "Authentication method"),
+            ("options", "VARCHAR[]", "name=value options, secrets redacted"),
+            ("error", "VARCHAR", "Error text: the line is not in effect"),
+            *HBA_ANALYSIS_COLUMNS,
+        ],
+    ),
+    _t(
+        "activity",
+        "table",
+        "Sessions seen in pg_stat_activity at collection time.",
+        [
+            ("pid", "INTEGER", "Backend PID"),
+            ("role_name", "VARCHAR", "usename"),
+            ("database", "VARCHAR", "datname"),
+            ("client_addr", "VARCHAR", "Client address, NULL for unix socket"),
+            ("application_name", "VARCHAR", "application_name"),
+            ("backend_type", "VARCHAR", "backend_type"),
+            ("state", "VARCHAR", "state"),
+            ("ssl", "BOOLEAN", "Connection uses SSL"),
+        ],
+    ),
+    _t(
+        "sources",
+        "table",
+        """What the collector could and could not read; rules that need
+       a source not collected are skipped.""",
+        [
+            ("source", "VARCHAR", "Source name (roles, hba_rules, password_types, ...)"),
+            ("collected", "BOOLEAN", "Read successfully"),
+            ("reason", "VARCHAR", "Why not"),
+        ],
+    ),
+    _t(
+        "coverage",
+        "table",
+        """What the snapshot covers, one row per cluster-wide source and
        per database, with why a part was not read and the grant that fixes it. Rows with
        status 'not_collected' are gaps: the PGR-COV rules report each one, and rules over
        per-database tables are not evaluated for a database that was not collected.""",
-       _coverage_columns()),
-    _t("scan_meta", "table", "Snapshot metadata as key/value text (non-text values as JSON).", [
-        ("key", "VARCHAR", "Meta key"),
-        ("value", "VARCHAR", "Value"),
-    ]),
-    _t("effective_privileges", "view", """What every role (except the built-in pg_* roles)
+        _coverage_columns(),
+    ),
+    _t(
+        "scan_meta",
+        "table",
+        "Snapshot metadata as key/value text (non-text values as JSON).",
+        [
+            ("key", "VARCHAR", "Meta key"),
+            ("value", "VARCHAR", "Value"),
+        ],
+    ),
+    _t(
+        "effective_privileges",
+        "view",
+        """What every role (except the built-in pg_* roles)
        can really do on every object in acl_objects, and why. One row per (role, object,
        privilege, reason): via 'superuser' (rolsuper: every privilege of the object type,
        always grantable), 'owner' (the grant is the owner's own entry and the role is the
@@ -581,25 +891,40 @@ _TABLES: list[AuditTable] = [
        privilege on every column (has_column_privilege = table row OR column row); only
        SELECT, INSERT, UPDATE, REFERENCES exist on columns. Database privileges are
        evaluated as when connected to that database (pg_database_owner = its owner). A
-       superuser gets only 'superuser' rows.""", [
-        _DB, _DBOID,
-        ("role", "VARCHAR", "Role that holds the privilege"),
-        ("role_oid", "BIGINT", "Its OID"),
-        ("object_class", "VARCHAR", "As in privileges"),
-        ("object_oid", "BIGINT", "Object OID (columns: the table's)"),
-        ("subid", "INTEGER", "Column number, 0 for the object"),
-        ("kind", "VARCHAR", "Object kind"),
-        ("schema", "VARCHAR", "Schema name"),
-        ("object_name", "VARCHAR", "Object name"),
-        ("identity", "VARCHAR", "Quoted display/SQL name"),
-        ("column_name", "VARCHAR", "Column name for column rows"),
-        ("privilege", "VARCHAR", "SQL privilege word"),
-        ("via", "VARCHAR", "superuser | owner | direct | role | public | predefined"),
-        ("via_role", "VARCHAR", "Role holding the grant (owner, grantee, predefined role), 'PUBLIC', or the superuser itself"),
-        ("path", "VARCHAR[]", "Membership chain from role to via_role (inheriting); [role, 'PUBLIC'] for public"),
-        ("grantable", "BOOLEAN", "The role may grant it on (WITH GRANT OPTION, owner, superuser)"),
-        ("is_system", "BOOLEAN", "The object is built-in or in a system schema"),
-    ]),
+       superuser gets only 'superuser' rows.""",
+        [
+            _DB,
+            _DBOID,
+            ("role", "VARCHAR", "Role that holds the privilege"),
+            ("role_oid", "BIGINT", "Its OID"),
+            ("object_class", "VARCHAR", "As in privileges"),
+            ("object_oid", "BIGINT", "Object OID (columns: the table's)"),
+            ("subid", "INTEGER", "Column number, 0 for the object"),
+            ("kind", "VARCHAR", "Object kind"),
+            ("schema", "VARCHAR", "Schema name"),
+            ("object_name", "VARCHAR", "Object name"),
+            ("identity", "VARCHAR", "Quoted display/SQL name"),
+            ("column_name", "VARCHAR", "Column name for column rows"),
+            ("privilege", "VARCHAR", "SQL privilege word"),
+            ("via", "VARCHAR", "superuser | owner | direct | role | public | predefined"),
+            (
+                "via_role",
+                "VARCHAR",
+                "Role holding the grant (owner, grantee, predefined role), 'PUBLIC', or the superuser itself",
+            ),
+            (
+                "path",
+                "VARCHAR[]",
+                "Membership chain from role to via_role (inheriting); [role, 'PUBLIC'] for public",
+            ),
+            (
+                "grantable",
+                "BOOLEAN",
+                "The role may grant it on (WITH GRANT OPTION, owner, superuser)",
+            ),
+            ("is_system", "BOOLEAN", "The object is built-in or in a system schema"),
+        ],
+    ),
 ]
 
 AUDIT_TABLES: dict[str, AuditTable] = {t.name: t for t in _TABLES}
@@ -607,6 +932,7 @@ AUDIT_TABLES: dict[str, AuditTable] = {t.name: t for t in _TABLES}
 
 
 # --- loading ----------------------------------------------------------------------------
+
 
 def server_version_num(meta: Mapping[str, Any]) -> int | None:
     """``server_version_num`` from snapshot meta (a few spellings tolerated), or None."""
@@ -620,8 +946,11 @@ def server_version_num(meta: Mapping[str, Any]) -> int | None:
     return None
 
 
-def load(snapshot: Snapshot, policy: NamingPolicy | None = None,
-         con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+def load(
+    snapshot: Snapshot,
+    policy: NamingPolicy | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> duckdb.DuckDBPyConnection:
     """Build the audit schema for ``snapshot`` in ``con`` (a new in-memory DB by default)."""
     import duckdb
 
@@ -633,9 +962,11 @@ def load(snapshot: Snapshot, policy: NamingPolicy | None = None,
     try:
         _Loader(con, snapshot, policy, version).run()
     except duckdb.OutOfMemoryException as exc:
-        raise UsageError(f"building the audit schema needs more memory than {memory_limit()} "
-                         "(raise PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB): "
-                         f"{' '.join(str(exc).split())[:200]}") from None
+        raise UsageError(
+            f"building the audit schema needs more memory than {memory_limit()} "
+            "(raise PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB): "
+            f"{' '.join(str(exc).split())[:200]}"
+        ) from None
     return con
 
 
@@ -664,8 +995,10 @@ def new_connection() -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(":memory:", config={"memory_limit": limit, "temp_directory": spill})
     except duckdb.Error as exc:
         shutil.rmtree(spill, ignore_errors=True)
-        raise UsageError(f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
-                         f"such as 512MB or 2GB ({' '.join(str(exc).split())})") from None
+        raise UsageError(
+            f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
+            f"such as 512MB or 2GB ({' '.join(str(exc).split())})"
+        ) from None
     weakref.finalize(con, shutil.rmtree, spill, True)
     con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
     # Row order is never relied on (rules and reports sort); not keeping it lets DuckDB
@@ -703,12 +1036,14 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
 
     The same settings as the rule engine's sandbox; run before any user-supplied SQL.
     """
-    for stmt in ("SET enable_external_access = false",
-                 "SET autoinstall_known_extensions = false",
-                 "SET autoload_known_extensions = false",
-                 "SET allow_community_extensions = false",
-                 "SET python_enable_replacements = false",
-                 "SET lock_configuration = true"):
+    for stmt in (
+        "SET enable_external_access = false",
+        "SET autoinstall_known_extensions = false",
+        "SET autoload_known_extensions = false",
+        "SET allow_community_extensions = false",
+        "SET python_enable_replacements = false",
+        "SET lock_configuration = true",
+    ):
         try:
             con.execute(stmt)
         except Exception as exc:  # a setting unknown to this DuckDB version
@@ -726,16 +1061,30 @@ def create_ddl(table: AuditTable) -> str:
 def _keywords_sql() -> str:
     from pglast import keywords
 
-    words = sorted(keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS
-                   | keywords.TYPE_FUNC_NAME_KEYWORDS)
+    words = sorted(
+        keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
+    )
     return "[" + ", ".join(duckdb_literal(w) for w in words) + "]"
+
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+@functools.cache
+def _sql(name: str) -> str:
+    """A loader statement from ``sql/<name>.sql`` (DuckDB), without its leading comment."""
+    lines = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").split("\n")
+    while lines and lines[0].startswith("--"):
+        lines.pop(0)
+    return "\n".join(lines).removesuffix("\n")
 
 
 class _Loader:
     """One load: raw snapshot tables into ``internal``, then the audit tables by SQL."""
 
-    def __init__(self, con: Any, snapshot: Snapshot, policy: NamingPolicy,
-                 version: int | None) -> None:
+    def __init__(
+        self, con: Any, snapshot: Snapshot, policy: NamingPolicy, version: int | None
+    ) -> None:
         self.con = con
         self.snap = snapshot
         self.policy = policy
@@ -759,7 +1108,6 @@ class _Loader:
             self._raw()
             self._reference_tables()
             self._memberships()
-            from .effective import build_role_closure
             build_role_closure(self.con, self.version)
             self._roles()
             self._databases()
@@ -773,7 +1121,6 @@ class _Loader:
             self._hba()
             self._meta()
             self._views()
-            from . import escalation
             escalation.build(self.con, self.version)
 
     # -- helpers ------------------------------------------------------------------------
@@ -784,13 +1131,15 @@ class _Loader:
             CASE WHEN regexp_full_match(s, '[a-z_][a-z0-9_]*')
                       AND NOT list_contains({_keywords_sql()}, s) THEN s
                  ELSE '"' || replace(s, '"', '""') || '"' END""")
-        self.x("""CREATE OR REPLACE TEMP MACRO pg_qualified(sch, n) AS
-            CASE WHEN sch IS NULL THEN pg_quote_ident(n)
-                 ELSE pg_quote_ident(sch) || '.' || pg_quote_ident(n) END""")
+        self.x(_sql("macro_pg_qualified"))
 
-    def insert(self, table: str, columns: Sequence[tuple[str, str]],
-               batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
-               prefix: Sequence[tuple[str, str]] = ()) -> None:
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
+        prefix: Sequence[tuple[str, str]] = (),
+    ) -> None:
         """Insert rows (lists in ``columns`` order) into ``table``.
 
         ``batches`` is a list of (prefix values, rows); the prefix columns (e.g. the
@@ -817,7 +1166,9 @@ class _Loader:
                 # chunked iterencode for millions of rows
                 fh.write(json.dumps(rows, default=str))
             files.append(path)
-            mapping.append("(" + ", ".join([duckdb_literal(path)] + [_literal(v) for v in pvals]) + ")")
+            mapping.append(
+                "(" + ", ".join([duckdb_literal(path)] + [_literal(v) for v in pvals]) + ")"
+            )
         pcols = [f"m.p{i}::{ty}" for i, (_n, ty) in enumerate(prefix)]
         mcols = ", ".join(["fn"] + [f"p{i}" for i in range(len(prefix))])
         file_list = "[" + ", ".join(duckdb_literal(f) for f in files) + "]"
@@ -826,20 +1177,23 @@ class _Loader:
         biggest = max(os.path.getsize(f) for f in files)
         max_object = max(16 << 20, min(1 << 30, biggest + 1))
         self.x(f"""INSERT INTO {target}
-            SELECT {', '.join(pcols + exprs)}
+            SELECT {", ".join(pcols + exprs)}
             FROM read_json({file_list}, format='array', records=false,
                            columns={{'json': 'JSON[]'}}, filename=true,
                            maximum_object_size={max_object}) r
-            JOIN (VALUES {', '.join(mapping)}) m({mcols}) ON m.fn = r.filename""")  # noqa: S608
+            JOIN (VALUES {", ".join(mapping)}) m({mcols}) ON m.fn = r.filename""")  # noqa: S608
         for f in files:
             os.unlink(f)
 
-    def _insert_files(self, target: str, columns: Sequence[tuple[str, str]], file_format: str,
-                      tables: Sequence[tuple[int, Table]]) -> None:
+    def _insert_files(
+        self,
+        target: str,
+        columns: Sequence[tuple[str, str]],
+        file_format: str,
+        tables: Sequence[tuple[int, Table]],
+    ) -> None:
         """Column files of one table kind, every database's at once, read by DuckDB itself:
         the rows never pass through Python (see ``spool``)."""
-        from ..collect.spool import reader_sql
-
         names = [n for n, _ in columns]
         types = [t for _, t in columns]
         paths = [t.file for _oid, t in tables if t.file is not None]
@@ -852,15 +1206,19 @@ class _Loader:
             FROM ({select}) r JOIN (VALUES {mapping}) m(fn, database_oid)
               ON m.fn = r.filename""")  # noqa: S608 - quoted file names and OIDs
 
-    def _insert_unnest(self, target: str, columns: Sequence[tuple[str, str]],
-                       batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
-                       prefix: Sequence[tuple[str, str]]) -> None:
+    def _insert_unnest(
+        self,
+        target: str,
+        columns: Sequence[tuple[str, str]],
+        batches: Sequence[tuple[Sequence[Any], list[list[Any]]]],
+        prefix: Sequence[tuple[str, str]],
+    ) -> None:
         pcount = len(prefix)
         types = [ty for _n, ty in prefix] + [ty for _n, ty in columns]
         sel = ", ".join(f"unnest(${i + 1}::{ty}[])" for i, ty in enumerate(types))
         for pvals, rows in batches:
             for start in range(0, len(rows), 200_000):
-                chunk = rows[start:start + 200_000]
+                chunk = rows[start : start + 200_000]
                 cols: list[list[Any]] = [[v] * len(chunk) for v in pvals]
                 width = len(columns)
                 cols += [[r[i] if i < len(r) else None for r in chunk] for i in range(width)]
@@ -895,43 +1253,77 @@ class _Loader:
             self.insert(f"internal.db_{name}_raw", cols, batches, dbcols)
             for fmt, tables in files.items():
                 self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
-        status_cols = [("oid", "BIGINT"), ("name", "VARCHAR"), ("status", "VARCHAR"),
-                       ("reason", "VARCHAR")]
+        status_cols = [
+            ("oid", "BIGINT"),
+            ("name", "VARCHAR"),
+            ("status", "VARCHAR"),
+            ("reason", "VARCHAR"),
+        ]
         self.x(f"CREATE TABLE internal.db_status ({_coldefs(status_cols)})")
-        self.insert("internal.db_status", status_cols,
-                    [((), [[d.oid, d.name, d.status, d.reason] for d in snap.databases])])
+        self.insert(
+            "internal.db_status",
+            status_cols,
+            [((), [[d.oid, d.name, d.status, d.reason] for d in snap.databases])],
+        )
 
     def _reference_tables(self) -> None:
         v = self.version
-        self.insert("privilege_types", [("object_class", "VARCHAR"), ("kind", "VARCHAR"),
-                                        ("privilege", "VARCHAR"), ("owner_default", "BOOLEAN"),
-                                        ("public_default", "BOOLEAN")],
-                    [((), [[t.object_class, t.kind, t.privilege, t.owner_default,
-                            t.public_default] for t in acl_defaults.privilege_types(v)])])
-        self.insert("predefined_privileges", [("role", "VARCHAR"), ("object_class", "VARCHAR"),
-                                              ("kind", "VARCHAR"), ("privilege", "VARCHAR")],
-                    [((), [[g.role, g.object_class, g.kind, g.privilege]
-                           for g in acl_defaults.virtual_grants(v)])])
+        self.insert(
+            "privilege_types",
+            [
+                ("object_class", "VARCHAR"),
+                ("kind", "VARCHAR"),
+                ("privilege", "VARCHAR"),
+                ("owner_default", "BOOLEAN"),
+                ("public_default", "BOOLEAN"),
+            ],
+            [
+                (
+                    (),
+                    [
+                        [t.object_class, t.kind, t.privilege, t.owner_default, t.public_default]
+                        for t in acl_defaults.privilege_types(v)
+                    ],
+                )
+            ],
+        )
+        self.insert(
+            "predefined_privileges",
+            [
+                ("role", "VARCHAR"),
+                ("object_class", "VARCHAR"),
+                ("kind", "VARCHAR"),
+                ("privilege", "VARCHAR"),
+            ],
+            [
+                (
+                    (),
+                    [
+                        [g.role, g.object_class, g.kind, g.privilege]
+                        for g in acl_defaults.virtual_grants(v)
+                    ],
+                )
+            ],
+        )
         cols = [("objtype", "VARCHAR"), ("grantee", "VARCHAR"), ("privilege", "VARCHAR")]
         self.x(f"CREATE TABLE internal.builtin_default_privs ({_coldefs(cols)})")
-        self.insert("internal.builtin_default_privs", cols,
-                    [((), [list(r) for r in acl_defaults.builtin_default_privileges(v)])])
+        self.insert(
+            "internal.builtin_default_privs",
+            cols,
+            [((), [list(r) for r in acl_defaults.builtin_default_privileges(v)])],
+        )
         cols = [("objtype", "VARCHAR"), ("object_type", "VARCHAR")]
         self.x(f"CREATE TABLE internal.objtypes ({_coldefs(cols)})")
-        self.insert("internal.objtypes", cols,
-                    [((), [[k, v[0]] for k, v in acl_defaults.DEFAULT_ACL_OBJTYPES.items()])])
+        self.insert(
+            "internal.objtypes",
+            cols,
+            [((), [[k, v[0]] for k, v in acl_defaults.DEFAULT_ACL_OBJTYPES.items()])],
+        )
 
     # -- roles --------------------------------------------------------------------------
 
     def _memberships(self) -> None:
-        self.x("""INSERT INTO memberships BY NAME
-            SELECT r.name AS role, m.role_oid, u.name AS member, m.member_oid,
-                   g.name AS grantor, m.grantor_oid, m.admin_option, m.inherit_option,
-                   m.set_option
-            FROM internal.memberships_raw m
-            LEFT JOIN internal.roles_raw r ON r.oid = m.role_oid
-            LEFT JOIN internal.roles_raw u ON u.oid = m.member_oid
-            LEFT JOIN internal.roles_raw g ON g.oid = m.grantor_oid""")
+        self.x(_sql("load_memberships"))
 
     def _roles(self) -> None:
         rows = self.x("""
@@ -943,15 +1335,31 @@ class _Loader:
         pol = self.policy
         kinds = []
         for oid, name, login, superuser, predefined, monitor_member in rows:
-            c = pol.classify_full(name, login=bool(login), superuser=bool(superuser),
-                                  predefined=bool(predefined),
-                                  monitor_member=bool(monitor_member))
-            kinds.append([oid, c.kind, c.app, c.environment,
-                          name in pol.breakglass or c.kind == "breakglass",
-                          name in pol.auditor or c.kind == "auditor"])
-        cols = [("oid", "BIGINT"), ("kind", "VARCHAR"), ("app", "VARCHAR"),
-                ("environment", "VARCHAR"), ("is_breakglass", "BOOLEAN"),
-                ("is_auditor", "BOOLEAN")]
+            c = pol.classify_full(
+                name,
+                login=bool(login),
+                superuser=bool(superuser),
+                predefined=bool(predefined),
+                monitor_member=bool(monitor_member),
+            )
+            kinds.append(
+                [
+                    oid,
+                    c.kind,
+                    c.app,
+                    c.environment,
+                    name in pol.breakglass or c.kind == "breakglass",
+                    name in pol.auditor or c.kind == "auditor",
+                ]
+            )
+        cols = [
+            ("oid", "BIGINT"),
+            ("kind", "VARCHAR"),
+            ("app", "VARCHAR"),
+            ("environment", "VARCHAR"),
+            ("is_breakglass", "BOOLEAN"),
+            ("is_auditor", "BOOLEAN"),
+        ]
         self.x(f"CREATE TABLE internal.role_kinds ({_coldefs(cols)})")
         self.insert("internal.role_kinds", cols, [((), kinds)])
         managed = ", ".join(duckdb_literal(n) for n in acl_defaults.MANAGED_SUPERUSER_ROLES)
@@ -980,29 +1388,23 @@ class _Loader:
     # -- databases, schemas, objects ----------------------------------------------------
 
     def _databases(self) -> None:
-        self.x("""INSERT INTO databases BY NAME
-            SELECT d.oid, d.name, pg_quote_ident(d.name) AS identity, o.name AS owner,
-                   d.owner_oid, d.allow_connections, d.is_template, d.connection_limit,
-                   d.acl_state, d.auditor_can_connect,
-                   coalesce(s.status = 'collected', false) AS collected,
-                   CASE WHEN s.status IS NULL THEN 'not in the snapshot'
-                        WHEN s.status <> 'collected' THEN coalesce(s.reason, s.status) END
-                        AS not_collected_reason
-            FROM internal.databases_raw d
-            LEFT JOIN internal.roles_raw o ON o.oid = d.owner_oid
-            LEFT JOIN internal.db_status s ON s.oid = d.oid""")
-        self.x("""INSERT INTO tablespaces BY NAME
-            SELECT t.oid, t.name, o.name AS owner, t.owner_oid, t.acl_state
-            FROM internal.tablespaces_raw t LEFT JOIN internal.roles_raw o ON o.oid = t.owner_oid""")
+        self.x(_sql("load_databases"))
+        self.x(_sql("load_tablespaces"))
 
     def _schemas_objects(self) -> None:
         pol = self.policy
         cols = [("app", "VARCHAR"), ("schema", "VARCHAR")]
         self.x(f"CREATE TABLE internal.app_schemas ({_coldefs(cols)})")
-        self.insert("internal.app_schemas", cols,
-                    [((), [[a, s] for a, ss in pol.app_schemas.items() for s in ss])])
-        app_expr = ("(SELECT min(a.app) FROM internal.app_schemas a WHERE a.schema = s.name)"
-                    if pol.app_schemas else "CASE WHEN o.kind = 'owner' THEN o.app END")
+        self.insert(
+            "internal.app_schemas",
+            cols,
+            [((), [[a, s] for a, ss in pol.app_schemas.items() for s in ss])],
+        )
+        app_expr = (
+            "(SELECT min(a.app) FROM internal.app_schemas a WHERE a.schema = s.name)"
+            if pol.app_schemas
+            else "CASE WHEN o.kind = 'owner' THEN o.app END"
+        )
         self.x(f"""INSERT INTO schemas BY NAME
             SELECT st.name AS database, s.database_oid, s.oid, s.name,
                    pg_quote_ident(s.name) AS identity, o.name AS owner, s.owner_oid,
@@ -1011,51 +1413,10 @@ class _Loader:
             FROM internal.db_schemas_raw s
             JOIN internal.db_status st ON st.oid = s.database_oid
             LEFT JOIN roles o ON o.oid = s.owner_oid""")  # noqa: S608 - constants only
-        self.x("""INSERT INTO objects BY NAME
-            SELECT st.name AS database, x.database_oid, x.object_class, x.oid, x.kind,
-                   sc.name AS schema, x.schema_oid, x.name,
-                   CASE x.object_class
-                        WHEN 'function' THEN pg_qualified(sc.name, x.name)
-                                             || '(' || coalesce(x.identity_args, '') || ')'
-                        WHEN 'large_object' THEN x.name
-                        ELSE pg_qualified(sc.name, x.name) END AS identity,
-                   x.identity_args, o.name AS owner, x.owner_oid, x.acl_state, x.extension,
-                   coalesce(sc.is_system, x.schema_oid IS NULL AND x.oid < 16384) AS is_system,
-                   x.trusted
-            FROM internal.db_objects_raw x
-            JOIN internal.db_status st ON st.oid = x.database_oid
-            LEFT JOIN internal.db_schemas_raw sc
-                   ON sc.database_oid = x.database_oid AND sc.oid = x.schema_oid
-            LEFT JOIN internal.roles_raw o ON o.oid = x.owner_oid""")
+        self.x(_sql("load_objects"))
 
     def _acl_objects(self) -> None:
-        self.x("""INSERT INTO acl_objects BY NAME
-            SELECT d.name AS database, d.oid AS database_oid, 'database' AS object_class,
-                   d.oid AS object_oid, 'database' AS kind, NULL AS schema,
-                   d.name AS object_name, d.identity, d.owner, d.owner_oid, d.acl_state,
-                   false AS is_system
-            FROM databases d
-            UNION ALL
-            SELECT NULL, NULL, 'tablespace', t.oid, 'tablespace', NULL, t.name,
-                   pg_quote_ident(t.name), t.owner, t.owner_oid, t.acl_state, t.oid < 16384
-            FROM tablespaces t
-            UNION ALL
-            SELECT DISTINCT NULL, NULL, 'parameter', a.object_oid, 'parameter', NULL,
-                   a.object_name,
-                   CASE WHEN strpos(a.object_name, '.') > 0
-                        THEN pg_quote_ident(split_part(a.object_name, '.', 1)) || '.'
-                             || pg_quote_ident(substr(a.object_name, strpos(a.object_name, '.') + 1))
-                        ELSE pg_quote_ident(a.object_name) END,
-                   NULL, NULL, 'explicit', false
-            FROM internal.shared_acl_raw a WHERE a.object_class = 'parameter'
-            UNION ALL
-            SELECT s.database, s.database_oid, 'schema', s.oid, 'schema', NULL, s.name,
-                   s.identity, s.owner, s.owner_oid, s.acl_state, s.is_system
-            FROM schemas s
-            UNION ALL
-            SELECT o.database, o.database_oid, o.object_class, o.oid, o.kind, o.schema, o.name,
-                   o.identity, o.owner, o.owner_oid, o.acl_state, o.is_system
-            FROM objects o""")
+        self.x(_sql("load_acl_objects"))
 
     def _privileges(self) -> None:
         common = """o.database, o.database_oid, {cls} AS object_class, o.object_oid,
@@ -1099,22 +1460,7 @@ class _Loader:
             WHERE o.acl_state = 'default' AND o.owner_oid IS NOT NULL""")  # noqa: S608
 
     def _default_privileges(self) -> None:
-        self.x("""INSERT INTO default_privileges BY NAME
-            SELECT st.name AS database, a.database_oid, a.oid, c.name AS creator, a.creator_oid,
-                   s.name AS schema, nullif(a.schema_oid, 0) AS schema_oid,
-                   CASE WHEN a.schema_oid = 0 THEN 'global' ELSE 'schema' END AS scope,
-                   a.objtype, ot.object_type,
-                   CASE WHEN a.grantee_oid = 0 THEN 'PUBLIC' ELSE g.name END AS grantee,
-                   a.grantee_oid, gr.name AS grantor, a.grantor_oid, a.privilege, a.grantable,
-                   a.privilege IS NULL AND a.grantee_oid IS NULL AS is_empty_marker
-            FROM internal.db_default_acls_raw a
-            JOIN internal.db_status st ON st.oid = a.database_oid
-            LEFT JOIN internal.db_schemas_raw s
-                   ON s.database_oid = a.database_oid AND s.oid = a.schema_oid
-            LEFT JOIN internal.objtypes ot ON ot.objtype = a.objtype
-            LEFT JOIN internal.roles_raw c ON c.oid = a.creator_oid
-            LEFT JOIN internal.roles_raw g ON g.oid = a.grantee_oid
-            LEFT JOIN internal.roles_raw gr ON gr.oid = a.grantor_oid""")
+        self.x(_sql("load_default_privileges"))
         per_schema = ", ".join(f"('{t}')" for t in acl_defaults.PER_SCHEMA_OBJTYPES)
         self.x(f"""INSERT INTO default_privileges_effective BY NAME
             WITH creators AS (
@@ -1164,100 +1510,33 @@ class _Loader:
             GROUP BY ALL""")  # noqa: S608 - constants only
 
     def _functions_extensions(self) -> None:
-        self.x("""INSERT INTO functions BY NAME
-            SELECT o.database, o.database_oid, o.oid, o.schema, o.name, o.identity,
-                   o.identity_args, o.owner, o.owner_oid, o.kind, f.security_definer, f.config,
-                   (SELECT substr(u.item, 13) FROM unnest(f.config) u(item)
-                    WHERE starts_with(u.item, 'search_path=') LIMIT 1) AS search_path,
-                   f.language, f.leakproof, o.extension, o.acl_state, o.is_system
-            FROM objects o
-            JOIN internal.db_functions_raw f
-              ON f.database_oid = o.database_oid AND f.oid = o.oid
-            WHERE o.object_class = 'function'""")
-        self.x("""INSERT INTO extensions BY NAME
-            SELECT st.name AS database, e.database_oid, e.oid, e.name, o.name AS owner,
-                   e.owner_oid, s.name AS schema, e.schema_oid, e.version
-            FROM internal.db_extensions_raw e
-            JOIN internal.db_status st ON st.oid = e.database_oid
-            LEFT JOIN internal.roles_raw o ON o.oid = e.owner_oid
-            LEFT JOIN internal.db_schemas_raw s
-                   ON s.database_oid = e.database_oid AND s.oid = e.schema_oid""")
+        self.x(_sql("load_functions"))
+        self.x(_sql("load_extensions"))
 
     def _rls_code(self) -> None:
         """Row-level security, triggers, event triggers and user mappings, with names."""
-        self.x("""INSERT INTO rls_tables BY NAME
-            SELECT o.database, o.database_oid, r.table_oid, o.schema, o.name, o.identity,
-                   o.owner, o.owner_oid, ok.kind AS owner_kind, r.row_security,
-                   r.force_row_security,
-                   (SELECT count(*) FROM internal.db_policies_raw p
-                    WHERE p.database_oid = r.database_oid AND p.table_oid = r.table_oid)::INTEGER
-                   AS policies
-            FROM internal.db_rls_tables_raw r
-            JOIN objects o ON o.database_oid = r.database_oid AND o.oid = r.table_oid
-                          AND o.object_class = 'relation'
-            LEFT JOIN roles ok ON ok.oid = o.owner_oid""")
-        self.x("""INSERT INTO policies BY NAME
-            SELECT o.database, o.database_oid, p.oid, p.table_oid, o.schema,
-                   o.name AS table_name, o.identity, p.name, p.command, p.permissive,
-                   (SELECT list(CASE WHEN x.oid = 0 THEN 'PUBLIC'
-                                     ELSE coalesce(r.name, x.oid::VARCHAR) END ORDER BY x.pos)
-                    FROM (SELECT unnest(p.role_oids) AS oid,
-                                 generate_subscripts(p.role_oids, 1) AS pos) x
-                    LEFT JOIN internal.roles_raw r ON r.oid = x.oid) AS roles,
-                   p.role_oids, p.using_expr, p.check_expr
-            FROM internal.db_policies_raw p
-            JOIN objects o ON o.database_oid = p.database_oid AND o.oid = p.table_oid
-                          AND o.object_class = 'relation'""")
-        self.x("""INSERT INTO triggers BY NAME
-            SELECT o.database, o.database_oid, t.oid, t.table_oid, o.identity AS table_identity,
-                   o.owner AS table_owner, o.owner_oid AS table_owner_oid, t.name,
-                   t.function_oid, t.function_identity, fo.name AS function_owner,
-                   t.function_owner_oid, t.function_security_definer, t.events, t.enabled
-            FROM internal.db_triggers_raw t
-            JOIN objects o ON o.database_oid = t.database_oid AND o.oid = t.table_oid
-                          AND o.object_class = 'relation'
-            LEFT JOIN internal.roles_raw fo ON fo.oid = t.function_owner_oid""")
-        self.x("""INSERT INTO event_triggers BY NAME
-            SELECT st.name AS database, e.database_oid, e.oid, e.name, e.event,
-                   ow.name AS owner, e.owner_oid, e.function_oid, e.function_identity,
-                   fo.name AS function_owner, e.function_owner_oid,
-                   e.function_security_definer, e.enabled
-            FROM internal.db_event_triggers_raw e
-            JOIN internal.db_status st ON st.oid = e.database_oid
-            LEFT JOIN internal.roles_raw ow ON ow.oid = e.owner_oid
-            LEFT JOIN internal.roles_raw fo ON fo.oid = e.function_owner_oid""")
-        self.x("""INSERT INTO user_mappings BY NAME
-            SELECT st.name AS database, u.database_oid, u.oid, u.server_name AS server,
-                   u.server_oid, CASE WHEN u.user_oid = 0 THEN 'PUBLIC' ELSE r.name END AS "user",
-                   u.user_oid, u.option_names
-            FROM internal.db_user_mappings_raw u
-            JOIN internal.db_status st ON st.oid = u.database_oid
-            LEFT JOIN internal.roles_raw r ON r.oid = u.user_oid""")
+        self.x(_sql("load_rls_tables"))
+        self.x(_sql("load_policies"))
+        self.x(_sql("load_triggers"))
+        self.x(_sql("load_event_triggers"))
+        self.x(_sql("load_user_mappings"))
 
     def _settings(self) -> None:
         self.x("INSERT INTO settings BY NAME SELECT * FROM internal.settings_raw")
         self.x("INSERT INTO activity BY NAME SELECT * FROM internal.activity_raw")
-        self.x("""INSERT INTO role_settings BY NAME
-            WITH items AS (
-                SELECT nullif(s.role_oid, 0) AS role_oid, nullif(s.database_oid, 0) AS database_oid,
-                       unnest(s.config) AS item
-                FROM internal.db_role_settings_raw s
-                UNION
-                SELECT r.oid, NULL, unnest(r.config) FROM internal.roles_raw r
-            )
-            SELECT r.name AS role, i.role_oid, d.name AS database, i.database_oid,
-                   CASE WHEN strpos(i.item, '=') > 0 THEN substr(i.item, 1, strpos(i.item, '=') - 1)
-                        ELSE i.item END AS name,
-                   CASE WHEN strpos(i.item, '=') > 0 THEN substr(i.item, strpos(i.item, '=') + 1)
-                        END AS value
-            FROM items i
-            LEFT JOIN internal.roles_raw r ON r.oid = i.role_oid
-            LEFT JOIN internal.databases_raw d ON d.oid = i.database_oid""")
+        self.x(_sql("load_role_settings"))
 
     def _hba(self) -> None:
         rows = list(self.snap.table("hba_rules").dicts())
-        derived = _hba_analysis(rows, list(self.snap.table("roles").dicts()),
-                                list(self.snap.table("memberships").dicts())) if rows else None
+        derived = (
+            _hba_analysis(
+                rows,
+                list(self.snap.table("roles").dicts()),
+                list(self.snap.table("memberships").dicts()),
+            )
+            if rows
+            else None
+        )
         spec = AUDIT_TABLES["hba_rules"]
         cols = [(c.name, c.type) for c in spec.columns]
         out = []
@@ -1272,30 +1551,35 @@ class _Loader:
         rows = []
         for name, info in sorted((sources or {}).items()):
             if isinstance(info, Mapping):
-                rows.append([str(name), bool(info.get("collected")),
-                             None if info.get("reason") is None else str(info.get("reason"))])
+                rows.append(
+                    [
+                        str(name),
+                        bool(info.get("collected")),
+                        None if info.get("reason") is None else str(info.get("reason")),
+                    ]
+                )
             else:
                 rows.append([str(name), bool(info), None])
-        self.insert("sources", [("source", "VARCHAR"), ("collected", "BOOLEAN"),
-                                ("reason", "VARCHAR")], [((), rows)])
-        from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
-        from ..collect.coverage import rows as coverage_rows
+        self.insert(
+            "sources",
+            [("source", "VARCHAR"), ("collected", "BOOLEAN"), ("reason", "VARCHAR")],
+            [((), rows)],
+        )
 
         names = [c[0] for c in COVERAGE_COLUMNS]
-        self.insert("coverage", [(c[0], c[1]) for c in COVERAGE_COLUMNS],
-                    [((), [[r[n] for n in names] for r in coverage_rows(self.snap)])])
-        kv = [[str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)]
-              for k, v in sorted(meta.items())]
+        self.insert(
+            "coverage",
+            [(c[0], c[1]) for c in COVERAGE_COLUMNS],
+            [((), [[r[n] for n in names] for r in coverage_rows(self.snap)])],
+        )
+        kv = [
+            [str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)]
+            for k, v in sorted(meta.items())
+        ]
         self.insert("scan_meta", [("key", "VARCHAR"), ("value", "VARCHAR")], [((), kv)])
 
     def _views(self) -> None:
-        from .effective import EFFECTIVE_PRIVILEGES_SQL
-
-        self.x("""CREATE OR REPLACE VIEW column_privileges AS
-            SELECT database, database_oid, object_oid AS table_oid, subid AS attnum, schema,
-                   object_name AS table_name, identity, column_name, kind, owner, grantee,
-                   grantee_oid, grantor, privilege, grantable
-            FROM privileges WHERE object_class = 'column'""")
+        self.x(_sql("view_column_privileges"))
         self.x(EFFECTIVE_PRIVILEGES_SQL)
 
 
@@ -1319,11 +1603,10 @@ def _check_columns(actual: Sequence[str], expected: Sequence[tuple[str, str]], n
         raise UsageError(f"snapshot table {name!r} has columns {list(actual)!r}, expected {want!r}")
 
 
-def _hba_analysis(rows: list[dict[str, Any]], roles: list[dict[str, Any]],
-                  memberships: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """Rows with the derived columns of ``pgaudit_roles.collect.hba.analyze`` (None if unavailable)."""
-    from .hba_analysis import analyze_facts
-
+def _hba_analysis(
+    rows: list[dict[str, Any]], roles: list[dict[str, Any]], memberships: list[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """Rows with the derived columns of ``hba_analysis.analyze_facts`` (None if unavailable)."""
     out = list(analyze_facts(rows, roles, memberships))  # the facts only: no copy of each row
     return out if len(out) == len(rows) else None
 
@@ -1385,8 +1668,14 @@ def render_audit_schema_doc() -> str:
         "",
     ]
     for t in AUDIT_TABLES.values():
-        lines += [f"## {t.name}", "", f"*{t.kind}*. {t.description}", "",
-                  "| column | type | description |", "|---|---|---|"]
+        lines += [
+            f"## {t.name}",
+            "",
+            f"*{t.kind}*. {t.description}",
+            "",
+            "| column | type | description |",
+            "|---|---|---|",
+        ]
         for c in t.columns:
             desc = c.description.replace("|", "\\|")
             lines.append(f"| `{c.name}` | {c.type} | {desc} |")

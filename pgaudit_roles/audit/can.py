@@ -34,8 +34,17 @@ LO_COMPAT = "lo_compat"
 UNKNOWN = "unknown"
 
 _TRUE = ("on", "true", "yes", "1")
-_IN_DATABASE = {"relation", "column", "function", "type", "schema", "language",
-                "large_object", "fdw", "server"}
+_IN_DATABASE = {
+    "relation",
+    "column",
+    "function",
+    "type",
+    "schema",
+    "language",
+    "large_object",
+    "fdw",
+    "server",
+}
 _IN_SCHEMA = {"relation", "column", "function", "type"}
 
 
@@ -45,7 +54,9 @@ def _records(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[s
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
-def prerequisites(object_class: str, database: str | None, schema: str | None) -> list[tuple[str, str]]:
+def prerequisites(
+    object_class: str, database: str | None, schema: str | None
+) -> list[tuple[str, str]]:
     """(privilege, "SCHEMA x" / "DATABASE y") that must be held before this object's."""
     need: list[tuple[str, str]] = []
     if object_class in _IN_DATABASE and database is not None:
@@ -55,15 +66,20 @@ def prerequisites(object_class: str, database: str | None, schema: str | None) -
     return need
 
 
-def _usable_sets(con: Any, roles: list[str], database_oid: Any, schema: str | None
-                 ) -> tuple[set[str], set[str]]:
+def _usable_sets(
+    con: Any, roles: list[str], database_oid: Any, schema: str | None
+) -> tuple[set[str], set[str]]:
     """(roles with CONNECT on the database, roles with USAGE on the schema)."""
-    rows = _records(con, """
+    rows = _records(
+        con,
+        """
         SELECT DISTINCT e.role, e.object_class FROM effective_privileges e
         WHERE e.role IN (SELECT unnest(?))
           AND ((e.object_class = 'database' AND e.object_oid = ? AND e.privilege = 'CONNECT')
             OR (e.object_class = 'schema' AND e.database_oid = ? AND e.object_name = ?
-                AND e.privilege = 'USAGE'))""", [roles, database_oid, database_oid, schema])
+                AND e.privilege = 'USAGE'))""",
+        [roles, database_oid, database_oid, schema],
+    )
     connect = {r["role"] for r in rows if r["object_class"] == "database"}
     usage = {r["role"] for r in rows if r["object_class"] == "schema"}
     return connect, usage
@@ -85,16 +101,20 @@ def lo_compat_settings(con: Any) -> dict[tuple[str | None, str | None], bool]:
     """(database, role) -> on/off for every lo_compat_privileges setting; (None, None) is
     the server's value."""
     out: dict[tuple[str | None, str | None], bool] = {}
-    for r in _records(con, """SELECT database, role, value FROM role_settings
-                              WHERE name = 'lo_compat_privileges'"""):
+    for r in _records(
+        con,
+        """SELECT database, role, value FROM role_settings
+                              WHERE name = 'lo_compat_privileges'""",
+    ):
         out[(r["database"], r["role"])] = str(r["value"]).lower() in _TRUE
     server = _records(con, "SELECT setting FROM settings WHERE name = 'lo_compat_privileges'")
     out[(None, None)] = bool(server) and str(server[0]["setting"]).lower() in _TRUE
     return out
 
 
-def lo_compat_on(settings: dict[tuple[str | None, str | None], bool], database: str | None,
-                 role: str | None) -> bool:
+def lo_compat_on(
+    settings: dict[tuple[str | None, str | None], bool], database: str | None, role: str | None
+) -> bool:
     """Is ``lo_compat_privileges`` on for ``role``'s sessions in ``database``?
 
     The most specific setting wins, as at session start: role in database, role, database,
@@ -108,11 +128,15 @@ def lo_compat_on(settings: dict[tuple[str | None, str | None], bool], database: 
 
 def not_collected(con: Any) -> list[dict[str, Any]]:
     """Databases whose catalogs were not read: answers about them are unknown."""
-    return _records(con, """SELECT name AS database, not_collected_reason AS reason
-                            FROM databases WHERE NOT collected ORDER BY name""")
+    return _records(
+        con,
+        """SELECT name AS database, not_collected_reason AS reason
+                            FROM databases WHERE NOT collected ORDER BY name""",
+    )
 
 
 # --- who-can ------------------------------------------------------------------------------
+
 
 def annotate_who_can(con: Any, results: list[dict[str, Any]]) -> None:
     """Add standings to each who-can result (``answer()``'s dicts), in place.
@@ -127,7 +151,9 @@ def annotate_who_can(con: Any, results: list[dict[str, Any]]) -> None:
         roles = sorted({h["role"] for h in holders})
         connect, usage = _usable_sets(con, roles, obj.get("database_oid"), obj.get("schema"))
         for h in holders:
-            h["blocked_by"] = [] if h["via"] == "superuser" else blocked_by(obj, h["role"], connect, usage)
+            h["blocked_by"] = (
+                [] if h["via"] == "superuser" else blocked_by(obj, h["role"], connect, usage)
+            )
             h["standing"] = HOLDS_ONLY if h["blocked_by"] else CAN_USE
         held = {(h["role"], h["privilege"]) for h in holders}
         res["by_set_role"] = _set_role_only(con, obj, holders, held)
@@ -135,20 +161,24 @@ def annotate_who_can(con: Any, results: list[dict[str, Any]]) -> None:
         res["lo_compat"] = _lo_compat_roles(con, obj, res["privileges"], held)
 
 
-def _set_role_only(con: Any, obj: dict[str, Any], holders: list[dict[str, Any]],
-                   held: set[tuple[str, str]]) -> list[dict[str, Any]]:
+def _set_role_only(
+    con: Any, obj: dict[str, Any], holders: list[dict[str, Any]], held: set[tuple[str, str]]
+) -> list[dict[str, Any]]:
     by_role: dict[str, list[str]] = {}
     for h in holders:
         by_role.setdefault(h["role"], []).append(h["privilege"])
     if not by_role:
         return []
-    chains = _records(con, """
+    chains = _records(
+        con,
+        """
         SELECT c.member, c.role, c.set_path FROM role_closure c
         JOIN roles m ON m.name = c.member
         WHERE c.role IN (SELECT unnest(?)) AND c.can_set AND c.depth > 0 AND NOT m.superuser
           AND NOT (m.predefined AND starts_with(m.name, 'pg_'))
           AND (c.database IS NULL OR c.database_oid = ?)""",
-                      [sorted(by_role), obj.get("database_oid")])
+        [sorted(by_role), obj.get("database_oid")],
+    )
     best: dict[tuple[str, str], dict[str, Any]] = {}
     for c in chains:
         for priv in by_role[c["role"]]:
@@ -157,22 +187,32 @@ def _set_role_only(con: Any, obj: dict[str, Any], holders: list[dict[str, Any]],
             key = (c["member"], priv)
             path = list(c["set_path"] or [])
             if key not in best or (len(path), path) < (len(best[key]["path"]), best[key]["path"]):
-                best[key] = {"role": c["member"], "privilege": priv, "set_role": c["role"],
-                             "path": path, "standing": BY_SET_ROLE}
+                best[key] = {
+                    "role": c["member"],
+                    "privilege": priv,
+                    "set_role": c["role"],
+                    "path": path,
+                    "standing": BY_SET_ROLE,
+                }
     return [best[k] for k in sorted(best, key=lambda k: (k[1], k[0]))]
 
 
-def _grant_option_only(con: Any, obj: dict[str, Any], privileges: list[str],
-                       held: set[tuple[str, str]]) -> list[dict[str, Any]]:
+def _grant_option_only(
+    con: Any, obj: dict[str, Any], privileges: list[str], held: set[tuple[str, str]]
+) -> list[dict[str, Any]]:
     owner = obj.get("owner")
     if owner is None:
         return []
-    heirs = _records(con, """
+    heirs = _records(
+        con,
+        """
         SELECT c.member, c.inherit_path FROM role_closure c JOIN roles m ON m.name = c.member
         WHERE c.role = ? AND c.inherits AND NOT m.superuser
           AND NOT (m.predefined AND starts_with(m.name, 'pg_'))
           AND (c.database IS NULL OR c.database_oid = ?)
-        ORDER BY c.depth, c.member""", [owner, obj.get("database_oid")])
+        ORDER BY c.depth, c.member""",
+        [owner, obj.get("database_oid")],
+    )
     out = []
     seen: set[tuple[str, str]] = set()
     for h in heirs:
@@ -181,20 +221,31 @@ def _grant_option_only(con: Any, obj: dict[str, Any], privileges: list[str],
             if key in held or key in seen:
                 continue
             seen.add(key)
-            out.append({"role": h["member"], "privilege": priv, "owner": owner,
-                        "path": list(h["inherit_path"] or []), "standing": GRANT_OPTION})
+            out.append(
+                {
+                    "role": h["member"],
+                    "privilege": priv,
+                    "owner": owner,
+                    "path": list(h["inherit_path"] or []),
+                    "standing": GRANT_OPTION,
+                }
+            )
     return sorted(out, key=lambda r: (r["privilege"], r["role"]))
 
 
-def _lo_compat_roles(con: Any, obj: dict[str, Any], privileges: list[str],
-                     held: set[tuple[str, str]]) -> list[dict[str, Any]]:
+def _lo_compat_roles(
+    con: Any, obj: dict[str, Any], privileges: list[str], held: set[tuple[str, str]]
+) -> list[dict[str, Any]]:
     if obj.get("object_class") != "large_object":
         return []
     checked = [p for p in privileges if p in ("SELECT", "UPDATE")]
     if not checked:
         return []
-    roles = _records(con, """SELECT name FROM roles WHERE NOT superuser
-                             AND NOT (predefined AND starts_with(name, 'pg_')) ORDER BY name""")
+    roles = _records(
+        con,
+        """SELECT name FROM roles WHERE NOT superuser
+                             AND NOT (predefined AND starts_with(name, 'pg_')) ORDER BY name""",
+    )
     settings = lo_compat_settings(con)
     out = []
     for r in roles:
@@ -212,8 +263,10 @@ def render_who_can_extra(res: dict[str, Any], name: Any) -> list[str]:
     if res.get("by_set_role"):
         lines.append("  can get it by SET ROLE (not inherited):")
         for r in res["by_set_role"]:
-            lines.append(f"    {name(r['role'])}  {r['privilege']} after SET ROLE {name(r['set_role'])}"
-                         f"  [{' -> '.join(name(p) for p in r['path'])}]")
+            lines.append(
+                f"    {name(r['role'])}  {r['privilege']} after SET ROLE {name(r['set_role'])}"
+                f"  [{' -> '.join(name(p) for p in r['path'])}]"
+            )
     if res.get("grant_option_only"):
         lines.append("  can grant it without holding it (the owner keeps every grant option):")
         for r in res["grant_option_only"]:
@@ -222,12 +275,15 @@ def render_who_can_extra(res: dict[str, Any], name: Any) -> list[str]:
     if res.get("lo_compat"):
         privs = sorted({r["privilege"] for r in res["lo_compat"]})
         who = sorted({r["role"] for r in res["lo_compat"]})
-        lines.append(f"  can use it anyway, lo_compat_privileges = on ({', '.join(privs)} "
-                     "not checked): " + ", ".join(name(r) for r in who))
+        lines.append(
+            f"  can use it anyway, lo_compat_privileges = on ({', '.join(privs)} "
+            "not checked): " + ", ".join(name(r) for r in who)
+        )
     return lines
 
 
 # --- explain ------------------------------------------------------------------------------
+
 
 def annotate_explain(con: Any, data: dict[str, Any], include_system: bool) -> None:
     """Add standings to ``explain``'s data for one role, in place (new keys only)."""
@@ -237,18 +293,26 @@ def annotate_explain(con: Any, data: dict[str, Any], include_system: bool) -> No
     if r["superuser"]:
         data["by_set_role"], data["grant_option_only"] = [], []
     else:
-        own = _records(con, """
+        own = _records(
+            con,
+            """
             SELECT DISTINCT e.object_class, e.object_oid, e.database_oid, e.object_name
             FROM effective_privileges e
             WHERE e.role = ? AND ((e.object_class = 'database' AND e.privilege = 'CONNECT')
-                               OR (e.object_class = 'schema' AND e.privilege = 'USAGE'))""", [role])
+                               OR (e.object_class = 'schema' AND e.privilege = 'USAGE'))""",
+            [role],
+        )
         connect_dbs = {o["object_name"] for o in own if o["object_class"] == "database"}
-        usage = {(o["database_oid"], o["object_name"]) for o in own if o["object_class"] == "schema"}
+        usage = {
+            (o["database_oid"], o["object_name"]) for o in own if o["object_class"] == "schema"
+        }
         db_oids = {d["name"]: d["oid"] for d in _records(con, "SELECT name, oid FROM databases")}
         for p in data["privileges"]:
             p["blocked_by"] = _blocked_for_role(p, connect_dbs, usage, db_oids)
             p["standing"] = HOLDS_ONLY if p["blocked_by"] else CAN_USE
-        data["by_set_role"] = _records(con, f"""
+        data["by_set_role"] = _records(
+            con,
+            f"""
             SELECT e.database, e.object_class, e.kind, e.schema, e.object_name, e.identity,
                    e.column_name, e.privilege, c.role AS set_role, c.set_path AS path,
                    '{BY_SET_ROLE}' AS standing
@@ -264,8 +328,11 @@ def annotate_explain(con: Any, data: dict[str, Any], include_system: bool) -> No
             QUALIFY row_number() OVER (PARTITION BY e.database_oid, e.object_class, e.object_oid,
                                        e.subid, e.privilege ORDER BY c.depth, c.role) = 1
             ORDER BY e.database NULLS FIRST, e.object_class, e.identity, e.privilege""",  # noqa: S608
-                                      [role, role])
-        data["grant_option_only"] = _records(con, f"""
+            [role, role],
+        )
+        data["grant_option_only"] = _records(
+            con,
+            f"""
             SELECT o.database, o.object_class, o.kind, o.schema, o.object_name, o.identity,
                    t.privilege, o.owner, '{GRANT_OPTION}' AS standing
             FROM acl_objects o
@@ -278,22 +345,34 @@ def annotate_explain(con: Any, data: dict[str, Any], include_system: bool) -> No
                                 AND h.object_oid = o.object_oid AND h.subid = 0
                                 AND h.database_oid IS NOT DISTINCT FROM o.database_oid
                                 AND h.privilege = t.privilege)
-              {sys_filter.replace('e.', 'o.')}
+              {sys_filter.replace("e.", "o.")}
             ORDER BY o.database NULLS FIRST, o.object_class, o.identity, t.privilege""",  # noqa: S608
-                                           [role, role])
+            [role, role],
+        )
     settings = lo_compat_settings(con)
-    lo_dbs = [d["name"] for d in _records(con, "SELECT name FROM databases WHERE collected ORDER BY name")
-              if lo_compat_on(settings, d["name"], role)]
-    counts = {d["database"]: d["n"] for d in _records(con, """
+    lo_dbs = [
+        d["name"]
+        for d in _records(con, "SELECT name FROM databases WHERE collected ORDER BY name")
+        if lo_compat_on(settings, d["name"], role)
+    ]
+    counts = {
+        d["database"]: d["n"]
+        for d in _records(
+            con,
+            """
         SELECT database, count(*) AS n FROM acl_objects WHERE object_class = 'large_object'
-        GROUP BY database""")}
-    data["lo_compat"] = [{"database": d, "large_objects": counts.get(d, 0), "standing": LO_COMPAT}
-                         for d in lo_dbs]
+        GROUP BY database""",
+        )
+    }
+    data["lo_compat"] = [
+        {"database": d, "large_objects": counts.get(d, 0), "standing": LO_COMPAT} for d in lo_dbs
+    ]
     data["not_collected"] = not_collected(con)
 
 
-def _blocked_for_role(p: dict[str, Any], connect_dbs: set[str], usage: set[tuple[Any, str]],
-                      db_oids: dict[str, Any]) -> list[str]:
+def _blocked_for_role(
+    p: dict[str, Any], connect_dbs: set[str], usage: set[tuple[Any, str]], db_oids: dict[str, Any]
+) -> list[str]:
     cls = "column" if p.get("column_name") else str(p["object_class"])
     missing = []
     for priv, what in prerequisites(cls, p.get("database"), p.get("schema")):
@@ -310,20 +389,35 @@ def render_explain_extra(data: dict[str, Any], name: Any, label: Any) -> list[st
     if data.get("by_set_role"):
         lines += ["", "Can get by SET ROLE (not inherited: only after SET ROLE):"]
         for p in data["by_set_role"]:
-            where = f" [{name(p['database'])}]" if p.get("database") and p["object_class"] != "database" else ""
+            where = (
+                f" [{name(p['database'])}]"
+                if p.get("database") and p["object_class"] != "database"
+                else ""
+            )
             col = f" ({name(p['column_name'])})" if p.get("column_name") else ""
-            lines.append(f"  {p['privilege']}{col} on {label(p)}{where} after SET ROLE "
-                         f"{name(p['set_role'])}  [{' -> '.join(name(x) for x in p['path'] or [])}]")
+            lines.append(
+                f"  {p['privilege']}{col} on {label(p)}{where} after SET ROLE "
+                f"{name(p['set_role'])}  [{' -> '.join(name(x) for x in p['path'] or [])}]"
+            )
     if data.get("grant_option_only"):
         lines += ["", "Can grant without holding (the owner keeps every grant option):"]
         for p in data["grant_option_only"]:
-            where = f" [{name(p['database'])}]" if p.get("database") and p["object_class"] != "database" else ""
-            lines.append(f"  {p['privilege']} on {label(p)}{where} WITH GRANT OPTION"
-                         + ("" if p["owner"] == data["role"]["name"] else f" (owner {name(p['owner'])})"))
+            where = (
+                f" [{name(p['database'])}]"
+                if p.get("database") and p["object_class"] != "database"
+                else ""
+            )
+            lines.append(
+                f"  {p['privilege']} on {label(p)}{where} WITH GRANT OPTION"
+                + ("" if p["owner"] == data["role"]["name"] else f" (owner {name(p['owner'])})")
+            )
     for d in data.get("lo_compat") or []:
-        lines += ["", f"lo_compat_privileges = on in database {name(d['database'])}: reads and "
-                      f"writes every large object there ({d['large_objects']} now), whatever "
-                      "the grants."]
+        lines += [
+            "",
+            f"lo_compat_privileges = on in database {name(d['database'])}: reads and "
+            f"writes every large object there ({d['large_objects']} now), whatever "
+            "the grants.",
+        ]
     if data.get("not_collected"):
         lines += ["", "Unknown (database not collected):"]
         for d in data["not_collected"]:

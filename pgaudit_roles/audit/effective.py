@@ -117,8 +117,11 @@ def _database_owner_rows(con: Any, server_version_num: int | None) -> None:
         FROM internal.databases_raw d
         JOIN internal.roles_raw o ON o.oid = d.owner_oid
         JOIN internal.roles_raw p ON p.name = '{PDO}' AND p.predefined""")  # noqa: S608
-    for name, src, flt in (("_p_any", "_c_any", "true"), ("_p_inh", "_c_inh", "e.inh"),
-                           ("_p_set", "_c_set", "true")):
+    for name, src, flt in (
+        ("_p_any", "_c_any", "true"),
+        ("_p_inh", "_c_inh", "e.inh"),
+        ("_p_set", "_c_set", "true"),
+    ):
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {name} AS
             SELECT database, database_oid, member_oid, role_oid, depth, path FROM (
@@ -178,8 +181,10 @@ def _closure_join(alias: str, obj: str, role_col: str) -> str:
 
 
 _DENIED = ", ".join(f"'{p}'" for p in SYSTEM_CATALOG_DENIED)
-_SYSCAT = (f"(x.object_class = 'relation' AND x.object_oid < {SYSTEM_CATALOG_OID_LIMIT} "
-           f"AND x.kind <> 'view' AND x.privilege IN ({_DENIED}))")
+_SYSCAT = (
+    f"(x.object_class = 'relation' AND x.object_oid < {SYSTEM_CATALOG_OID_LIMIT} "
+    f"AND x.kind <> 'view' AND x.privilege IN ({_DENIED}))"
+)
 
 EFFECTIVE_PRIVILEGES_SQL = f"""
 CREATE OR REPLACE VIEW effective_privileges AS

@@ -33,9 +33,14 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ..core.sqlquote import sql_name
 from .acl_defaults import MANAGED_SUPERUSER_ROLES
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+"""DuckDB SQL over the audit schema, run by this module (``escalation_edges.sql``)."""
 
 MAX_HOPS = 12
 """Longest route searched. Real routes are a handful of hops; the bound keeps the search
@@ -65,48 +70,94 @@ class DangerousRole:
 
 
 DANGEROUS_ROLES: tuple[DangerousRole, ...] = (
-    DangerousRole("pg_execute_server_program", "os",
-                  "COPY ... TO/FROM PROGRAM runs any shell command as the server's operating-system "
-                  "user, which owns the data directory: superuser-equivalent",
-                  targets=(("os", "predefined_os"), ("superuser", "predefined_superuser"))),
-    DangerousRole("pg_write_server_files", "os",
-                  "COPY ... TO a file writes any file the server's operating-system user may write, "
-                  "the data directory and postgresql.auto.conf included: superuser-equivalent",
-                  targets=(("os", "predefined_os"), ("superuser", "predefined_superuser"))),
-    DangerousRole("pg_read_server_files", "os",
-                  "COPY ... FROM a file and pg_read_file() read any file of the server's "
-                  "operating-system user: configuration, keys, other databases' files",
-                  targets=(("os", "predefined_os"),)),
-    DangerousRole("pg_read_all_data", "all_data",
-                  "SELECT on every table, view and sequence and USAGE on every schema, whatever "
-                  "the ACLs say (row-level security still applies)", 140000),
-    DangerousRole("pg_write_all_data", "all_data",
-                  "INSERT, UPDATE, DELETE on every table and USAGE on every schema, whatever the "
-                  "ACLs say (row-level security still applies)", 140000),
-    DangerousRole("pg_signal_backend", "sessions",
-                  "cancels queries and terminates the sessions of other non-superuser roles"),
-    DangerousRole("pg_read_all_stats", "sessions",
-                  "sees every session's query text, which can hold secrets"),
-    DangerousRole("pg_monitor", "sessions",
-                  "includes pg_read_all_stats and pg_read_all_settings: every session's query "
-                  "text and every setting"),
-    DangerousRole("pg_read_all_settings", "settings",
-                  "reads every setting, file locations and commands included"),
+    DangerousRole(
+        "pg_execute_server_program",
+        "os",
+        "COPY ... TO/FROM PROGRAM runs any shell command as the server's operating-system "
+        "user, which owns the data directory: superuser-equivalent",
+        targets=(("os", "predefined_os"), ("superuser", "predefined_superuser")),
+    ),
+    DangerousRole(
+        "pg_write_server_files",
+        "os",
+        "COPY ... TO a file writes any file the server's operating-system user may write, "
+        "the data directory and postgresql.auto.conf included: superuser-equivalent",
+        targets=(("os", "predefined_os"), ("superuser", "predefined_superuser")),
+    ),
+    DangerousRole(
+        "pg_read_server_files",
+        "os",
+        "COPY ... FROM a file and pg_read_file() read any file of the server's "
+        "operating-system user: configuration, keys, other databases' files",
+        targets=(("os", "predefined_os"),),
+    ),
+    DangerousRole(
+        "pg_read_all_data",
+        "all_data",
+        "SELECT on every table, view and sequence and USAGE on every schema, whatever "
+        "the ACLs say (row-level security still applies)",
+        140000,
+    ),
+    DangerousRole(
+        "pg_write_all_data",
+        "all_data",
+        "INSERT, UPDATE, DELETE on every table and USAGE on every schema, whatever the "
+        "ACLs say (row-level security still applies)",
+        140000,
+    ),
+    DangerousRole(
+        "pg_signal_backend",
+        "sessions",
+        "cancels queries and terminates the sessions of other non-superuser roles",
+    ),
+    DangerousRole(
+        "pg_read_all_stats", "sessions", "sees every session's query text, which can hold secrets"
+    ),
+    DangerousRole(
+        "pg_monitor",
+        "sessions",
+        "includes pg_read_all_stats and pg_read_all_settings: every session's query "
+        "text and every setting",
+    ),
+    DangerousRole(
+        "pg_read_all_settings",
+        "settings",
+        "reads every setting, file locations and commands included",
+    ),
     DangerousRole("pg_checkpoint", "other", "runs CHECKPOINT (I/O load on demand)", 150000),
-    DangerousRole("pg_create_subscription", "other",
-                  "creates subscriptions that connect out and apply changes as their owner",
-                  160000),
-    DangerousRole("pg_maintain", "other",
-                  "VACUUM, ANALYZE, CLUSTER, REINDEX, REFRESH MATERIALIZED VIEW and LOCK on "
-                  "every relation", 170000),
-    DangerousRole("pg_use_reserved_connections", "other",
-                  "uses the connection slots reserved for administrators", 160000),
-    DangerousRole("pg_signal_autovacuum_worker", "sessions",
-                  "cancels and terminates autovacuum workers", 180000),
-    *(DangerousRole(name, "superuser",
-                    f"the administrator role of {provider}: treated as superuser-equivalent",
-                    targets=(("superuser", "managed_admin"),))
-      for name, provider in MANAGED_PROVIDERS.items()),
+    DangerousRole(
+        "pg_create_subscription",
+        "other",
+        "creates subscriptions that connect out and apply changes as their owner",
+        160000,
+    ),
+    DangerousRole(
+        "pg_maintain",
+        "other",
+        "VACUUM, ANALYZE, CLUSTER, REINDEX, REFRESH MATERIALIZED VIEW and LOCK on every relation",
+        170000,
+    ),
+    DangerousRole(
+        "pg_use_reserved_connections",
+        "other",
+        "uses the connection slots reserved for administrators",
+        160000,
+    ),
+    DangerousRole(
+        "pg_signal_autovacuum_worker",
+        "sessions",
+        "cancels and terminates autovacuum workers",
+        180000,
+    ),
+    *(
+        DangerousRole(
+            name,
+            "superuser",
+            f"the administrator role of {provider}: treated as superuser-equivalent",
+            targets=(("superuser", "managed_admin"),),
+        )
+        for name, provider in MANAGED_PROVIDERS.items()
+    ),
 )
 
 
@@ -133,9 +184,12 @@ CODE_PARAMETERS: tuple[CodeParameter, ...] = (
     CodeParameter("session_preload_libraries", ("SET", "ALTER SYSTEM"), _LIB),
     CodeParameter("local_preload_libraries", ("ALTER SYSTEM",), _LIB),
     CodeParameter("jit_provider", ("ALTER SYSTEM",), _LIB),
-    CodeParameter("dynamic_library_path", ("SET", "ALTER SYSTEM"),
-                  "it decides where libraries are loaded from: a library of the caller's "
-                  "choosing runs as the server"),
+    CodeParameter(
+        "dynamic_library_path",
+        ("SET", "ALTER SYSTEM"),
+        "it decides where libraries are loaded from: a library of the caller's "
+        "choosing runs as the server",
+    ),
 )
 
 
@@ -150,17 +204,25 @@ def _reference_rows(server_version_num: int | None) -> list[list[Any]]:
         for target, kind in d.targets or ((None, None),):
             rows.append(["role", d.name, target, kind, d.danger, None, d.reason])
     for p in CODE_PARAMETERS:
-        rows.append(["parameter", p.name, "superuser", "parameter_acl", "superuser",
-                     list(p.privileges), p.reason])
+        rows.append(
+            [
+                "parameter",
+                p.name,
+                "superuser",
+                "parameter_acl",
+                "superuser",
+                list(p.privileges),
+                p.reason,
+            ]
+        )
     return rows
 
 
 # --- building the tables -----------------------------------------------------------------
 
+
 def build(con: Any, server_version_num: int | None) -> None:
     """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist)."""
-    from ..collect.catalog_queries import SQL_DIR
-
     v = server_version_num if server_version_num is not None else 999999
     con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
     con.execute("""CREATE OR REPLACE TABLE internal.esc_reference (category VARCHAR,
@@ -168,36 +230,65 @@ def build(con: Any, server_version_num: int | None) -> None:
                    privileges VARCHAR[], reason VARCHAR)""")
     refs = _reference_rows(server_version_num)
     con.executemany("INSERT INTO internal.esc_reference VALUES (?, ?, ?, ?, ?, ?, ?)", refs)
-    con.executemany("INSERT INTO dangerous_roles VALUES (?, ?, ?, ?)",
-                    [[d.name, d.danger, d.name in MANAGED_PROVIDERS, d.reason]
-                     for d in dangerous_roles(server_version_num)])
+    con.executemany(
+        "INSERT INTO dangerous_roles VALUES (?, ?, ?, ?)",
+        [
+            [d.name, d.danger, d.name in MANAGED_PROVIDERS, d.reason]
+            for d in dangerous_roles(server_version_num)
+        ],
+    )
     con.execute((SQL_DIR / "escalation_edges.sql").read_text(encoding="utf-8"))
     graph = Graph.load(con)
     rows = [p.row() for p in graph.standard_routes(con)]
     if rows:
         cols = [c for c, _t in PATH_COLUMNS]
-        con.executemany(f"INSERT INTO escalation_paths ({', '.join(cols)}) "  # noqa: S608
-                        f"VALUES ({', '.join('?' for _ in cols)})", rows)
+        con.executemany(
+            f"INSERT INTO escalation_paths ({', '.join(cols)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' for _ in cols)})",
+            rows,
+        )
 
 
 PATH_COLUMNS: list[tuple[str, str]] = [
-    ("from_role", "VARCHAR"), ("from_oid", "BIGINT"), ("from_kind", "VARCHAR"),
-    ("target_kind", "VARCHAR"), ("target", "VARCHAR"), ("target_app", "VARCHAR"),
-    ("hops", "INTEGER"), ("nodes", "VARCHAR[]"), ("node_kinds", "VARCHAR[]"),
-    ("hop_kinds", "VARCHAR[]"), ("hop_databases", "VARCHAR[]"), ("hop_objects", "VARCHAR[]"),
-    ("hop_evidence", "VARCHAR[]"), ("hop_actions", "VARCHAR[]"), ("hop_fixes", "VARCHAR[]"),
-    ("weakest_hop", "INTEGER"), ("weakest_fix", "VARCHAR"), ("route", "VARCHAR"),
+    ("from_role", "VARCHAR"),
+    ("from_oid", "BIGINT"),
+    ("from_kind", "VARCHAR"),
+    ("target_kind", "VARCHAR"),
+    ("target", "VARCHAR"),
+    ("target_app", "VARCHAR"),
+    ("hops", "INTEGER"),
+    ("nodes", "VARCHAR[]"),
+    ("node_kinds", "VARCHAR[]"),
+    ("hop_kinds", "VARCHAR[]"),
+    ("hop_databases", "VARCHAR[]"),
+    ("hop_objects", "VARCHAR[]"),
+    ("hop_evidence", "VARCHAR[]"),
+    ("hop_actions", "VARCHAR[]"),
+    ("hop_fixes", "VARCHAR[]"),
+    ("weakest_hop", "INTEGER"),
+    ("weakest_fix", "VARCHAR"),
+    ("route", "VARCHAR"),
     ("weakest_database", "VARCHAR"),
 ]
-FIX_PARTS: tuple[str, ...] = ("fix_kind", "fix_role", "fix_member", "fix_public", "fix_schema",
-                              "fix_name", "fix_args", "fix_object_kind", "fix_privilege")
-PATH_COLUMNS += [(f"weakest_{n}", "BOOLEAN" if n == "fix_public" else "VARCHAR")
-                 for n in FIX_PARTS]
+FIX_PARTS: tuple[str, ...] = (
+    "fix_kind",
+    "fix_role",
+    "fix_member",
+    "fix_public",
+    "fix_schema",
+    "fix_name",
+    "fix_args",
+    "fix_object_kind",
+    "fix_privilege",
+)
+PATH_COLUMNS += [(f"weakest_{n}", "BOOLEAN" if n == "fix_public" else "VARCHAR") for n in FIX_PARTS]
 
 
 # --- the graph ----------------------------------------------------------------------------
 
-State = tuple[Any, ...]  # ("r", oid, "as"|"privs") | ("superuser",) | ("os",) | ("remote", db_oid, server)
+State = tuple[
+    Any, ...
+]  # ("r", oid, "as"|"privs") | ("superuser",) | ("os",) | ("remote", db_oid, server)
 
 VIRTUAL_LABELS = {"superuser": "superuser-equivalent", "os": "OS access"}
 
@@ -246,8 +337,6 @@ class Route:
         return best[1] + 1, self.edges[best[1]].fix
 
     def text(self) -> str:
-        from ..commands.query import sql_name
-
         parts = [sql_name(self.start_label) if self.start_label != "PUBLIC" else "PUBLIC"]
         for e in self.edges:
             label = e.to_label if e.dst[0] != "r" else sql_name(e.to_label)
@@ -256,13 +345,27 @@ class Route:
 
     def row(self) -> list[Any]:
         hop, fix = self.weakest()
-        return [self.start_label, self.start[1] if self.start[0] == "r" else None,
-                self.from_kind, self.target_kind, self.target, self.target_app,
-                len(self.edges), self.nodes, self.node_kinds,
-                [e.kind for e in self.edges], [e.database for e in self.edges],
-                [e.object_identity for e in self.edges], [e.evidence for e in self.edges],
-                [e.action for e in self.edges], [e.fix for e in self.edges], hop, fix,
-                self.text(), *self._weakest_parts(hop)]
+        return [
+            self.start_label,
+            self.start[1] if self.start[0] == "r" else None,
+            self.from_kind,
+            self.target_kind,
+            self.target,
+            self.target_app,
+            len(self.edges),
+            self.nodes,
+            self.node_kinds,
+            [e.kind for e in self.edges],
+            [e.database for e in self.edges],
+            [e.object_identity for e in self.edges],
+            [e.evidence for e in self.edges],
+            [e.action for e in self.edges],
+            [e.fix for e in self.edges],
+            hop,
+            fix,
+            self.text(),
+            *self._weakest_parts(hop),
+        ]
 
     def _weakest_parts(self, hop: int | None) -> list[Any]:
         if hop is None:
@@ -293,16 +396,40 @@ class Graph:
 
     @classmethod
     def load(cls, con: Any) -> Graph:
-        roles = {int(r[0]): {"name": r[1], "kind": r[2], "app": r[3], "login": r[4],
-                             "superuser_equivalent": r[5], "superuser": r[6]}
-                 for r in con.execute("""SELECT oid, name, kind, app, login,
-                                         superuser_equivalent, superuser FROM roles""").fetchall()}
+        roles = {
+            int(r[0]): {
+                "name": r[1],
+                "kind": r[2],
+                "app": r[3],
+                "login": r[4],
+                "superuser_equivalent": r[5],
+                "superuser": r[6],
+            }
+            for r in con.execute("""SELECT oid, name, kind, app, login,
+                                         superuser_equivalent, superuser FROM roles""").fetchall()
+        }
         edges: list[Edge] = []
-        for (db, db_oid, from_kind, from_oid, from_mode, to_kind, to_node, to_oid, to_mode, kind,
-             obj, evidence, action, fix, rank, *parts) in con.execute(f"""
+        for (
+            db,
+            db_oid,
+            from_kind,
+            from_oid,
+            from_mode,
+            to_kind,
+            to_node,
+            to_oid,
+            to_mode,
+            kind,
+            obj,
+            evidence,
+            action,
+            fix,
+            rank,
+            *parts,
+        ) in con.execute(f"""
                 SELECT database, database_oid, from_kind, from_oid, from_mode, to_kind, to_node,
                        to_oid, to_mode, kind, object_identity, evidence, action, fix, fix_rank,
-                       {', '.join(FIX_PARTS)}
+                       {", ".join(FIX_PARTS)}
                 FROM escalation_edges WHERE full_control
                 ORDER BY CASE kind WHEN 'set_role' THEN 0 WHEN 'inherit' THEN 1 ELSE 2 END, kind,
                          from_oid, to_node, database, object_identity""").fetchall():  # noqa: S608
@@ -318,18 +445,34 @@ class Graph:
                 label = VIRTUAL_LABELS.get(to_kind, to_kind)
             if from_kind == "role":
                 oid = int(from_oid)
-                modes = ("privs",) if oid == 0 else (("as",) if from_mode == "as" else ("as", "privs"))
+                modes = (
+                    ("privs",) if oid == 0 else (("as",) if from_mode == "as" else ("as", "privs"))
+                )
                 srcs: list[State] = [("r", oid, m) for m in modes]
             else:
                 srcs = [(from_kind,)]
             for src in srcs:
                 if src != dst:
-                    edges.append(Edge(src, dst, kind, db, obj, evidence, action, fix,
-                                      int(rank if rank is not None else 10), label,
-                                      tuple(parts)))
+                    edges.append(
+                        Edge(
+                            src,
+                            dst,
+                            kind,
+                            db,
+                            obj,
+                            evidence,
+                            action,
+                            fix,
+                            int(rank if rank is not None else 10),
+                            label,
+                            tuple(parts),
+                        )
+                    )
         return cls(edges, roles)
 
-    def reverse_search(self, targets: Iterable[State], avoid_public: bool) -> dict[State, Edge | None]:
+    def reverse_search(
+        self, targets: Iterable[State], avoid_public: bool
+    ) -> dict[State, Edge | None]:
         """For every state that reaches one of ``targets``: the first edge of a shortest
         route (None for the targets themselves)."""
         nxt: dict[State, Edge | None] = {t: None for t in targets}
@@ -376,18 +519,24 @@ class Graph:
         if to in ("superuser", "os"):
             return [(to, VIRTUAL_LABELS[to], None, [(to,)])]
         if to == "owner":
-            return [("owner", r["name"], r["app"], [("r", oid, "as"), ("r", oid, "privs")])
-                    for oid, r in sorted(self.roles.items(), key=lambda kv: kv[1]["name"])
-                    if r["kind"] == "owner"]
+            return [
+                ("owner", r["name"], r["app"], [("r", oid, "as"), ("r", oid, "privs")])
+                for oid, r in sorted(self.roles.items(), key=lambda kv: kv[1]["name"])
+                if r["kind"] == "owner"
+            ]
         if to == "predefined":
             names = {d.name for d in DANGEROUS_ROLES if d.danger != "superuser"}
-            return [("predefined", r["name"], None, [("r", oid, "as"), ("r", oid, "privs")])
-                    for oid, r in sorted(self.roles.items(), key=lambda kv: kv[1]["name"])
-                    if r["name"] in names]
+            return [
+                ("predefined", r["name"], None, [("r", oid, "as"), ("r", oid, "privs")])
+                for oid, r in sorted(self.roles.items(), key=lambda kv: kv[1]["name"])
+                if r["name"] in names
+            ]
         if to == "remote":
             nodes = sorted({e.dst for e in self.edges if e.dst[0] == "remote"}, key=str)
-            return [("remote", next(e.to_label for e in self.edges if e.dst == n), None, [n])
-                    for n in nodes]
+            return [
+                ("remote", next(e.to_label for e in self.edges if e.dst == n), None, [n])
+                for n in nodes
+            ]
         for oid, r in self.roles.items():
             if r["name"] == to:
                 return [("role", to, r["app"], [("r", oid, "as"), ("r", oid, "privs")])]

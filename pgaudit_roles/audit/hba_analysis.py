@@ -29,25 +29,42 @@ Column = tuple[str, str, str]
 ANALYSIS_COLUMNS: list[Column] = [
     ("in_effect", "BOOLEAN", "The line has no error, so the server uses it"),
     ("is_remote", "BOOLEAN", "type is not local (the rule applies to TCP connections)"),
-    ("address_family", "VARCHAR", "ipv4 | ipv6 for an address/netmask; NULL for keywords and host names"),
-    ("prefix_len", "INTEGER",
-     "CIDR prefix length of the netmask (0 for the keyword all); NULL for host names, "
-     "samehost/samenet, local lines and non-contiguous netmasks"),
-    ("address_count", "DOUBLE",
-     "Number of client addresses the line covers: 2^(address bits - prefix); all = 2^32 + 2^128 "
-     "(every IPv4 and IPv6 address); NULL for host names, samehost, samenet and local lines. "
-     "DOUBLE because IPv6 counts exceed 128-bit integers"),
+    (
+        "address_family",
+        "VARCHAR",
+        "ipv4 | ipv6 for an address/netmask; NULL for keywords and host names",
+    ),
+    (
+        "prefix_len",
+        "INTEGER",
+        "CIDR prefix length of the netmask (0 for the keyword all); NULL for host names, "
+        "samehost/samenet, local lines and non-contiguous netmasks",
+    ),
+    (
+        "address_count",
+        "DOUBLE",
+        "Number of client addresses the line covers: 2^(address bits - prefix); all = 2^32 + 2^128 "
+        "(every IPv4 and IPv6 address); NULL for host names, samehost, samenet and local lines. "
+        "DOUBLE because IPv6 counts exceed 128-bit integers",
+    ),
     ("is_all_addresses", "BOOLEAN", "Address all, 0.0.0.0/0 or ::/0 (any client); false for local"),
     ("is_hostname", "BOOLEAN", "The address is a host name (a leading dot = domain suffix)"),
     ("is_replication", "BOOLEAN", "The database field has the replication keyword"),
-    ("matches_all_databases", "BOOLEAN", "The database field has the all keyword (not replication)"),
+    (
+        "matches_all_databases",
+        "BOOLEAN",
+        "The database field has the all keyword (not replication)",
+    ),
     ("matches_all_users", "BOOLEAN", "The user field has the all keyword"),
-    ("shadowed_by", "INTEGER",
-     "rule_number of the first earlier rule that matches every connection this one matches, "
-     "so this one can never be used; NULL when none"),
+    (
+        "shadowed_by",
+        "INTEGER",
+        "rule_number of the first earlier rule that matches every connection this one matches, "
+        "so this one can never be used; NULL when none",
+    ),
 ]
 
-ALL_ADDRESS_COUNT = 2 ** 32 + 2 ** 128
+ALL_ADDRESS_COUNT = 2**32 + 2**128
 
 # Which kinds of TCP connection each type accepts: ssl, gss (GSSAPI-encrypted), plain.
 _TYPE_CLASSES: dict[str, frozenset[str]] = {
@@ -76,8 +93,11 @@ class _Addr:
         if self.kind != other.kind:
             return False
         if self.kind == "mask":
-            return (self.family == other.family and self.mask & ~other.mask == 0
-                    and other.network & self.mask == self.network)
+            return (
+                self.family == other.family
+                and self.mask & ~other.mask == 0
+                and other.network & self.mask == self.network
+            )
         if self.kind == "hostname":
             mine, theirs = self.hostname.lower(), other.hostname.lower()
             if mine.startswith("."):
@@ -131,9 +151,11 @@ def _is_keyword(token: str, word: str) -> bool:
     return token == word  # quoted keywords are stored with their quotes, so never equal
 
 
-def _group_closure(roles: Iterable[Mapping[str, Any]] | None,
-                   memberships: Iterable[Mapping[str, Any]] | None,
-                   wanted: Iterable[str] | None = None) -> dict[str, set[str]]:
+def _group_closure(
+    roles: Iterable[Mapping[str, Any]] | None,
+    memberships: Iterable[Mapping[str, Any]] | None,
+    wanted: Iterable[str] | None = None,
+) -> dict[str, set[str]]:
     """group name -> names of every role that is directly or indirectly a member of it.
 
     All grants count, whatever their INHERIT/SET options: pg_hba's ``+group`` uses plain
@@ -194,8 +216,13 @@ class _Coverage:
         return any(_is_keyword(e, "all") for e in earlier) and not _is_keyword(token, "replication")
 
 
-def _covers(earlier: Mapping[str, Any], later: Mapping[str, Any], e_addr: _Addr, l_addr: _Addr,
-            cov: _Coverage) -> bool:
+def _covers(
+    earlier: Mapping[str, Any],
+    later: Mapping[str, Any],
+    e_addr: _Addr,
+    l_addr: _Addr,
+    cov: _Coverage,
+) -> bool:
     e_types = _TYPE_CLASSES.get(str(earlier["type"]), frozenset())
     l_types = _TYPE_CLASSES.get(str(later["type"]), frozenset())
     if not l_types or not l_types <= e_types:
@@ -208,8 +235,11 @@ def _covers(earlier: Mapping[str, Any], later: Mapping[str, Any], e_addr: _Addr,
     return all(cov.user_covered(t, e_users) for t in later.get("users") or [])
 
 
-def analyze(rows: Sequence[Mapping[str, Any]], roles: Sequence[Mapping[str, Any]] | None = None,
-            memberships: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+def analyze(
+    rows: Sequence[Mapping[str, Any]],
+    roles: Sequence[Mapping[str, Any]] | None = None,
+    memberships: Sequence[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Each row (in evaluation order) with :data:`ANALYSIS_COLUMNS` added.
 
     ``roles`` and ``memberships`` (snapshot rows: ``oid``/``name`` and
@@ -220,12 +250,17 @@ def analyze(rows: Sequence[Mapping[str, Any]], roles: Sequence[Mapping[str, Any]
     shadow nor get shadowed. ``shadowed_by`` uses the earlier row's ``rule_number`` (or its
     position among rows in effect when the source has no rule numbers, as on 13-15 views).
     """
-    return [{**row, **facts} for row, facts in zip(rows, analyze_facts(rows, roles, memberships),
-                                                    strict=True)]
+    return [
+        {**row, **facts}
+        for row, facts in zip(rows, analyze_facts(rows, roles, memberships), strict=True)
+    ]
 
 
-def analyze_facts(rows: Sequence[Mapping[str, Any]], roles: Sequence[Mapping[str, Any]] | None = None,
-                  memberships: Sequence[Mapping[str, Any]] | None = None) -> Iterator[dict[str, Any]]:
+def analyze_facts(
+    rows: Sequence[Mapping[str, Any]],
+    roles: Sequence[Mapping[str, Any]] | None = None,
+    memberships: Sequence[Mapping[str, Any]] | None = None,
+) -> Iterator[dict[str, Any]]:
     """The :data:`ANALYSIS_COLUMNS` of each row, in order, without copying the rows.
 
     Why an index: the first covering earlier line used to be found by testing every earlier
@@ -235,8 +270,13 @@ def analyze_facts(rows: Sequence[Mapping[str, Any]], roles: Sequence[Mapping[str
     walked in line order and each candidate checked with the exact test (:func:`_covers`),
     so the answer is the same line as before. Memory is the rows' tokens once more.
     """
-    wanted = {t[1:] for r in rows if r.get("error") is None
-              for t in (r.get("users") or []) if t.startswith("+")}
+    wanted = {
+        t[1:]
+        for r in rows
+        if r.get("error") is None
+        for t in (r.get("users") or [])
+        if t.startswith("+")
+    }
     groups = _group_closure(roles, memberships, wanted)
     index = _ShadowIndex(_Coverage(groups), groups)
     position = 0
@@ -252,12 +292,19 @@ def analyze_facts(rows: Sequence[Mapping[str, Any]], roles: Sequence[Mapping[str
             "address_family": f"ipv{addr.family}" if addr.kind == "mask" else None,
             "prefix_len": _prefix_len(addr),
             "address_count": float(count) if count is not None else None,
-            "is_all_addresses": None if rtype is None else (
-                addr.kind == "all" or (addr.kind == "mask" and addr.mask == 0)),
+            "is_all_addresses": None
+            if rtype is None
+            else (addr.kind == "all" or (addr.kind == "mask" and addr.mask == 0)),
             "is_hostname": None if rtype is None else addr.kind == "hostname",
-            "is_replication": None if rtype is None else any(_is_keyword(t, "replication") for t in dbs),
-            "matches_all_databases": None if rtype is None else any(_is_keyword(t, "all") for t in dbs),
-            "matches_all_users": None if rtype is None else any(_is_keyword(t, "all") for t in users),
+            "is_replication": None
+            if rtype is None
+            else any(_is_keyword(t, "replication") for t in dbs),
+            "matches_all_databases": None
+            if rtype is None
+            else any(_is_keyword(t, "all") for t in dbs),
+            "matches_all_users": None
+            if rtype is None
+            else any(_is_keyword(t, "all") for t in users),
             "shadowed_by": None,
         }
         if in_effect:
@@ -398,8 +445,9 @@ def _leading_ones(mask: int, width: int) -> int:
     return width - inverted.bit_length()
 
 
-def pairwise_shadowed_by(rows: list[dict[str, Any]], roles: Any = None,
-                         memberships: Any = None) -> list[int | None]:
+def pairwise_shadowed_by(
+    rows: list[dict[str, Any]], roles: Any = None, memberships: Any = None
+) -> list[int | None]:
     """The definition the index must agree with: the first earlier line in effect that covers
     this one, found by trying every earlier line (quadratic). Kept for the equivalence test
     and the benchmark's comparison column, never used by a scan."""
@@ -411,7 +459,9 @@ def pairwise_shadowed_by(rows: list[dict[str, Any]], roles: Any = None,
         if row.get("error") is not None or row.get("type") is None:
             out.append(None)
             continue
-        out.append(next((n for e, e_addr, n in earlier if _covers(e, row, e_addr, addr, cov)), None))
+        out.append(
+            next((n for e, e_addr, n in earlier if _covers(e, row, e_addr, addr, cov)), None)
+        )
         own = row.get("rule_number")
         earlier.append((row, addr, int(own) if own is not None else len(earlier) + 1))
     return out

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..core.errors import ConfigError
+from .audit_schema import MEMORY_LIMIT, memory_limit
 
 TIMEOUT_ENV = "PGAUDIT_ROLES_QUERY_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0
@@ -38,8 +39,18 @@ DEFAULT_TIMEOUT = 300.0
 seconds on the large benchmark preset (1,000,000 tables); a user rule that runs for five
 minutes is a mistake, or needs the setting raised."""
 
-_UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
-          "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 _POLL = 0.05
 _GRACE = 5.0  # seconds an interrupted query gets to stop before we stop waiting for it
 
@@ -48,8 +59,10 @@ class QueryTimeout(Exception):
     """A query ran past :data:`TIMEOUT_ENV`."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"stopped after {seconds:g} s ({TIMEOUT_ENV}={seconds:g}; raise it "
-                         "if the query is meant to take longer)")
+        super().__init__(
+            f"stopped after {seconds:g} s ({TIMEOUT_ENV}={seconds:g}; raise it "
+            "if the query is meant to take longer)"
+        )
         self.seconds = seconds
 
 
@@ -89,17 +102,16 @@ def _vm_size() -> int | None:
 @contextmanager
 def memory_ceiling() -> Iterator[None]:
     """Lower RLIMIT_AS to the current size + 4 x the DuckDB cap for the ``with`` body."""
-    from .audit_schema import MEMORY_LIMIT, memory_limit
-
-    cap = size_bytes(memory_limit()) or size_bytes(MEMORY_LIMIT) or 2 ** 29
+    cap = size_bytes(memory_limit()) or size_bytes(MEMORY_LIMIT) or 2**29
     current = _vm_size()
     if current is None:
         yield
         return
-    target = current + max(4 * cap, 2 ** 31)
+    target = current + max(4 * cap, 2**31)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     lower = (soft == resource.RLIM_INFINITY or soft > target) and (
-        hard == resource.RLIM_INFINITY or hard >= target)
+        hard == resource.RLIM_INFINITY or hard >= target
+    )
     if lower:
         resource.setrlimit(resource.RLIMIT_AS, (target, hard))
     try:
@@ -109,7 +121,9 @@ def memory_ceiling() -> Iterator[None]:
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def run_limited(con: Any, sql: str, timeout: float | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_limited(
+    con: Any, sql: str, timeout: float | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """``con.execute(sql)`` and fetch all rows, under the limits above.
 
     Returns (column names, rows). Raises what DuckDB raised, :class:`QueryTimeout`, or
@@ -126,8 +140,9 @@ def run_limited(con: Any, sql: str, timeout: float | None = None) -> tuple[list[
             outcome["columns"] = [d[0] for d in cur.description]
             outcome["rows"] = cur.fetchall()
         except MemoryError:
-            outcome["error"] = MemoryError("Out of Memory Error: the result does not fit under "
-                                           "the memory ceiling")
+            outcome["error"] = MemoryError(
+                "Out of Memory Error: the result does not fit under the memory ceiling"
+            )
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             outcome["error"] = exc
         finally:

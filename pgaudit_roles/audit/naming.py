@@ -36,8 +36,19 @@ from typing import Any
 
 from ..core.errors import ConfigError
 
-KINDS: tuple[str, ...] = ("owner", "writer", "reader", "deploy", "app", "monitor", "breakglass",
-                          "admin", "predefined", "auditor", "other")
+KINDS: tuple[str, ...] = (
+    "owner",
+    "writer",
+    "reader",
+    "deploy",
+    "app",
+    "monitor",
+    "breakglass",
+    "admin",
+    "predefined",
+    "auditor",
+    "other",
+)
 PATTERN_KINDS: tuple[str, ...] = ("owner", "writer", "reader", "deploy", "app", "monitor")
 APP_KINDS: tuple[str, ...] = ("owner", "writer", "reader", "deploy", "app")
 """Kinds whose patterns must capture the application name."""
@@ -61,11 +72,28 @@ DEFAULT_BREAKGLASS: tuple[str, ...] = ("breakglass_admin",)
 credential locked in a vault"), by the name the README's example layout gives it."""
 DEFAULT_AUDITOR: tuple[str, ...] = ("pgaudit_auditor",)
 """The auditing login ``bootstrap-sql`` creates by default."""
-DEFAULT_ENVIRONMENTS: tuple[str, ...] = ("prod", "production", "staging", "stage", "preprod",
-                                         "uat", "qa", "test", "dev", "development")
+DEFAULT_ENVIRONMENTS: tuple[str, ...] = (
+    "prod",
+    "production",
+    "staging",
+    "stage",
+    "preprod",
+    "uat",
+    "qa",
+    "test",
+    "dev",
+    "development",
+)
 
-CONFIG_KEYS: tuple[str, ...] = (*PATTERN_KINDS, "environments", "kinds", "breakglass",
-                                "app_schemas", "auditor", "monitor_members")
+CONFIG_KEYS: tuple[str, ...] = (
+    *PATTERN_KINDS,
+    "environments",
+    "kinds",
+    "breakglass",
+    "app_schemas",
+    "auditor",
+    "monitor_members",
+)
 
 
 @dataclass(frozen=True)
@@ -100,12 +128,14 @@ class NamingPolicy:
             if isinstance(pats, str):
                 pats = (pats,)
                 setattr(self, kind, pats)
-            self._compiled[kind] = [_compile(p, kind, kind in APP_KINDS, f"naming.{kind}")
-                                    for p in pats]
+            self._compiled[kind] = [
+                _compile(p, kind, kind in APP_KINDS, f"naming.{kind}") for p in pats
+            ]
         for name, kind in self.kinds.items():
             if kind not in KINDS:
-                raise ConfigError(f"naming.kinds.{name}: unknown kind {kind!r} "
-                                  f"(one of {', '.join(KINDS)})")
+                raise ConfigError(
+                    f"naming.kinds.{name}: unknown kind {kind!r} (one of {', '.join(KINDS)})"
+                )
 
     @classmethod
     def default(cls) -> NamingPolicy:
@@ -151,8 +181,9 @@ class NamingPolicy:
                 kinds: dict[str, str] = {}
                 for role, kind in value.items():
                     if not isinstance(kind, str) or kind not in KINDS:
-                        raise ConfigError(f"{where}.{role}: unknown kind {kind!r} "
-                                          f"(one of {', '.join(KINDS)})")
+                        raise ConfigError(
+                            f"{where}.{role}: unknown kind {kind!r} (one of {', '.join(KINDS)})"
+                        )
                     kinds[str(role)] = kind
                 kw[key] = kinds
             elif key == "app_schemas":
@@ -189,8 +220,15 @@ class NamingPolicy:
                 return Classification(kind, app, env)
         return None
 
-    def classify_full(self, name: str, *, login: bool = False, superuser: bool = False,
-                      predefined: bool = False, monitor_member: bool = False) -> Classification:
+    def classify_full(
+        self,
+        name: str,
+        *,
+        login: bool = False,
+        superuser: bool = False,
+        predefined: bool = False,
+        monitor_member: bool = False,
+    ) -> Classification:
         """Kind, app and environment of one role (see the module docstring for the order)."""
         explicit = self.kinds.get(name)
         matched = self.match(name)
@@ -212,11 +250,23 @@ class NamingPolicy:
             return Classification("admin", None, None)
         return Classification("other", None, None)
 
-    def classify(self, name: str, *, login: bool, superuser: bool, predefined: bool,
-                 monitor_member: bool = False) -> tuple[str, str | None]:
+    def classify(
+        self,
+        name: str,
+        *,
+        login: bool,
+        superuser: bool,
+        predefined: bool,
+        monitor_member: bool = False,
+    ) -> tuple[str, str | None]:
         """``(kind, app)`` for a role; ``login`` is accepted for policies that need it."""
-        c = self.classify_full(name, login=login, superuser=superuser, predefined=predefined,
-                               monitor_member=monitor_member)
+        c = self.classify_full(
+            name,
+            login=login,
+            superuser=superuser,
+            predefined=predefined,
+            monitor_member=monitor_member,
+        )
         return c.kind, c.app
 
     def schema_app(self, schema: str) -> str | None:
@@ -230,9 +280,12 @@ class NamingPolicy:
         """The policy as a plain table (for --show-config and reports)."""
         return {
             **{k: list(getattr(self, k)) for k in PATTERN_KINDS},
-            "environments": list(self.environments), "kinds": dict(self.kinds),
-            "breakglass": list(self.breakglass), "app_schemas": dict(self.app_schemas),
-            "auditor": list(self.auditor), "monitor_members": self.monitor_members,
+            "environments": list(self.environments),
+            "kinds": dict(self.kinds),
+            "breakglass": list(self.breakglass),
+            "app_schemas": dict(self.app_schemas),
+            "auditor": list(self.auditor),
+            "monitor_members": self.monitor_members,
         }
 
 
@@ -254,6 +307,8 @@ def _compile(pattern: str, kind: str, need_app: bool, where: str) -> re.Pattern[
     except re.error as exc:
         raise ConfigError(f"{where}: bad regular expression {pattern!r} ({exc})") from None
     if need_app and "app" not in rx.groupindex:
-        raise ConfigError(f"{where}: pattern {pattern!r} for {kind} roles needs a named "
-                          "group (?P<app>...) that captures the application name")
+        raise ConfigError(
+            f"{where}: pattern {pattern!r} for {kind} roles needs a named "
+            "group (?P<app>...) that captures the application name"
+        )
     return rx

@@ -17,6 +17,7 @@ a superuser.
 from __future__ import annotations
 
 from ..core.errors import UsageError
+from ..core.sqlquote import quote_literal, role_spec
 from .catalog_queries import PASSWORD_CHECK_FUNCTION, PASSWORD_CHECK_SCHEMA
 
 DEFAULT_ROLE = "pgaudit_auditor"
@@ -25,16 +26,15 @@ NAMEDATALEN = 64
 
 def _quote_role(name: str) -> str:
     """A role name as PostgreSQL's quote_ident() would write it (via sqlquote)."""
-    from ..core.sqlquote import role_spec
-
     return role_spec(name)
 
 
 def _for_comment(quoted: str) -> str:
     """A quoted name made safe inside a ``--`` comment: a line break in a role name would
     end the comment and turn the rest of the name into SQL."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in quoted)
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in quoted
+    )
 
 
 def check_role_name(name: str) -> str:
@@ -44,8 +44,9 @@ def check_role_name(name: str) -> str:
     if "\x00" in name:
         raise UsageError("--role contains a NUL character, which PostgreSQL cannot store")
     if len(name.encode("utf-8")) >= NAMEDATALEN:
-        raise UsageError(f"--role {name!r} is longer than {NAMEDATALEN - 1} bytes; PostgreSQL "
-                         "would truncate it")
+        raise UsageError(
+            f"--role {name!r} is longer than {NAMEDATALEN - 1} bytes; PostgreSQL would truncate it"
+        )
     if name.startswith("pg_"):
         raise UsageError(f"--role {name!r}: names starting with pg_ are reserved by PostgreSQL")
     if name in ("public", "none"):
@@ -53,9 +54,14 @@ def check_role_name(name: str) -> str:
     return name
 
 
-def bootstrap_sql(role: str = DEFAULT_ROLE, *, with_password_check: bool = False,
-                  with_ident: bool = False, create_role: bool = True,
-                  connect_grants: bool = True) -> str:
+def bootstrap_sql(
+    role: str = DEFAULT_ROLE,
+    *,
+    with_password_check: bool = False,
+    with_ident: bool = False,
+    create_role: bool = True,
+    connect_grants: bool = True,
+) -> str:
     """The setup script. ``create_role=False`` leaves out CREATE ROLE (role exists already);
     ``connect_grants=False`` leaves out the CONNECT grants on every current database."""
     check_role_name(role)
@@ -109,8 +115,6 @@ def connect_grants_sql(role: str) -> str:
     the databases, so a DO block reads pg_database when it runs and quotes each name with
     format('%I'); the role name goes in as a quoted literal of its quoted identifier.
     """
-    from ..core.sqlquote import quote_literal
-
     check_role_name(role)
     r = _quote_role(role)
     literal = quote_literal(r)
@@ -119,21 +123,23 @@ def connect_grants_sql(role: str) -> str:
     while tag in literal:
         n += 1
         tag = f"$grant_connect{n}$"
-    return "\n".join([
-        "-- CONNECT on every current database that accepts connections, by name: the guide",
-        "-- revokes CONNECT from PUBLIC, which would lock the auditor out of those databases",
-        "-- (a database it cannot enter is not audited; scan reports it as PGR-COV-001).",
-        "-- A database created later needs its own grant:",
-        f"--   GRANT CONNECT ON DATABASE <name> TO {_for_comment(r)};",
-        f"DO {tag}",
-        "DECLARE d record;",
-        "BEGIN",
-        "  FOR d IN SELECT datname FROM pg_catalog.pg_database",
-        "           WHERE datallowconn AND datconnlimit <> -2 ORDER BY datname LOOP",
-        f"    EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %s', d.datname, {literal});",
-        "  END LOOP;",
-        f"END {tag};",
-    ])
+    return "\n".join(
+        [
+            "-- CONNECT on every current database that accepts connections, by name: the guide",
+            "-- revokes CONNECT from PUBLIC, which would lock the auditor out of those databases",
+            "-- (a database it cannot enter is not audited; scan reports it as PGR-COV-001).",
+            "-- A database created later needs its own grant:",
+            f"--   GRANT CONNECT ON DATABASE <name> TO {_for_comment(r)};",
+            f"DO {tag}",
+            "DECLARE d record;",
+            "BEGIN",
+            "  FOR d IN SELECT datname FROM pg_catalog.pg_database",
+            "           WHERE datallowconn AND datconnlimit <> -2 ORDER BY datname LOOP",
+            f"    EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %s', d.datname, {literal});",
+            "  END LOOP;",
+            f"END {tag};",
+        ]
+    )
 
 
 def password_check_sql(role: str) -> str:
@@ -142,33 +148,35 @@ def password_check_sql(role: str) -> str:
     r = _quote_role(role)
     s = PASSWORD_CHECK_SCHEMA
     f = f"{s}.{PASSWORD_CHECK_FUNCTION}()"
-    return "\n".join([
-        "-- Optional: password hash types without superuser. Run this part in the database",
-        "-- the auditor connects to first. The function must be owned by a superuser (the",
-        "-- role running this script) and returns md5 | scram-sha-256 | none | other,",
-        "-- never the hash itself.",
-        "DO $check$ BEGIN",
-        "  IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN",
-        "    RAISE EXCEPTION 'run this script as a superuser: the helper must be owned by one';",
-        "  END IF;",
-        "END $check$;",
-        f"CREATE SCHEMA IF NOT EXISTS {s};",
-        f"ALTER SCHEMA {s} OWNER TO CURRENT_USER;",
-        f"REVOKE ALL ON SCHEMA {s} FROM PUBLIC;",
-        f"GRANT USAGE ON SCHEMA {s} TO {r};",
-        f"CREATE OR REPLACE FUNCTION {f}",
-        "  RETURNS TABLE (role_oid oid, role_name name, password_type text)",
-        "  LANGUAGE sql STABLE SECURITY DEFINER",
-        "  SET search_path = pg_catalog, pg_temp",
-        "AS $body$",
-        "  SELECT a.oid, a.rolname,",
-        "         CASE WHEN a.rolpassword IS NULL THEN 'none'",
-        "              WHEN a.rolpassword ~ '^md5[0-9a-f]{32}$' THEN 'md5'",
-        "              WHEN a.rolpassword LIKE 'SCRAM-SHA-256$%' THEN 'scram-sha-256'",
-        "              ELSE 'other' END",
-        "  FROM pg_catalog.pg_authid AS a",
-        "$body$;",
-        f"ALTER FUNCTION {f} OWNER TO CURRENT_USER;",
-        f"REVOKE ALL ON FUNCTION {f} FROM PUBLIC;",
-        f"GRANT EXECUTE ON FUNCTION {f} TO {r};",
-    ])
+    return "\n".join(
+        [
+            "-- Optional: password hash types without superuser. Run this part in the database",
+            "-- the auditor connects to first. The function must be owned by a superuser (the",
+            "-- role running this script) and returns md5 | scram-sha-256 | none | other,",
+            "-- never the hash itself.",
+            "DO $check$ BEGIN",
+            "  IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN",
+            "    RAISE EXCEPTION 'run this script as a superuser: the helper must be owned by one';",
+            "  END IF;",
+            "END $check$;",
+            f"CREATE SCHEMA IF NOT EXISTS {s};",
+            f"ALTER SCHEMA {s} OWNER TO CURRENT_USER;",
+            f"REVOKE ALL ON SCHEMA {s} FROM PUBLIC;",
+            f"GRANT USAGE ON SCHEMA {s} TO {r};",
+            f"CREATE OR REPLACE FUNCTION {f}",
+            "  RETURNS TABLE (role_oid oid, role_name name, password_type text)",
+            "  LANGUAGE sql STABLE SECURITY DEFINER",
+            "  SET search_path = pg_catalog, pg_temp",
+            "AS $body$",
+            "  SELECT a.oid, a.rolname,",
+            "         CASE WHEN a.rolpassword IS NULL THEN 'none'",
+            "              WHEN a.rolpassword ~ '^md5[0-9a-f]{32}$' THEN 'md5'",
+            "              WHEN a.rolpassword LIKE 'SCRAM-SHA-256$%' THEN 'scram-sha-256'",
+            "              ELSE 'other' END",
+            "  FROM pg_catalog.pg_authid AS a",
+            "$body$;",
+            f"ALTER FUNCTION {f} OWNER TO CURRENT_USER;",
+            f"REVOKE ALL ON FUNCTION {f} FROM PUBLIC;",
+            f"GRANT EXECUTE ON FUNCTION {f} TO {r};",
+        ]
+    )

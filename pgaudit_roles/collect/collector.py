@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..core.errors import CollectionError, UsageError
+from ..core.signals import cancel_running
 from . import catalog_queries as q
 from . import server_text
 from .connect import (
@@ -45,6 +46,7 @@ from .connect import (
     read_only_transaction,
     target_info,
 )
+from .hba import parse_hba_file, redact_options, redact_text
 from .snapshot import (
     CLUSTER_TABLES,
     DATABASE_TABLES,
@@ -63,7 +65,6 @@ Progress = Callable[[str], None]
 STREAM_CHUNK = 2000
 """Rows per network chunk when streaming (libpq 17+ chunked mode; 1 row otherwise)."""
 
-SECRET_HBA_OPTIONS = ("ldapbindpasswd", "radiussecrets")
 
 DEFAULT_JOBS = 2
 """Databases read at once. Two keeps a nightly audit light on a busy primary and already
@@ -97,9 +98,16 @@ class Probe:
         return self.is_superuser or (self.can_select_hba_view and self.can_execute_hba_function)
 
 
-def collect(conninfo: str, *, databases: list[str] | None = None, all_databases: bool = True,
-            hba_file: str | None = None, settings: ConnectSettings | None = None,
-            progress: Progress | None = None, jobs: int = DEFAULT_JOBS) -> Snapshot:
+def collect(
+    conninfo: str,
+    *,
+    databases: list[str] | None = None,
+    all_databases: bool = True,
+    hba_file: str | None = None,
+    settings: ConnectSettings | None = None,
+    progress: Progress | None = None,
+    jobs: int = DEFAULT_JOBS,
+) -> Snapshot:
     """Read one cluster. Raises CollectionError (exit 3) when the cluster cannot be read
     at all and UsageError (exit 2) for bad input (unknown options, malformed hba file)."""
     import psycopg
@@ -119,12 +127,15 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
     try:
         try:
             probe = _probe(conn)
-            say(f"PostgreSQL {probe.server_version} as {probe.connected_user}"
-                f"{' (superuser)' if probe.is_superuser else ''}")
+            say(
+                f"PostgreSQL {probe.server_version} as {probe.connected_user}"
+                f"{' (superuser)' if probe.is_superuser else ''}"
+            )
             cluster, sources = _collect_cluster(conn, probe, hba_file, say)
         except psycopg.Error as exc:
-            raise CollectionError(f"collection failed on {conn.info.dbname}: "
-                                  f"{error_message(exc)}") from None
+            raise CollectionError(
+                f"collection failed on {conn.info.dbname}: {error_message(exc)}"
+            ) from None
         targets = _choose_databases(cluster["databases"], wanted)
         target = target_info(conn)
         encoding = server_text.server_encoding(conn)
@@ -146,8 +157,10 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
         for i, db in enumerate(targets):
             if i not in first:
                 say(f"database {db['name']} ({i + 1}/{len(targets)})")
-            dbsnaps.append(first.get(i) or _collect_one_database(None, conninfo, settings, probe,
-                                                                 db, spool, retry=True))
+            dbsnaps.append(
+                first.get(i)
+                or _collect_one_database(None, conninfo, settings, probe, db, spool, retry=True)
+            )
     else:
         dbsnaps = _collect_parallel(conninfo, settings, probe, targets, spool, jobs, say)
     _check_read_something(conninfo, settings, targets, dbsnaps, spool)
@@ -174,14 +187,16 @@ def collect(conninfo: str, *, databases: list[str] | None = None, all_databases:
         },
         "target": target,
         "server_encoding": encoding,
-        "sources": {name: sources.get(name, _not("not collected by this version"))
-                    for name in SOURCES},
+        "sources": {
+            name: sources.get(name, _not("not collected by this version")) for name in SOURCES
+        },
         "databases_requested": None if wanted is None else list(wanted),
     }
     return Snapshot(meta=meta, cluster=cluster, databases=dbsnaps, spool=spool)
 
 
 # --- helpers -----------------------------------------------------------------------------
+
 
 def _requested(databases: list[str] | None, all_databases: bool) -> list[str] | None:
     """None = every database; else the explicit, de-duplicated list."""
@@ -205,8 +220,12 @@ def _not(reason: str) -> dict[str, Any]:
     return {"collected": False, "reason": reason}
 
 
-def _stream(conn: psycopg.Connection[Any], query: str, columns: list[str],
-            params: dict[str, Any] | None = None) -> Iterable[list[Any]]:
+def _stream(
+    conn: psycopg.Connection[Any],
+    query: str,
+    columns: list[str],
+    params: dict[str, Any] | None = None,
+) -> Iterable[list[Any]]:
     """Rows of ``query`` as lists, streamed; the result columns must equal ``columns``."""
     from psycopg import pq
 
@@ -228,8 +247,12 @@ def _check_columns(cur: psycopg.Cursor[Any], columns: list[str]) -> None:
         raise RuntimeError(f"catalog query returned columns {got}, expected {columns}")
 
 
-def _table(conn: psycopg.Connection[Any], spec: list[tuple[str, str, str]], query: str,
-           params: dict[str, Any] | None = None) -> Table:
+def _table(
+    conn: psycopg.Connection[Any],
+    spec: list[tuple[str, str, str]],
+    query: str,
+    params: dict[str, Any] | None = None,
+) -> Table:
     columns = [c[0] for c in spec]
     return Table(columns=columns, rows=list(_stream(conn, query, columns, params)))
 
@@ -239,16 +262,25 @@ def _probe(conn: psycopg.Connection[Any]) -> Probe:
     row = cur.fetchone()
     assert row is not None and cur.description is not None
     values = dict(zip([d.name for d in cur.description], row, strict=True))
-    for key in ("is_superuser", "has_pg_monitor", "has_read_all_settings", "has_read_all_stats",
-                "can_read_pg_authid", "can_select_hba_view", "can_execute_hba_function"):
+    for key in (
+        "is_superuser",
+        "has_pg_monitor",
+        "has_read_all_settings",
+        "has_read_all_stats",
+        "can_read_pg_authid",
+        "can_select_hba_view",
+        "can_execute_hba_function",
+    ):
         values[key] = bool(values[key])
     return Probe(**values)
 
 
 # --- cluster -----------------------------------------------------------------------------
 
-def _collect_cluster(conn: psycopg.Connection[Any], probe: Probe, hba_file: str | None,
-                     say: Progress) -> tuple[dict[str, Table], dict[str, dict[str, Any]]]:
+
+def _collect_cluster(
+    conn: psycopg.Connection[Any], probe: Probe, hba_file: str | None, say: Progress
+) -> tuple[dict[str, Table], dict[str, dict[str, Any]]]:
     queries = q.cluster_queries(probe.server_version_num)
     cluster: dict[str, Table] = {}
     sources: dict[str, dict[str, Any]] = {}
@@ -259,12 +291,13 @@ def _collect_cluster(conn: psycopg.Connection[Any], probe: Probe, hba_file: str 
             cluster[name] = _table(conn, CLUSTER_TABLES[name], query, params)
             sources[name] = _ok()
     if not (probe.is_superuser or probe.has_read_all_settings):
-        sources["settings"] = _not("needs pg_read_all_settings (in pg_monitor): some settings "
-                                   "are hidden from this role; the visible ones are kept")
+        sources["settings"] = _not(
+            "needs pg_read_all_settings (in pg_monitor): some settings "
+            "are hidden from this role; the visible ones are kept"
+        )
     if not (probe.is_superuser or probe.has_read_all_stats):
         cluster["activity"] = Table(columns=cluster["activity"].columns)
-        sources["activity"] = _not("needs pg_read_all_stats (in pg_monitor) to see other "
-                                   "sessions")
+        sources["activity"] = _not("needs pg_read_all_stats (in pg_monitor) to see other sessions")
 
     say("cluster: pg_hba rules")
     cluster["hba_rules"], sources["hba_rules"] = _collect_hba(conn, probe, hba_file, say)
@@ -273,8 +306,9 @@ def _collect_cluster(conn: psycopg.Connection[Any], probe: Probe, hba_file: str 
     return cluster, sources
 
 
-def _collect_hba(conn: psycopg.Connection[Any], probe: Probe, hba_file: str | None,
-                 say: Progress) -> tuple[Table, dict[str, Any]]:
+def _collect_hba(
+    conn: psycopg.Connection[Any], probe: Probe, hba_file: str | None, say: Progress
+) -> tuple[Table, dict[str, Any]]:
     import psycopg
 
     spec = CLUSTER_TABLES["hba_rules"]
@@ -300,13 +334,14 @@ def _collect_hba(conn: psycopg.Connection[Any], probe: Probe, hba_file: str | No
             missing.append("SELECT on pg_catalog.pg_hba_file_rules")
         if not probe.can_execute_hba_function:
             missing.append("EXECUTE on function pg_catalog.pg_hba_file_rules()")
-        view_reason = (f"pg_hba_file_rules is not readable by {probe.connected_user} (needs "
-                       f"{' and '.join(missing)}; see `pgaudit-roles bootstrap-sql`)")
+        view_reason = (
+            f"pg_hba_file_rules is not readable by {probe.connected_user} (needs "
+            f"{' and '.join(missing)}; see `pgaudit-roles bootstrap-sql`)"
+        )
     if hba_file is None:
         return Table(columns=columns), _not(view_reason + "; no --hba-file given")
     rows = _parse_hba_file(hba_file, probe.major)
-    table = Table(columns=columns,
-                  rows=[[r.get(c) for c in columns] for r in rows])
+    table = Table(columns=columns, rows=[[r.get(c) for c in columns] for r in rows])
     opt = columns.index("options")
     for row in table.rows:
         row[opt] = redact_hba_options(row[opt])
@@ -314,12 +349,7 @@ def _collect_hba(conn: psycopg.Connection[Any], probe: Probe, hba_file: str | No
 
 
 def _parse_hba_file(path: str, server_major: int) -> list[dict[str, Any]]:
-    """The offline parser lives in pgaudit_roles.collect.hba (its own module and tests)."""
-    try:
-        from .hba import parse_hba_file
-    except ImportError:
-        raise UsageError("--hba-file needs the pg_hba parser (pgaudit_roles.collect.hba), which is "
-                         "not available in this installation") from None
+    """The offline parser lives in ``hba`` (its own module and tests)."""
     try:
         return list(parse_hba_file(path, server_major))
     except OSError as exc:
@@ -329,15 +359,10 @@ def _parse_hba_file(path: str, server_major: int) -> list[dict[str, Any]]:
 def redact_hba_options(options: list[str] | None) -> list[str] | None:
     """Remove secrets (ldapbindpasswd, radiussecrets) from pg_hba options before storing.
 
-    Uses ``pgaudit_roles.collect.hba.redact_options`` when that module provides it; the local
-    fallback below keeps the collector safe on its own.
+    The rules are ``hba.redact_options``: the view's rows and a parsed file are redacted alike.
     """
     if options is None:
         return None
-    try:
-        from .hba import redact_options
-    except ImportError:
-        return [_redact_one(o) for o in options]
     redacted = redact_options(list(options))
     return None if redacted is None else list(redacted)
 
@@ -345,20 +370,12 @@ def redact_hba_options(options: list[str] | None) -> list[str] | None:
 def redact_hba_error(text: str | None) -> str | None:
     """The view's error text without credentials: PostgreSQL quotes a rejected option
     whole (``could not parse LDAP URL "ldap://admin:PASSWORD@..."``)."""
-    from .hba import redact_text
-
     return redact_text(text)
 
 
-def _redact_one(option: str) -> str:
-    name, sep, _value = option.partition("=")
-    if sep and name.strip().lower() in SECRET_HBA_OPTIONS:
-        return f"{name}=<redacted>"
-    return option
-
-
-def _collect_password_types(conn: psycopg.Connection[Any], probe: Probe,
-                            roles: Table) -> dict[str, Any]:
+def _collect_password_types(
+    conn: psycopg.Connection[Any], probe: Probe, roles: Table
+) -> dict[str, Any]:
     """Fill roles.password_type: as superuser from pg_authid (classified server-side), else
     through the bootstrap helper function when it is installed and trustworthy."""
     import psycopg
@@ -375,16 +392,22 @@ def _collect_password_types(conn: psycopg.Connection[Any], probe: Probe,
             return _not(f"probing for the password-check helper failed: {error_message(exc)}")
         fname = f"{q.PASSWORD_CHECK_SCHEMA}.{q.PASSWORD_CHECK_FUNCTION}()"
         if helper is None:
-            return _not("password hash types need superuser or the helper function "
-                        f"{fname} in database {probe.current_database} "
-                        "(`pgaudit-roles bootstrap-sql --with-password-check`)")
+            return _not(
+                "password hash types need superuser or the helper function "
+                f"{fname} in database {probe.current_database} "
+                "(`pgaudit-roles bootstrap-sql --with-password-check`)"
+            )
         _oid, secdef, owner_super, usage, can_exec = helper
         if not (secdef and owner_super):
-            return _not(f"{fname} exists but is not a SECURITY DEFINER function owned by a "
-                        "superuser: not called")
+            return _not(
+                f"{fname} exists but is not a SECURITY DEFINER function owned by a "
+                "superuser: not called"
+            )
         if not (usage and can_exec):
-            return _not(f"{fname} exists but {probe.connected_user} lacks USAGE on its schema "
-                        "or EXECUTE on it")
+            return _not(
+                f"{fname} exists but {probe.connected_user} lacks USAGE on its schema "
+                "or EXECUTE on it"
+            )
         query, origin = q.PASSWORD_TYPES_HELPER, fname
     try:
         with read_only_transaction(conn):
@@ -400,6 +423,7 @@ def _collect_password_types(conn: psycopg.Connection[Any], probe: Probe,
 
 # --- databases ---------------------------------------------------------------------------
 
+
 def _choose_databases(table: Table, wanted: list[str] | None) -> list[dict[str, Any]]:
     rows = list(table.dicts())
     if wanted is None:
@@ -407,8 +431,9 @@ def _choose_databases(table: Table, wanted: list[str] | None) -> list[dict[str, 
     by_name = {r["name"]: r for r in rows}
     unknown = [n for n in wanted if n not in by_name]
     if unknown:
-        raise CollectionError("database not found on the server: "
-                              + ", ".join(repr(n) for n in unknown))
+        raise CollectionError(
+            "database not found on the server: " + ", ".join(repr(n) for n in unknown)
+        )
     return [by_name[n] for n in wanted]
 
 
@@ -422,9 +447,15 @@ def _skip_reason(db: dict[str, Any]) -> str | None:
     return None
 
 
-def _collect_parallel(conninfo: str, settings: ConnectSettings, probe: Probe,
-                      targets: list[dict[str, Any]], spool: Spool, jobs: int,
-                      say: Progress) -> list[DatabaseSnapshot]:
+def _collect_parallel(
+    conninfo: str,
+    settings: ConnectSettings,
+    probe: Probe,
+    targets: list[dict[str, Any]],
+    spool: Spool,
+    jobs: int,
+    say: Progress,
+) -> list[DatabaseSnapshot]:
     """Read the databases on at most ``jobs`` sessions; results keep the catalog order.
 
     Threads, not processes: a worker spends its time waiting on the server or writing
@@ -432,10 +463,13 @@ def _collect_parallel(conninfo: str, settings: ConnectSettings, probe: Probe,
     """
     done = 0
     results: list[DatabaseSnapshot | None] = [None] * len(targets)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs,
-                                               thread_name_prefix="collect") as pool:
-        futures = {pool.submit(_collect_one_database, None, conninfo, settings, probe, db,
-                               spool): i for i, db in enumerate(targets)}
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=jobs, thread_name_prefix="collect"
+    ) as pool:
+        futures = {
+            pool.submit(_collect_one_database, None, conninfo, settings, probe, db, spool): i
+            for i, db in enumerate(targets)
+        }
         try:
             for fut in concurrent.futures.as_completed(futures):
                 i = futures[fut]
@@ -445,17 +479,22 @@ def _collect_parallel(conninfo: str, settings: ConnectSettings, probe: Probe,
         except BaseException:
             for f in futures:
                 f.cancel()
-            from ..core.signals import cancel_running
 
             cancel_running()  # workers waiting on the server return now, not at a timeout
             raise
     return [r for r in results if r is not None]
 
 
-def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
-                          settings: ConnectSettings, probe: Probe,
-                          db: dict[str, Any], spool: Spool, *,
-                          retry: bool = False) -> DatabaseSnapshot:
+def _collect_one_database(
+    conn: psycopg.Connection[Any] | None,
+    conninfo: str,
+    settings: ConnectSettings,
+    probe: Probe,
+    db: dict[str, Any],
+    spool: Spool,
+    *,
+    retry: bool = False,
+) -> DatabaseSnapshot:
     """One database in one read-only transaction; ``conn`` is reused when it is already
     connected to that database (the sequential path), else a session is opened.
 
@@ -471,8 +510,9 @@ def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
         return snap
     own = conn is not None and db["name"] == probe.current_database
     try:
-        dbconn = conn if own and conn is not None else _connect_db(conninfo, db["name"],
-                                                                   settings, retry)
+        dbconn = (
+            conn if own and conn is not None else _connect_db(conninfo, db["name"], settings, retry)
+        )
     except CollectionError as exc:
         snap.reason = str(exc)
         snap.connect_failed = True
@@ -496,22 +536,28 @@ def _collect_one_database(conn: psycopg.Connection[Any] | None, conninfo: str,
         state = getattr(exc, "sqlstate", None) or ""
         snap.connect_failed = not state or state.startswith(("08", "57P"))  # session lost
     except OSError as exc:  # the spool's disk, not the server: every database would fail
-        raise CollectionError(f"cannot write temporary column files in {spool.path} "
-                              f"({exc.strerror or exc}); set TMPDIR to a roomier "
-                              "directory") from None
+        raise CollectionError(
+            f"cannot write temporary column files in {spool.path} "
+            f"({exc.strerror or exc}); set TMPDIR to a roomier "
+            "directory"
+        ) from None
     finally:
         if not own:
             dbconn.close()
     return snap
 
 
-CONNECTION_SLOTS_MESSAGES = ("too many connections", "too many clients",
-                             "remaining connection slots")
+CONNECTION_SLOTS_MESSAGES = (
+    "too many connections",
+    "too many clients",
+    "remaining connection slots",
+)
 RETRY_SECONDS = 3.0
 
 
-def _connect_db(conninfo: str, dbname: str | None, settings: ConnectSettings,
-                retry: bool) -> psycopg.Connection[Any]:
+def _connect_db(
+    conninfo: str, dbname: str | None, settings: ConnectSettings, retry: bool
+) -> psycopg.Connection[Any]:
     """A session on ``dbname`` (None: the conninfo's own); with ``retry``, a refusal for
     lack of connection slots is tried again for up to RETRY_SECONDS."""
     deadline = time.monotonic() + RETRY_SECONDS
@@ -529,9 +575,13 @@ def _connect_db(conninfo: str, dbname: str | None, settings: ConnectSettings,
         pause = min(pause * 2, 0.5)
 
 
-def _check_read_something(conninfo: str, settings: ConnectSettings,
-                          targets: list[dict[str, Any]], dbsnaps: list[DatabaseSnapshot],
-                          spool: Spool) -> None:
+def _check_read_something(
+    conninfo: str,
+    settings: ConnectSettings,
+    targets: list[dict[str, Any]],
+    dbsnaps: list[DatabaseSnapshot],
+    spool: Spool,
+) -> None:
     """A collection that read no database, or whose server went away, is a failure (exit
     3), never a snapshot that would pass: its rules would have nothing to look at."""
     done = sum(1 for d in dbsnaps if d.status == "collected")
@@ -545,8 +595,10 @@ def _check_read_something(conninfo: str, settings: ConnectSettings,
         except CollectionError as exc:
             # "too many connections" is the server answering: it is there, only busy
             if not any(m in str(exc) for m in CONNECTION_SLOTS_MESSAGES):
-                problem = (f"the server went away during collection ({done} of "
-                           f"{len(targets)} databases read; now: {exc})")
+                problem = (
+                    f"the server went away during collection ({done} of "
+                    f"{len(targets)} databases read; now: {exc})"
+                )
     if problem is None:
         return
     spool.cleanup()
@@ -559,8 +611,12 @@ def _objects_source(dbsnaps: list[DatabaseSnapshot]) -> dict[str, Any]:
     done = [d for d in dbsnaps if d.status == "collected"]
     skipped = [d for d in dbsnaps if d.status != "collected"]
     if not done:
-        return _not("no database could be read" + (
-            ": " + "; ".join(f"{d.name}: {d.reason}" for d in skipped) if skipped else ""))
+        return _not(
+            "no database could be read"
+            + (": " + "; ".join(f"{d.name}: {d.reason}" for d in skipped) if skipped else "")
+        )
     if skipped:
-        return _ok(f"{len(skipped)} of {len(dbsnaps)} databases not collected (see databases[].reason)")
+        return _ok(
+            f"{len(skipped)} of {len(dbsnaps)} databases not collected (see databases[].reason)"
+        )
     return _ok()

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import CollectionError, UsageError
+from ..core.signals import track
+from . import server_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import psycopg
@@ -45,8 +47,10 @@ class ConnectSettings:
         for name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
             value = str(getattr(self, name)).strip()
             if not _DURATION_RE.match(value):
-                raise UsageError(f"invalid {name.replace('_', '-')} {value!r}: use a PostgreSQL "
-                                 "duration such as 60s, 500ms or 5min")
+                raise UsageError(
+                    f"invalid {name.replace('_', '-')} {value!r}: use a PostgreSQL "
+                    "duration such as 60s, 500ms or 5min"
+                )
             object.__setattr__(self, name, value.replace(" ", ""))
         if not isinstance(self.connect_timeout, int) or self.connect_timeout < 0:
             raise UsageError(f"invalid connect-timeout {self.connect_timeout!r}: use whole seconds")
@@ -105,7 +109,9 @@ def redact_conninfo(conninfo: str) -> str:
 def describe_target(conninfo: str) -> str:
     """A short human description of where we connect, never with the password."""
     params = parse_conninfo(conninfo)
-    host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "local socket"
+    host = (
+        params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "local socket"
+    )
     port = params.get("port") or os.environ.get("PGPORT") or "5432"
     user = params.get("user") or os.environ.get("PGUSER") or "(default user)"
     dbname = params.get("dbname") or os.environ.get("PGDATABASE") or "(default database)"
@@ -114,8 +120,9 @@ def describe_target(conninfo: str) -> str:
     return f"{where} (service {service})" if service else where
 
 
-def connect(conninfo: str, settings: ConnectSettings | None = None, *,
-            dbname: str | None = None) -> psycopg.Connection[Any]:
+def connect(
+    conninfo: str, settings: ConnectSettings | None = None, *, dbname: str | None = None
+) -> psycopg.Connection[Any]:
     """Open an autocommit session with the safety settings applied.
 
     Autocommit so that the collector decides where each transaction begins and ends
@@ -136,27 +143,30 @@ def connect(conninfo: str, settings: ConnectSettings | None = None, *,
     base["application_name"] = APPLICATION_NAME
     if "connect_timeout" not in base and "PGCONNECT_TIMEOUT" not in os.environ:
         base["connect_timeout"] = str(settings.connect_timeout)
-    target = describe_target(make_conninfo("", **{k: v for k, v in params.items()
-                                                  if k != "password"}))
+    target = describe_target(
+        make_conninfo("", **{k: v for k, v in params.items() if k != "password"})
+    )
     with_options = dict(base, options=startup_options(settings, user_options))
     try:
-        conn = psycopg.connect(make_conninfo("", **with_options), autocommit=True,
-                               prepare_threshold=None)
+        conn = psycopg.connect(
+            make_conninfo("", **with_options), autocommit=True, prepare_threshold=None
+        )
     except psycopg.Error as exc:
         if "unsupported startup parameter" not in str(exc):
-            raise CollectionError(f"cannot connect to {target}: "
-                                  f"{_clean_message(str(exc), secrets)}") from None
+            raise CollectionError(
+                f"cannot connect to {target}: {_clean_message(str(exc), secrets)}"
+            ) from None
         # A pooler that refuses startup options: connect plainly, SET below.
         try:
             if user_options:
                 base["options"] = user_options
-            conn = psycopg.connect(make_conninfo("", **base), autocommit=True,
-                                   prepare_threshold=None)
+            conn = psycopg.connect(
+                make_conninfo("", **base), autocommit=True, prepare_threshold=None
+            )
         except psycopg.Error as exc2:
-            raise CollectionError(f"cannot connect to {target}: "
-                                  f"{_clean_message(str(exc2), secrets)}") from None
-    from ..core.signals import track
-    from . import server_text
+            raise CollectionError(
+                f"cannot connect to {target}: {_clean_message(str(exc2), secrets)}"
+            ) from None
 
     track(conn)  # so that SIGINT/SIGTERM can cancel what it runs from another thread
     try:
@@ -164,21 +174,25 @@ def connect(conninfo: str, settings: ConnectSettings | None = None, *,
         _ensure_settings(conn, settings)
     except psycopg.Error as exc:
         conn.close()
-        raise CollectionError(f"cannot prepare a read-only session on {target}: "
-                              f"{_clean_message(str(exc), secrets)}") from None
+        raise CollectionError(
+            f"cannot prepare a read-only session on {target}: {_clean_message(str(exc), secrets)}"
+        ) from None
     return conn
 
 
-def connect_database(conninfo: str, dbname: str,
-                     settings: ConnectSettings | None = None) -> psycopg.Connection[Any]:
+def connect_database(
+    conninfo: str, dbname: str, settings: ConnectSettings | None = None
+) -> psycopg.Connection[Any]:
     """Connect to another database of the same cluster with the same parameters."""
     return connect(conninfo, settings, dbname=dbname)
 
 
 def _ensure_settings(conn: psycopg.Connection[Any], settings: ConnectSettings) -> None:
     """Verify the startup options took effect; ``SET`` them when a pooler dropped them."""
-    row = conn.execute("SELECT pg_catalog.current_setting('default_transaction_read_only'), "
-                       "pg_catalog.current_setting('search_path')").fetchone()
+    row = conn.execute(
+        "SELECT pg_catalog.current_setting('default_transaction_read_only'), "
+        "pg_catalog.current_setting('search_path')"
+    ).fetchone()
     if row is not None and row[0] == "on" and row[1] == SEARCH_PATH:
         return
     from psycopg import sql

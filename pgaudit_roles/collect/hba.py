@@ -58,8 +58,19 @@ DATABASE_KEYWORDS = frozenset({"all", "sameuser", "samerole", "samegroup", "repl
 USER_KEYWORDS = frozenset({"all"})
 ADDRESS_KEYWORDS = frozenset({"all", "samehost", "samenet"})
 REDACTED = "<redacted>"
-HBA_COLUMNS = ("rule_number", "file_name", "line_number", "type", "databases", "users",
-               "address", "netmask", "auth_method", "options", "error")
+HBA_COLUMNS = (
+    "rule_number",
+    "file_name",
+    "line_number",
+    "type",
+    "databases",
+    "users",
+    "address",
+    "netmask",
+    "auth_method",
+    "options",
+    "error",
+)
 
 _MAX_DEPTH = 10  # CONF_FILE_MAX_DEPTH
 _BLANKS = " \t\r"  # pg_isblank()
@@ -75,20 +86,21 @@ class HbaBuild:
     PAM; no BSD auth, no SSPI) and leave setting-dependent checks off (``None`` = unknown).
     """
 
-    ssl: bool = True                      # built with SSL support (USE_SSL)
-    ssl_enabled: bool | None = None       # the ``ssl`` setting; None = unknown, no error
-    gssapi: bool = True                   # ENABLE_GSS
-    ldap: bool = True                     # USE_LDAP (OpenLDAP: ldapurl supported)
-    pam: bool = True                      # USE_PAM
-    bsd: bool = False                     # USE_BSD_AUTH (OpenBSD only)
-    sspi: bool = False                    # ENABLE_SSPI (Windows only)
-    db_user_namespace: bool = False       # the ``db_user_namespace`` setting (<= 16)
+    ssl: bool = True  # built with SSL support (USE_SSL)
+    ssl_enabled: bool | None = None  # the ``ssl`` setting; None = unknown, no error
+    gssapi: bool = True  # ENABLE_GSS
+    ldap: bool = True  # USE_LDAP (OpenLDAP: ldapurl supported)
+    pam: bool = True  # USE_PAM
+    bsd: bool = False  # USE_BSD_AUTH (OpenBSD only)
+    sspi: bool = False  # ENABLE_SSPI (Windows only)
+    db_user_namespace: bool = False  # the ``db_user_namespace`` setting (<= 16)
     oauth_validator_libraries: tuple[str, ...] | None = None  # 18+; None = unknown
-    resolve_hostnames: bool = False       # resolve RADIUS server names (DNS) like the server
+    resolve_hostnames: bool = False  # resolve RADIUS server names (DNS) like the server
 
 
-def build_from_pg_config(configure: str, ssl_setting: str | None = None,
-                         oauth_validator_libraries: str | None = None) -> HbaBuild:
+def build_from_pg_config(
+    configure: str, ssl_setting: str | None = None, oauth_validator_libraries: str | None = None
+) -> HbaBuild:
     """An :class:`HbaBuild` from ``pg_config``'s CONFIGURE text and the live settings.
 
     ``configure`` is the ``CONFIGURE`` row of the ``pg_config`` view (or ``pg_config
@@ -101,7 +113,9 @@ def build_from_pg_config(configure: str, ssl_setting: str | None = None,
     libs = None
     if oauth_validator_libraries is not None:
         libs = tuple(p.strip() for p in oauth_validator_libraries.split(",") if p.strip())
-    ssl_enabled = None if ssl_setting is None else ssl_setting.strip().lower() in ("on", "true", "1")
+    ssl_enabled = (
+        None if ssl_setting is None else ssl_setting.strip().lower() in ("on", "true", "1")
+    )
     if not text.strip():
         return HbaBuild(ssl_enabled=ssl_enabled, oauth_validator_libraries=libs)
 
@@ -140,8 +154,12 @@ def unquote_token(token: str) -> str:
 # --- secrets -----------------------------------------------------------------------------
 # scheme://user:password@host: the password runs to the last "@" before the host part, so
 # a password holding "@" or "/" is cut whole (a path holding "@" is cut too: safe side)
-_URL_USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://[^/@:\s"]*):[^\s"]*@(?=[^@\s"/]*(?:[/\s"?]|$))')
-_SECRET_ASSIGNMENT = re.compile(r'(?i)\b([a-z_]*(?:secret|passw)[a-z_]*)(\s*=\s*)("[^"]*"|[^\s,"]+)')
+_URL_USERINFO = re.compile(
+    r'(?i)\b([a-z][a-z0-9+.-]*://[^/@:\s"]*):[^\s"]*@(?=[^@\s"/]*(?:[/\s"?]|$))'
+)
+_SECRET_ASSIGNMENT = re.compile(
+    r'(?i)\b([a-z_]*(?:secret|passw)[a-z_]*)(\s*=\s*)("[^"]*"|[^\s,"]+)'
+)
 
 
 def redact_text(text: str | None) -> str | None:
@@ -284,11 +302,15 @@ class _Reader:
     @staticmethod
     def _text(path: str, line: int, raw: bytes) -> str:
         if b"\x00" in raw:
-            raise UsageError(f"{path}: line {line}: binary content (NUL byte), not a pg_hba.conf file")
+            raise UsageError(
+                f"{path}: line {line}: binary content (NUL byte), not a pg_hba.conf file"
+            )
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise UsageError(f"{path}: line {line}: not UTF-8 text, not a pg_hba.conf file") from None
+            raise UsageError(
+                f"{path}: line {line}: not UTF-8 text, not a pg_hba.conf file"
+            ) from None
 
 
 class _Tokenizer:
@@ -308,8 +330,10 @@ class _Tokenizer:
         real = os.path.realpath(full)
         if real == self.root or real.startswith(self.root.rstrip("/") + "/"):
             return None
-        return (f'could not open file "{full}": outside the directory of the pg_hba file '
-                "(not read by pgaudit-roles)")
+        return (
+            f'could not open file "{full}": outside the directory of the pg_hba file '
+            "(not read by pgaudit-roles)"
+        )
 
     # one token ----------------------------------------------------------------------------
     @staticmethod
@@ -343,8 +367,9 @@ class _Tokenizer:
             pos += 1
         return "".join(buf), initial_quote, terminating_comma, pos, saw_quote or bool(buf)
 
-    def next_field(self, filename: str, line: str, pos: int,
-                   depth: int) -> tuple[list[_Token], int, str | None]:
+    def next_field(
+        self, filename: str, line: str, pos: int, depth: int
+    ) -> tuple[list[_Token], int, str | None]:
         tokens: list[_Token] = []
         err: str | None = None
         while True:
@@ -372,8 +397,10 @@ class _Tokenizer:
         if depth > _MAX_DEPTH:
             if self.major >= 16:
                 return self.open_error(full, depth, None)
-            return (f'could not open secondary authentication file "@{inc}" as "{full}": '
-                    "maximum nesting depth exceeded")
+            return (
+                f'could not open secondary authentication file "@{inc}" as "{full}": '
+                "maximum nesting depth exceeded"
+            )
         refused = self.outside(full)
         if refused:
             return refused
@@ -381,8 +408,10 @@ class _Tokenizer:
         if isinstance(data, OSError):
             if self.major >= 16:
                 return self.open_error(full, depth, data)
-            return (f'could not open secondary authentication file "@{inc}" as "{full}": '
-                    f"{os.strerror(data.errno or errno_mod.EIO)}")
+            return (
+                f'could not open secondary authentication file "@{inc}" as "{full}": '
+                f"{os.strerror(data.errno or errno_mod.EIO)}"
+            )
         inc_lines: list[_TokLine] = []
         if data is not None:
             self.tokenize(full, data, inc_lines, depth)
@@ -393,8 +422,9 @@ class _Tokenizer:
                 tokens.extend(fld)
         return None
 
-    def include_file(self, outer: str, inc: str, out: list[_TokLine], depth: int,
-                     missing_ok: bool) -> str | None:
+    def include_file(
+        self, outer: str, inc: str, out: list[_TokLine], depth: int, missing_ok: bool
+    ) -> str | None:
         full = _absolute_location(inc, outer, self.major)
         if depth > _MAX_DEPTH:
             return self.open_error(full, depth, None)
@@ -410,7 +440,9 @@ class _Tokenizer:
             self.tokenize(full, data, out, depth)
         return None
 
-    def conf_files_in_dir(self, includedir: str, calling: str) -> tuple[list[str] | None, str | None]:
+    def conf_files_in_dir(
+        self, includedir: str, calling: str
+    ) -> tuple[list[str] | None, str | None]:
         """GetConfFilesInDir(): *.conf files, no dot-files, no directories, sorted by path."""
         if includedir.strip(" \t\r\n") == "":
             return None, "empty configuration directory name"
@@ -461,8 +493,13 @@ class _Tokenizer:
                 elif first == "include_dir":
                     files, err = self.conf_files_in_dir(second, filename)
                     if files is not None:
-                        errs = [e for e in (self.include_file(filename, f, out, depth + 1, False)
-                                            for f in files) if e]
+                        errs = [
+                            e
+                            for e in (
+                                self.include_file(filename, f, out, depth + 1, False) for f in files
+                            )
+                            if e
+                        ]
                         if not errs:
                             continue
                         err = "\n".join(errs)
@@ -522,7 +559,10 @@ class _Reject(Exception):
 
 # Spencer regex error texts (src/include/regex/regerrs.h), keyed by Python's re messages
 _REGEX_ERRORS = (
-    (("missing ), unterminated subpattern", "unbalanced parenthesis"), "parentheses () not balanced"),
+    (
+        ("missing ), unterminated subpattern", "unbalanced parenthesis"),
+        "parentheses () not balanced",
+    ),
     (("unterminated character set",), "brackets [] not balanced"),
     (("nothing to repeat", "multiple repeat"), "quantifier operand invalid"),
     (("bad character range",), "invalid character range"),
@@ -608,17 +648,31 @@ def _c_atoi(text: str) -> int:
     if not m:
         return 0
     v = int(m.group(1))
-    return v if -2**31 <= v < 2**31 else (v & 0xFFFFFFFF) - (2**32 if v & 0x80000000 else 0)
+    return v if -(2**31) <= v < 2**31 else (v & 0xFFFFFFFF) - (2**32 if v & 0x80000000 else 0)
 
 
 # OpenLDAP ldap_url_parse() error codes are passed to ldap_err2string() by PostgreSQL,
 # which turns them into unrelated LDAP result texts: mirror that.
-_LDAP_URL_ERR = {3: "Time limit exceeded", 4: "Size limit exceeded", 5: "Compare False",
-                 6: "Compare True", 7: "Authentication method not supported",
-                 8: "Strong(er) authentication required", 9: "Partial results and referral received",
-                 10: "Referral"}
-_LDAP_SCOPES = {"base": 0, "one": 1, "onelevel": 1, "sub": 2, "subtree": 2,
-                "subord": 3, "subordinate": 3, "children": 3}
+_LDAP_URL_ERR = {
+    3: "Time limit exceeded",
+    4: "Size limit exceeded",
+    5: "Compare False",
+    6: "Compare True",
+    7: "Authentication method not supported",
+    8: "Strong(er) authentication required",
+    9: "Partial results and referral received",
+    10: "Referral",
+}
+_LDAP_SCOPES = {
+    "base": 0,
+    "one": 1,
+    "onelevel": 1,
+    "sub": 2,
+    "subtree": 2,
+    "subord": 3,
+    "subordinate": 3,
+    "children": 3,
+}
 
 
 def _parse_ldap_url(url: str) -> tuple[dict[str, Any] | None, int]:
@@ -636,22 +690,26 @@ def _parse_ldap_url(url: str) -> tuple[dict[str, Any] | None, int]:
     if not m:
         return None, 3
     scheme = m.group(1).lower()
-    rest = text[m.end():]
+    rest = text[m.end() :]
     hostport, slash, tail = rest.partition("/")
     host, port = hostport, ""
     if hostport.startswith("["):
         end = hostport.find("]")
         if end < 0:
             return None, 6
-        host, port = hostport[1:end], hostport[end + 1:].lstrip(":")
+        host, port = hostport[1:end], hostport[end + 1 :].lstrip(":")
     elif ":" in hostport:
         host, _, port = hostport.rpartition(":")
     if port and not port.isdigit():
         return None, 5
     parts: dict[str, Any] = {
-        "scheme": scheme, "host": unquote(host) or None,
+        "scheme": scheme,
+        "host": unquote(host) or None,
         "port": int(port) if port else (636 if scheme == "ldaps" else 389),
-        "dn": None, "attrs": None, "scope": 0, "filter": None,
+        "dn": None,
+        "attrs": None,
+        "scope": 0,
+        "filter": None,
     }
     if not slash:
         return parts, 0
@@ -700,11 +758,15 @@ class _LineParser:
         hba.conntype = ctype
         if ctype == "hostssl":
             if not self.build.ssl:
-                state["err"] = "hostssl record cannot match because SSL is not supported by this build"
+                state["err"] = (
+                    "hostssl record cannot match because SSL is not supported by this build"
+                )
             elif self.build.ssl_enabled is False:
                 state["err"] = "hostssl record cannot match because SSL is disabled"
         elif ctype == "hostgssenc" and not self.build.gssapi:
-            state["err"] = "hostgssenc record cannot match because GSSAPI is not supported by this build"
+            state["err"] = (
+                "hostgssenc record cannot match because GSSAPI is not supported by this build"
+            )
 
         idx = 1
         if idx >= len(fields):
@@ -731,7 +793,7 @@ class _LineParser:
         self._method(hba, fields[idx][0].string)
 
         prev_secret = False  # a secret split by a comma or blank must not surface in the error
-        for fld in fields[idx + 1:]:
+        for fld in fields[idx + 1 :]:
             for tok in fld:
                 name, sep, val = tok.string.partition("=")
                 if not sep:
@@ -761,7 +823,11 @@ class _LineParser:
         try:
             info = socket.getaddrinfo(host, None, socket.AF_UNSPEC, 0, 0, socket.AI_NUMERICHOST)
         except socket.gaierror as exc:
-            return None, int(exc.errno or socket.EAI_NONAME), str(exc.strerror or _gai_noname_text())
+            return (
+                None,
+                int(exc.errno or socket.EAI_NONAME),
+                str(exc.strerror or _gai_noname_text()),
+            )
         except (UnicodeError, ValueError):
             return None, socket.EAI_NONAME, _gai_noname_text()
         family, _, _, _, sockaddr = info[0]
@@ -828,9 +894,20 @@ class _LineParser:
     def _method(self, hba: _Hba, method: str) -> None:
         b = self.build
         supported = {
-            "trust": True, "ident": True, "peer": True, "password": True, "gss": b.gssapi,
-            "sspi": b.sspi, "reject": True, "md5": True, "scram-sha-256": True, "pam": b.pam,
-            "bsd": b.bsd, "ldap": b.ldap, "cert": b.ssl, "radius": True,
+            "trust": True,
+            "ident": True,
+            "peer": True,
+            "password": True,
+            "gss": b.gssapi,
+            "sspi": b.sspi,
+            "reject": True,
+            "md5": True,
+            "scram-sha-256": True,
+            "pam": b.pam,
+            "bsd": b.bsd,
+            "ldap": b.ldap,
+            "cert": b.ssl,
+            "radius": True,
         }
         if self.major >= 18:
             supported["oauth"] = True
@@ -855,7 +932,9 @@ class _LineParser:
     # options -------------------------------------------------------------------------------
     def _only(self, hba: _Hba, name: str, methods: Sequence[str], label: str) -> None:
         if hba.method not in methods:
-            raise _Reject(f'authentication option "{name}" is only valid for authentication methods {label}')
+            raise _Reject(
+                f'authentication option "{name}" is only valid for authentication methods {label}'
+            )
 
     def _option(self, hba: _Hba, name: str, val: str) -> None:
         if self.build.ldap:
@@ -894,8 +973,16 @@ class _LineParser:
             hba.ldapport = _c_atoi(val)
             if hba.ldapport == 0:
                 raise _Reject(f'invalid LDAP port number: "{val}"')
-        elif name in ("ldapserver", "ldapbinddn", "ldapbindpasswd", "ldapsearchattribute",
-                      "ldapsearchfilter", "ldapbasedn", "ldapprefix", "ldapsuffix"):
+        elif name in (
+            "ldapserver",
+            "ldapbinddn",
+            "ldapbindpasswd",
+            "ldapsearchattribute",
+            "ldapsearchfilter",
+            "ldapbasedn",
+            "ldapprefix",
+            "ldapsuffix",
+        ):
             self._only(hba, name, ["ldap"], "ldap")
             setattr(hba, name, val)
         elif name == "krb_realm":
@@ -909,7 +996,12 @@ class _LineParser:
         elif name in ("radiusservers", "radiusports", "radiussecrets", "radiusidentifiers"):
             self._only(hba, name, ["radius"], "radius")
             self._radius(hba, name, val)
-        elif self.major >= 18 and name in ("issuer", "scope", "validator", "delegate_ident_mapping"):
+        elif self.major >= 18 and name in (
+            "issuer",
+            "scope",
+            "validator",
+            "delegate_ident_mapping",
+        ):
             self._only(hba, name, ["oauth"], "oauth")
             if name == "issuer":
                 hba.oauth_issuer = val
@@ -932,11 +1024,15 @@ class _LineParser:
             hba.clientcert = "verify-full"
         elif val in ca:
             if hba.method == "cert" and self.major >= 14:
-                raise _Reject('clientcert can only be set to "verify-full" when using "cert" authentication')
+                raise _Reject(
+                    'clientcert can only be set to "verify-full" when using "cert" authentication'
+                )
             hba.clientcert = "verify-ca"
         elif val in off:
             if hba.method == "cert":
-                raise _Reject('clientcert cannot be set to "no-verify" when using "cert" authentication')
+                raise _Reject(
+                    'clientcert cannot be set to "no-verify" when using "cert" authentication'
+                )
             hba.clientcert = None
         else:
             raise _Reject(None, f'invalid value for clientcert: "{val}"')
@@ -944,7 +1040,9 @@ class _LineParser:
     def _ldapurl(self, hba: _Hba, val: str) -> None:
         parts, code = _parse_ldap_url(val)
         if parts is None:
-            raise _Reject(f'could not parse LDAP URL "{val}": {_LDAP_URL_ERR.get(code, "Unknown error")}')
+            raise _Reject(
+                f'could not parse LDAP URL "{val}": {_LDAP_URL_ERR.get(code, "Unknown error")}'
+            )
         if parts["scheme"] not in ("ldap", "ldaps"):
             raise _Reject(f"unsupported LDAP URL scheme: {parts['scheme']}")
         hba.ldapscheme = parts["scheme"]
@@ -961,8 +1059,12 @@ class _LineParser:
 
     def _radius(self, hba: _Hba, name: str, val: str) -> None:
         items = _split_guc_list(val)
-        what = {"radiusservers": "server", "radiusports": "port", "radiussecrets": "secret",
-                "radiusidentifiers": "identifiers"}[name]
+        what = {
+            "radiusservers": "server",
+            "radiusports": "port",
+            "radiussecrets": "secret",
+            "radiusidentifiers": "identifiers",
+        }[name]
         if items is None:
             shown = REDACTED if name == "radiussecrets" else val
             if name == "radiusports":
@@ -974,8 +1076,10 @@ class _LineParser:
                     socket.getaddrinfo(host, None, socket.AF_UNSPEC, socket.SOCK_DGRAM)
                 except (socket.gaierror, UnicodeError) as exc:
                     reason = getattr(exc, "strerror", None) or str(exc)
-                    raise _Reject(None, f'could not translate RADIUS server name "{host}" to address: '
-                                        f"{reason}") from None
+                    raise _Reject(
+                        None,
+                        f'could not translate RADIUS server name "{host}" to address: {reason}',
+                    ) from None
         if name == "radiusports":
             for port in items:
                 if _c_atoi(port) == 0:
@@ -986,36 +1090,53 @@ class _LineParser:
     def _mandatory(self, hba: _Hba) -> None:
         if hba.method == "ldap":
             if hba.ldapprefix or hba.ldapsuffix:
-                if (hba.ldapbasedn or hba.ldapbinddn or hba.ldapbindpasswd
-                        or hba.ldapsearchattribute or hba.ldapsearchfilter):
+                if (
+                    hba.ldapbasedn
+                    or hba.ldapbinddn
+                    or hba.ldapbindpasswd
+                    or hba.ldapsearchattribute
+                    or hba.ldapsearchfilter
+                ):
                     if self.major >= 18:
                         raise _Reject("cannot mix options for simple bind and search+bind modes")
-                    raise _Reject("cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, "
-                                  "ldapsearchattribute, ldapsearchfilter, or ldapurl together "
-                                  "with ldapprefix")
+                    raise _Reject(
+                        "cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, "
+                        "ldapsearchattribute, ldapsearchfilter, or ldapurl together "
+                        "with ldapprefix"
+                    )
             elif not hba.ldapbasedn:
-                raise _Reject('authentication method "ldap" requires argument "ldapbasedn", '
-                              '"ldapprefix", or "ldapsuffix" to be set')
+                raise _Reject(
+                    'authentication method "ldap" requires argument "ldapbasedn", '
+                    '"ldapprefix", or "ldapsuffix" to be set'
+                )
             if hba.ldapsearchattribute and hba.ldapsearchfilter:
                 raise _Reject("cannot use ldapsearchattribute together with ldapsearchfilter")
         if hba.method == "radius":
             for arg in ("radiusservers", "radiussecrets"):
                 if getattr(hba, arg) is None:
-                    raise _Reject(f'authentication method "radius" requires argument "{arg}" to be set')
+                    raise _Reject(
+                        f'authentication method "radius" requires argument "{arg}" to be set'
+                    )
             n = len(hba.radiusservers or [])
-            for arg, label, may_be_empty in (("radiussecrets", "secrets", False),
-                                             ("radiusports", "ports", True),
-                                             ("radiusidentifiers", "identifiers", True)):
+            for arg, label, may_be_empty in (
+                ("radiussecrets", "secrets", False),
+                ("radiusports", "ports", True),
+                ("radiusidentifiers", "identifiers", True),
+            ):
                 k = len(getattr(hba, arg) or [])
                 if not ((may_be_empty and k == 0) or k == 1 or k == n):
-                    raise _Reject(f"the number of RADIUS {label} ({k}) must be 1 or the same as "
-                                  f"the number of RADIUS servers ({n})")
+                    raise _Reject(
+                        f"the number of RADIUS {label} ({k}) must be 1 or the same as "
+                        f"the number of RADIUS servers ({n})"
+                    )
         if hba.method == "cert":
             hba.clientcert = "verify-full"
         if hba.method == "oauth":
             for arg, attr in (("scope", "oauth_scope"), ("issuer", "oauth_issuer")):
                 if getattr(hba, attr) is None:
-                    raise _Reject(f'authentication method "oauth" requires argument "{arg}" to be set')
+                    raise _Reject(
+                        f'authentication method "oauth" requires argument "{arg}" to be set'
+                    )
             self._oauth_validator(hba)
             if hba.oauth_skip_usermap and hba.usermap is not None:
                 raise _Reject("map cannot be used in combination with delegate_ident_mapping")
@@ -1030,10 +1151,14 @@ class _LineParser:
             if len(libs) == 1:
                 hba.oauth_validator = libs[0]
                 return
-            raise _Reject('authentication method "oauth" requires argument "validator" to be set '
-                          "when oauth_validator_libraries contains multiple options")
+            raise _Reject(
+                'authentication method "oauth" requires argument "validator" to be set '
+                "when oauth_validator_libraries contains multiple options"
+            )
         if hba.oauth_validator not in libs:
-            raise _Reject(f'validator "{hba.oauth_validator}" is not permitted by oauth_validator_libraries')
+            raise _Reject(
+                f'validator "{hba.oauth_validator}" is not permitted by oauth_validator_libraries'
+            )
 
 
 _NONAME_TEXT: list[str] = []
@@ -1075,9 +1200,20 @@ def _options(hba: _Hba) -> list[str] | None:
     if hba.pamservice is not None:
         out.append(f"pamservice={hba.pamservice}")
     if hba.method == "ldap":
-        for name in ("ldapserver", "ldapport", "ldapscheme", "ldaptls", "ldapprefix", "ldapsuffix",
-                     "ldapbasedn", "ldapbinddn", "ldapbindpasswd", "ldapsearchattribute",
-                     "ldapsearchfilter", "ldapscope"):
+        for name in (
+            "ldapserver",
+            "ldapport",
+            "ldapscheme",
+            "ldaptls",
+            "ldapprefix",
+            "ldapsuffix",
+            "ldapbasedn",
+            "ldapbinddn",
+            "ldapbindpasswd",
+            "ldapsearchattribute",
+            "ldapsearchfilter",
+            "ldapscope",
+        ):
             value = getattr(hba, name)
             if value is None or value is False or value == 0 and name in ("ldapport", "ldapscope"):
                 continue
@@ -1098,7 +1234,9 @@ def _options(hba: _Hba) -> list[str] | None:
     return redact_options(out) if out else None
 
 
-def _row(rule_number: int | None, tl: _TokLine, hba: _Hba | None, err: str | None) -> dict[str, Any]:
+def _row(
+    rule_number: int | None, tl: _TokLine, hba: _Hba | None, err: str | None
+) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(HBA_COLUMNS)
     row.update(rule_number=rule_number, file_name=tl.file_name, line_number=tl.line_num, error=err)
     if hba is None:
@@ -1114,14 +1252,18 @@ def _row(rule_number: int | None, tl: _TokLine, hba: _Hba | None, err: str | Non
     elif hba.ip_cmp:
         row["address"] = hba.ip_cmp
     if hba.hostname is not None and hba.address_token is not None:
-        row["address"] = _render_token(_Token(hba.hostname, hba.address_token.quoted), ADDRESS_KEYWORDS)
+        row["address"] = _render_token(
+            _Token(hba.hostname, hba.address_token.quoted), ADDRESS_KEYWORDS
+        )
     row["auth_method"] = hba.method
     row["options"] = _options(hba)
     return row
 
 
 # --- entry point ---------------------------------------------------------------------------------
-def parse_hba_file(path: str, server_major: int, *, build: HbaBuild | None = None) -> list[dict[str, Any]]:
+def parse_hba_file(
+    path: str, server_major: int, *, build: HbaBuild | None = None
+) -> list[dict[str, Any]]:
     """Rows of the snapshot ``hba_rules`` table, as PostgreSQL ``server_major`` reads ``path``.
 
     Every tokenized line gives one row in file order (included files in place); valid lines
@@ -1130,7 +1272,9 @@ def parse_hba_file(path: str, server_major: int, *, build: HbaBuild | None = Non
     read, holds binary or non-UTF-8 data, or has no line that starts like a pg_hba rule.
     """
     if not isinstance(server_major, int) or server_major < MIN_MAJOR:
-        raise UsageError(f"pg_hba parsing supports PostgreSQL {MIN_MAJOR} and later, not {server_major!r}")
+        raise UsageError(
+            f"pg_hba parsing supports PostgreSQL {MIN_MAJOR} and later, not {server_major!r}"
+        )
     build = build or HbaBuild()
     top = _canonicalize(os.path.abspath(path), max(server_major, 16))
     if os.path.isdir(top):
@@ -1146,9 +1290,11 @@ def parse_hba_file(path: str, server_major: int, *, build: HbaBuild | None = Non
     if not lines:
         raise UsageError(f"{path}: no pg_hba rules in the file (empty or only comments)")
     if tokenizer.recognized_lines == 0:
-        raise UsageError(f"{path}: line {lines[0].line_num}: not a pg_hba.conf file "
-                         "(no line starts with local, host, hostssl, hostnossl, hostgssenc, "
-                         "hostnogssenc or include)")
+        raise UsageError(
+            f"{path}: line {lines[0].line_num}: not a pg_hba.conf file "
+            "(no line starts with local, host, hostssl, hostnossl, hostgssenc, "
+            "hostnogssenc or include)"
+        )
     parser = _LineParser(server_major, build)
     rows: list[dict[str, Any]] = []
     rule_number = 0
@@ -1162,8 +1308,10 @@ def parse_hba_file(path: str, server_major: int, *, build: HbaBuild | None = Non
     return rows
 
 
-_CONTENT_AFTER_COLON = ("authentication option not in name=value format:",
-                        "unsupported LDAP URL scheme:")
+_CONTENT_AFTER_COLON = (
+    "authentication option not in name=value format:",
+    "unsupported LDAP URL scheme:",
+)
 
 
 def content_free(error: str) -> str:
@@ -1171,21 +1319,15 @@ def content_free(error: str) -> str:
     after a few known prefixes), for lines of files reached by include or @: a file that
     is not pg_hba (``include /etc/shadow``) must not have its lines copied into reports.
     Paths in "could not open file" errors are kept: they are ours, not the file's."""
-    if error.startswith(("could not open file", "could not open directory",
-                         "could not open secondary authentication file")):
+    if error.startswith(
+        (
+            "could not open file",
+            "could not open directory",
+            "could not open secondary authentication file",
+        )
+    ):
         return error
     for prefix in _CONTENT_AFTER_COLON:
         if error.startswith(prefix):
             return f"{prefix} (content not shown)"
     return re.sub(r'"[^"]*"', '"(not shown)"', error)
-
-
-def analyze(rows: Sequence[dict[str, Any]], roles: Sequence[dict[str, Any]] | None = None,
-            memberships: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Derived facts and shadowing per rule: see :func:`pgaudit_roles.audit.hba_analysis.analyze`.
-
-    Re-exported here so callers that know only this module (the audit schema) find it.
-    """
-    from ..audit.hba_analysis import analyze as _analyze
-
-    return _analyze(rows, roles, memberships)

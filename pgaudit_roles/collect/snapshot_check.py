@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.errors import UsageError
+from .columnfile import duckdb_literal, scratch_connection
 
 INT64 = (-(2**63), 2**63 - 1)
 INT32 = (-(2**31), 2**31 - 1)
@@ -48,10 +49,18 @@ DB_STATUSES = ("collected", "not_collected")
 
 # meta keys other modules read, and the JSON types each may have (None = may be null)
 META_TYPES: dict[str, tuple[type, ...]] = {
-    "server_version_num": (int,), "server_version": (str,), "collected_at": (str,),
-    "connected_user": (str,), "is_superuser": (bool,), "target": (dict,),
-    "sources": (dict,), "databases_requested": (list,), "tool_version": (str,),
-    "capabilities": (dict,), "server_encoding": (str,), "duration_seconds": (int, float),
+    "server_version_num": (int,),
+    "server_version": (str,),
+    "collected_at": (str,),
+    "connected_user": (str,),
+    "is_superuser": (bool,),
+    "target": (dict,),
+    "sources": (dict,),
+    "databases_requested": (list,),
+    "tool_version": (str,),
+    "capabilities": (dict,),
+    "server_encoding": (str,),
+    "duration_seconds": (int, float),
 }
 
 Check = Callable[[Any], str | None]
@@ -64,6 +73,7 @@ def _int_check(lo: int, hi: int, what: str) -> Check:
         if not lo <= v <= hi:
             return f"{what} {v} out of range"
         return None
+
     return check
 
 
@@ -105,6 +115,7 @@ def _array_of(inner: Check, what: str) -> Check:
             if item is not None and inner(item):
                 return f"expected a list of {what}, holds {_kind(item)}"
         return None
+
     return check
 
 
@@ -121,16 +132,23 @@ def check_for(duck_type: str) -> Check:
 def _kind(v: Any) -> str:
     if v is None:
         return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "text",
-            list: "a list", dict: "an object"}.get(type(v), type(v).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "text",
+        list: "a list",
+        dict: "an object",
+    }.get(type(v), type(v).__name__)
 
 
 def fail(origin: str, where: str, problem: str) -> UsageError:
     return UsageError(f"{origin}: malformed snapshot at {where}: {problem}")
 
 
-def check_rows(origin: str, where: str, table: str, spec: Sequence[tuple[str, str, str]],
-               rows: Any) -> None:
+def check_rows(
+    origin: str, where: str, table: str, spec: Sequence[tuple[str, str, str]], rows: Any
+) -> None:
     """Every row of an in-memory table: a list of the right length, each value typed."""
     if not isinstance(rows, list):
         raise fail(origin, f"{where}.rows", f"expected a list of rows, got {_kind(rows)}")
@@ -141,8 +159,7 @@ def check_rows(origin: str, where: str, table: str, spec: Sequence[tuple[str, st
         if type(row) is not list:
             raise fail(origin, f"{where}.rows[{n}]", f"expected a list, got {_kind(row)}")
         if len(row) != width:
-            raise fail(origin, f"{where}.rows[{n}]",
-                       f"has {len(row)} values, expected {width}")
+            raise fail(origin, f"{where}.rows[{n}]", f"has {len(row)} values, expected {width}")
         for i, name, check, must in cols:
             v = row[i]
             if v is None:
@@ -167,16 +184,21 @@ def check_meta(origin: str, meta: Any) -> dict[str, Any]:
         raise fail(origin, "meta", f"expected an object, got {_kind(meta)}")
     for key, types in META_TYPES.items():
         v = meta.get(key)
-        if v is not None and (not isinstance(v, types) or (bool not in types
-                                                           and isinstance(v, bool))):
-            raise fail(origin, f"meta.{key}", f"expected {' or '.join(_kind(t()) for t in types)}"
-                                              f", got {_kind(v)}")
+        if v is not None and (
+            not isinstance(v, types) or (bool not in types and isinstance(v, bool))
+        ):
+            raise fail(
+                origin,
+                f"meta.{key}",
+                f"expected {' or '.join(_kind(t()) for t in types)}, got {_kind(v)}",
+            )
     if "sources" in meta and not isinstance(meta["sources"], dict):
         raise fail(origin, "meta.sources", f"expected an object, got {_kind(meta['sources'])}")
     for name, src in (meta.get("sources") or {}).items():
         if not isinstance(src, dict) or type(src.get("collected")) is not bool:
-            raise fail(origin, f"meta.sources.{name}",
-                       "expected an object with collected: true/false")
+            raise fail(
+                origin, f"meta.sources.{name}", "expected an object with collected: true/false"
+            )
         reason = src.get("reason")
         if reason is not None and type(reason) is not str:
             raise fail(origin, f"meta.sources.{name}.reason", f"expected text, got {_kind(reason)}")
@@ -201,32 +223,37 @@ def check_database(origin: str, n: int, d: Any) -> None:
         raise fail(origin, f"{where}.tables", f"expected an object, got {_kind(d['tables'])}")
 
 
-def check_parquet(origin: str, member: str, local: str,
-                  spec: Sequence[tuple[str, str, str]], con: Any = None) -> None:
+def check_parquet(
+    origin: str, member: str, local: str, spec: Sequence[tuple[str, str, str]], con: Any = None
+) -> None:
     """A Parquet member's columns and types are the table's (footer only, no data read).
 
     ``con``: a scratch DuckDB connection to reuse (an archive has dozens of members, and a
     new in-memory database costs about 15 ms of CPU each); a new one by default."""
-    from .spool import duckdb_literal, scratch_connection
-
     own = con is None
     if own:
         con = scratch_connection()
     try:
-        described = con.execute("DESCRIBE SELECT * FROM read_parquet("  # noqa: S608 - quoted
-                                 f"{duckdb_literal(local)})").fetchall()
+        described = con.execute(
+            "DESCRIBE SELECT * FROM read_parquet("  # noqa: S608 - quoted
+            f"{duckdb_literal(local)})"
+        ).fetchall()
     except Exception as exc:  # duckdb.Error: not Parquet, truncated, corrupt footer
-        raise UsageError(f"{origin}: archive member {member} is not a readable Parquet "
-                         f"file ({_first_line(str(exc))})") from None
+        raise UsageError(
+            f"{origin}: archive member {member} is not a readable Parquet "
+            f"file ({_first_line(str(exc))})"
+        ) from None
     finally:
         if own:
             con.close()
     cols = [(str(r[0]), str(r[1])) for r in described]
     want = [(name, ty) for name, ty, _d in spec]
     if cols != want:
-        raise UsageError(f"{origin}: archive member {member} has columns "
-                         f"{', '.join(f'{c} {t}' for c, t in cols)}; expected "
-                         f"{', '.join(f'{c} {t}' for c, t in want)}")
+        raise UsageError(
+            f"{origin}: archive member {member} has columns "
+            f"{', '.join(f'{c} {t}' for c, t in cols)}; expected "
+            f"{', '.join(f'{c} {t}' for c, t in want)}"
+        )
 
 
 def _first_line(text: str) -> str:

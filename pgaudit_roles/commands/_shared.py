@@ -15,7 +15,18 @@ from typing import Any
 
 import click
 
-from ..reports.registry import format_help
+from ..config import load_config
+from ..core.errors import EXIT_FINDINGS, EXIT_OK, ConfigError, UsageError
+from ..evaluate.baseline import create_command
+from ..evaluate.frameworks import load_framework
+from ..history import record, run_from_result
+from ..pipeline import evaluate_snapshot, load_rules_for, write_files
+from ..reports import parse_formats, write_format
+from ..reports.common import printable, scrub
+from ..reports.prometheus_report import default_target
+from ..reports.registry import MACHINE_FORMATS, format_help
+from ..reports.text_report import echo_summary
+from ..twin.verify import unverified, verify_remediation
 
 AUTO_VERIFY_MAX_OBJECTS = 5000
 """Above this many objects the SQL script is verified only with --verify (bench/RESULTS.md:
@@ -29,46 +40,100 @@ FORMAT_HELP = format_help()
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``scan`` and ``check`` that shape evaluation and reports."""
     options = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Configuration file (default: .pgaudit-roles.toml or "
-                          "[tool.pgaudit-roles] in pyproject.toml, searched upwards)."),
-        click.option("--rules-dir", "rules_dirs", multiple=True,
-                     type=click.Path(file_okay=False, path_type=Path),
-                     help="Also load user rules from this directory (repeatable)."),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Configuration file (default: .pgaudit-roles.toml or "
+            "[tool.pgaudit-roles] in pyproject.toml, searched upwards).",
+        ),
+        click.option(
+            "--rules-dir",
+            "rules_dirs",
+            multiple=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Also load user rules from this directory (repeatable).",
+        ),
         click.option("--framework", help="Scope report and gate to a framework (golive, cis)."),
         click.option("--format", "formats", help=FORMAT_HELP),
-        click.option("--output-dir", help="Directory for report files (created if missing); "
-                                          "'-' writes the one machine format to stdout."),
-        click.option("--fail-on", type=click.Choice(FAIL_ON),
-                     help="Lowest severity that exits 1 (default high; none never gates)."),
-        click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Baseline of accepted findings: only new ones gate."),
-        click.option("--waivers", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Waiver file: reviewed, expiring exceptions."),
-        click.option("--remediation-level", type=click.Choice(["safe", "all"]), default="safe",
-                     show_default=True,
-                     help="Whether the SQL script includes destructive statements."),
-        click.option("--verify/--no-verify", "verify", default=None,
-                     help="Prove the SQL script on a throwaway twin of the snapshot (apply, "
-                          "re-scan, fold in follow-up fixes). Default: on for snapshots of up "
-                          "to 5,000 objects; --no-verify marks the script unverified."),
-        click.option("--sarif-anchor", default="pgaudit-roles.toml", show_default=True,
-                     help="Repository file SARIF results point at (GitHub needs a file)."),
-        click.option("--sarif-omit-waived", is_flag=True,
-                     help="Leave waived findings out of SARIF (default: kept, with a "
-                          "suppression carrying the waiver's reason, level note)."),
-        click.option("--history", "history_dir", type=click.Path(file_okay=False, path_type=Path),
-                     help="Append this run (summary and findings, as Parquet) to the history "
-                          "store DIR for `pgaudit-roles history` (config: history.dir)."),
-        click.option("--history-keep", metavar="RETENTION",
-                     help="Retention applied when recording: days ('90d') or runs per target "
-                          "('30 runs'); default: keep all (config: history.keep)."),
-        click.option("--target-name", metavar="NAME",
-                     help="Name of the target in the history and Prometheus metrics (default: "
-                          "the cluster's host:port; config: target_name)."),
-        click.option("--show-config", is_flag=True,
-                     help="Print every effective setting and where it came from, then exit."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress and no summary."),
+        click.option(
+            "--output-dir",
+            help="Directory for report files (created if missing); "
+            "'-' writes the one machine format to stdout.",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(FAIL_ON),
+            help="Lowest severity that exits 1 (default high; none never gates).",
+        ),
+        click.option(
+            "--baseline",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Baseline of accepted findings: only new ones gate.",
+        ),
+        click.option(
+            "--waivers",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Waiver file: reviewed, expiring exceptions.",
+        ),
+        click.option(
+            "--remediation-level",
+            type=click.Choice(["safe", "all"]),
+            default="safe",
+            show_default=True,
+            help="Whether the SQL script includes destructive statements.",
+        ),
+        click.option(
+            "--verify/--no-verify",
+            "verify",
+            default=None,
+            help="Prove the SQL script on a throwaway twin of the snapshot (apply, "
+            "re-scan, fold in follow-up fixes). Default: on for snapshots of up "
+            "to 5,000 objects; --no-verify marks the script unverified.",
+        ),
+        click.option(
+            "--sarif-anchor",
+            default="pgaudit-roles.toml",
+            show_default=True,
+            help="Repository file SARIF results point at (GitHub needs a file).",
+        ),
+        click.option(
+            "--sarif-omit-waived",
+            is_flag=True,
+            help="Leave waived findings out of SARIF (default: kept, with a "
+            "suppression carrying the waiver's reason, level note).",
+        ),
+        click.option(
+            "--history",
+            "history_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Append this run (summary and findings, as Parquet) to the history "
+            "store DIR for `pgaudit-roles history` (config: history.dir).",
+        ),
+        click.option(
+            "--history-keep",
+            metavar="RETENTION",
+            help="Retention applied when recording: days ('90d') or runs per target "
+            "('30 runs'); default: keep all (config: history.keep).",
+        ),
+        click.option(
+            "--target-name",
+            metavar="NAME",
+            help="Name of the target in the history and Prometheus metrics (default: "
+            "the cluster's host:port; config: target_name).",
+        ),
+        click.option(
+            "--show-config",
+            is_flag=True,
+            help="Print every effective setting and where it came from, then exit.",
+        ),
+        click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            help="No progress; of the summary only the gate line (PASS/FAIL and why), "
+            "and nothing when text is not among the formats.",
+        ),
         click.option("--verbose", "-v", is_flag=True, help="Debug logs on stderr."),
     ]
     for opt in reversed(options):
@@ -80,10 +145,6 @@ def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> Non
     """One line naming the missing file and the exact command that creates it."""
     import shlex
 
-    from ..core.errors import ConfigError
-    from ..evaluate.baseline import create_command
-    from ..reports.common import scrub
-
     src = shlex.quote(scrub(source)) if source is not None else "SNAPSHOT_OR_DSN"
     given = opts.get("baseline") or cfg.baseline  # as the user wrote it, when on the command line
     cmd = create_command(given, src)
@@ -92,15 +153,20 @@ def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> Non
             cmd += f" {flag} {shlex.quote(str(opts[key]))}"
     for d in opts.get("rules_dirs") or ():
         cmd += f" --rules-dir {shlex.quote(str(d))}"
-    raise ConfigError(f"baseline file not found: {given}; to accept today's findings "
-                      f"first, run: {cmd}")
+    raise ConfigError(
+        f"baseline file not found: {given}; to accept today's findings first, run: {cmd}"
+    )
 
 
-def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, Any],
-                  progress: Callable[[str], None]) -> Any:
+def _verification(
+    snap: Any,
+    rules: Any,
+    cfg: Any,
+    result: Any,
+    opts: dict[str, Any],
+    progress: Callable[[str], None],
+) -> Any:
     """The twin's proof of the SQL script (pgaudit_roles.twin.verify), or why there is none."""
-    from ..twin.verify import unverified, verify_remediation
-
     level = opts["remediation_level"]
     if opts.get("verify") is False:
         return unverified(level, "--no-verify was given")
@@ -109,17 +175,18 @@ def _verification(snap: Any, rules: Any, cfg: Any, result: Any, opts: dict[str, 
     if opts.get("verify") is None:
         objects = sum(len(d.table("objects")) for d in snap.databases if d.status == "collected")
         if objects > AUTO_VERIFY_MAX_OBJECTS:
-            return unverified(level, f"{objects:,} objects: above the {AUTO_VERIFY_MAX_OBJECTS:,} "
-                                     "that are verified by default (a twin build takes about "
-                                     "7 s per 1,000 objects); pass --verify to verify anyway")
+            return unverified(
+                level,
+                f"{objects:,} objects: above the {AUTO_VERIFY_MAX_OBJECTS:,} "
+                "that are verified by default (a twin build takes about "
+                "7 s per 1,000 objects); pass --verify to verify anyway",
+            )
     return verify_remediation(snap, rules, cfg, result, level, progress=progress)
 
 
 def target_name(cfg: Any, meta: dict[str, Any], label: str) -> str:
     """The name a run is recorded and labelled under: ``--target-name``/``target_name``,
     else the cluster's ``host:port`` from the snapshot, else ``label``."""
-    from ..reports.common import scrub
-    from ..reports.prometheus_report import default_target
 
     return str(cfg.target_name or scrub(default_target(meta) or label))
 
@@ -127,16 +194,20 @@ def target_name(cfg: Any, meta: dict[str, Any], label: str) -> str:
 def _record_history(result: Any, cfg: Any, seconds: float) -> None:
     """Append this run to the history store (after the reports: a report is never held
     back by the store, and a store that cannot be written is exit 2, as a report is)."""
-    from ..history import record, run_from_result
-
-    run_ = run_from_result(result, target=result.meta["target_name"],
-                           duration_seconds=round(seconds, 3))
+    run_ = run_from_result(
+        result, target=result.meta["target_name"], duration_seconds=round(seconds, 3)
+    )
     record(run_, cfg.history["dir"], cfg.history.get("keep"))
 
 
-def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
-        get_snapshot: Callable[[Any, Callable[[str], None]], Any], *, label: str,
-        source: str | None = None) -> None:
+def run(
+    opts: dict[str, Any],
+    extra_overrides: dict[str, Any],
+    get_snapshot: Callable[[Any, Callable[[str], None]], Any],
+    *,
+    label: str,
+    source: str | None = None,
+) -> None:
     """Shared body of ``scan`` and ``check``: config, rules, evaluate, report, exit code.
 
     ``source`` is what ``baseline create`` would read to make the same findings (the DSN
@@ -145,29 +216,28 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     """
     import time
 
-    from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-    from ..evaluate.config import load_config
-    from ..evaluate.frameworks import load_framework
-    from ..pipeline import evaluate_snapshot, load_rules_for, write_files
-    from ..reports import parse_formats, write_format
-    from ..reports.text_report import echo_summary
-
     if opts["verbose"]:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                            format="pgaudit-roles: %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr, format="pgaudit-roles: %(name)s: %(message)s"
+        )
     started = time.monotonic()
     formats = parse_formats(opts["formats"]) if opts["formats"] else None
-    cfg = load_config(opts["config_path"], overrides={
-        "fail_on": opts["fail_on"], "framework": opts["framework"],
-        "rules_dirs": [str(d) for d in opts["rules_dirs"]] or None,
-        "waivers": str(opts["waivers"]) if opts["waivers"] else None,
-        "baseline": str(opts["baseline"]) if opts["baseline"] else None,
-        "formats": formats,
-        "output_dir": opts["output_dir"] if opts["output_dir"] not in (None, "-") else None,
-        "history.dir": str(opts["history_dir"]) if opts.get("history_dir") else None,
-        "history.keep": opts.get("history_keep"), "target_name": opts.get("target_name"),
-        **extra_overrides,
-    })
+    cfg = load_config(
+        opts["config_path"],
+        overrides={
+            "fail_on": opts["fail_on"],
+            "framework": opts["framework"],
+            "rules_dirs": [str(d) for d in opts["rules_dirs"]] or None,
+            "waivers": str(opts["waivers"]) if opts["waivers"] else None,
+            "baseline": str(opts["baseline"]) if opts["baseline"] else None,
+            "formats": formats,
+            "output_dir": opts["output_dir"] if opts["output_dir"] not in (None, "-") else None,
+            "history.dir": str(opts["history_dir"]) if opts.get("history_dir") else None,
+            "history.keep": opts.get("history_keep"),
+            "target_name": opts.get("target_name"),
+            **extra_overrides,
+        },
+    )
     rules = load_rules_for(cfg)
     if cfg.framework:
         load_framework(cfg.framework, rules)
@@ -180,17 +250,15 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     to_stdout = opts["output_dir"] == "-"
     machine = [f for f in cfg.formats if f != "text"]
     if to_stdout and len(machine) != 1:
-        from ..reports.registry import MACHINE_FORMATS
-
-        raise UsageError("--output-dir - writes one machine format to stdout: give exactly one "
-                         f"of {', '.join(MACHINE_FORMATS)} in --format")
+        raise UsageError(
+            "--output-dir - writes one machine format to stdout: give exactly one "
+            f"of {', '.join(MACHINE_FORMATS)} in --format"
+        )
     quiet = opts["quiet"]
     show_progress = not quiet and sys.stderr.isatty()
 
     def progress(msg: str) -> None:
         if show_progress:
-            from ..reports.common import printable
-
             click.echo(f"pgaudit-roles: {printable(msg)}", err=True)
 
     snap = get_snapshot(cfg, progress)
@@ -199,8 +267,11 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
     result.meta["target_label"] = label
     result.meta["target_name"] = target_name(cfg, result.meta, label)
     result.meta["run_seconds"] = round(time.monotonic() - started, 3)
-    options = {"sql_level": opts["remediation_level"], "sarif_anchor": opts["sarif_anchor"],
-               "sarif_include_suppressed": not opts["sarif_omit_waived"]}
+    options = {
+        "sql_level": opts["remediation_level"],
+        "sarif_anchor": opts["sarif_anchor"],
+        "sarif_include_suppressed": not opts["sarif_omit_waived"],
+    }
     wants_sql = machine[:1] == ["sql"] if to_stdout else "sql" in cfg.formats
     if wants_sql:
         options["sql_verification"] = _verification(snap, rules, cfg, result, opts, progress)
@@ -208,9 +279,14 @@ def run(opts: dict[str, Any], extra_overrides: dict[str, Any],
         write_format(result, machine[0], sys.stdout, **options)
         paths: dict[str, Path] = {}
     else:
-        paths = write_files(result, cfg.formats, cfg.output_dir, options)
+        paths = write_files(
+            result, cfg.formats, cfg.output_dir, options, text_file="output_dir" in cfg.sources
+        )
+    summary_to = sys.stderr if to_stdout else sys.stdout
     if not quiet:
-        echo_summary(result, paths, file=sys.stderr if to_stdout else sys.stdout)
+        echo_summary(result, paths, file=summary_to)
+    elif "text" in cfg.formats:  # -q: the gate line only, so a quiet run still says why
+        echo_summary(result, paths, file=summary_to, quiet=True)
     if cfg.history.get("dir") is not None:
         _record_history(result, cfg, time.monotonic() - started)
     sys.exit(EXIT_FINDINGS if result.gating_findings() else EXIT_OK)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from ..collect import snapshot
+from ..config import Config
+from ..pipeline import collect_snapshot
+
 if TYPE_CHECKING:
     from ..collect.snapshot import Snapshot
-    from ..evaluate.config import Config
 
 
 def looks_like_file(arg: str) -> bool:
@@ -21,9 +24,6 @@ def looks_like_file(arg: str) -> bool:
 
 def load_snapshot(arg: str, cfg: Config | None = None, progress: Any = None) -> Snapshot:
     """Read the snapshot file ``arg``, or collect one from the DSN ``arg``."""
-    from ..collect import snapshot
-    from ..evaluate.config import Config
-    from ..pipeline import collect_snapshot
 
     if looks_like_file(arg):
         return snapshot.load(arg)

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from ..collect.snapshot import load
+from ..core.errors import UsageError
 from ._shared import report_options, run
 
 
@@ -21,14 +23,19 @@ from ._shared import report_options, run
 def check(snapshot: Path | None, **opts: Any) -> None:
     """Evaluate the rules against SNAPSHOT (from `pgaudit-roles collect` or
     `scan --snapshot-out`), offline, and write the same reports as `scan`."""
-    from ..collect.snapshot import load
-    from ..core.errors import UsageError
 
     def get_snapshot(cfg: Any, progress: Any) -> Any:
         if snapshot is None:
-            raise UsageError("missing argument SNAPSHOT (a file written by `pgaudit-roles collect`)")
+            raise UsageError(
+                "missing argument SNAPSHOT (a file written by `pgaudit-roles collect`)"
+            )
         progress(f"reading {snapshot}")
         return load(snapshot)
 
-    run(opts, {}, get_snapshot, label=str(snapshot),
-        source=str(snapshot) if snapshot is not None else None)
+    run(
+        opts,
+        {},
+        get_snapshot,
+        label=str(snapshot),
+        source=str(snapshot) if snapshot is not None else None,
+    )

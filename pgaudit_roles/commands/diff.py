@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..config import load_config
+from ..core.errors import UsageError
+from ..diffing import compare_files, write
 from ..evaluate.drift import KINDS
 from ._shared import FAIL_ON
 
@@ -14,31 +17,91 @@ from ._shared import FAIL_ON
 @click.command("diff")
 @click.argument("old")
 @click.argument("new")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
-              show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (atomically) instead of stdout.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
-              help="Exit 1 when a new finding at or above this severity appeared "
-                   "(default from config, else high).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration (naming policy, rules) used to evaluate snapshots.")
-@click.option("--rules-dir", "rules_dirs", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Also load user rules.")
-@click.option("--waivers", type=click.Path(dir_okay=False, path_type=Path),
-              help="Waived new findings do not make the diff fail.")
-@click.option("--database", "-d", "databases", multiple=True, metavar="NAME",
-              help="Compare only this database (repeatable): its findings, privileges, "
-                   "ownership and default privileges, and the grants on it.")
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(list(KINDS)),
-              help="Compare only this kind of drift and the findings of that category "
-                   "(repeatable).")
-@click.option("--fail-on-drift", is_flag=True,
-              help="Also exit 1 when there is any raw drift in the chosen scope "
-                   "(snapshots only).")
-def diff(old: str, new: str, fmt: str, output: Path | None, fail_on: str | None,
-         config_path: Path | None, rules_dirs: tuple[Path, ...], waivers: Path | None,
-         databases: tuple[str, ...], kinds: tuple[str, ...], fail_on_drift: bool) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (atomically) instead of stdout.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default=None,
+    help="Exit 1 when a new finding at or above this severity appeared "
+    "(default from config, else high).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration (naming policy, rules) used to evaluate snapshots.",
+)
+@click.option(
+    "--rules-dir",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also load user rules.",
+)
+@click.option(
+    "--framework",
+    help="Compare only the findings of a framework's rules (golive, "
+    "cis) and the coverage rules, as scan --framework reports them.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Baseline of accepted findings (snapshots only): a finding it accepts "
+    "never gates, also when new to this diff.",
+)
+@click.option(
+    "--waivers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Waived new findings do not make the diff fail.",
+)
+@click.option(
+    "--database",
+    "-d",
+    "databases",
+    multiple=True,
+    metavar="NAME",
+    help="Compare only this database (repeatable): its findings, privileges, "
+    "ownership and default privileges, and the grants on it.",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(list(KINDS)),
+    help="Compare only this kind of drift and the findings of that category (repeatable).",
+)
+@click.option(
+    "--fail-on-drift",
+    is_flag=True,
+    help="Also exit 1 when there is any raw drift in the chosen scope (snapshots only).",
+)
+def diff(
+    old: str,
+    new: str,
+    fmt: str,
+    output: Path | None,
+    fail_on: str | None,
+    config_path: Path | None,
+    rules_dirs: tuple[Path, ...],
+    framework: str | None,
+    baseline: Path | None,
+    waivers: Path | None,
+    databases: tuple[str, ...],
+    kinds: tuple[str, ...],
+    fail_on_drift: bool,
+) -> None:
     """Compare two snapshots (findings and raw drift) or two JSON reports (findings).
 
     Findings are new, resolved, changed (same finding, other evidence: a widened grant
@@ -49,14 +112,21 @@ def diff(old: str, new: str, fmt: str, output: Path | None, fail_on: str | None,
     Exit 1 when a new or widened finding at or above --fail-on appeared (or, with
     --fail-on-drift, any drift), 0 otherwise, 2 on bad input.
     """
-    from ..core.errors import UsageError
-    from ..evaluate.config import load_config
-    from ..evaluate.diffing import compare_files, write
 
-    cfg = load_config(config_path, overrides={
-        "fail_on": fail_on, "rules_dirs": [str(d) for d in rules_dirs] or None,
-        "waivers": str(waivers) if waivers else None})
-    cfg.baseline = None
+    cfg = load_config(
+        config_path,
+        overrides={
+            "fail_on": fail_on,
+            "rules_dirs": [str(d) for d in rules_dirs] or None,
+            "waivers": str(waivers) if waivers else None,
+            "framework": framework,
+            "baseline": str(baseline) if baseline else None,
+        },
+    )
+    if baseline is None:  # a baseline in the configuration is the scan's, not the diff's
+        cfg.baseline = None
+    elif not baseline.is_file():
+        raise UsageError(f"baseline file not found: {baseline}")
     result = compare_files(old, new, cfg, databases=databases, kinds=kinds)
     if fail_on_drift and result.drift is None:
         raise UsageError("--fail-on-drift needs two snapshots: JSON reports hold no raw drift")

@@ -15,17 +15,52 @@ from typing import Any
 
 import click
 
-from .query import display_identity, open_audit, printable, qualified_name, records, sql_name
+from ..audit.can import annotate_explain, render_explain_extra
+from ..core.errors import UsageError
+from ._args import looks_like_target
+from .paths import gather as routes_from
+from .query import (
+    display_identity,
+    echo_json_or_text,
+    open_audit,
+    printable,
+    qualified_name,
+    records,
+    sql_name,
+)
 
-_KIND_WORDS = {"relation": "", "function": "FUNCTION", "type": "TYPE", "schema": "SCHEMA",
-               "database": "DATABASE", "tablespace": "TABLESPACE", "parameter": "PARAMETER",
-               "language": "LANGUAGE", "large_object": "LARGE OBJECT",
-               "fdw": "FOREIGN DATA WRAPPER", "server": "SERVER"}
+_KIND_WORDS = {
+    "relation": "",
+    "function": "FUNCTION",
+    "type": "TYPE",
+    "schema": "SCHEMA",
+    "database": "DATABASE",
+    "tablespace": "TABLESPACE",
+    "parameter": "PARAMETER",
+    "language": "LANGUAGE",
+    "large_object": "LARGE OBJECT",
+    "fdw": "FOREIGN DATA WRAPPER",
+    "server": "SERVER",
+}
 
 
-PRIVILEGE_ORDER = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
-                   "MAINTAIN", "USAGE", "CREATE", "CONNECT", "TEMPORARY", "EXECUTE", "SET",
-                   "ALTER SYSTEM")
+PRIVILEGE_ORDER = (
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+    "MAINTAIN",
+    "USAGE",
+    "CREATE",
+    "CONNECT",
+    "TEMPORARY",
+    "EXECUTE",
+    "SET",
+    "ALTER SYSTEM",
+)
 
 
 def privilege_sort_key(priv: str) -> tuple[int, str]:
@@ -44,71 +79,114 @@ def chain(path: Any) -> str:
 
 def gather(con: Any, role: str, include_system: bool) -> dict[str, Any]:
     """Everything explain prints, as plain data (also the --format json output)."""
-    from ..core.errors import UsageError
-
     found = records(con, "SELECT * FROM roles WHERE name = ?", [role])
     if not found:
-        close = [r["name"] for r in records(
-            con, "SELECT name FROM roles WHERE lower(name) = lower(?) ORDER BY name", [role])]
+        close = [
+            r["name"]
+            for r in records(
+                con, "SELECT name FROM roles WHERE lower(name) = lower(?) ORDER BY name", [role]
+            )
+        ]
         hint = f" (did you mean {', '.join(sql_name(n) for n in close)}?)" if close else ""
         raise UsageError(f"role {sql_name(role)} is not in the snapshot{hint}")
     r = found[0]
     data: dict[str, Any] = {"role": r}
-    data["member_of"] = records(con, """
+    data["member_of"] = records(
+        con,
+        """
         SELECT role, grantor, admin_option, inherit_option, set_option FROM memberships
-        WHERE member = ? ORDER BY role, grantor""", [role])
-    data["members"] = records(con, """
+        WHERE member = ? ORDER BY role, grantor""",
+        [role],
+    )
+    data["members"] = records(
+        con,
+        """
         SELECT member, grantor, admin_option, inherit_option, set_option FROM memberships
-        WHERE role = ? ORDER BY member, grantor""", [role])
-    data["transitive"] = records(con, """
+        WHERE role = ? ORDER BY member, grantor""",
+        [role],
+    )
+    data["transitive"] = records(
+        con,
+        """
         SELECT database, role, depth, path, inherits, inherit_path, can_set, set_path
         FROM role_closure WHERE member = ? AND depth > 1 OR (member = ? AND database IS NOT NULL)
-        ORDER BY database NULLS FIRST, depth, role""", [role, role])
-    data["settings"] = records(con, """
+        ORDER BY database NULLS FIRST, depth, role""",
+        [role, role],
+    )
+    data["settings"] = records(
+        con,
+        """
         SELECT database, name, value FROM role_settings WHERE role = ?
-        ORDER BY database NULLS FIRST, name""", [role])
+        ORDER BY database NULLS FIRST, name""",
+        [role],
+    )
     sys_filter = "" if include_system else "AND NOT o.is_system"
-    data["owns"] = records(con, f"""
+    data["owns"] = records(
+        con,
+        f"""
         SELECT o.database, o.object_class, o.kind, o.schema, o.object_name, o.identity
         FROM acl_objects o WHERE o.owner = ? {sys_filter}
-        ORDER BY o.database NULLS FIRST, o.object_class, o.identity""", [role])  # noqa: S608
-    data["acts_as_owner"] = records(con, f"""
+        ORDER BY o.database NULLS FIRST, o.object_class, o.identity""",  # noqa: S608
+        [role],
+    )
+    data["acts_as_owner"] = records(
+        con,
+        f"""
         SELECT o.owner, c.inherits, c.can_set,
                coalesce(c.inherit_path, c.set_path, c.path) AS path, count(*) AS objects
         FROM acl_objects o
         JOIN role_closure c ON c.role_oid = o.owner_oid AND c.member = ? AND c.depth > 0
          AND (c.database IS NULL OR c.database_oid = o.database_oid)
         WHERE (c.inherits OR c.can_set) {sys_filter}
-        GROUP BY ALL ORDER BY o.owner""", [role])  # noqa: S608
-    data["privileges"] = [] if r["superuser"] else records(con, f"""
+        GROUP BY ALL ORDER BY o.owner""",  # noqa: S608
+        [role],
+    )
+    data["privileges"] = (
+        []
+        if r["superuser"]
+        else records(
+            con,
+            f"""
         SELECT e.database, e.object_class, e.kind, e.schema, e.object_name, e.identity,
                o.identity_args, e.column_name, e.privilege, e.via, e.via_role, e.path,
                e.grantable
         FROM effective_privileges e
         LEFT JOIN objects o ON o.database_oid = e.database_oid AND o.oid = e.object_oid
              AND o.object_class = e.object_class
-        WHERE e.role = ? {sys_filter.replace('o.', 'e.')}
+        WHERE e.role = ? {sys_filter.replace("o.", "e.")}
         ORDER BY e.database NULLS FIRST,
                  CASE WHEN e.object_class = 'column' THEN 'relation' ELSE e.object_class END,
-                 e.identity, e.object_oid, e.subid, e.privilege, e.via""", [role])  # noqa: S608
-    from .paths import gather as routes_from
+                 e.identity, e.object_oid, e.subid, e.privilege, e.via""",  # noqa: S608
+            [role],
+        )
+    )
 
     data["routes"] = [] if r["superuser_equivalent"] else routes_from(con, role, None)
     return data
 
 
 def _attributes(r: dict[str, Any]) -> list[str]:
-    flags = [w for w, on in (("SUPERUSER", r["superuser"]), ("LOGIN", r["login"]),
-                              ("CREATEROLE", r["createrole"]), ("CREATEDB", r["createdb"]),
-                              ("REPLICATION", r["replication"]), ("BYPASSRLS", r["bypassrls"]))
-             if on]
+    flags = [
+        w
+        for w, on in (
+            ("SUPERUSER", r["superuser"]),
+            ("LOGIN", r["login"]),
+            ("CREATEROLE", r["createrole"]),
+            ("CREATEDB", r["createdb"]),
+            ("REPLICATION", r["replication"]),
+            ("BYPASSRLS", r["bypassrls"]),
+        )
+        if on
+    ]
     flags.append("INHERIT" if r["inherit"] else "NOINHERIT")
     out = [" ".join(flags)]
     if r["login"]:
         limit = r["connection_limit"]
         out.append(f"connection limit: {'none' if limit is None or limit < 0 else limit}")
         out.append(f"password expires: {r['valid_until'] or 'never'}")
-        out.append(f"password type: {r['password_type'] or 'unknown (needs superuser or the helper)'}")
+        out.append(
+            f"password type: {r['password_type'] or 'unknown (needs superuser or the helper)'}"
+        )
     if r["superuser_equivalent"] and not r["superuser"]:
         out.append(f"superuser-equivalent through {sql_name(r['superuser_via'])}")
     return out
@@ -131,37 +209,69 @@ def render(data: dict[str, Any]) -> str:
     if not data["member_of"]:
         lines.append("  (none)")
     for m in data["member_of"]:
-        opts = [w for w, on in (("INHERIT", m["inherit_option"]), ("SET", m["set_option"]),
-                                ("ADMIN", m["admin_option"])) if on]
-        lines.append(f"  {sql_name(m['role'])}  [{', '.join(opts) or 'no INHERIT, no SET'}]"
-                     f"  granted by {sql_name(m['grantor'])}")
+        opts = [
+            w
+            for w, on in (
+                ("INHERIT", m["inherit_option"]),
+                ("SET", m["set_option"]),
+                ("ADMIN", m["admin_option"]),
+            )
+            if on
+        ]
+        lines.append(
+            f"  {sql_name(m['role'])}  [{', '.join(opts) or 'no INHERIT, no SET'}]"
+            f"  granted by {sql_name(m['grantor'])}"
+        )
     if data["transitive"]:
         lines += ["", "Reaches through membership chains:"]
         for t in data["transitive"]:
             where = f" (in database {sql_name(t['database'])} only)" if t["database"] else ""
-            how = ", ".join([w for w, on in (("inherits privileges", t["inherits"]),
-                                             ("can SET ROLE", t["can_set"])) if on]) \
+            how = (
+                ", ".join(
+                    [
+                        w
+                        for w, on in (
+                            ("inherits privileges", t["inherits"]),
+                            ("can SET ROLE", t["can_set"]),
+                        )
+                        if on
+                    ]
+                )
                 or "member only (no inheritance, no SET ROLE)"
+            )
             lines.append(f"  {sql_name(t['role'])}{where}: {how}")
             lines.append(f"      chain: {chain(t['inherit_path'] or t['set_path'] or t['path'])}")
     lines += ["", "Members:"]
     if not data["members"]:
         lines.append("  (none)")
     for m in data["members"]:
-        opts = [w for w, on in (("INHERIT", m["inherit_option"]), ("SET", m["set_option"]),
-                                ("ADMIN", m["admin_option"])) if on]
+        opts = [
+            w
+            for w, on in (
+                ("INHERIT", m["inherit_option"]),
+                ("SET", m["set_option"]),
+                ("ADMIN", m["admin_option"]),
+            )
+            if on
+        ]
         lines.append(f"  {sql_name(m['member'])}  [{', '.join(opts) or 'no INHERIT, no SET'}]")
 
     lines += ["", "Owns:"]
     if not data["owns"]:
         lines.append("  (nothing)")
     for o in data["owns"]:
-        where = f"  [{sql_name(o['database'])}]" if o["database"] and o["object_class"] != "database" else ""
+        where = (
+            f"  [{sql_name(o['database'])}]"
+            if o["database"] and o["object_class"] != "database"
+            else ""
+        )
         lines.append(f"  {object_label(o)}{where}")
     for a in data["acts_as_owner"]:
         how = "has the owner's privileges" if a["inherits"] else "can SET ROLE to the owner"
-        lines.append(f"  {how} of {a['objects']} object(s) owned by {sql_name(a['owner'])}"
-                     f" (chain: {chain(a['path'])})")
+        lines.append(
+            f"  {how} of {a['objects']} object(s) owned by {sql_name(a['owner'])}"
+            f" (chain: {chain(a['path'])})"
+        )
 
     lines += ["", "Escalation routes out of this role (pgaudit-roles paths --from for every hop):"]
     if r["superuser_equivalent"]:
@@ -179,7 +289,6 @@ def render(data: dict[str, Any]) -> str:
     elif not data["privileges"]:
         lines.append("  (none)")
     lines += _privilege_lines(data["privileges"])
-    from ..audit.can import render_explain_extra
 
     lines += render_explain_extra(data, sql_name, object_label)
     return "\n".join(lines)
@@ -194,13 +303,23 @@ def _privilege_lines(rows: list[dict[str, Any]]) -> list[str]:
     def flush() -> None:
         for (via, via_role, path, grantable, col), privs in groups.items():
             what = ", ".join(sorted(privs, key=privilege_sort_key)) + (
-                f" ({sql_name(col)})" if col else "")
-            why = {"owner": f"as owner {sql_name(via_role)}", "direct": "granted directly",
-                   "role": f"via {sql_name(via_role)}", "public": "granted to PUBLIC",
-                   "predefined": f"via predefined role {sql_name(via_role)}"}.get(via, via)
-            lines.append(f"      {what}: {why}{' WITH GRANT OPTION' if grantable else ''}"
-                         + (f"  [{chain(path)}]" if via in ("role", "owner", "predefined")
-                            and path and len(path) > 1 else ""))
+                f" ({sql_name(col)})" if col else ""
+            )
+            why = {
+                "owner": f"as owner {sql_name(via_role)}",
+                "direct": "granted directly",
+                "role": f"via {sql_name(via_role)}",
+                "public": "granted to PUBLIC",
+                "predefined": f"via predefined role {sql_name(via_role)}",
+            }.get(via, via)
+            lines.append(
+                f"      {what}: {why}{' WITH GRANT OPTION' if grantable else ''}"
+                + (
+                    f"  [{chain(path)}]"
+                    if via in ("role", "owner", "predefined") and path and len(path) > 1
+                    else ""
+                )
+            )
         groups.clear()
 
     for p in rows:
@@ -215,11 +334,19 @@ def _privilege_lines(rows: list[dict[str, Any]]) -> list[str]:
         if key != current_obj:
             flush()
             current_obj = key
-            blocked = (f"  (holds only: no {'; no '.join(printable(b) for b in p['blocked_by'])})"
-                       if p.get("blocked_by") else "")
+            blocked = (
+                f"  (holds only: no {'; no '.join(printable(b) for b in p['blocked_by'])})"
+                if p.get("blocked_by")
+                else ""
+            )
             lines.append(f"    {object_label(dict(p, object_class=cls))}{blocked}")
-        gkey = (p["via"], p["via_role"], tuple(p["path"] or ()), bool(p["grantable"]),
-                p["column_name"])
+        gkey = (
+            p["via"],
+            p["via_role"],
+            tuple(p["path"] or ()),
+            bool(p["grantable"]),
+            p["column_name"],
+        )
         groups.setdefault(gkey, [])
         if p["privilege"] not in groups[gkey]:
             groups[gkey].append(p["privilege"])
@@ -228,17 +355,30 @@ def _privilege_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 @click.command("explain")
-@click.argument("role", metavar="ROLE")
-@click.argument("target", metavar="SNAPSHOT_OR_DSN")
-@click.option("--all", "include_system", is_flag=True,
-              help="Include built-in objects (pg_catalog, information_schema) in the lists.")
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
-              show_default=True)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration file (naming policy, collection settings).")
-def explain(role: str, target: str, include_system: bool, fmt: str,
-            config_path: Path | None) -> None:
+@click.argument("first", metavar="SNAPSHOT_OR_DSN")
+@click.argument("second", metavar="ROLE")
+@click.option(
+    "--all",
+    "include_system",
+    is_flag=True,
+    help="Include built-in objects (pg_catalog, information_schema) in the lists.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (naming policy, collection settings).",
+)
+def explain(
+    first: str, second: str, include_system: bool, fmt: str, config_path: Path | None
+) -> None:
     """Explain ROLE: attributes, memberships and chains, ownership, effective privileges.
+
+    The older order, `explain ROLE SNAPSHOT_OR_DSN`, is still accepted when the first
+    argument is neither an existing file nor a connection string and the second is.
 
     ROLE is the role name exactly as stored (no SQL quoting: app_api, "My Role" is
     given as 'My Role'). SNAPSHOT_OR_DSN is a snapshot file or a connection string
@@ -249,15 +389,15 @@ def explain(role: str, target: str, include_system: bool, fmt: str,
     get by SET ROLE, grant options it keeps as owner, lo_compat_privileges and databases
     not collected are listed after them.
     """
-    from ..audit.can import annotate_explain
-
+    target, role = first, second
+    if not looks_like_target(first) and looks_like_target(second):
+        target, role = second, first  # the older order: ROLE SNAPSHOT_OR_DSN
     con, _snap = open_audit(target, config_path)
     try:
         data = gather(con, role, include_system)
         annotate_explain(con, data, include_system)
     finally:
         con.close()
-    from .query import echo_json_or_text
 
     echo_json_or_text(data, fmt, render)  # databases not collected: in its Unknown section
 

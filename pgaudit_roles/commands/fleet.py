@@ -12,71 +12,158 @@ from typing import Any
 
 import click
 
+from ..config import load_config
+from ..core.errors import UsageError
+from ..evaluate.frameworks import load_framework
+from ..fleet.audit import FleetOptions, execute, parse_fleet_formats, select, write_reports
+from ..fleet.inventory import parse_duration
+from ..fleet.report_text import echo_summary
+from ..pipeline import load_rules_for
 from ._shared import FAIL_ON
 
 
 @click.command("fleet")
 @click.argument("inventory", type=click.Path(path_type=Path))
-@click.option("--select", "selects", multiple=True, metavar="KEY=VALUE",
-              help="Keep targets whose tag (tag=eu), name (name='orders-*'), environment, "
-                   "application or team matches; repeat to narrow, commas for alternatives.")
-@click.option("--shard", metavar="I/N",
-              help="Audit only part I of N (0-based; a stable split by target name) for "
-                   "running one fleet across several machines or batch jobs.")
-@click.option("--parallel", "-p", type=click.IntRange(1, 64), default=4, show_default=True,
-              metavar="N", help="Targets audited at once, each in its own process.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 32), metavar="N",
-              help="Databases read at once per target, one connection each (default 2).")
-@click.option("--target-timeout", metavar="DURATION",
-              help="Stop a target's audit after this long (default 30min; an inventory "
-                   "target's own timeout wins): it becomes a finding of that target.")
-@click.option("--connect-timeout", type=click.IntRange(min=0), metavar="SECONDS",
-              help="Give up connecting to a target after this long (default 10).")
+@click.option(
+    "--select",
+    "selects",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Keep targets whose tag (tag=eu), name (name='orders-*'), environment, "
+    "application or team matches; repeat to narrow, commas for alternatives.",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Audit only part I of N (0-based; a stable split by target name) for "
+    "running one fleet across several machines or batch jobs.",
+)
+@click.option(
+    "--parallel",
+    "-p",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    metavar="N",
+    help="Targets audited at once, each in its own process.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 32),
+    metavar="N",
+    help="Databases read at once per target, one connection each (default 2).",
+)
+@click.option(
+    "--target-timeout",
+    metavar="DURATION",
+    help="Stop a target's audit after this long (default 30min; an inventory "
+    "target's own timeout wins): it becomes a finding of that target.",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.IntRange(min=0),
+    metavar="SECONDS",
+    help="Give up connecting to a target after this long (default 10).",
+)
 @click.option("--statement-timeout", metavar="DURATION", help="Per-statement limit (default 60s).")
 @click.option("--lock-timeout", metavar="DURATION", help="Lock wait limit (default 2s).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration file every target starts from (a target's own [config] "
-                   "in the inventory is applied on top).")
-@click.option("--rules-dir", "rules_dirs", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Also load user rules from this directory (repeatable).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file every target starts from (a target's own [config] "
+    "in the inventory is applied on top).",
+)
+@click.option(
+    "--rules-dir",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also load user rules from this directory (repeatable).",
+)
 @click.option("--framework", help="Scope reports and gate to a framework (golive, cis).")
-@click.option("--format", "formats",
-              help="Comma-separated. A combined report and each target's own: json, html, "
-                   "junit, sarif, markdown, prometheus; each target's only: any other format "
-                   "of scan (sql...); text: the summary (default: json,html,text). The "
-                   "combined JSON and each target's JSON are always written.")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the combined reports and targets/<name>/ (default "
-                   "pgaudit-fleet).")
-@click.option("--fail-on", type=click.Choice(FAIL_ON),
-              help="Lowest severity that exits 1, on any target (default high).")
-@click.option("--waivers", type=click.Path(dir_okay=False, path_type=Path),
-              help="Waiver file applied to every target.")
-@click.option("--remediation-level", type=click.Choice(["safe", "all"]), default="safe",
-              show_default=True, help="Whether each target's SQL script includes destructive "
-                                      "statements.")
-@click.option("--sarif-anchor", default="pgaudit-roles.toml", show_default=True,
-              help="Repository file SARIF results point at (GitHub needs a file).")
-@click.option("--sarif-omit-waived", is_flag=True,
-              help="Leave waived findings out of SARIF.")
-@click.option("--history", "history_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Append every target's run (summary and findings, as Parquet) to the "
-                   "history store DIR, under the target's name (config: history.dir).")
-@click.option("--history-keep", metavar="RETENTION",
-              help="Retention applied when recording: days ('90d') or runs per target "
-                   "('30 runs'); default: keep all (config: history.keep).")
-@click.option("--no-env-compare", is_flag=True,
-              help="Skip the comparison of each application's environments.")
+@click.option(
+    "--format",
+    "formats",
+    help="Comma-separated. A combined report and each target's own: json, html, "
+    "junit, sarif, markdown, prometheus; each target's only: any other format "
+    "of scan (sql...); text: the summary (default: json,html,text). The "
+    "combined JSON and each target's JSON are always written.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the combined reports and targets/<name>/ (default pgaudit-fleet).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    help="Lowest severity that exits 1, on any target (default high).",
+)
+@click.option(
+    "--waivers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Waiver file applied to every target.",
+)
+@click.option(
+    "--remediation-level",
+    type=click.Choice(["safe", "all"]),
+    default="safe",
+    show_default=True,
+    help="Whether each target's SQL script includes destructive statements.",
+)
+@click.option(
+    "--sarif-anchor",
+    default="pgaudit-roles.toml",
+    show_default=True,
+    help="Repository file SARIF results point at (GitHub needs a file).",
+)
+@click.option("--sarif-omit-waived", is_flag=True, help="Leave waived findings out of SARIF.")
+@click.option(
+    "--history",
+    "history_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Append every target's run (summary and findings, as Parquet) to the "
+    "history store DIR, under the target's name (config: history.dir).",
+)
+@click.option(
+    "--history-keep",
+    metavar="RETENTION",
+    help="Retention applied when recording: days ('90d') or runs per target "
+    "('30 runs'); default: keep all (config: history.keep).",
+)
+@click.option(
+    "--no-env-compare", is_flag=True, help="Skip the comparison of each application's environments."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-target progress and no summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logs on stderr.")
-def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel: int,
-          jobs: int | None, target_timeout: str | None, connect_timeout: int | None,
-          statement_timeout: str | None, lock_timeout: str | None, config_path: Path | None,
-          rules_dirs: tuple[Path, ...], framework: str | None, formats: str | None,
-          output_dir: Path | None, fail_on: str | None, waivers: Path | None,
-          remediation_level: str, sarif_anchor: str, sarif_omit_waived: bool,
-          history_dir: Path | None, history_keep: str | None, no_env_compare: bool, quiet: bool, verbose: bool) -> None:
+def fleet(
+    inventory: Path,
+    selects: tuple[str, ...],
+    shard: str | None,
+    parallel: int,
+    jobs: int | None,
+    target_timeout: str | None,
+    connect_timeout: int | None,
+    statement_timeout: str | None,
+    lock_timeout: str | None,
+    config_path: Path | None,
+    rules_dirs: tuple[Path, ...],
+    framework: str | None,
+    formats: str | None,
+    output_dir: Path | None,
+    fail_on: str | None,
+    waivers: Path | None,
+    remediation_level: str,
+    sarif_anchor: str,
+    sarif_omit_waived: bool,
+    history_dir: Path | None,
+    history_keep: str | None,
+    no_env_compare: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     """Audit every target of INVENTORY and write one combined report, gated across the fleet.
 
     INVENTORY is a TOML file of [[targets]] (name, dsn or service, environment,
@@ -90,35 +177,48 @@ def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel
     """
     import logging
 
-    from ..core.errors import UsageError
-    from ..evaluate.config import load_config
-    from ..evaluate.frameworks import load_framework
-    from ..fleet.audit import FleetOptions, execute, parse_fleet_formats, select, write_reports
-    from ..fleet.inventory import parse_duration
-    from ..pipeline import load_rules_for
-
     if verbose:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                            format="pgaudit-roles: %(name)s: %(message)s")
-    cfg = load_config(config_path, overrides={
-        "fail_on": fail_on, "framework": framework,
-        "rules_dirs": [str(d) for d in rules_dirs] or None,
-        "waivers": str(waivers) if waivers else None,
-        "collect.statement_timeout": statement_timeout, "collect.lock_timeout": lock_timeout,
-        "collect.connect_timeout": connect_timeout, "collect.jobs": jobs,
-        "history.dir": str(history_dir) if history_dir else None, "history.keep": history_keep,
-    })
-    fmts = parse_fleet_formats(formats, cfg.formats if cfg.sources.get("formats") else
-                               ("json", "html", "text"))
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr, format="pgaudit-roles: %(name)s: %(message)s"
+        )
+    cfg = load_config(
+        config_path,
+        overrides={
+            "fail_on": fail_on,
+            "framework": framework,
+            "rules_dirs": [str(d) for d in rules_dirs] or None,
+            "waivers": str(waivers) if waivers else None,
+            "collect.statement_timeout": statement_timeout,
+            "collect.lock_timeout": lock_timeout,
+            "collect.connect_timeout": connect_timeout,
+            "collect.jobs": jobs,
+            "history.dir": str(history_dir) if history_dir else None,
+            "history.keep": history_keep,
+        },
+    )
+    fmts = parse_fleet_formats(
+        formats, cfg.formats if cfg.sources.get("formats") else ("json", "html", "text")
+    )
     if str(output_dir) == "-":
         raise UsageError("--output-dir - is not available for fleet: it writes a directory")
     out = output_dir or Path("pgaudit-fleet")
     timeout_s = parse_duration(target_timeout, "--target-timeout") if target_timeout else 1800.0
-    options: dict[str, Any] = {"sql_level": remediation_level, "sarif_anchor": sarif_anchor,
-                               "sarif_include_suppressed": not sarif_omit_waived}
-    opts = FleetOptions(inventory=inventory, output_dir=out, formats=fmts, select=list(selects),
-                        shard=shard, parallel=parallel, timeout_s=timeout_s,
-                        report_options=options, compare_environments=not no_env_compare)
+    options: dict[str, Any] = {
+        "sql_level": remediation_level,
+        "sarif_anchor": sarif_anchor,
+        "sarif_include_suppressed": not sarif_omit_waived,
+    }
+    opts = FleetOptions(
+        inventory=inventory,
+        output_dir=out,
+        formats=fmts,
+        select=list(selects),
+        shard=shard,
+        parallel=parallel,
+        timeout_s=timeout_s,
+        report_options=options,
+        compare_environments=not no_env_compare,
+    )
 
     loaded, chosen = select(opts)  # inventory errors first: they need no rules
     rules = load_rules_for(cfg)
@@ -132,13 +232,14 @@ def fleet(inventory: Path, selects: tuple[str, ...], shard: str | None, parallel
     result = execute(opts, loaded, chosen, cfg, rules, progress)
     paths = write_reports(result, fmts, out, options)
     if not quiet:
-        from ..fleet.report_text import echo_summary
-
         echo_summary(result, paths)
     code = result.exit_code()
     if result.interrupted is not None:
         finished = sum(o.status not in ("interrupted", "not_run") for o in result.outcomes)
-        click.echo(f"pgaudit-roles: interrupted ({result.interrupted}): the reports of the "
-                   f"{finished} finished target{'s' if finished != 1 else ''} are written, "
-                   "marked incomplete", err=True)
+        click.echo(
+            f"pgaudit-roles: interrupted ({result.interrupted}): the reports of the "
+            f"{finished} finished target{'s' if finished != 1 else ''} are written, "
+            "marked incomplete",
+            err=True,
+        )
     sys.exit(code)

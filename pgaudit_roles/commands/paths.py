@@ -14,54 +14,88 @@ from typing import Any
 
 import click
 
+from ..audit.escalation import FIX_PARTS, Graph
+from ..core.errors import UsageError
+from .query import echo_json_or_text, open_audit, printable, sql_name
+
 STANDARD_TARGETS = ("superuser", "os", "owner", "predefined", "remote")
 _TARGET_ORDER = {"superuser": 0, "os": 1, "owner": 2, "predefined": 3, "remote": 4, "role": 5}
 
 
 def gather(con: Any, from_role: str | None, to: str | None) -> list[dict[str, Any]]:
     """Routes as plain data, worst first (also the --format json output)."""
-    from ..audit.escalation import FIX_PARTS, Graph
-    from ..core.errors import UsageError
-    from .query import sql_name
 
     graph = Graph.load(con)
     names = {r["name"] for r in graph.roles.values()}
     if from_role is not None and from_role != "PUBLIC" and from_role not in names:
         raise UsageError(f"--from: role {sql_name(from_role)} is not in the snapshot")
     if to is not None and to not in STANDARD_TARGETS and to not in names:
-        raise UsageError(f"--to: {sql_name(to)} is neither superuser, os, owner, predefined, "
-                         "remote nor a role in the snapshot")
+        raise UsageError(
+            f"--to: {sql_name(to)} is neither superuser, os, owner, predefined, "
+            "remote nor a role in the snapshot"
+        )
     routes = []
-    for target in ((to,) if to else STANDARD_TARGETS):
+    for target in (to,) if to else STANDARD_TARGETS:
         routes += graph.routes(target, from_role)
     out: list[dict[str, Any]] = []
     for r in routes:
         hop, fix = r.weakest()
         steps = []
         for i, e in enumerate(r.edges):
-            steps.append({"from": r.nodes[i], "to": r.nodes[i + 1], "kind": e.kind,
-                          "database": e.database, "object": e.object_identity,
-                          "evidence": e.evidence, "action": e.action, "fix": e.fix,
-                          "fix_parts": dict(zip(FIX_PARTS, e.fix_parts, strict=False))})
-        out.append({"from": r.start_label, "from_kind": r.from_kind,
-                    "target_kind": r.target_kind, "target": r.target,
-                    "target_app": r.target_app, "hops": len(r.edges), "route": r.text(),
-                    "steps": steps, "weakest_hop": hop, "weakest_fix": fix})
-    out.sort(key=lambda x: (_TARGET_ORDER.get(str(x["target_kind"]), 9), x["from"] != "PUBLIC",
-                            int(x["hops"]), str(x["from"]), str(x["target"])))
+            steps.append(
+                {
+                    "from": r.nodes[i],
+                    "to": r.nodes[i + 1],
+                    "kind": e.kind,
+                    "database": e.database,
+                    "object": e.object_identity,
+                    "evidence": e.evidence,
+                    "action": e.action,
+                    "fix": e.fix,
+                    "fix_parts": dict(zip(FIX_PARTS, e.fix_parts, strict=False)),
+                }
+            )
+        out.append(
+            {
+                "from": r.start_label,
+                "from_kind": r.from_kind,
+                "target_kind": r.target_kind,
+                "target": r.target,
+                "target_app": r.target_app,
+                "hops": len(r.edges),
+                "route": r.text(),
+                "steps": steps,
+                "weakest_hop": hop,
+                "weakest_fix": fix,
+            }
+        )
+    out.sort(
+        key=lambda x: (
+            _TARGET_ORDER.get(str(x["target_kind"]), 9),
+            x["from"] != "PUBLIC",
+            int(x["hops"]),
+            str(x["from"]),
+            str(x["target"]),
+        )
+    )
     return out
 
 
 def render(routes: list[dict[str, Any]]) -> str:
-    from .query import printable, sql_name
-
     if not routes:
         return "No escalation route found."
     lines = [f"{len(routes)} route{'s' if len(routes) != 1 else ''}, worst first:", ""]
     for n, r in enumerate(routes, 1):
-        who = "PUBLIC" if r["from"] == "PUBLIC" and r["from_kind"] == "PUBLIC" else sql_name(r["from"])
-        target = sql_name(r["target"]) if r["target_kind"] in ("owner", "predefined", "role") \
+        who = (
+            "PUBLIC"
+            if r["from"] == "PUBLIC" and r["from_kind"] == "PUBLIC"
+            else sql_name(r["from"])
+        )
+        target = (
+            sql_name(r["target"])
+            if r["target_kind"] in ("owner", "predefined", "role")
             else printable(r["target"])
+        )
         lines.append(f"{n}. {who} -> {target} ({r['hops']} hop{'s' if r['hops'] != 1 else ''})")
         for i, s in enumerate(r["steps"], 1):
             where = f" [database {sql_name(s['database'])}]" if s["database"] else ""
@@ -79,19 +113,33 @@ def render(routes: list[dict[str, Any]]) -> str:
 
 @click.command("paths")
 @click.argument("target", metavar="SNAPSHOT_OR_DSN")
-@click.option("--from", "from_role", metavar="ROLE",
-              help="Only routes starting at this role (PUBLIC for what every role reaches). "
-                   "Default: every login role that is not superuser-equivalent, and PUBLIC.")
-@click.option("--to", "to", metavar="superuser|os|owner|predefined|remote|ROLE",
-              help="Only routes to superuser-equivalent, OS access, an owner-kind role, a "
-                   "dangerous predefined role, a PUBLIC user mapping's remote login, or the "
-                   "named role. Default: all but named roles.")
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
-              show_default=True)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration file (naming policy, collection settings).")
-def paths(target: str, from_role: str | None, to: str | None, fmt: str,
-          config_path: Path | None) -> None:
+@click.option(
+    "--from",
+    "from_role",
+    metavar="ROLE",
+    help="Only routes starting at this role (PUBLIC for what every role reaches). "
+    "Default: every login role that is not superuser-equivalent, and PUBLIC.",
+)
+@click.option(
+    "--to",
+    "to",
+    metavar="superuser|os|owner|predefined|remote|ROLE",
+    help="Only routes to superuser-equivalent, OS access, an owner-kind role, a "
+    "dangerous predefined role, a PUBLIC user mapping's remote login, or the "
+    "named role. Default: all but named roles.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (naming policy, collection settings).",
+)
+def paths(
+    target: str, from_role: str | None, to: str | None, fmt: str, config_path: Path | None
+) -> None:
     """Shortest escalation routes, every hop with its evidence, the SQL that takes it
     and the SQL that removes it.
 
@@ -103,8 +151,6 @@ def paths(target: str, from_role: str | None, to: str | None, fmt: str,
 
     Routes from login roles never pass through PUBLIC; ask --from PUBLIC for those.
     """
-    from .query import echo_json_or_text, open_audit
-
     con, _snap = open_audit(target, config_path)
     try:
         routes = gather(con, from_role, to)

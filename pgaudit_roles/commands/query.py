@@ -29,15 +29,30 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..audit import audit_schema
+from ..audit.limits import QueryTimeout, run_limited
+from ..collect.coverage import partial_note, sources_read_by
+from ..collect.snapshot import load
+from ..config import load_config
+from ..core.errors import UsageError
+from ..core.sqlquote import sql_name
+from ..evaluate.engine import _memory_hint
+from ..evaluate.rules import validate_query
+from ..pipeline import collect_snapshot
+from ..reports.common import csv_cell, json_text
+from ..reports.common import printable as _p
+from ._args import TextChoice
+
 if TYPE_CHECKING:
     import duckdb
 
-    from ..evaluate.config import Config
+    from ..config import Config
 
-FORMATS = ("table", "json", "csv")
+FORMATS = ("text", "json", "csv")
 
 
 # --- shared helpers -------------------------------------------------------------------------
+
 
 def looks_like_dsn(target: str) -> bool:
     """A libpq URI or key=value conninfo (a file path never contains ``=`` by accident here)."""
@@ -47,23 +62,19 @@ def looks_like_dsn(target: str) -> bool:
 
 def load_target(target: str, cfg: Config) -> Any:
     """A Snapshot from a snapshot file, or collected from a DSN (read-only, as `collect`)."""
-    from ..collect.snapshot import load
-    from ..core.errors import UsageError
 
     if os.path.exists(target):
         return load(target)
     if looks_like_dsn(target):
-        from ..pipeline import collect_snapshot
-
         return collect_snapshot(target, cfg)
-    raise UsageError(f"{target}: no such snapshot file, and not a connection string "
-                     "(use 'host=... dbname=...' or a postgresql:// URI)")
+    raise UsageError(
+        f"{target}: no such snapshot file, and not a connection string "
+        "(use 'host=... dbname=...' or a postgresql:// URI)"
+    )
 
 
 def open_audit(target: str, config_path: Path | None) -> tuple[duckdb.DuckDBPyConnection, Any]:
     """Load the target into the audit schema and lock the connection down. Returns (con, snap)."""
-    from ..audit import audit_schema
-    from ..evaluate.config import load_config
 
     cfg = load_config(config_path)
     snap = load_target(target, cfg)
@@ -72,42 +83,8 @@ def open_audit(target: str, config_path: Path | None) -> tuple[duckdb.DuckDBPyCo
     return con, snap
 
 
-def sql_name(name: str | None) -> str:
-    """A name as an SQL identifier, safe to print on one terminal line.
-
-    quote_ident's form when every character is printable; otherwise a PostgreSQL
-    Unicode-escape identifier (``U&"a\\000Ab"``), which reads back as the same name.
-    """
-    from ..core.sqlquote import quote_ident
-
-    if name is None:
-        return "NULL"
-    if _printable(name):
-        return quote_ident(name)
-    out = []
-    for ch in name:
-        code = ord(ch)
-        if ch == '"':
-            out.append('""')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif not _printable(ch):
-            out.append(f"\\{code:04X}" if code <= 0xFFFF else f"\\+{code:06X}")
-        else:
-            out.append(ch)
-    return 'U&"' + "".join(out) + '"'
-
-
-def _printable(text: str) -> bool:
-    # str.isprintable() is False for control, format (bidi overrides), separator (line and
-    # paragraph separators, exotic spaces) and unassigned characters; the ASCII space is fine.
-    return text.isprintable()
-
-
 def printable(value: Any) -> str:
     """Any value as one visible line (control and bidi characters escaped)."""
-    from ..reports.common import printable as _p
-
     return str(_p(value))
 
 
@@ -129,21 +106,22 @@ def display_identity(row: dict[str, Any]) -> str:
         args = row.get("identity_args")
         if args is None:
             ident = str(row.get("identity") or "")
-            args = ident[ident.rfind("(") + 1:-1] if ident.endswith(")") else ""
+            args = ident[ident.rfind("(") + 1 : -1] if ident.endswith(")") else ""
         return f"{base}({printable(args)})"
     return base
 
 
-def echo_partial_note(snap: Any, fmt: str, *, database: str | None = None,
-                      sources: tuple[str, ...] | None = None) -> None:
+def echo_partial_note(
+    snap: Any, fmt: str, *, database: str | None = None, sources: tuple[str, ...] | None = None
+) -> None:
     """Say when an answer covers only part of the cluster (a database or a source that was
     not collected): after a text answer on stdout, on stderr when stdout is JSON or CSV."""
-    from ..collect.coverage import partial_note
-
     note = partial_note(snap, database=database, sources=sources)
     if note:
-        click.echo(f"{'pgaudit-roles: ' if fmt != 'text' else ''}{note[0].upper()}{note[1:]}",
-                   err=fmt not in ("text", "table"))
+        click.echo(
+            f"{'pgaudit-roles: ' if fmt != 'text' else ''}{note[0].upper()}{note[1:]}",
+            err=fmt not in ("text", "table"),
+        )
 
 
 def records(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -153,6 +131,7 @@ def records(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[st
 
 
 # --- output formats ---------------------------------------------------------------------------
+
 
 def _cell(value: Any) -> str:
     if value is None:
@@ -168,8 +147,10 @@ def render_table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     header = [printable(c) for c in columns]
     body = [[_cell(v) for v in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
-             "-+-".join("-" * w for w in widths)]
+    lines = [
+        " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
+        "-+-".join("-" * w for w in widths),
+    ]
     for r in body:
         lines.append(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     lines.append(f"({len(body)} row{'' if len(body) == 1 else 's'})")
@@ -180,8 +161,6 @@ def echo_json_or_text(data: Any, fmt: str, render: Callable[[Any], str]) -> None
     """``explain`` and ``who-can`` print either exact JSON or their rendered text."""
     if fmt == "json":
         import json
-
-        from ..reports.common import json_text
 
         click.echo(json_text(json.dumps(plain_value(data), indent=2, ensure_ascii=False)))
     else:
@@ -209,18 +188,19 @@ def plain_value(value: Any) -> Any:
 def render_json(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     import json
 
-    from ..reports.common import json_text
-
-    return json_text(json.dumps([{c: plain_value(v) for c, v in zip(columns, r, strict=True)}
-                                 for r in rows], indent=2, ensure_ascii=False))
+    return json_text(
+        json.dumps(
+            [{c: plain_value(v) for c, v in zip(columns, r, strict=True)} for r in rows],
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
 
 
 def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     import csv
     import io
     import json
-
-    from ..reports.common import csv_cell, json_text
 
     def cell(v: Any) -> Any:
         if v is None:
@@ -242,17 +222,29 @@ def render_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 
 # --- the command ------------------------------------------------------------------------------
 
+
 @click.command("query")
 @click.argument("target", metavar="SNAPSHOT_OR_DSN")
 @click.argument("sql", metavar="SQL")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="table for terminals (control characters escaped, NULL empty); json "
-                   "carries values exactly (non-printable characters as \\u escapes); csv "
-                   "for spreadsheets (control characters escaped, a text starting with = + - "
-                   "@ prefixed with ').")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration file (naming policy for roles.kind/app; collection "
-                   "settings when SNAPSHOT_OR_DSN is a DSN).")
+@click.option(
+    "--format",
+    "fmt",
+    type=TextChoice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for terminals (a table; control characters escaped, NULL empty; "
+    "'table' is accepted too); json "
+    "carries values exactly (non-printable characters as \\u escapes); csv "
+    "for spreadsheets (control characters escaped, a text starting with = + - "
+    "@ prefixed with ').",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (naming policy for roles.kind/app; collection "
+    "settings when SNAPSHOT_OR_DSN is a DSN).",
+)
 def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
     """Run one read-only SELECT over the audit schema of a snapshot or a live cluster.
 
@@ -270,16 +262,11 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
       pgaudit-roles query snap.json "SELECT role, privilege, via, path
         FROM effective_privileges WHERE identity = 'app_data.orders'"
     """
-    from ..core.errors import UsageError
-    from ..evaluate.rules import validate_query
 
     validate_query(sql, "SQL")
     con, snap = open_audit(target, config_path)
     try:
         import duckdb
-
-        from ..audit.limits import QueryTimeout, run_limited
-        from ..evaluate.engine import _memory_hint
 
         try:
             columns, rows = run_limited(con, sql)
@@ -289,8 +276,7 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
             raise UsageError(f"SQL: {exc}{_memory_hint(exc)}") from None
     finally:
         con.close()
-    out = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](columns, rows)
+    out = {"text": render_table, "json": render_json, "csv": render_csv}[fmt](columns, rows)
     click.echo(out)
-    from ..collect.coverage import sources_read_by
 
-    echo_partial_note(snap, "json" if fmt != "table" else fmt, sources=sources_read_by(sql))
+    echo_partial_note(snap, "json" if fmt != "text" else "table", sources=sources_read_by(sql))

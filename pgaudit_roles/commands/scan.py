@@ -13,27 +13,60 @@ from typing import Any
 
 import click
 
+from ..collect.connect import describe_target
+from ..collect.snapshot import save
+from ..core.errors import UsageError
+from ..pipeline import collect_snapshot
 from ._shared import report_options, run
 
 
 @click.command("scan")
 @click.argument("dsn", required=False, default="")
-@click.option("--database", "-d", "databases", multiple=True, metavar="NAME",
-              help="Read only this database (repeatable; default: every database).")
-@click.option("--hba-file", metavar="PATH",
-              help="pg_hba.conf to parse when pg_hba_file_rules is not readable.")
+@click.option(
+    "--database",
+    "-d",
+    "databases",
+    multiple=True,
+    metavar="NAME",
+    help="Read only this database (repeatable; default: every database).",
+)
+@click.option(
+    "--hba-file",
+    metavar="PATH",
+    help="pg_hba.conf to parse when pg_hba_file_rules is not readable.",
+)
 @click.option("--statement-timeout", metavar="DURATION", help="Per-statement limit (default 60s).")
 @click.option("--lock-timeout", metavar="DURATION", help="Lock wait limit (default 2s).")
-@click.option("--connect-timeout", type=click.IntRange(min=0), metavar="SECONDS",
-              help="Give up connecting after this long (default 10).")
-@click.option("--jobs", "-j", type=click.IntRange(1, 32), metavar="N",
-              help="Databases read at once, one connection each (default 2).")
-@click.option("--snapshot-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also save the collected snapshot (for check, diff and audit evidence).")
+@click.option(
+    "--connect-timeout",
+    type=click.IntRange(min=0),
+    metavar="SECONDS",
+    help="Give up connecting after this long (default 10).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 32),
+    metavar="N",
+    help="Databases read at once, one connection each (default 2).",
+)
+@click.option(
+    "--snapshot-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the collected snapshot (for check, diff and audit evidence).",
+)
 @report_options
-def scan(dsn: str, databases: tuple[str, ...], hba_file: str | None,
-         statement_timeout: str | None, lock_timeout: str | None, connect_timeout: int | None,
-         jobs: int | None, snapshot_out: Path | None, **opts: Any) -> None:
+def scan(
+    dsn: str,
+    databases: tuple[str, ...],
+    hba_file: str | None,
+    statement_timeout: str | None,
+    lock_timeout: str | None,
+    connect_timeout: int | None,
+    jobs: int | None,
+    snapshot_out: Path | None,
+    **opts: Any,
+) -> None:
     """Collect a snapshot of DSN, evaluate every rule, write reports, gate on severity.
 
     DSN follows libpq (connection string or URI; PG* variables, service file and passfile
@@ -48,13 +81,16 @@ def scan(dsn: str, databases: tuple[str, ...], hba_file: str | None,
         "collect.connect_timeout": connect_timeout,
         "collect.jobs": jobs,
     }
-    run(opts, overrides, lambda cfg, progress: _collect(dsn, cfg, progress, snapshot_out),
-        label=_label(dsn), source=dsn)
+    run(
+        opts,
+        overrides,
+        lambda cfg, progress: _collect(dsn, cfg, progress, snapshot_out),
+        label=_label(dsn),
+        source=dsn,
+    )
 
 
 def _label(dsn: str) -> str:
-    from ..collect.connect import describe_target
-
     try:
         return describe_target(dsn) or "(libpq defaults)"
     except Exception:  # a malformed DSN is reported by the collector with exit 3/2
@@ -62,16 +98,13 @@ def _label(dsn: str) -> str:
 
 
 def _collect(dsn: str, cfg: Any, progress: Callable[[str], None], snapshot_out: Path | None) -> Any:
-    from ..collect.snapshot import save
-    from ..pipeline import collect_snapshot
 
     snap = collect_snapshot(dsn, cfg, progress)
     if snapshot_out is not None:
-        from ..core.errors import UsageError
-
         try:
             save(snap, snapshot_out)
         except OSError as exc:
-            raise UsageError(f"cannot write --snapshot-out {snapshot_out}: "
-                             f"{exc.strerror or exc}") from None
+            raise UsageError(
+                f"cannot write --snapshot-out {snapshot_out}: {exc.strerror or exc}"
+            ) from None
     return snap

@@ -7,6 +7,14 @@ from pathlib import Path
 
 import click
 
+from ..config import load_config
+from ..evaluate import waivers as waivers_mod
+from ..evaluate.engine import evaluate
+from ..evaluate.rules import resolve_ids
+from ..pipeline import load_rules_for
+from ..reports.common import printable
+from ._target import load_snapshot
+
 
 @click.group("waivers")
 def waivers() -> None:
@@ -15,24 +23,26 @@ def waivers() -> None:
 
 @waivers.command("lint")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--against", metavar="SNAPSHOT_OR_DSN",
-              help="Also report waivers that match no current finding.")
+@click.option(
+    "--against",
+    metavar="SNAPSHOT_OR_DSN",
+    help="Also report waivers that match no current finding.",
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--rules-dir", "rules_dirs", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Also load user rules.")
-def lint(file: Path, against: str | None, config_path: Path | None,
-         rules_dirs: tuple[Path, ...]) -> None:
+@click.option(
+    "--rules-dir",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also load user rules.",
+)
+def lint(
+    file: Path, against: str | None, config_path: Path | None, rules_dirs: tuple[Path, ...]
+) -> None:
     """Report unknown rule ids, expired waivers and (with --against) unused ones.
 
     Exit 0 when the file is clean, 1 when it has problems, 2 when it cannot be read.
     """
-    from ..evaluate import waivers as waivers_mod
-    from ..evaluate.config import load_config
-    from ..evaluate.engine import evaluate
-    from ..evaluate.rules import resolve_ids
-    from ..pipeline import load_rules_for
-    from ..reports.common import printable
-    from ._target import load_snapshot
 
     cfg = load_config(config_path, overrides={"rules_dirs": [str(d) for d in rules_dirs] or None})
     rules = load_rules_for(cfg)

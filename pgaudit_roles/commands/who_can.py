@@ -1,12 +1,13 @@
-"""``pgaudit-roles who-can PRIVILEGE ON [TYPE] OBJECT SNAPSHOT_OR_DSN``: who holds it, and why.
+"""``pgaudit-roles who-can SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT``: who holds it, and why.
 
-The grammar follows GRANT, so it reads like the question and pastes from SQL::
+The grammar follows GRANT, so it reads like the question and pastes from SQL (``ON`` may
+be left out; the older order with the target last is still accepted)::
 
-    pgaudit-roles who-can SELECT ON app_data.orders snap.json
-    pgaudit-roles who-can "ALTER SYSTEM" ON PARAMETER work_mem snap.json
-    pgaudit-roles who-can EXECUTE ON FUNCTION 'app.f(integer)' snap.json
-    pgaudit-roles who-can UPDATE ON COLUMN app_data.orders.status snap.json
-    pgaudit-roles who-can CONNECT ON DATABASE appdb snap.json
+    pgaudit-roles who-can snap.json SELECT ON app_data.orders
+    pgaudit-roles who-can snap.json "ALTER SYSTEM" ON PARAMETER work_mem
+    pgaudit-roles who-can snap.json EXECUTE ON FUNCTION 'app.f(integer)'
+    pgaudit-roles who-can snap.json UPDATE COLUMN app_data.orders.status
+    pgaudit-roles who-can snap.json CONNECT DATABASE appdb
 
 OBJECT is an SQL name: unquoted parts are folded to lower case as PostgreSQL does, double
 quotes keep case and special characters ('"App"."Orders"'). Without a TYPE keyword the
@@ -23,21 +24,45 @@ from typing import Any
 
 import click
 
-from .query import open_audit, printable, records, sql_name
+from ..audit.can import annotate_who_can, not_collected, render_who_can_extra
+from ..collect.coverage import PRIVILEGE_SOURCES
+from ..core.errors import CollectionError, UsageError
+from ._args import looks_like_target
+from .explain import chain, object_label
+from .query import echo_json_or_text, echo_partial_note, open_audit, printable, records, sql_name
 
 TYPE_WORDS: dict[str, tuple[str, ...]] = {
-    "TABLE": ("relation",), "VIEW": ("relation",), "SEQUENCE": ("relation",),
-    "MATERIALIZED VIEW": ("relation",), "FOREIGN TABLE": ("relation",),
-    "COLUMN": ("column",), "SCHEMA": ("schema",), "DATABASE": ("database",),
-    "FUNCTION": ("function",), "PROCEDURE": ("function",), "ROUTINE": ("function",),
-    "AGGREGATE": ("function",), "TYPE": ("type",), "DOMAIN": ("type",),
-    "LANGUAGE": ("language",), "LARGE OBJECT": ("large_object",),
-    "FOREIGN DATA WRAPPER": ("fdw",), "FOREIGN SERVER": ("server",), "SERVER": ("server",),
-    "TABLESPACE": ("tablespace",), "PARAMETER": ("parameter",),
+    "TABLE": ("relation",),
+    "VIEW": ("relation",),
+    "SEQUENCE": ("relation",),
+    "MATERIALIZED VIEW": ("relation",),
+    "FOREIGN TABLE": ("relation",),
+    "COLUMN": ("column",),
+    "SCHEMA": ("schema",),
+    "DATABASE": ("database",),
+    "FUNCTION": ("function",),
+    "PROCEDURE": ("function",),
+    "ROUTINE": ("function",),
+    "AGGREGATE": ("function",),
+    "TYPE": ("type",),
+    "DOMAIN": ("type",),
+    "LANGUAGE": ("language",),
+    "LARGE OBJECT": ("large_object",),
+    "FOREIGN DATA WRAPPER": ("fdw",),
+    "FOREIGN SERVER": ("server",),
+    "SERVER": ("server",),
+    "TABLESPACE": ("tablespace",),
+    "PARAMETER": ("parameter",),
 }
-_KIND_FILTER = {"VIEW": "view", "SEQUENCE": "sequence", "MATERIALIZED VIEW": "materialized view",
-                "FOREIGN TABLE": "foreign table", "PROCEDURE": "procedure",
-                "AGGREGATE": "aggregate", "DOMAIN": "domain"}
+_KIND_FILTER = {
+    "VIEW": "view",
+    "SEQUENCE": "sequence",
+    "MATERIALIZED VIEW": "materialized view",
+    "FOREIGN TABLE": "foreign table",
+    "PROCEDURE": "procedure",
+    "AGGREGATE": "aggregate",
+    "DOMAIN": "domain",
+}
 PRIVILEGE_ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
 
 
@@ -51,8 +76,6 @@ class Question:
 
 def parse_name(text: str) -> tuple[list[str], str | None]:
     """``schema."Table"`` -> (['schema', 'Table'], None); ``f(int)`` -> (['f'], 'int')."""
-    from ..core.errors import UsageError
-
     parts: list[str] = []
     buf: list[str] = []
     quoted_part = False
@@ -83,7 +106,7 @@ def parse_name(text: str) -> tuple[list[str], str | None]:
         if ch == "(":
             if not text.rstrip().endswith(")"):
                 raise UsageError(f"unbalanced parentheses in {printable(text)}")
-            args = text[i + 1:text.rstrip().rfind(")")].strip()
+            args = text[i + 1 : text.rstrip().rfind(")")].strip()
             break
         if ch.isspace() and not buf:
             i += 1
@@ -97,22 +120,74 @@ def parse_name(text: str) -> tuple[list[str], str | None]:
     return parts, args
 
 
-def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
-    """``PRIVILEGE... ON [TYPE...] NAME TARGET`` -> (question, target)."""
-    from ..core.errors import UsageError
+PRIVILEGE_WORDS = frozenset(
+    {
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "TRUNCATE",
+        "REFERENCES",
+        "TRIGGER",
+        "CREATE",
+        "CONNECT",
+        "TEMPORARY",
+        "TEMP",
+        "EXECUTE",
+        "USAGE",
+        "SET",
+        "ALTER",
+        "ALTER SYSTEM",
+        "MAINTAIN",
+        "ALL",
+        "ALL PRIVILEGES",
+    }
+)
+USAGE = "expected: who-can SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT"
 
+
+def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
+    """``TARGET PRIVILEGE... [ON] [TYPE...] NAME``, or the older ``PRIVILEGE... ON [TYPE...]
+    NAME TARGET`` -> (question, target).
+
+    The target comes first unless the first word is a privilege keyword (and no file of
+    that name exists): then it is the older order, target last. ``ON`` may be left out:
+    the privilege is then the leading privilege keywords (``ALTER SYSTEM``, ``ALL
+    PRIVILEGES`` as one or two words).
+    """
     words = list(tokens)
-    upper = [w.upper() for w in words]
-    if "ON" not in upper:
-        raise UsageError("expected: who-can PRIVILEGE ON [TYPE] OBJECT SNAPSHOT_OR_DSN")
-    on = upper.index("ON")
-    if on == 0:
-        raise UsageError("missing PRIVILEGE before ON")
-    rest = words[on + 1:]
-    if len(rest) < 2:
-        raise UsageError("expected an OBJECT and a SNAPSHOT_OR_DSN after ON")
-    target = rest[-1]
-    obj_words = rest[:-1]
+    if not words:
+        raise UsageError(USAGE)
+    first = " ".join(words[0].upper().split())
+    if first in PRIVILEGE_WORDS and not looks_like_target(words[0]):
+        if len(words) < 2:
+            raise UsageError(USAGE)
+        target, words = words[-1], words[:-1]
+    else:
+        target, words = words[0], words[1:]
+    upper = [" ".join(w.upper().split()) for w in words]
+    if "ON" in upper:
+        on = upper.index("ON")
+        if on == 0:
+            raise UsageError("missing PRIVILEGE before ON")
+        priv_words, obj_words = words[:on], words[on + 1 :]
+    else:
+        n = 0
+        while n < len(words) and (
+            upper[n] in PRIVILEGE_WORDS or (n and f"{upper[n - 1]} {upper[n]}" in PRIVILEGE_WORDS)
+        ):
+            n += 1
+        if not words:
+            raise UsageError(f"{USAGE} (no PRIVILEGE given)")
+        if n == 0:
+            raise UsageError(
+                f"{USAGE} (PRIVILEGE is a GRANT keyword such as SELECT, not "
+                f"{printable(words[0])}; an OBJECT named like a keyword "
+                "needs ON before it)"
+            )
+        priv_words, obj_words = words[:n], words[n:]
+    if not obj_words:
+        raise UsageError(f"{USAGE} (no OBJECT given)")
     type_word = None
     for size in (3, 2, 1):
         cand = " ".join(w.upper() for w in obj_words[:size])
@@ -121,9 +196,10 @@ def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
             obj_words = obj_words[size:]
             break
     if len(obj_words) != 1:
-        raise UsageError("OBJECT must be one argument (quote it when it has spaces: "
-                         "'\"My Schema\".orders')")
-    privilege = " ".join(" ".join(words[:on]).upper().split())
+        raise UsageError(
+            "OBJECT must be one argument (quote it when it has spaces: '\"My Schema\".orders')"
+        )
+    privilege = " ".join(" ".join(priv_words).upper().split())
     privilege = PRIVILEGE_ALIASES.get(privilege, privilege)
     parts, args = parse_name(obj_words[0])
     return Question(privilege, type_word, parts, args), target
@@ -131,13 +207,14 @@ def parse_question(tokens: tuple[str, ...]) -> tuple[Question, str]:
 
 def resolve(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]:
     """Objects of acl_objects (plus column) the question names; errors when none or ambiguous."""
-    from ..core.errors import UsageError
-
     classes = TYPE_WORDS.get(q.type_word or "", ())
     parts = q.parts
     found: list[dict[str, Any]] = []
-    where_db = "AND (o.database = ? OR o.database IS NULL OR o.object_class = 'database')" \
-        if database else ""
+    where_db = (
+        "AND (o.database = ? OR o.database IS NULL OR o.object_class = 'database')"
+        if database
+        else ""
+    )
     dbp = [database] if database else []
     if "column" in classes or (not classes and len(parts) == 3):
         return _resolve_column(con, parts, database)
@@ -162,34 +239,49 @@ def resolve(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]
     args_cond = ""
     if q.args is not None:
         args_cond = "AND o.object_class = 'function'"
-    found = records(con, f"""
+    found = records(
+        con,
+        f"""
         SELECT o.*, f.identity_args FROM acl_objects o
         LEFT JOIN objects f ON f.database_oid = o.database_oid AND f.oid = o.object_oid
              AND f.object_class = o.object_class
         WHERE {conds} {cls_cond} {args_cond} {where_db}
         ORDER BY o.database NULLS FIRST, o.object_class, o.identity""",  # noqa: S608
-                    [*params, *dbp])
+        [*params, *dbp],
+    )
     if q.args is not None:
         want = _norm_args(q.args)
-        found = [f for f in found
-                 if _norm_args(f.get("identity_args") or "") == want
-                 or _norm_args(_strip_arg_names(f.get("identity_args") or "")) == want]
+        found = [
+            f
+            for f in found
+            if _norm_args(f.get("identity_args") or "") == want
+            or _norm_args(_strip_arg_names(f.get("identity_args") or "")) == want
+        ]
     if not found:
-        what = ".".join(sql_name(p) for p in parts) + (f"({printable(q.args)})" if q.args is not None else "")
-        raise UsageError(f"no {q.type_word.lower() + ' ' if q.type_word else 'object '}"
-                         f"named {what}{' in database ' + sql_name(database) if database else ''}")
-    classes_found = {(f["object_class"], f.get("kind") if f["object_class"] == "relation" else None)
-                     for f in found}
+        what = ".".join(sql_name(p) for p in parts) + (
+            f"({printable(q.args)})" if q.args is not None else ""
+        )
+        raise UsageError(
+            f"no {q.type_word.lower() + ' ' if q.type_word else 'object '}"
+            f"named {what}{' in database ' + sql_name(database) if database else ''}"
+        )
+    classes_found = {
+        (f["object_class"], f.get("kind") if f["object_class"] == "relation" else None)
+        for f in found
+    }
     idents = {(f["object_class"], f["identity"]) for f in found}
-    if len({c for c, _k in classes_found}) > 1 or (len(idents) > 1 and q.args is None
-                                                    and {c for c, _ in idents} == {"function"}):
-        from .explain import object_label
-
-        listing = "; ".join(f"{object_label(f)}" + (f" [{sql_name(f['database'])}]"
-                                                      if f["database"] else "") for f in found)
-        raise UsageError(f"{'.'.join(sql_name(p) for p in parts)} is ambiguous: {listing} "
-                         "(name the type, e.g. ON TABLE / ON FUNCTION 'f(integer)', "
-                         "or use --database)")
+    if len({c for c, _k in classes_found}) > 1 or (
+        len(idents) > 1 and q.args is None and {c for c, _ in idents} == {"function"}
+    ):
+        listing = "; ".join(
+            f"{object_label(f)}" + (f" [{sql_name(f['database'])}]" if f["database"] else "")
+            for f in found
+        )
+        raise UsageError(
+            f"{'.'.join(sql_name(p) for p in parts)} is ambiguous: {listing} "
+            "(name the type, e.g. ON TABLE / ON FUNCTION 'f(integer)', "
+            "or use --database)"
+        )
     return found
 
 
@@ -219,8 +311,6 @@ def _resolve_column(con: Any, parts: list[str], database: str | None) -> list[di
     The snapshot lists only columns that carry grants, so a column without any is not
     an error: table-level privileges cover it.
     """
-    from ..core.errors import UsageError
-
     if len(parts) not in (2, 3):
         raise UsageError("a column is named table.column or schema.table.column")
     col = parts[-1]
@@ -232,16 +322,25 @@ def _resolve_column(con: Any, parts: list[str], database: str | None) -> list[di
     if database:
         conds += " AND o.database = ?"
         params.append(database)
-    tables = records(con, f"SELECT o.* FROM acl_objects o WHERE {conds} "  # noqa: S608
-                          "ORDER BY o.database, o.identity", params)
+    tables = records(
+        con,
+        f"SELECT o.* FROM acl_objects o WHERE {conds} "  # noqa: S608
+        "ORDER BY o.database, o.identity",
+        params,
+    )
     if not tables:
-        raise UsageError(f"no table named {'.'.join(sql_name(p) for p in parts[:-1])}"
-                         f"{' in database ' + sql_name(database) if database else ''}")
+        raise UsageError(
+            f"no table named {'.'.join(sql_name(p) for p in parts[:-1])}"
+            f"{' in database ' + sql_name(database) if database else ''}"
+        )
     for t in tables:
-        sub = records(con, """SELECT DISTINCT subid FROM privileges
+        sub = records(
+            con,
+            """SELECT DISTINCT subid FROM privileges
                               WHERE object_class = 'column' AND database_oid = ?
                                 AND object_oid = ? AND column_name = ?""",
-                      [t["database_oid"], t["object_oid"], col])
+            [t["database_oid"], t["object_oid"], col],
+        )
         t["column_name"] = col
         t["subid"] = sub[0]["subid"] if sub else None
     return tables
@@ -249,43 +348,62 @@ def _resolve_column(con: Any, parts: list[str], database: str | None) -> list[di
 
 def answer(con: Any, q: Question, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per object: the privileges asked, who holds each, and column-only holders."""
-    from ..core.errors import UsageError
-
     results = []
     for o in objects:
         is_column = "column_name" in o
         cls = "column" if is_column else o["object_class"]
-        valid = [r["privilege"] for r in records(con, """
+        valid = [
+            r["privilege"]
+            for r in records(
+                con,
+                """
             SELECT privilege FROM privilege_types
-            WHERE object_class = ? AND (kind IS NULL OR kind = ?)""", [cls, o.get("kind")])]
+            WHERE object_class = ? AND (kind IS NULL OR kind = ?)""",
+                [cls, o.get("kind")],
+            )
+        ]
         if is_column and o.get("kind") == "sequence":
             valid = []
         privs = valid if q.privilege == "ALL" else [q.privilege]
         if q.privilege != "ALL" and q.privilege not in valid:
-            raise UsageError(f"{q.privilege} is not a privilege of "
-                             f"{'columns' if is_column else (o.get('kind') or cls) + ' objects'}"
-                             f" (valid: {', '.join(valid) or 'none'})")
-        holders = records(con, """
+            raise UsageError(
+                f"{q.privilege} is not a privilege of "
+                f"{'columns' if is_column else (o.get('kind') or cls) + ' objects'}"
+                f" (valid: {', '.join(valid) or 'none'})"
+            )
+        holders = records(
+            con,
+            """
             SELECT role, privilege, via, via_role, path, grantable, column_name
             FROM effective_privileges
             WHERE object_class = ? AND object_oid = ? AND subid = 0
               AND privilege IN (SELECT unnest(?))
               AND database_oid IS NOT DISTINCT FROM ?
             ORDER BY privilege, role, via, via_role""",
-                          ["relation" if is_column else o["object_class"], o["object_oid"],
-                           privs, o["database_oid"]])
+            [
+                "relation" if is_column else o["object_class"],
+                o["object_oid"],
+                privs,
+                o["database_oid"],
+            ],
+        )
         if is_column and o.get("subid"):
-            holders += records(con, """
+            holders += records(
+                con,
+                """
                 SELECT role, privilege, via, via_role, path, grantable, column_name
                 FROM effective_privileges
                 WHERE object_class = 'column' AND object_oid = ? AND subid = ?
                   AND privilege IN (SELECT unnest(?)) AND database_oid = ?
                 ORDER BY privilege, role, via, via_role""",
-                               [o["object_oid"], o["subid"], privs, o["database_oid"]])
+                [o["object_oid"], o["subid"], privs, o["database_oid"]],
+            )
             holders.sort(key=lambda h: (h["privilege"], h["role"], h["via"]))
         column_only: list[dict[str, Any]] = []
         if o["object_class"] == "relation" and not is_column:
-            column_only = records(con, """
+            column_only = records(
+                con,
+                """
                 SELECT c.role, c.privilege, list(DISTINCT c.column_name ORDER BY c.column_name)
                        AS columns
                 FROM effective_privileges c
@@ -297,45 +415,58 @@ def answer(con: Any, q: Question, objects: list[dict[str, Any]]) -> list[dict[st
                                     AND t.database_oid = c.database_oid AND t.role = c.role
                                     AND t.privilege = c.privilege)
                 GROUP BY c.role, c.privilege ORDER BY c.privilege, c.role""",
-                                  [o["object_oid"], o["database_oid"], privs])
-        results.append({"object": o, "privileges": privs, "holders": holders,
-                        "column_only": column_only})
+                [o["object_oid"], o["database_oid"], privs],
+            )
+        results.append(
+            {"object": o, "privileges": privs, "holders": holders, "column_only": column_only}
+        )
     return results
 
 
 def render(results: list[dict[str, Any]]) -> str:
-    from .explain import chain, object_label
-
     lines: list[str] = []
     for res in results:
         o = res["object"]
-        label = object_label(o) + (f" COLUMN {sql_name(o['column_name'])}"
-                                   if o.get("column_name") else "")
-        where = f" in database {sql_name(o['database'])}" if o.get("database") and \
-            o["object_class"] != "database" else ""
+        label = object_label(o) + (
+            f" COLUMN {sql_name(o['column_name'])}" if o.get("column_name") else ""
+        )
+        where = (
+            f" in database {sql_name(o['database'])}"
+            if o.get("database") and o["object_class"] != "database"
+            else ""
+        )
         owner = f" (owner {sql_name(o['owner'])})" if o.get("owner") is not None else ""
         lines.append(f"{', '.join(res['privileges'])} on {label}{where}{owner}:")
         if not res["holders"]:
             lines.append("  nobody (not even the owner: its own privileges were revoked)")
         width = max([len(sql_name(h["role"])) for h in res["holders"]] + [4])
         for h in res["holders"]:
-            why = {"superuser": "superuser", "owner": f"owner ({sql_name(h['via_role'])})",
-                   "direct": "granted directly", "role": f"via {sql_name(h['via_role'])}",
-                   "public": "granted to PUBLIC",
-                   "predefined": f"predefined {sql_name(h['via_role'])}"}.get(h["via"], h["via"])
+            why = {
+                "superuser": "superuser",
+                "owner": f"owner ({sql_name(h['via_role'])})",
+                "direct": "granted directly",
+                "role": f"via {sql_name(h['via_role'])}",
+                "public": "granted to PUBLIC",
+                "predefined": f"predefined {sql_name(h['via_role'])}",
+            }.get(h["via"], h["via"])
             priv = f"{h['privilege']} " if len(res["privileges"]) > 1 else ""
-            path = f"  [{chain(h['path'])}]" if h["path"] and len(h["path"]) > 1 \
-                and h["via"] != "public" else ""
+            path = (
+                f"  [{chain(h['path'])}]"
+                if h["path"] and len(h["path"]) > 1 and h["via"] != "public"
+                else ""
+            )
             grant = " WITH GRANT OPTION" if h["grantable"] else ""
-            blocked = (f"  (holds only: no {'; no '.join(printable(b) for b in h['blocked_by'])})"
-                       if h.get("blocked_by") else "")
+            blocked = (
+                f"  (holds only: no {'; no '.join(printable(b) for b in h['blocked_by'])})"
+                if h.get("blocked_by")
+                else ""
+            )
             lines.append(f"  {sql_name(h['role']).ljust(width)}  {priv}{why}{grant}{path}{blocked}")
         if res["column_only"]:
             lines.append("  on some columns only:")
             for c in res["column_only"]:
                 cols = ", ".join(sql_name(x) for x in c["columns"])
                 lines.append(f"  {sql_name(c['role']).ljust(width)}  {c['privilege']} ({cols})")
-        from ..audit.can import render_who_can_extra
 
         lines += render_who_can_extra(res, sql_name)
         lines.append("")
@@ -345,8 +476,6 @@ def render(results: list[dict[str, Any]]) -> str:
 def _resolve_or_unknown(con: Any, q: Question, database: str | None) -> list[dict[str, Any]]:
     """resolve(), but a name not found while some databases were not collected is an
     unknown answer (exit 3, naming those databases), not "no object named"."""
-    from ..audit.can import not_collected
-    from ..core.errors import CollectionError, UsageError
 
     try:
         return resolve(con, q, database)
@@ -356,30 +485,45 @@ def _resolve_or_unknown(con: Any, q: Question, database: str | None) -> list[dic
         missing = [d for d in not_collected(con) if database is None or d["database"] == database]
         if not missing:
             raise
-        dbs = ", ".join(f"{sql_name(d['database'])} ({printable(d['reason'] or 'not collected')})"
-                        for d in missing)
-        raise CollectionError(f"unknown: {exc} among the collected databases, and "
-                              f"{'it' if len(missing) == 1 else 'these'} could not be read: "
-                              f"{dbs}") from None
+        dbs = ", ".join(
+            f"{sql_name(d['database'])} ({printable(d['reason'] or 'not collected')})"
+            for d in missing
+        )
+        raise CollectionError(
+            f"unknown: {exc} among the collected databases, and "
+            f"{'it' if len(missing) == 1 else 'these'} could not be read: "
+            f"{dbs}"
+        ) from None
 
 
 @click.command("who-can", context_settings={"ignore_unknown_options": False})
-@click.argument("words", nargs=-1, required=True, metavar="PRIVILEGE ON [TYPE] OBJECT SNAPSHOT_OR_DSN")
+@click.argument(
+    "words", nargs=-1, required=True, metavar="SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT"
+)
 @click.option("--database", "-d", help="Only objects in this database.")
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
-              show_default=True)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Configuration file (naming policy, collection settings).")
-def who_can(words: tuple[str, ...], database: str | None, fmt: str,
-            config_path: Path | None) -> None:
+@click.option(
+    "--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (naming policy, collection settings).",
+)
+def who_can(
+    words: tuple[str, ...], database: str | None, fmt: str, config_path: Path | None
+) -> None:
     """List the roles that hold PRIVILEGE on OBJECT, and the chain that gives it to them.
 
     \b
-      pgaudit-roles who-can SELECT ON app_data.orders snap.json
-      pgaudit-roles who-can EXECUTE ON FUNCTION 'app.f(integer)' snap.json
-      pgaudit-roles who-can UPDATE ON COLUMN app_data.orders.status snap.json
-      pgaudit-roles who-can CONNECT ON DATABASE appdb "host=db1 user=auditor"
-      pgaudit-roles who-can ALL ON SCHEMA app_data snap.json
+      pgaudit-roles who-can snap.json SELECT app_data.orders
+      pgaudit-roles who-can snap.json EXECUTE ON FUNCTION 'app.f(integer)'
+      pgaudit-roles who-can snap.json UPDATE COLUMN app_data.orders.status
+      pgaudit-roles who-can "host=db1 user=auditor" CONNECT DATABASE appdb
+      pgaudit-roles who-can snap.json ALL ON SCHEMA app_data
+
+    ON is optional. The older order, target last (`who-can SELECT ON app_data.orders
+    snap.json`), is still accepted: it is recognised by a privilege keyword first.
 
     Each holder is marked when it only holds the privilege (no CONNECT on the database
     or no USAGE on the schema: it cannot use it yet). Also listed: roles that can get
@@ -392,8 +536,6 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
     LANGUAGE, FOREIGN SERVER, TABLESPACE, PARAMETER, COLUMN, ...). Names are printed as
     SQL identifiers; names with control characters as U&"..." identifiers.
     """
-    from ..audit.can import annotate_who_can
-
     q, target = parse_question(words)
     con, snap = open_audit(target, config_path)
     try:
@@ -402,9 +544,6 @@ def who_can(words: tuple[str, ...], database: str | None, fmt: str,
         annotate_who_can(con, results)
     finally:
         con.close()
-    from ..collect.coverage import PRIVILEGE_SOURCES
-    from .query import echo_json_or_text, echo_partial_note
 
     echo_json_or_text(results, fmt, render)
     echo_partial_note(snap, fmt, database=database, sources=PRIVILEGE_SOURCES)
-

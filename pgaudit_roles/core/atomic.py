@@ -12,8 +12,13 @@ from typing import IO, cast
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str], *, binary: bool = False,
-                  compress: bool | None = None, mode: int = 0o666) -> Iterator[IO]:
+def atomic_writer(
+    path: str | os.PathLike[str],
+    *,
+    binary: bool = False,
+    compress: bool | None = None,
+    mode: int = 0o666,
+) -> Iterator[IO]:
     """Yield a file object that becomes ``path`` only when the block ends without error.
 
     The temporary file lives in the target directory so the final ``os.replace`` is a

@@ -56,15 +56,19 @@ def probe_install(bin_dir: Path) -> PgInstall | None:
     if not all((bin_dir / b).exists() for b in ("postgres", "initdb", "pg_ctl")):
         return None
     try:
-        out = subprocess.run([str(postgres), "--version"], capture_output=True, text=True,
-                             timeout=20, check=True).stdout
+        out = subprocess.run(
+            [str(postgres), "--version"], capture_output=True, text=True, timeout=20, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     m = _VERSION_RE.search(out)
     if not m:
         return None
-    return PgInstall(bin_dir=bin_dir, major=int(m.group(1)), version=out.strip().split()[-1]
-                     if "Debian" not in out else m.group(0).split()[-1])
+    return PgInstall(
+        bin_dir=bin_dir,
+        major=int(m.group(1)),
+        version=out.strip().split()[-1] if "Debian" not in out else m.group(0).split()[-1],
+    )
 
 
 def candidate_bin_dirs(extra: Iterable[str] = ()) -> list[Path]:
@@ -113,8 +117,11 @@ def _os_user_for_server() -> pwd.struct_passwd | None:
     for name in ("postgres", "pgaudit-pg"):
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    "pgaudit-pg"], check=True, capture_output=True)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "pgaudit-pg"],
+        check=True,
+        capture_output=True,
+    )
     return pwd.getpwnam("pgaudit-pg")
 
 
@@ -220,8 +227,9 @@ class LocalCluster:
         """A libpq conninfo string for the unix socket (no password needed for trust)."""
         from psycopg.conninfo import make_conninfo
 
-        return make_conninfo(host=str(self.socket_dir), port=str(self.port), user=user,
-                             dbname=dbname, **extra)
+        return make_conninfo(
+            host=str(self.socket_dir), port=str(self.port), user=user, dbname=dbname, **extra
+        )
 
     def tcp_conninfo(self, user: str, password: str | None = None, dbname: str = "postgres") -> str:
         from psycopg.conninfo import make_conninfo
@@ -237,8 +245,9 @@ class LocalCluster:
             user_kw = {"user": self._runas.pw_uid, "group": self._runas.pw_gid, "extra_groups": []}
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = "C"
-        return subprocess.run(args, capture_output=True, text=True, env=env,
-                              cwd=str(self.base_dir), **user_kw, **kw)  # type: ignore[call-overload]
+        return subprocess.run(
+            args, capture_output=True, text=True, env=env, cwd=str(self.base_dir), **user_kw, **kw
+        )  # type: ignore[call-overload]
 
     def start(self) -> LocalCluster:
         self._runas = _os_user_for_server()
@@ -252,8 +261,19 @@ class LocalCluster:
                 os.chown(p, self._runas.pw_uid, self._runas.pw_gid)
         os.chmod(self.base_dir, 0o755)
         bin_dir = self.bin_dir
-        res = self._run([str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-                         "--auth=trust", f"--encoding={self.encoding}", "--no-locale", "--no-sync"])
+        res = self._run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                f"--encoding={self.encoding}",
+                "--no-locale",
+                "--no-sync",
+            ]
+        )
         if res.returncode != 0:
             raise RuntimeError(f"initdb ({self.install.label}) failed: {res.stderr.strip()}")
         conf = {
@@ -280,9 +300,21 @@ class LocalCluster:
         last_err = ""
         for _attempt in range(5):
             self.port = free_port()
-            res = self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l",
-                             str(self.log_file), "-o", f"-p {self.port}", "-w", "-t", "60",
-                             "start"])
+            res = self._run(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    f"-p {self.port}",
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            )
             if res.returncode == 0:
                 self._running = True
                 return self
@@ -308,8 +340,9 @@ class LocalCluster:
         """Stop the server (``mode`` as pg_ctl's -m: fast, or immediate for a crash-like
         stop in fault tests), then remove its directory unless ``keep_dir``."""
         if self._running:
-            self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode,
-                       "-w", "stop"])
+            self._run(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"]
+            )
             self._running = False
         if self._owns_base and not keep_dir and self.base_dir is not None:
             shutil.rmtree(self.base_dir, ignore_errors=True)

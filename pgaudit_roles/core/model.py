@@ -60,7 +60,7 @@ class Rule:
     origin: str = "builtin"  # builtin | user
     check: str | None = None
     """Statement rules (``lint``): the name of a predicate over one parsed migration
-    statement (pgaudit_roles/lint/checks.py) instead of a ``query``; they never run on a
+    statement (pgaudit_roles/evaluate/statement_checks.py) instead of a ``query``; they never run on a
     snapshot."""
     covers: tuple[str, ...] = ()
     """Catalogue rules whose twin finding on the same statement this rule already reports."""
@@ -72,8 +72,13 @@ class Rule:
         return self.id.lower()
 
 
-def fingerprint(rule_id: str, database: str | None, object_type: str | None,
-                object_identity: str | None, role: str | None) -> str:
+def fingerprint(
+    rule_id: str,
+    database: str | None,
+    object_type: str | None,
+    object_identity: str | None,
+    role: str | None,
+) -> str:
     """A stable identity for a finding: rule + where + what + who; never text or time.
 
     Fields are joined with a separator that cannot appear in PostgreSQL identifiers
@@ -93,9 +98,13 @@ def evidence(details: dict[str, Any]) -> dict[str, Any]:
     OIDs differ in a restored copy and dates derived from the scan time move every night;
     neither is a change of who can do what, so neither may mark a finding "changed".
     """
-    return {k: v for k, v in details.items()
-            if k not in _VOLATILE_KEYS and not k.endswith("_oid")
-            and not k.startswith(_VOLATILE_PREFIXES)}
+    return {
+        k: v
+        for k, v in details.items()
+        if k not in _VOLATILE_KEYS
+        and not k.endswith("_oid")
+        and not k.startswith(_VOLATILE_PREFIXES)
+    }
 
 
 def evidence_digest(details: dict[str, Any]) -> str:
@@ -155,15 +164,19 @@ class Finding:
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
-            self.fingerprint = fingerprint(self.rule_id, self.database, self.object_type,
-                                           self.object_identity or self.object_name, self.role)
+            self.fingerprint = fingerprint(
+                self.rule_id,
+                self.database,
+                self.object_type,
+                self.object_identity or self.object_name,
+                self.role,
+            )
 
     @property
     def gating(self) -> bool:
         """Counts towards --fail-on: not waived and not accepted by a baseline (a baselined
         finding whose grant widened is "updated": the baseline no longer covers it)."""
-        return (self.suppressed is None and self.baseline != "unchanged"
-                and not self.pre_existing)
+        return self.suppressed is None and self.baseline != "unchanged" and not self.pre_existing
 
     @property
     def evidence_digest(self) -> str:

@@ -46,8 +46,9 @@ def _quoted_keywords() -> frozenset[str]:
     """
     from pglast import keywords
 
-    return frozenset(keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS
-                     | keywords.TYPE_FUNC_NAME_KEYWORDS)
+    return frozenset(
+        keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
+    )
 
 
 def _check_text(value: object, what: str) -> str:
@@ -100,7 +101,9 @@ def role_spec(name: str) -> str:
     real role can have them. Use :func:`grantee` where the grantee may be PUBLIC itself.
     """
     if name in _RESERVED_ROLE_NAMES:
-        raise ValueError(f"{name!r} is not a role name (for PUBLIC use grantee(..., is_public=True))")
+        raise ValueError(
+            f"{name!r} is not a role name (for PUBLIC use grantee(..., is_public=True))"
+        )
     return quote_ident(name)
 
 
@@ -180,10 +183,26 @@ def func_signature(schema: str | None, name: str, identity_args: str | None) -> 
     return f"{qualified(schema, name)}({args})"
 
 
-PRIVILEGES: frozenset[str] = frozenset({
-    "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN",
-    "USAGE", "CREATE", "CONNECT", "TEMPORARY", "EXECUTE", "SET", "ALTER SYSTEM", "ALL",
-})
+PRIVILEGES: frozenset[str] = frozenset(
+    {
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "TRUNCATE",
+        "REFERENCES",
+        "TRIGGER",
+        "MAINTAIN",
+        "USAGE",
+        "CREATE",
+        "CONNECT",
+        "TEMPORARY",
+        "EXECUTE",
+        "SET",
+        "ALTER SYSTEM",
+        "ALL",
+    }
+)
 """Privilege keywords GRANT/REVOKE accept (SQL words, as aclexplode() reports them)."""
 
 _PRIVILEGE_ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
@@ -200,8 +219,7 @@ def _normalise_privilege(word: object) -> str:
     return norm
 
 
-def privilege_list(privileges: str | Iterable[str],
-                   columns: Iterable[str] | None = None) -> str:
+def privilege_list(privileges: str | Iterable[str], columns: Iterable[str] | None = None) -> str:
     """A validated, de-duplicated privilege list for GRANT/REVOKE, e.g. ``SELECT, INSERT``.
 
     ``privileges`` is one privilege word, a comma-separated string of them, or an
@@ -237,31 +255,65 @@ def privilege_list(privileges: str | Iterable[str],
 
 # Object kinds as the snapshot/audit schema names them -> the keyword GRANT ... ON takes.
 _GRANT_KINDS: dict[str, str] = {
-    "table": "TABLE", "partitioned table": "TABLE", "view": "TABLE",
-    "materialized view": "TABLE", "foreign table": "TABLE", "sequence": "SEQUENCE",
-    "function": "FUNCTION", "window function": "FUNCTION", "procedure": "PROCEDURE",
-    "aggregate": "FUNCTION", "routine": "ROUTINE",
-    "base type": "TYPE", "type": "TYPE", "enum": "TYPE", "range": "TYPE",
-    "composite": "TYPE", "multirange": "TYPE", "domain": "DOMAIN",
-    "language": "LANGUAGE", "large object": "LARGE OBJECT",
-    "foreign-data wrapper": "FOREIGN DATA WRAPPER", "fdw": "FOREIGN DATA WRAPPER",
-    "server": "FOREIGN SERVER", "foreign server": "FOREIGN SERVER",
-    "schema": "SCHEMA", "database": "DATABASE", "tablespace": "TABLESPACE",
+    "table": "TABLE",
+    "partitioned table": "TABLE",
+    "view": "TABLE",
+    "materialized view": "TABLE",
+    "foreign table": "TABLE",
+    "sequence": "SEQUENCE",
+    "function": "FUNCTION",
+    "window function": "FUNCTION",
+    "procedure": "PROCEDURE",
+    "aggregate": "FUNCTION",
+    "routine": "ROUTINE",
+    "base type": "TYPE",
+    "type": "TYPE",
+    "enum": "TYPE",
+    "range": "TYPE",
+    "composite": "TYPE",
+    "multirange": "TYPE",
+    "domain": "DOMAIN",
+    "language": "LANGUAGE",
+    "large object": "LARGE OBJECT",
+    "foreign-data wrapper": "FOREIGN DATA WRAPPER",
+    "fdw": "FOREIGN DATA WRAPPER",
+    "server": "FOREIGN SERVER",
+    "foreign server": "FOREIGN SERVER",
+    "schema": "SCHEMA",
+    "database": "DATABASE",
+    "tablespace": "TABLESPACE",
     "parameter": "PARAMETER",
 }
 
 # ... and the keyword ALTER <kind> ... OWNER TO takes.
 _ALTER_KINDS: dict[str, str] = {
-    "table": "TABLE", "partitioned table": "TABLE", "view": "VIEW",
-    "materialized view": "MATERIALIZED VIEW", "foreign table": "FOREIGN TABLE",
-    "sequence": "SEQUENCE", "function": "FUNCTION", "window function": "FUNCTION",
-    "procedure": "PROCEDURE", "aggregate": "AGGREGATE", "routine": "ROUTINE",
-    "base type": "TYPE", "type": "TYPE", "enum": "TYPE", "range": "TYPE",
-    "composite": "TYPE", "multirange": "TYPE", "domain": "DOMAIN",
-    "language": "LANGUAGE", "large object": "LARGE OBJECT",
-    "foreign-data wrapper": "FOREIGN DATA WRAPPER", "fdw": "FOREIGN DATA WRAPPER",
-    "server": "SERVER", "foreign server": "SERVER",
-    "schema": "SCHEMA", "database": "DATABASE", "tablespace": "TABLESPACE",
+    "table": "TABLE",
+    "partitioned table": "TABLE",
+    "view": "VIEW",
+    "materialized view": "MATERIALIZED VIEW",
+    "foreign table": "FOREIGN TABLE",
+    "sequence": "SEQUENCE",
+    "function": "FUNCTION",
+    "window function": "FUNCTION",
+    "procedure": "PROCEDURE",
+    "aggregate": "AGGREGATE",
+    "routine": "ROUTINE",
+    "base type": "TYPE",
+    "type": "TYPE",
+    "enum": "TYPE",
+    "range": "TYPE",
+    "composite": "TYPE",
+    "multirange": "TYPE",
+    "domain": "DOMAIN",
+    "language": "LANGUAGE",
+    "large object": "LARGE OBJECT",
+    "foreign-data wrapper": "FOREIGN DATA WRAPPER",
+    "fdw": "FOREIGN DATA WRAPPER",
+    "server": "SERVER",
+    "foreign server": "SERVER",
+    "schema": "SCHEMA",
+    "database": "DATABASE",
+    "tablespace": "TABLESPACE",
 }
 
 
@@ -282,3 +334,33 @@ def grant_kind(kind: str) -> str:
 def alter_kind(kind: str) -> str:
     """The object-type keyword for ``ALTER <kind> ... OWNER TO`` (a view is ``VIEW``)."""
     return _kind_keyword(kind, _ALTER_KINDS, "ALTER")
+
+
+def sql_name(name: str | None) -> str:
+    """A name as an SQL identifier, safe to print on one terminal line.
+
+    quote_ident's form when every character is printable; otherwise a PostgreSQL
+    Unicode-escape identifier (``U&"a\\000Ab"``), which reads back as the same name.
+    """
+    if name is None:
+        return "NULL"
+    if _printable(name):
+        return quote_ident(name)
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if ch == '"':
+            out.append('""')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif not _printable(ch):
+            out.append(f"\\{code:04X}" if code <= 0xFFFF else f"\\+{code:06X}")
+        else:
+            out.append(ch)
+    return 'U&"' + "".join(out) + '"'
+
+
+def _printable(text: str) -> bool:
+    # str.isprintable() is False for control, format (bidi overrides), separator (line and
+    # paragraph separators, exotic spaces) and unassigned characters; the ASCII space is fine.
+    return text.isprintable()

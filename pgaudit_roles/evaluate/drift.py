@@ -11,13 +11,34 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..audit.acl_defaults import default_acl
 from ..collect.snapshot import DatabaseSnapshot, Snapshot
 
-ROLE_ATTRS = ("superuser", "inherit", "createrole", "createdb", "login", "replication",
-              "bypassrls", "connection_limit", "valid_until", "password_type", "config")
+ROLE_ATTRS = (
+    "superuser",
+    "inherit",
+    "createrole",
+    "createdb",
+    "login",
+    "replication",
+    "bypassrls",
+    "connection_limit",
+    "valid_until",
+    "password_type",
+    "config",
+)
 
-_OBJ_SECTIONS = ("roles", "memberships", "privileges", "ownership", "objects",
-                 "default_privileges", "hba", "settings", "databases")
+_OBJ_SECTIONS = (
+    "roles",
+    "memberships",
+    "privileges",
+    "ownership",
+    "objects",
+    "default_privileges",
+    "hba",
+    "settings",
+    "databases",
+)
 
 
 def _role_names(s: Snapshot) -> dict[int, str]:
@@ -42,12 +63,16 @@ def _objects(s: Snapshot) -> tuple[dict[tuple, str], set[tuple]]:
         schemas = {int(r["oid"]): r["name"] for r in db.table("schemas").dicts()}
         for r in db.table("schemas").dicts():
             if not r["is_system"]:
-                owners[(db.name, "schema", None, r["name"], None)] = _name(names, r["owner_oid"]) or ""
+                owners[(db.name, "schema", None, r["name"], None)] = (
+                    _name(names, r["owner_oid"]) or ""
+                )
         for o in db.table("objects").dicts():
             if o["extension"]:
                 continue
             schema = schemas.get(int(o["schema_oid"])) if o["schema_oid"] is not None else None
-            if schema in ("pg_catalog", "information_schema") or (schema or "").startswith("pg_toast"):
+            if schema in ("pg_catalog", "information_schema") or (schema or "").startswith(
+                "pg_toast"
+            ):
                 continue
             key = (db.name, o["object_class"], schema, o["name"], o["identity_args"])
             owners[key] = _name(names, o["owner_oid"]) or ""
@@ -58,35 +83,54 @@ def _grants(s: Snapshot) -> set[tuple]:
     """Every (object, grantee, privilege) in force, with NULL ACLs expanded to the built-in
     defaults: the first GRANT on an object materialises the owner's implicit entries, which
     is not a change of who can do what and must not show as drift."""
-    from ..audit.acl_defaults import default_acl
-
     names = _role_names(s)
     version = s.meta.get("server_version_num")
     out: set[tuple] = set()
 
     def defaults(cls: str, kind: str | None, owner_oid: Any, key: tuple) -> set[tuple]:
-        return {(*key, _name(names, owner_oid) if grantee == "owner" else "PUBLIC", priv, False)
-                for grantee, priv in default_acl(cls, kind, version)}
+        return {
+            (*key, _name(names, owner_oid) if grantee == "owner" else "PUBLIC", priv, False)
+            for grantee, priv in default_acl(cls, kind, version)
+        }
 
     for a in s.table("shared_acl").dicts():
-        out.add((None, a["object_class"], None, a["object_name"], None, None,
-                 _name(names, a["grantee_oid"]), a["privilege"], bool(a["grantable"])))
+        out.add(
+            (
+                None,
+                a["object_class"],
+                None,
+                a["object_name"],
+                None,
+                None,
+                _name(names, a["grantee_oid"]),
+                a["privilege"],
+                bool(a["grantable"]),
+            )
+        )
     for d in s.table("databases").dicts():
         if d["acl_state"] == "default":
-            out |= defaults("database", None, d["owner_oid"],
-                            (None, "database", None, d["name"], None, None))
+            out |= defaults(
+                "database", None, d["owner_oid"], (None, "database", None, d["name"], None, None)
+            )
     for t in s.table("tablespaces").dicts():
         if t["acl_state"] == "default":
-            out |= defaults("tablespace", None, t["owner_oid"],
-                            (None, "tablespace", None, t["name"], None, None))
+            out |= defaults(
+                "tablespace",
+                None,
+                t["owner_oid"],
+                (None, "tablespace", None, t["name"], None, None),
+            )
     for db in s.databases:
         if db.status == "collected":
             out |= _db_grants(db, names, defaults)
     return out
 
 
-def _db_grants(db: DatabaseSnapshot, names: dict[int, str],
-               defaults: Callable[[str, str | None, Any, tuple], set[tuple]]) -> set[tuple]:
+def _db_grants(
+    db: DatabaseSnapshot,
+    names: dict[int, str],
+    defaults: Callable[[str, str | None, Any, tuple], set[tuple]],
+) -> set[tuple]:
     """Grants in one database; system schemas and extension members are not drift."""
     out: set[tuple] = set()
     schemas = {int(r["oid"]): r for r in db.table("schemas").dicts()}
@@ -121,8 +165,17 @@ def _db_grants(db: DatabaseSnapshot, names: dict[int, str],
         if key is None:
             continue
         column = cols.get((oid, int(a["subid"]))) if cls == "column" else None
-        out.add((key[0], cls, *key[2:], column, _name(names, a["grantee_oid"]),
-                 a["privilege"], bool(a["grantable"])))
+        out.add(
+            (
+                key[0],
+                cls,
+                *key[2:],
+                column,
+                _name(names, a["grantee_oid"]),
+                a["privilege"],
+                bool(a["grantable"]),
+            )
+        )
     return out
 
 
@@ -135,9 +188,17 @@ def _defaults(s: Snapshot) -> set[tuple]:
         schemas = {int(r["oid"]): r["name"] for r in db.table("schemas").dicts()}
         for d in db.table("default_acls").dicts():
             schema = schemas.get(int(d["schema_oid"])) if d["schema_oid"] else None
-            out.add((db.name, _name(names, d["creator_oid"]), schema, d["objtype"],
-                     _name(names, d["grantee_oid"]), d["privilege"], bool(d["grantable"])
-                     if d["grantable"] is not None else None))
+            out.add(
+                (
+                    db.name,
+                    _name(names, d["creator_oid"]),
+                    schema,
+                    d["objtype"],
+                    _name(names, d["grantee_oid"]),
+                    d["privilege"],
+                    bool(d["grantable"]) if d["grantable"] is not None else None,
+                )
+            )
     return out
 
 
@@ -146,7 +207,9 @@ def _memberships(s: Snapshot) -> dict[tuple[str, str], dict[str, bool]]:
     out: dict[tuple[str, str], dict[str, bool]] = {}
     for m in s.table("memberships").dicts():
         key = (_name(names, m["role_oid"]) or "", _name(names, m["member_oid"]) or "")
-        cur = out.setdefault(key, {"admin_option": False, "inherit_option": False, "set_option": False})
+        cur = out.setdefault(
+            key, {"admin_option": False, "inherit_option": False, "set_option": False}
+        )
         for k in cur:
             cur[k] = cur[k] or bool(m[k])
     return out
@@ -156,10 +219,19 @@ def _hba(s: Snapshot) -> list[tuple]:
     """Lines in effect, as text tuples. A row can have every field empty (a line added to
     the file without a reload shows up that way on some versions): it is kept, as
     empty strings, never None, so sorting and printing cannot fail."""
-    return [(r["type"] or "", tuple(x or "" for x in r["databases"] or ()),
-             tuple(x or "" for x in r["users"] or ()), r["address"] or "", r["netmask"] or "",
-             r["auth_method"] or "", tuple(x or "" for x in r["options"] or ()))
-            for r in s.table("hba_rules").dicts() if not r["error"]]
+    return [
+        (
+            r["type"] or "",
+            tuple(x or "" for x in r["databases"] or ()),
+            tuple(x or "" for x in r["users"] or ()),
+            r["address"] or "",
+            r["netmask"] or "",
+            r["auth_method"] or "",
+            tuple(x or "" for x in r["options"] or ()),
+        )
+        for r in s.table("hba_rules").dicts()
+        if not r["error"]
+    ]
 
 
 def _hba_text(t: tuple) -> str:
@@ -223,8 +295,12 @@ class Coverage:
             wanted = set(requested)
             for row in snap.table("databases").dicts():
                 name = row["name"]
-                if (name not in wanted and name not in self.gaps and row.get("allow_connections")
-                        and not row.get("is_template")):
+                if (
+                    name not in wanted
+                    and name not in self.gaps
+                    and row.get("allow_connections")
+                    and not row.get("is_template")
+                ):
                     self.gaps[name] = "not requested (collected with -d)"
 
     def database(self, name: str | None) -> str | None:
@@ -245,8 +321,10 @@ def _gap_lines(old: Coverage, new: Coverage, sources: dict[str, str]) -> list[st
     out: list[str] = []
     for side in (old, new):
         for name in sorted(side.gaps):
-            out.append(f"database {name}: not collected in {side.label} ({side.gaps[name]}): "
-                       "its privileges, ownership and default privileges are unknown")
+            out.append(
+                f"database {name}: not collected in {side.label} ({side.gaps[name]}): "
+                "its privileges, ownership and default privileges are unknown"
+            )
         for src, label in sources.items():
             why = side.source(src)
             if why is not None:
@@ -254,8 +332,13 @@ def _gap_lines(old: Coverage, new: Coverage, sources: dict[str, str]) -> list[st
     return out
 
 
-def compare(old: Snapshot, new: Snapshot, *, databases: Iterable[str] | None = None,
-            kinds: Iterable[str] | None = None) -> dict[str, Any]:
+def compare(
+    old: Snapshot,
+    new: Snapshot,
+    *,
+    databases: Iterable[str] | None = None,
+    kinds: Iterable[str] | None = None,
+) -> dict[str, Any]:
     """Structured drift, each section with added/removed/changed lists (JSON-ready).
 
     Only what both snapshots looked at is compared: an item of a database or a source one
@@ -278,8 +361,14 @@ def compare(old: Snapshot, new: Snapshot, *, databases: Iterable[str] | None = N
         "added": sorted(set(n_roles) - set(o_roles)),
         "removed": sorted(set(o_roles) - set(n_roles)),
         "changed": [
-            {"role": name, "changes": {a: [o_roles[name][a], n_roles[name][a]] for a in attrs
-                                       if o_roles[name][a] != n_roles[name][a]}}
+            {
+                "role": name,
+                "changes": {
+                    a: [o_roles[name][a], n_roles[name][a]]
+                    for a in attrs
+                    if o_roles[name][a] != n_roles[name][a]
+                },
+            }
             for name in sorted(set(o_roles) & set(n_roles))
             if any(o_roles[name][a] != n_roles[name][a] for a in attrs)
         ],
@@ -289,8 +378,11 @@ def compare(old: Snapshot, new: Snapshot, *, databases: Iterable[str] | None = N
     out["memberships"] = {
         "added": [{"role": r, "member": m, **nm[(r, m)]} for r, m in sorted(set(nm) - set(om))],
         "removed": [{"role": r, "member": m, **om[(r, m)]} for r, m in sorted(set(om) - set(nm))],
-        "changed": [{"role": r, "member": m, "old": om[(r, m)], "new": nm[(r, m)]}
-                    for r, m in sorted(set(om) & set(nm)) if om[(r, m)] != nm[(r, m)]],
+        "changed": [
+            {"role": r, "member": m, "old": om[(r, m)], "new": nm[(r, m)]}
+            for r, m in sorted(set(om) & set(nm))
+            if om[(r, m)] != nm[(r, m)]
+        ],
     }
 
     def split(items: list[dict[str, Any]], section: str) -> list[dict[str, Any]]:
@@ -301,8 +393,17 @@ def compare(old: Snapshot, new: Snapshot, *, databases: Iterable[str] | None = N
             unknown[section] = unknown.get(section, 0) + len(items) - len(kept)
         return kept
 
-    keys = ("database", "object_class", "schema", "object", "args", "column", "grantee",
-            "privilege", "grantable")
+    keys = (
+        "database",
+        "object_class",
+        "schema",
+        "object",
+        "args",
+        "column",
+        "grantee",
+        "privilege",
+        "grantable",
+    )
     og, ng = _grants(old), _grants(new)
     out["privileges"] = {
         "granted": split([dict(zip(keys, t, strict=True)) for t in _sorted(ng - og)], "privileges"),
@@ -310,25 +411,37 @@ def compare(old: Snapshot, new: Snapshot, *, databases: Iterable[str] | None = N
     }
 
     out["privileges"]["by_grantee"] = _by_grantee(
-        out["privileges"]["granted"] + out["privileges"]["revoked"], og, ng)
+        out["privileges"]["granted"] + out["privileges"]["revoked"], og, ng
+    )
 
     oo, okeys = _objects(old)
     no, nkeys = _objects(new)
     okeys_ = ("database", "object_class", "schema", "object", "args")
     out["objects"] = {
-        "added": split([dict(zip(okeys_, k, strict=True)) for k in _sorted(nkeys - okeys)], "objects"),
-        "removed": split([dict(zip(okeys_, k, strict=True)) for k in _sorted(okeys - nkeys)], "objects"),
+        "added": split(
+            [dict(zip(okeys_, k, strict=True)) for k in _sorted(nkeys - okeys)], "objects"
+        ),
+        "removed": split(
+            [dict(zip(okeys_, k, strict=True)) for k in _sorted(okeys - nkeys)], "objects"
+        ),
     }
     out["ownership"] = {
-        "changed": [{**dict(zip(okeys_, k, strict=True)), "old_owner": oo[k], "new_owner": no[k]}
-                    for k in _sorted(okeys & nkeys) if oo[k] != no[k]],
+        "changed": [
+            {**dict(zip(okeys_, k, strict=True)), "old_owner": oo[k], "new_owner": no[k]}
+            for k in _sorted(okeys & nkeys)
+            if oo[k] != no[k]
+        ],
     }
 
     dkeys = ("database", "creator", "schema", "objtype", "grantee", "privilege", "grantable")
     od, nd = _defaults(old), _defaults(new)
     out["default_privileges"] = {
-        "added": split([dict(zip(dkeys, t, strict=True)) for t in _sorted(nd - od)], "default_privileges"),
-        "removed": split([dict(zip(dkeys, t, strict=True)) for t in _sorted(od - nd)], "default_privileges"),
+        "added": split(
+            [dict(zip(dkeys, t, strict=True)) for t in _sorted(nd - od)], "default_privileges"
+        ),
+        "removed": split(
+            [dict(zip(dkeys, t, strict=True)) for t in _sorted(od - nd)], "default_privileges"
+        ),
     }
 
     hba_gap = oc.source("hba_rules") or nc.source("hba_rules")
@@ -345,23 +458,36 @@ def compare(old: Snapshot, new: Snapshot, *, databases: Iterable[str] | None = N
     names = sorted(set(os_) | set(ns_))
     if oc.source("settings") or nc.source("settings"):
         # some settings are hidden from the auditor on one side: one missing there is unknown
-        hidden = [k for k in names if (k not in os_ and oc.source("settings"))
-                  or (k not in ns_ and nc.source("settings"))]
+        hidden = [
+            k
+            for k in names
+            if (k not in os_ and oc.source("settings")) or (k not in ns_ and nc.source("settings"))
+        ]
         if hidden:
             unknown["settings"] = len(hidden)
         names = [k for k in names if k not in hidden]
-    out["settings"] = {"changed": [{"name": k, "old": os_.get(k), "new": ns_.get(k)}
-                                   for k in names if os_.get(k) != ns_.get(k)]}
+    out["settings"] = {
+        "changed": [
+            {"name": k, "old": os_.get(k), "new": ns_.get(k)}
+            for k in names
+            if os_.get(k) != ns_.get(k)
+        ]
+    }
 
     odb = {r["name"] for r in old.table("databases").dicts()} or {d.name for d in old.databases}
     ndb = {r["name"] for r in new.table("databases").dicts()} or {d.name for d in new.databases}
     out["databases"] = {"added": sorted(ndb - odb), "removed": sorted(odb - ndb)}
 
-    gaps = _gap_lines(oc, nc, {"hba_rules": "pg_hba", "settings": "settings",
-                               "password_types": "password types"})
+    gaps = _gap_lines(
+        oc, nc, {"hba_rules": "pg_hba", "settings": "settings", "password_types": "password types"}
+    )
     if wanted_dbs:
-        gaps = [g for g in gaps if not g.startswith("database ")
-                or any(g.startswith(f"database {d}: ") for d in wanted_dbs)]
+        gaps = [
+            g
+            for g in gaps
+            if not g.startswith("database ")
+            or any(g.startswith(f"database {d}: ") for d in wanted_dbs)
+        ]
         _scope_databases(out, wanted_dbs)
     if kinds:
         keep = {sec for k in kinds for sec in KINDS[k]}
@@ -377,7 +503,9 @@ def compare(old: Snapshot, new: Snapshot, *, databases: Iterable[str] | None = N
 _GRANT_KEY = ("database", "object_class", "schema", "object", "args", "column", "grantee")
 
 
-def _by_grantee(changed: list[dict[str, Any]], og: set[tuple], ng: set[tuple]) -> list[dict[str, Any]]:
+def _by_grantee(
+    changed: list[dict[str, Any]], og: set[tuple], ng: set[tuple]
+) -> list[dict[str, Any]]:
     """Per (object, grantee) touched by a grant or revoke: the whole privilege list before
     and after, so a reader sees "SELECT widened to INSERT, SELECT, UPDATE"."""
     keys = {tuple(x[k] for k in _GRANT_KEY) for x in changed}
@@ -390,8 +518,14 @@ def _by_grantee(changed: list[dict[str, Any]], og: set[tuple], ng: set[tuple]) -
         return out
 
     before, after = index(og), index(ng)
-    return [{**dict(zip(_GRANT_KEY, k, strict=True)), "old": sorted(before.get(k, [])),
-             "new": sorted(after.get(k, []))} for k in _sorted(keys)]
+    return [
+        {
+            **dict(zip(_GRANT_KEY, k, strict=True)),
+            "old": sorted(before.get(k, [])),
+            "new": sorted(after.get(k, [])),
+        }
+        for k in _sorted(keys)
+    ]
 
 
 def _inside(x: dict[str, Any], dbs: set[str]) -> bool:

@@ -15,65 +15,82 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-import functools
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..core.model import Finding, Rule, RuleResult, ScanResult
+from ..audit import audit_schema
+from ..audit.audit_schema import memory_limit, server_version_num
+from ..audit.limits import QueryTimeout, run_limited
+from ..collect import coverage
+from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult
+from . import frameworks, remediation
+from .messages import render_message
 
 if TYPE_CHECKING:
     from ..collect.snapshot import Snapshot
-    from .config import Config
 
-FINDING_FIELDS: tuple[str, ...] = ("database", "object_type", "schema", "object_name",
-                                   "object_identity", "role")
+FINDING_FIELDS: tuple[str, ...] = (
+    "database",
+    "object_type",
+    "schema",
+    "object_name",
+    "object_identity",
+    "role",
+)
 """Query columns with these names fill the Finding fields; every column is in details."""
+
+
+class Settings(Protocol):
+    """What evaluation reads from the run's configuration (``pgaudit_roles.config.Config``
+    provides it). A protocol, so that this stage never imports the configuration module,
+    which sits above every stage (it validates report formats and rule ids)."""
+
+    @property
+    def naming(self) -> Any: ...
+    @property
+    def disabled(self) -> frozenset[str]: ...
+    @property
+    def severity(self) -> dict[str, str]: ...
+    @property
+    def fail_on(self) -> str: ...
+    @property
+    def framework(self) -> str | None: ...
+    @property
+    def sources(self) -> dict[str, str]: ...
+    @property
+    def inventory_needs(self) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class DefaultSettings:
+    """The settings when none are given: the same defaults as ``Config()`` (a test checks)."""
+
+    naming: Any = None
+    disabled: frozenset[str] = frozenset()
+    severity: dict[str, str] = field(default_factory=dict)
+    fail_on: str = "high"
+    framework: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    inventory_needs: frozenset[str] = frozenset()
+
 
 INVENTORY_TOP_OBJECTS = 25
 INVENTORY_MAX_LOGIN_ROLES = 500
 INVENTORY_MAX_ROUTES = 200
 
 
-# --- templates -------------------------------------------------------------------------------
-
-@functools.cache
-def template_env() -> Any:
-    """Sandboxed Jinja2 environment for message templates (plain text, strict names)."""
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                         keep_trailing_newline=False)
-
-
-@functools.cache
-def _compiled(template: str) -> Any:
-    from . import template_cache  # compiled once per template text, kept between runs
-
-    return template_cache.cached(template_env(), "message", template)
-
-
-def render_message(template: str, row: Mapping[str, Any]) -> str:
-    return str(_compiled(template).render(**row)).strip()
-
-
-def remediation_api() -> Any:
-    """The remediation module (validate_template, render): quoting filters + pglast checks."""
-    from . import remediation
-
-    return remediation
-
-
 # --- evaluation ------------------------------------------------------------------------------
 
-def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Config | None = None) -> ScanResult:
-    """Run ``rules`` over ``snapshot`` with ``config`` applied; offline, no server needed."""
-    from ..audit.audit_schema import server_version_num
-    from . import frameworks
-    from .config import Config
 
-    cfg = config or Config()
+def evaluate(
+    snapshot: Snapshot, rules: Sequence[Rule], config: Settings | None = None
+) -> ScanResult:
+    """Run ``rules`` over ``snapshot`` with ``config`` applied; offline, no server needed."""
+
+    cfg: Settings = config or DefaultSettings()
     fw = None
     wanted: set[str] | None = None
     selected = [r for r in rules if r.check is None]  # statement rules are lint's, not a snapshot's
@@ -82,24 +99,32 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Config | None = 
         wanted = fw.rule_ids()
     # Every rule runs, also with --framework: the framework scopes the checklist and the
     # gate, but what lies outside it is counted and its critical findings listed.
-    from ..collect import coverage
 
     gaps = coverage.database_gaps(snapshot)
     con = open_sandbox(snapshot, cfg)
     try:
         server_num = server_version_num(snapshot.meta)
-        every = [_partial(_evaluate_rule(con, snapshot, r, cfg, server_num), gaps)
-                 for r in sorted(selected, key=lambda r: r.id)]
+        every = [
+            _partial(_evaluate_rule(con, snapshot, r, cfg, server_num), gaps)
+            for r in sorted(selected, key=lambda r: r.id)
+        ]
         inventory = build_inventory(con)
+
+        if "access_review" in cfg.inventory_needs:
+            inventory["access_review"] = access_review(con)
     finally:
         con.close()
     # coverage rules are about the scan itself: a framework never hides a blind spot
-    results = every if wanted is None else [r for r in every if r.rule.id in wanted
-                                            or r.rule.category == "coverage"]
+    results = (
+        every
+        if wanted is None
+        else [r for r in every if r.rule.id in wanted or r.rule.category == "coverage"]
+    )
     outside = None
     if wanted is not None and fw is not None:
-        outside = outside_summary(fw.name, [r for r in every if r.rule.id not in wanted
-                                            and r.rule.category != "coverage"])
+        outside = outside_summary(
+            fw.name, [r for r in every if r.rule.id not in wanted and r.rule.category != "coverage"]
+        )
 
     if fw is None:
         fw = frameworks.default_checklist(rules)
@@ -107,21 +132,29 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], config: Config | None = 
     meta = dict(snapshot.meta)
     meta["framework"] = cfg.framework
     meta["coverage"] = [r for r in coverage.rows(snapshot) if r["status"] != "collected"]
-    return ScanResult(meta=meta, results=results, requirements=requirements,
-                      fail_on=cfg.fail_on, config_sources=dict(cfg.sources), inventory=inventory,
-                      outside_framework=outside)
+    return ScanResult(
+        meta=meta,
+        results=results,
+        requirements=requirements,
+        fail_on=cfg.fail_on,
+        config_sources=dict(cfg.sources),
+        inventory=inventory,
+        outside_framework=outside,
+    )
 
 
 def outside_summary(framework: str, results: Sequence[RuleResult]) -> dict[str, Any]:
     """Counts by severity of the findings outside ``framework`` and its critical ones."""
-    from ..core.model import SEVERITIES
-
     findings = [f for r in results for f in r.findings]
     by_sev = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
         by_sev[f.severity] += 1
-    return {"framework": framework, "by_severity": by_sev, "total": len(findings),
-            "critical": [f for f in findings if f.severity == "critical"]}
+    return {
+        "framework": framework,
+        "by_severity": by_sev,
+        "total": len(findings),
+        "critical": [f for f in findings if f.severity == "critical"],
+    }
 
 
 PER_DATABASE_SOURCE = "objects"
@@ -141,8 +174,10 @@ def _partial(res: RuleResult, gaps: Sequence[Mapping[str, Any]]) -> RuleResult:
     res.not_evaluated = [{"database": g["database"], "reason": g["reason"]} for g in gaps]
     names = ", ".join(str(g["database"]) for g in gaps[:10])
     more = f" and {len(gaps) - 10} more" if len(gaps) > 10 else ""
-    note = (f"not evaluated for {len(gaps)} database{'s' if len(gaps) != 1 else ''} that "
-            f"{'were' if len(gaps) != 1 else 'was'} not collected: {names}{more}")
+    note = (
+        f"not evaluated for {len(gaps)} database{'s' if len(gaps) != 1 else ''} that "
+        f"{'were' if len(gaps) != 1 else 'was'} not collected: {names}{more}"
+    )
     res.reason = f"{res.reason}; {note}" if res.reason else note
     if res.status == "pass":
         res.status = "incomplete"
@@ -152,15 +187,13 @@ def _partial(res: RuleResult, gaps: Sequence[Mapping[str, Any]]) -> RuleResult:
 MISSING_SOURCE = "required source not collected: "
 
 
-def open_sandbox(snapshot: Snapshot, config: Config | None = None) -> Any:
+def open_sandbox(snapshot: Snapshot, config: Settings | None = None) -> Any:
     """The audit schema for ``snapshot`` in a DuckDB connection that can no longer reach out.
 
     ``audit_schema.lock_down`` disables file system and network access, extension
     (auto)loading and Python replacement scans, then locks the configuration so that no
     statement can switch them back; it runs before the first rule.
     """
-    from ..audit import audit_schema
-
     con = audit_schema.load(snapshot, getattr(config, "naming", None))
     try:
         audit_schema.lock_down(con)
@@ -170,27 +203,39 @@ def open_sandbox(snapshot: Snapshot, config: Config | None = None) -> Any:
     return con
 
 
-def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
-                   server_num: int | None) -> RuleResult:
+def _evaluate_rule(
+    con: Any, snapshot: Snapshot, rule: Rule, cfg: Settings, server_num: int | None
+) -> RuleResult:
     severity = cfg.severity.get(rule.id)
     effective = severity or rule.severity
 
-    def result(status: str, reason: str | None = None,
-               findings: list[Finding] | None = None) -> RuleResult:
-        return RuleResult(rule=rule, status=status, reason=reason, findings=findings or [],
-                          severity=severity)
+    def result(
+        status: str, reason: str | None = None, findings: list[Finding] | None = None
+    ) -> RuleResult:
+        return RuleResult(
+            rule=rule, status=status, reason=reason, findings=findings or [], severity=severity
+        )
 
     if rule.id in cfg.disabled:
-        return result("skipped", f"disabled by config ({cfg.sources.get('rules.disable', 'config')})")
+        return result(
+            "skipped", f"disabled by config ({cfg.sources.get('rules.disable', 'config')})"
+        )
     if rule.draft:
-        return result("skipped", f"draft ({rule.path} says draft = true): not evaluated until "
-                                 "it is finished")
+        return result(
+            "skipped", f"draft ({rule.path} says draft = true): not evaluated until it is finished"
+        )
     if server_num is not None and server_num < rule.min_server_version:
-        return result("skipped", f"needs PostgreSQL {format_version(rule.min_server_version)} or "
-                                 f"later (server is {format_version(server_num)})")
+        return result(
+            "skipped",
+            f"needs PostgreSQL {format_version(rule.min_server_version)} or "
+            f"later (server is {format_version(server_num)})",
+        )
     if server_num is None and rule.min_server_version > 130000:
-        return result("skipped", "server version unknown in the snapshot; rule needs "
-                                 f"PostgreSQL {format_version(rule.min_server_version)} or later")
+        return result(
+            "skipped",
+            "server version unknown in the snapshot; rule needs "
+            f"PostgreSQL {format_version(rule.min_server_version)} or later",
+        )
     missing = [s for s in rule.requires if not snapshot.source_collected(s)]
     if missing:
         reasons = []
@@ -204,8 +249,6 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
         res.not_evaluated = scopes
         return res
 
-    from ..audit.limits import QueryTimeout, run_limited
-
     try:
         columns, rows = run_limited(con, rule.query)
     except QueryTimeout as exc:
@@ -215,7 +258,7 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
 
     findings: list[Finding] = []
     problems: list[str] = []
-    api = remediation_api()
+    api = remediation
     for raw in rows:
         row = {c: _plain(v) for c, v in zip(columns, raw, strict=True)}
         try:
@@ -230,19 +273,38 @@ def _evaluate_rule(con: Any, snapshot: Snapshot, rule: Rule, cfg: Config,
                 problems.append(_one_line(str(exc)))
                 fix = None
         fields = {k: _text_or_none(row.get(k)) for k in FINDING_FIELDS}
-        findings.append(Finding(
-            rule_id=rule.id, severity=effective, message=message,
-            database=fields["database"], object_type=fields["object_type"] or rule.object_type,
-            schema=fields["schema"], object_name=fields["object_name"],
-            object_identity=fields["object_identity"], role=fields["role"],
-            remediation=fix, manual=rule.manual if fix is None else None,
-            destructive=rule.destructive, details=row,
-        ))
-    findings.sort(key=lambda f: (f.database or "", f.object_type or "", f.object_identity or
-                                 f.object_name or "", f.role or "", f.message))
+        findings.append(
+            Finding(
+                rule_id=rule.id,
+                severity=effective,
+                message=message,
+                database=fields["database"],
+                object_type=fields["object_type"] or rule.object_type,
+                schema=fields["schema"],
+                object_name=fields["object_name"],
+                object_identity=fields["object_identity"],
+                role=fields["role"],
+                remediation=fix,
+                manual=rule.manual if fix is None else None,
+                destructive=rule.destructive,
+                details=row,
+            )
+        )
+    findings.sort(
+        key=lambda f: (
+            f.database or "",
+            f.object_type or "",
+            f.object_identity or f.object_name or "",
+            f.role or "",
+            f.message,
+        )
+    )
     if problems:
-        return result("error", f"remediation did not render for {len(problems)} finding(s): "
-                               f"{problems[0]}", findings)
+        return result(
+            "error",
+            f"remediation did not render for {len(problems)} finding(s): {problems[0]}",
+            findings,
+        )
     return result("fail" if findings else "pass", None, findings)
 
 
@@ -250,10 +312,11 @@ def _memory_hint(exc: Exception) -> str:
     """What to do when a rule hit DuckDB's memory cap (a one-line error otherwise)."""
     if "out of memory" not in str(exc).lower():
         return ""
-    from ..audit.audit_schema import memory_limit
 
-    return (f" (the audit schema is capped at {memory_limit()}: raise it with "
-            "PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB)")
+    return (
+        f" (the audit schema is capped at {memory_limit()}: raise it with "
+        "PGAUDIT_ROLES_MEMORY_LIMIT, e.g. 2GB)"
+    )
 
 
 def format_version(num: int) -> str:
@@ -295,6 +358,7 @@ def _one_line(text: str) -> str:
 
 # --- inventory for the human reports ----------------------------------------------------------
 
+
 def build_inventory(con: Any) -> dict[str, Any]:
     """Roles, memberships, and for the login roles a report shows a privilege summary.
 
@@ -312,30 +376,45 @@ def build_inventory(con: Any) -> dict[str, Any]:
     INVENTORY_MAX_LOGIN_ROLES login roles (superusers first, then by name: the order the
     HTML report lists them in) get a summary; ``truncated`` says how many did not.
     """
-    inv: dict[str, Any] = {"roles": [], "memberships": [], "login_privileges": {},
-                           "public_privileges": [], "truncated": 0, "errors": [],
-                           "escalation_paths": []}
+    inv: dict[str, Any] = {
+        "roles": [],
+        "memberships": [],
+        "login_privileges": {},
+        "public_privileges": [],
+        "truncated": 0,
+        "errors": [],
+        "escalation_paths": [],
+    }
     inv["roles"] = _records(con, "SELECT * FROM roles ORDER BY name", inv)
     # "Who can become superuser": routes to superuser-equivalent or OS access, worst first
     # (PUBLIC, then the shortest), one per start and target kind, bounded.
-    inv["escalation_paths"] = _records(con, f"""
+    inv["escalation_paths"] = _records(
+        con,
+        f"""
         SELECT from_role, from_kind, target_kind, target, hops, nodes, node_kinds, hop_kinds,
                hop_evidence, weakest_hop, weakest_fix
         FROM escalation_paths WHERE target_kind IN ('superuser', 'os')
         ORDER BY from_oid <> 0, target_kind DESC, hops, from_role
-        LIMIT {INVENTORY_MAX_ROUTES}""", inv)  # noqa: S608 - an int constant
+        LIMIT {INVENTORY_MAX_ROUTES}""",  # noqa: S608 - an int constant
+        inv,
+    )
     inv["memberships"] = _records(con, "SELECT * FROM memberships ORDER BY member, role", inv)
 
-    logins = sorted((r for r in inv["roles"] if r.get("login")),
-                    key=lambda r: (not r.get("superuser"), str(r.get("name"))))
+    logins = sorted(
+        (r for r in inv["roles"] if r.get("login")),
+        key=lambda r: (not r.get("superuser"), str(r.get("name"))),
+    )
     inv["truncated"] = max(0, len(logins) - INVENTORY_MAX_LOGIN_ROLES)
     chosen = [str(r["name"]) for r in logins[:INVENTORY_MAX_LOGIN_ROLES]]
     summary: dict[str, dict[str, Any]] = {
         r["name"]: {"superuser": bool(r.get("superuser")), "counts": [], "top_objects": []}
-        for r in logins[:INVENTORY_MAX_LOGIN_ROLES]}
+        for r in logins[:INVENTORY_MAX_LOGIN_ROLES]
+    }
     # Distinct objects are counted on OIDs, names joined afterwards: the same count over
     # the text columns takes twice as long on 18 million privileges (benchmark, large).
-    inv["public_privileges"] = _records(con, """
+    inv["public_privileges"] = _records(
+        con,
+        """
         WITH per_object AS (
             SELECT DISTINCT database_oid, privilege, subid > 0 AS columns, object_class,
                    object_oid, subid
@@ -349,10 +428,14 @@ def build_inventory(con: Any) -> dict[str, Any]:
                c.privilege || CASE WHEN c.columns THEN ' (columns)' ELSE '' END AS privilege,
                c.objects
         FROM counted c LEFT JOIN databases d ON d.oid = c.database_oid
-        ORDER BY database NULLS FIRST, privilege""", inv)
+        ORDER BY database NULLS FIRST, privilege""",
+        inv,
+    )
     if not chosen:
         return inv
-    counts = _records(con, """
+    counts = _records(
+        con,
+        """
         WITH chosen AS (SELECT unnest(?::VARCHAR[]) AS role),
         paths AS (  -- the roles whose grants the chosen login roles inherit
             SELECT DISTINCT c.role_oid FROM role_closure c
@@ -381,12 +464,17 @@ def build_inventory(con: Any) -> dict[str, Any]:
         JOIN role_closure c ON c.member = ch.role AND c.inherits
         JOIN g ON g.grantee = c.role AND (c.database IS NULL OR c.database = g.database)
         ORDER BY c.member, g.database NULLS FIRST, g.grantee <> c.member, g.grantee,
-                 g.privilege, g.object_class""", inv, [chosen])
+                 g.privilege, g.object_class""",
+        inv,
+        [chosen],
+    )
     for c in counts:
         entry = summary.get(c.pop("role"))
         if entry is not None:
             entry["counts"].append(c)
-    top = _records(con, """
+    top = _records(
+        con,
+        """
         WITH chosen AS (SELECT unnest(?::VARCHAR[]) AS role)
         SELECT p.grantee AS role, p.database, p.object_class, p.identity,
                list(DISTINCT p.privilege ORDER BY p.privilege) AS privileges,
@@ -397,7 +485,10 @@ def build_inventory(con: Any) -> dict[str, Any]:
         QUALIFY row_number() OVER (PARTITION BY p.grantee
                                    ORDER BY count(DISTINCT p.privilege) DESC, p.database,
                                             p.identity) <= ?
-        ORDER BY role, p.database, p.identity""", inv, [chosen, INVENTORY_TOP_OBJECTS])
+        ORDER BY role, p.database, p.identity""",
+        inv,
+        [chosen, INVENTORY_TOP_OBJECTS],
+    )
     for t in top:
         entry = summary.get(t.pop("role"))
         if entry is not None:
@@ -406,8 +497,23 @@ def build_inventory(con: Any) -> dict[str, Any]:
     return inv
 
 
-def _records(con: Any, sql: str, inv: dict[str, Any],
-             params: list[Any] | None = None) -> list[dict[str, Any]]:
+def access_review(con: Any) -> dict[str, Any]:
+    """Every privilege of every login role, one row per (login role, database, object,
+    privilege, how it is held): ``sql/access_review.sql``, for the csv report. Computed only
+    when that format is requested: it grows with login roles x objects."""
+    sql = (Path(__file__).resolve().parent / "sql" / "access_review.sql").read_text(
+        encoding="utf-8"
+    )
+    cur = con.execute(sql)
+    return {
+        "columns": [d[0] for d in cur.description],
+        "rows": [[_plain(v) for v in row] for row in cur.fetchall()],
+    }
+
+
+def _records(
+    con: Any, sql: str, inv: dict[str, Any], params: list[Any] | None = None
+) -> list[dict[str, Any]]:
     try:
         cur = con.execute(sql, params) if params else con.execute(sql)
         cols = [d[0] for d in cur.description]
@@ -415,4 +521,3 @@ def _records(con: Any, sql: str, inv: dict[str, Any],
     except Exception as exc:  # noqa: BLE001 - inventory is best effort; say what failed
         inv["errors"].append(_one_line(str(exc)))
         return []
-

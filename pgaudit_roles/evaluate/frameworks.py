@@ -26,6 +26,7 @@ from typing import Any
 from ..core import resources
 from ..core.errors import RuleError, UsageError
 from ..core.model import RequirementResult, Rule, RuleResult
+from .rules import check_keys, resolve_ids
 
 DEFAULT_CHECKLIST = "golive"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -70,10 +71,14 @@ def load_framework(name: str, rules: Sequence[Rule], directory: Path | None = No
         path = candidate
     else:
         if not _NAME_RE.match(name):
-            raise UsageError(f"unknown framework {name!r} (available: {', '.join(available(directory))})")
+            raise UsageError(
+                f"unknown framework {name!r} (available: {', '.join(available(directory))})"
+            )
         path = (directory or resources.frameworks_dir()) / f"{name}.toml"
         if not path.is_file():
-            raise UsageError(f"unknown framework {name!r} (available: {', '.join(available(directory))})")
+            raise UsageError(
+                f"unknown framework {name!r} (available: {', '.join(available(directory))})"
+            )
     return load_framework_file(path, rules)
 
 
@@ -94,8 +99,6 @@ def default_checklist(rules: Sequence[Rule]) -> Framework | None:
 
 
 def load_framework_file(path: Path, rules: Sequence[Rule], *, strict: bool = True) -> Framework:
-    from .rules import check_keys, resolve_ids
-
     where = str(path)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -141,29 +144,50 @@ def load_framework_file(path: Path, rules: Sequence[Rule], *, strict: bool = Tru
                 raise RuleError(f"{at} ({rid}): {key!r} must be a non-empty string")
         if not mapped and manual is None:
             raise RuleError(f"{at} ({rid}): map it to 'rules' or say why it is 'manual'")
-        reqs.append(Requirement(id=rid, title=title.strip(),
-                                rules=tuple(dict.fromkeys(ids[x] for x in mapped)),
-                                manual=manual.strip() if manual else None,
-                                note=note.strip() if note else None))
-    return Framework(name=doc["name"], title=doc["title"], path=where, version=doc.get("version"),
-                     description=doc.get("description"), source=doc.get("source"),
-                     requirements=reqs)
+        reqs.append(
+            Requirement(
+                id=rid,
+                title=title.strip(),
+                rules=tuple(dict.fromkeys(ids[x] for x in mapped)),
+                manual=manual.strip() if manual else None,
+                note=note.strip() if note else None,
+            )
+        )
+    return Framework(
+        name=doc["name"],
+        title=doc["title"],
+        path=where,
+        version=doc.get("version"),
+        description=doc.get("description"),
+        source=doc.get("source"),
+        requirements=reqs,
+    )
 
 
-def evaluate(framework: Framework, results: Iterable[RuleResult],
-             server_version_num: int | None = None) -> list[RequirementResult]:
+def evaluate(
+    framework: Framework, results: Iterable[RuleResult], server_version_num: int | None = None
+) -> list[RequirementResult]:
     """One RequirementResult per requirement, from the rule results (see module doc)."""
     by_id = {r.rule.id: r for r in results}
     out: list[RequirementResult] = []
     for req in framework.requirements:
         status, note = _verdict(req, by_id, server_version_num)
-        out.append(RequirementResult(framework=framework.name, id=req.id, title=req.title,
-                                     status=status, rules=req.rules, note=note))
+        out.append(
+            RequirementResult(
+                framework=framework.name,
+                id=req.id,
+                title=req.title,
+                status=status,
+                rules=req.rules,
+                note=note,
+            )
+        )
     return out
 
 
-def _verdict(req: Requirement, by_id: dict[str, RuleResult],
-             server_num: int | None) -> tuple[str, str | None]:
+def _verdict(
+    req: Requirement, by_id: dict[str, RuleResult], server_num: int | None
+) -> tuple[str, str | None]:
     notes: list[str] = []
     if req.note:
         notes.append(req.note)
@@ -176,8 +200,12 @@ def _verdict(req: Requirement, by_id: dict[str, RuleResult],
     applicable: list[tuple[str, RuleResult | None]] = []
     for rid in req.rules:
         res = by_id.get(rid)
-        if (res is not None and res.status == "skipped" and server_num is not None
-                and server_num < res.rule.min_server_version):
+        if (
+            res is not None
+            and res.status == "skipped"
+            and server_num is not None
+            and server_num < res.rule.min_server_version
+        ):
             continue  # not applicable to this server version
         applicable.append((rid, res))
     if not applicable:
@@ -193,13 +221,19 @@ def _verdict(req: Requirement, by_id: dict[str, RuleResult],
     if errored:
         return "error", _join([f"rule error: {', '.join(errored)}", *notes])
     if incomplete:  # a source or a database it needs was not collected: never PASS
-        return "incomplete", _join([f"incomplete: {by_id[rid].rule.id} ({by_id[rid].reason})"
-                                    for rid in incomplete] + notes)
+        return "incomplete", _join(
+            [f"incomplete: {by_id[rid].rule.id} ({by_id[rid].reason})" for rid in incomplete]
+            + notes
+        )
     if missing or skipped:
         parts = []
         if skipped:
-            parts.append("skipped: " + ", ".join(
-                f"{rid} ({by_id[rid].reason})" if by_id[rid].reason else rid for rid in skipped))
+            parts.append(
+                "skipped: "
+                + ", ".join(
+                    f"{rid} ({by_id[rid].reason})" if by_id[rid].reason else rid for rid in skipped
+                )
+            )
         if missing:
             parts.append(f"not evaluated: {', '.join(missing)}")
         return "skipped", _join([*parts, *notes])
@@ -213,5 +247,7 @@ def _join(parts: list[str]) -> str | None:
 
 def summary_rows(framework: Framework) -> list[dict[str, Any]]:
     """Plain rows for ``rules`` listings and docs."""
-    return [{"id": r.id, "title": r.title, "rules": list(r.rules), "manual": r.manual}
-            for r in framework.requirements]
+    return [
+        {"id": r.id, "title": r.title, "rules": list(r.rules), "manual": r.manual}
+        for r in framework.requirements
+    ]

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import sqlquote
 from ..core.errors import RuleError
+from . import template_cache
 
 if TYPE_CHECKING:  # pragma: no cover
     import jinja2
@@ -60,6 +61,7 @@ class RemediationError(RuleError):
 
 
 # --- the quoting vocabulary a template may use --------------------------------------
+
 
 def _number(value: object) -> str:
     """An integer for SQL (connection limits, large-object OIDs); bools and text refused."""
@@ -97,14 +99,23 @@ QUOTING_FUNCTIONS: dict[str, Callable[..., str]] = {
 queries commonly return a column named ``role``, and a column would hide a function.)"""
 
 _FORBIDDEN_NODES: dict[str, str] = {
-    "Macro": "macro", "CallBlock": "call", "FilterBlock": "filter", "Include": "include",
-    "Import": "import", "FromImport": "from ... import", "Extends": "extends",
-    "Block": "block", "EvalContextModifier": "autoescape",
-    "ScopedEvalContextModifier": "autoescape", "ExprStmt": "do",
+    "Macro": "macro",
+    "CallBlock": "call",
+    "FilterBlock": "filter",
+    "Include": "include",
+    "Import": "import",
+    "FromImport": "from ... import",
+    "Extends": "extends",
+    "Block": "block",
+    "EvalContextModifier": "autoescape",
+    "ScopedEvalContextModifier": "autoescape",
+    "ExprStmt": "do",
 }
 """Template constructs that could transform quoted output or pull in other templates."""
-_HINT = ("use |ident, |literal, qualified(schema, name), |role, func(schema, name, args), "
-         "|privs, |grant_kind, |alter_kind or |number")
+_HINT = (
+    "use |ident, |literal, qualified(schema, name), |role, func(schema, name, args), "
+    "|privs, |grant_kind, |alter_kind or |number"
+)
 
 
 @functools.cache
@@ -112,8 +123,9 @@ def _environment() -> jinja2.Environment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined,
-                                        keep_trailing_newline=True)
+    env = ImmutableSandboxedEnvironment(
+        autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True
+    )
     env.filters.update({k: _strict(f) for k, f in QUOTING_FILTERS.items()})
     env.globals.update({k: _strict(f) for k, f in QUOTING_FUNCTIONS.items()})
     return env
@@ -190,8 +202,6 @@ def _analyse(template: str) -> tuple[Any, str | None]:
     """Parse and check a template once: (compiled template, None) or (None, problem)."""
     from jinja2 import TemplateSyntaxError, nodes
 
-    from . import template_cache
-
     env = _environment()
     hit = template_cache.load(env, "remediation", template)  # stored only once it passed
     if hit is not None:
@@ -203,19 +213,27 @@ def _analyse(template: str) -> tuple[Any, str | None]:
     for node in tree.find_all(nodes.Node):
         kind = type(node).__name__
         if kind in _FORBIDDEN_NODES:
-            return None, (f"line {node.lineno}: {{% {_FORBIDDEN_NODES[kind]} %}} is not "
-                          "allowed in a remediation template")
-        if isinstance(node, nodes.Name) and node.ctx in ("store", "param") \
-                and node.name in QUOTING_FUNCTIONS:
-            return None, (f"line {node.lineno}: remediation re-binds the quoting function "
-                          f"{node.name!r}")
+            return None, (
+                f"line {node.lineno}: {{% {_FORBIDDEN_NODES[kind]} %}} is not "
+                "allowed in a remediation template"
+            )
+        if (
+            isinstance(node, nodes.Name)
+            and node.ctx in ("store", "param")
+            and node.name in QUOTING_FUNCTIONS
+        ):
+            return None, (
+                f"line {node.lineno}: remediation re-binds the quoting function {node.name!r}"
+            )
     for out in tree.find_all(nodes.Output):
         for expr in out.nodes:
             bad = _unsafe_output(expr)
             if bad is not None:
-                return None, (f"line {getattr(bad, 'lineno', out.lineno)}: remediation "
-                              f"interpolates {{{{ {_describe(bad)} }}}} without a quoting "
-                              f"filter ({_HINT})")
+                return None, (
+                    f"line {getattr(bad, 'lineno', out.lineno)}: remediation "
+                    f"interpolates {{{{ {_describe(bad)} }}}} without a quoting "
+                    f"filter ({_HINT})"
+                )
     return template_cache.compile_and_store(env, "remediation", tree, template), None
 
 
@@ -246,14 +264,17 @@ def render(template: str, row: dict[str, Any], origin: str = "remediation") -> s
     compiled, _ = _analyse(template)
     hidden = sorted(k for k in row if k in QUOTING_FUNCTIONS)
     if hidden:
-        raise RemediationError(f"{origin}: the rule query returns a column named "
-                               f"{', '.join(hidden)}, which would hide the quoting function of "
-                               "that name; rename the column")
+        raise RemediationError(
+            f"{origin}: the rule query returns a column named "
+            f"{', '.join(hidden)}, which would hide the quoting function of "
+            "that name; rename the column"
+        )
     try:
         text = compiled.render(**row)
     except UndefinedError as exc:
-        raise RemediationError(f"{origin}: remediation uses a value the rule query does not "
-                               f"return: {exc.message}") from exc
+        raise RemediationError(
+            f"{origin}: remediation uses a value the rule query does not return: {exc.message}"
+        ) from exc
     except SecurityError as exc:
         raise RemediationError(f"{origin}: remediation blocked by the sandbox: {exc}") from exc
     except (TypeError, ValueError) as exc:
@@ -267,19 +288,42 @@ def render(template: str, row: dict[str, Any], origin: str = "remediation") -> s
 
 # --- parsing and checking the output -----------------------------------------------
 
-ALLOWED_STATEMENTS: frozenset[str] = frozenset({
-    "GrantStmt", "GrantRoleStmt", "AlterOwnerStmt", "AlterTableStmt", "ReassignOwnedStmt",
-    "DropOwnedStmt", "DropStmt", "DropRoleStmt", "CreateRoleStmt", "AlterRoleStmt",
-    "AlterRoleSetStmt", "AlterDefaultPrivilegesStmt", "AlterFunctionStmt",
-    "AlterDatabaseStmt", "AlterDatabaseSetStmt", "AlterSystemStmt", "CommentStmt",
-})
+ALLOWED_STATEMENTS: frozenset[str] = frozenset(
+    {
+        "GrantStmt",
+        "GrantRoleStmt",
+        "AlterOwnerStmt",
+        "AlterTableStmt",
+        "ReassignOwnedStmt",
+        "DropOwnedStmt",
+        "DropStmt",
+        "DropRoleStmt",
+        "CreateRoleStmt",
+        "AlterRoleStmt",
+        "AlterRoleSetStmt",
+        "AlterDefaultPrivilegesStmt",
+        "AlterFunctionStmt",
+        "AlterDatabaseStmt",
+        "AlterDatabaseSetStmt",
+        "AlterSystemStmt",
+        "CommentStmt",
+    }
+)
 """Statement node types a remediation may contain: privileges, ownership, roles, settings.
 No DML, no SELECT, no DO blocks, no transaction control (the script adds BEGIN/COMMIT)."""
 
-_ALTER_TABLE_CMDS = frozenset({"AT_ChangeOwner", "AT_EnableRowSecurity",
-                               "AT_ForceRowSecurity"})
-_SECRET_OPTIONS = frozenset({"password", "encrypted_password", "unencrypted_password",
-                             "passwd", "ldapbindpasswd", "radiussecrets", "secret"})
+_ALTER_TABLE_CMDS = frozenset({"AT_ChangeOwner", "AT_EnableRowSecurity", "AT_ForceRowSecurity"})
+_SECRET_OPTIONS = frozenset(
+    {
+        "password",
+        "encrypted_password",
+        "unencrypted_password",
+        "passwd",
+        "ldapbindpasswd",
+        "radiussecrets",
+        "secret",
+    }
+)
 
 
 def _parse(sql: str, origin: str) -> list[tuple[str, Any]]:
@@ -290,16 +334,18 @@ def _parse(sql: str, origin: str) -> list[tuple[str, Any]]:
     try:
         pieces = split(sql, with_parser=True)
     except ParseError as exc:
-        raise RemediationError(f"{origin}: generated SQL does not parse ({exc}): "
-                               f"{_excerpt(sql)}") from exc
+        raise RemediationError(
+            f"{origin}: generated SQL does not parse ({exc}): {_excerpt(sql)}"
+        ) from exc
     out: list[tuple[str, Any]] = []
     for piece in pieces:
         text = piece.strip()
         try:
             stmts = parse_sql(text)
         except ParseError as exc:  # pragma: no cover - split already parsed it
-            raise RemediationError(f"{origin}: generated SQL does not parse ({exc}): "
-                                   f"{_excerpt(text)}") from exc
+            raise RemediationError(
+                f"{origin}: generated SQL does not parse ({exc}): {_excerpt(text)}"
+            ) from exc
         if len(stmts) != 1:  # pragma: no cover - split yields one statement per piece
             raise RemediationError(f"{origin}: could not split generated SQL: {_excerpt(text)}")
         out.append((text, stmts[0].stmt))
@@ -339,14 +385,15 @@ def _parse_json(sql: str, origin: str) -> list[tuple[str, dict[str, Any]]]:
     try:
         doc = json.loads(parse_sql_json(sql))
     except ParseError as exc:
-        raise RemediationError(f"{origin}: generated SQL does not parse ({exc}): "
-                               f"{_excerpt(sql)}") from exc
+        raise RemediationError(
+            f"{origin}: generated SQL does not parse ({exc}): {_excerpt(sql)}"
+        ) from exc
     data = sql.encode("utf-8")  # libpg_query's locations are byte offsets
     out: list[tuple[str, dict[str, Any]]] = []
     for raw in doc.get("stmts", []):
         start = int(raw.get("stmt_location", 0))
         length = int(raw.get("stmt_len", 0))
-        piece = data[start:start + length] if length else data[start:]
+        piece = data[start : start + length] if length else data[start:]
         text = piece.decode("utf-8").strip().rstrip(";").strip()
         out.append((text, raw["stmt"]))
     return out
@@ -356,7 +403,7 @@ def _json_nodes(value: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
     """(node type or None for an unwrapped field struct, fields) for every dict below."""
     if isinstance(value, dict):
         if len(value) == 1:
-            (key, inner), = value.items()
+            ((key, inner),) = value.items()
             if key[:1].isupper() and isinstance(inner, dict):
                 yield key, inner
                 for v in inner.values():
@@ -371,26 +418,37 @@ def _json_nodes(value: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
 
 
 def _check_json_statement(text: str, stmt: dict[str, Any], origin: str) -> None:
-    (kind, fields), = stmt.items()
+    ((kind, fields),) = stmt.items()
     if kind not in ALLOWED_STATEMENTS:
-        raise RemediationError(f"{origin}: {kind} is not allowed in remediation SQL "
-                               f"(only privilege, ownership, role and setting statements): "
-                               f"{_excerpt(text)}")
+        raise RemediationError(
+            f"{origin}: {kind} is not allowed in remediation SQL "
+            f"(only privilege, ownership, role and setting statements): "
+            f"{_excerpt(text)}"
+        )
     if kind == "AlterTableStmt":
         for cmd in fields.get("cmds") or ():
             subtype = cmd.get("AlterTableCmd", {}).get("subtype")
             if subtype not in _ALTER_TABLE_CMDS:
-                raise RemediationError(f"{origin}: ALTER TABLE ... {subtype} is not "
-                                       f"allowed in remediation SQL: {_excerpt(text)}")
+                raise RemediationError(
+                    f"{origin}: ALTER TABLE ... {subtype} is not "
+                    f"allowed in remediation SQL: {_excerpt(text)}"
+                )
     for node_type, node in _json_nodes(stmt):
         if node.get("behavior") == "DROP_CASCADE":
-            raise RemediationError(f"{origin}: CASCADE is not allowed in remediation SQL "
-                                   f"(name each dependent change): {_excerpt(text)}")
+            raise RemediationError(
+                f"{origin}: CASCADE is not allowed in remediation SQL "
+                f"(name each dependent change): {_excerpt(text)}"
+            )
         is_defelem = node_type == "DefElem" or (node_type is None and "defname" in node)
-        if is_defelem and str(node.get("defname") or "").lower() in _SECRET_OPTIONS \
-                and node.get("arg") is not None:
-            raise RemediationError(f"{origin}: remediation SQL must never carry a password or "
-                                   "secret (point to the secrets manager in a comment instead)")
+        if (
+            is_defelem
+            and str(node.get("defname") or "").lower() in _SECRET_OPTIONS
+            and node.get("arg") is not None
+        ):
+            raise RemediationError(
+                f"{origin}: remediation SQL must never carry a password or "
+                "secret (point to the secrets manager in a comment instead)"
+            )
 
 
 def split_statements(sql: str) -> list[str]:
@@ -400,8 +458,9 @@ def split_statements(sql: str) -> list[str]:
 
 # --- classification ------------------------------------------------------------------
 
-_CLUSTER_OBJTYPES = frozenset({"OBJECT_DATABASE", "OBJECT_TABLESPACE", "OBJECT_PARAMETER_ACL",
-                               "OBJECT_ROLE"})
+_CLUSTER_OBJTYPES = frozenset(
+    {"OBJECT_DATABASE", "OBJECT_TABLESPACE", "OBJECT_PARAMETER_ACL", "OBJECT_ROLE"}
+)
 
 
 def _role_names(specs: Any) -> tuple[list[str], bool]:
@@ -476,8 +535,7 @@ def _flags(stmt: Any, login_roles: Collection[str]) -> set[str]:
             if opt.defname == "rolemembers":  # ALTER GROUP g ADD/DROP USER u
                 flags |= {"membership", "grant" if adds else "revoke"}
                 names, _ = _role_names(opt.arg)
-                if not adds and login_roles and any(
-                        n in login_roles or n == "" for n in names):
+                if not adds and login_roles and any(n in login_roles or n == "" for n in names):
                     flags.add("destructive")
     elif isinstance(stmt, ast.AlterRoleSetStmt):
         flags |= {"role_settings", "cluster"}

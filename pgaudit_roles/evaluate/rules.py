@@ -20,39 +20,106 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..audit import audit_schema
+from ..audit.audit_schema import AUDIT_TABLES
+from ..audit.limits import QueryTimeout, run_limited
+from ..collect.snapshot import Snapshot
 from ..core import resources
 from ..core.errors import RuleError
 from ..core.model import FIX_SAFETY, SEVERITIES, Reference, Rule
+from . import remediation, validated_rules
+from .messages import template_env
+from .statement_checks import CHECKS
 
 RULE_ID_RE = re.compile(r"^PGR-[A-Z]+-\d{3}$")
 USER_RULE_ID_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}-[A-Z]+-\d{3}$")
 """Built-in rules use PGR-; user rules may use their own prefix (ACME-ROLE-001), so their
 ids can never collide with a rule we add later."""
-CATEGORIES: tuple[str, ...] = ("roles", "ownership", "privileges", "default-privileges", "hba",
-                               "settings", "migrations", "coverage")
+CATEGORIES: tuple[str, ...] = (
+    "roles",
+    "ownership",
+    "privileges",
+    "default-privileges",
+    "hba",
+    "settings",
+    "migrations",
+    "coverage",
+)
 OBJECT_TYPES: tuple[str, ...] = (
-    "role", "membership", "database", "schema", "relation", "table", "view", "sequence",
-    "column", "function", "type", "language", "large_object", "fdw", "server", "tablespace",
-    "parameter", "default_privilege", "hba_rule", "setting", "session", "object", "cluster",
-    "statement", "source",
+    "role",
+    "membership",
+    "database",
+    "schema",
+    "relation",
+    "table",
+    "view",
+    "sequence",
+    "column",
+    "function",
+    "type",
+    "language",
+    "large_object",
+    "fdw",
+    "server",
+    "tablespace",
+    "parameter",
+    "default_privilege",
+    "hba_rule",
+    "setting",
+    "session",
+    "object",
+    "cluster",
+    "statement",
+    "source",
 )
 REFERENCE_KINDS: tuple[str, ...] = ("guide", "cis", "docs", "other")
 MAX_TITLE = 150
 
-REQUIRED_KEYS: tuple[str, ...] = ("id", "title", "severity", "category", "object_type",
-                                  "rationale", "references", "message", "fix_safety")
-OPTIONAL_KEYS: tuple[str, ...] = ("aliases", "min_server_version", "requires", "remediation",
-                                  "manual", "destructive", "tags", "query", "check", "covers",
-                                  "draft")
+REQUIRED_KEYS: tuple[str, ...] = (
+    "id",
+    "title",
+    "severity",
+    "category",
+    "object_type",
+    "rationale",
+    "references",
+    "message",
+    "fix_safety",
+)
+OPTIONAL_KEYS: tuple[str, ...] = (
+    "aliases",
+    "min_server_version",
+    "requires",
+    "remediation",
+    "manual",
+    "destructive",
+    "tags",
+    "query",
+    "check",
+    "covers",
+    "draft",
+)
 """Exactly one of ``query`` (a SELECT over the audit schema) and ``check`` (a statement
 predicate of ``lint``, by name) is required."""
 
 # Snapshot sources a rule may require (snapshot.SOURCES, kept literal so this module does not
 # depend on the collector's internals; a test checks they agree).
-SOURCE_NAMES: tuple[str, ...] = ("roles", "memberships", "db_role_settings", "databases",
-                                 "tablespaces", "shared_acl", "settings", "activity",
-                                 "hba_rules", "password_types", "objects", "policies",
-                                 "triggers", "user_mappings")
+SOURCE_NAMES: tuple[str, ...] = (
+    "roles",
+    "memberships",
+    "db_role_settings",
+    "databases",
+    "tablespaces",
+    "shared_acl",
+    "settings",
+    "activity",
+    "hba_rules",
+    "password_types",
+    "objects",
+    "policies",
+    "triggers",
+    "user_mappings",
+)
 
 # Functions a rule may never call, by lower-case name: anything that reads or writes files,
 # reaches the network, loads code, runs SQL text, or inspects the DuckDB process.
@@ -69,15 +136,15 @@ _DENIED_FUNCTION_RE = re.compile(
 
 def audit_tables() -> frozenset[str]:
     """The table names a rule query may read: the audit schema's documented tables."""
-    from ..audit.audit_schema import AUDIT_TABLES
-
     return frozenset(AUDIT_TABLES)
 
 
 # --- public API -----------------------------------------------------------------------------
 
-def load_rules(extra_dirs: Sequence[Path | str] = (), *, builtin: bool = True,
-               full_validation: bool = False) -> list[Rule]:
+
+def load_rules(
+    extra_dirs: Sequence[Path | str] = (), *, builtin: bool = True, full_validation: bool = False
+) -> list[Rule]:
     """Load built-in rules plus every ``*.toml`` rule in ``extra_dirs`` (user rules).
 
     Raises RuleError ("<file>: <problem>") for the first invalid file, and for an id or
@@ -101,8 +168,10 @@ def load_dir(directory: Path, origin: str = "user", *, full_validation: bool = F
     """Every ``*.toml`` directly in ``directory`` (sub-directories such as frameworks/ are not rules)."""
     if not directory.is_dir():
         return []
-    return [load_rule_file(p, origin=origin, full_validation=full_validation)
-            for p in sorted(directory.glob("*.toml"))]
+    return [
+        load_rule_file(p, origin=origin, full_validation=full_validation)
+        for p in sorted(directory.glob("*.toml"))
+    ]
 
 
 def load_rule_file(path: Path, origin: str = "user", *, full_validation: bool = False) -> Rule:
@@ -112,8 +181,6 @@ def load_rule_file(path: Path, origin: str = "user", *, full_validation: bool = 
     manifest, a user file validated before by this code: see ``validated_rules``) are not
     validated again, unless ``full_validation``. Every other check always runs.
     """
-    from . import validated_rules
-
     try:
         data = path.read_bytes()
         # as read_text() would give it: universal newlines
@@ -129,16 +196,25 @@ def load_rule_file(path: Path, origin: str = "user", *, full_validation: bool = 
     file_digest = validated_rules.digest(data)
     known = False
     if not full_validation:
-        known = (validated_rules.builtin_is_validated(path, file_digest) if origin == "builtin"
-                 else validated_rules.user_is_validated(file_digest))
+        known = (
+            validated_rules.builtin_is_validated(path, file_digest)
+            if origin == "builtin"
+            else validated_rules.user_is_validated(file_digest)
+        )
     rule = rule_from_mapping(doc, path=path, origin=origin, text=text, validate=not known)
     if origin != "builtin" and not known:
         validated_rules.remember_user_validated(file_digest)
     return rule
 
 
-def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user",
-                      text: str | None = None, validate: bool = True) -> Rule:
+def rule_from_mapping(
+    doc: Mapping[str, Any],
+    *,
+    path: Path,
+    origin: str = "user",
+    text: str | None = None,
+    validate: bool = True,
+) -> Rule:
     """Validate a parsed rule document and build the Rule (file name must equal the id).
 
     ``validate=False`` skips the query and template validation (sqlglot, DuckDB binding,
@@ -150,9 +226,12 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     rid = _str(doc, "id", where)
     id_re = RULE_ID_RE if origin == "builtin" else USER_RULE_ID_RE
     if not id_re.match(rid):
-        hint = "" if origin == "builtin" else " or <PREFIX>-<CATEGORY>-<3 digits> (e.g. ACME-ROLE-001)"
-        raise RuleError(f"{where}: id {rid!r} does not match PGR-<CATEGORY>-<3 digits>{hint}, "
-                        "e.g. PGR-ROLE-001")
+        hint = (
+            "" if origin == "builtin" else " or <PREFIX>-<CATEGORY>-<3 digits> (e.g. ACME-ROLE-001)"
+        )
+        raise RuleError(
+            f"{where}: id {rid!r} does not match PGR-<CATEGORY>-<3 digits>{hint}, e.g. PGR-ROLE-001"
+        )
     if path.stem != rid:
         raise RuleError(f"{where}: file name must be the rule id ({rid}.toml), not {path.name}")
 
@@ -169,8 +248,10 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     rationale = _str(doc, "rationale", where)
     message = _str(doc, "message", where)
     if ("query" in doc) == ("check" in doc):
-        raise RuleError(f"{where}: a rule needs exactly one of 'query' (SQL over the audit "
-                        "schema) or 'check' (a lint statement predicate)")
+        raise RuleError(
+            f"{where}: a rule needs exactly one of 'query' (SQL over the audit "
+            "schema) or 'check' (a lint statement predicate)"
+        )
     check = _opt_str(doc, "check", where)
     query = _str(doc, "query", where) if check is None else ""
     covers = _str_list(doc, "covers", where)
@@ -178,7 +259,9 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     remediation = _opt_str(doc, "remediation", where)
     manual = _opt_str(doc, "manual", where)
     if remediation is None and manual is None:
-        raise RuleError(f"{where}: a rule needs 'remediation' (SQL template) or 'manual' (written procedure)")
+        raise RuleError(
+            f"{where}: a rule needs 'remediation' (SQL template) or 'manual' (written procedure)"
+        )
     if fix_safety == "manual" and manual is None:
         raise RuleError(f"{where}: fix_safety = 'manual' needs a 'manual' procedure")
 
@@ -191,7 +274,9 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
 
     msv = doc.get("min_server_version", 130000)
     if not isinstance(msv, int) or isinstance(msv, bool) or not 90000 <= msv < 1000000:
-        raise RuleError(f"{where}: 'min_server_version' must be an integer like 130000 (PostgreSQL 13)")
+        raise RuleError(
+            f"{where}: 'min_server_version' must be an integer like 130000 (PostgreSQL 13)"
+        )
 
     aliases = _str_list(doc, "aliases", where)
     for a in aliases:
@@ -202,7 +287,9 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
     requires = _str_list(doc, "requires", where)
     for s in requires:
         if s not in SOURCE_NAMES:
-            raise RuleError(f"{where}: requires unknown source {s!r} (known: {', '.join(SOURCE_NAMES)})")
+            raise RuleError(
+                f"{where}: requires unknown source {s!r} (known: {', '.join(SOURCE_NAMES)})"
+            )
     tags = _str_list(doc, "tags", where)
     references = _references(doc.get("references"), where)
 
@@ -217,12 +304,28 @@ def rule_from_mapping(doc: Mapping[str, Any], *, path: Path, origin: str = "user
             validate_remediation(remediation, where)
 
     return Rule(
-        id=rid, title=title, severity=severity, category=category, rationale=rationale.strip(),
-        query=query, message=message.strip(), remediation=remediation, manual=manual,
-        fix_safety=fix_safety, destructive=destructive, aliases=tuple(aliases),
-        references=tuple(references), requires=tuple(requires), min_server_version=msv,
-        object_type=object_type, tags=tuple(tags), path=where, origin=origin,
-        check=check, covers=tuple(covers), draft=draft,
+        id=rid,
+        title=title,
+        severity=severity,
+        category=category,
+        rationale=rationale.strip(),
+        query=query,
+        message=message.strip(),
+        remediation=remediation,
+        manual=manual,
+        fix_safety=fix_safety,
+        destructive=destructive,
+        aliases=tuple(aliases),
+        references=tuple(references),
+        requires=tuple(requires),
+        min_server_version=msv,
+        object_type=object_type,
+        tags=tuple(tags),
+        path=where,
+        origin=origin,
+        check=check,
+        covers=tuple(covers),
+        draft=draft,
     )
 
 
@@ -234,8 +337,10 @@ def check_unique(rules: Iterable[Rule]) -> None:
             other = seen.get(name)
             if other is not None:
                 what = "id" if name == r.id else "alias"
-                raise RuleError(f"{r.path}: rule {what} {name} is already used by {other.path}"
-                                " (rule ids and aliases are never reused)")
+                raise RuleError(
+                    f"{r.path}: rule {what} {name} is already used by {other.path}"
+                    " (rule ids and aliases are never reused)"
+                )
             seen[name] = r
 
 
@@ -259,17 +364,19 @@ def find_rule(rules: Iterable[Rule], name: str) -> Rule | None:
 
 # --- query validation -----------------------------------------------------------------------
 
+
 def validate_check(name: str, where: str) -> None:
-    """A statement rule names one of the predicates ``lint.checks`` defines (no code in data)."""
-    from ..lint.checks import CHECKS
-
+    """A statement rule names one of the predicates ``statement_checks`` defines (no code in data)."""
     if name not in CHECKS:
-        raise RuleError(f"{where}: check {name!r} is not a known statement check "
-                        f"(known: {', '.join(sorted(CHECKS))})")
+        raise RuleError(
+            f"{where}: check {name!r} is not a known statement check "
+            f"(known: {', '.join(sorted(CHECKS))})"
+        )
 
 
-def validate_query(sql: str, where: str, *, line_offset: int = 0,
-                   tables: frozenset[str] | None = None) -> None:
+def validate_query(
+    sql: str, where: str, *, line_offset: int = 0, tables: frozenset[str] | None = None
+) -> None:
     """Refuse anything but one SELECT over audit tables with no file/network/code access."""
     import sqlglot
     from sqlglot import exp
@@ -304,23 +411,34 @@ def validate_query(sql: str, where: str, *, line_offset: int = 0,
     ctes = {c.alias_or_name.lower() for c in root.find_all(exp.CTE)}
     for table in root.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
-            raise fail("table functions are not allowed in FROM (use unnest() or the audit tables)",
-                       _line(table))
+            raise fail(
+                "table functions are not allowed in FROM (use unnest() or the audit tables)",
+                _line(table),
+            )
         if table.args.get("db") or table.args.get("catalog"):
-            raise fail(f"qualified table name {table.sql(dialect='duckdb')!r} is not allowed;"
-                       " use the audit table names alone", _line(table))
+            raise fail(
+                f"qualified table name {table.sql(dialect='duckdb')!r} is not allowed;"
+                " use the audit table names alone",
+                _line(table),
+            )
         name = table.name
         if name.lower() in ctes:
             continue
         if name not in allowed:
-            raise fail(f"unknown table {name!r} (rules may read only the audit tables:"
-                       f" {', '.join(sorted(allowed))})", _line(table))
+            raise fail(
+                f"unknown table {name!r} (rules may read only the audit tables:"
+                f" {', '.join(sorted(allowed))})",
+                _line(table),
+            )
 
     for func in root.find_all(exp.Func):
         for name in _function_names(func):
             if _DENIED_FUNCTION_RE.match(name):
-                raise fail(f"function {name}() is not allowed (no file, network, settings or"
-                           " code access in rules)", _line(func))
+                raise fail(
+                    f"function {name}() is not allowed (no file, network, settings or"
+                    " code access in rules)",
+                    _line(func),
+                )
 
     if tables is None:
         _bind_check(sql, fail)
@@ -344,7 +462,6 @@ def _bind_check(sql: str, fail: Any) -> None:
         raise fail(f"does not parse in DuckDB: {msg}", line) from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise fail("must be exactly one SELECT (DuckDB's parser disagrees with sqlglot)")
-    from ..audit.limits import QueryTimeout, run_limited
 
     try:  # binding folds constants (range(3e9) is built here): under the same limits as a run
         run_limited(_binding_connection(), "DESCRIBE " + text)
@@ -358,8 +475,6 @@ def _bind_check(sql: str, fail: Any) -> None:
 @functools.cache
 def _binding_connection() -> Any:
     """The audit schema of an empty snapshot (tables, views and helper macros), locked down."""
-    from ..audit import audit_schema
-    from ..collect.snapshot import Snapshot
 
     con = audit_schema.load(Snapshot(meta={}, cluster={}, databases=[]))
     audit_schema.lock_down(con)
@@ -374,11 +489,40 @@ def _duckdb_error(exc: Exception) -> tuple[int | None, str]:
     return (int(m.group(1)) if m else None), first
 
 
-_FORBIDDEN_NODES = ("Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Command",
-                    "Copy", "Set", "Pragma", "Attach", "Detach", "Install", "Use", "Transaction",
-                    "Commit", "Rollback", "Describe", "Show", "Into", "LoadData", "Export",
-                    "Summarize", "TruncateTable", "Grant", "Revoke", "Refresh", "Analyze",
-                    "Kill", "Cache", "Uncache")
+_FORBIDDEN_NODES = (
+    "Insert",
+    "Update",
+    "Delete",
+    "Merge",
+    "Create",
+    "Drop",
+    "Alter",
+    "Command",
+    "Copy",
+    "Set",
+    "Pragma",
+    "Attach",
+    "Detach",
+    "Install",
+    "Use",
+    "Transaction",
+    "Commit",
+    "Rollback",
+    "Describe",
+    "Show",
+    "Into",
+    "LoadData",
+    "Export",
+    "Summarize",
+    "TruncateTable",
+    "Grant",
+    "Revoke",
+    "Refresh",
+    "Analyze",
+    "Kill",
+    "Cache",
+    "Uncache",
+)
 
 
 def _function_names(func: Any) -> list[str]:
@@ -416,11 +560,10 @@ def _query_line_offset(text: str) -> int:
 
 # --- template validation --------------------------------------------------------------------
 
+
 def validate_message(template: str, where: str) -> None:
     """The message is a Jinja2 text template; it must at least compile."""
     from jinja2 import TemplateSyntaxError
-
-    from .engine import template_env
 
     try:
         template_env().parse(template)
@@ -430,15 +573,20 @@ def validate_message(template: str, where: str) -> None:
 
 def validate_remediation(template: str, where: str) -> None:
     """Remediation templates may interpolate values only through quoting filters."""
-    from .engine import remediation_api
-
-    remediation_api().validate_template(template, where)
+    remediation.validate_template(template, where)
 
 
 # --- small typed getters ----------------------------------------------------------------------
 
-def check_keys(doc: Mapping[str, Any], required: Sequence[str], optional: Sequence[str],
-               where: str, *, error: type[Exception] = RuleError) -> None:
+
+def check_keys(
+    doc: Mapping[str, Any],
+    required: Sequence[str],
+    optional: Sequence[str],
+    where: str,
+    *,
+    error: type[Exception] = RuleError,
+) -> None:
     """Unknown or missing keys are errors: a typo must not silently drop a setting."""
     known = set(required) | set(optional)
     unknown = sorted(k for k in doc if k not in known)
@@ -478,8 +626,9 @@ def _str_list(doc: Mapping[str, Any], key: str, where: str) -> list[str]:
 
 def _references(value: Any, where: str) -> list[Reference]:
     if not isinstance(value, list) or not value:
-        raise RuleError(f"{where}: 'references' must be a non-empty array of tables"
-                        " {kind, text, url?}")
+        raise RuleError(
+            f"{where}: 'references' must be a non-empty array of tables {{kind, text, url?}}"
+        )
     out: list[Reference] = []
     for i, ref in enumerate(value, 1):
         at = f"{where}: references[{i}]"

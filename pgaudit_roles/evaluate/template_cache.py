@@ -19,21 +19,19 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from ..core.usercache import cache_root, key, read, write
+
 SUBDIR = "templates"
 
 
 def _key(kind: str, source: str) -> str:
     import jinja2
 
-    from ..core.usercache import key
-
     return key("template", kind, jinja2.__version__, sys.version, source)
 
 
 def load(env: Any, kind: str, source: str) -> Any | None:
     """The template compiled earlier by ``env`` (of ``kind``), or None."""
-    from ..core.usercache import read
-
     data = read(SUBDIR, _key(kind, source))
     if data is None:
         return None
@@ -49,8 +47,6 @@ def load(env: Any, kind: str, source: str) -> Any | None:
 def compile_and_store(env: Any, kind: str, source: Any, text: str) -> Any:
     """Compile ``source`` (text or a parsed tree of ``text``) with ``env``, store the
     code for ``text``, and return the template."""
-    from ..core.usercache import write
-
     code = env.compile(source)
     try:
         data = marshal.dumps(code)
@@ -61,8 +57,7 @@ def compile_and_store(env: Any, kind: str, source: Any, text: str) -> Any:
     return env.template_class.from_code(env, code, env.make_globals(None), None)
 
 
-def cached(env: Any, kind: str, source: str,
-           check: Callable[[], Any] | None = None) -> Any:
+def cached(env: Any, kind: str, source: str, check: Callable[[], Any] | None = None) -> Any:
     """The template for ``source``: from the cache, else compiled (after ``check()``
     returned a parsed tree, or raised) and stored."""
     hit = load(env, kind, source)
@@ -79,8 +74,6 @@ def bytecode_cache(name: str, *config: str | bytes) -> Any:
     given as the source of the module that builds it) plus our code pick the directory.
     Reading or writing it never fails a render."""
     import jinja2
-
-    from ..core.usercache import cache_root, key
 
     directory = cache_root() / f"jinja-{name}-{key(name, *config)[:16]}"
 

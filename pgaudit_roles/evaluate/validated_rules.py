@@ -9,8 +9,8 @@ runs of one installed version. So:
   file and the tool version, in ``rules/validated.json`` (the *manifest*, shipped with the
   rules). At load time a built-in file whose hash is in the manifest of this version skips
   validation; any other built-in file (edited, tampered with, a manifest of another
-  version) is validated as before. ``python -m pgaudit_roles.evaluate.validated_rules`` rewrites
-  the manifest after validating every built-in rule in full (``docgen`` runs it too), and
+  version) is validated as before. ``python -m pgaudit_roles.evaluate.rule_manifest``
+  rewrites the manifest after validating every built-in rule in full (``docgen`` runs it too), and
   ``--check`` exits 1 when it is stale (a test runs it, like the README check).
 - **User rules** (``--rules-dir``, ``rules_dirs`` in the config) are validated when loaded,
   and a success is remembered in the user's cache directory (platformdirs, so
@@ -29,11 +29,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 from .. import __version__
 from ..core import resources
+from ..core.usercache import cache_root, exists, key, write
 
 MANIFEST_NAME = "validated.json"
 MANIFEST_FORMAT = "pgaudit-roles/validated-rules"
@@ -47,6 +47,7 @@ def digest(data: bytes) -> str:
 
 # --- built-in rules: the manifest ------------------------------------------------------------
 
+
 def manifest_path(rules_dir: Path | None = None) -> Path:
     return (rules_dir or resources.rules_dir()) / MANIFEST_NAME
 
@@ -59,8 +60,12 @@ def _manifest(path: Path) -> dict[str, str]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return {}
-    if (not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT
-            or doc.get("version") != __version__ or not isinstance(doc.get("rules"), dict)):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != MANIFEST_FORMAT
+        or doc.get("version") != __version__
+        or not isinstance(doc.get("rules"), dict)
+    ):
         return {}
     return {str(k): str(v) for k, v in doc["rules"].items()}
 
@@ -70,70 +75,23 @@ def builtin_is_validated(path: Path, file_digest: str) -> bool:
     return _manifest(manifest_path(path.parent)).get(path.name) == file_digest
 
 
-def render_manifest(rules_dir: Path | None = None) -> str:
-    """The manifest for the built-in rule files as they are now, after validating every
-    one of them in full (a rule that does not validate raises ``RuleError``: it is never
-    listed)."""
-    from .rules import load_dir
-
-    directory = rules_dir or resources.rules_dir()
-    load_dir(directory, origin="builtin", full_validation=True)
-    files = {p.name: digest(p.read_bytes()) for p in sorted(directory.glob("*.toml"))}
-    doc = {"format": MANIFEST_FORMAT, "version": __version__, "rules": files}
-    return json.dumps(doc, indent=1, sort_keys=True) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Rewrite ``rules/validated.json``; ``--check``: exit 1 when it is not current."""
-    args = sys.argv[1:] if argv is None else argv
-    path = manifest_path()
-    fresh = render_manifest()
-    try:
-        current = path.read_text(encoding="utf-8")
-    except OSError:
-        current = ""
-    if "--check" in args:
-        if fresh != current:
-            print(f"{path} is stale: run python -m pgaudit_roles.evaluate.validated_rules "
-                  "(or python -m pgaudit_roles.docgen)", file=sys.stderr)
-            return 1
-        return 0
-    if fresh != current:
-        from ..core.atomic import atomic_writer
-
-        with atomic_writer(path) as fh:
-            fh.write(fresh)
-    return 0
-
-
 # --- user rules: the cache -------------------------------------------------------------------
+
 
 def cache_dir() -> Path:
     """``<user cache dir>/pgaudit-roles/validated-rules`` (XDG_CACHE_HOME on Linux)."""
-    from ..core.usercache import cache_root
-
     return cache_root() / CACHE_SUBDIR
 
 
 def _cache_key(file_digest: str) -> str:
-    from ..core.usercache import key
-
     return key("rule", file_digest)
 
 
 def user_is_validated(file_digest: str) -> bool:
     """Whether a user rule file with these bytes passed validation before (same code)."""
-    from ..core.usercache import exists
-
     return exists(CACHE_SUBDIR, _cache_key(file_digest))
 
 
 def remember_user_validated(file_digest: str) -> None:
     """Record a successful validation; a cache that cannot be written is not an error."""
-    from ..core.usercache import write
-
     write(CACHE_SUBDIR, _cache_key(file_digest), f"{__version__}\n".encode())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

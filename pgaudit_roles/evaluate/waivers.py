@@ -73,8 +73,12 @@ class Waiver:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "kind": "waiver", "index": self.index, "rule": self.rule, "reason": self.reason,
-            "owner": self.owner, "ticket": self.ticket,
+            "kind": "waiver",
+            "index": self.index,
+            "rule": self.rule,
+            "reason": self.reason,
+            "owner": self.owner,
+            "ticket": self.ticket,
             "expires": self.expires.isoformat() if self.expires else None,
         }
 
@@ -86,7 +90,9 @@ class Waiver:
         if self.role and not self.role.matches([f.role]):
             return False
         if self.object:
-            qualified = f"{f.schema}.{f.object_name}" if f.schema and f.object_name else f.object_name
+            qualified = (
+                f"{f.schema}.{f.object_name}" if f.schema and f.object_name else f.object_name
+            )
             if not self.object.matches([f.object_identity, qualified]):
                 return False
         return True
@@ -101,7 +107,9 @@ def _matcher(value: Any, key: str, where: str) -> Matcher | None:
         try:
             return Matcher(value, re.compile(value))
         except re.error as exc:
-            raise ConfigError(f"{where}: '{key}' is not a valid regular expression ({exc})") from None
+            raise ConfigError(
+                f"{where}: '{key}' is not a valid regular expression ({exc})"
+            ) from None
     return Matcher(value)
 
 
@@ -118,7 +126,9 @@ def load(path: str | Path) -> list[Waiver]:
         raise ConfigError(f"{p}: not a valid TOML waiver file (nested too deeply)") from None
     extra = set(doc) - {"waiver"}
     if extra:
-        raise ConfigError(f"{p}: unknown top-level key(s) {sorted(extra)}; expected [[waiver]] tables")
+        raise ConfigError(
+            f"{p}: unknown top-level key(s) {sorted(extra)}; expected [[waiver]] tables"
+        )
     entries = doc.get("waiver", [])
     if not isinstance(entries, list):
         raise ConfigError(f"{p}: 'waiver' must be an array of tables ([[waiver]])")
@@ -150,15 +160,28 @@ def load(path: str | Path) -> list[Waiver]:
                     raise ConfigError(f"{where}: 'expires' must be a date (YYYY-MM-DD)") from None
             elif not isinstance(expires, dt.date):
                 raise ConfigError(f"{where}: 'expires' must be a date (YYYY-MM-DD)")
-        out.append(Waiver(index=i, rule=rule, reason=reason.strip(), owner=owner, ticket=ticket,
-                          expires=expires, database=_matcher(e.get("database"), "database", where),
-                          object=_matcher(e.get("object"), "object", where),
-                          role=_matcher(e.get("role"), "role", where)))
+        out.append(
+            Waiver(
+                index=i,
+                rule=rule,
+                reason=reason.strip(),
+                owner=owner,
+                ticket=ticket,
+                expires=expires,
+                database=_matcher(e.get("database"), "database", where),
+                object=_matcher(e.get("object"), "object", where),
+                role=_matcher(e.get("role"), "role", where),
+            )
+        )
     return out
 
 
-def apply(findings: Iterable[Finding], waivers: list[Waiver], rule_ids: Mapping[str, str],
-          today: dt.date | None = None) -> None:
+def apply(
+    findings: Iterable[Finding],
+    waivers: list[Waiver],
+    rule_ids: Mapping[str, str],
+    today: dt.date | None = None,
+) -> None:
     """Mark waived findings (first matching waiver wins); expired waivers only annotate.
 
     ``rule_ids`` maps every known id and alias to the canonical rule id.
@@ -176,8 +199,13 @@ def apply(findings: Iterable[Finding], waivers: list[Waiver], rule_ids: Mapping[
             break
 
 
-def lint(waivers: list[Waiver], rule_ids: Mapping[str, str], *, checked_findings: bool,
-         today: dt.date | None = None) -> list[str]:
+def lint(
+    waivers: list[Waiver],
+    rule_ids: Mapping[str, str],
+    *,
+    checked_findings: bool,
+    today: dt.date | None = None,
+) -> list[str]:
     """Problems worth a reviewer's attention: unknown rules, expired, matched nothing."""
     today = today or dt.date.today()
     problems = []

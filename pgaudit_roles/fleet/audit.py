@@ -23,13 +23,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..collect.connect import describe_target
+from ..config import with_overrides
+from ..core.atomic import atomic_writer
 from ..core.errors import UsageError
-from .inventory import Target
+from ..core.signals import Terminated
+from ..evaluate.frameworks import load_framework
+from ..history import record, run_from_result
+from ..pipeline import load_rules_for, write_files
+from ..reports import FORMATS
+from ..reports.common import printable
+from ..reports.registry import BY_NAME
+from . import inventory as inv
+from . import runner
+from .envdrift import compare_fleet
+from .formats import BASENAME, combined, parse
+from .inventory import InventoryError, Target
+from .outcome import NOT_AUDITED, FleetResult, TargetOutcome, not_audited_result
+from .worker import Job
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..core.model import Rule
-    from ..evaluate.config import Config
-    from .outcome import FleetResult, TargetOutcome
 
 TARGETS_DIR = "targets"
 DEFAULT_TIMEOUT_S = 1800.0
@@ -49,30 +64,30 @@ class FleetOptions:
 
 
 def parse_fleet_formats(spec: str | None, cfg_formats: Sequence[str]) -> list[str]:
-    from .formats import parse
-
     return parse(spec, cfg_formats)
 
 
 def select(opts: FleetOptions) -> tuple[Any, list[Target]]:
     """The inventory and the chosen targets (no network, no rules: cheap errors first)."""
-    from . import inventory as inv
-
     loaded = inv.load(opts.inventory)
     selection = inv.parse_select(opts.select)
     shard = inv.parse_shard(opts.shard) if opts.shard else None
     if not inv.choose(loaded.targets, selection, None):
-        raise UsageError(f"inventory {opts.inventory}: no target matches the selection "
-                         f"{' '.join(opts.select)}")
+        raise UsageError(
+            f"inventory {opts.inventory}: no target matches the selection {' '.join(opts.select)}"
+        )
     # a shard may be empty (more batch tasks than targets): an empty fleet report, exit 0
     return loaded, inv.choose(loaded.targets, selection, shard)
 
 
-def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
-            base_rules: list[Rule], inventory_path: Path) -> list[Any]:
+def prepare(
+    opts: FleetOptions,
+    chosen: Sequence[Target],
+    base_cfg: Config,
+    base_rules: list[Rule],
+    inventory_path: Path,
+) -> list[Any]:
     """One validated Job per chosen target (per-target settings checked here)."""
-    from ..reports import FORMATS
-    from .worker import Job
 
     # each target's own reports: every requested format a single scan has (json always)
     per_target = [f for f in opts.formats if f in FORMATS and f != "text"]
@@ -86,8 +101,16 @@ def prepare(opts: FleetOptions, chosen: Sequence[Target], base_cfg: Config,
         # the formats the target's reports are written in, as scan's --format would set
         # them: the engine computes what those reporters need (and only that)
         cfg = dataclasses.replace(cfg, formats=tuple(per_target))
-        jobs.append(Job(target=t, cfg=cfg, rules=rules, formats=per_target,
-                        directory=root / TARGETS_DIR / t.slug, options=opts.report_options))
+        jobs.append(
+            Job(
+                target=t,
+                cfg=cfg,
+                rules=rules,
+                formats=per_target,
+                directory=root / TARGETS_DIR / t.slug,
+                options=opts.report_options,
+            )
+        )
     return jobs
 
 
@@ -95,12 +118,9 @@ def _dirs_key(cfg: Config) -> tuple[str, ...]:
     return tuple(str(p) for p in cfg.rules_dirs)
 
 
-def _target_config(t: Target, base: Config, cache: dict[tuple[str, ...], list[Rule]],
-                   inventory_path: Path) -> tuple[Config, list[Rule]]:
-    from ..evaluate.config import with_overrides
-    from ..evaluate.frameworks import load_framework
-    from ..pipeline import load_rules_for
-    from .inventory import InventoryError
+def _target_config(
+    t: Target, base: Config, cache: dict[tuple[str, ...], list[Rule]], inventory_path: Path
+) -> tuple[Config, list[Rule]]:
 
     if not t.config:
         return base, cache[_dirs_key(base)]
@@ -117,12 +137,16 @@ def _target_config(t: Target, base: Config, cache: dict[tuple[str, ...], list[Ru
     return cfg, cache[key]
 
 
-def execute(opts: FleetOptions, loaded: Any, chosen: Sequence[Target], base_cfg: Config,
-            base_rules: list[Rule], progress: Callable[[str], None]) -> FleetResult:
+def execute(
+    opts: FleetOptions,
+    loaded: Any,
+    chosen: Sequence[Target],
+    base_cfg: Config,
+    base_rules: list[Rule],
+    progress: Callable[[str], None],
+) -> FleetResult:
     """Run the chosen targets and build the FleetResult (reports are written by
     :func:`write_reports`)."""
-    from . import runner
-    from .outcome import FleetResult
 
     jobs = prepare(opts, chosen, base_cfg, base_rules, loaded.path)
     _prepare_output(opts.output_dir)
@@ -135,24 +159,32 @@ def execute(opts: FleetOptions, loaded: Any, chosen: Sequence[Target], base_cfg:
         progress(_progress_line(item, done_count[0], total))
 
     finished, stopped = runner.run(
-        jobs, parallel=opts.parallel,
+        jobs,
+        parallel=opts.parallel,
         timeout_s=lambda j: j.target.timeout if j.target.timeout is not None else opts.timeout_s,
-        on_done=on_done)
+        on_done=on_done,
+    )
     by_name = {f.job.target.name: f for f in finished}
     outcomes = [_outcome(by_name[t.name], opts.output_dir) for t in chosen]
     result = FleetResult(
-        inventory=str(opts.inventory), inventory_kind=loaded.kind, outcomes=outcomes,
-        fail_on=base_cfg.fail_on, started_at=started, finished_at=dt.datetime.now(dt.UTC),
-        selection=list(opts.select), shard=opts.shard, parallel=opts.parallel,
-        jobs=base_cfg.collect.get("jobs"), interrupted=stopped,
-        total_in_inventory=len(loaded.targets))
+        inventory=str(opts.inventory),
+        inventory_kind=loaded.kind,
+        outcomes=outcomes,
+        fail_on=base_cfg.fail_on,
+        started_at=started,
+        finished_at=dt.datetime.now(dt.UTC),
+        selection=list(opts.select),
+        shard=opts.shard,
+        parallel=opts.parallel,
+        jobs=base_cfg.collect.get("jobs"),
+        interrupted=stopped,
+        total_in_inventory=len(loaded.targets),
+    )
     if opts.compare_environments and stopped is None:
-        from ..core.signals import Terminated
-        from .envdrift import compare_fleet
-
         try:
             result.environments, result.environment_notes = compare_fleet(
-                result, opts.output_dir, base_cfg)
+                result, opts.output_dir, base_cfg
+            )
         except KeyboardInterrupt as exc:  # stopped while comparing: the audits are all done
             result.interrupted = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
             result.environment_notes = ["the environment comparison was interrupted"]
@@ -168,16 +200,19 @@ def _prepare_output(out: Path) -> None:
 
 def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
     """A Finished job -> TargetOutcome; a target not audited gets its own result and reports."""
-    from ..collect.connect import describe_target
-    from .outcome import NOT_AUDITED, TargetOutcome, not_audited_result
 
     job = item.job
     try:
         label = describe_target(job.target.conninfo)
     except Exception:
         label = job.target.name
-    o = TargetOutcome(target=job.target, status=item.status, reason=item.reason, label=label,
-                      duration_s=round(item.duration_s, 3))
+    o = TargetOutcome(
+        target=job.target,
+        status=item.status,
+        reason=item.reason,
+        label=label,
+        duration_s=round(item.duration_s, 3),
+    )
     root = out_dir.resolve()
     if item.payload is not None:
         o.peak_rss_kb = item.payload.peak_rss_kb or None
@@ -186,12 +221,14 @@ def _outcome(item: Any, out_dir: Path) -> TargetOutcome:
         o.reports = {fmt: _rel(p, root) for fmt, p in item.payload.reports.items()}
         o.snapshot = _rel(item.payload.snapshot, root) if item.payload.snapshot else None
     elif item.status in NOT_AUDITED:
-        o.result = not_audited_result(job.target, item.status, item.reason or item.status,
-                                      job.rules, job.cfg, label)
-        from ..pipeline import write_files
+        o.result = not_audited_result(
+            job.target, item.status, item.reason or item.status, job.rules, job.cfg, label
+        )
 
+        # no snapshot, so no format built from catalog data (csv's access review)
+        formats = [f for f in job.formats if not (f in BY_NAME and BY_NAME[f].needs)]
         try:
-            paths = write_files(o.result, job.formats, job.directory, job.options)
+            paths = write_files(o.result, formats, job.directory, job.options)
         except UsageError:
             paths = {}
         o.reports = {fmt: _rel(str(p), root) for fmt, p in paths.items()}
@@ -204,13 +241,21 @@ def _record_history(o: TargetOutcome, cfg: Config) -> None:
     """Append the target's run to the history store under its inventory name. A target
     not audited is recorded too: its rules are skipped, so the history keeps its earlier
     findings open (unknown, never resolved) and shows the gap."""
-    from ..history import record, run_from_result
-
     assert o.result is not None
-    run = run_from_result(o.result, target=o.target.name, duration_seconds=o.duration_s,
-                          labels={k: v for k, v in (("environment", o.target.environment),
-                                                    ("application", o.target.application),
-                                                    ("team", o.target.team)) if v})
+    run = run_from_result(
+        o.result,
+        target=o.target.name,
+        duration_seconds=o.duration_s,
+        labels={
+            k: v
+            for k, v in (
+                ("environment", o.target.environment),
+                ("application", o.target.application),
+                ("team", o.target.team),
+            )
+            if v
+        },
+    )
     record(run, cfg.history["dir"], cfg.history.get("keep"))
 
 
@@ -222,8 +267,6 @@ def _rel(path: str, root: Path) -> str:
 
 
 def _progress_line(item: Any, n: int, total: int) -> str:
-    from ..reports.common import printable
-
     name = printable(item.job.target.name)
     head = f"[{n}/{total}] {name}: {item.status}"
     if item.status == "audited" and item.payload is not None and item.payload.result is not None:
@@ -233,13 +276,11 @@ def _progress_line(item: Any, n: int, total: int) -> str:
     return f"{head}" + (f": {printable(item.reason)}" if item.reason else "")
 
 
-def write_reports(result: FleetResult, formats: Sequence[str], out_dir: Path,
-                  options: dict[str, Any]) -> dict[str, Path]:
+def write_reports(
+    result: FleetResult, formats: Sequence[str], out_dir: Path, options: dict[str, Any]
+) -> dict[str, Path]:
     """The combined reports, all or nothing (temporary files renamed at the end)."""
     import contextlib
-
-    from ..core.atomic import atomic_writer
-    from .formats import BASENAME, combined
 
     reporters = combined(formats)
     paths = {r.name: out_dir / f"{BASENAME}{r.extension}" for r in reporters}

@@ -34,10 +34,13 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..audit.naming import APP_KINDS
+from ..collect.snapshot import Snapshot, Table, load
+from ..evaluate import drift
+
 if TYPE_CHECKING:
     from ..audit.naming import NamingPolicy
-    from ..collect.snapshot import Snapshot
-    from ..evaluate.config import Config
+    from ..config import Config
     from .outcome import FleetResult, TargetOutcome
 
 PROD_NAMES = ("prod", "production", "prd", "live")
@@ -53,14 +56,13 @@ class ViewKey:
 
 def _app_roles(snap: Snapshot, policy: NamingPolicy) -> list[tuple[str, str, str | None]]:
     """(role name, application, environment or None) for every application role."""
-    from ..audit.naming import APP_KINDS
-
     out = []
     for r in snap.table("roles").dicts():
         if r["predefined"]:
             continue
-        c = policy.classify_full(r["name"], login=bool(r["login"]),
-                                 superuser=bool(r["superuser"]), predefined=False)
+        c = policy.classify_full(
+            r["name"], login=bool(r["login"]), superuser=bool(r["superuser"]), predefined=False
+        )
         if c.app is not None and c.kind in APP_KINDS:
             out.append((r["name"], c.app, c.environment))
     return out
@@ -80,13 +82,12 @@ def views_of(o: TargetOutcome, snap: Snapshot, policy: NamingPolicy) -> list[Vie
     return sorted(keys, key=lambda k: (k.application, k.environment, k.target))
 
 
-def normalized(snap: Snapshot, key: ViewKey, target_env: str | None,
-               policy: NamingPolicy) -> tuple[Snapshot, set[str]]:
+def normalized(
+    snap: Snapshot, key: ViewKey, target_env: str | None, policy: NamingPolicy
+) -> tuple[Snapshot, set[str]]:
     """The view: the application's roles of ``key.environment`` (and, on a target of that
     environment, those without a suffix) renamed without the suffix, databases likewise.
     Returns the renamed copy and the application's role names in it."""
-    from ..collect.snapshot import Snapshot, Table
-
     env = key.environment
     suffix = "_" + env
     app_roles = {name: e for name, app, e in _app_roles(snap, policy) if app == key.application}
@@ -108,17 +109,21 @@ def normalized(snap: Snapshot, key: ViewKey, target_env: str | None,
 
     roles = snap.table("roles")
     ri = roles.columns.index("name")
-    role_rows = [[*r[:ri], rename.get(r[ri], r[ri]), *r[ri + 1:]] for r in roles.rows]
+    role_rows = [[*r[:ri], rename.get(r[ri], r[ri]), *r[ri + 1 :]] for r in roles.rows]
     dbs = snap.table("databases")
     di = dbs.columns.index("name")
-    db_rows = [[*r[:di], db(r[di]), *r[di + 1:]] for r in dbs.rows]
+    db_rows = [[*r[:di], db(r[di]), *r[di + 1 :]] for r in dbs.rows]
     acl = snap.table("shared_acl")
     ai, ci = acl.columns.index("object_name"), acl.columns.index("object_class")
-    acl_rows = [[*r[:ai], db(r[ai]) if r[ci] == "database" else r[ai], *r[ai + 1:]]
-                for r in acl.rows]
-    cluster = {**snap.cluster, "roles": Table(list(roles.columns), role_rows),
-               "databases": Table(list(dbs.columns), db_rows),
-               "shared_acl": Table(list(acl.columns), acl_rows)}
+    acl_rows = [
+        [*r[:ai], db(r[ai]) if r[ci] == "database" else r[ai], *r[ai + 1 :]] for r in acl.rows
+    ]
+    cluster = {
+        **snap.cluster,
+        "roles": Table(list(roles.columns), role_rows),
+        "databases": Table(list(dbs.columns), db_rows),
+        "shared_acl": Table(list(acl.columns), acl_rows),
+    }
     databases = [dataclasses.replace(d, name=db(d.name)) for d in snap.databases]
     return Snapshot(meta=snap.meta, cluster=cluster, databases=databases), names
 
@@ -129,11 +134,10 @@ def _involves(item: Any, names: set[str], fields: tuple[str, ...]) -> bool:
     return any(item.get(f) in names for f in fields)
 
 
-def compare_views(base: Snapshot, base_names: set[str], other: Snapshot,
-                  other_names: set[str]) -> dict[str, Any]:
+def compare_views(
+    base: Snapshot, base_names: set[str], other: Snapshot, other_names: set[str]
+) -> dict[str, Any]:
     """The application's drift from ``base`` to ``other`` (JSON-ready)."""
-    from ..evaluate import drift
-
     raw = drift.compare(base, other, kinds=KINDS)
     names = base_names | other_names
 
@@ -146,21 +150,33 @@ def compare_views(base: Snapshot, base_names: set[str], other: Snapshot,
     owners = raw.get("ownership", {})
     defaults = raw.get("default_privileges", {})
     out: dict[str, Any] = {
-        "roles": {"only_in_base": keep(roles.get("removed", [])),
-                  "only_in_other": keep(roles.get("added", [])),
-                  "changed": keep(roles.get("changed", []), "role")},
-        "memberships": {"only_in_base": keep(members.get("removed", []), "role", "member"),
-                        "only_in_other": keep(members.get("added", []), "role", "member"),
-                        "changed": keep(members.get("changed", []), "role", "member")},
-        "privileges": {"only_in_base": keep(privs.get("revoked", []), "grantee"),
-                       "only_in_other": keep(privs.get("granted", []), "grantee")},
+        "roles": {
+            "only_in_base": keep(roles.get("removed", [])),
+            "only_in_other": keep(roles.get("added", [])),
+            "changed": keep(roles.get("changed", []), "role"),
+        },
+        "memberships": {
+            "only_in_base": keep(members.get("removed", []), "role", "member"),
+            "only_in_other": keep(members.get("added", []), "role", "member"),
+            "changed": keep(members.get("changed", []), "role", "member"),
+        },
+        "privileges": {
+            "only_in_base": keep(privs.get("revoked", []), "grantee"),
+            "only_in_other": keep(privs.get("granted", []), "grantee"),
+        },
         "ownership": {"changed": keep(owners.get("changed", []), "old_owner", "new_owner")},
         "default_privileges": {
             "only_in_base": keep(defaults.get("removed", []), "creator", "grantee"),
-            "only_in_other": keep(defaults.get("added", []), "creator", "grantee")},
+            "only_in_other": keep(defaults.get("added", []), "creator", "grantee"),
+        },
     }
-    out["count"] = sum(len(v) for sec in out.values() if isinstance(sec, dict)
-                       for v in sec.values() if isinstance(v, list))
+    out["count"] = sum(
+        len(v)
+        for sec in out.values()
+        if isinstance(sec, dict)
+        for v in sec.values()
+        if isinstance(v, list)
+    )
     coverage = raw.get("coverage") or {}
     out["unknown"] = [str(g) for g in coverage.get("unknown") or []]
     return out
@@ -178,12 +194,11 @@ def base_environment(envs: list[str]) -> str:
     return sorted(envs)[0]
 
 
-def compare_fleet(result: FleetResult, out_dir: Path,
-                  cfg: Config) -> tuple[list[dict[str, Any]], list[str]]:
+def compare_fleet(
+    result: FleetResult, out_dir: Path, cfg: Config
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Every application with views in two or more environments, each other environment
     against the base one. Returns the comparisons and notes (what could not be compared)."""
-    from ..collect.snapshot import load
-
     policy = cfg.naming
     audited = [o for o in result.outcomes if o.status == "audited" and o.snapshot]
     snaps: dict[str, Snapshot] = {}
@@ -194,8 +209,10 @@ def compare_fleet(result: FleetResult, out_dir: Path,
         try:
             snap = load(out_dir / str(o.snapshot))
         except Exception as exc:  # a snapshot that cannot be read back: say so, go on
-            notes.append(f"{o.target.name}: snapshot not readable for the environment "
-                         f"comparison ({' '.join(str(exc).split())[:200]})")
+            notes.append(
+                f"{o.target.name}: snapshot not readable for the environment "
+                f"comparison ({' '.join(str(exc).split())[:200]})"
+            )
             continue
         keys = views_of(o, snap, policy)
         if keys:
@@ -209,19 +226,28 @@ def compare_fleet(result: FleetResult, out_dir: Path,
             continue
         base_env = base_environment(list(envs))
         base_key = sorted(envs[base_env], key=lambda k: k.target)[0]
-        base_snap, base_names = normalized(snaps[base_key.target], base_key,
-                                           outcome_of[base_key.target].target.environment, policy)
+        base_snap, base_names = normalized(
+            snaps[base_key.target], base_key, outcome_of[base_key.target].target.environment, policy
+        )
         for env in sorted(e for e in envs if e != base_env):
             for key in sorted(envs[env], key=lambda k: k.target):
                 other_snap, other_names = normalized(
-                    snaps[key.target], key, outcome_of[key.target].target.environment, policy)
+                    snaps[key.target], key, outcome_of[key.target].target.environment, policy
+                )
                 drift = compare_views(base_snap, base_names, other_snap, other_names)
-                drift["unknown"] = [_sides(g, f"{base_env} ({base_key.target})",
-                                           f"{env} ({key.target})") for g in drift["unknown"]]
-                out.append({"application": app,
-                            "base": {"environment": base_env, "target": base_key.target},
-                            "other": {"environment": env, "target": key.target},
-                            "roles_compared": sorted(base_names | other_names), **drift})
+                drift["unknown"] = [
+                    _sides(g, f"{base_env} ({base_key.target})", f"{env} ({key.target})")
+                    for g in drift["unknown"]
+                ]
+                out.append(
+                    {
+                        "application": app,
+                        "base": {"environment": base_env, "target": base_key.target},
+                        "other": {"environment": env, "target": key.target},
+                        "roles_compared": sorted(base_names | other_names),
+                        **drift,
+                    }
+                )
     return out, notes
 
 
@@ -229,12 +255,17 @@ def summary_lines(envs: list[dict[str, Any]], limit: int = 6) -> list[str]:
     """One line per comparison, for the terminal and Markdown."""
     lines = []
     for e in envs:
-        c = Counter({k: sum(len(v) for v in e[k].values() if isinstance(v, list))
-                     for k in ("roles", "memberships", "privileges", "ownership",
-                               "default_privileges")})
+        c = Counter(
+            {
+                k: sum(len(v) for v in e[k].values() if isinstance(v, list))
+                for k in ("roles", "memberships", "privileges", "ownership", "default_privileges")
+            }
+        )
         parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in c.items() if n) or "no drift"
-        lines.append(f"{e['application']}: {e['other']['environment']} ({e['other']['target']}) "
-                     f"vs {e['base']['environment']} ({e['base']['target']}): {parts}")
+        lines.append(
+            f"{e['application']}: {e['other']['environment']} ({e['other']['target']}) "
+            f"vs {e['base']['environment']} ({e['base']['target']}): {parts}"
+        )
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
@@ -257,15 +288,19 @@ def detail_lines(e: dict[str, Any], limit: int = 200) -> list[str]:
         for name in e["roles"].get(side, []):
             lines.append(f"role {name}: only in {env}")
     for c in e["roles"].get("changed", []):
-        diffs = "; ".join(f"{attr} {vals[0]!r} in {base}, {vals[1]!r} in {other}"
-                          for attr, vals in c.get("changes", {}).items())
+        diffs = "; ".join(
+            f"{attr} {vals[0]!r} in {base}, {vals[1]!r} in {other}"
+            for attr, vals in c.get("changes", {}).items()
+        )
         lines.append(f"role {c['role']}: {diffs}")
     for side, env in (("only_in_base", base), ("only_in_other", other)):
         for m in e["memberships"].get(side, []):
             lines.append(f"{m['member']} member of {m['role']}: only in {env}")
     for c in e["memberships"].get("changed", []):
-        lines.append(f"{c['member']} member of {c['role']}: options {c['old']} in {base}, "
-                     f"{c['new']} in {other}")
+        lines.append(
+            f"{c['member']} member of {c['role']}: options {c['old']} in {base}, "
+            f"{c['new']} in {other}"
+        )
     for side, env in (("only_in_base", base), ("only_in_other", other)):
         for p in e["privileges"].get(side, []):
             grant = " WITH GRANT OPTION" if p.get("grantable") else ""
@@ -275,8 +310,10 @@ def detail_lines(e: dict[str, Any], limit: int = 200) -> list[str]:
     for side, env in (("only_in_base", base), ("only_in_other", other)):
         for d in e["default_privileges"].get(side, []):
             schema = f" in schema {d['schema']}" if d.get("schema") else ""
-            lines.append(f"default {d['privilege']} on {d['objtype']} created by {d['creator']}"
-                         f"{schema} (database {d['database']}) to {d['grantee']}: only in {env}")
+            lines.append(
+                f"default {d['privilege']} on {d['objtype']} created by {d['creator']}"
+                f"{schema} (database {d['database']}) to {d['grantee']}: only in {env}"
+            )
     if len(lines) > limit:
         lines = lines[:limit] + [f"... and {len(lines) - limit} more (see the fleet JSON)"]
     return lines

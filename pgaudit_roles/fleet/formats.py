@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..core.errors import UsageError
+from ..reports import FORMATS
 
 BASENAME = "fleet-report"
 
@@ -41,28 +42,41 @@ class FleetReporter:
 
 
 FLEET_REPORTERS: tuple[FleetReporter, ...] = (
-    FleetReporter("json", ".json", "The combined result (schemas/fleet-report.schema.json): "
-                  "run, verdict, every target with its status and findings, rules across "
-                  "targets, worst risks, drift between environments.", "report_json"),
-    FleetReporter("html", ".html", "The overview: targets x severity, worst risks, the same "
-                  "rule on many targets, links to each target's report, environments.",
-                  "report_html"),
-    FleetReporter("junit", ".junit.xml", "JUnit XML with a test suite per target.",
-                  "report_junit"),
-    FleetReporter("sarif", ".sarif", "SARIF 2.1.0 with a run per target.", "report_sarif",
-                  ("sarif_anchor", "sarif_include_suppressed")),
-    FleetReporter("markdown", ".md", "Tables for a merge request, wiki or chat.",
-                  "report_markdown"),
-    FleetReporter("prometheus", ".prom", "One node_exporter textfile for every target.",
-                  "report_prometheus"),
+    FleetReporter(
+        "json",
+        ".json",
+        "The combined result (schemas/fleet-report.schema.json): "
+        "run, verdict, every target with its status and findings, rules across "
+        "targets, worst risks, drift between environments.",
+        "report_json",
+    ),
+    FleetReporter(
+        "html",
+        ".html",
+        "The overview: targets x severity, worst risks, the same "
+        "rule on many targets, links to each target's report, environments.",
+        "report_html",
+    ),
+    FleetReporter("junit", ".junit.xml", "JUnit XML with a test suite per target.", "report_junit"),
+    FleetReporter(
+        "sarif",
+        ".sarif",
+        "SARIF 2.1.0 with a run per target.",
+        "report_sarif",
+        ("sarif_anchor", "sarif_include_suppressed"),
+    ),
+    FleetReporter(
+        "markdown", ".md", "Tables for a merge request, wiki or chat.", "report_markdown"
+    ),
+    FleetReporter(
+        "prometheus", ".prom", "One node_exporter textfile for every target.", "report_prometheus"
+    ),
 )
 BY_NAME: dict[str, FleetReporter] = {r.name: r for r in FLEET_REPORTERS}
 ALIASES = {"md": "markdown"}
 
 
 def single_formats() -> tuple[str, ...]:
-    from ..reports import FORMATS
-
     return FORMATS
 
 
@@ -80,8 +94,9 @@ def parse(spec: str | None, default: Iterable[str]) -> list[str]:
         if not name:
             continue
         if name not in names:
-            raise UsageError(f"unknown report format {name!r} for fleet (choose from "
-                             f"{', '.join(names)})")
+            raise UsageError(
+                f"unknown report format {name!r} for fleet (choose from {', '.join(names)})"
+            )
         if name not in out:
             out.append(name)
     return out

@@ -33,16 +33,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import UsageError
+from ..collect.connect import parse_conninfo
+from ..config import config_from_mapping
+from ..core.errors import ConfigError, UsageError
 
 TOP_KEYS = ("targets", "defaults", "service_file")
-TARGET_KEYS = ("name", "dsn", "service", "environment", "application", "team", "tags",
-               "timeout", "config")
+TARGET_KEYS = (
+    "name",
+    "dsn",
+    "service",
+    "environment",
+    "application",
+    "team",
+    "tags",
+    "timeout",
+    "config",
+)
 DEFAULT_KEYS = ("environment", "application", "team", "tags", "timeout", "config")
 FLEET_ONLY_KEYS = ("formats", "output_dir", "target_name")
 """Configuration keys a target cannot override: the fleet writes every target's reports."""
-SELECT_KEYS = {"tag": "tags", "name": "name", "environment": "environment", "env": "environment",
-               "application": "application", "app": "application", "team": "team"}
+SELECT_KEYS = {
+    "tag": "tags",
+    "name": "name",
+    "environment": "environment",
+    "env": "environment",
+    "application": "application",
+    "app": "application",
+    "team": "team",
+}
 MAX_NAME = 200
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
@@ -79,8 +97,13 @@ class Target:
         return slug(self.name)
 
     def attributes(self) -> dict[str, Any]:
-        return {"name": self.name, "environment": self.environment,
-                "application": self.application, "team": self.team, "tags": list(self.tags)}
+        return {
+            "name": self.name,
+            "environment": self.environment,
+            "application": self.application,
+            "team": self.team,
+            "tags": list(self.tags),
+        }
 
 
 @dataclass
@@ -162,13 +185,15 @@ def _looks_like_service_file(text: str) -> bool:
 
 
 def _from_service_file(text: str, path: Path) -> list[Target]:
-    parser = configparser.ConfigParser(interpolation=None, strict=True, delimiters=("=",),
-                                       comment_prefixes=("#", ";"))
+    parser = configparser.ConfigParser(
+        interpolation=None, strict=True, delimiters=("=",), comment_prefixes=("#", ";")
+    )
     try:
         parser.read_string(text, source=str(path))
     except configparser.DuplicateSectionError as exc:
-        raise InventoryError(f"inventory {path}: duplicate target name {exc.section!r} "
-                             f"(line {exc.lineno})") from None
+        raise InventoryError(
+            f"inventory {path}: duplicate target name {exc.section!r} (line {exc.lineno})"
+        ) from None
     except configparser.Error as exc:
         first = str(exc).splitlines()[0]
         raise InventoryError(f"inventory {path}: not a valid pg_service.conf ({first})") from None
@@ -177,9 +202,15 @@ def _from_service_file(text: str, path: Path) -> list[Target]:
     out = []
     for section in parser.sections():
         _check_name(section, f"inventory {path}: section [{section}]")
-        out.append(Target(name=section, conninfo=make_conninfo(service=section),
-                          service=section, origin=f"{path} [{section}]",
-                          service_file=str(path.resolve())))
+        out.append(
+            Target(
+                name=section,
+                conninfo=make_conninfo(service=section),
+                service=section,
+                origin=f"{path} [{section}]",
+                service_file=str(path.resolve()),
+            )
+        )
     return out
 
 
@@ -218,15 +249,21 @@ def _from_toml(text: str, path: Path) -> list[Target]:
             raise InventoryError(f"{label}: 'name' is required (a non-empty string)")
         _check_name(name, label)
         if name in seen:
-            raise InventoryError(f"{where}: duplicate target name {name!r} (targets #{seen[name]} "
-                                 f"and #{i})")
+            raise InventoryError(
+                f"{where}: duplicate target name {name!r} (targets #{seen[name]} and #{i})"
+            )
         seen[name] = i
         out.append(_target(entry, defaults, label, service_file, path))
     return out
 
 
-def _target(entry: dict[str, Any], defaults: dict[str, Any], label: str,
-            service_file: str | None, path: Path) -> Target:
+def _target(
+    entry: dict[str, Any],
+    defaults: dict[str, Any],
+    label: str,
+    service_file: str | None,
+    path: Path,
+) -> Target:
     from psycopg.conninfo import make_conninfo
 
     dsn, service = entry.get("dsn"), entry.get("service")
@@ -235,7 +272,6 @@ def _target(entry: dict[str, Any], defaults: dict[str, Any], label: str,
     if dsn is not None:
         if not isinstance(dsn, str):
             raise InventoryError(f"{label}: 'dsn' must be a string")
-        from ..collect.connect import parse_conninfo
 
         try:
             parse_conninfo(dsn)
@@ -252,19 +288,30 @@ def _target(entry: dict[str, Any], defaults: dict[str, Any], label: str,
         if v is not None and (not isinstance(v, str) or not v):
             raise InventoryError(f"{label}: '{key}' must be a non-empty string")
     tags = merged.get("tags", [])
-    if isinstance(tags, str) or not isinstance(tags, list) or not all(
-            isinstance(t, str) and t for t in tags):
+    if (
+        isinstance(tags, str)
+        or not isinstance(tags, list)
+        or not all(isinstance(t, str) and t for t in tags)
+    ):
         raise InventoryError(f"{label}: 'tags' must be a list of non-empty strings")
     timeout = merged.get("timeout")
     seconds = parse_duration(timeout, f"{label}: timeout") if timeout is not None else None
     config = _merge_config(defaults.get("config", {}), entry.get("config", {}), label)
     if config:
         _check_config(config, label, path)
-    return Target(name=entry["name"], conninfo=conninfo, service=service,
-                  environment=merged.get("environment"), application=merged.get("application"),
-                  team=merged.get("team"), tags=tuple(dict.fromkeys(tags)), timeout=seconds,
-                  config=config, origin=label,
-                  service_file=service_file if service is not None else None)
+    return Target(
+        name=entry["name"],
+        conninfo=conninfo,
+        service=service,
+        environment=merged.get("environment"),
+        application=merged.get("application"),
+        team=merged.get("team"),
+        tags=tuple(dict.fromkeys(tags)),
+        timeout=seconds,
+        config=config,
+        origin=label,
+        service_file=service_file if service is not None else None,
+    )
 
 
 def _merge_config(base: Any, own: Any, label: str) -> dict[str, Any]:
@@ -285,13 +332,13 @@ def _merge_config(base: Any, own: Any, label: str) -> dict[str, Any]:
 def _check_config(config: dict[str, Any], label: str, path: Path) -> None:
     """Validate per-target settings now, with the config loader's own checks, so a typo
     stops the run before any cluster is contacted."""
-    from ..core.errors import ConfigError
-    from ..evaluate.config import config_from_mapping
 
     for key in FLEET_ONLY_KEYS:
         if key in config:
-            raise InventoryError(f"{label}: config.{key} cannot be set per target (the fleet "
-                                 "sets it: its --format and --output-dir, the target's name)")
+            raise InventoryError(
+                f"{label}: config.{key} cannot be set per target (the fleet "
+                "sets it: its --format and --output-dir, the target's name)"
+            )
     try:
         config_from_mapping(config, origin=f"{label}: config", base=path.parent)
     except ConfigError as exc:
@@ -308,11 +355,14 @@ def _check_name(name: str, label: str) -> None:
 def _unknown(table: Mapping[str, Any], known: Sequence[str], where: str, prefix: str) -> None:
     for key in table:
         if key not in known:
-            raise InventoryError(f"{where}: unknown key {prefix + str(key)!r} (known: "
-                                 f"{', '.join(prefix + k for k in known)})")
+            raise InventoryError(
+                f"{where}: unknown key {prefix + str(key)!r} (known: "
+                f"{', '.join(prefix + k for k in known)})"
+            )
 
 
 # --- selection and sharding -------------------------------------------------------------
+
 
 def parse_select(specs: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
     """``tag=eu`` / ``environment=prod,staging`` / ``name=orders-*`` -> (attribute, values)."""
@@ -321,8 +371,10 @@ def parse_select(specs: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
         key, eq, value = spec.partition("=")
         key = key.strip().lower()
         if not eq or key not in SELECT_KEYS or not value.strip():
-            raise InventoryError(f"--select {spec!r}: use KEY=VALUE with KEY one of "
-                                 f"{', '.join(sorted(set(SELECT_KEYS)))}")
+            raise InventoryError(
+                f"--select {spec!r}: use KEY=VALUE with KEY one of "
+                f"{', '.join(sorted(set(SELECT_KEYS)))}"
+            )
         values = tuple(v.strip() for v in value.split(",") if v.strip())
         out.append((SELECT_KEYS[key], values))
     return out
@@ -360,8 +412,11 @@ def shard_of(name: str, count: int) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") % count
 
 
-def choose(targets: Sequence[Target], selection: Sequence[tuple[str, tuple[str, ...]]],
-           shard: tuple[int, int] | None) -> list[Target]:
+def choose(
+    targets: Sequence[Target],
+    selection: Sequence[tuple[str, tuple[str, ...]]],
+    shard: tuple[int, int] | None,
+) -> list[Target]:
     out = [t for t in targets if matches(t, selection)]
     if shard is not None:
         i, n = shard

@@ -15,10 +15,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult, at_or_above
+from ..collect.connect import parse_conninfo
+from ..core.errors import EXIT_COLLECTION, EXIT_FINDINGS, EXIT_OK
+from ..core.model import (
+    SEVERITIES,
+    SEVERITY_RANK,
+    Finding,
+    Rule,
+    RuleResult,
+    ScanResult,
+    at_or_above,
+)
+from ..core.signals import EXIT_SIGINT, EXIT_SIGTERM
+from ..evaluate import waivers as waivers_mod
+from ..evaluate.rules import resolve_ids
+from ..reports.common import summarize
 
 if TYPE_CHECKING:
-    from ..evaluate.config import Config
+    from ..config import Config
     from .inventory import Target
 
 FLEET_RULE_ID = "PGR-FLEET-001"
@@ -42,20 +56,24 @@ def target_rule() -> Rule:
         title="Every fleet target was reached and audited",
         severity="high",
         category="coverage",
-        rationale=("A target of the inventory that could not be audited (the server is down "
-                   "or refuses the auditor, the per-target timeout passed, or the audit "
-                   "failed) is a blind spot, not a clean result: none of its roles, grants "
-                   "or pg_hba lines were looked at. The fleet reports it as a high coverage "
-                   "finding of that target, every rule is skipped there, and the rest of the "
-                   "fleet is still audited."),
+        rationale=(
+            "A target of the inventory that could not be audited (the server is down "
+            "or refuses the auditor, the per-target timeout passed, or the audit "
+            "failed) is a blind spot, not a clean result: none of its roles, grants "
+            "or pg_hba lines were looked at. The fleet reports it as a high coverage "
+            "finding of that target, every rule is skipped there, and the rest of the "
+            "fleet is still audited."
+        ),
         query="",
         message="Target {target} was not audited: {reason}",
-        manual=("Check that the server is up and that pg_hba.conf and the auditor's password "
-                "(passfile or service file) let the auditing role in, then run the fleet "
-                "again (or `pgaudit-roles scan` on that target). A timeout: raise the target's "
-                "timeout in the inventory or scan it with fewer databases at once. To accept "
-                "the gap knowingly (a decommissioned cluster), remove it from the inventory "
-                "or waive this finding for that target with a reason and an expiry date."),
+        manual=(
+            "Check that the server is up and that pg_hba.conf and the auditor's password "
+            "(passfile or service file) let the auditing role in, then run the fleet "
+            "again (or `pgaudit-roles scan` on that target). A timeout: raise the target's "
+            "timeout in the inventory or scan it with fewer databases at once. To accept "
+            "the gap knowingly (a decommissioned cluster), remove it from the inventory "
+            "or waive this finding for that target with a reason and an expiry date."
+        ),
         fix_safety="manual",
         object_type="target",
         tags=("coverage", "fleet"),
@@ -91,7 +109,6 @@ class TargetOutcome:
     def verdict(self) -> str:
         if self.result is None:
             return "not_run"
-        from ..reports.common import summarize
 
         return summarize(self.result).verdict
 
@@ -147,8 +164,6 @@ class FleetResult:
         be audited at all; 1 when any target has a finding at or above its --fail-on
         (a target not audited is such a finding, high, unless waived or gated out);
         else 0."""
-        from ..core.errors import EXIT_COLLECTION, EXIT_FINDINGS, EXIT_OK
-        from ..core.signals import EXIT_SIGINT, EXIT_SIGTERM
 
         if self.interrupted == "SIGTERM":
             return EXIT_SIGTERM
@@ -161,14 +176,23 @@ class FleetResult:
     def worst(self, limit: int = 25) -> list[tuple[TargetOutcome, Finding]]:
         """The most severe active findings across the fleet (severity, then how many
         targets share the rule, then target and message for a stable order)."""
-        from ..core.model import SEVERITY_RANK
-
-        spread = Counter(rule for rule, targets in self.rule_spread().items()
-                         for _ in targets)
-        rows = [(o, f) for o in self.outcomes if o.result is not None
-                for f in o.result.findings if f.gating]
-        rows.sort(key=lambda x: (-SEVERITY_RANK[x[1].severity], -spread.get(x[1].rule_id, 0),
-                                 x[0].target.name, x[1].rule_id, x[1].message))
+        spread = Counter(rule for rule, targets in self.rule_spread().items() for _ in targets)
+        rows = [
+            (o, f)
+            for o in self.outcomes
+            if o.result is not None
+            for f in o.result.findings
+            if f.gating
+        ]
+        rows.sort(
+            key=lambda x: (
+                -SEVERITY_RANK[x[1].severity],
+                -spread.get(x[1].rule_id, 0),
+                x[0].target.name,
+                x[1].rule_id,
+                x[1].message,
+            )
+        )
         return rows[:limit]
 
     def rule_spread(self) -> dict[str, list[str]]:
@@ -192,59 +216,74 @@ class FleetResult:
                 active = [f for f in r.findings if f.gating]
                 if not active:
                     continue
-                row = info.setdefault(r.rule.id, {"rule_id": r.rule.id, "title": r.rule.title,
-                                                  "severity": r.effective_severity,
-                                                  "category": r.rule.category, "targets": [],
-                                                  "findings": 0})
+                row = info.setdefault(
+                    r.rule.id,
+                    {
+                        "rule_id": r.rule.id,
+                        "title": r.rule.title,
+                        "severity": r.effective_severity,
+                        "category": r.rule.category,
+                        "targets": [],
+                        "findings": 0,
+                    },
+                )
                 row["targets"].append(o.target.name)
                 row["findings"] += len(active)
-        from ..core.model import SEVERITY_RANK
 
-        return sorted(info.values(), key=lambda x: (-len(x["targets"]),
-                                                    -SEVERITY_RANK[x["severity"]], x["rule_id"]))
+        return sorted(
+            info.values(),
+            key=lambda x: (-len(x["targets"]), -SEVERITY_RANK[x["severity"]], x["rule_id"]),
+        )
 
 
 def conninfo_target(conninfo: str) -> dict[str, Any]:
     """host, port, dbname, user (and service) of a conninfo, never the password."""
-    from ..collect.connect import parse_conninfo
-
     try:
         params = parse_conninfo(conninfo)
     except Exception:
         return {}
-    return {k: params.get(k) for k in ("host", "port", "dbname", "user", "service")
-            if params.get(k)}
+    return {
+        k: params.get(k) for k in ("host", "port", "dbname", "user", "service") if params.get(k)
+    }
 
 
-def not_audited_result(target: Target, status: str, reason: str, rules: Sequence[Rule],
-                       cfg: Config, label: str) -> ScanResult:
+def not_audited_result(
+    target: Target, status: str, reason: str, rules: Sequence[Rule], cfg: Config, label: str
+) -> ScanResult:
     """The ScanResult of a target that was not audited (see the module docstring)."""
     rule = target_rule()
     severity = cfg.severity.get(FLEET_RULE_ID, rule.severity)
     what = {"unreachable": "unreachable", "timeout": "timed out", "error": "audit failed"}[status]
     finding = Finding(
-        rule_id=FLEET_RULE_ID, severity=severity,
+        rule_id=FLEET_RULE_ID,
+        severity=severity,
         message=f"Target {target.name} was not audited ({what}): {reason}",
-        object_type="target", object_name=target.name, object_identity=target.name,
-        manual=rule.manual, details={"target": target.name, "status": status, "reason": reason,
-                                     "where": label})
+        object_type="target",
+        object_name=target.name,
+        object_identity=target.name,
+        manual=rule.manual,
+        details={"target": target.name, "status": status, "reason": reason, "where": label},
+    )
     skipped = f"target not audited ({what}): {reason}"
     results = [RuleResult(rule=rule, status="fail", findings=[finding], severity=severity)]
-    results += [RuleResult(rule=r, status="skipped", reason=skipped,
-                           severity=cfg.severity.get(r.id)) for r in rules]
+    results += [
+        RuleResult(rule=r, status="skipped", reason=skipped, severity=cfg.severity.get(r.id))
+        for r in rules
+    ]
     meta: dict[str, Any] = {
-        "target": conninfo_target(target.conninfo), "target_label": target.name,
+        "target": conninfo_target(target.conninfo),
+        "target_label": target.name,
         "target_name": target.name,
-        "fleet_target": target.attributes(), "fleet_status": status,
+        "fleet_target": target.attributes(),
+        "fleet_status": status,
         "collected_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "sources": {}, "databases": [],
+        "sources": {},
+        "databases": [],
     }
-    result = ScanResult(meta=meta, results=results, fail_on=cfg.fail_on,
-                        config_sources=dict(cfg.sources))
+    result = ScanResult(
+        meta=meta, results=results, fail_on=cfg.fail_on, config_sources=dict(cfg.sources)
+    )
     if cfg.waivers is not None:
-        from ..evaluate import waivers as waivers_mod
-        from ..evaluate.rules import resolve_ids
-
         ids = {**resolve_ids(list(rules)), FLEET_RULE_ID: FLEET_RULE_ID}
         waivers_mod.apply([finding], waivers_mod.load(cfg.waivers), ids)
     return result

@@ -14,7 +14,10 @@ from typing import IO, Any
 from .. import __version__
 from ..core.model import SEVERITIES
 from ..reports.common import TOOL_NAME, where_label
+from ..reports.html_report import _asset, _csp_hash, environment
+from .envdrift import detail_lines
 from .outcome import FleetResult
+from .report_json import document
 
 WORST_SHOWN = 50
 
@@ -27,8 +30,6 @@ def _link(reports: dict[str, str]) -> tuple[str | None, str]:
 
 
 def context(r: FleetResult) -> dict[str, Any]:
-    from .envdrift import detail_lines
-    from .report_json import document
 
     doc = document(r)
     links = {}
@@ -41,36 +42,58 @@ def context(r: FleetResult) -> dict[str, Any]:
     worst = []
     for w in r.worst(WORST_SHOWN):
         o, f = w
-        worst.append({"severity": f.severity, "target": o.target.name, "rule_id": f.rule_id,
-                      "where": where_label(f), "message": f.message,
-                      "link": links.get(o.target.name)})
+        worst.append(
+            {
+                "severity": f.severity,
+                "target": o.target.name,
+                "rule_id": f.rule_id,
+                "where": where_label(f),
+                "message": f.message,
+                "link": links.get(o.target.name),
+            }
+        )
     active = sum(len(o.gating) for o in r.outcomes)
     envs = [{**e, "lines": detail_lines(e)} for e in doc["environments"]]
     verdict = doc["summary"]["verdict"]
     gating = doc["summary"]["gating"]
-    text = (f"{gating} finding(s) at or above {r.fail_on} on {doc['summary']['targets_failing']} "
-            f"target(s)" if gating else f"no finding at or above {r.fail_on}")
+    text = (
+        f"{gating} finding(s) at or above {r.fail_on} on {doc['summary']['targets_failing']} "
+        f"target(s)"
+        if gating
+        else f"no finding at or above {r.fail_on}"
+    )
     missing = len(r.outcomes) - doc["summary"]["by_status"]["audited"]
     if missing:
         text += f"; {missing} target(s) not audited"
     return {
-        "tool": TOOL_NAME, "version": __version__, "verdict": verdict, "verdict_text": text,
-        "interrupted": r.interrupted, "run": doc["run"], "fail_on": r.fail_on,
-        "exit_code": doc["summary"]["exit_code"], "severities": SEVERITIES,
-        "totals": doc["summary"]["by_severity"], "spread": spread, "targets": targets,
-        "worst": worst, "worst_more": max(0, active - len(worst)), "rules": doc["rules"],
-        "environments": envs, "environment_notes": doc["environment_notes"],
+        "tool": TOOL_NAME,
+        "version": __version__,
+        "verdict": verdict,
+        "verdict_text": text,
+        "interrupted": r.interrupted,
+        "run": doc["run"],
+        "fail_on": r.fail_on,
+        "exit_code": doc["summary"]["exit_code"],
+        "severities": SEVERITIES,
+        "totals": doc["summary"]["by_severity"],
+        "spread": spread,
+        "targets": targets,
+        "worst": worst,
+        "worst_more": max(0, active - len(worst)),
+        "rules": doc["rules"],
+        "environments": envs,
+        "environment_notes": doc["environment_notes"],
     }
 
 
 def write(r: FleetResult, fh: IO[str], **_: Any) -> None:
     from markupsafe import Markup
 
-    from ..reports.html_report import _asset, _csp_hash, environment
-
     css = _asset("report.css") + "\n" + _asset("fleet.css")
-    csp = ("default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "
-           f"style-src {_csp_hash(css)}")
+    csp = (
+        "default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "
+        f"style-src {_csp_hash(css)}"
+    )
     ctx = context(r)
     ctx.update(csp=csp, css=Markup(css))  # our own static file, not data
     for chunk in environment().get_template("fleet.html.j2").generate(**ctx):

@@ -22,10 +22,19 @@ SCHEMA_VERSION = "1.0"
 
 
 def finding_brief(f: Finding) -> dict[str, Any]:
-    return {"fingerprint": f.fingerprint, "rule_id": f.rule_id, "severity": f.severity,
-            "message": f.message, "database": f.database, "object_type": f.object_type,
-            "object": object_label(f) or None, "role": f.role, "gating": f.gating,
-            "waived": f.suppressed is not None, "baseline": f.baseline}
+    return {
+        "fingerprint": f.fingerprint,
+        "rule_id": f.rule_id,
+        "severity": f.severity,
+        "message": f.message,
+        "database": f.database,
+        "object_type": f.object_type,
+        "object": object_label(f) or None,
+        "role": f.role,
+        "gating": f.gating,
+        "waived": f.suppressed is not None,
+        "baseline": f.baseline,
+    }
 
 
 def target_json(o: TargetOutcome) -> dict[str, Any]:
@@ -33,17 +42,29 @@ def target_json(o: TargetOutcome) -> dict[str, Any]:
     res = o.result
     summary = summarize(res) if res is not None else None
     return {
-        "name": t.name, "directory": f"targets/{t.slug}", "environment": t.environment,
-        "application": t.application, "team": t.team, "tags": list(t.tags),
-        "where": o.label, "status": o.status, "reason": o.reason,
+        "name": t.name,
+        "directory": f"targets/{t.slug}",
+        "environment": t.environment,
+        "application": t.application,
+        "team": t.team,
+        "tags": list(t.tags),
+        "where": o.label,
+        "status": o.status,
+        "reason": o.reason,
         "verdict": summary.verdict if summary else "not_run",
-        "server_version": (str(res.meta.get("server_version"))
-                           if res is not None and res.meta.get("server_version") else None),
+        "server_version": (
+            str(res.meta.get("server_version"))
+            if res is not None and res.meta.get("server_version")
+            else None
+        ),
         "fail_on": res.fail_on if res is not None else None,
-        "duration_s": o.duration_s, "peak_rss_kb": o.peak_rss_kb,
-        "counts": o.counts(), "gating": len(o.gating),
+        "duration_s": o.duration_s,
+        "peak_rss_kb": o.peak_rss_kb,
+        "counts": o.counts(),
+        "gating": len(o.gating),
         "coverage_gaps": summary.coverage_gaps if summary else 0,
-        "reports": dict(o.reports), "snapshot": o.snapshot,
+        "reports": dict(o.reports),
+        "snapshot": o.snapshot,
         "findings": [finding_brief(f) for f in (res.findings if res is not None else [])],
     }
 
@@ -54,18 +75,27 @@ def document(r: FleetResult) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__},
         "run": {
-            "inventory": r.inventory, "inventory_kind": r.inventory_kind,
+            "inventory": r.inventory,
+            "inventory_kind": r.inventory_kind,
             "started_at": r.started_at.isoformat(timespec="seconds"),
             "finished_at": r.finished_at.isoformat(timespec="seconds"),
             "duration_s": round((r.finished_at - r.started_at).total_seconds(), 3),
-            "selection": list(r.selection), "shard": r.shard, "parallel": r.parallel,
-            "jobs": r.jobs, "targets_in_inventory": r.total_in_inventory,
-            "interrupted": r.interrupted, "incomplete": r.incomplete,
+            "selection": list(r.selection),
+            "shard": r.shard,
+            "parallel": r.parallel,
+            "jobs": r.jobs,
+            "targets_in_inventory": r.total_in_inventory,
+            "interrupted": r.interrupted,
+            "incomplete": r.incomplete,
         },
         "summary": {
-            "verdict": r.verdict(), "exit_code": r.exit_code(), "fail_on": r.fail_on,
-            "targets": len(r.outcomes), "by_status": r.by_status(),
-            "by_severity": r.severity_totals(), "gating": r.gating_total(),
+            "verdict": r.verdict(),
+            "exit_code": r.exit_code(),
+            "fail_on": r.fail_on,
+            "targets": len(r.outcomes),
+            "by_status": r.by_status(),
+            "by_severity": r.severity_totals(),
+            "gating": r.gating_total(),
             "targets_failing": sum(1 for o in r.outcomes if o.gating),
         },
         "targets": [target_json(o) for o in r.outcomes],

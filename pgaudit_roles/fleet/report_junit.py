@@ -24,8 +24,12 @@ _PREFIX = TOOL_NAME + "."
 def _cases(o: TargetOutcome) -> list[ET.Element]:
     target = _component(o.target.name)
     if o.result is None:
-        case = ET.Element("testcase", name=f"[{o.status.upper()}] {printable(o.target.name)}",
-                          classname=f"{target}.fleet", time="0")
+        case = ET.Element(
+            "testcase",
+            name=f"[{o.status.upper()}] {printable(o.target.name)}",
+            classname=f"{target}.fleet",
+            time="0",
+        )
         ET.SubElement(case, "skipped", message=printable(o.reason or o.status))
         return [case]
     out = []
@@ -33,7 +37,7 @@ def _cases(o: TargetOutcome) -> list[ET.Element]:
     for suite in root.findall("testsuite"):
         for case in suite.findall("testcase"):
             cls = case.get("classname") or ""
-            rest = cls[len(_PREFIX):] if cls.startswith(_PREFIX) else cls
+            rest = cls[len(_PREFIX) :] if cls.startswith(_PREFIX) else cls
             case.set("classname", f"{target}.{rest}")
             out.append(case)
     return out
@@ -47,22 +51,41 @@ def build(r: FleetResult, *, hostname: str | None = None) -> ET.Element:
         failures = sum(1 for c in cases if c.find("failure") is not None)
         errors = sum(1 for c in cases if c.find("error") is not None)
         skipped = sum(1 for c in cases if c.find("skipped") is not None)
-        stamp = _timestamp(o.result.meta.get("collected_at") if o.result is not None
-                           else r.started_at)
-        suite = ET.Element("testsuite", {
-            "name": f"target {printable(o.target.name)}", "timestamp": stamp, "hostname": host,
-            "tests": str(len(cases)), "failures": str(failures), "errors": str(errors),
-            "skipped": str(skipped), "time": f"{o.duration_s:.3f}", "id": str(i),
-            "package": TOOL_NAME})
+        stamp = _timestamp(
+            o.result.meta.get("collected_at") if o.result is not None else r.started_at
+        )
+        suite = ET.Element(
+            "testsuite",
+            {
+                "name": f"target {printable(o.target.name)}",
+                "timestamp": stamp,
+                "hostname": host,
+                "tests": str(len(cases)),
+                "failures": str(failures),
+                "errors": str(errors),
+                "skipped": str(skipped),
+                "time": f"{o.duration_s:.3f}",
+                "id": str(i),
+                "package": TOOL_NAME,
+            },
+        )
         props = ET.SubElement(suite, "properties")
-        values = {"tool": TOOL_NAME, "tool_version": __version__, "target": o.target.name,
-                  "status": o.status, "where": o.label, "environment": o.target.environment,
-                  "application": o.target.application, "team": o.target.team,
-                  "tags": ",".join(o.target.tags) or None,
-                  "fail_on": o.result.fail_on if o.result is not None else r.fail_on,
-                  "server_version": (o.result.meta.get("server_version")
-                                     if o.result is not None else None),
-                  "reason": o.reason}
+        values = {
+            "tool": TOOL_NAME,
+            "tool_version": __version__,
+            "target": o.target.name,
+            "status": o.status,
+            "where": o.label,
+            "environment": o.target.environment,
+            "application": o.target.application,
+            "team": o.target.team,
+            "tags": ",".join(o.target.tags) or None,
+            "fail_on": o.result.fail_on if o.result is not None else r.fail_on,
+            "server_version": (
+                o.result.meta.get("server_version") if o.result is not None else None
+            ),
+            "reason": o.reason,
+        }
         for k, v in values.items():
             if v is not None:
                 ET.SubElement(props, "property", name=k, value=printable(str(v)))

@@ -20,15 +20,22 @@ LAST_SUCCESS = "pgaudit_last_successful_scan_timestamp_seconds"
 
 
 def render(r: FleetResult) -> str:
-    entries = [Entry(target=o.target.name, result=o.result, duration_seconds=o.duration_s)
-               for o in r.outcomes if o.result is not None]
+    entries = [
+        Entry(target=o.target.name, result=o.result, duration_seconds=o.duration_s)
+        for o in r.outcomes
+        if o.result is not None
+    ]
     text = render_metrics(entries) if entries else ""
-    missed = {f'{LAST_SUCCESS}{{target="{label_value(o.target.name)}"}} '
-              for o in r.outcomes if o.result is not None and o.status != "audited"}
+    missed = {
+        f'{LAST_SUCCESS}{{target="{label_value(o.target.name)}"}} '
+        for o in r.outcomes
+        if o.result is not None and o.status != "audited"
+    }
     if not missed:
         return text
-    return "".join(line + "\n" for line in text.splitlines()
-                   if not any(line.startswith(m) for m in missed))
+    return "".join(
+        line + "\n" for line in text.splitlines() if not any(line.startswith(m) for m in missed)
+    )
 
 
 def write(r: FleetResult, fh: IO[str], **_: Any) -> None:

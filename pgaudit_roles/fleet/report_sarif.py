@@ -27,12 +27,14 @@ def build(r: FleetResult, **options: Any) -> dict[str, Any]:
         run = build_target(o.result, **options)["runs"][0]
         run["automationDetails"] = {"id": f"{TOOL_NAME}/fleet/{quote(o.target.name, safe='')}/"}
         run.setdefault("properties", {})["fleetTarget"] = {
-            **o.target.attributes(), "status": o.status, "reason": o.reason}
+            **o.target.attributes(),
+            "status": o.status,
+            "reason": o.reason,
+        }
         runs.append(run)
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
 
 
 def write(r: FleetResult, fh: IO[str], **options: Any) -> None:
-    fh.write(json_text(json.dumps(build(r, **options), ensure_ascii=False, indent=1,
-                                  default=str)))
+    fh.write(json_text(json.dumps(build(r, **options), ensure_ascii=False, indent=1, default=str)))
     fh.write("\n")

@@ -14,10 +14,10 @@ from typing import IO, Any
 
 from ..core.model import SEVERITIES, SEVERITY_RANK
 from ..reports.common import printable
+from .envdrift import summary_lines
 from .outcome import FleetResult, TargetOutcome
 
-_ORDER = {"unreachable": 0, "timeout": 0, "error": 0, "interrupted": 1, "not_run": 2,
-          "audited": 3}
+_ORDER = {"unreachable": 0, "timeout": 0, "error": 0, "interrupted": 1, "not_run": 2, "audited": 3}
 
 
 def _sort_key(o: TargetOutcome) -> tuple[Any, ...]:
@@ -30,8 +30,9 @@ def _counts(o: TargetOutcome) -> str:
     return ", ".join(f"{c[s]} {s}" for s in SEVERITIES if c[s]) or "no findings"
 
 
-def render_text(r: FleetResult, report_paths: Mapping[str, Path] | None = None,
-                top: int = 15) -> str:
+def render_text(
+    r: FleetResult, report_paths: Mapping[str, Path] | None = None, top: int = 15
+) -> str:
     lines = []
     by = r.by_status()
     head = f"fleet {printable(r.inventory)}: {len(r.outcomes)} target(s)"
@@ -52,11 +53,11 @@ def render_text(r: FleetResult, report_paths: Mapping[str, Path] | None = None,
     if rows:
         lines.append("rules failing on the most targets:")
         for row in rows:
-            lines.append(f"  {row['rule_id']} [{row['severity']}] on {len(row['targets'])} "
-                         f"target(s): {printable(row['title'])}")
+            lines.append(
+                f"  {row['rule_id']} [{row['severity']}] on {len(row['targets'])} "
+                f"target(s): {printable(row['title'])}"
+            )
     if r.environments:
-        from .envdrift import summary_lines
-
         lines.append("drift between environments:")
         lines += [f"  {printable(x)}" for x in summary_lines(r.environments)]
     for note in r.environment_notes[:3]:
@@ -65,9 +66,12 @@ def render_text(r: FleetResult, report_paths: Mapping[str, Path] | None = None,
         lines.append("reports: " + ", ".join(str(p) for p in report_paths.values()))
     verdict = r.verdict().upper()
     gating = r.gating_total()
-    detail = (f"{gating} finding(s) at or above the gate on "
-              f"{sum(1 for o in r.outcomes if o.gating)} target(s)" if gating
-              else "no finding at or above the gate")
+    detail = (
+        f"{gating} finding(s) at or above the gate on "
+        f"{sum(1 for o in r.outcomes if o.gating)} target(s)"
+        if gating
+        else "no finding at or above the gate"
+    )
     if r.incomplete:
         missing = sum(1 for o in r.outcomes if o.status != "audited")
         detail += f"; {missing} target(s) not audited" if missing else ""
@@ -77,8 +81,9 @@ def render_text(r: FleetResult, report_paths: Mapping[str, Path] | None = None,
     return "\n".join(lines) + "\n"
 
 
-def echo_summary(r: FleetResult, report_paths: Mapping[str, Path] | None = None, *,
-                 file: IO[str] | None = None) -> None:
+def echo_summary(
+    r: FleetResult, report_paths: Mapping[str, Path] | None = None, *, file: IO[str] | None = None
+) -> None:
     import click
 
     color: bool | None = False if os.environ.get("NO_COLOR") else None

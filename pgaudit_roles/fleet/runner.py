@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .worker import Job, Payload
+from ..core.signals import Terminated
+from .worker import Job, Payload, child_main
 
 GRACE_S = 10.0
 """How long a child may take to unwind after SIGTERM before it is killed."""
@@ -52,17 +53,26 @@ class _Running:
 
 def _context() -> Any:
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["pgaudit_roles.fleet.worker", "pgaudit_roles.pipeline",
-                                "pgaudit_roles.collect.collector", "pgaudit_roles.evaluate.engine"])
+    ctx.set_forkserver_preload(
+        [
+            "pgaudit_roles.fleet.worker",
+            "pgaudit_roles.pipeline",
+            "pgaudit_roles.collect.collector",
+            "pgaudit_roles.evaluate.engine",
+        ]
+    )
     return ctx
 
 
-def run(jobs: Sequence[Job], *, parallel: int, timeout_s: Callable[[Job], float | None],
-        on_done: Callable[[Finished], None] | None = None) -> tuple[list[Finished], str | None]:
+def run(
+    jobs: Sequence[Job],
+    *,
+    parallel: int,
+    timeout_s: Callable[[Job], float | None],
+    on_done: Callable[[Finished], None] | None = None,
+) -> tuple[list[Finished], str | None]:
     """Run every job; return the finished list (in completion order) and the signal that
     stopped the run early ("SIGINT"/"SIGTERM"), if any. Never raises KeyboardInterrupt."""
-    from ..core.signals import Terminated
-    from .worker import child_main
 
     ctx = _context()
     pending: deque[Job] = deque(jobs)
@@ -80,8 +90,12 @@ def run(jobs: Sequence[Job], *, parallel: int, timeout_s: Callable[[Job], float 
             while pending and len(running) < parallel:
                 job = pending.popleft()
                 reader, writer = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=child_main, args=(job, writer),
-                                   name=f"pgaudit-roles fleet {job.target.slug}", daemon=False)
+                proc = ctx.Process(
+                    target=child_main,
+                    args=(job, writer),
+                    name=f"pgaudit-roles fleet {job.target.slug}",
+                    daemon=False,
+                )
                 proc.start()
                 writer.close()
                 limit = timeout_s(job)
@@ -94,11 +108,19 @@ def run(jobs: Sequence[Job], *, parallel: int, timeout_s: Callable[[Job], float 
             _stop(r.proc)
         for r in running:
             _reap(r.proc)
-            finish(Finished(r.job, "interrupted", f"run stopped ({stopped}) while auditing",
-                            None, time.monotonic() - r.started))
+            finish(
+                Finished(
+                    r.job,
+                    "interrupted",
+                    f"run stopped ({stopped}) while auditing",
+                    None,
+                    time.monotonic() - r.started,
+                )
+            )
         for job in pending:
-            finish(Finished(job, "not_run", f"run stopped ({stopped}) before this target", None,
-                            0.0))
+            finish(
+                Finished(job, "not_run", f"run stopped ({stopped}) before this target", None, 0.0)
+            )
     return done, stopped
 
 
@@ -132,8 +154,15 @@ def _step(running: list[_Running], finish: Callable[[Finished], None]) -> None:
             if r.payload is not None:
                 finish(Finished(r.job, r.payload.status, r.payload.reason, r.payload, elapsed))
             else:
-                finish(Finished(r.job, "error", f"the audit process ended without a result "
-                                f"(exit code {r.proc.exitcode})", None, elapsed))
+                finish(
+                    Finished(
+                        r.job,
+                        "error",
+                        f"the audit process ended without a result (exit code {r.proc.exitcode})",
+                        None,
+                        elapsed,
+                    )
+                )
     now = time.monotonic()
     for r in list(running):
         if r.deadline is not None and now >= r.deadline and r.payload is None:
@@ -141,8 +170,15 @@ def _step(running: list[_Running], finish: Callable[[Finished], None]) -> None:
             _reap(r.proc)
             r.conn.close()
             running.remove(r)
-            finish(Finished(r.job, "timeout", f"no result within the target's timeout of "
-                            f"{_seconds(r.deadline - r.started)}", None, now - r.started))
+            finish(
+                Finished(
+                    r.job,
+                    "timeout",
+                    f"no result within the target's timeout of {_seconds(r.deadline - r.started)}",
+                    None,
+                    now - r.started,
+                )
+            )
 
 
 def _stop(proc: Any) -> None:
@@ -164,4 +200,6 @@ def _seconds(s: float) -> str:
 
 
 def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )

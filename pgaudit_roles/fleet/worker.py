@@ -22,11 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..collect.snapshot import save
+from ..core.errors import AuditError, CollectionError
+from ..core.signals import install
+from ..pipeline import collect_snapshot, evaluate_snapshot, write_files
+from ..twin.verify import unverified
+
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
+    from ..config import Config
     from ..core.model import Rule, ScanResult
-    from ..evaluate.config import Config
     from .inventory import Target
 
 SNAPSHOT_NAME = "snapshot.json.gz"
@@ -60,7 +66,6 @@ def child_main(job: Job, conn: Connection) -> None:
     terminal process group gets SIGINT): the child ignores it and stops on the SIGTERM
     the supervisor sends, which ``signals`` turns into a clean unwind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from ..core.signals import install
 
     install()
     if job.target.service_file:
@@ -84,17 +89,15 @@ def child_main(job: Job, conn: Connection) -> None:
 
 def audit(job: Job) -> Payload:
     """Collect, save the snapshot, evaluate, write the target's reports."""
-    from ..collect.snapshot import save
-    from ..core.errors import AuditError, CollectionError
-    from ..pipeline import collect_snapshot, evaluate_snapshot, write_files
 
     t0 = time.monotonic()
     job.directory.mkdir(parents=True, exist_ok=True)
     try:
         snap = collect_snapshot(job.target.conninfo, job.cfg)
     except CollectionError as exc:
-        return Payload(status="unreachable", reason=_line(str(exc)),
-                       duration_s=time.monotonic() - t0)
+        return Payload(
+            status="unreachable", reason=_line(str(exc)), duration_s=time.monotonic() - t0
+        )
     except AuditError as exc:
         return Payload(status="error", reason=_line(str(exc)), duration_s=time.monotonic() - t0)
     try:
@@ -107,11 +110,10 @@ def audit(job: Job) -> Payload:
         result.meta["fleet_status"] = "audited"
         options = dict(job.options)
         if "sql" in job.formats:
-            from ..twin.verify import unverified
-
             options["sql_verification"] = unverified(
                 options.get("sql_level") or "safe",
-                "fleet runs do not build twins; verify one target with `scan --verify`")
+                "fleet runs do not build twins; verify one target with `scan --verify`",
+            )
         paths = write_files(result, job.formats, job.directory, options)
     except AuditError as exc:
         return Payload(status="error", reason=_line(str(exc)), duration_s=time.monotonic() - t0)
@@ -120,9 +122,13 @@ def audit(job: Job) -> Payload:
         if spool is not None and hasattr(spool, "cleanup"):
             spool.cleanup()
     result.inventory = {}  # the per-target HTML has it; the fleet reports do not need it
-    return Payload(status="audited", result=result,
-                   reports={fmt: str(p) for fmt, p in paths.items()},
-                   snapshot=str(snapshot_path), duration_s=time.monotonic() - t0)
+    return Payload(
+        status="audited",
+        result=result,
+        reports={fmt: str(p) for fmt, p in paths.items()},
+        snapshot=str(snapshot_path),
+        duration_s=time.monotonic() - t0,
+    )
 
 
 def _line(text: str) -> str:

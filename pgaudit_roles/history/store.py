@@ -15,7 +15,7 @@ or a fleet's parallel targets can record at once), and each file is written with
 coverage files whose run has no ``runs`` file (a run cut short by a crash).
 
 ``rules`` and ``coverage`` exist so that a later comparison can tell "fixed" from "not
-looked at": the same semantics as ``diff`` (pgaudit_roles.evaluate.diffing).
+looked at": the same semantics as ``diff`` (pgaudit_roles.diffing).
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
+from ..core.atomic import current_umask
 from ..core.errors import UsageError
+from ..core.model import SEVERITIES, STATUSES
 
 FORMAT_VERSION = 1
 TABLES: tuple[str, ...] = ("findings", "rules", "coverage", "runs")
@@ -45,32 +48,66 @@ write in progress in another process."""
 
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "runs": [
-        ("run_id", "VARCHAR"), ("format_version", "INTEGER"), ("target", "VARCHAR"),
-        ("started_at", "TIMESTAMP"), ("recorded_at", "TIMESTAMP"),
-        ("duration_seconds", "DOUBLE"), ("tool_version", "VARCHAR"),
-        ("server_version", "VARCHAR"), ("server_version_num", "INTEGER"),
-        ("framework", "VARCHAR"), ("fail_on", "VARCHAR"), ("gate", "VARCHAR"),
-        ("findings_total", "INTEGER"), ("open_critical", "INTEGER"), ("open_high", "INTEGER"),
-        ("open_medium", "INTEGER"), ("open_low", "INTEGER"), ("open_info", "INTEGER"),
-        ("waived", "INTEGER"), ("accepted", "INTEGER"), ("gating", "INTEGER"),
-        ("rules_pass", "INTEGER"), ("rules_fail", "INTEGER"), ("rules_incomplete", "INTEGER"),
-        ("rules_skipped", "INTEGER"), ("rules_error", "INTEGER"), ("coverage_gaps", "INTEGER"),
+        ("run_id", "VARCHAR"),
+        ("format_version", "INTEGER"),
+        ("target", "VARCHAR"),
+        ("started_at", "TIMESTAMP"),
+        ("recorded_at", "TIMESTAMP"),
+        ("duration_seconds", "DOUBLE"),
+        ("tool_version", "VARCHAR"),
+        ("server_version", "VARCHAR"),
+        ("server_version_num", "INTEGER"),
+        ("framework", "VARCHAR"),
+        ("fail_on", "VARCHAR"),
+        ("gate", "VARCHAR"),
+        ("findings_total", "INTEGER"),
+        ("open_critical", "INTEGER"),
+        ("open_high", "INTEGER"),
+        ("open_medium", "INTEGER"),
+        ("open_low", "INTEGER"),
+        ("open_info", "INTEGER"),
+        ("waived", "INTEGER"),
+        ("accepted", "INTEGER"),
+        ("gating", "INTEGER"),
+        ("rules_pass", "INTEGER"),
+        ("rules_fail", "INTEGER"),
+        ("rules_incomplete", "INTEGER"),
+        ("rules_skipped", "INTEGER"),
+        ("rules_error", "INTEGER"),
+        ("coverage_gaps", "INTEGER"),
         ("labels", "VARCHAR"),
     ],
     "findings": [
-        ("run_id", "VARCHAR"), ("target", "VARCHAR"), ("fingerprint", "VARCHAR"),
-        ("rule_id", "VARCHAR"), ("severity", "VARCHAR"), ("status", "VARCHAR"),
-        ("database", "VARCHAR"), ("object_type", "VARCHAR"), ("object_identity", "VARCHAR"),
-        ("role", "VARCHAR"), ("message", "VARCHAR"), ("evidence_digest", "VARCHAR"),
+        ("run_id", "VARCHAR"),
+        ("target", "VARCHAR"),
+        ("fingerprint", "VARCHAR"),
+        ("rule_id", "VARCHAR"),
+        ("severity", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("database", "VARCHAR"),
+        ("object_type", "VARCHAR"),
+        ("object_identity", "VARCHAR"),
+        ("role", "VARCHAR"),
+        ("message", "VARCHAR"),
+        ("evidence_digest", "VARCHAR"),
     ],
     "rules": [
-        ("run_id", "VARCHAR"), ("target", "VARCHAR"), ("rule_id", "VARCHAR"),
-        ("status", "VARCHAR"), ("reason", "VARCHAR"), ("severity", "VARCHAR"),
-        ("category", "VARCHAR"), ("requires", "VARCHAR[]"),
+        ("run_id", "VARCHAR"),
+        ("target", "VARCHAR"),
+        ("rule_id", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("severity", "VARCHAR"),
+        ("category", "VARCHAR"),
+        ("requires", "VARCHAR[]"),
     ],
     "coverage": [
-        ("run_id", "VARCHAR"), ("target", "VARCHAR"), ("source", "VARCHAR"),
-        ("database", "VARCHAR"), ("status", "VARCHAR"), ("reason", "VARCHAR"),
+        ("run_id", "VARCHAR"),
+        ("target", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("database", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("reason", "VARCHAR"),
     ],
 }
 """Each table's columns and DuckDB types: the store's documented contract."""
@@ -113,8 +150,10 @@ def parse_retention(spec: str | int | None, origin: str = "--history-keep") -> R
         return None
     m = _RETENTION.match(str(spec))
     if isinstance(spec, bool) or not m or int(m.group(1)) < 1:
-        raise UsageError(f"{origin}: {spec!r} is not a retention: give days ('90d') or a "
-                         "number of runs per target ('30 runs'), at least 1")
+        raise UsageError(
+            f"{origin}: {spec!r} is not a retention: give days ('90d') or a "
+            "number of runs per target ('30 runs'), at least 1"
+        )
     n = int(m.group(1))
     return Retention(days=n) if m.group(2).lower().startswith("d") else Retention(runs=n)
 
@@ -133,30 +172,61 @@ def _utc(value: Any) -> dt.datetime:
     return value
 
 
-def run_from_result(result: Any, *, target: str, duration_seconds: float | None = None,
-                    labels: dict[str, str] | None = None,
-                    started_at: dt.datetime | str | None = None) -> Run:
+def run_from_result(
+    result: Any,
+    *,
+    target: str,
+    duration_seconds: float | None = None,
+    labels: dict[str, str] | None = None,
+    started_at: dt.datetime | str | None = None,
+) -> Run:
     """A :class:`Run` from a ScanResult (``scan``, ``check`` or a fleet target)."""
-    from .. import __version__
-    from ..core.model import SEVERITIES, STATUSES
 
     meta = result.meta
     findings = []
     for f in result.findings:
-        status = ("waived" if f.suppressed is not None
-                  else "accepted" if f.baseline == "unchanged" else "open")
-        findings.append({"fingerprint": f.fingerprint, "rule_id": f.rule_id,
-                         "severity": f.severity, "status": status, "database": f.database,
-                         "object_type": f.object_type,
-                         "object_identity": f.object_identity or f.object_name,
-                         "role": f.role, "message": f.message,
-                         "evidence_digest": f.evidence_digest})
-    rules = [{"rule_id": r.rule.id, "status": r.status, "reason": r.reason,
-              "severity": r.effective_severity, "category": r.rule.category,
-              "requires": list(r.rule.requires)} for r in result.results]
-    coverage = [{"source": str(c.get("source")), "database": c.get("database"),
-                 "status": str(c.get("status")), "reason": c.get("reason")}
-                for c in meta.get("coverage") or [] if c.get("status") != "collected"]
+        status = (
+            "waived"
+            if f.suppressed is not None
+            else "accepted"
+            if f.baseline == "unchanged"
+            else "open"
+        )
+        findings.append(
+            {
+                "fingerprint": f.fingerprint,
+                "rule_id": f.rule_id,
+                "severity": f.severity,
+                "status": status,
+                "database": f.database,
+                "object_type": f.object_type,
+                "object_identity": f.object_identity or f.object_name,
+                "role": f.role,
+                "message": f.message,
+                "evidence_digest": f.evidence_digest,
+            }
+        )
+    rules = [
+        {
+            "rule_id": r.rule.id,
+            "status": r.status,
+            "reason": r.reason,
+            "severity": r.effective_severity,
+            "category": r.rule.category,
+            "requires": list(r.rule.requires),
+        }
+        for r in result.results
+    ]
+    coverage = [
+        {
+            "source": str(c.get("source")),
+            "database": c.get("database"),
+            "status": str(c.get("status")),
+            "reason": c.get("reason"),
+        }
+        for c in meta.get("coverage") or []
+        if c.get("status") != "collected"
+    ]
     by_status = dict.fromkeys(STATUSES, 0)
     for r in result.results:
         by_status[r.status] = by_status.get(r.status, 0) + 1
@@ -182,8 +252,14 @@ def run_from_result(result: Any, *, target: str, duration_seconds: float | None 
         "coverage_gaps": sum(c["status"] == "not_collected" for c in coverage),
         "labels": json.dumps(labels or {}, sort_keys=True, ensure_ascii=False),
     }
-    return Run(target=target, started_at=_utc(started_at or meta.get("collected_at")),
-               summary=summary, findings=findings, rules=rules, coverage=coverage)
+    return Run(
+        target=target,
+        started_at=_utc(started_at or meta.get("collected_at")),
+        summary=summary,
+        findings=findings,
+        rules=rules,
+        coverage=coverage,
+    )
 
 
 def new_run_id(run: Run) -> str:
@@ -193,8 +269,7 @@ def new_run_id(run: Run) -> str:
     return f"{run.started_at:%Y%m%dT%H%M%S%f}Z-{digest}-{secrets.token_hex(4)}"
 
 
-def record(run: Run, directory: str | os.PathLike[str],
-           retention: Retention | None = None) -> str:
+def record(run: Run, directory: str | os.PathLike[str], retention: Retention | None = None) -> str:
     """Append ``run`` to the store at ``directory`` (created if missing), then apply
     ``retention``; return the run id. A failure leaves no visible part of the run."""
     import duckdb
@@ -208,9 +283,18 @@ def record(run: Run, directory: str | os.PathLike[str],
     run.run_id = run.run_id or new_run_id(run)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = {
-        "runs": [{**run.summary, "run_id": run.run_id, "target": run.target,
-                  "started_at": run.started_at, "recorded_at": now}],
-        "findings": run.findings, "rules": run.rules, "coverage": run.coverage,
+        "runs": [
+            {
+                **run.summary,
+                "run_id": run.run_id,
+                "target": run.target,
+                "started_at": run.started_at,
+                "recorded_at": now,
+            }
+        ],
+        "findings": run.findings,
+        "rules": run.rules,
+        "coverage": run.coverage,
     }
     con = duckdb.connect()
     written: list[Path] = []
@@ -243,12 +327,9 @@ def _write_table(con: Any, table: str, rows: Sequence[dict[str, Any]], path: Pat
     the same directory, fsync, then rename (atomic on one filesystem)."""
     import tempfile
 
-    from ..core.atomic import current_umask
-
     cols = COLUMNS[table]
     params = {f"c{i}": [r.get(name) for r in rows] for i, (name, _) in enumerate(cols)}
-    select = ", ".join(f"unnest($c{i}::{typ}[]) AS {name}"
-                       for i, (name, typ) in enumerate(cols))
+    select = ", ".join(f"unnest($c{i}::{typ}[]) AS {name}" for i, (name, typ) in enumerate(cols))
     con.execute(f"CREATE OR REPLACE TEMP TABLE w_{table} AS SELECT {select}", params)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -265,6 +346,7 @@ def _write_table(con: Any, table: str, rows: Sequence[dict[str, Any]], path: Pat
 
 
 # --- reading ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Store:
@@ -290,15 +372,18 @@ class Store:
         try:
             cur = self.con.execute(sql, {"ids": ids})
         except duckdb.Error as exc:
-            raise UsageError(f"{self.root}: cannot read the history store's {table}: "
-                             f"{str(exc).splitlines()[0]}") from None
+            raise UsageError(
+                f"{self.root}: cannot read the history store's {table}: {str(exc).splitlines()[0]}"
+            ) from None
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def _files(root: Path, table: str) -> list[Path]:
     d = root / table
-    return sorted(p for p in d.glob("*.parquet") if not p.name.startswith(".")) if d.is_dir() else []
+    return (
+        sorted(p for p in d.glob("*.parquet") if not p.name.startswith(".")) if d.is_dir() else []
+    )
 
 
 def load(directory: str | os.PathLike[str]) -> Store:
@@ -308,15 +393,18 @@ def load(directory: str | os.PathLike[str]) -> Store:
     root = Path(directory)
     if not (root / "runs").is_dir():
         what = "does not exist" if not root.exists() else "has no runs/ directory"
-        raise UsageError(f"{root}: not a pgaudit-roles history store ({what}; record runs "
-                         "with `scan --history DIR`)")
+        raise UsageError(
+            f"{root}: not a pgaudit-roles history store ({what}; record runs "
+            "with `scan --history DIR`)"
+        )
     for attempt in range(3):
         try:
             return _open(root)
         except duckdb.IOException:  # a file removed by a writer's retention meanwhile
             if attempt == 2:
-                raise UsageError(f"{root}: the history store kept changing while read; "
-                                 "try again") from None
+                raise UsageError(
+                    f"{root}: the history store kept changing while read; try again"
+                ) from None
     raise AssertionError("unreachable")
 
 
@@ -330,8 +418,10 @@ def _open(root: Path) -> Store:
             files = [str(p) for p in _files(root, table) if p.stem in committed]
             if files:
                 listed = ", ".join(_literal(f) for f in files)  # quoted file names
-                con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet("  # noqa: S608
-                            f"[{listed}], union_by_name = true)")
+                con.execute(
+                    f"CREATE VIEW {table} AS SELECT * FROM read_parquet("  # noqa: S608
+                    f"[{listed}], union_by_name = true)"
+                )
             else:
                 empty = ", ".join(f"NULL::{typ} AS {name}" for name, typ in cols)
                 con.execute(f"CREATE VIEW {table} AS SELECT {empty} WHERE false")
@@ -343,8 +433,9 @@ def _open(root: Path) -> Store:
         raise
     except duckdb.Error as exc:
         con.close()
-        raise UsageError(f"{root}: cannot read the history store: "
-                         f"{str(exc).splitlines()[0]}") from None
+        raise UsageError(
+            f"{root}: cannot read the history store: {str(exc).splitlines()[0]}"
+        ) from None
     return Store(root=root, runs=runs, con=con)
 
 
@@ -364,15 +455,20 @@ def _parse_run_id(run_id: str) -> tuple[dt.datetime, str] | None:
         return None
 
 
-def apply_retention(root: Path, retention: Retention, *, now: dt.datetime | None = None) -> list[str]:
+def apply_retention(
+    root: Path, retention: Retention, *, now: dt.datetime | None = None
+) -> list[str]:
     """Remove the runs ``retention`` no longer keeps (the ``runs`` file first, so a reader
     never sees half a run), and crashed writes' leftovers; return the removed run ids.
 
     Decided from the file names alone (a run id holds its time and its target's hash), so
     parallel writers applying retention at once never read a file another one removes."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    runs = [(p.stem, parsed) for p in _files(root, "runs")
-            if (parsed := _parse_run_id(p.stem)) is not None]
+    runs = [
+        (p.stem, parsed)
+        for p in _files(root, "runs")
+        if (parsed := _parse_run_id(p.stem)) is not None
+    ]
     drop: set[str] = set()
     if retention.days is not None:
         cutoff = now - dt.timedelta(days=retention.days)
@@ -383,7 +479,7 @@ def apply_retention(root: Path, retention: Retention, *, now: dt.datetime | None
             by_target.setdefault(target, []).append((at, rid))
         for items in by_target.values():
             items.sort()
-            drop |= {rid for _, rid in items[:-retention.runs]}
+            drop |= {rid for _, rid in items[: -retention.runs]}
     for run_id in sorted(drop):
         for table in reversed(TABLES):  # runs first
             with contextlib.suppress(FileNotFoundError):

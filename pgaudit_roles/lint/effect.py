@@ -25,24 +25,55 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.errors import CollectionError, UsageError
+from ..collect.collector import collect
+from ..collect.snapshot import load
+from ..core.errors import CollectionError
+from ..core.localpg import LocalCluster
 from ..core.model import Finding, Rule, RuleResult
+from ..core.sqlquote import quote_ident
+from ..demo import choose_install
+from ..evaluate.engine import evaluate
+from ..twin import build_twin
 from .source import Statement, walk
 
 log = logging.getLogger(__name__)
 
-INERT = frozenset({
-    "SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "IndexStmt",
-    "CopyStmt", "VacuumStmt", "ExplainStmt", "CommentStmt", "ClusterStmt", "CheckPointStmt",
-    "NotifyStmt", "ListenStmt", "UnlistenStmt", "DiscardStmt", "LockStmt", "PrepareStmt",
-    "ExecuteStmt", "DeallocateStmt", "TransactionStmt", "ReindexStmt", "RefreshMatViewStmt",
-    "TruncateStmt", "AlterSeqStmt", "CreateStatsStmt",
-})
+INERT = frozenset(
+    {
+        "SelectStmt",
+        "InsertStmt",
+        "UpdateStmt",
+        "DeleteStmt",
+        "MergeStmt",
+        "IndexStmt",
+        "CopyStmt",
+        "VacuumStmt",
+        "ExplainStmt",
+        "CommentStmt",
+        "ClusterStmt",
+        "CheckPointStmt",
+        "NotifyStmt",
+        "ListenStmt",
+        "UnlistenStmt",
+        "DiscardStmt",
+        "LockStmt",
+        "PrepareStmt",
+        "ExecuteStmt",
+        "DeallocateStmt",
+        "TransactionStmt",
+        "ReindexStmt",
+        "RefreshMatViewStmt",
+        "TruncateStmt",
+        "AlterSeqStmt",
+        "CreateStatsStmt",
+    }
+)
 """Statements that cannot change a rule's result: no evaluation after a file of these only."""
 
 
-UNTRUSTED_LANGUAGES = frozenset({"c", "internal", "plpythonu", "plpython2u", "plpython3u",
-                                "plperlu", "pltclu", "plsh", "plv8u"})
+UNTRUSTED_LANGUAGES = frozenset(
+    {"c", "internal", "plpythonu", "plpython2u", "plpython3u", "plperlu", "pltclu", "plsh", "plv8u"}
+)
 
 
 def outside_reason(st: Statement) -> str | None:
@@ -62,7 +93,10 @@ def outside_reason(st: Statement) -> str | None:
     if isinstance(node, ast.CreateFunctionStmt | ast.DoStmt):
         opts = node.options if isinstance(node, ast.CreateFunctionStmt) else node.args
         for o in opts or ():
-            if o.defname == "language" and getattr(o.arg, "sval", "").lower() in UNTRUSTED_LANGUAGES:
+            if (
+                o.defname == "language"
+                and getattr(o.arg, "sval", "").lower() in UNTRUSTED_LANGUAGES
+            ):
                 return f"code in the untrusted language {o.arg.sval}"
     if isinstance(node, ast.CreatePLangStmt):
         return "CREATE LANGUAGE"
@@ -74,7 +108,9 @@ DEFAULT_CHECKPOINTS = 12
 into this many consecutive groups, so a set of 500 files costs 13 evaluations, not 501."""
 
 
-def checkpoint_groups(statements: Sequence[Statement], max_checkpoints: int) -> list[list[Statement]]:
+def checkpoint_groups(
+    statements: Sequence[Statement], max_checkpoints: int
+) -> list[list[Statement]]:
     """Consecutive statements cut at file boundaries into at most ``max_checkpoints`` groups
     of about as many files each (one file per group when there are few enough files)."""
     files: list[list[Statement]] = []
@@ -121,8 +157,13 @@ class TwinOutcome:
 class Twin:
     """Where the migrations run: our own empty cluster, or the twin of a snapshot."""
 
-    def __init__(self, conninfo: Callable[..., str], collect: Callable[[], Any],
-                 stop: Callable[[], None], label: str) -> None:
+    def __init__(
+        self,
+        conninfo: Callable[..., str],
+        collect: Callable[[], Any],
+        stop: Callable[[], None],
+        label: str,
+    ) -> None:
         self.conninfo = conninfo
         self.collect = collect
         self.stop = stop
@@ -131,9 +172,6 @@ class Twin:
 
 def empty_twin(install: Any = None, cluster: Any = None) -> Twin:
     """An empty throwaway cluster (``cluster`` when the caller owns one, e.g. a test)."""
-    from ..collect.collector import collect
-    from ..core.localpg import LocalCluster
-    from ..demo import choose_install
 
     own = cluster is None
     if own:
@@ -141,8 +179,9 @@ def empty_twin(install: Any = None, cluster: Any = None) -> Twin:
         try:
             cluster = LocalCluster(inst).start()
         except RuntimeError as exc:
-            raise CollectionError(f"lint: cannot start the twin cluster: "
-                                  f"{' '.join(str(exc).split())[:300]}") from None
+            raise CollectionError(
+                f"lint: cannot start the twin cluster: {' '.join(str(exc).split())[:300]}"
+            ) from None
 
     def conninfo(dbname: str = "postgres", user: str = "postgres") -> str:
         return str(cluster.conninfo(user=user, dbname=dbname))
@@ -157,17 +196,11 @@ def empty_twin(install: Any = None, cluster: Any = None) -> Twin:
     return Twin(conninfo, do_collect, stop, f"empty PostgreSQL {cluster.install.major} twin")
 
 
-def snapshot_twin(snapshot_path: Any, install: Any = None,
-                  progress: Callable[[str], None] | None = None) -> Twin:
-    """The twin of a production snapshot (``pgaudit_roles.twin``, when this build has it):
-    the migrations then run against production's real roles, objects and grants."""
-    try:
-        from ..twin import build_twin  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise UsageError("--snapshot: the privilege twin is not available yet in this build; "
-                         "lint without --snapshot uses an empty twin") from None
-    from ..collect.snapshot import load
-
+def snapshot_twin(
+    snapshot_path: Any, install: Any = None, progress: Callable[[str], None] | None = None
+) -> Twin:
+    """The twin of a production snapshot (``pgaudit_roles.twin``): the migrations then run
+    against production's real roles, objects and grants."""
     t = build_twin(load(snapshot_path), install=install, progress=progress)
 
     def conninfo(dbname: str = "postgres", user: str | None = None) -> str:
@@ -176,14 +209,20 @@ def snapshot_twin(snapshot_path: Any, install: Any = None,
     return Twin(conninfo, t.collect, t.stop, f"twin of {snapshot_path}")
 
 
-def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, twin: Twin, *,
-             default_db: str = "postgres", on_error_stop: bool = True, create_db: bool = True,
-             max_checkpoints: int = DEFAULT_CHECKPOINTS,
-             progress: Callable[[str], None] | None = None) -> TwinOutcome:
+def run_twin(
+    statements: Sequence[Statement],
+    rules: Sequence[Rule],
+    cfg: Any,
+    twin: Twin,
+    *,
+    default_db: str = "postgres",
+    on_error_stop: bool = True,
+    create_db: bool = True,
+    max_checkpoints: int = DEFAULT_CHECKPOINTS,
+    progress: Callable[[str], None] | None = None,
+) -> TwinOutcome:
     """Apply ``statements`` in order on ``twin``; see the module docstring."""
     import psycopg
-
-    from ..evaluate.engine import evaluate
 
     say = progress or (lambda _m: None)
     catalogue = [r for r in rules if r.check is None]
@@ -198,11 +237,10 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
     say(f"twin: {twin.label}, evaluating the catalogue before the migrations")
     if create_db and default_db != "postgres":
         with psycopg.connect(twin.conninfo(), autocommit=True) as admin:
-            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                   (default_db,)).fetchone()
+            exists = admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (default_db,)
+            ).fetchone()
             if not exists:
-                from ..core.sqlquote import quote_ident
-
                 admin.execute(f"CREATE DATABASE {quote_ident(default_db)}".encode())
     before = evaluate_now()
     base = {f.fingerprint for f in before.findings}
@@ -223,8 +261,11 @@ def run_twin(statements: Sequence[Statement], rules: Sequence[Rule], cfg: Any, t
                 try:
                     conn = conns.get(key)
                     if conn is None or conn.closed:
-                        info = (twin.conninfo(dbname=key[0], user=key[1]) if key[1]
-                                else twin.conninfo(dbname=key[0]))
+                        info = (
+                            twin.conninfo(dbname=key[0], user=key[1])
+                            if key[1]
+                            else twin.conninfo(dbname=key[0])
+                        )
                         conn = psycopg.connect(info, autocommit=True)
                         conns[key] = conn
                     conn.execute(st.text.encode("utf-8"))
@@ -329,8 +370,12 @@ def attribute(f: Finding, group: Sequence[Statement], category: str = "") -> Sta
     """The statement of ``group`` that most likely introduced ``f`` (module docstring):
     names matched (object 3, role 2, schema and database 1), plus 2 when the statement is
     of a kind that causes findings of the rule's category."""
-    wanted: list[tuple[str | None, int]] = [(f.role, 2), (f.object_name, 3), (f.schema, 1),
-                                           (f.database, 1)]
+    wanted: list[tuple[str | None, int]] = [
+        (f.role, 2),
+        (f.object_name, 3),
+        (f.schema, 1),
+        (f.database, 1),
+    ]
     if f.object_identity:
         wanted.append((f.object_identity.split(".")[-1].split("(")[0].strip('"'), 1))
     best: Statement | None = None

@@ -26,8 +26,9 @@ from pathlib import Path
 
 from ..core.errors import UsageError
 
-_FLYWAY = re.compile(r"^(?P<kind>[VRU])(?P<version>[0-9][0-9._]*)?__(?P<name>.+)\.sql$",
-                     re.IGNORECASE)
+_FLYWAY = re.compile(
+    r"^(?P<kind>[VRU])(?P<version>[0-9][0-9._]*)?__(?P<name>.+)\.sql$", re.IGNORECASE
+)
 _MIGRATE = re.compile(r"^(?P<n>\d+)_(?P<name>.+)\.(?P<dir>up|down)\.sql$", re.IGNORECASE)
 _NUMBERED = re.compile(r"^(?P<n>\d+)[_-].*\.sql$", re.IGNORECASE)
 _LIQUIBASE_HEAD = re.compile(rb"\A(?:\s*\n)*\s*--\s*liquibase\s+formatted\s+sql", re.IGNORECASE)
@@ -45,8 +46,11 @@ class Ordered:
 
 def natural_key(text: str) -> list[tuple[int, int | str]]:
     """``V2`` < ``V10``; digits compare as numbers, the rest case-insensitively."""
-    return [(0, int(part)) if part.isdigit() else (1, part.lower())
-            for part in re.split(r"(\d+)", text) if part]
+    return [
+        (0, int(part)) if part.isdigit() else (1, part.lower())
+        for part in re.split(r"(\d+)", text)
+        if part
+    ]
 
 
 def order_paths(paths: list[Path]) -> Ordered:
@@ -81,8 +85,10 @@ def order_directory(d: Path) -> tuple[str, list[Path]]:
     plan = d / "sqitch.plan"
     if plan.is_file():
         return "sqitch", sqitch_order(d, plan)
-    sql = sorted((p for p in d.rglob("*.sql") if p.is_file()),
-                 key=lambda p: natural_key(p.relative_to(d).as_posix()))
+    sql = sorted(
+        (p for p in d.rglob("*.sql") if p.is_file()),
+        key=lambda p: natural_key(p.relative_to(d).as_posix()),
+    )
     if not sql:
         raise UsageError(f"{d}: no .sql files")
     liquibase = [p for p in sql if _LIQUIBASE_HEAD.match(_head(p))]
@@ -96,8 +102,11 @@ def order_directory(d: Path) -> tuple[str, list[Path]]:
         ups = [p for p in migrate if _MIGRATE.match(p.name).group("dir").lower() == "up"]  # type: ignore[union-attr]
         return "golang-migrate", sorted(ups, key=lambda p: (_num(_MIGRATE, p), p.name))
     numbered = [p for p in sql if _NUMBERED.match(p.name)]
-    if numbered and len(numbered) == len(sql) and all(_DBMATE_UP.search(_head(p, 1 << 16))
-                                                      for p in sql):
+    if (
+        numbered
+        and len(numbered) == len(sql)
+        and all(_DBMATE_UP.search(_head(p, 1 << 16)) for p in sql)
+    ):
         return "dbmate", sorted(numbered, key=lambda p: (_num(_NUMBERED, p), p.name))
     return "natural", sql
 
@@ -138,11 +147,13 @@ def flyway_order(files: list[Path]) -> list[Path]:
     for v, p in versioned:
         v_norm = _strip_zeros(v)
         if v_norm in seen:
-            raise UsageError(f"{p}: Flyway version {'.'.join(map(str, v))} also used by "
-                             f"{seen[v_norm].name}")
+            raise UsageError(
+                f"{p}: Flyway version {'.'.join(map(str, v))} also used by {seen[v_norm].name}"
+            )
         seen[v_norm] = p
-    return ([p for _v, p in sorted(versioned, key=lambda x: _strip_zeros(x[0]))]
-            + [p for _n, p in sorted(repeatable)])
+    return [p for _v, p in sorted(versioned, key=lambda x: _strip_zeros(x[0]))] + [
+        p for _n, p in sorted(repeatable)
+    ]
 
 
 def _strip_zeros(v: tuple[int, ...]) -> tuple[int, ...]:
@@ -182,8 +193,12 @@ def liquibase_order(d: Path, files: list[Path]) -> list[Path]:
     files it does not name follow in natural order."""
     by_rel = {p.relative_to(d).as_posix(): p for p in files}
     by_name = {p.name: p for p in files}
-    masters = sorted(p for ext in ("xml", "yaml", "yml", "json")
-                     for p in d.rglob(f"*.{ext}") if "changelog" in p.name.lower())
+    masters = sorted(
+        p
+        for ext in ("xml", "yaml", "yml", "json")
+        for p in d.rglob(f"*.{ext}")
+        if "changelog" in p.name.lower()
+    )
     ordered: list[Path] = []
     for master in masters:
         for m in _INCLUDE.finditer(master.read_text(encoding="utf-8", errors="replace")):

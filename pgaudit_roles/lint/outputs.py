@@ -14,13 +14,20 @@ from typing import IO
 from ..core.model import Finding, ScanResult, at_or_above
 from ..reports.common import printable
 
-GITHUB_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "notice",
-                "info": "notice"}
+GITHUB_LEVEL = {
+    "critical": "error",
+    "high": "error",
+    "medium": "warning",
+    "low": "notice",
+    "info": "notice",
+}
 
 
 def _ordered(result: ScanResult) -> list[Finding]:
-    return sorted(result.findings, key=lambda f: (f.file is None, f.file or "", f.line or 0,
-                                                  f.column or 0, f.rule_id))
+    return sorted(
+        result.findings,
+        key=lambda f: (f.file is None, f.file or "", f.line or 0, f.column or 0, f.rule_id),
+    )
 
 
 def write_text(result: ScanResult, fh: IO[str], *, verbose: bool = False) -> None:
@@ -29,24 +36,32 @@ def write_text(result: ScanResult, fh: IO[str], *, verbose: bool = False) -> Non
     pre = [f for f in _ordered(result) if f.pre_existing]
     for f in located:
         mark = "" if f.gating else (" (waived)" if f.suppressed else " (baseline)")
-        fh.write(f"{printable(f.file)}:{f.line}:{f.column}: {f.severity} {f.rule_id} "
-                 f"{printable(f.message)}{mark}\n")
+        fh.write(
+            f"{printable(f.file)}:{f.line}:{f.column}: {f.severity} {f.rule_id} "
+            f"{printable(f.message)}{mark}\n"
+        )
     if verbose:
         for f in pre:
-            fh.write(f"(pre-existing on the twin) {f.severity} {f.rule_id} "
-                     f"{printable(f.message)}\n")
+            fh.write(
+                f"(pre-existing on the twin) {f.severity} {f.rule_id} {printable(f.message)}\n"
+            )
     for r in result.results:
         if r.status == "error":
             fh.write(f"pgaudit-roles: {r.rule.id} could not run: {printable(r.reason or '')}\n")
     lint = result.meta.get("lint") or {}
     gating = [f for f in located if f.gating and at_or_above(f.severity, result.fail_on)]
     twin = lint.get("twin") or {}
-    fh.write(f"pgaudit-roles lint: {lint.get('statements', 0)} statements in "
-             f"{len(lint.get('order') or [])} files; {len(located)} findings, {len(gating)} at "
-             f"or above {result.fail_on}"
-             + (f"; {len(pre)} pre-existing on the twin (not gating)" if twin.get("run") else
-                "; effect layer not run")
-             + "\n")
+    fh.write(
+        f"pgaudit-roles lint: {lint.get('statements', 0)} statements in "
+        f"{len(lint.get('order') or [])} files; {len(located)} findings, {len(gating)} at "
+        f"or above {result.fail_on}"
+        + (
+            f"; {len(pre)} pre-existing on the twin (not gating)"
+            if twin.get("run")
+            else "; effect layer not run"
+        )
+        + "\n"
+    )
 
 
 def _escape_data(text: str) -> str:
@@ -65,6 +80,8 @@ def write_github(result: ScanResult, fh: IO[str]) -> None:
         level = GITHUB_LEVEL[f.severity]
         # a control or bidi character in a path is written as a visible escape: the
         # annotation then does not attach to that file, but the log cannot be spoofed
-        props = (f"file={_escape_property(printable(f.file))},line={f.line},col={f.column},"
-                 f"title={_escape_property(f'{f.rule_id} ({f.severity})')}")
+        props = (
+            f"file={_escape_property(printable(f.file))},line={f.line},col={f.column},"
+            f"title={_escape_property(f'{f.rule_id} ({f.severity})')}"
+        )
         fh.write(f"::{level} {props}::{_escape_data(printable(f.message))}\n")

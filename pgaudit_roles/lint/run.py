@@ -18,8 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..core.model import Finding, Rule, RuleResult, ScanResult, fingerprint
-from .source import Source, Statement
+from ..evaluate import baseline as baseline_mod
+from ..evaluate import waivers as waivers_mod
+from ..evaluate.engine import render_message
+from ..evaluate.rules import resolve_ids
+from ..evaluate.statement_checks import password_literals
+from .effect import empty_twin, run_twin, snapshot_twin, statement_names
+from .order import order_paths
+from .source import Source, Statement, read_sources, repo_root
+from .statements import run_checks
 
 TWIN_RULE = "PGR-LINT-015"
 TOOL_LAYOUTS = frozenset({"flyway", "golang-migrate", "dbmate", "sqitch", "liquibase"})
@@ -43,28 +52,29 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     """Lint ``opts.paths`` with ``rules`` under ``cfg`` (waivers and baseline applied)."""
     import time
 
-    from .order import order_paths
-    from .source import read_sources, repo_root
-
     say = opts.progress or (lambda _m: None)
     t0 = time.perf_counter()
     ordered = order_paths(opts.paths)
     root = opts.root or repo_root(opts.paths[0] if opts.paths else Path.cwd())
-    src = read_sources(ordered.files, root, database=None, dbmate=False) if not ordered.dbmate \
+    src = (
+        read_sources(ordered.files, root, database=None, dbmate=False)
+        if not ordered.dbmate
         else _read_dbmate(ordered, root)
+    )
     t_parse = time.perf_counter() - t0
     secrets = _secrets(src)
     statement_rules = [r for r in rules if r.check is not None and r.id not in cfg.disabled]
-    from .statements import run_checks
 
-    hits = run_checks(src.statements, [r for r in statement_rules if r.id != TWIN_RULE],
-                      getattr(cfg, "naming", None))
+    hits = run_checks(
+        src.statements,
+        [r for r in statement_rules if r.id != TWIN_RULE],
+        getattr(cfg, "naming", None),
+    )
     t_checks = time.perf_counter() - t0 - t_parse
 
     by_rule: dict[str, list[Finding]] = {r.id: [] for r in rules if r.check is not None}
     counter: dict[tuple[str, str, str], int] = {}
     covered: list[tuple[Statement, frozenset[str]]] = []
-    from ..evaluate.engine import render_message
 
     for h in hits:
         sev = cfg.severity.get(h.rule.id) or h.rule.severity
@@ -79,29 +89,44 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     twin_meta: dict[str, Any] = {"run": False}
     catalogue_results: list[RuleResult] = []
     if opts.twin and src.statements:
-        from .effect import empty_twin, run_twin, snapshot_twin
-
-        twin = snapshot_twin(opts.snapshot, opts.install, say) if opts.snapshot else \
-            empty_twin(opts.install, opts.cluster)
+        twin = (
+            snapshot_twin(opts.snapshot, opts.install, say)
+            if opts.snapshot
+            else empty_twin(opts.install, opts.cluster)
+        )
         t1 = time.perf_counter()
         try:
             stop_default = bool(layouts) and all(lay in TOOL_LAYOUTS for lay in layouts)
-            outcome = run_twin(src.statements, rules, cfg, twin, default_db=opts.database,
-                               on_error_stop=stop_default, create_db=opts.snapshot is None,
-                               max_checkpoints=opts.checkpoints, progress=say)
+            outcome = run_twin(
+                src.statements,
+                rules,
+                cfg,
+                twin,
+                default_db=opts.database,
+                on_error_stop=stop_default,
+                create_db=opts.snapshot is None,
+                max_checkpoints=opts.checkpoints,
+                progress=say,
+            )
         finally:
             twin.stop()
         src.notes += outcome.not_applied
-        twin_meta = {"run": True, "twin": twin.label, "applied": outcome.applied,
-                     "evaluations": outcome.evaluations,
-                     "seconds": round(time.perf_counter() - t1, 3), **outcome.meta}
+        twin_meta = {
+            "run": True,
+            "twin": twin.label,
+            "applied": outcome.applied,
+            "evaluations": outcome.evaluations,
+            "seconds": round(time.perf_counter() - t1, 3),
+            **outcome.meta,
+        }
         twin_rule = next((r for r in rules if r.id == TWIN_RULE), None)
         if twin_rule is not None and TWIN_RULE not in cfg.disabled:
             sev = cfg.severity.get(TWIN_RULE) or twin_rule.severity
             for fail in outcome.failures:
                 msg = render_message(twin_rule.message, {"error": fail.message})
-                f = _statement_finding(TWIN_RULE, sev, msg, fail.statement,
-                                       {"sqlstate": fail.sqlstate}, counter, opts)
+                f = _statement_finding(
+                    TWIN_RULE, sev, msg, fail.statement, {"sqlstate": fail.sqlstate}, counter, opts
+                )
                 f.manual = twin_rule.manual
                 f.details["layer"] = "twin"
                 by_rule[TWIN_RULE].append(f)
@@ -117,24 +142,41 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
             per_rule.setdefault(a.rule.id, []).append(f)
         for r in outcome.results:
             found = per_rule.get(r.rule.id, [])
-            catalogue_results.append(RuleResult(
-                rule=r.rule, status=r.status if r.status in ("skipped", "error") else
-                ("fail" if found else "pass"), reason=r.reason, findings=found,
-                severity=r.severity))
+            catalogue_results.append(
+                RuleResult(
+                    rule=r.rule,
+                    status=r.status
+                    if r.status in ("skipped", "error")
+                    else ("fail" if found else "pass"),
+                    reason=r.reason,
+                    findings=found,
+                    severity=r.severity,
+                )
+            )
 
     results: list[RuleResult] = []
     for sr in sorted((r for r in rules if r.check is not None), key=lambda r: r.id):
         sev = cfg.severity.get(sr.id)
         if sr.id in cfg.disabled:
-            results.append(RuleResult(rule=sr, status="skipped", reason="disabled by config",
-                                      severity=sev))
+            results.append(
+                RuleResult(rule=sr, status="skipped", reason="disabled by config", severity=sev)
+            )
         elif sr.id == TWIN_RULE and not twin_meta["run"]:
-            results.append(RuleResult(rule=sr, status="skipped",
-                                      reason="effect layer not run (--no-twin)", severity=sev))
+            results.append(
+                RuleResult(
+                    rule=sr,
+                    status="skipped",
+                    reason="effect layer not run (--no-twin)",
+                    severity=sev,
+                )
+            )
         else:
             found = sorted(by_rule[sr.id], key=lambda f: (f.file or "", f.line or 0))
-            results.append(RuleResult(rule=sr, status="fail" if found else "pass",
-                                      findings=found, severity=sev))
+            results.append(
+                RuleResult(
+                    rule=sr, status="fail" if found else "pass", findings=found, severity=sev
+                )
+            )
     results += catalogue_results
 
     meta: dict[str, Any] = {
@@ -151,8 +193,9 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
         },
         **opts.extra_meta,
     }
-    result = ScanResult(meta=meta, results=results, fail_on=cfg.fail_on,
-                        config_sources=dict(cfg.sources))
+    result = ScanResult(
+        meta=meta, results=results, fail_on=cfg.fail_on, config_sources=dict(cfg.sources)
+    )
     _apply_waivers_and_baseline(result, rules, cfg)
     scrub_secrets(result, secrets)
     return result
@@ -162,8 +205,6 @@ def _reported(a: Any, covered: list[tuple[Statement, frozenset[str]]]) -> bool:
     """A twin finding the statement layer already reports: a statement finding whose rule
     ``covers`` this rule, at the same statement, or in the same file at a statement that
     names the finding's object or role (attribution within a file is by names)."""
-    from .effect import statement_names
-
     st, f = a.statement, a.finding
     for other, rule_ids in covered:
         if a.rule.id not in rule_ids or other.file != st.file:
@@ -178,8 +219,6 @@ def _reported(a: Any, covered: list[tuple[Statement, frozenset[str]]]) -> bool:
 
 def _read_dbmate(ordered: Any, root: Path) -> Source:
     """dbmate files run only their migrate:up part; other files are read whole."""
-    from .source import read_sources
-
     src = Source()
     for f in ordered.files:
         part = read_sources([f], root, dbmate=f.resolve() in ordered.dbmate)
@@ -195,9 +234,15 @@ def _defaults(values: dict[str, Any]) -> dict[str, Any]:
     return {"role": None, "object_name": None, "schema": None}
 
 
-def _statement_finding(rule_id: str, severity: str, message: str, st: Statement,
-                       values: dict[str, Any], counter: dict[tuple[str, str, str], int],
-                       opts: LintOptions) -> Finding:
+def _statement_finding(
+    rule_id: str,
+    severity: str,
+    message: str,
+    st: Statement,
+    values: dict[str, Any],
+    counter: dict[tuple[str, str, str], int],
+    opts: LintOptions,
+) -> Finding:
     from pglast.parser import fingerprint as pg_fingerprint
 
     try:
@@ -210,20 +255,34 @@ def _statement_finding(rule_id: str, severity: str, message: str, st: Statement,
     database = st.database or opts.database
     identity = f"{st.file}#{stmt_fp}#{counter[key]}"
     details = {k: v for k, v in values.items() if v is not None}
-    details.update({"layer": "statement", "statement": st.kind, "file": st.file,
-                    "line": st.line, "column": st.column})
+    details.update(
+        {
+            "layer": "statement",
+            "statement": st.kind,
+            "file": st.file,
+            "line": st.line,
+            "column": st.column,
+        }
+    )
     return Finding(
-        rule_id=rule_id, severity=severity, message=message, database=database,
-        object_type="statement", schema=values.get("schema"),
-        object_name=values.get("object_name"), object_identity=f"{st.file}:{st.line}",
-        role=role, details=details, file=st.file, line=st.line, column=st.column,
-        fingerprint=fingerprint(rule_id, database, "statement", identity, role))
+        rule_id=rule_id,
+        severity=severity,
+        message=message,
+        database=database,
+        object_type="statement",
+        schema=values.get("schema"),
+        object_name=values.get("object_name"),
+        object_identity=f"{st.file}:{st.line}",
+        role=role,
+        details=details,
+        file=st.file,
+        line=st.line,
+        column=st.column,
+        fingerprint=fingerprint(rule_id, database, "statement", identity, role),
+    )
 
 
 def _apply_waivers_and_baseline(result: ScanResult, rules: Sequence[Rule], cfg: Any) -> None:
-    from ..evaluate import baseline as baseline_mod
-    from ..evaluate import waivers as waivers_mod
-    from ..evaluate.rules import resolve_ids
 
     if cfg.waivers is not None:
         loaded = waivers_mod.load(cfg.waivers)
@@ -235,8 +294,6 @@ def _apply_waivers_and_baseline(result: ScanResult, rules: Sequence[Rule], cfg: 
 
 
 def _secrets(src: Source) -> list[str]:
-    from .checks import password_literals
-
     found = {p for st in src.statements for p in password_literals(st.node)}
     return sorted(found, key=len, reverse=True)
 
@@ -267,6 +324,4 @@ def scrub_secrets(result: ScanResult, secrets: Sequence[str]) -> None:
 
 
 def _version() -> str:
-    from .. import __version__
-
     return __version__

@@ -85,8 +85,9 @@ def repo_root(start: Path) -> Path:
     return Path.cwd().resolve()
 
 
-def read_sources(files: list[Path], root: Path, *, database: str | None = None,
-                 dbmate: bool = False) -> Source:
+def read_sources(
+    files: list[Path], root: Path, *, database: str | None = None, dbmate: bool = False
+) -> Source:
     """Parse ``files`` in order (``\\ir`` includes inlined where they occur)."""
     src = Source()
     session = _Session(database=database)
@@ -97,8 +98,9 @@ def read_sources(files: list[Path], root: Path, *, database: str | None = None,
     return src
 
 
-def _read_file(path: Path, root: Path, session: _Session, src: Source, *,
-               stack: tuple[Path, ...], dbmate: bool) -> None:
+def _read_file(
+    path: Path, root: Path, session: _Session, src: Source, *, stack: tuple[Path, ...], dbmate: bool
+) -> None:
     shown = display_path(path, root)
     if path.resolve() in stack:
         raise LintSyntaxError(f"{shown}:1: include cycle ({' -> '.join(p.name for p in stack)})")
@@ -122,19 +124,46 @@ def _read_file(path: Path, root: Path, session: _Session, src: Source, *,
         if what == 1:
             node, off, stext = item
             line, col = lines.position(off)
-            src.statements.append(Statement(
-                file=shown, line=line, column=col, text=stext, node=node,
-                database=session.database, user=session.user,
-                on_error_stop=session.on_error_stop))
+            src.statements.append(
+                Statement(
+                    file=shown,
+                    line=line,
+                    column=col,
+                    text=stext,
+                    node=node,
+                    database=session.database,
+                    user=session.user,
+                    on_error_stop=session.on_error_stop,
+                )
+            )
             continue
         off, command = item
         line = lines.position(off)[0]
-        _meta(command, path, shown, line, root, session, src, stack=(*stack, path.resolve()),
-              dbmate=dbmate)
+        _meta(
+            command,
+            path,
+            shown,
+            line,
+            root,
+            session,
+            src,
+            stack=(*stack, path.resolve()),
+            dbmate=dbmate,
+        )
 
 
-def _meta(command: str, path: Path, shown: str, line: int, root: Path, session: _Session,
-          src: Source, *, stack: tuple[Path, ...], dbmate: bool) -> None:
+def _meta(
+    command: str,
+    path: Path,
+    shown: str,
+    line: int,
+    root: Path,
+    session: _Session,
+    src: Source,
+    *,
+    stack: tuple[Path, ...],
+    dbmate: bool,
+) -> None:
     words = _meta_words(command)
     name = words[0] if words else ""
     args = words[1:]
@@ -187,7 +216,7 @@ def _dbmate_up(text: str) -> str:
     m = re.search(r"^--\s*migrate:down\b.*$", text, re.MULTILINE)
     if not m:
         return text
-    tail = text[m.start():]
+    tail = text[m.start() :]
     return text[: m.start()] + re.sub(r"[^\n]", " ", tail)
 
 
@@ -238,8 +267,11 @@ def split_meta(text: str) -> tuple[str, list[tuple[int, str]]]:
             depth = 1
             i += 2
         elif c == "'":
-            escape = i > 0 and text[i - 1] in "eE" and (i < 2 or not (text[i - 2].isalnum()
-                                                                      or text[i - 2] == "_"))
+            escape = (
+                i > 0
+                and text[i - 1] in "eE"
+                and (i < 2 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
+            )
             i = _skip_quoted(text, i + 1, "'", backslash=escape)
         elif c == '"':
             i = _skip_quoted(text, i + 1, '"', backslash=False)
@@ -309,8 +341,7 @@ def _last_line(text: str) -> int:
 
 def redact_literal(message: str) -> str:
     """``syntax error at or near "'s3cret'"`` -> ``... at or near a string literal``."""
-    return re.sub(r'at or near "(?:[EeUuBbXxNn]?\'|\$).*"', "at or near a string literal",
-                  message)
+    return re.sub(r'at or near "(?:[EeUuBbXxNn]?\'|\$).*"', "at or near a string literal", message)
 
 
 def skip_blank(text: str, i: int) -> int:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..audit.naming import NamingPolicy
 from ..core.model import Rule
-from .checks import CHECKS, State, track
+from ..evaluate.statement_checks import CHECKS, State, track
 from .source import Statement
 
 
@@ -25,11 +26,10 @@ class Hit:
     values: dict[str, Any]
 
 
-def run_checks(statements: Sequence[Statement], rules: Sequence[Rule],
-               naming: Any = None) -> list[Hit]:
+def run_checks(
+    statements: Sequence[Statement], rules: Sequence[Rule], naming: Any = None
+) -> list[Hit]:
     """Hits of ``rules`` (statement rules only) over ``statements``, in statement order."""
-    from ..audit.naming import NamingPolicy
-
     active = [(r, CHECKS[r.check]) for r in rules if r.check is not None]
     state = State(naming=naming or NamingPolicy.default())
     sessions: dict[tuple[str | None, str | None], str | None] = {}

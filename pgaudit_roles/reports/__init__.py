@@ -25,16 +25,32 @@ from .registry import (
     MACHINE_FORMATS,
     OPTION_NAMES,
     REPORTERS,
+    RenderFn,
     ReportContext,
     Reporter,
     ReportOptions,
+    inventory_needs,
     parse_formats,
     reporter,
 )
 
-__all__ = ["EXTENSIONS", "FORMATS", "MACHINE_FORMATS", "OPTION_NAMES", "REPORTERS",
-           "ReportContext", "ReportOptions", "Reporter", "parse_formats", "render",
-           "report_paths", "reporter", "write_format", "write_reports"]
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "MACHINE_FORMATS",
+    "OPTION_NAMES",
+    "REPORTERS",
+    "ReportContext",
+    "ReportOptions",
+    "Reporter",
+    "inventory_needs",
+    "parse_formats",
+    "render",
+    "report_paths",
+    "reporter",
+    "write_format",
+    "write_reports",
+]
 
 
 def write_format(result: ScanResult, fmt: str, fh: IO[str], **options: Any) -> None:
@@ -51,16 +67,24 @@ def render(result: ScanResult, fmt: str, **options: Any) -> str:
     return buf.getvalue()
 
 
-def report_paths(formats: Iterable[str], output_dir: str | os.PathLike[str],
-                 basename: str = "pgaudit-report") -> dict[str, Path]:
+def report_paths(
+    formats: Iterable[str], output_dir: str | os.PathLike[str], basename: str = "pgaudit-report"
+) -> dict[str, Path]:
     """Where ``write_reports`` puts each format (e.g. for the terminal summary)."""
     base = Path(output_dir)
     return {fmt: base / f"{basename}{reporter(fmt).extension}" for fmt in formats}
 
 
-def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.PathLike[str], *,
-                  basename: str = "pgaudit-report", **options: Any) -> dict[str, Path]:
-    """Write each format to ``output_dir/basename.<ext>`` atomically; return format -> path.
+def write_reports(
+    result: ScanResult,
+    formats: list[str],
+    output_dir: str | os.PathLike[str],
+    *,
+    basename: str = "pgaudit-report",
+    **options: Any,
+) -> dict[str, Path]:
+    """Write each format to ``output_dir/basename.<ext>`` atomically; return format -> path
+    (a reporter's extra files as ``format:suffix`` -> path).
 
     The directory is created if missing. The set is all or nothing: if one format cannot
     be written, none of this run's files replaces an existing one; no file is ever left
@@ -70,13 +94,27 @@ def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.P
     ReportOptions.from_kwargs(**options)  # a bad option fails before any file is opened
     if not basename or "/" in basename or basename in (".", ".."):
         raise UsageError(f"invalid report base name {basename!r}")
-    paths = report_paths(formats, output_dir, basename)
+    base = Path(output_dir)
+    jobs: list[tuple[str, Path, RenderFn]] = []
+    for fmt in formats:
+        rep = reporter(fmt)
+        jobs.append((fmt, base / f"{basename}{rep.extension}", rep.render))
+        if rep.extra_files is not None:
+            probe = ReportContext(result, ReportOptions.from_kwargs(**options))
+            jobs += [
+                (f"{fmt}:{suffix.strip('.')}", base / f"{basename}{suffix}", fn)
+                for suffix, fn in rep.extra_files(probe)
+            ]
+    paths = {key: path for key, path, _ in jobs}
     try:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create report directory {output_dir}: {exc.strerror or exc}") from None
+        raise UsageError(
+            f"cannot create report directory {output_dir}: {exc.strerror or exc}"
+        ) from None
     if options.get("report_paths") is None:
         options = {**options, "report_paths": paths}
+    ctx = ReportContext(result, ReportOptions.from_kwargs(**options))
     # All or nothing: every format is written to its temporary file first (flushed, so a
     # full disk shows here), and the renames happen only when all of them are complete. A
     # failure (or SIGINT/SIGTERM) removes every temporary file and keeps the old reports.
@@ -85,10 +123,10 @@ def write_reports(result: ScanResult, formats: list[str], output_dir: str | os.P
     current: object = None
     try:
         with contextlib.ExitStack() as stack:
-            for fmt, path in paths.items():
+            for _key, path, render_fn in jobs:
                 current = path
                 fh = stack.enter_context(atomic_writer(path))
-                write_format(result, fmt, fh, **options)
+                render_fn(ctx, fh)
                 fh.flush()
             current = output_dir
     except OSError as exc:

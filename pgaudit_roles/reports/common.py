@@ -9,58 +9,23 @@ newline (forging a line in a terminal or a log), an escape sequence, or markup.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.model import SEVERITIES, STATUSES, Finding, RuleResult, ScanResult, at_or_above
+from ..core.model import (
+    SEVERITIES,
+    SEVERITY_RANK,
+    STATUSES,
+    Finding,
+    RuleResult,
+    ScanResult,
+    at_or_above,
+)
+from ..core.text import printable
 
 TOOL_NAME = "pgaudit-roles"
-
-# Characters that can forge lines or hide text on a terminal, in a log or in CI output:
-# C0/C1 controls, DEL, line/paragraph separators, bidirectional overrides, and the
-# noncharacters and surrogates that XML cannot carry.
-_BIDI = {0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
-
-
-_STRICT_CATEGORIES = ("Zl", "Zp", "Cf", "Cs", "Co", "Cn")
-
-
-def printable(text: object, *, strict: bool = False) -> str:
-    """``text`` with every control or bidi character written as a visible escape.
-
-    A newline becomes ``\\n`` and ESC becomes ``\\x1b``, so one name always stays on one
-    line and cannot colour or move the cursor. The mapping is injective apart from the
-    backslash, which is doubled only when it precedes an escape we produce. ``strict``
-    also escapes every format, private-use and unassigned character, for text an editor
-    may render (SQL comments in the remediation script).
-    """
-    s = str(text)
-    if s.isprintable() and "\\" not in s:
-        return s
-    out: list[str] = []
-    for ch in s:
-        code = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif code < 0x20 or 0x7F <= code <= 0x9F:
-            out.append(f"\\x{code:02x}")
-        elif (code in _BIDI or unicodedata.category(ch) in ("Zl", "Zp", "Cs")
-              or 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
-              or (strict and unicodedata.category(ch) in _STRICT_CATEGORIES)):
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
 
 _JSON_UNSAFE = re.compile(r"[^\x00-\x7e]")
 
@@ -74,6 +39,7 @@ def json_text(dumped: str) -> str:
     it can reorder or break a terminal line (json.dumps already escapes C0 controls, and a
     raw newline in its output is always structural).
     """
+
     def esc(m: re.Match[str]) -> str:
         ch = m.group(0)
         if ch.isprintable():
@@ -83,6 +49,7 @@ def json_text(dumped: str) -> str:
             return f"\\u{code:04x}"
         code -= 0x10000
         return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
     return _JSON_UNSAFE.sub(esc, dumped)
 
 
@@ -169,14 +136,27 @@ def not_collected(meta: dict[str, Any]) -> list[dict[str, str | None]]:
         for name in sorted(sources):
             src = sources[name]
             if isinstance(src, dict) and not src.get("collected"):
-                out.append({"source": str(name), "database": None,
-                            "reason": _str_or_none(src.get("reason"))})
+                out.append(
+                    {
+                        "source": str(name),
+                        "database": None,
+                        "reason": _str_or_none(src.get("reason")),
+                    }
+                )
     coverage = meta.get("coverage") or []
     for row in coverage if isinstance(coverage, list) else []:
-        if (isinstance(row, dict) and row.get("source") == "database"
-                and row.get("status") in ("not_collected", "not_connectable")):
-            out.append({"source": "database", "database": _str_or_none(row.get("database")),
-                        "reason": _str_or_none(row.get("reason"))})
+        if (
+            isinstance(row, dict)
+            and row.get("source") == "database"
+            and row.get("status") in ("not_collected", "not_connectable")
+        ):
+            out.append(
+                {
+                    "source": "database",
+                    "database": _str_or_none(row.get("database")),
+                    "reason": _str_or_none(row.get("reason")),
+                }
+            )
     return out
 
 
@@ -185,7 +165,6 @@ def not_collected_label(m: dict[str, str | None]) -> str:
     if m.get("database") is not None:
         return f"database {m['database']}"
     return str(m.get("source"))
-
 
 
 def _str_or_none(v: Any) -> str | None:
@@ -255,8 +234,10 @@ class Summary:
         else:
             head = f"no findings at or above {self.fail_on}"
         if self.coverage_gaps:
-            head += (f"; {self.coverage_gaps} coverage gap{'s' if self.coverage_gaps != 1 else ''}"
-                     " (part of the cluster was not read: see Not collected)")
+            head += (
+                f"; {self.coverage_gaps} coverage gap{'s' if self.coverage_gaps != 1 else ''}"
+                " (part of the cluster was not read: see Not collected)"
+            )
         errors = self.by_status.get("error", 0)
         if errors:
             head += f"; {errors} rule{'s' if errors != 1 else ''} could not be evaluated"
@@ -279,9 +260,16 @@ class Summary:
             "gating_by_severity": self.gating_by_severity,
             "waived": self.waived,
             "expired_waivers": self.expired_waivers,
-            "baseline": ({"new": self.new, "unchanged": self.unchanged, "updated": self.updated,
-                          "resolved": self.resolved}
-                         if self.baseline_used else None),
+            "baseline": (
+                {
+                    "new": self.new,
+                    "unchanged": self.unchanged,
+                    "updated": self.updated,
+                    "resolved": self.resolved,
+                }
+                if self.baseline_used
+                else None
+            ),
             "requirements": self.requirements,
             "outside_framework": outside_json(self.outside),
         }
@@ -297,8 +285,9 @@ def summarize(result: ScanResult) -> Summary:
     for r in result.results:
         s.by_status[r.status] = s.by_status.get(r.status, 0) + 1
         if r.rule.category == "coverage":  # a low gap (password types) leaves PASS alone
-            s.coverage_gaps += sum(1 for f in r.findings
-                                   if f.gating and at_or_above(f.severity, "medium"))
+            s.coverage_gaps += sum(
+                1 for f in r.findings if f.gating and at_or_above(f.severity, "medium")
+            )
         for f in r.findings:
             s.total += 1
             s.by_severity_all[f.severity] += 1
@@ -331,12 +320,23 @@ def outside_json(outside: dict[str, Any] | None) -> dict[str, Any] | None:
     """The findings outside ``--framework`` for machine formats (critical ones listed)."""
     if not outside:
         return None
-    return {"framework": outside["framework"], "total": outside["total"],
-            "by_severity": outside["by_severity"],
-            "critical": [{"fingerprint": f.fingerprint, "rule_id": f.rule_id,
-                          "database": f.database, "object": object_label(f), "role": f.role,
-                          "message": f.message, "waived": f.suppressed is not None}
-                         for f in outside["critical"]]}
+    return {
+        "framework": outside["framework"],
+        "total": outside["total"],
+        "by_severity": outside["by_severity"],
+        "critical": [
+            {
+                "fingerprint": f.fingerprint,
+                "rule_id": f.rule_id,
+                "database": f.database,
+                "object": object_label(f),
+                "role": f.role,
+                "message": f.message,
+                "waived": f.suppressed is not None,
+            }
+            for f in outside["critical"]
+        ],
+    }
 
 
 def outside_lines(outside: dict[str, Any] | None) -> list[str]:
@@ -347,6 +347,22 @@ def outside_lines(outside: dict[str, Any] | None) -> list[str]:
     out = [f"Outside framework {outside['framework']} (not gated): {counts}"]
     out += [f"CRITICAL {f.rule_id}  {where_label(f)}: {f.message}" for f in outside["critical"]]
     return out
+
+
+def top_findings(result: ScanResult, n: int) -> list[Finding]:
+    """The ``n`` worst active findings (not waived, not baselined): highest severity first,
+    then by rule, database, object and role, so the list is stable between runs."""
+    active = [f for f in result.findings if f.gating]
+    active.sort(
+        key=lambda f: (
+            -SEVERITY_RANK[f.severity],
+            f.rule_id,
+            f.database or "",
+            object_label(f),
+            f.role or "",
+        )
+    )
+    return active[:n]
 
 
 def rule_counts(r: RuleResult, fail_on: str) -> dict[str, int]:
@@ -367,8 +383,9 @@ def rule_counts(r: RuleResult, fail_on: str) -> dict[str, int]:
 
 def references(r: RuleResult) -> list[dict[str, Any]]:
     """The rule's references with only http(s) links kept."""
-    return [{"kind": ref.kind, "text": ref.text, "url": safe_url(ref.url)}
-            for ref in r.rule.references]
+    return [
+        {"kind": ref.kind, "text": ref.text, "url": safe_url(ref.url)} for ref in r.rule.references
+    ]
 
 
 def help_uri(r: RuleResult) -> str | None:

@@ -89,8 +89,9 @@ def role_kind(role: dict[str, Any]) -> str:
     return "group"
 
 
-def _bundle(names: list[str], edges: list[Edge], kinds: dict[str, str],
-            max_nodes: int) -> tuple[list[str], list[Edge], dict[str, list[str]]]:
+def _bundle(
+    names: list[str], edges: list[Edge], kinds: dict[str, str], max_nodes: int
+) -> tuple[list[str], list[Edge], dict[str, list[str]]]:
     """Leaf roles with identical memberships (same groups, same options, same kind) as
     one node each, only when the graph has more than ``max_nodes`` roles."""
     if len(names) <= max_nodes:
@@ -103,8 +104,10 @@ def _bundle(names: list[str], edges: list[Edge], kinds: dict[str, str],
     for n in names:
         if n in has_members:
             continue
-        key = (kinds.get(n, "group"), tuple(sorted((e.group, e.admin, e.inherit, e.set)
-                                                   for e in out_edges.get(n, []))))
+        key = (
+            kinds.get(n, "group"),
+            tuple(sorted((e.group, e.admin, e.inherit, e.set) for e in out_edges.get(n, []))),
+        )
         by_key.setdefault(key, []).append(n)
     bundles: dict[str, list[str]] = {}
     replaced: dict[str, str] = {}
@@ -128,8 +131,9 @@ def _bundle(names: list[str], edges: list[Edge], kinds: dict[str, str],
     return new_names, new_edges, bundles
 
 
-def _keep_best_connected(names: list[str], edges: list[Edge], weight: dict[str, int],
-                         max_nodes: int) -> tuple[list[str], list[Edge], list[str]]:
+def _keep_best_connected(
+    names: list[str], edges: list[Edge], weight: dict[str, int], max_nodes: int
+) -> tuple[list[str], list[Edge], list[str]]:
     """At most ``max_nodes`` roles, chosen by memberships (edges between well-connected
     roles first), so every kept box keeps at least one line; the rest are returned."""
     if len(names) <= max_nodes:
@@ -140,7 +144,9 @@ def _keep_best_connected(names: list[str], edges: list[Edge], weight: dict[str, 
         degree[e.group] += weight.get(e.member, 1)
     keep: set[str] = set()
     kept_edges: list[Edge] = []
-    for e in sorted(edges, key=lambda e: (-(degree[e.member] + degree[e.group]), e.member, e.group)):
+    for e in sorted(
+        edges, key=lambda e: (-(degree[e.member] + degree[e.group]), e.member, e.group)
+    ):
         new = {e.member, e.group} - keep
         if len(keep) + len(new) > max_nodes:
             continue
@@ -303,7 +309,8 @@ def layout(roles: dict[str, dict[str, Any]], edges: list[Edge], *, max_nodes: in
             out.nodes[n] = node
         for e, cmds in zip(es, comp.paths, strict=True):
             path_of[id(e)] = " ".join(
-                f"{c + ' ' if c else ''}{px + x:.1f} {py + y:.1f}" for c, px, py in cmds)
+                f"{c + ' ' if c else ''}{px + x:.1f} {py + y:.1f}" for c, px, py in cmds
+            )
         width = max(width, x + comp.width)
         shelf_h = max(shelf_h, comp.height)
         x += comp.width + COMPONENT_GAP

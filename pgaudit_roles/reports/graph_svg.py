@@ -17,12 +17,23 @@ from typing import Any
 from .common import printable
 from .graph_layout import NODE_H, NODE_W, Edge, Layout, layout, role_kind
 
-__all__ = ["Edge", "GraphView", "edges_from_inventory", "layout", "render", "render_svg",
-           "role_kind"]
+__all__ = [
+    "Edge",
+    "GraphView",
+    "edges_from_inventory",
+    "layout",
+    "render",
+    "render_svg",
+    "role_kind",
+]
 
 LABEL_CHARS = 24
-KIND_TEXT = {"superuser": "superuser", "login": "login role", "group": "group role",
-             "predefined": "predefined role"}
+KIND_TEXT = {
+    "superuser": "superuser",
+    "login": "login role",
+    "group": "group role",
+    "predefined": "predefined role",
+}
 
 
 def _bool(v: Any, default: bool) -> bool:
@@ -53,8 +64,13 @@ def edges_from_inventory(inventory: dict[str, Any]) -> tuple[dict[str, dict[str,
             old.inherit = old.inherit or _bool(m.get("inherit_option"), True)
             old.set = old.set or _bool(m.get("set_option"), True)
             continue
-        e = Edge(member, group, bool(m.get("admin_option")),
-                 _bool(m.get("inherit_option"), True), _bool(m.get("set_option"), True))
+        e = Edge(
+            member,
+            group,
+            bool(m.get("admin_option")),
+            _bool(m.get("inherit_option"), True),
+            _bool(m.get("set_option"), True),
+        )
         index[(member, group)] = e
         edges.append(e)
     return roles, edges
@@ -73,8 +89,9 @@ def _label(text: str) -> str:
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "\u2026"
 
 
-def render(inventory: dict[str, Any], *, max_nodes: int = 300,
-           routes: list[list[str]] | None = None) -> GraphView | None:
+def render(
+    inventory: dict[str, Any], *, max_nodes: int = 300, routes: list[list[str]] | None = None
+) -> GraphView | None:
     """The graph, or None when there is no membership to draw. ``routes`` are escalation
     routes as role-name chains (first = the login role); each becomes a list of node
     indices so clicking a role can light up its routes."""
@@ -89,28 +106,59 @@ def render(inventory: dict[str, Any], *, max_nodes: int = 300,
         for m in node.members:
             where[m] = idx[n]
     w, h = round(lay.width), round(lay.height)
-    svg = ET.Element("svg", {
-        "xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {w} {h}", "width": str(w),
-        "height": str(h), "class": "role-graph", "id": "role-graph", "role": "group",
-        "aria-label": f"Role membership graph: {len(lay.nodes)} boxes, {len(lay.edges)} memberships",
-        "font-family": "system-ui, sans-serif", "font-size": "12",
-    })
+    svg = ET.Element(
+        "svg",
+        {
+            "xmlns": "http://www.w3.org/2000/svg",
+            "viewBox": f"0 0 {w} {h}",
+            "width": str(w),
+            "height": str(h),
+            "class": "role-graph",
+            "id": "role-graph",
+            "role": "group",
+            "aria-label": f"Role membership graph: {len(lay.nodes)} boxes, {len(lay.edges)} memberships",
+            "font-family": "system-ui, sans-serif",
+            "font-size": "12",
+        },
+    )
     defs = ET.SubElement(svg, "defs")
     for mid, cls in (("arrow", "arrow"), ("arrow-admin", "arrow admin"), ("arrow-hl", "arrow hl")):
-        marker = ET.SubElement(defs, "marker", {"id": mid, "viewBox": "0 0 10 10", "refX": "9",
-                                                "refY": "5", "markerWidth": "7", "markerHeight": "7",
-                                                "orient": "auto-start-reverse"})
+        marker = ET.SubElement(
+            defs,
+            "marker",
+            {
+                "id": mid,
+                "viewBox": "0 0 10 10",
+                "refX": "9",
+                "refY": "5",
+                "markerWidth": "7",
+                "markerHeight": "7",
+                "orient": "auto-start-reverse",
+            },
+        )
         ET.SubElement(marker, "path", {"d": "M 0 0 L 10 5 L 0 10 z", "class": cls})
     edge_layer = ET.SubElement(svg, "g", {"class": "edges"})
     for e, d in zip(lay.edges, lay.paths, strict=True):
-        classes = ["edge"] + [c for c, on in (("admin", e.admin), ("noinherit", not e.inherit),
-                                              ("noset", not e.set)) if on]
-        path = ET.SubElement(edge_layer, "path", {
-            "d": d, "class": " ".join(classes), "data-m": str(idx[e.member]), "data-g": str(idx[e.group]),
-            "marker-end": "url(#arrow-admin)" if e.admin else "url(#arrow)"})
+        classes = ["edge"] + [
+            c
+            for c, on in (("admin", e.admin), ("noinherit", not e.inherit), ("noset", not e.set))
+            if on
+        ]
+        path = ET.SubElement(
+            edge_layer,
+            "path",
+            {
+                "d": d,
+                "class": " ".join(classes),
+                "data-m": str(idx[e.member]),
+                "data-g": str(idx[e.group]),
+                "marker-end": "url(#arrow-admin)" if e.admin else "url(#arrow)",
+            },
+        )
         opts = [o for o, on in (("ADMIN", e.admin), ("INHERIT", e.inherit), ("SET", e.set)) if on]
-        ET.SubElement(path, "title").text = (
-            f"{_name(lay, e.member)} is member of {_name(lay, e.group)} ({', '.join(opts) or 'no options'})")
+        ET.SubElement(
+            path, "title"
+        ).text = f"{_name(lay, e.member)} is member of {_name(lay, e.group)} ({', '.join(opts) or 'no options'})"
     node_layer = ET.SubElement(svg, "g", {"class": "nodes"})
     for i, n in enumerate(order):
         node = lay.nodes[n]
@@ -121,26 +169,56 @@ def render(inventory: dict[str, Any], *, max_nodes: int = 300,
             desc = f"{len(node.members)} {kind_text}s with the same memberships: {shown}{more}"
         else:
             desc = f"{printable(n)} ({kind_text})"
-        g = ET.SubElement(node_layer, "g", {
-            "class": f"node {node.kind}{' bundle' if node.members else ''}", "data-i": str(i),
-            "tabindex": "0", "role": "button", "aria-pressed": "false",
-            "aria-label": desc + ": show memberships and escalation routes"})
+        g = ET.SubElement(
+            node_layer,
+            "g",
+            {
+                "class": f"node {node.kind}{' bundle' if node.members else ''}",
+                "data-i": str(i),
+                "tabindex": "0",
+                "role": "button",
+                "aria-pressed": "false",
+                "aria-label": desc + ": show memberships and escalation routes",
+            },
+        )
         ET.SubElement(g, "title").text = desc
-        ET.SubElement(g, "rect", {"x": f"{node.x:.1f}", "y": f"{node.y:.1f}", "width": str(NODE_W),
-                                  "height": str(NODE_H), "rx": "6"})
-        ET.SubElement(g, "text", {"x": f"{node.x + NODE_W / 2:.1f}", "y": f"{node.y + NODE_H / 2 + 4:.1f}",
-                                  "text-anchor": "middle"}).text = _label(printable(node.label))
+        ET.SubElement(
+            g,
+            "rect",
+            {
+                "x": f"{node.x:.1f}",
+                "y": f"{node.y:.1f}",
+                "width": str(NODE_W),
+                "height": str(NODE_H),
+                "rx": "6",
+            },
+        )
+        ET.SubElement(
+            g,
+            "text",
+            {
+                "x": f"{node.x + NODE_W / 2:.1f}",
+                "y": f"{node.y + NODE_H / 2 + 4:.1f}",
+                "text-anchor": "middle",
+            },
+        ).text = _label(printable(node.label))
     route_data = []
     for chain in routes or []:
         route_data.append([where.get(n, -1) for n in chain])
     data = {
-        "names": [printable(lay.nodes[n].label) if lay.nodes[n].members else printable(n) for n in order],
+        "names": [
+            printable(lay.nodes[n].label) if lay.nodes[n].members else printable(n) for n in order
+        ],
         "kinds": [lay.nodes[n].kind for n in order],
-        "bundles": {str(idx[n]): [printable(m) for m in lay.nodes[n].members]
-                    for n in order if lay.nodes[n].members},
+        "bundles": {
+            str(idx[n]): [printable(m) for m in lay.nodes[n].members]
+            for n in order
+            if lay.nodes[n].members
+        },
         "omitted": [printable(m) for m in lay.omitted_names],
         "routes": route_data,
-        "width": w, "height": h,
+        "width": w,
+        "height": h,
     }
     return GraphView(ET.tostring(svg, encoding="unicode"), data, lay)
 

@@ -24,6 +24,8 @@ from typing import IO, Any
 from .. import __version__
 from ..core.model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
 from ..core.resources import templates_dir
+from ..evaluate.template_cache import bytecode_cache
+from . import graph_svg, html_text
 from .common import (
     TOOL_NAME,
     not_collected,
@@ -36,6 +38,7 @@ from .common import (
     where_label,
 )
 from .registry import ReportContext
+from .sql_script import one_line
 from .text_report import widened_lines
 
 DEFAULTS: dict[str, int] = {
@@ -76,17 +79,43 @@ class _Facets:
 def _finding_view(f: Finding, facets: _Facets) -> dict[str, Any]:
     obj = object_label(f)
     state = _state(f)
-    search = printable(" ".join(x for x in (f.rule_id, f.severity, f.database, f.object_type,
-                                            obj, f.role, f.message, state) if x)).lower()
+    search = printable(
+        " ".join(
+            x
+            for x in (
+                f.rule_id,
+                f.severity,
+                f.database,
+                f.object_type,
+                obj,
+                f.role,
+                f.message,
+                state,
+            )
+            if x
+        )
+    ).lower()
     return {
-        "fp": f.fingerprint, "rule_id": f.rule_id, "severity": f.severity, "rank": SEVERITY_RANK[f.severity],
-        "database": f.database, "db_i": facets.db(f.database), "role": f.role,
-        "role_i": facets.role(f.role), "object_type": f.object_type or "object", "object": obj,
-        "message": f.message, "remediation": _sql_one_line(f.remediation),
+        "fp": f.fingerprint,
+        "rule_id": f.rule_id,
+        "severity": f.severity,
+        "rank": SEVERITY_RANK[f.severity],
+        "database": f.database,
+        "db_i": facets.db(f.database),
+        "role": f.role,
+        "role_i": facets.role(f.role),
+        "object_type": f.object_type or "object",
+        "object": obj,
+        "message": f.message,
+        "remediation": _sql_one_line(f.remediation),
         "manual": f.manual,
-        "destructive": f.destructive, "state": state, "baseline": f.baseline,
-        "waiver": f.suppressed, "expired_waiver": f.details.get("expired_waiver"),
-        "widened": widened_lines(f), "search": search,
+        "destructive": f.destructive,
+        "state": state,
+        "baseline": f.baseline,
+        "waiver": f.suppressed,
+        "expired_waiver": f.details.get("expired_waiver"),
+        "widened": widened_lines(f),
+        "search": search,
     }
 
 
@@ -96,7 +125,6 @@ def _sql_one_line(sql: str | None) -> str | None:
     lines, and no U+202E reorders what a reviewer reads."""
     if sql is None:
         return None
-    from .sql_script import one_line
 
     return one_line(sql)
 
@@ -105,22 +133,51 @@ def _compact(v: dict[str, Any]) -> list[Any]:
     """A finding for the embedded JSON (client-side pages): positional to keep it small.
     Display fields are already ``printable`` (as the templates' ``pr`` filter makes them);
     report.js puts them in the page with textContent only."""
+
     def pr(x: Any) -> Any:
         return None if x is None else printable(x)
-    return [v["fp"], v["severity"], v["rank"], pr(v["database"]), v["db_i"], pr(v["role"]),
-            v["role_i"], pr(v["object_type"]), pr(v["object"]), pr(v["message"]), v["remediation"],
-            None if v["manual"] is None else printable(" ".join(v["manual"].split())),
-            v["destructive"], v["state"], v["search"]]
+
+    return [
+        v["fp"],
+        v["severity"],
+        v["rank"],
+        pr(v["database"]),
+        v["db_i"],
+        pr(v["role"]),
+        v["role_i"],
+        pr(v["object_type"]),
+        pr(v["object"]),
+        pr(v["message"]),
+        v["remediation"],
+        None if v["manual"] is None else printable(" ".join(v["manual"].split())),
+        v["destructive"],
+        v["state"],
+        v["search"],
+    ]
 
 
 def _top(counter: Counter[str], n: int = 8) -> list[tuple[str, int]]:
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
-def _rule_view(r: RuleResult, fail_on: str, facets: _Facets, opts: dict[str, int],
-               budget: list[int], extra: dict[str, list[list[Any]]]) -> dict[str, Any]:
-    ordered = sorted(r.findings, key=lambda f: (_STATE_ORDER[_state(f)], -SEVERITY_RANK[f.severity],
-                                                f.database or "", object_label(f), f.role or ""))
+def _rule_view(
+    r: RuleResult,
+    fail_on: str,
+    facets: _Facets,
+    opts: dict[str, int],
+    budget: list[int],
+    extra: dict[str, list[list[Any]]],
+) -> dict[str, Any]:
+    ordered = sorted(
+        r.findings,
+        key=lambda f: (
+            _STATE_ORDER[_state(f)],
+            -SEVERITY_RANK[f.severity],
+            f.database or "",
+            object_label(f),
+            f.role or "",
+        ),
+    )
     n_rows = opts["html_rows_per_rule"]
     rows = [_finding_view(f, facets) for f in ordered[:n_rows]]
     rest = ordered[n_rows:]
@@ -133,11 +190,20 @@ def _rule_view(r: RuleResult, fail_on: str, facets: _Facets, opts: dict[str, int
         facets.db(f.database)
         facets.role(f.role)
     return {
-        "id": r.rule.id, "anchor": "rule-" + r.rule.help_anchor, "title": r.rule.title,
-        "severity": r.effective_severity, "rank": SEVERITY_RANK[r.effective_severity],
-        "category": r.rule.category, "rationale": r.rule.rationale, "status": r.status,
-        "reason": r.reason, "fix_safety": r.rule.fix_safety, "references": references(r),
-        "counts": rule_counts(r, fail_on), "rows": rows, "embedded": take,
+        "id": r.rule.id,
+        "anchor": "rule-" + r.rule.help_anchor,
+        "title": r.rule.title,
+        "severity": r.effective_severity,
+        "rank": SEVERITY_RANK[r.effective_severity],
+        "category": r.rule.category,
+        "rationale": r.rule.rationale,
+        "status": r.status,
+        "reason": r.reason,
+        "fix_safety": r.rule.fix_safety,
+        "references": references(r),
+        "counts": rule_counts(r, fail_on),
+        "rows": rows,
+        "embedded": take,
         "has_sql": any(f.remediation for f in r.findings),
         "not_embedded": len(left),
         "left_by_db": _top(Counter(f.database or "(cluster)" for f in left)),
@@ -145,9 +211,13 @@ def _rule_view(r: RuleResult, fail_on: str, facets: _Facets, opts: dict[str, int
     }
 
 
-def _login_roles(result: ScanResult, limit: int, facets: _Facets) -> tuple[list[dict[str, Any]], int]:
+def _login_roles(
+    result: ScanResult, limit: int, facets: _Facets
+) -> tuple[list[dict[str, Any]], int]:
     inv = result.inventory or {}
-    roles = [r for r in inv.get("roles") or [] if isinstance(r, dict) and isinstance(r.get("name"), str)]
+    roles = [
+        r for r in inv.get("roles") or [] if isinstance(r, dict) and isinstance(r.get("name"), str)
+    ]
     by_oid = {r.get("oid"): r["name"] for r in roles if r.get("oid") is not None}
     member_of: dict[str, list[dict[str, Any]]] = {}
     for m in inv.get("memberships") or []:
@@ -156,14 +226,17 @@ def _login_roles(result: ScanResult, limit: int, facets: _Facets) -> tuple[list[
         group = m.get("role") if "role" in m else by_oid.get(m.get("role_oid"))
         member = m.get("member") if "member" in m else by_oid.get(m.get("member_oid"))
         if isinstance(group, str) and isinstance(member, str):
-            opts = [o.upper() for o in ("admin", "inherit", "set")
-                    if m.get(f"{o}_option", o != "admin")]
+            opts = [
+                o.upper() for o in ("admin", "inherit", "set") if m.get(f"{o}_option", o != "admin")
+            ]
             member_of.setdefault(member, []).append({"group": group, "options": opts})
     # the engine fills "login_privileges" ({role: {counts: [...], top_objects: [...]}});
     # "role_privileges" (any nested dict/list) is accepted too
     privs = inv.get("login_privileges") or inv.get("role_privileges") or {}
     per_role = Counter(f.role for f in result.findings if f.role and f.gating)
-    login = sorted((r for r in roles if r.get("login")), key=lambda r: (not r.get("superuser"), r["name"]))
+    login = sorted(
+        (r for r in roles if r.get("login")), key=lambda r: (not r.get("superuser"), r["name"])
+    )
     out = []
     for r in login[:limit]:
         attrs = [a.upper() for a in _ATTRS if r.get(a) and a not in ("login", "inherit")]
@@ -178,10 +251,18 @@ def _login_roles(result: ScanResult, limit: int, facets: _Facets) -> tuple[list[
             extra.append(("password", str(r["password_type"])))
         if r.get("config"):
             extra.append(("settings", ", ".join(map(str, r["config"]))))
-        out.append({"name": r["name"], "role_i": facets.role(r["name"]), "attrs": attrs, "extra": extra,
-                    "priv_table": _privilege_table(privs.get(r["name"])),
-                    "member_of": sorted(member_of.get(r["name"], []), key=lambda x: x["group"]),
-                    "privileges": _plain(privs.get(r["name"])), "findings": per_role.get(r["name"], 0)})
+        out.append(
+            {
+                "name": r["name"],
+                "role_i": facets.role(r["name"]),
+                "attrs": attrs,
+                "extra": extra,
+                "priv_table": _privilege_table(privs.get(r["name"])),
+                "member_of": sorted(member_of.get(r["name"], []), key=lambda x: x["group"]),
+                "privileges": _plain(privs.get(r["name"])),
+                "findings": per_role.get(r["name"], 0),
+            }
+        )
     return out, max(0, len(login) - limit)
 
 
@@ -199,14 +280,26 @@ def _routes(result: ScanResult, limit: int) -> dict[str, Any] | None:
         kinds = list(r.get("node_kinds") or [])
         hops = list(r.get("hop_kinds") or [])
         why = list(r.get("hop_evidence") or [])
-        chain = [{"node": n, "kind": kinds[i] if i < len(kinds) else "role",
-                  "hop": hops[i - 1] if 0 < i <= len(hops) else None,
-                  "why": why[i - 1] if 0 < i <= len(why) else None,
-                  "weakest": i == r.get("weakest_hop")}
-                 for i, n in enumerate(nodes)]
-        out.append({"from": r.get("from_role"), "from_kind": r.get("from_kind"),
-                    "target_kind": r.get("target_kind"), "hops": r.get("hops"),
-                    "chain": chain, "fix": r.get("weakest_fix")})
+        chain = [
+            {
+                "node": n,
+                "kind": kinds[i] if i < len(kinds) else "role",
+                "hop": hops[i - 1] if 0 < i <= len(hops) else None,
+                "why": why[i - 1] if 0 < i <= len(why) else None,
+                "weakest": i == r.get("weakest_hop"),
+            }
+            for i, n in enumerate(nodes)
+        ]
+        out.append(
+            {
+                "from": r.get("from_role"),
+                "from_kind": r.get("from_kind"),
+                "target_kind": r.get("target_kind"),
+                "hops": r.get("hops"),
+                "chain": chain,
+                "fix": r.get("weakest_fix"),
+            }
+        )
     return {"routes": out, "left": max(0, len(rows) - limit)}
 
 
@@ -221,7 +314,7 @@ def _first_fix(f: Finding) -> tuple[str | None, str | None, int]:
     if f.manual:
         text = " ".join(f.manual.split())
         cut = text.find(". ")
-        text = text if cut < 0 else text[:cut + 1]
+        text = text if cut < 0 else text[: cut + 1]
         return None, text if len(text) <= 220 else text[:219] + "\u2026", 0
     return None, None, 0
 
@@ -232,8 +325,15 @@ def _top_risks(result: ScanResult, limit: int, rendered: set[str]) -> list[dict[
     unless fewer than ``limit`` rules have findings; info findings never."""
     rules = {r.rule.id: r for r in result.results}
     active = [f for f in result.findings if _state(f) == "active" and f.severity != "info"]
-    active.sort(key=lambda f: (-SEVERITY_RANK[f.severity], not f.rule_id.startswith("PGR-PATH"),
-                               f.rule_id, where_label(f), f.role or ""))
+    active.sort(
+        key=lambda f: (
+            -SEVERITY_RANK[f.severity],
+            not f.rule_id.startswith("PGR-PATH"),
+            f.rule_id,
+            where_label(f),
+            f.role or "",
+        )
+    )
     picked: list[Finding] = []
     per_rule: Counter[str] = Counter()
     for f in active:
@@ -252,19 +352,36 @@ def _top_risks(result: ScanResult, limit: int, rendered: set[str]) -> list[dict[
         r = rules.get(f.rule_id)
         route = f.details.get("route") if isinstance(f.details.get("route"), str) else None
         sql, manual, more = _first_fix(f)
-        anchor = ("f-" + f.fingerprint) if f.fingerprint in rendered else (
-            "rule-" + r.rule.help_anchor if r is not None else "findings")
-        out.append({"severity": f.severity, "rule_id": f.rule_id,
-                    "title": r.rule.title if r is not None else f.rule_id, "anchor": anchor,
-                    "route": route, "where": where_label(f), "role": f.role,
-                    "message": f.message, "sql": sql, "sql_more": more, "manual": manual})
+        anchor = (
+            ("f-" + f.fingerprint)
+            if f.fingerprint in rendered
+            else ("rule-" + r.rule.help_anchor if r is not None else "findings")
+        )
+        out.append(
+            {
+                "severity": f.severity,
+                "rule_id": f.rule_id,
+                "title": r.rule.title if r is not None else f.rule_id,
+                "anchor": anchor,
+                "route": route,
+                "where": where_label(f),
+                "role": f.role,
+                "message": f.message,
+                "sql": sql,
+                "sql_more": more,
+                "manual": manual,
+            }
+        )
     return out
 
 
 def _route_chains(result: ScanResult) -> list[list[str]]:
     inv = result.inventory or {}
-    return [[str(n) for n in (r.get("nodes") or [])]
-            for r in inv.get("escalation_paths") or [] if isinstance(r, dict)]
+    return [
+        [str(n) for n in (r.get("nodes") or [])]
+        for r in inv.get("escalation_paths") or []
+        if isinstance(r, dict)
+    ]
 
 
 def _privilege_table(value: Any) -> dict[str, Any] | None:
@@ -299,33 +416,58 @@ def _privilege_table(value: Any) -> dict[str, Any] | None:
         for (priv, cls), n in entries.items():
             if cls == "relation" and priv == "USAGE":
                 cls = "sequence"  # USAGE on a relation exists only for sequences
-            via = tuple(sorted(via_of.get((db, priv, cls if cls != "sequence" else "relation"), ())))
+            via = tuple(
+                sorted(via_of.get((db, priv, cls if cls != "sequence" else "relation"), ()))
+            )
             grouped.setdefault((cls, n, via), []).append(priv)
         for (cls, n, via), privs in grouped.items():
             lines.setdefault(db, []).append(
-                f"{', '.join(privs)} on {_objects(n, cls)}" + (f" (via {', '.join(via)})" if via else ""))
+                f"{', '.join(privs)} on {_objects(n, cls)}"
+                + (f" (via {', '.join(via)})" if via else "")
+            )
     return {
         "counts": sorted(lines.items()),
-        "top": [(t.get("database") or "(cluster)", str(t.get("object_class") or ""),
-                 str(t.get("identity") or ""), join(t.get("privileges")), join(t.get("via")))
-                for t in top],
+        "top": [
+            (
+                t.get("database") or "(cluster)",
+                str(t.get("object_class") or ""),
+                str(t.get("identity") or ""),
+                join(t.get("privileges")),
+                join(t.get("via")),
+            )
+            for t in top
+        ],
     }
 
 
-_CLASS_PLURAL = {"relation": "tables", "table": "tables", "schema": "schemas",
-                 "database": "databases", "function": "functions", "sequence": "sequences",
-                 "type": "types", "language": "languages", "large_object": "large objects",
-                 "fdw": "foreign-data wrappers", "server": "foreign servers",
-                 "tablespace": "tablespaces", "parameter": "parameters", "column": "columns"}
+_CLASS_PLURAL = {
+    "relation": "tables",
+    "table": "tables",
+    "schema": "schemas",
+    "database": "databases",
+    "function": "functions",
+    "sequence": "sequences",
+    "type": "types",
+    "language": "languages",
+    "large_object": "large objects",
+    "fdw": "foreign-data wrappers",
+    "server": "foreign servers",
+    "tablespace": "tablespaces",
+    "parameter": "parameters",
+    "column": "columns",
+}
 
 
 def _objects(n: int, object_class: str) -> str:
     """``1 schema``, ``12 tables`` (relations are tables, views and sequences alike)."""
     plural = _CLASS_PLURAL.get(object_class, (object_class or "object") + "s")
     if n == 1:
-        singular = {"tables": "table", "large objects": "large object",
-                    "foreign-data wrappers": "foreign-data wrapper",
-                    "foreign servers": "foreign server"}.get(plural, plural[:-1])
+        singular = {
+            "tables": "table",
+            "large objects": "large object",
+            "foreign-data wrappers": "foreign-data wrapper",
+            "foreign servers": "foreign server",
+        }.get(plural, plural[:-1])
         return f"1 {singular}"
     return f"{n:,} {plural}"
 
@@ -346,65 +488,110 @@ def _plain(value: Any, depth: int = 0) -> Any:
 
 def context(result: ScanResult, **options: Any) -> dict[str, Any]:
     """Everything the templates show, as plain data (names still raw: templates escape)."""
-    from . import graph_svg, html_text
-
     opts = {k: int(options.get(k, v)) for k, v in DEFAULTS.items()}
     s = summarize(result)
     meta = result.meta
     facets = _Facets()
     extra: dict[str, list[list[Any]]] = {}
     budget = [opts["html_max_embedded"]]
-    failing = sorted((r for r in result.results if r.findings),
-                     key=lambda r: (all(_state(f) != "active" for f in r.findings),
-                                    -SEVERITY_RANK[r.effective_severity], r.rule.id))
+    failing = sorted(
+        (r for r in result.results if r.findings),
+        key=lambda r: (
+            all(_state(f) != "active" for f in r.findings),
+            -SEVERITY_RANK[r.effective_severity],
+            r.rule.id,
+        ),
+    )
     rules = [_rule_view(r, result.fail_on, facets, opts, budget, extra) for r in failing]
     listed = opts["html_max_listed"]
     waived = [f for f in result.findings if f.suppressed is not None]
     baselined = [f for f in result.findings if f.suppressed is None and f.baseline == "unchanged"]
-    expired = [f for f in result.findings if f.suppressed is None and f.details.get("expired_waiver")]
+    expired = [
+        f for f in result.findings if f.suppressed is None and f.details.get("expired_waiver")
+    ]
     frameworks: dict[str, list[Any]] = {}
     for req in result.requirements:
         frameworks.setdefault(req.framework, []).append(req)
     logins, logins_left = _login_roles(result, listed, facets)
     routes = _routes(result, listed)
-    graph = graph_svg.render(result.inventory or {}, max_nodes=opts["graph_max_nodes"],
-                             routes=_route_chains(result)[:listed])
+    graph = graph_svg.render(
+        result.inventory or {},
+        max_nodes=opts["graph_max_nodes"],
+        routes=_route_chains(result)[:listed],
+    )
     rendered = {v["fp"] for rv in rules for v in rv["rows"]}
     titles = {name: html_text.framework_info(name, meta) for name in frameworks}
     dbs = sorted(facets.dbs.items(), key=lambda kv: kv[0])
     roles = sorted(facets.roles.items(), key=lambda kv: kv[0])
     return {
-        "tool": TOOL_NAME, "version": __version__,
-        "target": target_label(meta), "server_version": meta.get("server_version"),
-        "collected_at": meta.get("collected_at"), "connected_user": meta.get("connected_user"),
-        "is_superuser": meta.get("is_superuser"), "not_collected": not_collected(meta),
-        "summary": s, "severities": SEVERITIES, "fail_on": result.fail_on,
-        "frameworks": frameworks, "framework_info": titles, "rules": rules,
+        "tool": TOOL_NAME,
+        "version": __version__,
+        "target": target_label(meta),
+        "server_version": meta.get("server_version"),
+        "collected_at": meta.get("collected_at"),
+        "connected_user": meta.get("connected_user"),
+        "is_superuser": meta.get("is_superuser"),
+        "not_collected": not_collected(meta),
+        "summary": s,
+        "severities": SEVERITIES,
+        "fail_on": result.fail_on,
+        "frameworks": frameworks,
+        "framework_info": titles,
+        "rules": rules,
         "top_risks": _top_risks(result, opts["html_top_risks"], rendered),
-        "all_rules": sorted(({"id": r.rule.id, "anchor": "rule-" + r.rule.help_anchor, "title": r.rule.title,
-                              "severity": r.effective_severity, "status": r.status,
-                              "counts": rule_counts(r, result.fail_on), "has_findings": bool(r.findings),
-                              "category": r.rule.category}
-                             for r in result.results), key=lambda x: x["id"]),
-        "problems": [r for r in result.results if r.status in ("skipped", "error") or r.not_evaluated],
-        "waived": [_finding_view(f, facets) for f in waived[:listed]], "waived_total": len(waived),
+        "all_rules": sorted(
+            (
+                {
+                    "id": r.rule.id,
+                    "anchor": "rule-" + r.rule.help_anchor,
+                    "title": r.rule.title,
+                    "severity": r.effective_severity,
+                    "status": r.status,
+                    "counts": rule_counts(r, result.fail_on),
+                    "has_findings": bool(r.findings),
+                    "category": r.rule.category,
+                }
+                for r in result.results
+            ),
+            key=lambda x: x["id"],
+        ),
+        "problems": [
+            r for r in result.results if r.status in ("skipped", "error") or r.not_evaluated
+        ],
+        "waived": [_finding_view(f, facets) for f in waived[:listed]],
+        "waived_total": len(waived),
         "baselined": [_finding_view(f, facets) for f in baselined[:listed]],
         "baselined_total": len(baselined),
-        "expired": [_finding_view(f, facets) for f in expired[:listed]], "expired_total": len(expired),
-        "resolved": result.resolved[:listed], "resolved_total": len(result.resolved),
-        "logins": logins, "logins_left": logins_left,
+        "expired": [_finding_view(f, facets) for f in expired[:listed]],
+        "expired_total": len(expired),
+        "resolved": result.resolved[:listed],
+        "resolved_total": len(result.resolved),
+        "logins": logins,
+        "logins_left": logins_left,
         "graph": graph.svg if graph is not None else None,
-        "graph_info": ({"boxes": len(graph.data["names"]), "bundled": graph.layout.bundled,
-                        "omitted": graph.layout.omitted} if graph is not None and graph.layout else None),
+        "graph_info": (
+            {
+                "boxes": len(graph.data["names"]),
+                "bundled": graph.layout.bundled,
+                "omitted": graph.layout.omitted,
+            }
+            if graph is not None and graph.layout
+            else None
+        ),
         "routes": routes,
         "inventory_notes": [str(e) for e in (result.inventory or {}).get("errors") or []][:10],
         "inventory_truncated": int((result.inventory or {}).get("truncated") or 0),
         "db_options": [("(cluster)" if name == "" else name, i) for name, i in dbs],
         "role_options": roles,
-        "data": {"format": "pgaudit-roles/html-data", "version": 1, "page": 100,
-                 "extra": extra, "total_findings": s.total,
-                 "rows_rendered": sum(len(r["rows"]) for r in rules),
-                 "graph": graph.data if graph is not None else None},
+        "data": {
+            "format": "pgaudit-roles/html-data",
+            "version": 1,
+            "page": 100,
+            "extra": extra,
+            "total_findings": s.total,
+            "rows_rendered": sum(len(r["rows"]) for r in rules),
+            "graph": graph.data if graph is not None else None,
+        },
         "opts": opts,
     }
 
@@ -414,14 +601,14 @@ def _asset(name: str) -> str:
 
 
 def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    return (
+        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    )
 
 
 def environment() -> Any:
     """The Jinja2 environment: autoescape for every template, StrictUndefined."""
     import jinja2
-
-    from ..evaluate.template_cache import bytecode_cache
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
@@ -432,7 +619,6 @@ def environment() -> Any:
         # compiled templates kept between runs (about 0.1 s of CPU per report)
         bytecode_cache=bytecode_cache("html", Path(__file__).read_bytes()),
     )
-    from . import html_text
 
     env.filters["pr"] = printable
     env.filters["ident"] = html_text.ident
@@ -449,11 +635,17 @@ def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
 
     env = environment()
     css, js = _asset("report.css"), _asset("report.js")
-    csp = ("default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "
-           f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}")
+    csp = (
+        "default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "
+        f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}"
+    )
     ctx = context(result, **options)
-    ctx.update(csp=csp, css=Markup(css), js=Markup(js),  # our own static files, not data
-               graph=Markup(ctx["graph"]) if ctx["graph"] else None)  # ElementTree-escaped SVG
+    ctx.update(
+        csp=csp,
+        css=Markup(css),
+        js=Markup(js),  # our own static files, not data
+        graph=Markup(ctx["graph"]) if ctx["graph"] else None,
+    )  # ElementTree-escaped SVG
     for chunk in env.get_template("report.html.j2").generate(**ctx):
         fh.write(chunk)
 
@@ -473,6 +665,11 @@ def template_names() -> list[str]:
 def write_report(ctx: ReportContext, fh: IO[str]) -> None:
     """The registry's entry point (registry.REPORTERS): the typed options it declares."""
     o = ctx.options
-    write(ctx.result, fh, html_rows_per_rule=o.html_rows_per_rule,
-          html_max_embedded=o.html_max_embedded, html_max_listed=o.html_max_listed,
-          graph_max_nodes=o.graph_max_nodes)
+    write(
+        ctx.result,
+        fh,
+        html_rows_per_rule=o.html_rows_per_rule,
+        html_max_embedded=o.html_max_embedded,
+        html_max_listed=o.html_max_listed,
+        graph_max_nodes=o.graph_max_nodes,
+    )

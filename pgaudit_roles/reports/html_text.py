@@ -15,6 +15,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from ..core.resources import frameworks_dir
 from .common import printable
 
 _SEPARATORS = re.compile(r"([_./:,(\-]+)")
@@ -24,7 +25,7 @@ _LONG_RUN = 24  # a run this long with no separator gets break chances every 12 
 def _wbr_run(text: str) -> Markup:
     if len(text) <= _LONG_RUN:
         return escape(text)
-    return Markup("<wbr>").join(escape(text[i:i + 12]) for i in range(0, len(text), 12))
+    return Markup("<wbr>").join(escape(text[i : i + 12]) for i in range(0, len(text), 12))
 
 
 def ident(text: Any) -> Markup:
@@ -34,9 +35,10 @@ def ident(text: Any) -> Markup:
     s = printable("" if text is None else text)
     parts = s.split("`")
     if len(parts) > 1 and len(parts) % 2 == 1:
-        return Markup("").join(_breakable(p) if i % 2 == 0 else
-                               Markup("<code>") + _breakable(p) + Markup("</code>")
-                               for i, p in enumerate(parts))
+        return Markup("").join(
+            _breakable(p) if i % 2 == 0 else Markup("<code>") + _breakable(p) + Markup("</code>")
+            for i, p in enumerate(parts)
+        )
     return _breakable(s)
 
 
@@ -58,8 +60,10 @@ def inline(text: Any) -> Markup:
     parts = s.split("`")
     if len(parts) % 2 == 0:  # an unpaired backtick: show it as it is
         return escape(s)
-    return Markup("").join(escape(p) if i % 2 == 0 else Markup("<code>") + escape(p) + Markup("</code>")
-                           for i, p in enumerate(parts))
+    return Markup("").join(
+        escape(p) if i % 2 == 0 else Markup("<code>") + escape(p) + Markup("</code>")
+        for i, p in enumerate(parts)
+    )
 
 
 def paragraphs(text: Any) -> Markup:
@@ -95,8 +99,6 @@ def framework_info(name: str, meta: dict[str, Any]) -> dict[str, Any]:
     file given to --framework. Falls back to the name when neither can be read."""
     from pathlib import Path
 
-    from ..core.resources import frameworks_dir
-
     candidates = [frameworks_dir() / f"{name}.toml"]
     chosen = meta.get("framework")
     if isinstance(chosen, str) and chosen.endswith(".toml"):
@@ -108,7 +110,14 @@ def framework_info(name: str, meta: dict[str, Any]) -> dict[str, Any]:
             continue
         if doc.get("name") != name:
             continue
-        notes = {str(r.get("id")): str(r["note"]) for r in doc.get("requirement") or []
-                 if isinstance(r, dict) and isinstance(r.get("note"), str)}
-        return {"title": str(doc.get("title") or name), "version": doc.get("version"), "notes": notes}
+        notes = {
+            str(r.get("id")): str(r["note"])
+            for r in doc.get("requirement") or []
+            if isinstance(r, dict) and isinstance(r.get("note"), str)
+        }
+        return {
+            "title": str(doc.get("title") or name),
+            "version": doc.get("version"),
+            "notes": notes,
+        }
     return {"title": name, "version": None, "notes": {}}

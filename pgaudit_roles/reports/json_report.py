@@ -43,7 +43,9 @@ def scan_json(result: ScanResult) -> dict[str, Any]:
         "server_version": _opt_str(meta.get("server_version")),
         "target": target_of(meta),
         "connected_user": _opt_str(meta.get("connected_user")),
-        "is_superuser": meta.get("is_superuser") if isinstance(meta.get("is_superuser"), bool) else None,
+        "is_superuser": meta.get("is_superuser")
+        if isinstance(meta.get("is_superuser"), bool)
+        else None,
         "not_collected": not_collected(meta),
         "fail_on": result.fail_on,
         "config_sources": {str(k): str(v) for k, v in result.config_sources.items()},
@@ -62,8 +64,10 @@ def rule_json(r: RuleResult, fail_on: str) -> dict[str, Any]:
         "rationale": rule.rationale,
         "status": r.status,
         "reason": r.reason,
-        "not_evaluated": [{k: v for k, v in scope.items() if v is not None or k == "reason"}
-                          for scope in r.not_evaluated],
+        "not_evaluated": [
+            {k: v for k, v in scope.items() if v is not None or k == "reason"}
+            for scope in r.not_evaluated
+        ],
         "counts": rule_counts(r, fail_on),
         "references": references(r),
         "fix_safety": rule.fix_safety,
@@ -80,8 +84,9 @@ def rule_json(r: RuleResult, fail_on: str) -> dict[str, Any]:
 def finding_json(f: Finding) -> dict[str, Any]:
     out = _finding_core(f)
     if f.file is not None or f.pre_existing:  # lint: where the migration caused it
-        out["location"] = ({"file": f.file, "line": f.line, "column": f.column}
-                           if f.file is not None else None)
+        out["location"] = (
+            {"file": f.file, "line": f.line, "column": f.column} if f.file is not None else None
+        )
         out["pre_existing"] = f.pre_existing
     return out
 
@@ -110,8 +115,14 @@ def _finding_core(f: Finding) -> dict[str, Any]:
 
 
 def requirement_json(req: RequirementResult) -> dict[str, Any]:
-    return {"framework": req.framework, "id": req.id, "title": req.title,
-            "status": req.status, "rules": list(req.rules), "note": req.note}
+    return {
+        "framework": req.framework,
+        "id": req.id,
+        "title": req.title,
+        "status": req.status,
+        "rules": list(req.rules),
+        "note": req.note,
+    }
 
 
 def iter_json(result: ScanResult, *, indent: bool = False) -> Iterator[str]:

@@ -56,7 +56,7 @@ FILE_KEY = "\x00file:"
 
 def classname(database: str | None, category: str) -> str:
     if database is not None and database.startswith(FILE_KEY):
-        where = f"file={_component(database[len(FILE_KEY):])}"
+        where = f"file={_component(database[len(FILE_KEY) :])}"
     else:
         where = "cluster" if database is None else f"db={_component(database)}"
     return f"{TOOL_NAME}.{where}.{_component(category or 'general')}"
@@ -64,7 +64,7 @@ def classname(database: str | None, category: str) -> str:
 
 def suite_name(database: str | None) -> str:
     if database is not None and database.startswith(FILE_KEY):
-        return f"file {printable(database[len(FILE_KEY):])}"
+        return f"file {printable(database[len(FILE_KEY) :])}"
     return "cluster" if database is None else f"database {printable(database)}"
 
 
@@ -79,8 +79,10 @@ def case_name(r: RuleResult, f: Finding | None = None, *, all_objects: bool = Fa
 
 def _finding_text(f: Finding) -> str:
     where = printable(f.database) + "/" if f.database else ""
-    lines = [f"[{f.severity.upper()}] {where}{f.object_type or 'object'} {printable(object_label(f))}"
-             + (f" (role {printable(f.role)})" if f.role else "")]
+    lines = [
+        f"[{f.severity.upper()}] {where}{f.object_type or 'object'} {printable(object_label(f))}"
+        + (f" (role {printable(f.role)})" if f.role else "")
+    ]
     lines.append(f"  {printable(f.message)}")
     lines.append(f"  fingerprint: {f.fingerprint}")
     if f.suppressed is not None:
@@ -113,7 +115,9 @@ def _body(r: RuleResult, findings: list[Finding]) -> str:
     shown = findings[:_MAX_BODY_FINDINGS]
     parts = [_finding_text(f) for f in shown]
     if len(findings) > len(shown):
-        parts.append(f"... and {len(findings) - len(shown)} more findings: see the JSON or HTML report")
+        parts.append(
+            f"... and {len(findings) - len(shown)} more findings: see the JSON or HTML report"
+        )
     refs = [f"{ref.text}: {ref.url}" if ref.url else ref.text for ref in r.rule.references]
     tail = ["", "References:", *("  " + printable(x) for x in refs)] if refs else []
     return "\n".join(head + ["\n\n".join(parts)] + tail)
@@ -124,7 +128,9 @@ def _add_outcome(case: Any, r: RuleResult, findings: list[Finding]) -> None:
     if active:
         n = len(active)
         msg = f"{r.rule.id}: {n} finding{'s' if n != 1 else ''}: {printable(r.rule.title)}"
-        case.add_failure_info(message=msg, output=_body(r, findings), failure_type=r.effective_severity)
+        case.add_failure_info(
+            message=msg, output=_body(r, findings), failure_type=r.effective_severity
+        )
         return
     waived = [f for f in findings if f.suppressed is not None]
     if waived and len(waived) == len(findings):
@@ -148,8 +154,9 @@ def _group(findings: Iterable[Finding], by_file: bool = False) -> dict[str | Non
     return out
 
 
-def build(result: ScanResult, *, junit_granularity: str = "rule",
-          hostname: str | None = None) -> ET.Element:
+def build(
+    result: ScanResult, *, junit_granularity: str = "rule", hostname: str | None = None
+) -> ET.Element:
     """The ``<testsuites>`` element, valid against the Ant JUnit XSD."""
     from junit_xml import TestCase, TestSuite
 
@@ -164,15 +171,22 @@ def build(result: ScanResult, *, junit_granularity: str = "rule",
         cat = r.rule.category
         by_db = _group(r.findings, by_file)
         if not r.findings or r.status in ("skipped", "error"):
-            case = TestCase(case_name(r, all_objects=True), classname=classname(None, cat), elapsed_sec=0)
+            case = TestCase(
+                case_name(r, all_objects=True), classname=classname(None, cat), elapsed_sec=0
+            )
             reason = printable(r.reason or "no reason given")
             if r.status in ("skipped", "incomplete"):  # incomplete never reads as a pass
                 case.add_skipped_info(message=f"{r.status}: {reason}")
             elif r.status == "error":
-                case.add_error_info(message=f"rule could not be evaluated: {reason}",
-                                    output=f"{r.rule.id}: {reason}", error_type="rule-error")
+                case.add_error_info(
+                    message=f"rule could not be evaluated: {reason}",
+                    output=f"{r.rule.id}: {reason}",
+                    error_type="rule-error",
+                )
             elif r.status == "fail":  # failed without rows: still a failure, say why
-                case.add_failure_info(message=f"{r.rule.id}: failed", output=reason, failure_type="fail")
+                case.add_failure_info(
+                    message=f"{r.rule.id}: failed", output=reason, failure_type="fail"
+                )
             cases[CLUSTER].append(case)
         for db, findings in by_db.items():
             bucket = cases.setdefault(db, [])
@@ -187,22 +201,36 @@ def build(result: ScanResult, *, junit_granularity: str = "rule",
                     bucket.append(case)
     stamp = _timestamp(result.meta.get("collected_at"))
     host = hostname or _hostname()
-    props = {"tool": TOOL_NAME, "tool_version": __version__,
-             "target": printable(target_label(result.meta)),
-             "server_version": printable(result.meta.get("server_version") or "unknown"),
-             "fail_on": result.fail_on}
+    props = {
+        "tool": TOOL_NAME,
+        "tool_version": __version__,
+        "target": printable(target_label(result.meta)),
+        "server_version": printable(result.meta.get("server_version") or "unknown"),
+        "fail_on": result.fail_on,
+    }
     for i, line in enumerate(outside_lines(result.outside_framework)):
         props[f"outside_framework.{i}" if i else "outside_framework"] = printable(line)
     for key, bucket in cases.items():
         if by_file and key is not None and not bucket:  # a clean migration file passes
-            bucket.append(TestCase("no findings", classname=classname(key, "migrations"),
-                                   elapsed_sec=0))
+            bucket.append(
+                TestCase("no findings", classname=classname(key, "migrations"), elapsed_sec=0)
+            )
     root = ET.Element("testsuites")
-    keys = [CLUSTER] + ([k for k in cases if k is not None] if by_file
-                        else sorted(k for k in cases if k is not None))
+    keys = [CLUSTER] + (
+        [k for k in cases if k is not None]
+        if by_file
+        else sorted(k for k in cases if k is not None)
+    )
     for i, key in enumerate(keys):
-        suite = TestSuite(suite_name(key), cases[key], hostname=host, id=str(i), package=TOOL_NAME,
-                          timestamp=stamp, properties=props)
+        suite = TestSuite(
+            suite_name(key),
+            cases[key],
+            hostname=host,
+            id=str(i),
+            package=TOOL_NAME,
+            timestamp=stamp,
+            properties=props,
+        )
         root.append(_conform(suite.build_xml_doc(), i))
     return root
 

@@ -27,17 +27,17 @@ from .registry import ReportContext
 
 METRICS: dict[str, str] = {
     "pgaudit_findings": "Findings not waived, by target, rule and severity (0 for a rule that "
-                        "ran and found nothing).",
+    "ran and found nothing).",
     "pgaudit_gating_findings": "Findings that count towards the gate (not waived, not accepted "
-                               "by a baseline), by target and severity.",
+    "by a baseline), by target and severity.",
     "pgaudit_rules": "Rules by evaluation status (pass, fail, incomplete, skipped, error).",
     "pgaudit_coverage_gaps": "Sources and databases the scan could not read (each is a "
-                             "coverage finding; rules needing them were not evaluated there).",
+    "coverage finding; rules needing them were not evaluated there).",
     "pgaudit_gate_failing": "1 when findings at or above fail_on remain (the scan exits 1), "
-                            "else 0.",
+    "else 0.",
     "pgaudit_scan_duration_seconds": "Wall time of the scan (collect, evaluate, report).",
     "pgaudit_last_successful_scan_timestamp_seconds": "When the snapshot of the last completed "
-                                                      "scan was collected (Unix time).",
+    "scan was collected (Unix time).",
 }
 
 
@@ -92,8 +92,9 @@ def _samples(e: Entry) -> dict[str, list[str]]:
     for f in r.findings:
         if f.gating:
             gating[f.severity] += 1
-    out["pgaudit_gating_findings"] = [f"{_labels(target=target, severity=s)} {n}"
-                                      for s, n in gating.items()]
+    out["pgaudit_gating_findings"] = [
+        f"{_labels(target=target, severity=s)} {n}" for s, n in gating.items()
+    ]
     statuses = dict.fromkeys(STATUSES, 0)
     for rr in r.results:
         statuses[rr.status] = statuses.get(rr.status, 0) + 1
@@ -102,12 +103,18 @@ def _samples(e: Entry) -> dict[str, list[str]]:
     out["pgaudit_coverage_gaps"] = [f"{_labels(target=target)} {gaps}"]
     failing = 1 if r.gating_findings() else 0
     out["pgaudit_gate_failing"] = [f"{_labels(target=target, fail_on=r.fail_on)} {failing}"]
-    seconds = e.duration_seconds if e.duration_seconds is not None else (
-        r.meta.get("run_seconds") or r.meta.get("duration_seconds"))
+    seconds = (
+        e.duration_seconds
+        if e.duration_seconds is not None
+        else (r.meta.get("run_seconds") or r.meta.get("duration_seconds"))
+    )
     if seconds is not None:
-        out["pgaudit_scan_duration_seconds"] = [f"{_labels(target=target)} {_number(float(seconds))}"]
+        out["pgaudit_scan_duration_seconds"] = [
+            f"{_labels(target=target)} {_number(float(seconds))}"
+        ]
     out["pgaudit_last_successful_scan_timestamp_seconds"] = [
-        f"{_labels(target=target)} {_number(round(_timestamp(r), 3))}"]
+        f"{_labels(target=target)} {_number(round(_timestamp(r), 3))}"
+    ]
     return out
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
+from .common import summarize
 
 if TYPE_CHECKING:
     from ..core.model import ScanResult
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 RenderFn = Callable[["ReportContext", IO[str]], None]
 """Write one report for a context into an open text stream (a file or stdout)."""
+ExtraFn = Callable[["ReportContext"], list[tuple[str, RenderFn]]]
 
 DEFAULT_BASENAME = "pgaudit-report"
 
@@ -74,13 +76,17 @@ class ReportOptions:
         given = {k: v for k, v in options.items() if v is not None}
         for name, choices in _CHOICES.items():
             if name in given and given[name] not in choices:
-                raise UsageError(f"{_CHOICE_LABEL[name]} must be "
-                                 f"{' or '.join(repr(c) for c in choices)}, not {given[name]!r}")
+                raise UsageError(
+                    f"{_CHOICE_LABEL[name]} must be "
+                    f"{' or '.join(repr(c) for c in choices)}, not {given[name]!r}"
+                )
         return cls(**given)
 
 
-_CHOICES: dict[str, tuple[str, ...]] = {"junit_granularity": ("rule", "finding"),
-                                        "sql_level": ("safe", "all")}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "junit_granularity": ("rule", "finding"),
+    "sql_level": ("safe", "all"),
+}
 _CHOICE_LABEL = {"junit_granularity": "junit granularity", "sql_level": "remediation level"}
 
 OPTION_NAMES: frozenset[str] = frozenset(f.name for f in dataclasses.fields(ReportOptions))
@@ -96,8 +102,6 @@ class ReportContext:
 
     @cached_property
     def summary(self) -> Summary:
-        from .common import summarize
-
         return summarize(self.result)
 
     def path_of(self, fmt: str, default: str) -> str:
@@ -118,6 +122,12 @@ class Reporter:
     machine: bool = True
     """False for the terminal summary (``text``): it is never the one stdout format of
     ``--output-dir -``; the summary goes to stderr then."""
+    needs: tuple[str, ...] = ()
+    """Facts the engine computes only when a format asks (``ScanResult.inventory`` keys,
+    e.g. ``access_review``): too large to compute on every scan."""
+    extra_files: ExtraFn | None = None
+    """More files written beside the main one, ``(suffix, render)`` each (``csv``: one per
+    application); the file is ``<basename><suffix>``."""
 
     def __post_init__(self) -> None:
         bad = [o for o in self.options if o not in OPTION_NAMES]
@@ -142,26 +152,91 @@ def _lazy(module: str, function: str = "write_report") -> RenderFn:
     return render
 
 
+def _lazy_extra(module: str, function: str) -> ExtraFn:
+    """Like ``_lazy``, for a reporter's ``extra_files``."""
+
+    def extra(ctx: ReportContext) -> list[tuple[str, RenderFn]]:
+        mod = importlib.import_module(f"pgaudit_roles.reports.{module}")
+        files: list[tuple[str, RenderFn]] = getattr(mod, function)(ctx)
+        return files
+
+    return extra
+
+
 _HTML_OPTIONS = ("html_rows_per_rule", "html_max_embedded", "html_max_listed", "graph_max_nodes")
 
 REPORTERS: tuple[Reporter, ...] = (
-    Reporter("json", ".json", "The versioned machine-readable report "
-             "(schemas/report.schema.json): summary, rules, findings.", _lazy("json_report")),
-    Reporter("html", ".html", "One self-contained page for people: top risks, checklist, "
-             "findings with fix and rationale (filters kept in the URL), roles, a searchable "
-             "membership graph.", _lazy("html_report"), _HTML_OPTIONS),
-    Reporter("junit", ".junit.xml", "JUnit XML for CI test views: one suite per database, "
-             "one case per rule (or finding).", _lazy("junit_report"), ("junit_granularity",)),
-    Reporter("sarif", ".sarif", "SARIF 2.1.0 for code scanning (GitHub, GitLab).",
-             _lazy("sarif_report"), ("sarif_anchor", "sarif_include_suppressed")),
-    Reporter("sql", ".sql", "The remediation script for psql, in phases, one transaction per "
-             "database, verified on a twin when possible.", _lazy("sql_script"),
-             ("sql_level", "sql_verification", "report_paths")),
-    Reporter("text", ".txt", "The terminal summary: gate, counts, top findings, gaps.",
-             _lazy("text_report"), ("report_paths", "text_width", "text_color"), machine=False),
-    Reporter("prometheus", ".prom", "node_exporter textfile-collector metrics: findings by "
-             "target, rule and severity; gate; coverage gaps; duration; last successful scan.",
-             _lazy("prometheus_report")),
+    Reporter(
+        "json",
+        ".json",
+        "The versioned machine-readable report "
+        "(schemas/report.schema.json): summary, rules, findings.",
+        _lazy("json_report"),
+    ),
+    Reporter(
+        "html",
+        ".html",
+        "One self-contained page for people: top risks, checklist, "
+        "findings with fix and rationale (filters kept in the URL), roles, a searchable "
+        "membership graph.",
+        _lazy("html_report"),
+        _HTML_OPTIONS,
+    ),
+    Reporter(
+        "junit",
+        ".junit.xml",
+        "JUnit XML for CI test views: one suite per database, one case per rule (or finding).",
+        _lazy("junit_report"),
+        ("junit_granularity",),
+    ),
+    Reporter(
+        "sarif",
+        ".sarif",
+        "SARIF 2.1.0 for code scanning (GitHub, GitLab).",
+        _lazy("sarif_report"),
+        ("sarif_anchor", "sarif_include_suppressed"),
+    ),
+    Reporter(
+        "sql",
+        ".sql",
+        "The remediation script for psql, in phases, one transaction per "
+        "database, verified on a twin when possible.",
+        _lazy("sql_script"),
+        ("sql_level", "sql_verification", "report_paths"),
+    ),
+    Reporter(
+        "markdown",
+        ".md",
+        "A compact summary (gate, counts, top risks, checklist, "
+        "coverage gaps) for $GITHUB_STEP_SUMMARY or a merge-request comment.",
+        _lazy("markdown_report"),
+        ("report_paths",),
+    ),
+    Reporter(
+        "csv",
+        ".access.csv",
+        "Access review: one row per login role, database, object, "
+        "privilege and how it is held, with empty reviewer/decision/date columns "
+        "(SOC 2 CC6, ISO 27001 A.9); also one file per application.",
+        _lazy("csv_report"),
+        needs=("access_review",),
+        extra_files=_lazy_extra("csv_report", "per_application"),
+    ),
+    Reporter(
+        "text",
+        ".txt",
+        "The terminal summary: gate, counts, top findings, gaps.",
+        _lazy("text_report"),
+        ("report_paths", "text_width", "text_color"),
+        machine=False,
+    ),
+    Reporter(
+        "prometheus",
+        ".prom",
+        "node_exporter textfile-collector metrics: findings by "
+        "target, rule and severity; gate; coverage gaps; duration; last successful scan.",
+        _lazy("prometheus_report"),
+    ),
 )
 
 BY_NAME: dict[str, Reporter] = {r.name: r for r in REPORTERS}
@@ -170,12 +245,20 @@ EXTENSIONS: dict[str, str] = {r.name: r.extension for r in REPORTERS}
 MACHINE_FORMATS: tuple[str, ...] = tuple(r.name for r in REPORTERS if r.machine)
 
 
+def inventory_needs(formats: Iterable[str]) -> set[str]:
+    """What the engine must compute for these formats (unknown names are ignored here:
+    they are refused where the formats are parsed)."""
+    return {need for f in formats if f in BY_NAME for need in BY_NAME[f].needs}
+
+
 def reporter(name: str) -> Reporter:
     """The reporter called ``name`` (exit 2 with the list otherwise)."""
     try:
         return BY_NAME[name]
     except KeyError:
-        raise UsageError(f"unknown report format {name!r} (choose from {', '.join(FORMATS)})") from None
+        raise UsageError(
+            f"unknown report format {name!r} (choose from {', '.join(FORMATS)})"
+        ) from None
 
 
 def parse_formats(spec: str | Iterable[str]) -> list[str]:
@@ -201,7 +284,10 @@ def formats_markdown() -> str:
     """The README's table of formats (docgen section ``formats``)."""
     rows = ["| format | file | what it is | options |", "|---|---|---|---|"]
     for r in REPORTERS:
-        opts = ", ".join(f"`{o}`" for o in r.options if o not in ("report_paths", "sql_verification"))
-        rows.append(f"| `{r.name}` | `{DEFAULT_BASENAME}{r.extension}` | {r.description} | "
-                    f"{opts or '-'} |")
+        opts = ", ".join(
+            f"`{o}`" for o in r.options if o not in ("report_paths", "sql_verification")
+        )
+        rows.append(
+            f"| `{r.name}` | `{DEFAULT_BASENAME}{r.extension}` | {r.description} | {opts or '-'} |"
+        )
     return "\n".join(rows) + "\n"

@@ -23,16 +23,34 @@ from typing import IO, Any
 
 from .. import __version__
 from ..core.model import Finding, RuleResult, ScanResult
-from .common import TOOL_NAME, help_uri, object_label, outside_json, references, target_of
+from .common import (
+    TOOL_NAME,
+    help_uri,
+    json_text,
+    object_label,
+    outside_json,
+    references,
+    target_of,
+)
 from .registry import ReportContext
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0", "info": "0.0"}
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
-KIND = {"database": "module", "schema": "namespace", "function": "function",
-        "procedure": "function", "role": "resource", "table": "type", "view": "type",
-        "materialized_view": "type", "sequence": "type", "foreign_table": "type",
-        "type": "type", "column": "member"}
+KIND = {
+    "database": "module",
+    "schema": "namespace",
+    "function": "function",
+    "procedure": "function",
+    "role": "resource",
+    "table": "type",
+    "view": "type",
+    "materialized_view": "type",
+    "sequence": "type",
+    "foreign_table": "type",
+    "type": "type",
+    "column": "member",
+}
 DEFAULT_ANCHOR = "pgaudit-roles.toml"
 
 
@@ -48,8 +66,10 @@ def rule_descriptor(r: RuleResult) -> dict[str, Any]:
     rule = r.rule
     sev = r.effective_severity
     refs = references(r)
-    md_refs = "\n".join(f"- [{_md(ref['text'])}](<{ref['url']}>)" if ref["url"] else f"- {_md(ref['text'])}"
-                        for ref in refs)
+    md_refs = "\n".join(
+        f"- [{_md(ref['text'])}](<{ref['url']}>)" if ref["url"] else f"- {_md(ref['text'])}"
+        for ref in refs
+    )
     example = _example_remediation(r)
     text = f"{rule.rationale}\n\nSeverity: {sev}. Fix safety: {rule.fix_safety}."
     md = f"**{_md(rule.title)}**\n\n{_md(rule.rationale)}\n\nSeverity: **{sev}**. Fix safety: {rule.fix_safety}."
@@ -61,7 +81,8 @@ def rule_descriptor(r: RuleResult) -> dict[str, Any]:
         md += f"\n\n#### Remediation (manual)\n\n{_md(rule.manual)}"
     if md_refs:
         text += "\n\nReferences:\n" + "\n".join(
-            f"- {ref['text']}" + (f" <{ref['url']}>" if ref["url"] else "") for ref in refs)
+            f"- {ref['text']}" + (f" <{ref['url']}>" if ref["url"] else "") for ref in refs
+        )
         md += f"\n\n#### References\n\n{md_refs}"
     d: dict[str, Any] = {
         "id": rule.id,
@@ -74,7 +95,9 @@ def rule_descriptor(r: RuleResult) -> dict[str, Any]:
             "tags": list(dict.fromkeys(["security", rule.category, *rule.tags])),  # unique
             "security-severity": SECURITY_SEVERITY[sev],
             "precision": "high",
-            "problem.severity": "error" if LEVEL[sev] == "error" else ("warning" if LEVEL[sev] == "warning" else "recommendation"),
+            "problem.severity": "error"
+            if LEVEL[sev] == "error"
+            else ("warning" if LEVEL[sev] == "warning" else "recommendation"),
         },
     }
     uri = help_uri(r)
@@ -86,9 +109,16 @@ def rule_descriptor(r: RuleResult) -> dict[str, Any]:
 
 
 def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
-    fq = f"{f.database}/{object_label(f)}" if f.database else f"{f.object_type or 'cluster'}/{object_label(f)}"
-    logical: dict[str, Any] = {"fullyQualifiedName": fq, "name": object_label(f),
-                               "kind": KIND.get(f.object_type or "", "object")}
+    fq = (
+        f"{f.database}/{object_label(f)}"
+        if f.database
+        else f"{f.object_type or 'cluster'}/{object_label(f)}"
+    )
+    logical: dict[str, Any] = {
+        "fullyQualifiedName": fq,
+        "name": object_label(f),
+        "kind": KIND.get(f.object_type or "", "object"),
+    }
     text = f.message.strip() or f.rule_id
     accepted = f.suppressed is not None or f.baseline == "unchanged"
     out: dict[str, Any] = {
@@ -96,12 +126,16 @@ def result_entry(f: Finding, rule_index: int, anchor: str) -> dict[str, Any]:
         "ruleIndex": rule_index,
         "level": "note" if accepted else LEVEL[f.severity],
         "message": {"text": text},
-        "locations": [{
-            "physicalLocation": _physical(f, anchor),
-            "logicalLocations": [logical],
-        }],
-        "partialFingerprints": {"primaryLocationLineHash": f.fingerprint,
-                                "pgauditRolesFingerprint/v1": f.fingerprint},
+        "locations": [
+            {
+                "physicalLocation": _physical(f, anchor),
+                "logicalLocations": [logical],
+            }
+        ],
+        "partialFingerprints": {
+            "primaryLocationLineHash": f.fingerprint,
+            "pgauditRolesFingerprint/v1": f.fingerprint,
+        },
         "properties": {
             "severity": f.severity,
             "security-severity": SECURITY_SEVERITY[f.severity],
@@ -138,8 +172,7 @@ def _physical(f: Finding, anchor: str) -> dict[str, Any]:
         region: dict[str, Any] = {"startLine": f.line}
         if f.column is not None:
             region["startColumn"] = f.column
-        return {"artifactLocation": {"uri": _uri(f.file), "uriBaseId": "SRCROOT"},
-                "region": region}
+        return {"artifactLocation": {"uri": _uri(f.file), "uriBaseId": "SRCROOT"}, "region": region}
     return {"artifactLocation": {"uri": anchor}, "region": {"startLine": 1}}
 
 
@@ -150,8 +183,9 @@ def _uri(path: str) -> str:
     return quote(path, safe="/")
 
 
-def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
-          sarif_include_suppressed: bool = True) -> dict[str, Any]:
+def build(
+    result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR, sarif_include_suppressed: bool = True
+) -> dict[str, Any]:
     """The SARIF log as a dict (one run for the one target)."""
     rules = [rule_descriptor(r) for r in result.results]
     index = {r.rule.id: i for i, r in enumerate(result.results)}
@@ -164,27 +198,34 @@ def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
                 continue
             results.append(result_entry(f, index.get(f.rule_id, index[r.rule.id]), sarif_anchor))
     notifications = [
-        {"descriptor": {"id": r.rule.id, "index": index[r.rule.id]},
-         "level": "error" if r.status == "error" else "warning" if r.not_evaluated else "note",
-         "message": {"text": f"{r.rule.id} {r.status}: {r.reason or 'no reason given'}"}}
-        for r in result.results if r.status in ("skipped", "error") or r.not_evaluated
+        {
+            "descriptor": {"id": r.rule.id, "index": index[r.rule.id]},
+            "level": "error" if r.status == "error" else "warning" if r.not_evaluated else "note",
+            "message": {"text": f"{r.rule.id} {r.status}: {r.reason or 'no reason given'}"},
+        }
+        for r in result.results
+        if r.status in ("skipped", "error") or r.not_evaluated
     ]
     t = target_of(result.meta)
     run: dict[str, Any] = {
-        "tool": {"driver": {
-            "name": TOOL_NAME,
-            "version": __version__,
-            "semanticVersion": __version__,
-            "informationUri": "https://pypi.org/project/pgaudit-roles/",
-            "rules": rules,
-        }},
+        "tool": {
+            "driver": {
+                "name": TOOL_NAME,
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": "https://pypi.org/project/pgaudit-roles/",
+                "rules": rules,
+            }
+        },
         "automationDetails": {"id": automation_id(result)},
         "originalUriBaseIds": {"SRCROOT": {"description": {"text": "The repository root"}}},
         "results": results,
-        "invocations": [{
-            "executionSuccessful": not any(r.status == "error" for r in result.results),
-            "toolConfigurationNotifications": notifications,
-        }],
+        "invocations": [
+            {
+                "executionSuccessful": not any(r.status == "error" for r in result.results),
+                "toolConfigurationNotifications": notifications,
+            }
+        ],
         "properties": {
             "target": {"host": t["host"], "port": t["port"], "dbname": t["dbname"]},
             "serverVersion": result.meta.get("server_version"),
@@ -199,18 +240,17 @@ def build(result: ScanResult, *, sarif_anchor: str = DEFAULT_ANCHOR,
 
 def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
     """json.dump encodes incrementally, so the file is streamed, not built as one string."""
-    from .common import json_text
-
-    fh.write(json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1,
-                                  default=str)))
+    fh.write(
+        json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1, default=str))
+    )
     fh.write("\n")
 
 
 def render(result: ScanResult, **options: Any) -> str:
-    from .common import json_text
-
-    return json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1,
-                                default=str)) + "\n"
+    return (
+        json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1, default=str))
+        + "\n"
+    )
 
 
 def _example_remediation(r: RuleResult) -> str | None:
@@ -221,7 +261,9 @@ def _example_remediation(r: RuleResult) -> str | None:
 
 
 def _pascal(title: str) -> str:
-    return "".join(w[:1].upper() + w[1:] for w in "".join(c if c.isalnum() else " " for c in title).split())
+    return "".join(
+        w[:1].upper() + w[1:] for w in "".join(c if c.isalnum() else " " for c in title).split()
+    )
 
 
 def _md(text: str) -> str:
@@ -247,5 +289,9 @@ def _fence(code: str, lang: str) -> str:
 
 def write_report(ctx: ReportContext, fh: IO[str]) -> None:
     """The registry's entry point (registry.REPORTERS)."""
-    write(ctx.result, fh, sarif_anchor=ctx.options.sarif_anchor,
-          sarif_include_suppressed=ctx.options.sarif_include_suppressed)
+    write(
+        ctx.result,
+        fh,
+        sarif_anchor=ctx.options.sarif_anchor,
+        sarif_include_suppressed=ctx.options.sarif_include_suppressed,
+    )

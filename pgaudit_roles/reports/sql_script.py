@@ -39,6 +39,7 @@ from typing import IO
 from .. import __version__
 from ..core.errors import UsageError
 from ..core.model import Finding, ScanResult
+from ..evaluate.remediation import RemediationError, check_sql, classify
 from .common import outside_lines, printable
 from .registry import ReportContext
 
@@ -106,8 +107,11 @@ def psql_connect(dbname: str) -> str:
     """
     if not isinstance(dbname, str) or not dbname or "\x00" in dbname:
         raise ValueError(f"not a database name: {dbname!r}")
-    simple = (dbname.isprintable() and "=" not in dbname
-              and not dbname.lower().startswith(("postgresql:", "postgres:")))
+    simple = (
+        dbname.isprintable()
+        and "=" not in dbname
+        and not dbname.lower().startswith(("postgresql:", "postgres:"))
+    )
     if simple:
         return '\\connect "' + dbname.replace('"', '""') + '"'
     libpq = "dbname='" + dbname.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -162,7 +166,7 @@ def one_line(sql: str) -> str:
     out: list[str] = []
     pos = 0
     for tok in tokens:
-        text = sql[tok.start:tok.end + 1]
+        text = sql[tok.start : tok.end + 1]
         if text.isprintable():
             continue
         if tok.name == "IDENT" and text.startswith('"') and text.endswith('"'):
@@ -174,7 +178,7 @@ def one_line(sql: str) -> str:
             new = "U&'" + _unicode_escaped(value, "'") + "'"
         else:
             continue
-        out += [sql[pos:tok.start], new]
+        out += [sql[pos : tok.start], new]
         pos = tok.end + 1
     if not out:
         return sql
@@ -226,8 +230,11 @@ def _phase(flags: set[str]) -> int:
 
 def _login_roles(result: ScanResult) -> set[str]:
     roles = (result.inventory or {}).get("roles") or []
-    return {str(r["name"]) for r in roles
-            if isinstance(r, dict) and r.get("login") and r.get("name") is not None}
+    return {
+        str(r["name"])
+        for r in roles
+        if isinstance(r, dict) and r.get("login") and r.get("name") is not None
+    }
 
 
 def _label(result: ScanResult, cluster_label: str | None) -> str:
@@ -249,16 +256,28 @@ def _maintenance_db(result: ScanResult) -> str:
 
 
 def _object(f: Finding) -> str:
-    what = f.object_identity or (f"{f.schema}.{f.object_name}" if f.schema and f.object_name
-                                  else f.object_name)
+    what = f.object_identity or (
+        f"{f.schema}.{f.object_name}" if f.schema and f.object_name else f.object_name
+    )
     return " ".join(p for p in (f.object_type or "", what or "") if p) or "-"
 
 
 def _finding_header(f: Finding, part: str = "") -> list[str]:
     where = f"database: {f.database}" if f.database else "cluster-wide"
-    lines = [_comment(f"[{f.rule_id}]", f.severity, "|", where, "| object:", _object(f),
-                      *(("| role:", f.role) if f.role else ()), "| fingerprint:",
-                      f.fingerprint, part)]
+    lines = [
+        _comment(
+            f"[{f.rule_id}]",
+            f.severity,
+            "|",
+            where,
+            "| object:",
+            _object(f),
+            *(("| role:", f.role) if f.role else ()),
+            "| fingerprint:",
+            f.fingerprint,
+            part,
+        )
+    ]
     if f.message:
         lines.append(_comment("  ", " ".join(str(f.message).split())))
     if f.baseline == "unchanged":
@@ -268,15 +287,21 @@ def _finding_header(f: Finding, part: str = "") -> list[str]:
 
 def _sorted_findings(result: ScanResult | list[Finding]) -> list[Finding]:
     found = result if isinstance(result, list) else result.findings
-    return sorted(found, key=lambda f: (
-        f.rule_id, f.database or "", f.object_identity or f.object_name or "", f.role or "",
-        f.fingerprint))
+    return sorted(
+        found,
+        key=lambda f: (
+            f.rule_id,
+            f.database or "",
+            f.object_identity or f.object_name or "",
+            f.role or "",
+            f.fingerprint,
+        ),
+    )
 
 
-def _statements(result: ScanResult | list[Finding], login_roles: set[str],
-                errors: list[tuple[Finding, str]]) -> list[_Stmt]:
-    from ..evaluate.remediation import RemediationError, check_sql, classify
-
+def _statements(
+    result: ScanResult | list[Finding], login_roles: set[str], errors: list[tuple[Finding, str]]
+) -> list[_Stmt]:
     out: list[_Stmt] = []
     for f in _sorted_findings(result):
         if f.suppressed is not None or not f.remediation:
@@ -297,8 +322,17 @@ def _statements(result: ScanResult | list[Finding], login_roles: set[str],
                 section = "db"
             else:
                 section = "cluster"
-            out.append(_Stmt(f, one_line(sql), flags, phase,
-                             f.destructive or "destructive" in flags, section, f.database))
+            out.append(
+                _Stmt(
+                    f,
+                    one_line(sql),
+                    flags,
+                    phase,
+                    f.destructive or "destructive" in flags,
+                    section,
+                    f.database,
+                )
+            )
     return out
 
 
@@ -306,17 +340,25 @@ def _sections(stmts: Iterable[_Stmt], maintenance: str) -> list[_Section]:
     sections: dict[tuple[int, str], _Section] = {}
     for s in stmts:
         if s.section == "cluster":
-            key, title, db, txn = (0, ""), "cluster-wide changes (roles, memberships, " \
-                "database-level grants), run from the maintenance database", maintenance, True
+            key, title, db, txn = (
+                (0, ""),
+                "cluster-wide changes (roles, memberships, "
+                "database-level grants), run from the maintenance database",
+                maintenance,
+                True,
+            )
         elif s.section == "db":
             assert s.database is not None
             key, title, db, txn = (1, s.database), f"database {s.database}", s.database, True
         elif s.section == "cluster_drop":
-            key, title, db, txn = (2, ""), "roles to drop (after every database)", \
-                maintenance, True
+            key, title, db, txn = (2, ""), "roles to drop (after every database)", maintenance, True
         else:
-            key, title, db, txn = (3, ""), ("server settings (ALTER SYSTEM cannot run in a "
-                                            "transaction block)"), maintenance, False
+            key, title, db, txn = (
+                (3, ""),
+                ("server settings (ALTER SYSTEM cannot run in a transaction block)"),
+                maintenance,
+                False,
+            )
         sec = sections.setdefault(key, _Section(key, title, db, txn))
         sec.stmts.append(s)
     return [sections[k] for k in sorted(sections)]
@@ -333,9 +375,11 @@ def _shell_word(word: str) -> str:
 def _password_note(s: _Stmt) -> list[str]:
     if "login_role" in s.flags or "password_removed" in s.flags:
         # our own text, not data: written as is, so psql's \\password keeps one backslash
-        return ["-- PASSWORD: set this role's credential from your secrets manager "
-                "(Vault, AWS Secrets Manager, ...), e.g. with psql's \\password; it is "
-                "never written into this script"]
+        return [
+            "-- PASSWORD: set this role's credential from your secrets manager "
+            "(Vault, AWS Secrets Manager, ...), e.g. with psql's \\password; it is "
+            "never written into this script"
+        ]
     return []
 
 
@@ -349,8 +393,7 @@ class PlannedSection:
     statements: list[tuple[Finding, str, bool]]  # finding, statement (with ;), destructive
 
 
-def execution_plan(result: ScanResult, findings: list[Finding],
-                   level: str) -> list[PlannedSection]:
+def execution_plan(result: ScanResult, findings: list[Finding], level: str) -> list[PlannedSection]:
     """The statements the script for ``findings`` runs at ``level``, section by section,
     in the script's order (destructive ones left out at level safe; repeats once)."""
     stmts = _statements(findings, _login_roles(result), [])
@@ -373,11 +416,15 @@ def _verification_lines(v: object) -> list[str]:
     return [_comment(line) for line in lines()] if callable(lines) else []
 
 
-def render_sql_script(result: ScanResult, level: str = "safe", *,
-                      cluster_label: str | None = None,
-                      generated_at: datetime | None = None,
-                      verification: object | None = None,
-                      file_name: str = DEFAULT_FILE_NAME) -> str:
+def render_sql_script(
+    result: ScanResult,
+    level: str = "safe",
+    *,
+    cluster_label: str | None = None,
+    generated_at: datetime | None = None,
+    verification: object | None = None,
+    file_name: str = DEFAULT_FILE_NAME,
+) -> str:
     """The remediation script for ``result`` (see the module docstring for its shape).
 
     ``level`` is ``safe`` (destructive statements only listed, as comments) or ``all``.
@@ -405,14 +452,27 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         "-- pgaudit-roles remediation script",
         _comment("cluster:  ", _label(result, cluster_label)),
         *([_comment("server:    PostgreSQL", server)] if server else []),
-        _comment("generated:", when, "by pgaudit-roles", __version__,
-                 *(("(snapshot collected", f"{collected})") if collected else ())),
-        _comment("level:    ", level, "- destructive statements are",
-                 "emitted (marked DESTRUCTIVE)" if level == "all" else
-                 "listed as comments only; rerun with --remediation-level all to emit them"),
+        _comment(
+            "generated:",
+            when,
+            "by pgaudit-roles",
+            __version__,
+            *(("(snapshot collected", f"{collected})") if collected else ()),
+        ),
+        _comment(
+            "level:    ",
+            level,
+            "- destructive statements are",
+            "emitted (marked DESTRUCTIVE)"
+            if level == "all"
+            else "listed as comments only; rerun with --remediation-level all to emit them",
+        ),
         *[_comment(line) for line in outside_lines(result.outside_framework)],
-        *(_verification_lines(verification) if verification is not None else
-          [_comment("verified:  no (unverified: generated without a twin; see --verify)")]),
+        *(
+            _verification_lines(verification)
+            if verification is not None
+            else [_comment("verified:  no (unverified: generated without a twin; see --verify)")]
+        ),
         "--",
         "-- REVIEW BEFORE RUNNING. This script changes privileges, ownership and roles.",
         "-- Run it as a superuser (or as the owners of the objects) with:",
@@ -429,10 +489,14 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         "",
     ]
 
-    manual = [f for f in _sorted_findings(findings)
-              if f.suppressed is None and f.manual and not f.remediation]
-    manual += [f for f in _sorted_findings(findings)
-               if f.suppressed is None and f.manual and f.remediation]
+    manual = [
+        f
+        for f in _sorted_findings(findings)
+        if f.suppressed is None and f.manual and not f.remediation
+    ]
+    manual += [
+        f for f in _sorted_findings(findings) if f.suppressed is None and f.manual and f.remediation
+    ]
     if manual:
         lines += [_HEAD_RULE, "-- MANUAL STEPS: findings without a safe automatic fix", _HEAD_RULE]
         for f in manual:
@@ -447,14 +511,24 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         for f in waived:
             why = f.suppressed or {}
             lines += _finding_header(f)
-            lines.append(_comment("    waived:", why.get("reason"), "| owner:", why.get("owner"),
-                                  *(("| expires:", why.get("expires")) if why.get("expires")
-                                    else ())))
+            lines.append(
+                _comment(
+                    "    waived:",
+                    why.get("reason"),
+                    "| owner:",
+                    why.get("owner"),
+                    *(("| expires:", why.get("expires")) if why.get("expires") else ()),
+                )
+            )
         lines.append("")
 
     if failed:
-        lines += [_HEAD_RULE, "-- LEFT OUT after verification on the twin (a statement failed "
-                  "there, or", "-- the fix is withheld at this level)", _HEAD_RULE]
+        lines += [
+            _HEAD_RULE,
+            "-- LEFT OUT after verification on the twin (a statement failed there, or",
+            "-- the fix is withheld at this level)",
+            _HEAD_RULE,
+        ]
         for f, msg in failed:
             lines += _finding_header(f)
             lines.append(_comment("    ERROR:", msg))
@@ -462,7 +536,11 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
         lines.append("")
 
     if errors:
-        lines += [_HEAD_RULE, "-- NOT EMITTED: remediation that failed the safety checks", _HEAD_RULE]
+        lines += [
+            _HEAD_RULE,
+            "-- NOT EMITTED: remediation that failed the safety checks",
+            _HEAD_RULE,
+        ]
         for f, msg in errors:
             lines += _finding_header(f)
             lines.append(_comment("    ERROR:", msg))
@@ -482,9 +560,14 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
                 lst.append(key)
 
     for sec in _sections(stmts, maintenance):
-        lines += [_HEAD_RULE, _comment(sec.title.upper() if sec.key[0] != 1 else sec.title),
-                  _HEAD_RULE, psql_connect(sec.database), "SET client_encoding = 'UTF8';",
-                  "SET standard_conforming_strings = on;"]
+        lines += [
+            _HEAD_RULE,
+            _comment(sec.title.upper() if sec.key[0] != 1 else sec.title),
+            _HEAD_RULE,
+            psql_connect(sec.database),
+            "SET client_encoding = 'UTF8';",
+            "SET standard_conforming_strings = on;",
+        ]
         if sec.transaction:
             lines.append("BEGIN;")
         lines.append("")
@@ -505,13 +588,20 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
             if s.finding.fingerprint != current_finding:
                 current_finding = s.finding.fingerprint
                 parts = chunks[s.finding.fingerprint]
-                label = (f"(part {parts.index((sec.key, s.phase)) + 1} of {len(parts)})"
-                         if len(parts) > 1 else "")
+                label = (
+                    f"(part {parts.index((sec.key, s.phase)) + 1} of {len(parts)})"
+                    if len(parts) > 1
+                    else ""
+                )
                 lines += _finding_header(s.finding, label)
             statement = s.sql + ";"
             if statement in seen:
-                lines.append(_comment("    (same statement already above, for finding",
-                                      seen[statement].fingerprint + ")"))
+                lines.append(
+                    _comment(
+                        "    (same statement already above, for finding",
+                        seen[statement].fingerprint + ")",
+                    )
+                )
                 continue
             seen[statement] = s.finding
             lines += _password_note(s)
@@ -520,8 +610,10 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
                     lines.append("-- DESTRUCTIVE: review")
                     lines.append(statement)
                 else:
-                    lines.append("-- DESTRUCTIVE: review - omitted at level safe "
-                                 "(--remediation-level all emits it):")
+                    lines.append(
+                        "-- DESTRUCTIVE: review - omitted at level safe "
+                        "(--remediation-level all emits it):"
+                    )
                     lines.append(_comment("    ", statement))
             else:
                 lines.append(statement)
@@ -532,8 +624,12 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
             lines.append("SELECT pg_catalog.pg_reload_conf();")
         lines.append("")
     if level == "safe" and n_destructive:
-        lines.append(_comment(f"{n_destructive} destructive statement(s) were listed as comments "
-                              "only (level safe)."))
+        lines.append(
+            _comment(
+                f"{n_destructive} destructive statement(s) were listed as comments "
+                "only (level safe)."
+            )
+        )
     lines.append("-- end of remediation script")
     return "\n".join(lines) + "\n"
 
@@ -541,6 +637,11 @@ def render_sql_script(result: ScanResult, level: str = "safe", *,
 def write_report(ctx: ReportContext, fh: IO[str]) -> None:
     """The registry's entry point (registry.REPORTERS): the header names the file this run
     writes (``pgaudit-report.sql`` when the script goes to stdout)."""
-    fh.write(render_sql_script(ctx.result, ctx.options.sql_level,
-                               verification=ctx.options.sql_verification,
-                               file_name=ctx.path_of("sql", DEFAULT_FILE_NAME)))
+    fh.write(
+        render_sql_script(
+            ctx.result,
+            ctx.options.sql_level,
+            verification=ctx.options.sql_verification,
+            file_name=ctx.path_of("sql", DEFAULT_FILE_NAME),
+        )
+    )

@@ -29,14 +29,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import EXIT_COLLECTION, AuditError
+from ..collect.collector import collect
+from ..core.errors import EXIT_COLLECTION, AuditError, UsageError
+from ..core.localpg import LocalCluster
+from ..core.sqlquote import quote_ident
+from ..demo import choose_install
+from .carry import carry_over
 from .plan import INTERNAL_SCHEMA, TWIN_SUPERUSER, Plan, Step, plan
 
 if TYPE_CHECKING:
     import psycopg
 
     from ..collect.snapshot import Snapshot
-    from ..core.localpg import LocalCluster, PgInstall
+    from ..core.localpg import PgInstall
 
 __all__ = ["Twin", "TwinError", "build_twin", "default_install"]
 
@@ -53,8 +58,6 @@ class TwinError(AuditError):
 
 def default_install() -> PgInstall:
     """The embedded server the demo uses (``pip install 'pgaudit-roles[demo]'``)."""
-    from ..core.errors import UsageError
-    from ..demo import choose_install
 
     try:
         return choose_install(None)
@@ -96,12 +99,11 @@ class Twin:
     def collect(self) -> Snapshot:
         """The normal collector on the twin, as the source's auditing role when the twin has
         it, then the carry-over (see :mod:`pgaudit_roles.twin.carry`)."""
-        from ..collect.collector import collect
-        from .carry import carry_over
 
         user = self._collect_user()
-        snap = collect(self.conninfo(user=user), databases=self._collect_databases(),
-                       all_databases=True)
+        snap = collect(
+            self.conninfo(user=user), databases=self._collect_databases(), all_databases=True
+        )
         return carry_over(self.source, snap, self)
 
     def _collect_user(self) -> str:
@@ -110,8 +112,9 @@ class Twin:
         who = self.source.meta.get("connected_user")
         if isinstance(who, str) and who:
             with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-                row = conn.execute("SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = %s",
-                                   (who,)).fetchone()
+                row = conn.execute(
+                    "SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = %s", (who,)
+                ).fetchone()
             if row and row[0]:
                 return who
         return TWIN_SUPERUSER
@@ -137,14 +140,17 @@ class Twin:
         self.stop()
 
 
-def build_twin(snapshot: Snapshot, *, install: PgInstall | None = None,
-               databases: list[str] | None = None, schemas: list[str] | None = None,
-               progress: Any = None) -> Twin:
+def build_twin(
+    snapshot: Snapshot,
+    *,
+    install: PgInstall | None = None,
+    databases: list[str] | None = None,
+    schemas: list[str] | None = None,
+    progress: Any = None,
+) -> Twin:
     """Start a throwaway server of ``install`` (default: the embedded one) and rebuild
     ``snapshot`` in it. ``databases``/``schemas`` limit what is filled in (every database
     is still created, so cluster-wide facts stay whole)."""
-    from ..core.localpg import LocalCluster
-
     say = progress or (lambda _m: None)
     started = time.monotonic()
     inst = install or default_install()
@@ -154,9 +160,12 @@ def build_twin(snapshot: Snapshot, *, install: PgInstall | None = None,
     except (RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TwinError(f"the twin server did not start: {first}") from None
-    twin = Twin(source=snapshot, cluster=cluster,
-                databases=list(databases) if databases is not None else None,
-                schemas=list(schemas) if schemas is not None else None)
+    twin = Twin(
+        source=snapshot,
+        cluster=cluster,
+        databases=list(databases) if databases is not None else None,
+        schemas=list(schemas) if schemas is not None else None,
+    )
     try:
         twin.server_version_num = _version_num(twin)
         p = plan(snapshot, twin.server_version_num, databases=databases, schemas=schemas)
@@ -181,6 +190,7 @@ def _version_num(twin: Twin) -> int:
 
 # --- running the plan ----------------------------------------------------------------------
 
+
 class _Sessions:
     """One superuser session per database, opened on first use."""
 
@@ -204,7 +214,8 @@ class _Sessions:
         if dbname not in self.existing:
             found: dict[tuple[Any, ...], list[tuple[str, bool]]] = {}
             for cls, schema, name, args, grantee, is_public in self.get(dbname).execute(
-                    _EXISTING_SQL.read_text(encoding="utf-8")):
+                _EXISTING_SQL.read_text(encoding="utf-8")
+            ):
                 found.setdefault((cls, schema, name, args), []).append((grantee, is_public))
             self.existing[dbname] = found
         return self.existing[dbname].get(key, [])
@@ -218,10 +229,12 @@ class _Sessions:
 def _statement(sessions: _Sessions, step: Step, dbname: str) -> str:
     if step.existing is None:
         return step.sql
-    from ..core.sqlquote import quote_ident
 
-    extra = [quote_ident(g) for g, pub in sessions.existing_grantees(dbname, step.existing)
-             if not pub and g]
+    extra = [
+        quote_ident(g)
+        for g, pub in sessions.existing_grantees(dbname, step.existing)
+        if not pub and g
+    ]
     sql = step.sql
     for g in extra:
         if g not in sql.split(" FROM ", 1)[1].split(", "):
@@ -230,8 +243,6 @@ def _statement(sessions: _Sessions, step: Step, dbname: str) -> str:
 
 
 def _execute(conn: psycopg.Connection[Any], sessions: _Sessions, step: Step, dbname: str) -> None:
-    from ..core.sqlquote import quote_ident
-
     for s in step.pre:
         conn.execute(s.encode("utf-8"))
     if step.as_role is not None:

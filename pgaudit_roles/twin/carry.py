@@ -24,8 +24,7 @@ from .plan import BOOTSTRAP_OID, INTERNAL_SCHEMA, SYSTEM_SCHEMAS
 if TYPE_CHECKING:
     from . import Twin
 
-_ROLE_COLUMNS = {"owner_oid", "grantor_oid", "grantee_oid", "creator_oid", "role_oid",
-                 "member_oid"}
+_ROLE_COLUMNS = {"owner_oid", "grantor_oid", "grantee_oid", "creator_oid", "role_oid", "member_oid"}
 
 
 def _dicts(t: Table) -> list[dict[str, Any]]:
@@ -92,23 +91,36 @@ def carry_over(source: Snapshot, snap: Snapshot, twin: Twin) -> Snapshot:
     sources = dict(snap.meta.get("sources", {}))
     src_sources = source.meta.get("sources", {})
     for name in ("settings", "activity", "hba_rules"):
-        snap.cluster[name] = Table(list(source.table(name).columns),
-                                   [list(r) for r in source.table(name).rows])
-        sources[name] = {**(src_sources.get(name) or {"collected": False,
-                                                      "reason": "not in the source snapshot"}),
-                         "carried_over": True}
+        snap.cluster[name] = Table(
+            list(source.table(name).columns), [list(r) for r in source.table(name).rows]
+        )
+        sources[name] = {
+            **(
+                src_sources.get(name)
+                or {"collected": False, "reason": "not in the source snapshot"}
+            ),
+            "carried_over": True,
+        }
         carried.append(f"source {name}")
     roles = _ctab(snap, "roles")
     src_roles = {r["name"]: r for r in source.table("roles").dicts()}
     rows = _dicts(roles)
     for r in rows:
-        if int(r["oid"]) == BOOTSTRAP_OID and BOOTSTRAP_OID in {int(x["oid"]) for x in src_roles.values()}:
-            r["name"] = next(x["name"] for x in src_roles.values() if int(x["oid"]) == BOOTSTRAP_OID)
+        if int(r["oid"]) == BOOTSTRAP_OID and BOOTSTRAP_OID in {
+            int(x["oid"]) for x in src_roles.values()
+        }:
+            r["name"] = next(
+                x["name"] for x in src_roles.values() if int(x["oid"]) == BOOTSTRAP_OID
+            )
         s = src_roles.get(r["name"])
         r["password_type"] = s["password_type"] if s is not None else None
-    sources["password_types"] = {**(src_sources.get("password_types") or
-                                    {"collected": False, "reason": "not in the source snapshot"}),
-                                 "carried_over": True}
+    sources["password_types"] = {
+        **(
+            src_sources.get("password_types")
+            or {"collected": False, "reason": "not in the source snapshot"}
+        ),
+        "carried_over": True,
+    }
     carried.append("source password_types (the twin stores no password)")
     have_roles = {r["name"] for r in rows}
     for key in failed:
@@ -122,9 +134,12 @@ def carry_over(source: Snapshot, snap: Snapshot, twin: Twin) -> Snapshot:
     failed_members = {k[1:3] for k in failed if k[0] == "membership"}
     if failed_members:
         mem = _ctab(snap, "memberships")
-        extra = [m.row(r) for r in source.table("memberships").dicts()
-                 if (src_names.get(int(r["role_oid"])), src_names.get(int(r["member_oid"])))
-                 in failed_members]
+        extra = [
+            m.row(r)
+            for r in source.table("memberships").dicts()
+            if (src_names.get(int(r["role_oid"])), src_names.get(int(r["member_oid"])))
+            in failed_members
+        ]
         _set(mem, _dicts(mem) + extra)
         carried += [f"membership {k[1]!r} -> {k[2]!r}" for k in failed if k[0] == "membership"]
     failed_settings = [k for k in failed if k[0] == "db_role_setting"]
@@ -132,17 +147,31 @@ def carry_over(source: Snapshot, snap: Snapshot, twin: Twin) -> Snapshot:
         t = _ctab(snap, "db_role_settings")
         rows = _dicts(t)
         for _k, db, role, entry in failed_settings:
-            db_oid = next((int(d["oid"]) for d in snap.table("databases").dicts()
-                           if d["name"] == db), 0) if db else 0
-            role_oid = next((int(r["oid"]) for r in snap.table("roles").dicts()
-                             if r["name"] == role), 0) if role else 0
-            hit = next((r for r in rows if int(r["database_oid"]) == db_oid
-                        and int(r["role_oid"]) == role_oid), None)
+            db_oid = (
+                next((int(d["oid"]) for d in snap.table("databases").dicts() if d["name"] == db), 0)
+                if db
+                else 0
+            )
+            role_oid = (
+                next((int(r["oid"]) for r in snap.table("roles").dicts() if r["name"] == role), 0)
+                if role
+                else 0
+            )
+            hit = next(
+                (
+                    r
+                    for r in rows
+                    if int(r["database_oid"]) == db_oid and int(r["role_oid"]) == role_oid
+                ),
+                None,
+            )
             if hit is None:
                 rows.append({"database_oid": db_oid, "role_oid": role_oid, "config": [entry]})
             else:
                 hit["config"] = [*(hit["config"] or []), entry]
-            carried.append(f"setting {entry!r} ({role or 'every role'} in {db or 'every database'})")
+            carried.append(
+                f"setting {entry!r} ({role or 'every role'} in {db or 'every database'})"
+            )
         _set(t, rows)
     # user tablespaces are not rebuilt (a tablespace needs a directory on the server)
     ts = _ctab(snap, "tablespaces")
@@ -156,8 +185,11 @@ def carry_over(source: Snapshot, snap: Snapshot, twin: Twin) -> Snapshot:
     if failed_shared:
         t = _ctab(snap, "shared_acl")
         keep = [r for r in _dicts(t) if (r["object_class"], r["object_name"]) not in failed_shared]
-        extra = [m.row(r) for r in source.table("shared_acl").dicts()
-                 if (r["object_class"], r["object_name"]) in failed_shared]
+        extra = [
+            m.row(r)
+            for r in source.table("shared_acl").dicts()
+            if (r["object_class"], r["object_name"]) in failed_shared
+        ]
         _set(t, keep + extra)
         carried += [f"{c} ACL {n!r}" for c, n in sorted(failed_shared)]
 
@@ -184,9 +216,15 @@ def carry_over(source: Snapshot, snap: Snapshot, twin: Twin) -> Snapshot:
             continue
         carried += _carry_database(sd, d, m, failed, major_src, major_twin)
     snap.databases = [d for d in snap.databases if d.name in src_dbs] + [
-        DatabaseSnapshot(oid=m.dbs.get(sd.oid, sd.oid), name=sd.name, status="not_collected",
-                         reason=sd.reason or "outside the twin's scope")
-        for sd in source.databases if sd.name not in {d.name for d in snap.databases}]
+        DatabaseSnapshot(
+            oid=m.dbs.get(sd.oid, sd.oid),
+            name=sd.name,
+            status="not_collected",
+            reason=sd.reason or "outside the twin's scope",
+        )
+        for sd in source.databases
+        if sd.name not in {d.name for d in snap.databases}
+    ]
 
     snap.meta = {
         **snap.meta,
@@ -212,9 +250,14 @@ def carry_over(source: Snapshot, snap: Snapshot, twin: Twin) -> Snapshot:
     return snap
 
 
-def _carry_database(sd: DatabaseSnapshot, d: DatabaseSnapshot, m: _Map,
-                    failed: list[tuple[Any, ...]], major_src: int,
-                    major_twin: int) -> list[str]:
+def _carry_database(
+    sd: DatabaseSnapshot,
+    d: DatabaseSnapshot,
+    m: _Map,
+    failed: list[tuple[Any, ...]],
+    major_src: int,
+    major_twin: int,
+) -> list[str]:
     carried: list[str] = []
     src_names_db = {v: k for k, v in m.names.items()}
     t_schemas = _dicts(d.table("schemas"))
@@ -256,15 +299,19 @@ def _carry_database(sd: DatabaseSnapshot, d: DatabaseSnapshot, m: _Map,
                 carried.append(f"{sd.name}: {o['object_class']} {schema or ''}.{o['name']}")
                 # a stub that half-exists (created, ACL refused) is replaced by the source's row
                 for to in objects:
-                    ts = t_sname.get(int(to["schema_oid"])) if to["schema_oid"] is not None else None
+                    ts = (
+                        t_sname.get(int(to["schema_oid"])) if to["schema_oid"] is not None else None
+                    )
                     if (to["object_class"], ts, to["name"], to["identity_args"]) == k[1:]:
                         drop.add((to["object_class"], int(to["oid"])))
     failed_cols = {(k[2], k[3], k[4]) for k in failed if k[0] == "column" and k[1] == sd.name}
 
     # 14+ spells a procedure's input arguments "IN x"; a 13 source does not
-    src_args = {_norm_args(o["identity_args"]): o["identity_args"]
-                for o in sd.table("objects").dicts()
-                if o["object_class"] == "function" and o["identity_args"]}
+    src_args = {
+        _norm_args(o["identity_args"]): o["identity_args"]
+        for o in sd.table("objects").dicts()
+        if o["object_class"] == "function" and o["identity_args"]
+    }
     for o in objects:
         if o["object_class"] == "function" and o["identity_args"] and major_src != major_twin:
             o["identity_args"] = src_args.get(_norm_args(o["identity_args"]), o["identity_args"])
@@ -275,13 +322,22 @@ def _carry_database(sd: DatabaseSnapshot, d: DatabaseSnapshot, m: _Map,
     def acl_class(c: str) -> str:
         return "relation" if c == "column" else c
 
-    acl = [a for a in _dicts(d.table("acl"))
-           if (acl_class(a["object_class"]), int(a["object_oid"])) not in drop]
-    src_rel = {int(o["oid"]): (s_sname.get(int(o["schema_oid"])) if o["schema_oid"] is not None
-                               else None, o["name"]) for o in sd.table("objects").dicts()
-               if o["object_class"] == "relation"}
-    src_cols = {(int(c["table_oid"]), int(c["attnum"])): c["name"]
-                for c in sd.table("columns").dicts()}
+    acl = [
+        a
+        for a in _dicts(d.table("acl"))
+        if (acl_class(a["object_class"]), int(a["object_oid"])) not in drop
+    ]
+    src_rel = {
+        int(o["oid"]): (
+            s_sname.get(int(o["schema_oid"])) if o["schema_oid"] is not None else None,
+            o["name"],
+        )
+        for o in sd.table("objects").dicts()
+        if o["object_class"] == "relation"
+    }
+    src_cols = {
+        (int(c["table_oid"]), int(c["attnum"])): c["name"] for c in sd.table("columns").dicts()
+    }
     for a in sd.table("acl").dicts():
         oid = int(a["object_oid"])
         if oid in want:
@@ -301,9 +357,15 @@ def _carry_database(sd: DatabaseSnapshot, d: DatabaseSnapshot, m: _Map,
             schema = s_sname.get(int(o["schema_oid"])) if o["schema_oid"] is not None else None
             src_lang[(schema, o["name"], o["identity_args"])] = int(o["oid"])
     s_funcs = {int(f["oid"]): f for f in sd.table("functions").dicts()}
-    t_key = {int(o["oid"]): (t_sname.get(int(o["schema_oid"])) if o["schema_oid"] is not None
-                             else None, o["name"], o["identity_args"])
-             for o in objects if o["object_class"] == "function"}
+    t_key = {
+        int(o["oid"]): (
+            t_sname.get(int(o["schema_oid"])) if o["schema_oid"] is not None else None,
+            o["name"],
+            o["identity_args"],
+        )
+        for o in objects
+        if o["object_class"] == "function"
+    }
     for f in funcs:
         soid = src_lang.get(t_key.get(int(f["oid"]), (None, None, None)))
         if soid is not None and soid in s_funcs and s_funcs[soid]["language"] != f["language"]:

@@ -39,9 +39,16 @@ SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
 INITDB_DATABASES = ("postgres", "template1", "template0")
 
 # GUCs whose value is a list the server re-quotes element by element (GUC_LIST_QUOTE).
-LIST_GUCS = frozenset({"search_path", "temp_tablespaces", "session_preload_libraries",
-                       "shared_preload_libraries", "local_preload_libraries",
-                       "unix_socket_directories"})
+LIST_GUCS = frozenset(
+    {
+        "search_path",
+        "temp_tablespaces",
+        "session_preload_libraries",
+        "shared_preload_libraries",
+        "local_preload_libraries",
+        "unix_socket_directories",
+    }
+)
 
 
 @dataclass
@@ -77,6 +84,7 @@ class Plan:
 
 
 # --- small helpers -----------------------------------------------------------------------
+
 
 def guc_value_sql(name: str, value: str) -> str:
     """``value`` (as stored in rolconfig/proconfig) as the right-hand side of SET name TO.
@@ -121,7 +129,9 @@ class Names:
     """Source role OIDs -> the names the twin uses (the bootstrap superuser is ``postgres``)."""
 
     def __init__(self, snap: Snapshot) -> None:
-        self.by_oid: dict[int, str] = {int(r["oid"]): r["name"] for r in snap.table("roles").dicts()}
+        self.by_oid: dict[int, str] = {
+            int(r["oid"]): r["name"] for r in snap.table("roles").dicts()
+        }
         self.bootstrap = self.by_oid.get(BOOTSTRAP_OID, TWIN_SUPERUSER)
 
     def name(self, oid: Any) -> str | None:
@@ -147,21 +157,30 @@ def _privs_by_grant(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, int, bool
         if r.get("grantee_oid") is None or r.get("privilege") is None:
             continue
         out[(int(r["grantor_oid"]), int(r["grantee_oid"]), bool(r["grantable"]))].append(
-            r["privilege"])
+            r["privilege"]
+        )
     return out
 
 
 # --- the plan ------------------------------------------------------------------------------
 
-def plan(snap: Snapshot, twin_version_num: int, *, databases: Iterable[str] | None = None,
-         schemas: Iterable[str] | None = None) -> Plan:
+
+def plan(
+    snap: Snapshot,
+    twin_version_num: int,
+    *,
+    databases: Iterable[str] | None = None,
+    schemas: Iterable[str] | None = None,
+) -> Plan:
     """Every step that rebuilds ``snap`` on a server of ``twin_version_num``."""
     names = Names(snap)
     p = Plan()
     src_version = int(snap.meta.get("server_version_num") or 0)
     if names.bootstrap != TWIN_SUPERUSER:
-        p.notes.append(f"the source's bootstrap superuser is {names.bootstrap!r}; the twin's is "
-                       f"{TWIN_SUPERUSER!r} (its rows are renamed in the twin's snapshot)")
+        p.notes.append(
+            f"the source's bootstrap superuser is {names.bootstrap!r}; the twin's is "
+            f"{TWIN_SUPERUSER!r} (its rows are renamed in the twin's snapshot)"
+        )
     p.add("roles", _roles(snap, names))
     p.add("memberships", _memberships(snap, names, src_version, twin_version_num))
     p.add("databases", _databases(snap, names))
@@ -197,16 +216,27 @@ def _roles(snap: Snapshot, names: Names) -> list[Step]:
             attrs.append(f"VALID UNTIL {quote_literal(str(r['valid_until']))}")
         key = ("role", r["name"])
         if int(r["oid"]) == BOOTSTRAP_OID:  # exists; it stays a superuser with LOGIN
-            attrs = [a for a in attrs if a not in ("NOSUPERUSER", "NOLOGIN", "NOREPLICATION",
-                                                    "NOBYPASSRLS")]
-            steps.append(Step(None, f"ALTER ROLE {quote_ident(TWIN_SUPERUSER)} " + " ".join(attrs),
-                              key))
+            attrs = [
+                a
+                for a in attrs
+                if a not in ("NOSUPERUSER", "NOLOGIN", "NOREPLICATION", "NOBYPASSRLS")
+            ]
+            steps.append(
+                Step(None, f"ALTER ROLE {quote_ident(TWIN_SUPERUSER)} " + " ".join(attrs), key)
+            )
         else:
-            steps.append(Step(None, f"CREATE ROLE {quote_ident(r['name'])} " + " ".join(attrs),
-                              key))
+            steps.append(
+                Step(None, f"CREATE ROLE {quote_ident(r['name'])} " + " ".join(attrs), key)
+            )
         if r["comment"] is not None:
-            steps.append(Step(None, f"COMMENT ON ROLE {quote_ident(names.name(r['oid']) or '')} "
-                                    f"IS {quote_literal(r['comment'])}", key))
+            steps.append(
+                Step(
+                    None,
+                    f"COMMENT ON ROLE {quote_ident(names.name(r['oid']) or '')} "
+                    f"IS {quote_literal(r['comment'])}",
+                    key,
+                )
+            )
     return steps
 
 
@@ -223,9 +253,11 @@ def _memberships(snap: Snapshot, names: Names, src: int, twin: int) -> list[Step
         key = ("membership", role, member, names.name(m["grantor_oid"]))
         head = f"GRANT {quote_ident(role)} TO {quote_ident(member)}"
         if twin >= 160000:
-            opts = [f"ADMIN {'TRUE' if m['admin_option'] else 'FALSE'}",
-                    f"INHERIT {'TRUE' if m['inherit_option'] else 'FALSE'}",
-                    f"SET {'TRUE' if m['set_option'] else 'FALSE'}"]
+            opts = [
+                f"ADMIN {'TRUE' if m['admin_option'] else 'FALSE'}",
+                f"INHERIT {'TRUE' if m['inherit_option'] else 'FALSE'}",
+                f"SET {'TRUE' if m['set_option'] else 'FALSE'}",
+            ]
             base = f"{head} WITH {', '.join(opts)}"
         else:
             base = head + (" WITH ADMIN OPTION" if m["admin_option"] else "")
@@ -242,12 +274,23 @@ def _databases(snap: Snapshot, names: Names) -> list[Step]:
         ident = quote_ident(d["name"])
         key = ("database", d["name"])
         if d["name"] not in INITDB_DATABASES:
-            steps.append(Step(None, f"CREATE DATABASE {ident} TEMPLATE template0 OWNER "
-                                    f"{quote_ident(owner)}", key, autocommit=True))
+            steps.append(
+                Step(
+                    None,
+                    f"CREATE DATABASE {ident} TEMPLATE template0 OWNER {quote_ident(owner)}",
+                    key,
+                    autocommit=True,
+                )
+            )
         else:
             steps.append(Step(None, f"ALTER DATABASE {ident} OWNER TO {quote_ident(owner)}", key))
-        steps.append(Step(None, f"ALTER DATABASE {ident} CONNECTION LIMIT "
-                                f"{max(int(d['connection_limit']), -1)}", key))
+        steps.append(
+            Step(
+                None,
+                f"ALTER DATABASE {ident} CONNECTION LIMIT {max(int(d['connection_limit']), -1)}",
+                key,
+            )
+        )
     return steps
 
 
@@ -258,26 +301,42 @@ def _database_options(snap: Snapshot) -> list[Step]:
         ident = quote_ident(d["name"])
         if d["name"] == "template0":
             continue
-        steps.append(Step(None, f"ALTER DATABASE {ident} IS_TEMPLATE "
-                                f"{'true' if d['is_template'] else 'false'}", ("database", d["name"])))
+        steps.append(
+            Step(
+                None,
+                f"ALTER DATABASE {ident} IS_TEMPLATE {'true' if d['is_template'] else 'false'}",
+                ("database", d["name"]),
+            )
+        )
         if not d["allow_connections"]:
-            steps.append(Step(None, f"ALTER DATABASE {ident} ALLOW_CONNECTIONS false",
-                              ("database", d["name"])))
+            steps.append(
+                Step(
+                    None, f"ALTER DATABASE {ident} ALLOW_CONNECTIONS false", ("database", d["name"])
+                )
+            )
     return steps
 
 
-def _acl_steps(database: str | None, target: str, owner: str | None,
-               rows: list[dict[str, Any]], names: Names, key: tuple[Any, ...],
-               existing: tuple[Any, ...] | None = None, columns: str | None = None,
-               usage_schema: str | None = None) -> list[Step]:
+def _acl_steps(
+    database: str | None,
+    target: str,
+    owner: str | None,
+    rows: list[dict[str, Any]],
+    names: Names,
+    key: tuple[Any, ...],
+    existing: tuple[Any, ...] | None = None,
+    columns: str | None = None,
+    usage_schema: str | None = None,
+) -> list[Step]:
     """An explicit ACL written out exactly: everything revoked, then each grant, run by its
     grantor (as the superuser when the grantor is the owner, which the server records as
     the owner; under SET ROLE otherwise)."""
     steps: list[Step] = []
     if columns is None:
         who = ["PUBLIC", *(quote_ident(r) for r in dict.fromkeys(x for x in [owner] if x))]
-        steps.append(Step(database, f"REVOKE ALL ON {target} FROM {', '.join(who)}", key,
-                          existing=existing))
+        steps.append(
+            Step(database, f"REVOKE ALL ON {target} FROM {', '.join(who)}", key, existing=existing)
+        )
     grants = _privs_by_grant(rows)
     ordered = sorted(grants.items(), key=lambda kv: names.name(kv[0][0]) != owner)
     for (grantor_oid, grantee_oid, grantable), privs in ordered:
@@ -293,10 +352,12 @@ def _acl_steps(database: str | None, target: str, owner: str | None,
         if as_role is not None and usage_schema is not None:
             # the grantor must see the schema to name the object: a temporary USAGE,
             # revoked right after (the schema's own ACL was written out before)
-            step.pre = [f"GRANT USAGE ON SCHEMA {quote_ident(usage_schema)} TO "
-                        f"{quote_ident(as_role)}"]
-            step.post = [f"REVOKE USAGE ON SCHEMA {quote_ident(usage_schema)} FROM "
-                         f"{quote_ident(as_role)}"]
+            step.pre = [
+                f"GRANT USAGE ON SCHEMA {quote_ident(usage_schema)} TO {quote_ident(as_role)}"
+            ]
+            step.post = [
+                f"REVOKE USAGE ON SCHEMA {quote_ident(usage_schema)} FROM {quote_ident(as_role)}"
+            ]
         steps.append(step)
     return steps
 
@@ -306,11 +367,19 @@ def _shared_acls(snap: Snapshot, names: Names, twin: int) -> list[Step]:
     for r in snap.table("shared_acl").dicts():
         by_obj[(r["object_class"], r["object_name"])].append(r)
     owners = {d["name"]: names.name(d["owner_oid"]) for d in snap.table("databases").dicts()}
-    owners.update({t["name"]: names.name(t["owner_oid"]) for t in snap.table("tablespaces").dicts()})
-    explicit = {("database", d["name"]) for d in snap.table("databases").dicts()
-                if d["acl_state"] == "explicit"}
-    explicit |= {("tablespace", t["name"]) for t in snap.table("tablespaces").dicts()
-                 if t["acl_state"] == "explicit"}
+    owners.update(
+        {t["name"]: names.name(t["owner_oid"]) for t in snap.table("tablespaces").dicts()}
+    )
+    explicit = {
+        ("database", d["name"])
+        for d in snap.table("databases").dicts()
+        if d["acl_state"] == "explicit"
+    }
+    explicit |= {
+        ("tablespace", t["name"])
+        for t in snap.table("tablespaces").dicts()
+        if t["acl_state"] == "explicit"
+    }
     steps: list[Step] = []
     for cls, name in sorted(explicit | set(by_obj)):
         rows = by_obj.get((cls, name), [])
@@ -324,15 +393,27 @@ def _shared_acls(snap: Snapshot, names: Names, twin: int) -> list[Step]:
                     to = names.grantee(grantee_oid)
                 except KeyError:
                     continue
-                steps.append(Step(None, f"GRANT {privilege_list(sorted(set(privs)))} ON {target} "
-                                        f"TO {to}" + (" WITH GRANT OPTION" if grantable else ""),
-                                  ("shared_acl", cls, name)))
+                steps.append(
+                    Step(
+                        None,
+                        f"GRANT {privilege_list(sorted(set(privs)))} ON {target} "
+                        f"TO {to}" + (" WITH GRANT OPTION" if grantable else ""),
+                        ("shared_acl", cls, name),
+                    )
+                )
             continue
         if cls == "tablespace" and name not in ("pg_default", "pg_global"):
             continue  # user tablespaces are not rebuilt (no directory); carried over
         kw = "DATABASE" if cls == "database" else "TABLESPACE"
-        steps += _acl_steps(None, f"{kw} {quote_ident(name)}", owners.get(name), rows, names,
-                            ("shared_acl", cls, name), existing=(cls, None, name, None))
+        steps += _acl_steps(
+            None,
+            f"{kw} {quote_ident(name)}",
+            owners.get(name),
+            rows,
+            names,
+            ("shared_acl", cls, name),
+            existing=(cls, None, name, None),
+        )
     return steps
 
 
@@ -349,16 +430,17 @@ def _settings(snap: Snapshot, names: Names) -> list[Step]:
         for entry in s["config"] or []:
             key = ("db_role_setting", db, role, entry)
             if role is None:
-                head = (f"ALTER DATABASE {quote_ident(db)}" if db is not None
-                        else "ALTER ROLE ALL")
+                head = f"ALTER DATABASE {quote_ident(db)}" if db is not None else "ALTER ROLE ALL"
             else:
                 head = f"ALTER ROLE {quote_ident(role)}" + (
-                    f" IN DATABASE {quote_ident(db)}" if db is not None else "")
+                    f" IN DATABASE {quote_ident(db)}" if db is not None else ""
+                )
             steps.append(Step(None, f"{head} {set_clause(entry)}", key))
     return steps
 
 
 # --- one database --------------------------------------------------------------------------
+
 
 def _range_multirange(name: str) -> str:
     """The multirange name the server derives from a range name (makeMultirangeTypeName)."""
@@ -366,18 +448,26 @@ def _range_multirange(name: str) -> str:
     return name[:i] + "multi" + name[i:] if i >= 0 else name + "_multirange"
 
 
-def _database(db: DatabaseSnapshot, names: Names, twin: int,
-              wanted_schemas: set[str] | None, src: int) -> list[tuple[str, list[Step]]]:
+def _database(
+    db: DatabaseSnapshot, names: Names, twin: int, wanted_schemas: set[str] | None, src: int
+) -> list[tuple[str, list[Step]]]:
     dbn = db.name
     schemas = {int(r["oid"]): r for r in db.table("schemas").dicts()}
     sname = {oid: r["name"] for oid, r in schemas.items()}
 
     def in_scope(schema_name: str | None) -> bool:
-        return (wanted_schemas is None or schema_name is None or schema_name in wanted_schemas
-                or schema_name in SYSTEM_SCHEMAS)
+        return (
+            wanted_schemas is None
+            or schema_name is None
+            or schema_name in wanted_schemas
+            or schema_name in SYSTEM_SCHEMAS
+        )
 
-    objects = [o for o in db.table("objects").dicts()
-               if in_scope(sname.get(int(o["schema_oid"])) if o["schema_oid"] is not None else None)]
+    objects = [
+        o
+        for o in db.table("objects").dicts()
+        if in_scope(sname.get(int(o["schema_oid"])) if o["schema_oid"] is not None else None)
+    ]
     acl_rows: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
     for a in db.table("acl").dicts():
         acl_rows[(a["object_class"], int(a["object_oid"]), int(a["subid"]))].append(a)
@@ -408,20 +498,33 @@ def _database(db: DatabaseSnapshot, names: Names, twin: int,
             create.append(Step(dbn, "CREATE SCHEMA IF NOT EXISTS public", key))
             owners.append(Step(dbn, f"ALTER SCHEMA public OWNER TO {quote_ident(owner)}", key))
         else:
-            create.append(Step(dbn, f"CREATE SCHEMA {ident} AUTHORIZATION {quote_ident(owner)}",
-                               key))
+            create.append(
+                Step(dbn, f"CREATE SCHEMA {ident} AUTHORIZATION {quote_ident(owner)}", key)
+            )
         if s["acl_state"] == "explicit":
-            acls += _acl_steps(dbn, f"SCHEMA {ident}", owner,
-                               acl_rows.get(("schema", int(s["oid"]), 0), []), names, key,
-                               existing=("schema", s["name"], s["name"], None))
+            acls += _acl_steps(
+                dbn,
+                f"SCHEMA {ident}",
+                owner,
+                acl_rows.get(("schema", int(s["oid"]), 0), []),
+                names,
+                key,
+                existing=("schema", s["name"], s["name"], None),
+            )
     if "public" not in {s["name"] for s in schemas.values()} and in_scope("public"):
-        create.append(Step(dbn, "DROP SCHEMA IF EXISTS public", ("object", dbn, "schema", None,
-                                                                 "public", None)))
+        create.append(
+            Step(
+                dbn, "DROP SCHEMA IF EXISTS public", ("object", dbn, "schema", None, "public", None)
+            )
+        )
 
     # range types: the subtype is read from the constructor's arguments; the constructors
     # (and the multirange's) are made by CREATE TYPE, so they only get owner and ACL
-    range_like = {(sname.get(int(o["schema_oid"])), o["name"]) for o in objects
-                  if o["object_class"] == "type" and o["kind"] in ("range", "multirange")}
+    range_like = {
+        (sname.get(int(o["schema_oid"])), o["name"])
+        for o in objects
+        if o["object_class"] == "type" and o["kind"] in ("range", "multirange")
+    }
     subtypes: dict[tuple[Any, str], str] = {}
     for o in objects:
         k = (sname.get(int(o["schema_oid"])) if o["schema_oid"] is not None else None, o["name"])
@@ -456,8 +559,14 @@ def _database(db: DatabaseSnapshot, names: Names, twin: int,
                 create.append(Step(dbn, "SELECT pg_catalog.pgaudit_twin_no_fdw()", key))
                 continue
             servers_of_db.append(o["name"])
-            create.append(Step(dbn, f"CREATE SERVER {quote_ident(o['name'])} FOREIGN DATA WRAPPER "
-                                    f"{quote_ident(fdw_of_db)}", key))
+            create.append(
+                Step(
+                    dbn,
+                    f"CREATE SERVER {quote_ident(o['name'])} FOREIGN DATA WRAPPER "
+                    f"{quote_ident(fdw_of_db)}",
+                    key,
+                )
+            )
 
     for o in objects:
         cls, kind = o["object_class"], o["kind"]
@@ -465,13 +574,16 @@ def _database(db: DatabaseSnapshot, names: Names, twin: int,
         key = ("object", dbn, cls, schema, o["name"], o["identity_args"])
         owner = names.name(o["owner_oid"]) or TWIN_SUPERUSER
         system = schema in SYSTEM_SCHEMAS
-        existing = system or (cls == "language" and o["name"] in ("plpgsql", "sql", "c", "internal"))
+        existing = system or (
+            cls == "language" and o["name"] in ("plpgsql", "sql", "c", "internal")
+        )
         constructor = cls == "function" and (schema, o["name"]) in range_like
         if o["extension"] and not existing:
             # extension members: the extension is created if this build has it
             if o["extension"] not in ("plpgsql",):
-                create.append(Step(dbn, f"CREATE EXTENSION IF NOT EXISTS "
-                                        f"{quote_ident(o['extension'])}", key))
+                create.append(
+                    Step(dbn, f"CREATE EXTENSION IF NOT EXISTS {quote_ident(o['extension'])}", key)
+                )
             existing = True
         oid = int(o["oid"])
         target: str | None = None
@@ -479,74 +591,143 @@ def _database(db: DatabaseSnapshot, names: Names, twin: int,
             if cls == "relation":
                 target = f"{grant_kind(kind)} {qualified(schema, o['name'])}"
                 if not existing:
-                    rels.append(Step(dbn, _relation_sql(kind, qualified(schema, o["name"]),
-                                                        sorted(columns.get(oid, [])),
-                                                        servers_of_db), key))
-                    owners.append(Step(dbn, f"ALTER {alter_kind(kind)} "
-                                            f"{qualified(schema, o['name'])} OWNER TO "
-                                            f"{quote_ident(owner)}", key))
+                    rels.append(
+                        Step(
+                            dbn,
+                            _relation_sql(
+                                kind,
+                                qualified(schema, o["name"]),
+                                sorted(columns.get(oid, [])),
+                                servers_of_db,
+                            ),
+                            key,
+                        )
+                    )
+                    owners.append(
+                        Step(
+                            dbn,
+                            f"ALTER {alter_kind(kind)} "
+                            f"{qualified(schema, o['name'])} OWNER TO "
+                            f"{quote_ident(owner)}",
+                            key,
+                        )
+                    )
             elif cls == "function":
                 sig = func_signature(schema, o["name"], o["identity_args"])
                 target = f"{grant_kind(kind)} {sig}"
                 if constructor:
-                    owners.append(Step(dbn, f"ALTER {alter_kind(kind)} {sig} OWNER TO "
-                                            f"{quote_ident(owner)}", key))
+                    owners.append(
+                        Step(
+                            dbn,
+                            f"ALTER {alter_kind(kind)} {sig} OWNER TO {quote_ident(owner)}",
+                            key,
+                        )
+                    )
                     existing = True
                 elif not existing:
-                    fsql, needs_helper = _function_sql(kind, schema, o["name"],
-                                                       o["identity_args"] or "",
-                                                       functions.get(oid, {}), oid)
+                    fsql, needs_helper = _function_sql(
+                        kind,
+                        schema,
+                        o["name"],
+                        o["identity_args"] or "",
+                        functions.get(oid, {}),
+                        oid,
+                    )
                     if needs_helper:
                         funcs += helper()
                     funcs += [Step(dbn, s, key) for s in fsql]
-                    owners.append(Step(dbn, f"ALTER {alter_kind(kind)} {sig} OWNER TO "
-                                            f"{quote_ident(owner)}", key))
+                    owners.append(
+                        Step(
+                            dbn,
+                            f"ALTER {alter_kind(kind)} {sig} OWNER TO {quote_ident(owner)}",
+                            key,
+                        )
+                    )
             elif cls == "type":
                 target = f"{grant_kind(kind)} {qualified(schema, o['name'])}"
                 if not existing:
-                    tsql = _type_sql(kind, qualified(schema, o["name"]), twin,
-                                     subtypes.get((schema, o["name"])))
+                    tsql = _type_sql(
+                        kind, qualified(schema, o["name"]), twin, subtypes.get((schema, o["name"]))
+                    )
                     if tsql is not None:  # None: a multirange, made with its range
                         types.append(Step(dbn, tsql, key))
-                    owners.append(Step(dbn, f"ALTER {alter_kind(kind)} "
-                                            f"{qualified(schema, o['name'])} OWNER TO "
-                                            f"{quote_ident(owner)}", key))
+                    owners.append(
+                        Step(
+                            dbn,
+                            f"ALTER {alter_kind(kind)} "
+                            f"{qualified(schema, o['name'])} OWNER TO "
+                            f"{quote_ident(owner)}",
+                            key,
+                        )
+                    )
             elif cls == "language":
                 target = f"LANGUAGE {quote_ident(o['name'])}"
                 if not existing:
-                    create.append(Step(dbn, f"CREATE EXTENSION IF NOT EXISTS "
-                                            f"{quote_ident(o['name'])}", key))
-                owners.append(Step(dbn, f"ALTER LANGUAGE {quote_ident(o['name'])} OWNER TO "
-                                        f"{quote_ident(owner)}", key))
+                    create.append(
+                        Step(dbn, f"CREATE EXTENSION IF NOT EXISTS {quote_ident(o['name'])}", key)
+                    )
+                owners.append(
+                    Step(
+                        dbn,
+                        f"ALTER LANGUAGE {quote_ident(o['name'])} OWNER TO {quote_ident(owner)}",
+                        key,
+                    )
+                )
             elif cls == "large_object":
                 target = f"LARGE OBJECT {oid}"
                 create.append(Step(dbn, f"SELECT pg_catalog.lo_create({oid})", key))
-                owners.append(Step(dbn, f"ALTER LARGE OBJECT {oid} OWNER TO {quote_ident(owner)}",
-                                   key))
+                owners.append(
+                    Step(dbn, f"ALTER LARGE OBJECT {oid} OWNER TO {quote_ident(owner)}", key)
+                )
             elif cls == "fdw":
                 target = f"FOREIGN DATA WRAPPER {quote_ident(o['name'])}"
-                owners.append(Step(dbn, f"ALTER FOREIGN DATA WRAPPER {quote_ident(o['name'])} "
-                                        f"OWNER TO {quote_ident(owner)}", key))
+                owners.append(
+                    Step(
+                        dbn,
+                        f"ALTER FOREIGN DATA WRAPPER {quote_ident(o['name'])} "
+                        f"OWNER TO {quote_ident(owner)}",
+                        key,
+                    )
+                )
             elif cls == "server":
                 target = f"FOREIGN SERVER {quote_ident(o['name'])}"
-                owners.append(Step(dbn, f"ALTER SERVER {quote_ident(o['name'])} OWNER TO "
-                                        f"{quote_ident(owner)}", key))
+                owners.append(
+                    Step(
+                        dbn,
+                        f"ALTER SERVER {quote_ident(o['name'])} OWNER TO {quote_ident(owner)}",
+                        key,
+                    )
+                )
         except (ValueError, TypeError):
             continue  # a name or argument list we cannot quote: not reproduced
         if target is None or (system and src // 10000 != twin // 10000):
             continue  # another major's system objects are carried over, not rebuilt
         if o["acl_state"] == "explicit":
-            acls += _acl_steps(dbn, target, owner, acl_rows.get((cls, oid, 0), []), names, key,
-                               existing=(cls, schema, o["name"], o["identity_args"])
-                               if existing else None,
-                               usage_schema=schema if cls not in ("large_object", "language",
-                                                                  "fdw", "server") else None)
+            acls += _acl_steps(
+                dbn,
+                target,
+                owner,
+                acl_rows.get((cls, oid, 0), []),
+                names,
+                key,
+                existing=(cls, schema, o["name"], o["identity_args"]) if existing else None,
+                usage_schema=schema
+                if cls not in ("large_object", "language", "fdw", "server")
+                else None,
+            )
         if cls == "relation":
             for attnum, col in sorted(columns.get(oid, [])):
                 rows = acl_rows.get(("column", oid, attnum), [])
-                acls_late += _acl_steps(dbn, target, owner, rows, names,
-                                        ("column", dbn, schema, o["name"], col), columns=col,
-                                        usage_schema=schema)
+                acls_late += _acl_steps(
+                    dbn,
+                    target,
+                    owner,
+                    rows,
+                    names,
+                    ("column", dbn, schema, o["name"], col),
+                    columns=col,
+                    usage_schema=schema,
+                )
     del ext_names
 
     defaults: list[Step] = []
@@ -564,22 +745,38 @@ def _database(db: DatabaseSnapshot, names: Names, twin: int,
             continue
         keyword = DEFAULT_ACL_OBJTYPES[objtype][0].upper()
         head = f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(creator)}" + (
-            f" IN SCHEMA {quote_ident(schema)}" if schema else "")
+            f" IN SCHEMA {quote_ident(schema)}" if schema else ""
+        )
         dkey: tuple[Any, ...] = ("default_acl", dbn, creator, schema, objtype)
         if not schema_oid:
-            defaults.append(Step(dbn, f"{head} REVOKE ALL ON {keyword} FROM PUBLIC, "
-                                      f"{quote_ident(creator)}", dkey))
+            defaults.append(
+                Step(
+                    dbn, f"{head} REVOKE ALL ON {keyword} FROM PUBLIC, {quote_ident(creator)}", dkey
+                )
+            )
         for (_g, grantee_oid, grantable), privs in _privs_by_grant(rows).items():
             try:
                 to = names.grantee(grantee_oid)
             except KeyError:
                 continue
-            defaults.append(Step(dbn, f"{head} GRANT {privilege_list(sorted(set(privs)))} ON "
-                                      f"{keyword} TO {to}"
-                                      + (" WITH GRANT OPTION" if grantable else ""), dkey))
-    return [("schemas", create), ("types", types), ("relations", rels), ("functions", funcs),
-            ("owners", owners), ("acls", acls), ("column acls", acls_late),
-            ("default privileges", defaults)]
+            defaults.append(
+                Step(
+                    dbn,
+                    f"{head} GRANT {privilege_list(sorted(set(privs)))} ON "
+                    f"{keyword} TO {to}" + (" WITH GRANT OPTION" if grantable else ""),
+                    dkey,
+                )
+            )
+    return [
+        ("schemas", create),
+        ("types", types),
+        ("relations", rels),
+        ("functions", funcs),
+        ("owners", owners),
+        ("acls", acls),
+        ("column acls", acls_late),
+        ("default privileges", defaults),
+    ]
 
 
 def _relation_sql(kind: str, name: str, cols: list[tuple[int, str]], servers: list[str]) -> str:
@@ -623,8 +820,9 @@ def _type_sql(kind: str, name: str, twin: int, subtype: str | None = None) -> st
 _BODY = {"sql": "SELECT NULL", "plpgsql": "BEGIN END"}
 
 
-def _function_sql(kind: str, schema: str | None, name: str, args: str, f: dict[str, Any],
-                  oid: int) -> tuple[list[str], bool]:
+def _function_sql(
+    kind: str, schema: str | None, name: str, args: str, f: dict[str, Any], oid: int
+) -> tuple[list[str], bool]:
     """A stub with the same signature, language (when the twin has it), SECURITY DEFINER,
     LEAKPROOF and SET clauses; its body does nothing."""
     sig = func_signature(schema, name, args)
@@ -641,19 +839,33 @@ def _function_sql(kind: str, schema: str | None, name: str, args: str, f: dict[s
             return (["SELECT pg_catalog.pgaudit_twin_no_ordered_set_aggregate()"], False)
         helper = qualified(INTERNAL_SCHEMA, f"sfunc_{oid}")
         hargs = "integer" if args.strip() in ("", "*") else f"integer, {args}"
-        return ([f"CREATE FUNCTION {helper}({hargs}) RETURNS integer LANGUAGE internal "
-                 "AS 'int4larger'",
-                 f"CREATE AGGREGATE {sig} (SFUNC = {helper}, STYPE = integer)"], True)
+        return (
+            [
+                f"CREATE FUNCTION {helper}({hargs}) RETURNS integer LANGUAGE internal "
+                "AS 'int4larger'",
+                f"CREATE AGGREGATE {sig} (SFUNC = {helper}, STYPE = integer)",
+            ],
+            True,
+        )
     if kind == "window function":
-        return ([f"CREATE FUNCTION {sig} RETURNS integer WINDOW LANGUAGE internal "
-                 f"AS 'window_row_number'{tail}"], False)
+        return (
+            [
+                f"CREATE FUNCTION {sig} RETURNS integer WINDOW LANGUAGE internal "
+                f"AS 'window_row_number'{tail}"
+            ],
+            False,
+        )
     if lang not in _BODY:
         # c, internal, untrusted languages: an internal stub; the language is carried over
         body_lang, body = "internal", "int4larger"
     else:
         body_lang, body = lang, _BODY[lang]
     if kind == "procedure":
-        return ([f"CREATE PROCEDURE {sig} LANGUAGE {body_lang}{tail} AS {quote_literal(body)}"],
-                False)
-    return ([f"CREATE FUNCTION {sig} RETURNS void LANGUAGE {body_lang}{tail} "
-             f"AS {quote_literal(body)}"], False)
+        return (
+            [f"CREATE PROCEDURE {sig} LANGUAGE {body_lang}{tail} AS {quote_literal(body)}"],
+            False,
+        )
+    return (
+        [f"CREATE FUNCTION {sig} RETURNS void LANGUAGE {body_lang}{tail} AS {quote_literal(body)}"],
+        False,
+    )

@@ -22,13 +22,18 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..core.sqlquote import quote_ident
+from ..pipeline import evaluate_snapshot
+from ..reports.sql_script import execution_plan
+from . import TwinError, build_twin
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from ..collect.snapshot import Snapshot
+    from ..config import Config
     from ..core.localpg import PgInstall
     from ..core.model import Finding, Rule, ScanResult
-    from ..evaluate.config import Config
     from . import Twin
 
 MAX_ROUNDS = 4
@@ -56,7 +61,9 @@ class Verification:
     new: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
 
-    def script_findings(self, result: ScanResult) -> tuple[list[Finding], list[tuple[Finding, str]]]:
+    def script_findings(
+        self, result: ScanResult
+    ) -> tuple[list[Finding], list[tuple[Finding, str]]]:
         """Findings the script is written from (the scan's plus the follow-ups), and the
         ones left out because a statement failed on the twin, with the error."""
         every = [*result.findings, *self.followups]
@@ -68,28 +75,35 @@ class Verification:
     def header_lines(self) -> list[str]:
         if not self.verified:
             return [f"verified:  no ({self.unverified_reason or 'not run'})"]
-        left = (self.left_manual + self.left_destructive + self.left_unverifiable
-                + len(self.left_other))
-        out = [f"verified:  yes, on a twin of the snapshot (PostgreSQL {self.twin_version}, "
-               f"{self.seconds:.1f} s): applied, re-collected, re-evaluated",
-               f"           findings fixed: {self.fixed}; left: {left} ({self.left_manual} "
-               f"manual, {self.left_destructive} destructive at level {self.level}, "
-               f"{self.left_unverifiable} server settings (ALTER SYSTEM: not verifiable, the "
-               f"twin carries the source's settings), {len(self.left_other)} other); "
-               f"new findings: {len(self.new)}",
-               f"           follow-up fixes folded in: {len(self.followups)} "
-               f"(rounds: {self.rounds}); fixes that failed on the twin: {len(self.failed)}; "
-               f"withheld at this level: {len(self.withheld)}"]
+        left = (
+            self.left_manual + self.left_destructive + self.left_unverifiable + len(self.left_other)
+        )
+        out = [
+            f"verified:  yes, on a twin of the snapshot (PostgreSQL {self.twin_version}, "
+            f"{self.seconds:.1f} s): applied, re-collected, re-evaluated",
+            f"           findings fixed: {self.fixed}; left: {left} ({self.left_manual} "
+            f"manual, {self.left_destructive} destructive at level {self.level}, "
+            f"{self.left_unverifiable} server settings (ALTER SYSTEM: not verifiable, the "
+            f"twin carries the source's settings), {len(self.left_other)} other); "
+            f"new findings: {len(self.new)}",
+            f"           follow-up fixes folded in: {len(self.followups)} "
+            f"(rounds: {self.rounds}); fixes that failed on the twin: {len(self.failed)}; "
+            f"withheld at this level: {len(self.withheld)}",
+        ]
         if self.converged:
             out.append("           converged: yes (applying this script leaves no new finding)")
         else:
             out.append("           converged: NO - " + "; ".join(self.problems[:5]))
         for f in self.new[:10]:
-            out.append(f"           new: [{f.rule_id}] {f.object_identity or f.object_name or ''}"
-                       f"{' role ' + f.role if f.role else ''}")
+            out.append(
+                f"           new: [{f.rule_id}] {f.object_identity or f.object_name or ''}"
+                f"{' role ' + f.role if f.role else ''}"
+            )
         for f in self.left_other[:10]:
-            out.append(f"           left (its fix did not clear it): [{f.rule_id}] "
-                       f"{f.object_identity or f.object_name or ''}")
+            out.append(
+                f"           left (its fix did not clear it): [{f.rule_id}] "
+                f"{f.object_identity or f.object_name or ''}"
+            )
         return out
 
 
@@ -97,15 +111,14 @@ def unverified(level: str, reason: str) -> Verification:
     return Verification(level=level, unverified_reason=reason)
 
 
-def _apply(twin: Twin, result: ScanResult, findings: list[Finding], level: str,
-           failed: dict[str, str]) -> None:
+def _apply(
+    twin: Twin, result: ScanResult, findings: list[Finding], level: str, failed: dict[str, str]
+) -> None:
     """Run the script's statements for ``findings`` on the twin, section by section, as
     psql would. A finding whose statement fails is recorded and dropped, and the script
     is run again without it: sections that committed are re-run, which changes nothing
     (GRANT, REVOKE, OWNER TO and default privileges are idempotent)."""
     import psycopg
-
-    from ..reports.sql_script import execution_plan
 
     for _attempt in range(len(findings) + 1):
         live = [f for f in findings if f.fingerprint not in failed]
@@ -145,10 +158,17 @@ def _active(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.suppressed is None]
 
 
-def verify_remediation(snap: Snapshot, rules: Sequence[Rule], cfg: Config,
-                       result: ScanResult, level: str, *, install: PgInstall | None = None,
-                       max_rounds: int = MAX_ROUNDS,
-                       progress: Callable[[str], None] | None = None) -> Verification:
+def verify_remediation(
+    snap: Snapshot,
+    rules: Sequence[Rule],
+    cfg: Config,
+    result: ScanResult,
+    level: str,
+    *,
+    install: PgInstall | None = None,
+    max_rounds: int = MAX_ROUNDS,
+    progress: Callable[[str], None] | None = None,
+) -> Verification:
     """Verify (and complete) the remediation script of ``result`` on twins of ``snap``.
 
     At level ``safe`` a fix whose effect only a destructive fix can clean up (revoking a
@@ -156,8 +176,6 @@ def verify_remediation(snap: Snapshot, rules: Sequence[Rule], cfg: Config,
     the safe script must not leave a new finding behind. It is listed with the reason,
     and emitted at level ``all``, where the follow-up DROP is emitted too.
     """
-    from . import TwinError, build_twin
-
     say = progress or (lambda _m: None)
     started = time.monotonic()
     v = Verification(level=level)
@@ -188,8 +206,7 @@ def verify_remediation(snap: Snapshot, rules: Sequence[Rule], cfg: Config,
             return unverified(level, f"no twin: {exc}")
         with fresh:
             findings, _failed = v.script_findings(result)
-            _apply(fresh, result, [f for f in _active(findings) if f.remediation], level,
-                   v.failed)
+            _apply(fresh, result, [f for f in _active(findings) if f.remediation], level, v.failed)
             after = _evaluate(fresh, rules, cfg)
     assert after is not None
     _judge(v, result, after, level)
@@ -199,26 +216,36 @@ def verify_remediation(snap: Snapshot, rules: Sequence[Rule], cfg: Config,
 
 
 def _evaluate(twin: Twin, rules: Sequence[Rule], cfg: Config) -> ScanResult:
-    from ..pipeline import evaluate_snapshot
-
     return evaluate_snapshot(twin.collect(), rules, cfg)
 
 
-def _rounds(twin: Twin, snap: Snapshot, rules: Sequence[Rule], cfg: Config,
-            result: ScanResult, level: str, v: Verification, max_rounds: int,
-            say: Callable[[str], None]) -> tuple[ScanResult, dict[str, Finding]]:
+def _rounds(
+    twin: Twin,
+    snap: Snapshot,
+    rules: Sequence[Rule],
+    cfg: Config,
+    result: ScanResult,
+    level: str,
+    v: Verification,
+    max_rounds: int,
+    say: Callable[[str], None],
+) -> tuple[ScanResult, dict[str, Finding]]:
     base = {f.fingerprint for f in result.findings}
     folded: dict[str, Finding] = {}
-    batch = [f for f in _active(result.findings)
-             if f.remediation and f.fingerprint not in v.withheld]
+    batch = [
+        f for f in _active(result.findings) if f.remediation and f.fingerprint not in v.withheld
+    ]
     after: ScanResult | None = None
     for rnd in range(1, max_rounds + 1):
         v.rounds = rnd
         say(f"verifying the remediation on a twin (round {rnd})")
         _apply(twin, result, batch, level, v.failed)
         after = _evaluate(twin, rules, cfg)
-        new = [f for f in _active(after.findings)
-               if f.fingerprint not in base and f.fingerprint not in folded]
+        new = [
+            f
+            for f in _active(after.findings)
+            if f.fingerprint not in base and f.fingerprint not in folded
+        ]
         fixable = [f for f in new if f.remediation and f.fingerprint not in v.failed]
         if not fixable:
             break
@@ -231,27 +258,32 @@ def _rounds(twin: Twin, snap: Snapshot, rules: Sequence[Rule], cfg: Config,
     return after, folded
 
 
-def _causes_to_withhold(result: ScanResult, folded: dict[str, Finding], after: ScanResult,
-                        level: str, v: Verification) -> dict[str, str]:
+def _causes_to_withhold(
+    result: ScanResult, folded: dict[str, Finding], after: ScanResult, level: str, v: Verification
+) -> dict[str, str]:
     """Fixes to withhold at a non-destructive level: those naming the role of a follow-up
     finding that only a destructive fix clears (found on the twin after the fixes)."""
-    from ..core.sqlquote import quote_ident
-
     now = {f.fingerprint for f in _active(after.findings)}
     stuck = [f for fp, f in folded.items() if fp in now and _left_out(f, result, level)]
-    applied = [f for f in _active(result.findings)
-               if f.remediation and f.fingerprint not in v.withheld]
+    applied = [
+        f for f in _active(result.findings) if f.remediation and f.fingerprint not in v.withheld
+    ]
     out: dict[str, str] = {}
     for f in stuck:
         if not f.role:
             continue
         ident = quote_ident(f.role)
         for g in applied:
-            if g.fingerprint not in out and ident in (g.remediation or "") and \
-                    not _left_out(g, result, level):
-                out[g.fingerprint] = (f"withheld at level {level}: applying it leaves "
-                                      f"[{f.rule_id}] for role {f.role}, which only a "
-                                      "destructive fix clears (--remediation-level all)")
+            if (
+                g.fingerprint not in out
+                and ident in (g.remediation or "")
+                and not _left_out(g, result, level)
+            ):
+                out[g.fingerprint] = (
+                    f"withheld at level {level}: applying it leaves "
+                    f"[{f.rule_id}] for role {f.role}, which only a "
+                    "destructive fix clears (--remediation-level all)"
+                )
     return out
 
 
@@ -279,8 +311,10 @@ def _judge(v: Verification, result: ScanResult, after: ScanResult, level: str) -
             continue
         if fp in folded and _left_out(folded[fp], result, level):
             v.left_destructive += 1
-            v.problems.append(f"[{f.rule_id}] appears after the fixes and only a destructive "
-                              "fix clears it (--remediation-level all)")
+            v.problems.append(
+                f"[{f.rule_id}] appears after the fixes and only a destructive "
+                "fix clears it (--remediation-level all)"
+            )
         v.new.append(f)
     if v.new:
         v.problems.append(f"{len(v.new)} finding(s) appear after the fixes")
@@ -288,15 +322,18 @@ def _judge(v: Verification, result: ScanResult, after: ScanResult, level: str) -
         v.problems.append(f"{len(v.left_other)} finding(s) with a fix are still reported")
     if v.failed:
         v.problems.append(f"{len(v.failed)} fix(es) failed on the twin (listed, not emitted)")
-    v.converged = not v.new and not v.left_other and not v.failed and \
-        not any("max_rounds" in p or "rounds" in p for p in v.problems)
+    v.converged = (
+        not v.new
+        and not v.left_other
+        and not v.failed
+        and not any("max_rounds" in p or "rounds" in p for p in v.problems)
+    )
 
 
 def _left_out(f: Finding, result: ScanResult, level: str) -> bool:
     """Whether the script leaves (part of) ``f``'s fix out at ``level`` (destructive)."""
     if level == "all" or not f.remediation:
         return False
-    from ..reports.sql_script import execution_plan
 
     every = {s for sec in execution_plan(result, [f], "all") for _f, s, _d in sec.statements}
     run = {s for sec in execution_plan(result, [f], level) for _f, s, _d in sec.statements}
@@ -305,7 +342,5 @@ def _left_out(f: Finding, result: ScanResult, level: str) -> bool:
 
 def _server_settings_only(f: Finding, result: ScanResult) -> bool:
     """A fix made only of ALTER SYSTEM: the twin's settings are the source's (carried)."""
-    from ..reports.sql_script import execution_plan
-
     secs = [sec for sec in execution_plan(result, [f], "all") if sec.statements]
     return bool(secs) and all(not sec.transaction for sec in secs)

@@ -57,9 +57,21 @@ class _Names:
 
     @property
     def login_roles(self) -> tuple[str, ...]:
-        return (self.deploy, self.app, self.analyst, self.monitoring, self.noinherit,
-                self.inherit_false, self.set_false, self.admin, self.superuser_app,
-                self.expiring, self.md5, self.scram, self.hostile_role)
+        return (
+            self.deploy,
+            self.app,
+            self.analyst,
+            self.monitoring,
+            self.noinherit,
+            self.inherit_false,
+            self.set_false,
+            self.admin,
+            self.superuser_app,
+            self.expiring,
+            self.md5,
+            self.scram,
+            self.hostile_role,
+        )
 
 
 FX = _Names()
@@ -77,8 +89,9 @@ def layout_sections(major: int) -> dict[str, str]:
         m = _SECTION.match(line)
         if m:
             kind, op, ver = m.groups()
-            applies = (op is None or (op == ">=" and major >= int(ver))
-                       or (op == "<" and major < int(ver)))
+            applies = (
+                op is None or (op == ">=" and major >= int(ver)) or (op == "<" and major < int(ver))
+            )
             current = out[kind] if applies else None
             continue
         if current is not None:
@@ -109,15 +122,22 @@ def apply_fixture_layout(pg: Any, dbname: str) -> None:
     """Build the fixture layout in ``dbname`` (cluster part once per server). Idempotent:
     a database that already has the app_data schema is left as it is."""
     ensure_cluster_layout(pg)
-    if pg.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (FX.app_schema,),
-                dbname=dbname):
+    if pg.query(
+        "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (FX.app_schema,), dbname=dbname
+    ):
         return
     sql = layout_sections(pg.major)["database"].replace(':"db"', quote_ident(dbname))
     pg.execute("BEGIN;\n" + sql + "\nCOMMIT;", dbname=dbname)
 
 
-def make_auditor(pg: Any, name: str, hba: bool = True, *, password_check: bool = False,
-                 password: str | None = None) -> str:
+def make_auditor(
+    pg: Any,
+    name: str,
+    hba: bool = True,
+    *,
+    password_check: bool = False,
+    password: str | None = None,
+) -> str:
     """A login role in pg_monitor (plus, with ``hba``, the bootstrap grants; with
     ``password_check``, the helper function in database postgres). Returns its conninfo:
     the unix socket (trust), or TCP with ``password`` when one is given. The password is
@@ -149,7 +169,9 @@ def _set_password(pg: Any, name: str, password: str) -> None:
     from psycopg import sql
 
     with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
-        verifier = conn.pgconn.encrypt_password(password.encode(), name.encode(),
-                                                b"scram-sha-256").decode()
-        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name),
-                                                               sql.Literal(verifier)))
+        verifier = conn.pgconn.encrypt_password(
+            password.encode(), name.encode(), b"scram-sha-256"
+        ).decode()
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(verifier))
+        )

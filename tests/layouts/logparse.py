@@ -33,16 +33,22 @@ def entries(text: str) -> list[Entry]:
     starts = [m for m in _ENTRY_START.finditer(text)]
     for i, m in enumerate(starts):
         end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
-        chunk = text[m.end():end]
+        chunk = text[m.end() : end]
         app, _, rest = chunk.partition(" user=")
         mm = _MESSAGE.search(rest)
         if not mm:
             continue
-        message = rest[mm.start():]
+        message = rest[mm.start() :]
         sm = _STATEMENT.match(message)
-        out.append(Entry(pid=int(m.group(1)), app=app, severity=mm.group(1),
-                         text=message[mm.end() - mm.start():].rstrip("\n"),
-                         statement=message[sm.end():].strip() if sm else None))
+        out.append(
+            Entry(
+                pid=int(m.group(1)),
+                app=app,
+                severity=mm.group(1),
+                text=message[mm.end() - mm.start() :].rstrip("\n"),
+                statement=message[sm.end() :].strip() if sm else None,
+            )
+        )
     return out
 
 
@@ -58,7 +64,8 @@ def first_keyword(statement: str) -> str:
 
 
 _COPY_QUERY_TO_STDOUT = re.compile(
-    r"\s*COPY\s*\(\s*SELECT\b.*\)\s*TO\s+STDOUT\s*(\([^()]*\))?\s*;?\s*", re.S | re.I)
+    r"\s*COPY\s*\(\s*SELECT\b.*\)\s*TO\s+STDOUT\s*(\([^()]*\))?\s*;?\s*", re.S | re.I
+)
 
 
 def is_read_statement(statement: str) -> bool:
@@ -71,5 +78,8 @@ def is_read_statement(statement: str) -> bool:
 
 def non_read_statements(items: list[Entry], app: str) -> list[str]:
     """Statements by ``app`` that are not ones a read-only tool may send."""
-    return [e.statement for e in items
-            if e.app == app and e.statement is not None and not is_read_statement(e.statement)]
+    return [
+        e.statement
+        for e in items
+        if e.app == app and e.statement is not None and not is_read_statement(e.statement)
+    ]

@@ -64,11 +64,34 @@ from pathlib import Path
 from typing import Any
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
-CASE_KEYS = {"name", "expect", "min_version", "max_version", "setup", "cluster_setup", "hba",
-             "config", "settings", "collect_as", "match", "isolated", "connect_to"}
+CASE_KEYS = {
+    "name",
+    "expect",
+    "min_version",
+    "max_version",
+    "setup",
+    "cluster_setup",
+    "hba",
+    "config",
+    "settings",
+    "collect_as",
+    "match",
+    "isolated",
+    "connect_to",
+}
 SETTING_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
-FINDING_MATCH_KEYS = {"rule_id", "severity", "database", "object_type", "schema", "object_name",
-                      "object_identity", "role", "details", "message_contains"}
+FINDING_MATCH_KEYS = {
+    "rule_id",
+    "severity",
+    "database",
+    "object_type",
+    "schema",
+    "object_name",
+    "object_identity",
+    "role",
+    "details",
+    "message_contains",
+}
 
 
 class CaseFileError(Exception):
@@ -101,8 +124,9 @@ class Case:
         return f"{self.rule_id}:{slug}"
 
     def applies_to(self, major: int) -> bool:
-        return ((self.min_version is None or major >= self.min_version)
-                and (self.max_version is None or major <= self.max_version))
+        return (self.min_version is None or major >= self.min_version) and (
+            self.max_version is None or major <= self.max_version
+        )
 
 
 def load_case_file(path: Path) -> list[Case]:
@@ -140,11 +164,15 @@ def load_case_file(path: Path) -> list[Case]:
             raise CaseFileError(f"{at} ({name}): [case.match] must be a table")
         bad = set(match) - FINDING_MATCH_KEYS
         if bad:
-            raise CaseFileError(f"{at} ({name}): unknown match field {sorted(bad)[0]!r} "
-                                f"(known: {', '.join(sorted(FINDING_MATCH_KEYS))})")
+            raise CaseFileError(
+                f"{at} ({name}): unknown match field {sorted(bad)[0]!r} "
+                f"(known: {', '.join(sorted(FINDING_MATCH_KEYS))})"
+            )
         if expect == "fail" and not match:
-            raise CaseFileError(f"{at} ({name}): a fail case needs [case.match] naming the "
-                                "finding it expects (role, database, object_name, ...)")
+            raise CaseFileError(
+                f"{at} ({name}): a fail case needs [case.match] naming the "
+                "finding it expects (role, database, object_name, ...)"
+            )
         for key in ("setup", "cluster_setup", "hba"):
             if key in c and not isinstance(c[key], str):
                 raise CaseFileError(f"{at} ({name}): {key!r} must be a string")
@@ -155,26 +183,44 @@ def load_case_file(path: Path) -> list[Case]:
         if not isinstance(isolated, bool):
             raise CaseFileError(f"{at} ({name}): 'isolated' must be true or false")
         connect_to = c.get("connect_to")
-        if connect_to is not None and (not isinstance(connect_to, str) or not connect_to
-                                       or collect_as != "auditor"):
-            raise CaseFileError(f"{at} ({name}): 'connect_to' must name a database, and the "
-                                "case must say collect_as = \"auditor\"")
+        if connect_to is not None and (
+            not isinstance(connect_to, str) or not connect_to or collect_as != "auditor"
+        ):
+            raise CaseFileError(
+                f"{at} ({name}): 'connect_to' must name a database, and the "
+                'case must say collect_as = "auditor"'
+            )
         config = c.get("config", {})
         if not isinstance(config, dict):
             raise CaseFileError(f"{at} ({name}): 'config' must be an inline table")
         settings = c.get("settings", {})
         if not isinstance(settings, dict) or not all(
-                isinstance(k, str) and SETTING_NAME_RE.match(k) and isinstance(v, str)
-                for k, v in settings.items()):
-            raise CaseFileError(f"{at} ({name}): 'settings' must be an inline table of "
-                                "setting name = \"value\" (strings)")
-        cases.append(Case(rule_id=rule_id, name=name, expect=expect, setup=c.get("setup", ""),
-                          cluster_setup=c.get("cluster_setup", ""), hba=c.get("hba"),
-                          config=config, settings=settings,
-                          collect_as="auditor" if c.get("hba") is not None else collect_as,
-                          match=match, min_version=c.get("min_version"),
-                          max_version=c.get("max_version"), isolated=isolated,
-                          connect_to=connect_to, path=where))
+            isinstance(k, str) and SETTING_NAME_RE.match(k) and isinstance(v, str)
+            for k, v in settings.items()
+        ):
+            raise CaseFileError(
+                f"{at} ({name}): 'settings' must be an inline table of "
+                'setting name = "value" (strings)'
+            )
+        cases.append(
+            Case(
+                rule_id=rule_id,
+                name=name,
+                expect=expect,
+                setup=c.get("setup", ""),
+                cluster_setup=c.get("cluster_setup", ""),
+                hba=c.get("hba"),
+                config=config,
+                settings=settings,
+                collect_as="auditor" if c.get("hba") is not None else collect_as,
+                match=match,
+                min_version=c.get("min_version"),
+                max_version=c.get("max_version"),
+                isolated=isolated,
+                connect_to=connect_to,
+                path=where,
+            )
+        )
     return cases
 
 

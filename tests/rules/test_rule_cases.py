@@ -132,17 +132,18 @@ def server_settings(pg: Any, settings: dict[str, str]) -> Iterator[None]:
     try:
         with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
             for name, value in settings.items():
-                row = conn.execute("SELECT context FROM pg_settings WHERE name = %s",
-                                   (name,)).fetchone()
+                row = conn.execute(
+                    "SELECT context FROM pg_settings WHERE name = %s", (name,)
+                ).fetchone()
                 assert row is not None, f"unknown setting {name!r} in case settings"
                 assert row[0] != "postmaster", f"setting {name!r} needs a restart"
                 target = sql.Identifier(*name.split("."))
                 try:
-                    conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(target,
-                                                                           sql.Literal(value)))
+                    conn.execute(
+                        sql.SQL("ALTER SYSTEM SET {} = {}").format(target, sql.Literal(value))
+                    )
                 except psycopg.Error as exc:
-                    pytest.skip(f"this server cannot take {name} = {value!r}: "
-                                f"{str(exc).strip()}")
+                    pytest.skip(f"this server cannot take {name} = {value!r}: {str(exc).strip()}")
                 applied.append(name)
             conn.execute("SELECT pg_reload_conf()")
         _wait_for_auto_conf(pg, applied, present=True)
@@ -151,8 +152,9 @@ def server_settings(pg: Any, settings: dict[str, str]) -> Iterator[None]:
         if applied:
             with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
                 for name in applied:
-                    conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(
-                        sql.Identifier(*name.split("."))))
+                    conn.execute(
+                        sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(*name.split(".")))
+                    )
                 conn.execute("SELECT pg_reload_conf()")
             _wait_for_auto_conf(pg, applied, present=False)
 
@@ -162,8 +164,9 @@ def _wait_for_auto_conf(pg: Any, names: list[str], *, present: bool) -> None:
     postgresql.auto.conf: the postmaster handles the reload signal asynchronously."""
     deadline = time.monotonic() + 15
     while True:
-        rows = pg.query("SELECT name, coalesce(sourcefile, '') FROM pg_settings "
-                        "WHERE name = ANY(%s)", (names,))
+        rows = pg.query(
+            "SELECT name, coalesce(sourcefile, '') FROM pg_settings WHERE name = ANY(%s)", (names,)
+        )
         if all(f.endswith("postgresql.auto.conf") == present for _, f in rows):
             return
         if time.monotonic() > deadline:
@@ -174,8 +177,11 @@ def _wait_for_auto_conf(pg: Any, names: list[str], *, present: bool) -> None:
 def collect_for(pg: Any, user: str, dbs: list[str], hba_file: Path | None = None) -> Any:
     from pgaudit_roles.collect.collector import collect
 
-    return collect(pg.conninfo(user=user, dbname=dbs[0]), databases=dbs,
-                   hba_file=str(hba_file) if hba_file else None)
+    return collect(
+        pg.conninfo(user=user, dbname=dbs[0]),
+        databases=dbs,
+        hba_file=str(hba_file) if hba_file else None,
+    )
 
 
 def cleanup(pg: Any, dbs: list[str], token: str) -> None:
@@ -185,8 +191,10 @@ def cleanup(pg: Any, dbs: list[str], token: str) -> None:
 
     for db in dbs:
         pg.drop_database(db)
-    names = [r[0] for r in pg.query("SELECT rolname FROM pg_roles WHERE strpos(rolname, %s) > 0",
-                                    (token,))]
+    names = [
+        r[0]
+        for r in pg.query("SELECT rolname FROM pg_roles WHERE strpos(rolname, %s) > 0", (token,))
+    ]
     if not names:
         return
     idents = sql.SQL(", ").join(sql.Identifier(n) for n in names)
@@ -195,9 +203,10 @@ def cleanup(pg: Any, dbs: list[str], token: str) -> None:
         conn.execute(sql.SQL("DROP ROLE {}").format(idents))
 
 
-def evaluate_rules(snapshot: Any, rule_ids: set[str], config: dict[str, Any],
-                   origin: str) -> dict[str, Any]:
-    from pgaudit_roles.evaluate.config import config_from_mapping
+def evaluate_rules(
+    snapshot: Any, rule_ids: set[str], config: dict[str, Any], origin: str
+) -> dict[str, Any]:
+    from pgaudit_roles.config import config_from_mapping
     from pgaudit_roles.evaluate.engine import evaluate
 
     rules = [rules_by_id()[r] for r in sorted(rule_ids)]
@@ -243,14 +252,15 @@ def hba_snapshot(snapshot: Any, hba_path: Path, major: int) -> Any:
         row[opt] = redact_hba_options(row[opt])
     meta = dict(snapshot.meta)
     meta["sources"] = dict(meta["sources"])
-    meta["sources"]["hba_rules"] = {"collected": True, "reason": None,
-                                    "origin": f"file:{hba_path}"}
-    return dataclasses.replace(snapshot, meta=meta, cluster={**snapshot.cluster,
-                               "hba_rules": Table(columns=columns, rows=rows)})
+    meta["sources"]["hba_rules"] = {"collected": True, "reason": None, "origin": f"file:{hba_path}"}
+    return dataclasses.replace(
+        snapshot,
+        meta=meta,
+        cluster={**snapshot.cluster, "hba_rules": Table(columns=columns, rows=rows)},
+    )
 
 
-def _collect_group(pg: Any, kind: str, preps: list[Prepared], token: str,
-                   hba_dir: Path) -> None:
+def _collect_group(pg: Any, kind: str, preps: list[Prepared], token: str, hba_dir: Path) -> None:
     """Collect one group of prepared cases once; batch and auditor groups are evaluated
     here, config and hba cases keep the snapshot for their own evaluation."""
     group = [p for p in preps if p.error is None]
@@ -271,9 +281,10 @@ def _collect_group(pg: Any, kind: str, preps: list[Prepared], token: str,
             snapshot = collect_for(pg, user, [group[0].db], reference)
             injected = hba_snapshot(snapshot, reference, pg.major)
             assert snapshot.meta["sources"]["hba_rules"] == injected.meta["sources"]["hba_rules"]
-            assert (snapshot.table("hba_rules").columns == injected.table("hba_rules").columns
-                    and snapshot.table("hba_rules").rows == injected.table("hba_rules").rows), \
-                "the offline pg_hba injection differs from the collector's --hba-file reading"
+            assert (
+                snapshot.table("hba_rules").columns == injected.table("hba_rules").columns
+                and snapshot.table("hba_rules").rows == injected.table("hba_rules").rows
+            ), "the offline pg_hba injection differs from the collector's --hba-file reading"
         else:
             snapshot = collect_for(pg, user, [p.db for p in group])
         if kind in ("config", "hba"):
@@ -281,8 +292,9 @@ def _collect_group(pg: Any, kind: str, preps: list[Prepared], token: str,
                 p.snapshot = snapshot
                 p.batched = True
             return
-        results = evaluate_rules(snapshot, {rules_by_id()[p.case.rule_id].id for p in group},
-                                 {}, "rule cases")
+        results = evaluate_rules(
+            snapshot, {rules_by_id()[p.case.rule_id].id for p in group}, {}, "rule cases"
+        )
     except Exception as exc:  # every case of the group reports it
         for p in group:
             p.error = f"{kind} group collection/evaluation failed: {type(exc).__name__}: {exc}"
@@ -293,8 +305,9 @@ def _collect_group(pg: Any, kind: str, preps: list[Prepared], token: str,
 
 
 @pytest.fixture(scope="session")
-def groups(pg: Any, request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Prepared]]:
+def groups(
+    pg: Any, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Prepared]]:
     """Every case of this server version that runs in a group, prepared and collected one
     group at a time, then cleaned up again: outcomes and snapshots stay in memory."""
     wanted = selected_case_ids(request.session, pg.major)
@@ -302,8 +315,14 @@ def groups(pg: Any, request: pytest.FixtureRequest,
     preps: dict[str, Prepared] = {}
     for g, kind in enumerate(GROUPS):
         token = f"rc{g}{os.getpid()}v{pg.major}n"
-        chosen = [c for c in CASES if mode(c) == kind and c.applies_to(pg.major)
-                  and c.rule_id in rules_by_id() and c.id in wanted]
+        chosen = [
+            c
+            for c in CASES
+            if mode(c) == kind
+            and c.applies_to(pg.major)
+            and c.rule_id in rules_by_id()
+            and c.id in wanted
+        ]
         group = [prepare(pg, c, f"{token}{i:04d}z") for i, c in enumerate(chosen)]
         try:
             _collect_group(pg, kind, group, token, hba_dir)
@@ -328,8 +347,9 @@ def finish(prep: Prepared) -> Prepared:
             major = int(snapshot.meta["server_version_num"]) // 10000
             snapshot = hba_snapshot(snapshot, prep.hba_path, major)
         rid = rules_by_id()[case.rule_id].id
-        prep.result = evaluate_rules(snapshot, {rid}, substitute(case.config, prep.prefix, prep.db),
-                                     f"{case.path} config")[rid]
+        prep.result = evaluate_rules(
+            snapshot, {rid}, substitute(case.config, prep.prefix, prep.db), f"{case.path} config"
+        )[rid]
     except Exception as exc:
         prep.error = f"evaluation failed: {type(exc).__name__}: {exc}"
     return prep
@@ -358,8 +378,9 @@ def alone(pg: Any, tmp_path: Path) -> Iterator[Any]:
             with server_settings(pg, substitute(case.settings, prefix, prep.db)):
                 snapshot = collect_for(pg, user, dbs, prep.hba_path)
             rid = rules_by_id()[case.rule_id].id
-            prep.result = evaluate_rules(snapshot, {rid}, substitute(case.config, prefix, prep.db),
-                                         f"{case.path} config")[rid]
+            prep.result = evaluate_rules(
+                snapshot, {rid}, substitute(case.config, prefix, prep.db), f"{case.path} config"
+            )[rid]
         except pytest.skip.Exception:
             raise
         except Exception as exc:
@@ -396,13 +417,21 @@ def concerns(f: Any, prep: Prepared) -> bool:
         return True
     if f.database is None and f.object_type in ("hba_rule", "setting", "source") and f.role is None:
         return True
-    return any(prep.prefix in (v or "") for v in (f.role, f.object_name, f.object_identity, f.schema))
+    return any(
+        prep.prefix in (v or "") for v in (f.role, f.object_name, f.object_identity, f.schema)
+    )
 
 
 def describe(findings: list[Any]) -> str:
-    return "\n".join(f"  - role={f.role!r} db={f.database!r} type={f.object_type!r} "
-                     f"schema={f.schema!r} name={f.object_name!r} identity={f.object_identity!r}"
-                     f": {f.message}" for f in findings) or "  (none)"
+    return (
+        "\n".join(
+            f"  - role={f.role!r} db={f.database!r} type={f.object_type!r} "
+            f"schema={f.schema!r} name={f.object_name!r} identity={f.object_identity!r}"
+            f": {f.message}"
+            for f in findings
+        )
+        or "  (none)"
+    )
 
 
 @pytest.mark.pg
@@ -413,7 +442,9 @@ def test_rule_case(pg: Any, case: Case, groups: dict[str, Prepared], alone: Any)
     assert case.rule_id in rules_by_id(), f"{case.path}: no rule {case.rule_id}"
     grouped = groups.get(case.id)
     prep = finish(grouped) if grouped is not None else alone(case)
-    where = f"{case.id} [{mode(case) if prep.batched else 'alone'}, prefix {prep.prefix}, db {prep.db}]"
+    where = (
+        f"{case.id} [{mode(case) if prep.batched else 'alone'}, prefix {prep.prefix}, db {prep.db}]"
+    )
     assert prep.error is None, f"{where}: {prep.error}"
     rr = prep.result
     assert rr.status != "error", f"{where}: rule error: {rr.reason}"
@@ -424,7 +455,9 @@ def test_rule_case(pg: Any, case: Case, groups: dict[str, Prepared], alone: Any)
         match = substitute(case.match, prep.prefix, prep.db)
         pool = mine if prep.batched else rr.findings
         hits = [f for f in pool if finding_matches(f, match)]
-        assert hits, f"{where}: no finding matches {match}; findings of this case:\n" + describe(mine)
+        assert hits, f"{where}: no finding matches {match}; findings of this case:\n" + describe(
+            mine
+        )
         for f in hits:
             assert f.remediation or f.manual, f"{where}: finding without remediation or manual"
     else:

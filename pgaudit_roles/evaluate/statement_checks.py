@@ -21,9 +21,13 @@ from ..audit.naming import NamingPolicy
 RUNTIME_KINDS: tuple[str, ...] = ("app", "writer", "reader")
 """The guide's runtime roles (the application login and the groups it uses), as PGR-OWN-001."""
 
-DANGEROUS_PREDEFINED: tuple[str, ...] = ("pg_read_server_files", "pg_write_server_files",
-                                         "pg_execute_server_program", "pg_read_all_data",
-                                         "pg_write_all_data")
+DANGEROUS_PREDEFINED: tuple[str, ...] = (
+    "pg_read_server_files",
+    "pg_write_server_files",
+    "pg_execute_server_program",
+    "pg_read_all_data",
+    "pg_write_all_data",
+)
 """The predefined roles PGR-ROLE-013 reports (each as good as superuser, or all data)."""
 
 RUNTIME_ATTRIBUTES: tuple[str, ...] = ("createrole", "createdb", "bypassrls", "isreplication")
@@ -123,6 +127,7 @@ def _privileges(node: Any) -> list[str]:
 
 # --- the predicates ---------------------------------------------------------------------
 
+
 def password_literal(node: Any, state: State) -> list[Hit]:
     role, options = _role_options(node)
     ast = _ast()
@@ -144,8 +149,7 @@ def runtime_role_attributes(node: Any, state: State) -> list[Hit]:
     role, options = _role_options(node)
     if role is None or state.kind(role) not in RUNTIME_KINDS:
         return []
-    given = [opt.defname for opt in options
-             if opt.defname in RUNTIME_ATTRIBUTES and _true(opt.arg)]
+    given = [opt.defname for opt in options if opt.defname in RUNTIME_ATTRIBUTES and _true(opt.arg)]
     if not given:
         return []
     names = ", ".join("REPLICATION" if g == "isreplication" else g.upper() for g in given)
@@ -158,11 +162,13 @@ def grant_to_public(node: Any, state: State) -> list[Hit]:
         return []
     if not any(role_name(g) == "PUBLIC" for g in node.grantees or ()):
         return []
-    if node.objtype in (e.ObjectType.OBJECT_FUNCTION, e.ObjectType.OBJECT_PROCEDURE,
-                        e.ObjectType.OBJECT_ROUTINE):
+    if node.objtype in (
+        e.ObjectType.OBJECT_FUNCTION,
+        e.ObjectType.OBJECT_PROCEDURE,
+        e.ObjectType.OBJECT_ROUTINE,
+    ):
         return []  # EXECUTE to PUBLIC is PostgreSQL's default; SECURITY DEFINER: its own rule
-    return [{"role": "PUBLIC", "privileges": ", ".join(_privileges(node)),
-             "target": _target(node)}]
+    return [{"role": "PUBLIC", "privileges": ", ".join(_privileges(node)), "target": _target(node)}]
 
 
 def grant_all(node: Any, state: State) -> list[Hit]:
@@ -175,9 +181,12 @@ def grant_all(node: Any, state: State) -> list[Hit]:
 
 def create_on_public_schema(node: Any, state: State) -> list[Hit]:
     ast, e = _ast(), _enums()
-    if (not isinstance(node, ast.GrantStmt) or not node.is_grant
-            or node.objtype != e.ObjectType.OBJECT_SCHEMA
-            or node.targtype != e.GrantTargetType.ACL_TARGET_OBJECT):
+    if (
+        not isinstance(node, ast.GrantStmt)
+        or not node.is_grant
+        or node.objtype != e.ObjectType.OBJECT_SCHEMA
+        or node.targtype != e.GrantTargetType.ACL_TARGET_OBJECT
+    ):
         return []
     if "public" not in _names(node.objects):
         return []
@@ -206,8 +215,11 @@ def secdef_without_search_path(node: Any, state: State) -> list[Hit]:
     if name is None or not _is_secdef(options):
         return []
     for o in options:
-        if (o.defname == "set" and isinstance(o.arg, ast.VariableSetStmt)
-                and o.arg.name == "search_path"):
+        if (
+            o.defname == "set"
+            and isinstance(o.arg, ast.VariableSetStmt)
+            and o.arg.name == "search_path"
+        ):
             return []
     return [{"object_name": name}]
 
@@ -216,8 +228,11 @@ def secdef_execute_to_public(node: Any, state: State) -> list[Hit]:
     ast, e = _ast(), _enums()
     if not isinstance(node, ast.GrantStmt) or not node.is_grant:
         return []
-    if node.objtype not in (e.ObjectType.OBJECT_FUNCTION, e.ObjectType.OBJECT_PROCEDURE,
-                            e.ObjectType.OBJECT_ROUTINE):
+    if node.objtype not in (
+        e.ObjectType.OBJECT_FUNCTION,
+        e.ObjectType.OBJECT_PROCEDURE,
+        e.ObjectType.OBJECT_ROUTINE,
+    ):
         return []
     if not any(role_name(g) == "PUBLIC" for g in node.grantees or ()):
         return []
@@ -225,8 +240,9 @@ def secdef_execute_to_public(node: Any, state: State) -> list[Hit]:
         schemas = set(_names(node.objects))
         hit = sorted(f for f in state.secdef if "." in f and f.split(".")[0] in schemas)
     else:
-        hit = [n for n in _names(node.objects)
-               if n in state.secdef or n.split(".")[-1] in state.secdef]
+        hit = [
+            n for n in _names(node.objects) if n in state.secdef or n.split(".")[-1] in state.secdef
+        ]
     return [{"object_name": n} for n in hit]
 
 
@@ -240,10 +256,22 @@ def default_privileges_without_for_role(node: Any, state: State) -> list[Hit]:
     return [{"schema": ", ".join(schemas) or None, "current_role": state.current_role}]
 
 
-_CREATES = ("CreateStmt", "CreateTableAsStmt", "ViewStmt", "CreateSeqStmt", "CreateSchemaStmt",
-            "CreateFunctionStmt", "CompositeTypeStmt", "CreateEnumStmt", "CreateDomainStmt",
-            "CreateRangeStmt", "CreateForeignTableStmt", "CreatedbStmt", "DefineStmt",
-            "CreateExtensionStmt")
+_CREATES = (
+    "CreateStmt",
+    "CreateTableAsStmt",
+    "ViewStmt",
+    "CreateSeqStmt",
+    "CreateSchemaStmt",
+    "CreateFunctionStmt",
+    "CompositeTypeStmt",
+    "CreateEnumStmt",
+    "CreateDomainStmt",
+    "CreateRangeStmt",
+    "CreateForeignTableStmt",
+    "CreatedbStmt",
+    "DefineStmt",
+    "CreateExtensionStmt",
+)
 
 
 def objects_created_as_runtime_role(node: Any, state: State) -> list[Hit]:
@@ -256,11 +284,17 @@ def objects_created_as_runtime_role(node: Any, state: State) -> list[Hit]:
     return [{"role": state.current_role, "kind": kind, "statement": what}]
 
 
-_CREATE_SQL = {"CreateStmt": "CREATE TABLE", "CreateTableAsStmt": "CREATE TABLE AS",
-               "ViewStmt": "CREATE VIEW", "CreateSeqStmt": "CREATE SEQUENCE",
-               "CreateSchemaStmt": "CREATE SCHEMA", "CreateFunctionStmt": "CREATE FUNCTION",
-               "CreatedbStmt": "CREATE DATABASE", "CreateForeignTableStmt": "CREATE FOREIGN TABLE",
-               "CreateExtensionStmt": "CREATE EXTENSION"}
+_CREATE_SQL = {
+    "CreateStmt": "CREATE TABLE",
+    "CreateTableAsStmt": "CREATE TABLE AS",
+    "ViewStmt": "CREATE VIEW",
+    "CreateSeqStmt": "CREATE SEQUENCE",
+    "CreateSchemaStmt": "CREATE SCHEMA",
+    "CreateFunctionStmt": "CREATE FUNCTION",
+    "CreatedbStmt": "CREATE DATABASE",
+    "CreateForeignTableStmt": "CREATE FOREIGN TABLE",
+    "CreateExtensionStmt": "CREATE EXTENSION",
+}
 
 
 def audit_setting_override(node: Any, state: State) -> list[Hit]:
@@ -276,16 +310,20 @@ def audit_setting_override(node: Any, state: State) -> list[Hit]:
     name = (setstmt.name or "") if setstmt is not None else ""
     if not name.lower().startswith(AUDIT_SETTING_PREFIXES):
         return []
-    return [{"target": target, "setting": name,
-             "role": role_name(node.role) if isinstance(node, ast.AlterRoleSetStmt) else None}]
+    return [
+        {
+            "target": target,
+            "setting": name,
+            "role": role_name(node.role) if isinstance(node, ast.AlterRoleSetStmt) else None,
+        }
+    ]
 
 
 def dangerous_predefined_granted(node: Any, state: State) -> list[Hit]:
     ast = _ast()
     if not isinstance(node, ast.GrantRoleStmt) or not node.is_grant:
         return []
-    granted = [p.priv_name for p in node.granted_roles or ()
-               if p.priv_name in DANGEROUS_PREDEFINED]
+    granted = [p.priv_name for p in node.granted_roles or () if p.priv_name in DANGEROUS_PREDEFINED]
     members = [role_name(g) for g in node.grantee_roles or ()]
     return [{"granted": g, "role": m} for g in granted for m in members]
 
@@ -303,8 +341,11 @@ def policy_using_true(node: Any, state: State) -> list[Hit]:
     ast = _ast()
     if not isinstance(node, ast.CreatePolicyStmt | ast.AlterPolicyStmt):
         return []
-    clauses = [c for c, expr in (("USING", node.qual), ("WITH CHECK", node.with_check))
-               if expr is not None and _is_true_const(expr)]
+    clauses = [
+        c
+        for c, expr in (("USING", node.qual), ("WITH CHECK", node.with_check))
+        if expr is not None and _is_true_const(expr)
+    ]
     if not clauses:
         return []
     table = ".".join(x for x in (node.table.schemaname, node.table.relname) if x)
@@ -315,8 +356,10 @@ def disable_row_level_security(node: Any, state: State) -> list[Hit]:
     ast, e = _ast(), _enums()
     if not isinstance(node, ast.AlterTableStmt):
         return []
-    off = {e.AlterTableType.AT_DisableRowSecurity: "DISABLE ROW LEVEL SECURITY",
-           e.AlterTableType.AT_NoForceRowSecurity: "NO FORCE ROW LEVEL SECURITY"}
+    off = {
+        e.AlterTableType.AT_DisableRowSecurity: "DISABLE ROW LEVEL SECURITY",
+        e.AlterTableType.AT_NoForceRowSecurity: "NO FORCE ROW LEVEL SECURITY",
+    }
     out = []
     for cmd in node.cmds or ():
         if isinstance(cmd, ast.AlterTableCmd) and cmd.subtype in off:
@@ -371,5 +414,8 @@ def password_literals(node: Any) -> list[str]:
     """The password strings of a CREATE/ALTER ROLE, so every output can be scrubbed of them."""
     ast = _ast()
     _role, options = _role_options(node)
-    return [o.arg.sval for o in options
-            if o.defname == "password" and isinstance(o.arg, ast.String) and o.arg.sval]
+    return [
+        o.arg.sval
+        for o in options
+        if o.defname == "password" and isinstance(o.arg, ast.String) and o.arg.sval
+    ]

@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError
-from ..core.model import SEVERITIES, Rule
-from ..reports.registry import FORMATS
+from .audit.naming import NamingPolicy
+from .core.errors import ConfigError
+from .core.model import SEVERITIES, Rule
+from .evaluate.rules import resolve_ids
+from .history.store import parse_retention
+from .reports.registry import FORMATS, inventory_needs
 
 CONFIG_FILE = ".pgaudit-roles.toml"
 PYPROJECT_TABLE = "pgaudit-roles"
@@ -30,9 +33,20 @@ FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, "none")
 DEFAULT_SOURCE = "default"
 CLI_SOURCE = "command line"
 
-TOP_KEYS: tuple[str, ...] = ("naming", "rules", "fail_on", "formats", "output_dir", "waivers",
-                             "baseline", "framework", "collect", "rules_dirs", "history",
-                             "target_name")
+TOP_KEYS: tuple[str, ...] = (
+    "naming",
+    "rules",
+    "fail_on",
+    "formats",
+    "output_dir",
+    "waivers",
+    "baseline",
+    "framework",
+    "collect",
+    "rules_dirs",
+    "history",
+    "target_name",
+)
 RULES_KEYS: tuple[str, ...] = ("disable", "severity")
 COLLECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "statement_timeout": (str, int),
@@ -69,19 +83,25 @@ class Config:
     path: Path | None = None  # the file the settings came from, if any
     sources: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def inventory_needs(self) -> frozenset[str]:
+        """The optional inventory parts the chosen report formats read (``needs`` in the
+        reports registry): evaluation computes only those."""
+        return frozenset(inventory_needs(self.formats))
+
     def resolve_rules(self, rules: Iterable[Rule]) -> None:
         """Check rule ids in ``rules.disable``/``rules.severity`` against the loaded rules.
 
         Aliases are accepted and rewritten to the current id (a renamed rule keeps its
         overrides). An unknown id is a ConfigError naming the key and the file.
         """
-        from .rules import resolve_ids
-
         ids = resolve_ids(rules)
 
         def resolve(name: str, key: str) -> str:
             if name not in ids:
-                raise ConfigError(f"{self.sources.get(key, 'config')}: {key}: unknown rule id {name!r}")
+                raise ConfigError(
+                    f"{self.sources.get(key, 'config')}: {key}: unknown rule id {name!r}"
+                )
             return ids[name]
 
         self.disabled = frozenset(resolve(n, "rules.disable") for n in self.disabled)
@@ -111,8 +131,6 @@ class Config:
 
     def _effective_naming(self) -> dict[str, Any]:
         """The naming policy in force (the guide's defaults unless configured), never null."""
-        from ..audit.naming import NamingPolicy
-
         policy = self.naming if isinstance(self.naming, NamingPolicy) else NamingPolicy.default()
         return policy.to_mapping()
 
@@ -128,6 +146,7 @@ class Config:
 
 
 # --- discovery --------------------------------------------------------------------------------
+
 
 def discover(cwd: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
     """Find the configuration file for ``cwd`` and return (path, table), or None."""
@@ -148,8 +167,13 @@ def discover(cwd: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def load_config(path: Path | str | None = None, *, cwd: Path | None = None,
-                overrides: Mapping[str, Any] | None = None, discover_file: bool = True) -> Config:
+def load_config(
+    path: Path | str | None = None,
+    *,
+    cwd: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    discover_file: bool = True,
+) -> Config:
     """Build the effective configuration.
 
     ``path`` is ``--config`` (must exist). Without it the file is discovered from ``cwd``
@@ -177,8 +201,12 @@ def load_config(path: Path | str | None = None, *, cwd: Path | None = None,
         cfg.path = file_path
         _apply(cfg, table, str(file_path), base=file_path.parent)
     if overrides:
-        _apply(cfg, _nest({k: v for k, v in overrides.items() if v is not None}), CLI_SOURCE,
-               base=cwd or Path.cwd())
+        _apply(
+            cfg,
+            _nest({k: v for k, v in overrides.items() if v is not None}),
+            CLI_SOURCE,
+            base=cwd or Path.cwd(),
+        )
     _build_naming(cfg)
     return cfg
 
@@ -194,8 +222,9 @@ def with_overrides(cfg: Config, table: Mapping[str, Any], origin: str, base: Pat
     return out
 
 
-def config_from_mapping(table: Mapping[str, Any], origin: str = "inline config",
-                        base: Path | None = None) -> Config:
+def config_from_mapping(
+    table: Mapping[str, Any], origin: str = "inline config", base: Path | None = None
+) -> Config:
     """A Config from an in-memory table (tests, the rule-case runner)."""
     cfg = Config()
     _apply(cfg, table, origin, base=base or Path.cwd())
@@ -204,6 +233,7 @@ def config_from_mapping(table: Mapping[str, Any], origin: str = "inline config",
 
 
 # --- validation -------------------------------------------------------------------------------
+
 
 def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> None:
     if not isinstance(table, Mapping):
@@ -237,8 +267,9 @@ def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> No
                 raise err("rules.severity", "must be a table of rule id = severity")
             for rid, value in sev.items():
                 if value not in SEVERITIES:
-                    raise err(f"rules.severity.{rid}",
-                              f"{value!r} is not one of {', '.join(SEVERITIES)}")
+                    raise err(
+                        f"rules.severity.{rid}", f"{value!r} is not one of {', '.join(SEVERITIES)}"
+                    )
             cfg.severity = dict(sev)
             cfg.sources["rules.severity"] = origin
 
@@ -287,7 +318,9 @@ def _apply(cfg: Config, table: Mapping[str, Any], origin: str, base: Path) -> No
         # rules configured for a project keep running when one more dir is given ad hoc.
         cfg.rules_dirs = tuple(dict.fromkeys((*cfg.rules_dirs, *dirs)))
         prev = cfg.sources.get("rules_dirs")
-        cfg.sources["rules_dirs"] = origin if prev is None or prev == origin else f"{prev} + {origin}"
+        cfg.sources["rules_dirs"] = (
+            origin if prev is None or prev == origin else f"{prev} + {origin}"
+        )
 
     if "collect" in table:
         col = table["collect"]
@@ -335,16 +368,12 @@ def _apply_history(cfg: Config, table: Mapping[str, Any], origin: str, base: Pat
         cfg.history["dir"] = _path(hist["dir"], base)
         cfg.sources["history.dir"] = origin
     if "keep" in hist:
-        from ..history.store import parse_retention
-
         cfg.history["keep"] = parse_retention(hist["keep"], f"{origin}: history.keep")
         cfg.sources["history.keep"] = origin
 
 
 def _build_naming(cfg: Config) -> None:
     """Turn the ``naming`` table into a NamingPolicy (its own validation, its own errors)."""
-    from ..audit.naming import NamingPolicy
-
     if cfg.naming_raw:
         cfg.naming = NamingPolicy.from_mapping(cfg.naming_raw, cfg.sources.get("naming", "config"))
     else:
@@ -355,8 +384,10 @@ def _unknown(table: Mapping[str, Any], known: Iterable[str], prefix: str, origin
     known = tuple(known)
     for key in table:
         if key not in known:
-            raise ConfigError(f"{origin}: unknown key {prefix + str(key)!r} (known: "
-                              f"{', '.join(prefix + k for k in known)})")
+            raise ConfigError(
+                f"{origin}: unknown key {prefix + str(key)!r} (known: "
+                f"{', '.join(prefix + k for k in known)})"
+            )
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:

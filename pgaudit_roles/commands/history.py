@@ -6,23 +6,55 @@ from pathlib import Path
 
 import click
 
+from ..core.atomic import write_text
+from ..core.errors import UsageError
+from ..history.render import write
+from ..history.store import load
+from ..history.trend import build, parse_since
+
 
 @click.command("history")
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--target", "-t", metavar="NAME",
-              help="Only this target (as recorded: --target-name, else the cluster's "
-                   "host:port).")
-@click.option("--since", metavar="DATE",
-              help="Show runs from this date (ISO, UTC), e.g. 2026-01-31; earlier runs still "
-                   "date when a finding first appeared.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
-              show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (atomically) instead of stdout.")
-@click.option("--longest", type=click.IntRange(min=0), default=20, show_default=True,
-              help="How many longest-open findings to list per target.")
-def history(directory: Path, target: str | None, since: str | None, fmt: str,
-            output: Path | None, longest: int) -> None:
+@click.option(
+    "--target",
+    "-t",
+    metavar="NAME",
+    help="Only this target (as recorded: --target-name, else the cluster's host:port).",
+)
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Show runs from this date (ISO, UTC), e.g. 2026-01-31; earlier runs still "
+    "date when a finding first appeared.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (atomically) instead of stdout.",
+)
+@click.option(
+    "--longest",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="How many longest-open findings to list per target.",
+)
+def history(
+    directory: Path,
+    target: str | None,
+    since: str | None,
+    fmt: str,
+    output: Path | None,
+    longest: int,
+) -> None:
     """Trend of the runs recorded in DIRECTORY (`scan --history DIR`, `check --history DIR`).
 
     Per target: findings per severity over time, new and resolved per run (resolved only
@@ -31,11 +63,6 @@ def history(directory: Path, target: str | None, since: str | None, fmt: str,
     and the longest-open findings. Reads the Parquet files with DuckDB; no server. Exit 0,
     or 2 when DIRECTORY is not a history store or an option is wrong.
     """
-    from ..core.atomic import write_text
-    from ..core.errors import UsageError
-    from ..history.render import write
-    from ..history.store import load
-    from ..history.trend import build, parse_since
 
     when = parse_since(since)
     store = load(directory)

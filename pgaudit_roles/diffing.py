@@ -26,16 +26,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import UsageError
-from ..core.model import SEVERITIES, at_or_above, evidence, widened, widening_evidence
+from .collect.snapshot import FORMAT, from_json, is_archive_file, load_archive
+from .core.atomic import open_maybe_gzip, write_text
+from .core.errors import UsageError
+from .core.model import SEVERITIES, at_or_above, evidence, widened, widening_evidence
+from .core.resources import templates_dir
+from .evaluate import drift
+from .evaluate.drift import Coverage
+from .evaluate.frameworks import load_framework
+from .pipeline import evaluate_snapshot, load_rules_for
+from .reports.common import json_text, printable
 
 if TYPE_CHECKING:
     from .config import Config
 
 KIND_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "roles": ("roles",), "memberships": ("roles",), "privileges": ("privileges",),
-    "ownership": ("ownership",), "default-privileges": ("default-privileges",),
-    "hba": ("hba",), "settings": ("settings",), "databases": (),
+    "roles": ("roles",),
+    "memberships": ("roles",),
+    "privileges": ("privileges",),
+    "ownership": ("ownership",),
+    "default-privileges": ("default-privileges",),
+    "hba": ("hba",),
+    "settings": ("settings",),
+    "databases": (),
 }
 """``diff --kind`` -> the rule categories whose findings stay in scope."""
 
@@ -57,33 +70,63 @@ class DiffResult:
     def gating_new(self, fail_on: str) -> list[dict[str, Any]]:
         """What fails ``--fail-on``: new findings, changed findings whose grant widened, and
         unknown findings present in NEW (OLD could not see them: they may be new)."""
-        def gates(f: dict[str, Any]) -> bool:
-            return not f.get("suppressed") and at_or_above(f["severity"], fail_on)
 
-        return ([f for f in self.new if gates(f)]
-                + [c for c in self.changed if c["widened"] and gates(c)]
-                + [u for u in self.unknown if u["present_in"] == "new" and gates(u)])
+        def gates(f: dict[str, Any]) -> bool:
+            return (
+                not f.get("suppressed")
+                and not f.get("baselined")
+                and at_or_above(f["severity"], fail_on)
+            )
+
+        return (
+            [f for f in self.new if gates(f)]
+            + [c for c in self.changed if c["widened"] and gates(c)]
+            + [u for u in self.unknown if u["present_in"] == "new" and gates(u)]
+        )
 
     def drift_count(self) -> int:
-        from . import drift
-
         return 0 if self.drift is None else drift.count(self.drift)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": "pgaudit-roles/diff", "version": 2, "old": self.old_label,
-                "new": self.new_label, "inputs": self.kind, "scope": self.scope,
-                "coverage": {"unknown": self.coverage},
-                "findings": {"new": self.new, "resolved": self.resolved,
-                             "changed": self.changed, "unknown": self.unknown,
-                             "unchanged": self.unchanged},
-                "drift": self.drift,
-                "drift_count": None if self.drift is None else self.drift_count()}
+        return {
+            "format": "pgaudit-roles/diff",
+            "version": 2,
+            "old": self.old_label,
+            "new": self.new_label,
+            "inputs": self.kind,
+            "scope": self.scope,
+            "coverage": {"unknown": self.coverage},
+            "findings": {
+                "new": self.new,
+                "resolved": self.resolved,
+                "changed": self.changed,
+                "unknown": self.unknown,
+                "unchanged": self.unchanged,
+            },
+            "drift": self.drift,
+            "drift_count": None if self.drift is None else self.drift_count(),
+        }
 
 
 def _finding_entry(f: Any) -> dict[str, Any]:
     get = (lambda k: f.get(k)) if isinstance(f, dict) else (lambda k: getattr(f, k))
-    out = {k: get(k) for k in ("fingerprint", "rule_id", "severity", "database", "object_type",
-                               "object_identity", "role", "message", "remediation", "suppressed")}
+    out = {
+        k: get(k)
+        for k in (
+            "fingerprint",
+            "rule_id",
+            "severity",
+            "database",
+            "object_type",
+            "object_identity",
+            "role",
+            "message",
+            "remediation",
+            "suppressed",
+        )
+    }
+    if not isinstance(f, dict) and get("baseline") == "unchanged":  # diff --baseline accepts it
+        out["baselined"] = True
     details = get("details") or {}
     out["_evidence"] = evidence(details) if isinstance(details, dict) else {}
     return out
@@ -123,9 +166,6 @@ def _read_input(path: str) -> tuple[str, Any]:
     """("snapshot", Snapshot) or ("report", report dict)."""
     import zlib
 
-    from ..collect.snapshot import FORMAT, from_json, is_archive_file, load_archive
-    from ..core.atomic import open_maybe_gzip
-
     if is_archive_file(path):
         return "snapshot", load_archive(path)
     try:
@@ -145,8 +185,7 @@ def _read_input(path: str) -> tuple[str, Any]:
     raise UsageError(f"{path}: neither a pgaudit-roles snapshot nor a JSON report")
 
 
-_REPORT_TEXT_KEYS = ("database", "object_type", "object_identity", "role", "message",
-                     "remediation")
+_REPORT_TEXT_KEYS = ("database", "object_type", "object_identity", "role", "message", "remediation")
 
 
 def _check_report(doc: dict[str, Any], path: str) -> None:
@@ -172,22 +211,32 @@ def _check_report(doc: dict[str, Any], path: str) -> None:
 
 
 def _snapshot_side(snap: Any, result: Any, label: str) -> _Side:
-    from .drift import Coverage
-
     cov = Coverage(snap, label)
-    return _Side(label=label, sources=cov.sources, gaps=cov.gaps,
-                 status={r.rule.id: (r.status, r.reason) for r in result.results})
+    return _Side(
+        label=label,
+        sources=cov.sources,
+        gaps=cov.gaps,
+        status={r.rule.id: (r.status, r.reason) for r in result.results},
+    )
 
 
 def _report_side(doc: dict[str, Any], label: str) -> _Side:
     scan = doc.get("scan") or {}
-    sources = {str(m.get("source")): str(m.get("reason") or "not collected")
-               for m in scan.get("not_collected") or [] if isinstance(m, dict)}
-    gaps = {str(d.get("name")): str(d.get("reason") or d.get("status"))
-            for d in scan.get("databases") or []
-            if isinstance(d, dict) and d.get("status") not in (None, "collected")}
-    status = {str(r.get("id")): (str(r.get("status")), r.get("reason"))
-              for r in doc.get("rules") or [] if isinstance(r, dict)}
+    sources = {
+        str(m.get("source")): str(m.get("reason") or "not collected")
+        for m in scan.get("not_collected") or []
+        if isinstance(m, dict)
+    }
+    gaps = {
+        str(d.get("name")): str(d.get("reason") or d.get("status"))
+        for d in scan.get("databases") or []
+        if isinstance(d, dict) and d.get("status") not in (None, "collected")
+    }
+    status = {
+        str(r.get("id")): (str(r.get("status")), r.get("reason"))
+        for r in doc.get("rules") or []
+        if isinstance(r, dict)
+    }
     return _Side(label=label, sources=sources, gaps=gaps, status=status)
 
 
@@ -204,18 +253,32 @@ def _report_rule_info(*docs: dict[str, Any]) -> dict[str, tuple[tuple[str, ...],
     return out
 
 
-def compare_files(old_path: str, new_path: str, cfg: Config, *,
-                  databases: tuple[str, ...] = (), kinds: tuple[str, ...] = ()) -> DiffResult:
-    from ..pipeline import evaluate_snapshot, load_rules_for
-    from . import drift
+def compare_files(
+    old_path: str,
+    new_path: str,
+    cfg: Config,
+    *,
+    databases: tuple[str, ...] = (),
+    kinds: tuple[str, ...] = (),
+) -> DiffResult:
 
     old_kind, old = _read_input(old_path)
     new_kind, new = _read_input(new_path)
     if old_kind != new_kind:
-        raise UsageError(f"cannot diff a {old_kind} ({old_path}) against a {new_kind} "
-                         f"({new_path}): give two snapshots or two JSON reports")
-    result = DiffResult(old_label=old_path, new_label=new_path, kind=old_kind,
-                        scope={"databases": list(databases), "kinds": list(kinds)})
+        raise UsageError(
+            f"cannot diff a {old_kind} ({old_path}) against a {new_kind} "
+            f"({new_path}): give two snapshots or two JSON reports"
+        )
+    result = DiffResult(
+        old_label=old_path,
+        new_label=new_path,
+        kind=old_kind,
+        scope={"databases": list(databases), "kinds": list(kinds)},
+    )
+    if old_kind != "snapshot" and cfg.baseline is not None:
+        raise UsageError(
+            "--baseline needs two snapshots (JSON reports are compared as they were written)"
+        )
     if old_kind == "snapshot":
         rules = load_rules_for(cfg)
         old_r, new_r = evaluate_snapshot(old, rules, cfg), evaluate_snapshot(new, rules, cfg)
@@ -231,10 +294,20 @@ def compare_files(old_path: str, new_path: str, cfg: Config, *,
         old_side, new_side = _report_side(old, "OLD"), _report_side(new, "NEW")
         info = _report_rule_info(old, new)
         for side in (old_side, new_side):
-            result.coverage += [f"{src}: not collected in {side.label} ({why}): unknown"
-                                for src, why in sorted(side.sources.items())]
-            result.coverage += [f"database {db}: not collected in {side.label} ({why})"
-                                for db, why in sorted(side.gaps.items())]
+            result.coverage += [
+                f"{src}: not collected in {side.label} ({why}): unknown"
+                for src, why in sorted(side.sources.items())
+            ]
+            result.coverage += [
+                f"database {db}: not collected in {side.label} ({why})"
+                for db, why in sorted(side.gaps.items())
+            ]
+    if cfg.framework and old_kind != "snapshot":  # snapshots: evaluate() scoped them already
+        rules = load_rules_for(cfg)
+        wanted = load_framework(cfg.framework, rules).rule_ids()
+        coverage = {r.id for r in rules if r.category == "coverage"}
+        old_f = [f for f in old_f if f["rule_id"] in wanted or f["rule_id"] in coverage]
+        new_f = [f for f in new_f if f["rule_id"] in wanted or f["rule_id"] in coverage]
     in_scope = _scope_filter(databases, kinds, info)
     old_f = [f for f in old_f if in_scope(f)]
     new_f = [f for f in new_f if in_scope(f)]
@@ -242,8 +315,9 @@ def compare_files(old_path: str, new_path: str, cfg: Config, *,
     return result
 
 
-def _scope_filter(databases: tuple[str, ...], kinds: tuple[str, ...],
-                  info: dict[str, tuple[tuple[str, ...], str]]) -> Any:
+def _scope_filter(
+    databases: tuple[str, ...], kinds: tuple[str, ...], info: dict[str, tuple[tuple[str, ...], str]]
+) -> Any:
     cats = {c for k in kinds for c in KIND_CATEGORIES[k]}
 
     def keep(f: dict[str, Any]) -> bool:
@@ -254,9 +328,14 @@ def _scope_filter(databases: tuple[str, ...], kinds: tuple[str, ...],
     return keep
 
 
-def _classify(result: DiffResult, old_f: list[dict[str, Any]], new_f: list[dict[str, Any]],
-              old_side: _Side, new_side: _Side,
-              info: dict[str, tuple[tuple[str, ...], str]]) -> None:
+def _classify(
+    result: DiffResult,
+    old_f: list[dict[str, Any]],
+    new_f: list[dict[str, Any]],
+    old_side: _Side,
+    new_side: _Side,
+    info: dict[str, tuple[tuple[str, ...], str]],
+) -> None:
     old_by = {f["fingerprint"]: f for f in old_f}
     new_by = {f["fingerprint"]: f for f in new_f}
     for fp, f in new_by.items():
@@ -281,9 +360,15 @@ def _classify(result: DiffResult, old_f: list[dict[str, Any]], new_f: list[dict[
             result.unchanged += 1
             continue
         grew = widened(widening_evidence(o["_evidence"]), widening_evidence(n["_evidence"]))
-        result.changed.append({**_public(n), "old_message": o["message"],
-                               "old_severity": o["severity"], "widened": grew,
-                               "changes": evidence_changes(o["_evidence"], n["_evidence"])})
+        result.changed.append(
+            {
+                **_public(n),
+                "old_message": o["message"],
+                "old_severity": o["severity"],
+                "widened": grew,
+                "changes": evidence_changes(o["_evidence"], n["_evidence"]),
+            }
+        )
     result.new = _sorted(result.new)
     result.resolved = _sorted(result.resolved)
     result.changed = _sorted(result.changed)
@@ -298,8 +383,11 @@ def evidence_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if a == b:
             continue
         label = k.replace("_", " ")
-        if isinstance(a, list | tuple | type(None)) and isinstance(b, list | tuple | type(None)) \
-                and (a is not None or b is not None):
+        if (
+            isinstance(a, list | tuple | type(None))
+            and isinstance(b, list | tuple | type(None))
+            and (a is not None or b is not None)
+        ):
             before = [str(x) for x in a or []]
             after = [str(x) for x in b or []]
             gained = [x for x in after if x not in before]
@@ -326,14 +414,19 @@ def _word(v: Any) -> str:
 
 def _sorted(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rank = {s: i for i, s in enumerate(SEVERITIES)}
-    return sorted(items, key=lambda f: (rank.get(f["severity"], 9), f["rule_id"],
-                                        f["database"] or "", f["object_identity"] or "",
-                                        f["role"] or ""))
+    return sorted(
+        items,
+        key=lambda f: (
+            rank.get(f["severity"], 9),
+            f["rule_id"],
+            f["database"] or "",
+            f["object_identity"] or "",
+            f["role"] or "",
+        ),
+    )
 
 
 def render_text(d: DiffResult) -> str:
-    from ..reports.common import printable
-
     lines = [f"pgaudit-roles diff {printable(d.old_label)} -> {printable(d.new_label)}"]
     if d.scope.get("databases") or d.scope.get("kinds"):
         parts = []
@@ -342,26 +435,38 @@ def render_text(d: DiffResult) -> str:
         if d.scope.get("kinds"):
             parts.append("kinds " + ", ".join(d.scope["kinds"]))
         lines.append("scope: " + "; ".join(parts))
-    lines.append(f"findings: {len(d.new)} new, {len(d.resolved)} resolved, {len(d.changed)} changed, "
-                 f"{len(d.unknown)} unknown, {d.unchanged} unchanged")
+    lines.append(
+        f"findings: {len(d.new)} new, {len(d.resolved)} resolved, {len(d.changed)} changed, "
+        f"{len(d.unknown)} unknown, {d.unchanged} unchanged"
+    )
     if d.coverage:
         lines.append("not compared (one side did not look; nothing here is resolved or new):")
         lines += [f"  {printable(c)}" for c in d.coverage]
     for title, items in (("NEW", d.new), ("RESOLVED", d.resolved)):
         for f in items:
-            lines.append(f"  {title:<8} {f['severity']:<8} {f['rule_id']}  {printable(f['message'] or '')}")
+            lines.append(
+                f"  {title:<8} {f['severity']:<8} {f['rule_id']}  {printable(f['message'] or '')}"
+            )
     for c in d.changed:
         tag = "WIDENED" if c["widened"] else "CHANGED"
-        lines.append(f"  {tag:<8} {c['severity']:<8} {c['rule_id']}  now: {printable(c['message'] or '')}")
-        lines.append(f"  {'':<8} {'':<8} {'':<{len(c['rule_id'])}}  was: {printable(c['old_message'] or '')}")
+        lines.append(
+            f"  {tag:<8} {c['severity']:<8} {c['rule_id']}  now: {printable(c['message'] or '')}"
+        )
+        lines.append(
+            f"  {'':<8} {'':<8} {'':<{len(c['rule_id'])}}  was: {printable(c['old_message'] or '')}"
+        )
         for ch in c["changes"]:
             lines.append(f"  {'':<8} {'':<8} {'':<{len(c['rule_id'])}}  {printable(ch)}")
     for u in d.unknown:
-        lines.append(f"  {'UNKNOWN':<8} {u['severity']:<8} {u['rule_id']}  {printable(u['message'] or '')}"
-                     f" [only in {u['present_in'].upper()}; {printable(u['why'])}]")
+        lines.append(
+            f"  {'UNKNOWN':<8} {u['severity']:<8} {u['rule_id']}  {printable(u['message'] or '')}"
+            f" [only in {u['present_in'].upper()}; {printable(u['why'])}]"
+        )
     if d.drift is None:
-        lines.append("drift: not available (JSON reports hold findings only; diff two snapshots "
-                     "for raw drift)")
+        lines.append(
+            "drift: not available (JSON reports hold findings only; diff two snapshots "
+            "for raw drift)"
+        )
         return "\n".join(lines) + "\n"
     drift_text = drift_lines(d.drift)
     lines.append(f"drift: {len(drift_text)} change(s)" if drift_text else "drift: none")
@@ -369,11 +474,16 @@ def render_text(d: DiffResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-_ROLE_FLAGS = {"superuser": "SUPERUSER", "inherit": "INHERIT", "createrole": "CREATEROLE",
-               "createdb": "CREATEDB", "login": "LOGIN", "replication": "REPLICATION",
-               "bypassrls": "BYPASSRLS"}
-_MEMBER_FLAGS = {"admin_option": "ADMIN OPTION", "inherit_option": "INHERIT",
-                 "set_option": "SET"}
+_ROLE_FLAGS = {
+    "superuser": "SUPERUSER",
+    "inherit": "INHERIT",
+    "createrole": "CREATEROLE",
+    "createdb": "CREATEDB",
+    "login": "LOGIN",
+    "replication": "REPLICATION",
+    "bypassrls": "BYPASSRLS",
+}
+_MEMBER_FLAGS = {"admin_option": "ADMIN OPTION", "inherit_option": "INHERIT", "set_option": "SET"}
 
 
 def _role_change(attr: str, old: Any, new: Any) -> str:
@@ -381,8 +491,10 @@ def _role_change(attr: str, old: Any, new: Any) -> str:
     if attr in _ROLE_FLAGS:
         return f"{'gained' if new else 'lost'} {_ROLE_FLAGS[attr]}"
     if attr == "connection_limit":
+
         def lim(v: Any) -> str:
             return "unlimited" if v is None or int(v) < 0 else str(v)
+
         return f"connection limit {lim(old)} -> {lim(new)}"
     if attr == "valid_until":
         return f"password valid until {old or 'forever'} -> {new or 'forever'}"
@@ -391,8 +503,11 @@ def _role_change(attr: str, old: Any, new: Any) -> str:
     if attr == "config":
         before, after = list(old or []), list(new or [])
         parts = [f"set {x}" for x in after if x not in before]
-        parts += [f"reset {x.split('=', 1)[0]}" for x in before
-                  if x.split("=", 1)[0] not in {y.split("=", 1)[0] for y in after}]
+        parts += [
+            f"reset {x.split('=', 1)[0]}"
+            for x in before
+            if x.split("=", 1)[0] not in {y.split("=", 1)[0] for y in after}
+        ]
         return "role settings: " + (", ".join(parts) or f"{before} -> {after}")
     return f"{attr.replace('_', ' ')} {old} -> {new}"
 
@@ -443,14 +558,19 @@ def drift_lines(dr: dict[str, Any]) -> list[str]:
         out += [f"{x['member']} became a member of {x['role']}" for x in m["added"]]
         out += [f"{x['member']} is no longer a member of {x['role']}" for x in m["removed"]]
         for x in m["changed"]:
-            parts = [f"{'gained' if x['new'].get(k) else 'lost'} {label}"
-                     for k, label in _MEMBER_FLAGS.items() if x["old"].get(k) != x["new"].get(k)]
+            parts = [
+                f"{'gained' if x['new'].get(k) else 'lost'} {label}"
+                for k, label in _MEMBER_FLAGS.items()
+                if x["old"].get(k) != x["new"].get(k)
+            ]
             out.append(f"{x['member']} in {x['role']}: {', '.join(parts)}")
     if "privileges" in dr:
         out += _privilege_lines(dr["privileges"])
     if "ownership" in dr:
-        out += [f"owner of {_obj(x)} changed from {x['old_owner']} to {x['new_owner']}"
-                for x in dr["ownership"]["changed"]]
+        out += [
+            f"owner of {_obj(x)} changed from {x['old_owner']} to {x['new_owner']}"
+            for x in dr["ownership"]["changed"]
+        ]
     if "objects" in dr:
         out += [f"{_obj(x)} created" for x in dr["objects"]["added"]]
         out += [f"{_obj(x)} dropped" for x in dr["objects"]["removed"]]
@@ -459,8 +579,10 @@ def drift_lines(dr: dict[str, Any]) -> list[str]:
         for verb, items in (("added", dp["added"]), ("removed", dp["removed"])):
             for x in items:
                 where = f"schema {x['schema']}" if x["schema"] else "all schemas"
-                out.append(f"default privilege {verb}: for role {x['creator']} in {where} of "
-                           f"{x['database']}: {x['privilege']} on {x['objtype']} to {x['grantee']}")
+                out.append(
+                    f"default privilege {verb}: for role {x['creator']} in {where} of "
+                    f"{x['database']}: {x['privilege']} on {x['objtype']} to {x['grantee']}"
+                )
     h = dr.get("hba")
     if h:
         out += [f"pg_hba line added: {t}" for t in h["added"]]
@@ -468,8 +590,10 @@ def drift_lines(dr: dict[str, Any]) -> list[str]:
         if h.get("reordered"):
             out.append("pg_hba lines reordered (first match wins: the effective rules changed)")
     if "settings" in dr:
-        out += [f"setting {x['name']} changed from {_word(x['old'])} to {_word(x['new'])}"
-                for x in dr["settings"]["changed"]]
+        out += [
+            f"setting {x['name']} changed from {_word(x['old'])} to {_word(x['new'])}"
+            for x in dr["settings"]["changed"]
+        ]
     if "databases" in dr:
         out += [f"database added: {n}" for n in dr["databases"]["added"]]
         out += [f"database removed: {n}" for n in dr["databases"]["removed"]]
@@ -479,27 +603,22 @@ def drift_lines(dr: dict[str, Any]) -> list[str]:
 def render_html(d: DiffResult) -> str:
     import jinja2
 
-    from ..core.resources import templates_dir
-    from ..reports.common import printable
-
     # finalize: every {{ value }} of text is shown with control and bidi characters escaped
     # (a role name with a newline or U+202E must not rearrange the page)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
-                             autoescape=True, undefined=jinja2.StrictUndefined,
-                             finalize=lambda v: printable(v) if isinstance(v, str) else v)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=lambda v: printable(v) if isinstance(v, str) else v,
+    )
     tpl = env.get_template("diff.html.j2")
     return tpl.render(d=d, drift=drift_lines(d.drift) if d.drift is not None else None)
 
 
 def write(d: DiffResult, fmt: str, path: Path | None) -> str | None:
     """Render ``fmt``; write atomically to ``path`` or return the text for stdout."""
-    from ..core.atomic import write_text
-
     if fmt == "json":
-        from ..reports.common import json_text
-
-        text = json_text(json.dumps(d.to_json(), indent=1, ensure_ascii=False,
-                                    default=str)) + "\n"
+        text = json_text(json.dumps(d.to_json(), indent=1, ensure_ascii=False, default=str)) + "\n"
     elif fmt == "html":
         text = render_html(d)
     elif fmt == "text":

@@ -1,0 +1,11 @@
+SELECT pg_catalog.current_setting('server_version_num')::int AS server_version_num,
+       pg_catalog.current_setting('server_version') AS server_version,
+       current_user::text AS connected_user,
+       pg_catalog.current_database()::text AS current_database,
+       (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) AS is_superuser,
+       pg_catalog.pg_has_role(current_user, 'pg_monitor', 'USAGE') AS has_pg_monitor,
+       pg_catalog.pg_has_role(current_user, 'pg_read_all_settings', 'USAGE') AS has_read_all_settings,
+       pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS has_read_all_stats,
+       pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS can_read_pg_authid,
+       pg_catalog.has_table_privilege('pg_catalog.pg_hba_file_rules', 'SELECT') AS can_select_hba_view,
+       pg_catalog.has_function_privilege('pg_catalog.pg_hba_file_rules()', 'EXECUTE') AS can_execute_hba_function

@@ -1,0 +1,56 @@
+"""Text that is safe to show: one visible line, whatever a catalog name holds.
+
+Why in core: names from the audited cluster (quotes, newlines, bidi controls, ``<script>``)
+reach every stage's messages: the collector's coverage notes, the CLI's errors and every
+report. Each of them escapes through this one function, so none needs the reports package.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Characters that can forge lines or hide text on a terminal, in a log or in CI output:
+# C0/C1 controls, DEL, line/paragraph separators, bidirectional overrides, and the
+# noncharacters and surrogates that XML cannot carry.
+_BIDI = {0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+_STRICT_CATEGORIES = ("Zl", "Zp", "Cf", "Cs", "Co", "Cn")
+
+
+def printable(text: object, *, strict: bool = False) -> str:
+    """``text`` with every control or bidi character written as a visible escape.
+
+    A newline becomes ``\\n`` and ESC becomes ``\\x1b``, so one name always stays on one
+    line and cannot colour or move the cursor. The mapping is injective apart from the
+    backslash, which is doubled only when it precedes an escape we produce. ``strict``
+    also escapes every format, private-use and unassigned character, for text an editor
+    may render (SQL comments in the remediation script).
+    """
+    s = str(text)
+    if s.isprintable() and "\\" not in s:
+        return s
+    out: list[str] = []
+    for ch in s:
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif code < 0x20 or 0x7F <= code <= 0x9F:
+            out.append(f"\\x{code:02x}")
+        elif (
+            code in _BIDI
+            or unicodedata.category(ch) in ("Zl", "Zp", "Cs")
+            or 0xFDD0 <= code <= 0xFDEF
+            or (code & 0xFFFE) == 0xFFFE
+            or (strict and unicodedata.category(ch) in _STRICT_CATEGORIES)
+        ):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
