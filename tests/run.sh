@@ -54,10 +54,21 @@ fi
 
 step "ruff"
 .venv/bin/ruff check pgaudit_roles tests bench
+.venv/bin/ruff format --check pgaudit_roles tests bench
 step "mypy"
 .venv/bin/mypy
 step "benchmark smoke (small preset)"
-if [ -f bench/run.py ]; then .venv/bin/python bench/run.py --scale small --output "$CACHE/bench-small.json"; fi
+# The numbers are printed, never a gate: CI machines differ, so a regression against
+# bench/RESULTS.md (exit 1) is reported here, and only a benchmark that broke stops the run.
+if [ -f bench/run.py ]; then
+  brc=0
+  .venv/bin/python bench/run.py --scale small --output "$CACHE/bench-small.json" || brc=$?
+  if [ "$brc" = 1 ]; then
+    echo "benchmark: slower than recorded in bench/RESULTS.md on this machine (see above)"
+  elif [ "$brc" != 0 ]; then
+    exit "$brc"
+  fi
+fi
 WORKERS=${PGAUDIT_TEST_WORKERS:-2}
 step "pytest (both tiers, PostgreSQL 13-18, $WORKERS workers)"
 rc=0
