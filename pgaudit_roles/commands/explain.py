@@ -17,6 +17,7 @@ import click
 
 from ..audit.can import annotate_explain, render_explain_extra
 from ..core.errors import UsageError
+from ..core.sqlquote import PRIVILEGE_ORDER
 from ._args import looks_like_target
 from .paths import gather as routes_from
 from .query import (
@@ -42,25 +43,6 @@ _KIND_WORDS = {
     "fdw": "FOREIGN DATA WRAPPER",
     "server": "SERVER",
 }
-
-
-PRIVILEGE_ORDER = (
-    "SELECT",
-    "INSERT",
-    "UPDATE",
-    "DELETE",
-    "TRUNCATE",
-    "REFERENCES",
-    "TRIGGER",
-    "MAINTAIN",
-    "USAGE",
-    "CREATE",
-    "CONNECT",
-    "TEMPORARY",
-    "EXECUTE",
-    "SET",
-    "ALTER SYSTEM",
-)
 
 
 def privilege_sort_key(priv: str) -> tuple[int, str]:

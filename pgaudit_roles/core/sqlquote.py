@@ -183,26 +183,27 @@ def func_signature(schema: str | None, name: str, identity_args: str | None) -> 
     return f"{qualified(schema, name)}({args})"
 
 
-PRIVILEGES: frozenset[str] = frozenset(
-    {
-        "SELECT",
-        "INSERT",
-        "UPDATE",
-        "DELETE",
-        "TRUNCATE",
-        "REFERENCES",
-        "TRIGGER",
-        "MAINTAIN",
-        "USAGE",
-        "CREATE",
-        "CONNECT",
-        "TEMPORARY",
-        "EXECUTE",
-        "SET",
-        "ALTER SYSTEM",
-        "ALL",
-    }
+PRIVILEGE_ORDER: tuple[str, ...] = (
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+    "MAINTAIN",
+    "USAGE",
+    "CREATE",
+    "CONNECT",
+    "TEMPORARY",
+    "EXECUTE",
+    "SET",
+    "ALTER SYSTEM",
 )
+"""The privilege keywords in the order PostgreSQL's documentation lists them (how reports
+sort a role's privileges)."""
+
+PRIVILEGES: frozenset[str] = frozenset({*PRIVILEGE_ORDER, "ALL"})
 """Privilege keywords GRANT/REVOKE accept (SQL words, as aclexplode() reports them)."""
 
 _PRIVILEGE_ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
