@@ -1059,12 +1059,22 @@ def create_ddl(table: AuditTable) -> str:
 
 
 def _keywords_sql() -> str:
+    """The keywords quote_ident quotes, as one regular expression literal for DuckDB.
+
+    Why a regular expression and not a list: the macro is expanded into every statement
+    that calls it, and DuckDB binds and folds a 164-element list literal per call (4 ms
+    each, 40 calls in the escalation edges alone) where one constant pattern costs a
+    fifth of that, and matches faster per row too. Keywords are lowercase letters and
+    underscores, so the alternation needs no escaping (checked here).
+    """
     from pglast import keywords
 
     words = sorted(
         keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
     )
-    return "[" + ", ".join(duckdb_literal(w) for w in words) + "]"
+    if not all(w and set(w) <= set("abcdefghijklmnopqrstuvwxyz_") for w in words):
+        raise AssertionError("a PostgreSQL keyword that is not [a-z_]+")
+    return duckdb_literal("|".join(words))
 
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -1129,7 +1139,7 @@ class _Loader:
         # pg_quote_ident: PostgreSQL's quote_ident(), same rules as sqlquote.quote_ident.
         self.x(f"""CREATE OR REPLACE TEMP MACRO pg_quote_ident(s) AS
             CASE WHEN regexp_full_match(s, '[a-z_][a-z0-9_]*')
-                      AND NOT list_contains({_keywords_sql()}, s) THEN s
+                      AND NOT regexp_full_match(s, {_keywords_sql()}) THEN s
                  ELSE '"' || replace(s, '"', '""') || '"' END""")
         self.x(_sql("macro_pg_qualified"))
 

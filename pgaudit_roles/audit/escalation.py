@@ -237,6 +237,7 @@ def build(con: Any, server_version_num: int | None) -> None:
             for d in dangerous_roles(server_version_num)
         ],
     )
+    con.execute((SQL_DIR / "escalation_privileges.sql").read_text(encoding="utf-8"))
     con.execute((SQL_DIR / "escalation_edges.sql").read_text(encoding="utf-8"))
     graph = Graph.load(con)
     rows = [p.row() for p in graph.standard_routes(con)]

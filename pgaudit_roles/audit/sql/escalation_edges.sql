@@ -33,7 +33,7 @@ schema_privs AS MATERIALIZED (  -- who may use / create in each schema of those 
       AND p.database_oid IN (SELECT database_oid FROM sd_dbs)
     UNION
     SELECT e.database_oid, e.object_oid, e.role_oid, e.privilege
-    FROM effective_privileges e
+    FROM internal.esc_effective e
     WHERE e.object_class = 'schema' AND e.privilege IN ('USAGE', 'CREATE') AND NOT e.is_system
       AND e.database_oid IN (SELECT database_oid FROM sd_dbs)
 ),
@@ -45,7 +45,7 @@ sd_exec AS (  -- who may call each function: EXECUTE on it and USAGE on its sche
     UNION
     SELECT f.database_oid, f.oid, e.role_oid
     FROM sd f
-    JOIN effective_privileges e ON e.object_class = 'function' AND e.database_oid = f.database_oid
+    JOIN internal.esc_effective e ON e.object_class = 'function' AND e.database_oid = f.database_oid
                                AND e.object_oid = f.oid AND e.privilege = 'EXECUTE'
 ),
 sd_callable AS MATERIALIZED (
@@ -99,7 +99,7 @@ code_privs AS MATERIALIZED (  -- what function owners may do in each schema: CRE
                  -- FUNCTION ... SET SCHEMA: USAGE on its schema to name it, CREATE on the new
                  -- one) to a schema it can create in, then replaces it there
     SELECT e.database_oid, e.role_oid, s.name AS schema, e.privilege
-    FROM effective_privileges e
+    FROM internal.esc_effective e
     JOIN schemas s ON s.database_oid = e.database_oid AND s.oid = e.object_oid AND NOT s.is_system
     WHERE e.object_class = 'schema' AND e.privilege IN ('CREATE', 'USAGE')
       AND e.role_oid IN (SELECT function_owner_oid FROM triggers
