@@ -84,11 +84,6 @@ def build_role_closure(con: Any, server_version_num: int | None) -> None:
     )
 
 
-_MODES = (("any", "true"), ("inh", "e.inh"), ("set", "e.setopt"))
-"""The three searches (any chain, inheriting chains, SET-able chains) and the edges each
-may follow."""
-
-
 def _bfs(con: Any, n_roles: int) -> None:
     """Shortest chains from every role for the three searches at once, into ``_c`` (viewed
     per search as ``_c_any``, ``_c_inh``, ``_c_set``).
@@ -99,33 +94,31 @@ def _bfs(con: Any, n_roles: int) -> None:
     level is empty adds nothing afterwards); among chains of one length the smallest name
     list is kept (``min``), as before.
     """
-    seed = " UNION ALL ".join(
-        f"SELECT '{m}' AS mode, oid AS member_oid, oid AS role_oid, 0 AS depth, [name] AS path "
-        "FROM internal.roles_raw"
-        for m, _f in _MODES
-    )
-    follow = " OR ".join(f"(f.mode = '{m}' AND {flt})" for m, flt in _MODES)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _c AS {seed}")  # noqa: S608 - constants only
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _c AS
+        SELECT m.mode, r.oid AS member_oid, r.oid AS role_oid, 0 AS depth, [r.name] AS path
+        FROM internal.roles_raw r CROSS JOIN (VALUES ('any'), ('inh'), ('set')) m(mode)""")
     for depth in range(1, n_roles + 1):
         added = con.execute(f"""
             INSERT INTO _c
             SELECT f.mode, f.member_oid, e.role_oid, {depth} AS depth,
                    min(list_append(f.path, e.role_name)) AS path
             FROM _c f JOIN _edges e ON e.member_oid = f.role_oid
-            WHERE f.depth = {depth - 1} AND ({follow})
+            WHERE f.depth = {depth - 1}
+              AND (f.mode = 'any' OR (f.mode = 'inh' AND e.inh) OR (f.mode = 'set' AND e.setopt))
               AND NOT EXISTS (SELECT 1 FROM _c c
                               WHERE c.mode = f.mode AND c.member_oid = f.member_oid
                                 AND c.role_oid = e.role_oid)
             GROUP BY f.mode, f.member_oid, e.role_oid""").fetchone()[0]  # noqa: S608
         if not added:
             break
-    con.execute(
-        " ".join(
-            f"CREATE OR REPLACE TEMP VIEW _c_{m} AS "
-            f"SELECT member_oid, role_oid, depth, path FROM _c WHERE mode = '{m}';"
-            for m, _f in _MODES
-        )
-    )
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW _c_any AS
+        SELECT member_oid, role_oid, depth, path FROM _c WHERE mode = 'any';
+        CREATE OR REPLACE TEMP VIEW _c_inh AS
+        SELECT member_oid, role_oid, depth, path FROM _c WHERE mode = 'inh';
+        CREATE OR REPLACE TEMP VIEW _c_set AS
+        SELECT member_oid, role_oid, depth, path FROM _c WHERE mode = 'set';""")
 
 
 def _database_owner_rows(con: Any, server_version_num: int | None) -> None:
