@@ -60,6 +60,7 @@ from .html_view import (
     RuleLine,
     RuleSection,
     TopRisk,
+    WaiverNote,
 )
 from .registry import ReportContext
 from .sql_script import one_line
@@ -160,8 +161,8 @@ def _finding_view(f: Finding, facets: _Facets, key: str | None = None) -> Findin
         destructive=f.destructive,
         state=state,
         baseline=f.baseline,
-        waiver=f.suppressed,
-        expired_waiver=f.details.get("expired_waiver"),
+        waiver=WaiverNote.of(f.suppressed),
+        expired_waiver=WaiverNote.of(f.details.get("expired_waiver")),
         widened=tuple(widened_lines(f)),
         search=search,
     )
@@ -644,7 +645,6 @@ def context(result: ScanResult, **options: Any) -> Page:
             rows_rendered=sum(len(r.rows) for r in rules),
             graph=graph.data if graph is not None else None,
         ),
-        opts=opts,
     )
 
 

@@ -23,6 +23,28 @@ from .common import Summary
 
 
 @dataclass(frozen=True)
+class WaiverNote:
+    """What the page says about a waiver (``Waiver.describe()``): a key the waiver file
+    left out is None, shown as empty."""
+
+    reason: str | None
+    owner: str | None
+    ticket: str | None
+    expires: str | None  # ISO date
+
+    @classmethod
+    def of(cls, described: Any) -> WaiverNote | None:
+        if not isinstance(described, Mapping) or not described:
+            return None
+        return cls(
+            reason=described.get("reason"),
+            owner=described.get("owner"),
+            ticket=described.get("ticket"),
+            expires=described.get("expires"),
+        )
+
+
+@dataclass(frozen=True)
 class FindingRow:
     """One finding as a row (the finding_row macro) or a line of the waiver lists."""
 
@@ -45,8 +67,8 @@ class FindingRow:
     destructive: bool
     state: str  # active | baselined | waived
     baseline: str | None
-    waiver: Mapping[str, Any] | None
-    expired_waiver: Mapping[str, Any] | None
+    waiver: WaiverNote | None
+    expired_waiver: WaiverNote | None
     widened: tuple[str, ...]
     search: str
 
@@ -135,19 +157,22 @@ class LoginCard:
 
 @dataclass(frozen=True)
 class RouteStep:
-    node: Any
-    kind: Any
-    hop: Any  # None for the first node
-    why: Any
+    """A node of an escalation route and the hop that reaches it (inventory
+    ``escalation_paths``: the engine writes these as strings)."""
+
+    node: str
+    kind: str  # role, PUBLIC, superuser, os...
+    hop: str | None  # None for the first node
+    why: str | None
     weakest: bool
 
 
 @dataclass(frozen=True)
 class Route:
-    from_kind: Any
-    hops: Any
+    from_kind: str | None
+    hops: int | None
     chain: tuple[RouteStep, ...]
-    fix: Any
+    fix: str | None  # the SQL that removes the weakest hop
 
 
 @dataclass(frozen=True)
@@ -191,10 +216,11 @@ class Page:
     tool: str
     version: str
     target: str
-    server_version: Any
-    collected_at: Any
-    connected_user: Any
-    is_superuser: Any
+    # snapshot meta (types checked when a snapshot is read: collect/snapshot_check.py)
+    server_version: str | None
+    collected_at: str | None
+    connected_user: str | None
+    is_superuser: bool | None
     not_collected: tuple[Mapping[str, str | None], ...]
     summary: Summary
     severities: tuple[str, ...]
@@ -223,7 +249,6 @@ class Page:
     db_options: tuple[tuple[str, int], ...]
     role_options: tuple[tuple[str, int], ...]
     data: PageData
-    opts: Mapping[str, int]
 
 
 @dataclass(frozen=True)
