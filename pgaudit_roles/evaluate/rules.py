@@ -23,7 +23,7 @@ from typing import Any
 from ..audit import audit_schema
 from ..audit.audit_schema import AUDIT_TABLES
 from ..audit.limits import QueryTimeout, run_limited
-from ..collect.snapshot import Snapshot
+from ..collect.snapshot import SOURCES, Snapshot
 from ..core import resources
 from ..core.errors import RuleError
 from ..core.model import FIX_SAFETY, SEVERITIES, Reference, Rule
@@ -107,24 +107,8 @@ itself, built-in rules only) is required."""
 REPORTERS: tuple[str, ...] = ("fleet",)
 """Commands that report a built-in rule's findings themselves (``Rule.reported_by``)."""
 
-# Snapshot sources a rule may require (snapshot.SOURCES, kept literal so this module does not
-# depend on the collector's internals; a test checks they agree).
-SOURCE_NAMES: tuple[str, ...] = (
-    "roles",
-    "memberships",
-    "db_role_settings",
-    "databases",
-    "tablespaces",
-    "shared_acl",
-    "settings",
-    "activity",
-    "hba_rules",
-    "password_types",
-    "objects",
-    "policies",
-    "triggers",
-    "user_mappings",
-)
+SOURCE_NAMES = SOURCES
+"""Snapshot sources a rule may ``require``: the snapshot's own list (collect stage)."""
 
 # Functions a rule may never call, by lower-case name: anything that reads or writes files,
 # reaches the network, loads code, runs SQL text, or inspects the DuckDB process.
