@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from pgaudit_roles.core.model import RequirementResult, RuleResult
 from pgaudit_roles.core.resources import templates_dir
 from pgaudit_roles.reports import html_view
 
@@ -23,6 +24,9 @@ LOOPS = [
     ("_roles.html.j2", "m", html_view.Membership),
     ("_routes.html.j2", "r", html_view.Route),
     ("_routes.html.j2", "c", html_view.RouteStep),
+    ("_checklist.html.j2", "info", html_view.FrameworkInfo),
+    ("_checklist.html.j2", "q", RequirementResult),
+    ("_errors.html.j2", "r", RuleResult),
 ]
 
 

@@ -48,6 +48,7 @@ from .common import (
 from .html_view import (
     Assets,
     FindingRow,
+    FrameworkInfo,
     GraphInfo,
     LoginCard,
     Membership,
@@ -572,7 +573,7 @@ def context(result: ScanResult, **options: Any) -> Page:
         max_nodes=opts["graph_max_nodes"],
         routes=_route_chains(result)[:listed],
     )
-    titles = {name: html_text.framework_info(name, meta) for name in frameworks}
+    titles = {name: FrameworkInfo.of(html_text.framework_info(name, meta)) for name in frameworks}
     top_risks = _top_risks(result, opts["html_top_risks"], keys.rendered)
     all_rules = sorted(
         (

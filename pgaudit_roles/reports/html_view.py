@@ -154,6 +154,19 @@ class TopRisk:
 
 
 @dataclass(frozen=True)
+class FrameworkInfo:
+    """A framework's title, version and per-requirement notes (html_text.framework_info)."""
+
+    title: str
+    version: Any  # as the framework file gives it (a string or a number)
+    notes: Mapping[str, str]  # requirement id -> note
+
+    @classmethod
+    def of(cls, info: Mapping[str, Any]) -> FrameworkInfo:
+        return cls(title=info["title"], version=info["version"], notes=info["notes"])
+
+
+@dataclass(frozen=True)
 class Membership:
     group: str
     options: tuple[str, ...]  # ADMIN, INHERIT, SET
@@ -251,7 +264,7 @@ class Page:
     severities: tuple[str, ...]
     fail_on: str
     frameworks: Mapping[str, list[RequirementResult]]
-    framework_info: Mapping[str, Mapping[str, Any]]
+    framework_info: Mapping[str, FrameworkInfo]
     rules: tuple[RuleSection, ...]
     top_risks: tuple[TopRisk, ...]
     all_rules: tuple[RuleLine, ...]
