@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from pgaudit_roles.core.model import RequirementResult, RuleResult
 from pgaudit_roles.core.resources import templates_dir
 from pgaudit_roles.reports import html_view
 
@@ -23,6 +24,9 @@ LOOPS = [
     ("_roles.html.j2", "m", html_view.Membership),
     ("_routes.html.j2", "r", html_view.Route),
     ("_routes.html.j2", "c", html_view.RouteStep),
+    ("_checklist.html.j2", "info", html_view.FrameworkInfo),
+    ("_checklist.html.j2", "q", RequirementResult),
+    ("_errors.html.j2", "r", RuleResult),
 ]
 
 
@@ -57,3 +61,23 @@ def test_loop_variables_read_fields_of_their_type(template, var, cls):
     read = _reads(_page_templates()[template], var)
     assert read, f"{template} no longer reads {var}.*: update LOOPS"
     assert read - _fields(cls) == set(), f"{template}: {var} is a {cls.__name__}"
+
+
+def test_a_baseline_entry_with_only_a_fingerprint_renders():
+    """baseline.load accepts entries that hold only a fingerprint; the page once read
+    them as dicts under StrictUndefined and failed as a whole (exit 4)."""
+    from report_fixtures import IMG, full_result
+
+    from pgaudit_roles.reports import html_report
+
+    result = full_result()
+    result.resolved = [
+        {"fingerprint": "ab" * 16},
+        {"fingerprint": "cd" * 16, "rule_id": "PGR-ROLE-009", "object": IMG, "role": 7},
+    ]
+    page = html_report.render(result)
+    lines = re.search(r'<ul class="resolved">(.*?)</ul>', page, re.S)
+    assert lines is not None
+    assert lines.group(1).count("<li>") == 2
+    assert "<code></code>" in lines.group(1)  # the bare entry: an empty line, not a failure
+    assert "PGR-ROLE-009" in lines.group(1) and IMG not in page

@@ -48,12 +48,14 @@ from .common import (
 from .html_view import (
     Assets,
     FindingRow,
+    FrameworkInfo,
     GraphInfo,
     LoginCard,
     Membership,
     Page,
     PageData,
     PrivilegeTable,
+    ResolvedLine,
     Route,
     Routes,
     RouteStep,
@@ -571,7 +573,7 @@ def context(result: ScanResult, **options: Any) -> Page:
         max_nodes=opts["graph_max_nodes"],
         routes=_route_chains(result)[:listed],
     )
-    titles = {name: html_text.framework_info(name, meta) for name in frameworks}
+    titles = {name: FrameworkInfo.of(html_text.framework_info(name, meta)) for name in frameworks}
     top_risks = _top_risks(result, opts["html_top_risks"], keys.rendered)
     all_rules = sorted(
         (
@@ -620,7 +622,7 @@ def context(result: ScanResult, **options: Any) -> Page:
         baselined_total=len(baselined),
         expired=expired_rows,
         expired_total=len(expired),
-        resolved=tuple(result.resolved[:listed]),
+        resolved=tuple(ResolvedLine.of(e) for e in result.resolved[:listed]),
         resolved_total=len(result.resolved),
         logins=logins,
         logins_left=logins_left,

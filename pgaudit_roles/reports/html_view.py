@@ -44,6 +44,31 @@ class WaiverNote:
         )
 
 
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+@dataclass(frozen=True)
+class ResolvedLine:
+    """A baseline entry no finding matches any more. A baseline file needs only each
+    entry's fingerprint (``baseline.load``): what it leaves out is None, shown as empty,
+    where the dict the template used to read made the whole report fail."""
+
+    rule_id: str | None
+    object: str | None
+    database: str | None
+    role: str | None
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> ResolvedLine:
+        return cls(
+            rule_id=_text(entry.get("rule_id")),
+            object=_text(entry.get("object")),
+            database=_text(entry.get("database")),
+            role=_text(entry.get("role")),
+        )
+
+
 @dataclass(frozen=True)
 class FindingRow:
     """One finding as a row (the finding_row macro) or a line of the waiver lists."""
@@ -126,6 +151,19 @@ class TopRisk:
     sql: str | None
     sql_more: int
     manual: str | None
+
+
+@dataclass(frozen=True)
+class FrameworkInfo:
+    """A framework's title, version and per-requirement notes (html_text.framework_info)."""
+
+    title: str
+    version: Any  # as the framework file gives it (a string or a number)
+    notes: Mapping[str, str]  # requirement id -> note
+
+    @classmethod
+    def of(cls, info: Mapping[str, Any]) -> FrameworkInfo:
+        return cls(title=info["title"], version=info["version"], notes=info["notes"])
 
 
 @dataclass(frozen=True)
@@ -226,7 +264,7 @@ class Page:
     severities: tuple[str, ...]
     fail_on: str
     frameworks: Mapping[str, list[RequirementResult]]
-    framework_info: Mapping[str, Mapping[str, Any]]
+    framework_info: Mapping[str, FrameworkInfo]
     rules: tuple[RuleSection, ...]
     top_risks: tuple[TopRisk, ...]
     all_rules: tuple[RuleLine, ...]
@@ -237,7 +275,7 @@ class Page:
     baselined_total: int
     expired: tuple[FindingRow, ...]
     expired_total: int
-    resolved: tuple[Mapping[str, Any], ...]
+    resolved: tuple[ResolvedLine, ...]
     resolved_total: int
     logins: tuple[LoginCard, ...]
     logins_left: int
