@@ -94,7 +94,7 @@ def evaluate(
     cfg: Settings = config or DefaultSettings()
     fw = None
     wanted: set[str] | None = None
-    selected = [r for r in rules if r.check is None]  # statement rules are lint's, not a snapshot's
+    selected = [r for r in rules if r.on_snapshot]  # not lint's statement rules, not fleet's
     if cfg.framework:
         fw = frameworks.load_framework(cfg.framework, rules)
         wanted = fw.rule_ids()
