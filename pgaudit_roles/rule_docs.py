@@ -60,11 +60,13 @@ def render_rules_markdown(
         "schema that returns one row per violation, with its metadata. A rule whose required "
         "source was not collected is *skipped*, never passed. The `migrations` rules "
         "(PGR-LINT) are statement checks of `pgaudit-roles lint`: they name a predicate over "
-        "one parsed SQL statement instead of a query.",
+        "one parsed SQL statement instead of a query. PGR-FLEET-001 is reported by "
+        "`pgaudit-roles fleet` itself (no snapshot of a cluster nobody reached exists).",
         "",
         "Each rule shows an *Anti-pattern* and a *Best practice*: one of its failing and one "
         "of its passing test cases (`tests/rules/cases/<ID>.toml`, run on PostgreSQL 13-18; "
-        "for the PGR-LINT rules, statements of the lint test migrations in `tests/data/lint`). "
+        "for the PGR-LINT rules, statements of the lint test migrations in `tests/data/lint`; "
+        "for PGR-FLEET-001, fleet inventories run with `pgaudit-roles fleet`). "
         "`demo` stands for the unique name prefix the test runner gives each case.",
         "",
         "| Rule | Severity | Category | Secure condition |",
@@ -128,6 +130,13 @@ def _section(r: Rule, examples: Mapping[str, Example]) -> list[str]:
         lines += [
             f"**Statement check** (`pgaudit-roles lint`): `{r.check}` in "
             f"pgaudit_roles/evaluate/statement_checks.py.{covers}",
+            "",
+        ]
+        return lines
+    if r.reported_by is not None:
+        lines += [
+            f"**Reported by** `pgaudit-roles {r.reported_by}` itself, from what happened at "
+            "run time: no snapshot holds its evidence, so it has no query.",
             "",
         ]
         return lines

@@ -200,6 +200,11 @@ def render_rule_text(r: object) -> str:
         lines.append(f"  - [{ref.kind}] {ref.text}" + (f" <{ref.url}>" if ref.url else ""))
     if r.check is not None:
         lines += ["", f"Statement check (lint): {r.check}"]
+    elif r.reported_by is not None:
+        lines += [
+            "",
+            f"Reported by: pgaudit-roles {r.reported_by} (no query: no snapshot holds it)",
+        ]
     else:
         lines += ["", "Query:", _indent(r.query.strip())]
     lines += ["", "Message:", _indent(r.message)]
