@@ -23,7 +23,13 @@ from ..lint.run import lint as run_lint
 from ..lint.source import LintSyntaxError
 from ..pipeline import load_rules_for
 from ..reports import write_format, write_reports
-from ._shared import FAIL_ON
+from ._args import (
+    baseline_option,
+    config_option,
+    fail_on_option,
+    rules_dir_option,
+    waivers_option,
+)
 
 LINT_FORMATS = ("text", "json", "sarif", "junit", "github")
 FILE_FORMATS = ("json", "sarif", "junit")
@@ -45,20 +51,8 @@ FILE_FORMATS = ("json", "sarif", "junit")
     metavar="NAME",
     help="Database the migrations run in until a \\connect.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Configuration file (default: .pgaudit-roles.toml or [tool.pgaudit-roles] "
-    "in pyproject.toml, searched upwards).",
-)
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also load user rules from this directory (repeatable).",
-)
+@config_option
+@rules_dir_option
 @click.option(
     "--format",
     "formats",
@@ -71,21 +65,9 @@ FILE_FORMATS = ("json", "sarif", "junit")
     help="Directory for json/sarif/junit files (default from config); "
     "'-' writes the one machine format to stdout.",
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice(FAIL_ON),
-    help="Lowest severity that exits 1 (default high; none never gates).",
-)
-@click.option(
-    "--baseline",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Baseline of accepted findings: only new ones gate.",
-)
-@click.option(
-    "--waivers",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Waiver file: reviewed, expiring exceptions.",
-)
+@fail_on_option
+@baseline_option
+@waivers_option
 @click.option(
     "--no-twin",
     is_flag=True,

@@ -43,6 +43,7 @@ class State:
     naming: NamingPolicy = field(default_factory=NamingPolicy.default)
     current_role: str | None = None  # SET ROLE / SET SESSION AUTHORIZATION in this session
     secdef: set[str] = field(default_factory=set)  # SECURITY DEFINER functions, by name
+    placeholders: frozenset[str] = frozenset()  # this statement's psql-variable stand-ins
 
     def kind(self, role: str) -> str:
         return self.naming.classify_full(role).kind
@@ -71,6 +72,12 @@ def role_name(spec: Any) -> str:
     if rt == e.RoleSpecType.ROLESPEC_CSTRING:
         return str(spec.rolename)
     return str(rt.name).removeprefix("ROLESPEC_")
+
+
+def is_public(spec: Any) -> bool:
+    """PUBLIC, written ``PUBLIC``, ``public`` or ``"public"`` (PostgreSQL's rule); a role
+    named ``"PUBLIC"`` (quoted, upper case) is an ordinary role."""
+    return spec is not None and spec.roletype == _enums().RoleSpecType.ROLESPEC_PUBLIC
 
 
 def _role_options(node: Any) -> tuple[str | None, tuple[Any, ...]]:
@@ -114,8 +121,18 @@ def _object_kind(objtype: Any) -> str:
     return str(objtype.name).removeprefix("OBJECT_").lower().replace("_", " ")
 
 
-def _target(node: Any) -> str:
+def _target(node: Any, outer: Any = None) -> str:
     e = _enums()
+    if node.targtype == e.GrantTargetType.ACL_TARGET_DEFAULTS:
+        opts = getattr(outer, "options", None) or ()
+        roles = [role_name(r) for o in opts if o.defname == "roles" for r in o.arg]
+        schemas = [s.sval for o in opts if o.defname == "schemas" for s in o.arg]
+        return (
+            f"{_object_kind(node.objtype)}s created later"
+            + (f" by {', '.join(roles)}" if roles else "")
+            + (f" in schema {', '.join(schemas)}" if schemas else "")
+            + " (default privileges)"
+        )
     if node.targtype == e.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
         return f"all {_object_kind(node.objtype)}s in schema {', '.join(_names(node.objects))}"
     return f"{_object_kind(node.objtype)} {', '.join(_names(node.objects))}"
@@ -133,6 +150,8 @@ def password_literal(node: Any, state: State) -> list[Hit]:
     ast = _ast()
     for opt in options:
         if opt.defname == "password" and isinstance(opt.arg, ast.String):
+            if any(p in opt.arg.sval for p in state.placeholders):
+                continue  # PASSWORD :'pw' (psql -v) or '${pw}' (Flyway): not in the file
             return [{"role": role}]
     return []
 
@@ -156,11 +175,20 @@ def runtime_role_attributes(node: Any, state: State) -> list[Hit]:
     return [{"role": role, "kind": state.kind(role), "attributes": names}]
 
 
+def _grant(node: Any) -> Any:
+    """The GrantStmt of a GRANT, or of ALTER DEFAULT PRIVILEGES ... GRANT (future objects)."""
+    ast = _ast()
+    if isinstance(node, ast.AlterDefaultPrivilegesStmt):
+        return node.action
+    return node if isinstance(node, ast.GrantStmt) else None
+
+
 def grant_to_public(node: Any, state: State) -> list[Hit]:
-    ast, e = _ast(), _enums()
-    if not isinstance(node, ast.GrantStmt) or not node.is_grant:
+    e = _enums()
+    outer, node = node, _grant(node)
+    if node is None or not node.is_grant:
         return []
-    if not any(role_name(g) == "PUBLIC" for g in node.grantees or ()):
+    if not any(is_public(g) for g in node.grantees or ()):
         return []
     if node.objtype in (
         e.ObjectType.OBJECT_FUNCTION,
@@ -168,15 +196,21 @@ def grant_to_public(node: Any, state: State) -> list[Hit]:
         e.ObjectType.OBJECT_ROUTINE,
     ):
         return []  # EXECUTE to PUBLIC is PostgreSQL's default; SECURITY DEFINER: its own rule
-    return [{"role": "PUBLIC", "privileges": ", ".join(_privileges(node)), "target": _target(node)}]
+    return [
+        {
+            "role": "PUBLIC",
+            "privileges": ", ".join(_privileges(node)),
+            "target": _target(node, outer),
+        }
+    ]
 
 
 def grant_all(node: Any, state: State) -> list[Hit]:
-    ast = _ast()
-    if not isinstance(node, ast.GrantStmt) or not node.is_grant or node.privileges:
+    outer, node = node, _grant(node)
+    if node is None or not node.is_grant or node.privileges:
         return []
     grantees = [role_name(g) for g in node.grantees or ()]
-    return [{"role": ", ".join(grantees), "target": _target(node)}]
+    return [{"role": ", ".join(grantees), "target": _target(node, outer)}]
 
 
 def create_on_public_schema(node: Any, state: State) -> list[Hit]:
@@ -234,7 +268,7 @@ def secdef_execute_to_public(node: Any, state: State) -> list[Hit]:
         e.ObjectType.OBJECT_ROUTINE,
     ):
         return []
-    if not any(role_name(g) == "PUBLIC" for g in node.grantees or ()):
+    if not any(is_public(g) for g in node.grantees or ()):
         return []
     if node.targtype == e.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
         schemas = set(_names(node.objects))
@@ -320,9 +354,30 @@ def audit_setting_override(node: Any, state: State) -> list[Hit]:
 
 
 def dangerous_predefined_granted(node: Any, state: State) -> list[Hit]:
+    """GRANT pg_x TO r, and its older spellings: CREATE ROLE r IN ROLE pg_x and
+    ALTER GROUP pg_x ADD USER r."""
     ast = _ast()
+    if isinstance(node, ast.CreateRoleStmt):
+        granted = [
+            role_name(r)
+            for o in node.options or ()
+            if o.defname == "addroleto" and isinstance(o.arg, tuple | list)
+            for r in o.arg
+        ]
+        return [{"granted": g, "role": node.role} for g in granted if g in DANGEROUS_PREDEFINED]
+    if isinstance(node, ast.AlterRoleStmt):
+        group = role_name(node.role)
+        if node.action != 1 or group not in DANGEROUS_PREDEFINED:
+            return []
+        members = [
+            role_name(r) for o in node.options or () if o.defname == "rolemembers" for r in o.arg
+        ]
+        return [{"granted": group, "role": m} for m in members]
     if not isinstance(node, ast.GrantRoleStmt) or not node.is_grant:
         return []
+    opts = {o.defname: _true(o.arg) for o in node.opt or ()}
+    if opts.get("inherit") is False and opts.get("set") is False and not opts.get("admin"):
+        return []  # PostgreSQL 16+: membership that neither inherits nor can SET ROLE
     granted = [p.priv_name for p in node.granted_roles or () if p.priv_name in DANGEROUS_PREDEFINED]
     members = [role_name(g) for g in node.grantee_roles or ()]
     return [{"granted": g, "role": m} for g in granted for m in members]

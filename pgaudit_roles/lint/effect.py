@@ -257,6 +257,9 @@ def run_twin(
                 if why is not None:
                     out.not_applied.append(f"{st.file}:{st.line}: not applied on the twin: {why}")
                     continue
+                if st.kind == "CopyStmt":  # FROM stdin / TO stdout: data, not privileges
+                    out.not_applied.append(f"{st.file}:{st.line}: COPY data not loaded on the twin")
+                    continue
                 key = (st.database or default_db, st.user or "")
                 try:
                     conn = conns.get(key)
@@ -268,7 +271,12 @@ def run_twin(
                         )
                         conn = psycopg.connect(info, autocommit=True)
                         conns[key] = conn
-                    conn.execute(st.text.encode("utf-8"))
+                    cur = conn.execute(st.text.encode("utf-8"))
+                    if st.gexec:  # psql runs every value of the result as a statement
+                        for row in cur.fetchall() if cur.description else ():
+                            for value in row:
+                                if value is not None:
+                                    conn.execute(str(value).encode("utf-8"))
                     out.applied += 1
                     changed = changed or st.kind not in INERT
                 except psycopg.Error as exc:

@@ -27,6 +27,7 @@ from ..evaluate.rules import resolve_ids
 from ..evaluate.statement_checks import password_literals
 from .effect import empty_twin, run_twin, snapshot_twin, statement_names
 from .order import order_paths
+from .plpgsql import embedded
 from .source import Source, Statement, read_sources, repo_root
 from .statements import run_checks
 
@@ -294,7 +295,12 @@ def _apply_waivers_and_baseline(result: ScanResult, rules: Sequence[Rule], cfg: 
 
 
 def _secrets(src: Source) -> list[str]:
-    found = {p for st in src.statements for p in password_literals(st.node)}
+    found = {
+        p
+        for st in [*src.statements, *(e for s in src.statements for e in embedded(s))]
+        for p in password_literals(st.node)
+        if p not in st.placeholders
+    }
     return sorted(found, key=len, reverse=True)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
+from .psql import ENDS_STATEMENT, lex, meta_name, meta_words
 
 
 class LintSyntaxError(UsageError):
@@ -39,6 +40,9 @@ class Statement:
     user: str | None = None  # from \connect db user; None: the twin's superuser
     on_error_stop: bool | None = None  # from \set ON_ERROR_STOP; None: the layout's default
     index: int = 0  # position in the whole migration set
+    placeholders: frozenset[str] = frozenset()  # stand-ins for psql variables, ${x} (psql.py)
+    gexec: bool = False  # followed by \gexec: psql runs each value of its result as SQL
+    embedded: bool = False  # a statement inside a DO block (checked, not applied on its own)
 
     @property
     def kind(self) -> str:
@@ -59,12 +63,11 @@ class _Session:
     database: str | None = None
     user: str | None = None
     on_error_stop: bool | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # psql \set values
 
 
-_META_KEEP = {"c", "connect", "set", "i", "include", "ir", "include_relative"}
 _TRUE = {"on", "true", "1", "yes"}
 _FALSE = {"off", "false", "0", "no"}
-_DOLLAR = re.compile(r"\$([A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -111,12 +114,23 @@ def _read_file(
         raise LintSyntaxError(f"{shown}:{line}: not UTF-8 text") from None
     except OSError as exc:
         raise LintSyntaxError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise LintSyntaxError(f"{shown}:{line}: a NUL byte: binary data, not SQL text")
+    text = text.removeprefix("\ufeff")  # a byte order mark (Windows editors) is not SQL
     src.files.append(shown)
     if dbmate:
         text = _dbmate_up(text)
-    blanked, metas = split_meta(text)
+    lexed = lex(text, session.variables)
+    blanked, metas = lexed.text, lexed.metas
     lines = LineMap(blanked)
+    for off, ref in lexed.unset:
+        src.notes.append(
+            f"{shown}:{lines.position(off)[0]}: psql variable {ref} is not set in the "
+            "migrations: checked as a placeholder"
+        )
     parsed = parse(blanked, shown, lines)
+    placeholders = frozenset(lexed.placeholders)
     events: list[tuple[int, int, Any]] = [(m[0], 0, m) for m in metas]
     events += [(off, 1, st) for off, st in parsed]
     events.sort(key=lambda e: (e[0], e[1]))
@@ -134,11 +148,20 @@ def _read_file(
                     database=session.database,
                     user=session.user,
                     on_error_stop=session.on_error_stop,
+                    placeholders=placeholders,
                 )
             )
             continue
         off, command = item
         line = lines.position(off)[0]
+        if meta_name(command) in ENDS_STATEMENT:
+            if (
+                meta_name(command) == "gexec"
+                and src.statements
+                and src.statements[-1].file == shown
+            ):
+                src.statements[-1].gexec = True
+            continue
         _meta(
             command,
             path,
@@ -164,7 +187,7 @@ def _meta(
     stack: tuple[Path, ...],
     dbmate: bool,
 ) -> None:
-    words = _meta_words(command)
+    words = meta_words(command)
     name = words[0] if words else ""
     args = words[1:]
     if name in ("c", "connect"):
@@ -178,6 +201,8 @@ def _meta(
         value = (args[1] if len(args) > 1 else "on").lower()
         session.on_error_stop = value in _TRUE or value not in _FALSE
         return
+    if name in ("set", "unset", "copy"):
+        return  # variables and \copy data: handled by the lexer (psql.py)
     if name in ("i", "include", "ir", "include_relative") and args:
         target = Path(args[0])
         if not target.is_absolute():
@@ -192,25 +217,6 @@ def _meta(
     src.notes.append(f"{shown}:{line}: psql meta-command \\{name or '?'} skipped")
 
 
-def _meta_words(command: str) -> list[str]:
-    """``\\c "my db" bob`` -> ['c', 'my db', 'bob'] (psql's quoting, simplified)."""
-    body = command.strip()[1:]
-    out: list[str] = []
-    for m in re.finditer(r'"((?:[^"]|"")*)"|\'((?:[^\']|\'\')*)\'|(\S+)', body):
-        if m.group(1) is not None:
-            out.append(m.group(1).replace('""', '"'))
-        elif m.group(2) is not None:
-            out.append(m.group(2).replace("''", "'"))
-        else:
-            out.append(m.group(3))
-    if out and not out[0].startswith(("'", '"')):
-        # "\set" and "\c" are words; a command glued to its argument stays one word
-        glued = re.match(r"([A-Za-z_?!]+)(.*)", out[0])
-        if glued and glued.group(2) and glued.group(1) in _META_KEEP:
-            out[0:1] = [glued.group(1), glued.group(2)]
-    return out
-
-
 def _dbmate_up(text: str) -> str:
     """A dbmate file runs only its ``-- migrate:up`` part: blank the down part."""
     m = re.search(r"^--\s*migrate:down\b.*$", text, re.MULTILINE)
@@ -221,86 +227,10 @@ def _dbmate_up(text: str) -> str:
 
 
 def split_meta(text: str) -> tuple[str, list[tuple[int, str]]]:
-    """(text with meta-command lines blanked, [(offset, command line)]).
-
-    A meta-command is a line whose first non-blank character is a backslash, in plain SQL
-    (not inside a string, quoted identifier, dollar quote or comment).
-    """
-    metas: list[tuple[int, str]] = []
-    chars = list(text)
-    n = len(text)
-    i = 0
-    line_start = True
-    depth = 0  # block comment nesting
-    while i < n:
-        c = text[i]
-        if depth:
-            if text.startswith("*/", i):
-                depth -= 1
-                i += 2
-                continue
-            if text.startswith("/*", i):
-                depth += 1
-                i += 2
-                continue
-            i += 1
-            continue
-        if line_start and c in " \t":
-            i += 1
-            continue
-        if line_start and c == "\\":
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            metas.append((i, text[i:end]))
-            for k in range(i, end):
-                chars[k] = " "
-            i = end
-            continue
-        line_start = False
-        if c == "\n":
-            line_start = True
-            i += 1
-        elif text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-        elif text.startswith("/*", i):
-            depth = 1
-            i += 2
-        elif c == "'":
-            escape = (
-                i > 0
-                and text[i - 1] in "eE"
-                and (i < 2 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
-            )
-            i = _skip_quoted(text, i + 1, "'", backslash=escape)
-        elif c == '"':
-            i = _skip_quoted(text, i + 1, '"', backslash=False)
-        elif c == "$" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
-            m = _DOLLAR.match(text, i)
-            if m:
-                end = text.find(m.group(0), m.end())
-                i = n if end < 0 else end + len(m.group(0))
-            else:
-                i += 1
-        else:
-            i += 1
-    return "".join(chars), metas
-
-
-def _skip_quoted(text: str, i: int, quote: str, *, backslash: bool) -> int:
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if backslash and c == "\\":
-            i += 2
-            continue
-        if c == quote:
-            if text.startswith(quote * 2, i):
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return n
+    """(text with meta-command lines blanked, [(offset, command line)]): ``psql.lex``
+    without ``\\set`` values (a quoted ``:'variable'`` becomes its placeholder)."""
+    lexed = lex(text)
+    return lexed.text, lexed.metas
 
 
 class LineMap:

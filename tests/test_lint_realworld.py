@@ -1,0 +1,224 @@
+"""lint on migrations written the way teams write them: psql scripts, Flyway placeholders,
+DO blocks, COPY data, a BOM and CRLF, default privileges, older role-membership spellings.
+
+tests/data/lint_realworld holds the sets; ``-- expect: RULE`` marks the line a statement
+finding must be at, ``-- pass: RULE`` a line where the rule must stay quiet. Pure logic
+(no server) except the last test, which applies a psql script to a twin on 13..18.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lint_support import ROOT, located  # noqa: E402
+
+from pgaudit_roles.config import Config  # noqa: E402
+from pgaudit_roles.evaluate.rules import load_rules  # noqa: E402
+from pgaudit_roles.lint.run import LintOptions, lint  # noqa: E402
+from pgaudit_roles.lint.source import LintSyntaxError, read_sources, split_meta  # noqa: E402
+
+RULES = load_rules()
+REAL = ROOT / "tests" / "data" / "lint_realworld"
+SETS = [REAL / "flyway", REAL / "psql"]
+SECRETS = ("Realworld-Do-Pw-1", "Realworld-Set-Pw-2")
+_MARK = re.compile(r"--\s*(expect|pass):\s*((?:PGR-[A-Z]+-\d{3}\s*)+)")
+
+
+def _markers(kind: str) -> set[tuple[str, int, str]]:
+    out: set[tuple[str, int, str]] = set()
+    for path in sorted(REAL.rglob("*.sql")):
+        rel = path.relative_to(ROOT).as_posix()
+        text = path.read_bytes().decode("utf-8")
+        for no, line in enumerate(text.split("\n"), 1):
+            for m in _MARK.finditer(line):
+                if m.group(1) == kind:
+                    out.update((rel, no, rule) for rule in m.group(2).split())
+    return out
+
+
+def _run(paths: list[Path], **kw: object) -> object:
+    kw.setdefault("root", ROOT)
+    return lint(LintOptions(paths=paths, twin=False, **kw), RULES, Config())  # type: ignore[arg-type]
+
+
+def test_realworld_sets_fire_exactly_at_their_markers() -> None:
+    result = _run(SETS)
+    expected = _markers("expect")
+    assert located(result) == expected
+    assert not located(result) & _markers("pass")
+    assert len(expected) >= 15
+
+
+def test_realworld_secrets_never_reach_an_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pgaudit_roles.cli import main
+
+    out_dir = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        main(
+            ["lint", "--no-twin", "-v", "--format", "text,json,sarif,junit,github"]
+            + ["--output-dir", str(out_dir), *map(str, SETS)]
+        )
+    assert exc.value.code == 1
+    cap = capsys.readouterr()
+    everything = cap.out + cap.err + "".join(p.read_text("utf-8") for p in out_dir.iterdir())
+    assert "PGR-LINT-001" in everything and "Traceback" not in everything
+    for secret in SECRETS:
+        assert secret not in everything
+    # an unset psql variable is named in the notes, never taken for a literal
+    assert "psql variable :'app_pw' is not set" in cap.err
+    doc = json.loads((out_dir / "pgaudit-lint.json").read_text("utf-8"))
+    messages = [f["message"] for f in doc["findings"]]
+    assert any("tables created later by db_owner_rw" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a BOM is not a column
+        ("\ufeffGRANT SELECT ON t TO PUBLIC;\n", {(1, 1, "PGR-LINT-004")}),
+        # CRLF, a statement over two lines: its first line
+        ("SELECT 1;\r\n\r\nGRANT SELECT\r\n  ON t TO PUBLIC;\r\n", {(3, 1, "PGR-LINT-004")}),
+        # COPY data (with empty lines, GRANT text, CRLF) up to \. is not SQL
+        (
+            "COPY t FROM STDIN;\r\n\r\nGRANT ALL ON t TO PUBLIC;\r\n\\.\r\nGRANT SELECT ON t TO PUBLIC;\r\n",
+            {(5, 1, "PGR-LINT-004")},
+        ),
+        # \gexec mid-line ends the statement; the next one is its own
+        (
+            "SELECT 'CREATE ROLE r'\\gexec\nCREATE ROLE r2 SUPERUSER;\n",
+            {(2, 1, "PGR-LINT-002")},
+        ),
+        # \set then :'var' is the value, a literal in the file; unknown :'var' is not
+        (
+            "\\set pw 'x1'\nCREATE ROLE a PASSWORD :'pw';\nCREATE ROLE b PASSWORD :'other';\n",
+            {(2, 1, "PGR-LINT-001")},
+        ),
+        # a Flyway/Liquibase placeholder password is not a literal; the text around one is
+        (
+            "CREATE ROLE a PASSWORD '${pw}';\nCREATE ROLE ${role} SUPERUSER;\n",
+            {(2, 1, "PGR-LINT-002")},
+        ),
+        # GRANT text in comments, strings and function bodies is not a statement
+        (
+            "-- GRANT ALL ON t TO PUBLIC;\n/* GRANT ALL ON t TO PUBLIC; */ SELECT 'GRANT ALL ON t TO PUBLIC;';\n"
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN GRANT ALL ON t TO PUBLIC; END $f$;\n",
+            set(),
+        ),
+        # a DO body in single quotes: found at its column; with doubled quotes at the DO
+        ("DO 'BEGIN CREATE ROLE x SUPERUSER; END';\n", {(1, 11, "PGR-LINT-002")}),
+        (
+            "SELECT 1;\nDO 'BEGIN CREATE ROLE \"o''k\" SUPERUSER; END';\n",
+            {(2, 1, "PGR-LINT-002")},
+        ),
+        # a role named "PUBLIC" (upper case, quoted) is a role; "public" is PUBLIC
+        (
+            'GRANT SELECT ON t TO "PUBLIC";\nGRANT SELECT ON t TO "public";\n',
+            {(2, 1, "PGR-LINT-004")},
+        ),
+        # default privileges for future objects, to PUBLIC and ALL
+        (
+            "ALTER DEFAULT PRIVILEGES FOR ROLE o GRANT EXECUTE ON FUNCTIONS TO PUBLIC;\n"
+            "ALTER DEFAULT PRIVILEGES FOR ROLE o IN SCHEMA s\n  GRANT USAGE ON TYPES TO PUBLIC;\n"
+            "ALTER DEFAULT PRIVILEGES FOR ROLE o REVOKE ALL ON TABLES FROM PUBLIC;\n",
+            {(2, 1, "PGR-LINT-004")},
+        ),
+    ],
+)
+def test_psql_and_tool_syntax_is_read_as_psql_does(
+    tmp_path: Path, text: str, expected: set[tuple[int, int, str]]
+) -> None:
+    f = tmp_path / "m.sql"
+    f.write_bytes(text.encode("utf-8"))
+    result = _run([f], root=tmp_path)
+    got = {(x.line, x.column, x.rule_id) for x in result.findings}  # type: ignore[attr-defined]
+    assert got == expected
+
+
+def test_lexer_keeps_lines_and_columns() -> None:
+    text = "SELECT 1 \\gset\nCOPY t FROM stdin;\nx\ty\n\\.\nSELECT :'v', ${p}, a::int;\n"
+    blanked, metas = split_meta(text)
+    assert len(blanked) == len(text) and blanked.count("\n") == text.count("\n")
+    assert blanked.startswith("SELECT 1 ;")
+    assert "x\ty" not in blanked and "\\." not in blanked
+    assert "SELECT  'v', __p_, a::int;" in blanked
+    assert [m[1] for m in metas] == ["\\gset"]  # COPY's "\\." is data's end, not a command
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "why"),
+    [
+        (b"SELECT 1;\n\x00\x01\x02", 2, "NUL byte"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", 1, "not UTF-8"),
+        (b"SELECT 1;\nSELECT 2;\n\xff\xfe", 3, "not UTF-8"),
+    ],
+)
+def test_binary_and_invalid_files_are_one_line_exit_2(
+    tmp_path: Path, data: bytes, line: int, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pgaudit_roles.cli import main
+
+    f = tmp_path / "bad.sql"
+    f.write_bytes(data)
+    with pytest.raises(LintSyntaxError):
+        read_sources([f], tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["lint", "--no-twin", str(f)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{f.as_posix()}:{line}: ") and why in err[0]
+
+
+TWIN_SCRIPT = """\\set ON_ERROR_STOP on
+SELECT format('CREATE ROLE %I NOLOGIN', 'db_owner_gx')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'db_owner_gx')\\gexec
+CREATE TABLE lookup (id int, note text);
+COPY lookup (id, note) FROM stdin;
+1\tGRANT ALL ON lookup TO PUBLIC;
+
+\\.
+ALTER TABLE lookup OWNER TO db_owner_gx;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'svc_gx') THEN
+    CREATE ROLE svc_gx LOGIN PASSWORD 'Twin-Do-Pw-3';
+  END IF;
+END $$;
+GRANT SELECT ON lookup TO svc_gx;
+"""
+
+
+@pytest.mark.parametrize("major", [13, 14, 15, 16, 17, 18], ids=lambda v: f"pg{v}")
+def test_psql_script_applies_on_the_twin_as_psql_runs_it(major: int, tmp_path: Path) -> None:
+    """\\gexec runs what the query generates (the role exists for the next statements),
+    COPY data is not a statement, a DO block's password is found and never printed."""
+    from conftest import install_for
+
+    from pgaudit_roles.core.localpg import LocalCluster
+    from pgaudit_roles.reports import render
+
+    f = tmp_path / "01_roles.sql"
+    f.write_text(TWIN_SCRIPT, encoding="utf-8")
+    cluster = LocalCluster(install_for(major)).start()
+    try:
+        result = lint(
+            LintOptions(paths=[f], cluster=cluster, root=tmp_path, checkpoints=1),
+            RULES,
+            Config(),
+        )
+    finally:
+        cluster.stop()
+    twin = result.meta["lint"]["twin"]
+    failed = [(x.line, x.message) for x in result.findings if x.rule_id == "PGR-LINT-015"]
+    assert failed == [] and twin["stopped_after_error"] is False
+    assert twin["applied"] == result.meta["lint"]["statements"] - 1  # all but the COPY
+    assert "01_roles.sql:5: COPY data not loaded on the twin" in result.meta["lint"]["notes"]
+    assert ("01_roles.sql", 12, "PGR-LINT-001") in located(result, "statement")
+    text = "".join(render(result, fmt) for fmt in ("json", "sarif", "junit"))
+    assert "Twin-Do-Pw-3" not in text
