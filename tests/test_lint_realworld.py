@@ -126,9 +126,40 @@ def test_realworld_secrets_never_reach_an_output(
         # default privileges for future objects, to PUBLIC and ALL
         (
             "ALTER DEFAULT PRIVILEGES FOR ROLE o GRANT EXECUTE ON FUNCTIONS TO PUBLIC;\n"
-            "ALTER DEFAULT PRIVILEGES FOR ROLE o IN SCHEMA s\n  GRANT USAGE ON TYPES TO PUBLIC;\n"
+            "ALTER DEFAULT PRIVILEGES FOR ROLE o IN SCHEMA s\n  GRANT USAGE ON SEQUENCES TO PUBLIC;\n"
             "ALTER DEFAULT PRIVILEGES FOR ROLE o REVOKE ALL ON TABLES FROM PUBLIC;\n",
             {(2, 1, "PGR-LINT-004")},
+        ),
+        # what PUBLIC holds by default, granted again: nothing new
+        (
+            "GRANT CONNECT, TEMP ON DATABASE d TO PUBLIC;\nGRANT USAGE ON TYPE x TO public;\n"
+            "GRANT USAGE ON LANGUAGE plpgsql TO PUBLIC;\nGRANT CREATE ON DATABASE d TO PUBLIC;\n",
+            {(4, 1, "PGR-LINT-004")},
+        ),
+        # SET LOCAL ROLE ends with the transaction (and with the file its tool commits)
+        (
+            "BEGIN;\nSET LOCAL ROLE app_x;\nCREATE TABLE a (i int);\nCOMMIT;\n"
+            "CREATE TABLE b (i int);\nSET ROLE app_x;\nCREATE TABLE c (i int);\n",
+            {(3, 1, "PGR-LINT-010"), (7, 1, "PGR-LINT-010")},
+        ),
+        # a function made SECURITY INVOKER (or replaced without DEFINER) is no longer one
+        (
+            "CREATE FUNCTION s.f() RETURNS int LANGUAGE sql SECURITY DEFINER\n"
+            "  SET search_path = s, pg_temp AS 'SELECT 1';\n"
+            "ALTER FUNCTION s.f() SECURITY INVOKER;\nGRANT EXECUTE ON FUNCTION s.f() TO PUBLIC;\n"
+            "ALTER FUNCTION s.f() SECURITY DEFINER;\nGRANT EXECUTE ON FUNCTION s.f() TO PUBLIC;\n"
+            "CREATE OR REPLACE FUNCTION s.f() RETURNS int LANGUAGE sql AS 'SELECT 2';\n"
+            "GRANT EXECUTE ON FUNCTION s.f() TO PUBLIC;\n",
+            {(5, 1, "PGR-LINT-007"), (6, 1, "PGR-LINT-008")},
+        ),
+        # goose and sql-migrate Down sections are not part of the forward run
+        (
+            "-- +goose Up\nCREATE ROLE a SUPERUSER;\n-- +goose Down\nGRANT ALL ON t TO PUBLIC;\n",
+            {(2, 1, "PGR-LINT-002")},
+        ),
+        (
+            "-- +migrate Down\nCREATE ROLE d SUPERUSER;\n-- +migrate Up\nCREATE ROLE u SUPERUSER;\n",
+            {(4, 1, "PGR-LINT-002")},
         ),
     ],
 )
@@ -191,6 +222,10 @@ DO $$ BEGIN
   END IF;
 END $$;
 GRANT SELECT ON lookup TO svc_gx;
+CREATE ROLE app_gx LOGIN CONNECTION LIMIT 5;
+CREATE TABLE owned (i int);
+ALTER TABLE owned ADD COLUMN j int;
+ALTER TABLE owned OWNER TO app_gx;
 """
 
 
@@ -220,5 +255,45 @@ def test_psql_script_applies_on_the_twin_as_psql_runs_it(major: int, tmp_path: P
     assert twin["applied"] == result.meta["lint"]["statements"] - 1  # all but the COPY
     assert "01_roles.sql:5: COPY data not loaded on the twin" in result.meta["lint"]["notes"]
     assert ("01_roles.sql", 12, "PGR-LINT-001") in located(result, "statement")
+    # the runtime role owns the table because of the OWNER TO, not the CREATE TABLE
+    owned = [x for x in result.findings if x.rule_id == "PGR-OWN-001" and x.role == "app_gx"]
+    assert [(x.file, x.line) for x in owned] == [("01_roles.sql", 19)]
     text = "".join(render(result, fmt) for fmt in ("json", "sarif", "junit"))
     assert "Twin-Do-Pw-3" not in text
+
+
+def test_goose_and_flyway_callback_order(tmp_path: Path) -> None:
+    from pgaudit_roles.lint.order import order_paths
+
+    goose = tmp_path / "goose"
+    goose.mkdir()
+    for n in ("00010_b.sql", "00002_a.sql"):
+        (goose / n).write_text("-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 2;\n")
+    o = order_paths([goose])
+    assert o.layouts[0][1] == "goose"
+    assert [p.name for p in o.files] == ["00002_a.sql", "00010_b.sql"]
+    fly = tmp_path / "fly"
+    fly.mkdir()
+    names = [
+        "afterMigrate__grants.sql",
+        "afterMigrate.sql",
+        "V2__b.sql",
+        "V1__a.sql",
+        "R__views.sql",
+        "beforeMigrate.sql",
+        "afterClean.sql",
+        "beforeRepeatables.sql",
+    ]
+    for n in names:
+        (fly / n).write_text("SELECT 1;\n")
+    o = order_paths([fly])
+    assert o.layouts[0][1] == "flyway"
+    assert [p.name for p in o.files] == [
+        "beforeMigrate.sql",
+        "V1__a.sql",
+        "V2__b.sql",
+        "beforeRepeatables.sql",
+        "R__views.sql",
+        "afterMigrate.sql",
+        "afterMigrate__grants.sql",
+    ]

@@ -32,6 +32,14 @@ DANGEROUS_PREDEFINED: tuple[str, ...] = (
 
 RUNTIME_ATTRIBUTES: tuple[str, ...] = ("createrole", "createdb", "bypassrls", "isreplication")
 AUDIT_SETTING_PREFIXES: tuple[str, ...] = ("log_", "pgaudit.")
+PUBLIC_DEFAULTS: dict[str, frozenset[str]] = {
+    "database": frozenset({"CONNECT", "TEMP", "TEMPORARY"}),
+    "language": frozenset({"USAGE"}),
+    "type": frozenset({"USAGE"}),
+    "domain": frozenset({"USAGE"}),
+}
+"""What PUBLIC holds by default besides EXECUTE on functions (PostgreSQL's privilege docs,
+"Default privileges"): a GRANT of only these to PUBLIC gives nothing new."""
 
 Hit = dict[str, Any]
 
@@ -44,6 +52,8 @@ class State:
     current_role: str | None = None  # SET ROLE / SET SESSION AUTHORIZATION in this session
     secdef: set[str] = field(default_factory=set)  # SECURITY DEFINER functions, by name
     placeholders: frozenset[str] = frozenset()  # this statement's psql-variable stand-ins
+    local: bool = False  # current_role came from SET LOCAL ROLE
+    outer_role: str | None = None  # the role before SET LOCAL ROLE
 
     def kind(self, role: str) -> str:
         return self.naming.classify_full(role).kind
@@ -196,6 +206,9 @@ def grant_to_public(node: Any, state: State) -> list[Hit]:
         e.ObjectType.OBJECT_ROUTINE,
     ):
         return []  # EXECUTE to PUBLIC is PostgreSQL's default; SECURITY DEFINER: its own rule
+    default = PUBLIC_DEFAULTS.get(str(node.objtype.name).removeprefix("OBJECT_").lower())
+    if default is not None and node.privileges and set(_privileges(node)) <= default:
+        return []  # re-grants what PUBLIC holds by default (e.g. after a REVOKE)
     return [
         {
             "role": "PUBLIC",
@@ -451,6 +464,8 @@ def track(node: Any, state: State) -> None:
     """Update ``state`` with what ``node`` establishes for later statements."""
     ast, e = _ast(), _enums()
     if isinstance(node, ast.VariableSetStmt) and node.name in ("role", "session_authorization"):
+        if node.is_local and not state.local:  # SET LOCAL: until the transaction ends
+            state.local, state.outer_role = True, state.current_role
         if node.kind == e.VariableSetKind.VAR_SET_VALUE and node.args:
             arg = node.args[0]
             value = getattr(getattr(arg, "val", None), "sval", None)
@@ -458,11 +473,32 @@ def track(node: Any, state: State) -> None:
         else:  # RESET ROLE, SET ROLE DEFAULT / NONE
             state.current_role = None
         return
+    if isinstance(node, ast.TransactionStmt) and node.kind in (
+        e.TransactionStmtKind.TRANS_STMT_COMMIT,
+        e.TransactionStmtKind.TRANS_STMT_ROLLBACK,
+        e.TransactionStmtKind.TRANS_STMT_PREPARE,
+    ):
+        end_transaction(state)
+        return
     if isinstance(node, ast.CreateFunctionStmt | ast.AlterFunctionStmt):
         name, options = _function_options(node)
         if name and _is_secdef(options):
             state.secdef.add(name)
             state.secdef.add(name.split(".")[-1])
+        elif name and (
+            isinstance(node, ast.CreateFunctionStmt)  # CREATE OR REPLACE: SECURITY INVOKER
+            or any(o.defname == "security" for o in options)  # ALTER ... SECURITY INVOKER
+        ):
+            state.secdef.discard(name)
+            if not any(f.split(".")[-1] == name.split(".")[-1] for f in state.secdef if "." in f):
+                state.secdef.discard(name.split(".")[-1])
+
+
+def end_transaction(state: State) -> None:
+    """COMMIT/ROLLBACK, or the end of a migration file its tool runs in a transaction: a
+    ``SET LOCAL ROLE`` ends there."""
+    if state.local:
+        state.current_role, state.local, state.outer_role = state.outer_role, False, None
 
 
 def password_literals(node: Any) -> list[str]:

@@ -366,7 +366,14 @@ def statement_names(st: Statement) -> set[str]:
 
 CATEGORY_KINDS: dict[str, tuple[str, ...]] = {
     "roles": ("CreateRoleStmt", "AlterRoleStmt", "GrantRoleStmt", "AlterRoleSetStmt"),
-    "ownership": ("Create", "ViewStmt", "DefineStmt", "AlterOwnerStmt", "CompositeTypeStmt"),
+    "ownership": (
+        "Create",
+        "ViewStmt",
+        "DefineStmt",
+        "AlterOwnerStmt",
+        "AlterTableStmt",  # ALTER TABLE/VIEW/SEQUENCE ... OWNER TO
+        "CompositeTypeStmt",
+    ),
     "privileges": ("GrantStmt", "GrantRoleStmt"),
     "default-privileges": ("AlterDefaultPrivilegesStmt",),
     "settings": ("AlterRoleSetStmt", "AlterDatabaseSetStmt", "AlterSystemStmt"),

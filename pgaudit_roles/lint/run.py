@@ -32,7 +32,9 @@ from .source import Source, Statement, read_sources, repo_root
 from .statements import run_checks
 
 TWIN_RULE = "PGR-LINT-015"
-TOOL_LAYOUTS = frozenset({"flyway", "golang-migrate", "dbmate", "sqitch", "liquibase"})
+TOOL_LAYOUTS = frozenset(
+    {"flyway", "golang-migrate", "dbmate", "goose", "sql-migrate", "sqitch", "liquibase"}
+)
 
 
 @dataclass

@@ -121,6 +121,7 @@ def _read_file(
     src.files.append(shown)
     if dbmate:
         text = _dbmate_up(text)
+    text = up_only(text)
     lexed = lex(text, session.variables)
     blanked, metas = lexed.text, lexed.metas
     lines = LineMap(blanked)
@@ -224,6 +225,26 @@ def _dbmate_up(text: str) -> str:
         return text
     tail = text[m.start() :]
     return text[: m.start()] + re.sub(r"[^\n]", " ", tail)
+
+
+_SECTION = re.compile(
+    r"^--[ \t]*\+(?:goose|migrate)[ \t]+(Up|Down)\b.*$", re.MULTILINE | re.IGNORECASE
+)
+
+
+def up_only(text: str) -> str:
+    """goose (``-- +goose Up``/``Down``) and sql-migrate (``-- +migrate Up``/``Down``)
+    files hold the rollback in the same file: blank every Down section (lines kept), as the
+    forward run never executes it and the twin must not apply it."""
+    out, pos, down = [], 0, False
+    for m in _SECTION.finditer(text):
+        chunk = text[pos : m.start()]
+        out.append(re.sub(r"[^\r\n]", " ", chunk) if down else chunk)
+        down = m.group(1).lower() == "down"
+        pos = m.start()
+    tail = text[pos:]
+    out.append(re.sub(r"[^\r\n]", " ", tail) if down else tail)
+    return "".join(out)
 
 
 def split_meta(text: str) -> tuple[str, list[tuple[int, str]]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..audit.naming import NamingPolicy
 from ..core.model import Rule
-from ..evaluate.statement_checks import CHECKS, State, track
+from ..evaluate.statement_checks import CHECKS, State, end_transaction, track
 from .plpgsql import embedded
 from .source import Statement
 
@@ -39,7 +39,11 @@ def run_checks(
     sessions: dict[tuple[str | None, str | None], str | None] = {}
     hits: list[Hit] = []
     last_key: tuple[str | None, str | None] | None = None
+    last_file: str | None = None
     for st in statements:
+        if st.file != last_file:  # a tool commits each file: SET LOCAL ROLE ends with it
+            end_transaction(state)
+            last_file = st.file
         key = (st.database, st.user)
         if key != last_key:  # \connect starts a new session: SET ROLE does not carry over
             if last_key is not None:
