@@ -161,6 +161,15 @@ def test_realworld_secrets_never_reach_an_output(
             "-- +migrate Down\nCREATE ROLE d SUPERUSER;\n-- +migrate Up\nCREATE ROLE u SUPERUSER;\n",
             {(4, 1, "PGR-LINT-002")},
         ),
+        # a user mapping's password is a secret in git too; SET search_path TO DEFAULT
+        # fixes nothing
+        (
+            "CREATE USER MAPPING FOR app_x SERVER remote OPTIONS (user 'r', password 'Fdw-1');\n"
+            "ALTER USER MAPPING FOR PUBLIC SERVER remote OPTIONS (SET password '${fdw_pw}');\n"
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER\n"
+            "  SET search_path TO DEFAULT AS 'select 1';\n",
+            {(1, 1, "PGR-LINT-001"), (3, 1, "PGR-LINT-007")},
+        ),
     ],
 )
 def test_psql_and_tool_syntax_is_read_as_psql_does(
@@ -297,3 +306,41 @@ def test_goose_and_flyway_callback_order(tmp_path: Path) -> None:
         "afterMigrate.sql",
         "afterMigrate__grants.sql",
     ]
+
+
+def test_connect_forms_reach_the_statements(tmp_path: Path) -> None:
+    f = tmp_path / "c.sql"
+    f.write_text(
+        '\\c -reuse-previous=on shop\nSELECT 1;\n\\connect "dbname=crm user=deploy"\nSELECT 2;\n'
+        "\\c postgresql://ops%40x@localhost:5432/billing\nSELECT 3;\n\\c - admin\nSELECT 4;\n"
+        "\\c 'dbname=''q db'' host=10.0.0.1'\nSELECT 5;\n",
+        encoding="utf-8",
+    )
+    got = [(s.database, s.user) for s in read_sources([f], tmp_path).statements]
+    assert got == [
+        ("shop", None),
+        ("crm", "deploy"),
+        ("billing", "ops@x"),
+        ("billing", "admin"),
+        ("q db", None),  # a connection string does not reuse the previous user
+    ]
+
+
+def test_markers_after_a_bom_still_decide_the_layout(tmp_path: Path) -> None:
+    from pgaudit_roles.lint.order import order_paths
+
+    bom = "\ufeff"
+    lq = tmp_path / "lq"
+    lq.mkdir()
+    for n in ("b.sql", "a.sql"):
+        (lq / n).write_text(f"{bom}--liquibase formatted sql\n--changeset x:{n}\nSELECT 1;\n")
+    (lq / "changelog.xml").write_text('<include file="b.sql"/><include file="a.sql"/>')
+    o = order_paths([lq])
+    assert o.layouts[0][1] == "liquibase" and [p.name for p in o.files] == ["b.sql", "a.sql"]
+    goose = tmp_path / "goose"
+    goose.mkdir()
+    (goose / "001_a.sql").write_text(
+        f"{bom}-- +goose Up\nSELECT 1;\n-- +goose Down\nGRANT ALL ON t TO PUBLIC;\n"
+    )
+    assert order_paths([goose]).layouts[0][1] == "goose"
+    assert _run([goose], root=tmp_path).findings == []  # type: ignore[attr-defined]

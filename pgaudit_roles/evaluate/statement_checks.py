@@ -155,14 +155,24 @@ def _privileges(node: Any) -> list[str]:
 # --- the predicates ---------------------------------------------------------------------
 
 
-def password_literal(node: Any, state: State) -> list[Hit]:
+def _password_options(node: Any) -> tuple[str | None, str | None, tuple[Any, ...]]:
+    """(role, server, options) of a statement that can carry a password: CREATE/ALTER ROLE
+    (server None) and CREATE/ALTER USER MAPPING (the remote password, a secret too)."""
+    ast = _ast()
+    if isinstance(node, ast.CreateUserMappingStmt | ast.AlterUserMappingStmt):
+        return role_name(node.user), node.servername, tuple(node.options or ())
     role, options = _role_options(node)
+    return role, None, options
+
+
+def password_literal(node: Any, state: State) -> list[Hit]:
+    role, server, options = _password_options(node)
     ast = _ast()
     for opt in options:
         if opt.defname == "password" and isinstance(opt.arg, ast.String):
             if any(p in opt.arg.sval for p in state.placeholders):
                 continue  # PASSWORD :'pw' (psql -v) or '${pw}' (Flyway): not in the file
-            return [{"role": role}]
+            return [{"role": role, "server": server}]
     return []
 
 
@@ -266,6 +276,7 @@ def secdef_without_search_path(node: Any, state: State) -> list[Hit]:
             o.defname == "set"
             and isinstance(o.arg, ast.VariableSetStmt)
             and o.arg.name == "search_path"
+            and o.arg.kind != _enums().VariableSetKind.VAR_SET_DEFAULT  # TO DEFAULT: not fixed
         ):
             return []
     return [{"object_name": name}]
@@ -502,9 +513,10 @@ def end_transaction(state: State) -> None:
 
 
 def password_literals(node: Any) -> list[str]:
-    """The password strings of a CREATE/ALTER ROLE, so every output can be scrubbed of them."""
+    """The password strings of a CREATE/ALTER ROLE or USER MAPPING, so every output can be
+    scrubbed of them."""
     ast = _ast()
-    _role, options = _role_options(node)
+    _role, _server, options = _password_options(node)
     return [
         o.arg.sval
         for o in options

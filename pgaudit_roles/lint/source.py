@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
-from .psql import ENDS_STATEMENT, lex, meta_name, meta_words
+from .psql import ENDS_STATEMENT, connect_target, lex, meta_name, meta_words
 
 
 class LintSyntaxError(UsageError):
@@ -192,11 +192,9 @@ def _meta(
     name = words[0] if words else ""
     args = words[1:]
     if name in ("c", "connect"):
-        if args and args[0] != "-reuse-previous=on":
-            if args[0] != "-":
-                session.database = args[0]
-            if len(args) > 1 and args[1] != "-":
-                session.user = args[1]
+        database, user, whole = connect_target(args)
+        session.database = database if whole else database or session.database
+        session.user = user if whole else user or session.user
         return
     if name == "set" and args and args[0] == "ON_ERROR_STOP":
         value = (args[1] if len(args) > 1 else "on").lower()
