@@ -148,6 +148,20 @@ def test_realworld_secrets_never_reach_an_output(
             "DISCARD ALL;\nCREATE TABLE b (i int);\nSET ROLE app_x;\nCREATE TABLE c (i int);\n",
             {(8, 1, "PGR-LINT-010")},
         ),
+        # RESET (or SET ... TO DEFAULT) of a logging setting gives the cluster's policy back
+        (
+            "ALTER ROLE app_x RESET log_statement;\nALTER DATABASE d RESET pgaudit.log;\n"
+            "ALTER ROLE app_x IN DATABASE d SET log_statement TO DEFAULT;\n"
+            "ALTER ROLE app_x IN DATABASE d SET log_statement = 'none';\n",
+            {(4, 1, "PGR-LINT-011")},
+        ),
+        # true written as a string cast to boolean
+        (
+            "CREATE POLICY p ON t USING ('t'::boolean);\n"
+            "CREATE POLICY q ON t FOR INSERT WITH CHECK (CAST('yes' AS bool));\n"
+            "CREATE POLICY r ON t USING ('f'::boolean);\n",
+            {(1, 1, "PGR-LINT-013"), (2, 1, "PGR-LINT-013")},
+        ),
         # a function made SECURITY INVOKER (or replaced without DEFINER) is no longer one
         (
             "CREATE FUNCTION s.f() RETURNS int LANGUAGE sql SECURITY DEFINER\n"
