@@ -142,6 +142,12 @@ def test_realworld_secrets_never_reach_an_output(
             "CREATE TABLE b (i int);\nSET ROLE app_x;\nCREATE TABLE c (i int);\n",
             {(3, 1, "PGR-LINT-010"), (7, 1, "PGR-LINT-010")},
         ),
+        # RESET ALL and DISCARD ALL end a SET ROLE too
+        (
+            "SET ROLE app_x;\nRESET ALL;\nCREATE TABLE a (i int);\nSET ROLE app_x;\n"
+            "DISCARD ALL;\nCREATE TABLE b (i int);\nSET ROLE app_x;\nCREATE TABLE c (i int);\n",
+            {(8, 1, "PGR-LINT-010")},
+        ),
         # a function made SECURITY INVOKER (or replaced without DEFINER) is no longer one
         (
             "CREATE FUNCTION s.f() RETURNS int LANGUAGE sql SECURITY DEFINER\n"
@@ -313,7 +319,8 @@ def test_connect_forms_reach_the_statements(tmp_path: Path) -> None:
     f.write_text(
         '\\c -reuse-previous=on shop\nSELECT 1;\n\\connect "dbname=crm user=deploy"\nSELECT 2;\n'
         "\\c postgresql://ops%40x@localhost:5432/billing\nSELECT 3;\n\\c - admin\nSELECT 4;\n"
-        "\\c 'dbname=''q db'' host=10.0.0.1'\nSELECT 5;\n",
+        "\\c 'dbname=''q db'' host=10.0.0.1'\nSELECT 5;\n"
+        '\\set target shop\n\\connect :target\nSELECT 6;\n\\c :"unset"\nSELECT 7;\n',
         encoding="utf-8",
     )
     got = [(s.database, s.user) for s in read_sources([f], tmp_path).statements]
@@ -323,6 +330,8 @@ def test_connect_forms_reach_the_statements(tmp_path: Path) -> None:
         ("billing", "ops@x"),
         ("billing", "admin"),
         ("q db", None),  # a connection string does not reuse the previous user
+        ("shop", None),  # \\connect :target, set by \\set
+        ("shop", None),  # \\c :"unset" (psql -v): stays, with a note
     ]
 
 
@@ -344,3 +353,27 @@ def test_markers_after_a_bom_still_decide_the_layout(tmp_path: Path) -> None:
     )
     assert order_paths([goose]).layouts[0][1] == "goose"
     assert _run([goose], root=tmp_path).findings == []  # type: ignore[attr-defined]
+
+
+def test_file_names_are_escaped_in_errors_order_and_notes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pgaudit_roles.cli import main
+
+    d = tmp_path / "m"
+    d.mkdir()
+    bad = d / "x\u202e\x1b[31m.sql"
+    bad.write_text("SELECT 1;\n\\echo hi\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["lint", "--no-twin", "-v", str(d)])
+    assert exc.value.code == 0
+    err = capsys.readouterr().err
+    assert "\u202e" not in err and "\x1b" not in err
+    assert "x\\u202e\\x1b[31m.sql:2: psql meta-command" in err
+    bad.write_text("SELECT 1;\nSELEC 2;\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["lint", "--no-twin", str(bad)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "\u202e" not in err and "\x1b" not in err and len(err.splitlines()) == 1
+    assert "x\\u202e\\x1b[31m.sql:2: syntax error" in err

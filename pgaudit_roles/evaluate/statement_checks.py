@@ -484,6 +484,11 @@ def track(node: Any, state: State) -> None:
         else:  # RESET ROLE, SET ROLE DEFAULT / NONE
             state.current_role = None
         return
+    if (isinstance(node, ast.VariableSetStmt) and node.kind == e.VariableSetKind.VAR_RESET_ALL) or (
+        isinstance(node, ast.DiscardStmt) and node.target == e.DiscardMode.DISCARD_ALL
+    ):
+        state.current_role, state.local, state.outer_role = None, False, None  # RESET ALL
+        return
     if isinstance(node, ast.TransactionStmt) and node.kind in (
         e.TransactionStmtKind.TRANS_STMT_COMMIT,
         e.TransactionStmtKind.TRANS_STMT_ROLLBACK,
