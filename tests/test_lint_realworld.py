@@ -142,6 +142,26 @@ def test_realworld_secrets_never_reach_an_output(
             "CREATE TABLE b (i int);\nSET ROLE app_x;\nCREATE TABLE c (i int);\n",
             {(3, 1, "PGR-LINT-010"), (7, 1, "PGR-LINT-010")},
         ),
+        # RESET ALL and DISCARD ALL end a SET ROLE too
+        (
+            "SET ROLE app_x;\nRESET ALL;\nCREATE TABLE a (i int);\nSET ROLE app_x;\n"
+            "DISCARD ALL;\nCREATE TABLE b (i int);\nSET ROLE app_x;\nCREATE TABLE c (i int);\n",
+            {(8, 1, "PGR-LINT-010")},
+        ),
+        # RESET (or SET ... TO DEFAULT) of a logging setting gives the cluster's policy back
+        (
+            "ALTER ROLE app_x RESET log_statement;\nALTER DATABASE d RESET pgaudit.log;\n"
+            "ALTER ROLE app_x IN DATABASE d SET log_statement TO DEFAULT;\n"
+            "ALTER ROLE app_x IN DATABASE d SET log_statement = 'none';\n",
+            {(4, 1, "PGR-LINT-011")},
+        ),
+        # true written as a string cast to boolean
+        (
+            "CREATE POLICY p ON t USING ('t'::boolean);\n"
+            "CREATE POLICY q ON t FOR INSERT WITH CHECK (CAST('yes' AS bool));\n"
+            "CREATE POLICY r ON t USING ('f'::boolean);\n",
+            {(1, 1, "PGR-LINT-013"), (2, 1, "PGR-LINT-013")},
+        ),
         # a function made SECURITY INVOKER (or replaced without DEFINER) is no longer one
         (
             "CREATE FUNCTION s.f() RETURNS int LANGUAGE sql SECURITY DEFINER\n"
@@ -160,6 +180,15 @@ def test_realworld_secrets_never_reach_an_output(
         (
             "-- +migrate Down\nCREATE ROLE d SUPERUSER;\n-- +migrate Up\nCREATE ROLE u SUPERUSER;\n",
             {(4, 1, "PGR-LINT-002")},
+        ),
+        # a user mapping's password is a secret in git too; SET search_path TO DEFAULT
+        # fixes nothing
+        (
+            "CREATE USER MAPPING FOR app_x SERVER remote OPTIONS (user 'r', password 'Fdw-1');\n"
+            "ALTER USER MAPPING FOR PUBLIC SERVER remote OPTIONS (SET password '${fdw_pw}');\n"
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER\n"
+            "  SET search_path TO DEFAULT AS 'select 1';\n",
+            {(1, 1, "PGR-LINT-001"), (3, 1, "PGR-LINT-007")},
         ),
     ],
 )
@@ -297,3 +326,68 @@ def test_goose_and_flyway_callback_order(tmp_path: Path) -> None:
         "afterMigrate.sql",
         "afterMigrate__grants.sql",
     ]
+
+
+def test_connect_forms_reach_the_statements(tmp_path: Path) -> None:
+    f = tmp_path / "c.sql"
+    f.write_text(
+        '\\c -reuse-previous=on shop\nSELECT 1;\n\\connect "dbname=crm user=deploy"\nSELECT 2;\n'
+        "\\c postgresql://ops%40x@localhost:5432/billing\nSELECT 3;\n\\c - admin\nSELECT 4;\n"
+        "\\c 'dbname=''q db'' host=10.0.0.1'\nSELECT 5;\n"
+        '\\set target shop\n\\connect :target\nSELECT 6;\n\\c :"unset"\nSELECT 7;\n',
+        encoding="utf-8",
+    )
+    got = [(s.database, s.user) for s in read_sources([f], tmp_path).statements]
+    assert got == [
+        ("shop", None),
+        ("crm", "deploy"),
+        ("billing", "ops@x"),
+        ("billing", "admin"),
+        ("q db", None),  # a connection string does not reuse the previous user
+        ("shop", None),  # \\connect :target, set by \\set
+        ("shop", None),  # \\c :"unset" (psql -v): stays, with a note
+    ]
+
+
+def test_markers_after_a_bom_still_decide_the_layout(tmp_path: Path) -> None:
+    from pgaudit_roles.lint.order import order_paths
+
+    bom = "\ufeff"
+    lq = tmp_path / "lq"
+    lq.mkdir()
+    for n in ("b.sql", "a.sql"):
+        (lq / n).write_text(f"{bom}--liquibase formatted sql\n--changeset x:{n}\nSELECT 1;\n")
+    (lq / "changelog.xml").write_text('<include file="b.sql"/><include file="a.sql"/>')
+    o = order_paths([lq])
+    assert o.layouts[0][1] == "liquibase" and [p.name for p in o.files] == ["b.sql", "a.sql"]
+    goose = tmp_path / "goose"
+    goose.mkdir()
+    (goose / "001_a.sql").write_text(
+        f"{bom}-- +goose Up\nSELECT 1;\n-- +goose Down\nGRANT ALL ON t TO PUBLIC;\n"
+    )
+    assert order_paths([goose]).layouts[0][1] == "goose"
+    assert _run([goose], root=tmp_path).findings == []  # type: ignore[attr-defined]
+
+
+def test_file_names_are_escaped_in_errors_order_and_notes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pgaudit_roles.cli import main
+
+    d = tmp_path / "m"
+    d.mkdir()
+    bad = d / "x\u202e\x1b[31m.sql"
+    bad.write_text("SELECT 1;\n\\echo hi\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["lint", "--no-twin", "-v", str(d)])
+    assert exc.value.code == 0
+    err = capsys.readouterr().err
+    assert "\u202e" not in err and "\x1b" not in err
+    assert "x\\u202e\\x1b[31m.sql:2: psql meta-command" in err
+    bad.write_text("SELECT 1;\nSELEC 2;\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["lint", "--no-twin", str(bad)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "\u202e" not in err and "\x1b" not in err and len(err.splitlines()) == 1
+    assert "x\\u202e\\x1b[31m.sql:2: syntax error" in err

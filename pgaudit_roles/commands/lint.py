@@ -16,6 +16,7 @@ import click
 
 from ..config import load_config
 from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ..core.text import printable
 from ..demo import choose_install
 from ..lint.outputs import write_github, write_text
 from ..lint.run import LintOptions
@@ -168,7 +169,7 @@ def lint(
             cfg,
         )
     except LintSyntaxError as exc:
-        click.echo(" ".join(str(exc).split()), err=True)
+        click.echo(printable(" ".join(str(exc).split())), err=True)  # file names escaped
         sys.exit(exc.exit_code)
 
     if verbose and not quiet:
@@ -206,8 +207,10 @@ def _write_one(result: Any, fmt: str, fh: Any) -> None:
 
 def _echo_order(lint_meta: dict[str, Any]) -> None:
     for entry in lint_meta.get("layouts") or []:
-        click.echo(f"pgaudit-roles: {entry['directory']}: {entry['layout']} order", err=True)
+        click.echo(
+            f"pgaudit-roles: {printable(entry['directory'])}: {entry['layout']} order", err=True
+        )
     for i, f in enumerate(lint_meta.get("order") or [], 1):
-        click.echo(f"pgaudit-roles: {i:4d} {f}", err=True)
+        click.echo(f"pgaudit-roles: {i:4d} {printable(f)}", err=True)
     for note in lint_meta.get("notes") or []:
-        click.echo(f"pgaudit-roles: note: {note}", err=True)
+        click.echo(f"pgaudit-roles: note: {printable(note)}", err=True)

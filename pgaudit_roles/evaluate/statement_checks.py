@@ -155,14 +155,24 @@ def _privileges(node: Any) -> list[str]:
 # --- the predicates ---------------------------------------------------------------------
 
 
-def password_literal(node: Any, state: State) -> list[Hit]:
+def _password_options(node: Any) -> tuple[str | None, str | None, tuple[Any, ...]]:
+    """(role, server, options) of a statement that can carry a password: CREATE/ALTER ROLE
+    (server None) and CREATE/ALTER USER MAPPING (the remote password, a secret too)."""
+    ast = _ast()
+    if isinstance(node, ast.CreateUserMappingStmt | ast.AlterUserMappingStmt):
+        return role_name(node.user), node.servername, tuple(node.options or ())
     role, options = _role_options(node)
+    return role, None, options
+
+
+def password_literal(node: Any, state: State) -> list[Hit]:
+    role, server, options = _password_options(node)
     ast = _ast()
     for opt in options:
         if opt.defname == "password" and isinstance(opt.arg, ast.String):
             if any(p in opt.arg.sval for p in state.placeholders):
                 continue  # PASSWORD :'pw' (psql -v) or '${pw}' (Flyway): not in the file
-            return [{"role": role}]
+            return [{"role": role, "server": server}]
     return []
 
 
@@ -266,6 +276,7 @@ def secdef_without_search_path(node: Any, state: State) -> list[Hit]:
             o.defname == "set"
             and isinstance(o.arg, ast.VariableSetStmt)
             and o.arg.name == "search_path"
+            and o.arg.kind != _enums().VariableSetKind.VAR_SET_DEFAULT  # TO DEFAULT: not fixed
         ):
             return []
     return [{"object_name": name}]
@@ -347,7 +358,9 @@ _CREATE_SQL = {
 def audit_setting_override(node: Any, state: State) -> list[Hit]:
     ast = _ast()
     if isinstance(node, ast.AlterRoleSetStmt):
-        target = f"role {role_name(node.role) or 'ALL'}"
+        target = f"role {role_name(node.role) or 'ALL'}" + (
+            f" in database {node.database}" if node.database else ""
+        )
         setstmt = node.setstmt
     elif isinstance(node, ast.AlterDatabaseSetStmt):
         target = f"database {node.dbname}"
@@ -357,6 +370,11 @@ def audit_setting_override(node: Any, state: State) -> list[Hit]:
     name = (setstmt.name or "") if setstmt is not None else ""
     if not name.lower().startswith(AUDIT_SETTING_PREFIXES):
         return []
+    if setstmt.kind not in (
+        _enums().VariableSetKind.VAR_SET_VALUE,
+        _enums().VariableSetKind.VAR_SET_CURRENT,
+    ):
+        return []  # RESET / SET ... TO DEFAULT removes the override: the cluster's policy again
     return [
         {
             "target": target,
@@ -401,7 +419,26 @@ def _is_true_const(expr: Any) -> bool:
     if isinstance(expr, ast.A_Const) and isinstance(expr.val, ast.Boolean):
         return bool(expr.val.boolval)
     if isinstance(expr, ast.TypeCast):
-        return _is_true_const(expr.arg)
+        names = [n.sval for n in expr.typeName.names or ()] if expr.typeName else []
+        arg = expr.arg
+        if (
+            names
+            and names[-1] in ("bool", "boolean")
+            and isinstance(arg, ast.A_Const)
+            and isinstance(arg.val, ast.String)
+        ):  # 't'::boolean, CAST('yes' AS bool): PostgreSQL's boolean input forms of true
+            return arg.val.sval.strip().lower() in (
+                "t",
+                "tr",
+                "tru",
+                "true",
+                "y",
+                "ye",
+                "yes",
+                "on",
+                "1",
+            )
+        return _is_true_const(arg)
     return False
 
 
@@ -473,6 +510,11 @@ def track(node: Any, state: State) -> None:
         else:  # RESET ROLE, SET ROLE DEFAULT / NONE
             state.current_role = None
         return
+    if (isinstance(node, ast.VariableSetStmt) and node.kind == e.VariableSetKind.VAR_RESET_ALL) or (
+        isinstance(node, ast.DiscardStmt) and node.target == e.DiscardMode.DISCARD_ALL
+    ):
+        state.current_role, state.local, state.outer_role = None, False, None  # RESET ALL
+        return
     if isinstance(node, ast.TransactionStmt) and node.kind in (
         e.TransactionStmtKind.TRANS_STMT_COMMIT,
         e.TransactionStmtKind.TRANS_STMT_ROLLBACK,
@@ -502,9 +544,10 @@ def end_transaction(state: State) -> None:
 
 
 def password_literals(node: Any) -> list[str]:
-    """The password strings of a CREATE/ALTER ROLE, so every output can be scrubbed of them."""
+    """The password strings of a CREATE/ALTER ROLE or USER MAPPING, so every output can be
+    scrubbed of them."""
     ast = _ast()
-    _role, options = _role_options(node)
+    _role, _server, options = _password_options(node)
     return [
         o.arg.sval
         for o in options

@@ -34,10 +34,13 @@ _FLYWAY = re.compile(
 )
 _MIGRATE = re.compile(r"^(?P<n>\d+)_(?P<name>.+)\.(?P<dir>up|down)\.sql$", re.IGNORECASE)
 _NUMBERED = re.compile(r"^(?P<n>\d+)[_-].*\.sql$", re.IGNORECASE)
-_LIQUIBASE_HEAD = re.compile(rb"\A(?:\s*\n)*\s*--\s*liquibase\s+formatted\s+sql", re.IGNORECASE)
-_DBMATE_UP = re.compile(rb"^--\s*migrate:up\b", re.MULTILINE)
-_GOOSE_UP = re.compile(rb"^--[ \t]*\+goose[ \t]+up\b", re.MULTILINE | re.IGNORECASE)
-_SQL_MIGRATE_UP = re.compile(rb"^--[ \t]*\+migrate[ \t]+up\b", re.MULTILINE | re.IGNORECASE)
+_BOM = rb"(?:\xef\xbb\xbf)?"  # a byte order mark before the first line's marker
+_LIQUIBASE_HEAD = re.compile(
+    rb"\A" + _BOM + rb"(?:\s*\n)*\s*--\s*liquibase\s+formatted\s+sql", re.IGNORECASE
+)
+_DBMATE_UP = re.compile(rb"^" + _BOM + rb"--\s*migrate:up\b", re.MULTILINE)
+_GOOSE_UP = re.compile(rb"^" + _BOM + rb"--[ \t]*\+goose[ \t]+up\b", re.MULTILINE | re.I)
+_SQL_MIGRATE_UP = re.compile(rb"^" + _BOM + rb"--[ \t]*\+migrate[ \t]+up\b", re.MULTILINE | re.I)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlsplit
 
 _DOLLAR = re.compile(r"\$([A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
 _VAR = re.compile(
@@ -262,3 +263,33 @@ def _skip_quoted(text: str, i: int, quote: str, *, backslash: bool) -> int:
             return i + 1
         i += 1
     return n
+
+
+def connect_target(args: list[str]) -> tuple[str | None, str | None, bool]:
+    """(database, user, whole) of ``\\connect`` arguments. Positional forms keep the
+    previous database or user where one is not given (``whole`` False); a connection string
+    replaces both (psql does not reuse the previous values then; None is the default):
+    ``\\c db user``, ``\\c -reuse-previous=on db``, ``\\c - user``, and a connection
+    string (``"dbname=crm user=deploy"``, ``postgresql://deploy@host/billing``). Host and
+    port are not used: the twin is always this machine's."""
+    args = [a for a in args if not a.startswith("-reuse-previous")]
+    if not args:
+        return None, None, False
+    first = args[0]
+    if first.startswith(("postgresql://", "postgres://")):
+        url = urlsplit(first)
+        query = parse_qs(url.query)
+        database = unquote(url.path.lstrip("/")) or (query.get("dbname") or [""])[0]
+        user = unquote(url.username) if url.username else (query.get("user") or [""])[0]
+        return database or None, user or None, True
+    if "=" in first:
+        pairs = dict(
+            (m.group(1), (m.group(2) or m.group(3) or "").replace("\\'", "'"))
+            for m in re.finditer(r"(\w+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S+))", first)
+        )
+        return pairs.get("dbname") or None, pairs.get("user") or None, True
+    return (
+        None if first == "-" else first,
+        args[1] if len(args) > 1 and args[1] != "-" else None,
+        False,
+    )

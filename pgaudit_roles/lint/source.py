@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
-from .psql import ENDS_STATEMENT, lex, meta_name, meta_words
+from .psql import ENDS_STATEMENT, connect_target, lex, meta_name, meta_words
 
 
 class LintSyntaxError(UsageError):
@@ -192,11 +192,16 @@ def _meta(
     name = words[0] if words else ""
     args = words[1:]
     if name in ("c", "connect"):
-        if args and args[0] != "-reuse-previous=on":
-            if args[0] != "-":
-                session.database = args[0]
-            if len(args) > 1 and args[1] != "-":
-                session.user = args[1]
+        values = [_meta_variable(a, session) for a in args]
+        if None in values:
+            src.notes.append(
+                f"{shown}:{line}: \\{name}: a psql variable is not set in the migrations: "
+                "the statements after it stay in the previous database"
+            )
+            return
+        database, user, whole = connect_target([a for a in values if a is not None])
+        session.database = database if whole else database or session.database
+        session.user = user if whole else user or session.user
         return
     if name == "set" and args and args[0] == "ON_ERROR_STOP":
         value = (args[1] if len(args) > 1 else "on").lower()
@@ -216,6 +221,15 @@ def _meta(
         _read_file(target, root, session, src, stack=stack, dbmate=dbmate)
         return
     src.notes.append(f"{shown}:{line}: psql meta-command \\{name or '?'} skipped")
+
+
+def _meta_variable(arg: str, session: _Session) -> str | None:
+    """A meta-command argument with psql's ``:name`` (``:'name'``, ``:"name"``) replaced by
+    its ``\\set`` value; None when that variable is not set here (``psql -v``)."""
+    m = re.fullmatch(r":(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1", arg)
+    if m is None:
+        return arg
+    return session.variables.get(m.group(2))
 
 
 def _dbmate_up(text: str) -> str:
