@@ -391,3 +391,20 @@ def test_file_names_are_escaped_in_errors_order_and_notes(
     err = capsys.readouterr().err
     assert "\u202e" not in err and "\x1b" not in err and len(err.splitlines()) == 1
     assert "x\\u202e\\x1b[31m.sql:2: syntax error" in err
+
+
+def test_dbname_is_the_connection_database(tmp_path: Path) -> None:
+    f = tmp_path / "db.sql"
+    f.write_text(
+        'GRANT CREATE ON DATABASE :"DBNAME" TO PUBLIC;\n\\c shop\n'
+        'GRANT CREATE ON DATABASE :"DBNAME" TO PUBLIC;\n\\c -reuse-previous=on "dbname=crm"\n'
+        'GRANT CREATE ON DATABASE :"DBNAME" TO PUBLIC;\n',
+        encoding="utf-8",
+    )
+    result = _run([f], root=tmp_path, database="appdb")
+    got = sorted((x.line, x.message) for x in result.findings)  # type: ignore[attr-defined]
+    assert got == [
+        (1, "CREATE on database appdb is granted TO PUBLIC."),
+        (3, "CREATE on database shop is granted TO PUBLIC."),
+        (5, "CREATE on database crm is granted TO PUBLIC."),
+    ]
