@@ -148,6 +148,20 @@ def test_realworld_secrets_never_reach_an_output(
             "DISCARD ALL;\nCREATE TABLE b (i int);\nSET ROLE app_x;\nCREATE TABLE c (i int);\n",
             {(8, 1, "PGR-LINT-010")},
         ),
+        # RESET (or SET ... TO DEFAULT) of a logging setting gives the cluster's policy back
+        (
+            "ALTER ROLE app_x RESET log_statement;\nALTER DATABASE d RESET pgaudit.log;\n"
+            "ALTER ROLE app_x IN DATABASE d SET log_statement TO DEFAULT;\n"
+            "ALTER ROLE app_x IN DATABASE d SET log_statement = 'none';\n",
+            {(4, 1, "PGR-LINT-011")},
+        ),
+        # true written as a string cast to boolean
+        (
+            "CREATE POLICY p ON t USING ('t'::boolean);\n"
+            "CREATE POLICY q ON t FOR INSERT WITH CHECK (CAST('yes' AS bool));\n"
+            "CREATE POLICY r ON t USING ('f'::boolean);\n",
+            {(1, 1, "PGR-LINT-013"), (2, 1, "PGR-LINT-013")},
+        ),
         # a function made SECURITY INVOKER (or replaced without DEFINER) is no longer one
         (
             "CREATE FUNCTION s.f() RETURNS int LANGUAGE sql SECURITY DEFINER\n"
@@ -377,3 +391,20 @@ def test_file_names_are_escaped_in_errors_order_and_notes(
     err = capsys.readouterr().err
     assert "\u202e" not in err and "\x1b" not in err and len(err.splitlines()) == 1
     assert "x\\u202e\\x1b[31m.sql:2: syntax error" in err
+
+
+def test_dbname_is_the_connection_database(tmp_path: Path) -> None:
+    f = tmp_path / "db.sql"
+    f.write_text(
+        'GRANT CREATE ON DATABASE :"DBNAME" TO PUBLIC;\n\\c shop\n'
+        'GRANT CREATE ON DATABASE :"DBNAME" TO PUBLIC;\n\\c -reuse-previous=on "dbname=crm"\n'
+        'GRANT CREATE ON DATABASE :"DBNAME" TO PUBLIC;\n',
+        encoding="utf-8",
+    )
+    result = _run([f], root=tmp_path, database="appdb")
+    got = sorted((x.line, x.message) for x in result.findings)  # type: ignore[attr-defined]
+    assert got == [
+        (1, "CREATE on database appdb is granted TO PUBLIC."),
+        (3, "CREATE on database shop is granted TO PUBLIC."),
+        (5, "CREATE on database crm is granted TO PUBLIC."),
+    ]

@@ -358,7 +358,9 @@ _CREATE_SQL = {
 def audit_setting_override(node: Any, state: State) -> list[Hit]:
     ast = _ast()
     if isinstance(node, ast.AlterRoleSetStmt):
-        target = f"role {role_name(node.role) or 'ALL'}"
+        target = f"role {role_name(node.role) or 'ALL'}" + (
+            f" in database {node.database}" if node.database else ""
+        )
         setstmt = node.setstmt
     elif isinstance(node, ast.AlterDatabaseSetStmt):
         target = f"database {node.dbname}"
@@ -368,6 +370,11 @@ def audit_setting_override(node: Any, state: State) -> list[Hit]:
     name = (setstmt.name or "") if setstmt is not None else ""
     if not name.lower().startswith(AUDIT_SETTING_PREFIXES):
         return []
+    if setstmt.kind not in (
+        _enums().VariableSetKind.VAR_SET_VALUE,
+        _enums().VariableSetKind.VAR_SET_CURRENT,
+    ):
+        return []  # RESET / SET ... TO DEFAULT removes the override: the cluster's policy again
     return [
         {
             "target": target,
@@ -412,7 +419,26 @@ def _is_true_const(expr: Any) -> bool:
     if isinstance(expr, ast.A_Const) and isinstance(expr.val, ast.Boolean):
         return bool(expr.val.boolval)
     if isinstance(expr, ast.TypeCast):
-        return _is_true_const(expr.arg)
+        names = [n.sval for n in expr.typeName.names or ()] if expr.typeName else []
+        arg = expr.arg
+        if (
+            names
+            and names[-1] in ("bool", "boolean")
+            and isinstance(arg, ast.A_Const)
+            and isinstance(arg.val, ast.String)
+        ):  # 't'::boolean, CAST('yes' AS bool): PostgreSQL's boolean input forms of true
+            return arg.val.sval.strip().lower() in (
+                "t",
+                "tr",
+                "tru",
+                "true",
+                "y",
+                "ye",
+                "yes",
+                "on",
+                "1",
+            )
+        return _is_true_const(arg)
     return False
 
 

@@ -17,7 +17,8 @@ keep too, except after a ``:variable`` replaced by a value of another length on 
 - the data of ``COPY ... FROM stdin`` (and ``\\copy ... from stdin``), up to the ``\\.``
   line, is blanked;
 - ``:name``, ``:'name'`` and ``:"name"`` are replaced by the value a ``\\set`` earlier in
-  the migrations gave (as psql does); a quoted form of a variable set elsewhere (``psql -v``)
+  the migrations gave (as psql does; ``:DBNAME`` is the connection's database); a quoted
+  form of a variable set elsewhere (``psql -v``)
   becomes a *placeholder*: the name itself, quoted the same way (``PASSWORD :'pw'`` is then
   the string ``pw``, which the checks know is not a literal). A bare ``:name`` not set is
   left alone, as psql leaves it;
@@ -147,6 +148,16 @@ def lex(text: str, variables: dict[str, str] | None = None) -> Lexed:
                 variables.pop(words[1], None)
             elif name == "copy" and _COPY_STDIN.match(command):
                 copy_data = True
+            elif name in ("c", "connect"):  # psql's DBNAME follows the connection
+                args = [
+                    variables.get(w[1:].strip("'\""), "") if w.startswith(":") else w
+                    for w in words[1:]
+                ]
+                database, _user, whole = connect_target(args)
+                if database:
+                    variables["DBNAME"] = database
+                elif whole or "" in args:
+                    variables.pop("DBNAME", None)  # not known here: a placeholder
             i = end
             continue
         if text.startswith("--", i):

@@ -89,11 +89,19 @@ def repo_root(start: Path) -> Path:
 
 
 def read_sources(
-    files: list[Path], root: Path, *, database: str | None = None, dbmate: bool = False
+    files: list[Path],
+    root: Path,
+    *,
+    database: str | None = None,
+    dbmate: bool = False,
+    dbname: str | None = None,
 ) -> Source:
-    """Parse ``files`` in order (``\\ir`` includes inlined where they occur)."""
+    """Parse ``files`` in order (``\\ir`` includes inlined where they occur). ``dbname`` is
+    psql's ``:DBNAME`` until a ``\\connect`` (the database the migrations run in)."""
     src = Source()
     session = _Session(database=database)
+    if database or dbname:
+        session.variables["DBNAME"] = str(database or dbname)
     for path in files:
         _read_file(path, root, session, src, stack=(), dbmate=dbmate)
     for i, st in enumerate(src.statements):
