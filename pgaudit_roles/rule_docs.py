@@ -93,7 +93,7 @@ def _section(r: Rule, examples: Mapping[str, Example]) -> list[str]:
         f"| Category | {r.category} |",
         f"| Object type | {r.object_type} |",
         f"| PostgreSQL | {_version(r.min_server_version)} and later |",
-        f"| Requires | {', '.join(r.requires) if r.requires else '(catalog only)'} |",
+        f"| Requires | {_requires(r)} |",
         f"| Fix | {r.fix_safety}{', destructive' if r.destructive else ''} |",
     ]
     if r.draft:
@@ -151,6 +151,14 @@ def _section(r: Rule, examples: Mapping[str, Example]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _requires(r: Rule) -> str:
+    if r.requires:
+        return ", ".join(r.requires)
+    if r.reported_by is not None:
+        return f"(no snapshot: reported by `pgaudit-roles {r.reported_by}`)"
+    return "(catalog only)"
 
 
 def replace_readme_section(readme: str, rules: Sequence[Rule]) -> str:

@@ -118,3 +118,15 @@ def test_reported_by_is_for_builtin_rules_only(tmp_path: Path) -> None:
     bad.write_text(text.replace('reported_by = "fleet"', 'reported_by = "scan"'))
     with pytest.raises(RuleError, match="reported_by 'scan' is not one of fleet"):
         load_rule_file(bad, origin="builtin", full_validation=True)
+
+
+def test_rule_doc_says_the_fleet_reports_it() -> None:
+    """docs/rules.md (kept current by test_rule_meta) shows the fleet as the rule's source,
+    its fleet-inventory examples, and no query."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text()
+    start = doc.index('<a id="pgr-fleet-001"></a>')
+    section = doc[start : doc.index("<a id=", start + 1)]
+    assert "| Requires | (no snapshot: reported by `pgaudit-roles fleet`) |" in section
+    assert "**Reported by** `pgaudit-roles fleet` itself" in section
+    assert "Fleet inventory, run with `pgaudit-roles fleet`" in section
+    assert "port=5433" in section and "<summary>Query</summary>" not in section

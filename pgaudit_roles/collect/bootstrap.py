@@ -46,16 +46,23 @@ def _for_comment(quoted: str) -> str:
     )
 
 
-def check_role_name(name: str) -> str:
-    """Refuse names PostgreSQL would refuse or silently change; return the name."""
+def _check_name(name: str, option: str) -> str:
+    """Refuse an identifier PostgreSQL cannot store or would silently truncate."""
     if not name:
-        raise UsageError("--role needs a non-empty name")
+        raise UsageError(f"{option} needs a non-empty name")
     if "\x00" in name:
-        raise UsageError("--role contains a NUL character, which PostgreSQL cannot store")
+        raise UsageError(f"{option} contains a NUL character, which PostgreSQL cannot store")
     if len(name.encode("utf-8")) >= NAMEDATALEN:
         raise UsageError(
-            f"--role {name!r} is longer than {NAMEDATALEN - 1} bytes; PostgreSQL would truncate it"
+            f"{option} {name!r} is longer than {NAMEDATALEN - 1} bytes; "
+            "PostgreSQL would truncate it"
         )
+    return name
+
+
+def check_role_name(name: str) -> str:
+    """Refuse names PostgreSQL would refuse or silently change; return the name."""
+    _check_name(name, "--role")
     if name.startswith("pg_"):
         raise UsageError(f"--role {name!r}: names starting with pg_ are reserved by PostgreSQL")
     if name in ("public", "none"):
@@ -132,16 +139,7 @@ def bootstrap_sql(
 
 def check_database_name(name: str) -> str:
     """Refuse a --scan-database name PostgreSQL could not have; return the name."""
-    if not name:
-        raise UsageError("--scan-database needs a non-empty name")
-    if "\x00" in name:
-        raise UsageError("--scan-database contains a NUL character, which PostgreSQL cannot store")
-    if len(name.encode("utf-8")) >= NAMEDATALEN:
-        raise UsageError(
-            f"--scan-database {name!r} is longer than {NAMEDATALEN - 1} bytes; "
-            "no database has such a name"
-        )
-    return name
+    return _check_name(name, "--scan-database")
 
 
 def database_check_sql(database: str) -> str:
@@ -187,11 +185,7 @@ def connect_grants_sql(role: str) -> str:
     check_role_name(role)
     r = _quote_role(role)
     literal = quote_literal(r)
-    tag = "$grant_connect$"
-    n = 0
-    while tag in literal:
-        n += 1
-        tag = f"$grant_connect{n}$"
+    tag = _dollar_tag("$grant_connect$", literal)
     return "\n".join(
         [
             "-- CONNECT on every current database that accepts connections, by name: the guide",
