@@ -52,6 +52,7 @@ class Lexed:
     metas: list[tuple[int, str]] = field(default_factory=list)  # (offset in text, command)
     placeholders: set[str] = field(default_factory=set)  # substituted stand-in values
     unset: list[tuple[int, str]] = field(default_factory=list)  # (offset, ":'name'") not set
+    spans: list[tuple[int, str]] = field(default_factory=list)  # (offset, stand-in) in text
 
 
 def meta_name(command: str) -> str:
@@ -230,6 +231,14 @@ def lex(text: str, variables: dict[str, str] | None = None) -> Lexed:
             emit(c)
             i += 1
     out.text = "".join(parts)
+    out.spans = sorted(
+        [(off + 2, ref[2:-1]) for off, ref in out.unset if ref[1:2] in "'\""]
+        + [
+            (m.start(), stand_in)
+            for stand_in in placeholders - {ref[2:-1] for _o, ref in out.unset}
+            for m in re.finditer(re.escape(stand_in), out.text)
+        ]
+    )
     return out
 
 

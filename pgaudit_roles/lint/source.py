@@ -139,7 +139,6 @@ def _read_file(
             "migrations: checked as a placeholder"
         )
     parsed = parse(blanked, shown, lines)
-    placeholders = frozenset(lexed.placeholders)
     events: list[tuple[int, int, Any]] = [(m[0], 0, m) for m in metas]
     events += [(off, 1, st) for off, st in parsed]
     events.sort(key=lambda e: (e[0], e[1]))
@@ -157,7 +156,9 @@ def _read_file(
                     database=session.database,
                     user=session.user,
                     on_error_stop=session.on_error_stop,
-                    placeholders=placeholders,
+                    placeholders=frozenset(
+                        v for o, v in lexed.spans if off <= o < off + len(stext)
+                    ),
                 )
             )
             continue
