@@ -421,3 +421,18 @@ def test_dbname_is_the_connection_database(tmp_path: Path) -> None:
         (3, "CREATE on database shop is granted TO PUBLIC."),
         (5, "CREATE on database crm is granted TO PUBLIC."),
     ]
+
+
+def test_lexer_leaves_plain_sql_as_it_is_and_is_fast() -> None:
+    import time
+
+    from pgaudit_roles.lint.psql import lex
+
+    text = (
+        "CREATE TABLE s.t (id bigint, n text DEFAULT E'a\\'b' -- c\n); /* x; */ "
+        "SELECT $f$ \\x $f$, a::int, b[1:2], 'C:\\' FROM s.t;\n"
+    ) * 5000
+    t0 = time.perf_counter()
+    out = lex(text)
+    assert out.text == text and out.metas == []
+    assert time.perf_counter() - t0 < 5  # about 0.1 s here; the per-character loop took 1+

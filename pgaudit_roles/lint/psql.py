@@ -36,6 +36,7 @@ _DOLLAR = re.compile(r"\$([A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
 _VAR = re.compile(
     r":(?:'([A-Za-z_][A-Za-z0-9_]*)'|\"([A-Za-z_][A-Za-z0-9_]*)\"|([A-Za-z_][A-Za-z0-9_]*))"
 )
+_PLAIN = re.compile(r"[^\n\\'\"$:;\-/]+")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:\-]+)\}")
 _COPY_STDIN = re.compile(r"^\s*\\?copy\b[\s\S]*\bfrom\s+stdin\b", re.IGNORECASE)
 ENDS_STATEMENT = frozenset(
@@ -227,9 +228,11 @@ def lex(text: str, variables: dict[str, str] | None = None) -> Lexed:
                 emit(c)
                 i += 1
             stmt_start = i
-        else:
-            emit(c)
-            i += 1
+        else:  # a run of characters that start nothing: copied at once (speed)
+            m = _PLAIN.match(text, i)
+            end = m.end() if m else i + 1
+            emit(text[i:end])
+            i = end
     out.text = "".join(parts)
     out.spans = sorted(
         [(off + 2, ref[2:-1]) for off, ref in out.unset if ref[1:2] in "'\""]
