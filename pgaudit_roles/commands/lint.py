@@ -169,7 +169,7 @@ def lint(
             cfg,
         )
     except LintSyntaxError as exc:
-        click.echo(printable(" ".join(str(exc).split())), err=True)  # file names escaped
+        click.echo(_shown(" ".join(str(exc).split())), err=True)
         sys.exit(exc.exit_code)
 
     if verbose and not quiet:
@@ -205,6 +205,12 @@ def _write_one(result: Any, fmt: str, fh: Any) -> None:
     write_format(result, fmt, fh)
 
 
+def _shown(text: str) -> str:
+    """A note or error on one visible line: control and bidi characters of file names
+    escaped; psql's backslash commands (``\\restrict``) keep their one backslash."""
+    return printable(text).replace("\\\\", "\\")
+
+
 def _echo_order(lint_meta: dict[str, Any]) -> None:
     for entry in lint_meta.get("layouts") or []:
         click.echo(
@@ -213,4 +219,4 @@ def _echo_order(lint_meta: dict[str, Any]) -> None:
     for i, f in enumerate(lint_meta.get("order") or [], 1):
         click.echo(f"pgaudit-roles: {i:4d} {printable(f)}", err=True)
     for note in lint_meta.get("notes") or []:
-        click.echo(f"pgaudit-roles: note: {printable(note)}", err=True)
+        click.echo(f"pgaudit-roles: note: {_shown(note)}", err=True)

@@ -13,7 +13,8 @@ attribution is then exact per group and by names within it, and the cost stays b
 migration revokes is not a problem of the migration set.
 
 A statement the twin refuses is reported by the caller as a PGR-LINT-015 finding at its
-line with the server's primary message. After a failure the run stops when
+line with the server's primary message (unless it holds a placeholder, ``${x}`` or an unset
+psql variable, whose real value the twin cannot know: a note then). After a failure the run stops when
 ``ON_ERROR_STOP`` is on (the default for migration tools' layouts, as they stop too);
 psql files without it go on, as psql does.
 """
@@ -34,6 +35,7 @@ from ..core.sqlquote import quote_ident
 from ..demo import choose_install
 from ..evaluate.engine import evaluate
 from ..twin import build_twin
+from .plpgsql import embedded
 from .source import Statement, walk
 
 log = logging.getLogger(__name__)
@@ -280,8 +282,15 @@ def run_twin(
                     out.applied += 1
                     changed = changed or st.kind not in INERT
                 except psycopg.Error as exc:
-                    out.failures.append(_failure(st, exc))
                     _recover(conns.get(key))
+                    if st.placeholders:  # ${x} / psql -v values the twin cannot know
+                        out.not_applied.append(
+                            f"{st.file}:{st.line}: failed on the twin with placeholders "
+                            f"({', '.join(sorted(st.placeholders))}) in place of values set "
+                            "outside the migrations; not reported"
+                        )
+                        continue
+                    out.failures.append(_failure(st, exc))
                     if stop_here:
                         stopped = True
                         break
@@ -350,6 +359,8 @@ def statement_names(st: Statement) -> set[str]:
     from pglast import ast
 
     names: set[str] = set()
+    for inner in embedded(st):  # what a DO block runs
+        names |= statement_names(inner)
     for node in walk(st.node):
         if isinstance(node, ast.DefElem) and node.defname == "password":
             continue

@@ -17,7 +17,8 @@ keep too, except after a ``:variable`` replaced by a value of another length on 
 - the data of ``COPY ... FROM stdin`` (and ``\\copy ... from stdin``), up to the ``\\.``
   line, is blanked;
 - ``:name``, ``:'name'`` and ``:"name"`` are replaced by the value a ``\\set`` earlier in
-  the migrations gave (as psql does); a quoted form of a variable set elsewhere (``psql -v``)
+  the migrations gave (as psql does; ``:DBNAME`` is the connection's database); a quoted
+  form of a variable set elsewhere (``psql -v``)
   becomes a *placeholder*: the name itself, quoted the same way (``PASSWORD :'pw'`` is then
   the string ``pw``, which the checks know is not a literal). A bare ``:name`` not set is
   left alone, as psql leaves it;
@@ -35,6 +36,7 @@ _DOLLAR = re.compile(r"\$([A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
 _VAR = re.compile(
     r":(?:'([A-Za-z_][A-Za-z0-9_]*)'|\"([A-Za-z_][A-Za-z0-9_]*)\"|([A-Za-z_][A-Za-z0-9_]*))"
 )
+_PLAIN = re.compile(r"[^\n\\'\"$:;\-/]+")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:\-]+)\}")
 _COPY_STDIN = re.compile(r"^\s*\\?copy\b[\s\S]*\bfrom\s+stdin\b", re.IGNORECASE)
 ENDS_STATEMENT = frozenset(
@@ -51,6 +53,7 @@ class Lexed:
     metas: list[tuple[int, str]] = field(default_factory=list)  # (offset in text, command)
     placeholders: set[str] = field(default_factory=set)  # substituted stand-in values
     unset: list[tuple[int, str]] = field(default_factory=list)  # (offset, ":'name'") not set
+    spans: list[tuple[int, str]] = field(default_factory=list)  # (offset, stand-in) in text
 
 
 def meta_name(command: str) -> str:
@@ -147,6 +150,16 @@ def lex(text: str, variables: dict[str, str] | None = None) -> Lexed:
                 variables.pop(words[1], None)
             elif name == "copy" and _COPY_STDIN.match(command):
                 copy_data = True
+            elif name in ("c", "connect"):  # psql's DBNAME follows the connection
+                args = [
+                    variables.get(w[1:].strip("'\""), "") if w.startswith(":") else w
+                    for w in words[1:]
+                ]
+                database, _user, whole = connect_target(args)
+                if database:
+                    variables["DBNAME"] = database
+                elif whole or "" in args:
+                    variables.pop("DBNAME", None)  # not known here: a placeholder
             i = end
             continue
         if text.startswith("--", i):
@@ -215,10 +228,20 @@ def lex(text: str, variables: dict[str, str] | None = None) -> Lexed:
                 emit(c)
                 i += 1
             stmt_start = i
-        else:
-            emit(c)
-            i += 1
+        else:  # a run of characters that start nothing: copied at once (speed)
+            m = _PLAIN.match(text, i)
+            end = m.end() if m else i + 1
+            emit(text[i:end])
+            i = end
     out.text = "".join(parts)
+    out.spans = sorted(
+        [(off + 2, ref[2:-1]) for off, ref in out.unset if ref[1:2] in "'\""]
+        + [
+            (m.start(), stand_in)
+            for stand_in in placeholders - {ref[2:-1] for _o, ref in out.unset}
+            for m in re.finditer(re.escape(stand_in), out.text)
+        ]
+    )
     return out
 
 

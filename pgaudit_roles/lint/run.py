@@ -60,9 +60,9 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     ordered = order_paths(opts.paths)
     root = opts.root or repo_root(opts.paths[0] if opts.paths else Path.cwd())
     src = (
-        read_sources(ordered.files, root, database=None, dbmate=False)
+        read_sources(ordered.files, root, database=None, dbmate=False, dbname=opts.database)
         if not ordered.dbmate
-        else _read_dbmate(ordered, root)
+        else _read_dbmate(ordered, root, opts.database)
     )
     t_parse = time.perf_counter() - t0
     secrets = _secrets(src)
@@ -220,11 +220,11 @@ def _reported(a: Any, covered: list[tuple[Statement, frozenset[str]]]) -> bool:
     return False
 
 
-def _read_dbmate(ordered: Any, root: Path) -> Source:
+def _read_dbmate(ordered: Any, root: Path, dbname: str) -> Source:
     """dbmate files run only their migrate:up part; other files are read whole."""
     src = Source()
     for f in ordered.files:
-        part = read_sources([f], root, dbmate=f.resolve() in ordered.dbmate)
+        part = read_sources([f], root, dbmate=f.resolve() in ordered.dbmate, dbname=dbname)
         src.statements += part.statements
         src.notes += part.notes
         src.files += part.files

@@ -89,11 +89,19 @@ def repo_root(start: Path) -> Path:
 
 
 def read_sources(
-    files: list[Path], root: Path, *, database: str | None = None, dbmate: bool = False
+    files: list[Path],
+    root: Path,
+    *,
+    database: str | None = None,
+    dbmate: bool = False,
+    dbname: str | None = None,
 ) -> Source:
-    """Parse ``files`` in order (``\\ir`` includes inlined where they occur)."""
+    """Parse ``files`` in order (``\\ir`` includes inlined where they occur). ``dbname`` is
+    psql's ``:DBNAME`` until a ``\\connect`` (the database the migrations run in)."""
     src = Source()
     session = _Session(database=database)
+    if database or dbname:
+        session.variables["DBNAME"] = str(database or dbname)
     for path in files:
         _read_file(path, root, session, src, stack=(), dbmate=dbmate)
     for i, st in enumerate(src.statements):
@@ -131,7 +139,6 @@ def _read_file(
             "migrations: checked as a placeholder"
         )
     parsed = parse(blanked, shown, lines)
-    placeholders = frozenset(lexed.placeholders)
     events: list[tuple[int, int, Any]] = [(m[0], 0, m) for m in metas]
     events += [(off, 1, st) for off, st in parsed]
     events.sort(key=lambda e: (e[0], e[1]))
@@ -149,7 +156,9 @@ def _read_file(
                     database=session.database,
                     user=session.user,
                     on_error_stop=session.on_error_stop,
-                    placeholders=placeholders,
+                    placeholders=frozenset(
+                        v for o, v in lexed.spans if off <= o < off + len(stext)
+                    ),
                 )
             )
             continue
