@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pgaudit_roles import demo
-from pgaudit_roles.core.localpg import INITDB_CACHE_ENV, LocalCluster, PgInstall, find_installs
+from pgaudit_roles.core.localpg import LocalCluster, PgInstall, find_installs
 from pgaudit_roles.demo.build import (
     AUDITOR,
     apply_layout,
@@ -178,7 +178,7 @@ def freeze_rules(work: Path) -> Path:
 
 
 def _cli(dc: DemoCluster, args: list[str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") or k == INITDB_CACHE_ENV}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     return subprocess.run(
         [sys.executable, "-c", _LAUNCHER, str(dc.rules), *args],
         capture_output=True,
@@ -277,7 +277,7 @@ def apply_script(dc: DemoCluster, script: str, name: str) -> subprocess.Complete
     """Run the script the way its header says: ``psql -X -v ON_ERROR_STOP=1 -f``, superuser."""
     path = dc.work / name
     path.write_text(script, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") or k == INITDB_CACHE_ENV}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     started = time.monotonic()
     proc = subprocess.run(
         [

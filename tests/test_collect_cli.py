@@ -16,13 +16,13 @@ import pytest
 from layouts import FX, apply_fixture_layout, make_auditor
 
 from pgaudit_roles.collect.snapshot import load
-from pgaudit_roles.core.localpg import INITDB_CACHE_ENV, free_port
+from pgaudit_roles.core.localpg import free_port
 
 pytestmark = pytest.mark.pg
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PG") or k == INITDB_CACHE_ENV}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     base.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "pgaudit_roles.cli", *args],

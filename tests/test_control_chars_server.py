@@ -22,8 +22,6 @@ from typing import Any
 import pytest
 from psycopg import sql as psql
 
-from pgaudit_roles.core.localpg import INITDB_CACHE_ENV
-
 pytestmark = pytest.mark.pg
 
 RAW = ("\n", "\r", "\x1b", "\u202e", "\u2028", "\x7f", "\x9b")
@@ -45,7 +43,7 @@ TABLE = "tab\x1b]0;title\x07le"
 
 
 def run_cli(*args: str, ok: tuple[int, ...] = (0, 1)) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") or k == INITDB_CACHE_ENV}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     res = subprocess.run(
         [sys.executable, "-m", "pgaudit_roles.cli", *args],
         capture_output=True,

@@ -19,7 +19,7 @@ import pytest
 from pglast import parse_sql
 
 from pgaudit_roles.core.errors import UsageError
-from pgaudit_roles.core.localpg import INITDB_CACHE_ENV, find_installs
+from pgaudit_roles.core.localpg import find_installs
 from pgaudit_roles.core.model import Finding, Rule, RuleResult, ScanResult
 from pgaudit_roles.core.sqlquote import quote_ident
 from pgaudit_roles.evaluate.remediation import render
@@ -357,7 +357,7 @@ def _run_psql(
 ) -> subprocess.CompletedProcess:
     path = tmp_path / name
     path.write_text(script, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") or k == INITDB_CACHE_ENV}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     return subprocess.run(
         [_psql(pg), "-X", "-v", "ON_ERROR_STOP=1", "-f", str(path), "-d", pg.conninfo()],
         capture_output=True,
@@ -691,9 +691,7 @@ def test_psql_connect_reaches_every_tricky_database(pg, tmp_path: Path) -> None:
         script = "".join(f"{psql_connect(n)}\nSELECT current_database();\n" for n in names)
         path = tmp_path / "connect.sql"
         path.write_text("\\set ON_ERROR_STOP on\n" + script, encoding="utf-8")
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith("PG") or k == INITDB_CACHE_ENV
-        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         run = subprocess.run(
             [_psql(pg), "-X", "-q", "-A", "-t", "-z", "-0", "-f", str(path), "-d", pg.conninfo()],
             capture_output=True,

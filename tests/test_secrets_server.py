@@ -26,8 +26,6 @@ from typing import Any
 import pytest
 from layouts import make_auditor
 
-from pgaudit_roles.core.localpg import INITDB_CACHE_ENV
-
 DSN_PW = "DsnPw-7Kq2x"
 ENV_PW = "EnvPw-9Lm4z"
 FILE_PW = "FilePw-3Hv8w"
@@ -61,7 +59,7 @@ SECRET_HBA = (
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PG") or k == INITDB_CACHE_ENV}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     base.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "pgaudit_roles.cli", *args],

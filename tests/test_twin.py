@@ -30,7 +30,7 @@ from conftest import VERSIONS, Server, install_for
 from layouts import FX, apply_fixture_layout, make_auditor
 
 from pgaudit_roles.collect.snapshot import Snapshot, load, save
-from pgaudit_roles.core.localpg import INITDB_CACHE_ENV, LocalCluster
+from pgaudit_roles.core.localpg import LocalCluster
 from pgaudit_roles.evaluate import drift
 
 pytestmark = pytest.mark.pg
@@ -39,7 +39,7 @@ AUDITOR = "twin_auditor"
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") or k == INITDB_CACHE_ENV}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     return subprocess.run(
         [sys.executable, "-m", "pgaudit_roles.cli", *args],
         capture_output=True,
@@ -293,7 +293,7 @@ def test_scope_options_and_serve(fixture_pair: Pair) -> None:
     }
     assert "app_data" in in_schemas and "fx_misc" not in in_schemas
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG") or k == INITDB_CACHE_ENV}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     serve = subprocess.Popen(
         [
             sys.executable,
