@@ -44,7 +44,8 @@ def test_second_connection_is_locked_down_like_the_first(pool: Any, tmp_path: Pa
     names = ("python_enable_replacements", "enable_external_access", "lock_configuration")
     got = cur.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names)).fetchone()
     assert got == (False, False, True)
-    # the audit schema's temporary macros are there, with the same results
+    # the audit schema's temporary macros are there, the same, with the same results
+    assert rule_queries._temp_macros(cur) == rule_queries._temp_macros(pool.con)
     q = "SELECT pg_qualified('a b', 'select'), pg_quote_ident('Ok'), pg_quote_ident('ok')"
     assert (
         cur.execute(q).fetchall()
