@@ -1,8 +1,10 @@
 """The ``pgaudit-roles`` command line.
 
 Sub-commands live in ``pgaudit_roles.commands.<module>`` and are imported only when
-used (or when help lists them), and those modules import heavy libraries (psycopg,
-duckdb, sqlglot, pglast) inside their functions, so ``--help`` stays fast.
+used, and those modules import heavy libraries (psycopg, duckdb, sqlglot, pglast) inside
+their functions. The top-level ``--help`` lists the commands from SUMMARIES, a static
+table, so it imports no command module at all (tests/test_cli_summaries.py keeps the table
+equal to the commands' own help).
 """
 
 from __future__ import annotations
@@ -55,6 +57,58 @@ def _epilog() -> str:
 
 EPILOG = _epilog()
 
+# command name -> its one-line summary: each command's own short help (the first sentence of
+# its docstring, as click shortens it), kept here so the command list needs no import.
+# A command missing here is still listed, by importing it; the test says what to add.
+SUMMARIES: dict[str, str] = {
+    "baseline": "Manage a baseline of accepted findings (used with --baseline).",
+    "bootstrap-sql": (
+        "Print SQL that sets up a login role able to run `collect` without superuser: LOGIN,"
+        " member of pg_monitor, SELECT on pg_hba_file_rules and EXECUTE on"
+        " pg_hba_file_rules(), and CONNECT on every database that accepts connections"
+        " (a commented DO block: the guide revokes CONNECT from PUBLIC)."
+    ),
+    "check": (
+        "Evaluate the rules against SNAPSHOT (from `pgaudit-roles collect` or"
+        " `scan --snapshot-out`), offline, and write the same reports as `scan`."
+    ),
+    "collect": "Collect a snapshot of roles, privileges, default privileges and pg_hba rules.",
+    "demo": (
+        "Start a throwaway PostgreSQL, build a realistic role layout with deliberate mistakes,"
+        " scan it as a least-privileged auditor and write every report."
+    ),
+    "diff": "Compare two snapshots (findings and raw drift) or two JSON reports (findings).",
+    "explain": (
+        "Explain ROLE: attributes, memberships and chains, ownership, effective privileges."
+    ),
+    "fleet": (
+        "Audit every target of INVENTORY and write one combined report, gated across the fleet."
+    ),
+    "history": (
+        "Trend of the runs recorded in DIRECTORY (`scan --history DIR`, `check --history DIR`)."
+    ),
+    "lint": (
+        "Check SQL migration files (and directories of them) for role and privilege mistakes."
+    ),
+    "paths": (
+        "Shortest escalation routes, every hop with its evidence, the SQL that takes it and"
+        " the SQL that removes it."
+    ),
+    "query": "Run one read-only SELECT over the audit schema of a snapshot or a live cluster.",
+    "rules": (
+        "List the rules, show one rule's metadata, query and remediation, or start a new one."
+    ),
+    "scan": "Collect a snapshot of DSN, evaluate every rule, write reports, gate on severity.",
+    "twin": (
+        "Rebuild SNAPSHOT's roles, memberships, objects (as stubs), ACLs, default privileges"
+        " and settings in a throwaway PostgreSQL, collect it, and write the twin's snapshot."
+    ),
+    "waivers": "Check waiver files (reviewed, expiring exceptions for findings).",
+    "who-can": (
+        "List the roles that hold PRIVILEGE on OBJECT, and the chain that gives it to them."
+    ),
+}
+
 
 class LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use (click's documented pattern)."""
@@ -70,6 +124,25 @@ class LazyGroup(click.Group):
         cmd = getattr(importlib.import_module(f"pgaudit_roles.commands.{module}"), attr)
         assert isinstance(cmd, click.Command)
         return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from SUMMARIES: what click's own format_commands prints, but
+        without importing every command module (about a third of ``--help``'s time)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            summary = SUMMARIES.get(name)
+            cmd = (
+                click.Command(name, help=summary)
+                if summary is not None
+                else self.get_command(ctx, name)
+            )
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            # click's layout: the summary gets the width left after the longest name
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})

@@ -60,11 +60,13 @@ def render_rules_markdown(
         "schema that returns one row per violation, with its metadata. A rule whose required "
         "source was not collected is *skipped*, never passed. The `migrations` rules "
         "(PGR-LINT) are statement checks of `pgaudit-roles lint`: they name a predicate over "
-        "one parsed SQL statement instead of a query.",
+        "one parsed SQL statement instead of a query. PGR-FLEET-001 is reported by "
+        "`pgaudit-roles fleet` itself (no snapshot of a cluster nobody reached exists).",
         "",
         "Each rule shows an *Anti-pattern* and a *Best practice*: one of its failing and one "
         "of its passing test cases (`tests/rules/cases/<ID>.toml`, run on PostgreSQL 13-18; "
-        "for the PGR-LINT rules, statements of the lint test migrations in `tests/data/lint`). "
+        "for the PGR-LINT rules, statements of the lint test migrations in `tests/data/lint`; "
+        "for PGR-FLEET-001, fleet inventories run with `pgaudit-roles fleet`). "
         "`demo` stands for the unique name prefix the test runner gives each case.",
         "",
         "| Rule | Severity | Category | Secure condition |",
@@ -91,7 +93,7 @@ def _section(r: Rule, examples: Mapping[str, Example]) -> list[str]:
         f"| Category | {r.category} |",
         f"| Object type | {r.object_type} |",
         f"| PostgreSQL | {_version(r.min_server_version)} and later |",
-        f"| Requires | {', '.join(r.requires) if r.requires else '(catalog only)'} |",
+        f"| Requires | {_requires(r)} |",
         f"| Fix | {r.fix_safety}{', destructive' if r.destructive else ''} |",
     ]
     if r.draft:
@@ -131,6 +133,13 @@ def _section(r: Rule, examples: Mapping[str, Example]) -> list[str]:
             "",
         ]
         return lines
+    if r.reported_by is not None:
+        lines += [
+            f"**Reported by** `pgaudit-roles {r.reported_by}` itself, from what happened at "
+            "run time: no snapshot holds its evidence, so it has no query.",
+            "",
+        ]
+        return lines
     lines += [
         "<details><summary>Query</summary>",
         "",
@@ -142,6 +151,14 @@ def _section(r: Rule, examples: Mapping[str, Example]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _requires(r: Rule) -> str:
+    if r.requires:
+        return ", ".join(r.requires)
+    if r.reported_by is not None:
+        return f"(no snapshot: reported by `pgaudit-roles {r.reported_by}`)"
+    return "(catalog only)"
 
 
 def replace_readme_section(readme: str, rules: Sequence[Rule]) -> str:

@@ -5,7 +5,8 @@ a case runs on PostgreSQL 13-18 in tests/rules/test_rule_cases.py, so the "Anti-
 (a ``fail`` case) and the "Best practice" (a ``pass`` case) shown in docs/rules.md are
 known to fail and pass as the page says. The statement rules (PGR-LINT) take theirs from
 the marker comments of the lint migration set (tests/data/lint: ``-- expect:``, ``-- pass:``
-and ``-- twin:``), checked by tests/test_lint_statements.py.
+and ``-- twin:``), checked by tests/test_lint_statements.py. The fleet's own rule
+(PGR-FLEET-001) has cases too: fleet inventories, run through the fleet by the same runner.
 
 Which case: the first of its kind in the file that runs on every version and shows
 something (SQL, pg_hba lines, settings, a configuration or the collecting role), else the
@@ -113,6 +114,10 @@ def case_example(case: Mapping[str, Any], source: str) -> Example:
             notes.append(f"Collected as `{SHOWN_PREFIX}_auditor`, the login role created above.")
     if case.get("hba") is not None:
         notes.append("The pg_hba lines are read as `--hba-file`, by a `pg_monitor` member.")
+    if "{closed_port}" in str(case.get("inventory") or ""):
+        notes.append(
+            f"No server listens on port {SHOWN_CLOSED_PORT} (the test picks a free local port)."
+        )
     if case.get("connect_to"):
         notes.append(
             f"The collector connects to database `{shown(case['connect_to'])}` and "
@@ -175,7 +180,33 @@ def _blocks(case: Mapping[str, Any]) -> list[Block]:
         out.append(
             Block("Configuration (pgaudit-roles.toml)", "toml", toml_text(shown(case["config"])))
         )
+    if str(case.get("inventory") or "").strip():
+        out.append(
+            Block(
+                "Fleet inventory, run with `pgaudit-roles fleet`",
+                "toml",
+                shown_inventory(case["inventory"], case.get("collect_as") == "auditor"),
+            )
+        )
     return out
+
+
+SHOWN_PORT, SHOWN_CLOSED_PORT = "5432", "5433"
+"""What a fleet case's ``{port}`` (the test server's) and ``{closed_port}`` (a free local
+port, where no server listens) become in the docs."""
+
+
+def shown_inventory(text: str, auditor: bool) -> str:
+    """A fleet case's inventory with the runner's placeholders replaced by readable values
+    (tests/rules/caseload.py): ``{host}`` is the test server's socket directory there."""
+    for name, value in (
+        ("{host}", "127.0.0.1"),
+        ("{port}", SHOWN_PORT),
+        ("{closed_port}", SHOWN_CLOSED_PORT),
+        ("{user}", "auditor" if auditor else "postgres"),
+    ):
+        text = text.replace(name, value)
+    return _dedent(shown(text))
 
 
 def _describe_match(match: Mapping[str, Any]) -> str:

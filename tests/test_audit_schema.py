@@ -844,6 +844,31 @@ def test_fallback_load_path_without_file_access_gives_the_same_schema() -> None:
     assert slow.execute("SELECT count(*) FROM effective_privileges").fetchone()[0] > 0
 
 
+def test_json_file_and_parameter_insert_paths_give_the_same_schema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Small tables go in as list parameters, large ones through a JSON file: forcing
+    every table down either path gives the same audit schema."""
+    snap = make(
+        roles=[role(100, "owner"), role(101, 'we"ird\nname', login=True), role(102, "über")],
+        memberships=[member(100, 101), member(101, 102)],
+        db={
+            "schemas": [SCHEMA],
+            "objects": [obj(1000, "relation", "table", "t", acl_state="explicit")],
+            "acl": [acl("relation", 1000, 101, "SELECT", grantable=True)],
+        },
+    )
+    monkeypatch.setattr(audit_schema, "UNNEST_INSERT_ROWS", 0)
+    by_file = audit_schema.load(snap)
+    monkeypatch.setattr(audit_schema, "UNNEST_INSERT_ROWS", 10**9)
+    by_param = audit_schema.load(snap)
+    for name in audit_schema.AUDIT_TABLES:
+        q = f'SELECT * FROM "{name}" ORDER BY ALL'  # noqa: S608 - documented names
+        assert by_file.execute(q).fetchall() == by_param.execute(q).fetchall(), name
+    roles = by_file.execute("SELECT count(*) FROM roles").fetchone()[0]
+    assert roles >= 3
+
+
 def test_lock_down_blocks_file_access() -> None:
     con = audit_schema.load(make())
     audit_schema.lock_down(con)

@@ -46,6 +46,43 @@ def test_default_script_is_the_minimum():
     assert re.search(r"PASSWORD\s*'", sql, re.I) is None
     assert "secrets manager" in sql
     assert "pg_ident" not in sql and "SECURITY DEFINER" not in sql
+    # where to run it: the pg_hba grants hold only in the database the script runs in
+    assert "run as a superuser connected to the database the scan connects to" in sql
+    assert "the pg_hba grants hold only in the database this script runs in" in sql
+    assert "current_database" not in sql  # no check without --scan-database
+
+
+HOSTILE_DB = "scan \"db\" 'x'\\ $in_database$ %s"
+
+
+def test_scan_database_adds_a_check_that_the_script_runs_there():
+    sql = bootstrap_sql(scan_database=HOSTILE_DB)
+    assert statements(sql) == [
+        "TransactionStmt",
+        "DoStmt",
+        "CreateRoleStmt",
+        "GrantRoleStmt",
+        "GrantStmt",
+        "GrantStmt",
+        "DoStmt",
+        "TransactionStmt",
+    ]
+    import pglast
+
+    check = pglast.parse_sql(sql)[1].stmt
+    body = check.args[0].arg.sval  # the DO block's body, as PostgreSQL reads it
+    literal = "E'scan \"db\" ''x''\\\\ $in_database$ %s'"
+    assert f"pg_catalog.current_database() OPERATOR(pg_catalog.<>) {literal} THEN" in body
+    assert "RAISE EXCEPTION" in body
+    # the name in the header comment cannot end the comment
+    assert '-- Review, then run as a superuser connected to database "scan ""db""' in sql
+    assert "$in_database1$" in sql  # the tag steps aside
+
+
+@pytest.mark.parametrize("bad", ["", "a\x00b", "d" * 64])
+def test_bad_scan_database_is_a_usage_error(bad):
+    with pytest.raises(UsageError, match="--scan-database"):
+        bootstrap_sql(scan_database=bad)
 
 
 def test_options_add_exactly_their_part():
@@ -114,6 +151,13 @@ def test_cli_prints_script_and_exit_codes():
     )
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "reserved" in bad.stderr
+    scan = subprocess.run(
+        [sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql", "--scan-database", "app db"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert scan.returncode == 0 and scan.stdout == bootstrap_sql(scan_database="app db")
 
 
 # --- on real servers ---------------------------------------------------------------------
@@ -226,3 +270,82 @@ def test_connect_grants_reach_databases_public_cannot_enter(pg):
         ]
     finally:
         pg.drop_database(db)
+
+
+def _drop_role(pg, name: str) -> None:
+    """DROP OWNED revokes its grants in postgres and on shared objects (CONNECT)."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    pg.execute(f"DROP OWNED BY {quoted}; DROP ROLE {quoted}")
+
+
+@pytest.mark.pg
+def test_pg_hba_grants_hold_only_in_the_database_they_run_in(pg):
+    """Checked on the server, not assumed: the role, pg_monitor and CONNECT are cluster-wide;
+    the pg_hba_file_rules grants live in the catalog of the database the script ran in, so
+    the collector reads pg_hba only through that database (elsewhere the gap names the
+    database), and a later database copies them only from its template."""
+    import psycopg
+    from psycopg import sql as psql
+
+    from pgaudit_roles.collect.collector import collect
+
+    other = pg.create_database(pg.unique("boot_other"))
+    scan_db = pg.create_database(pg.unique("boot_scan") + " \"x'$in_database$")
+    later = pg.unique("boot_later")
+    name = pg.unique("boot_where")
+    try:
+        pg.execute(bootstrap_sql(name, scan_database=scan_db), dbname=scan_db)
+        for db in (scan_db, other):  # cluster-wide
+            assert pg.query(
+                "SELECT pg_has_role('pg_monitor', 'MEMBER'), "
+                "current_setting('data_directory') <> ''",  # pg_read_all_settings
+                dbname=db,
+                user=name,
+            ) == [(True, True)]
+        hba = (
+            "SELECT has_table_privilege('pg_catalog.pg_hba_file_rules', 'SELECT'), "
+            "has_function_privilege('pg_catalog.pg_hba_file_rules()', 'EXECUTE')"
+        )
+        assert pg.query(hba, dbname=scan_db, user=name) == [(True, True)]
+        assert pg.query(hba, dbname=other, user=name) == [(False, False)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            pg.query("SELECT count(*) FROM pg_catalog.pg_hba_file_rules", dbname=other, user=name)
+
+        read = collect(pg.conninfo(user=name, dbname=scan_db), databases=[scan_db])
+        assert read.meta["sources"]["hba_rules"]["collected"] is True
+        gap = collect(pg.conninfo(user=name, dbname=other), databases=[other])
+        source = gap.meta["sources"]["hba_rules"]
+        assert source["collected"] is False
+        assert f"not readable by {name} in database {other} " in source["reason"]
+
+        with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
+            conn.execute(
+                psql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    psql.Identifier(later), psql.Identifier(scan_db)
+                )
+            )
+        assert pg.query(hba, dbname=later, user=name) == [(True, True)]
+    finally:
+        for db in (other, scan_db, later):
+            pg.drop_database(db)
+        _drop_role(pg, name)
+
+
+@pytest.mark.pg
+def test_scan_database_check_stops_the_script_anywhere_else(pg):
+    """Run in another database, the script stops at its first statement and changes
+    nothing (the transaction is rolled back: no role, no grant)."""
+    import psycopg
+
+    name = pg.unique("boot_guard")
+    elsewhere = "not here 'x'"
+    with pytest.raises(
+        psycopg.errors.RaiseException, match=f"connected to database postgres, not {elsewhere}"
+    ):
+        pg.execute(bootstrap_sql(name, scan_database=elsewhere))
+    assert pg.query("SELECT count(*) FROM pg_roles WHERE rolname = %s", (name,)) == [(0,)]
+    pg.execute(bootstrap_sql(name, scan_database="postgres"))
+    assert pg.query(
+        "SELECT has_table_privilege(%s, 'pg_catalog.pg_hba_file_rules', 'SELECT')", (name,)
+    ) == [(True,)]
+    _drop_role(pg, name)

@@ -231,3 +231,111 @@ def test_target_first_and_old_order_agree_and_diff_options(pg, fresh_db, tmp_pat
         ["diff", str(old), str(new), "--baseline", str(tmp_path / "nope.json")], capsys
     )
     assert code == 2 and "baseline file not found" in err
+
+
+# --- options declared once (commands/_args.py) ------------------------------------------------
+
+OWN_MEANING = {
+    # (flag, command): the command means something else by it, so it keeps its own help
+    **dict.fromkeys(
+        (
+            ("--config", c)
+            for c in (
+                "baseline create",
+                "diff",
+                "explain",
+                "fleet",
+                "paths",
+                "query",
+                "rules list",
+                "rules show",
+                "who-can",
+            )
+        ),
+        "what its configuration is used for here",
+    ),
+    ("--fail-on", "diff"): "gates on new findings only",
+    ("--fail-on", "fleet"): "gates on any target",
+    ("--baseline", "diff"): "snapshots only, also spares findings new to the diff",
+    ("--waivers", "baseline create"): "keeps waived findings out of the baseline",
+    ("--waivers", "diff"): "spares waived new findings",
+    ("--waivers", "fleet"): "applied to every target",
+    ("--statement-timeout", "collect"): "shows its default instead of naming it",
+    ("--lock-timeout", "collect"): "shows its default instead of naming it",
+    ("--verbose", "lint"): "prints the file order, not debug logs",
+    ("--output", "baseline create"): "the baseline file (required)",
+    ("--output", "collect"): "the snapshot file",
+    ("--output", "twin"): "the twin's snapshot",
+}
+
+
+def _shape(p: click.Parameter) -> tuple:
+    """What a user sees of an option: flags, help, default, type, flag/multiple, metavar."""
+    assert isinstance(p, click.Option)
+    kind = (type(p.type).__name__, tuple(getattr(p.type, "choices", ()) or ()))
+    return (
+        tuple(p.opts),
+        p.name,
+        p.help,
+        repr(p.default),
+        kind,
+        p.is_flag,
+        p.multiple,
+        p.metavar,
+        p.show_default,
+    )
+
+
+def _shared_options() -> dict[str, click.Option]:
+    """Every option decorator of commands/_args.py, as the Option it declares."""
+    from pgaudit_roles.commands import _args
+
+    out: dict[str, click.Option] = {}
+    for name in dir(_args):
+        if not (name.endswith("_option") or name == "text_json_html_format"):
+            continue
+
+        def f() -> None: ...
+
+        getattr(_args, name)(f)
+        [param] = f.__click_params__  # type: ignore[attr-defined]
+        out[param.opts[0]] = param
+    return out
+
+
+def test_a_shared_option_reads_the_same_in_every_command():
+    """An option declared once in _args.py (--rules-dir, --sarif-omit-waived, --config...)
+    has the same help, default and type in every command that offers it under the same
+    flag and parameter name, unless the command means something else by it (OWN_MEANING)."""
+    shared = _shared_options()
+    assert {"--rules-dir", "--config", "--fail-on", "--sarif-omit-waived", "--output"} <= set(
+        shared
+    )
+    differ = []
+    seen = set()
+    for cname, cmd in _all_commands().items():
+        for p in cmd.params:
+            ref = shared.get(p.opts[0]) if isinstance(p, click.Option) else None
+            if ref is None or p.name != ref.name or (p.opts[0], cname) in OWN_MEANING:
+                continue
+            if getattr(ref.type, "choices", None) not in (None, getattr(p.type, "choices", None)):
+                continue  # a --format of other formats is another option
+            seen.add((p.opts[0], cname))
+            if _shape(p) != _shape(ref):
+                differ.append(f"{cname} {p.opts[0]}: {p.help!r} != {ref.help!r}")
+    assert not differ, "use the shared option decorator of commands/_args.py:\n" + "\n".join(differ)
+    assert set(OWN_MEANING) <= {
+        (p.opts[0], c) for c, cmd in _all_commands().items() for p in cmd.params
+    }, "an OWN_MEANING entry names an option the command no longer has"
+    assert ("--rules-dir", "waivers lint") in seen and ("--output", "history") in seen
+
+
+def test_shared_options_are_declared_once():
+    """The options every command words the same are spelled out only in _args.py."""
+    once = ("--rules-dir", "--sarif-anchor", "--sarif-omit-waived", "--history-keep")
+    for path in sorted(COMMANDS_DIR.glob("*.py")):
+        if path.name == "_args.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for flag in once:
+            assert f'"{flag}"' not in text, f"{path.name} declares {flag} again: use _args"

@@ -582,3 +582,36 @@ def test_hostile_names_stay_inert_everywhere(browser, tmp_path):
         assert pg.events["dialogs"] == []
     finally:
         context.close()
+
+
+def test_demo_page_ids_are_unique(demo_report):
+    """No element id twice in the demo's page (anchors, the URL hash and the filters find
+    elements by id), counting the rows report.js adds from the embedded JSON."""
+    from test_html_ids import duplicates
+
+    assert duplicates(demo_report.read_text(encoding="utf-8")) == []
+
+
+_DUPLICATE_IDS = """(() => { const n = {};
+  document.querySelectorAll('[id]').forEach(e => { n[e.id] = (n[e.id] || 0) + 1; });
+  return Object.keys(n).filter(k => n[k] > 1); })()"""
+
+
+def test_ids_stay_unique_when_the_script_adds_rows(browser, tmp_path, demo_report):
+    """With every row loaded by report.js (a filter in the hash loads them all), the demo
+    and a page whose findings share fingerprints still hold each id once; the rows the
+    script built for the twins carry the ordinal ids."""
+    from test_html_ids import with_shared_fingerprints
+
+    twins = with_shared_fingerprints(full_result(), copies=2)
+    shared = write_reports(twins, ["html"], tmp_path, html_rows_per_rule=1)["html"]
+    for path in (demo_report, shared):
+        context, pg = _open(browser, path, 1440, hash_="#filter?state=active")
+        try:
+            _clean(pg)
+            assert pg.locator("button.show-more").count() == 0
+            assert pg.evaluate(_DUPLICATE_IDS) == []
+            if path == shared:
+                assert pg.locator("tr.finding[id$='-3']").count() > 0
+        finally:
+            context.close()

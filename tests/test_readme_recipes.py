@@ -452,7 +452,10 @@ def test_quick_start_bootstrap_then_scan(pg, fresh_db, tmp_path):
     auditor that can read pg_hba and enter every database; the scan command then reads the
     whole cluster (no coverage finding) and writes the four reports."""
     bootstrap = block("1. Create the auditing role", "sh").strip()
-    assert bootstrap == "pgaudit-roles bootstrap-sql --role pgaudit_auditor | psql -X -d postgres"
+    assert bootstrap == (
+        "pgaudit-roles bootstrap-sql --role pgaudit_auditor --scan-database postgres"
+        " | psql -X -d postgres"
+    )
     scan_cmd = block("2. Scan. Connection settings follow libpq", "sh")
     assert scan_cmd.count("host=db1") == 1 and "--output-dir report/" in scan_cmd
     # a name of this test's own: other tests on the shared server may use the README's

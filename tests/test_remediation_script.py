@@ -339,6 +339,51 @@ def test_psql_connect_forms() -> None:
 # --- on real servers, with psql ----------------------------------------------------------
 
 
+def test_grants_to_a_former_owner_run_after_its_ownership_change() -> None:
+    """ALTER ... OWNER TO carries the old owner's ACL entries to the new owner: a grant to
+    the old owner (a writer group that owned a table) must run after it, or the writer
+    ends up with nothing. Grants to other roles keep their place before it."""
+    fs = [
+        Finding(
+            "PGR-DEFP-001",
+            "medium",
+            "m",
+            database="d",
+            role="db_writer_x",
+            remediation="GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA s TO db_writer_x;",
+        ),
+        Finding(
+            "PGR-OWN-001",
+            "high",
+            "m",
+            database="d",
+            object_name="t",
+            role="db_writer_x",
+            remediation=(
+                "GRANT SELECT, INSERT ON TABLE s.t TO db_writer_x;\n"
+                "GRANT SELECT ON TABLE s.t TO db_reader_x;\n"
+                "ALTER TABLE s.t OWNER TO db_owner_x;"
+            ),
+        ),
+        Finding(
+            "PGR-PRIV-004",
+            "medium",
+            "m",
+            database="d",
+            remediation="REVOKE ALL ON DATABASE d FROM PUBLIC;",
+        ),
+    ]
+    sql = _sql_lines(render_sql_script(_result(fs), "all", generated_at=WHEN))
+    order = [
+        "GRANT SELECT ON TABLE s.t TO db_reader_x;",
+        "ALTER TABLE s.t OWNER TO db_owner_x;",
+        "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA s TO db_writer_x;",
+        "GRANT SELECT, INSERT ON TABLE s.t TO db_writer_x;",
+        "REVOKE ALL ON DATABASE d FROM PUBLIC;",
+    ]
+    assert [sql.index(s) for s in order] == sorted(sql.index(s) for s in order)
+
+
 def _psql(pg) -> str:
     own = pg.cluster.install.bin_dir / "psql"
     if own.exists():

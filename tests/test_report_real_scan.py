@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 import xmlschema
+from test_html_ids import duplicates
 
 from pgaudit_roles.core.resources import schemas_dir
 from pgaudit_roles.reports import FORMATS, write_reports
@@ -86,6 +87,7 @@ def test_all_formats_on_a_real_scan(pg, fresh_db, tmp_path, shared_schemas, buil
     html = paths["html"].read_text(encoding="utf-8")
     assert img not in html and script not in html
     assert "&lt;img src=x onerror=alert(1)&gt; " + tag in html
+    assert duplicates(html) == []  # no element id twice (test_html_ids.py)
 
     text = paths["text"].read_text(encoding="utf-8")
     # the summary lists only the top findings, which depend on what else the shared server

@@ -178,7 +178,7 @@ def test_rule_doc_examples_come_from_cases_of_that_kind() -> None:
             case = next(c for c in cases if c.name == ex.case)
             assert case.expect == kind, f"{path.stem}: {ex.case!r} is not a {kind} case"
             shown = "\n".join(b.text for b in ex.blocks)
-            for part in (case.setup, case.cluster_setup, case.hba or ""):
+            for part in (case.setup, case.cluster_setup, case.hba or "", case.inventory or ""):
                 if part.strip():
                     assert rule_examples.shown(part).strip().splitlines()[0] in shown
     lint_markers = {"fail": ("expect", "twin"), "pass": ("pass",)}

@@ -70,7 +70,7 @@ def test_every_builtin_rule_validates_and_the_manifest_is_current() -> None:
 
 def test_full_validation_of_builtin_rules_runs_every_query_check(validations: list[str]) -> None:
     loaded = load_rules(full_validation=True)
-    queried = [r for r in loaded if r.check is None]
+    queried = [r for r in loaded if r.on_snapshot]
     assert len(validations) == len(queried) > 50
 
 
@@ -142,7 +142,7 @@ def test_a_manifest_of_another_version_validates_everything(
     monkeypatch.setattr(validated_rules, "__version__", "0.0.0-other")
     _fresh_manifest_cache()
     loaded = load_rules()
-    assert len(validations) == len([r for r in loaded if r.check is None])
+    assert len(validations) == len([r for r in loaded if r.on_snapshot])
     _fresh_manifest_cache()
 
 
@@ -153,7 +153,7 @@ def test_a_missing_or_corrupt_manifest_validates_everything(
     (rules / validated_rules.MANIFEST_NAME).write_text("{not json", encoding="utf-8")
     _fresh_manifest_cache()
     loaded = load_rules()
-    assert len(validations) == len([r for r in loaded if r.check is None])
+    assert len(validations) == len([r for r in loaded if r.on_snapshot])
     _fresh_manifest_cache()
 
 

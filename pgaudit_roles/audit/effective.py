@@ -51,8 +51,7 @@ def build_role_closure(con: Any, server_version_num: int | None) -> None:
         JOIN internal.roles_raw g ON g.oid = m.role_oid
         GROUP BY m.member_oid, m.role_oid, g.name""")  # noqa: S608 - fixed fragments only
     n_roles = con.execute("SELECT count(*) FROM internal.roles_raw").fetchone()[0]
-    for name, flt in (("_c_any", "true"), ("_c_inh", "e.inh"), ("_c_set", "e.setopt")):
-        _bfs(con, name, flt, n_roles)
+    _bfs(con, n_roles)
 
     con.execute("""
         INSERT INTO role_closure BY NAME
@@ -79,31 +78,47 @@ def build_role_closure(con: Any, server_version_num: int | None) -> None:
         LEFT JOIN role_closure c ON c.database_oid IS NULL AND c.member_oid = o.member_oid
              AND c.role_oid = o.role_oid
         WHERE o.database_oid IS NOT NULL AND o.inherits AND NOT coalesce(c.inherits, false)""")
-    for t in ("_edges", "_c_any", "_c_inh", "_c_set", "_frontier", "_next"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute(
+        "DROP VIEW IF EXISTS _c_any; DROP VIEW IF EXISTS _c_inh; DROP VIEW IF EXISTS _c_set; "
+        "DROP TABLE IF EXISTS _c; DROP TABLE IF EXISTS _edges"
+    )
 
 
-def _bfs(con: Any, out: str, edge_filter: str, n_roles: int) -> None:
-    """Shortest chains from every role, one SQL statement per depth level."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {out} AS
-        SELECT oid AS member_oid, oid AS role_oid, 0 AS depth, [name] AS path
-        FROM internal.roles_raw""")  # noqa: S608 - fixed fragments only
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _frontier AS SELECT * FROM {out}")  # noqa: S608
+def _bfs(con: Any, n_roles: int) -> None:
+    """Shortest chains from every role for the three searches at once, into ``_c`` (viewed
+    per search as ``_c_any``, ``_c_inh``, ``_c_set``).
+
+    One statement per depth level for all three: a level reads the previous one from ``_c``
+    itself and appends to it, and the INSERT's row count says when every search is done.
+    Each search is exactly the breadth-first search it would be alone (a search whose
+    level is empty adds nothing afterwards); among chains of one length the smallest name
+    list is kept (``min``), as before.
+    """
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _c AS
+        SELECT m.mode, r.oid AS member_oid, r.oid AS role_oid, 0 AS depth, [r.name] AS path
+        FROM internal.roles_raw r CROSS JOIN (VALUES ('any'), ('inh'), ('set')) m(mode)""")
     for depth in range(1, n_roles + 1):
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _next AS
-            SELECT f.member_oid, e.role_oid, {depth} AS depth,
+        added = con.execute(f"""
+            INSERT INTO _c
+            SELECT f.mode, f.member_oid, e.role_oid, {depth} AS depth,
                    min(list_append(f.path, e.role_name)) AS path
-            FROM _frontier f JOIN _edges e ON e.member_oid = f.role_oid
-            WHERE {edge_filter}
-              AND NOT EXISTS (SELECT 1 FROM {out} c
-                              WHERE c.member_oid = f.member_oid AND c.role_oid = e.role_oid)
-            GROUP BY f.member_oid, e.role_oid""")  # noqa: S608 - fixed fragments only
-        if con.execute("SELECT count(*) FROM _next").fetchone()[0] == 0:
+            FROM _c f JOIN _edges e ON e.member_oid = f.role_oid
+            WHERE f.depth = {depth - 1}
+              AND (f.mode = 'any' OR (f.mode = 'inh' AND e.inh) OR (f.mode = 'set' AND e.setopt))
+              AND NOT EXISTS (SELECT 1 FROM _c c
+                              WHERE c.mode = f.mode AND c.member_oid = f.member_oid
+                                AND c.role_oid = e.role_oid)
+            GROUP BY f.mode, f.member_oid, e.role_oid""").fetchone()[0]  # noqa: S608
+        if not added:
             break
-        con.execute(f"INSERT INTO {out} SELECT * FROM _next")  # noqa: S608
-        con.execute("CREATE OR REPLACE TEMP TABLE _frontier AS SELECT * FROM _next")
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW _c_any AS
+        SELECT member_oid, role_oid, depth, path FROM _c WHERE mode = 'any';
+        CREATE OR REPLACE TEMP VIEW _c_inh AS
+        SELECT member_oid, role_oid, depth, path FROM _c WHERE mode = 'inh';
+        CREATE OR REPLACE TEMP VIEW _c_set AS
+        SELECT member_oid, role_oid, depth, path FROM _c WHERE mode = 'set';""")
 
 
 def _database_owner_rows(con: Any, server_version_num: int | None) -> None:
@@ -117,24 +132,27 @@ def _database_owner_rows(con: Any, server_version_num: int | None) -> None:
         FROM internal.databases_raw d
         JOIN internal.roles_raw o ON o.oid = d.owner_oid
         JOIN internal.roles_raw p ON p.name = '{PDO}' AND p.predefined""")  # noqa: S608
-    for name, src, flt in (
-        ("_p_any", "_c_any", "true"),
-        ("_p_inh", "_c_inh", "e.inh"),
-        ("_p_set", "_c_set", "true"),
-    ):
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {name} AS
-            SELECT database, database_oid, member_oid, role_oid, depth, path FROM (
-                SELECT e.database, e.database_oid, a.member_oid, b.role_oid,
-                       a.depth + 1 + b.depth AS depth, list_concat(a.path, b.path) AS path,
-                       row_number() OVER (PARTITION BY e.database_oid, a.member_oid, b.role_oid
-                                          ORDER BY a.depth + 1 + b.depth,
-                                                   list_concat(a.path, b.path)) AS rn
-                FROM _pdo_edges e
-                JOIN {src} a ON a.role_oid = e.owner_oid
-                JOIN {src} b ON b.member_oid = e.pdo_oid
-                WHERE {flt}
-            ) WHERE rn = 1""")  # noqa: S608 - fixed fragments only
+    # the three searches of _bfs through the owner's implicit edge, in one statement: a
+    # chain to the owner, the edge, a chain from pg_database_owner (SET ROLE follows it
+    # whatever the owner's inheritance)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _p AS
+        SELECT mode, database, database_oid, member_oid, role_oid, depth, path FROM (
+            SELECT a.mode, e.database, e.database_oid, a.member_oid, b.role_oid,
+                   a.depth + 1 + b.depth AS depth, list_concat(a.path, b.path) AS path,
+                   row_number() OVER (PARTITION BY a.mode, e.database_oid, a.member_oid,
+                                                   b.role_oid
+                                      ORDER BY a.depth + 1 + b.depth,
+                                               list_concat(a.path, b.path)) AS rn
+            FROM _pdo_edges e
+            JOIN _c a ON a.role_oid = e.owner_oid
+            JOIN _c b ON b.mode = a.mode AND b.member_oid = e.pdo_oid
+            WHERE a.mode <> 'inh' OR e.inh
+        ) WHERE rn = 1;
+        CREATE OR REPLACE TEMP VIEW _p_any AS SELECT * EXCLUDE (mode) FROM _p WHERE mode = 'any';
+        CREATE OR REPLACE TEMP VIEW _p_inh AS SELECT * EXCLUDE (mode) FROM _p WHERE mode = 'inh';
+        CREATE OR REPLACE TEMP VIEW _p_set AS SELECT * EXCLUDE (mode) FROM _p WHERE mode = 'set';
+        """)
     con.execute("""
         INSERT INTO role_closure BY NAME
         WITH keys AS (
@@ -167,8 +185,10 @@ def _database_owner_rows(con: Any, server_version_num: int | None) -> None:
         JOIN internal.roles_raw rm ON rm.oid = b.member_oid
         JOIN internal.roles_raw rr ON rr.oid = b.role_oid
         WHERE b.adds""")
-    for t in ("_pdo_edges", "_p_any", "_p_inh", "_p_set"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute(
+        "DROP VIEW IF EXISTS _p_any; DROP VIEW IF EXISTS _p_inh; DROP VIEW IF EXISTS _p_set; "
+        "DROP TABLE IF EXISTS _p; DROP TABLE IF EXISTS _pdo_edges"
+    )
 
 
 # An inheriting closure row usable for an object in database ``obj.database_oid``: the

@@ -38,6 +38,7 @@ from typing import Any
 
 from ..core.sqlquote import sql_name
 from .acl_defaults import MANAGED_SUPERUSER_ROLES
+from .rows import insert_rows
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 """DuckDB SQL over the audit schema, run by this module (``escalation_edges.sql``)."""
@@ -225,28 +226,48 @@ def build(con: Any, server_version_num: int | None) -> None:
     """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist)."""
     v = server_version_num if server_version_num is not None else 999999
     con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
-    con.execute("""CREATE OR REPLACE TABLE internal.esc_reference (category VARCHAR,
-                   name VARCHAR, target VARCHAR, edge_kind VARCHAR, danger VARCHAR,
-                   privileges VARCHAR[], reason VARCHAR)""")
-    refs = _reference_rows(server_version_num)
-    con.executemany("INSERT INTO internal.esc_reference VALUES (?, ?, ?, ?, ?, ?, ?)", refs)
-    con.executemany(
-        "INSERT INTO dangerous_roles VALUES (?, ?, ?, ?)",
+    con.execute(f"CREATE OR REPLACE TABLE internal.esc_reference ({_coldefs(REFERENCE_COLUMNS)})")
+    insert_rows(
+        con, "internal.esc_reference", REFERENCE_COLUMNS, _reference_rows(server_version_num)
+    )
+    insert_rows(
+        con,
+        "dangerous_roles",
+        DANGEROUS_ROLE_COLUMNS,
         [
             [d.name, d.danger, d.name in MANAGED_PROVIDERS, d.reason]
             for d in dangerous_roles(server_version_num)
         ],
     )
+    con.execute((SQL_DIR / "escalation_privileges.sql").read_text(encoding="utf-8"))
     con.execute((SQL_DIR / "escalation_edges.sql").read_text(encoding="utf-8"))
     graph = Graph.load(con)
-    rows = [p.row() for p in graph.standard_routes(con)]
-    if rows:
-        cols = [c for c, _t in PATH_COLUMNS]
-        con.executemany(
-            f"INSERT INTO escalation_paths ({', '.join(cols)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' for _ in cols)})",
-            rows,
-        )
+    insert_rows(
+        con, "escalation_paths", PATH_COLUMNS, [p.row() for p in graph.standard_routes(con)]
+    )
+
+
+def _coldefs(columns: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{n} {t}" for n, t in columns)
+
+
+REFERENCE_COLUMNS: list[tuple[str, str]] = [
+    ("category", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("target", "VARCHAR"),
+    ("edge_kind", "VARCHAR"),
+    ("danger", "VARCHAR"),
+    ("privileges", "VARCHAR[]"),
+    ("reason", "VARCHAR"),
+]
+"""internal.esc_reference: the dangerous roles and code-execution parameters, as rows."""
+
+DANGEROUS_ROLE_COLUMNS: list[tuple[str, str]] = [
+    ("role", "VARCHAR"),
+    ("danger", "VARCHAR"),
+    ("managed", "BOOLEAN"),
+    ("reason", "VARCHAR"),
+]
 
 
 PATH_COLUMNS: list[tuple[str, str]] = [

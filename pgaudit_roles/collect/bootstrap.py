@@ -12,12 +12,21 @@ none, other) and never the hash: the only way to find md5 passwords without givi
 auditor superuser. The collector looks for it as ``pgaudit_roles.password_types()`` in the
 database it connects to first and calls it only when it is SECURITY DEFINER and owned by
 a superuser.
+
+What is cluster-wide and what is not (checked on PostgreSQL 13-18 by tests/test_bootstrap.py):
+the role, its ``pg_monitor`` membership and CONNECT on a database live in shared catalogs
+and hold in every database. The grants on ``pg_hba_file_rules`` (and on
+``pg_ident_file_mappings``, and the password helper) are ACLs in ``pg_catalog`` of the
+database the script runs in: the auditor reads pg_hba only when it connects to *that*
+database (the collector reads pg_hba where it connects first, the DSN's dbname), and a
+database created later copies them only from its template. So the script says where to
+run it, and ``scan_database`` makes it refuse to run anywhere else.
 """
 
 from __future__ import annotations
 
 from ..core.errors import UsageError
-from ..core.sqlquote import quote_literal, role_spec
+from ..core.sqlquote import quote_ident, quote_literal, role_spec
 from .catalog_queries import PASSWORD_CHECK_FUNCTION, PASSWORD_CHECK_SCHEMA
 
 DEFAULT_ROLE = "pgaudit_auditor"
@@ -37,16 +46,23 @@ def _for_comment(quoted: str) -> str:
     )
 
 
-def check_role_name(name: str) -> str:
-    """Refuse names PostgreSQL would refuse or silently change; return the name."""
+def _check_name(name: str, option: str) -> str:
+    """Refuse an identifier PostgreSQL cannot store or would silently truncate."""
     if not name:
-        raise UsageError("--role needs a non-empty name")
+        raise UsageError(f"{option} needs a non-empty name")
     if "\x00" in name:
-        raise UsageError("--role contains a NUL character, which PostgreSQL cannot store")
+        raise UsageError(f"{option} contains a NUL character, which PostgreSQL cannot store")
     if len(name.encode("utf-8")) >= NAMEDATALEN:
         raise UsageError(
-            f"--role {name!r} is longer than {NAMEDATALEN - 1} bytes; PostgreSQL would truncate it"
+            f"{option} {name!r} is longer than {NAMEDATALEN - 1} bytes; "
+            "PostgreSQL would truncate it"
         )
+    return name
+
+
+def check_role_name(name: str) -> str:
+    """Refuse names PostgreSQL would refuse or silently change; return the name."""
+    _check_name(name, "--role")
     if name.startswith("pg_"):
         raise UsageError(f"--role {name!r}: names starting with pg_ are reserved by PostgreSQL")
     if name in ("public", "none"):
@@ -61,19 +77,31 @@ def bootstrap_sql(
     with_ident: bool = False,
     create_role: bool = True,
     connect_grants: bool = True,
+    scan_database: str | None = None,
 ) -> str:
     """The setup script. ``create_role=False`` leaves out CREATE ROLE (role exists already);
-    ``connect_grants=False`` leaves out the CONNECT grants on every current database."""
+    ``connect_grants=False`` leaves out the CONNECT grants on every current database;
+    ``scan_database`` (the database the scan connects to) adds a check that the script
+    runs there, where the per-database grants must be."""
     check_role_name(role)
     r = _quote_role(role)
     rc = _for_comment(r)
+    if scan_database is not None:
+        check_database_name(scan_database)
+        where = "database " + _for_comment(quote_ident(scan_database))
+    else:
+        where = "the database the scan connects to (the dbname of its DSN)"
     lines = [
         "-- pgaudit-roles: least-privilege setup for the auditing role " + rc,
-        "-- Review, then run as a superuser (psql -v ON_ERROR_STOP=1 -f this.sql).",
+        f"-- Review, then run as a superuser connected to {where}:",
+        "--   psql -v ON_ERROR_STOP=1 -d <that database> -f this.sql",
         "-- The collector only reads: it needs pg_monitor, read access to pg_hba rules and",
-        "-- CONNECT on the databases it audits.",
+        "-- CONNECT on the databases it audits. The role, pg_monitor and CONNECT hold in every",
+        "-- database; the pg_hba grants hold only in the database this script runs in.",
         "BEGIN;",
     ]
+    if scan_database is not None:
+        lines += ["", *database_check_sql(scan_database).splitlines()]
     if create_role:
         lines += [
             "",
@@ -87,7 +115,10 @@ def bootstrap_sql(
         "-- All settings (pg_read_all_settings) and all sessions (pg_read_all_stats).",
         f"GRANT pg_monitor TO {r};",
         "",
-        "-- pg_hba rules: the view AND the function behind it (both are needed).",
+        "-- pg_hba rules: the view AND the function behind it (both are needed). Per database:",
+        "-- these two grants live in this database's pg_catalog, so the auditor reads pg_hba",
+        "-- only when it connects to this database. Scanning through another database? Run",
+        "-- them there too. A database created later copies them only from its template.",
         f"GRANT SELECT ON pg_catalog.pg_hba_file_rules TO {r};",
         f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO {r};",
     ]
@@ -96,7 +127,7 @@ def bootstrap_sql(
     if with_ident:
         lines += [
             "",
-            "-- PostgreSQL 15 and later only: user-name maps (pg_ident.conf).",
+            "-- PostgreSQL 15 and later only: user-name maps (pg_ident.conf); per database too.",
             f"GRANT SELECT ON pg_catalog.pg_ident_file_mappings TO {r};",
             f"GRANT EXECUTE ON FUNCTION pg_catalog.pg_ident_file_mappings() TO {r};",
         ]
@@ -104,6 +135,42 @@ def bootstrap_sql(
         lines += ["", *password_check_sql(role).splitlines()]
     lines += ["", "COMMIT;"]
     return "\n".join(lines) + "\n"
+
+
+def check_database_name(name: str) -> str:
+    """Refuse a --scan-database name PostgreSQL could not have; return the name."""
+    return _check_name(name, "--scan-database")
+
+
+def database_check_sql(database: str) -> str:
+    """A DO block that stops the script (and rolls it back) unless it runs in ``database``:
+    the per-database grants must land where the scan connects."""
+    literal = quote_literal(database)
+    tag = _dollar_tag("$in_database$", literal)
+    return "\n".join(
+        [
+            "-- The pg_hba grants below are per database: stop unless this is "
+            + _for_comment(quote_ident(database))
+            + ".",
+            f"DO {tag}",
+            "BEGIN",
+            f"  IF pg_catalog.current_database() OPERATOR(pg_catalog.<>) {literal} THEN",
+            "    RAISE EXCEPTION 'connected to database %, not %: the pg_hba grants of this script "
+            "hold only in the database they are run in',",
+            f"      pg_catalog.current_database(), {literal};",
+            "  END IF;",
+            f"END {tag};",
+        ]
+    )
+
+
+def _dollar_tag(tag: str, body: str) -> str:
+    """``tag`` or a numbered variant that does not occur in ``body``."""
+    base, n = tag.rstrip("$"), 0
+    while tag in body:
+        n += 1
+        tag = f"{base}{n}$"
+    return tag
 
 
 def connect_grants_sql(role: str) -> str:
@@ -118,11 +185,7 @@ def connect_grants_sql(role: str) -> str:
     check_role_name(role)
     r = _quote_role(role)
     literal = quote_literal(r)
-    tag = "$grant_connect$"
-    n = 0
-    while tag in literal:
-        n += 1
-        tag = f"$grant_connect{n}$"
+    tag = _dollar_tag("$grant_connect$", literal)
     return "\n".join(
         [
             "-- CONNECT on every current database that accepts connections, by name: the guide",

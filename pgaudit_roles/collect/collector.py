@@ -335,8 +335,9 @@ def _collect_hba(
         if not probe.can_execute_hba_function:
             missing.append("EXECUTE on function pg_catalog.pg_hba_file_rules()")
         view_reason = (
-            f"pg_hba_file_rules is not readable by {probe.connected_user} (needs "
-            f"{' and '.join(missing)}; see `pgaudit-roles bootstrap-sql`)"
+            f"pg_hba_file_rules is not readable by {probe.connected_user} in database "
+            f"{probe.current_database} (needs {' and '.join(missing)} there: the grants hold "
+            "per database; see `pgaudit-roles bootstrap-sql --scan-database`)"
         )
     if hba_file is None:
         return Table(columns=columns), _not(view_reason + "; no --hba-file given")

@@ -27,12 +27,22 @@ from ..reports.prometheus_report import default_target
 from ..reports.registry import MACHINE_FORMATS, format_help
 from ..reports.text_report import echo_summary
 from ..twin.verify import unverified, verify_remediation
+from ._args import FAIL_ON as FAIL_ON  # re-exported: commands import it from here
+from ._args import (
+    baseline_option,
+    config_option,
+    fail_on_option,
+    history_keep_option,
+    rules_dir_option,
+    sarif_anchor_option,
+    sarif_omit_waived_option,
+    verbose_option,
+    waivers_option,
+)
 
 AUTO_VERIFY_MAX_OBJECTS = 5000
 """Above this many objects the SQL script is verified only with --verify (bench/RESULTS.md:
 a twin of 2,000 tables builds in about 14 s, of 20,000 in nearly 4 minutes)."""
-
-FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
 
 FORMAT_HELP = format_help()
 
@@ -40,20 +50,8 @@ FORMAT_HELP = format_help()
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``scan`` and ``check`` that shape evaluation and reports."""
     options = [
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Configuration file (default: .pgaudit-roles.toml or "
-            "[tool.pgaudit-roles] in pyproject.toml, searched upwards).",
-        ),
-        click.option(
-            "--rules-dir",
-            "rules_dirs",
-            multiple=True,
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Also load user rules from this directory (repeatable).",
-        ),
+        config_option,
+        rules_dir_option,
         click.option("--framework", help="Scope report and gate to a framework (golive, cis)."),
         click.option("--format", "formats", help=FORMAT_HELP),
         click.option(
@@ -61,21 +59,9 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Directory for report files (created if missing); "
             "'-' writes the one machine format to stdout.",
         ),
-        click.option(
-            "--fail-on",
-            type=click.Choice(FAIL_ON),
-            help="Lowest severity that exits 1 (default high; none never gates).",
-        ),
-        click.option(
-            "--baseline",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Baseline of accepted findings: only new ones gate.",
-        ),
-        click.option(
-            "--waivers",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Waiver file: reviewed, expiring exceptions.",
-        ),
+        fail_on_option,
+        baseline_option,
+        waivers_option,
         click.option(
             "--remediation-level",
             type=click.Choice(["safe", "all"]),
@@ -91,18 +77,8 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "re-scan, fold in follow-up fixes). Default: on for snapshots of up "
             "to 5,000 objects; --no-verify marks the script unverified.",
         ),
-        click.option(
-            "--sarif-anchor",
-            default="pgaudit-roles.toml",
-            show_default=True,
-            help="Repository file SARIF results point at (GitHub needs a file).",
-        ),
-        click.option(
-            "--sarif-omit-waived",
-            is_flag=True,
-            help="Leave waived findings out of SARIF (default: kept, with a "
-            "suppression carrying the waiver's reason, level note).",
-        ),
+        sarif_anchor_option,
+        sarif_omit_waived_option,
         click.option(
             "--history",
             "history_dir",
@@ -110,12 +86,7 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Append this run (summary and findings, as Parquet) to the history "
             "store DIR for `pgaudit-roles history` (config: history.dir).",
         ),
-        click.option(
-            "--history-keep",
-            metavar="RETENTION",
-            help="Retention applied when recording: days ('90d') or runs per target "
-            "('30 runs'); default: keep all (config: history.keep).",
-        ),
+        history_keep_option,
         click.option(
             "--target-name",
             metavar="NAME",
@@ -134,7 +105,7 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="No progress; of the summary only the gate line (PASS/FAIL and why), "
             "and nothing when text is not among the formats.",
         ),
-        click.option("--verbose", "-v", is_flag=True, help="Debug logs on stderr."),
+        verbose_option,
     ]
     for opt in reversed(options):
         f = opt(f)

@@ -10,6 +10,7 @@ from ..config import load_config
 from ..core.errors import UsageError
 from ..evaluate import baseline as baseline_mod
 from ..pipeline import evaluate_snapshot, load_rules_for
+from ._args import rules_dir_option
 from ._target import load_snapshot
 
 
@@ -33,13 +34,7 @@ def baseline() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Configuration file (naming policy, disabled rules...).",
 )
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also load user rules.",
-)
+@rules_dir_option
 @click.option(
     "--waivers",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -34,18 +34,28 @@ from ..collect.bootstrap import bootstrap_sql as render
     is_flag=True,
     help="Leave out the DO block that grants CONNECT on every current database.",
 )
+@click.option(
+    "--scan-database",
+    metavar="NAME",
+    help="The database the scan connects to (its DSN's dbname): the script stops unless it "
+    "runs there, where the pg_hba grants must be (they hold only in the database they are "
+    "run in).",
+)
 def bootstrap_sql(
     role: str,
     with_password_check: bool,
     with_ident: bool,
     no_create_role: bool,
     no_connect_grants: bool,
+    scan_database: str | None,
 ) -> None:
     """Print SQL that sets up a login role able to run `collect` without superuser:
     LOGIN, member of pg_monitor, SELECT on pg_hba_file_rules and EXECUTE on
     pg_hba_file_rules(), and CONNECT on every database that accepts connections (a
     commented DO block: the guide revokes CONNECT from PUBLIC). No password is printed:
-    set it from your secrets manager.
+    set it from your secrets manager. Run it in the database the scan connects to: the
+    role, pg_monitor and CONNECT hold in every database, the pg_hba grants only in the
+    database the script runs in.
     """
     click.echo(
         render(
@@ -54,6 +64,7 @@ def bootstrap_sql(
             with_ident=with_ident,
             create_role=not no_create_role,
             connect_grants=not no_connect_grants,
+            scan_database=scan_database,
         ),
         nl=False,
     )

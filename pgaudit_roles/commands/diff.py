@@ -11,25 +11,14 @@ from ..config import load_config
 from ..core.errors import UsageError
 from ..diffing import compare_files, write
 from ..evaluate.drift import KINDS
-from ._shared import FAIL_ON
+from ._args import FAIL_ON, output_file_option, rules_dir_option, text_json_html_format
 
 
 @click.command("diff")
 @click.argument("old")
 @click.argument("new")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "html"]),
-    default="text",
-    show_default=True,
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (atomically) instead of stdout.",
-)
+@text_json_html_format
+@output_file_option
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON),
@@ -43,13 +32,7 @@ from ._shared import FAIL_ON
     type=click.Path(dir_okay=False, path_type=Path),
     help="Configuration (naming policy, rules) used to evaluate snapshots.",
 )
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also load user rules.",
-)
+@rules_dir_option
 @click.option(
     "--framework",
     help="Compare only the findings of a framework's rules (golive, "

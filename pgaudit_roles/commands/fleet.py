@@ -19,7 +19,16 @@ from ..fleet.audit import FleetOptions, execute, parse_fleet_formats, select, wr
 from ..fleet.inventory import parse_duration
 from ..fleet.report_text import echo_summary
 from ..pipeline import load_rules_for
-from ._shared import FAIL_ON
+from ._args import (
+    FAIL_ON,
+    history_keep_option,
+    lock_timeout_option,
+    rules_dir_option,
+    sarif_anchor_option,
+    sarif_omit_waived_option,
+    statement_timeout_option,
+    verbose_option,
+)
 
 
 @click.command("fleet")
@@ -66,8 +75,8 @@ from ._shared import FAIL_ON
     metavar="SECONDS",
     help="Give up connecting to a target after this long (default 10).",
 )
-@click.option("--statement-timeout", metavar="DURATION", help="Per-statement limit (default 60s).")
-@click.option("--lock-timeout", metavar="DURATION", help="Lock wait limit (default 2s).")
+@statement_timeout_option
+@lock_timeout_option
 @click.option(
     "--config",
     "config_path",
@@ -75,13 +84,7 @@ from ._shared import FAIL_ON
     help="Configuration file every target starts from (a target's own [config] "
     "in the inventory is applied on top).",
 )
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also load user rules from this directory (repeatable).",
-)
+@rules_dir_option
 @click.option("--framework", help="Scope reports and gate to a framework (golive, cis).")
 @click.option(
     "--format",
@@ -113,13 +116,8 @@ from ._shared import FAIL_ON
     show_default=True,
     help="Whether each target's SQL script includes destructive statements.",
 )
-@click.option(
-    "--sarif-anchor",
-    default="pgaudit-roles.toml",
-    show_default=True,
-    help="Repository file SARIF results point at (GitHub needs a file).",
-)
-@click.option("--sarif-omit-waived", is_flag=True, help="Leave waived findings out of SARIF.")
+@sarif_anchor_option
+@sarif_omit_waived_option
 @click.option(
     "--history",
     "history_dir",
@@ -127,17 +125,12 @@ from ._shared import FAIL_ON
     help="Append every target's run (summary and findings, as Parquet) to the "
     "history store DIR, under the target's name (config: history.dir).",
 )
-@click.option(
-    "--history-keep",
-    metavar="RETENTION",
-    help="Retention applied when recording: days ('90d') or runs per target "
-    "('30 runs'); default: keep all (config: history.keep).",
-)
+@history_keep_option
 @click.option(
     "--no-env-compare", is_flag=True, help="Skip the comparison of each application's environments."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No per-target progress and no summary.")
-@click.option("--verbose", "-v", is_flag=True, help="Debug logs on stderr.")
+@verbose_option
 def fleet(
     inventory: Path,
     selects: tuple[str, ...],

@@ -11,6 +11,7 @@ from ..core.errors import UsageError
 from ..history.render import write
 from ..history.store import load
 from ..history.trend import build, parse_since
+from ._args import output_file_option, text_json_html_format
 
 
 @click.command("history")
@@ -27,19 +28,8 @@ from ..history.trend import build, parse_since
     help="Show runs from this date (ISO, UTC), e.g. 2026-01-31; earlier runs still "
     "date when a finding first appeared.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "html"]),
-    default="text",
-    show_default=True,
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (atomically) instead of stdout.",
-)
+@text_json_html_format
+@output_file_option
 @click.option(
     "--longest",
     type=click.IntRange(min=0),

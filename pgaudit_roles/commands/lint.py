@@ -16,6 +16,7 @@ import click
 
 from ..config import load_config
 from ..core.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ..core.text import printable
 from ..demo import choose_install
 from ..lint.outputs import write_github, write_text
 from ..lint.run import LintOptions
@@ -23,7 +24,13 @@ from ..lint.run import lint as run_lint
 from ..lint.source import LintSyntaxError
 from ..pipeline import load_rules_for
 from ..reports import write_format, write_reports
-from ._shared import FAIL_ON
+from ._args import (
+    baseline_option,
+    config_option,
+    fail_on_option,
+    rules_dir_option,
+    waivers_option,
+)
 
 LINT_FORMATS = ("text", "json", "sarif", "junit", "github")
 FILE_FORMATS = ("json", "sarif", "junit")
@@ -45,20 +52,8 @@ FILE_FORMATS = ("json", "sarif", "junit")
     metavar="NAME",
     help="Database the migrations run in until a \\connect.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Configuration file (default: .pgaudit-roles.toml or [tool.pgaudit-roles] "
-    "in pyproject.toml, searched upwards).",
-)
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also load user rules from this directory (repeatable).",
-)
+@config_option
+@rules_dir_option
 @click.option(
     "--format",
     "formats",
@@ -71,21 +66,9 @@ FILE_FORMATS = ("json", "sarif", "junit")
     help="Directory for json/sarif/junit files (default from config); "
     "'-' writes the one machine format to stdout.",
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice(FAIL_ON),
-    help="Lowest severity that exits 1 (default high; none never gates).",
-)
-@click.option(
-    "--baseline",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Baseline of accepted findings: only new ones gate.",
-)
-@click.option(
-    "--waivers",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Waiver file: reviewed, expiring exceptions.",
-)
+@fail_on_option
+@baseline_option
+@waivers_option
 @click.option(
     "--no-twin",
     is_flag=True,
@@ -186,7 +169,7 @@ def lint(
             cfg,
         )
     except LintSyntaxError as exc:
-        click.echo(" ".join(str(exc).split()), err=True)
+        click.echo(_shown(" ".join(str(exc).split())), err=True)
         sys.exit(exc.exit_code)
 
     if verbose and not quiet:
@@ -222,10 +205,18 @@ def _write_one(result: Any, fmt: str, fh: Any) -> None:
     write_format(result, fmt, fh)
 
 
+def _shown(text: str) -> str:
+    """A note or error on one visible line: control and bidi characters of file names
+    escaped; psql's backslash commands (``\\restrict``) keep their one backslash."""
+    return printable(text).replace("\\\\", "\\")
+
+
 def _echo_order(lint_meta: dict[str, Any]) -> None:
     for entry in lint_meta.get("layouts") or []:
-        click.echo(f"pgaudit-roles: {entry['directory']}: {entry['layout']} order", err=True)
+        click.echo(
+            f"pgaudit-roles: {printable(entry['directory'])}: {entry['layout']} order", err=True
+        )
     for i, f in enumerate(lint_meta.get("order") or [], 1):
-        click.echo(f"pgaudit-roles: {i:4d} {f}", err=True)
+        click.echo(f"pgaudit-roles: {i:4d} {printable(f)}", err=True)
     for note in lint_meta.get("notes") or []:
-        click.echo(f"pgaudit-roles: note: {note}", err=True)
+        click.echo(f"pgaudit-roles: note: {_shown(note)}", err=True)

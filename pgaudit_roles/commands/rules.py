@@ -17,9 +17,7 @@ from ..evaluate.rules import CATEGORIES, find_rule
 from ..pipeline import load_rules_for
 from ..reports.common import json_text, printable
 from ..rule_scaffold import new_rule as scaffold
-from ._args import TextChoice
-
-RULES_DIR_HELP = "Also load user rules from this directory (repeatable)."
+from ._args import TextChoice, rules_dir_option
 
 
 @click.group("rules")
@@ -53,13 +51,7 @@ def _load(rules_dirs: tuple[Path, ...], config_path: Path | None) -> tuple[list[
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP
 )
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help=RULES_DIR_HELP,
-)
+@rules_dir_option
 def list_rules(fmt: str, config_path: Path | None, rules_dirs: tuple[Path, ...]) -> None:
     """Every rule: id, severity, category and the secure condition it checks.
 
@@ -100,13 +92,7 @@ def list_rules(fmt: str, config_path: Path | None, rules_dirs: tuple[Path, ...])
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help=CONFIG_HELP
 )
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help=RULES_DIR_HELP,
-)
+@rules_dir_option
 def show_rule(
     rule_id: str, fmt: str, config_path: Path | None, rules_dirs: tuple[Path, ...]
 ) -> None:
@@ -200,6 +186,11 @@ def render_rule_text(r: object) -> str:
         lines.append(f"  - [{ref.kind}] {ref.text}" + (f" <{ref.url}>" if ref.url else ""))
     if r.check is not None:
         lines += ["", f"Statement check (lint): {r.check}"]
+    elif r.reported_by is not None:
+        lines += [
+            "",
+            f"Reported by: pgaudit-roles {r.reported_by} (no query: no snapshot holds it)",
+        ]
     else:
         lines += ["", "Query:", _indent(r.query.strip())]
     lines += ["", "Message:", _indent(r.message)]

@@ -17,6 +17,7 @@ from ..collect.connect import describe_target
 from ..collect.snapshot import save
 from ..core.errors import UsageError
 from ..pipeline import collect_snapshot
+from ._args import lock_timeout_option, statement_timeout_option
 from ._shared import report_options, run
 
 
@@ -35,8 +36,8 @@ from ._shared import report_options, run
     metavar="PATH",
     help="pg_hba.conf to parse when pg_hba_file_rules is not readable.",
 )
-@click.option("--statement-timeout", metavar="DURATION", help="Per-statement limit (default 60s).")
-@click.option("--lock-timeout", metavar="DURATION", help="Lock wait limit (default 2s).")
+@statement_timeout_option
+@lock_timeout_option
 @click.option(
     "--connect-timeout",
     type=click.IntRange(min=0),

@@ -13,6 +13,7 @@ from ..evaluate.engine import evaluate
 from ..evaluate.rules import resolve_ids
 from ..pipeline import load_rules_for
 from ..reports.common import printable
+from ._args import config_option, rules_dir_option
 from ._target import load_snapshot
 
 
@@ -28,14 +29,8 @@ def waivers() -> None:
     metavar="SNAPSHOT_OR_DSN",
     help="Also report waivers that match no current finding.",
 )
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also load user rules.",
-)
+@config_option
+@rules_dir_option
 def lint(
     file: Path, against: str | None, config_path: Path | None, rules_dirs: tuple[Path, ...]
 ) -> None:

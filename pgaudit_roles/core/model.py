@@ -66,10 +66,20 @@ class Rule:
     """Catalogue rules whose twin finding on the same statement this rule already reports."""
     draft: bool = False
     """Written by ``rules new`` and not finished: loaded and documented, never evaluated."""
+    reported_by: str | None = None
+    """Rules whose finding a command reports from what happened at run time, not from a
+    snapshot (``fleet``: a target nobody could audit has no snapshot to query): no
+    ``query`` and no ``check``; listed, documented, waivable and configurable like any
+    rule, never evaluated by the engine."""
 
     @property
     def help_anchor(self) -> str:
         return self.id.lower()
+
+    @property
+    def on_snapshot(self) -> bool:
+        """The engine evaluates it: a ``query`` rule (not lint's, not a command's own)."""
+        return self.check is None and self.reported_by is None
 
 
 def fingerprint(

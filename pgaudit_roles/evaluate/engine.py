@@ -13,6 +13,7 @@ The order matters and is the point of this module:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import decimal
 import uuid
@@ -23,10 +24,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..audit import audit_schema
 from ..audit.audit_schema import memory_limit, server_version_num
-from ..audit.limits import QueryTimeout, run_limited
+from ..audit.limits import QueryTimeout
 from ..collect import coverage
 from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult
-from . import frameworks, remediation
+from . import frameworks, remediation, rule_queries
 from .messages import render_message
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def evaluate(
     cfg: Settings = config or DefaultSettings()
     fw = None
     wanted: set[str] | None = None
-    selected = [r for r in rules if r.check is None]  # statement rules are lint's, not a snapshot's
+    selected = [r for r in rules if r.on_snapshot]  # not lint's statement rules, not fleet's
     if cfg.framework:
         fw = frameworks.load_framework(cfg.framework, rules)
         wanted = fw.rule_ids()
@@ -101,18 +102,20 @@ def evaluate(
     # gate, but what lies outside it is counted and its critical findings listed.
 
     gaps = coverage.database_gaps(snapshot)
-    con = open_sandbox(snapshot, cfg)
+    pool = open_query_pool(snapshot, cfg)
+    con = pool.con
     try:
         server_num = server_version_num(snapshot.meta)
         every = [
-            _partial(_evaluate_rule(con, snapshot, r, cfg, server_num), gaps)
-            for r in sorted(selected, key=lambda r: r.id)
+            _partial(res, gaps)
+            for res in _evaluate_rules(pool, snapshot, selected, cfg, server_num)
         ]
         inventory = build_inventory(con)
 
         if "access_review" in cfg.inventory_needs:
             inventory["access_review"] = access_review(con)
     finally:
+        pool.close()
         con.close()
     # coverage rules are about the scan itself: a framework never hides a blind spot
     results = (
@@ -194,20 +197,48 @@ def open_sandbox(snapshot: Snapshot, config: Settings | None = None) -> Any:
     (auto)loading and Python replacement scans, then locks the configuration so that no
     statement can switch them back; it runs before the first rule.
     """
+    return open_query_pool(snapshot, config, extra=False).con
+
+
+def open_query_pool(
+    snapshot: Snapshot, config: Settings | None = None, *, extra: bool = True
+) -> rule_queries.QueryPool:
+    """:func:`open_sandbox`, with the second connection ``rule_queries`` runs rules on
+    (opened before the lock, checked after it; none when ``extra`` is false)."""
     con = audit_schema.load(snapshot, getattr(config, "naming", None))
+    more: list[Any] = []
     try:
+        more = rule_queries.prepare(con) if extra else []
         audit_schema.lock_down(con)
+        more = rule_queries.verified(con, more)
     except Exception:
+        rule_queries.close(more)
         con.close()
         raise
-    return con
+    return rule_queries.QueryPool(con, more)
 
 
-def _evaluate_rule(
-    con: Any, snapshot: Snapshot, rule: Rule, cfg: Settings, server_num: int | None
-) -> RuleResult:
+def _evaluate_rules(
+    pool: rule_queries.QueryPool,
+    snapshot: Snapshot,
+    rules: Sequence[Rule],
+    cfg: Settings,
+    server_num: int | None,
+) -> list[RuleResult]:
+    """Every rule's result, by rule id: the queries of the rules that run go to the pool
+    at once (it returns them in order), findings are built as their rows arrive."""
+    ordered = sorted(rules, key=lambda r: r.id)
+    skipped = [_not_run(snapshot, r, cfg, server_num) for r in ordered]
+    queries = [r.query for r, s in zip(ordered, skipped, strict=True) if s is None]
+    out: list[RuleResult] = []
+    with contextlib.closing(pool.run(queries)) as outcomes:
+        for rule, skip in zip(ordered, skipped, strict=True):
+            out.append(skip if skip is not None else _rule_result(rule, cfg, next(outcomes)))
+    return out
+
+
+def _result_for(rule: Rule, cfg: Settings) -> Any:
     severity = cfg.severity.get(rule.id)
-    effective = severity or rule.severity
 
     def result(
         status: str, reason: str | None = None, findings: list[Finding] | None = None
@@ -216,6 +247,15 @@ def _evaluate_rule(
             rule=rule, status=status, reason=reason, findings=findings or [], severity=severity
         )
 
+    return result
+
+
+def _not_run(
+    snapshot: Snapshot, rule: Rule, cfg: Settings, server_num: int | None
+) -> RuleResult | None:
+    """The result of a rule that does not run (disabled, draft, server too old, a source
+    not collected), or None when its query is to run."""
+    result = _result_for(rule, cfg)
     if rule.id in cfg.disabled:
         return result(
             "skipped", f"disabled by config ({cfg.sources.get('rules.disable', 'config')})"
@@ -248,13 +288,18 @@ def _evaluate_rule(
         res = result("skipped", MISSING_SOURCE + "; ".join(reasons))
         res.not_evaluated = scopes
         return res
+    return None
 
-    try:
-        columns, rows = run_limited(con, rule.query)
-    except QueryTimeout as exc:
-        return result("error", f"query {exc}")
-    except Exception as exc:  # noqa: BLE001 - any DuckDB failure is this rule's error
-        return result("error", f"query failed: {_one_line(str(exc))}{_memory_hint(exc)}")
+
+def _rule_result(rule: Rule, cfg: Settings, outcome: rule_queries.Outcome) -> RuleResult:
+    """The rule's result from its query's outcome: rows -> findings, or the error."""
+    result = _result_for(rule, cfg)
+    effective = cfg.severity.get(rule.id) or rule.severity
+    if isinstance(outcome, QueryTimeout):
+        return result("error", f"query {outcome}")
+    if isinstance(outcome, BaseException):  # any DuckDB failure is this rule's error
+        return result("error", f"query failed: {_one_line(str(outcome))}{_memory_hint(outcome)}")
+    columns, rows = outcome
 
     findings: list[Finding] = []
     problems: list[str] = []
@@ -308,7 +353,7 @@ def _evaluate_rule(
     return result("fail" if findings else "pass", None, findings)
 
 
-def _memory_hint(exc: Exception) -> str:
+def _memory_hint(exc: BaseException) -> str:
     """What to do when a rule hit DuckDB's memory cap (a one-line error otherwise)."""
     if "out of memory" not in str(exc).lower():
         return ""

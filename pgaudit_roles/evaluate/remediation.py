@@ -550,6 +550,18 @@ def _flags(stmt: Any, login_roles: Collection[str]) -> set[str]:
     return flags
 
 
+def privilege_grantees(sql: str) -> list[str]:
+    """The roles named as grantees of the GRANT/REVOKE ... ON <objects> statements in
+    ``sql`` (not role memberships, not PUBLIC): the script orders a grant by them."""
+    from pglast import ast
+
+    out: list[str] = []
+    for _, stmt in _parse(sql, "remediation"):
+        if isinstance(stmt, ast.GrantStmt):
+            out += [n for n in _role_names(stmt.grantees)[0] if n]
+    return out
+
+
 def classify(sql: str, *, login_roles: Collection[str] = ()) -> set[str]:
     """What ``sql`` does, as flags read from its parse tree (union over its statements).
 

@@ -23,7 +23,7 @@ from typing import Any
 from ..audit import audit_schema
 from ..audit.audit_schema import AUDIT_TABLES
 from ..audit.limits import QueryTimeout, run_limited
-from ..collect.snapshot import Snapshot
+from ..collect.snapshot import SOURCES, Snapshot
 from ..core import resources
 from ..core.errors import RuleError
 from ..core.model import FIX_SAFETY, SEVERITIES, Reference, Rule
@@ -71,6 +71,7 @@ OBJECT_TYPES: tuple[str, ...] = (
     "cluster",
     "statement",
     "source",
+    "target",
 )
 REFERENCE_KINDS: tuple[str, ...] = ("guide", "cis", "docs", "other")
 MAX_TITLE = 150
@@ -98,28 +99,16 @@ OPTIONAL_KEYS: tuple[str, ...] = (
     "check",
     "covers",
     "draft",
+    "reported_by",
 )
-"""Exactly one of ``query`` (a SELECT over the audit schema) and ``check`` (a statement
-predicate of ``lint``, by name) is required."""
+"""Exactly one of ``query`` (a SELECT over the audit schema), ``check`` (a statement
+predicate of ``lint``, by name) and ``reported_by`` (a command that reports the finding
+itself, built-in rules only) is required."""
+REPORTERS: tuple[str, ...] = ("fleet",)
+"""Commands that report a built-in rule's findings themselves (``Rule.reported_by``)."""
 
-# Snapshot sources a rule may require (snapshot.SOURCES, kept literal so this module does not
-# depend on the collector's internals; a test checks they agree).
-SOURCE_NAMES: tuple[str, ...] = (
-    "roles",
-    "memberships",
-    "db_role_settings",
-    "databases",
-    "tablespaces",
-    "shared_acl",
-    "settings",
-    "activity",
-    "hba_rules",
-    "password_types",
-    "objects",
-    "policies",
-    "triggers",
-    "user_mappings",
-)
+SOURCE_NAMES = SOURCES
+"""Snapshot sources a rule may ``require``: the snapshot's own list (collect stage)."""
 
 # Functions a rule may never call, by lower-case name: anything that reads or writes files,
 # reaches the network, loads code, runs SQL text, or inspects the DuckDB process.
@@ -247,13 +236,22 @@ def rule_from_mapping(
     fix_safety = _choice(doc, "fix_safety", FIX_SAFETY, where)
     rationale = _str(doc, "rationale", where)
     message = _str(doc, "message", where)
-    if ("query" in doc) == ("check" in doc):
+    if sum(k in doc for k in ("query", "check", "reported_by")) != 1:
         raise RuleError(
             f"{where}: a rule needs exactly one of 'query' (SQL over the audit "
-            "schema) or 'check' (a lint statement predicate)"
+            "schema), 'check' (a lint statement predicate) or 'reported_by' (built-in "
+            "rules a command reports itself)"
         )
+    reported_by = None
+    if "reported_by" in doc:
+        if origin != "builtin":
+            raise RuleError(
+                f"{where}: 'reported_by' is for built-in rules a command reports itself; "
+                "a user rule needs a 'query'"
+            )
+        reported_by = _choice(doc, "reported_by", REPORTERS, where)
     check = _opt_str(doc, "check", where)
-    query = _str(doc, "query", where) if check is None else ""
+    query = _str(doc, "query", where) if "query" in doc else ""
     covers = _str_list(doc, "covers", where)
 
     remediation = _opt_str(doc, "remediation", where)
@@ -296,7 +294,7 @@ def rule_from_mapping(
     if validate:
         if check is not None:
             validate_check(check, where)
-        else:
+        elif reported_by is None:
             offset = _query_line_offset(text) if text is not None else 0
             validate_query(query, where, line_offset=offset)
         validate_message(message, where)
@@ -326,6 +324,7 @@ def rule_from_mapping(
         check=check,
         covers=tuple(covers),
         draft=draft,
+        reported_by=reported_by,
     )
 
 

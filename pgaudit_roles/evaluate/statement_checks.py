@@ -32,6 +32,14 @@ DANGEROUS_PREDEFINED: tuple[str, ...] = (
 
 RUNTIME_ATTRIBUTES: tuple[str, ...] = ("createrole", "createdb", "bypassrls", "isreplication")
 AUDIT_SETTING_PREFIXES: tuple[str, ...] = ("log_", "pgaudit.")
+PUBLIC_DEFAULTS: dict[str, frozenset[str]] = {
+    "database": frozenset({"CONNECT", "TEMP", "TEMPORARY"}),
+    "language": frozenset({"USAGE"}),
+    "type": frozenset({"USAGE"}),
+    "domain": frozenset({"USAGE"}),
+}
+"""What PUBLIC holds by default besides EXECUTE on functions (PostgreSQL's privilege docs,
+"Default privileges"): a GRANT of only these to PUBLIC gives nothing new."""
 
 Hit = dict[str, Any]
 
@@ -43,6 +51,9 @@ class State:
     naming: NamingPolicy = field(default_factory=NamingPolicy.default)
     current_role: str | None = None  # SET ROLE / SET SESSION AUTHORIZATION in this session
     secdef: set[str] = field(default_factory=set)  # SECURITY DEFINER functions, by name
+    placeholders: frozenset[str] = frozenset()  # this statement's psql-variable stand-ins
+    local: bool = False  # current_role came from SET LOCAL ROLE
+    outer_role: str | None = None  # the role before SET LOCAL ROLE
 
     def kind(self, role: str) -> str:
         return self.naming.classify_full(role).kind
@@ -71,6 +82,12 @@ def role_name(spec: Any) -> str:
     if rt == e.RoleSpecType.ROLESPEC_CSTRING:
         return str(spec.rolename)
     return str(rt.name).removeprefix("ROLESPEC_")
+
+
+def is_public(spec: Any) -> bool:
+    """PUBLIC, written ``PUBLIC``, ``public`` or ``"public"`` (PostgreSQL's rule); a role
+    named ``"PUBLIC"`` (quoted, upper case) is an ordinary role."""
+    return spec is not None and spec.roletype == _enums().RoleSpecType.ROLESPEC_PUBLIC
 
 
 def _role_options(node: Any) -> tuple[str | None, tuple[Any, ...]]:
@@ -114,8 +131,18 @@ def _object_kind(objtype: Any) -> str:
     return str(objtype.name).removeprefix("OBJECT_").lower().replace("_", " ")
 
 
-def _target(node: Any) -> str:
+def _target(node: Any, outer: Any = None) -> str:
     e = _enums()
+    if node.targtype == e.GrantTargetType.ACL_TARGET_DEFAULTS:
+        opts = getattr(outer, "options", None) or ()
+        roles = [role_name(r) for o in opts if o.defname == "roles" for r in o.arg]
+        schemas = [s.sval for o in opts if o.defname == "schemas" for s in o.arg]
+        return (
+            f"{_object_kind(node.objtype)}s created later"
+            + (f" by {', '.join(roles)}" if roles else "")
+            + (f" in schema {', '.join(schemas)}" if schemas else "")
+            + " (default privileges)"
+        )
     if node.targtype == e.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
         return f"all {_object_kind(node.objtype)}s in schema {', '.join(_names(node.objects))}"
     return f"{_object_kind(node.objtype)} {', '.join(_names(node.objects))}"
@@ -128,12 +155,24 @@ def _privileges(node: Any) -> list[str]:
 # --- the predicates ---------------------------------------------------------------------
 
 
-def password_literal(node: Any, state: State) -> list[Hit]:
+def _password_options(node: Any) -> tuple[str | None, str | None, tuple[Any, ...]]:
+    """(role, server, options) of a statement that can carry a password: CREATE/ALTER ROLE
+    (server None) and CREATE/ALTER USER MAPPING (the remote password, a secret too)."""
+    ast = _ast()
+    if isinstance(node, ast.CreateUserMappingStmt | ast.AlterUserMappingStmt):
+        return role_name(node.user), node.servername, tuple(node.options or ())
     role, options = _role_options(node)
+    return role, None, options
+
+
+def password_literal(node: Any, state: State) -> list[Hit]:
+    role, server, options = _password_options(node)
     ast = _ast()
     for opt in options:
         if opt.defname == "password" and isinstance(opt.arg, ast.String):
-            return [{"role": role}]
+            if any(p in opt.arg.sval for p in state.placeholders):
+                continue  # PASSWORD :'pw' (psql -v) or '${pw}' (Flyway): not in the file
+            return [{"role": role, "server": server}]
     return []
 
 
@@ -156,11 +195,20 @@ def runtime_role_attributes(node: Any, state: State) -> list[Hit]:
     return [{"role": role, "kind": state.kind(role), "attributes": names}]
 
 
+def _grant(node: Any) -> Any:
+    """The GrantStmt of a GRANT, or of ALTER DEFAULT PRIVILEGES ... GRANT (future objects)."""
+    ast = _ast()
+    if isinstance(node, ast.AlterDefaultPrivilegesStmt):
+        return node.action
+    return node if isinstance(node, ast.GrantStmt) else None
+
+
 def grant_to_public(node: Any, state: State) -> list[Hit]:
-    ast, e = _ast(), _enums()
-    if not isinstance(node, ast.GrantStmt) or not node.is_grant:
+    e = _enums()
+    outer, node = node, _grant(node)
+    if node is None or not node.is_grant:
         return []
-    if not any(role_name(g) == "PUBLIC" for g in node.grantees or ()):
+    if not any(is_public(g) for g in node.grantees or ()):
         return []
     if node.objtype in (
         e.ObjectType.OBJECT_FUNCTION,
@@ -168,15 +216,24 @@ def grant_to_public(node: Any, state: State) -> list[Hit]:
         e.ObjectType.OBJECT_ROUTINE,
     ):
         return []  # EXECUTE to PUBLIC is PostgreSQL's default; SECURITY DEFINER: its own rule
-    return [{"role": "PUBLIC", "privileges": ", ".join(_privileges(node)), "target": _target(node)}]
+    default = PUBLIC_DEFAULTS.get(str(node.objtype.name).removeprefix("OBJECT_").lower())
+    if default is not None and node.privileges and set(_privileges(node)) <= default:
+        return []  # re-grants what PUBLIC holds by default (e.g. after a REVOKE)
+    return [
+        {
+            "role": "PUBLIC",
+            "privileges": ", ".join(_privileges(node)),
+            "target": _target(node, outer),
+        }
+    ]
 
 
 def grant_all(node: Any, state: State) -> list[Hit]:
-    ast = _ast()
-    if not isinstance(node, ast.GrantStmt) or not node.is_grant or node.privileges:
+    outer, node = node, _grant(node)
+    if node is None or not node.is_grant or node.privileges:
         return []
     grantees = [role_name(g) for g in node.grantees or ()]
-    return [{"role": ", ".join(grantees), "target": _target(node)}]
+    return [{"role": ", ".join(grantees), "target": _target(node, outer)}]
 
 
 def create_on_public_schema(node: Any, state: State) -> list[Hit]:
@@ -219,6 +276,7 @@ def secdef_without_search_path(node: Any, state: State) -> list[Hit]:
             o.defname == "set"
             and isinstance(o.arg, ast.VariableSetStmt)
             and o.arg.name == "search_path"
+            and o.arg.kind != _enums().VariableSetKind.VAR_SET_DEFAULT  # TO DEFAULT: not fixed
         ):
             return []
     return [{"object_name": name}]
@@ -234,7 +292,7 @@ def secdef_execute_to_public(node: Any, state: State) -> list[Hit]:
         e.ObjectType.OBJECT_ROUTINE,
     ):
         return []
-    if not any(role_name(g) == "PUBLIC" for g in node.grantees or ()):
+    if not any(is_public(g) for g in node.grantees or ()):
         return []
     if node.targtype == e.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
         schemas = set(_names(node.objects))
@@ -300,7 +358,9 @@ _CREATE_SQL = {
 def audit_setting_override(node: Any, state: State) -> list[Hit]:
     ast = _ast()
     if isinstance(node, ast.AlterRoleSetStmt):
-        target = f"role {role_name(node.role) or 'ALL'}"
+        target = f"role {role_name(node.role) or 'ALL'}" + (
+            f" in database {node.database}" if node.database else ""
+        )
         setstmt = node.setstmt
     elif isinstance(node, ast.AlterDatabaseSetStmt):
         target = f"database {node.dbname}"
@@ -310,6 +370,11 @@ def audit_setting_override(node: Any, state: State) -> list[Hit]:
     name = (setstmt.name or "") if setstmt is not None else ""
     if not name.lower().startswith(AUDIT_SETTING_PREFIXES):
         return []
+    if setstmt.kind not in (
+        _enums().VariableSetKind.VAR_SET_VALUE,
+        _enums().VariableSetKind.VAR_SET_CURRENT,
+    ):
+        return []  # RESET / SET ... TO DEFAULT removes the override: the cluster's policy again
     return [
         {
             "target": target,
@@ -320,9 +385,30 @@ def audit_setting_override(node: Any, state: State) -> list[Hit]:
 
 
 def dangerous_predefined_granted(node: Any, state: State) -> list[Hit]:
+    """GRANT pg_x TO r, and its older spellings: CREATE ROLE r IN ROLE pg_x and
+    ALTER GROUP pg_x ADD USER r."""
     ast = _ast()
+    if isinstance(node, ast.CreateRoleStmt):
+        granted = [
+            role_name(r)
+            for o in node.options or ()
+            if o.defname == "addroleto" and isinstance(o.arg, tuple | list)
+            for r in o.arg
+        ]
+        return [{"granted": g, "role": node.role} for g in granted if g in DANGEROUS_PREDEFINED]
+    if isinstance(node, ast.AlterRoleStmt):
+        group = role_name(node.role)
+        if node.action != 1 or group not in DANGEROUS_PREDEFINED:
+            return []
+        members = [
+            role_name(r) for o in node.options or () if o.defname == "rolemembers" for r in o.arg
+        ]
+        return [{"granted": group, "role": m} for m in members]
     if not isinstance(node, ast.GrantRoleStmt) or not node.is_grant:
         return []
+    opts = {o.defname: _true(o.arg) for o in node.opt or ()}
+    if opts.get("inherit") is False and opts.get("set") is False and not opts.get("admin"):
+        return []  # PostgreSQL 16+: membership that neither inherits nor can SET ROLE
     granted = [p.priv_name for p in node.granted_roles or () if p.priv_name in DANGEROUS_PREDEFINED]
     members = [role_name(g) for g in node.grantee_roles or ()]
     return [{"granted": g, "role": m} for g in granted for m in members]
@@ -333,7 +419,26 @@ def _is_true_const(expr: Any) -> bool:
     if isinstance(expr, ast.A_Const) and isinstance(expr.val, ast.Boolean):
         return bool(expr.val.boolval)
     if isinstance(expr, ast.TypeCast):
-        return _is_true_const(expr.arg)
+        names = [n.sval for n in expr.typeName.names or ()] if expr.typeName else []
+        arg = expr.arg
+        if (
+            names
+            and names[-1] in ("bool", "boolean")
+            and isinstance(arg, ast.A_Const)
+            and isinstance(arg.val, ast.String)
+        ):  # 't'::boolean, CAST('yes' AS bool): PostgreSQL's boolean input forms of true
+            return arg.val.sval.strip().lower() in (
+                "t",
+                "tr",
+                "tru",
+                "true",
+                "y",
+                "ye",
+                "yes",
+                "on",
+                "1",
+            )
+        return _is_true_const(arg)
     return False
 
 
@@ -396,6 +501,8 @@ def track(node: Any, state: State) -> None:
     """Update ``state`` with what ``node`` establishes for later statements."""
     ast, e = _ast(), _enums()
     if isinstance(node, ast.VariableSetStmt) and node.name in ("role", "session_authorization"):
+        if node.is_local and not state.local:  # SET LOCAL: until the transaction ends
+            state.local, state.outer_role = True, state.current_role
         if node.kind == e.VariableSetKind.VAR_SET_VALUE and node.args:
             arg = node.args[0]
             value = getattr(getattr(arg, "val", None), "sval", None)
@@ -403,17 +510,44 @@ def track(node: Any, state: State) -> None:
         else:  # RESET ROLE, SET ROLE DEFAULT / NONE
             state.current_role = None
         return
+    if (isinstance(node, ast.VariableSetStmt) and node.kind == e.VariableSetKind.VAR_RESET_ALL) or (
+        isinstance(node, ast.DiscardStmt) and node.target == e.DiscardMode.DISCARD_ALL
+    ):
+        state.current_role, state.local, state.outer_role = None, False, None  # RESET ALL
+        return
+    if isinstance(node, ast.TransactionStmt) and node.kind in (
+        e.TransactionStmtKind.TRANS_STMT_COMMIT,
+        e.TransactionStmtKind.TRANS_STMT_ROLLBACK,
+        e.TransactionStmtKind.TRANS_STMT_PREPARE,
+    ):
+        end_transaction(state)
+        return
     if isinstance(node, ast.CreateFunctionStmt | ast.AlterFunctionStmt):
         name, options = _function_options(node)
         if name and _is_secdef(options):
             state.secdef.add(name)
             state.secdef.add(name.split(".")[-1])
+        elif name and (
+            isinstance(node, ast.CreateFunctionStmt)  # CREATE OR REPLACE: SECURITY INVOKER
+            or any(o.defname == "security" for o in options)  # ALTER ... SECURITY INVOKER
+        ):
+            state.secdef.discard(name)
+            if not any(f.split(".")[-1] == name.split(".")[-1] for f in state.secdef if "." in f):
+                state.secdef.discard(name.split(".")[-1])
+
+
+def end_transaction(state: State) -> None:
+    """COMMIT/ROLLBACK, or the end of a migration file its tool runs in a transaction: a
+    ``SET LOCAL ROLE`` ends there."""
+    if state.local:
+        state.current_role, state.local, state.outer_role = state.outer_role, False, None
 
 
 def password_literals(node: Any) -> list[str]:
-    """The password strings of a CREATE/ALTER ROLE, so every output can be scrubbed of them."""
+    """The password strings of a CREATE/ALTER ROLE or USER MAPPING, so every output can be
+    scrubbed of them."""
     ast = _ast()
-    _role, options = _role_options(node)
+    _role, _server, options = _password_options(node)
     return [
         o.arg.sval
         for o in options

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..collect.connect import parse_conninfo
+from ..core import resources
 from ..core.errors import EXIT_COLLECTION, EXIT_FINDINGS, EXIT_OK
 from ..core.model import (
     SEVERITIES,
@@ -28,7 +29,8 @@ from ..core.model import (
 )
 from ..core.signals import EXIT_SIGINT, EXIT_SIGTERM
 from ..evaluate import waivers as waivers_mod
-from ..evaluate.rules import resolve_ids
+from ..evaluate.messages import render_message
+from ..evaluate.rules import find_rule, load_rule_file, resolve_ids
 from ..reports.common import summarize
 
 if TYPE_CHECKING:
@@ -48,37 +50,14 @@ NOT_AUDITED = ("unreachable", "timeout", "error")
 """Statuses that are findings (PGR-FLEET-001): the target was due and was not audited."""
 
 
-def target_rule() -> Rule:
-    """PGR-FLEET-001: a fleet-level coverage rule. It is not in ``rules/`` because no
-    snapshot can hold its evidence (there is no snapshot of a cluster nobody reached)."""
-    return Rule(
-        id=FLEET_RULE_ID,
-        title="Every fleet target was reached and audited",
-        severity="high",
-        category="coverage",
-        rationale=(
-            "A target of the inventory that could not be audited (the server is down "
-            "or refuses the auditor, the per-target timeout passed, or the audit "
-            "failed) is a blind spot, not a clean result: none of its roles, grants "
-            "or pg_hba lines were looked at. The fleet reports it as a high coverage "
-            "finding of that target, every rule is skipped there, and the rest of the "
-            "fleet is still audited."
-        ),
-        query="",
-        message="Target {target} was not audited: {reason}",
-        manual=(
-            "Check that the server is up and that pg_hba.conf and the auditor's password "
-            "(passfile or service file) let the auditing role in, then run the fleet "
-            "again (or `pgaudit-roles scan` on that target). A timeout: raise the target's "
-            "timeout in the inventory or scan it with fewer databases at once. To accept "
-            "the gap knowingly (a decommissioned cluster), remove it from the inventory "
-            "or waive this finding for that target with a reason and an expiry date."
-        ),
-        fix_safety="manual",
-        object_type="target",
-        tags=("coverage", "fleet"),
-        origin="builtin",
-    )
+def target_rule(rules: Sequence[Rule] = ()) -> Rule:
+    """PGR-FLEET-001 as loaded from ``rules/`` (``reported_by = "fleet"``: no snapshot can
+    hold its evidence, there is no snapshot of a cluster nobody reached, so the fleet
+    reports it itself). From ``rules`` when they hold it, else read from the file."""
+    found = find_rule(rules, FLEET_RULE_ID)
+    if found is not None:
+        return found
+    return load_rule_file(resources.rules_dir() / f"{FLEET_RULE_ID}.toml", origin="builtin")
 
 
 @dataclass
@@ -251,24 +230,30 @@ def not_audited_result(
     target: Target, status: str, reason: str, rules: Sequence[Rule], cfg: Config, label: str
 ) -> ScanResult:
     """The ScanResult of a target that was not audited (see the module docstring)."""
-    rule = target_rule()
+    rule = target_rule(rules)
     severity = cfg.severity.get(FLEET_RULE_ID, rule.severity)
     what = {"unreachable": "unreachable", "timeout": "timed out", "error": "audit failed"}[status]
+    details = {"target": target.name, "status": status, "reason": reason, "where": label}
     finding = Finding(
         rule_id=FLEET_RULE_ID,
         severity=severity,
-        message=f"Target {target.name} was not audited ({what}): {reason}",
-        object_type="target",
+        message=render_message(rule.message, {**details, "what": what}),
+        object_type=rule.object_type,
         object_name=target.name,
         object_identity=target.name,
         manual=rule.manual,
-        details={"target": target.name, "status": status, "reason": reason, "where": label},
+        details=details,
     )
     skipped = f"target not audited ({what}): {reason}"
-    results = [RuleResult(rule=rule, status="fail", findings=[finding], severity=severity)]
+    if FLEET_RULE_ID in cfg.disabled:
+        disabled = f"disabled by config ({cfg.sources.get('rules.disable', 'config')})"
+        results = [RuleResult(rule=rule, status="skipped", reason=disabled, severity=severity)]
+    else:
+        results = [RuleResult(rule=rule, status="fail", findings=[finding], severity=severity)]
     results += [
         RuleResult(rule=r, status="skipped", reason=skipped, severity=cfg.severity.get(r.id))
         for r in rules
+        if r.reported_by is None
     ]
     meta: dict[str, Any] = {
         "target": conninfo_target(target.conninfo),
@@ -283,8 +268,8 @@ def not_audited_result(
     result = ScanResult(
         meta=meta, results=results, fail_on=cfg.fail_on, config_sources=dict(cfg.sources)
     )
-    if cfg.waivers is not None:
-        ids = {**resolve_ids(list(rules)), FLEET_RULE_ID: FLEET_RULE_ID}
+    if cfg.waivers is not None and FLEET_RULE_ID not in cfg.disabled:
+        ids = resolve_ids([*rules, rule])
         waivers_mod.apply([finding], waivers_mod.load(cfg.waivers), ids)
     return result
 

@@ -13,7 +13,8 @@ attribution is then exact per group and by names within it, and the cost stays b
 migration revokes is not a problem of the migration set.
 
 A statement the twin refuses is reported by the caller as a PGR-LINT-015 finding at its
-line with the server's primary message. After a failure the run stops when
+line with the server's primary message (unless it holds a placeholder, ``${x}`` or an unset
+psql variable, whose real value the twin cannot know: a note then). After a failure the run stops when
 ``ON_ERROR_STOP`` is on (the default for migration tools' layouts, as they stop too);
 psql files without it go on, as psql does.
 """
@@ -34,6 +35,7 @@ from ..core.sqlquote import quote_ident
 from ..demo import choose_install
 from ..evaluate.engine import evaluate
 from ..twin import build_twin
+from .plpgsql import embedded
 from .source import Statement, walk
 
 log = logging.getLogger(__name__)
@@ -257,6 +259,9 @@ def run_twin(
                 if why is not None:
                     out.not_applied.append(f"{st.file}:{st.line}: not applied on the twin: {why}")
                     continue
+                if st.kind == "CopyStmt":  # FROM stdin / TO stdout: data, not privileges
+                    out.not_applied.append(f"{st.file}:{st.line}: COPY data not loaded on the twin")
+                    continue
                 key = (st.database or default_db, st.user or "")
                 try:
                     conn = conns.get(key)
@@ -268,12 +273,24 @@ def run_twin(
                         )
                         conn = psycopg.connect(info, autocommit=True)
                         conns[key] = conn
-                    conn.execute(st.text.encode("utf-8"))
+                    cur = conn.execute(st.text.encode("utf-8"))
+                    if st.gexec:  # psql runs every value of the result as a statement
+                        for row in cur.fetchall() if cur.description else ():
+                            for value in row:
+                                if value is not None:
+                                    conn.execute(str(value).encode("utf-8"))
                     out.applied += 1
                     changed = changed or st.kind not in INERT
                 except psycopg.Error as exc:
-                    out.failures.append(_failure(st, exc))
                     _recover(conns.get(key))
+                    if st.placeholders:  # ${x} / psql -v values the twin cannot know
+                        out.not_applied.append(
+                            f"{st.file}:{st.line}: failed on the twin with placeholders "
+                            f"({', '.join(sorted(st.placeholders))}) in place of values set "
+                            "outside the migrations; not reported"
+                        )
+                        continue
+                    out.failures.append(_failure(st, exc))
                     if stop_here:
                         stopped = True
                         break
@@ -342,6 +359,8 @@ def statement_names(st: Statement) -> set[str]:
     from pglast import ast
 
     names: set[str] = set()
+    for inner in embedded(st):  # what a DO block runs
+        names |= statement_names(inner)
     for node in walk(st.node):
         if isinstance(node, ast.DefElem) and node.defname == "password":
             continue
@@ -358,7 +377,14 @@ def statement_names(st: Statement) -> set[str]:
 
 CATEGORY_KINDS: dict[str, tuple[str, ...]] = {
     "roles": ("CreateRoleStmt", "AlterRoleStmt", "GrantRoleStmt", "AlterRoleSetStmt"),
-    "ownership": ("Create", "ViewStmt", "DefineStmt", "AlterOwnerStmt", "CompositeTypeStmt"),
+    "ownership": (
+        "Create",
+        "ViewStmt",
+        "DefineStmt",
+        "AlterOwnerStmt",
+        "AlterTableStmt",  # ALTER TABLE/VIEW/SEQUENCE ... OWNER TO
+        "CompositeTypeStmt",
+    ),
     "privileges": ("GrantStmt", "GrantRoleStmt"),
     "default-privileges": ("AlterDefaultPrivilegesStmt",),
     "settings": ("AlterRoleSetStmt", "AlterDatabaseSetStmt", "AlterSystemStmt"),
@@ -369,7 +395,8 @@ CATEGORY_KINDS: dict[str, tuple[str, ...]] = {
 def attribute(f: Finding, group: Sequence[Statement], category: str = "") -> Statement:
     """The statement of ``group`` that most likely introduced ``f`` (module docstring):
     names matched (object 3, role 2, schema and database 1), plus 2 when the statement is
-    of a kind that causes findings of the rule's category."""
+    of a kind that causes findings of the rule's category. When no statement names the
+    finding, a DO block or ``\\gexec`` (SQL built at run time) is the likely cause."""
     wanted: list[tuple[str | None, int]] = [
         (f.role, 2),
         (f.object_name, 3),
@@ -391,6 +418,9 @@ def attribute(f: Finding, group: Sequence[Statement], category: str = "") -> Sta
             best, best_score = st, score
     if best is not None:
         return best
+    for st in group:  # named nowhere: most likely SQL built at run time (EXECUTE format)
+        if st.kind == "DoStmt" or st.gexec:
+            return st
     for st in group:
         if st.kind not in INERT:
             return st

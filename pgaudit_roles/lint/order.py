@@ -10,10 +10,13 @@ directories are expanded by the first layout that matches:
   master changelog's ``include``s when there is one, else natural sort;
 - Flyway: ``V<version>__<name>.sql`` by version compared numerically part by part
   (``V1_10`` after ``V1_9``), then ``R__<name>.sql`` repeatables by name; undo (``U``)
-  files are not run;
+  files are not run; SQL callbacks (``beforeMigrate.sql``, ``afterMigrate__grants.sql``)
+  where ``migrate`` runs them;
 - golang-migrate: ``<n>_<name>.up.sql`` by number, ``.down.sql`` not run;
 - dbmate: ``<n>_<name>.sql`` holding ``-- migrate:up``, by number, the ``migrate:down``
   part not run;
+- goose and sql-migrate: ``<n>_<name>.sql`` holding ``-- +goose Up`` (``-- +migrate Up``),
+  by number, the Down sections not run (``source.up_only``);
 - otherwise every ``*.sql`` under the directory in natural sort order (``2_x`` before
   ``10_x``).
 """
@@ -31,8 +34,13 @@ _FLYWAY = re.compile(
 )
 _MIGRATE = re.compile(r"^(?P<n>\d+)_(?P<name>.+)\.(?P<dir>up|down)\.sql$", re.IGNORECASE)
 _NUMBERED = re.compile(r"^(?P<n>\d+)[_-].*\.sql$", re.IGNORECASE)
-_LIQUIBASE_HEAD = re.compile(rb"\A(?:\s*\n)*\s*--\s*liquibase\s+formatted\s+sql", re.IGNORECASE)
-_DBMATE_UP = re.compile(rb"^--\s*migrate:up\b", re.MULTILINE)
+_BOM = rb"(?:\xef\xbb\xbf)?"  # a byte order mark before the first line's marker
+_LIQUIBASE_HEAD = re.compile(
+    rb"\A" + _BOM + rb"(?:\s*\n)*\s*--\s*liquibase\s+formatted\s+sql", re.IGNORECASE
+)
+_DBMATE_UP = re.compile(rb"^" + _BOM + rb"--\s*migrate:up\b", re.MULTILINE)
+_GOOSE_UP = re.compile(rb"^" + _BOM + rb"--[ \t]*\+goose[ \t]+up\b", re.MULTILINE | re.I)
+_SQL_MIGRATE_UP = re.compile(rb"^" + _BOM + rb"--[ \t]*\+migrate[ \t]+up\b", re.MULTILINE | re.I)
 
 
 @dataclass
@@ -95,8 +103,9 @@ def order_directory(d: Path) -> tuple[str, list[Path]]:
     if liquibase and len(liquibase) == len(sql):
         return "liquibase", liquibase_order(d, liquibase)
     flyway = [p for p in sql if _FLYWAY.match(p.name)]
-    if flyway and len(flyway) == len(sql):
-        return "flyway", flyway_order(flyway)
+    callbacks = [p for p in sql if _FLYWAY_CALLBACK.match(p.name)]
+    if flyway and len(flyway) + len(callbacks) == len(sql):
+        return "flyway", flyway_callbacks(flyway_order(flyway), callbacks)
     migrate = [p for p in sql if _MIGRATE.match(p.name)]
     if migrate and len(migrate) == len(sql):
         ups = [p for p in migrate if _MIGRATE.match(p.name).group("dir").lower() == "up"]  # type: ignore[union-attr]
@@ -108,6 +117,13 @@ def order_directory(d: Path) -> tuple[str, list[Path]]:
         and all(_DBMATE_UP.search(_head(p, 1 << 16)) for p in sql)
     ):
         return "dbmate", sorted(numbered, key=lambda p: (_num(_NUMBERED, p), p.name))
+    for name, marker in (("goose", _GOOSE_UP), ("sql-migrate", _SQL_MIGRATE_UP)):
+        if (
+            numbered
+            and len(numbered) == len(sql)
+            and all(marker.search(_head(p, 1 << 16)) for p in sql)
+        ):
+            return name, sorted(numbered, key=lambda p: (_num(_NUMBERED, p), p.name))
     return "natural", sql
 
 
@@ -154,6 +170,50 @@ def flyway_order(files: list[Path]) -> list[Path]:
     return [p for _v, p in sorted(versioned, key=lambda x: _strip_zeros(x[0]))] + [
         p for _n, p in sorted(repeatable)
     ]
+
+
+_FLYWAY_CALLBACK = re.compile(
+    r"^(?P<event>(?:before|after)[A-Z][A-Za-z]*|createSchema)(?:__.*)?\.sql$"
+)
+_FLYWAY_FORWARD = {
+    # event -> its place in a migrate run (5 is the repeatables)
+    "beforeMigrate": 0,
+    "beforeEachMigrate": 1,
+    "afterEachMigrate": 2,
+    "afterVersioned": 3,
+    "beforeRepeatables": 4,
+    "afterMigrate": 6,
+    "afterMigrateApplied": 7,
+}
+
+
+def flyway_callbacks(migrations: list[Path], callbacks: list[Path]) -> list[Path]:
+    """Flyway's SQL callbacks where a successful ``flyway migrate`` runs them:
+    beforeMigrate, then the versioned migrations (beforeEachMigrate and afterEachMigrate are
+    run once, around them all: a file is listed once), afterVersioned, beforeRepeatables,
+    the repeatables, afterMigrate and afterMigrateApplied. The other events (clean, info,
+    validate, undo, errors, per-statement) are not part of that run and are left out."""
+    slots: dict[int, list[Path]] = {}
+    for p in sorted(callbacks, key=lambda p: p.name):
+        m = _FLYWAY_CALLBACK.match(p.name)
+        assert m is not None
+        slot = _FLYWAY_FORWARD.get(m.group("event"))
+        if slot is not None:
+            slots.setdefault(slot, []).append(p)
+    versioned = [p for p in migrations if p.name[:1].upper() == "V"]
+    repeatable = [p for p in migrations if p.name[:1].upper() == "R"]
+    order = (
+        slots.get(0, [])
+        + slots.get(1, [])
+        + versioned
+        + slots.get(2, [])
+        + slots.get(3, [])
+        + slots.get(4, [])
+        + repeatable
+        + slots.get(6, [])
+        + slots.get(7, [])
+    )
+    return order
 
 
 def _strip_zeros(v: tuple[int, ...]) -> tuple[int, ...]:

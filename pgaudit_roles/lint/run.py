@@ -27,11 +27,14 @@ from ..evaluate.rules import resolve_ids
 from ..evaluate.statement_checks import password_literals
 from .effect import empty_twin, run_twin, snapshot_twin, statement_names
 from .order import order_paths
+from .plpgsql import embedded
 from .source import Source, Statement, read_sources, repo_root
 from .statements import run_checks
 
 TWIN_RULE = "PGR-LINT-015"
-TOOL_LAYOUTS = frozenset({"flyway", "golang-migrate", "dbmate", "sqitch", "liquibase"})
+TOOL_LAYOUTS = frozenset(
+    {"flyway", "golang-migrate", "dbmate", "goose", "sql-migrate", "sqitch", "liquibase"}
+)
 
 
 @dataclass
@@ -57,9 +60,9 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     ordered = order_paths(opts.paths)
     root = opts.root or repo_root(opts.paths[0] if opts.paths else Path.cwd())
     src = (
-        read_sources(ordered.files, root, database=None, dbmate=False)
+        read_sources(ordered.files, root, database=None, dbmate=False, dbname=opts.database)
         if not ordered.dbmate
-        else _read_dbmate(ordered, root)
+        else _read_dbmate(ordered, root, opts.database)
     )
     t_parse = time.perf_counter() - t0
     secrets = _secrets(src)
@@ -217,11 +220,11 @@ def _reported(a: Any, covered: list[tuple[Statement, frozenset[str]]]) -> bool:
     return False
 
 
-def _read_dbmate(ordered: Any, root: Path) -> Source:
+def _read_dbmate(ordered: Any, root: Path, dbname: str) -> Source:
     """dbmate files run only their migrate:up part; other files are read whole."""
     src = Source()
     for f in ordered.files:
-        part = read_sources([f], root, dbmate=f.resolve() in ordered.dbmate)
+        part = read_sources([f], root, dbmate=f.resolve() in ordered.dbmate, dbname=dbname)
         src.statements += part.statements
         src.notes += part.notes
         src.files += part.files
@@ -294,7 +297,12 @@ def _apply_waivers_and_baseline(result: ScanResult, rules: Sequence[Rule], cfg: 
 
 
 def _secrets(src: Source) -> list[str]:
-    found = {p for st in src.statements for p in password_literals(st.node)}
+    found = {
+        p
+        for st in [*src.statements, *(e for s in src.statements for e in embedded(s))]
+        for p in password_literals(st.node)
+        if p not in st.placeholders
+    }
     return sorted(found, key=len, reverse=True)
 
 

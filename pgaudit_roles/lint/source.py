@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
+from .psql import ENDS_STATEMENT, connect_target, lex, meta_name, meta_words
 
 
 class LintSyntaxError(UsageError):
@@ -39,6 +40,9 @@ class Statement:
     user: str | None = None  # from \connect db user; None: the twin's superuser
     on_error_stop: bool | None = None  # from \set ON_ERROR_STOP; None: the layout's default
     index: int = 0  # position in the whole migration set
+    placeholders: frozenset[str] = frozenset()  # stand-ins for psql variables, ${x} (psql.py)
+    gexec: bool = False  # followed by \gexec: psql runs each value of its result as SQL
+    embedded: bool = False  # a statement inside a DO block (checked, not applied on its own)
 
     @property
     def kind(self) -> str:
@@ -59,12 +63,11 @@ class _Session:
     database: str | None = None
     user: str | None = None
     on_error_stop: bool | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # psql \set values
 
 
-_META_KEEP = {"c", "connect", "set", "i", "include", "ir", "include_relative"}
 _TRUE = {"on", "true", "1", "yes"}
 _FALSE = {"off", "false", "0", "no"}
-_DOLLAR = re.compile(r"\$([A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -86,11 +89,19 @@ def repo_root(start: Path) -> Path:
 
 
 def read_sources(
-    files: list[Path], root: Path, *, database: str | None = None, dbmate: bool = False
+    files: list[Path],
+    root: Path,
+    *,
+    database: str | None = None,
+    dbmate: bool = False,
+    dbname: str | None = None,
 ) -> Source:
-    """Parse ``files`` in order (``\\ir`` includes inlined where they occur)."""
+    """Parse ``files`` in order (``\\ir`` includes inlined where they occur). ``dbname`` is
+    psql's ``:DBNAME`` until a ``\\connect`` (the database the migrations run in)."""
     src = Source()
     session = _Session(database=database)
+    if database or dbname:
+        session.variables["DBNAME"] = str(database or dbname)
     for path in files:
         _read_file(path, root, session, src, stack=(), dbmate=dbmate)
     for i, st in enumerate(src.statements):
@@ -111,11 +122,22 @@ def _read_file(
         raise LintSyntaxError(f"{shown}:{line}: not UTF-8 text") from None
     except OSError as exc:
         raise LintSyntaxError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise LintSyntaxError(f"{shown}:{line}: a NUL byte: binary data, not SQL text")
+    text = text.removeprefix("\ufeff")  # a byte order mark (Windows editors) is not SQL
     src.files.append(shown)
     if dbmate:
         text = _dbmate_up(text)
-    blanked, metas = split_meta(text)
+    text = up_only(text)
+    lexed = lex(text, session.variables)
+    blanked, metas = lexed.text, lexed.metas
     lines = LineMap(blanked)
+    for off, ref in lexed.unset:
+        src.notes.append(
+            f"{shown}:{lines.position(off)[0]}: psql variable {ref} is not set in the "
+            "migrations: checked as a placeholder"
+        )
     parsed = parse(blanked, shown, lines)
     events: list[tuple[int, int, Any]] = [(m[0], 0, m) for m in metas]
     events += [(off, 1, st) for off, st in parsed]
@@ -134,11 +156,22 @@ def _read_file(
                     database=session.database,
                     user=session.user,
                     on_error_stop=session.on_error_stop,
+                    placeholders=frozenset(
+                        v for o, v in lexed.spans if off <= o < off + len(stext)
+                    ),
                 )
             )
             continue
         off, command = item
         line = lines.position(off)[0]
+        if meta_name(command) in ENDS_STATEMENT:
+            if (
+                meta_name(command) == "gexec"
+                and src.statements
+                and src.statements[-1].file == shown
+            ):
+                src.statements[-1].gexec = True
+            continue
         _meta(
             command,
             path,
@@ -164,20 +197,27 @@ def _meta(
     stack: tuple[Path, ...],
     dbmate: bool,
 ) -> None:
-    words = _meta_words(command)
+    words = meta_words(command)
     name = words[0] if words else ""
     args = words[1:]
     if name in ("c", "connect"):
-        if args and args[0] != "-reuse-previous=on":
-            if args[0] != "-":
-                session.database = args[0]
-            if len(args) > 1 and args[1] != "-":
-                session.user = args[1]
+        values = [_meta_variable(a, session) for a in args]
+        if None in values:
+            src.notes.append(
+                f"{shown}:{line}: \\{name}: a psql variable is not set in the migrations: "
+                "the statements after it stay in the previous database"
+            )
+            return
+        database, user, whole = connect_target([a for a in values if a is not None])
+        session.database = database if whole else database or session.database
+        session.user = user if whole else user or session.user
         return
     if name == "set" and args and args[0] == "ON_ERROR_STOP":
         value = (args[1] if len(args) > 1 else "on").lower()
         session.on_error_stop = value in _TRUE or value not in _FALSE
         return
+    if name in ("set", "unset", "copy"):
+        return  # variables and \copy data: handled by the lexer (psql.py)
     if name in ("i", "include", "ir", "include_relative") and args:
         target = Path(args[0])
         if not target.is_absolute():
@@ -192,23 +232,13 @@ def _meta(
     src.notes.append(f"{shown}:{line}: psql meta-command \\{name or '?'} skipped")
 
 
-def _meta_words(command: str) -> list[str]:
-    """``\\c "my db" bob`` -> ['c', 'my db', 'bob'] (psql's quoting, simplified)."""
-    body = command.strip()[1:]
-    out: list[str] = []
-    for m in re.finditer(r'"((?:[^"]|"")*)"|\'((?:[^\']|\'\')*)\'|(\S+)', body):
-        if m.group(1) is not None:
-            out.append(m.group(1).replace('""', '"'))
-        elif m.group(2) is not None:
-            out.append(m.group(2).replace("''", "'"))
-        else:
-            out.append(m.group(3))
-    if out and not out[0].startswith(("'", '"')):
-        # "\set" and "\c" are words; a command glued to its argument stays one word
-        glued = re.match(r"([A-Za-z_?!]+)(.*)", out[0])
-        if glued and glued.group(2) and glued.group(1) in _META_KEEP:
-            out[0:1] = [glued.group(1), glued.group(2)]
-    return out
+def _meta_variable(arg: str, session: _Session) -> str | None:
+    """A meta-command argument with psql's ``:name`` (``:'name'``, ``:"name"``) replaced by
+    its ``\\set`` value; None when that variable is not set here (``psql -v``)."""
+    m = re.fullmatch(r":(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1", arg)
+    if m is None:
+        return arg
+    return session.variables.get(m.group(2))
 
 
 def _dbmate_up(text: str) -> str:
@@ -220,87 +250,31 @@ def _dbmate_up(text: str) -> str:
     return text[: m.start()] + re.sub(r"[^\n]", " ", tail)
 
 
+_SECTION = re.compile(
+    r"^--[ \t]*\+(?:goose|migrate)[ \t]+(Up|Down)\b.*$", re.MULTILINE | re.IGNORECASE
+)
+
+
+def up_only(text: str) -> str:
+    """goose (``-- +goose Up``/``Down``) and sql-migrate (``-- +migrate Up``/``Down``)
+    files hold the rollback in the same file: blank every Down section (lines kept), as the
+    forward run never executes it and the twin must not apply it."""
+    out, pos, down = [], 0, False
+    for m in _SECTION.finditer(text):
+        chunk = text[pos : m.start()]
+        out.append(re.sub(r"[^\r\n]", " ", chunk) if down else chunk)
+        down = m.group(1).lower() == "down"
+        pos = m.start()
+    tail = text[pos:]
+    out.append(re.sub(r"[^\r\n]", " ", tail) if down else tail)
+    return "".join(out)
+
+
 def split_meta(text: str) -> tuple[str, list[tuple[int, str]]]:
-    """(text with meta-command lines blanked, [(offset, command line)]).
-
-    A meta-command is a line whose first non-blank character is a backslash, in plain SQL
-    (not inside a string, quoted identifier, dollar quote or comment).
-    """
-    metas: list[tuple[int, str]] = []
-    chars = list(text)
-    n = len(text)
-    i = 0
-    line_start = True
-    depth = 0  # block comment nesting
-    while i < n:
-        c = text[i]
-        if depth:
-            if text.startswith("*/", i):
-                depth -= 1
-                i += 2
-                continue
-            if text.startswith("/*", i):
-                depth += 1
-                i += 2
-                continue
-            i += 1
-            continue
-        if line_start and c in " \t":
-            i += 1
-            continue
-        if line_start and c == "\\":
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            metas.append((i, text[i:end]))
-            for k in range(i, end):
-                chars[k] = " "
-            i = end
-            continue
-        line_start = False
-        if c == "\n":
-            line_start = True
-            i += 1
-        elif text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-        elif text.startswith("/*", i):
-            depth = 1
-            i += 2
-        elif c == "'":
-            escape = (
-                i > 0
-                and text[i - 1] in "eE"
-                and (i < 2 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
-            )
-            i = _skip_quoted(text, i + 1, "'", backslash=escape)
-        elif c == '"':
-            i = _skip_quoted(text, i + 1, '"', backslash=False)
-        elif c == "$" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
-            m = _DOLLAR.match(text, i)
-            if m:
-                end = text.find(m.group(0), m.end())
-                i = n if end < 0 else end + len(m.group(0))
-            else:
-                i += 1
-        else:
-            i += 1
-    return "".join(chars), metas
-
-
-def _skip_quoted(text: str, i: int, quote: str, *, backslash: bool) -> int:
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if backslash and c == "\\":
-            i += 2
-            continue
-        if c == quote:
-            if text.startswith(quote * 2, i):
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return n
+    """(text with meta-command lines blanked, [(offset, command line)]): ``psql.lex``
+    without ``\\set`` values (a quoted ``:'variable'`` becomes its placeholder)."""
+    lexed = lex(text)
+    return lexed.text, lexed.metas
 
 
 class LineMap:

@@ -2,7 +2,10 @@
 
 No server: this is what the pre-commit hook runs. One pass over the statements; each
 enabled statement rule's predicate sees the node and the ``State`` the earlier statements
-left (``SET ROLE``, SECURITY DEFINER functions), then ``track`` moves the state on.
+left (``SET ROLE``, SECURITY DEFINER functions), then ``track`` moves the state on. The
+statements a DO block runs (``plpgsql.embedded``) are checked at their own lines, as the
+idempotent ``DO $$ BEGIN IF NOT EXISTS ... CREATE ROLE ... END $$`` is how many teams
+write their role migrations.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 
 from ..audit.naming import NamingPolicy
 from ..core.model import Rule
-from ..evaluate.statement_checks import CHECKS, State, track
+from ..evaluate.statement_checks import CHECKS, State, end_transaction, track
+from .plpgsql import embedded
 from .source import Statement
 
 
@@ -35,15 +39,21 @@ def run_checks(
     sessions: dict[tuple[str | None, str | None], str | None] = {}
     hits: list[Hit] = []
     last_key: tuple[str | None, str | None] | None = None
+    last_file: str | None = None
     for st in statements:
+        if st.file != last_file:  # a tool commits each file: SET LOCAL ROLE ends with it
+            end_transaction(state)
+            last_file = st.file
         key = (st.database, st.user)
         if key != last_key:  # \connect starts a new session: SET ROLE does not carry over
             if last_key is not None:
                 sessions[last_key] = state.current_role
             state.current_role = sessions.get(key)
             last_key = key
-        for rule, predicate in active:
-            for values in predicate(st.node, state):
-                hits.append(Hit(rule=rule, statement=st, values=values))
-        track(st.node, state)
+        for one in (st, *embedded(st)):
+            state.placeholders = one.placeholders
+            for rule, predicate in active:
+                for values in predicate(one.node, state):
+                    hits.append(Hit(rule=rule, statement=one, values=values))
+            track(one.node, state)
     return hits

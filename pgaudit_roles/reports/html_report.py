@@ -16,13 +16,21 @@ anything beyond is summarised (counts by database and role) and left to the JSON
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__
-from ..core.model import SEVERITIES, SEVERITY_RANK, Finding, RuleResult, ScanResult
+from ..core.model import (
+    SEVERITIES,
+    SEVERITY_RANK,
+    Finding,
+    RequirementResult,
+    RuleResult,
+    ScanResult,
+)
 from ..core.resources import templates_dir
 from ..evaluate.template_cache import bytecode_cache
 from . import graph_svg, html_text
@@ -36,6 +44,25 @@ from .common import (
     summarize,
     target_label,
     where_label,
+)
+from .html_view import (
+    Assets,
+    FindingRow,
+    FrameworkInfo,
+    GraphInfo,
+    LoginCard,
+    Membership,
+    Page,
+    PageData,
+    PrivilegeTable,
+    ResolvedLine,
+    Route,
+    Routes,
+    RouteStep,
+    RuleLine,
+    RuleSection,
+    TopRisk,
+    WaiverNote,
 )
 from .registry import ReportContext
 from .sql_script import one_line
@@ -60,6 +87,28 @@ def _state(f: Finding) -> str:
     return "active"
 
 
+class _RowKeys:
+    """Element ids for finding rows, unique in the page: a row's key is its fingerprint,
+    and ``<fingerprint>-2``, ``-3``... for later rows sharing it (two findings of one rule
+    on the same object and role). Rows are keyed in page order (rendered rows, then those
+    embedded for "Show more"), so the first keeps the plain ``#f-<fingerprint>`` link and
+    the keys are the same on every render of the same result. Fingerprints are hex: no
+    suffixed key can equal another finding's fingerprint."""
+
+    def __init__(self) -> None:
+        self._seen: Counter[str] = Counter()
+        self.rendered: dict[int, str] = {}  # id(finding) -> key of a rendered row (top risks)
+
+    def key(self, f: Finding) -> str:
+        n = self._seen[f.fingerprint]
+        self._seen[f.fingerprint] += 1
+        return f.fingerprint if n == 0 else f"{f.fingerprint}-{n + 1}"
+
+    def rendered_key(self, f: Finding) -> str:
+        k = self.rendered[id(f)] = self.key(f)
+        return k
+
+
 class _Facets:
     """Index numbers for databases and roles: filters compare numbers, not raw names."""
 
@@ -76,7 +125,9 @@ class _Facets:
         return self.roles.setdefault(name, len(self.roles))
 
 
-def _finding_view(f: Finding, facets: _Facets) -> dict[str, Any]:
+def _finding_view(f: Finding, facets: _Facets, key: str | None = None) -> FindingRow:
+    """``key``: the row's element id suffix (_RowKeys); the fingerprint for lists whose
+    lines carry no id."""
     obj = object_label(f)
     state = _state(f)
     search = printable(
@@ -95,28 +146,28 @@ def _finding_view(f: Finding, facets: _Facets) -> dict[str, Any]:
             if x
         )
     ).lower()
-    return {
-        "fp": f.fingerprint,
-        "rule_id": f.rule_id,
-        "severity": f.severity,
-        "rank": SEVERITY_RANK[f.severity],
-        "database": f.database,
-        "db_i": facets.db(f.database),
-        "role": f.role,
-        "role_i": facets.role(f.role),
-        "object_type": f.object_type or "object",
-        "object": obj,
-        "message": f.message,
-        "remediation": _sql_one_line(f.remediation),
-        "manual": f.manual,
-        "destructive": f.destructive,
-        "state": state,
-        "baseline": f.baseline,
-        "waiver": f.suppressed,
-        "expired_waiver": f.details.get("expired_waiver"),
-        "widened": widened_lines(f),
-        "search": search,
-    }
+    return FindingRow(
+        key=f.fingerprint if key is None else key,
+        rule_id=f.rule_id,
+        severity=f.severity,
+        rank=SEVERITY_RANK[f.severity],
+        database=f.database,
+        db_i=facets.db(f.database),
+        role=f.role,
+        role_i=facets.role(f.role),
+        object_type=f.object_type or "object",
+        object=obj,
+        message=f.message,
+        remediation=_sql_one_line(f.remediation),
+        manual=f.manual,
+        destructive=f.destructive,
+        state=state,
+        baseline=f.baseline,
+        waiver=WaiverNote.of(f.suppressed),
+        expired_waiver=WaiverNote.of(f.details.get("expired_waiver")),
+        widened=tuple(widened_lines(f)),
+        search=search,
+    )
 
 
 def _sql_one_line(sql: str | None) -> str | None:
@@ -129,7 +180,7 @@ def _sql_one_line(sql: str | None) -> str | None:
     return one_line(sql)
 
 
-def _compact(v: dict[str, Any]) -> list[Any]:
+def _compact(v: FindingRow) -> list[Any]:
     """A finding for the embedded JSON (client-side pages): positional to keep it small.
     Display fields are already ``printable`` (as the templates' ``pr`` filter makes them);
     report.js puts them in the page with textContent only."""
@@ -138,26 +189,26 @@ def _compact(v: dict[str, Any]) -> list[Any]:
         return None if x is None else printable(x)
 
     return [
-        v["fp"],
-        v["severity"],
-        v["rank"],
-        pr(v["database"]),
-        v["db_i"],
-        pr(v["role"]),
-        v["role_i"],
-        pr(v["object_type"]),
-        pr(v["object"]),
-        pr(v["message"]),
-        v["remediation"],
-        None if v["manual"] is None else printable(" ".join(v["manual"].split())),
-        v["destructive"],
-        v["state"],
-        v["search"],
+        v.key,  # report.js: the row's id is "f-" + key, as finding_row makes it
+        v.severity,
+        v.rank,
+        pr(v.database),
+        v.db_i,
+        pr(v.role),
+        v.role_i,
+        pr(v.object_type),
+        pr(v.object),
+        pr(v.message),
+        v.remediation,
+        None if v.manual is None else printable(" ".join(v.manual.split())),
+        v.destructive,
+        v.state,
+        v.search,
     ]
 
 
-def _top(counter: Counter[str], n: int = 8) -> list[tuple[str, int]]:
-    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+def _top(counter: Counter[str], n: int = 8) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
 
 def _rule_view(
@@ -167,7 +218,8 @@ def _rule_view(
     opts: dict[str, int],
     budget: list[int],
     extra: dict[str, list[list[Any]]],
-) -> dict[str, Any]:
+    keys: _RowKeys,
+) -> RuleSection:
     ordered = sorted(
         r.findings,
         key=lambda f: (
@@ -179,57 +231,57 @@ def _rule_view(
         ),
     )
     n_rows = opts["html_rows_per_rule"]
-    rows = [_finding_view(f, facets) for f in ordered[:n_rows]]
+    rows = tuple(_finding_view(f, facets, keys.rendered_key(f)) for f in ordered[:n_rows])
     rest = ordered[n_rows:]
     take = min(len(rest), max(0, budget[0]))
     budget[0] -= take
     if take:
-        extra[r.rule.id] = [_compact(_finding_view(f, facets)) for f in rest[:take]]
+        extra[r.rule.id] = [_compact(_finding_view(f, facets, keys.key(f))) for f in rest[:take]]
     left = rest[take:]
     for f in left:  # still index them so every database and role can be filtered on
         facets.db(f.database)
         facets.role(f.role)
-    return {
-        "id": r.rule.id,
-        "anchor": "rule-" + r.rule.help_anchor,
-        "title": r.rule.title,
-        "severity": r.effective_severity,
-        "rank": SEVERITY_RANK[r.effective_severity],
-        "category": r.rule.category,
-        "rationale": r.rule.rationale,
-        "status": r.status,
-        "reason": r.reason,
-        "fix_safety": r.rule.fix_safety,
-        "references": references(r),
-        "counts": rule_counts(r, fail_on),
-        "rows": rows,
-        "embedded": take,
-        "has_sql": any(f.remediation for f in r.findings),
-        "not_embedded": len(left),
-        "left_by_db": _top(Counter(f.database or "(cluster)" for f in left)),
-        "left_by_role": _top(Counter(f.role for f in left if f.role)),
-    }
+    return RuleSection(
+        id=r.rule.id,
+        anchor="rule-" + r.rule.help_anchor,
+        title=r.rule.title,
+        severity=r.effective_severity,
+        rank=SEVERITY_RANK[r.effective_severity],
+        category=r.rule.category,
+        rationale=r.rule.rationale,
+        status=r.status,
+        reason=r.reason,
+        fix_safety=r.rule.fix_safety,
+        references=tuple(references(r)),
+        counts=rule_counts(r, fail_on),
+        rows=rows,
+        embedded=take,
+        has_sql=any(f.remediation for f in r.findings),
+        not_embedded=len(left),
+        left_by_db=_top(Counter(f.database or "(cluster)" for f in left)),
+        left_by_role=_top(Counter(f.role for f in left if f.role)),
+    )
 
 
 def _login_roles(
     result: ScanResult, limit: int, facets: _Facets
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[tuple[LoginCard, ...], int]:
     inv = result.inventory or {}
     roles = [
         r for r in inv.get("roles") or [] if isinstance(r, dict) and isinstance(r.get("name"), str)
     ]
     by_oid = {r.get("oid"): r["name"] for r in roles if r.get("oid") is not None}
-    member_of: dict[str, list[dict[str, Any]]] = {}
+    member_of: dict[str, list[Membership]] = {}
     for m in inv.get("memberships") or []:
         if not isinstance(m, dict):
             continue
         group = m.get("role") if "role" in m else by_oid.get(m.get("role_oid"))
         member = m.get("member") if "member" in m else by_oid.get(m.get("member_oid"))
         if isinstance(group, str) and isinstance(member, str):
-            opts = [
+            opts = tuple(
                 o.upper() for o in ("admin", "inherit", "set") if m.get(f"{o}_option", o != "admin")
-            ]
-            member_of.setdefault(member, []).append({"group": group, "options": opts})
+            )
+            member_of.setdefault(member, []).append(Membership(group, opts))
     # the engine fills "login_privileges" ({role: {counts: [...], top_objects: [...]}});
     # "role_privileges" (any nested dict/list) is accepted too
     privs = inv.get("login_privileges") or inv.get("role_privileges") or {}
@@ -252,21 +304,21 @@ def _login_roles(
         if r.get("config"):
             extra.append(("settings", ", ".join(map(str, r["config"]))))
         out.append(
-            {
-                "name": r["name"],
-                "role_i": facets.role(r["name"]),
-                "attrs": attrs,
-                "extra": extra,
-                "priv_table": _privilege_table(privs.get(r["name"])),
-                "member_of": sorted(member_of.get(r["name"], []), key=lambda x: x["group"]),
-                "privileges": _plain(privs.get(r["name"])),
-                "findings": per_role.get(r["name"], 0),
-            }
+            LoginCard(
+                name=r["name"],
+                role_i=facets.role(r["name"]),
+                attrs=tuple(attrs),
+                extra=tuple(extra),
+                priv_table=_privilege_table(privs.get(r["name"])),
+                member_of=tuple(sorted(member_of.get(r["name"], []), key=lambda x: x.group)),
+                privileges=_plain(privs.get(r["name"])),
+                findings=per_role.get(r["name"], 0),
+            )
         )
-    return out, max(0, len(login) - limit)
+    return tuple(out), max(0, len(login) - limit)
 
 
-def _routes(result: ScanResult, limit: int) -> dict[str, Any] | None:
+def _routes(result: ScanResult, limit: int) -> Routes | None:
     """Escalation routes to superuser-equivalent or OS access, worst first, each as a
     chain of (node, node kind, hop kind, evidence) for the "Who can become superuser"
     section; None when the result has no route inventory (an older engine)."""
@@ -280,27 +332,25 @@ def _routes(result: ScanResult, limit: int) -> dict[str, Any] | None:
         kinds = list(r.get("node_kinds") or [])
         hops = list(r.get("hop_kinds") or [])
         why = list(r.get("hop_evidence") or [])
-        chain = [
-            {
-                "node": n,
-                "kind": kinds[i] if i < len(kinds) else "role",
-                "hop": hops[i - 1] if 0 < i <= len(hops) else None,
-                "why": why[i - 1] if 0 < i <= len(why) else None,
-                "weakest": i == r.get("weakest_hop"),
-            }
+        chain = tuple(
+            RouteStep(
+                node=n,
+                kind=kinds[i] if i < len(kinds) else "role",
+                hop=hops[i - 1] if 0 < i <= len(hops) else None,
+                why=why[i - 1] if 0 < i <= len(why) else None,
+                weakest=i == r.get("weakest_hop"),
+            )
             for i, n in enumerate(nodes)
-        ]
-        out.append(
-            {
-                "from": r.get("from_role"),
-                "from_kind": r.get("from_kind"),
-                "target_kind": r.get("target_kind"),
-                "hops": r.get("hops"),
-                "chain": chain,
-                "fix": r.get("weakest_fix"),
-            }
         )
-    return {"routes": out, "left": max(0, len(rows) - limit)}
+        out.append(
+            Route(
+                from_kind=r.get("from_kind"),
+                hops=r.get("hops"),
+                chain=chain,
+                fix=r.get("weakest_fix"),
+            )
+        )
+    return Routes(routes=tuple(out), left=max(0, len(rows) - limit))
 
 
 def _first_fix(f: Finding) -> tuple[str | None, str | None, int]:
@@ -319,10 +369,11 @@ def _first_fix(f: Finding) -> tuple[str | None, str | None, int]:
     return None, None, 0
 
 
-def _top_risks(result: ScanResult, limit: int, rendered: set[str]) -> list[dict[str, Any]]:
+def _top_risks(result: ScanResult, limit: int, rendered: dict[int, str]) -> tuple[TopRisk, ...]:
     """The worst active findings across rules, for the block the page opens with: highest
     severity first, escalation routes first within a severity, at most two per rule
-    unless fewer than ``limit`` rules have findings; info findings never."""
+    unless fewer than ``limit`` rules have findings; info findings never. ``rendered``:
+    id(finding) -> its row's key, for the findings rendered as rows."""
     rules = {r.rule.id: r for r in result.results}
     active = [f for f in result.findings if _state(f) == "active" and f.severity != "info"]
     active.sort(
@@ -352,27 +403,28 @@ def _top_risks(result: ScanResult, limit: int, rendered: set[str]) -> list[dict[
         r = rules.get(f.rule_id)
         route = f.details.get("route") if isinstance(f.details.get("route"), str) else None
         sql, manual, more = _first_fix(f)
+        key = rendered.get(id(f))
         anchor = (
-            ("f-" + f.fingerprint)
-            if f.fingerprint in rendered
+            ("f-" + key)
+            if key is not None
             else ("rule-" + r.rule.help_anchor if r is not None else "findings")
         )
         out.append(
-            {
-                "severity": f.severity,
-                "rule_id": f.rule_id,
-                "title": r.rule.title if r is not None else f.rule_id,
-                "anchor": anchor,
-                "route": route,
-                "where": where_label(f),
-                "role": f.role,
-                "message": f.message,
-                "sql": sql,
-                "sql_more": more,
-                "manual": manual,
-            }
+            TopRisk(
+                severity=f.severity,
+                rule_id=f.rule_id,
+                title=r.rule.title if r is not None else f.rule_id,
+                anchor=anchor,
+                route=route,
+                where=where_label(f),
+                role=f.role,
+                message=f.message,
+                sql=sql,
+                sql_more=more,
+                manual=manual,
+            )
         )
-    return out
+    return tuple(out)
 
 
 def _route_chains(result: ScanResult) -> list[list[str]]:
@@ -384,7 +436,7 @@ def _route_chains(result: ScanResult) -> list[list[str]]:
     ]
 
 
-def _privilege_table(value: Any) -> dict[str, Any] | None:
+def _privilege_table(value: Any) -> PrivilegeTable | None:
     """The engine's summary shape as rows for a compact table, else None (generic view)."""
     if not isinstance(value, dict) or not isinstance(value.get("counts"), list):
         return None
@@ -425,19 +477,19 @@ def _privilege_table(value: Any) -> dict[str, Any] | None:
                 f"{', '.join(privs)} on {_objects(n, cls)}"
                 + (f" (via {', '.join(via)})" if via else "")
             )
-    return {
-        "counts": sorted(lines.items()),
-        "top": [
+    return PrivilegeTable(
+        counts=tuple((db, tuple(ls)) for db, ls in sorted(lines.items())),
+        top=tuple(
             (
-                t.get("database") or "(cluster)",
+                str(t.get("database") or "(cluster)"),
                 str(t.get("object_class") or ""),
                 str(t.get("identity") or ""),
                 join(t.get("privileges")),
                 join(t.get("via")),
             )
             for t in top
-        ],
-    }
+        ),
+    )
 
 
 _CLASS_PLURAL = {
@@ -486,12 +538,14 @@ def _plain(value: Any, depth: int = 0) -> Any:
     return str(value) if not isinstance(value, bool | int | float) else value
 
 
-def context(result: ScanResult, **options: Any) -> dict[str, Any]:
-    """Everything the templates show, as plain data (names still raw: templates escape)."""
+def context(result: ScanResult, **options: Any) -> Page:
+    """Everything the templates show, as typed data (names still raw: templates escape).
+    The one place the page is built: each value below is a field of html_view.Page."""
     opts = {k: int(options.get(k, v)) for k, v in DEFAULTS.items()}
     s = summarize(result)
     meta = result.meta
     facets = _Facets()
+    keys = _RowKeys()
     extra: dict[str, list[list[Any]]] = {}
     budget = [opts["html_max_embedded"]]
     failing = sorted(
@@ -502,14 +556,14 @@ def context(result: ScanResult, **options: Any) -> dict[str, Any]:
             r.rule.id,
         ),
     )
-    rules = [_rule_view(r, result.fail_on, facets, opts, budget, extra) for r in failing]
+    rules = tuple(_rule_view(r, result.fail_on, facets, opts, budget, extra, keys) for r in failing)
     listed = opts["html_max_listed"]
     waived = [f for f in result.findings if f.suppressed is not None]
     baselined = [f for f in result.findings if f.suppressed is None and f.baseline == "unchanged"]
     expired = [
         f for f in result.findings if f.suppressed is None and f.details.get("expired_waiver")
     ]
-    frameworks: dict[str, list[Any]] = {}
+    frameworks: dict[str, list[RequirementResult]] = {}
     for req in result.requirements:
         frameworks.setdefault(req.framework, []).append(req)
     logins, logins_left = _login_roles(result, listed, facets)
@@ -519,81 +573,81 @@ def context(result: ScanResult, **options: Any) -> dict[str, Any]:
         max_nodes=opts["graph_max_nodes"],
         routes=_route_chains(result)[:listed],
     )
-    rendered = {v["fp"] for rv in rules for v in rv["rows"]}
-    titles = {name: html_text.framework_info(name, meta) for name in frameworks}
+    titles = {name: FrameworkInfo.of(html_text.framework_info(name, meta)) for name in frameworks}
+    top_risks = _top_risks(result, opts["html_top_risks"], keys.rendered)
+    all_rules = sorted(
+        (
+            RuleLine(
+                id=r.rule.id,
+                anchor="rule-" + r.rule.help_anchor,
+                title=r.rule.title,
+                severity=r.effective_severity,
+                status=r.status,
+                counts=rule_counts(r, result.fail_on),
+                has_findings=bool(r.findings),
+                category=r.rule.category,
+            )
+            for r in result.results
+        ),
+        key=lambda x: x.id,
+    )
     dbs = sorted(facets.dbs.items(), key=lambda kv: kv[0])
     roles = sorted(facets.roles.items(), key=lambda kv: kv[0])
-    return {
-        "tool": TOOL_NAME,
-        "version": __version__,
-        "target": target_label(meta),
-        "server_version": meta.get("server_version"),
-        "collected_at": meta.get("collected_at"),
-        "connected_user": meta.get("connected_user"),
-        "is_superuser": meta.get("is_superuser"),
-        "not_collected": not_collected(meta),
-        "summary": s,
-        "severities": SEVERITIES,
-        "fail_on": result.fail_on,
-        "frameworks": frameworks,
-        "framework_info": titles,
-        "rules": rules,
-        "top_risks": _top_risks(result, opts["html_top_risks"], rendered),
-        "all_rules": sorted(
-            (
-                {
-                    "id": r.rule.id,
-                    "anchor": "rule-" + r.rule.help_anchor,
-                    "title": r.rule.title,
-                    "severity": r.effective_severity,
-                    "status": r.status,
-                    "counts": rule_counts(r, result.fail_on),
-                    "has_findings": bool(r.findings),
-                    "category": r.rule.category,
-                }
-                for r in result.results
-            ),
-            key=lambda x: x["id"],
-        ),
-        "problems": [
+    waived_rows = tuple(_finding_view(f, facets) for f in waived[:listed])
+    baselined_rows = tuple(_finding_view(f, facets) for f in baselined[:listed])
+    expired_rows = tuple(_finding_view(f, facets) for f in expired[:listed])
+    return Page(
+        tool=TOOL_NAME,
+        version=__version__,
+        target=target_label(meta),
+        server_version=meta.get("server_version"),
+        collected_at=meta.get("collected_at"),
+        connected_user=meta.get("connected_user"),
+        is_superuser=meta.get("is_superuser"),
+        not_collected=tuple(not_collected(meta)),
+        summary=s,
+        severities=tuple(SEVERITIES),
+        fail_on=result.fail_on,
+        frameworks=frameworks,
+        framework_info=titles,
+        rules=rules,
+        top_risks=top_risks,
+        all_rules=tuple(all_rules),
+        problems=tuple(
             r for r in result.results if r.status in ("skipped", "error") or r.not_evaluated
-        ],
-        "waived": [_finding_view(f, facets) for f in waived[:listed]],
-        "waived_total": len(waived),
-        "baselined": [_finding_view(f, facets) for f in baselined[:listed]],
-        "baselined_total": len(baselined),
-        "expired": [_finding_view(f, facets) for f in expired[:listed]],
-        "expired_total": len(expired),
-        "resolved": result.resolved[:listed],
-        "resolved_total": len(result.resolved),
-        "logins": logins,
-        "logins_left": logins_left,
-        "graph": graph.svg if graph is not None else None,
-        "graph_info": (
-            {
-                "boxes": len(graph.data["names"]),
-                "bundled": graph.layout.bundled,
-                "omitted": graph.layout.omitted,
-            }
+        ),
+        waived=waived_rows,
+        waived_total=len(waived),
+        baselined=baselined_rows,
+        baselined_total=len(baselined),
+        expired=expired_rows,
+        expired_total=len(expired),
+        resolved=tuple(ResolvedLine.of(e) for e in result.resolved[:listed]),
+        resolved_total=len(result.resolved),
+        logins=logins,
+        logins_left=logins_left,
+        graph=graph.svg if graph is not None else None,
+        graph_info=(
+            GraphInfo(
+                boxes=len(graph.data["names"]),
+                bundled=graph.layout.bundled,
+                omitted=graph.layout.omitted,
+            )
             if graph is not None and graph.layout
             else None
         ),
-        "routes": routes,
-        "inventory_notes": [str(e) for e in (result.inventory or {}).get("errors") or []][:10],
-        "inventory_truncated": int((result.inventory or {}).get("truncated") or 0),
-        "db_options": [("(cluster)" if name == "" else name, i) for name, i in dbs],
-        "role_options": roles,
-        "data": {
-            "format": "pgaudit-roles/html-data",
-            "version": 1,
-            "page": 100,
-            "extra": extra,
-            "total_findings": s.total,
-            "rows_rendered": sum(len(r["rows"]) for r in rules),
-            "graph": graph.data if graph is not None else None,
-        },
-        "opts": opts,
-    }
+        routes=routes,
+        inventory_notes=tuple(str(e) for e in (result.inventory or {}).get("errors") or [])[:10],
+        inventory_truncated=int((result.inventory or {}).get("truncated") or 0),
+        db_options=tuple(("(cluster)" if name == "" else name, i) for name, i in dbs),
+        role_options=tuple(roles),
+        data=PageData(
+            extra=extra,
+            total_findings=s.total,
+            rows_rendered=sum(len(r.rows) for r in rules),
+            graph=graph.data if graph is not None else None,
+        ),
+    )
 
 
 def _asset(name: str) -> str:
@@ -639,14 +693,11 @@ def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
         "default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "
         f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}"
     )
-    ctx = context(result, **options)
-    ctx.update(
-        csp=csp,
-        css=Markup(css),
-        js=Markup(js),  # our own static files, not data
-        graph=Markup(ctx["graph"]) if ctx["graph"] else None,
-    )  # ElementTree-escaped SVG
-    for chunk in env.get_template("report.html.j2").generate(**ctx):
+    page = context(result, **options)
+    if page.graph:  # ElementTree-escaped SVG
+        page = dataclasses.replace(page, graph=Markup(page.graph))
+    assets = Assets(csp=csp, css=Markup(css), js=Markup(js))  # our own static files, not data
+    for chunk in env.get_template("report.html.j2").generate(page=page, assets=assets):
         fh.write(chunk)
 
 

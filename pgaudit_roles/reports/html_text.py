@@ -9,6 +9,7 @@ browser test feeds them hostile names.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from typing import Any
@@ -22,36 +23,48 @@ _SEPARATORS = re.compile(r"([_./:,(\-]+)")
 _LONG_RUN = 24  # a run this long with no separator gets break chances every 12 characters
 
 
-def _wbr_run(text: str) -> Markup:
+def _wbr_run(text: str) -> str:
     if len(text) <= _LONG_RUN:
-        return escape(text)
-    return Markup("<wbr>").join(escape(text[i : i + 12]) for i in range(0, len(text), 12))
+        return _esc(text)
+    return "<wbr>".join(_esc(text[i : i + 12]) for i in range(0, len(text), 12))
+
+
+def _esc(text: str) -> str:
+    return str(escape(text))
 
 
 def ident(text: Any) -> Markup:
     """An identifier or message with break opportunities after ``_ . / : , ( -``: long
     names wrap at sensible points ("billing_/prod"), never as "billin/g_prod"; paired
     `backticks` become ``<code>``."""
-    s = printable("" if text is None else text)
+    return _ident(printable("" if text is None else text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _ident(s: str) -> Markup:
+    # Cached: a report shows the same role, schema and database names hundreds of times.
+    # Built as plain text from escaped pieces and fixed tags, then marked safe once.
     parts = s.split("`")
     if len(parts) > 1 and len(parts) % 2 == 1:
-        return Markup("").join(
-            _breakable(p) if i % 2 == 0 else Markup("<code>") + _breakable(p) + Markup("</code>")
-            for i, p in enumerate(parts)
+        return Markup(
+            "".join(
+                _breakable(p) if i % 2 == 0 else "<code>" + _breakable(p) + "</code>"
+                for i, p in enumerate(parts)
+            )
         )
-    return _breakable(s)
+    return Markup(_breakable(s))
 
 
-def _breakable(s: str) -> Markup:
-    out: list[Markup] = []
+def _breakable(s: str) -> str:
+    out: list[str] = []
     for piece in _SEPARATORS.split(s):
         if not piece:
             continue
         if _SEPARATORS.fullmatch(piece):
-            out.append(escape(piece) + Markup("<wbr>"))
+            out.append(_esc(piece) + "<wbr>")
         else:
-            out.append(Markup(" ").join(_wbr_run(w) for w in piece.split(" ")))
-    return Markup("").join(out)
+            out.append(" ".join(_wbr_run(w) for w in piece.split(" ")))
+    return "".join(out)
 
 
 def inline(text: Any) -> Markup:

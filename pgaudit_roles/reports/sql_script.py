@@ -7,7 +7,9 @@ PostgreSQL 13-18):
   stops the run and rolls back that database's changes.
 * Grouped by database (``\\connect`` to each, cluster-wide role changes from the
   maintenance database), then by phase in a safe order: grants, then ownership changes
-  (``ALTER ... OWNER TO``, ``REASSIGN OWNED``), then other changes, then revokes, then
+  (``ALTER ... OWNER TO``, ``REASSIGN OWNED``), then grants to the roles that lost
+  ownership (the change carries their ACL entries to the new owner), then other changes,
+  then revokes, then
   drops (``DROP OWNED`` before ``DROP``, ``DROP ROLE`` last, after every database). So a
   new owner is granted before the old one is revoked, and ownership moves before anything
   is dropped. Within a phase, by rule, then finding.
@@ -39,7 +41,7 @@ from typing import IO
 from .. import __version__
 from ..core.errors import UsageError
 from ..core.model import Finding, ScanResult
-from ..evaluate.remediation import RemediationError, check_sql, classify
+from ..evaluate.remediation import RemediationError, check_sql, classify, privilege_grantees
 from .common import outside_lines, printable
 from .registry import ReportContext
 
@@ -51,12 +53,15 @@ _PHASES: tuple[tuple[int, str], ...] = (
     (0, "create roles"),
     (1, "grants (new owners and members first)"),
     (2, "ownership changes (ALTER ... OWNER TO, REASSIGN OWNED)"),
-    (3, "other changes (role attributes, settings, default privileges)"),
-    (4, "revokes"),
-    (5, "DROP OWNED"),
-    (6, "drops"),
-    (7, "drop roles"),
+    (3, "grants to the former owners (an ownership change takes their grants along)"),
+    (4, "other changes (role attributes, settings, default privileges)"),
+    (5, "revokes"),
+    (6, "DROP OWNED"),
+    (7, "drops"),
+    (8, "drop roles"),
 )
+_FORMER_OWNER_GRANTS = 3
+_DROP_ROLE = 8
 _PHASE_NAMES = dict(_PHASES)
 
 _HEAD_RULE = "-- " + "=" * 76
@@ -212,20 +217,43 @@ class _Section:
 
 def _phase(flags: set[str]) -> int:
     if "drop_role" in flags:
-        return 7
+        return _DROP_ROLE
     if "drop_owned" in flags:
-        return 5
-    if "drop" in flags:
         return 6
+    if "drop" in flags:
+        return 7
     if "create_role" in flags:
         return 0
     if "ownership" in flags:
         return 2
     if "revoke" in flags:
-        return 4
+        return 5
     if "grant" in flags:
         return 1
-    return 3
+    return 4
+
+
+def _after_ownership_changes(stmts: list[_Stmt]) -> None:
+    """Move object grants to a role that is losing ownership after the ownership changes.
+
+    ALTER ... OWNER TO rewrites the object's ACL: every entry of the old owner, as grantee
+    or grantor, becomes the new owner's. A grant to the old owner that ran first (a writer
+    group that owned a table keeps DML on it, PGR-DEFP-004's or PGR-OWN-001's own grant)
+    would be carried to the new owner and the old one would end up with nothing (seen on
+    a layout where db_writer_x owned tables). The former owner is the finding's role for
+    the ownership fixes (PGR-OWN-001/002/004); a grant moved for any other role only runs
+    later in the same transaction, which changes nothing.
+    """
+    former: set[tuple[str, str | None]] = {
+        (s.finding.role, s.database)
+        for s in stmts
+        if "ownership" in s.flags and "reassign" not in s.flags and s.finding.role
+    }
+    for s in stmts:
+        if s.phase != 1 or "membership" in s.flags or "grant" not in s.flags:
+            continue
+        if any((g, s.database) in former for g in privilege_grantees(s.sql)):
+            s.phase = _FORMER_OWNER_GRANTS
 
 
 def _login_roles(result: ScanResult) -> set[str]:
@@ -316,7 +344,7 @@ def _statements(
             phase = _phase(flags)
             if "no_transaction" in flags:
                 section = "system"
-            elif phase == 7:
+            elif phase == _DROP_ROLE:
                 section = "cluster_drop"
             elif f.database:
                 section = "db"
@@ -333,6 +361,7 @@ def _statements(
                     f.database,
                 )
             )
+    _after_ownership_changes(out)
     return out
 
 
@@ -479,7 +508,8 @@ def render_sql_script(
         _comment("    psql -X -v ON_ERROR_STOP=1 -f", _shell_word(file_name)),
         "-- Each database's changes run in one transaction: the first error stops the script",
         "-- and rolls that database back (databases already committed stay changed).",
-        "-- Order: grants, ownership changes, other changes, revokes, drops; DROP ROLE last.",
+        "-- Order: grants, ownership changes, grants to the former owners, other changes,",
+        "-- revokes, drops; DROP ROLE last.",
         "-- Destructive means DROP, DROP OWNED, ALTER ROLE ... NOLOGIN, REVOKE from a role",
         "-- that can log in, or a fix its rule declares destructive. CASCADE is never used.",
         "-- No password or secret is ever written here: use your secrets manager.",

@@ -38,6 +38,14 @@ if TYPE_CHECKING:
 
 MAX_ROUNDS = 4
 
+TWIN_BLIND_SOURCES = frozenset({"policies"})
+"""Sources the twin does not rebuild: row-level security (ENABLE/FORCE and the policies,
+whose expressions need the tables' real columns and functions). A finding of a rule that
+reads them is absent from the twin whatever the script does, so it is neither *fixed* nor
+*new* there: it is counted as not verifiable (seen on a layout where enabling row-level
+security on the twin's policy-less copy of a table made PGR-RLS-006 appear, and every
+RLS finding counted as fixed)."""
+
 
 @dataclass
 class Verification:
@@ -57,6 +65,7 @@ class Verification:
     left_manual: int = 0
     left_destructive: int = 0
     left_unverifiable: int = 0  # fixed by ALTER SYSTEM: server settings are carried over
+    left_twin_blind: int = 0  # row-level security: the twin has none (TWIN_BLIND_SOURCES)
     left_other: list[Finding] = field(default_factory=list)
     new: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
@@ -76,7 +85,11 @@ class Verification:
         if not self.verified:
             return [f"verified:  no ({self.unverified_reason or 'not run'})"]
         left = (
-            self.left_manual + self.left_destructive + self.left_unverifiable + len(self.left_other)
+            self.left_manual
+            + self.left_destructive
+            + self.left_unverifiable
+            + self.left_twin_blind
+            + len(self.left_other)
         )
         out = [
             f"verified:  yes, on a twin of the snapshot (PostgreSQL {self.twin_version}, "
@@ -84,7 +97,8 @@ class Verification:
             f"           findings fixed: {self.fixed}; left: {left} ({self.left_manual} "
             f"manual, {self.left_destructive} destructive at level {self.level}, "
             f"{self.left_unverifiable} server settings (ALTER SYSTEM: not verifiable, the "
-            f"twin carries the source's settings), {len(self.left_other)} other); "
+            f"twin carries the source's settings), {self.left_twin_blind} row-level security "
+            f"(not verifiable: the twin has no policies), {len(self.left_other)} other); "
             f"new findings: {len(self.new)}",
             f"           follow-up fixes folded in: {len(self.followups)} "
             f"(rounds: {self.rounds}); fixes that failed on the twin: {len(self.failed)}; "
@@ -215,6 +229,11 @@ def verify_remediation(
     return v
 
 
+def _twin_blind(result: ScanResult) -> set[str]:
+    """Ids of the rules whose findings the twin cannot reproduce (TWIN_BLIND_SOURCES)."""
+    return {rr.rule.id for rr in result.results if TWIN_BLIND_SOURCES & set(rr.rule.requires)}
+
+
 def _evaluate(twin: Twin, rules: Sequence[Rule], cfg: Config) -> ScanResult:
     return evaluate_snapshot(twin.collect(), rules, cfg)
 
@@ -231,6 +250,7 @@ def _rounds(
     say: Callable[[str], None],
 ) -> tuple[ScanResult, dict[str, Finding]]:
     base = {f.fingerprint for f in result.findings}
+    blind = _twin_blind(result)
     folded: dict[str, Finding] = {}
     batch = [
         f for f in _active(result.findings) if f.remediation and f.fingerprint not in v.withheld
@@ -244,7 +264,7 @@ def _rounds(
         new = [
             f
             for f in _active(after.findings)
-            if f.fingerprint not in base and f.fingerprint not in folded
+            if f.fingerprint not in base and f.fingerprint not in folded and f.rule_id not in blind
         ]
         fixable = [f for f in new if f.remediation and f.fingerprint not in v.failed]
         if not fixable:
@@ -288,9 +308,16 @@ def _causes_to_withhold(
 
 
 def _judge(v: Verification, result: ScanResult, after: ScanResult, level: str) -> None:
-    now = {f.fingerprint: f for f in _active(after.findings)}
+    blind = _twin_blind(result)
+    now = {f.fingerprint: f for f in _active(after.findings) if f.rule_id not in blind}
     folded = {f.fingerprint: f for f in v.followups}
     for f in _active(result.findings):
+        if f.rule_id in blind:
+            if f.remediation and f.fingerprint not in v.failed and f.fingerprint not in v.withheld:
+                v.left_twin_blind += 1
+            elif not f.remediation:
+                v.left_manual += 1
+            continue
         if f.fingerprint not in now:
             if f.remediation:
                 v.fixed += 1

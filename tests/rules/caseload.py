@@ -21,6 +21,8 @@ Case file format::
                                                # database and read it and the case's; the
                                                # auditor gets CONNECT on this one only
     settings = { ssl = "on" }                  # optional server settings for this case only
+    inventory = "[[targets]] ..."              # fleet rules (reported_by = "fleet"): a fleet
+                                               # inventory run with `pgaudit-roles fleet`
     [case.match]                               # fail cases: a finding with these fields
     role = "app_{p}"
     database = "{db}"
@@ -31,7 +33,11 @@ are the rule's "Anti-pattern" and "Best practice" in docs/rules.md
 (pgaudit_roles/rule_examples.py): order the file to choose them.
 
 ``{p}`` becomes a unique lowercase prefix for cluster-wide names (roles); every role whose
-name contains it is dropped afterwards. ``{db}`` is the fresh database's name. SQL runs as
+name contains it is dropped afterwards. ``{db}`` is the fresh database's name. In an
+``inventory`` (a case of a rule the fleet command reports itself, PGR-FLEET-001), ``{host}``
+and ``{port}`` are the test server's, ``{user}`` is the collecting role and
+``{closed_port}`` a local TCP port where no server listens; the case runs alone, through
+the fleet, and its findings are the ones about targets whose name holds ``{p}``. SQL runs as
 the superuser. A case with ``hba`` is collected as the auditor without the pg_hba grants,
 so the collector reads the given file instead of the server's pg_hba_file_rules.
 
@@ -78,6 +84,7 @@ CASE_KEYS = {
     "match",
     "isolated",
     "connect_to",
+    "inventory",
 }
 SETTING_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 FINDING_MATCH_KEYS = {
@@ -114,6 +121,7 @@ class Case:
     max_version: int | None = None
     isolated: bool = False
     connect_to: str | None = None
+    inventory: str | None = None
     path: str = ""
 
     @property
@@ -173,7 +181,7 @@ def load_case_file(path: Path) -> list[Case]:
                 f"{at} ({name}): a fail case needs [case.match] naming the "
                 "finding it expects (role, database, object_name, ...)"
             )
-        for key in ("setup", "cluster_setup", "hba"):
+        for key in ("setup", "cluster_setup", "hba", "inventory"):
             if key in c and not isinstance(c[key], str):
                 raise CaseFileError(f"{at} ({name}): {key!r} must be a string")
         for key in ("min_version", "max_version"):
@@ -189,6 +197,13 @@ def load_case_file(path: Path) -> list[Case]:
             raise CaseFileError(
                 f"{at} ({name}): 'connect_to' must name a database, and the "
                 'case must say collect_as = "auditor"'
+            )
+        if c.get("inventory") is not None and any(
+            k in c for k in ("hba", "connect_to", "settings")
+        ):
+            raise CaseFileError(
+                f"{at} ({name}): a fleet case ('inventory') takes no 'hba', 'connect_to' "
+                "or 'settings': put them in the inventory's targets"
             )
         config = c.get("config", {})
         if not isinstance(config, dict):
@@ -218,6 +233,7 @@ def load_case_file(path: Path) -> list[Case]:
                 max_version=c.get("max_version"),
                 isolated=isolated,
                 connect_to=connect_to,
+                inventory=c.get("inventory"),
                 path=where,
             )
         )

@@ -60,7 +60,7 @@ def rules_by_id() -> dict[str, Any]:
 
 def mode(case: Case) -> str:
     """How a case runs: batch, auditor, config, hba or alone (see the module docstring)."""
-    if ISOLATE_ALL or case.isolated or case.settings or case.connect_to:
+    if ISOLATE_ALL or case.isolated or case.settings or case.connect_to or case.inventory:
         return "alone"
     if case.hba is not None:
         return "hba"
@@ -393,6 +393,9 @@ def alone(pg: Any, tmp_path: Path) -> Iterator[Any]:
             if case.collect_as == "auditor":
                 user = f"{prefix}_auditor"
                 ensure_auditor(pg, user, [case.connect_to or prep.db])
+            if case.inventory is not None:
+                prep.result = run_fleet_case(pg, prep, user, tmp_path)
+                return prep
             dbs = [case.connect_to, prep.db] if case.connect_to else [prep.db]
             with server_settings(pg, substitute(case.settings, prefix, prep.db)):
                 snapshot = collect_for(pg, user, dbs, prep.hba_path)
@@ -411,6 +414,51 @@ def alone(pg: Any, tmp_path: Path) -> Iterator[Any]:
     finally:
         for prep in made:
             cleanup(pg, [prep.db], prep.prefix)
+
+
+def run_fleet_case(pg: Any, prep: Prepared, user: str, tmp_path: Path) -> Any:
+    """A fleet case: its inventory run through the fleet (as ``pgaudit-roles fleet`` does,
+    in this process), and the case's rule over every target as one RuleResult: ``fail``
+    with the findings of the targets where the fleet reported it, ``pass`` when every
+    target was audited without it (the fleet reports the rule only where it fails)."""
+    from pgaudit_roles.config import Config
+    from pgaudit_roles.core.localpg import free_port
+    from pgaudit_roles.core.model import RuleResult
+    from pgaudit_roles.fleet.audit import FleetOptions, execute, select
+    from pgaudit_roles.pipeline import load_rules_for
+
+    case = prep.case
+    assert case.inventory is not None
+    text = substitute(case.inventory, prep.prefix, prep.db)
+    for name, value in (
+        ("{host}", str(pg.cluster.socket_dir)),
+        ("{port}", str(pg.cluster.port)),
+        ("{user}", user),
+        ("{closed_port}", str(free_port())),
+    ):
+        text = text.replace(name, value)
+    inventory = tmp_path / "fleet.toml"
+    inventory.write_text(text, encoding="utf-8")
+    opts = FleetOptions(
+        inventory=inventory,
+        output_dir=tmp_path / "fleet",
+        formats=["json"],
+        parallel=2,
+        timeout_s=120.0,
+        compare_environments=False,
+    )
+    cfg = Config()
+    rules = load_rules_for(cfg)
+    loaded, chosen = select(opts)
+    fleet = execute(opts, loaded, chosen, cfg, rules, lambda _line: None)
+    rule = rules_by_id()[case.rule_id]
+    findings: list[Any] = []
+    for o in fleet.outcomes:
+        assert o.result is not None, f"target {o.target.name}: {o.status} ({o.reason})"
+        mine = [r for r in o.result.results if r.rule.id == rule.id]
+        assert mine or o.status == "audited", f"{o.target.name}: {o.status} without {rule.id}"
+        findings += [f for r in mine for f in r.findings]
+    return RuleResult(rule=rule, status="fail" if findings else "pass", findings=findings)
 
 
 def finding_matches(f: Any, match: dict[str, Any]) -> bool:

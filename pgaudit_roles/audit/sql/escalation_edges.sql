@@ -33,7 +33,7 @@ schema_privs AS MATERIALIZED (  -- who may use / create in each schema of those 
       AND p.database_oid IN (SELECT database_oid FROM sd_dbs)
     UNION
     SELECT e.database_oid, e.object_oid, e.role_oid, e.privilege
-    FROM effective_privileges e
+    FROM internal.esc_effective e
     WHERE e.object_class = 'schema' AND e.privilege IN ('USAGE', 'CREATE') AND NOT e.is_system
       AND e.database_oid IN (SELECT database_oid FROM sd_dbs)
 ),
@@ -45,16 +45,33 @@ sd_exec AS (  -- who may call each function: EXECUTE on it and USAGE on its sche
     UNION
     SELECT f.database_oid, f.oid, e.role_oid
     FROM sd f
-    JOIN effective_privileges e ON e.object_class = 'function' AND e.database_oid = f.database_oid
+    JOIN internal.esc_effective e ON e.object_class = 'function' AND e.database_oid = f.database_oid
                                AND e.object_oid = f.oid AND e.privilege = 'EXECUTE'
 ),
-sd_callable AS MATERIALIZED (
+sd_callable AS MATERIALIZED (  -- USAGE on the schema held by the caller itself or by PUBLIC:
+                                -- two equi-joins (a row may come twice; hijack groups)
     SELECT x.database_oid, x.oid, x.actor_oid
     FROM sd_exec x
     JOIN sd f ON f.database_oid = x.database_oid AND f.oid = x.oid
     JOIN schema_privs u ON u.database_oid = x.database_oid AND u.schema_oid = f.schema_oid
-                       AND u.privilege = 'USAGE'
-                       AND (u.actor_oid = x.actor_oid OR u.actor_oid = 0)
+                       AND u.privilege = 'USAGE' AND u.actor_oid = x.actor_oid
+    UNION ALL
+    SELECT x.database_oid, x.oid, x.actor_oid
+    FROM sd_exec x
+    JOIN sd f ON f.database_oid = x.database_oid AND f.oid = x.oid
+    JOIN schema_privs u ON u.database_oid = x.database_oid AND u.schema_oid = f.schema_oid
+                       AND u.privilege = 'USAGE' AND u.actor_oid = 0
+),
+callable_create AS (  -- the schemas each caller may create in, itself or as PUBLIC
+    SELECT c.database_oid, c.oid, c.actor_oid, w.schema_oid
+    FROM sd_callable c
+    JOIN schema_privs w ON w.database_oid = c.database_oid AND w.privilege = 'CREATE'
+                       AND w.actor_oid = c.actor_oid
+    UNION ALL
+    SELECT c.database_oid, c.oid, c.actor_oid, w.schema_oid
+    FROM sd_callable c
+    JOIN schema_privs w ON w.database_oid = c.database_oid AND w.privilege = 'CREATE'
+                       AND w.actor_oid = 0
 ),
 direct_holders AS (  -- roles (or PUBLIC) that hold EXECUTE or CREATE themselves, or own a schema:
                      -- edges start there, members reach them through membership edges
@@ -74,20 +91,20 @@ hijack AS (  -- callable AND able to plant an object the function resolves by na
     SELECT f.database, f.database_oid, f.oid, f.identity, f.kind, f.owner, f.owner_oid,
            f.search_path, f.schema, f.name, f.identity_args, c.actor_oid,
            min(s.name) AS via_schema
-    FROM sd_callable c
+    FROM callable_create c
     JOIN direct_holders h ON h.database_oid = c.database_oid AND h.actor_oid = c.actor_oid
     JOIN sd f ON f.database_oid = c.database_oid AND f.oid = c.oid
-    JOIN schema_privs w ON w.database_oid = c.database_oid AND w.privilege = 'CREATE'
-                       AND (w.actor_oid = c.actor_oid OR w.actor_oid = 0)
-    JOIN schemas s ON s.database_oid = w.database_oid AND s.oid = w.schema_oid AND NOT s.is_system
+    JOIN schemas s ON s.database_oid = c.database_oid AND s.oid = c.schema_oid AND NOT s.is_system
     WHERE c.actor_oid <> f.owner_oid
       -- the function's search path is resolved with the owner's privileges: a schema the
       -- owner may not use is skipped, so the planted object must be in one it can use
       AND (coalesce((SELECT r.superuser FROM roles r WHERE r.oid = f.owner_oid), false)
            OR EXISTS (SELECT 1 FROM schema_privs ou
                       WHERE ou.database_oid = f.database_oid AND ou.schema_oid = s.oid
-                        AND ou.privilege = 'USAGE'
-                        AND (ou.actor_oid = f.owner_oid OR ou.actor_oid = 0)))
+                        AND ou.privilege = 'USAGE' AND ou.actor_oid = f.owner_oid)
+           OR EXISTS (SELECT 1 FROM schema_privs ou
+                      WHERE ou.database_oid = f.database_oid AND ou.schema_oid = s.oid
+                        AND ou.privilege = 'USAGE' AND ou.actor_oid = 0))
       AND (f.search_path IS NULL
            OR EXISTS (SELECT 1 FROM sd_entries en
                       WHERE en.database_oid = f.database_oid AND en.oid = f.oid
@@ -99,7 +116,7 @@ code_privs AS MATERIALIZED (  -- what function owners may do in each schema: CRE
                  -- FUNCTION ... SET SCHEMA: USAGE on its schema to name it, CREATE on the new
                  -- one) to a schema it can create in, then replaces it there
     SELECT e.database_oid, e.role_oid, s.name AS schema, e.privilege
-    FROM effective_privileges e
+    FROM internal.esc_effective e
     JOIN schemas s ON s.database_oid = e.database_oid AND s.oid = e.object_oid AND NOT s.is_system
     WHERE e.object_class = 'schema' AND e.privilege IN ('CREATE', 'USAGE')
       AND e.role_oid IN (SELECT function_owner_oid FROM triggers

@@ -1,0 +1,240 @@
+"""Run the rule queries of one evaluation on two DuckDB connections at once.
+
+Why: at the size of most clusters (the audit schema on one DuckDB thread, see
+``audit_schema.SMALL_SNAPSHOT_ROWS``) each of the 66 rule queries costs 2-50 ms, most of it
+DuckDB's binder and optimizer, and they ran one after the other on one core. DuckDB
+releases the GIL while it plans and executes, so a second connection to the same
+in-memory database (``con.cursor()``) runs a second query on the other core: the rules
+take about half the wall time for the same CPU. Results do not depend on it: each query
+still runs on one DuckDB thread over the same data, and :func:`QueryPool.run` hands the
+outcomes back in the order of the queries given.
+
+The limits of ``audit.limits`` hold here too: a query past :func:`limits.query_timeout`
+is interrupted and becomes :class:`QueryTimeout`; the address-space ceiling
+(``memory_ceiling``) covers the whole batch; the main thread only waits, in short steps,
+so Ctrl-C or SIGTERM reaches it at once and interrupts every running query.
+
+The sandbox stays whole: the second connection is opened before ``lock_down`` and given
+the connection-local settings ``lock_down`` sets (``python_enable_replacements``) and
+the temporary macros the audit schema defined; after the lock, every connection-local
+setting must equal the first connection's, or the pool runs on the first connection
+alone. When DuckDB runs on more than one thread (large snapshots)
+the queries run one at a time, as before: there each query already uses every core, and
+two at once would share the memory cap.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from ..audit.limits import QueryTimeout, memory_ceiling, query_timeout, run_limited
+
+WORKERS = 2
+"""Connections that run rule queries at once (fewer on a one-CPU machine)."""
+
+_POLL = 0.05
+_GRACE = 5.0  # seconds an interrupted query gets to stop before it is given up on
+
+LOCAL_SETTINGS = {"python_enable_replacements": "false", "enable_progress_bar": "false"}
+"""Connection-local settings and the values the sandbox gives them (``audit_schema``'s
+``lock_down`` and ``new_connection``): set on the extra connection before the lock. Any
+other difference found after the lock leaves the extra connection unused."""
+
+Outcome = tuple[list[str], list[tuple[Any, ...]]] | BaseException
+
+
+def _setting(con: Any, name: str) -> Any:
+    return con.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+
+
+def _temp_macros(con: Any) -> list[tuple[Any, ...]]:
+    return sorted(
+        con.execute(
+            "SELECT function_name, function_type, parameters, macro_definition "
+            "FROM duckdb_functions() WHERE database_name = 'temp'"
+        ).fetchall(),
+        key=repr,
+    )
+
+
+def _local_settings(con: Any) -> list[tuple[Any, ...]]:
+    return con.execute(
+        "SELECT name, value FROM duckdb_settings() WHERE scope = 'LOCAL' ORDER BY name"
+    ).fetchall()
+
+
+def prepare(con: Any) -> list[Any]:
+    """Extra connections for :class:`QueryPool`, opened on ``con`` BEFORE ``lock_down``.
+
+    Empty when DuckDB runs on several threads, the machine has one CPU, or the temporary
+    macros cannot be copied (then the rules run on ``con`` alone).
+    """
+    if WORKERS < 2 or (os.cpu_count() or 1) < 2:
+        return []
+    try:
+        if int(_setting(con, "threads")) != 1:
+            return []
+        extra = []
+        for _ in range(WORKERS - 1):
+            cur = con.cursor()
+            extra.append(cur)
+            for name, value in LOCAL_SETTINGS.items():
+                cur.execute(f"SET {name} = {value}")
+            for name, kind, params, body in _temp_macros(con):
+                if kind not in ("macro", "table_macro") or body is None:
+                    raise ValueError(f"temporary {kind} {name}")
+                table = "TABLE " if kind == "table_macro" else ""
+                cur.execute(
+                    f'CREATE OR REPLACE TEMP MACRO "{name}"({", ".join(params)}) AS {table}{body}'
+                )
+    except Exception:  # noqa: BLE001 - no second connection: the rules run on one
+        close(locals().get("extra", []))
+        return []
+    return extra
+
+
+def verified(con: Any, extra: list[Any]) -> list[Any]:
+    """``extra`` if, after ``lock_down(con)``, each sees the same connection-local settings
+    as ``con``; else none of them (closed). (The temporary macros were copied from their
+    definitions in ``prepare``, which a failure there would have shown; reading
+    ``duckdb_functions()`` again costs 15 ms per connection.)"""
+    if not extra:
+        return []
+    try:
+        want = _local_settings(con)
+        if all(_local_settings(c) == want for c in extra):
+            return extra
+    except Exception:  # noqa: BLE001, S110 - unverifiable is not used
+        pass
+    close(extra)
+    return []
+
+
+def close(extra: Sequence[Any]) -> None:
+    for c in extra:
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001, S110 - closing is best effort
+            pass
+
+
+class QueryPool:
+    """``con`` and the extra connections of :func:`prepare`; :meth:`run` runs queries."""
+
+    def __init__(self, con: Any, extra: Sequence[Any] = ()) -> None:
+        self.con = con
+        self.extra = list(extra)
+
+    def close(self) -> None:
+        close(self.extra)
+        self.extra = []
+
+    def run(self, queries: Sequence[str]) -> Generator[Outcome, None, None]:
+        """Each query's (columns, rows), or the exception it raised, in the given order."""
+        if not self.extra:
+            for sql in queries:
+                try:
+                    yield run_limited(self.con, sql)
+                except Exception as exc:  # noqa: BLE001 - QueryTimeout or DuckDB's: the rule's error
+                    yield exc
+            return
+        yield from _Batch([self.con, *self.extra], queries).outcomes()
+
+
+class _Batch:
+    """One batch of queries over several connections, one worker thread each."""
+
+    def __init__(self, cons: list[Any], queries: Sequence[str]) -> None:
+        self.cons = cons
+        self.queries = list(queries)
+        self.limit = query_timeout()
+        self.lock = threading.Lock()
+        self.next = 0
+        self.stop = False
+        self.done = [threading.Event() for _ in self.queries]
+        self.results: list[Outcome | None] = [None] * len(self.queries)
+        self.running: list[int | None] = [None] * len(cons)
+        self.started: list[float] = [0.0] * len(self.queries)
+        self.interrupted: dict[int, float] = {}
+
+    def _work(self, w: int) -> None:
+        con = self.cons[w]
+        while True:
+            with self.lock:
+                if self.stop or self.next >= len(self.queries):
+                    self.running[w] = None
+                    return
+                i = self.next
+                self.next += 1
+                self.running[w] = i
+                self.started[i] = time.monotonic()
+            outcome: Outcome
+            try:
+                cur = con.execute(self.queries[i])
+                columns = [d[0] for d in cur.description]
+                outcome = (columns, cur.fetchall())
+            except MemoryError:
+                outcome = MemoryError(
+                    "Out of Memory Error: the result does not fit under the memory ceiling"
+                )
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome = exc
+            with self.lock:
+                self.running[w] = None
+                if i in self.interrupted:
+                    outcome = QueryTimeout(self.limit)
+                self.results[i] = outcome
+            self.done[i].set()
+
+    def _watch(self) -> None:
+        """Interrupt queries past the time limit (again at every step until they stop);
+        give one up :data:`_GRACE` s after its first interrupt."""
+        now = time.monotonic()
+        with self.lock:
+            for w, i in enumerate(self.running):
+                if i is None or not self.limit or now - self.started[i] <= self.limit:
+                    continue
+                first = self.interrupted.setdefault(i, now)
+                if now - first > _GRACE and not self.done[i].is_set():
+                    self.results[i] = QueryTimeout(self.limit)
+                    self.done[i].set()
+                    continue
+                try:
+                    self.cons[w].interrupt()
+                except Exception:  # noqa: BLE001, S110 - nothing left to interrupt
+                    pass
+
+    def _halt(self, workers: list[threading.Thread]) -> None:
+        with self.lock:
+            self.stop = True
+            busy = [w for w, i in enumerate(self.running) if i is not None]
+        for w in busy:
+            try:
+                self.cons[w].interrupt()
+            except Exception:  # noqa: BLE001, S110
+                pass
+        deadline = time.monotonic() + _GRACE
+        for t in workers:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def outcomes(self) -> Generator[Outcome, None, None]:
+        workers = [
+            threading.Thread(target=self._work, args=(w,), name="pgaudit-query", daemon=True)
+            for w in range(len(self.cons))
+        ]
+        with memory_ceiling():
+            try:
+                for t in workers:
+                    t.start()
+                for i in range(len(self.queries)):
+                    while not self.done[i].wait(_POLL):
+                        self._watch()
+                    outcome = self.results[i]
+                    assert outcome is not None
+                    yield outcome
+            finally:  # done, Ctrl-C/SIGTERM, or the consumer stopped early
+                self._halt(workers)
