@@ -17,17 +17,19 @@ failure, not a skip: CI must prove every version.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pgaudit_roles.core.localpg import LocalCluster, PgInstall, find_installs
+from pgaudit_roles.core.localpg import INITDB_CACHE_ENV, LocalCluster, PgInstall, find_installs
 
 VERSIONS = (13, 14, 15, 16, 17, 18)
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +37,16 @@ ARTIFACTS = ROOT / "test-artifacts"
 SHARED = ROOT.parent / "shared"
 
 _installs: dict[int, PgInstall] | None = None
+
+if not os.environ.get(INITDB_CACHE_ENV):
+    # every cluster of the session (the shared servers, the twins that verify scans' SQL
+    # scripts in CLI subprocesses, demo and fault servers) copies one initdb per version;
+    # set before xdist starts its workers, so they and their children share it
+    _initdb_cache = tempfile.mkdtemp(prefix="pgaudit-initdb-")
+    os.chmod(_initdb_cache, 0o755)
+    os.environ[INITDB_CACHE_ENV] = _initdb_cache
+    atexit.register(shutil.rmtree, _initdb_cache, True)
+
 _counter = itertools.count()
 _VERSION_ID = re.compile(r"^pg(\d+)$")
 _running_pg_test = False  # set around each test: may it start a server?
@@ -168,6 +180,8 @@ class Server:
     def __init__(self, cluster: LocalCluster) -> None:
         self.cluster = cluster
         self.major = cluster.install.major
+        self.initial: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        """Database and role names right after the start (what the module cleanup keeps)."""
 
     def conninfo(self, user: str = "postgres", dbname: str = "postgres") -> str:
         return self.cluster.conninfo(user=user, dbname=dbname)
@@ -247,9 +261,13 @@ def pg(request: pytest.FixtureRequest) -> Iterator[Server]:
         settings["log_min_messages"] = f"'{QUIET_LOG}'"
     cluster = LocalCluster(inst, settings=settings)
     cluster.start()
+    server = Server(cluster)
+    server.initial = _names(server)
+    _servers[inst.major] = server
     try:
-        yield Server(cluster)
+        yield server
     finally:
+        _servers.pop(inst.major, None)
         ARTIFACTS.mkdir(exist_ok=True)
         suffix = "" if worker_id() == "main" else f"-{worker_id()}"
         cpu = _server_cpu_seconds(cluster)
@@ -259,6 +277,74 @@ def pg(request: pytest.FixtureRequest) -> Iterator[Server]:
         if cluster.log_file.exists():
             shutil.copy(cluster.log_file, ARTIFACTS / f"{inst.label}{suffix}.log")
         cluster.stop()
+
+
+_servers: dict[int, Server] = {}
+"""The running shared server of each version (the ``pg`` fixture), for the module cleanup."""
+
+
+def _names(server: Server) -> tuple[frozenset[str], frozenset[str]]:
+    """The server's database and role names."""
+    return (
+        frozenset(r[0] for r in server.query("SELECT datname FROM pg_database")),
+        frozenset(r[0] for r in server.query("SELECT rolname FROM pg_roles")),
+    )
+
+
+def drop_leftovers(server: Server) -> list[str]:
+    """Drop every database and role the server did not have when it started; return what
+    went wrong (one line each: the cleanup never fails a test).
+
+    Why: tests and their module fixtures create databases and roles on the shared server
+    and not all of them drop them. Every later whole-cluster collection (and the twin that
+    verifies a scan's SQL script, which rebuilds every database) then reads them too, so
+    the suite got slower the further it ran. Roles go with DROP OWNED in the databases
+    that stay (their privileges on shared objects go with it)."""
+    import psycopg
+    from psycopg import sql as psql
+
+    problems: list[str] = []
+    dbs, roles = _names(server)
+    keep_dbs, keep_roles = server.initial
+    for db in sorted(dbs - keep_dbs):
+        try:
+            with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+                ident = psql.Identifier(db)
+                conn.execute(psql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(ident))
+                conn.execute(psql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        except psycopg.Error as exc:
+            problems.append(f"database {db!r}: {str(exc).strip()}")
+    gone = sorted(roles - keep_roles)
+    if gone:
+        idents = psql.SQL(", ").join(psql.Identifier(n) for n in gone)
+        try:
+            for db in sorted(keep_dbs - {"template0"}):
+                with psycopg.connect(server.conninfo(dbname=db), autocommit=True) as conn:
+                    conn.execute(psql.SQL("DROP OWNED BY {}").format(idents))
+            with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+                conn.execute(psql.SQL("DROP ROLE {}").format(idents))
+        except psycopg.Error as exc:
+            problems.append(f"roles {gone!r}: {str(exc).strip()}")
+    return problems
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After the last test of a module on a version (its module fixtures are finalized by
+    then), drop what the module left on that version's shared server."""
+    yield
+    major = version_in_nodeid(item.nodeid)
+    server = _servers.get(major) if major is not None else None
+    if server is None or nextitem is None:
+        return  # no shared server running, or the session (and the server) ends here
+    if nextitem.module is item.module and version_in_nodeid(nextitem.nodeid) == major:
+        return
+    problems = drop_leftovers(server)
+    if problems:
+        ARTIFACTS.mkdir(exist_ok=True)
+        with open(ARTIFACTS / "cleanup.txt", "a", encoding="utf-8") as fh:
+            for line in problems:
+                fh.write(f"{item.nodeid}: {line}\n")
 
 
 def _set_log_level(pg: Server, level: str | None) -> None:

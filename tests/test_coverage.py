@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cli_support import cli_process
 from conftest import VERSIONS, install_for
 
 from pgaudit_roles.core.localpg import LocalCluster
@@ -139,14 +140,10 @@ def su(clean: dict[str, Any], sql: str, db: str = "postgres") -> None:
         conn.execute(sql.encode())
 
 
-def cli(clean: dict[str, Any], *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pgaudit_roles.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=clean["work"],
-        timeout=timeout,
-    )
+def cli(clean: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    """In this process (a subprocess per run cost half a CPU second of imports); the test
+    of a server stopped mid-collection starts its own process."""
+    return cli_process(list(args), cwd=clean["work"])
 
 
 def scan(clean: dict[str, Any], out: str, *args: str) -> subprocess.CompletedProcess[str]:

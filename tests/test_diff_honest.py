@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
+from cli_support import cli_process
 
 from pgaudit_roles.collect.collector import collect
 from pgaudit_roles.collect.snapshot import Table, load, save
@@ -35,13 +35,7 @@ HBA_REVOKES = (
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pgaudit_roles.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-    )
+    return cli_process(list(args), cwd=cwd)
 
 
 @pytest.fixture(scope="module")

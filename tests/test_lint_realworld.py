@@ -272,13 +272,15 @@ def test_psql_script_applies_on_the_twin_as_psql_runs_it(major: int, tmp_path: P
     g = tmp_path / "02_grants.sql"
     g.write_text(
         'GRANT SELECT ON lookup TO ${appUser};\nGRANT SELECT ON lookup TO :"reader";\n'
+        "CREATE TABLE t2 (i int);\n"
+        "DO $$ BEGIN EXECUTE format('CREATE ROLE %I SUPERUSER LOGIN', 'ops_gx'); END $$;\n"
         "GRANT SELECT ON no_such_table TO svc_gx;\n",
         encoding="utf-8",
     )
     cluster = LocalCluster(install_for(major)).start()
     try:
         result = lint(
-            LintOptions(paths=[f, g], cluster=cluster, root=tmp_path, checkpoints=1),
+            LintOptions(paths=[f, g], cluster=cluster, root=tmp_path, checkpoints=2),
             RULES,
             Config(),
         )
@@ -287,7 +289,10 @@ def test_psql_script_applies_on_the_twin_as_psql_runs_it(major: int, tmp_path: P
     twin = result.meta["lint"]["twin"]
     # placeholders the twin cannot know are notes, not failures, and do not stop the run
     failed = [(x.file, x.line) for x in result.findings if x.rule_id == "PGR-LINT-015"]
-    assert failed == [("02_grants.sql", 3)] and twin["stopped_after_error"] is True
+    assert failed == [("02_grants.sql", 5)] and twin["stopped_after_error"] is True
+    # a superuser made by SQL built at run time: at the DO block, not the file's first line
+    su = [(x.file, x.line) for x in result.findings if x.role == "ops_gx"]
+    assert ("02_grants.sql", 4) in su and ("02_grants.sql", 3) not in su
     notes = result.meta["lint"]["notes"]
     assert twin["applied"] == result.meta["lint"]["statements"] - 4  # COPY, 2 notes, 1 failed
     assert "01_roles.sql:5: COPY data not loaded on the twin" in notes

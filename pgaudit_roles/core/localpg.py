@@ -174,6 +174,12 @@ def _accessible_bin_dir(bin_dir: Path, runas: pwd.struct_passwd | None) -> Path:
     return dest / rel
 
 
+INITDB_CACHE_ENV = "PGAUDIT_ROLES_INITDB_CACHE"
+"""A directory (owned by the caller) where clusters copy one initdb per install instead of
+running initdb each time: the test suite sets it, because the twin that verifies each
+scan's SQL script, the demo and the fault tests start hundreds of clusters and initdb is
+most of a start. Unset (the default), every cluster runs its own initdb."""
+
 DEFAULT_HBA = (
     "local all all trust\n"
     "host all all 127.0.0.1/32 scram-sha-256\n"
@@ -261,21 +267,11 @@ class LocalCluster:
                 os.chown(p, self._runas.pw_uid, self._runas.pw_gid)
         os.chmod(self.base_dir, 0o755)
         bin_dir = self.bin_dir
-        res = self._run(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(self.data_dir),
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                f"--encoding={self.encoding}",
-                "--no-locale",
-                "--no-sync",
-            ]
-        )
-        if res.returncode != 0:
-            raise RuntimeError(f"initdb ({self.install.label}) failed: {res.stderr.strip()}")
+        cache = os.environ.get(INITDB_CACHE_ENV)
+        if cache:
+            self._copy_initdb(Path(cache), bin_dir)
+        else:
+            self._initdb(bin_dir, self.data_dir)
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{self.socket_dir}'",
@@ -320,6 +316,47 @@ class LocalCluster:
                 return self
             last_err = res.stderr.strip() + "\n" + self.log_tail()
         raise RuntimeError(f"could not start {self.install.label}: {last_err}")
+
+    def _initdb(self, bin_dir: Path, data_dir: Path) -> None:
+        res = self._run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                f"--encoding={self.encoding}",
+                "--no-locale",
+                "--no-sync",
+            ]
+        )
+        if res.returncode != 0:
+            raise RuntimeError(f"initdb ({self.install.label}) failed: {res.stderr.strip()}")
+
+    def _copy_initdb(self, cache: Path, bin_dir: Path) -> None:
+        """The data directory as a copy of one initdb per install, encoding and OS user,
+        kept in ``cache`` (see ``INITDB_CACHE_ENV``); the first call runs initdb there."""
+        uid = self._runas.pw_uid if self._runas is not None else os.getuid()
+        key = hashlib.sha256(
+            f"{bin_dir}|{self.install.version}|{self.encoding}|{uid}".encode()
+        ).hexdigest()[:16]
+        template = cache / key / "data"
+        if not template.is_dir():
+            work = cache / f"{key}.{os.getpid()}"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            os.chmod(work, 0o755)
+            if self._runas is not None:
+                os.chown(work, self._runas.pw_uid, self._runas.pw_gid)
+            self._initdb(bin_dir, work / "data")
+            try:
+                work.rename(cache / key)
+            except OSError:  # another process cached it first: use its copy
+                shutil.rmtree(work, ignore_errors=True)
+        res = self._run(["cp", "-a", str(template), str(self.data_dir)])
+        if res.returncode != 0:
+            raise RuntimeError(f"copying the initdb of {self.install.label}: {res.stderr.strip()}")
 
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):

@@ -395,7 +395,8 @@ CATEGORY_KINDS: dict[str, tuple[str, ...]] = {
 def attribute(f: Finding, group: Sequence[Statement], category: str = "") -> Statement:
     """The statement of ``group`` that most likely introduced ``f`` (module docstring):
     names matched (object 3, role 2, schema and database 1), plus 2 when the statement is
-    of a kind that causes findings of the rule's category."""
+    of a kind that causes findings of the rule's category. When no statement names the
+    finding, a DO block or ``\\gexec`` (SQL built at run time) is the likely cause."""
     wanted: list[tuple[str | None, int]] = [
         (f.role, 2),
         (f.object_name, 3),
@@ -417,6 +418,9 @@ def attribute(f: Finding, group: Sequence[Statement], category: str = "") -> Sta
             best, best_score = st, score
     if best is not None:
         return best
+    for st in group:  # named nowhere: most likely SQL built at run time (EXECUTE format)
+        if st.kind == "DoStmt" or st.gexec:
+            return st
     for st in group:
         if st.kind not in INERT:
             return st
