@@ -1,5 +1,5 @@
-"""PGR-SET-001 names the file of each pg_hba line when pg_hba.conf includes others (layout
-QA: a legacy ``include_dir`` next to the main file). Line 2 of an included file is not line
+"""PGR-SET-001 names the file of each pg_hba line when pg_hba.conf includes others (a legacy
+``include_dir`` next to the main file). Line 2 of an included file is not line
 2 of pg_hba.conf; the list follows the server's evaluation order. Pure logic: the file is
 parsed as ``--hba-file`` reads it and evaluated on a synthetic snapshot, no server."""
 

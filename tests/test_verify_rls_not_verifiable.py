@@ -1,4 +1,4 @@
-"""The twin verification does not claim row-level security fixes it cannot see (layout QA).
+"""The twin verification does not claim row-level security fixes it cannot see.
 
 The twin rebuilds no row-level security (ENABLE/FORCE, policies): every RLS finding is
 absent there whatever the script does. On a CRM layout the header counted them as fixed,
