@@ -9,17 +9,16 @@ exactly the intended objects changed, nothing else.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fixrescan_support import psql_binary
 from pglast import parse_sql
 
 from pgaudit_roles.core.errors import UsageError
-from pgaudit_roles.core.localpg import find_installs
 from pgaudit_roles.core.model import Finding, Rule, RuleResult, ScanResult
 from pgaudit_roles.core.sqlquote import quote_ident
 from pgaudit_roles.evaluate.remediation import render
@@ -384,19 +383,6 @@ def test_grants_to_a_former_owner_run_after_its_ownership_change() -> None:
     assert [sql.index(s) for s in order] == sorted(sql.index(s) for s in order)
 
 
-def _psql(pg) -> str:
-    own = pg.cluster.install.bin_dir / "psql"
-    if own.exists():
-        return str(own)
-    for inst in sorted(find_installs().values(), key=lambda i: -i.major):
-        if (inst.bin_dir / "psql").exists():
-            return str(inst.bin_dir / "psql")
-    found = shutil.which("psql")
-    if not found:
-        pytest.fail("no psql client found")
-    return found
-
-
 def _run_psql(
     pg, script: str, tmp_path: Path, name: str = "remediation.sql"
 ) -> subprocess.CompletedProcess:
@@ -404,7 +390,16 @@ def _run_psql(
     path.write_text(script, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     return subprocess.run(
-        [_psql(pg), "-X", "-v", "ON_ERROR_STOP=1", "-f", str(path), "-d", pg.conninfo()],
+        [
+            psql_binary(pg.cluster.install),
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            str(path),
+            "-d",
+            pg.conninfo(),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -738,7 +733,19 @@ def test_psql_connect_reaches_every_tricky_database(pg, tmp_path: Path) -> None:
         path.write_text("\\set ON_ERROR_STOP on\n" + script, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         run = subprocess.run(
-            [_psql(pg), "-X", "-q", "-A", "-t", "-z", "-0", "-f", str(path), "-d", pg.conninfo()],
+            [
+                psql_binary(pg.cluster.install),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-z",
+                "-0",
+                "-f",
+                str(path),
+                "-d",
+                pg.conninfo(),
+            ],
             capture_output=True,
             env=env,
             timeout=60,

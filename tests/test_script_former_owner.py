@@ -10,28 +10,14 @@ Scanned with the real CLI, the database's part of the script applied with psql.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from cli_support import run_cli
+from fixrescan_support import psql_binary
 
-from pgaudit_roles.core.localpg import find_installs
 from pgaudit_roles.reports.sql_script import psql_connect
-
-
-def _psql(pg) -> str:
-    own = pg.cluster.install.bin_dir / "psql"
-    if own.exists():
-        return str(own)
-    for inst in sorted(find_installs().values(), key=lambda i: -i.major):
-        if (inst.bin_dir / "psql").exists():
-            return str(inst.bin_dir / "psql")
-    found = shutil.which("psql")
-    if not found:
-        pytest.fail("no psql client found")
-    return found
 
 
 def _section(script: str, db: str) -> str:
@@ -78,7 +64,15 @@ def test_writer_keeps_dml_on_the_table_it_owned(pg, tmp_path: Path, capsys) -> N
         path.write_text(part, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         res = subprocess.run(
-            [_psql(pg), "-X", "-q", "-f", str(path), "-d", pg.conninfo(dbname=db)],
+            [
+                psql_binary(pg.cluster.install),
+                "-X",
+                "-q",
+                "-f",
+                str(path),
+                "-d",
+                pg.conninfo(dbname=db),
+            ],
             capture_output=True,
             text=True,
             env=env,

@@ -27,6 +27,7 @@ import click
 from ..audit.can import annotate_who_can, not_collected, render_who_can_extra
 from ..collect.coverage import PRIVILEGE_SOURCES
 from ..core.errors import CollectionError, UsageError
+from ..core.sqlquote import PRIVILEGE_ALIASES, PRIVILEGES
 from ._args import looks_like_target
 from .explain import chain, object_label
 from .query import echo_json_or_text, echo_partial_note, open_audit, printable, records, sql_name
@@ -63,7 +64,6 @@ _KIND_FILTER = {
     "AGGREGATE": "aggregate",
     "DOMAIN": "domain",
 }
-PRIVILEGE_ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
 
 
 @dataclass
@@ -120,29 +120,9 @@ def parse_name(text: str) -> tuple[list[str], str | None]:
     return parts, args
 
 
-PRIVILEGE_WORDS = frozenset(
-    {
-        "SELECT",
-        "INSERT",
-        "UPDATE",
-        "DELETE",
-        "TRUNCATE",
-        "REFERENCES",
-        "TRIGGER",
-        "CREATE",
-        "CONNECT",
-        "TEMPORARY",
-        "TEMP",
-        "EXECUTE",
-        "USAGE",
-        "SET",
-        "ALTER",
-        "ALTER SYSTEM",
-        "MAINTAIN",
-        "ALL",
-        "ALL PRIVILEGES",
-    }
-)
+PRIVILEGE_WORDS = frozenset({*PRIVILEGES, *PRIVILEGE_ALIASES, "ALTER"})
+"""Words that start a privilege: GRANT's keywords and their aliases, and ALTER (of ALTER
+SYSTEM, read one word at a time)."""
 USAGE = "expected: who-can SNAPSHOT_OR_DSN PRIVILEGE [ON] [TYPE] OBJECT"
 
 

@@ -206,7 +206,8 @@ sort a role's privileges)."""
 PRIVILEGES: frozenset[str] = frozenset({*PRIVILEGE_ORDER, "ALL"})
 """Privilege keywords GRANT/REVOKE accept (SQL words, as aclexplode() reports them)."""
 
-_PRIVILEGE_ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
+PRIVILEGE_ALIASES = {"TEMP": "TEMPORARY", "ALL PRIVILEGES": "ALL"}
+"""Spellings GRANT/REVOKE accept for a privilege keyword, and the keyword they mean."""
 _COLUMN_PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "REFERENCES", "ALL"})
 
 
@@ -214,7 +215,7 @@ def _normalise_privilege(word: object) -> str:
     if not isinstance(word, str):
         raise TypeError(f"privilege must be a string, got {type(word).__name__}")
     norm = " ".join(word.split()).upper()
-    norm = _PRIVILEGE_ALIASES.get(norm, norm)
+    norm = PRIVILEGE_ALIASES.get(norm, norm)
     if norm not in PRIVILEGES:
         raise ValueError(f"unknown privilege {word!r}")
     return norm
