@@ -255,11 +255,13 @@ def test_signal_while_duckdb_runs_in_the_main_thread(
     its own RuntimeError("Query interrupted"): still 130/143, one line, nothing left."""
     from test_audit_schema import member
 
-    snap = tmp_path / "chain.json"  # a 60-role membership chain: seconds of closure search
+    # a 250-role membership chain: seconds of closure search (the closure got faster: a
+    # 60-role chain, about 1 s of check, sometimes ended before the signal came)
+    snap = tmp_path / "chain.json"
     save(
         make(
-            roles=[role(100 + i, f"r{i}") for i in range(60)],
-            memberships=[member(101 + i, 100 + i) for i in range(59)],
+            roles=[role(100 + i, f"r{i}") for i in range(250)],
+            memberships=[member(101 + i, 100 + i) for i in range(249)],
         ),
         str(snap),
     )
