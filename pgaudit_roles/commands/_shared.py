@@ -7,6 +7,7 @@ applied in exactly one place.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from collections.abc import Callable
@@ -162,11 +163,24 @@ def target_name(cfg: Any, meta: dict[str, Any], label: str) -> str:
     return str(cfg.target_name or scrub(default_target(meta) or label))
 
 
-def _record_history(result: Any, cfg: Any, seconds: float) -> None:
+def _record_history(result: Any, cfg: Any, seconds: float, began: dt.datetime) -> None:
     """Append this run to the history store (after the reports: a report is never held
-    back by the store, and a store that cannot be written is exit 2, as a report is)."""
+    back by the store, and a store that cannot be written is exit 2, as a report is).
+
+    A snapshot collected by this run (``scan``) is recorded at the run's start, to the
+    microsecond: ``collected_at`` has whole seconds, and two scans within one second would
+    tie and be listed in either order. A snapshot read from a file (``check``) keeps the
+    time it was collected."""
+    collected = str(result.meta.get("collected_at") or "")
+    try:
+        fresh = dt.datetime.fromisoformat(collected) >= began.replace(microsecond=0)
+    except (TypeError, ValueError):  # unparsable, or a naive time from an old snapshot
+        fresh = False
     run_ = run_from_result(
-        result, target=result.meta["target_name"], duration_seconds=round(seconds, 3)
+        result,
+        target=result.meta["target_name"],
+        duration_seconds=round(seconds, 3),
+        started_at=began if fresh else None,
     )
     record(run_, cfg.history["dir"], cfg.history.get("keep"))
 
@@ -192,6 +206,7 @@ def run(
             level=logging.DEBUG, stream=sys.stderr, format="pgaudit-roles: %(name)s: %(message)s"
         )
     started = time.monotonic()
+    began = dt.datetime.now(dt.UTC)
     formats = parse_formats(opts["formats"]) if opts["formats"] else None
     cfg = load_config(
         opts["config_path"],
@@ -259,5 +274,5 @@ def run(
     elif "text" in cfg.formats:  # -q: the gate line only, so a quiet run still says why
         echo_summary(result, paths, file=summary_to, quiet=True)
     if cfg.history.get("dir") is not None:
-        _record_history(result, cfg, time.monotonic() - started)
+        _record_history(result, cfg, time.monotonic() - started, began)
     sys.exit(EXIT_FINDINGS if result.gating_findings() else EXIT_OK)
