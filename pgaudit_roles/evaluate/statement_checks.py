@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..audit.naming import NamingPolicy
+from . import policy_drops
 
 RUNTIME_KINDS: tuple[str, ...] = ("app", "writer", "reader")
 """The guide's runtime roles (the application login and the groups it uses), as PGR-OWN-001."""
@@ -54,6 +55,8 @@ class State:
     placeholders: frozenset[str] = frozenset()  # this statement's psql-variable stand-ins
     local: bool = False  # current_role came from SET LOCAL ROLE
     outer_role: str | None = None  # the role before SET LOCAL ROLE
+    policies: policy_drops.PolicyBook = field(default_factory=policy_drops.PolicyBook)
+    position: tuple[str, int, int] = ("", 0, 0)  # file, line, statement index being checked
 
     def kind(self, role: str) -> str:
         return self.naming.classify_full(role).kind
@@ -473,6 +476,13 @@ def disable_row_level_security(node: Any, state: State) -> list[Hit]:
     return out
 
 
+def drop_policy(node: Any, state: State) -> list[Hit]:
+    """DROP POLICY that widens access, hides every row, or whose policy is unknown
+    (policy_drops.py)."""
+    file, line, index = state.position
+    return policy_drops.drop_policy_hits(node, state.policies, file, (index, line))
+
+
 def twin_apply(node: Any, state: State) -> list[Hit]:
     """Never fires in the statement layer: the effect layer reports failed statements."""
     return []
@@ -493,6 +503,7 @@ CHECKS: dict[str, Callable[[Any, State], list[Hit]]] = {
     "dangerous_predefined_granted": dangerous_predefined_granted,
     "policy_using_true": policy_using_true,
     "disable_row_level_security": disable_row_level_security,
+    "drop_policy": drop_policy,
     "twin_apply": twin_apply,
 }
 
@@ -500,6 +511,7 @@ CHECKS: dict[str, Callable[[Any, State], list[Hit]]] = {
 def track(node: Any, state: State) -> None:
     """Update ``state`` with what ``node`` establishes for later statements."""
     ast, e = _ast(), _enums()
+    policy_drops.track(node, state.policies, f"{state.position[0]}:{state.position[1]}")
     if isinstance(node, ast.VariableSetStmt) and node.name in ("role", "session_authorization"):
         if node.is_local and not state.local:  # SET LOCAL: until the transaction ends
             state.local, state.outer_role = True, state.current_role
