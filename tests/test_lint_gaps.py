@@ -276,3 +276,28 @@ def test_drop_policy_of_a_table_from_outside_the_migrations(tmp_path: Path) -> N
 def test_lexer_keeps_offsets_with_if_blocks() -> None:
     lexed = lex("\\if :x\nSELECT 1;\n\\endif\n")
     assert lexed.conditions == {0: None} and lexed.text.splitlines()[1] == "SELECT 1;"
+
+
+# --- predefined roles for application roles ---------------------------------------------
+
+
+def test_operational_predefined_roles_granted_to_application_roles(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path,
+        "V4__ops.sql",
+        "CREATE ROLE app_shop LOGIN IN ROLE pg_create_subscription;\n"  # 1
+        "GRANT pg_checkpoint TO monitoring_shop;\n"  # 2: monitoring never needs it
+        "GRANT pg_signal_backend, pg_use_reserved_connections TO monitoring_shop;\n"  # 3: fine
+        "GRANT pg_signal_backend TO app_shop WITH INHERIT FALSE, SET FALSE;\n"  # 4: nothing
+        'GRANT pg_signal_backend TO "app_x""<script>";\n'  # 5
+        "GRANT pg_signal_backend TO ops_oncall;\n"  # 6: a dedicated operations role
+        "ALTER GROUP pg_signal_autovacuum_worker ADD USER db_owner_shop;\n",  # 7
+    )
+    hits = [x for x in _lint([f], tmp_path).findings if x.rule_id == "PGR-LINT-017"]
+    assert [(x.line, x.details["granted"], x.role) for x in hits] == [
+        (1, "pg_create_subscription", "app_shop"),
+        (2, "pg_checkpoint", "monitoring_shop"),
+        (5, "pg_signal_backend", 'app_x"<script>'),
+        (7, "pg_signal_autovacuum_worker", "db_owner_shop"),
+    ]
+    assert "terminate other applications' sessions" in hits[2].message
