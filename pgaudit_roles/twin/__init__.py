@@ -50,10 +50,16 @@ CARRIED_SOURCES = ("settings", "activity", "hba_rules", "password_types")
 """Sources a throwaway server cannot reproduce: always the source snapshot's, marked so."""
 
 
-TWIN_SETTINGS = {"max_connections": "40", "autovacuum": "off"}
+TWIN_SETTINGS = {
+    "max_connections": "40",
+    "autovacuum": "off",
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+}
 """A throwaway's server settings, on top of LocalCluster's (fsync, synchronous_commit and
 full_page_writes off, 32 MB of shared buffers): no autovacuum worker competes with the
-build and the re-collection. The twin's own settings never reach a rule (the source's are
+build and the re-collection, and minimal WAL (the small preset's build: median 2.25 s
+against 2.73 s, 6 runs each). The twin's own settings never reach a rule (the source's are
 carried over, see CARRIED_SOURCES)."""
 
 
