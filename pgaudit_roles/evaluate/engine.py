@@ -102,7 +102,8 @@ def evaluate(
     # gate, but what lies outside it is counted and its critical findings listed.
 
     gaps = coverage.database_gaps(snapshot)
-    pool = open_query_pool(snapshot, cfg)
+    # one query has nothing to run beside it: no second connection to set up for it
+    pool = open_query_pool(snapshot, cfg, extra=len(selected) > 1)
     con = pool.con
     try:
         server_num = server_version_num(snapshot.meta)
