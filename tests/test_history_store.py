@@ -359,3 +359,39 @@ def test_history_command_formats_and_bad_input(tmp_path, capsys):
     ]:
         code, out, err = run_cli(args, capsys)
         assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, (args, err)
+
+
+def test_scans_within_one_second_keep_their_order(tmp_path):
+    """Eight scans whose snapshots were all collected in the same whole second (the
+    snapshot's ``collected_at`` has no fraction) are listed in the order they ran, with the
+    turnover between consecutive runs. Recorded by their ``collected_at`` alone they tie,
+    and the random tail of the run id decides the order: 1 chance in 40,320 to pass."""
+    from types import SimpleNamespace
+
+    from pgaudit_roles.commands._shared import _record_history
+
+    second = dt.datetime(2026, 12, 5, 12, 0, 0, tzinfo=dt.UTC)
+    cfg = SimpleNamespace(history={"dir": str(tmp_path / "h"), "keep": None})
+    for i in range(8):
+        res = result([("A", "db", f"t{j}") for j in range(i + 1)])  # one more finding a run
+        res.meta.update(target_name="t1", collected_at=second.isoformat())
+        _record_history(res, cfg, 0.5, second + dt.timedelta(microseconds=1000 * (i + 1)))
+    (target,) = trend_of(tmp_path / "h").targets
+    assert [r.started_at.microsecond for r in target.runs] == [1000 * (i + 1) for i in range(8)]
+    assert [r.total for r in target.runs] == list(range(1, 9))
+    assert [len(r.new) for r in target.runs[1:]] == [1] * 7
+    assert [len(r.resolved) for r in target.runs[1:]] == [0] * 7
+
+
+def test_a_snapshot_from_a_file_keeps_the_time_it_was_collected(tmp_path):
+    """``check`` of a snapshot collected yesterday is recorded at that time, not now."""
+    from types import SimpleNamespace
+
+    from pgaudit_roles.commands._shared import _record_history
+
+    cfg = SimpleNamespace(history={"dir": str(tmp_path / "h"), "keep": None})
+    res = result([("A", "db", "t")])
+    res.meta.update(target_name="t1", collected_at="2026-12-04T08:30:00+00:00")
+    _record_history(res, cfg, 0.5, dt.datetime(2026, 12, 5, 12, 0, 0, 123456, tzinfo=dt.UTC))
+    ((run,),) = (t.runs for t in trend_of(tmp_path / "h").targets)
+    assert run.started_at == dt.datetime(2026, 12, 4, 8, 30, 0)

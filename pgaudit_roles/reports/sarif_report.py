@@ -239,18 +239,13 @@ def build(
 
 
 def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
-    """json.dump encodes incrementally, so the file is streamed, not built as one string."""
-    fh.write(
-        json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1, default=str))
-    )
-    fh.write("\n")
+    """One line of JSON: SARIF is read by code scanners, not people, and without ``indent``
+    Python uses its C encoder (a small scan's 1 MB SARIF: 7 ms instead of 23-30 ms)."""
+    fh.write(render(result, **options))
 
 
 def render(result: ScanResult, **options: Any) -> str:
-    return (
-        json_text(json.dumps(build(result, **options), ensure_ascii=False, indent=1, default=str))
-        + "\n"
-    )
+    return json_text(json.dumps(build(result, **options), ensure_ascii=False, default=str)) + "\n"
 
 
 def _example_remediation(r: RuleResult) -> str | None:
