@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .usercache import cache_root
+
 SUPERUSER = "postgres"
 _VERSION_RE = re.compile(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?")
 
@@ -175,16 +177,85 @@ def _accessible_bin_dir(bin_dir: Path, runas: pwd.struct_passwd | None) -> Path:
 
 
 INITDB_CACHE_ENV = "PGAUDIT_ROLES_INITDB_CACHE"
-"""A directory (owned by the caller) where clusters copy one initdb per install instead of
-running initdb each time: the test suite sets it, because the twin that verifies each
-scan's SQL script, the demo and the fault tests start hundreds of clusters and initdb is
-most of a start. Unset (the default), every cluster runs its own initdb."""
+"""Where clusters copy one pristine initdb per install instead of running initdb each time
+(initdb is most of a cluster's start: about 0.6 s against 0.15 s for the copy). Unset or
+empty: ``<user cache dir>/pgaudit-roles/initdb`` (:mod:`pgaudit_roles.core.usercache`), so
+the twin that verifies each scan's SQL script, ``demo`` and ``lint`` do not initdb at every
+run; a directory: that directory (the test suite gives each session its own); ``off``:
+every cluster runs its own initdb. See :func:`initdb_cache_dir`."""
+
+INITDB_OPTIONS = ("-U", SUPERUSER, "--auth=trust", "--no-locale", "--no-sync")
+"""initdb's options besides the data directory and the encoding (part of the cache key)."""
+
+_CACHE_FORMAT = "1"
+_CACHE_UNUSED_DAYS = 30
+"""An entry not used for this long is removed when another is stored (a PostgreSQL upgrade
+leaves its old entry behind); never sooner, so no run can be copying one being removed."""
+
+
+def initdb_cache_dir() -> Path | None:
+    """The initdb cache directory ``INITDB_CACHE_ENV`` chooses, or None for no cache."""
+    value = os.environ.get(INITDB_CACHE_ENV, "").strip()
+    if value.lower() == "off":
+        return None
+    if value:
+        return Path(value)
+    try:
+        return cache_root() / "initdb"
+    except Exception:  # noqa: BLE001 - no home, no platformdirs: run initdb, as without a cache
+        return None
+
+
+def _usable_data_dir(data: Path, major: int) -> bool:
+    """Whether ``data`` looks like a whole data directory of ``major`` (PG_VERSION and
+    pg_control present): a cache entry or a copy failing this is never started."""
+    try:
+        return (data / "PG_VERSION").read_text().strip() == str(major) and (
+            data / "global" / "pg_control"
+        ).is_file()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _prune_cache(cache: Path, keep: str) -> None:
+    """Remove entries unused for ``_CACHE_UNUSED_DAYS`` and temporary names left by a run
+    that died (older than a day), renaming each away first so no run can pick it up."""
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in cache.iterdir():
+            if entry.name == keep:
+                continue
+            age = now - entry.stat().st_mtime
+            temp = entry.name.startswith(".")
+            if age < (86400 if temp else _CACHE_UNUSED_DAYS * 86400):
+                continue
+            target = entry
+            if not temp:
+                target = cache / f".{entry.name}.old.{os.getpid()}"
+                try:
+                    entry.rename(target)
+                except OSError:
+                    continue
+            shutil.rmtree(target, ignore_errors=True)
+
 
 DEFAULT_HBA = (
     "local all all trust\n"
     "host all all 127.0.0.1/32 scram-sha-256\n"
     "host all all ::1/128 scram-sha-256\n"
 )
+
+
+def _gone(path: Path, timeout: float) -> bool:
+    """Wait until ``path`` no longer exists (polling from 1 ms up to 20 ms); False on timeout."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
+    return True
 
 
 @dataclass
@@ -267,11 +338,7 @@ class LocalCluster:
                 os.chown(p, self._runas.pw_uid, self._runas.pw_gid)
         os.chmod(self.base_dir, 0o755)
         bin_dir = self.bin_dir
-        cache = os.environ.get(INITDB_CACHE_ENV)
-        if cache:
-            self._copy_initdb(Path(cache), bin_dir)
-        else:
-            self._initdb(bin_dir, self.data_dir)
+        self._data_dir_from_initdb(bin_dir)
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{self.socket_dir}'",
@@ -323,40 +390,86 @@ class LocalCluster:
                 str(bin_dir / "initdb"),
                 "-D",
                 str(data_dir),
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
                 f"--encoding={self.encoding}",
-                "--no-locale",
-                "--no-sync",
+                *INITDB_OPTIONS,
             ]
         )
         if res.returncode != 0:
             raise RuntimeError(f"initdb ({self.install.label}) failed: {res.stderr.strip()}")
 
-    def _copy_initdb(self, cache: Path, bin_dir: Path) -> None:
-        """The data directory as a copy of one initdb per install, encoding and OS user,
-        kept in ``cache`` (see ``INITDB_CACHE_ENV``); the first call runs initdb there."""
+    def _cache_key(self, bin_dir: Path) -> str:
+        """One entry per server binary (path, size, modification time: an upgrade in place
+        is a new binary), version, encoding, initdb options and the OS user owning it."""
         uid = self._runas.pw_uid if self._runas is not None else os.getuid()
-        key = hashlib.sha256(
-            f"{bin_dir}|{self.install.version}|{self.encoding}|{uid}".encode()
-        ).hexdigest()[:16]
-        template = cache / key / "data"
-        if not template.is_dir():
-            work = cache / f"{key}.{os.getpid()}"
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir(parents=True)
-            os.chmod(work, 0o755)
-            if self._runas is not None:
-                os.chown(work, self._runas.pw_uid, self._runas.pw_gid)
-            self._initdb(bin_dir, work / "data")
+        binary = self.install.bin_dir / "postgres"
+        st = binary.stat()
+        ident = (
+            f"{_CACHE_FORMAT}|{binary.resolve()}|{st.st_size}|{st.st_mtime_ns}|{bin_dir}|"
+            f"{self.install.version}|{self.encoding}|{uid}|{' '.join(INITDB_OPTIONS)}"
+        )
+        return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+    def _data_dir_from_initdb(self, bin_dir: Path) -> None:
+        """The data directory as a copy of the cached initdb (see ``INITDB_CACHE_ENV``), or
+        initdb run here and then stored in the cache for the next cluster.
+
+        The cache is an optimisation only: an entry is stored whole under a temporary name
+        and renamed (parallel runs never see half of one), an entry or a copy that does not
+        look whole is never started, and any failure of the cache falls back to initdb.
+        """
+        cache = initdb_cache_dir()
+        key = ""
+        if cache is not None:
             try:
-                work.rename(cache / key)
-            except OSError:  # another process cached it first: use its copy
-                shutil.rmtree(work, ignore_errors=True)
-        res = self._run(["cp", "-a", str(template), str(self.data_dir)])
-        if res.returncode != 0:
-            raise RuntimeError(f"copying the initdb of {self.install.label}: {res.stderr.strip()}")
+                key = self._cache_key(bin_dir)
+            except OSError:
+                cache = None
+        if cache is not None and self._copy_cached(cache / key):
+            return
+        self._initdb(bin_dir, self.data_dir)
+        if cache is not None:
+            self._store_cached(cache, key)
+
+    def _copy_cached(self, entry: Path) -> bool:
+        template = entry / "data"
+        if not _usable_data_dir(template, self.install.major):
+            return False
+        with contextlib.suppress(OSError):
+            os.utime(entry)  # last use, for _prune_cache
+        # as ourselves: root keeps the server user's ownership with -a, and reads a cache
+        # in its own home that the server user could not enter
+        res = subprocess.run(
+            ["cp", "-a", str(template), str(self.data_dir)], capture_output=True, text=True
+        )
+        if res.returncode == 0 and _usable_data_dir(self.data_dir, self.install.major):
+            return True
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        return False
+
+    def _store_cached(self, cache: Path, key: str) -> None:
+        """Copy the data directory initdb just wrote (nothing else has touched it yet) into
+        the cache as ``cache/key/data``; a cache that cannot be written is skipped."""
+        final = cache / key
+        work = cache / f".{key}.{os.getpid()}.{os.urandom(4).hex()}"
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            if final.exists():
+                if _usable_data_dir(final / "data", self.install.major):
+                    return  # another run stored it first
+                broken = cache / f".{key}.broken.{os.getpid()}"
+                final.rename(broken)
+                shutil.rmtree(broken, ignore_errors=True)
+            work.mkdir(mode=0o755)
+            res = subprocess.run(
+                ["cp", "-a", str(self.data_dir), str(work / "data")], capture_output=True
+            )
+            if res.returncode == 0 and _usable_data_dir(work / "data", self.install.major):
+                work.rename(final)  # fails when another run stored it first: keep theirs
+            _prune_cache(cache, key)
+        except OSError:
+            pass
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):
@@ -377,9 +490,12 @@ class LocalCluster:
         """Stop the server (``mode`` as pg_ctl's -m: fast, or immediate for a crash-like
         stop in fault tests), then remove its directory unless ``keep_dir``."""
         if self._running:
-            self._run(
-                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"]
-            )
+            pg_ctl = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode]
+            # pg_ctl -w looks every 100 ms, most of a throwaway server's stop: signal with
+            # -W and look for the pid file's removal (what -w waits for) every few ms
+            res = self._run([*pg_ctl, "-W", "stop"])
+            if res.returncode == 0 and not _gone(self.data_dir / "postmaster.pid", 60.0):
+                self._run([*pg_ctl, "-w", "stop"])
             self._running = False
         if self._owns_base and not keep_dir and self.base_dir is not None:
             shutil.rmtree(self.base_dir, ignore_errors=True)

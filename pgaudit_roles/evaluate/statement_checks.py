@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..audit.naming import NamingPolicy
+from . import policy_drops
 
 RUNTIME_KINDS: tuple[str, ...] = ("app", "writer", "reader")
 """The guide's runtime roles (the application login and the groups it uses), as PGR-OWN-001."""
@@ -29,6 +30,20 @@ DANGEROUS_PREDEFINED: tuple[str, ...] = (
     "pg_write_all_data",
 )
 """The predefined roles PGR-ROLE-013 reports (each as good as superuser, or all data)."""
+
+OPERATIONAL_PREDEFINED: tuple[str, ...] = (
+    "pg_signal_backend",
+    "pg_create_subscription",
+    "pg_checkpoint",
+    "pg_use_reserved_connections",
+    "pg_signal_autovacuum_worker",
+)
+"""The session-control and server-operation predefined roles PGR-ROLE-017 reports when an
+application role holds them."""
+APPLICATION_KINDS: tuple[str, ...] = ("owner", "writer", "reader", "deploy", "app")
+MONITORING_MAY_HOLD: frozenset[str] = frozenset(
+    {"pg_signal_backend", "pg_use_reserved_connections"}
+)
 
 RUNTIME_ATTRIBUTES: tuple[str, ...] = ("createrole", "createdb", "bypassrls", "isreplication")
 AUDIT_SETTING_PREFIXES: tuple[str, ...] = ("log_", "pgaudit.")
@@ -54,6 +69,8 @@ class State:
     placeholders: frozenset[str] = frozenset()  # this statement's psql-variable stand-ins
     local: bool = False  # current_role came from SET LOCAL ROLE
     outer_role: str | None = None  # the role before SET LOCAL ROLE
+    policies: policy_drops.PolicyBook = field(default_factory=policy_drops.PolicyBook)
+    position: tuple[str, int, int] = ("", 0, 0)  # file, line, statement index being checked
 
     def kind(self, role: str) -> str:
         return self.naming.classify_full(role).kind
@@ -384,9 +401,9 @@ def audit_setting_override(node: Any, state: State) -> list[Hit]:
     ]
 
 
-def dangerous_predefined_granted(node: Any, state: State) -> list[Hit]:
-    """GRANT pg_x TO r, and its older spellings: CREATE ROLE r IN ROLE pg_x and
-    ALTER GROUP pg_x ADD USER r."""
+def _predefined_grants(node: Any, wanted: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(predefined role, member) for each of ``wanted`` a statement grants: GRANT pg_x TO
+    r, and its older spellings CREATE ROLE r IN ROLE pg_x and ALTER GROUP pg_x ADD USER r."""
     ast = _ast()
     if isinstance(node, ast.CreateRoleStmt):
         granted = [
@@ -395,23 +412,39 @@ def dangerous_predefined_granted(node: Any, state: State) -> list[Hit]:
             if o.defname == "addroleto" and isinstance(o.arg, tuple | list)
             for r in o.arg
         ]
-        return [{"granted": g, "role": node.role} for g in granted if g in DANGEROUS_PREDEFINED]
+        return [(g, node.role) for g in granted if g in wanted]
     if isinstance(node, ast.AlterRoleStmt):
         group = role_name(node.role)
-        if node.action != 1 or group not in DANGEROUS_PREDEFINED:
+        if node.action != 1 or group not in wanted:
             return []
         members = [
             role_name(r) for o in node.options or () if o.defname == "rolemembers" for r in o.arg
         ]
-        return [{"granted": group, "role": m} for m in members]
+        return [(group, m) for m in members]
     if not isinstance(node, ast.GrantRoleStmt) or not node.is_grant:
         return []
     opts = {o.defname: _true(o.arg) for o in node.opt or ()}
     if opts.get("inherit") is False and opts.get("set") is False and not opts.get("admin"):
         return []  # PostgreSQL 16+: membership that neither inherits nor can SET ROLE
-    granted = [p.priv_name for p in node.granted_roles or () if p.priv_name in DANGEROUS_PREDEFINED]
+    granted = [p.priv_name for p in node.granted_roles or () if p.priv_name in wanted]
     members = [role_name(g) for g in node.grantee_roles or ()]
-    return [{"granted": g, "role": m} for g in granted for m in members]
+    return [(g, m) for g in granted for m in members]
+
+
+def dangerous_predefined_granted(node: Any, state: State) -> list[Hit]:
+    """A server-file, server-program or all-data predefined role granted (PGR-ROLE-013)."""
+    return [{"granted": g, "role": m} for g, m in _predefined_grants(node, DANGEROUS_PREDEFINED)]
+
+
+def operational_predefined_to_app(node: Any, state: State) -> list[Hit]:
+    """A session-control or server-operation predefined role granted to an application
+    role, or to a monitoring role where PGR-ROLE-017 reports that too."""
+    out = []
+    for g, m in _predefined_grants(node, OPERATIONAL_PREDEFINED):
+        kind = state.kind(m)
+        if kind in APPLICATION_KINDS or (kind == "monitor" and g not in MONITORING_MAY_HOLD):
+            out.append({"granted": g, "role": m, "role_kind": kind})
+    return out
 
 
 def _is_true_const(expr: Any) -> bool:
@@ -473,6 +506,13 @@ def disable_row_level_security(node: Any, state: State) -> list[Hit]:
     return out
 
 
+def drop_policy(node: Any, state: State) -> list[Hit]:
+    """DROP POLICY that widens access, hides every row, or whose policy is unknown
+    (policy_drops.py)."""
+    file, line, index = state.position
+    return policy_drops.drop_policy_hits(node, state.policies, file, (index, line))
+
+
 def twin_apply(node: Any, state: State) -> list[Hit]:
     """Never fires in the statement layer: the effect layer reports failed statements."""
     return []
@@ -491,8 +531,10 @@ CHECKS: dict[str, Callable[[Any, State], list[Hit]]] = {
     "objects_created_as_runtime_role": objects_created_as_runtime_role,
     "audit_setting_override": audit_setting_override,
     "dangerous_predefined_granted": dangerous_predefined_granted,
+    "operational_predefined_to_app": operational_predefined_to_app,
     "policy_using_true": policy_using_true,
     "disable_row_level_security": disable_row_level_security,
+    "drop_policy": drop_policy,
     "twin_apply": twin_apply,
 }
 
@@ -500,6 +542,7 @@ CHECKS: dict[str, Callable[[Any, State], list[Hit]]] = {
 def track(node: Any, state: State) -> None:
     """Update ``state`` with what ``node`` establishes for later statements."""
     ast, e = _ast(), _enums()
+    policy_drops.track(node, state.policies, f"{state.position[0]}:{state.position[1]}")
     if isinstance(node, ast.VariableSetStmt) and node.name in ("role", "session_authorization"):
         if node.is_local and not state.local:  # SET LOCAL: until the transaction ends
             state.local, state.outer_role = True, state.current_role

@@ -37,6 +37,7 @@ from ..evaluate.engine import evaluate
 from ..twin import build_twin
 from .plpgsql import embedded
 from .source import Statement, walk
+from .twin_state import TWIN_DEFAULT_NOTE, about_untouched_database, database_states
 
 log = logging.getLogger(__name__)
 
@@ -229,11 +230,13 @@ def run_twin(
     say = progress or (lambda _m: None)
     catalogue = [r for r in rules if r.check is None]
     out = TwinOutcome()
+    dbs: list[dict[str, tuple[Any, ...]]] = []  # database states: before, then the latest
 
     def evaluate_now() -> Any:
         out.evaluations += 1
         snap = twin.collect()
         out.meta.setdefault("server_version", snap.meta.get("server_version"))
+        dbs[1:] = [database_states(snap)]
         return evaluate(snap, catalogue, cfg)
 
     say(f"twin: {twin.label}, evaluating the catalogue before the migrations")
@@ -255,6 +258,13 @@ def run_twin(
             changed = False
             for st in group:
                 stop_here = st.on_error_stop if st.on_error_stop is not None else on_error_stop
+                if st.twin_skip:  # another branch of its psql \if block (conditionals.py)
+                    out.not_applied.append(
+                        f"{st.file}:{st.line}: not applied on the twin: it is in "
+                        f"{st.conditional or 'a psql branch'}, and the twin applies an "
+                        "earlier branch of that if-block"
+                    )
+                    continue
                 why = outside_reason(st)
                 if why is not None:
                     out.not_applied.append(f"{st.file}:{st.line}: not applied on the twin: {why}")
@@ -314,6 +324,9 @@ def run_twin(
     out.meta["stopped_after_error"] = stopped
     final = {f.fingerprint: (f, r.rule) for r in out.results for f in r.findings}
     for fp, (f, rule) in final.items():
+        if fp not in base and create_db and about_untouched_database(f, dbs[0], dbs[-1]):
+            f.details = {**f.details, "twin_default": TWIN_DEFAULT_NOTE}  # twin_state.py
+            base.add(fp)
         if fp in base:
             f.pre_existing = True
             out.attributed.append(Attributed(f, rule, None))

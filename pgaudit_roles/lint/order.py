@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import UsageError
+from .liquibase import excluded_references
 
 _FLYWAY = re.compile(
     r"^(?P<kind>[VRU])(?P<version>[0-9][0-9._]*)?__(?P<name>.+)\.sql$", re.IGNORECASE
@@ -50,6 +51,7 @@ class Ordered:
     files: list[Path] = field(default_factory=list)
     layouts: list[tuple[str, str]] = field(default_factory=list)  # (directory, layout)
     dbmate: set[Path] = field(default_factory=set)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, why not run)
 
 
 def natural_key(text: str) -> list[tuple[int, int | str]]:
@@ -67,6 +69,9 @@ def order_paths(paths: list[Path]) -> Ordered:
     for p in paths:
         if p.is_dir():
             layout, files = order_directory(p)
+            other_dbms = liquibase_excluded(p, files)
+            out.skipped += [(f, f"Liquibase runs it only on dbms {v}") for f, v in other_dbms]
+            files = [f for f in files if f not in {f for f, _v in other_dbms}]
             out.layouts.append((p.as_posix(), layout))
             if layout == "dbmate":
                 out.dbmate.update(f.resolve() for f in files)
@@ -248,17 +253,39 @@ def sqitch_order(d: Path, plan: Path) -> list[Path]:
 _INCLUDE = re.compile(r"""(?:file|path)\s*[:=]\s*["']?([^"'\s,}>]+\.sql)""", re.IGNORECASE)
 
 
-def liquibase_order(d: Path, files: list[Path]) -> list[Path]:
-    """The master changelog's ``include file:`` order when a changelog names the files;
-    files it does not name follow in natural order."""
-    by_rel = {p.relative_to(d).as_posix(): p for p in files}
-    by_name = {p.name: p for p in files}
-    masters = sorted(
+def _changelogs(d: Path) -> list[Path]:
+    return sorted(
         p
         for ext in ("xml", "yaml", "yml", "json")
         for p in d.rglob(f"*.{ext}")
         if "changelog" in p.name.lower()
     )
+
+
+def liquibase_excluded(d: Path, files: list[Path]) -> list[tuple[Path, str]]:
+    """(file, dbms value) for the files a Liquibase changelog under ``d`` runs only on
+    other databases (``liquibase.excluded_references``; any layout: ``sqlFile`` targets are
+    often plain SQL). A reference matches a file by its path, never by its name alone
+    (``oracle/grants.sql`` is not ``pg/grants.sql``)."""
+    out: list[tuple[Path, str]] = []
+    for master in _changelogs(d):
+        for ref, dbms in excluded_references(master).items():
+            ref = ref.replace("\\", "/").lstrip("./")
+            for f in files:
+                rel = f.relative_to(d).as_posix()
+                if (rel == ref or rel.endswith("/" + ref) or ref.endswith("/" + rel)) and all(
+                    f != g for g, _v in out
+                ):
+                    out.append((f, dbms))
+    return out
+
+
+def liquibase_order(d: Path, files: list[Path]) -> list[Path]:
+    """The master changelog's ``include file:`` order when a changelog names the files;
+    files it does not name follow in natural order."""
+    by_rel = {p.relative_to(d).as_posix(): p for p in files}
+    by_name = {p.name: p for p in files}
+    masters = _changelogs(d)
     ordered: list[Path] = []
     for master in masters:
         for m in _INCLUDE.finditer(master.read_text(encoding="utf-8", errors="replace")):

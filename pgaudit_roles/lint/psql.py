@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 _DOLLAR = re.compile(r"\$([A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$")
@@ -54,6 +55,10 @@ class Lexed:
     placeholders: set[str] = field(default_factory=set)  # substituted stand-in values
     unset: list[tuple[int, str]] = field(default_factory=list)  # (offset, ":'name'") not set
     spans: list[tuple[int, str]] = field(default_factory=list)  # (offset, stand-in) in text
+    originals: dict[str, str] = field(default_factory=dict)  # ``${x}`` stand-in -> ``${x}``
+    conditions: dict[int, bool | None] = field(default_factory=dict)
+    """Offset of each ``\\if``/``\\elif`` in ``metas`` -> its value when known here
+    (``condition``), None when only the run can tell."""
 
 
 def meta_name(command: str) -> str:
@@ -70,16 +75,20 @@ def _quote_ident(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def lex(text: str, variables: dict[str, str] | None = None) -> Lexed:
+def lex(text: str, variables: dict[str, str] | None = None, gset: set[str] | None = None) -> Lexed:
     """``text`` with psql's own syntax handled (module docstring); ``variables`` are the
-    ``\\set`` values so far, updated in place by the script's ``\\set``/``\\unset``."""
+    ``\\set`` values so far, updated in place by the script's ``\\set``/``\\unset``;
+    ``gset`` the prefixes of the ``\\gset`` commands so far (their variables get values
+    only at run time), updated in place too."""
     variables = {} if variables is None else variables
+    gset = set() if gset is None else gset
     out = Lexed(text="")
     placeholders = out.placeholders
 
     def flyway(m: re.Match[str]) -> str:
         stand_in = "__" + re.sub(r"\W", "_", m.group(1)) + "_"
         placeholders.add(stand_in)
+        out.originals.setdefault(stand_in, m.group(0))  # shown in messages (placeholders.py)
         return stand_in
 
     text = _PLACEHOLDER.sub(flyway, text)
@@ -140,10 +149,17 @@ def lex(text: str, variables: dict[str, str] | None = None) -> Lexed:
             name = meta_name(command)
             out.metas.append((olen, command))
             ends = name in ENDS_STATEMENT
+            query = text[stmt_start:i]  # what \g and its relatives send
             emit((";" if ends else " ") + re.sub(r"[^\r]", " ", text[i + 1 : end]))
             if ends:
                 stmt_start = end
             words = meta_words(command)
+            if name in ("if", "elif"):
+                out.conditions[out.metas[-1][0]] = condition(
+                    command.strip()[len(name) + 1 :], variables, gset
+                )
+            elif name == "gset":
+                gset.update(_gset_names(query, words[1] if len(words) > 1 else ""))
             if name == "set" and len(words) >= 2:
                 variables[words[1]] = "".join(words[2:])
             elif name == "unset" and len(words) >= 2:
@@ -243,6 +259,75 @@ def lex(text: str, variables: dict[str, str] | None = None) -> Lexed:
         ]
     )
     return out
+
+
+_BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
+
+
+def parse_bool(value: str) -> bool | None:
+    """psql's boolean words (ParseVariableBool): true/false/yes/no and unique prefixes of
+    them, on/off (two letters at least), 1/0; None for anything else."""
+    v = value.strip().lower()
+    if v in ("1", "0"):
+        return v == "1"
+    hits = {
+        b for w, b in _BOOL_WORDS.items() if v and w.startswith(v) and (len(v) > 1 or v[0] != "o")
+    }
+    return hits.pop() if len(hits) == 1 else None
+
+
+def _gset_names(query: str, prefix: str) -> set[str]:
+    """What a ``\\gset`` may set: ``=name`` for each output column of its query (with the
+    prefix), or the bare prefix when the columns cannot be told (any name with it)."""
+    import pglast
+
+    try:
+        stmts = pglast.parse_sql(_strip_comments(query))
+    except Exception:  # noqa: BLE001 - psql syntax or a placeholder: assume any name
+        return {prefix}
+    node = stmts[-1].stmt if stmts else None
+    targets = getattr(node, "targetList", None)
+    if not targets:
+        return {prefix}
+    out = set()
+    for rt in targets:
+        col = rt.name or _column_name(rt.val)
+        if col is None:
+            return {prefix}
+        out.add(f"={prefix}{col}")
+    return out
+
+
+def _column_name(val: Any) -> str | None:
+    """The output name PostgreSQL gives an unnamed column that is a column reference or a
+    function call (its last name); None for anything else."""
+    parts = getattr(val, "fields", None) or getattr(val, "funcname", None)  # col, f(...)
+    last = parts[-1] if parts else None
+    return getattr(last, "sval", None)
+
+
+def condition(arg: str, variables: dict[str, str], gset: set[str]) -> bool | None:
+    """The value of a ``\\if``/``\\elif`` argument when it is known before the run: a
+    boolean word, or a variable ``\\set`` earlier that no ``\\gset`` may have overwritten.
+    None (only the run can tell): a variable set with ``psql -v`` or by ``\\gset`` from a
+    query, a backtick command, ``:{?name}`` for a name not set here, anything else."""
+    arg = arg.strip()
+    m = re.fullmatch(r":(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1", arg)
+    if m is not None:
+        name = m.group(2)
+        if (
+            name not in variables
+            or f"={name}" in gset
+            or any(name.startswith(p) for p in gset if not p.startswith("="))
+        ):
+            return None
+        return parse_bool(variables[name])
+    m = re.fullmatch(r":\{\?([A-Za-z_][A-Za-z0-9_]*)\}", arg)
+    if m is not None:
+        return True if m.group(1) in variables else None
+    if "`" in arg or ":" in arg or not arg or len(arg.split()) != 1:
+        return None
+    return parse_bool(arg)
 
 
 def _strip_comments(sql: str) -> str:

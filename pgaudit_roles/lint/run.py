@@ -19,16 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..collect.snapshot import load as load_snapshot
 from ..core.model import Finding, Rule, RuleResult, ScanResult, fingerprint
 from ..evaluate import baseline as baseline_mod
 from ..evaluate import waivers as waivers_mod
 from ..evaluate.engine import render_message
+from ..evaluate.policy_drops import seed_from_snapshot
 from ..evaluate.rules import resolve_ids
-from ..evaluate.statement_checks import password_literals
+from ..evaluate.statement_checks import State, password_literals
 from .effect import empty_twin, run_twin, snapshot_twin, statement_names
 from .order import order_paths
+from .placeholders import restore_placeholders
 from .plpgsql import embedded
-from .source import Source, Statement, read_sources, repo_root
+from .source import Source, Statement, display_path, read_sources, repo_root
 from .statements import run_checks
 
 TWIN_RULE = "PGR-LINT-015"
@@ -64,14 +67,19 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
         if not ordered.dbmate
         else _read_dbmate(ordered, root, opts.database)
     )
+    src.notes[:0] = [f"{display_path(f, root)}: not run: {why}" for f, why in ordered.skipped]
     t_parse = time.perf_counter() - t0
     secrets = _secrets(src)
     statement_rules = [r for r in rules if r.check is not None and r.id not in cfg.disabled]
 
+    start = State()
+    if opts.snapshot is not None and any(r.check == "drop_policy" for r in statement_rules):
+        seed_from_snapshot(start.policies, load_snapshot(opts.snapshot), opts.database)
     hits = run_checks(
         src.statements,
         [r for r in statement_rules if r.id != TWIN_RULE],
         getattr(cfg, "naming", None),
+        start,
     )
     t_checks = time.perf_counter() - t0 - t_parse
 
@@ -142,6 +150,7 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
                     continue  # the statement layer reports it already
                 f.file, f.line, f.column = a.statement.file, a.statement.line, a.statement.column
                 f.details["statement"] = a.statement.kind
+                mark_conditional(f, a.statement)
             per_rule.setdefault(a.rule.id, []).append(f)
         for r in outcome.results:
             found = per_rule.get(r.rule.id, [])
@@ -199,6 +208,7 @@ def lint(opts: LintOptions, rules: Sequence[Rule], cfg: Any) -> ScanResult:
     result = ScanResult(
         meta=meta, results=results, fail_on=cfg.fail_on, config_sources=dict(cfg.sources)
     )
+    restore_placeholders(result, src.originals)  # before waivers: they name what users see
     _apply_waivers_and_baseline(result, rules, cfg)
     scrub_secrets(result, secrets)
     return result
@@ -228,6 +238,8 @@ def _read_dbmate(ordered: Any, root: Path, dbname: str) -> Source:
         src.statements += part.statements
         src.notes += part.notes
         src.files += part.files
+        for stand_in, original in part.originals.items():
+            src.originals.setdefault(stand_in, original)
     for i, st in enumerate(src.statements):
         st.index = i
     return src
@@ -267,7 +279,7 @@ def _statement_finding(
             "column": st.column,
         }
     )
-    return Finding(
+    finding = Finding(
         rule_id=rule_id,
         severity=severity,
         message=message,
@@ -283,6 +295,16 @@ def _statement_finding(
         column=st.column,
         fingerprint=fingerprint(rule_id, database, "statement", identity, role),
     )
+    mark_conditional(finding, st)
+    return finding
+
+
+def mark_conditional(f: Finding, st: Statement) -> None:
+    """A finding of a statement in a psql ``\\if`` branch only the run decides says so
+    (lint/conditionals.py): in its details and at the end of its message."""
+    if st.conditional:
+        f.details["conditional"] = st.conditional
+        f.message = f"{f.message} (conditional: only when {st.conditional} runs)"
 
 
 def _apply_waivers_and_baseline(result: ScanResult, rules: Sequence[Rule], cfg: Any) -> None:

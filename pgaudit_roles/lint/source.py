@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
+from .conditionals import Branches
+from .liquibase import for_postgres, is_formatted
 from .psql import ENDS_STATEMENT, connect_target, lex, meta_name, meta_words
 
 
@@ -43,6 +45,8 @@ class Statement:
     placeholders: frozenset[str] = frozenset()  # stand-ins for psql variables, ${x} (psql.py)
     gexec: bool = False  # followed by \gexec: psql runs each value of its result as SQL
     embedded: bool = False  # a statement inside a DO block (checked, not applied on its own)
+    conditional: str | None = None  # in a psql \if branch only the run decides (conditionals)
+    twin_skip: bool = False  # another branch of its \if block is the one the twin applies
 
     @property
     def kind(self) -> str:
@@ -56,6 +60,7 @@ class Source:
     statements: list[Statement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    originals: dict[str, str] = field(default_factory=dict)  # ${x} stand-in -> its text
 
 
 @dataclass
@@ -64,6 +69,7 @@ class _Session:
     user: str | None = None
     on_error_stop: bool | None = None
     variables: dict[str, str] = field(default_factory=dict)  # psql \set values
+    gset: set[str] = field(default_factory=set)  # what \gset may have set (psql.lex)
 
 
 _TRUE = {"on", "true", "1", "yes"}
@@ -110,7 +116,14 @@ def read_sources(
 
 
 def _read_file(
-    path: Path, root: Path, session: _Session, src: Source, *, stack: tuple[Path, ...], dbmate: bool
+    path: Path,
+    root: Path,
+    session: _Session,
+    src: Source,
+    *,
+    stack: tuple[Path, ...],
+    dbmate: bool,
+    outer: tuple[str | None, bool] = (None, False),
 ) -> None:
     shown = display_path(path, root)
     if path.resolve() in stack:
@@ -130,8 +143,17 @@ def _read_file(
     if dbmate:
         text = _dbmate_up(text)
     text = up_only(text)
-    lexed = lex(text, session.variables)
+    if is_formatted(text):
+        text, other_dbms = for_postgres(text)
+        src.notes += [
+            f"{shown}:{line}: Liquibase changeset {cid} is for dbms {value}: not run on "
+            "PostgreSQL, not linted"
+            for line, cid, value in other_dbms
+        ]
+    lexed = lex(text, session.variables, session.gset)
     blanked, metas = lexed.text, lexed.metas
+    for stand_in, original in lexed.originals.items():
+        src.originals.setdefault(stand_in, original)
     lines = LineMap(blanked)
     for off, ref in lexed.unset:
         src.notes.append(
@@ -142,9 +164,12 @@ def _read_file(
     events: list[tuple[int, int, Any]] = [(m[0], 0, m) for m in metas]
     events += [(off, 1, st) for off, st in parsed]
     events.sort(key=lambda e: (e[0], e[1]))
+    branches = Branches(shown, outer)
     for _off, what, item in events:
         if what == 1:
             node, off, stext = item
+            if branches.dead:
+                continue
             line, col = lines.position(off)
             src.statements.append(
                 Statement(
@@ -159,11 +184,17 @@ def _read_file(
                     placeholders=frozenset(
                         v for o, v in lexed.spans if off <= o < off + len(stext)
                     ),
+                    conditional=branches.conditional,
+                    twin_skip=branches.twin_skip,
                 )
             )
             continue
         off, command = item
         line = lines.position(off)[0]
+        if branches.meta(meta_name(command), command, line, lexed.conditions.get(off)):
+            continue
+        if branches.dead:
+            continue  # psql skips every meta-command of a branch that does not run
         if meta_name(command) in ENDS_STATEMENT:
             if (
                 meta_name(command) == "gexec"
@@ -182,7 +213,10 @@ def _read_file(
             src,
             stack=(*stack, path.resolve()),
             dbmate=dbmate,
+            outer=branches.here,
         )
+    branches.finish()
+    src.notes += branches.notes
 
 
 def _meta(
@@ -196,6 +230,7 @@ def _meta(
     *,
     stack: tuple[Path, ...],
     dbmate: bool,
+    outer: tuple[str | None, bool] = (None, False),
 ) -> None:
     words = meta_words(command)
     name = words[0] if words else ""
@@ -227,7 +262,7 @@ def _meta(
                 target = path.parent / args[0]
         if not target.is_file():
             raise LintSyntaxError(f"{shown}:{line}: \\{name} {args[0]}: no such file")
-        _read_file(target, root, session, src, stack=stack, dbmate=dbmate)
+        _read_file(target, root, session, src, stack=stack, dbmate=dbmate, outer=outer)
         return
     src.notes.append(f"{shown}:{line}: psql meta-command \\{name or '?'} skipped")
 

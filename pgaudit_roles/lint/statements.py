@@ -16,6 +16,7 @@ from typing import Any
 
 from ..audit.naming import NamingPolicy
 from ..core.model import Rule
+from ..evaluate.policy_drops import created_policy
 from ..evaluate.statement_checks import CHECKS, State, end_transaction, track
 from .plpgsql import embedded
 from .source import Statement
@@ -31,11 +32,24 @@ class Hit:
 
 
 def run_checks(
-    statements: Sequence[Statement], rules: Sequence[Rule], naming: Any = None
+    statements: Sequence[Statement],
+    rules: Sequence[Rule],
+    naming: Any = None,
+    state: State | None = None,
 ) -> list[Hit]:
-    """Hits of ``rules`` (statement rules only) over ``statements``, in statement order."""
+    """Hits of ``rules`` (statement rules only) over ``statements``, in statement order.
+    ``state``: a start other than an empty cluster's (production's policies, --snapshot)."""
     active = [(r, CHECKS[r.check]) for r in rules if r.check is not None]
-    state = State(naming=naming or NamingPolicy.default())
+    state = state or State()
+    state.naming = naming or NamingPolicy.default()
+    for st in statements:  # DROP POLICY needs to know whether the file re-creates it
+        for one in (st, *embedded(st)):
+            made = created_policy(one.node)
+            if made is not None:
+                made_at = (st.file, made[0], made[1])
+                state.policies.creations.setdefault(made_at, []).append(
+                    ((st.index, one.line), made[2])
+                )
     sessions: dict[tuple[str | None, str | None], str | None] = {}
     hits: list[Hit] = []
     last_key: tuple[str | None, str | None] | None = None
@@ -52,6 +66,7 @@ def run_checks(
             last_key = key
         for one in (st, *embedded(st)):
             state.placeholders = one.placeholders
+            state.position = (one.file, one.line, st.index)
             for rule, predicate in active:
                 for values in predicate(one.node, state):
                     hits.append(Hit(rule=rule, statement=one, values=values))

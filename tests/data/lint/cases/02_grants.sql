@@ -11,3 +11,5 @@ GRANT CREATE ON SCHEMA lc TO db_owner_lc;                            -- pass: PG
 GRANT pg_read_server_files TO db_writer_lc;                          -- expect: PGR-LINT-012
 GRANT pg_monitor TO db_reader_lc;                                    -- pass: PGR-LINT-012
 REVOKE SELECT ON lc.orders FROM PUBLIC;                              -- pass: PGR-LINT-004
+GRANT pg_signal_backend TO db_reader_lc;                             -- expect: PGR-LINT-017
+GRANT pg_signal_backend TO lc_admin;                                 -- pass: PGR-LINT-017
