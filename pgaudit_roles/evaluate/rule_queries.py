@@ -16,9 +16,9 @@ so Ctrl-C or SIGTERM reaches it at once and interrupts every running query.
 
 The sandbox stays whole: the second connection is opened before ``lock_down`` and given
 the connection-local settings ``lock_down`` sets (``python_enable_replacements``) and
-the temporary macros the audit schema defined (by the loader's own statements); after the lock, every connection-local
-setting must equal the first connection's, or the pool runs on the first connection
-alone. When DuckDB runs on more than one thread (large snapshots)
+the temporary macros the audit schema defined (by the loader's own statements); after
+the lock, every connection-local setting must equal the first connection's, or the pool
+runs on the first connection alone. When DuckDB runs on more than one thread (large snapshots)
 the queries run one at a time, as before: there each query already uses every core, and
 two at once would share the memory cap.
 """
