@@ -17,11 +17,12 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cli_support import cli_process
 
 from pgaudit_roles import demo
 from pgaudit_roles.core.localpg import LocalCluster, PgInstall, find_installs
@@ -157,15 +158,6 @@ class Scan:
 # Runs the real CLI (``pgaudit_roles.cli.main``) with the built-in rule directory pointed at
 # a frozen copy: the before and after scans must evaluate the same rule set, and in a
 # working tree where rules are being written a file can change between the two scans.
-_LAUNCHER = """
-import sys
-from pathlib import Path
-import pgaudit_roles.core.resources as resources
-frozen = Path(sys.argv[1])
-resources.rules_dir = lambda: frozen
-from pgaudit_roles.cli import main
-main(sys.argv[2:])
-"""
 
 
 def freeze_rules(work: Path) -> Path:
@@ -178,15 +170,19 @@ def freeze_rules(work: Path) -> Path:
 
 
 def _cli(dc: DemoCluster, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """In this process (tests/cli_support.py), with no PG* variables: these tests read exit
+    codes, reports and scripts, not the process; a subprocess per scan paid the interpreter
+    start and the heavy imports again. Every built-in rule path goes through
+    ``resources.rules_dir()``, so pointing it at the frozen copy for the run is enough."""
+    from pgaudit_roles.core import resources
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    return subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, str(dc.rules), *args],
-        capture_output=True,
-        text=True,
-        cwd=dc.work,
-        env=env,
-        timeout=600,
-    )
+    builtin = resources.rules_dir
+    resources.rules_dir = lambda: dc.rules  # type: ignore[assignment]
+    try:
+        return cli_process(args, cwd=dc.work, env=env)
+    finally:
+        resources.rules_dir = builtin  # type: ignore[assignment]
 
 
 def _read_outputs(out_dir: Path, proc: subprocess.CompletedProcess[str], want_json: bool) -> Scan:

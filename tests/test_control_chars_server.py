@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import cli_process
 from psycopg import sql as psql
 
 pytestmark = pytest.mark.pg
@@ -42,15 +43,20 @@ SCHEMA = "sch\u202e\nma"
 TABLE = "tab\x1b]0;title\x07le"
 
 
-def run_cli(*args: str, ok: tuple[int, ...] = (0, 1)) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, ok: tuple[int, ...] = (0, 1), process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``pgaudit-roles ARGS`` with no PG* variables: in this process (tests/cli_support.py:
+    what a command writes to stdout and stderr, captured as a pipe would; a subprocess per
+    run paid the interpreter start and the heavy imports again), or with ``process`` as a
+    real process (the server's own error text on stderr)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    res = subprocess.run(
-        [sys.executable, "-m", "pgaudit_roles.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    argv = [sys.executable, "-m", "pgaudit_roles.cli", *args]
+    if process:
+        res = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    else:
+        res = cli_process(list(args), env=env)
+        res.args = argv  # the messages below name args[3:6]
     assert "Traceback" not in res.stderr, res.stderr
     assert res.returncode in ok, (args, res.returncode, res.stderr)
     return res
@@ -194,7 +200,12 @@ def test_diff_html(hostile: dict[str, Any], tmp_path: Path) -> None:
 
 def test_server_error_text_is_escaped(pg: Any) -> None:
     res = run_cli(
-        "collect", pg.conninfo(dbname="no\u202esuch\x1b[2Jdb"), "-o", "/dev/null", ok=(3,)
+        "collect",
+        pg.conninfo(dbname="no\u202esuch\x1b[2Jdb"),
+        "-o",
+        "/dev/null",
+        ok=(3,),
+        process=True,
     )
     assert_no_raw(res.stderr, "stderr")
     assert len(res.stderr.strip().splitlines()) == 1

@@ -267,11 +267,13 @@ def test_revoked_connect_is_a_high_gap_until_granted(clean: dict[str, Any]) -> N
         assert grant in next((clean["work"] / "revoked").glob("*.sql")).read_text()
 
         # --fail-on critical: the gap does not gate, and the verdict is not PASS either
-        crit = scan(clean, "crit", "--fail-on", "critical")
+        # (--no-verify here and below: the twin's proof of the script, about 4 s, does not
+        # change the exit code or the findings these scans check; "revoked" proved it)
+        crit = scan(clean, "crit", "--fail-on", "critical", "--no-verify")
         assert crit.returncode == 0, crit.stderr
         assert verdict_line(crit.stdout).startswith("INCOMPLETE"), crit.stdout
         # a --framework scope never hides the gap
-        fw = scan(clean, "fw", "--framework", "golive")
+        fw = scan(clean, "fw", "--framework", "golive", "--no-verify")
         assert fw.returncode == 1 and VICTIM in cov_findings(reports(clean, "fw")["json"])
 
         # waived like any finding: the gate passes, the report still shows it waived

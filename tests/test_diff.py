@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+from cli_support import cli_process
+
 from pgaudit_roles.collect.collector import collect
 from pgaudit_roles.collect.snapshot import save
 from pgaudit_roles.core.localpg import DEFAULT_HBA
@@ -28,6 +30,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
+    # the diffs run in this process (tests/cli_support.py): they read exit codes, output
+    # and files, not the process; test_diff_rejects_mixed_inputs keeps a real one
     p = pg.unique("dr")
     reader, newbie = f"db_reader_{p}", f"app_{p}"
     pg.execute(f'CREATE ROLE "{reader}" NOLOGIN')
@@ -74,7 +78,7 @@ def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
         old_path, new_path = tmp_path / "old.json", tmp_path / "new.json.gz"
         save(old, old_path)
         save(new, new_path)
-        res = _cli("diff", str(old_path), str(new_path), "--format", "json")
+        res = cli_process(["diff", str(old_path), str(new_path), "--format", "json"])
         assert res.returncode == 1, res.stderr  # a new critical finding appeared
         doc = json.loads(res.stdout)
         new_rules = {(f["rule_id"], f["role"]) for f in doc["findings"]["new"]}
@@ -83,22 +87,24 @@ def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
         assert ("PGR-PRIV-001", fresh_db) in resolved
         assert not any(f["role"] == newbie for f in doc["findings"]["resolved"])
 
-        text = _cli("diff", str(old_path), str(new_path), "--fail-on", "none")
+        text = cli_process(["diff", str(old_path), str(new_path), "--fail-on", "none"])
         assert text.returncode == 0
         assert f"role added: {newbie}" in text.stdout
         assert "pg_hba line added: host all all 0.0.0.0/0 trust" in text.stdout
 
         html = tmp_path / "diff.html"
-        res = _cli(
-            "diff",
-            str(old_path),
-            str(new_path),
-            "--format",
-            "html",
-            "-o",
-            str(html),
-            "--fail-on",
-            "none",
+        res = cli_process(
+            [
+                "diff",
+                str(old_path),
+                str(new_path),
+                "--format",
+                "html",
+                "-o",
+                str(html),
+                "--fail-on",
+                "none",
+            ]
         )
         assert res.returncode == 0 and html.exists()
         assert 'Orders "x"'.replace('"', "&#34;") in html.read_text()

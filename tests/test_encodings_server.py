@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import cli_process
 from conftest import VERSIONS, install_for
 
 from pgaudit_roles.core.localpg import LocalCluster
@@ -89,12 +89,10 @@ def clusters(request: pytest.FixtureRequest) -> Iterator[Clusters]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pgaudit_roles.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """In this process (tests/cli_support.py: stdout and stderr captured as UTF-8 pipes, an
+    exception fails the test as a traceback would): a subprocess per run paid the
+    interpreter start and the heavy imports again, about 0.6 s of CPU each."""
+    return cli_process(list(args))
 
 
 def _no_crash(res: subprocess.CompletedProcess[str], *ok: int) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import cli_process
 
 from pgaudit_roles.collect.snapshot import Snapshot, save
 from pgaudit_roles.config import config_from_mapping
@@ -349,20 +350,27 @@ def run_check(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def check_here(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``check`` run in this process (tests/cli_support.py), for the exit codes and the
+    output: a subprocess per run paid the interpreter start and the heavy imports again
+    (about 0.6 s of CPU each); the bad-input test below keeps a real process."""
+    return cli_process(["check", *args], cwd=cwd)
+
+
 def test_check_command_exit_codes(layout: dict[str, Any], tmp_path: Path) -> None:
     snap_file = tmp_path / "snap.json.gz"
     save(layout["snapshot"], snap_file)
-    proc = run_check(str(snap_file), cwd=tmp_path)
+    proc = check_here(str(snap_file), cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout
     assert out.count("\n") > 3 and "FAIL: " in out and "PGR-ROLE-001" in out
     assert 'bad"\nname' not in out, "a newline in a name must not forge a line"
     # critical only: the catalogue's critical rule (PGR-ROLE-002) has nothing here
-    proc = run_check(str(snap_file), "--fail-on", "critical", cwd=tmp_path)
+    proc = check_here(str(snap_file), "--fail-on", "critical", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout
-    assert run_check(str(snap_file), "--fail-on", "none", cwd=tmp_path).returncode == 0
+    assert check_here(str(snap_file), "--fail-on", "none", cwd=tmp_path).returncode == 0
     # JSON report says what fired; a config file that disables exactly those gates nothing
-    proc = run_check(str(snap_file), "--format", "json", "--output-dir", "first", cwd=tmp_path)
+    proc = check_here(str(snap_file), "--format", "json", "--output-dir", "first", cwd=tmp_path)
     assert proc.returncode == 1
     report = json.loads((tmp_path / "first" / "pgaudit-report.json").read_text())
     firing = sorted(r["id"] for r in report["rules"] if r["status"] == "fail")
@@ -370,18 +378,18 @@ def test_check_command_exit_codes(layout: dict[str, Any], tmp_path: Path) -> Non
     (tmp_path / ".pgaudit-roles.toml").write_text(
         f'formats = ["json"]\noutput_dir = "out"\n[rules]\ndisable = {json.dumps(firing)}\n'
     )
-    proc = run_check(str(snap_file), cwd=tmp_path)
+    proc = check_here(str(snap_file), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((tmp_path / "out" / "pgaudit-report.json").read_text())
     statuses = {r["id"]: r["status"] for r in report["rules"]}
     assert statuses["PGR-ROLE-001"] == "skipped"
-    proc = run_check(str(snap_file), "--show-config", cwd=tmp_path)
+    proc = check_here(str(snap_file), "--show-config", cwd=tmp_path)
     assert proc.returncode == 0 and 'formats = ["json"]' in proc.stdout
     # a user rule that fires on the superusers created here
     rules_dir = tmp_path / "user-rules"
     rules_dir.mkdir()
     (rules_dir / "PGR-USER-001.toml").write_text(USER_RULE, encoding="utf-8")
-    proc = run_check(str(snap_file), "--rules-dir", str(rules_dir), cwd=tmp_path)
+    proc = check_here(str(snap_file), "--rules-dir", str(rules_dir), cwd=tmp_path)
     assert proc.returncode == 1 and "PGR-USER-001" in proc.stdout
 
 

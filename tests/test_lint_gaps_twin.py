@@ -53,7 +53,8 @@ def test_twin_database_default_acl_is_not_the_migrations(cluster, tmp_path: Path
         "CREATE ROLE db_owner_gapshop NOLOGIN;\n"
         "CREATE SCHEMA app_data AUTHORIZATION db_owner_gapshop;\n"
         "CREATE TABLE app_data.orders (id int);\n"
-        "ALTER TABLE app_data.orders OWNER TO db_owner_gapshop;\n",
+        "ALTER TABLE app_data.orders OWNER TO db_owner_gapshop;\n"
+        "ALTER DATABASE postgres SET password_encryption = 'md5';\n",  # 5: changes a database
     )
     _write(
         tmp_path,
@@ -73,6 +74,10 @@ def test_twin_database_default_acl_is_not_the_migrations(cluster, tmp_path: Path
     assert "the twin's own database" in shop[0].details["twin_default"]
     reports = [f for f in priv4 if f.object_name == "gap_reports"]
     assert [(f.file, f.pre_existing) for f in reports] == [("m/V2__reports.sql", False)]
+    setting = [f for f in result.findings if f.rule_id == "PGR-ROLE-010" and f.file]
+    assert [(f.file, f.line, f.object_type, f.database) for f in setting] == [
+        ("m/V1__app.sql", 5, "database", "postgres")
+    ]
 
 
 def test_twin_applies_one_branch_of_an_if_block(cluster, tmp_path: Path) -> None:
@@ -108,12 +113,14 @@ def test_drop_policy_against_a_snapshot(cluster, tmp_path: Path) -> None:
     db = "gap_rls"
     with psycopg.connect(cluster.conninfo(dbname="postgres"), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {db}")
+        conn.execute("CREATE ROLE gap_rls_app LOGIN")
     with psycopg.connect(cluster.conninfo(dbname=db), autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE orders (tenant int, archived bool);"
             "ALTER TABLE orders ENABLE ROW LEVEL SECURITY;"
             "CREATE POLICY tenant_rows ON orders USING (tenant = 1);"
-            "CREATE POLICY hide_archived ON orders AS RESTRICTIVE FOR SELECT USING (NOT archived);"
+            "CREATE POLICY hide_archived ON orders AS RESTRICTIVE FOR SELECT TO gap_rls_app "
+            "USING (NOT archived);"
         )
     snap = tmp_path / "prod.json.gz"
     save(collect(cluster.conninfo(dbname=db), databases=[db]), snap)
@@ -133,6 +140,6 @@ def test_drop_policy_against_a_snapshot(cluster, tmp_path: Path) -> None:
     hits = {x.line: x for x in result.findings if x.rule_id == "PGR-LINT-016"}
     assert sorted(hits) == [1, 3, 4]
     assert hits[1].details["effect"] == "restrictive"
-    assert f"in the snapshot (database {db})" in hits[1].message
+    assert f"(SELECT for gap_rls_app, in the snapshot (database {db}))" in hits[1].message
     assert hits[3].details["effect"] == "last_permissive"
     assert hits[4].details["effect"] == "unknown" and "not in the snapshot" in hits[4].message

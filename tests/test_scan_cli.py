@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import cli_process
 from conftest import VERSIONS, install_for
 
 from pgaudit_roles.core.localpg import LocalCluster, free_port
@@ -117,6 +118,32 @@ def scan(clean: dict, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def scan_here(clean: dict, *args: str) -> subprocess.CompletedProcess[str]:
+    """``scan`` run in this process (tests/cli_support.py): the exit-code matrix reads exit
+    codes, output and files, not the process; a subprocess per run paid the interpreter
+    start and the heavy imports again, about 0.6 s of CPU each."""
+    return cli_process(
+        ["scan", clean["dsn"], "--config", str(clean["work"] / "pgaudit-roles.toml"), *args],
+        cwd=clean["work"],
+    )
+
+
+def baseline_create(clean: dict, out: Path) -> subprocess.CompletedProcess[str]:
+    work: Path = clean["work"]
+    return cli_process(
+        [
+            "baseline",
+            "create",
+            clean["dsn"],
+            "-o",
+            str(out),
+            "--config",
+            str(work / "pgaudit-roles.toml"),
+        ],
+        cwd=work,
+    )
+
+
 def superuser(clean: dict, sql: str, db: str = "postgres") -> None:
     import psycopg
 
@@ -128,7 +155,7 @@ def superuser(clean: dict, sql: str, db: str = "postgres") -> None:
 
 def test_exit_code_matrix(clean: dict) -> None:
     work: Path = clean["work"]
-    ok = scan(clean, "--format", "json", "--output-dir", "clean")
+    ok = scan_here(clean, "--format", "json", "--output-dir", "clean")
     report = json.loads((work / "clean" / "pgaudit-report.json").read_text())
     gating = [
         f"{f['rule_id']} {f['message']}"
@@ -139,30 +166,13 @@ def test_exit_code_matrix(clean: dict) -> None:
     assert PASSWORD not in ok.stdout + ok.stderr
 
     # a baseline of the clean state, taken before the mistakes
-    base = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pgaudit_roles.cli",
-            "baseline",
-            "create",
-            clean["dsn"],
-            "-o",
-            str(work / "baseline.json"),
-            "--config",
-            str(work / "pgaudit-roles.toml"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=work,
-        timeout=300,
-    )
+    base = baseline_create(clean, work / "baseline.json")
     assert base.returncode == 0, base.stderr
 
     # a high-only violation: the app role may create databases (not CREATEROLE: before
     # PostgreSQL 16 that lets it grant itself pg_execute_server_program, a critical route)
     superuser(clean, "ALTER ROLE app_shop CREATEDB")
-    high = scan(clean, "--format", "json", "--output-dir", "high")
+    high = scan_here(clean, "--format", "json", "--output-dir", "high")
     sev = {
         f["severity"]
         for f in json.loads((work / "high" / "pgaudit-report.json").read_text())["findings"]
@@ -170,33 +180,16 @@ def test_exit_code_matrix(clean: dict) -> None:
     }
     assert "critical" not in sev and "high" in sev
     assert high.returncode == 1
-    assert scan(clean, "--fail-on", "critical").returncode == 0
-    assert scan(clean, "--fail-on", "none").returncode == 0
+    assert scan_here(clean, "--fail-on", "critical").returncode == 0
+    assert scan_here(clean, "--fail-on", "none").returncode == 0
 
     # baseline covering everything -> 0; a new finding after it -> 1
-    covered = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pgaudit_roles.cli",
-            "baseline",
-            "create",
-            clean["dsn"],
-            "-o",
-            str(work / "all.json"),
-            "--config",
-            str(work / "pgaudit-roles.toml"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=work,
-        timeout=300,
-    )
+    covered = baseline_create(clean, work / "all.json")
     assert covered.returncode == 0
-    assert scan(clean, "--baseline", str(work / "all.json")).returncode == 0
+    assert scan_here(clean, "--baseline", str(work / "all.json")).returncode == 0
     superuser(clean, "ALTER ROLE app_shop SUPERUSER")
     try:
-        new = scan(
+        new = scan_here(
             clean, "--baseline", str(work / "all.json"), "--format", "json", "--output-dir", "new"
         )
         assert new.returncode == 1

@@ -27,29 +27,40 @@ TWIN_DEFAULT_NOTE = (
 
 
 def database_states(snapshot: Any) -> dict[str, tuple[Any, ...]]:
-    """Database name -> (owner OID, ACL state, sorted ACL entries) in ``snapshot``."""
+    """Database name -> everything a migration can change about the database itself in
+    ``snapshot``: its row (owner, connection limit, ALLOW_CONNECTIONS, template, ACL state),
+    its ACL entries and its ``ALTER DATABASE ... SET`` / ``ALTER ROLE ... IN DATABASE``
+    settings. What is *in* the database (schemas, tables) is left out on purpose."""
     acl: dict[Any, list[tuple[Any, ...]]] = {}
     for row in snapshot.table("shared_acl").dicts():
         if row.get("object_class") == "database":
             acl.setdefault(row.get("object_oid"), []).append(
                 (row.get("grantee_oid"), row.get("privilege"), row.get("grantable"))
             )
-    return {
-        str(d.get("name")): (
-            d.get("owner_oid"),
-            d.get("acl_state"),
-            tuple(sorted(acl.get(d.get("oid"), []), key=repr)),
+    settings: dict[Any, list[tuple[Any, ...]]] = {}
+    for row in snapshot.table("db_role_settings").dicts():
+        settings.setdefault(row.get("database_oid"), []).append(
+            (row.get("role_oid"), tuple(row.get("config") or ()))
         )
-        for d in snapshot.table("databases").dicts()
-    }
+    out = {}
+    for d in snapshot.table("databases").dicts():
+        oid = d.get("oid")
+        row = tuple(sorted((k, repr(v)) for k, v in d.items() if k != "auditor_can_connect"))
+        out[str(d.get("name"))] = (
+            row,
+            tuple(sorted(acl.get(oid, []), key=repr)),
+            tuple(sorted(settings.get(oid, []), key=repr)),
+        )
+    return out
 
 
 def about_untouched_database(
     f: Finding, before: dict[str, tuple[Any, ...]], after: dict[str, tuple[Any, ...]]
 ) -> bool:
-    """``f`` is about a database that existed before the migrations with the same owner and
-    ACL it has after them (see the module docstring)."""
-    if f.object_type != "database":
+    """``f`` is about a database that existed before the migrations, in the same state
+    after them (``database_states``), and names no role: a finding that names one is about
+    that role's reach, which the migrations may well have made (a membership)."""
+    if f.object_type != "database" or f.role not in (None, "PUBLIC"):
         return False
-    name = f.object_name or f.database
+    name = f.database or f.object_name  # a database setting's object_name is the setting
     return name is not None and name in before and before[name] == after.get(name)

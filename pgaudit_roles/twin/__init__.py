@@ -50,10 +50,16 @@ CARRIED_SOURCES = ("settings", "activity", "hba_rules", "password_types")
 """Sources a throwaway server cannot reproduce: always the source snapshot's, marked so."""
 
 
-TWIN_SETTINGS = {"max_connections": "40", "autovacuum": "off"}
+TWIN_SETTINGS = {
+    "max_connections": "40",
+    "autovacuum": "off",
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+}
 """A throwaway's server settings, on top of LocalCluster's (fsync, synchronous_commit and
 full_page_writes off, 32 MB of shared buffers): no autovacuum worker competes with the
-build and the re-collection. The twin's own settings never reach a rule (the source's are
+build and the re-collection, and minimal WAL (the small preset's build: median 2.25 s
+against 2.73 s, 6 runs each). The twin's own settings never reach a rule (the source's are
 carried over, see CARRIED_SOURCES)."""
 
 
@@ -264,6 +270,48 @@ def _execute(conn: psycopg.Connection[Any], sessions: _Sessions, step: Step, dbn
         conn.execute(s.encode("utf-8"))
 
 
+_BATCH_BYTES = 256 * 1024
+"""Statements sent per round trip in a batch (a multi-statement simple query)."""
+
+
+def _execute_batch(
+    conn: psycopg.Connection[Any], sessions: _Sessions, steps: list[Step], dbname: str
+) -> None:
+    """``steps`` in order, as :func:`_execute` runs them one by one, but many per round
+    trip: the build is one statement per object and grant, and waiting for each answer was
+    most of its time. A failure raises like the first failing :func:`_execute` (the caller
+    rolls the transaction back and goes step by step). A step whose REVOKE lists the
+    twin's current grantees is written only after everything before it ran, when the
+    grantees of its database have not been read yet (the same moment as step by step)."""
+    buf: list[bytes] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal buf, size
+        if buf:
+            # each statement on its own lines: a trailing -- comment cannot swallow the ;
+            conn.execute(b"\n;\n".join(buf))
+            buf, size = [], 0
+
+    for step in steps:
+        if step.existing is not None and dbname not in sessions.existing:
+            flush()
+        parts = list(step.pre)
+        if step.as_role is not None:
+            parts.append(f"SET ROLE {quote_ident(step.as_role)}")
+        parts.append(_statement(sessions, step, dbname))
+        if step.as_role is not None:
+            parts.append("RESET ROLE")
+        parts += step.post
+        for part in parts:
+            data = part.encode("utf-8")
+            buf.append(data)
+            size += len(data)
+        if size >= _BATCH_BYTES:
+            flush()
+    flush()
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -287,8 +335,7 @@ def _run(twin: Twin, p: Plan) -> None:
                 if batch:
                     try:
                         with conn.transaction():
-                            for s in batch:
-                                _execute(conn, sessions, s, dbname)
+                            _execute_batch(conn, sessions, batch, dbname)
                     except psycopg.Error:
                         single = batch + single
                 pending = single

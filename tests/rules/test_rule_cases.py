@@ -95,7 +95,10 @@ def prepare(pg: Any, case: Case, prefix: str) -> Prepared:
     db = f"{prefix}_db"
     prep = Prepared(case=case, prefix=prefix, db=db)
     try:
-        pg.create_database(db)
+        # FILE_COPY (15+; 13 and 14 know no other): no copy of the template in the WAL,
+        # half the server CPU of the default for a template as small as template0
+        strategy = " STRATEGY FILE_COPY" if pg.major >= 15 else ""
+        pg.execute(f"CREATE DATABASE {quote(db)} TEMPLATE template0{strategy}")
         if case.cluster_setup:
             pg.execute(substitute(case.cluster_setup, prefix, db))
         if case.setup:
