@@ -281,7 +281,8 @@ def compare_files(
         )
     if old_kind == "snapshot":
         rules = load_rules_for(cfg)
-        old_r, new_r = evaluate_snapshot(old, rules, cfg), evaluate_snapshot(new, rules, cfg)
+        old_r = evaluate_snapshot(old, rules, cfg, inventory=False)
+        new_r = evaluate_snapshot(new, rules, cfg, inventory=False)
         old_f = [_finding_entry(f) for f in old_r.findings]
         new_f = [_finding_entry(f) for f in new_r.findings]
         old_side, new_side = _snapshot_side(old, old_r, "OLD"), _snapshot_side(new, new_r, "NEW")

@@ -62,10 +62,16 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def evaluate_snapshot(snap: Snapshot, rules: Sequence[Rule], cfg: Config) -> ScanResult:
-    """Evaluate, then mark waived findings and compare with the baseline named by ``cfg``."""
+def evaluate_snapshot(
+    snap: Snapshot, rules: Sequence[Rule], cfg: Config, *, inventory: bool = True
+) -> ScanResult:
+    """Evaluate, then mark waived findings and compare with the baseline named by ``cfg``.
 
-    result = evaluate(snap, rules, cfg)
+    ``inventory=False`` for a caller that reads only the findings (the twin's re-evaluation,
+    a diff of two snapshots, a baseline): the audit schema then holds only what the rules
+    read (``engine.evaluate``)."""
+
+    result = evaluate(snap, rules, cfg, inventory=inventory)
     if cfg.waivers is not None:
         loaded = waivers_mod.load(cfg.waivers)
         waivers_mod.apply(result.findings, loaded, resolve_ids(rules))

@@ -38,7 +38,7 @@ from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
 from ..collect.coverage import rows as coverage_rows
 from ..collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
 from ..core.errors import UsageError
-from . import acl_defaults, escalation
+from . import acl_defaults, build_plan, escalation
 from .effective import EFFECTIVE_PRIVILEGES_SQL, build_role_closure
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
 from .hba_analysis import analyze_facts
@@ -950,8 +950,13 @@ def load(
     snapshot: Snapshot,
     policy: NamingPolicy | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    *,
+    queries: Sequence[str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Build the audit schema for ``snapshot`` in ``con`` (a new in-memory DB by default)."""
+    """Build the audit schema for ``snapshot`` in ``con`` (a new in-memory DB by default).
+
+    With ``queries``, only the tables they read and what those are built from
+    (``build_plan``): the others do not exist in ``con``. None: the whole schema."""
     import duckdb
 
     policy = policy or NamingPolicy()
@@ -960,7 +965,7 @@ def load(
         tune_for_size(con, snapshot)
     version = server_version_num(snapshot.meta)
     try:
-        _Loader(con, snapshot, policy, version).run()
+        _Loader(con, snapshot, policy, version).run(queries)
     except duckdb.OutOfMemoryException as exc:
         raise UsageError(
             f"building the audit schema needs more memory than {memory_limit()} "
@@ -1081,6 +1086,23 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 
 @functools.cache
+def temp_macros() -> tuple[str, ...]:
+    """The statements that create the audit schema's temporary macros, ``pg_quote_ident``
+    and ``pg_qualified``. Temporary objects belong to one DuckDB connection: the loader
+    runs these, and ``evaluate.rule_queries`` runs the same ones on the second connection it
+    opens (replaying them costs well under a millisecond; reading their definitions back
+    from ``duckdb_functions()`` cost 16 ms per evaluation)."""
+    return (
+        # pg_quote_ident: PostgreSQL's quote_ident(), same rules as sqlquote.quote_ident.
+        f"""CREATE OR REPLACE TEMP MACRO pg_quote_ident(s) AS
+            CASE WHEN regexp_full_match(s, '[a-z_][a-z0-9_]*')
+                      AND NOT regexp_full_match(s, {_keywords_sql()}) THEN s
+                 ELSE '"' || replace(s, '"', '""') || '"' END""",
+        _sql("macro_pg_qualified"),
+    )
+
+
+@functools.cache
 def _sql(name: str) -> str:
     """A loader statement from ``sql/<name>.sql`` (DuckDB), without its leading comment."""
     lines = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").split("\n")
@@ -1134,59 +1156,77 @@ class _Loader:
         self.version = version
         self.tmpdir: str | None = None
         self.files = 0
+        self.plan: build_plan.Plan | None = None
+
+    def builds(self, table: str) -> bool:
+        """Whether this load creates ``table`` (an audit name or ``internal.<name>``)."""
+        return self.plan is None or table in self.plan.tables
 
     def x(self, sql: str, params: Any = None) -> Any:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
 
-    def run(self) -> None:
+    def run(self, queries: Sequence[str] | None = None) -> None:
+        """Every step of ``build_plan.STEPS`` in order, or with ``queries`` those its plan
+        needs (the whole schema when the plan cannot be made)."""
         external = self.x("SELECT current_setting('enable_external_access')").fetchone()[0]
         with tempfile.TemporaryDirectory(prefix="pgaudit-load-") as tmp:
             self.tmpdir = tmp if external in (True, "true", "True") else None
+            self.x(";\n".join(temp_macros()))  # first: the query parser needs them
+            if queries is not None:
+                tables = build_plan.query_tables(self.con, queries)
+                self.plan = None if tables is None else build_plan.plan(tables)
             # every table up front, in one call: DDL statements are cheap, the round trips
             # and the per-call overhead of 60 separate ones were not
             self.x(";\n".join(self._ddl()))
-            self._raw()
-            self._reference_tables()
-            self._memberships()
-            build_role_closure(self.con, self.version)
-            self._roles()
-            self._databases()
-            self._schemas_objects()
-            self._acl_objects()
-            self._privileges()
-            self._default_privileges()
-            self._functions_extensions()
-            self._rls_code()
-            self._settings()
-            self._hba()
-            self._meta()
-            self._views()
-            escalation.build(self.con, self.version)
+            steps = {
+                "raw": self._raw,
+                "reference": self._reference_tables,
+                "memberships": self._memberships,
+                "role_closure": lambda: build_role_closure(self.con, self.version),
+                "roles": self._roles,
+                "databases": self._databases,
+                "schemas_objects": self._schemas_objects,
+                "acl_objects": self._acl_objects,
+                "privileges": self._privileges,
+                "default_privileges": self._default_privileges,
+                "functions_extensions": self._functions_extensions,
+                "rls_code": self._rls_code,
+                "settings": self._settings,
+                "hba": self._hba,
+                "meta": self._meta,
+                "column_privileges": lambda: self.x(_sql("view_column_privileges")),
+                "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
+                "escalation": lambda: escalation.build(self.con, self.version),
+            }
+            assert list(steps) == [s.name for s in build_plan.STEPS]
+            for step in build_plan.STEPS:
+                if self.plan is None or step.name in self.plan.steps:
+                    steps[step.name]()
 
     # -- helpers ------------------------------------------------------------------------
 
     def _ddl(self) -> list[str]:
-        """The macros, the ``internal`` schema and every table (audit and internal)."""
+        """The ``internal`` schema and every table (audit and internal) this load builds."""
         internal = {f"{name}_raw": spec for name, spec in CLUSTER_TABLES.items()}
         dbcol = [("database_oid", "BIGINT", "")]
         internal.update({f"db_{name}_raw": dbcol + spec for name, spec in DATABASE_TABLES.items()})
         return [
-            # pg_quote_ident: PostgreSQL's quote_ident(), same rules as sqlquote.quote_ident.
-            f"""CREATE OR REPLACE TEMP MACRO pg_quote_ident(s) AS
-            CASE WHEN regexp_full_match(s, '[a-z_][a-z0-9_]*')
-                      AND NOT regexp_full_match(s, {_keywords_sql()}) THEN s
-                 ELSE '"' || replace(s, '"', '""') || '"' END""",
-            _sql("macro_pg_qualified"),
             "DROP SCHEMA IF EXISTS internal CASCADE",
             "CREATE SCHEMA internal",
-            *(create_ddl(t) for t in AUDIT_TABLES.values() if t.kind == "table"),
+            *(
+                create_ddl(t)
+                for t in AUDIT_TABLES.values()
+                if t.kind == "table" and self.builds(t.name)
+            ),
             *(
                 f"CREATE TABLE internal.{name} ({_coldefs([(c[0], c[1]) for c in spec])})"
                 for name, spec in internal.items()
+                if self.builds(f"internal.{name}")
             ),
             *(
                 f"CREATE TABLE internal.{name} ({_coldefs(cols)})"
                 for name, cols in _INTERNAL_TABLES.items()
+                if self.builds(f"internal.{name}")
             ),
         ]
 
@@ -1287,12 +1327,16 @@ class _Loader:
     def _raw(self) -> None:
         snap = self.snap
         for name, spec in CLUSTER_TABLES.items():
+            if not self.builds(f"internal.{name}_raw"):
+                continue
             cols = [(c[0], c[1]) for c in spec]
             t = snap.table(name)
             _check_columns(t.columns, cols, name)
             self.insert(f"internal.{name}_raw", cols, [((), t.rows)])
         dbcols = [("database_oid", "BIGINT")]
         for name, spec in DATABASE_TABLES.items():
+            if not self.builds(f"internal.db_{name}_raw"):
+                continue
             cols = [(c[0], c[1]) for c in spec]
             batches = []
             files: dict[str, list[tuple[int, Table]]] = {}
@@ -1308,6 +1352,8 @@ class _Loader:
             self.insert(f"internal.db_{name}_raw", cols, batches, dbcols)
             for fmt, tables in files.items():
                 self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
+        if not self.builds("internal.db_status"):
+            return
         self.insert(
             "internal.db_status",
             _INTERNAL_TABLES["db_status"],
@@ -1496,10 +1542,6 @@ class _Loader:
             for k, v in sorted(meta.items())
         ]
         self.insert("scan_meta", [("key", "VARCHAR"), ("value", "VARCHAR")], [((), kv)])
-
-    def _views(self) -> None:
-        self.x(_sql("view_column_privileges"))
-        self.x(EFFECTIVE_PRIVILEGES_SQL)
 
 
 def _coldefs(cols: Sequence[tuple[str, str]]) -> str:

@@ -63,7 +63,7 @@ def create(
     )
     cfg.baseline = None
     rules = load_rules_for(cfg)
-    result = evaluate_snapshot(load_snapshot(source, cfg), rules, cfg)
+    result = evaluate_snapshot(load_snapshot(source, cfg), rules, cfg, inventory=False)
     try:
         n = baseline_mod.create(result.findings, output)
     except OSError as exc:

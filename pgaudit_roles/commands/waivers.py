@@ -44,7 +44,7 @@ def lint(
     ids = resolve_ids(rules)
     loaded = waivers_mod.load(file)
     if against:
-        result = evaluate(load_snapshot(against, cfg), rules, cfg)
+        result = evaluate(load_snapshot(against, cfg), rules, cfg, inventory=False)
         waivers_mod.apply(result.findings, loaded, ids)
     problems = waivers_mod.lint(loaded, ids, checked_findings=bool(against))
     for p in problems:

@@ -237,7 +237,7 @@ def run_twin(
         snap = twin.collect()
         out.meta.setdefault("server_version", snap.meta.get("server_version"))
         dbs[1:] = [database_states(snap)]
-        return evaluate(snap, catalogue, cfg)
+        return evaluate(snap, catalogue, cfg, inventory=False)
 
     say(f"twin: {twin.label}, evaluating the catalogue before the migrations")
     if create_db and default_db != "postgres":

@@ -235,7 +235,7 @@ def _twin_blind(result: ScanResult) -> set[str]:
 
 
 def _evaluate(twin: Twin, rules: Sequence[Rule], cfg: Config) -> ScanResult:
-    return evaluate_snapshot(twin.collect(), rules, cfg)
+    return evaluate_snapshot(twin.collect(), rules, cfg, inventory=False)
 
 
 def _rounds(
