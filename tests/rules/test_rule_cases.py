@@ -90,15 +90,23 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def prepare(pg: Any, case: Case, prefix: str) -> Prepared:
-    """Create the case's database and run its SQL; a failure is recorded, not raised."""
+def prepare(pg: Any, case: Case, prefix: str, admin: Any = None) -> Prepared:
+    """Create the case's database and run its SQL; a failure is recorded, not raised.
+
+    ``admin``: an open autocommit superuser session of ``pg`` for the CREATE DATABASE (a
+    group prepares a few hundred cases: one session instead of one per database). The
+    case's own SQL still runs in sessions of its own, so nothing it sets carries over."""
     db = f"{prefix}_db"
     prep = Prepared(case=case, prefix=prefix, db=db)
     try:
         # FILE_COPY (15+; 13 and 14 know no other): no copy of the template in the WAL,
         # half the server CPU of the default for a template as small as template0
         strategy = " STRATEGY FILE_COPY" if pg.major >= 15 else ""
-        pg.execute(f"CREATE DATABASE {quote(db)} TEMPLATE template0{strategy}")
+        create = f"CREATE DATABASE {quote(db)} TEMPLATE template0{strategy}"
+        if admin is not None:
+            admin.execute(create.encode())
+        else:
+            pg.execute(create)
         if case.cluster_setup:
             pg.execute(substitute(case.cluster_setup, prefix, db))
         if case.setup:
@@ -335,7 +343,12 @@ def groups(
         # (each DROP DATABASE waits for a checkpoint) cost more than the cases themselves,
         # and the next group and the cases that run alone on ``pg`` see none of its roles
         with scratch_server(pg) as server:
-            group = [prepare(server, c, f"{token}{i:04d}z") for i, c in enumerate(chosen)]
+            import psycopg
+
+            with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+                group = [
+                    prepare(server, c, f"{token}{i:04d}z", admin) for i, c in enumerate(chosen)
+                ]
             _collect_group(server, kind, group, token, hba_dir)
         preps.update((p.case.id, p) for p in group)
     yield preps
