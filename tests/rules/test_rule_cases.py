@@ -217,13 +217,24 @@ def cleanup(pg: Any, dbs: list[str], token: str) -> None:
 
 
 def evaluate_rules(
-    snapshot: Any, rule_ids: set[str], config: dict[str, Any], origin: str
+    snapshot: Any,
+    rule_ids: set[str],
+    config: dict[str, Any],
+    origin: str,
+    *,
+    inventory: bool = False,
 ) -> dict[str, Any]:
+    """The rules' results. A case's own evaluation (config, hba, alone) builds only the
+    tables its rule reads (``engine.evaluate(inventory=False)``, which test_build_plan
+    proves equal to the full build rule by rule); the batch and auditor groups build the
+    whole audit schema and its inventory, as ``scan`` and ``check`` do."""
     from pgaudit_roles.config import config_from_mapping
     from pgaudit_roles.evaluate.engine import evaluate
 
     rules = [rules_by_id()[r] for r in sorted(rule_ids)]
-    result = evaluate(snapshot, rules, config_from_mapping(config, origin=origin))
+    result = evaluate(
+        snapshot, rules, config_from_mapping(config, origin=origin), inventory=inventory
+    )
     return {rr.rule.id: rr for rr in result.results}
 
 
@@ -306,7 +317,11 @@ def _collect_group(pg: Any, kind: str, preps: list[Prepared], token: str, hba_di
                 p.batched = True
             return
         results = evaluate_rules(
-            snapshot, {rules_by_id()[p.case.rule_id].id for p in group}, {}, "rule cases"
+            snapshot,
+            {rules_by_id()[p.case.rule_id].id for p in group},
+            {},
+            "rule cases",
+            inventory=True,
         )
     except Exception as exc:  # every case of the group reports it
         for p in group:
