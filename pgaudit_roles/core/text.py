@@ -3,11 +3,14 @@
 Why in core: names from the audited cluster (quotes, newlines, bidi controls, ``<script>``)
 reach every stage's messages: the collector's coverage notes, the CLI's errors and every
 report. Each of them escapes through this one function, so none needs the reports package.
+``map_strings`` walks the nested text a finding carries, for the passes that rewrite it.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
+from typing import Any
 
 # Characters that can forge lines or hide text on a terminal, in a log or in CI output:
 # C0/C1 controls, DEL, line/paragraph separators, bidirectional overrides, and the
@@ -54,3 +57,19 @@ def printable(text: object, *, strict: bool = False) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """``value`` with ``fn`` applied to every string inside it: dict values, list and tuple
+    items (a tuple comes back as a list, as JSON holds it); anything else is returned as is.
+
+    Why one walker: findings carry text in nested details, and a pass that rewrites it
+    (secrets redacted, placeholders restored) must reach every level, tuples included.
+    """
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [map_strings(v, fn) for v in value]
+    return value

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.model import ScanResult
+from ..core.text import map_strings
 
 
 def _pattern(originals: Mapping[str, str]) -> re.Pattern[str] | None:
@@ -36,13 +37,9 @@ def restore_placeholders(result: ScanResult, originals: Mapping[str, str]) -> No
     by_folded = {k.casefold(): v for k, v in originals.items()}
 
     def back(value: Any) -> Any:
-        if isinstance(value, str):
-            return rx.sub(lambda m: by_folded.get(m.group(0).casefold(), m.group(0)), value)
-        if isinstance(value, dict):
-            return {k: back(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [back(v) for v in value]
-        return value
+        return map_strings(
+            value, lambda s: rx.sub(lambda m: by_folded.get(m.group(0).casefold(), m.group(0)), s)
+        )
 
     for f in result.findings:
         f.message = back(f.message)

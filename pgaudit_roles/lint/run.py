@@ -21,6 +21,7 @@ from typing import Any
 from .. import __version__
 from ..collect.snapshot import load as load_snapshot
 from ..core.model import Finding, Rule, RuleResult, ScanResult, fingerprint
+from ..core.text import map_strings
 from ..evaluate import baseline as baseline_mod
 from ..evaluate import waivers as waivers_mod
 from ..evaluate.engine import render_message
@@ -333,17 +334,14 @@ def scrub_secrets(result: ScanResult, secrets: Sequence[str]) -> None:
     if not secrets:
         return
 
+    def redact(text: str) -> str:
+        for s in secrets:
+            if s and s in text:
+                text = text.replace(s, "[redacted]")
+        return text
+
     def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            for s in secrets:
-                if s and s in value:
-                    value = value.replace(s, "[redacted]")
-            return value
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
+        return map_strings(value, redact)
 
     for f in result.findings:
         f.message = clean(f.message)
