@@ -269,28 +269,27 @@ def psql_binary(install: PgInstall) -> str:
     return found
 
 
+def psql_file(
+    install: PgInstall, conninfo: str, path: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``path`` the way a fix script's header says, ``psql -X -v ON_ERROR_STOP=1 -f``,
+    with no PG* variable of the test environment reaching psql."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return subprocess.run(
+        [psql_binary(install), "-X", "-v", "ON_ERROR_STOP=1", "-f", str(path), "-d", conninfo],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
 def apply_script(dc: DemoCluster, script: str, name: str) -> subprocess.CompletedProcess[str]:
     """Run the script the way its header says: ``psql -X -v ON_ERROR_STOP=1 -f``, superuser."""
     path = dc.work / name
     path.write_text(script, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     started = time.monotonic()
-    proc = subprocess.run(
-        [
-            psql_binary(dc.cluster.install),
-            "-X",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            str(path),
-            "-d",
-            dc.superuser_conninfo(),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    proc = psql_file(dc.cluster.install, dc.superuser_conninfo(), path, 300)
     dc.timings[f"psql {name}"] = time.monotonic() - started
     return proc
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixrescan_support import psql_binary
+from fixrescan_support import psql_binary, psql_file
 from pglast import parse_sql
 
 from pgaudit_roles.core.errors import UsageError
@@ -388,23 +388,7 @@ def _run_psql(
 ) -> subprocess.CompletedProcess:
     path = tmp_path / name
     path.write_text(script, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    return subprocess.run(
-        [
-            psql_binary(pg.cluster.install),
-            "-X",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            str(path),
-            "-d",
-            pg.conninfo(),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return psql_file(pg.cluster.install, pg.conninfo(), path, 120)
 
 
 def _state(pg, dbs: list[str]) -> dict[tuple, Any]:
