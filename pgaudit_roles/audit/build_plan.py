@@ -214,16 +214,34 @@ def query_tables(con: object, queries: Iterable[str]) -> set[str] | None:
     audit schema's macros); None when one cannot be listed or names another schema."""
     out: set[str] = set()
     for q in queries:
-        try:
-            names = con.get_table_names(q, qualified=True)  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - unlisted: the caller builds everything
+        if q not in _TABLES_OF:
+            _TABLES_OF[q] = _tables_of(con, q)
+        names = _TABLES_OF[q]
+        if names is None:
             return None
-        for n in names:
-            name = n.split(" AS ")[0].strip()
-            parts = [p.strip('"') for p in name.split(".")]
-            if len(parts) == 2 and parts[0] == "main":
-                parts = parts[1:]
-            if len(parts) != 1:
-                return None
-            out.add(parts[0])
+        out |= names
     return out
+
+
+_TABLES_OF: dict[str, frozenset[str] | None] = {}
+"""Each query's tables, parsed once per process: the answer depends on the query's text
+alone (the macros it may call are the loader's fixed set), and parsing costs about 20 ms
+for a whole rule set, which a process evaluating many times (the twin's rounds, lint,
+the test suite) paid every time."""
+
+
+def _tables_of(con: object, query: str) -> frozenset[str] | None:
+    try:
+        names = con.get_table_names(query, qualified=True)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - unlisted: the caller builds everything
+        return None
+    out: set[str] = set()
+    for n in names:
+        name = n.split(" AS ")[0].strip()
+        parts = [p.strip('"') for p in name.split(".")]
+        if len(parts) == 2 and parts[0] == "main":
+            parts = parts[1:]
+        if len(parts) != 1:
+            return None
+        out.add(parts[0])
+    return frozenset(out)

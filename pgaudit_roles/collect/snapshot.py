@@ -66,7 +66,10 @@ class DatabaseSnapshot:
     """Collection only (not saved): the session could not be opened at all."""
 
     def table(self, name: str) -> Table:
-        return self.tables.get(name) or empty_table(DATABASE_TABLES[name])
+        # never ``get(name) or ...``: a Table's truth is its length, which for a
+        # file-backed table means reading the whole file to count its rows
+        found = self.tables.get(name)
+        return found if found is not None else empty_table(DATABASE_TABLES[name])
 
 
 @dataclass
@@ -78,7 +81,8 @@ class Snapshot:
     """The Spool (temporary directory) the file-backed tables live in, kept alive here."""
 
     def table(self, name: str) -> Table:
-        return self.cluster.get(name) or empty_table(CLUSTER_TABLES[name])
+        found = self.cluster.get(name)  # not ``or``: see DatabaseSnapshot.table
+        return found if found is not None else empty_table(CLUSTER_TABLES[name])
 
     def source_collected(self, name: str) -> bool:
         src = self.meta.get("sources", {}).get(name)

@@ -13,6 +13,7 @@ module stays cheap for ``--help``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import tomllib
@@ -172,9 +173,37 @@ def load_rule_file(path: Path, origin: str = "user", *, full_validation: bool = 
     """
     try:
         data = path.read_bytes()
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read rule file ({exc})") from None
+    if full_validation or origin != "builtin":
+        # asked to check everything now, or a user's rule (its validation is remembered in
+        # the user's cache, see validated_rules): never an earlier load's answer
+        return _load_rule_bytes(path, data, origin, full_validation)
+    key = (str(path), origin, data)
+    loaded = _LOADED.get(key)
+    if loaded is not None:
+        return dataclasses.replace(loaded)  # every field is immutable: a copy of its own
+    rule = _load_rule_bytes(path, data, origin, False)
+    if len(_LOADED) >= _LOADED_MAX:
+        _LOADED.clear()
+    _LOADED[key] = rule
+    return dataclasses.replace(rule)
+
+
+_LOADED: dict[tuple[str, str, bytes], Rule] = {}
+_LOADED_MAX = 4096
+"""Built-in rules already loaded by this process, by path and exact file content: parsing
+the TOML is most of a load (about 60 ms for the built-in set), and a process that loads
+the rules more than once (the test suite's in-process CLI runs, a fleet) paid it every
+time. Only a rule that loaded is kept, so a broken file gives its error every time; a
+load with ``full_validation`` never uses it, nor does a user rule."""
+
+
+def _load_rule_bytes(path: Path, data: bytes, origin: str, full_validation: bool) -> Rule:
+    try:
         # as read_text() would give it: universal newlines
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise RuleError(f"{path}: cannot read rule file ({exc})") from None
     try:
         doc = tomllib.loads(text)
