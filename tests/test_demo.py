@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import run_cli
+from cli_support import cli_process, run_cli
 
 import pgaudit_roles.demo as demo
 from pgaudit_roles.collect.snapshot import Snapshot
@@ -158,21 +158,18 @@ def test_demo_end_to_end(
 
 
 def run_follow_ups(out: str, cwd: Path) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Run every "  pgaudit-roles ..." line the demo printed; each must exit 0."""
-    import sys
+    """Run every "  pgaudit-roles ..." line the demo printed; each must exit 0.
 
+    In this process (``cli_process``: the line split as a shell would, the exit code and
+    output as a subprocess returns them): the lines are checked for what they do on the
+    demo's files, not for the interpreter start, and a subprocess paid the imports again
+    for each of the nine lines of the two demos."""
     ran: dict[str, subprocess.CompletedProcess[str]] = {}
     for line in out.splitlines():
         if not line.startswith("  pgaudit-roles "):
             continue
         argv = shlex.split(line)[1:]
-        res = subprocess.run(
-            [sys.executable, "-m", "pgaudit_roles.cli", *argv],
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            timeout=300,
-        )
+        res = cli_process(argv, cwd=cwd)
         assert res.returncode == 0, f"{line}\n{res.stdout}{res.stderr}"
         assert "Traceback" not in res.stderr
         ran[argv[0]] = res
@@ -188,23 +185,31 @@ def _load(path: Path) -> Snapshot:
 # --- --keep: the server stays up, the passwords are real, the mistakes are visible -------
 
 
-@pytest.fixture
-def kept_demo(
-    pg: Any, tmp_path: Path, passwords: Passwords, capsys: pytest.CaptureFixture[str]
-) -> Iterator[dict[str, Any]]:
-    out_dir = tmp_path / "report"
-    code, out, err = run_cli(
-        [
-            "demo",
-            "--keep",
-            "--pg-bin",
-            str(pg.cluster.install.bin_dir),
-            "--output-dir",
-            str(out_dir),
-        ],
-        capsys,
-    )
-    assert code == 0, err
+@pytest.fixture(scope="module")
+def kept_demo(pg: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One ``demo --keep`` per server version for the two tests below, and the snapshot the
+    auditor collects from it right away: ``test_demo_mistakes_are_visible_to_the_auditor``
+    reads only that snapshot, so ``test_demo_keep_leaves_a_usable_server`` alone touches
+    the running server (and stops it with the printed command, as it tests), in any order.
+    """
+    from pgaudit_roles.collect.collector import collect
+
+    out_dir = tmp_path_factory.mktemp("kept") / "report"
+    passwords = Passwords()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(demo, "_new_password", passwords)
+        res = cli_process(
+            [
+                "demo",
+                "--keep",
+                "--pg-bin",
+                str(pg.cluster.install.bin_dir),
+                "--output-dir",
+                str(out_dir),
+            ]
+        )
+    out, err = res.stdout, res.stderr
+    assert res.returncode == 0, err
     base = base_dir_from(err)
     stop = re.search(r"^  stop it:   (.+)$", out, re.MULTILINE)
     auditor = re.search(r"^  auditor:   psql (.+)$", out, re.MULTILINE)
@@ -216,19 +221,20 @@ def kept_demo(
         "out_dir": out_dir,
         "stop": shlex.split(stop.group(1)),
         "auditor": shlex.split(auditor.group(1))[0],
+        "passwords": passwords,
     }
     try:
+        info["snapshot"] = collect(info["auditor"], all_databases=True)
         yield info
     finally:
         subprocess.run(info["stop"], capture_output=True, check=False)
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
-def test_demo_keep_leaves_a_usable_server(
-    kept_demo: dict[str, Any], passwords: Passwords, pg: Any
-) -> None:
+def test_demo_keep_leaves_a_usable_server(kept_demo: dict[str, Any], pg: Any) -> None:
     import psycopg
 
+    passwords: Passwords = kept_demo["passwords"]
     base: Path = kept_demo["base"]
     assert postgres_processes_using(base), "the kept server is not running"
     assert "password" not in kept_demo["auditor"]
@@ -272,10 +278,9 @@ def test_demo_keep_leaves_a_usable_server(
 
 
 def test_demo_mistakes_are_visible_to_the_auditor(kept_demo: dict[str, Any], pg: Any) -> None:
-    """Collect as the auditor (pg_monitor + hba grants) and find every deliberate mistake."""
-    from pgaudit_roles.collect.collector import collect
-
-    snap = collect(kept_demo["auditor"], all_databases=True)
+    """Collect as the auditor (pg_monitor + hba grants: the fixture's collection, right
+    after the demo started) and find every deliberate mistake."""
+    snap: Snapshot = kept_demo["snapshot"]
     assert snap.meta["connected_user"] == demo.AUDITOR and snap.meta["is_superuser"] is False
     roles = {r["name"]: r for r in snap.table("roles").dicts()}
     oid = {name: r["oid"] for name, r in roles.items()}

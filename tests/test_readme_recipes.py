@@ -14,10 +14,13 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
+from cli_support import cli_process
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 VENV_BIN = str(Path(sys.executable).parent)
@@ -145,7 +148,8 @@ def test_cron_script_first_and_second_night(pg, fresh_db, tmp_path):
         # the page rewritten each night
         hist = tmp_path / "db1" / "history"
         assert "PGR-PRIV-005" in (tmp_path / "db1" / "history.html").read_text()
-        trend = sh(f"pgaudit-roles history {hist} --format json --target db1", tmp_path)
+        # the test's own look at the store (not a recipe line): in this process
+        trend = cli_process(["history", str(hist), "--format", "json", "--target", "db1"])
         assert trend.returncode == 0, trend.stderr
         runs = json.loads(trend.stdout)["targets"][0]["runs"]
         assert len(runs) == 2 and runs[0]["first"]
@@ -302,59 +306,6 @@ def assert_inert_markdown(md: str) -> None:
     kinds = {t.type for t in toks} | {c.type for t in toks for c in (t.children or [])}
     assert not kinds & {"html_inline", "html_block", "link_open", "image"}, kinds
     assert "table_open" in kinds
-
-
-def test_gitlab_recipe_posts_the_summary_to_the_merge_request(pg, fresh_db, tmp_path):
-    """The GitLab job as written: the scan, then after_script posting the Markdown summary
-    as a merge-request note (curl replaced by a shim that records the request: no network)."""
-    aud = auditor(pg)
-    hostile = f"<img src=x onerror=alert(1)> [x](javascript:alert(1)) {pg.unique('h')}"
-    quoted = '"' + hostile.replace('"', '""') + '"'
-    try:
-        yaml = block("GitLab CI, publishing JUnit", "yaml")
-        script = re.search(r"^  script:\n    - (.*)$", yaml, re.M).group(1)
-        after = yaml.split("after_script:\n    - |\n", 1)[1].split("\n  artifacts:", 1)[0]
-        after = "\n".join(line[6:] for line in after.splitlines())
-        shim = tmp_path / "bin"
-        shim.mkdir()
-        (shim / "curl").write_text(
-            '#!/bin/sh\nprintf "%s\\n" "$@" > "$CURL_LOG"\n'
-            'for a in "$@"; do case "$a" in body@*) '
-            'cp "${a#body@}" "$CURL_LOG.body";; esac; done\n'
-        )
-        (shim / "curl").chmod(0o755)
-        repo = tmp_path / "repo"
-        repo.mkdir()
-        (repo / ".pgaudit-roles.toml").write_text(f'[naming]\nauditor = ["{aud}"]\n')
-        pg.execute(f"CREATE ROLE {quoted} LOGIN", dbname=fresh_db)
-        env = {"DATABASE_URL": pg.conninfo(user=aud, dbname=fresh_db)}
-        ran = sh(script, repo, **env)
-        assert ran.returncode in (0, 1), ran.stdout + ran.stderr
-        assert (repo / "audit" / "pgaudit-report.junit.xml").is_file()
-        log = tmp_path / "curl.log"
-        ci = {
-            "CI_MERGE_REQUEST_IID": "7",
-            "CI_API_V4_URL": "https://gitlab.example/api/v4",
-            "CI_PROJECT_ID": "42",
-            "AUDIT_BOT_TOKEN": "tok",
-            "CURL_LOG": str(log),
-            "EXTRA_PATH": str(shim),
-        }
-        posted = sh(after, repo, **ci)
-        assert posted.returncode == 0, posted.stderr
-        args = log.read_text().splitlines()
-        assert "https://gitlab.example/api/v4/projects/42/merge_requests/7/notes" in args
-        assert "PRIVATE-TOKEN: tok" in args
-        body = (tmp_path / "curl.log.body").read_text(encoding="utf-8")
-        assert body == (repo / "audit" / "pgaudit-report.md").read_text(encoding="utf-8")
-        assert body.startswith("## ") and "### Top risks" in body
-        assert_inert_markdown(body)
-        log.unlink()
-        not_mr = sh(after, repo, **{**ci, "CI_MERGE_REQUEST_IID": ""})  # a branch pipeline
-        assert not_mr.returncode == 0 and not log.exists()
-    finally:
-        pg.execute(f"DROP ROLE IF EXISTS {quoted}", dbname=fresh_db)
-        drop_role(pg, aud)
 
 
 def test_restore_recipe_shows_no_drift(pg, tmp_path):
@@ -529,34 +480,100 @@ def test_go_live_gate_recipe(pg, fresh_db, tmp_path):
         drop_role(pg, aud)
 
 
-def test_gitlab_scan_recipe_writes_valid_junit(pg, fresh_db, tmp_path, shared_schemas):
-    """The GitLab job's script line as written: JUnit and HTML in audit/, the JUnit file
-    valid against the JUnit XSD GitLab's parser accepts, the gate failing on a high finding."""
-    import xml.etree.ElementTree as ET
-
-    import xmlschema
-
+@pytest.fixture(scope="class")
+def gitlab_job(pg, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """The GitLab job's script line as written, run by a shell in a repository with a
+    configuration, once per server version for the two tests of ``TestGitLabJob`` (they
+    only read what it wrote; class scope: the state it scans is gone before any other
+    recipe scans the whole cluster). The auditor's database holds a table granted to PUBLIC
+    (a high finding), the cluster a login role with a hostile name (HTML, a javascript:
+    link)."""
     yaml = block("GitLab CI, publishing JUnit", "yaml")
-    (line,) = [
-        ln.strip()[2:] for ln in yaml.splitlines() if ln.strip().startswith("- pgaudit-roles")
-    ]
+    script = re.search(r"^  script:\n    - (.*)$", yaml, re.M).group(1)  # type: ignore[union-attr]
     aud = auditor(pg)
+    db = pg.create_database()
+    hostile = f"<img src=x onerror=alert(1)> [x](javascript:alert(1)) {pg.unique('h')}"
+    quoted = '"' + hostile.replace('"', '""') + '"'
     try:
-        pg.execute(f'GRANT CONNECT ON DATABASE "{fresh_db}" TO {aud}; ')
+        pg.execute(f'GRANT CONNECT ON DATABASE "{db}" TO {aud}; ')
         pg.execute(
             "CREATE SCHEMA s; CREATE TABLE s.t (i int); GRANT INSERT ON s.t TO PUBLIC;",
-            dbname=fresh_db,
+            dbname=db,
         )
-        res = sh(line, tmp_path, DATABASE_URL=pg.conninfo(user=aud, dbname=fresh_db))
+        pg.execute(f"CREATE ROLE {quoted} LOGIN", dbname=db)
+        repo = tmp_path_factory.mktemp("gitlab") / "repo"
+        repo.mkdir()
+        (repo / ".pgaudit-roles.toml").write_text(f'[naming]\nauditor = ["{aud}"]\n')
+        ran = sh(script, repo, DATABASE_URL=pg.conninfo(user=aud, dbname=db))
+        yield {"yaml": yaml, "script": script, "repo": repo, "ran": ran}
+    finally:
+        pg.execute(f"DROP ROLE IF EXISTS {quoted}", dbname=db)
+        pg.drop_database(db)
+        drop_role(pg, aud)
+
+
+class TestGitLabJob:
+    """The GitLab CI recipe: the outputs of its script line (run once, ``gitlab_job``) and
+    its after_script."""
+
+    def test_gitlab_recipe_posts_the_summary_to_the_merge_request(self, gitlab_job, tmp_path):
+        """The GitLab job as written: the scan, then after_script posting the Markdown summary
+        as a merge-request note (curl replaced by a shim that records the request: no network)."""
+        yaml, repo, ran = gitlab_job["yaml"], gitlab_job["repo"], gitlab_job["ran"]
+        after = yaml.split("after_script:\n    - |\n", 1)[1].split("\n  artifacts:", 1)[0]
+        after = "\n".join(line[6:] for line in after.splitlines())
+        shim = tmp_path / "bin"
+        shim.mkdir()
+        (shim / "curl").write_text(
+            '#!/bin/sh\nprintf "%s\\n" "$@" > "$CURL_LOG"\n'
+            'for a in "$@"; do case "$a" in body@*) '
+            'cp "${a#body@}" "$CURL_LOG.body";; esac; done\n'
+        )
+        (shim / "curl").chmod(0o755)
+        assert ran.returncode in (0, 1), ran.stdout + ran.stderr
+        assert (repo / "audit" / "pgaudit-report.junit.xml").is_file()
+        log = tmp_path / "curl.log"
+        ci = {
+            "CI_MERGE_REQUEST_IID": "7",
+            "CI_API_V4_URL": "https://gitlab.example/api/v4",
+            "CI_PROJECT_ID": "42",
+            "AUDIT_BOT_TOKEN": "tok",
+            "CURL_LOG": str(log),
+            "EXTRA_PATH": str(shim),
+        }
+        posted = sh(after, repo, **ci)
+        assert posted.returncode == 0, posted.stderr
+        args = log.read_text().splitlines()
+        assert "https://gitlab.example/api/v4/projects/42/merge_requests/7/notes" in args
+        assert "PRIVATE-TOKEN: tok" in args
+        body = (tmp_path / "curl.log.body").read_text(encoding="utf-8")
+        assert body == (repo / "audit" / "pgaudit-report.md").read_text(encoding="utf-8")
+        assert body.startswith("## ") and "### Top risks" in body
+        assert_inert_markdown(body)
+        log.unlink()
+        not_mr = sh(after, repo, **{**ci, "CI_MERGE_REQUEST_IID": ""})  # a branch pipeline
+        assert not_mr.returncode == 0 and not log.exists()
+
+    def test_gitlab_scan_recipe_writes_valid_junit(self, gitlab_job, shared_schemas):
+        """The GitLab job's script line as written: JUnit and HTML in audit/, the JUnit file
+        valid against the JUnit XSD GitLab's parser accepts, the gate failing on a high finding."""
+        import xml.etree.ElementTree as ET
+
+        import xmlschema
+
+        yaml = gitlab_job["yaml"]
+        (line,) = [
+            ln.strip()[2:] for ln in yaml.splitlines() if ln.strip().startswith("- pgaudit-roles")
+        ]
+        assert line == gitlab_job["script"]  # the line the shared job ran
+        res, out = gitlab_job["ran"], gitlab_job["repo"] / "audit"
         assert res.returncode == 1, res.stdout + res.stderr
-        junit = tmp_path / "audit" / "pgaudit-report.junit.xml"
-        assert junit.is_file() and (tmp_path / "audit" / "pgaudit-report.html").is_file()
+        junit = out / "pgaudit-report.junit.xml"
+        assert junit.is_file() and (out / "pgaudit-report.html").is_file()
         xmlschema.XMLSchema(str(shared_schemas / "junit.xsd")).validate(str(junit))
         doc = ET.parse(junit)
         failed = [c.get("name") for c in doc.iter("testcase") if c.find("failure") is not None]
         assert any("PGR-PRIV-005" in (name or "") for name in failed), failed
-    finally:
-        drop_role(pg, aud)
 
 
 def test_configuration_examples_load_as_written(pg, tmp_path):
@@ -574,25 +591,33 @@ def test_configuration_examples_load_as_written(pg, tmp_path):
     pg.execute("CREATE ROLE contractor_bob LOGIN")
     try:
         snap = tmp_path / "snap.json"
-        got = sh(f"pgaudit-roles collect '{pg.conninfo()}' -o {snap} -q", tmp_path)
+        # the test's own commands around the files (not recipe lines): in this process,
+        # which reads the configuration from the working directory as a shell's would
+        got = cli_process(["collect", pg.conninfo(), "-o", str(snap), "-q"], cwd=tmp_path)
         assert got.returncode == 0, got.stderr
-        shown = sh("pgaudit-roles check snap.json --show-config", tmp_path)
+        shown = cli_process(["check", "snap.json", "--show-config"], cwd=tmp_path)
         assert shown.returncode == 0, shown.stderr
         for key in ("fail_on", "waivers", "baseline", "framework", "rules_dirs", "lock_timeout"):
             assert key in shown.stdout, (key, shown.stdout)
-        missing = sh("pgaudit-roles check snap.json", tmp_path)  # the baseline it names is absent
+        missing = cli_process(["check", "snap.json"], cwd=tmp_path)  # its baseline is absent
         assert missing.returncode == 2 and "baseline create" in missing.stderr, missing.stderr
-        made = sh("pgaudit-roles baseline create snap.json -o audit-baseline.json", tmp_path)
+        made = cli_process(
+            ["baseline", "create", "snap.json", "-o", "audit-baseline.json"], cwd=tmp_path
+        )
         assert made.returncode == 0, made.stderr
-        checked = sh("pgaudit-roles check snap.json --format json --output-dir out", tmp_path)
+        checked = cli_process(
+            ["check", "snap.json", "--format", "json", "--output-dir", "out"], cwd=tmp_path
+        )
         assert checked.returncode == 0, checked.stdout + checked.stderr
         # the custom rule fires where the README says (outside the config's golive scope,
         # so it is run here without that configuration)
         (tmp_path / "empty.toml").write_text("", encoding="utf-8")
-        ruled = sh(
-            "pgaudit-roles check snap.json --config empty.toml --rules-dir audit-rules "
-            "--fail-on none --format json --output-dir rule-out",
-            tmp_path,
+        ruled = cli_process(
+            [
+                *("check", "snap.json", "--config", "empty.toml", "--rules-dir", "audit-rules"),
+                *("--fail-on", "none", "--format", "json", "--output-dir", "rule-out"),
+            ],
+            cwd=tmp_path,
         )
         assert ruled.returncode == 0, ruled.stdout + ruled.stderr
         report = json.loads(
@@ -600,7 +625,7 @@ def test_configuration_examples_load_as_written(pg, tmp_path):
         )
         acme = [f for f in report["findings"] if f["rule_id"] == "ACME-ROLE-001"]
         assert [f["role"] for f in acme] == ["contractor_bob"], acme
-        linted = sh("pgaudit-roles waivers lint pgaudit-waivers.toml", tmp_path)
+        linted = cli_process(["waivers", "lint", "pgaudit-waivers.toml"], cwd=tmp_path)
         assert linted.returncode in (0, 1) and "Traceback" not in linted.stderr, linted.stderr
     finally:
         pg.execute("DROP ROLE contractor_bob")

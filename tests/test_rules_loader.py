@@ -59,6 +59,27 @@ def test_builtin_rules_load() -> None:
     assert all(r.origin == "builtin" for r in loaded)
 
 
+def test_builtin_rules_loaded_twice_are_equal_and_independent(tmp_path: Path) -> None:
+    """A process parses each built-in file once; every load still gets rules of its own
+    (changing one never shows in the next load), and a changed file is read anew."""
+    first = load_rules()
+    first[0].severity = "info" if first[0].severity != "info" else "low"
+    second = load_rules()
+    assert second[0] is not first[0] and second[0].severity != first[0].severity
+    assert second[1:] == first[1:]
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    src = next(p for p in sorted(rules_mod.resources.rules_dir().glob("*.toml")))
+    copy = rules_dir / src.name
+    copy.write_bytes(src.read_bytes())
+    a = load_rule_file(copy, origin="builtin")
+    copy.write_text(
+        copy.read_text(encoding="utf-8").replace(f'title = "{a.title}"', 'title = "Changed"'),
+        encoding="utf-8",
+    )
+    assert load_rule_file(copy, origin="builtin").title == "Changed" != a.title
+
+
 @pytest.mark.parametrize(
     ("replace", "needle"),
     [

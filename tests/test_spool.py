@@ -103,6 +103,38 @@ def test_len_counts_the_file_when_the_count_is_unknown(tmp_path):
     assert len(table) == len(rows)
 
 
+def test_looking_a_table_up_never_reads_its_file(tmp_path):
+    """``Snapshot.table`` hands back a file-backed table without counting its rows: a
+    ``Table``'s truth is its length, so ``get(name) or empty_table(...)`` read every
+    column file once per lookup (a DuckDB connection each; most of a small scan's reads).
+    The file here does not exist: any read of it fails the test."""
+    missing = str(tmp_path / "never-read.csv")
+    table = Table(FUNCTION_COLUMNS, file=missing, types=FUNCTION_TYPES)
+    db = DatabaseSnapshot(oid=5, name="app", status="collected", tables={"functions": table})
+    roles = CLUSTER_TABLES["roles"]
+    cluster_table = Table([c[0] for c in roles], file=missing, types=[c[1] for c in roles])
+    snap = Snapshot(meta={}, cluster={"roles": cluster_table}, databases=[db])
+    assert db.table("functions") is table
+    assert snap.table("roles") is cluster_table
+    assert len(db.table("schemas")) == 0  # absent: an empty table of the spec's columns
+    assert db.table("schemas").columns == [c[0] for c in DATABASE_TABLES["schemas"]]
+    with pytest.raises(Exception, match="never-read"):
+        len(table)  # the file really is unreadable: a lookup that read it would fail
+
+
+def test_a_failed_read_leaves_the_next_read_whole(tmp_path):
+    """Column files are read on one DuckDB connection per thread; a read that fails
+    (a file gone) must not leave a broken connection to the next one."""
+    rows = _function_rows()
+    good = tmp_path / "f.csv"
+    _write_csv(good, rows)
+    gone = Table(FUNCTION_COLUMNS, file=str(tmp_path / "gone.csv"), types=FUNCTION_TYPES)
+    for _ in range(2):
+        with pytest.raises(Exception, match="gone"):
+            gone.rows  # noqa: B018 - reading is the point
+        assert Table(FUNCTION_COLUMNS, file=str(good), types=FUNCTION_TYPES).rows == rows
+
+
 def test_reader_sql_tags_rows_with_their_file(tmp_path):
     import duckdb
 
