@@ -6,31 +6,47 @@ lo_get."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from cli_support import cli_process
 from cli_support import run_cli as run
 from conftest import Server
 
 
-def as_role(pg: Server, role: str, db: str, sql: str) -> Any:
-    """Run ``sql`` logged in as ``role``; the exception class name when PostgreSQL refuses."""
+def as_role(pg: Server, role: str, db: str, sql: str, *, rollback: bool = False) -> Any:
+    """Run ``sql`` logged in as ``role``; the exception class name when PostgreSQL refuses.
+
+    ``rollback``: in one transaction that is rolled back, so a GRANT the role makes to try
+    it leaves the module's layout as it was."""
     try:
-        with psycopg.connect(pg.conninfo(user=role, dbname=db), autocommit=True) as conn:
+        with psycopg.connect(pg.conninfo(user=role, dbname=db), autocommit=not rollback) as conn:
             rows = None
-            for stmt in sql.split(";"):
-                if stmt.strip():
-                    cur = conn.execute(stmt)  # type: ignore[call-overload]
-                    rows = cur.fetchall() if cur.description else rows
+            try:
+                for stmt in sql.split(";"):
+                    if stmt.strip():
+                        cur = conn.execute(stmt)  # type: ignore[call-overload]
+                        rows = cur.fetchall() if cur.description else rows
+            finally:
+                if rollback:
+                    conn.rollback()
             return rows
     except psycopg.Error as exc:
         return type(exc).__name__
 
 
-@pytest.fixture
-def layout(pg: Server, fresh_db: str) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def fresh_db(pg: Server) -> str:
+    """The module's database (the layout drops it): one layout and one snapshot per
+    version, read by every test; what a test tries as a role changes nothing."""
+    return pg.create_database()
+
+
+@pytest.fixture(scope="module")
+def layout(pg: Server, fresh_db: str) -> Iterator[dict[str, str]]:
     p = pg.unique("can")
     r = {
         k: f"{p}_{k}"
@@ -66,17 +82,13 @@ def layout(pg: Server, fresh_db: str) -> dict[str, str]:
         pg.execute(f"DROP ROLE IF EXISTS {name}")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def snap(
-    pg: Server,
-    layout: dict[str, str],
-    fresh_db: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    pg: Server, layout: dict[str, str], fresh_db: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    path = tmp_path / "snap.json"
-    code, _out, err = run(["collect", pg.conninfo(), "-d", fresh_db, "-o", str(path), "-q"], capsys)
-    assert code == 0, err
+    path = tmp_path_factory.mktemp(f"can{pg.major}") / "snap.json"
+    res = cli_process(["collect", pg.conninfo(), "-d", fresh_db, "-o", str(path), "-q"])
+    assert res.returncode == 0, res.stderr
     return path
 
 
@@ -165,7 +177,11 @@ def test_owner_keeps_grant_options_after_revoking_its_own_privilege(
     # the server agrees: no SELECT, but GRANT works (and then the SELECT does)
     assert as_role(pg, r["owner"], db, "SELECT * FROM open.t3") == "InsufficientPrivilege"
     assert as_role(
-        pg, r["owner"], db, f"GRANT SELECT ON open.t3 TO {r['owner']}; SELECT count(*) FROM open.t3"
+        pg,
+        r["owner"],
+        db,
+        f"GRANT SELECT ON open.t3 TO {r['owner']}; SELECT count(*) FROM open.t3",
+        rollback=True,
     ) == [(0,)]
 
 

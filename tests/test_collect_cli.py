@@ -1,8 +1,13 @@
-"""``pgaudit-roles collect`` end to end, as a user runs it (a subprocess), on 13-18.
+"""``pgaudit-roles collect`` end to end, as a user runs it, on 13-18.
 
 Bad input must give one clear line on stderr, the documented exit code (3 connection or
 collection failure, 2 usage), no traceback and no snapshot file; a password must never
 appear in output, logs or the snapshot.
+
+A real process (``run_cli``) where the process is the point: libpq's PG* variables, the
+passwords, and exit 0, 2 and 3 through the real entry point; the other cases run the
+same command in this process (``run_here``), which reads the same exit code, output and
+files without paying the interpreter start and imports again.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import cli_process
 from layouts import FX, apply_fixture_layout, make_auditor
 
 from pgaudit_roles.collect.snapshot import load
@@ -21,16 +27,26 @@ from pgaudit_roles.core.localpg import free_port
 pytestmark = pytest.mark.pg
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _env(env: dict[str, str] | None) -> dict[str, str]:
+    """This environment without libpq's PG* variables, plus ``env``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     base.update(env or {})
+    return base
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pgaudit_roles.cli", *args],
         capture_output=True,
         text=True,
-        env=base,
+        env=_env(env),
         timeout=120,
     )
+
+
+def run_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """``run_cli`` in this process (tests/cli_support.py), with the same environment."""
+    return cli_process(list(args), env=_env(None))
 
 
 def assert_one_line_error(res: subprocess.CompletedProcess[str], code: int, *needles: str) -> str:
@@ -64,7 +80,7 @@ def tcp_auditor(pg, layout_db) -> tuple[str, str]:
 
 def test_collect_writes_snapshot_and_one_summary_line(pg, layout_db, tmp_path):
     out = tmp_path / "snap.json.gz"
-    res = run_cli("collect", pg.conninfo(), "--database", layout_db, "-o", str(out))
+    res = run_here("collect", pg.conninfo(), "--database", layout_db, "-o", str(out))
     assert res.returncode == 0, res.stderr
     assert res.stdout == ""
     lines = res.stderr.splitlines()
@@ -154,10 +170,10 @@ def _urlquote(text: str) -> str:
 
 def test_unknown_database_exit_3(pg, tmp_path):
     out = tmp_path / "snap.json"
-    res = run_cli("collect", pg.conninfo(dbname="no_such_database_x"), "-o", str(out))
+    res = run_here("collect", pg.conninfo(dbname="no_such_database_x"), "-o", str(out))
     assert_one_line_error(res, 3, "no_such_database_x", "does not exist")
     assert not out.exists()
-    res = run_cli("collect", pg.conninfo(), "--database", "no_such_database_y", "-o", str(out))
+    res = run_here("collect", pg.conninfo(), "--database", "no_such_database_y", "-o", str(out))
     assert_one_line_error(res, 3, "no_such_database_y")
     assert not out.exists()
 
@@ -165,11 +181,11 @@ def test_unknown_database_exit_3(pg, tmp_path):
 def test_hba_file_missing_or_malformed_exit_2(pg, tmp_path):
     nohba = make_auditor(pg, pg.unique("cli_nohba"), hba=False)
     out = tmp_path / "snap.json"
-    res = run_cli("collect", nohba, "--hba-file", str(tmp_path / "missing.conf"), "-o", str(out))
+    res = run_here("collect", nohba, "--hba-file", str(tmp_path / "missing.conf"), "-o", str(out))
     assert_one_line_error(res, 2, "missing.conf")
     bad = tmp_path / "bad_hba.conf"
     bad.write_bytes(b"\x00\x01 this is not a pg_hba file\n")
-    res = run_cli("collect", nohba, "--hba-file", str(bad), "-o", str(out))
+    res = run_here("collect", nohba, "--hba-file", str(bad), "-o", str(out))
     assert_one_line_error(res, 2, "bad_hba.conf")
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad_hba.conf"]
@@ -185,7 +201,7 @@ def test_hba_file_used_when_view_unreadable(pg, tmp_path):
         "hostssl all all 0.0.0.0/0 scram-sha-256\n"
     )
     out = tmp_path / "snap.json"
-    res = run_cli(
+    res = run_here(
         "collect", nohba, "--database", "postgres", "--hba-file", str(hba), "-o", str(out)
     )
     assert res.returncode == 0, res.stderr
@@ -208,7 +224,7 @@ def test_hba_file_used_when_view_unreadable(pg, tmp_path):
 )
 def test_usage_errors_exit_2(pg, tmp_path, args, needle):
     out = tmp_path / "snap.json"
-    res = run_cli("collect", pg.conninfo(), *args, "-o", str(out))
+    res = run_here("collect", pg.conninfo(), *args, "-o", str(out))
     assert_one_line_error(res, 2, needle)
     assert not out.exists()
 
@@ -223,7 +239,7 @@ def test_malformed_dsn_exit_2_without_echoing_it(tmp_path):
 def test_unwritable_output_exit_2(pg, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    res = run_cli(
+    res = run_here(
         "collect", pg.conninfo(), "--database", "postgres", "-o", str(blocker / "snap.json")
     )
     assert_one_line_error(res, 2, "cannot write")
@@ -231,7 +247,7 @@ def test_unwritable_output_exit_2(pg, tmp_path):
 
 def test_hostile_database_collected_via_cli(pg, layout_db, tmp_path):
     out = tmp_path / "snap.json"
-    res = run_cli("collect", pg.conninfo(), "--database", FX.hostile_db, "-o", str(out))
+    res = run_here("collect", pg.conninfo(), "--database", FX.hostile_db, "-o", str(out))
     assert res.returncode == 0, res.stderr
     snap = load(out)
     assert [(d.name, d.status) for d in snap.databases] == [(FX.hostile_db, "collected")]

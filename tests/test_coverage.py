@@ -104,12 +104,9 @@ def clean(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[dic
                     )
         # README quick start, step 1, after the guide's revokes: its DO block must give the
         # auditor CONNECT on every database by name (the first scan reads them all)
-        bootstrap = subprocess.run(
-            [sys.executable, "-m", "pgaudit_roles.cli", "bootstrap-sql", "--role", AUDITOR],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        made = cli_process(["bootstrap-sql", "--role", AUDITOR])
+        assert made.returncode == 0, made.stderr
+        bootstrap = made.stdout
         with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
             conn.execute(bootstrap.encode())
             conn.execute(
@@ -299,7 +296,9 @@ def test_revoked_connect_is_a_high_gap_until_granted(clean: dict[str, Any]) -> N
 def test_pg_hba_not_readable_is_a_high_gap(clean: dict[str, Any]) -> None:
     su(clean, f"REVOKE SELECT ON pg_catalog.pg_hba_file_rules FROM {AUDITOR}")
     try:
-        res = scan(clean, "nohba", "--framework", "cis")
+        # --no-verify: the twin's proof of the script (2 s) changes neither the exit code
+        # nor the reports read here; the revoked-CONNECT scan proves a coverage fix
+        res = scan(clean, "nohba", "--framework", "cis", "--no-verify")
         rep = reports(clean, "nohba")
         doc = rep["json"]
         assert res.returncode == 1, res.stderr

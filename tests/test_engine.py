@@ -44,11 +44,15 @@ def raw_rule(query: str, **kw: Any) -> Rule:
     return Rule(**base)
 
 
-@pytest.fixture
-def layout(pg: Any, fresh_db: str) -> Iterator[dict[str, Any]]:
-    """A small guide-like layout with deliberate mistakes, collected as superuser."""
+@pytest.fixture(scope="module")
+def layout(pg: Any) -> Iterator[dict[str, Any]]:
+    """A small guide-like layout with deliberate mistakes, collected as superuser.
+
+    Module scope: one database and one collection per version, read by every test that
+    takes it (the tests that change a snapshot change a copy of it)."""
     from pgaudit_roles.collect.collector import collect
 
+    fresh_db = pg.create_database()
     p = pg.unique("en")
     hostile = f'{p} bad"\nname <script>'
     pg.execute(f"""
@@ -83,7 +87,9 @@ def layout(pg: Any, fresh_db: str) -> Iterator[dict[str, Any]]:
 
 
 def result_of(snapshot: Snapshot, rule: Rule, **cfg: Any) -> Any:
-    (rr,) = evaluate(snapshot, [rule], config_from_mapping(cfg)).results
+    """The rule's result; the tests read results, not the inventory: ``inventory=False``
+    builds only what the rule reads (the same findings, test_build_plan proves it)."""
+    (rr,) = evaluate(snapshot, [rule], config_from_mapping(cfg), inventory=False).results
     return rr
 
 

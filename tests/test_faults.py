@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import sigint_default
+from cli_support import cli_process, sigint_default
 from conftest import ROOT, Server
 
 APP = "pgaudit-roles"
@@ -233,9 +233,10 @@ def test_closed_local_port_is_unreachable(tmp_path: Path) -> None:
 
 
 def _snapshot(pg: Server, tmp_path: Path) -> Path:
+    """The input of an output fault (in this process: the collect is not the case)."""
     snap = tmp_path / "in.json"
-    rc, _out, err = finish(cli(["collect", pg.conninfo(), "-o", str(snap), "-q"], tmp_path))
-    assert rc == 0, err
+    res = cli_process(["collect", pg.conninfo(), "-o", str(snap), "-q"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
     return snap
 
 
