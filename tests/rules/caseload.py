@@ -49,7 +49,8 @@ is skipped with the server's message. Without it the test server runs with
 ``ssl = off``, ``log_connections``/``log_disconnections`` off and
 ``password_encryption = 'scram-sha-256'`` (see tests/conftest.py and localpg.py).
 
-Cases run side by side (each in its own database, with its own prefix), collected once
+Cases run side by side (each in its own database, with its own prefix; a case without
+``setup`` that never names ``{db}`` shares its group's pristine database), collected once
 per group: superuser cases, auditor cases, cases with a ``config`` (evaluated one by one on
 their group's snapshot) and ``hba`` cases (the text parsed offline into one collected
 snapshot); a case with ``settings`` or ``isolated = true`` runs alone. A case only ever

@@ -10,7 +10,8 @@ group's server is thrown away whole instead).
 Speed without giving up isolation: per server version the cases are run in groups, each
 case in its own database with its own prefix, prepared side by side and collected once
 per group (``mode``), each group on a scratch server of the version (same install and
-settings as the shared one):
+settings as the shared one). A case that neither has ``setup`` nor names ``{db}`` shares
+the group's one pristine database instead (``shared_database`` says why that is the same):
 
 - ``batch``: collected as the superuser, evaluated once for all their rules;
 - ``auditor``: the same, collected as one pg_monitor auditor (no pg_hba grants);
@@ -90,23 +91,42 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def prepare(pg: Any, case: Case, prefix: str, admin: Any = None) -> Prepared:
+def needs_own_database(case: Case) -> bool:
+    """Whether the case changes or names its database: it has ``setup`` SQL, or ``{db}``
+    appears in anything it runs, configures or matches. A case that does neither can only
+    ever see its database as a pristine copy of template0 (no other case can name it), so
+    in a group such cases share one pristine database (``shared_database``)."""
+    texts = (case.cluster_setup, case.hba, case.config, case.settings, case.match, case.inventory)
+    return bool(case.setup) or "{db}" in repr(texts)
+
+
+def create_database(pg: Any, db: str, admin: Any = None) -> None:
+    """CREATE DATABASE ``db`` from template0, on ``admin`` (an open autocommit superuser
+    session of ``pg``: a group creates a few hundred) or a session of its own."""
+    # FILE_COPY (15+; 13 and 14 know no other): no copy of the template in the WAL,
+    # half the server CPU of the default for a template as small as template0
+    strategy = " STRATEGY FILE_COPY" if pg.major >= 15 else ""
+    create = f"CREATE DATABASE {quote(db)} TEMPLATE template0{strategy}"
+    if admin is not None:
+        admin.execute(create.encode())
+    else:
+        pg.execute(create)
+
+
+def prepare(
+    pg: Any, case: Case, prefix: str, admin: Any = None, shared_db: str | None = None
+) -> Prepared:
     """Create the case's database and run its SQL; a failure is recorded, not raised.
 
-    ``admin``: an open autocommit superuser session of ``pg`` for the CREATE DATABASE (a
-    group prepares a few hundred cases: one session instead of one per database). The
-    case's own SQL still runs in sessions of its own, so nothing it sets carries over."""
-    db = f"{prefix}_db"
+    ``admin``: see ``create_database``. The case's own SQL runs in sessions of its own, so
+    nothing it sets carries over. ``shared_db``: the group's pristine database, used
+    instead of a database of its own (only for a case that does not ``needs_own_database``)."""
+    assert shared_db is None or not needs_own_database(case), case.id
+    db = shared_db or f"{prefix}_db"
     prep = Prepared(case=case, prefix=prefix, db=db)
     try:
-        # FILE_COPY (15+; 13 and 14 know no other): no copy of the template in the WAL,
-        # half the server CPU of the default for a template as small as template0
-        strategy = " STRATEGY FILE_COPY" if pg.major >= 15 else ""
-        create = f"CREATE DATABASE {quote(db)} TEMPLATE template0{strategy}"
-        if admin is not None:
-            admin.execute(create.encode())
-        else:
-            pg.execute(create)
+        if shared_db is None:
+            create_database(pg, db, admin)
         if case.cluster_setup:
             pg.execute(substitute(case.cluster_setup, prefix, db))
         if case.setup:
@@ -361,12 +381,42 @@ def groups(
             import psycopg
 
             with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+                shared = shared_database(server, token, chosen, admin)
                 group = [
-                    prepare(server, c, f"{token}{i:04d}z", admin) for i, c in enumerate(chosen)
+                    prepare(
+                        server,
+                        c,
+                        f"{token}{i:04d}z",
+                        admin,
+                        None if needs_own_database(c) else shared,
+                    )
+                    for i, c in enumerate(chosen)
                 ]
             _collect_group(server, kind, group, token, hba_dir)
         preps.update((p.case.id, p) for p in group)
     yield preps
+
+
+def shared_database(server: Any, token: str, cases: list[Case], admin: Any) -> str | None:
+    """The group's one pristine database for its cases that do not ``needs_own_database``
+    (None when every case needs its own).
+
+    Why this is the same test: such a case's own database was a copy of template0 that no
+    statement of any case could touch (its name is unknowable to the others, and its case
+    neither has ``setup`` nor names ``{db}``), so it differed from this one only in name.
+    Every finding that concerned the case through its database (about the database itself,
+    or about any role's rights in it) is found, renamed, about this one, which ``concerns``
+    gives to each case that shares it (by ``database`` or by its name in a finding's text,
+    as a database named with the case's prefix was); the other cases' databases are the
+    same as before. What changes is only how many databases the group has, which already
+    varies with the cases selected (a rule that counts across the cluster runs alone).
+    Each one saves a CREATE DATABASE and a database to collect and load: a third of a
+    version's rule-case databases."""
+    if all(needs_own_database(c) for c in cases):
+        return None
+    name = f"{token}shared_db"
+    create_database(server, name, admin)
+    return name
 
 
 @contextlib.contextmanager
@@ -515,8 +565,12 @@ def concerns(f: Any, prep: Prepared) -> bool:
         return True
     if f.database is None and f.object_type in ("hba_rule", "setting", "source") and f.role is None:
         return True
+    # the database's name: for a database of its own a no-op (it holds the prefix), for a
+    # group's shared pristine database what its name in the text gave each case before
     return any(
-        prep.prefix in (v or "") for v in (f.role, f.object_name, f.object_identity, f.schema)
+        tag in (v or "")
+        for tag in (prep.prefix, prep.db)
+        for v in (f.role, f.object_name, f.object_identity, f.schema)
     )
 
 
