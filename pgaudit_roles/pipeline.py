@@ -7,6 +7,8 @@ same way whatever command produced it.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,7 @@ from .collect.collector import DEFAULT_JOBS, collect
 from .collect.connect import ConnectSettings
 from .collect.snapshot import save
 from .config import Config
+from .core.errors import UsageError
 from .evaluate import baseline as baseline_mod
 from .evaluate import waivers as waivers_mod
 from .evaluate.engine import evaluate
@@ -126,6 +129,29 @@ def run_scan(
     return result, paths
 
 
+def file_formats(formats: Sequence[str], *, text_file: bool = False) -> list[str]:
+    """The formats written as files: ``text`` (the terminal summary) becomes a file too when
+    other files are written or ``text_file`` (an output directory was asked for); a plain
+    ``scan`` with the default ``text`` only prints, and creates no directory."""
+    wanted = [f for f in formats if f != "text"]
+    if "text" in formats and (wanted or text_file):
+        wanted.append("text")
+    return wanted
+
+
+def refuse_output_dir_that_is_a_file(
+    formats: Sequence[str], output_dir: Path, *, text_file: bool = False
+) -> None:
+    """Exit 2 before any work when the reports' directory is an existing non-directory,
+    with the line :func:`write_files` would give after the whole collection and
+    evaluation (a scan of a large cluster takes minutes to learn it cannot write)."""
+    if file_formats(formats, text_file=text_file) and os.path.exists(output_dir):
+        if not os.path.isdir(output_dir):
+            raise UsageError(
+                f"cannot create report directory {output_dir}: {os.strerror(errno.EEXIST)}"
+            )
+
+
 def write_files(
     result: ScanResult,
     formats: Sequence[str],
@@ -134,12 +160,8 @@ def write_files(
     *,
     text_file: bool = False,
 ) -> dict[str, Path]:
-    """Write the report files. ``text`` (the terminal summary) becomes a file too when
-    other files are written or ``text_file`` (an output directory was asked for); a plain
-    ``scan`` with the default ``text`` only prints, and creates no directory."""
-    wanted = [f for f in formats if f != "text"]
-    if "text" in formats and (wanted or text_file):
-        wanted.append("text")
+    """Write the report files (those of :func:`file_formats`)."""
+    wanted = file_formats(formats, text_file=text_file)
     if not wanted:
         return {}
     return write_reports(result, wanted, output_dir, **options)

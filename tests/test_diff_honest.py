@@ -209,10 +209,18 @@ def _check(snap: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]
     return _cli("check", snap, *args, cwd=cwd)
 
 
-def test_baseline_does_not_cover_a_widened_grant(snaps, tmp_path):
-    base = tmp_path / "audit-baseline.json"
+@pytest.fixture(scope="module")
+def full_baseline(snaps) -> Path:
+    """``baseline create`` of the full snapshot, made once: the tests that use it only read
+    it (test_missing_baseline_names_the_command_that_creates_it makes its own, as printed)."""
+    base = snaps["work"] / "audit-baseline.json"
     res = _cli("baseline", "create", snaps["full"], "-o", str(base))
     assert res.returncode == 0, res.stderr
+    return base
+
+
+def test_baseline_does_not_cover_a_widened_grant(snaps, full_baseline, tmp_path):
+    base = full_baseline
     entry = next(
         e
         for e in json.loads(base.read_text())["findings"]
@@ -299,9 +307,10 @@ def test_missing_baseline_names_the_command_that_creates_it(snaps, tmp_path):
     assert again.returncode == 0, again.stdout
 
 
-def test_sarif_keeps_waived_and_marks_baseline_states(snaps, tmp_path, shared_schemas):
-    base = tmp_path / "b.json"
-    assert _cli("baseline", "create", snaps["full"], "-o", str(base)).returncode == 0
+def test_sarif_keeps_waived_and_marks_baseline_states(
+    snaps, full_baseline, tmp_path, shared_schemas
+):
+    base = full_baseline
     waivers = tmp_path / "waivers.toml"
     waivers.write_text(
         '[[waiver]]\nrule = "PGR-HBA-002"\nreason = "trust on the CI socket only"\n'

@@ -86,6 +86,13 @@ def layout(pg: Any) -> Iterator[dict[str, Any]]:
             )
 
 
+@pytest.fixture(scope="module")
+def full_result(layout: dict[str, Any], builtin_rules: tuple) -> Any:
+    """Every built-in rule over the layout with the default configuration, evaluated once
+    per version: the tests that take it only read it."""
+    return evaluate(layout["snapshot"], list(builtin_rules), config_from_mapping({}))
+
+
 def result_of(snapshot: Snapshot, rule: Rule, **cfg: Any) -> Any:
     """The rule's result; the tests read results, not the inventory: ``inventory=False``
     builds only what the rule reads (the same findings, test_build_plan proves it)."""
@@ -248,7 +255,9 @@ def test_live_superuser_sessions_are_evidence(layout: dict[str, Any], builtin_ru
     assert f.manual and f.remediation is None
 
 
-def test_framework_scopes_rules(layout: dict[str, Any], builtin_rules: tuple) -> None:
+def test_framework_scopes_rules(
+    layout: dict[str, Any], builtin_rules: tuple, full_result: Any
+) -> None:
     rules = list(builtin_rules)
     res = evaluate(layout["snapshot"], rules, config_from_mapping({"framework": "golive"}))
     from pgaudit_roles.evaluate.frameworks import load_framework
@@ -260,13 +269,12 @@ def test_framework_scopes_rules(layout: dict[str, Any], builtin_rules: tuple) ->
     by_id = {q.id: q for q in res.requirements}
     assert by_id["GL-2"].status == "manual"
     assert by_id["GL-8"].status == "fail"  # PUBLIC CREATE on public was granted
-    res = evaluate(layout["snapshot"], rules, config_from_mapping({}))
+    res = full_result
     assert len(res.results) == len([r for r in rules if r.on_snapshot]) and res.requirements
 
 
-def test_inventory(layout: dict[str, Any], builtin_rules: tuple) -> None:
-    res = evaluate(layout["snapshot"], list(builtin_rules), config_from_mapping({}))
-    inv = res.inventory
+def test_inventory(layout: dict[str, Any], full_result: Any) -> None:
+    inv = full_result.inventory
     assert not inv["errors"]
     roles = {r["name"]: r for r in inv["roles"]}
     p, db = layout["p"], layout["db"]

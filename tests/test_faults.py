@@ -250,6 +250,22 @@ def test_output_dir_that_is_a_file(pg: Server, tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == "keep me\n"
 
 
+def test_output_dir_that_is_a_file_is_refused_before_connecting(tmp_path: Path) -> None:
+    """Exit 2 for the directory, not 3 for the closed port: nothing is collected for
+    reports that cannot be written (in this process: no server, no signal)."""
+    from pgaudit_roles.core.localpg import free_port
+
+    target = tmp_path / "taken"
+    target.write_text("keep me\n", encoding="utf-8")
+    dsn = f"host=127.0.0.1 port={free_port()} user=postgres dbname=postgres connect_timeout=3"
+    res = cli_process(["scan", dsn, "--format", "json", "--output-dir", str(target)])
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"pgaudit-roles: error: cannot create report directory {target}: File exists"
+    ]
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+
+
 def test_output_dir_unwritable(pg: Server, tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()

@@ -100,7 +100,7 @@ def _fix_and_rescan(dc: DemoCluster, level: str) -> FixRun:
     run.state1 = catalog_state(dc)
     run.reapplied = apply_script(dc, run.before.script, f"{level}-remediation-again.sql")
     run.state2 = catalog_state(dc)
-    run.after = scan(dc, f"{level}-after", level)
+    run.after = scan(dc, f"{level}-after", level, verify=False)  # its script is not read
     return run
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import sigint_default
+from cli_support import cli_process, sigint_default
 from conftest import VERSIONS, Server, install_for
 from layouts import FX, apply_fixture_layout, make_auditor
 
@@ -38,8 +38,14 @@ pytestmark = pytest.mark.pg
 AUDITOR = "twin_auditor"
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, cwd: Path, process: bool = False) -> subprocess.CompletedProcess[str]:
+    """``pgaudit-roles ARGS`` with no PG* variables, in this process (tests/cli_support.py:
+    these runs are judged by exit code, output and files; a subprocess per run paid the
+    interpreter start and the heavy imports again), or with ``process`` as a real process
+    (``twin`` through the real entry point, once, in test_scope_options_and_serve)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if not process:
+        return cli_process(list(args), cwd=cwd, env=env)
     return subprocess.run(
         [sys.executable, "-m", "pgaudit_roles.cli", *args],
         capture_output=True,
@@ -203,9 +209,12 @@ def test_13_and_14_snapshots_twinned_on_18(fixture_pair: Pair) -> None:
     rules = load_rules_for(cfg)
     a = {
         f.fingerprint: f.rule_id
-        for f in evaluate_snapshot(fixture_pair.source, rules, cfg).findings
+        for f in evaluate_snapshot(fixture_pair.source, rules, cfg, inventory=False).findings
     }
-    b = {f.fingerprint: f.rule_id for f in evaluate_snapshot(snap, rules, cfg).findings}
+    b = {
+        f.fingerprint: f.rule_id
+        for f in evaluate_snapshot(snap, rules, cfg, inventory=False).findings
+    }
     assert set(a) == set(b), (sorted(set(a) - set(b)), sorted(set(b) - set(a)))
 
 
@@ -245,11 +254,11 @@ def test_demo_twin_same_findings_and_no_drift(demo_pair: tuple[Snapshot, Snapsho
     rules = load_rules_for(cfg)
     a = {
         f.fingerprint: f"{f.rule_id} {f.object_identity} {f.role}"
-        for f in evaluate_snapshot(source, rules, cfg).findings
+        for f in evaluate_snapshot(source, rules, cfg, inventory=False).findings
     }
     b = {
         f.fingerprint: f"{f.rule_id} {f.object_identity} {f.role}"
-        for f in evaluate_snapshot(twin, rules, cfg).findings
+        for f in evaluate_snapshot(twin, rules, cfg, inventory=False).findings
     }
     assert len(a) >= 20
     assert set(a) == set(b), _describe_difference(a, b)
@@ -278,6 +287,7 @@ def test_scope_options_and_serve(fixture_pair: Pair) -> None:
         "--pg-bin",
         str(inst.bin_dir),
         cwd=fixture_pair.work,
+        process=True,
     )
     assert proc.returncode == 0, proc.stderr
     snap = load(out)

@@ -87,7 +87,8 @@ def _run(major: int, level: str, tmp: pytest.TempPathFactory) -> Iterator[Run]:
         before = scan(dc, f"{level}-before", level)
         seconds = time.monotonic() - started
         applied = apply_script(dc, before.script, f"{level}.sql")
-        after = scan(dc, f"{level}-after", level) if applied.returncode == 0 else None
+        # the rescan's findings are read, not its script: no twin to verify that script
+        after = scan(dc, f"{level}-after", level, verify=False) if applied.returncode == 0 else None
         yield Run(dc, level, before, applied, after, seconds)
     finally:
         dc.stop()

@@ -21,7 +21,12 @@ from ..core.errors import EXIT_FINDINGS, EXIT_OK, ConfigError, UsageError
 from ..evaluate.baseline import create_command
 from ..evaluate.frameworks import load_framework
 from ..history import record, run_from_result
-from ..pipeline import evaluate_snapshot, load_rules_for, write_files
+from ..pipeline import (
+    evaluate_snapshot,
+    load_rules_for,
+    refuse_output_dir_that_is_a_file,
+    write_files,
+)
 from ..reports import parse_formats, write_format
 from ..reports.common import printable, scrub
 from ..reports.prometheus_report import default_target
@@ -240,6 +245,10 @@ def run(
         raise UsageError(
             "--output-dir - writes one machine format to stdout: give exactly one "
             f"of {', '.join(MACHINE_FORMATS)} in --format"
+        )
+    if not to_stdout:
+        refuse_output_dir_that_is_a_file(
+            cfg.formats, cfg.output_dir, text_file="output_dir" in cfg.sources
         )
     quiet = opts["quiet"]
     show_progress = not quiet and sys.stderr.isatty()

@@ -246,6 +246,16 @@ DEFAULT_HBA = (
 )
 
 
+def _ready(pid_file: Path) -> bool:
+    """Whether ``postmaster.pid`` says the server accepts connections: its eighth line is
+    the postmaster's status (``ready``), the line ``pg_ctl -w`` reads (PostgreSQL 10+)."""
+    try:
+        lines = pid_file.read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError:
+        return False
+    return len(lines) >= 8 and lines[7].strip() == "ready"
+
+
 def _gone(path: Path, timeout: float) -> bool:
     """Wait until ``path`` no longer exists (polling from 1 ms up to 20 ms); False on timeout."""
     deadline = time.monotonic() + timeout
@@ -276,6 +286,8 @@ class LocalCluster:
     _runas: pwd.struct_passwd | None = None
     _owns_base: bool = False
     _running: bool = False
+    _starter: subprocess.Popen[str] | None = None
+    """``pg_ctl -w start`` when :meth:`start` returned before it did (reaped at stop)."""
 
     @property
     def data_dir(self) -> Path:
@@ -316,15 +328,49 @@ class LocalCluster:
             kw["password"] = password
         return make_conninfo(**kw)
 
-    def _run(self, args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-        user_kw = {}
+    def _process_kw(self) -> dict[str, object]:
+        """How a server binary is run: as the server's OS user, no PG* variables, C locale."""
+        kw: dict[str, object] = {}
         if self._runas is not None:
-            user_kw = {"user": self._runas.pw_uid, "group": self._runas.pw_gid, "extra_groups": []}
+            kw = {"user": self._runas.pw_uid, "group": self._runas.pw_gid, "extra_groups": []}
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = "C"
-        return subprocess.run(
-            args, capture_output=True, text=True, env=env, cwd=str(self.base_dir), **user_kw, **kw
-        )  # type: ignore[call-overload]
+        return {**kw, "env": env, "cwd": str(self.base_dir), "text": True}
+
+    def _run(self, args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, capture_output=True, **self._process_kw(), **kw)  # type: ignore[call-overload]
+
+    def _start_server(self, args: list[str]) -> subprocess.CompletedProcess[str] | None:
+        """``pg_ctl -w start``, returning as soon as the server is ready (None) or with
+        pg_ctl's result when it ends first (it failed, or it saw the server ready first).
+
+        pg_ctl looks every 100 ms, and a throwaway server is ready after about 40: most of
+        its wait was for pg_ctl's next look. The pid file's status line (what pg_ctl reads)
+        is looked at every few ms instead; pg_ctl keeps running until it sees the same and
+        is reaped at :meth:`stop`. A server that fails to start removes its pid file, so
+        "ready" is never read from a failed start: pg_ctl's exit code and message stand.
+        """
+        proc = subprocess.Popen(  # type: ignore[call-overload]
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **self._process_kw()
+        )
+        pid_file = self.data_dir / "postmaster.pid"
+        pause = 0.002
+        while proc.poll() is None:
+            if _ready(pid_file):
+                self._starter = proc
+                return None
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.01)
+        _out, err = proc.communicate()
+        return subprocess.CompletedProcess(args, proc.returncode, "", err)
+
+    def _reap_starter(self) -> None:
+        proc, self._starter = self._starter, None
+        if proc is None:
+            return
+        if proc.poll() is None:  # still between two looks: the server it waits for is ours
+            proc.kill()  # and pg_ctl started it in a session of its own: only pg_ctl ends
+        proc.communicate()
 
     def start(self) -> LocalCluster:
         self._runas = _os_user_for_server()
@@ -363,7 +409,7 @@ class LocalCluster:
         last_err = ""
         for _attempt in range(5):
             self.port = free_port()
-            res = self._run(
+            res = self._start_server(
                 [
                     str(bin_dir / "pg_ctl"),
                     "-D",
@@ -378,7 +424,7 @@ class LocalCluster:
                     "start",
                 ]
             )
-            if res.returncode == 0:
+            if res is None or res.returncode == 0:
                 self._running = True
                 return self
             last_err = res.stderr.strip() + "\n" + self.log_tail()
@@ -497,6 +543,7 @@ class LocalCluster:
             if res.returncode == 0 and not _gone(self.data_dir / "postmaster.pid", 60.0):
                 self._run([*pg_ctl, "-w", "stop"])
             self._running = False
+        self._reap_starter()
         if self._owns_base and not keep_dir and self.base_dir is not None:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
