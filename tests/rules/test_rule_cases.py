@@ -608,12 +608,15 @@ def describe(findings: list[Any]) -> str:
 
 @pytest.mark.pg
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_rule_case(pg: Any, case: Case, groups: dict[str, Prepared], alone: Any) -> None:
+def test_rule_case(
+    pg: Any, case: Case, groups: dict[str, Prepared], request: pytest.FixtureRequest
+) -> None:
     if not case.applies_to(pg.major):
         pytest.skip(f"case applies to PostgreSQL {case.min_version or 13}-{case.max_version or ''}")
     assert case.rule_id in rules_by_id(), f"{case.path}: no rule {case.rule_id}"
     grouped = groups.get(case.id)
-    prep = finish(grouped) if grouped is not None else alone(case)
+    # the ``alone`` fixture (and its tmp_path) only for the few cases that run alone
+    prep = finish(grouped) if grouped is not None else request.getfixturevalue("alone")(case)
     where = (
         f"{case.id} [{mode(case) if prep.batched else 'alone'}, prefix {prep.prefix}, db {prep.db}]"
     )
