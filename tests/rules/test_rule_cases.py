@@ -156,14 +156,19 @@ def prepare(
     return prep
 
 
-def ensure_auditor(pg: Any, name: str, dbs: list[str]) -> None:
-    """A pg_monitor login without the pg_hba grants, able to connect to ``dbs``."""
-    if not pg.query("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)):
-        pg.execute(f"CREATE ROLE {quote(name)} LOGIN; GRANT pg_monitor TO {quote(name)};")
-    for db in dbs:
-        (ok,) = pg.query("SELECT has_database_privilege(%s, %s, 'CONNECT')", (name, db))[0]
-        if not ok:
-            pg.execute(f"GRANT CONNECT ON DATABASE {quote(db)} TO {quote(name)}")
+def ensure_auditor(admin: Any, name: str, dbs: list[str]) -> None:
+    """A pg_monitor login without the pg_hba grants, able to connect to ``dbs`` (``admin``:
+    an autocommit superuser session)."""
+    if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+        admin.execute(
+            f"CREATE ROLE {quote(name)} LOGIN; GRANT pg_monitor TO {quote(name)};".encode()
+        )
+    denied = admin.execute(
+        "SELECT d FROM unnest(%s::text[]) AS d WHERE NOT has_database_privilege(%s, d, 'CONNECT')",
+        (dbs, name),
+    ).fetchall()
+    for (db,) in denied:
+        admin.execute(f"GRANT CONNECT ON DATABASE {quote(db)} TO {quote(name)}".encode())
 
 
 @contextlib.contextmanager
@@ -237,23 +242,24 @@ def collect_for(pg: Any, user: str, dbs: list[str], hba_file: Path | None = None
     )
 
 
-def cleanup(pg: Any, dbs: list[str], token: str) -> None:
-    """Drop the databases, then every role whose name contains ``token``."""
-    import psycopg
+def cleanup(admin: Any, dbs: list[str], token: str) -> None:
+    """Drop the databases, then every role whose name contains ``token`` (``admin``: an
+    autocommit superuser session in database postgres)."""
     from psycopg import sql
 
     for db in dbs:
-        pg.drop_database(db)
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
     names = [
         r[0]
-        for r in pg.query("SELECT rolname FROM pg_roles WHERE strpos(rolname, %s) > 0", (token,))
+        for r in admin.execute(
+            "SELECT rolname FROM pg_roles WHERE strpos(rolname, %s) > 0", (token,)
+        ).fetchall()
     ]
     if not names:
         return
     idents = sql.SQL(", ").join(sql.Identifier(n) for n in names)
-    with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(idents))
-        conn.execute(sql.SQL("DROP ROLE {}").format(idents))
+    admin.execute(sql.SQL("DROP OWNED BY {}").format(idents))
+    admin.execute(sql.SQL("DROP ROLE {}").format(idents))
 
 
 def evaluate_rules(
@@ -334,7 +340,11 @@ def _collect_group(pg: Any, kind: str, preps: list[Prepared], token: str, hba_di
         user = "postgres"
         if kind in ("auditor", "hba"):
             user = f"{token}_auditor"
-            ensure_auditor(pg, user, [p.db for p in group])
+            import psycopg
+
+            # closed before the collection: it sees no session of ours but its own
+            with psycopg.connect(pg.conninfo(), autocommit=True) as admin:
+                ensure_auditor(admin, user, [p.db for p in group])
         if kind == "hba":
             for p in group:
                 p.hba_path = hba_dir / f"{p.prefix}.conf"
@@ -477,23 +487,33 @@ def finish(prep: Prepared) -> Prepared:
 
 @pytest.fixture
 def alone(pg: Any, tmp_path: Path) -> Iterator[Any]:
-    """Runs one case by itself (server settings, isolated); cleans up after it."""
+    """Runs one case by itself (server settings, isolated); cleans up after it. Its
+    CREATE DATABASE, cluster_setup and auditor share one superuser session (``prepare``),
+    closed before the collection (which sees no session of ours but its own), and the
+    cleanup another."""
+    import psycopg
+
     made: list[Prepared] = []
 
     def run(case: Case) -> Prepared:
         prefix = pg.unique("rc") + "z"
-        prep = prepare(pg, case, prefix)
-        made.append(prep)
-        if prep.error:
-            return prep
-        try:
+        with psycopg.connect(pg.conninfo(), autocommit=True) as admin:
+            prep = prepare(pg, case, prefix, admin)
+            made.append(prep)
+            if prep.error:
+                return prep
             user = "postgres"
+            if case.collect_as == "auditor":
+                user = f"{prefix}_auditor"
+                try:
+                    ensure_auditor(admin, user, [case.connect_to or prep.db])
+                except psycopg.Error as exc:
+                    prep.error = f"auditor setup failed: {type(exc).__name__}: {exc}"
+                    return prep
+        try:
             if case.hba is not None:
                 prep.hba_path = tmp_path / "pg_hba.conf"
                 prep.hba_path.write_text(substitute(case.hba, prefix, prep.db), encoding="utf-8")
-            if case.collect_as == "auditor":
-                user = f"{prefix}_auditor"
-                ensure_auditor(pg, user, [case.connect_to or prep.db])
             if case.inventory is not None:
                 prep.result = run_fleet_case(pg, prep, user, tmp_path)
                 return prep
@@ -513,8 +533,10 @@ def alone(pg: Any, tmp_path: Path) -> Iterator[Any]:
     try:
         yield run
     finally:
-        for prep in made:
-            cleanup(pg, [prep.db], prep.prefix)
+        if made:
+            with psycopg.connect(pg.conninfo(), autocommit=True) as admin:
+                for prep in made:
+                    cleanup(admin, [prep.db], prep.prefix)
 
 
 def run_fleet_case(pg: Any, prep: Prepared, user: str, tmp_path: Path) -> Any:
