@@ -281,8 +281,9 @@ def compare_files(
         )
     if old_kind == "snapshot":
         rules = load_rules_for(cfg)
-        old_r = evaluate_snapshot(old, rules, cfg, inventory=False)
-        new_r = evaluate_snapshot(new, rules, cfg, inventory=False)
+        scoped = _rules_in_kinds(rules, kinds) if not cfg.framework else rules
+        old_r = evaluate_snapshot(old, scoped, cfg, inventory=False)
+        new_r = evaluate_snapshot(new, scoped, cfg, inventory=False)
         old_f = [_finding_entry(f) for f in old_r.findings]
         new_f = [_finding_entry(f) for f in new_r.findings]
         old_side, new_side = _snapshot_side(old, old_r, "OLD"), _snapshot_side(new, new_r, "NEW")
@@ -314,6 +315,19 @@ def compare_files(
     new_f = [f for f in new_f if in_scope(f)]
     _classify(result, old_f, new_f, old_side, new_side, info)
     return result
+
+
+def _rules_in_kinds(rules: list[Any], kinds: tuple[str, ...]) -> list[Any]:
+    """The rules whose findings a ``--kind`` scope keeps (every rule without one).
+
+    Why: the scope filter drops the findings of every other category, so their rules need
+    not run; each rule's findings do not depend on which other rules run beside it (the
+    audit schema holds what the chosen rules read, ``engine.evaluate``). A framework
+    scopes by rule id against the whole catalogue: the caller keeps every rule then."""
+    if not kinds:
+        return rules
+    cats = {c for k in kinds for c in KIND_CATEGORIES[k]}
+    return [r for r in rules if r.category in cats]
 
 
 def _scope_filter(

@@ -173,6 +173,8 @@ def test_fail_on_drift_and_scope(snaps):
     )
     assert moved.returncode == 1, moved.stdout
     assert "PUBLIC was granted SELECT on table s.t2" in moved.stdout
+    # the privilege rules ran (a --kind diff evaluates only the rules of its kinds)
+    assert "NEW" in moved.stdout and "PGR-PRIV-005" in moved.stdout, moved.stdout
     # hba and settings are other kinds: no drift there between these two snapshots
     other = _cli(
         "diff",
