@@ -269,6 +269,40 @@ def test_collects_rls_and_code_objects_as_pg_monitor(layout: dict[str, Any], pg:
     assert f"{P}-secret-value" not in json.dumps(layout["snap"].to_json(), default=str)
 
 
+def test_edges_expand_effective_privileges_only_for_the_roles_they_read(
+    layout: dict[str, Any],
+) -> None:
+    """``internal.esc_effective`` holds the rows of the roles the edge statements keep
+    (direct holders, routine, schema and trigger function owners), never those of a role
+    that holds nothing itself: the view gives every role each PUBLIC grant (USAGE here,
+    EXECUTE on every function by default), which at 20,000 roles and 100,000 functions
+    exceeded the memory cap (the large preset failed to build). The routes themselves are
+    checked by test_routes_hop_by_hop and the oracle."""
+    con, auditor = layout["con"], layout["auditor"]
+    (oid,) = con.execute("SELECT oid FROM roles WHERE name = ?", [auditor]).fetchone()
+    via_public = con.execute(
+        """SELECT count(*) FROM effective_privileges
+           WHERE role_oid = ? AND object_class = 'schema' AND privilege = 'USAGE'
+             AND via = 'public' AND NOT is_system""",
+        [oid],
+    ).fetchone()[0]
+    assert via_public > 0  # the view gives the auditor PUBLIC's USAGE on a schema
+    kept = con.execute(
+        "SELECT count(*) FROM internal.esc_effective WHERE role_oid = ?", [oid]
+    ).fetchone()[0]
+    assert kept == 0
+    owners = {
+        r[0] for r in con.execute("SELECT DISTINCT role_oid FROM internal.esc_effective").fetchall()
+    }
+    sd_owners = {
+        r[0]
+        for r in con.execute(
+            "SELECT owner_oid FROM functions WHERE security_definer AND NOT is_system"
+        ).fetchall()
+    }
+    assert sd_owners and sd_owners <= owners
+
+
 def test_routes_hop_by_hop(layout: dict[str, Any], pg: Any) -> None:
     con, db = layout["con"], layout["db"]
     rows = con.execute("""SELECT from_role, target, nodes, hop_kinds, hop_databases, hop_evidence,
