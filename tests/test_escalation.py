@@ -329,14 +329,39 @@ def build_both_ways(con: Any) -> tuple[dict[str, list[str]], dict[str, list[str]
     return out[0], out[1]
 
 
+def effective_both_ways(con: Any) -> tuple[set[Any], set[Any]]:
+    """internal.esc_effective's rows by escalation_privileges.sql, and by the small path
+    (escalation_rows.effective_rows), each once."""
+    from pgaudit_roles.audit import escalation, escalation_rows
+
+    con.execute(escalation._sql("escalation_privileges.sql"))
+    by_sql = set(con.execute("SELECT * FROM internal.esc_effective").fetchall())
+    (code,) = con.execute(
+        "SELECT EXISTS (SELECT 1 FROM triggers) OR EXISTS (SELECT 1 FROM event_triggers)"
+    ).fetchone()
+    by_python = escalation_rows.effective_rows(
+        con,
+        escalation_rows.fetch(con, "roles"),
+        escalation_rows.fetch(con, "sd"),
+        escalation_rows.fetch(con, "privileges"),
+        escalation_rows.fetch(con, "schemas"),
+        code,
+    )
+    return by_sql, set(by_python)
+
+
 def test_small_path_builds_the_same_rows_as_the_sql(layout: dict[str, Any], pg: Any) -> None:
     """The small path (memberships, attributes and SECURITY DEFINER routines in Python)
     and the SQL statements give the same rows, on a layout with every edge kind."""
     con = layout["con"]
     loaded = escalation_tables(con)
+    loaded_effective = set(con.execute("SELECT * FROM internal.esc_effective").fetchall())
     by_sql, by_python = build_both_ways(con)
     assert by_python == by_sql
     assert loaded == by_sql  # the load itself (small path, chosen by size)
+    effective_sql, effective_python = effective_both_ways(con)
+    assert effective_python == effective_sql == loaded_effective
+    assert {e[1] for e in effective_sql} == {"schema", "function"}
     kinds = {r[0] for r in con.execute("SELECT DISTINCT kind FROM escalation_edges").fetchall()}
     want = {
         "set_role",
@@ -429,6 +454,9 @@ def test_small_path_quotes_and_counts_like_the_sql(odd: Any, pg: Any) -> None:
     "$user", a grant is held twice and PUBLIC calls; the edges are the ones expected."""
     by_sql, by_python = build_both_ways(odd)
     assert by_python == by_sql
+    effective_sql, effective_python = effective_both_ways(odd)
+    assert effective_python == effective_sql
+    assert {e[1] for e in effective_sql} == {"schema", "function"}
     edges = odd.execute(
         """SELECT from_role, kind, to_node, object_identity, fix FROM escalation_edges
            WHERE kind LIKE 'security_definer%' AND database LIKE 'escodd%'"""

@@ -248,8 +248,6 @@ def build(con: Any, server_version_num: int | None, small: bool | None = None) -
     present = dict(zip(EDGE_PARTS, flags, strict=True))
     if small is None:
         small = size <= SMALL_ROWS
-    if present["definer"] or present["code"]:  # the only readers of internal.esc_effective
-        con.execute(_sql("escalation_privileges.sql"))
     roles = None
     sql_parts = EDGE_PARTS
     if small:
@@ -257,11 +255,30 @@ def build(con: Any, server_version_num: int | None, small: bool | None = None) -
         rows = escalation_rows.core_edges(
             roles, escalation_rows.fetch(con, "memberships"), reference, v
         )
-        if present["definer"]:
-            rows += escalation_rows.definer_edges(con, roles)
+        if present["definer"] or present["code"]:  # the readers of the effective privileges
+            sd = escalation_rows.fetch(con, "sd")
+            grants = escalation_rows.fetch(con, "privileges")
+            schemas = escalation_rows.fetch(con, "schemas")
+            effective = escalation_rows.effective_rows(
+                con, roles, sd, grants, schemas, bool(present["code"])
+            )
+            if present["code"]:  # escalation_edges_code.sql reads them from the table
+                con.execute(
+                    "CREATE OR REPLACE TABLE internal.esc_effective "
+                    f"({_coldefs(escalation_rows.ESC_EFFECTIVE_COLUMNS)})"
+                )
+                insert_rows(
+                    con,
+                    "internal.esc_effective",
+                    escalation_rows.ESC_EFFECTIVE_COLUMNS,
+                    effective,
+                )
+            rows += escalation_rows.definer_edges(sd, grants, effective, schemas, roles)
         insert_rows(con, "escalation_edges", EDGE_COLUMNS, rows)
         sql_parts = tuple(p for p in EDGE_PARTS if p != "definer")
     else:
+        if present["definer"] or present["code"]:  # the only readers of internal.esc_effective
+            con.execute(_sql("escalation_privileges.sql"))
         con.execute(_sql("escalation_edges.sql"))
     for part in sql_parts:
         if present[part]:
