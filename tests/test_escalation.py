@@ -314,12 +314,13 @@ def escalation_tables(con: Any) -> dict[str, list[str]]:
     }
 
 
-def build_both_ways(con: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def build_both_ways(con: Any, snap: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """The escalation tables rebuilt by the SQL statements, then by the small path
     (escalation_rows); the connection is left with the small path's build."""
-    from pgaudit_roles.audit import escalation
+    from pgaudit_roles.audit import audit_schema, escalation
 
-    (v,) = con.execute("SELECT v FROM internal.esc_params").fetchone()
+    v = audit_schema.server_version_num(snap.meta)
+    assert v is not None
     out = []
     for small in (False, True):
         for t in ESCALATION_TABLES:
@@ -356,7 +357,7 @@ def test_small_path_builds_the_same_rows_as_the_sql(layout: dict[str, Any], pg: 
     con = layout["con"]
     loaded = escalation_tables(con)
     loaded_effective = set(con.execute("SELECT * FROM internal.esc_effective").fetchall())
-    by_sql, by_python = build_both_ways(con)
+    by_sql, by_python = build_both_ways(con, layout["snap"])
     assert by_python == by_sql
     assert loaded == by_sql  # the load itself (small path, chosen by size)
     effective_sql, effective_python = effective_both_ways(con)
@@ -426,7 +427,7 @@ ALTER PROCEDURE "Odd""Sch".p() OWNER TO "{ODD}_SU";
 
 
 @pytest.fixture(scope="module")
-def odd(pg: Any) -> Iterator[Any]:
+def odd(pg: Any) -> Iterator[dict[str, Any]]:
     """The odd-names layout in a fresh database, loaded; dropped after."""
     from pgaudit_roles.audit import audit_schema
     from pgaudit_roles.collect.collector import collect
@@ -436,8 +437,9 @@ def odd(pg: Any) -> Iterator[Any]:
     try:
         pg.execute(cluster)
         pg.execute(per_db, dbname=db)
-        con = audit_schema.load(collect(pg.conninfo(dbname=db), databases=[db]))
-        yield con
+        snap = collect(pg.conninfo(dbname=db), databases=[db])
+        con = audit_schema.load(snap)
+        yield {"con": con, "snap": snap}
         con.close()
     finally:
         pg.drop_database(db)
@@ -449,15 +451,16 @@ def odd(pg: Any) -> Iterator[Any]:
             pg.execute(f"DROP OWNED BY {idents}; DROP ROLE {idents};")
 
 
-def test_small_path_quotes_and_counts_like_the_sql(odd: Any, pg: Any) -> None:
+def test_small_path_quotes_and_counts_like_the_sql(odd: dict[str, Any], pg: Any) -> None:
     """Both paths agree where names need quoting, search_path entries are quoted or
     "$user", a grant is held twice and PUBLIC calls; the edges are the ones expected."""
-    by_sql, by_python = build_both_ways(odd)
+    con = odd["con"]
+    by_sql, by_python = build_both_ways(con, odd["snap"])
     assert by_python == by_sql
-    effective_sql, effective_python = effective_both_ways(odd)
+    effective_sql, effective_python = effective_both_ways(con)
     assert effective_python == effective_sql
     assert {e[1] for e in effective_sql} == {"schema", "function"}
-    edges = odd.execute(
+    edges = con.execute(
         """SELECT from_role, kind, to_node, object_identity, fix FROM escalation_edges
            WHERE kind LIKE 'security_definer%' AND database LIKE 'escodd%'"""
     ).fetchall()

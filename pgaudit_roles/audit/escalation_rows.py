@@ -297,29 +297,31 @@ def effective_rows(
             readers.add(s[5])
     readers.discard(None)
     # subjects: roles other than pg_* predefined ones (NOT (predefined AND starts_with),
-    # in SQL's three-valued logic: kept when either side is false)
+    # in SQL's three-valued logic: kept when either side is false); only the readers' rows
+    # are kept, so only readers are followed
     plain: set[Any] = set()
     supers: set[Any] = set()
     for r in roles:
         starts = None if r[1] is None else r[1].startswith("pg_")
-        if (r[8] is False or starts is False) and r[0] is not None:
+        if (r[8] is False or starts is False) and r[0] in readers:
             if r[6] is False:
                 plain.add(r[0])
             elif r[6] is True:
                 supers.add(r[0])
     out: set[tuple[Any, ...]] = set()
 
-    def keep(db: Any, cls: Any, obj: Any, role: Any, priv: Any, is_system: Any) -> None:
-        if role not in readers:
-            return
+    def keep(db: Any, cls: Any, obj: Any, roles_: Any, priv: Any, is_system: Any) -> None:
+        """The rows escalation_privileges.sql keeps, for each of ``roles_`` (readers)."""
         if cls == "schema" and priv in ("USAGE", "CREATE"):
-            if db in sd_dbs or role in code_owners:
-                out.add((db, cls, obj, role, priv, is_system))
+            if db in sd_dbs:
+                out.update((db, cls, obj, m, priv, is_system) for m in roles_)
+            else:
+                out.update((db, cls, obj, m, priv, is_system) for m in roles_ if m in code_owners)
         elif cls == "function" and priv == "EXECUTE" and (db, obj) in sd_keys:
-            out.add((db, cls, obj, role, priv, is_system))
+            out.update((db, cls, obj, m, priv, is_system) for m in roles_)
 
     def members(role_oid: Any, db: Any) -> list[Any]:
-        """The non-superuser subjects with ``role_oid``'s privileges in database ``db``."""
+        """The non-superuser subjects (readers) with ``role_oid``'s privileges in ``db``."""
         return [
             m
             for m, cdb in closure.get(role_oid, ())
@@ -328,11 +330,9 @@ def effective_rows(
 
     for db, cls, obj, _grantee, grantee_oid, priv, is_system in grants:
         if grantee_oid == 0:  # public_granted
-            for m in plain:
-                keep(db, cls, obj, m, priv, is_system)
+            keep(db, cls, obj, plain, priv, is_system)
         elif grantee_oid is not None:  # granted, directly or through inheritance
-            for m in members(grantee_oid, db):
-                keep(db, cls, obj, m, priv, is_system)
+            keep(db, cls, obj, members(grantee_oid, db), priv, is_system)
     predefined_oids: dict[Any, list[Any]] = collections.defaultdict(list)
     for r in roles:
         if r[8] is True and r[1] is not None:
@@ -341,12 +341,10 @@ def effective_rows(
         for v_cls, v_kind, priv, role in predefined:
             if v_cls is not None and v_cls == cls and (v_kind is None or v_kind == kind):
                 for pr in predefined_oids.get(role, ()):
-                    for m in members(pr, db):
-                        keep(db, cls, obj, m, priv, is_system)
+                    keep(db, cls, obj, members(pr, db), priv, is_system)
         for t_cls, t_kind, priv in types:
             if t_cls is not None and t_cls == cls and (t_kind is None or t_kind == kind):
-                for m in supers:
-                    keep(db, cls, obj, m, priv, is_system)
+                keep(db, cls, obj, supers, priv, is_system)
     return list(out)
 
 
