@@ -90,7 +90,7 @@ def encode(closure: Closure, names: Iterable[str]) -> tuple[str, str, str, str] 
     Why text: DuckDB turns a Python list parameter into one value object per element,
     which for a few thousand rows costs more than the closure itself; one string is
     passed as is and split by vectorised ``string_split``
-    (``sql/closure_small_role_closure.sql``). Fields: database, database_oid, member_oid,
+    (``effective._DECODE_ROLE_CLOSURE_SQL``). Fields: database, database_oid, member_oid,
     role_oid, depth, path, inherit_depth, inherit_path, set_path; an empty field is NULL (a
     name is never empty, see :func:`compute`)."""
     used: set[str] = set()

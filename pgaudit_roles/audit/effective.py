@@ -25,8 +25,6 @@ same rules): there DuckDB's per-statement cost dominated the load's fixed cost.
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
 from typing import Any
 
 from . import closure_small
@@ -143,19 +141,27 @@ def _small_closure(con: Any, v16: bool) -> bool:
     encoded = None if closure is None else closure_small.encode(closure, (r[1] for r in roles))
     if closure is None or encoded is None:
         return False
-    con.execute(_sql("closure_small_role_closure.sql"), list(encoded))
+    con.execute(_DECODE_ROLE_CLOSURE_SQL, list(encoded))
     con.execute(
         _INHERIT_CLOSURE_ALL_SQL if closure.keeps_all_inheriting() else _INHERIT_CLOSURE_SQL
     )
     return True
 
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
-
-
-@functools.cache
-def _sql(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
+# role_closure's rows from the text closure_small.encode makes of the Python path's closure:
+# $1 the rows, $2, $3 and $4 the separators of rows, of fields and of a path's names; an
+# empty field is NULL. member and role are the path's ends.
+_DECODE_ROLE_CLOSURE_SQL = """
+    INSERT INTO role_closure BY NAME
+    SELECT nullif(f[1], '') AS database, nullif(f[2], '')::BIGINT AS database_oid,
+           p[1] AS member, p[-1] AS role, f[3]::BIGINT AS member_oid,
+           f[4]::BIGINT AS role_oid, f[5]::INTEGER AS depth, p AS path,
+           f[7] <> '' AS inherits, nullif(f[7], '')::INTEGER AS inherit_depth,
+           CASE WHEN f[8] <> '' THEN string_split(f[8], $4) END AS inherit_path,
+           f[9] <> '' AS can_set,
+           CASE WHEN f[9] <> '' THEN string_split(f[9], $4) END AS set_path
+    FROM (SELECT f, string_split(f[6], $4) AS p
+          FROM (SELECT string_split(unnest(string_split($1, $2)), $3) AS f WHERE $1 <> ''))"""
 
 
 def _bfs(con: Any, n_roles: int) -> None:
