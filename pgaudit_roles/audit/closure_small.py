@@ -15,9 +15,10 @@ SET-able chains) keeping, among the shortest chains, the smallest name list; per
 rows for what the implicit owner -> pg_database_owner edge adds. ``tests/test_closure_paths.py``
 compares both paths on random graphs.
 
-Inputs whose SQL semantics would need more care than a plain dictionary (a NULL or
-repeated OID or role name, several pg_database_owner roles) return None: the caller then
-uses the SQL path, which defines the result.
+Inputs whose SQL semantics would need more care than a plain dictionary (a NULL, empty or
+repeated role OID or name, a NULL or repeated database OID, several pg_database_owner
+roles) return None, and so do names that leave no separator free for :func:`encode`: the
+caller then uses the SQL path, which defines the result.
 """
 
 from __future__ import annotations
