@@ -303,6 +303,158 @@ def test_edges_expand_effective_privileges_only_for_the_roles_they_read(
     assert sd_owners and sd_owners <= owners
 
 
+ESCALATION_TABLES = ("dangerous_roles", "escalation_edges", "escalation_paths")
+
+
+def escalation_tables(con: Any) -> dict[str, list[str]]:
+    """The escalation tables' rows (every column), as a sorted multiset."""
+    return {
+        t: sorted(repr(r) for r in con.execute(f"SELECT * FROM {t}").fetchall())  # noqa: S608
+        for t in ESCALATION_TABLES
+    }
+
+
+def build_both_ways(con: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The escalation tables rebuilt by the SQL statements, then by the small path
+    (escalation_rows); the connection is left with the small path's build."""
+    from pgaudit_roles.audit import escalation
+
+    (v,) = con.execute("SELECT v FROM internal.esc_params").fetchone()
+    out = []
+    for small in (False, True):
+        for t in ESCALATION_TABLES:
+            con.execute(f"DELETE FROM {t}")  # noqa: S608
+        escalation.build(con, v, small=small)
+        out.append(escalation_tables(con))
+    return out[0], out[1]
+
+
+def test_small_path_builds_the_same_rows_as_the_sql(layout: dict[str, Any], pg: Any) -> None:
+    """The small path (memberships, attributes and SECURITY DEFINER routines in Python)
+    and the SQL statements give the same rows, on a layout with every edge kind."""
+    con = layout["con"]
+    loaded = escalation_tables(con)
+    by_sql, by_python = build_both_ways(con)
+    assert by_python == by_sql
+    assert loaded == by_sql  # the load itself (small path, chosen by size)
+    kinds = {r[0] for r in con.execute("SELECT DISTINCT kind FROM escalation_edges").fetchall()}
+    want = {
+        "set_role",
+        "inherit",
+        "admin_option",
+        "superuser_attribute",
+        "predefined_os",
+        "predefined_superuser",
+        "managed_admin",
+        "superuser_os",
+        "security_definer",
+        "security_definer_call",
+        "trigger_function",
+        "event_trigger",
+        "public_user_mapping",
+    }
+    want |= {"createrole"} if pg.major < 16 else set()
+    want |= {"parameter_acl"} if pg.major >= 15 else set()
+    assert want <= kinds
+
+
+ODD = "escodd"  # prefix of the odd-names layout's roles
+ODD_Q = f'{ODD} "Q" é'  # a caller whose name needs quoting: a space, quotes, non-ASCII
+
+
+def odd_layout_sql(major: int) -> tuple[str, str]:
+    """(cluster-wide SQL, per-database SQL): SECURITY DEFINER routines whose names,
+    schemas and search_path entries need quoting ("$user", a quoted entry with a doubled
+    quote, keywords), one EXECUTE grant held from two grantors (two rows), PUBLIC as
+    the caller, a procedure, a superuser owner, ADMIN OPTION and CREATEROLE."""
+    cluster = f"""
+CREATE ROLE "{ODD} Owner" NOLOGIN;
+CREATE ROLE {q(ODD_Q)} LOGIN;
+CREATE ROLE {ODD}_mid NOLOGIN;
+CREATE ROLE "{ODD}_SU" SUPERUSER NOLOGIN;
+CREATE ROLE "{ODD} Cr" LOGIN CREATEROLE;
+GRANT {ODD}_mid TO {q(ODD_Q)} WITH ADMIN OPTION;
+"""
+    db = f"""
+CREATE SCHEMA "Odd""Sch";
+CREATE SCHEMA "{ODD} Owner" AUTHORIZATION "{ODD} Owner";
+CREATE SCHEMA "order";
+GRANT USAGE, CREATE ON SCHEMA "Odd""Sch" TO {q(ODD_Q)};
+GRANT USAGE ON SCHEMA "Odd""Sch" TO "{ODD} Owner";
+GRANT USAGE, CREATE ON SCHEMA "{ODD} Owner" TO {ODD}_mid;
+GRANT USAGE, CREATE ON SCHEMA "order" TO PUBLIC;
+CREATE FUNCTION "order"."select"(x integer) RETURNS integer SECURITY DEFINER LANGUAGE sql
+    SET search_path = "$user", "Odd""Sch", pg_catalog AS 'SELECT x';
+ALTER FUNCTION "order"."select"(integer) OWNER TO "{ODD} Owner";
+REVOKE EXECUTE ON FUNCTION "order"."select"(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "order"."select"(integer) TO {ODD}_mid WITH GRANT OPTION;
+SET ROLE {ODD}_mid;
+GRANT EXECUTE ON FUNCTION "order"."select"(integer) TO {q(ODD_Q)};
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION "order"."select"(integer) TO {q(ODD_Q)};
+CREATE FUNCTION "order".f2() RETURNS integer SECURITY DEFINER LANGUAGE sql AS 'SELECT 1';
+ALTER FUNCTION "order".f2() OWNER TO "{ODD} Owner";
+CREATE PROCEDURE "Odd""Sch".p() SECURITY DEFINER LANGUAGE sql AS 'SELECT 1';
+ALTER PROCEDURE "Odd""Sch".p() OWNER TO "{ODD}_SU";
+"""
+    return cluster, db
+
+
+@pytest.fixture(scope="module")
+def odd(pg: Any) -> Iterator[Any]:
+    """The odd-names layout in a fresh database, loaded; dropped after."""
+    from pgaudit_roles.audit import audit_schema
+    from pgaudit_roles.collect.collector import collect
+
+    db = pg.create_database(f"{ODD}_db")
+    cluster, per_db = odd_layout_sql(pg.major)
+    try:
+        pg.execute(cluster)
+        pg.execute(per_db, dbname=db)
+        con = audit_schema.load(collect(pg.conninfo(dbname=db), databases=[db]))
+        yield con
+        con.close()
+    finally:
+        pg.drop_database(db)
+        names = [
+            r[0] for r in pg.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'escodd%'")
+        ]
+        idents = ", ".join(q(n) for n in sorted(names))
+        if idents:
+            pg.execute(f"DROP OWNED BY {idents}; DROP ROLE {idents};")
+
+
+def test_small_path_quotes_and_counts_like_the_sql(odd: Any, pg: Any) -> None:
+    """Both paths agree where names need quoting, search_path entries are quoted or
+    "$user", a grant is held twice and PUBLIC calls; the edges are the ones expected."""
+    by_sql, by_python = build_both_ways(odd)
+    assert by_python == by_sql
+    edges = odd.execute(
+        """SELECT from_role, kind, to_node, object_identity, fix FROM escalation_edges
+           WHERE kind LIKE 'security_definer%' AND database LIKE 'escodd%'"""
+    ).fetchall()
+    sel = '"order"."select"(x integer)'
+    assert edges.count((ODD_Q, "security_definer_call", f"{ODD} Owner", sel, None)) == 0
+    calls = [e for e in edges if e[1] == "security_definer_call" and e[3] == sel]
+    assert sorted(e[0] for e in calls) == sorted([f"{ODD}_mid", ODD_Q, ODD_Q])
+    hijacks = {(e[0], e[3]): e[4] for e in edges if e[1] == "security_definer"}
+    # (escodd_mid on "select" through the owner's schema, the search_path's "$user", is
+    # left out: the stored entry is quoted, and the SQL reads a quoted "$user" as a schema
+    # literally named $user, not as the owner; both paths alike)
+    hijacks.pop((f"{ODD}_mid", sel), None)
+    owner_fix = "SET search_path = pg_catalog, pg_temp;"
+    assert hijacks == {
+        # via "Odd""Sch", on the search_path as a quoted entry with a doubled quote
+        (ODD_Q, sel): f'REVOKE CREATE ON SCHEMA "Odd""Sch" FROM {q(ODD_Q)};',
+        # PUBLIC creates in "order" and executes f2 (not p: no USAGE on its schema)
+        ("PUBLIC", '"order".f2()'): f'ALTER FUNCTION "order".f2() {owner_fix}',
+        (ODD_Q, '"order".f2()'): f'ALTER FUNCTION "order".f2() {owner_fix}',
+        (f"{ODD}_mid", '"order".f2()'): f'ALTER FUNCTION "order".f2() {owner_fix}',
+        (ODD_Q, '"Odd""Sch".p()'): f'ALTER PROCEDURE "Odd""Sch".p() {owner_fix}',
+        (f"{ODD} Owner", '"Odd""Sch".p()'): f'ALTER PROCEDURE "Odd""Sch".p() {owner_fix}',
+    }
+
+
 def test_routes_hop_by_hop(layout: dict[str, Any], pg: Any) -> None:
     con, db = layout["con"], layout["db"]
     rows = con.execute("""SELECT from_role, target, nodes, hop_kinds, hop_databases, hop_evidence,

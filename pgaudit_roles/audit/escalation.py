@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.sqlquote import sql_name
+from . import escalation_rows
 from .acl_defaults import MANAGED_SUPERUSER_ROLES
 from .rows import insert_rows
 
@@ -223,14 +224,17 @@ def _reference_rows(server_version_num: int | None) -> list[list[Any]]:
 # --- building the tables -----------------------------------------------------------------
 
 
-def build(con: Any, server_version_num: int | None) -> None:
-    """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist)."""
+def build(con: Any, server_version_num: int | None, small: bool | None = None) -> None:
+    """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist).
+
+    ``small``: compute the memberships' and SECURITY DEFINER routines' edges in Python
+    (:mod:`.escalation_rows`) instead of by their SQL statements; None decides by size
+    (:data:`SMALL_ROWS`). Both give the same rows; tests force each."""
     v = server_version_num if server_version_num is not None else 999999
     con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
     con.execute(f"CREATE OR REPLACE TABLE internal.esc_reference ({_coldefs(REFERENCE_COLUMNS)})")
-    insert_rows(
-        con, "internal.esc_reference", REFERENCE_COLUMNS, _reference_rows(server_version_num)
-    )
+    reference = _reference_rows(server_version_num)
+    insert_rows(con, "internal.esc_reference", REFERENCE_COLUMNS, reference)
     insert_rows(
         con,
         "dangerous_roles",
@@ -240,19 +244,40 @@ def build(con: Any, server_version_num: int | None) -> None:
             for d in dangerous_roles(server_version_num)
         ],
     )
-    con.execute(_sql("escalation_edges.sql"))
-    present = dict(
-        zip(EDGE_PARTS, con.execute(_sql("escalation_parts.sql")).fetchone(), strict=True)
-    )
+    *flags, size = con.execute(_sql("escalation_parts.sql")).fetchone()
+    present = dict(zip(EDGE_PARTS, flags, strict=True))
+    if small is None:
+        small = size <= SMALL_ROWS
     if present["definer"] or present["code"]:  # the only readers of internal.esc_effective
         con.execute(_sql("escalation_privileges.sql"))
-    for part in EDGE_PARTS:
+    roles = None
+    sql_parts = EDGE_PARTS
+    if small:
+        roles = escalation_rows.fetch(con, "roles")
+        rows = escalation_rows.core_edges(
+            roles, escalation_rows.fetch(con, "memberships"), reference, v
+        )
+        if present["definer"]:
+            rows += escalation_rows.definer_edges(con, roles)
+        insert_rows(con, "escalation_edges", EDGE_COLUMNS, rows)
+        sql_parts = tuple(p for p in EDGE_PARTS if p != "definer")
+    else:
+        con.execute(_sql("escalation_edges.sql"))
+    for part in sql_parts:
         if present[part]:
             con.execute(_sql(f"escalation_edges_{part}.sql"))
-    graph = Graph.load(con)
+    graph = Graph.load(con, roles)
     insert_rows(
         con, "escalation_paths", PATH_COLUMNS, [p.row() for p in graph.standard_routes(con)]
     )
+
+
+SMALL_ROWS = 100_000
+"""Up to this many privilege, membership and role rows, :func:`build` takes the small
+path (:mod:`.escalation_rows`). Why a bound: below it the SQL statements' cost is their
+planning (about 60 ms), above it the work is per row, which DuckDB does in bulk and
+Python would do a row at a time (the bench's small preset has 42,000, medium more than
+the bound)."""
 
 
 EDGE_PARTS: tuple[str, ...] = ("definer", "code", "grants")
@@ -294,6 +319,29 @@ DANGEROUS_ROLE_COLUMNS: list[tuple[str, str]] = [
 ]
 
 
+EDGE_COLUMNS: list[tuple[str, str]] = [
+    ("database", "VARCHAR"),
+    ("database_oid", "BIGINT"),
+    ("from_kind", "VARCHAR"),
+    ("from_role", "VARCHAR"),
+    ("from_oid", "BIGINT"),
+    ("from_mode", "VARCHAR"),
+    ("to_kind", "VARCHAR"),
+    ("to_node", "VARCHAR"),
+    ("to_oid", "BIGINT"),
+    ("to_mode", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("full_control", "BOOLEAN"),
+    ("object_identity", "VARCHAR"),
+    ("evidence", "VARCHAR"),
+    ("action", "VARCHAR"),
+    ("fix", "VARCHAR"),
+    ("fix_rank", "INTEGER"),
+]
+"""escalation_edges' columns, in the table's order (the fix parts appended below): the
+small path inserts its rows (:mod:`.escalation_rows`) in this order."""
+
+
 PATH_COLUMNS: list[tuple[str, str]] = [
     ("from_role", "VARCHAR"),
     ("from_oid", "BIGINT"),
@@ -327,6 +375,7 @@ FIX_PARTS: tuple[str, ...] = (
     "fix_privilege",
 )
 PATH_COLUMNS += [(f"weakest_{n}", "BOOLEAN" if n == "fix_public" else "VARCHAR") for n in FIX_PARTS]
+EDGE_COLUMNS += [(n, "BOOLEAN" if n == "fix_public" else "VARCHAR") for n in FIX_PARTS]
 
 
 # --- the graph ----------------------------------------------------------------------------
@@ -440,7 +489,11 @@ class Graph:
             self.by_dst[e.dst].append(e)
 
     @classmethod
-    def load(cls, con: Any) -> Graph:
+    def load(cls, con: Any, role_rows: list[tuple[Any, ...]] | None = None) -> Graph:
+        """The graph of escalation_edges; ``role_rows``: the roles table's rows as
+        ``sql/escalation_rows_roles.sql`` selects them, when already fetched."""
+        if role_rows is None:
+            role_rows = escalation_rows.fetch(con, "roles")
         roles = {
             int(r[0]): {
                 "name": r[1],
@@ -450,8 +503,7 @@ class Graph:
                 "superuser_equivalent": r[5],
                 "superuser": r[6],
             }
-            for r in con.execute("""SELECT oid, name, kind, app, login,
-                                         superuser_equivalent, superuser FROM roles""").fetchall()
+            for r in role_rows
         }
         edges: list[Edge] = []
         for (

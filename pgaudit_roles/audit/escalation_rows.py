@@ -1,0 +1,437 @@
+"""The escalation edges of small snapshots, computed in Python from rows fetched once.
+
+Why: on a small snapshot the edge statements (``sql/escalation_edges.sql``,
+``sql/escalation_edges_definer.sql``) move a few dozen rows, and their cost is DuckDB's
+planning and executor setup: about 25 ms for the memberships and attributes, 35-45 ms
+for the SECURITY DEFINER routines, whatever the size, paid by every audit-schema load
+(each check, each test). A handful of plain SELECTs (a millisecond each) and the same
+logic over Python sets cost a few milliseconds. Large snapshots keep the SQL
+(``escalation.build`` picks the path by size): there the work is per row and DuckDB's.
+
+The functions here are those statements, branch for branch, with SQL's NULL rules where
+a value may be NULL (:func:`_cat` is ``||``, :func:`_qi` is ``pg_quote_ident``), so both
+paths give the same rows; ``tests/test_escalation.py`` builds the test layout both ways
+and compares every row.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from pathlib import Path
+from typing import Any
+
+from ..core.sqlquote import quote_ident
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+Row = list[Any]
+
+
+@functools.cache
+def _sql(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def fetch(con: Any, name: str) -> list[tuple[Any, ...]]:
+    """The rows of ``sql/escalation_rows_<name>.sql``."""
+    return list(con.execute(_sql(f"escalation_rows_{name}.sql")).fetchall())
+
+
+def _qi(name: str | None) -> str | None:
+    """``pg_quote_ident``: NULL stays NULL (the macro's ``||`` with NULL)."""
+    return None if name is None else quote_ident(name)
+
+
+def _qualified(schema: str | None, name: str | None) -> str | None:
+    """``pg_qualified(sch, n)``: the name alone when the schema is NULL."""
+    if schema is None:
+        return _qi(name)
+    return _cat(_qi(schema), ".", _qi(name))
+
+
+def _cat(*parts: Any) -> str | None:
+    """SQL's ``||``: NULL when any part is NULL."""
+    if any(p is None for p in parts):
+        return None
+    return "".join(str(p) for p in parts)
+
+
+def _routine_keyword(kind: str | None) -> str:
+    return "PROCEDURE" if kind == "procedure" else "FUNCTION"
+
+
+def _edge(
+    database: Any,
+    database_oid: Any,
+    from_kind: str,
+    from_role: Any,
+    from_oid: Any,
+    from_mode: str,
+    to_kind: str,
+    to_node: Any,
+    to_oid: Any,
+    to_mode: Any,
+    kind: str,
+    full_control: bool,
+    object_identity: Any,
+    evidence: Any,
+    action: Any,
+    fix: Any,
+    fix_rank: int,
+    *fix_parts: Any,
+) -> Row:
+    """One row in escalation_edges' column order (the fix parts last, nine of them)."""
+    assert len(fix_parts) == 9
+    return [
+        database,
+        database_oid,
+        from_kind,
+        from_role,
+        from_oid,
+        from_mode,
+        to_kind,
+        to_node,
+        to_oid,
+        to_mode,
+        kind,
+        full_control,
+        object_identity,
+        evidence,
+        action,
+        fix,
+        fix_rank,
+        *fix_parts,
+    ]
+
+
+_NO_FIX = (None,) * 9
+
+
+# --- escalation_edges.sql: memberships, attributes, dangerous roles ------------------------
+
+
+def core_edges(
+    roles: list[tuple[Any, ...]],
+    memberships: list[tuple[Any, ...]],
+    reference: list[list[Any]],
+    v: int,
+) -> list[Row]:
+    """The rows of ``sql/escalation_edges.sql``. ``roles`` are escalation_rows_roles.sql's
+    rows, ``memberships`` escalation_rows_memberships.sql's, ``reference`` the rows of
+    internal.esc_reference, ``v`` the version in internal.esc_params."""
+    out: list[Row] = []
+    # pairs: one edge per (member, role), the grant rows' options ORed together (bool_or:
+    # true if any is true; NULL and false both keep the edge out)
+    pairs: dict[tuple[Any, ...], list[bool]] = {}
+    for role, role_oid, member, member_oid, adm, inh, st in memberships:
+        flags = pairs.setdefault((role, role_oid, member, member_oid), [False, False, False])
+        flags[0] |= adm is True
+        flags[1] |= inh is True
+        flags[2] |= st is True
+    superuser_of: dict[Any, Any] = {}
+    for r in roles:
+        superuser_of.setdefault(r[0], r[6])
+    v16 = v >= 160000
+    for (role, role_oid, member, member_oid), (adm, inh, st) in pairs.items():
+        qr, qm = quote_ident(role), quote_ident(member)
+        revoke = f"REVOKE {qr} FROM {qm};"
+        if st:
+            out.append(
+                _edge(
+                    None, None, "role", member, member_oid, "as", "role", role, role_oid, "as",
+                    "set_role", True, None,
+                    f"{qm} is a member of {qr}{' with SET TRUE' if v16 else ''}"
+                    ": SET ROLE makes it that role, attributes included",
+                    f"SET ROLE {qr};", revoke, 5,
+                    "revoke_membership", role, member, False, None, None, None, None, None,
+                )
+            )  # fmt: skip
+        if inh:
+            out.append(
+                _edge(
+                    None, None, "role", member, member_oid, "any", "role", role, role_oid,
+                    "privs", "inherit", True, None,
+                    f"{qm} is a member of {qr}"
+                    f"{' with INHERIT TRUE' if v16 else ' and inherits'}"
+                    ": it holds that role's privileges (and owner rights) without SET ROLE",
+                    None, revoke, 5,
+                    "revoke_membership", role, member, False, None, None, None, None, None,
+                )
+            )  # fmt: skip
+        # granting a superuser role needs a superuser, ADMIN OPTION or not
+        if adm and superuser_of.get(role_oid) is not True:
+            out.append(
+                _edge(
+                    None, None, "role", member, member_oid, "any", "role", role, role_oid, "as",
+                    "admin_option", True, None,
+                    f"{qm} holds ADMIN OPTION on {qr}"
+                    ": it can GRANT that role to itself and SET ROLE to it",
+                    f"GRANT {qr} TO CURRENT_USER{' WITH SET TRUE' if v16 else ''}"
+                    f"; SET ROLE {qr};",
+                    f"REVOKE ADMIN OPTION FOR {qr} FROM {qm};", 4,
+                    "revoke_admin", role, member, False, None, None, None, None, None,
+                )
+            )  # fmt: skip
+    # CREATEROLE before 16: any non-superuser role, predefined ones included
+    if v < 160000:
+        for c in roles:
+            c_oid, c_name, c_super, c_create = c[0], c[1], c[6], c[7]
+            if c_create is not True or c_super is not False:
+                continue
+            qc = _qi(c_name)
+            for r in roles:
+                r_oid, r_name, r_super = r[0], r[1], r[6]
+                if (
+                    r_super is not False
+                    or r_oid is None
+                    or c_oid is None
+                    or r_oid == c_oid
+                    or r_name is None
+                    or r_name == "pg_database_owner"
+                ):
+                    continue
+                qr = quote_ident(r_name)
+                out.append(
+                    _edge(
+                        None, None, "role", c_name, c_oid, "as", "role", r_name, r_oid, "as",
+                        "createrole", True, None,
+                        _cat(
+                            qc, f" has CREATEROLE on PostgreSQL {v // 10000} (before 16): it "
+                            "can GRANT any role that is not a superuser, predefined roles "
+                            "included, to itself",
+                        ),
+                        f"GRANT {qr} TO CURRENT_USER; SET ROLE {qr};",
+                        _cat("ALTER ROLE ", qc, " NOCREATEROLE;"), 6,
+                        "nocreaterole", None, c_name, False, None, None, None, None, None,
+                    )
+                )  # fmt: skip
+    # attributes and roles that are superuser-equivalent or give OS access
+    for r in roles:
+        if r[6] is True:
+            out.append(
+                _edge(
+                    None, None, "role", r[1], r[0], "as", "superuser", "superuser", None, None,
+                    "superuser_attribute", True, None, _cat(_qi(r[1]), " has SUPERUSER"), None,
+                    _cat("ALTER ROLE ", _qi(r[1]), " NOSUPERUSER;"), 9,
+                    "nosuperuser", None, r[1], False, None, None, None, None, None,
+                )
+            )  # fmt: skip
+    by_name: dict[Any, list[list[Any]]] = collections.defaultdict(list)
+    for x in reference:  # category, name, target, edge_kind, danger, privileges, reason
+        if x[0] == "role" and x[3] is not None:
+            by_name[x[1]].append(x)
+    for r in roles:
+        for x in by_name.get(r[1], ()):
+            if r[8] is True or x[3] == "managed_admin":
+                out.append(
+                    _edge(
+                        None, None, "role", r[1], r[0], "any", x[2], x[2], None, None, x[3],
+                        True, None, _cat(_qi(r[1]), ": ", x[6]), None, None, 10, *_NO_FIX,
+                    )
+                )  # fmt: skip
+    out.append(
+        _edge(
+            None, None, "superuser", "superuser", None, "any", "os", "os", None, None,
+            "superuser_os", True, None,
+            "a superuser runs shell commands as the server's operating-system user "
+            "(COPY ... TO PROGRAM)",
+            None, None, 10, *_NO_FIX,
+        )
+    )  # fmt: skip
+    return out
+
+
+# --- escalation_edges_definer.sql: SECURITY DEFINER routines -------------------------------
+
+
+def definer_edges(con: Any, roles: list[tuple[Any, ...]]) -> list[Row]:
+    """The rows of ``sql/escalation_edges_definer.sql`` (internal.esc_effective built)."""
+    sd = fetch(con, "sd")
+    if not sd:
+        return []
+    grants = fetch(con, "privileges")
+    effective = con.execute(
+        "SELECT database_oid, object_class, object_oid, role_oid, privilege, is_system "
+        "FROM internal.esc_effective"
+    ).fetchall()
+    schemas = fetch(con, "schemas")
+    return _definer_rows(sd, grants, effective, schemas, roles)
+
+
+def _definer_rows(
+    sd: list[tuple[Any, ...]],
+    grants: list[tuple[Any, ...]],
+    effective: list[tuple[Any, ...]],
+    schemas: list[tuple[Any, ...]],
+    roles: list[tuple[Any, ...]],
+) -> list[Row]:
+    # sd: database, database_oid, oid, identity, kind, owner, owner_oid, search_path,
+    #     schema, name, identity_args, schema_oid, tokens, lowered
+    sd_by_key: dict[tuple[Any, Any], list[tuple[Any, ...]]] = collections.defaultdict(list)
+    for f in sd:
+        sd_by_key[(f[1], f[2])].append(f)
+    sd_dbs = {f[1] for f in sd}
+    sd_oids = {f[2] for f in sd}
+    # sd_entries: the search_path entries as the server parses them; "$user" is the owner
+    entries: set[tuple[Any, Any, Any]] = set()
+    for f in sd:
+        for tok, low in zip(f[12], f[13], strict=True):
+            if tok.startswith('"'):
+                entry = tok[1:-1].replace('""', '"')
+            elif low == "$user":
+                entry = f[5]
+            else:
+                entry = low
+            entries.add((f[1], f[2], entry))
+    # schema_privs: (database, schema, actor, privilege), PUBLIC's grants and the effective
+    # privileges of the roles internal.esc_effective keeps
+    schema_privs: set[tuple[Any, Any, Any, Any]] = set()
+    for db, cls, obj, _grantee, grantee_oid, priv in grants:
+        if cls == "schema" and grantee_oid == 0 and db in sd_dbs:
+            schema_privs.add((db, obj, 0, priv))
+    sd_exec: set[tuple[Any, Any, Any]] = set()  # who may call each routine: EXECUTE on it
+    for db, cls, obj, role_oid, priv, is_system in effective:
+        if cls == "schema" and priv in ("USAGE", "CREATE") and is_system is False:
+            if db in sd_dbs:
+                schema_privs.add((db, obj, role_oid, priv))
+        elif cls == "function" and priv == "EXECUTE" and (db, obj) in sd_by_key:
+            sd_exec.add((db, obj, role_oid))
+    calls: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []  # (sd row, grant row)
+    holders: set[tuple[Any, Any]] = set()  # direct_holders: (database, actor)
+    for g in grants:
+        db, cls, obj, _grantee, grantee_oid, priv = g
+        if cls == "function":  # EXECUTE on a routine that may be SECURITY DEFINER
+            for f in sd_by_key.get((db, obj), ()):
+                if grantee_oid == 0:
+                    sd_exec.add((db, obj, 0))
+                if grantee_oid is not None and grantee_oid != f[6]:
+                    calls.append((f, g))
+                elif grantee_oid is None and f[6] is not None:
+                    calls.append((f, g))  # IS DISTINCT FROM: NULL differs from an OID
+            if db in sd_dbs and obj in sd_oids:
+                holders.add((db, grantee_oid))
+        elif cls == "schema" and priv == "CREATE" and db in sd_dbs:
+            holders.add((db, grantee_oid))
+    schema_by_key: dict[tuple[Any, Any], list[tuple[Any, ...]]] = collections.defaultdict(list)
+    for s in schemas:  # database_oid, oid, name, is_system, has_database, holder_oid
+        schema_by_key[(s[0], s[1])].append(s)
+        if s[3] is False and s[4] and s[0] in sd_dbs:
+            holders.add((s[0], s[5]))
+    # sd_callable: EXECUTE, and USAGE on the routine's schema held by the caller or PUBLIC
+    callable_: set[tuple[Any, Any, Any]] = set()
+    for db, oid, actor in sd_exec:
+        for f in sd_by_key[(db, oid)]:
+            if actor is not None and (
+                (db, f[11], actor, "USAGE") in schema_privs
+                or (db, f[11], 0, "USAGE") in schema_privs
+            ):
+                callable_.add((db, oid, actor))
+    creatable: dict[tuple[Any, Any], set[Any]] = collections.defaultdict(set)
+    for db, schema_oid, actor, priv in schema_privs:
+        if priv == "CREATE" and actor is not None:
+            creatable[(db, actor)].add(schema_oid)
+    superuser_of: dict[Any, Any] = {}
+    names_of: dict[Any, list[tuple[Any, Any]]] = collections.defaultdict(list)
+    for r in roles:
+        superuser_of.setdefault(r[0], r[6])
+        names_of[r[0]].append((r[1], r[6]))
+    # hijack: callable, a direct holder, and able to create in a schema the routine
+    # resolves names in (and its owner may use); one edge per routine and caller, via the
+    # first such schema by name
+    hijack: dict[tuple[Any, ...], Any] = {}
+    for db, oid, actor in callable_:
+        if (db, actor) not in holders:
+            continue
+        schema_oids = creatable.get((db, actor), set()) | creatable.get((db, 0), set())
+        for f in sd_by_key[(db, oid)]:
+            owner_oid = f[6]
+            if owner_oid is None or actor == owner_oid:
+                continue
+            owner_super = superuser_of.get(owner_oid) is True
+            for schema_oid in schema_oids:
+                for s in schema_by_key.get((db, schema_oid), ()):
+                    if s[3] is not False:
+                        continue
+                    if not (
+                        owner_super
+                        or (db, s[1], owner_oid, "USAGE") in schema_privs
+                        or (db, s[1], 0, "USAGE") in schema_privs
+                    ):
+                        continue
+                    if f[7] is not None and (s[2] is None or (db, oid, s[2]) not in entries):
+                        continue
+                    key = (*f[:11], actor)
+                    if s[2] is not None and (hijack.get(key) is None or s[2] < hijack[key]):
+                        hijack[key] = s[2]
+                    else:
+                        hijack.setdefault(key, None)
+    out: list[Row] = []
+    for key, via in hijack.items():
+        database, database_oid, _oid, identity, kind, owner, owner_oid, search_path = key[:8]
+        schema, name, identity_args, actor = key[8], key[9], key[10], key[11]
+        for a_name, a_super in names_of.get(actor) or [(None, None)]:
+            if actor != 0 and a_super is True:
+                continue
+            who = "PUBLIC" if actor == 0 else _qi(a_name)
+            tail: str | None
+            if search_path is None:
+                tail = (
+                    ", while the function has no SET search_path: the caller's search_path "
+                    "decides what it calls"
+                )
+            else:
+                tail = _cat(", which is on the function's search_path (", search_path, ")")
+            out.append(
+                _edge(
+                    database, database_oid, "role", "PUBLIC" if actor == 0 else a_name, actor,
+                    "any", "role", owner, owner_oid, "as", "security_definer", True, identity,
+                    _cat(
+                        who, " can execute SECURITY DEFINER ", kind, " ", identity, " (runs as ",
+                        _qi(owner), ") and can create objects in schema ", _qi(via), tail,
+                        ": a planted function or operator runs as ", _qi(owner),
+                    ),
+                    _cat(
+                        "CREATE FUNCTION ", _qi(via), ".<name the body calls>(...) ...; ",
+                        _cat("SET search_path = ", _qi(via), ", pg_catalog; ")
+                        if search_path is None else "",
+                        "SELECT ", _qualified(schema, name), "(...);",
+                    ),
+                    _cat(
+                        "ALTER ", _routine_keyword(kind), " ", identity,
+                        " SET search_path = pg_catalog, pg_temp;",
+                    )
+                    if search_path is None
+                    else _cat("REVOKE CREATE ON SCHEMA ", _qi(via), " FROM ", who, ";"),
+                    1,
+                    "function_search_path" if search_path is None else "revoke_schema_create",
+                    None, None if actor == 0 else a_name, actor == 0,
+                    schema if search_path is None else via, name, identity_args, kind, None,
+                )
+            )  # fmt: skip
+    # SECURITY DEFINER: only what the body does (not followed by path searches)
+    for f, g in calls:
+        database, database_oid, _oid, identity, kind, owner, owner_oid = f[:7]
+        grantee, grantee_oid = g[3], g[4]
+        who = "PUBLIC" if grantee_oid == 0 else _qi(grantee)
+        out.append(
+            _edge(
+                database, database_oid, "role", "PUBLIC" if grantee_oid == 0 else grantee,
+                grantee_oid, "any", "role", owner, owner_oid, "privs", "security_definer_call",
+                False, identity,
+                _cat(
+                    who, " can execute SECURITY DEFINER ", kind, " ", identity,
+                    ", which does what its body does as ", _qi(owner),
+                ),
+                _cat("SELECT ", identity, ";"),
+                _cat(
+                    "REVOKE EXECUTE ON ", _routine_keyword(kind), " ", identity, " FROM ", who,
+                    ";",
+                ),
+                2,
+                "revoke_execute", None, grantee,
+                None if grantee_oid is None else grantee_oid == 0,
+                f[8], f[9], f[10], kind, "EXECUTE",
+            )
+        )  # fmt: skip
+    return out
