@@ -235,7 +235,11 @@ def test_each_commands_tables_cover_its_sql() -> None:
     split = can_src[: can_src.index("# --- explain")].count("\n") + 1
     who_part = _sql_tables(can_src, range(split))
     explain_part = _sql_tables(can_src, range(split, can_src.count("\n") + 2))
-    routes = _sql_tables(textwrap.dedent(inspect.getsource(escalation.Graph.load)))
+    load = textwrap.dedent(inspect.getsource(escalation.Graph.load))
+    routes = _sql_tables(load)
+    sql_dir = Path(escalation.__file__).resolve().parent / "sql"
+    for name in re.findall(r"escalation_rows\.fetch\(con, \"(\w+)\"\)", load):
+        routes |= _sql_tables(repr((sql_dir / f"escalation_rows_{name}.sql").read_text()))
     assert routes == set(paths.TABLES)
     assert _sql_tables(inspect.getsource(paths)) <= set(paths.TABLES)
     assert who_part <= set(can.WHO_CAN_TABLES)
