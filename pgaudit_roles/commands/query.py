@@ -86,13 +86,20 @@ def open_audit(
 
     cfg = load_config(config_path)
     snap = load_target(target, cfg)
+    return audit_connection(snap, cfg.naming, queries), snap
+
+
+def audit_connection(
+    snap: Any, naming: Any, queries: list[str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """:func:`open_audit`'s audit schema of a loaded snapshot, locked down."""
     con = audit_schema.new_connection()
     audit_schema.tune_for_size(con, snap)
     if queries is not None and not all(build_plan.reads_only_tables(con, q) for q in queries):
         queries = None
-    audit_schema.load(snap, cfg.naming, con, queries=queries)
+    audit_schema.load(snap, naming, con, queries=queries)
     audit_schema.lock_down(con)
-    return con, snap
+    return con
 
 
 def reading(tables: Iterable[str]) -> list[str]:
