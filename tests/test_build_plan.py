@@ -52,7 +52,18 @@ STEP_FILES: dict[str, list[str]] = {
         "escalation_edges_definer",
         "escalation_edges_code",
         "escalation_edges_grants",
-        *(f"escalation_rows_{n}" for n in ("roles", "memberships", "sd", "privileges", "schemas")),
+        *(
+            f"escalation_rows_{n}"
+            for n in (
+                "roles",
+                "memberships",
+                "sd",
+                "privileges",
+                "schemas",
+                "objects",
+                "code_owners",
+            )
+        ),
     ],
 }
 """The SQL files each step runs (the macro file runs before every step)."""

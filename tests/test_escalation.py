@@ -314,12 +314,13 @@ def escalation_tables(con: Any) -> dict[str, list[str]]:
     }
 
 
-def build_both_ways(con: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def build_both_ways(con: Any, snap: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """The escalation tables rebuilt by the SQL statements, then by the small path
     (escalation_rows); the connection is left with the small path's build."""
-    from pgaudit_roles.audit import escalation
+    from pgaudit_roles.audit import audit_schema, escalation
 
-    (v,) = con.execute("SELECT v FROM internal.esc_params").fetchone()
+    v = audit_schema.server_version_num(snap.meta)
+    assert v is not None
     out = []
     for small in (False, True):
         for t in ESCALATION_TABLES:
@@ -329,14 +330,39 @@ def build_both_ways(con: Any) -> tuple[dict[str, list[str]], dict[str, list[str]
     return out[0], out[1]
 
 
+def effective_both_ways(con: Any) -> tuple[set[Any], set[Any]]:
+    """internal.esc_effective's rows by escalation_privileges.sql, and by the small path
+    (escalation_rows.effective_rows), each once."""
+    from pgaudit_roles.audit import escalation, escalation_rows
+
+    con.execute(escalation._sql("escalation_privileges.sql"))
+    by_sql = set(con.execute("SELECT * FROM internal.esc_effective").fetchall())
+    (code,) = con.execute(
+        "SELECT EXISTS (SELECT 1 FROM triggers) OR EXISTS (SELECT 1 FROM event_triggers)"
+    ).fetchone()
+    by_python = escalation_rows.effective_rows(
+        con,
+        escalation_rows.fetch(con, "roles"),
+        escalation_rows.fetch(con, "sd"),
+        escalation_rows.fetch(con, "privileges"),
+        escalation_rows.fetch(con, "schemas"),
+        code,
+    )
+    return by_sql, set(by_python)
+
+
 def test_small_path_builds_the_same_rows_as_the_sql(layout: dict[str, Any], pg: Any) -> None:
     """The small path (memberships, attributes and SECURITY DEFINER routines in Python)
     and the SQL statements give the same rows, on a layout with every edge kind."""
     con = layout["con"]
     loaded = escalation_tables(con)
-    by_sql, by_python = build_both_ways(con)
+    loaded_effective = set(con.execute("SELECT * FROM internal.esc_effective").fetchall())
+    by_sql, by_python = build_both_ways(con, layout["snap"])
     assert by_python == by_sql
     assert loaded == by_sql  # the load itself (small path, chosen by size)
+    effective_sql, effective_python = effective_both_ways(con)
+    assert effective_python == effective_sql == loaded_effective
+    assert {e[1] for e in effective_sql} == {"schema", "function"}
     kinds = {r[0] for r in con.execute("SELECT DISTINCT kind FROM escalation_edges").fetchall()}
     want = {
         "set_role",
@@ -401,7 +427,7 @@ ALTER PROCEDURE "Odd""Sch".p() OWNER TO "{ODD}_SU";
 
 
 @pytest.fixture(scope="module")
-def odd(pg: Any) -> Iterator[Any]:
+def odd(pg: Any) -> Iterator[dict[str, Any]]:
     """The odd-names layout in a fresh database, loaded; dropped after."""
     from pgaudit_roles.audit import audit_schema
     from pgaudit_roles.collect.collector import collect
@@ -411,8 +437,9 @@ def odd(pg: Any) -> Iterator[Any]:
     try:
         pg.execute(cluster)
         pg.execute(per_db, dbname=db)
-        con = audit_schema.load(collect(pg.conninfo(dbname=db), databases=[db]))
-        yield con
+        snap = collect(pg.conninfo(dbname=db), databases=[db])
+        con = audit_schema.load(snap)
+        yield {"con": con, "snap": snap}
         con.close()
     finally:
         pg.drop_database(db)
@@ -424,12 +451,16 @@ def odd(pg: Any) -> Iterator[Any]:
             pg.execute(f"DROP OWNED BY {idents}; DROP ROLE {idents};")
 
 
-def test_small_path_quotes_and_counts_like_the_sql(odd: Any, pg: Any) -> None:
+def test_small_path_quotes_and_counts_like_the_sql(odd: dict[str, Any], pg: Any) -> None:
     """Both paths agree where names need quoting, search_path entries are quoted or
     "$user", a grant is held twice and PUBLIC calls; the edges are the ones expected."""
-    by_sql, by_python = build_both_ways(odd)
+    con = odd["con"]
+    by_sql, by_python = build_both_ways(con, odd["snap"])
     assert by_python == by_sql
-    edges = odd.execute(
+    effective_sql, effective_python = effective_both_ways(con)
+    assert effective_python == effective_sql
+    assert {e[1] for e in effective_sql} == {"schema", "function"}
+    edges = con.execute(
         """SELECT from_role, kind, to_node, object_identity, fix FROM escalation_edges
            WHERE kind LIKE 'security_definer%' AND database LIKE 'escodd%'"""
     ).fetchall()

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from pgaudit_roles.audit import audit_schema, escalation, escalation_rows
+from pgaudit_roles.audit.effective import EFFECTIVE_PRIVILEGES_SQL
 from pgaudit_roles.audit.rows import insert_rows
 
 NAMES = [
@@ -27,6 +28,8 @@ NAMES = [
     "pg_read_server_files",
     "rds_superuser",
     "$user",
+    "pg_read_all_data",
+    "pg_write_all_data",
 ]
 SCHEMAS = ["public", 'Odd"Sch', "order", "app", "$user", "alice", "UPPER"]
 SEARCH_PATHS = [
@@ -46,8 +49,25 @@ def _connection() -> Any:
     con = duckdb.connect(":memory:")
     con.execute(";\n".join(audit_schema.temp_macros()))
     con.execute("CREATE SCHEMA internal")
-    for name in ("roles", "memberships", "functions", "schemas", "privileges", "databases"):
+    for name in (
+        "roles",
+        "memberships",
+        "functions",
+        "schemas",
+        "privileges",
+        "databases",
+        "triggers",
+        "event_triggers",
+        "acl_objects",
+        "predefined_privileges",
+        "privilege_types",
+    ):
         con.execute(audit_schema.create_ddl(audit_schema.AUDIT_TABLES[name]))
+    con.execute(
+        "CREATE TABLE internal.inherit_closure (database_oid BIGINT, member_oid BIGINT, "
+        "role_oid BIGINT, inherit_depth INTEGER, inherit_path VARCHAR[])"
+    )
+    con.execute(EFFECTIVE_PRIVILEGES_SQL)
     con.execute(audit_schema.create_ddl(audit_schema.AUDIT_TABLES["escalation_edges"]))
     con.execute(
         "CREATE TABLE internal.esc_effective (database_oid BIGINT, object_class VARCHAR, "
@@ -72,7 +92,9 @@ def _catalog(con: Any, rng: random.Random, v: int) -> None:
                 name,
                 _pick(rng, [True, False, False, False], 0.05),
                 _pick(rng, [True, False, False], 0.05),
-                True if name.startswith("pg_") else _pick(rng, [False], 0.1),
+                True
+                if name.startswith("pg_") and rng.random() < 0.8
+                else _pick(rng, [False, False, True], 0.2),
             ]
         )
     insert_rows(
@@ -205,11 +227,15 @@ def _catalog(con: Any, rng: random.Random, v: int) -> None:
     )
     objects = [("function", f[1], f[2], "EXECUTE") for f in functions]
     objects += [("schema", s[0], s[1], p) for s in schemas for p in ("USAGE", "CREATE")]
-    privileges = []
+    privileges: list[list[Any]] = []
     effective = []
     for cls, d, obj, priv in objects:
         for _ in range(rng.choice([1, 2, 3])):
-            grantee = 0 if rng.random() < 0.3 else _pick(rng, some_oid, 0.03)
+            grantee = (
+                0
+                if rng.random() < (0.5 if cls == "schema" else 0.3)
+                else _pick(rng, some_oid, 0.03)
+            )
             privileges.append(
                 [d, cls, obj, name_of.get(grantee) if grantee else None, grantee, priv]
             )
@@ -230,6 +256,7 @@ def _catalog(con: Any, rng: random.Random, v: int) -> None:
         ],
         privileges,
     )
+    _effective_inputs(con, rng, roles, schemas, functions, privileges, dbs)
     insert_rows(
         con,
         "internal.esc_effective",
@@ -245,6 +272,133 @@ def _catalog(con: Any, rng: random.Random, v: int) -> None:
     )
 
 
+def _effective_inputs(
+    con: Any,
+    rng: random.Random,
+    roles: list[list[Any]],
+    schemas: list[list[Any]],
+    functions: list[list[Any]],
+    privileges: list[list[Any]],
+    dbs: list[int],
+) -> None:
+    """What the effective_privileges view reads besides the rows above: acl_objects, the
+    privilege types and predefined roles' privileges, the inheritance closure, triggers."""
+    objects = [[s[0], "schema", s[1], "schema", s[5]] for s in schemas]
+    objects += [[f[1], "function", f[2], f[9], f[13]] for f in functions]
+    insert_rows(
+        con,
+        "acl_objects",
+        [
+            ("database_oid", "BIGINT"),
+            ("object_class", "VARCHAR"),
+            ("object_oid", "BIGINT"),
+            ("kind", "VARCHAR"),
+            ("is_system", "BOOLEAN"),
+        ],
+        objects,
+    )
+    types = [
+        ["schema", None, "USAGE"],
+        ["schema", None, "CREATE"],
+        ["function", None, "EXECUTE"],
+        ["function", "procedure", "ALTER"],
+        ["relation", "table", "SELECT"],
+    ]
+    insert_rows(
+        con,
+        "privilege_types",
+        [("object_class", "VARCHAR"), ("kind", "VARCHAR"), ("privilege", "VARCHAR")],
+        types,
+    )
+    predefined = [
+        ["pg_read_all_data", "schema", None, "USAGE"],
+        ["pg_write_all_data", "schema", None, "USAGE"],
+        ["pg_write_all_data", "function", "procedure", "EXECUTE"],
+    ]
+    insert_rows(
+        con,
+        "predefined_privileges",
+        [
+            ("role", "VARCHAR"),
+            ("object_class", "VARCHAR"),
+            ("kind", "VARCHAR"),
+            ("privilege", "VARCHAR"),
+        ],
+        predefined,
+    )
+    oids = [r[0] for r in roles]
+    closure = [[None, o, o, 0, None] for o in oids]
+    for _ in range(rng.randint(0, 2 * len(oids))):
+        closure.append([_pick(rng, dbs, 0.7), rng.choice(oids), rng.choice(oids), 1, None])
+    insert_rows(
+        con,
+        "internal.inherit_closure",
+        [
+            ("database_oid", "BIGINT"),
+            ("member_oid", "BIGINT"),
+            ("role_oid", "BIGINT"),
+            ("inherit_depth", "INTEGER"),
+            ("inherit_path", "VARCHAR[]"),
+        ],
+        closure,
+    )
+    for table in ("triggers", "event_triggers"):
+        if rng.random() < 0.4:
+            insert_rows(
+                con,
+                table,
+                [("database_oid", "BIGINT"), ("function_owner_oid", "BIGINT")],
+                [[rng.choice(dbs), _pick(rng, oids, 0.1)] for _ in range(rng.randint(1, 2))],
+            )
+    for p in privileges:  # the view reads the owner and grant option too
+        p.extend([_pick(rng, oids, 0.1), rng.random() < 0.5, _pick(rng, [False, True])])
+    con.execute("DELETE FROM privileges")
+    insert_rows(
+        con,
+        "privileges",
+        [
+            ("database_oid", "BIGINT"),
+            ("object_class", "VARCHAR"),
+            ("object_oid", "BIGINT"),
+            ("grantee", "VARCHAR"),
+            ("grantee_oid", "BIGINT"),
+            ("privilege", "VARCHAR"),
+            ("owner_oid", "BIGINT"),
+            ("grantable", "BOOLEAN"),
+            ("is_system", "BOOLEAN"),
+        ],
+        privileges,
+    )
+
+
+def _effective_by_python(con: Any) -> set[tuple[Any, ...]]:
+    roles = escalation_rows.fetch(con, "roles")
+    (code,) = con.execute(
+        "SELECT EXISTS (SELECT 1 FROM triggers) OR EXISTS (SELECT 1 FROM event_triggers)"
+    ).fetchone()
+    rows = escalation_rows.effective_rows(
+        con,
+        roles,
+        escalation_rows.fetch(con, "sd"),
+        escalation_rows.fetch(con, "privileges"),
+        escalation_rows.fetch(con, "schemas"),
+        code,
+    )
+    assert len(rows) == len(set(rows))
+    return set(rows)
+
+
+def _definer_by_python(con: Any) -> list[list[Any]]:
+    """escalation_edges_definer.sql's rows by Python, over internal.esc_effective's rows."""
+    return escalation_rows.definer_edges(
+        escalation_rows.fetch(con, "sd"),
+        escalation_rows.fetch(con, "privileges"),
+        con.execute("SELECT * FROM internal.esc_effective").fetchall(),
+        escalation_rows.fetch(con, "schemas"),
+        escalation_rows.fetch(con, "roles"),
+    )
+
+
 def _edges_by_sql(con: Any, statement: str) -> list[str]:
     con.execute("DELETE FROM escalation_edges")
     con.execute(escalation._sql(statement))
@@ -257,38 +411,38 @@ def _edges_by_python(con: Any, rows: list[list[Any]]) -> list[str]:
     return sorted(repr(r) for r in con.execute("SELECT * FROM escalation_edges").fetchall())
 
 
-@pytest.mark.parametrize("seed", range(16))
-def test_python_edges_equal_the_sql_statements(seed: int) -> None:
-    rng = random.Random(seed)
-    v = rng.choice([130000, 150000, 160000, 180000, 999999])
-    con = _connection()
-    _catalog(con, rng, v)
-    roles = escalation_rows.fetch(con, "roles")
-    core = escalation_rows.core_edges(
-        roles, escalation_rows.fetch(con, "memberships"), escalation._reference_rows(v), v
-    )
-    assert _edges_by_python(con, core) == _edges_by_sql(con, "escalation_edges.sql")
-    definer = escalation_rows.definer_edges(con, roles)
-    assert _edges_by_python(con, definer) == _edges_by_sql(con, "escalation_edges_definer.sql")
+SEEDS = 16
 
 
-def test_random_catalogs_reach_every_branch() -> None:
-    """The random catalogs above make edges of every kind both statements produce (else
+def test_python_edges_equal_the_sql_statements() -> None:
+    """On each random catalog, the Python rows equal the statements' (one test over every
+    seed, so that the last check can ask that the catalogs reached every branch: else
     the comparison could pass on empty results)."""
     kinds: set[str] = set()
-    for seed in range(16):
+    for seed in range(SEEDS):
         rng = random.Random(seed)
         v = rng.choice([130000, 150000, 160000, 180000, 999999])
         con = _connection()
         _catalog(con, rng, v)
         roles = escalation_rows.fetch(con, "roles")
-        rows = escalation_rows.core_edges(
+        core = escalation_rows.core_edges(
             roles, escalation_rows.fetch(con, "memberships"), escalation._reference_rows(v), v
         )
-        rows += escalation_rows.definer_edges(con, roles)
+        assert _edges_by_python(con, core) == _edges_by_sql(con, "escalation_edges.sql"), seed
+        definer = _definer_by_python(con)
+        by_sql = _edges_by_sql(con, "escalation_edges_definer.sql")
+        assert _edges_by_python(con, definer) == by_sql, seed
+        # the effective privileges the edges read: escalation_privileges.sql's, each once
+        effective = _effective_by_python(con)
+        con.execute(escalation._sql("escalation_privileges.sql"))
+        by_sql_effective = set(con.execute("SELECT * FROM internal.esc_effective").fetchall())
+        assert effective == by_sql_effective, seed
+        rows = core + definer
         kinds |= {r[10] for r in rows}
+        kinds |= {f"effective:{e[1]}" for e in effective}
         kinds |= {f"{r[10]}:{r[17]}" for r in rows if r[10] == "security_definer"}
         kinds |= {"public_caller" for r in rows if r[10] == "security_definer" and r[4] == 0}
+        con.close()
     assert kinds >= {
         "set_role",
         "inherit",
@@ -303,6 +457,8 @@ def test_random_catalogs_reach_every_branch() -> None:
         "security_definer:function_search_path",
         "security_definer:revoke_schema_create",
         "public_caller",
+        "effective:schema",
+        "effective:function",
     }
 
 

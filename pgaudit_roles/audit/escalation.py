@@ -3,8 +3,10 @@ role, and by which chain of hops.
 
 Why a graph and not more one-hop rules: attackers chain hops (a membership, then ADMIN
 OPTION, then a SECURITY DEFINER function with a hijackable search_path...). Each hop is an
-edge of ``escalation_edges`` (built in DuckDB by ``sql/escalation_edges.sql``) with its
-evidence, the SQL that takes it and the SQL that removes it. Routes are shortest paths
+edge of ``escalation_edges`` (built in DuckDB by ``sql/escalation_edges*.sql``; on small
+snapshots the memberships', attributes' and SECURITY DEFINER routines' edges are built in
+Python by :mod:`.escalation_rows`, the same rows without the statements' planning) with
+its evidence, the SQL that takes it and the SQL that removes it. Routes are shortest paths
 over those edges, found here by breadth-first search in Python (bounded by
 :data:`MAX_HOPS`; one reverse search per target, so the cost is edges x targets, never
 roles x edges).
@@ -227,14 +229,12 @@ def _reference_rows(server_version_num: int | None) -> list[list[Any]]:
 def build(con: Any, server_version_num: int | None, small: bool | None = None) -> None:
     """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist).
 
-    ``small``: compute the memberships' and SECURITY DEFINER routines' edges in Python
-    (:mod:`.escalation_rows`) instead of by their SQL statements; None decides by size
-    (:data:`SMALL_ROWS`). Both give the same rows; tests force each."""
+    ``small``: compute the memberships', attributes' and SECURITY DEFINER routines' edges
+    and the effective privileges they read in Python (:mod:`.escalation_rows`) instead of
+    by their SQL statements; None decides by size (:data:`SMALL_ROWS`). Both give the same
+    rows; tests force each. The internal tables (``internal.esc_*``) are created only when
+    a statement run reads them."""
     v = server_version_num if server_version_num is not None else 999999
-    con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
-    con.execute(f"CREATE OR REPLACE TABLE internal.esc_reference ({_coldefs(REFERENCE_COLUMNS)})")
-    reference = _reference_rows(server_version_num)
-    insert_rows(con, "internal.esc_reference", REFERENCE_COLUMNS, reference)
     insert_rows(
         con,
         "dangerous_roles",
@@ -244,32 +244,62 @@ def build(con: Any, server_version_num: int | None, small: bool | None = None) -
             for d in dangerous_roles(server_version_num)
         ],
     )
-    *flags, size = con.execute(_sql("escalation_parts.sql")).fetchone()
-    present = dict(zip(EDGE_PARTS, flags, strict=True))
+    counts: dict[str, int] = collections.Counter()
+    for part, n in con.execute(_sql("escalation_parts.sql")).fetchall():
+        counts[part] += n
+    present = {part: counts[part] > 0 for part in EDGE_PARTS}
     if small is None:
-        small = size <= SMALL_ROWS
-    if present["definer"] or present["code"]:  # the only readers of internal.esc_effective
-        con.execute(_sql("escalation_privileges.sql"))
+        small = counts["size"] <= SMALL_ROWS
+    reference = _reference_rows(server_version_num)
+    if not small or present["grants"]:  # the statements that read them
+        con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
+        con.execute(
+            f"CREATE OR REPLACE TABLE internal.esc_reference ({_coldefs(REFERENCE_COLUMNS)})"
+        )
+        insert_rows(con, "internal.esc_reference", REFERENCE_COLUMNS, reference)
     roles = None
+    edge_rows = None  # every edge, when the small path made them all
     sql_parts = EDGE_PARTS
     if small:
-        roles = escalation_rows.fetch(con, "roles")
-        rows = escalation_rows.core_edges(
-            roles, escalation_rows.fetch(con, "memberships"), reference, v
-        )
-        if present["definer"]:
-            rows += escalation_rows.definer_edges(con, roles)
+        roles, rows = _small_edges(con, present, reference, v)
         insert_rows(con, "escalation_edges", EDGE_COLUMNS, rows)
         sql_parts = tuple(p for p in EDGE_PARTS if p != "definer")
+        if not any(present[p] for p in sql_parts):
+            edge_rows = rows
     else:
+        if present["definer"] or present["code"]:  # the only readers of internal.esc_effective
+            con.execute(_sql("escalation_privileges.sql"))
         con.execute(_sql("escalation_edges.sql"))
     for part in sql_parts:
         if present[part]:
             con.execute(_sql(f"escalation_edges_{part}.sql"))
-    graph = Graph.load(con, roles)
+    graph = Graph.load(con, roles, edge_rows)
     insert_rows(
         con, "escalation_paths", PATH_COLUMNS, [p.row() for p in graph.standard_routes(con)]
     )
+
+
+def _small_edges(
+    con: Any, present: dict[str, bool], reference: list[list[Any]], v: int
+) -> tuple[list[tuple[Any, ...]], list[list[Any]]]:
+    """The small path: the roles' rows and the edges of ``escalation_edges.sql`` and
+    ``escalation_edges_definer.sql``; internal.esc_effective written when
+    ``escalation_edges_code.sql`` will read it."""
+    roles = escalation_rows.fetch(con, "roles")
+    rows = escalation_rows.core_edges(
+        roles, escalation_rows.fetch(con, "memberships"), reference, v
+    )
+    if present["definer"] or present["code"]:  # the readers of the effective privileges
+        sd = escalation_rows.fetch(con, "sd")
+        grants = escalation_rows.fetch(con, "privileges")
+        schemas = escalation_rows.fetch(con, "schemas")
+        effective = escalation_rows.effective_rows(con, roles, sd, grants, schemas, present["code"])
+        if present["code"]:
+            columns = escalation_rows.ESC_EFFECTIVE_COLUMNS
+            con.execute(f"CREATE OR REPLACE TABLE internal.esc_effective ({_coldefs(columns)})")
+            insert_rows(con, "internal.esc_effective", columns, effective)
+        rows += escalation_rows.definer_edges(sd, grants, effective, schemas, roles)
+    return roles, rows
 
 
 SMALL_ROWS = 100_000
@@ -468,6 +498,24 @@ class Route:
         return [e.database, *(e.fix_parts or (None,) * len(FIX_PARTS))]
 
 
+def _full_control_ordered(rows: list[list[Any]]) -> list[tuple[Any, ...]]:
+    """Graph.load's query over rows in hand: the full-control edges' columns it selects,
+    in its order (NULLs last, as DuckDB sorts them; strings by code point, which is the
+    UTF-8 byte order DuckDB compares)."""
+
+    def last(value: Any) -> tuple[int, Any]:
+        return (1, 0) if value is None else (0, value)
+
+    def key(r: list[Any]) -> tuple[Any, ...]:
+        rank = {"set_role": 0, "inherit": 1}.get(r[10], 2)
+        return (rank, last(r[10]), last(r[4]), last(r[7]), last(r[0]), last(r[12]))
+
+    return [
+        (r[0], r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9], r[10], *r[12:])
+        for r in sorted((r for r in rows if r[11] is True), key=key)
+    ]
+
+
 def _node_kind(s: State) -> str:
     if s[0] == "r":
         return "public" if s[1] == 0 else "role"
@@ -489,9 +537,16 @@ class Graph:
             self.by_dst[e.dst].append(e)
 
     @classmethod
-    def load(cls, con: Any, role_rows: list[tuple[Any, ...]] | None = None) -> Graph:
+    def load(
+        cls,
+        con: Any,
+        role_rows: list[tuple[Any, ...]] | None = None,
+        edge_rows: list[list[Any]] | None = None,
+    ) -> Graph:
         """The graph of escalation_edges; ``role_rows``: the roles table's rows as
-        ``sql/escalation_rows_roles.sql`` selects them, when already fetched."""
+        ``sql/escalation_rows_roles.sql`` selects them, when already fetched;
+        ``edge_rows``: every row of escalation_edges (:data:`EDGE_COLUMNS` order), when
+        the small path made them all (selected and ordered here as the query does)."""
         if role_rows is None:
             role_rows = escalation_rows.fetch(con, "roles")
         roles = {
@@ -506,6 +561,16 @@ class Graph:
             for r in role_rows
         }
         edges: list[Edge] = []
+        if edge_rows is None:
+            selected = con.execute(f"""
+                SELECT database, database_oid, from_kind, from_oid, from_mode, to_kind, to_node,
+                       to_oid, to_mode, kind, object_identity, evidence, action, fix, fix_rank,
+                       {", ".join(FIX_PARTS)}
+                FROM escalation_edges WHERE full_control
+                ORDER BY CASE kind WHEN 'set_role' THEN 0 WHEN 'inherit' THEN 1 ELSE 2 END, kind,
+                         from_oid, to_node, database, object_identity""").fetchall()  # noqa: S608
+        else:
+            selected = _full_control_ordered(edge_rows)
         for (
             db,
             db_oid,
@@ -523,13 +588,7 @@ class Graph:
             fix,
             rank,
             *parts,
-        ) in con.execute(f"""
-                SELECT database, database_oid, from_kind, from_oid, from_mode, to_kind, to_node,
-                       to_oid, to_mode, kind, object_identity, evidence, action, fix, fix_rank,
-                       {", ".join(FIX_PARTS)}
-                FROM escalation_edges WHERE full_control
-                ORDER BY CASE kind WHEN 'set_role' THEN 0 WHEN 'inherit' THEN 1 ELSE 2 END, kind,
-                         from_oid, to_node, database, object_identity""").fetchall():  # noqa: S608
+        ) in selected:
             dst: State
             if to_kind == "role":
                 dst = ("r", int(to_oid), to_mode)

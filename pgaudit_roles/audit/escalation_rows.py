@@ -242,37 +242,134 @@ def core_edges(
     return out
 
 
+# --- escalation_privileges.sql: the effective privileges the edges read -------------------
+
+ESC_EFFECTIVE_COLUMNS: list[tuple[str, str]] = [
+    ("database_oid", "BIGINT"),
+    ("object_class", "VARCHAR"),
+    ("object_oid", "BIGINT"),
+    ("role_oid", "BIGINT"),
+    ("privilege", "VARCHAR"),
+    ("is_system", "BOOLEAN"),
+]
+"""internal.esc_effective's columns, as escalation_privileges.sql creates it."""
+
+
+def effective_rows(
+    con: Any,
+    roles: list[tuple[Any, ...]],
+    sd: list[tuple[Any, ...]],
+    grants: list[tuple[Any, ...]],
+    schemas: list[tuple[Any, ...]],
+    code: bool,
+) -> list[tuple[Any, ...]]:
+    """The rows of ``sql/escalation_privileges.sql`` (internal.esc_effective), each once:
+    the effective_privileges view's rows (direct and inherited grants, PUBLIC's,
+    predefined roles', superusers') for its classes, readers and routines. ``sd``,
+    ``grants`` and ``schemas`` are escalation_rows_<name>.sql's rows; ``code``: a trigger
+    or event trigger exists (their function owners read too)."""
+    objects: list[tuple[Any, ...]] = []
+    types: list[tuple[Any, ...]] = []
+    predefined: list[tuple[Any, ...]] = []
+    closure: dict[Any, list[tuple[Any, Any]]] = collections.defaultdict(list)
+    for src, db, cls, oid, kind, is_system, priv, role, member in fetch(con, "objects"):
+        if src == "object":
+            objects.append((db, cls, oid, kind, is_system))
+        elif src == "type":
+            types.append((cls, kind, priv))
+        elif src == "predefined":
+            predefined.append((cls, kind, priv, role))
+        elif oid is not None:  # closure: role_oid (as oid), member_oid, database_oid
+            closure[oid].append((member, db))
+    code_owners = {r[0] for r in fetch(con, "code_owners")} - {None} if code else set()
+    sd_keys = {(f[1], f[2]) for f in sd if f[1] is not None and f[2] is not None}
+    sd_dbs = {f[1] for f in sd} - {None}
+    # readers: the roles whose rows the edge statements keep
+    readers: set[Any] = {f[6] for f in sd} | code_owners
+    for db, cls, obj, _grantee, grantee_oid, priv, _system in grants:
+        if grantee_oid is not None and grantee_oid != 0:
+            if (cls == "function" and priv == "EXECUTE" and (db, obj) in sd_keys) or (
+                cls == "schema" and priv == "CREATE"
+            ):
+                readers.add(grantee_oid)
+    for s in schemas:  # database_oid, oid, name, is_system, has_database, holder_oid
+        if s[3] is False and s[4]:
+            readers.add(s[5])
+    readers.discard(None)
+    # subjects: roles other than pg_* predefined ones (NOT (predefined AND starts_with),
+    # in SQL's three-valued logic: kept when either side is false); only the readers' rows
+    # are kept, so only readers are followed
+    plain: set[Any] = set()
+    supers: set[Any] = set()
+    for r in roles:
+        starts = None if r[1] is None else r[1].startswith("pg_")
+        if (r[8] is False or starts is False) and r[0] in readers:
+            if r[6] is False:
+                plain.add(r[0])
+            elif r[6] is True:
+                supers.add(r[0])
+    out: set[tuple[Any, ...]] = set()
+
+    def keep(db: Any, cls: Any, obj: Any, roles_: Any, priv: Any, is_system: Any) -> None:
+        """The rows escalation_privileges.sql keeps, for each of ``roles_`` (readers)."""
+        if cls == "schema" and priv in ("USAGE", "CREATE"):
+            if db in sd_dbs:
+                out.update((db, cls, obj, m, priv, is_system) for m in roles_)
+            else:
+                out.update((db, cls, obj, m, priv, is_system) for m in roles_ if m in code_owners)
+        elif cls == "function" and priv == "EXECUTE" and (db, obj) in sd_keys:
+            out.update((db, cls, obj, m, priv, is_system) for m in roles_)
+
+    def members(role_oid: Any, db: Any) -> list[Any]:
+        """The non-superuser subjects (readers) with ``role_oid``'s privileges in ``db``."""
+        return [
+            m
+            for m, cdb in closure.get(role_oid, ())
+            if (cdb is None or (db is not None and cdb == db)) and m in plain
+        ]
+
+    for db, cls, obj, _grantee, grantee_oid, priv, is_system in grants:
+        if grantee_oid == 0:  # public_granted
+            keep(db, cls, obj, plain, priv, is_system)
+        elif grantee_oid is not None:  # granted, directly or through inheritance
+            keep(db, cls, obj, members(grantee_oid, db), priv, is_system)
+    predefined_oids: dict[Any, list[Any]] = collections.defaultdict(list)
+    for r in roles:
+        if r[8] is True and r[1] is not None:
+            predefined_oids[r[1]].append(r[0])
+    for db, cls, obj, kind, is_system in objects:
+        for v_cls, v_kind, priv, role in predefined:
+            if v_cls is not None and v_cls == cls and (v_kind is None or v_kind == kind):
+                for pr in predefined_oids.get(role, ()):
+                    keep(db, cls, obj, members(pr, db), priv, is_system)
+        for t_cls, t_kind, priv in types:
+            if t_cls is not None and t_cls == cls and (t_kind is None or t_kind == kind):
+                keep(db, cls, obj, supers, priv, is_system)
+    return list(out)
+
+
 # --- escalation_edges_definer.sql: SECURITY DEFINER routines -------------------------------
 
 
-def definer_edges(con: Any, roles: list[tuple[Any, ...]]) -> list[Row]:
-    """The rows of ``sql/escalation_edges_definer.sql`` (internal.esc_effective built)."""
-    sd = fetch(con, "sd")
-    if not sd:
-        return []
-    grants = fetch(con, "privileges")
-    effective = con.execute(
-        "SELECT database_oid, object_class, object_oid, role_oid, privilege, is_system "
-        "FROM internal.esc_effective"
-    ).fetchall()
-    schemas = fetch(con, "schemas")
-    return _definer_rows(sd, grants, effective, schemas, roles)
-
-
-def _definer_rows(
+def definer_edges(
     sd: list[tuple[Any, ...]],
     grants: list[tuple[Any, ...]],
     effective: list[tuple[Any, ...]],
     schemas: list[tuple[Any, ...]],
     roles: list[tuple[Any, ...]],
 ) -> list[Row]:
+    """The rows of ``sql/escalation_edges_definer.sql``: ``effective`` is
+    internal.esc_effective's rows (:func:`effective_rows`), the others
+    escalation_rows_<name>.sql's."""
     # sd: database, database_oid, oid, identity, kind, owner, owner_oid, search_path,
-    #     schema, name, identity_args, schema_oid, tokens, lowered
+    #     schema, name, identity_args, schema_oid, tokens, lowered, has_schema
+    sd = [f for f in sd if f[14]]  # the statement's sd joins the routine's schema
     sd_by_key: dict[tuple[Any, Any], list[tuple[Any, ...]]] = collections.defaultdict(list)
     for f in sd:
-        sd_by_key[(f[1], f[2])].append(f)
-    sd_dbs = {f[1] for f in sd}
-    sd_oids = {f[2] for f in sd}
+        if f[1] is not None and f[2] is not None:
+            sd_by_key[(f[1], f[2])].append(f)
+    sd_dbs = {f[1] for f in sd} - {None}
+    sd_oids = {f[2] for f in sd} - {None}
     # sd_entries: the search_path entries as the server parses them; "$user" is the owner
     entries: set[tuple[Any, Any, Any]] = set()
     for f in sd:
@@ -287,7 +384,7 @@ def _definer_rows(
     # schema_privs: (database, schema, actor, privilege), PUBLIC's grants and the effective
     # privileges of the roles internal.esc_effective keeps
     schema_privs: set[tuple[Any, Any, Any, Any]] = set()
-    for db, cls, obj, _grantee, grantee_oid, priv in grants:
+    for db, cls, obj, _grantee, grantee_oid, priv, _system in grants:
         if cls == "schema" and grantee_oid == 0 and db in sd_dbs:
             schema_privs.add((db, obj, 0, priv))
     sd_exec: set[tuple[Any, Any, Any]] = set()  # who may call each routine: EXECUTE on it
@@ -300,7 +397,7 @@ def _definer_rows(
     calls: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []  # (sd row, grant row)
     holders: set[tuple[Any, Any]] = set()  # direct_holders: (database, actor)
     for g in grants:
-        db, cls, obj, _grantee, grantee_oid, priv = g
+        db, cls, obj, _grantee, grantee_oid, priv, _system = g
         if cls == "function":  # EXECUTE on a routine that may be SECURITY DEFINER
             for f in sd_by_key.get((db, obj), ()):
                 if grantee_oid == 0:
@@ -315,16 +412,21 @@ def _definer_rows(
             holders.add((db, grantee_oid))
     schema_by_key: dict[tuple[Any, Any], list[tuple[Any, ...]]] = collections.defaultdict(list)
     for s in schemas:  # database_oid, oid, name, is_system, has_database, holder_oid
-        schema_by_key[(s[0], s[1])].append(s)
+        if s[0] is not None and s[1] is not None:
+            schema_by_key[(s[0], s[1])].append(s)
         if s[3] is False and s[4] and s[0] in sd_dbs:
             holders.add((s[0], s[5]))
     # sd_callable: EXECUTE, and USAGE on the routine's schema held by the caller or PUBLIC
     callable_: set[tuple[Any, Any, Any]] = set()
     for db, oid, actor in sd_exec:
         for f in sd_by_key[(db, oid)]:
-            if actor is not None and (
-                (db, f[11], actor, "USAGE") in schema_privs
-                or (db, f[11], 0, "USAGE") in schema_privs
+            if (
+                actor is not None
+                and f[11] is not None
+                and (
+                    (db, f[11], actor, "USAGE") in schema_privs
+                    or (db, f[11], 0, "USAGE") in schema_privs
+                )
             ):
                 callable_.add((db, oid, actor))
     creatable: dict[tuple[Any, Any], set[Any]] = collections.defaultdict(set)
