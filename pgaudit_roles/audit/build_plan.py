@@ -245,3 +245,49 @@ def _tables_of(con: object, query: str) -> frozenset[str] | None:
             return None
         out.add(parts[0])
     return frozenset(out)
+
+
+CATALOG_FUNCTIONS = frozenset(
+    {"format_type", "get_block_size", "pg_get_constraintdef", "pg_get_viewdef"}
+)
+"""DuckDB's scalar macros that read its own catalog (``duckdb_views()``, ...): their
+answer can depend on which tables a build created (a view's oid), so a query calling one
+is never given a partial build. ``tests/test_build_plan.py`` lists every such macro of the
+installed DuckDB against this set."""
+
+
+def reads_only_tables(con: object, query: str) -> bool:
+    """Whether ``query`` reads nothing but the tables DuckDB's parser lists for it: no
+    table function and no function that looks into DuckDB's catalog, which a partial build
+    changes (:data:`CATALOG_FUNCTIONS`, ``duckdb_*``, ``pragma_*``). Unsure is False.
+
+    Why: ``query_tables`` lists table names only; ``SELECT pg_get_viewdef(3)`` names none,
+    and on a partial build would see a different catalog than on the whole schema. Rule
+    queries never need this (the rule validator and ``tests/test_build_plan.py`` vet them);
+    the ``query`` command's SQL is the user's."""
+    import json
+
+    try:
+        tree = json.loads(
+            con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0]  # type: ignore[attr-defined]
+        )
+    except Exception:  # noqa: BLE001 - cannot tell: build everything
+        return False
+    if not isinstance(tree, dict) or tree.get("error") is not False:
+        return False
+    todo: list[object] = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, list):
+            todo.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if node.get("type") == "TABLE_FUNCTION":
+            return False
+        if node.get("class") == "FUNCTION":
+            name = str(node.get("function_name") or "").lower()
+            if name in CATALOG_FUNCTIONS or name.startswith(("duckdb_", "pragma_")):
+                return False
+        todo.extend(node.values())
+    return True

@@ -33,6 +33,27 @@ GRANT_OPTION = "grant option kept"
 LO_COMPAT = "lo_compat"
 UNKNOWN = "unknown"
 
+WHO_CAN_TABLES = (
+    "databases",
+    "effective_privileges",
+    "role_closure",
+    "role_settings",
+    "roles",
+    "settings",
+)
+"""The audit tables :func:`annotate_who_can` and :func:`not_collected` read: a command
+builds only the tables its SQL reads (``commands.query.open_audit``)."""
+EXPLAIN_TABLES = (
+    "acl_objects",
+    "databases",
+    "effective_privileges",
+    "privilege_types",
+    "role_closure",
+    "role_settings",
+    "settings",
+)
+"""The audit tables :func:`annotate_explain` reads."""
+
 _TRUE = ("on", "true", "yes", "1")
 _IN_DATABASE = {
     "relation",

@@ -15,10 +15,11 @@ from typing import Any
 
 import click
 
-from ..audit.can import annotate_explain, render_explain_extra
+from ..audit.can import EXPLAIN_TABLES, annotate_explain, render_explain_extra
 from ..core.errors import UsageError
 from ..core.sqlquote import PRIVILEGE_ORDER
 from ._args import looks_like_target
+from .paths import TABLES as ROUTE_TABLES
 from .paths import gather as routes_from
 from .query import (
     display_identity,
@@ -26,9 +27,24 @@ from .query import (
     open_audit,
     printable,
     qualified_name,
+    reading,
     records,
     sql_name,
 )
+
+TABLES = (
+    "acl_objects",
+    "effective_privileges",
+    "memberships",
+    "objects",
+    "role_closure",
+    "role_settings",
+    "roles",
+    *ROUTE_TABLES,
+    *EXPLAIN_TABLES,
+)
+"""The audit tables explain's SQL reads (its own, the routes' and ``audit.can``'s): the
+load builds only these and what they are built from."""
 
 _KIND_WORDS = {
     "relation": "",
@@ -374,7 +390,7 @@ def explain(
     target, role = first, second
     if not looks_like_target(first) and looks_like_target(second):
         target, role = second, first  # the older order: ROLE SNAPSHOT_OR_DSN
-    con, _snap = open_audit(target, config_path)
+    con, _snap = open_audit(target, config_path, reading(TABLES))
     try:
         data = gather(con, role, include_system)
         annotate_explain(con, data, include_system)

@@ -16,9 +16,12 @@ import click
 
 from ..audit.escalation import FIX_PARTS, Graph
 from ..core.errors import UsageError
-from .query import echo_json_or_text, open_audit, printable, sql_name
+from .query import echo_json_or_text, open_audit, printable, reading, sql_name
 
 STANDARD_TARGETS = ("superuser", "os", "owner", "predefined", "remote")
+TABLES = ("roles", "escalation_edges")
+"""The audit tables :func:`gather` reads (``escalation.Graph.load``): the load builds only
+these and what they are built from."""
 _TARGET_ORDER = {"superuser": 0, "os": 1, "owner": 2, "predefined": 3, "remote": 4, "role": 5}
 
 
@@ -151,7 +154,7 @@ def paths(
 
     Routes from login roles never pass through PUBLIC; ask --from PUBLIC for those.
     """
-    con, _snap = open_audit(target, config_path)
+    con, _snap = open_audit(target, config_path, reading(TABLES))
     try:
         routes = gather(con, from_role, to)
     finally:

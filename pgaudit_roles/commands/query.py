@@ -23,13 +23,13 @@ printed as a PostgreSQL Unicode-escape identifier ``U&"..."``, which psql accept
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..audit import audit_schema
+from ..audit import audit_schema, build_plan
 from ..audit.limits import QueryTimeout, run_limited
 from ..collect.coverage import partial_note, sources_read_by
 from ..collect.snapshot import load
@@ -73,14 +73,39 @@ def load_target(target: str, cfg: Config) -> Any:
     )
 
 
-def open_audit(target: str, config_path: Path | None) -> tuple[duckdb.DuckDBPyConnection, Any]:
-    """Load the target into the audit schema and lock the connection down. Returns (con, snap)."""
+def open_audit(
+    target: str, config_path: Path | None, queries: list[str] | None = None
+) -> tuple[duckdb.DuckDBPyConnection, Any]:
+    """Load the target into the audit schema and lock the connection down. Returns (con, snap).
+
+    With ``queries``, only the tables they read are built (``audit.build_plan``): a command
+    reads a few tables, and the whole schema (escalation edges above all) was most of its
+    time. The whole schema when the plan cannot be made (a name the plan does not know, or
+    SQL that looks into DuckDB's catalog, which a partial build changes), so the answer or
+    the error is the whole schema's."""
 
     cfg = load_config(config_path)
     snap = load_target(target, cfg)
-    con = audit_schema.load(snap, cfg.naming)
+    return audit_connection(snap, cfg.naming, queries), snap
+
+
+def audit_connection(
+    snap: Any, naming: Any, queries: list[str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """:func:`open_audit`'s audit schema of a loaded snapshot, locked down."""
+    con = audit_schema.new_connection()
+    audit_schema.tune_for_size(con, snap)
+    if queries is not None and not all(build_plan.reads_only_tables(con, q) for q in queries):
+        queries = None
+    audit_schema.load(snap, naming, con, queries=queries)
     audit_schema.lock_down(con)
-    return con, snap
+    return con
+
+
+def reading(tables: Iterable[str]) -> list[str]:
+    """Queries that read ``tables``, for :func:`open_audit` (a command's own SQL reads
+    these; each command lists them beside its SQL, tests/test_build_plan.py checks)."""
+    return [f"SELECT * FROM {t}" for t in tables]  # noqa: S608 - the command's table names
 
 
 def printable(value: Any) -> str:
@@ -264,7 +289,7 @@ def query(target: str, sql: str, fmt: str, config_path: Path | None) -> None:
     """
 
     validate_query(sql, "SQL")
-    con, snap = open_audit(target, config_path)
+    con, snap = open_audit(target, config_path, [sql])  # only the tables the SQL reads
     try:
         import duckdb
 

@@ -24,13 +24,21 @@ from typing import Any
 
 import click
 
-from ..audit.can import annotate_who_can, not_collected, render_who_can_extra
+from ..audit.can import WHO_CAN_TABLES, annotate_who_can, not_collected, render_who_can_extra
 from ..collect.coverage import PRIVILEGE_SOURCES
 from ..core.errors import CollectionError, UsageError
 from ..core.sqlquote import PRIVILEGE_ALIASES, PRIVILEGES
 from ._args import looks_like_target
 from .explain import chain, object_label
-from .query import echo_json_or_text, echo_partial_note, open_audit, printable, records, sql_name
+from .query import (
+    echo_json_or_text,
+    echo_partial_note,
+    open_audit,
+    printable,
+    reading,
+    records,
+    sql_name,
+)
 
 TYPE_WORDS: dict[str, tuple[str, ...]] = {
     "TABLE": ("relation",),
@@ -55,6 +63,16 @@ TYPE_WORDS: dict[str, tuple[str, ...]] = {
     "TABLESPACE": ("tablespace",),
     "PARAMETER": ("parameter",),
 }
+TABLES = (
+    "acl_objects",
+    "effective_privileges",
+    "objects",
+    "privilege_types",
+    "privileges",
+    *WHO_CAN_TABLES,
+)
+"""The audit tables who-can's SQL reads (its own and ``audit.can``'s): the load builds only
+these and what they are built from, not the escalation edges."""
 _KIND_FILTER = {
     "VIEW": "view",
     "SEQUENCE": "sequence",
@@ -517,7 +535,7 @@ def who_can(
     SQL identifiers; names with control characters as U&"..." identifiers.
     """
     q, target = parse_question(words)
-    con, snap = open_audit(target, config_path)
+    con, snap = open_audit(target, config_path, reading(TABLES))
     try:
         objects = _resolve_or_unknown(con, q, database)
         results = answer(con, q, objects)
