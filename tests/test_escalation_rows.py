@@ -655,6 +655,16 @@ def test_python_edges_equal_the_sql_statements() -> None:
     }
 
 
+def test_small_path_is_chosen_by_rows_and_expected_edges() -> None:
+    counts = {"privileges": 40_000, "memberships": 200, "roles": 200, "createrole": 2}
+    assert escalation.small_enough(counts, 150000)
+    assert not escalation.small_enough({**counts, "privileges": 200_000}, 160000)
+    assert not escalation.small_enough({**counts, "memberships": 2_000}, 160000)
+    many = {**counts, "roles": 10_000, "createrole": 1}
+    assert not escalation.small_enough(many, 150000)  # 10,000 CREATEROLE edges before 16
+    assert escalation.small_enough(many, 160000)  # none from 16
+
+
 def test_edge_columns_are_the_tables() -> None:
     table = audit_schema.AUDIT_TABLES["escalation_edges"]
     assert escalation.EDGE_COLUMNS == [(c.name, c.type) for c in table.columns]

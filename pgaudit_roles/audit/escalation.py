@@ -231,7 +231,7 @@ def build(con: Any, server_version_num: int | None, small: bool | None = None) -
     ``small``: compute the edges, and the effective privileges they read, in Python
     (:mod:`.escalation_rows`, from plain SELECTs) instead of by the ``escalation_*.sql``
     statements, whose planning is most of their cost on small data; None decides by size
-    (:data:`SMALL_ROWS`). Both give the same rows; tests force each. The internal tables
+    (:func:`small_enough`). Both give the same rows; tests force each. The internal tables
     (``internal.esc_*``) are the statements' intermediates: the small path creates none."""
     v = server_version_num if server_version_num is not None else 999999
     insert_rows(
@@ -248,7 +248,7 @@ def build(con: Any, server_version_num: int | None, small: bool | None = None) -
         counts[part] += n
     present = {part: counts[part] > 0 for part in EDGE_PARTS}
     if small is None:
-        small = counts["size"] <= SMALL_ROWS
+        small = small_enough(counts, v)
     reference = _reference_rows(server_version_num)
     roles = None
     edge_rows = None  # every edge, when the small path made them
@@ -296,11 +296,29 @@ def _small_edges(
 
 
 SMALL_ROWS = 100_000
-"""Up to this many privilege, membership and role rows, :func:`build` takes the small
+"""Up to this many privilege, membership and role rows, :func:`build` may take the small
 path (:mod:`.escalation_rows`). Why a bound: below it the SQL statements' cost is their
-planning (about 60 ms), above it the work is per row, which DuckDB does in bulk and
-Python would do a row at a time (the bench's small preset has 42,000, medium more than
-the bound)."""
+planning (about 60-150 ms), above it the work is per row, which DuckDB does in bulk and
+Python a row at a time (the bench's small preset has 42,000, medium more than the bound)."""
+
+SMALL_EDGES = 3_000
+"""... and up to this many edges expected from memberships (three per grant at most) and
+CREATEROLE (before 16: one per CREATEROLE role and other role). Why: the small path's
+edges cost about 14 microseconds each (most of it passing them to DuckDB), the
+memberships' statement 21 ms plus 2 per thousand edges, the others 20-100 ms more when
+their rows exist: a few thousand edges is where the two paths cost alike (measured with
+1,000 memberships: 2,191 edges, 33 ms in Python, 25 ms for that statement alone); a
+cluster of 10,000 roles with one CREATEROLE role on 15 makes 10,000 edges."""
+
+
+def small_enough(counts: dict[str, int], v: int) -> bool:
+    """Whether the small path is the cheaper one, from ``sql/escalation_parts.sql``'s counts
+    and the server version ``v``."""
+    rows = counts["privileges"] + counts["memberships"] + counts["roles"]
+    edges = 3 * counts["memberships"]
+    if v < 160000:
+        edges += counts["createrole"] * counts["roles"]
+    return rows <= SMALL_ROWS and edges <= SMALL_EDGES
 
 
 EDGE_PARTS: tuple[str, ...] = ("definer", "code", "grants")

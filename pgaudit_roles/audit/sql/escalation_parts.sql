@@ -1,6 +1,6 @@
 -- DuckDB, over the audit schema, before the escalation edges: which edge statements have
--- rows to start from (escalation.EDGE_PARTS), and the size that picks the small path
--- (escalation.SMALL_ROWS). One row per count, summed per part in Python: a part whose
+-- rows to start from (escalation.EDGE_PARTS), and the sizes that pick the small path
+-- (escalation.small_enough). One row per count, summed per part in Python: a part whose
 -- counts are all 0 has none of the rows every branch of its statement starts from, so it
 -- adds no edge and is not run. (A UNION of plain counts: planned in half the time of the
 -- same tests as EXISTS subqueries, or as scalar subqueries, which cost 5 ms more.)
@@ -15,7 +15,8 @@ UNION ALL SELECT 'code', count(*) FROM event_triggers
 -- escalation_edges_grants.sql: parameter privileges and user mappings for PUBLIC
 UNION ALL SELECT 'grants', count(*) FILTER (WHERE object_class = 'parameter') FROM privileges
 UNION ALL SELECT 'grants', count(*) FILTER (WHERE user_oid = 0) FROM user_mappings
--- the size
-UNION ALL SELECT 'size', count(*) FROM privileges
-UNION ALL SELECT 'size', count(*) FROM memberships
-UNION ALL SELECT 'size', count(*) FROM roles
+-- the sizes (escalation.small_enough)
+UNION ALL SELECT 'privileges', count(*) FROM privileges
+UNION ALL SELECT 'memberships', count(*) FROM memberships
+UNION ALL SELECT 'roles', count(*) FROM roles
+UNION ALL SELECT 'createrole', count(*) FILTER (WHERE createrole AND NOT superuser) FROM roles
