@@ -61,7 +61,9 @@ STEP_FILES: dict[str, list[str]] = {
                 "privileges",
                 "schemas",
                 "objects",
-                "code_owners",
+                "code",
+                "table_grants",
+                "grants",
             )
         ),
     ],

@@ -61,6 +61,7 @@ def _connection() -> Any:
         "acl_objects",
         "predefined_privileges",
         "privilege_types",
+        "user_mappings",
     ):
         con.execute(audit_schema.create_ddl(audit_schema.AUDIT_TABLES[name]))
     con.execute(
@@ -342,16 +343,10 @@ def _effective_inputs(
         ],
         closure,
     )
-    for table in ("triggers", "event_triggers"):
-        if rng.random() < 0.4:
-            insert_rows(
-                con,
-                table,
-                [("database_oid", "BIGINT"), ("function_owner_oid", "BIGINT")],
-                [[rng.choice(dbs), _pick(rng, oids, 0.1)] for _ in range(rng.randint(1, 2))],
-            )
-    for p in privileges:  # the view reads the owner and grant option too
-        p.extend([_pick(rng, oids, 0.1), rng.random() < 0.5, _pick(rng, [False, True])])
+    _code_and_grants(con, rng, roles, functions, privileges, dbs)
+    for p in privileges:  # the view reads the owner and grant option too; parameters a name
+        name = p.pop() if len(p) == 7 else None
+        p.extend([_pick(rng, oids, 0.1), rng.random() < 0.5, _pick(rng, [False, True]), name])
     con.execute("DELETE FROM privileges")
     insert_rows(
         con,
@@ -366,23 +361,201 @@ def _effective_inputs(
             ("owner_oid", "BIGINT"),
             ("grantable", "BOOLEAN"),
             ("is_system", "BOOLEAN"),
+            ("object_name", "VARCHAR"),
         ],
         privileges,
     )
 
 
+def _code_and_grants(
+    con: Any,
+    rng: random.Random,
+    roles: list[list[Any]],
+    functions: list[list[Any]],
+    privileges: list[list[Any]],
+    dbs: list[int],
+) -> None:
+    """Triggers, event triggers, grants on their tables, parameter privileges and user
+    mappings (what escalation_edges_code.sql and escalation_edges_grants.sql read)."""
+    oids = [r[0] for r in roles]
+    name_of = {r[0]: r[1] for r in roles}
+    fn_oids = [f[2] for f in functions] + [5000]  # 5000: no such function
+    events = [["INSERT"], ["INSERT", "UPDATE"], ["INSERT", "UPDATE"], [], None, ["DELETE", None]]
+    triggers = []
+    for k in range(rng.randint(1, 5)):
+        fo, to = _pick(rng, oids, 0.05), _pick(rng, oids, 0.05)
+        db, fn = _function_in(rng, functions, dbs, fn_oids)
+        triggers.append(
+            [
+                f"db{k % 2 + 1}",
+                db,
+                3000 + k,
+                rng.choice(["touch", "Odd Trg"]),
+                4000 + k % 2,
+                f"t{k}",
+                name_of.get(to) if to is not None else None,
+                to,
+                fn,
+                f"f{k}()",
+                name_of.get(fo) if fo is not None else None,
+                fo,
+                _pick(rng, [False, False, True], 0.1),
+                rng.choice(events),
+                _pick(rng, ["O", "O", "A", "D"], 0.05),
+            ]
+        )
+    insert_rows(
+        con,
+        "triggers",
+        [
+            ("database", "VARCHAR"),
+            ("database_oid", "BIGINT"),
+            ("oid", "BIGINT"),
+            ("name", "VARCHAR"),
+            ("table_oid", "BIGINT"),
+            ("table_identity", "VARCHAR"),
+            ("table_owner", "VARCHAR"),
+            ("table_owner_oid", "BIGINT"),
+            ("function_oid", "BIGINT"),
+            ("function_identity", "VARCHAR"),
+            ("function_owner", "VARCHAR"),
+            ("function_owner_oid", "BIGINT"),
+            ("function_security_definer", "BOOLEAN"),
+            ("events", "VARCHAR[]"),
+            ("enabled", "VARCHAR"),
+        ],
+        triggers,
+    )
+    event_triggers = []
+    for k in range(rng.randint(0, 3)):
+        fo = _pick(rng, oids, 0.05)
+        db, fn = _function_in(rng, functions, dbs, fn_oids)
+        event_triggers.append(
+            [
+                f"db{k % 2 + 1}",
+                db,
+                3500 + k,
+                rng.choice(["et", "Odd Et"]),
+                _pick(rng, ["ddl_command_end", "sql_drop"], 0.05),
+                _pick(rng, [name_of[o] for o in oids], 0.05),
+                fn,
+                f"ef{k}()",
+                name_of.get(fo) if fo is not None else None,
+                fo,
+                _pick(rng, [False, False, True], 0.1),
+                _pick(rng, ["O", "O", "D"], 0.05),
+            ]
+        )
+    insert_rows(
+        con,
+        "event_triggers",
+        [
+            ("database", "VARCHAR"),
+            ("database_oid", "BIGINT"),
+            ("oid", "BIGINT"),
+            ("name", "VARCHAR"),
+            ("event", "VARCHAR"),
+            ("owner", "VARCHAR"),
+            ("function_oid", "BIGINT"),
+            ("function_identity", "VARCHAR"),
+            ("function_owner", "VARCHAR"),
+            ("function_owner_oid", "BIGINT"),
+            ("function_security_definer", "BOOLEAN"),
+            ("enabled", "VARCHAR"),
+        ],
+        event_triggers,
+    )
+    # grants on the tables, parameter privileges, USAGE on foreign servers
+    for t in triggers:
+        for _ in range(rng.choice([0, 1, 2, 3])):
+            grantee = _pick(rng, [*oids, 0], 0.05)
+            privileges.append(
+                [
+                    t[1],
+                    "relation",
+                    t[4],
+                    name_of.get(grantee) if grantee else None,
+                    grantee,
+                    _pick(rng, ["INSERT", "UPDATE", "SELECT", "DELETE"], 0.05),
+                ]
+            )
+    parameter_names = ["archive_command", "session_preload_libraries", "work_mem"]
+    for _ in range(rng.choice([0, 0, 1, 2, 3])):
+        grantee = _pick(rng, [*oids, 0], 0.05)
+        name = rng.choice(parameter_names)
+        privileges.append(
+            [
+                None,
+                "parameter",
+                None,
+                "PUBLIC" if grantee == 0 else name_of.get(grantee) if grantee else None,
+                grantee,
+                _pick(rng, ["SET", "ALTER SYSTEM"], 0.05),
+                name,
+            ]
+        )
+    mappings = []
+    for k in range(rng.randint(0, 3)):
+        server = 6000 + k % 2
+        mappings.append(
+            [
+                f"db{k % 2 + 1}",
+                rng.choice(dbs),
+                6100 + k,
+                rng.choice(["srv", "Odd Srv"]),
+                server,
+                0 if rng.random() < 0.7 else _pick(rng, oids, 0.1),
+                rng.choice([None, [], ["user", "password"], [None]]),
+            ]
+        )
+        for _ in range(rng.choice([1, 2])):
+            grantee = _pick(rng, [*oids, 0], 0.05)
+            privileges.append(
+                [
+                    mappings[-1][1],
+                    "server",
+                    server,
+                    "PUBLIC" if grantee == 0 else name_of.get(grantee) if grantee else None,
+                    grantee,
+                    _pick(rng, ["USAGE", "USAGE", "CREATE"], 0.05),
+                ]
+            )
+    insert_rows(
+        con,
+        "user_mappings",
+        [
+            ("database", "VARCHAR"),
+            ("database_oid", "BIGINT"),
+            ("oid", "BIGINT"),
+            ("server", "VARCHAR"),
+            ("server_oid", "BIGINT"),
+            ("user_oid", "BIGINT"),
+            ("option_names", "VARCHAR[]"),
+        ],
+        mappings,
+    )
+
+
+def _function_in(
+    rng: random.Random, functions: list[list[Any]], dbs: list[int], fn_oids: list[int]
+) -> tuple[int, int]:
+    """(database, function OID) of a trigger: mostly one of the functions, in its
+    database; now and then anything."""
+    if functions and rng.random() < 0.8:
+        f = rng.choice(functions)
+        return f[1], f[2]
+    return rng.choice([*dbs, 3]), rng.choice(fn_oids)
+
+
 def _effective_by_python(con: Any) -> set[tuple[Any, ...]]:
     roles = escalation_rows.fetch(con, "roles")
-    (code,) = con.execute(
-        "SELECT EXISTS (SELECT 1 FROM triggers) OR EXISTS (SELECT 1 FROM event_triggers)"
-    ).fetchone()
     rows = escalation_rows.effective_rows(
         con,
         roles,
         escalation_rows.fetch(con, "sd"),
         escalation_rows.fetch(con, "privileges"),
         escalation_rows.fetch(con, "schemas"),
-        code,
+        escalation_rows.code_owners(escalation_rows.fetch(con, "code")),
     )
     assert len(rows) == len(set(rows))
     return set(rows)
@@ -432,13 +605,28 @@ def test_python_edges_equal_the_sql_statements() -> None:
         definer = _definer_by_python(con)
         by_sql = _edges_by_sql(con, "escalation_edges_definer.sql")
         assert _edges_by_python(con, definer) == by_sql, seed
+        effective_rows = con.execute("SELECT * FROM internal.esc_effective").fetchall()
+        code = escalation_rows.code_edges(
+            escalation_rows.fetch(con, "code"),
+            escalation_rows.fetch(con, "table_grants"),
+            effective_rows,
+            escalation_rows.fetch(con, "schemas"),
+            roles,
+        )
+        assert _edges_by_python(con, code) == _edges_by_sql(con, "escalation_edges_code.sql"), seed
+        grants = escalation_rows.grants_edges(
+            escalation_rows.fetch(con, "grants"), roles, escalation._reference_rows(v)
+        )
+        by_sql = _edges_by_sql(con, "escalation_edges_grants.sql")
+        assert _edges_by_python(con, grants) == by_sql, seed
         # the effective privileges the edges read: escalation_privileges.sql's, each once
         effective = _effective_by_python(con)
         con.execute(escalation._sql("escalation_privileges.sql"))
         by_sql_effective = set(con.execute("SELECT * FROM internal.esc_effective").fetchall())
         assert effective == by_sql_effective, seed
-        rows = core + definer
+        rows = core + definer + code + grants
         kinds |= {r[10] for r in rows}
+        kinds |= {f"{r[10]}:{r[9]}" for r in rows if r[10] == "trigger_function"}
         kinds |= {f"effective:{e[1]}" for e in effective}
         kinds |= {f"{r[10]}:{r[17]}" for r in rows if r[10] == "security_definer"}
         kinds |= {"public_caller" for r in rows if r[10] == "security_definer" and r[4] == 0}
@@ -459,6 +647,11 @@ def test_python_edges_equal_the_sql_statements() -> None:
         "public_caller",
         "effective:schema",
         "effective:function",
+        "trigger_function:as",
+        "trigger_function:privs",
+        "event_trigger",
+        "parameter_acl",
+        "public_user_mapping",
     }
 
 

@@ -4,9 +4,8 @@ role, and by which chain of hops.
 Why a graph and not more one-hop rules: attackers chain hops (a membership, then ADMIN
 OPTION, then a SECURITY DEFINER function with a hijackable search_path...). Each hop is an
 edge of ``escalation_edges`` (built in DuckDB by ``sql/escalation_edges*.sql``; on small
-snapshots the memberships', attributes' and SECURITY DEFINER routines' edges are built in
-Python by :mod:`.escalation_rows`, the same rows without the statements' planning) with
-its evidence, the SQL that takes it and the SQL that removes it. Routes are shortest paths
+snapshots in Python by :mod:`.escalation_rows`, the same rows without the statements'
+planning) with its evidence, the SQL that takes it and the SQL that removes it. Routes are shortest paths
 over those edges, found here by breadth-first search in Python (bounded by
 :data:`MAX_HOPS`; one reverse search per target, so the cost is edges x targets, never
 roles x edges).
@@ -229,11 +228,11 @@ def _reference_rows(server_version_num: int | None) -> list[list[Any]]:
 def build(con: Any, server_version_num: int | None, small: bool | None = None) -> None:
     """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist).
 
-    ``small``: compute the memberships', attributes' and SECURITY DEFINER routines' edges
-    and the effective privileges they read in Python (:mod:`.escalation_rows`) instead of
-    by their SQL statements; None decides by size (:data:`SMALL_ROWS`). Both give the same
-    rows; tests force each. The internal tables (``internal.esc_*``) are created only when
-    a statement run reads them."""
+    ``small``: compute the edges, and the effective privileges they read, in Python
+    (:mod:`.escalation_rows`, from plain SELECTs) instead of by the ``escalation_*.sql``
+    statements, whose planning is most of their cost on small data; None decides by size
+    (:data:`SMALL_ROWS`). Both give the same rows; tests force each. The internal tables
+    (``internal.esc_*``) are the statements' intermediates: the small path creates none."""
     v = server_version_num if server_version_num is not None else 999999
     insert_rows(
         con,
@@ -251,28 +250,23 @@ def build(con: Any, server_version_num: int | None, small: bool | None = None) -
     if small is None:
         small = counts["size"] <= SMALL_ROWS
     reference = _reference_rows(server_version_num)
-    if not small or present["grants"]:  # the statements that read them
+    roles = None
+    edge_rows = None  # every edge, when the small path made them
+    if small:
+        roles, edge_rows = _small_edges(con, present, reference, v)
+        insert_rows(con, "escalation_edges", EDGE_COLUMNS, edge_rows)
+    else:
         con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
         con.execute(
             f"CREATE OR REPLACE TABLE internal.esc_reference ({_coldefs(REFERENCE_COLUMNS)})"
         )
         insert_rows(con, "internal.esc_reference", REFERENCE_COLUMNS, reference)
-    roles = None
-    edge_rows = None  # every edge, when the small path made them all
-    sql_parts = EDGE_PARTS
-    if small:
-        roles, rows = _small_edges(con, present, reference, v)
-        insert_rows(con, "escalation_edges", EDGE_COLUMNS, rows)
-        sql_parts = tuple(p for p in EDGE_PARTS if p != "definer")
-        if not any(present[p] for p in sql_parts):
-            edge_rows = rows
-    else:
         if present["definer"] or present["code"]:  # the only readers of internal.esc_effective
             con.execute(_sql("escalation_privileges.sql"))
         con.execute(_sql("escalation_edges.sql"))
-    for part in sql_parts:
-        if present[part]:
-            con.execute(_sql(f"escalation_edges_{part}.sql"))
+        for part in EDGE_PARTS:
+            if present[part]:
+                con.execute(_sql(f"escalation_edges_{part}.sql"))
     graph = Graph.load(con, roles, edge_rows)
     insert_rows(
         con, "escalation_paths", PATH_COLUMNS, [p.row() for p in graph.standard_routes(con)]
@@ -282,23 +276,22 @@ def build(con: Any, server_version_num: int | None, small: bool | None = None) -
 def _small_edges(
     con: Any, present: dict[str, bool], reference: list[list[Any]], v: int
 ) -> tuple[list[tuple[Any, ...]], list[list[Any]]]:
-    """The small path: the roles' rows and the edges of ``escalation_edges.sql`` and
-    ``escalation_edges_definer.sql``; internal.esc_effective written when
-    ``escalation_edges_code.sql`` will read it."""
-    roles = escalation_rows.fetch(con, "roles")
-    rows = escalation_rows.core_edges(
-        roles, escalation_rows.fetch(con, "memberships"), reference, v
-    )
+    """The small path: the roles' rows and every edge (the rows of each
+    ``escalation_edges*.sql`` statement whose part is present), from plain SELECTs."""
+    fetch = escalation_rows.fetch
+    roles = fetch(con, "roles")
+    rows = escalation_rows.core_edges(roles, fetch(con, "memberships"), reference, v)
     if present["definer"] or present["code"]:  # the readers of the effective privileges
-        sd = escalation_rows.fetch(con, "sd")
-        grants = escalation_rows.fetch(con, "privileges")
-        schemas = escalation_rows.fetch(con, "schemas")
-        effective = escalation_rows.effective_rows(con, roles, sd, grants, schemas, present["code"])
-        if present["code"]:
-            columns = escalation_rows.ESC_EFFECTIVE_COLUMNS
-            con.execute(f"CREATE OR REPLACE TABLE internal.esc_effective ({_coldefs(columns)})")
-            insert_rows(con, "internal.esc_effective", columns, effective)
+        code = fetch(con, "code") if present["code"] else []
+        sd, grants, schemas = fetch(con, "sd"), fetch(con, "privileges"), fetch(con, "schemas")
+        owners = escalation_rows.code_owners(code)
+        effective = escalation_rows.effective_rows(con, roles, sd, grants, schemas, owners)
         rows += escalation_rows.definer_edges(sd, grants, effective, schemas, roles)
+        if code:
+            table_grants = fetch(con, "table_grants")
+            rows += escalation_rows.code_edges(code, table_grants, effective, schemas, roles)
+    if present["grants"]:
+        rows += escalation_rows.grants_edges(fetch(con, "grants"), roles, reference)
     return roles, rows
 
 

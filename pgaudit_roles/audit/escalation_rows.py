@@ -1,11 +1,12 @@
 """The escalation edges of small snapshots, computed in Python from rows fetched once.
 
-Why: on a small snapshot the edge statements (``sql/escalation_edges.sql``,
-``sql/escalation_edges_definer.sql``) move a few dozen rows, and their cost is DuckDB's
-planning and executor setup: about 25 ms for the memberships and attributes, 35-45 ms
-for the SECURITY DEFINER routines, whatever the size, paid by every audit-schema load
-(each check, each test). A handful of plain SELECTs (a millisecond each) and the same
-logic over Python sets cost a few milliseconds. Large snapshots keep the SQL
+Why: on a small snapshot the edge statements (``sql/escalation_edges*.sql``,
+``sql/escalation_privileges.sql``) move a few dozen rows, and their cost is DuckDB's
+planning and executor setup: about 25 ms for the memberships and attributes, 15-25 ms
+for the effective privileges, 35-45 ms for the SECURITY DEFINER routines, 28 ms for
+triggers, 16 ms for parameter ACLs and user mappings, whatever the size, paid by every
+audit-schema load (each check, each test). A handful of plain SELECTs (a millisecond
+each) and the same logic over Python sets cost a few milliseconds. Large snapshots keep the SQL
 (``escalation.build`` picks the path by size): there the work is per row and DuckDB's.
 
 The functions here are those statements, branch for branch, with SQL's NULL rules where
@@ -261,13 +262,13 @@ def effective_rows(
     sd: list[tuple[Any, ...]],
     grants: list[tuple[Any, ...]],
     schemas: list[tuple[Any, ...]],
-    code: bool,
+    code_owners: set[Any],
 ) -> list[tuple[Any, ...]]:
     """The rows of ``sql/escalation_privileges.sql`` (internal.esc_effective), each once:
     the effective_privileges view's rows (direct and inherited grants, PUBLIC's,
     predefined roles', superusers') for its classes, readers and routines. ``sd``,
-    ``grants`` and ``schemas`` are escalation_rows_<name>.sql's rows; ``code``: a trigger
-    or event trigger exists (their function owners read too)."""
+    ``grants`` and ``schemas`` are escalation_rows_<name>.sql's rows; ``code_owners`` the
+    trigger and event trigger function owners (:func:`code_owners`), readers too."""
     objects: list[tuple[Any, ...]] = []
     types: list[tuple[Any, ...]] = []
     predefined: list[tuple[Any, ...]] = []
@@ -281,7 +282,6 @@ def effective_rows(
             predefined.append((cls, kind, priv, role))
         elif oid is not None:  # closure: role_oid (as oid), member_oid, database_oid
             closure[oid].append((member, db))
-    code_owners = {r[0] for r in fetch(con, "code_owners")} - {None} if code else set()
     sd_keys = {(f[1], f[2]) for f in sd if f[1] is not None and f[2] is not None}
     sd_dbs = {f[1] for f in sd} - {None}
     # readers: the roles whose rows the edge statements keep
@@ -536,4 +536,234 @@ def definer_edges(
                 f[8], f[9], f[10], kind, "EXECUTE",
             )
         )  # fmt: skip
+    return out
+
+
+# --- escalation_edges_code.sql: trigger and event trigger functions ------------------------
+
+
+def code_owners(code: list[tuple[Any, ...]]) -> set[Any]:
+    """The function owners of escalation_rows_code.sql's rows (every trigger and event
+    trigger): escalation_privileges.sql's and escalation_edges_code.sql's
+    ``function_owner_oid`` sets."""
+    return {r[11] for r in code} - {None}
+
+
+def _array_to_string(values: list[Any] | None, sep: str) -> str | None:
+    """DuckDB's ``array_to_string``: NULL elements skipped; NULL for a NULL list or one of
+    NULLs only, '' for an empty one."""
+    if values is None:
+        return None
+    kept = [str(v) for v in values if v is not None]
+    if values and not kept:
+        return None
+    return sep.join(kept)
+
+
+def code_edges(
+    code: list[tuple[Any, ...]],
+    table_grants: list[tuple[Any, ...]],
+    effective: list[tuple[Any, ...]],
+    schemas: list[tuple[Any, ...]],
+    roles: list[tuple[Any, ...]],
+) -> list[Row]:
+    """The rows of ``sql/escalation_edges_code.sql``: ``code`` and ``table_grants`` are
+    escalation_rows_code.sql's and escalation_rows_table_grants.sql's rows, ``effective``
+    :func:`effective_rows`', the others as for :func:`definer_edges`."""
+    owners = code_owners(code)
+    schema_name: dict[tuple[Any, Any], list[Any]] = collections.defaultdict(list)
+    for s in schemas:  # database_oid, oid, name, is_system, has_database, holder_oid
+        if s[3] is False and s[0] is not None and s[1] is not None:
+            schema_name[(s[0], s[1])].append(s[2])
+    # code_privs: the function owners' USAGE and CREATE on non-system schemas (by name);
+    # code_replaceable: where an owner can replace its function (CREATE there, or USAGE
+    # there and CREATE somewhere in the database to move it to)
+    privs: set[tuple[Any, Any, Any, Any]] = set()
+    creates: set[tuple[Any, Any]] = set()
+    for db, cls, obj, role, priv, _system in effective:
+        if cls == "schema" and priv in ("CREATE", "USAGE") and role in owners:
+            for name in schema_name.get((db, obj), ()):
+                privs.add((db, role, name, priv))
+                if priv == "CREATE":
+                    creates.add((db, role))
+    replaceable = {
+        (db, role, name)
+        for db, role, name, priv in privs
+        if priv == "CREATE" or (db, role) in creates
+    }
+    superuser_of: dict[Any, list[Any]] = collections.defaultdict(list)
+    for r in roles:
+        superuser_of[r[0]].append(r[6])
+    grants_on: dict[tuple[Any, Any], list[tuple[Any, ...]]] = collections.defaultdict(list)
+    for g in table_grants:  # database_oid, object_oid, grantee, grantee_oid, privilege
+        if g[0] is not None and g[1] is not None:
+            grants_on[(g[0], g[1])].append(g)
+    out: list[Row] = []
+    victims: dict[tuple[Any, ...], None] = {}  # trg_victims: a UNION, so each row once
+    for t in code:
+        (source, database, database_oid, _oid, name, table_oid, table_identity, table_owner,
+         table_owner_oid, function_identity, function_owner, function_owner_oid, sd, events,
+         enabled, event, owner, fn_schema, fn_name, fn_args, fn_kind) = t  # fmt: skip
+        if enabled is None or enabled == "D" or sd is True:
+            continue
+        if fn_schema is None or (database_oid, function_owner_oid, fn_schema) not in replaceable:
+            continue
+        if source == "event_trigger":
+            for fo_super in superuser_of.get(function_owner_oid, ()):
+                if fo_super is not False:
+                    continue
+                qo = _qi(function_owner)
+                out.append(
+                    _edge(
+                        database, database_oid, "role", function_owner, function_owner_oid,
+                        "any", "superuser", "superuser", None, None, "event_trigger", True,
+                        function_identity,
+                        _cat(
+                            qo, " owns ", function_identity, ", the function of event trigger ",
+                            _qi(name), " (", event, "): the next DDL statement of any role, "
+                            "superusers included, runs code the function owner writes (CREATE "
+                            "OR REPLACE, after moving the function to a schema it can create "
+                            "in if need be) as that role",
+                        ),
+                        _cat(
+                            "CREATE OR REPLACE FUNCTION ", function_identity,
+                            " ... (the new body); -- then wait for a superuser's DDL",
+                        ),
+                        _cat("ALTER FUNCTION ", function_identity, " OWNER TO ", _qi(owner), ";"),
+                        3,
+                        "function_owner" if fn_name is not None else None, owner, None, False,
+                        fn_schema, fn_name, fn_args, fn_kind, None,
+                    )
+                )  # fmt: skip
+            continue
+        ev = tuple(events) if events is not None else None
+        base = (database, database_oid, t[3], name, table_identity, function_identity,
+                function_owner, function_owner_oid, ev, fn_schema, fn_name, fn_args, fn_kind,
+                table_owner)  # fmt: skip
+        victims[(*base, table_owner, table_owner_oid, "as", "owns the table")] = None
+        if (
+            function_owner_oid is None
+            or table_owner_oid is None
+            or function_owner_oid == table_owner_oid
+            or events is None
+        ):
+            continue
+        for _db, _obj, grantee, grantee_oid, priv in grants_on.get((database_oid, table_oid), ()):
+            if grantee_oid is None or grantee_oid == 0 or priv is None or priv not in events:
+                continue
+            victims[(*base, grantee, grantee_oid, "privs", _cat("holds ", priv, " on it"))] = None
+    for v in victims:
+        (database, database_oid, _oid, name, table_identity, function_identity, function_owner,
+         function_owner_oid, ev, fn_schema, fn_name, fn_args, fn_kind, table_owner, victim,
+         victim_oid, victim_mode, how) = v  # fmt: skip
+        if victim_oid is None or function_owner_oid is None or victim_oid == function_owner_oid:
+            continue
+        for fo_super in superuser_of.get(function_owner_oid, ()):
+            if fo_super is not False:
+                continue
+            qv = _qi(victim)
+            out.append(
+                _edge(
+                    database, database_oid, "role", function_owner, function_owner_oid, "any",
+                    "role", victim, victim_oid, victim_mode, "trigger_function", True,
+                    table_identity,
+                    _cat(
+                        _qi(function_owner), " owns ", function_identity, ", run by trigger ",
+                        _qi(name), " on ", table_identity, " (",
+                        _array_to_string(None if ev is None else list(ev), ", "), "); ", qv,
+                        " ", how, ", so when it writes the table code the function owner "
+                        "writes runs as ", qv, " (CREATE OR REPLACE, after moving the function "
+                        "to a schema it can create in if need be)",
+                    ),
+                    _cat(
+                        "CREATE OR REPLACE FUNCTION ", function_identity,
+                        " ... (the new body); -- then wait for ", qv, " to write ",
+                        table_identity,
+                    ),
+                    _cat("ALTER FUNCTION ", function_identity, " OWNER TO ", _qi(table_owner), ";"),
+                    3,
+                    "function_owner" if fn_name is not None else None, table_owner, None, False,
+                    fn_schema, fn_name, fn_args, fn_kind, None,
+                )
+            )  # fmt: skip
+    return out
+
+
+# --- escalation_edges_grants.sql: parameter ACLs, user mappings for PUBLIC -----------------
+
+
+def grants_edges(
+    grants: list[tuple[Any, ...]], roles: list[tuple[Any, ...]], reference: list[list[Any]]
+) -> list[Row]:
+    """The rows of ``sql/escalation_edges_grants.sql``: ``grants`` are
+    escalation_rows_grants.sql's rows, ``reference`` internal.esc_reference's."""
+    superuser_of: dict[Any, list[Any]] = collections.defaultdict(list)
+    for r in roles:
+        superuser_of[r[0]].append(r[6])
+    parameters: dict[Any, list[list[Any]]] = collections.defaultdict(list)
+    for x in reference:  # category, name, target, edge_kind, danger, privileges, reason
+        if x[0] == "parameter" and x[1] is not None:
+            parameters[x[1]].append(x)
+    out: list[Row] = []
+    for (
+        source,
+        database,
+        database_oid,
+        name,
+        identity,
+        priv,
+        grantee,
+        grantee_oid,
+        options,
+    ) in grants:
+        who = "PUBLIC" if grantee_oid == 0 else _qi(grantee)
+        # LEFT JOIN roles g ... WHERE NOT coalesce(g.superuser, false)
+        kept = [g for g in superuser_of.get(grantee_oid, [None]) if g is not True]
+        for _g in kept:
+            if source == "parameter":
+                for x in parameters.get(name, ()):
+                    if priv is None or x[5] is None or priv not in x[5]:
+                        continue
+                    out.append(
+                        _edge(
+                            None, None, "role", grantee, grantee_oid, "any", "superuser",
+                            "superuser", None, None, "parameter_acl", True, identity,
+                            _cat(who, " holds ", priv, " on parameter ", name, ": ", x[6]),
+                            _cat(
+                                "SET " if priv == "SET" else "ALTER SYSTEM SET ", identity,
+                                " = '...';",
+                            ),
+                            _cat("REVOKE ", priv, " ON PARAMETER ", identity, " FROM ", who, ";"),
+                            1,
+                            "revoke_parameter", None, grantee,
+                            None if grantee_oid is None else grantee_oid == 0, None, name, None,
+                            None, priv,
+                        )
+                    )  # fmt: skip
+            else:
+                qs = _qi(name)
+                opts = (
+                    ""
+                    if options is None
+                    else _cat(" (options: ", _array_to_string(options, ", "), ")")
+                )
+                out.append(
+                    _edge(
+                        database, database_oid, "role",
+                        "PUBLIC" if grantee_oid == 0 else grantee, grantee_oid, "any", "remote",
+                        name, None, None, "public_user_mapping", True, qs,
+                        _cat(
+                            who, " holds USAGE on foreign server ", qs, " in database ",
+                            _qi(database), ", which has a user mapping for PUBLIC", opts,
+                            ": every query it sends through the server logs in to the remote "
+                            "side with the stored credentials",
+                        ),
+                        _cat("CREATE FOREIGN TABLE ... SERVER ", qs, " ...; SELECT ... FROM it;"),
+                        _cat("DROP USER MAPPING FOR PUBLIC SERVER ", qs, ";"),
+                        2,
+                        "revoke_server_usage", None, grantee,
+                        None if grantee_oid is None else grantee_oid == 0, None, name, None,
+                        "server", "USAGE",
+                    )
+                )  # fmt: skip
     return out
