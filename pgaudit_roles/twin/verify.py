@@ -189,6 +189,14 @@ def verify_remediation(
     group role's last grant leaves it unused, and DROP ROLE is destructive) is withheld:
     the safe script must not leave a new finding behind. It is listed with the reason,
     and emitted at level ``all``, where the follow-up DROP is emitted too.
+
+    A script with no statement to apply still gets its twin (the CLI skips verification
+    only when no finding has a fix, ``commands._shared``): the answer is the twin's
+    re-evaluation, which the scan cannot stand in for. What the twin reproduces decides
+    the counts, its own findings become follow-ups or new findings, its version is
+    reported, and a twin that cannot be built makes the script unverified. Measured: the
+    demo's PostgreSQL 18 snapshot with every fix removed gives, on twins of 13, 14 and 15,
+    follow-ups folded in (and on 14 and 15 two new findings, not converged); on 16-18 none.
     """
     say = progress or (lambda _m: None)
     started = time.monotonic()
