@@ -461,14 +461,12 @@ def test_small_path_quotes_and_counts_like_the_sql(odd: dict[str, Any], pg: Any)
     calls = [e for e in edges if e[1] == "security_definer_call" and e[3] == sel]
     assert sorted(e[0] for e in calls) == sorted([f"{ODD}_mid", ODD_Q, ODD_Q])
     hijacks = {(e[0], e[3]): e[4] for e in edges if e[1] == "security_definer"}
-    # (escodd_mid on "select" through the owner's schema, the search_path's "$user", is
-    # left out: the stored entry is quoted, and the SQL reads a quoted "$user" as a schema
-    # literally named $user, not as the owner; both paths alike)
-    hijacks.pop((f"{ODD}_mid", sel), None)
     owner_fix = "SET search_path = pg_catalog, pg_temp;"
     assert hijacks == {
         # via "Odd""Sch", on the search_path as a quoted entry with a doubled quote
         (ODD_Q, sel): f'REVOKE CREATE ON SCHEMA "Odd""Sch" FROM {q(ODD_Q)};',
+        # via the owner's own schema: the search_path's "$user" (stored quoted) is the owner
+        (f"{ODD}_mid", sel): f'REVOKE CREATE ON SCHEMA "{ODD} Owner" FROM {ODD}_mid;',
         # PUBLIC creates in "order" and executes f2 (not p: no USAGE on its schema)
         ("PUBLIC", '"order".f2()'): f'ALTER FUNCTION "order".f2() {owner_fix}',
         (ODD_Q, '"order".f2()'): f'ALTER FUNCTION "order".f2() {owner_fix}',

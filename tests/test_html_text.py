@@ -12,6 +12,9 @@ from pgaudit_roles.reports.html_text import ident
 def test_breaks_after_separators_and_in_long_runs() -> None:
     assert ident("billing_prod.refund") == "billing_<wbr>prod.<wbr>refund"
     assert ident("a" * 30) == "a" * 12 + "<wbr>" + "a" * 12 + "<wbr>" + "a" * 6
+    # a hyphen inside a run of separators is a break chance too: it ends its piece
+    assert ident("demo-pg18-_x1") == "demo-<wbr>pg18-<wbr>_<wbr>x1"
+    assert ident("a-/b") == "a-<wbr>/<wbr>b"
     assert ident("x" * 24 + " y") == "x" * 24 + " y"  # a run of 24 stays whole
     assert ident(None) == "" and ident(42) == "42"
 

@@ -370,17 +370,13 @@ def definer_edges(
             sd_by_key[(f[1], f[2])].append(f)
     sd_dbs = {f[1] for f in sd} - {None}
     sd_oids = {f[2] for f in sd} - {None}
-    # sd_entries: the search_path entries as the server parses them; "$user" is the owner
+    # sd_entries: the search_path entries as the server parses them (quoted ones as written,
+    # others lower-cased); then "$user", quoted or not (the server stores it quoted), is the owner
     entries: set[tuple[Any, Any, Any]] = set()
     for f in sd:
         for tok, low in zip(f[12], f[13], strict=True):
-            if tok.startswith('"'):
-                entry = tok[1:-1].replace('""', '"')
-            elif low == "$user":
-                entry = f[5]
-            else:
-                entry = low
-            entries.add((f[1], f[2], entry))
+            entry = tok[1:-1].replace('""', '"') if tok.startswith('"') else low
+            entries.add((f[1], f[2], f[5] if entry == "$user" else entry))
     # schema_privs: (database, schema, actor, privilege), PUBLIC's grants and the effective
     # privileges of the roles internal.esc_effective keeps
     schema_privs: set[tuple[Any, Any, Any, Any]] = set()

@@ -152,6 +152,15 @@ def check_rows(
     """Every row of an in-memory table: a list of the right length, each value typed."""
     if not isinstance(rows, list):
         raise fail(origin, f"{where}.rows", f"expected a list of rows, got {_kind(rows)}")
+    if not rows_pass(spec, NOT_NULL.get(table, frozenset()), rows):
+        check_each_row(origin, where, table, spec, rows)
+
+
+def check_each_row(
+    origin: str, where: str, table: str, spec: Sequence[tuple[str, str, str]], rows: list[Any]
+) -> None:
+    """The row-by-row check: slow, but it finds the first problem in row order and says
+    exactly where it is. Run only when the column-wise pass found something."""
     width = len(spec)
     required = NOT_NULL.get(table, frozenset())
     cols = [(i, name, check_for(ty), name in required) for i, (name, ty, _d) in enumerate(spec)]
@@ -169,6 +178,56 @@ def check_rows(
             problem = check(v)
             if problem:
                 raise fail(origin, f"{where}.rows[{n}].{name}", problem)
+
+
+_NONE = type(None)
+_SCALAR_TYPES: dict[str, type] = {"BIGINT": int, "INTEGER": int, "VARCHAR": str, "BOOLEAN": bool}
+_RANGES: dict[str, tuple[int, int]] = {"BIGINT": INT64, "INTEGER": INT32}
+
+
+def _values_pass(ty: str, values: Sequence[Any], nullable: bool) -> bool:
+    """True when every value of one column (or of its arrays' items) passes
+    :func:`check_for`'s check; False means "look closer", never a verdict of its own."""
+    kinds = set(map(type, values))
+    has_null = _NONE in kinds
+    if has_null:
+        if not nullable:
+            return False
+        kinds.discard(_NONE)
+        values = [v for v in values if v is not None]
+    if not kinds:
+        return True
+    if ty.endswith("[]"):
+        if kinds != {list}:
+            return False
+        return _values_pass(ty[:-2], [x for v in values for x in v], True)
+    want = _SCALAR_TYPES.get(ty)
+    if want is None or kinds != {want}:
+        return False
+    if ty in _RANGES:
+        lo, hi = _RANGES[ty]
+        return lo <= min(values) and max(values) <= hi
+    if want is str:
+        return "\x00" not in "".join(values)
+    return True
+
+
+def rows_pass(
+    spec: Sequence[tuple[str, str, str]], required: frozenset[str], rows: list[Any]
+) -> bool:
+    """The fast path of :func:`check_rows`: the same checks column by column (one pass of C
+    loops per column instead of a Python call per cell; a snapshot load checked 2.6 M cells
+    one by one). Only says "all good"; the first problem and its message come from the
+    row-by-row loop."""
+    if not rows:
+        return True
+    if set(map(type, rows)) != {list} or set(map(len, rows)) != {len(spec)}:
+        return False
+    columns = list(zip(*rows, strict=True))
+    return all(
+        _values_pass(ty, column, name not in required)
+        for (name, ty, _d), column in zip(spec, columns, strict=True)
+    )
 
 
 def check_unique(origin: str, where: str, values: list[Any]) -> None:

@@ -61,7 +61,10 @@ def _breakable(s: str) -> str:
         if not piece:
             continue
         if _SEPARATORS.fullmatch(piece):
-            out.append(_esc(piece) + "<wbr>")
+            # a browser may also break after any hyphen of a run ("pg18-_x"): each one ends
+            # a piece of its own, so no piece can wrap inside
+            sep = _esc(piece).replace("-", "-<wbr>")
+            out.append(sep if sep.endswith("<wbr>") else sep + "<wbr>")
         else:
             out.append(" ".join(_wbr_run(w) for w in piece.split(" ")))
     return "".join(out)

@@ -12,12 +12,14 @@ WITH sd AS (  -- SECURITY DEFINER routines outside system schemas and extensions
     JOIN schemas sc ON sc.database_oid = f.database_oid AND sc.name = f.schema
     WHERE f.security_definer AND NOT f.is_system AND f.extension IS NULL
 ),
-sd_entries AS (  -- the SET search_path entries as the server parses them; "$user" is the owner
-    SELECT x.database_oid, x.oid,
-           CASE WHEN starts_with(x.tok, '"') THEN replace(substr(x.tok, 2, length(x.tok) - 2), '""', '"')
-                WHEN lower(x.tok) = '$user' THEN x.owner
-                ELSE lower(x.tok) END AS entry
-    FROM (SELECT database_oid, oid, owner, unnest(tokens) AS tok FROM sd) x
+sd_entries AS (  -- the SET search_path entries as the server parses them: quoted ones taken
+                 -- as written, others lower-cased; then "$user", quoted or not (the server
+                 -- stores it quoted), is the owner (namespace.c compares the parsed name)
+    SELECT y.database_oid, y.oid, CASE WHEN y.name = '$user' THEN y.owner ELSE y.name END AS entry
+    FROM (SELECT x.database_oid, x.oid, x.owner,
+                 CASE WHEN starts_with(x.tok, '"') THEN replace(substr(x.tok, 2, length(x.tok) - 2), '""', '"')
+                      ELSE lower(x.tok) END AS name
+          FROM (SELECT database_oid, oid, owner, unnest(tokens) AS tok FROM sd) x) y
 ),
 sd_dbs AS (SELECT DISTINCT database_oid FROM sd),
 schema_privs AS MATERIALIZED (  -- who may use / create in each schema of those databases: PUBLIC grants,
