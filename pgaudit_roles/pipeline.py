@@ -72,18 +72,22 @@ def evaluate_snapshot(
 
     ``inventory=False`` for a caller that reads only the findings (the twin's re-evaluation,
     a diff of two snapshots, a baseline): the audit schema then holds only what the rules
-    read (``engine.evaluate``)."""
+    read (``engine.evaluate``).
 
+    The waivers and baseline files are read before the evaluation: a damaged one is the
+    same one-line exit 2 either way, and reporting it first costs no evaluation."""
+
+    loaded = waivers_mod.load(cfg.waivers) if cfg.waivers is not None else None
+    base = baseline_mod.load(cfg.baseline) if cfg.baseline is not None else None
     result = evaluate(snap, rules, cfg, inventory=inventory)
-    if cfg.waivers is not None:
-        loaded = waivers_mod.load(cfg.waivers)
+    if loaded is not None:
         waivers_mod.apply(result.findings, loaded, resolve_ids(rules))
         result.meta["waivers_file"] = str(cfg.waivers)
         result.meta["waiver_problems"] = waivers_mod.lint(
             loaded, resolve_ids(rules), checked_findings=True
         )
-    if cfg.baseline is not None:
-        result.resolved = baseline_mod.apply(result.findings, baseline_mod.load(cfg.baseline))
+    if base is not None:
+        result.resolved = baseline_mod.apply(result.findings, base)
         result.meta["baseline_file"] = str(cfg.baseline)
     return result
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import run_cli
+from cli_support import cli_process, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -471,16 +471,26 @@ REPORT_DAMAGE: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def good_report(good: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The JSON report of ``good``, made once: each damage test reads it and writes its own
+    damaged copy (the report itself is never changed)."""
+    out = tmp_path_factory.mktemp("report")
+    res = cli_process(["check", str(good), "--format", "json", "--output-dir", str(out), "-q"])
+    assert res.returncode == 1, res.stderr
+    return out / "pgaudit-report.json"
+
+
 @pytest.mark.parametrize("name", sorted(REPORT_DAMAGE))
 def test_report_with_bad_findings(
-    name: str, good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    name: str, good_report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_cli(["check", str(good), "--format", "json", "--output-dir", str(tmp_path), "-q"], capsys)
-    report = json.loads((tmp_path / "pgaudit-report.json").read_text())
+    report = json.loads(good_report.read_text())
+    assert report["findings"], "the damage below needs a finding to damage"
     REPORT_DAMAGE[name](report)
     p = tmp_path / "bad-report.json"
     p.write_text(json.dumps(report))
-    code, _out, err = run_cli(["diff", str(tmp_path / "pgaudit-report.json"), str(p)], capsys)
+    code, _out, err = run_cli(["diff", str(good_report), str(p)], capsys)
     assert_clean_usage_error(code, err, p)
 
 
