@@ -38,7 +38,17 @@ def run_docgen(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_check_names_each_stale_file_and_a_run_fixes_them(tmp_path: Path) -> None:
+def docgen_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``(exit code, stderr)`` of ``python -m pgaudit_roles.docgen ARGS`` run in this process
+    (``__main__`` is ``sys.exit(main())``; the real entry point is run by the next test)."""
+    capsys.readouterr()
+    code = docgen.main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_check_names_each_stale_file_and_a_run_fixes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = checkout_copy(tmp_path)
     assert docgen.stale(root) == []
     # one change per generated document: a case, the README's rule list, the schema doc
@@ -55,32 +65,35 @@ def test_check_names_each_stale_file_and_a_run_fixes_them(tmp_path: Path) -> Non
     )
     (root / "docs" / "audit-schema.md").write_text("old\n", encoding="utf-8")
     (root / "rules" / "validated.json").unlink()
-    res = run_docgen("--check", "--root", str(root))
-    assert res.returncode == 1
-    assert res.stderr.strip() == (
+    code, err = docgen_main(capsys, "--check", "--root", str(root))
+    assert code == 1
+    assert err.strip() == (
         "generated docs are stale: README.md, docs/rules.md, "
         "docs/audit-schema.md, rules/validated.json: run python -m "
         "pgaudit_roles.docgen"
     )
-    res = run_docgen("--root", str(root))
-    assert res.returncode == 0, res.stderr
+    code, err = docgen_main(capsys, "--root", str(root))
+    assert code == 0, err
     assert "LOGIN  CREATEROLE" in (root / "docs" / "rules.md").read_text(encoding="utf-8")
     for same in ("docs/audit-schema.md", "rules/validated.json"):
         assert (root / same).read_text(encoding="utf-8") == (ROOT / same).read_text(
             encoding="utf-8"
         )
-    assert run_docgen("--check", "--root", str(root)).returncode == 0
+    assert docgen_main(capsys, "--check", "--root", str(root)) == (0, "")
     assert not list(root.rglob(".*.tmp")), "a temporary file was left behind"
 
 
-def test_bad_arguments_and_a_readme_without_markers_are_one_line(tmp_path: Path) -> None:
-    res = run_docgen("--nope")
+def test_bad_arguments_and_a_readme_without_markers_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = run_docgen("--nope")  # the real entry point: its exit code and one line
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in res.stderr
     root = checkout_copy(tmp_path)
     (root / "README.md").write_text("# no markers\n", encoding="utf-8")
-    res = run_docgen("--check", "--root", str(root))
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.strip().splitlines() == [
+    code, err = docgen_main(capsys, "--check", "--root", str(root))  # raising would fail
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [
         "docgen: README.md has no <!-- cli:start --> ... <!-- cli:end --> section"
     ]
 

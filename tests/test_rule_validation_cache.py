@@ -18,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_support import cli_process
 from test_rules_loader import GOOD, write_rule
 
 from pgaudit_roles.core import resources, usercache
@@ -74,29 +75,19 @@ def test_full_validation_of_builtin_rules_runs_every_query_check(validations: li
     assert len(validations) == len(queried) > 50
 
 
-def test_manifest_check_command_fails_when_stale(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    shutil.copytree(resources.rules_dir(), rules)
+def test_manifest_check_command_fails_when_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # in this process (the command is ``sys.exit(main())``): a copy of the rules stands in
+    # for the built-in directory, as ``resources.rules_dir`` names it
+    rules = _builtin_copy(tmp_path, monkeypatch)
     target = rules / "PGR-ROLE-001.toml"
     target.write_text(target.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-    code = textwrap.dedent(f"""
-        import sys
-        from pathlib import Path
-        import pgaudit_roles.core.resources as resources
-        resources.rules_dir = lambda: Path({str(rules)!r})
-        from pgaudit_roles.evaluate import rule_manifest
-        sys.exit(rule_manifest.main(sys.argv[1:]))
-    """)
-    proc = subprocess.run(
-        [sys.executable, "-c", code, "--check"], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 1 and "validated.json is stale" in proc.stderr
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    proc = subprocess.run(
-        [sys.executable, "-c", code, "--check"], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
+    assert rule_manifest.main(["--check"]) == 1
+    assert "validated.json is stale" in capsys.readouterr().err
+    assert rule_manifest.main([]) == 0, capsys.readouterr().err
+    assert rule_manifest.main(["--check"]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().err == ""
 
 
 def test_builtin_rules_listed_in_the_manifest_skip_validation(validations: list[str]) -> None:
@@ -236,23 +227,18 @@ def test_cli_broken_user_rule_same_error_twice(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = ["rules", "list", "--rules-dir", str(rules_dir)]
+    # the first through the real entry point, the second in this process: the cache (in
+    # XDG_CACHE_HOME, on disk) is what the two runs share
     runs = [
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pgaudit_roles.cli",
-                "rules",
-                "list",
-                "--rules-dir",
-                str(rules_dir),
-            ],
+            [sys.executable, "-m", "pgaudit_roles.cli", *args],
             capture_output=True,
             text=True,
             env=env,
             timeout=120,
-        )
-        for _ in range(2)
+        ),
+        cli_process(args, env=env),
     ]
     assert [r.returncode for r in runs] == [2, 2]
     assert runs[0].stderr == runs[1].stderr

@@ -134,7 +134,8 @@ def hba(tmp_path: Path, text: str, major: int = 18) -> list[dict[str, Any]]:
 def run(rule_id: str, snap: Snapshot) -> list[Any]:
     rule = find_rule(RULES, rule_id)
     assert rule is not None
-    (rr,) = evaluate(snap, [rule], Config()).results
+    # the findings only: without the inventory the same findings, a quarter of the CPU
+    (rr,) = evaluate(snap, [rule], Config(), inventory=False).results
     assert rr.status in ("pass", "fail"), f"{rule_id}: {rr.status} {rr.reason}"
     return rr.findings
 
