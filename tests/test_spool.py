@@ -310,3 +310,99 @@ def test_bad_archives_are_one_line_usage_errors(tmp_path, case, message):
         load(path)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+ALL_TYPES = ["BIGINT", "BOOLEAN", "VARCHAR", "VARCHAR[]", "INTEGER", "BIGINT[]"]
+ALL_TYPE_COLUMNS = ["i", "b", "s", "a", "n", "ia"]
+
+
+def _json_rows_input() -> list[list[object]]:
+    """Every character JSON escapes (DuckDB spells some escapes differently from Python),
+    text that looks like an escape, and the edges of every type."""
+    texts = [chr(c) for c in range(1, 0x20)] + [
+        *HOSTILE,
+        "\x7f",
+        "\\u001B literal",
+        "\\\\u00",
+        "tab\there",
+        "\u202eevil\u2028sep\u2029",
+        "emoji \U0001f600",
+        "/slash",
+    ]
+    rows: list[list[object]] = []
+    for n, text in enumerate(texts):
+        rows.append([n - 2**62, n % 2 == 0, text, [text, None, "x"], n - 5, [n, None]])
+    rows.append([2**63 - 1, None, None, None, 2**31 - 1, None])
+    rows.append([-(2**63), True, "", [], -(2**31), []])
+    return rows
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_duckdb_json_of_a_column_file_is_pythons_byte_for_byte(tmp_path, file_format):
+    """``columnfile.json_rows`` (DuckDB writes a big table's JSON when a snapshot is saved)
+    gives exactly ``json.dumps(row, ensure_ascii=False)`` of the rows read back."""
+    from pgaudit_roles.collect.columnfile import json_rows, scratch_connection
+
+    rows = _json_rows_input()
+    path = tmp_path / "t.csv"
+    _write_csv(path, rows)
+    if file_format == "parquet":
+        con = scratch_connection()
+        select = reader_sql([str(path)], ALL_TYPE_COLUMNS, ALL_TYPES, "csv")
+        con.execute(f"COPY ({select}) TO '{tmp_path / 't.parquet'}' (FORMAT parquet)")
+        con.close()
+        path = tmp_path / "t.parquet"
+    table = Table(ALL_TYPE_COLUMNS, file=str(path), file_format=file_format, types=ALL_TYPES)
+    assert table.rows == rows
+    table = Table(ALL_TYPE_COLUMNS, file=str(path), file_format=file_format, types=ALL_TYPES)
+    assert json_rows(table) == [json.dumps(r, ensure_ascii=False) for r in rows]
+    assert not table.in_memory and table._rows is None  # written without reading the rows
+
+
+@pytest.mark.parametrize("threshold", [0, 10**9])
+def test_saving_a_file_backed_table_writes_the_bytes_of_its_rows(tmp_path, monkeypatch, threshold):
+    """A snapshot saves to the same bytes whether a table's rows are in memory or in a
+    column file, on both ways a column file is written (DuckDB for big ones, Python)."""
+    import pgaudit_roles.collect.tables as tables_mod
+
+    monkeypatch.setattr(tables_mod, "JSON_IN_DUCKDB_ROWS", threshold)
+    rows = _function_rows()
+    path = tmp_path / "f.csv"
+    _write_csv(path, rows)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+
+    def snap(in_memory: bool) -> Snapshot:
+        def table(file: Path, content: list[list[object]]) -> Table:
+            if in_memory:
+                return Table(FUNCTION_COLUMNS, rows=[list(r) for r in content])
+            return Table(FUNCTION_COLUMNS, file=str(file), types=FUNCTION_TYPES)
+
+        tables = {"functions": table(path, rows)}
+        db = DatabaseSnapshot(5, "d\nb", "collected", tables=tables)
+        db2 = DatabaseSnapshot(6, "e", "collected", tables={"functions": table(empty, [])})
+        return Snapshot(meta={}, cluster={}, databases=[db, db2])
+
+    save(snap(True), tmp_path / "mem.json")
+    file_backed = snap(False)
+    save(file_backed, tmp_path / "file.json")
+    assert (tmp_path / "file.json").read_bytes() == (tmp_path / "mem.json").read_bytes()
+    assert load(tmp_path / "file.json").databases[0].tables["functions"].rows == rows
+    assert len(file_backed.databases[1].tables["functions"]) == 0
+
+
+def test_an_empty_csv_column_file_has_no_rows_without_a_read(tmp_path, monkeypatch):
+    """Zero bytes of header-less CSV is zero rows, answered without DuckDB."""
+    import pgaudit_roles.collect.columnfile as columnfile
+
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    table = Table(FUNCTION_COLUMNS, file=str(empty), types=FUNCTION_TYPES)
+
+    def no_read(*_args: object) -> None:
+        raise AssertionError("read an empty file")
+
+    monkeypatch.setattr(columnfile, "_query_file", no_read)
+    assert len(table) == 0
+    assert columnfile.json_rows(table) == []
+    assert table.rows == []

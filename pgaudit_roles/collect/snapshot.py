@@ -292,8 +292,9 @@ def _iter_tables(tables: dict[str, Table]) -> Iterable[str]:
     dump = json.dumps
     for i, (name, t) in enumerate(tables.items()):
         yield ("," if i else "") + f'\n  {dump(name)}: {{"columns": {dump(t.columns)}, "rows": ['
-        for j, row in enumerate(t.rows):
-            yield ("," if j else "") + "\n   " + dump(row, default=str, ensure_ascii=False)
+        lines = t.json_lines()  # a column file's rows come as text from DuckDB
+        if lines:
+            yield "\n   " + ",\n   ".join(lines)
         yield "]}"
 
 

@@ -12,11 +12,12 @@ and ``"explicit"`` otherwise, even when the explicit ACL is empty.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .columnfile import count_rows, read_rows
+from .columnfile import count_rows, json_rows, read_rows
 
 Column = tuple[str, str, str]  # name, type (DuckDB), description
 
@@ -339,8 +340,27 @@ class Table:
         for r in self.rows:
             yield dict(zip(self.columns, r, strict=True))
 
+    def json_lines(self) -> list[str]:
+        """Each row's JSON text, as ``json.dumps(row, default=str, ensure_ascii=False)``
+        writes it (the snapshot file's row format). A column file not read yet is turned
+        into text by DuckDB without Python seeing a value when it is big, and stays unread."""
+        if self._rows is None and self.size_hint() >= JSON_IN_DUCKDB_ROWS:
+            lines = json_rows(self)
+            self.remember_count(len(lines))
+            return lines
+        encode = _ROW_ENCODER.encode
+        return [encode(r) for r in self.rows]
+
     def to_json(self) -> dict[str, Any]:
         return {"columns": self.columns, "rows": self.rows}
+
+
+JSON_IN_DUCKDB_ROWS = 500
+"""From about this many rows a column file's JSON is cheaper written by DuckDB (its plan
+costs ~1 ms more than a plain read, each row ~3 us less than reading and dumping it)."""
+
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+"""``json.dumps(row, default=str, ensure_ascii=False)`` without building an encoder a row."""
 
 
 def empty_table(spec: Sequence[Column]) -> Table:
