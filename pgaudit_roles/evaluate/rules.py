@@ -406,7 +406,6 @@ def validate_query(
     sql: str, where: str, *, line_offset: int = 0, tables: frozenset[str] | None = None
 ) -> None:
     """Refuse anything but one SELECT over audit tables with no file/network/code access."""
-    import sqlglot
     from sqlglot import exp
     from sqlglot.errors import ParseError, TokenError
 
@@ -416,7 +415,7 @@ def validate_query(
         return RuleError(f"{where}: query: {problem}")
 
     try:
-        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+        statements = list(_parsed(sql))
     except ParseError as exc:
         err = exc.errors[0] if exc.errors else {}
         raise fail(f"does not parse: {err.get('description') or exc}", err.get("line")) from None
@@ -470,6 +469,19 @@ def validate_query(
 
     if tables is None:
         _bind_check(sql, fail)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(sql: str) -> tuple[Any, ...]:
+    """sqlglot's statements of ``sql`` (DuckDB dialect), parsed once per process.
+
+    Why: parsing is most of a full validation, and a long process validates the same text
+    again (``docgen`` renders the manifest after ``rules new`` wrote it; a test session
+    loads the built-in rules in full many times). :func:`validate_query` only reads the
+    trees. A text that does not parse raises every time (an exception is not cached)."""
+    import sqlglot
+
+    return tuple(s for s in sqlglot.parse(sql, read="duckdb") if s is not None)
 
 
 def _bind_check(sql: str, fail: Any) -> None:
