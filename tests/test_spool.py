@@ -406,3 +406,16 @@ def test_an_empty_csv_column_file_has_no_rows_without_a_read(tmp_path, monkeypat
     assert len(table) == 0
     assert columnfile.json_rows(table) == []
     assert table.rows == []
+
+
+def test_row_encoder_writes_what_json_dumps_writes():
+    """``rowjson.encode_row`` (the C encoder built once) and its fallback give
+    ``json.dumps(row, default=str, ensure_ascii=False)`` exactly, and in-memory tables
+    save through it."""
+    from pgaudit_roles.collect import rowjson
+
+    rows = [*_json_rows_input(), [1.5, {"k": [2]}, Path("p")]]
+    want = [json.dumps(r, default=str, ensure_ascii=False) for r in rows]
+    assert [rowjson.encode_row(r) for r in rows] == want
+    assert [rowjson._plain()(r) for r in rows] == want
+    assert Table(ALL_TYPE_COLUMNS, rows=rows[:-1]).json_lines() == want[:-1]
