@@ -33,6 +33,41 @@ def snap_file(tmp_path: Path) -> Path:
     return path
 
 
+def _address_space_capped(pid: int) -> bool:
+    """Whether the process runs under the memory ceiling now (``limits.memory_ceiling``
+    lowers its RLIMIT_AS only while a query or a batch of rule queries runs)."""
+    try:
+        text = Path(f"/proc/{pid}/limits").read_text(encoding="ascii")
+    except OSError:
+        return False
+    line = next((ln for ln in text.splitlines() if ln.startswith("Max address space")), "")
+    return bool(line) and line.split()[3] != "unlimited"
+
+
+def wait_for_running_query(proc: subprocess.Popen[str], fallback: float) -> None:
+    """Return once ``proc`` is well inside a long query: under the memory ceiling for 0.3 s
+    without a break (the binding of a rule's or a user's SQL, also under the ceiling, takes
+    milliseconds). Where this process already has an address-space limit the ceiling may
+    not be lowered at all: then sleep ``fallback`` seconds, as before."""
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY:
+        time.sleep(fallback)
+        return
+    deadline = time.monotonic() + 30
+    since: float | None = None
+    while True:
+        assert time.monotonic() < deadline and proc.poll() is None
+        now = time.monotonic()
+        if not _address_space_capped(proc.pid):
+            since = None
+        elif since is None:
+            since = now
+        elif now - since >= 0.3:
+            return
+        time.sleep(0.01)
+
+
 def user_rule(tmp_path: Path, query: str, rule_id: str = "USR-TEST-001") -> Path:
     d = tmp_path / "user-rules"
     d.mkdir(exist_ok=True)
@@ -230,7 +265,7 @@ def test_ctrl_c_interrupts_a_running_query_promptly(snap_file: Path, tmp_path: P
         while not any(p.name.startswith("pgaudit-duckdb-") for p in tmp_path.iterdir()):
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.02)
-        time.sleep(1.5)  # the audit schema is loaded, the query is running
+        wait_for_running_query(proc, fallback=1.5)  # the schema is loaded, the query runs
         assert proc.poll() is None
         sent = time.monotonic()
         proc.send_signal(sig)

@@ -17,7 +17,12 @@ import duckdb
 import pytest
 from cli_support import sigint_default
 from test_audit_schema import make, role
-from test_limits import ENDLESS, snap_file, user_rule  # noqa: F401 - snap_file is a fixture
+from test_limits import (  # noqa: F401 - snap_file is a fixture
+    ENDLESS,
+    snap_file,
+    user_rule,
+    wait_for_running_query,
+)
 
 from pgaudit_roles.audit import limits
 from pgaudit_roles.evaluate import engine, rule_queries
@@ -173,7 +178,7 @@ def test_ctrl_c_stops_a_check_whose_rules_run_at_once(snap_file: Path, tmp_path:
     while not any(p.name.startswith("pgaudit-duckdb-") for p in tmp_path.iterdir()):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.02)
-    time.sleep(2.0)  # the audit schema is loaded, the endless rule is running
+    wait_for_running_query(proc, fallback=2.0)  # the schema is loaded, the rule runs
     assert proc.poll() is None
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
