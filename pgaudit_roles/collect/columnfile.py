@@ -136,10 +136,16 @@ def _query_file(table: Table, wrap: str = "{}") -> list[tuple[Any, ...]]:
     query never leaves a broken connection to the next read."""
     if table.file is None or table.types is None:
         return []
+    sql = reader_sql([table.file], table.columns, table.types, table.file_format)
+    return run_on_reader(wrap.format(sql))
+
+
+def run_on_reader(sql: str) -> list[tuple[Any, ...]]:
+    """All rows of one read-only statement on the thread's reader connection, which is
+    closed and replaced if the statement fails (see :func:`_query_file`)."""
     con = _reader()
     try:
-        sql = reader_sql([table.file], table.columns, table.types, table.file_format)
-        return list(con.execute(wrap.format(sql)).fetchall())
+        return list(con.execute(sql).fetchall())
     except BaseException:
         _readers.con = None
         con.close()

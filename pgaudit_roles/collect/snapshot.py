@@ -252,21 +252,16 @@ def load_archive(path: str | os.PathLike[str]) -> Snapshot:
     if header is None:
         spool.cleanup()
         raise UsageError(f"{path}: snapshot archive has no {ARCHIVE_HEADER}")
-    con = None
     try:
         snap = from_json(header, str(path), files=files)
         for d in snap.databases:
             for name, t in d.tables.items():
                 if t.file is not None:
                     arcname = next(m for m, f in files.items() if f == t.file)
-                    con = con or scratch_connection()  # one for every member
-                    check_parquet(str(path), arcname, t.file, DATABASE_TABLES[name], con)
+                    check_parquet(str(path), arcname, t.file, DATABASE_TABLES[name])
     except BaseException:
         spool.cleanup()
         raise
-    finally:
-        if con is not None:
-            con.close()
     snap.spool = spool
     return snap
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.errors import UsageError
-from .columnfile import duckdb_literal, scratch_connection
+from .columnfile import duckdb_literal, run_on_reader
 
 INT64 = (-(2**63), 2**63 - 1)
 INT32 = (-(2**31), 2**31 - 1)
@@ -287,24 +287,17 @@ def check_parquet(
 ) -> None:
     """A Parquet member's columns and types are the table's (footer only, no data read).
 
-    ``con``: a scratch DuckDB connection to reuse (an archive has dozens of members, and a
-    new in-memory database costs about 15 ms of CPU each); a new one by default."""
-    own = con is None
-    if own:
-        con = scratch_connection()
+    ``con``: a DuckDB connection to run the check on; by default the thread's reader
+    connection (``columnfile.run_on_reader``): an archive has dozens of members, and a new
+    in-memory database costs 12-15 ms of CPU."""
+    sql = f"DESCRIBE SELECT * FROM read_parquet({duckdb_literal(local)})"  # noqa: S608 - quoted
     try:
-        described = con.execute(
-            "DESCRIBE SELECT * FROM read_parquet("  # noqa: S608 - quoted
-            f"{duckdb_literal(local)})"
-        ).fetchall()
+        described = run_on_reader(sql) if con is None else con.execute(sql).fetchall()
     except Exception as exc:  # duckdb.Error: not Parquet, truncated, corrupt footer
         raise UsageError(
             f"{origin}: archive member {member} is not a readable Parquet "
             f"file ({_first_line(str(exc))})"
         ) from None
-    finally:
-        if own:
-            con.close()
     cols = [(str(r[0]), str(r[1])) for r in described]
     want = [(name, ty) for name, ty, _d in spec]
     if cols != want:
