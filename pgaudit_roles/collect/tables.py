@@ -354,9 +354,10 @@ class Table:
         return {"columns": self.columns, "rows": self.rows}
 
 
-JSON_IN_DUCKDB_ROWS = 500
-"""From about this many rows a column file's JSON is cheaper written by DuckDB (its plan
-costs ~1 ms more than a plain read, each row ~3 us less than reading and dumping it)."""
+JSON_IN_DUCKDB_ROWS = 700
+"""From about this many rows a column file's JSON is cheaper written by DuckDB: its plan
+costs 0.5-1 ms more than a plain read, and each row ~1 us less than reading it into
+Python and encoding it (measured on the bench small preset and a test database)."""
 
 
 def empty_table(spec: Sequence[Column]) -> Table:
