@@ -23,7 +23,7 @@ from typing import Any
 
 from ..audit import audit_schema
 from ..audit.audit_schema import AUDIT_TABLES
-from ..audit.limits import QueryTimeout, run_limited
+from ..audit.limits import QueryTimeout, query_timeout, run_limited
 from ..collect.snapshot import SOURCES, Snapshot
 from ..core import resources
 from ..core.errors import RuleError
@@ -503,6 +503,9 @@ def _bind_check(sql: str, fail: Any) -> None:
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise fail("must be exactly one SELECT (DuckDB's parser disagrees with sqlglot)")
 
+    bound = (text, query_timeout(), audit_schema.memory_limit())
+    if bound in _BOUND:
+        return
     try:  # binding folds constants (range(3e9) is built here): under the same limits as a run
         run_limited(_binding_connection(), "DESCRIBE " + text)
     except QueryTimeout as exc:
@@ -510,6 +513,14 @@ def _bind_check(sql: str, fail: Any) -> None:
     except (duckdb.Error, MemoryError) as exc:
         line, msg = _duckdb_error(exc)
         raise fail(f"does not bind against the audit schema: {msg}", line) from None
+    if len(_BOUND) < 4096:
+        _BOUND.add(bound)
+
+
+_BOUND: set[tuple[str, float, str]] = set()
+"""Texts that bound against :func:`_binding_connection` (the same schema for the whole
+process) under the limits in force then: binding one again under the same limits gives
+the same answer. Only successes: a text that fails is bound, and fails, every time."""
 
 
 @functools.cache
