@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +266,15 @@ class Server:
                 psql.SQL("CREATE DATABASE {} TEMPLATE template0").format(psql.Identifier(name))
             )
         return name
+
+    def drop_roles(self, names: Iterable[str]) -> None:
+        """Drop what ``names`` own, then the roles (a test layout's teardown; the
+        databases it used are dropped first)."""
+        from pgaudit_roles.core.sqlquote import quote_ident
+
+        idents = ", ".join(quote_ident(n) for n in sorted(set(names)))
+        if idents:
+            self.execute(f"DROP OWNED BY {idents}; DROP ROLE {idents};")
 
     def drop_database(self, name: str) -> None:
         import psycopg

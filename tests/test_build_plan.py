@@ -219,12 +219,9 @@ def snap(pg: Any) -> Iterator[Any]:
         yield collect(pg.conninfo(dbname=db), databases=[db])
     finally:
         pg.drop_database(db)
-        names = [
+        pg.drop_roles(
             r[0] for r in pg.query("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (f"{P}%",))
-        ]
-        idents = ", ".join('"' + n.replace('"', '""') + '"' for n in sorted(names))
-        if idents:
-            pg.execute(f"DROP OWNED BY {idents}; DROP ROLE {idents};")
+        )
 
 
 def _rows(con: Any, table: str) -> list[str]:

@@ -201,9 +201,7 @@ def layout(pg: Any) -> Iterator[dict[str, Any]]:
                 (f"^(db_owner|db_writer)_{P}[gx]$",),
             )
         ]
-        idents = ", ".join(q(n) for n in sorted(set(names)))
-        if idents:
-            pg.execute(f"DROP OWNED BY {idents}; DROP ROLE {idents};")
+        pg.drop_roles(names)
         if pg.major >= 15:
             pg.execute("ALTER SYSTEM RESET archive_command")
 
@@ -435,12 +433,9 @@ def odd(pg: Any) -> Iterator[dict[str, Any]]:
         con.close()
     finally:
         pg.drop_database(db)
-        names = [
+        pg.drop_roles(
             r[0] for r in pg.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'escodd%'")
-        ]
-        idents = ", ".join(q(n) for n in sorted(names))
-        if idents:
-            pg.execute(f"DROP OWNED BY {idents}; DROP ROLE {idents};")
+        )
 
 
 def test_small_path_quotes_and_counts_like_the_sql(odd: dict[str, Any], pg: Any) -> None:

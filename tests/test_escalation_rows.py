@@ -44,6 +44,17 @@ SEARCH_PATHS = [
     '"UPPER", alice',
 ]
 
+GRANT_COLUMNS: list[tuple[str, str]] = [
+    ("database_oid", "BIGINT"),
+    ("object_class", "VARCHAR"),
+    ("object_oid", "BIGINT"),
+    ("grantee", "VARCHAR"),
+    ("grantee_oid", "BIGINT"),
+    ("privilege", "VARCHAR"),
+]
+"""The privileges columns the edge statements read; the catalogs for the
+effective-privileges view insert four more after them."""
+
 
 def _connection() -> Any:
     con = duckdb.connect(":memory:")
@@ -247,28 +258,14 @@ def _catalog(con: Any, rng: random.Random, v: int) -> None:
     insert_rows(
         con,
         "privileges",
-        [
-            ("database_oid", "BIGINT"),
-            ("object_class", "VARCHAR"),
-            ("object_oid", "BIGINT"),
-            ("grantee", "VARCHAR"),
-            ("grantee_oid", "BIGINT"),
-            ("privilege", "VARCHAR"),
-        ],
+        GRANT_COLUMNS,
         privileges,
     )
     _effective_inputs(con, rng, roles, schemas, functions, privileges, dbs)
     insert_rows(
         con,
         "internal.esc_effective",
-        [
-            ("database_oid", "BIGINT"),
-            ("object_class", "VARCHAR"),
-            ("object_oid", "BIGINT"),
-            ("role_oid", "BIGINT"),
-            ("privilege", "VARCHAR"),
-            ("is_system", "BOOLEAN"),
-        ],
+        escalation_rows.ESC_EFFECTIVE_COLUMNS,
         effective,
     )
 
@@ -352,12 +349,7 @@ def _effective_inputs(
         con,
         "privileges",
         [
-            ("database_oid", "BIGINT"),
-            ("object_class", "VARCHAR"),
-            ("object_oid", "BIGINT"),
-            ("grantee", "VARCHAR"),
-            ("grantee_oid", "BIGINT"),
-            ("privilege", "VARCHAR"),
+            *GRANT_COLUMNS,
             ("owner_oid", "BIGINT"),
             ("grantable", "BOOLEAN"),
             ("is_system", "BOOLEAN"),

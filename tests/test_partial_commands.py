@@ -49,12 +49,9 @@ def snap_file(pg: Any, tmp_path_factory: Any) -> Iterator[Path]:
         yield path
     finally:
         pg.drop_database(db)
-        names = [
+        pg.drop_roles(
             r[0] for r in pg.query("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (f"{P}%",))
-        ]
-        idents = ", ".join('"' + n.replace('"', '""') + '"' for n in sorted(names))
-        if idents:
-            pg.execute(f"DROP OWNED BY {idents}; DROP ROLE {idents};")
+        )
 
 
 def _built(con: Any) -> frozenset[str]:
