@@ -188,3 +188,60 @@ def test_ctrl_c_stops_a_check_whose_rules_run_at_once(snap_file: Path, tmp_path:
     assert err.strip() == "pgaudit-roles: interrupted"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("pgaudit-")] == []
     assert not (tmp_path / "out").exists()
+
+
+def test_a_query_text_is_parsed_once_and_runs_the_same_everywhere(pool: Any) -> None:
+    q = "SELECT name, pg_quote_ident(name) AS identity FROM roles ORDER BY name -- once"
+    rule_queries._PARSED.pop(q, None)
+    first = rule_queries.parsed(pool.con, q)
+    assert not isinstance(first, str)
+    assert rule_queries.parsed(pool.con, q) is first  # the same object: not parsed again
+    want = pool.con.execute(q).fetchall()
+    assert want == [("alice", "alice"), ("bob", "bob"), ("postgres", "postgres")]
+    # one parsed statement serves another connection (DuckDB executes a copy of it)
+    for con in (pool.con, *pool.extra, pool.con):
+        assert con.execute(first).fetchall() == want
+    assert [o for o in pool.run([q, q])] == [(["name", "identity"], want)] * 2
+
+
+def test_text_that_is_not_one_statement_runs_as_text_with_its_own_error(pool: Any) -> None:
+    broken = "SELEC name FROM roles"
+    assert rule_queries.parsed(pool.con, broken) == broken
+    assert broken not in rule_queries._PARSED
+    two = "SELECT 1; SELECT 2"
+    assert rule_queries.parsed(pool.con, two) == two
+    (got,) = list(pool.run([broken]))
+    assert isinstance(got, duckdb.ParserException) and "SELEC" in str(got)
+    alone = list(rule_queries.QueryPool(pool.con).run([broken]))
+    assert type(alone[0]) is type(got) and str(alone[0]) == str(got)
+
+
+def test_the_parsed_cache_is_bounded(pool: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rule_queries, "_PARSED", {})
+    monkeypatch.setattr(rule_queries, "PARSED_LIMIT", 3)
+    for i in range(10):
+        rule_queries.parsed(pool.con, f"SELECT {i} AS n")
+        assert 1 <= len(rule_queries._PARSED) <= 3
+    assert pool.con.execute(rule_queries.parsed(pool.con, "SELECT 9 AS n")).fetchall() == [(9,)]
+
+
+def test_evaluation_is_the_same_with_parsed_statements_and_with_texts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    snap = make(
+        roles=[
+            role(100, "alice", login=True),
+            role(101, "bob", login=True, superuser=True),
+            role(102, 'we"ird name', login=True),
+        ]
+    )
+    rules = load_rules()
+    cached = engine.evaluate(snap, rules)
+    assert any(r.query in rule_queries._PARSED for r in rules if r.on_snapshot)
+    monkeypatch.setattr(rule_queries, "parsed", lambda con, sql: sql)
+    texts = engine.evaluate(snap, rules)
+    assert [(r.rule.id, r.status, r.reason) for r in cached.results] == [
+        (r.rule.id, r.status, r.reason) for r in texts.results
+    ]
+    assert [f.__dict__ for f in cached.findings] == [f.__dict__ for f in texts.findings]
+    assert any(r.status == "fail" for r in cached.results)

@@ -122,9 +122,10 @@ def memory_ceiling() -> Iterator[None]:
 
 
 def run_limited(
-    con: Any, sql: str, timeout: float | None = None
+    con: Any, sql: Any, timeout: float | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """``con.execute(sql)`` and fetch all rows, under the limits above.
+    """``con.execute(sql)`` and fetch all rows, under the limits above (``sql``: a text or
+    a statement DuckDB parsed).
 
     Returns (column names, rows). Raises what DuckDB raised, :class:`QueryTimeout`, or
     (re-raised after interrupting the query) KeyboardInterrupt / the SIGTERM exception.
