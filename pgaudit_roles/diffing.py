@@ -651,6 +651,31 @@ def render_html(d: DiffResult) -> str:
     return tpl.render(d=d, drift=drift_lines(d.drift) if d.drift is not None else None)
 
 
+FILE_NAMES: dict[str, str] = {
+    "text": "pgaudit-diff.txt",
+    "json": "pgaudit-diff.json",
+    "html": "pgaudit-diff.html",
+}
+"""``diff --format ... --output-dir DIR``: the file each format is written to in DIR."""
+
+
+def parse_formats(spec: str) -> list[str]:
+    """``"json,html"`` -> the diff formats asked for, de-duplicated, in order (exit 2 on an
+    unknown one)."""
+    out: list[str] = []
+    for item in spec.split(","):
+        name = item.strip().lower()
+        if not name:
+            continue
+        if name not in FILE_NAMES:
+            raise UsageError(f"unknown diff format {name!r} (text, json, html)")
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise UsageError("--format names no format (text, json, html)")
+    return out
+
+
 def write(d: DiffResult, fmt: str, path: Path | None) -> str | None:
     """Render ``fmt``; write atomically to ``path`` or return the text for stdout."""
     if fmt == "json":
@@ -665,3 +690,18 @@ def write(d: DiffResult, fmt: str, path: Path | None) -> str | None:
         return text
     write_text(path, text)
     return None
+
+
+def write_files(d: DiffResult, formats: list[str], directory: Path) -> list[Path]:
+    """Write each format to ``directory/FILE_NAMES[fmt]`` (each file atomically).
+
+    Why: a cron that keeps the JSON for machines and the HTML for people gets both from one
+    comparison; two ``diff`` runs would evaluate both snapshots twice, most of a diff's
+    time, for the same result."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = directory / FILE_NAMES[fmt]
+        write(d, fmt, path)
+        paths.append(path)
+    return paths
