@@ -87,27 +87,27 @@ def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
         assert ("PGR-PRIV-001", fresh_db) in resolved
         assert not any(f["role"] == newbie for f in doc["findings"]["resolved"])
 
-        text = cli_process(["diff", str(old_path), str(new_path), "--fail-on", "none"])
-        assert text.returncode == 0
-        assert f"role added: {newbie}" in text.stdout
-        assert "pg_hba line added: host all all 0.0.0.0/0 trust" in text.stdout
-
-        html = tmp_path / "diff.html"
+        # text and HTML from one comparison (--output-dir), not one diff per format
+        out = tmp_path / "out"
         res = cli_process(
             [
                 "diff",
                 str(old_path),
                 str(new_path),
                 "--format",
-                "html",
-                "-o",
-                str(html),
+                "text,html",
+                "--output-dir",
+                str(out),
                 "--fail-on",
                 "none",
             ]
         )
-        assert res.returncode == 0 and html.exists()
-        assert 'Orders "x"'.replace('"', "&#34;") in html.read_text()
+        assert res.returncode == 0, res.stderr
+        text = (out / "pgaudit-diff.txt").read_text(encoding="utf-8")
+        assert f"role added: {newbie}" in text
+        assert "pg_hba line added: host all all 0.0.0.0/0 trust" in text
+        html = out / "pgaudit-diff.html"
+        assert 'Orders "x"'.replace('"', "&#34;") in html.read_text(encoding="utf-8")
     finally:
         pg.cluster.write_hba(DEFAULT_HBA)
         pg.execute(f'DROP ROLE IF EXISTS "{newbie}"')
