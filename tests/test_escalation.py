@@ -797,36 +797,22 @@ def test_oracle_every_reported_route_is_real(
     assert walked
 
 
-def test_paths_command(
-    layout: dict[str, Any], pg: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from test_partial_commands import _Kept
+def test_paths_command(layout: dict[str, Any], pg: Any, tmp_path: Any) -> None:
+    from audit_builds import built_once, close_all
 
     from pgaudit_roles.cli import cli
     from pgaudit_roles.collect.snapshot import save
-    from pgaudit_roles.commands import query
 
     path = tmp_path / "snap.json"
     save(layout["snap"], path)
-    # The runs below read one file: the audit schema ``paths`` asks for is built by the
-    # first and read by the others (a build was most of each run's CPU). The command's
-    # own build of its partial schema is compared with the whole schema's answer in
-    # tests/test_partial_commands.py.
-    real, builds = query.audit_connection, {}
-
-    def built_once(snap: Any, naming: Any, queries: list[str] | None = None) -> Any:
-        key = None if queries is None else tuple(queries)
-        if key not in builds:
-            builds[key] = real(snap, naming, queries)
-        return _Kept(builds[key])
-
-    monkeypatch.setattr(query, "audit_connection", built_once)
+    # The runs read one file: the audit schema ``paths`` asks for is built by the first and
+    # read by the others (tests/audit_builds.py; a build was most of each run's CPU).
+    builds: dict[Any, Any] = {}
     try:
-        _paths_runs(cli, path)
+        with built_once(builds):
+            _paths_runs(cli, path)
     finally:
-        for con in builds.values():
-            con.close()
-    assert len(builds) == 1  # every run asked for the same tables
+        close_all(builds)
 
 
 def _paths_runs(cli: Any, path: Any) -> None:
