@@ -282,7 +282,11 @@ def compare_files(
         )
     if old_kind == "snapshot":
         rules = load_rules_for(cfg)
-        scoped = _rules_in_kinds(rules, kinds) if not cfg.framework else rules
+        scoped = (
+            _rules_in_framework(rules, cfg.framework)
+            if cfg.framework
+            else _rules_in_kinds(rules, kinds)
+        )
         old_r = evaluate_snapshot(old, scoped, cfg, inventory=False)
         if same_content(old_path, new_path):  # one file twice (the demo's `diff snap snap`)
             new_r = old_r
@@ -344,11 +348,23 @@ def _rules_in_kinds(rules: list[Any], kinds: tuple[str, ...]) -> list[Any]:
     Why: the scope filter drops the findings of every other category, so their rules need
     not run; each rule's findings do not depend on which other rules run beside it (the
     audit schema holds what the chosen rules read, ``engine.evaluate``). A framework
-    scopes by rule id against the whole catalogue: the caller keeps every rule then."""
+    scopes by rule id instead (``_rules_in_framework``)."""
     if not kinds:
         return rules
     cats = {c for k in kinds for c in KIND_CATEGORIES[k]}
     return [r for r in rules if r.category in cats]
+
+
+def _rules_in_framework(rules: list[Any], framework: str) -> list[Any]:
+    """The rules of ``framework`` and the coverage rules: all a ``diff --framework`` reads.
+
+    Why: ``engine.evaluate`` with a framework runs every rule to count what lies outside it
+    (``outside_framework``, shown by scan and check), but a diff compares only the findings
+    of the framework's rules and the coverage rules; the others' evaluation was thrown away
+    (for golive, two thirds of the rules). The framework's rule ids are all in this list,
+    as ``load_framework`` checks again in the evaluation."""
+    wanted = load_framework(framework, rules).rule_ids()
+    return [r for r in rules if r.id in wanted or r.category == "coverage"]
 
 
 def _scope_filter(

@@ -199,3 +199,19 @@ def test_diff_several_formats_need_a_directory(tmp_path):
         lines = res.stderr.strip().splitlines()
         assert res.returncode == 2 and len(lines) == 1 and msg in lines[0], (args, res.stderr)
         assert res.stdout == "" and not target.exists()
+
+
+def test_diff_framework_evaluates_only_its_rules_and_coverage():
+    """diff --framework compares the framework's findings and the coverage rules' only, so
+    only those rules are evaluated (scan and check run all of them: outside_framework)."""
+    from pgaudit_roles.diffing import _rules_in_framework
+    from pgaudit_roles.evaluate.frameworks import load_framework
+    from pgaudit_roles.evaluate.rules import load_rules
+
+    rules = load_rules()
+    for name in ("golive", "cis"):
+        wanted = load_framework(name, rules).rule_ids()
+        scoped = {r.id for r in _rules_in_framework(rules, name)}
+        coverage = {r.id for r in rules if r.category == "coverage"}
+        assert coverage and wanted <= scoped and scoped == wanted | coverage, name
+        assert len(scoped) < len(rules), name
