@@ -282,7 +282,11 @@ def compare_files(
         )
     if old_kind == "snapshot":
         rules = load_rules_for(cfg)
-        scoped = _rules_in_kinds(rules, kinds) if not cfg.framework else rules
+        scoped = (
+            _rules_in_framework(rules, cfg.framework)
+            if cfg.framework
+            else _rules_in_kinds(rules, kinds)
+        )
         old_r = evaluate_snapshot(old, scoped, cfg, inventory=False)
         if same_content(old_path, new_path):  # one file twice (the demo's `diff snap snap`)
             new_r = old_r
@@ -344,11 +348,23 @@ def _rules_in_kinds(rules: list[Any], kinds: tuple[str, ...]) -> list[Any]:
     Why: the scope filter drops the findings of every other category, so their rules need
     not run; each rule's findings do not depend on which other rules run beside it (the
     audit schema holds what the chosen rules read, ``engine.evaluate``). A framework
-    scopes by rule id against the whole catalogue: the caller keeps every rule then."""
+    scopes by rule id instead (``_rules_in_framework``)."""
     if not kinds:
         return rules
     cats = {c for k in kinds for c in KIND_CATEGORIES[k]}
     return [r for r in rules if r.category in cats]
+
+
+def _rules_in_framework(rules: list[Any], framework: str) -> list[Any]:
+    """The rules of ``framework`` and the coverage rules: all a ``diff --framework`` reads.
+
+    Why: ``engine.evaluate`` with a framework runs every rule to count what lies outside it
+    (``outside_framework``, shown by scan and check), but a diff compares only the findings
+    of the framework's rules and the coverage rules; the others' evaluation was thrown away
+    (for golive, two thirds of the rules). The framework's rule ids are all in this list,
+    as ``load_framework`` checks again in the evaluation."""
+    wanted = load_framework(framework, rules).rule_ids()
+    return [r for r in rules if r.id in wanted or r.category == "coverage"]
 
 
 def _scope_filter(
@@ -651,6 +667,31 @@ def render_html(d: DiffResult) -> str:
     return tpl.render(d=d, drift=drift_lines(d.drift) if d.drift is not None else None)
 
 
+FILE_NAMES: dict[str, str] = {
+    "text": "pgaudit-diff.txt",
+    "json": "pgaudit-diff.json",
+    "html": "pgaudit-diff.html",
+}
+"""``diff --format ... --output-dir DIR``: the file each format is written to in DIR."""
+
+
+def parse_formats(spec: str) -> list[str]:
+    """``"json,html"`` -> the diff formats asked for, de-duplicated, in order (exit 2 on an
+    unknown one)."""
+    out: list[str] = []
+    for item in spec.split(","):
+        name = item.strip().lower()
+        if not name:
+            continue
+        if name not in FILE_NAMES:
+            raise UsageError(f"unknown diff format {name!r} (text, json, html)")
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise UsageError("--format names no format (text, json, html)")
+    return out
+
+
 def write(d: DiffResult, fmt: str, path: Path | None) -> str | None:
     """Render ``fmt``; write atomically to ``path`` or return the text for stdout."""
     if fmt == "json":
@@ -665,3 +706,18 @@ def write(d: DiffResult, fmt: str, path: Path | None) -> str | None:
         return text
     write_text(path, text)
     return None
+
+
+def write_files(d: DiffResult, formats: list[str], directory: Path) -> list[Path]:
+    """Write each format to ``directory/FILE_NAMES[fmt]`` (each file atomically).
+
+    Why: a cron that keeps the JSON for machines and the HTML for people gets both from one
+    comparison; two ``diff`` runs would evaluate both snapshots twice, most of a diff's
+    time, for the same result."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = directory / FILE_NAMES[fmt]
+        write(d, fmt, path)
+        paths.append(path)
+    return paths

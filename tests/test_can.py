@@ -12,8 +12,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from cli_support import cli_process
-from cli_support import run_cli as run
+from audit_builds import built_once, close_all
+from cli_support import cli_process, run_cli
 from conftest import Server
 
 
@@ -85,11 +85,27 @@ def layout(pg: Server, fresh_db: str) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def snap(
     pg: Server, layout: dict[str, str], fresh_db: str, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+) -> Iterator[Path]:
     path = tmp_path_factory.mktemp(f"can{pg.major}") / "snap.json"
     res = cli_process(["collect", pg.conninfo(), "-d", fresh_db, "-o", str(path), "-q"])
     assert res.returncode == 0, res.stderr
-    return path
+    try:
+        yield path
+    finally:
+        close_all(_BUILDS)
+
+
+_BUILDS: dict[Any, Any] = {}
+"""The audit schemas built for the module's snapshot (tests/audit_builds.py): the who-can
+and explain runs of every test read its one file, and a build was most of each run's CPU;
+closed with the snapshot (``snap``)."""
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``run_cli`` on the module's snapshot, with the audit schema shared by the runs that
+    ask for the same tables."""
+    with built_once(_BUILDS):
+        return run_cli(args, capsys)
 
 
 def who_can(
@@ -221,11 +237,11 @@ def test_object_in_a_database_not_collected_is_unknown(
     pg.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
     try:
         path = tmp_path / "all.json"
-        code, _out, err = run(["collect", pg.conninfo(), "-o", str(path), "-q"], capsys)
+        code, _out, err = run_cli(["collect", pg.conninfo(), "-o", str(path), "-q"], capsys)
         assert code in (0, 3), err
         if not path.exists():
             pytest.skip("collect refuses snapshots with gaps here (coverage gating)")
-        code, out, err = run(["who-can", "SELECT", "ON", "hidden.t", str(path)], capsys)
+        code, out, err = run_cli(["who-can", "SELECT", "ON", "hidden.t", str(path)], capsys)
         assert code == 3 and out == ""
         assert err.count("\n") == 1 and "unknown" in err and db in err
     finally:

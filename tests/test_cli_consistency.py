@@ -227,6 +227,16 @@ def test_target_first_and_old_order_agree_and_diff_options(pg, fresh_db, tmp_pat
     assert code == 0, err
     scoped = json.loads(out)["findings"]
     assert {f["rule_id"] for key in ("new", "resolved") for f in scoped[key]} <= wanted
+
+    def listed(findings: dict) -> set[tuple[str, str, str]]:
+        return {
+            (key, f["rule_id"], f["fingerprint"])
+            for key in ("new", "resolved", "changed", "unknown")
+            for f in findings[key]
+        }
+
+    # exactly the unscoped diff's findings of those rules (diff evaluates only them)
+    assert listed(scoped) == {x for x in listed(doc["findings"]) if x[1] in wanted}
     code, _o, err = run_cli(
         ["diff", str(old), str(new), "--baseline", str(tmp_path / "nope.json")], capsys
     )

@@ -127,8 +127,14 @@ def test_snapshot_keeps_names_exactly(hostile: dict[str, Any]) -> None:
     assert set(ROLES.values()) <= names
 
 
-def test_reports_escape_every_control(hostile: dict[str, Any], tmp_path: Path) -> None:
-    out = tmp_path / "r"
+@pytest.fixture(scope="module")
+def checked(hostile: dict[str, Any]) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The after-snapshot checked once into every report format (its SQL script verified on
+    a twin: the verification's lines are part of the script), with what the check printed:
+    the text report on stdout, as ``check --format text`` prints it, then the list of
+    reports written. Read by the report test and the terminal test, which each ran a check
+    of this snapshot before."""
+    out = hostile["dir"] / "r"
     res = run_cli(
         "check",
         str(hostile["after"]),
@@ -139,6 +145,13 @@ def test_reports_escape_every_control(hostile: dict[str, Any], tmp_path: Path) -
         "--remediation-level",
         "all",
     )
+    return res, out
+
+
+def test_reports_escape_every_control(
+    checked: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    res, out = checked
     assert_no_raw(res.stdout + res.stderr, "check stdout/stderr")
     html = (out / "pgaudit-report.html").read_text(encoding="utf-8")
     assert_no_raw(html, "HTML report")
@@ -157,10 +170,13 @@ def test_reports_escape_every_control(hostile: dict[str, Any], tmp_path: Path) -
     assert "\u202e" not in sql and "\x1b" not in sql
 
 
-def test_terminal_commands(hostile: dict[str, Any]) -> None:
+def test_terminal_commands(
+    hostile: dict[str, Any], checked: tuple[subprocess.CompletedProcess[str], Path]
+) -> None:
     snap = str(hostile["after"])
+    assert "Findings: " in checked[0].stdout  # the text report reached stdout
     outputs = [
-        run_cli("check", snap, "--format", "text"),
+        checked[0],  # check: the text report on stdout (the module's one check)
         run_cli("query", snap, "SELECT name, config FROM roles"),
         run_cli("query", snap, "SELECT name FROM roles", "--format", "json"),
         run_cli("explain", ROLES["lf"], snap),

@@ -87,27 +87,27 @@ def test_diff_shows_exactly_the_changes(pg, fresh_db, tmp_path):
         assert ("PGR-PRIV-001", fresh_db) in resolved
         assert not any(f["role"] == newbie for f in doc["findings"]["resolved"])
 
-        text = cli_process(["diff", str(old_path), str(new_path), "--fail-on", "none"])
-        assert text.returncode == 0
-        assert f"role added: {newbie}" in text.stdout
-        assert "pg_hba line added: host all all 0.0.0.0/0 trust" in text.stdout
-
-        html = tmp_path / "diff.html"
+        # text and HTML from one comparison (--output-dir), not one diff per format
+        out = tmp_path / "out"
         res = cli_process(
             [
                 "diff",
                 str(old_path),
                 str(new_path),
                 "--format",
-                "html",
-                "-o",
-                str(html),
+                "text,html",
+                "--output-dir",
+                str(out),
                 "--fail-on",
                 "none",
             ]
         )
-        assert res.returncode == 0 and html.exists()
-        assert 'Orders "x"'.replace('"', "&#34;") in html.read_text()
+        assert res.returncode == 0, res.stderr
+        text = (out / "pgaudit-diff.txt").read_text(encoding="utf-8")
+        assert f"role added: {newbie}" in text
+        assert "pg_hba line added: host all all 0.0.0.0/0 trust" in text
+        html = out / "pgaudit-diff.html"
+        assert 'Orders "x"'.replace('"', "&#34;") in html.read_text(encoding="utf-8")
     finally:
         pg.cluster.write_hba(DEFAULT_HBA)
         pg.execute(f'DROP ROLE IF EXISTS "{newbie}"')
@@ -137,3 +137,81 @@ def test_diff_rejects_mixed_inputs(tmp_path):
     # the same exit 2 in this process (the real entry point proved it above)
     res = cli_process(["diff", str(tmp_path / "missing.json"), str(report)])
     assert res.returncode == 2 and "file not found" in res.stderr
+
+
+def _report_pair(tmp_path) -> tuple[str, str]:
+    """Two JSON reports (a diff of reports evaluates nothing): ``a`` resolved, ``c`` new."""
+
+    def report(name: str, *fps: str) -> str:
+        doc = {
+            "schema_version": "1.0",
+            "rules": [{"id": "PGR-ROLE-001", "status": "failed", "category": "roles"}],
+            "findings": [
+                {
+                    "fingerprint": fp,
+                    "rule_id": "PGR-ROLE-001",
+                    "severity": "critical",
+                    "role": f'r{fp} "<b>"',
+                    "message": f'role r{fp} "<b>" is a superuser',
+                }
+                for fp in fps
+            ],
+        }
+        path = tmp_path / name
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        return str(path)
+
+    return report("old.json", "a", "b"), report("new.json", "b", "c")
+
+
+def test_diff_writes_several_formats_from_one_comparison(tmp_path):
+    """--format json,text,html --output-dir: one comparison, and each file holds exactly
+    what --format X alone prints."""
+    old, new = _report_pair(tmp_path)
+    out = tmp_path / "out"
+    multi = cli_process(["diff", old, new, "--format", "json,text,html", "--output-dir", str(out)])
+    assert multi.returncode == 1 and multi.stdout == "", multi.stdout + multi.stderr
+    names = {"json": "pgaudit-diff.json", "text": "pgaudit-diff.txt", "html": "pgaudit-diff.html"}
+    assert sorted(p.name for p in out.iterdir()) == sorted(names.values())
+    for fmt, name in names.items():
+        alone = cli_process(["diff", old, new, "--format", fmt])
+        assert alone.returncode == 1, alone.stderr
+        assert (out / name).read_text(encoding="utf-8") == alone.stdout, fmt
+    doc = json.loads((out / names["json"]).read_text(encoding="utf-8"))
+    assert [f["fingerprint"] for f in doc["findings"]["new"]] == ["c"]
+    assert [f["fingerprint"] for f in doc["findings"]["resolved"]] == ["a"]
+    # one format into the directory: that file only
+    one = tmp_path / "one"
+    res = cli_process(["diff", old, new, "--format", "html", "--output-dir", str(one)])
+    assert res.returncode == 1 and [p.name for p in one.iterdir()] == [names["html"]]
+
+
+def test_diff_several_formats_need_a_directory(tmp_path):
+    old, new = _report_pair(tmp_path)
+    target = tmp_path / "d"
+    for args, msg in (
+        (["--format", "json,html"], "several formats need --output-dir"),
+        (["--format", "json", "-o", str(target / "x"), "--output-dir", str(target)], "exclude"),
+        (["--format", "json,yaml", "--output-dir", str(target)], "unknown diff format 'yaml'"),
+        (["--format", " , ", "--output-dir", str(target)], "--format names no format"),
+    ):
+        res = cli_process(["diff", old, new, *args])
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1 and msg in lines[0], (args, res.stderr)
+        assert res.stdout == "" and not target.exists()
+
+
+def test_diff_framework_evaluates_only_its_rules_and_coverage():
+    """diff --framework compares the framework's findings and the coverage rules' only, so
+    only those rules are evaluated (scan and check run all of them: outside_framework)."""
+    from pgaudit_roles.diffing import _rules_in_framework
+    from pgaudit_roles.evaluate.frameworks import load_framework
+    from pgaudit_roles.evaluate.rules import load_rules
+
+    rules = load_rules()
+    for name in ("golive", "cis"):
+        wanted = load_framework(name, rules).rule_ids()
+        scoped = {r.id for r in _rules_in_framework(rules, name)}
+        coverage = {r.id for r in rules if r.category == "coverage"}
+        assert coverage and wanted <= scoped and scoped == wanted | coverage, name
+        assert len(scoped) < len(rules), name

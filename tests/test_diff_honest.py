@@ -83,9 +83,26 @@ def _diff_json(old: str, new: str, *extra: str) -> tuple[int, dict]:
     return res.returncode, json.loads(res.stdout)
 
 
-def test_unreadable_database_is_unknown_not_resolved(snaps):
+def _diff_files(old: str, new: str, out: Path, *extra: str, formats: str = "json,text") -> tuple:
+    """One ``diff --format FORMATS --output-dir OUT``: (exit code, JSON document, text,
+    HTML or None). One comparison, both snapshots evaluated once, for every format read."""
+    res = _cli("diff", old, new, "--format", formats, "--output-dir", str(out), *extra)
+    assert res.returncode in (0, 1), res.stderr
+    assert res.stdout == "", res.stdout
+    html = out / "pgaudit-diff.html"
+    return (
+        res.returncode,
+        json.loads((out / "pgaudit-diff.json").read_text(encoding="utf-8")),
+        (out / "pgaudit-diff.txt").read_text(encoding="utf-8"),
+        html.read_text(encoding="utf-8") if html.exists() else None,
+    )
+
+
+def test_unreadable_database_is_unknown_not_resolved(snaps, tmp_path):
     db = snaps["db"]
-    code, doc = _diff_json(snaps["full"], snaps["nodb"], "--fail-on", "critical")
+    code, doc, text, _ = _diff_files(
+        snaps["full"], snaps["nodb"], tmp_path, "--fail-on", "critical"
+    )
     f = doc["findings"]
     assert not [x for x in f["resolved"] if x["database"] == db], f["resolved"]
     unknown = [x for x in f["unknown"] if x["database"] == db]
@@ -99,7 +116,6 @@ def test_unreadable_database_is_unknown_not_resolved(snaps):
         line.startswith(f"database {db}: not collected in NEW")
         for line in doc["coverage"]["unknown"]
     )
-    text = _cli("diff", snaps["full"], snaps["nodb"], "--fail-on", "none").stdout
     assert "RESOLVED" not in " ".join(line for line in text.splitlines() if db in line)
     assert "UNKNOWN" in text and f"database {db} not collected in NEW" in text
 
@@ -110,8 +126,10 @@ def test_unreadable_database_is_unknown_not_resolved(snaps):
     assert code == 1
 
 
-def test_unreadable_hba_is_unknown_not_resolved(snaps):
-    code, doc = _diff_json(snaps["full"], snaps["nohba"], "--fail-on", "critical")
+def test_unreadable_hba_is_unknown_not_resolved(snaps, tmp_path):
+    code, doc, text, _ = _diff_files(
+        snaps["full"], snaps["nohba"], tmp_path, "--fail-on", "critical"
+    )
     f = doc["findings"]
     assert not [x for x in f["resolved"] if x["rule_id"].startswith("PGR-HBA-")]
     hba_unknown = [x for x in f["unknown"] if x["rule_id"].startswith("PGR-HBA-")]
@@ -120,13 +138,21 @@ def test_unreadable_hba_is_unknown_not_resolved(snaps):
     assert any(
         line.startswith("pg_hba: not collected in NEW") for line in doc["coverage"]["unknown"]
     )
-    text = _cli("diff", snaps["full"], snaps["nohba"], "--fail-on", "none").stdout
     assert "pg_hba line removed" not in text
 
 
-def test_widened_grant_is_changed_shown_old_and_new_and_gates(snaps):
+def test_widened_grant_is_changed_shown_old_and_new_and_gates(snaps, tmp_path):
     db = snaps["db"]
-    code, doc = _diff_json(snaps["full"], snaps["widened"], "--fail-on", "high", "-d", db)
+    code, doc, text, page = _diff_files(
+        snaps["full"],
+        snaps["widened"],
+        tmp_path,
+        "--fail-on",
+        "high",
+        "-d",
+        db,
+        formats="json,text,html",
+    )
     (ch,) = [c for c in doc["findings"]["changed"] if c["rule_id"] == "PGR-PRIV-005"]
     assert ch["widened"]["table_privileges"] == [
         ["INSERT"],
@@ -134,25 +160,13 @@ def test_widened_grant_is_changed_shown_old_and_new_and_gates(snaps):
     ]
     assert "INSERT" in ch["old_message"] and "TRUNCATE" in ch["message"]
     assert code == 1
-    res = _cli("diff", snaps["full"], snaps["widened"], "-d", db, "--fail-on", "high")
-    assert res.returncode == 1
-    assert "WIDENED" in res.stdout and "was: " in res.stdout and "now: " in res.stdout
-    assert "table privileges: INSERT widened to DELETE, INSERT, TRUNCATE, UPDATE" in res.stdout
+    assert "WIDENED" in text and "was: " in text and "now: " in text
+    assert "table privileges: INSERT widened to DELETE, INSERT, TRUNCATE, UPDATE" in text
     assert (
-        f"PUBLIC: INSERT widened to DELETE, INSERT, TRUNCATE, UPDATE on table s.t in {db}"
-        in res.stdout
+        f"PUBLIC: INSERT widened to DELETE, INSERT, TRUNCATE, UPDATE on table s.t in {db}" in text
     )
-    assert "True" not in res.stdout.split() and "False" not in res.stdout.split()
-    html = snaps["work"] / f"widened-{pg_id(snaps)}.html"
-    res = _cli(
-        "diff", snaps["full"], snaps["widened"], "-d", db, "--format", "html", "-o", str(html)
-    )
-    page = html.read_text()
-    assert res.returncode == 1 and "(widened)" in page and "Changed findings" in page
-
-
-def pg_id(snaps: dict) -> str:
-    return Path(snaps["work"]).name
+    assert "True" not in text.split() and "False" not in text.split()
+    assert "(widened)" in page and "Changed findings" in page
 
 
 def test_fail_on_drift_and_scope(snaps):

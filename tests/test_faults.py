@@ -232,12 +232,31 @@ def test_closed_local_port_is_unreachable(tmp_path: Path) -> None:
 # --- output faults ------------------------------------------------------------------------
 
 
-def _snapshot(pg: Server, tmp_path: Path) -> Path:
-    """The input of an output fault (in this process: the collect is not the case)."""
-    snap = tmp_path / "in.json"
-    res = cli_process(["collect", pg.conninfo(), "-o", str(snap), "-q"], cwd=tmp_path)
+@pytest.fixture(scope="module")
+def in_snapshot(pg: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The input of the output faults, collected once per version and only read (in this
+    process: the collect is not the case; each test collected its own copy before)."""
+    work = tmp_path_factory.mktemp("faults-in")
+    snap = work / "in.json"
+    res = cli_process(["collect", pg.conninfo(), "-o", str(snap), "-q"], cwd=work)
     assert res.returncode == 0, res.stderr
     return snap
+
+
+DISK_FORMATS = ["--format", "json,html,sarif,junit", "--fail-on", "none"]
+
+
+@pytest.fixture(scope="module")
+def report_sizes(
+    pg: Server, in_snapshot: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, int]:
+    """The size of each report of ``in_snapshot`` (by suffix), measured once for both
+    disk-full cases (in this process: only the files are read); those cases' versions only."""
+    only_two_versions(pg)
+    measure = tmp_path_factory.mktemp("faults-measure") / "measure"
+    res = cli_process(["check", str(in_snapshot), *DISK_FORMATS, "--output-dir", str(measure)])
+    assert res.returncode == 0, res.stderr
+    return {p.suffix: p.stat().st_size for p in measure.iterdir()}
 
 
 def test_output_dir_that_is_a_file(pg: Server, tmp_path: Path) -> None:
@@ -266,7 +285,7 @@ def test_output_dir_that_is_a_file_is_refused_before_connecting(tmp_path: Path) 
     assert target.read_text(encoding="utf-8") == "keep me\n"
 
 
-def test_output_dir_unwritable(pg: Server, tmp_path: Path) -> None:
+def test_output_dir_unwritable(pg: Server, in_snapshot: Path, tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
     mounted = _mount(ro, "ro,size=64k")
@@ -275,7 +294,7 @@ def test_output_dir_unwritable(pg: Server, tmp_path: Path) -> None:
             pytest.skip("running as root without mount: no directory is unwritable")
         ro.chmod(0o555)
     try:
-        snap = _snapshot(pg, tmp_path)
+        snap = in_snapshot
         rc, _out, err = finish(
             cli(
                 [
@@ -296,7 +315,7 @@ def test_output_dir_unwritable(pg: Server, tmp_path: Path) -> None:
 
 
 def test_output_dir_symlink_is_followed_and_report_symlinks_are_replaced(
-    pg: Server, tmp_path: Path
+    in_snapshot: Path, tmp_path: Path
 ) -> None:
     """Documented choice: a symlinked directory is used (like cp); a report file that is a
     symlink is replaced by the new report, never written through (the target is intact).
@@ -308,7 +327,7 @@ def test_output_dir_symlink_is_followed_and_report_symlinks_are_replaced(
     (real / "pgaudit-report.json").symlink_to(victim)
     link = tmp_path / "link"
     link.symlink_to(real)
-    snap = _snapshot(pg, tmp_path)
+    snap = in_snapshot
     # the files are the case here, not the process (in this process; the dangling
     # symlink's failure below keeps a real one, for its exit code and $TMPDIR)
     res = cli_process(
@@ -351,15 +370,13 @@ def _mount(path: Path, options: str) -> bool:
 
 
 @pytest.mark.parametrize("what", ["reports", "snapshot"])
-def test_disk_full_for_the_output(pg: Server, tmp_path: Path, what: str) -> None:
+def test_disk_full_for_the_output(
+    pg: Server, in_snapshot: Path, report_sizes: dict[str, int], tmp_path: Path, what: str
+) -> None:
     only_two_versions(pg)
-    snap = _snapshot(pg, tmp_path)
-    formats = ["--format", "json,html,sarif,junit", "--fail-on", "none"]
-    rc, _out, err = finish(
-        cli(["check", str(snap), *formats, "--output-dir", str(tmp_path / "measure")], tmp_path)
-    )
-    assert rc == 0, err
-    sizes = {p.suffix: p.stat().st_size for p in (tmp_path / "measure").iterdir()}
+    snap = in_snapshot
+    formats = DISK_FORMATS
+    sizes = report_sizes
     # room for the JSON report (and the snapshot's start), not for all four reports
     room = (sizes[".json"] // 4096 + 2) * 4096
     assert room < sum(sizes.values())

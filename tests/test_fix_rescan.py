@@ -42,7 +42,6 @@ from fixrescan_support import (
     apply_script,
     capabilities,
     catalog_state,
-    check_script,
     deploy_ddl,
     destructive_by_parse_tree,
     executable_statements,
@@ -310,19 +309,25 @@ def test_readers_are_read_only_after_full_fix(full: FixRun) -> None:
 # --- level safe ----------------------------------------------------------------------------
 
 
-def test_safe_script_omits_exactly_the_destructive_statements(safe: FixRun) -> None:
+def test_safe_script_omits_exactly_the_destructive_statements(safe: FixRun, full: FixRun) -> None:
+    """The safe script against the level-all script of the same demo: the ``full``
+    fixture's verified scan of its own server (the same layout, rules and configuration:
+    the two scans find the same fingerprints, checked here), not a second verified
+    check of this snapshot at level all."""
     script = safe.before.script
     assert "-- level:     safe" in script
     assert "-- verified:  yes, on a twin of the snapshot" in script
     assert "new findings: 0" in script
     assert "NOT EMITTED" not in script
-    full = check_script(safe.dc, safe.before.out_dir / "snapshot.json", "safe-as-all", "all")
+    assert set(full.before.by_fingerprint()) == set(safe.before.by_fingerprint())
+    assert "-- level:     all" in full.before.script
+    assert "-- verified:  yes, on a twin of the snapshot" in full.before.script
     run_safe = executable_statements(script)
-    run_all = executable_statements(full.script)
+    run_all = executable_statements(full.before.script)
     omitted = [s.rstrip(";") for s in omitted_statements(script)]
     assert omitted, "no statement omitted at level safe, yet the demo has destructive fixes"
     # what safe leaves out is exactly what all emits under the DESTRUCTIVE mark
-    assert Counter(omitted) == Counter(marked_destructive(full.script))
+    assert Counter(omitted) == Counter(marked_destructive(full.before.script))
     assert Counter(run_all) == Counter(run_safe) + Counter(omitted)
     # judged independently from the parse tree: nothing destructive runs at level safe
     for stmt in run_safe:

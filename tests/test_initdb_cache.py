@@ -25,6 +25,8 @@ from pgaudit_roles.core import localpg
 from pgaudit_roles.core.localpg import INITDB_CACHE_ENV, LocalCluster
 
 BY_VERSION = pytest.mark.parametrize("major", VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
+SESSION_CACHE = os.environ.get(INITDB_CACHE_ENV, "")
+"""The test session's own cache (tests/conftest.py), read before a test unsets the variable."""
 
 
 @pytest.fixture
@@ -58,6 +60,31 @@ def _entries(cache: Path) -> list[Path]:
     return sorted(cache.iterdir()) if cache.is_dir() else []
 
 
+def _stored_entry(major: int, cache: Path) -> None:
+    """``cache`` holding the whole entry a first start of ``major`` stores there.
+
+    Copied from the session's cache (the entry every cluster of this version started from,
+    the same key: the key does not name the directory), which a start fills the first time
+    only; a cache of its own otherwise. Why: an initdb and a start and stop of a server
+    per version were only this setup; that a first start stores a whole entry is
+    ``test_first_start_stores_an_entry_the_next_copies``'s to prove."""
+    session = Path(SESSION_CACHE) if SESSION_CACHE.strip().lower() not in ("", "off") else None
+    if session is None:
+        with LocalCluster(install_for(major)):
+            pass
+        return
+    cluster = LocalCluster(install_for(major))
+    cluster._runas = localpg._os_user_for_server()
+    key = cluster._cache_key(cluster.bin_dir)
+    if not (session / key / "data" / "global" / "pg_control").is_file():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(INITDB_CACHE_ENV, str(session))
+            with LocalCluster(install_for(major)):
+                pass
+    cache.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(session / key), str(cache / key)], check=True)
+
+
 @BY_VERSION
 def test_first_start_stores_an_entry_the_next_copies(
     major: int, user_cache: Path, monkeypatch: pytest.MonkeyPatch
@@ -84,8 +111,7 @@ def test_first_start_stores_an_entry_the_next_copies(
 def test_an_entry_that_is_not_whole_is_never_started(
     major: int, user_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with LocalCluster(install_for(major)):
-        pass
+    _stored_entry(major, user_cache)
     [entry] = _entries(user_cache)
     (entry / "data" / "global" / "pg_control").unlink()  # as a half-written copy would be
     leftover = user_cache / f".{entry.name}.4242.deadbeef"  # a run that died while storing

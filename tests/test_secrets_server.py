@@ -64,7 +64,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """``pgaudit-roles ARGS`` with no PG* variables but ``env``: a real process (what reaches
     its argv, environment, warnings, ``-v`` log and exit), or with ``process=False`` in this
-    process (tests/cli_support.py) for a run that reads only files, or repeats through
+    process (tests/cli_support.py) for a run that reads only files, or repeats through argv or
     ``env`` a channel a real process of this test already covers."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     base.update(env or {})
@@ -152,7 +152,20 @@ def test_no_secret_anywhere(
     # password in the DSN, hba through --hba-file
     dsn = pg.cluster.tcp_conninfo(name, password)
     run("collect", dsn, "--hba-file", str(hba_copy), "-o", str(out / "a.json"), ok=(0,))
-    run("collect", dsn, "--hba-file", str(hba_copy), "-o", str(out / "a.tar"), ok=(0,))
+    # the archive form of the same collect: its file is what this run adds (the DSN in a
+    # real process's argv is covered by the collect above and the scan below)
+    run(
+        "collect",
+        dsn,
+        "--hba-file",
+        str(hba_copy),
+        "-o",
+        str(out / "a.tar"),
+        ok=(0,),
+        process=False,
+    )
+    # the one run that verifies its SQL script on a twin (the verification's outputs, -v
+    # log included, are searched too); the other sql-writing runs below skip it
     run(
         "scan",
         dsn,
@@ -188,17 +201,22 @@ def test_no_secret_anywhere(
         env={"PGPASSFILE": str(passfile)},
         ok=(0,),
     )
-    # the view, as the superuser
-    run("collect", pg.conninfo(), "-o", str(out / "view.json"), ok=(0,))
+    # the view, as the superuser: the scan writes every report format, its -v log and the
+    # snapshot that check and query read
     run(
         "scan",
         pg.conninfo(),
         "--format",
-        "json,html,sql,text",
+        "json,html,junit,sarif,sql,text",
         "--output-dir",
         str(out / "vscan"),
+        "--snapshot-out",
+        str(out / "view.json"),
+        "--no-verify",
         "-v",
     )
+    # check of that snapshot: its reports and what it prints (in this process: no secret in
+    # its argv or environment, and the scan above is the real -v process over the same data)
     run(
         "check",
         str(out / "view.json"),
@@ -206,7 +224,8 @@ def test_no_secret_anywhere(
         "json,html,junit,sarif,sql,text",
         "--output-dir",
         str(out / "check"),
-        "-v",
+        "--no-verify",
+        process=False,
     )
     run(
         "diff",
@@ -220,12 +239,13 @@ def test_no_secret_anywhere(
     )
     run("diff", str(out / "a.json"), str(out / "file.json"), "--format", "json", process=False)
     run("query", str(out / "view.json"), "SELECT * FROM hba_rules", process=False)
-    # wrong passwords, each way: one line, exit 3, no password in it
+    # wrong passwords, each way: one line, exit 3, no password in it (a real process per
+    # way for scan -v; collect's error line in this process, same argv and environment)
     for env, conn in (
         ({}, pg.cluster.tcp_conninfo(name, WRONG_PW)),
         ({"PGPASSWORD": WRONG_PW}, nopw),
     ):
-        run("collect", conn, "-o", str(out / "bad.json"), env=env, ok=(3,))
+        run("collect", conn, "-o", str(out / "bad.json"), env=env, ok=(3,), process=False)
         run("scan", conn, "-v", "--output-dir", str(out / "bad"), env=env, ok=(3,))
     # the other two strings as wrong passwords: the PGPASSWORD channel of a real process is
     # covered just above, these check that neither string is echoed in the error line
@@ -233,6 +253,8 @@ def test_no_secret_anywhere(
         run("collect", nopw, "-o", str(out / "bad.json"), env=secret_env, ok=(3,), process=False)
 
     assert (out / "a.json").exists() and (out / "view.json").exists()
+    # the verification ran, so its outputs are among those searched
+    assert "-- verified:  yes" in (out / "scan" / "pgaudit-report.sql").read_text("utf-8")
     blob = _everything([out], *(r.stdout + r.stderr for r in runs))
     # the lines were read: their non-secret parts are there
     assert "rad_a" in blob and "ldap_c" in blob and "<redacted>" in blob

@@ -93,7 +93,7 @@ output_file_option = click.option(
 
 
 def text_json_html_format(f: F) -> F:
-    """``--format text|json|html`` of the commands that print one document (diff, history)."""
+    """``--format text|json|html`` of the commands that print one document (history)."""
     return click.option(
         "--format",
         "fmt",

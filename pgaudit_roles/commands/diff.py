@@ -9,16 +9,31 @@ import click
 
 from ..config import load_config
 from ..core.errors import UsageError
-from ..diffing import compare_files, write
+from ..diffing import compare_files, parse_formats, write, write_files
 from ..evaluate.drift import KINDS
-from ._args import FAIL_ON, output_file_option, rules_dir_option, text_json_html_format
+from ._args import FAIL_ON, output_file_option, rules_dir_option
 
 
 @click.command("diff")
 @click.argument("old")
 @click.argument("new")
-@text_json_html_format
+@click.option(
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    metavar="FORMATS",
+    help="Comma-separated: text, json, html. Several at once need --output-dir "
+    "(one comparison for all of them).",
+)
 @output_file_option
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write each format to DIR/pgaudit-diff.txt, .json, .html (created if missing) "
+    "instead of stdout.",
+)
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON),
@@ -75,6 +90,7 @@ def diff(
     new: str,
     fmt: str,
     output: Path | None,
+    output_dir: Path | None,
     fail_on: str | None,
     config_path: Path | None,
     rules_dirs: tuple[Path, ...],
@@ -96,6 +112,11 @@ def diff(
     --fail-on-drift, any drift), 0 otherwise, 2 on bad input.
     """
 
+    formats = parse_formats(fmt)
+    if output is not None and output_dir is not None:
+        raise UsageError("-o/--output and --output-dir exclude each other: give one")
+    if len(formats) > 1 and output_dir is None:
+        raise UsageError(f"--format {','.join(formats)}: several formats need --output-dir DIR")
     cfg = load_config(
         config_path,
         overrides={
@@ -114,10 +135,14 @@ def diff(
     if fail_on_drift and result.drift is None:
         raise UsageError("--fail-on-drift needs two snapshots: JSON reports hold no raw drift")
     try:
-        text = write(result, fmt, output)
+        if output_dir is not None:
+            write_files(result, formats, output_dir)
+        else:
+            text = write(result, formats[0], output)
+            if text is not None:
+                click.echo(text, nl=False)
     except OSError as exc:
-        raise UsageError(f"cannot write {output or 'stdout'}: {exc.strerror or exc}") from None
-    if text is not None:
-        click.echo(text, nl=False)
+        where = output_dir or output or "stdout"
+        raise UsageError(f"cannot write {where}: {exc.strerror or exc}") from None
     drifted = fail_on_drift and result.drift_count() > 0
     sys.exit(1 if result.gating_new(cfg.fail_on) or drifted else 0)

@@ -52,11 +52,38 @@ class PgInstall:
         return f"pg{self.major}"
 
 
+_PROBED: dict[tuple[str, int, int, int, int, int], PgInstall] = {}
+"""Installs found by :func:`probe_install` in this process, by binary identity."""
+
+
 def probe_install(bin_dir: Path) -> PgInstall | None:
-    """Return the install in ``bin_dir`` if it has a working postgres, initdb and pg_ctl."""
+    """Return the install in ``bin_dir`` if it has a working postgres, initdb and pg_ctl.
+
+    A found install is remembered per ``postgres`` binary (the directory as given, and the
+    binary's device, inode, size, modification and change times, through symlinks): every
+    twin build and lint looks for the default install, and running ``postgres --version``
+    in each candidate directory cost 28 ms of CPU per look. A binary replaced or upgraded
+    in place has another identity and is probed again; a failed probe is never
+    remembered."""
     postgres = bin_dir / "postgres"
     if not all((bin_dir / b).exists() for b in ("postgres", "initdb", "pg_ctl")):
         return None
+    try:
+        st = postgres.stat()
+    except OSError:
+        return None
+    key = (str(bin_dir), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    known = _PROBED.get(key)
+    if known is not None:
+        return known
+    found = _probe_version(bin_dir, postgres)
+    if found is not None:
+        _PROBED[key] = found
+    return found
+
+
+def _probe_version(bin_dir: Path, postgres: Path) -> PgInstall | None:
+    """Run ``postgres --version``: the install's major and version, or None."""
     try:
         out = subprocess.run(
             [str(postgres), "--version"], capture_output=True, text=True, timeout=20, check=True
