@@ -146,22 +146,18 @@ def test_history_of_four_scans(pg, fresh_db, auditor, tmp_path, capsys):
     gaps = fams["pgaudit_coverage_gaps"].samples[0]
     assert gaps.value == runs[3]["coverage_gaps"]
 
-    # a fifth run with retention "2 runs" leaves the last two
-    scan(5, "--history-keep", "2 runs")
-    code, out, err = run_cli(["history", str(hist), "--format", "json"], capsys)
-    assert code == 0, err
-    kept = json.loads(out)["targets"][0]["runs"]
-    assert [r["counts"] for r in kept] == [_open_counts(r) for r in reports[3:]]
-    assert len(list((hist / "findings").glob("*.parquet"))) == 2
-
-    # `check` of the first night's snapshot records the same numbers, under the cluster's
-    # host:port when no name is given
+    # `check` of the first night's snapshot, recorded in the same store with retention
+    # "2 runs" (per target): the run goes under the cluster's host:port when no name is
+    # given, with the numbers the first scan reported, and of TARGET's four runs the last
+    # two stay (a run of the same target beside the retention would be a fifth evaluation)
     code, _, err = run_cli(
         [
             "check",
             str(tmp_path / "first.json.gz"),
             "--history",
-            str(tmp_path / "h2"),
+            str(hist),
+            "--history-keep",
+            "2 runs",
             "-q",
             "--fail-on",
             "none",
@@ -170,11 +166,17 @@ def test_history_of_four_scans(pg, fresh_db, auditor, tmp_path, capsys):
         capsys,
     )
     assert code == 0, err
-    code, out, err = run_cli(["history", str(tmp_path / "h2"), "--format", "json"], capsys)
+    code, out, err = run_cli(["history", str(hist), "--format", "json"], capsys)
     assert code == 0, err
-    (t2,) = json.loads(out)["targets"]
-    assert t2["runs"][0]["counts"] == _open_counts(reports[0])
-    assert t2["target"] == f"{pg.cluster.socket_dir}:{pg.cluster.port}"
+    by_target = {x["target"]: x for x in json.loads(out)["targets"]}
+    host = f"{pg.cluster.socket_dir}:{pg.cluster.port}"
+    assert set(by_target) == {TARGET, host}
+    kept = by_target[TARGET]["runs"]
+    assert [r["started_at"] for r in kept] == [r["started_at"] for r in runs[2:]]
+    assert [r["counts"] for r in kept] == [_open_counts(r) for r in reports[2:]]
+    (checked,) = by_target[host]["runs"]
+    assert checked["counts"] == _open_counts(reports[0])
+    assert len(list((hist / "findings").glob("*.parquet"))) == 3
 
 
 @pytest.mark.browser
