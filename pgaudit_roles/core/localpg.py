@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .usercache import cache_root
 
@@ -549,9 +550,41 @@ class LocalCluster:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
+    def _conf_load_time(self) -> Any:
+        """``pg_conf_load_time()`` of a new session: the postmaster's last configuration
+        load (a new backend inherits it), or None when the superuser cannot connect."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=5) as conn:
+                row = conn.execute("SELECT pg_conf_load_time()").fetchone()
+        except psycopg.Error:
+            return None
+        return row[0] if row else None
+
     def reload(self) -> None:
+        """Reload the configuration files and pg_hba.conf, returning once new sessions get
+        them.
+
+        Why not a fixed pause: ``pg_ctl reload`` only signals the postmaster, and the 0.3 s
+        this waited was most of each hba change in the tests (the postmaster takes a few
+        ms). The postmaster loads postgresql.conf and pg_hba.conf in one step before it
+        forks another backend, so a new session that reports a later load time, or that
+        the new pg_hba.conf refuses, runs under the new files. When the superuser cannot
+        connect before the reload (an hba without local trust) the pause stays."""
+        before = self._conf_load_time()
         self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "reload"])
-        time.sleep(0.3)
+        if before is None:
+            time.sleep(0.3)
+            return
+        deadline = time.monotonic() + 10
+        pause = 0.002
+        while time.monotonic() < deadline:
+            now = self._conf_load_time()
+            if now is None or now > before:
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def write_hba(self, text: str) -> None:
         self.hba_file.write_text(text, encoding="utf-8")
