@@ -128,7 +128,8 @@ def prepare(con: Any) -> list[Any]:
     Empty when DuckDB runs on several threads, the machine has one CPU, or the temporary
     macros cannot be created (then the rules run on ``con`` alone). The macros are the
     audit schema's own (``audit_schema.temp_macros``), created by the same statements the
-    loader ran on ``con``.
+    loader ran on ``con``: their small-snapshot form, as one DuckDB thread means a small
+    snapshot (``audit_schema.tune_for_size``; were it not, both forms give the same results).
     """
     if WORKERS < 2 or (os.cpu_count() or 1) < 2:
         return []
@@ -141,7 +142,7 @@ def prepare(con: Any) -> list[Any]:
             extra.append(cur)
             for name, value in LOCAL_SETTINGS.items():
                 cur.execute(f"SET {name} = {value}")
-            for stmt in temp_macros():
+            for stmt in temp_macros(small=True):  # one thread: a small snapshot
                 cur.execute(stmt)
     except Exception:  # noqa: BLE001 - no second connection: the rules run on one
         close(locals().get("extra", []))
