@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from audit_builds import Kept
 from cli_support import run_cli
 from test_audit_schema import make, member, role
 from test_build_plan import layout_sql
@@ -65,19 +66,6 @@ def _built(con: Any) -> frozenset[str]:
     )
 
 
-class _Kept:
-    """A connection the command may close: it stays open for the next run."""
-
-    def __init__(self, con: Any) -> None:
-        self._con = con
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def builds() -> Iterator[dict[Any, Any]]:
     """Audit schemas built for the module's snapshot, by the queries a command asked for
@@ -102,7 +90,7 @@ def _run(
         if key not in builds:
             builds[key] = real(snap, naming, None if key is None else list(key))
         read.append(_built(builds[key]))
-        return _Kept(builds[key])
+        return Kept(builds[key])
 
     with monkeypatch.context() as m:
         m.setattr(query, "audit_connection", cached)

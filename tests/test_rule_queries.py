@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -131,25 +132,37 @@ def test_outcomes_in_order_errors_and_timeouts_are_the_querys_own(
     assert [type(g) for g in again] == [type(g) for g in got]
 
 
-def test_evaluation_is_the_same_on_one_connection_and_on_two(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    snap = make(
+def _three_logins() -> Any:
+    """A snapshot with a superuser login and a name that needs quoting: some rules fail."""
+    return make(
         roles=[
             role(100, "alice", login=True),
             role(101, "bob", login=True, superuser=True),
             role(102, 'we"ird name', login=True),
         ]
     )
+
+
+def _same_evaluation(change: Callable[[], None]) -> list[Any]:
+    """Evaluate :func:`_three_logins` with every rule, apply ``change``, evaluate again:
+    the same results and findings, some of them failures. Returns the rules."""
+    snap = _three_logins()
     rules = load_rules()
-    two = engine.evaluate(snap, rules)
-    monkeypatch.setattr(rule_queries, "WORKERS", 1)
-    one = engine.evaluate(snap, rules)
-    assert [(r.rule.id, r.status, r.reason) for r in two.results] == [
-        (r.rule.id, r.status, r.reason) for r in one.results
+    before = engine.evaluate(snap, rules)
+    change()
+    after = engine.evaluate(snap, rules)
+    assert [(r.rule.id, r.status, r.reason) for r in before.results] == [
+        (r.rule.id, r.status, r.reason) for r in after.results
     ]
-    assert [f.__dict__ for f in two.findings] == [f.__dict__ for f in one.findings]
-    assert any(r.status == "fail" for r in two.results)
+    assert [f.__dict__ for f in before.findings] == [f.__dict__ for f in after.findings]
+    assert any(r.status == "fail" for r in before.results)
+    return rules
+
+
+def test_evaluation_is_the_same_on_one_connection_and_on_two(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _same_evaluation(lambda: monkeypatch.setattr(rule_queries, "WORKERS", 1))
 
 
 def test_ctrl_c_stops_a_check_whose_rules_run_at_once(snap_file: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -228,20 +241,7 @@ def test_the_parsed_cache_is_bounded(pool: Any, monkeypatch: pytest.MonkeyPatch)
 def test_evaluation_is_the_same_with_parsed_statements_and_with_texts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    snap = make(
-        roles=[
-            role(100, "alice", login=True),
-            role(101, "bob", login=True, superuser=True),
-            role(102, 'we"ird name', login=True),
-        ]
+    rules = _same_evaluation(
+        lambda: monkeypatch.setattr(rule_queries, "parsed", lambda con, sql: sql)
     )
-    rules = load_rules()
-    cached = engine.evaluate(snap, rules)
     assert any(r.query in rule_queries._PARSED for r in rules if r.on_snapshot)
-    monkeypatch.setattr(rule_queries, "parsed", lambda con, sql: sql)
-    texts = engine.evaluate(snap, rules)
-    assert [(r.rule.id, r.status, r.reason) for r in cached.results] == [
-        (r.rule.id, r.status, r.reason) for r in texts.results
-    ]
-    assert [f.__dict__ for f in cached.findings] == [f.__dict__ for f in texts.findings]
-    assert any(r.status == "fail" for r in cached.results)

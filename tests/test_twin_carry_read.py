@@ -9,28 +9,15 @@ touches neither the other tables nor a database that was not collected.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from test_spool import _csv_field as _csv
 
 from pgaudit_roles.collect.columnfile import reader_sql, scratch_connection
 from pgaudit_roles.collect.snapshot import DATABASE_TABLES, DatabaseSnapshot, Snapshot, Table
 from pgaudit_roles.twin import carry
 
 HOSTILE = ['Weird "quoted" name', "new\nline", "comma, here", "ünïcødé_名前", "", "back\\slash"]
-
-
-def _csv(value: object) -> str:
-    """PostgreSQL's CSV for one value (NULL unquoted empty, arrays as JSON)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, list):
-        value = json.dumps(value, ensure_ascii=False)
-    text = str(value)
-    if text == "" or any(ch in text for ch in ',"\n\r\\') or text != text.strip():
-        return '"' + text.replace('"', '""') + '"'
-    return text
 
 
 def _table(tmp: Path, name: str, rows: list[list[object]]) -> Table:
