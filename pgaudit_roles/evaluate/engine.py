@@ -229,7 +229,7 @@ def open_query_pool(
     con = audit_schema.load(snapshot, getattr(config, "naming", None), queries=queries)
     more: list[Any] = []
     try:
-        more = rule_queries.prepare(con) if extra else []
+        more = rule_queries.prepare(con, small=audit_schema.is_small(snapshot)) if extra else []
         audit_schema.lock_down(con)
         more = rule_queries.verified(con, more)
     except Exception:

@@ -122,14 +122,14 @@ def _local_settings(con: Any) -> list[tuple[Any, ...]]:
     return list(zip(names, values, strict=True))
 
 
-def prepare(con: Any) -> list[Any]:
+def prepare(con: Any, *, small: bool = False) -> list[Any]:
     """Extra connections for :class:`QueryPool`, opened on ``con`` BEFORE ``lock_down``.
 
     Empty when DuckDB runs on several threads, the machine has one CPU, or the temporary
     macros cannot be created (then the rules run on ``con`` alone). The macros are the
     audit schema's own (``audit_schema.temp_macros``), created by the same statements the
-    loader ran on ``con``: their small-snapshot form, as one DuckDB thread means a small
-    snapshot (``audit_schema.tune_for_size``; were it not, both forms give the same results).
+    loader ran on ``con``: ``small`` is the form the loader chose for the snapshot
+    (``audit_schema.is_small``).
     """
     if WORKERS < 2 or (os.cpu_count() or 1) < 2:
         return []
@@ -142,7 +142,7 @@ def prepare(con: Any) -> list[Any]:
             extra.append(cur)
             for name, value in LOCAL_SETTINGS.items():
                 cur.execute(f"SET {name} = {value}")
-            for stmt in temp_macros(small=True):  # one thread: a small snapshot
+            for stmt in temp_macros(small=small):
                 cur.execute(stmt)
     except Exception:  # noqa: BLE001 - no second connection: the rules run on one
         close(locals().get("extra", []))
