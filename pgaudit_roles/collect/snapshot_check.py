@@ -283,16 +283,15 @@ def check_database(origin: str, n: int, d: Any) -> None:
 
 
 def check_parquet(
-    origin: str, member: str, local: str, spec: Sequence[tuple[str, str, str]], con: Any = None
+    origin: str, member: str, local: str, spec: Sequence[tuple[str, str, str]]
 ) -> None:
     """A Parquet member's columns and types are the table's (footer only, no data read).
 
-    ``con``: a DuckDB connection to run the check on; by default the thread's reader
-    connection (``columnfile.run_on_reader``): an archive has dozens of members, and a new
-    in-memory database costs 12-15 ms of CPU."""
+    Read on the thread's reader connection (``columnfile.run_on_reader``): an archive has
+    dozens of members, and a new in-memory database costs 12-15 ms of CPU."""
     sql = f"DESCRIBE SELECT * FROM read_parquet({duckdb_literal(local)})"  # noqa: S608 - quoted
     try:
-        described = run_on_reader(sql) if con is None else con.execute(sql).fetchall()
+        described = run_on_reader(sql)
     except Exception as exc:  # duckdb.Error: not Parquet, truncated, corrupt footer
         raise UsageError(
             f"{origin}: archive member {member} is not a readable Parquet "
