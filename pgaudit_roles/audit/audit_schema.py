@@ -1188,7 +1188,14 @@ class _Loader:
         self.snap = snapshot
         self.policy = policy
         self.version = version
+        self.external = False
+        """DuckDB may read files (not a locked-down connection): the JSON and column-file
+        paths are open."""
         self.tmpdir: str | None = None
+        """The private directory of this load's JSON files, made on first use
+        (:meth:`_json_dir`): a scan's tables are column files or small enough for
+        parameters, and making and removing an unused directory cost up to a few ms of
+        wall time on a busy disk."""
         self.files = 0
         self.plan: build_plan.Plan | None = None
 
@@ -1203,40 +1210,53 @@ class _Loader:
         """Every step of ``build_plan.STEPS`` in order, or with ``queries`` those its plan
         needs (the whole schema when the plan cannot be made)."""
         external = self.x("SELECT current_setting('enable_external_access')").fetchone()[0]
-        with tempfile.TemporaryDirectory(prefix="pgaudit-load-") as tmp:
-            self.tmpdir = tmp if external in (True, "true", "True") else None
-            # first: the query parser needs them
-            self.x(";\n".join(temp_macros(small=is_small(self.snap))))
-            if queries is not None:
-                tables = build_plan.query_tables(self.con, queries)
-                self.plan = None if tables is None else build_plan.plan(tables)
-            # every table up front, in one call: DDL statements are cheap, the round trips
-            # and the per-call overhead of 60 separate ones were not
-            self.x(";\n".join(self._ddl()))
-            steps = {
-                "raw": self._raw,
-                "reference": self._reference_tables,
-                "memberships": self._memberships,
-                "role_closure": lambda: build_role_closure(self.con, self.version),
-                "roles": self._roles,
-                "databases": self._databases,
-                "schemas_objects": self._schemas_objects,
-                "acl_objects": self._acl_objects,
-                "privileges": self._privileges,
-                "default_privileges": self._default_privileges,
-                "functions_extensions": self._functions_extensions,
-                "rls_code": self._rls_code,
-                "settings": self._settings,
-                "hba": self._hba,
-                "meta": self._meta,
-                "column_privileges": lambda: self.x(_sql("view_column_privileges")),
-                "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
-                "escalation": lambda: escalation.build(self.con, self.version),
-            }
-            assert list(steps) == [s.name for s in build_plan.STEPS]
-            for step in build_plan.STEPS:
-                if self.plan is None or step.name in self.plan.steps:
-                    steps[step.name]()
+        self.external = external in (True, "true", "True")
+        try:
+            self._run(queries)
+        finally:
+            if self.tmpdir is not None:
+                shutil.rmtree(self.tmpdir, ignore_errors=True)
+                self.tmpdir = None
+
+    def _json_dir(self) -> str:
+        """This load's private directory for JSON files (made now if not yet)."""
+        if self.tmpdir is None:
+            self.tmpdir = tempfile.mkdtemp(prefix="pgaudit-load-")
+        return self.tmpdir
+
+    def _run(self, queries: Sequence[str] | None) -> None:
+        # first: the query parser needs them
+        self.x(";\n".join(temp_macros(small=is_small(self.snap))))
+        if queries is not None:
+            tables = build_plan.query_tables(self.con, queries)
+            self.plan = None if tables is None else build_plan.plan(tables)
+        # every table up front, in one call: DDL statements are cheap, the round trips
+        # and the per-call overhead of 60 separate ones were not
+        self.x(";\n".join(self._ddl()))
+        steps = {
+            "raw": self._raw,
+            "reference": self._reference_tables,
+            "memberships": self._memberships,
+            "role_closure": lambda: build_role_closure(self.con, self.version),
+            "roles": self._roles,
+            "databases": self._databases,
+            "schemas_objects": self._schemas_objects,
+            "acl_objects": self._acl_objects,
+            "privileges": self._privileges,
+            "default_privileges": self._default_privileges,
+            "functions_extensions": self._functions_extensions,
+            "rls_code": self._rls_code,
+            "settings": self._settings,
+            "hba": self._hba,
+            "meta": self._meta,
+            "column_privileges": lambda: self.x(_sql("view_column_privileges")),
+            "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
+            "escalation": lambda: escalation.build(self.con, self.version),
+        }
+        assert list(steps) == [s.name for s in build_plan.STEPS]
+        for step in build_plan.STEPS:
+            if self.plan is None or step.name in self.plan.steps:
+                steps[step.name]()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -1282,7 +1302,7 @@ class _Loader:
             return
         names = [n for n, _ in prefix] + [n for n, _ in columns]
         target = f"{table} ({', '.join(chr(34) + n + chr(34) for n in names)})"
-        if self.tmpdir is None or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
+        if not self.external or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
             self._insert_unnest(target, columns, batches, prefix)
             return
         exprs = []
@@ -1292,7 +1312,7 @@ class _Loader:
         mapping: list[str] = []
         for pvals, rows in batches:
             self.files += 1
-            path = os.path.join(self.tmpdir, f"t{self.files}.json")
+            path = os.path.join(self._json_dir(), f"t{self.files}.json")
             with open(path, "w", encoding="utf-8") as fh:
                 # dumps, not dump: the C encoder in one call is ~5x faster than dump's
                 # chunked iterencode for millions of rows
@@ -1386,7 +1406,7 @@ class _Loader:
                     continue
                 t = d.table(name)
                 _check_columns(t.columns, cols, f"{d.name}.{name}")
-                if t.file is not None and self.tmpdir is not None:
+                if t.file is not None and self.external:
                     files.setdefault(t.file_format, []).append((d.oid, t))
                 else:
                     batches.append(((d.oid,), t.rows))
