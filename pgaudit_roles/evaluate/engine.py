@@ -333,7 +333,7 @@ def _rule_result(rule: Rule, cfg: Settings, outcome: rule_queries.Outcome) -> Ru
     problems: list[str] = []
     api = remediation
     for raw in rows:
-        row = {c: _plain(v) for c, v in zip(columns, raw, strict=True)}
+        row = {c: v if type(v) in _AS_IS else _plain(v) for c, v in zip(columns, raw, strict=True)}
         try:
             message = render_message(rule.message, row)
         except Exception as exc:  # noqa: BLE001
@@ -418,6 +418,10 @@ def _plain(value: Any) -> Any:
         return value.total_seconds()
     return str(value)
 
+
+_AS_IS: frozenset[type] = frozenset({type(None), bool, int, float, str})
+"""Python types whose values :func:`_plain` returns unchanged: a row's values of exactly
+these types skip the call (most of a finding's values; a subclass still goes through it)."""
 
 _SCALAR_TYPES = frozenset(
     {"VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "FLOAT"}

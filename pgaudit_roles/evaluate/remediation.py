@@ -270,7 +270,7 @@ def render(template: str, row: dict[str, Any], origin: str = "remediation") -> s
             "that name; rename the column"
         )
     try:
-        text = compiled.render(**row)
+        text = template_cache.render(compiled, row)
     except UndefinedError as exc:
         raise RemediationError(
             f"{origin}: remediation uses a value the rule query does not return: {exc.message}"
@@ -368,35 +368,52 @@ def check_sql(sql: str, origin: str = "remediation") -> list[str]:
     node objects, which cost ten times more to build; :func:`classify`, which needs the
     typed tree, keeps using them.
     """
-    parsed = _parse_json(sql, origin)
+    parsed, walk = _parse_json(sql, origin)
     if not parsed:
         raise RemediationError(f"{origin}: remediation SQL holds no statement")
     for text, stmt in parsed:
-        _check_json_statement(text, stmt, origin)
+        _check_json_statement(text, stmt, origin, walk=walk)
     return [text for text, _ in parsed]
 
 
-def _parse_json(sql: str, origin: str) -> list[tuple[str, dict[str, Any]]]:
-    """(statement text without ';', {NodeType: fields}) for each statement in ``sql``."""
+def _may_object(raw: str) -> bool:
+    """Whether the node walk of :func:`_check_json_statement` could refuse the parse tree
+    whose libpg_query JSON is ``raw``: only when ``raw`` holds ``DROP_CASCADE`` (the walk
+    refuses a ``"behavior": "DROP_CASCADE"``) or, in any case, one of the secret option
+    names (it refuses a ``defname`` that lower-cases to one of them). libpg_query writes
+    enum values and names as they are (it escapes only quotes, backslashes and control
+    characters), so a tree holding either has the word in its JSON text; where neither
+    appears the walk, a third of the cost of a check, cannot fail and is skipped. A word
+    that only appears in a name or a literal costs the walk, as before."""
+    if "DROP_CASCADE" in raw:
+        return True
+    low = raw.lower()
+    return any(word in low for word in _SECRET_OPTIONS)
+
+
+def _parse_json(sql: str, origin: str) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """(statement text without ';', {NodeType: fields}) for each statement in ``sql``, and
+    whether the node walk must run (:func:`_may_object`)."""
     import json
 
     from pglast.parser import ParseError, parse_sql_json
 
     try:
-        doc = json.loads(parse_sql_json(sql))
+        raw = parse_sql_json(sql)
     except ParseError as exc:
         raise RemediationError(
             f"{origin}: generated SQL does not parse ({exc}): {_excerpt(sql)}"
         ) from exc
+    doc = json.loads(raw)
     data = sql.encode("utf-8")  # libpg_query's locations are byte offsets
     out: list[tuple[str, dict[str, Any]]] = []
-    for raw in doc.get("stmts", []):
-        start = int(raw.get("stmt_location", 0))
-        length = int(raw.get("stmt_len", 0))
+    for stmt in doc.get("stmts", []):
+        start = int(stmt.get("stmt_location", 0))
+        length = int(stmt.get("stmt_len", 0))
         piece = data[start : start + length] if length else data[start:]
         text = piece.decode("utf-8").strip().rstrip(";").strip()
-        out.append((text, raw["stmt"]))
-    return out
+        out.append((text, stmt["stmt"]))
+    return out, _may_object(raw)
 
 
 def _json_nodes(value: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
@@ -417,7 +434,12 @@ def _json_nodes(value: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
             yield from _json_nodes(item)
 
 
-def _check_json_statement(text: str, stmt: dict[str, Any], origin: str) -> None:
+def _check_json_statement(
+    text: str, stmt: dict[str, Any], origin: str, *, walk: bool = True
+) -> None:
+    """Refuse a statement of a kind, ALTER TABLE command, CASCADE or secret option that a
+    remediation must not hold; ``walk=False`` (:func:`_may_object` said the parse tree
+    cannot hold either) skips looking for the last two."""
     ((kind, fields),) = stmt.items()
     if kind not in ALLOWED_STATEMENTS:
         raise RemediationError(
@@ -433,6 +455,8 @@ def _check_json_statement(text: str, stmt: dict[str, Any], origin: str) -> None:
                     f"{origin}: ALTER TABLE ... {subtype} is not "
                     f"allowed in remediation SQL: {_excerpt(text)}"
                 )
+    if not walk:
+        return
     for node_type, node in _json_nodes(stmt):
         if node.get("behavior") == "DROP_CASCADE":
             raise RemediationError(

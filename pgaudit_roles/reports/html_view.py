@@ -189,7 +189,7 @@ class LoginCard:
     extra: tuple[tuple[str, str], ...]
     priv_table: PrivilegeTable | None
     member_of: tuple[Membership, ...]
-    privileges: Any  # the generic view: nested dict/list/str, when priv_table is None
+    privileges: Any  # the generic view: nested dict/list/str, only when priv_table is None
     findings: int
 
 
