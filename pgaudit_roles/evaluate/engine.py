@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..audit import audit_schema
+from ..audit import audit_schema, load_schedule
 from ..audit.audit_schema import memory_limit, server_version_num
 from ..audit.limits import QueryTimeout
 from ..collect import coverage
@@ -228,13 +228,20 @@ def open_query_pool(
     """:func:`open_sandbox`, with the second connection ``rule_queries`` runs rules on
     (opened before the lock, checked after it; none when ``extra`` is false). With
     ``queries``, the audit schema has only the tables they read (``audit_schema.load``)."""
-    con = audit_schema.load(snapshot, getattr(config, "naming", None), queries=queries)
+    con = audit_schema.new_connection()
     more: list[Any] = []
     try:
+        audit_schema.tune_for_size(con, snapshot)
+        # opened before the load, the rules' second connection runs load steps too when
+        # a core is free for it (load_schedule.spare_cpu)
         more = rule_queries.prepare(con, small=audit_schema.is_small(snapshot)) if extra else []
+        helpers = more if more and load_schedule.spare_cpu() else []
+        audit_schema.load(
+            snapshot, getattr(config, "naming", None), con, queries=queries, helpers=helpers
+        )
         audit_schema.lock_down(con)
         more = rule_queries.verified(con, more)
-    except Exception:
+    except BaseException:
         rule_queries.close(more)
         con.close()
         raise
