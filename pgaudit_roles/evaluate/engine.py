@@ -92,13 +92,18 @@ def evaluate(
     config: Settings | None = None,
     *,
     inventory: bool = True,
+    con: Any = None,
 ) -> ScanResult:
     """Run ``rules`` over ``snapshot`` with ``config`` applied; offline, no server needed.
 
     ``inventory=False``: no ``ScanResult.inventory`` (the roles, routes and privilege
     summary the HTML and SQL reports show), and the audit schema holds only the tables
     the rules read (``audit.build_plan``): for a caller that checks a few rules' results,
-    such as a rule's test cases, that is most of the evaluation's cost."""
+    such as a rule's test cases, that is most of the evaluation's cost.
+
+    ``con``: an unused connection from ``audit_schema.new_connection`` to build in (a live
+    scan opens it while collecting, ``pipeline.EvaluationStart``); the evaluation owns
+    and closes it."""
 
     cfg: Settings = config or DefaultSettings()
     fw = None
@@ -117,6 +122,7 @@ def evaluate(
         cfg,
         extra=len(selected) > 1,
         queries=None if inventory else [r.query for r in selected],
+        con=con,
     )
     con = pool.con
     try:
@@ -222,11 +228,13 @@ def open_query_pool(
     *,
     extra: bool = True,
     queries: Sequence[str] | None = None,
+    con: Any = None,
 ) -> rule_queries.QueryPool:
     """:func:`open_sandbox`, with the second connection ``rule_queries`` runs rules on
     (opened before the lock, checked after it; none when ``extra`` is false). With
-    ``queries``, the audit schema has only the tables they read (``audit_schema.load``)."""
-    con = audit_schema.new_connection()
+    ``queries``, the audit schema has only the tables they read (``audit_schema.load``).
+    ``con``: an unused ``audit_schema.new_connection()`` to build in (:func:`evaluate`)."""
+    con = con if con is not None else audit_schema.new_connection()
     more: list[Any] = []
     try:
         audit_schema.tune_for_size(con, snapshot)
