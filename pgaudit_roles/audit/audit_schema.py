@@ -1205,7 +1205,15 @@ class _Loader:
         self.snap = snapshot
         self.policy = policy
         self.version = version
+        self.external = False
+        """DuckDB may read files (not a locked-down connection): the JSON and column-file
+        paths are open."""
         self.tmpdir: str | None = None
+        """The private directory of this load's JSON files, made on first use
+        (:meth:`_json_dir`): a scan's tables are column files or small enough for
+        parameters, and making and removing an unused directory cost up to a few ms of
+        wall time on a busy disk."""
+        self._tmpdir_lock = threading.Lock()
         self.files = itertools.count(1)
         self.plan: build_plan.Plan | None = None
 
@@ -1230,54 +1238,69 @@ class _Loader:
         whole schema when the plan cannot be made): in order, or on ``helpers`` too as
         their inputs are ready (``load_schedule``)."""
         external = self.x("SELECT current_setting('enable_external_access')").fetchone()[0]
-        with tempfile.TemporaryDirectory(prefix="pgaudit-load-") as tmp:
-            self.tmpdir = tmp if external in (True, "true", "True") else None
-            # first: the query parser needs them
-            self.x(";\n".join(temp_macros(small=is_small(self.snap))))
-            if queries is not None:
-                tables = build_plan.query_tables(self.con, queries)
-                self.plan = None if tables is None else build_plan.plan(tables)
-            # every table up front, in one call: DDL statements are cheap, the round trips
-            # and the per-call overhead of 60 separate ones were not
-            self.x(";\n".join(self._ddl()))
-            steps = {
-                "raw": lambda: None,  # split into per-table tasks below
-                "reference": self._reference_tables,
-                "memberships": self._memberships,
-                "role_closure": lambda: build_role_closure(self.con, self.version),
-                "roles": self._roles,
-                "databases": self._databases,
-                "schemas_objects": self._schemas_objects,
-                "acl_objects": self._acl_objects,
-                "privileges": self._privileges,
-                "default_privileges": self._default_privileges,
-                "functions_extensions": self._functions_extensions,
-                "rls_code": self._rls_code,
-                "settings": self._settings,
-                "hba": self._hba,
-                "meta": self._meta,
-                "column_privileges": lambda: self.x(_sql("view_column_privileges")),
-                "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
-                "escalation": lambda: escalation.build(self.con, self.version),
-            }
-            assert list(steps) == [s.name for s in build_plan.STEPS]
-            tasks: list[load_schedule.Task] = []
-            for step in build_plan.STEPS:
-                if self.plan is not None and step.name not in self.plan.steps:
-                    continue
-                if step.name == "raw":  # one task per table: nothing reads them all
-                    tasks.extend(self._raw_tasks())
-                else:
-                    tasks.append(
-                        load_schedule.Task(
-                            step.name,
-                            step.writes,
-                            step.reads,
-                            steps[step.name],
-                            main_only=step.name in MAIN_THREAD_STEPS,
-                        )
+        self.external = external in (True, "true", "True")
+        try:
+            self._run(queries, helpers)
+        finally:
+            if self.tmpdir is not None:
+                shutil.rmtree(self.tmpdir, ignore_errors=True)
+                self.tmpdir = None
+
+    def _json_dir(self) -> str:
+        """This load's private directory for JSON files (made now if not yet; steps on
+        two threads may ask at once)."""
+        with self._tmpdir_lock:
+            if self.tmpdir is None:
+                self.tmpdir = tempfile.mkdtemp(prefix="pgaudit-load-")
+            return self.tmpdir
+
+    def _run(self, queries: Sequence[str] | None, helpers: Sequence[Any]) -> None:
+        # first: the query parser needs them
+        self.x(";\n".join(temp_macros(small=is_small(self.snap))))
+        if queries is not None:
+            tables = build_plan.query_tables(self.con, queries)
+            self.plan = None if tables is None else build_plan.plan(tables)
+        # every table up front, in one call: DDL statements are cheap, the round trips
+        # and the per-call overhead of 60 separate ones were not
+        self.x(";\n".join(self._ddl()))
+        steps = {
+            "raw": lambda: None,  # split into per-table tasks below
+            "reference": self._reference_tables,
+            "memberships": self._memberships,
+            "role_closure": lambda: build_role_closure(self.con, self.version),
+            "roles": self._roles,
+            "databases": self._databases,
+            "schemas_objects": self._schemas_objects,
+            "acl_objects": self._acl_objects,
+            "privileges": self._privileges,
+            "default_privileges": self._default_privileges,
+            "functions_extensions": self._functions_extensions,
+            "rls_code": self._rls_code,
+            "settings": self._settings,
+            "hba": self._hba,
+            "meta": self._meta,
+            "column_privileges": lambda: self.x(_sql("view_column_privileges")),
+            "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
+            "escalation": lambda: escalation.build(self.con, self.version),
+        }
+        assert list(steps) == [s.name for s in build_plan.STEPS]
+        tasks: list[load_schedule.Task] = []
+        for step in build_plan.STEPS:
+            if self.plan is not None and step.name not in self.plan.steps:
+                continue
+            if step.name == "raw":  # one task per table: nothing reads them all
+                tasks.extend(self._raw_tasks())
+            else:
+                tasks.append(
+                    load_schedule.Task(
+                        step.name,
+                        step.writes,
+                        step.reads,
+                        steps[step.name],
+                        main_only=step.name in MAIN_THREAD_STEPS,
                     )
-            load_schedule.run(tasks, helpers, self.use, self.main)
+                )
+        load_schedule.run(tasks, helpers, self.use, self.main)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -1323,7 +1346,7 @@ class _Loader:
             return
         names = [n for n, _ in prefix] + [n for n, _ in columns]
         target = f"{table} ({', '.join(chr(34) + n + chr(34) for n in names)})"
-        if self.tmpdir is None or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
+        if not self.external or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
             self._insert_unnest(target, columns, batches, prefix)
             return
         exprs = []
@@ -1332,7 +1355,7 @@ class _Loader:
         files: list[str] = []
         mapping: list[str] = []
         for pvals, rows in batches:
-            path = os.path.join(self.tmpdir, f"t{next(self.files)}.json")
+            path = os.path.join(self._json_dir(), f"t{next(self.files)}.json")
             with open(path, "w", encoding="utf-8") as fh:
                 # dumps, not dump: the C encoder in one call is ~5x faster than dump's
                 # chunked iterencode for millions of rows
@@ -1437,7 +1460,7 @@ class _Loader:
                 continue
             t = d.table(name)
             _check_columns(t.columns, cols, f"{d.name}.{name}")
-            if t.file is not None and self.tmpdir is not None:
+            if t.file is not None and self.external:
                 files.setdefault(t.file_format, []).append((d.oid, t))
             else:
                 batches.append(((d.oid,), t.rows))
