@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .audit import audit_schema
 from .collect import forked
 from .collect.collector import DEFAULT_JOBS, collect
 from .collect.connect import ConnectSettings
@@ -105,8 +106,6 @@ class EvaluationStart:
 
     def __call__(self) -> None:
         import importlib
-
-        from .audit import audit_schema
 
         with contextlib.suppress(Exception):
             self.con = audit_schema.new_connection()

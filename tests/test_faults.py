@@ -54,10 +54,7 @@ def cli(
     env.pop("PGPASSWORD", None)
     code = "from pgaudit_roles.cli import main; main()"
     if fork is not None:
-        code = (
-            "from pgaudit_roles.audit import load_schedule\n"
-            f"load_schedule.spare_cpu = lambda: {fork}\n{code}"
-        )
+        code = f"from pgaudit_roles.core import cpus\ncpus.spare_cpu = lambda: {fork}\n{code}"
     return subprocess.Popen(
         [sys.executable, "-c", code, *args],
         stdout=subprocess.PIPE,

@@ -20,16 +20,16 @@ from typing import Any
 import pytest
 
 from pgaudit_roles import pipeline
-from pgaudit_roles.audit import load_schedule
 from pgaudit_roles.collect import forked
 from pgaudit_roles.collect.snapshot import Snapshot
+from pgaudit_roles.core import cpus
 from pgaudit_roles.core.errors import CollectionError, UsageError
 from pgaudit_roles.reports import registry
 
 
 @pytest.fixture
 def idle_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(load_schedule, "spare_cpu", lambda: True)
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
 
 
 def fake_collect(spool: Any) -> Snapshot:
@@ -56,7 +56,7 @@ def test_the_snapshot_comes_from_a_child_and_its_files_are_ours(idle_core: None)
 def test_without_an_idle_core_or_with_threads_it_runs_here(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(load_schedule, "spare_cpu", lambda: False)
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
     assert not forked.available()
     order: list[str] = []
 
@@ -66,7 +66,7 @@ def test_without_an_idle_core_or_with_threads_it_runs_here(
 
     snap = forked.collect_with(collect, lambda: order.append("meanwhile"))
     assert snap.meta["pid"] == os.getpid() and order == ["collect", "meanwhile"]
-    monkeypatch.setattr(load_schedule, "spare_cpu", lambda: True)
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
     assert forked.available()
     monkeypatch.setattr(forked.threading, "active_count", lambda: 2)
     assert not forked.available()  # never fork a process with other threads
@@ -110,8 +110,19 @@ def test_a_child_that_dies_is_a_collection_error(idle_core: None) -> None:
         forked.collect_with(collect, lambda: None)
 
 
-def test_a_failure_here_ends_and_reaps_the_child(idle_core: None) -> None:
+def test_a_failure_here_ends_and_reaps_the_child(
+    idle_core: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     started = time.monotonic()
+    children: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        children.append(pid)
+        return pid
+
+    monkeypatch.setattr(forked.os, "fork", fork)
 
     def collect(spool: Any) -> Snapshot:
         time.sleep(30)  # a collection waiting on the server
@@ -123,8 +134,9 @@ def test_a_failure_here_ends_and_reaps_the_child(idle_core: None) -> None:
     with pytest.raises(KeyboardInterrupt):
         forked.collect_with(collect, meanwhile)
     assert time.monotonic() - started < 10
+    assert len(children) == 1
     with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child left, not even a zombie
+        os.waitpid(children[0], os.WNOHANG)  # reaped: not even a zombie left
 
 
 def test_the_evaluation_start_imports_what_a_scan_then_uses(tmp_path: Path) -> None:
@@ -206,8 +218,8 @@ def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
     for fork in (True, False):
         out = tmp_path / f"out-{fork}"
         code = (
-            "from pgaudit_roles.audit import load_schedule\n"
-            f"load_schedule.spare_cpu = lambda: {fork}\n"
+            "from pgaudit_roles.core import cpus\n"
+            f"cpus.spare_cpu = lambda: {fork}\n"
             "from pgaudit_roles.cli import main\nmain()"
         )
         done = subprocess.run(

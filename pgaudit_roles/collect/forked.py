@@ -11,7 +11,7 @@ parent created, so they are the parent's to keep or remove whatever the child do
 When it is not used (``collect_with`` then runs both in this process, one after the
 other): no ``os.fork``; another thread is running (forking a threaded process can copy
 a lock held by a thread that does not exist in the child); or no core is idle
-(``audit.load_schedule.spare_cpu``: a busy host gains nothing from a second process).
+(``core.cpus.spare_cpu``: a busy host gains nothing from a second process).
 
 Errors are the collector's own: a ``CollectionError`` or ``UsageError`` raised in the
 child is raised here with its message. A child that dies without an answer is a
@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..core import cpus
 from ..core.errors import CollectionError
 from .spool import Spool
 
@@ -38,9 +39,7 @@ def available() -> bool:
     """Whether :func:`collect_with` forks (see the module's docstring)."""
     if not hasattr(os, "fork") or threading.active_count() != 1:
         return False
-    from ..audit.load_schedule import spare_cpu
-
-    return spare_cpu()
+    return cpus.spare_cpu()
 
 
 def collect_with(

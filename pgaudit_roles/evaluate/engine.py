@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..audit import audit_schema, load_schedule
+from ..audit import audit_schema
 from ..audit.audit_schema import memory_limit, server_version_num
 from ..audit.limits import QueryTimeout
 from ..collect import coverage
+from ..core import cpus
 from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult
 from . import frameworks, remediation, rule_queries
 from .messages import render_message
@@ -239,9 +240,9 @@ def open_query_pool(
     try:
         audit_schema.tune_for_size(con, snapshot)
         # opened before the load, the rules' second connection runs load steps too when
-        # a core is free for it (load_schedule.spare_cpu)
+        # a core is free for it (core.cpus.spare_cpu)
         more = rule_queries.prepare(con, small=audit_schema.is_small(snapshot)) if extra else []
-        helpers = more if more and load_schedule.spare_cpu() else []
+        helpers = more if more and cpus.spare_cpu() else []
         audit_schema.load(
             snapshot, getattr(config, "naming", None), con, queries=queries, helpers=helpers
         )
