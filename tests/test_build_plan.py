@@ -23,6 +23,7 @@ from test_audit_schema import make
 from pgaudit_roles.audit import audit_schema, build_plan
 from pgaudit_roles.audit.audit_schema import AUDIT_TABLES, temp_macros
 from pgaudit_roles.audit.build_plan import STEPS, WRITER, plan, query_tables
+from pgaudit_roles.core import cpus
 from pgaudit_roles.evaluate import engine
 
 SQL_DIR = Path(audit_schema.__file__).resolve().parent / "sql"
@@ -381,12 +382,12 @@ def test_an_evaluation_loads_on_its_rule_connection_too(
         real(tasks, helpers, use, main)
 
     monkeypatch.setattr(load_schedule, "run", spy)
-    monkeypatch.setattr(load_schedule, "spare_cpu", lambda: True)
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
     rules = [r for r in builtin_rules if r.on_snapshot]
     two = engine.evaluate(snap, rules)
     assert seen == [1]
     engine.open_sandbox(snap).close()  # one connection: the load runs on it alone
-    monkeypatch.setattr(load_schedule, "spare_cpu", lambda: False)
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
     one = engine.evaluate(snap, rules)  # no idle core: one connection too
     assert seen == [1, 0, 0]
     # the same evaluation either way: every rule's outcome and finding, and the inventory

@@ -999,17 +999,23 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     the connection, never the caller's working directory)."""
     import duckdb
 
-    spill = tempfile.mkdtemp(prefix="pgaudit-duckdb-")
+    spill = None
     limit = memory_limit()
     try:
+        spill = tempfile.mkdtemp(prefix="pgaudit-duckdb-")
         con = duckdb.connect(":memory:", config={"memory_limit": limit, "temp_directory": spill})
-    except duckdb.Error as exc:
-        shutil.rmtree(spill, ignore_errors=True)
-        raise UsageError(
-            f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
-            f"such as 512MB or 2GB ({' '.join(str(exc).split())})"
-        ) from None
-    weakref.finalize(con, shutil.rmtree, spill, True)
+        weakref.finalize(con, shutil.rmtree, spill, True)
+    except BaseException as exc:
+        # also a signal that arrives while DuckDB opens the database (Python raises it
+        # when connect returns): the directory is not left behind without its finaliser
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+        if isinstance(exc, duckdb.Error):
+            raise UsageError(
+                f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
+                f"such as 512MB or 2GB ({' '.join(str(exc).split())})"
+            ) from None
+        raise
     con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
     # Row order is never relied on (rules and reports sort); not keeping it lets DuckDB
     # stream large inserts and joins in less memory.
