@@ -135,3 +135,21 @@ def test_json_text_ascii_shortcut_changes_nothing():
     for s in ["", '{"a": "b"}', "x\x7fy", "ascii \\n", "é\u202e\U0001f600\x85", "\x7f"]:
         assert common.json_text(s) == full(s), repr(s)
     assert common.json_text("x\x7fy") == "x\\u007fy"
+
+
+def test_the_shared_encoder_writes_what_json_dumps_writes():
+    import datetime as dt
+    import decimal
+
+    from pgaudit_roles.reports import json_report
+    from pgaudit_roles.reports.common import json_text
+
+    values = [
+        {"a": [1, 2.5, None, True], "é": "ü\u202e", "d": dt.date(2026, 1, 2)},
+        {"n": decimal.Decimal("1.10"), "t": dt.datetime(2026, 1, 2, 3, 4, 5), "s": {"x"}},
+        [],
+        "text",
+    ]
+    for v in values:
+        expected = json_text(json.dumps(v, ensure_ascii=False, default=str, sort_keys=False))
+        assert json_report._dumps(v) == expected
