@@ -1252,7 +1252,9 @@ class _Loader:
 
     def builds(self, table: str) -> bool:
         """Whether this load creates ``table`` (an audit name or ``internal.<name>``)."""
-        return self.plan is None or table in self.plan.tables
+        if self.plan is None:
+            return table not in build_plan.UNREAD
+        return table in self.plan.tables
 
     def x(self, sql: str, params: Any = None) -> Any:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
