@@ -786,6 +786,203 @@ def test_roles_kinds_and_apps_from_the_naming_policy() -> None:
     assert rows(con, "SELECT name, app, owner_kind FROM schemas") == [("api", "api", "owner")]
 
 
+def test_member_of_and_members_are_sorted_distinct_name_lists() -> None:
+    """roles.member_of/members: each name once, in code point order (Python's sort of
+    str, DuckDB's of UTF-8), also with several grant rows per pair (16+) and names that
+    differ in case, quotes and non-ASCII letters; a grant naming an unknown role adds
+    nothing."""
+    names = ["b", "B", "a", 'q"uote', "é", "Z", "ä", "a b", "_x", "zz"]
+    group_oids = list(range(200, 200 + len(names)))
+    grants = [member(g, 101) for g in group_oids] + [member(g, 102) for g in group_oids[:4]]
+    grants += [member(200, 101, grantor_oid=100), member(999, 101)]  # a second grantor; unknown
+    grants += [member(201, 103), member(201, 104), member(201, 100)]
+    con = audit_schema.load(
+        make(
+            roles=[
+                role(100, "owner"),
+                role(101, "m"),
+                role(102, "n"),
+                role(103, "Ö"),
+                role(104, "Ab"),
+                *(role(o, n) for o, n in zip(group_oids, names, strict=True)),
+            ],
+            memberships=grants,
+        )
+    )
+    got = {n: (mo, ms) for n, mo, ms in rows(con, "SELECT name, member_of, members FROM roles")}
+    assert got["m"] == (sorted(names), [])
+    assert got["n"] == (sorted(names[:4]), [])
+    assert got["b"][1] == ["m", "n"]
+    assert got["B"][1] == sorted(["m", "n", "Ö", "Ab", "owner"]) == ["Ab", "m", "n", "owner", "Ö"]
+    assert got["owner"] == (["B"], [])
+    assert got["postgres"] == ([], [])
+
+
+def test_a_load_makes_its_json_directory_only_when_it_writes_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Small tables go in as parameters: no temporary directory at all. A JSON insert makes
+    one, and it is gone after the load."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made: list[str] = []
+    real = tempfile.mkdtemp
+
+    def spy(*args: Any, **kwargs: Any) -> str:
+        path = real(*args, **kwargs)
+        made.append(path)
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+    snap = make(roles=[role(100, "owner")], db={"schemas": [SCHEMA]})
+    audit_schema.load(snap, con=duckdb.connect())
+    assert made == []
+    monkeypatch.setattr(audit_schema, "UNNEST_INSERT_ROWS", 0)
+    con = audit_schema.load(snap, con=duckdb.connect())
+    assert len(made) == 1 and "pgaudit-load-" in made[0]
+    assert not Path(made[0]).exists()
+    assert rows(con, "SELECT name FROM schemas") == [("app",)]
+
+
+def _every_driving_table() -> Snapshot:
+    """A snapshot whose every table in ``audit_schema._DRIVEN_BY`` has a row that its
+    statement keeps."""
+    return make(
+        roles=[role(100, "owner"), role(101, "app", login=True)],
+        db={
+            "schemas": [SCHEMA],
+            "objects": [
+                obj(1000, "relation", "table", "t"),
+                obj(1001, "function", "function", "f", identity_args=""),
+            ],
+            "rls_tables": [{"table_oid": 1000, "row_security": True, "force_row_security": False}],
+            "policies": [
+                {
+                    "oid": 7,
+                    "table_oid": 1000,
+                    "name": "p",
+                    "command": "r",
+                    "permissive": True,
+                    "role_oids": [101, 0],
+                    "using_expr": "true",
+                    "check_expr": None,
+                }
+            ],
+            "triggers": [
+                {
+                    "oid": 8,
+                    "table_oid": 1000,
+                    "name": "tg",
+                    "function_oid": 1001,
+                    "function_owner_oid": 100,
+                    "function_identity": "app.f()",
+                    "function_security_definer": False,
+                    "events": ["INSERT"],
+                    "enabled": "O",
+                }
+            ],
+            "event_triggers": [
+                {
+                    "oid": 9,
+                    "name": "et",
+                    "event": "ddl_command_end",
+                    "owner_oid": 100,
+                    "function_oid": 1001,
+                    "function_owner_oid": 100,
+                    "function_identity": "app.f()",
+                    "function_security_definer": False,
+                    "enabled": "O",
+                }
+            ],
+            "user_mappings": [
+                {
+                    "oid": 10,
+                    "server_oid": 11,
+                    "server_name": "srv",
+                    "user_oid": 0,
+                    "option_names": ["user"],
+                }
+            ],
+            "functions": [
+                {
+                    "oid": 1001,
+                    "security_definer": False,
+                    "config": None,
+                    "language": "sql",
+                    "leakproof": False,
+                }
+            ],
+            "extensions": [
+                {
+                    "oid": 12,
+                    "name": "plpgsql",
+                    "owner_oid": 10,
+                    "schema_oid": 2200,
+                    "version": "1.0",
+                }
+            ],
+            "default_acls": [
+                {
+                    "oid": 13,
+                    "creator_oid": 100,
+                    "schema_oid": 0,
+                    "objtype": "r",
+                    "grantor_oid": 100,
+                    "grantee_oid": 101,
+                    "privilege": "SELECT",
+                    "grantable": False,
+                }
+            ],
+        },
+    )
+
+
+def test_statements_driven_by_an_empty_raw_table_insert_nothing() -> None:
+    """Each statement the loader skips when its raw table got no row (``_DRIVEN_BY``)
+    inserts rows when that table has them and none when it is empty, whatever the other
+    tables hold: skipping it changes nothing."""
+    con = audit_schema.load(_every_driving_table())
+    for name, source in audit_schema._DRIVEN_BY.items():
+        sql = audit_schema._sql(name)
+        target = sql.split()[2]
+        con.execute(f"CREATE OR REPLACE TABLE _zz AS SELECT * FROM {target} LIMIT 0")
+        redirected = sql.replace(f"INSERT INTO {target} ", "INSERT INTO _zz ", 1)
+        assert redirected != sql, name
+        assert con.execute(redirected).fetchone()[0] > 0, name  # the fixture feeds it
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _saved AS SELECT * FROM {source}")
+        con.execute(f"DELETE FROM {source}")
+        assert con.execute(redirected).fetchone()[0] == 0, name
+        con.execute(f"INSERT INTO {source} SELECT * FROM _saved")
+
+
+def test_skipped_statements_leave_the_same_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot with none of the driving tables' rows: the loader runs none of their
+    statements, and every table is what running them all gives."""
+    snap = make(roles=[role(100, "owner")], db={"schemas": [SCHEMA]})
+    ran: list[str] = []
+    real = audit_schema._Loader.x
+
+    def spy(self: Any, sql: str, params: Any = None) -> Any:
+        ran.append(sql)
+        return real(self, sql, params)
+
+    monkeypatch.setattr(audit_schema._Loader, "x", spy)
+    skipped = audit_schema.load(snap)
+    for name in audit_schema._DRIVEN_BY:
+        assert audit_schema._sql(name) not in ran, name
+    monkeypatch.setattr(audit_schema, "_DRIVEN_BY", {})
+    ran.clear()
+    every = audit_schema.load(snap)
+    assert audit_schema._sql("load_policies") in ran
+    for name in audit_schema.AUDIT_TABLES:
+        q = f'SELECT * FROM "{name}" ORDER BY ALL'  # noqa: S608 - documented names
+        assert skipped.execute(q).fetchall() == every.execute(q).fetchall(), name
+    full = audit_schema.load(_every_driving_table())
+    for table in ("policies", "triggers", "event_triggers", "user_mappings", "rls_tables"):
+        assert full.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1, table
+
+
 # --- quoting and load paths ---------------------------------------------------------------
 
 _names = st.text(

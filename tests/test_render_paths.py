@@ -162,3 +162,22 @@ def test_as_is_values_are_what_plain_returns(value: Any) -> None:
     assert type(value) in _AS_IS
     out = _plain(value)
     assert out is value or (out == value and type(out) is type(value))
+
+
+def test_plain_of_nested_values_keeps_its_conversions() -> None:
+    """Lists and structs take the same shortcut for their items: converted items are still
+    converted, as-is items are the same objects."""
+    import datetime as dt
+    import decimal
+    import uuid
+
+    u = uuid.UUID(int=5)
+    value = {
+        "a": [1, "x", None, decimal.Decimal("2"), decimal.Decimal("2.5"), [True, u]],
+        7: {"d": dt.date(2026, 1, 2), "b": b"\x01", "t": dt.timedelta(seconds=3)},
+    }
+    assert _plain(value) == {
+        "a": [1, "x", None, 2, 2.5, [True, str(u)]],
+        "7": {"d": "2026-01-02", "b": "01", "t": 3.0},
+    }
+    assert _plain(("s", 1.5)) == ["s", 1.5]

@@ -195,7 +195,6 @@ def test_cards_with_a_privilege_table_skip_the_generic_view():
     """context() builds a login card's generic privilege view only when the card has no
     table (the template shows one or the other): the page is the same bytes as with the
     generic view built for every card."""
-    import dataclasses
     import io
 
     result = full_result()
@@ -204,12 +203,10 @@ def test_cards_with_a_privilege_table_skip_the_generic_view():
     tables = [c for c in page.logins if c.priv_table is not None]
     assert tables and all(c.privileges is None for c in tables)
     assert any(c.priv_table is None and c.privileges is not None for c in page.logins)
-    both = dataclasses.replace(
-        page,
+    both = page._replace(
         logins=tuple(
-            dataclasses.replace(c, privileges=html_report._plain(privs.get(c.name)))
-            for c in page.logins
-        ),
+            c._replace(privileges=html_report._plain(privs.get(c.name))) for c in page.logins
+        )
     )
     assert any(c.privileges is not None for c in both.logins if c.priv_table is not None)
     lean, full = io.StringIO(), io.StringIO()

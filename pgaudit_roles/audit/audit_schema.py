@@ -22,12 +22,14 @@ user-supplied SQL.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import shutil
 import tempfile
+import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +40,7 @@ from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
 from ..collect.coverage import rows as coverage_rows
 from ..collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
 from ..core.errors import UsageError
-from . import acl_defaults, build_plan, escalation
+from . import acl_defaults, build_plan, escalation, load_schedule
 from .effective import EFFECTIVE_PRIVILEGES_SQL, build_role_closure
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
 from .hba_analysis import analyze_facts
@@ -952,11 +954,14 @@ def load(
     con: duckdb.DuckDBPyConnection | None = None,
     *,
     queries: Sequence[str] | None = None,
+    helpers: Sequence[Any] = (),
 ) -> duckdb.DuckDBPyConnection:
     """Build the audit schema for ``snapshot`` in ``con`` (a new in-memory DB by default).
 
     With ``queries``, only the tables they read and what those are built from
-    (``build_plan``): the others do not exist in ``con``. None: the whole schema."""
+    (``build_plan``): the others do not exist in ``con``. None: the whole schema.
+    ``helpers``: more connections to the same database, with the audit schema's temporary
+    macros, that run steps whose inputs are ready (``load_schedule``)."""
     import duckdb
 
     policy = policy or NamingPolicy()
@@ -965,7 +970,7 @@ def load(
         tune_for_size(con, snapshot)
     version = server_version_num(snapshot.meta)
     try:
-        _Loader(con, snapshot, policy, version).run(queries)
+        _Loader(con, snapshot, policy, version).run(queries, helpers)
     except duckdb.OutOfMemoryException as exc:
         raise UsageError(
             f"building the audit schema needs more memory than {memory_limit()} "
@@ -994,17 +999,23 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     the connection, never the caller's working directory)."""
     import duckdb
 
-    spill = tempfile.mkdtemp(prefix="pgaudit-duckdb-")
+    spill = None
     limit = memory_limit()
     try:
+        spill = tempfile.mkdtemp(prefix="pgaudit-duckdb-")
         con = duckdb.connect(":memory:", config={"memory_limit": limit, "temp_directory": spill})
-    except duckdb.Error as exc:
-        shutil.rmtree(spill, ignore_errors=True)
-        raise UsageError(
-            f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
-            f"such as 512MB or 2GB ({' '.join(str(exc).split())})"
-        ) from None
-    weakref.finalize(con, shutil.rmtree, spill, True)
+        weakref.finalize(con, shutil.rmtree, spill, True)
+    except BaseException as exc:
+        # also a signal that arrives while DuckDB opens the database (Python raises it
+        # when connect returns): the directory is not left behind without its finaliser
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+        if isinstance(exc, duckdb.Error):
+            raise UsageError(
+                f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
+                f"such as 512MB or 2GB ({' '.join(str(exc).split())})"
+            ) from None
+        raise
     con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
     # Row order is never relied on (rules and reports sort); not keeping it lets DuckDB
     # stream large inserts and joins in less memory.
@@ -1170,6 +1181,21 @@ _INTERNAL_TABLES: dict[str, list[tuple[str, str]]] = {
 }
 """Loader tables in ``internal`` filled from Python (besides the raw snapshot tables)."""
 
+_DRIVEN_BY: dict[str, str] = {
+    "load_rls_tables": "internal.db_rls_tables_raw",
+    "load_policies": "internal.db_policies_raw",
+    "load_triggers": "internal.db_triggers_raw",
+    "load_event_triggers": "internal.db_event_triggers_raw",
+    "load_user_mappings": "internal.db_user_mappings_raw",
+    "load_functions": "internal.db_functions_raw",
+    "load_extensions": "internal.db_extensions_raw",
+    "load_default_privileges": "internal.db_default_acls_raw",
+}
+"""Loader statements whose every row comes from one raw table (it is the FROM of the
+statement, or inner-joined to it): with that table empty the statement inserts nothing,
+so ``_Loader._load`` skips it. ``tests/test_audit_schema.py`` checks each statement gives
+no row over an empty source whatever the other tables hold."""
+
 UNNEST_INSERT_ROWS = 1_000
 """Up to this many rows (in one batch) are inserted from list parameters (``unnest``)
 rather than through a temporary JSON file: for the reference tables and a small
@@ -1178,19 +1204,46 @@ with DuckDB 2.0); from a few thousand rows on the file is faster. Both paths giv
 rows (``tests/test_audit_schema.py`` compares them)."""
 
 
+MAIN_THREAD_STEPS = frozenset({"role_closure", "escalation", "hba"})
+"""Load steps that can spend long in Python (graph searches, pg_hba analysis): they run
+on the caller's thread, where a signal interrupts them at once (``load_schedule``)."""
+
+
 class _Loader:
     """One load: raw snapshot tables into ``internal``, then the audit tables by SQL."""
 
     def __init__(
         self, con: Any, snapshot: Snapshot, policy: NamingPolicy, version: int | None
     ) -> None:
-        self.con = con
+        self.main = con
+        self._local = threading.local()
         self.snap = snapshot
         self.policy = policy
         self.version = version
+        self.external = False
+        """DuckDB may read files (not a locked-down connection): the JSON and column-file
+        paths are open."""
         self.tmpdir: str | None = None
-        self.files = 0
+        """The private directory of this load's JSON files, made on first use
+        (:meth:`_json_dir`): a scan's tables are column files or small enough for
+        parameters, and making and removing an unused directory cost up to a few ms of
+        wall time on a busy disk."""
+        self._tmpdir_lock = threading.Lock()
+        self.filled: set[str] = set()
+        """The tables :meth:`insert` or :meth:`_insert_files` gave rows (or column files
+        that may hold some): a statement that reads rows only from a table not in it is
+        skipped (:data:`_DRIVEN_BY`)."""
+        self.files = itertools.count(1)
         self.plan: build_plan.Plan | None = None
+
+    @property
+    def con(self) -> Any:
+        """The connection this thread's steps run on (``load_schedule``): ``main``, or
+        the helper connection of the thread that runs the step."""
+        return getattr(self._local, "con", self.main)
+
+    def use(self, con: Any) -> None:
+        self._local.con = con
 
     def builds(self, table: str) -> bool:
         """Whether this load creates ``table`` (an audit name or ``internal.<name>``)."""
@@ -1199,44 +1252,74 @@ class _Loader:
     def x(self, sql: str, params: Any = None) -> Any:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
 
-    def run(self, queries: Sequence[str] | None = None) -> None:
-        """Every step of ``build_plan.STEPS`` in order, or with ``queries`` those its plan
-        needs (the whole schema when the plan cannot be made)."""
+    def run(self, queries: Sequence[str] | None = None, helpers: Sequence[Any] = ()) -> None:
+        """Every step of ``build_plan.STEPS``, or with ``queries`` those its plan needs (the
+        whole schema when the plan cannot be made): in order, or on ``helpers`` too as
+        their inputs are ready (``load_schedule``)."""
         external = self.x("SELECT current_setting('enable_external_access')").fetchone()[0]
-        with tempfile.TemporaryDirectory(prefix="pgaudit-load-") as tmp:
-            self.tmpdir = tmp if external in (True, "true", "True") else None
-            # first: the query parser needs them
-            self.x(";\n".join(temp_macros(small=is_small(self.snap))))
-            if queries is not None:
-                tables = build_plan.query_tables(self.con, queries)
-                self.plan = None if tables is None else build_plan.plan(tables)
-            # every table up front, in one call: DDL statements are cheap, the round trips
-            # and the per-call overhead of 60 separate ones were not
-            self.x(";\n".join(self._ddl()))
-            steps = {
-                "raw": self._raw,
-                "reference": self._reference_tables,
-                "memberships": self._memberships,
-                "role_closure": lambda: build_role_closure(self.con, self.version),
-                "roles": self._roles,
-                "databases": self._databases,
-                "schemas_objects": self._schemas_objects,
-                "acl_objects": self._acl_objects,
-                "privileges": self._privileges,
-                "default_privileges": self._default_privileges,
-                "functions_extensions": self._functions_extensions,
-                "rls_code": self._rls_code,
-                "settings": self._settings,
-                "hba": self._hba,
-                "meta": self._meta,
-                "column_privileges": lambda: self.x(_sql("view_column_privileges")),
-                "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
-                "escalation": lambda: escalation.build(self.con, self.version),
-            }
-            assert list(steps) == [s.name for s in build_plan.STEPS]
-            for step in build_plan.STEPS:
-                if self.plan is None or step.name in self.plan.steps:
-                    steps[step.name]()
+        self.external = external in (True, "true", "True")
+        try:
+            self._run(queries, helpers)
+        finally:
+            if self.tmpdir is not None:
+                shutil.rmtree(self.tmpdir, ignore_errors=True)
+                self.tmpdir = None
+
+    def _json_dir(self) -> str:
+        """This load's private directory for JSON files (made now if not yet; steps on
+        two threads may ask at once)."""
+        with self._tmpdir_lock:
+            if self.tmpdir is None:
+                self.tmpdir = tempfile.mkdtemp(prefix="pgaudit-load-")
+            return self.tmpdir
+
+    def _run(self, queries: Sequence[str] | None, helpers: Sequence[Any]) -> None:
+        # first: the query parser needs them
+        self.x(";\n".join(temp_macros(small=is_small(self.snap))))
+        if queries is not None:
+            tables = build_plan.query_tables(self.con, queries)
+            self.plan = None if tables is None else build_plan.plan(tables)
+        # every table up front, in one call: DDL statements are cheap, the round trips
+        # and the per-call overhead of 60 separate ones were not
+        self.x(";\n".join(self._ddl()))
+        steps = {
+            "raw": lambda: None,  # split into per-table tasks below
+            "reference": self._reference_tables,
+            "memberships": self._memberships,
+            "role_closure": lambda: build_role_closure(self.con, self.version),
+            "roles": self._roles,
+            "databases": self._databases,
+            "schemas_objects": self._schemas_objects,
+            "acl_objects": self._acl_objects,
+            "privileges": self._privileges,
+            "default_privileges": self._default_privileges,
+            "functions_extensions": self._functions_extensions,
+            "rls_code": self._rls_code,
+            "settings": self._settings,
+            "hba": self._hba,
+            "meta": self._meta,
+            "column_privileges": lambda: self.x(_sql("view_column_privileges")),
+            "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
+            "escalation": lambda: escalation.build(self.con, self.version),
+        }
+        assert list(steps) == [s.name for s in build_plan.STEPS]
+        tasks: list[load_schedule.Task] = []
+        for step in build_plan.STEPS:
+            if self.plan is not None and step.name not in self.plan.steps:
+                continue
+            if step.name == "raw":  # one task per table: nothing reads them all
+                tasks.extend(self._raw_tasks())
+            else:
+                tasks.append(
+                    load_schedule.Task(
+                        step.name,
+                        step.writes,
+                        step.reads,
+                        steps[step.name],
+                        main_only=step.name in MAIN_THREAD_STEPS,
+                    )
+                )
+        load_schedule.run(tasks, helpers, self.use, self.main)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -1280,9 +1363,10 @@ class _Loader:
         batches = [(p, rows) for p, rows in batches if rows]
         if not batches:
             return
+        self.filled.add(table)
         names = [n for n, _ in prefix] + [n for n, _ in columns]
         target = f"{table} ({', '.join(chr(34) + n + chr(34) for n in names)})"
-        if self.tmpdir is None or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
+        if not self.external or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
             self._insert_unnest(target, columns, batches, prefix)
             return
         exprs = []
@@ -1291,8 +1375,7 @@ class _Loader:
         files: list[str] = []
         mapping: list[str] = []
         for pvals, rows in batches:
-            self.files += 1
-            path = os.path.join(self.tmpdir, f"t{self.files}.json")
+            path = os.path.join(self._json_dir(), f"t{next(self.files)}.json")
             with open(path, "w", encoding="utf-8") as fh:
                 # dumps, not dump: the C encoder in one call is ~5x faster than dump's
                 # chunked iterencode for millions of rows
@@ -1332,6 +1415,7 @@ class _Loader:
         tables = [(oid, t) for oid, t in tables if not empty_csv(t)]
         if not tables:
             return
+        self.filled.add(target)
         names = [n for n, _ in columns]
         types = [t for _, t in columns]
         paths = [t.file for _oid, t in tables if t.file is not None]
@@ -1365,40 +1449,51 @@ class _Loader:
 
     # -- raw snapshot -------------------------------------------------------------------
 
-    def _raw(self) -> None:
-        snap = self.snap
+    def _raw_tasks(self) -> list[load_schedule.Task]:
+        """The ``raw`` step, a task per snapshot table: each inserts one ``internal``
+        table and reads nothing of the audit schema."""
+        out: list[tuple[str, Callable[[], None]]] = []
         for name, spec in CLUSTER_TABLES.items():
-            if not self.builds(f"internal.{name}_raw"):
-                continue
-            cols = [(c[0], c[1]) for c in spec]
-            t = snap.table(name)
-            _check_columns(t.columns, cols, name)
-            self.insert(f"internal.{name}_raw", cols, [((), t.rows)])
-        dbcols = [("database_oid", "BIGINT")]
+            out.append((f"internal.{name}_raw", functools.partial(self._raw_cluster, name, spec)))
         for name, spec in DATABASE_TABLES.items():
-            if not self.builds(f"internal.db_{name}_raw"):
+            out.append(
+                (f"internal.db_{name}_raw", functools.partial(self._raw_database, name, spec))
+            )
+        out.append(("internal.db_status", self._raw_status))
+        return [
+            load_schedule.Task(f"raw {table}", (table,), (), fn)
+            for table, fn in out
+            if self.builds(table)
+        ]
+
+    def _raw_cluster(self, name: str, spec: Sequence[tuple[str, ...]]) -> None:
+        cols = [(c[0], c[1]) for c in spec]
+        t = self.snap.table(name)
+        _check_columns(t.columns, cols, name)
+        self.insert(f"internal.{name}_raw", cols, [((), t.rows)])
+
+    def _raw_database(self, name: str, spec: Sequence[tuple[str, ...]]) -> None:
+        cols = [(c[0], c[1]) for c in spec]
+        batches = []
+        files: dict[str, list[tuple[int, Table]]] = {}
+        for d in self.snap.databases:
+            if d.status != "collected":
                 continue
-            cols = [(c[0], c[1]) for c in spec]
-            batches = []
-            files: dict[str, list[tuple[int, Table]]] = {}
-            for d in snap.databases:
-                if d.status != "collected":
-                    continue
-                t = d.table(name)
-                _check_columns(t.columns, cols, f"{d.name}.{name}")
-                if t.file is not None and self.tmpdir is not None:
-                    files.setdefault(t.file_format, []).append((d.oid, t))
-                else:
-                    batches.append(((d.oid,), t.rows))
-            self.insert(f"internal.db_{name}_raw", cols, batches, dbcols)
-            for fmt, tables in files.items():
-                self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
-        if not self.builds("internal.db_status"):
-            return
+            t = d.table(name)
+            _check_columns(t.columns, cols, f"{d.name}.{name}")
+            if t.file is not None and self.external:
+                files.setdefault(t.file_format, []).append((d.oid, t))
+            else:
+                batches.append(((d.oid,), t.rows))
+        self.insert(f"internal.db_{name}_raw", cols, batches, [("database_oid", "BIGINT")])
+        for fmt, tables in files.items():
+            self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
+
+    def _raw_status(self) -> None:
         self.insert(
             "internal.db_status",
             _INTERNAL_TABLES["db_status"],
-            [((), [[d.oid, d.name, d.status, d.reason] for d in snap.databases])],
+            [((), [[d.oid, d.name, d.status, d.reason] for d in self.snap.databases])],
         )
 
     def _reference_tables(self) -> None:
@@ -1509,23 +1604,32 @@ class _Loader:
         self.x(_sql("load_privileges"))
 
     def _default_privileges(self) -> None:
-        self.x(_sql("load_default_privileges"))
+        self._load("load_default_privileges")
         self.x(
             _sql("load_default_privileges_effective"),
             {"per_schema": list(acl_defaults.PER_SCHEMA_OBJTYPES)},
         )
 
     def _functions_extensions(self) -> None:
-        self.x(_sql("load_functions"))
-        self.x(_sql("load_extensions"))
+        self._load("load_functions")
+        self._load("load_extensions")
 
     def _rls_code(self) -> None:
         """Row-level security, triggers, event triggers and user mappings, with names."""
-        self.x(_sql("load_rls_tables"))
-        self.x(_sql("load_policies"))
-        self.x(_sql("load_triggers"))
-        self.x(_sql("load_event_triggers"))
-        self.x(_sql("load_user_mappings"))
+        self._load("load_rls_tables")
+        self._load("load_policies")
+        self._load("load_triggers")
+        self._load("load_event_triggers")
+        self._load("load_user_mappings")
+
+    def _load(self, name: str, params: Any = None) -> None:
+        """Run ``sql/<name>.sql``, unless the raw table its rows come from
+        (:data:`_DRIVEN_BY`) got none: then it would insert nothing, and planning it cost
+        1-3 ms (most clusters have no policies, triggers, event triggers or user mappings,
+        many no default privileges)."""
+        source = _DRIVEN_BY.get(name)
+        if source is None or source in self.filled:
+            self.x(_sql(name), params)
 
     def _settings(self) -> None:
         self.x("INSERT INTO settings BY NAME SELECT * FROM internal.settings_raw")

@@ -16,7 +16,6 @@ anything beyond is summarised (counts by database and role) and left to the JSON
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 from collections import Counter
 from pathlib import Path
@@ -701,7 +700,7 @@ def write_page(page: Page, fh: IO[str]) -> None:
         f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}"
     )
     if page.graph:  # ElementTree-escaped SVG
-        page = dataclasses.replace(page, graph=Markup(page.graph))
+        page = page._replace(graph=Markup(page.graph))
     assets = Assets(csp=csp, css=Markup(css), js=Markup(js))  # our own static files, not data
     for chunk in env.get_template("report.html.j2").generate(page=page, assets=assets):
         fh.write(chunk)
