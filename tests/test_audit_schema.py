@@ -1066,6 +1066,72 @@ def test_json_file_and_parameter_insert_paths_give_the_same_schema(
     assert roles >= 3
 
 
+_HOSTILE_TEXT = [
+    "plain",
+    "",
+    'Weird "quoted"',
+    "new\nline",
+    "back\\slash",
+    "ünïcødé_名前",
+    "emoji \U0001f600",
+    "\u202eevil\u2028sep\u2029",
+    "\x01\x1f ctl \x7f",
+    "a\x00b",
+    '{"json": [1]}',
+    "[1, 2]",
+    "null",
+    "true",
+    " 12 ",
+]
+
+
+def test_json_inserts_read_back_exactly_the_rows_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JSON insert reads a table of scalars as text and casts it, a table with a list
+    column as JSON values: both give back exactly the Python rows (hostile text, NULL
+    and empty apart, 64- and 32-bit extremes), as the parameter path does."""
+    objects = [
+        [
+            cls,
+            2**62 + n,
+            text,
+            n - 2**31 if n % 2 else None,
+            text or None,
+            None,
+            n,
+            "explicit",
+            None if n % 3 else text,
+            n % 2 == 0,
+        ]
+        for n, (cls, text) in enumerate(
+            (c, t) for c in ("relation", "function") for t in _HOSTILE_TEXT
+        )
+    ]
+    objects += [["type", 2**63 - 1, "max", -(2**63), "m", "", 2**31 - 1, "default", None, None]]
+    functions = [
+        [3000 + n, n % 2 == 0, None if n % 4 == 0 else [text, "", "x"], text or None, None]
+        for n, text in enumerate(_HOSTILE_TEXT)
+    ]
+    snap = make(db={"objects": [], "functions": []})
+    snap.databases[0].tables["objects"] = Table(
+        columns=[c[0] for c in DATABASE_TABLES["objects"]], rows=objects
+    )
+    snap.databases[0].tables["functions"] = Table(
+        columns=[c[0] for c in DATABASE_TABLES["functions"]], rows=functions
+    )
+    loaded = {}
+    for limit in (0, 10**9):  # every table through a JSON file, then as parameters
+        monkeypatch.setattr(audit_schema, "UNNEST_INSERT_ROWS", limit)
+        con = audit_schema.load(snap)
+        loaded[limit] = [
+            [list(r[1:]) for r in con.execute(f"SELECT * FROM internal.db_{t}_raw").fetchall()]
+            for t in ("objects", "functions")
+        ]
+    key = repr
+    for got in loaded.values():
+        assert sorted(got[0], key=key) == sorted(objects, key=key)
+        assert sorted(got[1], key=key) == sorted(functions, key=key)
+
+
 def test_lock_down_blocks_file_access() -> None:
     con = audit_schema.load(make())
     audit_schema.lock_down(con)
