@@ -17,6 +17,7 @@ import click
 
 from . import __version__
 from .core.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE, AuditError
+from .core.gcpolicy import for_one_command
 from .core.signals import EXIT_SIGTERM, exit_code, install
 from .core.text import printable
 
@@ -165,9 +166,16 @@ def cli(_verbose_flag: bool) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: every way a command can end becomes one line on stderr and a code
-    from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``."""
+    from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``. The command
+    runs with the garbage collector set for one run (``core.gcpolicy``)."""
     args = sys.argv[1:] if argv is None else argv
     install()
+    with for_one_command():
+        return _run(args)
+
+
+def _run(args: list[str]) -> Any:
+    """The command, and what each way it ends prints and exits with (see :func:`main`)."""
     try:
         return cli.main(args=args, prog_name="pgaudit-roles", standalone_mode=False)
     except click.exceptions.Exit as exc:
