@@ -396,3 +396,37 @@ def test_an_evaluation_loads_on_its_rule_connection_too(
     ]
     assert [f.__dict__ for f in two.findings] == [f.__dict__ for f in one.findings]
     assert two.findings and two.inventory == one.inventory
+
+
+def test_a_full_build_leaves_out_exactly_the_raw_tables_no_step_reads() -> None:
+    """``build_plan.UNREAD`` is the raw tables no step reads (a step that starts reading
+    one fails this until it is built again); a full load creates none of them and the
+    audit tables they were copied for are still filled."""
+    read = {t for s in STEPS for t in s.reads}
+    assert build_plan.UNREAD == {t for t in build_plan.RAW_TABLES if t not in read}
+    assert build_plan.UNREAD  # internal.hba_rules_raw: hba_rules comes from Python
+    rule = {
+        "rule_number": 1,
+        "file_name": "/etc/pg_hba.conf",
+        "line_number": 1,
+        "type": "host",
+        "databases": ["all"],
+        "users": ["all"],
+        "address": "0.0.0.0",
+        "netmask": "0.0.0.0",
+        "auth_method": "trust",
+        "options": None,
+        "error": None,
+    }
+    con = audit_schema.load(make(extra={"hba_rules": [rule]}))
+    have = {
+        f"{s}.{t}"
+        for s, t in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    }
+    assert not {t for t in build_plan.UNREAD if t in have}
+    assert "internal.roles_raw" in have
+    assert con.execute("SELECT auth_method, is_all_addresses FROM hba_rules").fetchall() == [
+        ("trust", True)
+    ]

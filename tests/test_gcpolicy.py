@@ -3,6 +3,7 @@ restored after, whatever way the command ends; cycles are still collected. Pure,
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import weakref
 from collections.abc import Iterator
@@ -106,3 +107,34 @@ def test_a_fleet_child_audits_with_the_policy(monkeypatch: pytest.MonkeyPatch) -
     proc.join(30)
     assert proc.exitcode == 0 and payload.status == "audited"
     assert payload.reason == repr((gcpolicy.YOUNG, gcpolicy.OLDER, gcpolicy.OLDER))
+
+
+def test_the_console_script_leaves_what_it_kept_frozen_for_the_shutdown() -> None:
+    """``pgaudit-roles`` (the installed script) is ``cli.console_main``: it exits with
+    ``main``'s code, and what the run kept is frozen, so the interpreter's shutdown
+    collections skip it. ``main`` itself, which tests call in their process, does not."""
+    import subprocess
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    from pgaudit_roles import cli
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["pgaudit-roles"] == "pgaudit_roles.cli:console_main"
+    code = (
+        "import atexit, gc, sys\n"
+        "from pgaudit_roles.cli import console_main\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+        "console_main()\n"
+    )
+    for args, rc in ((["--version"], 0), (["check", "/nonexistent/snap.json"], 2)):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == rc, done.stderr
+        assert done.stderr.splitlines()[-1] == "frozen True", done.stderr
+    before = gc.get_freeze_count()
+    with contextlib.suppress(SystemExit):
+        cli.main(["--version"])
+    assert gc.get_freeze_count() == before  # main alone freezes nothing for good

@@ -45,6 +45,7 @@ from .effective import EFFECTIVE_PRIVILEGES_SQL, build_role_closure
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
 from .hba_analysis import analyze_facts
 from .naming import NamingPolicy
+from .rows import json_source, write_json
 
 if TYPE_CHECKING:
     import duckdb
@@ -1196,11 +1197,6 @@ statement, or inner-joined to it): with that table empty the statement inserts n
 so ``_Loader._load`` skips it. ``tests/test_audit_schema.py`` checks each statement gives
 no row over an empty source whatever the other tables hold."""
 
-_JSON_TEXT_TYPES = frozenset({"VARCHAR", "BIGINT", "INTEGER", "BOOLEAN"})
-"""Column types a JSON insert reads as text and casts (``_Loader.insert``): JSON strings,
-integers, booleans and null read as text are the value itself (no DOUBLE, whose text
-form could round)."""
-
 UNNEST_INSERT_ROWS = 1_000
 """Up to this many rows (in one batch) are inserted from list parameters (``unnest``)
 rather than through a temporary JSON file: for the reference tables and a small
@@ -1252,7 +1248,9 @@ class _Loader:
 
     def builds(self, table: str) -> bool:
         """Whether this load creates ``table`` (an audit name or ``internal.<name>``)."""
-        return self.plan is None or table in self.plan.tables
+        if self.plan is None:
+            return table not in build_plan.UNREAD
+        return table in self.plan.tables
 
     def x(self, sql: str, params: Any = None) -> Any:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
@@ -1305,7 +1303,9 @@ class _Loader:
             "meta": self._meta,
             "column_privileges": lambda: self.x(_sql("view_column_privileges")),
             "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
-            "escalation": lambda: escalation.build(self.con, self.version),
+            "escalation": lambda: escalation.build(
+                self.con, self.version, json_dir=self._json_dir if self.external else None
+            ),
         }
         assert list(steps) == [s.name for s in build_plan.STEPS]
         tasks: list[load_schedule.Task] = []
@@ -1374,42 +1374,21 @@ class _Loader:
         if not self.external or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
             self._insert_unnest(target, columns, batches, prefix)
             return
-        exprs = []
-        # Rows of scalars (every big table of a snapshot) are read as text lists and cast:
-        # 16 ms for the small snapshot's 41,177 ACL rows where JSON values and ->> took
-        # 25 ms. A list column keeps the JSON values (its text is JSON, not a DuckDB
-        # list literal). Both give the rows json.dumps was given (tests/test_audit_schema.py).
-        scalar = all(ty in _JSON_TEXT_TYPES for _n, ty in columns)
-        for i, (_n, ty) in enumerate(columns, start=1):
-            if ty == "VARCHAR":
-                exprs.append(f"r.json[{i}]" if scalar else f"r.json[{i}]->>'$'")
-            else:
-                exprs.append(f"CAST(r.json[{i}] AS {ty})")
         files: list[str] = []
         mapping: list[str] = []
         for pvals, rows in batches:
             path = os.path.join(self._json_dir(), f"t{next(self.files)}.json")
-            with open(path, "w", encoding="utf-8") as fh:
-                # dumps, not dump: the C encoder in one call is ~5x faster than dump's
-                # chunked iterencode for millions of rows
-                fh.write(json.dumps(rows, default=str))
+            write_json(path, rows)
             files.append(path)
             mapping.append(
                 "(" + ", ".join([duckdb_literal(path)] + [_literal(v) for v in pvals]) + ")"
             )
+        exprs, source = json_source(files, columns)
         pcols = [f"m.p{i}::{ty}" for i, (_n, ty) in enumerate(prefix)]
         mcols = ", ".join(["fn"] + [f"p{i}" for i in range(len(prefix))])
-        file_list = "[" + ", ".join(duckdb_literal(f) for f in files) + "]"
-        # The reader allocates this much per thread up front: bound it by the data, not
-        # by a constant that alone would exceed the memory cap.
-        biggest = max(os.path.getsize(f) for f in files)
-        max_object = max(16 << 20, min(1 << 30, biggest + 1))
         self.x(f"""INSERT INTO {target}
             SELECT {", ".join(pcols + exprs)}
-            FROM read_json({file_list}, format='array', records=false,
-                           columns={{'json': '{"VARCHAR[]" if scalar else "JSON[]"}'}},
-                           filename=true,
-                           maximum_object_size={max_object}) r
+            FROM {source}
             JOIN (VALUES {", ".join(mapping)}) m({mcols}) ON m.fn = r.filename""")  # noqa: S608
         for f in files:
             os.unlink(f)
