@@ -3,6 +3,7 @@ restored after, whatever way the command ends; cycles are still collected. Pure,
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import weakref
 from collections.abc import Iterator
@@ -83,3 +84,57 @@ def test_the_cli_runs_a_command_with_the_policy(
     assert len(seen) == 1
     assert seen[0][0] == (gcpolicy.YOUNG, gcpolicy.OLDER, gcpolicy.OLDER) and seen[0][1] > 0
     assert gc.get_threshold() == default_gc and gc.get_freeze_count() == 0
+
+
+def test_a_fleet_child_audits_with_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the child is forked here (monkeypatched audit included) and answers through the pipe
+    import multiprocessing
+    from types import SimpleNamespace
+
+    from pgaudit_roles.fleet import worker
+
+    def audit(_job: Any) -> worker.Payload:
+        return worker.Payload(status="audited", reason=repr(gc.get_threshold()))
+
+    monkeypatch.setattr(worker, "audit", audit)
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    job = SimpleNamespace(target=SimpleNamespace(service_file=None))
+    proc = ctx.Process(target=worker.child_main, args=(job, child))
+    proc.start()
+    child.close()
+    payload = parent.recv()
+    proc.join(30)
+    assert proc.exitcode == 0 and payload.status == "audited"
+    assert payload.reason == repr((gcpolicy.YOUNG, gcpolicy.OLDER, gcpolicy.OLDER))
+
+
+def test_the_console_script_leaves_what_it_kept_frozen_for_the_shutdown() -> None:
+    """``pgaudit-roles`` (the installed script) is ``cli.console_main``: it exits with
+    ``main``'s code, and what the run kept is frozen, so the interpreter's shutdown
+    collections skip it. ``main`` itself, which tests call in their process, does not."""
+    import subprocess
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    from pgaudit_roles import cli
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["pgaudit-roles"] == "pgaudit_roles.cli:console_main"
+    code = (
+        "import atexit, gc, sys\n"
+        "from pgaudit_roles.cli import console_main\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+        "console_main()\n"
+    )
+    for args, rc in ((["--version"], 0), (["check", "/nonexistent/snap.json"], 2)):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == rc, done.stderr
+        assert done.stderr.splitlines()[-1] == "frozen True", done.stderr
+    before = gc.get_freeze_count()
+    with contextlib.suppress(SystemExit):
+        cli.main(["--version"])
+    assert gc.get_freeze_count() == before  # main alone freezes nothing for good
