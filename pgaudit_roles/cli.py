@@ -18,7 +18,7 @@ import click
 from . import __version__
 from .core.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE, AuditError
 from .core.signals import EXIT_SIGTERM, exit_code, install
-from .reports.common import printable
+from .core.text import printable
 
 # command name -> "module:attribute" under pgaudit_roles.commands
 COMMANDS: dict[str, str] = {

@@ -786,6 +786,65 @@ def test_roles_kinds_and_apps_from_the_naming_policy() -> None:
     assert rows(con, "SELECT name, app, owner_kind FROM schemas") == [("api", "api", "owner")]
 
 
+def test_member_of_and_members_are_sorted_distinct_name_lists() -> None:
+    """roles.member_of/members: each name once, in code point order (Python's sort of
+    str, DuckDB's of UTF-8), also with several grant rows per pair (16+) and names that
+    differ in case, quotes and non-ASCII letters; a grant naming an unknown role adds
+    nothing."""
+    names = ["b", "B", "a", 'q"uote', "é", "Z", "ä", "a b", "_x", "zz"]
+    group_oids = list(range(200, 200 + len(names)))
+    grants = [member(g, 101) for g in group_oids] + [member(g, 102) for g in group_oids[:4]]
+    grants += [member(200, 101, grantor_oid=100), member(999, 101)]  # a second grantor; unknown
+    grants += [member(201, 103), member(201, 104), member(201, 100)]
+    con = audit_schema.load(
+        make(
+            roles=[
+                role(100, "owner"),
+                role(101, "m"),
+                role(102, "n"),
+                role(103, "Ö"),
+                role(104, "Ab"),
+                *(role(o, n) for o, n in zip(group_oids, names, strict=True)),
+            ],
+            memberships=grants,
+        )
+    )
+    got = {n: (mo, ms) for n, mo, ms in rows(con, "SELECT name, member_of, members FROM roles")}
+    assert got["m"] == (sorted(names), [])
+    assert got["n"] == (sorted(names[:4]), [])
+    assert got["b"][1] == ["m", "n"]
+    assert got["B"][1] == sorted(["m", "n", "Ö", "Ab", "owner"]) == ["Ab", "m", "n", "owner", "Ö"]
+    assert got["owner"] == (["B"], [])
+    assert got["postgres"] == ([], [])
+
+
+def test_a_load_makes_its_json_directory_only_when_it_writes_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Small tables go in as parameters: no temporary directory at all. A JSON insert makes
+    one, and it is gone after the load."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made: list[str] = []
+    real = tempfile.mkdtemp
+
+    def spy(*args: Any, **kwargs: Any) -> str:
+        path = real(*args, **kwargs)
+        made.append(path)
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+    snap = make(roles=[role(100, "owner")], db={"schemas": [SCHEMA]})
+    audit_schema.load(snap, con=duckdb.connect())
+    assert made == []
+    monkeypatch.setattr(audit_schema, "UNNEST_INSERT_ROWS", 0)
+    con = audit_schema.load(snap, con=duckdb.connect())
+    assert len(made) == 1 and "pgaudit-load-" in made[0]
+    assert not Path(made[0]).exists()
+    assert rows(con, "SELECT name FROM schemas") == [("app",)]
+
+
 # --- quoting and load paths ---------------------------------------------------------------
 
 _names = st.text(

@@ -320,3 +320,78 @@ def test_a_rule_cannot_read_a_table_that_was_not_built(snap: Any) -> None:
             con.execute("SELECT * FROM privileges")
     finally:
         con.close()
+
+
+def _helper(con: Any, snap: Any) -> list[Any]:
+    """The rule queries' second connection, as ``engine.open_query_pool`` opens it."""
+    from pgaudit_roles.evaluate import rule_queries
+
+    audit_schema.tune_for_size(con, snap)
+    helpers = rule_queries.prepare(con, small=audit_schema.is_small(snap))
+    if not helpers:
+        pytest.skip("no second connection on a machine with one CPU")
+    return helpers
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("order", ["reversed", "random-1", "random-2", "random-3"])
+def test_the_load_on_two_connections_in_any_ready_order_is_the_sequential_build(
+    snap: Any, order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever order the ready tasks are taken in (the latest first, or at random), the
+    schema is the one-after-the-other build's: a step reading a table its ``reads`` do not
+    declare would see it empty or half-built in one of these orders."""
+    import random
+
+    from pgaudit_roles.audit import load_schedule
+
+    def forced(deps: list[set[int]]) -> list[int]:
+        if order == "reversed":
+            return list(range(len(deps)))
+        return random.Random(order).sample(range(len(deps)), len(deps))
+
+    full = audit_schema.load(snap)
+    con = audit_schema.new_connection()
+    try:
+        helpers = _helper(con, snap)
+        monkeypatch.setattr(load_schedule, "priorities", forced)
+        audit_schema.load(snap, None, con, helpers=helpers)
+        assert _tables(con) == _tables(full)
+        for table in sorted(_tables(full)):
+            name = ".".join(f'"{part}"' for part in table.split("."))
+            query = f"SELECT * FROM {name}"  # noqa: S608 - names from duckdb_tables()
+            got = sorted(repr(r) for r in con.execute(query).fetchall())
+            assert got == sorted(repr(r) for r in full.execute(query).fetchall()), table
+    finally:
+        con.close()
+        full.close()
+
+
+@pytest.mark.pg
+def test_an_evaluation_loads_on_its_rule_connection_too(
+    snap: Any, builtin_rules: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pgaudit_roles.audit import load_schedule
+
+    seen: list[int] = []
+    real = load_schedule.run
+
+    def spy(tasks: Any, helpers: Any, use: Any, main: Any) -> None:
+        seen.append(len(helpers))
+        real(tasks, helpers, use, main)
+
+    monkeypatch.setattr(load_schedule, "run", spy)
+    monkeypatch.setattr(load_schedule, "spare_cpu", lambda: True)
+    rules = [r for r in builtin_rules if r.on_snapshot]
+    two = engine.evaluate(snap, rules)
+    assert seen == [1]
+    engine.open_sandbox(snap).close()  # one connection: the load runs on it alone
+    monkeypatch.setattr(load_schedule, "spare_cpu", lambda: False)
+    one = engine.evaluate(snap, rules)  # no idle core: one connection too
+    assert seen == [1, 0, 0]
+    # the same evaluation either way: every rule's outcome and finding, and the inventory
+    assert [(r.rule.id, r.status, r.reason) for r in two.results] == [
+        (r.rule.id, r.status, r.reason) for r in one.results
+    ]
+    assert [f.__dict__ for f in two.findings] == [f.__dict__ for f in one.findings]
+    assert two.findings and two.inventory == one.inventory

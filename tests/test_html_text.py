@@ -33,3 +33,59 @@ def test_cached_result_is_markup_and_stable() -> None:
     assert isinstance(first, Markup) and first == second
     # Markup is never escaped again when a template joins it
     assert Markup("<td>{}</td>").format(first) == "<td>db_<wbr>owner_<wbr>api.<wbr>x</td>"
+
+
+# _breakable's one-call path (no word longer than _LONG_RUN) against the piecewise
+# definition it must equal: separators, hyphen runs, spaces, every character escaping
+# touches, long words, non-ASCII. A difference here would change the HTML report's bytes.
+_BREAK_CASES = [
+    "",
+    "billing_prod.refund",
+    "demo-pg18-_x1",
+    "a--b",
+    "-lead_and_trail-",
+    "db_owner_api.x (legacy), v2: a/b",
+    "  two  spaces  ",
+    "<b>a&b</b>'q' \"dq\"",
+    "x" * 24,
+    "x" * 25,
+    "x" * 24 + "_" + "y" * 24,
+    "&" * 30,
+    "<" * 13 + "-" + ">" * 26,
+    "ünïcødé_rôle_日本" * 3,
+    'Tenant "Ünïcødé" <b>.new\\nline',
+    "word " * 20 + "a" * 40,
+]
+
+
+def _strings(seed: int, n: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "ab_./:,(- &<>'\"xé日"
+    out = []
+    for _ in range(n):
+        length = rng.choice([0, 1, 5, 12, 24, 25, 30, 60])
+        run = rng.choice([alphabet, "ab", "a_", "&a"])
+        out.append("".join(rng.choice(run) for _ in range(length)))
+    return out
+
+
+def test_breakable_fast_path_equals_the_piecewise_definition() -> None:
+    from pgaudit_roles.reports import html_text
+
+    cases = _BREAK_CASES + _strings(17, 3000)
+    fast = [s for s in cases if html_text._LONG_WORD.search(s) is None]
+    assert len(fast) > 1000 and len(cases) - len(fast) > 100  # both paths are exercised
+    for s in cases:
+        assert html_text._breakable(s) == html_text._breakable_pieces(s), repr(s)
+
+
+def test_inline_cache_returns_what_it_computes() -> None:
+    from pgaudit_roles.reports import html_text
+
+    for text in ["Run `pgaudit-roles bootstrap-sql`\n  as <b>x</b>", "odd `one", "", "a\u202eb"]:
+        got = html_text.inline(text)
+        assert isinstance(got, Markup)
+        assert got == html_text.inline(text) == html_text._inline.__wrapped__(text)
+    assert html_text.inline(None) == "" and html_text.inline(7) == "7"

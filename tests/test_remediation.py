@@ -332,3 +332,207 @@ def test_hostile_names_parse_to_exactly_the_intended_objects(
     assert [o.sval for o in schema_revoke.objects] == [schema]
     assert isinstance(comment, ast.CommentStmt)
     assert comment.object.sval == role and comment.comment == table
+
+
+# --- classify reads libpg_query's JSON tree; the same rules on pglast's typed nodes ----
+# are its spec, kept here: every statement below must get the same flags and grantees
+# from both (and from check_and_classify, which the remediation script uses).
+
+_CLUSTER_OBJTYPES = {"OBJECT_DATABASE", "OBJECT_TABLESPACE", "OBJECT_PARAMETER_ACL", "OBJECT_ROLE"}
+
+
+def _typed_role_names(specs):
+    from pglast import enums
+
+    names, public = [], False
+    for spec in specs or ():
+        if spec.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC:
+            public = True
+        elif spec.roletype == enums.RoleSpecType.ROLESPEC_CSTRING:
+            names.append(spec.rolename)
+        else:
+            names.append("")
+    return names, public
+
+
+def _typed_flags(stmt, login_roles):
+    flags = set()
+    if isinstance(stmt, ast.GrantStmt):
+        names, public = _typed_role_names(stmt.grantees)
+        if stmt.is_grant:
+            flags.add("grant")
+        else:
+            flags.add("revoke")
+            if public and not names:
+                flags.add("revoke_public")
+            if any(n in login_roles or n == "" for n in names) and login_roles:
+                flags.add("destructive")
+        if getattr(stmt.objtype, "name", None) in _CLUSTER_OBJTYPES:
+            flags.add("cluster")
+    elif isinstance(stmt, ast.GrantRoleStmt):
+        names, _ = _typed_role_names(stmt.grantee_roles)
+        flags |= {"membership", "cluster", "grant" if stmt.is_grant else "revoke"}
+        if not stmt.is_grant and login_roles and any(n in login_roles or n == "" for n in names):
+            flags.add("destructive")
+    elif isinstance(stmt, ast.AlterOwnerStmt):
+        flags.add("ownership")
+        if getattr(stmt.objectType, "name", None) in _CLUSTER_OBJTYPES:
+            flags.add("cluster")
+    elif isinstance(stmt, ast.AlterTableStmt):
+        subtypes = {cmd.subtype.name for cmd in stmt.cmds or ()}
+        flags.add("ownership" if "AT_ChangeOwner" in subtypes else "alter")
+    elif isinstance(stmt, ast.ReassignOwnedStmt):
+        flags |= {"reassign", "ownership"}
+    elif isinstance(stmt, ast.DropOwnedStmt):
+        flags |= {"drop", "drop_owned", "destructive"}
+    elif isinstance(stmt, ast.DropRoleStmt):
+        flags |= {"drop", "drop_role", "destructive", "cluster"}
+    elif isinstance(stmt, ast.DropStmt):
+        flags |= {"drop", "destructive"}
+    elif isinstance(stmt, ast.CreateRoleStmt | ast.AlterRoleStmt):
+        if isinstance(stmt, ast.CreateRoleStmt):
+            flags |= {"create_role", "cluster"}
+            if getattr(stmt.stmt_type, "name", None) == "ROLESTMT_USER":
+                flags.add("login_role")
+        else:
+            flags |= {"role_attributes", "cluster"}
+        adds = getattr(stmt, "action", 1) == 1
+        for opt in stmt.options or ():
+            if opt.defname == "canlogin":
+                if getattr(opt.arg, "boolval", True):
+                    flags.add("login_role")
+                elif isinstance(stmt, ast.AlterRoleStmt):
+                    flags.add("destructive")
+            if opt.defname == "password" and opt.arg is None:
+                flags.add("password_removed")
+            if opt.defname == "rolemembers":
+                flags |= {"membership", "grant" if adds else "revoke"}
+                names, _ = _typed_role_names(opt.arg)
+                if not adds and login_roles and any(n in login_roles or n == "" for n in names):
+                    flags.add("destructive")
+    elif isinstance(stmt, ast.AlterRoleSetStmt):
+        flags |= {"role_settings", "cluster"}
+    elif isinstance(stmt, ast.AlterDefaultPrivilegesStmt):
+        flags.add("default_privileges")
+    elif isinstance(stmt, ast.AlterSystemStmt):
+        flags |= {"settings", "no_transaction", "cluster"}
+    elif isinstance(stmt, ast.AlterDatabaseStmt | ast.AlterDatabaseSetStmt):
+        flags |= {"alter", "cluster"}
+    else:
+        flags.add("alter")
+    return flags
+
+
+def _typed(sql, login_roles):
+    """(flags, grantees) of each statement of ``sql`` from pglast's typed nodes."""
+    out = []
+    for raw in parse_sql(sql):
+        stmt = raw.stmt
+        grantees = []
+        if isinstance(stmt, ast.GrantStmt):
+            grantees = [n for n in _typed_role_names(stmt.grantees)[0] if n]
+        out.append((_typed_flags(stmt, login_roles), grantees))
+    return out
+
+
+_STATEMENTS = [
+    "GRANT SELECT ON t TO a, PUBLIC, CURRENT_USER",
+    "GRANT SELECT, INSERT ON TABLE s.t, s.u TO a WITH GRANT OPTION",
+    "REVOKE ALL ON ALL TABLES IN SCHEMA s FROM a, SESSION_USER",
+    "REVOKE SELECT ON t FROM PUBLIC",
+    "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    "GRANT CONNECT ON DATABASE d TO r",
+    "REVOKE CONNECT, TEMPORARY ON DATABASE d FROM PUBLIC, r",
+    "GRANT CREATE ON TABLESPACE ts TO r",
+    "GRANT SET ON PARAMETER work_mem TO r",
+    "REVOKE ALTER SYSTEM ON PARAMETER log_statement FROM r",
+    "GRANT USAGE ON SEQUENCE s.q TO r",
+    "REVOKE EXECUTE ON FUNCTION s.f(int) FROM PUBLIC",
+    "REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA s FROM r",
+    "GRANT USAGE ON FOREIGN SERVER srv TO r",
+    "GRANT USAGE ON LANGUAGE plpgsql TO r",
+    "REVOKE SELECT ON LARGE OBJECT 1234 FROM r",
+    "GRANT a TO b",
+    "GRANT a, b TO c, d WITH ADMIN OPTION",
+    "GRANT a TO b WITH INHERIT FALSE, SET FALSE",
+    "REVOKE a FROM b",
+    "REVOKE ADMIN OPTION FOR a FROM b",
+    "REVOKE a FROM CURRENT_USER",
+    "ALTER TABLE s.t OWNER TO o",
+    "ALTER TABLE s.t ENABLE ROW LEVEL SECURITY",
+    "ALTER TABLE s.t FORCE ROW LEVEL SECURITY",
+    "ALTER TABLE s.t ENABLE ROW LEVEL SECURITY, OWNER TO o",
+    "ALTER VIEW s.v OWNER TO o",
+    "ALTER SEQUENCE s.q OWNER TO o",
+    "ALTER FUNCTION s.f(int) OWNER TO o",
+    "ALTER SCHEMA s OWNER TO o",
+    "ALTER DATABASE d OWNER TO o",
+    "ALTER TABLESPACE ts OWNER TO o",
+    "ALTER TYPE s.ty OWNER TO o",
+    "REASSIGN OWNED BY a, b TO c",
+    "DROP OWNED BY a",
+    "DROP ROLE IF EXISTS a, b",
+    "DROP TABLE IF EXISTS t",
+    "DROP FUNCTION s.f(int)",
+    "CREATE ROLE x",
+    "CREATE ROLE x LOGIN PASSWORD NULL ROLE u, v IN ROLE g ADMIN w",
+    "CREATE ROLE x NOLOGIN",
+    "CREATE ROLE x WITH LOGIN CONNECTION LIMIT 3",
+    "CREATE USER y",
+    "CREATE USER y NOLOGIN",
+    "CREATE GROUP z USER u",
+    "ALTER ROLE a NOSUPERUSER NOCREATEROLE NOBYPASSRLS",
+    "ALTER ROLE a NOLOGIN",
+    "ALTER ROLE a WITH LOGIN",
+    "ALTER ROLE a PASSWORD NULL",
+    "ALTER ROLE a VALID UNTIL 'infinity'",
+    "ALTER ROLE a CONNECTION LIMIT 10",
+    "ALTER USER a NOLOGIN",
+    "ALTER GROUP g ADD USER u, v",
+    "ALTER GROUP g DROP USER u, v",
+    "ALTER ROLE a SET search_path = pg_catalog",
+    "ALTER ROLE a IN DATABASE d RESET ALL",
+    "ALTER DEFAULT PRIVILEGES FOR ROLE o IN SCHEMA s GRANT SELECT ON TABLES TO r",
+    "ALTER DEFAULT PRIVILEGES FOR ROLE o REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
+    "ALTER SYSTEM SET log_connections = on",
+    "ALTER SYSTEM RESET ALL",
+    "ALTER DATABASE d SET search_path = pg_catalog",
+    "ALTER DATABASE d CONNECTION LIMIT 5",
+    "ALTER DATABASE d ALLOW_CONNECTIONS false",
+    "ALTER FUNCTION s.f() SET search_path = pg_catalog, pg_temp",
+    "ALTER FUNCTION s.f() SECURITY INVOKER",
+    "COMMENT ON ROLE a IS 'x'",
+]
+_LOGINS = [(), {"a", "b", "app_api"}, {"u", "c", "r", "y"}]
+
+
+@pytest.mark.parametrize("sql", _STATEMENTS)
+def test_classify_from_json_matches_the_typed_nodes(sql: str) -> None:
+    from pgaudit_roles.evaluate.remediation import check_and_classify, privilege_grantees
+
+    for login in _LOGINS:
+        typed = _typed(sql, login)
+        assert [(classify(sql, login_roles=login), privilege_grantees(sql))] == typed
+        checked = check_and_classify(sql + ";", login_roles=login)
+        assert [c.sql for c in checked] == check_sql(sql + ";") == [sql]
+        assert [(c.flags, c.grantees) for c in checked] == typed
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=HOSTILE, b=HOSTILE, login=st.booleans())
+def test_classify_from_json_matches_the_typed_nodes_for_hostile_names(
+    a: str, b: str, login: bool
+) -> None:
+    from pgaudit_roles.evaluate.remediation import check_and_classify
+
+    sql = render(
+        "REVOKE ALL ON TABLE {{ qualified(a, b) }} FROM {{ a|role }}, {{ b|role }};\n"
+        "GRANT {{ a|ident }} TO {{ b|ident }};\n"
+        "REVOKE {{ b|ident }} FROM {{ a|ident }};\n"
+        "ALTER GROUP {{ a|ident }} DROP USER {{ b|ident }};\n"
+        "ALTER ROLE {{ b|ident }} NOLOGIN;",
+        {"a": a, "b": b},
+    )
+    logins = {a} if login else ()
+    checked = check_and_classify(sql, login_roles=logins)
+    assert [(c.flags, c.grantees) for c in checked] == _typed(sql, logins)

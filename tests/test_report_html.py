@@ -189,3 +189,27 @@ def test_bench_100k_findings(tmp_path, capsys):
         print(f"\n[bench] html, 100,000 findings: {size / 1e6:.1f} MB in {elapsed:.2f} s")
     assert size < 40_000_000
     assert all(h for h in HOSTILE)
+
+
+def test_cards_with_a_privilege_table_skip_the_generic_view():
+    """context() builds a login card's generic privilege view only when the card has no
+    table (the template shows one or the other): the page is the same bytes as with the
+    generic view built for every card."""
+    import io
+
+    result = full_result()
+    page = html_report.context(result)
+    privs = result.inventory["role_privileges"]
+    tables = [c for c in page.logins if c.priv_table is not None]
+    assert tables and all(c.privileges is None for c in tables)
+    assert any(c.priv_table is None and c.privileges is not None for c in page.logins)
+    both = page._replace(
+        logins=tuple(
+            c._replace(privileges=html_report._plain(privs.get(c.name))) for c in page.logins
+        )
+    )
+    assert any(c.privileges is not None for c in both.logins if c.priv_table is not None)
+    lean, full = io.StringIO(), io.StringIO()
+    html_report.write_page(page, lean)
+    html_report.write_page(both, full)
+    assert lean.getvalue() == full.getvalue()

@@ -129,3 +129,45 @@ def test_fence_cannot_be_closed_by_content():
     code = "SELECT '```';\n```\n"
     fenced = sarif_report._fence(code, "sql")
     assert fenced.startswith("````sql\n") and fenced.endswith("\n````")
+
+
+def _md_loop(text: str) -> str:
+    """sarif_report._md as the character loop it was (its spec)."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#!|<>&~" else ch for ch in text)
+
+
+def _longest_backticks_loop(code: str) -> int:
+    longest = run = 0
+    for ch in code:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _unsafe_url_loop(url: str) -> bool:
+    return any(ord(c) < 0x21 or c in "\"'<>`\\" for c in url)
+
+
+def _texts() -> list[str]:
+    import random
+
+    rng = random.Random(5)
+    alphabet = [chr(c) for c in range(0x80)] + ["é", "日", "\u202e", "\u2028", "\x85", "\ud800"]
+    out = ["", "`", "``` ````", "a`b``c```d", "https://x.example/a b", "http://h/\x1fx"]
+    out += ["".join(chr(c) for c in range(0x80))]
+    for _ in range(2000):
+        out.append("".join(rng.choice(alphabet) for _ in range(rng.choice([1, 3, 10, 40]))))
+    return out
+
+
+def test_markdown_escape_fence_and_url_check_match_their_character_loops():
+    from pgaudit_roles.reports import common, sarif_report
+
+    for text in _texts():
+        assert sarif_report._md(text) == _md_loop(text), repr(text)
+        ticks = "`" * max(3, _longest_backticks_loop(text) + 1)
+        assert sarif_report._fence(text, "sql") == f"{ticks}sql\n{text}\n{ticks}", repr(text)
+        assert bool(common._URL_UNSAFE.search(text)) == _unsafe_url_loop(text), repr(text)
+        url = "https://example.com/" + text.strip()
+        if _unsafe_url_loop(url):
+            assert common.safe_url(url) is None, repr(text)

@@ -86,3 +86,57 @@ def test_render_machine_formats_to_string():
     for fmt in ("json", "sarif"):
         json.loads(render(full_result(), fmt))
     assert render(full_result(), "junit").startswith("<?xml")
+
+
+def test_every_report_is_on_disk_before_the_first_rename(tmp_path, monkeypatch):
+    """write_reports syncs each file on a thread while the next one renders (not in
+    atomic_writer): each temporary file's data must still reach fsync, and every fsync
+    must be done before any report is renamed into place."""
+    import stat as stat_mod
+    import threading
+
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        real_fsync(fd)
+        st = os.fstat(fd)
+        with lock:
+            events.append(("fsync", f"{st.st_ino}" if stat_mod.S_ISREG(st.st_mode) else "?"))
+
+    def replace(src, dst):
+        with lock:
+            events.append(("replace", f"{os.stat(src).st_ino}"))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    paths = write_reports(full_result(), NON_SQL, tmp_path)
+    synced = [i for e, i in events if e == "fsync"]
+    renamed = [i for e, i in events if e == "replace"]
+    assert len(renamed) == len(paths) and sorted(synced) == sorted(renamed)
+    first_rename = next(n for n, (e, _) in enumerate(events) if e == "replace")
+    assert all(e == "fsync" for e, _ in events[:first_rename])
+    assert len(events[:first_rename]) == len(paths)
+
+
+def test_a_failed_sync_keeps_the_old_reports(tmp_path, monkeypatch):
+    import errno
+
+    old = write_reports(full_result(), ["json", "html"], tmp_path)
+    before = {k: p.read_bytes() for k, p in old.items()}
+    calls = []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    result = full_result()
+    result.fail_on = "low"  # a different report, so a rename would show
+    with pytest.raises(UsageError, match="Input/output error"):
+        write_reports(result, ["json", "html"], tmp_path)
+    assert {k: p.read_bytes() for k, p in old.items()} == before
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]

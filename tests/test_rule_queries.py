@@ -156,7 +156,51 @@ def _same_evaluation(change: Callable[[], None]) -> list[Any]:
     ]
     assert [f.__dict__ for f in before.findings] == [f.__dict__ for f in after.findings]
     assert any(r.status == "fail" for r in before.results)
+    assert before.inventory == after.inventory and before.inventory["login_privileges"]
     return rules
+
+
+def test_a_job_runs_in_the_batch_and_gives_its_outcome_in_order(
+    pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Job (``engine.build_inventory``) takes the connection it runs on, returns its
+    value or exception in its place, and is not stopped at the rule query time limit."""
+    monkeypatch.setenv(limits.TIMEOUT_ENV, "1")
+
+    def names(con: Any) -> list[str]:
+        time.sleep(1.3)  # past the limit: a query would be a QueryTimeout
+        return [r[0] for r in con.execute("SELECT name FROM roles ORDER BY name").fetchall()]
+
+    def broken(con: Any) -> None:
+        raise ValueError("job failed")
+
+    work: list[Any] = [names, "SELECT 2 AS n", broken, *[f"SELECT {i} AS n" for i in range(5)]]
+    for p in (pool, rule_queries.QueryPool(pool.con)):
+        got = list(p.run(work))
+        assert got[0] == ["alice", "bob", "postgres"]
+        assert got[1] == (["n"], [(2,)])
+        assert isinstance(got[2], ValueError) and str(got[2]) == "job failed"
+        assert got[3:] == [(["n"], [(i,)]) for i in range(5)]
+
+
+def test_the_inventory_is_the_one_built_after_the_rules_on_the_main_connection() -> None:
+    """evaluate builds the inventory as a job beside the rule queries; before, it ran on the
+    main connection after the last rule: the same inventory, and the same results."""
+    snap = _three_logins()
+    rules = load_rules()
+    got = engine.evaluate(snap, rules)
+    pool = engine.open_query_pool(snap)
+    try:
+        selected = [r for r in rules if r.on_snapshot]
+        num = engine.server_version_num(snap.meta)
+        results, done = engine._evaluate_rules(pool, snap, selected, engine.DefaultSettings(), num)
+        assert done == []
+        old = engine.build_inventory(pool.con)
+    finally:
+        pool.close()
+        pool.con.close()
+    assert got.inventory == old and old["roles"] and old["login_privileges"]
+    assert [f.__dict__ for r in results for f in r.findings] == [f.__dict__ for f in got.findings]
 
 
 def test_evaluation_is_the_same_on_one_connection_and_on_two(

@@ -419,3 +419,128 @@ def test_row_encoder_writes_what_json_dumps_writes():
     assert [rowjson.encode_row(r) for r in rows] == want
     assert [rowjson._plain()(r) for r in rows] == want
     assert Table(ALL_TYPE_COLUMNS, rows=rows[:-1]).json_lines() == want[:-1]
+
+
+ACL_SPEC = DATABASE_TABLES["acl"]
+ACL_TYPES = [c[1] for c in ACL_SPEC]
+ACL_COLUMNS_SPEC = [c[0] for c in ACL_SPEC]
+
+_SPLIT_PART_ACL = """SELECT object_class, object_oid, subid,
+       CAST(split_part(item, ':', 1) AS BIGINT) AS grantor_oid,
+       CAST(split_part(item, ':', 2) AS BIGINT) AS grantee_oid,
+       ltrim(p, '*') AS privilege, starts_with(p, '*') AS grantable
+FROM (SELECT object_class, object_oid, subid, item,
+             unnest(string_split(split_part(item, ':', 3), ',')) AS p
+      FROM (SELECT object_class, object_oid, subid, unnest(string_split(items, ';')) AS item
+            FROM read_csv('{}', header=false, auto_detect=false, delim=',', quote='"',
+                          escape='"', allow_quoted_nulls=false,
+                          columns={{'object_class': 'VARCHAR', 'object_oid': 'BIGINT',
+                                   'subid': 'INTEGER', 'name': 'VARCHAR',
+                                   'items': 'VARCHAR'}})))"""
+"""The ACL items expansion as first written (split_part per part and privilege): the
+definition ``reader_sql``'s cheaper form must agree with, malformed items included."""
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        ["10:0:SELECT,*UPDATE;10:16384:*INSERT", "16384:0:USAGE", "10:10:ALTER SYSTEM,SET"],
+        [None, "", "10:0:", "10:0:**X,Y*Z,*,", "10:0:A:extra"],
+        ["10::SELECT"],  # an empty OID: a cast error both ways
+        [";10:0:SELECT"],
+        ["10:0"],  # no privilege part
+        ["10"],
+    ],
+)
+def test_acl_items_expand_as_split_part_does(tmp_path, items):
+    """``reader_sql`` splits each ACL item once and trims only grantable privileges (the
+    raw step's biggest cost); on well-formed and malformed items alike it gives exactly
+    the rows, or the error, of the split_part form."""
+    import duckdb
+
+    path = tmp_path / "acl.csv"
+    _write_csv(path, [["relation", 1000 + n, 0, None, it] for n, it in enumerate(items)])
+    con = duckdb.connect()
+
+    def run(sql: str) -> object:
+        try:
+            return sorted(con.execute(sql).fetchall(), key=repr)
+        except duckdb.Error as exc:
+            return type(exc).__name__
+
+    new = reader_sql([str(path)], ACL_COLUMNS_SPEC, ACL_TYPES, "csv-acl-items")
+    old = _SPLIT_PART_ACL.format(path)
+    assert run(new) == run(old)
+    if items[0] is not None and items[0].startswith("10:0:SELECT"):
+        assert run(new) == sorted(
+            [
+                ("relation", 1000, 0, 10, 0, "SELECT", False),
+                ("relation", 1000, 0, 10, 0, "UPDATE", True),
+                ("relation", 1000, 0, 10, 16384, "INSERT", True),
+                ("relation", 1001, 0, 16384, 0, "USAGE", False),
+                ("relation", 1002, 0, 10, 10, "ALTER SYSTEM", False),
+                ("relation", 1002, 0, 10, 10, "SET", False),
+            ],
+            key=repr,
+        )
+
+
+def test_the_loader_reads_no_empty_column_file(tmp_path, monkeypatch):
+    """Empty CSV files are left out of the raw step (no statement when every database's
+    file of a table is empty), and the audit schema is the one the same rows in memory
+    give."""
+    from pgaudit_roles.audit import audit_schema
+
+    rows = _function_rows()
+    full = tmp_path / "f.csv"
+    _write_csv(full, rows)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+
+    def snap(files: bool) -> Snapshot:
+        def table(name: str, path: Path, content: list[list[object]]) -> Table:
+            spec = DATABASE_TABLES[name]
+            if not files:
+                return Table([c[0] for c in spec], rows=[list(r) for r in content])
+            return Table([c[0] for c in spec], file=str(path), types=[c[1] for c in spec])
+
+        dbs = [
+            DatabaseSnapshot(
+                5,
+                "a",
+                "collected",
+                tables={
+                    "functions": table("functions", full, rows),
+                    "policies": table("policies", empty, []),
+                },
+            ),
+            DatabaseSnapshot(
+                6,
+                "b",
+                "collected",
+                tables={
+                    "functions": table("functions", empty, []),
+                    "policies": table("policies", empty, []),
+                },
+            ),
+        ]
+        return Snapshot(meta={"server_version_num": 180001}, cluster={}, databases=dbs)
+
+    read: list[str] = []
+    real = audit_schema._Loader.x
+
+    def spy(self: object, sql: str, params: object = None) -> object:
+        if "read_csv" in sql:
+            read.append(sql)
+        return real(self, sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit_schema._Loader, "x", spy)
+    from_files = audit_schema.load(snap(True))
+    assert len(read) == 1 and str(full) in read[0] and str(empty) not in read[0]
+    in_memory = audit_schema.load(snap(False))
+    for name in ("internal.db_functions_raw", "internal.db_policies_raw", "functions"):
+        q = f"SELECT * FROM {name} ORDER BY ALL"  # noqa: S608 - constant names
+        assert from_files.execute(q).fetchall() == in_memory.execute(q).fetchall(), name
+    assert len(from_files.execute("SELECT * FROM internal.db_functions_raw").fetchall()) == len(
+        rows
+    )

@@ -22,23 +22,25 @@ user-supplied SQL.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import shutil
 import tempfile
+import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..collect.columnfile import duckdb_literal, reader_sql
+from ..collect.columnfile import duckdb_literal, empty_csv, reader_sql
 from ..collect.coverage import COLUMNS
 from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
 from ..collect.coverage import rows as coverage_rows
 from ..collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
 from ..core.errors import UsageError
-from . import acl_defaults, build_plan, escalation
+from . import acl_defaults, build_plan, escalation, load_schedule
 from .effective import EFFECTIVE_PRIVILEGES_SQL, build_role_closure
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
 from .hba_analysis import analyze_facts
@@ -952,11 +954,14 @@ def load(
     con: duckdb.DuckDBPyConnection | None = None,
     *,
     queries: Sequence[str] | None = None,
+    helpers: Sequence[Any] = (),
 ) -> duckdb.DuckDBPyConnection:
     """Build the audit schema for ``snapshot`` in ``con`` (a new in-memory DB by default).
 
     With ``queries``, only the tables they read and what those are built from
-    (``build_plan``): the others do not exist in ``con``. None: the whole schema."""
+    (``build_plan``): the others do not exist in ``con``. None: the whole schema.
+    ``helpers``: more connections to the same database, with the audit schema's temporary
+    macros, that run steps whose inputs are ready (``load_schedule``)."""
     import duckdb
 
     policy = policy or NamingPolicy()
@@ -965,7 +970,7 @@ def load(
         tune_for_size(con, snapshot)
     version = server_version_num(snapshot.meta)
     try:
-        _Loader(con, snapshot, policy, version).run(queries)
+        _Loader(con, snapshot, policy, version).run(queries, helpers)
     except duckdb.OutOfMemoryException as exc:
         raise UsageError(
             f"building the audit schema needs more memory than {memory_limit()} "
@@ -1178,19 +1183,42 @@ with DuckDB 2.0); from a few thousand rows on the file is faster. Both paths giv
 rows (``tests/test_audit_schema.py`` compares them)."""
 
 
+MAIN_THREAD_STEPS = frozenset({"role_closure", "escalation", "hba"})
+"""Load steps that can spend long in Python (graph searches, pg_hba analysis): they run
+on the caller's thread, where a signal interrupts them at once (``load_schedule``)."""
+
+
 class _Loader:
     """One load: raw snapshot tables into ``internal``, then the audit tables by SQL."""
 
     def __init__(
         self, con: Any, snapshot: Snapshot, policy: NamingPolicy, version: int | None
     ) -> None:
-        self.con = con
+        self.main = con
+        self._local = threading.local()
         self.snap = snapshot
         self.policy = policy
         self.version = version
+        self.external = False
+        """DuckDB may read files (not a locked-down connection): the JSON and column-file
+        paths are open."""
         self.tmpdir: str | None = None
-        self.files = 0
+        """The private directory of this load's JSON files, made on first use
+        (:meth:`_json_dir`): a scan's tables are column files or small enough for
+        parameters, and making and removing an unused directory cost up to a few ms of
+        wall time on a busy disk."""
+        self._tmpdir_lock = threading.Lock()
+        self.files = itertools.count(1)
         self.plan: build_plan.Plan | None = None
+
+    @property
+    def con(self) -> Any:
+        """The connection this thread's steps run on (``load_schedule``): ``main``, or
+        the helper connection of the thread that runs the step."""
+        return getattr(self._local, "con", self.main)
+
+    def use(self, con: Any) -> None:
+        self._local.con = con
 
     def builds(self, table: str) -> bool:
         """Whether this load creates ``table`` (an audit name or ``internal.<name>``)."""
@@ -1199,44 +1227,74 @@ class _Loader:
     def x(self, sql: str, params: Any = None) -> Any:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
 
-    def run(self, queries: Sequence[str] | None = None) -> None:
-        """Every step of ``build_plan.STEPS`` in order, or with ``queries`` those its plan
-        needs (the whole schema when the plan cannot be made)."""
+    def run(self, queries: Sequence[str] | None = None, helpers: Sequence[Any] = ()) -> None:
+        """Every step of ``build_plan.STEPS``, or with ``queries`` those its plan needs (the
+        whole schema when the plan cannot be made): in order, or on ``helpers`` too as
+        their inputs are ready (``load_schedule``)."""
         external = self.x("SELECT current_setting('enable_external_access')").fetchone()[0]
-        with tempfile.TemporaryDirectory(prefix="pgaudit-load-") as tmp:
-            self.tmpdir = tmp if external in (True, "true", "True") else None
-            # first: the query parser needs them
-            self.x(";\n".join(temp_macros(small=is_small(self.snap))))
-            if queries is not None:
-                tables = build_plan.query_tables(self.con, queries)
-                self.plan = None if tables is None else build_plan.plan(tables)
-            # every table up front, in one call: DDL statements are cheap, the round trips
-            # and the per-call overhead of 60 separate ones were not
-            self.x(";\n".join(self._ddl()))
-            steps = {
-                "raw": self._raw,
-                "reference": self._reference_tables,
-                "memberships": self._memberships,
-                "role_closure": lambda: build_role_closure(self.con, self.version),
-                "roles": self._roles,
-                "databases": self._databases,
-                "schemas_objects": self._schemas_objects,
-                "acl_objects": self._acl_objects,
-                "privileges": self._privileges,
-                "default_privileges": self._default_privileges,
-                "functions_extensions": self._functions_extensions,
-                "rls_code": self._rls_code,
-                "settings": self._settings,
-                "hba": self._hba,
-                "meta": self._meta,
-                "column_privileges": lambda: self.x(_sql("view_column_privileges")),
-                "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
-                "escalation": lambda: escalation.build(self.con, self.version),
-            }
-            assert list(steps) == [s.name for s in build_plan.STEPS]
-            for step in build_plan.STEPS:
-                if self.plan is None or step.name in self.plan.steps:
-                    steps[step.name]()
+        self.external = external in (True, "true", "True")
+        try:
+            self._run(queries, helpers)
+        finally:
+            if self.tmpdir is not None:
+                shutil.rmtree(self.tmpdir, ignore_errors=True)
+                self.tmpdir = None
+
+    def _json_dir(self) -> str:
+        """This load's private directory for JSON files (made now if not yet; steps on
+        two threads may ask at once)."""
+        with self._tmpdir_lock:
+            if self.tmpdir is None:
+                self.tmpdir = tempfile.mkdtemp(prefix="pgaudit-load-")
+            return self.tmpdir
+
+    def _run(self, queries: Sequence[str] | None, helpers: Sequence[Any]) -> None:
+        # first: the query parser needs them
+        self.x(";\n".join(temp_macros(small=is_small(self.snap))))
+        if queries is not None:
+            tables = build_plan.query_tables(self.con, queries)
+            self.plan = None if tables is None else build_plan.plan(tables)
+        # every table up front, in one call: DDL statements are cheap, the round trips
+        # and the per-call overhead of 60 separate ones were not
+        self.x(";\n".join(self._ddl()))
+        steps = {
+            "raw": lambda: None,  # split into per-table tasks below
+            "reference": self._reference_tables,
+            "memberships": self._memberships,
+            "role_closure": lambda: build_role_closure(self.con, self.version),
+            "roles": self._roles,
+            "databases": self._databases,
+            "schemas_objects": self._schemas_objects,
+            "acl_objects": self._acl_objects,
+            "privileges": self._privileges,
+            "default_privileges": self._default_privileges,
+            "functions_extensions": self._functions_extensions,
+            "rls_code": self._rls_code,
+            "settings": self._settings,
+            "hba": self._hba,
+            "meta": self._meta,
+            "column_privileges": lambda: self.x(_sql("view_column_privileges")),
+            "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
+            "escalation": lambda: escalation.build(self.con, self.version),
+        }
+        assert list(steps) == [s.name for s in build_plan.STEPS]
+        tasks: list[load_schedule.Task] = []
+        for step in build_plan.STEPS:
+            if self.plan is not None and step.name not in self.plan.steps:
+                continue
+            if step.name == "raw":  # one task per table: nothing reads them all
+                tasks.extend(self._raw_tasks())
+            else:
+                tasks.append(
+                    load_schedule.Task(
+                        step.name,
+                        step.writes,
+                        step.reads,
+                        steps[step.name],
+                        main_only=step.name in MAIN_THREAD_STEPS,
+                    )
+                )
+        load_schedule.run(tasks, helpers, self.use, self.main)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -1282,7 +1340,7 @@ class _Loader:
             return
         names = [n for n, _ in prefix] + [n for n, _ in columns]
         target = f"{table} ({', '.join(chr(34) + n + chr(34) for n in names)})"
-        if self.tmpdir is None or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
+        if not self.external or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
             self._insert_unnest(target, columns, batches, prefix)
             return
         exprs = []
@@ -1291,8 +1349,7 @@ class _Loader:
         files: list[str] = []
         mapping: list[str] = []
         for pvals, rows in batches:
-            self.files += 1
-            path = os.path.join(self.tmpdir, f"t{self.files}.json")
+            path = os.path.join(self._json_dir(), f"t{next(self.files)}.json")
             with open(path, "w", encoding="utf-8") as fh:
                 # dumps, not dump: the C encoder in one call is ~5x faster than dump's
                 # chunked iterencode for millions of rows
@@ -1325,7 +1382,13 @@ class _Loader:
         tables: Sequence[tuple[int, Table]],
     ) -> None:
         """Column files of one table kind, every database's at once, read by DuckDB itself:
-        the rows never pass through Python (see ``spool``)."""
+        the rows never pass through Python (see ``spool``). Empty CSV files are left out
+        (no statement at all when every one is empty): they hold no rows, and the reader
+        costs 2-3 ms a statement even then (a small cluster has five tables that are empty
+        in every database)."""
+        tables = [(oid, t) for oid, t in tables if not empty_csv(t)]
+        if not tables:
+            return
         names = [n for n, _ in columns]
         types = [t for _, t in columns]
         paths = [t.file for _oid, t in tables if t.file is not None]
@@ -1359,40 +1422,51 @@ class _Loader:
 
     # -- raw snapshot -------------------------------------------------------------------
 
-    def _raw(self) -> None:
-        snap = self.snap
+    def _raw_tasks(self) -> list[load_schedule.Task]:
+        """The ``raw`` step, a task per snapshot table: each inserts one ``internal``
+        table and reads nothing of the audit schema."""
+        out: list[tuple[str, Callable[[], None]]] = []
         for name, spec in CLUSTER_TABLES.items():
-            if not self.builds(f"internal.{name}_raw"):
-                continue
-            cols = [(c[0], c[1]) for c in spec]
-            t = snap.table(name)
-            _check_columns(t.columns, cols, name)
-            self.insert(f"internal.{name}_raw", cols, [((), t.rows)])
-        dbcols = [("database_oid", "BIGINT")]
+            out.append((f"internal.{name}_raw", functools.partial(self._raw_cluster, name, spec)))
         for name, spec in DATABASE_TABLES.items():
-            if not self.builds(f"internal.db_{name}_raw"):
+            out.append(
+                (f"internal.db_{name}_raw", functools.partial(self._raw_database, name, spec))
+            )
+        out.append(("internal.db_status", self._raw_status))
+        return [
+            load_schedule.Task(f"raw {table}", (table,), (), fn)
+            for table, fn in out
+            if self.builds(table)
+        ]
+
+    def _raw_cluster(self, name: str, spec: Sequence[tuple[str, ...]]) -> None:
+        cols = [(c[0], c[1]) for c in spec]
+        t = self.snap.table(name)
+        _check_columns(t.columns, cols, name)
+        self.insert(f"internal.{name}_raw", cols, [((), t.rows)])
+
+    def _raw_database(self, name: str, spec: Sequence[tuple[str, ...]]) -> None:
+        cols = [(c[0], c[1]) for c in spec]
+        batches = []
+        files: dict[str, list[tuple[int, Table]]] = {}
+        for d in self.snap.databases:
+            if d.status != "collected":
                 continue
-            cols = [(c[0], c[1]) for c in spec]
-            batches = []
-            files: dict[str, list[tuple[int, Table]]] = {}
-            for d in snap.databases:
-                if d.status != "collected":
-                    continue
-                t = d.table(name)
-                _check_columns(t.columns, cols, f"{d.name}.{name}")
-                if t.file is not None and self.tmpdir is not None:
-                    files.setdefault(t.file_format, []).append((d.oid, t))
-                else:
-                    batches.append(((d.oid,), t.rows))
-            self.insert(f"internal.db_{name}_raw", cols, batches, dbcols)
-            for fmt, tables in files.items():
-                self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
-        if not self.builds("internal.db_status"):
-            return
+            t = d.table(name)
+            _check_columns(t.columns, cols, f"{d.name}.{name}")
+            if t.file is not None and self.external:
+                files.setdefault(t.file_format, []).append((d.oid, t))
+            else:
+                batches.append(((d.oid,), t.rows))
+        self.insert(f"internal.db_{name}_raw", cols, batches, [("database_oid", "BIGINT")])
+        for fmt, tables in files.items():
+            self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
+
+    def _raw_status(self) -> None:
         self.insert(
             "internal.db_status",
             _INTERNAL_TABLES["db_status"],
-            [((), [[d.oid, d.name, d.status, d.reason] for d in snap.databases])],
+            [((), [[d.oid, d.name, d.status, d.reason] for d in self.snap.databases])],
         )
 
     def _reference_tables(self) -> None:

@@ -347,6 +347,9 @@ class _ShadowIndex:
         self.lines: list[tuple[_Line, int]] = []
         self.postings: dict[tuple[Any, ...], list[int]] = {}
         self.member_of: dict[str, set[str]] = {}
+        self.net_prefixes: dict[int, set[int]] = {}
+        """family -> the prefix lengths of the networks posted: a later line's address
+        keys need only those (a key nobody posted finds no list)."""
         for group, members in groups.items():
             for m in members:
                 self.member_of.setdefault(m, set()).add(group)
@@ -371,6 +374,7 @@ class _ShadowIndex:
                 self._post(("a-irregular", a.family), pos)
             else:
                 self._post(("a-net", a.family, plen, a.network), pos)
+                self.net_prefixes.setdefault(a.family, set()).add(plen)
         elif a.kind == "hostname":
             self._post(("a-host", a.hostname.lower()), pos)
         else:
@@ -381,8 +385,11 @@ class _ShadowIndex:
         if a.kind == "mask":
             lead = _leading_ones(a.mask, 32 if a.family == 4 else 128)
             keys.append(("a-irregular", a.family))
-            for plen in range(lead + 1):
-                keys.append(("a-net", a.family, plen, a.network & _prefix_mask(a.family, plen)))
+            # every prefix up to ``lead`` could hold a covering network, but only the
+            # lengths some earlier line has can (up to 129 keys an IPv6 line otherwise)
+            for plen in sorted(self.net_prefixes.get(a.family, ())):
+                if plen <= lead:
+                    keys.append(("a-net", a.family, plen, a.network & _prefix_mask(a.family, plen)))
         elif a.kind == "hostname":
             h = a.hostname.lower()
             keys.append(("a-host", h))

@@ -18,6 +18,7 @@ def atomic_writer(
     binary: bool = False,
     compress: bool | None = None,
     mode: int = 0o666,
+    sync: bool = True,
 ) -> Iterator[IO]:
     """Yield a file object that becomes ``path`` only when the block ends without error.
 
@@ -26,7 +27,9 @@ def atomic_writer(
     in ``.gz``. The file gets ``mode`` less the umask, as ``open()`` would give it
     (mkstemp's own 0600 would ignore a umask of 022; a fixed 0644 would ignore 077):
     reports and snapshots describe a database's weak points, so the user's umask rules,
-    and snapshots ask for 0600 (``SNAPSHOT_MODE``).
+    and snapshots ask for 0600 (``SNAPSHOT_MODE``). ``sync=False``: the caller has made
+    the data durable itself before the block ends (write_reports syncs each report on a
+    thread while the next one renders); the file is still renamed only then.
     """
     target = Path(path)
     if compress is None:
@@ -44,7 +47,8 @@ def atomic_writer(
             with _layers(raw, binary, compress) as fh:
                 yield fh
             raw.flush()
-            os.fsync(raw.fileno())
+            if sync:
+                os.fsync(raw.fileno())
         os.chmod(tmp, mode & ~current_umask())
         os.replace(tmp, target)
     except BaseException:

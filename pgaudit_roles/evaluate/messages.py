@@ -32,4 +32,6 @@ def _compiled(template: str) -> Any:
 
 
 def render_message(template: str, row: Mapping[str, Any]) -> str:
-    return str(_compiled(template).render(**row)).strip()
+    return template_cache.render(
+        _compiled(template), row if isinstance(row, dict) else dict(row)
+    ).strip()

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..core import sqlquote
 from ..core.errors import RuleError
@@ -48,6 +48,8 @@ __all__ = [
     "QUOTING_FILTERS",
     "QUOTING_FUNCTIONS",
     "RemediationError",
+    "Checked",
+    "check_and_classify",
     "check_sql",
     "classify",
     "render",
@@ -270,7 +272,7 @@ def render(template: str, row: dict[str, Any], origin: str = "remediation") -> s
             "that name; rename the column"
         )
     try:
-        text = compiled.render(**row)
+        text = template_cache.render(compiled, row)
     except UndefinedError as exc:
         raise RemediationError(
             f"{origin}: remediation uses a value the rule query does not return: {exc.message}"
@@ -365,38 +367,55 @@ def check_sql(sql: str, origin: str = "remediation") -> list[str]:
 
     This runs once per finding (tens of thousands on a large cluster), so it reads
     PostgreSQL's parse tree as the JSON libpg_query emits rather than as pglast's Python
-    node objects, which cost ten times more to build; :func:`classify`, which needs the
-    typed tree, keeps using them.
+    node objects, which cost ten times more to build (:func:`classify` reads the same
+    JSON).
     """
-    parsed = _parse_json(sql, origin)
+    parsed, walk = _parse_json(sql, origin)
     if not parsed:
         raise RemediationError(f"{origin}: remediation SQL holds no statement")
     for text, stmt in parsed:
-        _check_json_statement(text, stmt, origin)
+        _check_json_statement(text, stmt, origin, walk=walk)
     return [text for text, _ in parsed]
 
 
-def _parse_json(sql: str, origin: str) -> list[tuple[str, dict[str, Any]]]:
-    """(statement text without ';', {NodeType: fields}) for each statement in ``sql``."""
+def _may_object(raw: str) -> bool:
+    """Whether the node walk of :func:`_check_json_statement` could refuse the parse tree
+    whose libpg_query JSON is ``raw``: only when ``raw`` holds ``DROP_CASCADE`` (the walk
+    refuses a ``"behavior": "DROP_CASCADE"``) or, in any case, one of the secret option
+    names (it refuses a ``defname`` that lower-cases to one of them). libpg_query writes
+    enum values and names as they are (it escapes only quotes, backslashes and control
+    characters), so a tree holding either has the word in its JSON text; where neither
+    appears the walk, a third of the cost of a check, cannot fail and is skipped. A word
+    that only appears in a name or a literal costs the walk, as before."""
+    if "DROP_CASCADE" in raw:
+        return True
+    low = raw.lower()
+    return any(word in low for word in _SECRET_OPTIONS)
+
+
+def _parse_json(sql: str, origin: str) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """(statement text without ';', {NodeType: fields}) for each statement in ``sql``, and
+    whether the node walk must run (:func:`_may_object`)."""
     import json
 
     from pglast.parser import ParseError, parse_sql_json
 
     try:
-        doc = json.loads(parse_sql_json(sql))
+        raw = parse_sql_json(sql)
     except ParseError as exc:
         raise RemediationError(
             f"{origin}: generated SQL does not parse ({exc}): {_excerpt(sql)}"
         ) from exc
+    doc = json.loads(raw)
     data = sql.encode("utf-8")  # libpg_query's locations are byte offsets
     out: list[tuple[str, dict[str, Any]]] = []
-    for raw in doc.get("stmts", []):
-        start = int(raw.get("stmt_location", 0))
-        length = int(raw.get("stmt_len", 0))
+    for stmt in doc.get("stmts", []):
+        start = int(stmt.get("stmt_location", 0))
+        length = int(stmt.get("stmt_len", 0))
         piece = data[start : start + length] if length else data[start:]
         text = piece.decode("utf-8").strip().rstrip(";").strip()
-        out.append((text, raw["stmt"]))
-    return out
+        out.append((text, stmt["stmt"]))
+    return out, _may_object(raw)
 
 
 def _json_nodes(value: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
@@ -417,7 +436,12 @@ def _json_nodes(value: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
             yield from _json_nodes(item)
 
 
-def _check_json_statement(text: str, stmt: dict[str, Any], origin: str) -> None:
+def _check_json_statement(
+    text: str, stmt: dict[str, Any], origin: str, *, walk: bool = True
+) -> None:
+    """Refuse a statement of a kind, ALTER TABLE command, CASCADE or secret option that a
+    remediation must not hold; ``walk=False`` (:func:`_may_object` said the parse tree
+    cannot hold either) skips looking for the last two."""
     ((kind, fields),) = stmt.items()
     if kind not in ALLOWED_STATEMENTS:
         raise RemediationError(
@@ -433,6 +457,8 @@ def _check_json_statement(text: str, stmt: dict[str, Any], origin: str) -> None:
                     f"{origin}: ALTER TABLE ... {subtype} is not "
                     f"allowed in remediation SQL: {_excerpt(text)}"
                 )
+    if not walk:
+        return
     for node_type, node in _json_nodes(stmt):
         if node.get("behavior") == "DROP_CASCADE":
             raise RemediationError(
@@ -463,29 +489,40 @@ _CLUSTER_OBJTYPES = frozenset(
 )
 
 
+def _items(value: Any) -> list[Any]:
+    """A node list of libpg_query's JSON: a plain list, or a ``List`` node's items (a
+    DefElem's argument); the nodes in it stay wrapped as ``{NodeType: fields}``."""
+    if isinstance(value, dict):
+        value = value.get("List", {}).get("items")
+    return value if isinstance(value, list) else []
+
+
 def _role_names(specs: Any) -> tuple[list[str], bool]:
     """(named roles, includes PUBLIC) of a grantee list."""
-    from pglast import enums
-
     names: list[str] = []
     public = False
-    for spec in specs or ():
-        if spec.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC:
+    for item in _items(specs):
+        spec = item.get("RoleSpec", item)
+        roletype = spec.get("roletype")
+        if roletype == "ROLESPEC_PUBLIC":
             public = True
-        elif spec.roletype == enums.RoleSpecType.ROLESPEC_CSTRING:
-            names.append(spec.rolename)
+        elif roletype == "ROLESPEC_CSTRING":
+            names.append(spec.get("rolename"))
         else:  # CURRENT_USER / SESSION_USER / CURRENT_ROLE: unknown target
             names.append("")
     return names, public
 
 
-def _flags(stmt: Any, login_roles: Collection[str]) -> set[str]:
-    from pglast import ast
-
+def _flags(stmt: dict[str, Any], login_roles: Collection[str]) -> set[str]:
+    """The flags of one statement, read from its libpg_query JSON tree (``{kind: fields}``,
+    as check_sql parses it): false booleans and absent nodes are left out of that tree,
+    enums are their names. tests/test_remediation.py holds this to the same rules read
+    from pglast's typed nodes."""
+    ((kind, node),) = stmt.items()
     flags: set[str] = set()
-    if isinstance(stmt, ast.GrantStmt):
-        names, public = _role_names(stmt.grantees)
-        if stmt.is_grant:
+    if kind == "GrantStmt":
+        names, public = _role_names(node.get("grantees"))
+        if node.get("is_grant"):
             flags.add("grant")
         else:
             flags.add("revoke")
@@ -493,73 +530,108 @@ def _flags(stmt: Any, login_roles: Collection[str]) -> set[str]:
                 flags.add("revoke_public")
             if any(n in login_roles or n == "" for n in names) and login_roles:
                 flags.add("destructive")
-        if getattr(stmt.objtype, "name", None) in _CLUSTER_OBJTYPES:
+        if node.get("objtype") in _CLUSTER_OBJTYPES:
             flags.add("cluster")
-    elif isinstance(stmt, ast.GrantRoleStmt):
-        names, _ = _role_names(stmt.grantee_roles)
-        flags |= {"membership", "cluster", "grant" if stmt.is_grant else "revoke"}
-        if not stmt.is_grant and login_roles and any(n in login_roles or n == "" for n in names):
+    elif kind == "GrantRoleStmt":
+        names, _ = _role_names(node.get("grantee_roles"))
+        is_grant = bool(node.get("is_grant"))
+        flags |= {"membership", "cluster", "grant" if is_grant else "revoke"}
+        if not is_grant and login_roles and any(n in login_roles or n == "" for n in names):
             flags.add("destructive")
-    elif isinstance(stmt, ast.AlterOwnerStmt):
+    elif kind == "AlterOwnerStmt":
         flags.add("ownership")
-        if getattr(stmt.objectType, "name", None) in _CLUSTER_OBJTYPES:
+        if node.get("objectType") in _CLUSTER_OBJTYPES:
             flags.add("cluster")
-    elif isinstance(stmt, ast.AlterTableStmt):
-        subtypes = {cmd.subtype.name for cmd in stmt.cmds or ()}
+    elif kind == "AlterTableStmt":
+        subtypes = {
+            cmd.get("AlterTableCmd", cmd).get("subtype") for cmd in _items(node.get("cmds"))
+        }
         flags.add("ownership" if "AT_ChangeOwner" in subtypes else "alter")
-    elif isinstance(stmt, ast.ReassignOwnedStmt):
+    elif kind == "ReassignOwnedStmt":
         flags |= {"reassign", "ownership"}
-    elif isinstance(stmt, ast.DropOwnedStmt):
+    elif kind == "DropOwnedStmt":
         flags |= {"drop", "drop_owned", "destructive"}
-    elif isinstance(stmt, ast.DropRoleStmt):
+    elif kind == "DropRoleStmt":
         flags |= {"drop", "drop_role", "destructive", "cluster"}
-    elif isinstance(stmt, ast.DropStmt):
+    elif kind == "DropStmt":
         flags |= {"drop", "destructive"}
-    elif isinstance(stmt, ast.CreateRoleStmt | ast.AlterRoleStmt):
-        if isinstance(stmt, ast.CreateRoleStmt):
+    elif kind in ("CreateRoleStmt", "AlterRoleStmt"):
+        if kind == "CreateRoleStmt":
             flags |= {"create_role", "cluster"}
-            if getattr(stmt.stmt_type, "name", None) == "ROLESTMT_USER":  # implies LOGIN
+            if node.get("stmt_type") == "ROLESTMT_USER":  # implies LOGIN
                 flags.add("login_role")
+            adds = True
         else:
             flags |= {"role_attributes", "cluster"}
-        adds = getattr(stmt, "action", 1) == 1  # CREATE ROLE ... ROLE u only adds members
-        for opt in stmt.options or ():
-            if opt.defname == "canlogin":
-                login = getattr(opt.arg, "boolval", True)
+            adds = node.get("action", 0) == 1  # CREATE ROLE ... ROLE u only adds members
+        for item in _items(node.get("options")):
+            opt = item.get("DefElem", item)
+            defname, arg = opt.get("defname"), opt.get("arg")
+            if defname == "canlogin":
+                # LOGIN / NOLOGIN is a Boolean; any other argument (or none) reads as LOGIN
+                login = (
+                    bool(arg["Boolean"].get("boolval"))
+                    if isinstance(arg, dict) and "Boolean" in arg
+                    else True
+                )
                 if login:
                     flags.add("login_role")
-                elif isinstance(stmt, ast.AlterRoleStmt):  # locks its users out
+                elif kind == "AlterRoleStmt":  # locks its users out
                     flags.add("destructive")
-            if opt.defname == "password" and opt.arg is None:
+            if defname == "password" and arg is None:
                 flags.add("password_removed")
-            if opt.defname == "rolemembers":  # ALTER GROUP g ADD/DROP USER u
+            if defname == "rolemembers":  # ALTER GROUP g ADD/DROP USER u
                 flags |= {"membership", "grant" if adds else "revoke"}
-                names, _ = _role_names(opt.arg)
+                names, _ = _role_names(arg)
                 if not adds and login_roles and any(n in login_roles or n == "" for n in names):
                     flags.add("destructive")
-    elif isinstance(stmt, ast.AlterRoleSetStmt):
+    elif kind == "AlterRoleSetStmt":
         flags |= {"role_settings", "cluster"}
-    elif isinstance(stmt, ast.AlterDefaultPrivilegesStmt):
+    elif kind == "AlterDefaultPrivilegesStmt":
         flags.add("default_privileges")
-    elif isinstance(stmt, ast.AlterSystemStmt):
+    elif kind == "AlterSystemStmt":
         flags |= {"settings", "no_transaction", "cluster"}
-    elif isinstance(stmt, ast.AlterDatabaseStmt | ast.AlterDatabaseSetStmt):
+    elif kind in ("AlterDatabaseStmt", "AlterDatabaseSetStmt"):
         flags |= {"alter", "cluster"}
     else:
         flags.add("alter")
     return flags
 
 
+def _grantees(stmt: dict[str, Any]) -> list[str]:
+    """The roles a GRANT/REVOKE ... ON <objects> names as grantees (not PUBLIC)."""
+    ((kind, node),) = stmt.items()
+    if kind != "GrantStmt":
+        return []
+    return [n for n in _role_names(node.get("grantees"))[0] if n]
+
+
 def privilege_grantees(sql: str) -> list[str]:
     """The roles named as grantees of the GRANT/REVOKE ... ON <objects> statements in
     ``sql`` (not role memberships, not PUBLIC): the script orders a grant by them."""
-    from pglast import ast
+    return [n for _, stmt in _parse_json(sql, "remediation")[0] for n in _grantees(stmt)]
 
-    out: list[str] = []
-    for _, stmt in _parse(sql, "remediation"):
-        if isinstance(stmt, ast.GrantStmt):
-            out += [n for n in _role_names(stmt.grantees)[0] if n]
-    return out
+
+class Checked(NamedTuple):
+    """A statement of checked remediation SQL, what it does and whom it grants to."""
+
+    sql: str  # without the trailing ;
+    flags: set[str]  # classify()
+    grantees: list[str]  # privilege_grantees()
+
+
+def check_and_classify(
+    sql: str, origin: str = "remediation", *, login_roles: Collection[str] = ()
+) -> list[Checked]:
+    """:func:`check_sql`, :func:`classify` and :func:`privilege_grantees` of each
+    statement, from one parse of ``sql`` (the remediation script checks and orders every
+    statement; parsing each again as pglast's typed nodes cost it twice the check)."""
+    parsed, walk = _parse_json(sql, origin)
+    if not parsed:
+        raise RemediationError(f"{origin}: remediation SQL holds no statement")
+    for text, stmt in parsed:
+        _check_json_statement(text, stmt, origin, walk=walk)
+    return [Checked(text, _flags(stmt, login_roles), _grantees(stmt)) for text, stmt in parsed]
 
 
 def classify(sql: str, *, login_roles: Collection[str] = ()) -> set[str]:
@@ -576,6 +648,6 @@ def classify(sql: str, *, login_roles: Collection[str] = ()) -> set[str]:
     that can log in; without them a REVOKE is never called destructive by itself.
     """
     flags: set[str] = set()
-    for _, stmt in _parse(sql, "remediation"):
+    for _, stmt in _parse_json(sql, "remediation")[0]:
         flags |= _flags(stmt, login_roles)
     return flags

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from ..audit.audit_schema import temp_macros
@@ -81,6 +81,12 @@ LOCAL_SETTINGS = {"python_enable_replacements": "false", "enable_progress_bar": 
 other difference found after the lock leaves the extra connection unused."""
 
 Outcome = tuple[list[str], list[tuple[Any, ...]]] | BaseException
+
+Job = Callable[[Any], Any]
+"""Work other than a rule query that :meth:`QueryPool.run` can take in a batch: called with
+the connection it runs on, its return value (or the exception it raised) is its outcome.
+Not interrupted at the query time limit (``engine.build_inventory``, which it is for, never
+was)."""
 
 
 def _setting(con: Any, name: str) -> Any:
@@ -186,12 +192,16 @@ class QueryPool:
         close(self.extra)
         self.extra = []
 
-    def run(self, queries: Sequence[str]) -> Generator[Outcome, None, None]:
-        """Each query's (columns, rows), or the exception it raised, in the given order."""
+    def run(self, queries: Sequence[str | Job]) -> Generator[Any, None, None]:
+        """Each query's (columns, rows), or the exception it raised, in the given order; a
+        :data:`Job`'s return value or exception in its place."""
         if not self.extra:
             for sql in queries:
                 try:
-                    yield run_limited(self.con, parsed(self.con, sql))
+                    if callable(sql):
+                        yield sql(self.con)
+                    else:
+                        yield run_limited(self.con, parsed(self.con, sql))
                 except Exception as exc:  # noqa: BLE001 - QueryTimeout or DuckDB's: the rule's error
                     yield exc
             return
@@ -201,7 +211,7 @@ class QueryPool:
 class _Batch:
     """One batch of queries over several connections, one worker thread each."""
 
-    def __init__(self, cons: list[Any], queries: Sequence[str]) -> None:
+    def __init__(self, cons: list[Any], queries: Sequence[str | Job]) -> None:
         self.cons = cons
         self.queries = list(queries)
         self.limit = query_timeout()
@@ -209,7 +219,7 @@ class _Batch:
         self.next = 0
         self.stop = False
         self.done = [threading.Event() for _ in self.queries]
-        self.results: list[Outcome | None] = [None] * len(self.queries)
+        self.results: list[Any] = [None] * len(self.queries)
         self.running: list[int | None] = [None] * len(cons)
         self.started: list[float] = [0.0] * len(self.queries)
         self.interrupted: dict[int, float] = {}
@@ -225,11 +235,15 @@ class _Batch:
                 self.next += 1
                 self.running[w] = i
                 self.started[i] = time.monotonic()
-            outcome: Outcome
+            outcome: Any
+            item = self.queries[i]
             try:
-                cur = con.execute(parsed(con, self.queries[i]))
-                columns = [d[0] for d in cur.description]
-                outcome = (columns, cur.fetchall())
+                if callable(item):
+                    outcome = item(con)
+                else:
+                    cur = con.execute(parsed(con, item))
+                    columns = [d[0] for d in cur.description]
+                    outcome = (columns, cur.fetchall())
             except MemoryError:
                 outcome = MemoryError(
                     "Out of Memory Error: the result does not fit under the memory ceiling"
@@ -250,6 +264,8 @@ class _Batch:
         with self.lock:
             for w, i in enumerate(self.running):
                 if i is None or not self.limit or now - self.started[i] <= self.limit:
+                    continue
+                if callable(self.queries[i]):  # a Job: no time limit
                     continue
                 first = self.interrupted.setdefault(i, now)
                 if now - first > _GRACE and not self.done[i].is_set():
@@ -274,7 +290,7 @@ class _Batch:
         for t in workers:
             t.join(max(0.0, deadline - time.monotonic()))
 
-    def outcomes(self) -> Generator[Outcome, None, None]:
+    def outcomes(self) -> Generator[Any, None, None]:
         workers = [
             threading.Thread(target=self._work, args=(w,), name="pgaudit-query", daemon=True)
             for w in range(len(self.cons))
@@ -286,8 +302,6 @@ class _Batch:
                 for i in range(len(self.queries)):
                     while not self.done[i].wait(_POLL):
                         self._watch()
-                    outcome = self.results[i]
-                    assert outcome is not None
-                    yield outcome
+                    yield self.results[i]
             finally:  # done, Ctrl-C/SIGTERM, or the consumer stopped early
                 self._halt(workers)

@@ -10,8 +10,11 @@ stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import stat
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -118,17 +121,57 @@ def write_reports(
     # All or nothing: every format is written to its temporary file first (flushed, so a
     # full disk shows here), and the renames happen only when all of them are complete. A
     # failure (or SIGINT/SIGTERM) removes every temporary file and keeps the old reports.
-    import contextlib
-
     current: object = None
     try:
         with contextlib.ExitStack() as stack:
-            for _key, path, render_fn in jobs:
-                current = path
-                fh = stack.enter_context(atomic_writer(path))
-                render_fn(ctx, fh)
-                fh.flush()
+            syncs: list[_BackgroundSync] = []
+            try:
+                for _key, path, render_fn in jobs:
+                    current = path
+                    fh = stack.enter_context(atomic_writer(path, sync=False))
+                    render_fn(ctx, fh)
+                    fh.flush()
+                    syncs.append(_BackgroundSync(fh))
+            finally:  # before any file is closed or renamed
+                for sync in syncs:
+                    sync.wait()
             current = output_dir
+            for sync in syncs:
+                sync.check()  # every file is on disk before the first rename
     except OSError as exc:
         raise UsageError(f"cannot write {current}: {exc.strerror or exc}") from None
     return paths
+
+
+class _BackgroundSync:
+    """The fsync of one flushed report file, on a thread while the next format renders.
+
+    Why: the files are renamed into place only once all are rendered, each after its
+    data is on disk (atomic_writer would fsync it just before its rename); five fsyncs in
+    a row cost 20-60 ms of a scan's wall time on a loaded virtual disk. Started as soon as
+    a file is complete, they overlap the rendering (fsync waits without the GIL), and
+    write_reports raises the first failure before any rename, as atomic_writer would
+    have. A target that is not a regular file (/dev/stdout) is written through and never
+    synced, as atomic_writer does."""
+
+    def __init__(self, fh: IO[str]) -> None:
+        self._fd = fh.fileno()
+        self._error: OSError | None = None
+        self._thread: threading.Thread | None = None
+        if stat.S_ISREG(os.fstat(self._fd).st_mode):
+            self._thread = threading.Thread(target=self._run, name="report-fsync", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._error = exc
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise self._error

@@ -64,12 +64,16 @@ def csv_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+_URL_UNSAFE = re.compile(r"[\x00-\x20\"'<>`\\]")
+"""Controls, space, quotes, angle brackets, backtick, backslash: never in a link we keep."""
+
+
 def safe_url(url: object) -> str | None:
     """The URL if it is an absolute http(s) link with a host, else None (no javascript:)."""
     if not isinstance(url, str):
         return None
     url = url.strip()
-    if any(ord(c) < 0x21 or c in "\"'<>`\\" for c in url):
+    if _URL_UNSAFE.search(url):
         return None
     try:
         parts = urlsplit(url)

@@ -16,7 +16,6 @@ anything beyond is summarised (counts by database and role) and left to the JSON
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 from collections import Counter
 from pathlib import Path
@@ -303,15 +302,17 @@ def _login_roles(
             extra.append(("password", str(r["password_type"])))
         if r.get("config"):
             extra.append(("settings", ", ".join(map(str, r["config"]))))
+        table = _privilege_table(privs.get(r["name"]))
         out.append(
             LoginCard(
                 name=r["name"],
                 role_i=facets.role(r["name"]),
                 attrs=tuple(attrs),
                 extra=tuple(extra),
-                priv_table=_privilege_table(privs.get(r["name"])),
+                priv_table=table,
                 member_of=tuple(sorted(member_of.get(r["name"], []), key=lambda x: x.group)),
-                privileges=_plain(privs.get(r["name"])),
+                # the generic view is shown only without a table: not built for nothing
+                privileges=_plain(privs.get(r["name"])) if table is None else None,
                 findings=per_role.get(r["name"], 0),
             )
         )
@@ -685,6 +686,11 @@ def environment() -> Any:
 
 def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
     """Render the report into ``fh`` (Jinja streams the template in chunks)."""
+    write_page(context(result, **options), fh)
+
+
+def write_page(page: Page, fh: IO[str]) -> None:
+    """Render a page built by ``context`` into ``fh``."""
     from markupsafe import Markup
 
     env = environment()
@@ -693,9 +699,8 @@ def write(result: ScanResult, fh: IO[str], **options: Any) -> None:
         "default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; "
         f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}"
     )
-    page = context(result, **options)
     if page.graph:  # ElementTree-escaped SVG
-        page = dataclasses.replace(page, graph=Markup(page.graph))
+        page = page._replace(graph=Markup(page.graph))
     assets = Assets(csp=csp, css=Markup(css), js=Markup(js))  # our own static files, not data
     for chunk in env.get_template("report.html.j2").generate(page=page, assets=assets):
         fh.write(chunk)

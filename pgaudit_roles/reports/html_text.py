@@ -55,14 +55,39 @@ def _ident(s: str) -> Markup:
     return Markup(_breakable(s))
 
 
+# A "word" of _breakable: a run with no separator and no space. Only words longer than
+# _LONG_RUN get break chances inside them, counted in characters of the raw text. (An
+# exact count: the search only asks whether one exists, and "{25,}" costs 2-3x more.)
+_LONG_WORD = re.compile(rf"[^_./:,(\- ]{{{_LONG_RUN + 1}}}")
+
+
 def _breakable(s: str) -> str:
+    """``s`` escaped, with ``<wbr>`` after each run of separators and inside long words.
+
+    Why two paths: most names have no word longer than _LONG_RUN, and then the text can
+    be escaped in one call and the separators marked with one substitution (escaping adds
+    no separator and no space, so the runs are where they were). Long words are cut at
+    raw-character offsets, which escaping would shift: they take the piecewise path.
+    tests/test_html_text.py checks both paths against the piecewise definition."""
+    if _LONG_WORD.search(s) is None:
+        return _SEPARATORS.sub(_separator_run, _esc(s))
+    return _breakable_pieces(s)
+
+
+def _separator_run(m: re.Match[str]) -> str:
+    # a browser may also break after any hyphen of a run ("pg18-_x"): each one ends a
+    # piece of its own, so no piece can wrap inside
+    sep = m.group(0).replace("-", "-<wbr>")
+    return sep if sep.endswith("<wbr>") else sep + "<wbr>"
+
+
+def _breakable_pieces(s: str) -> str:
+    """The definition: each separator run and each word escaped on its own."""
     out: list[str] = []
     for piece in _SEPARATORS.split(s):
         if not piece:
             continue
         if _SEPARATORS.fullmatch(piece):
-            # a browser may also break after any hyphen of a run ("pg18-_x"): each one ends
-            # a piece of its own, so no piece can wrap inside
             sep = _esc(piece).replace("-", "-<wbr>")
             out.append(sep if sep.endswith("<wbr>") else sep + "<wbr>")
         else:
@@ -72,7 +97,13 @@ def _breakable(s: str) -> str:
 
 def inline(text: Any) -> Markup:
     """Text with `backticked` spans as ``<code>`` and hard line breaks reflowed."""
-    s = printable(re.sub(r"\s*\n\s*", " ", "" if text is None else str(text)))
+    return _inline("" if text is None else str(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _inline(text: str) -> Markup:
+    # Cached: every row of a rule shows the rule's manual fix, a paragraph or more.
+    s = printable(re.sub(r"\s*\n\s*", " ", text))
     parts = s.split("`")
     if len(parts) % 2 == 0:  # an unpaired backtick: show it as it is
         return escape(s)

@@ -3,9 +3,12 @@
 Why: the templates used to get one untyped dict of about forty keys, so a missing or
 misspelled key showed only when a template reached it (StrictUndefined at render time, on
 the page that happened to exercise it). Here every value the templates read is a field of a
-frozen dataclass, built in one place (``html_report.context``), so mypy catches a missing,
-misspelled or mistyped field where the page is built, and the templates read attributes
-(``page.rules``, ``v.severity``).
+typed, immutable NamedTuple, built in one place (``html_report.context``), so mypy catches
+a missing, misspelled or mistyped field where the page is built, and the templates read
+attributes (``page.rules``, ``v.severity``). NamedTuple rather than frozen dataclasses:
+the same checks, for a third of the import time (17 frozen dataclasses cost ~6 ms of every
+scan that writes HTML, each method generated and compiled at import) and a cheaper
+instance per finding row; no template iterates over or indexes a view object.
 
 Names stay raw in these values: the templates escape them (autoescape, ``|pr``,
 ``|ident``). The exceptions are the Markup fields filled in by ``html_report.write``: our
@@ -15,15 +18,13 @@ own CSS and JS, and the ElementTree-escaped SVG.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.model import RequirementResult, RuleResult
 from .common import Summary
 
 
-@dataclass(frozen=True)
-class WaiverNote:
+class WaiverNote(NamedTuple):
     """What the page says about a waiver (``Waiver.describe()``): a key the waiver file
     left out is None, shown as empty."""
 
@@ -48,8 +49,7 @@ def _text(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
-@dataclass(frozen=True)
-class ResolvedLine:
+class ResolvedLine(NamedTuple):
     """A baseline entry no finding matches any more. A baseline file needs only each
     entry's fingerprint (``baseline.load``): what it leaves out is None, shown as empty,
     where the dict the template used to read made the whole report fail."""
@@ -69,8 +69,7 @@ class ResolvedLine:
         )
 
 
-@dataclass(frozen=True)
-class FindingRow:
+class FindingRow(NamedTuple):
     """One finding as a row (the finding_row macro) or a line of the waiver lists."""
 
     key: str
@@ -98,8 +97,7 @@ class FindingRow:
     search: str
 
 
-@dataclass(frozen=True)
-class RuleSection:
+class RuleSection(NamedTuple):
     """A rule with findings: its article in "Findings by rule"."""
 
     id: str
@@ -122,8 +120,7 @@ class RuleSection:
     left_by_role: tuple[tuple[str, int], ...]
 
 
-@dataclass(frozen=True)
-class RuleLine:
+class RuleLine(NamedTuple):
     """A line of "All rules evaluated"."""
 
     id: str
@@ -136,8 +133,7 @@ class RuleLine:
     category: str
 
 
-@dataclass(frozen=True)
-class TopRisk:
+class TopRisk(NamedTuple):
     """A line of "Top risks": the worst active finding, where, and its one-line fix."""
 
     severity: str
@@ -153,8 +149,7 @@ class TopRisk:
     manual: str | None
 
 
-@dataclass(frozen=True)
-class FrameworkInfo:
+class FrameworkInfo(NamedTuple):
     """A framework's title, version and per-requirement notes (html_text.framework_info)."""
 
     title: str
@@ -166,14 +161,12 @@ class FrameworkInfo:
         return cls(title=info["title"], version=info["version"], notes=info["notes"])
 
 
-@dataclass(frozen=True)
-class Membership:
+class Membership(NamedTuple):
     group: str
     options: tuple[str, ...]  # ADMIN, INHERIT, SET
 
 
-@dataclass(frozen=True)
-class PrivilegeTable:
+class PrivilegeTable(NamedTuple):
     """A login role's effective privileges: one line per privilege group per database,
     and the top objects as (database, class, name, privileges, via)."""
 
@@ -181,20 +174,18 @@ class PrivilegeTable:
     top: tuple[tuple[str, str, str, str, str], ...]
 
 
-@dataclass(frozen=True)
-class LoginCard:
+class LoginCard(NamedTuple):
     name: str
     role_i: int
     attrs: tuple[str, ...]
     extra: tuple[tuple[str, str], ...]
     priv_table: PrivilegeTable | None
     member_of: tuple[Membership, ...]
-    privileges: Any  # the generic view: nested dict/list/str, when priv_table is None
+    privileges: Any  # the generic view: nested dict/list/str, only when priv_table is None
     findings: int
 
 
-@dataclass(frozen=True)
-class RouteStep:
+class RouteStep(NamedTuple):
     """A node of an escalation route and the hop that reaches it (inventory
     ``escalation_paths``: the engine writes these as strings)."""
 
@@ -205,29 +196,25 @@ class RouteStep:
     weakest: bool
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     from_kind: str | None
     hops: int | None
     chain: tuple[RouteStep, ...]
     fix: str | None  # the SQL that removes the weakest hop
 
 
-@dataclass(frozen=True)
-class Routes:
+class Routes(NamedTuple):
     routes: tuple[Route, ...]
     left: int
 
 
-@dataclass(frozen=True)
-class GraphInfo:
+class GraphInfo(NamedTuple):
     boxes: int
     bundled: int
     omitted: int
 
 
-@dataclass(frozen=True)
-class PageData:
+class PageData(NamedTuple):
     """The page's ``<script type="application/json">`` for report.js."""
 
     extra: Mapping[str, list[list[Any]]]  # rule id -> compact rows for "Show more"
@@ -247,8 +234,7 @@ class PageData:
         }
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(NamedTuple):
     """Everything report.html.j2 and its partials read, as ``page.<field>``."""
 
     tool: str
@@ -289,8 +275,7 @@ class Page:
     data: PageData
 
 
-@dataclass(frozen=True)
-class Assets:
+class Assets(NamedTuple):
     """Our own static CSS and JS (Markup: not data) and the CSP that pins their hashes."""
 
     csp: str

@@ -19,6 +19,7 @@ baseline's privilege lists). Dropping baselined results instead would close thei
 from __future__ import annotations
 
 import json
+import re
 from typing import IO, Any
 
 from .. import __version__
@@ -261,23 +262,24 @@ def _pascal(title: str) -> str:
     )
 
 
+_MD_SPECIAL = re.compile(r"[\\`*_{}\[\]()#!|<>&~]")
+
+
 def _md(text: str) -> str:
     """Escape Markdown/HTML-significant characters so names render as text on GitHub."""
-    out = []
-    for ch in text:
-        if ch in "\\`*_{}[]()#!|<>&~":
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
+    return _MD_SPECIAL.sub(_backslashed, text)
+
+
+def _backslashed(m: re.Match[str]) -> str:
+    return "\\" + m.group()
+
+
+_BACKTICKS = re.compile("`+")
 
 
 def _fence(code: str, lang: str) -> str:
     """A fenced block longer than any backtick run inside the code, so it cannot be closed early."""
-    longest = run = 0
-    for ch in code:
-        run = run + 1 if ch == "`" else 0
-        longest = max(longest, run)
+    longest = max(map(len, _BACKTICKS.findall(code)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}{lang}\n{code}\n{ticks}"
 

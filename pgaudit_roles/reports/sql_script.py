@@ -13,8 +13,9 @@ PostgreSQL 13-18):
   drops (``DROP OWNED`` before ``DROP``, ``DROP ROLE`` last, after every database). So a
   new owner is granted before the old one is revoked, and ownership moves before anything
   is dropped. Within a phase, by rule, then finding.
-* Every statement is re-checked with pglast (:func:`pgaudit_roles.evaluate.remediation.check_sql`)
-  and classified from its parse tree; none is written unchecked. CASCADE never appears.
+* Every statement is re-checked with pglast (the checks of
+  :func:`pgaudit_roles.evaluate.remediation.check_sql`, in ``check_and_classify``) and
+  classified from the same parse tree; none is written unchecked. CASCADE never appears.
 * Statements stay one line per name: a quoted name or string holding a line break or
   other control character is written in Unicode-escape form (``U&"..."``, proved
   equivalent by pglast), so a hostile name cannot show a fake line to the reviewer.
@@ -41,7 +42,7 @@ from typing import IO
 from .. import __version__
 from ..core.errors import UsageError
 from ..core.model import Finding, ScanResult
-from ..evaluate.remediation import RemediationError, check_sql, classify, privilege_grantees
+from ..evaluate.remediation import RemediationError, check_and_classify
 from .common import outside_lines, printable
 from .registry import ReportContext
 
@@ -204,6 +205,7 @@ class _Stmt:
     destructive: bool
     section: str  # "cluster" | "db" | "cluster_drop" | "system"
     database: str | None
+    grantees: list[str]  # of a GRANT/REVOKE ... ON <objects> (remediation.privilege_grantees)
 
 
 @dataclass
@@ -252,7 +254,7 @@ def _after_ownership_changes(stmts: list[_Stmt]) -> None:
     for s in stmts:
         if s.phase != 1 or "membership" in s.flags or "grant" not in s.flags:
             continue
-        if any((g, s.database) in former for g in privilege_grantees(s.sql)):
+        if any((g, s.database) in former for g in s.grantees):
             s.phase = _FORMER_OWNER_GRANTS
 
 
@@ -335,12 +337,11 @@ def _statements(
         if f.suppressed is not None or not f.remediation:
             continue
         try:
-            stmts = check_sql(f.remediation, origin=f.rule_id)
+            stmts = check_and_classify(f.remediation, origin=f.rule_id, login_roles=login_roles)
         except RemediationError as exc:
             errors.append((f, str(exc)))
             continue
-        for sql in stmts:
-            flags = classify(sql, login_roles=login_roles)
+        for sql, flags, grantees in stmts:
             phase = _phase(flags)
             if "no_transaction" in flags:
                 section = "system"
@@ -359,6 +360,7 @@ def _statements(
                     f.destructive or "destructive" in flags,
                     section,
                     f.database,
+                    grantees,
                 )
             )
     _after_ownership_changes(out)

@@ -1,5 +1,7 @@
 -- audit schema loader (_roles): see audit_schema._Loader; $managed: the managed-service
--- administrator role names (acl_defaults.MANAGED_SUPERUSER_ROLES)
+-- administrator role names (acl_defaults.MANAGED_SUPERUSER_ROLES). member_of/members are
+-- list_sort(list_distinct(list(x))), the same list as list(DISTINCT x ORDER BY x) (NULLs are
+-- filtered first): the ordered DISTINCT aggregates cost ~1.7 ms more to plan.
 INSERT INTO roles BY NAME
             SELECT r.oid, r.name, r.superuser, r.inherit, r.createrole, r.createdb, r.login,
                    r.replication, r.bypassrls, r.connection_limit,
@@ -15,9 +17,9 @@ INSERT INTO roles BY NAME
                        WHERE c.database IS NULL AND c.can_set AND c.depth > 0
                          AND list_contains($managed, c.role)
                        GROUP BY c.member_oid) su ON su.member_oid = r.oid
-            LEFT JOIN (SELECT member_oid, list(DISTINCT role ORDER BY role) AS member_of
+            LEFT JOIN (SELECT member_oid, list_sort(list_distinct(list(role))) AS member_of
                        FROM memberships WHERE role IS NOT NULL GROUP BY member_oid) mo
                    ON mo.member_oid = r.oid
-            LEFT JOIN (SELECT role_oid, list(DISTINCT member ORDER BY member) AS members
+            LEFT JOIN (SELECT role_oid, list_sort(list_distinct(list(member))) AS members
                        FROM memberships WHERE member IS NOT NULL GROUP BY role_oid) ms
                    ON ms.role_oid = r.oid
