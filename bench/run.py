@@ -143,7 +143,7 @@ def _rules_and_config() -> tuple[Any, Any]:
     return rules, config
 
 
-def _collect(spec: dict[str, Any]) -> Any:
+def _collect(spec: dict[str, Any], meanwhile: Any = None) -> Any:
     import inspect
 
     collect = _need("pgaudit_roles.collect.collector", "collect")
@@ -151,7 +151,10 @@ def _collect(spec: dict[str, Any]) -> Any:
     params = inspect.signature(collect).parameters
     if "jobs" in params and spec.get("jobs"):
         kw["jobs"] = spec["jobs"]
-    return collect(spec["conninfo"], **kw)
+    if meanwhile is None:
+        return collect(spec["conninfo"], **kw)
+    collect_with = _need("pgaudit_roles.collect.forked", "collect_with")
+    return collect_with(lambda spool: collect(spec["conninfo"], spool=spool, **kw), meanwhile)
 
 
 def _write_reports(result: Any, formats: list[str], out_dir: str) -> dict[str, int]:
@@ -236,11 +239,21 @@ def _stage_scan(spec: dict[str, Any]) -> dict[str, Any]:
     evaluate = _need("pgaudit_roles.evaluate.engine", "evaluate")
     _need("pgaudit_roles.reports", "write_reports")
     rules, config = _rules_and_config()
+    # As `pipeline.run_scan` and the CLI do: the evaluation's start-up (DuckDB, the
+    # reporters) in this process while a forked child collects (`collect.forked`), when
+    # a core is idle; the code of before that existed collects here, then evaluates.
+    try:
+        start = _need("pgaudit_roles.pipeline", "EvaluationStart")(spec["formats"])
+    except NotAvailable:
+        start = None
     t0 = time.perf_counter()
-    snap = _collect(spec)
+    snap = _collect(spec, meanwhile=start)
     t1 = time.perf_counter()
     rss_collect = _self_rss_mib()
-    result = evaluate(snap, rules, config)
+    if start is not None:
+        result = evaluate(snap, rules, config, con=start.take())
+    else:
+        result = evaluate(snap, rules, config)
     t2 = time.perf_counter()
     rss_check = _self_rss_mib()
     files = _write_reports(result, spec["formats"], spec["out_dir"])

@@ -9,6 +9,7 @@ equal to the commands' own help).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -17,6 +18,7 @@ import click
 
 from . import __version__
 from .core.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE, AuditError
+from .core.gcpolicy import for_one_command
 from .core.signals import EXIT_SIGTERM, exit_code, install
 from .core.text import printable
 
@@ -165,9 +167,29 @@ def cli(_verbose_flag: bool) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: every way a command can end becomes one line on stderr and a code
-    from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``."""
+    from ``errors.EXIT_CODES``; a bug's traceback is shown only with ``-v``. The command
+    runs with the garbage collector set for one run (``core.gcpolicy``)."""
     args = sys.argv[1:] if argv is None else argv
     install()
+    with for_one_command():
+        return _run(args)
+
+
+def console_main() -> None:
+    """The ``pgaudit-roles`` console script: :func:`main` in a process that ends with it.
+
+    Why: what the run kept (snapshot rows, findings, DuckDB's Python objects) would be
+    traversed once more by the interpreter's collections at shutdown, 30-40 ms of a small
+    ``check``'s CPU; frozen first, it is only freed. Not for callers that go on running
+    (tests call :func:`main`)."""
+    try:
+        sys.exit(main())
+    finally:
+        gc.freeze()
+
+
+def _run(args: list[str]) -> Any:
+    """The command, and what each way it ends prints and exits with (see :func:`main`)."""
     try:
         return cli.main(args=args, prog_name="pgaudit-roles", standalone_mode=False)
     except click.exceptions.Exit as exc:

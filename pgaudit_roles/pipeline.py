@@ -7,12 +7,15 @@ same way whatever command produced it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .audit import audit_schema
+from .collect import forked
 from .collect.collector import DEFAULT_JOBS, collect
 from .collect.connect import ConnectSettings
 from .collect.snapshot import save
@@ -23,6 +26,7 @@ from .evaluate import waivers as waivers_mod
 from .evaluate.engine import evaluate
 from .evaluate.rules import load_rules, resolve_ids
 from .reports import write_reports
+from .reports.registry import modules as report_modules
 
 if TYPE_CHECKING:
     from .collect.snapshot import Snapshot
@@ -47,18 +51,77 @@ def connect_settings(cfg: Config) -> Any:
     return ConnectSettings(**known)
 
 
-def collect_snapshot(conninfo: str, cfg: Config, progress: Progress | None = None) -> Snapshot:
+def collect_snapshot(
+    conninfo: str,
+    cfg: Config,
+    progress: Progress | None = None,
+    *,
+    meanwhile: Callable[[], None] | None = None,
+) -> Snapshot:
+    """Collect ``conninfo`` as ``cfg``'s ``[collect]`` table says. ``meanwhile``: work
+    this process does while a forked child collects (``collect.forked``), or after the
+    collection where it cannot fork."""
     databases = cfg.collect.get("databases") or None
 
-    return collect(
-        conninfo,
-        databases=databases,
-        jobs=int(cfg.collect.get("jobs", DEFAULT_JOBS)),
-        all_databases=cfg.collect.get("all_databases", databases is None),
-        hba_file=_str_or_none(cfg.collect.get("hba_file")),
-        settings=connect_settings(cfg),
-        progress=progress,
+    def run(spool: Any = None) -> Snapshot:
+        return collect(
+            conninfo,
+            databases=databases,
+            jobs=int(cfg.collect.get("jobs", DEFAULT_JOBS)),
+            all_databases=cfg.collect.get("all_databases", databases is None),
+            hba_file=_str_or_none(cfg.collect.get("hba_file")),
+            settings=connect_settings(cfg),
+            progress=progress,
+            spool=spool,
+        )
+
+    if meanwhile is None:
+        return run()
+    snap: Snapshot = forked.collect_with(run, meanwhile)
+    return snap
+
+
+class EvaluationStart:
+    """The start-up of a live scan's evaluation, done while the collection runs
+    (``collect_snapshot(meanwhile=...)``): DuckDB imported and the audit schema's empty
+    connection opened (``audit_schema.new_connection``), the reporters of the formats
+    imported. The evaluation then builds in that connection (``engine.evaluate(con=)``);
+    nothing it computes changes. A failure here is left for the evaluation to meet again
+    where it always did."""
+
+    EVALUATION_MODULES = (
+        "jinja2.sandbox",  # remediation templates
+        "pglast",  # each remediation statement is checked by PostgreSQL's parser
+        "pglast.keywords",  # pg_quote_ident's keyword list, in the audit schema
+        "pgaudit_roles.evaluate.remediation",
+        "pgaudit_roles.evaluate.template_cache",
+        "platformdirs",  # where compiled templates are kept
     )
+    """What an evaluation with findings imports on the way (checked by
+    ``tests/test_report_modules.py``)."""
+
+    def __init__(self, formats: Sequence[str]) -> None:
+        self.modules = [*self.EVALUATION_MODULES, *report_modules(file_formats(formats))]
+        self.con: Any = None
+
+    def __call__(self) -> None:
+        import importlib
+
+        with contextlib.suppress(Exception):
+            self.con = audit_schema.new_connection()
+        for name in self.modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    def take(self) -> Any:
+        """The connection, once (the evaluation owns and closes it)."""
+        con, self.con = self.con, None
+        return con
+
+    def close(self) -> None:
+        con, self.con = self.con, None
+        if con is not None:
+            con.close()
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -66,20 +129,20 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def evaluate_snapshot(
-    snap: Snapshot, rules: Sequence[Rule], cfg: Config, *, inventory: bool = True
+    snap: Snapshot, rules: Sequence[Rule], cfg: Config, *, inventory: bool = True, con: Any = None
 ) -> ScanResult:
     """Evaluate, then mark waived findings and compare with the baseline named by ``cfg``.
 
     ``inventory=False`` for a caller that reads only the findings (the twin's re-evaluation,
     a diff of two snapshots, a baseline): the audit schema then holds only what the rules
-    read (``engine.evaluate``).
+    read (``engine.evaluate``). ``con``: an :class:`EvaluationStart`'s connection.
 
     The waivers and baseline files are read before the evaluation: a damaged one is the
     same one-line exit 2 either way, and reporting it first costs no evaluation."""
 
     loaded = waivers_mod.load(cfg.waivers) if cfg.waivers is not None else None
     base = baseline_mod.load(cfg.baseline) if cfg.baseline is not None else None
-    result = evaluate(snap, rules, cfg, inventory=inventory)
+    result = evaluate(snap, rules, cfg, inventory=inventory, con=con)
     if loaded is not None:
         waivers_mod.apply(result.findings, loaded, resolve_ids(rules))
         result.meta["waivers_file"] = str(cfg.waivers)
@@ -118,18 +181,18 @@ def run_scan(
 
     cfg = config or Config()
     rules = list(rules) if rules is not None else load_rules_for(cfg)
-    snap = collect_snapshot(conninfo, cfg, progress)
-    if snapshot_out is not None:
-        save(snap, snapshot_out)
-    if progress:
-        progress(f"evaluating {len(rules)} rules")
-    result = evaluate_snapshot(snap, rules, cfg)
-    paths = write_files(
-        result,
-        formats if formats is not None else cfg.formats,
-        output_dir or cfg.output_dir,
-        report_options or {},
-    )
+    formats = formats if formats is not None else cfg.formats
+    start = EvaluationStart(formats)
+    try:
+        snap = collect_snapshot(conninfo, cfg, progress, meanwhile=start)
+        if snapshot_out is not None:
+            save(snap, snapshot_out)
+        if progress:
+            progress(f"evaluating {len(rules)} rules")
+        result = evaluate_snapshot(snap, rules, cfg, con=start.take())
+    finally:
+        start.close()
+    paths = write_files(result, formats, output_dir or cfg.output_dir, report_options or {})
     return result, paths
 
 

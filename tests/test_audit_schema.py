@@ -845,6 +845,144 @@ def test_a_load_makes_its_json_directory_only_when_it_writes_json(
     assert rows(con, "SELECT name FROM schemas") == [("app",)]
 
 
+def _every_driving_table() -> Snapshot:
+    """A snapshot whose every table in ``audit_schema._DRIVEN_BY`` has a row that its
+    statement keeps."""
+    return make(
+        roles=[role(100, "owner"), role(101, "app", login=True)],
+        db={
+            "schemas": [SCHEMA],
+            "objects": [
+                obj(1000, "relation", "table", "t"),
+                obj(1001, "function", "function", "f", identity_args=""),
+            ],
+            "rls_tables": [{"table_oid": 1000, "row_security": True, "force_row_security": False}],
+            "policies": [
+                {
+                    "oid": 7,
+                    "table_oid": 1000,
+                    "name": "p",
+                    "command": "r",
+                    "permissive": True,
+                    "role_oids": [101, 0],
+                    "using_expr": "true",
+                    "check_expr": None,
+                }
+            ],
+            "triggers": [
+                {
+                    "oid": 8,
+                    "table_oid": 1000,
+                    "name": "tg",
+                    "function_oid": 1001,
+                    "function_owner_oid": 100,
+                    "function_identity": "app.f()",
+                    "function_security_definer": False,
+                    "events": ["INSERT"],
+                    "enabled": "O",
+                }
+            ],
+            "event_triggers": [
+                {
+                    "oid": 9,
+                    "name": "et",
+                    "event": "ddl_command_end",
+                    "owner_oid": 100,
+                    "function_oid": 1001,
+                    "function_owner_oid": 100,
+                    "function_identity": "app.f()",
+                    "function_security_definer": False,
+                    "enabled": "O",
+                }
+            ],
+            "user_mappings": [
+                {
+                    "oid": 10,
+                    "server_oid": 11,
+                    "server_name": "srv",
+                    "user_oid": 0,
+                    "option_names": ["user"],
+                }
+            ],
+            "functions": [
+                {
+                    "oid": 1001,
+                    "security_definer": False,
+                    "config": None,
+                    "language": "sql",
+                    "leakproof": False,
+                }
+            ],
+            "extensions": [
+                {
+                    "oid": 12,
+                    "name": "plpgsql",
+                    "owner_oid": 10,
+                    "schema_oid": 2200,
+                    "version": "1.0",
+                }
+            ],
+            "default_acls": [
+                {
+                    "oid": 13,
+                    "creator_oid": 100,
+                    "schema_oid": 0,
+                    "objtype": "r",
+                    "grantor_oid": 100,
+                    "grantee_oid": 101,
+                    "privilege": "SELECT",
+                    "grantable": False,
+                }
+            ],
+        },
+    )
+
+
+def test_statements_driven_by_an_empty_raw_table_insert_nothing() -> None:
+    """Each statement the loader skips when its raw table got no row (``_DRIVEN_BY``)
+    inserts rows when that table has them and none when it is empty, whatever the other
+    tables hold: skipping it changes nothing."""
+    con = audit_schema.load(_every_driving_table())
+    for name, source in audit_schema._DRIVEN_BY.items():
+        sql = audit_schema._sql(name)
+        target = sql.split()[2]
+        con.execute(f"CREATE OR REPLACE TABLE _zz AS SELECT * FROM {target} LIMIT 0")
+        redirected = sql.replace(f"INSERT INTO {target} ", "INSERT INTO _zz ", 1)
+        assert redirected != sql, name
+        assert con.execute(redirected).fetchone()[0] > 0, name  # the fixture feeds it
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _saved AS SELECT * FROM {source}")
+        con.execute(f"DELETE FROM {source}")
+        assert con.execute(redirected).fetchone()[0] == 0, name
+        con.execute(f"INSERT INTO {source} SELECT * FROM _saved")
+
+
+def test_skipped_statements_leave_the_same_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot with none of the driving tables' rows: the loader runs none of their
+    statements, and every table is what running them all gives."""
+    snap = make(roles=[role(100, "owner")], db={"schemas": [SCHEMA]})
+    ran: list[str] = []
+    real = audit_schema._Loader.x
+
+    def spy(self: Any, sql: str, params: Any = None) -> Any:
+        ran.append(sql)
+        return real(self, sql, params)
+
+    monkeypatch.setattr(audit_schema._Loader, "x", spy)
+    skipped = audit_schema.load(snap)
+    for name in audit_schema._DRIVEN_BY:
+        assert audit_schema._sql(name) not in ran, name
+    monkeypatch.setattr(audit_schema, "_DRIVEN_BY", {})
+    ran.clear()
+    every = audit_schema.load(snap)
+    assert audit_schema._sql("load_policies") in ran
+    for name in audit_schema.AUDIT_TABLES:
+        q = f'SELECT * FROM "{name}" ORDER BY ALL'  # noqa: S608 - documented names
+        assert skipped.execute(q).fetchall() == every.execute(q).fetchall(), name
+    full = audit_schema.load(_every_driving_table())
+    for table in ("policies", "triggers", "event_triggers", "user_mappings", "rls_tables"):
+        assert full.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1, table
+
+
 # --- quoting and load paths ---------------------------------------------------------------
 
 _names = st.text(
@@ -926,6 +1064,72 @@ def test_json_file_and_parameter_insert_paths_give_the_same_schema(
         assert by_file.execute(q).fetchall() == by_param.execute(q).fetchall(), name
     roles = by_file.execute("SELECT count(*) FROM roles").fetchone()[0]
     assert roles >= 3
+
+
+_HOSTILE_TEXT = [
+    "plain",
+    "",
+    'Weird "quoted"',
+    "new\nline",
+    "back\\slash",
+    "ünïcødé_名前",
+    "emoji \U0001f600",
+    "\u202eevil\u2028sep\u2029",
+    "\x01\x1f ctl \x7f",
+    "a\x00b",
+    '{"json": [1]}',
+    "[1, 2]",
+    "null",
+    "true",
+    " 12 ",
+]
+
+
+def test_json_inserts_read_back_exactly_the_rows_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JSON insert reads a table of scalars as text and casts it, a table with a list
+    column as JSON values: both give back exactly the Python rows (hostile text, NULL
+    and empty apart, 64- and 32-bit extremes), as the parameter path does."""
+    objects = [
+        [
+            cls,
+            2**62 + n,
+            text,
+            n - 2**31 if n % 2 else None,
+            text or None,
+            None,
+            n,
+            "explicit",
+            None if n % 3 else text,
+            n % 2 == 0,
+        ]
+        for n, (cls, text) in enumerate(
+            (c, t) for c in ("relation", "function") for t in _HOSTILE_TEXT
+        )
+    ]
+    objects += [["type", 2**63 - 1, "max", -(2**63), "m", "", 2**31 - 1, "default", None, None]]
+    functions = [
+        [3000 + n, n % 2 == 0, None if n % 4 == 0 else [text, "", "x"], text or None, None]
+        for n, text in enumerate(_HOSTILE_TEXT)
+    ]
+    snap = make(db={"objects": [], "functions": []})
+    snap.databases[0].tables["objects"] = Table(
+        columns=[c[0] for c in DATABASE_TABLES["objects"]], rows=objects
+    )
+    snap.databases[0].tables["functions"] = Table(
+        columns=[c[0] for c in DATABASE_TABLES["functions"]], rows=functions
+    )
+    loaded = {}
+    for limit in (0, 10**9):  # every table through a JSON file, then as parameters
+        monkeypatch.setattr(audit_schema, "UNNEST_INSERT_ROWS", limit)
+        con = audit_schema.load(snap)
+        loaded[limit] = [
+            [list(r[1:]) for r in con.execute(f"SELECT * FROM internal.db_{t}_raw").fetchall()]
+            for t in ("objects", "functions")
+        ]
+    key = repr
+    for got in loaded.values():
+        assert sorted(got[0], key=key) == sorted(objects, key=key)
+        assert sorted(got[1], key=key) == sorted(functions, key=key)
 
 
 def test_lock_down_blocks_file_access() -> None:

@@ -23,6 +23,7 @@ from test_audit_schema import make
 from pgaudit_roles.audit import audit_schema, build_plan
 from pgaudit_roles.audit.audit_schema import AUDIT_TABLES, temp_macros
 from pgaudit_roles.audit.build_plan import STEPS, WRITER, plan, query_tables
+from pgaudit_roles.core import cpus
 from pgaudit_roles.evaluate import engine
 
 SQL_DIR = Path(audit_schema.__file__).resolve().parent / "sql"
@@ -381,12 +382,12 @@ def test_an_evaluation_loads_on_its_rule_connection_too(
         real(tasks, helpers, use, main)
 
     monkeypatch.setattr(load_schedule, "run", spy)
-    monkeypatch.setattr(load_schedule, "spare_cpu", lambda: True)
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
     rules = [r for r in builtin_rules if r.on_snapshot]
     two = engine.evaluate(snap, rules)
     assert seen == [1]
     engine.open_sandbox(snap).close()  # one connection: the load runs on it alone
-    monkeypatch.setattr(load_schedule, "spare_cpu", lambda: False)
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
     one = engine.evaluate(snap, rules)  # no idle core: one connection too
     assert seen == [1, 0, 0]
     # the same evaluation either way: every rule's outcome and finding, and the inventory
@@ -395,3 +396,37 @@ def test_an_evaluation_loads_on_its_rule_connection_too(
     ]
     assert [f.__dict__ for f in two.findings] == [f.__dict__ for f in one.findings]
     assert two.findings and two.inventory == one.inventory
+
+
+def test_a_full_build_leaves_out_exactly_the_raw_tables_no_step_reads() -> None:
+    """``build_plan.UNREAD`` is the raw tables no step reads (a step that starts reading
+    one fails this until it is built again); a full load creates none of them and the
+    audit tables they were copied for are still filled."""
+    read = {t for s in STEPS for t in s.reads}
+    assert build_plan.UNREAD == {t for t in build_plan.RAW_TABLES if t not in read}
+    assert build_plan.UNREAD  # internal.hba_rules_raw: hba_rules comes from Python
+    rule = {
+        "rule_number": 1,
+        "file_name": "/etc/pg_hba.conf",
+        "line_number": 1,
+        "type": "host",
+        "databases": ["all"],
+        "users": ["all"],
+        "address": "0.0.0.0",
+        "netmask": "0.0.0.0",
+        "auth_method": "trust",
+        "options": None,
+        "error": None,
+    }
+    con = audit_schema.load(make(extra={"hba_rules": [rule]}))
+    have = {
+        f"{s}.{t}"
+        for s, t in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    }
+    assert not {t for t in build_plan.UNREAD if t in have}
+    assert "internal.roles_raw" in have
+    assert con.execute("SELECT auth_method, is_all_addresses FROM hba_rules").fetchall() == [
+        ("trust", True)
+    ]

@@ -42,14 +42,21 @@ def only_two_versions(pg: Server) -> None:
         pytest.skip(f"fault case runs on PostgreSQL {TWO_VERSIONS} only")
 
 
-def cli(args: list[str], tmp: Path, **kw: Any) -> subprocess.Popen[str]:
-    """Start ``pgaudit-roles ARGS`` with a private TMPDIR (``tmp/tmpdir``)."""
+def cli(
+    args: list[str], tmp: Path, *, fork: bool | None = None, **kw: Any
+) -> subprocess.Popen[str]:
+    """Start ``pgaudit-roles ARGS`` with a private TMPDIR (``tmp/tmpdir``). ``fork``: a
+    scan collects in a forked child (True) or in the process (False) whatever the
+    machine's load (``collect.forked``); None leaves it to the load."""
     tmpdir = tmp / "tmpdir"
     tmpdir.mkdir(exist_ok=True)
     env = dict(os.environ, TMPDIR=str(tmpdir), PGAUDIT_ROLES_QUERY_TIMEOUT="120")
     env.pop("PGPASSWORD", None)
+    code = "from pgaudit_roles.cli import main; main()"
+    if fork is not None:
+        code = f"from pgaudit_roles.core import cpus\ncpus.spare_cpu = lambda: {fork}\n{code}"
     return subprocess.Popen(
-        [sys.executable, "-c", "from pgaudit_roles.cli import main; main()", *args],
+        [sys.executable, "-c", code, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -149,16 +156,18 @@ def config_file(tmp: Path, **collect: Any) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("sig", "code", "jobs"),
+    ("sig", "code", "jobs", "fork"),
     [
-        (signal.SIGINT, 130, 1),
-        (signal.SIGTERM, 143, 1),
-        (signal.SIGTERM, 143, 4),
-        (signal.SIGINT, 130, 4),
+        (signal.SIGINT, 130, 1, False),
+        (signal.SIGTERM, 143, 1, False),
+        (signal.SIGTERM, 143, 4, False),
+        (signal.SIGINT, 130, 4, False),
+        (signal.SIGTERM, 143, 4, True),  # the signal reaches the parent, not the child
+        (signal.SIGINT, 130, 1, True),
     ],
 )
 def test_signal_mid_scan_leaves_nothing_behind(
-    pg: Server, tmp_path: Path, sig: int, code: int, jobs: int
+    pg: Server, tmp_path: Path, sig: int, code: int, jobs: int, fork: bool
 ) -> None:
     only_two_versions(pg)
     cfg = config_file(tmp_path, lock_timeout="60s", statement_timeout="120s")
@@ -183,6 +192,7 @@ def test_signal_mid_scan_leaves_nothing_behind(
                 "none",
             ],
             tmp_path,
+            fork=fork,
         )
         wait_for_lock_wait(pg, proc)
         assert leftovers(tmp_path)  # the spool exists while collecting

@@ -17,6 +17,7 @@ import pytest
 
 from pgaudit_roles.audit import load_schedule
 from pgaudit_roles.audit.load_schedule import Task
+from pgaudit_roles.core import cpus
 
 
 class Con:
@@ -185,7 +186,7 @@ def test_a_second_core_is_used_only_when_idle(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
     for load, spare in [(0.2, True), (1.4, True), (1.6, False), (3.0, False)]:
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
-        assert load_schedule.spare_cpu() is spare, load
+        assert cpus.spare_cpu() is spare, load
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    assert load_schedule.spare_cpu() is False  # one CPU: never
+    assert cpus.spare_cpu() is False  # one CPU: never

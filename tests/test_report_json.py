@@ -113,3 +113,43 @@ def test_large_report_is_streamed_not_built_in_one_string():
     assert fh.largest < 100_000  # the head (rules, summary) and single findings only
     doc = json.loads(fh.getvalue())
     assert len(doc["findings"]) == 20_000
+
+
+def test_json_text_ascii_shortcut_changes_nothing():
+    """json_text returns ASCII text without DEL as it is (no regex scan); every other
+    text still goes through the escape, DEL included."""
+    from pgaudit_roles.reports import common
+
+    def full(s: str) -> str:  # the escape without the shortcut
+        out = []
+        for ch in s:
+            if ord(ch) <= 0x7E or ch.isprintable():
+                out.append(ch)
+            elif ord(ch) <= 0xFFFF:
+                out.append(f"\\u{ord(ch):04x}")
+            else:
+                c = ord(ch) - 0x10000
+                out.append(f"\\u{0xD800 + (c >> 10):04x}\\u{0xDC00 + (c & 0x3FF):04x}")
+        return "".join(out)
+
+    for s in ["", '{"a": "b"}', "x\x7fy", "ascii \\n", "é\u202e\U0001f600\x85", "\x7f"]:
+        assert common.json_text(s) == full(s), repr(s)
+    assert common.json_text("x\x7fy") == "x\\u007fy"
+
+
+def test_the_shared_encoder_writes_what_json_dumps_writes():
+    import datetime as dt
+    import decimal
+
+    from pgaudit_roles.reports import json_report
+    from pgaudit_roles.reports.common import json_text
+
+    values = [
+        {"a": [1, 2.5, None, True], "é": "ü\u202e", "d": dt.date(2026, 1, 2)},
+        {"n": decimal.Decimal("1.10"), "t": dt.datetime(2026, 1, 2, 3, 4, 5), "s": {"x"}},
+        [],
+        "text",
+    ]
+    for v in values:
+        expected = json_text(json.dumps(v, ensure_ascii=False, default=str, sort_keys=False))
+        assert json_report._dumps(v) == expected

@@ -45,6 +45,7 @@ from .effective import EFFECTIVE_PRIVILEGES_SQL, build_role_closure
 from .hba_analysis import ANALYSIS_COLUMNS as HBA_ANALYSIS_COLUMNS
 from .hba_analysis import analyze_facts
 from .naming import NamingPolicy
+from .rows import json_source, write_json
 
 if TYPE_CHECKING:
     import duckdb
@@ -999,17 +1000,23 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     the connection, never the caller's working directory)."""
     import duckdb
 
-    spill = tempfile.mkdtemp(prefix="pgaudit-duckdb-")
+    spill = None
     limit = memory_limit()
     try:
+        spill = tempfile.mkdtemp(prefix="pgaudit-duckdb-")
         con = duckdb.connect(":memory:", config={"memory_limit": limit, "temp_directory": spill})
-    except duckdb.Error as exc:
-        shutil.rmtree(spill, ignore_errors=True)
-        raise UsageError(
-            f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
-            f"such as 512MB or 2GB ({' '.join(str(exc).split())})"
-        ) from None
-    weakref.finalize(con, shutil.rmtree, spill, True)
+        weakref.finalize(con, shutil.rmtree, spill, True)
+    except BaseException as exc:
+        # also a signal that arrives while DuckDB opens the database (Python raises it
+        # when connect returns): the directory is not left behind without its finaliser
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+        if isinstance(exc, duckdb.Error):
+            raise UsageError(
+                f"PGAUDIT_ROLES_MEMORY_LIMIT={limit!r} is not a DuckDB memory size "
+                f"such as 512MB or 2GB ({' '.join(str(exc).split())})"
+            ) from None
+        raise
     con.execute("SET enable_progress_bar = false")  # never draw on the user's terminal
     # Row order is never relied on (rules and reports sort); not keeping it lets DuckDB
     # stream large inserts and joins in less memory.
@@ -1175,6 +1182,21 @@ _INTERNAL_TABLES: dict[str, list[tuple[str, str]]] = {
 }
 """Loader tables in ``internal`` filled from Python (besides the raw snapshot tables)."""
 
+_DRIVEN_BY: dict[str, str] = {
+    "load_rls_tables": "internal.db_rls_tables_raw",
+    "load_policies": "internal.db_policies_raw",
+    "load_triggers": "internal.db_triggers_raw",
+    "load_event_triggers": "internal.db_event_triggers_raw",
+    "load_user_mappings": "internal.db_user_mappings_raw",
+    "load_functions": "internal.db_functions_raw",
+    "load_extensions": "internal.db_extensions_raw",
+    "load_default_privileges": "internal.db_default_acls_raw",
+}
+"""Loader statements whose every row comes from one raw table (it is the FROM of the
+statement, or inner-joined to it): with that table empty the statement inserts nothing,
+so ``_Loader._load`` skips it. ``tests/test_audit_schema.py`` checks each statement gives
+no row over an empty source whatever the other tables hold."""
+
 UNNEST_INSERT_ROWS = 1_000
 """Up to this many rows (in one batch) are inserted from list parameters (``unnest``)
 rather than through a temporary JSON file: for the reference tables and a small
@@ -1208,6 +1230,10 @@ class _Loader:
         parameters, and making and removing an unused directory cost up to a few ms of
         wall time on a busy disk."""
         self._tmpdir_lock = threading.Lock()
+        self.filled: set[str] = set()
+        """The tables :meth:`insert` or :meth:`_insert_files` gave rows (or column files
+        that may hold some): a statement that reads rows only from a table not in it is
+        skipped (:data:`_DRIVEN_BY`)."""
         self.files = itertools.count(1)
         self.plan: build_plan.Plan | None = None
 
@@ -1222,7 +1248,9 @@ class _Loader:
 
     def builds(self, table: str) -> bool:
         """Whether this load creates ``table`` (an audit name or ``internal.<name>``)."""
-        return self.plan is None or table in self.plan.tables
+        if self.plan is None:
+            return table not in build_plan.UNREAD
+        return table in self.plan.tables
 
     def x(self, sql: str, params: Any = None) -> Any:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
@@ -1275,7 +1303,9 @@ class _Loader:
             "meta": self._meta,
             "column_privileges": lambda: self.x(_sql("view_column_privileges")),
             "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
-            "escalation": lambda: escalation.build(self.con, self.version),
+            "escalation": lambda: escalation.build(
+                self.con, self.version, json_dir=self._json_dir if self.external else None
+            ),
         }
         assert list(steps) == [s.name for s in build_plan.STEPS]
         tasks: list[load_schedule.Task] = []
@@ -1338,38 +1368,27 @@ class _Loader:
         batches = [(p, rows) for p, rows in batches if rows]
         if not batches:
             return
+        self.filled.add(table)
         names = [n for n, _ in prefix] + [n for n, _ in columns]
         target = f"{table} ({', '.join(chr(34) + n + chr(34) for n in names)})"
         if not self.external or (len(batches) == 1 and len(batches[0][1]) <= UNNEST_INSERT_ROWS):
             self._insert_unnest(target, columns, batches, prefix)
             return
-        exprs = []
-        for i, (_n, ty) in enumerate(columns, start=1):
-            exprs.append(f"r.json[{i}]->>'$'" if ty == "VARCHAR" else f"CAST(r.json[{i}] AS {ty})")
         files: list[str] = []
         mapping: list[str] = []
         for pvals, rows in batches:
             path = os.path.join(self._json_dir(), f"t{next(self.files)}.json")
-            with open(path, "w", encoding="utf-8") as fh:
-                # dumps, not dump: the C encoder in one call is ~5x faster than dump's
-                # chunked iterencode for millions of rows
-                fh.write(json.dumps(rows, default=str))
+            write_json(path, rows)
             files.append(path)
             mapping.append(
                 "(" + ", ".join([duckdb_literal(path)] + [_literal(v) for v in pvals]) + ")"
             )
+        exprs, source = json_source(files, columns)
         pcols = [f"m.p{i}::{ty}" for i, (_n, ty) in enumerate(prefix)]
         mcols = ", ".join(["fn"] + [f"p{i}" for i in range(len(prefix))])
-        file_list = "[" + ", ".join(duckdb_literal(f) for f in files) + "]"
-        # The reader allocates this much per thread up front: bound it by the data, not
-        # by a constant that alone would exceed the memory cap.
-        biggest = max(os.path.getsize(f) for f in files)
-        max_object = max(16 << 20, min(1 << 30, biggest + 1))
         self.x(f"""INSERT INTO {target}
             SELECT {", ".join(pcols + exprs)}
-            FROM read_json({file_list}, format='array', records=false,
-                           columns={{'json': 'JSON[]'}}, filename=true,
-                           maximum_object_size={max_object}) r
+            FROM {source}
             JOIN (VALUES {", ".join(mapping)}) m({mcols}) ON m.fn = r.filename""")  # noqa: S608
         for f in files:
             os.unlink(f)
@@ -1389,6 +1408,7 @@ class _Loader:
         tables = [(oid, t) for oid, t in tables if not empty_csv(t)]
         if not tables:
             return
+        self.filled.add(target)
         names = [n for n, _ in columns]
         types = [t for _, t in columns]
         paths = [t.file for _oid, t in tables if t.file is not None]
@@ -1577,23 +1597,32 @@ class _Loader:
         self.x(_sql("load_privileges"))
 
     def _default_privileges(self) -> None:
-        self.x(_sql("load_default_privileges"))
+        self._load("load_default_privileges")
         self.x(
             _sql("load_default_privileges_effective"),
             {"per_schema": list(acl_defaults.PER_SCHEMA_OBJTYPES)},
         )
 
     def _functions_extensions(self) -> None:
-        self.x(_sql("load_functions"))
-        self.x(_sql("load_extensions"))
+        self._load("load_functions")
+        self._load("load_extensions")
 
     def _rls_code(self) -> None:
         """Row-level security, triggers, event triggers and user mappings, with names."""
-        self.x(_sql("load_rls_tables"))
-        self.x(_sql("load_policies"))
-        self.x(_sql("load_triggers"))
-        self.x(_sql("load_event_triggers"))
-        self.x(_sql("load_user_mappings"))
+        self._load("load_rls_tables")
+        self._load("load_policies")
+        self._load("load_triggers")
+        self._load("load_event_triggers")
+        self._load("load_user_mappings")
+
+    def _load(self, name: str, params: Any = None) -> None:
+        """Run ``sql/<name>.sql``, unless the raw table its rows come from
+        (:data:`_DRIVEN_BY`) got none: then it would insert nothing, and planning it cost
+        1-3 ms (most clusters have no policies, triggers, event triggers or user mappings,
+        many no default privileges)."""
+        source = _DRIVEN_BY.get(name)
+        if source is None or source in self.filled:
+            self.x(_sql(name), params)
 
     def _settings(self) -> None:
         self.x("INSERT INTO settings BY NAME SELECT * FROM internal.settings_raw")

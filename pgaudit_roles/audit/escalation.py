@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import collections
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,14 +225,20 @@ def _reference_rows(server_version_num: int | None) -> list[list[Any]]:
 # --- building the tables -----------------------------------------------------------------
 
 
-def build(con: Any, server_version_num: int | None, small: bool | None = None) -> None:
+def build(
+    con: Any,
+    server_version_num: int | None,
+    small: bool | None = None,
+    json_dir: Callable[[], str] | None = None,
+) -> None:
     """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist).
 
     ``small``: compute the edges, and the effective privileges they read, in Python
     (:mod:`.escalation_rows`, from plain SELECTs) instead of by the ``escalation_*.sql``
     statements, whose planning is most of their cost on small data; None decides by size
     (:func:`small_enough`). Both give the same rows; tests force each. The internal tables
-    (``internal.esc_*``) are the statements' intermediates: the small path creates none."""
+    (``internal.esc_*``) are the statements' intermediates: the small path creates none.
+    ``json_dir``: where many rows may go through a JSON file (``rows.insert_rows``)."""
     v = server_version_num if server_version_num is not None else 999999
     insert_rows(
         con,
@@ -254,7 +260,7 @@ def build(con: Any, server_version_num: int | None, small: bool | None = None) -
     edge_rows = None  # every edge, when the small path made them
     if small:
         roles, edge_rows = _small_edges(con, present, reference, v)
-        insert_rows(con, "escalation_edges", EDGE_COLUMNS, edge_rows)
+        insert_rows(con, "escalation_edges", EDGE_COLUMNS, edge_rows, json_dir)
     else:
         con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
         con.execute(

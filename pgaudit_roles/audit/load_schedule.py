@@ -21,7 +21,6 @@ that has not started when another fails is not started.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,20 +63,6 @@ def priorities(deps: Sequence[set[int]]) -> list[int]:
         for d in deps[i]:
             below[d] |= below[i] | {i}
     return [len(b) for b in below]
-
-
-def spare_cpu() -> bool:
-    """Whether a second core is likely idle: the 1-minute load average is below the CPUs
-    this process may use minus one half (below 1.5 on two). On a busy host (the
-    database server itself, a CI runner with a job per core) a second thread only
-    competes for a core and costs the switching (about 5% more CPU for the load), so
-    the load then runs on one connection, as a ``make -l`` would."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # no affinity or load average on this platform
-        return (os.cpu_count() or 1) >= 2
-    return cpus >= 2 and load < cpus - 0.5
 
 
 def run(

@@ -107,9 +107,12 @@ def collect(
     settings: ConnectSettings | None = None,
     progress: Progress | None = None,
     jobs: int = DEFAULT_JOBS,
+    spool: Spool | None = None,
 ) -> Snapshot:
     """Read one cluster. Raises CollectionError (exit 3) when the cluster cannot be read
-    at all and UsageError (exit 2) for bad input (unknown options, malformed hba file)."""
+    at all and UsageError (exit 2) for bad input (unknown options, malformed hba file).
+    ``spool``: where the column files go (``collect.forked`` passes its own); a new one
+    by default."""
     import psycopg
 
     say: Progress = progress or (lambda _msg: None)
@@ -139,7 +142,7 @@ def collect(
         targets = _choose_databases(cluster["databases"], wanted)
         target = target_info(conn)
         encoding = server_text.server_encoding(conn)
-        spool = Spool()
+        spool = spool if spool is not None else Spool()
         sequential = jobs == 1 or len(targets) <= 1
         first: dict[int, DatabaseSnapshot] = {}
         if sequential:

@@ -22,6 +22,7 @@ from ..evaluate.baseline import create_command
 from ..evaluate.frameworks import load_framework
 from ..history import record, run_from_result
 from ..pipeline import (
+    EvaluationStart,
     evaluate_snapshot,
     load_rules_for,
     refuse_output_dir_that_is_a_file,
@@ -194,7 +195,7 @@ def _record_history(result: Any, cfg: Any, seconds: float, began: dt.datetime) -
 def run(
     opts: dict[str, Any],
     extra_overrides: dict[str, Any],
-    get_snapshot: Callable[[Any, Callable[[str], None]], Any],
+    get_snapshot: Callable[[Any, Callable[[str], None], EvaluationStart], Any],
     *,
     label: str,
     source: str | None = None,
@@ -257,9 +258,14 @@ def run(
         if show_progress:
             click.echo(f"pgaudit-roles: {printable(msg)}", err=True)
 
-    snap = get_snapshot(cfg, progress)
-    progress(f"evaluating {len(rules)} rules")
-    result = evaluate_snapshot(snap, rules, cfg)
+    # a live scan runs the evaluation's start-up while it collects (collect.forked)
+    start = EvaluationStart(cfg.formats)
+    try:
+        snap = get_snapshot(cfg, progress, start)
+        progress(f"evaluating {len(rules)} rules")
+        result = evaluate_snapshot(snap, rules, cfg, con=start.take())
+    finally:
+        start.close()
     result.meta["target_label"] = label
     result.meta["target_name"] = target_name(cfg, result.meta, label)
     result.meta["run_seconds"] = round(time.monotonic() - started, 3)

@@ -85,7 +85,7 @@ def scan(
     run(
         opts,
         overrides,
-        lambda cfg, progress: _collect(dsn, cfg, progress, snapshot_out),
+        lambda cfg, progress, start: _collect(dsn, cfg, progress, snapshot_out, start),
         label=_label(dsn),
         source=dsn,
     )
@@ -98,9 +98,14 @@ def _label(dsn: str) -> str:
         return "(target)"
 
 
-def _collect(dsn: str, cfg: Any, progress: Callable[[str], None], snapshot_out: Path | None) -> Any:
-
-    snap = collect_snapshot(dsn, cfg, progress)
+def _collect(
+    dsn: str,
+    cfg: Any,
+    progress: Callable[[str], None],
+    snapshot_out: Path | None,
+    start: Callable[[], None],
+) -> Any:
+    snap = collect_snapshot(dsn, cfg, progress, meanwhile=start)
     if snapshot_out is not None:
         try:
             save(snap, snapshot_out)

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..audit import audit_schema, load_schedule
+from ..audit import audit_schema
 from ..audit.audit_schema import memory_limit, server_version_num
 from ..audit.limits import QueryTimeout
 from ..collect import coverage
+from ..core import cpus
 from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult
 from . import frameworks, remediation, rule_queries
 from .messages import render_message
@@ -92,13 +93,18 @@ def evaluate(
     config: Settings | None = None,
     *,
     inventory: bool = True,
+    con: Any = None,
 ) -> ScanResult:
     """Run ``rules`` over ``snapshot`` with ``config`` applied; offline, no server needed.
 
     ``inventory=False``: no ``ScanResult.inventory`` (the roles, routes and privilege
     summary the HTML and SQL reports show), and the audit schema holds only the tables
     the rules read (``audit.build_plan``): for a caller that checks a few rules' results,
-    such as a rule's test cases, that is most of the evaluation's cost."""
+    such as a rule's test cases, that is most of the evaluation's cost.
+
+    ``con``: an unused connection from ``audit_schema.new_connection`` to build in (a live
+    scan opens it while collecting, ``pipeline.EvaluationStart``); the evaluation owns
+    and closes it."""
 
     cfg: Settings = config or DefaultSettings()
     fw = None
@@ -117,6 +123,7 @@ def evaluate(
         cfg,
         extra=len(selected) > 1,
         queries=None if inventory else [r.query for r in selected],
+        con=con,
     )
     con = pool.con
     try:
@@ -224,18 +231,20 @@ def open_query_pool(
     *,
     extra: bool = True,
     queries: Sequence[str] | None = None,
+    con: Any = None,
 ) -> rule_queries.QueryPool:
     """:func:`open_sandbox`, with the second connection ``rule_queries`` runs rules on
     (opened before the lock, checked after it; none when ``extra`` is false). With
-    ``queries``, the audit schema has only the tables they read (``audit_schema.load``)."""
-    con = audit_schema.new_connection()
+    ``queries``, the audit schema has only the tables they read (``audit_schema.load``).
+    ``con``: an unused ``audit_schema.new_connection()`` to build in (:func:`evaluate`)."""
+    con = con if con is not None else audit_schema.new_connection()
     more: list[Any] = []
     try:
         audit_schema.tune_for_size(con, snapshot)
         # opened before the load, the rules' second connection runs load steps too when
-        # a core is free for it (load_schedule.spare_cpu)
+        # a core is free for it (core.cpus.spare_cpu)
         more = rule_queries.prepare(con, small=audit_schema.is_small(snapshot)) if extra else []
-        helpers = more if more and load_schedule.spare_cpu() else []
+        helpers = more if more and cpus.spare_cpu() else []
         audit_schema.load(
             snapshot, getattr(config, "naming", None), con, queries=queries, helpers=helpers
         )

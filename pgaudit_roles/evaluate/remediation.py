@@ -42,6 +42,7 @@ from . import template_cache
 
 if TYPE_CHECKING:  # pragma: no cover
     import jinja2
+    import jinja2.sandbox
 
 __all__ = [
     "ALLOWED_STATEMENTS",
@@ -252,6 +253,18 @@ def validate_template(template: str, origin: str) -> None:
         raise RemediationError(f"{origin}: {problem}")
 
 
+@functools.cache
+def _jinja_errors() -> tuple[
+    type[jinja2.TemplateError], type[jinja2.UndefinedError], type[jinja2.sandbox.SecurityError]
+]:
+    """Jinja2's TemplateError, UndefinedError and SecurityError, imported once (not at
+    module import: this module stays light; not per call: :func:`render` runs per finding)."""
+    from jinja2 import TemplateError, UndefinedError
+    from jinja2.sandbox import SecurityError
+
+    return TemplateError, UndefinedError, SecurityError
+
+
 def render(template: str, row: dict[str, Any], origin: str = "remediation") -> str:
     """Render ``template`` for one finding row and return checked SQL (or "" for none).
 
@@ -259,13 +272,14 @@ def render(template: str, row: dict[str, Any], origin: str = "remediation") -> s
     every one parsed by pglast and checked by :func:`check_sql`. A template that renders
     only whitespace (e.g. an ``{% if %}`` that did not apply) yields "".
     """
-    from jinja2 import TemplateError, UndefinedError
-    from jinja2.sandbox import SecurityError
-
-    validate_template(template, origin)
-    compiled, _ = _analyse(template)
-    hidden = sorted(k for k in row if k in QUOTING_FUNCTIONS)
-    if hidden:
+    TemplateError, UndefinedError, SecurityError = _jinja_errors()  # noqa: N806
+    if not isinstance(template, str):  # validate_template's checks, with one _analyse
+        raise RemediationError(f"{origin}: remediation must be a string")
+    compiled, problem = _analyse(template)
+    if problem:
+        raise RemediationError(f"{origin}: {problem}")
+    if not QUOTING_FUNCTIONS.keys().isdisjoint(row):
+        hidden = sorted(k for k in row if k in QUOTING_FUNCTIONS)
         raise RemediationError(
             f"{origin}: the rule query returns a column named "
             f"{', '.join(hidden)}, which would hide the quoting function of "

@@ -40,6 +40,9 @@ def json_text(dumped: str) -> str:
     raw newline in its output is always structural).
     """
 
+    if dumped.isascii() and "\x7f" not in dumped:  # nothing to escape: skip the scan
+        return dumped
+
     def esc(m: re.Match[str]) -> str:
         ch = m.group(0)
         if ch.isprintable():

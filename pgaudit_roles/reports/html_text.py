@@ -61,24 +61,23 @@ def _ident(s: str) -> Markup:
 _LONG_WORD = re.compile(rf"[^_./:,(\- ]{{{_LONG_RUN + 1}}}")
 
 
+# Where a run of separators ends on something other than a hyphen: the break chance after
+# the run (a hyphen gets its own "<wbr>", wherever it is in the run).
+_RUN_END = re.compile(r"(?<=[_./:,(])(?![_./:,(\-])")
+
+
 def _breakable(s: str) -> str:
     """``s`` escaped, with ``<wbr>`` after each run of separators and inside long words.
 
     Why two paths: most names have no word longer than _LONG_RUN, and then the text can
-    be escaped in one call and the separators marked with one substitution (escaping adds
-    no separator and no space, so the runs are where they were). Long words are cut at
-    raw-character offsets, which escaping would shift: they take the piecewise path.
-    tests/test_html_text.py checks both paths against the piecewise definition."""
+    be escaped in one call and the breaks added with a replace and one substitution of a
+    fixed string (escaping adds no separator or space, so the runs are where they were; a
+    hyphen ends a piece of its own, any other run gets one break at its end). Long words
+    are cut at raw-character offsets, which escaping would shift: they take the piecewise
+    path. tests/test_html_text.py checks both paths against the piecewise definition."""
     if _LONG_WORD.search(s) is None:
-        return _SEPARATORS.sub(_separator_run, _esc(s))
+        return _RUN_END.sub("<wbr>", _esc(s).replace("-", "-<wbr>"))
     return _breakable_pieces(s)
-
-
-def _separator_run(m: re.Match[str]) -> str:
-    # a browser may also break after any hyphen of a run ("pg18-_x"): each one ends a
-    # piece of its own, so no piece can wrap inside
-    sep = m.group(0).replace("-", "-<wbr>")
-    return sep if sep.endswith("<wbr>") else sep + "<wbr>"
 
 
 def _breakable_pieces(s: str) -> str:

@@ -135,6 +135,34 @@ class Reporter:
             raise ValueError(f"reporter {self.name}: unknown option(s) {bad}")
 
 
+_RENDER_MODULES: dict[RenderFn, str] = {}
+"""The module each lazy render function imports on its first call (see :func:`modules`)."""
+
+
+def modules(formats: Iterable[str]) -> list[str]:
+    """The modules that render ``formats`` and the libraries they import on first use:
+    a live scan imports them while it collects (``pipeline.EvaluationStart``) instead of
+    after the evaluation."""
+    out: list[str] = []
+    for fmt in formats:
+        rep = BY_NAME.get(fmt)
+        if rep is None:
+            continue
+        module = _RENDER_MODULES.get(rep.render)
+        for name in ([module] if module else []) + list(_LIBRARIES.get(fmt, ())):
+            if name not in out:
+                out.append(name)
+    return out
+
+
+_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "html": ("jinja2", "grandalf.graphs", "grandalf.layouts"),  # templates, the graph's layout
+    "junit": ("junit_xml",),
+}
+"""Libraries a format's reporter imports inside its functions (kept lazy there so the
+modules load fast); ``tests/test_report_modules.py`` checks the list against a render."""
+
+
 def _lazy(module: str, function: str = "write_report") -> RenderFn:
     """A render function that imports ``pgaudit_roles.reports.<module>`` on first call
     (looked up on every call, so a test can replace the module's function)."""
@@ -149,6 +177,7 @@ def _lazy(module: str, function: str = "write_report") -> RenderFn:
         getattr(mod, function)(ctx, fh)
 
     render.__name__ = f"{module}.{function}"
+    _RENDER_MODULES[render] = f"pgaudit_roles.reports.{module}"
     return render
 
 

@@ -1,0 +1,132 @@
+"""A live scan's collection in a child process, while this one prepares the evaluation.
+
+Why: a small scan's collection is about 130 ms, half of it importing psycopg and half
+waiting on the server, and the evaluation after it starts with about as much start-up
+work (importing DuckDB and the reporters, opening the in-memory database). Both are
+Python, so a thread cannot overlap them (the GIL); a forked child can, on the second
+core. The child runs :func:`collector.collect` exactly as the process itself would and
+sends the snapshot back through a pipe; its column files are written into a spool the
+parent created, so they are the parent's to keep or remove whatever the child does.
+
+When it is not used (``collect_with`` then runs both in this process, one after the
+other): no ``os.fork``; another thread is running (forking a threaded process can copy
+a lock held by a thread that does not exist in the child); or no core is idle
+(``core.cpus.spare_cpu``: a busy host gains nothing from a second process).
+
+Errors are the collector's own: a ``CollectionError`` or ``UsageError`` raised in the
+child is raised here with its message. A child that dies without an answer is a
+``CollectionError``. Ctrl-C and SIGTERM end the child (its statement on the server is
+cancelled with its session) and unwind here as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..core import cpus
+from ..core.errors import CollectionError
+from .spool import Spool
+
+
+def available() -> bool:
+    """Whether :func:`collect_with` forks (see the module's docstring)."""
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        return False
+    return cpus.spare_cpu()
+
+
+def collect_with(
+    collect: Callable[[Spool], Any], meanwhile: Callable[[], None], *, fork: bool = True
+) -> Any:
+    """``collect(spool)`` (a Snapshot) in a child process, ``meanwhile()`` here; both
+    finished, the snapshot. ``fork=False`` or not :func:`available`: one after the other
+    in this process (the spool is then the collector's own)."""
+    spool = Spool()
+    if not (fork and available()):
+        snap = collect(spool)
+        meanwhile()
+        return snap
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its exit status and answer are tested
+        os.close(read_fd)
+        _child(collect, spool, write_fd)
+    os.close(write_fd)
+    done = False
+    try:
+        meanwhile()
+        with os.fdopen(read_fd, "rb") as pipe:
+            read_fd = -1
+            answer = pipe.read()
+        _pid, status = os.waitpid(pid, 0)
+        done = True
+    finally:
+        if read_fd >= 0:
+            os.close(read_fd)
+        if not done:  # an error or a signal here: the child goes too
+            _end(pid)
+    return _unpack(answer, status, spool)
+
+
+def _child(collect: Callable[[Spool], Any], spool: Spool, write_fd: int) -> None:
+    """Collect, send ``("ok", snapshot)`` or ``("error", exception)``, and leave without
+    running this process's exit handlers (the spool and the parent's temporary
+    directories are the parent's)."""
+    code = 0
+    try:
+        try:
+            snap = collect(spool)
+            snap.spool = None  # the parent's Spool object owns the directory
+            answer = pickle.dumps(("ok", snap), protocol=pickle.HIGHEST_PROTOCOL)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM reached the parent too
+            code = 130
+            answer = b""
+        except Exception as exc:  # noqa: BLE001 - re-raised in the parent
+            answer = _pickled_error(exc)
+        with open(write_fd, "wb", closefd=True) as out:
+            out.write(answer)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001 - the parent reports a child without an answer
+        code = code or 1
+    finally:
+        os._exit(code)
+
+
+def _pickled_error(exc: Exception) -> bytes:
+    try:
+        return pickle.dumps(("error", exc), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+        return pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _end(pid: int) -> None:
+    """Stop the child and reap it (it may have ended already)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _unpack(answer: bytes, status: int, spool: Spool) -> Any:
+    if not answer:
+        how = (
+            f"signal {os.WTERMSIG(status)}"
+            if os.WIFSIGNALED(status)
+            else f"exit status {os.waitstatus_to_exitcode(status)}"
+        )
+        raise CollectionError(f"the collection process ended without a snapshot ({how})")
+    kind, value = pickle.loads(answer)  # noqa: S301 - our own child's bytes, over a pipe
+    if kind == "error":
+        raise value
+    value.spool = spool
+    return value

@@ -1,0 +1,246 @@
+"""A live scan's collection in a forked child (``collect.forked``, ``pipeline.EvaluationStart``).
+
+No server for most: the child runs whatever collection callable it is given, so a fake
+one that writes into the spool, fails, or dies shows what comes back. On real servers
+13-18: the forked collection of a database is the in-process one, and its column files
+outlive the child.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pgaudit_roles import pipeline
+from pgaudit_roles.collect import forked
+from pgaudit_roles.collect.snapshot import Snapshot
+from pgaudit_roles.core import cpus
+from pgaudit_roles.core.errors import CollectionError, UsageError
+from pgaudit_roles.reports import registry
+
+
+@pytest.fixture
+def idle_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
+
+
+def fake_collect(spool: Any) -> Snapshot:
+    """A snapshot with one file in the spool, written by the process that collects."""
+    path = spool.new_file("x")
+    Path(path).write_text(f"{os.getpid()}\n", encoding="utf-8")
+    return Snapshot(meta={"pid": os.getpid(), "file": path}, cluster={}, databases=[])
+
+
+def test_the_snapshot_comes_from_a_child_and_its_files_are_ours(idle_core: None) -> None:
+    seen: list[int] = []
+    snap = forked.collect_with(fake_collect, lambda: seen.append(os.getpid()))
+    assert seen == [os.getpid()]  # meanwhile ran here
+    assert snap.meta["pid"] != os.getpid()  # the collection did not
+    path = Path(snap.meta["file"])
+    assert path.read_text() == f"{snap.meta['pid']}\n"  # the child's exit left it
+    assert snap.spool is not None and str(path).startswith(snap.spool.path)
+    spool_dir = Path(snap.spool.path)
+    del snap
+    gc.collect()
+    assert not spool_dir.exists()  # removed with the snapshot, as an in-process one
+
+
+def test_without_an_idle_core_or_with_threads_it_runs_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
+    assert not forked.available()
+    order: list[str] = []
+
+    def collect(spool: Any) -> Snapshot:
+        order.append("collect")
+        return fake_collect(spool)
+
+    snap = forked.collect_with(collect, lambda: order.append("meanwhile"))
+    assert snap.meta["pid"] == os.getpid() and order == ["collect", "meanwhile"]
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
+    assert forked.available()
+    monkeypatch.setattr(forked.threading, "active_count", lambda: 2)
+    assert not forked.available()  # never fork a process with other threads
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        CollectionError("cannot connect to x@/nowhere: no such socket"),
+        UsageError("--jobs must be a whole number from 1 to 32, not 0"),
+    ],
+)
+def test_the_collectors_error_is_raised_here_with_its_message(
+    idle_core: None, error: Exception
+) -> None:
+    def collect(spool: Any) -> Snapshot:
+        raise error
+
+    with pytest.raises(type(error)) as got:
+        forked.collect_with(collect, lambda: None)
+    assert str(got.value) == str(error)
+
+
+def test_an_error_that_does_not_pickle_keeps_its_text(idle_core: None) -> None:
+    class Local(Exception):  # a local class cannot be pickled
+        pass
+
+    def collect(spool: Any) -> Snapshot:
+        raise Local("the catalog said no")
+
+    with pytest.raises(RuntimeError, match="^Local: the catalog said no$"):
+        forked.collect_with(collect, lambda: None)
+
+
+def test_a_child_that_dies_is_a_collection_error(idle_core: None) -> None:
+    def collect(spool: Any) -> Snapshot:
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")
+
+    with pytest.raises(CollectionError, match=r"ended without a snapshot \(signal 9\)"):
+        forked.collect_with(collect, lambda: None)
+
+
+def test_a_failure_here_ends_and_reaps_the_child(
+    idle_core: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = time.monotonic()
+    children: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        children.append(pid)
+        return pid
+
+    monkeypatch.setattr(forked.os, "fork", fork)
+
+    def collect(spool: Any) -> Snapshot:
+        time.sleep(30)  # a collection waiting on the server
+        return fake_collect(spool)
+
+    def meanwhile() -> None:
+        raise KeyboardInterrupt  # Ctrl-C while this process prepared the evaluation
+
+    with pytest.raises(KeyboardInterrupt):
+        forked.collect_with(collect, meanwhile)
+    assert time.monotonic() - started < 10
+    assert len(children) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(children[0], os.WNOHANG)  # reaped: not even a zombie left
+
+
+def test_the_evaluation_start_imports_what_a_scan_then_uses(tmp_path: Path) -> None:
+    """Every module the start imports is one an evaluation with findings and the writing
+    of every format import anyway: the lists cannot go stale and make a scan import what
+    it does not use."""
+    formats = ["json", "html", "junit", "sarif", "sql", "markdown", "text", "prometheus"]
+    code = f"""
+import sys
+from pathlib import Path
+from pgaudit_roles import pipeline
+from pgaudit_roles.collect.snapshot import Snapshot
+from test_audit_schema import BOOT, make, member, role
+snap = make(roles=[BOOT, role(100, "app_owner", superuser=True, login=True),
+                   role(200, "app_rw")],
+            memberships=[member(200, 100)],
+            db={{"objects": [{{"oid": 500, "kind": "r", "schema_oid": 2200, "name": "t",
+                              "owner_oid": 100}}]}})
+cfg = pipeline.Config()
+result = pipeline.evaluate_snapshot(snap, pipeline.load_rules_for(cfg), cfg)
+assert result.findings
+pipeline.write_files(result, {formats!r}, Path({str(tmp_path)!r}), {{}})
+print("\\n".join(sorted(sys.modules)))
+"""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    used = set(done.stdout.split())
+    start = pipeline.EvaluationStart(formats)
+    assert set(start.modules) - used == set()
+    assert set(registry.modules(formats)) - used == set()
+    assert "grandalf.layouts" in start.modules and "jinja2.sandbox" in start.modules
+
+
+@pytest.mark.pg
+def test_a_forked_collection_is_the_in_process_one(
+    pg: Any, idle_core: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counted() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(forked.os, "fork", counted)
+    cfg = pipeline.Config()
+    here = pipeline.collect_snapshot(pg.conninfo(), cfg)
+    assert forks == []
+    start = pipeline.EvaluationStart(["json", "html"])
+    there = pipeline.collect_snapshot(pg.conninfo(), cfg, meanwhile=start)
+    assert len(forks) == 1 and start.con is not None
+
+    def plain(snap: Snapshot) -> Any:
+        data = snap.to_json()
+        for key in ("collected_at", "duration_seconds"):
+            data["meta"].pop(key)
+        return data
+
+    assert plain(there) == plain(here)
+    assert any(t.file for d in there.databases for t in d.tables.values())
+    rules = pipeline.load_rules_for(cfg)
+    a = pipeline.evaluate_snapshot(here, rules, cfg)
+    b = pipeline.evaluate_snapshot(there, rules, cfg, con=start.take())
+    assert [f.fingerprint for f in a.findings] == [f.fingerprint for f in b.findings]
+
+
+@pytest.mark.pg
+def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
+    """The CLI end to end with the fork forced (the suite's machine is often too busy for
+    ``spare_cpu``): the same exit, reports and snapshot as without, nothing left behind."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    outs = {}
+    for fork in (True, False):
+        out = tmp_path / f"out-{fork}"
+        code = (
+            "from pgaudit_roles.core import cpus\n"
+            f"cpus.spare_cpu = lambda: {fork}\n"
+            "from pgaudit_roles.cli import main\nmain()"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, "scan", pg.conninfo(), "--format", "json,html"]
+            + ["--output-dir", str(out), "--fail-on", "none", "-q"]
+            + ["--snapshot-out", str(out / "snap.json")],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, TMPDIR=str(tmpdir)),
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert list(tmpdir.iterdir()) == []
+        outs[fork] = out
+    assert sorted(p.name for p in outs[True].iterdir()) == sorted(
+        p.name for p in outs[False].iterdir()
+    )
+    import json
+
+    def findings(out: Path) -> list[str]:
+        doc = json.loads((out / "pgaudit-report.json").read_text())
+        return sorted(f["fingerprint"] for f in doc["findings"])
+
+    assert findings(outs[True]) == findings(outs[False]) and findings(outs[True])
