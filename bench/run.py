@@ -243,7 +243,7 @@ def _stage_scan(spec: dict[str, Any]) -> dict[str, Any]:
     # reporters) in this process while a forked child collects (`collect.forked`), when
     # a core is idle; the code of before that existed collects here, then evaluates.
     try:
-        start = _need("pgaudit_roles.pipeline", "EvaluationStart")(spec["formats"])
+        start = _need("pgaudit_roles.pipeline", "EvaluationStart")(spec["formats"], rules)
     except NotAvailable:
         start = None
     t0 = time.perf_counter()

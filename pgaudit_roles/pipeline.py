@@ -22,6 +22,7 @@ from .collect.snapshot import save
 from .config import Config
 from .core.errors import UsageError
 from .evaluate import baseline as baseline_mod
+from .evaluate import rule_queries
 from .evaluate import waivers as waivers_mod
 from .evaluate.engine import evaluate
 from .evaluate.rules import load_rules, resolve_ids
@@ -84,9 +85,9 @@ def collect_snapshot(
 class EvaluationStart:
     """The start-up of a live scan's evaluation, done while the collection runs
     (``collect_snapshot(meanwhile=...)``): DuckDB imported and the audit schema's empty
-    connection opened (``audit_schema.new_connection``), the reporters of the formats
-    imported. The evaluation then builds in that connection (``engine.evaluate(con=)``);
-    nothing it computes changes. A failure here is left for the evaluation to meet again
+    connection opened (``audit_schema.new_connection``), the rule queries parsed
+    (``rule_queries.parsed``), the reporters of the formats imported. The evaluation then
+    builds in that connection (``engine.evaluate(con=)``); nothing it computes changes. A failure here is left for the evaluation to meet again
     where it always did."""
 
     EVALUATION_MODULES = (
@@ -100,8 +101,9 @@ class EvaluationStart:
     """What an evaluation with findings imports on the way (checked by
     ``tests/test_report_modules.py``)."""
 
-    def __init__(self, formats: Sequence[str]) -> None:
+    def __init__(self, formats: Sequence[str], rules: Sequence[Rule] = ()) -> None:
         self.modules = [*self.EVALUATION_MODULES, *report_modules(file_formats(formats))]
+        self.queries = [r.query for r in rules if r.on_snapshot]
         self.con: Any = None
 
     def __call__(self) -> None:
@@ -109,6 +111,8 @@ class EvaluationStart:
 
         with contextlib.suppress(Exception):
             self.con = audit_schema.new_connection()
+            for query in self.queries:  # parsed once per process (rule_queries.parsed)
+                rule_queries.parsed(self.con, query)
         for name in self.modules:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
@@ -182,7 +186,7 @@ def run_scan(
     cfg = config or Config()
     rules = list(rules) if rules is not None else load_rules_for(cfg)
     formats = formats if formats is not None else cfg.formats
-    start = EvaluationStart(formats)
+    start = EvaluationStart(formats, rules)
     try:
         snap = collect_snapshot(conninfo, cfg, progress, meanwhile=start)
         if snapshot_out is not None:

@@ -244,3 +244,21 @@ def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
         return sorted(f["fingerprint"] for f in doc["findings"])
 
     assert findings(outs[True]) == findings(outs[False]) and findings(outs[True])
+
+
+def test_the_evaluation_start_opens_the_connection_and_parses_the_rules() -> None:
+    from pgaudit_roles.evaluate import rule_queries
+
+    rules = [r for r in pipeline.load_rules_for(pipeline.Config()) if r.on_snapshot]
+    rule_queries._PARSED.clear()
+    start = pipeline.EvaluationStart(["json"], rules)
+    start()
+    try:
+        assert start.con is not None
+        assert all(r.query in rule_queries._PARSED for r in rules)
+        con = start.take()
+        assert start.take() is None  # once
+        assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+        con.close()
+    finally:
+        start.close()

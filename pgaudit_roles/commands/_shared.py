@@ -259,7 +259,7 @@ def run(
             click.echo(f"pgaudit-roles: {printable(msg)}", err=True)
 
     # a live scan runs the evaluation's start-up while it collects (collect.forked)
-    start = EvaluationStart(cfg.formats)
+    start = EvaluationStart(cfg.formats, rules)
     try:
         snap = get_snapshot(cfg, progress, start)
         progress(f"evaluating {len(rules)} rules")
