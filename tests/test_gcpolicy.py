@@ -86,6 +86,29 @@ def test_the_cli_runs_a_command_with_the_policy(
     assert gc.get_threshold() == default_gc and gc.get_freeze_count() == 0
 
 
+def test_a_fleet_child_audits_with_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the child is forked here (monkeypatched audit included) and answers through the pipe
+    import multiprocessing
+    from types import SimpleNamespace
+
+    from pgaudit_roles.fleet import worker
+
+    def audit(_job: Any) -> worker.Payload:
+        return worker.Payload(status="audited", reason=repr(gc.get_threshold()))
+
+    monkeypatch.setattr(worker, "audit", audit)
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    job = SimpleNamespace(target=SimpleNamespace(service_file=None))
+    proc = ctx.Process(target=worker.child_main, args=(job, child))
+    proc.start()
+    child.close()
+    payload = parent.recv()
+    proc.join(30)
+    assert proc.exitcode == 0 and payload.status == "audited"
+    assert payload.reason == repr((gcpolicy.YOUNG, gcpolicy.OLDER, gcpolicy.OLDER))
+
+
 def test_the_console_script_leaves_what_it_kept_frozen_for_the_shutdown() -> None:
     """``pgaudit-roles`` (the installed script) is ``cli.console_main``: it exits with
     ``main``'s code, and what the run kept is frozen, so the interpreter's shutdown

@@ -10,7 +10,8 @@ traversed again; it lives as long as the process anyway) and a young collection 
 run's memory stays bounded; the outputs do not depend on when garbage is freed.
 
 The previous settings come back when the command returns: tests call the CLI in their own
-process.
+process. A fleet target's child process (``fleet.worker``) is one scan and runs under the
+same settings.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..collect.snapshot import save
 from ..core.errors import AuditError, CollectionError
+from ..core.gcpolicy import for_one_command
 from ..core.signals import install
 from ..pipeline import collect_snapshot, evaluate_snapshot, write_files
 from ..twin.verify import unverified
@@ -73,7 +74,8 @@ def child_main(job: Job, conn: Connection) -> None:
 
         os.environ["PGSERVICEFILE"] = job.target.service_file
     try:
-        payload = audit(job)
+        with for_one_command():  # the child is one scan: the CLI's collector settings
+            payload = audit(job)
     except KeyboardInterrupt:  # signals.Terminated: the supervisor stopped us
         conn.close()
         raise SystemExit(143) from None
