@@ -1010,6 +1010,46 @@ def test_object_identities_quote_schema_and_name_like_postgres() -> None:
     assert got == expected
 
 
+def test_function_search_path_is_the_first_search_path_item_of_its_config() -> None:
+    configs = {
+        3000: None,
+        3001: [],
+        3002: ["search_path=app, public"],
+        3003: ["work_mem=1MB", 'search_path="$user", pg_temp', "search_path=later"],
+        3004: [None, "search_path="],
+        3005: ["Search_path=x", " search_path=y", "search_pathx=z"],
+        3006: ["search_path=ünï=cødé"],
+    }
+    want = {
+        3000: None,
+        3001: None,
+        3002: "app, public",
+        3003: '"$user", pg_temp',
+        3004: "",
+        3005: None,
+        3006: "ünï=cødé",
+    }
+    con = audit_schema.load(
+        make(
+            db={
+                "schemas": [SCHEMA],
+                "objects": [obj(o, "function", "function", f"f{o}") for o in configs],
+                "functions": [
+                    {
+                        "oid": o,
+                        "security_definer": False,
+                        "config": c,
+                        "language": "sql",
+                        "leakproof": False,
+                    }
+                    for o, c in configs.items()
+                ],
+            }
+        )
+    )
+    assert dict(rows(con, "SELECT oid, search_path FROM functions")) == want
+
+
 # --- quoting and load paths ---------------------------------------------------------------
 
 _names = st.text(
