@@ -59,17 +59,6 @@ sd_callable AS MATERIALIZED (  -- USAGE on the schema held by the caller itself 
     JOIN schema_privs u ON u.database_oid = x.database_oid AND u.schema_oid = f.schema_oid
                        AND u.privilege = 'USAGE' AND u.actor_oid = 0
 ),
-callable_create AS (  -- the schemas each caller may create in, itself or as PUBLIC
-    SELECT c.database_oid, c.oid, c.actor_oid, w.schema_oid
-    FROM sd_callable c
-    JOIN schema_privs w ON w.database_oid = c.database_oid AND w.privilege = 'CREATE'
-                       AND w.actor_oid = c.actor_oid
-    UNION ALL
-    SELECT c.database_oid, c.oid, c.actor_oid, w.schema_oid
-    FROM sd_callable c
-    JOIN schema_privs w ON w.database_oid = c.database_oid AND w.privilege = 'CREATE'
-                       AND w.actor_oid = 0
-),
 direct_holders AS (  -- roles (or PUBLIC) that hold EXECUTE or CREATE themselves, or own a schema:
                      -- edges start there, members reach them through membership edges
     SELECT p.database_oid, p.grantee_oid AS actor_oid
@@ -84,17 +73,24 @@ direct_holders AS (  -- roles (or PUBLIC) that hold EXECUTE or CREATE themselves
     FROM schemas s JOIN databases d ON d.oid = s.database_oid
     WHERE NOT s.is_system AND s.database_oid IN (SELECT database_oid FROM sd_dbs)
 ),
-hijack AS (  -- callable AND able to plant an object the function resolves by name
-    SELECT f.database, f.database_oid, f.oid, f.identity, f.kind, f.owner, f.owner_oid,
-           f.search_path, f.schema, f.name, f.identity_args, c.actor_oid,
-           min(s.name) AS via_schema
-    FROM callable_create c
-    JOIN direct_holders h ON h.database_oid = c.database_oid AND h.actor_oid = c.actor_oid
-    JOIN sd f ON f.database_oid = c.database_oid AND f.oid = c.oid
-    JOIN schemas s ON s.database_oid = c.database_oid AND s.oid = c.schema_oid AND NOT s.is_system
-    WHERE c.actor_oid <> f.owner_oid
-      -- the function's search path is resolved with the owner's privileges: a schema the
-      -- owner may not use is skipped, so the planted object must be in one it can use
+callers AS MATERIALIZED (  -- callable by a direct holder
+    SELECT DISTINCT c.database_oid, c.oid, c.actor_oid
+    FROM sd_callable c
+    WHERE EXISTS (SELECT 1 FROM direct_holders h
+                  WHERE h.database_oid = c.database_oid AND h.actor_oid = c.actor_oid)
+),
+targets AS MATERIALIZED (  -- the schemas a planted object would be found in: on the
+                           -- function's search path (any, without one), not a system schema,
+    -- and usable by the owner, with whose privileges the search path is resolved (a schema
+    -- the owner may not use is skipped)
+    SELECT f.database_oid, f.oid, f.owner_oid, f.search_path, s.oid AS schema_oid,
+           s.name AS schema_name
+    FROM sd f
+    JOIN schemas s ON s.database_oid = f.database_oid AND NOT s.is_system
+    WHERE (f.search_path IS NULL
+           OR EXISTS (SELECT 1 FROM sd_entries en
+                      WHERE en.database_oid = f.database_oid AND en.oid = f.oid
+                        AND en.entry = s.name))
       AND (coalesce((SELECT r.superuser FROM roles r WHERE r.oid = f.owner_oid), false)
            OR EXISTS (SELECT 1 FROM schema_privs ou
                       WHERE ou.database_oid = f.database_oid AND ou.schema_oid = s.oid
@@ -102,10 +98,23 @@ hijack AS (  -- callable AND able to plant an object the function resolves by na
            OR EXISTS (SELECT 1 FROM schema_privs ou
                       WHERE ou.database_oid = f.database_oid AND ou.schema_oid = s.oid
                         AND ou.privilege = 'USAGE' AND ou.actor_oid = 0))
-      AND (f.search_path IS NULL
-           OR EXISTS (SELECT 1 FROM sd_entries en
-                      WHERE en.database_oid = f.database_oid AND en.oid = f.oid
-                        AND en.entry = s.name))
+),
+hijack AS (  -- callable AND able to plant an object the function resolves by name: CREATE on
+             -- a target schema held by the caller itself or by PUBLIC. The callers and the
+             -- targets are narrowed first, then paired (pairing every caller with every
+             -- schema it may create in first was 7 million rows on the bench's large preset)
+    SELECT f.database, f.database_oid, f.oid, f.identity, f.kind, f.owner, f.owner_oid,
+           f.search_path, f.schema, f.name, f.identity_args, c.actor_oid,
+           min(t.schema_name) AS via_schema
+    FROM callers c
+    JOIN sd f ON f.database_oid = c.database_oid AND f.oid = c.oid
+    JOIN targets t ON t.database_oid = f.database_oid AND t.oid = f.oid
+                  AND t.owner_oid IS NOT DISTINCT FROM f.owner_oid
+                  AND t.search_path IS NOT DISTINCT FROM f.search_path
+    WHERE c.actor_oid <> f.owner_oid
+      AND EXISTS (SELECT 1 FROM schema_privs w
+                  WHERE w.database_oid = c.database_oid AND w.schema_oid = t.schema_oid
+                    AND w.privilege = 'CREATE' AND w.actor_oid IN (c.actor_oid, 0))
     GROUP BY ALL
 )
 -- SECURITY DEFINER: arbitrary code as the owner
