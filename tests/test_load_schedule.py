@@ -190,3 +190,15 @@ def test_a_second_core_is_used_only_when_idle(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert cpus.spare_cpu() is False  # one CPU: never
+
+
+def test_the_main_thread_takes_what_only_it_may_run_first() -> None:
+    """A main-only task ready at the start is the main thread's first, even when others
+    rank higher: left for later, it would wait behind work a helper could have done."""
+    rec = Recorder()
+    tasks = [rec.task(f"s{i}", (f"t{i}",), (), pause=0.005) for i in range(4)]
+    tasks.append(rec.task("late", ("u",), ("t0",)))  # s0 ranks highest: something waits on it
+    tasks.append(dataclasses.replace(rec.task("mine", ("m",), ()), main_only=True))
+    load_schedule.run(tasks, [Con("helper")], rec.use, Con("main"))
+    on_main = [name for kind, name, con in rec.events if kind == "start" and con == "main"]
+    assert on_main[0] == "mine"
