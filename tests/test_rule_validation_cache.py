@@ -401,3 +401,60 @@ def test_html_report_templates_are_cached_and_render_the_same(
         entry.write_bytes(b"junk")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert stable(html_report.render(result)) == stable(cold)
+
+
+# --- parsed TOML ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def toml_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts tomllib parses (what the parsed-TOML cache saves)."""
+    seen: list[str] = []
+    real = rules_mod.tomllib.loads
+
+    def counting(text: str) -> dict:
+        seen.append(text)
+        return real(text)
+
+    monkeypatch.setattr(rules_mod.tomllib, "loads", counting)
+    return seen
+
+
+def test_a_rule_file_is_parsed_once_for_its_bytes(
+    cache_home: Path, tmp_path: Path, toml_parses: list[str]
+) -> None:
+    path = write_rule(tmp_path, "PGR-USR-001")
+    first = load_rule_file(path)
+    assert len(toml_parses) == 1
+    entries = list((cache_home / "pgaudit-roles" / rules_mod.TOML_CACHE).iterdir())
+    assert len(entries) == 1
+    again = load_rule_file(path)  # another run: the cache, not tomllib
+    assert len(toml_parses) == 1 and again == first
+    entries[0].write_bytes(b"\x00 not json")  # damaged: parsed again, same rule
+    assert load_rule_file(path) == first and len(toml_parses) == 2
+    path.write_text(GOOD.format(id="PGR-USR-001").replace("high", "low"), encoding="utf-8")
+    changed = load_rule_file(path)  # other bytes: other key, parsed
+    assert changed.severity == "low" and len(toml_parses) == 3
+
+
+def test_a_file_that_does_not_parse_fails_every_time(
+    cache_home: Path, tmp_path: Path, toml_parses: list[str]
+) -> None:
+    path = write_rule(tmp_path, "PGR-USR-001", GOOD.format(id="PGR-USR-001") + "\nbroken = [\n")
+    for _ in range(2):
+        with pytest.raises(RuleError, match="invalid TOML"):
+            load_rule_file(path)
+    assert len(toml_parses) == 2
+    assert not (cache_home / "pgaudit-roles" / rules_mod.TOML_CACHE).exists()
+
+
+def test_the_builtin_rules_from_the_cache_are_the_parsed_ones(
+    cache_home: Path, toml_parses: list[str]
+) -> None:
+    rules_mod._LOADED.clear()
+    parsed = load_rules()
+    assert len(toml_parses) == len(parsed)
+    rules_mod._LOADED.clear()  # a new process
+    cached = load_rules()
+    assert len(toml_parses) == len(parsed)  # nothing parsed again
+    assert cached == parsed

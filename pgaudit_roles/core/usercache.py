@@ -1,15 +1,15 @@
 """The user's cache directory: work that depends only on our code and an input's bytes.
 
-Two things are kept there (``<user cache dir>/pgaudit-roles/``, platformdirs, so
+Three things are kept there (``<user cache dir>/pgaudit-roles/``, platformdirs, so
 ``XDG_CACHE_HOME`` is honoured on Linux): which user rule files passed validation
-(``validated_rules``) and the compiled Python code of message and remediation templates
-(``template_cache``). Keys always include the tool version and :func:`code_fingerprint`,
+(``validated_rules``), rule files' parsed TOML as JSON (``rules.parse_toml``) and the
+compiled Python code of message and remediation templates (``template_cache``). Keys always include the tool version and :func:`code_fingerprint`,
 so any change to the package (a development checkout changes code without changing the
 version) starts from an empty cache.
 
 The cache is an optimisation only: an entry that cannot be read is a miss, one that cannot
 be written is skipped, and nothing is ever reported about it. It holds no snapshot data,
-only hashes and compiled templates of rule files. Entries are written to a temporary name
+only hashes, parsed rule files and compiled templates of rule files. Entries are written to a temporary name
 and renamed, so parallel runs never see half an entry.
 """
 
