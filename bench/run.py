@@ -296,6 +296,11 @@ def stage_child(spec_json: str) -> int:
         res = {"status": "failed", "reason": f"{type(exc).__name__}: {_one_line(str(exc))}"}
     res.setdefault("inner", {})["child_peak_rss_mib"] = _self_rss_mib()
     Path(spec["result"]).write_text(json.dumps(res, default=str))
+    # The process then ends as the `pgaudit-roles` script does (cli.console_main): what
+    # the run kept is frozen, so the interpreter's shutdown collections do not walk it.
+    import gc
+
+    gc.freeze()
     return 0
 
 

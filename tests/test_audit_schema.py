@@ -983,6 +983,73 @@ def test_skipped_statements_leave_the_same_schema(monkeypatch: pytest.MonkeyPatc
         assert full.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1, table
 
 
+def test_object_identities_quote_schema_and_name_like_postgres() -> None:
+    """objects.identity is pg_qualified(schema, name) (quote_ident of each part), with a
+    function's arguments, a large object's bare name, and the name alone without a
+    schema: for hostile, keyword and mixed-case schema and object names."""
+    names = ["t", "Mixed", "select", 'q"uote', "dot.ted", "ünï", "a b", "1x", "_ok"]
+    schemas = [dict(SCHEMA, oid=2200 + i, name=n) for i, n in enumerate(names)]
+    objects = []
+    expected = {}
+    for i, sname in enumerate(names):
+        for j, oname in enumerate(names):
+            oid = 10000 + 100 * i + j
+            kind = ("relation", "table") if j % 2 else ("function", "function")
+            extra = {"identity_args": "integer, text"} if kind[0] == "function" else {}
+            objects.append(obj(oid, *kind, oname, schema_oid=2200 + i, **extra))
+            ident = f"{quote_ident(sname)}.{quote_ident(oname)}"
+            expected[oid] = ident + ("(integer, text)" if kind[0] == "function" else "")
+    objects.append(obj(90001, "language", "language", "Plä", schema_oid=None))
+    expected[90001] = quote_ident("Plä")
+    objects.append(obj(90002, "large_object", "large object", "90002", schema_oid=None))
+    expected[90002] = "90002"
+    objects.append(obj(90003, "relation", "table", "orphan", schema_oid=4242))  # no such schema
+    expected[90003] = "orphan"
+    con = audit_schema.load(make(db={"schemas": schemas, "objects": objects}))
+    got = dict(rows(con, "SELECT oid, identity FROM objects"))
+    assert got == expected
+
+
+def test_function_search_path_is_the_first_search_path_item_of_its_config() -> None:
+    configs = {
+        3000: None,
+        3001: [],
+        3002: ["search_path=app, public"],
+        3003: ["work_mem=1MB", 'search_path="$user", pg_temp', "search_path=later"],
+        3004: [None, "search_path="],
+        3005: ["Search_path=x", " search_path=y", "search_pathx=z"],
+        3006: ["search_path=ünï=cødé"],
+    }
+    want = {
+        3000: None,
+        3001: None,
+        3002: "app, public",
+        3003: '"$user", pg_temp',
+        3004: "",
+        3005: None,
+        3006: "ünï=cødé",
+    }
+    con = audit_schema.load(
+        make(
+            db={
+                "schemas": [SCHEMA],
+                "objects": [obj(o, "function", "function", f"f{o}") for o in configs],
+                "functions": [
+                    {
+                        "oid": o,
+                        "security_definer": False,
+                        "config": c,
+                        "language": "sql",
+                        "leakproof": False,
+                    }
+                    for o, c in configs.items()
+                ],
+            }
+        )
+    )
+    assert dict(rows(con, "SELECT oid, search_path FROM functions")) == want
+
+
 # --- quoting and load paths ---------------------------------------------------------------
 
 _names = st.text(

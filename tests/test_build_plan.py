@@ -430,3 +430,14 @@ def test_a_full_build_leaves_out_exactly_the_raw_tables_no_step_reads() -> None:
     assert con.execute("SELECT auth_method, is_all_addresses FROM hba_rules").fetchall() == [
         ("trust", True)
     ]
+
+
+def test_a_skipped_statement_waits_for_the_raw_table_that_decides_it() -> None:
+    """The loader skips a statement when its raw table got no row
+    (``audit_schema._DRIVEN_BY``); the step running it must read that table, so that on
+    two connections it starts only after the raw task that fills it has finished."""
+    step_of = {f: s for s, files in STEP_FILES.items() for f in files}
+    reads = {s.name: set(s.reads) for s in STEPS}
+    for name, source in audit_schema._DRIVEN_BY.items():
+        assert source in reads[step_of[name]], (name, source)
+        assert source in build_plan.RAW_TABLES

@@ -83,3 +83,20 @@ def test_check_of_a_file_loads_no_driver(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-2:] == ["1", "[]"], out.stdout + out.stderr
     assert json.loads((tmp_path / "pgaudit-report.json").read_text())["findings"]
+
+
+def test_verbose_still_turns_on_debug_logs() -> None:
+    # logging is imported only for -v now (scan/check without it never log): -v must still
+    # configure the root logger at DEBUG on stderr, and a run without it loads no logging
+    code = (
+        "import sys\n"
+        "from pgaudit_roles.cli import main\n"
+        "for args in (['check', '/nonexistent/snap.json'], ['check', '/nonexistent/snap.json', '-v']):\n"
+        "    try:\n        main(args)\n    except SystemExit as exc:\n        print(exc.code)\n"
+        "    if 'logging' in sys.modules:\n"
+        "        root = sys.modules['logging'].getLogger()\n"
+        "        print(root.level, [type(h).__name__ for h in root.handlers])\n"
+        "    else:\n        print('no logging')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["2", "no logging", "2", "10 ['StreamHandler']"], out

@@ -52,11 +52,10 @@ def cli(
     tmpdir.mkdir(exist_ok=True)
     env = dict(os.environ, TMPDIR=str(tmpdir), PGAUDIT_ROLES_QUERY_TIMEOUT="120")
     env.pop("PGPASSWORD", None)
-    code = "from pgaudit_roles.cli import main; main()"
     if fork is not None:
-        code = f"from pgaudit_roles.core import cpus\ncpus.spare_cpu = lambda: {fork}\n{code}"
+        env["PGAUDIT_ROLES_SECOND_CORE"] = "always" if fork else "never"
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-c", "from pgaudit_roles.cli import main; main()", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

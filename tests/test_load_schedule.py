@@ -183,6 +183,7 @@ def test_ctrl_c_on_the_main_thread_interrupts_the_helpers() -> None:
 def test_a_second_core_is_used_only_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    monkeypatch.delenv(cpus.ENV, raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
     for load, spare in [(0.2, True), (1.4, True), (1.6, False), (3.0, False)]:
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
@@ -190,3 +191,36 @@ def test_a_second_core_is_used_only_when_idle(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert cpus.spare_cpu() is False  # one CPU: never
+
+
+def test_the_main_thread_takes_what_only_it_may_run_first() -> None:
+    """A main-only task ready at the start is the main thread's first, even when others
+    rank higher: left for later, it would wait behind work a helper could have done."""
+    rec = Recorder()
+    tasks = [rec.task(f"s{i}", (f"t{i}",), (), pause=0.005) for i in range(4)]
+    tasks.append(rec.task("late", ("u",), ("t0",)))  # s0 ranks highest: something waits on it
+    tasks.append(dataclasses.replace(rec.task("mine", ("m",), ()), main_only=True))
+    load_schedule.run(tasks, [Con("helper")], rec.use, Con("main"))
+    on_main = [name for kind, name, con in rec.events if kind == "start" and con == "main"]
+    assert on_main[0] == "mine"
+
+
+def test_the_second_core_can_be_forced_or_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from pgaudit_roles.core.errors import UsageError
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    for value, used in [("always", True), (" Always ", True), ("never", False), ("", False)]:
+        monkeypatch.setenv(cpus.ENV, value)
+        assert cpus.spare_cpu() is used, value
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setenv(cpus.ENV, "never")
+    assert cpus.spare_cpu() is False
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
+    monkeypatch.setenv(cpus.ENV, "always")
+    assert cpus.spare_cpu() is False  # one CPU: nothing to force
+    monkeypatch.setenv(cpus.ENV, "2")
+    with pytest.raises(UsageError, match=f"^{cpus.ENV}='2': use auto, never or always$"):
+        cpus.spare_cpu()

@@ -1233,9 +1233,12 @@ with DuckDB 2.0); from a few thousand rows on the file is faster. Both paths giv
 rows (``tests/test_audit_schema.py`` compares them)."""
 
 
-MAIN_THREAD_STEPS = frozenset({"role_closure", "escalation", "hba"})
-"""Load steps that can spend long in Python (graph searches, pg_hba analysis): they run
-on the caller's thread, where a signal interrupts them at once (``load_schedule``)."""
+MAIN_THREAD_STEPS = frozenset({"role_closure", "hba"})
+"""Load steps that can spend long in Python (the role closure's search, whose cost grows
+faster than the graph; the analysis of a pg_hba.conf of any length): they run on the
+caller's thread, where a signal interrupts them at once (``load_schedule``). The
+escalation edges' Python path is bounded (``escalation_rows``) and the SQL one is
+interrupted through its connection."""
 
 
 class _Loader:

@@ -123,15 +123,16 @@ class _Schedule:
             while True:
                 if self.failed or len(self.done) == len(self.tasks):
                     return None
-                for i in self.order:
-                    task = self.tasks[i]
-                    if (
-                        i not in self.started
-                        and self.deps[i] <= self.done
-                        and (on_main or not task.main_only)
-                    ):
-                        self.started.add(i)
-                        return i
+                # the main thread first takes what only it may run, so that work is not
+                # left waiting behind tasks a helper could have taken
+                ready = [
+                    i for i in self.order if i not in self.started and self.deps[i] <= self.done
+                ]
+                mine = [i for i in ready if self.tasks[i].main_only] if on_main else []
+                free = [i for i in ready if not self.tasks[i].main_only]
+                for i in mine[:1] or (ready[:1] if on_main else free[:1]):
+                    self.started.add(i)
+                    return i
                 if not on_main and len(self.started) == len(self.tasks):
                     return None  # the rest is running elsewhere
                 self.cond.wait()

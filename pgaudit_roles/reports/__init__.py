@@ -11,6 +11,7 @@ stays fast.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import stat
@@ -22,6 +23,7 @@ from typing import IO, Any
 from ..core.atomic import atomic_writer
 from ..core.errors import UsageError
 from ..core.model import ScanResult
+from . import forked_render
 from .registry import (
     EXTENSIONS,
     FORMATS,
@@ -125,13 +127,32 @@ def write_reports(
     try:
         with contextlib.ExitStack() as stack:
             syncs: list[_BackgroundSync] = []
+            child: forked_render.Child | None = None
+            in_child: Path | None = None
             try:
+                # the costliest format first, in a child process when a core is idle
+                for key, path, render_fn in jobs:
+                    if child is None and forked_render.possible(key, len(jobs)):
+                        current = path
+                        fh = stack.enter_context(atomic_writer(path, sync=False))
+                        child = forked_render.Child(functools.partial(render_fn, ctx), fh)
+                        in_child = path
                 for _key, path, render_fn in jobs:
+                    if child is not None and path == in_child:
+                        continue
                     current = path
                     fh = stack.enter_context(atomic_writer(path, sync=False))
                     render_fn(ctx, fh)
                     fh.flush()
                     syncs.append(_BackgroundSync(fh))
+                if child is not None:
+                    current = in_child
+                    done, child = child, None
+                    done.finish()  # synced by the child, or rendered and synced here
+            except BaseException:
+                if child is not None:
+                    child.stop()
+                raise
             finally:  # before any file is closed or renamed
                 for sync in syncs:
                     sync.wait()

@@ -1,0 +1,84 @@
+"""The HTML report rendered in a forked child while this process writes the other formats.
+
+Why: the HTML page is the costliest report to render (about 60% of the five a scan
+writes by default) and every report is pure Python, so a thread cannot render two at once
+(the GIL); a child process can, on the second core, when it is idle. The child renders
+into the temporary file ``atomic_writer`` opened here, syncs it and exits; the renames
+stay here, after every file is complete, so the set is still all or nothing.
+
+Nothing depends on the child: if it fails in any way, this process empties the file and
+renders the page itself, so an error is raised here with the message it always had.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import IO
+
+from ..core import cpus
+
+FORKED_FORMATS = frozenset({"html"})
+"""Formats worth a child: their rendering costs more than a fork (a few ms)."""
+
+
+def possible(fmt: str, jobs: int) -> bool:
+    """Whether ``fmt`` is rendered in a child: one of :data:`FORKED_FORMATS`, with other
+    files to write meanwhile, a fork available, no other thread (a fork copies only the
+    calling thread, and a lock another one holds would stay locked in the child), and an
+    idle core (``core.cpus.spare_cpu``)."""
+    return (
+        fmt in FORKED_FORMATS
+        and jobs > 1
+        and hasattr(os, "fork")
+        and threading.active_count() == 1
+        and cpus.spare_cpu()
+    )
+
+
+class Child:
+    """One format rendering in a child process into ``fh``."""
+
+    def __init__(self, render: Callable[[IO[str]], None], fh: IO[str]) -> None:
+        self.render = render
+        self.fh = fh
+        fh.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child; what it writes is tested
+            code = 1
+            try:
+                render(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+                code = 0
+            except BaseException:  # noqa: BLE001, S110 - the parent renders it again
+                pass
+            finally:
+                os._exit(code)
+
+    def finish(self) -> None:
+        """Wait for the child; if it did not render the file completely, render it here."""
+        try:
+            _pid, status = os.waitpid(self.pid, 0)
+        except BaseException:
+            self.stop()
+            raise
+        if os.waitstatus_to_exitcode(status) != 0:
+            self.fh.seek(0)
+            self.fh.truncate()
+            self.render(self.fh)
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+
+    def stop(self) -> None:
+        """End the child (Ctrl-C or an error here): the temporary file is removed here."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
