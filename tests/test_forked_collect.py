@@ -29,7 +29,10 @@ from pgaudit_roles.reports import registry
 
 @pytest.fixture
 def idle_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idle core, and no other thread: a test process may hold threads other tests
+    left (a worker's own, a pool's), which would keep the collection from forking."""
     monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
+    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
 
 
 def fake_collect(spool: Any) -> Snapshot:
@@ -67,6 +70,7 @@ def test_without_an_idle_core_or_with_threads_it_runs_here(
     snap = forked.collect_with(collect, lambda: order.append("meanwhile"))
     assert snap.meta["pid"] == os.getpid() and order == ["collect", "meanwhile"]
     monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
+    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
     assert forked.available()
     monkeypatch.setattr(forked.threading, "active_count", lambda: 2)
     assert not forked.available()  # never fork a process with other threads

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +26,8 @@ FORMATS = ["json", "html", "junit", "sarif", "markdown", "text"]
 def children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """An idle core whatever the machine's load, and the children the writer forks."""
     monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
+    # no other thread, whatever threads earlier tests left in this process
+    monkeypatch.setattr(forked_render.threading, "active_count", lambda: 1)
     pids: list[int] = []
     real_fork = os.fork
 
@@ -67,16 +68,12 @@ def test_the_same_files_with_and_without_the_child(
     assert not [p for p in (tmp_path / "forked").iterdir() if p.name.endswith(".tmp")]
 
 
-def test_not_for_one_file_or_with_other_threads(tmp_path: Path, children: list[int]) -> None:
+def test_not_for_one_file_or_with_other_threads(
+    tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_reports(full_result(), ["html"], tmp_path / "alone")
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        write_reports(full_result(), ["html", "json"], tmp_path / "threads")
-    finally:
-        stop.set()
-        other.join()
+    monkeypatch.setattr(forked_render.threading, "active_count", lambda: 2)
+    write_reports(full_result(), ["html", "json"], tmp_path / "threads")
     assert children == []
 
 
