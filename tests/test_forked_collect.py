@@ -165,7 +165,8 @@ assert result.findings
 pipeline.write_files(result, {formats!r}, Path({str(tmp_path)!r}), {{}})
 print("\\n".join(sorted(sys.modules)))
 """
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
+    # one process (no child renders the page): every module used is in its sys.modules
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent), PGAUDIT_ROLES_SECOND_CORE="never")
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
     )
@@ -264,3 +265,23 @@ def test_the_evaluation_start_opens_the_connection_and_parses_the_rules() -> Non
         con.close()
     finally:
         start.close()
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(
+    idle_core: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forked, "END_GRACE_SECONDS", 0.3)
+
+    def collect(spool: Any) -> Snapshot:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as after a first SIGTERM
+        time.sleep(30)
+        return fake_collect(spool)
+
+    def meanwhile() -> None:
+        time.sleep(0.2)  # the child has set its disposition
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        forked.collect_with(collect, meanwhile)
+    assert time.monotonic() - started < 5

@@ -27,6 +27,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -109,12 +110,27 @@ def _pickled_error(exc: Exception) -> bytes:
         return pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
+END_GRACE_SECONDS = 3.0
+"""How long the child gets to cancel its statement and close its sessions after SIGTERM
+before it is killed (a process that ignores SIGTERM, as this one does after a first one,
+passes that on to a child forked later)."""
+
+
 def _end(pid: int) -> None:
     """Stop the child and reap it (it may have ended already)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+    deadline = time.monotonic() + END_GRACE_SECONDS
+    try:
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            time.sleep(0.005)
+    except ChildProcessError:
+        pass
 
 
 def _unpack(answer: bytes, status: int, spool: Spool) -> Any:
