@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,13 @@ from pgaudit_roles.reports import registry
 
 @pytest.fixture
 def idle_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An idle core, and no other thread: a test process may hold threads other tests
-    left (a worker's own, a pool's), which would keep the collection from forking."""
+    """An idle core, in a process with no other thread (the only one the product forks):
+    a pytest-xdist worker always has its channel's thread, and forking it could copy a
+    lock that thread holds, so there these tests are skipped and
+    ``tests/test_fork_isolation.py`` runs them in a single-threaded pytest process."""
+    if threading.active_count() != 1:
+        pytest.skip("forks only a single-threaded process: run by test_fork_isolation.py")
     monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
-    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
 
 
 def fake_collect(spool: Any) -> Snapshot:
@@ -71,7 +75,7 @@ def test_without_an_idle_core_or_with_threads_it_runs_here(
     assert snap.meta["pid"] == os.getpid() and order == ["collect", "meanwhile"]
     monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
     monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
-    assert forked.available()
+    assert forked.available()  # (nothing is forked here)
     monkeypatch.setattr(forked.threading, "active_count", lambda: 2)
     assert not forked.available()  # never fork a process with other threads
 
@@ -179,38 +183,52 @@ print("\\n".join(sorted(sys.modules)))
 
 
 @pytest.mark.pg
-def test_a_forked_collection_is_the_in_process_one(
-    pg: Any, idle_core: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counted() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(forked.os, "fork", counted)
-    cfg = pipeline.Config()
-    here = pipeline.collect_snapshot(pg.conninfo(), cfg)
-    assert forks == []
-    start = pipeline.EvaluationStart(["json", "html"])
-    there = pipeline.collect_snapshot(pg.conninfo(), cfg, meanwhile=start)
-    assert len(forks) == 1 and start.con is not None
-
-    def plain(snap: Snapshot) -> Any:
-        data = snap.to_json()
-        for key in ("collected_at", "duration_seconds"):
-            data["meta"].pop(key)
-        return data
-
-    assert plain(there) == plain(here)
-    assert any(t.file for d in there.databases for t in d.tables.values())
-    rules = pipeline.load_rules_for(cfg)
-    a = pipeline.evaluate_snapshot(here, rules, cfg)
-    b = pipeline.evaluate_snapshot(there, rules, cfg, con=start.take())
-    assert [f.fingerprint for f in a.findings] == [f.fingerprint for f in b.findings]
+def test_a_forked_collection_is_the_in_process_one(pg: Any, tmp_path: Path) -> None:
+    """In a fresh (single-threaded) process: the snapshot a forked child collects is the
+    one collected in the process, and the evaluation of both finds the same."""
+    code = """
+import json, os, sys
+from pgaudit_roles import pipeline
+from pgaudit_roles.collect import forked
+forks = []
+real_fork = os.fork
+def counted():
+    pid = real_fork()
+    if pid:
+        forks.append(pid)
+    return pid
+forked.os.fork = counted
+cfg = pipeline.Config()
+os.environ["PGAUDIT_ROLES_SECOND_CORE"] = "never"
+here = pipeline.collect_snapshot(sys.argv[1], cfg, meanwhile=lambda: None)
+assert forks == [], forks
+os.environ["PGAUDIT_ROLES_SECOND_CORE"] = "always"
+start = pipeline.EvaluationStart(["json", "html"])
+there = pipeline.collect_snapshot(sys.argv[1], cfg, meanwhile=start)
+assert len(forks) == 1 and start.con is not None
+def plain(snap):
+    data = snap.to_json()
+    for key in ("collected_at", "duration_seconds"):
+        data["meta"].pop(key)
+    return data
+assert plain(there) == plain(here)
+assert any(t.file for d in there.databases for t in d.tables.values())
+rules = pipeline.load_rules_for(cfg)
+a = pipeline.evaluate_snapshot(here, rules, cfg)
+b = pipeline.evaluate_snapshot(there, rules, cfg, con=start.take())
+assert [f.fingerprint for f in a.findings] == [f.fingerprint for f in b.findings]
+print("same", len(a.findings))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code, pg.conninfo()],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TMPDIR=str(tmp_path)),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("same ") and int(done.stdout.split()[1]) > 0
+    assert list(tmp_path.iterdir()) == []  # the spool went with the snapshots
 
 
 @pytest.mark.pg

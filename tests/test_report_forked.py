@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -25,9 +26,9 @@ FORMATS = ["json", "html", "junit", "sarif", "markdown", "text"]
 @pytest.fixture
 def children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """An idle core whatever the machine's load, and the children the writer forks."""
+    if threading.active_count() != 1:  # see tests/test_fork_isolation.py
+        pytest.skip("forks only a single-threaded process: run by test_fork_isolation.py")
     monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
-    # no other thread, whatever threads earlier tests left in this process
-    monkeypatch.setattr(forked_render.threading, "active_count", lambda: 1)
     pids: list[int] = []
     real_fork = os.fork
 
