@@ -42,9 +42,11 @@ def test_a_freeze_made_by_someone_else_is_left_alone(default_gc: tuple[int, int,
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
+        # neither frozen again (more) nor unfrozen (0); a frozen object that dies meanwhile
+        # (another thread's, a finaliser's) only makes the count smaller
         with gcpolicy.for_one_command():
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen > 0
+            assert 0 < gc.get_freeze_count() <= frozen
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
 

@@ -101,12 +101,17 @@ def test_a_child_that_fails_is_replaced_by_a_render_here(
     assert files(tmp_path / "forked") == files(tmp_path / "here")
 
 
+def written(out: Path) -> dict[str, bytes]:
+    """The reports of a first run into ``out``, which a failed second run must keep."""
+    write_reports(full_result(), FORMATS, out)
+    return files(out)
+
+
 def test_an_error_in_the_render_is_raised_here_and_keeps_the_old_reports(
     tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    write_reports(full_result(), FORMATS, out)
-    before = files(out)
+    before = written(out)
 
     def broken(ctx: object, fh: object) -> None:
         raise RuntimeError("a bug in the page")
@@ -122,8 +127,7 @@ def test_ctrl_c_while_the_child_renders(
     tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    write_reports(full_result(), FORMATS, out)
-    before = files(out)
+    before = written(out)
     parent = os.getpid()
     real = html_report.write_report
 
