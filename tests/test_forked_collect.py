@@ -74,9 +74,9 @@ def test_without_an_idle_core_or_with_threads_it_runs_here(
     snap = forked.collect_with(collect, lambda: order.append("meanwhile"))
     assert snap.meta["pid"] == os.getpid() and order == ["collect", "meanwhile"]
     monkeypatch.setattr(cpus, "spare_cpu", lambda: True)
-    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(cpus.threading, "active_count", lambda: 1)
     assert forked.available()  # (nothing is forked here)
-    monkeypatch.setattr(forked.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(cpus.threading, "active_count", lambda: 2)
     assert not forked.available()  # never fork a process with other threads
 
 

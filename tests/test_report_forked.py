@@ -73,7 +73,7 @@ def test_not_for_one_file_or_with_other_threads(
     tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_reports(full_result(), ["html"], tmp_path / "alone")
-    monkeypatch.setattr(forked_render.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(cpus.threading, "active_count", lambda: 2)
     write_reports(full_result(), ["html", "json"], tmp_path / "threads")
     assert children == []
 

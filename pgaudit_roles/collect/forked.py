@@ -26,7 +26,6 @@ import os
 import pickle
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,10 +36,8 @@ from .spool import Spool
 
 
 def available() -> bool:
-    """Whether :func:`collect_with` forks (see the module's docstring)."""
-    if not hasattr(os, "fork") or threading.active_count() != 1:
-        return False
-    return cpus.spare_cpu()
+    """Whether :func:`collect_with` forks (``core.cpus.may_fork``)."""
+    return cpus.may_fork()
 
 
 def collect_with(

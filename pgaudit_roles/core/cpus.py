@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from .errors import UsageError
 
@@ -39,3 +40,12 @@ def spare_cpu() -> bool:
         return os.getloadavg()[0] < cpus - 0.5
     except (AttributeError, OSError):  # no load average on this platform
         return True
+
+
+def may_fork() -> bool:
+    """Whether to hand work to a forked child: a second core to use (:func:`spare_cpu`),
+    ``os.fork``, and no other thread in this process (a fork copies the calling thread
+    alone, and a lock another thread holds would stay locked in the child forever).
+
+    ``collect.forked`` and ``reports.forked_render`` both ask here."""
+    return hasattr(os, "fork") and threading.active_count() == 1 and spare_cpu()

@@ -16,7 +16,6 @@ import contextlib
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from typing import IO
 
@@ -28,16 +27,8 @@ FORKED_FORMATS = frozenset({"html"})
 
 def possible(fmt: str, jobs: int) -> bool:
     """Whether ``fmt`` is rendered in a child: one of :data:`FORKED_FORMATS`, with other
-    files to write meanwhile, a fork available, no other thread (a fork copies only the
-    calling thread, and a lock another one holds would stay locked in the child), and an
-    idle core (``core.cpus.spare_cpu``)."""
-    return (
-        fmt in FORKED_FORMATS
-        and jobs > 1
-        and hasattr(os, "fork")
-        and threading.active_count() == 1
-        and cpus.spare_cpu()
-    )
+    files to write meanwhile, and this process may fork (``core.cpus.may_fork``)."""
+    return fmt in FORKED_FORMATS and jobs > 1 and cpus.may_fork()
 
 
 class Child:
