@@ -213,19 +213,27 @@ def plain(snap):
     return data
 assert plain(there) == plain(here)
 assert any(t.file for d in there.databases for t in d.tables.values())
+roles = there.table("roles")
+assert sys.argv[2] in [r[roles.columns.index("name")] for r in roles.rows]
 rules = pipeline.load_rules_for(cfg)
 a = pipeline.evaluate_snapshot(here, rules, cfg)
 b = pipeline.evaluate_snapshot(there, rules, cfg, con=start.take())
 assert [f.fingerprint for f in a.findings] == [f.fingerprint for f in b.findings]
 print("same", len(a.findings))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", code, pg.conninfo()],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TMPDIR=str(tmp_path)),
-        check=False,
-    )
+    hostile = 'fork\'ed "role"\n<script>\u202e'  # crosses the pipe as it is
+    quoted = '"' + hostile.replace('"', '""') + '"'
+    pg.execute(f"CREATE ROLE {quoted}")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, pg.conninfo(), hostile],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, TMPDIR=str(tmp_path)),
+            check=False,
+        )
+    finally:
+        pg.drop_roles([hostile])
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("same ") and int(done.stdout.split()[1]) > 0
     assert list(tmp_path.iterdir()) == []  # the spool went with the snapshots
