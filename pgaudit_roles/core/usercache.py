@@ -28,17 +28,7 @@ from . import resources
 
 
 def cache_root() -> Path:
-    """``<user cache dir>/pgaudit-roles`` (``$XDG_CACHE_HOME/pgaudit-roles`` on Linux).
-
-    Asked once per environment: platformdirs reads the environment (``XDG_CACHE_HOME``,
-    ``HOME``...) and took about 40 us a call, paid by every entry read (a run reads one
-    per rule file and per template); a process whose environment changes (the tests set
-    ``XDG_CACHE_HOME``) asks again."""
-    return _cache_root(tuple(os.environ.items()))
-
-
-@functools.lru_cache(maxsize=8)
-def _cache_root(environment: tuple[tuple[str, str], ...]) -> Path:
+    """``<user cache dir>/pgaudit-roles`` (``$XDG_CACHE_HOME/pgaudit-roles`` on Linux)."""
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("pgaudit-roles", appauthor=False))
