@@ -39,6 +39,7 @@ from ..collect.coverage import COLUMNS
 from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
 from ..collect.coverage import rows as coverage_rows
 from ..collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
+from ..core import signals
 from ..core.errors import UsageError
 from . import acl_defaults, build_plan, escalation, load_schedule
 from .effective import EFFECTIVE_PRIVILEGES_SQL, build_role_closure
@@ -998,7 +999,8 @@ def memory_limit() -> str:
 def new_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a memory cap and its own spill directory (removed with
     the connection, never the caller's working directory)."""
-    import duckdb
+    with signals.held():  # a signal met inside DuckDB's module initialisation aborts
+        import duckdb
 
     spill = None
     limit = memory_limit()
