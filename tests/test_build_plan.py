@@ -346,7 +346,7 @@ def test_the_load_on_two_connections_in_any_ready_order_is_the_sequential_build(
 
     from pgaudit_roles.audit import load_schedule
 
-    def forced(deps: list[set[int]]) -> list[int]:
+    def forced(deps: list[set[int]], costs: Any = None) -> list[int]:
         if order == "reversed":
             return list(range(len(deps)))
         return random.Random(order).sample(range(len(deps)), len(deps))

@@ -115,7 +115,21 @@ def test_the_longest_chain_goes_first() -> None:
         ]
     )
     assert deps == [set(), set(), set(), {2}, {3, 0}]
-    assert load_schedule.priorities(deps) == [1, 0, 2, 1, 0]
+    assert load_schedule.priorities(deps) == [2, 1, 3, 2, 1]
+    # with costs: the costliest chain, not the longest in tasks (b alone outweighs it)
+    assert load_schedule.priorities(deps, [1, 9, 1, 1, 1]) == [2, 9, 3, 2, 1]
+
+
+def test_a_costly_last_task_starts_before_cheap_ones_ready_with_it() -> None:
+    # after s0, both the cheap sinks c0..c3 (listed first) and the costly sink x are
+    # ready: the one free thread takes x first, so the run does not end with x alone
+    rec = Recorder()
+    tasks = [rec.task("s0", ("t0",), ())]
+    tasks += [rec.task(f"c{i}", (f"c{i}",), ("t0",)) for i in range(4)]
+    tasks.append(dataclasses.replace(rec.task("x", ("x",), ("t0",)), cost=30))
+    load_schedule.run(tasks, [Con("helper")], rec.use, Con("main"))
+    started = [name for kind, name, _con in rec.events if kind == "start"]
+    assert started[:2] == ["s0", "x"]
 
 
 def test_a_table_written_twice_is_refused() -> None:

@@ -39,6 +39,9 @@ class Task:
     """Run on the calling thread only: a step that can spend long in Python (the role
     closure's search) stays where Ctrl-C and SIGTERM interrupt it at once; a helper's
     DuckDB statement is interrupted through its connection."""
+    cost: float = 1.0
+    """Its expected time, in any unit shared by the tasks of one run: only the order in
+    which a free thread picks ready tasks depends on it (:func:`priorities`)."""
 
 
 def dependencies(tasks: Sequence[Task]) -> list[set[int]]:
@@ -54,15 +57,22 @@ def dependencies(tasks: Sequence[Task]) -> list[set[int]]:
     return deps
 
 
-def priorities(deps: Sequence[set[int]]) -> list[int]:
-    """How many tasks wait, directly or not, on each task: a free thread takes the ready
-    task with the most, so the chain that ends the load (roles, objects, privileges,
-    escalation) is not left behind the independent ones."""
-    below: list[set[int]] = [set() for _ in deps]
-    for i in range(len(deps) - 1, -1, -1):
-        for d in deps[i]:
-            below[d] |= below[i] | {i}
-    return [len(b) for b in below]
+def priorities(deps: Sequence[set[int]], costs: Sequence[float] | None = None) -> list[float]:
+    """For each task, the cost of the longest chain of tasks that starts with it (its own
+    cost, then the costliest chain among the tasks that wait on it; every cost 1 without
+    ``costs``): a free thread takes the ready task with the most, so the chain that ends
+    the load (roles, objects, privileges, escalation) is not left behind the independent
+    ones, and a long last task (the escalation routes) is not started after short ones
+    that could have run beside it."""
+    cost = [1.0] * len(deps) if costs is None else [float(c) for c in costs]
+    waiting: list[list[int]] = [[] for _ in deps]
+    for i, ds in enumerate(deps):
+        for d in ds:
+            waiting[d].append(i)
+    rank = [0.0] * len(deps)
+    for i in range(len(deps) - 1, -1, -1):  # a task waits only on earlier ones
+        rank[i] = cost[i] + max((rank[j] for j in waiting[i]), default=0.0)
+    return rank
 
 
 def run(
@@ -87,7 +97,7 @@ class _Schedule:
         self.tasks = list(tasks)
         self.use = use
         self.deps = dependencies(self.tasks)
-        rank = priorities(self.deps)
+        rank = priorities(self.deps, [t.cost for t in self.tasks])
         self.order = sorted(range(len(self.tasks)), key=lambda i: (-rank[i], i))
         self.done: set[int] = set()
         self.started: set[int] = set()
