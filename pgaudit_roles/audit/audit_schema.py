@@ -30,7 +30,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1384,34 +1384,71 @@ class _Loader:
                         cost=STEP_COSTS.get(step.name, 1),
                     )
                 )
-        load_schedule.run(tasks, helpers, self.use, self.main)
+        load_schedule.run(self._view_reads(tasks), helpers, self.use, self.main)
+
+    def _view_reads(self, tasks: list[load_schedule.Task]) -> list[load_schedule.Task]:
+        """``tasks``, where a task that only creates views waits only for the tables it
+        reads that :meth:`_ddl` does not create up front, and a task that reads a view
+        waits for what the view reads as well.
+
+        Why: a view is bound when it is created and read when it is queried, so creating
+        it needs its tables to exist, not to be filled. ``effective_privileges`` waited
+        for ``privileges`` and delayed the escalation routes, the last task of the load,
+        by its 3 ms (they read the view on the large path); now it is created while
+        ``privileges`` is filled, and every reader of a view still starts after every
+        table the view reads is filled."""
+        up_front = set(self._creates())
+        views: dict[str, tuple[str, ...]] = {}
+        for task in tasks:
+            if task.writes and all(_is_view(t) for t in task.writes):
+                views.update(dict.fromkeys(task.writes, task.reads))
+
+        def filled_first(reads: Sequence[str], seen: frozenset[str]) -> list[str]:
+            out: list[str] = []
+            for r in reads:
+                out.append(r)
+                if r in views and r not in seen:
+                    out += filled_first(views[r], seen | {r})
+            return out
+
+        out = []
+        for task in tasks:
+            if task.writes and set(task.writes) <= views.keys():
+                reads = tuple(r for r in task.reads if r not in up_front)
+            else:
+                reads = tuple(dict.fromkeys(filled_first(task.reads, frozenset())))
+            out.append(task if reads == task.reads else replace(task, reads=reads))
+        return out
 
     # -- helpers ------------------------------------------------------------------------
 
     def _ddl(self) -> list[str]:
         """The ``internal`` schema and every table (audit and internal) this load builds."""
-        internal = {f"{name}_raw": spec for name, spec in CLUSTER_TABLES.items()}
-        dbcol = [("database_oid", "BIGINT", "")]
-        internal.update({f"db_{name}_raw": dbcol + spec for name, spec in DATABASE_TABLES.items()})
         return [
             "DROP SCHEMA IF EXISTS internal CASCADE",
             "CREATE SCHEMA internal",
-            *(
-                create_ddl(t)
-                for t in AUDIT_TABLES.values()
-                if t.kind == "table" and self.builds(t.name)
-            ),
-            *(
-                f"CREATE TABLE internal.{name} ({_coldefs([(c[0], c[1]) for c in spec])})"
-                for name, spec in internal.items()
-                if self.builds(f"internal.{name}")
-            ),
-            *(
-                f"CREATE TABLE internal.{name} ({_coldefs(cols)})"
-                for name, cols in _INTERNAL_TABLES.items()
-                if self.builds(f"internal.{name}")
-            ),
+            *self._creates().values(),
         ]
+
+    def _creates(self) -> dict[str, str]:
+        """Each table :meth:`_ddl` creates (an audit name or ``internal.<name>``) and the
+        statement that creates it, in its order."""
+        internal = {f"{name}_raw": spec for name, spec in CLUSTER_TABLES.items()}
+        dbcol = [("database_oid", "BIGINT", "")]
+        internal.update({f"db_{name}_raw": dbcol + spec for name, spec in DATABASE_TABLES.items()})
+        out = {
+            t.name: create_ddl(t)
+            for t in AUDIT_TABLES.values()
+            if t.kind == "table" and self.builds(t.name)
+        }
+        for name, spec in internal.items():
+            if self.builds(f"internal.{name}"):
+                defs = _coldefs([(c[0], c[1]) for c in spec])
+                out[f"internal.{name}"] = f"CREATE TABLE internal.{name} ({defs})"
+        for name, cols in _INTERNAL_TABLES.items():
+            if self.builds(f"internal.{name}"):
+                out[f"internal.{name}"] = f"CREATE TABLE internal.{name} ({_coldefs(cols)})"
+        return out
 
     def insert(
         self,
@@ -1742,6 +1779,11 @@ class _Loader:
             for k, v in sorted(meta.items())
         ]
         self.insert("scan_meta", [("key", "VARCHAR"), ("value", "VARCHAR")], [((), kv)])
+
+
+def _is_view(name: str) -> bool:
+    spec = AUDIT_TABLES.get(name)
+    return spec is not None and spec.kind == "view"
 
 
 def _coldefs(cols: Sequence[tuple[str, str]]) -> str:
