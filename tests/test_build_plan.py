@@ -46,6 +46,9 @@ STEP_FILES: dict[str, list[str]] = {
     ],
     "settings": ["load_role_settings"],
     "column_privileges": ["view_column_privileges"],
+    "escalation_inputs": [
+        f"escalation_rows_{n}" for n in ("roles", "memberships", "sd", "schemas", "objects", "code")
+    ],
     "escalation": [
         "escalation_edges",
         "escalation_parts",
