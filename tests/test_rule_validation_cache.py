@@ -410,13 +410,15 @@ def test_html_report_templates_are_cached_and_render_the_same(
 def toml_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The texts tomllib parses (what the parsed-TOML cache saves)."""
     seen: list[str] = []
-    real = rules_mod.tomllib.loads
+    import tomllib  # the rules loader imports it where it parses
+
+    real = tomllib.loads
 
     def counting(text: str) -> dict:
         seen.append(text)
         return real(text)
 
-    monkeypatch.setattr(rules_mod.tomllib, "loads", counting)
+    monkeypatch.setattr(tomllib, "loads", counting)
     return seen
 
 

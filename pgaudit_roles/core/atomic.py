@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import tempfile
 from collections.abc import Iterator
@@ -61,6 +60,8 @@ def atomic_writer(
 def _layers(raw: IO[bytes], binary: bool, compress: bool) -> Iterator[IO]:
     """``raw`` as the caller wants it: gzip or not, bytes or UTF-8 text."""
     if compress:
+        import gzip  # ~1 ms of import: only a snapshot or report written compressed needs it
+
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5, mtime=0) as gzf:
             gz = cast(IO[bytes], gzf)
             if binary:
@@ -110,5 +111,7 @@ def open_maybe_gzip(path: str | os.PathLike[str]) -> IO[bytes]:
     magic = fh.read(2)
     fh.seek(0)
     if magic == b"\x1f\x8b":
+        import gzip  # see _layers
+
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
     return fh

@@ -7,7 +7,6 @@ reporters. Nothing here imports a heavy library.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +93,8 @@ def fingerprint(
     Fields are joined with a separator that cannot appear in PostgreSQL identifiers
     (NUL), so ("a", "b.c") and ("a.b", "c") cannot collide.
     """
+    import hashlib  # loads OpenSSL (~3 ms): not at import, which every command pays
+
     parts = [rule_id, database or "", object_type or "", object_identity or "", role or ""]
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
 
@@ -119,6 +120,7 @@ def evidence(details: dict[str, Any]) -> dict[str, Any]:
 
 def evidence_digest(details: dict[str, Any]) -> str:
     """A digest of :func:`evidence`: equal digests mean the finding says the same thing."""
+    import hashlib  # see fingerprint
     import json
 
     text = json.dumps(evidence(details), sort_keys=True, ensure_ascii=False, default=str)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import decimal
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -425,8 +424,6 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, Mapping):
@@ -435,7 +432,7 @@ def _plain(value: Any) -> Any:
         return [v if type(v) in _AS_IS else _plain(v) for v in value]
     if isinstance(value, _dt.timedelta):
         return value.total_seconds()
-    return str(value)
+    return str(value)  # uuid.UUID among others (no isinstance test: no import of uuid, ~2 ms)
 
 
 _AS_IS: frozenset[type] = frozenset({type(None), bool, int, float, str})

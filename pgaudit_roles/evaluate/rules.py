@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import json
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from ..collect.snapshot import SOURCES, Snapshot
 from ..core import resources, usercache
 from ..core.errors import RuleError
 from ..core.model import FIX_SAFETY, SEVERITIES, Reference, Rule
-from . import remediation, validated_rules
+from . import remediation, rule_dir_cache, validated_rules
 from .messages import template_env
 from .statement_checks import CHECKS
 
@@ -164,13 +163,35 @@ def load_rules(
 
 
 def load_dir(directory: Path, origin: str = "user", *, full_validation: bool = False) -> list[Rule]:
-    """Every ``*.toml`` directly in ``directory`` (sub-directories such as frameworks/ are not rules)."""
+    """Every ``*.toml`` directly in ``directory`` (sub-directories such as frameworks/ are not rules).
+
+    A directory whose files, and the code, are as they were at an earlier successful load
+    gives that load's rules from one user-cache entry (``rule_dir_cache``) instead of
+    reading its files one by one; never with ``full_validation``."""
     if not directory.is_dir():
         return []
-    return [
-        load_rule_file(p, origin=origin, full_validation=full_validation)
-        for p in sorted(directory.glob("*.toml"))
-    ]
+    paths = sorted(directory.glob("*.toml"))
+    current = None if full_validation else rule_dir_cache.state(directory, paths, origin)
+    if current is not None:
+        kept = rule_dir_cache.read(current)
+        if kept is not None:
+            return kept
+    rules = [load_rule_file(p, origin=origin, full_validation=full_validation) for p in paths]
+    if current is not None and (origin != "builtin" or _manifest_lists_all(paths)):
+        rule_dir_cache.write(current, rules)
+    return rules
+
+
+def _manifest_lists_all(paths: Sequence[Path]) -> bool:
+    """Whether the manifest vouches for every built-in file in ``paths`` as it is now (the
+    others are validated at every load, so their directory is not kept)."""
+    try:
+        return all(
+            validated_rules.builtin_is_validated(p, validated_rules.digest(p.read_bytes()))
+            for p in paths
+        )
+    except OSError:
+        return False
 
 
 def load_rule_file(path: Path, origin: str = "user", *, full_validation: bool = False) -> Rule:
@@ -214,6 +235,8 @@ def _load_rule_bytes(path: Path, data: bytes, origin: str, full_validation: bool
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         raise RuleError(f"{path}: cannot read rule file ({exc})") from None
+    import tomllib  # ~4 ms of import a run that finds its rules in the cache never pays
+
     file_digest = validated_rules.digest(data)
     try:
         doc = parse_toml(text, file_digest)
@@ -247,6 +270,8 @@ def parse_toml(text: str, file_digest: str) -> dict[str, Any]:
     the file's digest, the tool version and the code fingerprint, so any other bytes or
     code parse again. A file that does not parse is never cached: its error comes every
     time."""
+    import tomllib  # see _load_rule_bytes
+
     name = usercache.key(TOML_CACHE, file_digest)
     cached = usercache.read(TOML_CACHE, name)
     if cached is not None:

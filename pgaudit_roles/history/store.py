@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import re
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +263,9 @@ def run_from_result(
 def new_run_id(run: Run) -> str:
     """Sortable by time, unique across processes, and safe as a file name whatever the
     target is called (the name is hashed, never used in a path)."""
+    import hashlib  # with secrets, ~3 ms of import only a run that records history needs
+    import secrets
+
     digest = hashlib.sha256(run.target.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return f"{run.started_at:%Y%m%dT%H%M%S%f}Z-{digest}-{secrets.token_hex(4)}"
 
