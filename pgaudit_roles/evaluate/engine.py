@@ -27,7 +27,7 @@ from ..audit.limits import QueryTimeout
 from ..collect import coverage
 from ..core import cpus
 from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult
-from . import frameworks, remediation, rule_queries
+from . import frameworks, remediation, rule_queries, template_cache
 from .messages import render_message
 
 if TYPE_CHECKING:
@@ -271,12 +271,15 @@ def _evaluate_rules(
     Why jobs: ``build_inventory``'s queries (23 ms on the bench's small snapshot) ran on
     the main connection after the last rule, while the pool's second connection sat idle;
     as a job, first in the batch, they run on one connection while the other starts on the
-    rules. The same queries over the same data, on a connection of the same database."""
+    rules. The same queries over the same data, on a connection of the same database.
+
+    The rule phase is a ``template_cache.session``: the templates its findings render come
+    from one cache entry."""
     ordered = sorted(rules, key=lambda r: r.id)
     skipped = [_not_run(snapshot, r, cfg, server_num) for r in ordered]
     queries = [r.query for r, s in zip(ordered, skipped, strict=True) if s is None]
     out: list[RuleResult] = []
-    with contextlib.closing(pool.run([*jobs, *queries])) as outcomes:
+    with contextlib.closing(pool.run([*jobs, *queries])) as outcomes, template_cache.session():
         done = [next(outcomes) for _ in jobs]
         for rule, skip in zip(ordered, skipped, strict=True):
             out.append(skip if skip is not None else _rule_result(rule, cfg, next(outcomes)))
