@@ -135,15 +135,18 @@ def _snapshot_rows(snap: Any) -> dict[str, int]:
 
 
 def _rules_and_config() -> tuple[Any, Any]:
-    rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
+    return _need("pgaudit_roles.evaluate.rules", "load_rules")(), _config()
+
+
+def _config() -> Any:
     config = None
     with contextlib.suppress(NotAvailable):
         load_config = _need("pgaudit_roles.config", "load_config")
         config = load_config(None, discover_file=False)  # never pick up a file from cwd
-    return rules, config
+    return config
 
 
-def _collect(spec: dict[str, Any], meanwhile: Any = None) -> Any:
+def _collector(spec: dict[str, Any]) -> Callable[..., Any]:
     import inspect
 
     collect = _need("pgaudit_roles.collect.collector", "collect")
@@ -151,10 +154,11 @@ def _collect(spec: dict[str, Any], meanwhile: Any = None) -> Any:
     params = inspect.signature(collect).parameters
     if "jobs" in params and spec.get("jobs"):
         kw["jobs"] = spec["jobs"]
-    if meanwhile is None:
-        return collect(spec["conninfo"], **kw)
-    collect_with = _need("pgaudit_roles.collect.forked", "collect_with")
-    return collect_with(lambda spool: collect(spec["conninfo"], spool=spool, **kw), meanwhile)
+    return lambda spool=None: collect(spec["conninfo"], spool=spool, **kw)
+
+
+def _collect(spec: dict[str, Any]) -> Any:
+    return _collector(spec)()
 
 
 def _write_reports(result: Any, formats: list[str], out_dir: str) -> dict[str, int]:
@@ -238,16 +242,24 @@ def _stage_scan(spec: dict[str, Any]) -> dict[str, Any]:
     issue's "full scan" through the Python API."""
     evaluate = _need("pgaudit_roles.evaluate.engine", "evaluate")
     _need("pgaudit_roles.reports", "write_reports")
-    rules, config = _rules_and_config()
-    # As `pipeline.run_scan` and the CLI do: the evaluation's start-up (DuckDB, the
-    # reporters) in this process while a forked child collects (`collect.forked`), when
-    # a core is idle; the code of before that existed collects here, then evaluates.
-    try:
-        start = _need("pgaudit_roles.pipeline", "EvaluationStart")(spec["formats"], rules)
-    except NotAvailable:
-        start = None
+    # As `pipeline.run_scan` and the CLI do: the collection starts in a forked child as
+    # soon as the configuration is read (`collect.forked.start`, when a core is idle), and
+    # this process loads the rules and runs the evaluation's start-up (DuckDB, the
+    # reporters) meanwhile; the code of before that collects here, then evaluates.
+    config = _config()
+    start = None
     t0 = time.perf_counter()
-    snap = _collect(spec, meanwhile=start)
+    try:
+        begin = _need("pgaudit_roles.collect.forked", "start")
+        prepare = _need("pgaudit_roles.pipeline", "EvaluationStart")
+    except NotAvailable:
+        rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
+        snap = _collect(spec)
+    else:
+        with begin(_collector(spec)) as pending:
+            rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
+            start = prepare(spec["formats"], rules)
+            snap = pending.finish(start)
     t1 = time.perf_counter()
     rss_collect = _self_rss_mib()
     if start is not None:

@@ -20,6 +20,7 @@ from .collect.collector import DEFAULT_JOBS, collect
 from .collect.connect import ConnectSettings
 from .collect.snapshot import save
 from .config import Config
+from .core import signals
 from .core.errors import UsageError
 from .evaluate import baseline as baseline_mod
 from .evaluate import rule_queries
@@ -62,6 +63,24 @@ def collect_snapshot(
     """Collect ``conninfo`` as ``cfg``'s ``[collect]`` table says. ``meanwhile``: work
     this process does while a forked child collects (``collect.forked``), or after the
     collection where it cannot fork."""
+    if meanwhile is None:
+        return _collector(conninfo, cfg, progress)()
+    with start_collection(conninfo, cfg, progress) as pending:
+        snap: Snapshot = pending.finish(meanwhile)
+    return snap
+
+
+def start_collection(
+    conninfo: str, cfg: Config, progress: Progress | None = None
+) -> forked.Pending:
+    """The collection of ``conninfo``, started now in a forked child where it may fork
+    (``collect.forked``): the caller loads its rules and prepares the evaluation while
+    the child connects, then takes the snapshot with ``finish(meanwhile)``. Use it as a
+    context manager: an error before ``finish`` ends the child."""
+    return forked.start(_collector(conninfo, cfg, progress))
+
+
+def _collector(conninfo: str, cfg: Config, progress: Progress | None) -> Callable[..., Snapshot]:
     databases = cfg.collect.get("databases") or None
 
     def run(spool: Any = None) -> Snapshot:
@@ -76,10 +95,7 @@ def collect_snapshot(
             spool=spool,
         )
 
-    if meanwhile is None:
-        return run()
-    snap: Snapshot = forked.collect_with(run, meanwhile)
-    return snap
+    return run
 
 
 class EvaluationStart:
@@ -114,7 +130,7 @@ class EvaluationStart:
             for query in self.queries:  # parsed once per process (rule_queries.parsed)
                 rule_queries.parsed(self.con, query)
         for name in self.modules:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), signals.held():  # see signals.held
                 importlib.import_module(name)
 
     def take(self) -> Any:
@@ -184,11 +200,17 @@ def run_scan(
     """
 
     cfg = config or Config()
-    rules = list(rules) if rules is not None else load_rules_for(cfg)
     formats = formats if formats is not None else cfg.formats
-    start = EvaluationStart(formats, rules)
+    # collecting (in a child, where it may fork) while the rules load
+    with start_collection(conninfo, cfg, progress) as pending:
+        rules = list(rules) if rules is not None else load_rules_for(cfg)
+        start = EvaluationStart(formats, rules)
+        try:
+            snap = pending.finish(start)
+        except BaseException:
+            start.close()
+            raise
     try:
-        snap = collect_snapshot(conninfo, cfg, progress, meanwhile=start)
         if snapshot_out is not None:
             save(snap, snapshot_out)
         if progress:

@@ -147,6 +147,71 @@ def test_a_failure_here_ends_and_reaps_the_child(
         os.waitpid(children[0], os.WNOHANG)  # reaped: not even a zombie left
 
 
+def test_an_error_before_finish_ends_the_child_and_removes_its_files(
+    idle_core: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``start`` forks at once (a scan loads its rules while the child connects); a
+    failure in that start-up leaves the ``with``: the child is ended and reaped, and
+    what it wrote into the spool goes with it."""
+    children: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        children.append(pid)
+        return pid
+
+    monkeypatch.setattr(forked.os, "fork", fork)
+    read_fd, write_fd = os.pipe()
+
+    def collect(spool: Any) -> Snapshot:
+        path = spool.new_file("partial")
+        Path(path).write_text("half a catalog\n", encoding="utf-8")
+        os.write(write_fd, path.encode() + b"\n")  # the parent learns the file exists
+        time.sleep(30)  # then waits on the server
+        return fake_collect(spool)
+
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="^rule file broken$"):
+        with forked.start(collect) as pending:
+            assert pending.forked and len(children) == 1
+            written = Path(os.read(read_fd, 4096).decode().strip())
+            assert written.read_text() == "half a catalog\n"
+            raise UsageError("rule file broken")  # as loading a bad rule file does
+    os.close(read_fd)
+    os.close(write_fd)
+    assert time.monotonic() - started < 10
+    with pytest.raises(ChildProcessError):
+        os.waitpid(children[0], os.WNOHANG)  # reaped
+    assert not written.exists() and not written.parent.exists()
+
+
+def test_start_then_finish_is_collect_with(idle_core: None) -> None:
+    """The two steps give what the one call gives: the child's snapshot, meanwhile here,
+    the files the parent's; leaving the ``with`` after ``finish`` keeps them."""
+    seen: list[int] = []
+    with forked.start(fake_collect) as pending:
+        assert pending.forked
+        snap = pending.finish(lambda: seen.append(os.getpid()))
+    assert seen == [os.getpid()] and snap.meta["pid"] != os.getpid()
+    assert Path(snap.meta["file"]).read_text() == f"{snap.meta['pid']}\n"
+
+
+def test_start_without_a_spare_core_collects_in_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
+    order: list[str] = []
+
+    def collect(spool: Any) -> Snapshot:
+        order.append("collect")
+        return fake_collect(spool)
+
+    with forked.start(collect) as pending:
+        assert not pending.forked and order == []  # nothing runs before finish
+        snap = pending.finish(lambda: order.append("meanwhile"))
+    assert order == ["collect", "meanwhile"] and snap.meta["pid"] == os.getpid()
+    assert Path(snap.meta["file"]).exists()
+
+
 def test_the_evaluation_start_imports_what_a_scan_then_uses(tmp_path: Path) -> None:
     """Every module the start imports is one an evaluation with findings and the writing
     of every format import anyway: the lists cannot go stale and make a scan import what

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from ..collect.coverage import COLUMNS
 from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
 from ..collect.coverage import rows as coverage_rows
 from ..collect.snapshot import CLUSTER_TABLES, DATABASE_TABLES, Snapshot, Table
+from ..core import signals
 from ..core.errors import UsageError
 from . import acl_defaults, build_plan, escalation, load_schedule
 from .effective import EFFECTIVE_PRIVILEGES_SQL, build_role_closure
@@ -998,7 +999,8 @@ def memory_limit() -> str:
 def new_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a memory cap and its own spill directory (removed with
     the connection, never the caller's working directory)."""
-    import duckdb
+    with signals.held():  # a signal met inside DuckDB's module initialisation aborts
+        import duckdb
 
     spill = None
     limit = memory_limit()
@@ -1233,6 +1235,15 @@ with DuckDB 2.0); from a few thousand rows on the file is faster. Both paths giv
 rows (``tests/test_audit_schema.py`` compares them)."""
 
 
+READ_IN_PLACE = frozenset({"acl"})
+"""Per-database snapshot tables that a large snapshot's load reads from their column files
+where they lie, through a view, instead of copying them into ``internal``: ``acl`` (18
+million rows at the bench's large preset) is read by one statement, the ``privileges``
+insert. Why: the copy cost 2-3 s of CPU and DuckDB's compression of it at the next
+checkpoint about 4 s more, for rows read once (bench/RESULTS.md). Small snapshots keep the
+copy (``is_small``): there it is milliseconds, and their load stays as measured. The same
+rows either way (tests/test_audit_compressed.py)."""
+
 MAIN_THREAD_STEPS = frozenset({"role_closure", "hba"})
 """Load steps that can spend long in Python (the role closure's search, whose cost grows
 faster than the graph; the analysis of a pg_hba.conf of any length): they run on the
@@ -1255,7 +1266,8 @@ STEP_COSTS: dict[str, float] = {
     "hba": 12,
     "meta": 3,
     "effective_privileges": 3,
-    "escalation": 40,
+    "escalation_inputs": 10,
+    "escalation": 28,
 }
 """Each load step's CPU time in ms on the bench's small preset (1 for those not listed):
 the costs ``load_schedule`` orders ready steps by on two connections. The chain that
@@ -1294,7 +1306,12 @@ class _Loader:
         that may hold some): a statement that reads rows only from a table not in it is
         skipped (:data:`_DRIVEN_BY`)."""
         self.files = itertools.count(1)
+        self.views: set[str] = set()
+        """Raw tables that are views of their column files (:meth:`_file_view`)."""
         self.plan: build_plan.Plan | None = None
+        self.escalation_rows: dict[str, list[tuple[Any, ...]]] | None = None
+        """What the escalation_inputs step fetched for the escalation step
+        (``escalation.prefetch``)."""
 
     @property
     def con(self) -> Any:
@@ -1362,8 +1379,12 @@ class _Loader:
             "meta": self._meta,
             "column_privileges": lambda: self.x(_sql("view_column_privileges")),
             "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
+            "escalation_inputs": self._escalation_inputs,
             "escalation": lambda: escalation.build(
-                self.con, self.version, json_dir=self._json_dir if self.external else None
+                self.con,
+                self.version,
+                json_dir=self._json_dir if self.external else None,
+                prefetched=self.escalation_rows,
             ),
         }
         assert list(steps) == [s.name for s in build_plan.STEPS]
@@ -1384,34 +1405,71 @@ class _Loader:
                         cost=STEP_COSTS.get(step.name, 1),
                     )
                 )
-        load_schedule.run(tasks, helpers, self.use, self.main)
+        load_schedule.run(self._view_reads(tasks), helpers, self.use, self.main)
+
+    def _view_reads(self, tasks: list[load_schedule.Task]) -> list[load_schedule.Task]:
+        """``tasks``, where a task that only creates views waits only for the tables it
+        reads that :meth:`_ddl` does not create up front, and a task that reads a view
+        waits for what the view reads as well.
+
+        Why: a view is bound when it is created and read when it is queried, so creating
+        it needs its tables to exist, not to be filled. ``effective_privileges`` waited
+        for ``privileges`` and delayed the escalation routes, the last task of the load,
+        by its 3 ms (they read the view on the large path); now it is created while
+        ``privileges`` is filled, and every reader of a view still starts after every
+        table the view reads is filled."""
+        up_front = set(self._creates())
+        views: dict[str, tuple[str, ...]] = {}
+        for task in tasks:
+            if task.writes and all(_is_view(t) for t in task.writes):
+                views.update(dict.fromkeys(task.writes, task.reads))
+
+        def filled_first(reads: Sequence[str], seen: frozenset[str]) -> list[str]:
+            out: list[str] = []
+            for r in reads:
+                out.append(r)
+                if r in views and r not in seen:
+                    out += filled_first(views[r], seen | {r})
+            return out
+
+        out = []
+        for task in tasks:
+            if task.writes and set(task.writes) <= views.keys():
+                reads = tuple(r for r in task.reads if r not in up_front)
+            else:
+                reads = tuple(dict.fromkeys(filled_first(task.reads, frozenset())))
+            out.append(task if reads == task.reads else replace(task, reads=reads))
+        return out
 
     # -- helpers ------------------------------------------------------------------------
 
     def _ddl(self) -> list[str]:
         """The ``internal`` schema and every table (audit and internal) this load builds."""
-        internal = {f"{name}_raw": spec for name, spec in CLUSTER_TABLES.items()}
-        dbcol = [("database_oid", "BIGINT", "")]
-        internal.update({f"db_{name}_raw": dbcol + spec for name, spec in DATABASE_TABLES.items()})
         return [
             "DROP SCHEMA IF EXISTS internal CASCADE",
             "CREATE SCHEMA internal",
-            *(
-                create_ddl(t)
-                for t in AUDIT_TABLES.values()
-                if t.kind == "table" and self.builds(t.name)
-            ),
-            *(
-                f"CREATE TABLE internal.{name} ({_coldefs([(c[0], c[1]) for c in spec])})"
-                for name, spec in internal.items()
-                if self.builds(f"internal.{name}")
-            ),
-            *(
-                f"CREATE TABLE internal.{name} ({_coldefs(cols)})"
-                for name, cols in _INTERNAL_TABLES.items()
-                if self.builds(f"internal.{name}")
-            ),
+            *self._creates().values(),
         ]
+
+    def _creates(self) -> dict[str, str]:
+        """Each table :meth:`_ddl` creates (an audit name or ``internal.<name>``) and the
+        statement that creates it, in its order."""
+        internal = {f"{name}_raw": spec for name, spec in CLUSTER_TABLES.items()}
+        dbcol = [("database_oid", "BIGINT", "")]
+        internal.update({f"db_{name}_raw": dbcol + spec for name, spec in DATABASE_TABLES.items()})
+        out = {
+            t.name: create_ddl(t)
+            for t in AUDIT_TABLES.values()
+            if t.kind == "table" and self.builds(t.name)
+        }
+        for name, spec in internal.items():
+            if self.builds(f"internal.{name}"):
+                defs = _coldefs([(c[0], c[1]) for c in spec])
+                out[f"internal.{name}"] = f"CREATE TABLE internal.{name} ({defs})"
+        for name, cols in _INTERNAL_TABLES.items():
+            if self.builds(f"internal.{name}"):
+                out[f"internal.{name}"] = f"CREATE TABLE internal.{name} ({_coldefs(cols)})"
+        return out
 
     def insert(
         self,
@@ -1481,6 +1539,54 @@ class _Loader:
             FROM ({select}) r JOIN (VALUES {mapping}) m(fn, database_oid)
               ON m.fn = r.filename""")  # noqa: S608 - quoted file names and OIDs
 
+    def _file_view(
+        self,
+        target: str,
+        columns: Sequence[tuple[str, str]],
+        files: Mapping[str, Sequence[tuple[int, Table]]],
+    ) -> None:
+        """Replace the raw table ``target`` by a view of its column files: :meth:`_privileges`
+        reads the files itself, and drops the view after it (:data:`READ_IN_PLACE`). The
+        view's rows and types are the ones :meth:`_insert_files` would have inserted.
+
+        The files are listed largest first. Why: DuckDB estimates a multi-file reader's
+        rows as its first file's times the number of files; in the snapshot's order (the
+        bench's large preset: the small ``postgres`` database first, 101,504 for 18 million
+        rows) the ``privileges`` insert built its hash table on the 18 million ACL rows
+        instead of the 1.4 million objects, twice the CPU. One reader per file (estimated
+        right) ran out of memory: the insert kept a buffer per reader."""
+        names = [n for n, _ in columns]
+        types = [ty for _n, ty in columns]
+        cols = ", ".join(f'CAST(r."{n}" AS {ty}) AS "{n}"' for n, ty in columns)
+        parts = []
+        for fmt, tables in files.items():
+            kept = sorted(
+                ((oid, t.file) for oid, t in tables if t.file is not None and not empty_csv(t)),
+                key=lambda f: (-_file_size(f[1]), f[1]),
+            )
+            if not kept:
+                continue
+            mapping = ", ".join(f"({duckdb_literal(path)}, {int(oid)})" for oid, path in kept)
+            select = reader_sql([p for _o, p in kept], names, types, fmt, filename=True)
+            parts.append(
+                f"SELECT CAST(m.database_oid AS BIGINT) AS database_oid, {cols} "  # noqa: S608
+                f"FROM ({select}) r JOIN (VALUES {mapping}) m(fn, database_oid) "
+                "ON m.fn = r.filename"
+            )
+        if not parts:
+            return  # every file empty: the (empty) table stays
+        self.filled.add(target)
+        self.x(f"DROP TABLE {target}")
+        self.x(f"CREATE VIEW {target} AS {' UNION ALL '.join(parts)}")
+        self.views.add(target)
+
+    def _drop_file_view(self, target: str) -> None:
+        """Drop ``target`` if :meth:`_file_view` made it a view of files: its one reader
+        has run, and the rule sandbox may not read files anyway."""
+        if target in self.views:
+            self.x(f"DROP VIEW {target}")
+            self.views.discard(target)
+
     def _insert_unnest(
         self,
         target: str,
@@ -1540,9 +1646,13 @@ class _Loader:
                 files.setdefault(t.file_format, []).append((d.oid, t))
             else:
                 batches.append(((d.oid,), t.rows))
-        self.insert(f"internal.db_{name}_raw", cols, batches, [("database_oid", "BIGINT")])
+        target = f"internal.db_{name}_raw"
+        if name in READ_IN_PLACE and files and not batches and not is_small(self.snap):
+            self._file_view(target, cols, files)
+            return
+        self.insert(target, cols, batches, [("database_oid", "BIGINT")])
         for fmt, tables in files.items():
-            self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
+            self._insert_files(target, cols, fmt, tables)
 
     def _raw_status(self) -> None:
         self.insert(
@@ -1657,6 +1767,7 @@ class _Loader:
 
     def _privileges(self) -> None:
         self.x(_sql("load_privileges"))
+        self._drop_file_view("internal.db_acl_raw")
 
     def _default_privileges(self) -> None:
         self._load("load_default_privileges")
@@ -1676,6 +1787,16 @@ class _Loader:
         self._load("load_triggers")
         self._load("load_event_triggers")
         self._load("load_user_mappings")
+
+    def _escalation_inputs(self) -> None:
+        """dangerous_roles, and for a small snapshot whose escalation routes this load
+        builds, the rows their small path reads that are ready before privileges
+        (``escalation.prefetch``); a large one takes the SQL path, which reads none."""
+        if is_small(self.snap) and (self.plan is None or "escalation" in self.plan.steps):
+            self.escalation_rows = escalation.prefetch(self.con, self.version)
+        else:
+            escalation.insert_dangerous_roles(self.con, self.version)
+            self.escalation_rows = {}
 
     def _load(self, name: str, params: Any = None) -> None:
         """Run ``sql/<name>.sql``, unless the raw table its rows come from
@@ -1742,6 +1863,18 @@ class _Loader:
             for k, v in sorted(meta.items())
         ]
         self.insert("scan_meta", [("key", "VARCHAR"), ("value", "VARCHAR")], [((), kv)])
+
+
+def _is_view(name: str) -> bool:
+    spec = AUDIT_TABLES.get(name)
+    return spec is not None and spec.kind == "view"
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0  # DuckDB's reader says what is wrong
 
 
 def _coldefs(cols: Sequence[tuple[str, str]]) -> str:

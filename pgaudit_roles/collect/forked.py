@@ -46,33 +46,90 @@ def collect_with(
     """``collect(spool)`` (a Snapshot) in a child process, ``meanwhile()`` here; both
     finished, the snapshot. ``fork=False`` or not :func:`available`: one after the other
     in this process (the spool is then the collector's own)."""
-    spool = Spool()
-    if not (fork and available()):
-        snap = collect(spool)
-        meanwhile()
-        return snap
-    read_fd, write_fd = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child; its exit status and answer are tested
-        os.close(read_fd)
-        _child(collect, spool, write_fd)
-    os.close(write_fd)
-    done = False
-    try:
-        meanwhile()
-        with os.fdopen(read_fd, "rb") as pipe:
-            read_fd = -1
-            answer = pipe.read()
-        _pid, status = os.waitpid(pid, 0)
-        done = True
-    finally:
-        if read_fd >= 0:
+    with start(collect, fork=fork) as pending:
+        return pending.finish(meanwhile)
+
+
+class Pending:
+    """A collection started by :func:`start`: running in a child process, or, where this
+    process may not fork, to be run by :meth:`finish`.
+
+    Why apart from :func:`collect_with`: the caller forks as soon as it knows what to
+    collect, then does the rest of its own start-up (loading the rules, say) while the
+    child is already connecting. Leaving the ``with`` block without :meth:`finish` (an
+    error in that start-up) ends the child and removes its spool: nothing it read is
+    kept."""
+
+    def __init__(self, collect: Callable[[Spool], Any], fork: bool) -> None:
+        self._collect = collect
+        self._spool = Spool()
+        self._pid = 0
+        self._read_fd = -1
+        if fork and available():
+            self._fork()
+
+    def _fork(self) -> None:
+        read_fd, write_fd = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; its exit status and answer are tested
             os.close(read_fd)
-        if not done:  # an error or a signal here: the child goes too
+            _child(self._collect, self._spool, write_fd)
+        os.close(write_fd)
+        self._pid, self._read_fd = pid, read_fd
+
+    @property
+    def forked(self) -> bool:
+        """Whether a child process is collecting."""
+        return self._pid != 0
+
+    def finish(self, meanwhile: Callable[[], None]) -> Any:
+        """``meanwhile()``, then the snapshot (the child's, or collected here now)."""
+        if not self._pid:
+            snap = self._collect(self._spool)
+            meanwhile()
+            return snap
+        pid, self._pid = self._pid, 0
+        done = False
+        try:
+            meanwhile()
+            with os.fdopen(self._read_fd, "rb") as pipe:
+                self._read_fd = -1
+                answer = pipe.read()
+            _pid, status = os.waitpid(pid, 0)
+            done = True
+        finally:
+            self._close_pipe()
+            if not done:  # an error or a signal here: the child goes too
+                _end(pid)
+        return _unpack(answer, status, self._spool)
+
+    def cancel(self) -> None:
+        """End a child still collecting and remove what it wrote (nothing if finished)."""
+        pid, self._pid = self._pid, 0
+        self._close_pipe()
+        if pid:
             _end(pid)
-    return _unpack(answer, status, spool)
+            self._spool.cleanup()
+
+    def _close_pipe(self) -> None:
+        fd, self._read_fd = self._read_fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __enter__(self) -> Pending:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+def start(collect: Callable[[Spool], Any], *, fork: bool = True) -> Pending:
+    """Start ``collect(spool)`` in a child process now (when :func:`available` and
+    ``fork``); :meth:`Pending.finish` returns its snapshot. Use it as a context manager,
+    so that an error before ``finish`` ends the child."""
+    return Pending(collect, fork)
 
 
 def _child(collect: Callable[[Spool], Any], spool: Spool, write_fd: int) -> None:

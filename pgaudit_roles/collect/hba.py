@@ -209,12 +209,17 @@ def redact_options(options: Sequence[str] | None) -> list[str] | None:
 # --- tokenizer -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Token:
+    """One field value of a pg_hba line (PostgreSQL's AuthToken)."""
+
     string: str
     quoted: bool  # a double quote before the first character (AuthToken.quoted)
 
 
 @dataclass
 class _TokLine:
+    """One tokenized pg_hba line (PostgreSQL's TokenizedAuthLine): its fields, where it is,
+    and the tokenizer's error if any."""
+
     fields: list[list[_Token]]
     file_name: str
     line_num: int

@@ -74,6 +74,8 @@ class DatabaseSnapshot:
 
 @dataclass
 class Snapshot:
+    """One collection: its metadata, the cluster-wide tables and each database's."""
+
     meta: dict[str, Any]
     cluster: dict[str, Table]
     databases: list[DatabaseSnapshot]

@@ -119,6 +119,31 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+class Offline:
+    """A snapshot for ``run`` that needs no collection: ``finish`` reads it (the
+    evaluation's start-up then happens in the evaluation itself)."""
+
+    def __init__(self, read: Callable[[], Any]) -> None:
+        self.read = read
+
+    def __enter__(self) -> Offline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def finish(self, _meanwhile: Callable[[], None]) -> Any:
+        return self.read()
+
+
+def _rules(cfg: Any) -> Any:
+    """The rules ``cfg`` names, its framework checked against them (exit 2 if unknown)."""
+    rules = load_rules_for(cfg)
+    if cfg.framework:
+        load_framework(cfg.framework, rules)
+    return rules
+
+
 def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> None:
     """One line naming the missing file and the exact command that creates it."""
     import shlex
@@ -194,7 +219,7 @@ def _record_history(result: Any, cfg: Any, seconds: float, began: dt.datetime) -
 def run(
     opts: dict[str, Any],
     extra_overrides: dict[str, Any],
-    get_snapshot: Callable[[Any, Callable[[str], None], EvaluationStart], Any],
+    get_snapshot: Callable[[Any, Callable[[str], None]], Any],
     *,
     label: str,
     source: str | None = None,
@@ -232,15 +257,19 @@ def run(
             **extra_overrides,
         },
     )
-    rules = load_rules_for(cfg)
-    if cfg.framework:
-        load_framework(cfg.framework, rules)
+    quiet = opts["quiet"]
+    show_progress = not quiet and sys.stderr.isatty()
+
+    def progress(msg: str) -> None:
+        if show_progress:
+            click.echo(f"pgaudit-roles: {printable(msg)}", err=True)
+
     if opts["show_config"]:
+        _rules(cfg)  # the configuration shown is the one resolved against the rules
         click.echo(cfg.show())
         return
     if cfg.baseline is not None and not Path(cfg.baseline).exists():
         _missing_baseline(cfg, opts, source)
-
     to_stdout = opts["output_dir"] == "-"
     machine = [f for f in cfg.formats if f != "text"]
     if to_stdout and len(machine) != 1:
@@ -252,21 +281,18 @@ def run(
         refuse_output_dir_that_is_a_file(
             cfg.formats, cfg.output_dir, text_file="output_dir" in cfg.sources
         )
-    quiet = opts["quiet"]
-    show_progress = not quiet and sys.stderr.isatty()
 
-    def progress(msg: str) -> None:
-        if show_progress:
-            click.echo(f"pgaudit-roles: {printable(msg)}", err=True)
-
-    # a live scan runs the evaluation's start-up while it collects (collect.forked)
-    start = EvaluationStart(cfg.formats, rules)
-    try:
-        snap = get_snapshot(cfg, progress, start)
-        progress(f"evaluating {len(rules)} rules")
-        result = evaluate_snapshot(snap, rules, cfg, con=start.take())
-    finally:
-        start.close()
+    # A live scan starts collecting here (in a forked child, collect.forked) and runs the
+    # evaluation's start-up meanwhile; the rules load while the child connects.
+    with get_snapshot(cfg, progress) as pending:
+        rules = _rules(cfg)
+        start = EvaluationStart(cfg.formats, rules)
+        try:
+            snap = pending.finish(start)
+            progress(f"evaluating {len(rules)} rules")
+            result = evaluate_snapshot(snap, rules, cfg, con=start.take())
+        finally:
+            start.close()
     result.meta["target_label"] = label
     result.meta["target_name"] = target_name(cfg, result.meta, label)
     result.meta["run_seconds"] = round(time.monotonic() - started, 3)

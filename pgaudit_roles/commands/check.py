@@ -14,7 +14,7 @@ import click
 
 from ..collect.snapshot import load
 from ..core.errors import UsageError
-from ._shared import report_options, run
+from ._shared import Offline, report_options, run
 
 
 @click.command("check")
@@ -24,8 +24,7 @@ def check(snapshot: Path | None, **opts: Any) -> None:
     """Evaluate the rules against SNAPSHOT (from `pgaudit-roles collect` or
     `scan --snapshot-out`), offline, and write the same reports as `scan`."""
 
-    def get_snapshot(cfg: Any, progress: Any, _start: Any) -> Any:
-        # offline: reading the file is quick, nothing to overlap the evaluation's start with
+    def read(progress: Any) -> Any:
         if snapshot is None:
             raise UsageError(
                 "missing argument SNAPSHOT (a file written by `pgaudit-roles collect`)"
@@ -33,10 +32,11 @@ def check(snapshot: Path | None, **opts: Any) -> None:
         progress(f"reading {snapshot}")
         return load(snapshot)
 
+    # offline: reading the file is quick, nothing to overlap the evaluation's start with
     run(
         opts,
         {},
-        get_snapshot,
+        lambda _cfg, progress: Offline(lambda: read(progress)),
         label=str(snapshot),
         source=str(snapshot) if snapshot is not None else None,
     )

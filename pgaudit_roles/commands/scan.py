@@ -16,7 +16,7 @@ import click
 from ..collect.connect import describe_target
 from ..collect.snapshot import save
 from ..core.errors import UsageError
-from ..pipeline import collect_snapshot
+from ..pipeline import start_collection
 from ._args import lock_timeout_option, statement_timeout_option
 from ._shared import report_options, run
 
@@ -85,7 +85,7 @@ def scan(
     run(
         opts,
         overrides,
-        lambda cfg, progress, start: _collect(dsn, cfg, progress, snapshot_out, start),
+        lambda cfg, progress: _Collection(dsn, cfg, progress, snapshot_out),
         label=_label(dsn),
         source=dsn,
     )
@@ -98,19 +98,30 @@ def _label(dsn: str) -> str:
         return "(target)"
 
 
-def _collect(
-    dsn: str,
-    cfg: Any,
-    progress: Callable[[str], None],
-    snapshot_out: Path | None,
-    start: Callable[[], None],
-) -> Any:
-    snap = collect_snapshot(dsn, cfg, progress, meanwhile=start)
-    if snapshot_out is not None:
-        try:
-            save(snap, snapshot_out)
-        except OSError as exc:
-            raise UsageError(
-                f"cannot write --snapshot-out {snapshot_out}: {exc.strerror or exc}"
-            ) from None
-    return snap
+class _Collection:
+    """The live scan's snapshot for ``_shared.run``: the collection starts on entering the
+    ``with`` (a forked child, ``pipeline.start_collection``), :meth:`finish` returns it,
+    saved first when ``--snapshot-out`` asks."""
+
+    def __init__(
+        self, dsn: str, cfg: Any, progress: Callable[[str], None], snapshot_out: Path | None
+    ) -> None:
+        self.pending = start_collection(dsn, cfg, progress)
+        self.snapshot_out = snapshot_out
+
+    def __enter__(self) -> _Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pending.cancel()
+
+    def finish(self, meanwhile: Callable[[], None]) -> Any:
+        snap = self.pending.finish(meanwhile)
+        if self.snapshot_out is not None:
+            try:
+                save(snap, self.snapshot_out)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write --snapshot-out {self.snapshot_out}: {exc.strerror or exc}"
+                ) from None
+        return snap

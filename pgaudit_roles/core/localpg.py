@@ -9,7 +9,6 @@ refuses to run. When we are root the server runs as an unprivileged OS user.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import os
 import pwd
@@ -187,6 +186,8 @@ def _accessible_bin_dir(bin_dir: Path, runas: pwd.struct_passwd | None) -> Path:
         base = bin_dir.parent.parent
         roots = [bin_dir.parent]
         rel = bin_dir.relative_to(base)
+    import hashlib  # loads OpenSSL (~3 ms): `scan` and `check` import this module, rarely use it
+
     key = hashlib.sha256(str(bin_dir).encode()).hexdigest()[:12]
     dest = Path(tempfile.gettempdir()) / "pgaudit-pginstall" / key
     if not (dest / rel / "postgres").exists():
@@ -481,6 +482,8 @@ class LocalCluster:
             f"{_CACHE_FORMAT}|{binary.resolve()}|{st.st_size}|{st.st_mtime_ns}|{bin_dir}|"
             f"{self.install.version}|{self.encoding}|{uid}|{' '.join(INITDB_OPTIONS)}"
         )
+        import hashlib  # see _accessible_bin_dir
+
         return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
     def _data_dir_from_initdb(self, bin_dir: Path) -> None:

@@ -29,6 +29,8 @@ def at_or_above(severity: str, threshold: str) -> bool:
 
 @dataclass(frozen=True)
 class Reference:
+    """Where a rule comes from: the guide, a CIS item, PostgreSQL's documentation."""
+
     kind: str  # guide | cis | docs | other
     text: str
     url: str | None = None
@@ -150,6 +152,9 @@ def widened(old: dict[str, list[str]], new: dict[str, list[str]]) -> dict[str, l
 
 @dataclass
 class Finding:
+    """One thing a rule found: where, about what and whom, what to do, and its identity
+    (:func:`fingerprint`) that waivers and baselines refer to."""
+
     rule_id: str
     severity: str
     message: str
@@ -197,6 +202,8 @@ class Finding:
 
 @dataclass
 class RuleResult:
+    """A rule's outcome in one evaluation, with its findings."""
+
     rule: Rule
     status: str  # pass | fail | skipped | error
     reason: str | None = None
@@ -225,6 +232,9 @@ class RequirementResult:
 
 @dataclass
 class ScanResult:
+    """Everything the reports are written from: the rules' results, the requirements,
+    the gate, the baseline's resolved entries and the inventory."""
+
     meta: dict[str, Any]
     results: list[RuleResult]
     requirements: list[RequirementResult] = field(default_factory=list)

@@ -15,6 +15,7 @@ import contextlib
 import signal
 import threading
 import weakref
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -42,16 +43,54 @@ def received() -> int | None:
     return _received[0] if _received else None
 
 
+_held: list[int] = []
+"""Depth of :func:`held` blocks on the main thread; a signal arriving in one is raised
+when the outermost ends."""
+
+_pending: list[int] = []
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
     # a second SIGTERM (a supervisor repeating itself) must not cut the clean-up short
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Terminated()
+    _raise(signum)
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
-    raise KeyboardInterrupt()
+    _raise(signum)
+
+
+def _raise(signum: int) -> None:
+    if _held:
+        _pending.append(signum)
+        return
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Run the block whole, then raise the SIGINT/SIGTERM that arrived during it.
+
+    Why: importing DuckDB runs Python code from inside its C++ module initialisation
+    (nanobind); the exception our handlers raise, met there, is a "Critical nanobind
+    error" that aborts the interpreter instead of unwinding, so the scan left its spool,
+    its child and its sessions behind. Held, the signal ends the run a fraction of a
+    second later, by the same clean path. Only the main thread runs the handlers: held
+    elsewhere, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _held.append(1)
+    try:
+        yield
+    finally:
+        _held.pop()
+    if not _held and _pending:
+        signum = _pending[0]
+        _pending.clear()
+        _raise(signum)
 
 
 def install() -> None:

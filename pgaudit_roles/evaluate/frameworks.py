@@ -36,6 +36,8 @@ REQUIREMENT_KEYS = ("id", "title", "rules", "manual", "note")
 
 @dataclass(frozen=True)
 class Requirement:
+    """One requirement of a framework and the rules that check it."""
+
     id: str
     title: str
     rules: tuple[str, ...] = ()
@@ -45,6 +47,8 @@ class Requirement:
 
 @dataclass
 class Framework:
+    """A compliance mapping (``rules/frameworks/<name>.toml``): requirements to rules."""
+
     name: str
     title: str
     path: str

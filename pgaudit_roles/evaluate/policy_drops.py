@@ -32,6 +32,8 @@ COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
 @dataclass
 class KnownPolicy:
+    """A row-level security policy as the migrations or the snapshot define it."""
+
     permissive: bool
     command: str  # ALL | SELECT | INSERT | UPDATE | DELETE
     roles: tuple[str, ...]  # role names, PUBLIC
@@ -43,6 +45,8 @@ class KnownPolicy:
 
 @dataclass
 class KnownTable:
+    """What is known of one table's row-level security."""
+
     policies: dict[str, KnownPolicy] = field(default_factory=dict)
     row_security: bool | None = None  # None: not known
     complete: bool = False  # every policy of the table is known (created here or snapshot)
@@ -50,6 +54,8 @@ class KnownTable:
 
 @dataclass
 class PolicyBook:
+    """The tables' policies as the statements read so far leave them."""
+
     tables: dict[Table, KnownTable] = field(default_factory=dict)
     seeded: bool = False  # production's policies were loaded from a snapshot
     creations: dict[tuple[str, str, str], list[tuple[tuple[int, int], bool]]] = field(

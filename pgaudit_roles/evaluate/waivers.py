@@ -39,6 +39,8 @@ _KEYS = {"rule", "database", "object", "role", "reason", "owner", "ticket", "exp
 
 @dataclass
 class Matcher:
+    """A waiver's database, object or role: an exact name, or a pattern."""
+
     text: str
     regex: re.Pattern[str] | None = None
 
@@ -56,6 +58,8 @@ class Matcher:
 
 @dataclass
 class Waiver:
+    """One entry of a waiver file, and how many findings it matched."""
+
     index: int
     rule: str
     reason: str
