@@ -46,6 +46,9 @@ STEP_FILES: dict[str, list[str]] = {
     ],
     "settings": ["load_role_settings"],
     "column_privileges": ["view_column_privileges"],
+    "escalation_inputs": [
+        f"escalation_rows_{n}" for n in ("roles", "memberships", "sd", "schemas", "objects", "code")
+    ],
     "escalation": [
         "escalation_edges",
         "escalation_parts",
@@ -441,3 +444,138 @@ def test_a_skipped_statement_waits_for_the_raw_table_that_decides_it() -> None:
     for name, source in audit_schema._DRIVEN_BY.items():
         assert source in reads[step_of[name]], (name, source)
         assert source in build_plan.RAW_TABLES
+
+
+def _scheduled(snap: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The tasks the loader hands to ``load_schedule.run`` for ``snap`` (run in order)."""
+    from pgaudit_roles.audit import load_schedule
+
+    seen: list[Any] = []
+    real = load_schedule.run
+
+    def spy(tasks: Any, helpers: Any, use: Any, main: Any) -> None:
+        seen.extend(tasks)
+        real(tasks, helpers, use, main)
+
+    monkeypatch.setattr(load_schedule, "run", spy)
+    audit_schema.load(snap).close()
+    return seen
+
+
+def test_a_view_waits_for_its_tables_to_exist_and_its_readers_for_them_to_be_filled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On two connections a view is created as soon as the tables it reads exist (those
+    the loader creates up front exist before any task), so ``effective_privileges`` no
+    longer waits for ``privileges``; a task reading a view waits for every table the
+    view's step reads, as if it read them itself."""
+    tasks = _scheduled(make(), monkeypatch)
+    by_name = {t.name: t for t in tasks}
+    views = [
+        s
+        for s in STEPS
+        if all(w in AUDIT_TABLES and AUDIT_TABLES[w].kind == "view" for w in s.writes)
+    ]
+    assert {s.name for s in views} == {"effective_privileges", "column_privileges"}
+    assert by_name["effective_privileges"].reads == ("internal.inherit_closure",)
+    assert by_name["column_privileges"].reads == ()
+    for step in STEPS[1:]:  # the raw step is one task per table, reading nothing
+        reads = set(by_name[step.name].reads)
+        for view in views:
+            if set(view.writes) & set(step.reads):
+                assert set(view.reads) <= reads, (step.name, view.name)
+
+
+def test_views_created_before_their_tables_are_filled_give_the_same_schema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The views moved as early as their scheduled reads allow (each right after the
+    last task writing one of them), run in that order: the same tables and views, with
+    the same rows, as the load in step order."""
+    from pgaudit_roles.audit import load_schedule
+
+    snap = make(extra={"hba_rules": []})
+    full = audit_schema.load(snap)
+    real = load_schedule.run
+    moved: list[list[str]] = []
+
+    def early_views(tasks: Any, helpers: Any, use: Any, main: Any) -> None:
+        order = [
+            t for t in tasks if t.writes[0] not in ("effective_privileges", "column_privileges")
+        ]
+        for view in (t for t in tasks if t not in order):
+            after = max(
+                (i for i, t in enumerate(order) if set(t.writes) & set(view.reads)), default=-1
+            )
+            order.insert(after + 1, view)
+        moved.append([t.name for t in order])
+        real(order, helpers, use, main)
+
+    monkeypatch.setattr(load_schedule, "run", early_views)
+    con = audit_schema.load(snap)
+    try:
+        names = moved[0]
+        assert names.index("effective_privileges") < names.index("privileges")
+        assert names.index("column_privileges") < names.index("privileges")
+        assert _tables(con) == _tables(full)
+        for table in sorted(_tables(full)):
+            name = ".".join(f'"{part}"' for part in table.split("."))
+            query = f"SELECT * FROM {name}"  # noqa: S608 - names from duckdb_tables()
+            got = sorted(repr(r) for r in con.execute(query).fetchall())
+            assert got == sorted(repr(r) for r in full.execute(query).fetchall()), table
+    finally:
+        con.close()
+        full.close()
+
+
+@pytest.mark.parametrize("order", ["reversed", "random-1", "random-2"])
+def test_on_two_connections_the_audit_tables_are_created_before_any_task_but_raw_ones(
+    order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On two connections the audit tables are created by the first task and the
+    internal ones before it (``_Loader._audit_tables_task``): whatever order the ready
+    tasks are taken in, no step runs before the tables it writes exist, and the schema
+    is the one-after-the-other build's (no server: a made-up snapshot)."""
+    import random
+
+    from pgaudit_roles.audit import load_schedule
+    from pgaudit_roles.evaluate import rule_queries
+
+    def forced(deps: list[set[int]], costs: Any = None) -> list[int]:
+        if order == "reversed":
+            return list(range(len(deps)))
+        return random.Random(order).sample(range(len(deps)), len(deps))
+
+    snap = make()
+    full = audit_schema.load(snap)
+    con = audit_schema.new_connection()
+    seen: list[Any] = []
+    real = load_schedule.run
+
+    def spy(tasks: Any, helpers: Any, use: Any, main: Any) -> None:
+        seen.extend(tasks)
+        real(tasks, helpers, use, main)
+
+    try:
+        audit_schema.tune_for_size(con, snap)
+        helpers = rule_queries.prepare(con, small=audit_schema.is_small(snap))
+        if not helpers:
+            pytest.skip("no second connection on a machine with one CPU")
+        monkeypatch.setattr(load_schedule, "priorities", forced)
+        monkeypatch.setattr(load_schedule, "run", spy)
+        audit_schema.load(snap, None, con, helpers=helpers)
+        first = seen[0]
+        assert first.name == "audit tables"
+        assert all(first.writes[0] in t.reads for t in seen[1:] if not t.name.startswith("raw "))
+        assert _tables(con) == _tables(full)
+        for table in sorted(_tables(full)):
+            assert _rows_of(con, table) == _rows_of(full, table), table
+    finally:
+        con.close()
+        full.close()
+
+
+def _rows_of(con: Any, table: str) -> list[str]:
+    name = ".".join(f'"{part}"' for part in table.split("."))
+    query = f"SELECT * FROM {name}"  # noqa: S608 - names from duckdb_tables()
+    return sorted(repr(r) for r in con.execute(query).fetchall())

@@ -310,17 +310,25 @@ def escalation_tables(con: Any) -> dict[str, list[str]]:
 
 def build_both_ways(con: Any, snap: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """The escalation tables rebuilt by the SQL statements, then by the small path
-    (escalation_rows); the connection is left with the small path's build."""
+    (escalation_rows); the connection is left with the small path's build, which is
+    also the one from rows fetched ahead (``escalation.prefetch``, as the loader's
+    escalation_inputs step does)."""
     from pgaudit_roles.audit import audit_schema, escalation
 
     v = audit_schema.server_version_num(snap.meta)
     assert v is not None
     out = []
-    for small in (False, True):
+    for small in (False, True, None):
         for t in ESCALATION_TABLES:
             con.execute(f"DELETE FROM {t}")  # noqa: S608
-        escalation.build(con, v, small=small)
+        if small is None:  # the small path from the rows prefetch returned
+            prefetched = escalation.prefetch(con, v)
+            assert {"roles", "memberships", "sd", "code"} <= set(prefetched)
+            escalation.build(con, v, small=True, prefetched=prefetched)
+        else:
+            escalation.build(con, v, small=small)
         out.append(escalation_tables(con))
+    assert out[2] == out[1]
     return out[0], out[1]
 
 

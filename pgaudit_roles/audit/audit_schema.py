@@ -30,7 +30,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1257,7 +1257,14 @@ caller's thread, where a signal interrupts them at once (``load_schedule``). The
 escalation edges' Python path is bounded (``escalation_rows``) and the SQL one is
 interrupted through its connection."""
 
+_SCHEMA_DDL = ("DROP SCHEMA IF EXISTS internal CASCADE", "CREATE SCHEMA internal")
+
+_AUDIT_TABLES_CREATED = "(audit tables created)"
+"""What the load's first task on two connections writes and every task but the raw ones
+reads (``_Loader._audit_tables_task``): not a table, the mark that they exist."""
+
 STEP_COSTS: dict[str, float] = {
+    "audit tables": 8,
     "reference": 4,
     "memberships": 3,
     "role_closure": 20,
@@ -1272,7 +1279,8 @@ STEP_COSTS: dict[str, float] = {
     "hba": 12,
     "meta": 3,
     "effective_privileges": 3,
-    "escalation": 40,
+    "escalation_inputs": 10,
+    "escalation": 28,
 }
 """Each load step's CPU time in ms on the bench's small preset (1 for those not listed):
 the costs ``load_schedule`` orders ready steps by on two connections. The chain that
@@ -1314,6 +1322,9 @@ class _Loader:
         self.views: set[str] = set()
         """Raw tables that are views of their column files (:meth:`_file_view`)."""
         self.plan: build_plan.Plan | None = None
+        self.escalation_rows: dict[str, list[tuple[Any, ...]]] | None = None
+        """What the escalation_inputs step fetched for the escalation step
+        (``escalation.prefetch``)."""
 
     @property
     def con(self) -> Any:
@@ -1360,9 +1371,6 @@ class _Loader:
         if queries is not None:
             tables = build_plan.query_tables(self.con, queries)
             self.plan = None if tables is None else build_plan.plan(tables)
-        # every table up front, in one call: DDL statements are cheap, the round trips
-        # and the per-call overhead of 60 separate ones were not
-        self.x(";\n".join(self._ddl()))
         steps = {
             "raw": lambda: None,  # split into per-table tasks below
             "reference": self._reference_tables,
@@ -1381,8 +1389,12 @@ class _Loader:
             "meta": self._meta,
             "column_privileges": lambda: self.x(_sql("view_column_privileges")),
             "effective_privileges": lambda: self.x(EFFECTIVE_PRIVILEGES_SQL),
+            "escalation_inputs": self._escalation_inputs,
             "escalation": lambda: escalation.build(
-                self.con, self.version, json_dir=self._json_dir if self.external else None
+                self.con,
+                self.version,
+                json_dir=self._json_dir if self.external else None,
+                prefetched=self.escalation_rows,
             ),
         }
         assert list(steps) == [s.name for s in build_plan.STEPS]
@@ -1403,34 +1415,101 @@ class _Loader:
                         cost=STEP_COSTS.get(step.name, 1),
                     )
                 )
+        tasks = self._view_reads(tasks)
+        if helpers:
+            tasks = self._audit_tables_task(tasks)
+        else:
+            # every table up front, in one call: DDL statements are cheap, the round
+            # trips and the per-call overhead of 60 separate ones were not
+            self.x(";\n".join(self._ddl()))
         load_schedule.run(tasks, helpers, self.use, self.main)
+
+    def _audit_tables_task(self, tasks: list[load_schedule.Task]) -> list[load_schedule.Task]:
+        """``tasks`` after a first task that creates the audit tables, which every task
+        but the raw ones waits on; the ``internal`` schema and its tables are created
+        now, before any task.
+
+        Why, on two connections: the audit tables' CREATE statements cost about 8 ms
+        of planning, which in the one block before the first task kept the second
+        connection idle; as a task they run while the other connection fills the first
+        raw tables. The same statements (:meth:`_ddl`'s), in two calls instead of one."""
+        creates = self._creates()
+        internal = [c for t, c in creates.items() if t.startswith("internal.")]
+        audit = [c for t, c in creates.items() if not t.startswith("internal.")]
+        self.x(";\n".join([*_SCHEMA_DDL, *internal]))
+        if not audit:
+            return tasks
+        first = load_schedule.Task(
+            "audit tables",
+            (_AUDIT_TABLES_CREATED,),
+            (),
+            functools.partial(self.x, ";\n".join(audit)),
+            cost=STEP_COSTS["audit tables"],
+        )
+        return [first] + [
+            t if t.name.startswith("raw ") else replace(t, reads=(*t.reads, _AUDIT_TABLES_CREATED))
+            for t in tasks
+        ]
+
+    def _view_reads(self, tasks: list[load_schedule.Task]) -> list[load_schedule.Task]:
+        """``tasks``, where a task that only creates views waits only for the tables it
+        reads that :meth:`_ddl` does not create up front, and a task that reads a view
+        waits for what the view reads as well.
+
+        Why: a view is bound when it is created and read when it is queried, so creating
+        it needs its tables to exist, not to be filled. ``effective_privileges`` waited
+        for ``privileges`` and delayed the escalation routes, the last task of the load,
+        by its 3 ms (they read the view on the large path); now it is created while
+        ``privileges`` is filled, and every reader of a view still starts after every
+        table the view reads is filled."""
+        up_front = set(self._creates())
+        views: dict[str, tuple[str, ...]] = {}
+        for task in tasks:
+            if task.writes and all(_is_view(t) for t in task.writes):
+                views.update(dict.fromkeys(task.writes, task.reads))
+
+        def filled_first(reads: Sequence[str], seen: frozenset[str]) -> list[str]:
+            out: list[str] = []
+            for r in reads:
+                out.append(r)
+                if r in views and r not in seen:
+                    out += filled_first(views[r], seen | {r})
+            return out
+
+        out = []
+        for task in tasks:
+            if task.writes and set(task.writes) <= views.keys():
+                reads = tuple(r for r in task.reads if r not in up_front)
+            else:
+                reads = tuple(dict.fromkeys(filled_first(task.reads, frozenset())))
+            out.append(task if reads == task.reads else replace(task, reads=reads))
+        return out
 
     # -- helpers ------------------------------------------------------------------------
 
     def _ddl(self) -> list[str]:
         """The ``internal`` schema and every table (audit and internal) this load builds."""
+        return [*_SCHEMA_DDL, *self._creates().values()]
+
+    def _creates(self) -> dict[str, str]:
+        """Each table :meth:`_ddl` creates (an audit name or ``internal.<name>``) and the
+        statement that creates it, in its order."""
         internal = {f"{name}_raw": spec for name, spec in CLUSTER_TABLES.items()}
         dbcol = [("database_oid", "BIGINT", "")]
         internal.update({f"db_{name}_raw": dbcol + spec for name, spec in DATABASE_TABLES.items()})
-        return [
-            "DROP SCHEMA IF EXISTS internal CASCADE",
-            "CREATE SCHEMA internal",
-            *(
-                create_ddl(t)
-                for t in AUDIT_TABLES.values()
-                if t.kind == "table" and self.builds(t.name)
-            ),
-            *(
-                f"CREATE TABLE internal.{name} ({_coldefs([(c[0], c[1]) for c in spec])})"
-                for name, spec in internal.items()
-                if self.builds(f"internal.{name}")
-            ),
-            *(
-                f"CREATE TABLE internal.{name} ({_coldefs(cols)})"
-                for name, cols in _INTERNAL_TABLES.items()
-                if self.builds(f"internal.{name}")
-            ),
-        ]
+        out = {
+            t.name: create_ddl(t)
+            for t in AUDIT_TABLES.values()
+            if t.kind == "table" and self.builds(t.name)
+        }
+        for name, spec in internal.items():
+            if self.builds(f"internal.{name}"):
+                defs = _coldefs([(c[0], c[1]) for c in spec])
+                out[f"internal.{name}"] = f"CREATE TABLE internal.{name} ({defs})"
+        for name, cols in _INTERNAL_TABLES.items():
+            if self.builds(f"internal.{name}"):
+                out[f"internal.{name}"] = f"CREATE TABLE internal.{name} ({_coldefs(cols)})"
+        return out
 
     def insert(
         self,
@@ -1754,6 +1833,16 @@ class _Loader:
         self._load("load_event_triggers")
         self._load("load_user_mappings")
 
+    def _escalation_inputs(self) -> None:
+        """dangerous_roles, and for a small snapshot whose escalation routes this load
+        builds, the rows their small path reads that are ready before privileges
+        (``escalation.prefetch``); a large one takes the SQL path, which reads none."""
+        if is_small(self.snap) and (self.plan is None or "escalation" in self.plan.steps):
+            self.escalation_rows = escalation.prefetch(self.con, self.version)
+        else:
+            escalation.insert_dangerous_roles(self.con, self.version)
+            self.escalation_rows = {}
+
     def _load(self, name: str, params: Any = None) -> None:
         """Run ``sql/<name>.sql``, unless the raw table its rows come from
         (:data:`_DRIVEN_BY`) got none: then it would insert nothing, and planning it cost
@@ -1819,6 +1908,11 @@ class _Loader:
             for k, v in sorted(meta.items())
         ]
         self.insert("scan_meta", [("key", "VARCHAR"), ("value", "VARCHAR")], [((), kv)])
+
+
+def _is_view(name: str) -> bool:
+    spec = AUDIT_TABLES.get(name)
+    return spec is not None and spec.kind == "view"
 
 
 def _file_size(path: str) -> int:

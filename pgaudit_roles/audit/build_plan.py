@@ -157,9 +157,25 @@ STEPS: tuple[Step, ...] = (
         ),
     ),
     Step(
+        "escalation_inputs",
+        ("dangerous_roles",),
+        (
+            "roles",
+            "memberships",
+            "databases",
+            "schemas",
+            "functions",
+            "triggers",
+            "event_triggers",
+            "acl_objects",
+            "internal.inherit_closure",
+            "privilege_types",
+            "predefined_privileges",
+        ),
+    ),
+    Step(
         "escalation",
         (
-            "dangerous_roles",
             "escalation_edges",
             "escalation_paths",
             "internal.esc_params",
@@ -177,6 +193,7 @@ STEPS: tuple[Step, ...] = (
             "event_triggers",
             "user_mappings",
             "effective_privileges",
+            "dangerous_roles",  # after escalation_inputs, whose rows it takes
         ),
     ),
 )

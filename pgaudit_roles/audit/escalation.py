@@ -225,21 +225,13 @@ def _reference_rows(server_version_num: int | None) -> list[list[Any]]:
 # --- building the tables -----------------------------------------------------------------
 
 
-def build(
-    con: Any,
-    server_version_num: int | None,
-    small: bool | None = None,
-    json_dir: Callable[[], str] | None = None,
-) -> None:
-    """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist).
+PREFETCHED: tuple[str, ...] = ("roles", "memberships", "sd", "code", "schemas", "objects")
+"""The small path's SELECTs (``sql/escalation_rows_<name>.sql``) that read nothing the
+privileges step fills: :func:`prefetch` may run them before it."""
 
-    ``small``: compute the edges, and the effective privileges they read, in Python
-    (:mod:`.escalation_rows`, from plain SELECTs) instead of by the ``escalation_*.sql``
-    statements, whose planning is most of their cost on small data; None decides by size
-    (:func:`small_enough`). Both give the same rows; tests force each. The internal tables
-    (``internal.esc_*``) are the statements' intermediates: the small path creates none.
-    ``json_dir``: where many rows may go through a JSON file (``rows.insert_rows``)."""
-    v = server_version_num if server_version_num is not None else 999999
+
+def insert_dangerous_roles(con: Any, server_version_num: int | None) -> None:
+    """Fill dangerous_roles (the table exists)."""
     insert_rows(
         con,
         "dangerous_roles",
@@ -249,6 +241,60 @@ def build(
             for d in dangerous_roles(server_version_num)
         ],
     )
+
+
+def prefetch(con: Any, server_version_num: int | None) -> dict[str, list[tuple[Any, ...]]]:
+    """Fill dangerous_roles, and fetch the rows of :data:`PREFETCHED` the small path of
+    :func:`build` reads, for ``build(prefetched=...)``.
+
+    Why apart: these SELECTs read roles, memberships, functions, schemas and the
+    inheritance closure, which are ready well before privileges, the other input; run
+    as a load step of their own, they take about 10 ms off the load's last step on the
+    bench's small preset (``audit_schema.STEP_COSTS``). The same SELECTs give the same
+    rows whenever they run, once their tables are filled. The schemas and objects are
+    fetched only when build's small path reads them (SECURITY DEFINER routines,
+    triggers or event triggers), and nothing past roles and memberships when those
+    alone rule the small path out (:func:`small_enough`)."""
+    insert_dangerous_roles(con, server_version_num)
+    v = server_version_num if server_version_num is not None else 999999
+    fetch = escalation_rows.fetch
+    out = {"roles": fetch(con, "roles"), "memberships": fetch(con, "memberships")}
+    roles, members = out["roles"], out["memberships"]
+    counts = {
+        "privileges": 0,
+        "memberships": len(members),
+        "roles": len(roles),
+        "createrole": sum(1 for r in roles if r[7] is True and r[6] is False),
+    }
+    if not small_enough(counts, v):
+        return out
+    out["sd"], out["code"] = fetch(con, "sd"), fetch(con, "code")
+    if out["sd"] or out["code"]:
+        out["schemas"], out["objects"] = fetch(con, "schemas"), fetch(con, "objects")
+    return out
+
+
+def build(
+    con: Any,
+    server_version_num: int | None,
+    small: bool | None = None,
+    json_dir: Callable[[], str] | None = None,
+    prefetched: dict[str, list[tuple[Any, ...]]] | None = None,
+) -> None:
+    """Fill dangerous_roles, escalation_edges and escalation_paths (the tables exist).
+
+    ``small``: compute the edges, and the effective privileges they read, in Python
+    (:mod:`.escalation_rows`, from plain SELECTs) instead of by the ``escalation_*.sql``
+    statements, whose planning is most of their cost on small data; None decides by size
+    (:func:`small_enough`). Both give the same rows; tests force each. The internal tables
+    (``internal.esc_*``) are the statements' intermediates: the small path creates none.
+    ``json_dir``: where many rows may go through a JSON file (``rows.insert_rows``).
+    ``prefetched``: what :func:`prefetch` returned, which filled dangerous_roles already;
+    the small path reads its rows instead of running those SELECTs again (the large path
+    ignores them)."""
+    v = server_version_num if server_version_num is not None else 999999
+    if prefetched is None:
+        insert_dangerous_roles(con, server_version_num)
     counts: dict[str, int] = collections.Counter()
     for part, n in con.execute(_sql("escalation_parts.sql")).fetchall():
         counts[part] += n
@@ -259,7 +305,7 @@ def build(
     roles = None
     edge_rows = None  # every edge, when the small path made them
     if small:
-        roles, edge_rows = _small_edges(con, present, reference, v)
+        roles, edge_rows = _small_edges(con, present, reference, v, prefetched or {})
         insert_rows(con, "escalation_edges", EDGE_COLUMNS, edge_rows, json_dir)
     else:
         con.execute("CREATE OR REPLACE TABLE internal.esc_params AS SELECT ?::INTEGER AS v", [v])
@@ -280,24 +326,35 @@ def build(
 
 
 def _small_edges(
-    con: Any, present: dict[str, bool], reference: list[list[Any]], v: int
+    con: Any,
+    present: dict[str, bool],
+    reference: list[list[Any]],
+    v: int,
+    prefetched: dict[str, list[tuple[Any, ...]]],
 ) -> tuple[list[tuple[Any, ...]], list[list[Any]]]:
     """The small path: the roles' rows and every edge (the rows of each
-    ``escalation_edges*.sql`` statement whose part is present), from plain SELECTs."""
-    fetch = escalation_rows.fetch
-    roles = fetch(con, "roles")
-    rows = escalation_rows.core_edges(roles, fetch(con, "memberships"), reference, v)
+    ``escalation_edges*.sql`` statement whose part is present), from plain SELECTs (or
+    their rows in ``prefetched``)."""
+
+    def fetch(name: str) -> list[tuple[Any, ...]]:
+        rows = prefetched.get(name)
+        return rows if rows is not None else escalation_rows.fetch(con, name)
+
+    roles = fetch("roles")
+    rows = escalation_rows.core_edges(roles, fetch("memberships"), reference, v)
     if present["definer"] or present["code"]:  # the readers of the effective privileges
-        code = fetch(con, "code") if present["code"] else []
-        sd, grants, schemas = fetch(con, "sd"), fetch(con, "privileges"), fetch(con, "schemas")
+        code = fetch("code") if present["code"] else []
+        sd, grants, schemas = fetch("sd"), fetch("privileges"), fetch("schemas")
         owners = escalation_rows.code_owners(code)
-        effective = escalation_rows.effective_rows(con, roles, sd, grants, schemas, owners)
+        effective = escalation_rows.effective_rows(
+            con, roles, sd, grants, schemas, owners, fetch("objects")
+        )
         rows += escalation_rows.definer_edges(sd, grants, effective, schemas, roles)
         if code:
-            table_grants = fetch(con, "table_grants")
+            table_grants = fetch("table_grants")
             rows += escalation_rows.code_edges(code, table_grants, effective, schemas, roles)
     if present["grants"]:
-        rows += escalation_rows.grants_edges(fetch(con, "grants"), roles, reference)
+        rows += escalation_rows.grants_edges(fetch("grants"), roles, reference)
     return roles, rows
 
 

@@ -263,17 +263,21 @@ def effective_rows(
     grants: list[tuple[Any, ...]],
     schemas: list[tuple[Any, ...]],
     code_owners: set[Any],
+    object_rows: list[tuple[Any, ...]] | None = None,
 ) -> list[tuple[Any, ...]]:
     """The rows of ``sql/escalation_privileges.sql`` (internal.esc_effective), each once:
     the effective_privileges view's rows (direct and inherited grants, PUBLIC's,
     predefined roles', superusers') for its classes, readers and routines. ``sd``,
     ``grants`` and ``schemas`` are escalation_rows_<name>.sql's rows; ``code_owners`` the
-    trigger and event trigger function owners (:func:`code_owners`), readers too."""
+    trigger and event trigger function owners (:func:`code_owners`), readers too;
+    ``object_rows``: escalation_rows_objects.sql's rows, when already fetched."""
     objects: list[tuple[Any, ...]] = []
     types: list[tuple[Any, ...]] = []
     predefined: list[tuple[Any, ...]] = []
     closure: dict[Any, list[tuple[Any, Any]]] = collections.defaultdict(list)
-    for src, db, cls, oid, kind, is_system, priv, role, member in fetch(con, "objects"):
+    if object_rows is None:
+        object_rows = fetch(con, "objects")
+    for src, db, cls, oid, kind, is_system, priv, role, member in object_rows:
         if src == "object":
             objects.append((db, cls, oid, kind, is_system))
         elif src == "type":
