@@ -526,3 +526,56 @@ def test_views_created_before_their_tables_are_filled_give_the_same_schema(
     finally:
         con.close()
         full.close()
+
+
+@pytest.mark.parametrize("order", ["reversed", "random-1", "random-2"])
+def test_on_two_connections_the_audit_tables_are_created_before_any_task_but_raw_ones(
+    order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On two connections the audit tables are created by the first task and the
+    internal ones before it (``_Loader._audit_tables_task``): whatever order the ready
+    tasks are taken in, no step runs before the tables it writes exist, and the schema
+    is the one-after-the-other build's (no server: a made-up snapshot)."""
+    import random
+
+    from pgaudit_roles.audit import load_schedule
+    from pgaudit_roles.evaluate import rule_queries
+
+    def forced(deps: list[set[int]], costs: Any = None) -> list[int]:
+        if order == "reversed":
+            return list(range(len(deps)))
+        return random.Random(order).sample(range(len(deps)), len(deps))
+
+    snap = make()
+    full = audit_schema.load(snap)
+    con = audit_schema.new_connection()
+    seen: list[Any] = []
+    real = load_schedule.run
+
+    def spy(tasks: Any, helpers: Any, use: Any, main: Any) -> None:
+        seen.extend(tasks)
+        real(tasks, helpers, use, main)
+
+    try:
+        audit_schema.tune_for_size(con, snap)
+        helpers = rule_queries.prepare(con, small=audit_schema.is_small(snap))
+        if not helpers:
+            pytest.skip("no second connection on a machine with one CPU")
+        monkeypatch.setattr(load_schedule, "priorities", forced)
+        monkeypatch.setattr(load_schedule, "run", spy)
+        audit_schema.load(snap, None, con, helpers=helpers)
+        first = seen[0]
+        assert first.name == "audit tables"
+        assert all(first.writes[0] in t.reads for t in seen[1:] if not t.name.startswith("raw "))
+        assert _tables(con) == _tables(full)
+        for table in sorted(_tables(full)):
+            assert _rows_of(con, table) == _rows_of(full, table), table
+    finally:
+        con.close()
+        full.close()
+
+
+def _rows_of(con: Any, table: str) -> list[str]:
+    name = ".".join(f'"{part}"' for part in table.split("."))
+    query = f"SELECT * FROM {name}"  # noqa: S608 - names from duckdb_tables()
+    return sorted(repr(r) for r in con.execute(query).fetchall())

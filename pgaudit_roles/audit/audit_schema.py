@@ -1235,14 +1235,20 @@ with DuckDB 2.0); from a few thousand rows on the file is faster. Both paths giv
 rows (``tests/test_audit_schema.py`` compares them)."""
 
 
-READ_IN_PLACE = frozenset({"acl"})
+READ_IN_PLACE: dict[str, str] = {
+    "acl": "privileges",
+    "columns": "privileges",
+    "objects": "schemas_objects",
+}
 """Per-database snapshot tables that a large snapshot's load reads from their column files
-where they lie, through a view, instead of copying them into ``internal``: ``acl`` (18
-million rows at the bench's large preset) is read by one statement, the ``privileges``
-insert. Why: the copy cost 2-3 s of CPU and DuckDB's compression of it at the next
-checkpoint about 4 s more, for rows read once (bench/RESULTS.md). Small snapshots keep the
-copy (``is_small``): there it is milliseconds, and their load stays as measured. The same
-rows either way (tests/test_audit_compressed.py)."""
+where they lie, through a view, instead of copying them into ``internal`` (table -> the one
+load step that reads them, after which the view is dropped). Why: each is read by one
+statement; at the bench's large preset ``acl`` is 18 million rows (the ``privileges``
+insert), ``objects`` 1 million, ``columns`` 429,000, and the copy of ``acl`` cost 2-3 s of
+CPU and DuckDB's compression of it at the next checkpoint about 4 s more, for rows read
+once (bench/RESULTS.md). Small snapshots keep the copy (``is_small``): there it is
+milliseconds, and their load stays as measured. The same rows either way
+(tests/test_audit_compressed.py)."""
 
 MAIN_THREAD_STEPS = frozenset({"role_closure", "hba"})
 """Load steps that can spend long in Python (the role closure's search, whose cost grows
@@ -1251,7 +1257,14 @@ caller's thread, where a signal interrupts them at once (``load_schedule``). The
 escalation edges' Python path is bounded (``escalation_rows``) and the SQL one is
 interrupted through its connection."""
 
+_SCHEMA_DDL = ("DROP SCHEMA IF EXISTS internal CASCADE", "CREATE SCHEMA internal")
+
+_AUDIT_TABLES_CREATED = "(audit tables created)"
+"""What the load's first task on two connections writes and every task but the raw ones
+reads (``_Loader._audit_tables_task``): not a table, the mark that they exist."""
+
 STEP_COSTS: dict[str, float] = {
+    "audit tables": 8,
     "reference": 4,
     "memberships": 3,
     "role_closure": 20,
@@ -1358,9 +1371,6 @@ class _Loader:
         if queries is not None:
             tables = build_plan.query_tables(self.con, queries)
             self.plan = None if tables is None else build_plan.plan(tables)
-        # every table up front, in one call: DDL statements are cheap, the round trips
-        # and the per-call overhead of 60 separate ones were not
-        self.x(";\n".join(self._ddl()))
         steps = {
             "raw": lambda: None,  # split into per-table tasks below
             "reference": self._reference_tables,
@@ -1405,7 +1415,41 @@ class _Loader:
                         cost=STEP_COSTS.get(step.name, 1),
                     )
                 )
-        load_schedule.run(self._view_reads(tasks), helpers, self.use, self.main)
+        tasks = self._view_reads(tasks)
+        if helpers:
+            tasks = self._audit_tables_task(tasks)
+        else:
+            # every table up front, in one call: DDL statements are cheap, the round
+            # trips and the per-call overhead of 60 separate ones were not
+            self.x(";\n".join(self._ddl()))
+        load_schedule.run(tasks, helpers, self.use, self.main)
+
+    def _audit_tables_task(self, tasks: list[load_schedule.Task]) -> list[load_schedule.Task]:
+        """``tasks`` after a first task that creates the audit tables, which every task
+        but the raw ones waits on; the ``internal`` schema and its tables are created
+        now, before any task.
+
+        Why, on two connections: the audit tables' CREATE statements cost about 8 ms
+        of planning, which in the one block before the first task kept the second
+        connection idle; as a task they run while the other connection fills the first
+        raw tables. The same statements (:meth:`_ddl`'s), in two calls instead of one."""
+        creates = self._creates()
+        internal = [c for t, c in creates.items() if t.startswith("internal.")]
+        audit = [c for t, c in creates.items() if not t.startswith("internal.")]
+        self.x(";\n".join([*_SCHEMA_DDL, *internal]))
+        if not audit:
+            return tasks
+        first = load_schedule.Task(
+            "audit tables",
+            (_AUDIT_TABLES_CREATED,),
+            (),
+            functools.partial(self.x, ";\n".join(audit)),
+            cost=STEP_COSTS["audit tables"],
+        )
+        return [first] + [
+            t if t.name.startswith("raw ") else replace(t, reads=(*t.reads, _AUDIT_TABLES_CREATED))
+            for t in tasks
+        ]
 
     def _view_reads(self, tasks: list[load_schedule.Task]) -> list[load_schedule.Task]:
         """``tasks``, where a task that only creates views waits only for the tables it
@@ -1445,11 +1489,7 @@ class _Loader:
 
     def _ddl(self) -> list[str]:
         """The ``internal`` schema and every table (audit and internal) this load builds."""
-        return [
-            "DROP SCHEMA IF EXISTS internal CASCADE",
-            "CREATE SCHEMA internal",
-            *self._creates().values(),
-        ]
+        return [*_SCHEMA_DDL, *self._creates().values()]
 
     def _creates(self) -> dict[str, str]:
         """Each table :meth:`_ddl` creates (an audit name or ``internal.<name>``) and the
@@ -1545,8 +1585,8 @@ class _Loader:
         columns: Sequence[tuple[str, str]],
         files: Mapping[str, Sequence[tuple[int, Table]]],
     ) -> None:
-        """Replace the raw table ``target`` by a view of its column files: :meth:`_privileges`
-        reads the files itself, and drops the view after it (:data:`READ_IN_PLACE`). The
+        """Replace the raw table ``target`` by a view of its column files: the step that
+        reads it reads the files itself, and drops the view after it (:data:`READ_IN_PLACE`). The
         view's rows and types are the ones :meth:`_insert_files` would have inserted.
 
         The files are listed largest first. Why: DuckDB estimates a multi-file reader's
@@ -1580,12 +1620,15 @@ class _Loader:
         self.x(f"CREATE VIEW {target} AS {' UNION ALL '.join(parts)}")
         self.views.add(target)
 
-    def _drop_file_view(self, target: str) -> None:
-        """Drop ``target`` if :meth:`_file_view` made it a view of files: its one reader
-        has run, and the rule sandbox may not read files anyway."""
-        if target in self.views:
-            self.x(f"DROP VIEW {target}")
-            self.views.discard(target)
+    def _drop_file_views(self, step: str) -> None:
+        """Drop the views :meth:`_file_view` made of the tables ``step`` reads
+        (:data:`READ_IN_PLACE`): their one reader has run, and the rule sandbox may not
+        read files anyway."""
+        for name, reader in READ_IN_PLACE.items():
+            target = f"internal.db_{name}_raw"
+            if reader == step and target in self.views:
+                self.x(f"DROP VIEW {target}")
+                self.views.discard(target)
 
     def _insert_unnest(
         self,
@@ -1647,7 +1690,8 @@ class _Loader:
             else:
                 batches.append(((d.oid,), t.rows))
         target = f"internal.db_{name}_raw"
-        if name in READ_IN_PLACE and files and not batches and not is_small(self.snap):
+        in_place = files and not any(rows for _p, rows in batches)  # every row in a file
+        if name in READ_IN_PLACE and in_place and not is_small(self.snap):
             self._file_view(target, cols, files)
             return
         self.insert(target, cols, batches, [("database_oid", "BIGINT")])
@@ -1761,13 +1805,14 @@ class _Loader:
         )
         self.x(_sql("load_schemas"), {"by_app_schemas": bool(pol.app_schemas)})
         self.x(_sql("load_objects"))
+        self._drop_file_views("schemas_objects")
 
     def _acl_objects(self) -> None:
         self.x(_sql("load_acl_objects"))
 
     def _privileges(self) -> None:
         self.x(_sql("load_privileges"))
-        self._drop_file_view("internal.db_acl_raw")
+        self._drop_file_views("privileges")
 
     def _default_privileges(self) -> None:
         self._load("load_default_privileges")
@@ -1793,7 +1838,12 @@ class _Loader:
         builds, the rows their small path reads that are ready before privileges
         (``escalation.prefetch``); a large one takes the SQL path, which reads none."""
         if is_small(self.snap) and (self.plan is None or "escalation" in self.plan.steps):
-            self.escalation_rows = escalation.prefetch(self.con, self.version)
+            # no trigger or event trigger row to read when their raw tables got none
+            # (their statements were skipped: _DRIVEN_BY)
+            code = any(
+                f"internal.db_{t}_raw" in self.filled for t in ("triggers", "event_triggers")
+            )
+            self.escalation_rows = escalation.prefetch(self.con, self.version, code=code)
         else:
             escalation.insert_dangerous_roles(self.con, self.version)
             self.escalation_rows = {}
