@@ -475,14 +475,23 @@ def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
     assert labels == [describe_target(pg.conninfo())] * 2
 
 
-def test_the_evaluation_start_opens_the_connection_and_parses_the_rules() -> None:
-    from pgaudit_roles.evaluate import rule_queries
+def test_the_evaluation_start_opens_the_connection_and_parses_the_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pgaudit_roles.evaluate import rule_queries, template_preload
 
+    preloads: list[int] = []
+    monkeypatch.setattr(template_preload, "preload", lambda: preloads.append(1))
+    empty = pipeline.EvaluationStart(["json"])
+    empty()
+    empty.close()
+    assert preloads == []  # no rules (the test's start above): no templates to load
     rules = [r for r in pipeline.load_rules_for(pipeline.Config()) if r.on_snapshot]
     rule_queries._PARSED.clear()
     start = pipeline.EvaluationStart(["json"], rules)
     start()
     try:
+        assert preloads == [1]
         assert start.con is not None
         assert all(r.query in rule_queries._PARSED for r in rules)
         con = start.take()
