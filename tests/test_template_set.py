@@ -21,7 +21,7 @@ import pytest
 from pgaudit_roles.collect.snapshot import Snapshot
 from pgaudit_roles.core.errors import RuleError
 from pgaudit_roles.core.model import Rule
-from pgaudit_roles.evaluate import messages, remediation, template_cache
+from pgaudit_roles.evaluate import messages, remediation, template_cache, template_preload
 from pgaudit_roles.evaluate.engine import evaluate
 
 ROWS = """SELECT * FROM (VALUES
@@ -256,3 +256,52 @@ def test_the_same_text_of_each_kind_is_its_own_entry(cache_home: Path) -> None:
             }
         assert got == expected
     assert set(template_cache._read_set()) == {("message", source), ("remediation", source)}
+
+
+def test_preload_loads_the_set_before_the_rule_phase(
+    cache_home: Path, compiles: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After ``preload`` (a live scan runs it while its child collects) the rule phase
+    reads nothing and compiles nothing, and finds the same."""
+    expected = _results()  # builds the set
+    assert len(compiles) == 7
+    _new_process()
+    template_preload.preload()
+    assert messages._compiled.cache_info().currsize == 4
+    assert remediation._analyse.cache_info().currsize == 3
+    reads: list[str] = []
+    real_read = template_cache.read
+
+    def counting(subdir: str, name: str) -> bytes | None:
+        reads.append(subdir)
+        return real_read(subdir, name)
+
+    monkeypatch.setattr(template_cache, "read", counting)
+    result = evaluate(Snapshot(meta={}, cluster={}, databases=[]), RULES, inventory=False)
+    got = [
+        (
+            r.rule.id,
+            r.status,
+            r.reason,
+            [
+                (f.message, f.remediation, f.manual, f.object_name, f.role, f.fingerprint)
+                for f in r.findings
+            ],
+        )
+        for r in result.results
+    ]
+    assert got == expected and reads == [] and len(compiles) == 7
+
+
+def test_preload_without_a_set_or_cache_changes_nothing(
+    cache_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template_preload.preload()  # no set yet: nothing loaded, nothing stored
+    assert messages._compiled.cache_info().currsize == 0 and _set_files(cache_home) == []
+    expected = _results()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    _new_process()
+    template_preload.preload()
+    assert _results() == expected

@@ -1838,7 +1838,12 @@ class _Loader:
         builds, the rows their small path reads that are ready before privileges
         (``escalation.prefetch``); a large one takes the SQL path, which reads none."""
         if is_small(self.snap) and (self.plan is None or "escalation" in self.plan.steps):
-            self.escalation_rows = escalation.prefetch(self.con, self.version)
+            # no trigger or event trigger row to read when their raw tables got none
+            # (their statements were skipped: _DRIVEN_BY)
+            code = any(
+                f"internal.db_{t}_raw" in self.filled for t in ("triggers", "event_triggers")
+            )
+            self.escalation_rows = escalation.prefetch(self.con, self.version, code=code)
         else:
             escalation.insert_dangerous_roles(self.con, self.version)
             self.escalation_rows = {}

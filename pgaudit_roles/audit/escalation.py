@@ -243,7 +243,9 @@ def insert_dangerous_roles(con: Any, server_version_num: int | None) -> None:
     )
 
 
-def prefetch(con: Any, server_version_num: int | None) -> dict[str, list[tuple[Any, ...]]]:
+def prefetch(
+    con: Any, server_version_num: int | None, code: bool = True
+) -> dict[str, list[tuple[Any, ...]]]:
     """Fill dangerous_roles, and fetch the rows of :data:`PREFETCHED` the small path of
     :func:`build` reads, for ``build(prefetched=...)``.
 
@@ -254,7 +256,8 @@ def prefetch(con: Any, server_version_num: int | None) -> dict[str, list[tuple[A
     rows whenever they run, once their tables are filled. The schemas and objects are
     fetched only when build's small path reads them (SECURITY DEFINER routines,
     triggers or event triggers), and nothing past roles and memberships when those
-    alone rule the small path out (:func:`small_enough`)."""
+    alone rule the small path out (:func:`small_enough`). ``code``: False when the
+    caller knows there is no trigger and no event trigger (their rows are then none)."""
     insert_dangerous_roles(con, server_version_num)
     v = server_version_num if server_version_num is not None else 999999
     fetch = escalation_rows.fetch
@@ -268,7 +271,7 @@ def prefetch(con: Any, server_version_num: int | None) -> dict[str, list[tuple[A
     }
     if not small_enough(counts, v):
         return out
-    out["sd"], out["code"] = fetch(con, "sd"), fetch(con, "code")
+    out["sd"], out["code"] = fetch(con, "sd"), fetch(con, "code") if code else []
     if out["sd"] or out["code"]:
         out["schemas"], out["objects"] = fetch(con, "schemas"), fetch(con, "objects")
     return out

@@ -31,6 +31,12 @@ def _compiled(template: str) -> Any:
     return template_cache.cached(template_env(), "message", template)
 
 
+def compiled(template: str) -> None:
+    """Load (or compile) the message template now, as :func:`render_message` would
+    (``template_preload``)."""
+    _compiled(template)
+
+
 def render_message(template: str, row: Mapping[str, Any]) -> str:
     return template_cache.render(
         _compiled(template), row if isinstance(row, dict) else dict(row)

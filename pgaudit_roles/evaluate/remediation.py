@@ -50,6 +50,7 @@ __all__ = [
     "QUOTING_FUNCTIONS",
     "RemediationError",
     "Checked",
+    "analysed",
     "check_and_classify",
     "check_sql",
     "classify",
@@ -238,6 +239,12 @@ def _analyse(template: str) -> tuple[Any, str | None]:
                     f"filter ({_HINT})"
                 )
     return template_cache.compile_and_store(env, "remediation", tree, template), None
+
+
+def analysed(template: str) -> None:
+    """Load (or analyse and compile) the remediation template now, as :func:`render`
+    would (``template_preload``)."""
+    _analyse(template)
 
 
 def validate_template(template: str, origin: str) -> None:

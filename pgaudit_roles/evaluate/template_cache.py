@@ -100,13 +100,21 @@ run reads the whole set."""
 
 
 class _Session:
-    """The set entry as read (``entries``), which of them were used, and the templates the
-    session compiled or read one by one (``added``), each ``(kind, source) -> code``."""
+    """The set entry (``entries``, read when first needed: a session whose templates are
+    all in this process's caches already never reads it), which of them were used, and
+    the templates the session compiled or read one by one (``added``), each
+    ``(kind, source) -> code``."""
 
-    def __init__(self, entries: dict[Any, Any]) -> None:
-        self.entries = entries
+    def __init__(self) -> None:
+        self._entries: dict[Any, Any] | None = None
         self.used: set[tuple[str, str]] = set()
         self.added: dict[tuple[str, str], bytes] = {}
+
+    @property
+    def entries(self) -> dict[Any, Any]:
+        if self._entries is None:
+            self._entries = _read_set()
+        return self._entries
 
 
 _session: _Session | None = None
@@ -149,7 +157,7 @@ def session() -> Iterator[None]:
     if _session is not None:
         yield
         return
-    _session = current = _Session(_read_set())
+    _session = current = _Session()
     try:
         yield
     finally:
@@ -157,6 +165,11 @@ def session() -> Iterator[None]:
         if current.added:
             with contextlib.suppress(OSError, ValueError, TypeError):  # only a cache
                 _store_set(current)
+
+
+def session_entries() -> list[Any]:
+    """The keys of the set, read by the current session (none outside one)."""
+    return list(_session.entries) if _session is not None else []
 
 
 def _store_set(current: _Session) -> None:
