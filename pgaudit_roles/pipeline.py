@@ -71,13 +71,18 @@ def collect_snapshot(
 
 
 def start_collection(
-    conninfo: str, cfg: Config, progress: Progress | None = None
+    conninfo: str,
+    cfg: Config,
+    progress: Progress | None = None,
+    *,
+    also: Callable[[], Any] | None = None,
 ) -> forked.Pending:
     """The collection of ``conninfo``, started now in a forked child where it may fork
     (``collect.forked``): the caller loads its rules and prepares the evaluation while
     the child connects, then takes the snapshot with ``finish(meanwhile)``. Use it as a
-    context manager: an error before ``finish`` ends the child."""
-    return forked.start(_collector(conninfo, cfg, progress))
+    context manager: an error before ``finish`` ends the child. ``also``: see
+    ``forked.start``."""
+    return forked.start(_collector(conninfo, cfg, progress), also=also)
 
 
 def _collector(conninfo: str, cfg: Config, progress: Progress | None) -> Callable[..., Snapshot]:

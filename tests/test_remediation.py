@@ -200,6 +200,21 @@ def test_check_and_split() -> None:
         check_sql("  -- nothing\n")
 
 
+def test_sql_with_a_nul_is_refused_not_cut_short() -> None:
+    """PostgreSQL's parser stops at a NUL: what follows must not pass unchecked, whether
+    the NUL comes from the checked text or from a template's own text (a TOML \\u0000;
+    a value with one is refused by the quoting filters already)."""
+    from pgaudit_roles.evaluate.remediation import check_and_classify, render
+
+    sql = "GRANT a TO b\x00; DROP TABLE important"
+    for check in (check_sql, split_statements, check_and_classify):
+        with pytest.raises(RemediationError, match="NUL character") as exc:
+            check(sql)
+        assert "\\x00; DROP TABLE important" in str(exc.value)
+    with pytest.raises(RemediationError, match="r.toml: generated SQL contains a NUL"):
+        render("GRANT a TO {{ r|ident }};\x00 DROP TABLE important;", {"r": "b"}, "r.toml")
+
+
 @pytest.mark.parametrize(
     ("sql", "login", "expected", "absent"),
     [

@@ -357,6 +357,7 @@ def _parse(sql: str, origin: str) -> list[tuple[str, Any]]:
     from pglast import parse_sql
     from pglast.parser import ParseError, split
 
+    _refuse_nul(sql, origin)
     try:
         pieces = split(sql, with_parser=True)
     except ParseError as exc:
@@ -376,6 +377,18 @@ def _parse(sql: str, origin: str) -> list[tuple[str, Any]]:
             raise RemediationError(f"{origin}: could not split generated SQL: {_excerpt(text)}")
         out.append((text, stmts[0].stmt))
     return out
+
+
+def _refuse_nul(sql: str, origin: str) -> None:
+    """Refuse SQL holding a NUL character: PostgreSQL's parser reads a C string and stops
+    at the first one, so whatever follows it would pass unparsed and unchecked (and a
+    statement's text, cut by byte offsets, would carry it). The quoting filters already
+    refuse a NUL in a value; this closes the template text itself (a TOML ``\u0000``)."""
+    if "\x00" in sql:
+        raise RemediationError(
+            f"{origin}: generated SQL contains a NUL character, where PostgreSQL's parser "
+            f"stops reading: {_excerpt(sql)}"
+        )
 
 
 def _excerpt(sql: str, limit: int = 160) -> str:
@@ -464,6 +477,7 @@ def _parse_json(sql: str, origin: str) -> tuple[list[tuple[str, dict[str, Any]]]
 
     from pglast.parser import ParseError, parse_sql_json
 
+    _refuse_nul(sql, origin)
     try:
         raw = parse_sql_json(sql)
     except ParseError as exc:
