@@ -135,6 +135,7 @@ class EvaluationStart:
             self.con = audit_schema.new_connection()
             for query in self.queries:  # parsed once per process (rule_queries.parsed)
                 rule_queries.parsed(self.con, query)
+            rule_queries.list_local_settings(self.con)
         for name in self.modules:
             with contextlib.suppress(Exception), signals.held():  # see signals.held
                 importlib.import_module(name)

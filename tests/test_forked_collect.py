@@ -488,10 +488,11 @@ def test_the_evaluation_start_opens_the_connection_and_parses_the_rules(
     assert preloads == []  # no rules (the test's start above): no templates to load
     rules = [r for r in pipeline.load_rules_for(pipeline.Config()) if r.on_snapshot]
     rule_queries._PARSED.clear()
+    monkeypatch.setattr(rule_queries, "_LOCAL_NAMES", [])
     start = pipeline.EvaluationStart(["json"], rules)
     start()
     try:
-        assert preloads == [1]
+        assert preloads == [1] and rule_queries._LOCAL_NAMES
         assert start.con is not None
         assert all(r.query in rule_queries._PARSED for r in rules)
         con = start.take()
