@@ -155,8 +155,8 @@ def _child(
     write_fd: int,
     also: Callable[[], Any] | None = None,
 ) -> None:
-    """Collect, send ``("ok", snapshot)`` or ``("error", exception)``, and leave without
-    running this process's exit handlers (the spool and the parent's temporary
+    """Collect, send ``("ok", snapshot, also())`` or ``("error", exception)``, and leave
+    without running this process's exit handlers (the spool and the parent's temporary
     directories are the parent's)."""
     code = 0
     try:
