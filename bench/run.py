@@ -204,11 +204,29 @@ def _stage_check(spec: dict[str, Any]) -> dict[str, Any]:
     evaluate = _need("pgaudit_roles.evaluate.engine", "evaluate")
     if not os.path.exists(spec["snapshot"]):
         raise NotAvailable("needs the snapshot written by the collect stage")
-    rules, config = _rules_and_config()
+    # As `pgaudit-roles check` does with an archive: read in a forked child (when a core is
+    # idle) while this process loads the rules and runs the evaluation's start-up; the code
+    # of before that reads it here, then evaluates.
+    config = _config()
+    start = None
     t0 = time.perf_counter()
-    snap = load(spec["snapshot"])
+    try:
+        begin = _need("pgaudit_roles.collect.forked", "start")
+        prepare = _need("pgaudit_roles.pipeline", "EvaluationStart")
+        _need("pgaudit_roles.collect.snapshot", "is_archive")  # load(path, spool) with it
+    except NotAvailable:
+        rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
+        snap = load(spec["snapshot"])
+    else:
+        with begin(lambda spool=None: load(spec["snapshot"], spool)) as pending:
+            rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
+            start = prepare([], rules)
+            snap = pending.finish(start)
     t1 = time.perf_counter()
-    result = evaluate(snap, rules, config)
+    if start is not None:
+        result = evaluate(snap, rules, config, con=start.take())
+    else:
+        result = evaluate(snap, rules, config)
     t2 = time.perf_counter()
     with open(spec["result_pickle"], "wb") as fh:
         pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -23,7 +23,7 @@ from .config import Config
 from .core import signals
 from .core.errors import UsageError
 from .evaluate import baseline as baseline_mod
-from .evaluate import rule_queries
+from .evaluate import rule_queries, template_preload
 from .evaluate import waivers as waivers_mod
 from .evaluate.engine import evaluate
 from .evaluate.rules import load_rules, resolve_ids
@@ -71,13 +71,18 @@ def collect_snapshot(
 
 
 def start_collection(
-    conninfo: str, cfg: Config, progress: Progress | None = None
+    conninfo: str,
+    cfg: Config,
+    progress: Progress | None = None,
+    *,
+    also: Callable[[], Any] | None = None,
 ) -> forked.Pending:
     """The collection of ``conninfo``, started now in a forked child where it may fork
     (``collect.forked``): the caller loads its rules and prepares the evaluation while
     the child connects, then takes the snapshot with ``finish(meanwhile)``. Use it as a
-    context manager: an error before ``finish`` ends the child."""
-    return forked.start(_collector(conninfo, cfg, progress))
+    context manager: an error before ``finish`` ends the child. ``also``: see
+    ``forked.start``."""
+    return forked.start(_collector(conninfo, cfg, progress), also=also)
 
 
 def _collector(conninfo: str, cfg: Config, progress: Progress | None) -> Callable[..., Snapshot]:
@@ -102,7 +107,8 @@ class EvaluationStart:
     """The start-up of a live scan's evaluation, done while the collection runs
     (``collect_snapshot(meanwhile=...)``): DuckDB imported and the audit schema's empty
     connection opened (``audit_schema.new_connection``), the rule queries parsed
-    (``rule_queries.parsed``), the reporters of the formats imported. The evaluation then
+    (``rule_queries.parsed``), the reporters of the formats imported, the templates the
+    rule phase renders loaded (``template_preload``). The evaluation then
     builds in that connection (``engine.evaluate(con=)``); nothing it computes changes. A failure here is left for the evaluation to meet again
     where it always did."""
 
@@ -129,9 +135,13 @@ class EvaluationStart:
             self.con = audit_schema.new_connection()
             for query in self.queries:  # parsed once per process (rule_queries.parsed)
                 rule_queries.parsed(self.con, query)
+            rule_queries.list_local_settings(self.con)
         for name in self.modules:
             with contextlib.suppress(Exception), signals.held():  # see signals.held
                 importlib.import_module(name)
+        if self.queries:  # the templates the rule phase renders, and PostgreSQL's parser
+            with contextlib.suppress(Exception):
+                template_preload.preload()
 
     def take(self) -> Any:
         """The connection, once (the evaluation owns and closes it)."""

@@ -212,6 +212,109 @@ def test_start_without_a_spare_core_collects_in_finish(monkeypatch: pytest.Monke
     assert Path(snap.meta["file"]).exists()
 
 
+def test_also_is_computed_where_the_collection_runs(
+    idle_core: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``also`` (the scan's label, which needs psycopg) runs in the collecting process:
+    in the child when it forks, here otherwise; its value comes back with the snapshot."""
+    with forked.start(fake_collect, also=os.getpid) as pending:
+        snap = pending.finish(lambda: None)
+    assert pending.also == snap.meta["pid"] != os.getpid()
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
+    with forked.start(fake_collect, also=lambda: ("label", os.getpid())) as pending:
+        pending.finish(lambda: None)
+    assert pending.also == ("label", os.getpid())
+
+
+CHECK_COUNTING_FORKS = """
+import atexit, os, sys
+from pgaudit_roles.collect import forked
+forks = []
+real_fork = os.fork
+def counted():
+    pid = real_fork()
+    if pid:
+        forks.append(pid)
+    return pid
+forked.os.fork = counted
+atexit.register(lambda: print(f"forks={len(forks)}", file=sys.stderr))
+from pgaudit_roles.cli import main
+main()
+"""
+
+
+def test_check_reads_an_archive_in_a_child_with_the_same_result(tmp_path: Path) -> None:
+    """``check`` of an archive snapshot reads it in a forked child when a core is free:
+    the same reports as reading it here; a member whose pages are damaged is one line
+    naming the archive and the member, exit 2 (it was an internal error, exit 4), and
+    nothing is left in TMPDIR. A JSON snapshot is read here (its rows would cross the
+    pipe)."""
+    import json
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_audit_schema import make, member, role
+
+    from pgaudit_roles.collect.snapshot import save
+
+    snap = make(
+        roles=[role(100, "app_owner", superuser=True, login=True), role(200, "app_rw")],
+        memberships=[member(200, 100)],
+        db={
+            "objects": [
+                {"object_class": "relation", "oid": 500, "kind": "r", "schema_oid": 2200}
+                | {"name": "t", "owner_oid": 100}
+            ]
+        },
+    )
+    archive = tmp_path / "snap.tar"
+    save(snap, archive)
+    as_json = tmp_path / "snap.json"
+    save(snap, as_json)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+
+    def check(path: Path, mode: str, out: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", CHECK_COUNTING_FORKS, "check", str(path)]
+            + ["--format", "json,sarif", "--output-dir", str(out), "--fail-on", "none", "-q"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, TMPDIR=str(tmpdir), PGAUDIT_ROLES_SECOND_CORE=mode),
+            check=False,
+        )
+
+    def report(out: Path) -> dict[str, Any]:
+        doc = json.loads((out / "pgaudit-report.json").read_text())
+        doc["scan"]["meta"].pop("run_seconds")
+        return dict(doc)
+
+    got = {}
+    for mode, forks in (("always", 1), ("never", 0)):
+        done = check(archive, mode, tmp_path / mode)
+        assert done.returncode == 0, done.stderr
+        assert f"forks={forks}" in done.stderr
+        assert list(tmpdir.iterdir()) == []
+        got[mode] = report(tmp_path / mode)
+    assert got["always"] == got["never"] and got["always"]["findings"]
+    done = check(as_json, "always", tmp_path / "json")
+    assert done.returncode == 0 and "forks=0" in done.stderr, done.stderr
+    assert report(tmp_path / "json")["findings"] == got["never"]["findings"]
+
+    data = archive.read_bytes()
+    cut = data.index(b"PAR1") + 64  # into the first Parquet member's pages
+    damaged = tmp_path / "damaged.tar"
+    damaged.write_bytes(data[:cut] + b"\xff" * 256 + data[cut + 256 :])
+    for mode in ("always", "never"):  # pages DuckDB cannot read: bad input, not a crash
+        done = check(damaged, mode, tmp_path / "damaged")
+        assert done.returncode == 2, done.stderr
+        lines = [line for line in done.stderr.splitlines() if not line.startswith("forks=")]
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith(f"pgaudit-roles: error: {damaged}: snapshot archive member ")
+        assert "cannot be read" in lines[0] and "pgaudit-spool" not in lines[0]
+        assert "Traceback" not in done.stderr and list(tmpdir.iterdir()) == []
+        assert not (tmp_path / "damaged").exists()
+
+
 def test_the_evaluation_start_imports_what_a_scan_then_uses(tmp_path: Path) -> None:
     """Every module the start imports is one an evaluation with findings and the writing
     of every format import anyway: the lists cannot go stale and make a scan import what
@@ -304,6 +407,21 @@ print("same", len(a.findings))
     assert list(tmp_path.iterdir()) == []  # the spool went with the snapshots
 
 
+SCAN_NOTING_FORKS = """
+import atexit, os, sys
+real_fork = os.fork
+first = []
+def noted():
+    if not first:
+        first.append("psycopg" in sys.modules)
+    return real_fork()
+os.fork = noted
+atexit.register(lambda: first and print(f"first-fork psycopg={first[0]}", file=sys.stderr))
+from pgaudit_roles.cli import main
+main()
+"""
+
+
 @pytest.mark.pg
 def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
     """The CLI end to end with the second core forced and refused
@@ -315,9 +433,16 @@ def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
     for fork in (True, False):
         out = tmp_path / f"out-{fork}"
         mode = "always" if fork else "never"  # whatever the machine's load
-        code = "from pgaudit_roles.cli import main; main()"
         done = subprocess.run(
-            [sys.executable, "-c", code, "scan", pg.conninfo(), "--format", "json,html"]
+            [
+                sys.executable,
+                "-c",
+                SCAN_NOTING_FORKS,
+                "scan",
+                pg.conninfo(),
+                "--format",
+                "json,html",
+            ]
             + ["--output-dir", str(out), "--fail-on", "none", "-q"]
             + ["--snapshot-out", str(out / "snap.json")],
             capture_output=True,
@@ -327,6 +452,8 @@ def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert list(tmpdir.iterdir()) == []
+        # forked: the collection's child first, before this process needed psycopg
+        assert ("first-fork psycopg=False" in done.stderr) is fork, done.stderr
         outs[fork] = out
     assert sorted(p.name for p in outs[True].iterdir()) == sorted(
         p.name for p in outs[False].iterdir()
@@ -338,16 +465,34 @@ def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
         return sorted(f["fingerprint"] for f in doc["findings"])
 
     assert findings(outs[True]) == findings(outs[False]) and findings(outs[True])
+    # the label is computed where psycopg is loaded (the child), never before the fork
+    from pgaudit_roles.collect.connect import describe_target
+
+    labels = [
+        json.loads((out / "pgaudit-report.json").read_text())["scan"]["meta"]["target_label"]
+        for out in outs.values()
+    ]
+    assert labels == [describe_target(pg.conninfo())] * 2
 
 
-def test_the_evaluation_start_opens_the_connection_and_parses_the_rules() -> None:
-    from pgaudit_roles.evaluate import rule_queries
+def test_the_evaluation_start_opens_the_connection_and_parses_the_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pgaudit_roles.evaluate import rule_queries, template_preload
 
+    preloads: list[int] = []
+    monkeypatch.setattr(template_preload, "preload", lambda: preloads.append(1))
+    empty = pipeline.EvaluationStart(["json"])
+    empty()
+    empty.close()
+    assert preloads == []  # no rules (the test's start above): no templates to load
     rules = [r for r in pipeline.load_rules_for(pipeline.Config()) if r.on_snapshot]
     rule_queries._PARSED.clear()
+    monkeypatch.setattr(rule_queries, "_LOCAL_NAMES", [])
     start = pipeline.EvaluationStart(["json"], rules)
     start()
     try:
+        assert preloads == [1] and rule_queries._LOCAL_NAMES
         assert start.con is not None
         assert all(r.query in rule_queries._PARSED for r in rules)
         con = start.take()

@@ -60,8 +60,13 @@ class Pending:
     error in that start-up) ends the child and removes its spool: nothing it read is
     kept."""
 
-    def __init__(self, collect: Callable[[Spool], Any], fork: bool) -> None:
+    def __init__(
+        self, collect: Callable[[Spool], Any], fork: bool, also: Callable[[], Any] | None
+    ) -> None:
         self._collect = collect
+        self._also = also
+        self.also: Any = None
+        """What ``also`` returned (set by :meth:`finish`)."""
         self._spool = Spool()
         self._pid = 0
         self._read_fd = -1
@@ -75,7 +80,7 @@ class Pending:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child; its exit status and answer are tested
             os.close(read_fd)
-            _child(self._collect, self._spool, write_fd)
+            _child(self._collect, self._spool, write_fd, self._also)
         os.close(write_fd)
         self._pid, self._read_fd = pid, read_fd
 
@@ -88,6 +93,7 @@ class Pending:
         """``meanwhile()``, then the snapshot (the child's, or collected here now)."""
         if not self._pid:
             snap = self._collect(self._spool)
+            self.also = self._also() if self._also is not None else None
             meanwhile()
             return snap
         pid, self._pid = self._pid, 0
@@ -103,7 +109,8 @@ class Pending:
             self._close_pipe()
             if not done:  # an error or a signal here: the child goes too
                 _end(pid)
-        return _unpack(answer, status, self._spool)
+        snap, self.also = _unpack(answer, status, self._spool)
+        return snap
 
     def cancel(self) -> None:
         """End a child still collecting and remove what it wrote (nothing if finished)."""
@@ -125,14 +132,29 @@ class Pending:
         self.cancel()
 
 
-def start(collect: Callable[[Spool], Any], *, fork: bool = True) -> Pending:
+def start(
+    collect: Callable[[Spool], Any],
+    *,
+    fork: bool = True,
+    also: Callable[[], Any] | None = None,
+) -> Pending:
     """Start ``collect(spool)`` in a child process now (when :func:`available` and
     ``fork``); :meth:`Pending.finish` returns its snapshot. Use it as a context manager,
-    so that an error before ``finish`` ends the child."""
-    return Pending(collect, fork)
+    so that an error before ``finish`` ends the child.
+
+    ``also``: a small value to compute where the collection runs, after it, kept in
+    ``Pending.also`` (picklable; its errors are its own to handle). Why: the scan's
+    label parses the DSN with psycopg, which only the collecting process imports; in the
+    parent, before the fork, it cost every scan about 100 ms on the way to the child."""
+    return Pending(collect, fork, also)
 
 
-def _child(collect: Callable[[Spool], Any], spool: Spool, write_fd: int) -> None:
+def _child(
+    collect: Callable[[Spool], Any],
+    spool: Spool,
+    write_fd: int,
+    also: Callable[[], Any] | None = None,
+) -> None:
     """Collect, send ``("ok", snapshot)`` or ``("error", exception)``, and leave without
     running this process's exit handlers (the spool and the parent's temporary
     directories are the parent's)."""
@@ -141,7 +163,8 @@ def _child(collect: Callable[[Spool], Any], spool: Spool, write_fd: int) -> None
         try:
             snap = collect(spool)
             snap.spool = None  # the parent's Spool object owns the directory
-            answer = pickle.dumps(("ok", snap), protocol=pickle.HIGHEST_PROTOCOL)
+            extra = also() if also is not None else None
+            answer = pickle.dumps(("ok", snap, extra), protocol=pickle.HIGHEST_PROTOCOL)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM reached the parent too
             code = 130
             answer = b""
@@ -187,7 +210,9 @@ def _end(pid: int) -> None:
         pass
 
 
-def _unpack(answer: bytes, status: int, spool: Spool) -> Any:
+def _unpack(answer: bytes, status: int, spool: Spool) -> tuple[Any, Any]:
+    """The child's snapshot (its files now the parent's ``spool``) and ``also`` value,
+    or its error raised here."""
     if not answer:
         how = (
             f"signal {os.WTERMSIG(status)}"
@@ -195,8 +220,8 @@ def _unpack(answer: bytes, status: int, spool: Spool) -> Any:
             else f"exit status {os.waitstatus_to_exitcode(status)}"
         )
         raise CollectionError(f"the collection process ended without a snapshot ({how})")
-    kind, value = pickle.loads(answer)  # noqa: S301 - our own child's bytes, over a pipe
+    kind, value, *extra = pickle.loads(answer)  # noqa: S301 - our own child's bytes, over a pipe
     if kind == "error":
         raise value
     value.spool = spool
-    return value
+    return value, extra[0]

@@ -81,6 +81,12 @@ class Snapshot:
     databases: list[DatabaseSnapshot]
     spool: Any = field(default=None, repr=False, compare=False)
     """The Spool (temporary directory) the file-backed tables live in, kept alive here."""
+    archive_members: dict[str, tuple[str, str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """For a snapshot read from an archive: each local column file's archive and member
+    name, so that a member DuckDB cannot read is reported as the damaged input it is
+    (``damaged_member``), not as an internal error."""
 
     def table(self, name: str) -> Table:
         found = self.cluster.get(name)  # not ``or``: see DatabaseSnapshot.table
@@ -210,12 +216,13 @@ def _rows_to_parquet(con: Any, t: Table, types: list[str], local: str) -> None:
     con.execute(f"COPY _t TO {duckdb_literal(local)} (FORMAT parquet, COMPRESSION zstd)")
 
 
-def load_archive(path: str | os.PathLike[str]) -> Snapshot:
-    """Read a snapshot archive: its Parquet members go into a Spool, never into Python."""
+def load_archive(path: str | os.PathLike[str], spool: Spool | None = None) -> Snapshot:
+    """Read a snapshot archive: its Parquet members go into a Spool (``spool``, or a new
+    one), never into Python."""
     import tarfile
     import zlib
 
-    spool = Spool()
+    spool = spool if spool is not None else Spool()
     header: Any = None
     files: dict[str, str] = {}
     try:
@@ -265,7 +272,23 @@ def load_archive(path: str | os.PathLike[str]) -> Snapshot:
         spool.cleanup()
         raise
     snap.spool = spool
+    snap.archive_members = {local: (str(path), member) for member, local in files.items()}
     return snap
+
+
+def damaged_member(snapshot: Snapshot, exc: BaseException) -> UsageError | None:
+    """The one-line error (exit 2) for ``exc`` when it is DuckDB failing to read one of
+    ``snapshot``'s archive members: Parquet whose pages are damaged passes the header
+    checks of :func:`load_archive` (reading every page there would read the snapshot
+    twice) and fails where the audit schema reads it. None for any other error."""
+    text = " ".join(str(exc).split())
+    for local, (archive, member) in snapshot.archive_members.items():
+        if local in text:
+            reason = text.split(local, 1)[1].lstrip('"').lstrip(":").strip() or text
+            return UsageError(
+                f"{archive}: snapshot archive member {member!r} cannot be read ({reason})"
+            )
+    return None
 
 
 def _iter_json(s: Snapshot) -> Iterable[str]:
@@ -295,11 +318,12 @@ def _iter_tables(tables: dict[str, Table]) -> Iterable[str]:
         yield "]}"
 
 
-def load(path: str | os.PathLike[str]) -> Snapshot:
+def load(path: str | os.PathLike[str], spool: Spool | None = None) -> Snapshot:
     """Read and validate a snapshot file (JSON, gzip JSON or archive). Bad input is a
-    UsageError."""
-    if is_archive_name(path) or is_archive_file(path):
-        return load_archive(path)
+    UsageError. ``spool``: where an archive's members go (``collect.forked`` passes the
+    parent's); a JSON snapshot's rows are read into memory."""
+    if is_archive(path):
+        return load_archive(path, spool)
     import zlib
 
     try:
@@ -312,6 +336,11 @@ def load(path: str | os.PathLike[str]) -> Snapshot:
     except (OSError, ValueError, EOFError, zlib.error) as exc:
         raise UsageError(f"{path}: not a readable snapshot JSON file ({exc})") from None
     return from_json(doc, str(path))
+
+
+def is_archive(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`load` reads ``path`` as an archive (by its name or its content)."""
+    return is_archive_name(path) or is_archive_file(path)
 
 
 def is_archive_file(path: str | os.PathLike[str]) -> bool:

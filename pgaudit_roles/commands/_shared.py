@@ -221,11 +221,13 @@ def run(
     extra_overrides: dict[str, Any],
     get_snapshot: Callable[[Any, Callable[[str], None]], Any],
     *,
-    label: str,
+    label: str | None,
     source: str | None = None,
 ) -> None:
     """Shared body of ``scan`` and ``check``: config, rules, evaluate, report, exit code.
 
+    ``label`` names the target in the reports; None: the snapshot source's ``label``,
+    known once it is read (a scan's DSN is described by the process that collects).
     ``source`` is what ``baseline create`` would read to make the same findings (the DSN
     without its password, or the snapshot path): a missing baseline file names the exact
     command that creates it, before anything is collected.
@@ -293,6 +295,8 @@ def run(
             result = evaluate_snapshot(snap, rules, cfg, con=start.take())
         finally:
             start.close()
+    if label is None:  # named by the snapshot's source, once it is read (scan._Collection)
+        label = str(pending.label)
     result.meta["target_label"] = label
     result.meta["target_name"] = target_name(cfg, result.meta, label)
     result.meta["run_seconds"] = round(time.monotonic() - started, 3)

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from ..collect.snapshot import load
+from ..collect import forked
+from ..collect.snapshot import is_archive, load
 from ..core.errors import UsageError
 from ._shared import Offline, report_options, run
 
@@ -24,19 +25,28 @@ def check(snapshot: Path | None, **opts: Any) -> None:
     """Evaluate the rules against SNAPSHOT (from `pgaudit-roles collect` or
     `scan --snapshot-out`), offline, and write the same reports as `scan`."""
 
-    def read(progress: Any) -> Any:
+    def get_snapshot(_cfg: Any, progress: Any) -> Any:
         if snapshot is None:
             raise UsageError(
                 "missing argument SNAPSHOT (a file written by `pgaudit-roles collect`)"
             )
-        progress(f"reading {snapshot}")
-        return load(snapshot)
 
-    # offline: reading the file is quick, nothing to overlap the evaluation's start with
+        def read(spool: Any = None) -> Any:
+            progress(f"reading {snapshot}")
+            return load(snapshot, spool)
+
+        if is_archive(snapshot):
+            # An archive's members go to files, and checking them imports DuckDB: read in
+            # a forked child, as a live scan collects, while this process loads the rules
+            # and prepares the evaluation. A JSON snapshot's rows would have to cross the
+            # pipe (as much memory again): read here.
+            return forked.start(read)
+        return Offline(read)
+
     run(
         opts,
         {},
-        lambda _cfg, progress: Offline(lambda: read(progress)),
+        get_snapshot,
         label=str(snapshot),
         source=str(snapshot) if snapshot is not None else None,
     )

@@ -7,6 +7,7 @@ when it is a terminal and ``--quiet`` is not given.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ def scan(
         opts,
         overrides,
         lambda cfg, progress: _Collection(dsn, cfg, progress, snapshot_out),
-        label=_label(dsn),
+        label=None,  # _Collection.label, from the process that collects
         source=dsn,
     )
 
@@ -106,8 +107,13 @@ class _Collection:
     def __init__(
         self, dsn: str, cfg: Any, progress: Callable[[str], None], snapshot_out: Path | None
     ) -> None:
-        self.pending = start_collection(dsn, cfg, progress)
+        self.pending = start_collection(dsn, cfg, progress, also=functools.partial(_label, dsn))
         self.snapshot_out = snapshot_out
+
+    @property
+    def label(self) -> str:
+        """The target as ``describe_target`` names it (computed where psycopg is loaded)."""
+        return str(self.pending.also)
 
     def __enter__(self) -> _Collection:
         return self

@@ -25,6 +25,7 @@ from ..audit import audit_schema
 from ..audit.audit_schema import memory_limit, server_version_num
 from ..audit.limits import QueryTimeout
 from ..collect import coverage
+from ..collect.snapshot import damaged_member
 from ..core import cpus
 from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult
 from . import frameworks, remediation, rule_queries, template_cache
@@ -249,9 +250,12 @@ def open_query_pool(
         )
         audit_schema.lock_down(con)
         more = rule_queries.verified(con, more)
-    except BaseException:
+    except BaseException as exc:
         rule_queries.close(more)
         con.close()
+        damaged = damaged_member(snapshot, exc)
+        if damaged is not None:
+            raise damaged from None
         raise
     return rule_queries.QueryPool(con, more)
 

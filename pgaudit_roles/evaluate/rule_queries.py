@@ -108,6 +108,13 @@ def _temp_macros(con: Any) -> list[tuple[Any, ...]]:
 _LOCAL_NAMES: list[tuple[str, ...]] = []
 
 
+def list_local_settings(con: Any) -> None:
+    """List which settings are connection-local now (``pipeline.EvaluationStart``, while
+    the child collects), so that :func:`verified` only reads their values."""
+    if not _LOCAL_NAMES:
+        _local_settings(con)
+
+
 def _local_settings(con: Any) -> list[tuple[Any, ...]]:
     """Every connection-local setting of ``con``, by name. Which settings are local is a
     property of the DuckDB build: listed once per process from ``duckdb_settings()``
