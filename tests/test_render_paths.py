@@ -4,10 +4,8 @@ Why: a finding's message and fix are rendered, and its fix checked, once per fin
 (tens of thousands on a large cluster), so each has a faster form: ``template_cache.render``
 builds a row's Jinja2 context from globals flattened once per template instead of
 ``Template.render``, and ``remediation.check_sql`` skips its node walk when the parse
-tree's JSON cannot hold what the walk refuses (``_may_object``); the remediation
-script's ``check_and_classify`` of a fix that ``remediation.render`` made uses the parse
-render kept instead of parsing it again. Each must give exactly the old result, errors
-included. Pure logic: no server.
+tree's JSON cannot hold what the walk refuses (``_may_object``). Each must give exactly
+the old result, errors included. Pure logic: no server.
 """
 
 from __future__ import annotations
@@ -183,70 +181,3 @@ def test_plain_of_nested_values_keeps_its_conversions() -> None:
         "7": {"d": "2026-01-02", "b": "01", "t": 3.0},
     }
     assert _plain(("s", 1.5)) == ["s", 1.5]
-
-
-# --- check_and_classify of a fix render made: the parse render kept -------------------
-
-FIX_TEMPLATES = [
-    "REVOKE ALL ON TABLE {{ s|qualified(t) }} FROM {{ r|role }};",
-    "\n  GRANT SELECT ON TABLE {{ t|ident }} TO {{ r|role }} ;\n\n"
-    "ALTER TABLE {{ s|qualified(t) }} OWNER TO {{ o|ident }};\n",
-    "REVOKE {{ r|ident }} FROM {{ o|ident }}",  # no ';' at the end
-    "ALTER ROLE {{ r|ident }} NOLOGIN; ALTER ROLE {{ o|ident }} PASSWORD NULL;",
-    "ALTER ROLE {{ r|ident }} SET search_path = {{ t|literal }}",
-    "COMMENT ON ROLE {{ r|ident }} IS {{ t|literal }};",
-    "GRANT {{ o|ident }} TO {{ r|ident }};\nREVOKE ALL ON DATABASE {{ s|ident }} FROM PUBLIC;",
-    "ALTER DEFAULT PRIVILEGES FOR ROLE {{ o|ident }} IN SCHEMA {{ s|ident }}"
-    " REVOKE ALL ON TABLES FROM {{ r|role }};",
-    # a comment the appended ';' falls into: the fix does not parse again as it did
-    "GRANT {{ o|ident }} TO {{ r|ident }} -- why\n;\nGRANT {{ o|ident }} TO {{ t|ident }};",
-    "GRANT {{ o|ident }} /* why */ TO {{ r|ident }};",
-]
-FIX_ROWS: list[dict[str, Any]] = [
-    {"s": "app", "t": "orders", "r": "reader", "o": "owner"},
-    {"s": 'Sch "x";', "t": "naïve -- not a comment", "r": "wr'iter", "o": "o/*wn*/er"},
-    {"s": "ünï", "t": "password", "r": "login_user", "o": "DROP_CASCADE"},
-]
-
-
-@pytest.mark.parametrize("source", FIX_TEMPLATES)
-@pytest.mark.parametrize("row", FIX_ROWS)
-def test_check_and_classify_of_a_rendered_fix_is_as_parsed_again(
-    source: str, row: dict[str, Any]
-) -> None:
-    remediation._RENDERED.clear()
-    fix = remediation.render(source, row, "r.toml").strip()
-    logins = {"login_user", "wr'iter"}
-    kept = remediation._RENDERED.get(fix)
-    with_kept = _render(lambda: remediation.check_and_classify(fix, "R", login_roles=logins))
-    remediation._RENDERED.clear()
-    parsed = _render(lambda: remediation.check_and_classify(fix, "R", login_roles=logins))
-    assert with_kept == parsed, (source, row)
-    assert (kept is None) == ("--" in fix or "/*" in fix)
-
-
-def test_rendered_fix_cases_reach_both_sides() -> None:
-    """The corpus holds kept fixes, one whose comment makes it parse differently again
-    (an error in the script, as before), and flags that depend on the login roles."""
-    outcomes = []
-    for source in FIX_TEMPLATES:
-        remediation._RENDERED.clear()
-        fix = remediation.render(source, FIX_ROWS[2], "r.toml")
-        kept = fix in remediation._RENDERED
-        outcomes.append(
-            (kept, _render(lambda: remediation.check_and_classify(fix, login_roles={"login_user"})))  # noqa: B023
-        )
-    assert sum(kept for kept, _ in outcomes) >= 7
-    assert any(not kept and result[0] == "RemediationError" for kept, result in outcomes)
-    flags = [f for kept, (k, r) in outcomes if k == "ok" for c in r for f in c.flags]
-    assert {"destructive", "password_removed", "revoke", "grant", "membership"} <= set(flags)
-    remediation._RENDERED.clear()
-
-
-def test_rendered_fixes_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(remediation, "RENDERED_LIMIT", 3)
-    remediation._RENDERED.clear()
-    for i in range(7):
-        remediation.render("GRANT a TO {{ r|ident }};", {"r": f"u{i}"})
-    assert 0 < len(remediation._RENDERED) <= 3 and "GRANT a TO u6;" in remediation._RENDERED
-    remediation._RENDERED.clear()

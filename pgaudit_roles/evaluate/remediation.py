@@ -306,10 +306,7 @@ def render(template: str, row: dict[str, Any], origin: str = "remediation") -> s
         raise RemediationError(f"{origin}: remediation failed to render: {exc}") from exc
     if not text.strip():
         return ""
-    parsed, walk = _checked(text, origin)
-    sql = "\n".join(piece + ";" for piece, _ in parsed)
-    _remember(sql, parsed, walk)
-    return sql
+    return "\n".join(s + ";" for s in check_sql(text, origin))
 
 
 # --- parsing and checking the output -----------------------------------------------
@@ -410,49 +407,14 @@ def check_sql(sql: str, origin: str = "remediation") -> list[str]:
     return [text for text, _ in _checked(sql, origin)[0]]
 
 
-def _checked(
-    sql: str, origin: str, parse: tuple[list[tuple[str, dict[str, Any]]], bool] | None = None
-) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
-    """:func:`check_sql`'s checks of ``sql``, parsed here or already (``parse``, as
-    :func:`_parse_json` gives it); its parse."""
-    parsed, walk = parse or _parse_json(sql, origin)
+def _checked(sql: str, origin: str) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """:func:`check_sql`'s checks of ``sql``; its parse (:func:`_parse_json`)."""
+    parsed, walk = _parse_json(sql, origin)
     if not parsed:
         raise RemediationError(f"{origin}: remediation SQL holds no statement")
     for text, stmt in parsed:
         _check_json_statement(text, stmt, origin, walk=walk)
     return parsed, walk
-
-
-_RENDERED: dict[str, tuple[list[tuple[str, dict[str, Any]]], bool]] = {}
-"""The parse of each fix :func:`render` returned (see :func:`_remember`), by its SQL."""
-RENDERED_LIMIT = 1024
-"""Fixes kept at most (a fix's parse tree is about 6 kB; a large cluster has tens of
-thousands): past it the memo starts again."""
-
-
-def _remember(sql: str, parsed: list[tuple[str, dict[str, Any]]], walk: bool) -> None:
-    """Keep the parse of the text :func:`render` joined into ``sql``, for
-    :func:`check_and_classify` to use instead of parsing ``sql`` again.
-
-    Why: the remediation script checks and classifies every fix of the scan that just
-    rendered and checked it: the second parse cost the SQL report a third of its time
-    (7 of 18 ms on the bench's small preset).
-
-    Why it is the same parse: ``sql`` is the statements' texts, each followed by ``;``,
-    and each text is one whole statement as PostgreSQL's lexer read it (its quotes,
-    quoted names and comments closed, from its first token to just before the ``;`` or
-    the end that ended it). Read again, each text starts from a fresh state after the
-    previous ``;`` and ends at its own ``;``, which the grammar takes as it took the end
-    of the string: the same tokens, so the same statement and text. The trees differ
-    only in their ``location`` fields (offsets into the string parsed), which no check
-    or flag reads. The one exception is a ``--`` comment at the end of a text, which
-    the appended ``;`` would fall into: a fix holding ``--`` (or, to be safe, ``/*``)
-    anywhere is not kept. ``tests/test_render_paths.py`` compares the two."""
-    if "--" in sql or "/*" in sql:
-        return
-    if len(_RENDERED) >= RENDERED_LIMIT:
-        _RENDERED.clear()
-    _RENDERED[sql] = (parsed, walk)
 
 
 def _may_object(raw: str) -> bool:
@@ -703,10 +665,8 @@ def check_and_classify(
 ) -> list[Checked]:
     """:func:`check_sql`, :func:`classify` and :func:`privilege_grantees` of each
     statement, from one parse of ``sql`` (the remediation script checks and orders every
-    statement; parsing each again as pglast's typed nodes cost it twice the check). The
-    parse of a fix :func:`render` produced in this process is the one it made
-    (:func:`_remember`)."""
-    parsed, _ = _checked(sql, origin, _RENDERED.get(sql))
+    statement; parsing each again as pglast's typed nodes cost it twice the check)."""
+    parsed, _ = _checked(sql, origin)
     return [Checked(text, _flags(stmt, login_roles), _grantees(stmt)) for text, stmt in parsed]
 
 
