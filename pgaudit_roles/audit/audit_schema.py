@@ -1235,20 +1235,14 @@ with DuckDB 2.0); from a few thousand rows on the file is faster. Both paths giv
 rows (``tests/test_audit_schema.py`` compares them)."""
 
 
-READ_IN_PLACE: dict[str, str] = {
-    "acl": "privileges",
-    "columns": "privileges",
-    "objects": "schemas_objects",
-}
+READ_IN_PLACE = frozenset({"acl"})
 """Per-database snapshot tables that a large snapshot's load reads from their column files
-where they lie, through a view, instead of copying them into ``internal`` (table -> the one
-load step that reads them, after which the view is dropped). Why: each is read by one
-statement; at the bench's large preset ``acl`` is 18 million rows (the ``privileges``
-insert), ``objects`` 1 million, ``columns`` 429,000, and the copy of ``acl`` cost 2-3 s of
-CPU and DuckDB's compression of it at the next checkpoint about 4 s more, for rows read
-once (bench/RESULTS.md). Small snapshots keep the copy (``is_small``): there it is
-milliseconds, and their load stays as measured. The same rows either way
-(tests/test_audit_compressed.py)."""
+where they lie, through a view, instead of copying them into ``internal``: ``acl`` (18
+million rows at the bench's large preset) is read by one statement, the ``privileges``
+insert. Why: the copy cost 2-3 s of CPU and DuckDB's compression of it at the next
+checkpoint about 4 s more, for rows read once (bench/RESULTS.md). Small snapshots keep the
+copy (``is_small``): there it is milliseconds, and their load stays as measured. The same
+rows either way (tests/test_audit_compressed.py)."""
 
 MAIN_THREAD_STEPS = frozenset({"role_closure", "hba"})
 """Load steps that can spend long in Python (the role closure's search, whose cost grows
@@ -1585,8 +1579,8 @@ class _Loader:
         columns: Sequence[tuple[str, str]],
         files: Mapping[str, Sequence[tuple[int, Table]]],
     ) -> None:
-        """Replace the raw table ``target`` by a view of its column files: the step that
-        reads it reads the files itself, and drops the view after it (:data:`READ_IN_PLACE`). The
+        """Replace the raw table ``target`` by a view of its column files: :meth:`_privileges`
+        reads the files itself, and drops the view after it (:data:`READ_IN_PLACE`). The
         view's rows and types are the ones :meth:`_insert_files` would have inserted.
 
         The files are listed largest first. Why: DuckDB estimates a multi-file reader's
@@ -1620,15 +1614,12 @@ class _Loader:
         self.x(f"CREATE VIEW {target} AS {' UNION ALL '.join(parts)}")
         self.views.add(target)
 
-    def _drop_file_views(self, step: str) -> None:
-        """Drop the views :meth:`_file_view` made of the tables ``step`` reads
-        (:data:`READ_IN_PLACE`): their one reader has run, and the rule sandbox may not
-        read files anyway."""
-        for name, reader in READ_IN_PLACE.items():
-            target = f"internal.db_{name}_raw"
-            if reader == step and target in self.views:
-                self.x(f"DROP VIEW {target}")
-                self.views.discard(target)
+    def _drop_file_view(self, target: str) -> None:
+        """Drop ``target`` if :meth:`_file_view` made it a view of files: its one reader
+        has run, and the rule sandbox may not read files anyway."""
+        if target in self.views:
+            self.x(f"DROP VIEW {target}")
+            self.views.discard(target)
 
     def _insert_unnest(
         self,
@@ -1690,8 +1681,7 @@ class _Loader:
             else:
                 batches.append(((d.oid,), t.rows))
         target = f"internal.db_{name}_raw"
-        in_place = files and not any(rows for _p, rows in batches)  # every row in a file
-        if name in READ_IN_PLACE and in_place and not is_small(self.snap):
+        if name in READ_IN_PLACE and files and not batches and not is_small(self.snap):
             self._file_view(target, cols, files)
             return
         self.insert(target, cols, batches, [("database_oid", "BIGINT")])
@@ -1805,14 +1795,13 @@ class _Loader:
         )
         self.x(_sql("load_schemas"), {"by_app_schemas": bool(pol.app_schemas)})
         self.x(_sql("load_objects"))
-        self._drop_file_views("schemas_objects")
 
     def _acl_objects(self) -> None:
         self.x(_sql("load_acl_objects"))
 
     def _privileges(self) -> None:
         self.x(_sql("load_privileges"))
-        self._drop_file_views("privileges")
+        self._drop_file_view("internal.db_acl_raw")
 
     def _default_privileges(self) -> None:
         self._load("load_default_privileges")
