@@ -11,8 +11,6 @@ import pytest
 from test_audit_schema import SCHEMA, acl, make, member, obj, role
 
 from pgaudit_roles.audit import audit_schema
-from pgaudit_roles.collect import snapshot
-from pgaudit_roles.collect.snapshot import DatabaseSnapshot
 
 
 def _snapshot() -> Any:
@@ -92,73 +90,3 @@ def test_without_the_option_the_default_storage_stays() -> None:
     old = Old()
     assert audit_schema.use_compressed_storage(old) is False  # type: ignore[arg-type]
     assert len(old.sql) == 1
-
-
-def _two_databases() -> Any:
-    """``_snapshot`` and a second, larger database (its ACL file sorts first), with column
-    and PUBLIC grants."""
-    snap = _snapshot()
-    second = make(
-        db={
-            "schemas": [dict(SCHEMA, oid=2300, name="app")],
-            "objects": [
-                obj(3000 + i, "relation", "table", f"u{i}", schema_oid=2300, acl_state="explicit")
-                for i in range(40)
-            ],
-            "columns": [{"table_oid": 3001, "attnum": 2, "name": "b"}],
-            "acl": [
-                *(
-                    acl("relation", 3000 + i, (0, 100, 101, 105)[i % 4], p)
-                    for i in range(40)
-                    for p in ("SELECT", "UPDATE", "DELETE", "REFERENCES")
-                ),
-                acl("column", 3001, 103, "UPDATE", subid=2, grantable=True),
-            ],
-        },
-    ).databases[0]
-    snap.databases.append(
-        DatabaseSnapshot(oid=6, name="db2", status="collected", tables=second.tables)
-    )
-    snap.cluster["databases"] = make(
-        databases=[
-            {"oid": 5, "name": "appdb", "owner_oid": 10},
-            {"oid": 6, "name": "db2", "owner_oid": 10},
-        ]
-    ).cluster["databases"]
-    return snap
-
-
-def test_large_path_reads_the_acl_files_in_place_with_the_same_rows(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A large snapshot's ACL column files are read through a view by the privileges
-    insert (``READ_IN_PLACE``), not copied: the same audit schema as the copy, and the
-    view is gone after the load."""
-    path = tmp_path / "snap.tar"
-    snapshot.save_archive(_two_databases(), path)
-    snap = snapshot.load_archive(path)
-    acl_files = [d.tables["acl"] for d in snap.databases]
-    assert all(t.file is not None for t in acl_files), "the archive's tables are files"
-    copied = audit_schema.new_connection()
-    audit_schema.use_compressed_storage(copied)
-    audit_schema.load(snap, con=copied)  # small: the copy
-    assert copied.execute("SELECT count(*) FROM internal.db_acl_raw").fetchone()[0] > 150
-    views: list[str] = []
-    real = audit_schema._Loader._file_view
-
-    def spy(self: Any, target: str, *args: Any) -> None:
-        views.append(target)
-        real(self, target, *args)
-
-    monkeypatch.setattr(audit_schema._Loader, "_file_view", spy)
-    monkeypatch.setattr(audit_schema, "SMALL_SNAPSHOT_ROWS", -1)
-    large = audit_schema.new_connection()
-    audit_schema.tune_for_size(large, snap)
-    audit_schema.load(snap, con=large)
-    assert views == ["internal.db_acl_raw"]
-    want = _schema(copied)
-    assert len(want["privileges"]) > 150 and any("'column'" in r for r in want["privileges"])
-    assert _schema(large) == want
-    assert not large.execute(
-        "SELECT * FROM duckdb_views() WHERE schema_name = 'internal'"
-    ).fetchall(), "the view of the files is dropped after its one reader"

@@ -1235,15 +1235,6 @@ with DuckDB 2.0); from a few thousand rows on the file is faster. Both paths giv
 rows (``tests/test_audit_schema.py`` compares them)."""
 
 
-READ_IN_PLACE = frozenset({"acl"})
-"""Per-database snapshot tables that a large snapshot's load reads from their column files
-where they lie, through a view, instead of copying them into ``internal``: ``acl`` (18
-million rows at the bench's large preset) is read by one statement, the ``privileges``
-insert. Why: the copy cost 2-3 s of CPU and DuckDB's compression of it at the next
-checkpoint about 4 s more, for rows read once (bench/RESULTS.md). Small snapshots keep the
-copy (``is_small``): there it is milliseconds, and their load stays as measured. The same
-rows either way (tests/test_audit_compressed.py)."""
-
 MAIN_THREAD_STEPS = frozenset({"role_closure", "hba"})
 """Load steps that can spend long in Python (the role closure's search, whose cost grows
 faster than the graph; the analysis of a pg_hba.conf of any length): they run on the
@@ -1313,8 +1304,6 @@ class _Loader:
         that may hold some): a statement that reads rows only from a table not in it is
         skipped (:data:`_DRIVEN_BY`)."""
         self.files = itertools.count(1)
-        self.views: set[str] = set()
-        """Raw tables that are views of their column files (:meth:`_file_view`)."""
         self.plan: build_plan.Plan | None = None
         self.escalation_rows: dict[str, list[tuple[Any, ...]]] | None = None
         """What the escalation_inputs step fetched for the escalation step
@@ -1573,54 +1562,6 @@ class _Loader:
             FROM ({select}) r JOIN (VALUES {mapping}) m(fn, database_oid)
               ON m.fn = r.filename""")  # noqa: S608 - quoted file names and OIDs
 
-    def _file_view(
-        self,
-        target: str,
-        columns: Sequence[tuple[str, str]],
-        files: Mapping[str, Sequence[tuple[int, Table]]],
-    ) -> None:
-        """Replace the raw table ``target`` by a view of its column files: :meth:`_privileges`
-        reads the files itself, and drops the view after it (:data:`READ_IN_PLACE`). The
-        view's rows and types are the ones :meth:`_insert_files` would have inserted.
-
-        The files are listed largest first. Why: DuckDB estimates a multi-file reader's
-        rows as its first file's times the number of files; in the snapshot's order (the
-        bench's large preset: the small ``postgres`` database first, 101,504 for 18 million
-        rows) the ``privileges`` insert built its hash table on the 18 million ACL rows
-        instead of the 1.4 million objects, twice the CPU. One reader per file (estimated
-        right) ran out of memory: the insert kept a buffer per reader."""
-        names = [n for n, _ in columns]
-        types = [ty for _n, ty in columns]
-        cols = ", ".join(f'CAST(r."{n}" AS {ty}) AS "{n}"' for n, ty in columns)
-        parts = []
-        for fmt, tables in files.items():
-            kept = sorted(
-                ((oid, t.file) for oid, t in tables if t.file is not None and not empty_csv(t)),
-                key=lambda f: (-_file_size(f[1]), f[1]),
-            )
-            if not kept:
-                continue
-            mapping = ", ".join(f"({duckdb_literal(path)}, {int(oid)})" for oid, path in kept)
-            select = reader_sql([p for _o, p in kept], names, types, fmt, filename=True)
-            parts.append(
-                f"SELECT CAST(m.database_oid AS BIGINT) AS database_oid, {cols} "  # noqa: S608
-                f"FROM ({select}) r JOIN (VALUES {mapping}) m(fn, database_oid) "
-                "ON m.fn = r.filename"
-            )
-        if not parts:
-            return  # every file empty: the (empty) table stays
-        self.filled.add(target)
-        self.x(f"DROP TABLE {target}")
-        self.x(f"CREATE VIEW {target} AS {' UNION ALL '.join(parts)}")
-        self.views.add(target)
-
-    def _drop_file_view(self, target: str) -> None:
-        """Drop ``target`` if :meth:`_file_view` made it a view of files: its one reader
-        has run, and the rule sandbox may not read files anyway."""
-        if target in self.views:
-            self.x(f"DROP VIEW {target}")
-            self.views.discard(target)
-
     def _insert_unnest(
         self,
         target: str,
@@ -1680,13 +1621,9 @@ class _Loader:
                 files.setdefault(t.file_format, []).append((d.oid, t))
             else:
                 batches.append(((d.oid,), t.rows))
-        target = f"internal.db_{name}_raw"
-        if name in READ_IN_PLACE and files and not batches and not is_small(self.snap):
-            self._file_view(target, cols, files)
-            return
-        self.insert(target, cols, batches, [("database_oid", "BIGINT")])
+        self.insert(f"internal.db_{name}_raw", cols, batches, [("database_oid", "BIGINT")])
         for fmt, tables in files.items():
-            self._insert_files(target, cols, fmt, tables)
+            self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
 
     def _raw_status(self) -> None:
         self.insert(
@@ -1801,7 +1738,6 @@ class _Loader:
 
     def _privileges(self) -> None:
         self.x(_sql("load_privileges"))
-        self._drop_file_view("internal.db_acl_raw")
 
     def _default_privileges(self) -> None:
         self._load("load_default_privileges")
@@ -1907,13 +1843,6 @@ class _Loader:
 def _is_view(name: str) -> bool:
     spec = AUDIT_TABLES.get(name)
     return spec is not None and spec.kind == "view"
-
-
-def _file_size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0  # DuckDB's reader says what is wrong
 
 
 def _coldefs(cols: Sequence[tuple[str, str]]) -> str:
