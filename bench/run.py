@@ -157,8 +157,34 @@ def _collector(spec: dict[str, Any]) -> Callable[..., Any]:
     return lambda spool=None: collect(spec["conninfo"], spool=spool, **kw)
 
 
-def _collect(spec: dict[str, Any]) -> Any:
-    return _collector(spec)()
+def _read_while_starting(
+    read: Callable[..., Any], formats: list[str], needs: tuple[tuple[str, str], ...] = ()
+) -> tuple[Any, Any, Any]:
+    """(snapshot, rules, the evaluation's start or None), as the CLI gets them:
+    ``read(spool)`` in a forked child (`collect.forked.start`, when a core is idle) while
+    this process loads the rules and runs `pipeline.EvaluationStart`. The code of before
+    those (or of ``needs``) loads the rules, then reads here."""
+    load_rules = _need("pgaudit_roles.evaluate.rules", "load_rules")
+    try:
+        begin = _need("pgaudit_roles.collect.forked", "start")
+        prepare = _need("pgaudit_roles.pipeline", "EvaluationStart")
+        for module, attr in needs:
+            _need(module, attr)
+    except NotAvailable:
+        rules = load_rules()
+        return read(), rules, None
+    with begin(read) as pending:
+        rules = load_rules()
+        start = prepare(formats, rules)
+        return pending.finish(start), rules, start
+
+
+def _evaluate(snap: Any, rules: Any, config: Any, start: Any) -> Any:
+    """The evaluation, in the start's connection when there is one."""
+    evaluate = _need("pgaudit_roles.evaluate.engine", "evaluate")
+    if start is not None:
+        return evaluate(snap, rules, config, con=start.take())
+    return evaluate(snap, rules, config)
 
 
 def _write_reports(result: Any, formats: list[str], out_dir: str) -> dict[str, int]:
@@ -182,7 +208,7 @@ def _findings(result: Any) -> dict[str, Any]:
 def _stage_collect(spec: dict[str, Any]) -> dict[str, Any]:
     save = _need("pgaudit_roles.collect.snapshot", "save")
     t0 = time.perf_counter()
-    snap = _collect(spec)
+    snap = _collector(spec)()
     t1 = time.perf_counter()
     rss_collect = _self_rss_mib()
     save(snap, spec["snapshot"])
@@ -201,32 +227,19 @@ def _stage_check(spec: dict[str, Any]) -> dict[str, Any]:
     import pickle
 
     load = _need("pgaudit_roles.collect.snapshot", "load")
-    evaluate = _need("pgaudit_roles.evaluate.engine", "evaluate")
+    _need("pgaudit_roles.evaluate.engine", "evaluate")
     if not os.path.exists(spec["snapshot"]):
         raise NotAvailable("needs the snapshot written by the collect stage")
-    # As `pgaudit-roles check` does with an archive: read in a forked child (when a core is
-    # idle) while this process loads the rules and runs the evaluation's start-up; the code
-    # of before that reads it here, then evaluates.
+    # As `pgaudit-roles check` does with an archive (load(path, spool) came with is_archive)
     config = _config()
-    start = None
     t0 = time.perf_counter()
-    try:
-        begin = _need("pgaudit_roles.collect.forked", "start")
-        prepare = _need("pgaudit_roles.pipeline", "EvaluationStart")
-        _need("pgaudit_roles.collect.snapshot", "is_archive")  # load(path, spool) with it
-    except NotAvailable:
-        rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
-        snap = load(spec["snapshot"])
-    else:
-        with begin(lambda spool=None: load(spec["snapshot"], spool)) as pending:
-            rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
-            start = prepare([], rules)
-            snap = pending.finish(start)
+    snap, rules, start = _read_while_starting(
+        lambda spool=None: load(spec["snapshot"], spool),
+        [],
+        needs=(("pgaudit_roles.collect.snapshot", "is_archive"),),
+    )
     t1 = time.perf_counter()
-    if start is not None:
-        result = evaluate(snap, rules, config, con=start.take())
-    else:
-        result = evaluate(snap, rules, config)
+    result = _evaluate(snap, rules, config, start)
     t2 = time.perf_counter()
     with open(spec["result_pickle"], "wb") as fh:
         pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -258,32 +271,16 @@ def _stage_report(spec: dict[str, Any]) -> dict[str, Any]:
 def _stage_scan(spec: dict[str, Any]) -> dict[str, Any]:
     """collect -> evaluate -> JSON/SARIF/JUnit in one process, no snapshot file: the
     issue's "full scan" through the Python API."""
-    evaluate = _need("pgaudit_roles.evaluate.engine", "evaluate")
+    _need("pgaudit_roles.evaluate.engine", "evaluate")  # before anything runs: not written yet
     _need("pgaudit_roles.reports", "write_reports")
-    # As `pipeline.run_scan` and the CLI do: the collection starts in a forked child as
-    # soon as the configuration is read (`collect.forked.start`, when a core is idle), and
-    # this process loads the rules and runs the evaluation's start-up (DuckDB, the
-    # reporters) meanwhile; the code of before that collects here, then evaluates.
+    # As `pipeline.run_scan` and the CLI do: the collection starts as soon as the
+    # configuration is read, the rules load and DuckDB starts meanwhile.
     config = _config()
-    start = None
     t0 = time.perf_counter()
-    try:
-        begin = _need("pgaudit_roles.collect.forked", "start")
-        prepare = _need("pgaudit_roles.pipeline", "EvaluationStart")
-    except NotAvailable:
-        rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
-        snap = _collect(spec)
-    else:
-        with begin(_collector(spec)) as pending:
-            rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
-            start = prepare(spec["formats"], rules)
-            snap = pending.finish(start)
+    snap, rules, start = _read_while_starting(_collector(spec), spec["formats"])
     t1 = time.perf_counter()
     rss_collect = _self_rss_mib()
-    if start is not None:
-        result = evaluate(snap, rules, config, con=start.take())
-    else:
-        result = evaluate(snap, rules, config)
+    result = _evaluate(snap, rules, config, start)
     t2 = time.perf_counter()
     rss_check = _self_rss_mib()
     files = _write_reports(result, spec["formats"], spec["out_dir"])

@@ -217,17 +217,13 @@ def run_scan(
         start = EvaluationStart(formats, rules)
         try:
             snap = pending.finish(start)
-        except BaseException:
+            if snapshot_out is not None:
+                save(snap, snapshot_out)
+            if progress:
+                progress(f"evaluating {len(rules)} rules")
+            result = evaluate_snapshot(snap, rules, cfg, con=start.take())
+        finally:
             start.close()
-            raise
-    try:
-        if snapshot_out is not None:
-            save(snap, snapshot_out)
-        if progress:
-            progress(f"evaluating {len(rules)} rules")
-        result = evaluate_snapshot(snap, rules, cfg, con=start.take())
-    finally:
-        start.close()
     paths = write_files(result, formats, output_dir or cfg.output_dir, report_options or {})
     return result, paths
 

@@ -226,21 +226,34 @@ def test_also_is_computed_where_the_collection_runs(
     assert pending.also == ("label", os.getpid())
 
 
-CHECK_COUNTING_FORKS = """
-import atexit, os, sys
+FORK_RECORDER = """
+import os, sys
 from pgaudit_roles.collect import forked
-forks = []
+forks = []  # (child pid, whether this process had imported psycopg by then)
 real_fork = os.fork
 def counted():
+    loaded = "psycopg" in sys.modules
     pid = real_fork()
     if pid:
-        forks.append(pid)
+        forks.append((pid, loaded))
     return pid
 forked.os.fork = counted
-atexit.register(lambda: print(f"forks={len(forks)}", file=sys.stderr))
+"""
+"""Prepended to a child interpreter's code: every fork of that process recorded in
+``forks``."""
+
+CLI_NOTING_FORKS = (
+    FORK_RECORDER
+    + """
+import atexit
+atexit.register(lambda: print(
+    f"forks={len(forks)} first-fork psycopg={forks[0][1] if forks else None}",
+    file=sys.stderr,
+))
 from pgaudit_roles.cli import main
 main()
 """
+)
 
 
 def test_check_reads_an_archive_in_a_child_with_the_same_result(tmp_path: Path) -> None:
@@ -275,7 +288,7 @@ def test_check_reads_an_archive_in_a_child_with_the_same_result(tmp_path: Path) 
 
     def check(path: Path, mode: str, out: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-c", CHECK_COUNTING_FORKS, "check", str(path)]
+            [sys.executable, "-c", CLI_NOTING_FORKS, "check", str(path)]
             + ["--format", "json,sarif", "--output-dir", str(out), "--fail-on", "none", "-q"],
             capture_output=True,
             text=True,
@@ -292,12 +305,12 @@ def test_check_reads_an_archive_in_a_child_with_the_same_result(tmp_path: Path) 
     for mode, forks in (("always", 1), ("never", 0)):
         done = check(archive, mode, tmp_path / mode)
         assert done.returncode == 0, done.stderr
-        assert f"forks={forks}" in done.stderr
+        assert f"forks={forks} " in done.stderr
         assert list(tmpdir.iterdir()) == []
         got[mode] = report(tmp_path / mode)
     assert got["always"] == got["never"] and got["always"]["findings"]
     done = check(as_json, "always", tmp_path / "json")
-    assert done.returncode == 0 and "forks=0" in done.stderr, done.stderr
+    assert done.returncode == 0 and "forks=0 " in done.stderr, done.stderr
     assert report(tmp_path / "json")["findings"] == got["never"]["findings"]
 
     data = archive.read_bytes()
@@ -354,18 +367,10 @@ print("\\n".join(sorted(sys.modules)))
 def test_a_forked_collection_is_the_in_process_one(pg: Any, tmp_path: Path) -> None:
     """In a fresh (single-threaded) process: the snapshot a forked child collects is the
     one collected in the process, and the evaluation of both finds the same."""
-    code = """
-import json, os, sys
+    code = (
+        FORK_RECORDER
+        + """
 from pgaudit_roles import pipeline
-from pgaudit_roles.collect import forked
-forks = []
-real_fork = os.fork
-def counted():
-    pid = real_fork()
-    if pid:
-        forks.append(pid)
-    return pid
-forked.os.fork = counted
 cfg = pipeline.Config()
 os.environ["PGAUDIT_ROLES_SECOND_CORE"] = "never"
 here = pipeline.collect_snapshot(sys.argv[1], cfg, meanwhile=lambda: None)
@@ -389,6 +394,7 @@ b = pipeline.evaluate_snapshot(there, rules, cfg, con=start.take())
 assert [f.fingerprint for f in a.findings] == [f.fingerprint for f in b.findings]
 print("same", len(a.findings))
 """
+    )
     hostile = 'fork\'ed "role"\n<script>\u202e'  # crosses the pipe as it is
     quoted = '"' + hostile.replace('"', '""') + '"'
     pg.execute(f"CREATE ROLE {quoted}")
@@ -407,21 +413,6 @@ print("same", len(a.findings))
     assert list(tmp_path.iterdir()) == []  # the spool went with the snapshots
 
 
-SCAN_NOTING_FORKS = """
-import atexit, os, sys
-real_fork = os.fork
-first = []
-def noted():
-    if not first:
-        first.append("psycopg" in sys.modules)
-    return real_fork()
-os.fork = noted
-atexit.register(lambda: first and print(f"first-fork psycopg={first[0]}", file=sys.stderr))
-from pgaudit_roles.cli import main
-main()
-"""
-
-
 @pytest.mark.pg
 def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
     """The CLI end to end with the second core forced and refused
@@ -437,7 +428,7 @@ def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-c",
-                SCAN_NOTING_FORKS,
+                CLI_NOTING_FORKS,
                 "scan",
                 pg.conninfo(),
                 "--format",
