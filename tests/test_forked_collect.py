@@ -256,6 +256,11 @@ main()
 )
 
 
+HOSTILE_OWNER = 'app "owner"\n<script>\u202e'
+"""A superuser role (a finding names it) whose name holds a quote, a newline, markup and a
+bidi control."""
+
+
 def test_check_reads_an_archive_in_a_child_with_the_same_result(tmp_path: Path) -> None:
     """``check`` of an archive snapshot reads it in a forked child when a core is free:
     the same reports as reading it here; a member whose pages are damaged is one line
@@ -270,7 +275,7 @@ def test_check_reads_an_archive_in_a_child_with_the_same_result(tmp_path: Path) 
     from pgaudit_roles.collect.snapshot import save
 
     snap = make(
-        roles=[role(100, "app_owner", superuser=True, login=True), role(200, "app_rw")],
+        roles=[role(100, HOSTILE_OWNER, superuser=True, login=True), role(200, "app_rw")],
         memberships=[member(200, 100)],
         db={
             "objects": [
@@ -309,6 +314,8 @@ def test_check_reads_an_archive_in_a_child_with_the_same_result(tmp_path: Path) 
         assert list(tmpdir.iterdir()) == []
         got[mode] = report(tmp_path / mode)
     assert got["always"] == got["never"] and got["always"]["findings"]
+    # the hostile name crossed the pipe whole (its finding names it)
+    assert any(f.get("role") == HOSTILE_OWNER for f in got["always"]["findings"])
     done = check(as_json, "always", tmp_path / "json")
     assert done.returncode == 0 and "forks=0 " in done.stderr, done.stderr
     assert report(tmp_path / "json")["findings"] == got["never"]["findings"]
