@@ -34,7 +34,8 @@ STEP_FILES: dict[str, list[str]] = {
     "databases": ["load_databases", "load_tablespaces"],
     "schemas_objects": ["load_schemas", "load_objects"],
     "acl_objects": ["load_acl_objects"],
-    "privileges": ["load_privileges"],
+    "object_acls": ["load_acl_keys", "load_acl_texts", "load_object_acls"],
+    "privileges": ["privileges_rows"],
     "default_privileges": ["load_default_privileges", "load_default_privileges_effective"],
     "functions_extensions": ["load_functions", "load_extensions"],
     "rls_code": [
@@ -75,14 +76,22 @@ STEP_FILES: dict[str, list[str]] = {
 """The SQL files each step runs (the macro file runs before every step)."""
 
 _HEAD = re.compile(
-    r"(?is)^\s*(INSERT INTO \S+( BY NAME| BY POSITION)?|CREATE OR REPLACE (TEMP )?(TABLE|VIEW) \S+ AS)"
+    r"(?is)^\s*(INSERT INTO \S+( BY NAME| BY POSITION)?|CREATE (OR REPLACE )?(TEMP )?(TABLE|VIEW) \S+ AS)"
 )
 
 
 def _file_tables(con: Any, name: str) -> set[str]:
-    """The tables a loader SQL file reads, as DuckDB's parser lists them."""
+    """The tables a loader SQL file reads, as DuckDB's parser lists them (each of its
+    statements'; a statement ends with ``;`` at the end of a line)."""
     lines = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").split("\n")
     sql = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+    out: set[str] = set()
+    for statement in re.split(r";\s*\n", sql):
+        out |= _statement_tables(con, statement)
+    return out
+
+
+def _statement_tables(con: Any, sql: str) -> set[str]:
     head = _HEAD.search(sql)
     body = sql[head.end() :] if head else sql
     body = re.sub(r"\$\w+", "NULL", body)  # named parameters: the parser needs values

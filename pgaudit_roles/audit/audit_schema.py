@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..collect.columnfile import duckdb_literal, empty_csv, reader_sql
+from ..collect.columnfile import ACL_ITEMS, ACL_PACKED, duckdb_literal, empty_csv, reader_sql
 from ..collect.coverage import COLUMNS
 from ..collect.coverage import COLUMNS as COVERAGE_COLUMNS
 from ..collect.coverage import rows as coverage_rows
@@ -364,6 +364,50 @@ _TABLES: list[AuditTable] = [
             ("owner_oid", "BIGINT", "Owner OID"),
             ("acl_state", "VARCHAR", "default | explicit"),
             ("is_system", "BOOLEAN", "Built-in or in a system schema"),
+        ],
+    ),
+    _t(
+        "object_acls",
+        "table",
+        """Which explicit ACL each object or column has: one row per object (of every
+       class, shared ones with a NULL database_oid) or column with a stored ACL that is not
+       empty. Objects granted alike share one acl_id, whose items are in acl_items: with
+       them a query reads each distinct ACL once, where privileges repeats it for every
+       object (a million tables granted alike: one ACL, not a million).""",
+        [
+            (
+                "database_oid",
+                "BIGINT",
+                "Database OID; NULL for databases, tablespaces and parameters",
+            ),
+            (
+                "object_class",
+                "VARCHAR",
+                "database | tablespace | parameter | schema | relation | column | function | type | language | large_object | fdw | server",
+            ),
+            ("object_oid", "BIGINT", "OID (columns: the table's OID)"),
+            ("subid", "INTEGER", "Column number for a column's ACL, else 0"),
+            (
+                "acl_id",
+                "BIGINT",
+                "The ACL (acl_items.acl_id); the same snapshot gives the same ids",
+            ),
+        ],
+    ),
+    _t(
+        "acl_items",
+        "table",
+        """The items of each distinct explicit ACL in object_acls: one row per grantee x
+       grantor x privilege. privileges' explicit rows are object_acls joined to these
+       (and to acl_objects for the object's names).""",
+        [
+            ("acl_id", "BIGINT", "The ACL (object_acls.acl_id)"),
+            ("grantee", "VARCHAR", "Grantee role name, or 'PUBLIC'"),
+            ("grantee_oid", "BIGINT", "Grantee OID; 0 = PUBLIC"),
+            ("grantor", "VARCHAR", "Grantor name"),
+            ("grantor_oid", "BIGINT", "Grantor OID"),
+            ("privilege", "VARCHAR", "SQL privilege word"),
+            ("grantable", "BOOLEAN", "WITH GRANT OPTION"),
         ],
     ),
     _t(
@@ -1036,6 +1080,19 @@ machine extra threads also wait for a core. Results are the same either way (ben
 has the profile)."""
 
 
+def privileges_is_view(snapshot: Snapshot) -> bool:
+    """Whether the load makes ``privileges`` a view of ``object_acls`` and ``acl_items``
+    rather than a table of the same rows: above :data:`SMALL_SNAPSHOT_ROWS`.
+
+    Why: a cluster repeats few ACLs over many objects (the bench's large preset: 18 million
+    privileges, 140,000 distinct ACLs), and writing every object's expansion, then
+    compressing it, was most of the load (about 17 of 29 s there); the rules that read
+    privileges filter it, and DuckDB pushes their filters into the join. A small
+    snapshot's table costs less than re-reading the view in each of the rules that use it.
+    The rows are the same either way (tests/test_audit_compressed.py)."""
+    return not is_small(snapshot)
+
+
 def is_small(snapshot: Snapshot) -> bool:
     """Whether ``snapshot`` has at most :data:`SMALL_SNAPSHOT_ROWS` catalog rows."""
     rows = sum(t.size_hint() for d in snapshot.databases for t in d.tables.values())
@@ -1187,6 +1244,16 @@ def _sql(name: str) -> str:
     return "\n".join(lines).removesuffix("\n")
 
 
+_ACL_VALUE = (
+    "STRUCT(grantor_oid BIGINT, grantee_oid BIGINT, privilege VARCHAR, grantable BOOLEAN)[]"
+)
+"""One ACL as a value (``internal.acl_keys``, ``internal.acl_texts``): its items in order."""
+
+ACL_KEY_ROWS = 2_000_000
+"""At most about this many privilege rows go into one statement of ``load_acl_keys.sql``:
+DuckDB keeps an ordered list aggregate's state in memory, and the bench's large preset
+(18 million rows, read from an archive) needed more than the 512 MB cap in one."""
+
 _INTERNAL_TABLES: dict[str, list[tuple[str, str]]] = {
     "db_status": [
         ("oid", "BIGINT"),
@@ -1209,6 +1276,21 @@ _INTERNAL_TABLES: dict[str, list[tuple[str, str]]] = {
         ("is_auditor", "BOOLEAN"),
     ],
     "app_schemas": [("app", "VARCHAR"), ("schema", "VARCHAR")],
+    "db_acl_packed_raw": [
+        ("database_oid", "BIGINT"),
+        ("object_class", "VARCHAR"),
+        ("object_oid", "BIGINT"),
+        ("subid", "INTEGER"),
+        ("items", "VARCHAR"),
+    ],
+    "acl_keys": [
+        ("database_oid", "BIGINT"),
+        ("object_class", "VARCHAR"),
+        ("object_oid", "BIGINT"),
+        ("subid", "INTEGER"),
+        ("acl", _ACL_VALUE),
+    ],
+    "acl_texts": [("items", "VARCHAR"), ("acl", _ACL_VALUE)],
 }
 """Loader tables in ``internal`` filled from Python (besides the raw snapshot tables)."""
 
@@ -1244,6 +1326,11 @@ interrupted through its connection."""
 
 _SCHEMA_DDL = ("DROP SCHEMA IF EXISTS internal CASCADE", "CREATE SCHEMA internal")
 
+_PACKED_ACL = "internal.db_acl_packed_raw"
+"""Where the collector's packed ACL rows are read to (``columnfile.ACL_ITEMS`` files); the
+raw acl task writes it with ``internal.db_acl_raw``, which gets the ACLs of every other
+source one row per privilege."""
+
 _AUDIT_TABLES_CREATED = "(audit tables created)"
 """What the load's first task on two connections writes and every task but the raw ones
 reads (``_Loader._audit_tables_task``): not a table, the mark that they exist."""
@@ -1257,7 +1344,8 @@ STEP_COSTS: dict[str, float] = {
     "databases": 5,
     "schemas_objects": 14,
     "acl_objects": 7,
-    "privileges": 39,
+    "object_acls": 12,
+    "privileges": 30,
     "default_privileges": 31,
     "functions_extensions": 8,
     "settings": 7,
@@ -1308,6 +1396,9 @@ class _Loader:
         self.escalation_rows: dict[str, list[tuple[Any, ...]]] | None = None
         """What the escalation_inputs step fetched for the escalation step
         (``escalation.prefetch``)."""
+        self.privileges_view = privileges_is_view(snapshot)
+        """``privileges`` is a view of object_acls and acl_items, not a table (see
+        :func:`privileges_is_view`)."""
 
     @property
     def con(self) -> Any:
@@ -1317,6 +1408,10 @@ class _Loader:
 
     def use(self, con: Any) -> None:
         self._local.con = con
+
+    def is_view(self, name: str) -> bool:
+        """Whether this load makes audit table ``name`` a view."""
+        return _is_view(name) or (name == "privileges" and self.privileges_view)
 
     def builds(self, table: str) -> bool:
         """Whether this load creates ``table`` (an audit name or ``internal.<name>``)."""
@@ -1363,6 +1458,7 @@ class _Loader:
             "databases": self._databases,
             "schemas_objects": self._schemas_objects,
             "acl_objects": self._acl_objects,
+            "object_acls": self._object_acls,
             "privileges": self._privileges,
             "default_privileges": self._default_privileges,
             "functions_extensions": self._functions_extensions,
@@ -1448,7 +1544,7 @@ class _Loader:
         up_front = set(self._creates())
         views: dict[str, tuple[str, ...]] = {}
         for task in tasks:
-            if task.writes and all(_is_view(t) for t in task.writes):
+            if task.writes and all(self.is_view(t) for t in task.writes):
                 views.update(dict.fromkeys(task.writes, task.reads))
 
         def filled_first(reads: Sequence[str], seen: frozenset[str]) -> list[str]:
@@ -1483,7 +1579,7 @@ class _Loader:
         out = {
             t.name: create_ddl(t)
             for t in AUDIT_TABLES.values()
-            if t.kind == "table" and self.builds(t.name)
+            if t.kind == "table" and self.builds(t.name) and not self.is_view(t.name)
         }
         for name, spec in internal.items():
             if self.builds(f"internal.{name}"):
@@ -1597,7 +1693,13 @@ class _Loader:
             out.append((f"internal.db_{name}_raw", fn, rows))
         out.append(("internal.db_status", self._raw_status, len(self.snap.databases)))
         return [
-            load_schedule.Task(f"raw {table}", (table,), (), fn, cost=1 + rows / RAW_ROWS_PER_MS)
+            load_schedule.Task(
+                f"raw {table}",
+                (table, _PACKED_ACL) if table == "internal.db_acl_raw" else (table,),
+                (),
+                fn,
+                cost=1 + rows / RAW_ROWS_PER_MS,
+            )
             for table, fn, rows in out
             if self.builds(table)
         ]
@@ -1623,7 +1725,13 @@ class _Loader:
                 batches.append(((d.oid,), t.rows))
         self.insert(f"internal.db_{name}_raw", cols, batches, [("database_oid", "BIGINT")])
         for fmt, tables in files.items():
-            self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
+            if fmt == ACL_ITEMS:
+                # the collector's packed rows stay packed: each distinct ACL is expanded
+                # once (load_acl_texts.sql), not every object's
+                packed = _INTERNAL_TABLES["db_acl_packed_raw"][1:]
+                self._insert_files(_PACKED_ACL, packed, ACL_PACKED, tables)
+            else:
+                self._insert_files(f"internal.db_{name}_raw", cols, fmt, tables)
 
     def _raw_status(self) -> None:
         self.insert(
@@ -1736,8 +1844,49 @@ class _Loader:
     def _acl_objects(self) -> None:
         self.x(_sql("load_acl_objects"))
 
+    def _object_acls(self) -> None:
+        """Each distinct explicit ACL once (acl_items) and which one each object or column
+        has (object_acls): from the collector's packed rows and from the rows read one per
+        privilege, into the same values (see the SQL files). A statement whose source got
+        no row is not run (as :data:`_DRIVEN_BY`)."""
+        if "internal.db_acl_raw" in self.filled:
+            for databases in self._acl_key_batches():
+                self.x(_sql("load_acl_keys"), {"databases": databases})
+        if "internal.shared_acl_raw" in self.filled:
+            self.x(_sql("load_acl_keys_shared"))
+        if _PACKED_ACL in self.filled:
+            self.x(_sql("load_acl_texts"))
+        self.x(_sql("load_object_acls"))
+
+    def _acl_key_batches(self) -> list[list[int] | None]:
+        """The databases of each ``load_acl_keys.sql`` statement: all at once (None) up to
+        :data:`ACL_KEY_ROWS` privilege rows, else groups of whole databases of about that
+        many (the rows of a database's packed files are not in ``internal.db_acl_raw``)."""
+        sizes = [
+            (d.oid, d.table("acl").size_hint())
+            for d in self.snap.databases
+            if d.status == "collected"
+        ]
+        if sum(n for _oid, n in sizes) <= ACL_KEY_ROWS:
+            return [None]
+        out: list[list[int] | None] = []
+        batch: list[int] = []
+        rows = 0
+        for oid, n in sizes:
+            if batch and rows + n > ACL_KEY_ROWS:
+                out.append(batch)
+                batch, rows = [], 0
+            batch.append(int(oid))
+            rows += n
+        if batch:
+            out.append(batch)
+        return out
+
     def _privileges(self) -> None:
-        self.x(_sql("load_privileges"))
+        if self.privileges_view:
+            self.x(f"CREATE OR REPLACE VIEW privileges AS\n{_sql('privileges_rows')}")
+        else:
+            self.x(f"INSERT INTO privileges BY NAME\n{_sql('privileges_rows')}")
 
     def _default_privileges(self) -> None:
         self._load("load_default_privileges")

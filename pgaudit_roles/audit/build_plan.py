@@ -33,6 +33,7 @@ class Step:
 RAW_TABLES: tuple[str, ...] = (
     *(f"internal.{t}_raw" for t in CLUSTER_TABLES),
     *(f"internal.db_{t}_raw" for t in DATABASE_TABLES),
+    "internal.db_acl_packed_raw",
     "internal.db_status",
 )
 """The snapshot's tables as the loader's first step inserts them (each only if needed)."""
@@ -80,14 +81,23 @@ STEPS: tuple[Step, ...] = (
         ("databases", "internal.shared_acl_raw", "objects", "schemas", "tablespaces"),
     ),
     Step(
+        "object_acls",
+        ("object_acls", "acl_items", "internal.acl_keys", "internal.acl_texts", "internal.acl_ids"),
+        (
+            "internal.db_acl_raw",
+            "internal.db_acl_packed_raw",
+            "internal.shared_acl_raw",
+            _ROLES,
+        ),
+    ),
+    Step(
         "privileges",
         ("privileges",),
         (
+            "object_acls",
             "acl_objects",
-            "internal.db_acl_raw",
+            "acl_items",
             "internal.db_columns_raw",
-            _ROLES,
-            "internal.shared_acl_raw",
             "privilege_types",
         ),
     ),

@@ -36,6 +36,11 @@ ACL_WIRE: list[tuple[str, str, str]] = [
 ACL_COLUMNS = "csv-acl-columns"
 """The ``columns`` table read from the acl transfer: its column rows carry the name."""
 
+ACL_PACKED = "csv-acl-packed"
+"""The acl transfer read as it is, one row per object or column with its packed ``items``:
+how the audit schema reads it (``audit_schema._Loader``), which expands each distinct ACL
+once instead of every object's (``object_acls``, ``acl_items``)."""
+
 
 def duckdb_literal(value: str) -> str:
     """A DuckDB string literal (quotes doubled); DuckDB has no backslash escapes."""
@@ -73,9 +78,11 @@ def reader_sql(
             f"CAST(CAST({n} AS JSON) AS {t}) AS {n}" if t.endswith("[]") else n
             for n, t in zip(names, types, strict=True)
         ]
-    elif file_format in (ACL_ITEMS, ACL_COLUMNS):
+    elif file_format in (ACL_ITEMS, ACL_COLUMNS, ACL_PACKED):
         csv = _read_csv(file_list, [(c, t) for c, t, _d in ACL_WIRE], filename)
-        if file_format == ACL_COLUMNS:
+        if file_format == ACL_PACKED:
+            source, derived = csv, {}
+        elif file_format == ACL_COLUMNS:
             source = f"(SELECT * FROM {csv} WHERE object_class = 'column')"  # noqa: S608
             derived = {"table_oid": "object_oid", "attnum": "subid"}
         else:
