@@ -116,6 +116,15 @@ def _need(module: str, attr: str) -> Any:
     return fn
 
 
+def _exists(module: str) -> None:
+    """:func:`_need` for a module the stage imports later: found, not imported (a live
+    scan forks its collection before the evaluation's modules are imported)."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise NotAvailable(f"module {module} does not exist yet")
+
+
 def _self_rss_mib() -> float:
     import resource
 
@@ -164,17 +173,16 @@ def _read_while_starting(
     ``read(spool)`` in a forked child (`collect.forked.start`, when a core is idle) while
     this process loads the rules and runs `pipeline.EvaluationStart`. The code of before
     those (or of ``needs``) loads the rules, then reads here."""
-    load_rules = _need("pgaudit_roles.evaluate.rules", "load_rules")
     try:
         begin = _need("pgaudit_roles.collect.forked", "start")
         prepare = _need("pgaudit_roles.pipeline", "EvaluationStart")
         for module, attr in needs:
             _need(module, attr)
     except NotAvailable:
-        rules = load_rules()
+        rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
         return read(), rules, None
-    with begin(read) as pending:
-        rules = load_rules()
+    with begin(read) as pending:  # the rules' modules are imported after the fork, as in the CLI
+        rules = _need("pgaudit_roles.evaluate.rules", "load_rules")()
         start = prepare(formats, rules)
         return pending.finish(start), rules, start
 
@@ -271,8 +279,8 @@ def _stage_report(spec: dict[str, Any]) -> dict[str, Any]:
 def _stage_scan(spec: dict[str, Any]) -> dict[str, Any]:
     """collect -> evaluate -> JSON/SARIF/JUnit in one process, no snapshot file: the
     issue's "full scan" through the Python API."""
-    _need("pgaudit_roles.evaluate.engine", "evaluate")  # before anything runs: not written yet
-    _need("pgaudit_roles.reports", "write_reports")
+    for module in ("pgaudit_roles.evaluate.engine", "pgaudit_roles.reports"):
+        _exists(module)  # before anything runs: not written yet (not imported: see below)
     # As `pipeline.run_scan` and the CLI do: the collection starts as soon as the
     # configuration is read, the rules load and DuckDB starts meanwhile.
     config = _config()

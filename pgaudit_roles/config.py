@@ -21,8 +21,7 @@ from typing import Any
 
 from .audit.naming import NamingPolicy
 from .core.errors import ConfigError
-from .core.model import SEVERITIES, Rule
-from .evaluate.rules import resolve_ids
+from .core.model import SEVERITIES, Rule, resolve_ids
 from .history.store import parse_retention
 from .reports.registry import FORMATS, inventory_needs
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .audit import audit_schema
 from .collect import forked
 from .collect.collector import DEFAULT_JOBS, collect
 from .collect.connect import ConnectSettings
@@ -22,13 +21,12 @@ from .collect.snapshot import save
 from .config import Config
 from .core import signals
 from .core.errors import UsageError
-from .evaluate import baseline as baseline_mod
-from .evaluate import rule_queries, template_preload
-from .evaluate import waivers as waivers_mod
-from .evaluate.engine import evaluate
-from .evaluate.rules import load_rules, resolve_ids
-from .reports import write_reports
-from .reports.registry import modules as report_modules
+
+# The evaluation's modules (the audit schema, the engine, the rules, the reporters: with
+# DuckDB's, about 40 ms of imports) are imported where they are used, not here: a live
+# scan imports this module, reads its configuration and forks the collection
+# (:func:`start_collection`) first, so the child starts connecting while this process
+# imports them (tests/test_pipeline_imports.py).
 
 if TYPE_CHECKING:
     from .collect.snapshot import Snapshot
@@ -124,6 +122,8 @@ class EvaluationStart:
     ``tests/test_report_modules.py``)."""
 
     def __init__(self, formats: Sequence[str], rules: Sequence[Rule] = ()) -> None:
+        from .reports.registry import modules as report_modules
+
         self.modules = [*self.EVALUATION_MODULES, *report_modules(file_formats(formats))]
         self.queries = [r.query for r in rules if r.on_snapshot]
         self.con: Any = None
@@ -132,6 +132,9 @@ class EvaluationStart:
         import importlib
 
         with contextlib.suppress(Exception):
+            from .audit import audit_schema
+            from .evaluate import rule_queries
+
             self.con = audit_schema.new_connection()
             for query in self.queries:  # parsed once per process (rule_queries.parsed)
                 rule_queries.parsed(self.con, query)
@@ -141,6 +144,8 @@ class EvaluationStart:
                 importlib.import_module(name)
         if self.queries:  # the templates the rule phase renders, and PostgreSQL's parser
             with contextlib.suppress(Exception):
+                from .evaluate import template_preload
+
                 template_preload.preload()
 
     def take(self) -> Any:
@@ -170,9 +175,14 @@ def evaluate_snapshot(
     The waivers and baseline files are read before the evaluation: a damaged one is the
     same one-line exit 2 either way, and reporting it first costs no evaluation."""
 
+    from .evaluate import baseline as baseline_mod
+    from .evaluate import engine
+    from .evaluate import waivers as waivers_mod
+    from .evaluate.rules import resolve_ids
+
     loaded = waivers_mod.load(cfg.waivers) if cfg.waivers is not None else None
     base = baseline_mod.load(cfg.baseline) if cfg.baseline is not None else None
-    result = evaluate(snap, rules, cfg, inventory=inventory, con=con)
+    result = engine.evaluate(snap, rules, cfg, inventory=inventory, con=con)
     if loaded is not None:
         waivers_mod.apply(result.findings, loaded, resolve_ids(rules))
         result.meta["waivers_file"] = str(cfg.waivers)
@@ -186,6 +196,8 @@ def evaluate_snapshot(
 
 
 def load_rules_for(cfg: Config) -> list[Rule]:
+    from .evaluate.rules import load_rules
+
     rules = load_rules(cfg.rules_dirs)
     cfg.resolve_rules(rules)
     return rules
@@ -263,4 +275,6 @@ def write_files(
     wanted = file_formats(formats, text_file=text_file)
     if not wanted:
         return {}
+    from .reports import write_reports
+
     return write_reports(result, wanted, output_dir, **options)

@@ -229,13 +229,16 @@ def test_also_is_computed_where_the_collection_runs(
 FORK_RECORDER = """
 import os, sys
 from pgaudit_roles.collect import forked
-forks = []  # (child pid, whether this process had imported psycopg by then)
+forks = []  # (child pid, whether this process had imported psycopg by then, and the
+# evaluation's modules)
+EVALUATION = ("duckdb", "pgaudit_roles.audit.audit_schema", "pgaudit_roles.evaluate.engine")
 real_fork = os.fork
 def counted():
     loaded = "psycopg" in sys.modules
+    evaluation = any(m in sys.modules for m in EVALUATION)
     pid = real_fork()
     if pid:
-        forks.append((pid, loaded))
+        forks.append((pid, loaded, evaluation))
     return pid
 forked.os.fork = counted
 """
@@ -247,7 +250,8 @@ CLI_NOTING_FORKS = (
     + """
 import atexit
 atexit.register(lambda: print(
-    f"forks={len(forks)} first-fork psycopg={forks[0][1] if forks else None}",
+    f"forks={len(forks)} first-fork psycopg={forks[0][1] if forks else None}"
+    f" evaluation={forks[0][2] if forks else None}",
     file=sys.stderr,
 ))
 from pgaudit_roles.cli import main
@@ -450,8 +454,10 @@ def test_scan_with_the_collection_forked(pg: Any, tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert list(tmpdir.iterdir()) == []
-        # forked: the collection's child first, before this process needed psycopg
-        assert ("first-fork psycopg=False" in done.stderr) is fork, done.stderr
+        # forked: the collection's child first, before this process needed psycopg, and
+        # before it imported the evaluation's modules (DuckDB, the audit schema, the
+        # engine: imported while the child collects, pipeline.start_collection)
+        assert ("first-fork psycopg=False evaluation=False" in done.stderr) is fork, done.stderr
         outs[fork] = out
     assert sorted(p.name for p in outs[True].iterdir()) == sorted(
         p.name for p in outs[False].iterdir()

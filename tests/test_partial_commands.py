@@ -281,7 +281,7 @@ def test_diff_of_one_file_twice_evaluates_once_and_says_the_same(
         calls.append(a[0])
         return real(*a, **k)
 
-    monkeypatch.setattr("pgaudit_roles.pipeline.evaluate", counting)
+    monkeypatch.setattr("pgaudit_roles.evaluate.engine.evaluate", counting)
     outs = []
     for other in (path, copy):
         calls.clear()

@@ -17,9 +17,6 @@ import click
 
 from ..config import load_config
 from ..core.errors import EXIT_FINDINGS, EXIT_OK, ConfigError, UsageError
-from ..evaluate.baseline import create_command
-from ..evaluate.frameworks import load_framework
-from ..history import record, run_from_result
 from ..pipeline import (
     EvaluationStart,
     evaluate_snapshot,
@@ -29,10 +26,7 @@ from ..pipeline import (
 )
 from ..reports import parse_formats, write_format
 from ..reports.common import printable, scrub
-from ..reports.prometheus_report import default_target
 from ..reports.registry import MACHINE_FORMATS, format_help
-from ..reports.text_report import echo_summary
-from ..twin.verify import unverified, verify_remediation
 from ._args import FAIL_ON as FAIL_ON  # re-exported: commands import it from here
 from ._args import (
     baseline_option,
@@ -138,6 +132,8 @@ class Offline:
 
 def _rules(cfg: Any) -> Any:
     """The rules ``cfg`` names, its framework checked against them (exit 2 if unknown)."""
+    from ..evaluate.frameworks import load_framework
+
     rules = load_rules_for(cfg)
     if cfg.framework:
         load_framework(cfg.framework, rules)
@@ -147,6 +143,8 @@ def _rules(cfg: Any) -> Any:
 def _missing_baseline(cfg: Any, opts: dict[str, Any], source: str | None) -> None:
     """One line naming the missing file and the exact command that creates it."""
     import shlex
+
+    from ..evaluate.baseline import create_command
 
     src = shlex.quote(scrub(source)) if source is not None else "SNAPSHOT_OR_DSN"
     given = opts.get("baseline") or cfg.baseline  # as the user wrote it, when on the command line
@@ -170,6 +168,8 @@ def _verification(
     progress: Callable[[str], None],
 ) -> Any:
     """The twin's proof of the SQL script (pgaudit_roles.twin.verify), or why there is none."""
+    from ..twin.verify import unverified, verify_remediation
+
     level = opts["remediation_level"]
     if opts.get("verify") is False:
         return unverified(level, "--no-verify was given")
@@ -190,6 +190,7 @@ def _verification(
 def target_name(cfg: Any, meta: dict[str, Any], label: str) -> str:
     """The name a run is recorded and labelled under: ``--target-name``/``target_name``,
     else the cluster's ``host:port`` from the snapshot, else ``label``."""
+    from ..reports.prometheus_report import default_target
 
     return str(cfg.target_name or scrub(default_target(meta) or label))
 
@@ -202,6 +203,8 @@ def _record_history(result: Any, cfg: Any, seconds: float, began: dt.datetime) -
     microsecond: ``collected_at`` has whole seconds, and two scans within one second would
     tie and be listed in either order. A snapshot read from a file (``check``) keeps the
     time it was collected."""
+    from ..history import record, run_from_result
+
     collected = str(result.meta.get("collected_at") or "")
     try:
         fresh = dt.datetime.fromisoformat(collected) >= began.replace(microsecond=0)
@@ -315,6 +318,8 @@ def run(
         paths = write_files(
             result, cfg.formats, cfg.output_dir, options, text_file="output_dir" in cfg.sources
         )
+    from ..reports.text_report import echo_summary
+
     summary_to = sys.stderr if to_stdout else sys.stdout
     if not quiet:
         echo_summary(result, paths, file=summary_to)

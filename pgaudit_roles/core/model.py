@@ -7,6 +7,7 @@ reporters. Nothing here imports a heavy library.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,20 @@ class Rule:
     def on_snapshot(self) -> bool:
         """The engine evaluates it: a ``query`` rule (not lint's, not a command's own)."""
         return self.check is None and self.reported_by is None
+
+
+def resolve_ids(rules: Iterable[Rule]) -> dict[str, str]:
+    """Map every id and alias to the current rule id (aliases resolve to their rule).
+
+    Here, with :class:`Rule`, not in ``evaluate.rules``: the configuration checks its rule
+    ids with it, and a live scan reads its configuration before it forks the collection,
+    without the rule loader's modules (``tests/test_pipeline_imports.py``)."""
+    out: dict[str, str] = {}
+    for r in rules:
+        out[r.id] = r.id
+        for a in r.aliases:
+            out[a] = r.id
+    return out
 
 
 def fingerprint(

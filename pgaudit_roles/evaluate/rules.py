@@ -29,6 +29,7 @@ from ..collect.snapshot import SOURCES, Snapshot
 from ..core import resources, usercache
 from ..core.errors import RuleError
 from ..core.model import FIX_SAFETY, SEVERITIES, Reference, Rule
+from ..core.model import resolve_ids as resolve_ids  # re-exported: it lives with Rule
 from . import remediation, rule_dir_cache, validated_rules
 from .messages import template_env
 from .statement_checks import CHECKS
@@ -432,16 +433,6 @@ def check_unique(rules: Iterable[Rule]) -> None:
                     " (rule ids and aliases are never reused)"
                 )
             seen[name] = r
-
-
-def resolve_ids(rules: Iterable[Rule]) -> dict[str, str]:
-    """Map every id and alias to the current rule id (aliases resolve to their rule)."""
-    out: dict[str, str] = {}
-    for r in rules:
-        out[r.id] = r.id
-        for a in r.aliases:
-            out[a] = r.id
-    return out
 
 
 def find_rule(rules: Iterable[Rule], name: str) -> Rule | None:
