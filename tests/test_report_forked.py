@@ -69,6 +69,25 @@ def test_the_same_files_with_and_without_the_child(
     assert not [p for p in (tmp_path / "forked").iterdir() if p.name.endswith(".tmp")]
 
 
+def test_two_children_for_many_findings_and_the_same_files(
+    tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above its number of findings the SQL script renders in a second child; below it,
+    here: the same bytes every way."""
+    result = full_result()
+    formats = [*FORMATS, "sql"]
+    write_reports(result, formats, tmp_path / "one")
+    assert len(children) == 1  # the page; the script is under its threshold
+    monkeypatch.setitem(forked_render.FORKED_FORMATS, "sql", len(result.findings))
+    write_reports(result, formats, tmp_path / "two")
+    assert len(children) == 3 and all(reaped(p) for p in children)
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
+    write_reports(result, formats, tmp_path / "here")
+    assert len(children) == 3
+    assert files(tmp_path / "one") == files(tmp_path / "two") == files(tmp_path / "here")
+    assert not [p for p in (tmp_path / "two").iterdir() if p.name.endswith(".tmp")]
+
+
 def test_not_for_one_file_or_with_other_threads(
     tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -127,30 +127,31 @@ def write_reports(
     try:
         with contextlib.ExitStack() as stack:
             syncs: list[_BackgroundSync] = []
-            child: forked_render.Child | None = None
-            in_child: Path | None = None
+            children: dict[Path, forked_render.Child] = {}
+            findings = len(result.findings)
             try:
-                # the costliest format first, in a child process when a core is idle
+                # the costliest formats first, in child processes when a core is idle
+                # (all forked before the first fsync thread starts: see may_fork)
                 for key, path, render_fn in jobs:
-                    if child is None and forked_render.possible(key, len(jobs)):
+                    if forked_render.possible(key, len(jobs) - len(children), findings):
                         current = path
                         fh = stack.enter_context(atomic_writer(path, sync=False))
-                        child = forked_render.Child(functools.partial(render_fn, ctx), fh)
-                        in_child = path
+                        render = functools.partial(render_fn, ctx)
+                        children[path] = forked_render.Child(render, fh)
                 for _key, path, render_fn in jobs:
-                    if child is not None and path == in_child:
+                    if path in children:
                         continue
                     current = path
                     fh = stack.enter_context(atomic_writer(path, sync=False))
                     render_fn(ctx, fh)
                     fh.flush()
                     syncs.append(_BackgroundSync(fh))
-                if child is not None:
-                    current = in_child
-                    done, child = child, None
+                while children:
+                    current = next(iter(children))
+                    done = children.pop(current)
                     done.finish()  # synced by the child, or rendered and synced here
             except BaseException:
-                if child is not None:
+                for child in children.values():
                     child.stop()
                 raise
             finally:  # before any file is closed or renamed
