@@ -387,6 +387,7 @@ _TABLES: list[AuditTable] = [
             ),
             ("object_oid", "BIGINT", "OID (columns: the table's OID)"),
             ("subid", "INTEGER", "Column number for a column's ACL, else 0"),
+            ("column_name", "VARCHAR", "Column name for a column's ACL, else NULL"),
             (
                 "acl_id",
                 "BIGINT",

@@ -8,13 +8,17 @@ CREATE TABLE internal.acl_ids AS
 SELECT acl, CAST(row_number() OVER (ORDER BY acl) AS BIGINT) AS acl_id
 FROM (SELECT acl FROM internal.acl_texts UNION SELECT acl FROM internal.acl_keys);
 INSERT INTO object_acls BY NAME
-SELECT p.database_oid, p.object_class, p.object_oid, p.subid, i.acl_id
-FROM internal.db_acl_packed_raw p
-JOIN internal.acl_texts t ON t.items = p.items
-JOIN internal.acl_ids i ON i.acl = t.acl
-UNION ALL
-SELECT k.database_oid, k.object_class, k.object_oid, k.subid, i.acl_id
-FROM internal.acl_keys k JOIN internal.acl_ids i ON i.acl = k.acl;
+SELECT k.database_oid, k.object_class, k.object_oid, k.subid, c.name AS column_name, k.acl_id
+FROM (SELECT p.database_oid, p.object_class, p.object_oid, p.subid, i.acl_id
+      FROM internal.db_acl_packed_raw p
+      JOIN internal.acl_texts t ON t.items = p.items
+      JOIN internal.acl_ids i ON i.acl = t.acl
+      UNION ALL
+      SELECT k.database_oid, k.object_class, k.object_oid, k.subid, i.acl_id
+      FROM internal.acl_keys k JOIN internal.acl_ids i ON i.acl = k.acl) k
+LEFT JOIN internal.db_columns_raw c
+  ON k.object_class = 'column' AND c.database_oid = k.database_oid
+ AND c.table_oid = k.object_oid AND c.attnum = k.subid;
 INSERT INTO acl_items BY NAME
 SELECT x.acl_id, CASE WHEN x.grantee_oid = 0 THEN 'PUBLIC' ELSE g.name END AS grantee,
        x.grantee_oid, gr.name AS grantor, x.grantor_oid, x.privilege, x.grantable

@@ -4,7 +4,7 @@
 -- columns and of shared objects (object_acls joined to acl_items), and the built-in
 -- defaults of objects whose ACL is NULL.
 SELECT o.database, o.database_oid, s.object_class, o.object_oid, s.subid, o.schema,
-       o.object_name, o.identity, c.name AS column_name, o.kind, o.owner, o.owner_oid,
+       o.object_name, o.identity, s.column_name, o.kind, o.owner, o.owner_oid,
        i.grantee, i.grantee_oid, i.grantor, i.grantor_oid, i.privilege, i.grantable,
        'explicit' AS source, o.is_system
 FROM object_acls s
@@ -13,9 +13,6 @@ JOIN acl_objects o
  AND o.object_class = CASE WHEN s.object_class = 'column' THEN 'relation'
                            ELSE s.object_class END
 JOIN acl_items i ON i.acl_id = s.acl_id
-LEFT JOIN internal.db_columns_raw c
-  ON s.object_class = 'column' AND c.database_oid = s.database_oid
- AND c.table_oid = s.object_oid AND c.attnum = s.subid
 UNION ALL
 SELECT o.database, o.database_oid, s.object_class, o.object_oid, 0 AS subid, o.schema,
        o.object_name, o.identity, NULL AS column_name, o.kind, o.owner, o.owner_oid,
