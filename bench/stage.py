@@ -118,18 +118,27 @@ def _read_while_starting(
         return pending.finish(start), rules, start
 
 
-def _evaluate(snap: Any, rules: Any, config: Any, start: Any) -> Any:
-    """The evaluation, in the start's connection when there is one."""
+def _evaluate(snap: Any, rules: Any, config: Any, start: Any, *, keep_open: bool = False) -> Any:
+    """The evaluation, in the start's connection when there is one; ``keep_open``: the
+    start's connection stays open, for the caller to close (``start.close()``) while the
+    reports' child renders, as the CLI and ``pipeline.run_scan`` do."""
     evaluate = _need("pgaudit_roles.evaluate.engine", "evaluate")
+    if start is not None and keep_open:
+        return evaluate(snap, rules, config, con=start.con, keep_open=True)
     if start is not None:
         return evaluate(snap, rules, config, con=start.take())
     return evaluate(snap, rules, config)
 
 
-def _write_reports(result: Any, formats: list[str], out_dir: str) -> dict[str, int]:
+def _write_reports(
+    result: Any, formats: list[str], out_dir: str, meanwhile: Callable[[], None] | None = None
+) -> dict[str, int]:
     write_reports = _need("pgaudit_roles.reports", "write_reports")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    write_reports(result, formats, Path(out_dir))
+    if meanwhile is not None:
+        write_reports(result, formats, Path(out_dir), meanwhile=meanwhile)
+    else:
+        write_reports(result, formats, Path(out_dir))
     return {p.name: p.stat().st_size for p in sorted(Path(out_dir).iterdir()) if p.is_file()}
 
 
@@ -219,10 +228,16 @@ def _stage_scan(spec: dict[str, Any]) -> dict[str, Any]:
     snap, rules, start = _read_while_starting(_collector(spec), spec["formats"])
     t1 = time.perf_counter()
     rss_collect = _self_rss_mib()
-    result = _evaluate(snap, rules, config, start)
-    t2 = time.perf_counter()
-    rss_check = _self_rss_mib()
-    files = _write_reports(result, spec["formats"], spec["out_dir"])
+    try:
+        result = _evaluate(snap, rules, config, start, keep_open=True)
+        t2 = time.perf_counter()
+        rss_check = _self_rss_mib()
+        files = _write_reports(
+            result, spec["formats"], spec["out_dir"], start.close if start is not None else None
+        )
+    finally:
+        if start is not None:
+            start.close()
     t3 = time.perf_counter()
     return {
         "collect_s": t1 - t0,

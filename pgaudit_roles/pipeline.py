@@ -164,13 +164,21 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def evaluate_snapshot(
-    snap: Snapshot, rules: Sequence[Rule], cfg: Config, *, inventory: bool = True, con: Any = None
+    snap: Snapshot,
+    rules: Sequence[Rule],
+    cfg: Config,
+    *,
+    inventory: bool = True,
+    con: Any = None,
+    keep_open: bool = False,
 ) -> ScanResult:
     """Evaluate, then mark waived findings and compare with the baseline named by ``cfg``.
 
     ``inventory=False`` for a caller that reads only the findings (the twin's re-evaluation,
     a diff of two snapshots, a baseline): the audit schema then holds only what the rules
-    read (``engine.evaluate``). ``con``: an :class:`EvaluationStart`'s connection.
+    read (``engine.evaluate``). ``con``: an :class:`EvaluationStart`'s connection, closed
+    by the evaluation unless ``keep_open`` (then by the caller, ``EvaluationStart.close``:
+    a live scan does it while the reports' child renders, :func:`write_files`).
 
     The waivers and baseline files are read before the evaluation: a damaged one is the
     same one-line exit 2 either way, and reporting it first costs no evaluation."""
@@ -182,7 +190,7 @@ def evaluate_snapshot(
 
     loaded = waivers_mod.load(cfg.waivers) if cfg.waivers is not None else None
     base = baseline_mod.load(cfg.baseline) if cfg.baseline is not None else None
-    result = engine.evaluate(snap, rules, cfg, inventory=inventory, con=con)
+    result = engine.evaluate(snap, rules, cfg, inventory=inventory, con=con, keep_open=keep_open)
     if loaded is not None:
         waivers_mod.apply(result.findings, loaded, resolve_ids(rules))
         result.meta["waivers_file"] = str(cfg.waivers)
@@ -261,10 +269,17 @@ def _run_scan(
                 save(snap, snapshot_out)
             if progress:
                 progress(f"evaluating {len(rules)} rules")
-            result = evaluate_snapshot(snap, rules, cfg, con=start.take())
+            result = evaluate_snapshot(snap, rules, cfg, con=start.con, keep_open=True)
+            # DuckDB's connection is closed while the reports' child renders
+            paths = write_files(
+                result,
+                formats,
+                output_dir or cfg.output_dir,
+                report_options or {},
+                meanwhile=start.close,
+            )
         finally:
             start.close()
-    paths = write_files(result, formats, output_dir or cfg.output_dir, report_options or {})
     return result, paths
 
 
@@ -298,11 +313,13 @@ def write_files(
     options: dict[str, Any],
     *,
     text_file: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, Path]:
-    """Write the report files (those of :func:`file_formats`)."""
+    """Write the report files (those of :func:`file_formats`); ``meanwhile`` as
+    ``reports.write_reports`` runs it (not at all when no file is written)."""
     wanted = file_formats(formats, text_file=text_file)
     if not wanted:
         return {}
     from .reports import write_reports
 
-    return write_reports(result, wanted, output_dir, **options)
+    return write_reports(result, wanted, output_dir, meanwhile=meanwhile, **options)

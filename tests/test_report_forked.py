@@ -168,3 +168,48 @@ def test_ctrl_c_while_the_child_renders(
     assert time.monotonic() - started < 10
     assert len(children) == 2 and reaped(children[1])
     assert files(out) == before  # old reports kept, no temporary file left
+
+
+def test_meanwhile_runs_once_while_the_child_renders(
+    tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``meanwhile`` (a live scan closes DuckDB there) runs once, after the child has
+    forked and before anything renders here; with no child, before the first format.
+    The files are the same bytes either way."""
+    from pgaudit_roles.reports import json_report
+
+    events: list[str] = []
+    real_json = json_report.write_report
+
+    def json_here(ctx: object, fh: object) -> None:
+        events.append("json rendered here")
+        real_json(ctx, fh)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json_report, "write_report", json_here)
+    result = full_result()
+
+    def meanwhile() -> None:
+        events.append(f"meanwhile after {len(children)} fork(s)")
+
+    write_reports(result, FORMATS, tmp_path / "forked", meanwhile=meanwhile)
+    assert events == ["meanwhile after 1 fork(s)", "json rendered here"]
+    events.clear()
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
+    write_reports(result, FORMATS, tmp_path / "here", meanwhile=meanwhile)
+    assert events == ["meanwhile after 1 fork(s)", "json rendered here"]  # no new child
+    assert files(tmp_path / "forked") == files(tmp_path / "here")
+
+
+def test_an_error_in_meanwhile_stops_the_child_and_keeps_the_old_reports(
+    tmp_path: Path, children: list[int]
+) -> None:
+    out = tmp_path / "out"
+    before = written(out)
+
+    def failing() -> None:
+        raise OSError(5, "closing failed")
+
+    with pytest.raises(Exception, match="closing failed"):
+        write_reports(full_result(), FORMATS, out, meanwhile=failing)
+    assert files(out) == before
+    assert len(children) == 2 and all(reaped(p) for p in children)

@@ -16,7 +16,7 @@ import io
 import os
 import stat
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,6 +86,7 @@ def write_reports(
     output_dir: str | os.PathLike[str],
     *,
     basename: str = "pgaudit-report",
+    meanwhile: Callable[[], None] | None = None,
     **options: Any,
 ) -> dict[str, Path]:
     """Write each format to ``output_dir/basename.<ext>`` atomically; return format -> path
@@ -94,6 +95,11 @@ def write_reports(
     The directory is created if missing. The set is all or nothing: if one format cannot
     be written, none of this run's files replaces an existing one; no file is ever left
     half-written.
+
+    ``meanwhile``: called once, right after the forked children start (before the first
+    format rendered here, when none is forked); what it raises is raised here, the
+    children stopped and no file replaced. A live scan closes its DuckDB connection there
+    (``pipeline.run_scan``): its ~10 ms overlap the HTML page's rendering.
     """
     formats = parse_formats(formats)
     ReportOptions.from_kwargs(**options)  # a bad option fails before any file is opened
@@ -138,6 +144,8 @@ def write_reports(
                         fh = stack.enter_context(atomic_writer(path, sync=False))
                         render = functools.partial(render_fn, ctx)
                         children[path] = forked_render.Child(render, fh)
+                if meanwhile is not None:
+                    meanwhile()
                 for _key, path, render_fn in jobs:
                     if path in children:
                         continue
