@@ -19,7 +19,7 @@ from .collect.collector import DEFAULT_JOBS, collect
 from .collect.connect import ConnectSettings
 from .collect.snapshot import save
 from .config import Config
-from .core import signals
+from .core import gcpolicy, signals
 from .core.errors import UsageError
 
 # The evaluation's modules (the audit schema, the engine, the rules, the reporters: with
@@ -164,13 +164,21 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def evaluate_snapshot(
-    snap: Snapshot, rules: Sequence[Rule], cfg: Config, *, inventory: bool = True, con: Any = None
+    snap: Snapshot,
+    rules: Sequence[Rule],
+    cfg: Config,
+    *,
+    inventory: bool = True,
+    con: Any = None,
+    keep_open: bool = False,
 ) -> ScanResult:
     """Evaluate, then mark waived findings and compare with the baseline named by ``cfg``.
 
     ``inventory=False`` for a caller that reads only the findings (the twin's re-evaluation,
     a diff of two snapshots, a baseline): the audit schema then holds only what the rules
-    read (``engine.evaluate``). ``con``: an :class:`EvaluationStart`'s connection.
+    read (``engine.evaluate``). ``con``: an :class:`EvaluationStart`'s connection, closed
+    by the evaluation unless ``keep_open`` (then by the caller, ``EvaluationStart.close``:
+    a live scan does it while the reports' child renders, :func:`write_files`).
 
     The waivers and baseline files are read before the evaluation: a damaged one is the
     same one-line exit 2 either way, and reporting it first costs no evaluation."""
@@ -182,7 +190,7 @@ def evaluate_snapshot(
 
     loaded = waivers_mod.load(cfg.waivers) if cfg.waivers is not None else None
     base = baseline_mod.load(cfg.baseline) if cfg.baseline is not None else None
-    result = engine.evaluate(snap, rules, cfg, inventory=inventory, con=con)
+    result = engine.evaluate(snap, rules, cfg, inventory=inventory, con=con, keep_open=keep_open)
     if loaded is not None:
         waivers_mod.apply(result.findings, loaded, resolve_ids(rules))
         result.meta["waivers_file"] = str(cfg.waivers)
@@ -219,8 +227,36 @@ def run_scan(
     ``formats``/``output_dir`` default to the configuration's. ``text`` is written as a
     file with the others (see ``write_files``); the caller prints the summary where it
     belongs (stdout or stderr).
+
+    It runs under the garbage collector's settings of one command, as the CLI's commands
+    do (``core.gcpolicy``: restored on return): ~20 ms less CPU on the bench's small
+    preset, and the reports' forked child is not slowed by full collections.
     """
 
+    with gcpolicy.for_one_command():
+        return _run_scan(
+            conninfo,
+            output_dir=output_dir,
+            formats=formats,
+            config=config,
+            rules=rules,
+            snapshot_out=snapshot_out,
+            progress=progress,
+            report_options=report_options,
+        )
+
+
+def _run_scan(
+    conninfo: str,
+    *,
+    output_dir: Path | None,
+    formats: Sequence[str] | None,
+    config: Config | None,
+    rules: Sequence[Rule] | None,
+    snapshot_out: Path | None,
+    progress: Progress | None,
+    report_options: dict[str, Any] | None,
+) -> tuple[ScanResult, dict[str, Path]]:
     cfg = config or Config()
     formats = formats if formats is not None else cfg.formats
     # collecting (in a child, where it may fork) while the rules load
@@ -233,10 +269,17 @@ def run_scan(
                 save(snap, snapshot_out)
             if progress:
                 progress(f"evaluating {len(rules)} rules")
-            result = evaluate_snapshot(snap, rules, cfg, con=start.take())
+            result = evaluate_snapshot(snap, rules, cfg, con=start.con, keep_open=True)
+            # DuckDB's connection is closed while the reports' child renders
+            paths = write_files(
+                result,
+                formats,
+                output_dir or cfg.output_dir,
+                report_options or {},
+                meanwhile=start.close,
+            )
         finally:
             start.close()
-    paths = write_files(result, formats, output_dir or cfg.output_dir, report_options or {})
     return result, paths
 
 
@@ -270,11 +313,13 @@ def write_files(
     options: dict[str, Any],
     *,
     text_file: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, Path]:
-    """Write the report files (those of :func:`file_formats`)."""
+    """Write the report files (those of :func:`file_formats`); ``meanwhile`` as
+    ``reports.write_reports`` runs it (not at all when no file is written)."""
     wanted = file_formats(formats, text_file=text_file)
     if not wanted:
         return {}
     from .reports import write_reports
 
-    return write_reports(result, wanted, output_dir, **options)
+    return write_reports(result, wanted, output_dir, meanwhile=meanwhile, **options)

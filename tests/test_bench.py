@@ -261,3 +261,43 @@ def test_regression_check_reads_the_recorded_small_scan(tmp_path: Path) -> None:
     assert run.regression_check(result(1.0), md)["status"] == "not available"
     # the repository's own RESULTS.md carries the line the check reads
     assert run.recorded_baseline(run.RESULTS_MD.read_text(encoding="utf-8")) is not None
+
+
+def test_a_stage_process_imports_none_of_the_parents_modules() -> None:
+    """A stage's wall time is what a user pays: bench/stage.py, not run.py with argparse,
+    subprocess and make_cluster (~25 ms of imports before the scan could start)."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import stage; "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(BENCH)], capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert "stage" in loaded
+    assert not loaded & {"run", "make_cluster", "argparse", "subprocess", "logging"}
+
+
+def test_a_stage_runs_under_the_gc_settings_of_one_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the ``pgaudit-roles`` script and ``pipeline.run_scan`` (``core.gcpolicy``)."""
+    import gc
+
+    import stage
+
+    from pgaudit_roles.core import gcpolicy
+
+    seen: list[tuple[int, int, int]] = []
+    monkeypatch.setitem(
+        stage.STAGE_FUNCS, "scan", lambda spec: seen.append(gc.get_threshold()) or {}
+    )
+    before = gc.get_threshold()
+    result = tmp_path / "r.json"
+    try:
+        stage.stage_child(json.dumps({"stage": "scan", "result": str(result)}))
+    finally:
+        gc.unfreeze()  # stage_child freezes at the end, as the script's exit does
+    assert seen == [(gcpolicy.YOUNG, gcpolicy.OLDER, gcpolicy.OLDER)]
+    assert gc.get_threshold() == before
+    assert json.loads(result.read_text())["status"] == "ok"

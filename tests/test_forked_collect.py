@@ -507,6 +507,44 @@ def test_the_evaluation_start_opens_the_connection_and_parses_the_rules(
         start.close()
 
 
+def test_an_evaluation_that_keeps_the_start_open_finds_the_same() -> None:
+    """``keep_open`` (a live scan closes DuckDB while the reports' child renders): the
+    start's connection is open after the evaluation and closed by ``start.close``; the
+    findings are the ones of the evaluation that closes it; a connection the evaluation
+    opened itself is closed whatever ``keep_open`` says."""
+    from test_audit_schema import make, member, role
+
+    snap = make(
+        roles=[
+            role(100, "root2", superuser=True, login=True),
+            role(101, "Bad Name", login=True, createrole=True),
+            role(102, "db_owner_shop"),
+            role(103, "app_shop", login=True),
+        ],
+        memberships=[member(102, 103)],
+    )
+    cfg = pipeline.Config()
+    rules = pipeline.load_rules_for(cfg)
+
+    def findings(result: Any) -> list[tuple[str, str]]:
+        return sorted((f.rule_id, f.fingerprint) for f in result.findings)
+
+    closed = pipeline.evaluate_snapshot(snap, rules, cfg)
+    start = pipeline.EvaluationStart(["json"], rules)
+    start()
+    try:
+        kept = pipeline.evaluate_snapshot(snap, rules, cfg, con=start.con, keep_open=True)
+        assert start.con is not None
+        roles = len(snap.cluster["roles"])
+        assert start.con.execute("SELECT count(*) FROM roles").fetchone() == (roles,)
+    finally:
+        start.close()
+    assert start.con is None
+    assert findings(kept) == findings(closed) and findings(closed)
+    own = pipeline.evaluate_snapshot(snap, rules, cfg, keep_open=True)  # nothing to keep
+    assert findings(own) == findings(closed)
+
+
 def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(
     idle_core: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

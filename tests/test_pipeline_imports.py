@@ -72,3 +72,28 @@ def test_the_evaluation_imports_them_where_it_needs_them() -> None:
     )
     assert {"duckdb", "pgaudit_roles.audit.audit_schema", "pgaudit_roles.evaluate.rules"} <= loaded
     assert "pgaudit_roles.reports.html_report" in loaded
+
+
+def test_run_scan_runs_under_the_gc_settings_of_one_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``run_scan`` is one command's run, as the CLI's (``core.gcpolicy``): what existed
+    is frozen and young collections are rare while it runs; both come back after."""
+    import gc
+
+    from pgaudit_roles import pipeline
+    from pgaudit_roles.core import gcpolicy
+
+    seen: list[tuple[tuple[int, int, int], int]] = []
+
+    def scan(*_a: object, **_k: object) -> tuple[object, dict[str, object]]:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return "result", {}
+
+    monkeypatch.setattr(pipeline, "_run_scan", scan)
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    assert pipeline.run_scan("host=nowhere") == ("result", {})
+    assert seen[0][0] == (gcpolicy.YOUNG, gcpolicy.OLDER, gcpolicy.OLDER)
+    assert frozen or seen[0][1] > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen

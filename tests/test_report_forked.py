@@ -69,6 +69,25 @@ def test_the_same_files_with_and_without_the_child(
     assert not [p for p in (tmp_path / "forked").iterdir() if p.name.endswith(".tmp")]
 
 
+def test_two_children_for_many_findings_and_the_same_files(
+    tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above its number of findings the SQL script renders in a second child; below it,
+    here: the same bytes every way."""
+    result = full_result()
+    formats = [*FORMATS, "sql"]
+    write_reports(result, formats, tmp_path / "one")
+    assert len(children) == 1  # the page; the script is under its threshold
+    monkeypatch.setitem(forked_render.FORKED_FORMATS, "sql", len(result.findings))
+    write_reports(result, formats, tmp_path / "two")
+    assert len(children) == 3 and all(reaped(p) for p in children)
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
+    write_reports(result, formats, tmp_path / "here")
+    assert len(children) == 3
+    assert files(tmp_path / "one") == files(tmp_path / "two") == files(tmp_path / "here")
+    assert not [p for p in (tmp_path / "two").iterdir() if p.name.endswith(".tmp")]
+
+
 def test_not_for_one_file_or_with_other_threads(
     tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -149,3 +168,48 @@ def test_ctrl_c_while_the_child_renders(
     assert time.monotonic() - started < 10
     assert len(children) == 2 and reaped(children[1])
     assert files(out) == before  # old reports kept, no temporary file left
+
+
+def test_meanwhile_runs_once_while_the_child_renders(
+    tmp_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``meanwhile`` (a live scan closes DuckDB there) runs once, after the child has
+    forked and before anything renders here; with no child, before the first format.
+    The files are the same bytes either way."""
+    from pgaudit_roles.reports import json_report
+
+    events: list[str] = []
+    real_json = json_report.write_report
+
+    def json_here(ctx: object, fh: object) -> None:
+        events.append("json rendered here")
+        real_json(ctx, fh)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json_report, "write_report", json_here)
+    result = full_result()
+
+    def meanwhile() -> None:
+        events.append(f"meanwhile after {len(children)} fork(s)")
+
+    write_reports(result, FORMATS, tmp_path / "forked", meanwhile=meanwhile)
+    assert events == ["meanwhile after 1 fork(s)", "json rendered here"]
+    events.clear()
+    monkeypatch.setattr(cpus, "spare_cpu", lambda: False)
+    write_reports(result, FORMATS, tmp_path / "here", meanwhile=meanwhile)
+    assert events == ["meanwhile after 1 fork(s)", "json rendered here"]  # no new child
+    assert files(tmp_path / "forked") == files(tmp_path / "here")
+
+
+def test_an_error_in_meanwhile_stops_the_child_and_keeps_the_old_reports(
+    tmp_path: Path, children: list[int]
+) -> None:
+    out = tmp_path / "out"
+    before = written(out)
+
+    def failing() -> None:
+        raise OSError(5, "closing failed")
+
+    with pytest.raises(Exception, match="closing failed"):
+        write_reports(full_result(), FORMATS, out, meanwhile=failing)
+    assert files(out) == before
+    assert len(children) == 2 and all(reaped(p) for p in children)

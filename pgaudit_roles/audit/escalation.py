@@ -299,7 +299,8 @@ def build(
     if prefetched is None:
         insert_dangerous_roles(con, server_version_num)
     counts: dict[str, int] = collections.Counter()
-    for part, n in con.execute(_sql("escalation_parts.sql")).fetchall():
+    parts = con.execute(_sql("escalation_parts.sql"), {"cap": SMALL_ROWS + 1}).fetchall()
+    for part, n in parts:
         counts[part] += n
     present = {part: counts[part] > 0 for part in EDGE_PARTS}
     if small is None:

@@ -289,35 +289,47 @@ def run(
 
     # A live scan starts collecting here (in a forked child, collect.forked) and runs the
     # evaluation's start-up meanwhile; the rules load while the child connects.
-    with get_snapshot(cfg, progress) as pending:
-        rules = _rules(cfg)
-        start = EvaluationStart(cfg.formats, rules)
-        try:
+    # DuckDB's connection (the start's) stays open until the reports' child renders, and
+    # is closed then, while that child works (write_files(meanwhile=)), or on any error.
+    start: EvaluationStart | None = None
+    try:
+        with get_snapshot(cfg, progress) as pending:
+            rules = _rules(cfg)
+            start = EvaluationStart(cfg.formats, rules)
             snap = pending.finish(start)
             progress(f"evaluating {len(rules)} rules")
-            result = evaluate_snapshot(snap, rules, cfg, con=start.take())
-        finally:
+            result = evaluate_snapshot(snap, rules, cfg, con=start.con, keep_open=True)
+        if label is None:  # named by the snapshot's source, once it is read (scan._Collection)
+            label = str(pending.label)
+        result.meta["target_label"] = label
+        result.meta["target_name"] = target_name(cfg, result.meta, label)
+        result.meta["run_seconds"] = round(time.monotonic() - started, 3)
+        options = {
+            "sql_level": opts["remediation_level"],
+            "sarif_anchor": opts["sarif_anchor"],
+            "sarif_include_suppressed": not opts["sarif_omit_waived"],
+        }
+        wants_sql = machine[:1] == ["sql"] if to_stdout else "sql" in cfg.formats
+        if wants_sql:
+            if opts.get("verify") is not False:
+                start.close()  # a twin may be evaluated: one audit schema in memory at a time
+            options["sql_verification"] = _verification(snap, rules, cfg, result, opts, progress)
+        if to_stdout:
             start.close()
-    if label is None:  # named by the snapshot's source, once it is read (scan._Collection)
-        label = str(pending.label)
-    result.meta["target_label"] = label
-    result.meta["target_name"] = target_name(cfg, result.meta, label)
-    result.meta["run_seconds"] = round(time.monotonic() - started, 3)
-    options = {
-        "sql_level": opts["remediation_level"],
-        "sarif_anchor": opts["sarif_anchor"],
-        "sarif_include_suppressed": not opts["sarif_omit_waived"],
-    }
-    wants_sql = machine[:1] == ["sql"] if to_stdout else "sql" in cfg.formats
-    if wants_sql:
-        options["sql_verification"] = _verification(snap, rules, cfg, result, opts, progress)
-    if to_stdout:
-        write_format(result, machine[0], sys.stdout, **options)
-        paths: dict[str, Path] = {}
-    else:
-        paths = write_files(
-            result, cfg.formats, cfg.output_dir, options, text_file="output_dir" in cfg.sources
-        )
+            write_format(result, machine[0], sys.stdout, **options)
+            paths: dict[str, Path] = {}
+        else:
+            paths = write_files(
+                result,
+                cfg.formats,
+                cfg.output_dir,
+                options,
+                text_file="output_dir" in cfg.sources,
+                meanwhile=start.close,
+            )
+    finally:
+        if start is not None:
+            start.close()
     from ..reports.text_report import echo_summary
 
     summary_to = sys.stderr if to_stdout else sys.stdout

@@ -16,7 +16,7 @@ import io
 import os
 import stat
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,6 +86,7 @@ def write_reports(
     output_dir: str | os.PathLike[str],
     *,
     basename: str = "pgaudit-report",
+    meanwhile: Callable[[], None] | None = None,
     **options: Any,
 ) -> dict[str, Path]:
     """Write each format to ``output_dir/basename.<ext>`` atomically; return format -> path
@@ -94,6 +95,11 @@ def write_reports(
     The directory is created if missing. The set is all or nothing: if one format cannot
     be written, none of this run's files replaces an existing one; no file is ever left
     half-written.
+
+    ``meanwhile``: called once, right after the forked children start (before the first
+    format rendered here, when none is forked); what it raises is raised here, the
+    children stopped and no file replaced. A live scan closes its DuckDB connection there
+    (``pipeline.run_scan``): its ~10 ms overlap the HTML page's rendering.
     """
     formats = parse_formats(formats)
     ReportOptions.from_kwargs(**options)  # a bad option fails before any file is opened
@@ -127,30 +133,33 @@ def write_reports(
     try:
         with contextlib.ExitStack() as stack:
             syncs: list[_BackgroundSync] = []
-            child: forked_render.Child | None = None
-            in_child: Path | None = None
+            children: dict[Path, forked_render.Child] = {}
+            findings = len(result.findings)
             try:
-                # the costliest format first, in a child process when a core is idle
+                # the costliest formats first, in child processes when a core is idle
+                # (all forked before the first fsync thread starts: see may_fork)
                 for key, path, render_fn in jobs:
-                    if child is None and forked_render.possible(key, len(jobs)):
+                    if forked_render.possible(key, len(jobs) - len(children), findings):
                         current = path
                         fh = stack.enter_context(atomic_writer(path, sync=False))
-                        child = forked_render.Child(functools.partial(render_fn, ctx), fh)
-                        in_child = path
+                        render = functools.partial(render_fn, ctx)
+                        children[path] = forked_render.Child(render, fh)
+                if meanwhile is not None:
+                    meanwhile()
                 for _key, path, render_fn in jobs:
-                    if child is not None and path == in_child:
+                    if path in children:
                         continue
                     current = path
                     fh = stack.enter_context(atomic_writer(path, sync=False))
                     render_fn(ctx, fh)
                     fh.flush()
                     syncs.append(_BackgroundSync(fh))
-                if child is not None:
-                    current = in_child
-                    done, child = child, None
+                while children:
+                    current = next(iter(children))
+                    done = children.pop(current)
                     done.finish()  # synced by the child, or rendered and synced here
             except BaseException:
-                if child is not None:
+                for child in children.values():
                     child.stop()
                 raise
             finally:  # before any file is closed or renamed

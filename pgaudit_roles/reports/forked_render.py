@@ -1,8 +1,11 @@
-"""The HTML report rendered in a forked child while this process writes the other formats.
+"""The HTML report (and, for many findings, the SQL script) rendered in forked children
+while this process writes the other formats.
 
 Why: the HTML page is the costliest report to render (about 60% of the five a scan
 writes by default) and every report is pure Python, so a thread cannot render two at once
-(the GIL); a child process can, on the second core, when it is idle. The child renders
+(the GIL); a child process can, on the second core, when it is idle. With tens of
+thousands of findings the SQL script costs as much (every statement parsed and ordered:
+2.4 s of 6.7 at the bench's large preset), so it gets a child of its own there. The child renders
 into the temporary file ``atomic_writer`` opened here, syncs it and exits; the renames
 stay here, after every file is complete, so the set is still all or nothing.
 
@@ -21,14 +24,18 @@ from typing import IO
 
 from ..core import cpus
 
-FORKED_FORMATS = frozenset({"html"})
-"""Formats worth a child: their rendering costs more than a fork (a few ms)."""
+FORKED_FORMATS: dict[str, int] = {"html": 0, "sql": 2_000}
+"""Formats worth a child from this many findings: their rendering costs more than a fork
+(a few ms; more for a process holding a large result). The SQL script of a small scan
+takes about 20 ms, the fork most of that."""
 
 
-def possible(fmt: str, jobs: int) -> bool:
-    """Whether ``fmt`` is rendered in a child: one of :data:`FORKED_FORMATS`, with other
-    files to write meanwhile, and this process may fork (``core.cpus.may_fork``)."""
-    return fmt in FORKED_FORMATS and jobs > 1 and cpus.may_fork()
+def possible(fmt: str, jobs: int, findings: int = 0) -> bool:
+    """Whether ``fmt`` is rendered in a child: one of :data:`FORKED_FORMATS` with at least
+    its number of ``findings``, with other files to write meanwhile, and this process may
+    fork (``core.cpus.may_fork``)."""
+    least = FORKED_FORMATS.get(fmt)
+    return least is not None and findings >= least and jobs > 1 and cpus.may_fork()
 
 
 class Child:

@@ -6,9 +6,9 @@
 -- item fails as it did when columnfile.ACL_ITEMS expanded every object's.
 INSERT INTO internal.acl_texts
 SELECT items,
-       list({'grantor_oid': grantor_oid, 'grantee_oid': grantee_oid,
-             'privilege': privilege, 'grantable': grantable}
-            ORDER BY grantor_oid, grantee_oid, privilege, grantable) AS acl
+       list_sort(list({'grantor_oid': grantor_oid, 'grantee_oid': grantee_oid,
+                       'privilege': privilege, 'grantable': grantable}),
+                 'ASC', 'NULLS LAST') AS acl
 FROM (SELECT items, grantor_oid, grantee_oid,
              CASE WHEN starts_with(p, '*') THEN ltrim(p, '*') ELSE p END AS privilege,
              starts_with(p, '*') AS grantable
