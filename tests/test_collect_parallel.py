@@ -63,33 +63,79 @@ def test_parallel_snapshot_equals_sequential(cluster):
 
 
 def test_pool_never_holds_more_than_jobs_sessions(cluster, monkeypatch):
+    """Counting the first session too: the cluster is read on it, then its own database
+    (the pool's first job), and it is closed before a third session could open."""
     auditor, _dbs = cluster
-    real = collect_mod.connect_database
+    real, real_first = collect_mod.connect_database, collect_mod.connect
     lock = threading.Lock()
-    state = {"open": 0, "max": 0, "threads": set()}
+    state = {"open": 0, "max": 0, "threads": set(), "databases": 0, "first": 0}
 
-    def counting(conninfo: str, dbname: str, settings: Any = None) -> Any:
-        conn = real(conninfo, dbname, settings)
+    def counted(conn: Any, key: str) -> Any:
         with lock:
+            state[key] += 1
             state["open"] += 1
             state["max"] = max(state["max"], state["open"])
-            state["threads"].add(threading.current_thread().name)
+            if key == "databases":
+                state["threads"].add(threading.current_thread().name)
         close = conn.close
 
         def closing() -> None:
             with lock:
-                state["open"] -= 1
+                if not conn.closed:
+                    state["open"] -= 1
+            close()
+
+        conn.close = closing  # type: ignore[method-assign]
+        return conn
+
+    def counting(conninfo: str, dbname: str, settings: Any = None) -> Any:
+        return counted(real(conninfo, dbname, settings), "databases")
+
+    def counting_first(conninfo: str, settings: Any = None) -> Any:
+        return counted(real_first(conninfo, settings), "first")
+
+    monkeypatch.setattr(collect_mod, "connect_database", counting)
+    monkeypatch.setattr(collect_mod, "connect", counting_first)
+    snap = collect(auditor, jobs=2)
+    collected = sum(1 for d in snap.databases if d.status == "collected")
+    assert collected >= 5
+    assert state["open"] == 0
+    assert 1 <= state["max"] <= 2
+    assert len(state["threads"]) == 2 and all(t.startswith("collect") for t in state["threads"])
+    # the first session read its own database: one session fewer than databases read
+    assert state["first"] == 1 and state["databases"] == collected - 1
+    assert snap.meta["target"]["dbname"] in {d.name for d in snap.databases}
+
+
+def test_without_its_database_the_first_session_closes_before_the_pool(cluster, monkeypatch):
+    """``--database`` naming others only: the first session holds no database, so it is
+    closed before the pool opens its ``jobs`` sessions."""
+    auditor, dbs = cluster
+    real, real_first = collect_mod.connect_database, collect_mod.connect
+    events: list[str] = []
+
+    def counting(conninfo: str, dbname: str, settings: Any = None) -> Any:
+        events.append("database")
+        return real(conninfo, dbname, settings)
+
+    def counting_first(conninfo: str, settings: Any = None) -> Any:
+        conn = real_first(conninfo, settings)
+        close = conn.close
+
+        def closing() -> None:
+            if not conn.closed:
+                events.append("first closed")
             close()
 
         conn.close = closing  # type: ignore[method-assign]
         return conn
 
     monkeypatch.setattr(collect_mod, "connect_database", counting)
-    snap = collect(auditor, jobs=2)
-    assert sum(1 for d in snap.databases if d.status == "collected") >= 5
-    assert state["open"] == 0
-    assert 1 <= state["max"] <= 2
-    assert len(state["threads"]) == 2 and all(t.startswith("collect") for t in state["threads"])
+    monkeypatch.setattr(collect_mod, "connect", counting_first)
+    snap = collect(auditor, databases=dbs[1:4], jobs=2)
+    assert [d.name for d in snap.databases] == dbs[1:4]
+    assert all(d.status == "collected" for d in snap.databases)
+    assert events == ["first closed", "database", "database", "database"]
 
 
 @pytest.mark.parametrize("jobs", [0, 33, -1, True, "2"])

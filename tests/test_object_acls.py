@@ -221,3 +221,54 @@ def test_the_loader_expands_packed_items_as_the_reader_does(
     except duckdb.Error as exc:
         got = type(exc).__name__
     assert got == want
+
+
+def _inventories(snap: Snapshot) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """build_inventory's result: as evaluate asks for it on a large snapshot, forced to
+    count from the ACLs, and counted over privileges' rows."""
+    from pgaudit_roles.evaluate import engine
+
+    con = audit_schema.load(snap)
+    asked = engine.build_inventory(con, by_acl=True)
+    real = engine._inventory_by_acl
+    try:
+        engine._inventory_by_acl = lambda c: True  # type: ignore[assignment]
+        forced = engine.build_inventory(con, by_acl=True)
+    finally:
+        engine._inventory_by_acl = real  # type: ignore[assignment]
+    return asked, forced, engine.build_inventory(con, by_acl=False)
+
+
+def test_the_inventory_counts_the_same_objects_from_the_acls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted from the distinct ACLs (a large snapshot) or over privileges' rows: the
+    same inventory, defaults, columns, shared objects and PUBLIC included."""
+    snap = _snapshot(tmp_path)
+    for size in (audit_schema.SMALL_SNAPSHOT_ROWS, -1):  # privileges a table, then a view
+        monkeypatch.setattr(audit_schema, "SMALL_SNAPSHOT_ROWS", size)
+        asked, forced, by_object = _inventories(snap)
+        assert asked == forced == by_object
+        counted = [c for v in by_object["login_privileges"].values() for c in v["counts"]]
+        assert {c["privilege"] for c in counted} >= {"SELECT", "EXECUTE", "UPDATE (columns)"}
+
+
+def test_the_inventory_counts_over_rows_when_an_object_is_both_default_and_stored(
+    tmp_path: Path,
+) -> None:
+    """A hand-written snapshot may give an object both the default state and a stored
+    ACL: privileges then holds both, counted once per object; the ACLs would count it
+    twice, so the inventory counts over the rows there."""
+    snap = _snapshot(tmp_path)
+    objects = snap.databases[0].tables["objects"]
+    state = objects.columns.index("acl_state")
+    for row in objects.rows:
+        if row[objects.columns.index("oid")] == 1000:
+            row[state] = "default"
+    roles = snap.cluster["roles"]
+    for row in roles.rows:  # the owner logs in: its inventory has table 1000 both ways
+        if row[roles.columns.index("oid")] == 100:
+            row[roles.columns.index("login")] = True
+    asked, forced, by_object = _inventories(snap)
+    assert asked == by_object
+    assert forced != by_object  # the check is what keeps it exact
