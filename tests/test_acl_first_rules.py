@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from test_audit_schema import SCHEMA, _table, acl, make, member, obj, role
 
-from pgaudit_roles.audit import audit_schema
+from pgaudit_roles.audit import acl_defaults, audit_schema
 from pgaudit_roles.collect.snapshot import DatabaseSnapshot, Snapshot
 from pgaudit_roles.collect.tables import DATABASE_TABLES
 
@@ -233,3 +233,26 @@ def test_acl_first_rules_give_the_rows_of_their_privileges_oracles(
         found[rule_id] = len(want)
     # each rule finds something here, or the comparison would prove little
     assert all(found.values()), found
+
+
+# PGR-PRIV-008's write privileges, by privileges.object_class (relation: tables' and
+# sequences' together)
+READER_WRITES = {
+    "relation": {"INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"}
+    | {"USAGE", "UPDATE"},
+    "column": {"INSERT", "UPDATE", "REFERENCES"},
+    "schema": {"CREATE"},
+    "database": {"CREATE"},
+    "large_object": {"UPDATE"},
+}
+
+
+def test_public_builtin_defaults_grant_no_reader_write() -> None:
+    """PGR-PRIV-008 reads no built-in default (source 'default') since it reads acl_items:
+    an owner's default is the owner's own, and PUBLIC's must stay none of its writes (else
+    a reader holding PUBLIC's OID would be missed)."""
+    public = [
+        (t.object_class, t.privilege) for t in acl_defaults.PRIVILEGE_TYPES if t.public_default
+    ]
+    assert ("database", "CONNECT") in public
+    assert [p for p in public if p[1] in READER_WRITES.get(p[0], set())] == []
