@@ -30,7 +30,7 @@ from pgaudit_roles.collect.tables import DATABASE_TABLES
 ORACLES = Path(__file__).resolve().parent / "data" / "acl_first_oracles"
 RULES = ("PGR-PRIV-004", "PGR-PRIV-008", "PGR-PRIV-010", "PGR-PRIV-011")
 
-OWNER, READER, WRITER, ODD, ALICE, BOB, ROOT, READER2, CAROL = range(100, 109)
+OWNER, READER, WRITER, ODD, ALICE, BOB, ROOT, READER2, CAROL, DAVE = range(100, 110)
 COL = 'we"ird\ncol'
 
 
@@ -76,6 +76,7 @@ def _snapshot() -> Snapshot:
         role(ROOT, "root", login=True, superuser=True),
         role(READER2, "db_reader_rpt"),
         role(CAROL, "carol", login=True),
+        role(DAVE, "dave", login=True),
     ]
     schemas = [
         dict(SCHEMA, acl_state="explicit"),
@@ -132,6 +133,7 @@ def _snapshot() -> Snapshot:
         acl("relation", 1006, ODD, "DELETE", grantor_oid=READER),
         acl("relation", 1007, READER, "INSERT", grantor_oid=10),
         acl("relation", 1007, ODD, "SELECT", grantor_oid=10),
+        acl("relation", 1007, DAVE, "INSERT", grantor_oid=10, grantable=True),
     ]
     snap = make(
         roles=roles,
