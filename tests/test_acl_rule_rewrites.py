@@ -216,6 +216,99 @@ FROM candidates c
 JOIN roles r ON r.oid = c.oid
 WHERE c.oid NOT IN (SELECT oid FROM used WHERE oid IS NOT NULL)
 """,
+    "PGR-PRIV-012": """WITH version AS (
+    SELECT coalesce(max(TRY_CAST(value AS INTEGER)), 0) AS num
+    FROM scan_meta WHERE key = 'server_version_num'
+),
+app_roles AS (
+    SELECT oid, name, kind, app, environment FROM roles
+    WHERE kind IN ('owner', 'writer', 'reader', 'deploy', 'app') AND app IS NOT NULL
+),
+schema_app AS (  -- application of each schema, and its environment when an owner role owns it
+    SELECT s.database_oid, s.oid, s.name, s.app,
+           CASE WHEN o.kind = 'owner' AND o.app = s.app THEN o.environment END AS environment
+    FROM schemas s LEFT JOIN roles o ON o.name = s.owner
+    WHERE s.app IS NOT NULL
+),
+db_shared AS (  -- the application (and environment) of a database's schemas, when only one
+    SELECT database_oid, min(app) AS app, min(environment) AS environment
+    FROM (SELECT database_oid, app, environment FROM schema_app GROUP BY ALL)
+    GROUP BY database_oid HAVING count(*) = 1
+),
+db_app AS (  -- application of a database: its owner role's, else the one its schemas share
+    SELECT d.oid AS database_oid,
+           CASE WHEN o.kind = 'owner' AND o.app IS NOT NULL THEN o.app ELSE a.app END AS app,
+           CASE WHEN o.kind = 'owner' AND o.app IS NOT NULL THEN o.environment
+                ELSE a.environment END AS environment
+    FROM databases d
+    LEFT JOIN roles o ON o.name = d.owner
+    LEFT JOIN db_shared a ON a.database_oid = d.oid
+),
+granted AS (
+    SELECT p.*, r.kind AS role_kind, r.app AS role_app, r.environment AS role_env,
+           CASE WHEN p.object_class = 'database' THEN da.app
+                WHEN p.object_class = 'schema' THEN so.app
+                WHEN p.schema IS NOT NULL THEN sc.app
+                ELSE da.app END AS object_app,
+           CASE WHEN p.object_class = 'database' THEN da.environment
+                WHEN p.object_class = 'schema' THEN so.environment
+                WHEN p.schema IS NOT NULL THEN sc.environment
+                ELSE da.environment END AS object_env
+    FROM privileges p
+    JOIN app_roles r ON r.oid = p.grantee_oid
+    LEFT JOIN db_app da ON da.database_oid = p.database_oid
+    LEFT JOIN schema_app so ON p.object_class = 'schema' AND so.database_oid = p.database_oid
+                           AND so.oid = p.object_oid
+    LEFT JOIN schema_app sc ON p.object_class NOT IN ('schema', 'database')
+                           AND sc.database_oid = p.database_oid AND sc.name = p.schema
+    WHERE p.source = 'explicit'
+      AND p.grantee_oid IS DISTINCT FROM p.owner_oid
+      AND NOT (p.is_system AND p.object_class <> 'database')
+      AND p.object_class NOT IN ('tablespace', 'parameter')
+),
+objs AS (
+    SELECT database_oid, oid, identity_args FROM objects WHERE object_class = 'function'
+)
+SELECT g.database, g.kind AS object_type, g.schema, g.object_name, g.identity AS object_identity,
+       g.grantee AS role, any_value(g.role_kind) AS role_kind,
+       any_value(g.role_app || coalesce(' (' || g.role_env || ')', '')) AS role_app,
+       any_value(g.object_app || coalesce(' (' || g.object_env || ')', '')) AS object_app,
+       'grant' AS evidence,
+       CASE WHEN g.object_class = 'column' THEN 'relation' ELSE g.object_class END AS object_class,
+       g.kind, g.object_oid, any_value(f.identity_args) AS identity_args,
+       coalesce(list_sort(list_distinct(list(g.privilege) FILTER (WHERE g.subid = 0))), []) AS table_privileges,
+       coalesce(list_sort(list_distinct(list(g.privilege) FILTER (WHERE g.subid > 0))), []) AS column_privileges,
+       -- list(DISTINCT x ORDER BY x) without DuckDB's subplan per DISTINCT aggregate;
+       -- list_distinct drops a NULL, which list(DISTINCT) keeps (last)
+       coalesce(CASE WHEN count(*) FILTER (WHERE g.subid > 0) = count(g.column_name) FILTER (WHERE g.subid > 0)
+                THEN list_sort(list_distinct(list(g.column_name) FILTER (WHERE g.subid > 0)))
+                ELSE list_append(list_sort(list_distinct(list(g.column_name) FILTER (WHERE g.subid > 0))), NULL) END, []) AS columns,
+       list_aggr(list_sort(list_distinct(list(CASE WHEN g.subid = 0 THEN g.privilege
+                                ELSE g.privilege || ' (' || pg_quote_ident(g.column_name) || ')' END))), 'string_agg', ', ')
+           AS privilege_list,
+       CAST(NULL AS VARCHAR) AS via_role, CAST(NULL AS VARCHAR[]) AS grantors,
+       false AS grantor_matters
+FROM granted g
+LEFT JOIN objs f ON g.object_class = 'function' AND f.database_oid = g.database_oid AND f.oid = g.object_oid
+WHERE g.object_app IS NOT NULL
+  AND (g.object_app <> g.role_app
+       OR (g.object_env IS NOT NULL AND g.role_env IS NOT NULL AND g.object_env <> g.role_env))
+GROUP BY g.database, g.database_oid, g.object_class, g.object_oid, g.kind, g.schema, g.object_name,
+         g.identity, g.grantee
+UNION ALL
+SELECT NULL, 'membership', NULL, m.role, m.member || ' -> ' || m.role, m.member,
+       any_value(u.kind), any_value(u.app || coalesce(' (' || u.environment || ')', '')),
+       any_value(g.app || coalesce(' (' || g.environment || ')', '')), 'membership', 'role',
+       'role', NULL, NULL, [], [], [], NULL, m.role,
+       list_sort(list_distinct(list(m.grantor) FILTER (WHERE m.grantor IS NOT NULL))),
+       (SELECT num FROM version) >= 160000
+FROM memberships m
+JOIN app_roles u ON u.oid = m.member_oid
+JOIN app_roles g ON g.oid = m.role_oid AND g.kind IN ('owner', 'writer', 'reader')
+WHERE g.app <> u.app
+   OR (g.environment IS NOT NULL AND u.environment IS NOT NULL AND g.environment <> u.environment)
+GROUP BY m.role, m.member
+""",
     "PGR-PRIV-009": """WITH runtime AS (
     SELECT oid, name, kind FROM roles WHERE kind IN ('writer', 'app')
 ),
@@ -293,6 +386,7 @@ def _snapshot() -> Any:
         role(111, "grantor only"),
         role(112, 'shared"only'),
         role(113, "unused"),
+        role(114, "db_reader_billing"),  # another application's reader
     ]
     memberships = [member(PG_MONITOR, MONITOR), member(OPS, MONITOR), member(WRITER, APP)]
     schemas = [
@@ -353,6 +447,10 @@ def _snapshot() -> Any:
         acl("relation", VIEW, WRITER, "SELECT"),
         acl("column", TABLE, 110, "SELECT", subid=1),
         acl("relation", VIEW, READER, "INSERT", grantor_oid=111),
+        acl("relation", TABLE, 114, "SELECT"),
+        acl("column", TABLE, 114, "SELECT", subid=2),
+        acl("schema", 2200, 114, "USAGE"),
+        acl("function", FUNC, 114, "EXECUTE"),
     ]
     promises = [(0, "r", WRITER, p) for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")]
     promises += [(2200, "r", READER, "SELECT"), (2200, "r", READER, "INSERT")]
@@ -387,6 +485,7 @@ def _snapshot() -> Any:
             (MONITOR, "CREATE"),
             (OPS, "TEMPORARY"),
             (0, "CONNECT"),
+            (114, "CONNECT"),
         )
     ]
     shared += [
