@@ -186,6 +186,36 @@ FROM missing m
 GROUP BY m.database, m.database_oid, m.object_class, m.oid, m.kind, m.schema, m.name,
          m.identity, m.identity_args, m.owner, m.grantee
 """,
+    "PGR-ROLE-015": """WITH candidates AS (
+    SELECT r.oid, r.name, r.kind FROM roles r
+    WHERE NOT r.login AND len(r.members) = 0
+      AND NOT (r.predefined AND starts_with(r.name, 'pg_'))
+      AND NOT r.is_bootstrap_superuser AND NOT r.is_breakglass AND NOT r.is_auditor
+      AND r.kind NOT IN ('predefined', 'breakglass', 'auditor')
+      AND NOT regexp_full_match(r.name, '^(rds_[a-z0-9_]+|rdsadmin|rdsrepladmin|rdstopmgr|rdswriteforwarduser|cloudsql[a-z0-9_]*|alloydb[a-z0-9_]*|azure_[a-z0-9_]+|azuresu)$')  -- managed-service platform roles
+),
+used AS (
+    SELECT owner_oid AS oid FROM databases
+    UNION SELECT owner_oid FROM tablespaces
+    UNION SELECT owner_oid FROM schemas
+    UNION SELECT owner_oid FROM objects WHERE owner_oid IN (SELECT oid FROM candidates)
+    UNION SELECT owner_oid FROM extensions
+    UNION SELECT grantee_oid FROM privileges WHERE grantee_oid IN (SELECT oid FROM candidates)
+    UNION SELECT grantor_oid FROM privileges WHERE grantor_oid IN (SELECT oid FROM candidates)
+    UNION SELECT creator_oid FROM default_privileges
+    UNION SELECT grantee_oid FROM default_privileges WHERE grantee_oid IS NOT NULL
+    UNION SELECT grantor_oid FROM memberships WHERE grantor_oid IS NOT NULL
+),
+uncollected AS (
+    SELECT count(*) AS n FROM databases WHERE NOT collected AND allow_connections
+)
+SELECT c.name AS role, 'role' AS object_type, c.name AS object_name, c.name AS object_identity,
+       c.kind AS role_kind, r.member_of, r.comment,
+       (SELECT n FROM uncollected) AS uncollected_databases
+FROM candidates c
+JOIN roles r ON r.oid = c.oid
+WHERE c.oid NOT IN (SELECT oid FROM used WHERE oid IS NOT NULL)
+""",
     "PGR-PRIV-009": """WITH runtime AS (
     SELECT oid, name, kind FROM roles WHERE kind IN ('writer', 'app')
 ),
@@ -257,6 +287,12 @@ def _snapshot() -> Any:
         role(OPS, "ops helper"),
         role(PG_MONITOR, "pg_monitor", predefined=True),
         role(READER, "db_reader_shop"),
+        # NOLOGIN roles without members: in privileges only through a column grant, as a
+        # grantor, through a shared object's ACL; and one in nothing
+        role(110, "col_only"),
+        role(111, "grantor only"),
+        role(112, 'shared"only'),
+        role(113, "unused"),
     ]
     memberships = [member(PG_MONITOR, MONITOR), member(OPS, MONITOR), member(WRITER, APP)]
     schemas = [
@@ -315,6 +351,8 @@ def _snapshot() -> Any:
         acl("relation", 1008, READER, "SELECT"),
         acl("relation", TABLE, READER, "SELECT"),
         acl("relation", VIEW, WRITER, "SELECT"),
+        acl("column", TABLE, 110, "SELECT", subid=1),
+        acl("relation", VIEW, READER, "INSERT", grantor_oid=111),
     ]
     promises = [(0, "r", WRITER, p) for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")]
     promises += [(2200, "r", READER, "SELECT"), (2200, "r", READER, "INSERT")]
@@ -361,7 +399,7 @@ def _snapshot() -> Any:
             "privilege": "CREATE",
             "grantable": False,
         }
-        for gee in (OPS, MONITOR)
+        for gee in (OPS, MONITOR, 112)
     ]
     shared += [
         {
