@@ -47,6 +47,21 @@ def _shared(cls: str, oid: int, name: str, grantee: int, privilege: str, **kw: A
     }
 
 
+def _default(
+    oid: int, schema: int, objtype: str, grantee: int | None, privilege: str | None
+) -> dict:
+    return {
+        "oid": oid,
+        "creator_oid": OWNER,
+        "schema_oid": schema,
+        "objtype": objtype,
+        "grantor_oid": OWNER if grantee is not None else None,
+        "grantee_oid": grantee,
+        "privilege": privilege,
+        "grantable": False,
+    }
+
+
 def _table_acl(oid: int) -> list[dict[str, Any]]:
     """One ACL, given to two tables alike (they share its acl_id)."""
     return [
@@ -183,6 +198,16 @@ def _snapshot() -> Snapshot:
                 {"table_oid": 1002, "attnum": 3, "name": "b"},
             ],
             "acl": grants,
+            "default_acls": [
+                _default(1, 2200, "r", READER, "INSERT"),
+                _default(1, 2200, "r", READER, "SELECT"),
+                _default(1, 2200, "r", ODD, "SELECT"),
+                _default(2, 0, "S", READER, "USAGE"),
+                _default(3, 0, "n", READER, "CREATE"),
+                _default(4, 0, "L", READER, "UPDATE"),
+                _default(5, 0, "f", READER, "EXECUTE"),
+                _default(6, 0, "T", None, None),  # the marker row of an emptied ACL
+            ],
         },
     )
     # a second database: the same ACL as appdb's t1 on its table, and a grant of its own
