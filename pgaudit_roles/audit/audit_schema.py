@@ -416,9 +416,12 @@ _TABLES: list[AuditTable] = [
         "table",
         """Stored privileges: one row per object x grantee x privilege.
        A NULL ACL is expanded to the built-in default for its type and owner
-       (source='default'); stored entries have source='explicit'. An explicit empty ACL has
-       no rows: nobody, not even the owner, holds a privilege. Columns appear with
-       object_class='column' (their NULL ACL grants nothing).""",
+       (source='default'); stored entries have source='explicit' (object_acls joined to
+       acl_items). An explicit empty ACL has no rows: nobody, not even the owner, holds a
+       privilege. Columns appear with object_class='column' (their NULL ACL grants
+       nothing). For a large snapshot this is a view of that join rather than a
+       table, with the same rows: a query over many objects reads faster from object_acls
+       and acl_items.""",
         [
             _DB,
             _DBOID,
