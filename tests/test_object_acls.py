@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 from test_audit_schema import SCHEMA, make, obj, role
+from test_spool import ACL_ITEM_CASES
 
 from pgaudit_roles.audit import audit_schema
 from pgaudit_roles.collect.columnfile import ACL_ITEMS, ACL_WIRE, reader_sql
@@ -176,17 +177,7 @@ def test_objects_granted_alike_share_one_acl(tmp_path: Path) -> None:
     assert explicit == joined == 3 * 6 + 3 + 2 * 2 + 1 + 3 + 2
 
 
-MALFORMED = [
-    ["10:0:SELECT,*UPDATE;10:16384:*INSERT", "16384:0:USAGE", "10:10:ALTER SYSTEM,SET"],
-    [None, "", "10:0:", "10:0:**X,Y*Z,*,", "10:0:A:extra"],
-    ["10::SELECT"],  # an empty OID: a cast error both ways
-    [";10:0:SELECT"],
-    ["10:0"],  # no privilege part
-    ["10"],
-]
-
-
-@pytest.mark.parametrize("items", MALFORMED)
+@pytest.mark.parametrize("items", ACL_ITEM_CASES)
 def test_the_loader_expands_packed_items_as_the_reader_does(
     tmp_path: Path, items: list[str | None]
 ) -> None:

@@ -441,17 +441,19 @@ FROM (SELECT object_class, object_oid, subid, item,
 definition ``reader_sql``'s cheaper form must agree with, malformed items included."""
 
 
-@pytest.mark.parametrize(
-    "items",
-    [
-        ["10:0:SELECT,*UPDATE;10:16384:*INSERT", "16384:0:USAGE", "10:10:ALTER SYSTEM,SET"],
-        [None, "", "10:0:", "10:0:**X,Y*Z,*,", "10:0:A:extra"],
-        ["10::SELECT"],  # an empty OID: a cast error both ways
-        [";10:0:SELECT"],
-        ["10:0"],  # no privilege part
-        ["10"],
-    ],
-)
+ACL_ITEM_CASES = [
+    ["10:0:SELECT,*UPDATE;10:16384:*INSERT", "16384:0:USAGE", "10:10:ALTER SYSTEM,SET"],
+    [None, "", "10:0:", "10:0:**X,Y*Z,*,", "10:0:A:extra"],
+    ["10::SELECT"],  # an empty OID: a cast error both ways
+    [";10:0:SELECT"],
+    ["10:0"],  # no privilege part
+    ["10"],
+]
+"""Packed ACL items, well-formed and not, each case one object's per row (also read by
+``tests/test_object_acls.py``: the loader expands them as the reader does)."""
+
+
+@pytest.mark.parametrize("items", ACL_ITEM_CASES)
 def test_acl_items_expand_as_split_part_does(tmp_path, items):
     """``reader_sql`` splits each ACL item once and trims only grantable privileges (the
     raw step's biggest cost); on well-formed and malformed items alike it gives exactly
