@@ -168,12 +168,9 @@ def test_objects_granted_alike_share_one_acl(tmp_path: Path) -> None:
         ]
     )
     # every explicit privilege is an item of its object's ACL, no more, no less
-    explicit = con.execute("SELECT count(*) FROM privileges WHERE source = 'explicit'").fetchone()[
-        0
-    ]
-    joined = con.execute(
-        "SELECT count(*) FROM object_acls JOIN acl_items USING (acl_id)"
-    ).fetchone()[0]
+    count = "SELECT count(*) FROM {}"
+    explicit = con.execute(count.format("privileges WHERE source = 'explicit'")).fetchone()[0]
+    joined = con.execute(count.format("object_acls JOIN acl_items USING (acl_id)")).fetchone()[0]
     assert explicit == joined == 3 * 6 + 3 + 2 * 2 + 1 + 3 + 2
 
 
