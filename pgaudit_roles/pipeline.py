@@ -147,6 +147,8 @@ class EvaluationStart:
                 from .evaluate import template_preload
 
                 template_preload.preload()
+        # a signal DuckDB turned into its own error, which the suppressions above ignored
+        signals.raise_received()
 
     def take(self) -> Any:
         """The connection, once (the evaluation owns and closes it)."""

@@ -92,3 +92,51 @@ def test_held_blocks_nest_and_raise_once_at_the_outermost(
         assert steps[-1] == "next"
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+SWALLOWED = textwrap.dedent(
+    """
+    import contextlib, os, signal
+    from pgaudit_roles.core import signals
+    signals.install()
+    try:  # a signal held in a block that then fails: raised, not dropped with the error
+        with contextlib.suppress(ValueError), signals.held():
+            os.kill(os.getpid(), signal.SIG{sig})
+            raise ValueError("the block's own error")
+    except KeyboardInterrupt as exc:
+        print("held", type(exc).__name__, repr(exc.__context__))
+    signals._received.clear()
+    signals.install()
+    # DuckDB turns the handler's exception into its own error, which a caller ignores
+    import duckdb
+    con = duckdb.connect()
+    with contextlib.suppress(Exception):
+        try:
+            os.kill(os.getpid(), signal.SIG{sig})
+        except KeyboardInterrupt:
+            raise RuntimeError("Query interrupted") from None
+    try:
+        signals.raise_received()
+    except KeyboardInterrupt as exc:
+        print("swallowed", type(exc).__name__)
+    """
+)
+
+
+@pytest.mark.parametrize(("sig", "raised"), [("TERM", "Terminated"), ("INT", "KeyboardInterrupt")])
+def test_a_signal_is_never_dropped_with_an_error(sig: str, raised: str) -> None:
+    """A signal held while the block fails is raised when it ends (with the block's error as
+    its context); one that code turned into its own error, which a caller swallowed, is
+    raised by ``raise_received`` (the evaluation's start-up calls it before the scan waits
+    on its collection: a SIGTERM there was lost and the scan hung on a locked catalog)."""
+    res = subprocess.run(
+        [sys.executable, "-c", SWALLOWED.format(sig=sig)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        f'held {raised} ValueError("the block\'s own error")',
+        f"swallowed {raised}",
+    ]

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..core import cpus
+from ..core import cpus, signals
 from ..core.errors import CollectionError
 from .spool import Spool
 
@@ -95,11 +95,13 @@ class Pending:
             snap = self._collect(self._spool)
             self.also = self._also() if self._also is not None else None
             meanwhile()
+            signals.raise_received()  # not swallowed by what meanwhile ran: see there
             return snap
         pid, self._pid = self._pid, 0
         done = False
         try:
             meanwhile()
+            signals.raise_received()  # not swallowed by what meanwhile ran: see there
             with os.fdopen(self._read_fd, "rb") as pipe:
                 self._read_fd = -1
                 answer = pipe.read()

@@ -87,10 +87,26 @@ def held() -> Iterator[None]:
         yield
     finally:
         _held.pop()
-    if not _held and _pending:
-        signum = _pending[0]
-        _pending.clear()
-        _raise(signum)
+        # also when the block ends with an error: the signal is what ends the run (the
+        # error, if any, is its context), never dropped with it
+        if not _held and _pending:
+            signum = _pending[0]
+            _pending.clear()
+            _raise(signum)
+
+
+def raise_received() -> None:
+    """Raise the SIGINT/SIGTERM this process received, if one was and none is held.
+
+    Why: code that turns a signal into its own error can let a caller's ``except
+    Exception`` swallow it: DuckDB, interrupted by the handler's exception, raises its own
+    ``InterruptException``; a start-up step that ignores its errors (the evaluation's
+    preparation while the collection runs) then went on, and the SIGTERM handler had
+    already ignored any repeat. Called where such a step returns, before waiting on
+    anything long, the signal ends the run as it should."""
+    first = received()
+    if first is not None and not _held:
+        raise Terminated() if first == signal.SIGTERM else KeyboardInterrupt()
 
 
 def install() -> None:
