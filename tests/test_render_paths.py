@@ -90,7 +90,9 @@ def test_the_walk_is_skipped_and_still_refuses_what_it_must() -> None:
         result = _outcome(sql)
         if not remediation._may_object(raw):
             skipped += 1
-            assert "CASCADE" not in str(result[1]) and "password" not in str(result[1])
+            assert result[0] == "ok" or not (  # never one of the walk's refusals
+                "CASCADE is not" in result[1] or "secret" in result[1]
+            )
         if result[0] != "ok" and ("CASCADE is not" in result[1] or "secret" in result[1]):
             refused += 1
             assert remediation._may_object(raw)
