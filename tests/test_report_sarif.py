@@ -171,3 +171,72 @@ def test_markdown_escape_fence_and_url_check_match_their_character_loops():
         url = "https://example.com/" + text.strip()
         if _unsafe_url_loop(url):
             assert common.safe_url(url) is None, repr(text)
+
+
+def _odd_findings_result():
+    """full_result plus findings of every shape ``_result_text`` writes or hands to the
+    dict: lint locations, evidence, odd characters, missing and mistyped fields."""
+    import dataclasses
+    import datetime as dt
+
+    result = full_result()
+    rr = result.results[0]
+    base = rr.findings[0]
+    odd = [
+        dict(file="migrations/001 a.sql", line=3, column=7),
+        dict(file="m/002.sql", line=None),
+        dict(file="m/003.sql", line=4, column=None),
+        dict(previous={"privileges": ["SELECT"], "when": dt.date(2026, 1, 2)}),
+        dict(baseline="updated", previous={"x": 1}),
+        dict(baseline="new"),
+        dict(baseline="unchanged"),
+        dict(baseline="other"),
+        dict(database=None, object_type=None, role=None, object_identity=None),
+        dict(database="", object_type="", role=""),
+        dict(message='  \u202e\u2028 \x85 é 日 \ud83d\ude00 \x7f \x00 \n\t"\\  '),
+        dict(message="   ", remediation=None, manual="do\u2029 this\r\n"),
+        dict(remediation="", manual=""),
+        dict(object_identity='a."b\nc"', role="r\u200bx", database="d\x1bb"),
+        dict(destructive=True),
+        dict(destructive=1),
+        dict(destructive=0),
+        dict(database=7),
+        dict(role=3.5),
+        dict(remediation=b"bytes"),
+        dict(object_type="column"),
+        dict(object_type="materialized_view"),
+        dict(suppressed={"reason": "ok", "expires": "2099-01-01"}),
+    ]
+    for i, over in enumerate(odd):
+        rr.findings.append(dataclasses.replace(base, fingerprint=f"{i:032x}", **over))
+    return result
+
+
+@pytest.mark.parametrize(
+    "make",
+    [full_result, empty_result, lambda: many_result(2_345), _odd_findings_result],
+    ids=["full", "empty", "many", "odd"],
+)
+@pytest.mark.parametrize("include", [False, True], ids=["default", "with-suppressed"])
+@pytest.mark.parametrize("anchor", [None, 'conf/"x"\u202e.toml'], ids=["default", "odd-anchor"])
+def test_streamed_text_is_the_logs_json(make, include, anchor):
+    """write/render stream the log in pieces, most results written without their dicts:
+    the same text as encoding build()'s dict whole, as the report always was."""
+    from pgaudit_roles.reports.common import json_text
+
+    result = make()
+    opts = {"sarif_include_suppressed": include}
+    if anchor is not None:
+        opts["sarif_anchor"] = anchor
+    whole = json_text(
+        json.dumps(sarif_report.build(result, **opts), ensure_ascii=False, default=str)
+    )
+    assert render(result, "sarif", **opts) == whole + "\n"
+    assert sarif_report.render(result, **opts) == whole + "\n"
+    if make is _odd_findings_result:
+        plain = [
+            f
+            for f, _ in sarif_report._kept(result, True)
+            if f.file is None and f.suppressed is None and not f.previous
+        ]
+        assert len(plain) > 20  # the fast path is exercised, not only the fallback
