@@ -97,6 +97,26 @@ def test_the_walk_is_skipped_and_still_refuses_what_it_must() -> None:
     assert skipped >= 10 and refused >= 8
 
 
+def test_the_markers_prefilter_is_the_full_search() -> None:
+    """_may_object looks for "pass" or "secret" before the seven option names: each name
+    holds one, so the answer is the full search's, for the corpus and for texts around
+    the edges (case, a core without a name, a name split by an escape)."""
+    assert all(
+        any(core in word for core in remediation._SECRET_CORES)
+        for word in remediation._SECRET_OPTIONS
+    )
+
+    def full(raw: str) -> bool:
+        low = raw.lower()
+        return "DROP_CASCADE" in raw or any(w in low for w in remediation._SECRET_OPTIONS)
+
+    texts = [*CHECKED, "", "PASS", "SeCrEt", "pas", "secre", "passwor", "PassWD", "x_secret_y"]
+    texts += ["ldapbind" + "\\" + "passwd", "drop_cascade", "RADIUSSECRETS", "pİssword"]
+    texts += [w.upper() for w in remediation._SECRET_OPTIONS]
+    for raw in texts:
+        assert remediation._may_object(raw) == full(raw), raw
+
+
 # --- template_cache.render against Template.render ----------------------------------
 
 TEMPLATES = [
