@@ -381,6 +381,8 @@ TEMPLATES = [
     "{% for x in range(n) %}{{ loop.index }}{{ x }},{% endfor %}{{ a|upper }}",
     "{{ a.__class__ }}",
     "{{ range }}",
+    "{% if b %}{% set y = b %}{% endif %}{{ y }}",  # a row without b must not see y
+    "{% autoescape true %}{{ a }}{% endautoescape %}{{ a }}",
 ]
 ROWS: list[dict[str, Any]] = [
     {"a": "x", "b": "y", "n": 3},
@@ -388,6 +390,7 @@ ROWS: list[dict[str, Any]] = [
     {"a": 1, "b": [1, 2], "n": 2, "range": "shadowed"},
     {"self": 1, "a": "x", "b": "y", "n": 1},
     {"a": "w", "b": "v", "n": 1},
+    {"a": "<b>", "n": 1},
 ]
 
 
