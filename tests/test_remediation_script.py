@@ -765,3 +765,88 @@ def test_one_line_statements(sql: str, expected: str) -> None:
     out = one_line(sql)
     assert out == expected
     assert [s.stmt for s in parse_sql(out)] == [s.stmt for s in parse_sql(sql)]
+
+
+def test_one_line_skips_only_what_its_rewrite_leaves_alone() -> None:
+    """one_line returns text without a quote unscanned: the rewrite (_rewritten) gives
+    back the same text for it, whatever its control characters."""
+    import random
+
+    from pgaudit_roles.reports.sql_script import _rewritten
+
+    rng = random.Random(17)
+    pieces = [
+        "GRANT SELECT ON t TO a;",
+        "REVOKE ALL ON SCHEMA s FROM PUBLIC;",
+        "\n",
+        "\r\n",
+        "\t",
+        "\x01",
+        "\u2028",
+        "\u202e",
+        " ",
+        "x",
+        "$$a\nb$$",
+        "E",
+        "U&",
+        "'",
+        '"',
+        "''",
+        "-- c\n",
+        "/* c\n */",
+        "ALTER ROLE u VALID UNTIL '2027-01-01';",
+        'ALTER TABLE s."t\nx" OWNER TO o;',
+    ]
+    checked = 0
+    for _ in range(3000):
+        sql = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        if sql.isprintable():
+            continue
+        assert one_line(sql) == _rewritten(sql), repr(sql)
+        checked += "'" not in sql and '"' not in sql
+    assert checked > 300  # the quote-free case (no scan) is covered, not only the rest
+
+
+def test_finding_header_is_its_comment_words() -> None:
+    """_finding_header writes its first line's words itself: the same line as _comment of
+    those words (_header_comment), whatever is missing, empty, hostile or not text."""
+    import dataclasses
+    import itertools
+
+    from pgaudit_roles.reports.sql_script import _comment, _finding_header, _header_comment
+
+    base = Finding(
+        rule_id="PGR-X-001",
+        severity="high",
+        message="m",
+        database="db",
+        object_type="table",
+        schema="s",
+        object_name="t",
+        role="r",
+    )
+    values = {
+        "severity": ["high", "", "crit\nical"],
+        "database": [None, "", "d\u202eb", "a\\b"],
+        "role": [None, "", "r\x1b[31m", 7],
+        "object_identity": [None, "", 's."t\nx"'],
+        "object_type": [None, "", "view"],
+        "message": ["", "  ", " a \n\t b  ", "x\u2028y\\n"],
+        "baseline": [None, "unchanged", "new"],
+    }
+    seen = 0
+    for combo in itertools.product(*values.values()):
+        f = dataclasses.replace(base, **dict(zip(values, combo, strict=True)))
+        for fp in ("0123abcd", "", None, 5):
+            f.fingerprint = fp  # type: ignore[assignment]
+            for part in ("", "(part 2 of 3)"):
+                lines = _finding_header(f, part)
+                assert lines[0] == _header_comment(f, part)
+                rest = []
+                if f.message:
+                    rest.append(_comment("  ", " ".join(str(f.message).split())))
+                if f.baseline == "unchanged":
+                    rest.append(_comment("   (accepted in the baseline; fix it when you can)"))
+                assert lines[1:] == rest
+                seen += 1
+    assert seen > 5000

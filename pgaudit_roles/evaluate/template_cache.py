@@ -200,20 +200,42 @@ def render(template: Any, row: dict[str, Any]) -> str:
     then the row's values over them) and the same global names, and the render runs the
     same ``root_render_func`` with the same error handling as ``Template.render``
     (``tests/test_template_cache.py`` compares the two)."""
-    if "self" in row:  # Template.render(self, **row) refuses it: the same TypeError here
-        return str(template.render(**row))
+    return renderer(template)(row)
+
+
+def _flat_globals(template: Any) -> dict[str, Any]:
     flat = _FLAT_GLOBALS.get(template)
     if flat is None:
         if len(_FLAT_GLOBALS) >= _FLAT_LIMIT:
             _FLAT_GLOBALS.clear()
         flat = _FLAT_GLOBALS[template] = dict(template.globals)
+    return flat
+
+
+def renderer(template: Any) -> Callable[[dict[str, Any]], str]:
+    """:func:`render` of ``template`` as a function of the row: what does not depend on the
+    row (the flattened globals, the environment's context class, the template's render
+    function) is looked up once, for a rule's thousands of findings."""
+    flat = _flat_globals(template)
     env = template.environment
-    ctx = env.context_class(env, {**flat, **row}, template.name, template.blocks, globals=flat)
-    try:
-        return str(env.concat(template.root_render_func(ctx)))
-    except Exception:  # noqa: BLE001 - re-raised by Jinja2, as Template.render does
-        env.handle_exception()
-        raise  # pragma: no cover - handle_exception always raises
+    context_class = env.context_class
+    name = template.name
+    blocks = template.blocks
+    root = template.root_render_func
+    concat = env.concat
+    handle_exception = env.handle_exception
+
+    def render_row(row: dict[str, Any]) -> str:
+        if "self" in row:  # Template.render(self, **row) refuses it: the same TypeError here
+            return str(template.render(**row))
+        ctx = context_class(env, {**flat, **row}, name, blocks, globals=flat)
+        try:
+            return str(concat(root(ctx)))
+        except Exception:  # noqa: BLE001 - re-raised by Jinja2, as Template.render does
+            handle_exception()
+            raise  # pragma: no cover - handle_exception always raises
+
+    return render_row
 
 
 def bytecode_cache(name: str, *config: str | bytes) -> Any:

@@ -12,8 +12,11 @@ FROM functions
 -- escalation_edges_code.sql: triggers (trg, trg_victims) and event triggers
 UNION ALL SELECT 'code', count(*) FROM triggers
 UNION ALL SELECT 'code', count(*) FROM event_triggers
--- escalation_edges_grants.sql: parameter privileges and user mappings for PUBLIC
-UNION ALL SELECT 'grants', count(*) FILTER (WHERE object_class = 'parameter') FROM privileges
+-- escalation_edges_grants.sql: parameter privileges and user mappings for PUBLIC. A WHERE,
+-- not a FILTER: the class test then reaches the branches of a large snapshot's privileges
+-- view (object_acls joined to acl_items) instead of all its rows being joined first and
+-- counted (18 million on the bench's large preset: 0.5 -> 0.15 s CPU)
+UNION ALL SELECT 'grants', count(*) FROM privileges WHERE object_class = 'parameter'
 UNION ALL SELECT 'grants', count(*) FILTER (WHERE user_oid = 0) FROM user_mappings
 -- the sizes (escalation.small_enough); privileges counted up to $cap, one more than the
 -- small path allows: past that the number changes nothing, and counting a large
