@@ -356,7 +356,7 @@ def renderer(template: str, origin: str = "remediation") -> Callable[[dict[str, 
             raise RemediationError(f"{origin}: remediation failed to render: {exc}") from exc
         if not text.strip():
             return ""
-        return "\n".join(s + ";" for s in check_sql(text, origin))
+        return ";\n".join(check_sql(text, origin)) + ";"  # (never an empty list)
 
     return render_row
 
