@@ -17,7 +17,7 @@ import contextlib
 import datetime as _dt
 import decimal
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,8 +29,8 @@ from ..collect import coverage
 from ..collect.snapshot import damaged_member
 from ..core import cpus
 from ..core.model import SEVERITIES, Finding, Rule, RuleResult, ScanResult
-from . import frameworks, remediation, rule_queries, template_cache
-from .messages import render_message
+from . import frameworks, messages, remediation, rule_queries, template_cache
+from .messages import render_message as render_message  # lint.run imports it from here
 
 if TYPE_CHECKING:
     from ..collect.snapshot import Snapshot
@@ -363,48 +363,62 @@ def _rule_result(rule: Rule, cfg: Settings, outcome: rule_queries.Outcome) -> Ru
     columns, rows = outcome
 
     findings: list[Finding] = []
+    keys: list[tuple[str, str, str, str, str]] = []
     problems: list[str] = []
-    api = remediation
-    for raw in rows:
-        row = {c: v if type(v) in _AS_IS else _plain(v) for c, v in zip(columns, raw, strict=True)}
+    if not rows:
+        return result("pass", None, findings)
+    try:  # compiled once for the rule: an error here is the first row's
+        message_of = messages.renderer(rule.message)
+    except Exception as exc:  # noqa: BLE001
+        return result("error", f"message template failed: {_one_line(str(exc))}")
+    fix_of = remediation.renderer(rule.remediation, rule.path) if rule.remediation else None
+    rule_id, object_type, manual, destructive = (
+        rule.id,
+        rule.object_type,
+        rule.manual,
+        rule.destructive,
+    )
+    for row in _plain_rows(columns, rows):
         try:
-            message = render_message(rule.message, row)
+            message = message_of(row)
         except Exception as exc:  # noqa: BLE001
             return result("error", f"message template failed: {_one_line(str(exc))}")
         fix: str | None = None
-        if rule.remediation:
+        if fix_of is not None:
             try:
-                fix = api.render(rule.remediation, row, rule.path).strip() or None
+                fix = fix_of(row).strip() or None
             except Exception as exc:  # noqa: BLE001 - RemediationError or a template bug
                 problems.append(_one_line(str(exc)))
                 fix = None
-        fields = {k: _text_or_none(row.get(k)) for k in FINDING_FIELDS}
+        get = row.get
+        database = _text_or_none(get("database"))
+        kind = _text_or_none(get("object_type")) or object_type
+        object_name = _text_or_none(get("object_name"))
+        identity = _text_or_none(get("object_identity"))
+        role = _text_or_none(get("role"))
         findings.append(
             Finding(
-                rule_id=rule.id,
+                rule_id=rule_id,
                 severity=effective,
                 message=message,
-                database=fields["database"],
-                object_type=fields["object_type"] or rule.object_type,
-                schema=fields["schema"],
-                object_name=fields["object_name"],
-                object_identity=fields["object_identity"],
-                role=fields["role"],
+                database=database,
+                object_type=kind,
+                schema=_text_or_none(get("schema")),
+                object_name=object_name,
+                object_identity=identity,
+                role=role,
                 remediation=fix,
-                manual=rule.manual if fix is None else None,
-                destructive=rule.destructive,
+                manual=manual if fix is None else None,
+                destructive=destructive,
                 details=row,
             )
         )
-    findings.sort(
-        key=lambda f: (
-            f.database or "",
-            f.object_type or "",
-            f.object_identity or f.object_name or "",
-            f.role or "",
-            f.message,
+        keys.append(
+            (database or "", kind or "", identity or object_name or "", role or "", message)
         )
-    )
+    if len(findings) > 1:  # a stable sort of the findings by their keys, as sort(key=) is
+        order = sorted(range(len(findings)), key=keys.__getitem__)
+        findings = [findings[i] for i in order]
     if problems:
         return result(
             "error",
@@ -433,6 +447,8 @@ def format_version(num: int) -> str:
 
 def _plain(value: Any) -> Any:
     """DuckDB values -> JSON-friendly Python values (details go into every report)."""
+    if type(value) is list:  # DuckDB's lists, first: the branch the checks below reach
+        return [v if type(v) in _AS_IS else _plain(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, _dt.datetime | _dt.date | _dt.time):
@@ -466,6 +482,34 @@ def _text_or_none(value: Any) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)
+
+
+def _plain_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator[dict[str, Any]]:
+    """Each row as ``{column: _plain(value)}``, in order.
+
+    Why not one comprehension per row: most columns hold only values that :func:`_plain`
+    returns as they are (:data:`_AS_IS`); those are found once per column, and a row is
+    ``dict(zip(...))`` with only the other columns' values converted (the same values,
+    the same keys in the same order). Duplicate column names (the last value wins) take
+    the comprehension."""
+    if len(set(columns)) != len(columns):
+        for raw in rows:
+            yield {
+                c: v if type(v) in _AS_IS else _plain(v) for c, v in zip(columns, raw, strict=True)
+            }
+        return
+    convert = [  # (a row of another length fails below, in zip(strict=True), as before)
+        (i, columns[i])
+        for i, values in zip(range(len(columns)), zip(*rows, strict=False), strict=False)
+        if not _AS_IS.issuperset(map(type, values))
+    ]
+    for raw in rows:
+        row = dict(zip(columns, raw, strict=True))
+        for i, column in convert:
+            value = raw[i]
+            if type(value) not in _AS_IS:
+                row[column] = _plain(value)
+        yield row
 
 
 def _one_line(text: str) -> str:

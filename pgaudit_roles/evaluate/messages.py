@@ -8,7 +8,7 @@ Jinja2 is imported on first use (the CLI starts without it).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import template_cache
@@ -38,6 +38,16 @@ def compiled(template: str) -> None:
 
 
 def render_message(template: str, row: Mapping[str, Any]) -> str:
-    return template_cache.render(
-        _compiled(template), row if isinstance(row, dict) else dict(row)
-    ).strip()
+    return renderer(template)(row)
+
+
+def renderer(template: str) -> Callable[[Mapping[str, Any]], str]:
+    """:func:`render_message` of ``template`` as a function of the row (the engine renders
+    a rule's message for each of its findings). Compiles the template now: raises what
+    rendering would."""
+    render = template_cache.renderer(_compiled(template))
+
+    def render_row(row: Mapping[str, Any]) -> str:
+        return render(row if isinstance(row, dict) else dict(row)).strip()
+
+    return render_row

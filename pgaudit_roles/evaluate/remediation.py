@@ -33,6 +33,7 @@ jinja2 and pglast are imported inside functions: importing this module stays che
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -141,17 +142,46 @@ def _strict(helper: Callable[..., str]) -> Callable[..., str]:
     StrictUndefined fails when printed or iterated, but a filter receives the Undefined
     object itself; without this the error would read "must be a string" instead of
     naming the missing column.
+
+    The helpers are pure functions, so a call whose arguments are all text, booleans or
+    None (never Undefined) returns what the same call returned before, kept in a bounded
+    table (:data:`_MEMO_LIMIT`): a rule's fixes quote the same schemas, roles, kinds and
+    routine signatures over and over (the bench's large preset: 165,000 calls, ~40%
+    repeats), and ``qualified``/``func`` cost several ``quote_ident`` calls each. Only
+    results are kept: a call that raises is made again, and raises again.
     """
     from jinja2 import Undefined
 
+    memo: dict[tuple[Any, ...], str] = {}
+    _MEMOS.append(memo)
+
     @functools.wraps(helper)
     def wrapper(*args: Any, **kwargs: Any) -> str:
+        if not kwargs:
+            for value in args:
+                if type(value) not in _MEMO_TYPES:
+                    break
+            else:  # exact types, so equal arguments are the same values (True is not 1)
+                hit = memo.get(args)
+                if hit is None:
+                    hit = helper(*args)
+                    if len(memo) >= _MEMO_LIMIT:
+                        memo.clear()
+                    memo[args] = hit
+                return hit
         for value in (*args, *kwargs.values()):
             if isinstance(value, Undefined):
                 value._fail_with_undefined_error()
         return helper(*args, **kwargs)
 
     return wrapper
+
+
+_MEMOS: list[dict[tuple[Any, ...], str]] = []
+"""Every helper's table (a test or a measurement empties them to start cold)."""
+_MEMO_TYPES: frozenset[type] = frozenset({str, bool, type(None)})
+_MEMO_LIMIT = 16384
+"""Calls kept per quoting helper; past it the table starts again (names are data)."""
 
 
 def _describe(node: Any) -> str:
@@ -279,34 +309,56 @@ def render(template: str, row: dict[str, Any], origin: str = "remediation") -> s
     every one parsed by pglast and checked by :func:`check_sql`. A template that renders
     only whitespace (e.g. an ``{% if %}`` that did not apply) yields "".
     """
+    return renderer(template, origin)(row)
+
+
+def renderer(template: str, origin: str = "remediation") -> Callable[[dict[str, Any]], str]:
+    """:func:`render` of ``template`` as a function of the row, for a rule's findings: the
+    template is looked up (and analysed) once, not per row. Raises nothing itself: a
+    template that cannot render raises its :class:`RemediationError` for every row, as
+    :func:`render` does."""
     TemplateError, UndefinedError, SecurityError = _jinja_errors()  # noqa: N806
+    problem: str | None = None
     if not isinstance(template, str):  # validate_template's checks, with one _analyse
-        raise RemediationError(f"{origin}: remediation must be a string")
-    compiled, problem = _analyse(template)
-    if problem:
-        raise RemediationError(f"{origin}: {problem}")
-    if not QUOTING_FUNCTIONS.keys().isdisjoint(row):
-        hidden = sorted(k for k in row if k in QUOTING_FUNCTIONS)
-        raise RemediationError(
-            f"{origin}: the rule query returns a column named "
-            f"{', '.join(hidden)}, which would hide the quoting function of "
-            "that name; rename the column"
-        )
-    try:
-        text = template_cache.render(compiled, row)
-    except UndefinedError as exc:
-        raise RemediationError(
-            f"{origin}: remediation uses a value the rule query does not return: {exc.message}"
-        ) from exc
-    except SecurityError as exc:
-        raise RemediationError(f"{origin}: remediation blocked by the sandbox: {exc}") from exc
-    except (TypeError, ValueError) as exc:
-        raise RemediationError(f"{origin}: remediation cannot quote a value: {exc}") from exc
-    except TemplateError as exc:
-        raise RemediationError(f"{origin}: remediation failed to render: {exc}") from exc
-    if not text.strip():
-        return ""
-    return "\n".join(s + ";" for s in check_sql(text, origin))
+        problem = f"{origin}: remediation must be a string"
+    else:
+        compiled, why = _analyse(template)
+        if why:
+            problem = f"{origin}: {why}"
+    if problem is not None:
+        refused = problem
+
+        def refuse(row: dict[str, Any]) -> str:
+            raise RemediationError(refused)
+
+        return refuse
+    render_template = template_cache.renderer(compiled)
+
+    def render_row(row: dict[str, Any]) -> str:
+        if not QUOTING_FUNCTIONS.keys().isdisjoint(row):
+            hidden = sorted(k for k in row if k in QUOTING_FUNCTIONS)
+            raise RemediationError(
+                f"{origin}: the rule query returns a column named "
+                f"{', '.join(hidden)}, which would hide the quoting function of "
+                "that name; rename the column"
+            )
+        try:
+            text = render_template(row)
+        except UndefinedError as exc:
+            raise RemediationError(
+                f"{origin}: remediation uses a value the rule query does not return: {exc.message}"
+            ) from exc
+        except SecurityError as exc:
+            raise RemediationError(f"{origin}: remediation blocked by the sandbox: {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise RemediationError(f"{origin}: remediation cannot quote a value: {exc}") from exc
+        except TemplateError as exc:
+            raise RemediationError(f"{origin}: remediation failed to render: {exc}") from exc
+        if not text.strip():
+            return ""
+        return ";\n".join(check_sql(text, origin)) + ";"  # (never an empty list)
+
+    return render_row
 
 
 # --- parsing and checking the output -----------------------------------------------
@@ -405,14 +457,24 @@ def check_sql(sql: str, origin: str = "remediation") -> list[str]:
     This runs once per finding (tens of thousands on a large cluster), so it reads
     PostgreSQL's parse tree as the JSON libpg_query emits rather than as pglast's Python
     node objects, which cost ten times more to build (:func:`classify` reads the same
-    JSON).
+    JSON); and where the JSON's text already settles the checks it is not decoded at all
+    (:func:`_settled_texts`).
     """
-    return [text for text, _ in _checked(sql, origin)[0]]
+    raw = _raw_json(sql, origin)
+    texts = _settled_texts(sql, raw)
+    if texts is not None:
+        return texts
+    return [text for text, _ in _checked_raw(sql, raw, origin)[0]]
 
 
 def _checked(sql: str, origin: str) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
     """:func:`check_sql`'s checks of ``sql``; its parse (:func:`_parse_json`)."""
-    parsed, walk = _parse_json(sql, origin)
+    return _checked_raw(sql, _raw_json(sql, origin), origin)
+
+
+def _checked_raw(sql: str, raw: str, origin: str) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """:func:`_checked` of ``sql`` whose libpg_query JSON is ``raw``."""
+    parsed, walk = _decoded(sql, raw)
     if not parsed:
         raise RemediationError(f"{origin}: remediation SQL holds no statement")
     for text, stmt in parsed:
@@ -424,13 +486,17 @@ def _may_object(raw: str) -> bool:
     """Whether the node walk of :func:`_check_json_statement` could refuse the parse tree
     whose libpg_query JSON is ``raw``: only when ``raw`` holds ``DROP_CASCADE`` (the walk
     refuses a ``"behavior": "DROP_CASCADE"``) or, in any case, one of the secret option
-    names (it refuses a ``defname`` that lower-cases to one of them). libpg_query writes
-    enum values and names as they are (it escapes only quotes, backslashes and control
-    characters), so a tree holding either has the word in its JSON text; where neither
-    appears the walk, a third of the cost of a check, cannot fail and is skipped. A word
-    that only appears in a name or a literal costs the walk, as before."""
+    names (it refuses a ``defname`` that lower-cases to one of them) and the key
+    ``"defname"`` itself (the walk looks at no other node). libpg_query writes enum values
+    and names as they are (it escapes only quotes, backslashes and control characters), so
+    a tree holding either has the words in its JSON text, and a quote in a name is written
+    ``\\"``: ``"defname"`` with bare quotes is a key or a whole string, never part of one.
+    Where neither appears the walk, a third of the cost of a check, cannot fail and is
+    skipped. A word that only appears in a name or a literal costs the walk, as before."""
     if "DROP_CASCADE" in raw:
         return True
+    if '"defname"' not in raw:  # no DefElem: no option the walk could refuse
+        return False
     low = raw.lower()
     # every secret option name holds "pass" or "secret" (_SECRET_CORES): two searches rule
     # out all seven for nearly every tree (0.1 s of the SQL report's 36,000 checks at the
@@ -438,30 +504,139 @@ def _may_object(raw: str) -> bool:
     return ("pass" in low or "secret" in low) and any(word in low for word in _SECRET_OPTIONS)
 
 
-def _parse_json(sql: str, origin: str) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
-    """(statement text without ';', {NodeType: fields}) for each statement in ``sql``, and
-    whether the node walk must run (:func:`_may_object`)."""
-    import json
-
+@functools.cache
+def _pglast_parser() -> tuple[type[Exception], Callable[[str], str]]:
+    """pglast's ParseError and parse_sql_json, imported once (not at module import: this
+    module stays light; not per call: :func:`check_sql` runs per finding)."""
     from pglast.parser import ParseError, parse_sql_json
 
+    return ParseError, parse_sql_json
+
+
+def _raw_json(sql: str, origin: str) -> str:
+    """libpg_query's JSON parse tree of ``sql`` (a NUL or a parse error is refused)."""
+    ParseError, parse_sql_json = _pglast_parser()  # noqa: N806
     _refuse_nul(sql, origin)
     try:
-        raw = parse_sql_json(sql)
+        return str(parse_sql_json(sql))
     except ParseError as exc:
         raise RemediationError(
             f"{origin}: generated SQL does not parse ({exc}): {_excerpt(sql)}"
         ) from exc
+
+
+def _parse_json(sql: str, origin: str) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """(statement text without ';', {NodeType: fields}) for each statement in ``sql``, and
+    whether the node walk must run (:func:`_may_object`)."""
+    return _decoded(sql, _raw_json(sql, origin))
+
+
+def _decoded(sql: str, raw: str) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """:func:`_parse_json` of ``sql`` whose libpg_query JSON is ``raw``."""
+    import json
+
     doc = json.loads(raw)
     data = sql.encode("utf-8")  # libpg_query's locations are byte offsets
     out: list[tuple[str, dict[str, Any]]] = []
     for stmt in doc.get("stmts", []):
         start = int(stmt.get("stmt_location", 0))
         length = int(stmt.get("stmt_len", 0))
-        piece = data[start : start + length] if length else data[start:]
-        text = piece.decode("utf-8").strip().rstrip(";").strip()
-        out.append((text, stmt["stmt"]))
+        out.append((_statement_text(data, start, length), stmt["stmt"]))
     return out, _may_object(raw)
+
+
+def _statement_text(data: bytes, start: int, length: int) -> str:
+    """The statement at byte ``start`` (``length`` bytes, 0: to the end) of ``data``,
+    without surrounding blanks and its ``;``."""
+    piece = data[start : start + length] if length else data[start:]
+    return piece.decode("utf-8").strip().rstrip(";").strip()
+
+
+_RAW_STMT = '{"stmt":{"'
+
+
+def _settled_texts(sql: str, raw: str) -> list[str] | None:
+    """:func:`check_sql`'s result for ``sql``, read from its libpg_query JSON ``raw``
+    without decoding it, when the text settles every check; None when it does not (the
+    JSON is then decoded and checked node by node, which also raises the errors).
+
+    Why: decoding the JSON was two thirds of a check (libpg_query writes every location
+    and type name; ~1.5 kB for a GRANT and a REVOKE of a function), and what the checks
+    read of a statement that passes is its node type and its place in ``sql``.
+
+    Why the text can be read: libpg_query writes valid JSON, and inside a JSON string
+    every quote is escaped (``\\"``), so a bare-quoted ``{"stmt":{"`` or
+    ``,"stmt_len":`` is structure, never part of a name or literal (nor can it start
+    inside a string: a string is never followed by ``stmt``). Only ``RawStmt``, one per
+    statement, has fields called ``stmt``, ``stmt_location`` and ``stmt_len`` (the other
+    node with the last two, ``Query``, is not in a raw parse tree), and it writes ``stmt``
+    first, ``{"NodeType":{...}}``, then the two numbers, each left out when 0. So each
+    ``{"stmt":{"`` starts a statement and names its node type, and the numbers after it
+    and before the next one are its location and length. Settled means: at least one
+    statement, each of a type in :data:`ALLOWED_STATEMENTS` (of an ``AlterTableStmt``, that
+    one statement is decoded to check its commands: :func:`_alter_table_settled`), and
+    nothing for the node walk to refuse (:func:`_may_object`); anything else, including a
+    shape this reading does not expect, goes the decoding way. ``tests/test_render_paths.py`` compares the two ways."""
+    if _may_object(raw):
+        return None
+    # libpg_query's locations are byte offsets: in ASCII text, also character offsets
+    text: str | bytes = sql if sql.isascii() else sql.encode("utf-8")
+    texts: list[str] = []
+    numbers = 0
+    find = raw.find
+    pos = find(_RAW_STMT)
+    if pos < 0:
+        return None
+    while pos >= 0:
+        begin = pos + 10  # len(_RAW_STMT)
+        end = find('"', begin)
+        kind = raw[begin:end]
+        if kind not in ALLOWED_STATEMENTS:
+            return None
+        stmt_at = pos + 8  # where its {"NodeType":{...}} starts, after '{"stmt":'
+        pos = find(_RAW_STMT, end)
+        # the statement's part ends before the ',' of the next one, or the ']}' closing all
+        bound = pos - 1 if pos >= 0 else len(raw) - 2
+        tail = find(',"stmt_', max(end, bound - _TAIL_WINDOW), bound)
+        stmt_end = tail if tail >= 0 else bound - 1
+        numbered = _RAW_TAIL.fullmatch(raw, stmt_end, bound)
+        if numbered is None:
+            return None
+        if kind == "AlterTableStmt" and not _alter_table_settled(raw[stmt_at:stmt_end]):
+            return None
+        location, length = numbered.groups()
+        numbers += (location is not None) + (length is not None)
+        start = int(location) if location else 0
+        size = int(length) if length else 0
+        piece = text[start : start + size] if size else text[start:]
+        part = piece if isinstance(piece, str) else piece.decode("utf-8")
+        texts.append(part.strip().rstrip(";").strip())
+    if numbers != raw.count(',"stmt_'):  # the prefix of both keys, and of no other one
+        return None  # a number elsewhere than at the end of a statement's part: not read
+    return texts
+
+
+def _alter_table_settled(stmt_json: str) -> bool:
+    """Whether the ALTER TABLE whose ``{"AlterTableStmt":{...}}`` is ``stmt_json`` holds
+    only commands a remediation may hold: the statement alone is decoded (an ownership
+    change after two GRANTs: a third of the JSON), and a text that is not that one
+    value is not settled."""
+    import json
+
+    try:
+        stmt = json.loads(stmt_json)
+    except ValueError:
+        return False
+    if not isinstance(stmt, dict) or list(stmt) != ["AlterTableStmt"]:
+        return False
+    fields = stmt["AlterTableStmt"]
+    return isinstance(fields, dict) and not _refused_alter_table_cmd(fields)[0]
+
+
+_RAW_TAIL = re.compile(r'(?:,"stmt_location":([0-9]{1,12}))?(?:,"stmt_len":([0-9]{1,12}))?\}\Z')
+_TAIL_WINDOW = 64
+"""Characters before a statement's end that hold its location and length: 54 at most (a
+longer number is not read; the counts then differ and the JSON is decoded)."""
 
 
 def _json_nodes(value: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
@@ -482,6 +657,16 @@ def _json_nodes(value: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
             yield from _json_nodes(item)
 
 
+def _refused_alter_table_cmd(fields: dict[str, Any]) -> tuple[bool, Any]:
+    """(True, its subtype) for the first command of an ALTER TABLE (``fields`` of its
+    ``AlterTableStmt``) that a remediation must not hold, else (False, None)."""
+    for cmd in fields.get("cmds") or ():
+        subtype = cmd.get("AlterTableCmd", {}).get("subtype")
+        if subtype not in _ALTER_TABLE_CMDS:
+            return True, subtype
+    return False, None
+
+
 def _check_json_statement(
     text: str, stmt: dict[str, Any], origin: str, *, walk: bool = True
 ) -> None:
@@ -496,13 +681,12 @@ def _check_json_statement(
             f"{_excerpt(text)}"
         )
     if kind == "AlterTableStmt":
-        for cmd in fields.get("cmds") or ():
-            subtype = cmd.get("AlterTableCmd", {}).get("subtype")
-            if subtype not in _ALTER_TABLE_CMDS:
-                raise RemediationError(
-                    f"{origin}: ALTER TABLE ... {subtype} is not "
-                    f"allowed in remediation SQL: {_excerpt(text)}"
-                )
+        refused, subtype = _refused_alter_table_cmd(fields)
+        if refused:
+            raise RemediationError(
+                f"{origin}: ALTER TABLE ... {subtype} is not "
+                f"allowed in remediation SQL: {_excerpt(text)}"
+            )
     if not walk:
         return
     for node_type, node in _json_nodes(stmt):
