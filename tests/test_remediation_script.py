@@ -850,3 +850,24 @@ def test_finding_header_is_its_comment_words() -> None:
                 assert lines[1:] == rest
                 seen += 1
     assert seen > 5000
+
+
+@pytest.mark.parametrize("findings", [0, 5, 3_000])
+def test_written_script_is_the_rendered_one(findings: int) -> None:
+    """write_report writes the script's lines in pieces (_LINES_PER_WRITE): the same text
+    as render_sql_script, with or without statements, over more lines than one piece."""
+    import re
+
+    from report_fixtures import empty_result, many_result
+
+    from pgaudit_roles.reports import render as render_format
+    from pgaudit_roles.reports import sql_script
+
+    result = many_result(findings) if findings else empty_result()
+    written = render_format(result, "sql")
+    rendered = sql_script.render_sql_script(result)
+    if findings > 1_000:
+        assert written.count("\n") > 2 * sql_script._LINES_PER_WRITE
+    stamp = re.compile(r"^-- generated: \S+", re.M)  # the clock may tick between the two
+    assert stamp.sub("", written) == stamp.sub("", rendered)
+    assert written.endswith("\n")

@@ -1,7 +1,9 @@
 -- DuckDB, run before escalation_edges.sql: the rows of effective_privileges that the edges
 -- read (schema USAGE/CREATE and EXECUTE on SECURITY DEFINER routines), a superset of what
 -- each of its three readers filters for. Expanded once here instead of inlining the view
--- three times into the edge statement, whose planning then dominated the load.
+-- three times into the edge statement, whose planning then dominated the load. Created
+-- and dropped inside one transaction with its readers (escalation._sql_edges): never
+-- committed, so never compressed at a checkpoint.
 --
 -- Only for the roles those readers keep (readers): the view gives every role each PUBLIC
 -- grant (EXECUTE on every function by default) and every superuser everything, which on a
