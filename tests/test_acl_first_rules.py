@@ -2,7 +2,7 @@
 formulation gave.
 
 Why: on a large snapshot ``privileges`` is a view that joins every object to its ACL
-(audit/sql/privileges_rows.sql), so PGR-PRIV-004, -008 and -010 now filter each
+(audit/sql/privileges_rows.sql), so PGR-PRIV-004, -008, -010 and -011 now filter each
 distinct ACL's items first and only then expand them to objects and columns
 (``object_acls``, ``acl_objects``), which repeats the view's join by hand. A careless
 repetition loses or invents rows at the edges, so the snapshot here has them all: built-in
@@ -28,7 +28,7 @@ from pgaudit_roles.collect.snapshot import DatabaseSnapshot, Snapshot
 from pgaudit_roles.collect.tables import DATABASE_TABLES
 
 ORACLES = Path(__file__).resolve().parent / "data" / "acl_first_oracles"
-RULES = ("PGR-PRIV-004", "PGR-PRIV-008", "PGR-PRIV-010")
+RULES = ("PGR-PRIV-004", "PGR-PRIV-008", "PGR-PRIV-010", "PGR-PRIV-011")
 
 OWNER, READER, WRITER, ODD, ALICE, BOB, ROOT, READER2, CAROL, DAVE = range(100, 110)
 COL = 'we"ird\ncol'
