@@ -32,6 +32,7 @@ from PUBLIC, rather than once per login role.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -290,7 +291,8 @@ def build(
     (:mod:`.escalation_rows`, from plain SELECTs) instead of by the ``escalation_*.sql``
     statements, whose planning is most of their cost on small data; None decides by size
     (:func:`small_enough`). Both give the same rows; tests force each. The internal tables
-    (``internal.esc_*``) are the statements' intermediates: the small path creates none.
+    (``internal.esc_*``) are the statements' intermediates: the small path creates none,
+    and ``internal.esc_effective`` lasts only while the statements run (:func:`_sql_edges`).
     ``json_dir``: where many rows may go through a JSON file (``rows.insert_rows``).
     ``prefetched``: what :func:`prefetch` returned, which filled dangerous_roles already;
     the small path reads its rows instead of running those SELECTs again (the large path
@@ -317,16 +319,45 @@ def build(
             f"CREATE OR REPLACE TABLE internal.esc_reference ({_coldefs(REFERENCE_COLUMNS)})"
         )
         insert_rows(con, "internal.esc_reference", REFERENCE_COLUMNS, reference)
-        if present["definer"] or present["code"]:  # the only readers of internal.esc_effective
-            con.execute(_sql("escalation_privileges.sql"))
-        con.execute(_sql("escalation_edges.sql"))
-        for part in EDGE_PARTS:
-            if present[part]:
-                con.execute(_sql(f"escalation_edges_{part}.sql"))
+        _sql_edges(con, present)
     graph = Graph.load(con, roles, edge_rows)
     insert_rows(
         con, "escalation_paths", PATH_COLUMNS, [p.row() for p in graph.standard_routes(con)]
     )
+
+
+def _sql_edges(con: Any, present: dict[str, bool]) -> None:
+    """The large path's edges: ``escalation_edges.sql``, then each present part's statement
+    (:data:`EDGE_PARTS`), after ``escalation_privileges.sql`` when a reader of
+    ``internal.esc_effective`` (the SECURITY DEFINER and code parts) runs.
+
+    Why in one transaction that drops ``internal.esc_effective`` before its commit: the
+    table is these statements' intermediate (2.7 million rows on the bench's large preset,
+    read by nothing after them), and committed, a large snapshot's compressed database
+    compressed it at the next automatic checkpoint (0.4 s of CPU there); dropped before
+    the commit, it is never written to the database. Same statements, same order, same
+    rows."""
+    effective = present["definer"] or present["code"]
+    if not effective:
+        con.execute(_sql("escalation_edges.sql"))
+        if present["grants"]:
+            con.execute(_sql("escalation_edges_grants.sql"))
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(_sql("escalation_privileges.sql"))
+        con.execute(_sql("escalation_edges.sql"))
+        for part in ("definer", "code"):
+            if present[part]:
+                con.execute(_sql(f"escalation_edges_{part}.sql"))
+        con.execute("DROP TABLE internal.esc_effective")
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error raised is the one that matters
+            con.execute("ROLLBACK")
+        raise
+    if present["grants"]:
+        con.execute(_sql("escalation_edges_grants.sql"))
 
 
 def _small_edges(

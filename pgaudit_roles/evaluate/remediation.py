@@ -356,7 +356,7 @@ def renderer(template: str, origin: str = "remediation") -> Callable[[dict[str, 
             raise RemediationError(f"{origin}: remediation failed to render: {exc}") from exc
         if not text.strip():
             return ""
-        return "\n".join(s + ";" for s in check_sql(text, origin))
+        return ";\n".join(check_sql(text, origin)) + ";"  # (never an empty list)
 
     return render_row
 
@@ -576,7 +576,9 @@ def _settled_texts(sql: str, raw: str) -> list[str] | None:
     statement, each of a type in :data:`ALLOWED_STATEMENTS` (of an ``AlterTableStmt``, that
     one statement is decoded to check its commands: :func:`_alter_table_settled`), and
     nothing for the node walk to refuse (:func:`_may_object`); anything else, including a
-    shape this reading does not expect, goes the decoding way. ``tests/test_render_paths.py`` compares the two ways."""
+    shape this reading does not expect, goes the decoding way (and a number found
+    elsewhere than at the end of a statement's part: each is counted).
+    ``tests/test_finding_paths.py`` compares the two ways."""
     if _may_object(raw):
         return None
     # libpg_query's locations are byte offsets: in ASCII text, also character offsets
