@@ -2,7 +2,7 @@
 formulation gave.
 
 Why: on a large snapshot ``privileges`` is a view that joins every object to its ACL
-(audit/sql/privileges_rows.sql), so PGR-PRIV-004, -008 and -010 now filter each
+(audit/sql/privileges_rows.sql), so PGR-PRIV-004, -008, -010 and -011 now filter each
 distinct ACL's items first and only then expand them to objects and columns
 (``object_acls``, ``acl_objects``), which repeats the view's join by hand. A careless
 repetition loses or invents rows at the edges, so the snapshot here has them all: built-in
@@ -12,7 +12,9 @@ database, a tablespace, a parameter: NULL database_oid in object_acls), objects 
 share one ACL, a grantee that owns the object, grant options passed on, a system object,
 an empty ACL and names that need quoting. The oracles are the queries as they were
 (``data/acl_first_oracles``), run over the same schema, on both storage paths (privileges
-a table, and a view as above ``SMALL_SNAPSHOT_ROWS``). Pure: no server.
+a table, and a view as above ``SMALL_SNAPSHOT_ROWS``). PGR-OWN-001 is here too: it now
+keeps only the objects whose owner its joins read (a runtime role, or a role one can SET
+ROLE to: the reader of another application owns through db_owner_app). Pure: no server.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pgaudit_roles.collect.snapshot import DatabaseSnapshot, Snapshot
 from pgaudit_roles.collect.tables import DATABASE_TABLES
 
 ORACLES = Path(__file__).resolve().parent / "data" / "acl_first_oracles"
-RULES = ("PGR-PRIV-004", "PGR-PRIV-008", "PGR-PRIV-010")
+RULES = ("PGR-PRIV-004", "PGR-PRIV-008", "PGR-PRIV-010", "PGR-PRIV-011", "PGR-OWN-001")
 
 OWNER, READER, WRITER, ODD, ALICE, BOB, ROOT, READER2, CAROL, DAVE = range(100, 110)
 COL = 'we"ird\ncol'
@@ -152,7 +154,12 @@ def _snapshot() -> Snapshot:
     ]
     snap = make(
         roles=roles,
-        memberships=[member(WRITER, ODD), member(OWNER, ODD), member(WRITER, READER2)],
+        memberships=[
+            member(WRITER, ODD),
+            member(OWNER, ODD),
+            member(WRITER, READER2),
+            member(OWNER, READER2),
+        ],
         databases=[
             {
                 "oid": 5,
