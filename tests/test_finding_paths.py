@@ -303,6 +303,38 @@ def test_plain_rows_are_the_row_comprehension() -> None:
         list(engine._plain_rows(["a"], [(1, 2)]))
 
 
+def test_inventory_records_are_the_row_comprehension() -> None:
+    """engine._records (the inventory's rows) against ``{c: _plain(v)}`` per row: the same
+    values of the same types, the same key order, for the column types it leaves as they
+    are (scalars, lists of them) and those it converts (timestamps, decimals, lists of
+    decimals, structs), NULLs among them; an error is one line in ``errors``."""
+    import duckdb
+
+    con = duckdb.connect()
+    sql = """
+        SELECT * FROM (VALUES
+            (1, 'a', true, ['x', NULL], TIMESTAMPTZ '2026-01-02 03:04:05+00', 2.50::DECIMAL(5,2),
+             [1.5::DECIMAL(4,1)], {'k': DATE '2026-01-01'}, 7::HUGEINT, [3, NULL]),
+            (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+            (3, 'b', false, [], NULL, 3::DECIMAL(5,2), [], {'k': NULL}, 8::HUGEINT, []))
+        AS t(i, s, b, l, ts, d, dl, st, h, il)"""
+    cur = con.execute(sql)
+    columns = [c[0] for c in cur.description]
+    old = [
+        {c: engine._plain(v) for c, v in zip(columns, raw, strict=True)} for raw in cur.fetchall()
+    ]
+    inv: dict[str, Any] = {"errors": []}
+    new = engine._records(con, sql, inv)
+    assert new == old and inv["errors"] == []
+    assert [list(r) for r in new] == [list(r) for r in old]
+    assert [[type(v) for v in r.values()] for r in new] == [
+        [type(v) for v in r.values()] for r in old
+    ]
+    assert new[0]["ts"] == old[0]["ts"] and isinstance(new[0]["ts"], str)
+    assert engine._records(con, "SELECT 1 AS a, 2 AS a", inv) == [{"a": 2}]
+    assert engine._records(con, "SELECT * FROM missing", inv) == [] and len(inv["errors"]) == 1
+
+
 # --- check_sql: settled from the JSON text or decoded -----------------------------------
 
 SQL = [

@@ -62,12 +62,18 @@ subjects AS MATERIALIZED (  -- the view's subjects, only the readers
       AND oid IN (SELECT role_oid FROM readers)
 ),
 objects_kept AS MATERIALIZED (  -- acl_objects kept: schemas, sd
+    -- two branches, not one OR, as in grants: the routines' lookup then reads only the
+    -- routines (under the OR it ran on every object: 1.4 million on the bench's large
+    -- preset, 0.25 s of CPU), and each class filter reaches acl_objects' own branches
     SELECT o.database_oid, o.object_class, o.object_oid, o.kind, o.is_system
     FROM acl_objects o
     WHERE o.object_class = 'schema'
-       OR (o.object_class = 'function'
-           AND EXISTS (SELECT 1 FROM sd WHERE sd.database_oid = o.database_oid
-                                          AND sd.oid = o.object_oid))
+    UNION ALL
+    SELECT o.database_oid, o.object_class, o.object_oid, o.kind, o.is_system
+    FROM acl_objects o
+    WHERE o.object_class = 'function'
+      AND EXISTS (SELECT 1 FROM sd WHERE sd.database_oid = o.database_oid
+                                     AND sd.oid = o.object_oid)
 ),
 granted AS NOT MATERIALIZED (  -- the view's first two branches: grants through the
                                 -- inheriting closure, and PUBLIC's
