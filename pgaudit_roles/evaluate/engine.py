@@ -252,21 +252,24 @@ def open_query_pool(
         audit_schema.tune_for_size(con, snapshot)
         # opened before the load, the rules' second connection runs load steps too when
         # a core is free for it (core.cpus.spare_cpu)
-        more = rule_queries.prepare(con, small=audit_schema.is_small(snapshot)) if extra else []
+        small = audit_schema.is_small(snapshot)
+        more = rule_queries.prepare(con, small=small) if extra else []
+        side = rule_queries.prepare_side(con, small=small) if extra and not more else []
         helpers = more if more and cpus.spare_cpu() else []
         audit_schema.load(
             snapshot, getattr(config, "naming", None), con, queries=queries, helpers=helpers
         )
         audit_schema.lock_down(con)
         more = rule_queries.verified(con, more)
+        side = rule_queries.verified(con, side)
     except BaseException as exc:
-        rule_queries.close(more)
+        rule_queries.close(more + side)
         con.close()
         damaged = damaged_member(snapshot, exc)
         if damaged is not None:
             raise damaged from None
         raise
-    return rule_queries.QueryPool(con, more)
+    return rule_queries.QueryPool(con, more, side)
 
 
 def _evaluate_rules(
@@ -292,10 +295,16 @@ def _evaluate_rules(
     skipped = [_not_run(snapshot, r, cfg, server_num) for r in ordered]
     queries = [r.query for r, s in zip(ordered, skipped, strict=True) if s is None]
     out: list[RuleResult] = []
-    with contextlib.closing(pool.run([*jobs, *queries])) as outcomes, template_cache.session():
-        done = [next(outcomes) for _ in jobs]
+    # jobs run beside the queries (a large snapshot's side connection) come last: the
+    # rules' findings are built while they run
+    last = pool.jobs_beside
+    batch: list[str | rule_queries.Job] = [*queries, *jobs] if last else [*jobs, *queries]
+    with contextlib.closing(pool.run(batch)) as outcomes, template_cache.session():
+        done = [] if last else [next(outcomes) for _ in jobs]
         for rule, skip in zip(ordered, skipped, strict=True):
             out.append(skip if skip is not None else _rule_result(rule, cfg, next(outcomes)))
+        if last:
+            done = [next(outcomes) for _ in jobs]
     return out, done
 
 

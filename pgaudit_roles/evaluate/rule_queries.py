@@ -34,6 +34,7 @@ from typing import Any
 from ..audit.audit_schema import temp_macros
 from ..audit.limits import QueryTimeout, memory_ceiling, query_timeout, run_limited
 from ..collect.columnfile import duckdb_literal
+from ..core import cpus
 
 WORKERS = 2
 """Connections that run rule queries at once (fewer on a one-CPU machine)."""
@@ -146,21 +147,55 @@ def prepare(con: Any, *, small: bool = False) -> list[Any]:
     """
     if WORKERS < 2 or (os.cpu_count() or 1) < 2:
         return []
+    extra: list[Any] = []
     try:
         if int(_setting(con, "threads")) != 1:
             return []
-        extra = []
         for _ in range(WORKERS - 1):
-            cur = con.cursor()
-            extra.append(cur)
-            for name, value in LOCAL_SETTINGS.items():
-                cur.execute(f"SET {name} = {value}")
-            for stmt in temp_macros(small=small):
-                cur.execute(stmt)
+            _configure(con, con.cursor(), extra, small)
     except Exception:  # noqa: BLE001 - no second connection: the rules run on one
-        close(locals().get("extra", []))
+        close(extra)
         return []
     return extra
+
+
+def prepare_side(con: Any, *, small: bool = False) -> list[Any]:
+    """A connection for the evaluation's jobs (``engine.build_inventory``) beside the rule
+    queries, opened on ``con`` BEFORE ``lock_down``: when DuckDB runs on several threads
+    (large snapshots, where :func:`prepare` opens none) and a second core is free
+    (``core.cpus.spare_cpu``); else none.
+
+    Why: there the rules run one query at a time on ``con``, and between queries the main
+    thread builds their findings in Python, a core idle meanwhile; the inventory's queries
+    (1.2 s at the bench's large preset) ran first, alone. Beside the rules
+    (:class:`QueryPool` ``side``) they use that core. The same queries over the same data,
+    on a connection of the same database."""
+    side: list[Any] = []
+    try:
+        if (os.cpu_count() or 1) < 2 or int(_setting(con, "threads")) == 1:
+            return []
+        if not cpus.spare_cpu():
+            return []
+        _configure(con, con.cursor(), side, small)
+    except Exception:  # noqa: BLE001 - no side connection: the jobs run before the rules
+        close(side)
+        return []
+    return side
+
+
+def _configure(con: Any, cur: Any, into: list[Any], small: bool) -> None:
+    """``cur`` (a new connection to ``con``'s database instance) made like ``con``: its
+    default database (a large snapshot's compressed one, ``audit_schema.
+    use_compressed_storage``), the connection-local settings and the temporary macros.
+    Appended to ``into`` first, so that a failure closes it too."""
+    into.append(cur)
+    database = con.execute("SELECT current_database()").fetchone()[0]
+    if cur.execute("SELECT current_database()").fetchone()[0] != database:
+        cur.execute('USE "' + str(database).replace('"', '""') + '"')
+    for name, value in LOCAL_SETTINGS.items():
+        cur.execute(f"SET {name} = {value}")
+    for stmt in temp_macros(small=small):
+        cur.execute(stmt)
 
 
 def verified(con: Any, extra: list[Any]) -> list[Any]:
@@ -189,19 +224,31 @@ def close(extra: Sequence[Any]) -> None:
 
 
 class QueryPool:
-    """``con`` and the extra connections of :func:`prepare`; :meth:`run` runs queries."""
+    """``con`` and the extra connections of :func:`prepare`, or the side connection of
+    :func:`prepare_side`; :meth:`run` runs queries."""
 
-    def __init__(self, con: Any, extra: Sequence[Any] = ()) -> None:
+    def __init__(self, con: Any, extra: Sequence[Any] = (), side: Sequence[Any] = ()) -> None:
         self.con = con
         self.extra = list(extra)
+        self.side = list(side)
 
     def close(self) -> None:
-        close(self.extra)
+        close(self.extra + self.side)
         self.extra = []
+        self.side = []
+
+    @property
+    def jobs_beside(self) -> bool:
+        """Whether :meth:`run` starts the jobs at once on the side connection, beside the
+        queries (so a caller need not take their outcomes first)."""
+        return not self.extra and bool(self.side)
 
     def run(self, queries: Sequence[str | Job]) -> Generator[Any, None, None]:
         """Each query's (columns, rows), or the exception it raised, in the given order; a
         :data:`Job`'s return value or exception in its place."""
+        if self.jobs_beside and any(callable(q) for q in queries):
+            yield from _Beside(self.con, self.side[0], queries).outcomes()
+            return
         if not self.extra:
             for sql in queries:
                 try:
@@ -312,3 +359,62 @@ class _Batch:
                     yield self.results[i]
             finally:  # done, Ctrl-C/SIGTERM, or the consumer stopped early
                 self._halt(workers)
+
+
+class _Beside:
+    """The jobs of one batch on the side connection, on a thread of their own started at
+    once, one after the other; the queries on the calling thread, one at a time, as
+    without a pool (``limits.run_limited``). Outcomes are handed back in the order given:
+    a job's is waited for in short steps, so Ctrl-C or SIGTERM reaches the main thread."""
+
+    def __init__(self, con: Any, side: Any, queries: Sequence[str | Job]) -> None:
+        self.con = con
+        self.side = side
+        self.queries = list(queries)
+        self.jobs = [q for q in self.queries if callable(q)]
+        self.results: list[Any] = [None] * len(self.jobs)
+        self.done = [threading.Event() for _ in self.jobs]
+        self.stop = False
+
+    def _work(self) -> None:
+        for i, job in enumerate(self.jobs):
+            outcome: Any
+            if self.stop:
+                outcome = RuntimeError("stopped")
+            else:
+                try:
+                    outcome = job(self.side)
+                except MemoryError:
+                    outcome = MemoryError(
+                        "Out of Memory Error: the result does not fit under the memory ceiling"
+                    )
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                    outcome = exc
+            self.results[i] = outcome
+            self.done[i].set()
+
+    def outcomes(self) -> Generator[Any, None, None]:
+        worker = threading.Thread(target=self._work, name="pgaudit-jobs", daemon=True)
+        with memory_ceiling():
+            try:
+                worker.start()
+                k = 0
+                for item in self.queries:
+                    if callable(item):
+                        while not self.done[k].wait(_POLL):
+                            pass
+                        yield self.results[k]
+                        k += 1
+                        continue
+                    try:
+                        yield run_limited(self.con, parsed(self.con, item))
+                    except Exception as exc:  # noqa: BLE001 - QueryTimeout or DuckDB's: the rule's error
+                        yield exc
+            finally:  # done, Ctrl-C/SIGTERM, or the consumer stopped early
+                self.stop = True
+                if worker.is_alive():
+                    try:
+                        self.side.interrupt()
+                    except Exception:  # noqa: BLE001, S110 - nothing left to interrupt
+                        pass
+                    worker.join(_GRACE)
