@@ -481,3 +481,75 @@ def test_remembered_quoting_is_the_helpers_own() -> None:
             role("public")
     sub = type("S", (str,), {})("x")
     assert ident(sub) == "x"
+
+
+# The top-objects query of engine.build_inventory before it took distinct rows first: the
+# oracle its result is compared with.
+_TOP_OBJECTS_BEFORE = """
+    SELECT p.grantee AS role, p.database, p.object_class, p.identity,
+           list(DISTINCT p.privilege ORDER BY p.privilege) AS privileges,
+           [CASE WHEN p.grantee = p.owner THEN 'owner' ELSE 'direct' END] AS via
+    FROM privileges p
+    WHERE list_contains(?::VARCHAR[], p.grantee) AND NOT coalesce(p.is_system, false)
+    GROUP BY p.grantee, p.database, p.object_class, p.identity, p.grantee = p.owner
+    QUALIFY row_number() OVER (PARTITION BY p.grantee
+                               ORDER BY count(DISTINCT p.privilege) DESC, p.database,
+                                        p.identity) <= ?
+    ORDER BY role, p.database, p.identity"""
+
+
+def test_inventory_top_objects_are_the_distinct_aggregates() -> None:
+    """build_inventory's top_objects against the query with list(DISTINCT)/count(DISTINCT)
+    it replaced, on privileges rows with what those aggregates are about: one privilege
+    held through two grantors, a NULL privilege, owner and direct rows of one object,
+    system objects, more objects than INVENTORY_TOP_OBJECTS (no ties in the order; the last
+    one kept is decided by not counting a NULL privilege)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE roles (name VARCHAR, oid BIGINT, login BOOLEAN, superuser BOOLEAN);"
+        "INSERT INTO roles VALUES ('alice', 1, true, false), ('bob', 2, true, true),"
+        " ('grp', 3, false, false);"
+        "CREATE TABLE privileges (database VARCHAR, object_class VARCHAR, identity VARCHAR,"
+        " owner VARCHAR, grantee VARCHAR, grantor VARCHAR, privilege VARCHAR,"
+        " is_system BOOLEAN)"
+    )
+    rows = []
+    for n in range(engine.INVENTORY_TOP_OBJECTS + 8):
+        ident = f"s.t{n:03d}"
+        for k, priv in enumerate(["SELECT", "INSERT", "UPDATE", "DELETE"][: 1 + n % 4]):
+            for grantor in ("bob", "grp")[: 1 + k % 2]:  # the same privilege twice
+                rows.append(("db1", "relation", ident, "bob", "alice", grantor, priv, None))
+        rows.append(("db1", "relation", ident, "bob", "bob", "bob", "SELECT", False))
+        rows.append(("db2", "column", ident, "bob", "alice", "bob", "UPDATE", False))
+    rows += [
+        ("db1", "relation", "s.a", "alice", "alice", "alice", "SELECT", False),
+        ("db1", "relation", "s.b", "bob", "alice", "bob", "SELECT", False),
+        ("db1", "relation", "s.t032", "bob", "alice", "bob", None, False),
+        ("db1", "relation", "s.t003", "bob", "alice", "bob", None, False),
+        ("db1", "relation", "pg_catalog.x", "bob", "alice", "bob", "SELECT", True),
+        (None, "parameter", "work_mem", None, "alice", "bob", "SET", None),
+        ("db1", "relation", "s.v", "bob", "grp", "bob", "SELECT", False),
+    ]
+    con.executemany("INSERT INTO privileges VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    inv = engine.build_inventory(con)
+    before = con.execute(
+        _TOP_OBJECTS_BEFORE, [["bob", "alice"], engine.INVENTORY_TOP_OBJECTS]
+    ).fetchall()
+    want: dict[str, list[dict[str, Any]]] = {"alice": [], "bob": []}
+    for role, database, object_class, identity, privileges, via in before:
+        want[role].append(
+            {
+                "database": database,
+                "object_class": object_class,
+                "identity": identity,
+                "privileges": privileges,
+                "via": via,
+            }
+        )
+    got = {r: s["top_objects"] for r, s in inv["login_privileges"].items()}
+    assert got == want
+    assert [[list(o) for o in v] for v in got.values()] == [[list(o) for o in want[r]] for r in got]
+    assert len(want["alice"]) == engine.INVENTORY_TOP_OBJECTS
+    assert any(None in o["privileges"] for o in want["alice"])

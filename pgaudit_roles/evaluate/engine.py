@@ -672,15 +672,21 @@ def build_inventory(con: Any, *, by_acl: bool = False) -> dict[str, Any]:
         con,
         """
         SELECT p.grantee AS role, p.database, p.object_class, p.identity,
-               list(DISTINCT p.privilege ORDER BY p.privilege) AS privileges,
-               [CASE WHEN p.grantee = p.owner THEN 'owner' ELSE 'direct' END] AS via
-        FROM privileges p
-        -- a list, not a join: the filter reaches each branch of privileges when it is a
-        -- view of the distinct ACLs (large snapshots: 0.8 -> 0.4 s)
-        WHERE list_contains(?::VARCHAR[], p.grantee) AND NOT coalesce(p.is_system, false)
-        GROUP BY p.grantee, p.database, p.object_class, p.identity, p.grantee = p.owner
+               list(p.privilege ORDER BY p.privilege) AS privileges,
+               [CASE WHEN p.owned THEN 'owner' ELSE 'direct' END] AS via
+        -- distinct rows first, then plain aggregates: the same lists and counts as
+        -- list(DISTINCT ...) and count(DISTINCT ...) per group (NULL kept once, not
+        -- counted), cheaper (large snapshots: ~50 ms of CPU)
+        FROM (SELECT DISTINCT p.grantee, p.database, p.object_class, p.identity,
+                     p.grantee = p.owner AS owned, p.privilege
+              FROM privileges p
+              -- a list, not a join: the filter reaches each branch of privileges when it
+              -- is a view of the distinct ACLs (large snapshots: 0.8 -> 0.4 s)
+              WHERE list_contains(?::VARCHAR[], p.grantee)
+                AND NOT coalesce(p.is_system, false)) p
+        GROUP BY p.grantee, p.database, p.object_class, p.identity, p.owned
         QUALIFY row_number() OVER (PARTITION BY p.grantee
-                                   ORDER BY count(DISTINCT p.privilege) DESC, p.database,
+                                   ORDER BY count(p.privilege) DESC, p.database,
                                             p.identity) <= ?
         ORDER BY role, p.database, p.identity""",
         inv,
