@@ -242,8 +242,10 @@ def open_query_pool(
     queries: Sequence[str] | None = None,
     con: Any = None,
 ) -> rule_queries.QueryPool:
-    """:func:`open_sandbox`, with the second connection ``rule_queries`` runs rules on
-    (opened before the lock, checked after it; none when ``extra`` is false). With
+    """:func:`open_sandbox`, with the second connection ``rule_queries`` runs rules on, or
+    on a large snapshot the side connection its jobs run on (``prepare_side``; either also
+    serves the load; opened before the lock, checked after it; none when ``extra`` is
+    false). With
     ``queries``, the audit schema has only the tables they read (``audit_schema.load``).
     ``con``: an unused ``audit_schema.new_connection()`` to build in (:func:`evaluate`)."""
     con = con if con is not None else audit_schema.new_connection()
@@ -255,7 +257,9 @@ def open_query_pool(
         small = audit_schema.is_small(snapshot)
         more = rule_queries.prepare(con, small=small) if extra else []
         side = rule_queries.prepare_side(con, small=small) if extra and not more else []
-        helpers = more if more and cpus.spare_cpu() else []
+        # the load's second connection: the rules' second one (a small snapshot) or the
+        # side connection (a large one), when a core is free for it
+        helpers = (more or side) if (more or side) and cpus.spare_cpu() else []
         audit_schema.load(
             snapshot, getattr(config, "naming", None), con, queries=queries, helpers=helpers
         )
