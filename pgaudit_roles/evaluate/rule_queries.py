@@ -418,9 +418,11 @@ class _Beside:
                         yield exc
             finally:  # done, Ctrl-C/SIGTERM, or the consumer stopped early
                 self.stop = True
-                if worker.is_alive():
+                if not all(d.is_set() for d in self.done):
                     try:
                         self.side.interrupt()
                     except Exception:  # noqa: BLE001, S110 - nothing left to interrupt
                         pass
-                    worker.join(_GRACE)
+                # joined, not left running: a report forks only when no other thread is
+                # alive (core.cpus.can_fork)
+                worker.join(_GRACE)
