@@ -553,3 +553,42 @@ def test_inventory_top_objects_are_the_distinct_aggregates() -> None:
     assert [[list(o) for o in v] for v in got.values()] == [[list(o) for o in want[r]] for r in got]
     assert len(want["alice"]) == engine.INVENTORY_TOP_OBJECTS
     assert any(None in o["privileges"] for o in want["alice"])
+
+
+def test_inventory_top_objects_that_tie_are_kept_and_listed_the_same_on_every_run() -> None:
+    """Groups that tie on everything the ranking used to order by (a table's own row and its
+    columns': the same count, database and identity) are ordered by class, then ownership:
+    whatever order the rows arrive in, the same objects are kept, in the same order."""
+    import duckdb
+
+    top = engine.INVENTORY_TOP_OBJECTS
+    rows = []
+    for n in range(top - 1):  # more privileges than the tied pair: kept first
+        rows += [("db", "relation", f"s.a{n:02d}", "o", "alice", p) for p in ("SELECT", "INSERT")]
+    # one place left for three tied groups: the column's row, the relation's, and the
+    # relation's row held as its owner
+    rows += [
+        ("db", "relation", "s.t", "o", "alice", "SELECT"),
+        ("db", "column", "s.t", "o", "alice", "UPDATE"),
+        ("db", "relation", "s.t", "alice", "alice", "SELECT"),
+    ]
+    seen = []
+    for order in (rows, rows[::-1], rows[1::2] + rows[::2]):
+        con = duckdb.connect()
+        con.execute(
+            "CREATE TABLE roles (name VARCHAR, oid BIGINT, login BOOLEAN, superuser BOOLEAN);"
+            "INSERT INTO roles VALUES ('alice', 1, true, false);"
+            "CREATE TABLE privileges (database VARCHAR, object_class VARCHAR, identity VARCHAR,"
+            " owner VARCHAR, grantee VARCHAR, privilege VARCHAR, is_system BOOLEAN)"
+        )
+        con.executemany(
+            "INSERT INTO privileges VALUES (?, ?, ?, ?, ?, ?, false)",
+            [list(r) for r in order],
+        )
+        got = engine.build_inventory(con)["login_privileges"]["alice"]["top_objects"]
+        seen.append(got)
+        con.close()
+    assert seen[0] == seen[1] == seen[2]
+    assert len(seen[0]) == top
+    # the last one kept: class 'column' before 'relation', not owned before owned
+    assert seen[0][-1]["identity"] == "s.t" and seen[0][-1]["object_class"] == "column"

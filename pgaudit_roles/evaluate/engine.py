@@ -689,10 +689,13 @@ def build_inventory(con: Any, *, by_acl: bool = False) -> dict[str, Any]:
               WHERE list_contains(?::VARCHAR[], p.grantee)
                 AND NOT coalesce(p.is_system, false)) p
         GROUP BY p.grantee, p.database, p.object_class, p.identity, p.owned
+        -- a total order (class and ownership last): groups that tie on the count, the
+        -- database and the identity (a table's own row and its columns') are kept and
+        -- listed the same way on every run
         QUALIFY row_number() OVER (PARTITION BY p.grantee
                                    ORDER BY count(p.privilege) DESC, p.database,
-                                            p.identity) <= ?
-        ORDER BY role, p.database, p.identity""",
+                                            p.identity, p.object_class, p.owned) <= ?
+        ORDER BY role, p.database, p.identity, p.object_class, p.owned""",
         inv,
         [chosen, INVENTORY_TOP_OBJECTS],
     )
