@@ -33,7 +33,7 @@ STEP_FILES: dict[str, list[str]] = {
     "roles": ["load_roles"],
     "databases": ["load_databases", "load_tablespaces"],
     "schemas_objects": ["load_schemas", "load_objects"],
-    "acl_objects": ["load_acl_objects"],
+    "acl_objects": ["acl_objects_rows"],
     "object_acls": ["load_acl_keys", "load_acl_keys_shared", "load_acl_texts", "load_object_acls"],
     "privileges": ["privileges_rows"],
     "default_privileges": ["load_default_privileges", "load_default_privileges_effective"],

@@ -1860,15 +1860,15 @@ class _Loader:
         into each branch of the view as it does into a table. Measured there on one
         collection, table against view: the load 13.7 -> 12.7 s of CPU, the rule queries
         +0.2 s, the inventory -0.15 s."""
+        rows = _sql("acl_objects_rows")
         if not self.is_view("acl_objects"):
-            self.x(_sql("load_acl_objects"))
+            self.x(f"INSERT INTO acl_objects BY NAME\n{rows}")
             return
-        select = _sql("load_acl_objects").split("INSERT INTO acl_objects BY NAME", 1)[1]
         cols = ", ".join(
             f'CAST("{c.name}" AS {c.type}) AS "{c.name}"'
             for c in AUDIT_TABLES["acl_objects"].columns
         )
-        self.x(f"CREATE OR REPLACE VIEW acl_objects AS SELECT {cols} FROM ({select})")  # noqa: S608 - our SQL file and spec
+        self.x(f"CREATE OR REPLACE VIEW acl_objects AS SELECT {cols} FROM ({rows})")  # noqa: S608 - our SQL file and spec
 
     def _object_acls(self) -> None:
         """Each distinct explicit ACL once (acl_items) and which one each object or column

@@ -257,9 +257,9 @@ def open_query_pool(
         small = audit_schema.is_small(snapshot)
         more = rule_queries.prepare(con, small=small) if extra else []
         side = rule_queries.prepare_side(con, small=small) if extra and not more else []
-        # the load's second connection: the rules' second one (a small snapshot) or the
-        # side connection (a large one), when a core is free for it
-        helpers = (more or side) if (more or side) and cpus.spare_cpu() else []
+        # the load's second connection: the rules' second one (a small snapshot) when a
+        # core is free for it, or the side connection (a large one: made only then)
+        helpers = more if more and cpus.spare_cpu() else side
         audit_schema.load(
             snapshot, getattr(config, "naming", None), con, queries=queries, helpers=helpers
         )

@@ -268,6 +268,21 @@ class QueryPool:
         yield from _Batch([self.con, *self.extra], queries).outcomes()
 
 
+def _outcome(con: Any, item: str | Job) -> Any:
+    """``item`` run on ``con`` by a worker thread: a query's (columns, rows) or a job's
+    return value, else the exception it raised, handed to the waiting thread (a
+    ``MemoryError`` as DuckDB's out-of-memory text)."""
+    try:
+        if callable(item):
+            return item(con)
+        cur = con.execute(parsed(con, item))
+        return [d[0] for d in cur.description], cur.fetchall()
+    except MemoryError:
+        return MemoryError("Out of Memory Error: the result does not fit under the memory ceiling")
+    except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+        return exc
+
+
 class _Batch:
     """One batch of queries over several connections, one worker thread each."""
 
@@ -295,21 +310,7 @@ class _Batch:
                 self.next += 1
                 self.running[w] = i
                 self.started[i] = time.monotonic()
-            outcome: Any
-            item = self.queries[i]
-            try:
-                if callable(item):
-                    outcome = item(con)
-                else:
-                    cur = con.execute(parsed(con, item))
-                    columns = [d[0] for d in cur.description]
-                    outcome = (columns, cur.fetchall())
-            except MemoryError:
-                outcome = MemoryError(
-                    "Out of Memory Error: the result does not fit under the memory ceiling"
-                )
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-                outcome = exc
+            outcome = _outcome(con, self.queries[i])
             with self.lock:
                 self.running[w] = None
                 if i in self.interrupted:
@@ -384,19 +385,7 @@ class _Beside:
 
     def _work(self) -> None:
         for i, job in enumerate(self.jobs):
-            outcome: Any
-            if self.stop:
-                outcome = RuntimeError("stopped")
-            else:
-                try:
-                    outcome = job(self.side)
-                except MemoryError:
-                    outcome = MemoryError(
-                        "Out of Memory Error: the result does not fit under the memory ceiling"
-                    )
-                except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-                    outcome = exc
-            self.results[i] = outcome
+            self.results[i] = RuntimeError("stopped") if self.stop else _outcome(self.side, job)
             self.done[i].set()
 
     def outcomes(self) -> Generator[Any, None, None]:
