@@ -401,7 +401,10 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _path(value: str | Path, base: Path) -> Path:
-    p = Path(value).expanduser()
+    try:
+        p = Path(value).expanduser()
+    except RuntimeError:  # ~user of a user this machine does not know
+        raise ConfigError(f"path {str(value)!r}: no home directory to expand its ~ to") from None
     return p if p.is_absolute() else (base / p)
 
 

@@ -640,6 +640,18 @@ def test_fuzz_config_loader(
             assert exc.exit_code == EXIT_USAGE
 
 
+@pytest.mark.parametrize("key", ["output_dir", "waivers", "baseline"])
+def test_a_path_of_an_unknown_users_home_is_a_usage_error(key: str, tmp_path: Path) -> None:
+    """``~name`` of a user this machine does not know cannot be expanded (pathlib raises
+    RuntimeError): one line naming the path, exit 2 (found by test_fuzz_config_loader)."""
+    p = tmp_path / "cfg.toml"
+    p.write_text(f'{key} = "~no-such-user-0/x"\n', encoding="utf-8")
+    with pytest.raises(AuditError) as exc:
+        load_config(p, cwd=tmp_path)
+    assert exc.value.exit_code == EXIT_USAGE
+    assert "~no-such-user-0/x" in str(exc.value) and "\n" not in str(exc.value)
+
+
 # --- writing where it cannot be written -------------------------------------------------
 
 

@@ -201,3 +201,14 @@ def test_empty_shard_is_an_empty_report_exit_0(
     doc = json.loads((out / "fleet-report.json").read_text())
     assert doc["targets"] == [] and doc["run"]["shard"] == f"{empty}/50"
     assert doc["run"]["targets_in_inventory"] == 2
+
+
+def test_a_service_file_in_an_unknown_users_home_is_an_inventory_error(tmp_path: Path) -> None:
+    """``~name`` of a user this machine does not know cannot be expanded: one line naming
+    the file and the value, a usage error (exit 2), not pathlib's RuntimeError."""
+    path = tmp_path / "fleet.toml"
+    path.write_text('service_file = "~no-such-user-0/services.conf"\n', encoding="utf-8")
+    with pytest.raises(inv.InventoryError) as exc:
+        inv.load(path)
+    assert "~no-such-user-0/services.conf" in str(exc.value) and str(path) in str(exc.value)
+    assert exc.value.exit_code == 2

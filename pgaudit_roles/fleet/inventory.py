@@ -228,7 +228,12 @@ def _from_toml(text: str, path: Path) -> list[Target]:
         sf = doc["service_file"]
         if not isinstance(sf, str) or not sf:
             raise InventoryError(f"{where}: service_file must be a path string")
-        sp = Path(sf).expanduser()
+        try:
+            sp = Path(sf).expanduser()
+        except RuntimeError:  # ~user of a user this machine does not know
+            raise InventoryError(
+                f"{where}: service_file {sf!r}: no home directory to expand its ~ to"
+            ) from None
         service_file = str(sp if sp.is_absolute() else (path.parent / sp).resolve())
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
